@@ -1,0 +1,51 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+/** Bad usage or bad config: the CLI prints the message and exits 2. */
+export class UsageError extends Error {
+  readonly exitCode = 2;
+}
+
+export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+export interface CommandSpec<O extends Options> {
+  name: string;
+  summary: string;
+  usage: string;
+  options: O;
+  /** one line per option, shown by --help */
+  help: Record<keyof O & string, string>;
+  positionals?: number;
+}
+
+export const DEFAULT_CONFIG = process.env.EDGE_NVR_CONFIG ?? '/etc/edge-nvr/config.yaml';
+
+/** Parses argv for one command; `--help` prints usage and returns null. */
+export function parseCommand<O extends Options>(spec: CommandSpec<O>, argv: string[]) {
+  const options = { ...spec.options, help: { type: 'boolean', short: 'h' } } as O & { help: { type: 'boolean' } };
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message}\n${usageText(spec)}`);
+  }
+  if ((parsed.values as Record<string, unknown>).help) {
+    process.stdout.write(usageText(spec) + '\n');
+    return null;
+  }
+  const max = spec.positionals ?? 0;
+  if (parsed.positionals.length > max) {
+    throw new UsageError(`unexpected argument "${parsed.positionals[max]}"\n${usageText(spec)}`);
+  }
+  return parsed;
+}
+
+export function usageText(spec: CommandSpec<Options>): string {
+  const lines = [`usage: edge-nvr ${spec.usage}`, '', spec.summary, ''];
+  const names = Object.keys(spec.help);
+  const width = Math.max(...names.map((n) => n.length), 4) + 4;
+  for (const name of names) lines.push(`  --${name.padEnd(width)}${spec.help[name]}`);
+  lines.push(`  --${'help'.padEnd(width)}this text`);
+  return lines.join('\n');
+}

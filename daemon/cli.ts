@@ -1,0 +1,55 @@
+#!/usr/bin/env node
+/** `edge-nvr <command>`: each command lives in daemon/commands/<name>.ts and returns an exit code. */
+import { EXIT, UsageError } from './args.js';
+import { ConfigError } from '../config/errors.js';
+
+type Command = (argv: string[]) => Promise<number>;
+
+const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  run: { summary: 'run the daemon', load: async () => (await import('./commands/run.js')).run },
+  demo: { summary: 'run the daemon on a synthetic camera, data under ./demo-data', load: async () => (await import('./commands/demo.js')).run },
+  check: { summary: 'validate the config and pre-flight the box', load: async () => (await import('./commands/check.js')).run },
+  recordings: { summary: 'list recorded segments of a camera', load: async () => (await import('./commands/recordings.js')).run },
+  verify: { summary: 'verify recordings against the catalog and its hash chain', load: async () => (await import('./commands/verify.js')).run },
+};
+
+function help(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length)) + 3;
+  return [
+    'usage: edge-nvr <command> [options]',
+    '',
+    ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}${c.summary}`),
+    '',
+    'edge-nvr <command> --help shows the options of a command.',
+    'Exit codes: 0 ok, 1 runtime failure, 2 bad usage or bad config.',
+  ].join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(help() + '\n');
+    return name ? EXIT.ok : EXIT.usage;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`edge-nvr: unknown command "${name}"\n\n${help()}\n`);
+    return EXIT.usage;
+  }
+  try {
+    return await (await command.load())(rest);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(err.issues.map((i) => `${err.source}: ${i}`).join('\n') + '\n');
+      return EXIT.usage;
+    }
+    if (err instanceof UsageError) {
+      process.stderr.write(`edge-nvr ${name}: ${err.message}\n`);
+      return EXIT.usage;
+    }
+    process.stderr.write(`edge-nvr ${name}: ${(err as Error).message}\n`);
+    return EXIT.failure;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

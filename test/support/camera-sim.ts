@@ -1,0 +1,85 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+
+const SIMULATOR = fileURLToPath(new URL('../../recorder/sources/rtsp-simulator.py', import.meta.url))
+  .replace(/\/dist\/recorder\//, '/recorder/');
+
+export interface CameraSimOptions {
+  mounts?: string[];
+  user?: string;
+  password?: string;
+  fps?: number;
+  gop?: number;
+  width?: number;
+  height?: number;
+  bitrate?: number;
+  port?: number;
+}
+
+/** A real gst-rtsp-server camera (see recorder/sources/rtsp-simulator.py) owned by a test. */
+export class CameraSim {
+  private proc?: ChildProcess;
+  port = 0;
+  constructor(readonly opts: CameraSimOptions = {}) {}
+
+  get mounts(): string[] {
+    return this.opts.mounts ?? ['cam1'];
+  }
+
+  url(mount = this.mounts[0], withCredentials = true): string {
+    const cred = withCredentials && this.opts.user
+      ? `${encodeURIComponent(this.opts.user)}:${encodeURIComponent(this.opts.password ?? '')}@`
+      : '';
+    return `rtsp://${cred}127.0.0.1:${this.port}/${mount}`;
+  }
+
+  async start(): Promise<this> {
+    const o = this.opts;
+    const args = [SIMULATOR, '--port', String(o.port ?? this.port ?? 0), '--mounts', this.mounts.join(',')];
+    if (o.user) args.push('--user', o.user, '--password', o.password ?? '');
+    if (o.fps) args.push('--fps', String(o.fps));
+    if (o.gop) args.push('--gop', String(o.gop));
+    if (o.width) args.push('--width', String(o.width));
+    if (o.height) args.push('--height', String(o.height));
+    if (o.bitrate) args.push('--bitrate', String(o.bitrate));
+    // its own session, so SIGSTOP/SIGKILL of the camera never reaches the test runner
+    const proc = spawn('/usr/bin/python3', args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc = proc;
+    let stderr = '';
+    proc.stderr!.on('data', (d) => { stderr += String(d); });
+    this.port = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`camera simulator did not start: ${stderr}`)), 15000);
+      proc.once('exit', (code) => { clearTimeout(timer); reject(new Error(`camera simulator exited ${code}: ${stderr}`)); });
+      createInterface({ input: proc.stdout! }).on('line', (line) => {
+        const m = /^READY (\d+)/.exec(line);
+        if (m) { clearTimeout(timer); resolve(Number(m[1])); }
+      });
+    });
+    return this;
+  }
+
+  get pid(): number | undefined {
+    return this.proc?.pid;
+  }
+
+  /** a dead camera */
+  async kill(): Promise<void> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    const exited = new Promise((r) => p.once('exit', r));
+    try { process.kill(-p.pid!, 'SIGKILL'); } catch { /* already gone */ }
+    await exited;
+  }
+
+  /** a stalled camera: the socket stays open, nothing flows */
+  pause(): void { process.kill(-this.proc!.pid!, 'SIGSTOP'); }
+  resume(): void { process.kill(-this.proc!.pid!, 'SIGCONT'); }
+
+  /** the same camera back on the same port */
+  async restart(): Promise<this> {
+    await this.kill();
+    this.opts.port = this.port;
+    return this.start();
+  }
+}
