@@ -6,6 +6,7 @@ Media are shared, so several recorders can pull the same mount. It prints one li
 "READY <port>", once it listens, and runs until it is killed (SIGSTOP it for a stall).
 """
 import argparse
+import os
 import signal
 import sys
 
@@ -30,6 +31,8 @@ def main() -> int:
     ap.add_argument("--bitrate", type=int, default=1000, help="kbit/s")
     ap.add_argument("--user", default=None)
     ap.add_argument("--password", default=None)
+    ap.add_argument("--exit-with-parent", action="store_true",
+                    help="quit when the process that started it is gone (even after kill -9)")
     args = ap.parse_args()
 
     Gst.init(None)
@@ -72,6 +75,16 @@ def main() -> int:
     print(f"READY {server.get_bound_port()}", flush=True)
 
     loop = GLib.MainLoop()
+    if args.exit_with_parent:
+        parent = os.getppid()
+
+        def parent_alive() -> bool:
+            if os.getppid() != parent:
+                loop.quit()
+                return False
+            return True
+
+        GLib.timeout_add(500, parent_alive)
     for sig in (signal.SIGTERM, signal.SIGINT):
         GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, sig, loop.quit)
     loop.run()

@@ -1,0 +1,55 @@
+import { parseCommand, UsageError } from '../args.js';
+import { dataDirFrom, dataDirOptions, openCatalogReadOnly, parseTime } from './data-dir.js';
+
+export const spec = {
+  name: 'recordings',
+  summary: 'List the segments recorded for a camera (all states: ok, missing, deleted).',
+  usage: 'recordings --camera ID [--from TIME] [--to TIME] [--json] [--config FILE | --data DIR]',
+  options: { camera: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, json: { type: 'boolean' }, ...dataDirOptions.options },
+  help: {
+    camera: 'camera id (without it: the cameras that have recordings)',
+    from: 'segments ending after this time (ISO 8601 or epoch ms)',
+    to: 'segments starting before this time',
+    json: 'print JSON',
+    ...dataDirOptions.help,
+  },
+} as const;
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export async function run(argv: string[]): Promise<number> {
+  const args = parseCommand(spec, argv);
+  if (!args) return 0;
+  const v = args.values;
+  const from = parseTime('from', v.from);
+  const to = parseTime('to', v.to);
+  if (from !== undefined && to !== undefined && from >= to) throw new UsageError('--from must be before --to');
+  const catalog = openCatalogReadOnly(dataDirFrom(v));
+  try {
+    if (!v.camera) {
+      const cameras = catalog.cameras();
+      process.stdout.write(v.json ? JSON.stringify({ cameras }) + '\n' : cameras.length ? `cameras with recordings: ${cameras.join(', ')}\n` : 'no recordings yet\n');
+      return 0;
+    }
+    const rows = catalog.segments(v.camera, from, to);
+    if (v.json) {
+      process.stdout.write(JSON.stringify({ camera: v.camera, segments: rows.map((r) => ({
+        id: r.id, start: iso(r.start_ms), end: iso(r.end_ms), start_ms: r.start_ms, end_ms: r.end_ms, bytes: r.bytes,
+        path: r.path, sha256: r.sha256, state: r.state, origin: r.origin,
+      })) }, null, 2) + '\n');
+      return 0;
+    }
+    if (rows.length === 0) {
+      process.stdout.write(`no segments for camera "${v.camera}" in that range\n`);
+      return 0;
+    }
+    const lines = rows.map((r) => [iso(r.start_ms), iso(r.end_ms), `${((r.end_ms - r.start_ms) / 1000).toFixed(1)}s`.padStart(7),
+      String(r.bytes).padStart(10), r.state.padEnd(7), r.path].join('  '));
+    const total = rows.reduce((s, r) => s + r.bytes, 0);
+    process.stdout.write(['start                     end                       length       bytes  state    path', ...lines,
+      `${rows.length} segments, ${(total / 1e6).toFixed(1)} MB`].join('\n') + '\n');
+    return 0;
+  } finally {
+    catalog.close();
+  }
+}

@@ -1,0 +1,26 @@
+import { loadConfig } from '../../config/load.js';
+import { DEFAULT_CONFIG, parseCommand, UsageError } from '../args.js';
+import { createLogger } from '../log.js';
+import { runDaemon } from '../lifecycle.js';
+
+export const spec = {
+  name: 'run',
+  summary: 'Record every configured camera until stopped (SIGTERM finalises open segments).',
+  usage: 'run [--config FILE]',
+  options: { config: { type: 'string' }, duration: { type: 'string' } },
+  help: { config: `config file (default ${DEFAULT_CONFIG})`, duration: 'stop by itself after this many seconds' },
+} as const;
+
+export function parseDuration(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--duration: expected a number of seconds, got "${value}"`);
+  return n;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const args = parseCommand(spec, argv);
+  if (!args) return 0;
+  const config = loadConfig(args.values.config ?? DEFAULT_CONFIG);
+  return runDaemon(config, createLogger(config.log.level), parseDuration(args.values.duration));
+}

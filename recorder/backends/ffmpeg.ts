@@ -1,0 +1,149 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Logger } from 'pino';
+import { scrubCredentials } from '../sources/url.js';
+import type { BackendEvents, RecorderBackend, RecorderBackendOptions } from './backend.js';
+import { withParentDeathSignal } from './orphans.js';
+import { killGroup, waitForExit } from './process-group.js';
+
+/** The ffmpeg command line; exported so benchmarks record exactly what the daemon records. */
+export function ffmpegArgs(opts: RecorderBackendOptions, runStartMs: number): string[] {
+  return [
+    '-hide_banner', '-nostdin', '-loglevel', 'warning',
+    // Without both, a stalled camera hangs ffmpeg forever and a dead host takes minutes.
+    '-rtsp_transport', 'tcp', '-timeout', String(opts.timeoutSeconds * 1_000_000),
+    '-i', opts.url,
+    // Video only: cameras' G.711 audio does not fit MP4 without transcoding, and recording
+    // conversations in public places is itself restricted in many jurisdictions.
+    '-map', '0:v:0', '-c', 'copy',
+    '-f', 'segment', '-segment_time', String(opts.segmentSeconds), '-reset_timestamps', '1',
+    '-segment_format', 'mp4',
+    // Fragmented: a kill or power cut leaves the file playable up to its last fragment. The
+    // inner MP4 muxer needs its own flush_packets: the outer -flush_packets reaches only the
+    // segment muxer, and without it each segment reaches the disk in one piece when it closes.
+    '-segment_format_options', 'movflags=+frag_keyframe+empty_moov+default_base_moof:flush_packets=1',
+    '-flush_packets', '1',
+    // Each closed segment is reported here as "name,start,end"; no directory polling.
+    '-segment_list', 'pipe:1', '-segment_list_type', 'csv',
+    '-progress', 'pipe:3', '-stats_period', '1',
+    join(opts.stagingDir, `${runStartMs}-%06d.mp4`),
+  ];
+}
+
+/**
+ * One ffmpeg process recording one camera by stream copy. It runs in its own process group so
+ * that stopping it never leaves a child behind, and any exit it was not asked for is reported
+ * as a failure: ffmpeg exits 0, silently, when a camera goes away.
+ */
+export class FfmpegBackend extends EventEmitter<BackendEvents> implements RecorderBackend {
+  readonly name = 'ffmpeg' as const;
+  runStartMs = 0;
+  private proc?: ChildProcess;
+  private stopRequested = false;
+  private exited?: Promise<void>;
+  /**
+   * Wall-clock ms of the output's timestamp zero. Anchored when the first segment closes: the
+   * segment muxer closes it as the next keyframe arrives, so "now" is its end. ffmpeg's own
+   * progress clock runs ahead by whatever it buffered while connecting (measured: 1.7 s).
+   */
+  private baseMs?: number;
+  private stderrTail: string[] = [];
+
+  constructor(private readonly opts: RecorderBackendOptions, private readonly log?: Logger, private readonly binary = 'ffmpeg') {
+    super();
+  }
+
+  get pid(): number | undefined {
+    return this.proc?.pid;
+  }
+
+  start(): void {
+    if (this.proc) throw new Error('an ffmpeg backend is started once');
+    mkdirSync(this.opts.stagingDir, { recursive: true });
+    this.runStartMs = Date.now();
+    const [command, args] = withParentDeathSignal(this.binary, ffmpegArgs(this.opts, this.runStartMs));
+    const proc = spawn(command, args, {
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+    });
+    this.proc = proc;
+    let streamsOpen = 3; // stdout, stderr, progress: exit is reported once all are read
+    let exitInfo: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+    let spawnError: Error | undefined;
+    let reported = false;
+    const maybeReport = () => {
+      if (reported || streamsOpen > 0 || !exitInfo) return;
+      reported = true;
+      const reason = spawnError ? `cannot start ${this.binary}: ${spawnError.message}` : this.describeExit(exitInfo.code, exitInfo.signal);
+      this.emit('exit', { camera: this.opts.camera, requested: this.stopRequested, reason, code: exitInfo.code, signal: exitInfo.signal });
+    };
+    const streamClosed = () => { streamsOpen--; maybeReport(); };
+    this.exited = new Promise((resolve) => {
+      const ended = (code: number | null, signal: NodeJS.Signals | null) => {
+        exitInfo ??= { code, signal };
+        maybeReport();
+        resolve();
+      };
+      proc.on('error', (err) => { spawnError = err; if (!proc.pid) ended(null, null); });
+      proc.on('close', ended);
+    });
+    createInterface({ input: proc.stdout! }).on('line', (l) => this.onSegmentLine(l)).on('close', streamClosed);
+    createInterface({ input: proc.stderr! }).on('line', (l) => this.onStderr(l)).on('close', streamClosed);
+    createInterface({ input: proc.stdio[3] as NodeJS.ReadableStream }).on('line', (l) => this.onProgress(l)).on('close', streamClosed);
+    this.log?.info({ camera: this.opts.camera, pid: proc.pid, url: this.opts.safeUrl }, 'ffmpeg recorder started');
+  }
+
+  async stop(deadlineMs = 5000): Promise<void> {
+    const proc = this.proc;
+    if (!proc || !this.exited) return;
+    this.stopRequested = true;
+    if (proc.exitCode === null && proc.signalCode === null) {
+      // SIGINT: ffmpeg closes the open segment and reports it before exiting.
+      killGroup(proc, 'SIGINT');
+      if (!(await waitForExit(this.exited, deadlineMs))) {
+        this.log?.warn({ camera: this.opts.camera, pid: proc.pid }, 'ffmpeg ignored SIGINT; killing its process group');
+        killGroup(proc, 'SIGKILL');
+      }
+    }
+    await this.exited;
+    // Anything ffmpeg forked (it should not) goes with the group.
+    killGroup(proc, 'SIGKILL');
+  }
+
+  private onSegmentLine(line: string): void {
+    const [name, start, end] = line.split(',');
+    if (!name || start === undefined || end === undefined) return;
+    const startS = Number(start);
+    const endS = Number(end);
+    this.baseMs ??= Date.now() - endS * 1000;
+    this.emit('segment', {
+      camera: this.opts.camera,
+      stagedPath: join(this.opts.stagingDir, name),
+      startMs: this.baseMs + startS * 1000,
+      endMs: this.baseMs + endS * 1000,
+    });
+  }
+
+  private onProgress(line: string): void {
+    const m = /^out_time_us=(\d+)/.exec(line);
+    if (!m) return;
+    if (Number(m[1]) > 0) this.emit('progress', { camera: this.opts.camera, atMs: Date.now() });
+  }
+
+  private onStderr(line: string): void {
+    const clean = scrubCredentials(line).trim();
+    if (!clean) return;
+    this.stderrTail.push(clean);
+    if (this.stderrTail.length > 5) this.stderrTail.shift();
+    this.log?.debug({ camera: this.opts.camera, ffmpeg: clean }, 'ffmpeg');
+  }
+
+  private describeExit(code: number | null, signal: NodeJS.Signals | null): string {
+    const how = signal ? `was killed by ${signal}` : `exited with status ${code}`;
+    const last = this.stderrTail.at(-1);
+    return `ffmpeg ${how}${last ? `: ${last}` : code === 0 && !this.stopRequested ? ': the camera closed the stream' : ''}`;
+  }
+}

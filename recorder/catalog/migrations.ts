@@ -1,0 +1,61 @@
+import type { Database } from 'better-sqlite3';
+
+/**
+ * Versioned schema. A migration runs once, in a transaction, and is never edited after it has
+ * shipped: boxes in the field upgrade by running the ones they lack, in order.
+ */
+const MIGRATIONS: Array<{ version: number; name: string; sql: string }> = [
+  {
+    version: 1,
+    name: 'segments, gaps and the hash chain',
+    sql: `
+      CREATE TABLE segments (
+        id          INTEGER PRIMARY KEY,
+        camera      TEXT    NOT NULL,
+        start_ms    INTEGER NOT NULL,
+        end_ms      INTEGER NOT NULL,
+        bytes       INTEGER NOT NULL,
+        path        TEXT    NOT NULL UNIQUE,   -- relative to the data dir
+        sha256      TEXT    NOT NULL,          -- of the file's bytes
+        prev_hash   TEXT    NOT NULL,          -- chain_hash of the row before (genesis: 64 zeros)
+        chain_hash  TEXT    NOT NULL,          -- sha256 over prev_hash and this row's fields
+        origin      TEXT    NOT NULL DEFAULT 'recorded' CHECK (origin IN ('recorded', 'recovered')),
+        state       TEXT    NOT NULL DEFAULT 'ok' CHECK (state IN ('ok', 'missing', 'deleted')),
+        state_at_ms INTEGER,
+        state_note  TEXT,
+        indexed_ms  INTEGER NOT NULL
+      );
+      CREATE INDEX segments_camera_start ON segments (camera, start_ms);
+
+      CREATE TABLE gaps (
+        id       INTEGER PRIMARY KEY,
+        camera   TEXT    NOT NULL,
+        start_ms INTEGER NOT NULL,
+        end_ms   INTEGER,                       -- NULL while the gap is still open
+        cause    TEXT    NOT NULL,
+        detail   TEXT
+      );
+      CREATE INDEX gaps_camera_start ON gaps (camera, start_ms);
+
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    `,
+  },
+];
+
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
+
+export function migrate(db: Database): number {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, name TEXT NOT NULL, applied_ms INTEGER NOT NULL)');
+  const current = (db.prepare('SELECT MAX(version) AS v FROM schema_version').get() as { v: number | null }).v ?? 0;
+  if (current > SCHEMA_VERSION) {
+    throw new Error(`catalog schema version ${current} is newer than this edge-nvr (${SCHEMA_VERSION}); upgrade edge-nvr`);
+  }
+  for (const m of MIGRATIONS) {
+    if (m.version <= current) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      db.prepare('INSERT INTO schema_version (version, name, applied_ms) VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
+    })();
+  }
+  return SCHEMA_VERSION;
+}

@@ -1,0 +1,65 @@
+import t from 'tap';
+import Database from 'better-sqlite3';
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CameraSim } from '../support/camera-sim.js';
+import { runCli } from '../support/cli.js';
+import { DaemonProcess, sleep, writeConfig } from '../support/daemon.js';
+import { probe } from '../support/media.js';
+
+const PASSWORD = 'Pa55-w0rd-never-logged';
+
+for (const backend of ['ffmpeg', 'gstreamer'] as const) {
+  t.test(`the daemon records two real RTSP cameras with the ${backend} backend`, async (t) => {
+    const sim = await new CameraSim({ mounts: ['front', 'back'], user: 'viewer', password: PASSWORD }).start();
+    t.teardown(() => sim.kill());
+    const dir = t.testdir();
+    const passwordFile = join(dir, 'camera.secret');
+    writeFileSync(passwordFile, PASSWORD + '\n');
+    const config = writeConfig(dir, sim.mounts.map((m) => ({
+      id: m, url: sim.url(m, false), username: 'viewer', passwordFile, backend,
+    })));
+    const daemon = new DaemonProcess(config).start();
+    t.teardown(() => { daemon.proc?.kill('SIGKILL'); });
+    await daemon.waitForLog(/segment indexed.*back|back.*segment indexed/);
+    await sleep(6000);
+    const { code } = await daemon.stop('SIGTERM');
+    t.equal(code, 0, 'SIGTERM finalises open segments and exits 0');
+
+    const dataDir = join(dir, 'data');
+    const db = new Database(join(dataDir, 'catalog.db'), { readonly: true });
+    t.teardown(() => db.close());
+    t.equal(db.pragma('journal_mode', { simple: true }), 'wal', 'the catalog is in WAL mode');
+    for (const camera of sim.mounts) {
+      const rows = db.prepare('SELECT * FROM segments WHERE camera = ? ORDER BY start_ms').all(camera) as Array<{
+        path: string; sha256: string; bytes: number; start_ms: number; end_ms: number; state: string;
+      }>;
+      t.ok(rows.length >= 3, `${camera}: ${rows.length} segments catalogued`);
+      for (const [i, row] of rows.entries()) {
+        const file = join(dataDir, row.path);
+        const bytes = readFileSync(file);
+        t.equal(createHash('sha256').update(bytes).digest('hex'), row.sha256, `${row.path}: the file hashes to its row`);
+        t.equal(bytes.length, row.bytes, `${row.path}: size matches`);
+        t.match(row.path, new RegExp(`^recordings/${camera}/\\d{4}-\\d{2}-\\d{2}/\\d{2}/\\d{13}\\.mp4$`), 'laid out as DESIGN.md says');
+        const media = probe(file);
+        t.equal(media.codec, 'h264', `${row.path} is H.264, stream-copied`);
+        t.ok(media.frames > 0, `${row.path} plays: ${media.frames} frames`);
+        t.ok(row.end_ms > row.start_ms, 'a segment ends after it starts');
+        if (i > 0) t.ok(Math.abs(row.start_ms - rows[i - 1].end_ms) < 1000, `${camera}: segment ${i} follows the one before without a gap`);
+      }
+      t.ok(Math.abs(rows.at(-1)!.end_ms - Date.now()) < 15000, 'times are wall-clock times');
+
+      const listed = await runCli(['recordings', '--config', config, '--camera', camera, '--json']);
+      t.equal(listed.code, 0);
+      t.equal(JSON.parse(listed.stdout).segments.length, rows.length, '`recordings` lists every catalogued segment');
+    }
+
+    const verified = await runCli(['verify', '--config', config]);
+    t.equal(verified.code, 0, `verify passes:\n${verified.stdout}${verified.stderr}`);
+    t.match(verified.stdout, /^OK: /m);
+
+    t.notMatch(daemon.output, PASSWORD, 'the camera password never reaches the log');
+    t.match(daemon.output, /rtsp:\/\/(\*\*\*@)?127\.0\.0\.1/, 'the log does name the camera, without credentials');
+  });
+}

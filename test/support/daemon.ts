@@ -1,0 +1,87 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { CLI } from './cli.js';
+
+export interface TestCameraEntry {
+  id: string;
+  url: string;
+  username?: string;
+  passwordFile?: string;
+  backend?: 'ffmpeg' | 'gstreamer';
+}
+
+/** A config for a throwaway data dir; retention below the legal minimum is fine for tests. */
+export function writeConfig(dir: string, cameras: TestCameraEntry[], extra = ''): string {
+  mkdirSync(dir, { recursive: true });
+  const lines = [
+    'box:', '  id: test-box',
+    'storage:', `  path: ${join(dir, 'data')}`, '  free_space_floor_mb: 0',
+    'log:', '  level: debug',
+    'watchdog:', '  backoff_s: [0.5, 1]',
+    'cameras:',
+    ...cameras.flatMap((c) => [
+      `  - id: ${c.id}`,
+      '    source:', '      type: rtsp', `      url: ${c.url}`,
+      ...(c.username ? [`      username: ${c.username}`] : []),
+      ...(c.passwordFile ? [`      password_file: ${c.passwordFile}`] : []),
+      '    record:', `      backend: ${c.backend ?? 'ffmpeg'}`, '      segment_seconds: 2', '      timeout_seconds: 3',
+    ]),
+    extra,
+  ];
+  const path = join(dir, 'config.yaml');
+  writeFileSync(path, lines.join('\n') + '\n');
+  return path;
+}
+
+/** `edge-nvr run` as a real child process; everything it logs is kept for assertions. */
+export class DaemonProcess {
+  proc?: ChildProcess;
+  output = '';
+  private exited?: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+
+  constructor(readonly configPath: string, readonly args: string[] = ['run']) {}
+
+  start(): this {
+    const proc = spawn(process.execPath, [CLI, ...this.args, '--config', this.configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc = proc;
+    proc.stdout!.on('data', (d) => { this.output += String(d); });
+    proc.stderr!.on('data', (d) => { this.output += String(d); });
+    this.exited = new Promise((resolve) => proc.once('close', (code, signal) => resolve({ code, signal })));
+    return this;
+  }
+
+  get pid(): number {
+    return this.proc!.pid!;
+  }
+
+  /** Resolves when the log has a line matching `re`. */
+  async waitForLog(re: RegExp, timeoutMs = 30000): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    while (!re.test(this.output)) {
+      if (Date.now() > until) throw new Error(`daemon never logged ${re}; output:\n${this.output.slice(-3000)}`);
+      if (this.proc?.exitCode !== null) throw new Error(`daemon exited early; output:\n${this.output.slice(-3000)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  countLog(re: RegExp): number {
+    return this.output.split('\n').filter((l) => re.test(l)).length;
+  }
+
+  async stop(signal: NodeJS.Signals = 'SIGTERM') {
+    this.proc!.kill(signal);
+    return this.exited!;
+  }
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `ready` until it holds; throws after `timeoutMs`. */
+export async function until(ready: () => boolean, timeoutMs: number, what = 'condition'): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!ready()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
