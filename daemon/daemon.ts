@@ -2,11 +2,13 @@ import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { Catalog } from '../recorder/catalog/catalog.js';
-import { CameraRecorder } from '../recorder/camera-recorder.js';
 import { flagMissing, recoverCamera } from '../recorder/recovery.js';
 import { SegmentStore, stagingDir } from '../recorder/segment-store.js';
 import { resolveSource } from '../recorder/sources/resolve.js';
 import { TestCamera } from '../recorder/sources/test-camera.js';
+import { CameraSupervisor } from '../watchdog/camera-supervisor.js';
+import { markCleanStop, openDaemonGaps } from '../watchdog/continuity.js';
+import type { EventType } from '../watchdog/events.js';
 import { registerSecret } from './log.js';
 
 /**
@@ -17,12 +19,22 @@ export class Daemon {
   readonly dataDir: string;
   catalog?: Catalog;
   private store?: SegmentStore;
-  readonly recorders = new Map<string, CameraRecorder>();
+  readonly recorders = new Map<string, CameraSupervisor>();
   private readonly testCameras = new Map<string, TestCamera>();
 
   constructor(readonly config: Config, private readonly log: Logger) {
     this.dataDir = resolve(config.storage.path);
   }
+
+  /** Every event is kept in the catalog (MQTT reads them from there) and logged. */
+  readonly raise = (type: EventType, camera: string | null, data: Record<string, unknown>): void => {
+    try {
+      this.catalog?.addEvent(type, camera, data);
+    } catch (err) {
+      this.log.error({ err, type }, 'cannot store an event');
+    }
+    this.log.info({ event: type, camera, ...data }, `event ${type}`);
+  };
 
   async start(): Promise<void> {
     const catalog = Catalog.open(this.dataDir);
@@ -34,6 +46,7 @@ export class Daemon {
     // Before anything records: index what the last run left, flag what vanished.
     for (const cam of this.config.cameras) await recoverCamera(this.dataDir, cam.id, catalog, store, this.log);
     flagMissing(this.dataDir, catalog, this.log);
+    openDaemonGaps(catalog, cameras.map((c) => c.id), this.log, this.raise);
 
     for (const cam of cameras) {
       if (cam.source.type !== 'test') continue;
@@ -52,13 +65,14 @@ export class Daemon {
         continue;
       }
       source.secrets.forEach(registerSecret);
-      const recorder = new CameraRecorder(cam.id, {
+      const recorder = new CameraSupervisor(cam.id, {
         backend: cam.record.backend,
         backendOptions: {
           camera: cam.id, url: source.url, safeUrl: source.safeUrl, stagingDir: stagingDir(this.dataDir, cam.id),
           segmentSeconds: cam.record.segment_seconds, timeoutSeconds: cam.record.timeout_seconds,
         },
-        dataDir: this.dataDir, catalog, store, log: this.log, backoffSeconds: this.config.watchdog.backoff_s,
+        dataDir: this.dataDir, catalog, store, log: this.log, raise: this.raise,
+        backoffSeconds: this.config.watchdog.backoff_s, stallTimeoutMs: this.config.watchdog.stall_timeout_s * 1000,
       });
       recorder.on('state', (state, why) => this.log.info({ camera: cam.id, state, why }, 'camera state'));
       this.recorders.set(cam.id, recorder);
@@ -72,6 +86,7 @@ export class Daemon {
     await Promise.all([...this.recorders.values()].map((r) => r.stop()));
     await this.store?.drain();
     await Promise.all([...this.testCameras.values()].map((c) => c.stop()));
+    if (this.catalog) markCleanStop(this.catalog);
     this.catalog?.close();
     this.log.info('edge-nvr stopped');
   }

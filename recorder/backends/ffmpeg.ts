@@ -51,6 +51,8 @@ export class FfmpegBackend extends EventEmitter<BackendEvents> implements Record
    */
   private baseMs?: number;
   private stderrTail: string[] = [];
+  private lastOutUs = 0;
+  private blockOutUs = 0;
 
   constructor(private readonly opts: RecorderBackendOptions, private readonly log?: Logger, private readonly binary = 'ffmpeg') {
     super();
@@ -127,10 +129,20 @@ export class FfmpegBackend extends EventEmitter<BackendEvents> implements Record
     });
   }
 
+  /**
+   * `-progress` prints blocks of key=value lines ending in `progress=continue`, and a last one
+   * ending in `progress=end` as ffmpeg exits, which flushes buffered packets and must not read
+   * as fresh media. Lines keep coming while a stalled camera sends nothing: only a moving
+   * output clock counts.
+   */
   private onProgress(line: string): void {
-    const m = /^out_time_us=(\d+)/.exec(line);
-    if (!m) return;
-    if (Number(m[1]) > 0) this.emit('progress', { camera: this.opts.camera, atMs: Date.now() });
+    const [key, value] = line.split('=', 2);
+    if (key === 'out_time_us') this.blockOutUs = Number(value);
+    if (line !== 'progress=continue') return;
+    if (this.blockOutUs > this.lastOutUs) {
+      this.lastOutUs = this.blockOutUs;
+      this.emit('progress', { camera: this.opts.camera, atMs: Date.now() });
+    }
   }
 
   private onStderr(line: string): void {

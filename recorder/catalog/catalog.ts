@@ -32,7 +32,31 @@ export interface GapRow {
   detail: string | null;
 }
 
+export interface HoldRow {
+  id: number;
+  camera: string | null;
+  from_ms: number;
+  to_ms: number;
+  reason: string;
+  created_by: string;
+  created_ms: number;
+  released_ms: number | null;
+  released_by: string | null;
+}
+
+export interface EventRow {
+  id: number;
+  at_ms: number;
+  type: string;
+  camera: string | null;
+  data: string;
+}
+
 export const CATALOG_FILE = 'catalog.db';
+
+/** A live segment not covered by an active hold (SQL on alias `s`). */
+const NOT_HELD = `NOT EXISTS (SELECT 1 FROM holds h WHERE h.released_ms IS NULL
+  AND (h.camera IS NULL OR h.camera = s.camera) AND h.from_ms < s.end_ms AND h.to_ms > s.start_ms)`;
 
 /**
  * The catalog's one writer. Every write is a short transaction here, so crash consistency is
@@ -129,18 +153,101 @@ export class Catalog {
     this.db.prepare('UPDATE segments SET state = ?, state_at_ms = ?, state_note = ? WHERE id = ?').run(state, Date.now(), note, id);
   }
 
-  openGap(camera: string, startMs: number, cause: string, detail?: string): number {
-    return Number(this.db.prepare('INSERT INTO gaps (camera, start_ms, cause, detail) VALUES (?, ?, ?, ?)').run(camera, startMs, cause, detail ?? null).lastInsertRowid);
+  /** The gap a camera is in right now, if any. */
+  openGapOf(camera: string): GapRow | undefined {
+    return this.db.prepare('SELECT * FROM gaps WHERE camera = ? AND end_ms IS NULL ORDER BY id DESC LIMIT 1').get(camera) as GapRow | undefined;
+  }
+
+  openGap(camera: string, startMs: number, cause: string, detail?: string): GapRow {
+    const id = Number(this.db.prepare('INSERT INTO gaps (camera, start_ms, cause, detail) VALUES (?, ?, ?, ?)').run(camera, startMs, cause, detail ?? null).lastInsertRowid);
+    return { id, camera, start_ms: startMs, end_ms: null, cause, detail: detail ?? null };
   }
 
   closeGap(id: number, endMs: number): void {
-    this.db.prepare('UPDATE gaps SET end_ms = ? WHERE id = ? AND end_ms IS NULL').run(endMs, id);
+    this.db.prepare('UPDATE gaps SET end_ms = max(start_ms, ?) WHERE id = ? AND end_ms IS NULL').run(endMs, id);
+  }
+
+  /** A closed gap in one step (a clock jump, found after the fact). */
+  addGap(camera: string, startMs: number, endMs: number, cause: string, detail?: string): void {
+    this.db.prepare('INSERT INTO gaps (camera, start_ms, end_ms, cause, detail) VALUES (?, ?, ?, ?, ?)').run(camera, startMs, Math.max(startMs, endMs), cause, detail ?? null);
   }
 
   gaps(camera: string, fromMs = 0, toMs = Number.MAX_SAFE_INTEGER): GapRow[] {
     return this.db
       .prepare('SELECT * FROM gaps WHERE camera = ? AND coalesce(end_ms, 9007199254740991) > ? AND start_ms < ? ORDER BY start_ms')
       .all(camera, fromMs, toMs) as GapRow[];
+  }
+
+  /** Milliseconds of [fromMs, toMs) covered by recorded segments (deleted ones count: they were recorded). */
+  recordedMs(camera: string, fromMs: number, toMs: number): number {
+    const r = this.db.prepare(`SELECT coalesce(sum(min(end_ms, @to) - max(start_ms, @from)), 0) AS ms FROM segments
+      WHERE camera = @camera AND end_ms > @from AND start_ms < @to`).get({ camera, from: fromMs, to: toMs }) as { ms: number };
+    return r.ms;
+  }
+
+  addEvent(type: string, camera: string | null, data: Record<string, unknown>, atMs = Date.now()): EventRow {
+    const json = JSON.stringify(data);
+    const id = Number(this.db.prepare('INSERT INTO events (at_ms, type, camera, data) VALUES (?, ?, ?, ?)').run(atMs, type, camera, json).lastInsertRowid);
+    return { id, at_ms: atMs, type, camera, data: json };
+  }
+
+  events(sinceMs = 0, limit = 100): EventRow[] {
+    return this.db.prepare('SELECT * FROM events WHERE at_ms >= ? ORDER BY id DESC LIMIT ?').all(sinceMs, limit) as EventRow[];
+  }
+
+  addHold(h: Pick<HoldRow, 'camera' | 'from_ms' | 'to_ms' | 'reason' | 'created_by'>): HoldRow {
+    const created_ms = Date.now();
+    const id = Number(this.db.prepare(`INSERT INTO holds (camera, from_ms, to_ms, reason, created_by, created_ms)
+      VALUES (@camera, @from_ms, @to_ms, @reason, @created_by, @created_ms)`).run({ ...h, created_ms }).lastInsertRowid);
+    return { ...h, id, created_ms, released_ms: null, released_by: null };
+  }
+
+  releaseHold(id: number, by: string): HoldRow | undefined {
+    this.db.prepare('UPDATE holds SET released_ms = ?, released_by = ? WHERE id = ? AND released_ms IS NULL').run(Date.now(), by, id);
+    return this.db.prepare('SELECT * FROM holds WHERE id = ?').get(id) as HoldRow | undefined;
+  }
+
+  holds(includeReleased = false): HoldRow[] {
+    return this.db.prepare(`SELECT * FROM holds ${includeReleased ? '' : 'WHERE released_ms IS NULL'} ORDER BY id`).all() as HoldRow[];
+  }
+
+  /** Live, unheld segments of a camera that ended before `beforeMs`, oldest first. */
+  expiredSegments(camera: string, beforeMs: number, limit: number): SegmentRow[] {
+    return this.db.prepare(`SELECT * FROM segments s WHERE s.camera = ? AND s.state = 'ok' AND s.end_ms < ? AND ${NOT_HELD}
+      ORDER BY s.end_ms LIMIT ?`).all(camera, beforeMs, limit) as SegmentRow[];
+  }
+
+  /** The oldest live, unheld segments of any camera: what goes first when the disk is full. */
+  oldestDeletable(limit: number): SegmentRow[] {
+    return this.db.prepare(`SELECT * FROM segments s WHERE s.state = 'ok' AND ${NOT_HELD} ORDER BY s.start_ms LIMIT ?`).all(limit) as SegmentRow[];
+  }
+
+  /** Marks rows deleted in one transaction, before their files are unlinked. */
+  markDeleted(ids: number[], note: string): void {
+    const at = Date.now();
+    const stmt = this.db.prepare("UPDATE segments SET state = 'deleted', state_at_ms = ?, state_note = ? WHERE id = ? AND state = 'ok'");
+    this.db.transaction(() => { for (const id of ids) stmt.run(at, note, id); })();
+  }
+
+  /** Per camera: the oldest live segment's start and the live bytes. */
+  liveSummary(): Array<{ camera: string; oldest_ms: number; newest_ms: number; bytes: number; segments: number }> {
+    return this.db.prepare(`SELECT camera, min(start_ms) AS oldest_ms, max(end_ms) AS newest_ms, sum(bytes) AS bytes, count(*) AS segments
+      FROM segments WHERE state = 'ok' GROUP BY camera ORDER BY camera`).all() as Array<{ camera: string; oldest_ms: number; newest_ms: number; bytes: number; segments: number }>;
+  }
+
+  /** Bytes recorded per ms over a recent window, for the forecast of days the disk holds. */
+  recentRate(sinceMs: number): { bytes: number; spanMs: number } {
+    const r = this.db.prepare(`SELECT coalesce(sum(bytes), 0) AS bytes, coalesce(max(end_ms) - min(start_ms), 0) AS span
+      FROM segments WHERE start_ms >= ?`).get(sinceMs) as { bytes: number; span: number };
+    return { bytes: r.bytes, spanMs: r.span };
+  }
+
+  getMeta(key: string): string | undefined {
+    return (this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
   }
 
   integrityCheck(): string {

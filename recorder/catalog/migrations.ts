@@ -40,6 +40,35 @@ const MIGRATIONS: Array<{ version: number; name: string; sql: string }> = [
       CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     `,
   },
+  {
+    version: 2,
+    name: 'legal holds, the local event log, retention indexes',
+    sql: `
+      CREATE TABLE holds (
+        id           INTEGER PRIMARY KEY,
+        camera       TEXT,                       -- NULL: every camera
+        from_ms      INTEGER NOT NULL,
+        to_ms        INTEGER NOT NULL,
+        reason       TEXT    NOT NULL,
+        created_by   TEXT    NOT NULL,
+        created_ms   INTEGER NOT NULL,
+        released_ms  INTEGER,
+        released_by  TEXT,
+        CHECK (to_ms > from_ms)
+      );
+      CREATE TABLE events (
+        id     INTEGER PRIMARY KEY,
+        at_ms  INTEGER NOT NULL,
+        type   TEXT    NOT NULL,
+        camera TEXT,
+        data   TEXT    NOT NULL                  -- JSON
+      );
+      CREATE INDEX events_at ON events (at_ms);
+      -- retention walks live segments oldest first, and per camera by age
+      CREATE INDEX segments_state_start ON segments (state, start_ms);
+      CREATE INDEX segments_camera_state_end ON segments (camera, state, end_ms);
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

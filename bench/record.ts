@@ -1,0 +1,514 @@
+/**
+ * bench/record: what the edge-nvr daemon costs against plain ffmpeg.
+ *
+ * For each camera count N it records N simulated RTSP cameras twice, for the same D seconds and
+ * from fresh simulators: once with the daemon (`node dist/daemon/cli.js run`), once with N plain
+ * ffmpeg processes started with exactly the daemon's ffmpeg command line (no Node, no catalog,
+ * no hashing). CPU time and peak RSS are summed over each process tree from /proc; the
+ * simulator is measured apart and left out. See bench/README.md.
+ *
+ *   npm run bench:record -- --cameras 1,4,16 --seconds 30
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import Database from 'better-sqlite3';
+import { ffmpegArgs } from '../recorder/backends/ffmpeg.js';
+import { withParentDeathSignal } from '../recorder/backends/orphans.js';
+import { CLK_TCK, descendants, TreeSampler, type TreeMeasurement } from './proc-tree.js';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+/** dist/bench/record.js -> repository root (also right when run from bench/ with tsx) */
+const ROOT = HERE.replace(/\/dist\/bench$/, '').replace(/\/bench$/, '');
+const CLI = join(ROOT, 'dist', 'daemon', 'cli.js');
+const SIMULATOR = join(ROOT, 'recorder', 'sources', 'rtsp-simulator.py');
+
+interface Options {
+  cameras: number[];
+  seconds: number;
+  width: number;
+  height: number;
+  fps: number;
+  gop: number;
+  bitrate: number;
+  segmentSeconds: number;
+  timeoutSeconds: number;
+  mountsPerSim: number;
+  keep: boolean;
+  json?: string;
+}
+
+const USAGE = `usage: node dist/bench/record.js [options]
+  --cameras 1,4,16     camera counts to measure
+  --seconds 30         recording time per run (daemon and ffmpeg each)
+  --width 640 --height 360 --fps 15 --gop 15 --bitrate 1000 (kbit/s)   simulated cameras
+  --segment-seconds 2  segment length (short, to exercise indexing)
+  --mounts-per-sim 16  cameras per simulator process
+  --keep               keep the temporary data dirs
+  --json FILE          where to write the results (default bench/results/record-<date>.json)`;
+
+function parseOptions(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      cameras: { type: 'string', default: '1,4,16' },
+      seconds: { type: 'string', default: '30' },
+      width: { type: 'string', default: '640' },
+      height: { type: 'string', default: '360' },
+      fps: { type: 'string', default: '15' },
+      gop: { type: 'string', default: '15' },
+      bitrate: { type: 'string', default: '1000' },
+      'segment-seconds': { type: 'string', default: '2' },
+      'mounts-per-sim': { type: 'string', default: '16' },
+      keep: { type: 'boolean', default: false },
+      json: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const int = (name: string, v: string, min = 1): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) {
+      console.error(`--${name}: expected an integer >= ${min}, got "${v}"\n${USAGE}`);
+      process.exit(2);
+    }
+    return n;
+  };
+  return {
+    cameras: values.cameras.split(',').map((c) => int('cameras', c.trim())),
+    seconds: int('seconds', values.seconds, 5),
+    width: int('width', values.width, 16),
+    height: int('height', values.height, 16),
+    fps: int('fps', values.fps),
+    gop: int('gop', values.gop),
+    bitrate: int('bitrate', values.bitrate, 16),
+    segmentSeconds: int('segment-seconds', values['segment-seconds']),
+    timeoutSeconds: 5,
+    mountsPerSim: int('mounts-per-sim', values['mounts-per-sim']),
+    keep: values.keep,
+    json: values.json,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Everything this benchmark starts, so that any way out (error, Ctrl-C) kills all of it.
+
+const owned = new Set<ChildProcess>();
+const tempDirs = new Set<string>();
+let keepTemp = false;
+
+function alive(p: ChildProcess): boolean {
+  return p.exitCode === null && p.signalCode === null;
+}
+
+/** SIGKILL a child started detached: its descendants (found in /proc), then its group. */
+function killTree(p: ChildProcess): void {
+  if (!p.pid) return;
+  for (const pid of descendants(p.pid)) {
+    try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+  }
+  try { process.kill(-p.pid, 'SIGKILL'); } catch { /* gone */ }
+  try { process.kill(p.pid, 'SIGKILL'); } catch { /* gone */ }
+}
+
+function cleanUp(): void {
+  for (const p of owned) if (alive(p)) killTree(p);
+  owned.clear();
+  if (!keepTemp) for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+  tempDirs.clear();
+}
+
+process.on('exit', cleanUp);
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(sig, () => {
+    console.error(`\n${sig}: stopping every process the benchmark started`);
+    cleanUp();
+    process.exit(130);
+  });
+}
+
+function own(p: ChildProcess): ChildProcess {
+  owned.add(p);
+  p.once('close', () => owned.delete(p));
+  return p;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function exited(p: ChildProcess): Promise<void> {
+  return alive(p) ? new Promise((r) => p.once('close', () => r())) : Promise.resolve();
+}
+
+/** Signals a detached child's group, waits up to `ms`, then kills what is left. */
+async function stopGroup(p: ChildProcess, signal: NodeJS.Signals, ms: number): Promise<boolean> {
+  if (!alive(p)) return true;
+  try { process.kill(-p.pid!, signal); } catch { /* gone */ }
+  const clean = await Promise.race([exited(p).then(() => true), sleep(ms).then(() => false)]);
+  if (!clean) killTree(p);
+  await exited(p);
+  return clean;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Camera simulators
+
+interface Sims {
+  procs: ChildProcess[];
+  urls: string[];
+  mounts: string[];
+}
+
+async function startSimulators(n: number, o: Options): Promise<Sims> {
+  const mounts = Array.from({ length: n }, (_, i) => `cam${String(i + 1).padStart(2, '0')}`);
+  const sims: Sims = { procs: [], urls: [], mounts };
+  for (let i = 0; i < n; i += o.mountsPerSim) {
+    const group = mounts.slice(i, i + o.mountsPerSim);
+    const args = [
+      SIMULATOR, '--port', '0', '--address', '127.0.0.1', '--mounts', group.join(','),
+      '--width', String(o.width), '--height', String(o.height), '--fps', String(o.fps),
+      '--gop', String(o.gop), '--bitrate', String(o.bitrate), '--exit-with-parent',
+    ];
+    const proc = own(spawn('/usr/bin/python3', args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] }));
+    sims.procs.push(proc);
+    let stderr = '';
+    proc.stderr!.on('data', (d) => { stderr += String(d); });
+    const port = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`camera simulator did not start: ${stderr}`)), 20000);
+      proc.once('close', (code) => { clearTimeout(timer); reject(new Error(`camera simulator exited ${code}: ${stderr}`)); });
+      createInterface({ input: proc.stdout! }).on('line', (line) => {
+        const m = /^READY (\d+)/.exec(line);
+        if (m) { clearTimeout(timer); resolve(Number(m[1])); }
+      });
+    });
+    for (const m of group) sims.urls.push(`rtsp://127.0.0.1:${port}/${m}`);
+  }
+  return sims;
+}
+
+async function stopSimulators(s: Sims): Promise<void> {
+  await Promise.all(s.procs.map((p) => stopGroup(p, 'SIGTERM', 3000)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Whole-machine CPU, to show how much else ran while we measured (other people's tests, ...)
+
+function machineBusySeconds(): number {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
+  const f = line.trim().split(/\s+/).slice(1).map(Number);
+  const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+  const idle = f[3]! + f[4]!;
+  return (total - idle) / CLK_TCK;
+}
+
+function selfCpuSeconds(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}
+
+// ---------------------------------------------------------------------------------------------
+// One measured run
+
+interface RunResult {
+  cpuSeconds: number;
+  /** the Node process alone (daemon runs only) */
+  nodeCpuSeconds?: number;
+  peakRssMB: number;
+  nodeRssMB?: { warm: number; peak: number; end: number };
+  segments: number;
+  segmentsPerCamera: Record<string, number>;
+  /** mean of recorded media seconds per camera */
+  recordedSecondsPerCamera: number;
+  processesSeen: number;
+  simCpuPercent: number;
+  otherCpuPercent: number;
+  problems: string[];
+  gaps?: Array<{ camera: string; cause: string; seconds: number | null }>;
+  logWarnings?: string[];
+}
+
+interface Phase {
+  roots: () => number[];
+  measured: TreeMeasurement;
+  simSeconds: number;
+  otherSeconds: number;
+}
+
+/** Runs `seconds` of recording with samplers on the recorder tree and on the simulators. */
+async function measure(roots: () => number[], sims: Sims, seconds: number): Promise<Phase> {
+  const busy0 = machineBusySeconds();
+  const self0 = selfCpuSeconds();
+  const simSampler = new TreeSampler(() => sims.procs.map((p) => p.pid!)).start();
+  const simStart = simSampler.sample().cpuSeconds;
+  const sampler = new TreeSampler(roots).start();
+  await sleep(seconds * 1000);
+  const measured = sampler.stop();
+  const simSeconds = simSampler.stop().cpuSeconds - simStart;
+  const otherSeconds = machineBusySeconds() - busy0 - measured.cpuSeconds - simSeconds - (selfCpuSeconds() - self0);
+  return { roots, measured, simSeconds, otherSeconds };
+}
+
+const MB = 1024 * 1024;
+const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
+
+function daemonConfig(dir: string, urls: string[], mounts: string[], o: Options): string {
+  const lines = [
+    'box:', '  id: bench-box',
+    'storage:', `  path: ${join(dir, 'data')}`, '  free_space_floor_mb: 0',
+    'log:', '  level: info',
+    'cameras:',
+    ...urls.flatMap((url, i) => [
+      `  - id: ${mounts[i]}`,
+      '    source:', '      type: rtsp', `      url: ${url}`,
+      '    record:', '      backend: ffmpeg', `      segment_seconds: ${o.segmentSeconds}`, `      timeout_seconds: ${o.timeoutSeconds}`,
+    ]),
+  ];
+  const path = join(dir, 'config.yaml');
+  writeFileSync(path, lines.join('\n') + '\n');
+  return path;
+}
+
+async function runDaemon(n: number, o: Options): Promise<RunResult> {
+  const dir = mkdtempSync(join(tmpdir(), `edge-nvr-bench-daemon-${n}-`));
+  tempDirs.add(dir);
+  const sims = await startSimulators(n, o);
+  const problems: string[] = [];
+  try {
+    const config = daemonConfig(dir, sims.urls, sims.mounts, o);
+    const logPath = join(dir, 'daemon.log');
+    const logFd = openSync(logPath, 'w');
+    // the log goes straight to a file, as it would to journald: the benchmark reads no pipe
+    const daemon = own(spawn(process.execPath, [CLI, 'run', '--config', config], { detached: true, stdio: ['ignore', logFd, logFd] }));
+    closeSync(logFd);
+    const phase = await measure(() => [daemon.pid!], sims, o.seconds);
+    if (!alive(daemon)) problems.push(`daemon exited during the run (${daemon.exitCode ?? daemon.signalCode})`);
+    const clean = await stopGroup(daemon, 'SIGTERM', 20000);
+    if (!clean) problems.push('daemon did not stop within 20 s of SIGTERM; killed');
+    else if (daemon.exitCode !== 0) problems.push(`daemon exited with ${daemon.exitCode ?? daemon.signalCode} after SIGTERM`);
+    await stopSimulators(sims);
+
+    // What the daemon indexed (after its clean stop, which finalises the open segments)
+    const dbPath = join(dir, 'data', 'catalog.db');
+    if (!existsSync(dbPath)) throw new Error(`the daemon wrote no catalog at ${dbPath}; log:\n${readFileSync(logPath, 'utf8').slice(-3000)}`);
+    const db = new Database(dbPath, { readonly: true });
+    const rows = db.prepare("SELECT camera, COUNT(*) AS n, SUM(end_ms - start_ms) AS ms FROM segments WHERE origin = 'recorded' GROUP BY camera").all() as Array<{ camera: string; n: number; ms: number }>;
+    const gaps = db.prepare('SELECT camera, cause, start_ms, end_ms FROM gaps ORDER BY id').all() as Array<{ camera: string; cause: string; start_ms: number; end_ms: number | null }>;
+    db.close();
+    const perCamera: Record<string, number> = Object.fromEntries(sims.mounts.map((m) => [m, 0]));
+    let ms = 0;
+    for (const r of rows) { perCamera[r.camera] = r.n; ms += r.ms; }
+    const segments = rows.reduce((a, r) => a + r.n, 0);
+
+    // Every warning and error the daemon logged (pino: level 40 warn, 50 error, 60 fatal)
+    const logWarnings: string[] = [];
+    for (const line of readFileSync(logPath, 'utf8').split('\n')) {
+      if (!line.trim()) continue;
+      try {
+        const e = JSON.parse(line) as { level?: number; msg?: string; camera?: string; why?: string; reason?: string };
+        if ((e.level ?? 0) >= 40) logWarnings.push(`${e.level} ${e.camera ?? ''} ${e.msg ?? ''} ${e.reason ?? e.why ?? ''}`.replace(/\s+/g, ' ').trim());
+      } catch {
+        logWarnings.push(`(not JSON) ${line.slice(0, 200)}`);
+      }
+    }
+    const rss = phase.measured.rootRss.filter((r) => r.bytes > 0);
+    const warm = rss.find((r) => r.atMs >= 5000) ?? rss[0];
+    const nodeRssMB = rss.length
+      ? { warm: round(warm!.bytes / MB, 1), peak: round(Math.max(...rss.map((r) => r.bytes)) / MB, 1), end: round(rss.at(-1)!.bytes / MB, 1) }
+      : undefined;
+    return {
+      cpuSeconds: round(phase.measured.cpuSeconds),
+      nodeCpuSeconds: round(phase.measured.rootSelfSeconds),
+      peakRssMB: round(phase.measured.peakRssBytes / MB, 1),
+      nodeRssMB,
+      segments,
+      segmentsPerCamera: perCamera,
+      recordedSecondsPerCamera: round(ms / 1000 / n, 1),
+      // the daemon, N ffmpeg and (on this system) nothing else; more means restarts or helpers
+      processesSeen: phase.measured.distinctProcesses,
+      simCpuPercent: round((phase.simSeconds / o.seconds) * 100, 1),
+      otherCpuPercent: round((phase.otherSeconds / o.seconds) * 100, 1),
+      problems,
+      gaps: gaps.map((g) => ({ camera: g.camera, cause: g.cause, seconds: g.end_ms === null ? null : round((g.end_ms - g.start_ms) / 1000, 1) })),
+      logWarnings,
+    };
+  } finally {
+    await stopSimulators(sims);
+  }
+}
+
+async function runBaseline(n: number, o: Options): Promise<RunResult> {
+  const dir = mkdtempSync(join(tmpdir(), `edge-nvr-bench-ffmpeg-${n}-`));
+  tempDirs.add(dir);
+  const sims = await startSimulators(n, o);
+  const problems: string[] = [];
+  try {
+    const segs = new Map<string, Array<{ start: number; end: number }>>();
+    const tails = new Map<string, string[]>();
+    const procs: ChildProcess[] = [];
+    for (const [i, url] of sims.urls.entries()) {
+      const camera = sims.mounts[i]!;
+      const stagingDir = join(dir, 'recordings', camera);
+      mkdirSync(stagingDir, { recursive: true });
+      const args = ffmpegArgs({ camera, url, safeUrl: url, stagingDir, segmentSeconds: o.segmentSeconds, timeoutSeconds: o.timeoutSeconds }, Date.now());
+      // the same setpriv wrapper as the daemon (it execs in place), so ffmpeg dies with us
+      const [cmd, argv] = withParentDeathSignal('ffmpeg', args);
+      const p = own(spawn(cmd, argv, { detached: true, stdio: ['ignore', 'pipe', 'pipe', 'pipe'] }));
+      procs.push(p);
+      segs.set(camera, []);
+      tails.set(camera, []);
+      createInterface({ input: p.stdout! }).on('line', (line) => {
+        const [name, start, end] = line.split(',');
+        if (name && start !== undefined && end !== undefined) segs.get(camera)!.push({ start: Number(start), end: Number(end) });
+      });
+      createInterface({ input: p.stderr! }).on('line', (line) => {
+        const t = tails.get(camera)!;
+        t.push(line);
+        if (t.length > 5) t.shift();
+      });
+      (p.stdio[3] as NodeJS.ReadableStream).resume(); // -progress: read and dropped
+    }
+    const phase = await measure(() => procs.map((p) => p.pid!), sims, o.seconds);
+    for (const [i, p] of procs.entries()) {
+      if (!alive(p)) problems.push(`ffmpeg for ${sims.mounts[i]} exited during the run (${p.exitCode ?? p.signalCode}): ${tails.get(sims.mounts[i]!)!.at(-1) ?? ''}`);
+    }
+    // SIGINT, as the daemon stops them: ffmpeg closes and reports the open segment
+    const clean = await Promise.all(procs.map((p) => stopGroup(p, 'SIGINT', 5000)));
+    if (clean.some((c) => !c)) problems.push(`${clean.filter((c) => !c).length} ffmpeg ignored SIGINT for 5 s; killed`);
+    await stopSimulators(sims);
+    const perCamera: Record<string, number> = {};
+    let seconds = 0;
+    for (const [camera, list] of segs) {
+      perCamera[camera] = list.length;
+      seconds += list.reduce((a, s) => a + (s.end - s.start), 0);
+      const files = readdirSync(join(dir, 'recordings', camera)).filter((f) => f.endsWith('.mp4')).length;
+      if (files !== list.length) problems.push(`${camera}: ffmpeg reported ${list.length} segments, ${files} files on disk`);
+    }
+    return {
+      cpuSeconds: round(phase.measured.cpuSeconds),
+      peakRssMB: round(phase.measured.peakRssBytes / MB, 1),
+      segments: Object.values(perCamera).reduce((a, b) => a + b, 0),
+      segmentsPerCamera: perCamera,
+      recordedSecondsPerCamera: round(seconds / n, 1),
+      processesSeen: phase.measured.distinctProcesses,
+      simCpuPercent: round((phase.simSeconds / o.seconds) * 100, 1),
+      otherCpuPercent: round((phase.otherSeconds / o.seconds) * 100, 1),
+      problems,
+    };
+  } finally {
+    await stopSimulators(sims);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+interface Row {
+  cameras: number;
+  daemon: RunResult;
+  ffmpeg: RunResult;
+  cpuRatio: number;
+  rssRatio: number;
+  daemonCorePercentPerCamera: number;
+  ffmpegCorePercentPerCamera: number;
+}
+
+function table(rows: Row[]): string {
+  const head = [
+    '| cameras | daemon CPU s | ffmpeg CPU s | CPU ratio | daemon % core/cam | ffmpeg % core/cam | daemon peak RSS MB | ffmpeg peak RSS MB | RSS ratio | segments indexed (daemon) | segments (ffmpeg) |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  const body = rows.map((r) => `| ${r.cameras} | ${r.daemon.cpuSeconds.toFixed(2)} | ${r.ffmpeg.cpuSeconds.toFixed(2)} | ${r.cpuRatio.toFixed(2)} | ${r.daemonCorePercentPerCamera.toFixed(1)} | ${r.ffmpegCorePercentPerCamera.toFixed(1)} | ${r.daemon.peakRssMB.toFixed(1)} | ${r.ffmpeg.peakRssMB.toFixed(1)} | ${r.rssRatio.toFixed(2)} | ${r.daemon.segments} | ${r.ffmpeg.segments} |`);
+  return [...head, ...body].join('\n');
+}
+
+function detailTable(rows: Row[]): string {
+  const head = [
+    '| cameras | daemon: Node CPU s | Node RSS MB warm / peak / end | recorded s/cam daemon / ffmpeg | processes seen daemon / ffmpeg | simulator % core daemon / ffmpeg run | other load % core daemon / ffmpeg run |',
+    '|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  const body = rows.map((r) => {
+    const d = r.daemon;
+    const f = r.ffmpeg;
+    const rss = d.nodeRssMB ? `${d.nodeRssMB.warm} / ${d.nodeRssMB.peak} / ${d.nodeRssMB.end}` : '-';
+    return `| ${r.cameras} | ${d.nodeCpuSeconds?.toFixed(2)} | ${rss} | ${d.recordedSecondsPerCamera} / ${f.recordedSecondsPerCamera} | ${d.processesSeen} / ${f.processesSeen} | ${d.simCpuPercent} / ${f.simCpuPercent} | ${d.otherCpuPercent} / ${f.otherCpuPercent} |`;
+  });
+  return [...head, ...body].join('\n');
+}
+
+function ffmpegVersion(): string {
+  try {
+    return execFileSync('ffmpeg', ['-version'], { encoding: 'utf8' }).split('\n')[0]!.trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+function machine(): Record<string, string | number> {
+  const model = /^model name\s*:\s*(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? cpus()[0]?.model ?? 'unknown';
+  return {
+    nproc: cpus().length,
+    cpu: model,
+    memoryGB: round(Number(/^MemTotal:\s+(\d+)/m.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1] ?? 0) / 1024 / 1024, 1),
+    ffmpeg: ffmpegVersion(),
+    node: process.version,
+    kernel: readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim(),
+  };
+}
+
+async function main(): Promise<void> {
+  const o = parseOptions(process.argv.slice(2));
+  keepTemp = o.keep;
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build first (npx tsc -p .)`);
+  const started = new Date();
+  const m = machine();
+  console.error(`bench/record: cameras ${o.cameras.join(',')}, ${o.seconds} s each, simulator ${o.width}x${o.height} @ ${o.fps} fps, ${o.bitrate} kbit/s, gop ${o.gop}; ${m.nproc} x ${m.cpu}`);
+  const rows: Row[] = [];
+  const failures: string[] = [];
+  for (const n of o.cameras) {
+    console.error(`[${n} camera(s)] daemon ...`);
+    const daemon = await runDaemon(n, o);
+    console.error(`[${n} camera(s)]   ${daemon.cpuSeconds} CPU s, peak ${daemon.peakRssMB} MB, ${daemon.segments} segments indexed, simulator ${daemon.simCpuPercent} % core`);
+    console.error(`[${n} camera(s)] plain ffmpeg ...`);
+    const ffmpeg = await runBaseline(n, o);
+    console.error(`[${n} camera(s)]   ${ffmpeg.cpuSeconds} CPU s, peak ${ffmpeg.peakRssMB} MB, ${ffmpeg.segments} segments, simulator ${ffmpeg.simCpuPercent} % core`);
+    for (const [who, r] of [['daemon', daemon], ['ffmpeg', ffmpeg]] as const) {
+      const empty = Object.entries(r.segmentsPerCamera).filter(([, c]) => c === 0).map(([cam]) => cam);
+      if (empty.length) failures.push(`${n} camera(s), ${who}: no segments for ${empty.join(', ')}`);
+      for (const p of r.problems) console.error(`[${n} camera(s)]   ${who} problem: ${p}`);
+    }
+    for (const w of daemon.logWarnings ?? []) console.error(`[${n} camera(s)]   daemon log: ${w}`);
+    rows.push({
+      cameras: n,
+      daemon,
+      ffmpeg,
+      cpuRatio: round(daemon.cpuSeconds / ffmpeg.cpuSeconds),
+      rssRatio: round(daemon.peakRssMB / ffmpeg.peakRssMB),
+      daemonCorePercentPerCamera: round((daemon.cpuSeconds / o.seconds / n) * 100, 1),
+      ffmpegCorePercentPerCamera: round((ffmpeg.cpuSeconds / o.seconds / n) * 100, 1),
+    });
+  }
+  const inputs = { ...o, json: undefined, keep: undefined };
+  console.log(`\nbench/record ${started.toISOString()}: ${o.seconds} s per run, simulator ${o.width}x${o.height} @ ${o.fps} fps, ${o.bitrate} kbit/s, gop ${o.gop}, segments of ${o.segmentSeconds} s\n`);
+  console.log(table(rows));
+  console.log('');
+  console.log(detailTable(rows));
+  const date = started.toISOString().slice(0, 10);
+  const out = o.json ?? join(ROOT, 'bench', 'results', `record-${date}.json`);
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, JSON.stringify({ date: started.toISOString(), command: `node dist/bench/record.js ${process.argv.slice(2).join(' ')}`.trim(), machine: m, inputs, rows, failures }, null, 2) + '\n');
+  console.log(`\nresults: ${out}`);
+  if (failures.length) {
+    console.error(`\nFAILED: a recorder wrote nothing:\n  ${failures.join('\n  ')}`);
+    process.exitCode = 1;
+  }
+}
+
+main().catch((err) => {
+  console.error(err instanceof Error ? err.stack ?? err.message : err);
+  process.exitCode = 1;
+}).finally(cleanUp);

@@ -1,0 +1,205 @@
+import t from 'tap';
+import { execFile, spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import type { BackendExit, ClosedSegment } from '../../recorder/backends/backend.js';
+import { GstreamerBackend } from '../../recorder/backends/gstreamer.js';
+import { scrubCredentials } from '../../recorder/sources/url.js';
+import { CameraSim } from '../support/camera-sim.js';
+
+const run = promisify(execFile);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The promise's value, or null after `ms` (the timer does not outlive the race). */
+async function within<T>(promise: Promise<T>, ms: number): Promise<T | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<null>((resolve) => { timer = setTimeout(() => resolve(null), ms); });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+const CHILD = fileURLToPath(new URL('../support/record-child.ts', import.meta.url));
+const PROJECT = fileURLToPath(new URL('../..', import.meta.url));
+
+async function ffprobe(path: string): Promise<{ codec: string; packets: number; durationS: number }> {
+  const { stdout } = await run('ffprobe', ['-v', 'error', '-count_packets',
+    '-show_entries', 'stream=codec_name,nb_read_packets:format=duration', '-of', 'json', path]);
+  const j = JSON.parse(stdout) as { streams?: Array<{ codec_name?: string; nb_read_packets?: string }>; format?: { duration?: string } };
+  return {
+    codec: j.streams?.[0]?.codec_name ?? '',
+    packets: Number(j.streams?.[0]?.nb_read_packets ?? 0),
+    durationS: Number(j.format?.duration ?? 0),
+  };
+}
+
+/** A backend with its events collected. */
+function record(url: string, stagingDir: string, segmentSeconds = 2, timeoutSeconds = 5) {
+  const backend = new GstreamerBackend({ camera: basename(stagingDir), url, safeUrl: scrubCredentials(url), stagingDir, segmentSeconds, timeoutSeconds });
+  const segments: ClosedSegment[] = [];
+  const progress: number[] = [];
+  backend.on('segment', (s) => segments.push(s));
+  backend.on('progress', (p) => progress.push(p.atMs));
+  const exited = new Promise<BackendExit & { atMs: number }>((resolve) => {
+    backend.once('exit', (e) => resolve({ ...e, atMs: Date.now() }));
+  });
+  return { backend, segments, progress, exited };
+}
+
+t.test('records two cameras at once into contiguous, playable fragmented MP4 segments', async (t) => {
+  const sim = await new CameraSim({ mounts: ['gate', 'yard'], gop: 15, fps: 15 }).start();
+  t.teardown(() => sim.kill());
+  const dir = t.testdir();
+  const recs = sim.mounts.map((m) => record(sim.url(m), join(dir, m)));
+  for (const r of recs) r.backend.start();
+  await sleep(7000);
+  const stopAt = Date.now();
+  await Promise.all(recs.map((r) => r.backend.stop()));
+  t.ok(Date.now() - stopAt < 3000, `stop() finalised both cameras in ${Date.now() - stopAt} ms`);
+
+  for (const [i, r] of recs.entries()) {
+    const cam = sim.mounts[i];
+    const exit = await r.exited;
+    t.equal(exit.requested, true, `${cam}: exit is reported as requested`);
+    t.ok(r.progress.length >= 5, `${cam}: ${r.progress.length} progress events in 7 s`);
+    t.ok(r.segments.length >= 2, `${cam}: ${r.segments.length} segments`);
+    const { runStartMs } = r.backend;
+    for (const [n, seg] of r.segments.entries()) {
+      const name = basename(seg.stagedPath);
+      t.equal(name, `${runStartMs}-${String(n).padStart(6, '0')}.mp4`, `${cam}: segment ${n} is named ${name}`);
+      t.equal(seg.stagedPath, join(dir, cam, name), `${cam}: segment ${n} is in the staging dir`);
+      const media = await ffprobe(seg.stagedPath);
+      t.equal(media.codec, 'h264', `${cam}: ${name} holds h264`);
+      t.ok(media.packets > 0, `${cam}: ${name} plays: ${media.packets} packets`);
+      const spanS = (seg.endMs - seg.startMs) / 1000;
+      t.ok(Math.abs(media.durationS - spanS) < 0.5, `${cam}: ${name} lasts ${media.durationS} s, reported ${spanS} s`);
+      if (n < r.segments.length - 1) {
+        t.ok(spanS >= 1.5 && spanS <= 3, `${cam}: segment ${n} is about 2 s (${spanS} s)`);
+        t.equal(r.segments[n + 1].startMs, seg.endMs, `${cam}: segment ${n + 1} starts where ${n} ends`);
+      }
+    }
+    const first = r.segments[0];
+    const last = r.segments[r.segments.length - 1];
+    t.ok(first.startMs >= runStartMs - 2000 && first.startMs <= runStartMs + 2000,
+      `${cam}: first segment starts ${first.startMs - runStartMs} ms after start()`);
+    t.ok(Math.abs(last.endMs - stopAt) <= 2000, `${cam}: last segment ends ${last.endMs - stopAt} ms from stop()`);
+    t.same(readdirSync(join(dir, cam)).sort(), r.segments.map((s) => basename(s.stagedPath)).sort(),
+      `${cam}: every staged file was reported`);
+  }
+});
+
+t.test('a camera that dies while recording ends the run, and what was written stays valid', async (t) => {
+  const sim = await new CameraSim({ mounts: ['door'], gop: 15, fps: 15 }).start();
+  t.teardown(() => sim.kill());
+  const dir = t.testdir();
+  const r = record(sim.url(), join(dir, 'door'));
+  r.backend.start();
+  await sleep(3500);
+  t.ok(r.segments.length >= 1, 'a segment closed before the camera died');
+  const killedAt = Date.now();
+  await sim.kill();
+  const exit = await within(r.exited, 15000);
+  t.ok(exit, 'exit is reported');
+  if (!exit) return;
+  t.equal(exit.requested, false, 'the exit is a failure');
+  t.ok(exit.atMs - killedAt < 15000, `exit ${exit.atMs - killedAt} ms after the camera died`);
+  t.match(exit.reason, /closed the stream \(EOS\)/, `reason: ${exit.reason}`);
+  t.ok(r.segments.length >= 2, `${r.segments.length} segments, the open one finalised at EOS`);
+  for (const seg of r.segments) {
+    const media = await ffprobe(seg.stagedPath);
+    t.ok(media.codec === 'h264' && media.packets > 0, `${basename(seg.stagedPath)} plays: ${media.packets} packets`);
+  }
+  await r.backend.stop();
+  t.pass('stop() after the exit resolves');
+});
+
+t.test('unreachable and unauthorised cameras end the run without leaking credentials', async (t) => {
+  const password = 'Zebra-Secret-42';
+  const sim = await new CameraSim({ mounts: ['lobby'], user: 'operator', password }).start();
+  t.teardown(() => sim.kill());
+  const dir = t.testdir();
+
+  const wrong = record(sim.url().replace(encodeURIComponent(password), 'Wrong-Secret-17'), join(dir, 'wrong'));
+  wrong.backend.start();
+  const denied = await within(wrong.exited, 15000);
+  t.ok(denied, 'a wrong password ends the run');
+  t.equal(denied?.requested, false, 'as a failure');
+  t.match(denied?.reason, /unauthorized \(401\)/, `reason: ${denied?.reason}`);
+  t.notMatch(denied?.reason, /Wrong-Secret-17|operator/, 'the reason names no credentials');
+
+  const url = sim.url();
+  await sim.kill(); // nothing listens on the port any more
+  const startedAt = Date.now();
+  const gone = record(url, join(dir, 'gone'));
+  gone.backend.start();
+  const exit = await within(gone.exited, 15000);
+  t.ok(exit, 'exit is reported');
+  t.equal(exit?.requested, false, 'the exit is a failure');
+  t.ok(exit && exit.atMs - startedAt < 15000, `exit ${exit ? exit.atMs - startedAt : '-'} ms after start()`);
+  t.notMatch(exit?.reason, new RegExp(`${password}|${encodeURIComponent(password)}|operator`), `reason has no credentials: ${exit?.reason}`);
+  t.match(exit?.reason, /rtsp:\/\/\*\*\*@127\.0\.0\.1:\d+\/lobby/, 'reason names the camera by its safe URL');
+  t.equal(gone.segments.length, 0, 'no segment');
+  await gone.backend.stop();
+});
+
+interface ChildEvent { event: string; [k: string]: unknown }
+
+function spawnRecorder(args: string[]) {
+  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, ...args], { cwd: PROJECT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const events: ChildEvent[] = [];
+  let stderr = '';
+  child.stderr!.on('data', (d) => { stderr += String(d); });
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    try {
+      events.push(JSON.parse(line) as ChildEvent);
+    } catch {
+      // not ours
+    }
+  });
+  const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.on('close', (code, signal) => resolve({ code, signal }));
+  });
+  return { child, events, closed, stderr: () => stderr };
+}
+
+async function waitFor(cond: () => boolean, timeoutMs: number): Promise<boolean> {
+  const until = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > until) return false;
+    await sleep(100);
+  }
+  return true;
+}
+
+t.test('a recording process killed with SIGKILL leaves a playable file; one stopped exits by itself', async (t) => {
+  const sim = await new CameraSim({ mounts: ['hall'], gop: 15, fps: 15 }).start();
+  t.teardown(() => sim.kill());
+  const dir = t.testdir();
+
+  const killed = spawnRecorder([sim.url(), join(dir, 'killed'), '60']);
+  t.teardown(() => { killed.child.kill('SIGKILL'); });
+  const flowing = await waitFor(() => killed.events.filter((e) => e.event === 'progress').length >= 5, 20000);
+  t.ok(flowing, `media flowed in the child${flowing ? '' : `: ${killed.stderr()}`}`);
+  killed.child.kill('SIGKILL');
+  await killed.closed;
+  const files = readdirSync(join(dir, 'killed'));
+  t.equal(files.length, 1, 'one open segment was left');
+  t.equal(killed.events.filter((e) => e.event === 'segment').length, 0, 'none had been closed');
+  const media = await ffprobe(join(dir, 'killed', files[0]));
+  t.equal(media.codec, 'h264', 'the partial file holds h264');
+  t.ok(media.packets >= 15, `it plays up to its last fragment: ${media.packets} packets`);
+  t.ok(media.durationS > 1, `duration ${media.durationS} s`);
+
+  const stopped = spawnRecorder([sim.url(), join(dir, 'stopped'), '2', '3000']);
+  t.teardown(() => { stopped.child.kill('SIGKILL'); });
+  const result = await within(stopped.closed, 20000);
+  t.ok(result, `the process ended by itself after stop()${result ? '' : `: ${stopped.stderr()}`}`);
+  t.equal(result?.code, 0, 'with status 0');
+  const exit = stopped.events.find((e) => e.event === 'exit');
+  t.equal(exit?.requested, true, 'after a requested exit');
+  t.ok(stopped.events.some((e) => e.event === 'segment'), 'and its open segment was reported');
+});

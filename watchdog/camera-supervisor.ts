@@ -1,0 +1,179 @@
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import type { BackendExit, RecorderBackend, RecorderBackendOptions } from '../recorder/backends/backend.js';
+import { createBackend, type BackendName } from '../recorder/backends/create.js';
+import type { Catalog, SegmentRow } from '../recorder/catalog/catalog.js';
+import { recoverCamera } from '../recorder/recovery.js';
+import type { SegmentStore } from '../recorder/segment-store.js';
+import { Backoff } from './backoff.js';
+import type { RaiseEvent } from './events.js';
+import { classifyExit, type GapCause } from './gap-cause.js';
+
+export interface CameraSupervisorOptions {
+  backend: BackendName;
+  backendOptions: RecorderBackendOptions;
+  dataDir: string;
+  catalog: Catalog;
+  store: SegmentStore;
+  log: Logger;
+  raise: RaiseEvent;
+  /** restart delays in seconds; the last one repeats */
+  backoffSeconds: number[];
+  /** no new media for this long is a stall: the recorder is killed and restarted */
+  stallTimeoutMs: number;
+  /** how long a stop may take before the process group is killed */
+  stopDeadlineMs?: number;
+}
+
+export type CameraState = 'starting' | 'recording' | 'down' | 'stopped';
+
+interface CameraSupervisorEvents {
+  segment: [SegmentRow];
+  state: [CameraState, string];
+  exit: [BackendExit & { cause: GapCause | null }];
+}
+
+/**
+ * Keeps one camera recording, whatever the camera, the network or the recorder do:
+ * - every exit it did not ask for is a failure (ffmpeg exits 0 when a camera goes away);
+ * - no new media for `stallTimeoutMs` is a stall: the recorder is stopped (SIGINT, then
+ *   SIGKILL to its whole process group) and restarted;
+ * - restarts follow a stepped backoff with jitter, reset after a stable run;
+ * - what a dead recorder left in staging is indexed before the next one starts;
+ * - each interruption is a gap row, opened at the end of the last media and closed at the
+ *   start of the next segment, with its cause.
+ */
+export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
+  private backend?: RecorderBackend;
+  private restartTimer?: NodeJS.Timeout;
+  private stallTimer?: NodeJS.Timeout;
+  private stopping = false;
+  private settled: Promise<void> = Promise.resolve();
+  private readonly backoff: Backoff;
+  private launchedAtMs = 0;
+  private lastMediaMs = 0;
+  private stalled = false;
+  state: CameraState = 'stopped';
+  lastSegmentEndMs?: number;
+  /** the supervisor's own heartbeat, for the systemd watchdog */
+  lastTickMs = Date.now();
+  restarts = 0;
+
+  constructor(readonly camera: string, private readonly opts: CameraSupervisorOptions) {
+    super();
+    this.backoff = new Backoff(opts.backoffSeconds);
+  }
+
+  get pid(): number | undefined {
+    return this.backend?.pid;
+  }
+
+  start(): void {
+    this.stopping = false;
+    this.stallTimer = setInterval(() => this.checkStall(), 1000);
+    this.launch();
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.restartTimer);
+    clearInterval(this.stallTimer);
+    await this.backend?.stop(this.opts.stopDeadlineMs ?? 5000);
+    await this.settled;
+    this.setState('stopped', 'stop requested');
+  }
+
+  private launch(): void {
+    const backend = createBackend(this.opts.backend, this.opts.backendOptions, this.opts.log);
+    this.backend = backend;
+    this.launchedAtMs = Date.now();
+    this.stalled = false;
+    this.backoff.started(this.launchedAtMs);
+    this.setState('starting', `${backend.name} starting`);
+    // A segment closing is not media arriving: ffmpeg reports its last one as it gives up.
+    backend.on('segment', (seg) => {
+      this.settled = this.settled.then(() => this.commit(seg));
+    });
+    backend.on('progress', ({ atMs }) => {
+      this.lastMediaMs = atMs;
+      if (this.state === 'starting') this.setState('recording', 'media flowing');
+    });
+    backend.once('exit', (exit) => {
+      this.settled = this.settled.then(() => this.afterExit(exit));
+    });
+    backend.start();
+  }
+
+  private async commit(seg: Parameters<SegmentStore['commit']>[0], origin?: SegmentRow['origin']): Promise<void> {
+    try {
+      const row = await this.opts.store.commit(seg, origin);
+      this.onIndexed(row);
+    } catch (err) {
+      this.opts.log.error({ camera: this.camera, err }, 'cannot index a closed segment; it stays in staging for recovery');
+    }
+  }
+
+  private onIndexed(row: SegmentRow): void {
+    this.lastSegmentEndMs = Math.max(this.lastSegmentEndMs ?? 0, row.end_ms);
+    const gap = this.opts.catalog.openGapOf(this.camera);
+    if (gap && row.start_ms >= gap.start_ms - 1000) {
+      this.opts.catalog.closeGap(gap.id, row.start_ms);
+      const durationMs = Math.max(0, row.start_ms - gap.start_ms);
+      this.opts.log.info({ camera: this.camera, cause: gap.cause, startMs: gap.start_ms, endMs: row.start_ms, durationMs }, 'gap closed');
+      this.opts.raise('gap', this.camera, { cause: gap.cause, start_ms: gap.start_ms, end_ms: row.start_ms, duration_ms: durationMs, detail: gap.detail });
+      this.opts.raise('camera_online', this.camera, { after_ms: durationMs });
+    }
+    if (this.state !== 'recording') this.setState('recording', 'segment indexed');
+    this.emit('segment', row);
+  }
+
+  private checkStall(): void {
+    const now = Date.now();
+    this.lastTickMs = now;
+    if (this.stopping || this.stalled || !this.backend || this.state === 'down') return;
+    const silentMs = now - Math.max(this.lastMediaMs, this.launchedAtMs);
+    if (silentMs < this.opts.stallTimeoutMs) return;
+    this.stalled = true;
+    this.opts.log.warn({ camera: this.camera, silentMs, pid: this.backend.pid }, 'recorder stalled: no media; restarting it');
+    this.opts.raise('stall_detected', this.camera, { silent_ms: silentMs });
+    void this.backend.stop(2000);
+  }
+
+  /** Whatever the reason the backend ended, its open segment is indexed before anything else. */
+  private async afterExit(exit: BackendExit): Promise<void> {
+    const run = {
+      hadMedia: this.lastMediaMs >= this.launchedAtMs,
+      msSinceMedia: Date.now() - Math.max(this.lastMediaMs, this.launchedAtMs),
+      stallMs: Math.min(this.opts.stallTimeoutMs, this.opts.backendOptions.timeoutSeconds * 1000),
+    };
+    try {
+      const recovered = await recoverCamera(this.opts.dataDir, this.camera, this.opts.catalog, this.opts.store, this.opts.log);
+      for (const row of recovered.indexed) this.onIndexed(row);
+    } catch (err) {
+      this.opts.log.error({ camera: this.camera, err }, 'cannot index the segment the recorder left open');
+    }
+    if (this.stopping || (exit.requested && !this.stalled)) {
+      this.emit('exit', { ...exit, cause: null });
+      return;
+    }
+    const cause: GapCause = this.stalled ? 'stalled' : classifyExit(exit, run);
+    this.emit('exit', { ...exit, cause });
+    if (!this.opts.catalog.openGapOf(this.camera)) {
+      const startMs = this.lastSegmentEndMs ?? this.opts.catalog.lastSegment(this.camera)?.end_ms ?? this.launchedAtMs;
+      this.opts.catalog.openGap(this.camera, startMs, cause, exit.reason);
+      this.opts.raise('camera_offline', this.camera, { cause, reason: exit.reason, since_ms: startMs });
+    }
+    const delayMs = this.backoff.failed();
+    this.restarts++;
+    this.setState('down', exit.reason);
+    this.opts.log.warn({ camera: this.camera, cause, reason: exit.reason, restartInMs: delayMs }, 'recorder stopped unexpectedly; restarting');
+    this.opts.raise('watchdog_restart', this.camera, { cause, reason: exit.reason, restart_in_ms: delayMs, consecutive_failures: this.backoff.consecutiveFailures });
+    this.restartTimer = setTimeout(() => { if (!this.stopping) this.launch(); }, delayMs);
+  }
+
+  private setState(state: CameraState, why: string): void {
+    if (state === this.state) return;
+    this.state = state;
+    this.emit('state', state, why);
+  }
+}

@@ -1,0 +1,22 @@
+import type { BackendExit } from '../recorder/backends/backend.js';
+
+export type GapCause =
+  | 'camera_unreachable' | 'stalled' | 'recorder_crashed' | 'disk_full' | 'disk_unwritable'
+  | 'daemon_down' | 'daemon_stopped' | 'clock_jump';
+
+/**
+ * Why a recorder stopped, from what it said on the way out and whether media had flowed.
+ * A run that had media and then timed out, or went silent for most of `stallMs` (the shorter
+ * of the supervisor's stall timeout and the backend's own socket timeout), stalled; a run
+ * that never had media could not reach its camera. (ffmpeg flushes a last progress report
+ * as it gives up, so silence alone cannot be measured to the end.)
+ */
+export function classifyExit(exit: BackendExit, run: { hadMedia: boolean; msSinceMedia: number; stallMs: number }): GapCause {
+  const r = exit.reason;
+  if (/No space left|ENOSPC/i.test(r)) return 'disk_full';
+  if (/Read-only file system|EROFS|Input\/output error|EIO|Permission denied|EACCES/i.test(r)) return 'disk_unwritable';
+  if (/refused|unreachable|No route|Unauthorized|401|404|Not Found|resolve/i.test(r)) return 'camera_unreachable';
+  if (run.hadMedia && (/timed? ?out/i.test(r) || run.msSinceMedia >= run.stallMs * 0.8)) return 'stalled';
+  if (exit.code === 0 || /timed? ?out|closed the stream|EOS|Connection|Could not (open|connect)/i.test(r)) return 'camera_unreachable';
+  return 'recorder_crashed';
+}
