@@ -49,6 +49,20 @@ export function readRss(pid: number): number {
   }
 }
 
+/**
+ * Pss in bytes (proportional set size: shared pages divided among the processes that map them),
+ * from /proc/<pid>/smaps_rollup; 0 if unreadable. Summing RSS over N ffmpeg counts their shared
+ * libraries N times, summing PSS does not.
+ */
+export function readPss(pid: number): number {
+  try {
+    const m = /^Pss:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
 function allStats(): ProcStat[] {
   const out: ProcStat[] = [];
   for (const name of readdirSync('/proc')) {
@@ -88,6 +102,7 @@ export interface TreeSample {
   /** CPU seconds of the roots alone (for the daemon: the Node process itself) */
   rootSelfSeconds: number;
   rssBytes: number;
+  pssBytes: number;
   rootRssBytes: number;
   pids: number;
 }
@@ -97,6 +112,10 @@ export interface TreeMeasurement {
   cpuSeconds: number;
   rootSelfSeconds: number;
   peakRssBytes: number;
+  /** the largest sum of Pss seen at a sample */
+  peakPssBytes: number;
+  /** CPU seconds of the tree over time (for rates after start-up) */
+  cpu: Array<{ atMs: number; cpuSeconds: number }>;
   /** the roots' own RSS over time (for spotting growth) */
   rootRss: Array<{ atMs: number; bytes: number }>;
   /** most processes seen in the tree at once */
@@ -118,6 +137,8 @@ export class TreeSampler {
   private readonly startedMs = Date.now();
   private last?: TreeSample;
   private peakRss = 0;
+  private peakPss = 0;
+  private readonly cpu: Array<{ atMs: number; cpuSeconds: number }> = [];
   private maxPids = 0;
   private count = 0;
   private readonly rootRss: Array<{ atMs: number; bytes: number }> = [];
@@ -140,12 +161,14 @@ export class TreeSampler {
     let ticks = 0;
     let rootTicks = 0;
     let rss = 0;
+    let pss = 0;
     let rootRss = 0;
     for (const s of tree) {
       ticks += s.self + s.reaped;
       this.seen.add(`${s.pid}@${s.start}`);
       const r = readRss(s.pid);
       rss += r;
+      pss += readPss(s.pid);
       if (rootSet.has(s.pid)) {
         this.lastRootTicks.set(s.pid, { self: s.self, total: s.self + s.reaped });
         rootTicks += s.self;
@@ -159,9 +182,11 @@ export class TreeSampler {
       rootTicks += t.self;
     }
     const atMs = Date.now() - this.startedMs;
-    const sample: TreeSample = { atMs, cpuSeconds: ticks / CLK_TCK, rootSelfSeconds: rootTicks / CLK_TCK, rssBytes: rss, rootRssBytes: rootRss, pids: tree.length };
+    const sample: TreeSample = { atMs, cpuSeconds: ticks / CLK_TCK, rootSelfSeconds: rootTicks / CLK_TCK, rssBytes: rss, pssBytes: pss, rootRssBytes: rootRss, pids: tree.length };
     this.last = sample;
     this.peakRss = Math.max(this.peakRss, rss);
+    this.peakPss = Math.max(this.peakPss, pss);
+    this.cpu.push({ atMs, cpuSeconds: sample.cpuSeconds });
     this.maxPids = Math.max(this.maxPids, tree.length);
     this.rootRss.push({ atMs, bytes: rootRss });
     this.count++;
@@ -178,6 +203,8 @@ export class TreeSampler {
       cpuSeconds: last.cpuSeconds,
       rootSelfSeconds: last.rootSelfSeconds,
       peakRssBytes: this.peakRss,
+      peakPssBytes: this.peakPss,
+      cpu: this.cpu,
       rootRss: this.rootRss,
       maxPids: this.maxPids,
       samples: this.count,

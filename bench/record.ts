@@ -220,6 +220,9 @@ interface RunResult {
   /** the Node process alone (daemon runs only) */
   nodeCpuSeconds?: number;
   peakRssMB: number;
+  peakPssMB: number;
+  /** % of one core used by the whole tree after the first WARM_MS (start-up and connect excluded) */
+  steadyCorePercent: number;
   nodeRssMB?: { warm: number; peak: number; end: number };
   segments: number;
   segmentsPerCamera: Record<string, number>;
@@ -229,6 +232,10 @@ interface RunResult {
   simCpuPercent: number;
   otherCpuPercent: number;
   problems: string[];
+  /** seconds from spawning the recorder(s) to the start of the earliest first segment */
+  firstSegmentAfterS: number;
+  /** holes of more than 0.5 s between consecutive segments of one camera */
+  holes: number;
   gaps?: Array<{ camera: string; cause: string; seconds: number | null }>;
   logWarnings?: string[];
 }
@@ -241,20 +248,64 @@ interface Phase {
 }
 
 /** Runs `seconds` of recording with samplers on the recorder tree and on the simulators. */
-async function measure(roots: () => number[], sims: Sims, seconds: number): Promise<Phase> {
+async function measure(roots: () => number[], sims: Sims, seconds: number, died?: Promise<unknown>): Promise<Phase> {
   const busy0 = machineBusySeconds();
   const self0 = selfCpuSeconds();
   const simSampler = new TreeSampler(() => sims.procs.map((p) => p.pid!)).start();
   const simStart = simSampler.sample().cpuSeconds;
   const sampler = new TreeSampler(roots).start();
-  await sleep(seconds * 1000);
+  await Promise.race([sleep(seconds * 1000), died ?? new Promise(() => undefined)]);
   const measured = sampler.stop();
   const simSeconds = simSampler.stop().cpuSeconds - simStart;
   const otherSeconds = machineBusySeconds() - busy0 - measured.cpuSeconds - simSeconds - (selfCpuSeconds() - self0);
   return { roots, measured, simSeconds, otherSeconds };
 }
 
+interface Span { camera: string; start: number; end: number }
+
+/** Holes of more than 0.5 s between one camera's consecutive segments (ms spans). */
+function countHoles(spans: Span[], problems: string[]): number {
+  const byCamera = new Map<string, Span[]>();
+  for (const s of spans) byCamera.set(s.camera, [...(byCamera.get(s.camera) ?? []), s]);
+  let holes = 0;
+  for (const [camera, list] of byCamera) {
+    list.sort((a, b) => a.start - b.start);
+    for (let i = 1; i < list.length; i++) {
+      const hole = list[i]!.start - list[i - 1]!.end;
+      if (hole > 500) {
+        holes++;
+        problems.push(`${camera}: ${round(hole / 1000, 1)} s hole between segments ${i} and ${i + 1}`);
+      }
+    }
+  }
+  return holes;
+}
+
+/** Every .mp4 under `dir`, relative to its parent (so paths read recordings/<camera>/...). */
+function mp4Files(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith('.mp4')) out.push(p.slice(dirname(dir).length + 1));
+    }
+  };
+  if (existsSync(dir)) walk(dir);
+  return out;
+}
+
 const MB = 1024 * 1024;
+/** start-up (Node, catalog, RTSP connect, first segment) is over by then */
+const WARM_MS = 5000;
+
+function steadyCorePercent(m: TreeMeasurement, seconds: number): number {
+  const warmMs = Math.min(WARM_MS, (seconds * 1000) / 3);
+  const from = m.cpu.find((c) => c.atMs >= warmMs);
+  const to = m.cpu.at(-1);
+  if (!from || !to || to.atMs <= from.atMs) return NaN;
+  return ((to.cpuSeconds - from.cpuSeconds) / ((to.atMs - from.atMs) / 1000)) * 100;
+}
 const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 
 function daemonConfig(dir: string, urls: string[], mounts: string[], o: Options): string {
@@ -284,9 +335,10 @@ async function runDaemon(n: number, o: Options): Promise<RunResult> {
     const logPath = join(dir, 'daemon.log');
     const logFd = openSync(logPath, 'w');
     // the log goes straight to a file, as it would to journald: the benchmark reads no pipe
+    const spawnedMs = Date.now();
     const daemon = own(spawn(process.execPath, [CLI, 'run', '--config', config], { detached: true, stdio: ['ignore', logFd, logFd] }));
     closeSync(logFd);
-    const phase = await measure(() => [daemon.pid!], sims, o.seconds);
+    const phase = await measure(() => [daemon.pid!], sims, o.seconds, exited(daemon));
     if (!alive(daemon)) problems.push(`daemon exited during the run (${daemon.exitCode ?? daemon.signalCode})`);
     const clean = await stopGroup(daemon, 'SIGTERM', 20000);
     if (!clean) problems.push('daemon did not stop within 20 s of SIGTERM; killed');
@@ -298,12 +350,21 @@ async function runDaemon(n: number, o: Options): Promise<RunResult> {
     if (!existsSync(dbPath)) throw new Error(`the daemon wrote no catalog at ${dbPath}; log:\n${readFileSync(logPath, 'utf8').slice(-3000)}`);
     const db = new Database(dbPath, { readonly: true });
     const rows = db.prepare("SELECT camera, COUNT(*) AS n, SUM(end_ms - start_ms) AS ms FROM segments WHERE origin = 'recorded' GROUP BY camera").all() as Array<{ camera: string; n: number; ms: number }>;
+    const spans = db.prepare('SELECT camera, start_ms AS start, end_ms AS end FROM segments ORDER BY camera, start_ms').all() as Span[];
+    const indexedPaths = new Set((db.prepare('SELECT path FROM segments').all() as Array<{ path: string }>).map((r) => r.path));
     const gaps = db.prepare('SELECT camera, cause, start_ms, end_ms FROM gaps ORDER BY id').all() as Array<{ camera: string; cause: string; start_ms: number; end_ms: number | null }>;
     db.close();
     const perCamera: Record<string, number> = Object.fromEntries(sims.mounts.map((m) => [m, 0]));
     let ms = 0;
     for (const r of rows) { perCamera[r.camera] = r.n; ms += r.ms; }
     const segments = rows.reduce((a, r) => a + r.n, 0);
+    const holes = countHoles(spans, problems);
+    const onDisk = mp4Files(join(dir, 'data', 'recordings'));
+    const staged = onDisk.filter((f) => f.includes('/.staging/'));
+    const unindexed = onDisk.filter((f) => !f.includes('/.staging/') && !indexedPaths.has(f));
+    if (staged.length) problems.push(`${staged.length} segment(s) left in staging after a clean stop: ${staged.slice(0, 3).join(', ')}`);
+    if (unindexed.length) problems.push(`${unindexed.length} segment file(s) on disk but not in the catalog: ${unindexed.slice(0, 3).join(', ')}`);
+    const firstSegmentAfterS = spans.length ? round((Math.min(...spans.map((x) => x.start)) - spawnedMs) / 1000, 1) : NaN;
 
     // Every warning and error the daemon logged (pino: level 40 warn, 50 error, 60 fatal)
     const logWarnings: string[] = [];
@@ -325,10 +386,14 @@ async function runDaemon(n: number, o: Options): Promise<RunResult> {
       cpuSeconds: round(phase.measured.cpuSeconds),
       nodeCpuSeconds: round(phase.measured.rootSelfSeconds),
       peakRssMB: round(phase.measured.peakRssBytes / MB, 1),
+      peakPssMB: round(phase.measured.peakPssBytes / MB, 1),
+      steadyCorePercent: round(steadyCorePercent(phase.measured, o.seconds), 1),
       nodeRssMB,
       segments,
       segmentsPerCamera: perCamera,
       recordedSecondsPerCamera: round(ms / 1000 / n, 1),
+      firstSegmentAfterS,
+      holes,
       // the daemon, N ffmpeg and (on this system) nothing else; more means restarts or helpers
       processesSeen: phase.measured.distinctProcesses,
       simCpuPercent: round((phase.simSeconds / o.seconds) * 100, 1),
@@ -348,7 +413,9 @@ async function runBaseline(n: number, o: Options): Promise<RunResult> {
   const sims = await startSimulators(n, o);
   const problems: string[] = [];
   try {
-    const segs = new Map<string, Array<{ start: number; end: number }>>();
+    const segs = new Map<string, Span[]>();
+    const spawnedMs = Date.now();
+    const firstAt = new Map<string, number>();
     const tails = new Map<string, string[]>();
     const procs: ChildProcess[] = [];
     for (const [i, url] of sims.urls.entries()) {
@@ -364,7 +431,11 @@ async function runBaseline(n: number, o: Options): Promise<RunResult> {
       tails.set(camera, []);
       createInterface({ input: p.stdout! }).on('line', (line) => {
         const [name, start, end] = line.split(',');
-        if (name && start !== undefined && end !== undefined) segs.get(camera)!.push({ start: Number(start), end: Number(end) });
+        if (!name || start === undefined || end === undefined) return;
+        // the daemon's clock anchor: the first segment closes "now" at its end time
+        if (!firstAt.has(camera)) firstAt.set(camera, Date.now() - Number(end) * 1000);
+        const base = firstAt.get(camera)!;
+        segs.get(camera)!.push({ camera, start: base + Number(start) * 1000, end: base + Number(end) * 1000 });
       });
       createInterface({ input: p.stderr! }).on('line', (line) => {
         const t = tails.get(camera)!;
@@ -385,16 +456,20 @@ async function runBaseline(n: number, o: Options): Promise<RunResult> {
     let seconds = 0;
     for (const [camera, list] of segs) {
       perCamera[camera] = list.length;
-      seconds += list.reduce((a, s) => a + (s.end - s.start), 0);
+      seconds += list.reduce((a, s) => a + (s.end - s.start), 0) / 1000;
       const files = readdirSync(join(dir, 'recordings', camera)).filter((f) => f.endsWith('.mp4')).length;
       if (files !== list.length) problems.push(`${camera}: ffmpeg reported ${list.length} segments, ${files} files on disk`);
     }
     return {
       cpuSeconds: round(phase.measured.cpuSeconds),
       peakRssMB: round(phase.measured.peakRssBytes / MB, 1),
+      peakPssMB: round(phase.measured.peakPssBytes / MB, 1),
+      steadyCorePercent: round(steadyCorePercent(phase.measured, o.seconds), 1),
       segments: Object.values(perCamera).reduce((a, b) => a + b, 0),
       segmentsPerCamera: perCamera,
       recordedSecondsPerCamera: round(seconds / n, 1),
+      firstSegmentAfterS: firstAt.size ? round((Math.min(...firstAt.values()) - spawnedMs) / 1000, 1) : NaN,
+      holes: countHoles([...segs.values()].flat(), problems),
       processesSeen: phase.measured.distinctProcesses,
       simCpuPercent: round((phase.simSeconds / o.seconds) * 100, 1),
       otherCpuPercent: round((phase.otherSeconds / o.seconds) * 100, 1),
@@ -415,27 +490,30 @@ interface Row {
   rssRatio: number;
   daemonCorePercentPerCamera: number;
   ffmpegCorePercentPerCamera: number;
+  steadyCpuRatio: number;
+  pssRatio: number;
 }
 
 function table(rows: Row[]): string {
   const head = [
-    '| cameras | daemon CPU s | ffmpeg CPU s | CPU ratio | daemon % core/cam | ffmpeg % core/cam | daemon peak RSS MB | ffmpeg peak RSS MB | RSS ratio | segments indexed (daemon) | segments (ffmpeg) |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| cameras | daemon CPU s | ffmpeg CPU s | CPU ratio | daemon % core/cam | ffmpeg % core/cam | steady daemon % core/cam | steady ffmpeg % core/cam | steady CPU ratio | daemon peak RSS MB | ffmpeg peak RSS MB | RSS ratio | segments indexed (daemon) | segments (ffmpeg) |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
-  const body = rows.map((r) => `| ${r.cameras} | ${r.daemon.cpuSeconds.toFixed(2)} | ${r.ffmpeg.cpuSeconds.toFixed(2)} | ${r.cpuRatio.toFixed(2)} | ${r.daemonCorePercentPerCamera.toFixed(1)} | ${r.ffmpegCorePercentPerCamera.toFixed(1)} | ${r.daemon.peakRssMB.toFixed(1)} | ${r.ffmpeg.peakRssMB.toFixed(1)} | ${r.rssRatio.toFixed(2)} | ${r.daemon.segments} | ${r.ffmpeg.segments} |`);
+  const f = (x: number, d: number) => (Number.isFinite(x) ? x.toFixed(d) : '-');
+  const body = rows.map((r) => `| ${r.cameras} | ${f(r.daemon.cpuSeconds, 2)} | ${f(r.ffmpeg.cpuSeconds, 2)} | ${f(r.cpuRatio, 2)} | ${f(r.daemonCorePercentPerCamera, 1)} | ${f(r.ffmpegCorePercentPerCamera, 1)} | ${f(r.daemon.steadyCorePercent / r.cameras, 1)} | ${f(r.ffmpeg.steadyCorePercent / r.cameras, 1)} | ${f(r.steadyCpuRatio, 2)} | ${f(r.daemon.peakRssMB, 1)} | ${f(r.ffmpeg.peakRssMB, 1)} | ${f(r.rssRatio, 2)} | ${r.daemon.segments} | ${r.ffmpeg.segments} |`);
   return [...head, ...body].join('\n');
 }
 
 function detailTable(rows: Row[]): string {
   const head = [
-    '| cameras | daemon: Node CPU s | Node RSS MB warm / peak / end | recorded s/cam daemon / ffmpeg | processes seen daemon / ffmpeg | simulator % core daemon / ffmpeg run | other load % core daemon / ffmpeg run |',
-    '|---:|---:|---:|---:|---:|---:|---:|',
+    '| cameras | daemon: Node CPU s | Node RSS MB warm / peak / end | peak PSS MB daemon / ffmpeg (ratio) | recorded s/cam daemon / ffmpeg | first segment after s daemon / ffmpeg | holes daemon / ffmpeg | processes seen daemon / ffmpeg | simulator % core daemon / ffmpeg run | other load % core daemon / ffmpeg run |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   const body = rows.map((r) => {
     const d = r.daemon;
     const f = r.ffmpeg;
     const rss = d.nodeRssMB ? `${d.nodeRssMB.warm} / ${d.nodeRssMB.peak} / ${d.nodeRssMB.end}` : '-';
-    return `| ${r.cameras} | ${d.nodeCpuSeconds?.toFixed(2)} | ${rss} | ${d.recordedSecondsPerCamera} / ${f.recordedSecondsPerCamera} | ${d.processesSeen} / ${f.processesSeen} | ${d.simCpuPercent} / ${f.simCpuPercent} | ${d.otherCpuPercent} / ${f.otherCpuPercent} |`;
+    return `| ${r.cameras} | ${d.nodeCpuSeconds?.toFixed(2)} | ${rss} | ${d.peakPssMB} / ${f.peakPssMB} (${r.pssRatio.toFixed(2)}) | ${d.recordedSecondsPerCamera} / ${f.recordedSecondsPerCamera} | ${d.firstSegmentAfterS} / ${f.firstSegmentAfterS} | ${d.holes} / ${f.holes} | ${d.processesSeen} / ${f.processesSeen} | ${d.simCpuPercent} / ${f.simCpuPercent} | ${d.otherCpuPercent} / ${f.otherCpuPercent} |`;
   });
   return [...head, ...body].join('\n');
 }
@@ -488,6 +566,8 @@ async function main(): Promise<void> {
       ffmpeg,
       cpuRatio: round(daemon.cpuSeconds / ffmpeg.cpuSeconds),
       rssRatio: round(daemon.peakRssMB / ffmpeg.peakRssMB),
+      pssRatio: round(daemon.peakPssMB / ffmpeg.peakPssMB),
+      steadyCpuRatio: round(daemon.steadyCorePercent / ffmpeg.steadyCorePercent),
       daemonCorePercentPerCamera: round((daemon.cpuSeconds / o.seconds / n) * 100, 1),
       ffmpegCorePercentPerCamera: round((ffmpeg.cpuSeconds / o.seconds / n) * 100, 1),
     });

@@ -3,6 +3,12 @@
 import { EXIT, UsageError } from './args.js';
 import { ConfigError } from '../config/errors.js';
 
+// Each GStreamer pipeline parks one libuv pool thread in its bus poll (gstreamer-superficial),
+// and the segment store hashes files on that pool: with the default 4 threads, four GStreamer
+// cameras starve every fs and crypto call. libuv reads this at the pool's first use, which
+// is after this line: nothing imported above touches the pool.
+process.env.UV_THREADPOOL_SIZE ??= '32';
+
 type Command = (argv: string[]) => Promise<number>;
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
@@ -10,6 +16,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   demo: { summary: 'run the daemon on a synthetic camera, data under ./demo-data', load: async () => (await import('./commands/demo.js')).run },
   check: { summary: 'validate the config and pre-flight the box', load: async () => (await import('./commands/check.js')).run },
   recordings: { summary: 'list recorded segments of a camera', load: async () => (await import('./commands/recordings.js')).run },
+  hold: { summary: 'add, list and release legal holds', load: async () => (await import('./commands/hold.js')).run },
   verify: { summary: 'verify recordings against the catalog and its hash chain', load: async () => (await import('./commands/verify.js')).run },
 };
 

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
+import { effectiveRetention } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { Catalog } from '../recorder/catalog/catalog.js';
 import { flagMissing, recoverCamera } from '../recorder/recovery.js';
@@ -9,7 +10,13 @@ import { TestCamera } from '../recorder/sources/test-camera.js';
 import { CameraSupervisor } from '../watchdog/camera-supervisor.js';
 import { markCleanStop, openDaemonGaps } from '../watchdog/continuity.js';
 import type { EventType } from '../watchdog/events.js';
+import { Retention, type RetentionPolicy } from '../watchdog/retention.js';
+import { diskSpace } from '../watchdog/system-health.js';
 import { registerSecret } from './log.js';
+
+/** Cheap when nothing is due (one statfs, one indexed query per camera), so it runs often:
+ * a disk filling at 16 cameras' rate must be caught within seconds. */
+const SWEEP_INTERVAL_MS = 5000;
 
 /**
  * The running box: wires config, catalog, recorders and test cameras together and owns their
@@ -21,6 +28,9 @@ export class Daemon {
   private store?: SegmentStore;
   readonly recorders = new Map<string, CameraSupervisor>();
   private readonly testCameras = new Map<string, TestCamera>();
+  retention?: Retention;
+  private sweepTimer?: NodeJS.Timeout;
+  private sweeping?: Promise<unknown>;
 
   constructor(readonly config: Config, private readonly log: Logger) {
     this.dataDir = resolve(config.storage.path);
@@ -47,6 +57,11 @@ export class Daemon {
     for (const cam of this.config.cameras) await recoverCamera(this.dataDir, cam.id, catalog, store, this.log);
     flagMissing(this.dataDir, catalog, this.log);
     openDaemonGaps(catalog, cameras.map((c) => c.id), this.log, this.raise);
+
+    // Before recording adds to a disk that may already be under its floor.
+    this.retention = new Retention(this.dataDir, catalog, this.retentionPolicy(), diskSpace, this.log, this.raise);
+    await this.sweep();
+    this.sweepTimer = setInterval(() => void this.sweep(), SWEEP_INTERVAL_MS);
 
     for (const cam of cameras) {
       if (cam.source.type !== 'test') continue;
@@ -81,8 +96,25 @@ export class Daemon {
     this.log.info({ dataDir: this.dataDir, cameras: [...this.recorders.keys()], chainHead: catalog.chainHead().chain_hash }, 'edge-nvr running');
   }
 
+  retentionPolicy(): RetentionPolicy {
+    return {
+      floorBytes: this.config.storage.free_space_floor_mb * 1024 * 1024,
+      cameras: this.config.cameras.map((c) => ({ camera: c.id, ...effectiveRetention(this.config, c) })),
+    };
+  }
+
+  /** One sweep at a time; a failing sweep is logged and tried again at the next tick. */
+  private sweep(): Promise<unknown> {
+    this.sweeping ??= this.retention!.sweep()
+      .catch((err) => this.log.error({ err }, 'retention sweep failed'))
+      .finally(() => { this.sweeping = undefined; });
+    return this.sweeping;
+  }
+
   /** Finalises every open segment, then closes the catalog. */
   async stop(): Promise<void> {
+    clearInterval(this.sweepTimer);
+    await this.sweeping;
     await Promise.all([...this.recorders.values()].map((r) => r.stop()));
     await this.store?.drain();
     await Promise.all([...this.testCameras.values()].map((c) => c.stop()));

@@ -1,15 +1,19 @@
+import type { Catalog } from '../../recorder/catalog/catalog.js';
+import { continuity } from '../../watchdog/continuity.js';
+import { DAY_MS } from '../../watchdog/retention.js';
 import { parseCommand, UsageError } from '../args.js';
 import { dataDirFrom, dataDirOptions, openCatalogReadOnly, parseTime } from './data-dir.js';
 
 export const spec = {
   name: 'recordings',
   summary: 'List the segments recorded for a camera (all states: ok, missing, deleted).',
-  usage: 'recordings --camera ID [--from TIME] [--to TIME] [--json] [--config FILE | --data DIR]',
-  options: { camera: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, json: { type: 'boolean' }, ...dataDirOptions.options },
+  usage: 'recordings --camera ID [--from TIME] [--to TIME] [--gaps] [--json] [--config FILE | --data DIR]',
+  options: { camera: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, gaps: { type: 'boolean' }, json: { type: 'boolean' }, ...dataDirOptions.options },
   help: {
     camera: 'camera id (without it: the cameras that have recordings)',
     from: 'segments ending after this time (ISO 8601 or epoch ms)',
     to: 'segments starting before this time',
+    gaps: 'the gaps (with their causes) and the continuity per UTC day instead of the segments',
     json: 'print JSON',
     ...dataDirOptions.help,
   },
@@ -29,6 +33,10 @@ export async function run(argv: string[]): Promise<number> {
     if (!v.camera) {
       const cameras = catalog.cameras();
       process.stdout.write(v.json ? JSON.stringify({ cameras }) + '\n' : cameras.length ? `cameras with recordings: ${cameras.join(', ')}\n` : 'no recordings yet\n');
+      return 0;
+    }
+    if (v.gaps) {
+      printGaps(catalog, v.camera, from, to, v.json ?? false);
       return 0;
     }
     const rows = catalog.segments(v.camera, from, to);
@@ -52,4 +60,24 @@ export async function run(argv: string[]): Promise<number> {
   } finally {
     catalog.close();
   }
+}
+
+/** Gaps in [from, to) (default: the last 7 days) and the share of each UTC day on record. */
+function printGaps(catalog: Catalog, camera: string, from: number | undefined, to: number | undefined, json: boolean): void {
+  const end = to ?? Date.now();
+  const start = from ?? end - 7 * DAY_MS;
+  const gaps = catalog.gaps(camera, start, end);
+  const days: Array<{ day: string; continuity: number }> = [];
+  for (let d = Math.floor(start / DAY_MS) * DAY_MS; d < end; d += DAY_MS) {
+    const upTo = Math.min(d + DAY_MS, end);
+    days.push({ day: iso(d).slice(0, 10), continuity: continuity(catalog, camera, Math.max(d, start), upTo) });
+  }
+  if (json) {
+    process.stdout.write(JSON.stringify({ camera, gaps: gaps.map((g) => ({ ...g, start: iso(g.start_ms), end: g.end_ms === null ? null : iso(g.end_ms) })), days }, null, 2) + '\n');
+    return;
+  }
+  const lines = gaps.map((g) => `${iso(g.start_ms)}  ${g.end_ms === null ? 'still open              ' : iso(g.end_ms)}  ` +
+    `${g.end_ms === null ? '' : `${((g.end_ms - g.start_ms) / 1000).toFixed(1)}s`.padStart(9)}  ${g.cause.padEnd(18)} ${g.detail ?? ''}`);
+  process.stdout.write([gaps.length ? `gaps of ${camera}:` : `no gaps for ${camera} in that range`, ...lines, '',
+    'continuity per UTC day:', ...days.map((d) => `  ${d.day}  ${(d.continuity * 100).toFixed(2).padStart(6)} %`)].join('\n') + '\n');
 }

@@ -64,7 +64,7 @@ export function maxSizeTimeNs(segmentSeconds: number): bigint {
 }
 
 /** MP4 fragment length: what a kill -9 or power cut can lose of the open file, at most. */
-export const FRAGMENT_MS = 1000;
+export const FRAGMENT_MS = 500;
 
 /**
  * The launch line. It carries no URL, credentials or paths: those are set as properties, so
@@ -89,7 +89,8 @@ export function gstreamerLaunch(opts: Pick<RecorderBackendOptions, 'segmentSecon
     'parsebin',
     'progressreport name=progress update-freq=1 silent=true do-query=false',
     `splitmuxsink name=mux max-size-time=${maxSizeTimeNs(opts.segmentSeconds)} async-finalize=true muxer-factory=mp4mux`
-      + ` muxer-properties="properties,fragment-duration=(uint)${FRAGMENT_MS}"`,
+      + ` muxer-properties="properties,fragment-duration=(uint)${FRAGMENT_MS}"`
+      + ' sink-properties="properties,buffer-mode=2"',
   ].join(' ! ');
 }
 
@@ -113,8 +114,12 @@ export function splitCredentials(url: string): { location: string; user?: string
   };
 }
 
-interface OpenFragment {
+/** A file splitmuxsink opened and this backend has not reported yet. */
+interface Fragment {
+  location: string;
   startRtNs: bigint;
+  /** set when splitmuxsink reports the file closed */
+  endRtNs?: bigint;
 }
 
 /**
@@ -141,7 +146,11 @@ export class GstreamerBackend extends EventEmitter<BackendEvents> implements Rec
   private finished?: Promise<void>;
   private eosSeen = false;
   private eosWaiter?: () => void;
-  private readonly open = new Map<string, OpenFragment>();
+  /**
+   * Files in the order they were opened. With async-finalize a file can finish after the next
+   * one (a split just before EOS); segments are reported in order, as the head closes.
+   */
+  private readonly fragments: Fragment[] = [];
   /** wall-clock ms at running time 0 */
   private baseMs?: number;
   private mediaSeen = false;
@@ -229,7 +238,7 @@ export class GstreamerBackend extends EventEmitter<BackendEvents> implements Rec
       this.state = 'finishing';
       clearTimeout(this.startTimer);
       const pipeline = this.pipeline!;
-      if (!this.eosSeen && this.open.size > 0) {
+      if (!this.eosSeen && this.fragments.length > 0) {
         const eos = new Promise<void>((resolve) => { this.eosWaiter = resolve; });
         pipeline.sendEOS();
         let timer: NodeJS.Timeout | undefined;
@@ -238,10 +247,11 @@ export class GstreamerBackend extends EventEmitter<BackendEvents> implements Rec
           new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), deadlineMs); }),
         ]);
         clearTimeout(timer);
-        if (!inTime) {
-          this.log?.warn({ camera: this.opts.camera, deadlineMs, open: [...this.open.keys()] },
-            'gstreamer did not finish the open segment in time; it stays in staging for recovery');
-        }
+        if (!inTime) this.log?.warn({ camera: this.opts.camera, deadlineMs }, 'gstreamer did not finish the open segment in time');
+      }
+      if (this.fragments.length > 0) {
+        this.log?.warn({ camera: this.opts.camera, files: this.fragments.map((f) => f.location) },
+          'segments not closed by gstreamer stay in staging for recovery');
       }
       pipeline.stop();
       this.releasePoller();
@@ -310,37 +320,43 @@ export class GstreamerBackend extends EventEmitter<BackendEvents> implements Rec
         if (msg._src_element_name === 'progress') this.onMedia();
         return;
       case 'splitmuxsink-fragment-opened': {
-        const location = String(msg.location);
         const rt = BigInt(String(msg['running-time']));
         // The first buffer of the run just arrived: calibrate running time to the wall clock.
         this.baseMs ??= Date.now() - nsToMs(rt);
-        this.open.set(location, { startRtNs: rt });
+        this.fragments.push({ location: String(msg.location), startRtNs: rt });
         this.onMedia();
         return;
       }
       case 'splitmuxsink-fragment-closed': {
-        const location = String(msg.location);
-        const endRt = BigInt(String(msg['running-time']));
-        const fragment = this.open.get(location);
-        this.open.delete(location);
-        if (!fragment || this.baseMs === undefined) return;
-        if (endRt <= fragment.startRtNs) {
-          // no frame in it; recovery discards what has no video
-          this.log?.debug({ camera: this.opts.camera, location }, 'empty segment left for recovery');
-          return;
-        }
-        this.emit('segment', {
-          camera: this.opts.camera,
-          stagedPath: location,
-          startMs: Math.round(this.baseMs + nsToMs(fragment.startRtNs)),
-          endMs: Math.round(this.baseMs + nsToMs(endRt)),
-        });
+        const fragment = this.fragments.find((f) => f.location === String(msg.location));
+        if (!fragment) return;
+        fragment.endRtNs = BigInt(String(msg['running-time']));
+        this.reportClosed();
         return;
       }
       case 'GstRTSPSrcTimeout':
         this.lastWarning = 'no data from the camera (RTCP timeout)';
         return;
       default:
+    }
+  }
+
+  /** Reports closed files from the head of the queue, in the order they were opened. */
+  private reportClosed(): void {
+    for (let head = this.fragments[0]; head?.endRtNs !== undefined; head = this.fragments[0]) {
+      this.fragments.shift();
+      const { location, startRtNs, endRtNs } = head;
+      if (endRtNs <= startRtNs || this.baseMs === undefined) {
+        // no frame in it; recovery discards staged files without video
+        this.log?.debug({ camera: this.opts.camera, location }, 'empty segment left for recovery');
+        continue;
+      }
+      this.emit('segment', {
+        camera: this.opts.camera,
+        stagedPath: location,
+        startMs: Math.round(this.baseMs + nsToMs(startRtNs)),
+        endMs: Math.round(this.baseMs + nsToMs(endRtNs)),
+      });
     }
   }
 

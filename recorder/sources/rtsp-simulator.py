@@ -29,6 +29,8 @@ def main() -> int:
     ap.add_argument("--fps", type=int, default=15)
     ap.add_argument("--gop", type=int, default=15, help="frames between keyframes")
     ap.add_argument("--bitrate", type=int, default=1000, help="kbit/s")
+    ap.add_argument("--pattern", default=None, choices=PATTERNS,
+                    help="one pattern for every mount (snow reaches the bitrate; others compress far below)")
     ap.add_argument("--user", default=None)
     ap.add_argument("--password", default=None)
     ap.add_argument("--exit-with-parent", action="store_true",
@@ -49,7 +51,7 @@ def main() -> int:
         server.set_auth(auth)
 
     for i, name in enumerate(n for n in args.mounts.split(",") if n):
-        pattern = PATTERNS[i % len(PATTERNS)]
+        pattern = args.pattern or PATTERNS[i % len(PATTERNS)]
         launch = (
             f"( videotestsrc is-live=true pattern={pattern} "
             f"! video/x-raw,width={args.width},height={args.height},framerate={args.fps}/1 "

@@ -15,6 +15,7 @@ export interface CameraSimOptions {
   height?: number;
   bitrate?: number;
   port?: number;
+  pattern?: 'smpte' | 'ball' | 'snow';
 }
 
 /** A real gst-rtsp-server camera (see recorder/sources/rtsp-simulator.py) owned by a test. */
@@ -43,6 +44,7 @@ export class CameraSim {
     if (o.width) args.push('--width', String(o.width));
     if (o.height) args.push('--height', String(o.height));
     if (o.bitrate) args.push('--bitrate', String(o.bitrate));
+    if (o.pattern) args.push('--pattern', o.pattern);
     // its own session, so SIGSTOP/SIGKILL of the camera never reaches the test runner
     const proc = spawn('/usr/bin/python3', args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = proc;

@@ -12,11 +12,11 @@ export interface TestCameraEntry {
 }
 
 /** A config for a throwaway data dir; retention below the legal minimum is fine for tests. */
-export function writeConfig(dir: string, cameras: TestCameraEntry[], extra = ''): string {
+export function writeConfig(dir: string, cameras: TestCameraEntry[], opts: { floorMb?: number; segmentSeconds?: number } = {}): string {
   mkdirSync(dir, { recursive: true });
   const lines = [
     'box:', '  id: test-box',
-    'storage:', `  path: ${join(dir, 'data')}`, '  free_space_floor_mb: 0',
+    'storage:', `  path: ${join(dir, 'data')}`, `  free_space_floor_mb: ${opts.floorMb ?? 0}`,
     'log:', '  level: debug',
     'watchdog:', '  backoff_s: [0.5, 1]',
     'cameras:',
@@ -25,9 +25,8 @@ export function writeConfig(dir: string, cameras: TestCameraEntry[], extra = '')
       '    source:', '      type: rtsp', `      url: ${c.url}`,
       ...(c.username ? [`      username: ${c.username}`] : []),
       ...(c.passwordFile ? [`      password_file: ${c.passwordFile}`] : []),
-      '    record:', `      backend: ${c.backend ?? 'ffmpeg'}`, '      segment_seconds: 2', '      timeout_seconds: 3',
+      '    record:', `      backend: ${c.backend ?? 'ffmpeg'}`, `      segment_seconds: ${opts.segmentSeconds ?? 2}`, '      timeout_seconds: 3',
     ]),
-    extra,
   ];
   const path = join(dir, 'config.yaml');
   writeFileSync(path, lines.join('\n') + '\n');

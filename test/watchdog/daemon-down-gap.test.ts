@@ -1,0 +1,47 @@
+import t from 'tap';
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
+import { CameraSim } from '../support/camera-sim.js';
+import { runCli } from '../support/cli.js';
+import { DaemonProcess, sleep, writeConfig } from '../support/daemon.js';
+
+t.test('kill -9 of the daemon for 20 s: the restart records a daemon_down gap of that length', async (t) => {
+  const sim = await new CameraSim({ mounts: ['cam1'] }).start();
+  t.teardown(() => sim.kill());
+  const dir = t.testdir();
+  const config = writeConfig(dir, [{ id: 'cam1', url: sim.url('cam1') }]);
+  const first = new DaemonProcess(config).start();
+  t.teardown(() => { first.proc?.kill('SIGKILL'); });
+  await first.waitForLog(/segment indexed/);
+  await sleep(3000);
+  const killedAt = Date.now();
+  await first.stop('SIGKILL');
+  await sleep(20000);
+  const restartedAt = Date.now();
+  const second = new DaemonProcess(config).start();
+  t.teardown(() => { second.proc?.kill('SIGKILL'); });
+  await second.waitForLog(/gap closed/, 30000);
+  t.equal((await second.stop()).code, 0);
+
+  const db = new Database(join(dir, 'data', 'catalog.db'), { readonly: true });
+  t.teardown(() => db.close());
+  const gaps = db.prepare('SELECT * FROM gaps ORDER BY id').all() as Array<{ cause: string; start_ms: number; end_ms: number }>;
+  t.equal(gaps.length, 1, 'one gap');
+  const gap = gaps[0];
+  t.equal(gap.cause, 'daemon_down', 'caused by the daemon going down, not by the camera');
+  // the partial segment ends at its last fragment, up to a GOP (1 s) before the kill
+  t.ok(Math.abs(gap.start_ms - killedAt) < 2000, `it starts ${gap.start_ms - killedAt} ms from the kill`);
+  t.ok(gap.end_ms - restartedAt >= 0 && gap.end_ms - restartedAt < 5000, `it ends ${gap.end_ms - restartedAt} ms after the restart (start-up and first keyframe)`);
+  const length = gap.end_ms - gap.start_ms;
+  t.ok(length >= 20000 && length < 25000, `it lasts ${length} ms`);
+
+  const span = db.prepare('SELECT min(start_ms) AS first, max(end_ms) AS last FROM segments').get() as { first: number; last: number };
+  const listed = await runCli(['recordings', '--config', config, '--camera', 'cam1', '--gaps', '--json',
+    '--from', String(span.first), '--to', String(span.last)]);
+  t.equal(listed.code, 0);
+  const report = JSON.parse(listed.stdout);
+  t.equal(report.gaps[0].cause, 'daemon_down', '`recordings --gaps` shows it');
+  const expected = 1 - length / (span.last - span.first);
+  const got = report.days.reduce((s: number, d: { continuity: number }) => s + d.continuity, 0) / report.days.length;
+  t.ok(report.days.length > 1 || Math.abs(got - expected) < 0.05, `continuity ${got.toFixed(3)} against ${expected.toFixed(3)} expected`);
+});

@@ -1,0 +1,83 @@
+import t from 'tap';
+import { existsSync, statfsSync } from 'node:fs';
+import { join } from 'node:path';
+import pino from 'pino';
+import { Catalog } from '../../recorder/catalog/catalog.js';
+import { DAY_MS, Retention, type DiskSpace } from '../../watchdog/retention.js';
+import { backdate, makeClip } from '../support/backdate.js';
+import { runCli } from '../support/cli.js';
+
+const realDisk = async (path: string): Promise<DiskSpace> => {
+  const s = statfsSync(path);
+  return { total_bytes: s.blocks * s.bsize, available_bytes: s.bavail * s.bsize };
+};
+
+t.test('max_days deletes what has expired, holds block it until released, verify still passes', async (t) => {
+  const dir = t.testdir();
+  const data = join(dir, 'data');
+  const clip = makeClip(join(dir, 'clip.mp4'));
+  const catalog = Catalog.open(data);
+  t.teardown(() => catalog.close());
+  const now = Date.now();
+  const [a100, a50, a5] = await backdate(data, catalog, clip, 'gate', [now - 100 * DAY_MS, now - 50 * DAY_MS, now - 5 * DAY_MS]);
+  const [b100] = await backdate(data, catalog, clip, 'lobby', [now - 100 * DAY_MS]);
+  const events: string[] = [];
+  const retention = new Retention(data, catalog, {
+    floorBytes: 0,
+    cameras: [{ camera: 'gate', minDays: 30, maxDays: 60 }, { camera: 'lobby', minDays: 90, maxDays: 120 }],
+  }, realDisk, pino({ level: 'silent' }), (type) => { events.push(type); });
+
+  const held = await runCli(['hold', 'add', '--data', data, '--camera', 'gate', '--from', new Date(a100.start_ms - 1000).toISOString(),
+    '--to', new Date(a100.end_ms + 1000).toISOString(), '--reason', 'police request 2026-0042', '--by', 'site-manager']);
+  t.equal(held.code, 0, held.stderr);
+  t.match(held.stdout, /^hold 1 added: gate/);
+
+  let swept = await retention.sweep();
+  t.equal(swept.deletedForAge, 0, 'the only expired segment is held');
+  t.ok(existsSync(join(data, a100.path)), 'the held file stays');
+
+  const released = await runCli(['hold', 'release', '1', '--data', data, '--by', 'site-manager']);
+  t.equal(released.code, 0, released.stderr);
+  swept = await retention.sweep();
+  t.equal(swept.deletedForAge, 1, 'released, it expires at the next sweep');
+  t.notOk(existsSync(join(data, a100.path)), 'its file is deleted');
+  t.ok(existsSync(join(data, a50.path)) && existsSync(join(data, a5.path)), 'younger gate segments stay');
+  t.ok(existsSync(join(data, b100.path)), "the lobby's own max_days (120) keeps its 100-day-old segment");
+  t.same(events, ['retention_deletion'], 'the deletion is an event');
+  const row = catalog.segments('gate').find((r) => r.id === a100.id)!;
+  t.equal(row.state, 'deleted');
+  t.match(row.state_note, /older than max_days 60/);
+
+  const verified = await runCli(['verify', '--data', data]);
+  t.equal(verified.code, 0, `verify still passes: the chain keeps the deleted row\n${verified.stdout}`);
+  t.match(verified.stdout, new RegExp(`deleted +${a100.path.replace(/\./g, '\\.')} .*older than max_days 60`));
+
+  const again = await runCli(['hold', 'release', '1', '--data', data]);
+  t.equal(again.code, 2, 'releasing twice is refused');
+  t.match(again.stderr, /already released/);
+  const list = await runCli(['hold', 'list', '--all', '--json', '--data', data]);
+  t.equal(JSON.parse(list.stdout).holds[0].released_by, 'site-manager', 'who released it is kept');
+});
+
+t.test('the forecast and days held come from what is catalogued', async (t) => {
+  const dir = t.testdir();
+  const data = join(dir, 'data');
+  const clip = makeClip(join(dir, 'clip.mp4'));
+  const catalog = Catalog.open(data);
+  t.teardown(() => catalog.close());
+  const now = Date.now();
+  // one hour of one-minute segments, ending now, plus an old one
+  const starts = Array.from({ length: 60 }, (_, i) => now - 3_600_000 + i * 60_000);
+  await backdate(data, catalog, clip, 'gate', [now - 10 * DAY_MS, ...starts]);
+  const retention = new Retention(data, catalog, { floorBytes: 0, cameras: [{ camera: 'gate', minDays: 30, maxDays: null }] },
+    realDisk, pino({ level: 'silent' }), () => undefined);
+  const disk = { total_bytes: 1e12, available_bytes: 1e9 };
+  const status = retention.status(disk);
+  t.ok(Math.abs(status.cameras[0].days_held - 10) < 0.01, `days held: ${status.cameras[0].days_held}`);
+  const clipBytes = catalog.segments('gate')[0].bytes;
+  const perDay = (60 * clipBytes / (60 * 60_000)) * DAY_MS;
+  const expected = (61 * clipBytes + 1e9) / perDay;
+  t.ok(status.forecast_days !== null && Math.abs(status.forecast_days - expected) / expected < 0.01,
+    `forecast ${status.forecast_days?.toFixed(2)} days, expected ${expected.toFixed(2)} (what is kept plus what is free, at the last hour's rate)`);
+  t.equal(status.min_required_days, 30);
+});

@@ -1,0 +1,173 @@
+import { unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { Catalog, SegmentRow } from '../recorder/catalog/catalog.js';
+import type { RaiseEvent } from './events.js';
+
+export const DAY_MS = 86_400_000;
+
+export interface CameraRetention {
+  camera: string;
+  minDays: number;
+  maxDays: number | null;
+}
+
+export interface RetentionPolicy {
+  /** keep at least this much free on the data disk */
+  floorBytes: number;
+  cameras: CameraRetention[];
+}
+
+export interface DiskSpace {
+  total_bytes: number;
+  available_bytes: number;
+}
+
+export interface SweepResult {
+  deletedForAge: number;
+  deletedForSpace: number;
+  /** cameras that lost recordings younger than their minimum */
+  atRisk: string[];
+  /** the floor is crossed and nothing more may be deleted (all held) */
+  stuck: boolean;
+  disk: DiskSpace;
+}
+
+export interface CameraRetentionStatus {
+  camera: string;
+  oldest_ms: number | null;
+  days_held: number;
+  min_days: number;
+  max_days: number | null;
+}
+
+export interface RetentionStatus {
+  cameras: CameraRetentionStatus[];
+  disk: DiskSpace & { floor_bytes: number };
+  /** days of recordings the disk holds at the last hour's rate; null before there is a rate */
+  forecast_days: number | null;
+  /** the largest minimum any camera needs: what the whole box must hold */
+  min_required_days: number;
+}
+
+const BATCH = 200;
+const AT_RISK_REPEAT_MS = 10 * 60_000;
+
+/**
+ * Deletes what the law lets go and nothing it protects:
+ * - age: a camera's segments older than its `max_days` (personal images must go once the
+ *   period has passed);
+ * - space: while free space is under the floor, the oldest segments of any camera. Losing a
+ *   segment younger than its camera's `min_days` this way is an alarm (`retention_at_risk`),
+ *   never silent; recording the present wins over keeping the past;
+ * - never a segment under an active legal hold.
+ * A deleted segment's row stays (state `deleted`, with when and why), so the hash chain and
+ * `verify` still account for it. The row is marked before the file goes: a crash in between
+ * leaves a file retention removes again, never a row claiming a file that was lost.
+ */
+export class Retention {
+  private lastAtRisk = new Map<string, number>();
+
+  constructor(
+    private readonly dataDir: string,
+    private readonly catalog: Catalog,
+    private policy: RetentionPolicy,
+    private readonly diskSpace: (path: string) => Promise<DiskSpace>,
+    private readonly log: Logger,
+    private readonly raise: RaiseEvent,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  setPolicy(policy: RetentionPolicy): void {
+    this.policy = policy;
+  }
+
+  async sweep(): Promise<SweepResult> {
+    const now = this.now();
+    const result: SweepResult = { deletedForAge: 0, deletedForSpace: 0, atRisk: [], stuck: false, disk: await this.diskSpace(this.dataDir) };
+
+    for (const cam of this.policy.cameras) {
+      if (cam.maxDays === null) continue;
+      const cutoff = now - cam.maxDays * DAY_MS;
+      for (let rows = this.catalog.expiredSegments(cam.camera, cutoff, BATCH); rows.length; rows = this.catalog.expiredSegments(cam.camera, cutoff, BATCH)) {
+        this.remove(rows, `retention: older than max_days ${cam.maxDays}`);
+        result.deletedForAge += rows.length;
+      }
+    }
+
+    const minDays = new Map(this.policy.cameras.map((c) => [c.camera, c.minDays]));
+    const atRisk = new Set<string>();
+    while (result.disk.available_bytes < this.policy.floorBytes) {
+      const rows = this.catalog.oldestDeletable(20);
+      if (rows.length === 0) {
+        result.stuck = true;
+        break;
+      }
+      for (const r of rows) {
+        if (r.start_ms > now - (minDays.get(r.camera) ?? 30) * DAY_MS) atRisk.add(r.camera);
+      }
+      this.remove(rows, 'retention: free space under the floor');
+      result.deletedForSpace += rows.length;
+      result.disk = await this.diskSpace(this.dataDir);
+    }
+
+    if (result.deletedForAge || result.deletedForSpace) {
+      this.log.info({ forAge: result.deletedForAge, forSpace: result.deletedForSpace, availableBytes: result.disk.available_bytes }, 'retention deleted segments');
+    }
+    if (result.stuck) {
+      this.log.error({ availableBytes: result.disk.available_bytes, floorBytes: this.policy.floorBytes }, 'data disk under its floor and everything left is held');
+      this.raise('disk_low', null, { available_bytes: result.disk.available_bytes, floor_bytes: this.policy.floorBytes, all_remaining_held: true });
+    }
+    const status = atRisk.size ? this.status(result.disk) : undefined;
+    for (const camera of atRisk) {
+      if (now - (this.lastAtRisk.get(camera) ?? 0) < AT_RISK_REPEAT_MS) continue;
+      this.lastAtRisk.set(camera, now);
+      const s = status!.cameras.find((c) => c.camera === camera);
+      this.log.warn({ camera, daysHeld: s?.days_held, minDays: s?.min_days }, 'retention at risk: the disk cannot hold the legal minimum');
+      this.raise('retention_at_risk', camera, { days_held: s?.days_held ?? 0, min_days: s?.min_days ?? null, forecast_days: status!.forecast_days });
+    }
+    result.atRisk = [...atRisk];
+    return result;
+  }
+
+  private remove(rows: SegmentRow[], why: string): void {
+    this.catalog.markDeleted(rows.map((r) => r.id), why);
+    const perCamera = new Map<string, { count: number; bytes: number; oldest: number; newest: number }>();
+    for (const r of rows) {
+      try {
+        unlinkSync(join(this.dataDir, r.path));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.log.error({ err, path: r.path }, 'cannot delete a segment file');
+      }
+      const c = perCamera.get(r.camera) ?? { count: 0, bytes: 0, oldest: r.start_ms, newest: r.end_ms };
+      c.count++;
+      c.bytes += r.bytes;
+      c.oldest = Math.min(c.oldest, r.start_ms);
+      c.newest = Math.max(c.newest, r.end_ms);
+      perCamera.set(r.camera, c);
+    }
+    for (const [camera, c] of perCamera) {
+      this.raise('retention_deletion', camera, { reason: why, segments: c.count, bytes: c.bytes, from_ms: c.oldest, to_ms: c.newest });
+    }
+  }
+
+  /** What the box holds against what it must hold. */
+  status(disk: DiskSpace): RetentionStatus {
+    const now = this.now();
+    const live = new Map(this.catalog.liveSummary().map((s) => [s.camera, s]));
+    const cameras = this.policy.cameras.map((c) => {
+      const oldest = live.get(c.camera)?.oldest_ms ?? null;
+      return { camera: c.camera, oldest_ms: oldest, days_held: oldest === null ? 0 : (now - oldest) / DAY_MS, min_days: c.minDays, max_days: c.maxDays };
+    });
+    const liveBytes = [...live.values()].reduce((sum, s) => sum + s.bytes, 0);
+    const rate = this.catalog.recentRate(now - 3_600_000);
+    const bytesPerDay = rate.spanMs > 60_000 ? (rate.bytes / rate.spanMs) * DAY_MS : 0;
+    const capacity = liveBytes + disk.available_bytes - this.policy.floorBytes;
+    return {
+      cameras,
+      disk: { ...disk, floor_bytes: this.policy.floorBytes },
+      forecast_days: bytesPerDay > 0 ? Math.max(0, capacity / bytesPerDay) : null,
+      min_required_days: Math.max(0, ...this.policy.cameras.map((c) => c.minDays)),
+    };
+  }
+}
