@@ -11,6 +11,7 @@ import { CameraSupervisor } from '../watchdog/camera-supervisor.js';
 import { markCleanStop, openDaemonGaps } from '../watchdog/continuity.js';
 import type { EventType } from '../watchdog/events.js';
 import { Retention, type RetentionPolicy } from '../watchdog/retention.js';
+import { HealthMonitor } from '../watchdog/health-monitor.js';
 import { diskSpace } from '../watchdog/system-health.js';
 import { registerSecret } from './log.js';
 
@@ -29,6 +30,7 @@ export class Daemon {
   readonly recorders = new Map<string, CameraSupervisor>();
   private readonly testCameras = new Map<string, TestCamera>();
   retention?: Retention;
+  health?: HealthMonitor;
   private sweepTimer?: NodeJS.Timeout;
   private sweeping?: Promise<unknown>;
 
@@ -62,6 +64,9 @@ export class Daemon {
     this.retention = new Retention(this.dataDir, catalog, this.retentionPolicy(), diskSpace, this.log, this.raise);
     await this.sweep();
     this.sweepTimer = setInterval(() => void this.sweep(), SWEEP_INTERVAL_MS);
+
+    this.health = new HealthMonitor({ dataDir: this.dataDir, catalog, cameras: () => [...this.recorders.keys()], log: this.log, raise: this.raise });
+    this.health.start();
 
     for (const cam of cameras) {
       if (cam.source.type !== 'test') continue;
@@ -114,6 +119,7 @@ export class Daemon {
   /** Finalises every open segment, then closes the catalog. */
   async stop(): Promise<void> {
     clearInterval(this.sweepTimer);
+    this.health?.stop();
     await this.sweeping;
     await Promise.all([...this.recorders.values()].map((r) => r.stop()));
     await this.store?.drain();

@@ -53,10 +53,13 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
   private launchedAtMs = 0;
   private lastMediaMs = 0;
   private stalled = false;
+  /** a gap the catalog could not take (read-only or full disk); written when a segment is */
+  private unwrittenGap?: { id: number; start_ms: number; cause: string; detail: string | null };
   state: CameraState = 'stopped';
   lastSegmentEndMs?: number;
-  /** the supervisor's own heartbeat, for the systemd watchdog */
-  lastTickMs = Date.now();
+  /** the supervisor's own heartbeat for the systemd watchdog, on the monotonic clock (NTP
+   * stepping the wall clock on a Pi without RTC must not look like a wedged supervisor) */
+  lastTickMono = performance.now();
   restarts = 0;
 
   constructor(readonly camera: string, private readonly opts: CameraSupervisorOptions) {
@@ -84,6 +87,11 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
   }
 
   private launch(): void {
+    try {
+      this.lastSegmentEndMs ??= this.opts.catalog.lastSegment(this.camera)?.end_ms;
+    } catch {
+      // an unreadable catalog must not keep the camera from recording
+    }
     const backend = createBackend(this.opts.backend, this.opts.backendOptions, this.opts.log);
     this.backend = backend;
     this.launchedAtMs = Date.now();
@@ -115,9 +123,11 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
 
   private onIndexed(row: SegmentRow): void {
     this.lastSegmentEndMs = Math.max(this.lastSegmentEndMs ?? 0, row.end_ms);
-    const gap = this.opts.catalog.openGapOf(this.camera);
+    const gap = this.unwrittenGap ?? this.opts.catalog.openGapOf(this.camera);
     if (gap && row.start_ms >= gap.start_ms - 1000) {
-      this.opts.catalog.closeGap(gap.id, row.start_ms);
+      if (this.unwrittenGap) this.opts.catalog.addGap(this.camera, gap.start_ms, row.start_ms, gap.cause, gap.detail ?? undefined);
+      else this.opts.catalog.closeGap(gap.id, row.start_ms);
+      this.unwrittenGap = undefined;
       const durationMs = Math.max(0, row.start_ms - gap.start_ms);
       this.opts.log.info({ camera: this.camera, cause: gap.cause, startMs: gap.start_ms, endMs: row.start_ms, durationMs }, 'gap closed');
       this.opts.raise('gap', this.camera, { cause: gap.cause, start_ms: gap.start_ms, end_ms: row.start_ms, duration_ms: durationMs, detail: gap.detail });
@@ -129,7 +139,7 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
 
   private checkStall(): void {
     const now = Date.now();
-    this.lastTickMs = now;
+    this.lastTickMono = performance.now();
     if (this.stopping || this.stalled || !this.backend || this.state === 'down') return;
     const silentMs = now - Math.max(this.lastMediaMs, this.launchedAtMs);
     if (silentMs < this.opts.stallTimeoutMs) return;
@@ -139,7 +149,11 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
     void this.backend.stop(2000);
   }
 
-  /** Whatever the reason the backend ended, its open segment is indexed before anything else. */
+  /**
+   * Whatever the reason the backend ended, its open segment is indexed before anything else.
+   * Nothing here may stop the restart: a catalog on a failed disk throws, and the camera must
+   * still be retried once the disk is back.
+   */
   private async afterExit(exit: BackendExit): Promise<void> {
     const run = {
       hadMedia: this.lastMediaMs >= this.launchedAtMs,
@@ -158,10 +172,10 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
     }
     const cause: GapCause = this.stalled ? 'stalled' : classifyExit(exit, run);
     this.emit('exit', { ...exit, cause });
-    if (!this.opts.catalog.openGapOf(this.camera)) {
-      const startMs = this.lastSegmentEndMs ?? this.opts.catalog.lastSegment(this.camera)?.end_ms ?? this.launchedAtMs;
-      this.opts.catalog.openGap(this.camera, startMs, cause, exit.reason);
-      this.opts.raise('camera_offline', this.camera, { cause, reason: exit.reason, since_ms: startMs });
+    try {
+      this.openGap(cause, exit.reason);
+    } catch (err) {
+      this.opts.log.error({ camera: this.camera, err }, 'cannot record the gap in the catalog; keeping it until it can be');
     }
     const delayMs = this.backoff.failed();
     this.restarts++;
@@ -169,6 +183,19 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
     this.opts.log.warn({ camera: this.camera, cause, reason: exit.reason, restartInMs: delayMs }, 'recorder stopped unexpectedly; restarting');
     this.opts.raise('watchdog_restart', this.camera, { cause, reason: exit.reason, restart_in_ms: delayMs, consecutive_failures: this.backoff.consecutiveFailures });
     this.restartTimer = setTimeout(() => { if (!this.stopping) this.launch(); }, delayMs);
+  }
+
+  private openGap(cause: GapCause, reason: string): void {
+    if (this.unwrittenGap) return;
+    const startMs = this.lastSegmentEndMs ?? this.launchedAtMs;
+    try {
+      if (this.opts.catalog.openGapOf(this.camera)) return;
+      this.opts.catalog.openGap(this.camera, startMs, cause, reason);
+    } catch (err) {
+      this.unwrittenGap = { id: 0, start_ms: startMs, cause, detail: reason };
+      throw err;
+    }
+    this.opts.raise('camera_offline', this.camera, { cause, reason, since_ms: startMs });
   }
 
   private setState(state: CameraState, why: string): void {

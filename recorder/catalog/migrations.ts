@@ -69,6 +69,41 @@ const MIGRATIONS: Array<{ version: number; name: string; sql: string }> = [
       CREATE INDEX segments_camera_state_end ON segments (camera, state, end_ms);
     `,
   },
+  {
+    version: 3,
+    name: 'egress audit log and MQTT outbox',
+    sql: `
+      -- Every export, snapshot, viewing and command: who, when, why, where to. Hash chained like
+      -- the segments: hash = sha256(prev_hash, id, at_ms, actor, action, camera, from_ms, to_ms,
+      -- reason, destination, details), so an edited, removed or inserted entry breaks it.
+      CREATE TABLE audit_log (
+        id          INTEGER PRIMARY KEY,
+        at_ms       INTEGER NOT NULL,
+        actor       TEXT    NOT NULL,
+        action      TEXT    NOT NULL,
+        camera      TEXT,
+        from_ms     INTEGER,
+        to_ms       INTEGER,
+        reason      TEXT,
+        destination TEXT,
+        details     TEXT    NOT NULL DEFAULT '{}',   -- JSON
+        prev_hash   TEXT    NOT NULL,
+        hash        TEXT    NOT NULL
+      );
+      -- Messages waiting for the broker, oldest first; a row goes once the broker acknowledged it.
+      CREATE TABLE mqtt_outbox (
+        id         INTEGER PRIMARY KEY,
+        message_id TEXT    NOT NULL UNIQUE,          -- the payload's unique id
+        created_ms INTEGER NOT NULL,
+        topic      TEXT    NOT NULL,
+        payload    TEXT    NOT NULL,
+        qos        INTEGER NOT NULL DEFAULT 1,
+        retain     INTEGER NOT NULL DEFAULT 0,
+        attempts   INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE TABLE mqtt_outbox_stats (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -123,7 +123,7 @@ t.test('READY=1, WATCHDOG=1, STATUS= and STOPPING=1 reach a real notify socket',
   t.equal(await n.watchdog(), true);
   t.equal(await n.status('line one\nFORGED=1'), true);
   t.equal(await n.stopping(), true);
-  await until(() => l.with('STOPPING').length === 1, 5000, 'STOPPING=1');
+  await until(() => l.with('STOPPING').length === 1 && l.with('BARRIER').length >= 4, 5000, 'STOPPING=1 and its barrier');
 
   const [ready] = l.with('READY');
   t.equal(ready!.fields.READY, '1');
@@ -195,8 +195,11 @@ t.test('pings stop while the event loop is blocked and resume after it recovers'
   await sleep(1500);
   const before = l.with('WATCHDOG').map((m) => m.t);
   t.ok(before.length >= 5 && before.length <= 9, `about one ping per 200 ms while healthy (${before.length} in 1.5 s)`);
+  // Arrival times include each systemd-notify's start-up, which jitters on a loaded machine.
   const gaps = before.slice(1).map((x, i) => x - before[i]!);
-  t.ok(gaps.every((g) => g > 120 && g < 400), `pings spaced by the interval: ${gaps.map((g) => g.toFixed(0)).join(', ')} ms`);
+  const mean = (before.at(-1)! - before[0]!) / gaps.length;
+  t.ok(mean > 170 && mean < 260, `pings every ${mean.toFixed(0)} ms on average (${gaps.map((g) => g.toFixed(0)).join(', ')})`);
+  t.ok(gaps.every((g) => g < 450), 'none skipped');
 
   const blockStart = Date.now();
   while (Date.now() - blockStart < 2000) { /* the event loop is stuck */ }
