@@ -13,11 +13,19 @@ type Command = (argv: string[]) => Promise<number>;
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
   run: { summary: 'run the daemon', load: async () => (await import('./commands/run.js')).run },
-  demo: { summary: 'run the daemon on a synthetic camera, data under ./demo-data', load: async () => (await import('./commands/demo.js')).run },
+  demo: { summary: 'run the daemon on synthetic cameras, data under ./demo-data', load: async () => (await import('./commands/demo.js')).run },
   check: { summary: 'validate the config and pre-flight the box', load: async () => (await import('./commands/check.js')).run },
-  recordings: { summary: 'list recorded segments of a camera', load: async () => (await import('./commands/recordings.js')).run },
-  hold: { summary: 'add, list and release legal holds', load: async () => (await import('./commands/hold.js')).run },
+  discover: { summary: 'find ONVIF cameras on the local network', load: async () => (await import('./commands/discover.js')).run },
+  probe: { summary: 'read a camera stream: codec, resolution, frame rate, bitrate, keyframes', load: async () => (await import('./commands/probe.js')).run },
+  status: { summary: 'is the box recording, and how many days does it hold', load: async () => (await import('./commands/status.js')).run },
+  reload: { summary: 'make the running daemon apply its config file again', load: async () => (await import('./commands/reload.js')).run },
+  recordings: { summary: 'list recorded segments and gaps of a camera', load: async () => (await import('./commands/recordings.js')).run },
+  export: { summary: 'export a redacted clip from the recordings', load: async () => (await import('./commands/export.js')).run },
+  snapshot: { summary: 'take a redacted still image of a camera', load: async () => (await import('./commands/snapshot.js')).run },
+  redact: { summary: 'redact a video or image file', load: async () => (await import('./commands/redact.js')).run },
   verify: { summary: 'verify recordings against the catalog and its hash chain', load: async () => (await import('./commands/verify.js')).run },
+  hold: { summary: 'add, list and release legal holds', load: async () => (await import('./commands/hold.js')).run },
+  audit: { summary: 'list and verify the audit log of exports, snapshots and commands', load: async () => (await import('./commands/audit.js')).run },
 };
 
 function help(): string {
