@@ -130,6 +130,19 @@ export const Config = Type.Object(
           key_file: Type.Optional(Type.String()),
           topic_prefix: Type.Optional(Type.String({ minLength: 1 })),
           health_interval_s: Type.Integer({ minimum: 5, default: 60 }),
+          keepalive_s: Type.Integer({ minimum: 2, maximum: 3600, default: 30, description: 'MQTT keepalive; the broker publishes the offline last will within 1.5 times this after the box vanishes' }),
+          client_id: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'MQTT client id (default edge-nvr-<box id>)' })),
+          commands: Type.Optional(
+            Type.Object(
+              {
+                hmac_secret_file: Type.Optional(Type.String({ minLength: 1, description: 'file holding the shared secret; when set, every command must carry a valid HMAC-SHA256' })),
+                allowed_clients: Type.Array(Type.String({ minLength: 1 }), { default: [], description: 'client identities whose commands are accepted (the "client" field; enforce who may publish with broker ACLs)' }),
+                max_payload_bytes: Type.Integer({ minimum: 256, maximum: 1048576, default: 16384, description: 'larger command payloads are refused unread' }),
+                replay_window_s: Type.Integer({ minimum: 10, maximum: 3600, default: 300, description: 'a command whose timestamp is further than this from the box clock is refused; nonces are remembered this long' }),
+              },
+              { ...strict, description: 'commands on <prefix>/cmd/<name>; refused unless hmac_secret_file or allowed_clients is set' },
+            ),
+          ),
         },
         strict,
       ),

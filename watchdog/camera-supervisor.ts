@@ -23,6 +23,9 @@ export interface CameraSupervisorOptions {
   stallTimeoutMs: number;
   /** how long a stop may take before the process group is killed */
   stopDeadlineMs?: number;
+  /** called before every launch (ONVIF: the stream URI may have changed); a failure is a
+   * failed run, retried with backoff */
+  resolveUrl?: () => Promise<{ url: string; safeUrl: string }>;
 }
 
 export type CameraState = 'starting' | 'recording' | 'down' | 'stopped';
@@ -92,6 +95,26 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
     } catch {
       // an unreadable catalog must not keep the camera from recording
     }
+    const resolveUrl = this.opts.resolveUrl;
+    if (resolveUrl) {
+      this.launchedAtMs = Date.now();
+      this.stalled = false;
+      this.setState('starting', 'resolving the stream URI');
+      resolveUrl().then(({ url, safeUrl }) => {
+        if (this.stopping) return;
+        Object.assign(this.opts.backendOptions, { url, safeUrl });
+        this.launchBackend();
+      }, (err: Error) => {
+        if (this.stopping) return;
+        const exit = { camera: this.camera, requested: false, reason: `cannot resolve the stream URI: ${err.message}` };
+        this.settled = this.settled.then(() => this.afterExit(exit));
+      });
+      return;
+    }
+    this.launchBackend();
+  }
+
+  private launchBackend(): void {
     const backend = createBackend(this.opts.backend, this.opts.backendOptions, this.opts.log);
     this.backend = backend;
     this.launchedAtMs = Date.now();

@@ -2,6 +2,7 @@ import type { CameraConfig } from '../../config/schema.js';
 import { readSecret } from '../../config/load.js';
 import { scrubCredentials, withCredentials } from './url.js';
 import type { TestCamera } from './test-camera.js';
+import { resolveOnvifStream, type ResolvedOnvifStream } from './onvif.js';
 
 export interface ResolvedSource {
   /** credentials included: only ever handed to the backend */
@@ -9,10 +10,16 @@ export interface ResolvedSource {
   /** for logs, errors and payloads */
   safeUrl: string;
   secrets: string[];
+  /** sources whose URL is asked for at every (re)start, e.g. ONVIF: the camera may have been
+   * re-addressed or replaced since */
+  resolveUrl?: () => Promise<{ url: string; safeUrl: string }>;
 }
 
 /** Turns a camera's configured source into the URL its backend records. */
-export function resolveSource(camera: CameraConfig, configPath: string, testCameras: Map<string, TestCamera>): ResolvedSource {
+export function resolveSource(
+  camera: CameraConfig, configPath: string, testCameras: Map<string, TestCamera>,
+  onResolved?: (r: ResolvedOnvifStream) => void,
+): ResolvedSource {
   const src = camera.source;
   switch (src.type) {
     case 'rtsp': {
@@ -26,7 +33,17 @@ export function resolveSource(camera: CameraConfig, configPath: string, testCame
       if (!cam) throw new Error(`${configPath}.source: the test camera was not started`);
       return { url: cam.url, safeUrl: cam.url, secrets: [] };
     }
-    case 'onvif':
-      throw new Error(`${configPath}.source: ONVIF sources are not supported by this build yet; give the camera's rtsp url instead`);
+    case 'onvif': {
+      const password = readSecret(src, `${configPath}.source`);
+      const target = { host: src.host, username: src.username, password, profile: src.profile, timeoutMs: 5000 };
+      return {
+        url: '', safeUrl: `onvif://${src.host}`, secrets: password ? [password] : [],
+        resolveUrl: async () => {
+          const r = await resolveOnvifStream(target);
+          onResolved?.(r);
+          return { url: r.url, safeUrl: r.safeUrl };
+        },
+      };
+    }
   }
 }

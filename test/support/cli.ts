@@ -1,8 +1,9 @@
 import { spawn, type SpawnOptions } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-/** The built CLI (npm test builds it first), run as an installer would run it. */
-export const CLI = fileURLToPath(new URL('../../dist/daemon/cli.js', import.meta.url));
+/** The built CLI (npm test builds it first), run as an installer would run it; also right
+ * when this file itself runs compiled, from dist/test/support (benchmarks). */
+export const CLI = fileURLToPath(new URL('../../dist/daemon/cli.js', import.meta.url)).replace('/dist/dist/', '/dist/');
 
 export interface CliResult {
   code: number | null;

@@ -12,20 +12,20 @@ export interface TestCameraEntry {
 }
 
 /** A config for a throwaway data dir; retention below the legal minimum is fine for tests. */
-export function writeConfig(dir: string, cameras: TestCameraEntry[], opts: { floorMb?: number; segmentSeconds?: number } = {}): string {
+export function writeConfig(dir: string, cameras: TestCameraEntry[], opts: { floorMb?: number; segmentSeconds?: number; timeoutSeconds?: number; stallTimeoutS?: number } = {}): string {
   mkdirSync(dir, { recursive: true });
   const lines = [
     'box:', '  id: test-box',
     'storage:', `  path: ${join(dir, 'data')}`, `  free_space_floor_mb: ${opts.floorMb ?? 0}`,
     'log:', '  level: debug',
-    'watchdog:', '  backoff_s: [0.5, 1]',
+    'watchdog:', '  backoff_s: [0.5, 1]', `  stall_timeout_s: ${opts.stallTimeoutS ?? 10}`,
     'cameras:',
     ...cameras.flatMap((c) => [
       `  - id: ${c.id}`,
       '    source:', '      type: rtsp', `      url: ${c.url}`,
       ...(c.username ? [`      username: ${c.username}`] : []),
       ...(c.passwordFile ? [`      password_file: ${c.passwordFile}`] : []),
-      '    record:', `      backend: ${c.backend ?? 'ffmpeg'}`, `      segment_seconds: ${opts.segmentSeconds ?? 2}`, '      timeout_seconds: 3',
+      '    record:', `      backend: ${c.backend ?? 'ffmpeg'}`, `      segment_seconds: ${opts.segmentSeconds ?? 2}`, `      timeout_seconds: ${opts.timeoutSeconds ?? 3}`,
     ]),
   ];
   const path = join(dir, 'config.yaml');

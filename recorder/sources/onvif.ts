@@ -1,0 +1,210 @@
+/**
+ * ONVIF client side: WS-Discovery (our own small dgram probe, so tests can aim it at loopback
+ * with a unicast target), and device information, profiles, stream URIs and clock drift through
+ * the `onvif` npm package.
+ */
+import { randomUUID } from 'node:crypto';
+import { createSocket } from 'node:dgram';
+import { networkInterfaces } from 'node:os';
+import onvif from 'onvif';
+import { scrubCredentials, withCredentials } from './url.js';
+
+export const WSD_MULTICAST = '239.255.255.250';
+export const WSD_PORT = 3702;
+
+export interface DiscoveredDevice {
+  /** endpoint reference (urn:uuid:...) */
+  urn: string;
+  xaddrs: string[];
+  scopes: string[];
+  /** where the reply came from */
+  from: string;
+}
+
+export interface DiscoverOptions {
+  timeoutMs?: number;
+  /** interface name (eth0) or IPv4 address to send from; default: the system's choice */
+  iface?: string;
+  /** unicast target host:port instead of the multicast group (tests: 127.0.0.1:<port>) */
+  target?: string;
+}
+
+function probeMessage(messageId: string): string {
+  return '<?xml version="1.0" encoding="UTF-8"?>'
+    + '<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing" '
+    + 'xmlns:d="http://schemas.xmlsoap.org/ws/2005/04/discovery" xmlns:dn="http://www.onvif.org/ver10/network/wsdl">'
+    + `<s:Header><a:MessageID>${messageId}</a:MessageID><a:To>urn:schemas-xmlsoap-org:ws:2005:04:discovery</a:To>`
+    + '<a:Action>http://schemas.xmlsoap.org/ws/2005/04/discovery/Probe</a:Action></s:Header>'
+    + '<s:Body><d:Probe><d:Types>dn:NetworkVideoTransmitter</d:Types></d:Probe></s:Body></s:Envelope>';
+}
+
+const tagText = (xml: string, name: string) => new RegExp(`<(?:\\w+:)?${name}\\b[^>]*>([^<]*)</(?:\\w+:)?${name}>`).exec(xml)?.[1]?.trim();
+
+function ifaceAddress(iface: string): string {
+  if (/^\d+\.\d+\.\d+\.\d+$/.test(iface)) return iface;
+  const addr = networkInterfaces()[iface]?.find((a) => a.family === 'IPv4');
+  if (!addr) throw new Error(`--interface ${iface}: no such interface with an IPv4 address`);
+  return addr.address;
+}
+
+/** Sends one WS-Discovery Probe and collects ProbeMatches until the timeout. */
+export async function discover(opts: DiscoverOptions = {}): Promise<DiscoveredDevice[]> {
+  const messageId = `urn:uuid:${randomUUID()}`;
+  let host = WSD_MULTICAST, port = WSD_PORT;
+  if (opts.target) {
+    const m = /^(.+):(\d+)$/.exec(opts.target);
+    if (!m) throw new Error(`--target: expected host:port, got "${opts.target}"`);
+    host = m[1]!; port = Number(m[2]);
+  }
+  const bindAddress = opts.iface ? ifaceAddress(opts.iface) : undefined;
+  const socket = createSocket({ type: 'udp4', reuseAddr: true });
+  const found = new Map<string, DiscoveredDevice>();
+  socket.on('message', (msg, rinfo) => {
+    const xml = String(msg);
+    if (!/ProbeMatch/.test(xml)) return;
+    const relates = tagText(xml, 'RelatesTo');
+    if (relates && relates !== messageId) return;
+    const urn = tagText(xml, 'Address') ?? `${rinfo.address}:${rinfo.port}`;
+    const xaddrs = (tagText(xml, 'XAddrs') ?? '').split(/\s+/).filter(Boolean);
+    if (!xaddrs.length) return;
+    found.set(urn, { urn, xaddrs, scopes: (tagText(xml, 'Scopes') ?? '').split(/\s+/).filter(Boolean), from: rinfo.address });
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(0, bindAddress, () => resolve());
+    });
+    if (!opts.target) {
+      if (bindAddress) socket.setMulticastInterface(bindAddress);
+      socket.setMulticastTTL(1);
+    }
+    const msg = Buffer.from(probeMessage(messageId));
+    await new Promise<void>((resolve, reject) => socket.send(msg, port, host, (err) => (err ? reject(err) : resolve())));
+    await new Promise((r) => setTimeout(r, opts.timeoutMs ?? 3000));
+  } finally {
+    socket.close();
+  }
+  return [...found.values()];
+}
+
+export interface OnvifProfile {
+  token: string;
+  name: string;
+  encoding?: string;
+  width?: number;
+  height?: number;
+  fps?: number;
+  bitrate_kbps?: number;
+  /** without credentials */
+  stream_uri?: string;
+}
+
+export interface OnvifCameraInfo {
+  host: string;
+  manufacturer?: string;
+  model?: string;
+  firmware?: string;
+  serial?: string;
+  /** camera clock minus this box's clock, ms (second resolution) */
+  clock_drift_ms: number | null;
+  profiles: OnvifProfile[];
+}
+
+interface CamLike {
+  connect(cb: (err: Error | null) => void): void;
+  getSystemDateAndTime(cb: (err: Error | null, date?: Date) => void): void;
+  getDeviceInformation(cb: (err: Error | null, info?: Record<string, unknown>) => void): void;
+  getStreamUri(opts: { protocol: string; profileToken: string }, cb: (err: Error | null, uri?: { uri: string }) => void): void;
+  profiles?: Array<Record<string, any>>;
+}
+
+export interface OnvifTarget {
+  /** host or host:port */
+  host: string;
+  username?: string;
+  password?: string;
+  timeoutMs?: number;
+}
+
+function splitHost(host: string): { hostname: string; port: number } {
+  const m = /^\[?([^\]]+?)\]?(?::(\d+))?$/.exec(host);
+  return { hostname: m?.[1] ?? host, port: m?.[2] ? Number(m[2]) : 80 };
+}
+
+/** A clear one-line message naming the camera, never carrying credentials. */
+function onvifError(host: string, err: unknown): Error {
+  const msg = (err as Error)?.message ?? String(err);
+  if (/NotAuthorized|not authorized|Unauthorized|401|Digest authentication failed/i.test(msg)) {
+    return new Error(`ONVIF camera ${host}: authentication failed (wrong username or password)`);
+  }
+  if (/ECONNREFUSED/.test(msg)) return new Error(`ONVIF camera ${host}: connection refused`);
+  if (/timeout|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH/i.test(msg)) return new Error(`ONVIF camera ${host}: unreachable (${scrubCredentials(msg)})`);
+  return new Error(`ONVIF camera ${host}: ${scrubCredentials(msg)}`);
+}
+
+async function connect(t: OnvifTarget): Promise<{ cam: CamLike; drift: number | null }> {
+  const { hostname, port } = splitHost(t.host);
+  const Cam = (onvif as unknown as { Cam: new (o: object) => CamLike }).Cam;
+  const cam = new Cam({ hostname, port, username: t.username, password: t.password, timeout: t.timeoutMs ?? 5000, autoconnect: false, preserveAddress: true });
+  // the camera's clock first: WS-Security digests are stamped with it
+  const before = Date.now();
+  const camTime = await new Promise<Date | undefined>((resolve, reject) =>
+    cam.getSystemDateAndTime((err, date) => (err ? reject(onvifError(t.host, err)) : resolve(date))));
+  const drift = camTime ? Math.round(camTime.getTime() - (before + Date.now()) / 2) : null;
+  await new Promise<void>((resolve, reject) => cam.connect((err) => (err ? reject(onvifError(t.host, err)) : resolve())));
+  // connect() swallows media errors (auth failures among them) into an empty profile list
+  if (!cam.profiles?.length) {
+    await new Promise<void>((resolve, reject) => cam.getDeviceInformation((err) => (err ? reject(onvifError(t.host, err)) : resolve())));
+    throw new Error(`ONVIF camera ${t.host}: no media profiles`);
+  }
+  return { cam, drift };
+}
+
+const num = (v: unknown) => (v === undefined || v === '' ? undefined : Number(v));
+
+function profileOf(p: Record<string, any>): OnvifProfile {
+  const enc = p.videoEncoderConfiguration ?? {};
+  return {
+    token: String(p.$?.token ?? ''), name: String(p.name ?? p.$?.token ?? ''),
+    encoding: enc.encoding, width: num(enc.resolution?.width), height: num(enc.resolution?.height),
+    fps: num(enc.rateControl?.frameRateLimit), bitrate_kbps: num(enc.rateControl?.bitrateLimit),
+  };
+}
+
+function streamUri(cam: CamLike, host: string, token: string): Promise<string> {
+  return new Promise((resolve, reject) =>
+    cam.getStreamUri({ protocol: 'RTSP', profileToken: token }, (err, uri) => (err || !uri?.uri ? reject(onvifError(host, err ?? 'no stream URI')) : resolve(uri.uri))));
+}
+
+/** Device information, every profile with its stream URI, and the clock drift. */
+export async function inspectCamera(t: OnvifTarget): Promise<OnvifCameraInfo> {
+  const { cam, drift } = await connect(t);
+  const info = await new Promise<Record<string, unknown>>((resolve, reject) =>
+    cam.getDeviceInformation((err, i) => (err ? reject(onvifError(t.host, err)) : resolve(i ?? {}))));
+  const profiles = (cam.profiles ?? []).map(profileOf);
+  for (const p of profiles) p.stream_uri = scrubCredentials(await streamUri(cam, t.host, p.token));
+  const s = (v: unknown) => (v === undefined ? undefined : String(v));
+  return {
+    host: t.host, manufacturer: s(info.manufacturer), model: s(info.model), firmware: s(info.firmwareVersion), serial: s(info.serialNumber),
+    clock_drift_ms: drift, profiles,
+  };
+}
+
+export interface ResolvedOnvifStream {
+  url: string;
+  safeUrl: string;
+  profile: string;
+  clock_drift_ms: number | null;
+}
+
+/** The RTSP URL of a profile (the first when none is named), with the credentials folded in. */
+export async function resolveOnvifStream(t: OnvifTarget & { profile?: string }): Promise<ResolvedOnvifStream> {
+  const { cam, drift } = await connect(t);
+  const profiles = (cam.profiles ?? []).map(profileOf);
+  const profile = t.profile ? profiles.find((p) => p.token === t.profile || p.name === t.profile) : profiles[0];
+  if (!profile) throw new Error(`ONVIF camera ${t.host}: no profile "${t.profile}" (has ${profiles.map((p) => p.token).join(', ')})`);
+  const raw = await streamUri(cam, t.host, profile.token);
+  // Cameras hand out URIs without credentials; where one carries its own, ours win.
+  const url = t.username ? withCredentials(raw, t.username, t.password) : raw;
+  return { url, safeUrl: scrubCredentials(url), profile: profile.token, clock_drift_ms: drift };
+}
