@@ -1,7 +1,8 @@
-import { resolve } from 'node:path';
+import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { effectiveRetention } from '../config/load.js';
-import type { Config } from '../config/schema.js';
+import type { CameraConfig, Config } from '../config/schema.js';
 import { Catalog } from '../recorder/catalog/catalog.js';
 import { flagMissing, recoverCamera } from '../recorder/recovery.js';
 import { SegmentStore, stagingDir } from '../recorder/segment-store.js';
@@ -19,6 +20,24 @@ import { registerSecret } from './log.js';
  * a disk filling at 16 cameras' rate must be caught within seconds. */
 const SWEEP_INTERVAL_MS = 5000;
 
+/** `<data>/edge-nvr.pid`: `edge-nvr reload` signals the daemon it names. */
+export const PID_FILE = 'edge-nvr.pid';
+
+export interface ReloadResult {
+  ok: boolean;
+  at_ms: number;
+  error?: string;
+  added: string[];
+  removed: string[];
+  restarted: string[];
+  unchanged: string[];
+}
+
+/** What makes a camera's recorder what it is: a change here restarts it, nothing else does. */
+function cameraKey(cam: CameraConfig, watchdog: Config['watchdog']): string {
+  return JSON.stringify({ enabled: cam.enabled, source: cam.source, record: cam.record, watchdog });
+}
+
 /**
  * The running box: wires config, catalog, recorders and test cameras together and owns their
  * lifecycle. It computes nothing itself.
@@ -34,7 +53,7 @@ export class Daemon {
   private sweepTimer?: NodeJS.Timeout;
   private sweeping?: Promise<unknown>;
 
-  constructor(readonly config: Config, private readonly log: Logger) {
+  constructor(public config: Config, private readonly log: Logger) {
     this.dataDir = resolve(config.storage.path);
   }
 
@@ -51,6 +70,11 @@ export class Daemon {
   async start(): Promise<void> {
     const catalog = Catalog.open(this.dataDir);
     this.catalog = catalog;
+    try {
+      writeFileSync(join(this.dataDir, PID_FILE), `${process.pid}\n`);
+    } catch (err) {
+      this.log.warn({ err }, 'cannot write the pid file; edge-nvr reload will not find this daemon');
+    }
     const store = new SegmentStore(this.dataDir, catalog, this.log);
     this.store = store;
     const cameras = this.config.cameras.filter((c) => c.enabled);
@@ -68,37 +92,98 @@ export class Daemon {
     this.health = new HealthMonitor({ dataDir: this.dataDir, catalog, cameras: () => [...this.recorders.keys()], log: this.log, raise: this.raise });
     this.health.start();
 
-    for (const cam of cameras) {
-      if (cam.source.type !== 'test') continue;
+    for (const [i, cam] of this.config.cameras.entries()) {
+      if (cam.enabled) await this.startCamera(cam, i);
+    }
+    this.log.info({ dataDir: this.dataDir, cameras: [...this.recorders.keys()], chainHead: catalog.chainHead().chain_hash }, 'edge-nvr running');
+  }
+
+  /** Starts one camera: its test RTSP server when it has one, then its supervised recorder. */
+  private async startCamera(cam: CameraConfig, i: number): Promise<void> {
+    const catalog = this.catalog!;
+    if (cam.source.type === 'test') {
       const test = new TestCamera({ id: cam.id, ...cam.source }, this.log);
       await test.start();
       this.testCameras.set(cam.id, test);
     }
-
-    for (const [i, cam] of this.config.cameras.entries()) {
-      if (!cam.enabled) continue;
-      let source;
-      try {
-        source = resolveSource(cam, `cameras[${i}]`, this.testCameras);
-      } catch (err) {
-        this.log.error({ camera: cam.id, err }, 'camera not recorded');
-        continue;
-      }
-      source.secrets.forEach(registerSecret);
-      const recorder = new CameraSupervisor(cam.id, {
-        backend: cam.record.backend,
-        backendOptions: {
-          camera: cam.id, url: source.url, safeUrl: source.safeUrl, stagingDir: stagingDir(this.dataDir, cam.id),
-          segmentSeconds: cam.record.segment_seconds, timeoutSeconds: cam.record.timeout_seconds,
-        },
-        dataDir: this.dataDir, catalog, store, log: this.log, raise: this.raise,
-        backoffSeconds: this.config.watchdog.backoff_s, stallTimeoutMs: this.config.watchdog.stall_timeout_s * 1000,
+    let source;
+    try {
+      source = resolveSource(cam, `cameras[${i}]`, this.testCameras, (r) => {
+        const drift = r.clock_drift_ms;
+        const level = drift !== null && Math.abs(drift) > 2000 ? 'warn' : 'info';
+        this.log[level]({ camera: cam.id, url: r.safeUrl, profile: r.profile, clockDriftMs: drift }, 'onvif stream URI resolved');
       });
-      recorder.on('state', (state, why) => this.log.info({ camera: cam.id, state, why }, 'camera state'));
-      this.recorders.set(cam.id, recorder);
-      recorder.start();
+    } catch (err) {
+      this.log.error({ camera: cam.id, err }, 'camera not recorded');
+      return;
     }
-    this.log.info({ dataDir: this.dataDir, cameras: [...this.recorders.keys()], chainHead: catalog.chainHead().chain_hash }, 'edge-nvr running');
+    source.secrets.forEach(registerSecret);
+    const recorder = new CameraSupervisor(cam.id, {
+      backend: cam.record.backend,
+      backendOptions: {
+        camera: cam.id, url: source.url, safeUrl: source.safeUrl, stagingDir: stagingDir(this.dataDir, cam.id),
+        segmentSeconds: cam.record.segment_seconds, timeoutSeconds: cam.record.timeout_seconds,
+      },
+      dataDir: this.dataDir, catalog, store: this.store!, log: this.log, raise: this.raise,
+      backoffSeconds: this.config.watchdog.backoff_s, stallTimeoutMs: this.config.watchdog.stall_timeout_s * 1000,
+      resolveUrl: source.resolveUrl,
+    });
+    recorder.on('state', (state, why) => this.log.info({ camera: cam.id, state, why }, 'camera state'));
+    // a recorder that failed on the disk: probe it now rather than at the next interval
+    recorder.on('exit', (exit) => { if (exit.cause?.startsWith('disk_')) void this.health?.probe(); });
+    this.recorders.set(cam.id, recorder);
+    recorder.start();
+  }
+
+  private async stopCamera(id: string): Promise<void> {
+    await this.recorders.get(id)?.stop();
+    this.recorders.delete(id);
+    await this.testCameras.get(id)?.stop();
+    this.testCameras.delete(id);
+  }
+
+  /**
+   * Applies a new config without touching cameras whose settings did not change: only added,
+   * removed and changed cameras are stopped or started; retention takes the new policy. The
+   * data dir cannot move under a running daemon. The outcome is kept in `meta.last_reload`.
+   */
+  async reload(next: Config): Promise<ReloadResult> {
+    const result: ReloadResult = { ok: true, at_ms: Date.now(), added: [], removed: [], restarted: [], unchanged: [] };
+    if (resolve(next.storage.path) !== this.dataDir) {
+      return this.reloaded({ ...result, ok: false, error: `storage.path cannot change while running (${this.dataDir}); restart the service` });
+    }
+    const before = new Map(this.config.cameras.map((c) => [c.id, cameraKey(c, this.config.watchdog)]));
+    const after = new Map(next.cameras.map((c) => [c.id, cameraKey(c, next.watchdog)]));
+    for (const id of before.keys()) {
+      if (!after.has(id)) result.removed.push(id);
+      else if (after.get(id) !== before.get(id)) result.restarted.push(id);
+      else result.unchanged.push(id);
+    }
+    for (const id of after.keys()) if (!before.has(id)) result.added.push(id);
+    const old = this.config;
+    this.config = next;
+    try {
+      await Promise.all([...result.removed, ...result.restarted].map((id) => this.stopCamera(id)));
+      for (const [i, cam] of next.cameras.entries()) {
+        if (cam.enabled && (result.added.includes(cam.id) || result.restarted.includes(cam.id))) await this.startCamera(cam, i);
+      }
+      this.retention?.setPolicy(this.retentionPolicy());
+    } catch (err) {
+      this.config = old;
+      return this.reloaded({ ...result, ok: false, error: (err as Error).message });
+    }
+    return this.reloaded(result);
+  }
+
+  private reloaded(result: ReloadResult): ReloadResult {
+    try {
+      this.catalog?.setMeta('last_reload', JSON.stringify(result));
+    } catch (err) {
+      this.log.error({ err }, 'cannot record the reload in the catalog');
+    }
+    if (result.ok) this.log.info({ reload: result }, 'config reloaded');
+    else this.log.error({ reload: result }, `config reload refused: ${result.error}`);
+    return result;
   }
 
   retentionPolicy(): RetentionPolicy {
@@ -125,6 +210,12 @@ export class Daemon {
     await this.store?.drain();
     await Promise.all([...this.testCameras.values()].map((c) => c.stop()));
     if (this.catalog) markCleanStop(this.catalog);
+    try {
+      const pidFile = join(this.dataDir, PID_FILE);
+      if (readFileSync(pidFile, 'utf8').trim() === String(process.pid)) unlinkSync(pidFile);
+    } catch {
+      // never written, or already gone
+    }
     this.catalog?.close();
     this.log.info('edge-nvr stopped');
   }

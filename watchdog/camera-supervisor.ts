@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { statfsSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { BackendExit, RecorderBackend, RecorderBackendOptions } from '../recorder/backends/backend.js';
 import { createBackend, type BackendName } from '../recorder/backends/create.js';
@@ -26,6 +27,16 @@ export interface CameraSupervisorOptions {
   /** called before every launch (ONVIF: the stream URI may have changed); a failure is a
    * failed run, retried with backoff */
   resolveUrl?: () => Promise<{ url: string; safeUrl: string }>;
+}
+
+/** Under a megabyte free: not even one more fragment fits. */
+function diskIsFull(dir: string): boolean {
+  try {
+    const s = statfsSync(dir);
+    return s.bavail * s.bsize < 1024 * 1024;
+  } catch {
+    return false;
+  }
 }
 
 export type CameraState = 'starting' | 'recording' | 'down' | 'stopped';
@@ -182,6 +193,7 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
       hadMedia: this.lastMediaMs >= this.launchedAtMs,
       msSinceMedia: Date.now() - Math.max(this.lastMediaMs, this.launchedAtMs),
       stallMs: Math.min(this.opts.stallTimeoutMs, this.opts.backendOptions.timeoutSeconds * 1000),
+      diskFull: diskIsFull(this.opts.dataDir),
     };
     try {
       const recovered = await recoverCamera(this.opts.dataDir, this.camera, this.opts.catalog, this.opts.store, this.opts.log);

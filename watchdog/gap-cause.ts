@@ -11,9 +11,10 @@ export type GapCause =
  * that never had media could not reach its camera. (ffmpeg flushes a last progress report
  * as it gives up, so silence alone cannot be measured to the end.)
  */
-export function classifyExit(exit: BackendExit, run: { hadMedia: boolean; msSinceMedia: number; stallMs: number }): GapCause {
+export function classifyExit(exit: BackendExit, run: { hadMedia: boolean; msSinceMedia: number; stallMs: number; diskFull?: boolean }): GapCause {
   const r = exit.reason;
-  if (/No space left|ENOSPC/i.test(r)) return 'disk_full';
+  // ffmpeg 5.1 may die of SIGSEGV on ENOSPC without saying so: the disk itself is asked too
+  if (run.diskFull || /No space left|ENOSPC/i.test(r)) return 'disk_full';
   if (/Read-only file system|EROFS|Input\/output error|EIO|Permission denied|EACCES/i.test(r)) return 'disk_unwritable';
   if (/refused|unreachable|No route|Unauthorized|401|404|Not Found|resolve/i.test(r)) return 'camera_unreachable';
   if (run.hadMedia && (/timed? ?out/i.test(r) || run.msSinceMedia >= run.stallMs * 0.8)) return 'stalled';

@@ -52,6 +52,7 @@ export interface RetentionStatus {
 
 const BATCH = 200;
 const AT_RISK_REPEAT_MS = 10 * 60_000;
+const LIVE_BYTES_TTL_MS = 10 * 60_000;
 
 /**
  * Deletes what the law lets go and nothing it protects:
@@ -67,6 +68,7 @@ const AT_RISK_REPEAT_MS = 10 * 60_000;
  */
 export class Retention {
   private lastAtRisk = new Map<string, number>();
+  private liveBytesCache?: { atMs: number; bytes: number };
 
   constructor(
     private readonly dataDir: string,
@@ -154,12 +156,13 @@ export class Retention {
   /** What the box holds against what it must hold. */
   status(disk: DiskSpace): RetentionStatus {
     const now = this.now();
-    const live = new Map(this.catalog.liveSummary().map((s) => [s.camera, s]));
     const cameras = this.policy.cameras.map((c) => {
-      const oldest = live.get(c.camera)?.oldest_ms ?? null;
+      const oldest = this.catalog.oldestLive(c.camera);
       return { camera: c.camera, oldest_ms: oldest, days_held: oldest === null ? 0 : (now - oldest) / DAY_MS, min_days: c.minDays, max_days: c.maxDays };
     });
-    const liveBytes = [...live.values()].reduce((sum, s) => sum + s.bytes, 0);
+    // the forecast need not be exact by the minute; the sum is a full scan
+    if (!this.liveBytesCache || now - this.liveBytesCache.atMs > LIVE_BYTES_TTL_MS) this.liveBytesCache = { atMs: now, bytes: this.catalog.liveBytes() };
+    const liveBytes = this.liveBytesCache.bytes;
     const rate = this.catalog.recentRate(now - 3_600_000);
     const bytesPerDay = rate.spanMs > 60_000 ? (rate.bytes / rate.spanMs) * DAY_MS : 0;
     const capacity = liveBytes + disk.available_bytes - this.policy.floorBytes;

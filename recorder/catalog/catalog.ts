@@ -229,10 +229,22 @@ export class Catalog {
     this.db.transaction(() => { for (const id of ids) stmt.run(at, note, id); })();
   }
 
-  /** Per camera: the oldest live segment's start and the live bytes. */
+  /** The oldest live segment's start, through the (camera, state, end_ms) index. */
+  oldestLive(camera: string): number | null {
+    const r = this.db.prepare("SELECT start_ms FROM segments WHERE camera = ? AND state = 'ok' ORDER BY end_ms LIMIT 1").get(camera) as { start_ms: number } | undefined;
+    return r?.start_ms ?? null;
+  }
+
+  /** Per camera: the oldest live segment's start and the live bytes. A full scan: for one-off
+   * commands, not for anything that runs every minute. */
   liveSummary(): Array<{ camera: string; oldest_ms: number; newest_ms: number; bytes: number; segments: number }> {
     return this.db.prepare(`SELECT camera, min(start_ms) AS oldest_ms, max(end_ms) AS newest_ms, sum(bytes) AS bytes, count(*) AS segments
       FROM segments WHERE state = 'ok' GROUP BY camera ORDER BY camera`).all() as Array<{ camera: string; oldest_ms: number; newest_ms: number; bytes: number; segments: number }>;
+  }
+
+  /** Bytes of every live segment: a full scan (about 1.5 s over a million rows), so callers cache it. */
+  liveBytes(): number {
+    return (this.db.prepare("SELECT coalesce(sum(bytes), 0) AS b FROM segments WHERE state = 'ok'").get() as { b: number }).b;
   }
 
   /** Bytes recorded per ms over a recent window, for the forecast of days the disk holds. */

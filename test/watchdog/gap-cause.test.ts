@@ -1,12 +1,12 @@
 import t from 'tap';
 import { classifyExit } from '../../watchdog/gap-cause.js';
 
-const exit = (reason: string, code: number | null = 1) => ({ camera: 'c', requested: false, reason, code, signal: null });
+const exit = (reason: string, code: number | null = 1) => ({ camera: 'c', requested: false, reason, code, signal: null as string | null });
 const live = { hadMedia: true, msSinceMedia: 200, stallMs: 5000 };
 const never = { hadMedia: false, msSinceMedia: 9000, stallMs: 5000 };
 
 t.test('what ffmpeg and GStreamer say on the way out maps to a cause', async (t) => {
-  const cases: Array<[string, ReturnType<typeof exit>, typeof live, string]> = [
+  const cases: Array<[string, ReturnType<typeof exit>, Parameters<typeof classifyExit>[1], string]> = [
     ['ffmpeg exits 0 when the camera goes away', exit('ffmpeg exited with status 0: the camera closed the stream', 0), live, 'camera_unreachable'],
     ['refused', exit('ffmpeg exited with status 1: rtsp://***@10.0.0.5/x: Connection refused'), never, 'camera_unreachable'],
     ['401', exit('camera rtsp://***@h/x unauthorized (401)'), never, 'camera_unreachable'],
@@ -15,6 +15,7 @@ t.test('what ffmpeg and GStreamer say on the way out maps to a cause', async (t)
     ['silent for most of the stall window', exit('gstreamer error: internal data stream error'), { ...live, msSinceMedia: 4500 }, 'stalled'],
     ['full disk', exit('ffmpeg exited with status 1: Error writing trailer: No space left on device'), live, 'disk_full'],
     ['read-only disk', exit('ffmpeg exited with status 1: Read-only file system'), live, 'disk_unwritable'],
+    ['a crash on a full disk is the disk', exit('ffmpeg was killed by SIGSEGV', null), { ...live, diskFull: true }, 'disk_full'],
     ['killed by a signal nobody sent', { ...exit('ffmpeg was killed by SIGSEGV', null), signal: 'SIGSEGV' }, live, 'recorder_crashed'],
   ];
   for (const [what, e, run, cause] of cases) t.equal(classifyExit(e, run), cause, what);
