@@ -224,6 +224,8 @@ interface RunResult {
   /** % of one core used by the whole tree after the first WARM_MS (start-up and connect excluded) */
   steadyCorePercent: number;
   nodeRssMB?: { warm: number; peak: number; end: number };
+  /** the Node process's RSS every 5 s of the run, MB (for spotting growth) */
+  nodeRssSeriesMB?: number[];
   segments: number;
   segmentsPerCamera: Record<string, number>;
   /** mean of recorded media seconds per camera */
@@ -389,6 +391,7 @@ async function runDaemon(n: number, o: Options): Promise<RunResult> {
       peakPssMB: round(phase.measured.peakPssBytes / MB, 1),
       steadyCorePercent: round(steadyCorePercent(phase.measured, o.seconds), 1),
       nodeRssMB,
+      nodeRssSeriesMB: rss.filter((r, i) => i === 0 || Math.floor(r.atMs / 5000) > Math.floor(rss[i - 1]!.atMs / 5000)).map((r) => round(r.bytes / MB, 1)),
       segments,
       segmentsPerCamera: perCamera,
       recordedSecondsPerCamera: round(ms / 1000 / n, 1),

@@ -143,6 +143,12 @@ export const Config = Type.Object(
               { ...strict, description: 'commands on <prefix>/cmd/<name>; refused unless hmac_secret_file or allowed_clients is set' },
             ),
           ),
+          home_assistant: Type.Optional(
+            Type.Object(
+              { discovery_prefix: Type.String({ minLength: 1, default: 'homeassistant' }) },
+              { ...strict, description: 'publish Home Assistant MQTT discovery for a few sensors (present = on)' },
+            ),
+          ),
         },
         strict,
       ),

@@ -3,7 +3,10 @@ import type { Config } from '../config/schema.js';
 import { SdNotify } from '../watchdog/sd-notify.js';
 import { startWatchdogPings } from '../watchdog/watchdog-pings.js';
 import { Daemon } from './daemon.js';
-import { EXIT } from './args.js';
+import { startMqtt, type MqttReporter } from './mqtt/reporter.js';
+import { DEFAULT_CONFIG, EXIT } from './args.js';
+import { loadConfig } from '../config/load.js';
+import { ConfigError } from '../config/errors.js';
 
 /** A supervisor that has not ticked for this long is wedged: let systemd restart the box. */
 const SUPERVISOR_SILENT_MS = 10_000;
@@ -18,6 +21,7 @@ export async function runDaemon(config: Config, log: Logger, durationS?: number)
   const daemon = new Daemon(config, log);
   const notify = new SdNotify({ log });
   let pings: { stop(): void } | undefined;
+  let mqtt: MqttReporter | undefined;
   let stopping: Promise<void> | undefined;
   let resolveDone!: () => void;
   const done = new Promise<void>((r) => { resolveDone = r; });
@@ -29,13 +33,21 @@ export async function runDaemon(config: Config, log: Logger, durationS?: number)
     log.info({ why }, 'stopping');
     pings?.stop();
     void notify.stopping();
-    stopping = daemon.stop().then(resolveDone, (err) => { log.error({ err }, 'error while stopping'); resolveDone(); });
+    stopping = (mqtt?.stop().catch((err) => log.error({ err }, 'mqtt stop failed')) ?? Promise.resolve()).then(() => daemon.stop()).then(resolveDone, (err) => { log.error({ err }, 'error while stopping'); resolveDone(); });
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+  // SIGHUP (edge-nvr reload): apply the config file again; an invalid one is refused and the
+  // running config stays. Reloads run one at a time.
+  let reloading: Promise<unknown> = Promise.resolve();
+  process.on('SIGHUP', () => {
+    if (stopping) return;
+    reloading = reloading.then(() => reloadFromFile(daemon, log));
+  });
   try {
     void notify.status('recovering and starting recorders');
     await daemon.start();
+    mqtt = startMqtt(daemon, config, log, { handlers: { reload: () => (reloading = reloading.then(() => reloadFromFile(daemon, log))) } });
   } catch (err) {
     log.fatal({ err }, 'cannot start');
     await notify.status(`cannot start: ${(err as Error).message}`);
@@ -57,4 +69,31 @@ export async function runDaemon(config: Config, log: Logger, durationS?: number)
   await done;
   clearTimeout(timer);
   return EXIT.ok;
+}
+
+/** The config file this process was started with (`--config F`, else the default). */
+function configPathOfThisProcess(): string {
+  const argv = process.argv;
+  const i = argv.indexOf('--config');
+  if (i >= 0 && argv[i + 1]) return argv[i + 1]!;
+  return argv.find((a) => a.startsWith('--config='))?.slice('--config='.length) ?? DEFAULT_CONFIG;
+}
+
+async function reloadFromFile(daemon: Daemon, log: Logger): Promise<void> {
+  const path = configPathOfThisProcess();
+  log.info({ path }, 'SIGHUP: reloading the config');
+  let next: Config;
+  try {
+    next = loadConfig(path);
+  } catch (err) {
+    const error = err instanceof ConfigError ? err.issues.map((i) => `${err.source}: ${i}`).join('; ') : (err as Error).message;
+    for (const line of error.split('; ')) log.error({ path }, `config reload refused: ${line}`);
+    try {
+      daemon.catalog?.setMeta('last_reload', JSON.stringify({ ok: false, at_ms: Date.now(), error, added: [], removed: [], restarted: [], unchanged: [] }));
+    } catch (e) {
+      log.error({ err: e }, 'cannot record the reload in the catalog');
+    }
+    return;
+  }
+  await daemon.reload(next).catch((err) => log.error({ err }, 'config reload failed'));
 }

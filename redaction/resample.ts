@@ -15,29 +15,31 @@ export function letterbox(frame: Frame, region: Region, size: number, layout: 'n
   const outW = Math.min(size, Math.round(region.w * scale));
   const outH = Math.min(size, Math.round(region.h * scale));
   const { width, height, data } = frame;
-  // Lookup tables for the normalisation: 3 x 256 values instead of a call per sample.
-  const lut = [0, 1, 2].map((c) => Float32Array.from({ length: 256 }, (_, v) => norm(v, c)));
-  for (let y = 0; y < size; y++) {
+  // Tables instead of per-sample work: the normalisation (3 x 256 values) and, per output
+  // column, the two source offsets and the weight. This runs for every tile of every frame.
+  const lut = new Float32Array(768);
+  for (let c = 0; c < 3; c++) for (let v = 0; v < 256; v++) lut[c * 256 + v] = norm(v, c);
+  const cx0 = new Int32Array(outW), cx1 = new Int32Array(outW), cfx = new Float32Array(outW);
+  for (let x = 0; x < outW; x++) {
+    const sx = region.x + (x + 0.5) / scale - 0.5;
+    const x0 = Math.max(0, Math.min(width - 1, Math.floor(sx)));
+    cx0[x] = x0 * 3; cx1[x] = Math.min(width - 1, x0 + 1) * 3; cfx[x] = Math.max(0, Math.min(1, sx - x0));
+  }
+  // strides: where channel c of output pixel o goes
+  const po = layout === 'nhwc' ? 3 : 1, pc = layout === 'nhwc' ? 1 : plane;
+  for (let o = 0; o < plane; o++) for (let c = 0; c < 3; c++) tensor[o * po + c * pc] = pad[c]!;
+  for (let y = 0; y < outH; y++) {
     const sy = region.y + (y + 0.5) / scale - 0.5;
     const y0 = Math.max(0, Math.min(height - 1, Math.floor(sy)));
-    const y1 = Math.min(height - 1, y0 + 1);
+    const r0 = y0 * width * 3, r1 = Math.min(height - 1, y0 + 1) * width * 3;
     const fy = Math.max(0, Math.min(1, sy - y0));
-    for (let x = 0; x < size; x++) {
-      const o = y * size + x;
-      if (x >= outW || y >= outH) {
-        for (let c = 0; c < 3; c++) tensor[layout === 'nhwc' ? o * 3 + c : c * plane + o] = pad[c]!;
-        continue;
-      }
-      const sx = region.x + (x + 0.5) / scale - 0.5;
-      const x0 = Math.max(0, Math.min(width - 1, Math.floor(sx)));
-      const x1 = Math.min(width - 1, x0 + 1);
-      const fx = Math.max(0, Math.min(1, sx - x0));
-      const i00 = (y0 * width + x0) * 3, i01 = (y0 * width + x1) * 3, i10 = (y1 * width + x0) * 3, i11 = (y1 * width + x1) * 3;
+    for (let x = 0; x < outW; x++) {
+      const o = (y * size + x) * po;
+      const fx = cfx[x]!, a = r0 + cx0[x]!, b = r0 + cx1[x]!, d = r1 + cx0[x]!, e = r1 + cx1[x]!;
       for (let c = 0; c < 3; c++) {
-        const top = data[i00 + c]! + (data[i01 + c]! - data[i00 + c]!) * fx;
-        const bot = data[i10 + c]! + (data[i11 + c]! - data[i10 + c]!) * fx;
-        const v = Math.round(top + (bot - top) * fy);
-        tensor[layout === 'nhwc' ? o * 3 + c : c * plane + o] = lut[c]![v]!;
+        const top = data[a + c]! + (data[b + c]! - data[a + c]!) * fx;
+        const bot = data[d + c]! + (data[e + c]! - data[d + c]!) * fx;
+        tensor[o + c * pc] = lut[c * 256 + ((top + (bot - top) * fy + 0.5) | 0)]!;
       }
     }
   }

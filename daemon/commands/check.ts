@@ -10,6 +10,13 @@ import { constants } from 'node:fs';
 import { access, stat, statfs, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { userInfo } from 'node:os';
+import { connect } from 'node:net';
+import { effectiveRetention, readSecret } from '../../config/load.js';
+import { Catalog } from '../../recorder/catalog/catalog.js';
+import { resolveOnvifStream } from '../../recorder/sources/onvif.js';
+import { scrubCredentials, withCredentials } from '../../recorder/sources/url.js';
+import { readClockSync } from '../../watchdog/system-health.js';
+import { probeStream } from './probe.js';
 import { DEFAULT_CONFIG, EXIT, parseCommand, type CommandSpec } from '../args.js';
 import { ConfigError } from '../../config/errors.js';
 import { loadConfig } from '../../config/load.js';
@@ -34,7 +41,7 @@ export type Preflight = (ctx: CheckContext) => Promise<CheckResult>;
 
 const spec = {
   name: 'check',
-  summary: 'Validate the config and pre-flight the box (ffmpeg, storage). Exit 0 all passed, 1 a check failed, 2 bad config.',
+  summary: 'Validate the config and pre-flight the box (ffmpeg, GStreamer, storage, cameras, disk size, clock, broker). Exit 0 all passed, 1 a check failed, 2 bad config.',
   usage: 'check [--config <path>] [--json]',
   options: {
     config: { type: 'string', short: 'c' },
@@ -153,8 +160,133 @@ async function freeSpace(path: string): Promise<string> {
   }
 }
 
-/** In order of output. Append new checks here (camera reachable, clock synced, ...). */
-export const PREFLIGHT: Preflight[] = [ffmpegPresent, storageWritable];
+/* ---------------------------------------------- cameras, GStreamer, disk size, clock, broker */
+
+export interface CameraProbe {
+  camera: string;
+  ok: boolean;
+  detail: string;
+  /** measured (or, for test cameras, configured) bitrate */
+  bitrate_kbps: number | null;
+}
+
+const cameraProbes = new WeakMap<Config, Promise<CameraProbe[]>>();
+
+/** Every enabled camera probed once (RTSP DESCRIBE and a couple of seconds of packets through
+ * ffprobe; ONVIF cameras resolve their stream URI first), shared by the checks that need it. */
+function probeCameras(config: Config): Promise<CameraProbe[]> {
+  let p = cameraProbes.get(config);
+  if (!p) {
+    p = Promise.all(config.cameras.map(async (cam, i): Promise<CameraProbe | null> => {
+      if (!cam.enabled) return null;
+      const src = cam.source;
+      if (src.type === 'test') return { camera: cam.id, ok: true, detail: 'synthetic camera', bitrate_kbps: src.bitrate_kbps };
+      try {
+        let url: string;
+        let via = '';
+        if (src.type === 'onvif') {
+          const r = await resolveOnvifStream({ host: src.host, username: src.username, password: readSecret(src, `cameras[${i}].source`), profile: src.profile, timeoutMs: 5000 });
+          url = r.url;
+          via = ` via ONVIF ${src.host}${r.clock_drift_ms !== null && Math.abs(r.clock_drift_ms) > 2000 ? ` (camera clock ${Math.round(r.clock_drift_ms / 1000)} s off)` : ''}`;
+        } else {
+          url = withCredentials(src.url, src.username, readSecret(src, `cameras[${i}].source`));
+        }
+        const probe = await probeStream(url, 2, Math.min(cam.record.timeout_seconds, 5));
+        const v = probe.video;
+        if (!v) return { camera: cam.id, ok: false, detail: `${probe.url}${via}: no video stream`, bitrate_kbps: probe.bitrate_kbps };
+        return { camera: cam.id, ok: true, detail: `${v.codec} ${v.width}x${v.height} ${v.fps ?? '?'} fps ${probe.bitrate_kbps ?? '?'} kbit/s${via}`, bitrate_kbps: probe.bitrate_kbps };
+      } catch (err) {
+        return { camera: cam.id, ok: false, detail: scrubCredentials((err as Error).message), bitrate_kbps: null };
+      }
+    })).then((all) => all.filter((c): c is CameraProbe => c !== null));
+    cameraProbes.set(config, p);
+  }
+  return p;
+}
+
+/** Every enabled camera answers: one line naming each camera that does not. */
+export async function camerasReachable({ config }: CheckContext): Promise<CheckResult> {
+  const probes = await probeCameras(config);
+  const bad = probes.filter((p) => !p.ok);
+  if (bad.length) return { name: 'cameras', ok: false, detail: bad.map((p) => `${p.camera} unreachable: ${p.detail}`).join('; ') };
+  return { name: 'cameras', ok: true, detail: probes.map((p) => `${p.camera}: ${p.detail}`).join('; ') || 'no enabled camera' };
+}
+
+/** GStreamer is required by cameras on the gstreamer backend, optional otherwise. */
+export async function gstreamerPresent({ config }: CheckContext): Promise<CheckResult> {
+  const needed = config.cameras.some((c) => c.enabled && c.record.backend === 'gstreamer');
+  return new Promise((done) => {
+    execFile('gst-inspect-1.0', ['splitmuxsink'], { timeout: 10_000 }, (err, stdout) => {
+      if (err) {
+        const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'gst-inspect-1.0 not found' : 'splitmuxsink missing';
+        done({ name: 'gstreamer', ok: !needed, detail: needed
+          ? `${why}; install GStreamer (apt install gstreamer1.0-tools gstreamer1.0-plugins-good gstreamer1.0-plugins-bad)`
+          : `${why}; not needed (no camera uses the gstreamer backend)` });
+        return;
+      }
+      const version = /Version\s+(\S+)/.exec(stdout)?.[1];
+      done({ name: 'gstreamer', ok: true, detail: `GStreamer${version ? ` ${version}` : ''} with splitmuxsink${needed ? '' : ' (not used by any camera)'}` });
+    });
+  });
+}
+
+/** The data disk holds `min_days` of every camera at the probed bitrates, above the floor. */
+export async function diskLargeEnough({ config }: CheckContext): Promise<CheckResult> {
+  let path = resolve(config.storage.path);
+  while (!(await stat(path).catch(() => undefined)) && dirname(path) !== path) path = dirname(path);
+  const fs = await statfs(path);
+  let recorded = 0;
+  try {
+    const catalog = Catalog.openReadOnly(resolve(config.storage.path));
+    try { recorded = catalog.liveSummary().reduce((s, c) => s + c.bytes, 0); } finally { catalog.close(); }
+  } catch {
+    // no catalog yet
+  }
+  const capacity = Number(fs.bavail) * Number(fs.bsize) + recorded - config.storage.free_space_floor_mb * 2 ** 20;
+  const probes = await probeCameras(config);
+  let needed = 0;
+  const unknown: string[] = [];
+  for (const cam of config.cameras.filter((c) => c.enabled)) {
+    const kbps = probes.find((p) => p.camera === cam.id)?.bitrate_kbps;
+    if (!kbps) { unknown.push(cam.id); continue; }
+    needed += (kbps * 1000 / 8) * 86_400 * effectiveRetention(config, cam).minDays;
+  }
+  const gb = (b: number) => `${(b / 1e9).toFixed(b < 1e9 ? 2 : 1)} GB`;
+  const days = Math.max(...config.cameras.map((c) => effectiveRetention(config, c).minDays));
+  const note = unknown.length ? ` (bitrate unknown for ${unknown.join(', ')})` : '';
+  if (needed > capacity) {
+    return { name: 'disk size', ok: false, detail: `${path}: ${days} days need ${gb(needed)} at the probed bitrates, the disk holds ${gb(Math.max(0, capacity))} above the free-space floor${note}; use a larger disk or lower the bitrates` };
+  }
+  return { name: 'disk size', ok: true, detail: `${days} days need ${gb(needed)}, the disk holds ${gb(capacity)} above the floor${note}` };
+}
+
+/** Recordings are evidence: their timestamps need a synchronised clock. */
+export async function clockSynced(): Promise<CheckResult> {
+  const c = await readClockSync();
+  if (c.synchronized === false) return { name: 'clock', ok: false, detail: `not synchronised (${c.source}); enable NTP (timedatectl set-ntp true) and check the network` };
+  if (c.synchronized === null) return { name: 'clock', ok: true, detail: 'synchronisation unknown (no timedatectl, chronyc or timesyncd answered); check NTP by hand' };
+  return { name: 'clock', ok: true, detail: `synchronised (${c.source})` };
+}
+
+const MQTT_PORTS: Record<string, number> = { 'mqtt:': 1883, 'tcp:': 1883, 'mqtts:': 8883, 'ssl:': 8883, 'ws:': 80, 'wss:': 443 };
+
+/** The broker answers a TCP connect (when mqtt is configured). */
+export async function brokerReachable({ config }: CheckContext): Promise<CheckResult> {
+  if (!config.mqtt) return { name: 'broker', ok: true, detail: 'no mqtt configured' };
+  const u = new URL(config.mqtt.url);
+  const host = u.hostname.replace(/^\[|\]$/g, '');
+  const port = Number(u.port) || MQTT_PORTS[u.protocol] || 1883;
+  return new Promise((done) => {
+    const sock = connect({ host, port, timeout: 3000 });
+    const finish = (r: CheckResult) => { sock.destroy(); done(r); };
+    sock.once('connect', () => finish({ name: 'broker', ok: true, detail: `${host}:${port} accepts connections` }));
+    sock.once('timeout', () => finish({ name: 'broker', ok: false, detail: `${host}:${port}: no answer within 3 s` }));
+    sock.once('error', (err: NodeJS.ErrnoException) => finish({ name: 'broker', ok: false, detail: `${host}:${port}: ${err.code ?? err.message}` }));
+  });
+}
+
+/** In order of output. Append new checks here. */
+export const PREFLIGHT: Preflight[] = [ffmpegPresent, gstreamerPresent, storageWritable, camerasReachable, diskLargeEnough, clockSynced, brokerReachable];
 
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;

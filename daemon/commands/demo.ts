@@ -5,6 +5,7 @@ import { createLogger } from '../log.js';
 import { runDaemon } from '../lifecycle.js';
 import { packageRoot } from '../package-root.js';
 import { parseDuration } from './run.js';
+import { startEmbeddedBroker } from '../mqtt/embedded-broker.js';
 
 export const spec = {
   name: 'demo',
@@ -21,5 +22,12 @@ export async function run(argv: string[]): Promise<number> {
   config.storage.path = resolve(args.values.data ?? config.storage.path);
   const log = createLogger(config.log.level);
   log.info({ dataDir: config.storage.path }, 'demo: try `edge-nvr recordings --data <dir> --camera demo-1` and `edge-nvr verify --data <dir>` in another terminal');
-  return runDaemon(config, log, parseDuration(args.values.duration));
+  // no broker configured: an embedded one (aedes, MQTT 3.1.1) on 127.0.0.1:1883 or a free port
+  const broker = config.mqtt ? undefined : await startEmbeddedBroker(log);
+  if (broker) config.mqtt = { url: broker.url, health_interval_s: 60, keepalive_s: 30 };
+  try {
+    return await runDaemon(config, log, parseDuration(args.values.duration));
+  } finally {
+    await broker?.close();
+  }
 }

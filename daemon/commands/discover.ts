@@ -1,7 +1,126 @@
-import { EXIT } from '../args.js';
+/**
+ * `edge-nvr discover`: WS-Discovery on the local network, then for each camera its device
+ * information, profiles, stream URIs and clock drift (ONVIF, with the credentials given), as a
+ * table or as a ready `cameras:` config snippet (--yaml). Credentials are never printed: the
+ * snippet names the password file.
+ */
+import { resolve } from 'node:path';
+import { readSecret } from '../../config/load.js';
+import { discover, inspectCamera, type OnvifCameraInfo } from '../../recorder/sources/onvif.js';
+import { EXIT, parseCommand, UsageError } from '../args.js';
 
-/** Not built yet: see the open issue that owns `edge-nvr discover`. */
-export async function run(): Promise<number> {
-  process.stderr.write('edge-nvr discover: not available in this build yet\n');
-  return EXIT.failure;
+const spec = {
+  name: 'discover',
+  summary: 'Find ONVIF cameras (WS-Discovery), read their profiles, stream URIs and clocks. Exit 0 found at least one, 1 none.',
+  usage: 'discover [--user U --password-file F] [--interface IF] [--timeout S] [--target HOST:PORT] [--yaml [--segment-seconds S] | --json]',
+  options: {
+    user: { type: 'string' }, 'password-file': { type: 'string' }, interface: { type: 'string' }, timeout: { type: 'string' },
+    target: { type: 'string', multiple: true }, 'segment-seconds': { type: 'string' }, yaml: { type: 'boolean' }, json: { type: 'boolean' },
+  },
+  help: {
+    user: 'ONVIF username of the cameras',
+    'password-file': 'file holding their password (named, never copied, in the --yaml snippet)',
+    interface: 'network interface (eth0) or IPv4 address to probe from (default: the system\'s choice)',
+    timeout: 'seconds to wait for answers (default 3)',
+    target: 'send the probe unicast to HOST:PORT instead of the multicast group (repeatable)',
+    'segment-seconds': 'segment length to write into the --yaml snippet (default: none, the config default)',
+    yaml: 'print a cameras: snippet for the config',
+    json: 'print the cameras as JSON',
+  },
+} as const;
+
+interface Found {
+  xaddr: string;
+  host: string;
+  info?: OnvifCameraInfo;
+  error?: string;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const parsed = parseCommand(spec, argv);
+  if (!parsed) return EXIT.ok;
+  const v = parsed.values;
+  const timeoutS = Number(v.timeout ?? 3);
+  if (!(timeoutS > 0)) throw new UsageError(`--timeout: expected seconds, got "${v.timeout}"`);
+  const passwordFile = v['password-file'] ? resolve(v['password-file']) : undefined;
+  const password = passwordFile ? readSecret({ password_file: passwordFile }, '--password-file', 'command line') : undefined;
+  const targets = v.target?.length ? v.target : [undefined];
+  const devices = (await Promise.all(targets.map((target) => discover({ timeoutMs: timeoutS * 1000, iface: v.interface, target })))).flat();
+  const seen = new Set<string>();
+  const found: Found[] = [];
+  for (const d of devices) {
+    const xaddr = d.xaddrs.find((x) => /^http:/.test(x)) ?? d.xaddrs[0]!;
+    if (seen.has(d.urn)) continue;
+    seen.add(d.urn);
+    found.push({ xaddr, host: new URL(xaddr).host });
+  }
+  await Promise.all(found.map(async (f) => {
+    try {
+      f.info = await inspectCamera({ host: f.host, username: v.user, password, timeoutMs: 5000 });
+    } catch (err) {
+      f.error = (err as Error).message;
+    }
+  }));
+  found.sort((a, b) => a.host.localeCompare(b.host, 'en', { numeric: true }));
+  if (!found.length) {
+    process.stderr.write(`edge-nvr discover: no ONVIF camera answered within ${timeoutS} s${v.interface ? ` on ${v.interface}` : ''}\n`);
+    return EXIT.failure;
+  }
+  for (const f of found) if (f.error) process.stderr.write(`edge-nvr discover: ${f.error}\n`);
+  if (v.json) process.stdout.write(JSON.stringify(found, null, 2) + '\n');
+  else if (v.yaml) {
+    const seg = v['segment-seconds'] === undefined ? undefined : Number(v['segment-seconds']);
+    if (seg !== undefined && !(Number.isInteger(seg) && seg > 0)) throw new UsageError(`--segment-seconds: expected whole seconds, got "${v['segment-seconds']}"`);
+    process.stdout.write(snippet(found, v.user, passwordFile, seg));
+  }
+  else process.stdout.write(table(found));
+  return EXIT.ok;
+}
+
+const drift = (ms: number | null | undefined) => (ms === null || ms === undefined ? '?' : `${ms >= 0 ? '+' : ''}${(ms / 1000).toFixed(0)} s`);
+
+function table(found: Found[]): string {
+  const rows = [['host', 'manufacturer / model', 'serial', 'clock drift', 'profile', 'video', 'stream URI']];
+  for (const f of found) {
+    if (!f.info) { rows.push([f.host, `ERROR: ${f.error}`, '', '', '', '', '']); continue; }
+    const i = f.info;
+    for (const [n, p] of i.profiles.entries()) {
+      rows.push([
+        n ? '' : f.host, n ? '' : `${i.manufacturer ?? '?'} ${i.model ?? ''}`.trim(), n ? '' : i.serial ?? '', n ? '' : drift(i.clock_drift_ms),
+        p.token, `${p.encoding ?? '?'} ${p.width ?? '?'}x${p.height ?? '?'} ${p.fps ?? '?'}fps ${p.bitrate_kbps ?? '?'}kbps`, p.stream_uri ?? '',
+      ]);
+    }
+  }
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  const out = rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd());
+  const drifting = found.filter((f) => f.info && f.info.clock_drift_ms !== null && Math.abs(f.info.clock_drift_ms) > 2000);
+  for (const f of drifting) out.push(`WARNING: ${f.host}: camera clock is ${drift(f.info!.clock_drift_ms)} off this box; set it to NTP`);
+  return out.join('\n') + '\n';
+}
+
+function camId(f: Found, i: number, used: Set<string>): string {
+  const base = (f.info?.model ?? 'camera').toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40) || 'camera';
+  let id = `${base}-${i + 1}`;
+  for (let n = 2; used.has(id); n++) id = `${base}-${i + 1}-${n}`;
+  used.add(id);
+  return id;
+}
+
+const q = (s: string) => JSON.stringify(s);
+
+function snippet(found: Found[], user: string | undefined, passwordFile: string | undefined, segmentSeconds?: number): string {
+  const lines = ['cameras:'];
+  const used = new Set<string>();
+  for (const [i, f] of found.entries()) {
+    if (!f.info) { lines.push(`  # ${f.host}: ${f.error}`); continue; }
+    const p = f.info.profiles[0];
+    lines.push(`  # ${f.info.manufacturer ?? ''} ${f.info.model ?? ''} serial ${f.info.serial ?? '?'}, clock drift ${drift(f.info.clock_drift_ms)}`.trimEnd());
+    lines.push(`  - id: ${camId(f, i, used)}`);
+    lines.push('    source:', '      type: onvif', `      host: ${q(f.host)}`);
+    if (user) lines.push(`      username: ${q(user)}`);
+    if (passwordFile) lines.push(`      password_file: ${q(passwordFile)}`);
+    if (p) lines.push(`      profile: ${q(p.token)}`);
+    if (segmentSeconds) lines.push('    record:', `      segment_seconds: ${segmentSeconds}`);
+  }
+  return lines.join('\n') + '\n';
 }

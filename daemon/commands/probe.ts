@@ -1,7 +1,157 @@
-import { EXIT } from '../args.js';
+/**
+ * `edge-nvr probe <url>`: what a camera really sends, read with ffprobe over RTSP/TCP for a few
+ * seconds of packets: codec, resolution, frame rate, bitrate, keyframe interval and audio. Warns
+ * when the keyframe interval is too long for the segment length (a segment can only start on a
+ * keyframe). Credentials never appear in the output.
+ */
+import { execFile } from 'node:child_process';
+import { loadConfig, readSecret } from '../../config/load.js';
+import { scrubCredentials, withCredentials } from '../../recorder/sources/url.js';
+import { EXIT, parseCommand, UsageError } from '../args.js';
 
-/** Not built yet: see the open issue that owns `edge-nvr probe`. */
-export async function run(): Promise<number> {
-  process.stderr.write('edge-nvr probe: not available in this build yet\n');
-  return EXIT.failure;
+const spec = {
+  name: 'probe',
+  summary: 'Read a camera stream for a few seconds: codec, resolution, frame rate, bitrate, keyframe interval, audio. Exit 0 read, 1 unreadable.',
+  usage: 'probe <rtsp-url> [--user U --password-file F] [--seconds S] [--segment-seconds S] [--config F] [--json]',
+  positionals: 1,
+  options: {
+    user: { type: 'string' }, 'password-file': { type: 'string' }, seconds: { type: 'string' },
+    'segment-seconds': { type: 'string' }, config: { type: 'string' }, json: { type: 'boolean' },
+  },
+  help: {
+    user: 'camera username (else the one in the URL)',
+    'password-file': 'file holding the camera password',
+    seconds: 'how long to read packets (default 5)',
+    'segment-seconds': 'segment length to check the keyframe interval against (default: the config camera with this URL, else 60)',
+    config: 'config file to take the segment length from',
+    json: 'print the result as JSON',
+  },
+} as const;
+
+export interface StreamProbe {
+  url: string;
+  video: { codec: string; width: number; height: number; fps: number | null; keyframe_interval_s: number | null; keyframe_interval_is_lower_bound: boolean; bitrate_kbps: number | null } | null;
+  audio: { codec: string; sample_rate: number | null; channels: number | null } | null;
+  bitrate_kbps: number | null;
+  seconds_read: number;
+}
+
+/** ffprobe over RTSP/TCP for `seconds` of packets; rejects with a one-line, credential-free reason. */
+export function probeStream(url: string, seconds = 5, timeoutS = 5): Promise<StreamProbe> {
+  const args = ['-v', 'error', '-rtsp_transport', 'tcp', '-timeout', String(timeoutS * 1_000_000), '-read_intervals', `%+${seconds}`,
+    '-show_streams', '-show_packets', '-show_entries', 'packet=stream_index,pts_time,dts_time,size,flags:stream=index,codec_type,codec_name,width,height,avg_frame_rate,r_frame_rate,sample_rate,channels',
+    '-of', 'json', url];
+  return new Promise((resolve, reject) => {
+    execFile('ffprobe', args, { timeout: (seconds + timeoutS * 3 + 5) * 1000, maxBuffer: 64 * 2 ** 20 }, (err, stdout, stderr) => {
+      if (err) {
+        const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'ffprobe not found on PATH (apt install ffmpeg)'
+          : (stderr.trim().split('\n').pop() || err.message.split('\n')[0] || 'ffprobe failed');
+        reject(new Error(`${scrubCredentials(url)}: ${scrubCredentials(why)}`));
+        return;
+      }
+      try {
+        resolve(summarise(url, JSON.parse(stdout)));
+      } catch (e) {
+        reject(new Error(`${scrubCredentials(url)}: unreadable ffprobe output (${(e as Error).message})`));
+      }
+    });
+  });
+}
+
+interface FfStream { index: number; codec_type: string; codec_name: string; width?: number; height?: number; avg_frame_rate?: string; r_frame_rate?: string; sample_rate?: string; channels?: number }
+interface FfPacket { stream_index: number; pts_time?: string; dts_time?: string; size?: string; flags?: string }
+
+function rate(r?: string): number | null {
+  if (!r) return null;
+  const [n, d] = r.split('/').map(Number);
+  return n && d ? Math.round((n / d) * 100) / 100 : null;
+}
+
+function summarise(url: string, out: { streams?: FfStream[]; packets?: FfPacket[] }): StreamProbe {
+  const streams = out.streams ?? [];
+  const packets = out.packets ?? [];
+  const v = streams.find((s) => s.codec_type === 'video');
+  const a = streams.find((s) => s.codec_type === 'audio');
+  const time = (p: FfPacket) => Number(p.pts_time ?? p.dts_time);
+  const times = packets.map(time).filter(Number.isFinite);
+  const span = times.length > 1 ? Math.max(...times) - Math.min(...times) : 0;
+  const bytes = packets.reduce((s, p) => s + Number(p.size ?? 0), 0);
+  let video: StreamProbe['video'] = null;
+  if (v) {
+    const vp = packets.filter((p) => p.stream_index === v.index);
+    const keys = vp.filter((p) => p.flags?.includes('K')).map(time).filter(Number.isFinite).sort((x, y) => x - y);
+    const intervals = keys.slice(1).map((k, i) => k - keys[i]!);
+    const vt = vp.map(time).filter(Number.isFinite);
+    const vspan = vt.length > 1 ? Math.max(...vt) - Math.min(...vt) : 0;
+    const vbytes = vp.reduce((s, p) => s + Number(p.size ?? 0), 0);
+    let fps = rate(v.avg_frame_rate) ?? rate(v.r_frame_rate);
+    if (vspan > 0 && vt.length > 2) fps = Math.round(((vt.length - 1) / vspan) * 100) / 100;
+    video = {
+      codec: v.codec_name, width: v.width ?? 0, height: v.height ?? 0, fps,
+      // one keyframe seen: the interval is at least the longer stretch of video around it
+      keyframe_interval_s: intervals.length ? Math.round(Math.max(...intervals) * 100) / 100
+        : keys.length === 1 && vspan > 0 ? Math.round(Math.max(keys[0]! - Math.min(...vt), Math.max(...vt) - keys[0]!) * 100) / 100 : null,
+      keyframe_interval_is_lower_bound: intervals.length === 0,
+      bitrate_kbps: vspan > 0 ? Math.round((vbytes * 8) / vspan / 1000) : null,
+    };
+  }
+  return {
+    url: scrubCredentials(url), video,
+    audio: a ? { codec: a.codec_name, sample_rate: a.sample_rate ? Number(a.sample_rate) : null, channels: a.channels ?? null } : null,
+    bitrate_kbps: span > 0 ? Math.round((bytes * 8) / span / 1000) : null,
+    seconds_read: Math.round(span * 10) / 10,
+  };
+}
+
+/** A segment starts on a keyframe: an interval over half the segment makes lengths ragged. */
+export function keyframeWarning(p: StreamProbe, segmentSeconds: number): string | null {
+  const k = p.video?.keyframe_interval_s;
+  if (k === null || k === undefined) return null;
+  if (k > segmentSeconds / 2) {
+    return `keyframe interval ${k} s is too long for ${segmentSeconds} s segments (segments can only start on a keyframe); set the camera's GOP/I-frame interval to at most ${Math.max(1, Math.floor(segmentSeconds / 2))} s`;
+  }
+  return null;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const parsed = parseCommand(spec, argv);
+  if (!parsed) return EXIT.ok;
+  const raw = parsed.positionals[0];
+  if (!raw || !/^rtsps?:\/\//.test(raw)) throw new UsageError('expected an rtsp:// URL');
+  const v = parsed.values;
+  const password = v['password-file'] ? readSecret({ password_file: v['password-file'] }, '--password-file', 'command line') : undefined;
+  const url = v.user ? withCredentials(raw, v.user, password) : raw;
+  const seconds = Number(v.seconds ?? 5);
+  if (!(seconds > 0)) throw new UsageError(`--seconds: expected a number, got "${v.seconds}"`);
+  let segmentSeconds = v['segment-seconds'] !== undefined ? Number(v['segment-seconds']) : undefined;
+  if (segmentSeconds !== undefined && !(segmentSeconds > 0)) throw new UsageError(`--segment-seconds: expected a number, got "${v['segment-seconds']}"`);
+  if (segmentSeconds === undefined && v.config) {
+    const config = loadConfig(v.config);
+    const strip = (u: string) => scrubCredentials(u).replace('***@', '');
+    const cam = config.cameras.find((c) => c.source.type === 'rtsp' && strip(c.source.url) === strip(raw));
+    segmentSeconds = cam?.record.segment_seconds ?? config.cameras[0]?.record.segment_seconds;
+  }
+  segmentSeconds ??= 60;
+  let p: StreamProbe;
+  try {
+    p = await probeStream(url, seconds);
+  } catch (err) {
+    process.stderr.write(`edge-nvr probe: ${(err as Error).message}\n`);
+    return EXIT.failure;
+  }
+  const warning = keyframeWarning(p, segmentSeconds);
+  if (v.json) {
+    process.stdout.write(JSON.stringify({ ...p, segment_seconds: segmentSeconds, warnings: warning ? [warning] : [] }, null, 2) + '\n');
+  } else {
+    const lines = [`stream:    ${p.url}`];
+    if (p.video) {
+      lines.push(`video:     ${p.video.codec} ${p.video.width}x${p.video.height} @ ${p.video.fps ?? '?'} fps, ${p.video.bitrate_kbps ?? '?'} kbit/s`);
+      lines.push(`keyframes: every ${p.video.keyframe_interval_is_lower_bound && p.video.keyframe_interval_s !== null ? 'at least ' : ''}${p.video.keyframe_interval_s ?? '?'} s`);
+    } else lines.push('video:     none');
+    lines.push(`audio:     ${p.audio ? `${p.audio.codec}${p.audio.sample_rate ? ` ${p.audio.sample_rate} Hz` : ''}${p.audio.channels ? ` ${p.audio.channels} ch` : ''}` : 'none'}`);
+    lines.push(`bitrate:   ${p.bitrate_kbps ?? '?'} kbit/s in total over ${p.seconds_read} s`);
+    if (warning) lines.push(`WARNING:   ${warning}`);
+    process.stdout.write(lines.join('\n') + '\n');
+  }
+  return EXIT.ok;
 }

@@ -1,7 +1,85 @@
-import { EXIT } from '../args.js';
+/**
+ * `edge-nvr reload`: signals the running daemon (the pid in `<data>/edge-nvr.pid`) with SIGHUP
+ * and waits for its verdict in the catalog (`meta.last_reload`): the daemon applies the new config
+ * to the cameras that changed, or refuses an invalid one and keeps the old one running.
+ */
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parse } from 'yaml';
+import { DEFAULT_CONFIG, EXIT, parseCommand, UsageError } from '../args.js';
+import { PID_FILE } from '../daemon.js';
+import { dataDirFrom, dataDirOptions, openCatalogReadOnly } from './data-dir.js';
 
-/** Not built yet: see the open issue that owns `edge-nvr reload`. */
-export async function run(): Promise<number> {
-  process.stderr.write('edge-nvr reload: not available in this build yet\n');
+const spec = {
+  name: 'reload',
+  summary: 'Make the running daemon apply its config file again (SIGHUP) and report whether it was accepted. Exit 0 accepted, 1 refused or no answer.',
+  usage: 'reload [--config F | --data DIR] [--timeout S] [--json]',
+  options: { ...dataDirOptions.options, timeout: { type: 'string' }, json: { type: 'boolean' } },
+  help: { ...dataDirOptions.help, timeout: 'seconds to wait for the daemon to answer (default 30)', json: 'print the outcome as JSON' },
+} as const;
+
+interface LastReload { ok: boolean; at_ms: number; error?: string; added?: string[]; removed?: string[]; restarted?: string[]; unchanged?: string[] }
+
+function lastReload(dataDir: string): LastReload | undefined {
+  try {
+    const catalog = openCatalogReadOnly(dataDir);
+    try {
+      const v = catalog.getMeta('last_reload');
+      return v ? (JSON.parse(v) as LastReload) : undefined;
+    } finally {
+      catalog.close();
+    }
+  } catch {
+    return undefined;
+  }
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const parsed = parseCommand(spec, argv);
+  if (!parsed) return EXIT.ok;
+  const timeoutS = Number(parsed.values.timeout ?? 30);
+  if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new UsageError(`--timeout: expected seconds, got "${parsed.values.timeout}"`);
+  // The new config may be invalid (the daemon says so): only its data dir is needed here.
+  let dataDir: string;
+  try {
+    dataDir = dataDirFrom(parsed.values);
+  } catch (err) {
+    if (parsed.values.data) throw err;
+    let raw: { storage?: { path?: unknown } } | undefined;
+    try {
+      raw = parse(readFileSync(parsed.values.config ?? DEFAULT_CONFIG, 'utf8')) as typeof raw;
+    } catch {
+      throw err;
+    }
+    const path = raw?.storage?.path;
+    dataDir = resolve(typeof path === 'string' ? path : '/var/lib/edge-nvr');
+  }
+  let pid: number;
+  try {
+    pid = Number(readFileSync(join(dataDir, PID_FILE), 'utf8').trim());
+  } catch {
+    process.stderr.write(`edge-nvr reload: no running daemon for ${dataDir} (no ${PID_FILE}); is the service running?\n`);
+    return EXIT.failure;
+  }
+  const sentMs = Date.now();
+  try {
+    process.kill(pid, 'SIGHUP');
+  } catch (err) {
+    process.stderr.write(`edge-nvr reload: cannot signal the daemon (pid ${pid}): ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}\n`);
+    return EXIT.failure;
+  }
+  const until = sentMs + timeoutS * 1000;
+  while (Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 200));
+    const r = lastReload(dataDir);
+    if (!r || r.at_ms < sentMs - 1000) continue;
+    if (parsed.values.json) process.stdout.write(JSON.stringify(r, null, 2) + '\n');
+    else if (r.ok) {
+      const list = (k: string, v?: string[]) => (v?.length ? ` ${k}: ${v.join(', ')};` : '');
+      process.stdout.write(`reload accepted:${list('restarted', r.restarted)}${list('added', r.added)}${list('removed', r.removed)}${list('unchanged', r.unchanged)}\n`.replace(/;\n$/, '\n'));
+    } else process.stderr.write(`reload refused, the running config stays: ${r.error}\n`);
+    return r.ok ? EXIT.ok : EXIT.failure;
+  }
+  process.stderr.write(`edge-nvr reload: the daemon (pid ${pid}) did not answer within ${timeoutS} s; see its log\n`);
   return EXIT.failure;
 }

@@ -1,7 +1,147 @@
-import { EXIT } from '../args.js';
+/**
+ * `edge-nvr status`: what a site manager asks on the box. Is every camera recording, how many
+ * days does the box hold against what it must, what went missing in the last 24 h, disk,
+ * temperature, the last events, and what the box last told the platform over MQTT. It reads
+ * the catalog read-only, so it works whether the daemon runs or not.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { pino } from 'pino';
+import { effectiveRetention, loadConfig } from '../../config/load.js';
+import type { Config } from '../../config/schema.js';
+import { Retention, type RetentionStatus } from '../../watchdog/retention.js';
+import { diskSpace, readSystemHealth } from '../../watchdog/system-health.js';
+import { DEFAULT_CONFIG, EXIT, parseCommand } from '../args.js';
+import { PID_FILE } from '../daemon.js';
+import { openCatalogReadOnly } from './data-dir.js';
 
-/** Not built yet: see the open issue that owns `edge-nvr status`. */
-export async function run(): Promise<number> {
-  process.stderr.write('edge-nvr status: not available in this build yet\n');
-  return EXIT.failure;
+const spec = {
+  name: 'status',
+  summary: 'Is the box recording, and how many days does it hold. Reads the catalog read-only; exit 0 every camera recording, 1 otherwise.',
+  usage: 'status [--config F | --data DIR] [--json]',
+  options: { config: { type: 'string' }, data: { type: 'string' }, json: { type: 'boolean' } },
+  help: {
+    config: `config file (default ${DEFAULT_CONFIG}): cameras, segment length, retention`,
+    data: 'data dir, when there is no config at hand (cameras and retention then come from the catalog only)',
+    json: 'print the status as JSON',
+  },
+} as const;
+
+const DAY_MS = 86_400_000;
+/** a camera is recording when its last segment ended within 2 segment lengths plus this */
+const MARGIN_MS = 15_000;
+
+export interface CameraStatus {
+  camera: string;
+  recording: boolean;
+  last_segment_end_ms: number | null;
+  open_gap: { start_ms: number; cause: string } | null;
+  gaps_24h: number;
+  gap_ms_24h: number;
+  days_held: number;
+  min_days: number | null;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const parsed = parseCommand(spec, argv);
+  if (!parsed) return EXIT.ok;
+  let config: Config | undefined;
+  if (parsed.values.config || !parsed.values.data) config = loadConfig(parsed.values.config ?? DEFAULT_CONFIG);
+  const dataDir = resolve(parsed.values.data ?? config!.storage.path);
+  const catalog = openCatalogReadOnly(dataDir);
+  const now = Date.now();
+  try {
+    const live = catalog.liveSummary();
+    const cameraIds = config ? config.cameras.filter((c) => c.enabled).map((c) => c.id) : live.map((l) => l.camera);
+    const policy = {
+      floorBytes: (config?.storage.free_space_floor_mb ?? 0) * 1024 * 1024,
+      cameras: cameraIds.map((id) => {
+        const cam = config?.cameras.find((c) => c.id === id);
+        return { camera: id, ...(config && cam ? effectiveRetention(config, cam) : { minDays: 0, maxDays: null }) };
+      }),
+    };
+    const silent = pino({ level: 'silent' });
+    const disk = await diskSpace(dataDir);
+    const retention: RetentionStatus = new Retention(dataDir, catalog, policy, diskSpace, silent, () => undefined).status(disk);
+    let daemonPid: number | null = null;
+    const pidFile = join(dataDir, PID_FILE);
+    if (existsSync(pidFile)) {
+      const pid = Number(readFileSync(pidFile, 'utf8').trim());
+      try { process.kill(pid, 0); daemonPid = pid; } catch (err) { if ((err as NodeJS.ErrnoException).code === 'EPERM') daemonPid = pid; }
+    }
+    const cameras: CameraStatus[] = cameraIds.map((id) => {
+      const segSeconds = config?.cameras.find((c) => c.id === id)?.record.segment_seconds ?? 60;
+      const last = catalog.lastSegment(id);
+      const openGap = catalog.openGapOf(id);
+      const gaps = catalog.gaps(id, now - DAY_MS, now);
+      const gapMs = gaps.reduce((sum, g) => sum + Math.min(g.end_ms ?? now, now) - Math.max(g.start_ms, now - DAY_MS), 0);
+      const r = retention.cameras.find((c) => c.camera === id);
+      const recent = !!last && now - last.end_ms <= 2 * segSeconds * 1000 + MARGIN_MS;
+      return {
+        camera: id,
+        // no daemon, no recording, however fresh the last segment
+        recording: recent && !openGap && daemonPid !== null,
+        last_segment_end_ms: last?.end_ms ?? null,
+        open_gap: openGap ? { start_ms: openGap.start_ms, cause: openGap.cause } : null,
+        gaps_24h: gaps.length,
+        gap_ms_24h: Math.max(0, gapMs),
+        days_held: Math.round((r?.days_held ?? 0) * 1e5) / 1e5,
+        min_days: config ? (r?.min_days ?? null) : null,
+      };
+    });
+    const health = await readSystemHealth();
+    const meta = (key: string) => {
+      const v = catalog.getMeta(key);
+      if (v === undefined) return null;
+      try { return JSON.parse(v) as unknown; } catch { return v; }
+    };
+    const status = {
+      at_ms: now,
+      data_dir: dataDir,
+      daemon_pid: daemonPid,
+      recording: cameras.length > 0 && cameras.every((c) => c.recording),
+      cameras,
+      retention: { min_required_days: retention.min_required_days, forecast_days: retention.forecast_days },
+      disk: retention.disk,
+      temperature_c: health.temperature_c,
+      clock: health.clock,
+      events: catalog.events(0, 10).map((e) => ({ at_ms: e.at_ms, type: e.type, camera: e.camera, data: JSON.parse(e.data) as unknown })),
+      mqtt: { last_status: meta('mqtt.last_status'), last_health: meta('mqtt.last_health') },
+      last_reload: meta('last_reload'),
+    };
+    process.stdout.write(parsed.values.json ? JSON.stringify(status, null, 2) + '\n' : format(status));
+    return status.recording ? EXIT.ok : EXIT.failure;
+  } finally {
+    catalog.close();
+  }
+}
+
+const iso = (ms: number | null) => (ms === null ? '-' : new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z'));
+const gib = (b: number) => `${(b / 2 ** 30).toFixed(1)} GiB`;
+const dur = (ms: number) => (ms < 60_000 ? `${Math.round(ms / 1000)} s` : ms < 3_600_000 ? `${Math.round(ms / 60_000)} min` : `${(ms / 3_600_000).toFixed(1)} h`);
+
+function format(s: {
+  daemon_pid: number | null; recording: boolean; cameras: CameraStatus[]; retention: { min_required_days: number; forecast_days: number | null };
+  disk: { total_bytes: number; available_bytes: number; floor_bytes: number }; temperature_c: number | null; clock: { synchronized: boolean | null };
+  events: Array<{ at_ms: number; type: string; camera: string | null }>; mqtt: { last_status: unknown; last_health: unknown }; data_dir: string;
+}): string {
+  const out: string[] = [];
+  out.push(`box: ${s.recording ? 'RECORDING' : 'NOT RECORDING (see below)'}; daemon ${s.daemon_pid ? `running (pid ${s.daemon_pid})` : 'not running'}; data ${s.data_dir}`);
+  out.push('');
+  const w = Math.max(6, ...s.cameras.map((c) => c.camera.length));
+  out.push(`${'camera'.padEnd(w)}  recording  last segment end      days held / required  gaps 24h`);
+  for (const c of s.cameras) {
+    const why = c.open_gap ? ` (down since ${iso(c.open_gap.start_ms)}: ${c.open_gap.cause})` : '';
+    out.push(`${c.camera.padEnd(w)}  ${(c.recording ? 'yes' : 'NO').padEnd(9)}  ${iso(c.last_segment_end_ms).padEnd(20)}  ${`${c.days_held.toFixed(2)} / ${c.min_days ?? '?'}`.padEnd(20)}  ${c.gaps_24h} (${dur(c.gap_ms_24h)})${why}`);
+  }
+  out.push('');
+  out.push(`retention: ${s.retention.min_required_days} days required; disk forecast ${s.retention.forecast_days === null ? 'not known yet' : `${s.retention.forecast_days.toFixed(1)} days`}`);
+  out.push(`disk: ${gib(s.disk.available_bytes)} free of ${gib(s.disk.total_bytes)} (floor ${gib(s.disk.floor_bytes)})`);
+  out.push(`temperature: ${s.temperature_c === null ? 'no sensor' : `${s.temperature_c.toFixed(1)} °C`}; clock ${s.clock.synchronized === null ? 'sync unknown' : s.clock.synchronized ? 'synchronised' : 'NOT synchronised'}`);
+  out.push(`mqtt: ${s.mqtt.last_status === null && s.mqtt.last_health === null ? 'nothing published yet' : `last status ${JSON.stringify(s.mqtt.last_status)}; last health ${JSON.stringify(s.mqtt.last_health).slice(0, 200)}`}`);
+  out.push('');
+  out.push('last events:');
+  for (const e of s.events) out.push(`  ${iso(e.at_ms)}  ${e.type}${e.camera ? ` ${e.camera}` : ''}`);
+  if (!s.events.length) out.push('  none');
+  return out.join('\n') + '\n';
 }

@@ -29,6 +29,9 @@ export interface OnvifResponderOptions {
   serial?: string;
   /** WS-Discovery UDP port to listen on (unicast, on `host`); omitted: no discovery */
   discoveryPort?: number;
+  /** also join the WS-Discovery multicast group on `host`'s interface (only inside a test
+   * network namespace: never on a real network) */
+  multicast?: boolean;
   width?: number;
   height?: number;
   fps?: number;
@@ -209,8 +212,9 @@ export class OnvifResponder {
     });
     await new Promise<void>((resolve, reject) => {
       udp.once('error', reject);
-      udp.bind(port, this.host, () => resolve());
+      udp.bind(port, this.opts.multicast ? '0.0.0.0' : this.host, () => resolve());
     });
+    if (this.opts.multicast) udp.addMembership('239.255.255.250', this.host);
     this.discoveryPort = udp.address().port;
   }
 }

@@ -12,7 +12,7 @@ export interface TestCameraEntry {
 }
 
 /** A config for a throwaway data dir; retention below the legal minimum is fine for tests. */
-export function writeConfig(dir: string, cameras: TestCameraEntry[], opts: { floorMb?: number; segmentSeconds?: number; timeoutSeconds?: number; stallTimeoutS?: number } = {}): string {
+export function writeConfig(dir: string, cameras: TestCameraEntry[], opts: { floorMb?: number; segmentSeconds?: number; timeoutSeconds?: number; stallTimeoutS?: number; extraYaml?: string } = {}): string {
   mkdirSync(dir, { recursive: true });
   const lines = [
     'box:', '  id: test-box',
@@ -29,7 +29,8 @@ export function writeConfig(dir: string, cameras: TestCameraEntry[], opts: { flo
     ]),
   ];
   const path = join(dir, 'config.yaml');
-  writeFileSync(path, lines.join('\n') + '\n');
+  // extraYaml: top-level sections appended as they are (e.g. an `mqtt:` block)
+  writeFileSync(path, lines.join('\n') + '\n' + (opts.extraYaml ? opts.extraYaml.replace(/\n?$/, '\n') : ''));
   return path;
 }
 

@@ -1,0 +1,40 @@
+import { createServer, type AddressInfo, type Server } from 'node:net';
+import { createRequire } from 'node:module';
+import type { Logger } from 'pino';
+
+const require = createRequire(import.meta.url);
+
+export interface EmbeddedBroker {
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * An in-process broker (aedes, MQTT 3.1.1 only) for `edge-nvr demo` when no broker is
+ * configured: 127.0.0.1:1883, or a free port when 1883 is taken.
+ */
+export async function startEmbeddedBroker(log: Logger, port = 1883): Promise<EmbeddedBroker> {
+  const Aedes = require('aedes') as () => { handle: (socket: unknown) => void; close(cb: () => void): void };
+  const broker = Aedes();
+  const listen = (p: number) => new Promise<Server>((resolve, reject) => {
+    const server = createServer(broker.handle as never);
+    server.once('error', reject);
+    server.listen(p, '127.0.0.1', () => resolve(server));
+  });
+  let server: Server;
+  try {
+    server = await listen(port);
+  } catch {
+    server = await listen(0);
+  }
+  const url = `mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  log.info({ url }, `demo: embedded MQTT broker (MQTT 3.1.1) on ${url}; try: mosquitto_sub -h 127.0.0.1 -p ${(server.address() as AddressInfo).port} -t 'edge-nvr/#' -v`);
+  return {
+    url,
+    close: () => new Promise<void>((resolve) => {
+      server.close(() => broker.close(() => resolve()));
+      // open client sockets would keep server.close waiting
+      setTimeout(resolve, 1000).unref();
+    }),
+  };
+}

@@ -1,0 +1,71 @@
+import type { Daemon } from '../daemon.js';
+import { continuity } from '../../watchdog/continuity.js';
+import { diskSpace, readSystemHealth } from '../../watchdog/system-health.js';
+import type { CameraStatePayload, HealthPayload } from './payloads.js';
+import type { Outbox } from './outbox.js';
+import { STAT_DROPPED } from './outbox.js';
+
+const DAY_MS = 86_400_000;
+
+export interface CameraView {
+  camera: string;
+  state: CameraStatePayload['state'];
+  last_segment_end_ms: number | null;
+  restarts: number;
+}
+
+/** What the recorders say right now (from the daemon's CameraSupervisor map). */
+export function cameraViews(daemon: Daemon): CameraView[] {
+  return [...daemon.recorders.values()].map((r) => ({
+    camera: r.camera,
+    state: r.state,
+    last_segment_end_ms: r.lastSegmentEndMs ?? daemon.catalog?.lastSegment(r.camera)?.end_ms ?? null,
+    restarts: r.restarts,
+  }));
+}
+
+/** The health message (see docs/mqtt.md): read from the kernel, the catalog and the recorders. */
+export async function buildHealth(daemon: Daemon, box: string, startedMs: number, outbox: Outbox | undefined, now = Date.now()): Promise<HealthPayload> {
+  const catalog = daemon.catalog!;
+  const [sys, disk] = await Promise.all([readSystemHealth(), diskSpace(daemon.dataDir)]);
+  const ret = daemon.retention?.status(disk);
+  const from = now - DAY_MS;
+  const cameras = cameraViews(daemon).map((c) => {
+    const gaps = catalog.gaps(c.camera, from, now);
+    const gapMs = gaps.reduce((sum, g) => sum + Math.max(0, Math.min(g.end_ms ?? now, now) - Math.max(g.start_ms, from)), 0);
+    const first = (catalog.db.prepare('SELECT min(start_ms) AS s FROM segments WHERE camera = ?').get(c.camera) as { s: number | null }).s;
+    const windowFrom = Math.max(from, first ?? now);
+    return { ...c, gaps_24h: gaps.length, gap_ms_24h: Math.round(gapMs), continuity_24h: round(continuity(catalog, c.camera, windowFrom, now), 4) };
+  });
+  const retCams = (ret?.cameras ?? []).map((c) => ({ ...c, days_held: round(c.days_held, 3) }));
+  const oldest = retCams.map((c) => c.oldest_ms).filter((v): v is number => v !== null);
+  const head = catalog.chainHead();
+  return {
+    schema: 'edge-nvr/health@1',
+    box,
+    ts: now,
+    uptime_s: Math.round(sys.uptime_s),
+    daemon_uptime_s: Math.round((now - startedMs) / 1000),
+    load: sys.load.map((l) => round(l, 2)),
+    temperature_c: sys.temperature_c === null ? null : round(sys.temperature_c, 1),
+    throttled: sys.throttled,
+    clock: sys.clock,
+    memory: sys.memory,
+    disks: [{ path: daemon.dataDir, ...disk, floor_bytes: ret?.disk.floor_bytes ?? 0 }],
+    retention: {
+      oldest_ms: oldest.length ? Math.min(...oldest) : null,
+      days_held: retCams.length ? Math.min(...retCams.map((c) => c.days_held)) : 0,
+      forecast_days: ret?.forecast_days === null || ret === undefined ? null : round(ret.forecast_days, 2),
+      min_required_days: ret?.min_required_days ?? 0,
+      cameras: retCams,
+    },
+    cameras,
+    chain_head: { id: head.id, hash: head.chain_hash },
+    outbox: { queued: outbox?.size() ?? 0, dropped: outbox?.stat(STAT_DROPPED) ?? 0 },
+  };
+}
+
+function round(n: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(n * f) / f;
+}

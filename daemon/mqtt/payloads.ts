@@ -1,0 +1,184 @@
+/**
+ * Every MQTT payload the box publishes or accepts, as TypeBox schemas: one source for the
+ * TypeScript types, the runtime validation of commands, and the published JSON Schemas
+ * (docs/mqtt/*.schema.json, written by `node dist/daemon/mqtt/publish-schemas.js`).
+ *
+ * Versioning: every payload carries `schema` = `edge-nvr/<kind>@<major>`. Fields may be added
+ * within a major version (consumers must ignore unknown fields); renaming, removing or changing
+ * the meaning of a field bumps the major.
+ */
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+
+const Id = Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,62}$', description: 'a box or camera id' });
+const Ms = Type.Integer({ minimum: 0, description: 'milliseconds since the Unix epoch' });
+const NullableMs = Type.Union([Ms, Type.Null()]);
+const Num = Type.Number();
+const NullableNum = Type.Union([Type.Number(), Type.Null()]);
+
+/** The envelope every published payload starts with. */
+const envelope = (kind: string) => ({
+  schema: Type.Literal(`edge-nvr/${kind}@1`, { description: 'payload kind and major version' }),
+  box: Id,
+  ts: Type.Integer({ minimum: 0, description: 'when the box published (or, for the last will, registered) it, ms since the epoch' }),
+});
+
+const obj = <T extends Record<string, TSchema>>(props: T, extra: Record<string, unknown> = {}) =>
+  Type.Object(props, { additionalProperties: false, ...extra });
+
+export const StatusPayload = obj(
+  {
+    ...envelope('status'),
+    state: Type.Union([Type.Literal('online'), Type.Literal('offline')]),
+    reason: Type.Optional(Type.Union([Type.Literal('connected'), Type.Literal('clean_stop'), Type.Literal('connection_lost')], {
+      description: 'connection_lost: the last will (crash, kill, power or network loss)',
+    })),
+    version: Type.String({ description: 'edge-nvr version' }),
+    started_ms: Ms,
+  },
+  { $id: 'https://edge-nvr.org/schema/mqtt/status.json', title: '<prefix>/status (retained)' },
+);
+
+export const CameraStatePayload = obj(
+  {
+    ...envelope('camera-state'),
+    camera: Id,
+    state: Type.Union(['starting', 'recording', 'down', 'stopped'].map((s) => Type.Literal(s))),
+    last_segment_end_ms: NullableMs,
+    restarts: Type.Integer({ minimum: 0, description: 'recorder restarts since the daemon started' }),
+  },
+  { $id: 'https://edge-nvr.org/schema/mqtt/camera-state.json', title: '<prefix>/cameras/<id>/state (retained)' },
+);
+
+const HealthCamera = obj({
+  camera: Id,
+  state: Type.Union(['starting', 'recording', 'down', 'stopped'].map((s) => Type.Literal(s))),
+  last_segment_end_ms: NullableMs,
+  restarts: Type.Integer({ minimum: 0 }),
+  gaps_24h: Type.Integer({ minimum: 0, description: 'gaps overlapping the last 24 h' }),
+  gap_ms_24h: Type.Integer({ minimum: 0, description: 'ms of the last 24 h inside gaps' }),
+  continuity_24h: Type.Number({ minimum: 0, maximum: 1, description: 'share of the last 24 h (or of the time since the first recording, when later) on record' }),
+});
+
+export const HealthPayload = obj(
+  {
+    ...envelope('health'),
+    uptime_s: Type.Number({ minimum: 0, description: 'system uptime' }),
+    daemon_uptime_s: Type.Number({ minimum: 0 }),
+    load: Type.Array(Num, { minItems: 3, maxItems: 3, description: '1, 5 and 15 minute load averages' }),
+    temperature_c: NullableNum,
+    throttled: Type.Union([obj({ now: Type.Boolean(), since_boot: Type.Boolean(), raw: Type.String() }), Type.Null()]),
+    clock: obj({ synchronized: Type.Union([Type.Boolean(), Type.Null()]), source: Type.String() }),
+    memory: obj({ total_bytes: Type.Integer({ minimum: 0 }), available_bytes: Type.Integer({ minimum: 0 }) }),
+    disks: Type.Array(obj({
+      path: Type.String(), total_bytes: Type.Integer({ minimum: 0 }), free_bytes: Type.Integer({ minimum: 0 }),
+      available_bytes: Type.Integer({ minimum: 0 }), floor_bytes: Type.Integer({ minimum: 0 }),
+    })),
+    retention: obj({
+      oldest_ms: Type.Union([Ms, Type.Null()], { description: 'the oldest recording kept, any camera' }),
+      days_held: Type.Number({ minimum: 0, description: 'days the camera with the fewest holds' }),
+      forecast_days: Type.Union([Type.Number({ minimum: 0 }), Type.Null()], { description: 'days the disk holds at the last hour\'s rate; null before there is a rate' }),
+      min_required_days: Type.Number({ minimum: 0 }),
+      cameras: Type.Array(obj({ camera: Id, oldest_ms: NullableMs, days_held: Type.Number({ minimum: 0 }), min_days: Num, max_days: NullableNum })),
+    }),
+    cameras: Type.Array(HealthCamera),
+    chain_head: obj({ id: Type.Integer({ minimum: 0 }), hash: Type.String({ pattern: '^[0-9a-f]{64}$' }) }),
+    outbox: obj({ queued: Type.Integer({ minimum: 0 }), dropped: Type.Integer({ minimum: 0, description: 'events dropped (oldest first) because the outbox was full, since the catalog was created' }) }),
+  },
+  { $id: 'https://edge-nvr.org/schema/mqtt/health.json', title: '<prefix>/health (retained)' },
+);
+
+export const EventPayload = obj(
+  {
+    ...envelope('event'),
+    id: Type.String({ minLength: 1, description: 'unique message id: deduplicate on it (delivery is at least once)' }),
+    event_id: Type.Integer({ minimum: 1, description: 'the event\'s row in the box catalog; increases with every event' }),
+    at_ms: Ms,
+    type: Type.String({ description: 'camera_offline, camera_online, gap, stall_detected, watchdog_restart, disk_low, disk_unwritable, disk_ok, retention_at_risk, retention_deletion, hold_added, hold_released, clock_jump, clock_unsynced, tamper_suspected, config_reloaded, export_done, ...' }),
+    camera: Type.Union([Id, Type.Null()]),
+    data: Type.Record(Type.String(), Type.Unknown()),
+  },
+  { $id: 'https://edge-nvr.org/schema/mqtt/event.json', title: '<prefix>/events (QoS 1, not retained)' },
+);
+
+/* ------------------------------------------------------------------ commands */
+
+export const COMMAND_NAMES = ['snapshot', 'export', 'hold', 'reload'] as const;
+export type CommandName = (typeof COMMAND_NAMES)[number];
+
+const Reason = Type.String({ minLength: 3, maxLength: 500, description: 'why (registered in the audit log)' });
+const Destination = Type.String({ minLength: 1, maxLength: 500, description: 'where the result goes (registered in the audit log)' });
+
+export const CommandArgs = {
+  hold: obj({ camera: Type.Union([Id, Type.Null()]), from_ms: Ms, to_ms: Ms, reason: Reason }),
+  reload: obj({}),
+  snapshot: obj({ camera: Id, at_ms: Type.Optional(Ms), reason: Reason, destination: Type.Optional(Destination) }),
+  export: obj({ camera: Id, from_ms: Ms, to_ms: Ms, reason: Reason, destination: Type.Optional(Destination) }),
+} satisfies Record<CommandName, TSchema>;
+
+export type HoldArgs = Static<typeof CommandArgs.hold>;
+export type SnapshotArgs = Static<typeof CommandArgs.snapshot>;
+export type ExportArgs = Static<typeof CommandArgs.export>;
+
+export const CommandRequest = obj(
+  {
+    id: Type.String({ minLength: 1, maxLength: 128, description: 'request id, echoed in the reply' }),
+    client: Type.String({ pattern: '^[A-Za-z0-9._:@-]{1,128}$', description: 'the sender\'s identity (checked against mqtt.commands.allowed_clients)' }),
+    nonce: Type.String({ pattern: '^[A-Za-z0-9_-]{16,128}$', description: 'unique per command; a nonce seen before is a replay' }),
+    ts: Type.Integer({ minimum: 0, description: 'when it was sent, ms since the epoch; must be within mqtt.commands.replay_window_s of the box clock' }),
+    args: Type.Record(Type.String(), Type.Unknown(), { description: 'per command: see the args schemas (hold, reload, snapshot, export)' }),
+    hmac: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$', description: 'hex HMAC-SHA256 with the shared secret over "<name>\\n" + canonical JSON of the request without hmac (keys sorted, no spaces)' })),
+  },
+  { $id: 'https://edge-nvr.org/schema/mqtt/command.json', title: '<prefix>/cmd/<name> (in)' },
+);
+export type CommandRequest = Static<typeof CommandRequest>;
+
+export const ERROR_CODES = [
+  'too_large', 'bad_json', 'invalid', 'unknown_command', 'unauthorized', 'replay', 'disabled', 'unavailable', 'failed',
+] as const;
+
+export const CommandReply = obj(
+  {
+    ...envelope('cmd-reply'),
+    command: Type.Union([Type.String(), Type.Null()], { description: 'the command name, null when the topic named none valid' }),
+    id: Type.Union([Type.String(), Type.Null()], { description: 'the request id, null when the request could not be read' }),
+    ok: Type.Boolean(),
+    error: Type.Optional(obj({ code: Type.Union(ERROR_CODES.map((c) => Type.Literal(c))), message: Type.String() })),
+    result: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  },
+  { $id: 'https://edge-nvr.org/schema/mqtt/cmd-reply.json', title: '<prefix>/cmd/<name>/reply (and the MQTT 5 response topic)' },
+);
+
+export type StatusPayload = Static<typeof StatusPayload>;
+export type CameraStatePayload = Static<typeof CameraStatePayload>;
+export type HealthPayload = Static<typeof HealthPayload>;
+export type EventPayload = Static<typeof EventPayload>;
+export type CommandReply = Static<typeof CommandReply>;
+
+/** file name (under docs/mqtt/) -> schema */
+export const PUBLISHED_SCHEMAS: Record<string, TSchema> = {
+  'status.schema.json': StatusPayload,
+  'health.schema.json': HealthPayload,
+  'event.schema.json': EventPayload,
+  'camera-state.schema.json': CameraStatePayload,
+  'command.schema.json': CommandRequest,
+  'cmd-reply.schema.json': CommandReply,
+  'cmd-hold-args.schema.json': { ...CommandArgs.hold, $id: 'https://edge-nvr.org/schema/mqtt/cmd-hold-args.json' },
+  'cmd-reload-args.schema.json': { ...CommandArgs.reload, $id: 'https://edge-nvr.org/schema/mqtt/cmd-reload-args.json' },
+  'cmd-snapshot-args.schema.json': { ...CommandArgs.snapshot, $id: 'https://edge-nvr.org/schema/mqtt/cmd-snapshot-args.json' },
+  'cmd-export-args.schema.json': { ...CommandArgs.export, $id: 'https://edge-nvr.org/schema/mqtt/cmd-export-args.json' },
+};
+
+/** The published text of a schema: draft-07, JSON round-trip (drops TypeBox's symbols), 2 spaces. */
+export function schemaJson(schema: TSchema): string {
+  return JSON.stringify({ $schema: 'http://json-schema.org/draft-07/schema#', ...JSON.parse(JSON.stringify(schema)) }, null, 2) + '\n';
+}
+
+/** Keys sorted at every level, no whitespace: what the command HMAC is computed over. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const keys = Object.keys(value).sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}

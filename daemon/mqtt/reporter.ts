@@ -1,0 +1,252 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { MqttClient, IPublishPacket } from 'mqtt';
+import type { Logger } from 'pino';
+import { readSecret } from '../../config/load.js';
+import type { Config } from '../../config/schema.js';
+import type { Daemon } from '../daemon.js';
+import { registerSecret } from '../log.js';
+import { packageRoot } from '../package-root.js';
+import { connectBroker } from './client.js';
+import { CommandProcessor, type EgressHandlers } from './commands.js';
+import { buildHealth, cameraViews } from './health.js';
+import { discoveryMessages } from './home-assistant.js';
+import { Outbox, OUTBOX_MAX_ROWS } from './outbox.js';
+import type { CameraStatePayload, StatusPayload } from './payloads.js';
+import { safeResponseTopic, Topics } from './topics.js';
+
+/** `meta` keys holding the last status and health the broker acknowledged (JSON, as published) */
+export const META_LAST_STATUS = 'mqtt.last_status';
+export const META_LAST_HEALTH = 'mqtt.last_health';
+
+const FEED_INTERVAL_MS = 250;
+const STATE_POLL_MS = 1000;
+/** event messages in flight (published, PUBACK pending) at once */
+const WINDOW = 64;
+const STOP_TIMEOUT_MS = 3000;
+
+export interface ReporterOptions {
+  handlers?: EgressHandlers;
+  outboxMaxRows?: number;
+}
+
+/**
+ * The box on MQTT (see docs/mqtt.md): retained status with an offline last will, retained health
+ * every `health_interval_s`, retained per-camera state, events from the catalog outbox (QoS 1,
+ * in order, each removed once acknowledged), and commands.
+ */
+export class MqttReporter {
+  readonly topics: Topics;
+  readonly box: string;
+  private client?: MqttClient;
+  private outbox?: Outbox;
+  private commands?: CommandProcessor;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly inflight = new Set<number>();
+  private draining = false;
+  private stopped = false;
+  private readonly startedMs = Date.now();
+  private readonly published = new Map<string, string>();
+  private commandChain: Promise<unknown> = Promise.resolve();
+  private readonly version: string;
+
+  constructor(private readonly daemon: Daemon, private readonly config: Config, private readonly log: Logger, private readonly opts: ReporterOptions = {}) {
+    const mqtt = config.mqtt!;
+    this.box = config.box.id;
+    this.topics = new Topics(mqtt.topic_prefix ?? Topics.defaultPrefix(this.box));
+    try {
+      this.version = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+    } catch {
+      this.version = 'unknown';
+    }
+  }
+
+  private get catalog() {
+    return this.daemon.catalog!;
+  }
+
+  private get connected(): boolean {
+    return !!this.client?.connected && !this.stopped;
+  }
+
+  start(): this {
+    const mqtt = this.config.mqtt!;
+    const c = mqtt.commands;
+    let hmacSecret: string | undefined;
+    try {
+      hmacSecret = c?.hmac_secret_file ? readSecret({ password_file: c.hmac_secret_file }, 'mqtt.commands') : undefined;
+    } catch (err) {
+      (err as Error).message = (err as Error).message.split('mqtt.commands.password_file').join('mqtt.commands.hmac_secret_file');
+      throw err;
+    }
+    registerSecret(hmacSecret);
+    this.outbox = new Outbox(this.catalog, this.topics.events, this.box, this.opts.outboxMaxRows ?? OUTBOX_MAX_ROWS);
+    this.commands = new CommandProcessor(this.daemon, this.box, this.topics, {
+      hmacSecret, allowedClients: c?.allowed_clients ?? [], maxPayloadBytes: c?.max_payload_bytes ?? 16384, replayWindowMs: (c?.replay_window_s ?? 300) * 1000,
+    }, this.opts.handlers ?? {}, this.log);
+    this.outbox.feed();
+
+    const client = connectBroker(mqtt, mqtt.client_id ?? `edge-nvr-${this.box}`, {
+      topic: this.topics.status, payload: () => JSON.stringify(this.status('offline', 'connection_lost')),
+    }, this.log);
+    this.client = client;
+    client.on('connect', () => this.onConnect());
+    client.on('message', (topic, payload, packet) => {
+      this.commandChain = this.commandChain.then(() => this.onCommand(topic, payload, packet)).catch((err) => this.log.error({ err }, 'command handling failed'));
+    });
+
+    this.every(FEED_INTERVAL_MS, () => {
+      if (this.outbox!.feed() > 0 || this.inflight.size === 0) this.drain();
+    });
+    this.every(STATE_POLL_MS, () => this.publishCameraStates(false));
+    this.every(mqtt.health_interval_s * 1000, () => void this.publishHealth());
+    this.log.info({ prefix: this.topics.prefix, broker: redactUrl(mqtt.url) }, 'mqtt reporter started');
+    return this;
+  }
+
+  private every(ms: number, fn: () => void): void {
+    const t = setInterval(() => {
+      try {
+        if (!this.stopped) fn();
+      } catch (err) {
+        this.log.error({ err }, 'mqtt reporter task failed');
+      }
+    }, ms);
+    this.timers.push(t);
+  }
+
+  private status(state: 'online' | 'offline', reason: StatusPayload['reason']): StatusPayload {
+    return { schema: 'edge-nvr/status@1', box: this.box, ts: Date.now(), state, reason, version: this.version, started_ms: this.startedMs };
+  }
+
+  private onConnect(): void {
+    if (this.stopped) return;
+    const online = JSON.stringify(this.status('online', 'connected'));
+    this.client!.publish(this.topics.status, online, { qos: 1, retain: true }, (err) => {
+      if (!err) this.remember(META_LAST_STATUS, online);
+    });
+    this.client!.subscribe(this.topics.commandFilter, { qos: 1 }, (err) => {
+      if (err) this.log.error({ err }, 'cannot subscribe to the command topics');
+    });
+    this.publishCameraStates(true);
+    const ha = this.config.mqtt!.home_assistant;
+    if (ha) {
+      for (const m of discoveryMessages(ha.discovery_prefix, this.topics, this.box, this.version, [...this.daemon.recorders.keys()])) {
+        this.client!.publish(m.topic, JSON.stringify(m.payload), { qos: 1, retain: true });
+      }
+    }
+    void this.publishHealth();
+    this.drain();
+  }
+
+  private remember(key: string, value: string): void {
+    try {
+      if (this.daemon.catalog?.db.open) this.catalog.setMeta(key, value);
+    } catch (err) {
+      this.log.warn({ err, key }, 'cannot store what was published');
+    }
+  }
+
+  /** Retained state of each camera, on change (or all of them after a connect). */
+  private publishCameraStates(all: boolean): void {
+    if (!this.connected) return;
+    for (const v of cameraViews(this.daemon)) {
+      const topic = this.topics.cameraState(v.camera);
+      const key = `${v.state}/${v.restarts}`;
+      if (!all && this.published.get(topic) === key) continue;
+      this.published.set(topic, key);
+      const payload: CameraStatePayload = { schema: 'edge-nvr/camera-state@1', box: this.box, ts: Date.now(), ...v };
+      this.client!.publish(topic, JSON.stringify(payload), { qos: 1, retain: true });
+    }
+  }
+
+  async publishHealth(): Promise<void> {
+    if (!this.connected || !this.daemon.catalog?.db.open) return;
+    const health = JSON.stringify(await buildHealth(this.daemon, this.box, this.startedMs, this.outbox));
+    if (!this.connected) return;
+    this.client!.publish(this.topics.health, health, { qos: 1, retain: true }, (err) => {
+      if (!err) this.remember(META_LAST_HEALTH, health);
+    });
+  }
+
+  /** Publishes outbox rows in order, at most WINDOW unacknowledged; a row goes on its PUBACK. */
+  private drain(): void {
+    if (this.draining || !this.connected || !this.outbox) return;
+    this.draining = true;
+    try {
+      while (this.connected && this.inflight.size < WINDOW) {
+        const after = this.inflight.size ? Math.max(...this.inflight) : 0;
+        const rows = this.outbox.next(WINDOW - this.inflight.size, after);
+        if (rows.length === 0) break;
+        for (const row of rows) {
+          this.inflight.add(row.id);
+          this.client!.publish(row.topic, row.payload, { qos: 1, retain: false }, (err) => {
+            this.inflight.delete(row.id);
+            if (err) return;
+            try {
+              if (this.daemon.catalog?.db.open) this.outbox!.acknowledged(row.id);
+            } catch (e) {
+              this.log.error({ err: e }, 'cannot remove an acknowledged message from the outbox');
+            }
+            if (this.inflight.size === 0) setImmediate(() => this.drain());
+          });
+        }
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private async onCommand(topic: string, payload: Buffer, packet: IPublishPacket): Promise<void> {
+    if (this.stopped || !this.daemon.catalog?.db.open) return;
+    const outcome = await this.commands!.handle(topic, payload);
+    if (!outcome || !this.client) return;
+    const body = JSON.stringify(outcome.reply);
+    this.client.publish(outcome.replyTopic, body, { qos: 1 });
+    const responseTopic = packet.properties?.responseTopic;
+    if (safeResponseTopic(responseTopic) && responseTopic !== outcome.replyTopic) {
+      const correlationData = packet.properties?.correlationData;
+      this.client.publish(responseTopic, body, { qos: 1, properties: correlationData ? { correlationData } : {} });
+    }
+  }
+
+  /** Clean stop: the retained status says offline (clean_stop), then the connection closes. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    for (const t of this.timers) clearInterval(t);
+    const client = this.client;
+    if (!client) { this.stopped = true; return; }
+    await this.commandChain.catch(() => undefined);
+    if (client.connected) {
+      const offline = JSON.stringify(this.status('offline', 'clean_stop'));
+      await withTimeout(new Promise<void>((resolve) => client.publish(this.topics.status, offline, { qos: 1, retain: true }, (err) => {
+        if (!err) this.remember(META_LAST_STATUS, offline);
+        resolve();
+      })), STOP_TIMEOUT_MS);
+    }
+    this.stopped = true;
+    await withTimeout(new Promise<void>((resolve) => client.end(false, {}, () => resolve())), STOP_TIMEOUT_MS);
+    client.end(true);
+    this.log.info('mqtt reporter stopped');
+  }
+}
+
+function withTimeout(p: Promise<void>, ms: number): Promise<void> {
+  let t: NodeJS.Timeout;
+  return Promise.race([p, new Promise<void>((r) => { t = setTimeout(r, ms); })]).finally(() => clearTimeout(t));
+}
+
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.hostname}${u.port ? `:${u.port}` : ''}`;
+  } catch {
+    return 'invalid url';
+  }
+}
+
+/** Starts the reporter when the config has an `mqtt` section (lifecycle calls this after daemon.start()). */
+export function startMqtt(daemon: Daemon, config: Config, log: Logger, opts: ReporterOptions = {}): MqttReporter | undefined {
+  if (!config.mqtt) return undefined;
+  return new MqttReporter(daemon, config, log, opts).start();
+}

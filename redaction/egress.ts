@@ -1,0 +1,209 @@
+/**
+ * The egress gate: the only code that writes pixels meant to leave the box. Exports, snapshots
+ * and `redact` all pass here, so every one is redacted, watermarked, signed and audited, and a
+ * failure leaves no output behind. Usable in-process (CLI today, MQTT commands later).
+ */
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { basename, dirname, extname, join, resolve } from 'node:path';
+import type { Config } from '../config/schema.js';
+import type { Catalog, SegmentRow } from '../recorder/catalog/catalog.js';
+import { appendAudit } from '../recorder/catalog/audit-log.js';
+import { sha256File } from '../recorder/catalog/hash-chain.js';
+import { BlazeFace } from './blazeface.js';
+import type { Detector } from './detector.js';
+import type { Frame } from './frame.js';
+import { readImage } from './image-io.js';
+import { manifestPath, signManifest, type Manifest } from './manifest.js';
+import { DEFAULT_SETTINGS, Redactor, type RedactorSettings } from './redactor.js';
+import { TextDetector } from './text-detector.js';
+import { chooseEncoder, decodeFrames, Encoder, probeVideo, writeImage, type DecodeRange, type VideoInfo } from './video-io.js';
+
+interface Log { info(o: object, msg?: string): void; warn(o: object, msg?: string): void }
+
+export interface EgressContext {
+  catalog: Catalog;
+  dataDir: string;
+  config?: Config;
+  log?: Log;
+  /** instead of the configured ones (benchmarks, tests that wrap a real detector) */
+  detectors?: Detector[];
+}
+
+export interface EgressResult { out: string; manifest: string; frames: number; blanked_frames: number; sha256: string; export_id: string }
+
+/** Thrown for requests that are wrong rather than failed (unknown camera, empty range): exit 2. */
+export class EgressRequestError extends Error {}
+
+const IMAGE_EXT: Record<string, 'mjpeg' | 'png'> = { '.jpg': 'mjpeg', '.jpeg': 'mjpeg', '.png': 'png' };
+const READABLE_IMAGE = new Set(['.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff']);
+
+/** Detectors are loaded once per process: a session costs 50-200 ms. */
+let shared: Promise<Detector[]> | undefined;
+let sharedKey = '';
+export function configuredDetectors(config?: Config): Promise<Detector[]> {
+  const faces = config?.redaction.faces ?? true;
+  const plates = config?.redaction.plates ?? true;
+  const key = `${faces}/${plates}`;
+  if (!shared || key !== sharedKey) {
+    sharedKey = key;
+    shared = (async () => [
+      ...(faces ? [await BlazeFace.create({ tile: 'auto' })] : []),
+      ...(plates ? [await TextDetector.create()] : []),
+    ])();
+    shared.catch(() => { shared = undefined; });
+  }
+  return shared;
+}
+
+function settingsFor(config: Config | undefined, camera?: string): RedactorSettings {
+  const cam = config?.cameras.find((c) => c.id === camera);
+  return { ...DEFAULT_SETTINGS, method: config?.redaction.method ?? 'pixelate', masks: cam?.privacy_masks ?? [] };
+}
+
+interface Job {
+  kind: Manifest['kind'];
+  out: string;
+  requester: string;
+  reason: string;
+  camera?: string;
+  fromMs?: number;
+  toMs?: number;
+  sources: Manifest['sources'];
+  /** frames in, in order; `still` writes the last one as an image */
+  frames: () => AsyncIterable<Frame>;
+  info: VideoInfo;
+  still: boolean;
+  /** when frame n was recorded (ms), for the watermark */
+  timeOf?: (n: number) => number;
+}
+
+async function run(ctx: EgressContext, job: Job): Promise<EgressResult> {
+  const out = resolve(job.out);
+  const exportId = `${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}-${randomUUID().slice(0, 8)}`;
+  const boxId = ctx.config?.box.id ?? 'unconfigured';
+  const tmp = join(dirname(out), `.${basename(out)}.${process.pid}.partial`);
+  const audit = { actor: job.requester, camera: job.camera ?? null, from_ms: job.fromMs ?? null, to_ms: job.toMs ?? null, reason: job.reason, destination: out };
+  let encoder: Encoder | undefined;
+  try {
+    if (existsSync(out)) throw new EgressRequestError(`${out} exists; refusing to overwrite it`);
+    mkdirSync(dirname(out), { recursive: true });
+    const detectors = ctx.detectors ?? (await configuredDetectors(ctx.config));
+    const settings = settingsFor(ctx.config, job.camera);
+    const created = new Date();
+    const redactor = new Redactor(detectors, settings, (n) => `${boxId} ${exportId} ${new Date(job.timeOf?.(n) ?? created.getTime()).toISOString().slice(0, 19)}Z`);
+    const imageFormat = IMAGE_EXT[extname(out).toLowerCase()];
+    if (job.still && !imageFormat) throw new EgressRequestError(`${out}: a still image needs a .jpg or .png name`);
+    if (!job.still && imageFormat) throw new EgressRequestError(`${out}: a video needs a video name (.mp4), not an image one`);
+    const encName = job.still ? imageFormat! : chooseEncoder();
+    if (!job.still) encoder = new Encoder(tmp, job.info, encName as ReturnType<typeof chooseEncoder>);
+    let last: Frame | undefined;
+    let n = 0;
+    for await (const frame of job.frames()) {
+      const done = await redactor.process(frame, n++);
+      if (encoder) await encoder.write(done);
+      else last = done;
+    }
+    if (redactor.stats.frames === 0) throw new Error('no frame could be decoded from the sources');
+    if (encoder) await encoder.finish();
+    else await writeImage(last!, tmp, imageFormat!);
+    const sha256 = await sha256File(tmp);
+    const manifest = signManifest({
+      schema: 'edge-nvr/manifest/1', kind: job.kind, export_id: exportId, box_id: boxId, created: created.toISOString(),
+      requester: job.requester, reason: job.reason, camera: job.camera,
+      from: job.fromMs !== undefined ? new Date(job.fromMs).toISOString() : undefined, to: job.toMs !== undefined ? new Date(job.toMs).toISOString() : undefined,
+      sources: job.sources, settings: { ...settings, fail_closed: true }, detectors: detectors.map((d) => ({ name: d.name, version: d.version })),
+      encoder: encName, frames: redactor.stats.frames, blanked_frames: redactor.stats.blanked_frames, boxes: redactor.stats.hidden_boxes,
+      detections: redactor.stats.detections, output: { file: basename(out), sha256, bytes: statSync(tmp).size }, public_key: '',
+    }, ctx.dataDir);
+    // The output appears under its name only once it is complete and its manifest is written.
+    writeFileSync(manifestPath(out), JSON.stringify(manifest, null, 2) + '\n', { flag: 'wx' });
+    renameSync(tmp, out);
+    appendAudit(ctx.catalog, { ...audit, action: job.kind, details: { export_id: exportId, sha256, frames: redactor.stats.frames,
+      blanked_frames: redactor.stats.blanked_frames, manifest: manifestPath(out), errors: redactor.stats.errors.slice(0, 3) } });
+    if (redactor.stats.blanked_frames > 0) ctx.log?.warn({ out, blanked: redactor.stats.blanked_frames, errors: redactor.stats.errors.slice(0, 3) }, 'frames blanked (fail closed)');
+    ctx.log?.info({ out, export_id: exportId, frames: redactor.stats.frames }, `${job.kind} written`);
+    return { out, manifest: manifestPath(out), frames: redactor.stats.frames, blanked_frames: redactor.stats.blanked_frames, sha256, export_id: exportId };
+  } catch (err) {
+    encoder?.abort();
+    try { unlinkSync(tmp); } catch { /* nothing was written */ }
+    try {
+      appendAudit(ctx.catalog, { ...audit, action: `${job.kind}.failed`, details: { export_id: exportId, error: (err as Error).message } });
+    } catch { /* the original error matters more */ }
+    throw err;
+  }
+}
+
+/** A catalogued segment whose file still has its recorded hash, or an error naming it. */
+async function checkedSource(ctx: EgressContext, s: SegmentRow): Promise<string> {
+  const abs = resolve(ctx.dataDir, s.path);
+  if (s.state !== 'ok' || !existsSync(abs)) throw new Error(`segment #${s.id} (${s.path}) is ${s.state === 'ok' ? 'missing' : s.state}; refusing to export around it`);
+  const sha = await sha256File(abs);
+  if (sha !== s.sha256) throw new Error(`segment #${s.id} (${s.path}) does not match its catalogued sha256 (altered?); refusing to export it`);
+  return abs;
+}
+
+export interface ExportRequest { camera: string; fromMs: number; toMs: number; reason: string; requester: string; out: string }
+
+export async function exportClip(ctx: EgressContext, req: ExportRequest): Promise<EgressResult> {
+  const rows = ctx.catalog.segments(req.camera, req.fromMs, req.toMs);
+  if (rows.length === 0) throw new EgressRequestError(`no recordings of camera "${req.camera}" between ${new Date(req.fromMs).toISOString()} and ${new Date(req.toMs).toISOString()}`);
+  const ranges: Array<DecodeRange & { row: SegmentRow }> = [];
+  const sources: Manifest['sources'] = [];
+  for (const r of rows) {
+    const path = await checkedSource(ctx, r);
+    const from = Math.max(req.fromMs, r.start_ms), to = Math.min(req.toMs, r.end_ms);
+    ranges.push({ path, startS: (from - r.start_ms) / 1000, durationS: (to - from) / 1000, row: r });
+    sources.push({ path: r.path, sha256: r.sha256, segment_id: r.id, start: new Date(r.start_ms).toISOString(), end: new Date(r.end_ms).toISOString() });
+  }
+  const info = probeVideo(ranges[0]!.path);
+  let starts: number[] = [];
+  return run(ctx, {
+    kind: 'export', out: req.out, requester: req.requester, reason: req.reason, camera: req.camera, fromMs: req.fromMs, toMs: req.toMs,
+    sources, info, still: false,
+    timeOf: (n) => { let i = 0; while (i + 1 < starts.length && starts[i + 1]! <= n) i++; const r = ranges[Math.max(0, i)]!; return r.row.start_ms + (r.startS ?? 0) * 1000 + ((n - (starts[i] ?? 0)) / info.fps) * 1000; },
+    async *frames() {
+      let n = 0;
+      starts = [];
+      for (const r of ranges) { starts.push(n); for await (const f of decodeFrames(r, info)) { n++; yield f; } }
+    },
+  });
+}
+
+export interface SnapshotRequest { camera: string; out: string; requester: string; reason: string }
+
+/** The last keyframe of the newest catalogued segment: no running daemon needed. */
+export async function takeSnapshot(ctx: EgressContext, req: SnapshotRequest): Promise<EgressResult> {
+  const row = ctx.catalog.lastSegment(req.camera);
+  if (!row) throw new EgressRequestError(`no recordings of camera "${req.camera}"`);
+  const path = await checkedSource(ctx, row);
+  const info = probeVideo(path);
+  return run(ctx, {
+    kind: 'snapshot', out: req.out, requester: req.requester, reason: req.reason, camera: req.camera, fromMs: row.start_ms, toMs: row.end_ms,
+    sources: [{ path: row.path, sha256: row.sha256, segment_id: row.id, start: new Date(row.start_ms).toISOString(), end: new Date(row.end_ms).toISOString() }],
+    info, still: true, timeOf: () => row.end_ms,
+    async *frames() {
+      let last: Frame | undefined;
+      for await (const f of decodeFrames({ path, keyframesOnly: true }, info)) last = f;
+      if (last) yield last;
+    },
+  });
+}
+
+export interface RedactRequest { input: string; out: string; requester: string; reason: string; camera?: string }
+
+/** Any video or image file, redacted with the configured detectors (and a camera's masks if named). */
+export async function redactFile(ctx: EgressContext, req: RedactRequest): Promise<EgressResult> {
+  const input = resolve(req.input);
+  if (!existsSync(input)) throw new EgressRequestError(`${input} does not exist`);
+  const still = READABLE_IMAGE.has(extname(input).toLowerCase());
+  const info = probeVideo(input);
+  const sha = await sha256File(input);
+  return run(ctx, {
+    kind: 'redact', out: req.out, requester: req.requester, reason: req.reason, camera: req.camera, sources: [{ path: input, sha256: sha }], info, still,
+    async *frames() {
+      if (still) yield await readImage(input);
+      else yield* decodeFrames({ path: input }, info);
+    },
+  });
+}

@@ -1,0 +1,140 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { once } from 'node:events';
+import type { Frame } from './frame.js';
+
+export interface VideoInfo { width: number; height: number; fps: number }
+
+export function probeVideo(path: string): VideoInfo {
+  let out: string;
+  try {
+    out = execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=width,height,avg_frame_rate,r_frame_rate', '-of', 'json', path], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch {
+    throw new Error(`${path}: not a video or image ffprobe can read`);
+  }
+  const s = (JSON.parse(out) as { streams?: Array<{ width?: number; height?: number; avg_frame_rate?: string; r_frame_rate?: string }> }).streams?.[0];
+  if (!s?.width || !s.height) throw new Error(`${path}: no video stream`);
+  const rate = (r?: string) => { const [a, b] = (r ?? '0/1').split('/').map(Number); return b ? a! / b : 0; };
+  const fps = rate(s.avg_frame_rate) || rate(s.r_frame_rate) || 15;
+  return { width: s.width, height: s.height, fps: Math.min(120, Math.max(1, fps)) };
+}
+
+export interface DecodeRange { path: string; startS?: number; durationS?: number; keyframesOnly?: boolean }
+
+/**
+ * Frames of a file (or part of it) as RGB24, through an ffmpeg raw-video pipe. Any decoder
+ * failure ends in a thrown error, and the caller discards what it wrote: a file that cannot
+ * be decoded to the end is not exported half way.
+ */
+export async function* decodeFrames(src: DecodeRange, info: VideoInfo): AsyncGenerator<Frame> {
+  const args = ['-v', 'error', '-nostdin'];
+  if (src.keyframesOnly) args.push('-skip_frame', 'nokey');
+  if (src.startS) args.push('-ss', src.startS.toFixed(3));
+  if (src.durationS !== undefined) args.push('-t', src.durationS.toFixed(3));
+  args.push('-i', src.path, '-map', '0:v:0', ...(src.keyframesOnly ? ['-fps_mode', 'passthrough'] : []), '-vf', `scale=${info.width}:${info.height}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1');
+  const proc = spawn('ffmpeg', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  proc.stderr!.on('data', (d) => { if (stderr.length < 4000) stderr += String(d); });
+  const exited = once(proc, 'close') as Promise<[number | null]>;
+  const size = info.width * info.height * 3;
+  let buf = Buffer.allocUnsafe(size);
+  let filled = 0;
+  try {
+    for await (const chunk of proc.stdout! as AsyncIterable<Buffer>) {
+      let off = 0;
+      while (off < chunk.length) {
+        const n = Math.min(size - filled, chunk.length - off);
+        chunk.copy(buf, filled, off, off + n);
+        filled += n; off += n;
+        if (filled === size) {
+          yield { width: info.width, height: info.height, data: buf };
+          buf = Buffer.allocUnsafe(size);
+          filled = 0;
+        }
+      }
+    }
+    const [code] = await exited;
+    if (code !== 0) throw new Error(`decoding ${src.path} failed (ffmpeg exit ${code}): ${stderr.trim().split('\n').slice(-2).join(' ')}`);
+    if (filled !== 0) throw new Error(`decoding ${src.path} ended in the middle of a frame`);
+  } finally {
+    if (proc.exitCode === null) proc.kill('SIGKILL');
+  }
+}
+
+export type EncoderName = 'libx264' | 'h264_v4l2m2m' | 'nvv4l2h264enc';
+
+function has(cmd: string, args: string[], re?: RegExp): boolean {
+  try {
+    const out = execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    return re ? re.test(out) : true;
+  } catch { return false; }
+}
+
+/**
+ * The H.264 encoder: EDGE_NVR_ENCODER names one, `auto` (the default) takes the board's hardware
+ * encoder when it is really there (the Pi's V4L2 M2M device, the Jetson's nvv4l2h264enc element)
+ * and libx264 otherwise. Naming a missing hardware encoder is an error, not a silent fallback.
+ */
+export function chooseEncoder(pref = process.env.EDGE_NVR_ENCODER ?? 'auto'): EncoderName {
+  const v4l2 = () => existsSync('/dev/video11') && has('ffmpeg', ['-hide_banner', '-encoders'], /h264_v4l2m2m/);
+  const nv = () => has('gst-inspect-1.0', ['nvv4l2h264enc']);
+  switch (pref) {
+    case 'libx264': return 'libx264';
+    case 'h264_v4l2m2m':
+      if (!v4l2()) throw new Error('encoder h264_v4l2m2m is not available here (needs a Raspberry Pi V4L2 M2M encoder at /dev/video11 and an ffmpeg built with it)');
+      return 'h264_v4l2m2m';
+    case 'nvv4l2h264enc':
+      if (!nv()) throw new Error('encoder nvv4l2h264enc is not available here (needs NVIDIA Jetson Linux with its GStreamer plugins)');
+      return 'nvv4l2h264enc';
+    case 'auto': return v4l2() ? 'h264_v4l2m2m' : nv() ? 'nvv4l2h264enc' : 'libx264';
+    default: throw new Error(`EDGE_NVR_ENCODER=${pref}: expected auto, libx264, h264_v4l2m2m or nvv4l2h264enc`);
+  }
+}
+
+/** A raw-RGB-in, H.264-MP4-out encoder process; `write` waits for the pipe to drain. */
+export class Encoder {
+  private proc: ChildProcess;
+  private stderr = '';
+  private exited: Promise<[number | null]>;
+  constructor(readonly out: string, info: VideoInfo, readonly encoder: EncoderName = chooseEncoder()) {
+    const size = `${info.width}x${info.height}`;
+    if (encoder === 'nvv4l2h264enc') {
+      this.proc = spawn('gst-launch-1.0', ['-q', 'fdsrc', 'fd=0', '!', 'rawvideoparse', 'format=rgb', `width=${info.width}`, `height=${info.height}`,
+        `framerate=${Math.round(info.fps * 1000)}/1000`, '!', 'nvvidconv', '!', 'video/x-raw(memory:NVMM),format=I420', '!', 'nvv4l2h264enc',
+        '!', 'h264parse', '!', 'mp4mux', '!', 'filesink', `location=${out}`], { stdio: ['pipe', 'ignore', 'pipe'] });
+    } else {
+      const codec = encoder === 'h264_v4l2m2m' ? ['-c:v', 'h264_v4l2m2m', '-b:v', '4M'] : ['-c:v', 'libx264', '-preset', 'veryfast', '-crf', '23'];
+      this.proc = spawn('ffmpeg', ['-v', 'error', '-y', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', size, '-r', String(info.fps), '-i', 'pipe:0',
+        ...codec, '-pix_fmt', 'yuv420p', '-movflags', '+faststart', '-f', 'mp4', out], { stdio: ['pipe', 'ignore', 'pipe'] });
+    }
+    this.proc.stderr!.on('data', (d) => { if (this.stderr.length < 4000) this.stderr += String(d); });
+    this.proc.stdin!.on('error', () => { /* reported by finish() through the exit status */ });
+    this.exited = once(this.proc, 'close') as Promise<[number | null]>;
+  }
+
+  async write(frame: Frame): Promise<void> {
+    if (!this.proc.stdin!.write(frame.data)) await Promise.race([once(this.proc.stdin!, 'drain'), this.exited]);
+  }
+
+  async finish(): Promise<void> {
+    this.proc.stdin!.end();
+    const [code] = await this.exited;
+    if (code !== 0) throw new Error(`encoding ${this.out} with ${this.encoder} failed (exit ${code}): ${this.stderr.trim().split('\n').slice(-2).join(' ')}`);
+  }
+
+  abort(): void {
+    if (this.proc.exitCode === null) this.proc.kill('SIGKILL');
+  }
+}
+
+/** One frame to a still image; the format follows the extension (jpg, png). */
+export async function writeImage(frame: Frame, out: string, format: 'mjpeg' | 'png'): Promise<void> {
+  const proc = spawn('ffmpeg', ['-v', 'error', '-y', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${frame.width}x${frame.height}`, '-i', 'pipe:0',
+    '-frames:v', '1', '-update', '1', '-c:v', format, ...(format === 'mjpeg' ? ['-q:v', '3', '-pix_fmt', 'yuvj444p'] : []), '-f', 'image2', out], { stdio: ['pipe', 'ignore', 'pipe'] });
+  let stderr = '';
+  proc.stderr!.on('data', (d) => { stderr += String(d); });
+  proc.stdin!.on('error', () => {});
+  proc.stdin!.end(frame.data);
+  const [code] = (await once(proc, 'close')) as [number | null];
+  if (code !== 0) throw new Error(`writing ${out} failed (exit ${code}): ${stderr.trim()}`);
+}

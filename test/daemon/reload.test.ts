@@ -1,0 +1,73 @@
+import t from 'tap';
+import Database from 'better-sqlite3';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CameraSim } from '../support/camera-sim.js';
+import { runCli } from '../support/cli.js';
+import { DaemonProcess, sleep, until, writeConfig } from '../support/daemon.js';
+
+/** recorder processes (children of the daemon) by the camera mount in their command line */
+function recorderPids(daemonPid: number, mounts: string[]): Record<string, number | undefined> {
+  const out: Record<string, number | undefined> = {};
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid !== daemonPid) continue;
+      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      for (const m of mounts) if (cmd.includes(`/${m}\0`) || cmd.endsWith(`/${m}`)) out[m] = Number(entry);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+t.test('reload restarts only the changed camera; an invalid config is refused and recording goes on', async (t) => {
+  const sim = await new CameraSim({ mounts: ['a', 'b', 'b2'] }).start();
+  t.teardown(() => sim.kill());
+  const dir = t.testdir();
+  const config = writeConfig(dir, [{ id: 'a', url: sim.url('a') }, { id: 'b', url: sim.url('b') }]);
+  const daemon = new DaemonProcess(config).start();
+  t.teardown(() => { daemon.proc?.kill('SIGKILL'); });
+  await daemon.waitForLog(/segment indexed.*"camera":"b"|"camera":"b".*segment indexed/);
+  await daemon.waitForLog(/segment indexed.*"camera":"a"|"camera":"a".*segment indexed/);
+  const pidFile = join(dir, 'data', 'edge-nvr.pid');
+  t.equal(readFileSync(pidFile, 'utf8').trim(), String(daemon.pid), 'the daemon writes its pid file');
+
+  const before = recorderPids(daemon.pid, ['a', 'b', 'b2']);
+  t.ok(before.a && before.b, `recorders found: ${JSON.stringify(before)}`);
+
+  // camera b moves to another stream; a is untouched
+  writeConfig(dir, [{ id: 'a', url: sim.url('a') }, { id: 'b', url: sim.url('b2') }]);
+  const ok = await runCli(['reload', '--config', config]);
+  t.equal(ok.code, 0, `reload accepted: ${ok.stdout}${ok.stderr}`);
+  t.match(ok.stdout, /restarted: b;.* unchanged: a/, 'says what it restarted and what it left alone');
+  await until(() => recorderPids(daemon.pid, ['b2']).b2 !== undefined, 15000, 'the new recorder of b');
+  const after = recorderPids(daemon.pid, ['a', 'b', 'b2']);
+  t.equal(after.a, before.a, 'camera a kept its recorder process');
+  t.equal(after.b, undefined, 'the old recorder of b is gone');
+  t.not(after.b2, before.b, 'camera b has a new recorder process');
+
+  // an invalid config is refused; nothing restarts, recording goes on
+  writeFileSync(config, readFileSync(config, 'utf8').replace('segment_seconds: 2', 'segment_seconds: -5'));
+  const bad = await runCli(['reload', '--config', config]);
+  t.equal(bad.code, 1, 'an invalid reload fails');
+  t.match(bad.stderr, /reload refused, the running config stays: .*cameras\[0\]\.record\.segment_seconds/, 'naming the bad setting');
+  t.match(daemon.output, /config reload refused: .*cameras\[0\]\.record\.segment_seconds/, 'the daemon logs the one-line error');
+  const db = new Database(join(dir, 'data', 'catalog.db'), { readonly: true });
+  t.teardown(() => db.close());
+  const count = (cam: string) => (db.prepare('SELECT count(*) AS n FROM segments WHERE camera = ?').get(cam) as { n: number }).n;
+  const [a0, b0] = [count('a'), count('b')];
+  await sleep(5000);
+  t.ok(count('a') > a0 && count('b') > b0, 'both cameras still record after the refused reload');
+  t.same(recorderPids(daemon.pid, ['a', 'b2']), { a: after.a, b2: after.b2 }, 'and no recorder was restarted');
+
+  const { code } = await daemon.stop();
+  t.equal(code, 0);
+  t.notOk(existsSync(pidFile), 'the pid file is removed at stop');
+  const gone = await runCli(['reload', '--config', config]);
+  t.equal(gone.code, 1, 'reload without a running daemon fails');
+  t.match(gone.stderr, /no running daemon/, 'and says so');
+});

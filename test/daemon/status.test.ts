@@ -1,0 +1,60 @@
+import t from 'tap';
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
+import { CameraSim } from '../support/camera-sim.js';
+import { runCli } from '../support/cli.js';
+import { DaemonProcess, sleep, writeConfig } from '../support/daemon.js';
+
+interface Status {
+  recording: boolean;
+  daemon_pid: number | null;
+  cameras: Array<{ camera: string; recording: boolean; open_gap: { cause: string } | null; gaps_24h: number; days_held: number; min_days: number | null; last_segment_end_ms: number | null }>;
+  retention: { min_required_days: number };
+  disk: { total_bytes: number; available_bytes: number };
+  events: Array<{ type: string; camera: string | null }>;
+  mqtt: { last_status: unknown; last_health: unknown };
+}
+
+t.test('status tells a site manager which cameras record, with or without the daemon', async (t) => {
+  const up = await new CameraSim({ mounts: ['up'] }).start();
+  t.teardown(() => up.kill());
+  const down = await new CameraSim({ mounts: ['down'] }).start();
+  t.teardown(() => down.kill());
+  const dir = t.testdir();
+  const config = writeConfig(dir, [{ id: 'up', url: up.url('up') }, { id: 'down', url: down.url('down') }]);
+  const daemon = new DaemonProcess(config).start();
+  t.teardown(() => { daemon.proc?.kill('SIGKILL'); });
+  await daemon.waitForLog(/segment indexed.*"camera":"down"|"camera":"down".*segment indexed/);
+  await down.kill();
+  await daemon.waitForLog(/"event":"camera_offline","camera":"down"/, 20000);
+  await sleep(2500);
+
+  const r = await runCli(['status', '--config', config, '--json']);
+  t.equal(r.code, 1, `not every camera records: exit 1 ${r.stderr}`);
+  const s = JSON.parse(r.stdout) as Status;
+  t.equal(s.daemon_pid, daemon.pid, 'the running daemon is named');
+  const cam = (id: string) => s.cameras.find((c) => c.camera === id)!;
+  t.equal(cam('up').recording, true, 'the live camera records');
+  t.equal(cam('down').recording, false, 'the dead camera does not');
+  t.equal(cam('down').open_gap?.cause, 'camera_unreachable', 'with its open gap and cause');
+  t.ok(cam('down').gaps_24h >= 1, 'the gap counts in the last 24 h');
+  t.ok(cam('up').days_held > 0 && cam('up').days_held < 0.01, 'days held');
+  t.equal(s.retention.min_required_days, 30, 'against the days required');
+  t.ok(s.disk.total_bytes > 0, 'disk');
+  t.ok(s.events.some((e) => e.type === 'camera_offline' && e.camera === 'down'), 'last events');
+  t.same(s.mqtt, { last_status: null, last_health: null }, 'nothing published over MQTT yet');
+
+  const text = await runCli(['status', '--config', config]);
+  t.match(text.stdout, /^box: NOT RECORDING/m);
+  t.match(text.stdout, /^up +yes /m);
+  t.match(text.stdout, /^down +NO .*down since .*camera_unreachable/m);
+
+  await daemon.stop();
+  const db = new Database(join(dir, 'data', 'catalog.db'));
+  db.prepare("INSERT INTO meta (key, value) VALUES ('mqtt.last_status', ?)").run(JSON.stringify({ state: 'online', at_ms: 1 }));
+  db.close();
+  const after = JSON.parse((await runCli(['status', '--config', config, '--json'])).stdout) as Status;
+  t.equal(after.daemon_pid, null, 'works without the daemon');
+  t.equal(after.cameras.find((c) => c.camera === 'up')!.recording, false, 'and nothing records after the stop');
+  t.same(after.mqtt.last_status, { state: 'online', at_ms: 1 }, 'what the box last published is shown');
+});

@@ -1,0 +1,81 @@
+import t from 'tap';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CameraSim } from '../support/camera-sim.js';
+import { runCli } from '../support/cli.js';
+
+/** a config with one rtsp camera; `storage` lines replace the default data dir */
+function config(dir: string, url: string, storage: string[] = [`  path: ${join(dir, 'data')}`], minDays = 0.001): string {
+  const path = join(dir, 'config.yaml');
+  writeFileSync(path, [
+    'box:', '  id: test-box',
+    'storage:', ...storage, '  free_space_floor_mb: 0',
+    '  retention:', `    min_days: ${minDays}`, '    below_legal_minimum_reason: test bench',
+    'cameras:', '  - id: lobby', '    source:', '      type: rtsp', `      url: ${url}`, '    record:', '      timeout_seconds: 2', '',
+  ].join('\n'));
+  return path;
+}
+
+/** a tmpfs outside tap's fixture dir (which tap removes before our teardown could unmount it) */
+function tmpfs(t: { teardown(fn: () => unknown): void }, options: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'edge-nvr-check-'));
+  execFileSync('mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', dir]);
+  t.teardown(() => { execFileSync('umount', ['-l', dir]); rmSync(dir, { recursive: true, force: true }); });
+  return dir;
+}
+
+t.test('check pre-flight', async (t) => {
+  const sim = await new CameraSim({ mounts: ['lobby'], bitrate: 1000 }).start();
+  t.teardown(() => sim.kill());
+
+  t.test('passes on a good box', async (t) => {
+    const dir = t.testdir();
+    const r = await runCli(['check', '--config', config(dir, sim.url('lobby'))]);
+    t.equal(r.code, 0, r.stdout + r.stderr);
+    for (const name of ['config', 'ffmpeg', 'gstreamer', 'storage', 'cameras', 'disk size', 'clock', 'broker']) {
+      t.match(r.stdout, new RegExp(`^PASS ${name} `, 'm'), `one line for ${name}`);
+    }
+  });
+
+  t.test('an unreachable camera', async (t) => {
+    const dir = t.testdir();
+    const r = await runCli(['check', '--config', config(dir, 'rtsp://127.0.0.1:9/nothing')]);
+    t.equal(r.code, 1);
+    t.match(r.stdout, /^FAIL cameras +lobby unreachable: rtsp:\/\/127\.0\.0\.1:9\/nothing: .*refused/m, 'names the camera and why');
+  });
+
+  t.test('an unwritable data dir (read-only mount)', async (t) => {
+    const dir = t.testdir();
+    const ro = tmpfs(t, 'ro,size=1m');
+    const r = await runCli(['check', '--config', config(dir, sim.url('lobby'), [`  path: ${ro}`])]);
+    t.equal(r.code, 1);
+    t.match(r.stdout, /^FAIL storage .* is not writable by root \(EROFS\)/m, 'names the path and the cause');
+  });
+
+  t.test('a disk too small for min_days', async (t) => {
+    const dir = t.testdir();
+    const small = tmpfs(t, 'size=16m');
+    const r = await runCli(['check', '--config', config(dir, sim.url('lobby'), [`  path: ${small}`], 2)]);
+    t.equal(r.code, 1);
+    t.match(r.stdout, /^FAIL disk size .*: 2 days need [\d.]+ GB at the probed bitrates, the disk holds 0\.0\d GB/m, 'says how much is needed and held');
+    t.match(r.stdout, /^PASS storage /m, 'the disk itself is writable');
+  });
+
+  t.test('ffmpeg missing from PATH', async (t) => {
+    const dir = t.testdir();
+    const r = await runCli(['check', '--config', config(dir, sim.url('lobby'))], { env: { ...process.env, PATH: '/nonexistent' } });
+    t.equal(r.code, 1);
+    t.match(r.stdout, /^FAIL ffmpeg +ffmpeg not found on PATH/m, 'names ffmpeg');
+  });
+
+  t.test('an unreachable broker', async (t) => {
+    const dir = t.testdir();
+    const path = config(dir, sim.url('lobby'));
+    writeFileSync(path, readFileSync(path, 'utf8') + 'mqtt:\n  url: mqtt://127.0.0.1:9\n');
+    const r = await runCli(['check', '--config', path]);
+    t.equal(r.code, 1);
+    t.match(r.stdout, /^FAIL broker +127\.0\.0\.1:9: ECONNREFUSED/m);
+  });
+});

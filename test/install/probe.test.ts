@@ -1,0 +1,36 @@
+import t from 'tap';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CameraSim } from '../support/camera-sim.js';
+import { runCli } from '../support/cli.js';
+
+t.test('probe reads codec, resolution, frame rate, bitrate and keyframe interval, never credentials', async (t) => {
+  const PASSWORD = 'probe-Secret-42';
+  const sim = await new CameraSim({ mounts: ['cam'], user: 'viewer', password: PASSWORD, fps: 15, gop: 30, width: 640, height: 360, bitrate: 800 }).start();
+  t.teardown(() => sim.kill());
+  const dir = t.testdir();
+  const pw = join(dir, 'pw');
+  writeFileSync(pw, PASSWORD + '\n');
+
+  const r = await runCli(['probe', sim.url('cam', false), '--user', 'viewer', '--password-file', pw, '--segment-seconds', '3', '--json']);
+  t.equal(r.code, 0, r.stderr);
+  const p = JSON.parse(r.stdout);
+  t.equal(p.video.codec, 'h264');
+  t.same([p.video.width, p.video.height], [640, 360], 'resolution');
+  t.ok(Math.abs(p.video.fps - 15) < 1.5, `frame rate ${p.video.fps}`);
+  t.ok(Math.abs(p.video.keyframe_interval_s - 2) < 0.3 && !p.video.keyframe_interval_is_lower_bound, `keyframe interval ${p.video.keyframe_interval_s} s`);
+  t.ok(p.bitrate_kbps > 100, `bitrate ${p.bitrate_kbps} kbit/s`);
+  t.equal(p.audio, null, 'no audio');
+  t.match(p.warnings[0], /keyframe interval 2(\.\d+)? s is too long for 3 s segments/, 'warns for short segments');
+
+  const text = await runCli(['probe', sim.url('cam'), '--segment-seconds', '10']);
+  t.equal(text.code, 0);
+  t.match(text.stdout, /video: +h264 640x360/);
+  t.notMatch(text.stdout, /WARNING/, 'no warning when segments are long enough');
+  t.notMatch(text.stdout + text.stderr + r.stdout + r.stderr, PASSWORD, 'the password is never printed');
+  t.match(text.stdout, 'rtsp://***@127.0.0.1', 'the URL is shown scrubbed');
+
+  const wrong = await runCli(['probe', sim.url('cam', false), '--seconds', '2']);
+  t.equal(wrong.code, 1, 'an unreadable stream fails');
+  t.match(wrong.stderr, /401|Unauthorized|authoriz/i, 'saying why');
+});

@@ -1,0 +1,74 @@
+import t from 'tap';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CameraSim } from '../support/camera-sim.js';
+import { runCli } from '../support/cli.js';
+import { DaemonProcess } from '../support/daemon.js';
+import { configHead, startOnvifCamera } from '../support/onvif.js';
+
+const USER = 'installer';
+const PASSWORD = 'onvif-Secret-never-printed';
+
+t.test('discover finds two ONVIF cameras; its snippet passes check and records', async (t) => {
+  const sim = await new CameraSim({ mounts: ['front', 'back'], user: USER, password: PASSWORD, gop: 15 }).start();
+  t.teardown(() => sim.kill());
+  const front = await startOnvifCamera(t, { username: USER, password: PASSWORD, streamUri: sim.url('front', false), model: 'Sim Front', clockOffsetMs: 90_000 });
+  const back = await startOnvifCamera(t, { username: USER, password: PASSWORD, streamUri: sim.url('back', false), model: 'Sim Back' });
+  const dir = t.testdir();
+  const passwordFile = join(dir, 'onvif.secret');
+  writeFileSync(passwordFile, PASSWORD + '\n');
+  const targets = [front, back].flatMap((r) => ['--target', `127.0.0.1:${r.discoveryPort}`]);
+
+  const table = await runCli(['discover', ...targets, '--user', USER, '--password-file', passwordFile, '--timeout', '1']);
+  t.equal(table.code, 0, `discover exits 0: ${table.stderr}`);
+  t.match(table.stdout, front.address, 'the table lists the first camera');
+  t.match(table.stdout, back.address, 'the table lists the second camera');
+  t.match(table.stdout, /H264 640x360/, 'with its profile');
+  t.match(table.stdout, new RegExp(`WARNING: ${front.address.replace(/\./g, '\\.')}: camera clock is \\+(89|90|91) s off`), 'the drifting clock is reported');
+  t.notMatch(table.stdout + table.stderr, PASSWORD, 'the password is never printed');
+
+  const yaml = await runCli(['discover', ...targets, '--user', USER, '--password-file', passwordFile, '--timeout', '1', '--yaml', '--segment-seconds', '2']);
+  t.equal(yaml.code, 0, `discover --yaml exits 0: ${yaml.stderr}`);
+  t.equal(yaml.stdout.match(/type: onvif/g)?.length, 2, 'a snippet with two onvif cameras');
+  t.notMatch(yaml.stdout, PASSWORD, 'the snippet names the password file, never the password');
+  const ids = [...yaml.stdout.matchAll(/- id: (\S+)/g)].map((m) => m[1]!);
+  const frontId = ids.find((id) => id.startsWith('sim-front-'));
+  const backId = ids.find((id) => id.startsWith('sim-back-'));
+  t.ok(frontId && backId, `camera ids from the model names: ${ids}`);
+  const config = join(dir, 'config.yaml');
+  writeFileSync(config, configHead(join(dir, 'data')) + yaml.stdout);
+
+  const check = await runCli(['check', '--config', config]);
+  t.equal(check.code, 0, `check passes the generated config:\n${check.stdout}${check.stderr}`);
+  t.match(check.stdout, new RegExp(`PASS cameras .*${frontId}: h264 640x360 .*via ONVIF ${front.address}`), 'the cameras are reached through ONVIF');
+
+  const daemon = new DaemonProcess(config).start();
+  t.teardown(() => { daemon.proc?.kill('SIGKILL'); });
+  await daemon.waitForLog(/onvif stream URI resolved/);
+  t.match(daemon.output, /"clockDriftMs":(89|90|91)\d{3}/, 'the clock drift is logged at start');
+  for (const id of [frontId, backId]) await daemon.waitForLog(new RegExp(`"camera":"${id}".*segment indexed`), 40000);
+  t.notMatch(daemon.output, PASSWORD, 'the password never reaches the log');
+  const { code } = await daemon.stop();
+  t.equal(code, 0, 'stops cleanly');
+});
+
+t.test('wrong ONVIF credentials give a clear error naming the camera', async (t) => {
+  const sim = await new CameraSim({ mounts: ['cam1'], user: USER, password: PASSWORD }).start();
+  t.teardown(() => sim.kill());
+  const cam = await startOnvifCamera(t, { username: USER, password: PASSWORD, streamUri: sim.url('cam1', false) });
+  const dir = t.testdir();
+  const wrong = join(dir, 'wrong.secret');
+  writeFileSync(wrong, 'not-the-password\n');
+  const found = await runCli(['discover', '--target', `127.0.0.1:${cam.discoveryPort}`, '--user', USER, '--password-file', wrong, '--timeout', '1']);
+  t.match(found.stderr, `ONVIF camera ${cam.address}: authentication failed (wrong username or password)`, 'discover names the camera');
+  t.match(found.stdout, /ERROR: ONVIF camera .*authentication failed/, 'and marks it in the table');
+
+  const config = join(dir, 'config.yaml');
+  writeFileSync(config, configHead(join(dir, 'data')) + [
+    'cameras:', '  - id: gate', '    source:', '      type: onvif', `      host: "${cam.address}"`, `      username: ${USER}`, `      password_file: ${wrong}`, '',
+  ].join('\n'));
+  const check = await runCli(['check', '--config', config]);
+  t.equal(check.code, 1, 'check fails');
+  t.match(check.stdout, new RegExp(`FAIL cameras +gate unreachable: ONVIF camera ${cam.address.replace(/\./g, '\\.')}: authentication failed`), 'naming the camera and the cause');
+  t.notMatch(check.stdout + check.stderr, 'not-the-password', 'without printing the password');
+});

@@ -1,0 +1,109 @@
+import t from 'tap';
+import Database from 'better-sqlite3';
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { backdate } from '../support/backdate.js';
+import { runCli } from '../support/cli.js';
+import { allFrames, megamindClip, openCatalog, tmp } from './media.js';
+
+// A data dir with three catalogued 2 s segments of Megamind.avi (real faces), committed through
+// the real segment store, and a config with a privacy mask on the top-left fifth of the frame.
+const dir = tmp();
+const dataDir = join(dir, 'data');
+const T0 = Date.parse('2026-11-20T08:00:00Z');
+{
+  const catalog = openCatalog(dataDir);
+  for (const [i, start] of [0, 2, 4].entries()) {
+    await backdate(dataDir, catalog, megamindClip(dir, 2, start), 'cam1', [T0 + i * 2000], 2000);
+  }
+  catalog.close();
+}
+const config = join(dir, 'config.yaml');
+writeFileSync(config, ['box:', '  id: box-7', 'storage:', `  path: ${dataDir}`, 'cameras:', '  - id: cam1', '    source:', '      type: test',
+  '    privacy_masks:', '      - { x: 0, y: 0, w: 0.2, h: 0.2 }', ''].join('\n'));
+const iso = (ms: number) => new Date(ms).toISOString();
+
+t.test('export: a redacted clip with a signed manifest and an audit entry; tampering is caught', async (t) => {
+  const out = join(dir, 'exports', 'incident.mp4');
+  const r = await runCli(['export', '--camera', 'cam1', '--from', iso(T0 + 1000), '--to', iso(T0 + 5000), '--reason', 'case 42', '--requester', 'officer li',
+    '--out', out, '--config', config, '--json'], { timeoutMs: 120000 });
+  t.equal(r.code, 0, r.stderr);
+  const res = JSON.parse(r.stdout) as { frames: number; manifest: string };
+  t.ok(res.frames >= 90 && res.frames <= 100, `about 4 s of frames (${res.frames})`);
+  const m = JSON.parse(readFileSync(`${out}.manifest.json`, 'utf8'));
+  t.equal(m.box_id, 'box-7');
+  t.equal(m.requester, 'officer li');
+  t.equal(m.sources.length, 3, 'the three segments overlapping the range are the sources');
+  t.match(m.sources[0], { path: /^recordings\/cam1\//, sha256: /^[0-9a-f]{64}$/ });
+  t.same(m.detectors.map((d: { name: string }) => d.name), ['blazeface', 'ppocr-det']);
+  t.ok(m.boxes.face > 0 && m.boxes.mask === m.frames, 'faces hidden, the mask burnt into every frame');
+  t.match(m.public_key, /BEGIN PUBLIC KEY/);
+  t.equal((statSync(join(dataDir, 'keys', 'box-ed25519.pem')).mode & 0o777), 0o600, 'the box key is private');
+
+  const frames = await allFrames(out);
+  t.equal(frames.length, m.frames);
+  const f = frames[10]!;
+  let masked = 0;
+  for (let y = 0; y < Math.floor(f.height * 0.2); y++) for (let x = 0; x < Math.floor(f.width * 0.2); x++) masked = Math.max(masked, f.data[(y * f.width + x) * 3]!);
+  t.ok(masked <= 20, `the privacy mask is black in the output (brightest ${masked})`);
+
+  t.equal((await runCli(['audit', '--manifest', `${out}.manifest.json`, '--config', config])).code, 0, 'manifest verifies');
+  const audit = await runCli(['audit', '--verify', '--json', '--config', config]);
+  t.equal(audit.code, 0, audit.stderr);
+  const log = JSON.parse(audit.stdout);
+  t.ok(log.chain.ok);
+  t.match(log.entries[0], { action: 'export', actor: 'officer li', reason: 'case 42', destination: out, camera: 'cam1' });
+
+  // An altered manifest (the reason rewritten) no longer matches its signature.
+  const altered = join(dir, 'exports', 'altered.mp4');
+  execFileSync('cp', [out, altered]);
+  writeFileSync(`${altered}.manifest.json`, JSON.stringify({ ...m, output: { ...m.output, file: 'altered.mp4' }, reason: 'nothing to see' }));
+  const bad = await runCli(['audit', '--manifest', `${altered}.manifest.json`, '--config', config]);
+  t.equal(bad.code, 1);
+  t.match(bad.stdout, /signature does not match/);
+  // An altered output no longer matches its hash.
+  appendFileSync(out, Buffer.from([0]));
+  const bad2 = await runCli(['audit', '--manifest', `${out}.manifest.json`, '--config', config]);
+  t.equal(bad2.code, 1);
+  t.match(bad2.stdout, /does not match its sha256/);
+  // An edited audit entry breaks the chain.
+  const db = new Database(join(dataDir, 'catalog.db'));
+  db.prepare("UPDATE audit_log SET reason = 'routine' WHERE action = 'export'").run();
+  db.close();
+  const broken = await runCli(['audit', '--verify', '--config', config]);
+  t.equal(broken.code, 1);
+  t.match(broken.stdout, /was altered/);
+});
+
+t.test('snapshot: the last keyframe of the newest segment, redacted and audited', async (t) => {
+  const out = join(dir, 'snap.jpg');
+  const r = await runCli(['snapshot', '--camera', 'cam1', '--out', out, '--config', config, '--requester', 'ops']);
+  t.equal(r.code, 0, r.stderr);
+  t.ok(existsSync(out) && existsSync(`${out}.manifest.json`));
+  const m = JSON.parse(readFileSync(`${out}.manifest.json`, 'utf8'));
+  t.equal(m.kind, 'snapshot');
+  t.equal(m.frames, 1);
+  t.equal((await runCli(['audit', '--manifest', `${out}.manifest.json`, '--config', config])).code, 0);
+});
+
+t.test('export refuses a source segment whose file no longer matches its hash', async (t) => {
+  const catalog = openCatalog(dataDir);
+  const seg = catalog.segments('cam1')[0]!;
+  catalog.close();
+  appendFileSync(join(dataDir, seg.path), Buffer.from('tampered'));
+  const out = join(dir, 'refused.mp4');
+  const r = await runCli(['export', '--camera', 'cam1', '--from', iso(T0), '--to', iso(T0 + 3000), '--reason', 'x', '--requester', 'y', '--out', out, '--config', config]);
+  t.equal(r.code, 1);
+  t.match(r.stderr, /does not match its catalogued sha256/);
+  t.notOk(existsSync(out));
+});
+
+t.test('usage errors exit 2', async (t) => {
+  const r = await runCli(['export', '--camera', 'cam1', '--from', iso(T0), '--to', iso(T0 + 3000), '--out', join(dir, 'x.mp4'), '--config', config]);
+  t.equal(r.code, 2);
+  t.match(r.stderr, /--reason is required/);
+  const r2 = await runCli(['snapshot', '--camera', 'nope', '--out', join(dir, 'n.jpg'), '--config', config]);
+  t.equal(r2.code, 2);
+  t.match(r2.stderr, /no recordings of camera "nope"/);
+});
