@@ -163,7 +163,7 @@ export class Retention {
     // the forecast need not be exact by the minute; the sum is a full scan
     if (!this.liveBytesCache || now - this.liveBytesCache.atMs > LIVE_BYTES_TTL_MS) this.liveBytesCache = { atMs: now, bytes: this.catalog.liveBytes() };
     const liveBytes = this.liveBytesCache.bytes;
-    const rate = this.catalog.recentRate(now - 3_600_000);
+    const rate = this.catalog.recentRate(now - 3_600_000, this.policy.cameras.map((c) => c.camera));
     const bytesPerDay = rate.spanMs > 60_000 ? (rate.bytes / rate.spanMs) * DAY_MS : 0;
     const capacity = liveBytes + disk.available_bytes - this.policy.floorBytes;
     return {

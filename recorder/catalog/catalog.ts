@@ -247,11 +247,20 @@ export class Catalog {
     return (this.db.prepare("SELECT coalesce(sum(bytes), 0) AS b FROM segments WHERE state = 'ok'").get() as { b: number }).b;
   }
 
-  /** Bytes recorded per ms over a recent window, for the forecast of days the disk holds. */
-  recentRate(sinceMs: number): { bytes: number; spanMs: number } {
-    const r = this.db.prepare(`SELECT coalesce(sum(bytes), 0) AS bytes, coalesce(max(end_ms) - min(start_ms), 0) AS span
-      FROM segments WHERE start_ms >= ?`).get(sinceMs) as { bytes: number; span: number };
-    return { bytes: r.bytes, spanMs: r.span };
+  /** Bytes recorded since `sinceMs` by these cameras, and the span they cover, for the forecast
+   * of days the disk holds. Per camera, so each query is a range of the (camera, start_ms) index. */
+  recentRate(sinceMs: number, cameras: string[]): { bytes: number; spanMs: number } {
+    const stmt = this.db.prepare('SELECT coalesce(sum(bytes), 0) AS bytes, min(start_ms) AS first, max(end_ms) AS last FROM segments WHERE camera = ? AND start_ms >= ?');
+    let bytes = 0;
+    let first = Infinity;
+    let last = -Infinity;
+    for (const camera of cameras) {
+      const r = stmt.get(camera, sinceMs) as { bytes: number; first: number | null; last: number | null };
+      bytes += r.bytes;
+      if (r.first !== null) first = Math.min(first, r.first);
+      if (r.last !== null) last = Math.max(last, r.last);
+    }
+    return { bytes, spanMs: last > first ? last - first : 0 };
   }
 
   getMeta(key: string): string | undefined {
