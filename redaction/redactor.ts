@@ -102,7 +102,7 @@ export class Redactor {
         hide(frame, padBox(b, this.settings.pad[b.cls] ?? 0), this.settings.method);
         this.stats.hidden_boxes[b.cls] = (this.stats.hidden_boxes[b.cls] ?? 0) + 1;
       }
-      if (ran.size > 0) await this.recheck(frame, boxes, ran, n, this.settings.recheckRounds);
+      if (ran.size > 0 && boxes.some((b) => b.cls === 'face')) await this.recheck(frame, boxes, ran, n, this.settings.recheckRounds);
       if (this.settings.masks.length) {
         burnMasks(frame, this.settings.masks);
         this.stats.hidden_boxes.mask = (this.stats.hidden_boxes.mask ?? 0) + this.settings.masks.length;

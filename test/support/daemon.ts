@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { CameraSim, type CameraSimOptions } from './camera-sim.js';
 import { CLI } from './cli.js';
 
 export interface TestCameraEntry {
@@ -84,4 +85,23 @@ export async function until(ready: () => boolean, timeoutMs: number, what = 'con
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await sleep(100);
   }
+}
+
+/**
+ * The usual start of a watchdog test: a real camera, the daemon recording it, both torn down
+ * with the test. Resolves once the first segment is indexed.
+ */
+export async function recordingCamera(
+  t: { testdir(): string; teardown(fn: () => unknown): void },
+  backend: 'ffmpeg' | 'gstreamer' = 'ffmpeg',
+  simOptions: CameraSimOptions = {},
+) {
+  const sim = await new CameraSim({ mounts: ['cam1'], ...simOptions }).start();
+  t.teardown(() => sim.kill());
+  const dir = t.testdir();
+  const config = writeConfig(dir, [{ id: 'cam1', url: sim.url('cam1'), backend }]);
+  const daemon = new DaemonProcess(config).start();
+  t.teardown(() => { daemon.proc?.kill('SIGKILL'); });
+  await daemon.waitForLog(/segment indexed/);
+  return { sim, daemon, dir, config, dataDir: join(dir, 'data') };
 }

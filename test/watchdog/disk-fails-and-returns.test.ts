@@ -1,26 +1,17 @@
 import t from 'tap';
 import Database from 'better-sqlite3';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { CameraSim } from '../support/camera-sim.js';
 import { DaemonProcess, sleep, writeConfig } from '../support/daemon.js';
+import { NEEDS_ROOT, tmpfsDataDir } from '../support/tmpfs.js';
 
 // A read-only remount is refused while files are open for writing (always, with a recorder
 // running), so the failing disk here is a full one: same errors on every write (ENOSPC, and
 // SQLITE_FULL for the catalog), and it comes back when the ballast goes.
-t.test('a data disk that fails is reported, the daemon survives, and recording resumes when it is back', {
-  skip: process.getuid?.() === 0 ? false : 'mounting a tmpfs needs root',
-}, async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'edge-nvr-disk-fails-'));
-  const data = join(dir, 'data');
-  mkdirSync(data);
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64m', 'tmpfs', data]);
-  t.teardown(() => {
-    try { execFileSync('umount', ['-l', data]); } catch { /* gone */ }
-    rmSync(dir, { recursive: true, force: true });
-  });
+t.test('a data disk that fails is reported, the daemon survives, and recording resumes when it is back', { skip: NEEDS_ROOT }, async (t) => {
+  const { dir, data } = tmpfsDataDir(t, 64, 'disk-fails');
   const ballast = join(data, 'ballast');
   execFileSync('dd', ['if=/dev/zero', `of=${ballast}`, 'bs=1M', 'count=50', 'status=none']);
 

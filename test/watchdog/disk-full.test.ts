@@ -1,8 +1,6 @@
 import t from 'tap';
 import Database from 'better-sqlite3';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Catalog } from '../../recorder/catalog/catalog.js';
 import { DAY_MS } from '../../watchdog/retention.js';
@@ -10,21 +8,10 @@ import { backdate, makeClip } from '../support/backdate.js';
 import { CameraSim } from '../support/camera-sim.js';
 import { runCli } from '../support/cli.js';
 import { DaemonProcess, sleep, writeConfig } from '../support/daemon.js';
+import { NEEDS_ROOT, tmpfsDataDir } from '../support/tmpfs.js';
 
-const canMount = process.getuid?.() === 0;
-
-t.test('on a 200 MB tmpfs, recording runs past full: oldest go, held stay, no crash loop, retention_at_risk', {
-  skip: canMount ? false : 'mounting a tmpfs needs root',
-}, async (t) => {
-  // outside tap's fixture dir, which tap removes before the mount is gone
-  const dir = mkdtempSync(join(tmpdir(), 'edge-nvr-disk-full-'));
-  const data = join(dir, 'data');
-  mkdirSync(data);
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=200m', 'tmpfs', data]);
-  t.teardown(() => {
-    try { execFileSync('umount', ['-l', data]); } catch { /* already gone */ }
-    rmSync(dir, { recursive: true, force: true });
-  });
+t.test('on a 200 MB tmpfs, recording runs past full: oldest go, held stay, no crash loop, retention_at_risk', { skip: NEEDS_ROOT }, async (t) => {
+  const { dir, data } = tmpfsDataDir(t, 200, 'disk-full');
 
   // ten days of history: one held day, four unheld, 2 MB each
   const clip = makeClip(join(dir, 'clip.mp4'), 10, 1600);

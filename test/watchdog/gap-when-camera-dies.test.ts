@@ -1,41 +1,27 @@
 import t from 'tap';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
-import { CameraSim } from '../support/camera-sim.js';
-import { DaemonProcess, sleep, until, writeConfig } from '../support/daemon.js';
+import { recordingCamera, sleep, until } from '../support/daemon.js';
 import { processesMentioning, zombiesOf } from '../support/processes.js';
 
 interface Gap { camera: string; start_ms: number; end_ms: number | null; cause: string }
 interface Seg { start_ms: number; end_ms: number }
 
-function gapsOf(dataDir: string): Gap[] {
+function query<T>(dataDir: string, sql: string): T[] {
   const db = new Database(join(dataDir, 'catalog.db'), { readonly: true });
   try {
-    return db.prepare("SELECT * FROM gaps WHERE cause != 'daemon_stopped' ORDER BY id").all() as Gap[];
+    return db.prepare(sql).all() as T[];
   } finally {
     db.close();
   }
 }
 
-function segmentsOf(dataDir: string): Seg[] {
-  const db = new Database(join(dataDir, 'catalog.db'), { readonly: true });
-  try {
-    return db.prepare('SELECT start_ms, end_ms FROM segments ORDER BY start_ms').all() as Seg[];
-  } finally {
-    db.close();
-  }
-}
+const gapsOf = (dataDir: string) => query<Gap>(dataDir, "SELECT * FROM gaps WHERE cause != 'daemon_stopped' ORDER BY id");
+const segmentsOf = (dataDir: string) => query<Seg>(dataDir, 'SELECT start_ms, end_ms FROM segments ORDER BY start_ms');
 
 for (const backend of ['ffmpeg', 'gstreamer'] as const) {
   t.test(`${backend}: a dead camera is a gap with its cause and bounds, and recording resumes`, async (t) => {
-    const sim = await new CameraSim({ mounts: ['cam1'] }).start();
-    t.teardown(() => sim.kill());
-    const dir = t.testdir();
-    const dataDir = join(dir, 'data');
-    const config = writeConfig(dir, [{ id: 'cam1', url: sim.url('cam1'), backend }]);
-    const daemon = new DaemonProcess(config).start();
-    t.teardown(() => { daemon.proc?.kill('SIGKILL'); });
-    await daemon.waitForLog(/segment indexed/);
+    const { sim, daemon, dataDir } = await recordingCamera(t, backend);
     await sleep(2500);
 
     const killedAt = Date.now();
@@ -63,14 +49,7 @@ for (const backend of ['ffmpeg', 'gstreamer'] as const) {
   });
 
   t.test(`${backend}: a stalled camera (SIGSTOP) is detected within 15 s, without a hung process`, async (t) => {
-    const sim = await new CameraSim({ mounts: ['cam1'] }).start();
-    t.teardown(() => sim.kill());
-    const dir = t.testdir();
-    const dataDir = join(dir, 'data');
-    const config = writeConfig(dir, [{ id: 'cam1', url: sim.url('cam1'), backend }]);
-    const daemon = new DaemonProcess(config).start();
-    t.teardown(() => { daemon.proc?.kill('SIGKILL'); });
-    await daemon.waitForLog(/segment indexed/);
+    const { sim, daemon, dataDir } = await recordingCamera(t, backend);
     await sleep(1500);
 
     const pausedAt = Date.now();

@@ -1,31 +1,32 @@
-import t from 'tap';
-import { existsSync, statfsSync } from 'node:fs';
+import t, { type Test } from 'tap';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import { Catalog } from '../../recorder/catalog/catalog.js';
-import { DAY_MS, Retention, type DiskSpace } from '../../watchdog/retention.js';
+import { DAY_MS, Retention } from '../../watchdog/retention.js';
+import { diskSpace } from '../../watchdog/system-health.js';
 import { backdate, makeClip } from '../support/backdate.js';
 import { runCli } from '../support/cli.js';
 
-const realDisk = async (path: string): Promise<DiskSpace> => {
-  const s = statfsSync(path);
-  return { total_bytes: s.blocks * s.bsize, available_bytes: s.bavail * s.bsize };
-};
-
-t.test('max_days deletes what has expired, holds block it until released, verify still passes', async (t) => {
+/** A catalog in a fresh data dir, with a real clip to backdate. */
+function freshCatalog(t: Test) {
   const dir = t.testdir();
   const data = join(dir, 'data');
   const clip = makeClip(join(dir, 'clip.mp4'));
   const catalog = Catalog.open(data);
   t.teardown(() => catalog.close());
-  const now = Date.now();
+  return { data, clip, catalog, now: Date.now() };
+}
+
+t.test('max_days deletes what has expired, holds block it until released, verify still passes', async (t) => {
+  const { data, clip, catalog, now } = freshCatalog(t);
   const [a100, a50, a5] = await backdate(data, catalog, clip, 'gate', [now - 100 * DAY_MS, now - 50 * DAY_MS, now - 5 * DAY_MS]);
   const [b100] = await backdate(data, catalog, clip, 'lobby', [now - 100 * DAY_MS]);
   const events: string[] = [];
   const retention = new Retention(data, catalog, {
     floorBytes: 0,
     cameras: [{ camera: 'gate', minDays: 30, maxDays: 60 }, { camera: 'lobby', minDays: 90, maxDays: 120 }],
-  }, realDisk, pino({ level: 'silent' }), (type) => { events.push(type); });
+  }, diskSpace, pino({ level: 'silent' }), (type) => { events.push(type); });
 
   const held = await runCli(['hold', 'add', '--data', data, '--camera', 'gate', '--from', new Date(a100.start_ms - 1000).toISOString(),
     '--to', new Date(a100.end_ms + 1000).toISOString(), '--reason', 'police request 2026-0042', '--by', 'site-manager']);
@@ -60,17 +61,12 @@ t.test('max_days deletes what has expired, holds block it until released, verify
 });
 
 t.test('the forecast and days held come from what is catalogued', async (t) => {
-  const dir = t.testdir();
-  const data = join(dir, 'data');
-  const clip = makeClip(join(dir, 'clip.mp4'));
-  const catalog = Catalog.open(data);
-  t.teardown(() => catalog.close());
-  const now = Date.now();
+  const { data, clip, catalog, now } = freshCatalog(t);
   // one hour of one-minute segments, ending now, plus an old one
   const starts = Array.from({ length: 60 }, (_, i) => now - 3_600_000 + i * 60_000);
   await backdate(data, catalog, clip, 'gate', [now - 10 * DAY_MS, ...starts]);
   const retention = new Retention(data, catalog, { floorBytes: 0, cameras: [{ camera: 'gate', minDays: 30, maxDays: null }] },
-    realDisk, pino({ level: 'silent' }), () => undefined);
+    diskSpace, pino({ level: 'silent' }), () => undefined);
   const disk = { total_bytes: 1e12, available_bytes: 1e9 };
   const status = retention.status(disk);
   t.ok(Math.abs(status.cameras[0].days_held - 10) < 0.01, `days held: ${status.cameras[0].days_held}`);
