@@ -4,7 +4,7 @@ import { SdNotify } from '../watchdog/sd-notify.js';
 import { startWatchdogPings } from '../watchdog/watchdog-pings.js';
 import { Daemon } from './daemon.js';
 import { startMqtt, type MqttReporter } from './mqtt/reporter.js';
-import { DEFAULT_CONFIG, EXIT } from './args.js';
+import { EXIT } from './args.js';
 import { loadConfig } from '../config/load.js';
 import { ConfigError } from '../config/errors.js';
 
@@ -17,7 +17,14 @@ const SUPERVISOR_SILENT_MS = 10_000;
  * Under systemd (Type=notify) it reports READY=1 once recording has started, and feeds the
  * watchdog only while the event loop and every camera's supervisor are alive.
  */
-export async function runDaemon(config: Config, log: Logger, durationS?: number): Promise<number> {
+export interface RunOptions {
+  /** stop by itself after this many seconds */
+  durationS?: number;
+  /** the file SIGHUP re-reads; without one (the demo) a reload is refused */
+  configPath?: string;
+}
+
+export async function runDaemon(config: Config, log: Logger, { durationS, configPath }: RunOptions = {}): Promise<number> {
   const daemon = new Daemon(config, log);
   const notify = new SdNotify({ log });
   let pings: { stop(): void } | undefined;
@@ -42,12 +49,12 @@ export async function runDaemon(config: Config, log: Logger, durationS?: number)
   let reloading: Promise<unknown> = Promise.resolve();
   process.on('SIGHUP', () => {
     if (stopping) return;
-    reloading = reloading.then(() => reloadFromFile(daemon, log));
+    reloading = reloading.then(() => reloadFromFile(daemon, log, configPath));
   });
   try {
     void notify.status('recovering and starting recorders');
     await daemon.start();
-    mqtt = startMqtt(daemon, config, log, { handlers: { reload: () => (reloading = reloading.then(() => reloadFromFile(daemon, log))) } });
+    mqtt = startMqtt(daemon, config, log, { handlers: { reload: () => (reloading = reloading.then(() => reloadFromFile(daemon, log, configPath))) } });
   } catch (err) {
     log.fatal({ err }, 'cannot start');
     await notify.status(`cannot start: ${(err as Error).message}`);
@@ -71,19 +78,11 @@ export async function runDaemon(config: Config, log: Logger, durationS?: number)
   return EXIT.ok;
 }
 
-/** The config file this process was started with (`--config F`, else the default). */
-function configPathOfThisProcess(): string {
-  const argv = process.argv;
-  const i = argv.indexOf('--config');
-  if (i >= 0 && argv[i + 1]) return argv[i + 1]!;
-  return argv.find((a) => a.startsWith('--config='))?.slice('--config='.length) ?? DEFAULT_CONFIG;
-}
-
-async function reloadFromFile(daemon: Daemon, log: Logger): Promise<void> {
-  const path = configPathOfThisProcess();
+async function reloadFromFile(daemon: Daemon, log: Logger, path: string | undefined): Promise<void> {
   log.info({ path }, 'SIGHUP: reloading the config');
   let next: Config;
   try {
+    if (!path) throw new Error('this daemon was started without a config file (the demo): nothing to reload');
     next = loadConfig(path);
   } catch (err) {
     const error = err instanceof ConfigError ? err.issues.map((i) => `${err.source}: ${i}`).join('; ') : (err as Error).message;

@@ -53,6 +53,7 @@ export interface RetentionStatus {
 const BATCH = 200;
 const AT_RISK_REPEAT_MS = 10 * 60_000;
 const LIVE_BYTES_TTL_MS = 10 * 60_000;
+const REPORT_EVERY_MS = 60 * 60_000;
 
 /**
  * Deletes what the law lets go and nothing it protects:
@@ -69,6 +70,8 @@ const LIVE_BYTES_TTL_MS = 10 * 60_000;
 export class Retention {
   private lastAtRisk = new Map<string, number>();
   private liveBytesCache?: { atMs: number; bytes: number };
+  /** deletions not yet reported, per camera and reason */
+  private unreported = new Map<string, { camera: string; reason: string; segments: number; bytes: number; from: number; to: number; lastMs: number }>();
 
   constructor(
     private readonly dataDir: string,
@@ -148,9 +151,28 @@ export class Retention {
       c.newest = Math.max(c.newest, r.end_ms);
       perCamera.set(r.camera, c);
     }
-    for (const [camera, c] of perCamera) {
-      this.raise('retention_deletion', camera, { reason: why, segments: c.count, bytes: c.bytes, from_ms: c.oldest, to_ms: c.newest });
+    for (const [camera, c] of perCamera) this.report(camera, why, c);
+  }
+
+  /**
+   * A full disk deletes the oldest segment of every camera every minute, for ever: that is an
+   * NVR's steady state, not news. One event per camera and reason an hour, with the totals since
+   * the last one, keeps MQTT quiet; every deletion is in the catalog regardless.
+   */
+  private report(camera: string, reason: string, c: { count: number; bytes: number; oldest: number; newest: number }): void {
+    const key = `${camera}\n${reason}`;
+    const now = this.now();
+    const u = this.unreported.get(key) ?? { camera, reason, segments: 0, bytes: 0, from: c.oldest, to: c.newest, lastMs: 0 };
+    u.segments += c.count;
+    u.bytes += c.bytes;
+    u.from = Math.min(u.from, c.oldest);
+    u.to = Math.max(u.to, c.newest);
+    if (now - u.lastMs < REPORT_EVERY_MS) {
+      this.unreported.set(key, u);
+      return;
     }
+    this.raise('retention_deletion', camera, { reason, segments: u.segments, bytes: u.bytes, from_ms: u.from, to_ms: u.to });
+    this.unreported.set(key, { ...u, segments: 0, bytes: 0, from: Infinity, to: -Infinity, lastMs: now });
   }
 
   /** What the box holds against what it must hold. */

@@ -26,7 +26,7 @@ export async function run(argv: string[]): Promise<number> {
   const broker = config.mqtt ? undefined : await startEmbeddedBroker(log);
   if (broker) config.mqtt = { url: broker.url, health_interval_s: 60, keepalive_s: 30 };
   try {
-    return await runDaemon(config, log, parseDuration(args.values.duration));
+    return await runDaemon(config, log, { durationS: parseDuration(args.values.duration) });
   } finally {
     await broker?.close();
   }

@@ -21,6 +21,7 @@ export function parseDuration(value: string | undefined): number | undefined {
 export async function run(argv: string[]): Promise<number> {
   const args = parseCommand(spec, argv);
   if (!args) return 0;
-  const config = loadConfig(args.values.config ?? DEFAULT_CONFIG);
-  return runDaemon(config, createLogger(config.log.level), parseDuration(args.values.duration));
+  const configPath = args.values.config ?? DEFAULT_CONFIG;
+  const config = loadConfig(configPath);
+  return runDaemon(config, createLogger(config.log.level), { durationS: parseDuration(args.values.duration), configPath });
 }

@@ -77,3 +77,21 @@ t.test('the forecast and days held come from what is catalogued', async (t) => {
     `forecast ${status.forecast_days?.toFixed(2)} days, expected ${expected.toFixed(2)} (what is kept plus what is free, at the last hour's rate)`);
   t.equal(status.min_required_days, 30);
 });
+
+t.test('deletions are reported once an hour per camera, with the totals since the last report', async (t) => {
+  const { data, clip, catalog, now } = freshCatalog(t);
+  // a segment expiring every 10 minutes, as a steady state does every minute
+  await backdate(data, catalog, clip, 'gate', [0, 1, 2, 3].map((i) => now - 61 * DAY_MS - 60_000 + i * 600_000));
+  const events: Array<{ type: string; data: Record<string, unknown> }> = [];
+  let clock = now;
+  const retention = new Retention(data, catalog, { floorBytes: 0, cameras: [{ camera: 'gate', minDays: 30, maxDays: 61 }] },
+    diskSpace, pino({ level: 'silent' }), (type, _camera, d) => { events.push({ type, data: d }); }, () => clock);
+  const swept: number[] = [];
+  for (const step of [1, 10, 10, 45]) {
+    clock += step * 60_000;
+    swept.push((await retention.sweep()).deletedForAge);
+  }
+  t.same(swept, [1, 1, 1, 1], 'one segment expires per sweep');
+  t.same(events.map((e) => e.data.segments), [1, 3], 'the first at once, then one report an hour later with the three since');
+  t.equal(catalog.segments('gate').filter((r) => r.state === 'deleted').length, 4, 'every deletion is in the catalog regardless');
+});

@@ -1,0 +1,20 @@
+import { BlazeFace } from './redaction/blazeface.js';
+import { TextDetector } from './redaction/text-detector.js';
+import { Redactor, DEFAULT_SETTINGS } from './redaction/redactor.js';
+import { decodeFrames, probeVideo } from './redaction/video-io.js';
+import type { Detector } from './redaction/detector.js';
+const info = probeVideo('/tmp/rt/b720.mp4');
+const frames = []; for await (const f of decodeFrames({ path: '/tmp/rt/b720.mp4' }, info)) frames.push(f);
+const time: Record<string, number> = {}; const calls: Record<string, number> = {};
+const wrap = (d: Detector & { detectRegion?: unknown }): Detector => new Proxy(d, { get(target, prop) {
+  const v = Reflect.get(target, prop); if (typeof v !== 'function') return v;
+  return async (...a: unknown[]) => { const t = performance.now(); try { return await (v as Function).apply(target, a); } finally { const k = `${d.name}.${String(prop)}`; time[k] = (time[k] ?? 0) + performance.now() - t; calls[k] = (calls[k] ?? 0) + 1; } };
+} });
+const dets = [wrap(await BlazeFace.create({ tile: 'auto' })), wrap(await TextDetector.create())];
+const r = new Redactor(dets, DEFAULT_SETTINGS, () => 'X');
+const t0 = performance.now(); const cpu0 = process.cpuUsage();
+for (const f of frames) await r.process(f);
+const total = performance.now() - t0; const cpu = process.cpuUsage(cpu0);
+console.log('frames', frames.length, 'total ms/frame', (total / frames.length).toFixed(1), 'cpu ms/frame', ((cpu.user + cpu.system) / 1000 / frames.length).toFixed(1));
+for (const k of Object.keys(time)) console.log(k, 'calls', calls[k], 'ms/call', (time[k]! / calls[k]!).toFixed(1), 'ms/frame', (time[k]! / frames.length).toFixed(1));
+console.log(r.stats.detector_runs, r.stats.hidden_boxes);
