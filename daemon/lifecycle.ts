@@ -3,6 +3,7 @@ import type { Config } from '../config/schema.js';
 import { SdNotify } from '../watchdog/sd-notify.js';
 import { startWatchdogPings } from '../watchdog/watchdog-pings.js';
 import { Daemon } from './daemon.js';
+import { egressHandlers } from './egress-handlers.js';
 import { startMqtt, type MqttReporter } from './mqtt/reporter.js';
 import { EXIT } from './args.js';
 import { loadConfig } from '../config/load.js';
@@ -54,7 +55,9 @@ export async function runDaemon(config: Config, log: Logger, { durationS, config
   try {
     void notify.status('recovering and starting recorders');
     await daemon.start();
-    mqtt = startMqtt(daemon, config, log, { handlers: { reload: () => (reloading = reloading.then(() => reloadFromFile(daemon, log, configPath))) } });
+    mqtt = startMqtt(daemon, config, log, {
+      handlers: { ...egressHandlers(daemon, config, log), reload: () => (reloading = reloading.then(() => reloadFromFile(daemon, log, configPath))) },
+    });
   } catch (err) {
     log.fatal({ err }, 'cannot start');
     await notify.status(`cannot start: ${(err as Error).message}`);

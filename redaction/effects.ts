@@ -5,20 +5,20 @@ type Rect = { x: number; y: number; w: number; h: number };
 
 /**
  * Blocks across the short side of a hidden box. Measured: with 5 blocks BlazeFace still finds a
- * face in a third of the pixelated faces of Megamind.avi (a 5x5 mosaic keeps the eye and mouth
- * layout); with 3 it finds none.
+ * face in about a third of the pixelated faces of Megamind.avi (a 5x5 mosaic keeps the eye and
+ * mouth layout); with 3 far fewer, and the redactor's second look catches what is left.
  */
 const BLOCKS = 3;
 
 /** Hides a rectangle in place (blocks of at least 6 px). */
-export function hide(frame: Frame, box: Rect, method: Method, blocks = BLOCKS, contrast = 1): void {
+export function hide(frame: Frame, box: Rect, method: Method, blocks = BLOCKS): void {
   const r = clampBox(box, frame.width, frame.height);
   if (r.empty) return;
   if (method === 'fill') return fill(frame, r, 0);
   const block = Math.max(6, Math.ceil(Math.min(r.x1 - r.x0, r.y1 - r.y0) / blocks));
-  if (method === 'pixelate') return pixelate(frame, r, block, contrast);
+  if (method === 'pixelate') return pixelate(frame, r, block);
   // blur: pixelate first (it alone is irreversible), then smooth the block edges away
-  pixelate(frame, r, block, contrast);
+  pixelate(frame, r, block);
   boxBlur(frame, r, Math.ceil(block / 2));
 }
 
@@ -26,16 +26,8 @@ export function fill(frame: Frame, r: { x0: number; y0: number; x1: number; y1: 
   for (let y = r.y0; y < r.y1; y++) frame.data.fill(value, (y * frame.width + r.x0) * 3, (y * frame.width + r.x1) * 3);
 }
 
-function pixelate(frame: Frame, r: { x0: number; y0: number; x1: number; y1: number }, block: number, contrast: number): void {
+function pixelate(frame: Frame, r: { x0: number; y0: number; x1: number; y1: number }, block: number): void {
   const { width, data } = frame;
-  // contrast < 1 pulls every block towards the box's mean colour: fewer light/dark patterns for
-  // a detector (or an eye) to read as eyes and mouth.
-  let m0 = 0, m1 = 0, m2 = 0;
-  if (contrast !== 1) {
-    for (let y = r.y0; y < r.y1; y++) for (let x = r.x0, i = (y * width + r.x0) * 3; x < r.x1; x++, i += 3) { m0 += data[i]!; m1 += data[i + 1]!; m2 += data[i + 2]!; }
-    const n = (r.y1 - r.y0) * (r.x1 - r.x0);
-    m0 /= n; m1 /= n; m2 /= n;
-  }
   for (let by = r.y0; by < r.y1; by += block) {
     const ey = Math.min(r.y1, by + block);
     for (let bx = r.x0; bx < r.x1; bx += block) {
@@ -43,9 +35,7 @@ function pixelate(frame: Frame, r: { x0: number; y0: number; x1: number; y1: num
       let s0 = 0, s1 = 0, s2 = 0;
       for (let y = by; y < ey; y++) for (let x = bx, i = (y * width + bx) * 3; x < ex; x++, i += 3) { s0 += data[i]!; s1 += data[i + 1]!; s2 += data[i + 2]!; }
       const n = (ey - by) * (ex - bx);
-      let v0 = s0 / n, v1 = s1 / n, v2 = s2 / n;
-      if (contrast !== 1) { v0 = m0 + (v0 - m0) * contrast; v1 = m1 + (v1 - m1) * contrast; v2 = m2 + (v2 - m2) * contrast; }
-      v0 = Math.round(v0); v1 = Math.round(v1); v2 = Math.round(v2);
+      const v0 = Math.round(s0 / n), v1 = Math.round(s1 / n), v2 = Math.round(s2 / n);
       for (let y = by; y < ey; y++) for (let x = bx, i = (y * width + bx) * 3; x < ex; x++, i += 3) { data[i] = v0; data[i + 1] = v1; data[i + 2] = v2; }
     }
   }

@@ -151,7 +151,15 @@ export async function exportClip(ctx: EgressContext, req: ExportRequest): Promis
   const ranges: Array<DecodeRange & { row: SegmentRow }> = [];
   const sources: Manifest['sources'] = [];
   for (const r of rows) {
-    const path = await checkedSource(ctx, r);
+    let path: string;
+    try {
+      path = await checkedSource(ctx, r);
+    } catch (err) {
+      // A refused export is registered too: a source that fails its hash is evidence of tampering.
+      appendAudit(ctx.catalog, { actor: req.requester, action: 'export.refused', camera: req.camera, from_ms: req.fromMs, to_ms: req.toMs,
+        reason: req.reason, destination: resolve(req.out), details: { error: (err as Error).message } });
+      throw err;
+    }
     const from = Math.max(req.fromMs, r.start_ms), to = Math.min(req.toMs, r.end_ms);
     ranges.push({ path, startS: (from - r.start_ms) / 1000, durationS: (to - from) / 1000, row: r });
     sources.push({ path: r.path, sha256: r.sha256, segment_id: r.id, start: new Date(r.start_ms).toISOString(), end: new Date(r.end_ms).toISOString() });

@@ -21,7 +21,7 @@ export interface RedactorSettings {
 }
 
 export const DEFAULT_SETTINGS: RedactorSettings = {
-  method: 'pixelate', masks: [], every: { blazeface: 5, 'ppocr-det': 15 }, pad: { face: 0.25, text: 0 }, sceneChange: 25, hold: 2, recheckRounds: 1,
+  method: 'pixelate', masks: [], every: { blazeface: 3, 'ppocr-det': 15 }, pad: { face: 0.25, text: 0 }, sceneChange: 25, hold: 2, recheckRounds: 1,
 };
 
 export interface RedactionStats {

@@ -1,8 +1,8 @@
 import t from 'tap';
 import Database from 'better-sqlite3';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { parse as parseYaml } from 'yaml';
 import { CameraSim } from '../support/camera-sim.js';
 import { DaemonProcess, sleep, writeConfig } from '../support/daemon.js';
@@ -119,8 +119,8 @@ t.test('health, status, camera state, events and commands over a real mosquitto'
     ['a stale timestamp', signed('hold', holdArgs, { ts: Date.now() - 3_600_000 }), 'hold', 'replay'],
     ['a hold on an unknown camera', signed('hold', { ...holdArgs, camera: 'no-such-cam' }), 'hold', 'invalid'],
     ['to_ms before from_ms', signed('hold', { ...holdArgs, from_ms: now, to_ms: now - hour }), 'hold', 'invalid'],
-    ['snapshot without the egress gate', signed('snapshot', { camera: 'cam1', reason: 'check the gate' }), 'snapshot', 'unavailable'],
-    ['export without the egress gate', signed('export', { camera: 'cam1', from_ms: now - 60000, to_ms: now, reason: 'check the gate' }), 'export', 'unavailable'],
+    ['a snapshot of an unknown camera', signed('snapshot', { camera: 'no-such-cam', reason: 'check the gate' }), 'snapshot', 'invalid'],
+    ['an export of a range with no recordings', signed('export', { camera: 'cam1', from_ms: now - 400 * 86_400_000, to_ms: now - 399 * 86_400_000, reason: 'check the gate' }), 'export', 'failed'],
   ];
   for (const [what, body, replyName, code] of bad) {
     const topicName = what === 'path traversal in the name' ? '../hold' : what === 'an upper-case name' ? 'HOLD' : replyName;
@@ -136,6 +136,12 @@ t.test('health, status, camera state, events and commands over a real mosquitto'
   t.equal(viaResponse.correlation, 'corr-1', 'with the correlation data');
   const replayed = await send('hold', good, 'hold');
   t.equal(replayed.error?.code, 'replay', 'the same signed command again is a replay');
+  const snap = await send('snapshot', signed('snapshot', { camera: 'cam1', reason: 'platform check' }), 'snapshot');
+  t.equal(snap.ok, true, `a snapshot goes through the egress gate: ${JSON.stringify(snap.error ?? snap.result)}`);
+  const snapOut = String(snap.result?.out ?? '');
+  t.ok(snapOut.startsWith(join(dataDir, 'exports')), `into the exports dir: ${snapOut}`);
+  t.equal(createHash('sha256').update(readFileSync(snapOut)).digest('hex'), snap.result?.sha256, 'the reply carries the redacted file\'s hash');
+  t.ok(existsSync(String(snap.result?.manifest)), 'and its signed manifest');
   const reload = await send('reload', signed('reload', {}), 'reload');
   t.ok(reload.ok || reload.error?.message === 'reload not available', `reload answers: ${JSON.stringify(reload)}`);
   const holdEvent = await sub.waitFor((m) => m.topic === `${PREFIX}/events` && (m.json as { type: string }).type === 'hold_added', 5000, 'the hold_added event');
@@ -148,7 +154,7 @@ t.test('health, status, camera state, events and commands over a real mosquitto'
     t.equal(holds.length, 1, 'one hold: no refused command changed anything');
     t.equal(holds[0]!.created_by, 'mqtt:platform');
     const audit = d.prepare("SELECT action, actor, details FROM audit_log WHERE action LIKE 'cmd.%' ORDER BY id").all() as Array<{ action: string; actor: string; details: string }>;
-    t.equal(audit.length, bad.length + 3, 'every command is audited, accepted or not');
+    t.equal(audit.length, bad.length + 4, 'every command is audited, accepted or not');
     t.equal(audit.filter((a) => a.action === 'cmd.hold' && JSON.parse(a.details).ok).length, 1);
     t.ok(audit.filter((a) => a.action === 'cmd.rejected').length >= bad.length - 2);
     t.notOk(audit.some((a) => a.details.includes(SECRET)), 'the secret is not in the audit log');

@@ -97,6 +97,8 @@ t.test('export refuses a source segment whose file no longer matches its hash', 
   t.equal(r.code, 1);
   t.match(r.stderr, /does not match its catalogued sha256/);
   t.notOk(existsSync(out));
+  const audit = JSON.parse((await runCli(['audit', '--json', '--config', config])).stdout);
+  t.match(audit.entries[0], { action: 'export.refused', destination: out });
 });
 
 t.test('usage errors exit 2', async (t) => {

@@ -42,7 +42,8 @@ function scratch(test: Pick<typeof t, 'teardown'>): string {
 /** The unit as it would run from this checkout: this node, this build. */
 function localCopy(dir: string, text = unitText): string {
   const path = join(dir, 'edge-nvr.service');
-  writeFileSync(path, text.replace(/^ExecStart=.*$/m, `ExecStart=${process.execPath} ${CLI} run --config /etc/edge-nvr/config.yaml`));
+  writeFileSync(path, text.replace(/^ExecStart=.*$/m, `ExecStart=${process.execPath} ${CLI} run --config /etc/edge-nvr/config.yaml`)
+    .replace(/^ExecReload=.*$/m, `ExecReload=${process.execPath} ${CLI} reload --config /etc/edge-nvr/config.yaml`));
   return path;
 }
 
