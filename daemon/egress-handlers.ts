@@ -24,9 +24,12 @@ const reply = (r: EgressResult) => ({ ...r });
 export function egressHandlers(daemon: Daemon, config: Config, log: Logger): Pick<EgressHandlers, 'snapshot' | 'export'> {
   const ctx = () => ({ catalog: daemon.catalog!, dataDir: daemon.dataDir, config, log });
   return {
-    snapshot: async (r) => reply(await takeSnapshot(ctx(), {
-      camera: r.camera, reason: r.reason, requester: r.actor, out: outPath(daemon.dataDir, 'snapshot', r.request_id, 'jpg'),
-    })),
+    snapshot: async (r) => {
+      if (r.at_ms !== undefined) throw new Error('at_ms: snapshots of the past are not built yet; leave it out for the newest recording');
+      return reply(await takeSnapshot(ctx(), {
+        camera: r.camera, reason: r.reason, requester: r.actor, out: outPath(daemon.dataDir, 'snapshot', r.request_id, 'jpg'),
+      }));
+    },
     export: async (r) => reply(await exportClip(ctx(), {
       camera: r.camera, fromMs: r.from_ms, toMs: r.to_ms, reason: r.reason, requester: r.actor,
       out: outPath(daemon.dataDir, 'export', r.request_id, 'mp4'),

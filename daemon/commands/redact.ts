@@ -1,10 +1,6 @@
-import { userInfo } from 'node:os';
-import { resolve } from 'node:path';
-import { loadConfig } from '../../config/load.js';
-import type { Config } from '../../config/schema.js';
-import { Catalog } from '../../recorder/catalog/catalog.js';
-import { EgressRequestError, redactFile } from '../../redaction/egress.js';
+import { redactFile } from '../../redaction/egress.js';
 import { DEFAULT_CONFIG, EXIT, parseCommand, UsageError } from '../args.js';
+import { requesterDefault, runEgress } from './egress-command.js';
 
 export const spec = {
   name: 'redact',
@@ -25,35 +21,13 @@ export const spec = {
   positionals: 2,
 } as const;
 
-/** --data alone: default redaction settings; otherwise the config's settings and storage.path. */
-export function egressTarget(values: { config?: string; data?: string }): { config?: Config; dataDir: string } {
-  if (values.data && !values.config) return { dataDir: resolve(values.data) };
-  const config = loadConfig(values.config ?? DEFAULT_CONFIG);
-  return { config, dataDir: resolve(values.data ?? config.storage.path) };
-}
-
-export function requesterDefault(): string {
-  try { return userInfo().username; } catch { return `uid ${process.getuid?.() ?? '?'}`; }
-}
-
 export async function run(argv: string[]): Promise<number> {
   const args = parseCommand(spec, argv);
   if (!args) return EXIT.ok;
   const [input, out] = args.positionals;
   if (!input || !out) throw new UsageError('expected IN and OUT');
   const v = args.values;
-  const { config, dataDir } = egressTarget(v);
-  const catalog = Catalog.open(dataDir);
-  try {
-    const r = await redactFile({ catalog, dataDir, config }, {
-      input, out, requester: v.requester ?? requesterDefault(), reason: v.reason ?? 'redact command', camera: v.camera,
-    });
-    process.stdout.write(v.json ? JSON.stringify(r) + '\n' : `${r.out}: ${r.frames} frames${r.blanked_frames ? `, ${r.blanked_frames} blanked (fail closed)` : ''}, manifest ${r.manifest}\n`);
-    return EXIT.ok;
-  } catch (err) {
-    if (err instanceof EgressRequestError) throw new UsageError(err.message);
-    throw err;
-  } finally {
-    catalog.close();
-  }
+  return runEgress(v, (ctx) => redactFile(ctx, {
+    input, out, requester: v.requester ?? requesterDefault(), reason: v.reason ?? 'redact command', camera: v.camera,
+  }));
 }

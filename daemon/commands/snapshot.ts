@@ -1,7 +1,6 @@
-import { Catalog } from '../../recorder/catalog/catalog.js';
-import { EgressRequestError, takeSnapshot } from '../../redaction/egress.js';
+import { takeSnapshot } from '../../redaction/egress.js';
 import { EXIT, parseCommand, UsageError } from '../args.js';
-import { egressTarget, requesterDefault } from './redact.js';
+import { requesterDefault, runEgress } from './egress-command.js';
 
 export const spec = {
   name: 'snapshot',
@@ -23,16 +22,5 @@ export async function run(argv: string[]): Promise<number> {
   if (!args) return EXIT.ok;
   const v = args.values;
   if (!v.camera || !v.out) throw new UsageError('--camera and --out are required');
-  const { config, dataDir } = egressTarget(v);
-  const catalog = Catalog.open(dataDir);
-  try {
-    const r = await takeSnapshot({ catalog, dataDir, config }, { camera: v.camera, out: v.out, requester: v.requester ?? requesterDefault(), reason: v.reason ?? 'snapshot command' });
-    process.stdout.write(v.json ? JSON.stringify(r) + '\n' : `${r.out}: manifest ${r.manifest}\n`);
-    return EXIT.ok;
-  } catch (err) {
-    if (err instanceof EgressRequestError) throw new UsageError(err.message);
-    throw err;
-  } finally {
-    catalog.close();
-  }
+  return runEgress(v, (ctx) => takeSnapshot(ctx, { camera: v.camera!, out: v.out!, requester: v.requester ?? requesterDefault(), reason: v.reason ?? 'snapshot command' }));
 }

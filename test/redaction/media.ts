@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -18,8 +18,14 @@ export const MEDIA = {
   lfw: join(SKIMAGE, 'lfw_subset.npy'),
 };
 
+const made: string[] = [];
+// tap runs each test file in its own process: what it made goes when it ends, pass or fail
+process.on('exit', () => { for (const d of made) rmSync(d, { recursive: true, force: true }); });
+
 export function tmp(prefix = 'edge-nvr-redact-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  made.push(dir);
+  return dir;
 }
 
 /** The first `seconds` of Megamind.avi as H.264 MP4 (fragmented, as the recorder writes). */

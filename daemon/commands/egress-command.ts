@@ -1,0 +1,39 @@
+import { userInfo } from 'node:os';
+import { resolve } from 'node:path';
+import { loadConfig } from '../../config/load.js';
+import type { Config } from '../../config/schema.js';
+import { Catalog } from '../../recorder/catalog/catalog.js';
+import { EgressRequestError, type EgressContext, type EgressResult } from '../../redaction/egress.js';
+import { DEFAULT_CONFIG, EXIT, UsageError } from '../args.js';
+
+/** --data alone: default redaction settings; otherwise the config's settings and storage.path. */
+export function egressTarget(values: { config?: string; data?: string }): { config?: Config; dataDir: string } {
+  if (values.data && !values.config) return { dataDir: resolve(values.data) };
+  const config = loadConfig(values.config ?? DEFAULT_CONFIG);
+  return { config, dataDir: resolve(values.data ?? config.storage.path) };
+}
+
+export function requesterDefault(): string {
+  try { return userInfo().username; } catch { return `uid ${process.getuid?.() ?? '?'}`; }
+}
+
+/**
+ * What `redact`, `export` and `snapshot` share around the egress gate: the catalog opened for
+ * the audit log, one line (or JSON) about what was written, and a request that is wrong rather
+ * than failed (unknown camera, empty range) reported as bad usage.
+ */
+export async function runEgress(values: { config?: string; data?: string; json?: boolean }, go: (ctx: EgressContext) => Promise<EgressResult>): Promise<number> {
+  const { config, dataDir } = egressTarget(values);
+  const catalog = Catalog.open(dataDir);
+  try {
+    const r = await go({ catalog, dataDir, config });
+    process.stdout.write(values.json ? JSON.stringify(r) + '\n'
+      : `${r.out}: ${r.frames} frame${r.frames === 1 ? '' : 's'}${r.blanked_frames ? `, ${r.blanked_frames} blanked (fail closed)` : ''}, manifest ${r.manifest}\n`);
+    return EXIT.ok;
+  } catch (err) {
+    if (err instanceof EgressRequestError) throw new UsageError(err.message);
+    throw err;
+  } finally {
+    catalog.close();
+  }
+}
