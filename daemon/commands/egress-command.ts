@@ -6,6 +6,16 @@ import { Catalog } from '../../recorder/catalog/catalog.js';
 import { EgressRequestError, type EgressContext, type EgressResult } from '../../redaction/egress.js';
 import { DEFAULT_CONFIG, EXIT, UsageError } from '../args.js';
 
+/** The options every egress command takes besides its own. */
+export const egressOptions = {
+  options: { json: { type: 'boolean' }, config: { type: 'string' }, data: { type: 'string' } },
+  help: {
+    json: 'print the result as JSON',
+    config: `config: redaction settings, privacy masks, box id, data dir (default ${DEFAULT_CONFIG})`,
+    data: 'data dir for the audit log and the box key, with default redaction settings',
+  },
+} as const;
+
 /** --data alone: default redaction settings; otherwise the config's settings and storage.path. */
 export function egressTarget(values: { config?: string; data?: string }): { config?: Config; dataDir: string } {
   if (values.data && !values.config) return { dataDir: resolve(values.data) };

@@ -1,7 +1,7 @@
 import { exportClip } from '../../redaction/egress.js';
 import { EXIT, parseCommand, UsageError } from '../args.js';
 import { parseTime } from './data-dir.js';
-import { runEgress } from './egress-command.js';
+import { egressOptions, runEgress } from './egress-command.js';
 
 export const spec = {
   name: 'export',
@@ -9,12 +9,11 @@ export const spec = {
   usage: 'export --camera ID --from TIME --to TIME --reason WHY --requester WHO --out FILE.mp4 [--json] [--config FILE | --data DIR]',
   options: {
     camera: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, reason: { type: 'string' }, requester: { type: 'string' },
-    out: { type: 'string' }, json: { type: 'boolean' }, config: { type: 'string' }, data: { type: 'string' },
+    out: { type: 'string' }, ...egressOptions.options,
   },
   help: {
     camera: 'camera id', from: 'start (ISO 8601 or epoch ms)', to: 'end', reason: 'why it is exported (audit log)',
-    requester: 'who asks for it (audit log)', out: 'the clip to write (.mp4); <out>.manifest.json goes beside it', json: 'print the result as JSON',
-    config: 'config: redaction settings, privacy masks, box id, data dir', data: 'data dir, with default redaction settings',
+    requester: 'who asks for it (audit log)', out: 'the clip to write (.mp4); <out>.manifest.json goes beside it', ...egressOptions.help,
   },
 } as const;
 

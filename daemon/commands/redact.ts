@@ -1,22 +1,19 @@
 import { redactFile } from '../../redaction/egress.js';
-import { DEFAULT_CONFIG, EXIT, parseCommand, UsageError } from '../args.js';
-import { requesterDefault, runEgress } from './egress-command.js';
+import { EXIT, parseCommand, UsageError } from '../args.js';
+import { egressOptions, requesterDefault, runEgress } from './egress-command.js';
 
 export const spec = {
   name: 'redact',
   summary: 'Redact a video or image file (faces, plates and text hidden, watermarked, signed manifest, audited).',
   usage: 'redact IN OUT [--camera ID] [--requester WHO] [--reason WHY] [--json] [--config FILE | --data DIR]',
   options: {
-    camera: { type: 'string' }, requester: { type: 'string' }, reason: { type: 'string' }, json: { type: 'boolean' },
-    config: { type: 'string' }, data: { type: 'string' },
+    camera: { type: 'string' }, requester: { type: 'string' }, reason: { type: 'string' }, ...egressOptions.options,
   },
   help: {
     camera: "also burn this camera's privacy masks",
     requester: 'who asks (audit log; default: the user running the command)',
     reason: 'why (audit log; default "redact command")',
-    json: 'print the result as JSON',
-    config: `config: redaction settings, box id, data dir (default ${DEFAULT_CONFIG})`,
-    data: 'data dir for the audit log and the box key, with default redaction settings',
+    ...egressOptions.help,
   },
   positionals: 2,
 } as const;

@@ -1,19 +1,17 @@
 import { takeSnapshot } from '../../redaction/egress.js';
 import { EXIT, parseCommand, UsageError } from '../args.js';
-import { requesterDefault, runEgress } from './egress-command.js';
+import { egressOptions, requesterDefault, runEgress } from './egress-command.js';
 
 export const spec = {
   name: 'snapshot',
   summary: "A redacted still of a camera: the last keyframe of its newest recorded segment (the daemon need not run).",
   usage: 'snapshot --camera ID --out FILE.jpg [--requester WHO] [--reason WHY] [--json] [--config FILE | --data DIR]',
   options: {
-    camera: { type: 'string' }, out: { type: 'string' }, requester: { type: 'string' }, reason: { type: 'string' }, json: { type: 'boolean' },
-    config: { type: 'string' }, data: { type: 'string' },
+    camera: { type: 'string' }, out: { type: 'string' }, requester: { type: 'string' }, reason: { type: 'string' }, ...egressOptions.options,
   },
   help: {
     camera: 'camera id', out: 'the image to write (.jpg or .png)', requester: 'who asks (default: the user running the command)',
-    reason: 'why (default "snapshot command")', json: 'print the result as JSON',
-    config: 'config: redaction settings, privacy masks, box id, data dir', data: 'data dir, with default redaction settings',
+    reason: 'why (default "snapshot command")', ...egressOptions.help,
   },
 } as const;
 

@@ -94,7 +94,7 @@ export function gstreamerLaunch(opts: Pick<RecorderBackendOptions, 'segmentSecon
   ].join(' ! ');
 }
 
-/** rtsp://user:pw@host/x -> location without userinfo, plus the decoded user and password. */
+/** A URL with credentials in its userinfo -> the location without them, plus the decoded user and password. */
 export function splitCredentials(url: string): { location: string; user?: string; password?: string } {
   const m = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)@(.*)$/is.exec(url);
   if (!m) return { location: url };

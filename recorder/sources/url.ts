@@ -2,7 +2,7 @@
 
 const USERINFO = /([a-z][a-z0-9+.-]*:\/\/)([^/@\s]*)@/gi;
 
-/** rtsp://admin:secret@10.0.0.5/ch1 -> rtsp://***@10.0.0.5/ch1 (also inside longer text) */
+/** Replaces the userinfo (user and password) of every URL in `text` with `***`, e.g. rtsp://***@10.0.0.5/ch1. */
 export function scrubCredentials(text: string): string {
   return text.replace(USERINFO, '$1***@');
 }
