@@ -41,10 +41,10 @@ export class DaemonProcess {
   output = '';
   private exited?: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
-  constructor(readonly configPath: string, readonly args: string[] = ['run']) {}
+  constructor(readonly configPath: string, readonly args: string[] = ['run'], readonly env: NodeJS.ProcessEnv = {}) {}
 
   start(): this {
-    const proc = spawn(process.execPath, [CLI, ...this.args, '--config', this.configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, [CLI, ...this.args, '--config', this.configPath], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...this.env } });
     this.proc = proc;
     proc.stdout!.on('data', (d) => { this.output += String(d); });
     proc.stderr!.on('data', (d) => { this.output += String(d); });
