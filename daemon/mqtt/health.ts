@@ -35,7 +35,9 @@ export async function buildHealth(daemon: Daemon, box: string, startedMs: number
     const gapMs = gaps.reduce((sum, g) => sum + Math.max(0, Math.min(g.end_ms ?? now, now) - Math.max(g.start_ms, from)), 0);
     const first = (catalog.db.prepare('SELECT min(start_ms) AS s FROM segments WHERE camera = ?').get(c.camera) as { s: number | null }).s;
     const windowFrom = Math.max(from, first ?? now);
-    return { ...c, gaps_24h: gaps.length, gap_ms_24h: Math.round(gapMs), continuity_24h: round(continuity(catalog, c.camera, windowFrom, now), 4) };
+    const last = catalog.lastSegment(c.camera);
+    const bitrate = last && last.end_ms > last.start_ms ? round((last.bytes * 8) / (last.end_ms - last.start_ms), 1) : null;
+    return { ...c, gaps_24h: gaps.length, gap_ms_24h: Math.round(gapMs), continuity_24h: round(continuity(catalog, c.camera, windowFrom, now), 4), bitrate_kbps: bitrate };
   });
   const retCams = (ret?.cameras ?? []).map((c) => ({ ...c, days_held: round(c.days_held, 3) }));
   const oldest = retCams.map((c) => c.oldest_ms).filter((v): v is number => v !== null);

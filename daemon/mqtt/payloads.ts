@@ -57,6 +57,7 @@ const HealthCamera = obj({
   gaps_24h: Type.Integer({ minimum: 0, description: 'gaps overlapping the last 24 h' }),
   gap_ms_24h: Type.Integer({ minimum: 0, description: 'ms of the last 24 h inside gaps' }),
   continuity_24h: Type.Number({ minimum: 0, maximum: 1, description: 'share of the last 24 h (or of the time since the first recording, when later) on record' }),
+  bitrate_kbps: Type.Union([Type.Number({ minimum: 0 }), Type.Null()], { description: "the camera's stream as recorded: its newest segment's size over its length; null before the first" }),
 });
 
 export const HealthPayload = obj(
