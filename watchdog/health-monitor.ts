@@ -30,7 +30,6 @@ export class HealthMonitor {
   private clockSynced: boolean | null | undefined;
   private lastWall = Date.now();
   private lastMono = performance.now();
-  diskError?: string;
 
   constructor(private readonly opts: HealthMonitorOptions) {}
 
@@ -47,15 +46,10 @@ export class HealthMonitor {
     clearInterval(this.jumpTimer);
   }
 
-  get clock(): boolean | null | undefined {
-    return this.clockSynced;
-  }
-
   async probe(): Promise<void> {
     const disk = await probeWritable(this.opts.dataDir);
     if (disk.ok !== this.diskOk) {
       this.diskOk = disk.ok;
-      this.diskError = disk.error;
       if (!disk.ok) this.opts.log.error({ dataDir: this.opts.dataDir, error: disk.error }, 'data disk is not writable');
       else this.opts.log.info({ dataDir: this.opts.dataDir }, 'data disk writable again');
       this.opts.raise(disk.ok ? 'disk_ok' : 'disk_unwritable', null, { path: this.opts.dataDir, error: disk.error ?? null });

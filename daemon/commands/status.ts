@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { pino } from 'pino';
 import { effectiveRetention, loadConfig } from '../../config/load.js';
 import type { Config } from '../../config/schema.js';
-import { Retention, type RetentionStatus } from '../../watchdog/retention.js';
+import { DAY_MS, Retention, type RetentionStatus } from '../../watchdog/retention.js';
 import { diskSpace, readSystemHealth } from '../../watchdog/system-health.js';
 import { DEFAULT_CONFIG, EXIT, parseCommand } from '../args.js';
 import { PID_FILE } from '../daemon.js';
@@ -27,7 +27,6 @@ const spec = {
   },
 } as const;
 
-const DAY_MS = 86_400_000;
 /** a camera is recording when its last segment ended within 2 segment lengths plus this */
 const MARGIN_MS = 15_000;
 

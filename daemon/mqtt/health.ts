@@ -1,11 +1,11 @@
 import type { Daemon } from '../daemon.js';
 import { continuity } from '../../watchdog/continuity.js';
+import { DAY_MS } from '../../watchdog/retention.js';
 import { diskSpace, readSystemHealth } from '../../watchdog/system-health.js';
 import type { CameraStatePayload, HealthPayload } from './payloads.js';
 import type { Outbox } from './outbox.js';
 import { STAT_DROPPED } from './outbox.js';
 
-const DAY_MS = 86_400_000;
 
 export interface CameraView {
   camera: string;

@@ -1,17 +1,11 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chainHash, GENESIS } from './hash-chain.js';
+import { chainHash, GENESIS, type ChainedFields } from './hash-chain.js';
 import { migrate } from './migrations.js';
 
-export interface SegmentRow {
-  id: number;
-  camera: string;
-  start_ms: number;
-  end_ms: number;
-  bytes: number;
-  path: string;
-  sha256: string;
+/** A catalogued segment: the fields the hash chain protects, plus its link and its fate. */
+export interface SegmentRow extends ChainedFields {
   prev_hash: string;
   chain_hash: string;
   origin: 'recorded' | 'recovered';
@@ -142,10 +136,8 @@ export class Catalog {
   }
 
   /** Rows whose files should be on disk. */
-  iterateLive(camera?: string): IterableIterator<SegmentRow> {
-    return camera
-      ? (this.db.prepare("SELECT * FROM segments WHERE state = 'ok' AND camera = ? ORDER BY id").iterate(camera) as IterableIterator<SegmentRow>)
-      : (this.db.prepare("SELECT * FROM segments WHERE state = 'ok' ORDER BY id").iterate() as IterableIterator<SegmentRow>);
+  iterateLive(): IterableIterator<SegmentRow> {
+    return this.db.prepare("SELECT * FROM segments WHERE state = 'ok' ORDER BY id").iterate() as IterableIterator<SegmentRow>;
   }
 
   /** Flags a row instead of dropping it: the chain keeps it, `verify` reports it. */
@@ -269,9 +261,5 @@ export class Catalog {
 
   setMeta(key: string, value: string): void {
     this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
-  }
-
-  integrityCheck(): string {
-    return (this.db.pragma('integrity_check', { simple: true }) as string) ?? 'unknown';
   }
 }
