@@ -103,9 +103,9 @@ function parseYaml(text: string, source: string): unknown {
 /**
  * Ajv sees a rewritten copy of the schema:
  * - unions of literals become `enum`, so a wrong value gives one error, not one per literal;
- * - unions of objects tagged by `type` (camera sources) become `oneOf` + `discriminator`, so
- *   Ajv validates only the branch the `type` names (and fills that branch's defaults, which
- *   it never does inside `anyOf`).
+ * - unions of objects tagged by `type` (camera sources) or `format` (detector outputs) become
+ *   `oneOf` + `discriminator`, so Ajv validates only the branch the tag names (and fills that
+ *   branch's defaults, which it never does inside `anyOf`).
  * The published JSON Schema stays the plain TypeBox one.
  */
 function forValidation(node: unknown): unknown {
@@ -118,23 +118,28 @@ function forValidation(node: unknown): unknown {
     if (branches.every((b) => 'const' in b)) {
       delete out.anyOf;
       out.enum = branches.map((b) => b.const);
-    } else if (branches.every((b) => tagOf(b) !== undefined)) {
-      delete out.anyOf;
-      out.type = 'object';
-      out.oneOf = branches;
-      out.discriminator = { propertyName: 'type' };
+    } else {
+      const tag = TAGS.find((t) => branches.every((b) => tagOf(b, t) !== undefined));
+      if (tag) {
+        delete out.anyOf;
+        out.type = 'object';
+        out.oneOf = branches;
+        out.discriminator = { propertyName: tag };
+      }
     }
   }
   return out;
 }
 
-/** The literal `type` an object branch requires, if it is a tagged branch. */
-function tagOf(branch: Json): string | undefined {
+const TAGS = ['type', 'format'];
+
+/** The literal `tag` an object branch requires, if it is a branch tagged by it. */
+function tagOf(branch: Json, tag: string): string | undefined {
   const props = branch.properties;
   const required = branch.required;
-  if (!isObject(props) || !Array.isArray(required) || !required.includes('type')) return undefined;
-  const tag = props.type;
-  return isObject(tag) && typeof tag.const === 'string' ? tag.const : undefined;
+  if (!isObject(props) || !Array.isArray(required) || !required.includes(tag)) return undefined;
+  const value = props[tag];
+  return isObject(value) && typeof value.const === 'string' ? value.const : undefined;
 }
 
 let validator: ValidateFunction | undefined;
@@ -181,10 +186,11 @@ function describeError(e: ErrorObject, root: unknown): Issue | undefined {
       return { path: [...path, name], text: `unknown field${hint}; allowed: ${allowed.join(', ')}` };
     }
     case 'discriminator': {
-      const tags = (Array.isArray(parent.oneOf) ? parent.oneOf : []).map((b) => tagOf(b as Json)).join(', ');
-      const value = isObject(e.data) ? e.data.type : undefined;
-      const text = value === undefined ? `missing; expected one of ${tags}` : `expected one of ${tags}, got ${show(value, ['type'])}`;
-      return { path: [...path, 'type'], text };
+      const tag = String(e.params.tag);
+      const tags = (Array.isArray(parent.oneOf) ? parent.oneOf : []).map((b) => tagOf(b as Json, tag)).join(', ');
+      const value = isObject(e.data) ? e.data[tag] : undefined;
+      const text = value === undefined ? `missing; expected one of ${tags}` : `expected one of ${tags}, got ${show(value, [tag])}`;
+      return { path: [...path, tag], text };
     }
     case 'if':
     case 'not':
@@ -208,7 +214,8 @@ function describe(schema: unknown): string {
   const note = typeof schema.description === 'string' ? schema.description : undefined;
   const withNote = (base: string) => (note ? `${base} (${note})` : base);
   if (Array.isArray(schema.oneOf) && isObject(schema.discriminator)) {
-    return `an object with type ${orList(schema.oneOf.map((b) => String(tagOf(b as Json))))}`;
+    const tag = String(schema.discriminator.propertyName);
+    return `an object with ${tag} ${orList(schema.oneOf.map((b) => String(tagOf(b as Json, tag))))}`;
   }
   if (Array.isArray(schema.anyOf)) return withNote(orList(schema.anyOf.map(describe)));
   if (Array.isArray(schema.enum)) return `one of ${schema.enum.map(String).join(', ')}`;
@@ -330,6 +337,9 @@ function semanticIssues(data: unknown): Issue[] {
     if (isObject(camera.source)) secretIssues(issues, ['cameras', i, 'source'], camera.source);
   });
 
+  const redaction = isObject(data.redaction) ? data.redaction : {};
+  if (Array.isArray(redaction.detectors)) detectorIssues(issues, redaction.detectors);
+
   if (isObject(data.mqtt)) {
     const mqtt = data.mqtt;
     secretIssues(issues, ['mqtt'], mqtt);
@@ -341,6 +351,33 @@ function semanticIssues(data: unknown): Issue[] {
     }
   }
   return issues;
+}
+
+const BUILT_IN_DETECTORS = ['blazeface', 'ppocr-det'];
+
+/** Names identify detectors in manifests and schedules; a boxes output must say where its score is. */
+function detectorIssues(issues: Issue[], detectors: unknown[]): void {
+  const seen = new Map<string, number>();
+  detectors.forEach((d, i) => {
+    if (!isObject(d)) return;
+    const at: Segment[] = ['redaction', 'detectors', i];
+    if (typeof d.name === 'string') {
+      const first = seen.get(d.name);
+      if (BUILT_IN_DETECTORS.includes(d.name)) {
+        issues.push({ path: [...at, 'name'], text: `${JSON.stringify(d.name)} is a built-in detector (switch it with redaction.faces or redaction.plates); expected another name` });
+      } else if (first !== undefined) {
+        issues.push({ path: [...at, 'name'], text: `duplicate detector name ${JSON.stringify(d.name)} (also redaction.detectors[${first}].name); expected a name no other detector uses` });
+      } else seen.set(d.name, i);
+    }
+    const out = isObject(d.output) ? d.output : undefined;
+    if (out?.format !== 'boxes') return;
+    if (out.score_at === undefined && out.classes_at === undefined) {
+      issues.push({ path: [...at, 'output', 'score_at'], text: 'missing; expected the row index of the score, or classes_at for per-class scores (or both: objectness times class score)' });
+    }
+    if (out.labels !== undefined && out.classes_at === undefined) {
+      issues.push({ path: [...at, 'output', 'labels'], text: 'set without classes_at; expected classes_at (the row index of the first class score), or label instead of labels for a one-class model' });
+    }
+  });
 }
 
 /**

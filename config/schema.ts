@@ -96,6 +96,71 @@ export const Camera = Type.Object(
   strict,
 );
 
+const Rgb = (value: number, what: string) =>
+  Type.Array(Type.Number(), { minItems: 3, maxItems: 3, default: [value, value, value], description: what });
+
+/** How frame pixels become the model's input tensor. */
+const OnnxInput = Type.Object(
+  {
+    tensor: Type.Optional(Type.String({ minLength: 1, description: 'input name (default: the model\'s first input)' })),
+    width: Type.Integer({ minimum: 8, maximum: 4096 }),
+    height: Type.Integer({ minimum: 8, maximum: 4096 }),
+    layout: Type.Union([Type.Literal('nchw'), Type.Literal('nhwc')], { default: 'nchw' }),
+    channels: Type.Union([Type.Literal('rgb'), Type.Literal('bgr')], { default: 'rgb' }),
+    mean: Rgb(0, 'subtracted from each channel scaled to 0..1'),
+    std: Rgb(1, 'then divided into it: value = (pixel / 255 - mean) / std'),
+    resize: Type.Union([Type.Literal('letterbox'), Type.Literal('stretch')], { default: 'letterbox', description: 'letterbox keeps the aspect (padding right and bottom); stretch fills the input' }),
+    pad_value: Type.Union([Type.Number({ minimum: 0, maximum: 255 }), Type.Array(Type.Number({ minimum: 0, maximum: 255 }), { minItems: 3, maxItems: 3 })],
+      { default: 0, description: 'pixel value (0-255, or one per channel) of letterbox padding' }),
+  },
+  strict,
+);
+
+/** One row per candidate: box coordinates, a score and optionally per-class scores. */
+const BoxesOutput = Type.Object(
+  {
+    format: Type.Literal('boxes'),
+    tensor: Type.Optional(Type.String({ minLength: 1, description: 'output name (default: the first output)' })),
+    transposed: Type.Boolean({ default: false, description: 'rows are the last axis ([1, values, candidates], as YOLOv8 writes them)' }),
+    box: Type.Union([Type.Literal('xyxy'), Type.Literal('xywh'), Type.Literal('cxcywh')], { default: 'xyxy' }),
+    box_at: Type.Integer({ minimum: 0, default: 0, description: 'index of the first box value in a row' }),
+    normalized: Type.Boolean({ default: false, description: 'coordinates in 0..1 of the input instead of input pixels' }),
+    score_at: Type.Optional(Type.Integer({ minimum: 0, description: 'index of the (objectness) score in a row' })),
+    classes_at: Type.Optional(Type.Integer({ minimum: 0, description: 'index of the first per-class score; a row\'s class is the best one' })),
+    labels: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'what each class is called (face, plate, person, ...); classes without a label are not hidden' })),
+    sigmoid: Type.Boolean({ default: false, description: 'scores are logits' }),
+    nms_iou: Type.Number({ exclusiveMinimum: 0, maximum: 1, default: 0.45, description: 'overlapping boxes of one class above this IoU are merged' }),
+  },
+  strict,
+);
+
+/** A per-pixel probability map (DBNet text detectors): regions above the threshold become boxes. */
+const HeatmapOutput = Type.Object(
+  {
+    format: Type.Literal('heatmap'),
+    tensor: Type.Optional(Type.String({ minLength: 1, description: 'output name (default: the first output)' })),
+    min_area: Type.Integer({ minimum: 1, default: 6, description: 'smaller regions (map pixels) are ignored' }),
+    grow: Type.Number({ minimum: 0, default: 1, description: 'each region grows by this many times its thinner side on every side (DBNet shrinks text)' }),
+  },
+  strict,
+);
+
+const OnnxDetector = Type.Object(
+  {
+    name: Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,62}$', description: 'recorded in every manifest; not blazeface or ppocr-det' }),
+    model: Type.String({ minLength: 1, description: 'path of the .onnx file' }),
+    sha256: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$', description: 'refuse a model file with any other hash' })),
+    label: Type.String({ minLength: 1, default: 'object', description: 'what the boxes are (face, plate, text, ...) when the output has no labels' }),
+    threshold: Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1, default: 0.5, description: 'score (after sigmoid) above which a candidate or pixel counts' }),
+    every_n_frames: Type.Integer({ minimum: 1, default: 1, description: 'run on every n-th frame and on scene changes; tracked in between' }),
+    pad: Type.Number({ minimum: 0, maximum: 2, default: 0.1, description: 'share of a box\'s size added on each side before hiding it' }),
+    tile: Type.Integer({ minimum: 0, default: 0, description: 'also run on overlapping square tiles of this many frame pixels (small objects); 0 = whole frame only' }),
+    input: OnnxInput,
+    output: Type.Union([BoxesOutput, HeatmapOutput]),
+  },
+  { ...strict, description: 'any ONNX detector, by path, with its input and output layout' },
+);
+
 export const Config = Type.Object(
   {
     box: Type.Object(
@@ -159,6 +224,7 @@ export const Config = Type.Object(
         plates: Type.Boolean({ default: true }),
         method: Type.Union([Type.Literal('pixelate'), Type.Literal('blur'), Type.Literal('fill')], { default: 'pixelate' }),
         fail_closed: Type.Literal(true, { default: true, description: 'cannot be turned off' }),
+        detectors: Type.Array(OnnxDetector, { default: [], description: 'extra ONNX detectors, run beside the built-in face and text detectors' }),
       },
       { ...strict, default: {} },
     ),
@@ -180,6 +246,7 @@ export const Config = Type.Object(
 export type Config = Static<typeof Config>;
 export type CameraConfig = Static<typeof Camera>;
 export type CameraSourceConfig = Static<typeof CameraSource>;
+export type OnnxDetectorConfig = Static<typeof OnnxDetector>;
 export type AnySchema = TSchema;
 
 /** The legal minimum for a box: 30 days, 90 for designated sites. */

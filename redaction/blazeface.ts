@@ -3,6 +3,7 @@ import type { Detector } from './detector.js';
 import type { Box, Frame } from './frame.js';
 import { modelPath, readModel } from './models.js';
 import { weightedNms } from './nms.js';
+import { sessionOptions } from './onnx-detector.js';
 import { letterbox, tiles, type Region } from './resample.js';
 
 export interface BlazeFaceOptions {
@@ -49,7 +50,7 @@ export class BlazeFace implements Detector {
     const path = options.model ?? modelPath('face_detection_back_256x256_barracuda.onnx');
     const { bytes, sha256 } = readModel(path, 'run scripts/fetch-models');
     const threads = options.threads ?? 2;
-    const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: threads, interOpNumThreads: 1, logSeverityLevel: 3, extra: { session: { intra_op: { allow_spinning: '0' } } } });
+    const session = await ort.InferenceSession.create(bytes, sessionOptions(threads));
     const shape = (session.inputMetadata[0] as { shape?: unknown[] } | undefined)?.shape;
     const size = typeof shape?.[1] === 'number' ? shape[1] : 256;
     return new BlazeFace(session, size, { threshold: options.threshold ?? 0.35, tile: options.tile ?? 0, threads },
@@ -69,7 +70,7 @@ export class BlazeFace implements Detector {
   async detectRegion(frame: Frame, region: Region): Promise<Box[]> {
     const size = this.size;
     // The model takes RGB in [-1, 1]; letterbox padding is mid grey.
-    const { tensor, scale } = letterbox(frame, region, size, 'nhwc', (v) => v / 127.5 - 1, [0, 0, 0]);
+    const { tensor, scaleX: scale } = letterbox(frame, region, { width: size, height: size, layout: 'nhwc', norm: (v) => v / 127.5 - 1, pad: [0, 0, 0] });
     const input = new ort.Tensor('float32', tensor, [1, size, size, 3]);
     const out = await this.session.run({ [this.session.inputNames[0]!]: input });
     const boxes: Box[] = [];

@@ -16,6 +16,7 @@ import type { Frame } from './frame.js';
 import { readImage } from './image-io.js';
 import { manifestPath, signManifest, type Manifest } from './manifest.js';
 import { DEFAULT_SETTINGS, Redactor, type RedactorSettings } from './redactor.js';
+import { OnnxDetector } from './onnx-detector.js';
 import { TextDetector } from './text-detector.js';
 import { chooseEncoder, decodeFrames, Encoder, probeVideo, writeImage, type DecodeRange, type VideoInfo } from './video-io.js';
 
@@ -44,12 +45,14 @@ let sharedKey = '';
 export function configuredDetectors(config?: Config): Promise<Detector[]> {
   const faces = config?.redaction.faces ?? true;
   const plates = config?.redaction.plates ?? true;
-  const key = `${faces}/${plates}`;
+  const custom = config?.redaction.detectors ?? [];
+  const key = JSON.stringify([faces, plates, custom]);
   if (!shared || key !== sharedKey) {
     sharedKey = key;
     shared = (async () => [
       ...(faces ? [await BlazeFace.create({ tile: 'auto' })] : []),
       ...(plates ? [await TextDetector.create()] : []),
+      ...(await Promise.all(custom.map((d, i) => OnnxDetector.create(d, `redaction.detectors[${i}]`)))),
     ])();
     shared.catch(() => { shared = undefined; });
   }
@@ -58,7 +61,9 @@ export function configuredDetectors(config?: Config): Promise<Detector[]> {
 
 function settingsFor(config: Config | undefined, camera?: string): RedactorSettings {
   const cam = config?.cameras.find((c) => c.id === camera);
-  return { ...DEFAULT_SETTINGS, method: config?.redaction.method ?? 'pixelate', masks: cam?.privacy_masks ?? [] };
+  const every = { ...DEFAULT_SETTINGS.every };
+  for (const d of config?.redaction.detectors ?? []) every[d.name] = d.every_n_frames;
+  return { ...DEFAULT_SETTINGS, every, method: config?.redaction.method ?? 'pixelate', masks: cam?.privacy_masks ?? [] };
 }
 
 interface Job {

@@ -2,26 +2,42 @@ import type { Frame } from './frame.js';
 
 export interface Region { x: number; y: number; w: number; h: number }
 
+export interface SampleSpec {
+  width: number;
+  height: number;
+  layout: 'nhwc' | 'nchw';
+  /** pixel value (0-255) of tensor channel `channel` to tensor value */
+  norm: (v: number, channel: number) => number;
+  /** tensor value of padding, per channel */
+  pad: number[];
+  /** fill the whole input (aspect lost) instead of letterboxing */
+  stretch?: boolean;
+  /** tensor channel 0 is blue */
+  bgr?: boolean;
+}
+
 /**
- * Samples `region` of a frame into a size x size float tensor, aspect kept (letterboxed at the
- * top left, the rest `pad`), bilinear. Returns the scale (model pixels per frame pixel), so
- * that boxes map back with x / scale + region.x.
+ * Samples `region` of a frame into a width x height x 3 float tensor, bilinear: letterboxed
+ * (aspect kept, placed top left, the rest padding) or stretched. Returns the scales (model pixels
+ * per frame pixel), so that boxes map back with x / scaleX + region.x.
  */
-export function letterbox(frame: Frame, region: Region, size: number, layout: 'nhwc' | 'nchw',
-  norm: (v: number, channel: number) => number, pad: number[]): { tensor: Float32Array; scale: number } {
-  const scale = size / Math.max(region.w, region.h);
-  const tensor = new Float32Array(size * size * 3);
-  const plane = size * size;
-  const outW = Math.min(size, Math.round(region.w * scale));
-  const outH = Math.min(size, Math.round(region.h * scale));
+export function letterbox(frame: Frame, region: Region, spec: SampleSpec): { tensor: Float32Array; scaleX: number; scaleY: number } {
+  const { width: W, height: H, layout, norm, pad } = spec;
+  const fit = Math.min(W / region.w, H / region.h);
+  const scaleX = spec.stretch ? W / region.w : fit, scaleY = spec.stretch ? H / region.h : fit;
+  const tensor = new Float32Array(W * H * 3);
+  const plane = W * H;
+  const outW = Math.min(W, Math.round(region.w * scaleX));
+  const outH = Math.min(H, Math.round(region.h * scaleY));
   const { width, height, data } = frame;
   // Tables instead of per-sample work: the normalisation (3 x 256 values) and, per output
   // column, the two source offsets and the weight. This runs for every tile of every frame.
   const lut = new Float32Array(768);
   for (let c = 0; c < 3; c++) for (let v = 0; v < 256; v++) lut[c * 256 + v] = norm(v, c);
+  const src = spec.bgr ? [2, 1, 0] : [0, 1, 2];
   const cx0 = new Int32Array(outW), cx1 = new Int32Array(outW), cfx = new Float32Array(outW);
   for (let x = 0; x < outW; x++) {
-    const sx = region.x + (x + 0.5) / scale - 0.5;
+    const sx = region.x + (x + 0.5) / scaleX - 0.5;
     const x0 = Math.max(0, Math.min(width - 1, Math.floor(sx)));
     cx0[x] = x0 * 3; cx1[x] = Math.min(width - 1, x0 + 1) * 3; cfx[x] = Math.max(0, Math.min(1, sx - x0));
   }
@@ -29,21 +45,22 @@ export function letterbox(frame: Frame, region: Region, size: number, layout: 'n
   const po = layout === 'nhwc' ? 3 : 1, pc = layout === 'nhwc' ? 1 : plane;
   for (let o = 0; o < plane; o++) for (let c = 0; c < 3; c++) tensor[o * po + c * pc] = pad[c]!;
   for (let y = 0; y < outH; y++) {
-    const sy = region.y + (y + 0.5) / scale - 0.5;
+    const sy = region.y + (y + 0.5) / scaleY - 0.5;
     const y0 = Math.max(0, Math.min(height - 1, Math.floor(sy)));
     const r0 = y0 * width * 3, r1 = Math.min(height - 1, y0 + 1) * width * 3;
     const fy = Math.max(0, Math.min(1, sy - y0));
     for (let x = 0; x < outW; x++) {
-      const o = (y * size + x) * po;
+      const o = (y * W + x) * po;
       const fx = cfx[x]!, a = r0 + cx0[x]!, b = r0 + cx1[x]!, d = r1 + cx0[x]!, e = r1 + cx1[x]!;
       for (let c = 0; c < 3; c++) {
-        const top = data[a + c]! + (data[b + c]! - data[a + c]!) * fx;
-        const bot = data[d + c]! + (data[e + c]! - data[d + c]!) * fx;
+        const s = src[c]!;
+        const top = data[a + s]! + (data[b + s]! - data[a + s]!) * fx;
+        const bot = data[d + s]! + (data[e + s]! - data[d + s]!) * fx;
         tensor[o + c * pc] = lut[c * 256 + ((top + (bot - top) * fy + 0.5) | 0)]!;
       }
     }
   }
-  return { tensor, scale };
+  return { tensor, scaleX, scaleY };
 }
 
 /** Overlapping square tiles covering the frame, each `tile` px with `overlap` share shared. */

@@ -15,6 +15,7 @@ import { effectiveRetention, readSecret } from '../../config/load.js';
 import { Catalog } from '../../recorder/catalog/catalog.js';
 import { resolveOnvifStream } from '../../recorder/sources/onvif.js';
 import { scrubCredentials, withCredentials } from '../../recorder/sources/url.js';
+import { configuredDetectors } from '../../redaction/egress.js';
 import { readClockSync } from '../../watchdog/system-health.js';
 import { probeStream } from './probe.js';
 import { DEFAULT_CONFIG, EXIT, parseCommand, type CommandSpec } from '../args.js';
@@ -41,7 +42,7 @@ export type Preflight = (ctx: CheckContext) => Promise<CheckResult>;
 
 const spec = {
   name: 'check',
-  summary: 'Validate the config and pre-flight the box (ffmpeg, GStreamer, storage, cameras, disk size, clock, broker). Exit 0 all passed, 1 a check failed, 2 bad config.',
+  summary: 'Validate the config and pre-flight the box (ffmpeg, GStreamer, storage, cameras, disk size, clock, broker, redaction detectors). Exit 0 all passed, 1 a check failed, 2 bad config.',
   usage: 'check [--config <path>] [--json]',
   options: {
     config: { type: 'string', short: 'c' },
@@ -285,8 +286,22 @@ export async function brokerReachable({ config }: CheckContext): Promise<CheckRe
   });
 }
 
+/**
+ * Every detector an export would use loads and fits its configured layout. Without this an
+ * installer learns of a missing model or a wrong layout only when the first export is refused.
+ */
+export async function redactionReady({ config }: CheckContext): Promise<CheckResult> {
+  try {
+    const detectors = await configuredDetectors(config);
+    if (detectors.length === 0) return { name: 'redaction', ok: true, detail: 'no detector configured: exports carry masks and the watermark only' };
+    return { name: 'redaction', ok: true, detail: detectors.map((d) => `${d.name} (${d.version.split(' ')[0]})`).join(', ') };
+  } catch (err) {
+    return { name: 'redaction', ok: false, detail: `${(err as Error).message}; exports and snapshots would be refused` };
+  }
+}
+
 /** In order of output. Append new checks here. */
-export const PREFLIGHT: Preflight[] = [ffmpegPresent, gstreamerPresent, storageWritable, camerasReachable, diskLargeEnough, clockSynced, brokerReachable];
+export const PREFLIGHT: Preflight[] = [ffmpegPresent, gstreamerPresent, storageWritable, camerasReachable, diskLargeEnough, clockSynced, brokerReachable, redactionReady];
 
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;

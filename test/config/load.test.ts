@@ -58,7 +58,7 @@ t.test('defaults are filled in', async (t) => {
   t.same(cam.privacy_masks, []);
   // defaults inside the selected union branch too
   t.same(cam.source, { type: 'test', width: 640, height: 360, fps: 15, bitrate_kbps: 1000 });
-  t.same(c.redaction, { faces: true, plates: true, method: 'pixelate', fail_closed: true });
+  t.same(c.redaction, { faces: true, plates: true, method: 'pixelate', fail_closed: true, detectors: [] });
   t.same(c.watchdog, { stall_timeout_s: 10, backoff_s: [1, 2, 5, 10, 30, 60] });
   t.equal(c.log.level, 'info');
   t.equal(c.mqtt, undefined);
@@ -186,6 +186,36 @@ t.test('semantic rules', async (t) => {
   ]);
   t.same(issuesOf(t, MINIMAL + 'mqtt: { url: "mqtts://broker:8883", key_file: /etc/k.pem }\n'), [
     'mqtt.cert_file: missing while key_file is set; expected both cert_file and key_file for a client certificate, or neither',
+  ]);
+});
+
+t.test('configured ONNX detectors: layout errors name the field', async (t) => {
+  const input = 'input: { width: 640, height: 640 }';
+  const withDetectors = (...entries: string[]) => `${MINIMAL}redaction:\n  detectors:\n${entries.map((e) => `    - ${e}\n`).join('')}`;
+  const ok = parseConfig(withDetectors(`{ name: plates, model: /m/plate.onnx, ${input}, output: { format: boxes, score_at: 4 } }`), 'inline');
+  t.same(ok.redaction.detectors[0], {
+    name: 'plates', model: '/m/plate.onnx', label: 'object', threshold: 0.5, every_n_frames: 1, pad: 0.1, tile: 0,
+    input: { width: 640, height: 640, layout: 'nchw', channels: 'rgb', mean: [0, 0, 0], std: [1, 1, 1], resize: 'letterbox', pad_value: 0 },
+    output: { format: 'boxes', transposed: false, box: 'xyxy', box_at: 0, normalized: false, score_at: 4, sigmoid: false, nms_iou: 0.45 },
+  }, 'defaults of the boxes branch are filled');
+  t.same(issuesOf(t, withDetectors(`{ name: x, model: /m.onnx, ${input}, output: { format: yolo } }`)), [
+    'redaction.detectors[0].output.format: expected one of boxes, heatmap, got "yolo"',
+  ]);
+  t.same(issuesOf(t, withDetectors(`{ name: x, model: /m.onnx, ${input}, output: { format: heatmap, score_at: 1 } }`)), [
+    'redaction.detectors[0].output.score_at: unknown field; allowed: format, tensor, min_area, grow',
+  ]);
+  t.same(issuesOf(t, withDetectors(`{ name: x, model: /m.onnx, input: { width: 640, height: 640, layout: hwc }, output: { format: heatmap } }`)), [
+    'redaction.detectors[0].input.layout: expected one of nchw, nhwc, got "hwc"',
+  ]);
+  t.same(issuesOf(t, withDetectors(
+    `{ name: blazeface, model: /a.onnx, ${input}, output: { format: heatmap } }`,
+    `{ name: p, model: /b.onnx, ${input}, output: { format: boxes, labels: [plate] } }`,
+    `{ name: p, model: /c.onnx, ${input}, output: { format: heatmap } }`,
+  )), [
+    'redaction.detectors[0].name: "blazeface" is a built-in detector (switch it with redaction.faces or redaction.plates); expected another name',
+    'redaction.detectors[1].output.labels: set without classes_at; expected classes_at (the row index of the first class score), or label instead of labels for a one-class model',
+    'redaction.detectors[1].output.score_at: missing; expected the row index of the score, or classes_at for per-class scores (or both: objectness times class score)',
+    'redaction.detectors[2].name: duplicate detector name "p" (also redaction.detectors[1].name); expected a name no other detector uses',
   ]);
 });
 

@@ -1,10 +1,11 @@
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CameraSim } from '../support/camera-sim.js';
 import { runCli } from '../support/cli.js';
+import { ocrModelPath } from '../../redaction/models.js';
 
 /** a config with one rtsp camera; `storage` lines replace the default data dir */
 function config(dir: string, url: string, storage: string[] = [`  path: ${join(dir, 'data')}`], minDays = 0.001): string {
@@ -34,9 +35,22 @@ t.test('check pre-flight', async (t) => {
     const dir = t.testdir();
     const r = await runCli(['check', '--config', config(dir, sim.url('lobby'))]);
     t.equal(r.code, 0, r.stdout + r.stderr);
-    for (const name of ['config', 'ffmpeg', 'gstreamer', 'storage', 'cameras', 'disk size', 'clock', 'broker']) {
+    for (const name of ['config', 'ffmpeg', 'gstreamer', 'storage', 'cameras', 'disk size', 'clock', 'broker', 'redaction']) {
       t.match(r.stdout, new RegExp(`^PASS ${name} `, 'm'), `one line for ${name}`);
     }
+    t.match(r.stdout, /^PASS redaction +blazeface \(face_detection_back_256x256_barracuda\.onnx@sha256:[0-9a-f]{16}\), ppocr-det \(ch_PP-OCRv4_det_infer\.onnx@/m, 'names the detectors and their model hashes');
+  });
+
+  t.test('a configured detector whose layout does not fit its model', async (t) => {
+    const dir = t.testdir();
+    const path = config(dir, sim.url('lobby'));
+    const model = join(dir, 'plates.onnx');
+    // a real ONNX model that is not an image detector: the text detector's layout is NCHW, this says NHWC
+    copyFileSync(ocrModelPath(), model);
+    writeFileSync(path, readFileSync(path, 'utf8') + `redaction:\n  detectors:\n    - { name: plates, model: ${model}, input: { width: 640, height: 640, layout: nhwc }, output: { format: heatmap } }\n`);
+    const r = await runCli(['check', '--config', path]);
+    t.equal(r.code, 1, r.stdout);
+    t.match(r.stdout, /^FAIL redaction +redaction\.detectors\[0\]\.input: the model's input x has shape \[[^,]+, 3, [^,]+, [^\]]+\] but the config gives \[1, 640, 640, 3\] \(layout nhwc\); expected layout nchw \(the model's 3 channels are second\); exports and snapshots would be refused$/m);
   });
 
   t.test('an unreachable camera', async (t) => {
