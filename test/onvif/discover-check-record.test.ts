@@ -44,8 +44,9 @@ t.test('discover finds two ONVIF cameras; its snippet passes check and records',
 
   const daemon = new DaemonProcess(config).start();
   t.teardown(() => { daemon.proc?.kill('SIGKILL'); });
-  await daemon.waitForLog(/onvif stream URI resolved/);
-  t.match(daemon.output, /"clockDriftMs":(89|90|91)\d{3}/, 'the clock drift is logged at start');
+  // the two cameras resolve in either order: wait for the front one's line, whose clock is 90 s off
+  await daemon.waitForLog(new RegExp(`"camera":"${frontId}".*onvif stream URI resolved`));
+  t.match(daemon.output, new RegExp(`"camera":"${frontId}".*"clockDriftMs":(89|90|91)\\d{3}`), 'the clock drift is logged at start');
   for (const id of [frontId, backId]) await daemon.waitForLog(new RegExp(`"camera":"${id}".*segment indexed`), 40000);
   t.notMatch(daemon.output, PASSWORD, 'the password never reaches the log');
   const { code } = await daemon.stop();

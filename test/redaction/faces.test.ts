@@ -28,9 +28,9 @@ for (const [name, path] of [['messi5.jpg', MEDIA.messi], ['astronaut.png', MEDIA
 }
 
 /**
- * A face left in the clear: the detector, at BlazeFace's standard threshold (0.5; the redactor runs
- * at 0.35 for margin), finds a face on pixels the redaction did not change. Detections on the
- * mosaics themselves are not faces left (BlazeFace also fires on solid black boxes under hair).
+ * Share of a box's pixels the redaction left as they were. The output is checked at BlazeFace's
+ * standard threshold (0.5; the redactor runs at 0.35 for margin); detections on the mosaics
+ * themselves are not faces left (BlazeFace also fires on solid black boxes under hair).
  */
 function clearShare(a: Frame, b: Frame, box: { x: number; y: number; w: number; h: number }): number {
   let same = 0, n = 0;
@@ -58,34 +58,29 @@ t.test('Megamind.avi (first 3 s): no face left in the clear in any frame, every 
   let facesBefore = 0, onMosaic = 0;
   const unchanged: string[] = [];
   const leftover: string[] = [];
-  const clearHits: Array<Array<{ x: number; y: number; w: number; h: number }>> = [];
+  const induced: string[] = [];
   // Every frame: the tracker must cover the frames between detections too.
   for (let i = 0; i < before.length; i++) {
-    const found = (await detector.detect(before[i]!)).filter((f) => f.score >= 0.5);
+    const original = await detector.detect(before[i]!);
+    const found = original.filter((f) => f.score >= 0.5);
     facesBefore += found.length;
     for (const f of found) {
       const d = meanDiff(before[i]!, after[i]!, f);
       if (d <= 8) unchanged.push(`frame ${i} face ${Math.round(f.x)},${Math.round(f.y)} diff ${d.toFixed(1)}`);
     }
-    clearHits.push([]);
     for (const b of (await detector.detect(after[i]!)).filter((f) => f.score >= 0.5)) {
-      const clear = clearShare(before[i]!, after[i]!, b);
-      if (clear > 0.5) clearHits[i]!.push(b);
-      else onMosaic++;
-    }
-  }
-  // A face left in the clear stays for the detector frame after frame; its false positives on
-  // dark hair and background flicker (measured: single frames, never three in a row).
-  let flicker = 0;
-  for (let i = 0; i < clearHits.length; i++) {
-    for (const b of clearHits[i]!) {
-      const persists = [1, 2].every((k) => clearHits[i + k]?.some((c) => iou(c, b) > 0.3));
-      if (persists) leftover.push(`frames ${i}-${i + 2} ${Math.round(b.x)},${Math.round(b.y)} ${Math.round(b.w)}px`);
-      else flicker++;
+      if (clearShare(before[i]!, after[i]!, b) <= 0.5) { onMosaic++; continue; }
+      // On pixels the redaction left as they were: a face of the original if the detector saw
+      // one there in the original frame (at the redactor's own 0.35); otherwise hiding the faces
+      // beside it made hair or background score as a face, and no face of the original is there.
+      const where = `frame ${i} ${Math.round(b.x)},${Math.round(b.y)} ${Math.round(b.w)}px score ${b.score.toFixed(2)}`;
+      if (original.some((o) => iou(o, b) > 0.3)) leftover.push(where);
+      else induced.push(where);
     }
   }
   t.ok(facesBefore > before.length, `the clip has faces to hide (${facesBefore} in ${before.length} frames)`);
-  t.same(leftover, [], 'no face left in the clear in the output');
+  t.same(leftover, [], 'no face of the original is found in the output, in any frame');
   t.same(unchanged, [], 'the pixels of every face found in the original changed');
-  t.comment(`detections at >= 0.5 on redacted pixels: ${onMosaic}; single-frame detections on unchanged pixels: ${flicker}; in ${after.length} frames`);
+  t.ok(induced.length <= before.length / 10, `detections on unchanged pixels where the original had no face are rare: ${induced.length} in ${after.length} frames (${induced.join('; ')})`);
+  t.comment(`detections at >= 0.5 on redacted pixels: ${onMosaic}; on unchanged pixels where the original had no face: ${induced.length}; in ${after.length} frames`);
 });
