@@ -2,6 +2,7 @@ import t from 'tap';
 import { blankFrame } from '../../redaction/frame.js';
 import { burnMasks, hide } from '../../redaction/effects.js';
 import { canonical } from '../../redaction/manifest.js';
+import { letterbox } from '../../redaction/resample.js';
 import { Tracker } from '../../redaction/tracker.js';
 import { watermark } from '../../redaction/watermark.js';
 
@@ -53,4 +54,25 @@ t.test('watermark burns the text into the bottom-left corner', async (t) => {
 t.test('canonical JSON does not depend on key order', async (t) => {
   t.equal(canonical({ b: 1, a: [{ d: 2, c: 3 }] }), canonical({ a: [{ c: 3, d: 2 }], b: 1 }));
   t.equal(canonical({ b: 1, a: undefined }), '{"b":1}');
+});
+
+t.test('letterbox: channel order, layouts, padding and stretch map pixels where a model expects them', async (t) => {
+  // a 4x2 frame: pixel (x, y) is RGB (10x + y, 100 + x, 200 + y)
+  const frame = { width: 4, height: 2, data: Buffer.alloc(4 * 2 * 3) };
+  for (let y = 0; y < 2; y++) for (let x = 0; x < 4; x++) frame.data.set([10 * x + y, 100 + x, 200 + y], (y * 4 + x) * 3);
+  const whole = { x: 0, y: 0, w: 4, h: 2 };
+  const norm = (v: number) => v;
+  const box = letterbox(frame, whole, { width: 4, height: 4, layout: 'nchw', norm, pad: [-1, -2, -3] });
+  t.same([box.scaleX, box.scaleY], [1, 1], 'aspect kept: scale 1 into a 4x4 input');
+  const at = (tensor: Float32Array, c: number, y: number, x: number) => tensor[c * 16 + y * 4 + x];
+  t.same([at(box.tensor, 0, 1, 3), at(box.tensor, 1, 1, 3), at(box.tensor, 2, 1, 3)], [31, 103, 201], 'NCHW: pixel (3, 1) as R, G, B planes');
+  t.same([at(box.tensor, 0, 2, 0), at(box.tensor, 1, 3, 3), at(box.tensor, 2, 2, 1)], [-1, -2, -3], 'rows below the picture are padding, per channel');
+  const bgr = letterbox(frame, whole, { width: 4, height: 4, layout: 'nhwc', norm, pad: [0, 0, 0], bgr: true });
+  t.same(Array.from(bgr.tensor.subarray((1 * 4 + 2) * 3, (1 * 4 + 2) * 3 + 3)), [201, 102, 21], 'NHWC BGR: pixel (2, 1) as B, G, R');
+  const stretched = letterbox(frame, whole, { width: 4, height: 4, layout: 'nchw', norm, pad: [-1, -1, -1], stretch: true });
+  t.same([stretched.scaleX, stretched.scaleY], [1, 2], 'stretch fills the input');
+  t.same([0, 1, 2, 3].map((y) => at(stretched.tensor, 2, y, 0)), [200, 200, 201, 201], 'no padding; rows sampled bilinearly (0.25 and 0.75 round to the nearer row)');
+  const lut = letterbox(frame, { x: 2, y: 0, w: 2, h: 2 }, { width: 2, height: 2, layout: 'nchw', norm: (v, c) => (v / 255 - 0.5 * c) / 0.5, pad: [0, 0, 0] });
+  t.same(Array.from(lut.tensor).map((v) => Math.round(v * 1000) / 1000), [20, 30, 21, 31, 102, 103, 102, 103, 200, 200, 201, 201].map((v, i) => Math.round(((v / 255 - 0.5 * Math.floor(i / 4)) / 0.5) * 1000) / 1000),
+    'a region of the frame, with a per-channel normalisation');
 });
