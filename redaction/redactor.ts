@@ -96,13 +96,16 @@ export class Redactor {
         }
       }
       if (this.failing.size > 0) return this.blank(frame, n);
-      const boxes: Box[] = [];
-      for (const tr of this.trackers.values()) boxes.push(...tr.boxes(n));
-      for (const b of boxes) {
-        hide(frame, padBox(b, this.settings.pad[b.cls] ?? 0), this.settings.method);
-        this.stats.hidden_boxes[b.cls] = (this.stats.hidden_boxes[b.cls] ?? 0) + 1;
+      // detectors that ran on this frame and hide a face in it: they look again (recheck)
+      const facing = new Set<Detector>();
+      for (const d of this.detectors) {
+        for (const b of this.trackers.get(d.name)!.boxes(n)) {
+          hide(frame, padBox(b, this.settings.pad[b.cls] ?? 0), this.settings.method);
+          this.stats.hidden_boxes[b.cls] = (this.stats.hidden_boxes[b.cls] ?? 0) + 1;
+          if (b.cls === 'face' && ran.has(d)) facing.add(d);
+        }
       }
-      if (ran.size > 0 && boxes.some((b) => b.cls === 'face')) await this.recheck(frame, ran, n, this.settings.recheckRounds);
+      if (facing.size > 0) await this.recheck(frame, facing, n, this.settings.recheckRounds);
       if (this.settings.masks.length) {
         burnMasks(frame, this.settings.masks);
         this.stats.hidden_boxes.mask = (this.stats.hidden_boxes.mask ?? 0) + this.settings.masks.length;
@@ -116,7 +119,7 @@ export class Redactor {
   }
 
   /**
-   * After hiding, the face detector looks at the redacted frame again (detection frames where
+   * After hiding, a face detector looks at the redacted frame again (detection frames where
    * it hid a face): hiding a face changes what the network sees around it, and a hand or a hair
    * bun next to it can then score as a face. What it finds is hidden too, for `recheckRounds`
    * rounds (1 by default: measured, a second round found nothing more on Megamind.avi and cost
