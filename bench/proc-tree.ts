@@ -39,28 +39,27 @@ export function readStat(pid: number): ProcStat | null {
   return { pid, ppid: n(4), self: n(14) + n(15), reaped: n(16) + n(17), start: n(22), comm };
 }
 
-/** VmRSS in bytes (0 for a zombie or a process that is gone). */
-export function readRss(pid: number): number {
+/** A "Name: N kB" line of a /proc/<pid> file, in bytes; 0 if unreadable (a zombie or a process that is gone). */
+function procKb(pid: number, file: string, name: string): number {
   try {
-    const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const m = new RegExp(`^${name}:\\s+(\\d+)\\s+kB`, 'm').exec(readFileSync(`/proc/${pid}/${file}`, 'utf8'));
     return m ? Number(m[1]) * 1024 : 0;
   } catch {
     return 0;
   }
 }
 
+/** VmRSS in bytes. */
+export function readRss(pid: number): number {
+  return procKb(pid, 'status', 'VmRSS');
+}
+
 /**
- * Pss in bytes (proportional set size: shared pages divided among the processes that map them),
- * from /proc/<pid>/smaps_rollup; 0 if unreadable. Summing RSS over N ffmpeg counts their shared
- * libraries N times, summing PSS does not.
+ * Pss in bytes (proportional set size: shared pages divided among the processes that map them).
+ * Summing RSS over N ffmpeg counts their shared libraries N times, summing PSS does not.
  */
 export function readPss(pid: number): number {
-  try {
-    const m = /^Pss:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : 0;
-  } catch {
-    return 0;
-  }
+  return procKb(pid, 'smaps_rollup', 'Pss');
 }
 
 function allStats(): ProcStat[] {

@@ -4,7 +4,7 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CameraSim } from '../support/camera-sim.js';
 import { runCli } from '../support/cli.js';
-import { DaemonProcess, sleep, until, writeConfig } from '../support/daemon.js';
+import { DaemonProcess, segmentIndexed, sleep, until, writeConfig } from '../support/daemon.js';
 
 /** recorder processes (children of the daemon) by the camera mount in their command line */
 function recorderPids(daemonPid: number, mounts: string[]): Record<string, number | undefined> {
@@ -31,8 +31,8 @@ t.test('reload restarts only the changed camera; an invalid config is refused an
   const config = writeConfig(dir, [{ id: 'a', url: sim.url('a') }, { id: 'b', url: sim.url('b') }]);
   const daemon = new DaemonProcess(config).start();
   t.teardown(() => { daemon.proc?.kill('SIGKILL'); });
-  await daemon.waitForLog(/segment indexed.*"camera":"b"|"camera":"b".*segment indexed/);
-  await daemon.waitForLog(/segment indexed.*"camera":"a"|"camera":"a".*segment indexed/);
+  await daemon.waitForLog(segmentIndexed('b'));
+  await daemon.waitForLog(segmentIndexed('a'));
   const pidFile = join(dir, 'data', 'edge-nvr.pid');
   t.equal(readFileSync(pidFile, 'utf8').trim(), String(daemon.pid), 'the daemon writes its pid file');
 

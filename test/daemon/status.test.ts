@@ -3,7 +3,7 @@ import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { CameraSim } from '../support/camera-sim.js';
 import { runCli } from '../support/cli.js';
-import { DaemonProcess, sleep, writeConfig } from '../support/daemon.js';
+import { DaemonProcess, segmentIndexed, sleep, writeConfig } from '../support/daemon.js';
 
 interface Status {
   recording: boolean;
@@ -24,7 +24,7 @@ t.test('status tells a site manager which cameras record, with or without the da
   const config = writeConfig(dir, [{ id: 'up', url: up.url('up') }, { id: 'down', url: down.url('down') }]);
   const daemon = new DaemonProcess(config).start();
   t.teardown(() => { daemon.proc?.kill('SIGKILL'); });
-  await daemon.waitForLog(/segment indexed.*"camera":"down"|"camera":"down".*segment indexed/);
+  await daemon.waitForLog(segmentIndexed('down'));
   await down.kill();
   await daemon.waitForLog(/"event":"camera_offline","camera":"down"/, 20000);
   await sleep(2500);

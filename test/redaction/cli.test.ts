@@ -4,8 +4,9 @@ import { execFileSync } from 'node:child_process';
 import { appendFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { backdate } from '../support/backdate.js';
+import { Catalog } from '../../recorder/catalog/catalog.js';
 import { runCli } from '../support/cli.js';
-import { allFrames, megamindClip, openCatalog, tmp } from './media.js';
+import { allFrames, megamindClip, tmp } from './media.js';
 
 // A data dir with three catalogued 2 s segments of Megamind.avi (real faces), committed through
 // the real segment store, and a config with a privacy mask on the top-left fifth of the frame.
@@ -13,7 +14,7 @@ const dir = tmp();
 const dataDir = join(dir, 'data');
 const T0 = Date.parse('2026-11-20T08:00:00Z');
 {
-  const catalog = openCatalog(dataDir);
+  const catalog = Catalog.open(dataDir);
   for (const [i, start] of [0, 2, 4].entries()) {
     await backdate(dataDir, catalog, megamindClip(dir, 2, start), 'cam1', [T0 + i * 2000], 2000);
   }
@@ -88,7 +89,7 @@ t.test('snapshot: the last keyframe of the newest segment, redacted and audited'
 });
 
 t.test('export refuses a source segment whose file no longer matches its hash', async (t) => {
-  const catalog = openCatalog(dataDir);
+  const catalog = Catalog.open(dataDir);
   const seg = catalog.segments('cam1')[0]!;
   catalog.close();
   appendFileSync(join(dataDir, seg.path), Buffer.from('tampered'));

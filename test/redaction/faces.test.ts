@@ -4,7 +4,7 @@ import { BlazeFace } from '../../redaction/blazeface.js';
 import { redactFile } from '../../redaction/egress.js';
 import { readImage } from '../../redaction/image-io.js';
 import { iou, type Frame } from '../../redaction/frame.js';
-import { allFrames, MEDIA, meanDiff, megamindClip, openCatalog, tmp } from './media.js';
+import { allFrames, egressContext, MEDIA, meanDiff, megamindClip, tmp } from './media.js';
 
 // The detector as the egress gate configures it (whole frame plus 384 px tiles).
 const detector = await BlazeFace.create({ tile: 'auto' });
@@ -12,13 +12,12 @@ const detector = await BlazeFace.create({ tile: 'auto' });
 for (const [name, path] of [['messi5.jpg', MEDIA.messi], ['astronaut.png', MEDIA.astronaut]] as const) {
   t.test(`${name}: no face left after redaction, and every face found was changed`, async (t) => {
     const dir = tmp();
-    const catalog = openCatalog(join(dir, 'data'));
-    t.teardown(() => catalog.close());
+    const ctx = egressContext(t, dir);
     const original = await readImage(path);
     const faces = await detector.detect(original);
     t.ok(faces.length >= 1, `${name} has a face to hide (found ${faces.length})`);
     const out = join(dir, 'out.png');
-    await redactFile({ catalog, dataDir: join(dir, 'data') }, { input: path, out, requester: 'tap', reason: 'test' });
+    await redactFile(ctx, { input: path, out, requester: 'tap', reason: 'test' });
     const redacted = await readImage(out);
     t.same([redacted.width, redacted.height], [original.width, original.height]);
     const left = await detector.detect(redacted);
@@ -46,11 +45,10 @@ function clearShare(a: Frame, b: Frame, box: { x: number; y: number; w: number; 
 
 t.test('Megamind.avi (first 3 s): no face left in the clear in any frame, every face of the original hidden', async (t) => {
   const dir = tmp();
-  const catalog = openCatalog(join(dir, 'data'));
-  t.teardown(() => catalog.close());
+  const ctx = egressContext(t, dir);
   const clip = megamindClip(dir, 3);
   const out = join(dir, 'out.mp4');
-  const r = await redactFile({ catalog, dataDir: join(dir, 'data') }, { input: clip, out, requester: 'tap', reason: 'test' });
+  const r = await redactFile(ctx, { input: clip, out, requester: 'tap', reason: 'test' });
   t.equal(r.blanked_frames, 0);
   const before = await allFrames(clip);
   const after = await allFrames(out);

@@ -7,7 +7,7 @@ import { redactFile } from '../../redaction/egress.js';
 import type { Frame } from '../../redaction/frame.js';
 import { auditEntries } from '../../recorder/catalog/audit-log.js';
 import { runCli } from '../support/cli.js';
-import { allFrames, megamindClip, openCatalog, tmp } from './media.js';
+import { allFrames, egressContext, megamindClip, tmp } from './media.js';
 
 /** The real detector, made to throw on the calls `failOn` picks (a crash of the model, an OOM). */
 class Throwing implements Detector {
@@ -35,28 +35,26 @@ const face = await BlazeFace.create({ tile: 'auto' });
 
 t.test('a detector that always throws: every frame written is blank', async (t) => {
   const dir = tmp();
-  const catalog = openCatalog(join(dir, 'data'));
-  t.teardown(() => catalog.close());
+  const ctx = egressContext(t, dir);
   const clip = megamindClip(dir, 2);
   const out = join(dir, 'out.mp4');
-  const r = await redactFile({ catalog, dataDir: join(dir, 'data'), detectors: [new Throwing(face, () => true)] }, { input: clip, out, requester: 'tap', reason: 'test' });
+  const r = await redactFile({ ...ctx, detectors: [new Throwing(face, () => true)] }, { input: clip, out, requester: 'tap', reason: 'test' });
   t.equal(r.blanked_frames, r.frames, 'the manifest counts every frame as blanked');
   const frames = await allFrames(out);
   t.equal(frames.length, r.frames);
   const brightest = Math.max(...frames.map(maxAboveWatermark));
   t.ok(brightest <= 24, `no picture content in any frame (brightest pixel ${brightest}; H.264 noise only)`);
-  const entry = auditEntries(catalog)[0]!;
+  const entry = auditEntries(ctx.catalog)[0]!;
   t.match(entry.details, /injected detector failure/, 'the audit entry names the failure');
 });
 
 t.test('one failed detection: the frames until the next good detection are blank, the rest are not', async (t) => {
   const dir = tmp();
-  const catalog = openCatalog(join(dir, 'data'));
-  t.teardown(() => catalog.close());
+  const ctx = egressContext(t, dir);
   const clip = megamindClip(dir, 2);
   const out = join(dir, 'out.mp4');
   const d = new Throwing(face, (call) => call === 3);
-  const r = await redactFile({ catalog, dataDir: join(dir, 'data'), detectors: [d] }, { input: clip, out, requester: 'tap', reason: 'test' });
+  const r = await redactFile({ ...ctx, detectors: [d] }, { input: clip, out, requester: 'tap', reason: 'test' });
   t.ok(r.blanked_frames >= 1 && r.blanked_frames < r.frames / 2, `some frames blanked (${r.blanked_frames} of ${r.frames})`);
   const frames = await allFrames(out);
   t.ok(maxAboveWatermark(frames[0]!) > 100, 'the first frame has its picture');
@@ -75,9 +73,8 @@ t.test('a missing model stops the export before anything is written', async (t) 
   t.match(r.stderr, /face_detection_back_256x256_barracuda.onnx is missing/);
   t.notOk(existsSync(out), 'no output');
   t.notOk(existsSync(`${out}.manifest.json`), 'no manifest');
-  const catalog = openCatalog(join(dir, 'data'));
-  t.teardown(() => catalog.close());
-  t.equal(auditEntries(catalog)[0]?.action, 'redact.failed', 'the refused attempt is in the audit log');
+  const ctx = egressContext(t, dir);
+  t.equal(auditEntries(ctx.catalog)[0]?.action, 'redact.failed', 'the refused attempt is in the audit log');
 });
 
 t.test('an input that cannot be decoded: no output at all', async (t) => {

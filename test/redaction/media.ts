@@ -85,8 +85,12 @@ export function laplacianVariance(f: Frame, box: { x: number; y: number; w: numb
   return vals.reduce((a, b) => a + (b - mean) ** 2, 0) / vals.length;
 }
 
-export function openCatalog(dataDir: string): Catalog {
-  return Catalog.open(dataDir);
+/** `dir`/data with its catalog, closed when the test ends: what the egress gate is given. */
+export function egressContext(t: { teardown(fn: () => void): void }, dir: string): { catalog: Catalog; dataDir: string } {
+  const dataDir = join(dir, 'data');
+  const catalog = Catalog.open(dataDir);
+  t.teardown(() => catalog.close());
+  return { catalog, dataDir };
 }
 
 export const silent = pino({ level: 'silent' });

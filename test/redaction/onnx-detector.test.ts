@@ -14,7 +14,7 @@ import { readImage } from '../../redaction/image-io.js';
 import { modelPath, ocrModelPath } from '../../redaction/models.js';
 import { OnnxDetector } from '../../redaction/onnx-detector.js';
 import { TextDetector } from '../../redaction/text-detector.js';
-import { MEDIA, meanDiff, openCatalog, tmp } from './media.js';
+import { egressContext, MEDIA, meanDiff, tmp } from './media.js';
 
 /*
  * The configurable detector against real models: BlazeFace with its anchor decoding appended as
@@ -116,11 +116,10 @@ t.test('a layout that does not fit the model is refused at load, naming the fiel
 
 t.test('redact with only a configured detector: its faces are hidden, the manifest names it', async (t) => {
   const work = tmp();
-  const catalog = openCatalog(join(work, 'data'));
-  t.teardown(() => catalog.close());
+  const ctx = egressContext(t, work);
   const config = parseConfig(`${BASE}redaction: { faces: false, plates: false, detectors: [${face(LAYOUTS['rows of cx cy w h score']!, ', tile: 512').replace('pad: 0', 'pad: 0.25')}] }\n`, 'test.yaml');
   const out = join(work, 'messi.png');
-  const r = await redactFile({ catalog, dataDir: join(work, 'data'), config }, { input: MEDIA.messi, out, requester: 'tap', reason: 'test' });
+  const r = await redactFile({ ...ctx, config }, { input: MEDIA.messi, out, requester: 'tap', reason: 'test' });
   const manifest = JSON.parse(readFileSync(r.manifest, 'utf8')) as { detectors: Array<{ name: string; version: string }>; boxes: Record<string, number> };
   t.same(manifest.detectors.map((d) => d.name), ['bf'], 'only the configured detector ran');
   t.match(manifest.detectors[0]!.version, /^blazeface-boxes\.onnx@sha256:[0-9a-f]{16} boxes /, 'its model file and hash are recorded');

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { redactFile } from '../../redaction/egress.js';
 import { readImage } from '../../redaction/image-io.js';
-import { laplacianVariance, MEDIA, openCatalog, strokeCorrelation, tmp } from './media.js';
+import { egressContext, laplacianVariance, MEDIA, strokeCorrelation, tmp } from './media.js';
 
 const FONT = '/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf';
 
@@ -19,10 +19,9 @@ function plateFrame(dir: string, text: string, x: number, y: number, size: numbe
 
 async function detailLoss(t: Test, input: string, box: { x: number; y: number; w: number; h: number }, label: string) {
   const dir = tmp();
-  const catalog = openCatalog(join(dir, 'data'));
-  t.teardown(() => catalog.close());
+  const ctx = egressContext(t, dir);
   const out = join(dir, 'out.png');
-  const r = await redactFile({ catalog, dataDir: join(dir, 'data') }, { input, out, requester: 'tap', reason: 'test' });
+  const r = await redactFile(ctx, { input, out, requester: 'tap', reason: 'test' });
   t.equal(r.blanked_frames, 0);
   const a = await readImage(input), b = await readImage(out);
   const before = laplacianVariance(a, box);

@@ -36,6 +36,11 @@ export function writeConfig(dir: string, cameras: TestCameraEntry[], opts: { flo
 }
 
 /** `edge-nvr run` as a real child process; everything it logs is kept for assertions. */
+/** A log line saying a segment of `camera` was indexed (the segment store's, or the camera's state change it causes). */
+export function segmentIndexed(camera: string): RegExp {
+  return new RegExp(`segment indexed.*"camera":"${camera}"|"camera":"${camera}".*segment indexed`);
+}
+
 export class DaemonProcess {
   proc?: ChildProcess;
   output = '';
