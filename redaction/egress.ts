@@ -61,9 +61,9 @@ export function configuredDetectors(config?: Config): Promise<Detector[]> {
 
 function settingsFor(config: Config | undefined, camera?: string): RedactorSettings {
   const cam = config?.cameras.find((c) => c.id === camera);
-  const every = { ...DEFAULT_SETTINGS.every };
-  for (const d of config?.redaction.detectors ?? []) every[d.name] = d.every_n_frames;
-  return { ...DEFAULT_SETTINGS, every, method: config?.redaction.method ?? 'pixelate', masks: cam?.privacy_masks ?? [] };
+  const every = { ...DEFAULT_SETTINGS.every }, pad = { ...DEFAULT_SETTINGS.pad };
+  for (const d of config?.redaction.detectors ?? []) { every[d.name] = d.every_n_frames; pad[d.name] = d.pad; }
+  return { ...DEFAULT_SETTINGS, every, pad, method: config?.redaction.method ?? 'pixelate', masks: cam?.privacy_masks ?? [] };
 }
 
 interface Job {

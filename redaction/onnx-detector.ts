@@ -76,10 +76,8 @@ export class OnnxDetector implements Detector {
     const out = result[this.output];
     if (!out || out.type !== 'float32') throw new Error(`${this.name}: output ${this.output} is missing or not float32`);
     // model-input pixels to frame pixels
-    const toFrame = (x: number, y: number, w: number, h: number, cls: string, score: number): Box => {
-      const p = this.cfg.pad;
-      return { x: (x - p * w) / scaleX + region.x, y: (y - p * h) / scaleY + region.y, w: (w * (1 + 2 * p)) / scaleX, h: (h * (1 + 2 * p)) / scaleY, cls, score };
-    };
+    const toFrame = (x: number, y: number, w: number, h: number, cls: string, score: number): Box =>
+      ({ x: x / scaleX + region.x, y: y / scaleY + region.y, w: w / scaleX, h: h / scaleY, cls, score });
     const o = this.cfg.output;
     if (o.format === 'heatmap') {
       const [mh, mw] = out.dims.slice(-2) as [number, number];

@@ -1,5 +1,5 @@
 import type { Detector } from './detector.js';
-import { blankFrame, type Box, type Frame } from './frame.js';
+import { blankFrame, type Frame } from './frame.js';
 import { burnMasks, hide, padBox, type Method } from './effects.js';
 import { Tracker } from './tracker.js';
 import { watermark } from './watermark.js';
@@ -10,7 +10,7 @@ export interface RedactorSettings {
   masks: Array<{ x: number; y: number; w: number; h: number }>;
   /** run each detector on every `every`-th frame (and on scene changes); track in between */
   every: Record<string, number>;
-  /** share of a box's size added on each side before hiding it */
+  /** per detector: share of a box's size added on each side before hiding it */
   pad: Record<string, number>;
   /** mean absolute luma change (0-255) of a 32x18 thumbnail that counts as a scene change */
   sceneChange: number;
@@ -21,7 +21,7 @@ export interface RedactorSettings {
 }
 
 export const DEFAULT_SETTINGS: RedactorSettings = {
-  method: 'pixelate', masks: [], every: { blazeface: 3, 'ppocr-det': 15 }, pad: { face: 0.25, text: 0 }, sceneChange: 25, hold: 2, recheckRounds: 1,
+  method: 'pixelate', masks: [], every: { blazeface: 3, 'ppocr-det': 15 }, pad: { blazeface: 0.25, 'ppocr-det': 0 }, sceneChange: 25, hold: 2, recheckRounds: 1,
 };
 
 export interface RedactionStats {
@@ -31,12 +31,6 @@ export interface RedactionStats {
   hidden_boxes: Record<string, number>;
   detector_runs: Record<string, number>;
   errors: string[];
-}
-
-/** A detector that can also look at part of a frame (the face detector does; its boxes are in frame pixels). */
-interface RegionalDetector extends Detector { detectRegion(frame: Frame, region: { x: number; y: number; w: number; h: number }): Promise<Box[]> }
-function isRegional(d: Detector): d is RegionalDetector {
-  return typeof (d as Partial<RegionalDetector>).detectRegion === 'function';
 }
 
 function thumb(f: Frame): Uint8Array {
@@ -100,7 +94,7 @@ export class Redactor {
       const facing = new Set<Detector>();
       for (const d of this.detectors) {
         for (const b of this.trackers.get(d.name)!.boxes(n)) {
-          hide(frame, padBox(b, this.settings.pad[b.cls] ?? 0), this.settings.method);
+          hide(frame, padBox(b, this.settings.pad[d.name] ?? 0), this.settings.method);
           this.stats.hidden_boxes[b.cls] = (this.stats.hidden_boxes[b.cls] ?? 0) + 1;
           if (b.cls === 'face' && ran.has(d)) facing.add(d);
         }
@@ -125,17 +119,20 @@ export class Redactor {
    * rounds (1 by default: measured, a second round found nothing more on Megamind.avi and cost
    * a third of the frame budget). A failure here blanks the frame like any detector failure.
    */
-  private async recheck(frame: Frame, ran: Set<Detector>, n: number, rounds: number): Promise<void> {
+  private async recheck(frame: Frame, facing: Set<Detector>, n: number, rounds: number): Promise<void> {
     for (let round = 0; round < rounds; round++) {
-      const again: Box[] = [];
-      for (const d of ran) if (isRegional(d)) again.push(...(await d.detect(frame)));
-      if (again.length === 0) return;
-      for (const b of again) {
-        hide(frame, padBox(b, this.settings.pad[b.cls] ?? 0), this.settings.method);
-        this.stats.hidden_boxes[`${b.cls}_recheck`] = (this.stats.hidden_boxes[`${b.cls}_recheck`] ?? 0) + 1;
+      let found = 0;
+      for (const d of facing) {
+        const again = await d.detect(frame);
+        found += again.length;
+        for (const b of again) {
+          hide(frame, padBox(b, this.settings.pad[d.name] ?? 0), this.settings.method);
+          this.stats.hidden_boxes[`${b.cls}_recheck`] = (this.stats.hidden_boxes[`${b.cls}_recheck`] ?? 0) + 1;
+        }
+        // Into its tracker too, so the frames until the next detection hide them as well.
+        this.trackers.get(d.name)!.add(n, again);
       }
-      // Into the tracker too, so the frames until the next detection hide them as well.
-      for (const d of ran) if (isRegional(d)) this.trackers.get(d.name)!.add(n, again);
+      if (found === 0) return;
     }
   }
 
