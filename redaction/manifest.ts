@@ -1,7 +1,7 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { sha256File } from '../recorder/catalog/hash-chain.js';
+import { canonicalJson, sha256File } from '../recorder/catalog/hash-chain.js';
 
 export const KEY_FILE = join('keys', 'box-ed25519.pem');
 
@@ -21,16 +21,6 @@ export function boxKey(dataDir: string): { privateKey: KeyObject; publicPem: str
   }
   const privateKey = createPrivateKey(readFileSync(path));
   return { privateKey, publicPem: createPublicKey(privateKey).export({ type: 'spki', format: 'pem' }) as string };
-}
-
-/** JSON with sorted keys: the signed bytes do not depend on property order. */
-export function canonical(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
-  if (v && typeof v === 'object') {
-    return `{${Object.keys(v).sort().filter((k) => (v as Record<string, unknown>)[k] !== undefined)
-      .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(v);
 }
 
 export interface Manifest {
@@ -62,7 +52,7 @@ export const manifestPath = (out: string) => `${out}.manifest.json`;
 export function signManifest(m: Manifest, dataDir: string): Manifest {
   const { privateKey, publicPem } = boxKey(dataDir);
   const body = { ...m, public_key: publicPem, signature: undefined };
-  return { ...body, signature: sign(null, Buffer.from(canonical(body)), privateKey).toString('base64') };
+  return { ...body, signature: sign(null, Buffer.from(canonicalJson(body)), privateKey).toString('base64') };
 }
 
 export interface ManifestCheck { ok: boolean; problems: string[]; manifest?: Manifest }
@@ -81,7 +71,7 @@ export async function verifyManifest(path: string, dataDir?: string): Promise<Ma
   }
   try {
     const body = { ...m, signature: undefined };
-    const good = typeof m.signature === 'string' && verify(null, Buffer.from(canonical(body)), createPublicKey(m.public_key), Buffer.from(m.signature, 'base64'));
+    const good = typeof m.signature === 'string' && verify(null, Buffer.from(canonicalJson(body)), createPublicKey(m.public_key), Buffer.from(m.signature, 'base64'));
     if (!good) problems.push('signature does not match the manifest (altered, or not signed by this key)');
   } catch (err) {
     problems.push(`signature cannot be checked: ${(err as Error).message}`);

@@ -3,9 +3,10 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import type { Logger } from 'pino';
 import type { Catalog } from '../../recorder/catalog/catalog.js';
 import { appendAudit } from '../../recorder/catalog/audit-log.js';
+import { canonicalJson } from '../../recorder/catalog/hash-chain.js';
 import type { Daemon } from '../daemon.js';
 import {
-  canonicalJson, CommandArgs, CommandRequest, COMMAND_NAMES, type CommandName, type CommandReply, type ERROR_CODES,
+  CommandArgs, CommandRequest, COMMAND_NAMES, type CommandName, type CommandReply, type ERROR_CODES,
   type ExportArgs, type HoldArgs, type SnapshotArgs,
 } from './payloads.js';
 import type { Topics } from './topics.js';

@@ -1,7 +1,7 @@
 import t from 'tap';
+import { canonicalJson } from '../../recorder/catalog/hash-chain.js';
 import { blankFrame } from '../../redaction/frame.js';
 import { burnMasks, hide } from '../../redaction/effects.js';
-import { canonical } from '../../redaction/manifest.js';
 import { letterbox } from '../../redaction/resample.js';
 import { Tracker } from '../../redaction/tracker.js';
 import { watermark } from '../../redaction/watermark.js';
@@ -52,8 +52,8 @@ t.test('watermark burns the text into the bottom-left corner', async (t) => {
 });
 
 t.test('canonical JSON does not depend on key order', async (t) => {
-  t.equal(canonical({ b: 1, a: [{ d: 2, c: 3 }] }), canonical({ a: [{ c: 3, d: 2 }], b: 1 }));
-  t.equal(canonical({ b: 1, a: undefined }), '{"b":1}');
+  t.equal(canonicalJson({ b: 1, a: [{ d: 2, c: 3 }] }), canonicalJson({ a: [{ c: 3, d: 2 }], b: 1 }));
+  t.equal(canonicalJson({ b: 1, a: undefined }), '{"b":1}');
 });
 
 t.test('letterbox: channel order, layouts, padding and stretch map pixels where a model expects them', async (t) => {
