@@ -2,7 +2,7 @@
  * The one source of the config's shape: TypeScript types (Static), validation (Ajv) and the
  * published JSON Schema (docs/config.schema.json, written by `npm run schema`) all come from here.
  */
-import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { Type, type Static } from '@sinclair/typebox';
 
 const Id = Type.String({
   pattern: '^[a-z0-9][a-z0-9_-]{0,62}$',
@@ -245,9 +245,7 @@ export const Config = Type.Object(
 
 export type Config = Static<typeof Config>;
 export type CameraConfig = Static<typeof Camera>;
-export type CameraSourceConfig = Static<typeof CameraSource>;
 export type OnnxDetectorConfig = Static<typeof OnnxDetector>;
-export type AnySchema = TSchema;
 
 /** The legal minimum for a box: 30 days, 90 for designated sites. */
 export function legalMinimumDays(config: Pick<Config, 'box'>): number {

@@ -42,18 +42,17 @@ export class BlazeFace implements Detector {
   readonly name = 'blazeface';
   readonly version: string;
   private constructor(private readonly session: ort.InferenceSession, private readonly size: number,
-    private readonly opts: { threshold: number; tile: number | 'auto'; threads: number }, sha: string, file: string) {
+    private readonly opts: { threshold: number; tile: number | 'auto' }, sha: string, file: string) {
     this.version = `${file}@sha256:${sha.slice(0, 16)} threshold=${opts.threshold} tile=${opts.tile}`;
   }
 
   static async create(options: BlazeFaceOptions = {}): Promise<BlazeFace> {
     const path = options.model ?? modelPath('face_detection_back_256x256_barracuda.onnx');
     const { bytes, sha256 } = readModel(path, 'run scripts/fetch-models');
-    const threads = options.threads ?? 2;
-    const session = await ort.InferenceSession.create(bytes, sessionOptions(threads));
+    const session = await ort.InferenceSession.create(bytes, sessionOptions(options.threads));
     const shape = (session.inputMetadata[0] as { shape?: unknown[] } | undefined)?.shape;
     const size = typeof shape?.[1] === 'number' ? shape[1] : 256;
-    return new BlazeFace(session, size, { threshold: options.threshold ?? 0.35, tile: options.tile ?? 0, threads },
+    return new BlazeFace(session, size, { threshold: options.threshold ?? 0.35, tile: options.tile ?? 0 },
       sha256, path.split('/').pop()!);
   }
 

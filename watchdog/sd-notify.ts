@@ -83,11 +83,6 @@ export class SdNotify {
     return this.send(status === undefined ? { STOPPING: '1' } : { STOPPING: '1', STATUS: status });
   }
 
-  /** asks for more start (or stop) time: long recoveries before READY=1 */
-  extendTimeout(ms: number): Promise<boolean> {
-    return this.send({ EXTEND_TIMEOUT_USEC: String(Math.max(0, Math.round(ms * 1000))) });
-  }
-
   /** Sends the fields as one message; resolves true when systemd-notify delivered it. */
   send(fields: Record<string, string>): Promise<boolean> {
     if (!this.enabled || this.missing) return Promise.resolve(false);

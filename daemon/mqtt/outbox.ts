@@ -69,15 +69,6 @@ export class Outbox {
     }).immediate();
   }
 
-  /** Adds one message directly (tests, benchmarks). */
-  enqueue(payload: string, now = Date.now()): void {
-    this.db.transaction(() => {
-      this.db.prepare('INSERT INTO mqtt_outbox (message_id, created_ms, topic, payload, qos, retain) VALUES (?, ?, ?, ?, 1, 0)')
-        .run(randomUUID(), now, this.topic, payload);
-      this.trim();
-    }).immediate();
-  }
-
   private trim(): void {
     const excess = this.size() - this.maxRows;
     if (excess <= 0) return;
@@ -89,13 +80,9 @@ export class Outbox {
     return (this.db.prepare('SELECT count(*) AS n FROM mqtt_outbox').get() as { n: number }).n;
   }
 
-  /** The oldest rows, excluding `skip` (in flight). */
+  /** The oldest rows after `afterId` (those up to it are in flight). */
   next(limit: number, afterId = 0): OutboxRow[] {
     return this.db.prepare('SELECT * FROM mqtt_outbox WHERE id > ? ORDER BY id LIMIT ?').all(afterId, limit) as OutboxRow[];
-  }
-
-  markAttempt(id: number): void {
-    this.db.prepare('UPDATE mqtt_outbox SET attempts = attempts + 1 WHERE id = ?').run(id);
   }
 
   /** The broker acknowledged it. */

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { scrubCredentials } from '../sources/url.js';
 import type { BackendEvents, BackendExit, RecorderBackend, RecorderBackendOptions } from './backend.js';
+import { waitForExit } from './process-group.js';
 
 /*
  * The parts of gstreamer-superficial (a CommonJS native addon) this backend uses. Bus messages
@@ -241,12 +242,7 @@ export class GstreamerBackend extends EventEmitter<BackendEvents> implements Rec
       if (!this.eosSeen && this.fragments.length > 0) {
         const eos = new Promise<void>((resolve) => { this.eosWaiter = resolve; });
         pipeline.sendEOS();
-        let timer: NodeJS.Timeout | undefined;
-        const inTime = await Promise.race([
-          eos.then(() => true),
-          new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), deadlineMs); }),
-        ]);
-        clearTimeout(timer);
+        const inTime = await waitForExit(eos, deadlineMs);
         if (!inTime) this.log?.warn({ camera: this.opts.camera, deadlineMs }, 'gstreamer did not finish the open segment in time');
       }
       if (this.fragments.length > 0) {
