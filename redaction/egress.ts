@@ -100,8 +100,7 @@ async function run(ctx: EgressContext, job: Job): Promise<EgressResult> {
     const imageFormat = IMAGE_EXT[extname(out).toLowerCase()];
     if (job.still && !imageFormat) throw new EgressRequestError(`${out}: a still image needs a .jpg or .png name`);
     if (!job.still && imageFormat) throw new EgressRequestError(`${out}: a video needs a video name (.mp4), not an image one`);
-    const encName = job.still ? imageFormat! : chooseEncoder();
-    if (!job.still) encoder = new Encoder(tmp, job.info, encName as ReturnType<typeof chooseEncoder>);
+    if (!job.still) encoder = new Encoder(tmp, job.info, chooseEncoder());
     let last: Frame | undefined;
     let n = 0;
     for await (const frame of job.frames()) {
@@ -118,7 +117,7 @@ async function run(ctx: EgressContext, job: Job): Promise<EgressResult> {
       requester: job.requester, reason: job.reason, camera: job.camera,
       from: job.fromMs !== undefined ? new Date(job.fromMs).toISOString() : undefined, to: job.toMs !== undefined ? new Date(job.toMs).toISOString() : undefined,
       sources: job.sources, settings: { ...settings, fail_closed: true }, detectors: detectors.map((d) => ({ name: d.name, version: d.version })),
-      encoder: encName, frames: redactor.stats.frames, blanked_frames: redactor.stats.blanked_frames, boxes: redactor.stats.hidden_boxes,
+      encoder: encoder?.encoder ?? imageFormat!, frames: redactor.stats.frames, blanked_frames: redactor.stats.blanked_frames, boxes: redactor.stats.hidden_boxes,
       detections: redactor.stats.detections, output: { file: basename(out), sha256, bytes: statSync(tmp).size }, public_key: '',
     }, ctx.dataDir);
     // The output appears under its name only once it is complete and its manifest is written.

@@ -70,14 +70,22 @@ function has(cmd: string, args: string[], re?: RegExp): boolean {
   } catch { return false; }
 }
 
+/** Whether a hardware encoder is there, probed once per process: each probe runs a command, and the daemon exports without restarting. */
+const presence = new Map<EncoderName, boolean>();
+function present(name: EncoderName, probe: () => boolean): boolean {
+  let found = presence.get(name);
+  if (found === undefined) presence.set(name, found = probe());
+  return found;
+}
+
 /**
  * The H.264 encoder: EDGE_NVR_ENCODER names one, `auto` (the default) takes the board's hardware
  * encoder when it is really there (the Pi's V4L2 M2M device, the Jetson's nvv4l2h264enc element)
  * and libx264 otherwise. Naming a missing hardware encoder is an error, not a silent fallback.
  */
 export function chooseEncoder(pref = process.env.EDGE_NVR_ENCODER ?? 'auto'): EncoderName {
-  const v4l2 = () => existsSync('/dev/video11') && has('ffmpeg', ['-hide_banner', '-encoders'], /h264_v4l2m2m/);
-  const nv = () => has('gst-inspect-1.0', ['nvv4l2h264enc']);
+  const v4l2 = () => present('h264_v4l2m2m', () => existsSync('/dev/video11') && has('ffmpeg', ['-hide_banner', '-encoders'], /h264_v4l2m2m/));
+  const nv = () => present('nvv4l2h264enc', () => has('gst-inspect-1.0', ['nvv4l2h264enc']));
   switch (pref) {
     case 'libx264': return 'libx264';
     case 'h264_v4l2m2m':
@@ -96,7 +104,7 @@ export class Encoder {
   private proc: ChildProcess;
   private stderr = '';
   private exited: Promise<[number | null]>;
-  constructor(readonly out: string, info: VideoInfo, readonly encoder: EncoderName = chooseEncoder()) {
+  constructor(readonly out: string, info: VideoInfo, readonly encoder: EncoderName) {
     const size = `${info.width}x${info.height}`;
     if (encoder === 'nvv4l2h264enc') {
       this.proc = spawn('gst-launch-1.0', ['-q', 'fdsrc', 'fd=0', '!', 'rawvideoparse', 'format=rgb', `width=${info.width}`, `height=${info.height}`,

@@ -123,9 +123,10 @@ export class Retention {
       this.log.error({ availableBytes: result.disk.available_bytes, floorBytes: this.policy.floorBytes }, 'data disk under its floor and everything left is held');
       this.raise('disk_low', null, { available_bytes: result.disk.available_bytes, floor_bytes: this.policy.floorBytes, all_remaining_held: true });
     }
-    const status = atRisk.size ? this.status(result.disk) : undefined;
-    for (const camera of atRisk) {
-      if (now - (this.lastAtRisk.get(camera) ?? 0) < AT_RISK_REPEAT_MS) continue;
+    // the status costs a scan of the catalog: only when an alarm is due, not on every sweep at the floor
+    const due = [...atRisk].filter((camera) => now - (this.lastAtRisk.get(camera) ?? 0) >= AT_RISK_REPEAT_MS);
+    const status = due.length ? this.status(result.disk) : undefined;
+    for (const camera of due) {
       this.lastAtRisk.set(camera, now);
       const s = status!.cameras.find((c) => c.camera === camera);
       this.log.warn({ camera, daysHeld: s?.days_held, minDays: s?.min_days }, 'retention at risk: the disk cannot hold the legal minimum');

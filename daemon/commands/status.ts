@@ -50,8 +50,8 @@ export async function run(argv: string[]): Promise<number> {
   const catalog = openCatalogReadOnly(dataDir);
   const now = Date.now();
   try {
-    const live = catalog.liveSummary();
-    const cameraIds = config ? config.cameras.filter((c) => c.enabled).map((c) => c.id) : live.map((l) => l.camera);
+    // without a config, the cameras are those with recordings (liveSummary is a full scan: only then)
+    const cameraIds = config ? config.cameras.filter((c) => c.enabled).map((c) => c.id) : catalog.liveSummary().map((l) => l.camera);
     const policy = {
       floorBytes: (config?.storage.free_space_floor_mb ?? 0) * 1024 * 1024,
       cameras: cameraIds.map((id) => {
