@@ -6,6 +6,7 @@ import type { CameraConfig, Config } from '../config/schema.js';
 import { Catalog } from '../recorder/catalog/catalog.js';
 import { flagMissing, recoverCamera } from '../recorder/recovery.js';
 import { SegmentStore, stagingDir } from '../recorder/segment-store.js';
+import { clockDrifts } from '../recorder/sources/onvif.js';
 import { resolveSource } from '../recorder/sources/resolve.js';
 import { TestCamera } from '../recorder/sources/test-camera.js';
 import { CameraSupervisor } from '../watchdog/camera-supervisor.js';
@@ -110,7 +111,7 @@ export class Daemon {
     try {
       source = resolveSource(cam, `cameras[${i}]`, this.testCameras, (r) => {
         const drift = r.clock_drift_ms;
-        const level = drift !== null && Math.abs(drift) > 2000 ? 'warn' : 'info';
+        const level = clockDrifts(drift) ? 'warn' : 'info';
         this.log[level]({ camera: cam.id, url: r.safeUrl, profile: r.profile, clockDriftMs: drift }, 'onvif stream URI resolved');
       });
     } catch (err) {

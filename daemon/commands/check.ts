@@ -11,10 +11,11 @@ import { access, stat, statfs, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { userInfo } from 'node:os';
 import { connect } from 'node:net';
-import { effectiveRetention, readSecret } from '../../config/load.js';
+import { effectiveRetention } from '../../config/load.js';
 import { Catalog } from '../../recorder/catalog/catalog.js';
-import { resolveOnvifStream } from '../../recorder/sources/onvif.js';
-import { scrubCredentials, withCredentials } from '../../recorder/sources/url.js';
+import { clockDrifts } from '../../recorder/sources/onvif.js';
+import { resolveSource } from '../../recorder/sources/resolve.js';
+import { scrubCredentials } from '../../recorder/sources/url.js';
 import { configuredDetectors } from '../../redaction/egress.js';
 import { readClockSync } from '../../watchdog/system-health.js';
 import { probeStream } from './probe.js';
@@ -183,15 +184,11 @@ function probeCameras(config: Config): Promise<CameraProbe[]> {
       const src = cam.source;
       if (src.type === 'test') return { camera: cam.id, ok: true, detail: 'synthetic camera', bitrate_kbps: src.bitrate_kbps };
       try {
-        let url: string;
-        let via = '';
-        if (src.type === 'onvif') {
-          const r = await resolveOnvifStream({ host: src.host, username: src.username, password: readSecret(src, `cameras[${i}].source`), profile: src.profile, timeoutMs: 5000 });
-          url = r.url;
-          via = ` via ONVIF ${src.host}${r.clock_drift_ms !== null && Math.abs(r.clock_drift_ms) > 2000 ? ` (camera clock ${Math.round(r.clock_drift_ms / 1000)} s off)` : ''}`;
-        } else {
-          url = withCredentials(src.url, src.username, readSecret(src, `cameras[${i}].source`));
-        }
+        const onvif: { drift_ms: number | null } = { drift_ms: null };
+        const source = resolveSource(cam, `cameras[${i}]`, new Map(), (r) => { onvif.drift_ms = r.clock_drift_ms; });
+        const url = (await source.resolveUrl?.())?.url ?? source.url;
+        const drift = onvif.drift_ms;
+        const via = src.type === 'onvif' ? ` via ONVIF ${src.host}${clockDrifts(drift) ? ` (camera clock ${Math.round(drift / 1000)} s off)` : ''}` : '';
         const probe = await probeStream(url, 2, Math.min(cam.record.timeout_seconds, 5));
         const v = probe.video;
         if (!v) return { camera: cam.id, ok: false, detail: `${probe.url}${via}: no video stream`, bitrate_kbps: probe.bitrate_kbps };

@@ -6,7 +6,7 @@
  */
 import { resolve } from 'node:path';
 import { readSecret } from '../../config/load.js';
-import { discover, inspectCamera, type OnvifCameraInfo } from '../../recorder/sources/onvif.js';
+import { clockDrifts, discover, inspectCamera, type OnvifCameraInfo } from '../../recorder/sources/onvif.js';
 import { EXIT, parseCommand, UsageError } from '../args.js';
 
 const spec = {
@@ -93,7 +93,7 @@ function table(found: Found[]): string {
   }
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   const out = rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd());
-  const drifting = found.filter((f) => f.info && f.info.clock_drift_ms !== null && Math.abs(f.info.clock_drift_ms) > 2000);
+  const drifting = found.filter((f) => f.info && clockDrifts(f.info.clock_drift_ms));
   for (const f of drifting) out.push(`WARNING: ${f.host}: camera clock is ${drift(f.info!.clock_drift_ms)} off this box; set it to NTP`);
   return out.join('\n') + '\n';
 }

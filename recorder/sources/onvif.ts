@@ -190,6 +190,11 @@ export async function inspectCamera(t: OnvifTarget): Promise<OnvifCameraInfo> {
   };
 }
 
+
+/** A camera clock more than 2 s off the box's: worth a warning (its overlays and events disagree with the recordings). */
+export function clockDrifts(driftMs: number | null): driftMs is number {
+  return driftMs !== null && Math.abs(driftMs) > 2000;
+}
 export interface ResolvedOnvifStream {
   url: string;
   safeUrl: string;
