@@ -88,8 +88,10 @@ async function reloadFromFile(daemon: Daemon, log: Logger, path: string | undefi
     if (!path) throw new Error('this daemon was started without a config file (the demo): nothing to reload');
     next = loadConfig(path);
   } catch (err) {
-    const error = err instanceof ConfigError ? err.issues.map((i) => `${err.source}: ${i}`).join('; ') : (err as Error).message;
-    for (const line of error.split('; ')) log.error({ path }, `config reload refused: ${line}`);
+    const lines = err instanceof ConfigError ? err.issues.map((i) => `${err.source}: ${i}`) : [(err as Error).message];
+    // one log line per issue; an issue itself may hold "; " (what is wrong; what to do)
+    for (const line of lines) log.error({ path }, `config reload refused: ${line}`);
+    const error = lines.join('; ');
     try {
       daemon.catalog?.setMeta('last_reload', JSON.stringify({ ok: false, at_ms: Date.now(), error, added: [], removed: [], restarted: [], unchanged: [] }));
     } catch (e) {
