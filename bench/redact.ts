@@ -7,12 +7,13 @@
  *   npm run build && node dist/bench/redact.js [--seconds 10]
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Catalog } from '../recorder/catalog/catalog.js';
 import { configuredDetectors, redactFile } from '../redaction/egress.js';
+import { CLK_TCK, readStat } from './proc-tree.js';
 
 const MEGAMIND = '/usr/share/doc/opencv-doc/examples/data/Megamind.avi';
 const CASCADE_GZ = '/usr/share/doc/opencv-doc/opencv4/html/haarcascade_frontalface_default.xml.gz';
@@ -29,11 +30,10 @@ function input(w: number, h: number): string {
   return path;
 }
 
-/** CPU seconds of this process and of its reaped children (ffmpeg, gst-launch), from /proc/self/stat. */
+/** CPU seconds of this process and of its reaped children (ffmpeg, gst-launch). */
 function cpuSeconds(): { self: number; children: number } {
-  const f = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ');
-  const tck = 100; // USER_HZ on Linux
-  return { self: (Number(f[11]) + Number(f[12])) / tck, children: (Number(f[13]) + Number(f[14])) / tck };
+  const s = readStat(process.pid)!;
+  return { self: s.self / CLK_TCK, children: s.reaped / CLK_TCK };
 }
 
 /**
