@@ -1,27 +1,9 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createPublicKey, sign, verify } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { canonicalJson, sha256File } from '../recorder/catalog/hash-chain.js';
-
-export const KEY_FILE = join('keys', 'box-ed25519.pem');
-
-/** The box's Ed25519 signing key, created on first use (mode 0600, directory 0700). */
-export function boxKey(dataDir: string): { privateKey: KeyObject; publicPem: string } {
-  const path = join(dataDir, KEY_FILE);
-  if (!existsSync(path)) {
-    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    const { privateKey } = generateKeyPairSync('ed25519');
-    // wx: two processes creating the key at once must not overwrite each other's
-    try {
-      writeFileSync(path, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600, flag: 'wx' });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    chmodSync(path, 0o600);
-  }
-  const privateKey = createPrivateKey(readFileSync(path));
-  return { privateKey, publicPem: createPublicKey(privateKey).export({ type: 'spki', format: 'pem' }) as string };
-}
+import { boxKey, KEY_FILE } from '../common/box-key.js';
+import { canonicalJson } from '../common/canonical-json.js';
+import { sha256File } from '../recorder/catalog/hash-chain.js';
 
 export interface Manifest {
   schema: 'edge-nvr/manifest/1';

@@ -3,7 +3,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import type { Logger } from 'pino';
 import type { Catalog } from '../../recorder/catalog/catalog.js';
 import { appendAudit } from '../../recorder/catalog/audit-log.js';
-import { canonicalJson } from '../../recorder/catalog/hash-chain.js';
+import { canonicalJson } from '../../common/canonical-json.js';
 import type { Daemon } from '../daemon.js';
 import {
   CommandArgs, CommandRequest, COMMAND_NAMES, type CommandName, type CommandReply, type ERROR_CODES,

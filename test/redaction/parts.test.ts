@@ -1,5 +1,5 @@
 import t from 'tap';
-import { canonicalJson } from '../../recorder/catalog/hash-chain.js';
+import { canonicalJson } from '../../common/canonical-json.js';
 import { blankFrame } from '../../redaction/frame.js';
 import { burnMasks, hide } from '../../redaction/effects.js';
 import { letterbox } from '../../redaction/resample.js';
