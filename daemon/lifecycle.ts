@@ -26,7 +26,7 @@ export interface RunOptions {
 }
 
 export async function runDaemon(config: Config, log: Logger, { durationS, configPath }: RunOptions = {}): Promise<number> {
-  const daemon = new Daemon(config, log);
+  const daemon = new Daemon(config, log, { configPath });
   const notify = new SdNotify({ log });
   let pings: { stop(): void } | undefined;
   let mqtt: MqttReporter | undefined;
@@ -41,7 +41,7 @@ export async function runDaemon(config: Config, log: Logger, { durationS, config
     log.info({ why }, 'stopping');
     pings?.stop();
     void notify.stopping();
-    stopping = (mqtt?.stop().catch((err) => log.error({ err }, 'mqtt stop failed')) ?? Promise.resolve()).then(() => daemon.stop()).then(resolveDone, (err) => { log.error({ err }, 'error while stopping'); resolveDone(); });
+    stopping = (mqtt?.stop().catch((err) => log.error({ err }, 'mqtt stop failed')) ?? Promise.resolve()).then(() => daemon.stop(why)).then(resolveDone, (err) => { log.error({ err }, 'error while stopping'); resolveDone(); });
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
@@ -56,12 +56,12 @@ export async function runDaemon(config: Config, log: Logger, { durationS, config
     void notify.status('recovering and starting recorders');
     await daemon.start();
     mqtt = startMqtt(daemon, config, log, {
-      handlers: { ...egressHandlers(daemon, config, log), reload: () => (reloading = reloading.then(() => reloadFromFile(daemon, log, configPath))) },
+      handlers: { ...egressHandlers(daemon, config, log), reload: (actor) => (reloading = reloading.then(() => reloadFromFile(daemon, log, configPath, actor))) },
     });
   } catch (err) {
     log.fatal({ err }, 'cannot start');
     await notify.status(`cannot start: ${(err as Error).message}`);
-    await daemon.stop().catch(() => undefined);
+    await daemon.stop('start failed').catch(() => undefined);
     return EXIT.failure;
   }
   void notify.ready(`recording ${daemon.recorders.size} cameras`);
@@ -81,7 +81,7 @@ export async function runDaemon(config: Config, log: Logger, { durationS, config
   return EXIT.ok;
 }
 
-async function reloadFromFile(daemon: Daemon, log: Logger, path: string | undefined): Promise<void> {
+async function reloadFromFile(daemon: Daemon, log: Logger, path: string | undefined, actor = 'signal:SIGHUP'): Promise<void> {
   log.info({ path }, 'SIGHUP: reloading the config');
   let next: Config;
   try {
@@ -91,13 +91,8 @@ async function reloadFromFile(daemon: Daemon, log: Logger, path: string | undefi
     const lines = err instanceof ConfigError ? err.issues.map((i) => `${err.source}: ${i}`) : [(err as Error).message];
     // one log line per issue; an issue itself may hold "; " (what is wrong; what to do)
     for (const line of lines) log.error({ path }, `config reload refused: ${line}`);
-    const error = lines.join('; ');
-    try {
-      daemon.catalog?.setMeta('last_reload', JSON.stringify({ ok: false, at_ms: Date.now(), error, added: [], removed: [], restarted: [], unchanged: [] }));
-    } catch (e) {
-      log.error({ err: e }, 'cannot record the reload in the catalog');
-    }
+    daemon.refuseReload(lines.join('; '), actor);
     return;
   }
-  await daemon.reload(next).catch((err) => log.error({ err }, 'config reload failed'));
+  await daemon.reload(next, actor).catch((err) => log.error({ err }, 'config reload failed'));
 }

@@ -9,7 +9,8 @@ import { basename, dirname, extname, join, resolve } from 'node:path';
 import type { Config } from '../config/schema.js';
 import type { Catalog, SegmentRow } from '../recorder/catalog/catalog.js';
 import { appendAudit } from '../recorder/catalog/audit-log.js';
-import { sha256File } from '../recorder/catalog/hash-chain.js';
+import { takeCheckpoint } from '../recorder/catalog/checkpoint.js';
+import { sha256File } from '../common/file-hash.js';
 import { BlazeFace } from './blazeface.js';
 import type { Detector } from './detector.js';
 import type { Frame } from './frame.js';
@@ -125,6 +126,13 @@ async function run(ctx: EgressContext, job: Job): Promise<EgressResult> {
     renameSync(tmp, out);
     appendAudit(ctx.catalog, { ...audit, action: job.kind, details: { export_id: exportId, sha256, frames: redactor.stats.frames,
       blanked_frames: redactor.stats.blanked_frames, manifest: manifestPath(out), errors: redactor.stats.errors.slice(0, 3) } });
+    // every egress is anchored: a platform keeping this checkpoint can hold the box to the
+    // chains as they stood when the file left (the audit entry above included)
+    try {
+      takeCheckpoint(ctx.catalog, ctx.dataDir, ctx.config?.box.id ?? ctx.catalog.getMeta('box.id') ?? boxId, 'egress', job.requester);
+    } catch (err) {
+      ctx.log?.warn({ err: (err as Error).message }, 'cannot sign a checkpoint after the egress');
+    }
     if (redactor.stats.blanked_frames > 0) ctx.log?.warn({ out, blanked: redactor.stats.blanked_frames, errors: redactor.stats.errors.slice(0, 3) }, 'frames blanked (fail closed)');
     ctx.log?.info({ out, export_id: exportId, frames: redactor.stats.frames }, `${job.kind} written`);
     return { out, manifest: manifestPath(out), frames: redactor.stats.frames, blanked_frames: redactor.stats.blanked_frames, sha256, export_id: exportId };

@@ -7,7 +7,7 @@
 import { resolve } from 'node:path';
 import { readSecret } from '../../config/load.js';
 import { clockDrifts, discover, inspectCamera, type OnvifCameraInfo } from '../../recorder/sources/onvif.js';
-import { EXIT, parseCommand, UsageError } from '../args.js';
+import { EXIT, parseCommand, parseNumber, UsageError } from '../args.js';
 
 const spec = {
   name: 'discover',
@@ -40,8 +40,7 @@ export async function run(argv: string[]): Promise<number> {
   const parsed = parseCommand(spec, argv);
   if (!parsed) return EXIT.ok;
   const v = parsed.values;
-  const timeoutS = Number(v.timeout ?? 3);
-  if (!(timeoutS > 0)) throw new UsageError(`--timeout: expected seconds, got "${v.timeout}"`);
+  const timeoutS = parseNumber('timeout', v.timeout, { above: 0, what: 'seconds' }) ?? 3;
   const passwordFile = v['password-file'] ? resolve(v['password-file']) : undefined;
   const password = passwordFile ? readSecret({ password_file: passwordFile }, '--password-file', 'command line') : undefined;
   const targets = v.target?.length ? v.target : [undefined];

@@ -1,5 +1,8 @@
 import { Catalog } from '../../recorder/catalog/catalog.js';
+import { liftHold, placeHold } from '../../recorder/catalog/holds.js';
+import { isoTime } from '../../common/time.js';
 import { EXIT, parseCommand, UsageError } from '../args.js';
+import { cliActor } from '../audit-trail.js';
 import { dataDirFrom, dataDirOptions, openCatalogReadOnly, parseTime } from './data-dir.js';
 
 export const spec = {
@@ -12,14 +15,13 @@ export const spec = {
   },
   help: {
     camera: 'the camera held', 'all-cameras': 'hold every camera', from: 'start of the held range (ISO 8601 or epoch ms)', to: 'end of the held range',
-    reason: 'why (case number, request): kept with the hold', by: 'who asks (default: $SUDO_USER or $USER)',
+    reason: 'why (case number, request): kept with the hold', by: 'on whose behalf (kept beside the unix user running the command, or the sudo user)',
     all: 'list released holds too', json: 'print JSON', ...dataDirOptions.help,
   },
   positionals: 2,
 } as const;
 
-const who = (by?: string) => by ?? process.env.SUDO_USER ?? process.env.USER ?? 'unknown';
-const iso = (ms: number | null) => (ms === null ? '-' : new Date(ms).toISOString());
+const iso = (ms: number | null) => isoTime(ms, '-');
 
 export async function run(argv: string[]): Promise<number> {
   const args = parseCommand(spec, argv);
@@ -38,8 +40,7 @@ export async function run(argv: string[]): Promise<number> {
       openCatalogReadOnly(dataDir).close(); // a clear error when there is no catalog yet
       const catalog = Catalog.open(dataDir);
       try {
-        const hold = catalog.addHold({ camera: v.camera ?? null, from_ms: from, to_ms: to, reason: v.reason.trim(), created_by: who(v.by) });
-        catalog.addEvent('hold_added', hold.camera, { hold: hold.id, from_ms: from, to_ms: to, reason: hold.reason, by: hold.created_by });
+        const hold = placeHold(catalog, { camera: v.camera ?? null, from_ms: from, to_ms: to, reason: v.reason.trim() }, cliActor(v.by));
         process.stdout.write(v.json ? JSON.stringify(hold) + '\n' : `hold ${hold.id} added: ${hold.camera ?? 'all cameras'} ${iso(from)} .. ${iso(to)}\n`);
         return EXIT.ok;
       } finally {
@@ -53,8 +54,7 @@ export async function run(argv: string[]): Promise<number> {
         const before = catalog.holds(true).find((h) => h.id === Number(id));
         if (!before) throw new UsageError(`hold release: there is no hold ${id}`);
         if (before.released_ms !== null) throw new UsageError(`hold release: hold ${id} was already released at ${iso(before.released_ms)}`);
-        const hold = catalog.releaseHold(Number(id), who(v.by))!;
-        catalog.addEvent('hold_released', hold.camera, { hold: hold.id, by: hold.released_by });
+        const hold = liftHold(catalog, Number(id), cliActor(v.by))!;
         process.stdout.write(v.json ? JSON.stringify(hold) + '\n' : `hold ${id} released; its recordings follow normal retention again\n`);
         return EXIT.ok;
       } finally {

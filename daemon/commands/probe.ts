@@ -7,7 +7,7 @@
 import { execFile } from 'node:child_process';
 import { loadConfig, readSecret } from '../../config/load.js';
 import { scrubCredentials, withCredentials } from '../../recorder/sources/url.js';
-import { EXIT, parseCommand, UsageError } from '../args.js';
+import { EXIT, parseCommand, parseNumber, UsageError } from '../args.js';
 
 const spec = {
   name: 'probe',
@@ -121,10 +121,8 @@ export async function run(argv: string[]): Promise<number> {
   const v = parsed.values;
   const password = v['password-file'] ? readSecret({ password_file: v['password-file'] }, '--password-file', 'command line') : undefined;
   const url = v.user ? withCredentials(raw, v.user, password) : raw;
-  const seconds = Number(v.seconds ?? 5);
-  if (!(seconds > 0)) throw new UsageError(`--seconds: expected a number, got "${v.seconds}"`);
-  let segmentSeconds = v['segment-seconds'] !== undefined ? Number(v['segment-seconds']) : undefined;
-  if (segmentSeconds !== undefined && !(segmentSeconds > 0)) throw new UsageError(`--segment-seconds: expected a number, got "${v['segment-seconds']}"`);
+  const seconds = parseNumber('seconds', v.seconds, { above: 0 }) ?? 5;
+  let segmentSeconds = parseNumber('segment-seconds', v['segment-seconds'], { above: 0 });
   if (segmentSeconds === undefined && v.config) {
     const config = loadConfig(v.config);
     const strip = (u: string) => scrubCredentials(u).replace('***@', '');

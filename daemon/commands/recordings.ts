@@ -1,6 +1,7 @@
 import type { Catalog } from '../../recorder/catalog/catalog.js';
 import { continuity } from '../../watchdog/continuity.js';
 import { DAY_MS } from '../../watchdog/retention.js';
+import { isoTime } from '../../common/time.js';
 import { parseCommand, UsageError } from '../args.js';
 import { dataDirFrom, dataDirOptions, openCatalogReadOnly, parseTime } from './data-dir.js';
 
@@ -19,7 +20,7 @@ export const spec = {
   },
 } as const;
 
-const iso = (ms: number) => new Date(ms).toISOString();
+const iso = (ms: number) => isoTime(ms);
 
 export async function run(argv: string[]): Promise<number> {
   const args = parseCommand(spec, argv);

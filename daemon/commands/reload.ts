@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
-import { DEFAULT_CONFIG, EXIT, parseCommand, UsageError } from '../args.js';
+import { DEFAULT_CONFIG, EXIT, parseCommand, parseNumber } from '../args.js';
 import { PID_FILE } from '../daemon.js';
 import { dataDirFrom, dataDirOptions, openCatalogReadOnly } from './data-dir.js';
 
@@ -37,8 +37,7 @@ function lastReload(dataDir: string): LastReload | undefined {
 export async function run(argv: string[]): Promise<number> {
   const parsed = parseCommand(spec, argv);
   if (!parsed) return EXIT.ok;
-  const timeoutS = Number(parsed.values.timeout ?? 30);
-  if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new UsageError(`--timeout: expected seconds, got "${parsed.values.timeout}"`);
+  const timeoutS = parseNumber('timeout', parsed.values.timeout, { above: 0, what: 'seconds' }) ?? 30;
   // The new config may be invalid (the daemon says so): only its data dir is needed here.
   let dataDir: string;
   try {

@@ -11,9 +11,12 @@ import { effectiveRetention, loadConfig } from '../../config/load.js';
 import type { Config } from '../../config/schema.js';
 import { DAY_MS, Retention, type RetentionStatus } from '../../watchdog/retention.js';
 import { diskSpace, readSystemHealth } from '../../watchdog/system-health.js';
+import { isoSeconds } from '../../common/time.js';
 import { DEFAULT_CONFIG, EXIT, parseCommand } from '../args.js';
 import { PID_FILE } from '../daemon.js';
 import { openCatalogReadOnly } from './data-dir.js';
+import type { Catalog } from '../../recorder/catalog/catalog.js';
+import { readProgress } from '../../recorder/background-verify.js';
 
 const spec = {
   name: 'status',
@@ -107,6 +110,7 @@ export async function run(argv: string[]): Promise<number> {
       events: catalog.events(0, 10).map((e) => ({ at_ms: e.at_ms, type: e.type, camera: e.camera, data: JSON.parse(e.data) as unknown })),
       mqtt: { last_status: meta('mqtt.last_status'), last_health: meta('mqtt.last_health') },
       last_reload: meta('last_reload'),
+      integrity: integrityStatus(catalog),
     };
     process.stdout.write(parsed.values.json ? JSON.stringify(status, null, 2) + '\n' : format(status));
     return status.recording ? EXIT.ok : EXIT.failure;
@@ -115,14 +119,29 @@ export async function run(argv: string[]): Promise<number> {
   }
 }
 
-const iso = (ms: number | null) => (ms === null ? '-' : new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z'));
+const iso = (ms: number | null) => isoSeconds(ms);
 const gib = (b: number) => `${(b / 2 ** 30).toFixed(1)} GiB`;
 const dur = (ms: number) => (ms < 60_000 ? `${Math.round(ms / 1000)} s` : ms < 3_600_000 ? `${Math.round(ms / 60_000)} min` : `${(ms / 3_600_000).toFixed(1)} h`);
+
+/** Background verification and checkpoints, as the daemon last saved them. */
+function integrityStatus(catalog: Catalog) {
+  const v = readProgress(catalog);
+  const length = catalog.chainHead().id;
+  return {
+    verify_read_mb_s: v?.rate_mb_s ?? null,
+    last_full_pass_ms: v?.last_full_pass_ms ?? null,
+    last_full_pass_segments: v?.last_full_pass_segments ?? null,
+    pass_progress: v?.pass_started_ms ? Math.min(1, v.cursor / Math.max(1, length)) : null,
+    violations: v?.violations ?? 0,
+    last_checkpoint_ms: catalog.newestCheckpoint()?.at_ms ?? null,
+  };
+}
 
 function format(s: {
   daemon_pid: number | null; recording: boolean; cameras: CameraStatus[]; retention: { min_required_days: number; forecast_days: number | null };
   disk: { total_bytes: number; available_bytes: number; floor_bytes: number }; temperature_c: number | null; clock: { synchronized: boolean | null };
   events: Array<{ at_ms: number; type: string; camera: string | null }>; mqtt: { last_status: unknown; last_health: unknown }; data_dir: string;
+  integrity: ReturnType<typeof integrityStatus>;
 }): string {
   const out: string[] = [];
   out.push(`box: ${s.recording ? 'RECORDING' : 'NOT RECORDING (see below)'}; daemon ${s.daemon_pid ? `running (pid ${s.daemon_pid})` : 'not running'}; data ${s.data_dir}`);
@@ -137,6 +156,10 @@ function format(s: {
   out.push(`retention: ${s.retention.min_required_days} days required; disk forecast ${s.retention.forecast_days === null ? 'not known yet' : `${s.retention.forecast_days.toFixed(1)} days`}`);
   out.push(`disk: ${gib(s.disk.available_bytes)} free of ${gib(s.disk.total_bytes)} (floor ${gib(s.disk.floor_bytes)})`);
   out.push(`temperature: ${s.temperature_c === null ? 'no sensor' : `${s.temperature_c.toFixed(1)} °C`}; clock ${s.clock.synchronized === null ? 'sync unknown' : s.clock.synchronized ? 'synchronised' : 'NOT synchronised'}`);
+  const i = s.integrity;
+  out.push(`integrity: background re-hash ${i.verify_read_mb_s === null ? 'not run yet' : i.verify_read_mb_s === 0 ? 'off' : `at ${i.verify_read_mb_s} MB/s`}; `
+    + `last full pass ${i.last_full_pass_ms === null ? 'none yet' : `${iso(i.last_full_pass_ms)} (${i.last_full_pass_segments} segments)`}`
+    + `${i.pass_progress === null ? '' : `, this pass ${(i.pass_progress * 100).toFixed(0)} %`}; ${i.violations} violations; last checkpoint ${iso(i.last_checkpoint_ms)}`);
   out.push(`mqtt: ${s.mqtt.last_status === null && s.mqtt.last_health === null ? 'nothing published yet' : `last status ${JSON.stringify(s.mqtt.last_status)}; last health ${JSON.stringify(s.mqtt.last_health).slice(0, 200)}`}`);
   out.push('');
   out.push('last events:');

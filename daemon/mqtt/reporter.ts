@@ -1,12 +1,10 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { MqttClient, IPublishPacket } from 'mqtt';
 import type { Logger } from 'pino';
 import { readSecret } from '../../config/load.js';
 import type { Config } from '../../config/schema.js';
 import type { Daemon } from '../daemon.js';
 import { registerSecret } from '../log.js';
-import { packageRoot } from '../package-root.js';
+import { packageVersion } from '../package-root.js';
 import { connectBroker } from './client.js';
 import { CommandProcessor, type EgressHandlers } from './commands.js';
 import { buildHealth, cameraViews } from './health.js';
@@ -48,17 +46,14 @@ export class MqttReporter {
   private readonly startedMs = Date.now();
   private readonly published = new Map<string, string>();
   private commandChain: Promise<unknown> = Promise.resolve();
+  private checkpointPublished = 0;
   private readonly version: string;
 
   constructor(private readonly daemon: Daemon, private readonly config: Config, private readonly log: Logger, private readonly opts: ReporterOptions = {}) {
     const mqtt = config.mqtt!;
     this.box = config.box.id;
     this.topics = new Topics(mqtt.topic_prefix ?? Topics.defaultPrefix(this.box));
-    try {
-      this.version = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
-    } catch {
-      this.version = 'unknown';
-    }
+    this.version = packageVersion();
   }
 
   private get catalog() {
@@ -98,7 +93,10 @@ export class MqttReporter {
     this.every(FEED_INTERVAL_MS, () => {
       if (this.outbox!.feed() > 0 || this.inflight.size === 0) this.drain();
     });
-    this.every(STATE_POLL_MS, () => this.publishCameraStates(false));
+    this.every(STATE_POLL_MS, () => {
+      this.publishCameraStates(false);
+      this.publishCheckpoint(false);
+    });
     this.every(mqtt.health_interval_s * 1000, () => void this.publishHealth());
     this.log.info({ prefix: this.topics.prefix, broker: redactUrl(mqtt.url) }, 'mqtt reporter started');
     return this;
@@ -129,6 +127,7 @@ export class MqttReporter {
       if (err) this.log.error({ err }, 'cannot subscribe to the command topics');
     });
     this.publishCameraStates(true);
+    this.publishCheckpoint(true);
     const ha = this.config.mqtt!.home_assistant;
     if (ha) {
       for (const m of discoveryMessages(ha.discovery_prefix, this.topics, this.box, this.version, [...this.daemon.recorders.keys()])) {
@@ -158,6 +157,16 @@ export class MqttReporter {
       const payload: CameraStatePayload = { schema: 'edge-nvr/camera-state@1', box: this.box, ts: Date.now(), ...v };
       this.client!.publish(topic, JSON.stringify(payload), { qos: 1, retain: true });
     }
+  }
+
+  /** The newest signed checkpoint, retained, byte for byte as stored (whoever took it: the
+   * daemon's timer, an egress, `edge-nvr checkpoint`). */
+  private publishCheckpoint(again: boolean): void {
+    if (!this.connected || !this.daemon.catalog?.db.open) return;
+    const newest = this.catalog.newestCheckpoint();
+    if (!newest || (!again && newest.id === this.checkpointPublished)) return;
+    this.checkpointPublished = newest.id;
+    this.client!.publish(this.topics.checkpoint, newest.payload, { qos: 1, retain: true });
   }
 
   async publishHealth(): Promise<void> {
