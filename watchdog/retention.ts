@@ -86,7 +86,8 @@ const ALARM_REPEAT_MS = 10 * 60_000;
 const REPORT_EVERY_MS = 60 * 60_000;
 const EXPORTS_EVERY_MS = 60 * 60_000;
 export const EXPORTS_DIR = 'exports';
-const BASELINE_META = 'disk.unaccounted_baseline';
+const BASELINE_META = 'disk.unaccounted_per_hour';
+const BASELINE_HOURS = 24;
 
 /**
  * Deletes what the law lets go and nothing it protects, and writes down why:
@@ -186,7 +187,9 @@ export class Retention {
       }
     }
 
-    if (result.disk.available_bytes < this.policy.floorBytes) await this.freeSpace(result, now, holds, facts);
+    // measured on every sweep, so the baseline is known before something fills the disk
+    const acc = this.accounting(result.disk, now);
+    if (result.disk.available_bytes < this.policy.floorBytes) await this.freeSpace(result, now, holds, facts, acc);
 
     if (result.deletedForAge || result.deletedForSpace) {
       this.log.info({ forAge: result.deletedForAge, forSpace: result.deletedForSpace, availableBytes: result.disk.available_bytes }, 'retention deleted segments');
@@ -231,9 +234,8 @@ export class Retention {
    * is kept while more than half the floor is free (the floor is the reserve recording eats
    * into meanwhile); past that, recording the present wins.
    */
-  private async freeSpace(result: SweepResult, now: number, holds: number[], clock: ClockFacts): Promise<void> {
+  private async freeSpace(result: SweepResult, now: number, holds: number[], clock: ClockFacts, acc: { unaccounted: number; baseline: number; grown: number }): Promise<void> {
     const floor = this.policy.floorBytes;
-    const acc = this.accounting(result.disk);
     result.unaccountedBytes = acc.unaccounted;
     const foreign = acc.grown > 0 && acc.grown >= floor - result.disk.available_bytes;
     if (foreign) {
@@ -251,7 +253,10 @@ export class Retention {
     const atRisk = new Set<string>();
     for (let round = 0; round < SPACE_ROUNDS && result.disk.available_bytes < floor; round++) {
       const protectYoung = foreign && result.disk.available_bytes >= floor / 2;
-      const rows = protectYoung ? this.oldestPastMinimum(now, minDays) : this.catalog.oldestDeletable(SPACE_BATCH);
+      const candidates = protectYoung ? this.oldestPastMinimum(now, minDays) : this.catalog.oldestDeletable(SPACE_BATCH);
+      // no more than the shortfall: back to the floor, or (young footage, foreign bytes) to half of it
+      const target = foreign && !protectYoung ? floor / 2 : floor;
+      const rows = upTo(candidates, target - result.disk.available_bytes);
       if (rows.length === 0) {
         if (protectYoung) result.youngKept = true;
         else result.stuck = true;
@@ -293,17 +298,24 @@ export class Retention {
 
   /**
    * Bytes in use on the data disk that are not the box's own (recordings, staging, catalog,
-   * exports, quarantine), and how much that grew over the lowest ever measured (the baseline,
-   * kept in the catalog: an OS sharing the partition is not news, a file growing beside it is).
+   * exports, quarantine), and how much that grew over the lowest measured in the last 24 hours
+   * (the baseline, kept in the catalog per hour): an OS sharing the partition, or the slow drift
+   * of block rounding, is not news; a file growing beside the recordings is, for a day.
    */
-  private accounting(disk: DiskSpace): { unaccounted: number; baseline: number; grown: number } {
+  private accounting(disk: DiskSpace, now: number): { unaccounted: number; baseline: number; grown: number } {
     const used = disk.total_bytes - (disk.free_bytes ?? disk.available_bytes);
     const own = this.catalog.liveBytes() + dirBytes(join(this.dataDir, EXPORTS_DIR)) + dirBytes(join(this.dataDir, QUARANTINE_DIR))
       + fileBytes(this.catalog.path) + fileBytes(`${this.catalog.path}-wal`) + fileBytes(`${this.catalog.path}-shm`) + this.stagingBytes();
     const unaccounted = Math.max(0, used - own);
-    const stored = this.catalog.getMeta(BASELINE_META);
-    const baseline = stored === undefined ? unaccounted : Math.min(Number(stored), unaccounted);
-    if (stored === undefined || baseline < Number(stored)) this.catalog.setMeta(BASELINE_META, String(baseline));
+    const hour = Math.floor(now / 3_600_000);
+    let perHour: Record<string, number> = {};
+    try { perHour = JSON.parse(this.catalog.getMeta(BASELINE_META) ?? '{}') as Record<string, number>; } catch { /* start again */ }
+    const kept = Object.fromEntries(Object.entries(perHour).filter(([h]) => Number(h) > hour - BASELINE_HOURS));
+    if (!(kept[hour] <= unaccounted)) {
+      kept[hour] = unaccounted;
+      this.catalog.setMeta(BASELINE_META, JSON.stringify(kept));
+    }
+    const baseline = Math.min(...Object.values(kept));
     return { unaccounted, baseline, grown: unaccounted - baseline };
   }
 
@@ -424,6 +436,18 @@ export class Retention {
       min_required_days: Math.max(0, ...this.policy.cameras.map((c) => c.minDays)),
     };
   }
+}
+
+/** The first rows whose bytes reach `needed` (at least one). */
+function upTo(rows: SegmentRow[], needed: number): SegmentRow[] {
+  let sum = 0;
+  const out: SegmentRow[] = [];
+  for (const r of rows) {
+    out.push(r);
+    sum += r.bytes;
+    if (sum >= needed) break;
+  }
+  return out;
 }
 
 function safeReaddir(dir: string): string[] {
