@@ -77,7 +77,7 @@ export function parseCheckpoint(text: string): Checkpoint {
 
 const KEY_META = 'box.key_fingerprint';
 /** the newest this many checkpoints are kept, and before them the first of each UTC day */
-const KEEP_RECENT = 2016;
+export const KEEP_RECENT = 2016;
 
 export interface Taken { checkpoint: Checkpoint; line: string; row: CheckpointRow; fresh: boolean }
 

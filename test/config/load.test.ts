@@ -51,7 +51,8 @@ const withSource = (source: string) => `box: { id: box1 }\ncameras:\n  - id: cam
 t.test('defaults are filled in', async (t) => {
   const c = parseConfig(MINIMAL, 'inline');
   t.equal(c.box.designated_site, false);
-  t.same(c.storage, { path: '/var/lib/edge-nvr', free_space_floor_mb: 1024, retention: {} });
+  t.same(c.storage, { path: '/var/lib/edge-nvr', free_space_floor_mb: 1024, retention: {}, exports_max_days: 30 });
+  t.same(c.integrity, { checkpoint_interval_s: 300, verify_read_mb_s: 2, age_deletion_needs_clock_sync: true });
   const cam = c.cameras[0]!;
   t.equal(cam.enabled, true);
   t.same(cam.record, { backend: 'ffmpeg', segment_seconds: 60, timeout_seconds: 5 });

@@ -63,6 +63,12 @@ t.test('checkpoints on MQTT are the CLI\'s bytes and anchor verify; hold events 
   t.equal((viaMqtt.json as { data: { by: string } }).data.by, 'mqtt:platform');
   t.match((viaCli.json as { data: { by: string } }).data.by, /^unix:/);
 
+  const reload: Record<string, unknown> = { id: 'req-2', client: 'platform', nonce: randomBytes(12).toString('hex'), ts: Date.now(), args: {} };
+  reload.hmac = commandHmac(SECRET, 'reload', reload);
+  await sub.client.publishAsync(`${PREFIX}/cmd/reload`, JSON.stringify(reload), { qos: 1 });
+  const answer = await sub.waitFor((m) => m.topic === `${PREFIX}/cmd/reload/reply`, 15000, 'the reload reply');
+  t.equal((answer.json as { ok: boolean }).ok, true, 'a reload over MQTT is accepted');
+
   await sleep(12000); // one interval checkpoint more
   t.equal((await daemon.stop()).code, 0);
   await sleep(1000);
@@ -71,6 +77,10 @@ t.test('checkpoints on MQTT are the CLI\'s bytes and anchor verify; hold events 
   const anchors = sub.on(`${PREFIX}/checkpoint`).map((m) => m.text);
   t.ok(anchors.length >= 3, `${anchors.length} checkpoints received`);
   writeFileSync(join(dir, 'anchors.jsonl'), anchors.join('\n') + '\n');
+  const audit = await runCli(['audit', '--data', data, '--json']);
+  const entries = (JSON.parse(audit.stdout) as { entries: Array<{ action: string; actor: string }> }).entries;
+  t.ok(entries.some((e) => e.action === 'hold.add' && e.actor === 'mqtt:platform'), 'the MQTT hold is audited with the client as actor');
+  t.ok(entries.some((e) => e.action === 'config.reload' && e.actor === 'mqtt:platform'), 'so is the MQTT reload');
   const verified = await runCli(['verify', '--data', data, '--anchors', join(dir, 'anchors.jsonl')]);
   t.equal(verified.code, 0, `the catalog extends every checkpoint the platform received:\n${verified.stdout.slice(-1200)}`);
 });
