@@ -31,6 +31,7 @@ export async function runDaemon(config: Config, log: Logger, { durationS, config
   let pings: { stop(): void } | undefined;
   let mqtt: MqttReporter | undefined;
   let stopping: Promise<void> | undefined;
+  let starting: Promise<void> | undefined;
   let resolveDone!: () => void;
   const done = new Promise<void>((r) => { resolveDone = r; });
   const shutdown = (why: string) => {
@@ -41,7 +42,10 @@ export async function runDaemon(config: Config, log: Logger, { durationS, config
     log.info({ why }, 'stopping');
     pings?.stop();
     void notify.stopping();
-    stopping = (mqtt?.stop().catch((err) => log.error({ err }, 'mqtt stop failed')) ?? Promise.resolve()).then(() => daemon.stop(why)).then(resolveDone, (err) => { log.error({ err }, 'error while stopping'); resolveDone(); });
+    // a stop during start-up waits for it (recovery, the first sweep): never a half-started daemon stopped under its feet
+    stopping = (starting ?? Promise.resolve()).catch(() => undefined)
+      .then(() => mqtt?.stop().catch((err) => log.error({ err }, 'mqtt stop failed')))
+      .then(() => daemon.stop(why)).then(resolveDone, (err) => { log.error({ err }, 'error while stopping'); resolveDone(); });
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
@@ -54,11 +58,20 @@ export async function runDaemon(config: Config, log: Logger, { durationS, config
   });
   try {
     void notify.status('recovering and starting recorders');
-    await daemon.start();
+    starting = daemon.start();
+    await starting;
+    if (stopping) {
+      await done;
+      return EXIT.ok;
+    }
     mqtt = startMqtt(daemon, config, log, {
       handlers: { ...egressHandlers(daemon, config, log), reload: (actor) => (reloading = reloading.then(() => reloadFromFile(daemon, log, configPath, actor))) },
     });
   } catch (err) {
+    if (stopping) {
+      await done;
+      return EXIT.ok;
+    }
     log.fatal({ err }, 'cannot start');
     await notify.status(`cannot start: ${(err as Error).message}`);
     await daemon.stop('start failed').catch(() => undefined);

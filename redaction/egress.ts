@@ -9,7 +9,7 @@ import { basename, dirname, extname, join, resolve } from 'node:path';
 import type { Config } from '../config/schema.js';
 import type { Catalog, SegmentRow } from '../recorder/catalog/catalog.js';
 import { appendAudit } from '../recorder/catalog/audit-log.js';
-import { takeCheckpoint } from '../recorder/catalog/checkpoint.js';
+import { auditedBoxKey, takeCheckpoint } from '../recorder/catalog/checkpoint.js';
 import { sha256File } from '../common/file-hash.js';
 import { BlazeFace } from './blazeface.js';
 import type { Detector } from './detector.js';
@@ -113,6 +113,7 @@ async function run(ctx: EgressContext, job: Job): Promise<EgressResult> {
     if (encoder) await encoder.finish();
     else await writeImage(last!, tmp, imageFormat!);
     const sha256 = await sha256File(tmp);
+    auditedBoxKey(ctx.catalog, ctx.dataDir, job.requester); // a key created for this manifest is audited before it signs
     const manifest = signManifest({
       schema: 'edge-nvr/manifest/1', kind: job.kind, export_id: exportId, box_id: boxId, created: created.toISOString(),
       requester: job.requester, reason: job.reason, camera: job.camera,

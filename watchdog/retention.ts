@@ -6,6 +6,7 @@ import { canonicalJson } from '../common/canonical-json.js';
 import type { ClockFacts, DeletionRule, RetentionPauseData, RetentionPolicyData } from '../recorder/catalog/ledger.js';
 import { QUARANTINE_DIR } from '../recorder/recovery.js';
 import type { RaiseEvent } from './events.js';
+import { groupBy } from '../common/group-by.js';
 
 export const DAY_MS = 86_400_000;
 
@@ -263,9 +264,7 @@ export class Retention {
         break;
       }
       for (const r of rows) if (young(r)) atRisk.add(r.camera);
-      const perCamera = new Map<string, SegmentRow[]>();
-      for (const r of rows) perCamera.set(r.camera, [...(perCamera.get(r.camera) ?? []), r]);
-      for (const [camera, batch] of perCamera) {
+      for (const [camera, batch] of groupBy(rows, (r) => r.camera)) {
         result.deletedForSpace += this.remove(camera, batch, {
           rule: 'space_floor', note: 'retention: free space under the floor',
           policy: { min_days: minDays.get(camera) ?? this.box.minDays, max_days: this.policy.cameras.find((c) => c.camera === camera)?.maxDays ?? this.box.maxDays },

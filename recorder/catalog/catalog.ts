@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { GENESIS, segmentHash, type ChainedFields } from './hash-chain.js';
 import { appendLedger, type DeletionData, type LedgerKind, type LedgerRow, type QuarantinedData } from './ledger.js';
 import { migrate, schemaVersion } from './migrations.js';
+import { groupBy } from '../../common/group-by.js';
 
 /** A catalogued segment: the fields the hash chain protects, plus its link and its fate. */
 export interface SegmentRow extends ChainedFields {
@@ -212,10 +213,9 @@ export class Catalog {
   flagMissing(rows: Array<Pick<SegmentRow, 'id' | 'camera'>>, note: string): void {
     const at = Date.now();
     const stmt = this.db.prepare("UPDATE segments SET state = 'missing', state_at_ms = ?, state_note = ? WHERE id = ? AND state = 'ok' RETURNING bytes");
-    const perCamera = new Map<string, number[]>();
-    for (const r of rows) perCamera.set(r.camera, [...(perCamera.get(r.camera) ?? []), r.id]);
     this.db.transaction(() => {
-      for (const [camera, ids] of perCamera) {
+      for (const [camera, group] of groupBy(rows, (r) => r.camera)) {
+        const ids = group.map((r) => r.id);
         const changed = ids.filter((id) => {
           const r = stmt.get(at, note, id) as { bytes: number } | undefined;
           if (r) this.addLiveBytes(-r.bytes);

@@ -86,27 +86,36 @@ export interface Taken { checkpoint: Checkpoint; line: string; row: CheckpointRo
  * has the same heads (then that one is returned, `fresh` false). A key the audit log has not
  * seen (created now, or replaced on disk) is audited first, so it is covered by this checkpoint.
  */
-export function takeCheckpoint(catalog: Catalog, dataDir: string, box: string, reason: CheckpointReason, actor = 'edge-nvr'): Taken {
-  const newest = catalog.newestCheckpoint();
-  const heads = catalog.chainHeads();
-  const { privateKey, publicPem, created } = boxKey(dataDir);
-  const fingerprint = keyFingerprint(publicPem);
+/**
+ * The box key, created when there is none, and audited when the audit log has not seen it
+ * (`key.created`, `key.changed` for a key replaced on disk, `key.first_seen` for one from before
+ * keys were audited). Whatever signs with the key calls this first, so the audit entry comes
+ * before anything the key signs.
+ */
+export function auditedBoxKey(catalog: Catalog, dataDir: string, actor = 'edge-nvr'): ReturnType<typeof boxKey> {
+  const key = boxKey(dataDir);
+  const fingerprint = keyFingerprint(key.publicPem);
   const known = catalog.getMeta(KEY_META);
   if (known !== fingerprint) {
-    const action = created ? 'key.created' : known ? 'key.changed' : 'key.first_seen';
+    const action = key.created ? 'key.created' : known ? 'key.changed' : 'key.first_seen';
     catalog.db.transaction(() => {
-      appendAudit(catalog, { actor, action, details: { fingerprint, previous: known ?? null, public_key: publicPem } });
+      appendAudit(catalog, { actor, action, details: { fingerprint, previous: known ?? null, public_key: key.publicPem } });
       catalog.setMeta(KEY_META, fingerprint);
     }).immediate();
   }
-  if (newest && known === fingerprint) {
+  return key;
+}
+
+export function takeCheckpoint(catalog: Catalog, dataDir: string, box: string, reason: CheckpointReason, actor = 'edge-nvr'): Taken {
+  const { privateKey, publicPem } = auditedBoxKey(catalog, dataDir, actor);
+  const newest = catalog.newestCheckpoint();
+  const chains = catalog.chainHeads();
+  if (newest) {
     const old = parseCheckpoint(newest.payload);
-    const afterAudit = catalog.chainHeads();
-    if (old.box === box && CHAINS.every((c) => old.chains[c].length === afterAudit[c].length && old.chains[c].head === afterAudit[c].head)) {
+    if (old.box === box && old.public_key === publicPem && CHAINS.every((c) => old.chains[c].length === chains[c].length && old.chains[c].head === chains[c].head)) {
       return { checkpoint: old, line: newest.payload, row: newest, fresh: false };
     }
   }
-  const chains = known === fingerprint ? heads : catalog.chainHeads();
   const checkpoint = signCheckpoint({ schema: CHECKPOINT_SCHEMA, box, at_ms: Date.now(), public_key: publicPem, chains }, privateKey);
   const line = checkpointLine(checkpoint);
   const row = catalog.db.transaction(() => {

@@ -1,5 +1,6 @@
 import type { Database } from 'better-sqlite3';
 import { appendLedger, type DeletionData, type LedgerStartedData } from './ledger.js';
+import { groupBy } from '../../common/group-by.js';
 
 /**
  * Versioned schema. A migration runs once, in a transaction, and is never edited after it has
@@ -180,11 +181,7 @@ function backfillLedger(db: Database, fromVersion: number): void {
     if (h.released_ms !== null) appendLedger(db, 'hold_released', h.camera, { hold: h.id, by: h.released_by ?? 'unknown', released_ms: h.released_ms }, now);
   }
   // one entry per camera, state, time and note: the batches as retention wrote them
-  const groups = new Map<string, typeof changed>();
-  for (const r of changed) {
-    const key = JSON.stringify([r.camera, r.state, r.state_at_ms, r.state_note]);
-    groups.set(key, [...(groups.get(key) ?? []), r]);
-  }
+  const groups = groupBy(changed, (r) => JSON.stringify([r.camera, r.state, r.state_at_ms, r.state_note]));
   for (const rows of groups.values()) {
     const r = rows[0]!;
     const ids = rows.map((x) => x.id);

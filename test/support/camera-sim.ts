@@ -16,6 +16,8 @@ export interface CameraSimOptions {
   bitrate?: number;
   port?: number;
   pattern?: 'smpte' | 'ball' | 'snow';
+  /** the simulator exits when its parent does (benchmarks that may be interrupted) */
+  exitWithParent?: boolean;
 }
 
 /** A real gst-rtsp-server camera (see recorder/sources/rtsp-simulator.py) owned by a test. */
@@ -45,6 +47,7 @@ export class CameraSim {
     if (o.height) args.push('--height', String(o.height));
     if (o.bitrate) args.push('--bitrate', String(o.bitrate));
     if (o.pattern) args.push('--pattern', o.pattern);
+    if (o.exitWithParent) args.push('--exit-with-parent');
     // its own session, so SIGSTOP/SIGKILL of the camera never reaches the test runner
     const proc = spawn('/usr/bin/python3', args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = proc;
