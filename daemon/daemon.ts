@@ -103,16 +103,16 @@ export class Daemon {
     flagMissing(this.dataDir, catalog, this.log);
     openDaemonGaps(catalog, cameras.map((c) => c.id), this.log, this.raise);
 
-    // The clock is read before retention judges ages by it.
-    this.health = new HealthMonitor({ dataDir: this.dataDir, catalog, cameras: () => [...this.recorders.keys()], log: this.log, raise: this.raise });
-    await this.health.probe();
+    // Retention judges ages by the clock: age deletion waits until the monitor's first reading.
+    const health = new HealthMonitor({ dataDir: this.dataDir, catalog, cameras: () => [...this.recorders.keys()], log: this.log, raise: this.raise });
+    this.health = health;
+    const clockRead = health.start();
 
     // Before recording adds to a disk that may already be under its floor.
-    const health = this.health;
     this.retention = new Retention(this.dataDir, catalog, this.retentionPolicy(), diskSpace, this.log, this.raise, Date.now, () => health.clockView());
     await this.sweep();
     this.sweepTimer = setInterval(() => void this.sweep(), SWEEP_INTERVAL_MS);
-    this.health.start();
+    void clockRead.then(() => this.sweep());
 
     this.checkpoint('start');
     this.checkpointTimer = setInterval(() => this.checkpoint('interval'), this.config.integrity.checkpoint_interval_s * 1000);

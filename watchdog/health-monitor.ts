@@ -40,12 +40,14 @@ export class HealthMonitor {
 
   constructor(private readonly opts: HealthMonitorOptions) {}
 
-  start(): void {
-    void this.probe();
+  /** Resolves once the first probe (disk and clock) is done. */
+  start(): Promise<void> {
+    const first = this.probe();
     this.probeTimer = setInterval(() => void this.probe(), this.opts.probeIntervalMs ?? 30_000);
     this.jumpTimer = setInterval(() => this.checkJump(), 1000);
     this.probeTimer.unref();
     this.jumpTimer.unref();
+    return first;
   }
 
   stop(): void {
@@ -77,7 +79,7 @@ export class HealthMonitor {
 
   /** The clock as retention needs it: synchronised or not, and any forward step not yet confirmed. */
   clockView(): ClockView {
-    return { synchronized: this.clockSynced ?? null, source: this.clockSource, unconfirmedStepMs: this.unconfirmedStep?.stepMs ?? null };
+    return { synchronized: this.clockSynced ?? null, source: this.clockSource, unconfirmedStepMs: this.unconfirmedStep?.stepMs ?? null, read: this.clockSynced !== undefined };
   }
 
   checkJump(): void {

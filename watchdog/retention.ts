@@ -33,6 +33,8 @@ export interface RetentionPolicy {
 export interface ClockView extends ClockFacts {
   /** a forward step no synchronised reading has confirmed since, ms; null when none */
   unconfirmedStepMs: number | null;
+  /** false until the clock's sync state was first read (start-up): age deletion waits, quietly */
+  read?: boolean;
 }
 
 export const UNKNOWN_CLOCK: ClockView = { synchronized: null, source: 'unknown', unconfirmedStepMs: null };
@@ -164,13 +166,14 @@ export class Retention {
     const now = this.now();
     const clock = this.clock();
     const result: SweepResult = {
-      deletedForAge: 0, deletedForSpace: 0, deletedExports: 0, atRisk: [], stuck: false, paused: this.pauseFor(clock), unaccountedBytes: null, youngKept: false,
-      disk: await this.diskSpace(this.dataDir),
+      deletedForAge: 0, deletedForSpace: 0, deletedExports: 0, atRisk: [], stuck: false, paused: clock.read === false ? null : this.pauseFor(clock),
+      unaccountedBytes: null, youngKept: false, disk: await this.diskSpace(this.dataDir),
     };
+    const ageWaits = result.paused !== null || clock.read === false;
     const facts: ClockFacts = { synchronized: clock.synchronized, source: clock.source };
     const holds = this.catalog.holds().map((h) => h.id);
 
-    if (!result.paused) {
+    if (!ageWaits) {
       const aged = [...this.policy.cameras.map((c) => ({ ...c, rule: 'max_days' as DeletionRule })),
         ...this.removedCameras.map((camera) => ({ camera, ...this.box, rule: 'removed_camera' as DeletionRule }))];
       for (const cam of aged) {
@@ -199,7 +202,7 @@ export class Retention {
       this.log.error({ availableBytes: result.disk.available_bytes, floorBytes: this.policy.floorBytes }, 'data disk under its floor and everything left is held');
       this.raise('disk_low', null, { available_bytes: result.disk.available_bytes, floor_bytes: this.policy.floorBytes, all_remaining_held: true });
     }
-    if (!result.paused && now - this.lastExportsSweep >= EXPORTS_EVERY_MS) {
+    if (!ageWaits && now - this.lastExportsSweep >= EXPORTS_EVERY_MS) {
       this.lastExportsSweep = now;
       result.deletedExports = this.sweepExports(now, holds, facts);
     }

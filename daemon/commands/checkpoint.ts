@@ -7,6 +7,7 @@
  */
 import { Catalog } from '../../recorder/catalog/catalog.js';
 import { CHAINS, parseCheckpoint, takeCheckpoint } from '../../recorder/catalog/checkpoint.js';
+import { isoTime } from '../../common/time.js';
 import { EXIT, parseCommand } from '../args.js';
 import { cliActor } from '../audit-trail.js';
 import { BOX_ID_META } from '../daemon.js';
@@ -55,7 +56,7 @@ function printStored(dataDir: string, why: string): number {
     const heads = catalog.chainHeads();
     const c = parseCheckpoint(newest.payload);
     const behind = CHAINS.filter((n) => c.chains[n].length !== heads[n].length || c.chains[n].head !== heads[n].head);
-    if (behind.length) process.stderr.write(`edge-nvr checkpoint: ${why}; printing the newest stored one (${new Date(c.at_ms).toISOString()}), which the ${behind.join(', ')} chain(s) moved past\n`);
+    if (behind.length) process.stderr.write(`edge-nvr checkpoint: ${why}; printing the newest stored one (${isoTime(c.at_ms)}), which the ${behind.join(', ')} chain(s) moved past\n`);
     process.stdout.write(newest.payload + '\n');
     return EXIT.ok;
   } finally {

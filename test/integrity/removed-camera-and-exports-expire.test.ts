@@ -51,6 +51,8 @@ t.test('a removed camera expires by the box policy; exports by exports_max_days,
   const daemon = new DaemonProcess(config).start();
   t.teardown(() => { daemon.proc?.kill('SIGKILL'); });
   await daemon.waitForLog(segmentIndexed('cam1'), 40000);
+  await daemon.waitForLog(/retention deleted exports/, 20000);
+  await daemon.waitForLog(/"forAge":1/, 20000);
   t.match(daemon.output, /"cameras":\["gone"\].*"msg":"cameras no longer configured: their recordings follow the box retention"/, 'the daemon says which cameras follow the box policy');
   t.equal((await daemon.stop()).code, 0);
 
