@@ -96,7 +96,7 @@ export async function verifyRecordings(dataDir: string, catalog: Catalog, opts: 
   const seg = new ChainWalker<SegmentRow>((r) => ({ id: r.id, prev: r.prev_hash, hash: r.chain_hash }),
     (r, prev) => segmentHash(prev, r, catalog.segmentsV2From), { noun: 'segment', at: wanted('segments') });
   for (const row of paged((after, limit) => catalog.segmentsAfter(after, limit))) {
-    known.add(row.path);
+    if (files) known.add(row.path);
     for (const p of seg.step(row)) {
       const detail = p.kind === 'removed' ? `${p.detail} from the catalog` : p.kind === 'inserted' ? `segment #${row.id} does not follow the row before it in the hash chain` : `catalog row of segment #${row.id} was altered`;
       findings.push({ kind: 'chain', segment: row.id, camera: row.camera, path: row.path, detail });
