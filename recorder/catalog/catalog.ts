@@ -216,11 +216,13 @@ export class Catalog {
     this.db.transaction(() => {
       for (const [camera, group] of groupBy(rows, (r) => r.camera)) {
         const ids = group.map((r) => r.id);
+        let gone = 0;
         const changed = ids.filter((id) => {
           const r = stmt.get(at, note, id) as { bytes: number } | undefined;
-          if (r) this.addLiveBytes(-r.bytes);
+          gone += r?.bytes ?? 0;
           return r !== undefined;
         });
+        this.addLiveBytes(-gone);
         if (changed.length) appendLedger(this.db, 'segment_missing', camera, { segments: changed, state_at_ms: at, note }, at);
       }
     }).immediate();
@@ -327,11 +329,13 @@ export class Catalog {
   markDeleted(camera: string, rows: Array<Pick<SegmentRow, 'id' | 'end_ms'>>, why: Deletion, atMs = Date.now()): number[] {
     const stmt = this.db.prepare("UPDATE segments SET state = 'deleted', state_at_ms = ?, state_note = ? WHERE id = ? AND state = 'ok' AND camera = ? RETURNING bytes");
     return this.db.transaction(() => {
+      let freed = 0;
       const done = rows.filter((r) => {
         const changed = stmt.get(atMs, why.note, r.id, camera) as { bytes: number } | undefined;
-        if (changed) this.addLiveBytes(-changed.bytes);
+        freed += changed?.bytes ?? 0;
         return changed !== undefined;
       });
+      this.addLiveBytes(-freed);
       if (done.length) {
         const data: DeletionData = { ...why, segments: done.map((r) => r.id), ends_ms: done.map((r) => r.end_ms), state_at_ms: atMs };
         appendLedger(this.db, 'deletion', camera, data, atMs);
