@@ -5,6 +5,8 @@ import { startWatchdogPings } from '../watchdog/watchdog-pings.js';
 import { Daemon } from './daemon.js';
 import { egressHandlers } from './egress-handlers.js';
 import { startMqtt, type MqttReporter } from './mqtt/reporter.js';
+import { DaemonBoxState } from './box-state.js';
+import { startWeb, type WebServers } from '../web/server.js';
 import { EXIT } from './args.js';
 import { loadConfig } from '../config/load.js';
 import { ConfigError } from '../config/errors.js';
@@ -30,6 +32,7 @@ export async function runDaemon(config: Config, log: Logger, { durationS, config
   const notify = new SdNotify({ log });
   let pings: { stop(): void } | undefined;
   let mqtt: MqttReporter | undefined;
+  let web: WebServers | undefined;
   let stopping: Promise<void> | undefined;
   let resolveDone!: () => void;
   const done = new Promise<void>((r) => { resolveDone = r; });
@@ -41,7 +44,7 @@ export async function runDaemon(config: Config, log: Logger, { durationS, config
     log.info({ why }, 'stopping');
     pings?.stop();
     void notify.stopping();
-    stopping = (mqtt?.stop().catch((err) => log.error({ err }, 'mqtt stop failed')) ?? Promise.resolve()).then(() => daemon.stop()).then(resolveDone, (err) => { log.error({ err }, 'error while stopping'); resolveDone(); });
+    stopping = (web?.close().catch((err) => log.error({ err }, 'http stop failed')) ?? Promise.resolve()).then(() => mqtt?.stop().catch((err) => log.error({ err }, 'mqtt stop failed')) ?? Promise.resolve()).then(() => daemon.stop()).then(resolveDone, (err) => { log.error({ err }, 'error while stopping'); resolveDone(); });
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
@@ -58,6 +61,7 @@ export async function runDaemon(config: Config, log: Logger, { durationS, config
     mqtt = startMqtt(daemon, config, log, {
       handlers: { ...egressHandlers(daemon, config, log), reload: () => (reloading = reloading.then(() => reloadFromFile(daemon, log, configPath))) },
     });
+    web = await startHttp(daemon, config, log, () => mqtt);
   } catch (err) {
     log.fatal({ err }, 'cannot start');
     await notify.status(`cannot start: ${(err as Error).message}`);
@@ -79,6 +83,21 @@ export async function runDaemon(config: Config, log: Logger, { durationS, config
   await done;
   clearTimeout(timer);
   return EXIT.ok;
+}
+
+/**
+ * The status page and /metrics, when configured. Recording matters more than either: one that
+ * cannot start (port taken, certificate unreadable) is logged and the daemon records on.
+ */
+async function startHttp(daemon: Daemon, config: Config, log: Logger, mqtt: () => MqttReporter | undefined): Promise<WebServers | undefined> {
+  const http = config.http;
+  if (!http?.listen && !http?.metrics_listen) return undefined;
+  try {
+    return await startWeb({ http, dataDir: daemon.dataDir, state: new DaemonBoxState(daemon, config, log, mqtt), log });
+  } catch (err) {
+    log.error({ err }, `status page and metrics not started: ${(err as Error).message}`);
+    return undefined;
+  }
 }
 
 async function reloadFromFile(daemon: Daemon, log: Logger, path: string | undefined): Promise<void> {
