@@ -25,9 +25,11 @@ export interface RunOptions {
   durationS?: number;
   /** the file SIGHUP re-reads; without one (the demo) a reload is refused */
   configPath?: string;
+  /** called once recording has started (the demo prints what to try next) */
+  onReady?: () => void;
 }
 
-export async function runDaemon(config: Config, log: Logger, { durationS, configPath }: RunOptions = {}): Promise<number> {
+export async function runDaemon(config: Config, log: Logger, { durationS, configPath, onReady }: RunOptions = {}): Promise<number> {
   const daemon = new Daemon(config, log);
   const notify = new SdNotify({ log });
   let pings: { stop(): void } | undefined;
@@ -69,6 +71,7 @@ export async function runDaemon(config: Config, log: Logger, { durationS, config
     return EXIT.failure;
   }
   void notify.ready(`recording ${daemon.recorders.size} cameras`);
+  onReady?.();
   pings = startWatchdogPings({
     notify,
     log,
