@@ -15,8 +15,8 @@ import { buildHealth } from './mqtt/health.js';
 import { META_LAST_HEALTH, redactUrl, type MqttReporter } from './mqtt/reporter.js';
 import { packageVersion } from './package-root.js';
 
-/** Readers arriving within this long of each other share one health reading. */
-const HEALTH_TTL_MS = 2000;
+/** Readers arriving within this long of each other (a page refresh and a scrape) share one health reading. */
+const HEALTH_TTL_MS = 500;
 
 const EGRESS_KINDS = ['export', 'snapshot', 'redact'];
 

@@ -5,7 +5,7 @@
  * box state once; a value the box does not know (no temperature sensor, no recording rate yet)
  * is left out rather than reported as 0.
  */
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 import type { BoxState } from './box-state.js';
 
 export const PREFIX = 'edge_nvr_';
@@ -44,13 +44,16 @@ export class BoxMetrics {
   private readonly egress = this.counter('egress_total', 'exports, snapshots and redactions through the egress gate, by result (ok, failed, refused)', ['kind', 'result']);
   private readonly clock = this.gauge('clock_synchronized', '1 when the clock is synchronised, 0 when not; absent when unknown');
   private readonly temperature = this.gauge('temperature_celsius', 'SoC temperature; absent without a sensor');
+  // prom-client's default process metrics are not used: some of its gauges end in _total
+  private readonly rss = this.gauge('process_resident_memory_bytes', 'resident memory of the daemon process (recorder children not included)');
+  private readonly heap = this.gauge('process_heap_used_bytes', 'V8 heap in use');
+  private readonly cpu = this.counter('process_cpu_seconds_total', 'CPU time of the daemon process, user and system');
   private readonly verifyChecked = this.gauge('verify_checked_segments', 'segments re-hashed by the current background verification pass');
   private readonly verifyTotal = this.gauge('verify_total_segments', 'segments the current pass covers');
   private readonly verifyViolations = this.gauge('verify_violations', 'violations the background verification found (modified, missing, inserted)');
   private readonly verifyLastPass = this.gauge('verify_last_pass_end_timestamp_seconds', 'when the last full pass ended');
 
   constructor(private readonly state: BoxState) {
-    collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
     this.info.set({ version: state.version, box: state.boxId, node_version: process.versions.node }, 1);
     this.start.set(state.startedMs / 1000);
   }
@@ -131,6 +134,11 @@ export class BoxMetrics {
     this.total(this.dropped, {}, health.outbox.dropped);
     this.maybe(this.clock, health.clock.synchronized === null ? null : health.clock.synchronized ? 1 : 0);
     this.maybe(this.temperature, health.temperature_c);
+    this.rss.set(process.memoryUsage.rss());
+    this.heap.set(process.memoryUsage().heapUsed);
+    const cpu = process.cpuUsage();
+    this.cpu.reset();
+    this.total(this.cpu, {}, (cpu.user + cpu.system) / 1e6);
     const v = s.verification();
     this.maybe(this.verifyChecked, v?.checked_segments);
     this.maybe(this.verifyTotal, v?.total_segments);

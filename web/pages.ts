@@ -64,7 +64,7 @@ export function overview(o: OverviewInput): Raw {
   const ok = h.cameras.length > 0 && down.length === 0;
   const headline = ok ? `Recording: all ${h.cameras.length} camera${h.cameras.length === 1 ? '' : 's'}`
     : h.cameras.length === 0 ? 'No camera configured' : `NOT RECORDING: ${down.map((c) => c.camera).join(', ')}`;
-  return html`<div class="summary ${ok ? 'all-recording' : 'not-recording'}" id="summary" data-recording="${ok}">${headline}
+  return html`<div class="summary ${ok ? 'all-recording' : 'not-recording'}" id="summary" data-recording="${String(ok)}">${headline}
 <small> · ${days(h.retention.min_required_days)} required · read ${isoTime(o.now)}</small></div>
 <div class="grid">
 ${h.cameras.map((c) => camera(c, o))}
