@@ -30,8 +30,9 @@ export type HttpConfig = NonNullable<Config['http']>;
 const MAX_BODY = 8 * 1024;
 const EVENTS_SHOWN = 15;
 const SNAPSHOTS_KEPT = 100;
-/** failed logins before a client address, or a user name, must wait */
-const LIMIT = { maxFailures: 5, windowMs: 15 * 60_000 };
+/** failed logins before a user name must wait; an address (maybe a whole office behind NAT) gets more */
+const USER_LIMIT = { maxFailures: 5, windowMs: 15 * 60_000 };
+const ADDRESS_LIMIT = { maxFailures: 20, windowMs: 15 * 60_000 };
 
 export interface WebOptions {
   http: HttpConfig;
@@ -166,7 +167,8 @@ interface Snapshot { camera: string; user: string; out: string; export_id: strin
 class StatusPage {
   private readonly users: UserDirectory;
   private readonly sessions: Sessions;
-  private readonly limiter = new LoginLimiter(LIMIT);
+  private readonly byUser = new LoginLimiter(USER_LIMIT);
+  private readonly byAddress = new LoginLimiter(ADDRESS_LIMIT);
   /** keys whose lock-out is already in the audit log (one entry per lock-out, not per refused try) */
   private readonly lockedAudited = new Map<string, number>();
   private readonly snapshots = new Map<string, Snapshot>();
@@ -262,27 +264,28 @@ class StatusPage {
     // a name that cannot be a user name may be a password typed in the wrong field: never recorded
     const name = NAME_PATTERN.test(typed) ? typed : undefined;
     const password = form.get('password') ?? '';
-    const keys = [`address ${address}`, ...(name ? [`user ${name}`] : [])];
-    const waitMs = Math.max(...keys.map((k) => this.limiter.retryAfterMs(k)));
+    const limits: Array<[LoginLimiter, string]> = [[this.byAddress, `address ${address}`], ...(name ? [[this.byUser, `user ${name}`] as [LoginLimiter, string]] : [])];
+    const waitMs = Math.max(...limits.map(([l, k]) => l.retryAfterMs(k)));
     if (waitMs > 0) {
-      for (const k of keys) {
-        if (this.limiter.retryAfterMs(k) > 0 && (this.lockedAudited.get(k) ?? 0) < Date.now()) {
-          this.lockedAudited.set(k, Date.now() + this.limiter.retryAfterMs(k));
-          this.audit({ actor: name ?? '(not a user name)', action: 'web.login.locked', details: { address, locked: k, retry_after_s: Math.ceil(waitMs / 1000) } });
-          this.o.log.warn({ address, user: name ?? null, retryAfterS: Math.ceil(waitMs / 1000) }, 'status page: too many failed logins, locked for a while');
-        }
+      // one audit entry per lock-out, not one per refused try (a flood must not fill the log)
+      const fresh = limits.filter(([l, k]) => l.retryAfterMs(k) > 0 && (this.lockedAudited.get(k) ?? 0) < Date.now());
+      for (const [l, k] of fresh) this.lockedAudited.set(k, Date.now() + l.retryAfterMs(k));
+      if (fresh.length) {
+        this.audit({ actor: name ?? '(not a user name)', action: 'web.login.locked', details: { address, locked: fresh.map(([, k]) => k), retry_after_s: Math.ceil(waitMs / 1000) } });
+        this.o.log.warn({ address, user: name ?? null, retryAfterS: Math.ceil(waitMs / 1000) }, 'status page: too many failed logins, locked for a while');
       }
+      if (this.lockedAudited.size > 10_000) this.lockedAudited.clear();
       return this.loginForm(req, res, 429, `Too many failed logins. Try again in ${Math.ceil(waitMs / 60_000)} min.`, { 'Retry-After': String(Math.ceil(waitMs / 1000)) });
     }
     const user = name ? this.users.get(name) : undefined;
     const ok = await verifyPassword(password, user?.hash);
     if (!ok || !user) {
-      for (const k of keys) this.limiter.fail(k);
+      for (const [l, k] of limits) l.fail(k);
       this.audit({ actor: name ?? '(not a user name)', action: 'web.login.failed', details: { address, why: user ? 'wrong password' : 'no such user' } });
       this.o.log.warn({ address, user: name ?? null }, 'status page: failed login');
       return this.loginForm(req, res, 401, 'Wrong user name or password.');
     }
-    for (const k of keys) this.limiter.clear(k);
+    for (const [l, k] of limits) if (l === this.byUser) l.clear(k);
     const { token } = this.sessions.create(user.name, user.role, user.hash);
     this.audit({ actor: user.name, action: 'web.login', details: { address, role: user.role } });
     this.o.log.info({ address, user: user.name, role: user.role }, 'status page: login');
