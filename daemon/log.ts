@@ -40,7 +40,7 @@ export function createLogger(
   destination: NodeJS.WritableStream = process.stdout,
   format: LogFormat | string = 'auto',
 ): Logger {
-  const chosen = process.env.EDGE_NVR_LOG_FORMAT ?? format;
+  const chosen = process.env.EDGE_NVR_LOG_FORMAT || format;
   const tty = !!(destination as NodeJS.WriteStream).isTTY;
   const pretty = chosen === 'pretty' || (chosen === 'auto' && tty);
   return pino(

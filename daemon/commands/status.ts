@@ -163,7 +163,7 @@ function format(s: {
   if (!s.cameras.length) out.push('  no cameras');
   out.push('');
   const required = s.retention.min_required_days === null ? 'days required unknown (the daemon has not run on this catalog; pass --config)' : `${s.retention.min_required_days} days required`;
-  out.push(`retention: ${required}; the disk holds ${days(s.retention.forecast_days)}${s.retention.forecast_days === null ? '' : ' at the current rate'}`);
+  out.push(`retention: ${required}; ${s.retention.forecast_days === null ? 'the disk forecast is not known yet (no recording rate)' : `the disk holds ${days(s.retention.forecast_days)} at the current rate`}`);
   out.push(`disk: ${bytes(s.disk.available_bytes)} free of ${bytes(s.disk.total_bytes)} (floor ${bytes(s.disk.floor_bytes)})`);
   out.push(`temperature: ${s.temperature_c === null ? 'no sensor' : `${s.temperature_c.toFixed(1)} °C`}; clock ${s.clock.synchronized === null ? 'sync unknown' : s.clock.synchronized ? 'synchronised' : 'NOT synchronised'}`);
   out.push(`mqtt: ${published(s.mqtt.last_status, s.mqtt.last_health)}`);
