@@ -59,12 +59,12 @@ export function forecast(f: ForecastInput): Raw {
   const label = `held ${days(f.heldDays)}; the disk holds ${days(f.forecastDays)} at the current rate; ${days(f.requiredDays)} required`;
   return html`<svg viewBox="0 0 ${FW} 92" role="img" aria-label="${label}" class="forecast">
 <title>${label}</title>
-<text x="0" y="14" font-size="14" fill="currentColor">held now: ${days(f.heldDays)}</text>
+<text x="0" y="14" font-size="12" fill="currentColor">held now: ${days(f.heldDays)}</text>
 <rect x="0" y="19" width="${Math.max(2, x(f.heldDays))}" height="14" fill="#0969da"/>
-<text x="0" y="52" font-size="14" fill="currentColor">disk holds: ${f.forecastDays === null ? 'not known yet (no recording rate)' : `${days(f.forecastDays)} at the current rate`}</text>
+<text x="0" y="52" font-size="12" fill="currentColor">disk holds: ${f.forecastDays === null ? 'not known yet (no recording rate)' : `${days(f.forecastDays)} at the current rate`}</text>
 ${f.forecastDays === null ? '' : html`<rect class="${short ? 'short' : 'enough'}" x="0" y="57" width="${Math.max(2, x(f.forecastDays))}" height="14" fill="${short ? '#d1242f' : '#2da44e'}"/>`}
 <line x1="${x(f.requiredDays)}" x2="${x(f.requiredDays)}" y1="16" y2="76" stroke="#b26a00" stroke-width="3" stroke-dasharray="6 4"/>
-<text x="${Math.min(x(f.requiredDays) + 6, FW - 110)}" y="84" font-size="13" fill="#b26a00">required: ${days(f.requiredDays)}</text>
+<text x="${x(f.requiredDays) > FW / 2 ? x(f.requiredDays) - 6 : x(f.requiredDays) + 6}" y="86" font-size="12" text-anchor="${x(f.requiredDays) > FW / 2 ? 'end' : 'start'}" fill="#b26a00">required: ${days(f.requiredDays)}</text>
 </svg>`;
 }
 

@@ -28,7 +28,7 @@ export async function addUser(usersArgs: string[], name: string, role: 'viewer' 
 /** The URL the daemon said it serves on (`status page on URL`, `prometheus metrics on URL/metrics`). */
 export async function servedUrl(daemon: DaemonProcess, what: 'page' | 'metrics'): Promise<string> {
   const re = what === 'page' ? /status page on (https?:\/\/[^\s"]+)/ : /prometheus metrics on (https?:\/\/[^\s"]+)/;
-  await daemon.waitForLog(re, 30000);
+  await daemon.waitForLog(re, 60000);
   return re.exec(daemon.output)![1]!.replace(/\/metrics$/, "");
 }
 

@@ -107,4 +107,12 @@ t.test('Prometheus scrapes real values that move while a camera dies and comes b
   t.equal((await fetch(`${url}/`)).status, 404, 'only /metrics is served');
   t.equal((await fetch(`${url}/metrics`, { method: 'POST' })).status, 405, 'and only read');
   t.equal((await daemon.stop()).code, 0);
+
+  // the counters are the catalog's totals: a restarted daemon goes on from them
+  const again = new DaemonProcess(config).start();
+  t.teardown(() => { again.proc?.kill('SIGKILL'); });
+  const m6 = parseMetrics((await scrape(await servedUrl(again, 'metrics'))).text);
+  t.ok(m6.get('edge_nvr_camera_segments_recorded_total{camera="door"}')! >= m5.get('edge_nvr_camera_segments_recorded_total{camera="door"}')!, 'segments recorded do not reset with the daemon');
+  t.equal(m6.get('edge_nvr_egress_total{kind="snapshot",result="ok"}'), 1, 'nor do egress results');
+  t.equal((await again.stop()).code, 0);
 });
