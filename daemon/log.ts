@@ -38,7 +38,8 @@ export type LogFormat = 'auto' | 'json' | 'pretty';
 export function createLogger(
   level = process.env.EDGE_NVR_LOG_LEVEL ?? 'info',
   destination: NodeJS.WritableStream = process.stdout,
-  format: LogFormat | string = 'auto',
+  /** a LogFormat; anything else means JSON */
+  format: string = 'auto',
 ): Logger {
   const chosen = process.env.EDGE_NVR_LOG_FORMAT || format;
   const tty = !!(destination as NodeJS.WriteStream).isTTY;
@@ -78,14 +79,15 @@ function prettyLines(out: NodeJS.WritableStream, color: boolean): { write(line: 
 }
 
 export function prettyRecord(rec: Record<string, unknown>, color = false): string {
-  const { level, time, msg, pid: _pid, err, ...fields } = rec;
+  const { level, time, msg, err, ...fields } = rec;
+  delete fields.pid;
   const [name, tint] = LEVELS[Number(level)] ?? ['LOG  ', ''];
   const at = typeof time === 'number' ? new Date(time).toISOString().slice(11, 19) : '--:--:--';
   const paint = (s: string, c: string) => (color && c ? `${c}${s}\x1b[0m` : s);
-  const parts = [paint(at, '\x1b[90m'), paint(name, tint), String(msg ?? '')];
+  const parts = [paint(at, '\x1b[90m'), paint(name, tint), text(msg)];
   const kv = flatten(fields).map(([k, v]) => `${paint(k, '\x1b[36m')}=${v}`);
   if (kv.length) parts.push(kv.join(' '));
-  if (err && typeof err === 'object') parts.push(paint(`(${String((err as { message?: unknown }).message ?? '')})`, tint));
+  if (err && typeof err === 'object') parts.push(paint(`(${text((err as { message?: unknown }).message)})`, tint));
   return parts.join('  ');
 }
 
@@ -96,9 +98,16 @@ function flatten(value: Record<string, unknown>, prefix = '', depth = 0): Array<
     if (v === undefined) continue;
     if (v !== null && typeof v === 'object' && !Array.isArray(v) && depth < 3) out.push(...flatten(v as Record<string, unknown>, key, depth + 1));
     else if (Array.isArray(v) && v.every((x) => x === null || typeof x !== 'object')) out.push([key, v.join(',') || '(none)']);
-    else out.push([key, quote(typeof v === 'string' ? v : v === null ? 'null' : typeof v === 'object' ? JSON.stringify(v) : String(v))]);
+    else out.push([key, quote(v === null ? 'null' : text(v))]);
   }
   return out;
+}
+
+/** A value as text: strings as they are, numbers and booleans printed, anything else as JSON. */
+function text(v: unknown): string {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return v.toString();
+  return v === undefined || v === null ? '' : JSON.stringify(v);
 }
 
 const quote = (s: string) => (s === '' || /[\s"=]/.test(s) ? JSON.stringify(s) : s);

@@ -1,6 +1,9 @@
 /** HTML text from server data: every value passes `esc`, so no camera name or event can inject markup. */
 export function esc(value: unknown): string {
-  return String(value ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+  const text = typeof value === 'string' ? value
+    : typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint' ? value.toString()
+      : value === null || value === undefined ? '' : JSON.stringify(value);
+  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
 /** A tagged template for markup: interpolated values are escaped unless they are `Raw`. */

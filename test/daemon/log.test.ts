@@ -15,7 +15,7 @@ t.test('on a terminal the log is readable lines; elsewhere JSON lines; both scru
   const tty = capture(true);
   createLogger('info', tty.stream).warn({ camera: 'door', url: 'rtsp://admin:hunter2-secret@10.0.0.5/live', reload: { added: ['a', 'b'], ok: true } }, 'recorder stopped');
   const line = tty.text();
-  t.match(line, /^\d\d:\d\d:\d\d  .*WARN .*recorder stopped .*camera.*=door/, 'time, level, message, fields');
+  t.match(line, /^\d\d:\d\d:\d\d {2}.*WARN .*recorder stopped .*camera.*=door/, 'time, level, message, fields');
   t.match(line, /reload\.added.*=a,b/, 'nested fields flattened, lists joined');
   t.notMatch(line, /^\{/, 'no JSON for a person');
   t.notMatch(line, /hunter2-secret/, 'the camera password is scrubbed');

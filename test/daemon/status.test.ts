@@ -68,5 +68,5 @@ t.test('status tells a site manager which cameras record, with or without the da
   t.match(human, /^up +NO .* \/ 30 /m, 'no "?" for the days required');
   t.match(human, /^mqtt: last status online$/m, 'what was published, in words');
   t.notMatch(human, /[{}]/, 'no raw JSON for a person');
-  t.match(human, /^  \S+Z +.* ago +down +(camera down: camera unreachable|recorder restarted \(camera unreachable\))$/m, 'events in words');
+  t.match(human, /^ {2}\S+Z +.* ago +down +(camera down: camera unreachable|recorder restarted \(camera unreachable\))$/m, 'events in words');
 });

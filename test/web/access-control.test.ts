@@ -92,7 +92,7 @@ t.test('HTTPS with the box certificate; rate-limited, audited logins; removing a
   for (let i = 0; i < 5; i++) t.equal((await login('bob', `guess-${i}-xxxxx`)).status, 401, `guess ${i + 1} refused`);
   const locked = await login('bob', 'bob-password-one');
   t.equal(locked.status, 429, 'the 6th try is refused unchecked, the right password too');
-  t.ok(Number(locked.headers['retry-after']) > 60, `with Retry-After ${locked.headers['retry-after']} s`);
+  t.ok(Number(locked.headers['retry-after']) > 60, `with Retry-After ${String(locked.headers['retry-after'])} s`);
   t.match(locked.body, /Too many failed logins/);
   await login('bob', 'bob-password-one');
   const audit = JSON.parse((await runCli(['audit', '--data', data, '--json', '--limit', '100'])).stdout) as { entries: Array<{ actor: string; action: string; details: Record<string, unknown> }> };
