@@ -1,8 +1,9 @@
 import t from 'tap';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ConfigError } from '../../config/errors.js';
 import { parseConfig } from '../../config/load.js';
+import { httpReady } from '../../daemon/commands/check.js';
 import { runCli } from '../support/cli.js';
 import { writeConfig } from '../support/daemon.js';
 
@@ -31,4 +32,19 @@ t.test('plain HTTP is for loopback unless the config says why', async (t) => {
   const r = await runCli(['check', '--config', join(dir, 'open.yaml')]);
   t.equal(r.code, 2);
   t.match(r.stderr, /open\.yaml: http\.listen: 0\.0\.0\.0 is reachable from the network/);
+});
+
+t.test('check: the page needs a readable certificate and a user who can log in', async (t) => {
+  const dir = t.testdir();
+  const text = readFileSync(writeConfig(dir, [{ id: 'cam1', url: 'rtsp://127.0.0.1:1/x' }]), 'utf8');
+  const ctx = (http: string) => ({ config: parseConfig(text + http, 'config.yaml'), configPath: 'config.yaml' });
+  t.match(await httpReady(ctx('')), { ok: true, detail: 'no status page or metrics configured' });
+  t.match(await httpReady(ctx('http:\n  metrics_listen: 127.0.0.1:9464\n')), { ok: true, detail: 'metrics http://127.0.0.1:9464/metrics' });
+  const none = await httpReady(ctx('http:\n  listen: 127.0.0.1:8080\n'));
+  t.match(none, { ok: false, detail: /nobody can log in to the page; add a user: edge-nvr user add NAME --role viewer/ });
+  const missing = await httpReady(ctx(`http:\n  listen: 0.0.0.0:8443\n  cert_file: ${join(dir, 'none.pem')}\n  key_file: ${join(dir, 'none.key')}\n`));
+  t.match(missing, { ok: false, detail: /^http\.cert_file: cannot read .*none\.pem \(ENOENT\)/ });
+  mkdirSync(join(dir, 'data'), { recursive: true });
+  t.equal((await runCli(['user', 'add', 'ana', '--role', 'viewer', '--data', join(dir, 'data')], { input: 'a-long-password\n' })).code, 0);
+  t.match(await httpReady(ctx('http:\n  listen: 127.0.0.1:8080\n')), { ok: true, detail: /^page http:\/\/127\.0\.0\.1:8080; 1 user in .*users\.json$/ });
 });
