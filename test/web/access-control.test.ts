@@ -76,6 +76,9 @@ t.test('HTTPS with the box certificate; rate-limited, audited logins; removing a
   t.match(String(f.headers['strict-transport-security']), /max-age=/, 'HSTS');
   t.match(String(f.headers['content-security-policy']), /script-src 'self'.*frame-ancestors 'none'/, 'a CSP without inline scripts, no framing');
   t.equal(f.headers['x-frame-options'], 'DENY');
+  t.equal(f.headers['x-content-type-options'], 'nosniff');
+  t.equal(f.headers['referrer-policy'], 'same-origin');
+  t.equal(f.headers['cache-control'], 'no-store');
 
   // a login from another origin, or without the form's token, is refused before any password check
   const cross = await https(ca, `${base}/login`, { method: 'POST', cookie: f.cookie, origin: 'https://evil.example', form: { csrf: f.csrf, user: 'ines', password: 'ines-password-one' } });

@@ -133,6 +133,7 @@ t.test('a site manager follows the box in a real browser: login, every camera, o
   await Promise.all([v.waitForURL(`${url}/`), v.click('button[type=submit]')]);
   await v.waitForSelector('section.camera[data-camera="front"]');
   t.equal(await v.locator('form.snap').count(), 0, 'no snapshot form for a viewer');
+  t.equal((await viewerCtx.request.get(`${page.url()}.jpg`)).status(), 404, 'maria\'s snapshot is hers: otto cannot open it');
   const csrf = await v.getAttribute('form[action="/logout"] input[name=csrf]', 'value');
   const refused = await viewerCtx.request.post(`${url}/cameras/front/snapshot`, { form: { reason: 'curious', csrf: csrf! }, headers: { Origin: url } });
   t.equal(refused.status(), 403, 'a viewer\'s snapshot request is refused');
