@@ -14,18 +14,19 @@ t.test('a site manager follows the box in a real browser: login, every camera, o
   const mark = (what: string) => t.comment(`${((Date.now() - t0) / 1000).toFixed(1)} s: ${what}`);
   const shots = artefactDir('status-page');
   t.comment(`screenshots in ${shots}`);
-  const front = await new CameraSim({ mounts: ['front'] }).start();
+  // what takes long to start, started together
+  const browserStarting = launchChromium();
+  const [front, yard] = await Promise.all([new CameraSim({ mounts: ['front'] }).start(), new CameraSim({ mounts: ['yard'] }).start()]);
   t.teardown(() => front.kill());
-  const yard = await new CameraSim({ mounts: ['yard'] }).start();
   t.teardown(() => yard.kill());
   const dir = t.testdir();
   const config = writeConfig(dir, [{ id: 'front', url: front.url('front') }, { id: 'yard', url: yard.url('yard') }], {
     extraYaml: 'http:\n  listen: 127.0.0.1:0\n  refresh_seconds: 2\n',
   });
   mkdirSync(join(dir, 'data'), { recursive: true });
-  await addUser(['--config', config], 'maria', 'manager', 'maria-has-a-long-password');
-  await addUser(['--config', config], 'otto', 'viewer', 'otto-has-a-long-password');
-  const browser = await launchChromium();
+  await addUser(['--data', join(dir, 'data')], 'maria', 'manager', 'maria-has-a-long-password');
+  await addUser(['--data', join(dir, 'data')], 'otto', 'viewer', 'otto-has-a-long-password');
+  const browser = await browserStarting;
   t.teardown(() => browser.close());
   const daemon = new DaemonProcess(config).start();
   t.teardown(() => { daemon.proc?.kill('SIGKILL'); });
