@@ -13,7 +13,7 @@ export function packageRoot(): string {
   return dir;
 }
 
-/** edge-nvr's version from its package.json; "unknown" when it cannot be read. */
+/** The package's version (package.json), "unknown" when it cannot be read. */
 export function packageVersion(): string {
   try {
     return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;

@@ -62,7 +62,7 @@ export class BackgroundVerifier {
   }
 
   start(): this {
-    if (this.opts.readMbPerS > 0) this.running ??= this.loop().catch((err) => this.opts.log.error({ err }, 'background verification stopped'));
+    if (this.opts.readMbPerS > 0) this.running ??= this.loop().catch((err: unknown) => this.opts.log.error({ err }, 'background verification stopped'));
     return this;
   }
 

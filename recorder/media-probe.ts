@@ -33,7 +33,7 @@ export async function probeMedia(path: string, timeoutMs = PROBE_TIMEOUT_MS): Pr
   });
   if (run.error) {
     const e = run.error;
-    const why = e.killed ? `ffprobe did not finish within ${timeoutMs / 1000} s` : e.signal ? `ffprobe was killed by ${String(e.signal)}`
+    const why = e.killed ? `ffprobe did not finish within ${timeoutMs / 1000} s` : typeof e.signal === 'string' ? `ffprobe was killed by ${e.signal}`
       : typeof e.code === 'string' ? `ffprobe cannot run (${e.code})` : `ffprobe failed (exit ${String(e.code)})`;
     return { kind: 'unknown', why };
   }

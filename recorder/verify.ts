@@ -7,6 +7,7 @@ import type { Catalog, SegmentRow } from './catalog/catalog.js';
 import { ChainWalker, paged } from './catalog/chain.js';
 import { checkAnchors, parseCheckpoint, type ChainName, type Checkpoint } from './catalog/checkpoint.js';
 import { segmentHash } from './catalog/hash-chain.js';
+import type { QuarantinedData } from './catalog/ledger.js';
 import { QUARANTINE_DIR } from './recovery.js';
 import { RECORDINGS_DIR } from './segment-store.js';
 import { checkLedger, STATE_DELETED, STATE_MISSING, STATE_NAMES, STATE_OK } from './verify-ledger.js';
@@ -140,7 +141,7 @@ export async function verifyRecordings(dataDir: string, catalog: Catalog, opts: 
     for (const rel of filesUnder(dataDir, RECORDINGS_DIR, opts.camera)) {
       if (!known.has(rel)) findings.push({ kind: 'inserted', path: rel, camera: rel.split('/')[1], detail: `${statSync(join(dataDir, rel)).size} bytes not in the catalog` });
     }
-    const inLedger = ledger?.quarantined ?? new Map();
+    const inLedger = ledger?.quarantined ?? new Map<string, QuarantinedData>();
     for (const rel of filesUnder(dataDir, QUARANTINE_DIR, opts.camera)) {
       const q = inLedger.get(rel);
       if (!q) {
@@ -162,7 +163,7 @@ export async function verifyRecordings(dataDir: string, catalog: Catalog, opts: 
     ledger: { length: ledger?.walk.length ?? 0, head: ledger?.walk.head ?? '0'.repeat(64) },
     audit: { length: audit.length, head: audit.head },
   };
-  const at: Record<ChainName, Map<number, string>> = { segments: seg.result.at, ledger: ledger?.walk.at ?? new Map(), audit: audit.at };
+  const at: Record<ChainName, Map<number, string>> = { segments: seg.result.at, ledger: ledger?.walk.at ?? new Map<number, string>(), audit: audit.at };
   for (const f of checkAnchors(anchors, {
     boxKeyPem: boxPublicKey(dataDir),
     boxId: catalog.hasLedger ? catalog.getMeta('box.id') ?? null : null,

@@ -7,7 +7,7 @@
  */
 import { Catalog } from '../../recorder/catalog/catalog.js';
 import { CHAINS, parseCheckpoint, takeCheckpoint } from '../../recorder/catalog/checkpoint.js';
-import { isoTime } from '../../common/time.js';
+import { isoTime } from '../../common/human.js';
 import { EXIT, parseCommand } from '../args.js';
 import { cliActor } from '../audit-trail.js';
 import { BOX_ID_META } from '../daemon.js';

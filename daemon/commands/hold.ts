@@ -1,6 +1,6 @@
 import { Catalog } from '../../recorder/catalog/catalog.js';
 import { liftHold, placeHold } from '../../recorder/catalog/holds.js';
-import { isoTime } from '../../common/time.js';
+import { isoTime } from '../../common/human.js';
 import { EXIT, parseCommand, UsageError } from '../args.js';
 import { cliActor } from '../audit-trail.js';
 import { dataDirFrom, dataDirOptions, openCatalogReadOnly, parseTime } from './data-dir.js';
@@ -21,7 +21,6 @@ export const spec = {
   positionals: 2,
 } as const;
 
-const iso = (ms: number | null) => isoTime(ms, '-');
 
 export async function run(argv: string[]): Promise<number> {
   const args = parseCommand(spec, argv);
@@ -41,7 +40,7 @@ export async function run(argv: string[]): Promise<number> {
       const catalog = Catalog.open(dataDir);
       try {
         const hold = placeHold(catalog, { camera: v.camera ?? null, from_ms: from, to_ms: to, reason: v.reason.trim() }, cliActor(v.by));
-        process.stdout.write(v.json ? JSON.stringify(hold) + '\n' : `hold ${hold.id} added: ${hold.camera ?? 'all cameras'} ${iso(from)} .. ${iso(to)}\n`);
+        process.stdout.write(v.json ? JSON.stringify(hold) + '\n' : `hold ${hold.id} added: ${hold.camera ?? 'all cameras'} ${isoTime(from)} .. ${isoTime(to)}\n`);
         return EXIT.ok;
       } finally {
         catalog.close();
@@ -53,7 +52,7 @@ export async function run(argv: string[]): Promise<number> {
       try {
         const before = catalog.holds(true).find((h) => h.id === Number(id));
         if (!before) throw new UsageError(`hold release: there is no hold ${id}`);
-        if (before.released_ms !== null) throw new UsageError(`hold release: hold ${id} was already released at ${iso(before.released_ms)}`);
+        if (before.released_ms !== null) throw new UsageError(`hold release: hold ${id} was already released at ${isoTime(before.released_ms)}`);
         const hold = liftHold(catalog, Number(id), cliActor(v.by))!;
         process.stdout.write(v.json ? JSON.stringify(hold) + '\n' : `hold ${id} released; its recordings follow normal retention again\n`);
         return EXIT.ok;
@@ -70,7 +69,7 @@ export async function run(argv: string[]): Promise<number> {
           process.stdout.write(JSON.stringify({ holds }, null, 2) + '\n');
         } else {
           process.stdout.write(holds.length === 0 ? 'no active holds\n' : holds.map((h) =>
-            `${String(h.id).padStart(4)}  ${(h.camera ?? '(all)').padEnd(12)} ${iso(h.from_ms)} .. ${iso(h.to_ms)}  by ${h.created_by}  ${h.released_ms ? `released ${iso(h.released_ms)}` : 'active'}  ${h.reason}`).join('\n') + '\n');
+            `${String(h.id).padStart(4)}  ${(h.camera ?? '(all)').padEnd(12)} ${isoTime(h.from_ms)} .. ${isoTime(h.to_ms)}  by ${h.created_by}  ${h.released_ms ? `released ${isoTime(h.released_ms)}` : 'active'}  ${h.reason}`).join('\n') + '\n');
         }
         return EXIT.ok;
       } finally {

@@ -1,7 +1,6 @@
 import type { Catalog } from '../../recorder/catalog/catalog.js';
 import { continuity } from '../../watchdog/continuity.js';
 import { DAY_MS } from '../../watchdog/retention.js';
-import { isoTime } from '../../common/time.js';
 import { parseCommand, UsageError } from '../args.js';
 import { dataDirFrom, dataDirOptions, openCatalogReadOnly, parseTime } from './data-dir.js';
 
@@ -20,7 +19,7 @@ export const spec = {
   },
 } as const;
 
-const iso = (ms: number) => isoTime(ms);
+const iso = (ms: number) => new Date(ms).toISOString();
 
 export async function run(argv: string[]): Promise<number> {
   const args = parseCommand(spec, argv);

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseCheckpoint, type Checkpoint } from '../../recorder/catalog/checkpoint.js';
 import { verifyRecordings, type VerifyFinding } from '../../recorder/verify.js';
-import { isoTime } from '../../common/time.js';
+import { isoTime } from '../../common/human.js';
 import { EXIT, parseCommand, UsageError } from '../args.js';
 import { dataDirFrom, dataDirOptions, openCatalogReadOnly } from './data-dir.js';
 
@@ -55,7 +55,7 @@ export async function run(argv: string[]): Promise<number> {
       process.stdout.write(JSON.stringify(report, null, 2) + '\n');
     } else {
       const out = report.findings.map((f) => `${f.kind.toUpperCase().padEnd(8)} ${f.path ? `${f.path} ` : ''}${f.segment ? `(segment #${f.segment})` : ''}${f.path || f.segment ? ': ' : ''}${f.detail}`);
-      for (const d of report.deleted) out.push(`deleted  ${d.path} (segment #${d.segment}) at ${isoTime(d.atMs, '?')}: ${d.note ?? ''}`);
+      for (const d of report.deleted) out.push(`deleted  ${d.path} (segment #${d.segment}) at ${isoTime(d.atMs)}: ${d.note ?? ''}`);
       for (const q of report.quarantined) out.push(`quarantined ${q.file} (from ${q.from}): ${q.reason}`);
       const p = report.proof;
       const c = report.chains;

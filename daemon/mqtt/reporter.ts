@@ -64,6 +64,15 @@ export class MqttReporter {
     return !!this.client?.connected && !this.stopped;
   }
 
+  /** For the status page and the metrics: the broker link, and the queue of events not yet acknowledged. */
+  isConnected(): boolean {
+    return this.connected;
+  }
+
+  get queue(): Outbox | undefined {
+    return this.outbox;
+  }
+
   start(): this {
     const mqtt = this.config.mqtt!;
     const c = mqtt.commands;

@@ -70,7 +70,7 @@ t.test('checkpoints: signature, anchors and proofs', async (t) => {
   const fork = signCheckpoint({ schema: CHECKPOINT_SCHEMA, box: 'box-1', at_ms: 3_000, public_key: pem, chains: { ...heads, segments: { length: 8, head: 'e'.repeat(64) } } }, privateKey);
   t.ok(checkAnchors([{ label: 'a', checkpoint: cp }, { label: 'b', checkpoint: fork }], ctx).some((f) => /forked/.test(f.detail)), 'two signed heads at one length are a fork');
 
-  const proof = { checkpoint: cp, prev_hash: rows[2]!.chain_hash, v2_from: 1, rows: rows.slice(3).map(({ prev_hash: _p, chain_hash: _c, ...f }) => f) };
+  const proof = { checkpoint: cp, prev_hash: rows[2]!.chain_hash, v2_from: 1, rows: rows.slice(3).map((r) => ({ id: r.id, camera: r.camera, start_ms: r.start_ms, end_ms: r.end_ms, bytes: r.bytes, path: r.path, sha256: r.sha256, provenance: r.provenance })) };
   t.same(verifySegmentsProof(proof), { ok: true, problems: [] }, 'rows 4..8 lead to the signed head');
   const lie = { ...proof, rows: proof.rows.map((r) => (r.id === 5 ? { ...r, sha256: 'cd'.repeat(32) } : r)) };
   t.equal(verifySegmentsProof(lie).ok, false, 'a row changed in the proof does not');
