@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BlazeFace } from '../redaction/blazeface.js';
+import { TextDetector } from '../redaction/text-detector.js';
 import type { Box, Frame } from '../redaction/frame.js';
 import { Rng, scene, type SceneObject } from '../test/support/scenes.js';
 
@@ -31,6 +32,10 @@ const candidates: Candidate[] = [];
 let faces = 0;
 // every candidate is kept (sure 0), so its two scores can be read
 const detector = await BlazeFace.create({ sure: 0 });
+// every region DBNet proposes is kept (box threshold 0), so its mean probability can be read
+const text = await TextDetector.create({ boxThreshold: 0 });
+interface TextScene { plates: SceneObject[]; boxes: Box[]; area: number; night: boolean }
+const textScenes: TextScene[] = [];
 
 function isFace(b: Box, truth: SceneObject[]): boolean {
   return truth.some((o) => o.kind === 'face' && Math.abs(b.x + b.w / 2 - (o.box.x + o.box.w / 2)) < o.box.w * 0.5 && Math.abs(b.y + b.h / 2 - (o.box.y + o.box.h / 2)) < o.box.h * 0.5);
@@ -57,6 +62,7 @@ for (let i = 0; i < N; i++) {
   const withFaces = i % 3 !== 2;
   const s = scene(rng, { split: 'calibration', width: 1280, height: 720, plates: 2, faces: withFaces ? 3 : 0, minCap: 12, minFace: 32, night: nightScene });
   await measure(s.frame, s.objects, `${nightScene ? 'night' : 'day'} scene ${i}`);
+  textScenes.push({ plates: s.objects.filter((o) => o.kind === 'plate'), boxes: await text.detect(s.frame), area: s.frame.width * s.frame.height, night: nightScene });
 }
 
 // LFW: 25x25 crops as frames of their own
@@ -84,3 +90,32 @@ for (const sure of [0.35, 0.5, 0.6, 0.7, 0.8, 1.01]) {
 }
 console.log('\nfalse candidates (score, confirm):', fake.map((c) => `${c.where} ${c.score.toFixed(2)}/${c.confirm.toFixed(2)}`).join('; '));
 console.log('\nfaces lost at sure 0.6 / confirm 0.5:', real.filter((c) => !(c.score >= 0.6 || c.confirm >= 0.5)).map((c) => `${c.where} ${c.score.toFixed(2)}/${c.confirm.toFixed(2)}`).join('; '));
+
+/** Share of a plate's characters inside the kept boxes. */
+function covered(o: SceneObject, boxes: Box[]): number {
+  let inside = 0, n = 0;
+  for (let y = o.box.y; y < o.box.y + o.box.h; y += 1) for (let x = o.box.x; x < o.box.x + o.box.w; x += 1) {
+    n++;
+    if (boxes.some((b) => x >= b.x && x < b.x + b.w && y >= b.y && y < b.y + b.h)) inside++;
+  }
+  return inside / Math.max(1, n);
+}
+/** Area of the kept boxes that touches no plate, as a share of the frame (boxes counted apart; overlaps count twice). */
+function falseArea(s: TextScene, boxes: Box[]): number {
+  const off = boxes.filter((b) => !s.plates.some((o) => b.x < o.box.x + o.box.w && b.x + b.w > o.box.x && b.y < o.box.y + o.box.h && b.y + b.h > o.box.y));
+  return off.reduce((a, b) => a + b.w * b.h, 0) / s.area;
+}
+console.log('\n| text: keep a region if its mean probability >= | plates covered >= 90% | false regions | their area (mean share of frame, day / night) |');
+console.log('|---|---|---|---|');
+for (const t of [0, 0.4, 0.5, 0.55, 0.6, 0.65, 0.7]) {
+  let plates = 0, hidden = 0, falseBoxes = 0;
+  const day: number[] = [], nightA: number[] = [];
+  for (const s of textScenes) {
+    const kept = s.boxes.filter((b) => b.score >= t);
+    for (const o of s.plates) { plates++; if (covered(o, kept) >= 0.9) hidden++; }
+    falseBoxes += kept.filter((b) => !s.plates.some((o) => b.x < o.box.x + o.box.w && b.x + b.w > o.box.x && b.y < o.box.y + o.box.h && b.y + b.h > o.box.y)).length;
+    (s.night ? nightA : day).push(falseArea(s, kept));
+  }
+  const mean = (a: number[]) => (100 * a.reduce((x, y) => x + y, 0)) / Math.max(1, a.length);
+  console.log(`| ${t} | ${hidden}/${plates} (${((100 * hidden) / plates).toFixed(1)}%) | ${falseBoxes} | ${mean(day).toFixed(2)}% / ${mean(nightA).toFixed(2)}% |`);
+}

