@@ -50,10 +50,10 @@ const GRIDS = [
 
 /**
  * The back model finds faces 20-160 px wide in its 256 px input (scores 0.5-0.97 for real faces
- * pasted at each size on real backgrounds; below 14 px almost none): levels 3 times apart keep
+ * pasted at each size on real backgrounds; below 14 px almost none): levels 2.5 times apart keep
  * every face inside that band on one of them.
  */
-export const FACE_BAND = { modelMin: 20, modelMax: 160, factor: 3 } as const;
+export const FACE_BAND = { modelMin: 20, modelMax: 160, factor: 2.5 } as const;
 
 export class BlazeFace implements Detector {
   readonly name = 'blazeface';

@@ -64,7 +64,7 @@ export function pyramid(width: number, height: number, spec: PyramidSpec): Input
     }
     // This level is responsible for objects up to the next level's smallest (modelMin * factor
     // here), a margin on top: such an object lies whole in at least one input.
-    const reach = spec.modelMin * spec.factor * 1.25;
+    const reach = spec.modelMin * spec.factor * 1.2;
     const overlapX = Math.min(spec.maxInput / 2, reach * spec.aspect), overlapY = Math.min(spec.maxInput / 2, reach);
     const tileW = spec.fixed ? spec.maxInput : inputSpan(sw, spec.maxInput, overlapX, spec.align);
     const tileH = spec.fixed ? spec.maxInput : inputSpan(sh, spec.maxInput, overlapY, spec.align);
