@@ -8,6 +8,7 @@ import { startMqtt, type MqttReporter } from './mqtt/reporter.js';
 import { EXIT } from './args.js';
 import { loadConfig } from '../config/load.js';
 import { ConfigError } from '../config/errors.js';
+import { exitOnUnhandledErrors } from './fatal-errors.js';
 
 /** A supervisor that has not ticked for this long is wedged: let systemd restart the box. */
 const SUPERVISOR_SILENT_MS = 10_000;
@@ -16,7 +17,9 @@ const SUPERVISOR_SILENT_MS = 10_000;
  * Runs the daemon until SIGTERM/SIGINT (or `durationS`), then stops it cleanly: open segments
  * are finalised and indexed before the process exits 0. A second signal forces the exit.
  * Under systemd (Type=notify) it reports READY=1 once recording has started, and feeds the
- * watchdog only while the event loop and every camera's supervisor are alive.
+ * watchdog only while the event loop and every camera's supervisor are alive. A promise
+ * rejection nobody handles, or an uncaught exception, is logged as fatal and exits 1 for systemd
+ * to restart the daemon.
  */
 export interface RunOptions {
   /** stop by itself after this many seconds */
@@ -26,6 +29,7 @@ export interface RunOptions {
 }
 
 export async function runDaemon(config: Config, log: Logger, { durationS, configPath }: RunOptions = {}): Promise<number> {
+  exitOnUnhandledErrors(log);
   const daemon = new Daemon(config, log);
   const notify = new SdNotify({ log });
   let pings: { stop(): void } | undefined;
