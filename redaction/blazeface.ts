@@ -17,10 +17,11 @@ export interface BlazeFaceOptions {
   /** sigmoid score above which an anchor is a candidate face; low on purpose: a missed face leaks */
   threshold?: number;
   /**
-   * A candidate below `sure` is kept only if the model, shown the candidate again centred and at
-   * the size it sees faces best (64 of 256 px), scores it at least `confirm` there. Calibrated on
-   * faces and non-faces (bench/redact-quality.ts, docs/redaction.md): lights at night and textures
-   * that score 0.35-0.6 once do not score so centred, faces do.
+   * A candidate is kept only if the model, shown it again centred and at the size it sees faces
+   * best (64 of 256 px), scores it at least `confirm` there, unless it scored `sure` or more
+   * (default 1: every candidate is confirmed). Calibrated on faces and non-faces
+   * (bench/redact-calibrate.ts, docs/redaction.md): lights at night and textures that score
+   * 0.35-0.9 once (upscaled grass at 4K scored up to 0.9) do not score so centred, faces do.
    */
   sure?: number;
   confirm?: number;
@@ -71,7 +72,7 @@ export class BlazeFace implements Detector {
     const shape = (session.inputMetadata[0] as { shape?: unknown[] } | undefined)?.shape;
     const size = typeof shape?.[1] === 'number' ? shape[1] : 256;
     return new BlazeFace(session, size, {
-      threshold: options.threshold ?? 0.35, sure: options.sure ?? 0.6, confirm: options.confirm ?? 0.5,
+      threshold: options.threshold ?? 0.35, sure: options.sure ?? 1, confirm: options.confirm ?? 0.5,
       tile: options.tile ?? 'auto', minFace: options.minFace ?? MIN_FACE.video,
     }, sha256, path.split('/').pop()!);
   }

@@ -147,7 +147,8 @@ export function renderPlate(rng: Rng, split: Split, format: PlateFormat, capPx: 
   let cx0 = w, cy0 = h, cx1 = 0, cy1 = 0;
   const bgPix = image.data.subarray(((h >> 1) * w + x0 + 2) * 3, ((h >> 1) * w + x0 + 2) * 3 + 3);
   const inner = Math.round(h * 0.1);
-  for (let y = inner; y < h - inner; y++) for (let x = x0 + inner; x < w - inner; x++) {
+  // a US plate's state name above its number is small print, not the registration
+  for (let y = format === 'us' ? Math.round(h * 0.25) : inner; y < h - inner; y++) for (let x = x0 + inner; x < w - inner; x++) {
     const i = (y * w + x) * 3;
     if (Math.abs(image.data[i]! - bgPix[0]!) + Math.abs(image.data[i + 1]! - bgPix[1]!) + Math.abs(image.data[i + 2]! - bgPix[2]!) > 200) {
       if (x < cx0) cx0 = x; if (x > cx1) cx1 = x; if (y < cy0) cy0 = y; if (y > cy1) cy1 = y;
