@@ -1,7 +1,7 @@
 /**
- * A small ONVIF camera for tests and the demo: SOAP 1.2 over HTTP with a real WS-Security
- * UsernameToken (PasswordDigest) check, and WS-Discovery over UDP. It answers what a recorder
- * needs (GetSystemDateAndTime with a configurable clock offset, GetDeviceInformation,
+ * A small ONVIF camera for tests (a fixture: it does not ship): SOAP 1.2 over HTTP with a real
+ * WS-Security UsernameToken (PasswordDigest) check, and WS-Discovery over UDP. It answers what a
+ * recorder needs (GetSystemDateAndTime with a configurable clock offset, GetDeviceInformation,
  * GetCapabilities, GetProfiles, GetVideoSources, GetStreamUri) and nothing else (a SOAP fault,
  * which the `onvif` package takes as "not supported", e.g. for GetServices).
  *
