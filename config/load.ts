@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { LineCounter, parseDocument } from 'yaml';
-import { scrubCredentials } from '../recorder/sources/url.js';
+import { scrubCredentials } from '../common/credentials.js';
 import { ConfigError } from './errors.js';
 import { Config, legalMinimumDays, type CameraConfig } from './schema.js';
 

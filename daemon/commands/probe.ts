@@ -6,7 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { loadConfig, readSecret } from '../../config/load.js';
-import { scrubCredentials, withCredentials } from '../../recorder/sources/url.js';
+import { scrubCredentials, splitCredentials, withCredentials } from '../../common/credentials.js';
 import { EXIT, parseCommand, UsageError } from '../args.js';
 
 const spec = {
@@ -127,7 +127,7 @@ export async function run(argv: string[]): Promise<number> {
   if (segmentSeconds !== undefined && !(segmentSeconds > 0)) throw new UsageError(`--segment-seconds: expected a number, got "${v['segment-seconds']}"`);
   if (segmentSeconds === undefined && v.config) {
     const config = loadConfig(v.config);
-    const strip = (u: string) => scrubCredentials(u).replace('***@', '');
+    const strip = (u: string) => splitCredentials(u).url;
     const cam = config.cameras.find((c) => c.source.type === 'rtsp' && strip(c.source.url) === strip(raw));
     segmentSeconds = cam?.record.segment_seconds ?? config.cameras[0]?.record.segment_seconds;
   }

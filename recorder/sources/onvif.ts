@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { networkInterfaces } from 'node:os';
 import onvif from 'onvif';
-import { scrubCredentials, withCredentials } from './url.js';
+import { scrubCredentials, withCredentials } from '../../common/credentials.js';
 
 export const WSD_MULTICAST = '239.255.255.250';
 export const WSD_PORT = 3702;
