@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Catalog, SegmentRow } from './catalog/catalog.js';
 import { killOrphansWriting } from './backends/orphans.js';
-import { probeMedia } from './media-probe.js';
+import { recordedMedia } from '../common/media-probe.js';
 import { parseSegmentPath, parseStagedName, RECORDINGS_DIR, segmentPath, stagingDir, type SegmentStore } from './segment-store.js';
 
 export interface RecoveryResult {
@@ -41,7 +41,7 @@ export async function recoverCamera(dataDir: string, camera: string, catalog: Ca
   });
   for (const name of staged) {
     const path = join(staging, name);
-    const media = await probeMedia(path);
+    const media = await recordedMedia(path);
     if (!media) {
       unlinkSync(path);
       result.discarded.push(name);
@@ -58,7 +58,7 @@ export async function recoverCamera(dataDir: string, camera: string, catalog: Ca
     if (catalog.hasPath(rel)) continue;
     const { startMs } = parseSegmentPath(rel)!;
     if (last && startMs < last.end_ms - 1000) continue;
-    const media = await probeMedia(join(dataDir, rel));
+    const media = await recordedMedia(join(dataDir, rel));
     if (!media) continue;
     result.indexed.push(await store.indexInPlace(rel, camera, startMs, startMs + media.durationMs));
   }

@@ -18,7 +18,8 @@ import { manifestPath, signManifest, type Manifest } from './manifest.js';
 import { DEFAULT_SETTINGS, Redactor, type RedactorSettings } from './redactor.js';
 import { OnnxDetector } from './onnx-detector.js';
 import { TextDetector } from './text-detector.js';
-import { chooseEncoder, decodeFrames, Encoder, probeVideo, writeImage, type DecodeRange, type VideoInfo } from './video-io.js';
+import { chooseEncoder, decodeFrames, Encoder, writeImage, type DecodeRange } from './video-io.js';
+import { videoInfo, type VideoInfo } from '../common/media-probe.js';
 
 interface Log { info(o: object, msg?: string): void; warn(o: object, msg?: string): void }
 
@@ -100,7 +101,7 @@ async function run(ctx: EgressContext, job: Job): Promise<EgressResult> {
     const imageFormat = IMAGE_EXT[extname(out).toLowerCase()];
     if (job.still && !imageFormat) throw new EgressRequestError(`${out}: a still image needs a .jpg or .png name`);
     if (!job.still && imageFormat) throw new EgressRequestError(`${out}: a video needs a video name (.mp4), not an image one`);
-    if (!job.still) encoder = new Encoder(tmp, job.info, chooseEncoder());
+    if (!job.still) encoder = new Encoder(tmp, job.info, await chooseEncoder());
     let last: Frame | undefined;
     let n = 0;
     for await (const frame of job.frames()) {
@@ -168,7 +169,7 @@ export async function exportClip(ctx: EgressContext, req: ExportRequest): Promis
     ranges.push({ path, startS: (from - r.start_ms) / 1000, durationS: (to - from) / 1000, row: r });
     sources.push({ path: r.path, sha256: r.sha256, segment_id: r.id, start: new Date(r.start_ms).toISOString(), end: new Date(r.end_ms).toISOString() });
   }
-  const info = probeVideo(ranges[0]!.path);
+  const info = await videoInfo(ranges[0]!.path);
   let starts: number[] = [];
   return run(ctx, {
     kind: 'export', out: req.out, requester: req.requester, reason: req.reason, camera: req.camera, fromMs: req.fromMs, toMs: req.toMs,
@@ -189,7 +190,7 @@ export async function takeSnapshot(ctx: EgressContext, req: SnapshotRequest): Pr
   const row = ctx.catalog.lastSegment(req.camera);
   if (!row) throw new EgressRequestError(`no recordings of camera "${req.camera}"`);
   const path = await checkedSource(ctx, row);
-  const info = probeVideo(path);
+  const info = await videoInfo(path);
   return run(ctx, {
     kind: 'snapshot', out: req.out, requester: req.requester, reason: req.reason, camera: req.camera, fromMs: row.start_ms, toMs: row.end_ms,
     sources: [{ path: row.path, sha256: row.sha256, segment_id: row.id, start: new Date(row.start_ms).toISOString(), end: new Date(row.end_ms).toISOString() }],
@@ -209,7 +210,7 @@ export async function redactFile(ctx: EgressContext, req: RedactRequest): Promis
   const input = resolve(req.input);
   if (!existsSync(input)) throw new EgressRequestError(`${input} does not exist`);
   const still = READABLE_IMAGE.has(extname(input).toLowerCase());
-  const info = probeVideo(input);
+  const info = await videoInfo(input);
   const sha = await sha256File(input);
   return run(ctx, {
     kind: 'redact', out: req.out, requester: req.requester, reason: req.reason, camera: req.camera, sources: [{ path: input, sha256: sha }], info, still,
