@@ -7,6 +7,7 @@
 import { loadConfig, readSecret } from '../../config/load.js';
 import { scrubCredentials, splitCredentials, withCredentials } from '../../common/credentials.js';
 import { frameRate, probe, type Probe, type ProbedPacket } from '../../common/media-probe.js';
+import { relayUrl } from '../../recorder/sources/rtsp-relay.js';
 import { EXIT, parseCommand, UsageError } from '../args.js';
 
 const spec = {
@@ -38,7 +39,16 @@ export interface StreamProbe {
 
 /** ffprobe over RTSP/TCP for `seconds` of packets; rejects with a one-line, credential-free reason. */
 export async function probeStream(url: string, seconds = 5, timeoutS = 5): Promise<StreamProbe> {
-  return summarise(url, await probe(url, { rtspTimeoutS: timeoutS, readSeconds: seconds, packets: true }));
+  // ffprobe's command line is world-readable: it gets a relay URL, never the credentials
+  const relayed = await relayUrl(url, { connectTimeoutMs: timeoutS * 1000 });
+  try {
+    return summarise(url, await probe(relayed.url, { rtspTimeoutS: timeoutS, readSeconds: seconds, packets: true }));
+  } catch (err) {
+    // the relay knows what the camera did; ffprobe saw only the relay's 503 or 401
+    throw new Error(relayed.upstreamError ?? `${scrubCredentials(url)}: ${(err as Error).message.replace(/^\S+: /, '')}`);
+  } finally {
+    relayed.close();
+  }
 }
 
 const rate = (r?: string) => { const f = frameRate(r); return f === null ? null : Math.round(f * 100) / 100; };

@@ -9,6 +9,8 @@ export interface CameraSimOptions {
   mounts?: string[];
   user?: string;
   password?: string;
+  /** how the camera asks for the credentials (default basic) */
+  auth?: 'basic' | 'digest';
   fps?: number;
   gop?: number;
   width?: number;
@@ -38,7 +40,9 @@ export class CameraSim {
   async start(): Promise<this> {
     const o = this.opts;
     const args = [SIMULATOR, '--port', String(o.port ?? this.port ?? 0), '--mounts', this.mounts.join(',')];
-    if (o.user) args.push('--user', o.user, '--password', o.password ?? '');
+    // the password goes in the environment: the command line of the camera is readable by all,
+    // and tests look for the password in every command line
+    if (o.user) args.push('--user', o.user, '--auth', o.auth ?? 'basic');
     if (o.fps) args.push('--fps', String(o.fps));
     if (o.gop) args.push('--gop', String(o.gop));
     if (o.width) args.push('--width', String(o.width));
@@ -46,7 +50,7 @@ export class CameraSim {
     if (o.bitrate) args.push('--bitrate', String(o.bitrate));
     if (o.pattern) args.push('--pattern', o.pattern);
     // its own session, so SIGSTOP/SIGKILL of the camera never reaches the test runner
-    const proc = spawn('/usr/bin/python3', args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn('/usr/bin/python3', args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RTSP_SIM_PASSWORD: o.password ?? '' } });
     this.proc = proc;
     let stderr = '';
     proc.stderr!.on('data', (d) => { stderr += String(d); });
