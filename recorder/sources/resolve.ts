@@ -35,7 +35,7 @@ export function resolveSource(
     }
     case 'onvif': {
       const password = readSecret(src, `${configPath}.source`);
-      const target = { host: src.host, username: src.username, password, profile: src.profile, timeoutMs: 5000 };
+      const target = { host: src.host, username: src.username, password, profile: src.profile, timeoutMs: 5000, allowedStreamHosts: src.allowed_stream_hosts };
       return {
         url: '', safeUrl: `onvif://${src.host}`, secrets: password ? [password] : [],
         resolveUrl: async () => {

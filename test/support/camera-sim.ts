@@ -9,6 +9,8 @@ export interface CameraSimOptions {
   mounts?: string[];
   user?: string;
   password?: string;
+  /** the loopback address it listens on (default 127.0.0.1; 127.0.0.2 is "another host") */
+  address?: string;
   /** how the camera asks for the credentials (default basic) */
   auth?: 'basic' | 'digest';
   fps?: number;
@@ -34,12 +36,12 @@ export class CameraSim {
     const cred = withCredentials && this.opts.user
       ? `${encodeURIComponent(this.opts.user)}:${encodeURIComponent(this.opts.password ?? '')}@`
       : '';
-    return `rtsp://${cred}127.0.0.1:${this.port}/${mount}`;
+    return `rtsp://${cred}${this.opts.address ?? '127.0.0.1'}:${this.port}/${mount}`;
   }
 
   async start(): Promise<this> {
     const o = this.opts;
-    const args = [SIMULATOR, '--port', String(o.port ?? this.port ?? 0), '--mounts', this.mounts.join(',')];
+    const args = [SIMULATOR, '--port', String(o.port ?? this.port ?? 0), '--mounts', this.mounts.join(','), '--address', o.address ?? '127.0.0.1'];
     // the password goes in the environment: the command line of the camera is readable by all,
     // and tests look for the password in every command line
     if (o.user) args.push('--user', o.user, '--auth', o.auth ?? 'basic');
