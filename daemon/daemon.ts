@@ -1,4 +1,4 @@
-import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { effectiveRetention } from '../config/load.js';
@@ -15,13 +15,14 @@ import type { EventType } from '../watchdog/events.js';
 import { Retention, type RetentionPolicy } from '../watchdog/retention.js';
 import { HealthMonitor } from '../watchdog/health-monitor.js';
 import { diskSpace } from '../watchdog/system-health.js';
+import { InstanceLock } from './instance-lock.js';
 import { registerSecret } from './log.js';
 
 /** Cheap when nothing is due (one statfs, one indexed query per camera), so it runs often:
  * a disk filling at 16 cameras' rate must be caught within seconds. */
 const SWEEP_INTERVAL_MS = 5000;
 
-/** `<data>/edge-nvr.pid`: `edge-nvr reload` signals the daemon it names. */
+/** `<data>/edge-nvr.pid`, for people and other tools; edge-nvr itself finds the daemon by its lock (instance-lock.ts). */
 export const PID_FILE = 'edge-nvr.pid';
 
 export interface ReloadResult {
@@ -53,6 +54,7 @@ export class Daemon {
   health?: HealthMonitor;
   private sweepTimer?: NodeJS.Timeout;
   private sweeping?: Promise<unknown>;
+  private lock?: InstanceLock;
 
   constructor(public config: Config, private readonly log: Logger) {
     this.dataDir = resolve(config.storage.path);
@@ -69,6 +71,9 @@ export class Daemon {
   };
 
   async start(): Promise<void> {
+    // before anything is read or written: a second daemon on this data dir stops here
+    mkdirSync(this.dataDir, { recursive: true });
+    this.lock = InstanceLock.acquire(this.dataDir);
     const catalog = Catalog.open(this.dataDir);
     this.catalog = catalog;
     try {
@@ -218,6 +223,7 @@ export class Daemon {
       // never written, or already gone
     }
     this.catalog?.close();
+    this.lock?.release();
     this.log.info('edge-nvr stopped');
   }
 }

@@ -4,15 +4,14 @@
  * temperature, the last events, and what the box last told the platform over MQTT. It reads
  * the catalog read-only, so it works whether the daemon runs or not.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { pino } from 'pino';
 import { effectiveRetention, loadConfig } from '../../config/load.js';
 import type { Config } from '../../config/schema.js';
 import { DAY_MS, Retention, type RetentionStatus } from '../../watchdog/retention.js';
 import { diskSpace, readSystemHealth } from '../../watchdog/system-health.js';
 import { DEFAULT_CONFIG, EXIT, parseCommand } from '../args.js';
-import { PID_FILE } from '../daemon.js';
+import { lockHolder } from '../instance-lock.js';
 import { openCatalogReadOnly } from './data-dir.js';
 
 const spec = {
@@ -62,12 +61,8 @@ export async function run(argv: string[]): Promise<number> {
     const silent = pino({ level: 'silent' });
     const disk = await diskSpace(dataDir);
     const retention: RetentionStatus = new Retention(dataDir, catalog, policy, diskSpace, silent, () => undefined).status(disk);
-    let daemonPid: number | null = null;
-    const pidFile = join(dataDir, PID_FILE);
-    if (existsSync(pidFile)) {
-      const pid = Number(readFileSync(pidFile, 'utf8').trim());
-      try { process.kill(pid, 0); daemonPid = pid; } catch (err) { if ((err as NodeJS.ErrnoException).code === 'EPERM') daemonPid = pid; }
-    }
+    // the process holding the data dir's lock, not whatever a stale pid file names
+    const daemonPid = lockHolder(dataDir) ?? null;
     const cameras: CameraStatus[] = cameraIds.map((id) => {
       const segSeconds = config?.cameras.find((c) => c.id === id)?.record.segment_seconds ?? 60;
       const last = catalog.lastSegment(id);
