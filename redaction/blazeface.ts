@@ -1,4 +1,4 @@
-import ort from 'onnxruntime-node';
+import ort from './ort.js';
 import type { Detector } from './detector.js';
 import type { Box, Frame } from './frame.js';
 import { modelPath, readModel } from './models.js';
