@@ -6,10 +6,12 @@ import { egressContext, MEDIA, megamindClip, tmp } from './media.js';
 
 /**
  * The daemon runs exports while it records, answers MQTT and feeds the systemd watchdog: a probe
- * must never hold its event loop. Made visible with tools that take 3 s to answer (a busy SD
+ * must never hold its event loop. Made visible with tools that take 6 s to answer (a busy SD
  * card, a loaded box): with a synchronous probe the loop stands still for those seconds.
  */
-const SLOW_S = 3;
+const SLOW_S = 6;
+/** Well under SLOW_S, well above what model loading and detection stall on a loaded 2-core box (measured up to 2.6 s). */
+const BOUND_MS = SLOW_S * 1000 * (2 / 3);
 
 function slowTools(dir: string): void {
   for (const tool of ['ffprobe', 'gst-inspect-1.0']) {
@@ -50,8 +52,8 @@ t.test('an export-path probe leaves the event loop running, however slow ffprobe
   const started = performance.now();
   const stillStall = await longestStall(() => redactFile(ctx, { input: MEDIA.messi, out: join(dir, 'still.jpg'), requester: 'tap', reason: 'test' }));
   t.ok(performance.now() - started >= SLOW_S * 1000, 'the slow ffprobe really ran');
-  t.ok(stillStall < 1500, `redacting an image: the loop never stood still for ${SLOW_S} s (longest ${Math.round(stillStall)} ms)`);
+  t.ok(stillStall < BOUND_MS, `redacting an image: the loop never stood still for ${SLOW_S} s (longest ${Math.round(stillStall)} ms)`);
 
   const videoStall = await longestStall(() => redactFile(ctx, { input: clip, out: join(dir, 'clip.mp4'), requester: 'tap', reason: 'test' }));
-  t.ok(videoStall < 1500, `redacting a video (probe and encoder choice): longest stall ${Math.round(videoStall)} ms`);
+  t.ok(videoStall < BOUND_MS, `redacting a video (probe and encoder choice): longest stall ${Math.round(videoStall)} ms`);
 });
