@@ -37,6 +37,9 @@ export const OnvifSource = Type.Object(
     username: Type.Optional(Type.String()),
     ...Secret,
     profile: Type.Optional(Type.String({ description: 'media profile token; the first one when absent' })),
+    allowed_stream_hosts: Type.Optional(Type.Array(Type.String({ pattern: '^[^\\s/@]+$', description: 'a host name or address' }), {
+      description: 'other hosts the camera may name in its stream URI (a separate streaming server); by default only its own host is accepted',
+    })),
   },
   strict,
 );

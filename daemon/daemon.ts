@@ -1,4 +1,4 @@
-import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { effectiveRetention } from '../config/load.js';
@@ -18,6 +18,7 @@ import { Retention, type RetentionPolicy } from '../watchdog/retention.js';
 import { HealthMonitor } from '../watchdog/health-monitor.js';
 import { diskSpace } from '../watchdog/system-health.js';
 import { auditReload, auditReloadRefused, auditRetentionOverrides, auditStart, auditStop, DAEMON_ACTOR, importProvisioning } from './audit-trail.js';
+import { InstanceLock } from './instance-lock.js';
 import { registerSecret } from './log.js';
 import { packageVersion } from './package-root.js';
 
@@ -25,7 +26,7 @@ import { packageVersion } from './package-root.js';
  * a disk filling at 16 cameras' rate must be caught within seconds. */
 const SWEEP_INTERVAL_MS = 5000;
 
-/** `<data>/edge-nvr.pid`: `edge-nvr reload` signals the daemon it names. */
+/** `<data>/edge-nvr.pid`, for people and other tools; edge-nvr itself finds the daemon by its lock (instance-lock.ts). */
 export const PID_FILE = 'edge-nvr.pid';
 
 /** meta key of the box id, for commands run with `--data` only (checkpoints, verify) */
@@ -80,6 +81,7 @@ export class Daemon {
   private sweepTimer?: NodeJS.Timeout;
   private checkpointTimer?: NodeJS.Timeout;
   private sweeping?: Promise<unknown>;
+  private lock?: InstanceLock;
 
   constructor(public config: Config, private readonly log: Logger, private readonly opts: DaemonOptions = {}) {
     this.dataDir = resolve(config.storage.path);
@@ -96,12 +98,15 @@ export class Daemon {
   };
 
   async start(): Promise<void> {
+    // before anything is read or written: a second daemon on this data dir stops here
+    mkdirSync(this.dataDir, { recursive: true });
+    this.lock = InstanceLock.acquire(this.dataDir);
     const catalog = Catalog.open(this.dataDir);
     this.catalog = catalog;
     try {
       writeFileSync(join(this.dataDir, PID_FILE), `${process.pid}\n`);
     } catch (err) {
-      this.log.warn({ err }, 'cannot write the pid file; edge-nvr reload will not find this daemon');
+      this.log.warn({ err }, 'cannot write the pid file (reload and status find the daemon by its lock, not by this file)');
     }
     catalog.setMeta(BOX_ID_META, this.config.box.id);
     auditStart(catalog, this.config, packageVersion());
@@ -318,6 +323,7 @@ export class Daemon {
       // never written, or already gone
     }
     this.catalog?.close();
+    this.lock?.release();
     this.log.info('edge-nvr stopped');
   }
 }

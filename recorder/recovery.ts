@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { sha256File } from '../common/file-hash.js';
 import type { Catalog, SegmentRow } from './catalog/catalog.js';
 import { killOrphansWriting } from './backends/orphans.js';
-import { probeMedia } from './media-probe.js';
+import { recordedMedia } from '../common/media-probe.js';
 import { parseSegmentPath, parseStagedName, RECORDINGS_DIR, segmentPath, stagingDir, type SegmentStore } from './segment-store.js';
 
 /** `<data>/quarantine/<camera>/`: files recovery could not prove to be empty, nor index. */
@@ -57,7 +57,7 @@ export async function recoverCamera(dataDir: string, camera: string, catalog: Ca
   });
   for (const name of staged) {
     const path = join(staging, name);
-    const probe = await probeMedia(path);
+    const probe = await recordedMedia(path);
     if (probe.kind === 'empty') {
       unlinkSync(path);
       result.discarded.push(name);
@@ -78,7 +78,7 @@ export async function recoverCamera(dataDir: string, camera: string, catalog: Ca
     if (catalog.hasPath(rel)) continue;
     const { startMs } = parseSegmentPath(rel)!;
     if (last && startMs < last.end_ms - 1000) continue;
-    const probe = await probeMedia(join(dataDir, rel));
+    const probe = await recordedMedia(join(dataDir, rel));
     if (probe.kind === 'empty') {
       unlinkSync(join(dataDir, rel));
       result.discarded.push(rel);

@@ -1,9 +1,8 @@
-import { Catalog } from '../../recorder/catalog/catalog.js';
 import { liftHold, placeHold } from '../../recorder/catalog/holds.js';
 import { isoTime } from '../../common/human.js';
 import { EXIT, parseCommand, UsageError } from '../args.js';
 import { cliActor } from '../audit-trail.js';
-import { dataDirFrom, dataDirOptions, openCatalogReadOnly, parseTime } from './data-dir.js';
+import { dataDirFrom, dataDirOptions, openCatalogForWriting, openCatalogReadOnly, parseTime } from './data-dir.js';
 
 export const spec = {
   name: 'hold',
@@ -36,8 +35,7 @@ export async function run(argv: string[]): Promise<number> {
       if (from === undefined || to === undefined) throw new UsageError('hold add: --from and --to are required');
       if (to <= from) throw new UsageError('hold add: --to must be after --from');
       if (!v.reason || v.reason.trim().length < 3) throw new UsageError('hold add: --reason is required (a case number or request reference)');
-      openCatalogReadOnly(dataDir).close(); // a clear error when there is no catalog yet
-      const catalog = Catalog.open(dataDir);
+      const catalog = openCatalogForWriting(dataDir);
       try {
         const hold = placeHold(catalog, { camera: v.camera ?? null, from_ms: from, to_ms: to, reason: v.reason.trim() }, cliActor(v.by));
         process.stdout.write(v.json ? JSON.stringify(hold) + '\n' : `hold ${hold.id} added: ${hold.camera ?? 'all cameras'} ${isoTime(from)} .. ${isoTime(to)}\n`);
@@ -48,7 +46,7 @@ export async function run(argv: string[]): Promise<number> {
     }
     case 'release': {
       if (!id || !/^\d+$/.test(id)) throw new UsageError('hold release: give the hold id (see `edge-nvr hold list`)');
-      const catalog = Catalog.open(dataDir);
+      const catalog = openCatalogForWriting(dataDir);
       try {
         const before = catalog.holds(true).find((h) => h.id === Number(id));
         if (!before) throw new UsageError(`hold release: there is no hold ${id}`);

@@ -4,16 +4,16 @@
  * temperature, the last events, and what the box last told the platform over MQTT. It reads
  * the catalog read-only, so it works whether the daemon runs or not.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { pino } from 'pino';
 import { effectiveRetention, loadConfig } from '../../config/load.js';
 import type { Config } from '../../config/schema.js';
 import { DAY_MS, Retention, type RetentionStatus } from '../../watchdog/retention.js';
 import { diskSpace, readSystemHealth } from '../../watchdog/system-health.js';
 import { DEFAULT_CONFIG, EXIT, parseCommand } from '../args.js';
-import { META_POLICY, PID_FILE, type StoredPolicy } from '../daemon.js';
+import { META_POLICY, type StoredPolicy } from '../daemon.js';
 import { ago, bytes, days, describeEvent, duration, isoTime } from '../../common/human.js';
+import { lockHolder } from '../instance-lock.js';
 import { openCatalogReadOnly } from './data-dir.js';
 import type { Catalog } from '../../recorder/catalog/catalog.js';
 import { readProgress } from '../../recorder/background-verify.js';
@@ -70,12 +70,8 @@ export async function run(argv: string[]): Promise<number> {
     const silent = pino({ level: 'silent' });
     const disk = await diskSpace(dataDir);
     const retention: RetentionStatus = new Retention(dataDir, catalog, policy, diskSpace, silent, () => undefined).status(disk);
-    let daemonPid: number | null = null;
-    const pidFile = join(dataDir, PID_FILE);
-    if (existsSync(pidFile)) {
-      const pid = Number(readFileSync(pidFile, 'utf8').trim());
-      try { process.kill(pid, 0); daemonPid = pid; } catch (err) { if ((err as NodeJS.ErrnoException).code === 'EPERM') daemonPid = pid; }
-    }
+    // the process holding the data dir's lock, not whatever a stale pid file names
+    const daemonPid = lockHolder(dataDir) ?? null;
     const cameras: CameraStatus[] = cameraIds.map((id) => {
       const segSeconds = cameras0.find((c) => c.camera === id)?.segmentSeconds ?? 60;
       const last = catalog.lastSegment(id);

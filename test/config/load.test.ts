@@ -112,7 +112,7 @@ t.test('camera sources: only the branch named by type is reported', async (t) =>
   ]);
   t.same(issuesOf(t, withSource('{ type: onvif, url: "rtsp://x/y" }')), [
     'cameras[0].source.host: missing; expected a non-empty string (host or host:port of the ONVIF service)',
-    'cameras[0].source.url: unknown field; allowed: type, host, username, password, password_file, profile',
+    'cameras[0].source.url: unknown field; allowed: type, host, username, password, password_file, profile, allowed_stream_hosts',
   ]);
   t.same(issuesOf(t, withSource('{ type: http, url: "rtsp://x/y" }')), [
     'cameras[0].source.type: expected one of rtsp, onvif, test, got "http"',

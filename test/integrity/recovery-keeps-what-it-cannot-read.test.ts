@@ -8,7 +8,7 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync 
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { sha256File } from '../../common/file-hash.js';
-import { PROBE_TIMEOUT_MS } from '../../recorder/media-probe.js';
+import { RECORDED_PROBE_TIMEOUT_MS as PROBE_TIMEOUT_MS } from '../../common/media-probe.js';
 import { recordingCamera, until, sleep } from '../support/daemon.js';
 import { DaemonProcess } from '../support/daemon.js';
 import { runCli } from '../support/cli.js';

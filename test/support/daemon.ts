@@ -77,6 +77,11 @@ export class DaemonProcess {
     return this.output.split('\n').filter((l) => re.test(l)).length;
   }
 
+  /** Resolves when the daemon exits by itself (it was refused, or failed to start). */
+  waitForExit() {
+    return this.exited!;
+  }
+
   async stop(signal: NodeJS.Signals = 'SIGTERM') {
     this.proc!.kill(signal);
     return this.exited!;
