@@ -1,8 +1,10 @@
 import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
-import { effectiveRetention } from '../config/load.js';
+import { ConfigError } from '../config/errors.js';
+import { effectiveRetention, loadConfig } from '../config/load.js';
 import type { CameraConfig, Config } from '../config/schema.js';
+import { configFiles, fileDigests, secretFileIssues } from '../config/secret-files.js';
 import { Catalog } from '../recorder/catalog/catalog.js';
 import { flagMissing, recoverCamera } from '../recorder/recovery.js';
 import { SegmentStore, stagingDir } from '../recorder/segment-store.js';
@@ -15,7 +17,9 @@ import type { EventType } from '../watchdog/events.js';
 import { Retention, type RetentionPolicy } from '../watchdog/retention.js';
 import { HealthMonitor } from '../watchdog/health-monitor.js';
 import { diskSpace } from '../watchdog/system-health.js';
+import { auditRedactionSwitches, rememberPrivacyMasks } from '../redaction/policy-record.js';
 import { registerSecret } from './log.js';
+import { configChanges, reloadOutcome, type ReloadResult } from './reload-outcome.js';
 
 /** Cheap when nothing is due (one statfs, one indexed query per camera), so it runs often:
  * a disk filling at 16 cameras' rate must be caught within seconds. */
@@ -24,20 +28,27 @@ const SWEEP_INTERVAL_MS = 5000;
 /** `<data>/edge-nvr.pid`: `edge-nvr reload` signals the daemon it names. */
 export const PID_FILE = 'edge-nvr.pid';
 
-export interface ReloadResult {
-  ok: boolean;
-  at_ms: number;
-  error?: string;
-  added: string[];
-  removed: string[];
-  restarted: string[];
-  unchanged: string[];
+export type { ReloadResult };
+
+/** What makes a camera's recorder what it is: a change here restarts it, nothing else does
+ * (its password file's contents included). */
+function cameraKey(cam: CameraConfig, watchdog: Config['watchdog'], passwordDigest: string | undefined): string {
+  return JSON.stringify({ enabled: cam.enabled, source: cam.source, record: cam.record, watchdog, passwordDigest });
 }
 
-/** What makes a camera's recorder what it is: a change here restarts it, nothing else does. */
-function cameraKey(cam: CameraConfig, watchdog: Config['watchdog']): string {
-  return JSON.stringify({ enabled: cam.enabled, source: cam.source, record: cam.record, watchdog });
+/**
+ * A part started beside the daemon (the MQTT reporter) that applies its own settings on reload.
+ * `affects` gets the changed settings; `apply` returns what it did, in a few words.
+ */
+export interface ReloadTarget {
+  affects(changed: string[]): boolean;
+  apply(next: Config): Promise<string>;
 }
+
+/** The running value stays until a restart; the reload says so. */
+const RESTART_ONLY: Array<{ setting: string; why: string }> = [
+  { setting: 'storage.path', why: 'the data dir cannot move under a running daemon' },
+];
 
 /**
  * The running box: wires config, catalog, recorders and test cameras together and owns their
@@ -53,6 +64,10 @@ export class Daemon {
   health?: HealthMonitor;
   private sweepTimer?: NodeJS.Timeout;
   private sweeping?: Promise<unknown>;
+  /** digests of the files the running config names (what a reload compares) */
+  private files = new Map<string, string>();
+  private reloading: Promise<unknown> = Promise.resolve();
+  readonly reloadTargets: ReloadTarget[] = [];
 
   constructor(public config: Config, private readonly log: Logger) {
     this.dataDir = resolve(config.storage.path);
@@ -71,6 +86,8 @@ export class Daemon {
   async start(): Promise<void> {
     const catalog = Catalog.open(this.dataDir);
     this.catalog = catalog;
+    this.files = fileDigests(configFiles(this.config));
+    this.recordRedactionPolicy('daemon start');
     try {
       writeFileSync(join(this.dataDir, PID_FILE), `${process.pid}\n`);
     } catch (err) {
@@ -144,17 +161,56 @@ export class Daemon {
   }
 
   /**
-   * Applies a new config without touching cameras whose settings did not change: only added,
-   * removed and changed cameras are stopped or started; retention takes the new policy. The
-   * data dir cannot move under a running daemon. The outcome is kept in `meta.last_reload`.
+   * Reads the config file again and applies it (SIGHUP, `edge-nvr reload`, MQTT `reload`), one
+   * reload at a time. An invalid file, or a secret file with loose permissions, is refused and
+   * the running config stays. The outcome is returned and kept in `meta.last_reload`.
    */
-  async reload(next: Config): Promise<ReloadResult> {
-    const result: ReloadResult = { ok: true, at_ms: Date.now(), added: [], removed: [], restarted: [], unchanged: [] };
-    if (resolve(next.storage.path) !== this.dataDir) {
-      return this.reloaded({ ...result, ok: false, error: `storage.path cannot change while running (${this.dataDir}); restart the service` });
+  reloadFile(path: string | undefined): Promise<ReloadResult> {
+    const run = this.reloading.then(async (): Promise<ReloadResult> => {
+      this.log.info({ path }, 'reloading the config');
+      let next: Config;
+      try {
+        if (!path) throw new Error('this daemon was started without a config file (the demo): nothing to reload');
+        next = loadConfig(path);
+        const secrets = secretFileIssues(next, this.dataDir);
+        if (secrets.errors.length) throw new ConfigError(path, secrets.errors);
+        for (const w of secrets.warnings) this.log.warn({ path }, w);
+      } catch (err) {
+        const lines = err instanceof ConfigError ? err.issues.map((i) => `${err.source}: ${i}`) : [(err as Error).message];
+        // one log line per issue; an issue itself may hold "; " (what is wrong; what to do)
+        for (const line of lines) this.log.error({ path }, `config reload refused: ${line}`);
+        return this.reloaded(reloadOutcome({ ok: false, error: lines.join('; ') }), false);
+      }
+      return this.reload(next);
+    });
+    this.reloading = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Applies a new config, everything that can be applied running: only added, removed and
+   * changed cameras (a changed password file included) are stopped or started; retention takes
+   * the new policy; egress (redaction settings, masks, detectors) reads the new config from the
+   * next snapshot or export on; the log level changes; the reload targets (MQTT) reconnect when
+   * their settings or files changed. What only a restart applies is named in `restart_required`.
+   */
+  async reload(requested: Config): Promise<ReloadResult> {
+    let next = requested;
+    const result = reloadOutcome({ ok: true });
+    const files = fileDigests(configFiles(next));
+    result.changed = configChanges(this.config, next);
+    for (const [setting, digest] of files) {
+      const before = this.files.get(setting);
+      if (before !== undefined && before !== digest && !result.changed.includes(setting)) result.changed.push(`${setting} (contents)`);
     }
-    const before = new Map(this.config.cameras.map((c) => [c.id, cameraKey(c, this.config.watchdog)]));
-    const after = new Map(next.cameras.map((c) => [c.id, cameraKey(c, next.watchdog)]));
+    for (const r of RESTART_ONLY) {
+      if (!result.changed.includes(r.setting)) continue;
+      result.restart_required.push(`${r.setting}: ${r.why}; restart the service`);
+    }
+    if (resolve(next.storage.path) !== this.dataDir) next = { ...next, storage: { ...next.storage, path: this.config.storage.path } };
+    const keyOf = (config: Config, digests: Map<string, string>) => new Map(config.cameras.map((c) => [c.id, cameraKey(c, config.watchdog, digests.get(`cameras[${c.id}].source.password_file`))]));
+    const before = keyOf(this.config, this.files);
+    const after = keyOf(next, files);
     for (const id of before.keys()) {
       if (!after.has(id)) result.removed.push(id);
       else if (after.get(id) !== before.get(id)) result.restarted.push(id);
@@ -173,17 +229,45 @@ export class Daemon {
       this.config = old;
       return this.reloaded({ ...result, ok: false, error: (err as Error).message });
     }
+    this.files = files;
+    if (result.changed.includes('log.level')) {
+      this.log.level = next.log.level;
+      result.applied.push(`log.level ${next.log.level}`);
+    }
+    if (this.recordRedactionPolicy('config reload')) result.applied.push('redaction switch audited');
+    for (const target of this.reloadTargets) {
+      if (!target.affects(result.changed)) continue;
+      try {
+        result.applied.push(await target.apply(next));
+      } catch (err) {
+        result.applied.push(`failed: ${(err as Error).message}`);
+        this.log.error({ err }, 'cannot apply a reloaded setting');
+      }
+    }
     return this.reloaded(result);
   }
 
-  private reloaded(result: ReloadResult): ReloadResult {
+  /** The redaction policy on record: each camera's masks, and an audit entry when what is
+   * switched off changed. Never stops a start or a reload. */
+  private recordRedactionPolicy(why: string): boolean {
+    try {
+      rememberPrivacyMasks(this.catalog!, this.config);
+      return auditRedactionSwitches(this.catalog!, this.config, `edge-nvr (${why})`);
+    } catch (err) {
+      this.log.error({ err }, 'cannot record the redaction settings in the catalog');
+      return false;
+    }
+  }
+
+  private reloaded(result: ReloadResult, log = true): ReloadResult {
     try {
       this.catalog?.setMeta('last_reload', JSON.stringify(result));
     } catch (err) {
       this.log.error({ err }, 'cannot record the reload in the catalog');
     }
     if (result.ok) this.log.info({ reload: result }, 'config reloaded');
-    else this.log.error({ reload: result }, `config reload refused: ${result.error}`);
+    else if (log) this.log.error({ reload: result }, `config reload refused: ${result.error}`);
+    for (const r of result.restart_required) this.log.warn({ reload: result.at_ms }, `reload: not applied until a restart: ${r}`);
     return result;
   }
 

@@ -13,9 +13,11 @@ export interface SegmentRow extends ChainedFields {
   state_at_ms: number | null;
   state_note: string | null;
   indexed_ms: number;
+  /** by how much the wall clock stepped while the segment was open (+ forward); null: it did not */
+  clock_step_ms: number | null;
 }
 
-export type NewSegment = Pick<SegmentRow, 'camera' | 'start_ms' | 'end_ms' | 'bytes' | 'path' | 'sha256' | 'origin'>;
+export type NewSegment = Pick<SegmentRow, 'camera' | 'start_ms' | 'end_ms' | 'bytes' | 'path' | 'sha256' | 'origin'> & { clock_step_ms?: number | null };
 
 export interface GapRow {
   id: number;
@@ -74,8 +76,8 @@ export class Catalog {
     }
     this.db.pragma('busy_timeout = 5000');
     this.insertSegment = this.db.prepare(
-      `INSERT INTO segments (id, camera, start_ms, end_ms, bytes, path, sha256, prev_hash, chain_hash, origin, indexed_ms)
-       VALUES (@id, @camera, @start_ms, @end_ms, @bytes, @path, @sha256, @prev_hash, @chain_hash, @origin, @indexed_ms)`,
+      `INSERT INTO segments (id, camera, start_ms, end_ms, bytes, path, sha256, prev_hash, chain_hash, origin, indexed_ms, clock_step_ms)
+       VALUES (@id, @camera, @start_ms, @end_ms, @bytes, @path, @sha256, @prev_hash, @chain_hash, @origin, @indexed_ms, @clock_step_ms)`,
     );
     this.headStmt = this.db.prepare('SELECT id, chain_hash FROM segments ORDER BY id DESC LIMIT 1');
   }
@@ -95,13 +97,33 @@ export class Catalog {
     if (this.db.open) this.db.close();
   }
 
+  private durableDepth = 0;
+
+  /**
+   * Runs `fn` (whole transactions, not inside one) with synchronous=FULL: when it returns, its
+   * commits are on the disk, not only in the kernel's page cache. The catalog runs
+   * synchronous=NORMAL, which in WAL mode survives any crash of the process but may lose the
+   * last commits to a power cut; that is right for segment rows (recovery re-indexes their files
+   * from disk) and wrong for what the box acknowledges to a person or a platform: audit
+   * entries, holds, command nonces and deletions go through here (docs/recording.md).
+   */
+  durably<T>(fn: () => T): T {
+    if (this.readonly) return fn();
+    if (this.durableDepth++ === 0) this.db.pragma('synchronous = FULL');
+    try {
+      return fn();
+    } finally {
+      if (--this.durableDepth === 0 && this.db.open) this.db.pragma('synchronous = NORMAL');
+    }
+  }
+
   /** Appends a segment to the catalog and the hash chain, atomically. */
   addSegment(seg: NewSegment): SegmentRow {
     return this.db.transaction(() => {
       const head = this.headStmt.get() as { id: number; chain_hash: string } | undefined;
       const id = (head?.id ?? 0) + 1;
       const prev_hash = head?.chain_hash ?? GENESIS;
-      const row = { ...seg, id, prev_hash, chain_hash: chainHash(prev_hash, { ...seg, id }), indexed_ms: Date.now() };
+      const row = { ...seg, id, prev_hash, chain_hash: chainHash(prev_hash, { ...seg, id }), indexed_ms: Date.now(), clock_step_ms: seg.clock_step_ms ?? null };
       this.insertSegment.run(row);
       return { ...row, state: 'ok', state_at_ms: null, state_note: null } as SegmentRow;
     }).immediate();
@@ -187,15 +209,17 @@ export class Catalog {
     return this.db.prepare('SELECT * FROM events WHERE at_ms >= ? ORDER BY id DESC LIMIT ?').all(sinceMs, limit) as EventRow[];
   }
 
+  /** Durable when it returns (a hold is acknowledged to whoever asked for it). */
   addHold(h: Pick<HoldRow, 'camera' | 'from_ms' | 'to_ms' | 'reason' | 'created_by'>): HoldRow {
     const created_ms = Date.now();
-    const id = Number(this.db.prepare(`INSERT INTO holds (camera, from_ms, to_ms, reason, created_by, created_ms)
-      VALUES (@camera, @from_ms, @to_ms, @reason, @created_by, @created_ms)`).run({ ...h, created_ms }).lastInsertRowid);
+    const id = this.durably(() => Number(this.db.prepare(`INSERT INTO holds (camera, from_ms, to_ms, reason, created_by, created_ms)
+      VALUES (@camera, @from_ms, @to_ms, @reason, @created_by, @created_ms)`).run({ ...h, created_ms }).lastInsertRowid));
     return { ...h, id, created_ms, released_ms: null, released_by: null };
   }
 
+  /** Durable when it returns. */
   releaseHold(id: number, by: string): HoldRow | undefined {
-    this.db.prepare('UPDATE holds SET released_ms = ?, released_by = ? WHERE id = ? AND released_ms IS NULL').run(Date.now(), by, id);
+    this.durably(() => this.db.prepare('UPDATE holds SET released_ms = ?, released_by = ? WHERE id = ? AND released_ms IS NULL').run(Date.now(), by, id));
     return this.db.prepare('SELECT * FROM holds WHERE id = ?').get(id) as HoldRow | undefined;
   }
 
@@ -214,11 +238,12 @@ export class Catalog {
     return this.db.prepare(`SELECT * FROM segments s WHERE s.state = 'ok' AND ${NOT_HELD} ORDER BY s.start_ms LIMIT ?`).all(limit) as SegmentRow[];
   }
 
-  /** Marks rows deleted in one transaction, before their files are unlinked. */
+  /** Marks rows deleted in one transaction, durable before their files are unlinked: a power
+   * cut must not leave rows saying `ok` for files that are gone (they would read as missing). */
   markDeleted(ids: number[], note: string): void {
     const at = Date.now();
     const stmt = this.db.prepare("UPDATE segments SET state = 'deleted', state_at_ms = ?, state_note = ? WHERE id = ? AND state = 'ok'");
-    this.db.transaction(() => { for (const id of ids) stmt.run(at, note, id); })();
+    this.durably(() => this.db.transaction(() => { for (const id of ids) stmt.run(at, note, id); })());
   }
 
   /** The oldest live segment's start, through the (camera, state, end_ms) index. */

@@ -10,6 +10,10 @@ export interface TestCameraEntry {
   username?: string;
   passwordFile?: string;
   backend?: 'ffmpeg' | 'gstreamer';
+  /** false: configured but not recorded (a daemon for tests that need no recording) */
+  enabled?: boolean;
+  /** privacy_masks as YAML flow text, e.g. `[{ x: 0, y: 0, w: 0.5, h: 0.5 }]` */
+  privacyMasks?: string;
 }
 
 /** A config for a throwaway data dir; retention below the legal minimum is fine for tests. */
@@ -23,6 +27,8 @@ export function writeConfig(dir: string, cameras: TestCameraEntry[], opts: { flo
     'cameras:',
     ...cameras.flatMap((c) => [
       `  - id: ${c.id}`,
+      ...(c.enabled === false ? ['    enabled: false'] : []),
+      ...(c.privacyMasks ? [`    privacy_masks: ${c.privacyMasks}`] : []),
       '    source:', '      type: rtsp', `      url: ${c.url}`,
       ...(c.username ? [`      username: ${c.username}`] : []),
       ...(c.passwordFile ? [`      password_file: ${c.passwordFile}`] : []),
