@@ -16,6 +16,7 @@ import { markCleanStop, openDaemonGaps } from '../watchdog/continuity.js';
 import type { EventType } from '../watchdog/events.js';
 import { Retention, type RetentionPolicy } from '../watchdog/retention.js';
 import { HealthMonitor } from '../watchdog/health-monitor.js';
+import { ClockSteps } from '../watchdog/clock-steps.js';
 import { diskSpace } from '../watchdog/system-health.js';
 import { auditRedactionSwitches, rememberPrivacyMasks } from '../redaction/policy-record.js';
 import { registerSecret } from './log.js';
@@ -68,6 +69,8 @@ export class Daemon {
   private files = new Map<string, string>();
   private reloading: Promise<unknown> = Promise.resolve();
   readonly reloadTargets: ReloadTarget[] = [];
+  /** one watcher of the wall clock for the health monitor (gaps, events) and the recorders (segment times) */
+  private readonly clockSteps = new ClockSteps();
 
   constructor(public config: Config, private readonly log: Logger) {
     this.dataDir = resolve(config.storage.path);
@@ -107,7 +110,7 @@ export class Daemon {
     await this.sweep();
     this.sweepTimer = setInterval(() => void this.sweep(), SWEEP_INTERVAL_MS);
 
-    this.health = new HealthMonitor({ dataDir: this.dataDir, catalog, cameras: () => [...this.recorders.keys()], log: this.log, raise: this.raise });
+    this.health = new HealthMonitor({ dataDir: this.dataDir, catalog, cameras: () => [...this.recorders.keys()], log: this.log, raise: this.raise, clockSteps: this.clockSteps });
     this.health.start();
 
     for (const [i, cam] of this.config.cameras.entries()) {
@@ -144,7 +147,7 @@ export class Daemon {
       },
       dataDir: this.dataDir, catalog, store: this.store!, log: this.log, raise: this.raise,
       backoffSeconds: this.config.watchdog.backoff_s, stallTimeoutMs: this.config.watchdog.stall_timeout_s * 1000,
-      resolveUrl: source.resolveUrl,
+      resolveUrl: source.resolveUrl, clockSteps: this.clockSteps,
     });
     recorder.on('state', (state, why) => this.log.info({ camera: cam.id, state, why }, 'camera state'));
     // a recorder that failed on the disk: probe it now rather than at the next interval

@@ -83,6 +83,7 @@ export class SegmentStore {
     fsyncPath(dirname(seg.stagedPath));
     const row = this.catalog.addSegment({
       camera: seg.camera, start_ms: Math.round(seg.startMs), end_ms: Math.round(seg.endMs), bytes, path: rel, sha256, origin,
+      clock_step_ms: seg.clockStepMs ?? null,
     });
     this.log.debug({ camera: seg.camera, path: rel, bytes, start: row.start_ms, end: row.end_ms, origin }, 'segment indexed');
     return row;
