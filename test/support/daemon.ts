@@ -52,10 +52,16 @@ export class DaemonProcess {
   output = '';
   private exited?: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
-  constructor(readonly configPath: string, readonly args: string[] = ['run'], readonly env: NodeJS.ProcessEnv = {}) {}
+  /**
+   * `opts.wrap`: a command the daemon runs under (e.g. strace and its options);
+   * `opts.detached`: in a process group of its own, so a test can kill -9 the whole group.
+   */
+  constructor(readonly configPath: string, readonly args: string[] = ['run'], readonly env: NodeJS.ProcessEnv = {}, readonly opts: { wrap?: string[]; detached?: boolean } = {}) {}
 
   start(): this {
-    const proc = spawn(process.execPath, [CLI, ...this.args, '--config', this.configPath], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...this.env } });
+    const argv = [process.execPath, CLI, ...this.args, '--config', this.configPath];
+    const [command, ...rest] = [...(this.opts.wrap ?? []), ...argv];
+    const proc = spawn(command!, rest, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...this.env }, detached: this.opts.detached ?? false });
     this.proc = proc;
     proc.stdout!.on('data', (d) => { this.output += String(d); });
     proc.stderr!.on('data', (d) => { this.output += String(d); });
@@ -79,6 +85,11 @@ export class DaemonProcess {
 
   countLog(re: RegExp): number {
     return this.output.split('\n').filter((l) => re.test(l)).length;
+  }
+
+  /** Resolves when the process has exited (however it was stopped). */
+  exit() {
+    return this.exited!;
   }
 
   async stop(signal: NodeJS.Signals = 'SIGTERM') {
