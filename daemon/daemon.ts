@@ -47,8 +47,8 @@ export interface ReloadTarget {
 }
 
 /** The running value stays until a restart; the reload says so. */
-const RESTART_ONLY: Array<{ setting: string; why: string }> = [
-  { setting: 'storage.path', why: 'the data dir cannot move under a running daemon' },
+const RESTART_ONLY: Array<{ setting: string; why: string; differs: (running: Config, next: Config) => boolean }> = [
+  { setting: 'storage.path', why: 'the data dir cannot move under a running daemon', differs: (a, b) => resolve(a.storage.path) !== resolve(b.storage.path) },
 ];
 
 /**
@@ -176,6 +176,11 @@ export class Daemon {
         if (!path) throw new Error('this daemon was started without a config file (the demo): nothing to reload');
         next = loadConfig(path);
         const secrets = secretFileIssues(next, this.dataDir);
+        // a file the new config names that cannot be read would fail what uses it later, after the reload said yes
+        for (const f of configFiles(next)) {
+          const digest = fileDigests([f]).get(f.key)!;
+          if (digest.startsWith('unreadable')) secrets.errors.push(`${f.setting}: cannot read ${f.path} (${digest.slice('unreadable: '.length)}); expected a file readable by the edge-nvr service`);
+        }
         if (secrets.errors.length) throw new ConfigError(path, secrets.errors);
         for (const w of secrets.warnings) this.log.warn({ path }, w);
       } catch (err) {
@@ -207,10 +212,10 @@ export class Daemon {
       if (before !== undefined && before !== digest && !result.changed.includes(setting)) result.changed.push(`${setting} (contents)`);
     }
     for (const r of RESTART_ONLY) {
-      if (!result.changed.includes(r.setting)) continue;
-      result.restart_required.push(`${r.setting}: ${r.why}; restart the service`);
+      if (r.differs(this.config, next)) result.restart_required.push(`${r.setting}: ${r.why}; restart the service`);
     }
-    if (resolve(next.storage.path) !== this.dataDir) next = { ...next, storage: { ...next.storage, path: this.config.storage.path } };
+    // the running data dir stays (and so does everything derived from it)
+    next = { ...next, storage: { ...next.storage, path: this.config.storage.path } };
     const keyOf = (config: Config, digests: Map<string, string>) => new Map(config.cameras.map((c) => [c.id, cameraKey(c, config.watchdog, digests.get(`cameras[${c.id}].source.password_file`))]));
     const before = keyOf(this.config, this.files);
     const after = keyOf(next, files);

@@ -121,11 +121,6 @@ export class CommandProcessor {
     return this.daemon.catalog!;
   }
 
-  /** Commands need the shared secret: a client name alone proves nothing (anyone can write one). */
-  get enabled(): boolean {
-    return this.settings.hmacSecret !== undefined;
-  }
-
   stats(): CommandStats {
     const { refused, unanswered, by_code } = this.refusals.counts;
     return {
@@ -146,9 +141,9 @@ export class CommandProcessor {
   }
 
   /** Cancels running and queued snapshots and exports, and waits (bounded) for them to clean up. */
-  async stop(): Promise<void> {
+  async stop(why = 'the daemon is stopping'): Promise<void> {
     clearInterval(this.summaryTimer);
-    this.cancel.abort(new Error('the daemon is stopping'));
+    this.cancel.abort(new Error(why));
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       Promise.allSettled([...this.inflight]),
@@ -187,7 +182,8 @@ export class CommandProcessor {
       this.authorize(topic, req);
       this.checkReplay(req);
     } catch (err) {
-      const e = err instanceof CommandError ? err : new CommandError('invalid', (err as Error).message);
+      // anything else (the catalog failing under the nonce store) is the box's fault, not the sender's
+      const e = err instanceof CommandError ? err : new CommandError('unavailable', `cannot check the request now: ${(err as Error).message}`);
       if (!this.refusals.admit(e.code)) return undefined;
       this.log.warn({ topic: topic.slice(0, 200), code: e.code, error: e.message, request: requestId }, 'command refused');
       return { replyTopic, reply: this.reply(name, requestId, false, { code: e.code, message: e.message }) };
@@ -279,7 +275,7 @@ export class CommandProcessor {
 
   /** Snapshots and exports: one at a time (each takes the CPU), a few waiting, cancelled by stop(). */
   private egress(job: (signal: AbortSignal) => Promise<Record<string, unknown>>): Promise<Record<string, unknown>> {
-    if (this.cancel.signal.aborted) throw new CommandError('unavailable', 'the daemon is stopping');
+    if (this.cancel.signal.aborted) throw new CommandError('unavailable', (this.cancel.signal.reason as Error).message);
     if (this.egressQueued >= MAX_QUEUED_EGRESS) throw new CommandError('unavailable', `${this.egressQueued} snapshots or exports are waiting already; send again later`);
     this.egressQueued++;
     const run = this.egressTail.then(async () => {

@@ -224,7 +224,7 @@ export class MqttReporter {
     for (const t of this.timers) clearInterval(t);
     const client = this.client;
     if (!client) { this.stopped = true; return; }
-    await this.commands?.stop();
+    await this.commands?.stop(reconnecting ? 'the MQTT settings were reloaded' : undefined);
     await withTimeout(Promise.allSettled([...this.pending]).then(() => undefined), STOP_TIMEOUT_MS);
     if (client.connected && !reconnecting) {
       const offline = JSON.stringify(this.status('offline', 'clean_stop'));

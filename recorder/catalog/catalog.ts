@@ -100,7 +100,7 @@ export class Catalog {
   private durableDepth = 0;
 
   /**
-   * Runs `fn` (whole transactions, not inside one) with synchronous=FULL: when it returns, its
+   * Runs `fn` (whole transactions) with synchronous=FULL: when it returns, its
    * commits are on the disk, not only in the kernel's page cache. The catalog runs
    * synchronous=NORMAL, which in WAL mode survives any crash of the process but may lose the
    * last commits to a power cut; that is right for segment rows (recovery re-indexes their files
@@ -108,7 +108,9 @@ export class Catalog {
    * entries, holds, command nonces and deletions go through here (docs/recording.md).
    */
   durably<T>(fn: () => T): T {
-    if (this.readonly) return fn();
+    // SQLite refuses to change the level inside a transaction: there the outer commit decides,
+    // so whoever opens that transaction wraps it in durably()
+    if (this.readonly || this.db.inTransaction) return fn();
     if (this.durableDepth++ === 0) this.db.pragma('synchronous = FULL');
     try {
       return fn();

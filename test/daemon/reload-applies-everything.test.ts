@@ -15,7 +15,7 @@ const SECRET = randomBytes(32).toString('hex');
 const MASK_A = '[{ x: 0, y: 0, w: 0.5, h: 0.5 }]';
 const MASK_B = '[{ x: 0.5, y: 0.5, w: 0.25, h: 0.25 }]';
 
-interface Manifest { settings: { masks: unknown[] }; switched_off: Array<{ detector: string; reason: string }> }
+interface Manifest { settings: { masks: unknown[] }; switched_off: Array<{ detector: string; reason: string }>; detectors: Array<{ name: string }> }
 const manifestOf = (result: Record<string, unknown> | undefined) => JSON.parse(readFileSync(String(result?.manifest), 'utf8')) as Manifest;
 
 t.test('a reload applies egress settings, cameras, mqtt and the log level at once, and names what needs a restart', async (t) => {
@@ -78,6 +78,7 @@ t.test('a reload applies egress settings, cameras, mqtt and the log level at onc
   const a = await snapshot('a');
   t.same(a.settings.masks, [{ x: 0, y: 0, w: 0.5, h: 0.5 }], 'the next snapshot of a carries its new mask');
   t.same(a.switched_off, [{ detector: 'plates', reason: 'a private yard; no public road in view' }], 'and says plates were not hidden, and why');
+  t.same(a.detectors.map((d) => d.name), ['blazeface'], 'the text detector is no longer run');
   await until(() => (() => { const d = new Database(join(dir, 'data', 'catalog.db'), { readonly: true }); try { return (d.prepare("SELECT count(*) AS n FROM segments WHERE camera = 'b'").get() as { n: number }).n > 0; } finally { d.close(); } })(), 30000, 'a segment of b');
   t.same((await snapshot('b')).settings.masks, [{ x: 0.5, y: 0.5, w: 0.25, h: 0.25 }], 'a camera added by reload is exported with its masks');
 
@@ -110,7 +111,9 @@ t.test('a reload applies egress settings, cameras, mqtt and the log level at onc
   t.ok(m.changed.includes('redaction.plates'), 'plates back on is applied');
   const text = await runCli(['reload', '--data', join(dir, 'data')]);
   t.match(text.stderr, /not applied until the service restarts: storage\.path/, 'the CLI says so too');
-  t.same((await snapshot('a')).switched_off, [], 'plates are hidden again from the next snapshot on');
+  const back = await snapshot('a');
+  t.same(back.switched_off, [], 'plates are hidden again from the next snapshot on');
+  t.same(back.detectors.map((d) => d.name), ['blazeface', 'ppocr-det'], 'by the text detector');
 
   const db = new Database(join(dir, 'data', 'catalog.db'), { readonly: true });
   t.teardown(() => db.close());
