@@ -41,6 +41,8 @@ export function configFiles(config: Config): ConfigFile[] {
     add('mqtt.ca_file', m.ca_file, false);
     add('mqtt.commands.hmac_secret_file', m.commands?.hmac_secret_file, true);
   }
+  add('http.key_file', config.http?.key_file, true);
+  add('http.cert_file', config.http?.cert_file, false);
   return files;
 }
 

@@ -29,6 +29,19 @@ const SWEEP_INTERVAL_MS = 5000;
 /** `<data>/edge-nvr.pid`: `edge-nvr reload` signals the daemon it names. */
 export const PID_FILE = 'edge-nvr.pid';
 
+/**
+ * `meta` key of the policy the daemon runs with, written at every start and reload, so that
+ * `edge-nvr status --data DIR` knows the days each camera must hold without the config file.
+ */
+export const META_POLICY = 'box.policy';
+
+export interface StoredPolicy {
+  box_id: string;
+  at_ms: number;
+  floor_bytes: number;
+  cameras: Array<{ camera: string; enabled: boolean; min_days: number; max_days: number | null; segment_seconds: number }>;
+}
+
 export type { ReloadResult };
 
 /** What makes a camera's recorder what it is: a change here restarts it, nothing else does
@@ -46,9 +59,12 @@ export interface ReloadTarget {
   apply(next: Config): Promise<string>;
 }
 
-/** The running value stays until a restart; the reload says so. */
-const RESTART_ONLY: Array<{ setting: string; why: string; differs: (running: Config, next: Config) => boolean }> = [
-  { setting: 'storage.path', why: 'the data dir cannot move under a running daemon', differs: (a, b) => resolve(a.storage.path) !== resolve(b.storage.path) },
+/** The running value stays until a restart; the reload says so. `needed` gets the changed
+ * settings (files whose contents changed included) and both configs. */
+const RESTART_ONLY: Array<{ setting: string; why: string; needed: (changed: string[], running: Config, next: Config) => boolean }> = [
+  { setting: 'storage.path', why: 'the data dir cannot move under a running daemon', needed: (_, a, b) => resolve(a.storage.path) !== resolve(b.storage.path) },
+  { setting: 'log.format', why: 'the log destination is set up once, at start', needed: (changed) => changed.includes('log.format') },
+  { setting: 'http', why: 'the status page and metrics keep the settings and files they started with', needed: (changed) => changed.some((c) => c === 'http' || c.startsWith('http.')) },
 ];
 
 /**
@@ -107,6 +123,7 @@ export class Daemon {
 
     // Before recording adds to a disk that may already be under its floor.
     this.retention = new Retention(this.dataDir, catalog, this.retentionPolicy(), diskSpace, this.log, this.raise);
+    this.storePolicy();
     await this.sweep();
     this.sweepTimer = setInterval(() => void this.sweep(), SWEEP_INTERVAL_MS);
 
@@ -212,7 +229,7 @@ export class Daemon {
       if (before !== undefined && before !== digest && !result.changed.includes(setting)) result.changed.push(`${setting} (contents)`);
     }
     for (const r of RESTART_ONLY) {
-      if (r.differs(this.config, next)) result.restart_required.push(`${r.setting}: ${r.why}; restart the service`);
+      if (r.needed(result.changed, this.config, next)) result.restart_required.push(`${r.setting}: ${r.why}; restart the service`);
     }
     // the running data dir stays (and so does everything derived from it)
     next = { ...next, storage: { ...next.storage, path: this.config.storage.path } };
@@ -233,6 +250,7 @@ export class Daemon {
         if (cam.enabled && (result.added.includes(cam.id) || result.restarted.includes(cam.id))) await this.startCamera(cam, i);
       }
       this.retention?.setPolicy(this.retentionPolicy());
+      this.storePolicy();
     } catch (err) {
       this.config = old;
       return this.reloaded({ ...result, ok: false, error: (err as Error).message });
@@ -284,6 +302,21 @@ export class Daemon {
       floorBytes: this.config.storage.free_space_floor_mb * 1024 * 1024,
       cameras: this.config.cameras.map((c) => ({ camera: c.id, ...effectiveRetention(this.config, c) })),
     };
+  }
+
+  private storePolicy(): void {
+    const policy: StoredPolicy = {
+      box_id: this.config.box.id, at_ms: Date.now(), floor_bytes: this.config.storage.free_space_floor_mb * 1024 * 1024,
+      cameras: this.config.cameras.map((c) => {
+        const r = effectiveRetention(this.config, c);
+        return { camera: c.id, enabled: c.enabled, min_days: r.minDays, max_days: r.maxDays, segment_seconds: c.record.segment_seconds };
+      }),
+    };
+    try {
+      this.catalog?.setMeta(META_POLICY, JSON.stringify(policy));
+    } catch (err) {
+      this.log.error({ err }, 'cannot store the retention policy in the catalog; status without a config will not know it');
+    }
   }
 
   /** One sweep at a time; a failing sweep is logged and tried again at the next tick. */

@@ -5,6 +5,8 @@ import { startWatchdogPings } from '../watchdog/watchdog-pings.js';
 import { Daemon } from './daemon.js';
 import { egressHandlers } from './egress-handlers.js';
 import { startMqtt, type MqttReporter, type ReporterOptions } from './mqtt/reporter.js';
+import { DaemonBoxState } from './box-state.js';
+import { startWeb, type WebServers } from '../web/server.js';
 import { EXIT } from './args.js';
 import { exitOnUnhandledErrors } from './fatal-errors.js';
 import { ConfigError } from '../config/errors.js';
@@ -26,9 +28,11 @@ export interface RunOptions {
   durationS?: number;
   /** the file SIGHUP re-reads; without one (the demo) a reload is refused */
   configPath?: string;
+  /** called once recording has started (the demo prints what to try next) */
+  onReady?: () => void;
 }
 
-export async function runDaemon(config: Config, log: Logger, { durationS, configPath }: RunOptions = {}): Promise<number> {
+export async function runDaemon(config: Config, log: Logger, { durationS, configPath, onReady }: RunOptions = {}): Promise<number> {
   exitOnUnhandledErrors(log);
   const daemon = new Daemon(config, log);
   // A secret other local users can read is a leak already: refuse it before anything runs.
@@ -40,6 +44,7 @@ export async function runDaemon(config: Config, log: Logger, { durationS, config
   let mqtt: MqttReporter | undefined;
   /** a reporter being replaced after a reload (stop() waits for it) */
   let mqttSwap: Promise<unknown> = Promise.resolve();
+  let web: WebServers | undefined;
   let stopping: Promise<void> | undefined;
   let resolveDone!: () => void;
   const done = new Promise<void>((r) => { resolveDone = r; });
@@ -51,9 +56,11 @@ export async function runDaemon(config: Config, log: Logger, { durationS, config
     log.info({ why }, 'stopping');
     pings?.stop();
     void notify.stopping();
-    // MQTT first: it cancels running exports (their replies say so) and says offline; then the
-    // recorders finalise their open segments.
-    stopping = mqttSwap.then(() => mqtt?.stop()).catch((err) => log.error({ err }, 'mqtt stop failed')).then(() => daemon.stop()).then(resolveDone, (err) => { log.error({ err }, 'error while stopping'); resolveDone(); });
+    // The page first, then MQTT: it cancels running exports (their replies say so) and says
+    // offline; then the recorders finalise their open segments.
+    stopping = (web?.close().catch((err) => log.error({ err }, 'http stop failed')) ?? Promise.resolve())
+      .then(() => mqttSwap).then(() => mqtt?.stop()).catch((err) => log.error({ err }, 'mqtt stop failed'))
+      .then(() => daemon.stop()).then(resolveDone, (err) => { log.error({ err }, 'error while stopping'); resolveDone(); });
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
@@ -84,6 +91,7 @@ export async function runDaemon(config: Config, log: Logger, { durationS, config
     void notify.status('recovering and starting recorders');
     await daemon.start();
     mqtt = startMqtt(daemon, config, log, mqttOptions);
+    web = await startHttp(daemon, config, log, () => mqtt);
   } catch (err) {
     log.fatal({ err }, 'cannot start');
     await notify.status(`cannot start: ${(err as Error).message}`);
@@ -91,6 +99,7 @@ export async function runDaemon(config: Config, log: Logger, { durationS, config
     return EXIT.failure;
   }
   void notify.ready(`recording ${daemon.recorders.size} cameras`);
+  onReady?.();
   pings = startWatchdogPings({
     notify,
     log,
@@ -105,4 +114,19 @@ export async function runDaemon(config: Config, log: Logger, { durationS, config
   await done;
   clearTimeout(timer);
   return EXIT.ok;
+}
+
+/**
+ * The status page and /metrics, when configured. Recording matters more than either: one that
+ * cannot start (port taken, certificate unreadable) is logged and the daemon records on.
+ */
+async function startHttp(daemon: Daemon, config: Config, log: Logger, mqtt: () => MqttReporter | undefined): Promise<WebServers | undefined> {
+  const http = config.http;
+  if (!http?.listen && !http?.metrics_listen) return undefined;
+  try {
+    return await startWeb({ http, dataDir: daemon.dataDir, state: new DaemonBoxState(daemon, config, log, mqtt), log });
+  } catch (err) {
+    log.error({ err }, `status page and metrics not started: ${(err as Error).message}`);
+    return undefined;
+  }
 }
