@@ -44,6 +44,7 @@ export function semanticIssues(data: unknown): Issue[] {
 
   const redaction = isObject(data.redaction) ? data.redaction : {};
   if (Array.isArray(redaction.detectors)) detectorIssues(issues, redaction.detectors);
+  redactionOffIssues(issues, redaction);
 
   if (isObject(data.mqtt)) {
     const mqtt = data.mqtt;
@@ -54,9 +55,41 @@ export function semanticIssues(data: unknown): Issue[] {
     if (mqtt.key_file !== undefined && mqtt.cert_file === undefined) {
       issues.push({ path: ['mqtt', 'cert_file'], text: 'missing while key_file is set; expected both cert_file and key_file for a client certificate, or neither' });
     }
+    if (isObject(mqtt.commands)) commandIssues(issues, mqtt.commands);
   }
   if (isObject(data.http)) httpIssues(issues, data.http);
   return issues;
+}
+
+/**
+ * A client name is whatever the sender writes in the request: MQTT does not tell the box who
+ * published. Without the shared secret, allowed_clients would let anyone who can publish on the
+ * broker in under any listed name.
+ */
+function commandIssues(issues: Issue[], commands: Json): void {
+  const clients = commands.allowed_clients;
+  if (Array.isArray(clients) && clients.length > 0 && commands.hmac_secret_file === undefined) {
+    issues.push({
+      path: ['mqtt', 'commands', 'allowed_clients'],
+      text: 'set without hmac_secret_file: a client name alone proves nothing (anyone who can publish on the broker can write it); expected hmac_secret_file too (see docs/mqtt.md#commands)',
+    });
+  }
+}
+
+/**
+ * Switching a built-in detector off lets faces or plates leave the box in the clear: like going
+ * under the legal retention minimum, it is allowed only on purpose and on record.
+ */
+function redactionOffIssues(issues: Issue[], redaction: Json): void {
+  for (const what of ['faces', 'plates'] as const) {
+    const reason = redaction[`${what}_off_reason`];
+    if (redaction[what] === false && !(typeof reason === 'string' && reason.trim() !== '')) {
+      issues.push({
+        path: ['redaction', what],
+        text: `false lets ${what} leave the box in the clear; expected true, or set redaction.${what}_off_reason to record why (it is audited and written in every manifest)`,
+      });
+    }
+  }
 }
 
 /**

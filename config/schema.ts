@@ -221,12 +221,13 @@ export const Config = Type.Object(
           commands: Type.Optional(
             Type.Object(
               {
-                hmac_secret_file: Type.Optional(Type.String({ minLength: 1, description: 'file holding the shared secret; when set, every command must carry a valid HMAC-SHA256' })),
-                allowed_clients: Type.Array(Type.String({ minLength: 1 }), { default: [], description: 'client identities whose commands are accepted (the "client" field; enforce who may publish with broker ACLs)' }),
+                hmac_secret_file: Type.Optional(Type.String({ minLength: 1, description: 'file holding the shared secret (at least 32 characters, mode 0600 or 0640 with the service group); every command must carry a valid HMAC-SHA256 over the box id, the topic and the request' })),
+                allowed_clients: Type.Array(Type.String({ minLength: 1 }), { default: [], description: 'client names (the signed "client" field) whose commands are accepted; needs hmac_secret_file' }),
                 max_payload_bytes: Type.Integer({ minimum: 256, maximum: 1048576, default: 16384, description: 'larger command payloads are refused unread' }),
-                replay_window_s: Type.Integer({ minimum: 10, maximum: 3600, default: 300, description: 'a command whose timestamp is further than this from the box clock is refused; nonces are remembered this long' }),
+                replay_window_s: Type.Integer({ minimum: 10, maximum: 3600, default: 300, description: 'a command whose timestamp is further than this from the box clock is refused; its nonce is remembered until its timestamp is that old' }),
+                max_export_s: Type.Integer({ minimum: 1, maximum: 86400, default: 3600, description: 'the longest range one export command may ask for' }),
               },
-              { ...strict, description: 'commands on <prefix>/cmd/<name>; refused unless hmac_secret_file or allowed_clients is set' },
+              { ...strict, description: 'commands on <prefix>/cmd/<name>; refused unless hmac_secret_file is set' },
             ),
           ),
           home_assistant: Type.Optional(
@@ -257,8 +258,10 @@ export const Config = Type.Object(
     ),
     redaction: Type.Object(
       {
-        faces: Type.Boolean({ default: true }),
-        plates: Type.Boolean({ default: true }),
+        faces: Type.Boolean({ default: true, description: 'hide faces (false needs faces_off_reason)' }),
+        faces_off_reason: Type.Optional(Type.String({ minLength: 3, description: 'required with faces: false: why faces may leave the box in the clear (audited, in every manifest)' })),
+        plates: Type.Boolean({ default: true, description: 'hide licence plates and other text (false needs plates_off_reason)' }),
+        plates_off_reason: Type.Optional(Type.String({ minLength: 3, description: 'required with plates: false: why text may leave the box in the clear (audited, in every manifest)' })),
         method: Type.Union([Type.Literal('pixelate'), Type.Literal('blur'), Type.Literal('fill')], { default: 'pixelate' }),
         fail_closed: Type.Literal(true, { default: true, description: 'cannot be turned off' }),
         detectors: Type.Array(OnnxDetector, { default: [], description: 'extra ONNX detectors, run beside the built-in face and text detectors' }),

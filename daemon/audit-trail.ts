@@ -43,7 +43,7 @@ export function auditReload(catalog: Catalog, before: Config, after: Config, out
   const disabled = after.cameras.filter((c) => was.has(c.id) && was.get(c.id)!.enabled && !c.enabled).map((c) => c.id);
   const sections = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort()
     .filter((k) => canonicalJson((before as Record<string, unknown>)[k]) !== canonicalJson((after as Record<string, unknown>)[k]));
-  catalog.db.transaction(() => {
+  catalog.durably(() => catalog.db.transaction(() => {
     appendAudit(catalog, {
       actor, action: 'config.reload',
       details: { changed_sections: sections, added: outcome.added, removed: outcome.removed, restarted: outcome.restarted, enabled, disabled },
@@ -51,7 +51,7 @@ export function auditReload(catalog: Catalog, before: Config, after: Config, out
     for (const [action, ids] of [['camera.added', outcome.added], ['camera.removed', outcome.removed], ['camera.enabled', enabled], ['camera.disabled', disabled]] as const) {
       for (const id of ids) appendAudit(catalog, { actor, action, camera: id, details: { via: 'config.reload' } });
     }
-  }).immediate();
+  }).immediate());
 }
 
 export function auditReloadRefused(catalog: Catalog, error: string, actor: string): void {
@@ -70,10 +70,10 @@ export function auditRetentionOverrides(catalog: Catalog, config: Config, actor:
   ];
   const text = canonicalJson(overrides);
   if ((catalog.getMeta(OVERRIDES_META) ?? '[]') === text) return;
-  catalog.db.transaction(() => {
+  catalog.durably(() => catalog.db.transaction(() => {
     appendAudit(catalog, { actor, action: 'retention.override', reason: overrides.map((o) => o.reason).join('; ') || null, details: { overrides } });
     catalog.setMeta(OVERRIDES_META, text);
-  }).immediate();
+  }).immediate());
 }
 
 /** Next to the config: one JSON line per provisioning `scripts/provision` did. */
@@ -96,11 +96,11 @@ export function importProvisioning(catalog: Catalog, configPath: string | undefi
     if (seen.has(id)) continue;
     let details: Record<string, unknown>;
     try { details = JSON.parse(line) as Record<string, unknown>; } catch { details = { unreadable: line.slice(0, 500) }; }
-    catalog.db.transaction(() => {
+    catalog.durably(() => catalog.db.transaction(() => {
       appendAudit(catalog, { actor: 'provision (boot partition)', action: 'provision', destination: typeof details.installed === 'string' ? details.installed : null, details });
       seen.add(id);
       catalog.setMeta(PROVISION_META, JSON.stringify([...seen]));
-    }).immediate();
+    }).immediate());
     added++;
   }
   return added;

@@ -1,8 +1,10 @@
 import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
-import { effectiveRetention } from '../config/load.js';
+import { effectiveRetention, loadConfig } from '../config/load.js';
+import { ConfigError } from '../config/errors.js';
 import { legalMinimumDays, type CameraConfig, type Config } from '../config/schema.js';
+import { configFiles, fileDigests, secretFileIssues } from '../config/secret-files.js';
 import { Catalog } from '../recorder/catalog/catalog.js';
 import { takeCheckpoint, type CheckpointReason } from '../recorder/catalog/checkpoint.js';
 import { BackgroundVerifier } from '../recorder/background-verify.js';
@@ -16,11 +18,14 @@ import { markCleanStop, openDaemonGaps } from '../watchdog/continuity.js';
 import type { EventType } from '../watchdog/events.js';
 import { Retention, type RetentionPolicy } from '../watchdog/retention.js';
 import { HealthMonitor } from '../watchdog/health-monitor.js';
+import { ClockSteps } from '../watchdog/clock-steps.js';
 import { diskSpace } from '../watchdog/system-health.js';
 import { auditReload, auditReloadRefused, auditRetentionOverrides, auditStart, auditStop, DAEMON_ACTOR, importProvisioning } from './audit-trail.js';
 import { InstanceLock } from './instance-lock.js';
 import { registerSecret } from './log.js';
 import { packageVersion } from './package-root.js';
+import { auditRedactionSwitches, rememberPrivacyMasks } from '../redaction/policy-record.js';
+import { configChanges, reloadOutcome, type ReloadResult } from './reload-outcome.js';
 
 /** Cheap when nothing is due (one statfs, one indexed query per camera), so it runs often:
  * a disk filling at 16 cameras' rate must be caught within seconds. */
@@ -50,20 +55,30 @@ export interface StoredPolicy {
   cameras: Array<{ camera: string; enabled: boolean; min_days: number; max_days: number | null; segment_seconds: number }>;
 }
 
-export interface ReloadResult {
-  ok: boolean;
-  at_ms: number;
-  error?: string;
-  added: string[];
-  removed: string[];
-  restarted: string[];
-  unchanged: string[];
+export type { ReloadResult };
+
+/** What makes a camera's recorder what it is: a change here restarts it, nothing else does
+ * (its password file's contents included). */
+function cameraKey(cam: CameraConfig, watchdog: Config['watchdog'], passwordDigest: string | undefined): string {
+  return JSON.stringify({ enabled: cam.enabled, source: cam.source, record: cam.record, watchdog, passwordDigest });
 }
 
-/** What makes a camera's recorder what it is: a change here restarts it, nothing else does. */
-function cameraKey(cam: CameraConfig, watchdog: Config['watchdog']): string {
-  return JSON.stringify({ enabled: cam.enabled, source: cam.source, record: cam.record, watchdog });
+/**
+ * A part started beside the daemon (the MQTT reporter) that applies its own settings on reload.
+ * `affects` gets the changed settings; `apply` returns what it did, in a few words.
+ */
+export interface ReloadTarget {
+  affects(changed: string[]): boolean;
+  apply(next: Config): Promise<string>;
 }
+
+/** The running value stays until a restart; the reload says so. `needed` gets the changed
+ * settings (files whose contents changed included) and both configs. */
+const RESTART_ONLY: Array<{ setting: string; why: string; needed: (changed: string[], running: Config, next: Config) => boolean }> = [
+  { setting: 'storage.path', why: 'the data dir cannot move under a running daemon', needed: (_, a, b) => resolve(a.storage.path) !== resolve(b.storage.path) },
+  { setting: 'log.format', why: 'the log destination is set up once, at start', needed: (changed) => changed.includes('log.format') },
+  { setting: 'http', why: 'the status page and metrics keep the settings and files they started with', needed: (changed) => changed.some((c) => c === 'http' || c.startsWith('http.')) },
+];
 
 /**
  * The running box: wires config, catalog, recorders and test cameras together and owns their
@@ -82,6 +97,12 @@ export class Daemon {
   private checkpointTimer?: NodeJS.Timeout;
   private sweeping?: Promise<unknown>;
   private lock?: InstanceLock;
+  /** digests of the files the running config names (what a reload compares) */
+  private files = new Map<string, string>();
+  private reloading: Promise<unknown> = Promise.resolve();
+  readonly reloadTargets: ReloadTarget[] = [];
+  /** one watcher of the wall clock for the health monitor (gaps, events) and the recorders (segment times) */
+  private readonly clockSteps = new ClockSteps();
 
   constructor(public config: Config, private readonly log: Logger, private readonly opts: DaemonOptions = {}) {
     this.dataDir = resolve(config.storage.path);
@@ -103,6 +124,8 @@ export class Daemon {
     this.lock = InstanceLock.acquire(this.dataDir);
     const catalog = Catalog.open(this.dataDir);
     this.catalog = catalog;
+    this.files = fileDigests(configFiles(this.config));
+    this.recordRedactionPolicy('daemon start');
     try {
       writeFileSync(join(this.dataDir, PID_FILE), `${process.pid}\n`);
     } catch (err) {
@@ -122,7 +145,7 @@ export class Daemon {
     openDaemonGaps(catalog, cameras.map((c) => c.id), this.log, this.raise);
 
     // Retention judges ages by the clock: age deletion waits until the monitor's first reading.
-    const health = new HealthMonitor({ dataDir: this.dataDir, catalog, cameras: () => [...this.recorders.keys()], log: this.log, raise: this.raise });
+    const health = new HealthMonitor({ dataDir: this.dataDir, catalog, cameras: () => [...this.recorders.keys()], log: this.log, raise: this.raise, clockSteps: this.clockSteps });
     this.health = health;
     const clockRead = health.start();
 
@@ -189,7 +212,7 @@ export class Daemon {
       },
       dataDir: this.dataDir, catalog, store: this.store!, log: this.log, raise: this.raise,
       backoffSeconds: this.config.watchdog.backoff_s, stallTimeoutMs: this.config.watchdog.stall_timeout_s * 1000,
-      resolveUrl: source.resolveUrl,
+      resolveUrl: source.resolveUrl, clockSteps: this.clockSteps,
     });
     recorder.on('state', (state, why) => this.log.info({ camera: cam.id, state, why }, 'camera state'));
     // a recorder that failed on the disk: probe it now rather than at the next interval
@@ -206,17 +229,61 @@ export class Daemon {
   }
 
   /**
-   * Applies a new config without touching cameras whose settings did not change: only added,
-   * removed and changed cameras are stopped or started; retention takes the new policy. The
-   * data dir cannot move under a running daemon. The outcome is kept in `meta.last_reload`.
+   * Reads the config file again and applies it (SIGHUP, `edge-nvr reload`, MQTT `reload`), one
+   * reload at a time. An invalid file, or a secret file with loose permissions, is refused and
+   * the running config stays. The outcome is returned and kept in `meta.last_reload`.
    */
-  async reload(next: Config, actor = 'signal:SIGHUP'): Promise<ReloadResult> {
-    const result: ReloadResult = { ok: true, at_ms: Date.now(), added: [], removed: [], restarted: [], unchanged: [] };
-    if (resolve(next.storage.path) !== this.dataDir) {
-      return this.reloaded({ ...result, ok: false, error: `storage.path cannot change while running (${this.dataDir}); restart the service` }, actor);
+  reloadFile(path: string | undefined, actor = 'signal:SIGHUP'): Promise<ReloadResult> {
+    const run = this.reloading.then(async (): Promise<ReloadResult> => {
+      this.log.info({ path }, 'reloading the config');
+      let next: Config;
+      try {
+        if (!path) throw new Error('this daemon was started without a config file (the demo): nothing to reload');
+        next = loadConfig(path);
+        const secrets = secretFileIssues(next, this.dataDir);
+        // a file the new config names that cannot be read would fail what uses it later, after the reload said yes
+        for (const f of configFiles(next)) {
+          const digest = fileDigests([f]).get(f.key)!;
+          if (digest.startsWith('unreadable')) secrets.errors.push(`${f.setting}: cannot read ${f.path} (${digest.slice('unreadable: '.length)}); expected a file readable by the edge-nvr service`);
+        }
+        if (secrets.errors.length) throw new ConfigError(path, secrets.errors);
+        for (const w of secrets.warnings) this.log.warn({ path }, w);
+      } catch (err) {
+        const lines = err instanceof ConfigError ? err.issues.map((i) => `${err.source}: ${i}`) : [(err as Error).message];
+        // one log line per issue; an issue itself may hold "; " (what is wrong; what to do)
+        for (const line of lines) this.log.error({ path }, `config reload refused: ${line}`);
+        return this.reloaded(reloadOutcome({ ok: false, error: lines.join('; ') }), actor, false);
+      }
+      return this.reload(next, actor);
+    });
+    this.reloading = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Applies a new config, everything that can be applied running: only added, removed and
+   * changed cameras (a changed password file included) are stopped or started; retention takes
+   * the new policy; egress (redaction settings, masks, detectors) reads the new config from the
+   * next snapshot or export on; the log level changes; the reload targets (MQTT) reconnect when
+   * their settings or files changed. What only a restart applies is named in `restart_required`.
+   */
+  async reload(requested: Config, actor = 'signal:SIGHUP'): Promise<ReloadResult> {
+    let next = requested;
+    const result = reloadOutcome({ ok: true });
+    const files = fileDigests(configFiles(next));
+    result.changed = configChanges(this.config, next);
+    for (const [setting, digest] of files) {
+      const before = this.files.get(setting);
+      if (before !== undefined && before !== digest && !result.changed.includes(setting)) result.changed.push(`${setting} (contents)`);
     }
-    const before = new Map(this.config.cameras.map((c) => [c.id, cameraKey(c, this.config.watchdog)]));
-    const after = new Map(next.cameras.map((c) => [c.id, cameraKey(c, next.watchdog)]));
+    for (const r of RESTART_ONLY) {
+      if (r.needed(result.changed, this.config, next)) result.restart_required.push(`${r.setting}: ${r.why}; restart the service`);
+    }
+    // the running data dir stays (and so does everything derived from it)
+    next = { ...next, storage: { ...next.storage, path: this.config.storage.path } };
+    const keyOf = (config: Config, digests: Map<string, string>) => new Map(config.cameras.map((c) => [c.id, cameraKey(c, config.watchdog, digests.get(`cameras[${c.id}].source.password_file`))]));
+    const before = keyOf(this.config, this.files);
+    const after = keyOf(next, files);
     for (const id of before.keys()) {
       if (!after.has(id)) result.removed.push(id);
       else if (after.get(id) !== before.get(id)) result.restarted.push(id);
@@ -236,6 +303,21 @@ export class Daemon {
       this.config = old;
       return this.reloaded({ ...result, ok: false, error: (err as Error).message }, actor);
     }
+    this.files = files;
+    if (result.changed.includes('log.level')) {
+      this.log.level = next.log.level;
+      result.applied.push(`log.level ${next.log.level}`);
+    }
+    if (this.recordRedactionPolicy('config reload')) result.applied.push('redaction switch audited');
+    for (const target of this.reloadTargets) {
+      if (!target.affects(result.changed)) continue;
+      try {
+        result.applied.push(await target.apply(next));
+      } catch (err) {
+        result.applied.push(`failed: ${(err as Error).message}`);
+        this.log.error({ err }, 'cannot apply a reloaded setting');
+      }
+    }
     try {
       auditReload(this.catalog!, old, next, result, actor);
       auditRetentionOverrides(this.catalog!, next, actor);
@@ -245,10 +327,16 @@ export class Daemon {
     return this.reloaded(result, actor);
   }
 
-  /** A config that could not be loaded (its issues already logged, one line each): the running
-   * one stays; recorded like any outcome. */
-  refuseReload(error: string, actor: string): ReloadResult {
-    return this.reloaded({ ok: false, at_ms: Date.now(), error, added: [], removed: [], restarted: [], unchanged: [] }, actor, false);
+  /** The redaction policy on record: each camera's masks, and an audit entry when what is
+   * switched off changed. Never stops a start or a reload. */
+  private recordRedactionPolicy(why: string): boolean {
+    try {
+      rememberPrivacyMasks(this.catalog!, this.config);
+      return auditRedactionSwitches(this.catalog!, this.config, `edge-nvr (${why})`);
+    } catch (err) {
+      this.log.error({ err }, 'cannot record the redaction settings in the catalog');
+      return false;
+    }
   }
 
   private reloaded(result: ReloadResult, actor: string, log = true): ReloadResult {
@@ -260,6 +348,7 @@ export class Daemon {
     }
     if (result.ok) this.log.info({ reload: result }, 'config reloaded');
     else if (log) this.log.error({ reload: result }, `config reload refused: ${result.error}`);
+    for (const r of result.restart_required) this.log.warn({ reload: result.at_ms }, `reload: not applied until a restart: ${r}`);
     return result;
   }
 

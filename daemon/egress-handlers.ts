@@ -1,7 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { Config } from '../config/schema.js';
 import { exportClip, takeSnapshot, type EgressResult } from '../redaction/egress.js';
 import type { Daemon } from './daemon.js';
 import type { EgressHandlers } from './mqtt/commands.js';
@@ -20,17 +19,18 @@ const reply = (r: EgressResult) => ({ ...r });
  * The MQTT `snapshot` and `export` commands go through the same egress gate as the CLI: the
  * redacted file and its signed manifest are written under `<data>/exports/`, and the reply
  * names them with their hashes. The gate audits each one; the command is audited besides.
+ * Each job reads the daemon's config as it is then: a reload applies to the next one at once.
  */
-export function egressHandlers(daemon: Daemon, config: Config, log: Logger): Pick<EgressHandlers, 'snapshot' | 'export'> {
-  const ctx = () => ({ catalog: daemon.catalog!, dataDir: daemon.dataDir, config, log });
+export function egressHandlers(daemon: Daemon, log: Logger): Pick<EgressHandlers, 'snapshot' | 'export'> {
+  const ctx = (signal: AbortSignal) => ({ catalog: daemon.catalog!, dataDir: daemon.dataDir, config: daemon.config, log, signal });
   return {
     snapshot: async (r) => {
       if (r.at_ms !== undefined) throw new Error('at_ms: snapshots of the past are not built yet; leave it out for the newest recording');
-      return reply(await takeSnapshot(ctx(), {
+      return reply(await takeSnapshot(ctx(r.signal), {
         camera: r.camera, reason: r.reason, requester: r.actor, out: exportPath(daemon.dataDir, 'snapshot', r.request_id, 'jpg'),
       }));
     },
-    export: async (r) => reply(await exportClip(ctx(), {
+    export: async (r) => reply(await exportClip(ctx(r.signal), {
       camera: r.camera, fromMs: r.from_ms, toMs: r.to_ms, reason: r.reason, requester: r.actor,
       out: exportPath(daemon.dataDir, 'export', r.request_id, 'mp4'),
     })),

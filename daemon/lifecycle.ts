@@ -4,13 +4,13 @@ import { SdNotify } from '../watchdog/sd-notify.js';
 import { startWatchdogPings } from '../watchdog/watchdog-pings.js';
 import { Daemon } from './daemon.js';
 import { egressHandlers } from './egress-handlers.js';
-import { startMqtt, type MqttReporter } from './mqtt/reporter.js';
+import { startMqtt, type MqttReporter, type ReporterOptions } from './mqtt/reporter.js';
 import { DaemonBoxState } from './box-state.js';
 import { startWeb, type WebServers } from '../web/server.js';
 import { EXIT } from './args.js';
-import { loadConfig } from '../config/load.js';
-import { ConfigError } from '../config/errors.js';
 import { exitOnUnhandledErrors } from './fatal-errors.js';
+import { ConfigError } from '../config/errors.js';
+import { secretFileIssues } from '../config/secret-files.js';
 
 /** A supervisor that has not ticked for this long is wedged: let systemd restart the box. */
 const SUPERVISOR_SILENT_MS = 10_000;
@@ -35,9 +35,15 @@ export interface RunOptions {
 export async function runDaemon(config: Config, log: Logger, { durationS, configPath, onReady }: RunOptions = {}): Promise<number> {
   exitOnUnhandledErrors(log);
   const daemon = new Daemon(config, log, { configPath });
+  // A secret other local users can read is a leak already: refuse it before anything runs.
+  const secrets = secretFileIssues(config, daemon.dataDir);
+  if (secrets.errors.length) throw new ConfigError(configPath ?? 'config', secrets.errors);
+  for (const w of secrets.warnings) log.warn({ path: configPath }, w);
   const notify = new SdNotify({ log });
   let pings: { stop(): void } | undefined;
   let mqtt: MqttReporter | undefined;
+  /** a reporter being replaced after a reload (stop() waits for it) */
+  let mqttSwap: Promise<unknown> = Promise.resolve();
   let web: WebServers | undefined;
   let stopping: Promise<void> | undefined;
   let starting: Promise<void> | undefined;
@@ -51,20 +57,38 @@ export async function runDaemon(config: Config, log: Logger, { durationS, config
     log.info({ why }, 'stopping');
     pings?.stop();
     void notify.stopping();
-    // a stop during start-up waits for it (recovery, the first sweep): never a half-started daemon stopped under its feet
+    // A stop during start-up waits for it (recovery, the first sweep): never a half-started daemon
+    // stopped under its feet. The page first, then MQTT: it cancels running exports (their replies
+    // say so) and says offline; then the recorders finalise their open segments.
     stopping = (starting ?? Promise.resolve()).catch(() => undefined)
       .then(() => web?.close().catch((err) => log.error({ err }, 'http stop failed')))
-      .then(() => mqtt?.stop().catch((err) => log.error({ err }, 'mqtt stop failed')))
+      .then(() => mqttSwap).then(() => mqtt?.stop()).catch((err) => log.error({ err }, 'mqtt stop failed'))
       .then(() => daemon.stop(why)).then(resolveDone, (err) => { log.error({ err }, 'error while stopping'); resolveDone(); });
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   // SIGHUP (edge-nvr reload): apply the config file again; an invalid one is refused and the
-  // running config stays. Reloads run one at a time.
-  let reloading: Promise<unknown> = Promise.resolve();
+  // running config stays.
   process.on('SIGHUP', () => {
-    if (stopping) return;
-    reloading = reloading.then(() => reloadFromFile(daemon, log, configPath));
+    if (!stopping) daemon.reloadFile(configPath, 'signal:SIGHUP').catch((err) => log.error({ err }, 'config reload failed'));
+  });
+  const mqttOptions: ReporterOptions = {
+    handlers: { ...egressHandlers(daemon, log), reload: (actor) => daemon.reloadFile(configPath, actor) },
+  };
+  // A changed mqtt section (or box id, or a file it names) reconnects with the new settings. The
+  // swap waits a turn of the event loop: a reload asked for over MQTT is answered on the old
+  // connection first. The outbox is in the catalog: nothing queued is lost, at most re-sent.
+  daemon.reloadTargets.push({
+    affects: (changed) => changed.some((c) => c === 'box.id' || c.startsWith('mqtt')),
+    apply: (next) => {
+      const old = mqtt;
+      mqtt = undefined;
+      mqttSwap = mqttSwap.then(() => new Promise((r) => setImmediate(r))).then(async () => {
+        await old?.stop({ reconnecting: true });
+        if (!stopping) mqtt = startMqtt(daemon, next, log, mqttOptions);
+      }).catch((err) => log.error({ err }, 'cannot restart mqtt with the reloaded settings'));
+      return Promise.resolve(next.mqtt ? (old ? 'mqtt reconnects with the new settings' : 'mqtt started') : 'mqtt stopped');
+    },
   });
   try {
     void notify.status('recovering and starting recorders');
@@ -74,9 +98,7 @@ export async function runDaemon(config: Config, log: Logger, { durationS, config
       await done;
       return EXIT.ok;
     }
-    mqtt = startMqtt(daemon, config, log, {
-      handlers: { ...egressHandlers(daemon, config, log), reload: (actor) => (reloading = reloading.then(() => reloadFromFile(daemon, log, configPath, actor))) },
-    });
+    mqtt = startMqtt(daemon, config, log, mqttOptions);
     web = await startHttp(daemon, config, log, () => mqtt);
   } catch (err) {
     if (stopping) {
@@ -119,20 +141,4 @@ async function startHttp(daemon: Daemon, config: Config, log: Logger, mqtt: () =
     log.error({ err }, `status page and metrics not started: ${(err as Error).message}`);
     return undefined;
   }
-}
-
-async function reloadFromFile(daemon: Daemon, log: Logger, path: string | undefined, actor = 'signal:SIGHUP'): Promise<void> {
-  log.info({ path }, 'SIGHUP: reloading the config');
-  let next: Config;
-  try {
-    if (!path) throw new Error('this daemon was started without a config file (the demo): nothing to reload');
-    next = loadConfig(path);
-  } catch (err) {
-    const lines = err instanceof ConfigError ? err.issues.map((i) => `${err.source}: ${i}`) : [(err as Error).message];
-    // one log line per issue; an issue itself may hold "; " (what is wrong; what to do)
-    for (const line of lines) log.error({ path }, `config reload refused: ${line}`);
-    daemon.refuseReload(lines.join('; '), actor);
-    return;
-  }
-  await daemon.reload(next, actor).catch((err) => log.error({ err }, 'config reload failed'));
 }

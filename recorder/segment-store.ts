@@ -39,10 +39,15 @@ function fsyncPath(path: string): void {
 /**
  * Moves closed segments from staging into the recordings tree and indexes them. Commits are
  * serialised so the hash chain grows in one order. The invariant that start-up recovery relies
- * on: the row is inserted only after the file and its directories are fsynced in place.
+ * on: the row is inserted only after the file and its directory entries are fsynced in place.
+ * Which directories that takes is reasoned out in docs/recording.md ("Directory fsyncs"): the
+ * two the rename changed, every time, and a directory's parent only the first time this process
+ * commits into it (a directory it just made, or one a crashed run may have left unsynced).
  */
 export class SegmentStore {
   private queue: Promise<unknown> = Promise.resolve();
+  /** directories whose entry in their parent this process has fsynced */
+  private readonly durableDirs = new Set<string>();
 
   constructor(readonly dataDir: string, private readonly catalog: Catalog, private readonly log: Logger) {}
 
@@ -77,12 +82,21 @@ export class SegmentStore {
     fsyncPath(seg.stagedPath);
     const sha256 = await sha256File(seg.stagedPath);
     const bytes = statSync(seg.stagedPath).size;
-    mkdirSync(dirname(abs), { recursive: true });
+    const created = mkdirSync(dirname(abs), { recursive: true });
+    // made now (even if this process made it before and someone removed it): not durable yet
+    if (created) for (let d = dirname(abs); d.length >= created.length; d = dirname(d)) this.durableDirs.delete(d);
     renameSync(seg.stagedPath, abs);
-    for (let d = dirname(abs); d.length >= join(this.dataDir, RECORDINGS_DIR).length; d = dirname(d)) fsyncPath(d);
+    // the rename's two entries: the file into its hour directory, out of staging
+    fsyncPath(dirname(abs));
     fsyncPath(dirname(seg.stagedPath));
+    // the entries that lead to the hour directory, up to the data dir, once per process each
+    for (let d = dirname(abs); d.length >= join(this.dataDir, RECORDINGS_DIR).length && !this.durableDirs.has(d); d = dirname(d)) {
+      fsyncPath(dirname(d));
+      this.durableDirs.add(d);
+    }
     const row = this.catalog.addSegment({
       camera: seg.camera, start_ms: Math.round(seg.startMs), end_ms: Math.round(seg.endMs), bytes, path: rel, sha256, origin,
+      clock_step_ms: seg.clockStepMs ?? null,
     });
     this.log.debug({ camera: seg.camera, path: rel, bytes, start: row.start_ms, end: row.end_ms, origin }, 'segment indexed');
     return row;

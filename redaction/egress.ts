@@ -18,6 +18,7 @@ import { readImage } from './image-io.js';
 import { manifestPath, signManifest, type Manifest } from './manifest.js';
 import { DEFAULT_SETTINGS, Redactor, type RedactorSettings } from './redactor.js';
 import { OnnxDetector } from './onnx-detector.js';
+import { rememberedPrivacyMasks, switchedOff } from './policy-record.js';
 import { TextDetector } from './text-detector.js';
 import { chooseEncoder, decodeFrames, Encoder, writeImage, type DecodeRange } from './video-io.js';
 import { videoInfo, type VideoInfo } from '../common/media-probe.js';
@@ -31,6 +32,8 @@ export interface EgressContext {
   log?: Log;
   /** instead of the configured ones (benchmarks, tests that wrap a real detector) */
   detectors?: Detector[];
+  /** aborting it stops the job: its processes are killed, its partial output removed, and it throws */
+  signal?: AbortSignal;
 }
 
 export interface EgressResult { out: string; manifest: string; frames: number; blanked_frames: number; sha256: string; export_id: string }
@@ -61,11 +64,13 @@ export function configuredDetectors(config?: Config): Promise<Detector[]> {
   return shared;
 }
 
-function settingsFor(config: Config | undefined, camera?: string): RedactorSettings {
+/** A camera the config no longer names keeps the masks it had when it was last configured. */
+function settingsFor(config: Config | undefined, catalog: Catalog, camera?: string): RedactorSettings {
   const cam = config?.cameras.find((c) => c.id === camera);
   const every = { ...DEFAULT_SETTINGS.every }, pad = { ...DEFAULT_SETTINGS.pad };
   for (const d of config?.redaction.detectors ?? []) { every[d.name] = d.every_n_frames; pad[d.name] = d.pad; }
-  return { ...DEFAULT_SETTINGS, every, pad, method: config?.redaction.method ?? 'pixelate', masks: cam?.privacy_masks ?? [] };
+  const masks = cam ? cam.privacy_masks : camera ? rememberedPrivacyMasks(catalog, camera) : [];
+  return { ...DEFAULT_SETTINGS, every, pad, method: config?.redaction.method ?? 'pixelate', masks };
 }
 
 interface Job {
@@ -96,7 +101,8 @@ async function run(ctx: EgressContext, job: Job): Promise<EgressResult> {
     if (existsSync(out)) throw new EgressRequestError(`${out} exists; refusing to overwrite it`);
     mkdirSync(dirname(out), { recursive: true });
     const detectors = ctx.detectors ?? (await configuredDetectors(ctx.config));
-    const settings = settingsFor(ctx.config, job.camera);
+    const settings = settingsFor(ctx.config, ctx.catalog, job.camera);
+    const off = switchedOff(ctx.config);
     const created = new Date();
     const redactor = new Redactor(detectors, settings, (n) => `${boxId} ${exportId} ${new Date(job.timeOf?.(n) ?? created.getTime()).toISOString().slice(0, 19)}Z`, job.still);
     const imageFormat = IMAGE_EXT[extname(out).toLowerCase()];
@@ -107,6 +113,7 @@ async function run(ctx: EgressContext, job: Job): Promise<EgressResult> {
     let last: Frame | undefined;
     let n = 0;
     for await (const frame of job.frames()) {
+      ctx.signal?.throwIfAborted();
       await redactor.look(frame, n++);
       last = frame;
     }
@@ -118,17 +125,21 @@ async function run(ctx: EgressContext, job: Job): Promise<EgressResult> {
     } else {
       encoder = new Encoder(tmp, job.info, await chooseEncoder());
       let m = 0;
-      for await (const frame of job.frames()) await encoder.write(redactor.render(frame, m++));
+      for await (const frame of job.frames()) {
+        ctx.signal?.throwIfAborted();
+        await encoder.write(redactor.render(frame, m++));
+      }
       if (m < n) throw new Error(`the sources gave ${m} frames on the second pass, ${n} on the first; refusing a partial output`);
       await encoder.finish();
     }
+    ctx.signal?.throwIfAborted();
     const sha256 = await sha256File(tmp);
     auditedBoxKey(ctx.catalog, ctx.dataDir, job.requester); // a key created for this manifest is audited before it signs
     const manifest = signManifest({
       schema: 'edge-nvr/manifest/1', kind: job.kind, export_id: exportId, box_id: boxId, created: created.toISOString(),
       requester: job.requester, reason: job.reason, camera: job.camera,
       from: job.fromMs !== undefined ? new Date(job.fromMs).toISOString() : undefined, to: job.toMs !== undefined ? new Date(job.toMs).toISOString() : undefined,
-      sources: job.sources, settings: { ...settings, fail_closed: true }, detectors: detectors.map((d) => ({ name: d.name, version: d.version })),
+      sources: job.sources, settings: { ...settings, fail_closed: true }, switched_off: off, detectors: detectors.map((d) => ({ name: d.name, version: d.version })),
       encoder: encoder?.encoder ?? imageFormat!, frames: redactor.stats.frames, blanked_frames: redactor.stats.blanked_frames, boxes: redactor.stats.hidden_boxes,
       detections: redactor.stats.detections, output: { file: basename(out), sha256, bytes: statSync(tmp).size }, public_key: '',
     }, ctx.dataDir);
@@ -136,7 +147,8 @@ async function run(ctx: EgressContext, job: Job): Promise<EgressResult> {
     writeFileSync(manifestPath(out), JSON.stringify(manifest, null, 2) + '\n', { flag: 'wx' });
     renameSync(tmp, out);
     appendAudit(ctx.catalog, { ...audit, action: job.kind, details: { export_id: exportId, sha256, frames: redactor.stats.frames,
-      blanked_frames: redactor.stats.blanked_frames, manifest: manifestPath(out), errors: redactor.stats.errors.slice(0, 3) } });
+      blanked_frames: redactor.stats.blanked_frames, manifest: manifestPath(out), errors: redactor.stats.errors.slice(0, 3), switched_off: off } });
+    if (off.length) ctx.log?.warn({ out, switched_off: off }, `${job.kind} written with ${off.map((o) => o.detector).join(' and ')} NOT hidden (switched off in the config)`);
     // every egress is anchored: a platform keeping this checkpoint can hold the box to the
     // chains as they stood when the file left (the audit entry above included)
     try {
@@ -147,7 +159,8 @@ async function run(ctx: EgressContext, job: Job): Promise<EgressResult> {
     if (redactor.stats.blanked_frames > 0) ctx.log?.warn({ out, blanked: redactor.stats.blanked_frames, errors: redactor.stats.errors.slice(0, 3) }, 'frames blanked (fail closed)');
     ctx.log?.info({ out, export_id: exportId, frames: redactor.stats.frames }, `${job.kind} written`);
     return { out, manifest: manifestPath(out), frames: redactor.stats.frames, blanked_frames: redactor.stats.blanked_frames, sha256, export_id: exportId };
-  } catch (err) {
+  } catch (caught) {
+    const err = ctx.signal?.aborted ? new Error(`cancelled: ${(ctx.signal.reason as Error)?.message ?? 'aborted'}; nothing was written`) : caught;
     encoder?.abort();
     try { unlinkSync(tmp); } catch { /* nothing was written */ }
     try {
@@ -174,6 +187,7 @@ export async function exportClip(ctx: EgressContext, req: ExportRequest): Promis
   const ranges: Array<DecodeRange & { row: SegmentRow }> = [];
   const sources: Manifest['sources'] = [];
   for (const r of rows) {
+    ctx.signal?.throwIfAborted();
     let path: string;
     try {
       path = await checkedSource(ctx, r);
@@ -196,7 +210,7 @@ export async function exportClip(ctx: EgressContext, req: ExportRequest): Promis
     async *frames() {
       let n = 0;
       starts = [];
-      for (const r of ranges) { starts.push(n); for await (const f of decodeFrames(r, info)) { n++; yield f; } }
+      for (const r of ranges) { starts.push(n); for await (const f of decodeFrames(r, info, ctx.signal)) { n++; yield f; } }
     },
   });
 }
@@ -215,7 +229,7 @@ export async function takeSnapshot(ctx: EgressContext, req: SnapshotRequest): Pr
     info, still: true, timeOf: () => row.end_ms,
     async *frames() {
       let last: Frame | undefined;
-      for await (const f of decodeFrames({ path, keyframesOnly: true }, info)) last = f;
+      for await (const f of decodeFrames({ path, keyframesOnly: true }, info, ctx.signal)) last = f;
       if (last) yield last;
     },
   });
@@ -234,7 +248,7 @@ export async function redactFile(ctx: EgressContext, req: RedactRequest): Promis
     kind: 'redact', out: req.out, requester: req.requester, reason: req.reason, camera: req.camera, sources: [{ path: input, sha256: sha }], info, still,
     async *frames() {
       if (still) yield await readImage(input);
-      else yield* decodeFrames({ path: input }, info);
+      else yield* decodeFrames({ path: input }, info, ctx.signal);
     },
   });
 }

@@ -18,6 +18,9 @@ export interface Manifest {
   to?: string;
   sources: Array<{ path: string; sha256: string; segment_id?: number; start?: string; end?: string }>;
   settings: Record<string, unknown>;
+  /** built-in detectors switched off in the config, with its written reason: what this output
+   * does NOT hide (empty when faces and plates were both hidden) */
+  switched_off: Array<{ detector: 'faces' | 'plates'; reason: string }>;
   detectors: Array<{ name: string; version: string }>;
   encoder: string;
   frames: number;

@@ -22,7 +22,7 @@ export interface DecodeRange { path: string; startS?: number; durationS?: number
  * failure ends in a thrown error, and the caller discards what it wrote: a file that cannot
  * be decoded to the end is not exported half way.
  */
-export async function* decodeFrames(src: DecodeRange, info: VideoInfo): AsyncGenerator<Frame> {
+export async function* decodeFrames(src: DecodeRange, info: VideoInfo, signal?: AbortSignal): AsyncGenerator<Frame> {
   const args = ['-v', 'error', '-nostdin'];
   if (src.keyframesOnly) args.push('-skip_frame', 'nokey');
   if (src.startS) args.push('-ss', src.startS.toFixed(3));
@@ -32,6 +32,9 @@ export async function* decodeFrames(src: DecodeRange, info: VideoInfo): AsyncGen
   let stderr = '';
   proc.stderr!.on('data', (d) => { if (stderr.length < 4000) stderr += String(d); });
   const exited = once(proc, 'close') as Promise<[number | null]>;
+  // a cancelled job must not wait for the decoder to reach the end of the range
+  const kill = () => { if (proc.exitCode === null) proc.kill('SIGKILL'); };
+  signal?.addEventListener('abort', kill, { once: true });
   const size = info.width * info.height * 3;
   let buf = Buffer.allocUnsafe(size);
   let filled = 0;
@@ -53,7 +56,8 @@ export async function* decodeFrames(src: DecodeRange, info: VideoInfo): AsyncGen
     if (code !== 0) throw new Error(`decoding ${src.path} failed (ffmpeg exit ${code}): ${stderr.trim().split('\n').slice(-2).join(' ')}`);
     if (filled !== 0) throw new Error(`decoding ${src.path} ended in the middle of a frame`);
   } finally {
-    if (proc.exitCode === null) proc.kill('SIGKILL');
+    signal?.removeEventListener('abort', kill);
+    kill();
   }
 }
 

@@ -1,12 +1,13 @@
 import { EventEmitter } from 'node:events';
 import { statfsSync } from 'node:fs';
 import type { Logger } from 'pino';
-import type { BackendExit, RecorderBackend, RecorderBackendOptions } from '../recorder/backends/backend.js';
+import type { BackendExit, ClosedSegment, RecorderBackend, RecorderBackendOptions } from '../recorder/backends/backend.js';
 import { createBackend, type BackendName } from '../recorder/backends/create.js';
 import type { Catalog, SegmentRow } from '../recorder/catalog/catalog.js';
 import { recoverCamera } from '../recorder/recovery.js';
 import type { SegmentStore } from '../recorder/segment-store.js';
 import { Backoff } from './backoff.js';
+import { ClockSteps } from './clock-steps.js';
 import type { RaiseEvent } from './events.js';
 import { classifyExit, type GapCause } from './gap-cause.js';
 
@@ -29,6 +30,8 @@ export interface CameraSupervisorOptions {
   /** called before every launch (ONVIF: the stream URI may have changed); a failure is a
    * failed run, retried with backoff */
   resolveUrl?: () => Promise<{ url: string; safeUrl: string }>;
+  /** the daemon's clock watcher: segment times follow a step of the wall clock */
+  clockSteps?: ClockSteps;
 }
 
 /** Under a megabyte free: not even one more fragment fits. */
@@ -67,7 +70,13 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
   private settled: Promise<void> = Promise.resolve();
   private readonly backoff: Backoff;
   private launchedAtMs = 0;
-  private lastMediaMs = 0;
+  /** stall detection runs on the monotonic clock: a step of the wall clock is no stall, and
+   * does not hide one */
+  private launchedAtMono = 0;
+  private lastMediaMono = 0;
+  /** the wall clock's offset from the monotonic clock when the running backend started */
+  private launchOffsetMs = 0;
+  private readonly clock: ClockSteps;
   private stalled = false;
   /** a gap the catalog could not take (read-only or full disk); written when a segment is */
   private unwrittenGap?: { id: number; start_ms: number; cause: string; detail: string | null };
@@ -81,6 +90,7 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
   constructor(readonly camera: string, private readonly opts: CameraSupervisorOptions) {
     super();
     this.backoff = new Backoff(opts.backoffSeconds, { stableAfterMs: opts.stableAfterMs });
+    this.clock = opts.clockSteps ?? new ClockSteps();
   }
 
   get pid(): number | undefined {
@@ -116,6 +126,7 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
       this.backend = undefined;
       this.launchedAtMs = Date.now();
       this.backoff.started(this.launchedAtMs);
+      this.launchedAtMono = performance.now();
       this.stalled = false;
       this.setState('starting', 'resolving the stream URI');
       resolveUrl().then(({ url, safeUrl }) => {
@@ -135,16 +146,20 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
   private launchBackend(): void {
     const backend = createBackend(this.opts.backend, this.opts.backendOptions, this.opts.log);
     this.backend = backend;
+    this.clock.check();
     this.launchedAtMs = Date.now();
+    this.launchedAtMono = performance.now();
+    this.launchOffsetMs = this.launchedAtMs - this.launchedAtMono;
     this.stalled = false;
     this.backoff.started(this.launchedAtMs);
     this.setState('starting', `${backend.name} starting`);
     // A segment closing is not media arriving: ffmpeg reports its last one as it gives up.
     backend.on('segment', (seg) => {
-      this.settled = this.settled.then(() => this.commit(seg));
+      const placed = this.followClockSteps(seg, backend);
+      this.settled = this.settled.then(() => this.commit(placed));
     });
-    backend.on('progress', ({ atMs }) => {
-      this.lastMediaMs = atMs;
+    backend.on('progress', () => {
+      this.lastMediaMono = performance.now();
       if (this.state === 'starting') this.setState('recording', 'media flowing');
     });
     backend.once('exit', (exit) => {
@@ -153,7 +168,27 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
     backend.start();
   }
 
-  private async commit(seg: Parameters<SegmentStore['commit']>[0], origin?: SegmentRow['origin']): Promise<void> {
+  /**
+   * A backend places its segments on the wall clock as it was when it took its base (its
+   * `wallAnchorMono`). When the clock stepped since, the segment moves by the steps before its
+   * end, so it is in the clock of now, and keeps its length; a segment open while the clock
+   * stepped is marked with the step (the hole or overlap before it is the `clock_jump` gap the
+   * health monitor records). Steps are found within a second (docs/recording.md).
+   */
+  private followClockSteps(seg: ClosedSegment, backend: RecorderBackend): ClosedSegment {
+    this.clock.check();
+    const anchorMono = backend.wallAnchorMono ?? this.launchedAtMono;
+    const frameOffset = this.launchOffsetMs + this.clock.between(this.launchedAtMono, anchorMono);
+    const startMono = seg.startMs - frameOffset;
+    const endMono = seg.endMs - frameOffset;
+    const shift = this.clock.between(anchorMono, endMono);
+    const inside = this.clock.between(startMono, endMono);
+    if (shift === 0 && inside === 0) return seg;
+    if (inside !== 0) this.opts.log.warn({ camera: this.camera, stepMs: inside, stagedPath: seg.stagedPath }, 'the wall clock stepped while this segment was open: it is marked');
+    return { ...seg, startMs: seg.startMs + shift, endMs: seg.endMs + shift, ...(inside !== 0 ? { clockStepMs: inside } : {}) };
+  }
+
+  private async commit(seg: ClosedSegment, origin?: SegmentRow['origin']): Promise<void> {
     try {
       const row = await this.opts.store.commit(seg, origin);
       this.onIndexed(row);
@@ -179,10 +214,10 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
   }
 
   private checkStall(): void {
-    const now = Date.now();
-    this.lastTickMono = performance.now();
+    const now = performance.now();
+    this.lastTickMono = now;
     if (this.stopping || this.stalled || !this.backend || this.state === 'down') return;
-    const silentMs = now - Math.max(this.lastMediaMs, this.launchedAtMs);
+    const silentMs = Math.round(now - Math.max(this.lastMediaMono, this.launchedAtMono));
     if (silentMs < this.opts.stallTimeoutMs) return;
     this.stalled = true;
     this.opts.log.warn({ camera: this.camera, silentMs, pid: this.backend.pid }, 'recorder stalled: no media; restarting it');
@@ -197,8 +232,8 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
    */
   private async afterExit(exit: BackendExit, knownCause?: GapCause): Promise<void> {
     const run = {
-      hadMedia: this.lastMediaMs >= this.launchedAtMs,
-      msSinceMedia: Date.now() - Math.max(this.lastMediaMs, this.launchedAtMs),
+      hadMedia: this.lastMediaMono >= this.launchedAtMono,
+      msSinceMedia: performance.now() - Math.max(this.lastMediaMono, this.launchedAtMono),
       stallMs: Math.min(this.opts.stallTimeoutMs, this.opts.backendOptions.timeoutSeconds * 1000),
       diskFull: diskIsFull(this.opts.dataDir),
     };

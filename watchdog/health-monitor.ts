@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Catalog } from '../recorder/catalog/catalog.js';
+import { ClockSteps, type ClockStep } from './clock-steps.js';
 import type { RaiseEvent } from './events.js';
 import type { ClockView } from './retention.js';
 import { probeWritable, readClockSync } from './system-health.js';
@@ -12,10 +13,10 @@ export interface HealthMonitorOptions {
   raise: RaiseEvent;
   /** how often the disk is probed and the clock's sync state read */
   probeIntervalMs?: number;
-  /** a wall-clock step larger than this, against the monotonic clock, is a clock jump */
-  jumpThresholdMs?: number;
   /** how the clock's sync state is read (tests give their own) */
   readClock?: typeof readClockSync;
+  /** the daemon's clock watcher (shared with the camera supervisors); one of its own otherwise */
+  clockSteps?: ClockSteps;
 }
 
 /**
@@ -35,16 +36,19 @@ export class HealthMonitor {
   private clockSource = 'unknown';
   /** the last forward step no synchronised reading has confirmed since */
   private unconfirmedStep: { stepMs: number; atMs: number } | null = null;
-  private lastWall = Date.now();
-  private lastMono = performance.now();
+  readonly clock: ClockSteps;
+  private readonly onStep = (s: ClockStep) => this.recordStep(s);
 
-  constructor(private readonly opts: HealthMonitorOptions) {}
+  constructor(private readonly opts: HealthMonitorOptions) {
+    this.clock = opts.clockSteps ?? new ClockSteps();
+  }
 
   /** Resolves once the first probe (disk and clock) is done. */
   start(): Promise<void> {
     const first = this.probe();
     this.probeTimer = setInterval(() => void this.probe(), this.opts.probeIntervalMs ?? 30_000);
-    this.jumpTimer = setInterval(() => this.checkJump(), 1000);
+    this.clock.on('step', this.onStep);
+    this.jumpTimer = setInterval(() => this.clock.check(), 1000);
     this.probeTimer.unref();
     this.jumpTimer.unref();
     return first;
@@ -53,6 +57,7 @@ export class HealthMonitor {
   stop(): void {
     clearInterval(this.probeTimer);
     clearInterval(this.jumpTimer);
+    this.clock.off('step', this.onStep);
   }
 
   async probe(): Promise<void> {
@@ -82,24 +87,18 @@ export class HealthMonitor {
     return { synchronized: this.clockSynced ?? null, source: this.clockSource, unconfirmedStepMs: this.unconfirmedStep?.stepMs ?? null, read: this.clockSynced !== undefined };
   }
 
-  checkJump(): void {
-    const wall = Date.now();
-    const mono = performance.now();
-    const expected = this.lastWall + (mono - this.lastMono);
-    const stepMs = wall - expected;
-    this.lastWall = wall;
-    this.lastMono = mono;
-    if (Math.abs(stepMs) < (this.opts.jumpThresholdMs ?? 2000)) return;
-    const [from, to] = stepMs > 0 ? [expected, wall] : [wall, expected];
-    this.opts.log.warn({ stepMs: Math.round(stepMs) }, 'the wall clock stepped');
-    if (stepMs > 0) this.unconfirmedStep = { stepMs: Math.round(stepMs) + (this.unconfirmedStep?.stepMs ?? 0), atMs: wall };
+  /** A step is a `clock_jump` gap on every camera (whoever's check() found it) and an event. */
+  private recordStep({ stepMs, fromWall, toWall }: ClockStep): void {
+    const [from, to] = stepMs > 0 ? [fromWall, toWall] : [toWall, fromWall];
+    this.opts.log.warn({ stepMs }, 'the wall clock stepped');
+    if (stepMs > 0) this.unconfirmedStep = { stepMs: stepMs + (this.unconfirmedStep?.stepMs ?? 0), atMs: toWall };
     for (const camera of this.opts.cameras()) {
       try {
-        this.opts.catalog.addGap(camera, Math.round(from), Math.round(to), 'clock_jump', `the clock stepped ${stepMs > 0 ? 'forward' : 'back'} by ${Math.round(Math.abs(stepMs))} ms`);
+        this.opts.catalog.addGap(camera, from, to, 'clock_jump', `the clock stepped ${stepMs > 0 ? 'forward' : 'back'} by ${Math.abs(stepMs)} ms`);
       } catch (err) {
         this.opts.log.error({ err, camera }, 'cannot record the clock jump');
       }
     }
-    this.opts.raise('clock_jump', null, { step_ms: Math.round(stepMs) });
+    this.opts.raise('clock_jump', null, { step_ms: stepMs });
   }
 }

@@ -17,6 +17,8 @@ import { clockDrifts } from '../../recorder/sources/onvif.js';
 import { resolveSource } from '../../recorder/sources/resolve.js';
 import { scrubCredentials } from '../../common/credentials.js';
 import { configuredDetectors } from '../../redaction/egress.js';
+import { switchedOff } from '../../redaction/policy-record.js';
+import { secretFileIssues } from '../../config/secret-files.js';
 import { readClockSync } from '../../watchdog/system-health.js';
 import { probeStream } from './probe.js';
 import { DEFAULT_CONFIG, EXIT, parseCommand, type CommandSpec } from '../args.js';
@@ -28,6 +30,8 @@ import { UsersFile, usersFilePath } from '../../web/users.js';
 export interface CheckResult {
   name: string;
   ok: boolean;
+  /** passed, but something a person should know and decide about (printed WARN; exit 0) */
+  warn?: boolean;
   /** one line a person can act on */
   detail: string;
   /** the config's issues, only on a failed `config` check (--json) */
@@ -81,7 +85,7 @@ export async function run(argv: string[]): Promise<number> {
 
 export function formatResults(results: CheckResult[]): string {
   const width = Math.max(...results.map((r) => r.name.length));
-  return results.map((r) => `${r.ok ? 'PASS' : 'FAIL'} ${r.name.padEnd(width)}  ${r.detail}\n`).join('');
+  return results.map((r) => `${r.ok ? (r.warn ? 'WARN' : 'PASS') : 'FAIL'} ${r.name.padEnd(width)}  ${r.detail}\n`).join('');
 }
 
 /** Runs every pre-flight check; a check that throws is a failed check, not a crashed command. */
@@ -289,13 +293,25 @@ export async function brokerReachable({ config }: CheckContext): Promise<CheckRe
  * installer learns of a missing model or a wrong layout only when the first export is refused.
  */
 export async function redactionReady({ config }: CheckContext): Promise<CheckResult> {
+  // a built-in detector switched off is allowed (with a reason), never quietly
+  const off = switchedOff(config).map((o) => `${o.detector.toUpperCase()} ARE NOT HIDDEN in exports (redaction.${o.detector}: false, reason: ${o.reason})`);
+  const warn = off.length > 0 ? { warn: true } : {};
+  const notes = off.length ? `; ${off.join('; ')}` : '';
   try {
     const detectors = await configuredDetectors(config);
-    if (detectors.length === 0) return { name: 'redaction', ok: true, detail: 'no detector configured: exports carry masks and the watermark only' };
-    return { name: 'redaction', ok: true, detail: detectors.map((d) => `${d.name} (${d.version.split(' ')[0]})`).join(', ') };
+    if (detectors.length === 0) return { name: 'redaction', ok: true, ...warn, detail: `no detector configured: exports carry masks and the watermark only${notes}` };
+    return { name: 'redaction', ok: true, ...warn, detail: detectors.map((d) => `${d.name} (${d.version.split(' ')[0]})`).join(', ') + notes };
   } catch (err) {
-    return { name: 'redaction', ok: false, detail: `${(err as Error).message}; exports and snapshots would be refused` };
+    return { name: 'redaction', ok: false, detail: `${(err as Error).message}; exports and snapshots would be refused${notes}` };
   }
+}
+
+/** Secret files (passwords, the command secret, the TLS key, the box key) only the service reads. */
+export function secretsProtected({ config }: CheckContext): Promise<CheckResult> {
+  const { errors, warnings } = secretFileIssues(config, resolve(config.storage.path));
+  if (errors.length) return Promise.resolve({ name: 'secrets', ok: false, detail: [...errors, ...warnings].join('; ') });
+  if (warnings.length) return Promise.resolve({ name: 'secrets', ok: true, warn: true, detail: warnings.join('; ') });
+  return Promise.resolve({ name: 'secrets', ok: true, detail: 'secret files readable by the service only' });
 }
 
 /** The status page and metrics: certificate files readable, and someone able to log in to the page. */
@@ -326,7 +342,7 @@ export async function httpReady({ config }: CheckContext): Promise<CheckResult> 
 }
 
 /** In order of output. Append new checks here. */
-export const PREFLIGHT: Preflight[] = [ffmpegPresent, gstreamerPresent, storageWritable, camerasReachable, diskLargeEnough, clockSynced, brokerReachable, redactionReady, httpReady];
+export const PREFLIGHT: Preflight[] = [ffmpegPresent, gstreamerPresent, storageWritable, camerasReachable, diskLargeEnough, clockSynced, brokerReachable, secretsProtected, redactionReady, httpReady];
 
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;

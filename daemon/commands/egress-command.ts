@@ -52,8 +52,13 @@ export function requesterDefault(): string {
 export async function runEgress(values: { config?: string; data?: string; json?: boolean }, go: (ctx: EgressContext) => Promise<EgressResult>, filesAlone = false): Promise<number> {
   const { config, dataDir } = egressTarget(values, filesAlone);
   const catalog = Catalog.open(dataDir);
+  // SIGTERM or Ctrl-C: the job kills its decoder and encoder and removes its partial file
+  const cancel = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => cancel.abort(new Error(`${signal} received`));
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
   try {
-    const r = await go({ catalog, dataDir, config });
+    const r = await go({ catalog, dataDir, config, signal: cancel.signal });
     process.stdout.write(values.json ? JSON.stringify(r) + '\n'
       : `${r.out}: ${r.frames} frame${r.frames === 1 ? '' : 's'}${r.blanked_frames ? `, ${r.blanked_frames} blanked (fail closed)` : ''}, manifest ${r.manifest}\n`);
     return EXIT.ok;
@@ -61,6 +66,8 @@ export async function runEgress(values: { config?: string; data?: string; json?:
     if (err instanceof EgressRequestError) throw new UsageError(err.message);
     throw err;
   } finally {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
     catalog.close();
   }
 }

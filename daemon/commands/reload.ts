@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { DEFAULT_CONFIG, EXIT, parseCommand, parseNumber } from '../args.js';
 import { LOCK_FILE, lockHolder } from '../instance-lock.js';
+import type { ReloadResult } from '../reload-outcome.js';
 import { dataDirFrom, dataDirOptions, openCatalogReadOnly } from './data-dir.js';
 
 const spec = {
@@ -20,7 +21,8 @@ const spec = {
   help: { ...dataDirOptions.help, timeout: 'seconds to wait for the daemon to answer (default 30)', json: 'print the outcome as JSON' },
 } as const;
 
-interface LastReload { ok: boolean; at_ms: number; error?: string; added?: string[]; removed?: string[]; restarted?: string[]; unchanged?: string[] }
+/** as written by the daemon; older daemons wrote fewer fields */
+type LastReload = Pick<ReloadResult, 'ok' | 'at_ms' | 'error'> & Partial<ReloadResult>;
 
 function lastReload(dataDir: string): LastReload | undefined {
   try {
@@ -75,7 +77,8 @@ export async function run(argv: string[]): Promise<number> {
     if (parsed.values.json) process.stdout.write(JSON.stringify(r, null, 2) + '\n');
     else if (r.ok) {
       const list = (k: string, v?: string[]) => (v?.length ? ` ${k}: ${v.join(', ')};` : '');
-      process.stdout.write(`reload accepted:${list('restarted', r.restarted)}${list('added', r.added)}${list('removed', r.removed)}${list('unchanged', r.unchanged)}\n`.replace(/;\n$/, '\n'));
+      process.stdout.write(`reload accepted:${list('restarted', r.restarted)}${list('added', r.added)}${list('removed', r.removed)}${list('unchanged', r.unchanged)}${list('changed', r.changed)}${list('applied', r.applied)}\n`.replace(/;\n$/, '\n'));
+      for (const why of r.restart_required ?? []) process.stderr.write(`edge-nvr reload: not applied until the service restarts: ${why}\n`);
     } else process.stderr.write(`reload refused, the running config stays: ${r.error}\n`);
     return r.ok ? EXIT.ok : EXIT.failure;
   }

@@ -4,25 +4,35 @@ import type { Logger } from 'pino';
 import type { Catalog } from '../../recorder/catalog/catalog.js';
 import { appendAudit } from '../../recorder/catalog/audit-log.js';
 import { placeHold } from '../../recorder/catalog/holds.js';
+import { NonceStore } from '../../recorder/catalog/nonces.js';
 import { canonicalJson } from '../../common/canonical-json.js';
 import type { Daemon } from '../daemon.js';
+import type { ReloadResult } from '../reload-outcome.js';
 import {
   CommandArgs, CommandRequest, COMMAND_NAMES, type CommandName, type CommandReply, type ERROR_CODES,
   type ExportArgs, type HoldArgs, type SnapshotArgs,
 } from './payloads.js';
+import { RefusalLimiter } from './refusals.js';
 import type { Topics } from './topics.js';
 
+/** What every egress request carries besides its arguments. */
+export interface EgressCall {
+  actor: string;
+  request_id: string;
+  /** aborted when the daemon stops: the job stops, removes what it wrote and throws */
+  signal: AbortSignal;
+}
+
 /**
- * What serves `snapshot` and `export`: the redaction egress gate. Wiring it is one line where
- * the reporter is started, e.g. `{ snapshot: (r) => takeSnapshot(daemon, r), export: (r) => exportClip(daemon, r) }`.
- * A handler returns what goes into the reply's `result` (paths, hashes, manifest); it throws to
- * fail the command (the message goes into the reply).
+ * What serves `snapshot` and `export` (the redaction egress gate, `daemon/egress-handlers.ts`)
+ * and `reload` (the daemon). A handler returns what goes into the reply's `result` (paths,
+ * hashes, manifest); it throws to fail the command (the message goes into the reply).
  */
 export interface EgressHandlers {
-  snapshot?: (req: SnapshotArgs & { actor: string; request_id: string }) => Promise<Record<string, unknown>>;
-  export?: (req: ExportArgs & { actor: string; request_id: string }) => Promise<Record<string, unknown>>;
-  /** reads the config file again and applies it (what SIGHUP does), audited for `actor`; the outcome is read from meta `last_reload` */
-  reload?: (actor: string) => Promise<unknown>;
+  snapshot?: (req: SnapshotArgs & EgressCall) => Promise<Record<string, unknown>>;
+  export?: (req: ExportArgs & EgressCall) => Promise<Record<string, unknown>>;
+  /** reads the config file again and applies it (what SIGHUP does), audited for `actor` */
+  reload?: (actor: string) => Promise<ReloadResult>;
 }
 
 export interface CommandSettings {
@@ -30,6 +40,8 @@ export interface CommandSettings {
   allowedClients: string[];
   maxPayloadBytes: number;
   replayWindowMs: number;
+  /** the longest range one `export` may ask for */
+  maxExportMs: number;
 }
 
 type ErrorCode = (typeof ERROR_CODES)[number];
@@ -38,8 +50,14 @@ class CommandError extends Error {
   constructor(readonly code: ErrorCode, message: string) { super(message); }
 }
 
-const NONCES_META = 'mqtt.cmd_nonces';
+/** Nonces held at most; past it (a valid signer sending faster than the window drains) commands wait. */
 const MAX_NONCES = 10_000;
+/** snapshots and exports waiting behind the running one; more are refused (`unavailable`) */
+const MAX_QUEUED_EGRESS = 4;
+/** how long stop() waits for a cancelled egress job to clean up */
+const EGRESS_STOP_MS = 5000;
+/** at most one summary line a minute about refusals dropped unanswered */
+const DROPPED_SUMMARY_MS = 60_000;
 
 export interface CommandOutcome {
   /** where the reply goes (besides an MQTT 5 response topic) */
@@ -47,17 +65,39 @@ export interface CommandOutcome {
   reply: CommandReply;
 }
 
+export interface CommandStats {
+  accepted: number;
+  failed: number;
+  refused: number;
+  unanswered: number;
+  refused_by_code: Record<string, number>;
+  egress_running: number;
+  egress_queued: number;
+}
+
 /**
- * Checks and runs commands, in this order, each failure answered with an error and nothing
- * changed: size, topic name, JSON, request schema, the command's argument schema, the sender
- * (allowed client and/or HMAC), replay (timestamp window, nonce never seen), then the command.
- * Every command, accepted or not, is written to the audit log (`cmd.<name>` or `cmd.rejected`).
+ * Checks and runs commands (docs/mqtt.md#commands). First what says nothing about the sender,
+ * each failure a refusal: size, topic name, JSON, request schema, the command's argument schema,
+ * the signature (HMAC over the box id, the topic and the request) and the allowed client, replay
+ * (timestamp window, nonce never seen). Refusals are counted and rate-limited (RefusalLimiter),
+ * never audited. A command that passes them came from a holder of the secret: it is audited
+ * (`cmd.<name>`, ok or not) and run. Snapshots and exports run one at a time off the message
+ * path, so holds and reloads are answered while an export runs, and stop() cancels them.
  */
 export class CommandProcessor {
   private readonly ajv = new Ajv({ allErrors: false, strict: false });
   private readonly validateRequest: ValidateFunction;
   private readonly validateArgs: Record<CommandName, ValidateFunction>;
-  private readonly nonces = new Map<string, number>();
+  private readonly nonces: NonceStore;
+  readonly refusals = new RefusalLimiter();
+  private accepted = 0;
+  private failed = 0;
+  private egressTail: Promise<unknown> = Promise.resolve();
+  private egressRunning = 0;
+  private egressQueued = 0;
+  private readonly cancel = new AbortController();
+  private readonly inflight = new Set<Promise<unknown>>();
+  private readonly summaryTimer: NodeJS.Timeout;
 
   constructor(
     private readonly daemon: Daemon,
@@ -70,30 +110,56 @@ export class CommandProcessor {
   ) {
     this.validateRequest = this.ajv.compile(CommandRequest);
     this.validateArgs = Object.fromEntries(COMMAND_NAMES.map((n) => [n, this.ajv.compile(CommandArgs[n])])) as Record<CommandName, ValidateFunction>;
-    try {
-      const saved = JSON.parse(this.catalog.getMeta(NONCES_META) ?? '{}') as Record<string, number>;
-      for (const [n, t] of Object.entries(saved)) if (typeof t === 'number') this.nonces.set(n, t);
-    } catch {
-      // a damaged list: start empty (the timestamp window still bounds replays)
-    }
+    this.nonces = new NonceStore(this.catalog, MAX_NONCES);
+    this.summaryTimer = setInterval(() => {
+      const dropped = this.refusals.takeDropped();
+      if (dropped) this.log.warn({ dropped, refused_total: this.refusals.counts.refused }, `${dropped} refused commands dropped without a reply (rate limit)`);
+    }, DROPPED_SUMMARY_MS);
+    this.summaryTimer.unref();
   }
 
   private get catalog(): Catalog {
     return this.daemon.catalog!;
   }
 
-  get enabled(): boolean {
-    return this.settings.hmacSecret !== undefined || this.settings.allowedClients.length > 0;
+  stats(): CommandStats {
+    const { refused, unanswered, by_code } = this.refusals.counts;
+    return {
+      accepted: this.accepted, failed: this.failed, refused, unanswered, refused_by_code: { ...by_code },
+      egress_running: this.egressRunning, egress_queued: this.egressQueued,
+    };
   }
 
-  /** Never throws: every outcome is a reply. */
-  async handle(topic: string, payload: Buffer): Promise<CommandOutcome | undefined> {
+  /**
+   * Never throws: every outcome is a reply, or undefined (the box's own replies, and refusals
+   * past the rate limit, which go unanswered).
+   */
+  handle(topic: string, payload: Buffer): Promise<CommandOutcome | undefined> {
+    const p = this.handleNow(topic, payload);
+    this.inflight.add(p);
+    void p.finally(() => this.inflight.delete(p));
+    return p;
+  }
+
+  /** Cancels running and queued snapshots and exports, and waits (bounded) for them to clean up. */
+  async stop(why = 'the daemon is stopping'): Promise<void> {
+    clearInterval(this.summaryTimer);
+    this.cancel.abort(new Error(why));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.inflight]),
+      new Promise<void>((r) => { timer = setTimeout(r, EGRESS_STOP_MS); }),
+    ]).finally(() => clearTimeout(timer));
+  }
+
+  private async handleNow(topic: string, payload: Buffer): Promise<CommandOutcome | undefined> {
     const parsed = this.topics.parseCommandTopic(topic);
     if (parsed.kind === 'reply') return undefined;
     const name = parsed.kind === 'command' || parsed.kind === 'unknown' ? parsed.name : null;
     const replyTopic = this.topics.reply(name);
     let requestId: string | null = null;
-    let client: string | null = null;
+    let req: CommandRequest;
+    let cmd: CommandName;
     try {
       if (payload.length > this.settings.maxPayloadBytes) {
         throw new CommandError('too_large', `payload of ${payload.length} bytes; at most ${this.settings.maxPayloadBytes}`);
@@ -106,57 +172,66 @@ export class CommandProcessor {
         throw new CommandError('bad_json', 'the payload is not JSON');
       }
       if (body !== null && typeof body === 'object' && !Array.isArray(body)) {
-        const b = body as Record<string, unknown>;
-        if (typeof b.id === 'string' && b.id.length <= 128) requestId = b.id;
-        if (typeof b.client === 'string' && /^[A-Za-z0-9._:@-]{1,128}$/.test(b.client)) client = b.client;
+        const id = (body as Record<string, unknown>).id;
+        if (typeof id === 'string' && id.length <= 128) requestId = id;
       }
       if (parsed.kind === 'unknown') throw new CommandError('unknown_command', `unknown command "${parsed.name}"; expected one of ${COMMAND_NAMES.join(', ')}`);
-      const cmd = parsed.name;
+      cmd = parsed.name;
       if (!this.validateRequest(body)) throw new CommandError('invalid', `request: ${this.ajv.errorsText(this.validateRequest.errors, { dataVar: 'request' })}`);
-      const req = body as CommandRequest;
+      req = body as CommandRequest;
       if (!this.validateArgs[cmd](req.args)) throw new CommandError('invalid', `args: ${this.ajv.errorsText(this.validateArgs[cmd].errors, { dataVar: 'args' })}`);
-      this.authorize(cmd, req);
+      this.authorize(topic, req);
       this.checkReplay(req);
+    } catch (err) {
+      // anything else (the catalog failing under the nonce store) is the box's fault, not the sender's
+      const e = err instanceof CommandError ? err : new CommandError('unavailable', `cannot check the request now: ${(err as Error).message}`);
+      if (!this.refusals.admit(e.code)) return undefined;
+      this.log.warn({ topic: topic.slice(0, 200), code: e.code, error: e.message, request: requestId }, 'command refused');
+      return { replyTopic, reply: this.reply(name, requestId, false, { code: e.code, message: e.message }) };
+    }
+    // From here on the sender holds the secret: what happens is audited, ok or not.
+    try {
       const result = await this.run(cmd, req);
-      const reply = this.reply(cmd, req.id, true, undefined, result);
-      this.audit(`cmd.${cmd}`, req.client, cmd, req, { request_id: req.id, ok: true, result });
-      return { replyTopic, reply };
+      this.accepted++;
+      this.audit(`cmd.${cmd}`, req, cmd, { request_id: req.id, ok: true, result });
+      return { replyTopic, reply: this.reply(cmd, req.id, true, undefined, result) };
     } catch (err) {
       const e = err instanceof CommandError ? err : new CommandError('failed', (err as Error).message ?? String(err));
-      const accepted = e.code === 'failed' || e.code === 'unavailable';
-      this.log.warn({ topic: topic.slice(0, 200), code: e.code, error: e.message, request: requestId }, accepted ? 'command failed' : 'command refused');
+      this.failed++;
+      this.log.warn({ command: cmd, code: e.code, error: e.message, request: req.id, client: req.client }, 'command failed');
       try {
-        this.audit(accepted ? `cmd.${name}` : 'cmd.rejected', client, name, undefined, {
-          topic: topic.slice(0, 200), bytes: payload.length, request_id: requestId, ok: false, code: e.code, error: e.message,
-        });
+        this.audit(`cmd.${cmd}`, req, cmd, { request_id: req.id, ok: false, code: e.code, error: e.message });
       } catch (auditErr) {
         this.log.error({ err: auditErr }, 'cannot audit a command');
       }
-      return { replyTopic, reply: this.reply(name, requestId, false, { code: e.code, message: e.message }) };
+      return { replyTopic, reply: this.reply(cmd, req.id, false, { code: e.code, message: e.message }) };
     }
   }
 
-  private authorize(cmd: CommandName, req: CommandRequest): void {
-    if (!this.enabled) throw new CommandError('disabled', 'commands are disabled on this box (set mqtt.commands.hmac_secret_file or allowed_clients)');
-    if (this.settings.allowedClients.length && !this.settings.allowedClients.includes(req.client)) {
-      throw new CommandError('unauthorized', `client "${req.client}" is not allowed to send commands`);
-    }
-    if (this.settings.hmacSecret !== undefined) {
-      if (!req.hmac) throw new CommandError('unauthorized', 'hmac missing');
-      const expected = commandHmac(this.settings.hmacSecret, cmd, req);
-      if (!timingSafeEqual(Buffer.from(expected, 'hex'), Buffer.from(req.hmac, 'hex'))) throw new CommandError('unauthorized', 'hmac does not match');
-    }
+  /**
+   * One answer for every way of failing it (no secret, wrong signature, a client not allowed),
+   * and the HMAC is checked whatever the client: a refusal says nothing about which names exist.
+   */
+  private authorize(topic: string, req: CommandRequest): void {
+    const secret = this.settings.hmacSecret;
+    if (secret === undefined) throw new CommandError('disabled', 'commands are disabled on this box (set mqtt.commands.hmac_secret_file)');
+    const expected = Buffer.from(commandHmac(secret, this.box, topic, req), 'hex');
+    const signed = req.hmac !== undefined && timingSafeEqual(expected, Buffer.from(req.hmac, 'hex'));
+    const allowed = this.settings.allowedClients.length === 0 || this.settings.allowedClients.includes(req.client);
+    if (!signed || !allowed) throw new CommandError('unauthorized', 'not authorized: the request must be signed with this box\'s command secret, for this box and topic, by an allowed client');
   }
 
+  /**
+   * A request is accepted while its timestamp is within the window of the box clock, in either
+   * direction; its nonce is kept until then (ts + window), durably, before the command runs.
+   */
   private checkReplay(req: CommandRequest): void {
     const now = this.now();
     const window = this.settings.replayWindowMs;
     if (Math.abs(now - req.ts) > window) throw new CommandError('replay', `timestamp ${req.ts} is more than ${window / 1000} s from the box clock`);
-    for (const [n, t] of this.nonces) if (now - t > window) this.nonces.delete(n);
-    if (this.nonces.has(req.nonce)) throw new CommandError('replay', 'nonce already used');
-    this.nonces.set(req.nonce, now);
-    while (this.nonces.size > MAX_NONCES) this.nonces.delete(this.nonces.keys().next().value!);
-    this.catalog.setMeta(NONCES_META, JSON.stringify(Object.fromEntries(this.nonces)));
+    const kept = this.nonces.remember(req.nonce, req.ts + window, now);
+    if (kept === 'seen') throw new CommandError('replay', 'nonce already used');
+    if (kept === 'full') throw new CommandError('replay', `${this.nonces.maxNonces} commands inside the replay window already; send again later`);
   }
 
   private async run(cmd: CommandName, req: CommandRequest): Promise<Record<string, unknown>> {
@@ -171,31 +246,54 @@ export class CommandProcessor {
         return { hold_id: hold.id };
       }
       case 'reload': {
-        // the same path as SIGHUP (lifecycle passes it): read the config file again and apply it
+        // the same path as SIGHUP: read the config file again and apply it
         if (!this.handlers.reload) throw new CommandError('unavailable', 'reload not available');
-        await this.handlers.reload(actor);
-        let outcome: Record<string, unknown> = {};
-        try {
-          outcome = JSON.parse(this.catalog.getMeta('last_reload') ?? '{}') as Record<string, unknown>;
-        } catch {
-          // no outcome recorded
-        }
-        if (outcome.ok === false) throw new CommandError('failed', `reload refused: ${typeof outcome.error === 'string' ? outcome.error : 'see the box log'}`);
-        return outcome;
+        const outcome = await this.handlers.reload(actor);
+        if (!outcome.ok) throw new CommandError('failed', `reload refused: ${outcome.error ?? 'see the box log'}`);
+        return { ...outcome };
       }
       case 'snapshot': {
-        this.knownCamera((req.args as { camera: string }).camera);
-        if (!this.handlers.snapshot) throw new CommandError('unavailable', 'redaction egress not available in this build');
-        return this.handlers.snapshot({ ...(req.args as SnapshotArgs), actor, request_id: req.id });
+        const a = req.args as SnapshotArgs;
+        this.knownCamera(a.camera);
+        const handler = this.handlers.snapshot;
+        if (!handler) throw new CommandError('unavailable', 'redaction egress not available in this build');
+        return this.egress((signal) => handler({ ...a, actor, request_id: req.id, signal }));
       }
       case 'export': {
         const a = req.args as ExportArgs;
         if (a.to_ms <= a.from_ms) throw new CommandError('invalid', 'args: to_ms must be after from_ms');
-        this.knownCamera((req.args as { camera: string }).camera);
-        if (!this.handlers.export) throw new CommandError('unavailable', 'redaction egress not available in this build');
-        return this.handlers.export({ ...a, actor, request_id: req.id });
+        const max = this.settings.maxExportMs;
+        if (a.to_ms - a.from_ms > max) {
+          throw new CommandError('invalid', `args: the range is ${Math.ceil((a.to_ms - a.from_ms) / 1000)} s; at most ${max / 1000} s (mqtt.commands.max_export_s): split it`);
+        }
+        this.knownCamera(a.camera);
+        const handler = this.handlers.export;
+        if (!handler) throw new CommandError('unavailable', 'redaction egress not available in this build');
+        return this.egress((signal) => handler({ ...a, actor, request_id: req.id, signal }));
       }
     }
+  }
+
+  /** Snapshots and exports: one at a time (each takes the CPU), a few waiting, cancelled by stop(). */
+  private egress(job: (signal: AbortSignal) => Promise<Record<string, unknown>>): Promise<Record<string, unknown>> {
+    if (this.cancel.signal.aborted) throw new CommandError('unavailable', (this.cancel.signal.reason as Error).message);
+    if (this.egressQueued >= MAX_QUEUED_EGRESS) throw new CommandError('unavailable', `${this.egressQueued} snapshots or exports are waiting already; send again later`);
+    this.egressQueued++;
+    const run = this.egressTail.then(async () => {
+      this.egressQueued--;
+      this.cancel.signal.throwIfAborted();
+      this.egressRunning++;
+      try {
+        return await job(this.cancel.signal);
+      } finally {
+        this.egressRunning--;
+      }
+    });
+    this.egressTail = run.catch(() => undefined);
+    return run.catch((err: unknown) => {
+      if (this.cancel.signal.aborted) throw new CommandError('failed', `cancelled: ${(this.cancel.signal.reason as Error).message}; nothing was written`);
+      throw err;
+    });
   }
 
   private knownCamera(camera: string): void {
@@ -203,16 +301,16 @@ export class CommandProcessor {
     throw new CommandError('invalid', `args: unknown camera "${camera}"`);
   }
 
-  private audit(action: string, client: string | null, cmd: string | null, req: CommandRequest | undefined, details: Record<string, unknown>): void {
-    const a = (req?.args ?? {}) as Partial<HoldArgs & ExportArgs & SnapshotArgs>;
+  private audit(action: string, req: CommandRequest, cmd: CommandName, details: Record<string, unknown>): void {
+    const a = req.args as Partial<HoldArgs & ExportArgs & SnapshotArgs>;
     appendAudit(this.catalog, {
-      actor: client ? `mqtt:${client}` : 'mqtt:unknown',
+      actor: `mqtt:${req.client}`,
       action,
       camera: typeof a.camera === 'string' ? a.camera : null,
       from_ms: a.from_ms ?? a.at_ms ?? null,
       to_ms: a.to_ms ?? null,
       reason: a.reason ?? null,
-      destination: a.destination ?? (cmd ? `mqtt:${this.topics.reply(cmd)}` : null),
+      destination: a.destination ?? `mqtt:${this.topics.reply(cmd)}`,
       details,
     });
   }
@@ -225,9 +323,14 @@ export class CommandProcessor {
   }
 }
 
-/** hex HMAC-SHA256(secret, "<name>\n" + canonical JSON of the request without `hmac`) */
-export function commandHmac(secret: string, name: string, req: Record<string, unknown>): string {
+/**
+ * The signature of a command (docs/mqtt.md#signing): hex HMAC-SHA256 with the shared secret over
+ * `edge-nvr-cmd\n<box id>\n<topic>\n` and the canonical JSON of the request without `hmac`. The
+ * box id and the full topic are in it, so a command signed for one box, or for one command, is
+ * refused by every other box sharing the secret and on every other topic.
+ */
+export function commandHmac(secret: string, box: string, topic: string, req: Record<string, unknown>): string {
   const { hmac: _drop, ...rest } = req;
   void _drop;
-  return createHmac('sha256', secret).update(`${name}\n${canonicalJson(rest)}`).digest('hex');
+  return createHmac('sha256', secret).update(`edge-nvr-cmd\n${box}\n${topic}\n${canonicalJson(rest)}`).digest('hex');
 }

@@ -3,6 +3,7 @@ import { continuity } from '../../watchdog/continuity.js';
 import { DAY_MS } from '../../watchdog/retention.js';
 import { diskSpace, readSystemHealth } from '../../watchdog/system-health.js';
 import type { CameraStatePayload, HealthPayload } from './payloads.js';
+import type { CommandStats } from './commands.js';
 import type { Outbox } from './outbox.js';
 import { STAT_DROPPED } from './outbox.js';
 
@@ -25,7 +26,7 @@ export function cameraViews(daemon: Daemon): CameraView[] {
 }
 
 /** The health message (see docs/mqtt.md): read from the kernel, the catalog and the recorders. */
-export async function buildHealth(daemon: Daemon, box: string, startedMs: number, outbox: Outbox | undefined, now = Date.now()): Promise<HealthPayload> {
+export async function buildHealth(daemon: Daemon, box: string, startedMs: number, outbox: Outbox | undefined, now = Date.now(), commands?: CommandStats): Promise<HealthPayload> {
   const catalog = daemon.catalog!;
   const [sys, disk] = await Promise.all([readSystemHealth(), diskSpace(daemon.dataDir)]);
   const ret = daemon.retention?.status(disk);
@@ -74,6 +75,7 @@ export async function buildHealth(daemon: Daemon, box: string, startedMs: number
       last_checkpoint_ms: checkpoint?.at_ms ?? null,
     },
     outbox: { queued: outbox?.size() ?? 0, dropped: outbox?.stat(STAT_DROPPED) ?? 0 },
+    ...(commands ? { commands } : {}),
   };
 }
 

@@ -92,6 +92,15 @@ export const HealthPayload = obj(
       last_checkpoint_ms: Type.Union([Ms, Type.Null()], { description: 'when the newest signed checkpoint (<prefix>/checkpoint) was taken' }),
     }, { description: 'background verification and checkpoints' }),
     outbox: obj({ queued: Type.Integer({ minimum: 0 }), dropped: Type.Integer({ minimum: 0, description: 'events dropped (oldest first) because the outbox was full, since the catalog was created' }) }),
+    commands: Type.Optional(obj({
+      accepted: Type.Integer({ minimum: 0, description: 'signed commands run, since the daemon started' }),
+      failed: Type.Integer({ minimum: 0, description: 'signed commands that failed (unknown camera, empty range, ...)' }),
+      refused: Type.Integer({ minimum: 0, description: 'commands refused before the sender was known (bad JSON or schema, bad signature, replay): counted, not audited' }),
+      unanswered: Type.Integer({ minimum: 0, description: 'of the refused, those past the rate limit: dropped without a reply or a log line' }),
+      refused_by_code: Type.Record(Type.String(), Type.Integer({ minimum: 0 }), { description: 'refused, per error code' }),
+      egress_running: Type.Integer({ minimum: 0, description: 'snapshots and exports running now (one at a time)' }),
+      egress_queued: Type.Integer({ minimum: 0, description: 'snapshots and exports waiting' }),
+    }, { description: 'the command processor since the daemon started (boxes before this field was added leave it out)' })),
   },
   { $id: 'https://edge-nvr.org/schema/mqtt/health.json', title: '<prefix>/health (retained)' },
 );
@@ -181,9 +190,9 @@ export const CommandRequest = obj(
     id: Type.String({ minLength: 1, maxLength: 128, description: 'request id, echoed in the reply' }),
     client: Type.String({ pattern: '^[A-Za-z0-9._:@-]{1,128}$', description: 'the sender\'s identity (checked against mqtt.commands.allowed_clients)' }),
     nonce: Type.String({ pattern: '^[A-Za-z0-9_-]{16,128}$', description: 'unique per command; a nonce seen before is a replay' }),
-    ts: Type.Integer({ minimum: 0, description: 'when it was sent, ms since the epoch; must be within mqtt.commands.replay_window_s of the box clock' }),
+    ts: Type.Integer({ minimum: 0, description: 'when it was sent, ms since the epoch; must be within mqtt.commands.replay_window_s of the box clock (either way); the nonce is remembered until then' }),
     args: Type.Record(Type.String(), Type.Unknown(), { description: 'per command: see the args schemas (hold, reload, snapshot, export)' }),
-    hmac: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$', description: 'hex HMAC-SHA256 with the shared secret over "<name>\\n" + canonical JSON of the request without hmac (keys sorted, no spaces)' })),
+    hmac: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$', description: 'hex HMAC-SHA256 with the shared secret over "edge-nvr-cmd\\n<box id>\\n<topic>\\n" + canonical JSON of the request without hmac (keys sorted at every level, no whitespace); required: the box refuses unsigned commands' })),
   },
   { $id: 'https://edge-nvr.org/schema/mqtt/command.json', title: '<prefix>/cmd/<name> (in)' },
 );

@@ -45,7 +45,8 @@ export class MqttReporter {
   private stopped = false;
   private readonly startedMs = Date.now();
   private readonly published = new Map<string, string>();
-  private commandChain: Promise<unknown> = Promise.resolve();
+  /** commands being handled (each on its own: an export never holds up a hold or a reload) */
+  private readonly pending = new Set<Promise<void>>();
   private checkpointPublished = 0;
   private readonly version: string;
 
@@ -87,6 +88,7 @@ export class MqttReporter {
     this.outbox = new Outbox(this.catalog, this.topics.events, this.box, this.opts.outboxMaxRows ?? OUTBOX_MAX_ROWS);
     this.commands = new CommandProcessor(this.daemon, this.box, this.topics, {
       hmacSecret, allowedClients: c?.allowed_clients ?? [], maxPayloadBytes: c?.max_payload_bytes ?? 16384, replayWindowMs: (c?.replay_window_s ?? 300) * 1000,
+      maxExportMs: (c?.max_export_s ?? 3600) * 1000,
     }, this.opts.handlers ?? {}, this.log);
     this.outbox.feed();
 
@@ -96,7 +98,9 @@ export class MqttReporter {
     this.client = client;
     client.on('connect', () => this.onConnect());
     client.on('message', (topic, payload, packet) => {
-      this.commandChain = this.commandChain.then(() => this.onCommand(topic, payload, packet)).catch((err) => this.log.error({ err }, 'command handling failed'));
+      const p = this.onCommand(topic, payload, packet).catch((err) => this.log.error({ err }, 'command handling failed'));
+      this.pending.add(p);
+      void p.finally(() => this.pending.delete(p));
     });
 
     this.every(FEED_INTERVAL_MS, () => {
@@ -180,7 +184,7 @@ export class MqttReporter {
 
   async publishHealth(): Promise<void> {
     if (!this.connected || !this.daemon.catalog?.db.open) return;
-    const health = JSON.stringify(await buildHealth(this.daemon, this.box, this.startedMs, this.outbox));
+    const health = JSON.stringify(await buildHealth(this.daemon, this.box, this.startedMs, this.outbox, Date.now(), this.commands?.stats()));
     if (!this.connected) return;
     this.client!.publish(this.topics.health, health, { qos: 1, retain: true }, (err) => {
       if (!err) this.remember(META_LAST_HEALTH, health);
@@ -228,14 +232,19 @@ export class MqttReporter {
     }
   }
 
-  /** Clean stop: the retained status says offline (clean_stop), then the connection closes. */
-  async stop(): Promise<void> {
+  /**
+   * Clean stop: running snapshots and exports are cancelled and answered, the retained status
+   * says offline (clean_stop), then the connection closes. `reconnecting` (a reload replaces this
+   * reporter): no offline status, the next connection says online.
+   */
+  async stop({ reconnecting = false } = {}): Promise<void> {
     if (this.stopped) return;
     for (const t of this.timers) clearInterval(t);
     const client = this.client;
     if (!client) { this.stopped = true; return; }
-    await this.commandChain.catch(() => undefined);
-    if (client.connected) {
+    await this.commands?.stop(reconnecting ? 'the MQTT settings were reloaded' : undefined);
+    await withTimeout(Promise.allSettled([...this.pending]).then(() => undefined), STOP_TIMEOUT_MS);
+    if (client.connected && !reconnecting) {
       const offline = JSON.stringify(this.status('offline', 'clean_stop'));
       await withTimeout(new Promise<void>((resolve) => client.publish(this.topics.status, offline, { qos: 1, retain: true }, (err) => {
         if (!err) this.remember(META_LAST_STATUS, offline);

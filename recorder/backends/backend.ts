@@ -10,6 +10,8 @@ export interface ClosedSegment {
   stagedPath: string;
   startMs: number;
   endMs: number;
+  /** set by the supervisor when the wall clock stepped while the segment was open (ms, + forward) */
+  clockStepMs?: number;
 }
 
 /** Why a backend stopped; anything but `requested` is a failure to be supervised. */
@@ -55,4 +57,7 @@ export interface RecorderBackend extends EventEmitter<BackendEvents> {
   stop(deadlineMs?: number): Promise<void>;
   /** OS process id where the backend is a child process (for supervision and tests) */
   readonly pid?: number;
+  /** performance.now() when the backend took its wall-clock base: its segment times are in the
+   * wall clock as it was then (the supervisor moves them when the clock stepped since) */
+  readonly wallAnchorMono?: number;
 }

@@ -51,6 +51,7 @@ export class FfmpegBackend extends EventEmitter<BackendEvents> implements Record
    * progress clock runs ahead by whatever it buffered while connecting (measured: 1.7 s).
    */
   private baseMs?: number;
+  wallAnchorMono?: number;
   private stderrTail: string[] = [];
   /** what ffmpeg is given instead of a URL with credentials (see rtsp-relay.ts) */
   private relayed?: RelayedUrl;
@@ -139,7 +140,10 @@ export class FfmpegBackend extends EventEmitter<BackendEvents> implements Record
     if (!name || start === undefined || end === undefined) return;
     const startS = Number(start);
     const endS = Number(end);
-    this.baseMs ??= Date.now() - endS * 1000;
+    if (this.baseMs === undefined) {
+      this.baseMs = Date.now() - endS * 1000;
+      this.wallAnchorMono = performance.now();
+    }
     this.emit('segment', {
       camera: this.opts.camera,
       stagedPath: join(this.opts.stagingDir, name),

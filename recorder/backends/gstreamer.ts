@@ -138,6 +138,7 @@ export class GstreamerBackend extends EventEmitter<BackendEvents> implements Rec
   private readonly fragments: Fragment[] = [];
   /** wall-clock ms at running time 0 */
   private baseMs?: number;
+  wallAnchorMono?: number;
   private mediaSeen = false;
   private lastWarning?: string;
   private startTimer?: NodeJS.Timeout;
@@ -302,7 +303,10 @@ export class GstreamerBackend extends EventEmitter<BackendEvents> implements Rec
       case 'splitmuxsink-fragment-opened': {
         const rt = BigInt(String(msg['running-time']));
         // The first buffer of the run just arrived: calibrate running time to the wall clock.
-        this.baseMs ??= Date.now() - nsToMs(rt);
+        if (this.baseMs === undefined) {
+          this.baseMs = Date.now() - nsToMs(rt);
+          this.wallAnchorMono = performance.now();
+        }
         this.fragments.push({ location: String(msg.location), startRtNs: rt });
         this.onMedia();
         return;

@@ -20,10 +20,10 @@ export interface AuditRow extends AuditFields {
   hash: string;
 }
 
-/** Appends an entry to the hash-chained audit log, atomically with its link. */
+/** Appends an entry to the hash-chained audit log, atomically with its link; durable when it returns. */
 export function appendAudit(catalog: Catalog, e: AuditEntry, atMs = Date.now()): AuditRow {
   const db = catalog.db;
-  return db.transaction(() => {
+  return catalog.durably(() => db.transaction(() => {
     const head = db.prepare('SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1').get() as { id: number; hash: string } | undefined;
     const base: AuditFields = {
       id: (head?.id ?? 0) + 1, at_ms: atMs, actor: e.actor, action: e.action, camera: e.camera ?? null, from_ms: e.from_ms ?? null,
@@ -34,7 +34,7 @@ export function appendAudit(catalog: Catalog, e: AuditEntry, atMs = Date.now()):
     db.prepare(`INSERT INTO audit_log (id, at_ms, actor, action, camera, from_ms, to_ms, reason, destination, details, prev_hash, hash)
       VALUES (@id, @at_ms, @actor, @action, @camera, @from_ms, @to_ms, @reason, @destination, @details, @prev_hash, @hash)`).run(row);
     return row;
-  }).immediate();
+  }).immediate());
 }
 
 export function auditEntries(catalog: Catalog, opts: { sinceMs?: number; limit?: number } = {}): AuditRow[] {

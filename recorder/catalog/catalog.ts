@@ -16,9 +16,11 @@ export interface SegmentRow extends ChainedFields {
   state_at_ms: number | null;
   state_note: string | null;
   indexed_ms: number;
+  /** by how much the wall clock stepped while the segment was open (+ forward); null: it did not */
+  clock_step_ms: number | null;
 }
 
-export type NewSegment = Pick<SegmentRow, 'camera' | 'start_ms' | 'end_ms' | 'bytes' | 'path' | 'sha256' | 'origin'> & { provenance?: string | null };
+export type NewSegment = Pick<SegmentRow, 'camera' | 'start_ms' | 'end_ms' | 'bytes' | 'path' | 'sha256' | 'origin'> & { provenance?: string | null; clock_step_ms?: number | null };
 
 export interface GapRow {
   id: number;
@@ -104,10 +106,10 @@ export class Catalog {
     const v2 = (key: string) => (this.hasLedger ? Number(this.getMeta(key) ?? 1) : Number.MAX_SAFE_INTEGER);
     this.segmentsV2From = v2('chain.segments.v2_from');
     this.auditV2From = v2('chain.audit.v2_from');
-    if (this.hasLedger) {
+    if (!readonly) {
       this.insertSegment = this.db.prepare(
-        `INSERT INTO segments (id, camera, start_ms, end_ms, bytes, path, sha256, provenance, prev_hash, chain_hash, origin, indexed_ms)
-         VALUES (@id, @camera, @start_ms, @end_ms, @bytes, @path, @sha256, @provenance, @prev_hash, @chain_hash, @origin, @indexed_ms)`,
+        `INSERT INTO segments (id, camera, start_ms, end_ms, bytes, path, sha256, provenance, prev_hash, chain_hash, origin, indexed_ms, clock_step_ms)
+         VALUES (@id, @camera, @start_ms, @end_ms, @bytes, @path, @sha256, @provenance, @prev_hash, @chain_hash, @origin, @indexed_ms, @clock_step_ms)`,
       );
     }
     this.headStmt = this.db.prepare('SELECT id, chain_hash FROM segments ORDER BY id DESC LIMIT 1');
@@ -133,6 +135,28 @@ export class Catalog {
     if (this.db.open) this.db.close();
   }
 
+  private durableDepth = 0;
+
+  /**
+   * Runs `fn` (whole transactions) with synchronous=FULL: when it returns, its
+   * commits are on the disk, not only in the kernel's page cache. The catalog runs
+   * synchronous=NORMAL, which in WAL mode survives any crash of the process but may lose the
+   * last commits to a power cut; that is right for segment rows (recovery re-indexes their files
+   * from disk) and wrong for what the box acknowledges to a person or a platform: audit
+   * entries, holds, command nonces and deletions go through here (docs/recording.md).
+   */
+  durably<T>(fn: () => T): T {
+    // SQLite refuses to change the level inside a transaction: there the outer commit decides,
+    // so whoever opens that transaction wraps it in durably()
+    if (this.readonly || this.db.inTransaction) return fn();
+    if (this.durableDepth++ === 0) this.db.pragma('synchronous = FULL');
+    try {
+      return fn();
+    } finally {
+      if (--this.durableDepth === 0 && this.db.open) this.db.pragma('synchronous = NORMAL');
+    }
+  }
+
   /** Appends a segment to the catalog and the hash chain, atomically. */
   addSegment(seg: NewSegment): SegmentRow {
     return this.db.transaction(() => {
@@ -140,7 +164,7 @@ export class Catalog {
       const id = (head?.id ?? 0) + 1;
       const prev_hash = head?.chain_hash ?? GENESIS;
       const fields = { ...seg, id, provenance: seg.provenance ?? null };
-      const row = { ...fields, prev_hash, chain_hash: segmentHash(prev_hash, fields, this.segmentsV2From), indexed_ms: Date.now() };
+      const row = { ...fields, prev_hash, chain_hash: segmentHash(prev_hash, fields, this.segmentsV2From), indexed_ms: Date.now(), clock_step_ms: seg.clock_step_ms ?? null };
       this.insertSegment!.run(row);
       this.addLiveBytes(seg.bytes);
       return { ...row, state: 'ok', state_at_ms: null, state_note: null } as SegmentRow;
@@ -283,27 +307,27 @@ export class Catalog {
     return this.db.prepare('SELECT * FROM events WHERE at_ms >= ? ORDER BY id DESC LIMIT ?').all(sinceMs, limit) as EventRow[];
   }
 
-  /** Use `placeHold` (holds.ts), which also audits and raises the event. */
+  /** Use `placeHold` (holds.ts), which also audits and raises the event. Durable when it returns (a hold is acknowledged to whoever asked for it). */
   addHold(h: Pick<HoldRow, 'camera' | 'from_ms' | 'to_ms' | 'reason' | 'created_by'>): HoldRow {
     const created_ms = Date.now();
-    return this.db.transaction(() => {
+    return this.durably(() => this.db.transaction(() => {
       const id = Number(this.db.prepare(`INSERT INTO holds (camera, from_ms, to_ms, reason, created_by, created_ms)
         VALUES (@camera, @from_ms, @to_ms, @reason, @created_by, @created_ms)`).run({ ...h, created_ms }).lastInsertRowid);
       appendLedger(this.db, 'hold_added', h.camera, { hold: id, from_ms: h.from_ms, to_ms: h.to_ms, reason: h.reason, by: h.created_by, created_ms }, created_ms);
       return { ...h, id, created_ms, released_ms: null, released_by: null };
-    }).immediate();
+    }).immediate());
   }
 
-  /** Use `liftHold` (holds.ts). Undefined when there is no such active hold. */
+  /** Use `liftHold` (holds.ts). Undefined when there is no such active hold. Durable when it returns. */
   releaseHold(id: number, by: string): HoldRow | undefined {
     const at = Date.now();
-    return this.db.transaction(() => {
+    return this.durably(() => this.db.transaction(() => {
       const changed = this.db.prepare('UPDATE holds SET released_ms = ?, released_by = ? WHERE id = ? AND released_ms IS NULL').run(at, by, id).changes;
       const hold = this.db.prepare('SELECT * FROM holds WHERE id = ?').get(id) as HoldRow | undefined;
       if (!changed || !hold) return undefined;
       appendLedger(this.db, 'hold_released', hold.camera, { hold: id, by, released_ms: at }, at);
       return hold;
-    }).immediate();
+    }).immediate());
   }
 
   holds(includeReleased = false): HoldRow[] {
@@ -324,11 +348,13 @@ export class Catalog {
   /**
    * Marks a batch of one camera's rows deleted, with the ledger entry that says why (the rule and
    * the facts it acted on), in one transaction, before the files are unlinked. Returns the rows
-   * actually changed (a row deleted meanwhile is left out).
+   * actually changed (a row deleted meanwhile is left out). Durable before the files are
+   * unlinked: a power cut must not leave rows saying `ok` for files that are gone (they would
+   * read as missing).
    */
   markDeleted(camera: string, rows: Array<Pick<SegmentRow, 'id' | 'end_ms'>>, why: Deletion, atMs = Date.now()): number[] {
     const stmt = this.db.prepare("UPDATE segments SET state = 'deleted', state_at_ms = ?, state_note = ? WHERE id = ? AND state = 'ok' AND camera = ? RETURNING bytes");
-    return this.db.transaction(() => {
+    return this.durably(() => this.db.transaction(() => {
       let freed = 0;
       const done = rows.filter((r) => {
         const changed = stmt.get(atMs, why.note, r.id, camera) as { bytes: number } | undefined;
@@ -341,7 +367,7 @@ export class Catalog {
         appendLedger(this.db, 'deletion', camera, data, atMs);
       }
       return done.map((r) => r.id);
-    }).immediate();
+    }).immediate());
   }
 
   /** A ledger entry with no view of its own (policy, pauses, quarantined files, exports deleted). */

@@ -154,6 +154,29 @@ const MIGRATIONS: Migration[] = [
     `,
     after: backfillLedger,
   },
+  {
+    version: 9,
+    name: 'command nonces, clock steps inside segments',
+    sql: `
+      -- A command's nonce is kept until its timestamp can no longer be accepted (ts + the replay
+      -- window), so a replay is refused however late it comes and across restarts. Replaces the
+      -- JSON list in meta 'mqtt.cmd_nonces' (kept there for the receipt time + window; its
+      -- entries are carried over with the longest window a config allows, two hours).
+      CREATE TABLE command_nonces (
+        nonce      TEXT    PRIMARY KEY,
+        expires_ms INTEGER NOT NULL
+      );
+      CREATE INDEX command_nonces_expiry ON command_nonces (expires_ms);
+      INSERT OR IGNORE INTO command_nonces (nonce, expires_ms)
+        SELECT key, value + 7200000 FROM json_each((SELECT value FROM meta WHERE key = 'mqtt.cmd_nonces'))
+        WHERE type = 'integer';
+      DELETE FROM meta WHERE key = 'mqtt.cmd_nonces';
+      -- Set on a segment during which the wall clock stepped: by how much (ms, + forward). The
+      -- segment's times are in the clock after the step; the hole or overlap before it is a
+      -- clock_jump gap. NULL: no step while it was open.
+      ALTER TABLE segments ADD COLUMN clock_step_ms INTEGER;
+    `,
+  },
 ];
 
 /**
@@ -206,8 +229,12 @@ export function migrate(db: Database, upTo = SCHEMA_VERSION): number {
   if (current > SCHEMA_VERSION) {
     throw new Error(`catalog schema version ${current} is newer than this edge-nvr (${SCHEMA_VERSION}); upgrade edge-nvr`);
   }
+  // Each migration not yet applied runs, in list order, even one numbered below the newest
+  // applied: numbers were handed out to parallel work, and a catalog that got a higher one first
+  // must still get the lower one when it lands.
+  const applied = new Set((db.prepare('SELECT version FROM schema_version').all() as Array<{ version: number }>).map((r) => r.version));
   for (const m of MIGRATIONS) {
-    if (m.version <= current || m.version > upTo) continue;
+    if (applied.has(m.version) || m.version > upTo) continue;
     db.transaction(() => {
       db.exec(m.sql);
       m.after?.(db, current);

@@ -21,7 +21,7 @@ t.test('a second daemon on the same data dir refuses to start; a kill -9 does no
 
   const second = new DaemonProcess(config).start();
   t.teardown(() => { second.proc?.kill('SIGKILL'); });
-  const refused = await Promise.race([second.waitForExit(), sleep(30000).then(() => null)]);
+  const refused = await Promise.race([second.exit(), sleep(30000).then(() => null)]);
   t.ok(refused, 'the second daemon exits by itself');
   t.equal(refused?.code, 1, 'with status 1');
   t.match(second.output, new RegExp(`another edge-nvr daemon \\(pid ${first.pid}\\) is recording into ${join(dir, 'data').replace(/\//g, '\\/')}; refusing to start`), 'naming the one that runs');

@@ -35,7 +35,7 @@ t.test('check pre-flight', async (t) => {
     const dir = t.testdir();
     const r = await runCli(['check', '--config', config(dir, sim.url('lobby'))]);
     t.equal(r.code, 0, r.stdout + r.stderr);
-    for (const name of ['config', 'ffmpeg', 'gstreamer', 'storage', 'cameras', 'disk size', 'clock', 'broker', 'redaction']) {
+    for (const name of ['config', 'ffmpeg', 'gstreamer', 'storage', 'cameras', 'disk size', 'clock', 'broker', 'secrets', 'redaction']) {
       t.match(r.stdout, new RegExp(`^PASS ${name} `, 'm'), `one line for ${name}`);
     }
     t.match(r.stdout, /^PASS redaction +blazeface \(face_detection_back_256x256_barracuda\.onnx@sha256:[0-9a-f]{16}\), ppocr-det \(ch_PP-OCRv4_det_infer\.onnx@/m, 'names the detectors and their model hashes');

@@ -67,6 +67,12 @@ t.test('scripts/install into a throwaway root, twice, then --uninstall', async (
     const link = join(root, 'etc/systemd/system/multi-user.target.wants', unit);
     t.equal(lstatSync(link, { throwIfNoEntry: false })?.isSymbolicLink() && readlinkSync(link), `/etc/systemd/system/${unit}`, `${unit} enabled`);
   }
+  // boot waits for a synchronised clock before recording, for a bounded time
+  const dropIn = join(root, 'etc/systemd/system/systemd-time-wait-sync.service.d/edge-nvr.conf');
+  t.match(readFileSync(dropIn, 'utf8'), /^\[Service\]\nTimeoutStartSec=90$/m, 'systemd-time-wait-sync is bounded to 90 s');
+  const waitLink = join(root, 'etc/systemd/system/sysinit.target.wants/systemd-time-wait-sync.service');
+  t.ok(lstatSync(waitLink, { throwIfNoEntry: false })?.isSymbolicLink(), 'and enabled');
+  t.match(readFileSync(join(root, 'etc/systemd/system/edge-nvr.service'), 'utf8'), /^After=time-sync\.target$/m, 'edge-nvr.service starts after time-sync.target');
   const verify = run('systemd-analyze', ['verify', '--man=no', '--generators=no', `--root=${root}`,
     '/etc/systemd/system/edge-nvr.service', '/etc/systemd/system/edge-nvr-provision.service']);
   t.equal(verify.status, 0, `systemd-analyze verify accepts what was installed:\n${verify.stderr}`);
@@ -78,6 +84,8 @@ t.test('scripts/install into a throwaway root, twice, then --uninstall', async (
   t.notOk(existsSync(wrapper), 'the wrapper is gone');
   t.notOk(existsSync(join(root, 'etc/systemd/system/edge-nvr.service')), 'the unit is gone');
   t.notOk(lstatSync(join(root, 'etc/systemd/system/multi-user.target.wants/edge-nvr.service'), { throwIfNoEntry: false }), 'and disabled');
+  t.notOk(existsSync(dropIn), 'the time-sync drop-in is gone');
+  t.notOk(lstatSync(waitLink, { throwIfNoEntry: false }), 'and the wait it enabled is disabled again');
   t.ok(existsSync(join(root, 'var/lib/edge-nvr')) && existsSync(example), 'recordings and config stay');
   t.equal(run(INSTALL, ['--root', root, '--uninstall']).status, 0, '--uninstall twice is fine too');
 });

@@ -15,7 +15,7 @@ import { Mosquitto } from '../support/mosquitto.js';
 import { Subscriber } from '../mqtt/subscriber.js';
 
 const PREFIX = 'edge-nvr/test-box';
-const SECRET = `hmac-${randomBytes(12).toString('hex')}`;
+const SECRET = `hmac-${randomBytes(16).toString('hex')}`;
 
 t.test('checkpoints on MQTT are the CLI\'s bytes and anchor verify; hold events have one shape', async (t) => {
   const dir = t.testdir();
@@ -51,7 +51,7 @@ t.test('checkpoints on MQTT are the CLI\'s bytes and anchor verify; hold events 
   const now = Date.now();
   const req: Record<string, unknown> = { id: 'req-1', client: 'platform', nonce: randomBytes(12).toString('hex'), ts: now,
     args: { camera: 'cam1', from_ms: now - 60_000, to_ms: now, reason: 'incident 7' } };
-  req.hmac = commandHmac(SECRET, 'hold', req);
+  req.hmac = commandHmac(SECRET, 'test-box', `${PREFIX}/cmd/hold`, req);
   await sub.client.publishAsync(`${PREFIX}/cmd/hold`, JSON.stringify(req), { qos: 1 });
   const viaMqtt = await sub.waitFor((m) => m.topic === `${PREFIX}/events` && (m.json as { type: string }).type === 'hold_added', 10000, 'hold_added from MQTT');
   const added = await runCli(['hold', 'add', '--data', data, '--camera', 'cam1', '--from', String(now - 60_000), '--to', String(now), '--reason', 'incident 8']);
@@ -64,7 +64,7 @@ t.test('checkpoints on MQTT are the CLI\'s bytes and anchor verify; hold events 
   t.match((viaCli.json as { data: { by: string } }).data.by, /^unix:/);
 
   const reload: Record<string, unknown> = { id: 'req-2', client: 'platform', nonce: randomBytes(12).toString('hex'), ts: Date.now(), args: {} };
-  reload.hmac = commandHmac(SECRET, 'reload', reload);
+  reload.hmac = commandHmac(SECRET, 'test-box', `${PREFIX}/cmd/reload`, reload);
   await sub.client.publishAsync(`${PREFIX}/cmd/reload`, JSON.stringify(reload), { qos: 1 });
   const answer = await sub.waitFor((m) => m.topic === `${PREFIX}/cmd/reload/reply`, 15000, 'the reload reply');
   t.equal((answer.json as { ok: boolean }).ok, true, 'a reload over MQTT is accepted');

@@ -16,7 +16,7 @@ t.test('discover finds two ONVIF cameras; its snippet passes check and records',
   const back = await startOnvifCamera(t, { username: USER, password: PASSWORD, streamUri: sim.url('back', false), model: 'Sim Back' });
   const dir = t.testdir();
   const passwordFile = join(dir, 'onvif.secret');
-  writeFileSync(passwordFile, PASSWORD + '\n');
+  writeFileSync(passwordFile, PASSWORD + '\n', { mode: 0o600 });
   const targets = [front, back].flatMap((r) => ['--target', `127.0.0.1:${r.discoveryPort}`, '--host', r.address]);
 
   const table = await runCli(['discover', ...targets, '--user', USER, '--password-file', passwordFile, '--timeout', '1']);
@@ -59,7 +59,7 @@ t.test('wrong ONVIF credentials give a clear error naming the camera', async (t)
   const cam = await startOnvifCamera(t, { username: USER, password: PASSWORD, streamUri: sim.url('cam1', false) });
   const dir = t.testdir();
   const wrong = join(dir, 'wrong.secret');
-  writeFileSync(wrong, 'not-the-password\n');
+  writeFileSync(wrong, 'not-the-password\n', { mode: 0o600 });
   const found = await runCli(['discover', '--target', `127.0.0.1:${cam.discoveryPort}`, '--host', cam.address, '--user', USER, '--password-file', wrong, '--timeout', '1']);
   t.match(found.stderr, `ONVIF camera ${cam.address}: authentication failed (wrong username or password)`, 'discover names the camera');
   t.match(found.stdout, /ERROR: ONVIF camera .*authentication failed/, 'and marks it in the table');

@@ -16,7 +16,7 @@ for (const backend of ['ffmpeg', 'gstreamer'] as const) {
     t.teardown(() => sim.kill());
     const dir = t.testdir();
     const passwordFile = join(dir, 'camera.secret');
-    writeFileSync(passwordFile, PASSWORD + '\n');
+    writeFileSync(passwordFile, PASSWORD + '\n', { mode: 0o600 });
     const config = writeConfig(dir, sim.mounts.map((m) => ({
       id: m, url: sim.url(m, false), username: 'viewer', passwordFile, backend,
     })));

@@ -1,11 +1,11 @@
 import t from 'tap';
 import Database from 'better-sqlite3';
-import { execFileSync } from 'node:child_process';
-import { appendFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { backdate } from '../support/backdate.js';
 import { Catalog } from '../../recorder/catalog/catalog.js';
-import { runCli } from '../support/cli.js';
+import { CLI, runCli } from '../support/cli.js';
 import { allFrames, MEDIA, megamindClip, tmp } from './media.js';
 
 // A data dir with three catalogued 2 s segments of Megamind.avi (real faces), committed through
@@ -125,4 +125,30 @@ t.test('redact IN OUT works on files alone, with no config file at all', async (
   const unreadable = await runCli(['snapshot', '--camera', 'cam1', '--out', join(dir, 's.jpg')], { env });
   t.equal(unreadable.code, 2, 'commands on recordings still need the config (or --data)');
   t.match(unreadable.stderr, /no-such-config\.yaml: cannot read the config file/);
+});
+
+t.test('SIGTERM cancels a redaction: its processes are killed and nothing half-written is left', async (t) => {
+  const input = megamindClip(dir, 8, 4); // long enough to be stopped while it writes
+  const outDir = join(dir, 'cancelled');
+  mkdirSync(outDir);
+  const out = join(outDir, 'megamind.mp4');
+  const child = spawn(process.execPath, [CLI, 'redact', input, out, '--data', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => { stderr += String(d); });
+  const exited = new Promise<number | null>((r) => child.once('close', r));
+  const end = Date.now() + 180000; // the first pass (detection) writes nothing
+  while (!readdirSync(outDir).some((f) => f.endsWith('.partial') && statSync(join(outDir, f)).size > 0)) {
+    if (Date.now() > end || child.exitCode !== null) throw new Error(`no partial output appeared: ${stderr}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill('SIGTERM');
+  t.equal(await exited, 1, 'the command fails');
+  t.match(stderr, /cancelled: SIGTERM received; nothing was written/);
+  t.same(readdirSync(outDir), [], 'no output, partial file or manifest left');
+  const writers = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+    try { return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(outDir); } catch { return false; }
+  });
+  t.same(writers, [], 'no decoder or encoder left running');
+  const audit = JSON.parse((await runCli(['audit', '--json', '--data', dataDir])).stdout) as { entries: Array<{ action: string; details: string }> };
+  t.match(audit.entries[0], { action: 'redact.failed' });
 });

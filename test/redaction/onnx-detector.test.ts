@@ -30,7 +30,7 @@ execFileSync('/usr/bin/python3', [fileURLToPath(new URL('./blazeface-boxes.py', 
 const BASE = 'box: { id: t }\nstorage: { path: /tmp/unused }\ncameras: [{ id: c, source: { type: test } }]\n';
 /** One detector entry (YAML flow mapping) through the real config loader, defaults filled. */
 function detectorConfig(entry: string): OnnxDetectorConfig {
-  return parseConfig(`${BASE}redaction: { faces: false, plates: false, detectors: [${entry}] }\n`, 'test.yaml').redaction.detectors[0]!;
+  return parseConfig(`${BASE}redaction: { faces: false, faces_off_reason: the configured detector alone is under test, plates: false, plates_off_reason: the configured detector alone is under test, detectors: [${entry}] }\n`, 'test.yaml').redaction.detectors[0]!;
 }
 // BlazeFace's own input: 256x256 RGB NHWC in [-1, 1], grey letterbox padding; its NMS overlap
 const FACE_INPUT = `input: { width: 256, height: 256, layout: nhwc, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], pad_value: 127.5 }`;
@@ -118,7 +118,7 @@ t.test('a layout that does not fit the model is refused at load, naming the fiel
 t.test('redact with only a configured detector: its faces are hidden, the manifest names it', async (t) => {
   const work = tmp();
   const ctx = egressContext(t, work);
-  const config = parseConfig(`${BASE}redaction: { faces: false, plates: false, detectors: [${face(LAYOUTS['rows of cx cy w h score']!, ', tile: 512').replace('pad: 0', 'pad: 0.25')}] }\n`, 'test.yaml');
+  const config = parseConfig(`${BASE}redaction: { faces: false, faces_off_reason: the configured detector alone is under test, plates: false, plates_off_reason: the configured detector alone is under test, detectors: [${face(LAYOUTS['rows of cx cy w h score']!, ', tile: 512').replace('pad: 0', 'pad: 0.25')}] }\n`, 'test.yaml');
   const out = join(work, 'messi.png');
   const r = await redactFile({ ...ctx, config }, { input: MEDIA.messi, out, requester: 'tap', reason: 'test' });
   const manifest = JSON.parse(readFileSync(r.manifest, 'utf8')) as { detectors: Array<{ name: string; version: string }>; boxes: Record<string, number> };

@@ -10,6 +10,10 @@ export interface TestCameraEntry {
   username?: string;
   passwordFile?: string;
   backend?: 'ffmpeg' | 'gstreamer';
+  /** false: configured but not recorded (a daemon for tests that need no recording) */
+  enabled?: boolean;
+  /** privacy_masks as YAML flow text, e.g. `[{ x: 0, y: 0, w: 0.5, h: 0.5 }]` */
+  privacyMasks?: string;
 }
 
 /** A config for a throwaway data dir; retention below the legal minimum is fine for tests. */
@@ -25,6 +29,8 @@ export function writeConfig(dir: string, cameras: TestCameraEntry[], opts: { flo
     'cameras:',
     ...cameras.flatMap((c) => [
       `  - id: ${c.id}`,
+      ...(c.enabled === false ? ['    enabled: false'] : []),
+      ...(c.privacyMasks ? [`    privacy_masks: ${c.privacyMasks}`] : []),
       '    source:', '      type: rtsp', `      url: ${c.url}`,
       ...(c.username ? [`      username: ${c.username}`] : []),
       ...(c.passwordFile ? [`      password_file: ${c.passwordFile}`] : []),
@@ -48,10 +54,16 @@ export class DaemonProcess {
   output = '';
   private exited?: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
-  constructor(readonly configPath: string, readonly args: string[] = ['run'], readonly env: NodeJS.ProcessEnv = {}) {}
+  /**
+   * `opts.wrap`: a command the daemon runs under (e.g. strace and its options);
+   * `opts.detached`: in a process group of its own, so a test can kill -9 the whole group.
+   */
+  constructor(readonly configPath: string, readonly args: string[] = ['run'], readonly env: NodeJS.ProcessEnv = {}, readonly opts: { wrap?: string[]; detached?: boolean } = {}) {}
 
   start(): this {
-    const proc = spawn(process.execPath, [CLI, ...this.args, '--config', this.configPath], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...this.env } });
+    const argv = [process.execPath, CLI, ...this.args, '--config', this.configPath];
+    const [command, ...rest] = [...(this.opts.wrap ?? []), ...argv];
+    const proc = spawn(command!, rest, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...this.env }, detached: this.opts.detached ?? false });
     this.proc = proc;
     proc.stdout!.on('data', (d) => { this.output += String(d); });
     proc.stderr!.on('data', (d) => { this.output += String(d); });
@@ -77,8 +89,8 @@ export class DaemonProcess {
     return this.output.split('\n').filter((l) => re.test(l)).length;
   }
 
-  /** Resolves when the daemon exits by itself (it was refused, or failed to start). */
-  waitForExit() {
+  /** Resolves when the process has exited (however it was stopped, or refused to start). */
+  exit() {
     return this.exited!;
   }
 
