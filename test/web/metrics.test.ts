@@ -65,6 +65,10 @@ t.test('Prometheus scrapes real values that move while a camera dies and comes b
   t.equal(v1('edge_nvr_camera_retention_required_seconds{camera="gate"}'), 30 * 86400, 'required: 30 days, in seconds');
   t.ok(v1('edge_nvr_storage_size_bytes')! > 0 && v1('edge_nvr_storage_free_bytes')! > 0, 'storage');
   t.equal(v1('edge_nvr_holds_active'), 0, 'no holds');
+  // the background verifier's pass: what it re-hashed of what it will reach, and what it found
+  const checked = v1('edge_nvr_verify_checked_segments')!;
+  t.ok(checked >= 0 && v1('edge_nvr_verify_total_segments')! >= checked, `background verification: ${checked} of ${v1('edge_nvr_verify_total_segments')} segments`);
+  t.equal(v1('edge_nvr_verify_violations'), 0, 'no violations');
   await until(() => /mqtt reporter started/.test(daemon.output), 10000, 'the mqtt reporter');
   const m = await scrapeUntil(url, (x) => x.get('edge_nvr_mqtt_connected') === 1, 20000);
   t.equal(m.get('edge_nvr_mqtt_connected'), 1, 'the broker is connected');
