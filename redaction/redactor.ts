@@ -25,7 +25,7 @@ export interface RedactorSettings {
 }
 
 export const DEFAULT_SETTINGS: RedactorSettings = {
-  method: 'pixelate', masks: [], every: { blazeface: 3, 'ppocr-det': 5 }, pad: { blazeface: 0.25, 'ppocr-det': 0 }, sceneChange: 25, hold: 2, recheckRounds: 1,
+  method: 'pixelate', masks: [], every: { blazeface: 5, 'ppocr-det': 5 }, pad: { blazeface: 0.25, 'ppocr-det': 0 }, sceneChange: 25, hold: 2, recheckRounds: 1,
   skipUnchanged: true,
 };
 
