@@ -15,7 +15,7 @@ import { effectiveRetention } from '../../config/load.js';
 import { Catalog } from '../../recorder/catalog/catalog.js';
 import { clockDrifts } from '../../recorder/sources/onvif.js';
 import { resolveSource } from '../../recorder/sources/resolve.js';
-import { scrubCredentials } from '../../recorder/sources/url.js';
+import { scrubCredentials } from '../../common/credentials.js';
 import { configuredDetectors } from '../../redaction/egress.js';
 import { readClockSync } from '../../watchdog/system-health.js';
 import { probeStream } from './probe.js';
