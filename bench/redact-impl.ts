@@ -53,7 +53,7 @@ export interface JobResult { input: string; out: string; frames: number; wall_s:
  * (bench/proc-tree.ts). Model loading happens before the clock starts.
  */
 const RUNNER = `
-import { readFileSync, mkdtempSync } from 'node:fs';
+import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 const [root, measure, jobsFile] = process.argv.slice(2);
@@ -75,6 +75,7 @@ for (const job of JSON.parse(readFileSync(jobsFile, 'utf8'))) {
   }
 }
 catalog.close();
+rmSync(dataDir, { recursive: true, force: true });
 `;
 
 /** Runs the jobs in order with `impl`'s egress gate; one result per job. */

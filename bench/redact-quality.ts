@@ -49,7 +49,7 @@ for (const [w, h] of SIZES) {
   for (let k = 0; k < perSize; k++) {
     const night = k % 2 === 1;
     const s = scene(new Rng(seed++), { split: 'held-out', width: w, height: h, plates: 3, faces: 2, minCap: 12, minFace: 32, night });
-    const input = join(dir, `still-${w}x${h}-${k}.png`);
+    const input = join(dir, `still-${stills.length}-${w}x${h}-${k}.png`);
     await writeImage(s.frame, input, 'png');
     stills.push({ size: `${w}x${h}`, night, input, objects: s.objects });
   }

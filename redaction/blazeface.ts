@@ -1,5 +1,5 @@
 import ort from './ort.js';
-import { inputsNear, type DetectOptions, type Detector } from './detector.js';
+import { type DetectOptions, type Detector } from './detector.js';
 import { iou, type Box, type Frame } from './frame.js';
 import { modelPath, readModel } from './models.js';
 import { weightedNms } from './nms.js';
@@ -56,6 +56,12 @@ const GRIDS = [
  */
 export const FACE_BAND = { modelMin: 20, modelMax: 160, factor: 2.5 } as const;
 
+/**
+ * Candidates overlapping this much are one face for the second look: the same face seen by two
+ * inputs or levels, or again in the next detection round, gets one verdict.
+ */
+const SAME_PLACE = 0.5;
+
 export class BlazeFace implements Detector {
   readonly name = 'blazeface';
   readonly version: string;
@@ -88,13 +94,25 @@ export class BlazeFace implements Detector {
   }
 
   async detect(frame: Frame, options: DetectOptions = {}): Promise<Box[]> {
-    const inputs = inputsNear(this.inputs(frame.width, frame.height, options.still), options.near);
+    // Near given boxes (the second look at a redacted frame): one input around each, the box at
+    // the size the model sees faces best, where what hiding it changed would show as a face.
+    const inputs = options.near
+      ? options.near.map((b): Input => ({ region: this.around(frame, b), width: this.size, height: this.size, level: 0 }))
+      : this.inputs(frame.width, frame.height, options.still);
+    // One verdict per place: overlapping inputs and levels see the same face, and a face kept in
+    // the detector's last round (options.known) is not shown to the model centred again.
+    const judged: Array<{ box: Box; ok: boolean }> = (options.known ?? []).map((box) => ({ box, ok: true }));
     const found = await lookAt(frame, this.name, inputs, options.still ? undefined : options.cache, async (input) => {
       const candidates = await this.detectRegion(frame, input.region);
       // fixed tiles decode as a configured detector does (tests compare the two); the product path confirms
       if (this.opts.tile !== 'auto') return candidates;
       const kept: Box[] = [];
-      for (const c of weightedNms(candidates, 0.3)) if (c.score >= this.opts.sure || (await this.confirmed(frame, c))) kept.push(c);
+      for (const c of weightedNms(candidates, 0.3)) {
+        if (c.score >= this.opts.sure) { kept.push(c); continue; }
+        let verdict = judged.find((j) => iou(j.box, c) >= SAME_PLACE);
+        if (!verdict) judged.push(verdict = { box: c, ok: await this.confirmed(frame, c) });
+        if (verdict.ok) kept.push(c);
+      }
       return kept;
     });
     return weightedNms(found, 0.3);
@@ -108,10 +126,16 @@ export class BlazeFace implements Detector {
   async confirmScore(frame: Frame, c: Box): Promise<number> {
     const side = Math.max(c.w, c.h) * (this.size / 64);
     if (side > frame.width || side > frame.height) return 1;
-    const inside = (v: number, len: number) => Math.max(0, Math.min(len - side, v));
-    const region = { x: inside(c.x + c.w / 2 - side / 2, frame.width), y: inside(c.y + c.h / 2 - side / 2, frame.height), w: side, h: side };
-    const again = await this.detectRegion(frame, region);
+    const again = await this.detectRegion(frame, this.around(frame, c));
     return Math.max(0, ...again.filter((b) => iou(b, c) > 0.3).map((b) => b.score));
+  }
+
+  /** The square around `c` where it is 64 of 256 px wide (centred, or shifted to stay inside; cut to the frame where larger). */
+  private around(frame: Frame, c: Box): Region {
+    const side = Math.max(c.w, c.h) * (this.size / 64);
+    const w = Math.min(side, frame.width), h = Math.min(side, frame.height);
+    const inside = (v: number, len: number, span: number) => Math.max(0, Math.min(len - span, v));
+    return { x: inside(c.x + c.w / 2 - w / 2, frame.width, w), y: inside(c.y + c.h / 2 - h / 2, frame.height, h), w, h };
   }
 
   private async confirmed(frame: Frame, c: Box): Promise<boolean> {

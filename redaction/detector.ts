@@ -8,10 +8,18 @@ export interface DetectOptions {
    * the smaller promise for stills holds (docs/redaction.md, "What is hidden").
    */
   still?: boolean;
-  /** look only where an input overlaps one of these boxes (the second look after hiding) */
+  /**
+   * look only near these boxes (the second look after hiding): the inputs that overlap one
+   * (BlazeFace: one input around each, the box 64 of 256 px wide there)
+   */
   near?: Box[];
   /** reuse the boxes of inputs whose pixels did not change since they were last looked at (video of a fixed camera) */
   cache?: RegionCache;
+  /**
+   * boxes this detector kept in its last round of the same shot (video): a candidate in the same
+   * place needs no second look (BlazeFace's confirmation)
+   */
+  known?: Box[];
 }
 
 /** Every detector, built in or configured, looks like this to the pipeline. */

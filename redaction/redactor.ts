@@ -25,7 +25,7 @@ export interface RedactorSettings {
 }
 
 export const DEFAULT_SETTINGS: RedactorSettings = {
-  method: 'pixelate', masks: [], every: { blazeface: 3, 'ppocr-det': 5 }, pad: { blazeface: 0.25, 'ppocr-det': 0 }, sceneChange: 25, hold: 2, recheckRounds: 1,
+  method: 'pixelate', masks: [], every: { blazeface: 5, 'ppocr-det': 5 }, pad: { blazeface: 0.25, 'ppocr-det': 0 }, sceneChange: 25, hold: 2, recheckRounds: 1,
   skipUnchanged: true,
 };
 
@@ -68,6 +68,8 @@ export class Redactor {
   private readonly caches = new Map<string, RegionCache>();
   private readonly failing = new Set<string>();
   private readonly lastRun = new Map<string, number>();
+  /** what each detector kept in its last round (DetectOptions.known) */
+  private readonly kept = new Map<string, Box[]>();
   private readonly blanked = new Set<number>();
   private lastThumb: Uint8Array | undefined;
   private prev: Frame | undefined;
@@ -104,7 +106,9 @@ export class Redactor {
         this.lastRun.set(d.name, n);
         bump(this.stats.detector_runs, d.name);
         try {
-          const found = await d.detect(frame, { still: this.still, cache: this.settings.skipUnchanged ? this.caches.get(d.name) : undefined });
+          const found = await d.detect(frame, { still: this.still, cache: this.settings.skipUnchanged ? this.caches.get(d.name) : undefined,
+            known: scene ? undefined : this.kept.get(d.name) });
+          this.kept.set(d.name, found);
           for (const b of found) bump(this.stats.detections, b.cls);
           this.tracks.get(d.name)!.round(n, found.map((box) => this.sighting(prev, frame, n, box)));
           ran.push({ d, found });

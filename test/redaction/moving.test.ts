@@ -14,7 +14,7 @@ import { allFrames, egressContext, strokeCorrelation, tmp } from './media.js';
  * For every object the detectors find anywhere in its track, no frame where at least a quarter
  * of it is on screen may show it: what is left must not follow its strokes, from the first frame
  * it appears to the last, not only from the first frame a detector happened to run on (faces
- * run every 3rd frame, text every 5th).
+ * and text run every 5th frame).
  */
 const FOOTAGE = '/usr/share/doc/opencv-doc/examples/data/vtest.avi';
 const missing = scenesAvailable();
