@@ -335,6 +335,10 @@ function semanticIssues(data: unknown): Issue[] {
       retentionIssues(issues, ['cameras', i, 'retention'], camera.retention, boxRetention, legal, why);
     }
     if (isObject(camera.source)) secretIssues(issues, ['cameras', i, 'source'], camera.source);
+    if (isObject(camera.tamper) && camera.tamper.enabled === false && (typeof camera.tamper.reason !== 'string' || camera.tamper.reason.trim() === '')) {
+      // a camera nobody watches must be a decision someone wrote down (a PTZ patrol, a lab camera)
+      issues.push({ path: ['cameras', i, 'tamper', 'reason'], text: 'missing while tamper.enabled is false; expected why this camera\'s view is not watched, e.g. "PTZ patrol tour"' });
+    }
   });
 
   const redaction = isObject(data.redaction) ? data.redaction : {};

@@ -1,9 +1,10 @@
 import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
-import { effectiveRetention } from '../config/load.js';
+import { effectiveRetention, readSecret } from '../config/load.js';
 import type { CameraConfig, Config } from '../config/schema.js';
 import { Catalog } from '../recorder/catalog/catalog.js';
+import { FrameDecoder } from '../recorder/frame-decoder.js';
 import { flagMissing, recoverCamera } from '../recorder/recovery.js';
 import { SegmentStore, stagingDir } from '../recorder/segment-store.js';
 import { clockDrifts } from '../recorder/sources/onvif.js';
@@ -15,6 +16,8 @@ import type { EventType } from '../watchdog/events.js';
 import { Retention, type RetentionPolicy } from '../watchdog/retention.js';
 import { HealthMonitor } from '../watchdog/health-monitor.js';
 import { diskSpace } from '../watchdog/system-health.js';
+import { ViewWatch } from '../watchdog/view-watch.js';
+import { TamperStills } from './egress-handlers.js';
 import { registerSecret } from './log.js';
 
 /** Cheap when nothing is due (one statfs, one indexed query per camera), so it runs often:
@@ -48,14 +51,24 @@ export class Daemon {
   catalog?: Catalog;
   private store?: SegmentStore;
   readonly recorders = new Map<string, CameraSupervisor>();
+  /** what watches each camera's view (tamper, identity, the stream as recorded) */
+  readonly views = new Map<string, ViewWatch>();
+  /** one keyframe decoder for every camera's view analysis */
+  private readonly decoder: FrameDecoder;
+  /** the redacted stills of tamper events */
+  private readonly stills: TamperStills;
   private readonly testCameras = new Map<string, TestCamera>();
   retention?: Retention;
   health?: HealthMonitor;
   private sweepTimer?: NodeJS.Timeout;
+  /** the config file, for children that need the same settings (tamper stills); none for the demo */
+  configPath?: string;
   private sweeping?: Promise<unknown>;
 
   constructor(public config: Config, private readonly log: Logger) {
     this.dataDir = resolve(config.storage.path);
+    this.decoder = new FrameDecoder(log);
+    this.stills = new TamperStills(this, log);
   }
 
   /** Every event is kept in the catalog (MQTT reads them from there) and logged. */
@@ -134,9 +147,30 @@ export class Daemon {
     recorder.on('exit', (exit) => { if (exit.cause?.startsWith('disk_')) void this.health?.probe(); });
     this.recorders.set(cam.id, recorder);
     recorder.start();
+    this.startViewWatch(cam, i);
+  }
+
+  /** Beside the recorder, never in its way: the view analysis, identity pins and the camera's own events. */
+  private startViewWatch(cam: CameraConfig, i: number): void {
+    let onvif;
+    if (cam.source.type === 'onvif') {
+      try {
+        onvif = { host: cam.source.host, username: cam.source.username, password: readSecret(cam.source, `cameras[${i}].source`), timeoutMs: 5000 };
+      } catch (err) {
+        this.log.error({ camera: cam.id, err }, 'ONVIF events and identity not watched');
+      }
+    }
+    const watch = new ViewWatch(cam.id, {
+      dataDir: this.dataDir, catalog: this.catalog!, decoder: this.decoder, raise: this.raise, log: this.log,
+      tamper: cam.tamper, onvif, still: this.stills.write,
+    });
+    this.views.set(cam.id, watch);
+    watch.start();
   }
 
   private async stopCamera(id: string): Promise<void> {
+    await this.views.get(id)?.stop();
+    this.views.delete(id);
     await this.recorders.get(id)?.stop();
     this.recorders.delete(id);
     await this.testCameras.get(id)?.stop();
@@ -168,6 +202,8 @@ export class Daemon {
       for (const [i, cam] of next.cameras.entries()) {
         if (cam.enabled && (result.added.includes(cam.id) || result.restarted.includes(cam.id))) await this.startCamera(cam, i);
       }
+      // tamper settings apply in place: the recorder keeps running
+      for (const cam of next.cameras) if (result.unchanged.includes(cam.id)) this.views.get(cam.id)?.configure(cam.tamper);
       this.retention?.setPolicy(this.retentionPolicy());
     } catch (err) {
       this.config = old;
@@ -207,8 +243,11 @@ export class Daemon {
     clearInterval(this.sweepTimer);
     this.health?.stop();
     await this.sweeping;
+    await Promise.all([...this.views.values()].map((v) => v.stop()));
+    this.stills.stop();
     await Promise.all([...this.recorders.values()].map((r) => r.stop()));
     await this.store?.drain();
+    await this.decoder.stop();
     await Promise.all([...this.testCameras.values()].map((c) => c.stop()));
     if (this.catalog) markCleanStop(this.catalog);
     try {

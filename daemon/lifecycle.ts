@@ -27,6 +27,7 @@ export interface RunOptions {
 
 export async function runDaemon(config: Config, log: Logger, { durationS, configPath }: RunOptions = {}): Promise<number> {
   const daemon = new Daemon(config, log);
+  daemon.configPath = configPath;
   const notify = new SdNotify({ log });
   let pings: { stop(): void } | undefined;
   let mqtt: MqttReporter | undefined;

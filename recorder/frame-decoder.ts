@@ -45,18 +45,26 @@ export class FrameDecoder {
   private exited?: Promise<void>;
   private buf: Buffer = Buffer.alloc(0);
   private waiters: Waiter[] = [];
-  private ready?: Promise<void>;
+  private starting?: Promise<void>;
   private chain: Promise<unknown> = Promise.resolve();
   private failures = 0;
   private retryAt = 0;
   private stopped = false;
   /** why the helper is not available, when it is not */
   unavailable: string | null = null;
+  /** PyAV's version, once started */
+  version = '';
 
   constructor(private readonly log?: Logger, private readonly script = DECODER_SCRIPT) {}
 
   get pid(): number | undefined {
     return this.proc?.pid;
+  }
+
+  /** Starts the helper if it is not running; rejects with why it cannot run (python3-av missing). */
+  async ready(): Promise<string> {
+    await this.ensureStarted();
+    return this.version;
   }
 
   /** Decodes one keyframe; requests queue, one decodes at a time. */
@@ -83,11 +91,11 @@ export class FrameDecoder {
   }
 
   private ensureStarted(): Promise<void> {
-    if (this.ready) return this.ready;
+    if (this.starting) return this.starting;
     const wait = Math.max(0, this.retryAt - Date.now());
-    this.ready = new Promise<void>((r) => setTimeout(r, wait)).then(() => this.spawnHelper());
-    this.ready.catch(() => { this.ready = undefined; });
-    return this.ready;
+    this.starting = new Promise<void>((r) => setTimeout(r, wait)).then(() => this.spawnHelper());
+    this.starting.catch(() => { this.starting = undefined; });
+    return this.starting;
   }
 
   private async spawnHelper(): Promise<void> {
@@ -105,12 +113,13 @@ export class FrameDecoder {
     void this.exited.then(() => {
       if (this.proc !== proc) return;
       this.proc = undefined;
-      this.ready = undefined;
+      this.starting = undefined;
       this.failAll(new Error(`the frame decoder exited${stderr.trim() ? `: ${stderr.trim().split('\n').at(-1)}` : ''}`));
     });
     try {
       const [hello] = await this.next(10_000);
       if (!hello.ready) throw new Error(String(hello.error));
+      this.version = String(hello.av ?? '');
     } catch (err) {
       this.unavailable = (err as Error).message;
       this.retryAt = Date.now() + RETRY_MS[Math.min(this.failures++, RETRY_MS.length - 1)]!;

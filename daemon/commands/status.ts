@@ -39,6 +39,21 @@ export interface CameraStatus {
   gap_ms_24h: number;
   days_held: number;
   min_days: number | null;
+  /** the daemon's last word on the camera's view (tamper detection), null when it never said */
+  view: { state: string; kinds: string[]; since_ms: number | null; reference_ms: number | null; detail: string | null } | null;
+  /** the stream as recorded (codec, size, measured fps), null before the daemon saw it */
+  stream: { codec: string; width: number; height: number; fps: number | null } | null;
+}
+
+/** The view state the daemon keeps in the catalog; none in a catalog older than the view tables. */
+function storedView(catalog: ReturnType<typeof openCatalogReadOnly>, camera: string): Pick<CameraStatus, 'view' | 'stream'> {
+  try {
+    const row = catalog.cameraView(camera);
+    if (!row) return { view: null, stream: null };
+    return { view: JSON.parse(row.view) as CameraStatus['view'], stream: row.stream ? JSON.parse(row.stream) as CameraStatus['stream'] : null };
+  } catch {
+    return { view: null, stream: null };
+  }
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -86,6 +101,7 @@ export async function run(argv: string[]): Promise<number> {
         gap_ms_24h: Math.max(0, gapMs),
         days_held: Math.round((r?.days_held ?? 0) * 1e5) / 1e5,
         min_days: config ? (r?.min_days ?? null) : null,
+        ...storedView(catalog, id),
       };
     });
     const health = await readSystemHealth();
@@ -119,6 +135,17 @@ const iso = (ms: number | null) => (ms === null ? '-' : new Date(ms).toISOString
 const gib = (b: number) => `${(b / 2 ** 30).toFixed(1)} GiB`;
 const dur = (ms: number) => (ms < 60_000 ? `${Math.round(ms / 1000)} s` : ms < 3_600_000 ? `${Math.round(ms / 60_000)} min` : `${(ms / 3_600_000).toFixed(1)} h`);
 
+function viewLine(c: CameraStatus): string {
+  const stream = c.stream ? `; stream ${c.stream.codec} ${c.stream.width}x${c.stream.height}${c.stream.fps === null ? '' : ` ${c.stream.fps} fps`}` : '';
+  const v = c.view;
+  if (!v) return `not watched yet${stream}`;
+  const what = v.state === 'tampered' ? `TAMPER SUSPECTED: ${v.kinds.join(', ')} since ${iso(v.since_ms)}`
+    : v.state === 'ok' ? `ok (reference of ${iso(v.reference_ms)})`
+    : v.state === 'learning' ? 'learning the normal view'
+    : `${v.state}${v.detail ? `: ${v.detail}` : ''}`;
+  return what + stream;
+}
+
 function format(s: {
   daemon_pid: number | null; recording: boolean; cameras: CameraStatus[]; retention: { min_required_days: number; forecast_days: number | null };
   disk: { total_bytes: number; available_bytes: number; floor_bytes: number }; temperature_c: number | null; clock: { synchronized: boolean | null };
@@ -133,6 +160,9 @@ function format(s: {
     const why = c.open_gap ? ` (down since ${iso(c.open_gap.start_ms)}: ${c.open_gap.cause})` : '';
     out.push(`${c.camera.padEnd(w)}  ${(c.recording ? 'yes' : 'NO').padEnd(9)}  ${iso(c.last_segment_end_ms).padEnd(20)}  ${`${c.days_held.toFixed(2)} / ${c.min_days ?? '?'}`.padEnd(20)}  ${c.gaps_24h} (${dur(c.gap_ms_24h)})${why}`);
   }
+  out.push('');
+  out.push(`${'camera'.padEnd(w)}  view`);
+  for (const c of s.cameras) out.push(`${c.camera.padEnd(w)}  ${viewLine(c)}`);
   out.push('');
   out.push(`retention: ${s.retention.min_required_days} days required; disk forecast ${s.retention.forecast_days === null ? 'not known yet' : `${s.retention.forecast_days.toFixed(1)} days`}`);
   out.push(`disk: ${gib(s.disk.available_bytes)} free of ${gib(s.disk.total_bytes)} (floor ${gib(s.disk.floor_bytes)})`);

@@ -10,6 +10,8 @@ export interface TestCameraEntry {
   username?: string;
   passwordFile?: string;
   backend?: 'ffmpeg' | 'gstreamer';
+  /** the camera's tamper section, e.g. { learn_s: 10 } */
+  tamper?: Record<string, string | number | boolean>;
 }
 
 /** A config for a throwaway data dir; retention below the legal minimum is fine for tests. */
@@ -27,6 +29,7 @@ export function writeConfig(dir: string, cameras: TestCameraEntry[], opts: { flo
       ...(c.username ? [`      username: ${c.username}`] : []),
       ...(c.passwordFile ? [`      password_file: ${c.passwordFile}`] : []),
       '    record:', `      backend: ${c.backend ?? 'ffmpeg'}`, `      segment_seconds: ${opts.segmentSeconds ?? 2}`, `      timeout_seconds: ${opts.timeoutSeconds ?? 3}`,
+      ...(c.tamper ? [`    tamper: ${JSON.stringify(c.tamper)}`] : []),
     ]),
   ];
   const path = join(dir, 'config.yaml');
