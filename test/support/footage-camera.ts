@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { killDetached } from './processes.js';
 
 const SCRIPT = fileURLToPath(new URL('./footage-camera.py', import.meta.url)).replace('/dist/test/', '/test/');
 
@@ -81,11 +82,7 @@ export class FootageCamera {
     return this.proc?.pid;
   }
 
-  async kill(): Promise<void> {
-    const p = this.proc;
-    if (!p || p.exitCode !== null || p.signalCode !== null) return;
-    const exited = new Promise((r) => p.once('exit', r));
-    try { process.kill(-p.pid!, 'SIGKILL'); } catch { /* gone */ }
-    await exited;
+  kill(): Promise<void> {
+    return killDetached(this.proc);
   }
 }
