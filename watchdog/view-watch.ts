@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { TamperConfig } from '../config/schema.js';
 import type { Catalog } from '../recorder/catalog/catalog.js';
 import type { FrameDecoder } from '../recorder/frame-decoder.js';
-import { FrameSampler, type StreamInfo } from '../recorder/frame-sampler.js';
+import { FrameSampler, type SampledFrame, type StreamInfo } from '../recorder/frame-sampler.js';
 import type { OnvifDevice, OnvifTarget } from '../recorder/sources/onvif.js';
 import { OnvifWatch, type CameraSignal } from '../recorder/sources/onvif-events.js';
 import { IdentityWatch } from './camera-identity.js';
@@ -92,11 +92,13 @@ export class ViewWatch {
     this.listen();
   }
 
-  /** Frames are decoded only while the analysis is on. */
+  /** The analysis listens only while it is on (frames are decoded only while someone listens; other watchers keep theirs). */
   private listen(): void {
-    this.sampler.removeAllListeners('frame');
-    if (this.opts.tamper.enabled) this.sampler.on('frame', (f) => this.monitor.onFrame(f));
+    this.sampler.off('frame', this.analyse);
+    if (this.opts.tamper.enabled) this.sampler.on('frame', this.analyse);
   }
+
+  private readonly analyse = (f: SampledFrame): void => this.monitor.onFrame(f);
 
   private onStream(s: StreamInfo): void {
     this.identity.onStream(s);
