@@ -28,7 +28,23 @@ export interface DecodedPicture {
   cpuMs: number;
 }
 
-interface Waiter { resolve: (h: Record<string, any>, payload: Buffer) => void; reject: (e: Error) => void; timer?: NodeJS.Timeout }
+/** A message header from the helper (recorder/frame-decoder.py): its hello, or the answer to one keyframe. */
+interface HelperHeader {
+  ready?: boolean;
+  av?: string;
+  id?: number;
+  ok?: boolean;
+  error?: string;
+  width?: number;
+  height?: number;
+  src_width?: number;
+  src_height?: number;
+  cpu_ms?: number;
+  /** length of the payload (the picture) that follows */
+  bytes?: number;
+}
+
+interface Waiter { resolve: (h: HelperHeader, payload: Buffer) => void; reject: (e: Error) => void; timer?: NodeJS.Timeout }
 
 const DECODE_TIMEOUT_MS = 10_000;
 /** a helper that cannot start (python3-av missing) is tried again this much later */
@@ -86,8 +102,8 @@ export class FrameDecoder {
     const answer = this.next(DECODE_TIMEOUT_MS);
     this.proc!.stdin!.write(Buffer.concat([len, header, req.extradata ?? Buffer.alloc(0), req.sample]));
     const [h, payload] = await answer;
-    if (!h.ok) throw new Error(`cannot decode a keyframe: ${h.error}`);
-    return { width: h.width, height: h.height, data: payload, srcWidth: h.src_width, srcHeight: h.src_height, cpuMs: h.cpu_ms };
+    if (!h.ok) throw new Error(`cannot decode a keyframe: ${h.error ?? 'no reason given'}`);
+    return { width: h.width ?? 0, height: h.height ?? 0, data: payload, srcWidth: h.src_width ?? 0, srcHeight: h.src_height ?? 0, cpuMs: h.cpu_ms ?? 0 };
   }
 
   private ensureStarted(): Promise<void> {
@@ -118,7 +134,7 @@ export class FrameDecoder {
     });
     try {
       const [hello] = await this.next(10_000);
-      if (!hello.ready) throw new Error(String(hello.error));
+      if (!hello.ready) throw new Error(hello.error ?? 'the frame decoder did not start');
       this.version = String(hello.av ?? '');
     } catch (err) {
       this.unavailable = (err as Error).message;
@@ -133,7 +149,7 @@ export class FrameDecoder {
   }
 
   /** The next message from the helper: [header, payload]. */
-  private next(timeoutMs: number): Promise<[Record<string, any>, Buffer]> {
+  private next(timeoutMs: number): Promise<[HelperHeader, Buffer]> {
     return new Promise((resolve, reject) => {
       const w: Waiter = { resolve: (h, p) => resolve([h, p]), reject };
       w.timer = setTimeout(() => {
@@ -151,9 +167,9 @@ export class FrameDecoder {
     while (this.waiters.length && this.buf.length >= 4) {
       const n = this.buf.readUInt32BE(0);
       if (this.buf.length < 4 + n) return;
-      let header: Record<string, any>;
+      let header: HelperHeader;
       try {
-        header = JSON.parse(this.buf.subarray(4, 4 + n).toString()) as Record<string, any>;
+        header = JSON.parse(this.buf.subarray(4, 4 + n).toString()) as HelperHeader;
       } catch {
         this.failAll(new Error('the frame decoder wrote something unreadable'));
         if (this.proc) this.kill(this.proc);

@@ -191,7 +191,7 @@ export class TamperMonitor {
     if (this.stopped) return;
     const now = Date.now();
     if (on && !this.active.has(kind)) this.activate(kind, now, 1, this.lastFrame, data);
-    else if (!on && this.active.has(kind)) this.deactivate(kind, now, String(data.reason ?? 'no longer reported'), data);
+    else if (!on && this.active.has(kind)) this.deactivate(kind, now, typeof data.reason === 'string' ? data.reason : 'no longer reported', data);
     this.update();
   }
 

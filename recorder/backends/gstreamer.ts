@@ -18,6 +18,10 @@ interface GstBusMessage {
   type: string;
   name?: string;
   _src_element_name?: string;
+  /** GError message, debug text and details of errors and warnings: strings when present */
+  message?: string;
+  debug?: string;
+  details?: string;
   [field: string]: unknown;
 }
 type GstElementHandle = Record<string, unknown>;

@@ -107,7 +107,7 @@ t.test('--json prints the checks, also for a bad config', async (t) => {
   });
   const good = await runCli(['check', '--json', '--config', join(dir, 'good.yaml')]);
   const checks = JSON.parse(good.stdout) as { name: string; ok: boolean; detail: string }[];
-  t.same(checks.map((c) => c.name), ['config', 'ffmpeg', 'gstreamer', 'storage', 'cameras', 'disk size', 'clock', 'broker', 'redaction', 'tamper']);
+  t.same(checks.map((c) => c.name), ['config', 'ffmpeg', 'gstreamer', 'storage', 'cameras', 'disk size', 'clock', 'broker', 'redaction', 'http', 'tamper']);
   t.match(checks.at(-1)!.detail, /^keyframe decoder ready \(PyAV [\d.]+\); 2 of 2 cameras watched$/, 'the view analysis decoder runs');
   t.equal(checks[0]!.ok, true);
   t.equal(good.code, checks.every((c) => c.ok) ? 0 : 1);

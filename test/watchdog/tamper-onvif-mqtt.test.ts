@@ -76,6 +76,8 @@ t.test('the camera\'s own tamper events and a replaced device reach MQTT; health
   t.same([gate.stream.codec, gate.stream.width, gate.stream.height], ['h264', 640, 360], 'status: the stream as recorded');
   const text = await runCli(['status', '--config', config]);
   t.match(text.stdout, /gate\s+TAMPER SUSPECTED: replaced since /, 'status says it in words');
+  t.match(text.stdout, /gate\s+tampering suspected: replaced\n/, 'and the event in its last events');
+  t.match(text.stdout, /gate\s+view back to normal \(camera reported for \d+ s\)/, 'the camera\'s own signal raised and cleared');
 
   // the installer did swap the camera: reset, audited, and the new device is the camera now
   const reset = await runCli(['tamper', 'reset', '--camera', 'gate', '--reason', 'camera swapped after storm damage', '--by', 'installer-anna', '--config', config]);
