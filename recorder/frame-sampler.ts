@@ -73,6 +73,13 @@ export class FrameSampler extends EventEmitter<FrameSamplerEvents> {
   /** why no frame comes (decoder unavailable, codec not supported), null when they do */
   problem: string | null = null;
   samples = 0;
+  /**
+   * Set by a watcher confirming a change it saw (tamper persistence): while true, keyframes are
+   * sampled at `minIntervalMs` whatever their cost. A confirmation lasts seconds, so the average
+   * stays near the budget; without it a slow 1080p interval (up to 10 s) would be added to the
+   * persistence, past the 20 s an alarm may take.
+   */
+  hurry = false;
 
   constructor(readonly camera: string, private readonly opts: FrameSamplerOptions) {
     super();
@@ -99,6 +106,7 @@ export class FrameSampler extends EventEmitter<FrameSamplerEvents> {
   get intervalMs(): number {
     const min = this.opts.minIntervalMs ?? 1000;
     const max = this.opts.maxIntervalMs ?? 10_000;
+    if (this.hurry) return min;
     const sorted = [...this.costs].sort((a, b) => a - b);
     const costMs = sorted.length ? sorted[Math.floor(sorted.length / 2)]! : 0;
     return Math.min(max, Math.max(min, costMs / (this.opts.cpuBudget ?? 0.008)));

@@ -102,6 +102,16 @@ export class TamperMonitor {
     return this.state;
   }
 
+  /**
+   * A change is being confirmed: the view looks lost or static but not yet for `persistence_s`,
+   * or a raised kind looks gone but not yet for as long. Sampling should be quick meanwhile, so
+   * the decision takes persistence plus one interval, not persistence rounded up to slow samples.
+   */
+  get unsettled(): boolean {
+    const viewActive = VIEW_KINDS.some((k) => this.active.has(k));
+    return (this.lost !== undefined && !viewActive) || (this.frozenSince !== undefined && !this.active.has('frozen')) || this.clearing.size > 0;
+  }
+
   /** New settings (a reload): turning analysis off clears what it had raised. */
   configure(settings: TamperConfig): void {
     const wasOn = this.settings.enabled;

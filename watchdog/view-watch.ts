@@ -95,10 +95,14 @@ export class ViewWatch {
   /** The analysis listens only while it is on (frames are decoded only while someone listens; other watchers keep theirs). */
   private listen(): void {
     this.sampler.off('frame', this.analyse);
+    this.sampler.hurry = false;
     if (this.opts.tamper.enabled) this.sampler.on('frame', this.analyse);
   }
 
-  private readonly analyse = (f: SampledFrame): void => this.monitor.onFrame(f);
+  private readonly analyse = (f: SampledFrame): void => {
+    this.monitor.onFrame(f);
+    this.sampler.hurry = this.monitor.unsettled;
+  };
 
   private onStream(s: StreamInfo): void {
     this.identity.onStream(s);
