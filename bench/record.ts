@@ -20,12 +20,12 @@ import Database from 'better-sqlite3';
 import { ffmpegArgs } from '../recorder/backends/ffmpeg.js';
 import { withParentDeathSignal } from '../recorder/backends/orphans.js';
 import { CLK_TCK, descendants, TreeSampler, type TreeMeasurement } from './proc-tree.js';
+import { CameraSim } from '../test/support/camera-sim.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** dist/bench/record.js -> repository root (also right when run from bench/ with tsx) */
 const ROOT = HERE.replace(/\/dist\/bench$/, '').replace(/\/bench$/, '');
 const CLI = join(ROOT, 'dist', 'daemon', 'cli.js');
-const SIMULATOR = join(ROOT, 'recorder', 'sources', 'rtsp-simulator.py');
 
 interface Options {
   cameras: number[];
@@ -160,40 +160,26 @@ async function stopGroup(p: ChildProcess, signal: NodeJS.Signals, ms: number): P
 // Camera simulators
 
 interface Sims {
-  procs: ChildProcess[];
+  cams: CameraSim[];
   urls: string[];
   mounts: string[];
 }
 
+/** The tests' own simulator (test/support/camera-sim.ts), `mountsPerSim` cameras a process. */
 async function startSimulators(n: number, o: Options): Promise<Sims> {
   const mounts = Array.from({ length: n }, (_, i) => `cam${String(i + 1).padStart(2, '0')}`);
-  const sims: Sims = { procs: [], urls: [], mounts };
+  const sims: Sims = { cams: [], urls: [], mounts };
   for (let i = 0; i < n; i += o.mountsPerSim) {
     const group = mounts.slice(i, i + o.mountsPerSim);
-    const args = [
-      SIMULATOR, '--port', '0', '--address', '127.0.0.1', '--mounts', group.join(','),
-      '--width', String(o.width), '--height', String(o.height), '--fps', String(o.fps),
-      '--gop', String(o.gop), '--bitrate', String(o.bitrate), '--exit-with-parent',
-    ];
-    const proc = own(spawn('/usr/bin/python3', args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] }));
-    sims.procs.push(proc);
-    let stderr = '';
-    proc.stderr!.on('data', (d) => { stderr += String(d); });
-    const port = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`camera simulator did not start: ${stderr}`)), 20000);
-      proc.once('close', (code) => { clearTimeout(timer); reject(new Error(`camera simulator exited ${code}: ${stderr}`)); });
-      createInterface({ input: proc.stdout! }).on('line', (line) => {
-        const m = /^READY (\d+)/.exec(line);
-        if (m) { clearTimeout(timer); resolve(Number(m[1])); }
-      });
-    });
-    for (const m of group) sims.urls.push(`rtsp://127.0.0.1:${port}/${m}`);
+    const sim = await new CameraSim({ mounts: group, width: o.width, height: o.height, fps: o.fps, gop: o.gop, bitrate: o.bitrate, exitWithParent: true }).start();
+    sims.cams.push(sim);
+    for (const m of group) sims.urls.push(sim.url(m));
   }
   return sims;
 }
 
 async function stopSimulators(s: Sims): Promise<void> {
-  await Promise.all(s.procs.map((p) => stopGroup(p, 'SIGTERM', 3000)));
+  await Promise.all(s.cams.map((c) => c.kill()));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -253,7 +239,7 @@ interface Phase {
 async function measure(roots: () => number[], sims: Sims, seconds: number, died?: Promise<unknown>): Promise<Phase> {
   const busy0 = machineBusySeconds();
   const self0 = selfCpuSeconds();
-  const simSampler = new TreeSampler(() => sims.procs.map((p) => p.pid!)).start();
+  const simSampler = new TreeSampler(() => sims.cams.map((c) => c.pid!)).start();
   const simStart = simSampler.sample().cpuSeconds;
   const sampler = new TreeSampler(roots).start();
   await Promise.race([sleep(seconds * 1000), died ?? new Promise(() => undefined)]);

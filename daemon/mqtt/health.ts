@@ -49,6 +49,8 @@ export async function buildHealth(daemon: Daemon, box: string, startedMs: number
   const retCams = (ret?.cameras ?? []).map((c) => ({ ...c, days_held: round(c.days_held, 3) }));
   const oldest = retCams.map((c) => c.oldest_ms).filter((v): v is number => v !== null);
   const head = catalog.chainHead();
+  const verify = daemon.verifier?.status();
+  const checkpoint = catalog.newestCheckpoint();
   return {
     schema: 'edge-nvr/health@1',
     box,
@@ -70,6 +72,14 @@ export async function buildHealth(daemon: Daemon, box: string, startedMs: number
     },
     cameras,
     chain_head: { id: head.id, hash: head.chain_hash },
+    integrity: {
+      verify_read_mb_s: daemon.config.integrity.verify_read_mb_s,
+      last_full_pass_ms: verify?.last_full_pass_ms ?? null,
+      last_full_pass_segments: verify?.last_full_pass_segments ?? null,
+      pass_progress: verify?.pass_started_ms ? round(Math.min(1, verify.cursor / Math.max(1, head.id)), 4) : null,
+      violations: verify?.violations ?? 0,
+      last_checkpoint_ms: checkpoint?.at_ms ?? null,
+    },
     outbox: { queued: outbox?.size() ?? 0, dropped: outbox?.stat(STAT_DROPPED) ?? 0 },
   };
 }

@@ -46,6 +46,7 @@ export class MqttReporter {
   private readonly startedMs = Date.now();
   private readonly published = new Map<string, string>();
   private commandChain: Promise<unknown> = Promise.resolve();
+  private checkpointPublished = 0;
   private readonly version: string;
 
   constructor(private readonly daemon: Daemon, private readonly config: Config, private readonly log: Logger, private readonly opts: ReporterOptions = {}) {
@@ -101,7 +102,10 @@ export class MqttReporter {
     this.every(FEED_INTERVAL_MS, () => {
       if (this.outbox!.feed() > 0 || this.inflight.size === 0) this.drain();
     });
-    this.every(STATE_POLL_MS, () => this.publishCameraStates(false));
+    this.every(STATE_POLL_MS, () => {
+      this.publishCameraStates(false);
+      this.publishCheckpoint(false);
+    });
     this.every(mqtt.health_interval_s * 1000, () => void this.publishHealth());
     this.log.info({ prefix: this.topics.prefix, broker: redactUrl(mqtt.url) }, 'mqtt reporter started');
     return this;
@@ -132,6 +136,7 @@ export class MqttReporter {
       if (err) this.log.error({ err }, 'cannot subscribe to the command topics');
     });
     this.publishCameraStates(true);
+    this.publishCheckpoint(true);
     const ha = this.config.mqtt!.home_assistant;
     if (ha) {
       for (const m of discoveryMessages(ha.discovery_prefix, this.topics, this.box, this.version, [...this.daemon.recorders.keys()])) {
@@ -161,6 +166,16 @@ export class MqttReporter {
       const payload: CameraStatePayload = { schema: 'edge-nvr/camera-state@1', box: this.box, ts: Date.now(), ...v };
       this.client!.publish(topic, JSON.stringify(payload), { qos: 1, retain: true });
     }
+  }
+
+  /** The newest signed checkpoint, retained, byte for byte as stored (whoever took it: the
+   * daemon's timer, an egress, `edge-nvr checkpoint`). */
+  private publishCheckpoint(again: boolean): void {
+    if (!this.connected || !this.daemon.catalog?.db.open) return;
+    const newest = this.catalog.newestCheckpoint();
+    if (!newest || (!again && newest.id === this.checkpointPublished)) return;
+    this.checkpointPublished = newest.id;
+    this.client!.publish(this.topics.checkpoint, newest.payload, { qos: 1, retain: true });
   }
 
   async publishHealth(): Promise<void> {

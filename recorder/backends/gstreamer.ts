@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { scrubCredentials } from '../sources/url.js';
+import { scrubCredentials, splitCredentials } from '../../common/credentials.js';
 import type { BackendEvents, BackendExit, RecorderBackend, RecorderBackendOptions } from './backend.js';
 import { waitForExit } from './process-group.js';
 
@@ -99,26 +99,6 @@ export function gstreamerLaunch(opts: Pick<RecorderBackendOptions, 'segmentSecon
   ].join(' ! ');
 }
 
-/** A URL with credentials in its userinfo -> the location without them, plus the decoded user and password. */
-export function splitCredentials(url: string): { location: string; user?: string; password?: string } {
-  const m = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)@(.*)$/is.exec(url);
-  if (!m) return { location: url };
-  const userinfo = m[2];
-  const colon = userinfo.indexOf(':');
-  const decode = (s: string) => {
-    try {
-      return decodeURIComponent(s);
-    } catch {
-      return s;
-    }
-  };
-  return {
-    location: m[1] + m[3],
-    user: decode(colon < 0 ? userinfo : userinfo.slice(0, colon)),
-    password: colon < 0 ? undefined : decode(userinfo.slice(colon + 1)),
-  };
-}
-
 /** A file splitmuxsink opened and this backend has not reported yet. */
 interface Fragment {
   location: string;
@@ -186,10 +166,10 @@ export class GstreamerBackend extends EventEmitter<BackendEvents> implements Rec
       const src = pipeline.findChild('src');
       const mux = pipeline.findChild('mux');
       if (!src || !mux) throw new Error('pipeline elements missing');
-      const { location, user, password } = splitCredentials(this.opts.url);
+      const { url: location, username, password } = splitCredentials(this.opts.url);
       src.location = location;
-      if (user !== undefined) {
-        src['user-id'] = user;
+      if (username !== undefined) {
+        src['user-id'] = username;
         src['user-pw'] = password ?? '';
       }
       mux.location = join(stagingDir, `${this.runStartMs}-%06d.mp4`);

@@ -8,7 +8,7 @@
  * it calls stop() then and does nothing else: the process must then end on its own.
  */
 import { GstreamerBackend } from '../../recorder/backends/gstreamer.js';
-import { scrubCredentials } from '../../recorder/sources/url.js';
+import { scrubCredentials } from '../../common/credentials.js';
 
 const [url, stagingDir, segmentSeconds, stopAfterMs] = process.argv.slice(2);
 if (!url || !stagingDir || !segmentSeconds) {

@@ -1,7 +1,7 @@
 /**
- * A small ONVIF camera for tests and the demo: SOAP 1.2 over HTTP with a real WS-Security
- * UsernameToken (PasswordDigest) check, and WS-Discovery over UDP. It answers what a recorder
- * needs (GetSystemDateAndTime with a configurable clock offset, GetDeviceInformation,
+ * A small ONVIF camera for tests (a fixture: it does not ship): SOAP 1.2 over HTTP with a real
+ * WS-Security UsernameToken (PasswordDigest) check, and WS-Discovery over UDP. It answers what a
+ * recorder needs (GetSystemDateAndTime with a configurable clock offset, GetDeviceInformation,
  * GetCapabilities, GetProfiles, GetVideoSources, GetStreamUri), a PullPoint event service
  * (CreatePullPointSubscription, PullMessages, Renew, Unsubscribe: `emitEvent` raises one) and
  * nothing else (a SOAP fault, which the `onvif` package takes as "not supported", e.g. for
@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { passwordDigest } from './ws-security.js';
+import { passwordDigest } from '../../recorder/sources/ws-security.js';
 
 export interface OnvifResponderOptions {
   /** HTTP host to bind and to put in XAddrs (default 127.0.0.1) */
@@ -72,6 +72,8 @@ export class OnvifResponder {
   private readonly subscriptions = new Map<string, Subscription>();
   /** each event topic's current state, sent to a new subscriber as "Initialized" */
   private readonly eventState = new Map<string, boolean>();
+  /** the actions of requests that carried a WS-Security UsernameToken (credentials) */
+  readonly credentialed: string[] = [];
 
   constructor(readonly opts: OnvifResponderOptions) {
     this.streamUri = opts.streamUri;
@@ -147,6 +149,7 @@ export class OnvifResponder {
   handle(body: string): { status: number; xml: string } {
     const action = this.action(body);
     this.requests.push(action);
+    if (/<(?:\w+:)?UsernameToken\b/.test(body)) this.credentialed.push(action);
     if (action === 'GetSystemDateAndTime') return { status: 200, xml: envelope(this.dateTime()) };
     if (!this.authorized(body)) {
       return { status: 400, xml: fault('Sender', 'NotAuthorized', 'Sender not Authorized') };
