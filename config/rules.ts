@@ -1,7 +1,8 @@
 /**
  * What a schema cannot say about a config: ids unique, retention not below the legal minimum
  * without a written reason, a secret given once, detector names free and their outputs
- * complete, client certificates in pairs, the status page on loopback unless it has TLS or a reason. Each rule adds issues; none throws.
+ * complete, client certificates in pairs, the status page on loopback unless it has TLS or a reason,
+ * tamper detection off only with a reason. Each rule adds issues; none throws.
  */
 import { legalMinimumDays, type Config } from './schema.js';
 import { formatPath, type Issue, type Segment } from './issues.js';
@@ -40,6 +41,10 @@ export function semanticIssues(data: unknown): Issue[] {
       retentionIssues(issues, ['cameras', i, 'retention'], camera.retention, boxRetention, legal, why);
     }
     if (isObject(camera.source)) secretIssues(issues, ['cameras', i, 'source'], camera.source);
+    if (isObject(camera.tamper) && camera.tamper.enabled === false && (typeof camera.tamper.reason !== 'string' || camera.tamper.reason.trim() === '')) {
+      // a camera nobody watches must be a decision someone wrote down (a PTZ patrol, a lab camera)
+      issues.push({ path: ['cameras', i, 'tamper', 'reason'], text: 'missing while tamper.enabled is false; expected why this camera\'s view is not watched, e.g. "PTZ patrol tour"' });
+    }
   });
 
   const redaction = isObject(data.redaction) ? data.redaction : {};

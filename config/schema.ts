@@ -82,6 +82,18 @@ const Rect = Type.Object(
   { ...strict, description: 'a rectangle in fractions of the frame' },
 );
 
+/** Watching the view (docs/tamper.md): on by default; off only with a written reason. */
+const Tamper = Type.Object(
+  {
+    enabled: Type.Boolean({ default: true, description: 'watch this camera\'s view for covering, spraying, defocus, moving and freezing' }),
+    reason: Type.Optional(Type.String({ minLength: 3, description: 'why the view is not watched (required when enabled is false), e.g. "PTZ patrol tour"' })),
+    sensitivity: Type.Union([Type.Literal('low'), Type.Literal('medium'), Type.Literal('high')], { default: 'medium', description: 'how much of the view must change before it counts' }),
+    persistence_s: Type.Number({ minimum: 2, maximum: 600, default: 10, description: 'a change must last this long to be raised, and be gone this long to be cleared' }),
+    learn_s: Type.Number({ minimum: 5, maximum: 3600, default: 60, description: 'how long the normal view is watched to learn the reference, at commissioning and after tamper reset' }),
+  },
+  { ...strict, default: {} },
+);
+
 export const Camera = Type.Object(
   {
     id: Id,
@@ -98,6 +110,7 @@ export const Camera = Type.Object(
     ),
     retention: Type.Optional(Retention("this camera's recordings")),
     privacy_masks: Type.Array(Rect, { default: [], description: 'areas blanked in every export' }),
+    tamper: Tamper,
   },
   strict,
 );
@@ -290,6 +303,7 @@ export const Config = Type.Object(
 
 export type Config = Static<typeof Config>;
 export type CameraConfig = Static<typeof Camera>;
+export type TamperConfig = Static<typeof Tamper>;
 export type OnnxDetectorConfig = Static<typeof OnnxDetector>;
 
 /** The legal minimum for a box: 30 days, 90 for designated sites. */

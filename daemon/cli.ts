@@ -22,12 +22,14 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   recordings: { summary: 'list recorded segments and gaps of a camera', load: async () => (await import('./commands/recordings.js')).run },
   export: { summary: 'export a redacted clip from the recordings', load: async () => (await import('./commands/export.js')).run },
   snapshot: { summary: 'take a redacted still image of a camera', load: async () => (await import('./commands/snapshot.js')).run },
+  still: { summary: 'redact a live picture given as raw RGB on stdin into a still (tamper events use it)', load: async () => (await import('./commands/still.js')).run },
   redact: { summary: 'redact a video or image file', load: async () => (await import('./commands/redact.js')).run },
   verify: { summary: 'verify recordings against the catalog and its hash chain', load: async () => (await import('./commands/verify.js')).run },
   checkpoint: { summary: 'print the newest signed checkpoint of the chains (an anchor for verify --anchors)', load: async () => (await import('./commands/checkpoint.js')).run },
   hold: { summary: 'add, list and release legal holds', load: async () => (await import('./commands/hold.js')).run },
   user: { summary: 'add, list and remove the users of the status web page', load: async () => (await import('./commands/user.js')).run },
   audit: { summary: 'list and verify the audit log of exports, snapshots and commands', load: async () => (await import('./commands/audit.js')).run },
+  tamper: { summary: "reset a camera's normal view and identity (audited), or show what the box knows of each view", load: async () => (await import('./commands/tamper.js')).run },
 };
 
 function help(): string {

@@ -1,13 +1,14 @@
 import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
-import { effectiveRetention, loadConfig } from '../config/load.js';
+import { effectiveRetention, loadConfig, readSecret } from '../config/load.js';
 import { ConfigError } from '../config/errors.js';
 import { legalMinimumDays, type CameraConfig, type Config } from '../config/schema.js';
 import { configFiles, fileDigests, secretFileIssues } from '../config/secret-files.js';
 import { Catalog } from '../recorder/catalog/catalog.js';
 import { takeCheckpoint, type CheckpointReason } from '../recorder/catalog/checkpoint.js';
 import { BackgroundVerifier } from '../recorder/background-verify.js';
+import { FrameDecoder } from '../recorder/frame-decoder.js';
 import { flagMissing, recoverCamera } from '../recorder/recovery.js';
 import { SegmentStore, stagingDir } from '../recorder/segment-store.js';
 import { clockDrifts } from '../recorder/sources/onvif.js';
@@ -20,7 +21,9 @@ import { Retention, type RetentionPolicy } from '../watchdog/retention.js';
 import { HealthMonitor } from '../watchdog/health-monitor.js';
 import { ClockSteps } from '../watchdog/clock-steps.js';
 import { diskSpace } from '../watchdog/system-health.js';
+import { ViewWatch } from '../watchdog/view-watch.js';
 import { auditReload, auditReloadRefused, auditRetentionOverrides, auditStart, auditStop, DAEMON_ACTOR, importProvisioning } from './audit-trail.js';
+import { TamperStills } from './egress-handlers.js';
 import { InstanceLock } from './instance-lock.js';
 import { registerSecret } from './log.js';
 import { packageVersion } from './package-root.js';
@@ -89,6 +92,12 @@ export class Daemon {
   catalog?: Catalog;
   private store?: SegmentStore;
   readonly recorders = new Map<string, CameraSupervisor>();
+  /** what watches each camera's view (tamper, identity, the stream as recorded) */
+  readonly views = new Map<string, ViewWatch>();
+  /** one keyframe decoder for every camera's view analysis */
+  private readonly decoder: FrameDecoder;
+  /** the redacted stills of tamper events */
+  private readonly stills: TamperStills;
   private readonly testCameras = new Map<string, TestCamera>();
   retention?: Retention;
   health?: HealthMonitor;
@@ -104,8 +113,15 @@ export class Daemon {
   /** one watcher of the wall clock for the health monitor (gaps, events) and the recorders (segment times) */
   private readonly clockSteps = new ClockSteps();
 
+  /** the config file, for children that need the same settings (tamper stills); none for the demo */
+  get configPath(): string | undefined {
+    return this.opts.configPath;
+  }
+
   constructor(public config: Config, private readonly log: Logger, private readonly opts: DaemonOptions = {}) {
     this.dataDir = resolve(config.storage.path);
+    this.decoder = new FrameDecoder(log);
+    this.stills = new TamperStills(this, log);
   }
 
   /** Every event is kept in the catalog (MQTT reads them from there) and logged. */
@@ -219,9 +235,30 @@ export class Daemon {
     recorder.on('exit', (exit) => { if (exit.cause?.startsWith('disk_')) void this.health?.probe(); });
     this.recorders.set(cam.id, recorder);
     recorder.start();
+    this.startViewWatch(cam, i);
+  }
+
+  /** Beside the recorder, never in its way: the view analysis, identity pins and the camera's own events. */
+  private startViewWatch(cam: CameraConfig, i: number): void {
+    let onvif;
+    if (cam.source.type === 'onvif') {
+      try {
+        onvif = { host: cam.source.host, username: cam.source.username, password: readSecret(cam.source, `cameras[${i}].source`), timeoutMs: 5000 };
+      } catch (err) {
+        this.log.error({ camera: cam.id, err }, 'ONVIF events and identity not watched');
+      }
+    }
+    const watch = new ViewWatch(cam.id, {
+      dataDir: this.dataDir, catalog: this.catalog!, decoder: this.decoder, raise: this.raise, log: this.log,
+      tamper: cam.tamper, onvif, still: this.stills.write,
+    });
+    this.views.set(cam.id, watch);
+    watch.start();
   }
 
   private async stopCamera(id: string): Promise<void> {
+    await this.views.get(id)?.stop();
+    this.views.delete(id);
     await this.recorders.get(id)?.stop();
     this.recorders.delete(id);
     await this.testCameras.get(id)?.stop();
@@ -297,6 +334,8 @@ export class Daemon {
       for (const [i, cam] of next.cameras.entries()) {
         if (cam.enabled && (result.added.includes(cam.id) || result.restarted.includes(cam.id))) await this.startCamera(cam, i);
       }
+      // tamper settings apply in place: the recorder keeps running
+      for (const cam of next.cameras) if (result.unchanged.includes(cam.id)) this.views.get(cam.id)?.configure(cam.tamper);
       this.retention?.setPolicy(this.retentionPolicy());
       this.storePolicy();
     } catch (err) {
@@ -392,9 +431,12 @@ export class Daemon {
     clearInterval(this.checkpointTimer);
     this.health?.stop();
     await this.sweeping;
+    await Promise.all([...this.views.values()].map((v) => v.stop()));
+    this.stills.stop();
     await this.verifier?.stop();
     await Promise.all([...this.recorders.values()].map((r) => r.stop()));
     await this.store?.drain();
+    await this.decoder.stop();
     await Promise.all([...this.testCameras.values()].map((c) => c.stop()));
     if (this.catalog?.db.open) {
       markCleanStop(this.catalog);

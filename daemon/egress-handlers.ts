@@ -1,7 +1,15 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
+import { withParentDeathSignal } from '../recorder/backends/orphans.js';
+import { killGroup } from '../recorder/backends/process-group.js';
 import { exportClip, takeSnapshot, type EgressResult } from '../redaction/egress.js';
+import { DAEMON_ACTOR } from '../watchdog/camera-identity.js';
+import type { StillWriter } from '../watchdog/tamper-monitor.js';
+import type { StillHeader } from './commands/still.js';
 import type { Daemon } from './daemon.js';
 import type { EgressHandlers } from './mqtt/commands.js';
 
@@ -35,4 +43,94 @@ export function egressHandlers(daemon: Daemon, log: Logger): Pick<EgressHandlers
       out: exportPath(daemon.dataDir, 'export', r.request_id, 'mp4'),
     })),
   };
+}
+
+/**
+ * The still a tamper event keeps of its moment: the sampled frame through the egress gate
+ * (faces and text hidden, masks, watermark, signed manifest, audited) into
+ * `<data>/tamper/<camera>/`. The path (relative to the data dir, as the event names it) is known
+ * at once; `done` settles when the file is written.
+ *
+ * The gate runs in a child process (`edge-nvr still --batch`) at nice 10: redaction takes the
+ * CPU for a second or more, and the daemon must go on sampling every camera and feeding the
+ * recorders meanwhile. The child is started when a still is due and ends once none is waiting,
+ * so its detectors load once per burst of events and hold no memory in between.
+ */
+export class TamperStills {
+  private readonly worker: StillWorker;
+
+  constructor(private readonly daemon: Daemon, private readonly log: Logger) {
+    this.worker = new StillWorker(daemon, log);
+  }
+
+  readonly write: StillWriter = (frame, kind) => {
+    const out = join(this.daemon.dataDir, 'tamper', frame.camera, `${new Date(frame.atMs).toISOString().replace(/[:.]/g, '-')}-${kind}.jpg`);
+    const done = this.worker.write({
+      camera: frame.camera, width: frame.width, height: frame.height, out, at_ms: frame.atMs, requester: DAEMON_ACTOR, reason: `tamper_suspected ${kind}`,
+    }, frame.data).then(() => this.log.info({ camera: frame.camera, kind, out }, 'tamper still written'));
+    return { path: relative(this.daemon.dataDir, out), done };
+  };
+
+  /** Stops the writer: stills not written by now are not (each is logged, the event stays). */
+  stop(): void {
+    this.worker.stop();
+  }
+}
+
+const CLI = fileURLToPath(new URL('./cli.js', import.meta.url));
+const STILL_DEADLINE_MS = 120_000;
+
+class StillWorker {
+  private child?: ChildProcess;
+  private pending: Array<{ resolve: () => void; reject: (e: Error) => void; timer: NodeJS.Timeout }> = [];
+
+  constructor(private readonly daemon: Daemon, private readonly log: Logger) {}
+
+  private stopped = false;
+
+  stop(): void {
+    this.stopped = true;
+    if (this.child) killGroup(this.child, 'SIGKILL');
+  }
+
+  write(header: StillHeader, pixels: Buffer): Promise<void> {
+    if (this.stopped) return Promise.reject(new Error('the daemon is stopping'));
+    mkdirSync(dirname(header.out), { recursive: true });
+    const child = this.child ?? this.spawn();
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => { killGroup(child, 'SIGKILL'); }, STILL_DEADLINE_MS);
+      this.pending.push({ resolve, reject, timer });
+      child.stdin!.write(JSON.stringify(header) + '\n');
+      child.stdin!.write(pixels);
+    });
+  }
+
+  private spawn(): ChildProcess {
+    const d = this.daemon;
+    const target = d.configPath ? ['--config', d.configPath, '--data', d.dataDir] : ['--data', d.dataDir];
+    const [cmd, argv] = withParentDeathSignal('nice', ['-n', '10', process.execPath, CLI, 'still', '--batch', ...target]);
+    const child = spawn(cmd, argv, { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child = child;
+    let stderr = '';
+    child.stderr!.on('data', (x) => { stderr = (stderr + String(x)).slice(-2000); });
+    child.stdin!.on('error', () => { /* reported when it exits */ });
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const p = this.pending.shift();
+      if (!p) return;
+      clearTimeout(p.timer);
+      let r: { ok?: boolean; error?: string } = {};
+      try { r = JSON.parse(line) as typeof r; } catch { /* not a result */ }
+      if (r.ok) p.resolve();
+      else p.reject(new Error(r.error ?? `edge-nvr still: ${line}`));
+      // nothing waiting: let it finish and go (its models with it)
+      if (this.pending.length === 0 && this.child === child) { this.child = undefined; child.stdin!.end(); }
+    });
+    child.once('close', (code) => {
+      if (this.child === child) this.child = undefined;
+      const failed = this.pending.splice(0);
+      for (const p of failed) { clearTimeout(p.timer); p.reject(new Error(`edge-nvr still exited ${code}: ${stderr.trim().split('\n').at(-1) ?? ''}`)); }
+      if (failed.length) this.log.error({ code, stderr: stderr.trim().split('\n').at(-1) }, 'the still writer ended early');
+    });
+    return child;
+  }
 }

@@ -3,7 +3,7 @@
  * and `redact` all pass here, so every one is redacted, watermarked, signed and audited, and a
  * failure leaves no output behind. Usable in-process (CLI today, MQTT commands later).
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import type { Config } from '../config/schema.js';
@@ -232,6 +232,23 @@ export async function takeSnapshot(ctx: EgressContext, req: SnapshotRequest): Pr
       for await (const f of decodeFrames({ path, keyframesOnly: true }, info, ctx.signal)) last = f;
       if (last) yield last;
     },
+  });
+}
+
+export interface StillRequest { camera: string; frame: Frame; atMs: number; out: string; requester: string; reason: string }
+
+/**
+ * A live picture (a frame the sampler decoded, not a catalogued file) as a redacted still: what
+ * a tamper event keeps of its moment. The manifest names it `live:<camera>` with the hash of its
+ * pixels; it is audited like every snapshot.
+ */
+export async function saveStill(ctx: EgressContext, req: StillRequest): Promise<EgressResult> {
+  const sha = createHash('sha256').update(req.frame.data).digest('hex');
+  return run(ctx, {
+    kind: 'snapshot', out: req.out, requester: req.requester, reason: req.reason, camera: req.camera, fromMs: req.atMs, toMs: req.atMs,
+    sources: [{ path: `live:${req.camera}`, sha256: sha, start: new Date(req.atMs).toISOString(), end: new Date(req.atMs).toISOString() }],
+    info: { width: req.frame.width, height: req.frame.height, fps: 1 }, still: true, timeOf: () => req.atMs,
+    async *frames() { yield req.frame; },
   });
 }
 

@@ -83,7 +83,8 @@ function camera(c: HealthCamera, o: OverviewInput): Raw {
   const open = week.find((g) => g.end_ms === null);
   const held = ret?.days_held ?? 0;
   const required = ret?.min_days ?? o.health.retention.min_required_days;
-  const tamper = tamperState(c, o.events);
+  const tamper = tamperState(c);
+  const stream = streamText(c);
   const stateText = c.state === 'recording' ? 'recording' : c.state === 'starting' ? 'starting' : 'NOT recording';
   return html`<section class="card camera" data-camera="${c.camera}" data-state="${c.state}">
 <h2><span>${c.camera}</span><span class="state ${c.state}">${stateText}</span></h2>
@@ -93,8 +94,8 @@ ${open ? html`<dt>down since</dt><dd class="bad">${isoTime(open.start_ms)} (${ag
 <dt>days held</dt><dd class="${held >= required ? 'ok' : 'warn'}">${days(held)} of ${days(required)} required</dd>
 <dt>last 24 h</dt><dd>${Math.round(c.continuity_24h * 1000) / 10}% on record, ${c.gaps_24h} gap${c.gaps_24h === 1 ? '' : 's'} (${duration(c.gap_ms_24h)})</dd>
 <dt>restarts</dt><dd>${c.restarts} since the recorder started</dd>
-${c.bitrate_kbps === null ? '' : html`<dt>stream</dt><dd>${Math.round(c.bitrate_kbps)} kbit/s</dd>`}
-${tamper ? html`<dt>view</dt><dd class="${tamper.bad ? 'bad' : 'ok'}">${tamper.text}</dd>` : ''}
+${stream === null ? '' : html`<dt>stream</dt><dd>${stream}</dd>`}
+<dt>view</dt><dd class="${tamper.bad ? 'bad' : 'ok'}">${tamper.text}</dd>
 </dl>
 <div class="plot-label">last 24 h (UTC)</div>
 ${timeline({ fromMs: now - DAY, toMs: now, oldestMs: ret?.oldest_ms ?? null, gaps: week.filter((g) => (g.end_ms ?? now) > now - DAY), tickMs: 6 * HOUR, label: hhmm })}
@@ -107,19 +108,24 @@ ${o.viewer.role === 'manager' ? html`<form class="snap" method="post" action="/c
 </section>`;
 }
 
-/**
- * What is known about the camera's view: the health reading's own view state where the build
- * watches views, else a recent tampering event; nothing when neither says anything.
- */
-function tamperState(c: HealthCamera, events: EventLine[]): { text: string; bad: boolean } | undefined {
-  const view = (c as HealthCamera & { view?: unknown }).view;
-  if (typeof view === 'string') return { text: view.replace(/_/g, ' '), bad: view !== 'ok' };
-  if (view && typeof view === 'object' && typeof (view as { state?: unknown }).state === 'string') {
-    const s = (view as { state: string }).state;
-    return { text: s.replace(/_/g, ' '), bad: s !== 'ok' };
+/** The camera's view as the health reading has it (tamper detection, docs/tamper.md). */
+function tamperState(c: HealthCamera): { text: string; bad: boolean } {
+  const v = c.view;
+  const since = v.since_ms === null ? '' : ` since ${isoTime(v.since_ms)}`;
+  switch (v.state) {
+    case 'tampered': return { text: `tampering suspected: ${v.kinds.join(', ')}${since}`, bad: true };
+    case 'ok': return { text: 'ok', bad: false };
+    case 'learning': return { text: 'learning the normal view', bad: false };
+    default: return { text: `${v.state}${v.detail ? `: ${v.detail}` : ''}`, bad: v.state === 'unavailable' };
   }
-  const e = events.find((ev) => ev.camera === c.camera && ev.type === 'tamper_suspected');
-  return e ? { text: `${e.text} (${isoTime(e.at_ms)})`, bad: true } : undefined;
+}
+
+/** The stream as recorded: bitrate of the newest segment, codec, size and measured frame rate. */
+function streamText(c: HealthCamera): string | null {
+  const parts: string[] = [];
+  if (c.stream) parts.push(`${c.stream.codec} ${c.stream.width}x${c.stream.height}${c.stream.fps === null ? '' : ` ${c.stream.fps} fps`}`);
+  if (c.bitrate_kbps !== null) parts.push(`${Math.round(c.bitrate_kbps)} kbit/s`);
+  return parts.length ? parts.join(', ') : null;
 }
 
 function disk(h: Health): Raw {

@@ -13,6 +13,7 @@ import { userInfo } from 'node:os';
 import { connect } from 'node:net';
 import { effectiveRetention } from '../../config/load.js';
 import { Catalog } from '../../recorder/catalog/catalog.js';
+import { FrameDecoder } from '../../recorder/frame-decoder.js';
 import { clockDrifts } from '../../recorder/sources/onvif.js';
 import { resolveSource } from '../../recorder/sources/resolve.js';
 import { scrubCredentials } from '../../common/credentials.js';
@@ -48,7 +49,7 @@ export type Preflight = (ctx: CheckContext) => Promise<CheckResult>;
 
 const spec = {
   name: 'check',
-  summary: 'Validate the config and pre-flight the box (ffmpeg, GStreamer, storage, cameras, disk size, clock, broker, redaction detectors). Exit 0 all passed, 1 a check failed, 2 bad config.',
+  summary: 'Validate the config and pre-flight the box (ffmpeg, GStreamer, storage, cameras, disk size, clock, broker, redaction detectors, the view analysis decoder). Exit 0 all passed, 1 a check failed, 2 bad config.',
   usage: 'check [--config <path>] [--json]',
   options: {
     config: { type: 'string', short: 'c' },
@@ -341,8 +342,26 @@ export async function httpReady({ config }: CheckContext): Promise<CheckResult> 
   return { name: 'http', ok: true, detail: `${parts.join(', ')}; ${plural(users, 'user')} in ${file.path}` };
 }
 
+/** The keyframe decoder of view analysis runs (python3-av), unless no camera is watched. */
+export async function tamperReady({ config }: CheckContext): Promise<CheckResult> {
+  const cameras = config.cameras.filter((c) => c.enabled);
+  const off = cameras.filter((c) => !c.tamper.enabled).map((c) => `${c.id}: ${c.tamper.reason}`);
+  const watched = cameras.length - off.length;
+  const offNote = off.length ? `; off: ${off.join('; ')}` : '';
+  if (watched === 0) return { name: 'tamper', ok: true, detail: `view analysis off on every camera${offNote}` };
+  const decoder = new FrameDecoder();
+  try {
+    const version = await decoder.ready();
+    return { name: 'tamper', ok: true, detail: `keyframe decoder ready (PyAV ${version}); ${watched} of ${cameras.length} cameras watched${offNote}` };
+  } catch (err) {
+    return { name: 'tamper', ok: false, detail: `${(err as Error).message}; the view of ${watched} cameras could not be analysed (recording is not affected)` };
+  } finally {
+    await decoder.stop();
+  }
+}
+
 /** In order of output. Append new checks here. */
-export const PREFLIGHT: Preflight[] = [ffmpegPresent, gstreamerPresent, storageWritable, camerasReachable, diskLargeEnough, clockSynced, brokerReachable, secretsProtected, redactionReady, httpReady];
+export const PREFLIGHT: Preflight[] = [ffmpegPresent, gstreamerPresent, storageWritable, camerasReachable, diskLargeEnough, clockSynced, brokerReachable, secretsProtected, redactionReady, httpReady, tamperReady];
 
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;

@@ -42,6 +42,21 @@ export interface CameraStatus {
   gap_ms_24h: number;
   days_held: number;
   min_days: number | null;
+  /** the daemon's last word on the camera's view (tamper detection), null when it never said */
+  view: { state: string; kinds: string[]; since_ms: number | null; reference_ms: number | null; detail: string | null } | null;
+  /** the stream as recorded (codec, size, measured fps), null before the daemon saw it */
+  stream: { codec: string; width: number; height: number; fps: number | null } | null;
+}
+
+/** The view state the daemon keeps in the catalog; none in a catalog older than the view tables. */
+function storedView(catalog: ReturnType<typeof openCatalogReadOnly>, camera: string): Pick<CameraStatus, 'view' | 'stream'> {
+  try {
+    const row = catalog.cameraView(camera);
+    if (!row) return { view: null, stream: null };
+    return { view: JSON.parse(row.view) as CameraStatus['view'], stream: row.stream ? JSON.parse(row.stream) as CameraStatus['stream'] : null };
+  } catch {
+    return { view: null, stream: null };
+  }
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -90,6 +105,7 @@ export async function run(argv: string[]): Promise<number> {
         gap_ms_24h: Math.max(0, gapMs),
         days_held: Math.round((r?.days_held ?? 0) * 1e5) / 1e5,
         min_days: policySource === 'none' ? null : (r?.min_days ?? null),
+        ...storedView(catalog, id),
       };
     });
     const health = await readSystemHealth();
@@ -144,6 +160,17 @@ function published(status: unknown, health: unknown): string {
   return parts.join('; ') || 'nothing published yet';
 }
 
+function viewLine(c: CameraStatus): string {
+  const stream = c.stream ? `; stream ${c.stream.codec} ${c.stream.width}x${c.stream.height}${c.stream.fps === null ? '' : ` ${c.stream.fps} fps`}` : '';
+  const v = c.view;
+  if (!v) return `not watched yet${stream}`;
+  const what = v.state === 'tampered' ? `TAMPER SUSPECTED: ${v.kinds.join(', ')} since ${isoTime(v.since_ms)}`
+    : v.state === 'ok' ? `ok (reference of ${isoTime(v.reference_ms)})`
+    : v.state === 'learning' ? 'learning the normal view'
+    : `${v.state}${v.detail ? `: ${v.detail}` : ''}`;
+  return what + stream;
+}
+
 /** Background verification and checkpoints, as the daemon last saved them. */
 function integrityStatus(catalog: Catalog) {
   const v = readProgress(catalog);
@@ -175,6 +202,9 @@ function format(s: {
     out.push(`${c.camera.padEnd(w)}  ${(c.recording ? 'yes' : 'NO').padEnd(9)}  ${isoTime(c.last_segment_end_ms).padEnd(20)}  ${held.padEnd(20)}  ${c.gaps_24h} (${duration(c.gap_ms_24h)})${why}`);
   }
   if (!s.cameras.length) out.push('  no cameras');
+  out.push('');
+  out.push(`${'camera'.padEnd(w)}  view`);
+  for (const c of s.cameras) out.push(`${c.camera.padEnd(w)}  ${viewLine(c)}`);
   out.push('');
   const required = s.retention.min_required_days === null ? 'days required unknown (the daemon has not run on this catalog; pass --config)' : `${s.retention.min_required_days} days required`;
   out.push(`retention: ${required}; ${s.retention.forecast_days === null ? 'the disk forecast is not known yet (no recording rate)' : `the disk holds ${days(s.retention.forecast_days)} at the current rate`}`);

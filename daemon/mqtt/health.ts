@@ -13,15 +13,19 @@ export interface CameraView {
   state: CameraStatePayload['state'];
   last_segment_end_ms: number | null;
   restarts: number;
+  view: CameraStatePayload['view'];
 }
 
-/** What the recorders say right now (from the daemon's CameraSupervisor map). */
+const NO_VIEW: CameraStatePayload['view'] = { state: 'unavailable', kinds: [], since_ms: null, reference_ms: null, detail: 'not watched' };
+
+/** What the recorders and the view watchers say right now (from the daemon's maps). */
 export function cameraViews(daemon: Daemon): CameraView[] {
   return [...daemon.recorders.values()].map((r) => ({
     camera: r.camera,
     state: r.state,
     last_segment_end_ms: r.lastSegmentEndMs ?? daemon.catalog?.lastSegment(r.camera)?.end_ms ?? null,
     restarts: r.restarts,
+    view: daemon.views.get(r.camera)?.view ?? NO_VIEW,
   }));
 }
 
@@ -38,7 +42,10 @@ export async function buildHealth(daemon: Daemon, box: string, startedMs: number
     const windowFrom = Math.max(from, first ?? now);
     const last = catalog.lastSegment(c.camera);
     const bitrate = last && last.end_ms > last.start_ms ? round((last.bytes * 8) / (last.end_ms - last.start_ms), 1) : null;
-    return { ...c, gaps_24h: gaps.length, gap_ms_24h: Math.round(gapMs), continuity_24h: round(continuity(catalog, c.camera, windowFrom, now), 4), bitrate_kbps: bitrate };
+    return {
+      ...c, gaps_24h: gaps.length, gap_ms_24h: Math.round(gapMs), continuity_24h: round(continuity(catalog, c.camera, windowFrom, now), 4), bitrate_kbps: bitrate,
+      stream: daemon.views.get(c.camera)?.stream ?? null,
+    };
   });
   const retCams = (ret?.cameras ?? []).map((c) => ({ ...c, days_held: round(c.days_held, 3) }));
   const oldest = retCams.map((c) => c.oldest_ms).filter((v): v is number => v !== null);

@@ -7,8 +7,8 @@ export interface DiscoveryMessage {
 
 /**
  * Home Assistant MQTT discovery (retained, on every connect): the box's connectivity, days held,
- * days forecast, free disk, temperature, and each camera's state, all read from the box's own
- * retained topics with value templates.
+ * days forecast, free disk, temperature, and each camera's state and view (tamper detection),
+ * all read from the box's own retained topics with value templates.
  */
 export function discoveryMessages(prefix: string, topics: Topics, box: string, version: string, cameras: string[]): DiscoveryMessage[] {
   const node = `edge-nvr_${box}`;
@@ -31,5 +31,9 @@ export function discoveryMessages(prefix: string, topics: Topics, box: string, v
     sensor('disk_available', { name: 'Disk available', state_topic: topics.health, unit_of_measurement: 'GB', device_class: 'data_size', value_template: '{{ (value_json.disks[0].available_bytes / 1000000000) | round(1) }}' }),
     sensor('temperature', { name: 'Temperature', state_topic: topics.health, unit_of_measurement: '°C', device_class: 'temperature', value_template: '{{ value_json.temperature_c }}' }),
     ...cameras.map((c) => sensor(`camera_${c}`, { name: `Camera ${c}`, state_topic: topics.cameraState(c), value_template: '{{ value_json.state }}', icon: 'mdi:cctv' })),
+    ...cameras.map((c) => sensor(`view_${c}`, {
+      name: `Camera ${c} view`, state_topic: topics.cameraState(c), icon: 'mdi:cctv-off',
+      value_template: "{{ value_json.view.state ~ (': ' ~ value_json.view.kinds | join(', ') if value_json.view.kinds else '') }}",
+    })),
   ];
 }

@@ -8,6 +8,7 @@
  * the meaning of a field bumps the major.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { TAMPER_KINDS } from '../../watchdog/tamper-monitor.js';
 
 const Id = Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,62}$', description: 'a box or camera id' });
 const Ms = Type.Integer({ minimum: 0, description: 'milliseconds since the Unix epoch' });
@@ -38,6 +39,29 @@ export const StatusPayload = obj(
   { $id: 'https://edge-nvr.org/schema/mqtt/status.json', title: '<prefix>/status (retained)' },
 );
 
+const TamperKind = Type.Union(TAMPER_KINDS.map((k) => Type.Literal(k)));
+
+/** The camera's view (docs/tamper.md): the same object in the camera state, health and `status`. */
+const View = obj({
+  state: Type.Union(['learning', 'ok', 'tampered', 'unavailable', 'off'].map((s) => Type.Literal(s)), {
+    description: 'learning the reference; ok; tampered (see kinds); unavailable: no picture can be analysed (detail says why); off: tamper.enabled is false (detail: the reason)',
+  }),
+  kinds: Type.Array(TamperKind, { description: 'the tamper kinds active now' }),
+  since_ms: Type.Union([Ms, Type.Null()], { description: 'since when the view is in this state (with these kinds)' }),
+  reference_ms: Type.Union([Ms, Type.Null()], { description: 'when the reference of the normal view in use was learned' }),
+  detail: Type.Union([Type.String(), Type.Null()]),
+}, { description: "the camera's view: tamper detection and identity" });
+
+const Stream = Type.Union([
+  obj({
+    codec: Type.String({ description: 'as recorded: h264, hevc, or the sample entry code' }),
+    width: Type.Integer({ minimum: 0 }),
+    height: Type.Integer({ minimum: 0 }),
+    fps: Type.Union([Type.Number({ minimum: 0 }), Type.Null()], { description: 'frames per second measured over the last 10 s of recording (not the configured rate)' }),
+  }),
+  Type.Null(),
+], { description: 'the stream as seen in the recording; null before its first fragment' });
+
 export const CameraStatePayload = obj(
   {
     ...envelope('camera-state'),
@@ -45,6 +69,7 @@ export const CameraStatePayload = obj(
     state: Type.Union(['starting', 'recording', 'down', 'stopped'].map((s) => Type.Literal(s))),
     last_segment_end_ms: NullableMs,
     restarts: Type.Integer({ minimum: 0, description: 'recorder restarts since the daemon started' }),
+    view: View,
   },
   { $id: 'https://edge-nvr.org/schema/mqtt/camera-state.json', title: '<prefix>/cameras/<id>/state (retained)' },
 );
@@ -58,6 +83,8 @@ const HealthCamera = obj({
   gap_ms_24h: Type.Integer({ minimum: 0, description: 'ms of the last 24 h inside gaps' }),
   continuity_24h: Type.Number({ minimum: 0, maximum: 1, description: 'share of the last 24 h (or of the time since the first recording, when later) on record' }),
   bitrate_kbps: Type.Union([Type.Number({ minimum: 0 }), Type.Null()], { description: "the camera's stream as recorded: its newest segment's size over its length; null before the first" }),
+  view: View,
+  stream: Stream,
 });
 
 export const HealthPayload = obj(
@@ -142,7 +169,7 @@ export const EventPayload = Type.Union(
       ...eventEnvelope,
       type: Type.String({
         not: { enum: [...TYPED_EVENTS] },
-        description: 'camera_offline, camera_online, gap, stall_detected, watchdog_restart, disk_low, disk_unwritable, disk_ok, disk_filled_externally, retention_at_risk, retention_deletion, retention_paused, retention_resumed, segment_quarantined, clock_jump, clock_unsynced, tamper_suspected, ...',
+        description: 'camera_offline, camera_online, gap, stall_detected, watchdog_restart, disk_low, disk_unwritable, disk_ok, disk_filled_externally, retention_at_risk, retention_deletion, retention_paused, retention_resumed, segment_quarantined, clock_jump, clock_unsynced, tamper_suspected, tamper_cleared, ...',
       }),
       data: Type.Record(Type.String(), Type.Unknown()),
     }),

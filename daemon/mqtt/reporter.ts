@@ -164,7 +164,7 @@ export class MqttReporter {
     if (!this.connected) return;
     for (const v of cameraViews(this.daemon)) {
       const topic = this.topics.cameraState(v.camera);
-      const key = `${v.state}/${v.restarts}`;
+      const key = `${v.state}/${v.restarts}/${v.view.state}/${v.view.kinds.join()}/${v.view.reference_ms}`;
       if (!all && this.published.get(topic) === key) continue;
       this.published.set(topic, key);
       const payload: CameraStatePayload = { schema: 'edge-nvr/camera-state@1', box: this.box, ts: Date.now(), ...v };

@@ -51,6 +51,34 @@ export interface EventRow {
   data: string;
 }
 
+/** The normal view of a camera (see watchdog/tamper-analysis.ts); `data` is JSON. */
+export interface ViewReferenceRow {
+  id: number;
+  camera: string;
+  created_ms: number;
+  data: string;
+  retired_ms: number | null;
+  retired_by: string | null;
+  retired_reason: string | null;
+}
+
+/** What a camera was when first seen: its ONVIF device and its stream as recorded. */
+export interface CameraIdentityRow {
+  camera: string;
+  pinned_ms: number;
+  serial: string | null;
+  hardware_id: string | null;
+  manufacturer: string | null;
+  model: string | null;
+  codec: string | null;
+  width: number | null;
+  height: number | null;
+}
+
+export type IdentityFields = Partial<Omit<CameraIdentityRow, 'camera' | 'pinned_ms'>>;
+
+export interface CameraViewRow { camera: string; updated_ms: number; view: string; stream: string | null }
+
 export const CATALOG_FILE = 'catalog.db';
 const LIVE_BYTES = 'segments.live_bytes';
 
@@ -498,5 +526,57 @@ export class Catalog {
 
   setMeta(key: string, value: string): void {
     this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
+  }
+
+  /* ---------------------------------------------------------- view and identity (tamper) */
+
+  /** The camera's reference in use: the newest one not retired. */
+  activeViewReference(camera: string): ViewReferenceRow | undefined {
+    return this.db.prepare('SELECT * FROM view_references WHERE camera = ? AND retired_ms IS NULL ORDER BY id DESC LIMIT 1').get(camera) as ViewReferenceRow | undefined;
+  }
+
+  /** Whether a reference is still the one in use (a `tamper reset` retires it while the daemon runs). */
+  viewReferenceActive(id: number): boolean {
+    return this.db.prepare('SELECT 1 FROM view_references WHERE id = ? AND retired_ms IS NULL').get(id) !== undefined;
+  }
+
+  addViewReference(camera: string, data: string, atMs = Date.now()): ViewReferenceRow {
+    const id = Number(this.db.prepare('INSERT INTO view_references (camera, created_ms, data) VALUES (?, ?, ?)').run(camera, atMs, data).lastInsertRowid);
+    return { id, camera, created_ms: atMs, data, retired_ms: null, retired_by: null, retired_reason: null };
+  }
+
+  /** Retires the camera's references; the count retired. */
+  retireViewReferences(camera: string, by: string, reason: string, atMs = Date.now()): number {
+    return this.db.prepare('UPDATE view_references SET retired_ms = ?, retired_by = ?, retired_reason = ? WHERE camera = ? AND retired_ms IS NULL')
+      .run(atMs, by, reason, camera).changes;
+  }
+
+  cameraIdentity(camera: string): CameraIdentityRow | undefined {
+    return this.db.prepare('SELECT * FROM camera_identity WHERE camera = ?').get(camera) as CameraIdentityRow | undefined;
+  }
+
+  /** Pins the given fields where nothing is pinned yet; fields already pinned keep their value. */
+  pinIdentity(camera: string, fields: IdentityFields, atMs = Date.now()): CameraIdentityRow {
+    const cols = ['serial', 'hardware_id', 'manufacturer', 'model', 'codec', 'width', 'height'] as const;
+    const given = cols.filter((c) => fields[c] !== undefined && fields[c] !== null);
+    this.db.transaction(() => {
+      this.db.prepare('INSERT INTO camera_identity (camera, pinned_ms) VALUES (?, ?) ON CONFLICT(camera) DO NOTHING').run(camera, atMs);
+      for (const c of given) this.db.prepare(`UPDATE camera_identity SET ${c} = ? WHERE camera = ? AND ${c} IS NULL`).run(fields[c], camera);
+    })();
+    return this.cameraIdentity(camera)!;
+  }
+
+  /** Forgets the pins; the next device and stream seen are pinned anew. */
+  clearIdentity(camera: string): boolean {
+    return this.db.prepare('DELETE FROM camera_identity WHERE camera = ?').run(camera).changes > 0;
+  }
+
+  setCameraView(camera: string, view: string, stream: string | null, atMs = Date.now()): void {
+    this.db.prepare(`INSERT INTO camera_view (camera, updated_ms, view, stream) VALUES (?, ?, ?, ?)
+      ON CONFLICT(camera) DO UPDATE SET updated_ms = excluded.updated_ms, view = excluded.view, stream = excluded.stream`).run(camera, atMs, view, stream);
+  }
+
+  cameraView(camera: string): CameraViewRow | undefined {
+    return this.db.prepare('SELECT * FROM camera_view WHERE camera = ?').get(camera) as CameraViewRow | undefined;
   }
 }

@@ -155,6 +155,44 @@ const MIGRATIONS: Migration[] = [
     after: backfillLedger,
   },
   {
+    version: 5,
+    name: 'view references, camera identity pins and view state (tamper detection)',
+    sql: `
+      -- The normal view of a camera, learned at commissioning or after \`tamper reset\`. Rows are
+      -- never deleted: a reset retires the active one (who, when, why) and a new one is learned.
+      CREATE TABLE view_references (
+        id             INTEGER PRIMARY KEY,
+        camera         TEXT    NOT NULL,
+        created_ms     INTEGER NOT NULL,
+        data           TEXT    NOT NULL,          -- JSON: watchdog/tamper-analysis.ts ViewReference
+        retired_ms     INTEGER,
+        retired_by     TEXT,
+        retired_reason TEXT
+      );
+      CREATE INDEX view_references_camera ON view_references (camera, id);
+      -- What a camera is, pinned when first seen: the ONVIF device (NULL for other sources) and
+      -- the stream as recorded. A field is pinned once; a reset clears the row.
+      CREATE TABLE camera_identity (
+        camera       TEXT PRIMARY KEY,
+        pinned_ms    INTEGER NOT NULL,
+        serial       TEXT,
+        hardware_id  TEXT,
+        manufacturer TEXT,
+        model        TEXT,
+        codec        TEXT,
+        width        INTEGER,
+        height       INTEGER
+      );
+      -- The daemon's latest view state per camera, for \`status\` (which runs without the daemon).
+      CREATE TABLE camera_view (
+        camera     TEXT PRIMARY KEY,
+        updated_ms INTEGER NOT NULL,
+        view       TEXT    NOT NULL,              -- JSON: the view object of the MQTT camera state
+        stream     TEXT                           -- JSON: codec, width, height, fps as recorded
+      );
+    `,
+  },
+  {
     version: 9,
     name: 'command nonces, clock steps inside segments',
     sql: `

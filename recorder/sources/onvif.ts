@@ -116,6 +116,8 @@ interface CamLike {
   getDeviceInformation(cb: (err: Error | null, info?: Record<string, unknown>) => void): void;
   getStreamUri(opts: { protocol: string; profileToken: string }, cb: (err: Error | null, uri?: { uri: string }) => void): void;
   profiles?: ProfileXml[];
+  /** service addresses from GetCapabilities/GetServices, by lower-case service name */
+  uri?: Record<string, { href?: string } | undefined>;
 }
 
 /** A media profile as the onvif package parses its XML: leaf values are strings (or numbers), never checked. */
@@ -204,6 +206,35 @@ export async function inspectCamera(t: OnvifTarget): Promise<OnvifCameraInfo> {
   };
 }
 
+
+/** What identifies the device behind an address: pinned when a camera is first recorded. */
+export interface OnvifDevice {
+  manufacturer?: string;
+  model?: string;
+  firmware?: string;
+  serial?: string;
+  hardware_id?: string;
+}
+
+export interface OnvifDeviceInfo {
+  device: OnvifDevice;
+  /** the event service address, null when the camera offers none */
+  events_url: string | null;
+  clock_drift_ms: number | null;
+}
+
+/** Device information, the event service's address and the clock drift. */
+export async function describeDevice(t: OnvifTarget): Promise<OnvifDeviceInfo> {
+  const { cam, drift } = await connect(t);
+  const info = await new Promise<Record<string, unknown>>((resolve, reject) =>
+    cam.getDeviceInformation((err, i) => (err ? reject(onvifError(t.host, err)) : resolve(i ?? {}))));
+  const s = (v: unknown) => (typeof v === 'string' ? v || undefined : typeof v === 'number' ? String(v) : undefined);
+  return {
+    device: { manufacturer: s(info.manufacturer), model: s(info.model), firmware: s(info.firmwareVersion), serial: s(info.serialNumber), hardware_id: s(info.hardwareId) },
+    events_url: cam.uri?.events?.href ?? null,
+    clock_drift_ms: drift,
+  };
+}
 
 /** A camera clock more than 2 s off the box's: worth a warning (its overlays and events disagree with the recordings). */
 export function clockDrifts(driftMs: number | null): driftMs is number {

@@ -36,7 +36,17 @@ const CASES: Record<string, { edit: Parameters<typeof config>[1]; path: string; 
   'unknown camera field': {
     edit: { camera2: '  - id: cam2\n    colour: red\n    source: { type: test }' },
     path: 'cameras[1].colour',
-    expect: /^cameras\[1\]\.colour: unknown field; allowed: id, name, enabled, source, record, retention, privacy_masks$/,
+    expect: /^cameras\[1\]\.colour: unknown field; allowed: id, name, enabled, source, record, retention, privacy_masks, tamper$/,
+  },
+  'tamper detection off without a reason': {
+    edit: { camera2: '  - id: cam2\n    source: { type: test }\n    tamper: { enabled: false }' },
+    path: 'cameras[1].tamper.reason',
+    expect: /^cameras\[1\]\.tamper\.reason: missing while tamper\.enabled is false; expected why this camera's view is not watched, e\.g\. "PTZ patrol tour"$/,
+  },
+  'tamper sensitivity misspelt': {
+    edit: { camera2: '  - id: cam2\n    source: { type: test }\n    tamper: { sensitivity: hihg }' },
+    path: 'cameras[1].tamper.sensitivity',
+    expect: /^cameras\[1\]\.tamper\.sensitivity: expected one of low, medium, high, got "hihg"$/,
   },
   'duplicate camera id': {
     edit: { camera2: '  - id: cam1\n    source: { type: test }' },
@@ -97,7 +107,8 @@ t.test('--json prints the checks, also for a bad config', async (t) => {
   });
   const good = await runCli(['check', '--json', '--config', join(dir, 'good.yaml')]);
   const checks = JSON.parse(good.stdout) as { name: string; ok: boolean; detail: string }[];
-  t.same(checks.map((c) => c.name), ['config', 'ffmpeg', 'gstreamer', 'storage', 'cameras', 'disk size', 'clock', 'broker', 'secrets', 'redaction', 'http']);
+  t.same(checks.map((c) => c.name), ['config', 'ffmpeg', 'gstreamer', 'storage', 'cameras', 'disk size', 'clock', 'broker', 'secrets', 'redaction', 'http', 'tamper']);
+  t.match(checks.at(-1)!.detail, /^keyframe decoder ready \(PyAV [\d.]+\); 2 of 2 cameras watched$/, 'the view analysis decoder runs');
   t.equal(checks[0]!.ok, true);
   t.equal(good.code, checks.every((c) => c.ok) ? 0 : 1);
 

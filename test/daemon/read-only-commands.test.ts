@@ -7,6 +7,9 @@ import { runCli } from '../support/cli.js';
 const COMMANDS: string[][] = [
   ['recordings'], ['recordings', '--camera', 'gate'], ['verify'], ['status'], ['status', '--json'], ['audit'], ['audit', '--verify'],
   ['hold', 'list'], ['hold', 'release', '1'],
+  ['tamper', 'show'], ['tamper', 'show', '--camera', 'gate', '--json'],
+  // tamper reset writes (retires the reference, audited), but only into a catalog the daemon made
+  ['tamper', 'reset', '--camera', 'gate', '--reason', 're-aimed after the renovation'],
   // hold add writes, but only into a catalog the daemon made
   ['hold', 'add', '--camera', 'gate', '--from', '2026-01-01T00:00:00Z', '--to', '2026-01-02T00:00:00Z', '--reason', 'case 42'],
 ];

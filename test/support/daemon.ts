@@ -14,6 +14,8 @@ export interface TestCameraEntry {
   enabled?: boolean;
   /** privacy_masks as YAML flow text, e.g. `[{ x: 0, y: 0, w: 0.5, h: 0.5 }]` */
   privacyMasks?: string;
+  /** the camera's tamper section, e.g. { learn_s: 10 } */
+  tamper?: Record<string, string | number | boolean>;
 }
 
 /** A config for a throwaway data dir; retention below the legal minimum is fine for tests. */
@@ -35,6 +37,7 @@ export function writeConfig(dir: string, cameras: TestCameraEntry[], opts: { flo
       ...(c.username ? [`      username: ${c.username}`] : []),
       ...(c.passwordFile ? [`      password_file: ${c.passwordFile}`] : []),
       '    record:', `      backend: ${c.backend ?? 'ffmpeg'}`, `      segment_seconds: ${opts.segmentSeconds ?? 2}`, `      timeout_seconds: ${opts.timeoutSeconds ?? 3}`,
+      ...(c.tamper ? [`    tamper: ${JSON.stringify(c.tamper)}`] : []),
     ]),
   ];
   const path = join(dir, 'config.yaml');

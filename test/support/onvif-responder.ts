@@ -2,16 +2,19 @@
  * A small ONVIF camera for tests (a fixture: it does not ship): SOAP 1.2 over HTTP with a real
  * WS-Security UsernameToken (PasswordDigest) check, and WS-Discovery over UDP. It answers what a
  * recorder needs (GetSystemDateAndTime with a configurable clock offset, GetDeviceInformation,
- * GetCapabilities, GetProfiles, GetVideoSources, GetStreamUri) and nothing else (a SOAP fault,
- * which the `onvif` package takes as "not supported", e.g. for GetServices).
+ * GetCapabilities, GetProfiles, GetVideoSources, GetStreamUri), a PullPoint event service
+ * (CreatePullPointSubscription, PullMessages, Renew, Unsubscribe: `emitEvent` raises one) and
+ * nothing else (a SOAP fault, which the `onvif` package takes as "not supported", e.g. for
+ * GetServices). `replaceDevice` makes another device answer at the same address.
  *
  * No such simulator exists in npm or Debian; this one speaks real ONVIF XML to the `onvif` npm
  * package, so the daemon's code path is the one a real camera takes.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { passwordDigest } from '../../recorder/sources/ws-security.js';
 
 export interface OnvifResponderOptions {
   /** HTTP host to bind and to put in XAddrs (default 127.0.0.1) */
@@ -36,7 +39,11 @@ export interface OnvifResponderOptions {
   height?: number;
   fps?: number;
   bitrateKbps?: number;
+  /** offer the event service (default true) */
+  events?: boolean;
 }
+
+interface Subscription { queue: string[]; wake?: () => void }
 
 const NS = 'xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:tds="http://www.onvif.org/ver10/device/wsdl" '
   + 'xmlns:trt="http://www.onvif.org/ver10/media/wsdl" xmlns:tt="http://www.onvif.org/ver10/schema"';
@@ -51,11 +58,6 @@ function fault(code: string, subcode: string, reason: string): string {
 const tag = (xml: string, name: string) => new RegExp(`<(?:\\w+:)?${name}\\b[^>]*>([^<]*)</(?:\\w+:)?${name}>`).exec(xml)?.[1];
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
-/** WS-Security PasswordDigest = base64(sha1(nonce + created + password)) */
-export function passwordDigest(nonceB64: string, created: string, password: string): string {
-  return createHash('sha1').update(Buffer.concat([Buffer.from(nonceB64, 'base64'), Buffer.from(created), Buffer.from(password)])).digest('base64');
-}
-
 export class OnvifResponder {
   private http?: Server;
   private udp?: Socket;
@@ -66,12 +68,17 @@ export class OnvifResponder {
   clockOffsetMs: number;
   /** request actions received, for assertions */
   readonly requests: string[] = [];
+  serial: string;
+  private readonly subscriptions = new Map<string, Subscription>();
+  /** each event topic's current state, sent to a new subscriber as "Initialized" */
+  private readonly eventState = new Map<string, boolean>();
   /** the actions of requests that carried a WS-Security UsernameToken (credentials) */
   readonly credentialed: string[] = [];
 
   constructor(readonly opts: OnvifResponderOptions) {
     this.streamUri = opts.streamUri;
     this.clockOffsetMs = opts.clockOffsetMs ?? 0;
+    this.serial = opts.serial ?? this.uuid.slice(0, 8);
   }
 
   get host(): string {
@@ -92,9 +99,10 @@ export class OnvifResponder {
       let body = '';
       req.on('data', (d) => { body += String(d); });
       req.on('end', () => {
-        const { status, xml } = this.handle(body);
-        res.writeHead(status, { 'Content-Type': 'application/soap+xml; charset=utf-8' });
-        res.end(xml);
+        void this.respond(req.url ?? '', body).then(({ status, xml }) => {
+          res.writeHead(status, { 'Content-Type': 'application/soap+xml; charset=utf-8' });
+          res.end(xml);
+        });
       });
     });
     this.http = server;
@@ -108,6 +116,7 @@ export class OnvifResponder {
   }
 
   async stop(): Promise<void> {
+    this.dropSubscriptions();
     this.udp?.close();
     this.udp = undefined;
     const http = this.http;
@@ -151,12 +160,14 @@ export class OnvifResponder {
       case 'GetDeviceInformation':
         return { status: 200, xml: envelope(`<tds:GetDeviceInformationResponse><tds:Manufacturer>${esc(o.manufacturer ?? 'edge-nvr')}</tds:Manufacturer>`
           + `<tds:Model>${esc(o.model ?? 'onvif-responder')}</tds:Model><tds:FirmwareVersion>1.0.0</tds:FirmwareVersion>`
-          + `<tds:SerialNumber>${esc(o.serial ?? this.uuid.slice(0, 8))}</tds:SerialNumber><tds:HardwareId>sim</tds:HardwareId></tds:GetDeviceInformationResponse>`) };
+          + `<tds:SerialNumber>${esc(this.serial)}</tds:SerialNumber><tds:HardwareId>sim</tds:HardwareId></tds:GetDeviceInformationResponse>`) };
       case 'GetCapabilities':
         return { status: 200, xml: envelope(`<tds:GetCapabilitiesResponse><tds:Capabilities>`
           + `<tt:Device><tt:XAddr>${this.xaddr}</tt:XAddr></tt:Device>`
           + `<tt:Media><tt:XAddr>http://${this.address}/onvif/media_service</tt:XAddr><tt:StreamingCapabilities><tt:RTPMulticast>false</tt:RTPMulticast>`
           + `<tt:RTP_TCP>true</tt:RTP_TCP><tt:RTP_RTSP_TCP>true</tt:RTP_RTSP_TCP></tt:StreamingCapabilities></tt:Media>`
+          + (o.events === false ? '' : `<tt:Events><tt:XAddr>http://${this.address}/onvif/events_service</tt:XAddr>`
+            + `<tt:WSSubscriptionPolicySupport>false</tt:WSSubscriptionPolicySupport><tt:WSPullPointSupport>true</tt:WSPullPointSupport></tt:Events>`)
           + `</tds:Capabilities></tds:GetCapabilitiesResponse>`) };
       case 'GetVideoSources':
         return { status: 200, xml: envelope(`<trt:GetVideoSourcesResponse><trt:VideoSources token="vs1"><tt:Framerate>${fps}</tt:Framerate>`
@@ -184,6 +195,80 @@ export class OnvifResponder {
       + `<tt:RateControl><tt:FrameRateLimit>${fps}</tt:FrameRateLimit><tt:EncodingInterval>1</tt:EncodingInterval><tt:BitrateLimit>${kbps}</tt:BitrateLimit></tt:RateControl>`
       + `<tt:H264><tt:GovLength>${fps * 2}</tt:GovLength><tt:H264Profile>Main</tt:H264Profile></tt:H264>`
       + `<tt:SessionTimeout>PT60S</tt:SessionTimeout></tt:VideoEncoderConfiguration></trt:Profiles>`;
+  }
+
+  /* ------------------------------------------------------------------ events (PullPoint) */
+
+  /** Requests to the event service and to subscriptions; everything else goes to `handle`. */
+  private async respond(path: string, body: string): Promise<{ status: number; xml: string }> {
+    const sub = /^\/onvif\/subscription\/([\w-]+)$/.exec(path);
+    if (!sub && path !== '/onvif/events_service') return this.handle(body);
+    const action = this.action(body);
+    this.requests.push(action);
+    if (!this.authorized(body)) return { status: 400, xml: fault('Sender', 'NotAuthorized', 'Sender not Authorized') };
+    if (!sub) {
+      if (action !== 'CreatePullPointSubscription' || this.opts.events === false) return { status: 400, xml: fault('Receiver', 'ActionNotSupported', `${esc(action)} not supported`) };
+      const id = randomUUID();
+      const initial = [...this.eventState].map(([topic, state]) => this.notification(topic, state, 'Initialized'));
+      this.subscriptions.set(id, { queue: initial });
+      return { status: 200, xml: envelope(`<tev:CreatePullPointSubscriptionResponse xmlns:tev="http://www.onvif.org/ver10/events/wsdl" xmlns:wsnt="http://docs.oasis-open.org/wsn/b-2" xmlns:wsa="http://www.w3.org/2005/08/addressing">`
+        + `<tev:SubscriptionReference><wsa:Address>http://${this.address}/onvif/subscription/${id}</wsa:Address></tev:SubscriptionReference>`
+        + `<wsnt:CurrentTime>${this.now()}</wsnt:CurrentTime><wsnt:TerminationTime>${this.now(120_000)}</wsnt:TerminationTime></tev:CreatePullPointSubscriptionResponse>`) };
+    }
+    const s = this.subscriptions.get(sub[1]!);
+    if (!s) return { status: 400, xml: fault('Receiver', 'ResourceUnknown', 'no such subscription') };
+    switch (action) {
+      case 'PullMessages': {
+        const seconds = Number(/PT(\d+(?:\.\d+)?)S/.exec(tag(body, 'Timeout') ?? '')?.[1] ?? 10);
+        if (!s.queue.length) await new Promise<void>((resolve) => { s.wake = resolve; setTimeout(resolve, Math.min(seconds, 60) * 1000); });
+        s.wake = undefined;
+        if (!this.subscriptions.has(sub[1]!)) return { status: 400, xml: fault('Receiver', 'ResourceUnknown', 'no such subscription') };
+        const messages = s.queue.splice(0);
+        return { status: 200, xml: envelope(`<tev:PullMessagesResponse xmlns:tev="http://www.onvif.org/ver10/events/wsdl" xmlns:wsnt="http://docs.oasis-open.org/wsn/b-2">`
+          + `<tev:CurrentTime>${this.now()}</tev:CurrentTime><tev:TerminationTime>${this.now(120_000)}</tev:TerminationTime>${messages.join('')}</tev:PullMessagesResponse>`) };
+      }
+      case 'Renew':
+        return { status: 200, xml: envelope(`<wsnt:RenewResponse xmlns:wsnt="http://docs.oasis-open.org/wsn/b-2"><wsnt:TerminationTime>${this.now(120_000)}</wsnt:TerminationTime>`
+          + `<wsnt:CurrentTime>${this.now()}</wsnt:CurrentTime></wsnt:RenewResponse>`) };
+      case 'Unsubscribe':
+        this.subscriptions.delete(sub[1]!);
+        s.wake?.();
+        return { status: 200, xml: envelope('<wsnt:UnsubscribeResponse xmlns:wsnt="http://docs.oasis-open.org/wsn/b-2"/>') };
+      default:
+        return { status: 400, xml: fault('Receiver', 'ActionNotSupported', `${esc(action)} not supported`) };
+    }
+  }
+
+  /** The camera raises (or clears) an event, e.g. `tns1:VideoSource/GlobalSceneChange/ImagingService`. */
+  emitEvent(topic: string, state: boolean): void {
+    this.eventState.set(topic, state);
+    for (const s of this.subscriptions.values()) {
+      s.queue.push(this.notification(topic, state, 'Changed'));
+      s.wake?.();
+    }
+  }
+
+  /** Another device answers at this address from now on: a new serial number, and the old one's subscriptions are gone. */
+  replaceDevice(serial: string): void {
+    this.serial = serial;
+    this.eventState.clear();
+    this.dropSubscriptions();
+  }
+
+  private dropSubscriptions(): void {
+    const subs = [...this.subscriptions.values()];
+    this.subscriptions.clear();
+    for (const s of subs) s.wake?.();
+  }
+
+  private notification(topic: string, state: boolean, operation: 'Initialized' | 'Changed'): string {
+    return `<wsnt:NotificationMessage><wsnt:Topic Dialect="http://www.onvif.org/ver10/tev/topicExpression/ConcreteSet" xmlns:tns1="http://www.onvif.org/ver10/topics">${esc(topic)}</wsnt:Topic>`
+      + `<wsnt:Message><tt:Message UtcTime="${this.now()}" PropertyOperation="${operation}"><tt:Source><tt:SimpleItem Name="Source" Value="vs1"/></tt:Source>`
+      + `<tt:Data><tt:SimpleItem Name="State" Value="${state}"/></tt:Data></tt:Message></wsnt:Message></wsnt:NotificationMessage>`;
+  }
+
+  private now(plusMs = 0): string {
+    return new Date(Date.now() + this.clockOffsetMs + plusMs).toISOString().replace(/\.\d+Z$/, 'Z');
   }
 
   private dateTime(): string {

@@ -1,4 +1,13 @@
+import type { ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+
+/** Kills a child started `detached` (its own process group) and everything in that group; resolves once it exited. */
+export async function killDetached(p: ChildProcess | undefined): Promise<void> {
+  if (!p || p.exitCode !== null || p.signalCode !== null) return;
+  const exited = new Promise((r) => p.once('exit', r));
+  try { process.kill(-p.pid!, 'SIGKILL'); } catch { /* already gone */ }
+  await exited;
+}
 
 export interface ProcInfo { pid: number; state: string; cmdline: string }
 

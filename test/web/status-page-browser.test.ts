@@ -67,6 +67,7 @@ t.test('a site manager follows the box in a real browser: login, every camera, o
   await page.waitForSelector('section.camera[data-camera="front"][data-state="recording"]', { timeout: 20000 });
   await page.waitForSelector('section.camera[data-camera="yard"][data-state="recording"]', { timeout: 20000 });
   t.match(await page.textContent('#summary'), /Recording: all 2 cameras/, 'the headline says every camera records');
+  t.match(await page.textContent('section.camera[data-camera="front"]'), /view\s*(learning the normal view|ok)/, 'each camera\'s view (tamper detection), from the health reading');
   t.equal(await page.locator('section.camera svg.timeline').count(), 4, 'a 24 h and a 7 day timeline per camera, drawn');
   t.equal(await page.locator('#disk svg.forecast').count(), 1, 'the disk forecast, drawn');
   t.match(await page.textContent('#disk'), /required: 30 days/, 'against the days the law requires');

@@ -1,0 +1,206 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from 'pino';
+import { withParentDeathSignal } from './backends/orphans.js';
+import { killGroup, waitForExit } from './backends/process-group.js';
+
+/** The helper ships beside the compiled code's sources: dist/recorder/... -> recorder/... */
+export const DECODER_SCRIPT = fileURLToPath(new URL('./frame-decoder.py', import.meta.url)).replace('/dist/recorder/', '/recorder/');
+const PYTHON = '/usr/bin/python3';
+
+export interface DecodeRequest {
+  codec: string;
+  /** avcC / hvcC */
+  extradata: Buffer | null;
+  sample: Buffer;
+  maxWidth: number;
+  maxHeight: number;
+}
+
+export interface DecodedPicture {
+  width: number;
+  height: number;
+  /** RGB24, packed rows */
+  data: Buffer;
+  srcWidth: number;
+  srcHeight: number;
+  /** CPU time the decode took in the helper */
+  cpuMs: number;
+}
+
+/** A message header from the helper (recorder/frame-decoder.py): its hello, or the answer to one keyframe. */
+interface HelperHeader {
+  ready?: boolean;
+  av?: string;
+  id?: number;
+  ok?: boolean;
+  error?: string;
+  width?: number;
+  height?: number;
+  src_width?: number;
+  src_height?: number;
+  cpu_ms?: number;
+  /** length of the payload (the picture) that follows */
+  bytes?: number;
+}
+
+interface Waiter { resolve: (h: HelperHeader, payload: Buffer) => void; reject: (e: Error) => void; timer?: NodeJS.Timeout }
+
+const DECODE_TIMEOUT_MS = 10_000;
+/** a helper that cannot start (python3-av missing) is tried again this much later */
+const RETRY_MS = [2000, 10_000, 60_000];
+
+/**
+ * One keyframe decoder for every camera of the daemon: a Python helper (recorder/frame-decoder.py,
+ * PyAV on the system's libav) in its own process group, at nice 5, killed by the kernel if the
+ * daemon dies. Requests go one at a time; a helper that hangs or dies is killed and started
+ * again, and only the request in flight fails. Recording never depends on it.
+ */
+export class FrameDecoder {
+  private proc?: ChildProcess;
+  private exited?: Promise<void>;
+  private buf: Buffer = Buffer.alloc(0);
+  private waiters: Waiter[] = [];
+  private starting?: Promise<void>;
+  private chain: Promise<unknown> = Promise.resolve();
+  private failures = 0;
+  private retryAt = 0;
+  private stopped = false;
+  /** why the helper is not available, when it is not */
+  unavailable: string | null = null;
+  /** PyAV's version, once started */
+  version = '';
+
+  constructor(private readonly log?: Logger, private readonly script = DECODER_SCRIPT) {}
+
+  get pid(): number | undefined {
+    return this.proc?.pid;
+  }
+
+  /** Starts the helper if it is not running; rejects with why it cannot run (python3-av missing). */
+  async ready(): Promise<string> {
+    await this.ensureStarted();
+    return this.version;
+  }
+
+  /** Decodes one keyframe; requests queue, one decodes at a time. */
+  decode(req: DecodeRequest): Promise<DecodedPicture> {
+    const run = this.chain.then(() => this.decodeNow(req));
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async decodeNow(req: DecodeRequest): Promise<DecodedPicture> {
+    if (this.stopped) throw new Error('the frame decoder is stopped');
+    await this.ensureStarted();
+    const id = Math.floor(Math.random() * 1e9);
+    const header = Buffer.from(JSON.stringify({
+      id, codec: req.codec, extradata: req.extradata?.length ?? 0, sample: req.sample.length, max_width: req.maxWidth, max_height: req.maxHeight,
+    }));
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(header.length);
+    const answer = this.next(DECODE_TIMEOUT_MS);
+    this.proc!.stdin!.write(Buffer.concat([len, header, req.extradata ?? Buffer.alloc(0), req.sample]));
+    const [h, payload] = await answer;
+    if (!h.ok) throw new Error(`cannot decode a keyframe: ${h.error ?? 'no reason given'}`);
+    return { width: h.width ?? 0, height: h.height ?? 0, data: payload, srcWidth: h.src_width ?? 0, srcHeight: h.src_height ?? 0, cpuMs: h.cpu_ms ?? 0 };
+  }
+
+  private ensureStarted(): Promise<void> {
+    if (this.starting) return this.starting;
+    const wait = Math.max(0, this.retryAt - Date.now());
+    this.starting = new Promise<void>((r) => setTimeout(r, wait)).then(() => this.spawnHelper());
+    this.starting.catch(() => { this.starting = undefined; });
+    return this.starting;
+  }
+
+  private async spawnHelper(): Promise<void> {
+    if (this.stopped) throw new Error('the frame decoder is stopped');
+    const [cmd, args] = withParentDeathSignal(PYTHON, [this.script]);
+    const proc = spawn(cmd, args, { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+    this.proc = proc;
+    this.buf = Buffer.alloc(0);
+    let stderr = '';
+    proc.stderr!.on('data', (d) => { stderr = (stderr + String(d)).slice(-2000); });
+    proc.stdout!.on('data', (d: Buffer) => { if (this.proc === proc) this.onData(d); });
+    proc.stdin!.on('error', () => { /* reported as the exit */ });
+    this.exited = new Promise((resolve) => proc.once('close', () => resolve()));
+    proc.once('error', (err) => { if (this.proc === proc) this.failAll(new Error(`cannot run ${PYTHON}: ${err.message}`)); });
+    void this.exited.then(() => {
+      if (this.proc !== proc) return;
+      this.proc = undefined;
+      this.starting = undefined;
+      this.failAll(new Error(`the frame decoder exited${stderr.trim() ? `: ${stderr.trim().split('\n').at(-1)}` : ''}`));
+    });
+    try {
+      const [hello] = await this.next(10_000);
+      if (!hello.ready) throw new Error(hello.error ?? 'the frame decoder did not start');
+      this.version = String(hello.av ?? '');
+    } catch (err) {
+      this.unavailable = (err as Error).message;
+      this.retryAt = Date.now() + RETRY_MS[Math.min(this.failures++, RETRY_MS.length - 1)]!;
+      this.log?.warn({ err: this.unavailable, retryInMs: this.retryAt - Date.now() }, 'frame decoder not available; view analysis waits for it');
+      this.kill(proc);
+      throw err;
+    }
+    this.failures = 0;
+    this.unavailable = null;
+    this.log?.info({ pid: proc.pid }, 'frame decoder started');
+  }
+
+  /** The next message from the helper: [header, payload]. */
+  private next(timeoutMs: number): Promise<[HelperHeader, Buffer]> {
+    return new Promise((resolve, reject) => {
+      const w: Waiter = { resolve: (h, p) => resolve([h, p]), reject };
+      w.timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((x) => x !== w);
+        reject(new Error(`the frame decoder did not answer in ${timeoutMs} ms; restarting it`));
+        if (this.proc) this.kill(this.proc);
+      }, timeoutMs);
+      this.waiters.push(w);
+      this.onData(Buffer.alloc(0));
+    });
+  }
+
+  private onData(d: Buffer): void {
+    if (d.length) this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d;
+    while (this.waiters.length && this.buf.length >= 4) {
+      const n = this.buf.readUInt32BE(0);
+      if (this.buf.length < 4 + n) return;
+      let header: HelperHeader;
+      try {
+        header = JSON.parse(this.buf.subarray(4, 4 + n).toString()) as HelperHeader;
+      } catch {
+        this.failAll(new Error('the frame decoder wrote something unreadable'));
+        if (this.proc) this.kill(this.proc);
+        return;
+      }
+      const bytes = Number(header.bytes ?? 0);
+      if (this.buf.length < 4 + n + bytes) return;
+      const payload = Buffer.from(this.buf.subarray(4 + n, 4 + n + bytes));
+      this.buf = this.buf.subarray(4 + n + bytes);
+      const w = this.waiters.shift()!;
+      clearTimeout(w.timer);
+      w.resolve(header, payload);
+    }
+  }
+
+  private failAll(err: Error): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) { clearTimeout(w.timer); w.reject(err); }
+  }
+
+  private kill(proc: ChildProcess): void {
+    killGroup(proc, 'SIGKILL');
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    const proc = this.proc;
+    if (!proc) return;
+    proc.stdin!.end();
+    if (!(await waitForExit(this.exited!, 2000))) killGroup(proc, 'SIGKILL');
+    await this.exited;
+  }
+}

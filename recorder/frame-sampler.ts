@@ -1,0 +1,172 @@
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import type { FrameDecoder } from './frame-decoder.js';
+import type { VideoTrack } from './mp4-fragments.js';
+import { SegmentTail, type TailKeyframe } from './segment-tail.js';
+import { stagingDir } from './segment-store.js';
+
+/** One decoded picture of a camera, downscaled: packed RGB24 rows (the shape redaction's Frame has). */
+export interface SampledFrame {
+  camera: string;
+  /** wall-clock ms when its fragment was read: at most one fragment after it was recorded */
+  atMs: number;
+  width: number;
+  height: number;
+  data: Buffer;
+}
+
+/** The camera's stream as recorded: codec and size from the file, the frame rate measured over its fragments. */
+export interface StreamInfo {
+  codec: string;
+  width: number;
+  height: number;
+  /** frames per second of media over the last FPS_WINDOW_S, null before a fragment was seen */
+  fps: number | null;
+}
+
+export interface FrameSamplerOptions {
+  dataDir: string;
+  decoder: FrameDecoder;
+  log?: Logger;
+  /** the picture is scaled to fit (aspect kept) */
+  maxWidth?: number;
+  maxHeight?: number;
+  /** never sample more often than this */
+  minIntervalMs?: number;
+  /** nor less often than this, whatever the cost */
+  maxIntervalMs?: number;
+  /** share of one core sampling may take on average, decoding and the listeners' work on each
+   * frame together (default 0.008: 0.8 %, leaving room for the rest under 1 %); it sets the interval */
+  cpuBudget?: number;
+  pollMs?: number;
+}
+
+interface FrameSamplerEvents {
+  frame: [SampledFrame];
+  stream: [StreamInfo];
+}
+
+const FPS_WINDOW_S = 10;
+
+/**
+ * A camera's pictures at a low rate, for whatever watches the view (tamper detection, mask
+ * checks, stills): keyframes of the recording itself, read from its growing segment (see
+ * SegmentTail) and decoded one at a time by the shared FrameDecoder. It opens no connection
+ * to the camera, holds no credentials, and never touches the recorder: a decoder that fails or
+ * falls behind costs samples, never recording.
+ *
+ * Cost control: a keyframe is decoded only while someone listens to `frame`, and at most one
+ * per interval; the interval follows the measured cost of a sample (the decode, and what the
+ * listeners do with the frame) so that sampling stays within `cpuBudget` of one core (a 1080p
+ * keyframe takes 15-35 ms here: one every 2-5 s), between `minIntervalMs` and `maxIntervalMs`.
+ */
+export class FrameSampler extends EventEmitter<FrameSamplerEvents> {
+  private readonly tail: SegmentTail;
+  private decoding = false;
+  private lastSampleMs = 0;
+  /** CPU ms the last samples cost, decode and listeners (their median sets the interval: the first ones pay for warm-up) */
+  private costs: number[] = [];
+  private fpsWindow: Array<{ samples: number; durationS: number }> = [];
+  private track?: VideoTrack;
+  latest?: SampledFrame;
+  stream: StreamInfo | null = null;
+  /** why no frame comes (decoder unavailable, codec not supported), null when they do */
+  problem: string | null = null;
+  samples = 0;
+  /**
+   * Set by a watcher confirming a change it saw (tamper persistence): while true, keyframes are
+   * sampled at `minIntervalMs` whatever their cost. A confirmation lasts seconds, so the average
+   * stays near the budget; without it a slow 1080p interval (up to 10 s) would be added to the
+   * persistence, past the 20 s an alarm may take.
+   */
+  hurry = false;
+
+  constructor(readonly camera: string, private readonly opts: FrameSamplerOptions) {
+    super();
+    this.tail = new SegmentTail(stagingDir(opts.dataDir, camera), {
+      pollMs: opts.pollMs,
+      wantKeyframe: () => this.wantKeyframe(),
+      onError: (err) => opts.log?.warn({ camera, err }, 'cannot read the growing segment'),
+    });
+    this.tail.on('track', (t) => this.onTrack(t));
+    this.tail.on('fragment', (f) => this.onFragment(f));
+    this.tail.on('keyframe', (k) => void this.onKeyframe(k));
+  }
+
+  start(): this {
+    this.tail.start();
+    return this;
+  }
+
+  stop(): Promise<void> {
+    return this.tail.stop();
+  }
+
+  /** The current gap between samples, from the measured cost and the budget. */
+  get intervalMs(): number {
+    const min = this.opts.minIntervalMs ?? 1000;
+    const max = this.opts.maxIntervalMs ?? 10_000;
+    if (this.hurry) return min;
+    const sorted = [...this.costs].sort((a, b) => a - b);
+    const costMs = sorted.length ? sorted[Math.floor(sorted.length / 2)]! : 0;
+    return Math.min(max, Math.max(min, costMs / (this.opts.cpuBudget ?? 0.008)));
+  }
+
+  private wantKeyframe(): boolean {
+    return !this.decoding && this.listenerCount('frame') > 0 && Date.now() - this.lastSampleMs >= this.intervalMs * 0.9;
+  }
+
+  private onTrack(t: VideoTrack): void {
+    const prev = this.track;
+    this.track = t;
+    if (prev && (prev.codec !== t.codec || prev.width !== t.width || prev.height !== t.height)) this.fpsWindow = [];
+    this.publishStream();
+  }
+
+  private onFragment(f: { samples: number; durationS: number }): void {
+    this.fpsWindow.push(f);
+    let total = this.fpsWindow.reduce((s, x) => s + x.durationS, 0);
+    while (this.fpsWindow.length > 1 && total - this.fpsWindow[0]!.durationS >= FPS_WINDOW_S) total -= this.fpsWindow.shift()!.durationS;
+    this.publishStream();
+  }
+
+  private publishStream(): void {
+    const t = this.track;
+    if (!t) return;
+    const seconds = this.fpsWindow.reduce((s, x) => s + x.durationS, 0);
+    const frames = this.fpsWindow.reduce((s, x) => s + x.samples, 0);
+    const fps = seconds > 0 ? Math.round((frames / seconds) * 100) / 100 : null;
+    const prev = this.stream;
+    this.stream = { codec: t.codec, width: t.width, height: t.height, fps };
+    if (!prev || prev.codec !== t.codec || prev.width !== t.width || prev.height !== t.height || prev.fps !== fps) this.emit('stream', this.stream);
+  }
+
+  private async onKeyframe(k: TailKeyframe): Promise<void> {
+    if (k.track.codec !== 'h264' && k.track.codec !== 'hevc') {
+      this.problem = `codec ${k.track.codec} is not decoded for view analysis (h264 and hevc are)`;
+      return;
+    }
+    this.decoding = true;
+    this.lastSampleMs = k.atMs;
+    try {
+      const pic = await this.opts.decoder.decode({
+        codec: k.track.codec, extradata: k.track.config, sample: k.data, maxWidth: this.opts.maxWidth ?? 640, maxHeight: this.opts.maxHeight ?? 360,
+      });
+      this.problem = null;
+      this.samples++;
+      const frame: SampledFrame = { camera: this.camera, atMs: k.atMs, width: pic.width, height: pic.height, data: pic.data };
+      this.latest = frame;
+      // the listeners analyse the frame synchronously: their time counts against the budget too
+      const before = process.cpuUsage();
+      this.emit('frame', frame);
+      const used = process.cpuUsage(before);
+      this.costs.push(pic.cpuMs + (used.user + used.system) / 1000);
+      if (this.costs.length > 9) this.costs.shift();
+    } catch (err) {
+      this.problem = this.opts.decoder.unavailable ?? (err as Error).message;
+      this.opts.log?.debug({ camera: this.camera, err }, 'keyframe not decoded');
+    } finally {
+      this.decoding = false;
+    }
+  }
+}

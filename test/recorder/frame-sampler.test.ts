@@ -1,0 +1,148 @@
+import t from 'tap';
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { createBackend } from '../../recorder/backends/create.js';
+import type { RecorderBackend } from '../../recorder/backends/backend.js';
+import { FrameDecoder } from '../../recorder/frame-decoder.js';
+import { FrameSampler, type SampledFrame, type StreamInfo } from '../../recorder/frame-sampler.js';
+import { boxHeader, parseMoof, parseMoov, type FragmentSample } from '../../recorder/mp4-fragments.js';
+import { stagingDir } from '../../recorder/segment-store.js';
+import { CameraSim } from '../support/camera-sim.js';
+import { until } from '../support/daemon.js';
+
+const log = pino({ level: 'silent' });
+const FPS = 12;
+
+/** Every fragment's samples in a file, by the module the sampler uses. */
+function samplesOf(path: string): { codec: string; width: number; height: number; samples: FragmentSample[] } {
+  const buf = readFileSync(path);
+  let at = 0;
+  let track: ReturnType<typeof parseMoov> = null;
+  const samples: FragmentSample[] = [];
+  while (at + 8 <= buf.length) {
+    const h = boxHeader(buf, at)!;
+    const size = Number.isFinite(h.size) ? h.size : buf.length - at;
+    if (h.type === 'moov') track = parseMoov(buf.subarray(at + h.headerSize, at + size));
+    if (h.type === 'moof' && track) samples.push(...parseMoof(buf.subarray(at + h.headerSize, at + size), at, track));
+    at += size;
+  }
+  return { codec: track!.codec, width: track!.width, height: track!.height, samples };
+}
+
+/** ffprobe's own count of video packets and keyframes in a file. */
+function ffprobePackets(path: string): { packets: number; keyframes: number } {
+  const out = execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=flags', '-of', 'csv=p=0', path], { encoding: 'utf8' });
+  const lines = out.trim().split('\n').filter(Boolean);
+  return { packets: lines.length, keyframes: lines.filter((l) => l.startsWith('K')).length };
+}
+
+for (const backend of ['ffmpeg', 'gstreamer'] as const) {
+  t.test(`${backend}: keyframes of the growing recording, decoded and downscaled, and the stream as recorded`, async (t) => {
+    const sim = await new CameraSim({ mounts: ['cam'], width: 1280, height: 720, fps: FPS, gop: FPS, pattern: 'ball' }).start();
+    t.teardown(() => sim.kill());
+    const dataDir = t.testdir();
+    const decoder = new FrameDecoder(log);
+    t.teardown(() => decoder.stop());
+    const recorder: RecorderBackend = createBackend(backend, {
+      camera: 'cam', url: sim.url('cam'), safeUrl: sim.url('cam'), stagingDir: stagingDir(dataDir, 'cam'), segmentSeconds: 3, timeoutSeconds: 5,
+    }, log);
+    const segments: string[] = [];
+    recorder.on('segment', (s) => segments.push(s.stagedPath));
+    recorder.start();
+    t.teardown(() => recorder.stop());
+    const sampler = new FrameSampler('cam', { dataDir, decoder, log, minIntervalMs: 1000 });
+    const streams: StreamInfo[] = [];
+    sampler.on('stream', (s) => streams.push(s));
+    sampler.start();
+    t.teardown(() => sampler.stop());
+
+    await until(() => (sampler.stream?.fps ?? 0) > 0, 30_000, 'a measured frame rate');
+    t.equal(sampler.samples, 0, 'nothing is decoded while nobody listens');
+    t.equal(decoder.pid, undefined, 'the decoder is not even started');
+
+    const frames: SampledFrame[] = [];
+    sampler.on('frame', (f) => frames.push(f));
+    await until(() => frames.length >= 4, 90_000, 'four sampled frames');
+    const f = frames.at(-1)!;
+    t.equal(f.width, 640, 'a 1280x720 stream is sampled at 640 px wide');
+    t.equal(f.height, 360, 'keeping its aspect');
+    t.equal(f.data.length, 640 * 360 * 3, 'packed RGB24');
+    t.ok(Date.now() - f.atMs < 10_000, 'a sample is of the recording as it grows, not of a closed segment');
+    let lo = 255, hi = 0;
+    for (let i = 0; i < f.data.length; i += 97) { lo = Math.min(lo, f.data[i]!); hi = Math.max(hi, f.data[i]!); }
+    t.ok(hi - lo > 100, `a real picture, not a blank one (values ${lo}..${hi})`);
+    const gaps = frames.slice(1).map((x, i) => x.atMs - frames[i]!.atMs);
+    t.ok(gaps.every((g) => g >= 800), `no faster than the interval (gaps ${gaps.join(', ')} ms)`);
+
+    const s = sampler.stream!;
+    t.equal(s.codec, 'h264');
+    t.same([s.width, s.height], [1280, 720], 'the stream as recorded: codec and resolution from the file');
+    t.ok(Math.abs(s.fps! - FPS) <= FPS * 0.15, `the frame rate measured over the fragments: ${s.fps} (camera: ${FPS})`);
+    t.ok(streams.length >= 1, 'stream info is reported as it changes');
+
+    // the fragment parser against ffprobe, on a segment the recorder closed
+    await until(() => segments.length >= 1, 20_000, 'a closed segment');
+    const parsed = samplesOf(segments[0]!);
+    const probe = ffprobePackets(segments[0]!);
+    t.equal(parsed.samples.length, probe.packets, `every sample of ${segments[0]!.split('/').pop()} found (${probe.packets})`);
+    t.equal(parsed.samples.filter((x) => x.keyframe).length, probe.keyframes, 'and which ones are keyframes');
+    t.ok(parsed.samples.every((x) => x.offset + x.size <= statSync(segments[0]!).size), 'inside the file');
+  });
+}
+
+t.test('the decoder dying costs samples, never recording; a new one takes over', async (t) => {
+  const sim = await new CameraSim({ mounts: ['cam'], fps: 10, gop: 10 }).start();
+  t.teardown(() => sim.kill());
+  const dataDir = t.testdir();
+  const decoder = new FrameDecoder(log);
+  t.teardown(() => decoder.stop());
+  const recorder = createBackend('ffmpeg', { camera: 'cam', url: sim.url('cam'), safeUrl: sim.url('cam'), stagingDir: stagingDir(dataDir, 'cam'), segmentSeconds: 2, timeoutSeconds: 5 }, log);
+  let segments = 0;
+  let exited = false;
+  recorder.on('segment', () => segments++);
+  recorder.on('exit', () => { exited = true; });
+  recorder.start();
+  t.teardown(() => recorder.stop());
+  const sampler = new FrameSampler('cam', { dataDir, decoder, log });
+  let frames = 0;
+  sampler.on('frame', () => frames++);
+  sampler.start();
+  t.teardown(() => sampler.stop());
+  await until(() => frames >= 2, 40_000, 'frames');
+  const first = decoder.pid!;
+  process.kill(first, 'SIGKILL');
+  const before = { frames, segments };
+  await until(() => frames >= before.frames + 2 && segments >= before.segments + 2, 40_000, 'frames and segments after the kill');
+  t.not(decoder.pid, first, 'another decoder took over');
+  t.notOk(exited, 'the recorder never stopped');
+  t.ok(readdirSync(join(dataDir, 'recordings', 'cam', '.staging')).length >= 1, 'and kept writing its segment');
+});
+
+t.test('the interval follows the cost budget; a hurried sampler takes every keyframe it may', async (t) => {
+  const sim = await new CameraSim({ mounts: ['cam'], fps: 10, gop: 10 }).start();
+  t.teardown(() => sim.kill());
+  const dataDir = t.testdir();
+  const decoder = new FrameDecoder(log);
+  t.teardown(() => decoder.stop());
+  const recorder = createBackend('ffmpeg', { camera: 'cam', url: sim.url('cam'), safeUrl: sim.url('cam'), stagingDir: stagingDir(dataDir, 'cam'), segmentSeconds: 2, timeoutSeconds: 5 }, log);
+  recorder.start();
+  t.teardown(() => recorder.stop());
+  // a budget no decode fits in: the interval is the longest allowed, 4 s
+  const sampler = new FrameSampler('cam', { dataDir, decoder, log, minIntervalMs: 1000, maxIntervalMs: 4000, cpuBudget: 1e-6 });
+  const at: number[] = [];
+  sampler.on('frame', (f) => at.push(f.atMs));
+  sampler.start();
+  t.teardown(() => sampler.stop());
+  await until(() => at.length >= 3, 40_000, 'three samples at the slow interval');
+  t.equal(sampler.intervalMs, 4000, 'the cost sets the interval: the longest');
+  const slow = at.slice(1).map((x, i) => x - at[i]!);
+  t.ok(slow.every((g) => g >= 3500), `one sample per 4 s (gaps ${slow.join(', ')} ms)`);
+  sampler.hurry = true;
+  t.equal(sampler.intervalMs, 1000, 'hurried: the shortest interval, whatever the cost');
+  const from = at.length;
+  await until(() => at.length >= from + 4, 30_000, 'hurried samples');
+  const quick = at.slice(from + 1).map((x, i) => x - at[from + i]!);
+  t.ok(quick.every((g) => g <= 2500), `a sample about every keyframe, 1 s apart (gaps ${quick.join(', ')} ms)`);
+});

@@ -1,0 +1,103 @@
+import type { Logger } from 'pino';
+import { appendAudit } from '../recorder/catalog/audit-log.js';
+import type { Catalog, CameraIdentityRow } from '../recorder/catalog/catalog.js';
+import type { OnvifDevice } from '../recorder/sources/onvif.js';
+import type { TamperKind } from './tamper-monitor.js';
+
+export interface StreamShape { codec: string; width: number; height: number }
+
+export interface IdentityWatchOptions {
+  catalog: Catalog;
+  /** raises or clears a kind (the camera's TamperMonitor) */
+  report: (kind: TamperKind, on: boolean, data: Record<string, unknown>) => void;
+  log?: Logger;
+}
+
+/** the daemon, in audit entries it writes on its own */
+export const DAEMON_ACTOR = 'edge-nvr';
+
+/**
+ * Is this still the camera that was commissioned? The ONVIF device (serial number, else
+ * hardware id, manufacturer and model) and the stream as recorded (codec, width, height) are
+ * pinned in the catalog the first time each is seen. Another device answering at the camera's
+ * address raises `replaced`; the stream changing codec or size raises `stream_changed`. Each
+ * pin and each mismatch is an audit entry; `edge-nvr tamper reset` forgets the pins.
+ */
+export class IdentityWatch {
+  private replaced = false;
+  private changed = false;
+
+  constructor(readonly camera: string, private readonly opts: IdentityWatchOptions) {}
+
+  onDevice(seen: OnvifDevice): void {
+    const pinned = this.pins();
+    if (!pinned || (pinned.serial === null && pinned.hardware_id === null && pinned.model === null)) {
+      this.pin({ serial: seen.serial, hardware_id: seen.hardware_id, manufacturer: seen.manufacturer, model: seen.model }, 'ONVIF device');
+      // pins forgotten by `tamper reset` while replaced: the device seen now is the camera
+      if (this.replaced) { this.replaced = false; this.opts.report('replaced', false, { reason: 'tamper reset: the device seen now is pinned' }); }
+      return;
+    }
+    const differs = pinned.serial !== null && seen.serial !== undefined
+      ? pinned.serial !== seen.serial
+      : (pinned.hardware_id !== null && seen.hardware_id !== undefined && pinned.hardware_id !== seen.hardware_id)
+        || (pinned.model !== null && seen.model !== undefined && pinned.model !== seen.model)
+        || (pinned.manufacturer !== null && seen.manufacturer !== undefined && pinned.manufacturer !== seen.manufacturer);
+    const was = { serial: pinned.serial, hardware_id: pinned.hardware_id, manufacturer: pinned.manufacturer, model: pinned.model };
+    const now = { serial: seen.serial ?? null, hardware_id: seen.hardware_id ?? null, manufacturer: seen.manufacturer ?? null, model: seen.model ?? null };
+    if (differs && !this.replaced) {
+      this.replaced = true;
+      this.audit('tamper.replaced', 'another device answers at the camera\'s address', { pinned: was, seen: now });
+      this.opts.report('replaced', true, { pinned: was, seen: now });
+    } else if (!differs && this.replaced) {
+      this.replaced = false;
+      this.opts.report('replaced', false, { reason: 'the pinned device answers again', seen: now });
+    }
+  }
+
+  onStream(seen: StreamShape): void {
+    const pinned = this.pins();
+    if (!pinned || pinned.codec === null) {
+      this.pin({ codec: seen.codec, width: seen.width, height: seen.height }, 'stream');
+      if (this.changed) { this.changed = false; this.opts.report('stream_changed', false, { reason: 'tamper reset: the stream seen now is pinned' }); }
+      return;
+    }
+    const was = { codec: pinned.codec, width: pinned.width, height: pinned.height };
+    const now = { codec: seen.codec, width: seen.width, height: seen.height };
+    const differs = was.codec !== now.codec || was.width !== now.width || was.height !== now.height;
+    if (differs && !this.changed) {
+      this.changed = true;
+      this.audit('tamper.stream_changed', 'the recorded stream changed codec or resolution', { pinned: was, seen: now });
+      this.opts.report('stream_changed', true, { pinned: was, seen: now });
+    } else if (!differs && this.changed) {
+      this.changed = false;
+      this.opts.report('stream_changed', false, { reason: 'the stream is as pinned again', seen: now });
+    }
+  }
+
+  private pins(): CameraIdentityRow | undefined {
+    try {
+      return this.opts.catalog.cameraIdentity(this.camera);
+    } catch (err) {
+      this.opts.log?.error({ camera: this.camera, err }, 'cannot read the camera\'s identity pins');
+      return undefined;
+    }
+  }
+
+  private pin(fields: Record<string, string | number | undefined>, what: string): void {
+    try {
+      const row = this.opts.catalog.pinIdentity(this.camera, fields);
+      this.audit('camera.identity_pinned', `first ${what} seen`, { pinned: fields, identity: row });
+      this.opts.log?.info({ camera: this.camera, ...fields }, `camera identity pinned (${what})`);
+    } catch (err) {
+      this.opts.log?.error({ camera: this.camera, err }, 'cannot pin the camera\'s identity');
+    }
+  }
+
+  private audit(action: string, reason: string, details: Record<string, unknown>): void {
+    try {
+      appendAudit(this.opts.catalog, { actor: DAEMON_ACTOR, action, camera: this.camera, reason, details });
+    } catch (err) {
+      this.opts.log?.error({ camera: this.camera, err, action }, 'cannot write the audit entry');
+    }
+  }
+}

@@ -1,0 +1,288 @@
+import type { Logger } from 'pino';
+import type { TamperConfig } from '../config/schema.js';
+import type { Catalog } from '../recorder/catalog/catalog.js';
+import type { SampledFrame } from '../recorder/frame-sampler.js';
+import type { RaiseEvent } from './events.js';
+import {
+  change, classify, compare, describeFrame, learnReference, prepareReference, THRESHOLDS,
+  type LearnSample, type PreparedReference, type ViewKind, type ViewReference, type ViewSample,
+} from './tamper-analysis.js';
+
+export const TAMPER_KINDS = ['covered', 'defocused', 'moved', 'frozen', 'camera_reported', 'replaced', 'stream_changed'] as const;
+export type TamperKind = (typeof TAMPER_KINDS)[number];
+const VIEW_KINDS = ['covered', 'defocused', 'moved'] as const;
+
+/**
+ * A camera's view as the box sees it (MQTT health and camera state, `status`):
+ * `learning` the reference; `ok`; `tampered` (with the active kinds); `unavailable` (no
+ * picture can be analysed: why in `detail`); `off` (tamper.enabled false: the reason in
+ * `detail`). Kinds the camera or its identity raise are active whatever the analysis state.
+ */
+export interface ViewState {
+  state: 'learning' | 'ok' | 'tampered' | 'unavailable' | 'off';
+  kinds: TamperKind[];
+  since_ms: number | null;
+  /** when the reference in use was learned; null while there is none */
+  reference_ms: number | null;
+  detail: string | null;
+}
+
+export interface TamperMonitorOptions {
+  catalog: Catalog;
+  raise: RaiseEvent;
+  log?: Logger;
+  settings: TamperConfig;
+  /** starts writing a redacted still of the frame (through the egress gate): its path now, `done` once written */
+  still?: StillWriter;
+  /** called when the view state changed */
+  onChange?: (view: ViewState) => void;
+}
+
+interface Active { since_ms: number; kind: TamperKind }
+
+/**
+ * Starts writing a still of the frame: its path at once, `done` once written. The event names
+ * the path and goes out at once: redacting a still takes seconds on a busy box, and an event
+ * waiting for it would be late (a still that cannot be written is logged, and audited as
+ * snapshot.failed by the egress gate).
+ */
+export type StillWriter = (frame: SampledFrame, kind: TamperKind) => { path: string; done: Promise<unknown> };
+
+/** how long stopping waits for stills still being written (systemd gives a stop 20 s in all) */
+const STILL_DRAIN_MS = 8000;
+
+/**
+ * Raises `tamper_suspected` and `tamper_cleared` for one camera. View analysis (covered,
+ * defocused, moved, frozen) runs on sampled frames against the reference kept in the catalog;
+ * a kind is raised once it has held on every sample for `persistence_s` (at least two samples),
+ * and cleared once it has been gone as long. Samples further apart than that (the recorder was
+ * down) start the count again: a gap is never taken for persistence. Covered, defocused and
+ * moved are one condition, "the view is lost", whose kind is what most of its samples showed:
+ * a half-covered lens that reads covered on one sample and moved on the next is still lost.
+ * Kinds decided elsewhere (the camera's own events, a replaced device, a changed stream) are
+ * reported here as they come, so one place keeps the camera's view state and raises its events.
+ */
+export class TamperMonitor {
+  private settings: TamperConfig;
+  private ref?: { id: number; created_ms: number; prepared: PreparedReference };
+  private learning: LearnSample[] = [];
+  private prev?: ViewSample;
+  private lastFrame?: SampledFrame;
+  private lastSampleMs = 0;
+  private lost?: { since: number; counts: Record<ViewKind, number>; score: number };
+  private frozenSince?: number;
+  private clearing = new Map<TamperKind, number>();
+  private readonly active = new Map<TamperKind, Active>();
+  private state: ViewState = { state: 'learning', kinds: [], since_ms: null, reference_ms: null, detail: null };
+  private problem: string | null = null;
+  private stopped = false;
+  private readonly writing = new Set<Promise<unknown>>();
+
+  constructor(readonly camera: string, private readonly opts: TamperMonitorOptions) {
+    this.settings = opts.settings;
+  }
+
+  /** Loads the reference in use, if there is one. */
+  start(): this {
+    this.stopped = false;
+    if (this.settings.enabled) this.loadReference();
+    this.update();
+    return this;
+  }
+
+  /** Stops taking samples; resolves once the stills being written are (or after a deadline). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(this.writing), new Promise((r) => { timer = setTimeout(r, STILL_DRAIN_MS); })]);
+    clearTimeout(timer);
+  }
+
+  get view(): ViewState {
+    return this.state;
+  }
+
+  /**
+   * A change is being confirmed: the view looks lost or static but not yet for `persistence_s`,
+   * or a raised kind looks gone but not yet for as long. Sampling should be quick meanwhile, so
+   * the decision takes persistence plus one interval, not persistence rounded up to slow samples.
+   */
+  get unsettled(): boolean {
+    const viewActive = VIEW_KINDS.some((k) => this.active.has(k));
+    return (this.lost !== undefined && !viewActive) || (this.frozenSince !== undefined && !this.active.has('frozen')) || this.clearing.size > 0;
+  }
+
+  /** New settings (a reload): turning analysis off clears what it had raised. */
+  configure(settings: TamperConfig): void {
+    const wasOn = this.settings.enabled;
+    this.settings = settings;
+    if (wasOn && !settings.enabled) {
+      for (const kind of [...VIEW_KINDS, 'frozen'] as const) this.deactivate(kind, Date.now(), 'view analysis turned off');
+      this.lost = undefined;
+      this.frozenSince = undefined;
+    } else if (!wasOn && settings.enabled) {
+      this.loadReference();
+    }
+    this.update();
+  }
+
+  /** Why no picture can be analysed (decoder missing, codec not decoded), or null. */
+  setProblem(problem: string | null): void {
+    if (problem === this.problem) return;
+    this.problem = problem;
+    this.update();
+  }
+
+  onFrame(frame: SampledFrame): void {
+    if (this.stopped) return;
+    this.lastFrame = frame;
+    if (!this.settings.enabled) return;
+    const t = frame.atMs;
+    const persistenceMs = this.settings.persistence_s * 1000;
+    // samples this far apart (the recorder was down) do not add up to a persistent change
+    if (this.lastSampleMs && t - this.lastSampleMs > Math.max(persistenceMs, 30_000)) {
+      this.lost = undefined;
+      this.frozenSince = undefined;
+      this.clearing.clear();
+    }
+    this.lastSampleMs = t;
+    const sample = describeFrame(frame, t);
+    if (this.ref && !this.opts.catalog.viewReferenceActive(this.ref.id)) this.reset(t);
+    if (!this.ref) {
+      this.learn(sample);
+      this.prev = sample;
+      this.update();
+      return;
+    }
+    const sensitivity = this.settings.sensitivity;
+    const comparison = compare(this.ref.prepared, sample);
+    const verdict = classify(comparison, sensitivity);
+    const prevAt = this.prev?.atMs;
+    const moved = this.prev ? change(this.prev, sample) : Infinity;
+    const staticPicture = !verdict && moved <= THRESHOLDS[sensitivity].frozen;
+    this.prev = sample;
+    this.opts.log?.debug({ camera: this.camera, atMs: t, verdict, change: Math.round(moved * 10) / 10, ...comparison }, 'view sample');
+
+    if (verdict) {
+      this.lost ??= { since: t, counts: { covered: 0, defocused: 0, moved: 0 }, score: 0 };
+      this.lost.counts[verdict.kind]++;
+      this.lost.score = Math.max(this.lost.score, verdict.score);
+    } else {
+      this.lost = undefined;
+    }
+    // the previous sample already showed this very picture: frozen since then
+    this.frozenSince = staticPicture ? (this.frozenSince ?? prevAt ?? t) : undefined;
+
+    const viewActive = VIEW_KINDS.find((k) => this.active.has(k));
+    if (viewActive) {
+      if (this.lost) this.clearing.delete(viewActive);
+      else this.maybeClear(viewActive, t, 'the view is back to normal');
+    } else if (this.lost && t - this.lost.since >= persistenceMs && Object.values(this.lost.counts).reduce((a, b) => a + b, 0) >= 2) {
+      const kind = (Object.entries(this.lost.counts) as Array<[ViewKind, number]>).sort((a, b) => b[1] - a[1])[0]![0];
+      this.activate(kind, this.lost.since, this.lost.score, frame, { sensitivity });
+    }
+
+    if (this.frozenSince !== undefined) {
+      this.clearing.delete('frozen');
+      if (!this.active.has('frozen') && t - this.frozenSince >= persistenceMs) {
+        this.activate('frozen', this.frozenSince, 1, frame, { sensitivity });
+      }
+    } else if (this.active.has('frozen')) {
+      this.maybeClear('frozen', t, 'the picture moves again');
+    }
+    this.update();
+  }
+
+  /**
+   * A kind decided outside the view analysis (the camera's own event, a replaced device, a
+   * changed stream): raised or cleared at once, the still taken from the latest sample.
+   */
+  report(kind: TamperKind, on: boolean, data: Record<string, unknown> = {}): void {
+    if (this.stopped) return;
+    const now = Date.now();
+    if (on && !this.active.has(kind)) this.activate(kind, now, 1, this.lastFrame, data);
+    else if (!on && this.active.has(kind)) this.deactivate(kind, now, typeof data.reason === 'string' ? data.reason : 'no longer reported', data);
+    this.update();
+  }
+
+  private maybeClear(kind: TamperKind, t: number, why: string): void {
+    const since = this.clearing.get(kind) ?? t;
+    this.clearing.set(kind, since);
+    if (t - since >= this.settings.persistence_s * 1000) this.deactivate(kind, t, why);
+  }
+
+  private activate(kind: TamperKind, sinceMs: number, score: number, frame: SampledFrame | undefined, data: Record<string, unknown>): void {
+    this.active.set(kind, { since_ms: sinceMs, kind });
+    this.clearing.delete(kind);
+    this.opts.log?.warn({ camera: this.camera, kind, score, sinceMs }, 'tamper suspected');
+    let still: { path: string; done: Promise<unknown> } | undefined;
+    if (frame && this.opts.still) {
+      try {
+        still = this.opts.still(frame, kind);
+        const done = still.done.catch((err) => this.opts.log?.error({ camera: this.camera, kind, err }, 'cannot write the still of a tamper event'));
+        this.writing.add(done);
+        void done.finally(() => this.writing.delete(done));
+      } catch (err) {
+        this.opts.log?.error({ camera: this.camera, kind, err }, 'cannot write the still of a tamper event');
+      }
+    }
+    this.opts.raise('tamper_suspected', this.camera, { kind, score, since_ms: sinceMs, still: still?.path ?? null, ...data });
+  }
+
+  private deactivate(kind: TamperKind, t: number, reason: string, data: Record<string, unknown> = {}): void {
+    const a = this.active.get(kind);
+    if (!a) return;
+    this.active.delete(kind);
+    this.clearing.delete(kind);
+    this.opts.log?.info({ camera: this.camera, kind, reason }, 'tamper cleared');
+    this.opts.raise('tamper_cleared', this.camera, { ...data, kind, since_ms: a.since_ms, duration_ms: Math.max(0, t - a.since_ms), reason });
+  }
+
+  private loadReference(): void {
+    const row = this.opts.catalog.activeViewReference(this.camera);
+    if (!row) { this.ref = undefined; return; }
+    try {
+      this.ref = { id: row.id, created_ms: row.created_ms, prepared: prepareReference(JSON.parse(row.data) as ViewReference) };
+    } catch (err) {
+      this.opts.log?.error({ camera: this.camera, err }, 'the stored view reference is unreadable; learning a new one');
+      this.ref = undefined;
+    }
+  }
+
+  private learn(sample: ViewSample): void {
+    this.learning.push({ atMs: sample.atMs, coarse: sample.coarse, sharpness: sample.sharpness });
+    const first = this.learning[0]!;
+    if (this.learning.length < 5 || sample.atMs - first.atMs < this.settings.learn_s * 1000) return;
+    const reference = learnReference(this.learning);
+    const row = this.opts.catalog.addViewReference(this.camera, JSON.stringify(reference), sample.atMs);
+    this.ref = { id: row.id, created_ms: row.created_ms, prepared: prepareReference(reference) };
+    this.learning = [];
+    this.opts.log?.info({ camera: this.camera, samples: reference.samples, sharpness: reference.sharpness }, 'view reference learned');
+  }
+
+  /** `tamper reset` retired the reference: what the analysis raised is cleared, and it learns again. */
+  private reset(t: number): void {
+    for (const kind of [...VIEW_KINDS, 'frozen'] as const) this.deactivate(kind, t, 'tamper reset');
+    this.ref = undefined;
+    this.lost = undefined;
+    this.frozenSince = undefined;
+    this.learning = [];
+    this.opts.log?.info({ camera: this.camera }, 'view reference retired (tamper reset); learning again');
+  }
+
+  private update(): void {
+    const kinds = TAMPER_KINDS.filter((k) => this.active.has(k));
+    const state: ViewState['state'] = kinds.length ? 'tampered'
+      : !this.settings.enabled ? 'off'
+      : this.problem ? 'unavailable'
+      : this.ref ? 'ok' : 'learning';
+    const detail = state === 'off' ? (this.settings.reason ?? null) : state === 'unavailable' ? this.problem : null;
+    const next: ViewState = {
+      state, kinds, detail, reference_ms: this.ref?.created_ms ?? null,
+      since_ms: state === this.state.state && kinds.join() === this.state.kinds.join() ? this.state.since_ms : Date.now(),
+    };
+    if (next.state === this.state.state && next.kinds.join() === this.state.kinds.join() && next.detail === this.state.detail && next.reference_ms === this.state.reference_ms) return;
+    this.state = next;
+    this.opts.onChange?.(next);
+  }
+}
