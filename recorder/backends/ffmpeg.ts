@@ -8,6 +8,7 @@ import { scrubCredentials } from '../sources/url.js';
 import type { BackendEvents, RecorderBackend, RecorderBackendOptions } from './backend.js';
 import { withParentDeathSignal } from './orphans.js';
 import { killGroup, waitForExit } from './process-group.js';
+import { fileWriteTimes, WriteClock } from './write-clock.js';
 
 /** The ffmpeg command line; exported so benchmarks record exactly what the daemon records. */
 export function ffmpegArgs(opts: RecorderBackendOptions, runStartMs: number): string[] {
@@ -44,12 +45,11 @@ export class FfmpegBackend extends EventEmitter<BackendEvents> implements Record
   private proc?: ChildProcess;
   private stopRequested = false;
   private exited?: Promise<void>;
-  /**
-   * Wall-clock ms of the output's timestamp zero. Anchored when the first segment closes: the
-   * segment muxer closes it as the next keyframe arrives, so "now" is its end. ffmpeg's own
-   * progress clock runs ahead by whatever it buffered while connecting (measured: 1.7 s).
-   */
-  private baseMs?: number;
+  /** media time -> wall clock, from when ffmpeg wrote the segment files (see WriteClock) */
+  private readonly clock = new WriteClock();
+  /** closed segments waiting for a time that ffmpeg wrote in real time */
+  private readonly pending: Array<{ name: string; startS: number; endS: number }> = [];
+  private realTimeSeen = false;
   private stderrTail: string[] = [];
   private lastOutUs = 0;
   private blockOutUs = 0;
@@ -79,6 +79,7 @@ export class FfmpegBackend extends EventEmitter<BackendEvents> implements Record
     const maybeReport = () => {
       if (reported || streamsOpen > 0 || !exitInfo) return;
       reported = true;
+      this.reportPending();
       const reason = spawnError ? `cannot start ${this.binary}: ${spawnError.message}` : this.describeExit(exitInfo.code, exitInfo.signal);
       this.emit('exit', { camera: this.opts.camera, requested: this.stopRequested, reason, code: exitInfo.code, signal: exitInfo.signal });
     };
@@ -115,18 +116,41 @@ export class FfmpegBackend extends EventEmitter<BackendEvents> implements Record
     killGroup(proc, 'SIGKILL');
   }
 
+  /**
+   * A closed segment, "name,start,end" in output seconds. Its wall-clock times come from when
+   * ffmpeg wrote it (WriteClock): created for its first packet, last written as the next
+   * segment's first packet arrived. Reading this line now is a third, later bound. While ffmpeg
+   * is still writing out what it buffered during its probe, a whole segment is written at once
+   * and says nothing about the wall clock: such segments wait for the first one written in real
+   * time (at least half its length between creation and last write), a second or two.
+   */
   private onSegmentLine(line: string): void {
     const [name, start, end] = line.split(',');
     if (!name || start === undefined || end === undefined) return;
     const startS = Number(start);
     const endS = Number(end);
-    this.baseMs ??= Date.now() - endS * 1000;
-    this.emit('segment', {
-      camera: this.opts.camera,
-      stagedPath: join(this.opts.stagingDir, name),
-      startMs: this.baseMs + startS * 1000,
-      endMs: this.baseMs + endS * 1000,
-    });
+    if (!Number.isFinite(startS) || !Number.isFinite(endS)) return;
+    const written = fileWriteTimes(join(this.opts.stagingDir, name));
+    if (written?.bornMs !== undefined) this.clock.observe(startS, written.bornMs);
+    if (written) this.clock.observe(endS, written.modifiedMs);
+    this.clock.observe(endS, Date.now());
+    const writingMs = written?.bornMs === undefined ? Infinity : written.modifiedMs - written.bornMs;
+    if (writingMs >= (endS - startS) * 500) this.realTimeSeen = true;
+    this.pending.push({ name, startS, endS });
+    if (this.realTimeSeen) this.reportPending();
+  }
+
+  private reportPending(): void {
+    const offsetMs = this.clock.offsetMs();
+    if (offsetMs === undefined) return;
+    for (const { name, startS, endS } of this.pending.splice(0)) {
+      this.emit('segment', {
+        camera: this.opts.camera,
+        stagedPath: join(this.opts.stagingDir, name),
+        startMs: offsetMs + startS * 1000,
+        endMs: offsetMs + endS * 1000,
+      });
+    }
   }
 
   /**
