@@ -63,7 +63,7 @@ def timecode_frame(width: int, height: int, ms: int) -> bytes:
 
 def encoder(args) -> str:
     return (
-        f"x264enc tune=zerolatency speed-preset=ultrafast bitrate={args.bitrate} "
+        f"x264enc tune=zerolatency speed-preset=ultrafast aud=false bitrate={args.bitrate} "
         f"key-int-max={args.gop} ! video/x-h264,profile=baseline"
     )
 
@@ -101,13 +101,12 @@ def encode_clip(args) -> list:
 
 
 class Pusher:
-    """Feeds every open media's appsrc one picture per frame interval, from one timer."""
+    """Feeds every playing media's appsrc one picture per frame interval, from one timer."""
 
     def __init__(self, args, clip):
         self.args = args
         self.clip = clip
-        self.index = 0
-        self.sources = {}  # appsrc -> False until it got its first keyframe
+        self.sources = {}  # appsrc -> its position in the clip
         self.period_ns = 1_000_000_000 // args.fps
         self.next_ns = time.monotonic_ns()
         self.schedule()
@@ -121,7 +120,7 @@ class Pusher:
         GLib.timeout_add(delay_ms, self.tick)
 
     def add(self, appsrc):
-        self.sources[appsrc] = False
+        self.sources[appsrc] = 0
 
     def remove(self, appsrc):
         self.sources.pop(appsrc, None)
@@ -130,17 +129,18 @@ class Pusher:
         self.schedule()
         if not self.sources:
             return False
+        timecode = None
         if self.clip is None:
-            data = GLib.Bytes.new(timecode_frame(self.args.width, self.args.height, time.time_ns() // 1_000_000))
-            key = True
-        else:
-            data, key = self.clip[self.index]
-            self.index = (self.index + 1) % len(self.clip)
-        for src in list(self.sources):
-            if not self.sources[src]:
-                if not key:
-                    continue  # a new viewer starts on a keyframe
-                self.sources[src] = True
+            timecode = GLib.Bytes.new(timecode_frame(self.args.width, self.args.height, time.time_ns() // 1_000_000))
+        for src, index in list(self.sources.items()):
+            if src.current_state != Gst.State.PLAYING:
+                continue  # pictures queued before PLAYING would leave in a burst, or without a time
+            if timecode is None:
+                # each viewer plays the clip from its start, a keyframe: it starts at once
+                data = self.clip[index][0]
+                self.sources[src] = (index + 1) % len(self.clip)
+            else:
+                data = timecode
             if src.push_buffer(Gst.Buffer.new_wrapped_bytes(data)) != Gst.FlowReturn.OK:
                 self.remove(src)
         return False
