@@ -16,6 +16,10 @@ export function ffmpegArgs(opts: RecorderBackendOptions, runStartMs: number): st
     '-hide_banner', '-nostdin', '-loglevel', 'warning',
     // Without both, a stalled camera hangs ffmpeg forever and a dead host takes minutes.
     '-rtsp_transport', 'tcp', '-timeout', String(opts.timeoutSeconds * 1_000_000),
+    // Without it ffmpeg counts frames to guess the frame rate (about 20 of them: 2 s at 10 fps)
+    // before writing anything, then writes what it held in one burst; the camera's stream
+    // already says its rate, and a stream copy needs none.
+    '-fpsprobesize', '0',
     '-i', opts.url,
     // Video only: cameras' G.711 audio does not fit MP4 without transcoding, and recording
     // conversations in public places is itself restricted in many jurisdictions.
