@@ -4,7 +4,7 @@ import { SdNotify } from '../watchdog/sd-notify.js';
 import { startWatchdogPings } from '../watchdog/watchdog-pings.js';
 import { Daemon } from './daemon.js';
 import { egressHandlers } from './egress-handlers.js';
-import { startMqtt, type MqttReporter } from './mqtt/reporter.js';
+import type { MqttReporter } from './mqtt/reporter.js';
 import { EXIT } from './args.js';
 import { loadConfig } from '../config/load.js';
 import { ConfigError } from '../config/errors.js';
@@ -55,9 +55,10 @@ export async function runDaemon(config: Config, log: Logger, { durationS, config
   try {
     void notify.status('recovering and starting recorders');
     await daemon.start();
-    mqtt = startMqtt(daemon, config, log, {
+    // MQTT.js costs the daemon about 15 MB: loaded only for a box that talks to a broker
+    mqtt = config.mqtt ? (await import('./mqtt/reporter.js')).startMqtt(daemon, config, log, {
       handlers: { ...egressHandlers(daemon, config, log), reload: () => (reloading = reloading.then(() => reloadFromFile(daemon, log, configPath))) },
-    });
+    }) : undefined;
   } catch (err) {
     log.fatal({ err }, 'cannot start');
     await notify.status(`cannot start: ${(err as Error).message}`);
