@@ -32,6 +32,12 @@ const CLI = join(ROOT, 'dist', 'daemon', 'cli.js');
 const VTEST = '/usr/share/doc/opencv-doc/examples/data/vtest.avi';
 const BACKENDS: BackendName[] = ['ffmpeg', 'gstreamer'];
 
+/** NODE_OPTIONS as the installed unit runs the daemon (systemd/edge-nvr.service). */
+function unitNodeOptions(): string {
+  const unit = readFileSync(join(ROOT, 'systemd', 'edge-nvr.service'), 'utf8');
+  return /^Environment=NODE_OPTIONS=(.*)$/m.exec(unit)?.[1]?.trim() ?? '';
+}
+
 interface Options {
   cameras: number[];
   backends: BackendName[];
@@ -262,6 +268,8 @@ interface RunResult {
   gaps?: Array<{ camera: string; cause: string; seconds: number | null }>;
   /** seconds from a segment's end to its row in the catalog, over the segments closed before the stop */
   indexLagS?: { p50: number; p99: number; max: number; segments: number };
+  /** the same over the segments that ended after every camera had started ("edge-nvr running") */
+  steadyIndexLagS?: { p50: number; p99: number; max: number; segments: number };
   logWarnings?: string[];
 }
 
@@ -368,7 +376,8 @@ async function runDaemon(n: number, backend: BackendName, o: Options): Promise<R
     const logFd = openSync(logPath, 'w');
     // the log goes straight to a file, as it would to journald: the benchmark reads no pipe
     const spawnedMs = Date.now();
-    const daemon = own(spawn(process.execPath, [CLI, 'run', '--config', config], { detached: true, stdio: ['ignore', logFd, logFd] }));
+    const env = { ...process.env, NODE_OPTIONS: unitNodeOptions() };
+    const daemon = own(spawn(process.execPath, [CLI, 'run', '--config', config], { detached: true, stdio: ['ignore', logFd, logFd], env }));
     closeSync(logFd);
     const phase = await measure(() => [daemon.pid!], sims, o.seconds, exited(daemon));
     if (!alive(daemon)) problems.push(`daemon exited during the run (${daemon.exitCode ?? daemon.signalCode})`);
@@ -386,8 +395,10 @@ async function runDaemon(n: number, backend: BackendName, o: Options): Promise<R
     const spans = db.prepare('SELECT camera, start_ms AS start, end_ms AS end FROM segments ORDER BY camera, start_ms').all() as Span[];
     const indexedPaths = new Set((db.prepare('SELECT path FROM segments').all() as Array<{ path: string }>).map((r) => r.path));
     const gaps = db.prepare("SELECT camera, cause, start_ms, end_ms FROM gaps WHERE cause != 'daemon_stopped' ORDER BY id").all() as Array<{ camera: string; cause: string; start_ms: number; end_ms: number | null }>;
-    const lags = (db.prepare("SELECT (indexed_ms - end_ms) / 1000.0 AS s FROM segments WHERE origin = 'recorded' AND indexed_ms < ?").all(stopAtMs) as Array<{ s: number }>).map((r) => r.s);
+    const lagRows = db.prepare("SELECT end_ms, (indexed_ms - end_ms) / 1000.0 AS s FROM segments WHERE origin = 'recorded' AND indexed_ms < ?").all(stopAtMs) as Array<{ end_ms: number; s: number }>;
     db.close();
+    const runningAtMs = readFileSync(logPath, 'utf8').split('\n').map((l) => /"time":(\d+).*"msg":"edge-nvr running"/.exec(l)?.[1]).find(Boolean);
+    const lagStats = (xs: number[]) => ({ p50: round(quantile(xs, 0.5)), p99: round(quantile(xs, 0.99)), max: round(Math.max(...xs)), segments: xs.length });
     const perCamera: Record<string, number> = Object.fromEntries(sims.mounts.map((m) => [m, 0]));
     let ms = 0;
     for (const r of rows) { perCamera[r.camera] = r.n; ms += r.ms; }
@@ -435,7 +446,8 @@ async function runDaemon(n: number, backend: BackendName, o: Options): Promise<R
       otherCpuPercent: round((phase.otherSeconds / o.seconds) * 100, 1),
       problems,
       gaps: gaps.map((g) => ({ camera: g.camera, cause: g.cause, seconds: g.end_ms === null ? null : round((g.end_ms - g.start_ms) / 1000, 1) })),
-      indexLagS: { p50: round(quantile(lags, 0.5)), p99: round(quantile(lags, 0.99)), max: round(Math.max(...lags)), segments: lags.length },
+      indexLagS: lagStats(lagRows.map((r) => r.s)),
+      steadyIndexLagS: lagStats(lagRows.filter((r) => runningAtMs && r.end_ms > Number(runningAtMs)).map((r) => r.s)),
       logWarnings,
     };
   } finally {
@@ -529,8 +541,8 @@ const fmt = (x: number | undefined, d: number) => (x !== undefined && Number.isF
 /** The headline: per camera count, plain ffmpeg and the daemon on each backend. */
 function table(rows: Row[]): string {
   const head = [
-    '| cameras | recorder | CPU s | CPU ratio | steady % core/cam | steady CPU ratio | PSS MB/cam | Node RSS MB warm / peak | gaps | holes | index lag s p50 / p99 / max | segments |',
-    '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| cameras | recorder | CPU s | CPU ratio | steady % core/cam | steady CPU ratio | PSS MB/cam | Node RSS MB warm / peak | gaps | holes | index lag s p50 / p99 / max | once all started: p99 / max | segments |',
+    '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   const body: string[] = [];
   for (const r of rows) {
@@ -538,8 +550,9 @@ function table(rows: Row[]): string {
     const line = (name: string, x: RunResult) => {
       const rss = x.nodeRssMB ? `${fmt(x.nodeRssMB.warm, 1)} / ${fmt(x.nodeRssMB.peak, 1)}` : '-';
       const lag = x.indexLagS ? `${fmt(x.indexLagS.p50, 2)} / ${fmt(x.indexLagS.p99, 2)} / ${fmt(x.indexLagS.max, 2)}` : '-';
+      const steady = x.steadyIndexLagS ? `${fmt(x.steadyIndexLagS.p99, 2)} / ${fmt(x.steadyIndexLagS.max, 2)}` : '-';
       body.push(`| ${r.cameras} | ${name} | ${fmt(x.cpuSeconds, 2)} | ${fmt(x.cpuSeconds / base.cpuSeconds, 2)} | ${fmt(x.steadyCorePercent / r.cameras, 2)}`
-        + ` | ${fmt(x.steadyCorePercent / base.steadyCorePercent, 2)} | ${fmt(x.peakPssMB / r.cameras, 1)} | ${rss} | ${x.gaps?.length ?? '-'} | ${x.holes} | ${lag} | ${x.segments} |`);
+        + ` | ${fmt(x.steadyCorePercent / base.steadyCorePercent, 2)} | ${fmt(x.peakPssMB / r.cameras, 1)} | ${rss} | ${x.gaps?.length ?? '-'} | ${x.holes} | ${lag} | ${steady} | ${x.segments} |`);
     };
     line('plain ffmpeg', base);
     for (const [b, x] of Object.entries(r.daemons)) line(`daemon, ${b}`, x);

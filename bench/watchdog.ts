@@ -14,11 +14,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import { Catalog } from '../recorder/catalog/catalog.js';
-import { chainHash, GENESIS } from '../recorder/catalog/hash-chain.js';
 import { DAY_MS, Retention } from '../watchdog/retention.js';
 import { CameraSim } from '../test/support/camera-sim.js';
 import { DaemonProcess, until, writeConfig } from '../test/support/daemon.js';
+import { seedCatalog } from './seed-catalog.js';
 
 const { values } = parseArgs({ options: { stalls: { type: 'string', default: '3' }, segments: { type: 'string', default: '1000000' } } });
 
@@ -54,38 +53,11 @@ async function stallLatency(backend: 'ffmpeg' | 'gstreamer', runs: number): Prom
   return out;
 }
 
-function buildCatalog(dataDir: string, n: number): { catalog: Catalog; now: number } {
-  const catalog = Catalog.open(dataDir);
-  const cameras = Array.from({ length: 16 }, (_, i) => `cam${i + 1}`);
-  const perCamera = Math.ceil(n / cameras.length);
-  const now = Date.now();
-  const start0 = now - perCamera * 60_000;
-  const insert = catalog.db.prepare(`INSERT INTO segments (id, camera, start_ms, end_ms, bytes, path, sha256, prev_hash, chain_hash, indexed_ms)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-  let prev = GENESIS;
-  let id = 0;
-  const sha = 'ab'.repeat(32);
-  catalog.db.transaction(() => {
-    for (let k = 0; k < perCamera && id < n; k++) {
-      for (const camera of cameras) {
-        if (id >= n) break;
-        id++;
-        const start = start0 + k * 60_000;
-        const row = { id, camera, start_ms: start, end_ms: start + 60_000, bytes: 30_000_000, path: `recordings/${camera}/x/${start}.mp4`, sha256: sha };
-        const hash = chainHash(prev, row);
-        insert.run(id, camera, row.start_ms, row.end_ms, row.bytes, row.path, sha, prev, hash, now);
-        prev = hash;
-      }
-    }
-  })();
-  return { catalog, now };
-}
-
 async function retentionSweeps(n: number) {
   const dir = mkdtempSync(join(tmpdir(), 'edge-nvr-bench-retention-'));
   try {
     let t0 = performance.now();
-    const { catalog, now } = buildCatalog(dir, n);
+    const { catalog, now } = seedCatalog(dir, n);
     const buildMs = performance.now() - t0;
     const oldestDays = (now - (catalog.db.prepare('SELECT min(start_ms) AS m FROM segments').get() as { m: number }).m) / DAY_MS;
     const log = pino({ level: 'silent' });
