@@ -24,7 +24,7 @@ export async function run(argv: string[]): Promise<number> {
   log.info({ dataDir: config.storage.path }, 'demo: try `edge-nvr recordings --data <dir> --camera demo-1` and `edge-nvr verify --data <dir>` in another terminal');
   // no broker configured: an embedded one (aedes, MQTT 3.1.1) on 127.0.0.1:1883 or a free port
   const broker = config.mqtt ? undefined : await startEmbeddedBroker(log);
-  if (broker) config.mqtt = { url: broker.url, health_interval_s: 60, keepalive_s: 30 };
+  if (broker) config.mqtt = { url: broker.url, health_interval_s: 60, health_refresh_s: 300, keepalive_s: 30 };
   try {
     return await runDaemon(config, log, { durationS: parseDuration(args.values.duration) });
   } finally {
