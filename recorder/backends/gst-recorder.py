@@ -2,6 +2,7 @@
 """One camera recorded by GStreamer in a process of its own (the GStreamer backend's child).
 
     /usr/bin/python3 gst-recorder.py <staging dir>
+    /usr/bin/python3 gst-recorder.py --check     the GStreamer version, or what is missing (exit 1)
 
 The staging dir is the only argument, so that the camera's URL and credentials never appear on
 a command line; it also lets start-up recovery find a recorder orphaned by a kill -9. The
@@ -43,7 +44,22 @@ def say(event, **fields):
     sys.stdout.flush()
 
 
+NEEDED = ["rtspsrc", "parsebin", "progressreport", "splitmuxsink", "mp4mux"]
+
+
+def check() -> int:
+    Gst.init(None)
+    missing = [name for name in NEEDED if Gst.ElementFactory.find(name) is None]
+    if missing:
+        print(f"GStreamer {Gst.version_string()} lacks {', '.join(missing)}")
+        return 1
+    print(f"{Gst.version_string()} with {', '.join(NEEDED)}")
+    return 0
+
+
 def main() -> int:
+    if sys.argv[1:] == ["--check"]:
+        return check()
     try:
         req = json.loads(sys.stdin.readline())
         launch, files = req["launch"], req["files"]

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -77,6 +77,23 @@ export function splitCredentials(url: string): { location: string; user?: string
     user: decode(colon < 0 ? userinfo : userinfo.slice(0, colon)),
     password: colon < 0 ? undefined : decode(userinfo.slice(colon + 1)),
   };
+}
+
+/**
+ * Whether this box can record with GStreamer: runs the recording child's own check (python3-gi,
+ * GStreamer and every element the pipeline uses). `detail` says what to install when not.
+ */
+export function checkGstreamer(script = GST_RECORDER): Promise<{ ok: boolean; detail: string }> {
+  return new Promise((resolve) => {
+    execFile(PYTHON, [script, '--check'], { timeout: 20_000 }, (err, stdout, stderr) => {
+      const out = `${stdout}`.trim();
+      if (!err) return resolve({ ok: true, detail: out });
+      const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? `${PYTHON} not found`
+        : /No module named 'gi'|Namespace Gst/.test(`${stderr}`) ? 'python3-gi or gir1.2-gstreamer-1.0 missing'
+          : out || `${stderr}`.trim().split('\n').at(-1) || 'the check failed';
+      resolve({ ok: false, detail: `${why}; install python3-gi gir1.2-gstreamer-1.0 gstreamer1.0-plugins-good gstreamer1.0-plugins-bad` });
+    });
+  });
 }
 
 /** One line the recording child prints (recorder/backends/gst-recorder.py). */

@@ -46,6 +46,7 @@ t.test('scripts/install into a throwaway root, twice, then --uninstall', async (
   const lib = join(root, 'usr/lib/edge-nvr');
   t.ok(existsSync(join(lib, 'dist/daemon/cli.js')), 'the package is in /usr/lib/edge-nvr');
   t.ok(existsSync(join(lib, 'node_modules/better-sqlite3')), 'with its runtime modules');
+  t.ok(existsSync(join(lib, 'recorder/backends/gst-recorder.py')), 'with the GStreamer backend\'s recording child, where dist/recorder/backends/gstreamer.js looks for it');
   t.notOk(existsSync(join(lib, 'node_modules/tap')), 'and without the development ones');
   t.notOk(existsSync(`${lib}.new`), 'no staging left behind');
   const wrapper = join(root, 'usr/bin/edge-nvr');
