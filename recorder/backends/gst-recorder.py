@@ -83,7 +83,30 @@ def main() -> int:
     mux.set_property("location", files)
 
     loop = GLib.MainLoop()
-    state = {"opened": 0, "stopping": False, "status": 0, "offset": None}
+    state = {"opened": 0, "stopping": False, "status": 0, "offset": None, "repaired": 0, "dropped": 0}
+
+    def stamp(_pad, info):
+        # A burst of pictures (a camera flushing what it queued, or a box too busy to read the
+        # socket for a while) can make the jitter buffer hand on a picture without a PTS, and
+        # mp4mux then fails the whole run ("Buffer has no PTS"), a hole of several seconds
+        # while it restarts. Without B-frames (what cameras send) a picture's PTS is its DTS;
+        # a picture with neither is dropped before the muxer (the decoder conceals it, up to
+        # the next keyframe). Each kind is counted and reported as a warning at 1, 2, 4, 8, ...
+        buf = info.get_buffer()
+        if buf is None or buf.pts != Gst.CLOCK_TIME_NONE:
+            return Gst.PadProbeReturn.OK
+        if buf.dts != Gst.CLOCK_TIME_NONE:
+            buf.pts = buf.dts
+            state["repaired"] += 1
+            kind, n = "repaired (PTS from DTS)", state["repaired"]
+            verdict = Gst.PadProbeReturn.OK
+        else:
+            state["dropped"] += 1
+            kind, n = "dropped", state["dropped"]
+            verdict = Gst.PadProbeReturn.DROP
+        if n & (n - 1) == 0:  # 1, 2, 4, 8, ...: a steady stream of them does not flood the log
+            say("warning", text=f"{n} picture(s) without a timestamp {kind}")
+        return verdict
 
     def wall_ms(running_time: int):
         clock = pipeline.get_clock()
@@ -152,6 +175,10 @@ def main() -> int:
             pipeline.send_event(Gst.Event.new_eos())
             GLib.timeout_add(int(req.get("stop_deadline_ms", 5000)), finish)
         return True
+
+    progress = pipeline.get_by_name("progress")
+    if progress is not None:
+        progress.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, stamp)
 
     bus = pipeline.get_bus()
     bus.add_signal_watch()
