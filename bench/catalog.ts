@@ -69,8 +69,8 @@ try {
     const cpuMs = (cpu.user + cpu.system) / 1000 / asks.length;
     return { p50: +quantile(ms, 0.5).toFixed(3), p99: +quantile(ms, 0.99).toFixed(3), max: +Math.max(...ms).toFixed(3), cpuMs: +cpuMs.toFixed(3) };
   };
-  let returned = 0;
-  const segments = time(({ camera, from }) => { returned += catalog.segments(camera, from, from + DAY_MS).length; });
+  const segments = time(({ camera, from }) => catalog.segments(camera, from, from + DAY_MS));
+  const returned = asks.reduce((n, { camera, from }) => n + catalog.segments(camera, from, from + DAY_MS).length, 0);
   const recorded = time(({ camera, from }) => catalog.recordedMs(camera, from, from + DAY_MS));
   const plan = (catalog.db.prepare(`EXPLAIN QUERY PLAN SELECT * FROM segments WHERE camera = @camera AND ${IN_RANGE} ORDER BY start_ms, id`)
     .all({ camera: 'cam1', from: first, to: first + DAY_MS }) as Array<{ detail: string }>).map((r) => r.detail).join('; ');
