@@ -1,39 +1,42 @@
 /**
- * bench/redact: frames per second of the egress pipeline (decode, detect, track, hide, masks,
- * watermark, x264) at 720p and 1080p, beside GStreamer's own `faceblur` (OpenCV Haar cascade)
- * on the same input. Input: the first N seconds of Debian's Megamind.avi (real faces), scaled and
- * re-encoded at 15 fps, the frame rate cameras are recorded at here.
+ * bench/redact: frames per second of the egress pipeline (two passes: decode and detect, then
+ * decode, hide, watermark and x264) against a baseline version of edge-nvr (by default `main`,
+ * checked out with git worktree and built, see redact-impl.ts) and GStreamer's own `faceblur`
+ * (OpenCV Haar cascade), all on the same inputs in the same run, so ratios hold on a shared
+ * machine. Inputs at 15 fps, the rate cameras are recorded at here: the first N seconds of
+ * Debian's Megamind.avi (real faces, a moving camera with cuts) at 720p and 1080p, and of
+ * vtest.avi (a fixed street camera, where unchanged parts of the frame are not looked at again)
+ * at 720p.
  *
- *   npm run build && node dist/bench/redact.js [--seconds 10]
+ *   npm run build && node dist/bench/redact.js [--seconds 10] [--baseline main] [--out F.json]
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Catalog } from '../recorder/catalog/catalog.js';
-import { configuredDetectors, redactFile } from '../redaction/egress.js';
 import { CLK_TCK, readStat } from './proc-tree.js';
+import { baseline, current, runJobs, type Impl } from './redact-impl.js';
 
 const MEGAMIND = '/usr/share/doc/opencv-doc/examples/data/Megamind.avi';
+const VTEST = '/usr/share/doc/opencv-doc/examples/data/vtest.avi';
 const CASCADE_GZ = '/usr/share/doc/opencv-doc/opencv4/html/haarcascade_frontalface_default.xml.gz';
 const CASCADE = '/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, out: { type: 'string' } } });
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, out: { type: 'string' }, baseline: { type: 'string', default: 'main' } } });
 const seconds = Number(values.seconds);
 const dir = mkdtempSync(join(tmpdir(), 'edge-nvr-bench-redact-'));
 
-function input(w: number, h: number): string {
-  const path = join(dir, `in-${h}p.mp4`);
-  execFileSync('ffmpeg', ['-v', 'error', '-y', '-i', MEGAMIND, '-t', String(seconds), '-an', '-vf', `scale=${w}:${h},fps=15`, '-c:v', 'libx264',
+function input(src: string, w: number, h: number, label: string): string {
+  const path = join(dir, `in-${label}.mp4`);
+  execFileSync('ffmpeg', ['-v', 'error', '-y', '-i', src, '-t', String(seconds), '-an', '-vf', `scale=${w}:${h},fps=15`, '-c:v', 'libx264',
     '-preset', 'veryfast', '-g', '30', path]);
   return path;
 }
 
-/** CPU seconds of this process and of its reaped children (ffmpeg, gst-launch). */
-function cpuSeconds(): { self: number; children: number } {
-  const s = readStat(process.pid)!;
-  return { self: s.self / CLK_TCK, children: s.reaped / CLK_TCK };
+/** CPU seconds of this process's reaped children (gst-launch). */
+function childCpu(): number {
+  return readStat(process.pid)!.reaped / CLK_TCK;
 }
 
 /**
@@ -58,20 +61,13 @@ function cascade(): string | undefined {
   return path;
 }
 
-async function ours(path: string, frames: number, label: string) {
-  const dataDir = join(dir, `data-${label}`);
-  const catalog = Catalog.open(dataDir);
-  await configuredDetectors(); // model loading is start-up cost, not per-frame cost
-  const out = join(dir, `ours-${label}.mp4`);
-  const t0 = performance.now();
-  const c0 = cpuSeconds();
-  const r = await redactFile({ catalog, dataDir }, { input: path, out, requester: 'bench', reason: 'bench' });
-  const wall = (performance.now() - t0) / 1000;
-  const c1 = cpuSeconds();
-  catalog.close();
-  const node = c1.self - c0.self, ffmpeg = c1.children - c0.children;
-  return { fps_wall: r.frames / wall, fps_two_idle_cores: twoCoreFps(r.frames, node + ffmpeg, node), frames: r.frames, wall_s: wall,
-    node_cpu_ms_per_frame: (node / r.frames) * 1000, ffmpeg_cpu_ms_per_frame: (ffmpeg / r.frames) * 1000, expected: frames };
+async function edgeNvr(impl: Impl, path: string, label: string) {
+  const work = join(dir, `${label}-${impl === impls[0] ? 'current' : 'baseline'}`);
+  mkdirSync(work, { recursive: true });
+  const [r] = await runJobs(impl, [{ input: path, out: join(work, 'out.mp4') }], work);
+  if (!r || r.error) return { error: r?.error ?? 'no result' };
+  return { fps_wall: r.frames / r.wall_s, fps_two_idle_cores: twoCoreFps(r.frames, r.node_cpu_s + r.children_cpu_s, r.node_cpu_s), frames: r.frames, wall_s: r.wall_s,
+    node_cpu_ms_per_frame: (r.node_cpu_s / r.frames) * 1000, ffmpeg_cpu_ms_per_frame: (r.children_cpu_s / r.frames) * 1000 };
 }
 
 function faceblur(path: string, frames: number, label: string) {
@@ -80,25 +76,42 @@ function faceblur(path: string, frames: number, label: string) {
   if (!profile) return { missing: 'no Haar cascade (Debian: opencv-data or opencv-doc)' };
   const out = join(dir, `faceblur-${label}.mp4`);
   const t0 = performance.now();
-  const c0 = cpuSeconds();
+  const c0 = childCpu();
   const r = spawnSync('gst-launch-1.0', ['-q', 'filesrc', `location=${path}`, '!', 'qtdemux', '!', 'h264parse', '!', 'avdec_h264', '!', 'videoconvert', '!',
     'faceblur', `profile=${profile}`, '!', 'videoconvert', '!', 'x264enc', 'speed-preset=veryfast', '!', 'mp4mux', '!', 'filesink', `location=${out}`], { encoding: 'utf8' });
   const wall = (performance.now() - t0) / 1000;
-  const cpu = cpuSeconds().children - c0.children;
+  const cpu = childCpu() - c0;
   if (r.status !== 0) return { missing: `faceblur pipeline failed: ${r.stderr.trim().split('\n').pop()}` };
   // faceblur (detection and blur) runs in one streaming thread: that thread bounds the rate too,
   // but its share is not measured apart, so this is an upper bound.
   return { fps_wall: frames / wall, fps_two_idle_cores_at_most: frames / (cpu / 2), frames, wall_s: wall, cpu_ms_per_frame: (cpu / frames) * 1000 };
 }
 
-const results: Record<string, unknown> = { date: new Date().toISOString(), cpus: cpus().length, cpu: cpus()[0]?.model, seconds };
-for (const [w, h] of [[1280, 720], [1920, 1080]] as const) {
-  const path = input(w, h);
-  const frames = frameCount(path);
-  const label = `${h}p`;
-  results[label] = { ours: await ours(path, frames, label), faceblur: faceblur(path, frames, label) };
-  process.stdout.write(`${label}: ${JSON.stringify(results[label])}\n`);
+/** Node and ffmpeg CPU per frame of a run, when it ran. */
+function cpuPerFrame(r: { node_cpu_ms_per_frame?: number; ffmpeg_cpu_ms_per_frame?: number } | undefined): number | undefined {
+  return r?.node_cpu_ms_per_frame !== undefined && r.ffmpeg_cpu_ms_per_frame !== undefined ? r.node_cpu_ms_per_frame + r.ffmpeg_cpu_ms_per_frame : undefined;
 }
+
+const impls = [current(), ...(values.baseline ? [baseline(values.baseline)] : [])];
+const results: Record<string, unknown> = { date: new Date().toISOString(), cpus: cpus().length, cpu: cpus()[0]?.model, load_at_start: loadavg()[0], seconds,
+  versions: impls.map((i) => i.label) };
+try {
+  for (const [src, w, h, label] of [[MEGAMIND, 1280, 720, 'megamind-720p'], [MEGAMIND, 1920, 1080, 'megamind-1080p'], [VTEST, 1280, 720, 'vtest-720p']] as const) {
+    const path = input(src, w, h, label);
+    const frames = frameCount(path);
+    const now = await edgeNvr(impls[0]!, path, label);
+    const before = impls[1] ? await edgeNvr(impls[1], path, label) : undefined;
+    const fb = faceblur(path, frames, label);
+    const fps = (x: unknown) => (x as { fps_wall?: number } | undefined)?.fps_wall;
+    const ratio = (a?: number, b?: number) => (a && b ? Number((a / b).toFixed(2)) : undefined);
+    results[label] = { current: now, baseline: before, faceblur: fb, speedup_vs_baseline: ratio(fps(now), fps(before)), ratio_to_faceblur: ratio(fps(now), fps(fb)),
+      cpu_ratio_vs_baseline: ratio(cpuPerFrame(before), cpuPerFrame(now)) };
+    process.stdout.write(`${label}: ${JSON.stringify(results[label])}\n`);
+  }
+} finally {
+  for (const i of impls) i.cleanup();
+}
+results.load_at_end = loadavg()[0];
 if (values.out) {
   mkdirSync(join(values.out, '..'), { recursive: true });
   writeFileSync(values.out, JSON.stringify(results, null, 2) + '\n');

@@ -8,6 +8,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { LineCounter, parseDocument } from 'yaml';
 import { scrubCredentials } from '../recorder/sources/url.js';
 import { ConfigError } from './errors.js';
+import { isLoopback, parseListen, type ListenAddress } from './listen.js';
 import { Config, legalMinimumDays, type CameraConfig } from './schema.js';
 
 type Json = Record<string, unknown>;
@@ -350,7 +351,45 @@ function semanticIssues(data: unknown): Issue[] {
       issues.push({ path: ['mqtt', 'cert_file'], text: 'missing while key_file is set; expected both cert_file and key_file for a client certificate, or neither' });
     }
   }
+  if (isObject(data.http)) httpIssues(issues, data.http);
   return issues;
+}
+
+/**
+ * The page and the metrics are for people and scrapers on the site, never for the whole
+ * network by accident: plain HTTP binds to loopback unless the config says why it may not.
+ */
+function httpIssues(issues: Issue[], http: Json): void {
+  const tls = http.cert_file !== undefined && http.key_file !== undefined;
+  if (http.cert_file !== undefined && http.key_file === undefined) {
+    issues.push({ path: ['http', 'key_file'], text: 'missing while cert_file is set; expected both cert_file and key_file for HTTPS, or neither' });
+  }
+  if (http.key_file !== undefined && http.cert_file === undefined) {
+    issues.push({ path: ['http', 'cert_file'], text: 'missing while key_file is set; expected both cert_file and key_file for HTTPS, or neither' });
+  }
+  const excused = typeof http.plain_http_reason === 'string' && http.plain_http_reason.trim() !== '';
+  const seen = new Map<string, string>();
+  for (const key of ['listen', 'metrics_listen']) {
+    if (typeof http[key] !== 'string') continue;
+    let at: ListenAddress;
+    try {
+      at = parseListen(http[key] as string);
+    } catch {
+      continue; // the schema's pattern already said so
+    }
+    if (at.port > 65535) {
+      issues.push({ path: ['http', key], text: `port ${at.port} does not exist; expected a port from 1 to 65535 (0: any free port)` });
+      continue;
+    }
+    if (!tls && !excused && !isLoopback(at.host)) {
+      issues.push({ path: ['http', key], text: `${at.host} is reachable from the network and there is no TLS; expected a loopback address (127.0.0.1), cert_file and key_file for HTTPS, or http.plain_http_reason saying why plain HTTP is acceptable here` });
+    }
+    const id = `${at.host}:${at.port}`;
+    if (at.port !== 0 && seen.has(id)) {
+      issues.push({ path: ['http', key], text: `the same address as http.${seen.get(id)}; expected another port for the metrics` });
+    }
+    seen.set(id, key);
+  }
 }
 
 const BUILT_IN_DETECTORS = ['blazeface', 'ppocr-det'];

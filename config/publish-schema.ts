@@ -47,7 +47,7 @@ function optionalDefaults(value: unknown): unknown {
 
 /** The published schema as text. JSON round-trip drops TypeBox's symbol-keyed hints. */
 export function configSchemaJson(): string {
-  const schema = { $schema: 'http://json-schema.org/draft-07/schema#', ...JSON.parse(JSON.stringify(Config)) };
+  const schema = { $schema: 'http://json-schema.org/draft-07/schema#', ...(JSON.parse(JSON.stringify(Config)) as Record<string, unknown>) };
   return JSON.stringify(stable(optionalDefaults(schema)), null, 2) + '\n';
 }
 

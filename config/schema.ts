@@ -11,6 +11,9 @@ const Id = Type.String({
 
 const strict = { additionalProperties: false } as const;
 
+/** host:port, the host a name, an IPv4 address or a bracketed IPv6 address */
+const LISTEN = '^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$';
+
 /** A secret given inline or, better, read from a file readable by the service only. */
 const Secret = {
   password: Type.Optional(Type.String({ description: 'inline secret; prefer password_file' })),
@@ -219,6 +222,22 @@ export const Config = Type.Object(
         strict,
       ),
     ),
+    http: Type.Optional(
+      Type.Object(
+        {
+          listen: Type.Optional(Type.String({ pattern: LISTEN, description: 'host:port of the status web page, e.g. 127.0.0.1:8080 (absent: no page)' })),
+          metrics_listen: Type.Optional(Type.String({ pattern: LISTEN, description: 'host:port of the Prometheus /metrics endpoint, e.g. 127.0.0.1:9464 (absent: no metrics)' })),
+          cert_file: Type.Optional(Type.String({ minLength: 1, description: "the box's TLS certificate (PEM, chain included); with key_file, both endpoints speak HTTPS only" })),
+          key_file: Type.Optional(Type.String({ minLength: 1, description: 'its private key (PEM), readable by the service only' })),
+          plain_http_reason: Type.Optional(Type.String({ minLength: 3, description: 'required to serve plain HTTP on an address other than loopback: why that is acceptable here' })),
+          users_file: Type.Optional(Type.String({ minLength: 1, description: 'who may log in to the page (edge-nvr user add); default <storage.path>/users.json' })),
+          session_idle_minutes: Type.Integer({ minimum: 1, maximum: 1440, default: 30, description: 'a session unused this long ends' }),
+          session_max_hours: Type.Integer({ minimum: 1, maximum: 168, default: 12, description: 'a session ends this long after its login, used or not' }),
+          refresh_seconds: Type.Integer({ minimum: 2, maximum: 600, default: 10, description: 'how often the open page reloads its overview' }),
+        },
+        { ...strict, description: 'the status web page and the Prometheus endpoint (both off unless their listen is set)' },
+      ),
+    ),
     redaction: Type.Object(
       {
         faces: Type.Boolean({ default: true }),
@@ -237,7 +256,12 @@ export const Config = Type.Object(
       { ...strict, default: {} },
     ),
     log: Type.Object(
-      { level: Type.Union(['trace', 'debug', 'info', 'warn', 'error'].map((l) => Type.Literal(l)), { default: 'info' }) },
+      {
+        level: Type.Union(['trace', 'debug', 'info', 'warn', 'error'].map((l) => Type.Literal(l)), { default: 'info' }),
+        format: Type.Union(['auto', 'json', 'pretty'].map((l) => Type.Literal(l)), {
+          default: 'auto', description: 'auto: readable lines on a terminal, JSON lines otherwise (journald); EDGE_NVR_LOG_FORMAT overrides it',
+        }),
+      },
       { ...strict, default: {} },
     ),
   },

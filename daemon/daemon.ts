@@ -24,6 +24,19 @@ const SWEEP_INTERVAL_MS = 5000;
 /** `<data>/edge-nvr.pid`: `edge-nvr reload` signals the daemon it names. */
 export const PID_FILE = 'edge-nvr.pid';
 
+/**
+ * `meta` key of the policy the daemon runs with, written at every start and reload, so that
+ * `edge-nvr status --data DIR` knows the days each camera must hold without the config file.
+ */
+export const META_POLICY = 'box.policy';
+
+export interface StoredPolicy {
+  box_id: string;
+  at_ms: number;
+  floor_bytes: number;
+  cameras: Array<{ camera: string; enabled: boolean; min_days: number; max_days: number | null; segment_seconds: number }>;
+}
+
 export interface ReloadResult {
   ok: boolean;
   at_ms: number;
@@ -87,6 +100,7 @@ export class Daemon {
 
     // Before recording adds to a disk that may already be under its floor.
     this.retention = new Retention(this.dataDir, catalog, this.retentionPolicy(), diskSpace, this.log, this.raise);
+    this.storePolicy();
     await this.sweep();
     this.sweepTimer = setInterval(() => void this.sweep(), SWEEP_INTERVAL_MS);
 
@@ -173,6 +187,7 @@ export class Daemon {
         if (cam.enabled && (result.added.includes(cam.id) || result.restarted.includes(cam.id))) await this.startCamera(cam, i);
       }
       this.retention?.setPolicy(this.retentionPolicy());
+      this.storePolicy();
     } catch (err) {
       this.config = old;
       return this.reloaded({ ...result, ok: false, error: (err as Error).message });
@@ -196,6 +211,21 @@ export class Daemon {
       floorBytes: this.config.storage.free_space_floor_mb * 1024 * 1024,
       cameras: this.config.cameras.map((c) => ({ camera: c.id, ...effectiveRetention(this.config, c) })),
     };
+  }
+
+  private storePolicy(): void {
+    const policy: StoredPolicy = {
+      box_id: this.config.box.id, at_ms: Date.now(), floor_bytes: this.config.storage.free_space_floor_mb * 1024 * 1024,
+      cameras: this.config.cameras.map((c) => {
+        const r = effectiveRetention(this.config, c);
+        return { camera: c.id, enabled: c.enabled, min_days: r.minDays, max_days: r.maxDays, segment_seconds: c.record.segment_seconds };
+      }),
+    };
+    try {
+      this.catalog?.setMeta(META_POLICY, JSON.stringify(policy));
+    } catch (err) {
+      this.log.error({ err }, 'cannot store the retention policy in the catalog; status without a config will not know it');
+    }
   }
 
   /** One sweep at a time; a failing sweep is logged and tried again at the next tick. */

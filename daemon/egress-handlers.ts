@@ -7,7 +7,7 @@ import type { Daemon } from './daemon.js';
 import type { EgressHandlers } from './mqtt/commands.js';
 
 /** Request ids come from outside: only a safe slice of one goes into a file name. */
-function outPath(dataDir: string, kind: string, requestId: string, ext: string): string {
+export function exportPath(dataDir: string, kind: string, requestId: string, ext: string): string {
   const dir = join(dataDir, 'exports');
   mkdirSync(dir, { recursive: true });
   const safeId = requestId.replace(/[^A-Za-z0-9_-]/g, '').slice(0, 48) || 'request';
@@ -34,14 +34,14 @@ export function egressHandlers(daemon: Daemon, config: Config, log: Logger): Pic
       if (r.at_ms !== undefined) throw new Error('at_ms: snapshots of the past are not built yet; leave it out for the newest recording');
       const { takeSnapshot } = await gate();
       return reply(await takeSnapshot(ctx(), {
-        camera: r.camera, reason: r.reason, requester: r.actor, out: outPath(daemon.dataDir, 'snapshot', r.request_id, 'jpg'),
+        camera: r.camera, reason: r.reason, requester: r.actor, out: exportPath(daemon.dataDir, 'snapshot', r.request_id, 'jpg'),
       }));
     },
     export: async (r) => {
       const { exportClip } = await gate();
       return reply(await exportClip(ctx(), {
         camera: r.camera, fromMs: r.from_ms, toMs: r.to_ms, reason: r.reason, requester: r.actor,
-        out: outPath(daemon.dataDir, 'export', r.request_id, 'mp4'),
+        out: exportPath(daemon.dataDir, 'export', r.request_id, 'mp4'),
       }));
     },
   };

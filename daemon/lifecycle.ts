@@ -5,9 +5,12 @@ import { startWatchdogPings } from '../watchdog/watchdog-pings.js';
 import { Daemon } from './daemon.js';
 import { egressHandlers } from './egress-handlers.js';
 import type { MqttReporter } from './mqtt/reporter.js';
+import { DaemonBoxState } from './box-state.js';
+import { startWeb, type WebServers } from '../web/server.js';
 import { EXIT } from './args.js';
 import { loadConfig } from '../config/load.js';
 import { ConfigError } from '../config/errors.js';
+import { exitOnUnhandledErrors } from './fatal-errors.js';
 
 /** A supervisor that has not ticked for this long is wedged: let systemd restart the box. */
 const SUPERVISOR_SILENT_MS = 10_000;
@@ -16,20 +19,26 @@ const SUPERVISOR_SILENT_MS = 10_000;
  * Runs the daemon until SIGTERM/SIGINT (or `durationS`), then stops it cleanly: open segments
  * are finalised and indexed before the process exits 0. A second signal forces the exit.
  * Under systemd (Type=notify) it reports READY=1 once recording has started, and feeds the
- * watchdog only while the event loop and every camera's supervisor are alive.
+ * watchdog only while the event loop and every camera's supervisor are alive. A promise
+ * rejection nobody handles, or an uncaught exception, is logged as fatal and exits 1 for systemd
+ * to restart the daemon.
  */
 export interface RunOptions {
   /** stop by itself after this many seconds */
   durationS?: number;
   /** the file SIGHUP re-reads; without one (the demo) a reload is refused */
   configPath?: string;
+  /** called once recording has started (the demo prints what to try next) */
+  onReady?: () => void;
 }
 
-export async function runDaemon(config: Config, log: Logger, { durationS, configPath }: RunOptions = {}): Promise<number> {
+export async function runDaemon(config: Config, log: Logger, { durationS, configPath, onReady }: RunOptions = {}): Promise<number> {
+  exitOnUnhandledErrors(log);
   const daemon = new Daemon(config, log);
   const notify = new SdNotify({ log });
   let pings: { stop(): void } | undefined;
   let mqtt: MqttReporter | undefined;
+  let web: WebServers | undefined;
   let stopping: Promise<void> | undefined;
   let resolveDone!: () => void;
   const done = new Promise<void>((r) => { resolveDone = r; });
@@ -41,7 +50,7 @@ export async function runDaemon(config: Config, log: Logger, { durationS, config
     log.info({ why }, 'stopping');
     pings?.stop();
     void notify.stopping();
-    stopping = (mqtt?.stop().catch((err) => log.error({ err }, 'mqtt stop failed')) ?? Promise.resolve()).then(() => daemon.stop()).then(resolveDone, (err) => { log.error({ err }, 'error while stopping'); resolveDone(); });
+    stopping = (web?.close().catch((err) => log.error({ err }, 'http stop failed')) ?? Promise.resolve()).then(() => mqtt?.stop().catch((err) => log.error({ err }, 'mqtt stop failed')) ?? Promise.resolve()).then(() => daemon.stop()).then(resolveDone, (err) => { log.error({ err }, 'error while stopping'); resolveDone(); });
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
@@ -59,6 +68,7 @@ export async function runDaemon(config: Config, log: Logger, { durationS, config
     mqtt = config.mqtt ? (await import('./mqtt/reporter.js')).startMqtt(daemon, config, log, {
       handlers: { ...egressHandlers(daemon, config, log), reload: () => (reloading = reloading.then(() => reloadFromFile(daemon, log, configPath))) },
     }) : undefined;
+    web = await startHttp(daemon, config, log, () => mqtt);
   } catch (err) {
     log.fatal({ err }, 'cannot start');
     await notify.status(`cannot start: ${(err as Error).message}`);
@@ -66,6 +76,7 @@ export async function runDaemon(config: Config, log: Logger, { durationS, config
     return EXIT.failure;
   }
   void notify.ready(`recording ${daemon.recorders.size} cameras`);
+  onReady?.();
   pings = startWatchdogPings({
     notify,
     log,
@@ -80,6 +91,21 @@ export async function runDaemon(config: Config, log: Logger, { durationS, config
   await done;
   clearTimeout(timer);
   return EXIT.ok;
+}
+
+/**
+ * The status page and /metrics, when configured. Recording matters more than either: one that
+ * cannot start (port taken, certificate unreadable) is logged and the daemon records on.
+ */
+async function startHttp(daemon: Daemon, config: Config, log: Logger, mqtt: () => MqttReporter | undefined): Promise<WebServers | undefined> {
+  const http = config.http;
+  if (!http?.listen && !http?.metrics_listen) return undefined;
+  try {
+    return await startWeb({ http, dataDir: daemon.dataDir, state: new DaemonBoxState(daemon, config, log, mqtt), log });
+  } catch (err) {
+    log.error({ err }, `status page and metrics not started: ${(err as Error).message}`);
+    return undefined;
+  }
 }
 
 async function reloadFromFile(daemon: Daemon, log: Logger, path: string | undefined): Promise<void> {

@@ -1,18 +1,38 @@
 import ort from 'onnxruntime-node';
-import type { Detector } from './detector.js';
-import type { Box, Frame } from './frame.js';
+import { inputsNear, type DetectOptions, type Detector } from './detector.js';
+import { iou, type Box, type Frame } from './frame.js';
 import { modelPath, readModel } from './models.js';
 import { weightedNms } from './nms.js';
 import { sessionOptions } from './onnx-detector.js';
+import { pyramid, type Input } from './pyramid.js';
+import { lookAt } from './region-cache.js';
 import { letterbox, tiles, type Region } from './resample.js';
+
+/** Smallest face (width, frame pixels) hidden in video and in stills: docs/redaction.md "What is hidden". */
+export const MIN_FACE = { video: 32, still: 20 } as const;
 
 export interface BlazeFaceOptions {
   /** models/face_detection_back_256x256_barracuda.onnx unless given */
   model?: string;
-  /** sigmoid score above which an anchor is a face; low on purpose: a missed face leaks */
+  /** sigmoid score above which an anchor is a candidate face; low on purpose: a missed face leaks */
   threshold?: number;
-  /** tile edge in frame pixels for small faces; 0 = whole frame only; 'auto': 384 above 800 lines, 512 below */
+  /**
+   * A candidate is kept only if the model, shown it again centred and at the size it sees faces
+   * best (64 of 256 px), scores it at least `confirm` there, unless it scored `sure` or more
+   * (default 1: every candidate is confirmed). Calibrated on faces and non-faces
+   * (bench/redact-calibrate.ts, docs/redaction.md): lights at night and textures that score
+   * 0.35-0.9 once (upscaled grass at 4K scored up to 0.9) do not score so centred, faces do.
+   */
+  sure?: number;
+  confirm?: number;
+  /**
+   * Where to look: 'auto' (default), levels of 256 px tiles chosen from the frame size so every
+   * face from MIN_FACE up reaches the model at 20 px or more (src/pyramid.ts); a number N is
+   * the whole frame plus N-px tiles (0: the whole frame only), as a configured detector tiles.
+   */
   tile?: number | 'auto';
+  /** smallest face to find in video (frame pixels); stills use MIN_FACE.still */
+  minFace?: number;
   /** intra-op threads: 2 by default, without spinning (measured at 720p: 1 thread 14.3 fps, 2 spinning 15.3 fps at 100 ms CPU a frame, 2 idle-waiting 15.9 fps at 72 ms) */
   threads?: number;
 }
@@ -30,20 +50,19 @@ const GRIDS = [
 ] as const;
 
 /**
- * Tiles of 384 px find 24-30 px faces in a 1080p frame (11-12 of 12 in our test, against 0 for
- * the whole frame alone); at 720p tiles of 512 px keep detection at 7 inferences a frame, which
- * finds faces from about 32 px.
+ * The back model finds faces 20-160 px wide in its 256 px input (scores 0.5-0.97 for real faces
+ * pasted at each size on real backgrounds; below 14 px almost none): levels 2.5 times apart keep
+ * every face inside that band on one of them.
  */
-export function autoTile(height: number): number {
-  return height > 800 ? 384 : 512;
-}
+export const FACE_BAND = { modelMin: 20, modelMax: 160, factor: 2.5 } as const;
 
 export class BlazeFace implements Detector {
   readonly name = 'blazeface';
   readonly version: string;
   private constructor(private readonly session: ort.InferenceSession, private readonly size: number,
-    private readonly opts: { threshold: number; tile: number | 'auto' }, sha: string, file: string) {
-    this.version = `${file}@sha256:${sha.slice(0, 16)} threshold=${opts.threshold} tile=${opts.tile}`;
+    private readonly opts: { threshold: number; sure: number; confirm: number; tile: number | 'auto'; minFace: number }, sha: string, file: string) {
+    this.version = `${file}@sha256:${sha.slice(0, 16)} threshold=${opts.threshold} sure=${opts.sure} confirm=${opts.confirm} ` +
+      (opts.tile === 'auto' ? `min_face=${opts.minFace}/${MIN_FACE.still}(still)` : `tile=${opts.tile}`);
   }
 
   static async create(options: BlazeFaceOptions = {}): Promise<BlazeFace> {
@@ -52,18 +71,51 @@ export class BlazeFace implements Detector {
     const session = await ort.InferenceSession.create(bytes, sessionOptions(options.threads));
     const shape = (session.inputMetadata[0] as { shape?: unknown[] } | undefined)?.shape;
     const size = typeof shape?.[1] === 'number' ? shape[1] : 256;
-    return new BlazeFace(session, size, { threshold: options.threshold ?? 0.35, tile: options.tile ?? 0 },
-      sha256, path.split('/').pop()!);
+    return new BlazeFace(session, size, {
+      threshold: options.threshold ?? 0.35, sure: options.sure ?? 1, confirm: options.confirm ?? 0.5,
+      tile: options.tile ?? 'auto', minFace: options.minFace ?? MIN_FACE.video,
+    }, sha256, path.split('/').pop()!);
   }
 
-  /** The whole frame, then overlapping tiles so that 20-30 px faces of a 1080p frame stay big enough. */
-  async detect(frame: Frame): Promise<Box[]> {
-    const regions: Region[] = [{ x: 0, y: 0, w: frame.width, h: frame.height }];
-    const tile = this.opts.tile === 'auto' ? autoTile(frame.height) : this.opts.tile;
-    if (tile > 0) regions.push(...tiles(frame.width, frame.height, tile));
-    const found: Box[] = [];
-    for (const r of regions) found.push(...(await this.detectRegion(frame, r)));
+  /** Where this detector looks in a frame of this size. */
+  inputs(width: number, height: number, still = false): Input[] {
+    if (this.opts.tile !== 'auto') {
+      const whole: Input = { region: { x: 0, y: 0, w: width, h: height }, width: this.size, height: this.size, level: 1 };
+      return [whole, ...(this.opts.tile > 0 ? tiles(width, height, this.opts.tile).map((region) => ({ region, width: this.size, height: this.size, level: 0 })) : [])];
+    }
+    return pyramid(width, height, { minObject: still ? MIN_FACE.still : this.opts.minFace, modelMin: FACE_BAND.modelMin, factor: FACE_BAND.factor,
+      maxInput: this.size, finalSide: this.size, fixed: true, align: 1, aspect: 1 });
+  }
+
+  async detect(frame: Frame, options: DetectOptions = {}): Promise<Box[]> {
+    const inputs = inputsNear(this.inputs(frame.width, frame.height, options.still), options.near);
+    const found = await lookAt(frame, this.name, inputs, options.still ? undefined : options.cache, async (input) => {
+      const candidates = await this.detectRegion(frame, input.region);
+      // fixed tiles decode as a configured detector does (tests compare the two); the product path confirms
+      if (this.opts.tile !== 'auto') return candidates;
+      const kept: Box[] = [];
+      for (const c of weightedNms(candidates, 0.3)) if (c.score >= this.opts.sure || (await this.confirmed(frame, c))) kept.push(c);
+      return kept;
+    });
     return weightedNms(found, 0.3);
+  }
+
+  /**
+   * The second look at an unsure candidate: a 256 px input around it, the candidate 64 px wide
+   * there (centred, or shifted to stay inside the frame); the best score of a face overlapping
+   * it, 0 if none. A frame too small for that input (a face crop) has nothing more to show: 1.
+   */
+  async confirmScore(frame: Frame, c: Box): Promise<number> {
+    const side = Math.max(c.w, c.h) * (this.size / 64);
+    if (side > frame.width || side > frame.height) return 1;
+    const inside = (v: number, len: number) => Math.max(0, Math.min(len - side, v));
+    const region = { x: inside(c.x + c.w / 2 - side / 2, frame.width), y: inside(c.y + c.h / 2 - side / 2, frame.height), w: side, h: side };
+    const again = await this.detectRegion(frame, region);
+    return Math.max(0, ...again.filter((b) => iou(b, c) > 0.3).map((b) => b.score));
+  }
+
+  private async confirmed(frame: Frame, c: Box): Promise<boolean> {
+    return (await this.confirmScore(frame, c)) >= this.opts.confirm;
   }
 
   async detectRegion(frame: Frame, region: Region): Promise<Box[]> {

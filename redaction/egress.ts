@@ -96,21 +96,30 @@ async function run(ctx: EgressContext, job: Job): Promise<EgressResult> {
     const detectors = ctx.detectors ?? (await configuredDetectors(ctx.config));
     const settings = settingsFor(ctx.config, job.camera);
     const created = new Date();
-    const redactor = new Redactor(detectors, settings, (n) => `${boxId} ${exportId} ${new Date(job.timeOf?.(n) ?? created.getTime()).toISOString().slice(0, 19)}Z`);
+    const redactor = new Redactor(detectors, settings, (n) => `${boxId} ${exportId} ${new Date(job.timeOf?.(n) ?? created.getTime()).toISOString().slice(0, 19)}Z`, job.still);
     const imageFormat = IMAGE_EXT[extname(out).toLowerCase()];
     if (job.still && !imageFormat) throw new EgressRequestError(`${out}: a still image needs a .jpg or .png name`);
     if (!job.still && imageFormat) throw new EgressRequestError(`${out}: a video needs a video name (.mp4), not an image one`);
-    if (!job.still) encoder = new Encoder(tmp, job.info, chooseEncoder());
+    // Pass 1: every frame seen by the detectors, the whole clip's tracks built (an export is not
+    // live, so a box is carried backwards to where an object entered as well as forwards).
     let last: Frame | undefined;
     let n = 0;
     for await (const frame of job.frames()) {
-      const done = await redactor.process(frame, n++);
-      if (encoder) await encoder.write(done);
-      else last = done;
+      await redactor.look(frame, n++);
+      last = frame;
     }
-    if (redactor.stats.frames === 0) throw new Error('no frame could be decoded from the sources');
-    if (encoder) await encoder.finish();
-    else await writeImage(last!, tmp, imageFormat!);
+    if (n === 0) throw new Error('no frame could be decoded from the sources');
+    redactor.plan();
+    // Pass 2: decoded again, hidden, watermarked, encoded. A still is its one frame, kept.
+    if (job.still) {
+      await writeImage(redactor.render(last!, n - 1), tmp, imageFormat!);
+    } else {
+      encoder = new Encoder(tmp, job.info, chooseEncoder());
+      let m = 0;
+      for await (const frame of job.frames()) await encoder.write(redactor.render(frame, m++));
+      if (m < n) throw new Error(`the sources gave ${m} frames on the second pass, ${n} on the first; refusing a partial output`);
+      await encoder.finish();
+    }
     const sha256 = await sha256File(tmp);
     const manifest = signManifest({
       schema: 'edge-nvr/manifest/1', kind: job.kind, export_id: exportId, box_id: boxId, created: created.toISOString(),

@@ -1,7 +1,9 @@
 import type { Detector } from './detector.js';
-import { blankFrame, type Frame } from './frame.js';
+import { blankFrame, type Box, type Frame } from './frame.js';
 import { burnMasks, hide, padBox, type Method } from './effects.js';
-import { Tracker } from './tracker.js';
+import { boxMotion } from './motion.js';
+import { RegionCache } from './region-cache.js';
+import { TrackBuilder, type Sighting } from './tracks.js';
 import { watermark } from './watermark.js';
 
 export interface RedactorSettings {
@@ -14,14 +16,17 @@ export interface RedactorSettings {
   pad: Record<string, number>;
   /** mean absolute luma change (0-255) of a 32x18 thumbnail that counts as a scene change */
   sceneChange: number;
-  /** detection rounds a lost box is still hidden */
+  /** detection rounds a box is still hidden before its first and after its last detection */
   hold: number;
   /** rounds of looking again at a redacted frame on detection frames */
   recheckRounds: number;
+  /** reuse what a detector found in parts of the frame whose pixels did not change (fixed cameras) */
+  skipUnchanged: boolean;
 }
 
 export const DEFAULT_SETTINGS: RedactorSettings = {
-  method: 'pixelate', masks: [], every: { blazeface: 3, 'ppocr-det': 15 }, pad: { blazeface: 0.25, 'ppocr-det': 0 }, sceneChange: 25, hold: 2, recheckRounds: 1,
+  method: 'pixelate', masks: [], every: { blazeface: 3, 'ppocr-det': 5 }, pad: { blazeface: 0.25, 'ppocr-det': 0 }, sceneChange: 25, hold: 2, recheckRounds: 1,
+  skipUnchanged: true,
 };
 
 export interface RedactionStats {
@@ -30,6 +35,9 @@ export interface RedactionStats {
   detections: Record<string, number>;
   hidden_boxes: Record<string, number>;
   detector_runs: Record<string, number>;
+  /** detector inputs looked at, and those whose earlier boxes were reused (pixels unchanged) */
+  inputs_looked: number;
+  inputs_reused: number;
   errors: string[];
 }
 
@@ -42,26 +50,40 @@ function thumb(f: Frame): Uint8Array {
   return t;
 }
 
+const bump = (r: Record<string, number>, k: string, by = 1) => { r[k] = (r[k] ?? 0) + by; };
+
 /**
- * Frame by frame: detect (every k-th frame per detector, and at once on a scene change), track,
- * hide, burn the masks, watermark. Fail closed: when a detector throws, this frame and every
- * following one is blanked until that detector succeeds again; the tracker never vouches for
- * a frame no detector has looked at since its last failure.
+ * Two passes over a clip. `look` sees every frame in order: each detector runs on every k-th
+ * frame and at once on a scene change, and what it finds goes into that detector's tracks, with
+ * the motion of each box's content. `plan` then turns the tracks into the boxes of every frame,
+ * carried forwards and backwards (redaction/tracks.ts). `render` sees the frames again and
+ * hides, burns the masks and watermarks. Fail closed: when a detector throws, that frame and
+ * every following one is blanked until that detector succeeds again; no track vouches for a
+ * frame no detector could look at. A still image is one frame, looked at with the finest
+ * levels the detectors have (`still`).
  */
 export class Redactor {
-  readonly stats: RedactionStats = { frames: 0, blanked_frames: 0, detections: {}, hidden_boxes: {}, detector_runs: {}, errors: [] };
-  private readonly trackers = new Map<string, Tracker>();
+  readonly stats: RedactionStats = { frames: 0, blanked_frames: 0, detections: {}, hidden_boxes: {}, detector_runs: {}, inputs_looked: 0, inputs_reused: 0, errors: [] };
+  private readonly tracks = new Map<string, TrackBuilder>();
+  private readonly caches = new Map<string, RegionCache>();
   private readonly failing = new Set<string>();
   private readonly lastRun = new Map<string, number>();
+  private readonly blanked = new Set<number>();
   private lastThumb: Uint8Array | undefined;
+  private prev: Frame | undefined;
+  private looked = 0;
+  private planned: Box[][] | undefined;
 
-  constructor(readonly detectors: Detector[], readonly settings: RedactorSettings, private readonly mark: (n: number) => string) {
-    for (const d of detectors) this.trackers.set(d.name, new Tracker(settings.hold));
+  constructor(readonly detectors: Detector[], readonly settings: RedactorSettings, private readonly mark: (n: number) => string, private readonly still = false) {
+    for (const d of detectors) {
+      this.tracks.set(d.name, new TrackBuilder(settings.every[d.name] ?? 1, settings.hold));
+      this.caches.set(d.name, new RegionCache());
+    }
   }
 
-  /** Returns the frame to write: the input redacted in place, or a blank one. */
-  async process(frame: Frame, n = this.stats.frames): Promise<Frame> {
-    this.stats.frames++;
+  /** Pass 1: frame n, in order from 0. */
+  async look(frame: Frame, n: number): Promise<void> {
+    this.looked = Math.max(this.looked, n + 1);
     try {
       const t = thumb(frame);
       let scene = false;
@@ -71,68 +93,98 @@ export class Redactor {
         scene = s / t.length > this.settings.sceneChange;
       }
       this.lastThumb = t;
-      const ran = new Set<Detector>();
+      const prev = scene ? undefined : this.prev;
+      this.prev = frame;
+      const ran: Array<{ d: Detector; found: Box[] }> = [];
       for (const d of this.detectors) {
+        if (scene) this.tracks.get(d.name)!.cut(n);
         const every = this.settings.every[d.name] ?? 1;
         const last = this.lastRun.get(d.name);
         if (!(last === undefined || scene || this.failing.has(d.name) || n - last >= every)) continue;
         this.lastRun.set(d.name, n);
-        this.stats.detector_runs[d.name] = (this.stats.detector_runs[d.name] ?? 0) + 1;
+        bump(this.stats.detector_runs, d.name);
         try {
-          const found = await d.detect(frame);
-          ran.add(d);
-          for (const b of found) this.stats.detections[b.cls] = (this.stats.detections[b.cls] ?? 0) + 1;
-          this.trackers.get(d.name)!.update(n, found);
+          const found = await d.detect(frame, { still: this.still, cache: this.settings.skipUnchanged ? this.caches.get(d.name) : undefined });
+          for (const b of found) bump(this.stats.detections, b.cls);
+          this.tracks.get(d.name)!.round(n, found.map((box) => this.sighting(prev, frame, n, box)));
+          ran.push({ d, found });
           this.failing.delete(d.name);
         } catch (err) {
           this.failing.add(d.name);
           if (this.stats.errors.length < 20) this.stats.errors.push(`frame ${n}: ${d.name}: ${(err as Error).message}`);
         }
       }
-      if (this.failing.size > 0) return this.blank(frame, n);
-      // detectors that ran on this frame and hide a face in it: they look again (recheck)
-      const facing = new Set<Detector>();
-      for (const d of this.detectors) {
-        for (const b of this.trackers.get(d.name)!.boxes(n)) {
-          hide(frame, padBox(b, this.settings.pad[d.name] ?? 0), this.settings.method);
-          this.stats.hidden_boxes[b.cls] = (this.stats.hidden_boxes[b.cls] ?? 0) + 1;
-          if (b.cls === 'face' && ran.has(d)) facing.add(d);
-        }
+      if (this.failing.size > 0) { this.blanked.add(n); return; }
+      if (ran.some((r) => r.found.some((b) => b.cls === 'face'))) await this.recheck(frame, prev, n, ran);
+    } catch (err) {
+      if (this.stats.errors.length < 20) this.stats.errors.push(`frame ${n}: ${(err as Error).message}`);
+      this.blanked.add(n);
+    }
+  }
+
+  private sighting(prev: Frame | undefined, frame: Frame, n: number, box: Box): Sighting {
+    return { n, box, ...(prev ? boxMotion(prev, frame, box) : { vx: 0, vy: 0 }) };
+  }
+
+  /**
+   * After hiding, a face detector looks at the redacted frame again (detection frames where a
+   * face was found): hiding a face changes what the network sees around it, and a hand or a hair
+   * bun next to it can then score as a face. Only the detector's inputs that overlap a hidden
+   * box are looked at (the others saw the same pixels already). What it finds joins its tracks,
+   * for `recheckRounds` rounds (1 by default: a second round found nothing more on Megamind.avi).
+   * A failure here blanks the frame like any detector failure.
+   */
+  private async recheck(frame: Frame, prev: Frame | undefined, n: number, ran: Array<{ d: Detector; found: Box[] }>): Promise<void> {
+    const copy: Frame = { width: frame.width, height: frame.height, data: Buffer.from(frame.data) };
+    let hidden: Box[] = [];
+    for (const { d, found } of ran) for (const b of found) hidden.push(padBox(b, this.settings.pad[d.name] ?? 0));
+    for (const b of hidden) hide(copy, b, this.settings.method);
+    for (let round = 0; round < this.settings.recheckRounds && hidden.length > 0; round++) {
+      const more: Box[] = [];
+      for (const { d, found } of ran) {
+        if (!found.some((b) => b.cls === 'face')) continue;
+        const again = await d.detect(copy, { still: this.still, near: hidden });
+        for (const b of again) bump(this.stats.detections, `${b.cls}_recheck`);
+        this.tracks.get(d.name)!.add(again.map((box) => this.sighting(prev, frame, n, box)));
+        for (const b of again) more.push(padBox(b, this.settings.pad[d.name] ?? 0));
       }
-      if (facing.size > 0) await this.recheck(frame, facing, n, this.settings.recheckRounds);
-      if (this.settings.masks.length) {
-        burnMasks(frame, this.settings.masks);
-        this.stats.hidden_boxes.mask = (this.stats.hidden_boxes.mask ?? 0) + this.settings.masks.length;
+      for (const b of more) hide(copy, b, this.settings.method);
+      hidden = more;
+    }
+  }
+
+  /** Between the passes: every frame's boxes, from the whole clip's tracks. */
+  plan(): void {
+    const frames = this.looked;
+    const all: Box[][] = Array.from({ length: frames }, () => []);
+    for (const d of this.detectors) {
+      const pad = this.settings.pad[d.name] ?? 0;
+      this.tracks.get(d.name)!.boxes(frames).forEach((bs, n) => { for (const b of bs) all[n]!.push(padBox(b, pad)); });
+    }
+    for (const c of this.caches.values()) { this.stats.inputs_looked += c.stats.looked; this.stats.inputs_reused += c.stats.reused; }
+    this.planned = all;
+  }
+
+  /** Pass 2: frame n redacted in place, or a blank one. */
+  render(frame: Frame, n: number): Frame {
+    this.stats.frames++;
+    if (!this.planned) throw new Error('render before plan');
+    // a frame pass 1 did not see (the source decoded longer the second time) is not vouched for
+    if (n >= this.planned.length || this.blanked.has(n)) {
+      if (n >= this.planned.length && this.stats.errors.length < 20) this.stats.errors.push(`frame ${n}: not seen by the detectors`);
+      return this.blank(frame, n);
+    }
+    try {
+      for (const b of this.planned[n]!) {
+        hide(frame, b, this.settings.method);
+        bump(this.stats.hidden_boxes, b.cls);
       }
+      if (this.settings.masks.length) bump(this.stats.hidden_boxes, 'mask', burnMasks(frame, this.settings.masks));
       watermark(frame, this.mark(n));
       return frame;
     } catch (err) {
       if (this.stats.errors.length < 20) this.stats.errors.push(`frame ${n}: ${(err as Error).message}`);
       return this.blank(frame, n);
-    }
-  }
-
-  /**
-   * After hiding, a face detector looks at the redacted frame again (detection frames where
-   * it hid a face): hiding a face changes what the network sees around it, and a hand or a hair
-   * bun next to it can then score as a face. What it finds is hidden too, for `recheckRounds`
-   * rounds (1 by default: measured, a second round found nothing more on Megamind.avi and cost
-   * a third of the frame budget). A failure here blanks the frame like any detector failure.
-   */
-  private async recheck(frame: Frame, facing: Set<Detector>, n: number, rounds: number): Promise<void> {
-    for (let round = 0; round < rounds; round++) {
-      let found = 0;
-      for (const d of facing) {
-        const again = await d.detect(frame);
-        found += again.length;
-        for (const b of again) {
-          hide(frame, padBox(b, this.settings.pad[d.name] ?? 0), this.settings.method);
-          this.stats.hidden_boxes[`${b.cls}_recheck`] = (this.stats.hidden_boxes[`${b.cls}_recheck`] ?? 0) + 1;
-        }
-        // Into its tracker too, so the frames until the next detection hide them as well.
-        this.trackers.get(d.name)!.add(n, again);
-      }
-      if (found === 0) return;
     }
   }
 

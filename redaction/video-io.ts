@@ -5,6 +5,17 @@ import type { Frame } from './frame.js';
 
 export interface VideoInfo { width: number; height: number; fps: number }
 
+/**
+ * Niceness of the egress decoder and encoder processes: the box's recorders (stream copy, at
+ * the default 0) keep the CPU when an export competes with them.
+ */
+export const EGRESS_NICE = 10;
+
+/** `cmd args` started through nice(1), so every thread it starts runs at EGRESS_NICE (same pid: nice execs it). */
+function spawnNiced(cmd: string, args: string[], options: Parameters<typeof spawn>[2]): ChildProcess {
+  return spawn('nice', ['-n', String(EGRESS_NICE), cmd, ...args], options);
+}
+
 export function probeVideo(path: string): VideoInfo {
   let out: string;
   try {
@@ -32,7 +43,7 @@ export async function* decodeFrames(src: DecodeRange, info: VideoInfo): AsyncGen
   if (src.startS) args.push('-ss', src.startS.toFixed(3));
   if (src.durationS !== undefined) args.push('-t', src.durationS.toFixed(3));
   args.push('-i', src.path, '-map', '0:v:0', ...(src.keyframesOnly ? ['-fps_mode', 'passthrough'] : []), '-vf', `scale=${info.width}:${info.height}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1');
-  const proc = spawn('ffmpeg', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawnNiced('ffmpeg', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   proc.stderr!.on('data', (d) => { if (stderr.length < 4000) stderr += String(d); });
   const exited = once(proc, 'close') as Promise<[number | null]>;
@@ -107,12 +118,12 @@ export class Encoder {
   constructor(readonly out: string, info: VideoInfo, readonly encoder: EncoderName) {
     const size = `${info.width}x${info.height}`;
     if (encoder === 'nvv4l2h264enc') {
-      this.proc = spawn('gst-launch-1.0', ['-q', 'fdsrc', 'fd=0', '!', 'rawvideoparse', 'format=rgb', `width=${info.width}`, `height=${info.height}`,
+      this.proc = spawnNiced('gst-launch-1.0', ['-q', 'fdsrc', 'fd=0', '!', 'rawvideoparse', 'format=rgb', `width=${info.width}`, `height=${info.height}`,
         `framerate=${Math.round(info.fps * 1000)}/1000`, '!', 'nvvidconv', '!', 'video/x-raw(memory:NVMM),format=I420', '!', 'nvv4l2h264enc',
         '!', 'h264parse', '!', 'mp4mux', '!', 'filesink', `location=${out}`], { stdio: ['pipe', 'ignore', 'pipe'] });
     } else {
       const codec = encoder === 'h264_v4l2m2m' ? ['-c:v', 'h264_v4l2m2m', '-b:v', '4M'] : ['-c:v', 'libx264', '-preset', 'veryfast', '-crf', '23'];
-      this.proc = spawn('ffmpeg', ['-v', 'error', '-y', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', size, '-r', String(info.fps), '-i', 'pipe:0',
+      this.proc = spawnNiced('ffmpeg', ['-v', 'error', '-y', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', size, '-r', String(info.fps), '-i', 'pipe:0',
         ...codec, '-pix_fmt', 'yuv420p', '-movflags', '+faststart', '-f', 'mp4', out], { stdio: ['pipe', 'ignore', 'pipe'] });
     }
     this.proc.stderr!.on('data', (d) => { if (this.stderr.length < 4000) this.stderr += String(d); });

@@ -103,7 +103,8 @@ export class SdNotify {
       this.inFlight = undefined;
       const next = this.pending;
       this.pending = undefined;
-      if (next) this.start(next.fields).then(next.resolve);
+      // spawnNotifier resolves false on every failure; should anything still throw, the waiter hears false
+      if (next) this.start(next.fields).then(next.resolve, () => next.resolve(false));
     });
     this.inFlight = run;
     return run;

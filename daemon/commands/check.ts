@@ -24,6 +24,7 @@ import { DEFAULT_CONFIG, EXIT, parseCommand, type CommandSpec } from '../args.js
 import { ConfigError } from '../../config/errors.js';
 import { loadConfig } from '../../config/load.js';
 import type { Config } from '../../config/schema.js';
+import { UsersFile, usersFilePath } from '../../web/users.js';
 
 export interface CheckResult {
   name: string;
@@ -288,8 +289,35 @@ export async function redactionReady({ config }: CheckContext): Promise<CheckRes
   }
 }
 
+/** The status page and metrics: certificate files readable, and someone able to log in to the page. */
+export async function httpReady({ config }: CheckContext): Promise<CheckResult> {
+  const http = config.http;
+  if (!http?.listen && !http?.metrics_listen) return { name: 'http', ok: true, detail: 'no status page or metrics configured' };
+  for (const key of ['cert_file', 'key_file'] as const) {
+    const file = http[key];
+    if (!file) continue;
+    try {
+      await access(file, constants.R_OK);
+    } catch (err) {
+      return { name: 'http', ok: false, detail: `http.${key}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); expected a PEM file readable by the edge-nvr service` };
+    }
+  }
+  const scheme = http.cert_file ? 'https' : 'http';
+  const parts = [http.listen ? `page ${scheme}://${http.listen}` : '', http.metrics_listen ? `metrics ${scheme}://${http.metrics_listen}/metrics` : ''].filter(Boolean);
+  if (!http.listen) return { name: 'http', ok: true, detail: parts.join(', ') };
+  const file = new UsersFile(resolve(usersFilePath(http, resolve(config.storage.path))));
+  let users: number;
+  try {
+    users = file.read().length;
+  } catch (err) {
+    return { name: 'http', ok: false, detail: (err as Error).message };
+  }
+  if (users === 0) return { name: 'http', ok: false, detail: `${parts.join(', ')}: nobody can log in to the page; add a user: edge-nvr user add NAME --role viewer` };
+  return { name: 'http', ok: true, detail: `${parts.join(', ')}; ${plural(users, 'user')} in ${file.path}` };
+}
+
 /** In order of output. Append new checks here. */
-export const PREFLIGHT: Preflight[] = [ffmpegPresent, gstreamerPresent, storageWritable, camerasReachable, diskLargeEnough, clockSynced, brokerReachable, redactionReady];
+export const PREFLIGHT: Preflight[] = [ffmpegPresent, gstreamerPresent, storageWritable, camerasReachable, diskLargeEnough, clockSynced, brokerReachable, redactionReady, httpReady];
 
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;

@@ -1,5 +1,6 @@
-import { userInfo } from 'node:os';
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { homedir, userInfo } from 'node:os';
+import { join, resolve } from 'node:path';
 import { loadConfig } from '../../config/load.js';
 import type { Config } from '../../config/schema.js';
 import { Catalog } from '../../recorder/catalog/catalog.js';
@@ -16,11 +17,27 @@ export const egressOptions = {
   },
 } as const;
 
-/** --data alone: default redaction settings; otherwise the config's settings and storage.path. */
-export function egressTarget(values: { config?: string; data?: string }): { config?: Config; dataDir: string } {
+/**
+ * --data alone: default redaction settings; otherwise the config's settings and storage.path.
+ * A command on files alone (`redact IN OUT`) also runs where there is no config at all (a laptop,
+ * a box not set up yet): default settings, and the audit log and box key in the user's own data
+ * dir, said on stderr. A config that exists but cannot be read is still an error.
+ */
+export function egressTarget(values: { config?: string; data?: string }, filesAlone = false): { config?: Config; dataDir: string } {
   if (values.data && !values.config) return { dataDir: resolve(values.data) };
+  if (filesAlone && !values.config && !existsSync(DEFAULT_CONFIG)) {
+    const dataDir = userDataDir();
+    process.stderr.write(`no config at ${DEFAULT_CONFIG}: default redaction settings; audit log and box key in ${dataDir} (--config or --data to choose)\n`);
+    return { dataDir };
+  }
   const config = loadConfig(values.config ?? DEFAULT_CONFIG);
   return { config, dataDir: resolve(values.data ?? config.storage.path) };
+}
+
+/** $XDG_DATA_HOME/edge-nvr, or ~/.local/share/edge-nvr. */
+function userDataDir(): string {
+  const base = process.env.XDG_DATA_HOME || join(homedir(), '.local', 'share');
+  return join(base, 'edge-nvr');
 }
 
 export function requesterDefault(): string {
@@ -32,8 +49,8 @@ export function requesterDefault(): string {
  * the audit log, one line (or JSON) about what was written, and a request that is wrong rather
  * than failed (unknown camera, empty range) reported as bad usage.
  */
-export async function runEgress(values: { config?: string; data?: string; json?: boolean }, go: (ctx: EgressContext) => Promise<EgressResult>): Promise<number> {
-  const { config, dataDir } = egressTarget(values);
+export async function runEgress(values: { config?: string; data?: string; json?: boolean }, go: (ctx: EgressContext) => Promise<EgressResult>, filesAlone = false): Promise<number> {
+  const { config, dataDir } = egressTarget(values, filesAlone);
   const catalog = Catalog.open(dataDir);
   try {
     const r = await go({ catalog, dataDir, config });

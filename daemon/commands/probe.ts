@@ -50,7 +50,7 @@ export function probeStream(url: string, seconds = 5, timeoutS = 5): Promise<Str
         return;
       }
       try {
-        resolve(summarise(url, JSON.parse(stdout)));
+        resolve(summarise(url, JSON.parse(stdout) as Parameters<typeof summarise>[1]));
       } catch (e) {
         reject(new Error(`${scrubCredentials(url)}: unreadable ffprobe output (${(e as Error).message})`));
       }

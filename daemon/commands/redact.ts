@@ -26,5 +26,5 @@ export async function run(argv: string[]): Promise<number> {
   const v = args.values;
   return runEgress(v, (ctx) => redactFile(ctx, {
     input, out, requester: v.requester ?? requesterDefault(), reason: v.reason ?? 'redact command', camera: v.camera,
-  }));
+  }), true);
 }

@@ -23,5 +23,5 @@ export async function run(argv: string[]): Promise<number> {
   if (!args) return 0;
   const configPath = args.values.config ?? DEFAULT_CONFIG;
   const config = loadConfig(configPath);
-  return runDaemon(config, createLogger(config.log.level), { durationS: parseDuration(args.values.duration), configPath });
+  return runDaemon(config, createLogger(config.log.level, process.stdout, config.log.format), { durationS: parseDuration(args.values.duration), configPath });
 }

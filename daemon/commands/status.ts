@@ -12,7 +12,8 @@ import type { Config } from '../../config/schema.js';
 import { DAY_MS, Retention, type RetentionStatus } from '../../watchdog/retention.js';
 import { diskSpace, readSystemHealth } from '../../watchdog/system-health.js';
 import { DEFAULT_CONFIG, EXIT, parseCommand } from '../args.js';
-import { PID_FILE } from '../daemon.js';
+import { META_POLICY, PID_FILE, type StoredPolicy } from '../daemon.js';
+import { ago, bytes, days, describeEvent, duration, isoTime } from '../../common/human.js';
 import { openCatalogReadOnly } from './data-dir.js';
 
 const spec = {
@@ -50,14 +51,19 @@ export async function run(argv: string[]): Promise<number> {
   const catalog = openCatalogReadOnly(dataDir);
   const now = Date.now();
   try {
-    // without a config, the cameras are those with recordings (liveSummary is a full scan: only then)
-    const cameraIds = config ? config.cameras.filter((c) => c.enabled).map((c) => c.id) : catalog.liveSummary().map((l) => l.camera);
+    // without a config: the policy the daemon last ran with (kept in the catalog), else the
+    // cameras with recordings (liveSummary is a full scan: only then)
+    const stored = config ? undefined : storedPolicy(catalog.getMeta(META_POLICY));
+    const cameras0 = config
+      ? config.cameras.filter((c) => c.enabled).map((c) => ({ camera: c.id, ...effectiveRetention(config!, c), segmentSeconds: c.record.segment_seconds }))
+      : stored
+        ? stored.cameras.filter((c) => c.enabled).map((c) => ({ camera: c.camera, minDays: c.min_days, maxDays: c.max_days, segmentSeconds: c.segment_seconds }))
+        : catalog.liveSummary().map((l) => ({ camera: l.camera, minDays: 0, maxDays: null, segmentSeconds: 60 }));
+    const policySource: 'config' | 'catalog' | 'none' = config ? 'config' : stored ? 'catalog' : 'none';
+    const cameraIds = cameras0.map((c) => c.camera);
     const policy = {
-      floorBytes: (config?.storage.free_space_floor_mb ?? 0) * 1024 * 1024,
-      cameras: cameraIds.map((id) => {
-        const cam = config?.cameras.find((c) => c.id === id);
-        return { camera: id, ...(config && cam ? effectiveRetention(config, cam) : { minDays: 0, maxDays: null }) };
-      }),
+      floorBytes: config ? config.storage.free_space_floor_mb * 1024 * 1024 : stored?.floor_bytes ?? 0,
+      cameras: cameras0.map(({ camera, minDays, maxDays }) => ({ camera, minDays, maxDays })),
     };
     const silent = pino({ level: 'silent' });
     const disk = await diskSpace(dataDir);
@@ -69,7 +75,7 @@ export async function run(argv: string[]): Promise<number> {
       try { process.kill(pid, 0); daemonPid = pid; } catch (err) { if ((err as NodeJS.ErrnoException).code === 'EPERM') daemonPid = pid; }
     }
     const cameras: CameraStatus[] = cameraIds.map((id) => {
-      const segSeconds = config?.cameras.find((c) => c.id === id)?.record.segment_seconds ?? 60;
+      const segSeconds = cameras0.find((c) => c.camera === id)?.segmentSeconds ?? 60;
       const last = catalog.lastSegment(id);
       const openGap = catalog.openGapOf(id);
       const gaps = catalog.gaps(id, now - DAY_MS, now);
@@ -85,7 +91,7 @@ export async function run(argv: string[]): Promise<number> {
         gaps_24h: gaps.length,
         gap_ms_24h: Math.max(0, gapMs),
         days_held: Math.round((r?.days_held ?? 0) * 1e5) / 1e5,
-        min_days: config ? (r?.min_days ?? null) : null,
+        min_days: policySource === 'none' ? null : (r?.min_days ?? null),
       };
     });
     const health = await readSystemHealth();
@@ -100,7 +106,7 @@ export async function run(argv: string[]): Promise<number> {
       daemon_pid: daemonPid,
       recording: cameras.length > 0 && cameras.every((c) => c.recording),
       cameras,
-      retention: { min_required_days: retention.min_required_days, forecast_days: retention.forecast_days },
+      retention: { min_required_days: policySource === 'none' ? null : retention.min_required_days, forecast_days: retention.forecast_days, policy_from: policySource },
       disk: retention.disk,
       temperature_c: health.temperature_c,
       clock: health.clock,
@@ -108,39 +114,62 @@ export async function run(argv: string[]): Promise<number> {
       mqtt: { last_status: meta('mqtt.last_status'), last_health: meta('mqtt.last_health') },
       last_reload: meta('last_reload'),
     };
-    process.stdout.write(parsed.values.json ? JSON.stringify(status, null, 2) + '\n' : format(status));
+    process.stdout.write(parsed.values.json ? JSON.stringify(status, null, 2) + '\n' : format(status, now));
     return status.recording ? EXIT.ok : EXIT.failure;
   } finally {
     catalog.close();
   }
 }
 
-const iso = (ms: number | null) => (ms === null ? '-' : new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z'));
-const gib = (b: number) => `${(b / 2 ** 30).toFixed(1)} GiB`;
-const dur = (ms: number) => (ms < 60_000 ? `${Math.round(ms / 1000)} s` : ms < 3_600_000 ? `${Math.round(ms / 60_000)} min` : `${(ms / 3_600_000).toFixed(1)} h`);
+/** The stored policy, or undefined when absent or unreadable (a catalog from before it was stored). */
+function storedPolicy(text: string | undefined): StoredPolicy | undefined {
+  if (!text) return undefined;
+  try {
+    const p = JSON.parse(text) as StoredPolicy;
+    return Array.isArray(p.cameras) ? p : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What the box last told the platform, in words: `online (connected) at T`. */
+function published(status: unknown, health: unknown): string {
+  const s = (status ?? {}) as { state?: unknown; reason?: unknown; ts?: unknown };
+  const h = (health ?? {}) as { ts?: unknown };
+  if (status === null && health === null) return 'nothing published yet';
+  const parts: string[] = [];
+  if (typeof s.state === 'string') parts.push(`last status ${s.state}${typeof s.reason === 'string' ? ` (${s.reason.replace(/_/g, ' ')})` : ''}${typeof s.ts === 'number' ? ` at ${isoTime(s.ts)}` : ''}`);
+  else if (status !== null) parts.push('last status unreadable');
+  if (typeof h.ts === 'number') parts.push(`last health at ${isoTime(h.ts)}`);
+  else if (health !== null) parts.push('last health unreadable');
+  return parts.join('; ') || 'nothing published yet';
+}
 
 function format(s: {
-  daemon_pid: number | null; recording: boolean; cameras: CameraStatus[]; retention: { min_required_days: number; forecast_days: number | null };
+  daemon_pid: number | null; recording: boolean; cameras: CameraStatus[]; retention: { min_required_days: number | null; forecast_days: number | null; policy_from: string };
   disk: { total_bytes: number; available_bytes: number; floor_bytes: number }; temperature_c: number | null; clock: { synchronized: boolean | null };
-  events: Array<{ at_ms: number; type: string; camera: string | null }>; mqtt: { last_status: unknown; last_health: unknown }; data_dir: string;
-}): string {
+  events: Array<{ at_ms: number; type: string; camera: string | null; data: unknown }>; mqtt: { last_status: unknown; last_health: unknown }; data_dir: string;
+}, now: number): string {
   const out: string[] = [];
   out.push(`box: ${s.recording ? 'RECORDING' : 'NOT RECORDING (see below)'}; daemon ${s.daemon_pid ? `running (pid ${s.daemon_pid})` : 'not running'}; data ${s.data_dir}`);
   out.push('');
   const w = Math.max(6, ...s.cameras.map((c) => c.camera.length));
-  out.push(`${'camera'.padEnd(w)}  recording  last segment end      days held / required  gaps 24h`);
+  out.push(`${'camera'.padEnd(w)}  recording  last segment end       days held / required  gaps 24h`);
   for (const c of s.cameras) {
-    const why = c.open_gap ? ` (down since ${iso(c.open_gap.start_ms)}: ${c.open_gap.cause})` : '';
-    out.push(`${c.camera.padEnd(w)}  ${(c.recording ? 'yes' : 'NO').padEnd(9)}  ${iso(c.last_segment_end_ms).padEnd(20)}  ${`${c.days_held.toFixed(2)} / ${c.min_days ?? '?'}`.padEnd(20)}  ${c.gaps_24h} (${dur(c.gap_ms_24h)})${why}`);
+    const why = c.open_gap ? ` (down since ${isoTime(c.open_gap.start_ms)}: ${c.open_gap.cause.replace(/_/g, ' ')})` : '';
+    const held = `${c.days_held.toFixed(2)} / ${c.min_days ?? 'unknown'}`;
+    out.push(`${c.camera.padEnd(w)}  ${(c.recording ? 'yes' : 'NO').padEnd(9)}  ${isoTime(c.last_segment_end_ms).padEnd(20)}  ${held.padEnd(20)}  ${c.gaps_24h} (${duration(c.gap_ms_24h)})${why}`);
   }
+  if (!s.cameras.length) out.push('  no cameras');
   out.push('');
-  out.push(`retention: ${s.retention.min_required_days} days required; disk forecast ${s.retention.forecast_days === null ? 'not known yet' : `${s.retention.forecast_days.toFixed(1)} days`}`);
-  out.push(`disk: ${gib(s.disk.available_bytes)} free of ${gib(s.disk.total_bytes)} (floor ${gib(s.disk.floor_bytes)})`);
+  const required = s.retention.min_required_days === null ? 'days required unknown (the daemon has not run on this catalog; pass --config)' : `${s.retention.min_required_days} days required`;
+  out.push(`retention: ${required}; ${s.retention.forecast_days === null ? 'the disk forecast is not known yet (no recording rate)' : `the disk holds ${days(s.retention.forecast_days)} at the current rate`}`);
+  out.push(`disk: ${bytes(s.disk.available_bytes)} free of ${bytes(s.disk.total_bytes)} (floor ${bytes(s.disk.floor_bytes)})`);
   out.push(`temperature: ${s.temperature_c === null ? 'no sensor' : `${s.temperature_c.toFixed(1)} °C`}; clock ${s.clock.synchronized === null ? 'sync unknown' : s.clock.synchronized ? 'synchronised' : 'NOT synchronised'}`);
-  out.push(`mqtt: ${s.mqtt.last_status === null && s.mqtt.last_health === null ? 'nothing published yet' : `last status ${JSON.stringify(s.mqtt.last_status)}; last health ${JSON.stringify(s.mqtt.last_health).slice(0, 200)}`}`);
+  out.push(`mqtt: ${published(s.mqtt.last_status, s.mqtt.last_health)}`);
   out.push('');
   out.push('last events:');
-  for (const e of s.events) out.push(`  ${iso(e.at_ms)}  ${e.type}${e.camera ? ` ${e.camera}` : ''}`);
+  for (const e of s.events) out.push(`  ${isoTime(e.at_ms)}  ${ago(e.at_ms, now).padEnd(12)}  ${(e.camera ?? 'box').padEnd(w)}  ${describeEvent(e.type, (e.data ?? {}) as Record<string, unknown>)}`);
   if (!s.events.length) out.push('  none');
   return out.join('\n') + '\n';
 }

@@ -179,7 +179,7 @@ export class CommandProcessor {
         } catch {
           // no outcome recorded
         }
-        if (outcome.ok === false) throw new CommandError('failed', `reload refused: ${String(outcome.error ?? 'see the box log')}`);
+        if (outcome.ok === false) throw new CommandError('failed', `reload refused: ${typeof outcome.error === 'string' ? outcome.error : 'see the box log'}`);
         return outcome;
       }
       case 'snapshot': {

@@ -1,12 +1,10 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { MqttClient, IPublishPacket } from 'mqtt';
 import type { Logger } from 'pino';
 import { readSecret } from '../../config/load.js';
 import type { Config } from '../../config/schema.js';
 import type { Daemon } from '../daemon.js';
 import { registerSecret } from '../log.js';
-import { packageRoot } from '../package-root.js';
+import { packageVersion } from '../package-root.js';
 import { connectBroker } from './client.js';
 import { CommandProcessor, type EgressHandlers } from './commands.js';
 import { buildHealth, cameraViews, healthChanges } from './health.js';
@@ -56,11 +54,7 @@ export class MqttReporter {
     const mqtt = config.mqtt!;
     this.box = config.box.id;
     this.topics = new Topics(mqtt.topic_prefix ?? Topics.defaultPrefix(this.box));
-    try {
-      this.version = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
-    } catch {
-      this.version = 'unknown';
-    }
+    this.version = packageVersion();
   }
 
   private get catalog() {
@@ -69,6 +63,15 @@ export class MqttReporter {
 
   private get connected(): boolean {
     return !!this.client?.connected && !this.stopped;
+  }
+
+  /** For the status page and the metrics: the broker link, and the queue of events not yet acknowledged. */
+  isConnected(): boolean {
+    return this.connected;
+  }
+
+  get queue(): Outbox | undefined {
+    return this.outbox;
   }
 
   start(): this {

@@ -37,5 +37,5 @@ export const INVALID = '_invalid';
 
 /** A topic a client may name as its MQTT 5 response topic: no wildcards, no `$` system topics, no NUL. */
 export function safeResponseTopic(topic: unknown): topic is string {
-  return typeof topic === 'string' && topic.length > 0 && topic.length <= 256 && !/[+#\u0000]/.test(topic) && !topic.startsWith('$');
+  return typeof topic === 'string' && topic.length > 0 && topic.length <= 256 && !/[+#]/.test(topic) && !topic.includes('\u0000') && !topic.startsWith('$');
 }

@@ -57,6 +57,13 @@ export function auditEntries(catalog: Catalog, opts: { sinceMs?: number; limit?:
     .all(opts.sinceMs ?? 0, opts.limit ?? 1000) as AuditRow[];
 }
 
+/** Entries per action after `afterId` (a caller keeping running totals reads only what is new). */
+export function auditTally(catalog: Catalog, afterId: number): { lastId: number; rows: Array<{ action: string; count: number }> } {
+  const rows = catalog.db.prepare('SELECT action, count(*) AS count, max(id) AS last FROM audit_log WHERE id > ? GROUP BY action')
+    .all(afterId) as Array<{ action: string; count: number; last: number }>;
+  return { lastId: Math.max(afterId, ...rows.map((r) => r.last)), rows: rows.map(({ action, count }) => ({ action, count })) };
+}
+
 /** Walks the whole log: a removed, inserted or edited entry is named by its id. */
 export function verifyAudit(catalog: Catalog): { ok: boolean; entries: number; head: string; problems: Array<{ id: number; detail: string }> } {
   const problems: Array<{ id: number; detail: string }> = [];

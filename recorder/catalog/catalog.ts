@@ -263,6 +263,27 @@ export class Catalog {
     return { bytes, spanMs: last > first ? last - first : 0 };
   }
 
+  /** Segments and bytes per camera in rows after `afterId`: a caller keeping running totals reads
+   * only what is new (an index range on the primary key), never the whole table twice. */
+  segmentTally(afterId: number): { lastId: number; rows: Array<{ camera: string; segments: number; bytes: number }> } {
+    const rows = this.db.prepare('SELECT camera, count(*) AS segments, coalesce(sum(bytes), 0) AS bytes, max(id) AS last FROM segments WHERE id > ? GROUP BY camera')
+      .all(afterId) as Array<{ camera: string; segments: number; bytes: number; last: number }>;
+    return { lastId: Math.max(afterId, ...rows.map((r) => r.last)), rows: rows.map(({ camera, segments, bytes }) => ({ camera, segments, bytes })) };
+  }
+
+  /** Events per type and camera in rows after `afterId` (like segmentTally). */
+  eventTally(afterId: number): { lastId: number; rows: Array<{ type: string; camera: string | null; count: number }> } {
+    const rows = this.db.prepare('SELECT type, camera, count(*) AS count, max(id) AS last FROM events WHERE id > ? GROUP BY type, camera')
+      .all(afterId) as Array<{ type: string; camera: string | null; count: number; last: number }>;
+    return { lastId: Math.max(afterId, ...rows.map((r) => r.last)), rows: rows.map(({ type, camera, count }) => ({ type, camera, count })) };
+  }
+
+  /** Per camera: how many gaps, and the ms of those that closed (an open gap's length is not final). */
+  gapTally(): Array<{ camera: string; gaps: number; closed_ms: number }> {
+    return this.db.prepare('SELECT camera, count(*) AS gaps, coalesce(sum(end_ms - start_ms), 0) AS closed_ms FROM gaps GROUP BY camera ORDER BY camera')
+      .all() as Array<{ camera: string; gaps: number; closed_ms: number }>;
+  }
+
   getMeta(key: string): string | undefined {
     return (this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value;
   }

@@ -114,7 +114,18 @@ interface CamLike {
   getSystemDateAndTime(cb: (err: Error | null, date?: Date) => void): void;
   getDeviceInformation(cb: (err: Error | null, info?: Record<string, unknown>) => void): void;
   getStreamUri(opts: { protocol: string; profileToken: string }, cb: (err: Error | null, uri?: { uri: string }) => void): void;
-  profiles?: Array<Record<string, any>>;
+  profiles?: ProfileXml[];
+}
+
+/** A media profile as the onvif package parses its XML: leaf values are strings (or numbers), never checked. */
+interface ProfileXml {
+  $?: { token?: unknown };
+  name?: unknown;
+  videoEncoderConfiguration?: {
+    encoding?: unknown;
+    resolution?: { width?: unknown; height?: unknown };
+    rateControl?: { frameRateLimit?: unknown; bitrateLimit?: unknown };
+  };
 }
 
 export interface OnvifTarget {
@@ -162,12 +173,14 @@ async function connect(t: OnvifTarget): Promise<{ cam: CamLike; drift: number | 
 }
 
 const num = (v: unknown) => (v === undefined || v === '' ? undefined : Number(v));
+/** An XML leaf as text; an element that parsed into an object (attributes, children) is no text. */
+const text = (v: unknown) => (typeof v === 'string' || typeof v === 'number' ? String(v) : undefined);
 
-function profileOf(p: Record<string, any>): OnvifProfile {
+function profileOf(p: ProfileXml): OnvifProfile {
   const enc = p.videoEncoderConfiguration ?? {};
   return {
-    token: String(p.$?.token ?? ''), name: String(p.name ?? p.$?.token ?? ''),
-    encoding: enc.encoding, width: num(enc.resolution?.width), height: num(enc.resolution?.height),
+    token: text(p.$?.token) ?? '', name: text(p.name) ?? text(p.$?.token) ?? '',
+    encoding: text(enc.encoding), width: num(enc.resolution?.width), height: num(enc.resolution?.height),
     fps: num(enc.rateControl?.frameRateLimit), bitrate_kbps: num(enc.rateControl?.bitrateLimit),
   };
 }
@@ -184,9 +197,8 @@ export async function inspectCamera(t: OnvifTarget): Promise<OnvifCameraInfo> {
     cam.getDeviceInformation((err, i) => (err ? reject(onvifError(t.host, err)) : resolve(i ?? {}))));
   const profiles = (cam.profiles ?? []).map(profileOf);
   for (const p of profiles) p.stream_uri = scrubCredentials(await streamUri(cam, t.host, p.token));
-  const s = (v: unknown) => (v === undefined ? undefined : String(v));
   return {
-    host: t.host, manufacturer: s(info.manufacturer), model: s(info.model), firmware: s(info.firmwareVersion), serial: s(info.serialNumber),
+    host: t.host, manufacturer: text(info.manufacturer), model: text(info.model), firmware: text(info.firmwareVersion), serial: text(info.serialNumber),
     clock_drift_ms: drift, profiles,
   };
 }

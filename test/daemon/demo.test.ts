@@ -1,13 +1,49 @@
 import t from 'tap';
 import { join } from 'node:path';
-import { runCli } from '../support/cli.js';
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
+import { CLI, runCli } from '../support/cli.js';
+import { until } from '../support/daemon.js';
 import { probe } from '../support/media.js';
 
-t.test('`edge-nvr demo` records its two synthetic cameras, one per backend, and verifies', async (t) => {
+t.test('`edge-nvr demo` on a terminal: readable logs, what to try next, the page and metrics on; it records both cameras and verifies', async (t) => {
   const dir = t.testdir();
   const data = join(dir, 'demo-data');
-  const demo = await runCli(['demo', '--data', data, '--duration', '14'], { timeoutMs: 90000 });
-  t.equal(demo.code, 0, `demo exits 0 after --duration:\n${demo.stderr}${demo.stdout.slice(-2000)}`);
+  // a real pseudo-terminal (util-linux script), as a person running npm run demo has
+  const demo = spawn('script', ['-qefc', `${process.execPath} ${CLI} demo --data ${data} --duration 16`, '/dev/null'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, EDGE_NVR_LOG_FORMAT: undefined } });
+  let out = '';
+  demo.stdout.on('data', (d) => { out += String(d); });
+  demo.stderr.on('data', (d) => { out += String(d); });
+  const exited = new Promise<number | null>((resolve) => demo.once('close', resolve));
+  t.teardown(() => { demo.kill('SIGKILL'); });
+  await until(() => /Ctrl-C stops the demo/.test(out), 60000, 'the demo\'s guidance');
+
+  const text = out.replace(/\r/g, '');
+  t.notMatch(text, /^\{"level"/m, 'no JSON log lines on a terminal');
+  t.match(text, /^\d\d:\d\d:\d\d +INFO +edge-nvr running/m, 'readable log lines instead');
+  t.match(text, /^ {2}node \S*cli\.js status --data demo-data$/m, 'it says what to try next, as commands that work from here');
+  const commands = [...text.matchAll(/^ {2}([a-z_]+) .*$/gm)].map((m) => m[1]!);
+  t.ok(commands.includes('mosquitto_sub') && commands.includes('curl'), `tools suggested: ${[...new Set(commands)].join(', ')}`);
+  for (const tool of new Set(commands)) t.equal(spawnSync('sh', ['-c', `command -v ${tool}`]).status, 0, `${tool} is installed (scripts/setup)`);
+
+  const metricsUrl = /curl -s (http:\/\/\S+\/metrics)/.exec(text)![1]!;
+  const metrics = await (await fetch(metricsUrl)).text();
+  t.match(metrics, /^edge_nvr_camera_up\{camera="demo-1"\} [01]$/m, 'the metrics the guidance names are served');
+  const page = /The status page: (http:\/\/\S+) \(user demo, password in (\S+)\)/.exec(text)!;
+  const password = readFileSync(join(dir, page[2]!), 'utf8').trim();
+  t.equal(statSync(join(dir, page[2]!)).mode & 0o777, 0o600, 'the demo password file is private');
+  t.notMatch(text, new RegExp(password), 'the password itself is never printed');
+  const form = await fetch(`${page[1]}/login`);
+  const csrf = /name="csrf" value="([^"]+)"/.exec(await form.text())![1]!;
+  const login = await fetch(`${page[1]}/login`, {
+    method: 'POST', redirect: 'manual', body: new URLSearchParams({ csrf, user: 'demo', password }),
+    headers: { Cookie: String(form.headers.get('set-cookie')).split(';')[0]!, Origin: page[1]!, 'Content-Type': 'application/x-www-form-urlencoded' },
+  });
+  t.equal(login.status, 303, 'the status page lets the demo user in');
+
+  const code = await exited;
+  t.equal(code, 0, 'demo exits 0 after --duration');
+  if (code !== 0) t.comment(out.slice(-3000));
   for (const camera of ['demo-1', 'demo-2']) {
     const listed = await runCli(['recordings', '--data', data, '--camera', camera, '--json']);
     t.equal(listed.code, 0);

@@ -47,7 +47,7 @@ t.test('status tells a site manager which cameras record, with or without the da
   const text = await runCli(['status', '--config', config]);
   t.match(text.stdout, /^box: NOT RECORDING/m);
   t.match(text.stdout, /^up +yes /m);
-  t.match(text.stdout, /^down +NO .*down since .*camera_unreachable/m);
+  t.match(text.stdout, /^down +NO .*down since .*camera unreachable/m);
 
   await daemon.stop();
   const db = new Database(join(dir, 'data', 'catalog.db'));
@@ -57,4 +57,16 @@ t.test('status tells a site manager which cameras record, with or without the da
   t.equal(after.daemon_pid, null, 'works without the daemon');
   t.equal(after.cameras.find((c) => c.camera === 'up')!.recording, false, 'and nothing records after the stop');
   t.same(after.mqtt.last_status, { state: 'online', at_ms: 1 }, 'what the box last published is shown');
+
+  // without the config: the days required come from what the daemon stored in the catalog
+  const data = join(dir, 'data');
+  const bare = JSON.parse((await runCli(['status', '--data', data, '--json'])).stdout) as Status & { retention: { policy_from: string } };
+  t.same(bare.cameras.map((c) => [c.camera, c.min_days]), [['up', 30], ['down', 30]], 'status --data knows each camera and its days required');
+  t.equal(bare.retention.min_required_days, 30);
+  t.equal(bare.retention.policy_from, 'catalog');
+  const human = (await runCli(['status', '--data', data])).stdout;
+  t.match(human, /^up +NO .* \/ 30 /m, 'no "?" for the days required');
+  t.match(human, /^mqtt: last status online$/m, 'what was published, in words');
+  t.notMatch(human, /[{}]/, 'no raw JSON for a person');
+  t.match(human, /^ {2}\S+Z +.* ago +down +(camera down: camera unreachable|recorder restarted \(camera unreachable\))$/m, 'events in words');
 });

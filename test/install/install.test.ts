@@ -95,7 +95,7 @@ t.test('scripts/provision applies a boot-partition config once, and refuses an i
   t.match(bad.stdout, /box\.id/, 'with the check\'s one-line error');
   t.notOk(existsSync(join(root, 'etc/edge-nvr/config.yaml')), 'nothing is installed');
   const rejected = readdirSync(join(root, 'boot/firmware')).filter((f) => f.startsWith('edge-nvr.yaml.rejected-'));
-  t.equal(rejected.length, 2, `the source is renamed .rejected, with a .log: ${rejected}`);
+  t.equal(rejected.length, 2, `the source is renamed .rejected, with a .log: ${rejected.join(', ')}`);
 
   writeFileSync(source, good);
   const ok = run(PROVISION, ['--root', root], env);

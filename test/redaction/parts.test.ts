@@ -3,20 +3,60 @@ import { canonicalJson } from '../../common/canonical-json.js';
 import { blankFrame } from '../../redaction/frame.js';
 import { burnMasks, hide } from '../../redaction/effects.js';
 import { letterbox } from '../../redaction/resample.js';
-import { Tracker } from '../../redaction/tracker.js';
+import { boxMotion } from '../../redaction/motion.js';
+import { TrackBuilder } from '../../redaction/tracks.js';
 import { watermark } from '../../redaction/watermark.js';
 
-t.test('tracker: a box moves with its velocity and is held for `hold` rounds after it vanishes', async (t) => {
-  const tr = new Tracker(2);
-  tr.update(0, [{ x: 100, y: 100, w: 20, h: 20, cls: 'face', score: 0.9 }]);
-  tr.update(3, [{ x: 106, y: 100, w: 20, h: 20, cls: 'face', score: 0.9 }]);
-  const at5 = tr.boxes(5)[0]!;
-  t.ok(at5.x <= 106 && at5.x + at5.w >= 130, `frame 5 covers the last (106) and the predicted (110) place: ${at5.x}..${at5.x + at5.w}`);
-  tr.update(6, []);
-  tr.update(9, []);
-  t.equal(tr.boxes(9).length, 1, 'held through two empty rounds');
-  tr.update(12, []);
-  t.equal(tr.boxes(12).length, 0, 'dropped after the third');
+const face = (x: number, y = 100, w = 20) => ({ x, y, w, h: w, cls: 'face', score: 0.9 });
+const covers = (boxes: Array<{ x: number; y: number; w: number; h: number }>, x: number, y: number, w: number) =>
+  boxes.some((b) => b.x <= x && b.y <= y && b.x + b.w >= x + w && b.y + b.h >= y + w);
+
+t.test('tracks: between two detections a box follows the line between them; it is held `hold` rounds after its last', async (t) => {
+  const tr = new TrackBuilder(3, 2);
+  tr.round(0, [{ n: 0, box: face(100), vx: 2, vy: 0 }]);
+  tr.round(3, [{ n: 3, box: face(106), vx: 2, vy: 0 }]);
+  for (const n of [6, 9, 12, 15]) tr.round(n, []);
+  const boxes = tr.boxes(18);
+  t.ok(covers(boxes[1]!, 102, 100, 20) && covers(boxes[2]!, 104, 100, 20), 'frames 1 and 2 cover the face on its way from 100 to 106');
+  t.ok(covers(boxes[7]!, 114, 100, 20), 'frame 7, two rounds after the last detection: held, carried by its motion (106 + 4 x 2)');
+  t.ok(boxes[11]!.length === 1 && boxes[12]!.length === 0, 'dropped at the third round without it (frame 12)');
+});
+
+t.test('tracks: an object first found at frame 9 is hidden back to where it entered, carried backwards by its motion', async (t) => {
+  const tr = new TrackBuilder(3, 2);
+  for (const n of [0, 3, 6]) tr.round(n, []);
+  // moving right 10 px a frame, found first at 9 (it entered the frame at about frame 4)
+  tr.round(9, [{ n: 9, box: face(90), vx: 10, vy: 0 }]);
+  tr.round(12, [{ n: 12, box: face(120), vx: 10, vy: 0 }]);
+  const boxes = tr.boxes(13);
+  for (const n of [4, 5, 6, 7, 8]) t.ok(covers(boxes[n]!, 90 - (9 - n) * 10, 100, 20), `frame ${n}: the face at ${90 - (9 - n) * 10} is covered`);
+  t.equal(boxes[0]!.length, 0, 'frame 0, three rounds before, has nothing');
+});
+
+t.test('tracks: a scene change ends every track; nothing is carried across it', async (t) => {
+  const tr = new TrackBuilder(3, 2);
+  tr.round(0, [{ n: 0, box: face(100), vx: 0, vy: 0 }]);
+  tr.cut(2);
+  tr.round(2, [{ n: 2, box: face(300), vx: 0, vy: 0 }]);
+  const boxes = tr.boxes(6);
+  t.ok(covers(boxes[1]!, 100, 100, 20) && !covers(boxes[1]!, 300, 100, 20), 'frame 1 has the first shot\'s face only');
+  t.ok(covers(boxes[3]!, 300, 100, 20) && !covers(boxes[3]!, 100, 100, 20), 'frame 3 has the second shot\'s face only');
+});
+
+t.test('motion: block matching finds how far a textured box moved', async (t) => {
+  // a smooth random texture (noise on an 8 px lattice, interpolated), shifted right by dx
+  const cell = (i: number, j: number) => ((Math.sin(i * 12.9898 + j * 78.233) * 43758.5453) % 1 + 1) % 1 * 255;
+  const make = (dx: number) => {
+    const f = blankFrame(200, 100);
+    for (let y = 0; y < 100; y++) for (let x = 0; x < 200; x++) {
+      const u = (x - dx + 64) / 8, v = y / 8, i = Math.floor(u), j = Math.floor(v), fu = u - i, fv = v - j;
+      const val = (cell(i, j) * (1 - fu) + cell(i + 1, j) * fu) * (1 - fv) + (cell(i, j + 1) * (1 - fu) + cell(i + 1, j + 1) * fu) * fv;
+      f.data.fill(Math.round(val), (y * 200 + x) * 3, (y * 200 + x) * 3 + 3);
+    }
+    return f;
+  };
+  t.same(boxMotion(make(0), make(7), { x: 60, y: 30, w: 40, h: 40, cls: 'face', score: 1 }), { vx: 7, vy: 0 });
+  t.same(boxMotion(blankFrame(200, 100), blankFrame(200, 100), { x: 60, y: 30, w: 40, h: 40, cls: 'face', score: 1 }), { vx: 0, vy: 0 }, 'a flat box: no motion claimed');
 });
 
 t.test('pixelate leaves no pixel of the box as it was in a detailed pattern, fill is black', async (t) => {

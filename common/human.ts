@@ -1,0 +1,62 @@
+/**
+ * How the box writes times, sizes, durations and events for a person (the `status` command,
+ * the status web page, the terminal log): one set of words, so the page and the terminal agree.
+ * Machines get ISO 8601 and numbers elsewhere; nothing here is parsed back.
+ */
+
+/** `2026-11-23T08:00:00Z` (UTC, whole seconds), or "-" for nothing. */
+export function isoTime(ms: number | null | undefined): string {
+  return ms === null || ms === undefined ? '-' : new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
+}
+
+export function duration(ms: number): string {
+  if (ms < 60_000) return `${Math.round(ms / 1000)} s`;
+  if (ms < 3_600_000) return `${Math.round(ms / 60_000)} min`;
+  if (ms < 2 * 86_400_000) return `${(ms / 3_600_000).toFixed(1)} h`;
+  return `${(ms / 86_400_000).toFixed(1)} days`;
+}
+
+/** How long ago, from `now`: "12 s ago", "3.5 h ago". */
+export function ago(ms: number | null | undefined, now = Date.now()): string {
+  return ms === null || ms === undefined ? 'never' : `${duration(Math.max(0, now - ms))} ago`;
+}
+
+export function bytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
+}
+
+export function days(n: number | null | undefined): string {
+  if (n === null || n === undefined) return 'not known yet';
+  return `${n < 10 ? n.toFixed(n < 1 ? 2 : 1) : Math.round(n)} day${n === 1 ? '' : 's'}`;
+}
+
+const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+
+/** One line for an event the box raised (watchdog/events.ts), from its type and data. */
+export function describeEvent(type: string, data: Record<string, unknown>): string {
+  const cause = str(data.cause)?.replace(/_/g, ' ');
+  switch (type) {
+    case 'camera_offline': return `camera down${cause ? `: ${cause}` : ''}`;
+    case 'camera_online': return `camera recording again${num(data.after_ms) !== undefined ? ` after ${duration(num(data.after_ms)!)}` : ''}`;
+    case 'gap': return `gap of ${duration(num(data.duration_ms) ?? 0)}${cause ? ` (${cause})` : ''}`;
+    case 'stall_detected': return `stream stalled (nothing for ${duration(num(data.silent_ms) ?? 0)})`;
+    case 'watchdog_restart': return `recorder restarted${cause ? ` (${cause})` : ''}`;
+    case 'disk_low': return `disk under its free-space floor${data.all_remaining_held ? ', everything left is held' : ''}`;
+    case 'disk_unwritable': return 'data disk not writable';
+    case 'disk_ok': return 'data disk writable again';
+    case 'retention_at_risk': return `retention at risk: ${days(num(data.days_held))} held of ${num(data.min_days) ?? '?'} required`;
+    case 'retention_deletion': return `${num(data.segments) ?? 0} old segments deleted (${bytes(num(data.bytes) ?? 0)})`;
+    case 'hold_added': return 'legal hold added';
+    case 'hold_released': return 'legal hold released';
+    case 'clock_jump': return `clock stepped by ${duration(Math.abs(num(data.step_ms) ?? 0))}`;
+    case 'clock_unsynced': return 'clock not synchronised';
+    case 'tamper_suspected': return `tampering suspected${str(data.reason) ? `: ${str(data.reason)}` : ''}`;
+    default: return type.replace(/_/g, ' ');
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * `edge-nvr user`: who may log in to the status page. Passwords are typed at a prompt (twice,
+ * not echoed) or piped on stdin, never given as arguments, where `ps` and the shell history would
+ * keep them. The daemon sees a change at the next login, without a restart; removing a user or
+ * changing a password ends that user's open sessions.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { loadConfig } from '../../config/load.js';
+import { isoTime } from '../../common/human.js';
+import { checkName, checkPassword, checkRole, hashPassword, UsersFile, usersFilePath, type UserRecord } from '../../web/users.js';
+import { DEFAULT_CONFIG, EXIT, parseCommand, UsageError } from '../args.js';
+
+export const spec = {
+  name: 'user',
+  summary: 'Users of the status web page: viewers see the overview, managers also take redacted snapshots.',
+  usage: 'user add NAME --role viewer|manager | user passwd NAME | user remove NAME | user list [--json]   [--config F | --data DIR | --users FILE]',
+  options: {
+    role: { type: 'string' }, json: { type: 'boolean' }, config: { type: 'string' }, data: { type: 'string' }, users: { type: 'string' },
+  },
+  help: {
+    role: 'viewer (the overview) or manager (also redacted snapshots)',
+    json: 'list as JSON (names, roles, dates; never hashes)',
+    config: `config whose http.users_file (default <storage.path>/users.json) to use (default ${DEFAULT_CONFIG})`,
+    data: 'data dir whose users.json to use, instead of reading the config',
+    users: 'the users file itself',
+  },
+  positionals: 2,
+} as const;
+
+function usersFile(v: { config?: string; data?: string; users?: string }): UsersFile {
+  if (v.users) return new UsersFile(resolve(v.users));
+  if (v.data && !v.config) return new UsersFile(usersFilePath(undefined, resolve(v.data)));
+  const config = loadConfig(v.config ?? DEFAULT_CONFIG);
+  return new UsersFile(resolve(usersFilePath(config.http, resolve(config.storage.path))));
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const args = parseCommand(spec, argv);
+  if (!args) return EXIT.ok;
+  const v = args.values;
+  const [action, rawName] = args.positionals;
+  const file = usersFile(v);
+  const name = () => {
+    if (!rawName) throw new UsageError(`user ${action}: give the user name`);
+    try { return checkName(rawName); } catch (err) { throw new UsageError((err as Error).message); }
+  };
+  const read = () => {
+    try { return file.read(); } catch (err) { throw new UsageError((err as Error).message); }
+  };
+  if (!existsSync(dirname(file.path))) throw new UsageError(`${dirname(file.path)} does not exist: wrong --data or --config, or the box is not installed yet`);
+  switch (action) {
+    case 'add': {
+      const n = name();
+      let role;
+      try { role = checkRole(v.role); } catch (err) { throw new UsageError(`user add: ${(err as Error).message}`); }
+      const users = read();
+      if (users.some((u) => u.name === n)) throw new UsageError(`user add: ${n} exists already; change the password with: edge-nvr user passwd ${n}`);
+      const hash = await hashPassword(await newPassword(n));
+      const now = Date.now();
+      file.write([...users, { name: n, role, hash, created_ms: now, changed_ms: now }]);
+      process.stdout.write(`user ${n} added (${role}) to ${file.path}\n`);
+      return EXIT.ok;
+    }
+    case 'passwd': {
+      const n = name();
+      const users = read();
+      const user = users.find((u) => u.name === n);
+      if (!user) throw new UsageError(`user passwd: there is no user ${n} (see edge-nvr user list)`);
+      const hash = await hashPassword(await newPassword(n));
+      file.write(users.map((u) => (u.name === n ? { ...u, hash, changed_ms: Date.now() } : u)));
+      process.stdout.write(`password of ${n} changed; their open sessions end\n`);
+      return EXIT.ok;
+    }
+    case 'remove': {
+      const n = name();
+      const users = read();
+      if (!users.some((u) => u.name === n)) throw new UsageError(`user remove: there is no user ${n} (see edge-nvr user list)`);
+      file.write(users.filter((u) => u.name !== n));
+      process.stdout.write(`user ${n} removed; their open sessions end\n`);
+      return EXIT.ok;
+    }
+    case 'list':
+    case undefined: {
+      const users = read();
+      const shown = users.map(({ name: n, role, created_ms, changed_ms }) => ({ name: n, role, created_ms, changed_ms }));
+      if (v.json) process.stdout.write(JSON.stringify({ file: file.path, users: shown }, null, 2) + '\n');
+      else process.stdout.write(users.length === 0 ? `no users in ${file.path}; add one with: edge-nvr user add NAME --role viewer\n` : list(users));
+      return EXIT.ok;
+    }
+    default:
+      throw new UsageError(`user: unknown action "${action}"; expected add, passwd, remove or list`);
+  }
+}
+
+function list(users: UserRecord[]): string {
+  const w = Math.max(4, ...users.map((u) => u.name.length));
+  return [`${'name'.padEnd(w)}  role     added                 password changed`,
+    ...users.map((u) => `${u.name.padEnd(w)}  ${u.role.padEnd(7)}  ${isoTime(u.created_ms).padEnd(20)}  ${isoTime(u.changed_ms)}`)].join('\n') + '\n';
+}
+
+/** At a terminal: asked twice, not echoed. Otherwise the first line of stdin. */
+async function newPassword(name: string): Promise<string> {
+  let password: string;
+  if (process.stdin.isTTY) {
+    password = await prompt(`password for ${name}: `);
+    if ((await prompt('again: ')) !== password) throw new UsageError('the two passwords differ; nothing changed');
+  } else {
+    const chunks: Buffer[] = [];
+    for await (const c of process.stdin) chunks.push(c as Buffer);
+    password = Buffer.concat(chunks).toString('utf8').split(/\r?\n/)[0] ?? '';
+  }
+  try { return checkPassword(password); } catch (err) { throw new UsageError((err as Error).message); }
+}
+
+function prompt(question: string): Promise<string> {
+  return new Promise((resolvePrompt, reject) => {
+    const stdin = process.stdin;
+    process.stderr.write(question);
+    stdin.setRawMode(true);
+    stdin.resume();
+    let typed = '';
+    const done = (err?: Error) => {
+      stdin.setRawMode(false);
+      stdin.pause();
+      stdin.off('data', onData);
+      process.stderr.write('\n');
+      if (err) reject(err); else resolvePrompt(typed);
+    };
+    const onData = (data: Buffer) => {
+      for (const ch of data.toString('utf8')) {
+        if (ch === '\r' || ch === '\n') return done();
+        if (ch === '\u0003' || ch === '\u0004') return done(new UsageError('cancelled; nothing changed'));
+        if (ch === '\u007f' || ch === '\b') typed = typed.slice(0, -1);
+        else typed += ch;
+      }
+    };
+    stdin.on('data', onData);
+  });
+}

@@ -1,0 +1,134 @@
+import { iou, type Box } from './frame.js';
+
+/** A detection at frame `n`, with the motion of its content per frame (redaction/motion.ts). */
+export interface Sighting { n: number; box: Box; vx: number; vy: number }
+
+interface Track { sightings: Sighting[]; missed: number; open: boolean }
+
+const centre = (b: Box) => [b.x + b.w / 2, b.y + b.h / 2] as const;
+const moved = (s: Sighting, n: number): Box => ({ ...s.box, x: s.box.x + s.vx * (n - s.n), y: s.box.y + s.vy * (n - s.n) });
+function union(boxes: Box[]): Box {
+  const x0 = Math.min(...boxes.map((b) => b.x)), y0 = Math.min(...boxes.map((b) => b.y));
+  const x1 = Math.max(...boxes.map((b) => b.x + b.w)), y1 = Math.max(...boxes.map((b) => b.y + b.h));
+  return { ...boxes[0]!, x: x0, y: y0, w: x1 - x0, h: y1 - y0 };
+}
+function grow(b: Box, share: number): Box {
+  return { ...b, x: b.x - b.w * share, y: b.y - b.h * share, w: b.w * (1 + 2 * share), h: b.h * (1 + 2 * share) };
+}
+
+/**
+ * One detector's tracks over a whole clip, built from its detection rounds (every k-th frame and
+ * scene changes) and then turned into the boxes to hide in every frame. An export is not live:
+ * the whole clip is seen before a pixel is written, so a box is carried both ways:
+ * - between two detections of a track, the union of the straight line between them and each
+ *   end moved by its own motion; on a detection, the detection joined with its neighbours
+ *   moved there (a detection may hold only part of the object);
+ * - before a track's first detection and after its last, for `hold` more detection rounds (the
+ *   detector may have missed it there) and at least up to the round that did not see it: the
+ *   box where it was, joined with the box moved by its motion, growing with the distance. So an
+ *   object is hidden from the first frame it appears, not from the first frame a detector ran on.
+ * Tracks never cross a scene change (`cut`); a detection round runs on every cut.
+ */
+export class TrackBuilder {
+  private readonly tracks: Track[] = [];
+  private readonly rounds: number[] = [];
+  private readonly cuts: number[] = [0];
+  constructor(private readonly every: number, private readonly hold = 2, private readonly matchIou = 0.1) {}
+
+  /** A scene change at frame n: no track goes on past it. */
+  cut(n: number): void {
+    for (const t of this.tracks) t.open = false;
+    if (n > this.cuts[this.cuts.length - 1]!) this.cuts.push(n);
+  }
+
+  /** A detection round at frame n and what it found. */
+  round(n: number, found: Sighting[]): void {
+    this.rounds.push(n);
+    const open = this.tracks.filter((t) => t.open);
+    const pairs: Array<[number, Track, Sighting]> = [];
+    for (const t of open) {
+      const last = t.sightings[t.sightings.length - 1]!;
+      const p = moved(last, n);
+      for (const s of found) {
+        if (s.box.cls !== p.cls) continue;
+        const v = iou(p, s.box);
+        const [ax, ay] = centre(p), [bx, by] = centre(s.box);
+        const near = Math.hypot(ax - bx, ay - by) < 0.6 * Math.max(p.w, p.h, s.box.w, s.box.h);
+        if (v > this.matchIou || near) pairs.push([v > this.matchIou ? v : 0.01, t, s]);
+      }
+    }
+    pairs.sort((a, b) => b[0] - a[0]);
+    const usedT = new Set<Track>(), usedS = new Set<Sighting>();
+    for (const [, t, s] of pairs) {
+      if (usedT.has(t) || usedS.has(s)) continue;
+      usedT.add(t); usedS.add(s);
+      t.sightings.push(s);
+      t.missed = 0;
+    }
+    for (const t of open) if (!usedT.has(t) && ++t.missed > this.hold) t.open = false;
+    for (const s of found) if (!usedS.has(s)) this.tracks.push({ sightings: [s], missed: 0, open: true });
+  }
+
+  /** Found outside a round (the second look at a redacted frame): new tracks, matched later like any other. */
+  add(found: Sighting[]): void {
+    for (const s of found) this.tracks.push({ sightings: [s], missed: 0, open: true });
+  }
+
+  /** The boxes to hide in each of `frames` frames. */
+  boxes(frames: number): Box[][] {
+    const out: Box[][] = Array.from({ length: frames }, () => []);
+    const put = (n: number, b: Box) => { if (n >= 0 && n < frames) out[n]!.push(b); };
+    for (const t of this.tracks) {
+      const ss = t.sightings;
+      const first = ss[0]!, last = ss[ss.length - 1]!;
+      const [start, end] = this.shot(first.n, frames);
+      for (let k = 0; k < ss.length; k++) {
+        const a = ss[k]!, b = ss[k + 1], before = ss[k - 1];
+        // a detection may hold only part of the object (a word of a plate, a face half turned):
+        // its neighbours, carried here by their motion, stand in for the rest
+        put(a.n, union([a.box, ...(before ? [moved(before, a.n)] : []), ...(b ? [moved(b, a.n)] : [])]));
+        if (!b) break;
+        for (let n = a.n + 1; n < b.n; n++) {
+          const f = (n - a.n) / (b.n - a.n);
+          const line = { ...a.box, x: a.box.x + (b.box.x - a.box.x) * f, y: a.box.y + (b.box.y - a.box.y) * f, w: a.box.w + (b.box.w - a.box.w) * f, h: a.box.h + (b.box.h - a.box.h) * f };
+          put(n, union([line, moved(a, n), moved(b, n)]));
+        }
+      }
+      const from = Math.max(start, this.roundAway(first.n, -(this.hold + 1)) + 1);
+      for (let n = from; n < first.n; n++) put(n, this.carried(first, n));
+      const to = Math.min(end, this.roundAway(last.n, this.hold + 1) - 1);
+      for (let n = last.n + 1; n <= to; n++) put(n, this.carried(last, n));
+    }
+    return out;
+  }
+
+  /** A sighting carried to frame n: where it was and where its motion takes it, grown 3% of its size a frame (at most half). */
+  private carried(s: Sighting, n: number): Box {
+    return grow(union([s.box, moved(s, n)]), Math.min(0.5, 0.03 * Math.abs(n - s.n)));
+  }
+
+  /** The first and last frame of the shot holding frame n. */
+  private shot(n: number, frames: number): [number, number] {
+    let start = 0, end = frames - 1;
+    for (const c of this.cuts) { if (c <= n) start = c; else { end = c - 1; break; } }
+    return [start, end];
+  }
+
+  /**
+   * The frame of the round `k` rounds away from frame n (negative: before). Past the rounds that
+   * ran (the clip's ends), rounds are counted as if they went on every `every` frames.
+   */
+  private roundAway(n: number, k: number): number {
+    const r = this.rounds; // ascending
+    let lo = 0, hi = r.length; // first index with r[i] > n
+    while (lo < hi) { const mid = (lo + hi) >> 1; if (r[mid]! > n) hi = mid; else lo = mid + 1; }
+    if (k > 0) {
+      const i = lo + k - 1;
+      return i < r.length ? r[i]! : (r[r.length - 1] !== undefined && r[r.length - 1]! > n ? r[r.length - 1]! : n) + (i - r.length + 1) * this.every;
+    }
+    let below = lo; // rounds at or before n
+    while (below > 0 && r[below - 1]! >= n) below--; // strictly before n
+    const i = below + k;
+    return i >= 0 ? r[i]! : (below > 0 ? r[0]! : n) + i * this.every;
+  }
+}

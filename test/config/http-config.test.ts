@@ -1,0 +1,50 @@
+import t from 'tap';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ConfigError } from '../../config/errors.js';
+import { parseConfig } from '../../config/load.js';
+import { httpReady } from '../../daemon/commands/check.js';
+import { runCli } from '../support/cli.js';
+import { writeConfig } from '../support/daemon.js';
+
+t.test('plain HTTP is for loopback unless the config says why', async (t) => {
+  const dir = t.testdir();
+  const base = readFileSync(writeConfig(dir, [{ id: 'cam1', url: 'rtsp://127.0.0.1:1/x' }]), 'utf8');
+  const issues = (http: string) => {
+    try {
+      parseConfig(base + http, 'config.yaml');
+      return [];
+    } catch (err) {
+      return (err as ConfigError).issues;
+    }
+  };
+  const open = issues('http:\n  listen: 0.0.0.0:8080\n  metrics_listen: 192.168.1.5:9464\n');
+  t.match(open, [/^http\.listen: 0\.0\.0\.0 is reachable from the network and there is no TLS; expected a loopback address/, /^http\.metrics_listen: 192\.168\.1\.5 is reachable/]);
+  t.same(issues('http:\n  listen: 127.0.0.1:8080\n  metrics_listen: "[::1]:9464"\n'), [], 'loopback, IPv4 and IPv6, needs no TLS');
+  t.same(issues('http:\n  listen: 0.0.0.0:8443\n  cert_file: /c.pem\n  key_file: /k.pem\n'), [], 'TLS may listen everywhere');
+  t.match(issues('http:\n  listen: 127.0.0.1:8080\n  cert_file: /x.pem\n'), [/^http\.key_file: missing while cert_file is set/]);
+  t.match(issues('http:\n  listen: 127.0.0.1:8080\n  metrics_listen: 127.0.0.1:8080\n'), [/^http\.metrics_listen: the same address as http\.listen/]);
+  t.match(issues('http:\n  listen: 127.0.0.1:70000\n'), [/^http\.listen: port 70000 does not exist/]);
+  t.match(issues('http:\n  listen: localhost\n'), [/^http\.listen: expected host:port of the status web page/]);
+  t.same(issues('http:\n  listen: 0.0.0.0:8080\n  plain_http_reason: isolated camera VLAN, no route out\n'), [], 'a stated reason is accepted');
+  // and an installer sees it from the CLI, exit 2
+  writeFileSync(join(dir, 'open.yaml'), base + 'http:\n  listen: 0.0.0.0:8080\n');
+  const r = await runCli(['check', '--config', join(dir, 'open.yaml')]);
+  t.equal(r.code, 2);
+  t.match(r.stderr, /open\.yaml: http\.listen: 0\.0\.0\.0 is reachable from the network/);
+});
+
+t.test('check: the page needs a readable certificate and a user who can log in', async (t) => {
+  const dir = t.testdir();
+  const text = readFileSync(writeConfig(dir, [{ id: 'cam1', url: 'rtsp://127.0.0.1:1/x' }]), 'utf8');
+  const ctx = (http: string) => ({ config: parseConfig(text + http, 'config.yaml'), configPath: 'config.yaml' });
+  t.match(await httpReady(ctx('')), { ok: true, detail: 'no status page or metrics configured' });
+  t.match(await httpReady(ctx('http:\n  metrics_listen: 127.0.0.1:9464\n')), { ok: true, detail: 'metrics http://127.0.0.1:9464/metrics' });
+  const none = await httpReady(ctx('http:\n  listen: 127.0.0.1:8080\n'));
+  t.match(none, { ok: false, detail: /nobody can log in to the page; add a user: edge-nvr user add NAME --role viewer/ });
+  const missing = await httpReady(ctx(`http:\n  listen: 0.0.0.0:8443\n  cert_file: ${join(dir, 'none.pem')}\n  key_file: ${join(dir, 'none.key')}\n`));
+  t.match(missing, { ok: false, detail: /^http\.cert_file: cannot read .*none\.pem \(ENOENT\)/ });
+  mkdirSync(join(dir, 'data'), { recursive: true });
+  t.equal((await runCli(['user', 'add', 'ana', '--role', 'viewer', '--data', join(dir, 'data')], { input: 'a-long-password\n' })).code, 0);
+  t.match(await httpReady(ctx('http:\n  listen: 127.0.0.1:8080\n')), { ok: true, detail: /^page http:\/\/127\.0\.0\.1:8080; 1 user in .*users\.json$/ });
+});

@@ -1,0 +1,47 @@
+/**
+ * Password guessing is slowed per client address and per user name: after `maxFailures` failed
+ * logins within `windowMs`, further attempts are refused unchecked until the oldest failure
+ * leaves the window. A refused attempt costs no scrypt, so a flood cannot load the CPU; the
+ * maps are bounded, so it cannot fill memory either.
+ */
+export interface LimiterOptions {
+  maxFailures: number;
+  windowMs: number;
+}
+
+const MAX_KEYS = 10_000;
+
+export class LoginLimiter {
+  private readonly failures = new Map<string, number[]>();
+
+  constructor(private readonly opts: LimiterOptions, private readonly now: () => number = Date.now) {}
+
+  private recent(key: string): number[] {
+    const since = this.now() - this.opts.windowMs;
+    const list = (this.failures.get(key) ?? []).filter((t) => t > since);
+    if (list.length) this.failures.set(key, list);
+    else this.failures.delete(key);
+    return list;
+  }
+
+  /** ms until `key` may try again; 0 when it may now. */
+  retryAfterMs(key: string): number {
+    const list = this.recent(key);
+    if (list.length < this.opts.maxFailures) return 0;
+    return Math.max(1, list[list.length - this.opts.maxFailures]! + this.opts.windowMs - this.now());
+  }
+
+  fail(key: string): void {
+    const list = this.recent(key);
+    list.push(this.now());
+    if (!this.failures.has(key) && this.failures.size >= MAX_KEYS) {
+      const first = this.failures.keys().next().value;
+      if (first !== undefined) this.failures.delete(first);
+    }
+    this.failures.set(key, list.slice(-this.opts.maxFailures));
+  }
+
+  clear(key: string): void {
+    this.failures.delete(key);
+  }
+}

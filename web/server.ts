@@ -1,0 +1,343 @@
+/**
+ * The box over HTTP: the status page (`http.listen`, login required) and the Prometheus
+ * endpoint (`http.metrics_listen`, no login: keep it on loopback or behind TLS and a firewall).
+ * Both are off unless configured. With `cert_file` and `key_file` both speak HTTPS only; without
+ * them they bind to loopback unless `plain_http_reason` says why not (config/load.ts checks that;
+ * this file refuses it again, so no code path serves plain HTTP to the network by accident).
+ *
+ * Security of the page: sessions in memory behind an HttpOnly, SameSite=Strict cookie (Secure and
+ * __Host- prefixed under TLS); every form carries a CSRF token and every POST must come from the
+ * page's own origin; logins are rate-limited per address and per user; every login, failed login,
+ * lock-out and snapshot is in the chained audit log; passwords and tokens are never logged.
+ */
+import { readFileSync } from 'node:fs';
+import { createServer as createHttp, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttps } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { isLoopback, parseListen } from '../config/listen.js';
+import type { Config } from '../config/schema.js';
+import type { BoxState } from './box-state.js';
+import { CSS, JS } from './assets.js';
+import { LoginLimiter } from './login-limiter.js';
+import { BoxMetrics } from './metrics.js';
+import { loginPage, messagePage, overview, overviewPage, snapshotPage, type OverviewInput, type Viewer } from './pages.js';
+import { randomToken, sameToken, Sessions, type Session } from './sessions.js';
+import { checkName, NAME_PATTERN, UserDirectory, UsersFile, usersFilePath, verifyPassword } from './users.js';
+
+export type HttpConfig = NonNullable<Config['http']>;
+
+const MAX_BODY = 8 * 1024;
+const EVENTS_SHOWN = 15;
+const SNAPSHOTS_KEPT = 100;
+/** failed logins before a user name must wait; an address (maybe a whole office behind NAT) gets more */
+const USER_LIMIT = { maxFailures: 5, windowMs: 15 * 60_000 };
+const ADDRESS_LIMIT = { maxFailures: 20, windowMs: 15 * 60_000 };
+
+export interface WebOptions {
+  http: HttpConfig;
+  /** where users.json lives by default */
+  dataDir: string;
+  state: BoxState;
+  log: Logger;
+}
+
+export interface WebServers {
+  /** e.g. https://127.0.0.1:8443, when the page is on */
+  pageUrl?: string;
+  metricsUrl?: string;
+  close(): Promise<void>;
+}
+
+export async function startWeb(o: WebOptions): Promise<WebServers> {
+  const tls = o.http.cert_file && o.http.key_file ? readTls(o.http) : undefined;
+  const servers: Array<{ server: Server; url: string }> = [];
+  const open = async (key: 'listen' | 'metrics_listen', handler: (req: IncomingMessage, res: ServerResponse) => Promise<void>) => {
+    const at = parseListen(o.http[key]!);
+    if (!tls && !isLoopback(at.host) && !o.http.plain_http_reason?.trim()) {
+      throw new Error(`http.${key}: ${at.host} is reachable from the network and there is no TLS; set cert_file and key_file, or plain_http_reason`);
+    }
+    const listener = (req: IncomingMessage, res: ServerResponse) => {
+      handler(req, res).catch((err) => {
+        o.log.error({ err, path: req.url?.split('?')[0] }, 'http request failed');
+        if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', 'internal error\n');
+        else res.destroy();
+      });
+    };
+    const server = tls ? createHttps({ cert: tls.cert, key: tls.key }, listener) : createHttp(listener);
+    server.headersTimeout = 10_000;
+    server.requestTimeout = 30_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err) => reject(new Error(`http.${key}: cannot listen on ${o.http[key]} (${(err as Error).message})`)));
+      server.listen(at.port, at.host, () => resolve());
+    });
+    const port = (server.address() as AddressInfo).port;
+    const host = at.host.includes(':') ? `[${at.host}]` : at.host;
+    const url = `${tls ? 'https' : 'http'}://${host}:${port}`;
+    servers.push({ server, url });
+    return url;
+  };
+  const closeAll = () => Promise.all(servers.map(({ server }) => new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  }))).then(() => undefined);
+  try {
+    const result: WebServers = { close: closeAll };
+    if (o.http.listen) {
+      const page = new StatusPage(o, !!tls);
+      result.pageUrl = await open('listen', (req, res) => page.handle(req, res));
+      o.log.info({ url: result.pageUrl, users: page.userCount() }, `status page on ${result.pageUrl}`);
+    }
+    if (o.http.metrics_listen) {
+      const metrics = new BoxMetrics(o.state);
+      result.metricsUrl = await open('metrics_listen', async (req, res) => {
+        securityHeaders(res, !!tls);
+        const path = (req.url ?? '/').split('?')[0];
+        if (path !== '/metrics') return send(res, 404, 'text/plain; charset=utf-8', 'not found: the metrics are at /metrics\n');
+        if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain; charset=utf-8', 'method not allowed\n', { Allow: 'GET, HEAD' });
+        send(res, 200, metrics.registry.contentType, await metrics.scrape());
+      });
+      o.log.info({ url: `${result.metricsUrl}/metrics` }, `prometheus metrics on ${result.metricsUrl}/metrics`);
+    }
+    return result;
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
+
+function readTls(http: HttpConfig): { cert: Buffer; key: Buffer } {
+  const read = (key: 'cert_file' | 'key_file') => {
+    try {
+      return readFileSync(http[key]!);
+    } catch (err) {
+      throw new Error(`http.${key}: cannot read ${http[key]} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); expected a PEM file readable by the edge-nvr service`);
+    }
+  };
+  return { cert: read('cert_file'), key: read('key_file') };
+}
+
+function securityHeaders(res: ServerResponse, tls: boolean): void {
+  res.setHeader('Content-Security-Policy', "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  res.setHeader('X-Frame-Options', 'DENY');
+  // same-origin, not no-referrer: under no-referrer a browser sends "Origin: null" with a form, and the
+  // same-origin check of every POST could not tell the page's own forms from a forged one
+  res.setHeader('Referrer-Policy', 'same-origin');
+  res.setHeader('Cache-Control', 'no-store');
+  if (tls) res.setHeader('Strict-Transport-Security', 'max-age=31536000');
+}
+
+function send(res: ServerResponse, status: number, type: string, body: string | Buffer, headers: Record<string, string | string[]> = {}): void {
+  res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), ...headers });
+  res.end(body);
+}
+
+const HTML = 'text/html; charset=utf-8';
+
+function redirect(res: ServerResponse, to: string, headers: Record<string, string | string[]> = {}): void {
+  res.writeHead(303, { Location: to, 'Content-Length': 0, ...headers });
+  res.end();
+}
+
+function cookies(req: IncomingMessage): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const part of (req.headers.cookie ?? '').split(';')) {
+    const i = part.indexOf('=');
+    if (i > 0) out.set(part.slice(0, i).trim(), decodeURIComponent(part.slice(i + 1).trim()));
+  }
+  return out;
+}
+
+async function readForm(req: IncomingMessage): Promise<URLSearchParams | undefined> {
+  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim();
+  if (type !== 'application/x-www-form-urlencoded') return undefined;
+  let size = 0;
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY) return undefined;
+    chunks.push(chunk as Buffer);
+  }
+  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+}
+
+interface Snapshot { camera: string; user: string; out: string; export_id: string; sha256: string; blanked_frames: number; at_ms: number }
+
+class StatusPage {
+  private readonly users: UserDirectory;
+  private readonly sessions: Sessions;
+  private readonly byUser = new LoginLimiter(USER_LIMIT);
+  private readonly byAddress = new LoginLimiter(ADDRESS_LIMIT);
+  /** keys whose lock-out is already in the audit log (one entry per lock-out, not per refused try) */
+  private readonly lockedAudited = new Map<string, number>();
+  private readonly snapshots = new Map<string, Snapshot>();
+  private snapshotRunning = false;
+  private readonly cookieName: string;
+  private readonly loginCookie: string;
+
+  constructor(private readonly o: WebOptions, private readonly tls: boolean) {
+    const file = new UsersFile(usersFilePath(o.http, o.dataDir));
+    this.users = new UserDirectory(file, (message) => o.log.error({ file: file.path }, `users file unusable, nobody can log in: ${message}`));
+    this.sessions = new Sessions(o.http.session_idle_minutes * 60_000, o.http.session_max_hours * 3_600_000);
+    this.cookieName = tls ? '__Host-edge-nvr-session' : 'edge-nvr-session';
+    this.loginCookie = tls ? '__Host-edge-nvr-login' : 'edge-nvr-login';
+  }
+
+  userCount(): number {
+    return this.users.count();
+  }
+
+  private cookie(name: string, value: string, maxAgeS?: number): string {
+    return `${name}=${value}; Path=/; HttpOnly; SameSite=Strict${this.tls ? '; Secure' : ''}${maxAgeS === undefined ? '' : `; Max-Age=${maxAgeS}`}`;
+  }
+
+  private session(req: IncomingMessage): { token?: string; session?: Session } {
+    const token = cookies(req).get(this.cookieName);
+    const session = this.sessions.get(token, (name) => this.users.get(name));
+    return { token, session };
+  }
+
+  /** A POST must come from this page: its Origin (or, without one, its Referer) names this host. */
+  private sameOrigin(req: IncomingMessage): boolean {
+    const own = `${this.tls ? 'https' : 'http'}://${req.headers.host ?? ''}`;
+    const origin = req.headers.origin;
+    if (origin !== undefined) return origin === own;
+    const referer = req.headers.referer;
+    if (referer !== undefined) {
+      try { return new URL(referer).origin === own; } catch { return false; }
+    }
+    return true; // neither header: the CSRF token alone decides
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    securityHeaders(res, this.tls);
+    const path = (req.url ?? '/').split('?')[0]!;
+    const method = req.method ?? 'GET';
+    if (method === 'GET' && path === '/app.css') return send(res, 200, 'text/css; charset=utf-8', CSS);
+    if (method === 'GET' && path === '/app.js') return send(res, 200, 'text/javascript; charset=utf-8', JS);
+    if (method === 'GET' && path === '/favicon.ico') return send(res, 204, 'image/x-icon', '');
+    if (method === 'GET' && path === '/login') return this.loginForm(req, res);
+    if (method === 'POST' && path === '/login') return this.login(req, res);
+
+    const { token, session } = this.session(req);
+    if (!session) {
+      if (method === 'GET' && path === '/') return redirect(res, '/login');
+      return send(res, 401, HTML, messagePage('Not logged in', 'Log in first.'));
+    }
+    const viewer: Viewer = { user: session.user, role: session.role, csrf: session.csrf };
+    const snap = /^\/cameras\/([^/]+)\/snapshot$/.exec(path);
+    const shown = /^\/snapshots\/([A-Za-z0-9-]+)(\.jpg)?$/.exec(path);
+    if (method === 'GET' && path === '/') return send(res, 200, HTML, overviewPage(await this.overviewInput(viewer)));
+    if (method === 'GET' && path === '/overview') return send(res, 200, HTML, overview(await this.overviewInput(viewer)).html);
+    if (method === 'GET' && shown) return this.showSnapshot(res, viewer, shown[1]!, !!shown[2]);
+    if (method === 'POST' && (path === '/logout' || snap)) {
+      const form = await readForm(req);
+      if (!form || !this.sameOrigin(req) || !sameToken(form.get('csrf') ?? undefined, session.csrf)) {
+        return send(res, 403, HTML, messagePage('Refused', 'This form is stale or did not come from this page. Reload the page and try again.', viewer, this.o.state.boxId));
+      }
+      if (path === '/logout') {
+        this.sessions.end(token);
+        this.audit({ actor: session.user, action: 'web.logout', details: { address: req.socket.remoteAddress ?? null } });
+        return redirect(res, '/login', { 'Set-Cookie': this.cookie(this.cookieName, '', 0) });
+      }
+      return this.takeSnapshot(req, res, viewer, decodeURIComponent(snap![1]!), form.get('reason') ?? '');
+    }
+    return send(res, 404, HTML, messagePage('Not found', 'There is nothing here. No recording can be viewed or downloaded from this page.', viewer, this.o.state.boxId));
+  }
+
+  private loginForm(req: IncomingMessage, res: ServerResponse, status = 200, message?: string, headers: Record<string, string> = {}): void {
+    if (status === 200 && this.session(req).session) return redirect(res, '/');
+    const csrf = randomToken();
+    const problem = this.users.problem() ? 'Logins are not possible: the users file cannot be read (see the daemon log).' : undefined;
+    const none = !problem && this.users.count() === 0 ? 'No user can log in yet: on the box, run edge-nvr user add NAME --role viewer.' : undefined;
+    send(res, status, HTML, loginPage(csrf, message ?? problem ?? none, this.o.state.boxId), { 'Set-Cookie': this.cookie(this.loginCookie, csrf), ...headers });
+  }
+
+  private async login(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const form = await readForm(req);
+    const address = req.socket.remoteAddress ?? 'unknown';
+    if (!form || !this.sameOrigin(req) || !sameToken(form.get('csrf') ?? undefined, cookies(req).get(this.loginCookie))) {
+      return this.loginForm(req, res, 403, 'The login form was stale. Try again.');
+    }
+    const typed = (form.get('user') ?? '').trim().toLowerCase();
+    // a name that cannot be a user name may be a password typed in the wrong field: never recorded
+    const name = NAME_PATTERN.test(typed) ? typed : undefined;
+    const password = form.get('password') ?? '';
+    const limits: Array<[LoginLimiter, string]> = [[this.byAddress, `address ${address}`], ...(name ? [[this.byUser, `user ${name}`] as [LoginLimiter, string]] : [])];
+    const waitMs = Math.max(...limits.map(([l, k]) => l.retryAfterMs(k)));
+    if (waitMs > 0) {
+      // one audit entry per lock-out, not one per refused try (a flood must not fill the log)
+      const fresh = limits.filter(([l, k]) => l.retryAfterMs(k) > 0 && (this.lockedAudited.get(k) ?? 0) < Date.now());
+      for (const [l, k] of fresh) this.lockedAudited.set(k, Date.now() + l.retryAfterMs(k));
+      if (fresh.length) {
+        this.audit({ actor: name ?? '(not a user name)', action: 'web.login.locked', details: { address, locked: fresh.map(([, k]) => k), retry_after_s: Math.ceil(waitMs / 1000) } });
+        this.o.log.warn({ address, user: name ?? null, retryAfterS: Math.ceil(waitMs / 1000) }, 'status page: too many failed logins, locked for a while');
+      }
+      if (this.lockedAudited.size > 10_000) this.lockedAudited.clear();
+      return this.loginForm(req, res, 429, `Too many failed logins. Try again in ${Math.ceil(waitMs / 60_000)} min.`, { 'Retry-After': String(Math.ceil(waitMs / 1000)) });
+    }
+    const user = name ? this.users.get(name) : undefined;
+    const ok = await verifyPassword(password, user?.hash);
+    if (!ok || !user) {
+      for (const [l, k] of limits) l.fail(k);
+      this.audit({ actor: name ?? '(not a user name)', action: 'web.login.failed', details: { address, why: user ? 'wrong password' : 'no such user' } });
+      this.o.log.warn({ address, user: name ?? null }, 'status page: failed login');
+      return this.loginForm(req, res, 401, 'Wrong user name or password.');
+    }
+    for (const [l, k] of limits) if (l === this.byUser) l.clear(k);
+    const { token } = this.sessions.create(user.name, user.role, user.hash);
+    this.audit({ actor: user.name, action: 'web.login', details: { address, role: user.role } });
+    this.o.log.info({ address, user: user.name, role: user.role }, 'status page: login');
+    redirect(res, '/', { 'Set-Cookie': [this.cookie(this.cookieName, token), this.cookie(this.loginCookie, '', 0)] });
+  }
+
+  private audit(entry: Parameters<BoxState['audit']>[0]): void {
+    try {
+      this.o.state.audit(entry);
+    } catch (err) {
+      this.o.log.error({ err, action: entry.action }, 'cannot write the audit log');
+    }
+  }
+
+  private async overviewInput(viewer: Viewer): Promise<OverviewInput> {
+    const s = this.o.state;
+    const health = await s.health();
+    return {
+      health, gaps: (camera, from, to) => s.gaps(camera, from, to), events: s.events(EVENTS_SHOWN), mqtt: s.mqtt(), holds: s.activeHolds(),
+      verification: s.verification(), viewer, site: s.site, refreshS: this.o.http.refresh_seconds, now: health.ts,
+    };
+  }
+
+  private async takeSnapshot(req: IncomingMessage, res: ServerResponse, viewer: Viewer, camera: string, reason: string): Promise<void> {
+    const box = this.o.state.boxId;
+    if (viewer.role !== 'manager') return send(res, 403, HTML, messagePage('Not allowed', 'Snapshots are for managers; viewers see the overview only.', viewer, box));
+    const health = await this.o.state.health();
+    if (!health.cameras.some((c) => c.camera === camera)) return send(res, 404, HTML, messagePage('No such camera', `There is no camera "${camera}" on this box.`, viewer, box));
+    const why = reason.trim().replace(/\s+/g, ' ');
+    if (why.length < 3 || why.length > 200) return send(res, 400, HTML, messagePage('A reason is needed', 'Say why you take the snapshot (3 to 200 characters): it goes into the audit log.', viewer, box));
+    if (this.snapshotRunning) return send(res, 429, HTML, messagePage('Busy', 'Another snapshot is being taken. Try again in a few seconds.', viewer, box), { 'Retry-After': '5' });
+    this.snapshotRunning = true;
+    try {
+      checkName(viewer.user);
+      const r = await this.o.state.snapshot(camera, viewer.user, `status page: ${why}`);
+      this.snapshots.set(r.export_id, { camera, user: viewer.user, out: r.out, export_id: r.export_id, sha256: r.sha256, blanked_frames: r.blanked_frames, at_ms: Date.now() });
+      while (this.snapshots.size > SNAPSHOTS_KEPT) this.snapshots.delete(this.snapshots.keys().next().value!);
+      this.o.log.info({ camera, user: viewer.user, export_id: r.export_id, address: req.socket.remoteAddress }, 'status page: snapshot taken');
+      return redirect(res, `/snapshots/${r.export_id}`);
+    } catch (err) {
+      this.o.log.warn({ camera, user: viewer.user, err }, 'status page: snapshot failed');
+      return send(res, 500, HTML, messagePage('No snapshot', `The snapshot could not be taken: ${(err as Error).message}`, viewer, box));
+    } finally {
+      this.snapshotRunning = false;
+    }
+  }
+
+  /** Only the user who took a snapshot sees it, and only what the egress gate wrote. */
+  private showSnapshot(res: ServerResponse, viewer: Viewer, id: string, image: boolean): void {
+    const s = this.snapshots.get(id);
+    if (!s || s.user !== viewer.user) return send(res, 404, HTML, messagePage('Not found', 'No such snapshot of yours.', viewer, this.o.state.boxId));
+    if (!image) return send(res, 200, HTML, snapshotPage(viewer, this.o.state.boxId, s));
+    send(res, 200, 'image/jpeg', readFileSync(s.out));
+  }
+}

@@ -1,0 +1,174 @@
+/**
+ * Who may log in to the status page: a JSON file (default `<data>/users.json`, mode 0600),
+ * written by `edge-nvr user` and read by the daemon. Passwords are kept as scrypt hashes only;
+ * a login compares in constant time, and an unknown name costs the same scrypt as a known one
+ * so that timing does not tell which names exist.
+ */
+import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { chownSync, closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+
+export const ROLES = ['viewer', 'manager'] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface UserRecord {
+  name: string;
+  role: Role;
+  /** scrypt$N$r$p$salt$hash, salt and hash in base64 */
+  hash: string;
+  created_ms: number;
+  changed_ms: number;
+}
+
+export const NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,31}$/;
+export const MIN_PASSWORD = 10;
+export const MAX_PASSWORD = 1024;
+
+/** 2^15 x 8 x 128 B = 32 MiB per hash: about 0.1 s on a laptop core, under a second on a Pi 4. */
+const SCRYPT = { N: 2 ** 15, r: 8, p: 1, keylen: 32 };
+
+function scrypt(password: string, salt: Buffer, keylen: number, opts: ScryptOptions): Promise<Buffer> {
+  return new Promise((resolve, reject) => scryptCb(password, salt, keylen, opts, (err, key) => (err ? reject(err) : resolve(key))));
+}
+
+export async function hashPassword(password: string): Promise<string> {
+  const salt = randomBytes(16);
+  const key = await scrypt(password, salt, SCRYPT.keylen, { N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p, maxmem: 256 * SCRYPT.N * SCRYPT.r });
+  return `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${salt.toString('base64')}$${key.toString('base64')}`;
+}
+
+/** A hash nobody's password matches, so that an unknown name is checked as slowly as a known one. */
+let decoy: Promise<string> | undefined;
+
+export async function verifyPassword(password: string, encoded: string | undefined): Promise<boolean> {
+  const stored = encoded ?? (await (decoy ??= hashPassword(randomBytes(24).toString('base64'))));
+  const parts = stored.split('$');
+  if (parts.length !== 6 || parts[0] !== 'scrypt') return false;
+  const [N, r, p] = parts.slice(1, 4).map(Number) as [number, number, number];
+  const salt = Buffer.from(parts[4]!, 'base64');
+  const want = Buffer.from(parts[5]!, 'base64');
+  if (!(N > 1 && N <= 2 ** 20 && r > 0 && r <= 32 && p > 0 && p <= 16 && want.length >= 16)) return false;
+  const got = await scrypt(password.slice(0, MAX_PASSWORD), salt, want.length, { N, r, p, maxmem: 256 * N * r });
+  return timingSafeEqual(got, want) && encoded !== undefined;
+}
+
+export function checkName(name: string): string {
+  if (!NAME_PATTERN.test(name)) throw new Error(`user name ${JSON.stringify(name.slice(0, 40))}: expected 1 to 32 lower-case letters, digits, ".", "_" or "-", starting with a letter or digit`);
+  return name;
+}
+
+export function checkRole(role: string | undefined): Role {
+  if (!ROLES.includes(role as Role)) throw new Error(`--role: expected ${ROLES.join(' or ')}${role ? `, got ${JSON.stringify(role)}` : ''}`);
+  return role as Role;
+}
+
+export function checkPassword(password: string): string {
+  if (password.length < MIN_PASSWORD) throw new Error(`the password is too short: expected at least ${MIN_PASSWORD} characters`);
+  if (password.length > MAX_PASSWORD) throw new Error(`the password is too long: expected at most ${MAX_PASSWORD} characters`);
+  return password;
+}
+
+/** `<data>/users.json` unless `http.users_file` names another. */
+export function usersFilePath(http: { users_file?: string } | undefined, dataDir: string): string {
+  return http?.users_file ?? join(dataDir, 'users.json');
+}
+
+/** The users file on disk. Every read parses and checks it whole; a broken file is an error naming it. */
+export class UsersFile {
+  constructor(readonly path: string) {}
+
+  exists(): boolean {
+    return existsSync(this.path);
+  }
+
+  read(): UserRecord[] {
+    if (!existsSync(this.path)) return [];
+    let data: unknown;
+    try {
+      data = JSON.parse(readFileSync(this.path, 'utf8'));
+    } catch (err) {
+      throw new Error(`${this.path}: cannot read the users file (${(err as Error).message}); expected the JSON that edge-nvr user writes`);
+    }
+    const users = (data as { users?: unknown })?.users;
+    if (!Array.isArray(users)) throw new Error(`${this.path}: expected {"version": 1, "users": [...]}, as edge-nvr user writes it`);
+    return users.map((u, i) => {
+      const r = u as Partial<UserRecord>;
+      if (typeof r.name !== 'string' || !NAME_PATTERN.test(r.name) || !ROLES.includes(r.role as Role) || typeof r.hash !== 'string') {
+        throw new Error(`${this.path}: users[${i}] is not a user (name, role viewer or manager, hash); fix or remove it with edge-nvr user`);
+      }
+      return { name: r.name, role: r.role as Role, hash: r.hash, created_ms: Number(r.created_ms ?? 0), changed_ms: Number(r.changed_ms ?? 0) };
+    });
+  }
+
+  /**
+   * Replaces the file atomically (temporary file, fsync, rename), mode 0600. Run as root, the file
+   * takes the owner of its directory, so the daemon (user edge-nvr, owner of the data dir) reads it.
+   */
+  write(users: UserRecord[]): void {
+    const dir = dirname(this.path);
+    const tmp = join(dir, `.${basename(this.path)}.${process.pid}.tmp`);
+    const fd = openSync(tmp, 'w', 0o600);
+    try {
+      writeSync(fd, JSON.stringify({ version: 1, users }, null, 2) + '\n');
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    try {
+      if (process.getuid?.() === 0) {
+        const owner = statSync(dir);
+        chownSync(tmp, owner.uid, owner.gid);
+      }
+      renameSync(tmp, this.path);
+    } catch (err) {
+      try { unlinkSync(tmp); } catch { /* gone already */ }
+      throw err;
+    }
+  }
+}
+
+/**
+ * The daemon's view of the users file: read again whenever it changed on disk (a `user add` or
+ * `user remove` takes effect at the next request, without a restart). A file that cannot be read
+ * leaves no one able to log in, and says why.
+ */
+export class UserDirectory {
+  private stamp = '';
+  private users = new Map<string, UserRecord>();
+  private error: string | undefined;
+
+  constructor(private readonly file: UsersFile, private readonly onError: (message: string) => void = () => undefined) {}
+
+  private refresh(): void {
+    let stamp = 'absent';
+    try {
+      const s = statSync(this.file.path);
+      stamp = `${s.mtimeMs}/${s.size}/${s.ino}`;
+    } catch { /* no file: no users */ }
+    if (stamp === this.stamp) return;
+    this.stamp = stamp;
+    try {
+      this.users = new Map(this.file.read().map((u) => [u.name, u]));
+      this.error = undefined;
+    } catch (err) {
+      this.users = new Map();
+      this.error = (err as Error).message;
+      this.onError(this.error);
+    }
+  }
+
+  get(name: string): UserRecord | undefined {
+    this.refresh();
+    return this.users.get(name);
+  }
+
+  count(): number {
+    this.refresh();
+    return this.users.size;
+  }
+
+  problem(): string | undefined {
+    this.refresh();
+    return this.error;
+  }
+}
