@@ -125,10 +125,11 @@ export function healthChanges(before: HealthPayload, after: HealthPayload): stri
   }
   const cameras = new Map(before.cameras.map((c) => [c.camera, c as Record<string, unknown>]));
   for (const c of after.cameras as Array<Record<string, unknown>>) {
-    const was = cameras.get(String(c.camera));
-    cameras.delete(String(c.camera));
-    if (!was) { out.push(`cameras.${c.camera}`); continue; }
-    for (const [field, changed] of Object.entries(CAMERA_TRIGGERS)) if (changed(was[field], c[field], after)) out.push(`cameras.${c.camera}.${field}`);
+    const id = String(c.camera);
+    const was = cameras.get(id);
+    cameras.delete(id);
+    if (!was) { out.push(`cameras.${id}`); continue; }
+    for (const [field, changed] of Object.entries(CAMERA_TRIGGERS)) if (changed(was[field], c[field], after)) out.push(`cameras.${id}.${field}`);
   }
   for (const gone of cameras.keys()) out.push(`cameras.${gone}`);
   return out;
