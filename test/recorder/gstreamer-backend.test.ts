@@ -10,6 +10,7 @@ import type { BackendExit, ClosedSegment } from '../../recorder/backends/backend
 import { GstreamerBackend } from '../../recorder/backends/gstreamer.js';
 import { scrubCredentials } from '../../recorder/sources/url.js';
 import { CameraSim } from '../support/camera-sim.js';
+import { until } from '../support/daemon.js';
 
 const run = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -99,7 +100,9 @@ t.test('a camera that dies while recording ends the run, and what was written st
   const dir = t.testdir();
   const r = record(sim.url(), join(dir, 'door'));
   r.backend.start();
-  await sleep(3500);
+  // a 2 s segment closes once the next GOP is in (splitmuxsink): about 3.5 s after the start
+  // on a quiet machine, later on a loaded one
+  await until(() => r.segments.length >= 1, 20000, 'a segment closed before the camera died');
   t.ok(r.segments.length >= 1, 'a segment closed before the camera died');
   const killedAt = Date.now();
   await sim.kill();
