@@ -12,9 +12,13 @@
  * Each in two scenarios: `media` (a real RTSP camera: start, wait for the first file to open,
  * stop with EOS) and `refused` (nothing listens: start, fail, stop), the camera that flaps.
  * Growth is the least-squares slope of RSS over restarts after a warm-up, in MB per 1000
- * restarts, and what that makes after a month of one restart every 5 s.
+ * restarts (and over the second half of the samples alone, which tells a plateau from a leak),
+ * and what the whole slope makes after a month of one restart every 5 s.
  *
- *   npm run build && node dist/bench/gst-restarts.js [--restarts 2000] [--seconds 300] [--json FILE]
+ * With --expose-gc (as below) a full garbage collection runs before each sample, so what grows
+ * is what is kept, not garbage not yet collected.
+ *
+ *   npm run build && node --expose-gc dist/bench/gst-restarts.js [--restarts 2000] [--seconds 300] [--ways child,in-process] [--json FILE]
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -29,11 +33,15 @@ import { readRss } from './proc-tree.js';
 const ROOT = dirname(fileURLToPath(import.meta.url)).replace(/\/dist\/bench$/, '').replace(/\/bench$/, '');
 const MB = 1024 * 1024;
 const WARMUP = 20;
+const collect = (globalThis as { gc?: () => void }).gc ?? (() => undefined);
+/** RSS in bytes after a full collection (when exposed) */
+const rss = () => { collect(); return readRss(process.pid); };
 const MONTH_AT_5_S = (30 * 86_400) / 5;
 
 const { values } = parseArgs({
   options: {
     restarts: { type: 'string', default: '2000' },
+    ways: { type: 'string', default: 'child,in-process' },
     seconds: { type: 'string', default: '300' },
     json: { type: 'string' },
   },
@@ -121,6 +129,8 @@ interface Result {
   rssWarmMB: number;
   rssEndMB: number;
   mbPer1000: number;
+  /** the slope over the second half of the samples: a plateau reads near 0, a leak does not */
+  mbPer1000SecondHalf: number;
   monthAt5sMB: number;
 }
 
@@ -137,7 +147,7 @@ function slope(points: Array<[number, number]>): number {
 async function soak(way: string, scenario: string, cycle: Cycle, url: string): Promise<Result> {
   const staging = mkdtempSync(join(tmpdir(), `edge-nvr-bench-restarts-${way}-`));
   try {
-    const rssStart = readRss(process.pid);
+    const rssStart = rss();
     const points: Array<[number, number]> = [];
     let rssWarm = rssStart;
     const t0 = performance.now();
@@ -146,15 +156,17 @@ async function soak(way: string, scenario: string, cycle: Cycle, url: string): P
       await cycle(url, staging);
       // what the recordings wrote is not what is measured
       if (i % 25 === 0) { rmSync(staging, { recursive: true, force: true }); mkdirSync(staging); }
-      if (i === WARMUP) rssWarm = readRss(process.pid);
-      if (i >= WARMUP && i % 5 === 0) points.push([i, readRss(process.pid) / MB]);
-      if (i % 100 === 0) process.stderr.write(`  ${way}/${scenario}: ${i} restarts, RSS ${(readRss(process.pid) / MB).toFixed(1)} MB\n`);
+      if (i === WARMUP) rssWarm = rss();
+      if (i >= WARMUP && i % 5 === 0) points.push([i, rss() / MB]);
+      if (i % 100 === 0) process.stderr.write(`  ${way}/${scenario}: ${i} restarts, RSS ${(rss() / MB).toFixed(1)} MB\n`);
     }
     const perRestartMB = points.length > 2 ? slope(points) : NaN;
+    const half = points.slice(Math.floor(points.length / 2));
+    const secondHalfMB = half.length > 2 ? slope(half) : NaN;
     return {
       way, scenario, restarts: i, seconds: Math.round((performance.now() - t0) / 1000),
-      rssStartMB: +(rssStart / MB).toFixed(1), rssWarmMB: +(rssWarm / MB).toFixed(1), rssEndMB: +(readRss(process.pid) / MB).toFixed(1),
-      mbPer1000: +(perRestartMB * 1000).toFixed(2), monthAt5sMB: Math.round(perRestartMB * MONTH_AT_5_S),
+      rssStartMB: +(rssStart / MB).toFixed(1), rssWarmMB: +(rssWarm / MB).toFixed(1), rssEndMB: +(rss() / MB).toFixed(1),
+      mbPer1000: +(perRestartMB * 1000).toFixed(2), mbPer1000SecondHalf: +(secondHalfMB * 1000).toFixed(2), monthAt5sMB: Math.round(perRestartMB * MONTH_AT_5_S),
     };
   } finally {
     rmSync(staging, { recursive: true, force: true });
@@ -168,6 +180,7 @@ try {
   const gst = loadSuperficial();
   const ways: Array<[string, Cycle | undefined]> = [['child', childCycle], ['in-process', gst && inProcessCycle(gst)]];
   for (const [way, cycle] of ways) {
+    if (!values.ways.split(',').includes(way)) continue;
     if (!cycle) {
       console.error(`${way}: gstreamer-superficial is not installed here; skipped`);
       continue;
@@ -182,11 +195,11 @@ try {
 }
 
 const date = new Date().toISOString();
-console.log(`\nbench/gst-restarts ${date}: at most ${maxRestarts} restarts or ${maxSeconds} s per row; ${cpus().length} x ${cpus()[0]?.model}\n`);
-console.log('| recorder | camera | restarts | seconds | Node RSS MB start / after 20 / end | growth MB per 1000 restarts | a month of one restart every 5 s |');
-console.log('|---|---|---:|---:|---:|---:|---:|');
+console.log(`\nbench/gst-restarts ${date}: at most ${maxRestarts} restarts or ${maxSeconds} s per row${collect.name === 'gc' ? ', a full collection before each sample' : ' (without --expose-gc: garbage counts)'}; ${cpus().length} x ${cpus()[0]?.model}\n`);
+console.log('| recorder | camera | restarts | seconds | Node RSS MB start / after 20 / end | growth MB per 1000 restarts | second half | a month of one restart every 5 s |');
+console.log('|---|---|---:|---:|---:|---:|---:|---:|');
 for (const r of results) {
-  console.log(`| ${r.way} | ${r.scenario} | ${r.restarts} | ${r.seconds} | ${r.rssStartMB} / ${r.rssWarmMB} / ${r.rssEndMB} | ${r.mbPer1000} | ${r.monthAt5sMB} MB |`);
+  console.log(`| ${r.way} | ${r.scenario} | ${r.restarts} | ${r.seconds} | ${r.rssStartMB} / ${r.rssWarmMB} / ${r.rssEndMB} | ${r.mbPer1000} | ${r.mbPer1000SecondHalf} | ${r.monthAt5sMB} MB |`);
 }
 const out = values.json ?? join(ROOT, 'bench', 'results', `gst-restarts-${date.slice(0, 10)}.json`);
 mkdirSync(dirname(out), { recursive: true });
