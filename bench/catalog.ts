@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { IN_RANGE } from '../recorder/catalog/catalog.js';
 import { DAY_MS } from '../watchdog/retention.js';
-import { seedCatalog } from './seed-catalog.js';
+import { buildCatalog } from './synthetic-catalog.js';
 
 const ROOT = dirname(fileURLToPath(import.meta.url)).replace(/\/dist\/bench$/, '').replace(/\/bench$/, '');
 const { values } = parseArgs({
@@ -44,7 +44,8 @@ const dir = mkdtempSync(join(tmpdir(), 'edge-nvr-bench-catalog-'));
 try {
   const rows = cameras * days * (DAY_MS / 60_000);
   const t0 = performance.now();
-  const { catalog, now, cameras: names } = seedCatalog(dir, rows, cameras);
+  const names = Array.from({ length: cameras }, (_, i) => `cam${i + 1}`);
+  const { catalog, now } = buildCatalog(dir, rows, undefined, names);
   const buildS = (performance.now() - t0) / 1000;
   catalog.db.pragma('optimize');
   const first = now - days * DAY_MS;

@@ -3,7 +3,7 @@
  *
  * 1. Bytes per day: a catalog with a day of 60 s segments for 8 cameras, the real reporter
  *    (daemon/mqtt/reporter.ts) connected through a byte-counting TCP proxy to a real broker
- *    (Debian's mosquitto when installed, else the in-process aedes). It measures the wire bytes
+ *    (Debian's mosquitto, through the tests' own helper, test/support/mosquitto.ts). It measures the wire bytes
  *    of one health report (PUBLISH + PUBACK, both directions) and of one event. Health is sent
  *    when something changed (health@2): for --observe-minutes the reporter runs at the default
  *    interval and refresh (60 s, 300 s) on this machine, nothing happening to the cameras, and
@@ -14,8 +14,7 @@
  *
  *   npm run build && node dist/bench/mqtt.js [--events 10000] [--observe-minutes 10]
  */
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, connect, type AddressInfo, type Server } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,11 +24,11 @@ import type { Config } from '../config/schema.js';
 import type { Daemon } from '../daemon/daemon.js';
 import { createLogger } from '../daemon/log.js';
 import { MqttReporter } from '../daemon/mqtt/reporter.js';
-import { startEmbeddedBroker } from '../daemon/mqtt/embedded-broker.js';
 import { Catalog } from '../recorder/catalog/catalog.js';
 import { Retention } from '../watchdog/retention.js';
 import { diskSpace } from '../watchdog/system-health.js';
 import { Outbox } from '../daemon/mqtt/outbox.js';
+import { Mosquitto } from '../test/support/mosquitto.js';
 
 const CAMERAS = 8;
 const DAY_S = 86_400;
@@ -37,33 +36,6 @@ const HEALTH_INTERVAL_S = 60;
 const HEALTH_REFRESH_S = 300;
 const KEEPALIVE_S = 30;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** A broker: mosquitto on a free loopback port, or aedes in-process. */
-async function startBroker(dir: string): Promise<{ url: string; kind: string; stop(): Promise<void> }> {
-  if (existsSync('/usr/sbin/mosquitto')) {
-    const port = await freePort();
-    const conf = join(dir, 'mosquitto.conf');
-    writeFileSync(conf, `user root\nlistener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 100000\n`);
-    const proc = spawn('/usr/sbin/mosquitto', ['-c', conf], { stdio: 'ignore' });
-    for (let i = 0; i < 100; i++) {
-      const ok = await new Promise<boolean>((r) => { const s = connect(port, '127.0.0.1'); s.once('connect', () => { s.destroy(); r(true); }); s.once('error', () => r(false)); });
-      if (ok) break;
-      await sleep(50);
-    }
-    return { url: `mqtt://127.0.0.1:${port}`, kind: 'mosquitto', stop: async () => { proc.kill('SIGTERM'); await new Promise((r) => proc.once('exit', r)); } };
-  }
-  const b = await startEmbeddedBroker(createLogger('warn'), 0);
-  return { url: b.url, kind: 'aedes', stop: () => b.close() };
-}
 
 /** A TCP proxy that counts every byte both ways. */
 async function countingProxy(target: URL): Promise<{ url: string; bytes: () => number; server: Server }> {
@@ -110,6 +82,7 @@ function config(url: string, healthIntervalS = 3600): Config {
   return {
     box: { id: 'bench-box', designated_site: false },
     mqtt: { url, health_interval_s: healthIntervalS, health_refresh_s: HEALTH_REFRESH_S, keepalive_s: KEEPALIVE_S },
+    integrity: { checkpoint_interval_s: 300, verify_read_mb_s: 2, age_deletion_needs_clock_sync: true },
   } as unknown as Config;
 }
 
@@ -119,7 +92,7 @@ async function main(): Promise<void> {
   const observeMinutes = Number(values['observe-minutes']);
   const dir = mkdtempSync(join(tmpdir(), 'bench-mqtt-'));
   const log = createLogger('warn');
-  const broker = await startBroker(dir);
+  const broker = await new Mosquitto(join(dir, 'broker')).start();
   try {
     // 1. bytes per day
     const dataDir = join(dir, 'day');
@@ -192,7 +165,7 @@ async function main(): Promise<void> {
     c2.close();
 
     const result = {
-      date: new Date().toISOString(), broker: broker.kind, cpus: cpus().length, cpu: cpus()[0]?.model, cameras: CAMERAS,
+      date: new Date().toISOString(), broker: 'mosquitto', cpus: cpus().length, cpu: cpus()[0]?.model, cameras: CAMERAS,
       health_payload_bytes: healthBytes, health_wire_bytes: Math.round(perHealth), event_wire_bytes: Math.round(perEvent),
       health_observed: { minutes: observeMinutes, checks, reports }, health_reports_per_day: Math.round(healthPerDay),
       bytes_per_day_every_check_a_report: Math.round(checksPerDay * perHealth + pingsPerDay * 4),

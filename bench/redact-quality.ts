@@ -23,7 +23,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Frame } from '../redaction/frame.js';
 import { readImage } from '../redaction/image-io.js';
-import { decodeFrames, probeVideo, writeImage } from '../redaction/video-io.js';
+import { decodeFrames, writeImage } from '../redaction/video-io.js';
+import { videoInfo } from '../common/media-probe.js';
 import { encodeClip, movingClip, Rng, scene, type MovingObject, type SceneObject } from '../test/support/scenes.js';
 import { changedOutside, strokeCorrelation } from '../test/redaction/media.js';
 import { baseline, current, runJobs, type Impl, type Job } from './redact-impl.js';
@@ -37,7 +38,7 @@ const STROKES = 0.3;
 
 async function frames(path: string): Promise<Frame[]> {
   const out: Frame[] = [];
-  for await (const f of decodeFrames({ path }, probeVideo(path))) out.push(f);
+  for await (const f of decodeFrames({ path }, await videoInfo(path))) out.push(f);
   return out;
 }
 

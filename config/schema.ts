@@ -37,6 +37,9 @@ export const OnvifSource = Type.Object(
     username: Type.Optional(Type.String()),
     ...Secret,
     profile: Type.Optional(Type.String({ description: 'media profile token; the first one when absent' })),
+    allowed_stream_hosts: Type.Optional(Type.Array(Type.String({ pattern: '^[^\\s/@]+$', description: 'a host name or address' }), {
+      description: 'other hosts the camera may name in its stream URI (a separate streaming server); by default only its own host is accepted',
+    })),
   },
   strict,
 );
@@ -183,6 +186,21 @@ export const Config = Type.Object(
         path: Type.String({ minLength: 1, default: '/var/lib/edge-nvr' }),
         free_space_floor_mb: Type.Integer({ minimum: 0, default: 1024 }),
         retention: Retention('recordings', { default: {} }),
+        exports_max_days: Type.Union([Type.Number({ exclusiveMinimum: 0 }), Type.Null()], {
+          default: 30,
+          description: 'exports and redacted copies in <storage.path>/exports are deleted after this many days (null keeps them)',
+        }),
+      },
+      { ...strict, default: {} },
+    ),
+    integrity: Type.Object(
+      {
+        checkpoint_interval_s: Type.Integer({ minimum: 10, maximum: 86400, default: 300, description: 'a signed checkpoint of every chain this often (and on every egress and clean stop)' }),
+        verify_read_mb_s: Type.Number({ minimum: 0, maximum: 1000, default: 2, description: 'background re-hash of stored segments, MB read per second (0 = off); keep it small on an SD card' }),
+        age_deletion_needs_clock_sync: Type.Boolean({
+          default: true,
+          description: 'age-based deletion waits while the clock is not known to be synchronised; false for a box that can never tell (it still pauses after a forward clock step)',
+        }),
       },
       { ...strict, default: {} },
     ),

@@ -41,6 +41,22 @@ export function parseCommand<O extends Options>(spec: CommandSpec<O>, argv: stri
   return parsed;
 }
 
+/**
+ * A numeric option: the one parser every command uses. Undefined when the option was not given;
+ * a usage error (exit 2) naming the option and what it expects when the value is not such a number.
+ */
+export function parseNumber(option: string, value: string | undefined, rule: { integer?: boolean; min?: number; max?: number; above?: number; what?: string } = {}): number | undefined {
+  if (value === undefined) return undefined;
+  const n = value.trim() === '' ? NaN : Number(value);
+  const ok = Number.isFinite(n) && (!rule.integer || Number.isInteger(n)) && (rule.min === undefined || n >= rule.min)
+    && (rule.max === undefined || n <= rule.max) && (rule.above === undefined || n > rule.above);
+  if (!ok) {
+    const range = [rule.above !== undefined ? `above ${rule.above}` : '', rule.min !== undefined ? `at least ${rule.min}` : '', rule.max !== undefined ? `at most ${rule.max}` : ''].filter(Boolean).join(' and ');
+    throw new UsageError(`--${option}: expected ${rule.what ?? (rule.integer ? 'a whole number' : 'a number')}${range ? ` ${range}` : ''}, got "${value}"`);
+  }
+  return n;
+}
+
 export function usageText(spec: CommandSpec<Options>): string {
   const lines = [`usage: edge-nvr ${spec.usage}`, '', spec.summary, ''];
   const names = Object.keys(spec.help);

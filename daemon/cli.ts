@@ -19,6 +19,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   snapshot: { summary: 'take a redacted still image of a camera', load: async () => (await import('./commands/snapshot.js')).run },
   redact: { summary: 'redact a video or image file', load: async () => (await import('./commands/redact.js')).run },
   verify: { summary: 'verify recordings against the catalog and its hash chain', load: async () => (await import('./commands/verify.js')).run },
+  checkpoint: { summary: 'print the newest signed checkpoint of the chains (an anchor for verify --anchors)', load: async () => (await import('./commands/checkpoint.js')).run },
   hold: { summary: 'add, list and release legal holds', load: async () => (await import('./commands/hold.js')).run },
   user: { summary: 'add, list and remove the users of the status web page', load: async () => (await import('./commands/user.js')).run },
   audit: { summary: 'list and verify the audit log of exports, snapshots and commands', load: async () => (await import('./commands/audit.js')).run },

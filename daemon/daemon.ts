@@ -1,9 +1,11 @@
-import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { effectiveRetention } from '../config/load.js';
-import type { CameraConfig, Config } from '../config/schema.js';
+import { legalMinimumDays, type CameraConfig, type Config } from '../config/schema.js';
 import { Catalog } from '../recorder/catalog/catalog.js';
+import { takeCheckpoint, type CheckpointReason } from '../recorder/catalog/checkpoint.js';
+import { BackgroundVerifier } from '../recorder/background-verify.js';
 import { flagMissing, recoverCamera } from '../recorder/recovery.js';
 import { SegmentStore, stagingDir } from '../recorder/segment-store.js';
 import { clockDrifts } from '../recorder/sources/onvif.js';
@@ -15,14 +17,25 @@ import type { EventType } from '../watchdog/events.js';
 import { Retention, type RetentionPolicy } from '../watchdog/retention.js';
 import { HealthMonitor } from '../watchdog/health-monitor.js';
 import { diskSpace } from '../watchdog/system-health.js';
+import { auditReload, auditReloadRefused, auditRetentionOverrides, auditStart, auditStop, DAEMON_ACTOR, importProvisioning } from './audit-trail.js';
+import { InstanceLock } from './instance-lock.js';
 import { registerSecret } from './log.js';
+import { packageVersion } from './package-root.js';
 
 /** Cheap when nothing is due (one statfs, one indexed query per camera), so it runs often:
  * a disk filling at 16 cameras' rate must be caught within seconds. */
 const SWEEP_INTERVAL_MS = 5000;
 
-/** `<data>/edge-nvr.pid`: `edge-nvr reload` signals the daemon it names. */
+/** `<data>/edge-nvr.pid`, for people and other tools; edge-nvr itself finds the daemon by its lock (instance-lock.ts). */
 export const PID_FILE = 'edge-nvr.pid';
+
+/** meta key of the box id, for commands run with `--data` only (checkpoints, verify) */
+export const BOX_ID_META = 'box.id';
+
+export interface DaemonOptions {
+  /** the config file (the provisioning record is read next to it) */
+  configPath?: string;
+}
 
 /**
  * `meta` key of the policy the daemon runs with, written at every start and reload, so that
@@ -64,10 +77,13 @@ export class Daemon {
   private readonly testCameras = new Map<string, TestCamera>();
   retention?: Retention;
   health?: HealthMonitor;
+  verifier?: BackgroundVerifier;
   private sweepTimer?: NodeJS.Timeout;
+  private checkpointTimer?: NodeJS.Timeout;
   private sweeping?: Promise<unknown>;
+  private lock?: InstanceLock;
 
-  constructor(public config: Config, private readonly log: Logger) {
+  constructor(public config: Config, private readonly log: Logger, private readonly opts: DaemonOptions = {}) {
     this.dataDir = resolve(config.storage.path);
   }
 
@@ -82,30 +98,47 @@ export class Daemon {
   };
 
   async start(): Promise<void> {
+    // before anything is read or written: a second daemon on this data dir stops here
+    mkdirSync(this.dataDir, { recursive: true });
+    this.lock = InstanceLock.acquire(this.dataDir);
     const catalog = Catalog.open(this.dataDir);
     this.catalog = catalog;
     try {
       writeFileSync(join(this.dataDir, PID_FILE), `${process.pid}\n`);
     } catch (err) {
-      this.log.warn({ err }, 'cannot write the pid file; edge-nvr reload will not find this daemon');
+      this.log.warn({ err }, 'cannot write the pid file (reload and status find the daemon by its lock, not by this file)');
     }
+    catalog.setMeta(BOX_ID_META, this.config.box.id);
+    auditStart(catalog, this.config, packageVersion());
+    if (importProvisioning(catalog, this.opts.configPath)) this.log.info('first-boot provisioning recorded in the audit log');
+    auditRetentionOverrides(catalog, this.config, DAEMON_ACTOR);
     const store = new SegmentStore(this.dataDir, catalog, this.log);
     this.store = store;
     const cameras = this.config.cameras.filter((c) => c.enabled);
 
-    // Before anything records: index what the last run left, flag what vanished.
-    for (const cam of this.config.cameras) await recoverCamera(this.dataDir, cam.id, catalog, store, this.log);
+    // Before anything records: index what the last run left, set aside what cannot be read, flag what vanished.
+    for (const cam of this.config.cameras) await recoverCamera(this.dataDir, cam.id, catalog, store, this.log, this.quarantined);
     flagMissing(this.dataDir, catalog, this.log);
     openDaemonGaps(catalog, cameras.map((c) => c.id), this.log, this.raise);
 
+    // Retention judges ages by the clock: age deletion waits until the monitor's first reading.
+    const health = new HealthMonitor({ dataDir: this.dataDir, catalog, cameras: () => [...this.recorders.keys()], log: this.log, raise: this.raise });
+    this.health = health;
+    const clockRead = health.start();
+
     // Before recording adds to a disk that may already be under its floor.
-    this.retention = new Retention(this.dataDir, catalog, this.retentionPolicy(), diskSpace, this.log, this.raise);
+    this.retention = new Retention(this.dataDir, catalog, this.retentionPolicy(), diskSpace, this.log, this.raise, Date.now, () => health.clockView());
     this.storePolicy();
     await this.sweep();
     this.sweepTimer = setInterval(() => void this.sweep(), SWEEP_INTERVAL_MS);
+    void clockRead.then(() => this.sweep());
 
-    this.health = new HealthMonitor({ dataDir: this.dataDir, catalog, cameras: () => [...this.recorders.keys()], log: this.log, raise: this.raise });
-    this.health.start();
+    this.checkpoint('start');
+    this.checkpointTimer = setInterval(() => this.checkpoint('interval'), this.config.integrity.checkpoint_interval_s * 1000);
+    this.verifier = new BackgroundVerifier(this.dataDir, catalog, {
+      readMbPerS: this.config.integrity.verify_read_mb_s, log: this.log,
+      onViolation: (v) => this.raise('integrity_violation', v.camera, { what: v.what, segment: v.segment, path: v.path, detail: v.detail }),
+    }).start();
 
     for (const [i, cam] of this.config.cameras.entries()) {
       if (!cam.enabled) continue;
@@ -115,6 +148,21 @@ export class Daemon {
       await new Promise((resolve) => setImmediate(resolve));
     }
     this.log.info({ dataDir: this.dataDir, cameras: [...this.recorders.keys()], chainHead: catalog.chainHead().chain_hash }, 'edge-nvr running');
+  }
+
+  private readonly quarantined = (camera: string, q: { file: string; from: string; bytes: number; sha256: string; reason: string }): void => {
+    this.raise('segment_quarantined', camera, { ...q });
+  };
+
+  /** Signs and stores a checkpoint of every chain; MQTT publishes the newest stored one. */
+  checkpoint(reason: CheckpointReason): void {
+    if (!this.catalog?.db.open) return;
+    try {
+      const taken = takeCheckpoint(this.catalog, this.dataDir, this.config.box.id, reason);
+      if (taken.fresh) this.log.debug({ reason, chains: taken.checkpoint.chains }, 'checkpoint signed');
+    } catch (err) {
+      this.log.error({ err, reason }, 'cannot take a checkpoint');
+    }
   }
 
   /** Starts one camera: its test RTSP server when it has one, then its supervised recorder. */
@@ -166,10 +214,10 @@ export class Daemon {
    * removed and changed cameras are stopped or started; retention takes the new policy. The
    * data dir cannot move under a running daemon. The outcome is kept in `meta.last_reload`.
    */
-  async reload(next: Config): Promise<ReloadResult> {
+  async reload(next: Config, actor = 'signal:SIGHUP'): Promise<ReloadResult> {
     const result: ReloadResult = { ok: true, at_ms: Date.now(), added: [], removed: [], restarted: [], unchanged: [] };
     if (resolve(next.storage.path) !== this.dataDir) {
-      return this.reloaded({ ...result, ok: false, error: `storage.path cannot change while running (${this.dataDir}); restart the service` });
+      return this.reloaded({ ...result, ok: false, error: `storage.path cannot change while running (${this.dataDir}); restart the service` }, actor);
     }
     const before = new Map(this.config.cameras.map((c) => [c.id, cameraKey(c, this.config.watchdog)]));
     const after = new Map(next.cameras.map((c) => [c.id, cameraKey(c, next.watchdog)]));
@@ -190,26 +238,43 @@ export class Daemon {
       this.storePolicy();
     } catch (err) {
       this.config = old;
-      return this.reloaded({ ...result, ok: false, error: (err as Error).message });
+      return this.reloaded({ ...result, ok: false, error: (err as Error).message }, actor);
     }
-    return this.reloaded(result);
+    try {
+      auditReload(this.catalog!, old, next, result, actor);
+      auditRetentionOverrides(this.catalog!, next, actor);
+    } catch (err) {
+      this.log.error({ err }, 'cannot audit the reload');
+    }
+    return this.reloaded(result, actor);
   }
 
-  private reloaded(result: ReloadResult): ReloadResult {
+  /** A config that could not be loaded (its issues already logged, one line each): the running
+   * one stays; recorded like any outcome. */
+  refuseReload(error: string, actor: string): ReloadResult {
+    return this.reloaded({ ok: false, at_ms: Date.now(), error, added: [], removed: [], restarted: [], unchanged: [] }, actor, false);
+  }
+
+  private reloaded(result: ReloadResult, actor: string, log = true): ReloadResult {
     try {
       this.catalog?.setMeta('last_reload', JSON.stringify(result));
+      if (!result.ok && this.catalog) auditReloadRefused(this.catalog, result.error ?? 'refused', actor);
     } catch (err) {
       this.log.error({ err }, 'cannot record the reload in the catalog');
     }
     if (result.ok) this.log.info({ reload: result }, 'config reloaded');
-    else this.log.error({ reload: result }, `config reload refused: ${result.error}`);
+    else if (log) this.log.error({ reload: result }, `config reload refused: ${result.error}`);
     return result;
   }
 
   retentionPolicy(): RetentionPolicy {
+    const box = this.config.storage.retention;
     return {
       floorBytes: this.config.storage.free_space_floor_mb * 1024 * 1024,
       cameras: this.config.cameras.map((c) => ({ camera: c.id, ...effectiveRetention(this.config, c) })),
+      box: { minDays: box.min_days ?? legalMinimumDays(this.config), maxDays: box.max_days ?? null },
+      exportsMaxDays: this.config.storage.exports_max_days ?? null,
+      ageNeedsClockSync: this.config.integrity.age_deletion_needs_clock_sync,
     };
   }
 
@@ -236,15 +301,25 @@ export class Daemon {
     return this.sweeping;
   }
 
-  /** Finalises every open segment, then closes the catalog. */
-  async stop(): Promise<void> {
+  /** Finalises every open segment, then signs a last checkpoint and closes the catalog. */
+  async stop(why = 'stop requested'): Promise<void> {
     clearInterval(this.sweepTimer);
+    clearInterval(this.checkpointTimer);
     this.health?.stop();
     await this.sweeping;
+    await this.verifier?.stop();
     await Promise.all([...this.recorders.values()].map((r) => r.stop()));
     await this.store?.drain();
     await Promise.all([...this.testCameras.values()].map((c) => c.stop()));
-    if (this.catalog) markCleanStop(this.catalog);
+    if (this.catalog?.db.open) {
+      markCleanStop(this.catalog);
+      try {
+        auditStop(this.catalog, why);
+      } catch (err) {
+        this.log.error({ err }, 'cannot audit the stop');
+      }
+      this.checkpoint('stop');
+    }
     try {
       const pidFile = join(this.dataDir, PID_FILE);
       if (readFileSync(pidFile, 'utf8').trim() === String(process.pid)) unlinkSync(pidFile);
@@ -252,6 +327,7 @@ export class Daemon {
       // never written, or already gone
     }
     this.catalog?.close();
+    this.lock?.release();
     this.log.info('edge-nvr stopped');
   }
 }

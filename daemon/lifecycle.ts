@@ -34,12 +34,13 @@ export interface RunOptions {
 
 export async function runDaemon(config: Config, log: Logger, { durationS, configPath, onReady }: RunOptions = {}): Promise<number> {
   exitOnUnhandledErrors(log);
-  const daemon = new Daemon(config, log);
+  const daemon = new Daemon(config, log, { configPath });
   const notify = new SdNotify({ log });
   let pings: { stop(): void } | undefined;
   let mqtt: MqttReporter | undefined;
   let web: WebServers | undefined;
   let stopping: Promise<void> | undefined;
+  let starting: Promise<void> | undefined;
   let resolveDone!: () => void;
   const done = new Promise<void>((r) => { resolveDone = r; });
   const shutdown = (why: string) => {
@@ -50,7 +51,11 @@ export async function runDaemon(config: Config, log: Logger, { durationS, config
     log.info({ why }, 'stopping');
     pings?.stop();
     void notify.stopping();
-    stopping = (web?.close().catch((err) => log.error({ err }, 'http stop failed')) ?? Promise.resolve()).then(() => mqtt?.stop().catch((err) => log.error({ err }, 'mqtt stop failed')) ?? Promise.resolve()).then(() => daemon.stop()).then(resolveDone, (err) => { log.error({ err }, 'error while stopping'); resolveDone(); });
+    // a stop during start-up waits for it (recovery, the first sweep): never a half-started daemon stopped under its feet
+    stopping = (starting ?? Promise.resolve()).catch(() => undefined)
+      .then(() => web?.close().catch((err) => log.error({ err }, 'http stop failed')))
+      .then(() => mqtt?.stop().catch((err) => log.error({ err }, 'mqtt stop failed')))
+      .then(() => daemon.stop(why)).then(resolveDone, (err) => { log.error({ err }, 'error while stopping'); resolveDone(); });
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
@@ -63,16 +68,25 @@ export async function runDaemon(config: Config, log: Logger, { durationS, config
   });
   try {
     void notify.status('recovering and starting recorders');
-    await daemon.start();
+    starting = daemon.start();
+    await starting;
+    if (stopping) {
+      await done;
+      return EXIT.ok;
+    }
     // MQTT.js costs the daemon about 15 MB: loaded only for a box that talks to a broker
     mqtt = config.mqtt ? (await import('./mqtt/reporter.js')).startMqtt(daemon, config, log, {
-      handlers: { ...egressHandlers(daemon, config, log), reload: () => (reloading = reloading.then(() => reloadFromFile(daemon, log, configPath))) },
+      handlers: { ...egressHandlers(daemon, config, log), reload: (actor) => (reloading = reloading.then(() => reloadFromFile(daemon, log, configPath, actor))) },
     }) : undefined;
     web = await startHttp(daemon, config, log, () => mqtt);
   } catch (err) {
+    if (stopping) {
+      await done;
+      return EXIT.ok;
+    }
     log.fatal({ err }, 'cannot start');
     await notify.status(`cannot start: ${(err as Error).message}`);
-    await daemon.stop().catch(() => undefined);
+    await daemon.stop('start failed').catch(() => undefined);
     return EXIT.failure;
   }
   void notify.ready(`recording ${daemon.recorders.size} cameras`);
@@ -108,7 +122,7 @@ async function startHttp(daemon: Daemon, config: Config, log: Logger, mqtt: () =
   }
 }
 
-async function reloadFromFile(daemon: Daemon, log: Logger, path: string | undefined): Promise<void> {
+async function reloadFromFile(daemon: Daemon, log: Logger, path: string | undefined, actor = 'signal:SIGHUP'): Promise<void> {
   log.info({ path }, 'SIGHUP: reloading the config');
   let next: Config;
   try {
@@ -118,13 +132,8 @@ async function reloadFromFile(daemon: Daemon, log: Logger, path: string | undefi
     const lines = err instanceof ConfigError ? err.issues.map((i) => `${err.source}: ${i}`) : [(err as Error).message];
     // one log line per issue; an issue itself may hold "; " (what is wrong; what to do)
     for (const line of lines) log.error({ path }, `config reload refused: ${line}`);
-    const error = lines.join('; ');
-    try {
-      daemon.catalog?.setMeta('last_reload', JSON.stringify({ ok: false, at_ms: Date.now(), error, added: [], removed: [], restarted: [], unchanged: [] }));
-    } catch (e) {
-      log.error({ err: e }, 'cannot record the reload in the catalog');
-    }
+    daemon.refuseReload(lines.join('; '), actor);
     return;
   }
-  await daemon.reload(next).catch((err) => log.error({ err }, 'config reload failed'));
+  await daemon.reload(next, actor).catch((err) => log.error({ err }, 'config reload failed'));
 }

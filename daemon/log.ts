@@ -1,5 +1,5 @@
 import { pino, type Logger, type DestinationStream } from 'pino';
-import { scrubCredentials } from '../recorder/sources/url.js';
+import { scrubCredentials } from '../common/credentials.js';
 
 export type { Logger };
 

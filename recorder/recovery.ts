@@ -1,16 +1,25 @@
-import { existsSync, readdirSync, unlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, fsyncSync, mkdirSync, openSync, closeSync, readdirSync, renameSync, statSync, unlinkSync } from 'node:fs';
+import { basename, dirname, join, relative } from 'node:path';
 import type { Logger } from 'pino';
+import { sha256File } from '../common/file-hash.js';
 import type { Catalog, SegmentRow } from './catalog/catalog.js';
 import { killOrphansWriting } from './backends/orphans.js';
-import { probeMedia } from './media-probe.js';
+import { recordedMedia } from '../common/media-probe.js';
 import { parseSegmentPath, parseStagedName, RECORDINGS_DIR, segmentPath, stagingDir, type SegmentStore } from './segment-store.js';
+
+/** `<data>/quarantine/<camera>/`: files recovery could not prove to be empty, nor index. */
+export const QUARANTINE_DIR = 'quarantine';
 
 export interface RecoveryResult {
   indexed: SegmentRow[];
-  /** staged files without a single video frame, removed */
+  /** files proven to hold no video (zero bytes, or read by ffprobe without a video packet), removed */
   discarded: string[];
+  /** files ffprobe could not read (failed, crashed, timed out): moved to quarantine/, kept */
+  quarantined: Array<{ file: string; reason: string }>;
 }
+
+/** Told about each quarantined file (the daemon raises `segment_quarantined`). */
+export type QuarantineSink = (camera: string, q: { file: string; from: string; bytes: number; sha256: string; reason: string }) => void;
 
 function listSorted(dir: string, filter: (name: string) => boolean = () => true): string[] {
   try {
@@ -29,8 +38,15 @@ function listSorted(dir: string, filter: (name: string) => boolean = () => true)
  *    `verify` reports it as inserted.
  * Runs with the camera's backend stopped, so nothing in staging is still being written.
  */
-export async function recoverCamera(dataDir: string, camera: string, catalog: Catalog, store: SegmentStore, log: Logger): Promise<RecoveryResult> {
-  const result: RecoveryResult = { indexed: [], discarded: [] };
+export async function recoverCamera(dataDir: string, camera: string, catalog: Catalog, store: SegmentStore, log: Logger, onQuarantine?: QuarantineSink): Promise<RecoveryResult> {
+  const result: RecoveryResult = { indexed: [], discarded: [], quarantined: [] };
+  /** Never a deletion on doubt: only a file proven empty goes; one ffprobe cannot read is kept aside. */
+  const setAside = async (abs: string, reason: string) => {
+    const q = await quarantine(dataDir, camera, abs, reason, catalog);
+    result.quarantined.push({ file: q.file, reason });
+    log.warn({ camera, from: q.from, to: q.file, reason }, 'recovery could not read a recorded file: kept in quarantine, not deleted');
+    onQuarantine?.(camera, q);
+  };
   const staging = stagingDir(dataDir, camera);
   const orphans = killOrphansWriting(staging);
   if (orphans.length) log.warn({ camera, pids: orphans }, 'killed recorder processes left by an earlier run');
@@ -41,16 +57,20 @@ export async function recoverCamera(dataDir: string, camera: string, catalog: Ca
   });
   for (const name of staged) {
     const path = join(staging, name);
-    const media = await probeMedia(path);
-    if (!media) {
+    const probe = await recordedMedia(path);
+    if (probe.kind === 'empty') {
       unlinkSync(path);
       result.discarded.push(name);
+      continue;
+    }
+    if (probe.kind === 'unknown') {
+      await setAside(path, probe.why);
       continue;
     }
     const { runStartMs } = parseStagedName(name)!;
     const last = catalog.lastSegment(camera);
     const startMs = last && last.end_ms >= runStartMs ? last.end_ms : runStartMs;
-    result.indexed.push(await store.commit({ camera, stagedPath: path, startMs, endMs: startMs + media.durationMs }, 'recovered'));
+    result.indexed.push(await store.commit({ camera, stagedPath: path, startMs, endMs: startMs + probe.info.durationMs }, 'recovered'));
   }
 
   const last = catalog.lastSegment(camera);
@@ -58,14 +78,41 @@ export async function recoverCamera(dataDir: string, camera: string, catalog: Ca
     if (catalog.hasPath(rel)) continue;
     const { startMs } = parseSegmentPath(rel)!;
     if (last && startMs < last.end_ms - 1000) continue;
-    const media = await probeMedia(join(dataDir, rel));
-    if (!media) continue;
-    result.indexed.push(await store.indexInPlace(rel, camera, startMs, startMs + media.durationMs));
+    const probe = await recordedMedia(join(dataDir, rel));
+    if (probe.kind === 'empty') {
+      unlinkSync(join(dataDir, rel));
+      result.discarded.push(rel);
+    } else if (probe.kind === 'unknown') {
+      await setAside(join(dataDir, rel), probe.why);
+    } else {
+      result.indexed.push(await store.indexInPlace(rel, camera, startMs, startMs + probe.info.durationMs));
+    }
   }
   if (result.indexed.length || result.discarded.length) {
     log.info({ camera, indexed: result.indexed.map((r) => r.path), discarded: result.discarded }, 'recovered segments left by an interrupted run');
   }
   return result;
+}
+
+/**
+ * Moves a file to `quarantine/<camera>/` (a name never reused) with a ledger entry saying where
+ * it came from, its hash and why, so `verify` accounts for it; the move is fsynced like a commit.
+ */
+async function quarantine(dataDir: string, camera: string, abs: string, reason: string, catalog: Catalog) {
+  const dir = join(dataDir, QUARANTINE_DIR, camera);
+  mkdirSync(dir, { recursive: true });
+  let target = join(dir, basename(abs));
+  for (let n = 1; existsSync(target); n++) target = join(dir, `${n}-${basename(abs)}`);
+  const sha256 = await sha256File(abs);
+  const bytes = statSync(abs).size;
+  renameSync(abs, target);
+  for (const d of [dir, dirname(abs)]) {
+    const fd = openSync(d, 'r');
+    try { fsyncSync(fd); } finally { closeSync(fd); }
+  }
+  const q = { file: relative(dataDir, target), from: relative(dataDir, abs), bytes, sha256, reason };
+  catalog.recordQuarantine(camera, q);
+  return q;
 }
 
 /** Segment files of a camera in the hour directories at or after `fromMs`. */
@@ -91,9 +138,7 @@ export function flagMissing(dataDir: string, catalog: Catalog, log: Logger): Seg
   for (const row of catalog.iterateLive()) {
     if (!existsSync(join(dataDir, row.path))) missing.push(row);
   }
-  for (const row of missing) {
-    catalog.setState(row.id, 'missing', 'file not found at start-up');
-    log.warn({ camera: row.camera, path: row.path, segment: row.id }, 'catalogued segment is missing on disk');
-  }
+  if (missing.length) catalog.flagMissing(missing, 'file not found at start-up');
+  for (const row of missing) log.warn({ camera: row.camera, path: row.path, segment: row.id }, 'catalogued segment is missing on disk');
   return missing;
 }

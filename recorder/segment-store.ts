@@ -4,7 +4,7 @@ import { basename, dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import type { ClosedSegment } from './backends/backend.js';
 import type { Catalog, SegmentRow } from './catalog/catalog.js';
-import { sha256File } from './catalog/hash-chain.js';
+import { sha256File } from '../common/file-hash.js';
 
 export const RECORDINGS_DIR = 'recordings';
 const STAGING = '.staging';

@@ -1,4 +1,4 @@
-import ort from 'onnxruntime-node';
+import ort from './ort.js';
 import { inputsNear, type DetectOptions, type Detector } from './detector.js';
 import { iou, type Box, type Frame } from './frame.js';
 import { modelPath, readModel } from './models.js';

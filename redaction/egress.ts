@@ -9,7 +9,8 @@ import { basename, dirname, extname, join, resolve } from 'node:path';
 import type { Config } from '../config/schema.js';
 import type { Catalog, SegmentRow } from '../recorder/catalog/catalog.js';
 import { appendAudit } from '../recorder/catalog/audit-log.js';
-import { sha256File } from '../recorder/catalog/hash-chain.js';
+import { auditedBoxKey, takeCheckpoint } from '../recorder/catalog/checkpoint.js';
+import { sha256File } from '../common/file-hash.js';
 import { BlazeFace } from './blazeface.js';
 import type { Detector } from './detector.js';
 import type { Frame } from './frame.js';
@@ -18,7 +19,8 @@ import { manifestPath, signManifest, type Manifest } from './manifest.js';
 import { DEFAULT_SETTINGS, Redactor, type RedactorSettings } from './redactor.js';
 import { OnnxDetector } from './onnx-detector.js';
 import { TextDetector } from './text-detector.js';
-import { chooseEncoder, decodeFrames, Encoder, probeVideo, writeImage, type DecodeRange, type VideoInfo } from './video-io.js';
+import { chooseEncoder, decodeFrames, Encoder, writeImage, type DecodeRange } from './video-io.js';
+import { videoInfo, type VideoInfo } from '../common/media-probe.js';
 
 interface Log { info(o: object, msg?: string): void; warn(o: object, msg?: string): void }
 
@@ -114,13 +116,14 @@ async function run(ctx: EgressContext, job: Job): Promise<EgressResult> {
     if (job.still) {
       await writeImage(redactor.render(last!, n - 1), tmp, imageFormat!);
     } else {
-      encoder = new Encoder(tmp, job.info, chooseEncoder());
+      encoder = new Encoder(tmp, job.info, await chooseEncoder());
       let m = 0;
       for await (const frame of job.frames()) await encoder.write(redactor.render(frame, m++));
       if (m < n) throw new Error(`the sources gave ${m} frames on the second pass, ${n} on the first; refusing a partial output`);
       await encoder.finish();
     }
     const sha256 = await sha256File(tmp);
+    auditedBoxKey(ctx.catalog, ctx.dataDir, job.requester); // a key created for this manifest is audited before it signs
     const manifest = signManifest({
       schema: 'edge-nvr/manifest/1', kind: job.kind, export_id: exportId, box_id: boxId, created: created.toISOString(),
       requester: job.requester, reason: job.reason, camera: job.camera,
@@ -134,6 +137,13 @@ async function run(ctx: EgressContext, job: Job): Promise<EgressResult> {
     renameSync(tmp, out);
     appendAudit(ctx.catalog, { ...audit, action: job.kind, details: { export_id: exportId, sha256, frames: redactor.stats.frames,
       blanked_frames: redactor.stats.blanked_frames, manifest: manifestPath(out), errors: redactor.stats.errors.slice(0, 3) } });
+    // every egress is anchored: a platform keeping this checkpoint can hold the box to the
+    // chains as they stood when the file left (the audit entry above included)
+    try {
+      takeCheckpoint(ctx.catalog, ctx.dataDir, ctx.config?.box.id ?? ctx.catalog.getMeta('box.id') ?? boxId, 'egress', job.requester);
+    } catch (err) {
+      ctx.log?.warn({ err: (err as Error).message }, 'cannot sign a checkpoint after the egress');
+    }
     if (redactor.stats.blanked_frames > 0) ctx.log?.warn({ out, blanked: redactor.stats.blanked_frames, errors: redactor.stats.errors.slice(0, 3) }, 'frames blanked (fail closed)');
     ctx.log?.info({ out, export_id: exportId, frames: redactor.stats.frames }, `${job.kind} written`);
     return { out, manifest: manifestPath(out), frames: redactor.stats.frames, blanked_frames: redactor.stats.blanked_frames, sha256, export_id: exportId };
@@ -177,7 +187,7 @@ export async function exportClip(ctx: EgressContext, req: ExportRequest): Promis
     ranges.push({ path, startS: (from - r.start_ms) / 1000, durationS: (to - from) / 1000, row: r });
     sources.push({ path: r.path, sha256: r.sha256, segment_id: r.id, start: new Date(r.start_ms).toISOString(), end: new Date(r.end_ms).toISOString() });
   }
-  const info = probeVideo(ranges[0]!.path);
+  const info = await videoInfo(ranges[0]!.path);
   let starts: number[] = [];
   return run(ctx, {
     kind: 'export', out: req.out, requester: req.requester, reason: req.reason, camera: req.camera, fromMs: req.fromMs, toMs: req.toMs,
@@ -198,7 +208,7 @@ export async function takeSnapshot(ctx: EgressContext, req: SnapshotRequest): Pr
   const row = ctx.catalog.lastSegment(req.camera);
   if (!row) throw new EgressRequestError(`no recordings of camera "${req.camera}"`);
   const path = await checkedSource(ctx, row);
-  const info = probeVideo(path);
+  const info = await videoInfo(path);
   return run(ctx, {
     kind: 'snapshot', out: req.out, requester: req.requester, reason: req.reason, camera: req.camera, fromMs: row.start_ms, toMs: row.end_ms,
     sources: [{ path: row.path, sha256: row.sha256, segment_id: row.id, start: new Date(row.start_ms).toISOString(), end: new Date(row.end_ms).toISOString() }],
@@ -218,7 +228,7 @@ export async function redactFile(ctx: EgressContext, req: RedactRequest): Promis
   const input = resolve(req.input);
   if (!existsSync(input)) throw new EgressRequestError(`${input} does not exist`);
   const still = READABLE_IMAGE.has(extname(input).toLowerCase());
-  const info = probeVideo(input);
+  const info = await videoInfo(input);
   const sha = await sha256File(input);
   return run(ctx, {
     kind: 'redact', out: req.out, requester: req.requester, reason: req.reason, camera: req.camera, sources: [{ path: input, sha256: sha }], info, still,

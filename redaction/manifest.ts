@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { boxKey, KEY_FILE } from '../common/box-key.js';
 import { canonicalJson } from '../common/canonical-json.js';
-import { sha256File } from '../recorder/catalog/hash-chain.js';
+import { sha256File } from '../common/file-hash.js';
 
 export interface Manifest {
   schema: 'edge-nvr/manifest/1';

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createHash } from 'node:crypto';
 
@@ -27,9 +27,43 @@ export function ocrModelPath(file = 'ch_PP-OCRv4_det_infer.onnx'): string {
   return join(projectRoot(), 'node_modules', '@gutenye', 'ocr-models', 'assets', file);
 }
 
-/** A missing model is a hard error: without it nothing may leave the box (fail closed). */
+/** redaction/models.sha256: the pinned sha256 of every built-in model, by file name. */
+export function modelPinsFile(): string {
+  return join(projectRoot(), 'redaction', 'models.sha256');
+}
+
+let pins: Map<string, string> | undefined;
+
+/** The pinned sha256 of a built-in model file (by its name), or undefined for a model that has no pin. */
+export function pinnedSha256(file: string): string | undefined {
+  if (!pins) {
+    let text: string;
+    try {
+      text = readFileSync(modelPinsFile(), 'utf8');
+    } catch (err) {
+      throw new Error(`cannot read the model pins ${modelPinsFile()} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); refusing to load a model unchecked`);
+    }
+    pins = new Map();
+    for (const line of text.split('\n')) {
+      const m = /^([0-9a-f]{64})\s+\*?(\S+)\s*$/.exec(line);
+      if (m) pins.set(m[2]!, m[1]!);
+    }
+  }
+  return pins.get(basename(file));
+}
+
+/**
+ * A model's bytes, checked. A missing model is a hard error: without it nothing may leave the
+ * box (fail closed). A built-in model (its name is pinned) must match its pin at every load,
+ * not only when it was fetched: a file swapped on the box afterwards is refused.
+ */
 export function readModel(path: string, hint: string): { bytes: Buffer; sha256: string } {
   if (!existsSync(path)) throw new Error(`detector model ${path} is missing (${hint}); refusing to export without it`);
   const bytes = readFileSync(path);
-  return { bytes, sha256: createHash('sha256').update(bytes).digest('hex') };
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  const pinned = pinnedSha256(path);
+  if (pinned && pinned !== sha256) {
+    throw new Error(`detector model ${path} has sha256 ${sha256}, not the pinned ${pinned} (${modelPinsFile()}); refusing a model that changed (${hint})`);
+  }
+  return { bytes, sha256 };
 }

@@ -1,5 +1,5 @@
 import { basename } from 'node:path';
-import ort from 'onnxruntime-node';
+import ort from './ort.js';
 import type { OnnxDetectorConfig } from '../config/schema.js';
 import type { Detector } from './detector.js';
 import type { Box, Frame } from './frame.js';

@@ -1,4 +1,4 @@
-import ort from 'onnxruntime-node';
+import ort from './ort.js';
 import { inputsNear, type DetectOptions, type Detector } from './detector.js';
 import type { Box, Frame } from './frame.js';
 import { ocrModelPath, readModel } from './models.js';

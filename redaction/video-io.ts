@@ -1,9 +1,8 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { once } from 'node:events';
+import type { VideoInfo } from '../common/media-probe.js';
 import type { Frame } from './frame.js';
-
-export interface VideoInfo { width: number; height: number; fps: number }
 
 /**
  * Niceness of the egress decoder and encoder processes: the box's recorders (stream copy, at
@@ -14,20 +13,6 @@ export const EGRESS_NICE = 10;
 /** `cmd args` started through nice(1), so every thread it starts runs at EGRESS_NICE (same pid: nice execs it). */
 function spawnNiced(cmd: string, args: string[], options: Parameters<typeof spawn>[2]): ChildProcess {
   return spawn('nice', ['-n', String(EGRESS_NICE), cmd, ...args], options);
-}
-
-export function probeVideo(path: string): VideoInfo {
-  let out: string;
-  try {
-    out = execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=width,height,avg_frame_rate,r_frame_rate', '-of', 'json', path], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  } catch {
-    throw new Error(`${path}: not a video or image ffprobe can read`);
-  }
-  const s = (JSON.parse(out) as { streams?: Array<{ width?: number; height?: number; avg_frame_rate?: string; r_frame_rate?: string }> }).streams?.[0];
-  if (!s?.width || !s.height) throw new Error(`${path}: no video stream`);
-  const rate = (r?: string) => { const [a, b] = (r ?? '0/1').split('/').map(Number); return b ? a! / b : 0; };
-  const fps = rate(s.avg_frame_rate) || rate(s.r_frame_rate) || 15;
-  return { width: s.width, height: s.height, fps: Math.min(120, Math.max(1, fps)) };
 }
 
 export interface DecodeRange { path: string; startS?: number; durationS?: number; keyframesOnly?: boolean }
@@ -74,16 +59,14 @@ export async function* decodeFrames(src: DecodeRange, info: VideoInfo): AsyncGen
 
 export type EncoderName = 'libx264' | 'h264_v4l2m2m' | 'nvv4l2h264enc';
 
-function has(cmd: string, args: string[], re?: RegExp): boolean {
-  try {
-    const out = execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-    return re ? re.test(out) : true;
-  } catch { return false; }
+/** Whether `cmd args` runs (and prints `re`); asynchronous, like every probe the daemon runs. */
+function has(cmd: string, args: string[], re?: RegExp): Promise<boolean> {
+  return new Promise((resolve) => execFile(cmd, args, { encoding: 'utf8', timeout: 10_000 }, (err, out) => resolve(!err && (!re || re.test(out)))));
 }
 
 /** Whether a hardware encoder is there, probed once per process: each probe runs a command, and the daemon exports without restarting. */
-const presence = new Map<EncoderName, boolean>();
-function present(name: EncoderName, probe: () => boolean): boolean {
+const presence = new Map<EncoderName, Promise<boolean>>();
+function present(name: EncoderName, probe: () => Promise<boolean>): Promise<boolean> {
   let found = presence.get(name);
   if (found === undefined) presence.set(name, found = probe());
   return found;
@@ -94,18 +77,18 @@ function present(name: EncoderName, probe: () => boolean): boolean {
  * encoder when it is really there (the Pi's V4L2 M2M device, the Jetson's nvv4l2h264enc element)
  * and libx264 otherwise. Naming a missing hardware encoder is an error, not a silent fallback.
  */
-export function chooseEncoder(pref = process.env.EDGE_NVR_ENCODER ?? 'auto'): EncoderName {
-  const v4l2 = () => present('h264_v4l2m2m', () => existsSync('/dev/video11') && has('ffmpeg', ['-hide_banner', '-encoders'], /h264_v4l2m2m/));
+export async function chooseEncoder(pref = process.env.EDGE_NVR_ENCODER ?? 'auto'): Promise<EncoderName> {
+  const v4l2 = () => present('h264_v4l2m2m', async () => existsSync('/dev/video11') && has('ffmpeg', ['-hide_banner', '-encoders'], /h264_v4l2m2m/));
   const nv = () => present('nvv4l2h264enc', () => has('gst-inspect-1.0', ['nvv4l2h264enc']));
   switch (pref) {
     case 'libx264': return 'libx264';
     case 'h264_v4l2m2m':
-      if (!v4l2()) throw new Error('encoder h264_v4l2m2m is not available here (needs a Raspberry Pi V4L2 M2M encoder at /dev/video11 and an ffmpeg built with it)');
+      if (!(await v4l2())) throw new Error('encoder h264_v4l2m2m is not available here (needs a Raspberry Pi V4L2 M2M encoder at /dev/video11 and an ffmpeg built with it)');
       return 'h264_v4l2m2m';
     case 'nvv4l2h264enc':
-      if (!nv()) throw new Error('encoder nvv4l2h264enc is not available here (needs NVIDIA Jetson Linux with its GStreamer plugins)');
+      if (!(await nv())) throw new Error('encoder nvv4l2h264enc is not available here (needs NVIDIA Jetson Linux with its GStreamer plugins)');
       return 'nvv4l2h264enc';
-    case 'auto': return v4l2() ? 'h264_v4l2m2m' : nv() ? 'nvv4l2h264enc' : 'libx264';
+    case 'auto': return (await v4l2()) ? 'h264_v4l2m2m' : (await nv()) ? 'nvv4l2h264enc' : 'libx264';
     default: throw new Error(`EDGE_NVR_ENCODER=${pref}: expected auto, libx264, h264_v4l2m2m or nvv4l2h264enc`);
   }
 }

@@ -20,6 +20,8 @@ export interface CameraSupervisorOptions {
   raise: RaiseEvent;
   /** restart delays in seconds; the last one repeats */
   backoffSeconds: number[];
+  /** a run that lasted this long starts the delays over (default 60 s) */
+  stableAfterMs?: number;
   /** no new media for this long is a stall: the recorder is killed and restarted */
   stallTimeoutMs: number;
   /** how long a stop may take before the process group is killed */
@@ -78,7 +80,7 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
 
   constructor(readonly camera: string, private readonly opts: CameraSupervisorOptions) {
     super();
-    this.backoff = new Backoff(opts.backoffSeconds);
+    this.backoff = new Backoff(opts.backoffSeconds, { stableAfterMs: opts.stableAfterMs });
   }
 
   get pid(): number | undefined {
@@ -108,7 +110,12 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
     }
     const resolveUrl = this.opts.resolveUrl;
     if (resolveUrl) {
+      // Resolving is part of the run: a failed resolve is a failed start, so the backoff steps
+      // on (it used to restart from the first step every time, once the camera had recorded
+      // for a minute). No recorder runs meanwhile, so there is nothing to stall.
+      this.backend = undefined;
       this.launchedAtMs = Date.now();
+      this.backoff.started(this.launchedAtMs);
       this.stalled = false;
       this.setState('starting', 'resolving the stream URI');
       resolveUrl().then(({ url, safeUrl }) => {
@@ -118,7 +125,7 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
       }, (err: Error) => {
         if (this.stopping) return;
         const exit = { camera: this.camera, requested: false, reason: `cannot resolve the stream URI: ${err.message}` };
-        this.settled = this.settled.then(() => this.afterExit(exit));
+        this.settled = this.settled.then(() => this.afterExit(exit, 'camera_unreachable'));
       });
       return;
     }
@@ -188,7 +195,7 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
    * Nothing here may stop the restart: a catalog on a failed disk throws, and the camera must
    * still be retried once the disk is back.
    */
-  private async afterExit(exit: BackendExit): Promise<void> {
+  private async afterExit(exit: BackendExit, knownCause?: GapCause): Promise<void> {
     const run = {
       hadMedia: this.lastMediaMs >= this.launchedAtMs,
       msSinceMedia: Date.now() - Math.max(this.lastMediaMs, this.launchedAtMs),
@@ -205,7 +212,7 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
       this.emit('exit', { ...exit, cause: null });
       return;
     }
-    const cause: GapCause = this.stalled ? 'stalled' : classifyExit(exit, run);
+    const cause: GapCause = knownCause ?? (this.stalled ? 'stalled' : classifyExit(exit, run));
     this.emit('exit', { ...exit, cause });
     try {
       this.openGap(cause, exit.reason);

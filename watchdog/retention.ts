@@ -1,8 +1,12 @@
-import { unlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { Catalog, SegmentRow } from '../recorder/catalog/catalog.js';
+import type { Catalog, Deletion, SegmentRow } from '../recorder/catalog/catalog.js';
+import { canonicalJson } from '../common/canonical-json.js';
+import type { ClockFacts, DeletionRule, RetentionPauseData, RetentionPolicyData } from '../recorder/catalog/ledger.js';
+import { QUARANTINE_DIR } from '../recorder/recovery.js';
 import type { RaiseEvent } from './events.js';
+import { groupBy } from '../common/group-by.js';
 
 export const DAY_MS = 86_400_000;
 
@@ -16,20 +20,46 @@ export interface RetentionPolicy {
   /** keep at least this much free on the data disk */
   floorBytes: number;
   cameras: CameraRetention[];
+  /** the box's own policy, for cameras with recordings that the config no longer names
+   * (default: 30 days minimum, no maximum) */
+  box?: { minDays: number; maxDays: number | null };
+  /** files in exports/ older than this many days go; null keeps them */
+  exportsMaxDays?: number | null;
+  /** age deletion waits while the clock is not known synchronised (default true) */
+  ageNeedsClockSync?: boolean;
 }
+
+/** What the health monitor knows about the clock (see HealthMonitor.clockView). */
+export interface ClockView extends ClockFacts {
+  /** a forward step no synchronised reading has confirmed since, ms; null when none */
+  unconfirmedStepMs: number | null;
+  /** false until the clock's sync state was first read (start-up): age deletion waits, quietly */
+  read?: boolean;
+}
+
+export const UNKNOWN_CLOCK: ClockView = { synchronized: null, source: 'unknown', unconfirmedStepMs: null };
 
 export interface DiskSpace {
   total_bytes: number;
   available_bytes: number;
+  /** free including the blocks reserved for root; `available` when not known */
+  free_bytes?: number;
 }
 
 export interface SweepResult {
   deletedForAge: number;
   deletedForSpace: number;
+  deletedExports: number;
   /** cameras that lost recordings younger than their minimum */
   atRisk: string[];
   /** the floor is crossed and nothing more may be deleted (all held) */
   stuck: boolean;
+  /** age deletion is paused (the clock), with why */
+  paused: RetentionPauseData['reason'] | null;
+  /** bytes on the data disk that are not the box's own, when the floor was crossed */
+  unaccountedBytes: number | null;
+  /** recordings younger than their minimum kept although the floor is crossed: something else filled the disk */
+  youngKept: boolean;
   disk: DiskSpace;
 }
 
@@ -51,27 +81,43 @@ export interface RetentionStatus {
 }
 
 const BATCH = 200;
-const AT_RISK_REPEAT_MS = 10 * 60_000;
-const LIVE_BYTES_TTL_MS = 10 * 60_000;
+/** at most this many batches per rule and sweep: a sweep never runs long, the next one goes on */
+const MAX_BATCHES = 10;
+const SPACE_BATCH = 20;
+const SPACE_ROUNDS = 25;
+const ALARM_REPEAT_MS = 10 * 60_000;
 const REPORT_EVERY_MS = 60 * 60_000;
+const EXPORTS_EVERY_MS = 60 * 60_000;
+export const EXPORTS_DIR = 'exports';
+const BASELINE_META = 'disk.unaccounted_per_hour';
+const BASELINE_HOURS = 24;
 
 /**
- * Deletes what the law lets go and nothing it protects:
+ * Deletes what the law lets go and nothing it protects, and writes down why:
  * - age: a camera's segments older than its `max_days` (personal images must go once the
- *   period has passed);
+ *   period has passed); a camera removed from the config by the box's `max_days`. Age deletion
+ *   pauses while the clock is not known synchronised and after a forward step until a
+ *   synchronised reading confirms it: a clock set a year ahead must not make a year "old";
  * - space: while free space is under the floor, the oldest segments of any camera. Losing a
  *   segment younger than its camera's `min_days` this way is an alarm (`retention_at_risk`),
- *   never silent; recording the present wins over keeping the past;
- * - never a segment under an active legal hold.
- * A deleted segment's row stays (state `deleted`, with when and why), so the hash chain and
- * `verify` still account for it. The row is marked before the file goes: a crash in between
- * leaves a file retention removes again, never a row claiming a file that was lost.
+ *   never silent; recording the present wins over keeping the past. When the shortage is bytes
+ *   that are not the box's (something else filled the disk), `disk_filled_externally` names
+ *   them first, and young footage is kept while half the floor is still free;
+ * - exports: files in exports/ older than `storage.exports_max_days`;
+ * - never a segment under an active legal hold; every sweep deletes in bounded batches.
+ * Each batch is one ledger entry (rule, ids, the facts: segment ends, policy, disk, holds, clock)
+ * written with the rows' state, so `verify` re-checks it against its own rule. The row is marked
+ * before the file goes: a crash in between leaves a file retention removes again, never a row
+ * claiming a file that was lost.
  */
 export class Retention {
-  private lastAtRisk = new Map<string, number>();
+  private lastAlarm = new Map<string, number>();
   private liveBytesCache?: { atMs: number; bytes: number };
   /** deletions not yet reported, per camera and reason */
   private unreported = new Map<string, { camera: string; reason: string; segments: number; bytes: number; from: number; to: number; lastMs: number }>();
+  private removedCameras: string[] = [];
+  private paused: RetentionPauseData['reason'] | null;
+  private lastExportsSweep = 0;
 
   constructor(
     private readonly dataDir: string,
@@ -81,40 +127,73 @@ export class Retention {
     private readonly log: Logger,
     private readonly raise: RaiseEvent,
     private readonly now: () => number = Date.now,
-  ) {}
+    private readonly clock: () => ClockView = () => UNKNOWN_CLOCK,
+  ) {
+    const last = catalog.readonly ? undefined : [catalog.lastLedger('retention_paused'), catalog.lastLedger('retention_resumed')]
+      .filter((e) => e !== undefined).sort((a, b) => b.id - a.id)[0];
+    this.paused = last?.kind === 'retention_paused' ? (JSON.parse(last.data) as RetentionPauseData).reason : null;
+    if (!catalog.readonly) this.applyPolicy();
+  }
 
   setPolicy(policy: RetentionPolicy): void {
     this.policy = policy;
+    this.applyPolicy();
+  }
+
+  private get box() {
+    return this.policy.box ?? { minDays: 30, maxDays: null };
+  }
+
+  /** Records the policy in the ledger when it changed (verify judges each deletion by the one in
+   * force), and finds the cameras that have recordings but no config. */
+  private applyPolicy(): void {
+    const data: RetentionPolicyData = {
+      floor_bytes: this.policy.floorBytes,
+      box: { min_days: this.box.minDays, max_days: this.box.maxDays },
+      cameras: this.policy.cameras.map((c) => ({ camera: c.camera, min_days: c.minDays, max_days: c.maxDays })),
+      exports_max_days: this.policy.exportsMaxDays ?? null,
+      age_deletion_needs_clock_sync: this.policy.ageNeedsClockSync ?? true,
+    };
+    const last = this.catalog.lastLedger('retention_policy');
+    if (!last || last.data !== canonicalJson(data)) this.catalog.ledgerEntry('retention_policy', null, data);
+    this.removedCameras = this.catalog.camerasWithLiveSegmentsBesides(this.policy.cameras.map((c) => c.camera));
+    if (this.removedCameras.length) {
+      this.log.info({ cameras: this.removedCameras, maxDays: this.box.maxDays }, 'cameras no longer configured: their recordings follow the box retention');
+    }
   }
 
   async sweep(): Promise<SweepResult> {
     const now = this.now();
-    const result: SweepResult = { deletedForAge: 0, deletedForSpace: 0, atRisk: [], stuck: false, disk: await this.diskSpace(this.dataDir) };
+    const clock = this.clock();
+    const result: SweepResult = {
+      deletedForAge: 0, deletedForSpace: 0, deletedExports: 0, atRisk: [], stuck: false, paused: clock.read === false ? null : this.pauseFor(clock),
+      unaccountedBytes: null, youngKept: false, disk: await this.diskSpace(this.dataDir),
+    };
+    const ageWaits = result.paused !== null || clock.read === false;
+    const facts: ClockFacts = { synchronized: clock.synchronized, source: clock.source };
+    const holds = this.catalog.holds().map((h) => h.id);
 
-    for (const cam of this.policy.cameras) {
-      if (cam.maxDays === null) continue;
-      const cutoff = now - cam.maxDays * DAY_MS;
-      for (let rows = this.catalog.expiredSegments(cam.camera, cutoff, BATCH); rows.length; rows = this.catalog.expiredSegments(cam.camera, cutoff, BATCH)) {
-        this.remove(rows, `retention: older than max_days ${cam.maxDays}`);
-        result.deletedForAge += rows.length;
+    if (!ageWaits) {
+      const aged = [...this.policy.cameras.map((c) => ({ ...c, rule: 'max_days' as DeletionRule })),
+        ...this.removedCameras.map((camera) => ({ camera, ...this.box, rule: 'removed_camera' as DeletionRule }))];
+      for (const cam of aged) {
+        if (cam.maxDays === null) continue;
+        const cutoff = now - cam.maxDays * DAY_MS;
+        const note = cam.rule === 'max_days' ? `retention: older than max_days ${cam.maxDays}`
+          : `retention: camera removed from the config, older than the box's max_days ${cam.maxDays}`;
+        for (let i = 0; i < MAX_BATCHES; i++) {
+          const rows = this.catalog.expiredSegments(cam.camera, cutoff, BATCH);
+          if (!rows.length) break;
+          result.deletedForAge += this.remove(cam.camera, rows, {
+            rule: cam.rule, note, policy: { min_days: cam.minDays, max_days: cam.maxDays }, holds_checked: holds, clock: facts,
+          }, now);
+        }
       }
     }
 
-    const minDays = new Map(this.policy.cameras.map((c) => [c.camera, c.minDays]));
-    const atRisk = new Set<string>();
-    while (result.disk.available_bytes < this.policy.floorBytes) {
-      const rows = this.catalog.oldestDeletable(20);
-      if (rows.length === 0) {
-        result.stuck = true;
-        break;
-      }
-      for (const r of rows) {
-        if (r.start_ms > now - (minDays.get(r.camera) ?? 30) * DAY_MS) atRisk.add(r.camera);
-      }
-      this.remove(rows, 'retention: free space under the floor');
-      result.deletedForSpace += rows.length;
-      result.disk = await this.diskSpace(this.dataDir);
-    }
+    // measured on every sweep, so the baseline is known before something fills the disk
+    const acc = this.accounting(result.disk, now);
+    if (result.disk.available_bytes < this.policy.floorBytes) await this.freeSpace(result, now, holds, facts, acc);
 
     if (result.deletedForAge || result.deletedForSpace) {
       this.log.info({ forAge: result.deletedForAge, forSpace: result.deletedForSpace, availableBytes: result.disk.available_bytes }, 'retention deleted segments');
@@ -123,36 +202,199 @@ export class Retention {
       this.log.error({ availableBytes: result.disk.available_bytes, floorBytes: this.policy.floorBytes }, 'data disk under its floor and everything left is held');
       this.raise('disk_low', null, { available_bytes: result.disk.available_bytes, floor_bytes: this.policy.floorBytes, all_remaining_held: true });
     }
-    // the status costs a scan of the catalog: only when an alarm is due, not on every sweep at the floor
-    const due = [...atRisk].filter((camera) => now - (this.lastAtRisk.get(camera) ?? 0) >= AT_RISK_REPEAT_MS);
-    const status = due.length ? this.status(result.disk) : undefined;
-    for (const camera of due) {
-      this.lastAtRisk.set(camera, now);
-      const s = status!.cameras.find((c) => c.camera === camera);
-      this.log.warn({ camera, daysHeld: s?.days_held, minDays: s?.min_days }, 'retention at risk: the disk cannot hold the legal minimum');
-      this.raise('retention_at_risk', camera, { days_held: s?.days_held ?? 0, min_days: s?.min_days ?? null, forecast_days: status!.forecast_days });
+    if (!ageWaits && now - this.lastExportsSweep >= EXPORTS_EVERY_MS) {
+      this.lastExportsSweep = now;
+      result.deletedExports = this.sweepExports(now, holds, facts);
     }
-    result.atRisk = [...atRisk];
     return result;
   }
 
-  private remove(rows: SegmentRow[], why: string): void {
-    this.catalog.markDeleted(rows.map((r) => r.id), why);
-    const perCamera = new Map<string, { count: number; bytes: number; oldest: number; newest: number }>();
-    for (const r of rows) {
+  /** Age deletion pauses (and resumes) on the clock; each change is a ledger entry and an event. */
+  private pauseFor(clock: ClockView): RetentionPauseData['reason'] | null {
+    const reason = clock.unconfirmedStepMs !== null ? 'clock_step'
+      : (this.policy.ageNeedsClockSync ?? true) && clock.synchronized !== true ? 'clock_unsynced' : null;
+    if (reason === this.paused) return reason;
+    const facts: ClockFacts = { synchronized: clock.synchronized, source: clock.source };
+    if (reason) {
+      const data: RetentionPauseData = { reason, clock: facts, ...(clock.unconfirmedStepMs !== null ? { step_ms: clock.unconfirmedStepMs } : {}) };
+      this.catalog.ledgerEntry('retention_paused', null, data);
+      this.log.warn(data, reason === 'clock_step'
+        ? 'age deletion paused: the clock stepped forward; it resumes once a synchronised clock confirms the time'
+        : 'age deletion paused: the clock is not known to be synchronised');
+      this.raise('retention_paused', null, { ...data });
+    } else {
+      const data: RetentionPauseData = { reason: 'clock_synced', clock: facts };
+      this.catalog.ledgerEntry('retention_resumed', null, data);
+      this.log.info(data, 'age deletion resumed: the clock is synchronised');
+      this.raise('retention_resumed', null, { ...data });
+    }
+    this.paused = reason;
+    return reason;
+  }
+
+  /**
+   * Under the floor: the oldest unheld segments go, in bounded batches. When bytes that are not
+   * the box's explain the shortage, the alarm comes first and footage younger than its minimum
+   * is kept while more than half the floor is free (the floor is the reserve recording eats
+   * into meanwhile); past that, recording the present wins.
+   */
+  private async freeSpace(result: SweepResult, now: number, holds: number[], clock: ClockFacts, acc: { unaccounted: number; baseline: number; grown: number }): Promise<void> {
+    const floor = this.policy.floorBytes;
+    result.unaccountedBytes = acc.unaccounted;
+    const foreign = acc.grown > 0 && acc.grown >= floor - result.disk.available_bytes;
+    if (foreign) {
+      this.alarm('disk_filled_externally', null, now, () => {
+        this.log.error({ unaccountedBytes: acc.unaccounted, grownBytes: acc.grown, availableBytes: result.disk.available_bytes, floorBytes: floor },
+          'the data disk is filling with files that are not recordings');
+        return {
+          unaccounted_bytes: acc.unaccounted, grown_bytes: acc.grown, baseline_bytes: acc.baseline, available_bytes: result.disk.available_bytes,
+          floor_bytes: floor, cause: `${fmtBytes(acc.grown)} more on the data disk than the box's own files account for (recordings, catalog, exports)`,
+        };
+      });
+    }
+    const minDays = new Map([...this.policy.cameras.map((c) => [c.camera, c.minDays] as const), ...this.removedCameras.map((c) => [c, this.box.minDays] as const)]);
+    const young = (r: SegmentRow) => r.start_ms > now - (minDays.get(r.camera) ?? this.box.minDays) * DAY_MS;
+    const atRisk = new Set<string>();
+    for (let round = 0; round < SPACE_ROUNDS && result.disk.available_bytes < floor; round++) {
+      const protectYoung = foreign && result.disk.available_bytes >= floor / 2;
+      const candidates = protectYoung ? this.oldestPastMinimum(now, minDays) : this.catalog.oldestDeletable(SPACE_BATCH);
+      // no more than the shortfall: back to the floor, or (young footage, foreign bytes) to half of it
+      const target = foreign && !protectYoung ? floor / 2 : floor;
+      const rows = upTo(candidates, target - result.disk.available_bytes);
+      if (rows.length === 0) {
+        if (protectYoung) result.youngKept = true;
+        else result.stuck = true;
+        break;
+      }
+      for (const r of rows) if (young(r)) atRisk.add(r.camera);
+      for (const [camera, batch] of groupBy(rows, (r) => r.camera)) {
+        result.deletedForSpace += this.remove(camera, batch, {
+          rule: 'space_floor', note: 'retention: free space under the floor',
+          policy: { min_days: minDays.get(camera) ?? this.box.minDays, max_days: this.policy.cameras.find((c) => c.camera === camera)?.maxDays ?? this.box.maxDays },
+          disk: { available_bytes: result.disk.available_bytes, floor_bytes: floor, unaccounted_bytes: acc.unaccounted }, holds_checked: holds, clock,
+        }, now);
+      }
+      result.disk = await this.diskSpace(this.dataDir);
+    }
+    if (result.youngKept) {
+      this.log.warn({ availableBytes: result.disk.available_bytes, floorBytes: floor }, 'under the floor, keeping recordings younger than their minimum: something else filled the disk');
+    }
+    // the status costs a scan of the catalog: only when an alarm is due, not on every sweep at the floor
+    const due = [...atRisk].filter((camera) => now - (this.lastAlarm.get(`at_risk:${camera}`) ?? 0) >= ALARM_REPEAT_MS);
+    const status = due.length ? this.status(result.disk) : undefined;
+    for (const camera of due) {
+      this.alarm('retention_at_risk', camera, now, () => {
+        const s = status!.cameras.find((c) => c.camera === camera);
+        this.log.warn({ camera, daysHeld: s?.days_held, minDays: s?.min_days }, 'retention at risk: the disk cannot hold the legal minimum');
+        return { days_held: s?.days_held ?? 0, min_days: s?.min_days ?? null, forecast_days: status!.forecast_days, cause: foreign ? 'foreign_files' : 'recordings', unaccounted_bytes: acc.unaccounted };
+      }, `at_risk:${camera}`);
+    }
+    result.atRisk = [...atRisk];
+  }
+
+  /** The oldest unheld segments already past their camera's minimum, any camera. */
+  private oldestPastMinimum(now: number, minDays: Map<string, number>): SegmentRow[] {
+    const rows = [...minDays].flatMap(([camera, days]) => this.catalog.expiredSegments(camera, now - days * DAY_MS, SPACE_BATCH));
+    return rows.sort((a, b) => a.start_ms - b.start_ms).slice(0, SPACE_BATCH);
+  }
+
+  /**
+   * Bytes in use on the data disk that are not the box's own (recordings, staging, catalog,
+   * exports, quarantine), and how much that grew over the lowest measured in the last 24 hours
+   * (the baseline, kept in the catalog per hour): an OS sharing the partition, or the slow drift
+   * of block rounding, is not news; a file growing beside the recordings is, for a day.
+   */
+  private accounting(disk: DiskSpace, now: number): { unaccounted: number; baseline: number; grown: number } {
+    const used = disk.total_bytes - (disk.free_bytes ?? disk.available_bytes);
+    const own = this.catalog.liveBytes() + dirBytes(join(this.dataDir, EXPORTS_DIR)) + dirBytes(join(this.dataDir, QUARANTINE_DIR))
+      + fileBytes(this.catalog.path) + fileBytes(`${this.catalog.path}-wal`) + fileBytes(`${this.catalog.path}-shm`) + this.stagingBytes();
+    const unaccounted = Math.max(0, used - own);
+    const hour = Math.floor(now / 3_600_000);
+    let perHour: Record<string, number> = {};
+    try { perHour = JSON.parse(this.catalog.getMeta(BASELINE_META) ?? '{}') as Record<string, number>; } catch { /* start again */ }
+    const kept = Object.fromEntries(Object.entries(perHour).filter(([h]) => Number(h) > hour - BASELINE_HOURS));
+    if (!(kept[hour] <= unaccounted)) {
+      kept[hour] = unaccounted;
+      this.catalog.setMeta(BASELINE_META, JSON.stringify(kept));
+    }
+    const baseline = Math.min(...Object.values(kept));
+    return { unaccounted, baseline, grown: unaccounted - baseline };
+  }
+
+  private stagingBytes(): number {
+    let n = 0;
+    for (const camera of safeReaddir(join(this.dataDir, 'recordings'))) n += dirBytes(join(this.dataDir, 'recordings', camera, '.staging'));
+    return n;
+  }
+
+  /** An alarm event at most every 10 minutes per key; `build` logs and returns the event's data. */
+  private alarm(type: 'disk_filled_externally' | 'retention_at_risk', camera: string | null, now: number, build: () => Record<string, unknown>, key: string = type): void {
+    if (now - (this.lastAlarm.get(key) ?? 0) < ALARM_REPEAT_MS) return;
+    this.lastAlarm.set(key, now);
+    this.raise(type, camera, build());
+  }
+
+  /** Marks one camera's batch deleted (with its ledger entry), then unlinks the files. */
+  private remove(camera: string, rows: SegmentRow[], why: Deletion, now: number): number {
+    const ids = new Set(this.catalog.markDeleted(camera, rows, why, now));
+    const done = rows.filter((r) => ids.has(r.id));
+    for (const r of done) {
       try {
         unlinkSync(join(this.dataDir, r.path));
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.log.error({ err, path: r.path }, 'cannot delete a segment file');
       }
-      const c = perCamera.get(r.camera) ?? { count: 0, bytes: 0, oldest: r.start_ms, newest: r.end_ms };
-      c.count++;
-      c.bytes += r.bytes;
-      c.oldest = Math.min(c.oldest, r.start_ms);
-      c.newest = Math.max(c.newest, r.end_ms);
-      perCamera.set(r.camera, c);
     }
-    for (const [camera, c] of perCamera) this.report(camera, why, c);
+    if (done.length) {
+      this.report(camera, why.note, {
+        count: done.length, bytes: done.reduce((s, r) => s + r.bytes, 0),
+        oldest: Math.min(...done.map((r) => r.start_ms)), newest: Math.max(...done.map((r) => r.end_ms)),
+      });
+    }
+    return done.length;
+  }
+
+  /** Exports and redacted copies past `exports_max_days` (by their signed manifest's time, else
+   * the file's), unless an active hold covers their camera and range. One ledger entry a sweep. */
+  private sweepExports(now: number, holds: number[], clock: ClockFacts): number {
+    const days = this.policy.exportsMaxDays ?? null;
+    if (days === null) return 0;
+    const dir = join(this.dataDir, EXPORTS_DIR);
+    const names = safeReaddir(dir);
+    const active = this.catalog.holds();
+    const files: Array<{ file: string; created_ms: number; bytes: number }> = [];
+    for (const name of names.filter((n) => !n.endsWith('.manifest.json'))) {
+      const path = join(dir, name);
+      let st;
+      try { st = statSync(path); } catch { continue; }
+      if (!st.isFile()) continue;
+      let created = st.mtimeMs;
+      let covered = false;
+      const manifest = names.includes(`${name}.manifest.json`) ? readManifest(join(dir, `${name}.manifest.json`)) : undefined;
+      if (manifest?.created) created = Date.parse(manifest.created) || created;
+      if (manifest?.camera && manifest.from && manifest.to) {
+        const from = Date.parse(manifest.from), to = Date.parse(manifest.to);
+        covered = active.some((h) => (h.camera === null || h.camera === manifest.camera) && h.from_ms < to && h.to_ms > from);
+      }
+      if (covered || created >= now - days * DAY_MS) continue;
+      files.push({ file: `${EXPORTS_DIR}/${name}`, created_ms: Math.round(created), bytes: st.size });
+      if (manifest) {
+        try { files.push({ file: `${EXPORTS_DIR}/${name}.manifest.json`, created_ms: Math.round(created), bytes: statSync(`${path}.manifest.json`).size }); } catch { /* gone */ }
+      }
+    }
+    if (!files.length) return 0;
+    const note = `retention: export older than exports_max_days ${days}`;
+    this.catalog.ledgerEntry('deletion', null, {
+      rule: 'exports_max_days', files, state_at_ms: now, note, policy: { min_days: null, max_days: days }, holds_checked: holds, clock,
+    }, now);
+    for (const f of files) {
+      try { unlinkSync(join(this.dataDir, f.file)); } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.log.error({ err, path: f.file }, 'cannot delete an export');
+      }
+    }
+    this.log.info({ files: files.map((f) => f.file) }, 'retention deleted exports');
+    this.raise('retention_deletion', null, { reason: note, files: files.length, bytes: files.reduce((s, f) => s + f.bytes, 0) });
+    return files.length;
   }
 
   /**
@@ -183,8 +425,8 @@ export class Retention {
       const oldest = this.catalog.oldestLive(c.camera);
       return { camera: c.camera, oldest_ms: oldest, days_held: oldest === null ? 0 : (now - oldest) / DAY_MS, min_days: c.minDays, max_days: c.maxDays };
     });
-    // the forecast need not be exact by the minute; the sum is a full scan
-    if (!this.liveBytesCache || now - this.liveBytesCache.atMs > LIVE_BYTES_TTL_MS) this.liveBytesCache = { atMs: now, bytes: this.catalog.liveBytes() };
+    // the forecast need not be exact by the minute; on an unmigrated catalog the sum is a full scan
+    if (!this.liveBytesCache || now - this.liveBytesCache.atMs > 60_000) this.liveBytesCache = { atMs: now, bytes: this.catalog.liveBytes() };
     const liveBytes = this.liveBytesCache.bytes;
     const rate = this.catalog.recentRate(now - 3_600_000, this.policy.cameras.map((c) => c.camera));
     const bytesPerDay = rate.spanMs > 60_000 ? (rate.bytes / rate.spanMs) * DAY_MS : 0;
@@ -197,3 +439,41 @@ export class Retention {
     };
   }
 }
+
+/** The first rows whose bytes reach `needed` (at least one). */
+function upTo(rows: SegmentRow[], needed: number): SegmentRow[] {
+  let sum = 0;
+  const out: SegmentRow[] = [];
+  for (const r of rows) {
+    out.push(r);
+    sum += r.bytes;
+    if (sum >= needed) break;
+  }
+  return out;
+}
+
+function safeReaddir(dir: string): string[] {
+  try { return readdirSync(dir); } catch { return []; }
+}
+
+function fileBytes(path: string): number {
+  try { return statSync(path).size; } catch { return 0; }
+}
+
+/** Bytes of the files directly in a directory (exports, quarantine per camera, staging). */
+function dirBytes(dir: string): number {
+  let n = 0;
+  for (const e of safeReaddir(dir)) {
+    try {
+      const st = statSync(join(dir, e));
+      n += st.isDirectory() ? dirBytes(join(dir, e)) : st.size;
+    } catch { /* gone meanwhile */ }
+  }
+  return n;
+}
+
+function readManifest(path: string): { created?: string; camera?: string; from?: string; to?: string } | undefined {
+  try { return JSON.parse(readFileSync(path, 'utf8')) as { created?: string; camera?: string; from?: string; to?: string }; } catch { return undefined; }
+}
+
+const fmtBytes = (b: number) => (b >= 2 ** 30 ? `${(b / 2 ** 30).toFixed(1)} GiB` : `${(b / 2 ** 20).toFixed(0)} MiB`);

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { auditEntries, verifyAudit } from '../../recorder/catalog/audit-log.js';
 import { CATALOG_FILE } from '../../recorder/catalog/catalog.js';
 import { verifyManifest } from '../../redaction/manifest.js';
-import { EXIT, parseCommand } from '../args.js';
+import { isoTime } from '../../common/human.js';
+import { EXIT, parseCommand, parseNumber } from '../args.js';
 import { dataDirFrom, dataDirOptions, openCatalogReadOnly, parseTime } from './data-dir.js';
 
 export const spec = {
@@ -22,7 +23,6 @@ export const spec = {
   },
 } as const;
 
-const iso = (ms: number | null) => (ms === null ? '' : new Date(ms).toISOString());
 
 export async function run(argv: string[]): Promise<number> {
   const args = parseCommand(spec, argv);
@@ -41,12 +41,14 @@ export async function run(argv: string[]): Promise<number> {
   const catalog = openCatalogReadOnly(dataDirFrom(v));
   try {
     const check = verifyAudit(catalog);
-    const limit = v.limit ? Number(v.limit) : 100;
-    const rows = auditEntries(catalog, { sinceMs: parseTime('since', v.since) ?? 0, limit: Number.isFinite(limit) && limit > 0 ? limit : 100 });
+    const limit = parseNumber('limit', v.limit, { integer: true, min: 1 }) ?? 100;
+    const rows = auditEntries(catalog, { sinceMs: parseTime('since', v.since) ?? 0, limit });
     if (v.json) {
-      process.stdout.write(JSON.stringify({ chain: check, entries: rows.map((r) => ({ ...r, at: iso(r.at_ms), details: JSON.parse(r.details) as unknown })) }, null, 2) + '\n');
+      const { at: _at, ...chain } = check;
+      void _at;
+      process.stdout.write(JSON.stringify({ chain, entries: rows.map((r) => ({ ...r, at: isoTime(r.at_ms), details: JSON.parse(r.details) as unknown })) }, null, 2) + '\n');
     } else {
-      const lines = rows.map((r) => `#${r.id}  ${iso(r.at_ms)}  ${r.action.padEnd(14)} who=${r.actor}  why=${JSON.stringify(r.reason ?? '')}  to=${r.destination ?? ''}${r.camera ? `  camera=${r.camera} ${iso(r.from_ms)}..${iso(r.to_ms)}` : ''}`);
+      const lines = rows.map((r) => `#${r.id}  ${isoTime(r.at_ms)}  ${r.action.padEnd(14)} who=${r.actor}  why=${JSON.stringify(r.reason ?? '')}  to=${r.destination ?? ''}${r.camera ? `  camera=${r.camera} ${isoTime(r.from_ms)}..${isoTime(r.to_ms)}` : ''}`);
       process.stdout.write([rows.length ? 'audit log, newest first:' : 'the audit log is empty', ...lines,
         check.ok ? `chain OK: ${check.entries} entries, head ${check.head}` : `chain BROKEN:\n${check.problems.map((p) => `  ${p.detail}`).join('\n')}`].join('\n') + '\n');
     }

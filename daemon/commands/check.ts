@@ -16,7 +16,7 @@ import { Catalog } from '../../recorder/catalog/catalog.js';
 import { checkGstreamer } from '../../recorder/backends/gstreamer.js';
 import { clockDrifts } from '../../recorder/sources/onvif.js';
 import { resolveSource } from '../../recorder/sources/resolve.js';
-import { scrubCredentials } from '../../recorder/sources/url.js';
+import { scrubCredentials } from '../../common/credentials.js';
 import { configuredDetectors } from '../../redaction/egress.js';
 import { readClockSync } from '../../watchdog/system-health.js';
 import { probeStream } from './probe.js';

@@ -14,9 +14,26 @@ export function dataDirFrom(values: { config?: string; data?: string }): string 
   return resolve(values.data ?? loadConfig(values.config ?? DEFAULT_CONFIG).storage.path);
 }
 
+/**
+ * The catalog of a data dir the daemon made, for commands that only read it. A mistyped --data
+ * must not leave an empty catalog (or directory) behind that later reads as "no recordings": it
+ * is refused, and nothing is created.
+ */
 export function openCatalogReadOnly(dataDir: string): Catalog {
-  if (!existsSync(join(dataDir, CATALOG_FILE))) throw new UsageError(`no catalog in ${dataDir}: nothing has been recorded there (wrong --data or --config?)`);
-  return Catalog.openReadOnly(dataDir);
+  const noData = (why: string) => new UsageError(`no edge-nvr data in ${dataDir} (${why}); check --data or the config's storage.path`);
+  if (!existsSync(join(dataDir, CATALOG_FILE))) throw noData(`no ${CATALOG_FILE}`);
+  try {
+    return Catalog.openReadOnly(dataDir);
+  } catch (err) {
+    const msg = (err as Error).message;
+    throw noData(/no such table|not a database/i.test(msg) ? `${CATALOG_FILE} is not an edge-nvr catalog` : `${CATALOG_FILE} cannot be read: ${msg}`);
+  }
+}
+
+/** The catalog of an existing data dir, for the commands that add to it (hold): never a new one. */
+export function openCatalogForWriting(dataDir: string): Catalog {
+  openCatalogReadOnly(dataDir).close();
+  return Catalog.open(dataDir);
 }
 
 /** ISO 8601 or epoch milliseconds. */

@@ -1,25 +1,27 @@
 /**
  * `edge-nvr discover`: WS-Discovery on the local network, then for each camera its device
- * information, profiles, stream URIs and clock drift (ONVIF, with the credentials given), as a
- * table or as a ready `cameras:` config snippet (--yaml). Credentials are never printed: the
- * snippet names the password file.
+ * information, profiles, stream URIs and clock drift (ONVIF), as a table or as a ready
+ * `cameras:` config snippet (--yaml). Credentials are never printed (the snippet names the
+ * password file), and they go only to the cameras the installer names with --host: anything on
+ * the network can answer a WS-Discovery probe, and none of it gets them unasked.
  */
 import { resolve } from 'node:path';
 import { readSecret } from '../../config/load.js';
-import { clockDrifts, discover, inspectCamera, type OnvifCameraInfo } from '../../recorder/sources/onvif.js';
-import { EXIT, parseCommand, UsageError } from '../args.js';
+import { clockDrifts, discover, inspectCamera, streamUriProblem, type OnvifCameraInfo } from '../../recorder/sources/onvif.js';
+import { EXIT, parseCommand, parseNumber, UsageError } from '../args.js';
 
 const spec = {
   name: 'discover',
   summary: 'Find ONVIF cameras (WS-Discovery), read their profiles, stream URIs and clocks. Exit 0 found at least one, 1 none.',
-  usage: 'discover [--user U --password-file F] [--interface IF] [--timeout S] [--target HOST:PORT] [--yaml [--segment-seconds S] | --json]',
+  usage: 'discover [--user U --password-file F --host HOST...] [--interface IF] [--timeout S] [--target HOST:PORT] [--yaml [--segment-seconds S] | --json]',
   options: {
-    user: { type: 'string' }, 'password-file': { type: 'string' }, interface: { type: 'string' }, timeout: { type: 'string' },
+    user: { type: 'string' }, 'password-file': { type: 'string' }, host: { type: 'string', multiple: true }, interface: { type: 'string' }, timeout: { type: 'string' },
     target: { type: 'string', multiple: true }, 'segment-seconds': { type: 'string' }, yaml: { type: 'boolean' }, json: { type: 'boolean' },
   },
   help: {
     user: 'ONVIF username of the cameras',
     'password-file': 'file holding their password (named, never copied, in the --yaml snippet)',
+    host: 'a camera to log in to with --user/--password-file, as discover lists it (HOST or HOST:PORT; repeatable); no other device gets the credentials',
     interface: 'network interface (eth0) or IPv4 address to probe from (default: the system\'s choice)',
     timeout: 'seconds to wait for answers (default 3)',
     target: 'send the probe unicast to HOST:PORT instead of the multicast group (repeatable)',
@@ -40,9 +42,13 @@ export async function run(argv: string[]): Promise<number> {
   const parsed = parseCommand(spec, argv);
   if (!parsed) return EXIT.ok;
   const v = parsed.values;
-  const timeoutS = Number(v.timeout ?? 3);
-  if (!(timeoutS > 0)) throw new UsageError(`--timeout: expected seconds, got "${v.timeout}"`);
+  const timeoutS = parseNumber('timeout', v.timeout, { above: 0, what: 'seconds' }) ?? 3;
   const passwordFile = v['password-file'] ? resolve(v['password-file']) : undefined;
+  const picked = v.host ?? [];
+  if ((v.user || passwordFile) && picked.length === 0) {
+    throw new UsageError('--user and --password-file need --host HOST (repeatable): credentials go only to the cameras you name. '
+      + 'Run discover without them first to list the cameras that answer.');
+  }
   const password = passwordFile ? readSecret({ password_file: passwordFile }, '--password-file', 'command line') : undefined;
   const targets = v.target?.length ? v.target : [undefined];
   const devices = (await Promise.all(targets.map((target) => discover({ timeoutMs: timeoutS * 1000, iface: v.interface, target })))).flat();
@@ -54,11 +60,17 @@ export async function run(argv: string[]): Promise<number> {
     seen.add(d.urn);
     found.push({ xaddr, host: new URL(xaddr).host });
   }
+  // a named camera that did not answer the probe (another subnet, discovery switched off)
+  for (const h of picked) if (!found.some((f) => isPicked(f.host, [h]))) found.push({ xaddr: `http://${h}/onvif/device_service`, host: h });
   await Promise.all(found.map(async (f) => {
+    const login = isPicked(f.host, picked);
     try {
-      f.info = await inspectCamera({ host: f.host, username: v.user, password, timeoutMs: 5000 });
+      f.info = await inspectCamera({ host: f.host, ...(login ? { username: v.user, password } : {}), timeoutMs: 5000 });
     } catch (err) {
-      f.error = (err as Error).message;
+      const why = (err as Error).message;
+      f.error = !login && /authentication failed|no media profiles/.test(why)
+        ? `ONVIF camera ${f.host}: needs credentials; to log in, run again with --host ${f.host} --user U --password-file F`
+        : why;
     }
   }));
   found.sort((a, b) => a.host.localeCompare(b.host, 'en', { numeric: true }));
@@ -75,6 +87,23 @@ export async function run(argv: string[]): Promise<number> {
   }
   else process.stdout.write(table(found));
   return EXIT.ok;
+}
+
+/** `found` is HOST:PORT as the camera announced it; a name without a port picks every port of that host. */
+function isPicked(found: string, picked: string[]): boolean {
+  const f = found.toLowerCase();
+  return picked.some((p) => {
+    const q = p.toLowerCase();
+    return /:\d+$/.test(q) && !/^[^[]*:.*:/.test(q) ? f === q : f === q || f.replace(/:\d+$/, '') === q;
+  });
+}
+
+/** Profiles whose stream URI the daemon would refuse (another host, not RTSP), as warnings. */
+function streamWarnings(f: Found): string[] {
+  return (f.info?.profiles ?? []).flatMap((p) => {
+    const problem = p.stream_uri ? streamUriProblem(p.stream_uri, f.host) : undefined;
+    return problem ? [`${f.host} profile ${p.token}: ${problem}`] : [];
+  });
 }
 
 const drift = (ms: number | null | undefined) => (ms === null || ms === undefined ? '?' : `${ms >= 0 ? '+' : ''}${(ms / 1000).toFixed(0)} s`);
@@ -95,6 +124,7 @@ function table(found: Found[]): string {
   const out = rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd());
   const drifting = found.filter((f) => f.info && clockDrifts(f.info.clock_drift_ms));
   for (const f of drifting) out.push(`WARNING: ${f.host}: camera clock is ${drift(f.info!.clock_drift_ms)} off this box; set it to NTP`);
+  for (const w of found.flatMap(streamWarnings)) out.push(`WARNING: ${w}`);
   return out.join('\n') + '\n';
 }
 
@@ -115,6 +145,7 @@ function snippet(found: Found[], user: string | undefined, passwordFile: string 
     if (!f.info) { lines.push(`  # ${f.host}: ${f.error}`); continue; }
     const p = f.info.profiles[0];
     lines.push(`  # ${f.info.manufacturer ?? ''} ${f.info.model ?? ''} serial ${f.info.serial ?? '?'}, clock drift ${drift(f.info.clock_drift_ms)}`.trimEnd());
+    for (const w of streamWarnings(f)) lines.push(`  # WARNING: ${w}`);
     lines.push(`  - id: ${camId(f, i, used)}`);
     lines.push('    source:', '      type: onvif', `      host: ${q(f.host)}`);
     if (user) lines.push(`      username: ${q(user)}`);

@@ -1,6 +1,8 @@
-import { Catalog } from '../../recorder/catalog/catalog.js';
+import { liftHold, placeHold } from '../../recorder/catalog/holds.js';
+import { isoTime } from '../../common/human.js';
 import { EXIT, parseCommand, UsageError } from '../args.js';
-import { dataDirFrom, dataDirOptions, openCatalogReadOnly, parseTime } from './data-dir.js';
+import { cliActor } from '../audit-trail.js';
+import { dataDirFrom, dataDirOptions, openCatalogForWriting, openCatalogReadOnly, parseTime } from './data-dir.js';
 
 export const spec = {
   name: 'hold',
@@ -12,14 +14,12 @@ export const spec = {
   },
   help: {
     camera: 'the camera held', 'all-cameras': 'hold every camera', from: 'start of the held range (ISO 8601 or epoch ms)', to: 'end of the held range',
-    reason: 'why (case number, request): kept with the hold', by: 'who asks (default: $SUDO_USER or $USER)',
+    reason: 'why (case number, request): kept with the hold', by: 'on whose behalf (kept beside the unix user running the command, or the sudo user)',
     all: 'list released holds too', json: 'print JSON', ...dataDirOptions.help,
   },
   positionals: 2,
 } as const;
 
-const who = (by?: string) => by ?? process.env.SUDO_USER ?? process.env.USER ?? 'unknown';
-const iso = (ms: number | null) => (ms === null ? '-' : new Date(ms).toISOString());
 
 export async function run(argv: string[]): Promise<number> {
   const args = parseCommand(spec, argv);
@@ -35,12 +35,10 @@ export async function run(argv: string[]): Promise<number> {
       if (from === undefined || to === undefined) throw new UsageError('hold add: --from and --to are required');
       if (to <= from) throw new UsageError('hold add: --to must be after --from');
       if (!v.reason || v.reason.trim().length < 3) throw new UsageError('hold add: --reason is required (a case number or request reference)');
-      openCatalogReadOnly(dataDir).close(); // a clear error when there is no catalog yet
-      const catalog = Catalog.open(dataDir);
+      const catalog = openCatalogForWriting(dataDir);
       try {
-        const hold = catalog.addHold({ camera: v.camera ?? null, from_ms: from, to_ms: to, reason: v.reason.trim(), created_by: who(v.by) });
-        catalog.addEvent('hold_added', hold.camera, { hold: hold.id, from_ms: from, to_ms: to, reason: hold.reason, by: hold.created_by });
-        process.stdout.write(v.json ? JSON.stringify(hold) + '\n' : `hold ${hold.id} added: ${hold.camera ?? 'all cameras'} ${iso(from)} .. ${iso(to)}\n`);
+        const hold = placeHold(catalog, { camera: v.camera ?? null, from_ms: from, to_ms: to, reason: v.reason.trim() }, cliActor(v.by));
+        process.stdout.write(v.json ? JSON.stringify(hold) + '\n' : `hold ${hold.id} added: ${hold.camera ?? 'all cameras'} ${isoTime(from)} .. ${isoTime(to)}\n`);
         return EXIT.ok;
       } finally {
         catalog.close();
@@ -48,13 +46,12 @@ export async function run(argv: string[]): Promise<number> {
     }
     case 'release': {
       if (!id || !/^\d+$/.test(id)) throw new UsageError('hold release: give the hold id (see `edge-nvr hold list`)');
-      const catalog = Catalog.open(dataDir);
+      const catalog = openCatalogForWriting(dataDir);
       try {
         const before = catalog.holds(true).find((h) => h.id === Number(id));
         if (!before) throw new UsageError(`hold release: there is no hold ${id}`);
-        if (before.released_ms !== null) throw new UsageError(`hold release: hold ${id} was already released at ${iso(before.released_ms)}`);
-        const hold = catalog.releaseHold(Number(id), who(v.by))!;
-        catalog.addEvent('hold_released', hold.camera, { hold: hold.id, by: hold.released_by });
+        if (before.released_ms !== null) throw new UsageError(`hold release: hold ${id} was already released at ${isoTime(before.released_ms)}`);
+        const hold = liftHold(catalog, Number(id), cliActor(v.by))!;
         process.stdout.write(v.json ? JSON.stringify(hold) + '\n' : `hold ${id} released; its recordings follow normal retention again\n`);
         return EXIT.ok;
       } finally {
@@ -70,7 +67,7 @@ export async function run(argv: string[]): Promise<number> {
           process.stdout.write(JSON.stringify({ holds }, null, 2) + '\n');
         } else {
           process.stdout.write(holds.length === 0 ? 'no active holds\n' : holds.map((h) =>
-            `${String(h.id).padStart(4)}  ${(h.camera ?? '(all)').padEnd(12)} ${iso(h.from_ms)} .. ${iso(h.to_ms)}  by ${h.created_by}  ${h.released_ms ? `released ${iso(h.released_ms)}` : 'active'}  ${h.reason}`).join('\n') + '\n');
+            `${String(h.id).padStart(4)}  ${(h.camera ?? '(all)').padEnd(12)} ${isoTime(h.from_ms)} .. ${isoTime(h.to_ms)}  by ${h.created_by}  ${h.released_ms ? `released ${isoTime(h.released_ms)}` : 'active'}  ${h.reason}`).join('\n') + '\n');
         }
         return EXIT.ok;
       } finally {

@@ -4,10 +4,11 @@
  * when the keyframe interval is too long for the segment length (a segment can only start on a
  * keyframe). Credentials never appear in the output.
  */
-import { execFile } from 'node:child_process';
 import { loadConfig, readSecret } from '../../config/load.js';
-import { scrubCredentials, withCredentials } from '../../recorder/sources/url.js';
-import { EXIT, parseCommand, UsageError } from '../args.js';
+import { scrubCredentials, splitCredentials, withCredentials } from '../../common/credentials.js';
+import { frameRate, probe, type Probe, type ProbedPacket } from '../../common/media-probe.js';
+import { relayUrl } from '../../recorder/sources/rtsp-relay.js';
+import { EXIT, parseCommand, parseNumber, UsageError } from '../args.js';
 
 const spec = {
   name: 'probe',
@@ -37,42 +38,26 @@ export interface StreamProbe {
 }
 
 /** ffprobe over RTSP/TCP for `seconds` of packets; rejects with a one-line, credential-free reason. */
-export function probeStream(url: string, seconds = 5, timeoutS = 5): Promise<StreamProbe> {
-  const args = ['-v', 'error', '-rtsp_transport', 'tcp', '-timeout', String(timeoutS * 1_000_000), '-read_intervals', `%+${seconds}`,
-    '-show_streams', '-show_packets', '-show_entries', 'packet=stream_index,pts_time,dts_time,size,flags:stream=index,codec_type,codec_name,width,height,avg_frame_rate,r_frame_rate,sample_rate,channels',
-    '-of', 'json', url];
-  return new Promise((resolve, reject) => {
-    execFile('ffprobe', args, { timeout: (seconds + timeoutS * 3 + 5) * 1000, maxBuffer: 64 * 2 ** 20 }, (err, stdout, stderr) => {
-      if (err) {
-        const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'ffprobe not found on PATH (apt install ffmpeg)'
-          : (stderr.trim().split('\n').pop() || err.message.split('\n')[0] || 'ffprobe failed');
-        reject(new Error(`${scrubCredentials(url)}: ${scrubCredentials(why)}`));
-        return;
-      }
-      try {
-        resolve(summarise(url, JSON.parse(stdout) as Parameters<typeof summarise>[1]));
-      } catch (e) {
-        reject(new Error(`${scrubCredentials(url)}: unreadable ffprobe output (${(e as Error).message})`));
-      }
-    });
-  });
+export async function probeStream(url: string, seconds = 5, timeoutS = 5): Promise<StreamProbe> {
+  // ffprobe's command line is world-readable: it gets a relay URL, never the credentials
+  const relayed = await relayUrl(url, { connectTimeoutMs: timeoutS * 1000 });
+  try {
+    return summarise(url, await probe(relayed.url, { rtspTimeoutS: timeoutS, readSeconds: seconds, packets: true }));
+  } catch (err) {
+    // the relay knows what the camera did; ffprobe saw only the relay's 503 or 401
+    throw new Error(relayed.upstreamError ?? `${scrubCredentials(url)}: ${(err as Error).message.replace(/^\S+: /, '')}`);
+  } finally {
+    relayed.close();
+  }
 }
 
-interface FfStream { index: number; codec_type: string; codec_name: string; width?: number; height?: number; avg_frame_rate?: string; r_frame_rate?: string; sample_rate?: string; channels?: number }
-interface FfPacket { stream_index: number; pts_time?: string; dts_time?: string; size?: string; flags?: string }
+const rate = (r?: string) => { const f = frameRate(r); return f === null ? null : Math.round(f * 100) / 100; };
 
-function rate(r?: string): number | null {
-  if (!r) return null;
-  const [n, d] = r.split('/').map(Number);
-  return n && d ? Math.round((n / d) * 100) / 100 : null;
-}
-
-function summarise(url: string, out: { streams?: FfStream[]; packets?: FfPacket[] }): StreamProbe {
-  const streams = out.streams ?? [];
-  const packets = out.packets ?? [];
+function summarise(url: string, out: Probe): StreamProbe {
+  const { streams, packets } = out;
   const v = streams.find((s) => s.codec_type === 'video');
   const a = streams.find((s) => s.codec_type === 'audio');
-  const time = (p: FfPacket) => Number(p.pts_time ?? p.dts_time);
+  const time = (p: ProbedPacket) => Number(p.pts_time ?? p.dts_time);
   const times = packets.map(time).filter(Number.isFinite);
   const span = times.length > 1 ? Math.max(...times) - Math.min(...times) : 0;
   const bytes = packets.reduce((s, p) => s + Number(p.size ?? 0), 0);
@@ -87,7 +72,7 @@ function summarise(url: string, out: { streams?: FfStream[]; packets?: FfPacket[
     let fps = rate(v.avg_frame_rate) ?? rate(v.r_frame_rate);
     if (vspan > 0 && vt.length > 2) fps = Math.round(((vt.length - 1) / vspan) * 100) / 100;
     video = {
-      codec: v.codec_name, width: v.width ?? 0, height: v.height ?? 0, fps,
+      codec: v.codec_name ?? 'unknown', width: v.width ?? 0, height: v.height ?? 0, fps,
       // one keyframe seen: the interval is at least the longer stretch of video around it
       keyframe_interval_s: intervals.length ? Math.round(Math.max(...intervals) * 100) / 100
         : keys.length === 1 && vspan > 0 ? Math.round(Math.max(keys[0]! - Math.min(...vt), Math.max(...vt) - keys[0]!) * 100) / 100 : null,
@@ -97,7 +82,7 @@ function summarise(url: string, out: { streams?: FfStream[]; packets?: FfPacket[
   }
   return {
     url: scrubCredentials(url), video,
-    audio: a ? { codec: a.codec_name, sample_rate: a.sample_rate ? Number(a.sample_rate) : null, channels: a.channels ?? null } : null,
+    audio: a ? { codec: a.codec_name ?? 'unknown', sample_rate: a.sample_rate ? Number(a.sample_rate) : null, channels: a.channels ?? null } : null,
     bitrate_kbps: span > 0 ? Math.round((bytes * 8) / span / 1000) : null,
     seconds_read: Math.round(span * 10) / 10,
   };
@@ -121,13 +106,11 @@ export async function run(argv: string[]): Promise<number> {
   const v = parsed.values;
   const password = v['password-file'] ? readSecret({ password_file: v['password-file'] }, '--password-file', 'command line') : undefined;
   const url = v.user ? withCredentials(raw, v.user, password) : raw;
-  const seconds = Number(v.seconds ?? 5);
-  if (!(seconds > 0)) throw new UsageError(`--seconds: expected a number, got "${v.seconds}"`);
-  let segmentSeconds = v['segment-seconds'] !== undefined ? Number(v['segment-seconds']) : undefined;
-  if (segmentSeconds !== undefined && !(segmentSeconds > 0)) throw new UsageError(`--segment-seconds: expected a number, got "${v['segment-seconds']}"`);
+  const seconds = parseNumber('seconds', v.seconds, { above: 0 }) ?? 5;
+  let segmentSeconds = parseNumber('segment-seconds', v['segment-seconds'], { above: 0 });
   if (segmentSeconds === undefined && v.config) {
     const config = loadConfig(v.config);
-    const strip = (u: string) => scrubCredentials(u).replace('***@', '');
+    const strip = (u: string) => splitCredentials(u).url;
     const cam = config.cameras.find((c) => c.source.type === 'rtsp' && strip(c.source.url) === strip(raw));
     segmentSeconds = cam?.record.segment_seconds ?? config.cameras[0]?.record.segment_seconds;
   }

@@ -1,13 +1,15 @@
 /**
- * `edge-nvr reload`: signals the running daemon (the pid in `<data>/edge-nvr.pid`) with SIGHUP
- * and waits for its verdict in the catalog (`meta.last_reload`): the daemon applies the new config
- * to the cameras that changed, or refuses an invalid one and keeps the old one running.
+ * `edge-nvr reload`: signals the running daemon with SIGHUP and waits for its verdict in the
+ * catalog (`meta.last_reload`): the daemon applies the new config to the cameras that changed, or
+ * refuses an invalid one and keeps the old one running. The daemon is the process the kernel
+ * says holds the data dir's lock (instance-lock.ts), never just the pid a file names: after a
+ * crash that pid may belong to anything, and SIGHUP kills most processes.
  */
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
-import { DEFAULT_CONFIG, EXIT, parseCommand, UsageError } from '../args.js';
-import { PID_FILE } from '../daemon.js';
+import { DEFAULT_CONFIG, EXIT, parseCommand, parseNumber } from '../args.js';
+import { LOCK_FILE, lockHolder } from '../instance-lock.js';
 import { dataDirFrom, dataDirOptions, openCatalogReadOnly } from './data-dir.js';
 
 const spec = {
@@ -37,8 +39,7 @@ function lastReload(dataDir: string): LastReload | undefined {
 export async function run(argv: string[]): Promise<number> {
   const parsed = parseCommand(spec, argv);
   if (!parsed) return EXIT.ok;
-  const timeoutS = Number(parsed.values.timeout ?? 30);
-  if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new UsageError(`--timeout: expected seconds, got "${parsed.values.timeout}"`);
+  const timeoutS = parseNumber('timeout', parsed.values.timeout, { above: 0, what: 'seconds' }) ?? 30;
   // The new config may be invalid (the daemon says so): only its data dir is needed here.
   let dataDir: string;
   try {
@@ -54,11 +55,9 @@ export async function run(argv: string[]): Promise<number> {
     const path = raw?.storage?.path;
     dataDir = resolve(typeof path === 'string' ? path : '/var/lib/edge-nvr');
   }
-  let pid: number;
-  try {
-    pid = Number(readFileSync(join(dataDir, PID_FILE), 'utf8').trim());
-  } catch {
-    process.stderr.write(`edge-nvr reload: no running daemon for ${dataDir} (no ${PID_FILE}); is the service running?\n`);
+  const pid = lockHolder(dataDir);
+  if (pid === undefined) {
+    process.stderr.write(`edge-nvr reload: no edge-nvr daemon is running on ${dataDir} (nothing holds ${join(dataDir, LOCK_FILE)}); is the service running?\n`);
     return EXIT.failure;
   }
   const sentMs = Date.now();

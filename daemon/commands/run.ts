@@ -1,5 +1,5 @@
 import { loadConfig } from '../../config/load.js';
-import { DEFAULT_CONFIG, parseCommand, UsageError } from '../args.js';
+import { DEFAULT_CONFIG, parseCommand, parseNumber } from '../args.js';
 import { createLogger } from '../log.js';
 import { runDaemon } from '../lifecycle.js';
 
@@ -12,10 +12,7 @@ export const spec = {
 } as const;
 
 export function parseDuration(value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--duration: expected a number of seconds, got "${value}"`);
-  return n;
+  return parseNumber('duration', value, { above: 0, what: 'a number of seconds' });
 }
 
 export async function run(argv: string[]): Promise<number> {

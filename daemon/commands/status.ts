@@ -4,17 +4,19 @@
  * temperature, the last events, and what the box last told the platform over MQTT. It reads
  * the catalog read-only, so it works whether the daemon runs or not.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { pino } from 'pino';
 import { effectiveRetention, loadConfig } from '../../config/load.js';
 import type { Config } from '../../config/schema.js';
 import { DAY_MS, Retention, type RetentionStatus } from '../../watchdog/retention.js';
 import { diskSpace, readSystemHealth } from '../../watchdog/system-health.js';
 import { DEFAULT_CONFIG, EXIT, parseCommand } from '../args.js';
-import { META_POLICY, PID_FILE, type StoredPolicy } from '../daemon.js';
+import { META_POLICY, type StoredPolicy } from '../daemon.js';
 import { ago, bytes, days, describeEvent, duration, isoTime } from '../../common/human.js';
+import { lockHolder } from '../instance-lock.js';
 import { openCatalogReadOnly } from './data-dir.js';
+import type { Catalog } from '../../recorder/catalog/catalog.js';
+import { readProgress } from '../../recorder/background-verify.js';
 
 const spec = {
   name: 'status',
@@ -68,12 +70,8 @@ export async function run(argv: string[]): Promise<number> {
     const silent = pino({ level: 'silent' });
     const disk = await diskSpace(dataDir);
     const retention: RetentionStatus = new Retention(dataDir, catalog, policy, diskSpace, silent, () => undefined).status(disk);
-    let daemonPid: number | null = null;
-    const pidFile = join(dataDir, PID_FILE);
-    if (existsSync(pidFile)) {
-      const pid = Number(readFileSync(pidFile, 'utf8').trim());
-      try { process.kill(pid, 0); daemonPid = pid; } catch (err) { if ((err as NodeJS.ErrnoException).code === 'EPERM') daemonPid = pid; }
-    }
+    // the process holding the data dir's lock, not whatever a stale pid file names
+    const daemonPid = lockHolder(dataDir) ?? null;
     const cameras: CameraStatus[] = cameraIds.map((id) => {
       const segSeconds = cameras0.find((c) => c.camera === id)?.segmentSeconds ?? 60;
       const last = catalog.lastSegment(id);
@@ -113,6 +111,7 @@ export async function run(argv: string[]): Promise<number> {
       events: catalog.events(0, 10).map((e) => ({ at_ms: e.at_ms, type: e.type, camera: e.camera, data: JSON.parse(e.data) as unknown })),
       mqtt: { last_status: meta('mqtt.last_status'), last_health: meta('mqtt.last_health') },
       last_reload: meta('last_reload'),
+      integrity: integrityStatus(catalog),
     };
     process.stdout.write(parsed.values.json ? JSON.stringify(status, null, 2) + '\n' : format(status, now));
     return status.recording ? EXIT.ok : EXIT.failure;
@@ -145,10 +144,25 @@ function published(status: unknown, health: unknown): string {
   return parts.join('; ') || 'nothing published yet';
 }
 
+/** Background verification and checkpoints, as the daemon last saved them. */
+function integrityStatus(catalog: Catalog) {
+  const v = readProgress(catalog);
+  const length = catalog.chainHead().id;
+  return {
+    verify_read_mb_s: v?.rate_mb_s ?? null,
+    last_full_pass_ms: v?.last_full_pass_ms ?? null,
+    last_full_pass_segments: v?.last_full_pass_segments ?? null,
+    pass_progress: v?.pass_started_ms ? Math.min(1, v.cursor / Math.max(1, length)) : null,
+    violations: v?.violations ?? 0,
+    last_checkpoint_ms: catalog.newestCheckpoint()?.at_ms ?? null,
+  };
+}
+
 function format(s: {
   daemon_pid: number | null; recording: boolean; cameras: CameraStatus[]; retention: { min_required_days: number | null; forecast_days: number | null; policy_from: string };
   disk: { total_bytes: number; available_bytes: number; floor_bytes: number }; temperature_c: number | null; clock: { synchronized: boolean | null };
   events: Array<{ at_ms: number; type: string; camera: string | null; data: unknown }>; mqtt: { last_status: unknown; last_health: unknown }; data_dir: string;
+  integrity: ReturnType<typeof integrityStatus>;
 }, now: number): string {
   const out: string[] = [];
   out.push(`box: ${s.recording ? 'RECORDING' : 'NOT RECORDING (see below)'}; daemon ${s.daemon_pid ? `running (pid ${s.daemon_pid})` : 'not running'}; data ${s.data_dir}`);
@@ -166,6 +180,10 @@ function format(s: {
   out.push(`retention: ${required}; ${s.retention.forecast_days === null ? 'the disk forecast is not known yet (no recording rate)' : `the disk holds ${days(s.retention.forecast_days)} at the current rate`}`);
   out.push(`disk: ${bytes(s.disk.available_bytes)} free of ${bytes(s.disk.total_bytes)} (floor ${bytes(s.disk.floor_bytes)})`);
   out.push(`temperature: ${s.temperature_c === null ? 'no sensor' : `${s.temperature_c.toFixed(1)} °C`}; clock ${s.clock.synchronized === null ? 'sync unknown' : s.clock.synchronized ? 'synchronised' : 'NOT synchronised'}`);
+  const i = s.integrity;
+  out.push(`integrity: background re-hash ${i.verify_read_mb_s === null ? 'not run yet' : i.verify_read_mb_s === 0 ? 'off' : `at ${i.verify_read_mb_s} MB/s`}; `
+    + `last full pass ${i.last_full_pass_ms === null ? 'none yet' : `${isoTime(i.last_full_pass_ms)} (${i.last_full_pass_segments} segments)`}`
+    + `${i.pass_progress === null ? '' : `, this pass ${(i.pass_progress * 100).toFixed(0)} %`}; ${i.violations} violations; last checkpoint ${isoTime(i.last_checkpoint_ms)}`);
   out.push(`mqtt: ${published(s.mqtt.last_status, s.mqtt.last_health)}`);
   out.push('');
   out.push('last events:');

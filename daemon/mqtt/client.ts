@@ -3,6 +3,7 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { readSecret } from '../../config/load.js';
 import type { Config } from '../../config/schema.js';
+import { splitCredentials } from '../../common/credentials.js';
 import { registerSecret } from '../log.js';
 
 /** reconnect delays in seconds; the last repeats, and a successful connect starts over */
@@ -29,8 +30,8 @@ type MqttConfig = NonNullable<Config['mqtt']>;
 export function connectBroker(cfg: MqttConfig, clientId: string, will: Will, log: Logger): MqttClient {
   const password = readSecret(cfg, 'mqtt');
   registerSecret(password);
+  registerSecret(splitCredentials(cfg.url).password);
   const url = new URL(cfg.url);
-  if (url.password) registerSecret(decodeURIComponent(url.password));
   const options: IClientOptions = {
     protocolVersion: 5,
     clientId,

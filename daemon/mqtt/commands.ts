@@ -3,6 +3,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import type { Logger } from 'pino';
 import type { Catalog } from '../../recorder/catalog/catalog.js';
 import { appendAudit } from '../../recorder/catalog/audit-log.js';
+import { placeHold } from '../../recorder/catalog/holds.js';
 import { canonicalJson } from '../../common/canonical-json.js';
 import type { Daemon } from '../daemon.js';
 import {
@@ -20,8 +21,8 @@ import type { Topics } from './topics.js';
 export interface EgressHandlers {
   snapshot?: (req: SnapshotArgs & { actor: string; request_id: string }) => Promise<Record<string, unknown>>;
   export?: (req: ExportArgs & { actor: string; request_id: string }) => Promise<Record<string, unknown>>;
-  /** reads the config file again and applies it (what SIGHUP does); the outcome is read from meta `last_reload` */
-  reload?: () => Promise<unknown>;
+  /** reads the config file again and applies it (what SIGHUP does), audited for `actor`; the outcome is read from meta `last_reload` */
+  reload?: (actor: string) => Promise<unknown>;
 }
 
 export interface CommandSettings {
@@ -165,14 +166,14 @@ export class CommandProcessor {
         const a = req.args as HoldArgs;
         if (a.to_ms <= a.from_ms) throw new CommandError('invalid', 'args: to_ms must be after from_ms');
         if (a.camera !== null) this.knownCamera(a.camera);
-        const hold = this.catalog.addHold({ camera: a.camera, from_ms: a.from_ms, to_ms: a.to_ms, reason: a.reason, created_by: actor });
-        this.daemon.raise('hold_added', a.camera, { hold_id: hold.id, from_ms: a.from_ms, to_ms: a.to_ms, reason: a.reason, by: actor });
+        const hold = placeHold(this.catalog, { camera: a.camera, from_ms: a.from_ms, to_ms: a.to_ms, reason: a.reason }, actor,
+          (type, camera, data) => this.daemon.raise(type, camera, { ...data }), 'mqtt');
         return { hold_id: hold.id };
       }
       case 'reload': {
         // the same path as SIGHUP (lifecycle passes it): read the config file again and apply it
         if (!this.handlers.reload) throw new CommandError('unavailable', 'reload not available');
-        await this.handlers.reload();
+        await this.handlers.reload(actor);
         let outcome: Record<string, unknown> = {};
         try {
           outcome = JSON.parse(this.catalog.getMeta('last_reload') ?? '{}') as Record<string, unknown>;

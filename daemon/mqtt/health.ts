@@ -42,6 +42,8 @@ export async function buildHealth(daemon: Daemon, box: string, startedMs: number
   const retCams = (ret?.cameras ?? []).map((c) => ({ ...c, days_held: round(c.days_held, 3) }));
   const oldest = retCams.map((c) => c.oldest_ms).filter((v): v is number => v !== null);
   const head = catalog.chainHead();
+  const verify = daemon.verifier?.status();
+  const checkpoint = catalog.newestCheckpoint();
   return {
     schema: 'edge-nvr/health@2',
     box,
@@ -64,6 +66,14 @@ export async function buildHealth(daemon: Daemon, box: string, startedMs: number
     },
     cameras,
     chain_head: { id: head.id, hash: head.chain_hash },
+    integrity: {
+      verify_read_mb_s: daemon.config.integrity.verify_read_mb_s,
+      last_full_pass_ms: verify?.last_full_pass_ms ?? null,
+      last_full_pass_segments: verify?.last_full_pass_segments ?? null,
+      pass_progress: verify?.pass_started_ms ? round(Math.min(1, verify.cursor / Math.max(1, head.id)), 4) : null,
+      violations: verify?.violations ?? 0,
+      last_checkpoint_ms: checkpoint?.at_ms ?? null,
+    },
     outbox: { queued: outbox?.size() ?? 0, dropped: outbox?.stat(STAT_DROPPED) ?? 0 },
   };
 }
@@ -106,6 +116,11 @@ const BOX_TRIGGERS: Array<[string, (r: HealthPayload) => unknown, Changed]> = [
   ['retention.days_held', (r) => r.retention.days_held, by(0.1)],
   ['retention.forecast_days', (r) => r.retention.forecast_days, byShare(0.1)],
   ['retention.min_required_days', (r) => r.retention.min_required_days, any],
+  // a violation found, or a background pass over every segment finished (not checkpoints:
+  // they have their own retained topic)
+  ['integrity.violations', (r) => r.integrity.violations, any],
+  ['integrity.last_full_pass_ms', (r) => r.integrity.last_full_pass_ms, any],
+  ['integrity.verify_read_mb_s', (r) => r.integrity.verify_read_mb_s, any],
   ['outbox.dropped', (r) => r.outbox.dropped, any],
   ['outbox.queued', (r) => r.outbox.queued, (a, b) => (a === 0) !== (b === 0) || by(100)(a, b)],
 ];

@@ -86,22 +86,78 @@ export const HealthPayload = obj(
     }),
     cameras: Type.Array(HealthCamera),
     chain_head: obj({ id: Type.Integer({ minimum: 0 }), hash: Type.String({ pattern: '^[0-9a-f]{64}$' }) }),
+    integrity: obj({
+      verify_read_mb_s: Type.Number({ minimum: 0, description: 'the background re-hash rate (integrity.verify_read_mb_s); 0 = off' }),
+      last_full_pass_ms: Type.Union([Ms, Type.Null()], { description: 'when the background re-hash last finished a pass over every stored segment; null before the first' }),
+      last_full_pass_segments: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()]),
+      pass_progress: Type.Union([Type.Number({ minimum: 0, maximum: 1 }), Type.Null()], { description: 'share of the segments chain the running pass has covered; null between passes' }),
+      violations: Type.Integer({ minimum: 0, description: 'integrity_violation events raised by the background re-hash, ever' }),
+      last_checkpoint_ms: Type.Union([Ms, Type.Null()], { description: 'when the newest signed checkpoint (<prefix>/checkpoint) was taken' }),
+    }, { description: 'background verification and checkpoints' }),
     outbox: obj({ queued: Type.Integer({ minimum: 0 }), dropped: Type.Integer({ minimum: 0, description: 'events dropped (oldest first) because the outbox was full, since the catalog was created' }) }),
   },
   { $id: 'https://edge-nvr.org/schema/mqtt/health.json', title: '<prefix>/health (retained)' },
 );
 
-export const EventPayload = obj(
-  {
-    ...envelope('event'),
-    id: Type.String({ minLength: 1, description: 'unique message id: deduplicate on it (delivery is at least once)' }),
-    event_id: Type.Integer({ minimum: 1, description: 'the event\'s row in the box catalog; increases with every event' }),
-    at_ms: Ms,
-    type: Type.String({ description: 'camera_offline, camera_online, gap, stall_detected, watchdog_restart, disk_low, disk_unwritable, disk_ok, retention_at_risk, retention_deletion, hold_added, hold_released, clock_jump, clock_unsynced, tamper_suspected, config_reloaded, export_done, ...' }),
-    camera: Type.Union([Id, Type.Null()]),
-    data: Type.Record(Type.String(), Type.Unknown()),
-  },
+const eventEnvelope = {
+  ...envelope('event'),
+  id: Type.String({ minLength: 1, description: 'unique message id: deduplicate on it (delivery is at least once)' }),
+  event_id: Type.Integer({ minimum: 1, description: 'the event\'s row in the box catalog; increases with every event' }),
+  at_ms: Ms,
+  camera: Type.Union([Id, Type.Null()]),
+};
+
+const HoldEventData = {
+  hold_id: Type.Integer({ minimum: 1, description: 'the hold (edge-nvr hold list)' }),
+  camera: Type.Union([Id, Type.Null()], { description: 'the camera held; null: every camera' }),
+  from_ms: Ms,
+  to_ms: Ms,
+  reason: Type.String(),
+  by: Type.String({ description: 'who: unix:<user> (sudo user when through sudo), optionally "for <name>"; mqtt:<client>' }),
+};
+
+/** Event types whose `data` has a fixed shape (the others: see docs/mqtt.md). */
+export const TYPED_EVENTS = ['hold_added', 'hold_released', 'integrity_violation'] as const;
+
+export const EventPayload = Type.Union(
+  [
+    obj({ ...eventEnvelope, type: Type.Literal('hold_added'), data: obj({ ...HoldEventData, created_ms: Ms }) }),
+    obj({ ...eventEnvelope, type: Type.Literal('hold_released'), data: obj({ ...HoldEventData, released_ms: Ms }) }),
+    obj({
+      ...eventEnvelope, type: Type.Literal('integrity_violation'),
+      data: obj({
+        what: Type.Union(['modified', 'missing', 'chain'].map((w) => Type.Literal(w)), { description: 'the file changed, the file is gone, or the catalog row no longer fits the chain' }),
+        segment: Type.Integer({ minimum: 1 }),
+        path: Type.String({ description: 'relative to the data dir' }),
+        detail: Type.String(),
+      }),
+    }),
+    obj({
+      ...eventEnvelope,
+      type: Type.String({
+        not: { enum: [...TYPED_EVENTS] },
+        description: 'camera_offline, camera_online, gap, stall_detected, watchdog_restart, disk_low, disk_unwritable, disk_ok, disk_filled_externally, retention_at_risk, retention_deletion, retention_paused, retention_resumed, segment_quarantined, clock_jump, clock_unsynced, tamper_suspected, ...',
+      }),
+      data: Type.Record(Type.String(), Type.Unknown()),
+    }),
+  ],
   { $id: 'https://edge-nvr.org/schema/mqtt/event.json', title: '<prefix>/events (QoS 1, not retained)' },
+);
+
+const Head = obj({ length: Type.Integer({ minimum: 0, description: 'entries in the chain (the newest one\'s id)' }), head: Type.String({ pattern: '^[0-9a-f]{64}$', description: 'the newest entry\'s hash (64 zeros when empty)' }) });
+
+/** A signed checkpoint (recorder/catalog/checkpoint.ts): the one payload without `ts`, its time is
+ * the signed `at_ms`. Keep every one received: they are the anchors `edge-nvr verify --anchors` takes. */
+export const CheckpointPayload = obj(
+  {
+    schema: Type.Literal('edge-nvr/checkpoint@1', { description: 'payload kind and major version' }),
+    box: Id,
+    at_ms: Type.Integer({ minimum: 0, description: 'when the box signed it, ms since the epoch' }),
+    public_key: Type.String({ description: 'the box\'s Ed25519 public key, PEM (SPKI)' }),
+    chains: obj({ segments: Head, ledger: Head, audit: Head }),
+    signature: Type.String({ description: 'base64 Ed25519 signature over the canonical JSON (keys sorted, no spaces) of the payload without `signature`' }),
+  },
+  { $id: 'https://edge-nvr.org/schema/mqtt/checkpoint.json', title: '<prefix>/checkpoint (retained)' },
 );
 
 /* ------------------------------------------------------------------ commands */
@@ -156,6 +212,7 @@ export type StatusPayload = Static<typeof StatusPayload>;
 export type CameraStatePayload = Static<typeof CameraStatePayload>;
 export type HealthPayload = Static<typeof HealthPayload>;
 export type EventPayload = Static<typeof EventPayload>;
+export type CheckpointPayload = Static<typeof CheckpointPayload>;
 export type CommandReply = Static<typeof CommandReply>;
 
 /** file name (under docs/mqtt/) -> schema */
@@ -163,6 +220,7 @@ export const PUBLISHED_SCHEMAS: Record<string, TSchema> = {
   'status.schema.json': StatusPayload,
   'health.schema.json': HealthPayload,
   'event.schema.json': EventPayload,
+  'checkpoint.schema.json': CheckpointPayload,
   'camera-state.schema.json': CameraStatePayload,
   'command.schema.json': CommandRequest,
   'cmd-reply.schema.json': CommandReply,

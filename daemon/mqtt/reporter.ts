@@ -48,6 +48,7 @@ export class MqttReporter {
   /** the last health report the broker took, and when: what later reports are compared with */
   private lastHealth?: HealthPayload;
   private commandChain: Promise<unknown> = Promise.resolve();
+  private checkpointPublished = 0;
   private readonly version: string;
 
   constructor(private readonly daemon: Daemon, private readonly config: Config, private readonly log: Logger, private readonly opts: ReporterOptions = {}) {
@@ -103,7 +104,10 @@ export class MqttReporter {
     this.every(FEED_INTERVAL_MS, () => {
       if (this.outbox!.feed() > 0 || this.inflight.size === 0) this.drain();
     });
-    this.every(STATE_POLL_MS, () => this.publishCameraStates(false));
+    this.every(STATE_POLL_MS, () => {
+      this.publishCameraStates(false);
+      this.publishCheckpoint(false);
+    });
     this.every(mqtt.health_interval_s * 1000, () => void this.publishHealth(false));
     this.log.info({ prefix: this.topics.prefix, broker: redactUrl(mqtt.url) }, 'mqtt reporter started');
     return this;
@@ -134,6 +138,7 @@ export class MqttReporter {
       if (err) this.log.error({ err }, 'cannot subscribe to the command topics');
     });
     this.publishCameraStates(true);
+    this.publishCheckpoint(true);
     const ha = this.config.mqtt!.home_assistant;
     if (ha) {
       for (const m of discoveryMessages(ha.discovery_prefix, this.topics, this.box, this.version, [...this.daemon.recorders.keys()])) {
@@ -163,6 +168,16 @@ export class MqttReporter {
       const payload: CameraStatePayload = { schema: 'edge-nvr/camera-state@1', box: this.box, ts: Date.now(), ...v };
       this.client!.publish(topic, JSON.stringify(payload), { qos: 1, retain: true });
     }
+  }
+
+  /** The newest signed checkpoint, retained, byte for byte as stored (whoever took it: the
+   * daemon's timer, an egress, `edge-nvr checkpoint`). */
+  private publishCheckpoint(again: boolean): void {
+    if (!this.connected || !this.daemon.catalog?.db.open) return;
+    const newest = this.catalog.newestCheckpoint();
+    if (!newest || (!again && newest.id === this.checkpointPublished)) return;
+    this.checkpointPublished = newest.id;
+    this.client!.publish(this.topics.checkpoint, newest.payload, { qos: 1, retain: true });
   }
 
   /**

@@ -11,6 +11,7 @@ export class Topics {
   get status(): string { return `${this.prefix}/status`; }
   get health(): string { return `${this.prefix}/health`; }
   get events(): string { return `${this.prefix}/events`; }
+  get checkpoint(): string { return `${this.prefix}/checkpoint`; }
   cameraState(camera: string): string { return `${this.prefix}/cameras/${camera}/state`; }
   /** every command topic, and the replies (ignored on arrival) */
   get commandFilter(): string { return `${this.prefix}/cmd/#`; }

@@ -4,7 +4,8 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Logger } from 'pino';
-import { scrubCredentials } from '../sources/url.js';
+import { scrubCredentials } from '../../common/credentials.js';
+import { relayUrl, type RelayedUrl } from '../sources/rtsp-relay.js';
 import type { BackendEvents, RecorderBackend, RecorderBackendOptions } from './backend.js';
 import { withParentDeathSignal } from './orphans.js';
 import { killGroup, waitForExit } from './process-group.js';
@@ -55,6 +56,9 @@ export class FfmpegBackend extends EventEmitter<BackendEvents> implements Record
   private readonly pending: Array<{ name: string; startS: number; endS: number }> = [];
   private realTimeSeen = false;
   private stderrTail: string[] = [];
+  /** what ffmpeg is given instead of a URL with credentials (see rtsp-relay.ts) */
+  private relayed?: RelayedUrl;
+  private launched?: Promise<void>;
   private lastOutUs = 0;
   private blockOutUs = 0;
 
@@ -67,10 +71,23 @@ export class FfmpegBackend extends EventEmitter<BackendEvents> implements Record
   }
 
   start(): void {
-    if (this.proc) throw new Error('an ffmpeg backend is started once');
+    if (this.launched) throw new Error('an ffmpeg backend is started once');
     mkdirSync(this.opts.stagingDir, { recursive: true });
     this.runStartMs = Date.now();
-    const [command, args] = withParentDeathSignal(this.binary, ffmpegArgs(this.opts, this.runStartMs));
+    // ffmpeg's command line is world-readable (/proc/<pid>/cmdline): it never holds credentials
+    this.launched = relayUrl(this.opts.url, { connectTimeoutMs: this.opts.timeoutSeconds * 1000 }).then((relayed) => {
+      this.relayed = relayed;
+      if (this.stopRequested) {
+        relayed.close();
+        this.emit('exit', { camera: this.opts.camera, requested: true, reason: 'stopped before ffmpeg started', code: null, signal: null });
+      } else this.spawn(relayed.url);
+    }, (err: Error) => {
+      this.emit('exit', { camera: this.opts.camera, requested: this.stopRequested, reason: `cannot relay the camera's stream: ${err.message}`, code: null, signal: null });
+    });
+  }
+
+  private spawn(url: string): void {
+    const [command, args] = withParentDeathSignal(this.binary, ffmpegArgs({ ...this.opts, url }, this.runStartMs));
     const proc = spawn(command, args, {
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
@@ -84,6 +101,7 @@ export class FfmpegBackend extends EventEmitter<BackendEvents> implements Record
       if (reported || streamsOpen > 0 || !exitInfo) return;
       reported = true;
       this.reportPending();
+      this.relayed?.close();
       const reason = spawnError ? `cannot start ${this.binary}: ${spawnError.message}` : this.describeExit(exitInfo.code, exitInfo.signal);
       this.emit('exit', { camera: this.opts.camera, requested: this.stopRequested, reason, code: exitInfo.code, signal: exitInfo.signal });
     };
@@ -104,9 +122,10 @@ export class FfmpegBackend extends EventEmitter<BackendEvents> implements Record
   }
 
   async stop(deadlineMs = 5000): Promise<void> {
+    this.stopRequested = true;
+    await this.launched;
     const proc = this.proc;
     if (!proc || !this.exited) return;
-    this.stopRequested = true;
     if (proc.exitCode === null && proc.signalCode === null) {
       // SIGINT: ffmpeg closes the open segment and reports it before exiting.
       killGroup(proc, 'SIGINT');
@@ -183,7 +202,8 @@ export class FfmpegBackend extends EventEmitter<BackendEvents> implements Record
 
   private describeExit(code: number | null, signal: NodeJS.Signals | null): string {
     const how = signal ? `was killed by ${signal}` : `exited with status ${code}`;
-    const last = this.stderrTail.at(-1);
+    // ffmpeg only saw the relay's 503 or 401; the relay knows what the camera did
+    const last = this.relayed?.upstreamError ?? this.stderrTail.at(-1);
     return `ffmpeg ${how}${last ? `: ${last}` : code === 0 && !this.stopRequested ? ': the camera closed the stream' : ''}`;
   }
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
-import { scrubCredentials } from '../sources/url.js';
+import { scrubCredentials, splitCredentials } from '../../common/credentials.js';
 import type { BackendEvents, RecorderBackend, RecorderBackendOptions } from './backend.js';
 import { withParentDeathSignal } from './orphans.js';
 import { killGroup, waitForExit } from './process-group.js';
@@ -57,26 +57,6 @@ export function gstreamerLaunch(opts: Pick<RecorderBackendOptions, 'segmentSecon
       + ` muxer-properties="properties,fragment-duration=(uint)${FRAGMENT_MS}"`
       + ' sink-properties="properties,buffer-mode=2"',
   ].join(' ! ');
-}
-
-/** A URL with credentials in its userinfo -> the location without them, plus the decoded user and password. */
-export function splitCredentials(url: string): { location: string; user?: string; password?: string } {
-  const m = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)@(.*)$/is.exec(url);
-  if (!m) return { location: url };
-  const userinfo = m[2];
-  const colon = userinfo.indexOf(':');
-  const decode = (s: string) => {
-    try {
-      return decodeURIComponent(s);
-    } catch {
-      return s;
-    }
-  };
-  return {
-    location: m[1] + m[3],
-    user: decode(colon < 0 ? userinfo : userinfo.slice(0, colon)),
-    password: colon < 0 ? undefined : decode(userinfo.slice(colon + 1)),
-  };
 }
 
 /**
@@ -179,7 +159,7 @@ export class GstreamerBackend extends EventEmitter<BackendEvents> implements Rec
     const [command, args] = withParentDeathSignal(PYTHON, [this.script, stagingDir]);
     const proc = spawn(command, args, { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
     this.proc = proc;
-    const { location, user, password } = splitCredentials(this.opts.url);
+    const { url: location, username: user, password } = splitCredentials(this.opts.url);
     proc.stdin!.on('error', () => undefined); // a child that died at once: its exit says why
     proc.stdin!.end(`${JSON.stringify({
       launch: gstreamerLaunch(this.opts), location, user, password,

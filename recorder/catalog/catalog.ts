@@ -1,11 +1,14 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chainHash, GENESIS, type ChainedFields } from './hash-chain.js';
-import { migrate } from './migrations.js';
+import { GENESIS, segmentHash, type ChainedFields } from './hash-chain.js';
+import { appendLedger, type DeletionData, type LedgerKind, type LedgerRow, type QuarantinedData } from './ledger.js';
+import { migrate, schemaVersion } from './migrations.js';
+import { groupBy } from '../../common/group-by.js';
 
 /** A catalogued segment: the fields the hash chain protects, plus its link and its fate. */
 export interface SegmentRow extends ChainedFields {
+  provenance: string | null;
   prev_hash: string;
   chain_hash: string;
   origin: 'recorded' | 'recovered';
@@ -15,7 +18,7 @@ export interface SegmentRow extends ChainedFields {
   indexed_ms: number;
 }
 
-export type NewSegment = Pick<SegmentRow, 'camera' | 'start_ms' | 'end_ms' | 'bytes' | 'path' | 'sha256' | 'origin'>;
+export type NewSegment = Pick<SegmentRow, 'camera' | 'start_ms' | 'end_ms' | 'bytes' | 'path' | 'sha256' | 'origin'> & { provenance?: string | null };
 
 export interface GapRow {
   id: number;
@@ -47,6 +50,24 @@ export interface EventRow {
 }
 
 export const CATALOG_FILE = 'catalog.db';
+const LIVE_BYTES = 'segments.live_bytes';
+
+/** The newest row and the number of rows of a chained log (ids run from 1 without holes). */
+export interface ChainHead { length: number; head: string }
+export interface ChainHeads { segments: ChainHead; ledger: ChainHead; audit: ChainHead }
+
+export interface CheckpointRow {
+  id: number;
+  at_ms: number;
+  reason: string;
+  segments_length: number;
+  ledger_length: number;
+  audit_length: number;
+  payload: string;
+}
+
+/** A deletion as retention decides it; the catalog adds the state time and writes the entry. */
+export type Deletion = Omit<DeletionData, 'segments' | 'ends_ms' | 'state_at_ms'>;
 
 /**
  * A segment of @camera overlapping [@from, @to). The lower bound on start_ms (@from minus the
@@ -68,11 +89,18 @@ const NOT_HELD = `NOT EXISTS (SELECT 1 FROM holds h WHERE h.released_ms IS NULL
  */
 export class Catalog {
   readonly db: Database.Database;
-  private readonly insertSegment: Database.Statement;
+  private readonly insertSegment?: Database.Statement;
   private readonly headStmt: Database.Statement;
+  /** the catalog's schema version (a read-only catalog is never migrated: it may be older) */
+  readonly schemaVersion: number;
+  /** first segment and audit ids hashed with the v2 formulas (hash-chain.ts); 1 when the
+   * catalog was created with them, MAX_SAFE_INTEGER for a catalog not migrated yet */
+  readonly segmentsV2From: number;
+  readonly auditV2From: number;
 
   private constructor(readonly path: string, readonly readonly: boolean) {
     this.db = new Database(path, { readonly, fileMustExist: readonly });
+    this.db.pragma('busy_timeout = 5000');
     if (!readonly) {
       this.db.pragma('journal_mode = WAL');
       // NORMAL in WAL never corrupts; a power cut may lose the last rows, and start-up
@@ -80,12 +108,22 @@ export class Catalog {
       this.db.pragma('synchronous = NORMAL');
       migrate(this.db);
     }
-    this.db.pragma('busy_timeout = 5000');
-    this.insertSegment = this.db.prepare(
-      `INSERT INTO segments (id, camera, start_ms, end_ms, bytes, path, sha256, prev_hash, chain_hash, origin, indexed_ms)
-       VALUES (@id, @camera, @start_ms, @end_ms, @bytes, @path, @sha256, @prev_hash, @chain_hash, @origin, @indexed_ms)`,
-    );
+    this.schemaVersion = schemaVersion(this.db);
+    const v2 = (key: string) => (this.hasLedger ? Number(this.getMeta(key) ?? 1) : Number.MAX_SAFE_INTEGER);
+    this.segmentsV2From = v2('chain.segments.v2_from');
+    this.auditV2From = v2('chain.audit.v2_from');
+    if (this.hasLedger) {
+      this.insertSegment = this.db.prepare(
+        `INSERT INTO segments (id, camera, start_ms, end_ms, bytes, path, sha256, provenance, prev_hash, chain_hash, origin, indexed_ms)
+         VALUES (@id, @camera, @start_ms, @end_ms, @bytes, @path, @sha256, @provenance, @prev_hash, @chain_hash, @origin, @indexed_ms)`,
+      );
+    }
     this.headStmt = this.db.prepare('SELECT id, chain_hash FROM segments ORDER BY id DESC LIMIT 1');
+  }
+
+  /** Migration 4 and later: the ledger, checkpoints and the v2 formulas exist. */
+  get hasLedger(): boolean {
+    return this.schemaVersion >= 4;
   }
 
   /** Opens (and creates or migrates) the catalog in a data dir. */
@@ -109,14 +147,44 @@ export class Catalog {
       const head = this.headStmt.get() as { id: number; chain_hash: string } | undefined;
       const id = (head?.id ?? 0) + 1;
       const prev_hash = head?.chain_hash ?? GENESIS;
-      const row = { ...seg, id, prev_hash, chain_hash: chainHash(prev_hash, { ...seg, id }), indexed_ms: Date.now() };
-      this.insertSegment.run(row);
+      const fields = { ...seg, id, provenance: seg.provenance ?? null };
+      const row = { ...fields, prev_hash, chain_hash: segmentHash(prev_hash, fields, this.segmentsV2From), indexed_ms: Date.now() };
+      this.insertSegment!.run(row);
+      this.addLiveBytes(seg.bytes);
       return { ...row, state: 'ok', state_at_ms: null, state_note: null } as SegmentRow;
     }).immediate();
   }
 
   chainHead(): { id: number; chain_hash: string } {
     return (this.headStmt.get() as { id: number; chain_hash: string } | undefined) ?? { id: 0, chain_hash: GENESIS };
+  }
+
+  /** The head of every chained log: what a checkpoint signs. */
+  chainHeads(): ChainHeads {
+    const head = (sql: string): ChainHead => {
+      const r = this.db.prepare(sql).get() as { id: number; hash: string } | undefined;
+      return r ? { length: r.id, head: r.hash } : { length: 0, head: GENESIS };
+    };
+    return {
+      segments: head('SELECT id, chain_hash AS hash FROM segments ORDER BY id DESC LIMIT 1'),
+      ledger: this.hasLedger ? head('SELECT id, hash FROM ledger ORDER BY id DESC LIMIT 1') : { length: 0, head: GENESIS },
+      audit: head('SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1'),
+    };
+  }
+
+  /** One segment row by id. */
+  segment(id: number): SegmentRow | undefined {
+    return this.db.prepare('SELECT * FROM segments WHERE id = ?').get(id) as SegmentRow | undefined;
+  }
+
+  /** Segment rows in id order after `afterId`, at most `limit` (pages: the connection stays free between them). */
+  segmentsAfter(afterId: number, limit: number): SegmentRow[] {
+    return this.db.prepare('SELECT * FROM segments WHERE id > ? ORDER BY id LIMIT ?').all(afterId, limit) as SegmentRow[];
+  }
+
+  /** Segment rows by id (a deletion's batch), in id order. */
+  segmentsById(ids: number[]): SegmentRow[] {
+    return this.db.prepare('SELECT * FROM segments WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id').all(JSON.stringify(ids)) as SegmentRow[];
   }
 
   lastSegment(camera: string): SegmentRow | undefined {
@@ -148,9 +216,24 @@ export class Catalog {
     return this.db.prepare("SELECT * FROM segments WHERE state = 'ok' ORDER BY id").iterate() as IterableIterator<SegmentRow>;
   }
 
-  /** Flags a row instead of dropping it: the chain keeps it, `verify` reports it. */
-  setState(id: number, state: SegmentRow['state'], note: string): void {
-    this.db.prepare('UPDATE segments SET state = ?, state_at_ms = ?, state_note = ? WHERE id = ?').run(state, Date.now(), note, id);
+  /** Flags live rows whose files vanished instead of dropping them: the chain keeps them, the
+   * ledger records the change, `verify` reports them. */
+  flagMissing(rows: Array<Pick<SegmentRow, 'id' | 'camera'>>, note: string): void {
+    const at = Date.now();
+    const stmt = this.db.prepare("UPDATE segments SET state = 'missing', state_at_ms = ?, state_note = ? WHERE id = ? AND state = 'ok' RETURNING bytes");
+    this.db.transaction(() => {
+      for (const [camera, group] of groupBy(rows, (r) => r.camera)) {
+        const ids = group.map((r) => r.id);
+        let gone = 0;
+        const changed = ids.filter((id) => {
+          const r = stmt.get(at, note, id) as { bytes: number } | undefined;
+          gone += r?.bytes ?? 0;
+          return r !== undefined;
+        });
+        this.addLiveBytes(-gone);
+        if (changed.length) appendLedger(this.db, 'segment_missing', camera, { segments: changed, state_at_ms: at, note }, at);
+      }
+    }).immediate();
   }
 
   /** The gap a camera is in right now, if any. */
@@ -159,17 +242,30 @@ export class Catalog {
   }
 
   openGap(camera: string, startMs: number, cause: string, detail?: string): GapRow {
-    const id = Number(this.db.prepare('INSERT INTO gaps (camera, start_ms, cause, detail) VALUES (?, ?, ?, ?)').run(camera, startMs, cause, detail ?? null).lastInsertRowid);
-    return { id, camera, start_ms: startMs, end_ms: null, cause, detail: detail ?? null };
+    return this.insertGap(camera, startMs, null, cause, detail ?? null);
   }
 
   closeGap(id: number, endMs: number): void {
-    this.db.prepare('UPDATE gaps SET end_ms = max(start_ms, ?) WHERE id = ? AND end_ms IS NULL').run(endMs, id);
+    this.db.transaction(() => {
+      const gap = this.db.prepare('SELECT * FROM gaps WHERE id = ? AND end_ms IS NULL').get(id) as GapRow | undefined;
+      if (!gap) return;
+      const end = Math.max(gap.start_ms, endMs);
+      this.db.prepare('UPDATE gaps SET end_ms = ? WHERE id = ?').run(end, id);
+      appendLedger(this.db, 'gap_closed', gap.camera, { gap: id, end_ms: end });
+    }).immediate();
   }
 
   /** A closed gap in one step (a clock jump, found after the fact). */
   addGap(camera: string, startMs: number, endMs: number, cause: string, detail?: string): void {
-    this.db.prepare('INSERT INTO gaps (camera, start_ms, end_ms, cause, detail) VALUES (?, ?, ?, ?, ?)').run(camera, startMs, Math.max(startMs, endMs), cause, detail ?? null);
+    this.insertGap(camera, startMs, Math.max(startMs, endMs), cause, detail ?? null);
+  }
+
+  private insertGap(camera: string, startMs: number, endMs: number | null, cause: string, detail: string | null): GapRow {
+    return this.db.transaction(() => {
+      const id = Number(this.db.prepare('INSERT INTO gaps (camera, start_ms, end_ms, cause, detail) VALUES (?, ?, ?, ?, ?)').run(camera, startMs, endMs, cause, detail).lastInsertRowid);
+      appendLedger(this.db, 'gap_opened', camera, { gap: id, start_ms: startMs, end_ms: endMs, cause, detail });
+      return { id, camera, start_ms: startMs, end_ms: endMs, cause, detail };
+    }).immediate();
   }
 
   gaps(camera: string, fromMs = 0, toMs = Number.MAX_SAFE_INTEGER): GapRow[] {
@@ -195,16 +291,27 @@ export class Catalog {
     return this.db.prepare('SELECT * FROM events WHERE at_ms >= ? ORDER BY id DESC LIMIT ?').all(sinceMs, limit) as EventRow[];
   }
 
+  /** Use `placeHold` (holds.ts), which also audits and raises the event. */
   addHold(h: Pick<HoldRow, 'camera' | 'from_ms' | 'to_ms' | 'reason' | 'created_by'>): HoldRow {
     const created_ms = Date.now();
-    const id = Number(this.db.prepare(`INSERT INTO holds (camera, from_ms, to_ms, reason, created_by, created_ms)
-      VALUES (@camera, @from_ms, @to_ms, @reason, @created_by, @created_ms)`).run({ ...h, created_ms }).lastInsertRowid);
-    return { ...h, id, created_ms, released_ms: null, released_by: null };
+    return this.db.transaction(() => {
+      const id = Number(this.db.prepare(`INSERT INTO holds (camera, from_ms, to_ms, reason, created_by, created_ms)
+        VALUES (@camera, @from_ms, @to_ms, @reason, @created_by, @created_ms)`).run({ ...h, created_ms }).lastInsertRowid);
+      appendLedger(this.db, 'hold_added', h.camera, { hold: id, from_ms: h.from_ms, to_ms: h.to_ms, reason: h.reason, by: h.created_by, created_ms }, created_ms);
+      return { ...h, id, created_ms, released_ms: null, released_by: null };
+    }).immediate();
   }
 
+  /** Use `liftHold` (holds.ts). Undefined when there is no such active hold. */
   releaseHold(id: number, by: string): HoldRow | undefined {
-    this.db.prepare('UPDATE holds SET released_ms = ?, released_by = ? WHERE id = ? AND released_ms IS NULL').run(Date.now(), by, id);
-    return this.db.prepare('SELECT * FROM holds WHERE id = ?').get(id) as HoldRow | undefined;
+    const at = Date.now();
+    return this.db.transaction(() => {
+      const changed = this.db.prepare('UPDATE holds SET released_ms = ?, released_by = ? WHERE id = ? AND released_ms IS NULL').run(at, by, id).changes;
+      const hold = this.db.prepare('SELECT * FROM holds WHERE id = ?').get(id) as HoldRow | undefined;
+      if (!changed || !hold) return undefined;
+      appendLedger(this.db, 'hold_released', hold.camera, { hold: id, by, released_ms: at }, at);
+      return hold;
+    }).immediate();
   }
 
   holds(includeReleased = false): HoldRow[] {
@@ -222,11 +329,79 @@ export class Catalog {
     return this.db.prepare(`SELECT * FROM segments s WHERE s.state = 'ok' AND ${NOT_HELD} ORDER BY s.start_ms LIMIT ?`).all(limit) as SegmentRow[];
   }
 
-  /** Marks rows deleted in one transaction, before their files are unlinked. */
-  markDeleted(ids: number[], note: string): void {
-    const at = Date.now();
-    const stmt = this.db.prepare("UPDATE segments SET state = 'deleted', state_at_ms = ?, state_note = ? WHERE id = ? AND state = 'ok'");
-    this.db.transaction(() => { for (const id of ids) stmt.run(at, note, id); })();
+  /**
+   * Marks a batch of one camera's rows deleted, with the ledger entry that says why (the rule and
+   * the facts it acted on), in one transaction, before the files are unlinked. Returns the rows
+   * actually changed (a row deleted meanwhile is left out).
+   */
+  markDeleted(camera: string, rows: Array<Pick<SegmentRow, 'id' | 'end_ms'>>, why: Deletion, atMs = Date.now()): number[] {
+    const stmt = this.db.prepare("UPDATE segments SET state = 'deleted', state_at_ms = ?, state_note = ? WHERE id = ? AND state = 'ok' AND camera = ? RETURNING bytes");
+    return this.db.transaction(() => {
+      let freed = 0;
+      const done = rows.filter((r) => {
+        const changed = stmt.get(atMs, why.note, r.id, camera) as { bytes: number } | undefined;
+        freed += changed?.bytes ?? 0;
+        return changed !== undefined;
+      });
+      this.addLiveBytes(-freed);
+      if (done.length) {
+        const data: DeletionData = { ...why, segments: done.map((r) => r.id), ends_ms: done.map((r) => r.end_ms), state_at_ms: atMs };
+        appendLedger(this.db, 'deletion', camera, data, atMs);
+      }
+      return done.map((r) => r.id);
+    }).immediate();
+  }
+
+  /** A ledger entry with no view of its own (policy, pauses, quarantined files, exports deleted). */
+  ledgerEntry(kind: Extract<LedgerKind, 'retention_policy' | 'retention_paused' | 'retention_resumed' | 'quarantined' | 'deletion'>, camera: string | null, data: object, atMs = Date.now()): LedgerRow {
+    return appendLedger(this.db, kind, camera, data, atMs);
+  }
+
+  recordQuarantine(camera: string, data: QuarantinedData): LedgerRow {
+    return this.ledgerEntry('quarantined', camera, data);
+  }
+
+  /** The newest ledger entry of a kind (and camera, when given). */
+  lastLedger(kind: LedgerKind, camera?: string | null): LedgerRow | undefined {
+    if (!this.hasLedger) return undefined;
+    return (camera === undefined
+      ? this.db.prepare('SELECT * FROM ledger WHERE kind = ? ORDER BY id DESC LIMIT 1').get(kind)
+      : this.db.prepare('SELECT * FROM ledger WHERE kind = ? AND camera IS ? ORDER BY id DESC LIMIT 1').get(kind, camera)) as LedgerRow | undefined;
+  }
+
+  /** Ledger entries in id order after `afterId`, at most `limit` (pages: the connection stays free between them). */
+  ledgerAfter(afterId: number, limit: number): LedgerRow[] {
+    if (!this.hasLedger) return [];
+    return this.db.prepare('SELECT * FROM ledger WHERE id > ? ORDER BY id LIMIT ?').all(afterId, limit) as LedgerRow[];
+  }
+
+  /** Cameras with live recordings that `known` does not list (removed from the config). */
+  camerasWithLiveSegmentsBesides(known: string[]): string[] {
+    const all = (this.db.prepare("SELECT DISTINCT camera FROM segments WHERE state = 'ok'").all() as { camera: string }[]).map((r) => r.camera);
+    return all.filter((c) => !known.includes(c)).sort();
+  }
+
+  addCheckpoint(c: Omit<CheckpointRow, 'id'>): CheckpointRow {
+    const id = Number(this.db.prepare(`INSERT INTO checkpoints (at_ms, reason, segments_length, ledger_length, audit_length, payload)
+      VALUES (@at_ms, @reason, @segments_length, @ledger_length, @audit_length, @payload)`).run(c).lastInsertRowid);
+    return { ...c, id };
+  }
+
+  newestCheckpoint(): CheckpointRow | undefined {
+    if (!this.hasLedger) return undefined;
+    return this.db.prepare('SELECT * FROM checkpoints ORDER BY id DESC LIMIT 1').get() as CheckpointRow | undefined;
+  }
+
+  /** Stored checkpoints, oldest first. */
+  checkpoints(): CheckpointRow[] {
+    if (!this.hasLedger) return [];
+    return this.db.prepare('SELECT * FROM checkpoints ORDER BY id').all() as CheckpointRow[];
+  }
+
+  /** The oldest stored checkpoint whose segments chain reaches `segmentId`. */
+  checkpointCovering(segmentId: number): CheckpointRow | undefined {
+    if (!this.hasLedger) return undefined;
+    return this.db.prepare('SELECT * FROM checkpoints WHERE segments_length >= ? ORDER BY id LIMIT 1').get(segmentId) as CheckpointRow | undefined;
   }
 
   /** The oldest live segment's start, through the (camera, state, end_ms) index. */
@@ -242,9 +417,24 @@ export class Catalog {
       FROM segments WHERE state = 'ok' GROUP BY camera ORDER BY camera`).all() as Array<{ camera: string; oldest_ms: number; newest_ms: number; bytes: number; segments: number }>;
   }
 
-  /** Bytes of every live segment: a full scan (about 1.5 s over a million rows), so callers cache it. */
+  /** Bytes of every live segment: a counter the catalog keeps with its rows (a full scan, about
+   * 1.5 s over a million rows, on a catalog older than migration 4). */
   liveBytes(): number {
+    const kept = this.hasLedger ? this.getMeta(LIVE_BYTES) : undefined;
+    if (kept !== undefined) return Number(kept);
     return (this.db.prepare("SELECT coalesce(sum(bytes), 0) AS b FROM segments WHERE state = 'ok'").get() as { b: number }).b;
+  }
+
+  /** Sums the live bytes again (a full scan): after rows were written by other means (a bulk
+   * import, a benchmark), or at start-up to heal a counter edited behind the catalog's back. */
+  recountLiveBytes(): number {
+    const b = (this.db.prepare("SELECT coalesce(sum(bytes), 0) AS b FROM segments WHERE state = 'ok'").get() as { b: number }).b;
+    this.setMeta(LIVE_BYTES, String(b));
+    return b;
+  }
+
+  private addLiveBytes(delta: number): void {
+    this.db.prepare('UPDATE meta SET value = CAST(value AS INTEGER) + ? WHERE key = ?').run(delta, LIVE_BYTES);
   }
 
   /** Bytes recorded since `sinceMs` by these cameras, and the span they cover, for the forecast

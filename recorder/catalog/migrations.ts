@@ -1,10 +1,20 @@
 import type { Database } from 'better-sqlite3';
+import { appendLedger, type DeletionData, type LedgerStartedData } from './ledger.js';
+import { groupBy } from '../../common/group-by.js';
 
 /**
  * Versioned schema. A migration runs once, in a transaction, and is never edited after it has
  * shipped: boxes in the field upgrade by running the ones they lack, in order.
  */
-const MIGRATIONS: Array<{ version: number; name: string; sql: string }> = [
+interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+  /** work SQL cannot do (hashing), in the same transaction, after `sql` */
+  after?: (db: Database, fromVersion: number) => void;
+}
+
+const MIGRATIONS: Migration[] = [
   {
     version: 1,
     name: 'segments, gaps and the hash chain',
@@ -105,6 +115,46 @@ const MIGRATIONS: Array<{ version: number; name: string; sql: string }> = [
     `,
   },
   {
+    version: 4,
+    name: 'segments chain v2 with provenance, the ledger, signed checkpoints',
+    sql: `
+      -- canonical JSON about how the segment was recorded (capture masks, camera identity), or
+      -- NULL; covered by the v2 chain hash
+      ALTER TABLE segments ADD COLUMN provenance TEXT;
+
+      -- Every evidence change that is not a segment (recorder/catalog/ledger.ts), hash chained:
+      -- hash = sha256(canonicalJson({prev, id, at_ms, kind, camera, data})).
+      CREATE TABLE ledger (
+        id        INTEGER PRIMARY KEY,
+        at_ms     INTEGER NOT NULL,
+        kind      TEXT    NOT NULL,
+        camera    TEXT,
+        data      TEXT    NOT NULL,                 -- canonical JSON
+        prev_hash TEXT    NOT NULL,
+        hash      TEXT    NOT NULL
+      );
+      CREATE INDEX ledger_kind ON ledger (kind, id);
+
+      -- Signed checkpoints (recorder/catalog/checkpoint.ts): the payload exactly as published.
+      CREATE TABLE checkpoints (
+        id              INTEGER PRIMARY KEY,
+        at_ms           INTEGER NOT NULL,
+        reason          TEXT    NOT NULL,          -- interval, egress, stop, cli
+        segments_length INTEGER NOT NULL,
+        ledger_length   INTEGER NOT NULL,
+        audit_length    INTEGER NOT NULL,
+        payload         TEXT    NOT NULL
+      );
+
+      -- rows from these ids on are hashed with the v2 formulas (hash-chain.ts)
+      INSERT OR REPLACE INTO meta (key, value) SELECT 'chain.segments.v2_from', coalesce(max(id), 0) + 1 FROM segments;
+      INSERT OR REPLACE INTO meta (key, value) SELECT 'chain.audit.v2_from', coalesce(max(id), 0) + 1 FROM audit_log;
+      -- kept by the catalog as rows come and go, so retention knows without a full scan
+      INSERT OR REPLACE INTO meta (key, value) SELECT 'segments.live_bytes', coalesce(sum(bytes), 0) FROM segments WHERE state = 'ok';
+    `,
+    after: backfillLedger,
+  },
+  {
     version: 8,
     name: 'indexes for time-range queries over months of segments',
     sql: `
@@ -120,20 +170,71 @@ const MIGRATIONS: Array<{ version: number; name: string; sql: string }> = [
   },
 ];
 
+/**
+ * What the view held before the ledger existed is copied into it, so it is chained from now on:
+ * each gap (opened, with its end when closed), each hold (added, and released), the deleted
+ * and missing rows (deletion entries with rule `before_ledger`: their facts were never
+ * recorded, so `verify` lists them as not re-checkable). The first entry says where the
+ * stronger proof starts.
+ */
+function backfillLedger(db: Database, fromVersion: number): void {
+  const meta = (key: string) => Number((db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string }).value);
+  const now = Date.now();
+  const gaps = db.prepare('SELECT * FROM gaps ORDER BY id').all() as Array<{ id: number; camera: string; start_ms: number; end_ms: number | null; cause: string; detail: string | null }>;
+  const holds = db.prepare('SELECT * FROM holds ORDER BY id').all() as Array<{ id: number; camera: string | null; from_ms: number; to_ms: number; reason: string; created_by: string; created_ms: number; released_ms: number | null; released_by: string | null }>;
+  const changed = db.prepare("SELECT id, camera, end_ms, state, state_at_ms, state_note FROM segments WHERE state != 'ok' ORDER BY id")
+    .all() as Array<{ id: number; camera: string; end_ms: number; state: 'missing' | 'deleted'; state_at_ms: number | null; state_note: string | null }>;
+  const started: LedgerStartedData = {
+    from_schema: fromVersion, segments_v2_from: meta('chain.segments.v2_from'), audit_v2_from: meta('chain.audit.v2_from'),
+    backfilled: { gaps: gaps.length, holds: holds.length, deleted: changed.filter((r) => r.state === 'deleted').length, missing: changed.filter((r) => r.state === 'missing').length },
+  };
+  appendLedger(db, 'ledger_started', null, started, now);
+  for (const g of gaps) appendLedger(db, 'gap_opened', g.camera, { gap: g.id, start_ms: g.start_ms, end_ms: g.end_ms, cause: g.cause, detail: g.detail }, now);
+  for (const h of holds) {
+    appendLedger(db, 'hold_added', h.camera, { hold: h.id, from_ms: h.from_ms, to_ms: h.to_ms, reason: h.reason, by: h.created_by, created_ms: h.created_ms }, now);
+    if (h.released_ms !== null) appendLedger(db, 'hold_released', h.camera, { hold: h.id, by: h.released_by ?? 'unknown', released_ms: h.released_ms }, now);
+  }
+  // one entry per camera, state, time and note: the batches as retention wrote them
+  const groups = groupBy(changed, (r) => JSON.stringify([r.camera, r.state, r.state_at_ms, r.state_note]));
+  for (const rows of groups.values()) {
+    const r = rows[0]!;
+    const ids = rows.map((x) => x.id);
+    if (r.state === 'missing') {
+      appendLedger(db, 'segment_missing', r.camera, { segments: ids, state_at_ms: r.state_at_ms, note: r.state_note ?? '' }, now);
+    } else {
+      const data: DeletionData = {
+        rule: 'before_ledger', segments: ids, ends_ms: rows.map((x) => x.end_ms), state_at_ms: r.state_at_ms ?? 0, note: r.state_note ?? '',
+        policy: { min_days: null, max_days: null }, holds_checked: [], clock: null,
+      };
+      appendLedger(db, 'deletion', r.camera, data, now);
+    }
+  }
+}
+
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
 
-export function migrate(db: Database): number {
+/** Brings the schema to `upTo` (the newest by default; tests build older catalogs with less). */
+export function migrate(db: Database, upTo = SCHEMA_VERSION): number {
   db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, name TEXT NOT NULL, applied_ms INTEGER NOT NULL)');
   const current = (db.prepare('SELECT MAX(version) AS v FROM schema_version').get() as { v: number | null }).v ?? 0;
   if (current > SCHEMA_VERSION) {
     throw new Error(`catalog schema version ${current} is newer than this edge-nvr (${SCHEMA_VERSION}); upgrade edge-nvr`);
   }
   for (const m of MIGRATIONS) {
-    if (m.version <= current) continue;
+    if (m.version <= current || m.version > upTo) continue;
     db.transaction(() => {
       db.exec(m.sql);
+      m.after?.(db, current);
       db.prepare('INSERT INTO schema_version (version, name, applied_ms) VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
     })();
   }
-  return SCHEMA_VERSION;
+  return Math.max(current, upTo);
+}
+
+export function schemaVersion(db: Database): number {
+  try {
+    return (db.prepare('SELECT MAX(version) AS v FROM schema_version').get() as { v: number | null }).v ?? 0;
+  } catch {
+    return 0;
+  }
 }

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { networkInterfaces } from 'node:os';
-import { scrubCredentials, withCredentials } from './url.js';
+import { scrubCredentials, withCredentials } from '../../common/credentials.js';
 
 export const WSD_MULTICAST = '239.255.255.250';
 export const WSD_PORT = 3702;
@@ -134,6 +134,8 @@ export interface OnvifTarget {
   username?: string;
   password?: string;
   timeoutMs?: number;
+  /** hosts besides the camera's own that its stream URI may point at (config: allowed_stream_hosts) */
+  allowedStreamHosts?: string[];
 }
 
 function splitHost(host: string): { hostname: string; port: number } {
@@ -215,6 +217,29 @@ export interface ResolvedOnvifStream {
   clock_drift_ms: number | null;
 }
 
+const bareHost = (host: string) => host.toLowerCase().replace(/^\[|\]$/g, '');
+
+/**
+ * Why a stream URI from GetStreamUri must not be used, or undefined when it may. A camera's
+ * answer is not trusted blindly: the credentials are folded into that URI, so it must be RTSP
+ * and point at the camera's own host (or one the config allows), or a camera (or whoever
+ * answers in its name) could send the recorder, and the password, anywhere.
+ */
+export function streamUriProblem(raw: string, cameraHost: string, allowedHosts: string[] = []): string | undefined {
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    return `its stream URI ${JSON.stringify(scrubCredentials(raw).slice(0, 80))} is not a URL`;
+  }
+  if (!/^rtsps?:$/i.test(u.protocol)) return `its stream URI is ${u.protocol}//..., not rtsp:// or rtsps://; refusing it`;
+  const own = bareHost(splitHost(cameraHost).hostname);
+  const host = bareHost(u.hostname);
+  if (host === own || allowedHosts.some((h) => bareHost(splitHost(h).hostname) === host)) return undefined;
+  return `its stream URI points at ${host}, not at the camera (${own}); refusing it, so that its credentials go nowhere else `
+    + '(list that host in the camera\'s source.allowed_stream_hosts if the camera really streams from there)';
+}
+
 /** The RTSP URL of a profile (the first when none is named), with the credentials folded in. */
 export async function resolveOnvifStream(t: OnvifTarget & { profile?: string }): Promise<ResolvedOnvifStream> {
   const { cam, drift } = await connect(t);
@@ -222,6 +247,8 @@ export async function resolveOnvifStream(t: OnvifTarget & { profile?: string }):
   const profile = t.profile ? profiles.find((p) => p.token === t.profile || p.name === t.profile) : profiles[0];
   if (!profile) throw new Error(`ONVIF camera ${t.host}: no profile "${t.profile}" (has ${profiles.map((p) => p.token).join(', ')})`);
   const raw = await streamUri(cam, t.host, profile.token);
+  const problem = streamUriProblem(raw, t.host, t.allowedStreamHosts);
+  if (problem) throw new Error(`ONVIF camera ${t.host}: ${problem}`);
   // Cameras hand out URIs without credentials; where one carries its own, ours win.
   const url = t.username ? withCredentials(raw, t.username, t.password) : raw;
   return { url, safeUrl: scrubCredentials(url), profile: profile.token, clock_drift_ms: drift };

@@ -1,6 +1,6 @@
 import type { CameraConfig } from '../../config/schema.js';
 import { readSecret } from '../../config/load.js';
-import { scrubCredentials, withCredentials } from './url.js';
+import { scrubCredentials, splitCredentials, withCredentials } from '../../common/credentials.js';
 import type { TestCamera } from './test-camera.js';
 import { resolveOnvifStream, type ResolvedOnvifStream } from './onvif.js';
 
@@ -25,8 +25,8 @@ export function resolveSource(
     case 'rtsp': {
       const password = readSecret(src, `${configPath}.source`);
       const url = withCredentials(src.url, src.username, password);
-      const inline = /^[a-z]+:\/\/[^/@]*:([^/@]*)@/i.exec(src.url)?.[1];
-      return { url, safeUrl: scrubCredentials(url), secrets: [password, inline && decodeURIComponent(inline)].filter((s): s is string => !!s) };
+      const inline = splitCredentials(src.url).password;
+      return { url, safeUrl: scrubCredentials(url), secrets: [password, inline].filter((s): s is string => !!s) };
     }
     case 'test': {
       const cam = testCameras.get(camera.id);
@@ -35,7 +35,7 @@ export function resolveSource(
     }
     case 'onvif': {
       const password = readSecret(src, `${configPath}.source`);
-      const target = { host: src.host, username: src.username, password, profile: src.profile, timeoutMs: 5000 };
+      const target = { host: src.host, username: src.username, password, profile: src.profile, timeoutMs: 5000, allowedStreamHosts: src.allowed_stream_hosts };
       return {
         url: '', safeUrl: `onvif://${src.host}`, secrets: password ? [password] : [],
         resolveUrl: async () => {

@@ -22,8 +22,9 @@ import gi
 
 gi.require_version("Gst", "1.0")
 gi.require_version("GstApp", "1.0")
+gi.require_version("GstRtsp", "1.0")
 gi.require_version("GstRtspServer", "1.0")
-from gi.repository import GLib, Gst, GstApp, GstRtspServer  # noqa: E402,F401
+from gi.repository import GLib, Gst, GstApp, GstRtsp, GstRtspServer  # noqa: E402,F401
 
 PATTERNS = ["smpte", "ball", "snow", "pinwheel", "gradient", "circular", "bar", "zone-plate"]
 
@@ -162,7 +163,9 @@ def main() -> int:
     ap.add_argument("--clip", default=None, help="clip: a video file to encode once and serve (default: a pattern)")
     ap.add_argument("--clip-seconds", type=int, default=20, help="clip: how much of it to loop")
     ap.add_argument("--user", default=None)
-    ap.add_argument("--password", default=None)
+    ap.add_argument("--password", default=None,
+                    help="better: the environment variable RTSP_SIM_PASSWORD (a command line is world-readable)")
+    ap.add_argument("--auth", default="basic", choices=["basic", "digest"], help="how the camera asks for credentials")
     ap.add_argument("--exit-with-parent", action="store_true",
                     help="quit when the process that started it is gone (even after kill -9)")
     args = ap.parse_args()
@@ -174,10 +177,15 @@ def main() -> int:
     mounts = server.get_mount_points()
 
     if args.user:
+        password = args.password if args.password is not None else os.environ.get("RTSP_SIM_PASSWORD", "")
         auth = GstRtspServer.RTSPAuth()
         token = GstRtspServer.RTSPToken()
         token.set_string(GstRtspServer.RTSP_TOKEN_MEDIA_FACTORY_ROLE, "user")
-        auth.add_basic(GstRtspServer.RTSPAuth.make_basic(args.user, args.password or ""), token)
+        if args.auth == "digest":
+            auth.add_digest(args.user, password, token)
+            auth.set_supported_methods(GstRtsp.RTSPAuthMethod.DIGEST)
+        else:
+            auth.add_basic(GstRtspServer.RTSPAuth.make_basic(args.user, password), token)
         server.set_auth(auth)
 
     pusher = None

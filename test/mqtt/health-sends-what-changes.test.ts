@@ -64,6 +64,7 @@ t.test('what counts as a change: states and counts at once, disk, memory and for
     retention: { oldest_ms: 1, days_held: 10, forecast_days: 40, min_required_days: 30, cameras: [] },
     cameras: [{ camera: 'gate', state: 'recording', last_segment_end_ms: 999_000, restarts: 0, gaps_24h: 0, gap_ms_24h: 0, continuity_24h: 1, bitrate_kbps: 1000 }],
     chain_head: { id: 10, hash: 'a'.repeat(64) }, outbox: { queued: 0, dropped: 0 },
+    integrity: { verify_read_mb_s: 2, last_full_pass_ms: null, last_full_pass_segments: null, pass_progress: 0.1, violations: 0, last_checkpoint_ms: 900_000 },
   };
   const next = (edit: (h: Health) => void): string[] => {
     const h = structuredClone(base);
@@ -74,7 +75,8 @@ t.test('what counts as a change: states and counts at once, disk, memory and for
     h.ts += 60_000; h.uptime_s += 60; h.daemon_uptime_s += 60; h.load = [0.9, 0.8, 0.6]; h.cameras[0]!.last_segment_end_ms = 1_059_000;
     h.chain_head = { id: 11, hash: 'b'.repeat(64) }; h.disks[0]!.available_bytes -= 5e9; h.memory.available_bytes -= 1e8; h.temperature_c = 51.5;
     h.cameras[0]!.continuity_24h = 0.998; h.retention.days_held = 10.05; h.cameras[0]!.bitrate_kbps = 1200;
-  }), [], 'a minute of recording changes nothing that counts');
+    h.integrity.pass_progress = 0.2; h.integrity.last_checkpoint_ms = 1_000_000;
+  }), [], 'a minute of recording (and a checkpoint, published on its own topic) changes nothing that counts');
   t.same(next((h) => { h.cameras[0]!.state = 'down'; }), ['cameras.gate.state']);
   t.same(next((h) => { h.cameras[0]!.restarts = 1; h.cameras[0]!.gaps_24h = 1; }), ['cameras.gate.restarts', 'cameras.gate.gaps_24h']);
   t.same(next((h) => { h.cameras[0]!.gaps_24h = 1; h.cameras[0]!.continuity_24h = 0.99; }), ['cameras.gate.gaps_24h'], 'an interruption is a gap; continuity follows');
@@ -85,6 +87,8 @@ t.test('what counts as a change: states and counts at once, disk, memory and for
   t.same(next((h) => { h.temperature_c = 58; }), ['temperature_c']);
   t.same(next((h) => { h.outbox.queued = 3; }), ['outbox.queued'], 'events waiting for the broker');
   t.same(next((h) => { h.outbox.dropped = 1; }), ['outbox.dropped']);
+  t.same(next((h) => { h.integrity.violations = 1; }), ['integrity.violations'], 'a segment whose bytes changed');
+  t.same(next((h) => { h.integrity.last_full_pass_ms = 1_000_000; h.integrity.pass_progress = null; }), ['integrity.last_full_pass_ms'], 'a background pass finished');
   t.same(next((h) => { h.retention.forecast_days = 30; }), ['retention.forecast_days']);
   t.same(next((h) => { h.cameras.push({ ...h.cameras[0]!, camera: 'yard' }); }), ['cameras.yard'], 'a camera added');
   t.same(next((h) => { h.cameras = []; }), ['cameras.gate'], 'a camera removed');

@@ -38,6 +38,7 @@ export function schemaFor(prefix: string, topic: string, responsePrefix?: string
   if (rest === 'status') return 'status.schema.json';
   if (rest === 'health') return 'health.schema.json';
   if (rest === 'events') return 'event.schema.json';
+  if (rest === 'checkpoint') return 'checkpoint.schema.json';
   if (/^cameras\/[^/]+\/state$/.test(rest)) return 'camera-state.schema.json';
   if (/^cmd\/.+\/reply$/.test(rest)) return 'cmd-reply.schema.json';
   return null;

@@ -17,7 +17,7 @@ t.test('discover finds two ONVIF cameras; its snippet passes check and records',
   const dir = t.testdir();
   const passwordFile = join(dir, 'onvif.secret');
   writeFileSync(passwordFile, PASSWORD + '\n');
-  const targets = [front, back].flatMap((r) => ['--target', `127.0.0.1:${r.discoveryPort}`]);
+  const targets = [front, back].flatMap((r) => ['--target', `127.0.0.1:${r.discoveryPort}`, '--host', r.address]);
 
   const table = await runCli(['discover', ...targets, '--user', USER, '--password-file', passwordFile, '--timeout', '1']);
   t.equal(table.code, 0, `discover exits 0: ${table.stderr}`);
@@ -60,7 +60,7 @@ t.test('wrong ONVIF credentials give a clear error naming the camera', async (t)
   const dir = t.testdir();
   const wrong = join(dir, 'wrong.secret');
   writeFileSync(wrong, 'not-the-password\n');
-  const found = await runCli(['discover', '--target', `127.0.0.1:${cam.discoveryPort}`, '--user', USER, '--password-file', wrong, '--timeout', '1']);
+  const found = await runCli(['discover', '--target', `127.0.0.1:${cam.discoveryPort}`, '--host', cam.address, '--user', USER, '--password-file', wrong, '--timeout', '1']);
   t.match(found.stderr, `ONVIF camera ${cam.address}: authentication failed (wrong username or password)`, 'discover names the camera');
   t.match(found.stdout, /ERROR: ONVIF camera .*authentication failed/, 'and marks it in the table');
 

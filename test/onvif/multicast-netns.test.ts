@@ -2,7 +2,7 @@ import t from 'tap';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const RESPONDER = fileURLToPath(new URL('../../dist/recorder/sources/onvif-responder.js', import.meta.url));
+const RESPONDER = fileURLToPath(new URL('../../dist/test/support/onvif-responder.js', import.meta.url));
 const CLI = fileURLToPath(new URL('../../dist/daemon/cli.js', import.meta.url));
 
 /**

@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { pino, type Logger } from 'pino';
 import type { BackendExit, ClosedSegment } from '../../recorder/backends/backend.js';
 import { GstreamerBackend } from '../../recorder/backends/gstreamer.js';
-import { scrubCredentials } from '../../recorder/sources/url.js';
+import { scrubCredentials } from '../../common/credentials.js';
 import { CameraSim } from '../support/camera-sim.js';
 import { until } from '../support/daemon.js';
 

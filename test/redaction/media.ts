@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { Catalog } from '../../recorder/catalog/catalog.js';
 import type { Frame } from '../../redaction/frame.js';
-import { decodeFrames, probeVideo } from '../../redaction/video-io.js';
+import { videoInfo } from '../../common/media-probe.js';
+import { decodeFrames } from '../../redaction/video-io.js';
 
 /** Public test media from Debian (opencv-doc, python3-skimage): real photos and video, never generated faces. */
 export const OPENCV = '/usr/share/doc/opencv-doc/examples/data';
@@ -39,7 +40,7 @@ export function megamindClip(dir: string, seconds = 3, startS = 0): string {
 }
 
 export async function allFrames(path: string): Promise<Frame[]> {
-  const info = probeVideo(path);
+  const info = await videoInfo(path);
   const out: Frame[] = [];
   for await (const f of decodeFrames({ path }, info)) out.push(f);
   return out;

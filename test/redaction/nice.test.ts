@@ -1,7 +1,8 @@
 import t from 'tap';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { decodeFrames, EGRESS_NICE, Encoder, probeVideo } from '../../redaction/video-io.js';
+import { decodeFrames, EGRESS_NICE, Encoder } from '../../redaction/video-io.js';
+import { videoInfo } from '../../common/media-probe.js';
 import { megamindClip, tmp } from './media.js';
 
 /** Command name and nice value of each running child of this process (/proc/PID/stat fields 2, 4 and 19). */
@@ -20,7 +21,7 @@ function children(): Array<{ comm: string; nice: number }> {
 t.test('the egress decoder and encoder run niced, so the recorders keep the CPU', async (t) => {
   const dir = tmp();
   const clip = megamindClip(dir, 1);
-  const info = probeVideo(clip);
+  const info = await videoInfo(clip);
   const encoder = new Encoder(join(dir, 'out.mp4'), info, 'libx264');
   let seen: Array<{ comm: string; nice: number }> = [];
   for await (const frame of decodeFrames({ path: clip }, info)) {

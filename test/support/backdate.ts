@@ -6,8 +6,10 @@ import type { Catalog, SegmentRow } from '../../recorder/catalog/catalog.js';
 import { SegmentStore, stagingDir } from '../../recorder/segment-store.js';
 
 /** A real, playable fragmented MP4 of `seconds` (generated: test media never comes from outside). */
-export function makeClip(path: string, seconds = 1, bitrateK = 200): string {
-  execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', `testsrc=size=320x180:rate=10`, '-t', String(seconds),
+export function makeClip(path: string, seconds = 1, bitrateK = 200, opts: { noisy?: boolean } = {}): string {
+  // testsrc compresses to far under most bitrates; noise makes the clip as large as asked
+  const source = opts.noisy ? ['-f', 'lavfi', '-i', 'color=size=320x180:rate=10', '-vf', 'noise=alls=80:allf=t'] : ['-f', 'lavfi', '-i', 'testsrc=size=320x180:rate=10'];
+  execFileSync('ffmpeg', ['-v', 'error', '-y', ...source, '-t', String(seconds),
     '-c:v', 'libx264', '-b:v', `${bitrateK}k`, '-g', '10', '-movflags', '+frag_keyframe+empty_moov+default_base_moof', path]);
   return path;
 }

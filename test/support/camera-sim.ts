@@ -9,6 +9,10 @@ export interface CameraSimOptions {
   mounts?: string[];
   user?: string;
   password?: string;
+  /** the loopback address it listens on (default 127.0.0.1; 127.0.0.2 is "another host") */
+  address?: string;
+  /** how the camera asks for the credentials (default basic) */
+  auth?: 'basic' | 'digest';
   fps?: number;
   gop?: number;
   width?: number;
@@ -39,13 +43,15 @@ export class CameraSim {
     const cred = withCredentials && this.opts.user
       ? `${encodeURIComponent(this.opts.user)}:${encodeURIComponent(this.opts.password ?? '')}@`
       : '';
-    return `rtsp://${cred}127.0.0.1:${this.port}/${mount}`;
+    return `rtsp://${cred}${this.opts.address ?? '127.0.0.1'}:${this.port}/${mount}`;
   }
 
   async start(): Promise<this> {
     const o = this.opts;
-    const args = [SIMULATOR, '--port', String(o.port ?? this.port ?? 0), '--mounts', this.mounts.join(',')];
-    if (o.user) args.push('--user', o.user, '--password', o.password ?? '');
+    const args = [SIMULATOR, '--port', String(o.port ?? this.port ?? 0), '--mounts', this.mounts.join(','), '--address', o.address ?? '127.0.0.1'];
+    // the password goes in the environment: the command line of the camera is readable by all,
+    // and tests look for the password in every command line
+    if (o.user) args.push('--user', o.user, '--auth', o.auth ?? 'basic');
     if (o.fps) args.push('--fps', String(o.fps));
     if (o.gop) args.push('--gop', String(o.gop));
     if (o.width) args.push('--width', String(o.width));
@@ -56,7 +62,7 @@ export class CameraSim {
     if (o.clip) args.push('--clip', o.clip);
     if (o.exitWithParent) args.push('--exit-with-parent');
     // its own session, so SIGSTOP/SIGKILL of the camera never reaches the test runner
-    const proc = spawn('/usr/bin/python3', args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn('/usr/bin/python3', args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RTSP_SIM_PASSWORD: o.password ?? '' } });
     this.proc = proc;
     let stderr = '';
     proc.stderr!.on('data', (d) => { stderr += String(d); });

@@ -13,11 +13,13 @@ export interface TestCameraEntry {
 }
 
 /** A config for a throwaway data dir; retention below the legal minimum is fine for tests. */
-export function writeConfig(dir: string, cameras: TestCameraEntry[], opts: { floorMb?: number; segmentSeconds?: number; timeoutSeconds?: number; stallTimeoutS?: number; extraYaml?: string } = {}): string {
+export function writeConfig(dir: string, cameras: TestCameraEntry[], opts: { floorMb?: number; segmentSeconds?: number; timeoutSeconds?: number; stallTimeoutS?: number; extraYaml?: string; storageYaml?: string } = {}): string {
   mkdirSync(dir, { recursive: true });
   const lines = [
     'box:', '  id: test-box',
     'storage:', `  path: ${join(dir, 'data')}`, `  free_space_floor_mb: ${opts.floorMb ?? 0}`,
+    // storageYaml: more of the storage section (retention, exports_max_days), indented as it is
+    ...(opts.storageYaml ? opts.storageYaml.split('\n').filter(Boolean).map((l) => `  ${l}`) : []),
     'log:', '  level: debug',
     'watchdog:', '  backoff_s: [0.5, 1]', `  stall_timeout_s: ${opts.stallTimeoutS ?? 10}`,
     'cameras:',
@@ -73,6 +75,11 @@ export class DaemonProcess {
 
   countLog(re: RegExp): number {
     return this.output.split('\n').filter((l) => re.test(l)).length;
+  }
+
+  /** Resolves when the daemon exits by itself (it was refused, or failed to start). */
+  waitForExit() {
+    return this.exited!;
   }
 
   async stop(signal: NodeJS.Signals = 'SIGTERM') {

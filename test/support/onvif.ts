@@ -1,4 +1,4 @@
-import { OnvifResponder, type OnvifResponderOptions } from '../../recorder/sources/onvif-responder.js';
+import { OnvifResponder, type OnvifResponderOptions } from './onvif-responder.js';
 
 /** An ONVIF camera on loopback (HTTP and WS-Discovery on 127.0.0.1 only) for one test. */
 export async function startOnvifCamera(t: { teardown(fn: () => unknown): void }, opts: OnvifResponderOptions): Promise<OnvifResponder> {

@@ -8,7 +8,7 @@
  * carries the recorder's pid. With stopAfterMs it calls stop() then.
  */
 import { GstreamerBackend } from '../../recorder/backends/gstreamer.js';
-import { scrubCredentials } from '../../recorder/sources/url.js';
+import { scrubCredentials } from '../../common/credentials.js';
 
 const [url, stagingDir, segmentSeconds, stopAfterMs] = process.argv.slice(2);
 if (!url || !stagingDir || !segmentSeconds) {

@@ -1,7 +1,7 @@
 /**
- * A small ONVIF camera for tests and the demo: SOAP 1.2 over HTTP with a real WS-Security
- * UsernameToken (PasswordDigest) check, and WS-Discovery over UDP. It answers what a recorder
- * needs (GetSystemDateAndTime with a configurable clock offset, GetDeviceInformation,
+ * A small ONVIF camera for tests (a fixture: it does not ship): SOAP 1.2 over HTTP with a real
+ * WS-Security UsernameToken (PasswordDigest) check, and WS-Discovery over UDP. It answers what a
+ * recorder needs (GetSystemDateAndTime with a configurable clock offset, GetDeviceInformation,
  * GetCapabilities, GetProfiles, GetVideoSources, GetStreamUri) and nothing else (a SOAP fault,
  * which the `onvif` package takes as "not supported", e.g. for GetServices).
  *
@@ -66,6 +66,8 @@ export class OnvifResponder {
   clockOffsetMs: number;
   /** request actions received, for assertions */
   readonly requests: string[] = [];
+  /** the actions of requests that carried a WS-Security UsernameToken (credentials) */
+  readonly credentialed: string[] = [];
 
   constructor(readonly opts: OnvifResponderOptions) {
     this.streamUri = opts.streamUri;
@@ -138,6 +140,7 @@ export class OnvifResponder {
   handle(body: string): { status: number; xml: string } {
     const action = this.action(body);
     this.requests.push(action);
+    if (/<(?:\w+:)?UsernameToken\b/.test(body)) this.credentialed.push(action);
     if (action === 'GetSystemDateAndTime') return { status: 200, xml: envelope(this.dateTime()) };
     if (!this.authorized(body)) {
       return { status: 400, xml: fault('Sender', 'NotAuthorized', 'Sender not Authorized') };

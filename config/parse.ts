@@ -1,0 +1,150 @@
+/**
+ * Config text to data: YAML (with line and column in every error), then the schema with its
+ * defaults filled in. What does not fit becomes issues; the rules that a schema cannot say are
+ * in rules.ts.
+ */
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { LineCounter, parseDocument } from 'yaml';
+import { ConfigError } from './errors.js';
+import { closest, describe, show, tagOf, type Issue, type Segment } from './issues.js';
+import { isObject, type Json } from './json-value.js';
+import { Config } from './schema.js';
+
+export function parseYaml(text: string, source: string): unknown {
+  const lineCounter = new LineCounter();
+  // prettyErrors would add multi-line source excerpts; issues must be single lines
+  // merge keys (`<<: *defaults`) let a site share settings between many cameras
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, merge: true });
+  if (doc.errors.length > 0) {
+    const lines = doc.errors.map((e) => {
+      const { line, col } = lineCounter.linePos(e.pos[0]);
+      const what =
+        e.code === 'MULTIPLE_DOCS'
+          ? 'the file holds more than one YAML document'
+          : e.message.replace(/\s+/g, ' ').replace(/[.:]\s*$/, '');
+      return `line ${line}, column ${col}: ${what}; expected valid YAML (check indentation and quoting)`;
+    });
+    throw new ConfigError(source, [...new Set(lines)]);
+  }
+  return doc.toJS({ maxAliasCount: 100 });
+}
+
+/* ------------------------------------------------------------------ schema validation */
+
+/**
+ * Ajv sees a rewritten copy of the schema:
+ * - unions of literals become `enum`, so a wrong value gives one error, not one per literal;
+ * - unions of objects tagged by `type` (camera sources) or `format` (detector outputs) become
+ *   `oneOf` + `discriminator`, so Ajv validates only the branch the tag names (and fills that
+ *   branch's defaults, which it never does inside `anyOf`).
+ * The published JSON Schema stays the plain TypeBox one.
+ */
+function forValidation(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(forValidation);
+  if (!isObject(node)) return node;
+  const out: Json = {};
+  for (const [k, v] of Object.entries(node)) out[k] = forValidation(v);
+  const branches = out.anyOf;
+  if (Array.isArray(branches) && branches.every(isObject)) {
+    if (branches.every((b) => 'const' in b)) {
+      delete out.anyOf;
+      out.enum = branches.map((b) => b.const);
+    } else {
+      const tag = TAGS.find((t) => branches.every((b) => tagOf(b, t) !== undefined));
+      if (tag) {
+        delete out.anyOf;
+        out.type = 'object';
+        out.oneOf = branches;
+        out.discriminator = { propertyName: tag };
+      }
+    }
+  }
+  return out;
+}
+
+const TAGS = ['type', 'format'];
+
+let validator: ValidateFunction | undefined;
+
+function validate(data: unknown): ErrorObject[] {
+  validator ??= new Ajv({
+    allErrors: true,
+    useDefaults: true,
+    discriminator: true,
+    verbose: true, // errors carry parentSchema and data, which the messages are built from
+    strict: false, // TypeBox keeps its own hints in the schema
+  }).compile(forValidation(JSON.parse(JSON.stringify(Config))) as object);
+  return validator(data) ? [] : [...(validator.errors ?? [])];
+}
+
+export function schemaIssues(data: unknown): Issue[] {
+  const errors = validate(data);
+  // anything under a failed anyOf/oneOf is a branch's complaint; the union speaks for itself
+  const unions = errors.filter((e) => e.keyword === 'anyOf' || e.keyword === 'oneOf').map((e) => e.schemaPath + '/');
+  const issues: Issue[] = [];
+  for (const e of errors) {
+    if (unions.some((u) => e.schemaPath.startsWith(u))) continue;
+    const issue = describeError(e, data);
+    if (issue) issues.push(issue);
+  }
+  return issues;
+}
+
+function describeError(e: ErrorObject, root: unknown): Issue | undefined {
+  const path = pointerToPath(e.instancePath, root);
+  const parent = (e.parentSchema ?? {}) as Json;
+  const got = () => show(e.data, path);
+  switch (e.keyword) {
+    case 'required': {
+      const name = String(e.params.missingProperty);
+      const props = (isObject(parent.properties) ? parent.properties : {}) as Json;
+      return { path: [...path, name], text: `missing; expected ${describe(props[name])}` };
+    }
+    case 'additionalProperties': {
+      const name = String(e.params.additionalProperty);
+      const allowed = Object.keys(isObject(parent.properties) ? parent.properties : {});
+      const near = closest(name, allowed);
+      const hint = near ? ` (did you mean ${near}?)` : '';
+      return { path: [...path, name], text: `unknown field${hint}; allowed: ${allowed.join(', ')}` };
+    }
+    case 'discriminator': {
+      const tag = String(e.params.tag);
+      const tags = (Array.isArray(parent.oneOf) ? parent.oneOf : []).map((b) => tagOf(b as Json, tag)).join(', ');
+      const value = isObject(e.data) ? e.data[tag] : undefined;
+      const text = value === undefined ? `missing; expected one of ${tags}` : `expected one of ${tags}, got ${show(value, [tag])}`;
+      return { path: [...path, tag], text };
+    }
+    case 'if':
+    case 'not':
+      return { path, text: e.message ?? 'invalid' };
+    case 'type':
+      if (path.length === 0) {
+        const sections = Object.keys(isObject(parent.properties) ? parent.properties : {}).join(', ');
+        const what = e.data === null || e.data === undefined ? 'the file holds no settings' : `got ${got()}`;
+        return { path, text: `${what}; expected a YAML mapping with the sections ${sections}` };
+      }
+      return { path, text: `expected ${describe(parent)}, got ${got()}` };
+    default:
+      // pattern, bounds, enum, const, minItems, anyOf, ...: the schema says what is wanted
+      return { path, text: `expected ${describe(parent)}, got ${got()}` };
+  }
+}
+
+/** `/cameras/2/source/url` -> ['cameras', 2, 'source', 'url'], indexes only where data is a list. */
+function pointerToPath(pointer: string, root: unknown): Segment[] {
+  if (pointer === '') return [];
+  const path: Segment[] = [];
+  let node = root;
+  for (const raw of pointer.slice(1).split('/')) {
+    const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (Array.isArray(node) && /^\d+$/.test(key)) {
+      path.push(Number(key));
+      node = node[Number(key)];
+    } else {
+      path.push(key);
+      node = isObject(node) ? node[key] : undefined;
+    }
+  }
+  return path;
+}
+

@@ -1,0 +1,164 @@
+/**
+ * What a schema cannot say about a config: ids unique, retention not below the legal minimum
+ * without a written reason, a secret given once, detector names free and their outputs
+ * complete, client certificates in pairs, the status page on loopback unless it has TLS or a reason. Each rule adds issues; none throws.
+ */
+import { legalMinimumDays, type Config } from './schema.js';
+import { formatPath, type Issue, type Segment } from './issues.js';
+import { isLoopback, parseListen, type ListenAddress } from './listen.js';
+import { isObject, num, type Json } from './json-value.js';
+
+/**
+ * Rules a schema cannot say. They read the data defensively, so that they can run even when the
+ * schema found problems elsewhere: an installer should see every problem in one pass.
+ */
+export function semanticIssues(data: unknown): Issue[] {
+  if (!isObject(data)) return [];
+  const issues: Issue[] = [];
+  const box = isObject(data.box) ? data.box : {};
+  const legal = legalMinimumDays({ box: { designated_site: box.designated_site === true } } as Config);
+  const why = box.designated_site === true ? ' (box.designated_site is true)' : '';
+  const storage = isObject(data.storage) ? data.storage : {};
+  const boxRetention = isObject(storage.retention) ? storage.retention : {};
+  const cameras = Array.isArray(data.cameras) ? data.cameras : [];
+
+  retentionIssues(issues, ['storage', 'retention'], boxRetention, {}, legal, why);
+  const seen = new Map<string, number>();
+  cameras.forEach((camera, i) => {
+    if (!isObject(camera)) return;
+    if (typeof camera.id === 'string') {
+      const first = seen.get(camera.id);
+      if (first === undefined) seen.set(camera.id, i);
+      else {
+        issues.push({
+          path: ['cameras', i, 'id'],
+          text: `duplicate camera id ${JSON.stringify(camera.id)} (also cameras[${first}].id); expected an id no other camera uses`,
+        });
+      }
+    }
+    if (isObject(camera.retention)) {
+      retentionIssues(issues, ['cameras', i, 'retention'], camera.retention, boxRetention, legal, why);
+    }
+    if (isObject(camera.source)) secretIssues(issues, ['cameras', i, 'source'], camera.source);
+  });
+
+  const redaction = isObject(data.redaction) ? data.redaction : {};
+  if (Array.isArray(redaction.detectors)) detectorIssues(issues, redaction.detectors);
+
+  if (isObject(data.mqtt)) {
+    const mqtt = data.mqtt;
+    secretIssues(issues, ['mqtt'], mqtt);
+    if (mqtt.cert_file !== undefined && mqtt.key_file === undefined) {
+      issues.push({ path: ['mqtt', 'key_file'], text: 'missing while cert_file is set; expected both cert_file and key_file for a client certificate, or neither' });
+    }
+    if (mqtt.key_file !== undefined && mqtt.cert_file === undefined) {
+      issues.push({ path: ['mqtt', 'cert_file'], text: 'missing while key_file is set; expected both cert_file and key_file for a client certificate, or neither' });
+    }
+  }
+  if (isObject(data.http)) httpIssues(issues, data.http);
+  return issues;
+}
+
+/**
+ * The page and the metrics are for people and scrapers on the site, never for the whole
+ * network by accident: plain HTTP binds to loopback unless the config says why it may not.
+ */
+function httpIssues(issues: Issue[], http: Json): void {
+  const tls = http.cert_file !== undefined && http.key_file !== undefined;
+  if (http.cert_file !== undefined && http.key_file === undefined) {
+    issues.push({ path: ['http', 'key_file'], text: 'missing while cert_file is set; expected both cert_file and key_file for HTTPS, or neither' });
+  }
+  if (http.key_file !== undefined && http.cert_file === undefined) {
+    issues.push({ path: ['http', 'cert_file'], text: 'missing while key_file is set; expected both cert_file and key_file for HTTPS, or neither' });
+  }
+  const excused = typeof http.plain_http_reason === 'string' && http.plain_http_reason.trim() !== '';
+  const seen = new Map<string, string>();
+  for (const key of ['listen', 'metrics_listen']) {
+    if (typeof http[key] !== 'string') continue;
+    let at: ListenAddress;
+    try {
+      at = parseListen(http[key] as string);
+    } catch {
+      continue; // the schema's pattern already said so
+    }
+    if (at.port > 65535) {
+      issues.push({ path: ['http', key], text: `port ${at.port} does not exist; expected a port from 1 to 65535 (0: any free port)` });
+      continue;
+    }
+    if (!tls && !excused && !isLoopback(at.host)) {
+      issues.push({ path: ['http', key], text: `${at.host} is reachable from the network and there is no TLS; expected a loopback address (127.0.0.1), cert_file and key_file for HTTPS, or http.plain_http_reason saying why plain HTTP is acceptable here` });
+    }
+    const id = `${at.host}:${at.port}`;
+    if (at.port !== 0 && seen.has(id)) {
+      issues.push({ path: ['http', key], text: `the same address as http.${seen.get(id)}; expected another port for the metrics` });
+    }
+    seen.set(id, key);
+  }
+}
+
+const BUILT_IN_DETECTORS = ['blazeface', 'ppocr-det'];
+
+/** Names identify detectors in manifests and schedules; a boxes output must say where its score is. */
+function detectorIssues(issues: Issue[], detectors: unknown[]): void {
+  const seen = new Map<string, number>();
+  detectors.forEach((d, i) => {
+    if (!isObject(d)) return;
+    const at: Segment[] = ['redaction', 'detectors', i];
+    if (typeof d.name === 'string') {
+      const first = seen.get(d.name);
+      if (BUILT_IN_DETECTORS.includes(d.name)) {
+        issues.push({ path: [...at, 'name'], text: `${JSON.stringify(d.name)} is a built-in detector (switch it with redaction.faces or redaction.plates); expected another name` });
+      } else if (first !== undefined) {
+        issues.push({ path: [...at, 'name'], text: `duplicate detector name ${JSON.stringify(d.name)} (also redaction.detectors[${first}].name); expected a name no other detector uses` });
+      } else seen.set(d.name, i);
+    }
+    const out = isObject(d.output) ? d.output : undefined;
+    if (out?.format !== 'boxes') return;
+    if (out.score_at === undefined && out.classes_at === undefined) {
+      issues.push({ path: [...at, 'output', 'score_at'], text: 'missing; expected the row index of the score, or classes_at for per-class scores (or both: objectness times class score)' });
+    }
+    if (out.labels !== undefined && out.classes_at === undefined) {
+      issues.push({ path: [...at, 'output', 'labels'], text: 'set without classes_at; expected classes_at (the row index of the first class score), or label instead of labels for a one-class model' });
+    }
+  });
+}
+
+/**
+ * The law asks for at least 30 days (90 on designated sites). Going below is sometimes right
+ * (a camera on a private area, a site under another rule), but only on purpose and on record:
+ * `below_legal_minimum_reason` is that record, and the only way past this check.
+ */
+function retentionIssues(issues: Issue[], at: Segment[], own: Json, inherited: Json, legal: number, why: string): void {
+  const where = formatPath(at);
+  const excused = typeof own.below_legal_minimum_reason === 'string' && own.below_legal_minimum_reason.trim() !== '';
+  const fix = `expected at least ${legal}, or set ${where}.below_legal_minimum_reason to record why`;
+  const min = num(own.min_days);
+  const max = num(own.max_days);
+  if (min !== undefined && min < legal && !excused) {
+    issues.push({ path: [...at, 'min_days'], text: `${min} days is below the legal minimum of ${legal} days${why}; ${fix}` });
+  }
+  if (max !== undefined && max < legal && !excused) {
+    issues.push({
+      path: [...at, 'max_days'],
+      text: `${max} days is below the legal minimum of ${legal} days${why}: recordings would be deleted too early; ${fix}`,
+    });
+  }
+  // a camera may set only one bound; compare with what it inherits from storage.retention
+  const effMin = min ?? num(inherited.min_days);
+  const effMax = max ?? num(inherited.max_days);
+  if (effMin !== undefined && effMax !== undefined && effMin > effMax && (min !== undefined || max !== undefined)) {
+    const maxFrom = max !== undefined ? 'max_days' : 'max_days from storage.retention';
+    const minFrom = min !== undefined ? '' : ' (from storage.retention)';
+    issues.push({
+      path: [...at, min !== undefined ? 'min_days' : 'max_days'],
+      text: `min_days ${effMin}${minFrom} is more than ${maxFrom} ${effMax}; expected min_days <= max_days`,
+    });
+  }
+}
+
+function secretIssues(issues: Issue[], at: Segment[], holder: Json): void {
+  if (holder.password !== undefined && holder.password_file !== undefined) {
+    issues.push({ path: [...at, 'password'], text: 'both password and password_file are set; expected only one of them (prefer password_file)' });
+  }
+}
+

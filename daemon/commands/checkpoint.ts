@@ -1,0 +1,65 @@
+/**
+ * `edge-nvr checkpoint`: the newest signed checkpoint as one JSON line, byte for byte the
+ * payload the box publishes on `<prefix>/checkpoint`. When the chains moved since the newest
+ * stored one, a new one is signed first (that needs write access to the catalog and the key:
+ * run it as the service user or root); without it, the newest stored one is printed with a
+ * warning that it is older than the chains.
+ */
+import { Catalog } from '../../recorder/catalog/catalog.js';
+import { CHAINS, parseCheckpoint, takeCheckpoint } from '../../recorder/catalog/checkpoint.js';
+import { isoTime } from '../../common/human.js';
+import { EXIT, parseCommand } from '../args.js';
+import { cliActor } from '../audit-trail.js';
+import { BOX_ID_META } from '../daemon.js';
+import { dataDirFrom, dataDirOptions, openCatalogReadOnly } from './data-dir.js';
+
+export const spec = {
+  name: 'checkpoint',
+  summary: 'Print the newest signed checkpoint of every chain (one JSON line, the MQTT <prefix>/checkpoint payload), signing a new one when the chains moved. Keep them off the box: they are the anchors of `verify --anchors`.',
+  usage: 'checkpoint [--json] [--config FILE | --data DIR]',
+  options: { json: { type: 'boolean' }, ...dataDirOptions.options },
+  help: { json: 'the output is the JSON line either way (accepted for symmetry with other commands)', ...dataDirOptions.help },
+} as const;
+
+export async function run(argv: string[]): Promise<number> {
+  const args = parseCommand(spec, argv);
+  if (!args) return EXIT.ok;
+  const dataDir = dataDirFrom(args.values);
+  openCatalogReadOnly(dataDir).close(); // a clear error when there is no catalog
+  let catalog: Catalog;
+  try {
+    catalog = Catalog.open(dataDir);
+  } catch (err) {
+    return printStored(dataDir, `cannot open the catalog for writing (${(err as Error).message})`);
+  }
+  try {
+    const box = catalog.getMeta(BOX_ID_META) ?? 'unconfigured';
+    const taken = takeCheckpoint(catalog, dataDir, box, 'cli', cliActor());
+    process.stdout.write(taken.line + '\n');
+    return EXIT.ok;
+  } catch (err) {
+    catalog.close();
+    return printStored(dataDir, `cannot sign a new checkpoint (${(err as Error).message})`);
+  } finally {
+    if (catalog.db.open) catalog.close();
+  }
+}
+
+function printStored(dataDir: string, why: string): number {
+  const catalog = openCatalogReadOnly(dataDir);
+  try {
+    const newest = catalog.newestCheckpoint();
+    if (!newest) {
+      process.stderr.write(`edge-nvr checkpoint: ${why}, and no checkpoint is stored yet\n`);
+      return EXIT.failure;
+    }
+    const heads = catalog.chainHeads();
+    const c = parseCheckpoint(newest.payload);
+    const behind = CHAINS.filter((n) => c.chains[n].length !== heads[n].length || c.chains[n].head !== heads[n].head);
+    if (behind.length) process.stderr.write(`edge-nvr checkpoint: ${why}; printing the newest stored one (${isoTime(c.at_ms)}), which the ${behind.join(', ')} chain(s) moved past\n`);
+    process.stdout.write(newest.payload + '\n');
+    return EXIT.ok;
+  } finally {
+    catalog.close();
+  }
+}

@@ -1,0 +1,229 @@
+/**
+ * Signed checkpoints: the box's word, signed with its Ed25519 key, on the length and head hash
+ * of every chained log at a moment. A platform that keeps them (MQTT `<prefix>/checkpoint`,
+ * `edge-nvr checkpoint`) holds what the box cannot rewrite afterwards: `verify --anchors`
+ * fails when the catalog does not extend each of them.
+ *
+ *   { schema: "edge-nvr/checkpoint@1", box, at_ms, public_key (PEM),
+ *     chains: { segments: {length, head}, ledger: {length, head}, audit: {length, head} },
+ *     signature: base64 Ed25519 over the canonical JSON of all the rest }
+ *
+ * The payload is the canonical JSON of the whole object: one line, the same bytes stored,
+ * published and printed. Signing, checking and the proofs are pure (node:crypto and common/;
+ * the catalog is a type only), so an offline verifier imports this module alone.
+ */
+import { createPublicKey, sign, verify as verifySignature, type KeyObject } from 'node:crypto';
+import { boxKey, keyFingerprint } from '../../common/box-key.js';
+import { canonicalJson } from '../../common/canonical-json.js';
+import { appendAudit } from './audit-log.js';
+import type { Catalog, ChainHead, CheckpointRow } from './catalog.js';
+import { segmentHash, type ChainedFields } from './hash-chain.js';
+
+export const CHECKPOINT_SCHEMA = 'edge-nvr/checkpoint@1';
+export const CHAINS = ['segments', 'ledger', 'audit'] as const;
+export type ChainName = (typeof CHAINS)[number];
+
+export interface Checkpoint {
+  schema: typeof CHECKPOINT_SCHEMA;
+  box: string;
+  at_ms: number;
+  public_key: string;
+  chains: Record<ChainName, ChainHead>;
+  signature: string;
+}
+
+export type CheckpointReason = 'interval' | 'egress' | 'stop' | 'start' | 'cli';
+
+export function signCheckpoint(body: Omit<Checkpoint, 'signature'>, privateKey: KeyObject): Checkpoint {
+  const unsigned = { ...body, signature: undefined };
+  return { ...body, signature: sign(null, Buffer.from(canonicalJson(unsigned)), privateKey).toString('base64') };
+}
+
+/** The exact bytes stored, published on MQTT and printed by `edge-nvr checkpoint`. */
+export function checkpointLine(c: Checkpoint): string {
+  return canonicalJson(c);
+}
+
+export function signatureValid(c: Checkpoint): boolean {
+  try {
+    return verifySignature(null, Buffer.from(canonicalJson({ ...c, signature: undefined })), createPublicKey(c.public_key), Buffer.from(c.signature, 'base64'));
+  } catch {
+    return false;
+  }
+}
+
+const isHead = (h: unknown): h is ChainHead =>
+  typeof h === 'object' && h !== null && Number.isSafeInteger((h as ChainHead).length) && (h as ChainHead).length >= 0
+  && typeof (h as ChainHead).head === 'string' && /^[0-9a-f]{64}$/.test((h as ChainHead).head);
+
+/** Reads one checkpoint (a line a platform received); throws with what is wrong. */
+export function parseCheckpoint(text: string): Checkpoint {
+  let c: Partial<Checkpoint>;
+  try {
+    c = JSON.parse(text) as Partial<Checkpoint>;
+  } catch {
+    throw new Error('not JSON');
+  }
+  if (typeof c !== 'object' || c === null) throw new Error('not a JSON object');
+  if (c.schema !== CHECKPOINT_SCHEMA) throw new Error(`schema is ${JSON.stringify(c.schema)}, expected "${CHECKPOINT_SCHEMA}"`);
+  if (typeof c.box !== 'string' || !Number.isSafeInteger(c.at_ms) || typeof c.public_key !== 'string' || typeof c.signature !== 'string') {
+    throw new Error('box, at_ms, public_key or signature missing or of the wrong type');
+  }
+  for (const name of CHAINS) if (!isHead(c.chains?.[name])) throw new Error(`chains.${name}: expected {length, head}`);
+  return c as Checkpoint;
+}
+
+/* ------------------------------------------------------------------ taking them on the box */
+
+const KEY_META = 'box.key_fingerprint';
+/** the newest this many checkpoints are kept, and before them the first of each UTC day */
+export const KEEP_RECENT = 2016;
+
+export interface Taken { checkpoint: Checkpoint; line: string; row: CheckpointRow; fresh: boolean }
+
+/**
+ * Signs the chains' heads now and stores the checkpoint, unless the newest stored one already
+ * has the same heads (then that one is returned, `fresh` false). A key the audit log has not
+ * seen (created now, or replaced on disk) is audited first, so it is covered by this checkpoint.
+ */
+/**
+ * The box key, created when there is none, and audited when the audit log has not seen it
+ * (`key.created`, `key.changed` for a key replaced on disk, `key.first_seen` for one from before
+ * keys were audited). Whatever signs with the key calls this first, so the audit entry comes
+ * before anything the key signs.
+ */
+export function auditedBoxKey(catalog: Catalog, dataDir: string, actor = 'edge-nvr'): ReturnType<typeof boxKey> {
+  const key = boxKey(dataDir);
+  const fingerprint = keyFingerprint(key.publicPem);
+  const known = catalog.getMeta(KEY_META);
+  if (known !== fingerprint) {
+    const action = key.created ? 'key.created' : known ? 'key.changed' : 'key.first_seen';
+    catalog.db.transaction(() => {
+      appendAudit(catalog, { actor, action, details: { fingerprint, previous: known ?? null, public_key: key.publicPem } });
+      catalog.setMeta(KEY_META, fingerprint);
+    }).immediate();
+  }
+  return key;
+}
+
+export function takeCheckpoint(catalog: Catalog, dataDir: string, box: string, reason: CheckpointReason, actor = 'edge-nvr'): Taken {
+  const { privateKey, publicPem } = auditedBoxKey(catalog, dataDir, actor);
+  const newest = catalog.newestCheckpoint();
+  const chains = catalog.chainHeads();
+  if (newest) {
+    const old = parseCheckpoint(newest.payload);
+    if (old.box === box && old.public_key === publicPem && CHAINS.every((c) => old.chains[c].length === chains[c].length && old.chains[c].head === chains[c].head)) {
+      return { checkpoint: old, line: newest.payload, row: newest, fresh: false };
+    }
+  }
+  const checkpoint = signCheckpoint({ schema: CHECKPOINT_SCHEMA, box, at_ms: Date.now(), public_key: publicPem, chains }, privateKey);
+  const line = checkpointLine(checkpoint);
+  const row = catalog.db.transaction(() => {
+    const r = catalog.addCheckpoint({
+      at_ms: checkpoint.at_ms, reason, segments_length: chains.segments.length, ledger_length: chains.ledger.length, audit_length: chains.audit.length, payload: line,
+    });
+    catalog.db.prepare(`DELETE FROM checkpoints WHERE id <= ? - ${KEEP_RECENT}
+      AND id NOT IN (SELECT min(id) FROM checkpoints GROUP BY at_ms / 86400000)`).run(r.id);
+    return r;
+  }).immediate();
+  return { checkpoint, line, row, fresh: true };
+}
+
+/* ------------------------------------------------------------------ anchors */
+
+export interface AnchorContext {
+  /** this box's public key (PEM), null when it has none */
+  boxKeyPem: string | null;
+  /** the box id the catalog records, null when unknown */
+  boxId: string | null;
+  /** each chain's length in the catalog */
+  lengths: Record<ChainName, number>;
+  /** the hash of a chain's entry `length` in the catalog, as walked */
+  hashAt: (chain: ChainName, length: number) => string | undefined;
+}
+
+export interface AnchorFinding { anchor: string; detail: string }
+
+/**
+ * What keeps the catalog from extending anchors (checkpoints a platform received, or the box's
+ * own stored ones): a bad signature, another key or box, a chain shorter than anchored
+ * (truncated), another hash at the anchored length (rewritten), anchors that disagree with each
+ * other (forked). `label` names each anchor in the findings ("anchor line 3").
+ */
+export function checkAnchors(anchors: Array<{ label: string; checkpoint: Checkpoint }>, ctx: AnchorContext): AnchorFinding[] {
+  const out: AnchorFinding[] = [];
+  const when = (c: Checkpoint) => new Date(c.at_ms).toISOString();
+  const boxPrint = ctx.boxKeyPem ? keyFingerprint(ctx.boxKeyPem) : null;
+  const seen = new Map<string, { label: string; head: string }>();
+  for (const { label, checkpoint: c } of anchors) {
+    const bad = (detail: string) => out.push({ anchor: label, detail });
+    if (!signatureValid(c)) {
+      bad(`${label} (${when(c)}): bad signature: the checkpoint was altered or not signed by the key it names`);
+      continue;
+    }
+    let print: string;
+    try { print = keyFingerprint(c.public_key); } catch { print = 'unreadable'; }
+    if (boxPrint === null) bad(`${label}: this data dir has no box key: cannot tell whether key ${print} is this box's`);
+    else if (print !== boxPrint) bad(`${label} (${when(c)}): signed by key ${print}, not this box's key ${boxPrint} (another key: the key changed, or the anchor is another box's)`);
+    if (ctx.boxId !== null && c.box !== ctx.boxId) bad(`${label}: for box "${c.box}", this catalog is box "${ctx.boxId}"`);
+    for (const chain of CHAINS) {
+      const a = c.chains[chain];
+      const key = `${chain}:${a.length}`;
+      const other = seen.get(key);
+      if (other && other.head !== a.head) bad(`${other.label} and ${label}: forked: both signed, with different ${chain} heads at length ${a.length}`);
+      else if (!other) seen.set(key, { label, head: a.head });
+      if (a.length === 0) continue;
+      if (ctx.lengths[chain] < a.length) {
+        bad(`${chain} chain truncated: the catalog has ${ctx.lengths[chain]} entries, ${label} of ${when(c)} saw ${a.length}`);
+      } else if (ctx.hashAt(chain, a.length) !== a.head) {
+        bad(`${chain} chain rewritten: entry #${a.length} hashes to ${ctx.hashAt(chain, a.length)?.slice(0, 16) ?? 'nothing'}…, ${label} of ${when(c)} signed ${a.head.slice(0, 16)}…`);
+      }
+    }
+  }
+  return out;
+}
+
+/* ------------------------------------------------------------------ proofs for evidence exports */
+
+/** Rows `from`..`checkpoint.chains.segments.length` of the segments chain, with the link into
+ * the first, so that anyone holding the signed checkpoint can recompute its head. */
+export interface SegmentsProof {
+  checkpoint: Checkpoint;
+  /** prev_hash of row `from` */
+  prev_hash: string;
+  v2_from: number;
+  rows: Array<ChainedFields & { provenance: string | null }>;
+}
+
+/** Proof that segment rows `fromId`..`toId` lead to the head of a stored checkpoint (the
+ * oldest covering `toId`). Undefined when no stored checkpoint covers `toId` yet. */
+export function proveSegments(catalog: Catalog, fromId: number, toId: number): SegmentsProof | undefined {
+  const row = catalog.checkpointCovering(toId);
+  if (!row) return undefined;
+  const checkpoint = parseCheckpoint(row.payload);
+  const first = catalog.segment(fromId);
+  if (!first) return undefined;
+  const rows = catalog.db.prepare('SELECT id, camera, start_ms, end_ms, bytes, path, sha256, provenance FROM segments WHERE id >= ? AND id <= ? ORDER BY id')
+    .all(fromId, checkpoint.chains.segments.length) as SegmentsProof['rows'];
+  return { checkpoint, prev_hash: first.prev_hash, v2_from: catalog.segmentsV2From, rows };
+}
+
+/** Recomputes a proof: the rows chain from `prev_hash` to the checkpoint's head, and the
+ * checkpoint's signature holds. It does not say whose key signed: compare it with an anchor. */
+export function verifySegmentsProof(p: SegmentsProof): { ok: boolean; problems: string[] } {
+  const problems: string[] = [];
+  if (!signatureValid(p.checkpoint)) problems.push('the checkpoint signature does not hold');
+  const target = p.checkpoint.chains.segments;
+  let head = p.prev_hash;
+  let expected = p.rows[0]?.id ?? 0;
+  for (const r of p.rows) {
+    if (r.id !== expected) problems.push(`row #${expected} is missing from the proof`);
+    head = segmentHash(head, r, p.v2_from);
+    expected = r.id + 1;
+  }
+  const last = p.rows.at(-1)?.id ?? 0;
+  // the head commits to every row before it: a forged prev_hash cannot reach it
+  if (last !== target.length) problems.push(`the rows end at #${last}, the checkpoint at #${target.length}`);
+  else if (head !== target.head) problems.push(`the rows lead to ${head.slice(0, 16)}…, not the checkpoint's head ${target.head.slice(0, 16)}…`);
+  return { ok: problems.length === 0, problems };
+}

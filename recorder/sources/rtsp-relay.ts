@@ -1,0 +1,350 @@
+/**
+ * A loopback RTSP relay that keeps camera passwords off command lines.
+ *
+ * ffmpeg and ffprobe take RTSP credentials only in the URL's userinfo (their RTSP demuxer has no
+ * user or password option, and ffmpeg 5.1 on Debian 12 cannot read an argument from a file), and
+ * every local user can read every process's command line in /proc/<pid>/cmdline. So a tool that
+ * records or probes an authenticated camera is given `rtsp://127.0.0.1:<port>/<token>/<path>`
+ * instead: this relay, inside the daemon's (or the CLI's) own process, connects to the camera,
+ * answers its authentication challenge (Digest, or Basic when that is all it offers) and passes
+ * everything else through, RTP included (TCP-interleaved, as the recorder asks for).
+ *
+ * Who may use it: only connections from a process of the relay's own user (the kernel's socket
+ * table, /proc/net/tcp, names the owner of the connecting socket) carrying a token handed out
+ * for one URL. Another local user who reads the token from a command line is refused; the
+ * service user can read the config and its password files anyway.
+ *
+ * Where credentials go: only to the host and port of the URL they were given with, and only
+ * after that host asked for them (a 401 challenge). Requests that name another host in their
+ * URI still go to the camera's own connection.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { scrubCredentials, splitCredentials } from '../../common/credentials.js';
+import { authorization, parseChallenges, pickChallenge, type Challenge } from './rtsp-auth.js';
+import {
+  header, headers, requestLine, response, RtspStreamParser, serialize, statusOf, withHeader, type RtspChunk, type RtspMessage,
+} from './rtsp-messages.js';
+
+export interface RelayedUrl {
+  /** what the tool is given: no credentials, usable by this user only, until `close()` */
+  readonly url: string;
+  /** why the camera could not be used through the relay (unreachable, refused the credentials),
+   * without credentials; undefined while nothing failed. Tools only see "503" or "401". */
+  readonly upstreamError?: string;
+  close(): void;
+}
+
+interface Target {
+  /** scheme://host[:port] exactly as configured, without userinfo: what requests are sent with */
+  origin: string;
+  /** the same with the scheme's default port spelt out (cameras echo either) */
+  originWithPort: string;
+  host: string;
+  port: number;
+  tls: boolean;
+  username: string;
+  password: string;
+  connectTimeoutMs: number;
+  /** for error messages */
+  safeUrl: string;
+}
+
+const DEFAULT_PORT: Record<string, number> = { 'rtsp:': 554, 'rtsps:': 322 };
+
+/** A URL that needs the relay: RTSP(S) with credentials. */
+export function needsRelay(url: string): boolean {
+  return /^rtsps?:\/\//i.test(url) && splitCredentials(url).username !== undefined;
+}
+
+/**
+ * The URL a child process may be given for `url`: `url` itself when it carries no credentials
+ * (or is not RTSP), else a relay URL valid until `close()`.
+ */
+export async function relayUrl(url: string, opts: { connectTimeoutMs: number }): Promise<RelayedUrl> {
+  if (!needsRelay(url)) return { url, close: () => undefined };
+  return relay.lease(url, opts.connectTimeoutMs);
+}
+
+class Lease implements RelayedUrl {
+  url = '';
+  upstreamError?: string;
+  readonly connections = new Set<Socket>();
+  constructor(readonly token: string, readonly target: Target, private readonly onClose: (l: Lease) => void) {}
+
+  close(): void {
+    for (const s of this.connections) s.destroy();
+    this.connections.clear();
+    this.onClose(this);
+  }
+}
+
+class RtspRelay {
+  private server?: Server;
+  private listening?: Promise<number>;
+  private readonly leases = new Map<string, Lease>();
+
+  async lease(url: string, connectTimeoutMs: number): Promise<Lease> {
+    const port = await this.listen();
+    const { url: bare, username, password } = splitCredentials(url);
+    const u = new URL(bare);
+    const tls = u.protocol.toLowerCase() === 'rtsps:';
+    const defaultPort = DEFAULT_PORT[u.protocol.toLowerCase()]!;
+    const host = u.hostname.replace(/^\[|\]$/g, '');
+    const origin = /^[a-z]+:\/\/[^/?#]*/i.exec(bare)![0];
+    const target: Target = {
+      origin, originWithPort: u.port ? origin : `${origin}:${defaultPort}`, host, port: Number(u.port) || defaultPort, tls,
+      username: username ?? '', password: password ?? '', connectTimeoutMs, safeUrl: scrubCredentials(url),
+    };
+    const token = randomBytes(16).toString('hex');
+    const lease = new Lease(token, target, (l) => this.release(l));
+    lease.url = `rtsp://127.0.0.1:${port}/${token}${bare.slice(origin.length)}`;
+    this.leases.set(token, lease);
+    return lease;
+  }
+
+  private release(lease: Lease): void {
+    if (!this.leases.delete(lease.token) || this.leases.size > 0) return;
+    // the last lease gone: the port closes, and a CLI process can exit
+    this.server?.close();
+    this.server = undefined;
+    this.listening = undefined;
+  }
+
+  private listen(): Promise<number> {
+    this.listening ??= new Promise<number>((resolve, reject) => {
+      const server = createServer((socket) => this.accept(socket, server));
+      server.unref();
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => {
+        const address = server.address();
+        resolve(typeof address === 'object' && address ? address.port : 0);
+      });
+      this.server = server;
+    });
+    return this.listening;
+  }
+
+  private accept(client: Socket, server: Server): void {
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : 0;
+    const uid = peerUid(client, port);
+    if (uid === undefined || uid !== process.getuid?.()) {
+      client.destroy();
+      return;
+    }
+    new RelayConnection(client, (token) => this.leases.get(token), port);
+  }
+}
+
+const relay = new RtspRelay();
+
+/**
+ * The user owning the other end of a loopback TCP connection, from the kernel's socket table:
+ * the entry whose local port is the peer's and whose remote port is ours.
+ */
+export function peerUid(socket: Socket, serverPort: number): number | undefined {
+  const peerPort = socket.remotePort;
+  if (!peerPort) return undefined;
+  const hex = (n: number) => n.toString(16).toUpperCase().padStart(4, '0');
+  const local = `:${hex(peerPort)}`, remote = `:${hex(serverPort)}`;
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text: string;
+    try {
+      text = readFileSync(table, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f[1]?.endsWith(local) && f[2]?.endsWith(remote)) return Number(f[7]);
+    }
+  }
+  return undefined;
+}
+
+/** A request on its way to the camera, kept until answered: a 401 sends it again with credentials. */
+interface InFlight {
+  clientCSeq: string | undefined;
+  message: RtspMessage;
+  method: string;
+  uri: string;
+  authorized: boolean;
+  retried: boolean;
+}
+
+/** One tool's connection through the relay, and the relay's own connection to the camera. */
+class RelayConnection {
+  private lease?: Lease;
+  private upstream?: Socket;
+  private upstreamReady = false;
+  private readonly queued: Buffer[] = [];
+  private readonly fromClient = new RtspStreamParser();
+  private readonly fromCamera = new RtspStreamParser();
+  private readonly inFlight = new Map<string, InFlight>();
+  private nextCSeq = 1;
+  private challenge?: Challenge;
+  private nonceCount = 0;
+  private answered = false;
+  private closed = false;
+
+  constructor(private readonly client: Socket, private readonly leaseOf: (token: string) => Lease | undefined, private readonly port: number) {
+    client.on('data', (chunk: Buffer) => this.guard(() => this.fromClient.push(chunk).forEach((c) => this.onClientChunk(c))));
+    client.on('error', () => this.close());
+    client.on('close', () => this.close());
+  }
+
+  private guard(work: () => void): void {
+    try {
+      work();
+    } catch (err) {
+      this.fail(`garbled RTSP: ${(err as Error).message}`);
+    }
+  }
+
+  private get relayPrefix(): string {
+    return `rtsp://127.0.0.1:${this.port}/${this.lease!.token}`;
+  }
+
+  private onClientChunk(c: RtspChunk): void {
+    if (c.kind === 'binary') return this.toCamera(c.data);
+    const req = requestLine(c.message);
+    // a response: the tool answering a request the camera made (GET_PARAMETER, ANNOUNCE)
+    if (!req) return this.toCamera(serialize(c.message));
+    if (!this.lease) {
+      const token = /^rtsps?:\/\/[^/]+\/([0-9a-f]{32})(?=[/?]|$)/i.exec(req.uri)?.[1];
+      const lease = token ? this.leaseOf(token) : undefined;
+      if (!lease) {
+        this.client.end(serialize(response(404, 'Not Found', header(c.message, 'CSeq'))));
+        this.closed = true;
+        return;
+      }
+      this.lease = lease;
+      lease.connections.add(this.client);
+      this.connectCamera();
+    }
+    const uri = this.uriForCamera(req.uri);
+    const message = withHeader(withHeader({ ...c.message, startLine: `${req.method} ${uri} ${req.version}` }, 'Authorization', undefined), 'Proxy-Authorization', undefined);
+    this.send({ clientCSeq: header(c.message, 'CSeq'), message, method: req.method, uri, authorized: false, retried: false });
+  }
+
+  /** Relay URIs become the camera's; any other URI goes as it is, on the camera's connection. */
+  private uriForCamera(uri: string): string {
+    const prefix = this.relayPrefix;
+    return uri.startsWith(prefix) && /^(?:[/?]|$)/.test(uri.slice(prefix.length)) ? this.lease!.target.origin + uri.slice(prefix.length) : uri;
+  }
+
+  /** The camera's own URIs in what the tool reads, so its base URL, controls and RTP-Info agree. */
+  private textForClient(text: string): string {
+    const { origin, originWithPort } = this.lease!.target;
+    let out = text;
+    for (const o of new Set([originWithPort, origin])) {
+      out = out.replace(new RegExp(`${o.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?=[/?;,\\s]|$)`, 'gi'), this.relayPrefix);
+    }
+    return out;
+  }
+
+  private send(f: InFlight): void {
+    const cseq = String(this.nextCSeq++);
+    let m = withHeader(f.message, 'CSeq', cseq);
+    if (this.challenge) {
+      m = withHeader(m, 'Authorization', authorization(this.challenge, this.lease!.target, f.method, f.uri, ++this.nonceCount));
+      f.authorized = true;
+    }
+    this.inFlight.set(cseq, f);
+    this.toCamera(serialize(m));
+  }
+
+  private onCameraChunk(c: RtspChunk): void {
+    if (c.kind === 'binary') return this.toClient(c.data);
+    const status = statusOf(c.message);
+    // a request from the camera: the tool answers it
+    if (!status) return this.toClient(serialize(c.message));
+    this.answered = true;
+    const cseq = header(c.message, 'CSeq');
+    const f = cseq === undefined ? undefined : this.inFlight.get(cseq);
+    if (cseq !== undefined) this.inFlight.delete(cseq);
+    if (f && status.code === 401 && !f.retried) {
+      const next = pickChallenge(parseChallenges(headers(c.message, 'WWW-Authenticate')));
+      const fresh = next && (!f.authorized || next.stale || next.nonce !== this.challenge?.nonce);
+      if (next && fresh && this.lease!.target.username) {
+        this.challenge = next;
+        this.nonceCount = 0;
+        this.send({ ...f, retried: true });
+        return;
+      }
+    }
+    if (status.code === 401) this.lease!.upstreamError = `camera ${this.lease!.target.safeUrl} refused the credentials (401 ${status.reason || 'Unauthorized'}): wrong username or password`;
+    let m = withHeader(c.message, 'CSeq', f ? f.clientCSeq : cseq);
+    m = withHeader(m, 'WWW-Authenticate', undefined);
+    for (const name of ['Content-Base', 'Content-Location', 'Location', 'RTP-Info']) {
+      const value = header(m, name);
+      if (value !== undefined) m = withHeader(m, name, this.textForClient(value));
+    }
+    if (m.body.length && /sdp/i.test(header(m, 'Content-Type') ?? '')) {
+      const body = Buffer.from(this.textForClient(m.body.toString('latin1')), 'latin1');
+      m = withHeader({ ...m, body }, 'Content-Length', String(body.length));
+    }
+    this.toClient(serialize(m));
+  }
+
+  private connectCamera(): void {
+    const t = this.lease!.target;
+    const onConnect = () => {
+      socket.setTimeout(0);
+      this.upstreamReady = true;
+      for (const b of this.queued.splice(0)) socket.write(b);
+    };
+    const socket = t.tls
+      ? tlsConnect({ host: t.host, port: t.port, servername: /^[\d.]+$|:/.test(t.host) ? undefined : t.host,
+        // cameras carry self-signed certificates; ffmpeg does not verify them either (tls_verify=0)
+        rejectUnauthorized: false }, onConnect)
+      : tcpConnect({ host: t.host, port: t.port }, onConnect);
+    this.upstream = socket;
+    this.lease!.connections.add(socket);
+    socket.setTimeout(t.connectTimeoutMs, () => this.fail(`no connection within ${Math.round(t.connectTimeoutMs / 1000)} s (camera unreachable)`));
+    socket.on('data', (chunk: Buffer) => this.guard(() => this.fromCamera.push(chunk).forEach((c) => this.onCameraChunk(c))));
+    socket.on('error', (err: NodeJS.ErrnoException) => this.fail(`${err.code === 'ECONNREFUSED' ? 'connection refused' : err.code === 'EHOSTUNREACH' || err.code === 'ENETUNREACH' ? 'unreachable' : 'connection failed'} (${err.code ?? err.message})`));
+    socket.on('close', () => this.fail(this.answered ? undefined : 'closed the connection before answering'));
+    // the camera stops sending while the tool cannot keep up, and the other way round
+    socket.on('drain', () => this.client.resume());
+    this.client.on('drain', () => socket.resume());
+  }
+
+  private toCamera(data: Buffer): void {
+    if (this.closed) return;
+    if (!this.upstreamReady) {
+      this.queued.push(data);
+      return;
+    }
+    if (!this.upstream!.write(data)) this.client.pause();
+  }
+
+  private toClient(data: Buffer): void {
+    if (this.closed) return;
+    if (!this.client.write(data)) this.upstream?.pause();
+  }
+
+  /** The camera side failed: the tool gets an RTSP answer it reports (503), the owner the reason. */
+  private fail(why: string | undefined): void {
+    if (this.closed) return;
+    if (why && this.lease) this.lease.upstreamError ??= `camera ${this.lease.target.safeUrl} ${why}`;
+    const pending = [...this.inFlight.values()][0];
+    this.closed = true;
+    if (pending && why) this.client.end(serialize(response(503, 'Service Unavailable', pending.clientCSeq)));
+    else this.client.end();
+    this.upstream?.destroy();
+  }
+
+  private close(): void {
+    this.closed = true;
+    this.upstream?.destroy();
+    this.client.destroy();
+    if (this.lease) {
+      this.lease.connections.delete(this.client);
+      if (this.upstream) this.lease.connections.delete(this.upstream);
+    }
+  }
+}

@@ -1,0 +1,234 @@
+/**
+ * The ledger half of `verify`: walks the ledger's chain, rebuilds from it what the view tables
+ * must hold (gaps, holds, each segment's state, quarantined files), re-checks every deletion
+ * against its own rule with the facts, the policy and the holds in force at that point of the
+ * ledger, and compares the view with what it rebuilt, both ways.
+ */
+import type { Catalog, GapRow, HoldRow } from './catalog/catalog.js';
+import { ChainWalker, paged } from './catalog/chain.js';
+import { ledgerHash } from './catalog/hash-chain.js';
+import type {
+  DeletionData, GapClosedData, GapOpenedData, HoldAddedData, HoldReleasedData, LedgerRow, LedgerStartedData, QuarantinedData,
+  RetentionPolicyData, SegmentMissingData,
+} from './catalog/ledger.js';
+
+const DAY_MS = 86_400_000;
+
+export interface LedgerFinding {
+  kind: 'ledger' | 'view' | 'deletion';
+  segment?: number;
+  camera?: string;
+  path?: string;
+  detail: string;
+}
+
+export const STATE_OK = 0;
+export const STATE_DELETED = 1;
+export const STATE_MISSING = 2;
+export const STATE_NAMES = ['ok', 'deleted', 'missing'] as const;
+
+export interface LedgerCheck {
+  walk: ChainWalker<LedgerRow>['result'];
+  started: LedgerStartedData | null;
+  findings: LedgerFinding[];
+  /** each segment's state as the ledger says (index = segment id): one byte a row */
+  expectedState: Uint8Array;
+  /** `state_at_ms` the ledger wrote per changed segment */
+  expectedStateAt: Map<number, number>;
+  quarantined: Map<string, QuarantinedData>;
+  deletions: { rechecked: number; notRecheckable: number };
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const parse = <T>(e: LedgerRow): T => JSON.parse(e.data) as T;
+
+/** `segmentsLength`: how many rows the segments chain has (the ledger may only name those). */
+export function checkLedger(catalog: Catalog, segmentsLength: number, at: Iterable<number> = []): LedgerCheck {
+  const findings: LedgerFinding[] = [];
+  const walker = new ChainWalker<LedgerRow>((e) => ({ id: e.id, prev: e.prev_hash, hash: e.hash }), (e, prev) => ledgerHash(prev, e), { noun: 'ledger entry', at });
+  const gaps = new Map<number, GapRow>();
+  const holds = new Map<number, HoldRow>();
+  const expectedState = new Uint8Array(segmentsLength + 1);
+  const expectedStateAt = new Map<number, number>();
+  const quarantined = new Map<string, QuarantinedData>();
+  let started: LedgerStartedData | null = null;
+  let policy: RetentionPolicyData | null = null;
+  let paused = false;
+  const deletions = { rechecked: 0, notRecheckable: 0 };
+
+  const setState = (e: LedgerRow, ids: number[], state: number, atMs: number) => {
+    for (const id of ids) {
+      if (!Number.isSafeInteger(id) || id < 1 || id > segmentsLength) {
+        findings.push({ kind: 'ledger', segment: id, detail: `ledger entry #${e.id} (${e.kind}) names segment #${id}, which the chain does not hold` });
+        continue;
+      }
+      expectedState[id] = state;
+      expectedStateAt.set(id, atMs);
+    }
+  };
+
+  for (const e of paged((after, limit) => catalog.ledgerAfter(after, limit))) {
+    for (const p of walker.step(e)) findings.push({ kind: 'ledger', detail: p.detail });
+    try {
+      switch (e.kind) {
+        case 'ledger_started': started ??= parse<LedgerStartedData>(e); break;
+        case 'gap_opened': {
+          const d = parse<GapOpenedData>(e);
+          gaps.set(d.gap, { id: d.gap, camera: e.camera ?? '', start_ms: d.start_ms, end_ms: d.end_ms, cause: d.cause, detail: d.detail });
+          break;
+        }
+        case 'gap_closed': {
+          const d = parse<GapClosedData>(e);
+          const g = gaps.get(d.gap);
+          if (!g) findings.push({ kind: 'ledger', detail: `ledger entry #${e.id} closes gap #${d.gap}, which the ledger never opened` });
+          else g.end_ms = d.end_ms;
+          break;
+        }
+        case 'hold_added': {
+          const d = parse<HoldAddedData>(e);
+          holds.set(d.hold, { id: d.hold, camera: e.camera, from_ms: d.from_ms, to_ms: d.to_ms, reason: d.reason, created_by: d.by, created_ms: d.created_ms, released_ms: null, released_by: null });
+          break;
+        }
+        case 'hold_released': {
+          const d = parse<HoldReleasedData>(e);
+          const h = holds.get(d.hold);
+          if (!h) findings.push({ kind: 'ledger', detail: `ledger entry #${e.id} releases hold #${d.hold}, which the ledger never added` });
+          else Object.assign(h, { released_ms: d.released_ms, released_by: d.by });
+          break;
+        }
+        case 'segment_missing': {
+          const d = parse<SegmentMissingData>(e);
+          setState(e, d.segments, STATE_MISSING, d.state_at_ms);
+          break;
+        }
+        case 'deletion': {
+          const d = parse<DeletionData>(e);
+          if (d.segments) setState(e, d.segments, STATE_DELETED, d.state_at_ms);
+          const problems = recheckDeletion(catalog, e, d, policy, paused, [...holds.values()].filter((h) => h.released_ms === null));
+          if (d.rule === 'before_ledger') deletions.notRecheckable++;
+          else deletions.rechecked++;
+          findings.push(...problems);
+          break;
+        }
+        case 'quarantined': {
+          const d = parse<QuarantinedData>(e);
+          quarantined.set(d.file, d);
+          break;
+        }
+        case 'retention_policy': policy = parse<RetentionPolicyData>(e); break;
+        case 'retention_paused': paused = true; break;
+        case 'retention_resumed': paused = false; break;
+        default:
+          findings.push({ kind: 'ledger', detail: `ledger entry #${e.id} has an unknown kind "${String(e.kind)}"` });
+      }
+    } catch (err) {
+      findings.push({ kind: 'ledger', detail: `ledger entry #${e.id} (${e.kind}) cannot be read: ${(err as Error).message}` });
+    }
+  }
+  if (walker.result.entries && !started) findings.push({ kind: 'ledger', detail: 'the ledger has no ledger_started entry: its beginning was removed' });
+
+  compareGaps(catalog, gaps, findings);
+  compareHolds(catalog, holds, findings);
+  return { walk: walker.result, started, findings, expectedState, expectedStateAt, quarantined, deletions };
+}
+
+/** A deletion is judged by its own rule, the policy in force, the holds active and the clock. */
+function recheckDeletion(catalog: Catalog, e: LedgerRow, d: DeletionData, policy: RetentionPolicyData | null, paused: boolean, activeHolds: HoldRow[]): LedgerFinding[] {
+  const out: LedgerFinding[] = [];
+  const bad = (detail: string, segment?: number) => out.push({ kind: 'deletion', camera: e.camera ?? undefined, segment, detail: `deletion #${e.id} at ${iso(e.at_ms)} (${d.rule}): ${detail}` });
+  if (d.rule === 'before_ledger') return out;
+  const ageRule = d.rule === 'max_days' || d.rule === 'removed_camera' || d.rule === 'exports_max_days';
+  if (ageRule) {
+    if (paused) bad('an age deletion while retention was paused for the clock');
+    if (policy?.age_deletion_needs_clock_sync && d.clock?.synchronized !== true) bad('an age deletion with the clock not known to be synchronised');
+  }
+  if (d.rule === 'exports_max_days') {
+    const days = d.policy?.max_days;
+    if (days === null || days === undefined) {
+      bad('no exports_max_days recorded');
+      return out;
+    }
+    if (policy && policy.exports_max_days !== days) bad(`exports_max_days ${days} is not the policy in force (${policy.exports_max_days ?? 'none'})`);
+    for (const f of d.files ?? []) {
+      if (f.created_ms >= e.at_ms - days * DAY_MS) bad(`${f.file} was created ${iso(f.created_ms)}, younger than exports_max_days ${days}`);
+    }
+    return out;
+  }
+  const ids = d.segments ?? [];
+  if (!ids.length) {
+    bad('names no segment');
+    return out;
+  }
+  const rows = new Map(catalog.segmentsById(ids).map((r) => [r.id, r]));
+  let maxDays: number | null = null;
+  if (d.rule === 'max_days') {
+    const configured = policy?.cameras.find((c) => c.camera === e.camera);
+    if (policy && !configured) bad(`camera ${e.camera} is not in the retention policy in force`);
+    maxDays = d.policy?.max_days ?? null;
+    if (configured && configured.max_days !== maxDays) bad(`max_days ${maxDays} is not the policy in force (${configured.max_days ?? 'none'})`);
+  } else if (d.rule === 'removed_camera') {
+    if (policy?.cameras.some((c) => c.camera === e.camera)) bad(`camera ${e.camera} was configured: its own policy applies, not the box's`);
+    maxDays = policy ? policy.box.max_days : d.policy?.max_days ?? null;
+  } else if (d.rule === 'space_floor') {
+    if (!d.disk || !(d.disk.available_bytes < d.disk.floor_bytes)) bad('a space deletion with no low-space reading (free space at or above the floor)');
+    if (policy && d.disk && policy.floor_bytes !== d.disk.floor_bytes) bad(`floor ${d.disk.floor_bytes} bytes is not the policy in force (${policy.floor_bytes})`);
+  } else {
+    bad(`unknown rule "${String(d.rule)}"`);
+  }
+  if (ageRuleForSegments(d.rule) && maxDays === null) bad('no max_days in force: nothing could expire');
+  for (const [i, id] of ids.entries()) {
+    const row = rows.get(id);
+    if (!row) continue; // named by checkLedger
+    if (row.camera !== e.camera) bad(`segment #${id} is camera ${row.camera}'s, not ${e.camera}'s`, id);
+    const recordedEnd = d.ends_ms?.[i];
+    if (recordedEnd !== undefined && recordedEnd !== row.end_ms) bad(`segment #${id}: the entry says it ended ${iso(recordedEnd)}, the chain ${iso(row.end_ms)}`, id);
+    if (ageRuleForSegments(d.rule) && maxDays !== null && row.end_ms >= e.at_ms - maxDays * DAY_MS) {
+      bad(`segment #${id} ended ${iso(row.end_ms)}, ${((e.at_ms - row.end_ms) / DAY_MS).toFixed(2)} days before: too young for max_days ${maxDays}`, id);
+    }
+    const hold = activeHolds.find((h) => (h.camera === null || h.camera === row.camera) && h.from_ms < row.end_ms && h.to_ms > row.start_ms);
+    if (hold) bad(`segment #${id} was under active hold #${hold.id} (${hold.reason})`, id);
+  }
+  return out;
+}
+
+const ageRuleForSegments = (rule: DeletionData['rule']) => rule === 'max_days' || rule === 'removed_camera';
+
+function compareGaps(catalog: Catalog, ledger: Map<number, GapRow>, findings: LedgerFinding[]): void {
+  const view = catalog.db.prepare('SELECT * FROM gaps ORDER BY id').all() as GapRow[];
+  const seen = new Set<number>();
+  for (const g of view) {
+    seen.add(g.id);
+    const l = ledger.get(g.id);
+    if (!l) {
+      findings.push({ kind: 'view', camera: g.camera, detail: `gap #${g.id} (${g.camera}, ${g.cause}, from ${iso(g.start_ms)}) is not in the ledger: inserted behind the box's back` });
+      continue;
+    }
+    const diff = (['camera', 'start_ms', 'end_ms', 'cause', 'detail'] as const).filter((k) => g[k] !== l[k]);
+    if (diff.length) findings.push({ kind: 'view', camera: g.camera, detail: `gap #${g.id} was edited: ${diff.map((k) => `${k} ${JSON.stringify(g[k])}, the ledger says ${JSON.stringify(l[k])}`).join('; ')}` });
+  }
+  for (const l of ledger.values()) {
+    if (!seen.has(l.id)) findings.push({ kind: 'view', camera: l.camera, detail: `gap #${l.id} (${l.camera}, ${l.cause}, ${iso(l.start_ms)} .. ${l.end_ms === null ? 'open' : iso(l.end_ms)}) was removed from the gaps table` });
+  }
+}
+
+function compareHolds(catalog: Catalog, ledger: Map<number, HoldRow>, findings: LedgerFinding[]): void {
+  const view = catalog.db.prepare('SELECT * FROM holds ORDER BY id').all() as HoldRow[];
+  const seen = new Set<number>();
+  for (const h of view) {
+    seen.add(h.id);
+    const l = ledger.get(h.id);
+    if (!l) {
+      findings.push({ kind: 'view', camera: h.camera ?? undefined, detail: `hold #${h.id} is not in the ledger: inserted behind the box's back` });
+      continue;
+    }
+    const keys = ['camera', 'from_ms', 'to_ms', 'reason', 'created_by', 'created_ms', 'released_ms', 'released_by'] as const;
+    const diff = keys.filter((k) => h[k] !== l[k]);
+    if (diff.length) {
+      const released = h.released_ms !== null && l.released_ms === null;
+      findings.push({ kind: 'view', camera: h.camera ?? undefined, detail: `hold #${h.id} was ${released ? 'released' : 'edited'} behind the box's back: ${diff.map((k) => `${k} ${JSON.stringify(h[k])}, the ledger says ${JSON.stringify(l[k])}`).join('; ')}` });
+    }
+  }
+  for (const l of ledger.values()) {
+    if (!seen.has(l.id)) findings.push({ kind: 'view', camera: l.camera ?? undefined, detail: `hold #${l.id} (${l.reason}) was removed from the holds table` });
+  }
+}

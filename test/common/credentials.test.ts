@@ -1,0 +1,20 @@
+import t from 'tap';
+import { scrubCredentials, splitCredentials, withCredentials } from '../../common/credentials.js';
+
+t.test('scrubCredentials hides the whole userinfo of every URL in a text', async (t) => {
+  t.equal(scrubCredentials('rtsp://admin:s3cret@10.0.0.5:554/ch1'), 'rtsp://***@10.0.0.5:554/ch1');
+  t.equal(scrubCredentials('failed rtsp://a:b@h/x then mqtts://u:p@broker:8883 too'), 'failed rtsp://***@h/x then mqtts://***@broker:8883 too');
+  // an unencoded @ in a password: cut at its first @, the rest of the password would show
+  t.equal(scrubCredentials('rtsp://admin:p@ss@10.0.0.5/ch1'), 'rtsp://***@10.0.0.5/ch1');
+  t.equal(scrubCredentials('rtsp://10.0.0.5/ch1 mail admin@example.org'), 'rtsp://10.0.0.5/ch1 mail admin@example.org', 'text without userinfo stays');
+});
+
+t.test('splitCredentials and withCredentials are inverse, percent-encoding included', async (t) => {
+  const url = withCredentials('rtsp://10.0.0.5:554/ch1?subtype=0', 'ad min', 'p@ss:w/rd%');
+  t.notMatch(url, 'p@ss:w/rd%', 'the password is encoded in the URL');
+  t.same(splitCredentials(url), { url: 'rtsp://10.0.0.5:554/ch1?subtype=0', username: 'ad min', password: 'p@ss:w/rd%' });
+  t.same(splitCredentials('rtsp://10.0.0.5/ch1'), { url: 'rtsp://10.0.0.5/ch1' }, 'no userinfo');
+  t.same(splitCredentials('rtsp://viewer@10.0.0.5/ch1'), { url: 'rtsp://10.0.0.5/ch1', username: 'viewer', password: undefined }, 'a user without password');
+  t.equal(withCredentials('rtsp://old:creds@10.0.0.5/ch1', 'new', 'pw'), 'rtsp://new:pw@10.0.0.5/ch1', 'configured credentials replace the URL\'s own');
+  t.equal(withCredentials('rtsp://10.0.0.5/ch1'), 'rtsp://10.0.0.5/ch1', 'no username: unchanged');
+});

@@ -1,0 +1,40 @@
+import t from 'tap';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Catalog } from '../../recorder/catalog/catalog.js';
+import { runCli } from '../support/cli.js';
+
+const COMMANDS: string[][] = [
+  ['recordings'], ['recordings', '--camera', 'gate'], ['verify'], ['status'], ['status', '--json'], ['audit'], ['audit', '--verify'],
+  ['hold', 'list'], ['hold', 'release', '1'],
+  // hold add writes, but only into a catalog the daemon made
+  ['hold', 'add', '--camera', 'gate', '--from', '2026-01-01T00:00:00Z', '--to', '2026-01-02T00:00:00Z', '--reason', 'case 42'],
+];
+
+t.test('a mistyped --data is refused with "no edge-nvr data in DIR", exit 2, and nothing is created', async (t) => {
+  const dir = t.testdir();
+  const missing = join(dir, 'var-lib-edgenvr');
+  const empty = join(dir, 'empty');
+  mkdirSync(empty);
+  // every command on a directory that does not exist; a few on one that exists but is empty
+  const runs = [...COMMANDS.map((args) => [args, missing] as const), ...[COMMANDS[0]!, COMMANDS[3]!, COMMANDS.at(-1)!].map((args) => [args, empty] as const)];
+  for (const [args, data] of runs) {
+    const r = await runCli([...args, '--data', data]);
+    t.equal(r.code, 2, `${args.join(' ')} --data ${data.slice(dir.length)}: exit 2`);
+    t.match(r.stderr, `no edge-nvr data in ${data}`, 'saying there is no edge-nvr data there');
+  }
+  t.notOk(existsSync(missing), 'the mistyped directory was not created');
+  t.same(readdirSync(empty), [], 'nothing was written into the empty one');
+});
+
+t.test('a real data dir still answers, and hold add writes into it', async (t) => {
+  const data = join(t.testdir(), 'data');
+  Catalog.open(data).close();
+  const add = await runCli(['hold', 'add', '--camera', 'gate', '--from', '2026-01-01T00:00:00Z', '--to', '2026-01-02T00:00:00Z', '--reason', 'case 42', '--data', data]);
+  t.equal(add.code, 0, add.stderr);
+  const list = await runCli(['hold', 'list', '--json', '--data', data]);
+  t.equal(JSON.parse(list.stdout).holds.length, 1, 'the hold is there');
+  const rec = await runCli(['recordings', '--data', data]);
+  t.equal(rec.code, 0, rec.stderr);
+  t.match(rec.stdout, /no recordings yet/);
+});

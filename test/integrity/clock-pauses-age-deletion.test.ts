@@ -1,0 +1,123 @@
+/**
+ * Age deletion trusts the clock only when it can: it pauses while the clock is not known to be
+ * synchronised, and after a forward step until a synchronised reading confirms it, so a clock
+ * set a year ahead does not make a year of recordings "old". Each pause and resume is an event
+ * and a ledger entry, and `verify` fails an age deletion made while paused.
+ */
+import t from 'tap';
+import Database from 'better-sqlite3';
+import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pino from 'pino';
+import { Catalog } from '../../recorder/catalog/catalog.js';
+import { DAY_MS, Retention } from '../../watchdog/retention.js';
+import { HealthMonitor } from '../../watchdog/health-monitor.js';
+import { diskSpace } from '../../watchdog/system-health.js';
+import { backdate, makeClip } from '../support/backdate.js';
+import { CameraSim } from '../support/camera-sim.js';
+import { runCli } from '../support/cli.js';
+import { DaemonProcess, segmentIndexed, sleep, until, writeConfig } from '../support/daemon.js';
+
+const silent = pino({ level: 'silent' });
+
+t.test('while the clock is not known synchronised, nothing expires; once it is, what is due goes', async (t) => {
+  const dir = t.testdir();
+  const data = join(dir, 'data');
+  const catalog = Catalog.open(data);
+  t.teardown(() => catalog.close());
+  const now = Date.now();
+  const [old] = await backdate(data, catalog, makeClip(join(dir, 'clip.mp4')), 'gate', [now - 100 * DAY_MS]);
+  let synchronized: boolean | null = null;
+  const events: string[] = [];
+  const raise = (type: string) => { events.push(type); };
+  const health = new HealthMonitor({ dataDir: data, catalog, cameras: () => [], log: silent, raise, readClock: async () => ({ synchronized, source: 'test' }) });
+  const retention = new Retention(data, catalog, { floorBytes: 0, cameras: [{ camera: 'gate', minDays: 30, maxDays: 60 }] }, diskSpace, silent, raise, Date.now, () => health.clockView());
+
+  await health.probe();
+  let swept = await retention.sweep();
+  t.equal(swept.paused, 'clock_unsynced', 'an unknown sync state pauses age deletion');
+  t.equal(swept.deletedForAge, 0, 'the expired segment stays meanwhile');
+  t.ok(existsSync(join(data, old!.path)));
+  synchronized = false;
+  await health.probe();
+  t.equal((await retention.sweep()).deletedForAge, 0, 'so does a clock known not to be synchronised');
+
+  synchronized = true;
+  await health.probe();
+  swept = await retention.sweep();
+  t.equal(swept.paused, null, 'a synchronised clock resumes it');
+  t.equal(swept.deletedForAge, 1, 'and what is due goes');
+  t.same(events.filter((e) => e.startsWith('retention_')), ['retention_paused', 'retention_resumed', 'retention_deletion'], 'one event for the pause, one for the resume');
+  const kinds = (catalog.db.prepare("SELECT kind FROM ledger WHERE kind LIKE 'retention_%' ORDER BY id").all() as Array<{ kind: string }>).map((r) => r.kind);
+  t.same(kinds, ['retention_policy', 'retention_paused', 'retention_resumed'], 'the pause and the resume are chained');
+  t.equal((await runCli(['verify', '--data', data])).code, 0, 'verify passes');
+
+  // an age deletion written while paused (the box's own code, a clock it should not have trusted)
+  const [young] = await backdate(data, catalog, makeClip(join(dir, 'clip2.mp4')), 'gate', [now - 90 * DAY_MS]);
+  synchronized = null;
+  await health.probe();
+  await retention.sweep();
+  catalog.markDeleted('gate', [young!], { rule: 'max_days', note: 'forged', policy: { min_days: 30, max_days: 60 }, holds_checked: [], clock: { synchronized: true, source: 'forged' } });
+  const r = await runCli(['verify', '--data', data]);
+  t.equal(r.code, 1, 'an age deletion made while paused fails verify');
+  t.match(r.stdout, /an age deletion while retention was paused for the clock/);
+});
+
+/** libfaketime (Debian package faketime): the daemon's wall clock can step, not the machine's. */
+function libfaketime(): string | undefined {
+  for (const dir of readdirSync('/usr/lib', { withFileTypes: true }).filter((d) => d.isDirectory())) {
+    const p = join('/usr/lib', dir.name, 'faketime/libfaketime.so.1');
+    if (existsSync(p)) return p;
+  }
+  return undefined;
+}
+
+t.test('a daemon whose clock steps 400 days forward deletes nothing it made "old" until a synchronised clock confirms it', async (t) => {
+  const lib = libfaketime();
+  t.ok(lib, 'libfaketime is installed (scripts/setup installs the faketime package)');
+  if (!lib) return;
+  const dir = t.testdir();
+  const data = join(dir, 'data');
+  const sim = await new CameraSim({ mounts: ['cam1'], width: 320, height: 180, fps: 10 }).start();
+  t.teardown(() => sim.kill());
+  const config = writeConfig(dir, [{ id: 'cam1', url: sim.url('cam1') }], { storageYaml: 'retention:\n  max_days: 60', extraYaml: 'integrity:\n  verify_read_mb_s: 0' });
+  const now = Date.now();
+  const catalog = Catalog.open(data);
+  const [expired, kept] = await backdate(data, catalog, makeClip(join(dir, 'clip.mp4')), 'cam1', [now - 100 * DAY_MS, now - 50 * DAY_MS]);
+  catalog.close();
+
+  // timedatectl as the box would answer it: synchronised
+  const bin = join(dir, 'bin');
+  mkdirSync(bin);
+  writeFileSync(join(bin, 'timedatectl'), '#!/bin/sh\necho yes\n');
+  chmodSync(join(bin, 'timedatectl'), 0o755);
+  const offset = join(dir, 'faketime.rc');
+  writeFileSync(offset, '+0\n');
+  const daemon = new DaemonProcess(config, ['run'], {
+    PATH: `${bin}:${process.env.PATH}`, LD_PRELOAD: lib, FAKETIME_TIMESTAMP_FILE: offset, FAKETIME_DONT_FAKE_MONOTONIC: '1', FAKETIME_CACHE_DURATION: '1',
+  }).start();
+  t.teardown(() => { daemon.proc?.kill('SIGKILL'); });
+  await daemon.waitForLog(segmentIndexed('cam1'), 40000);
+  const state = (id: number) => {
+    const db = new Database(join(data, 'catalog.db'), { readonly: true });
+    try { return (db.prepare('SELECT state FROM segments WHERE id = ?').get(id) as { state: string }).state; } finally { db.close(); }
+  };
+  await until(() => state(expired!.id) === 'deleted', 20000, 'the expired segment deleted');
+  t.pass('with a synchronised clock, the 100-day-old segment expires once the clock was read');
+  t.equal(state(kept!.id), 'ok', 'the 50-day-old one is within max_days 60');
+
+  writeFileSync(offset, '+400d\n');
+  await daemon.waitForLog(/the wall clock stepped/, 20000);
+  await daemon.waitForLog(/age deletion paused: the clock stepped forward/, 20000);
+  await sleep(11000); // two sweeps at least
+  t.equal(state(kept!.id), 'ok', 'after the step, the segment the step made "450 days old" is kept');
+  t.ok(existsSync(join(data, kept!.path)), 'and its file');
+  t.match(daemon.output, /"event":"retention_paused".*"reason":"clock_step"|"reason":"clock_step".*"event":"retention_paused"/, 'the pause is an event, with its reason');
+
+  await daemon.waitForLog(/age deletion resumed/, 45000);
+  await until(() => state(kept!.id) === 'deleted', 15000, 'the deletion the confirmed clock makes due');
+  t.pass('a synchronised reading after the step confirms the time: the segment is now past max_days and goes');
+  t.equal((await daemon.stop()).code, 0);
+  const verified = await runCli(['verify', '--data', data]);
+  t.equal(verified.code, 0, `verify re-checks each deletion against the clock and the pauses:\n${verified.stdout.slice(-1500)}`);
+});
