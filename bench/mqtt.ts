@@ -4,12 +4,15 @@
  * 1. Bytes per day: a catalog with a day of 60 s segments for 8 cameras, the real reporter
  *    (daemon/mqtt/reporter.ts) connected through a byte-counting TCP proxy to a real broker
  *    (Debian's mosquitto, through the tests' own helper, test/support/mosquitto.ts). It measures the wire bytes
- *    of one health publish (PUBLISH + PUBACK, both directions) and of one event, and adds the
- *    keepalive pings: per day at the default interval (health every 60 s, keepalive 30 s).
+ *    of one health report (PUBLISH + PUBACK, both directions) and of one event. Health is sent
+ *    when something changed (health@2): for --observe-minutes the reporter runs at the default
+ *    interval and refresh (60 s, 300 s) on this machine, nothing happening to the cameras, and
+ *    the share of checks that sent a report gives the reports per day; keepalive pings (30 s)
+ *    are added.
  * 2. Outbox drain: N events queued while the broker was away, then the time until the broker
  *    acknowledged them all (and a QoS 1 subscriber received them all).
  *
- *   npm run build && node dist/bench/mqtt.js [--events 10000]
+ *   npm run build && node dist/bench/mqtt.js [--events 10000] [--observe-minutes 10]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, connect, type AddressInfo, type Server } from 'node:net';
@@ -30,6 +33,7 @@ import { Mosquitto } from '../test/support/mosquitto.js';
 const CAMERAS = 8;
 const DAY_S = 86_400;
 const HEALTH_INTERVAL_S = 60;
+const HEALTH_REFRESH_S = 300;
 const KEEPALIVE_S = 30;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -74,17 +78,18 @@ function seedDay(catalog: Catalog): void {
   })();
 }
 
-function config(url: string): Config {
+function config(url: string, healthIntervalS = 3600): Config {
   return {
     box: { id: 'bench-box', designated_site: false },
-    mqtt: { url, health_interval_s: 3600, keepalive_s: KEEPALIVE_S },
+    mqtt: { url, health_interval_s: healthIntervalS, health_refresh_s: HEALTH_REFRESH_S, keepalive_s: KEEPALIVE_S },
     integrity: { checkpoint_interval_s: 300, verify_read_mb_s: 2, age_deletion_needs_clock_sync: true },
   } as unknown as Config;
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { events: { type: 'string', default: '10000' } } });
+  const { values } = parseArgs({ options: { events: { type: 'string', default: '10000' }, 'observe-minutes': { type: 'string', default: '10' } } });
   const nEvents = Number(values.events);
+  const observeMinutes = Number(values['observe-minutes']);
   const dir = mkdtempSync(join(tmpdir(), 'bench-mqtt-'));
   const log = createLogger('warn');
   const broker = await new Mosquitto(join(dir, 'broker')).start();
@@ -102,7 +107,7 @@ async function main(): Promise<void> {
     const healthBytes = catalog.getMeta('mqtt.last_health')!.length;
     let before = proxy.bytes();
     const rounds = 20;
-    for (let i = 0; i < rounds; i++) { await reporter.publishHealth(); await sleep(30); }
+    for (let i = 0; i < rounds; i++) { await reporter.publishHealth(true); await sleep(30); }
     await sleep(300);
     const perHealth = (proxy.bytes() - before) / rounds;
     before = proxy.bytes();
@@ -111,10 +116,30 @@ async function main(): Promise<void> {
     await sleep(1500);
     const perEvent = (proxy.bytes() - before) / perEventRounds;
     await reporter.stop();
+
+    // Reports per check, at the default interval on this machine: a reporter of its own
+    let checks = 0;
+    let reports = 0;
+    if (observeMinutes > 0) {
+      const watch = new MqttReporter(daemon, config(proxy.url, HEALTH_INTERVAL_S), log).start();
+      const sent = () => catalog.getMeta('mqtt.last_health');
+      let last = sent();
+      const started = Date.now();
+      while (Date.now() - started < observeMinutes * 60_000) {
+        await sleep(1000);
+        const now = sent();
+        if (now !== last) { reports++; last = now; }
+      }
+      checks = Math.floor(observeMinutes * 60 / HEALTH_INTERVAL_S);
+      reports = Math.max(0, reports - 1); // the report on connect
+      await watch.stop();
+    }
     catalog.close();
     proxy.server.close();
     const pingsPerDay = DAY_S / KEEPALIVE_S;
-    const healthPerDay = DAY_S / HEALTH_INTERVAL_S;
+    const checksPerDay = DAY_S / HEALTH_INTERVAL_S;
+    // at least one report per refresh interval; more when checks found changes
+    const healthPerDay = Math.max(DAY_S / HEALTH_REFRESH_S, checks ? (reports / checks) * checksPerDay : 0);
     const perDay = healthPerDay * perHealth + pingsPerDay * 4;
 
     // 2. outbox drain
@@ -142,6 +167,8 @@ async function main(): Promise<void> {
     const result = {
       date: new Date().toISOString(), broker: 'mosquitto', cpus: cpus().length, cpu: cpus()[0]?.model, cameras: CAMERAS,
       health_payload_bytes: healthBytes, health_wire_bytes: Math.round(perHealth), event_wire_bytes: Math.round(perEvent),
+      health_observed: { minutes: observeMinutes, checks, reports }, health_reports_per_day: Math.round(healthPerDay),
+      bytes_per_day_every_check_a_report: Math.round(checksPerDay * perHealth + pingsPerDay * 4),
       bytes_per_day: Math.round(perDay), mib_per_day: +(perDay / 1024 / 1024).toFixed(2),
       per_100_events_per_day_bytes: Math.round(perEvent * 100),
       drain: { events: queued, acked_ms: Math.round(acked), delivered_ms: Math.round(delivered), received, per_s: Math.round(queued / (acked / 1000)) },

@@ -1,13 +1,14 @@
 /**
- * bench/record: what the edge-nvr daemon costs against plain ffmpeg.
+ * bench/record: what the edge-nvr daemon costs against plain ffmpeg, per backend.
  *
- * For each camera count N it records N simulated RTSP cameras twice, for the same D seconds and
- * from fresh simulators: once with the daemon (`node dist/daemon/cli.js run`), once with N plain
- * ffmpeg processes started with exactly the daemon's ffmpeg command line (no Node, no catalog,
- * no hashing). CPU time and peak RSS are summed over each process tree from /proc; the
- * simulator is measured apart and left out. See bench/README.md.
+ * For each camera count N it records N simulated RTSP cameras, for the same D seconds and each
+ * time from fresh simulators: with the daemon (`node dist/daemon/cli.js run`) once per backend,
+ * and with N plain ffmpeg processes started with exactly the daemon's ffmpeg command line (no
+ * Node, no catalog, no hashing). CPU time, RSS and PSS are summed over each process tree from
+ * /proc; the simulator is measured apart and left out. Index lag is each catalogued segment's
+ * `indexed_ms - end_ms`. See bench/README.md.
  *
- *   npm run bench:record -- --cameras 1,4,16 --seconds 30
+ *   npm run bench:record -- --cameras 16,32,64 --seconds 30
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,18 +18,31 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
+import type { BackendName } from '../recorder/backends/create.js';
 import { ffmpegArgs } from '../recorder/backends/ffmpeg.js';
 import { withParentDeathSignal } from '../recorder/backends/orphans.js';
-import { CLK_TCK, descendants, TreeSampler, type TreeMeasurement } from './proc-tree.js';
 import { CameraSim } from '../test/support/camera-sim.js';
+import { CLK_TCK, descendants, TreeSampler, type TreeMeasurement } from './proc-tree.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** dist/bench/record.js -> repository root (also right when run from bench/ with tsx) */
 const ROOT = HERE.replace(/\/dist\/bench$/, '').replace(/\/bench$/, '');
 const CLI = join(ROOT, 'dist', 'daemon', 'cli.js');
+/** real footage (people walking, 768x576) from Debian's opencv-doc, when installed */
+const VTEST = '/usr/share/doc/opencv-doc/examples/data/vtest.avi';
+const BACKENDS: BackendName[] = ['ffmpeg', 'gstreamer'];
+
+/** NODE_OPTIONS as the installed unit runs the daemon (systemd/edge-nvr.service). */
+function unitNodeOptions(): string {
+  const unit = readFileSync(join(ROOT, 'systemd', 'edge-nvr.service'), 'utf8');
+  return /^Environment=NODE_OPTIONS=(.*)$/m.exec(unit)?.[1]?.trim() ?? '';
+}
 
 interface Options {
   cameras: number[];
+  backends: BackendName[];
+  source: 'clip' | 'live';
+  clip?: string;
   seconds: number;
   width: number;
   height: number;
@@ -44,7 +58,11 @@ interface Options {
 
 const USAGE = `usage: node dist/bench/record.js [options]
   --cameras 1,4,16     camera counts to measure
-  --seconds 30         recording time per run (daemon and ffmpeg each)
+  --backends ffmpeg,gstreamer   the daemon's backends to measure (each against plain ffmpeg)
+  --seconds 30         recording time per run (each daemon and ffmpeg)
+  --source clip        clip: footage encoded once, served to every camera without transcoding
+                       (${VTEST} when installed, else a pattern); live: a pattern encoded per camera
+  --clip FILE          the footage for --source clip
   --width 640 --height 360 --fps 15 --gop 15 --bitrate 1000 (kbit/s)   simulated cameras
   --segment-seconds 2  segment length (short, to exercise indexing)
   --mounts-per-sim 16  cameras per simulator process
@@ -56,6 +74,9 @@ function parseOptions(argv: string[]): Options {
     args: argv,
     options: {
       cameras: { type: 'string', default: '1,4,16' },
+      backends: { type: 'string', default: BACKENDS.join(',') },
+      source: { type: 'string', default: 'clip' },
+      clip: { type: 'string' },
       seconds: { type: 'string', default: '30' },
       width: { type: 'string', default: '640' },
       height: { type: 'string', default: '360' },
@@ -81,8 +102,17 @@ function parseOptions(argv: string[]): Options {
     }
     return n;
   };
+  const backends = values.backends.split(',').map((b) => b.trim());
+  const unknown = backends.filter((b) => !BACKENDS.includes(b as BackendName));
+  if (unknown.length || !['clip', 'live'].includes(values.source)) {
+    console.error(`${unknown.length ? `--backends: expected ${BACKENDS.join(' or ')}, got "${unknown.join(',')}"` : `--source: expected clip or live, got "${values.source}"`}\n${USAGE}`);
+    process.exit(2);
+  }
   return {
     cameras: values.cameras.split(',').map((c) => int('cameras', c.trim())),
+    backends: backends as BackendName[],
+    source: values.source as Options['source'],
+    clip: values.source === 'clip' ? values.clip ?? (existsSync(VTEST) ? VTEST : undefined) : undefined,
     seconds: int('seconds', values.seconds, 5),
     width: int('width', values.width, 16),
     height: int('height', values.height, 16),
@@ -120,6 +150,10 @@ function killTree(p: ChildProcess): void {
 
 function cleanUp(): void {
   for (const p of owned) if (alive(p)) killTree(p);
+  for (const sim of simulators) {
+    try { process.kill(-sim.pid!, 'SIGKILL'); } catch { /* gone */ }
+  }
+  simulators.clear();
   owned.clear();
   if (!keepTemp) for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
   tempDirs.clear();
@@ -165,22 +199,29 @@ interface Sims {
   mounts: string[];
 }
 
-/** The tests' own simulator (test/support/camera-sim.ts), `mountsPerSim` cameras a process. */
+const simulators = new Set<CameraSim>();
+
 async function startSimulators(n: number, o: Options): Promise<Sims> {
   const mounts = Array.from({ length: n }, (_, i) => `cam${String(i + 1).padStart(2, '0')}`);
   const sims: Sims = { cams: [], urls: [], mounts };
   for (let i = 0; i < n; i += o.mountsPerSim) {
     const group = mounts.slice(i, i + o.mountsPerSim);
-    const sim = await new CameraSim({ mounts: group, width: o.width, height: o.height, fps: o.fps, gop: o.gop, bitrate: o.bitrate, exitWithParent: true }).start();
-    sims.cams.push(sim);
+    const sim = new CameraSim({
+      mounts: group, width: o.width, height: o.height, fps: o.fps, gop: o.gop, bitrate: o.bitrate,
+      source: o.source, clip: o.clip, exitWithParent: true,
+    });
+    simulators.add(sim);
+    sims.cams.push(await sim.start());
     for (const m of group) sims.urls.push(sim.url(m));
   }
   return sims;
 }
 
 async function stopSimulators(s: Sims): Promise<void> {
-  await Promise.all(s.cams.map((c) => c.kill()));
+  await Promise.all(s.cams.map(async (c) => { await c.kill(); simulators.delete(c); }));
 }
+
+const simPids = (s: Sims) => s.cams.map((c) => c.pid!);
 
 // ---------------------------------------------------------------------------------------------
 // Whole-machine CPU, to show how much else ran while we measured (other people's tests, ...)
@@ -225,6 +266,10 @@ interface RunResult {
   /** holes of more than 0.5 s between consecutive segments of one camera */
   holes: number;
   gaps?: Array<{ camera: string; cause: string; seconds: number | null }>;
+  /** seconds from a segment's end to its row in the catalog, over the segments closed before the stop */
+  indexLagS?: { p50: number; p99: number; max: number; segments: number };
+  /** the same over the segments that ended after every camera had started ("edge-nvr running") */
+  steadyIndexLagS?: { p50: number; p99: number; max: number; segments: number };
   logWarnings?: string[];
 }
 
@@ -239,7 +284,7 @@ interface Phase {
 async function measure(roots: () => number[], sims: Sims, seconds: number, died?: Promise<unknown>): Promise<Phase> {
   const busy0 = machineBusySeconds();
   const self0 = selfCpuSeconds();
-  const simSampler = new TreeSampler(() => sims.cams.map((c) => c.pid!)).start();
+  const simSampler = new TreeSampler(() => simPids(sims)).start();
   const simStart = simSampler.sample().cpuSeconds;
   const sampler = new TreeSampler(roots).start();
   await Promise.race([sleep(seconds * 1000), died ?? new Promise(() => undefined)]);
@@ -296,7 +341,7 @@ function steadyCorePercent(m: TreeMeasurement, seconds: number): number {
 }
 const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 
-function daemonConfig(dir: string, urls: string[], mounts: string[], o: Options): string {
+function daemonConfig(dir: string, urls: string[], mounts: string[], backend: BackendName, o: Options): string {
   const lines = [
     'box:', '  id: bench-box',
     'storage:', `  path: ${join(dir, 'data')}`, '  free_space_floor_mb: 0',
@@ -305,7 +350,7 @@ function daemonConfig(dir: string, urls: string[], mounts: string[], o: Options)
     ...urls.flatMap((url, i) => [
       `  - id: ${mounts[i]}`,
       '    source:', '      type: rtsp', `      url: ${url}`,
-      '    record:', '      backend: ffmpeg', `      segment_seconds: ${o.segmentSeconds}`, `      timeout_seconds: ${o.timeoutSeconds}`,
+      '    record:', `      backend: ${backend}`, `      segment_seconds: ${o.segmentSeconds}`, `      timeout_seconds: ${o.timeoutSeconds}`,
     ]),
   ];
   const path = join(dir, 'config.yaml');
@@ -313,21 +358,30 @@ function daemonConfig(dir: string, urls: string[], mounts: string[], o: Options)
   return path;
 }
 
-async function runDaemon(n: number, o: Options): Promise<RunResult> {
-  const dir = mkdtempSync(join(tmpdir(), `edge-nvr-bench-daemon-${n}-`));
+/** The q-quantile of `xs` (nearest rank). */
+function quantile(xs: number[], q: number): number {
+  if (!xs.length) return NaN;
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
+}
+
+async function runDaemon(n: number, backend: BackendName, o: Options): Promise<RunResult> {
+  const dir = mkdtempSync(join(tmpdir(), `edge-nvr-bench-daemon-${backend}-${n}-`));
   tempDirs.add(dir);
   const sims = await startSimulators(n, o);
   const problems: string[] = [];
   try {
-    const config = daemonConfig(dir, sims.urls, sims.mounts, o);
+    const config = daemonConfig(dir, sims.urls, sims.mounts, backend, o);
     const logPath = join(dir, 'daemon.log');
     const logFd = openSync(logPath, 'w');
     // the log goes straight to a file, as it would to journald: the benchmark reads no pipe
     const spawnedMs = Date.now();
-    const daemon = own(spawn(process.execPath, [CLI, 'run', '--config', config], { detached: true, stdio: ['ignore', logFd, logFd] }));
+    const env = { ...process.env, NODE_OPTIONS: unitNodeOptions() };
+    const daemon = own(spawn(process.execPath, [CLI, 'run', '--config', config], { detached: true, stdio: ['ignore', logFd, logFd], env }));
     closeSync(logFd);
     const phase = await measure(() => [daemon.pid!], sims, o.seconds, exited(daemon));
     if (!alive(daemon)) problems.push(`daemon exited during the run (${daemon.exitCode ?? daemon.signalCode})`);
+    const stopAtMs = Date.now();
     const clean = await stopGroup(daemon, 'SIGTERM', 20000);
     if (!clean) problems.push('daemon did not stop within 20 s of SIGTERM; killed');
     else if (daemon.exitCode !== 0) problems.push(`daemon exited with ${daemon.exitCode ?? daemon.signalCode} after SIGTERM`);
@@ -340,8 +394,11 @@ async function runDaemon(n: number, o: Options): Promise<RunResult> {
     const rows = db.prepare("SELECT camera, COUNT(*) AS n, SUM(end_ms - start_ms) AS ms FROM segments WHERE origin = 'recorded' GROUP BY camera").all() as Array<{ camera: string; n: number; ms: number }>;
     const spans = db.prepare('SELECT camera, start_ms AS start, end_ms AS end FROM segments ORDER BY camera, start_ms').all() as Span[];
     const indexedPaths = new Set((db.prepare('SELECT path FROM segments').all() as Array<{ path: string }>).map((r) => r.path));
-    const gaps = db.prepare('SELECT camera, cause, start_ms, end_ms FROM gaps ORDER BY id').all() as Array<{ camera: string; cause: string; start_ms: number; end_ms: number | null }>;
+    const gaps = db.prepare("SELECT camera, cause, start_ms, end_ms FROM gaps WHERE cause != 'daemon_stopped' ORDER BY id").all() as Array<{ camera: string; cause: string; start_ms: number; end_ms: number | null }>;
+    const lagRows = db.prepare("SELECT end_ms, (indexed_ms - end_ms) / 1000.0 AS s FROM segments WHERE origin = 'recorded' AND indexed_ms < ?").all(stopAtMs) as Array<{ end_ms: number; s: number }>;
     db.close();
+    const runningAtMs = readFileSync(logPath, 'utf8').split('\n').map((l) => /"time":(\d+).*"msg":"edge-nvr running"/.exec(l)?.[1]).find(Boolean);
+    const lagStats = (xs: number[]) => ({ p50: round(quantile(xs, 0.5)), p99: round(quantile(xs, 0.99)), max: round(Math.max(...xs)), segments: xs.length });
     const perCamera: Record<string, number> = Object.fromEntries(sims.mounts.map((m) => [m, 0]));
     let ms = 0;
     for (const r of rows) { perCamera[r.camera] = r.n; ms += r.ms; }
@@ -389,6 +446,8 @@ async function runDaemon(n: number, o: Options): Promise<RunResult> {
       otherCpuPercent: round((phase.otherSeconds / o.seconds) * 100, 1),
       problems,
       gaps: gaps.map((g) => ({ camera: g.camera, cause: g.cause, seconds: g.end_ms === null ? null : round((g.end_ms - g.start_ms) / 1000, 1) })),
+      indexLagS: lagStats(lagRows.map((r) => r.s)),
+      steadyIndexLagS: lagStats(lagRows.filter((r) => runningAtMs && r.end_ms > Number(runningAtMs)).map((r) => r.s)),
       logWarnings,
     };
   } finally {
@@ -397,7 +456,7 @@ async function runDaemon(n: number, o: Options): Promise<RunResult> {
 }
 
 async function runBaseline(n: number, o: Options): Promise<RunResult> {
-  const dir = mkdtempSync(join(tmpdir(), `edge-nvr-bench-ffmpeg-${n}-`));
+  const dir = mkdtempSync(join(tmpdir(), `edge-nvr-bench-plain-ffmpeg-${n}-`));
   tempDirs.add(dir);
   const sims = await startSimulators(n, o);
   const problems: string[] = [];
@@ -421,7 +480,7 @@ async function runBaseline(n: number, o: Options): Promise<RunResult> {
       createInterface({ input: p.stdout! }).on('line', (line) => {
         const [name, start, end] = line.split(',');
         if (!name || start === undefined || end === undefined) return;
-        // the daemon's clock anchor: the first segment closes "now" at its end time
+        // holes are counted on the media timeline: any anchor will do
         if (!firstAt.has(camera)) firstAt.set(camera, Date.now() - Number(end) * 1000);
         const base = firstAt.get(camera)!;
         segs.get(camera)!.push({ camera, start: base + Number(start) * 1000, end: base + Number(end) * 1000 });
@@ -473,37 +532,46 @@ async function runBaseline(n: number, o: Options): Promise<RunResult> {
 
 interface Row {
   cameras: number;
-  daemon: RunResult;
   ffmpeg: RunResult;
-  cpuRatio: number;
-  rssRatio: number;
-  daemonCorePercentPerCamera: number;
-  ffmpegCorePercentPerCamera: number;
-  steadyCpuRatio: number;
-  pssRatio: number;
+  daemons: Partial<Record<BackendName, RunResult>>;
 }
 
+const fmt = (x: number | undefined, d: number) => (x !== undefined && Number.isFinite(x) ? x.toFixed(d) : '-');
+
+/** The headline: per camera count, plain ffmpeg and the daemon on each backend. */
 function table(rows: Row[]): string {
   const head = [
-    '| cameras | daemon CPU s | ffmpeg CPU s | CPU ratio | daemon % core/cam | ffmpeg % core/cam | steady daemon % core/cam | steady ffmpeg % core/cam | steady CPU ratio | daemon peak RSS MB | ffmpeg peak RSS MB | RSS ratio | segments indexed (daemon) | segments (ffmpeg) |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| cameras | recorder | CPU s | CPU ratio | steady % core/cam | steady CPU ratio | PSS MB/cam | Node RSS MB warm / peak | gaps | holes | index lag s p50 / p99 / max | once all started: p99 / max | segments |',
+    '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
-  const f = (x: number, d: number) => (Number.isFinite(x) ? x.toFixed(d) : '-');
-  const body = rows.map((r) => `| ${r.cameras} | ${f(r.daemon.cpuSeconds, 2)} | ${f(r.ffmpeg.cpuSeconds, 2)} | ${f(r.cpuRatio, 2)} | ${f(r.daemonCorePercentPerCamera, 1)} | ${f(r.ffmpegCorePercentPerCamera, 1)} | ${f(r.daemon.steadyCorePercent / r.cameras, 1)} | ${f(r.ffmpeg.steadyCorePercent / r.cameras, 1)} | ${f(r.steadyCpuRatio, 2)} | ${f(r.daemon.peakRssMB, 1)} | ${f(r.ffmpeg.peakRssMB, 1)} | ${f(r.rssRatio, 2)} | ${r.daemon.segments} | ${r.ffmpeg.segments} |`);
+  const body: string[] = [];
+  for (const r of rows) {
+    const base = r.ffmpeg;
+    const line = (name: string, x: RunResult) => {
+      const rss = x.nodeRssMB ? `${fmt(x.nodeRssMB.warm, 1)} / ${fmt(x.nodeRssMB.peak, 1)}` : '-';
+      const lag = x.indexLagS ? `${fmt(x.indexLagS.p50, 2)} / ${fmt(x.indexLagS.p99, 2)} / ${fmt(x.indexLagS.max, 2)}` : '-';
+      const steady = x.steadyIndexLagS ? `${fmt(x.steadyIndexLagS.p99, 2)} / ${fmt(x.steadyIndexLagS.max, 2)}` : '-';
+      body.push(`| ${r.cameras} | ${name} | ${fmt(x.cpuSeconds, 2)} | ${fmt(x.cpuSeconds / base.cpuSeconds, 2)} | ${fmt(x.steadyCorePercent / r.cameras, 2)}`
+        + ` | ${fmt(x.steadyCorePercent / base.steadyCorePercent, 2)} | ${fmt(x.peakPssMB / r.cameras, 1)} | ${rss} | ${x.gaps?.length ?? '-'} | ${x.holes} | ${lag} | ${steady} | ${x.segments} |`);
+    };
+    line('plain ffmpeg', base);
+    for (const [b, x] of Object.entries(r.daemons)) line(`daemon, ${b}`, x);
+  }
   return [...head, ...body].join('\n');
 }
 
 function detailTable(rows: Row[]): string {
   const head = [
-    '| cameras | daemon: Node CPU s | Node RSS MB warm / peak / end | peak PSS MB daemon / ffmpeg (ratio) | recorded s/cam daemon / ffmpeg | first segment after s daemon / ffmpeg | holes daemon / ffmpeg | processes seen daemon / ffmpeg | simulator % core daemon / ffmpeg run | other load % core daemon / ffmpeg run |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| cameras | recorder | Node CPU s | Node RSS MB warm / peak / end | peak PSS MB | peak RSS MB | recorded s/cam | first segment after s | processes seen | simulator % core | other load % core |',
+    '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
-  const body = rows.map((r) => {
-    const d = r.daemon;
-    const f = r.ffmpeg;
-    const rss = d.nodeRssMB ? `${d.nodeRssMB.warm} / ${d.nodeRssMB.peak} / ${d.nodeRssMB.end}` : '-';
-    return `| ${r.cameras} | ${d.nodeCpuSeconds?.toFixed(2)} | ${rss} | ${d.peakPssMB} / ${f.peakPssMB} (${r.pssRatio.toFixed(2)}) | ${d.recordedSecondsPerCamera} / ${f.recordedSecondsPerCamera} | ${d.firstSegmentAfterS} / ${f.firstSegmentAfterS} | ${d.holes} / ${f.holes} | ${d.processesSeen} / ${f.processesSeen} | ${d.simCpuPercent} / ${f.simCpuPercent} | ${d.otherCpuPercent} / ${f.otherCpuPercent} |`;
-  });
+  const body: string[] = [];
+  for (const r of rows) {
+    for (const [name, x] of [['plain ffmpeg', r.ffmpeg], ...Object.entries(r.daemons).map(([b, d]) => [`daemon, ${b}`, d])] as Array<[string, RunResult]>) {
+      const rss = x.nodeRssMB ? `${x.nodeRssMB.warm} / ${x.nodeRssMB.peak} / ${x.nodeRssMB.end}` : '-';
+      body.push(`| ${r.cameras} | ${name} | ${fmt(x.nodeCpuSeconds, 2)} | ${rss} | ${x.peakPssMB} | ${x.peakRssMB} | ${x.recordedSecondsPerCamera} | ${x.firstSegmentAfterS} | ${x.processesSeen} | ${x.simCpuPercent} | ${x.otherCpuPercent} |`);
+    }
+  }
   return [...head, ...body].join('\n');
 }
 
@@ -533,36 +601,34 @@ async function main(): Promise<void> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build first (npx tsc -p .)`);
   const started = new Date();
   const m = machine();
-  console.error(`bench/record: cameras ${o.cameras.join(',')}, ${o.seconds} s each, simulator ${o.width}x${o.height} @ ${o.fps} fps, ${o.bitrate} kbit/s, gop ${o.gop}; ${m.nproc} x ${m.cpu}`);
+  console.error(`bench/record: cameras ${o.cameras.join(',')}, backends ${o.backends.join(',')}, ${o.seconds} s each, simulator ${o.width}x${o.height} @ ${o.fps} fps, ${o.bitrate} kbit/s, gop ${o.gop}; ${m.nproc} x ${m.cpu}`);
   const rows: Row[] = [];
   const failures: string[] = [];
+  const report = (n: number, who: string, r: RunResult) => {
+    const lag = r.indexLagS ? `, index lag p99 ${r.indexLagS.p99} s` : '';
+    console.error(`[${n} camera(s)]   ${who}: ${r.cpuSeconds} CPU s, PSS ${r.peakPssMB} MB, ${r.segments} segments${lag}, simulator ${r.simCpuPercent} % core`);
+    const empty = Object.entries(r.segmentsPerCamera).filter(([, c]) => c === 0).map(([cam]) => cam);
+    if (empty.length) failures.push(`${n} camera(s), ${who}: no segments for ${empty.join(', ')}`);
+    for (const p of r.problems) console.error(`[${n} camera(s)]   ${who} problem: ${p}`);
+    for (const w of r.logWarnings ?? []) console.error(`[${n} camera(s)]   ${who} log: ${w}`);
+  };
   for (const n of o.cameras) {
-    console.error(`[${n} camera(s)] daemon ...`);
-    const daemon = await runDaemon(n, o);
-    console.error(`[${n} camera(s)]   ${daemon.cpuSeconds} CPU s, peak ${daemon.peakRssMB} MB, ${daemon.segments} segments indexed, simulator ${daemon.simCpuPercent} % core`);
-    console.error(`[${n} camera(s)] plain ffmpeg ...`);
-    const ffmpeg = await runBaseline(n, o);
-    console.error(`[${n} camera(s)]   ${ffmpeg.cpuSeconds} CPU s, peak ${ffmpeg.peakRssMB} MB, ${ffmpeg.segments} segments, simulator ${ffmpeg.simCpuPercent} % core`);
-    for (const [who, r] of [['daemon', daemon], ['ffmpeg', ffmpeg]] as const) {
-      const empty = Object.entries(r.segmentsPerCamera).filter(([, c]) => c === 0).map(([cam]) => cam);
-      if (empty.length) failures.push(`${n} camera(s), ${who}: no segments for ${empty.join(', ')}`);
-      for (const p of r.problems) console.error(`[${n} camera(s)]   ${who} problem: ${p}`);
+    const daemons: Row['daemons'] = {};
+    // plain ffmpeg between the daemons, so that a change in the machine's other load shows
+    for (const [i, backend] of o.backends.entries()) {
+      if (i === 1 || o.backends.length === 1) {
+        console.error(`[${n} camera(s)] plain ffmpeg ...`);
+        rows.push({ cameras: n, ffmpeg: await runBaseline(n, o), daemons });
+        report(n, 'plain ffmpeg', rows.at(-1)!.ffmpeg);
+      }
+      console.error(`[${n} camera(s)] daemon, ${backend} backend ...`);
+      daemons[backend] = await runDaemon(n, backend, o);
+      report(n, `daemon ${backend}`, daemons[backend]!);
     }
-    for (const w of daemon.logWarnings ?? []) console.error(`[${n} camera(s)]   daemon log: ${w}`);
-    rows.push({
-      cameras: n,
-      daemon,
-      ffmpeg,
-      cpuRatio: round(daemon.cpuSeconds / ffmpeg.cpuSeconds),
-      rssRatio: round(daemon.peakRssMB / ffmpeg.peakRssMB),
-      pssRatio: round(daemon.peakPssMB / ffmpeg.peakPssMB),
-      steadyCpuRatio: round(daemon.steadyCorePercent / ffmpeg.steadyCorePercent),
-      daemonCorePercentPerCamera: round((daemon.cpuSeconds / o.seconds / n) * 100, 1),
-      ffmpegCorePercentPerCamera: round((ffmpeg.cpuSeconds / o.seconds / n) * 100, 1),
-    });
   }
   const inputs = { ...o, json: undefined, keep: undefined };
-  console.log(`\nbench/record ${started.toISOString()}: ${o.seconds} s per run, simulator ${o.width}x${o.height} @ ${o.fps} fps, ${o.bitrate} kbit/s, gop ${o.gop}, segments of ${o.segmentSeconds} s\n`);
+  const what = o.source === 'clip' ? `footage encoded once (${o.clip ?? 'a pattern'})` : 'a pattern encoded per camera';
+  console.log(`\nbench/record ${started.toISOString()}: ${o.seconds} s per run, simulator ${what}, ${o.width}x${o.height} @ ${o.fps} fps, ${o.bitrate} kbit/s, gop ${o.gop}, segments of ${o.segmentSeconds} s\n`);
   console.log(table(rows));
   console.log('');
   console.log(detailTable(rows));

@@ -228,7 +228,8 @@ export const Config = Type.Object(
           cert_file: Type.Optional(Type.String()),
           key_file: Type.Optional(Type.String()),
           topic_prefix: Type.Optional(Type.String({ minLength: 1 })),
-          health_interval_s: Type.Integer({ minimum: 5, default: 60 }),
+          health_interval_s: Type.Integer({ minimum: 5, default: 60, description: 'seconds between health checks; a report is published when something changed since the last one' }),
+          health_refresh_s: Type.Integer({ minimum: 5, default: 300, description: 'the longest the box goes without publishing a health report when nothing changed' }),
           keepalive_s: Type.Integer({ minimum: 2, maximum: 3600, default: 30, description: 'MQTT keepalive; the broker publishes the offline last will within 1.5 times this after the box vanishes' }),
           client_id: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'MQTT client id (default edge-nvr-<box id>)' })),
           commands: Type.Optional(

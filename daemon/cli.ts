@@ -3,11 +3,6 @@
 import { EXIT, UsageError } from './args.js';
 import { ConfigError } from '../config/errors.js';
 
-// Each GStreamer pipeline parks one libuv pool thread in its bus poll (gstreamer-superficial),
-// and the segment store hashes files on that pool: with the default 4 threads, four GStreamer
-// cameras starve every fs and crypto call. libuv reads this at the pool's first use, which
-// is after this line: nothing imported above touches the pool.
-process.env.UV_THREADPOOL_SIZE ??= '32';
 
 type Command = (argv: string[]) => Promise<number>;
 

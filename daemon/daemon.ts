@@ -180,7 +180,11 @@ export class Daemon {
     }).start();
 
     for (const [i, cam] of this.config.cameras.entries()) {
-      if (cam.enabled) await this.startCamera(cam, i);
+      if (!cam.enabled) continue;
+      await this.startCamera(cam, i);
+      // each start spawns a recorder (tens of ms on a busy box): let the cameras already
+      // started have their segments indexed in between
+      await new Promise((resolve) => setImmediate(resolve));
     }
     this.log.info({ dataDir: this.dataDir, cameras: [...this.recorders.keys()], chainHead: catalog.chainHead().chain_hash }, 'edge-nvr running');
   }

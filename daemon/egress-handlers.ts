@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { withParentDeathSignal } from '../recorder/backends/orphans.js';
 import { killGroup } from '../recorder/backends/process-group.js';
-import { exportClip, takeSnapshot, type EgressResult } from '../redaction/egress.js';
+import type { EgressResult } from '../redaction/egress.js';
 import { DAEMON_ACTOR } from '../watchdog/camera-identity.js';
 import type { StillWriter } from '../watchdog/tamper-monitor.js';
 import type { StillHeader } from './commands/still.js';
@@ -24,6 +24,12 @@ export function exportPath(dataDir: string, kind: string, requestId: string, ext
 const reply = (r: EgressResult) => ({ ...r });
 
 /**
+ * The egress gate loads ONNX Runtime and its models: about 30 MB the daemon does not carry
+ * until the first snapshot or export asks for it.
+ */
+const gate = () => import('../redaction/egress.js');
+
+/**
  * The MQTT `snapshot` and `export` commands go through the same egress gate as the CLI: the
  * redacted file and its signed manifest are written under `<data>/exports/`, and the reply
  * names them with their hashes. The gate audits each one; the command is audited besides.
@@ -34,14 +40,18 @@ export function egressHandlers(daemon: Daemon, log: Logger): Pick<EgressHandlers
   return {
     snapshot: async (r) => {
       if (r.at_ms !== undefined) throw new Error('at_ms: snapshots of the past are not built yet; leave it out for the newest recording');
+      const { takeSnapshot } = await gate();
       return reply(await takeSnapshot(ctx(r.signal), {
         camera: r.camera, reason: r.reason, requester: r.actor, out: exportPath(daemon.dataDir, 'snapshot', r.request_id, 'jpg'),
       }));
     },
-    export: async (r) => reply(await exportClip(ctx(r.signal), {
-      camera: r.camera, fromMs: r.from_ms, toMs: r.to_ms, reason: r.reason, requester: r.actor,
-      out: exportPath(daemon.dataDir, 'export', r.request_id, 'mp4'),
-    })),
+    export: async (r) => {
+      const { exportClip } = await gate();
+      return reply(await exportClip(ctx(r.signal), {
+        camera: r.camera, fromMs: r.from_ms, toMs: r.to_ms, reason: r.reason, requester: r.actor,
+        out: exportPath(daemon.dataDir, 'export', r.request_id, 'mp4'),
+      }));
+    },
   };
 }
 

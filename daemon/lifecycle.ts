@@ -4,7 +4,7 @@ import { SdNotify } from '../watchdog/sd-notify.js';
 import { startWatchdogPings } from '../watchdog/watchdog-pings.js';
 import { Daemon } from './daemon.js';
 import { egressHandlers } from './egress-handlers.js';
-import { startMqtt, type MqttReporter, type ReporterOptions } from './mqtt/reporter.js';
+import type { MqttReporter, ReporterOptions } from './mqtt/reporter.js';
 import { DaemonBoxState } from './box-state.js';
 import { startWeb, type WebServers } from '../web/server.js';
 import { EXIT } from './args.js';
@@ -85,7 +85,7 @@ export async function runDaemon(config: Config, log: Logger, { durationS, config
       mqtt = undefined;
       mqttSwap = mqttSwap.then(() => new Promise((r) => setImmediate(r))).then(async () => {
         await old?.stop({ reconnecting: true });
-        if (!stopping) mqtt = startMqtt(daemon, next, log, mqttOptions);
+        if (!stopping && next.mqtt) mqtt = (await import('./mqtt/reporter.js')).startMqtt(daemon, next, log, mqttOptions);
       }).catch((err) => log.error({ err }, 'cannot restart mqtt with the reloaded settings'));
       return Promise.resolve(next.mqtt ? (old ? 'mqtt reconnects with the new settings' : 'mqtt started') : 'mqtt stopped');
     },
@@ -98,7 +98,8 @@ export async function runDaemon(config: Config, log: Logger, { durationS, config
       await done;
       return EXIT.ok;
     }
-    mqtt = startMqtt(daemon, config, log, mqttOptions);
+    // MQTT.js costs the daemon about 15 MB: loaded only for a box that talks to a broker
+    mqtt = config.mqtt ? (await import('./mqtt/reporter.js')).startMqtt(daemon, config, log, mqttOptions) : undefined;
     web = await startHttp(daemon, config, log, () => mqtt);
   } catch (err) {
     if (stopping) {

@@ -1,4 +1,5 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, statSync, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { mkdir, open, rename, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import type { ClosedSegment } from './backends/backend.js';
@@ -31,28 +32,57 @@ export function parseSegmentPath(rel: string): { camera: string; startMs: number
   return m ? { camera: m[1], startMs: Number(m[2]) } : null;
 }
 
-function fsyncPath(path: string): void {
-  const fd = openSync(path, 'r');
-  try { fsyncSync(fd); } finally { closeSync(fd); }
+async function fsyncPath(path: string): Promise<void> {
+  const fh = await open(path, 'r');
+  try { await fh.sync(); } finally { await fh.close(); }
 }
 
+/** How many segments are hashed, fsynced and moved at once (the libuv pool has 4 threads). */
+const PLACING_AT_ONCE = 3;
+
 /**
- * Moves closed segments from staging into the recordings tree and indexes them. Commits are
- * serialised so the hash chain grows in one order. The invariant that start-up recovery relies
- * on: the row is inserted only after the file and its directory entries are fsynced in place.
- * Which directories that takes is reasoned out in docs/recording.md ("Directory fsyncs"): the
- * two the rename changed, every time, and a directory's parent only the first time this process
- * commits into it (a directory it just made, or one a crashed run may have left unsynced).
+ * Moves closed segments from staging into the recordings tree and indexes them. The invariant
+ * that start-up recovery relies on: a row is inserted only after its file and directories are
+ * fsynced in place. Which directories that takes is reasoned out in docs/recording.md
+ * ("Directory fsyncs"): the two the rename changed, every time, and a directory's parent only the
+ * first time this process commits into it (a directory it just made, or one a crashed run may
+ * have left unsynced).
+ *
+ * Throughput (64 cameras of 2 s segments close 32 a second): the file work is asynchronous, so
+ * the event loop never waits on the disk, and up to PLACING_AT_ONCE segments of different cameras
+ * are placed at once (concurrent fsyncs share the file system's journal commits). One camera's
+ * segments are placed one after the other, and rows are inserted in the order the segments were
+ * committed, so the hash chain grows in one order.
  */
 export class SegmentStore {
   private queue: Promise<unknown> = Promise.resolve();
   /** directories whose entry in their parent this process has fsynced */
   private readonly durableDirs = new Set<string>();
+  /** per camera, the placing of its last segment */
+  private readonly placing = new Map<string, Promise<unknown>>();
+  /** final paths chosen by segments not yet in the catalog */
+  private readonly reserved = new Set<string>();
+  private running = 0;
+  private readonly waiting: Array<() => void> = [];
 
   constructor(readonly dataDir: string, private readonly catalog: Catalog, private readonly log: Logger) {}
 
   commit(seg: ClosedSegment, origin: SegmentRow['origin'] = 'recorded'): Promise<SegmentRow> {
-    const next = this.queue.then(() => this.commitNow(seg, origin));
+    const placed = (this.placing.get(seg.camera) ?? Promise.resolve()).then(() => this.limited(() => this.place(seg)));
+    this.placing.set(seg.camera, placed.catch(() => undefined));
+    const next = this.queue.then(async () => {
+      const file = await placed;
+      try {
+        const row = this.catalog.addSegment({
+          camera: seg.camera, start_ms: Math.round(seg.startMs), end_ms: Math.round(seg.endMs), bytes: file.bytes, path: file.rel, sha256: file.sha256, origin,
+          clock_step_ms: seg.clockStepMs ?? null,
+        });
+        this.log.debug({ camera: seg.camera, path: file.rel, bytes: file.bytes, start: row.start_ms, end: row.end_ms, origin }, 'segment indexed');
+        return row;
+      } finally {
+        this.reserved.delete(file.rel);
+      }
+    });
     this.queue = next.catch(() => undefined);
     return next;
   }
@@ -67,7 +97,7 @@ export class SegmentStore {
     const next = this.queue.then(async () => {
       const abs = join(this.dataDir, rel);
       const row = this.catalog.addSegment({
-        camera, start_ms: startMs, end_ms: endMs, bytes: statSync(abs).size, path: rel, sha256: await sha256File(abs), origin: 'recovered',
+        camera, start_ms: startMs, end_ms: endMs, bytes: (await stat(abs)).size, path: rel, sha256: await sha256File(abs), origin: 'recovered',
       });
       this.log.info({ camera, path: rel }, 'unindexed segment found at its place and indexed');
       return row;
@@ -76,36 +106,49 @@ export class SegmentStore {
     return next;
   }
 
-  private async commitNow(seg: ClosedSegment, origin: SegmentRow['origin']): Promise<SegmentRow> {
+  /** The file work of a commit: durable at its final path, hashed. */
+  private async place(seg: ClosedSegment): Promise<{ rel: string; bytes: number; sha256: string }> {
     const rel = this.freePath(seg.camera, Math.round(seg.startMs));
-    const abs = join(this.dataDir, rel);
-    fsyncPath(seg.stagedPath);
-    const sha256 = await sha256File(seg.stagedPath);
-    const bytes = statSync(seg.stagedPath).size;
-    const created = mkdirSync(dirname(abs), { recursive: true });
-    // made now (even if this process made it before and someone removed it): not durable yet
-    if (created) for (let d = dirname(abs); d.length >= created.length; d = dirname(d)) this.durableDirs.delete(d);
-    renameSync(seg.stagedPath, abs);
-    // the rename's two entries: the file into its hour directory, out of staging
-    fsyncPath(dirname(abs));
-    fsyncPath(dirname(seg.stagedPath));
-    // the entries that lead to the hour directory, up to the data dir, once per process each
-    for (let d = dirname(abs); d.length >= join(this.dataDir, RECORDINGS_DIR).length && !this.durableDirs.has(d); d = dirname(d)) {
-      fsyncPath(dirname(d));
-      this.durableDirs.add(d);
+    this.reserved.add(rel);
+    try {
+      const abs = join(this.dataDir, rel);
+      await fsyncPath(seg.stagedPath);
+      const sha256 = await sha256File(seg.stagedPath);
+      const bytes = (await stat(seg.stagedPath)).size;
+      const created = await mkdir(dirname(abs), { recursive: true });
+      // made now (even if this process made it before and someone removed it): not durable yet
+      if (created) for (let d = dirname(abs); d.length >= created.length; d = dirname(d)) this.durableDirs.delete(d);
+      await rename(seg.stagedPath, abs);
+      // the rename's two entries: the file into its hour directory, out of staging
+      await fsyncPath(dirname(abs));
+      await fsyncPath(dirname(seg.stagedPath));
+      // the entries that lead to the hour directory, up to the data dir, once per process each
+      for (let d = dirname(abs); d.length >= join(this.dataDir, RECORDINGS_DIR).length && !this.durableDirs.has(d); d = dirname(d)) {
+        await fsyncPath(dirname(d));
+        this.durableDirs.add(d);
+      }
+      return { rel, bytes, sha256 };
+    } catch (err) {
+      this.reserved.delete(rel);
+      throw err;
     }
-    const row = this.catalog.addSegment({
-      camera: seg.camera, start_ms: Math.round(seg.startMs), end_ms: Math.round(seg.endMs), bytes, path: rel, sha256, origin,
-      clock_step_ms: seg.clockStepMs ?? null,
-    });
-    this.log.debug({ camera: seg.camera, path: rel, bytes, start: row.start_ms, end: row.end_ms, origin }, 'segment indexed');
-    return row;
+  }
+
+  private async limited<T>(work: () => Promise<T>): Promise<T> {
+    while (this.running >= PLACING_AT_ONCE) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.running++;
+    try {
+      return await work();
+    } finally {
+      this.running--;
+      this.waiting.shift()?.();
+    }
   }
 
   /** A reconnect burst can open two segments in one millisecond; never overwrite evidence. */
   private freePath(camera: string, startMs: number): string {
     let rel = segmentPath(camera, startMs);
-    for (let n = 1; existsSync(join(this.dataDir, rel)) || this.catalog.hasPath(rel); n++) {
+    for (let n = 1; this.reserved.has(rel) || existsSync(join(this.dataDir, rel)) || this.catalog.hasPath(rel); n++) {
       rel = segmentPath(camera, startMs).replace(/\.mp4$/, `-${n}.mp4`);
     }
     return rel;

@@ -14,6 +14,7 @@ import { connect } from 'node:net';
 import { effectiveRetention } from '../../config/load.js';
 import { Catalog } from '../../recorder/catalog/catalog.js';
 import { FrameDecoder } from '../../recorder/frame-decoder.js';
+import { checkGstreamer } from '../../recorder/backends/gstreamer.js';
 import { clockDrifts } from '../../recorder/sources/onvif.js';
 import { resolveSource } from '../../recorder/sources/resolve.js';
 import { scrubCredentials } from '../../common/credentials.js';
@@ -216,22 +217,12 @@ export async function camerasReachable({ config }: CheckContext): Promise<CheckR
   return { name: 'cameras', ok: true, detail: probes.map((p) => `${p.camera}: ${p.detail}`).join('; ') || 'no enabled camera' };
 }
 
-/** GStreamer is required by cameras on the gstreamer backend, optional otherwise. */
+/** GStreamer (through its recording child) is required by cameras on the gstreamer backend, optional otherwise. */
 export async function gstreamerPresent({ config }: CheckContext): Promise<CheckResult> {
   const needed = config.cameras.some((c) => c.enabled && c.record.backend === 'gstreamer');
-  return new Promise((done) => {
-    execFile('gst-inspect-1.0', ['splitmuxsink'], { timeout: 10_000 }, (err, stdout) => {
-      if (err) {
-        const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'gst-inspect-1.0 not found' : 'splitmuxsink missing';
-        done({ name: 'gstreamer', ok: !needed, detail: needed
-          ? `${why}; install GStreamer (apt install gstreamer1.0-tools gstreamer1.0-plugins-good gstreamer1.0-plugins-bad)`
-          : `${why}; not needed (no camera uses the gstreamer backend)` });
-        return;
-      }
-      const version = /Version\s+(\S+)/.exec(stdout)?.[1];
-      done({ name: 'gstreamer', ok: true, detail: `GStreamer${version ? ` ${version}` : ''} with splitmuxsink${needed ? '' : ' (not used by any camera)'}` });
-    });
-  });
+  const { ok, detail } = await checkGstreamer();
+  if (ok) return { name: 'gstreamer', ok: true, detail: `${detail}${needed ? '' : ' (not used by any camera)'}` };
+  return { name: 'gstreamer', ok: !needed, detail: needed ? detail : `${detail}; not needed (no camera uses the gstreamer backend)` };
 }
 
 /** The data disk holds `min_days` of every camera at the probed bitrates, above the floor. */

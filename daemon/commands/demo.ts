@@ -33,7 +33,7 @@ export async function run(argv: string[]): Promise<number> {
   const log = createLogger(config.log.level, process.stdout, config.log.format);
   // no broker configured: an embedded one (aedes, MQTT 3.1.1) on 127.0.0.1:1883 or a free port
   const broker = config.mqtt ? undefined : await startEmbeddedBroker(log);
-  if (broker) config.mqtt = { url: broker.url, health_interval_s: 60, keepalive_s: 30 };
+  if (broker) config.mqtt = { url: broker.url, health_interval_s: 60, health_refresh_s: 300, keepalive_s: 30 };
   const http = config.http!;
   http.listen = await freeAddress(http.listen!);
   http.metrics_listen = await freeAddress(http.metrics_listen!);

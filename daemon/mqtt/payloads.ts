@@ -17,8 +17,8 @@ const Num = Type.Number();
 const NullableNum = Type.Union([Type.Number(), Type.Null()]);
 
 /** The envelope every published payload starts with. */
-const envelope = (kind: string) => ({
-  schema: Type.Literal(`edge-nvr/${kind}@1`, { description: 'payload kind and major version' }),
+const envelope = (kind: string, major = 1) => ({
+  schema: Type.Literal(`edge-nvr/${kind}@${major}`, { description: 'payload kind and major version' }),
   box: Id,
   ts: Type.Integer({ minimum: 0, description: 'when the box published (or, for the last will, registered) it, ms since the epoch' }),
 });
@@ -89,7 +89,10 @@ const HealthCamera = obj({
 
 export const HealthPayload = obj(
   {
-    ...envelope('health'),
+    ...envelope('health', 2),
+    changed: Type.Array(Type.String(), {
+      description: 'why this report was sent: "connect", "refresh" (nothing changed for mqtt.health_refresh_s), or the values that changed since the last one, e.g. "cameras.gate.state", "disks./var/lib/edge-nvr.available_bytes"',
+    }),
     uptime_s: Type.Number({ minimum: 0, description: 'system uptime' }),
     daemon_uptime_s: Type.Number({ minimum: 0 }),
     load: Type.Array(Num, { minItems: 3, maxItems: 3, description: '1, 5 and 15 minute load averages' }),

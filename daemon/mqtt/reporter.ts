@@ -7,10 +7,10 @@ import { registerSecret } from '../log.js';
 import { packageVersion } from '../package-root.js';
 import { connectBroker } from './client.js';
 import { CommandProcessor, type EgressHandlers } from './commands.js';
-import { buildHealth, cameraViews } from './health.js';
+import { buildHealth, cameraViews, healthChanges } from './health.js';
 import { discoveryMessages } from './home-assistant.js';
 import { Outbox, OUTBOX_MAX_ROWS } from './outbox.js';
-import type { CameraStatePayload, StatusPayload } from './payloads.js';
+import type { CameraStatePayload, HealthPayload, StatusPayload } from './payloads.js';
 import { safeResponseTopic, Topics } from './topics.js';
 
 /** `meta` keys holding the last status and health the broker acknowledged (JSON, as published) */
@@ -47,6 +47,8 @@ export class MqttReporter {
   private readonly published = new Map<string, string>();
   /** commands being handled (each on its own: an export never holds up a hold or a reload) */
   private readonly pending = new Set<Promise<void>>();
+  /** the last health report the broker took, and when: what later reports are compared with */
+  private lastHealth?: HealthPayload;
   private checkpointPublished = 0;
   private readonly version: string;
 
@@ -110,7 +112,7 @@ export class MqttReporter {
       this.publishCameraStates(false);
       this.publishCheckpoint(false);
     });
-    this.every(mqtt.health_interval_s * 1000, () => void this.publishHealth());
+    this.every(mqtt.health_interval_s * 1000, () => void this.publishHealth(false));
     this.log.info({ prefix: this.topics.prefix, broker: redactUrl(mqtt.url) }, 'mqtt reporter started');
     return this;
   }
@@ -147,7 +149,7 @@ export class MqttReporter {
         this.client!.publish(m.topic, JSON.stringify(m.payload), { qos: 1, retain: true });
       }
     }
-    void this.publishHealth();
+    void this.publishHealth(true);
     this.drain();
   }
 
@@ -182,12 +184,25 @@ export class MqttReporter {
     this.client!.publish(this.topics.checkpoint, newest.payload, { qos: 1, retain: true });
   }
 
-  async publishHealth(): Promise<void> {
+  /**
+   * Builds a health report and publishes it when `force`d (a connect), when something moved
+   * enough since the last one the broker took (healthChanges), or when that one is
+   * mqtt.health_refresh_s old: send what changes (docs/mqtt.md).
+   */
+  async publishHealth(force = true): Promise<void> {
     if (!this.connected || !this.daemon.catalog?.db.open) return;
-    const health = JSON.stringify(await buildHealth(this.daemon, this.box, this.startedMs, this.outbox, Date.now(), this.commands?.stats()));
+    const report = await buildHealth(this.daemon, this.box, this.startedMs, this.outbox, Date.now(), this.commands?.stats());
+    const last = this.lastHealth;
+    const refreshMs = this.config.mqtt!.health_refresh_s * 1000;
+    const changes = last && !force ? healthChanges(last, report) : [];
+    if (last && !force && changes.length === 0 && report.ts - last.ts < refreshMs) return;
+    report.changed = force || !last ? ['connect'] : changes.length ? changes : ['refresh'];
     if (!this.connected) return;
+    const health = JSON.stringify(report);
     this.client!.publish(this.topics.health, health, { qos: 1, retain: true }, (err) => {
-      if (!err) this.remember(META_LAST_HEALTH, health);
+      if (err) return;
+      this.lastHealth = report;
+      this.remember(META_LAST_HEALTH, health);
     });
   }
 

@@ -9,6 +9,7 @@ import { relayUrl, type RelayedUrl } from '../sources/rtsp-relay.js';
 import type { BackendEvents, RecorderBackend, RecorderBackendOptions } from './backend.js';
 import { withParentDeathSignal } from './orphans.js';
 import { killGroup, waitForExit } from './process-group.js';
+import { fileWriteTimes, WriteClock } from './write-clock.js';
 
 /** The ffmpeg command line; exported so benchmarks record exactly what the daemon records. */
 export function ffmpegArgs(opts: RecorderBackendOptions, runStartMs: number): string[] {
@@ -16,6 +17,10 @@ export function ffmpegArgs(opts: RecorderBackendOptions, runStartMs: number): st
     '-hide_banner', '-nostdin', '-loglevel', 'warning',
     // Without both, a stalled camera hangs ffmpeg forever and a dead host takes minutes.
     '-rtsp_transport', 'tcp', '-timeout', String(opts.timeoutSeconds * 1_000_000),
+    // Without it ffmpeg counts frames to guess the frame rate (about 20 of them: 2 s at 10 fps)
+    // before writing anything, then writes what it held in one burst; the camera's stream
+    // already says its rate, and a stream copy needs none.
+    '-fpsprobesize', '0',
     '-i', opts.url,
     // Video only: cameras' G.711 audio does not fit MP4 without transcoding, and recording
     // conversations in public places is itself restricted in many jurisdictions.
@@ -45,13 +50,18 @@ export class FfmpegBackend extends EventEmitter<BackendEvents> implements Record
   private proc?: ChildProcess;
   private stopRequested = false;
   private exited?: Promise<void>;
+  /** media time -> wall clock, from when ffmpeg wrote the segment files (see WriteClock) */
+  private clock = new WriteClock();
+  /** closed segments waiting for a time that ffmpeg wrote in real time */
+  private readonly pending: Array<{ name: string; startS: number; endS: number }> = [];
+  private realTimeSeen = false;
   /**
-   * Wall-clock ms of the output's timestamp zero. Anchored when the first segment closes: the
-   * segment muxer closes it as the next keyframe arrives, so "now" is its end. ffmpeg's own
-   * progress clock runs ahead by whatever it buffered while connecting (measured: 1.7 s).
+   * When the wall clock the WriteClock's observations are in was read (monotonic ms): the camera
+   * supervisor moves segments by any step of the wall clock after it (followClockSteps).
    */
-  private baseMs?: number;
   wallAnchorMono?: number;
+  /** Date.now() - performance.now() at the last segment: a change of more than a second is a step */
+  private wallMinusMono?: number;
   private stderrTail: string[] = [];
   /** what ffmpeg is given instead of a URL with credentials (see rtsp-relay.ts) */
   private relayed?: RelayedUrl;
@@ -97,6 +107,7 @@ export class FfmpegBackend extends EventEmitter<BackendEvents> implements Record
     const maybeReport = () => {
       if (reported || streamsOpen > 0 || !exitInfo) return;
       reported = true;
+      this.reportPending();
       this.relayed?.close();
       const reason = spawnError ? `cannot start ${this.binary}: ${spawnError.message}` : this.describeExit(exitInfo.code, exitInfo.signal);
       this.emit('exit', { camera: this.opts.camera, requested: this.stopRequested, reason, code: exitInfo.code, signal: exitInfo.signal });
@@ -135,21 +146,51 @@ export class FfmpegBackend extends EventEmitter<BackendEvents> implements Record
     killGroup(proc, 'SIGKILL');
   }
 
+  /**
+   * A closed segment, "name,start,end" in output seconds. Its wall-clock times come from when
+   * ffmpeg wrote it (WriteClock): created for its first packet, last written as the next
+   * segment's first packet arrived. Reading this line now is a third, later bound. While ffmpeg
+   * is still writing out what it buffered during its probe, a whole segment is written at once
+   * and says nothing about the wall clock: such segments wait for the first one written in real
+   * time (at least half its length between creation and last write), a second or two.
+   */
   private onSegmentLine(line: string): void {
     const [name, start, end] = line.split(',');
     if (!name || start === undefined || end === undefined) return;
     const startS = Number(start);
     const endS = Number(end);
-    if (this.baseMs === undefined) {
-      this.baseMs = Date.now() - endS * 1000;
-      this.wallAnchorMono = performance.now();
+    if (!Number.isFinite(startS) || !Number.isFinite(endS)) return;
+    // After a step of the wall clock, file times and the clock disagree: start the WriteClock
+    // again in the new clock, anchored now (the supervisor marks the segment the step fell in).
+    const wallMinusMono = Date.now() - performance.now();
+    const stepped = this.wallMinusMono !== undefined && Math.abs(wallMinusMono - this.wallMinusMono) > 1000;
+    this.wallMinusMono = wallMinusMono;
+    if (stepped) {
+      this.clock = new WriteClock();
+      this.wallAnchorMono = undefined;
     }
-    this.emit('segment', {
-      camera: this.opts.camera,
-      stagedPath: join(this.opts.stagingDir, name),
-      startMs: this.baseMs + startS * 1000,
-      endMs: this.baseMs + endS * 1000,
-    });
+    this.wallAnchorMono ??= performance.now();
+    const written = stepped ? undefined : fileWriteTimes(join(this.opts.stagingDir, name));
+    if (written?.bornMs !== undefined) this.clock.observe(startS, written.bornMs);
+    if (written) this.clock.observe(endS, written.modifiedMs);
+    this.clock.observe(endS, Date.now());
+    const writingMs = written?.bornMs === undefined ? Infinity : written.modifiedMs - written.bornMs;
+    if (writingMs >= (endS - startS) * 500) this.realTimeSeen = true;
+    this.pending.push({ name, startS, endS });
+    if (this.realTimeSeen) this.reportPending();
+  }
+
+  private reportPending(): void {
+    const offsetMs = this.clock.offsetMs();
+    if (offsetMs === undefined) return;
+    for (const { name, startS, endS } of this.pending.splice(0)) {
+      this.emit('segment', {
+        camera: this.opts.camera,
+        stagedPath: join(this.opts.stagingDir, name),
+        startMs: offsetMs + startS * 1000,
+        endMs: offsetMs + endS * 1000,
+      });
+    }
   }
 
   /**

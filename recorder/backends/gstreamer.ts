@@ -1,60 +1,19 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { scrubCredentials, splitCredentials } from '../../common/credentials.js';
-import type { BackendEvents, BackendExit, RecorderBackend, RecorderBackendOptions } from './backend.js';
-import { waitForExit } from './process-group.js';
+import type { BackendEvents, RecorderBackend, RecorderBackendOptions } from './backend.js';
+import { withParentDeathSignal } from './orphans.js';
+import { killGroup, waitForExit } from './process-group.js';
 
-/*
- * The parts of gstreamer-superficial (a CommonJS native addon) this backend uses. Bus messages
- * arrive as plain objects: `type` is the message type ("eos", "error", "element", ...) unless
- * the message's structure has a field of that name (stream-status and progress messages do),
- * the structure's own fields are copied in (guint64 values as decimal strings), `name` is the
- * structure name (for errors: the element's path) and `_src_element_name` the poster's name.
- */
-interface GstBusMessage {
-  type: string;
-  name?: string;
-  _src_element_name?: string;
-  /** GError message, debug text and details of errors and warnings: strings when present */
-  message?: string;
-  debug?: string;
-  details?: string;
-  [field: string]: unknown;
-}
-type GstElementHandle = Record<string, unknown>;
-interface GstPipelineHandle {
-  play(): void;
-  stop(): void;
-  sendEOS(): void;
-  pollBus(cb: (msg: GstBusMessage) => void): void;
-  findChild(name: string): GstElementHandle | undefined;
-  'auto-flush-bus': boolean;
-}
-interface GstModule {
-  Pipeline: new (launch: string) => GstPipelineHandle;
-}
-
-let gstModule: GstModule | undefined;
-
-/** Loaded on first use, so that a box without the addon or GStreamer fails one backend, not the daemon. */
-function loadGstreamer(): GstModule {
-  if (!gstModule) {
-    const require = createRequire(import.meta.url);
-    gstModule = require('gstreamer-superficial') as GstModule;
-  }
-  return gstModule;
-}
-
-/**
- * Pipelines whose bus is being polled. gstreamer-superficial waits for bus messages in a
- * blocking call on a libuv thread-pool thread, so every running pipeline holds one of
- * UV_THREADPOOL_SIZE threads (default 4) for as long as it runs; file system, crypto and dns
- * work shares the rest.
- */
-let polledPipelines = 0;
+/** The recording child ships beside the compiled code's sources: dist/recorder/... -> recorder/... */
+export const GST_RECORDER = fileURLToPath(new URL('./gst-recorder.py', import.meta.url)).replace('/dist/recorder/', '/recorder/');
+/** Debian's interpreter: the one python3-gi belongs to (a python3 earlier on PATH may lack `gi`) */
+const PYTHON = '/usr/bin/python3';
 
 /**
  * splitmuxsink closes a file before a GOP that would take it past max-size-time. Camera clocks
@@ -72,8 +31,9 @@ export function maxSizeTimeNs(segmentSeconds: number): bigint {
 export const FRAGMENT_MS = 500;
 
 /**
- * The launch line. It carries no URL, credentials or paths: those are set as properties, so
- * nothing secret can leak through parse errors, and odd characters in paths need no quoting.
+ * The launch line. It carries no URL, credentials or paths: the recording child sets those as
+ * properties, so nothing secret can leak through parse errors or a command line, and odd
+ * characters in paths need no quoting.
  *
  * - rtspsrc over TCP; tcp-timeout bounds connecting and every RTSP request (a dead host).
  * - only the video stream is linked (audio is left unlinked, like ffmpeg's `-map 0:v:0`);
@@ -99,269 +59,283 @@ export function gstreamerLaunch(opts: Pick<RecorderBackendOptions, 'segmentSecon
   ].join(' ! ');
 }
 
+/**
+ * Whether this box can record with GStreamer: runs the recording child's own check (python3-gi,
+ * GStreamer and every element the pipeline uses). `detail` says what to install when not.
+ */
+export function checkGstreamer(script = GST_RECORDER): Promise<{ ok: boolean; detail: string }> {
+  return new Promise((resolve) => {
+    execFile(PYTHON, [script, '--check'], { timeout: 20_000 }, (err, stdout, stderr) => {
+      const out = `${stdout}`.trim();
+      if (!err) return resolve({ ok: true, detail: out });
+      const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? `${PYTHON} not found`
+        : /No module named 'gi'|Namespace Gst/.test(`${stderr}`) ? 'python3-gi or gir1.2-gstreamer-1.0 missing'
+          : out || `${stderr}`.trim().split('\n').at(-1) || 'the check failed';
+      resolve({ ok: false, detail: `${why}; install python3-gi gir1.2-gstreamer-1.0 gstreamer1.0-plugins-good gstreamer1.0-plugins-bad` });
+    });
+  });
+}
+
+/** One line the recording child prints (recorder/backends/gst-recorder.py). */
+export interface GstChildEvent {
+  event: 'opened' | 'closed' | 'progress' | 'warning' | 'error' | 'eos';
+  location?: string;
+  /** wall-clock ms of the file's first (opened) or next (closed) buffer, from the pipeline clock */
+  wall_ms?: number | null;
+  text?: string;
+  element?: string;
+  path?: string;
+  message?: string;
+  debug?: string;
+  status?: number | null;
+}
+
 /** A file splitmuxsink opened and this backend has not reported yet. */
 interface Fragment {
   location: string;
-  startRtNs: bigint;
+  startMs?: number;
   /** set when splitmuxsink reports the file closed */
-  endRtNs?: bigint;
+  endMs?: number;
+  closed: boolean;
 }
 
 /**
- * Records one camera inside the daemon's process with GStreamer (gstreamer-superficial):
- * `rtspsrc ! parsebin ! splitmuxsink` into fragmented MP4, by stream copy.
+ * Records one camera with GStreamer, `rtspsrc ! parsebin ! splitmuxsink` into fragmented MP4
+ * by stream copy, in a child process of its own (recorder/backends/gst-recorder.py, Debian's
+ * python3-gi), like ffmpeg: one per camera, in its own process group, started through setpriv
+ * --pdeathsig, stopped with SIGINT (EOS, the open file finished) and a deadline, then SIGKILL.
  *
- * Times: splitmuxsink reports the running time (pipeline clock, ns) at which each file opens
- * and closes; a file's close time is exactly the next one's open time. Running time is turned
- * into wall-clock ms with one offset, taken when the first file opens (the message is posted as
- * its first buffer arrives): consecutive segments are contiguous by construction.
+ * Why a child and not GStreamer inside the daemon (gstreamer-superficial, until 2026-12): in
+ * the daemon every pipeline start kept about 0.2 MB (the addon's pipeline objects are never
+ * freed: a camera restarting every few seconds grew the daemon without bound), each pipeline's
+ * bus was heard through a blocking call parked on one of libuv's few pool threads (16 cameras
+ * left every message, and so every segment's time, up to 12 s late), and a crash in any plugin
+ * took every camera down. A child's memory goes back to the system when it exits, its bus is
+ * its own, and it computes each file's wall-clock time itself from the pipeline clock.
+ *
+ * Times: the child reports each file's first and next buffer as wall-clock ms (running time
+ * mapped through the pipeline clock, see gst-recorder.py); a file's close is exactly the next
+ * one's open. When the daemon reads that line does not matter.
  *
  * Exits: EOS (the camera closed the connection, or rtspsrc's RTCP timeout after a long stall)
  * and ERROR (unreachable, refused, 401/404, write failure) end the run with `requested: false`.
- * stop() sends EOS, which closes the open file properly, and waits up to its deadline.
  */
 export class GstreamerBackend extends EventEmitter<BackendEvents> implements RecorderBackend {
   readonly name = 'gstreamer' as const;
   runStartMs = 0;
-  private pipeline?: GstPipelineHandle;
-  private started = false;
-  private polling = false;
-  private state: 'idle' | 'running' | 'finishing' | 'done' = 'idle';
+  private proc?: ChildProcess;
+  private exited?: Promise<void>;
   private stopRequested = false;
-  private finished?: Promise<void>;
+  private stopping?: Promise<void>;
+  /** why the run ends, when the backend itself decided (no media) */
+  private endReason?: string;
   private eosSeen = false;
-  private eosWaiter?: () => void;
+  private error?: GstChildEvent;
+  private lastWarning?: string;
+  private stderrTail: string[] = [];
   /**
    * Files in the order they were opened. With async-finalize a file can finish after the next
    * one (a split just before EOS); segments are reported in order, as the head closes.
    */
   private readonly fragments: Fragment[] = [];
-  /** wall-clock ms at running time 0 */
-  private baseMs?: number;
+  /** when the wall clock of the newest reported times was read (the child reads it at every file) */
   wallAnchorMono?: number;
   private mediaSeen = false;
-  private lastWarning?: string;
   private startTimer?: NodeJS.Timeout;
 
-  constructor(private readonly opts: RecorderBackendOptions, private readonly log?: Logger) {
+  constructor(private readonly opts: RecorderBackendOptions, private readonly log?: Logger, private readonly script = GST_RECORDER) {
     super();
   }
 
-  start(): void {
-    if (this.started) throw new Error('a gstreamer backend is started once');
-    this.started = true;
-    this.runStartMs = Date.now();
-    const { camera, safeUrl, stagingDir } = this.opts;
+  get pid(): number | undefined {
+    return this.proc?.pid;
+  }
 
-    let gst: GstModule;
-    try {
-      gst = loadGstreamer();
-    } catch (err) {
-      this.failEarly(`GStreamer backend not available here: ${this.clean(firstLine(err))}`);
-      return;
-    }
-    let pipeline: GstPipelineHandle;
-    try {
-      mkdirSync(stagingDir, { recursive: true });
-      pipeline = new gst.Pipeline(gstreamerLaunch(this.opts));
-      const src = pipeline.findChild('src');
-      const mux = pipeline.findChild('mux');
-      if (!src || !mux) throw new Error('pipeline elements missing');
-      const { url: location, username, password } = splitCredentials(this.opts.url);
-      src.location = location;
-      if (username !== undefined) {
-        src['user-id'] = username;
-        src['user-pw'] = password ?? '';
-      }
-      mux.location = join(stagingDir, `${this.runStartMs}-%06d.mp4`);
-      // Keep the messages posted while going to NULL: the bus poller, blocked on its thread,
-      // must wake once more to see the pipeline stopped (a flushed bus would leave it blocked
-      // and keep the process alive).
-      pipeline['auto-flush-bus'] = false;
-    } catch (err) {
-      this.failEarly(`cannot build the GStreamer pipeline for camera ${safeUrl}: ${this.clean(firstLine(err))}`);
-      return;
-    }
-    this.pipeline = pipeline;
-    this.state = 'running';
-    pipeline.pollBus((msg) => {
-      try {
-        this.onBus(msg);
-      } catch (err) {
-        this.log?.error({ camera, err: this.clean(firstLine(err)) }, 'cannot handle a GStreamer bus message');
-      }
+  start(): void {
+    if (this.proc) throw new Error('a gstreamer backend is started once');
+    const { camera, safeUrl, stagingDir } = this.opts;
+    mkdirSync(stagingDir, { recursive: true });
+    this.runStartMs = Date.now();
+    // Only the staging dir on the command line: recovery finds an orphan by it, and the URL
+    // and credentials go through stdin, never into /proc/<pid>/cmdline.
+    const [command, args] = withParentDeathSignal(PYTHON, [this.script, stagingDir]);
+    const proc = spawn(command, args, { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+    this.proc = proc;
+    const { url: location, username: user, password } = splitCredentials(this.opts.url);
+    proc.stdin!.on('error', () => undefined); // a child that died at once: its exit says why
+    proc.stdin!.end(`${JSON.stringify({
+      launch: gstreamerLaunch(this.opts), location, user, password,
+      files: join(stagingDir, `${this.runStartMs}-%06d.mp4`), stop_deadline_ms: 5000,
+    })}\n`);
+
+    let streamsOpen = 2;
+    let exitInfo: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+    let spawnError: Error | undefined;
+    let reported = false;
+    const maybeReport = () => {
+      if (reported || streamsOpen > 0 || !exitInfo) return;
+      reported = true;
+      clearTimeout(this.startTimer);
+      this.reportClosed(true);
+      const reason = spawnError
+        ? `GStreamer backend not available here: cannot run ${PYTHON}: ${spawnError.message}`
+        : this.describeExit(exitInfo.code, exitInfo.signal);
+      const requested = this.stopRequested && this.endReason === undefined;
+      if (requested) this.log?.info({ camera }, 'gstreamer recorder stopped');
+      else this.log?.warn({ camera, reason }, 'gstreamer recorder ended');
+      this.emit('exit', { camera, requested, reason, code: exitInfo.code, signal: exitInfo.signal });
+    };
+    const streamClosed = () => { streamsOpen--; maybeReport(); };
+    this.exited = new Promise((resolve) => {
+      const ended = (code: number | null, signal: NodeJS.Signals | null) => {
+        exitInfo ??= { code, signal };
+        maybeReport();
+        resolve();
+      };
+      proc.on('error', (err) => { spawnError = err; if (!proc.pid) { streamsOpen = 0; ended(null, null); } });
+      proc.on('close', ended);
     });
-    this.polling = true;
-    polledPipelines++;
-    const poolSize = Number(process.env.UV_THREADPOOL_SIZE) || 4;
-    if (polledPipelines >= poolSize) {
-      this.log?.warn({ camera, pipelines: polledPipelines, UV_THREADPOOL_SIZE: poolSize },
-        'each GStreamer pipeline holds a libuv thread-pool thread; raise UV_THREADPOOL_SIZE above the number of GStreamer cameras');
-    }
-    pipeline.play();
+    createInterface({ input: proc.stdout! }).on('line', (l) => this.onLine(l)).on('close', streamClosed);
+    createInterface({ input: proc.stderr! }).on('line', (l) => this.onStderr(l)).on('close', streamClosed);
+
     // rtspsrc's tcp-timeout bounds connecting and each request; this only backs it up for a
     // server that answers RTSP but never sends media.
     const noMediaMs = Math.max(2 * this.opts.timeoutSeconds, 5) * 1000;
     this.startTimer = setTimeout(() => {
-      if (!this.mediaSeen && this.state === 'running') {
-        void this.finish(false, `camera ${safeUrl} sent no video within ${Math.round(noMediaMs / 1000)} s`, 2000);
-      }
+      if (this.mediaSeen || this.stopRequested) return;
+      this.endReason = `camera ${safeUrl} sent no video within ${Math.round(noMediaMs / 1000)} s`;
+      void this.stop(2000);
     }, noMediaMs);
-    this.log?.info({ camera, url: safeUrl, backend: 'gstreamer' }, 'gstreamer recorder started');
+    this.log?.info({ camera, pid: proc.pid, url: safeUrl, backend: 'gstreamer' }, 'gstreamer recorder started');
   }
 
-  async stop(deadlineMs = 5000): Promise<void> {
-    if (!this.started) return;
+  /** EOS through the pipeline (SIGINT), so the open file is finished; SIGKILL after the deadline. */
+  stop(deadlineMs = 5000): Promise<void> {
+    const proc = this.proc;
+    if (!proc || !this.exited) return Promise.resolve();
     this.stopRequested = true;
-    if (this.finished) return this.finished;
-    if (this.state !== 'running') return;
-    return this.finish(true, 'stop requested', deadlineMs);
-  }
-
-  /** The run ends: let the open file close (EOS), release the pipeline, report. Once. */
-  private finish(requested: boolean, reason: string, deadlineMs: number): Promise<void> {
-    this.finished ??= (async () => {
-      this.state = 'finishing';
-      clearTimeout(this.startTimer);
-      const pipeline = this.pipeline!;
-      if (!this.eosSeen && this.fragments.length > 0) {
-        const eos = new Promise<void>((resolve) => { this.eosWaiter = resolve; });
-        pipeline.sendEOS();
-        const inTime = await waitForExit(eos, deadlineMs);
-        if (!inTime) this.log?.warn({ camera: this.opts.camera, deadlineMs }, 'gstreamer did not finish the open segment in time');
+    this.stopping ??= (async () => {
+      if (proc.exitCode === null && proc.signalCode === null) {
+        killGroup(proc, 'SIGINT');
+        // the child gives EOS the same deadline; a little more here for its own exit
+        if (!(await waitForExit(this.exited!, deadlineMs + 1000))) {
+          this.log?.warn({ camera: this.opts.camera, pid: proc.pid, deadlineMs }, 'gstreamer did not finish the open segment in time; killing it');
+          killGroup(proc, 'SIGKILL');
+        }
       }
-      if (this.fragments.length > 0) {
-        this.log?.warn({ camera: this.opts.camera, files: this.fragments.map((f) => f.location) },
-          'segments not closed by gstreamer stay in staging for recovery');
-      }
-      pipeline.stop();
-      this.releasePoller();
-      this.state = 'done';
-      const exit: BackendExit = { camera: this.opts.camera, requested, reason, code: null, signal: null };
-      if (requested) this.log?.info({ camera: this.opts.camera }, 'gstreamer recorder stopped');
-      else this.log?.warn({ camera: this.opts.camera, reason }, 'gstreamer recorder ended');
-      this.emit('exit', exit);
+      await this.exited;
+      killGroup(proc, 'SIGKILL');
     })();
-    return this.finished;
+    return this.stopping;
   }
 
-  private releasePoller(): void {
-    if (!this.polling) return;
-    this.polling = false;
-    polledPipelines--;
+  private onLine(line: string): void {
+    let e: GstChildEvent;
+    try {
+      e = JSON.parse(line) as GstChildEvent;
+    } catch {
+      return;
+    }
+    try {
+      this.onChildEvent(e);
+    } catch (err) {
+      this.log?.error({ camera: this.opts.camera, err: this.clean(err instanceof Error ? err.message : String(err)) }, 'cannot handle a GStreamer recorder message');
+    }
   }
 
-  private failEarly(reason: string): void {
-    this.state = 'done';
-    this.log?.error({ camera: this.opts.camera, reason }, 'gstreamer recorder cannot start');
-    this.finished = new Promise<void>((resolve) => {
-      setImmediate(() => {
-        this.emit('exit', { camera: this.opts.camera, requested: false, reason, code: null, signal: null });
-        resolve();
-      });
-    });
-  }
-
-  private onBus(msg: GstBusMessage): void {
-    if (this.state === 'done') return;
-    switch (msg.type) {
-      case 'element':
-        this.onElementMessage(msg);
+  private onChildEvent(e: GstChildEvent): void {
+    switch (e.event) {
+      case 'opened':
+        this.fragments.push({ location: String(e.location), startMs: e.wall_ms ?? undefined, closed: false });
+        this.onMedia();
+        return;
+      case 'closed': {
+        const fragment = this.fragments.find((f) => f.location === String(e.location) && !f.closed);
+        if (!fragment) return;
+        fragment.closed = true;
+        fragment.endMs = e.wall_ms ?? undefined;
+        this.wallAnchorMono = performance.now();
+        this.reportClosed(false);
+        return;
+      }
+      case 'progress':
+        this.onMedia();
+        return;
+      case 'warning':
+        this.lastWarning = this.clean(e.text ?? 'warning');
+        this.log?.debug({ camera: this.opts.camera, warning: this.lastWarning }, 'gstreamer warning');
+        return;
+      case 'error':
+        this.error ??= e;
+        this.log?.debug({ camera: this.opts.camera, element: e.element, debug: this.clean(e.debug ?? '') }, 'gstreamer error');
         return;
       case 'eos':
         this.eosSeen = true;
-        if (this.eosWaiter) {
-          this.eosWaiter();
-          return;
-        }
-        if (this.state === 'running') {
-          const why = this.lastWarning ? `: ${this.lastWarning}` : '';
-          void this.finish(this.stopRequested, `camera ${this.opts.safeUrl} closed the stream (EOS)${why}`, 0);
-        }
-        return;
-      case 'error': {
-        const reason = this.describeError(msg);
-        this.log?.debug({ camera: this.opts.camera, element: msg._src_element_name, debug: this.clean(String(msg.debug ?? '')) }, 'gstreamer error');
-        if (this.state === 'running') void this.finish(this.stopRequested, reason, 2000);
-        return;
-      }
-      case 'warning': {
-        const text = this.clean(lastLine(msg.debug) ?? String(msg.message ?? 'warning'));
-        this.lastWarning = text;
-        this.log?.debug({ camera: this.opts.camera, element: msg._src_element_name, warning: text }, 'gstreamer warning');
-        return;
-      }
-      default:
-    }
-  }
-
-  private onElementMessage(msg: GstBusMessage): void {
-    switch (msg.name) {
-      case 'progress':
-        if (msg._src_element_name === 'progress') this.onMedia();
-        return;
-      case 'splitmuxsink-fragment-opened': {
-        const rt = BigInt(String(msg['running-time']));
-        // The first buffer of the run just arrived: calibrate running time to the wall clock.
-        if (this.baseMs === undefined) {
-          this.baseMs = Date.now() - nsToMs(rt);
-          this.wallAnchorMono = performance.now();
-        }
-        this.fragments.push({ location: String(msg.location), startRtNs: rt });
-        this.onMedia();
-        return;
-      }
-      case 'splitmuxsink-fragment-closed': {
-        const fragment = this.fragments.find((f) => f.location === String(msg.location));
-        if (!fragment) return;
-        fragment.endRtNs = BigInt(String(msg['running-time']));
-        this.reportClosed();
-        return;
-      }
-      case 'GstRTSPSrcTimeout':
-        this.lastWarning = 'no data from the camera (RTCP timeout)';
         return;
       default:
     }
   }
 
-  /** Reports closed files from the head of the queue, in the order they were opened. */
-  private reportClosed(): void {
-    for (let head = this.fragments[0]; head?.endRtNs !== undefined; head = this.fragments[0]) {
+  /**
+   * Reports closed files from the head of the queue, in the order they were opened. At the
+   * end of the run (`final`) files never closed stay in staging for recovery.
+   */
+  private reportClosed(final: boolean): void {
+    for (let head = this.fragments[0]; head?.closed; head = this.fragments[0]) {
       this.fragments.shift();
-      const { location, startRtNs, endRtNs } = head;
-      if (endRtNs <= startRtNs || this.baseMs === undefined) {
+      const { location, startMs, endMs } = head;
+      if (startMs === undefined || endMs === undefined || endMs <= startMs) {
         // no frame in it; recovery discards staged files without video
         this.log?.debug({ camera: this.opts.camera, location }, 'empty segment left for recovery');
         continue;
       }
-      this.emit('segment', {
-        camera: this.opts.camera,
-        stagedPath: location,
-        startMs: Math.round(this.baseMs + nsToMs(startRtNs)),
-        endMs: Math.round(this.baseMs + nsToMs(endRtNs)),
-      });
+      this.emit('segment', { camera: this.opts.camera, stagedPath: location, startMs: Math.round(startMs), endMs: Math.round(endMs) });
+    }
+    if (final && this.fragments.length > 0) {
+      this.log?.warn({ camera: this.opts.camera, files: this.fragments.map((f) => f.location) },
+        'segments not closed by gstreamer stay in staging for recovery');
     }
   }
 
   private onMedia(): void {
     this.mediaSeen = true;
-    if (this.state === 'running') this.emit('progress', { camera: this.opts.camera, atMs: Date.now() });
+    if (!this.stopRequested) this.emit('progress', { camera: this.opts.camera, atMs: Date.now() });
+  }
+
+  private onStderr(line: string): void {
+    const clean = this.clean(line);
+    if (!clean) return;
+    this.stderrTail.push(clean);
+    if (this.stderrTail.length > 5) this.stderrTail.shift();
+    this.log?.debug({ camera: this.opts.camera, gstreamer: clean }, 'gstreamer recorder stderr');
+  }
+
+  private describeExit(code: number | null, signal: NodeJS.Signals | null): string {
+    if (this.endReason) return this.endReason;
+    if (this.stopRequested) return 'stop requested';
+    if (this.error) return this.describeError(this.error);
+    if (this.eosSeen) return `camera ${this.opts.safeUrl} closed the stream (EOS)${this.lastWarning ? `: ${this.lastWarning}` : ''}`;
+    const last = this.stderrTail.at(-1) ?? '';
+    if (/No module named 'gi'|Namespace Gst not available|cannot import name/.test(this.stderrTail.join('\n'))) {
+      return `GStreamer backend not available here: ${last} (install python3-gi and gir1.2-gstreamer-1.0)`;
+    }
+    const how = signal ? `was killed by ${signal}` : `exited with status ${code}`;
+    return `gstreamer recorder ${how}${last ? `: ${last}` : ''}`;
   }
 
   /** One line, no credentials: "camera rtsp://***@host/x unauthorized (401)". */
-  private describeError(msg: GstBusMessage): string {
+  private describeError(e: GstChildEvent): string {
     const { safeUrl } = this.opts;
-    const text = this.clean(String(msg.message ?? 'error'));
-    const detail = this.clean(lastLine(msg.debug) ?? '');
-    const fromCamera = msg._src_element_name === 'src' || /GstRTSPSrc/.test(String(msg.name ?? ''));
+    const text = this.clean(e.message ?? 'error');
+    const detail = this.clean(lastLine(e.debug) ?? '');
+    const fromCamera = e.element === 'src' || /GstRTSPSrc/.test(e.path ?? '');
     if (!fromCamera) {
-      const element = this.clean(String(msg._src_element_name ?? 'pipeline'));
+      const element = this.clean(e.element ?? 'pipeline');
       return `gstreamer ${element} failed while recording camera ${safeUrl}: ${text}${detail ? ` (${detail})` : ''}`;
     }
-    const status = /rtsp-status-code=\(uint\)(\d+)/.exec(String(msg.details ?? ''))?.[1] ?? /\((\d{3})\)\s*$/.exec(detail)?.[1];
-    if (status === '401' || status === '403') return `camera ${safeUrl} unauthorized (${status})`;
-    if (status === '404') return `camera ${safeUrl} has no such stream (404)`;
+    const status = e.status ?? /\((\d{3})\)\s*$/.exec(detail)?.[1];
+    if (status === 401 || status === 403 || status === '401' || status === '403') return `camera ${safeUrl} unauthorized (${status})`;
+    if (status === 404 || status === '404') return `camera ${safeUrl} has no such stream (404)`;
     if (status) return `camera ${safeUrl} answered ${detail || status}`;
     if (/failed to connect/i.test(detail)) return `camera ${safeUrl} unreachable: ${detail}`;
     return `camera ${safeUrl}: ${text}${detail ? ` (${detail})` : ''}`;
@@ -374,15 +348,6 @@ export class GstreamerBackend extends EventEmitter<BackendEvents> implements Rec
     if (password && password.length >= 3) out = out.split(password).join('***');
     return scrubCredentials(out).replace(/\s+/g, ' ').trim();
   }
-}
-
-function nsToMs(ns: bigint): number {
-  return Number(ns / 1000n) / 1000;
-}
-
-function firstLine(err: unknown): string {
-  const text = err instanceof Error ? err.message : String(err);
-  return text.split('\n')[0] ?? text;
 }
 
 /** GStreamer's debug strings end with the human part after "file(line): function (): path:\n". */

@@ -99,6 +99,14 @@ export interface CheckpointRow {
 /** A deletion as retention decides it; the catalog adds the state time and writes the entry. */
 export type Deletion = Omit<DeletionData, 'segments' | 'ends_ms' | 'state_at_ms'>;
 
+/**
+ * A segment of @camera overlapping [@from, @to). The lower bound on start_ms (@from minus the
+ * camera's longest segment, one lookup in segments_camera_length) lets the (camera, start_ms)
+ * index read only the rows of the range.
+ */
+export const IN_RANGE = `start_ms < @to AND end_ms > @from
+  AND start_ms >= @from - (SELECT coalesce(max(end_ms - start_ms), 0) FROM segments WHERE camera = @camera)`;
+
 /** A live segment not covered by an active hold (SQL on alias `s`). */
 const NOT_HELD = `NOT EXISTS (SELECT 1 FROM holds h WHERE h.released_ms IS NULL
   AND (h.camera IS NULL OR h.camera = s.camera) AND h.from_ms < s.end_ms AND h.to_ms > s.start_ms)`;
@@ -242,8 +250,8 @@ export class Catalog {
   /** Segments overlapping [fromMs, toMs), oldest first. */
   segments(camera: string, fromMs = 0, toMs = Number.MAX_SAFE_INTEGER): SegmentRow[] {
     return this.db
-      .prepare('SELECT * FROM segments WHERE camera = ? AND end_ms > ? AND start_ms < ? ORDER BY start_ms, id')
-      .all(camera, fromMs, toMs) as SegmentRow[];
+      .prepare(`SELECT * FROM segments WHERE camera = @camera AND ${IN_RANGE} ORDER BY start_ms, id`)
+      .all({ camera, from: fromMs, to: toMs }) as SegmentRow[];
   }
 
   cameras(): string[] {
@@ -321,7 +329,7 @@ export class Catalog {
   /** Milliseconds of [fromMs, toMs) covered by recorded segments (deleted ones count: they were recorded). */
   recordedMs(camera: string, fromMs: number, toMs: number): number {
     const r = this.db.prepare(`SELECT coalesce(sum(min(end_ms, @to) - max(start_ms, @from)), 0) AS ms FROM segments
-      WHERE camera = @camera AND end_ms > @from AND start_ms < @to`).get({ camera, from: fromMs, to: toMs }) as { ms: number };
+      WHERE camera = @camera AND ${IN_RANGE}`).get({ camera, from: fromMs, to: toMs }) as { ms: number };
     return r.ms;
   }
 

@@ -193,6 +193,20 @@ const MIGRATIONS: Migration[] = [
     `,
   },
   {
+    version: 8,
+    name: 'indexes for time-range queries over months of segments',
+    sql: `
+      -- A camera's segments overlapping [from, to) start between from minus its longest segment
+      -- and to: with the longest one known from this index, a range query reads only its own
+      -- rows instead of every row of the camera before \`to\` (30 days x 32 cameras: 1.4 M rows).
+      CREATE INDEX segments_camera_length ON segments (camera, end_ms - start_ms);
+      -- (camera, start_ms) in the same order (id breaks ties) and with end_ms: sums over a range
+      -- (continuity, in every health report) read the index alone
+      CREATE INDEX segments_camera_start_end ON segments (camera, start_ms, id, end_ms);
+      DROP INDEX segments_camera_start;
+    `,
+  },
+  {
     version: 9,
     name: 'command nonces, clock steps inside segments',
     sql: `

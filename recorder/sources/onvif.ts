@@ -6,7 +6,6 @@
 import { randomUUID } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { networkInterfaces } from 'node:os';
-import onvif from 'onvif';
 import { scrubCredentials, withCredentials } from '../../common/credentials.js';
 
 export const WSD_MULTICAST = '239.255.255.250';
@@ -159,6 +158,8 @@ function onvifError(host: string, err: unknown): Error {
 
 async function connect(t: OnvifTarget): Promise<{ cam: CamLike; drift: number | null }> {
   const { hostname, port } = splitHost(t.host);
+  // loaded on first use: a daemon without ONVIF cameras does not carry the package (about 5 MB)
+  const { default: onvif } = await import('onvif');
   const Cam = (onvif as unknown as { Cam: new (o: object) => CamLike }).Cam;
   const cam = new Cam({ hostname, port, username: t.username, password: t.password, timeout: t.timeoutMs ?? 5000, autoconnect: false, preserveAddress: true });
   // the camera's clock first: WS-Security digests are stamped with it

@@ -1,7 +1,14 @@
 #!/usr/bin/python3
 """A real RTSP camera for tests, benchmarks and the demo.
 
-gst-rtsp-server serving one H.264 test pattern with a clock overlay per mount point.
+gst-rtsp-server serving one H.264 stream per mount point, from one of three sources:
+
+- live (default): a videotestsrc pattern with a clock overlay, encoded per mount;
+- timecode: each picture carries the wall-clock time at which it was made, as a grid of black
+  and white blocks (TIMECODE below; test/support/timecode.ts reads it back), encoded per mount;
+- clip: footage encoded ONCE at start-up (a video file, or a pattern), then served to every
+  mount without transcoding, in a loop, timestamped as it is sent: many cameras for little CPU.
+
 Media are shared, so several recorders can pull the same mount. It prints one line,
 "READY <port>", once it listens, and runs until it is killed (SIGSTOP it for a stall).
 """
@@ -9,29 +16,152 @@ import argparse
 import os
 import signal
 import sys
+import time
 
 import gi
 
 gi.require_version("Gst", "1.0")
+gi.require_version("GstApp", "1.0")
 gi.require_version("GstRtsp", "1.0")
 gi.require_version("GstRtspServer", "1.0")
-from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
+from gi.repository import GLib, Gst, GstApp, GstRtsp, GstRtspServer  # noqa: E402,F401
 
 PATTERNS = ["smpte", "ball", "snow", "pinwheel", "gradient", "circular", "bar", "zone-plate"]
 
+# The time code: 64 bits in a grid of TIMECODE_COLS x TIMECODE_ROWS square cells at the top left
+# of the picture, most significant bit first, row by row; a white cell (Y 235) is a 1, black
+# (Y 16) a 0. Bits 0-47: epoch ms; bits 48-63: a check, the XOR of the three 16-bit words of the
+# ms and 0xA5A5, so a misread picture is rejected instead of read as another time.
+TIMECODE_COLS = 16
+TIMECODE_ROWS = 4
+TIMECODE_CHECK = 0xA5A5
+
+
+def timecode_cell(width: int, height: int) -> int:
+    return min(width // TIMECODE_COLS, height // (TIMECODE_ROWS * 2))
+
+
+def timecode_word(ms: int) -> int:
+    check = ((ms >> 32) ^ (ms >> 16) ^ ms ^ TIMECODE_CHECK) & 0xFFFF
+    return ((ms & 0xFFFFFFFFFFFF) << 16) | check
+
+
+def timecode_frame(width: int, height: int, ms: int) -> bytes:
+    """An I420 picture: the time code on mid grey."""
+    cell = timecode_cell(width, height)
+    word = timecode_word(ms)
+    grey = b"\x80"
+    rows = []
+    for r in range(TIMECODE_ROWS):
+        line = b"".join(
+            (b"\xeb" if (word >> (63 - (r * TIMECODE_COLS + c))) & 1 else b"\x10") * cell
+            for c in range(TIMECODE_COLS)
+        ) + grey * (width - TIMECODE_COLS * cell)
+        rows.append(line * cell)
+    luma = b"".join(rows) + grey * (width * (height - TIMECODE_ROWS * cell))
+    return luma + b"\x80" * (width * height // 2)
+
+
+def encoder(args) -> str:
+    return (
+        f"x264enc tune=zerolatency speed-preset=ultrafast aud=false bitrate={args.bitrate} "
+        f"key-int-max={args.gop} ! video/x-h264,profile=baseline"
+    )
+
+
+def encode_clip(args) -> list:
+    """The clip as a list of (access unit bytes, is keyframe), whole GOPs, encoded once."""
+    caps = f"video/x-raw,format=I420,width={args.width},height={args.height},framerate={args.fps}/1"
+    frames = max(args.gop, args.clip_seconds * args.fps // args.gop * args.gop)
+    if args.clip:
+        source = (f'filesrc location="{args.clip}" ! decodebin ! videoconvert ! videoscale '
+                  f"! videorate ! {caps}")
+    else:
+        source = f"videotestsrc pattern={args.pattern or 'ball'} num-buffers={frames} ! {caps}"
+    pipeline = Gst.parse_launch(
+        f"{source} ! {encoder(args)} ! h264parse config-interval=-1 "
+        "! video/x-h264,stream-format=byte-stream,alignment=au ! appsink name=out sync=false"
+    )
+    sink = pipeline.get_by_name("out")
+    pipeline.set_state(Gst.State.PLAYING)
+    units = []
+    while len(units) < frames:
+        sample = sink.emit("pull-sample")
+        if sample is None:
+            break
+        buf = sample.get_buffer()
+        units.append((GLib.Bytes.new(buf.extract_dup(0, buf.get_size())),
+                      not buf.has_flags(Gst.BufferFlags.DELTA_UNIT)))
+    pipeline.set_state(Gst.State.NULL)
+    # end on a whole GOP, so the loop starts again on a keyframe
+    if len(units) >= args.gop:
+        units = units[:len(units) // args.gop * args.gop]
+    if not units or not units[0][1]:
+        raise RuntimeError("the clip did not encode into whole GOPs starting on a keyframe")
+    return units
+
+
+class Pusher:
+    """Feeds every playing media's appsrc one picture per frame interval, from one timer."""
+
+    def __init__(self, args, clip):
+        self.args = args
+        self.clip = clip
+        self.sources = {}  # appsrc -> its position in the clip
+        self.period_ns = 1_000_000_000 // args.fps
+        self.next_ns = time.monotonic_ns()
+        self.schedule()
+
+    def schedule(self):
+        """One frame interval after the last, on the monotonic clock: no drift, whatever the load."""
+        now = time.monotonic_ns()
+        # after a SIGSTOP (a stalled camera) carry on from now, without a burst of late pictures
+        self.next_ns = max(self.next_ns + self.period_ns, now - self.period_ns)
+        delay_ms = max(0, (self.next_ns - now) // 1_000_000)
+        GLib.timeout_add(delay_ms, self.tick)
+
+    def add(self, appsrc):
+        self.sources[appsrc] = 0
+
+    def remove(self, appsrc):
+        self.sources.pop(appsrc, None)
+
+    def tick(self):
+        self.schedule()
+        if not self.sources:
+            return False
+        timecode = None
+        if self.clip is None:
+            timecode = GLib.Bytes.new(timecode_frame(self.args.width, self.args.height, time.time_ns() // 1_000_000))
+        for src, index in list(self.sources.items()):
+            if src.current_state != Gst.State.PLAYING:
+                continue  # pictures queued before PLAYING would leave in a burst, or without a time
+            if timecode is None:
+                # each viewer plays the clip from its start, a keyframe: it starts at once
+                data = self.clip[index][0]
+                self.sources[src] = (index + 1) % len(self.clip)
+            else:
+                data = timecode
+            if src.push_buffer(Gst.Buffer.new_wrapped_bytes(data)) != Gst.FlowReturn.OK:
+                self.remove(src)
+        return False
+
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--port", type=int, default=8554, help="TCP port; 0 picks a free one")
     ap.add_argument("--address", default="127.0.0.1")
     ap.add_argument("--mounts", default="cam1", help="comma-separated mount names")
+    ap.add_argument("--source", default="live", choices=["live", "timecode", "clip"])
     ap.add_argument("--width", type=int, default=640)
     ap.add_argument("--height", type=int, default=360)
     ap.add_argument("--fps", type=int, default=15)
     ap.add_argument("--gop", type=int, default=15, help="frames between keyframes")
     ap.add_argument("--bitrate", type=int, default=1000, help="kbit/s")
     ap.add_argument("--pattern", default=None, choices=PATTERNS,
-                    help="one pattern for every mount (snow reaches the bitrate; others compress far below)")
+                    help="live/clip: one pattern for every mount (snow reaches the bitrate; others compress far below)")
+    ap.add_argument("--clip", default=None, help="clip: a video file to encode once and serve (default: a pattern)")
+    ap.add_argument("--clip-seconds", type=int, default=20, help="clip: how much of it to loop")
     ap.add_argument("--user", default=None)
     ap.add_argument("--password", default=None,
                     help="better: the environment variable RTSP_SIM_PASSWORD (a command line is world-readable)")
@@ -58,19 +188,32 @@ def main() -> int:
             auth.add_basic(GstRtspServer.RTSPAuth.make_basic(args.user, password), token)
         server.set_auth(auth)
 
+    pusher = None
+    if args.source != "live":
+        pusher = Pusher(args, encode_clip(args) if args.source == "clip" else None)
+
+    def on_configure(_factory, media):
+        src = media.get_element().get_by_name("src")
+        pusher.add(src)
+        media.connect("unprepared", lambda _m: pusher.remove(src))
+
     for i, name in enumerate(n for n in args.mounts.split(",") if n):
         pattern = args.pattern or PATTERNS[i % len(PATTERNS)]
-        launch = (
-            f"( videotestsrc is-live=true pattern={pattern} "
-            f"! video/x-raw,width={args.width},height={args.height},framerate={args.fps}/1 "
-            f"! clockoverlay time-format=\"{name} %F %T\" "
-            f"! x264enc tune=zerolatency speed-preset=ultrafast bitrate={args.bitrate} "
-            f"key-int-max={args.gop} ! video/x-h264,profile=baseline "
-            f"! rtph264pay name=pay0 pt=96 config-interval=1 )"
-        )
+        raw = f"video/x-raw,format=I420,width={args.width},height={args.height},framerate={args.fps}/1"
+        if args.source == "live":
+            body = (f"videotestsrc is-live=true pattern={pattern} ! {raw} "
+                    f"! clockoverlay time-format=\"{name} %F %T\" ! {encoder(args)}")
+        elif args.source == "timecode":
+            body = (f"appsrc name=src is-live=true do-timestamp=true format=time caps={raw} "
+                    f"! {encoder(args)}")
+        else:
+            body = ("appsrc name=src is-live=true do-timestamp=true format=time "
+                    "caps=video/x-h264,stream-format=byte-stream,alignment=au ! h264parse")
         factory = GstRtspServer.RTSPMediaFactory()
-        factory.set_launch(launch)
+        factory.set_launch(f"( {body} ! rtph264pay name=pay0 pt=96 config-interval=1 )")
         factory.set_shared(True)
+        if pusher:
+            factory.connect("media-configure", on_configure)
         if args.user:
             perms = GstRtspServer.RTSPPermissions()
             perms.add_role("user")

@@ -49,6 +49,7 @@ t.test('scripts/install into a throwaway root, twice, then --uninstall', async (
   const lib = join(root, 'usr/lib/edge-nvr');
   t.ok(existsSync(join(lib, 'dist/daemon/cli.js')), 'the package is in /usr/lib/edge-nvr');
   t.ok(existsSync(join(lib, 'node_modules/better-sqlite3')), 'with its runtime modules');
+  t.ok(existsSync(join(lib, 'recorder/backends/gst-recorder.py')), 'with the GStreamer backend\'s recording child, where dist/recorder/backends/gstreamer.js looks for it');
   t.notOk(existsSync(join(lib, 'node_modules/tap')), 'and without the development ones');
   const shipped = readdirSync(lib, { recursive: true }).map(String);
   t.same(shipped.filter((f) => /^dist\/test\/|onvif-responder|camera-sim/.test(f)), [], 'test fixtures (the ONVIF responder among them) do not ship');
@@ -129,7 +130,7 @@ t.test('scripts/provision applies a boot-partition config once, and refuses an i
 /**
  * Runs `edge-nvr ARGS` inside the installed tree, as the service user: a chroot of the throwaway
  * root (in a private mount namespace that vanishes with the command) with the host's libraries,
- * ffmpeg, ffprobe, setpriv and sh bound in, and /proc, /dev and a fresh /tmp. What runs is the
+ * nice, ffmpeg, ffprobe, setpriv and sh bound in, and /proc, /dev and a fresh /tmp. What runs is the
  * installed /usr/bin/edge-nvr wrapper, /usr/bin/node and /usr/lib/edge-nvr, nothing of this repo.
  */
 function asServiceUser(root: string, uid: number, gid: number, commands: string[][], files: Record<string, string> = {}) {
@@ -140,7 +141,7 @@ function asServiceUser(root: string, uid: number, gid: number, commands: string[
     'set -e', `R=${q(root)}`,
     'mkdir -p "$R/proc" "$R/dev" "$R/tmp"', 'mount -t proc proc "$R/proc"', 'mount --rbind /dev "$R/dev"', 'mount -t tmpfs -o mode=1777 tmpfs "$R/tmp"',
     ...libs.flatMap((d) => [`mkdir -p "$R${d}"`, `mount --bind ${q(d)} "$R${d}"`]),
-    ...['sh', 'ffmpeg', 'ffprobe', 'setpriv'].flatMap((b) => [`touch "$R/usr/bin/${b}"`, `mount --bind "$(readlink -f "$(command -v ${b})")" "$R/usr/bin/${b}"`]),
+    ...['sh', 'nice', 'ffmpeg', 'ffprobe', 'setpriv'].flatMap((b) => [`touch "$R/usr/bin/${b}"`, `mount --bind "$(readlink -f "$(command -v ${b})")" "$R/usr/bin/${b}"`]),
     'for l in bin lib lib64; do [ -e "$R/$l" ] || ln -s "usr/$l" "$R/$l"; done',
     ...Object.entries(files).map(([name, from]) => `cp ${q(from)} "$R/tmp/${name}" && chmod 0644 "$R/tmp/${name}"`),
     'CHROOT="$(command -v chroot)"', 'set +e',
@@ -195,7 +196,7 @@ t.test('the installed box redacts, snapshots and exports as the service user, wi
     const manifest = JSON.parse(readFileSync(`${path}.manifest.json`, 'utf8')) as { detectors: Array<{ name: string }> };
     t.same(manifest.detectors.map((d) => d.name).sort(), ['blazeface', 'ppocr-det'], `${file}: both built-in detectors ran`);
   }
-  t.match(audit?.output ?? '', /chain OK: 3 entries/, 'three audited egresses, chain intact');
+  t.match(audit?.output ?? '', /chain OK: 4 entries/, 'three audited egresses after the box key\'s creation, chain intact');
 
   // a model swapped on the installed box is refused when it is loaded, and nothing is written
   const model = join(root, 'usr/lib/edge-nvr/models/face_detection_back_256x256_barracuda.onnx');

@@ -12,7 +12,7 @@ import { sha256File } from '../../common/file-hash.js';
 import { appendAudit } from '../../recorder/catalog/audit-log.js';
 import { Catalog } from '../../recorder/catalog/catalog.js';
 import { auditHashV1, GENESIS, segmentHashV1 } from '../../recorder/catalog/hash-chain.js';
-import { migrate } from '../../recorder/catalog/migrations.js';
+import { migrate, SCHEMA_VERSION } from '../../recorder/catalog/migrations.js';
 import { segmentPath } from '../../recorder/segment-store.js';
 import { backdate, makeClip } from '../support/backdate.js';
 import { runCli } from '../support/cli.js';
@@ -74,7 +74,7 @@ t.test('a schema-3 catalog verifies as it is, migrates, and verifies with the st
   t.ok(r.proof.cannot_prove.some((l) => /predates the ledger/.test(l)), 'and it says what an old catalog cannot prove');
 
   const catalog = Catalog.open(data); // the daemon does this at start
-  t.equal(catalog.schemaVersion, 4, 'opening it for writing migrates it');
+  t.equal(catalog.schemaVersion, SCHEMA_VERSION, 'opening it for writing migrates it to the latest version');
   t.equal(catalog.segmentsV2From, segments + 1, 'new segments are hashed with v2 from the next id');
   const kinds = (catalog.db.prepare('SELECT kind FROM ledger ORDER BY id').all() as Array<{ kind: string }>).map((e) => e.kind);
   t.same(kinds, ['ledger_started', 'gap_opened', 'hold_added', 'hold_released', 'deletion', 'segment_missing'], 'the gap, the hold and both state changes are chained from now on');

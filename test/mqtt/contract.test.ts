@@ -56,7 +56,7 @@ t.test('health, status, camera state, events and commands over a real mosquitto'
   const health = await sub.waitFor((m) => m.topic === `${PREFIX}/health` && (m.json as { chain_head: { id: number } }).chain_head.id > 0, 20000, 'a health with a chain head');
   const h = health.json as Record<string, any>;
   t.equal(h.box, 'test-box');
-  t.equal(h.schema, 'edge-nvr/health@1');
+  t.equal(h.schema, 'edge-nvr/health@2');
   t.equal(h.cameras[0].camera, 'cam1');
   t.ok(h.cameras[0].last_segment_end_ms > Date.now() - 20000, 'last segment end is recent');
   t.ok(h.cameras[0].continuity_24h > 0.3, `continuity ${h.cameras[0].continuity_24h}`);
@@ -165,7 +165,7 @@ t.test('health, status, camera state, events and commands over a real mosquitto'
     t.ok(segsAfter > segsBefore, `recording went on (${segsBefore} -> ${segsAfter} segments)`);
     const meta = Object.fromEntries((d.prepare("SELECT key, value FROM meta WHERE key LIKE 'mqtt.last_%'").all() as Array<{ key: string; value: string }>).map((r) => [r.key, r.value]));
     t.equal(JSON.parse(meta['mqtt.last_status']!).state, 'online', 'meta mqtt.last_status');
-    t.equal(JSON.parse(meta['mqtt.last_health']!).schema, 'edge-nvr/health@1', 'meta mqtt.last_health');
+    t.equal(JSON.parse(meta['mqtt.last_health']!).schema, 'edge-nvr/health@2', 'meta mqtt.last_health');
   } finally {
     d.close();
   }

@@ -21,7 +21,12 @@ export interface CameraSimOptions {
   bitrate?: number;
   port?: number;
   pattern?: 'smpte' | 'ball' | 'snow';
-  /** the simulator exits when its parent does (benchmarks that may be interrupted) */
+  /** live: a test pattern encoded per mount; timecode: pictures carrying the time they were made
+   * (test/support/timecode.ts reads it); clip: footage encoded once and served to every mount */
+  source?: 'live' | 'timecode' | 'clip';
+  /** clip: the video file to serve (default: a pattern) */
+  clip?: string;
+  /** quit when the process that started it is gone, even after a kill -9 (benchmarks) */
   exitWithParent?: boolean;
 }
 
@@ -54,6 +59,8 @@ export class CameraSim {
     if (o.height) args.push('--height', String(o.height));
     if (o.bitrate) args.push('--bitrate', String(o.bitrate));
     if (o.pattern) args.push('--pattern', o.pattern);
+    if (o.source) args.push('--source', o.source);
+    if (o.clip) args.push('--clip', o.clip);
     if (o.exitWithParent) args.push('--exit-with-parent');
     // its own session, so SIGSTOP/SIGKILL of the camera never reaches the test runner
     const proc = spawn('/usr/bin/python3', args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RTSP_SIM_PASSWORD: o.password ?? '' } });
@@ -61,7 +68,7 @@ export class CameraSim {
     let stderr = '';
     proc.stderr!.on('data', (d) => { stderr += String(d); });
     this.port = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`camera simulator did not start: ${stderr}`)), 15000);
+      const timer = setTimeout(() => reject(new Error(`camera simulator did not start: ${stderr}`)), 30000);
       proc.once('exit', (code) => { clearTimeout(timer); reject(new Error(`camera simulator exited ${code}: ${stderr}`)); });
       createInterface({ input: proc.stdout! }).on('line', (line) => {
         const m = /^READY (\d+)/.exec(line);

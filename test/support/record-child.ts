@@ -1,11 +1,11 @@
 /**
- * Records one camera with the GStreamer backend in a process of its own, for tests that kill
- * the recording process (kill -9 must leave a playable file) or that check it exits by itself.
+ * Runs one camera's GStreamer backend in a Node process of its own, standing in for the daemon
+ * in tests that kill it (its recorder must not outlive it).
  *
  *   node --import tsx test/support/record-child.ts <url> <stagingDir> <segmentSeconds> [stopAfterMs]
  *
- * Prints one JSON line per event: {"event":"progress"|"segment"|"exit", ...}. With stopAfterMs
- * it calls stop() then and does nothing else: the process must then end on its own.
+ * Prints one JSON line per event: {"event":"started"|"progress"|"segment"|"exit", ...}; "started"
+ * carries the recorder's pid. With stopAfterMs it calls stop() then.
  */
 import { GstreamerBackend } from '../../recorder/backends/gstreamer.js';
 import { scrubCredentials } from '../../common/credentials.js';
@@ -29,5 +29,5 @@ backend.on('progress', (p) => say('progress', p));
 backend.on('segment', (s) => say('segment', s));
 backend.on('exit', (e) => say('exit', e));
 backend.start();
-say('started', { runStartMs: backend.runStartMs });
+say('started', { runStartMs: backend.runStartMs, pid: backend.pid });
 if (stopAfterMs) setTimeout(() => { void backend.stop(); }, Number(stopAfterMs));

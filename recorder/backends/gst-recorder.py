@@ -1,0 +1,198 @@
+#!/usr/bin/python3
+"""One camera recorded by GStreamer in a process of its own (the GStreamer backend's child).
+
+    /usr/bin/python3 gst-recorder.py <staging dir>
+    /usr/bin/python3 gst-recorder.py --check     the GStreamer version, or what is missing (exit 1)
+
+The staging dir is the only argument, so that the camera's URL and credentials never appear on
+a command line; it also lets start-up recovery find a recorder orphaned by a kill -9. The
+pipeline arrives as one JSON line on stdin:
+
+    {"launch": "...", "location": "rtsp://host/path", "user": "u", "password": "p",
+     "files": "<staging dir>/<run start>-%06d.mp4", "stop_deadline_ms": 5000}
+
+and every bus message the daemon needs leaves as one JSON line on stdout:
+
+    {"event": "opened"|"closed", "location": F, "wall_ms": T}   splitmuxsink opened/closed file F
+    {"event": "progress"}                                        buffers flow (about once a second)
+    {"event": "warning", "text": ...}
+    {"event": "error", "element": ..., "message": ..., "debug": ..., "status": 401}
+    {"event": "eos"}                                             the stream ended; the files are closed
+
+Times: `wall_ms` is the wall clock at the file's first (or, closed, next) buffer: its running
+time plus the offset between the wall clock and the pipeline's running time (the pipeline
+clock minus its base time), read here. It does not depend on when the message was read, by
+this process or by the daemon. With rtspsrc, a buffer's running time is when it arrived.
+
+SIGINT or SIGTERM: EOS into the pipeline (the open file is finished properly), exit 0 once it
+has gone through, or after stop_deadline_ms with the file left open for recovery. Exit status
+1 after an error, 2 for a bad request.
+"""
+import json
+import signal
+import sys
+import time
+
+import gi
+
+gi.require_version("Gst", "1.0")
+from gi.repository import GLib, Gst  # noqa: E402
+
+
+def say(event, **fields):
+    sys.stdout.write(json.dumps({"event": event, **fields}) + "\n")
+    sys.stdout.flush()
+
+
+NEEDED = ["rtspsrc", "parsebin", "progressreport", "splitmuxsink", "mp4mux"]
+
+
+def check() -> int:
+    Gst.init(None)
+    missing = [name for name in NEEDED if Gst.ElementFactory.find(name) is None]
+    if missing:
+        print(f"GStreamer {Gst.version_string()} lacks {', '.join(missing)}")
+        return 1
+    print(f"{Gst.version_string()} with {', '.join(NEEDED)}")
+    return 0
+
+
+def main() -> int:
+    if sys.argv[1:] == ["--check"]:
+        return check()
+    try:
+        req = json.loads(sys.stdin.readline())
+        launch, files = req["launch"], req["files"]
+    except (ValueError, KeyError, TypeError) as err:
+        print(f"gst-recorder: expected one JSON request on stdin: {err}", file=sys.stderr)
+        return 2
+    Gst.init(None)
+    try:
+        pipeline = Gst.parse_launch(launch)
+    except GLib.Error as err:
+        say("error", element="pipeline", message=f"cannot build the pipeline: {err.message}", debug="")
+        return 1
+    src, mux = pipeline.get_by_name("src"), pipeline.get_by_name("mux")
+    if src is None or mux is None:
+        say("error", element="pipeline", message="pipeline elements src and mux missing", debug="")
+        return 1
+    src.set_property("location", req.get("location", ""))
+    if req.get("user") is not None:
+        src.set_property("user-id", req["user"])
+        src.set_property("user-pw", req.get("password") or "")
+    mux.set_property("location", files)
+
+    loop = GLib.MainLoop()
+    state = {"opened": 0, "stopping": False, "status": 0, "offset": None, "repaired": 0, "dropped": 0}
+
+    def stamp(_pad, info):
+        # A burst of pictures (a camera flushing what it queued, or a box too busy to read the
+        # socket for a while) can make the jitter buffer hand on a picture without a PTS, and
+        # mp4mux then fails the whole run ("Buffer has no PTS"), a hole of several seconds
+        # while it restarts. Without B-frames (what cameras send) a picture's PTS is its DTS;
+        # a picture with neither is dropped before the muxer (the decoder conceals it, up to
+        # the next keyframe). Each kind is counted and reported as a warning at 1, 2, 4, 8, ...
+        buf = info.get_buffer()
+        if buf is None or buf.pts != Gst.CLOCK_TIME_NONE:
+            return Gst.PadProbeReturn.OK
+        if buf.dts != Gst.CLOCK_TIME_NONE:
+            buf.pts = buf.dts
+            state["repaired"] += 1
+            kind, n = "repaired (PTS from DTS)", state["repaired"]
+            verdict = Gst.PadProbeReturn.OK
+        else:
+            state["dropped"] += 1
+            kind, n = "dropped", state["dropped"]
+            verdict = Gst.PadProbeReturn.DROP
+        if n & (n - 1) == 0:  # 1, 2, 4, 8, ...: a steady stream of them does not flood the log
+            say("warning", text=f"{n} picture(s) without a timestamp {kind}")
+        return verdict
+
+    def wall_ms(running_time: int):
+        clock = pipeline.get_clock()
+        if clock is None:
+            return None
+        offset = time.time_ns() - (clock.get_time() - pipeline.get_base_time())
+        # The two clocks are read one after the other: keep the offset while it moves less than
+        # a millisecond, so that a file's close and the next one's open (the same running time)
+        # get the same wall time. A step of the wall clock (NTP) is taken at once.
+        if state["offset"] is None or abs(offset - state["offset"]) >= 1_000_000:
+            state["offset"] = offset
+        return round((state["offset"] + running_time) / 1e6, 3)
+
+    def finish():
+        loop.quit()
+        return False
+
+    def on_message(_bus, msg):
+        t = msg.type
+        if t == Gst.MessageType.ELEMENT:
+            s = msg.get_structure()
+            name = s.get_name() if s else ""
+            if name in ("splitmuxsink-fragment-opened", "splitmuxsink-fragment-closed"):
+                ok, rt = s.get_uint64("running-time")
+                event = "opened" if name.endswith("opened") else "closed"
+                if event == "opened":
+                    state["opened"] += 1
+                say(event, location=s.get_string("location"), wall_ms=wall_ms(rt) if ok else None)
+            elif name == "progress" and msg.src.get_name() == "progress":
+                say("progress")
+            elif name == "GstRTSPSrcTimeout":
+                say("warning", text="no data from the camera (RTCP timeout)")
+        elif t == Gst.MessageType.EOS:
+            say("eos")
+            finish()
+        elif t == Gst.MessageType.ERROR:
+            err, debug = msg.parse_error()
+            details = msg.parse_error_details()
+            status = None
+            if details is not None:
+                ok, code = details.get_uint("rtsp-status-code")
+                status = code if ok else None
+            say("error", element=msg.src.get_name() if msg.src else "pipeline",
+                path=msg.src.get_path_string() if msg.src else "", message=err.message,
+                debug=debug or "", status=status)
+            state["status"] = 1
+            if state["stopping"] or state["opened"] == 0:
+                finish()
+            else:
+                # let the open file close if the pipeline still can; recovery takes it otherwise
+                state["stopping"] = True
+                pipeline.send_event(Gst.Event.new_eos())
+                GLib.timeout_add(2000, finish)
+        elif t == Gst.MessageType.WARNING:
+            warn, debug = msg.parse_warning()
+            lines = (debug or "").strip().splitlines()
+            say("warning", text=lines[-1].strip() if lines else warn.message)
+
+    def on_signal():
+        if state["stopping"]:
+            return True
+        state["stopping"] = True
+        if state["opened"] == 0:
+            finish()
+        else:
+            pipeline.send_event(Gst.Event.new_eos())
+            GLib.timeout_add(int(req.get("stop_deadline_ms", 5000)), finish)
+        return True
+
+    progress = pipeline.get_by_name("progress")
+    if progress is not None:
+        progress.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, stamp)
+
+    bus = pipeline.get_bus()
+    bus.add_signal_watch()
+    bus.connect("message", on_message)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        GLib.unix_signal_add(GLib.PRIORITY_HIGH, sig, on_signal)
+    if pipeline.set_state(Gst.State.PLAYING) == Gst.StateChangeReturn.FAILURE:
+        # the reason is on the bus
+        state["status"] = 1
+        GLib.timeout_add(500, finish)
+    loop.run()
+    pipeline.set_state(Gst.State.NULL)
+    return state["status"]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
