@@ -1,0 +1,222 @@
+/**
+ * Real recordings (playable fMP4 committed through the segment store, as a backend's are), with
+ * a gap, a retention deletion and another camera interleaved in the chain; then the evidence
+ * export through the built CLI, and the offline verifier on the bundle: from the package, and
+ * from a copy of only the files it needs with no node_modules and no data dir. Each kind of
+ * tampering is then named and fails it.
+ */
+import t from 'tap';
+import { generateKeyPairSync } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { boxPublicKey } from '../../common/box-key.js';
+import { canonicalJson } from '../../common/canonical-json.js';
+import { Catalog } from '../../recorder/catalog/catalog.js';
+import { CHECKPOINT_SCHEMA, signCheckpoint, takeCheckpoint } from '../../recorder/catalog/checkpoint.js';
+import { DAY_MS } from '../../watchdog/retention.js';
+import { backdate, makeClip } from '../support/backdate.js';
+import { runCli } from '../support/cli.js';
+
+const DIST = fileURLToPath(new URL('../../dist/', import.meta.url));
+const officers = ['--officer', 'Anna Berg:PB-1041', '--officer', 'Jonas Ek:PB-2210'];
+const request = (data: string, from: number, to: number, out: string) => [
+  'evidence', '--data', data, '--camera', 'cam1', '--from', String(from), '--to', String(to), '--agency', 'City Police, District 4',
+  ...officers, '--approval', 'Prosecutor order 2026/118', '--reason', 'burglary investigation, case 2026-5521', '--destination', 'police evidence server, case file 5521',
+  '--out', out, '--json',
+];
+
+/** a box with history: cam1 records 3 segments, a gap, 2 more (the last deleted by retention), cam2 in between */
+async function box(dir: string, boxId: string) {
+  const data = join(dir, 'data');
+  const clip = makeClip(join(dir, 'clip.mp4'));
+  const t0 = Date.now() - 3 * DAY_MS;
+  const catalog = Catalog.open(data);
+  catalog.setMeta('box.id', boxId);
+  const a = await backdate(data, catalog, clip, 'cam1', [t0, t0 + 60_000, t0 + 120_000]);
+  await backdate(data, catalog, clip, 'cam2', [t0]);
+  catalog.addGap('cam1', t0 + 180_000, t0 + 240_000, 'camera_offline', 'connection refused');
+  const b = await backdate(data, catalog, clip, 'cam1', [t0 + 240_000, t0 + 300_000]);
+  const doomed = b[1]!;
+  catalog.markDeleted('cam1', [doomed], {
+    rule: 'space_floor', note: 'retention: disk below the free-space floor', policy: { min_days: null, max_days: null }, holds_checked: [], clock: null,
+  });
+  rmSync(join(data, doomed.path));
+  takeCheckpoint(catalog, data, boxId, 'interval');
+  catalog.close();
+  return { data, t0, segments: [...a, ...b], doomed };
+}
+
+t.test('an evidence bundle of originals verifies offline; each tampering is named', async (t) => {
+  const dir = t.testdir();
+  const { data, t0, segments, doomed } = await box(dir, 'box-a');
+  const pem = join(dir, 'box-a.pem');
+  writeFileSync(pem, boxPublicKey(data)!);
+  const from = t0 - 30_000, to = t0 + 400_000;
+
+  // every field is required and checked: nothing is written, no hold placed
+  for (const [args, says] of [
+    [request(data, from, to, join(dir, 'x')).filter((a, i, all) => a !== '--agency' && all[i - 1] !== '--agency'), /--agency/],
+    [request(data, from, to, join(dir, 'x')).filter((a) => !a.includes('Jonas')).filter((a, i, all) => !(a === '--officer' && all[i + 1] === '--approval')), /--officer "NAME:ID" \(twice at least\)/],
+    [request(data, from, to, join(dir, 'x')).map((a) => (a === 'Jonas Ek:PB-2210' ? 'Jonas Ek:PB-1041' : a)), /two officers with different ID numbers/],
+    [request(data, from, to, join(dir, 'x')).map((a) => (a === 'Jonas Ek:PB-2210' ? 'Jonas Ek' : a)), /--officer #2: expected "NAME:ID"/],
+    [request(data, from, to, join(dir, 'x')).map((a) => (a === 'cam1' ? 'cam9' : a)), /unknown camera "cam9"/],
+  ] as const) {
+    const r = await runCli([...args]);
+    t.equal(r.code, 2, `refused: ${r.stderr.trim()}`);
+    t.match(r.stderr, says);
+  }
+  t.notOk(existsSync(join(dir, 'x')), 'a refused request writes nothing');
+  const noHolds = await runCli(['hold', 'list', '--data', data, '--json']);
+  t.same(JSON.parse(noHolds.stdout).holds, [], 'and places no hold');
+
+  const bundle = join(dir, 'bundle');
+  const made = await runCli(request(data, from, to, bundle));
+  t.equal(made.code, 0, made.stderr);
+  const result = JSON.parse(made.stdout) as { segments: number; hold_id: number; unavailable: Array<{ why: string; segment?: number }> };
+  t.equal(result.segments, 4, 'the four segments on the box are exported');
+  t.same(result.unavailable.map((u) => u.why).sort(), ['deleted', 'gap', 'not_recorded', 'not_recorded'], 'the gap, the deleted segment and the unrecorded ends are listed, not refused');
+  t.equal(result.unavailable.find((u) => u.why === 'deleted')?.segment, doomed.id);
+  t.same(readdirSync(dir).filter((n) => n.includes('.partial')), [], 'no partial bundle is left beside it');
+  for (const s of segments.filter((x) => x.id !== doomed.id)) {
+    const copy = readdirSync(join(bundle, 'segments')).find((n) => n.startsWith(String(s.id).padStart(8, '0')));
+    t.ok(copy && readFileSync(join(bundle, 'segments', copy)).equals(readFileSync(join(data, s.path))), `segment ${s.id} is the original file, byte for byte`);
+  }
+  const holds = JSON.parse((await runCli(['hold', 'list', '--data', data, '--json'])).stdout).holds as Array<{ id: number; camera: string; from_ms: number; to_ms: number }>;
+  t.same(holds.map((h) => [h.id, h.camera, h.from_ms, h.to_ms]), [[result.hold_id, 'cam1', from, to]], 'a legal hold covers the range');
+  const audit = JSON.parse((await runCli(['audit', '--data', data, '--json'])).stdout) as { entries: Array<{ action: string; reason: string | null; destination: string | null; details: string | Record<string, unknown> }> };
+  const reg = audit.entries.find((e) => e.action === 'evidence');
+  t.ok(reg, 'the export is in the audit log');
+  t.match(JSON.stringify(reg), /City Police, District 4.*Anna Berg.*PB-1041.*Jonas Ek.*PB-2210.*Prosecutor order 2026\/118/s, 'with agency, officers and approval');
+  t.equal(reg?.destination, 'police evidence server, case file 5521');
+  t.ok(audit.entries.some((e) => e.action === 'hold.add'), 'and the hold is audited');
+
+  // the clerk's report, with the expected key
+  const ok = await runCli(['verify-evidence', bundle, '--key', pem]);
+  t.equal(ok.code, 0, ok.stdout + ok.stderr);
+  t.match(ok.stdout, /VERIFIED/);
+  t.match(ok.stdout, /Camera:\s+cam1/);
+  t.match(ok.stdout, /Agency:\s+City Police, District 4/);
+  t.match(ok.stdout, /Anna Berg, ID PB-1041/);
+  t.match(ok.stdout, /not recorded \(gap\): gap \d+: camera_offline/);
+  t.match(ok.stdout, /deleted by the box.*\[ledger #\d+\]/);
+  t.match(ok.stdout, /rule space_floor/);
+  t.match(ok.stdout, /The signing key is the expected box key/);
+  const unkeyed = await runCli(['verify-evidence', bundle]);
+  t.equal(unkeyed.code, 0, 'consistent and signed, without a key to compare');
+  t.match(unkeyed.stdout, /NOT PROVEN BY THIS CHECK[\s\S]*without --key or --anchors this check cannot tell whether that is the box's key/);
+  const json = JSON.parse((await runCli(['verify-evidence', bundle, '--key', pem, '--json'])).stdout) as { ok: boolean; segments: unknown[]; deletions: Array<{ segments: number[] }> };
+  t.equal(json.ok, true);
+  t.same(json.deletions.map((d) => d.segments), [[doomed.id]], '--json names the deletion');
+
+  // on a laptop: only the verifier's files, no node_modules, the box's data dir gone
+  const laptop = join(dir, 'laptop');
+  for (const d of ['evidence', 'common', 'recorder/catalog']) cpSync(join(DIST, d), join(laptop, 'dist', d), { recursive: true });
+  writeFileSync(join(laptop, 'package.json'), JSON.stringify({ type: 'module' }));
+  renameSync(data, join(dir, 'data-away'));
+  const lap = await new Promise<{ code: number | null; out: string }>((resolve) => {
+    import('node:child_process').then(({ execFile }) => {
+      execFile(process.execPath, [join(laptop, 'dist/evidence/verify-cli.js'), bundle, '--key', pem], { cwd: laptop }, (err, stdout, stderr) => {
+        resolve({ code: err ? (err as { code?: number }).code ?? 1 : 0, out: stdout + stderr });
+      });
+    });
+  });
+  t.equal(lap.code, 0, `the copied verifier alone verifies it: ${lap.out.slice(-400)}`);
+  t.match(lap.out, /VERIFIED/);
+  renameSync(join(dir, 'data-away'), data);
+
+  // tampering, each on a fresh copy
+  const copy = join(dir, 'tampered');
+  const fresh = () => { rmSync(copy, { recursive: true, force: true }); cpSync(bundle, copy, { recursive: true }); return copy; };
+  const manifestOf = (d: string) => JSON.parse(readFileSync(join(d, 'manifest.json'), 'utf8')) as Record<string, unknown> & { segments: Array<{ file: string; id: number }>; files: Array<{ path: string }> };
+  const fails = async (what: string, says: RegExp, args: string[] = ['--key', pem]) => {
+    const r = await runCli(['verify-evidence', copy, ...args]);
+    t.equal(r.code, 1, `${what}: exit 1`);
+    t.match(r.stdout, says, `${what}: named`);
+    t.match(r.stdout, /NOT VERIFIED/);
+  };
+  const seg = manifestOf(bundle).segments[1]!;
+
+  fresh();
+  const bytes = readFileSync(join(copy, seg.file));
+  bytes[Math.floor(bytes.length / 2)] ^= 0x01;
+  writeFileSync(join(copy, seg.file), bytes);
+  await fails('a byte in a segment', new RegExp(`${seg.file} does not match its sha256 in the manifest[\\s\\S]*segment #${seg.id}: .* is not the recorded file`));
+
+  fresh();
+  rmSync(join(copy, seg.file));
+  await fails('a removed segment file', new RegExp(`${seg.file} is missing`));
+
+  fresh();
+  const m1 = manifestOf(copy);
+  m1.segments = m1.segments.filter((s) => s.id !== seg.id);
+  m1.files = m1.files.filter((f) => f.path !== seg.file);
+  rmSync(join(copy, seg.file));
+  writeFileSync(join(copy, 'manifest.json'), JSON.stringify(m1, null, 2));
+  await fails('a segment removed with its manifest lines', new RegExp(`manifest signature does not hold[\\s\\S]*segment #${seg.id} .* neither included nor listed as unavailable`));
+
+  fresh();
+  const rows = JSON.parse(readFileSync(join(copy, 'catalog/segments.json'), 'utf8')) as Array<{ id: number; start_ms: number }>;
+  rows[0]!.start_ms += 5000;
+  writeFileSync(join(copy, 'catalog/segments.json'), JSON.stringify(rows, null, 2) + '\n');
+  await fails('an edited catalog row', new RegExp(`catalog/segments.json does not match its sha256[\\s\\S]*row #${rows[0]!.id} differs from the chained row`));
+
+  fresh();
+  const proof = JSON.parse(readFileSync(join(copy, 'proof/segments.json'), 'utf8')) as { rows: Array<{ id: number; end_ms: number }> };
+  proof.rows[0]!.end_ms += 5000;
+  writeFileSync(join(copy, 'proof/segments.json'), JSON.stringify(proof, null, 2) + '\n');
+  await fails('an edited chained row', /segments chain: the rows lead to .*, not the checkpoint's head/);
+
+  fresh();
+  const m2 = manifestOf(copy);
+  (m2.request as { agency: string }).agency = 'Someone Else';
+  writeFileSync(join(copy, 'manifest.json'), JSON.stringify(m2, null, 2));
+  await fails('a forged manifest (edited)', /the manifest signature does not hold/);
+
+  // a forger re-signs everything with a key of their own: consistent, but not the box's key
+  fresh();
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const forgedPem = publicKey.export({ type: 'spki', format: 'pem' }) as string;
+  const cp = JSON.parse(readFileSync(join(copy, 'checkpoint.json'), 'utf8')) as Parameters<typeof signCheckpoint>[0] & { signature?: string };
+  const { signature: _old, ...cpBody } = cp;
+  void _old;
+  const forgedCp = signCheckpoint({ ...cpBody, schema: CHECKPOINT_SCHEMA, public_key: forgedPem }, privateKey);
+  const cpText = canonicalJson(forgedCp) + '\n';
+  writeFileSync(join(copy, 'checkpoint.json'), cpText);
+  const { signBody } = await import('../../evidence/bundle-format.js');
+  const { createHash } = await import('node:crypto');
+  const m3 = manifestOf(copy) as unknown as Record<string, unknown> & { files: Array<{ path: string; sha256: string; bytes: number }> };
+  m3.files = m3.files.map((f) => (f.path === 'checkpoint.json' ? { ...f, sha256: createHash('sha256').update(cpText).digest('hex'), bytes: Buffer.byteLength(cpText) } : f));
+  const { signature: _s, ...m3Body } = m3;
+  void _s;
+  writeFileSync(join(copy, 'manifest.json'), JSON.stringify(signBody({ ...m3Body, public_key: forgedPem } as never, privateKey), null, 2));
+  await fails("another key (a forgery re-signed whole)", /signed by key [0-9a-f]{16}, not the expected box key/);
+  const anchorsFile = join(dir, 'anchors.jsonl');
+  writeFileSync(anchorsFile, readFileSync(join(bundle, 'checkpoint.json')));
+  await fails('another key, against the platform anchors', /none of the 1 anchors/, ['--anchors', anchorsFile]);
+  const againstAnchors = await runCli(['verify-evidence', bundle, '--anchors', anchorsFile]);
+  t.equal(againstAnchors.code, 0, `the real bundle agrees with the anchors: ${againstAnchors.stdout.slice(-300)}`);
+
+  // another box's bundle, checked against this box's key
+  mkdirSync(join(dir, 'other'), { recursive: true });
+  const other = await box(join(dir, 'other'), 'box-b');
+  const otherBundle = join(dir, 'other-bundle');
+  t.equal((await runCli(request(other.data, other.t0 - 30_000, other.t0 + 400_000, otherBundle))).code, 0);
+  rmSync(copy, { recursive: true, force: true });
+  cpSync(otherBundle, copy, { recursive: true });
+  await fails("another box's bundle", /not the expected box key/);
+});
+
+t.test('an export that fails leaves no bundle and no partial directory, and is audited', async (t) => {
+  const dir = t.testdir();
+  const { data, t0, segments } = await box(dir, 'box-a');
+  rmSync(join(data, segments[1]!.path));
+  mkdirSync(join(data, segments[1]!.path)); // unreadable as a file: the copy fails midway
+  const out = join(dir, 'bundle');
+  const r = await runCli(request(data, t0, t0 + 200_000, out));
+  t.equal(r.code, 1, `failed: ${r.stderr.trim()}`);
+  t.notOk(existsSync(out), 'no bundle under the name');
+  t.same(readdirSync(dir).filter((n) => n.includes('partial')), [], 'and no partial directory');
+  const audit = JSON.parse((await runCli(['audit', '--data', data, '--json'])).stdout) as { entries: Array<{ action: string }> };
+  t.ok(audit.entries.some((e) => e.action === 'evidence.failed'), 'the failure is in the audit log');
+});
