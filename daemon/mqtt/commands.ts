@@ -8,8 +8,9 @@ import { canonicalJson } from '../../common/canonical-json.js';
 import type { Daemon } from '../daemon.js';
 import {
   CommandArgs, CommandRequest, COMMAND_NAMES, type CommandName, type CommandReply, type ERROR_CODES,
-  type ExportArgs, type HoldArgs, type SnapshotArgs,
+  type EvidenceArgs, type ExportArgs, type HoldArgs, type SnapshotArgs,
 } from './payloads.js';
+import { requestProblems } from '../../evidence/bundle-format.js';
 import type { Topics } from './topics.js';
 
 /**
@@ -21,6 +22,8 @@ import type { Topics } from './topics.js';
 export interface EgressHandlers {
   snapshot?: (req: SnapshotArgs & { actor: string; request_id: string }) => Promise<Record<string, unknown>>;
   export?: (req: ExportArgs & { actor: string; request_id: string }) => Promise<Record<string, unknown>>;
+  /** writes an evidence bundle of originals (evidence/write-bundle.ts) under <data>/exports/ */
+  evidence?: (req: EvidenceArgs & { actor: string; request_id: string }) => Promise<Record<string, unknown>>;
   /** reads the config file again and applies it (what SIGHUP does), audited for `actor`; the outcome is read from meta `last_reload` */
   reload?: (actor: string) => Promise<unknown>;
 }
@@ -195,7 +198,19 @@ export class CommandProcessor {
         if (!this.handlers.export) throw new CommandError('unavailable', 'redaction egress not available in this build');
         return this.handlers.export({ ...a, actor, request_id: req.id });
       }
+      case 'evidence':
+        return this.evidence(req.args as EvidenceArgs, actor, req.id);
     }
+  }
+
+  /** The same required fields as `edge-nvr evidence`, checked before anything is held or copied. */
+  private async evidence(a: EvidenceArgs, actor: string, requestId: string): Promise<Record<string, unknown>> {
+    const problems = requestProblems(a);
+    if (a.to_ms <= a.from_ms) problems.push('to_ms must be after from_ms');
+    if (problems.length) throw new CommandError('invalid', `args: ${problems.join('; ')}`);
+    this.knownCamera(a.camera);
+    if (!this.handlers.evidence) throw new CommandError('unavailable', 'evidence export not available in this build');
+    return this.handlers.evidence({ ...a, actor, request_id: requestId });
   }
 
   private knownCamera(camera: string): void {
