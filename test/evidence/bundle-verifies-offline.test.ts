@@ -12,41 +12,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { boxPublicKey } from '../../common/box-key.js';
 import { canonicalJson } from '../../common/canonical-json.js';
-import { Catalog } from '../../recorder/catalog/catalog.js';
-import { CHECKPOINT_SCHEMA, signCheckpoint, takeCheckpoint } from '../../recorder/catalog/checkpoint.js';
-import { DAY_MS } from '../../watchdog/retention.js';
-import { backdate, makeClip } from '../support/backdate.js';
+import { CHECKPOINT_SCHEMA, signCheckpoint } from '../../recorder/catalog/checkpoint.js';
+import { evidenceBox as box, evidenceRequest as request } from '../support/evidence-box.js';
 import { runCli } from '../support/cli.js';
 
 const DIST = fileURLToPath(new URL('../../dist/', import.meta.url));
-const officers = ['--officer', 'Anna Berg:PB-1041', '--officer', 'Jonas Ek:PB-2210'];
-const request = (data: string, from: number, to: number, out: string) => [
-  'evidence', '--data', data, '--camera', 'cam1', '--from', String(from), '--to', String(to), '--agency', 'City Police, District 4',
-  ...officers, '--approval', 'Prosecutor order 2026/118', '--reason', 'burglary investigation, case 2026-5521', '--destination', 'police evidence server, case file 5521',
-  '--out', out, '--json',
-];
-
-/** a box with history: cam1 records 3 segments, a gap, 2 more (the last deleted by retention), cam2 in between */
-async function box(dir: string, boxId: string) {
-  const data = join(dir, 'data');
-  const clip = makeClip(join(dir, 'clip.mp4'));
-  const t0 = Date.now() - 3 * DAY_MS;
-  const catalog = Catalog.open(data);
-  catalog.setMeta('box.id', boxId);
-  const a = await backdate(data, catalog, clip, 'cam1', [t0, t0 + 60_000, t0 + 120_000]);
-  await backdate(data, catalog, clip, 'cam2', [t0]);
-  catalog.addGap('cam1', t0 + 180_000, t0 + 240_000, 'camera_offline', 'connection refused');
-  const b = await backdate(data, catalog, clip, 'cam1', [t0 + 240_000, t0 + 300_000]);
-  const doomed = b[1]!;
-  catalog.markDeleted('cam1', [doomed], {
-    rule: 'space_floor', note: 'retention: disk below the free-space floor', policy: { min_days: null, max_days: null }, holds_checked: [], clock: null,
-  });
-  rmSync(join(data, doomed.path));
-  takeCheckpoint(catalog, data, boxId, 'interval');
-  catalog.close();
-  return { data, t0, segments: [...a, ...b], doomed };
-}
-
 t.test('an evidence bundle of originals verifies offline; each tampering is named', async (t) => {
   const dir = t.testdir();
   const { data, t0, segments, doomed } = await box(dir, 'box-a');
@@ -219,4 +189,23 @@ t.test('an export that fails leaves no bundle and no partial directory, and is a
   t.same(readdirSync(dir).filter((n) => n.includes('partial')), [], 'and no partial directory');
   const audit = JSON.parse((await runCli(['audit', '--data', data, '--json'])).stdout) as { entries: Array<{ action: string }> };
   t.ok(audit.entries.some((e) => e.action === 'evidence.failed'), 'the failure is in the audit log');
+});
+
+t.test('a segment file altered on the box is left out and listed, never passed off as original', async (t) => {
+  const dir = t.testdir();
+  const { data, t0, segments } = await box(dir, 'box-a');
+  const victim = segments[0]!;
+  const bytes = readFileSync(join(data, victim.path));
+  bytes[bytes.length - 10] ^= 0xff;
+  writeFileSync(join(data, victim.path), bytes);
+  const out = join(dir, 'bundle');
+  const r = await runCli(request(data, t0, t0 + 180_000, out));
+  t.equal(r.code, 0, r.stderr);
+  const result = JSON.parse(r.stdout) as { segments: number; unavailable: Array<{ why: string; segment?: number; detail: string }> };
+  t.equal(result.segments, 2, 'the two intact segments are exported');
+  t.same(result.unavailable.map((u) => [u.why, u.segment]), [['altered_on_box', victim.id]], 'the altered one is listed');
+  t.notOk(readdirSync(join(out, 'segments')).some((n) => n.startsWith(String(victim.id).padStart(8, '0'))), 'and not in the bundle');
+  const v = await runCli(['verify-evidence', out]);
+  t.equal(v.code, 0, v.stdout);
+  t.match(v.stdout, /file altered on the box \(left out\)/);
 });
