@@ -78,6 +78,10 @@ t.test('an evidence bundle of originals verifies offline; each tampering is name
   const json = JSON.parse((await runCli(['verify-evidence', bundle, '--key', pem, '--json'])).stdout) as { ok: boolean; segments: unknown[]; deletions: Array<{ segments: number[] }> };
   t.equal(json.ok, true);
   t.same(json.deletions.map((d) => d.segments), [[doomed.id]], '--json names the deletion');
+  const again = await runCli(request(data, from, to, bundle));
+  t.equal(again.code, 2, 'an existing --out is refused');
+  t.match(again.stderr, /exists; refusing to overwrite it/);
+  t.equal((await runCli(['verify-evidence'])).code, 2, 'verify-evidence without a directory is bad usage');
 
   // on a laptop: only the verifier's files, no node_modules, the box's data dir gone
   const laptop = join(dir, 'laptop');
@@ -106,6 +110,12 @@ t.test('an evidence bundle of originals verifies offline; each tampering is name
     t.match(r.stdout, /NOT VERIFIED/);
   };
   const seg = manifestOf(bundle).segments[1]!;
+
+  fresh();
+  writeFileSync(join(copy, 'segments', 'notes.txt'), 'added on the way');
+  const added = await runCli(['verify-evidence', copy, '--key', pem]);
+  t.equal(added.code, 0, 'a file added beside the bundle does not change what is proven');
+  t.match(added.stdout, /NOTES[\s\S]*segments\/notes.txt is not part of the signed bundle/, 'but it is noted');
 
   fresh();
   const bytes = readFileSync(join(copy, seg.file));
@@ -189,6 +199,8 @@ t.test('an export that fails leaves no bundle and no partial directory, and is a
   t.same(readdirSync(dir).filter((n) => n.includes('partial')), [], 'and no partial directory');
   const audit = JSON.parse((await runCli(['audit', '--data', data, '--json'])).stdout) as { entries: Array<{ action: string }> };
   t.ok(audit.entries.some((e) => e.action === 'evidence.failed'), 'the failure is in the audit log');
+  const holds = JSON.parse((await runCli(['hold', 'list', '--data', data, '--json'])).stdout) as { holds: unknown[] };
+  t.equal(holds.holds.length, 1, 'the hold placed before the failure stays');
 });
 
 t.test('a segment file altered on the box is left out and listed, never passed off as original', async (t) => {
