@@ -6,8 +6,10 @@
  * tampering is then named and fails it.
  */
 import t from 'tap';
+import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { boxPublicKey } from '../../common/box-key.js';
@@ -83,18 +85,14 @@ t.test('an evidence bundle of originals verifies offline; each tampering is name
   t.match(again.stderr, /exists; refusing to overwrite it/);
   t.equal((await runCli(['verify-evidence'])).code, 2, 'verify-evidence without a directory is bad usage');
 
-  // on a laptop: only the verifier's files, no node_modules, the box's data dir gone
-  const laptop = join(dir, 'laptop');
+  // on a laptop: only the verifier's files, outside the project (no node_modules up the tree), the box's data dir gone
+  const laptop = mkdtempSync(join(tmpdir(), 'edge-nvr-laptop-'));
+  t.teardown(() => rmSync(laptop, { recursive: true, force: true }));
   for (const d of ['evidence', 'common', 'recorder/catalog']) cpSync(join(DIST, d), join(laptop, 'dist', d), { recursive: true });
   writeFileSync(join(laptop, 'package.json'), JSON.stringify({ type: 'module' }));
   renameSync(data, join(dir, 'data-away'));
-  const lap = await new Promise<{ code: number | null; out: string }>((resolve) => {
-    import('node:child_process').then(({ execFile }) => {
-      execFile(process.execPath, [join(laptop, 'dist/evidence/verify-cli.js'), bundle, '--key', pem], { cwd: laptop }, (err, stdout, stderr) => {
-        resolve({ code: err ? (err as { code?: number }).code ?? 1 : 0, out: stdout + stderr });
-      });
-    });
-  });
+  const run = spawnSync(process.execPath, [join(laptop, 'dist/evidence/verify-cli.js'), bundle, '--key', pem], { cwd: laptop, encoding: 'utf8', timeout: 60000 });
+  const lap = { code: run.status, out: run.stdout + run.stderr };
   t.equal(lap.code, 0, `the copied verifier alone verifies it: ${lap.out.slice(-400)}`);
   t.match(lap.out, /VERIFIED/);
   renameSync(join(dir, 'data-away'), data);
