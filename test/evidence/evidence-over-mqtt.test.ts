@@ -86,4 +86,6 @@ t.test('cmd/evidence from an authenticated platform writes a bundle that verifie
   t.ok(audit.entries.some((e) => e.action === 'cmd.rejected' && e.actor === 'mqtt:someone-else'), 'the refused client is audited too');
   t.equal((await daemon.stop()).code, 0);
   t.same(sub.messages.filter((m) => m.errors).map((m) => `${m.topic}: ${m.errors}`), [], 'every message validates against its published schema');
+  const verified2 = await runCli(['verify', '--data', data]);
+  t.equal(verified2.code, 0, `the box's own verify still holds after the export (hold, ledger, audit):\n${verified2.stdout.slice(-1200)}`);
 });
