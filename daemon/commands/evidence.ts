@@ -1,10 +1,9 @@
 import { writeEvidenceBundle, EvidenceRequestError } from '../../evidence/write-bundle.js';
 import { parseOfficer } from '../../evidence/bundle-format.js';
-import { Catalog } from '../../recorder/catalog/catalog.js';
 import { EXIT, parseCommand, UsageError } from '../args.js';
 import { cliActor } from '../audit-trail.js';
 import { BOX_ID_META } from '../daemon.js';
-import { dataDirFrom, dataDirOptions, openCatalogReadOnly, parseTime } from './data-dir.js';
+import { dataDirFrom, dataDirOptions, openCatalogForWriting, parseTime } from './data-dir.js';
 
 export const spec = {
   name: 'evidence',
@@ -38,8 +37,7 @@ export async function run(argv: string[]): Promise<number> {
   const fromMs = parseTime('from', v.from)!, toMs = parseTime('to', v.to)!;
   if (fromMs >= toMs) throw new UsageError('--from must be before --to');
   const dataDir = dataDirFrom(v);
-  openCatalogReadOnly(dataDir).close(); // a clear error when there is no catalog; never a new one
-  const catalog = Catalog.open(dataDir);
+  const catalog = openCatalogForWriting(dataDir); // a clear error when there is no catalog; never a new one
   try {
     const r = await writeEvidenceBundle(catalog, dataDir, {
       camera: v.camera!, fromMs, toMs, actor: cliActor(), out: v.out!, boxId: catalog.getMeta(BOX_ID_META) ?? 'unconfigured', via: 'cli',
