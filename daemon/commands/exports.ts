@@ -1,7 +1,7 @@
 import { listExports } from '../../evidence/exports-dir.js';
 import { isoTime } from '../../common/human.js';
 import { EXIT, parseCommand } from '../args.js';
-import { dataDirFrom, dataDirOptions } from './data-dir.js';
+import { dataDirFrom, dataDirOptions, openCatalogReadOnly } from './data-dir.js';
 
 export const spec = {
   name: 'exports',
@@ -15,7 +15,9 @@ export const spec = {
 export async function run(argv: string[]): Promise<number> {
   const args = parseCommand(spec, argv);
   if (!args) return EXIT.ok;
-  const entries = listExports(dataDirFrom(args.values));
+  const dataDir = dataDirFrom(args.values);
+  openCatalogReadOnly(dataDir).close(); // a mistyped --data is refused, not listed as "no exports"
+  const entries = listExports(dataDir);
   if (args.values.json) {
     process.stdout.write(JSON.stringify({ exports: entries }, null, 2) + '\n');
     return EXIT.ok;
