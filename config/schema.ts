@@ -201,7 +201,7 @@ export const Config = Type.Object(
         retention: Retention('recordings', { default: {} }),
         exports_max_days: Type.Union([Type.Number({ exclusiveMinimum: 0 }), Type.Null()], {
           default: 30,
-          description: 'exports and redacted copies in <storage.path>/exports are deleted after this many days (null keeps them)',
+          description: 'exports, redacted copies and evidence bundles in <storage.path>/exports are deleted after this many days, unless an active hold covers them (null keeps them)',
         }),
       },
       { ...strict, default: {} },

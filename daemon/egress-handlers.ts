@@ -11,6 +11,7 @@ import { DAEMON_ACTOR } from '../watchdog/camera-identity.js';
 import type { StillWriter } from '../watchdog/tamper-monitor.js';
 import type { StillHeader } from './commands/still.js';
 import type { Daemon } from './daemon.js';
+import { writeEvidenceBundle } from '../evidence/write-bundle.js';
 import type { EgressHandlers } from './mqtt/commands.js';
 
 /** Request ids come from outside: only a safe slice of one goes into a file name. */
@@ -22,6 +23,11 @@ export function exportPath(dataDir: string, kind: string, requestId: string, ext
 }
 
 const reply = (r: EgressResult) => ({ ...r });
+
+/** An evidence bundle's directory under `<data>/exports/`, named like the other exports. */
+export function evidencePath(dataDir: string, requestId: string): string {
+  return exportPath(dataDir, 'evidence', requestId, 'evidence');
+}
 
 /**
  * The egress gate loads ONNX Runtime and its models: about 30 MB the daemon does not carry
@@ -35,7 +41,7 @@ const gate = () => import('../redaction/egress.js');
  * names them with their hashes. The gate audits each one; the command is audited besides.
  * Each job reads the daemon's config as it is then: a reload applies to the next one at once.
  */
-export function egressHandlers(daemon: Daemon, log: Logger): Pick<EgressHandlers, 'snapshot' | 'export'> {
+export function egressHandlers(daemon: Daemon, log: Logger): Pick<EgressHandlers, 'snapshot' | 'export' | 'evidence'> {
   const ctx = (signal: AbortSignal) => ({ catalog: daemon.catalog!, dataDir: daemon.dataDir, config: daemon.config, log, signal });
   return {
     snapshot: async (r) => {
@@ -51,6 +57,14 @@ export function egressHandlers(daemon: Daemon, log: Logger): Pick<EgressHandlers
         camera: r.camera, fromMs: r.from_ms, toMs: r.to_ms, reason: r.reason, requester: r.actor,
         out: exportPath(daemon.dataDir, 'export', r.request_id, 'mp4'),
       }));
+    },
+    evidence: async (r) => {
+      const result = await writeEvidenceBundle(daemon.catalog!, daemon.dataDir, {
+        camera: r.camera, fromMs: r.from_ms, toMs: r.to_ms, actor: r.actor, out: evidencePath(daemon.dataDir, r.request_id), boxId: daemon.config.box.id, via: 'mqtt',
+        request: { agency: r.agency, officers: r.officers, approval: r.approval, reason: r.reason, destination: r.destination },
+      }, (type, camera, data) => daemon.raise(type, camera, { ...data }));
+      log.info({ out: result.out, bundle_id: result.bundle_id, segments: result.segments }, 'evidence bundle written');
+      return { ...result };
     },
   };
 }

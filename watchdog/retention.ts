@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { readdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Catalog, Deletion, SegmentRow } from '../recorder/catalog/catalog.js';
@@ -7,6 +7,7 @@ import type { ClockFacts, DeletionRule, RetentionPauseData, RetentionPolicyData 
 import { QUARANTINE_DIR } from '../recorder/recovery.js';
 import type { RaiseEvent } from './events.js';
 import { groupBy } from '../common/group-by.js';
+import { EXPORTS_DIR, listExports } from '../evidence/exports-dir.js';
 
 export const DAY_MS = 86_400_000;
 
@@ -88,7 +89,6 @@ const SPACE_ROUNDS = 25;
 const ALARM_REPEAT_MS = 10 * 60_000;
 const REPORT_EVERY_MS = 60 * 60_000;
 const EXPORTS_EVERY_MS = 60 * 60_000;
-export const EXPORTS_DIR = 'exports';
 const BASELINE_META = 'disk.unaccounted_per_hour';
 const BASELINE_HOURS = 24;
 
@@ -354,33 +354,21 @@ export class Retention {
     return done.length;
   }
 
-  /** Exports and redacted copies past `exports_max_days` (by their signed manifest's time, else
-   * the file's), unless an active hold covers their camera and range. One ledger entry a sweep. */
+  /** Exports, redacted copies and evidence bundles past `exports_max_days` (by their signed
+   * manifest's time, else the file's), unless an active hold covers their camera and range (an
+   * evidence export holds its own range, so its bundle stays while the hold does). What an export
+   * is comes from evidence/exports-dir.ts, which `edge-nvr exports` lists. One ledger entry a sweep. */
   private sweepExports(now: number, holds: number[], clock: ClockFacts): number {
     const days = this.policy.exportsMaxDays ?? null;
     if (days === null) return 0;
-    const dir = join(this.dataDir, EXPORTS_DIR);
-    const names = safeReaddir(dir);
     const active = this.catalog.holds();
     const files: Array<{ file: string; created_ms: number; bytes: number }> = [];
-    for (const name of names.filter((n) => !n.endsWith('.manifest.json'))) {
-      const path = join(dir, name);
-      let st;
-      try { st = statSync(path); } catch { continue; }
-      if (!st.isFile()) continue;
-      let created = st.mtimeMs;
-      let covered = false;
-      const manifest = names.includes(`${name}.manifest.json`) ? readManifest(join(dir, `${name}.manifest.json`)) : undefined;
-      if (manifest?.created) created = Date.parse(manifest.created) || created;
-      if (manifest?.camera && manifest.from && manifest.to) {
-        const from = Date.parse(manifest.from), to = Date.parse(manifest.to);
-        covered = active.some((h) => (h.camera === null || h.camera === manifest.camera) && h.from_ms < to && h.to_ms > from);
-      }
-      if (covered || created >= now - days * DAY_MS) continue;
-      files.push({ file: `${EXPORTS_DIR}/${name}`, created_ms: Math.round(created), bytes: st.size });
-      if (manifest) {
-        try { files.push({ file: `${EXPORTS_DIR}/${name}.manifest.json`, created_ms: Math.round(created), bytes: statSync(`${path}.manifest.json`).size }); } catch { /* gone */ }
-      }
+    for (const e of listExports(this.dataDir)) {
+      const covered = e.camera !== null && e.from_ms !== null && e.to_ms !== null
+        && active.some((h) => (h.camera === null || h.camera === e.camera) && h.from_ms < e.to_ms! && h.to_ms > e.from_ms!);
+      if (covered || e.created_ms >= now - days * DAY_MS) continue;
+      files.push({ file: e.path, created_ms: e.created_ms, bytes: e.bytes - (e.manifest ? fileBytes(join(this.dataDir, e.manifest)) : 0) });
+      if (e.manifest) files.push({ file: e.manifest, created_ms: e.created_ms, bytes: fileBytes(join(this.dataDir, e.manifest)) });
     }
     if (!files.length) return 0;
     const note = `retention: export older than exports_max_days ${days}`;
@@ -388,7 +376,7 @@ export class Retention {
       rule: 'exports_max_days', files, state_at_ms: now, note, policy: { min_days: null, max_days: days }, holds_checked: holds, clock,
     }, now);
     for (const f of files) {
-      try { unlinkSync(join(this.dataDir, f.file)); } catch (err) {
+      try { rmSync(join(this.dataDir, f.file), { recursive: true }); } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.log.error({ err, path: f.file }, 'cannot delete an export');
       }
     }
@@ -472,8 +460,5 @@ function dirBytes(dir: string): number {
   return n;
 }
 
-function readManifest(path: string): { created?: string; camera?: string; from?: string; to?: string } | undefined {
-  try { return JSON.parse(readFileSync(path, 'utf8')) as { created?: string; camera?: string; from?: string; to?: string }; } catch { return undefined; }
-}
 
 const fmtBytes = (b: number) => (b >= 2 ** 30 ? `${(b / 2 ** 30).toFixed(1)} GiB` : `${(b / 2 ** 20).toFixed(0)} MiB`);

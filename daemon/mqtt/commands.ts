@@ -10,9 +10,10 @@ import type { Daemon } from '../daemon.js';
 import type { ReloadResult } from '../reload-outcome.js';
 import {
   CommandArgs, CommandRequest, COMMAND_NAMES, type CommandName, type CommandReply, type ERROR_CODES,
-  type ExportArgs, type HoldArgs, type SnapshotArgs,
+  type EvidenceArgs, type ExportArgs, type HoldArgs, type SnapshotArgs,
 } from './payloads.js';
 import { RefusalLimiter } from './refusals.js';
+import { requestProblems } from '../../evidence/bundle-format.js';
 import type { Topics } from './topics.js';
 
 /** What every egress request carries besides its arguments. */
@@ -33,6 +34,8 @@ export interface EgressHandlers {
   export?: (req: ExportArgs & EgressCall) => Promise<Record<string, unknown>>;
   /** reads the config file again and applies it (what SIGHUP does), audited for `actor` */
   reload?: (actor: string) => Promise<ReloadResult>;
+  /** writes an evidence bundle of originals (evidence/write-bundle.ts) under <data>/exports/ */
+  evidence?: (req: EvidenceArgs & { actor: string; request_id: string }) => Promise<Record<string, unknown>>;
 }
 
 export interface CommandSettings {
@@ -271,6 +274,8 @@ export class CommandProcessor {
         if (!handler) throw new CommandError('unavailable', 'redaction egress not available in this build');
         return this.egress((signal) => handler({ ...a, actor, request_id: req.id, signal }));
       }
+      case 'evidence':
+        return this.evidence(req.args as EvidenceArgs, actor, req.id);
     }
   }
 
@@ -294,6 +299,16 @@ export class CommandProcessor {
       if (this.cancel.signal.aborted) throw new CommandError('failed', `cancelled: ${(this.cancel.signal.reason as Error).message}; nothing was written`);
       throw err;
     });
+  }
+
+  /** The same required fields as `edge-nvr evidence`, checked before anything is held or copied. */
+  private async evidence(a: EvidenceArgs, actor: string, requestId: string): Promise<Record<string, unknown>> {
+    const problems = requestProblems(a);
+    if (a.to_ms <= a.from_ms) problems.push('to_ms must be after from_ms');
+    if (problems.length) throw new CommandError('invalid', `args: ${problems.join('; ')}`);
+    this.knownCamera(a.camera);
+    if (!this.handlers.evidence) throw new CommandError('unavailable', 'evidence export not available in this build');
+    return this.handlers.evidence({ ...a, actor, request_id: requestId });
   }
 
   private knownCamera(camera: string): void {

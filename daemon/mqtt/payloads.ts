@@ -198,7 +198,7 @@ export const CheckpointPayload = obj(
 
 /* ------------------------------------------------------------------ commands */
 
-export const COMMAND_NAMES = ['snapshot', 'export', 'hold', 'reload'] as const;
+export const COMMAND_NAMES = ['snapshot', 'export', 'hold', 'reload', 'evidence'] as const;
 export type CommandName = (typeof COMMAND_NAMES)[number];
 
 const Reason = Type.String({ minLength: 3, maxLength: 500, description: 'why (registered in the audit log)' });
@@ -209,11 +209,22 @@ export const CommandArgs = {
   reload: obj({}),
   snapshot: obj({ camera: Id, at_ms: Type.Optional(Ms), reason: Reason, destination: Type.Optional(Destination) }),
   export: obj({ camera: Id, from_ms: Ms, to_ms: Ms, reason: Reason, destination: Type.Optional(Destination) }),
+  evidence: obj({
+    camera: Id, from_ms: Ms, to_ms: Ms,
+    agency: Type.String({ minLength: 2, maxLength: 200, description: 'the requesting agency' }),
+    officers: Type.Array(obj({ name: Type.String({ minLength: 2, maxLength: 200 }), id: Type.String({ minLength: 1, maxLength: 100, description: 'the officer\'s ID number' }) }), {
+      minItems: 2, maxItems: 20, description: 'the officers receiving the copy: at least two, with different ID numbers',
+    }),
+    approval: Type.String({ minLength: 2, maxLength: 500, description: 'the approving document or reference' }),
+    reason: Reason,
+    destination: Type.String({ minLength: 2, maxLength: 500, description: 'where the copy goes (registered in the audit log)' }),
+  }, { description: 'an evidence bundle of the ORIGINAL recordings, written under <data>/exports/ (docs/evidence.md); places a legal hold on the range' }),
 } satisfies Record<CommandName, TSchema>;
 
 export type HoldArgs = Static<typeof CommandArgs.hold>;
 export type SnapshotArgs = Static<typeof CommandArgs.snapshot>;
 export type ExportArgs = Static<typeof CommandArgs.export>;
+export type EvidenceArgs = Static<typeof CommandArgs.evidence>;
 
 export const CommandRequest = obj(
   {
@@ -221,7 +232,7 @@ export const CommandRequest = obj(
     client: Type.String({ pattern: '^[A-Za-z0-9._:@-]{1,128}$', description: 'the sender\'s identity (checked against mqtt.commands.allowed_clients)' }),
     nonce: Type.String({ pattern: '^[A-Za-z0-9_-]{16,128}$', description: 'unique per command; a nonce seen before is a replay' }),
     ts: Type.Integer({ minimum: 0, description: 'when it was sent, ms since the epoch; must be within mqtt.commands.replay_window_s of the box clock (either way); the nonce is remembered until then' }),
-    args: Type.Record(Type.String(), Type.Unknown(), { description: 'per command: see the args schemas (hold, reload, snapshot, export)' }),
+    args: Type.Record(Type.String(), Type.Unknown(), { description: 'per command: see the args schemas (hold, reload, snapshot, export, evidence)' }),
     hmac: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$', description: 'hex HMAC-SHA256 with the shared secret over "edge-nvr-cmd\\n<box id>\\n<topic>\\n" + canonical JSON of the request without hmac (keys sorted at every level, no whitespace); required: the box refuses unsigned commands' })),
   },
   { $id: 'https://edge-nvr.org/schema/mqtt/command.json', title: '<prefix>/cmd/<name> (in)' },
@@ -264,6 +275,7 @@ export const PUBLISHED_SCHEMAS: Record<string, TSchema> = {
   'cmd-reload-args.schema.json': { ...CommandArgs.reload, $id: 'https://edge-nvr.org/schema/mqtt/cmd-reload-args.json' },
   'cmd-snapshot-args.schema.json': { ...CommandArgs.snapshot, $id: 'https://edge-nvr.org/schema/mqtt/cmd-snapshot-args.json' },
   'cmd-export-args.schema.json': { ...CommandArgs.export, $id: 'https://edge-nvr.org/schema/mqtt/cmd-export-args.json' },
+  'cmd-evidence-args.schema.json': { ...CommandArgs.evidence, $id: 'https://edge-nvr.org/schema/mqtt/cmd-evidence-args.json' },
 };
 
 /** The published text of a schema: draft-07, JSON round-trip (drops TypeBox's symbols), 2 spaces. */

@@ -17,7 +17,10 @@ import { boxKey, keyFingerprint } from '../../common/box-key.js';
 import { canonicalJson } from '../../common/canonical-json.js';
 import { appendAudit } from './audit-log.js';
 import type { Catalog, ChainHead, CheckpointRow } from './catalog.js';
-import { segmentHash, type ChainedFields } from './hash-chain.js';
+import type { AuditRow } from './audit-log.js';
+import { ChainWalker } from './chain.js';
+import { auditHash, ledgerHash, segmentHash, type ChainedFields } from './hash-chain.js';
+import type { LedgerRow } from './ledger.js';
 
 export const CHECKPOINT_SCHEMA = 'edge-nvr/checkpoint@1';
 export const CHAINS = ['segments', 'ledger', 'audit'] as const;
@@ -195,12 +198,17 @@ export interface SegmentsProof {
   rows: Array<ChainedFields & { provenance: string | null }>;
 }
 
-/** Proof that segment rows `fromId`..`toId` lead to the head of a stored checkpoint (the
- * oldest covering `toId`). Undefined when no stored checkpoint covers `toId` yet. */
-export function proveSegments(catalog: Catalog, fromId: number, toId: number): SegmentsProof | undefined {
-  const row = catalog.checkpointCovering(toId);
-  if (!row) return undefined;
-  const checkpoint = parseCheckpoint(row.payload);
+/** Proof that segment rows `fromId`..`toId` lead to the head of a checkpoint: `at` (one just
+ * taken, as an evidence export does), else the oldest stored one covering `toId`. Undefined when
+ * no checkpoint covers `toId` yet. */
+export function proveSegments(catalog: Catalog, fromId: number, toId: number, at?: Checkpoint): SegmentsProof | undefined {
+  let checkpoint = at;
+  if (!checkpoint) {
+    const row = catalog.checkpointCovering(toId);
+    if (!row) return undefined;
+    checkpoint = parseCheckpoint(row.payload);
+  }
+  if (checkpoint.chains.segments.length < toId) return undefined;
   const first = catalog.segment(fromId);
   if (!first) return undefined;
   const rows = catalog.db.prepare('SELECT id, camera, start_ms, end_ms, bytes, path, sha256, provenance FROM segments WHERE id >= ? AND id <= ? ORDER BY id')
@@ -225,5 +233,52 @@ export function verifySegmentsProof(p: SegmentsProof): { ok: boolean; problems: 
   // the head commits to every row before it: a forged prev_hash cannot reach it
   if (last !== target.length) problems.push(`the rows end at #${last}, the checkpoint at #${target.length}`);
   else if (head !== target.head) problems.push(`the rows lead to ${head.slice(0, 16)}…, not the checkpoint's head ${target.head.slice(0, 16)}…`);
+  return { ok: problems.length === 0, problems };
+}
+
+/** Rows `from`..`checkpoint.chains[chain].length` of the ledger or the audit log, with the link
+ * into the first: what an evidence bundle carries to show its ledger entries (gaps, holds,
+ * deletions) and its own audit entry are among those the checkpoint signed. */
+export interface LogProof<R> {
+  chain: 'ledger' | 'audit';
+  /** prev_hash of the first row */
+  prev_hash: string;
+  /** the audit log's first v2 id (hash-chain.ts); unused for the ledger */
+  v2_from: number;
+  rows: R[];
+}
+export type LedgerProof = LogProof<LedgerRow>;
+export type AuditProof = LogProof<AuditRow>;
+
+/** Proof that ledger rows from `fromId` on lead to `checkpoint`'s ledger head. */
+export function proveLedger(catalog: Catalog, fromId: number, checkpoint: Checkpoint): LedgerProof | undefined {
+  const rows = catalog.db.prepare('SELECT * FROM ledger WHERE id >= ? AND id <= ? ORDER BY id').all(fromId, checkpoint.chains.ledger.length) as LedgerRow[];
+  if (!rows.length || rows[0]!.id !== fromId) return undefined;
+  return { chain: 'ledger', prev_hash: rows[0]!.prev_hash, v2_from: 1, rows };
+}
+
+/** Proof that audit entries from `fromId` on lead to `checkpoint`'s audit head. */
+export function proveAudit(catalog: Catalog, fromId: number, checkpoint: Checkpoint): AuditProof | undefined {
+  const rows = catalog.db.prepare('SELECT * FROM audit_log WHERE id >= ? AND id <= ? ORDER BY id').all(fromId, checkpoint.chains.audit.length) as AuditRow[];
+  if (!rows.length || rows[0]!.id !== fromId) return undefined;
+  return { chain: 'audit', prev_hash: rows[0]!.prev_hash, v2_from: catalog.auditV2From, rows };
+}
+
+/** Recomputes a ledger or audit proof with the one chain walker: every row hashes as it
+ * claims, follows the one before, and the last is the checkpoint's head. Pure, like
+ * verifySegmentsProof; the checkpoint's signature is checked there, not here. */
+export function verifyLogProof<R extends LedgerRow | AuditRow>(p: LogProof<R>, checkpoint: Checkpoint): { ok: boolean; problems: string[] } {
+  const first = p.rows[0];
+  if (!first) return { ok: false, problems: [`the ${p.chain} proof has no rows`] };
+  const recompute = p.chain === 'ledger'
+    ? (r: R, prev: string) => ledgerHash(prev, r as LedgerRow)
+    : (r: R, prev: string) => auditHash(prev, r as AuditRow, p.v2_from);
+  const walker = new ChainWalker<R>((r) => ({ id: r.id, prev: r.prev_hash, hash: r.hash }), recompute,
+    { noun: p.chain === 'ledger' ? 'ledger entry' : 'audit entry' }).resumeAfter(first.id - 1, p.prev_hash);
+  for (const r of p.rows) walker.step(r);
+  const problems = walker.result.problems.map((x) => x.detail);
+  const target = checkpoint.chains[p.chain];
+  if (walker.result.length !== target.length) problems.push(`the ${p.chain} rows end at #${walker.result.length}, the checkpoint at #${target.length}`);
+  else if (walker.result.head !== target.head) problems.push(`the ${p.chain} rows lead to ${walker.result.head.slice(0, 16)}…, not the checkpoint's head ${target.head.slice(0, 16)}…`);
   return { ok: problems.length === 0, problems };
 }

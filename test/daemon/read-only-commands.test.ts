@@ -6,12 +6,15 @@ import { runCli } from '../support/cli.js';
 
 const COMMANDS: string[][] = [
   ['recordings'], ['recordings', '--camera', 'gate'], ['verify'], ['status'], ['status', '--json'], ['audit'], ['audit', '--verify'],
-  ['hold', 'list'], ['hold', 'release', '1'],
+  ['hold', 'list'], ['hold', 'release', '1'], ['exports'],
   ['tamper', 'show'], ['tamper', 'show', '--camera', 'gate', '--json'],
   // tamper reset writes (retires the reference, audited), but only into a catalog the daemon made
   ['tamper', 'reset', '--camera', 'gate', '--reason', 're-aimed after the renovation'],
   // hold add writes, but only into a catalog the daemon made
   ['hold', 'add', '--camera', 'gate', '--from', '2026-01-01T00:00:00Z', '--to', '2026-01-02T00:00:00Z', '--reason', 'case 42'],
+  // so does evidence (a hold, the audit log); its bundle goes to --out only once the catalog is found
+  ['evidence', '--camera', 'gate', '--from', '2026-01-01T00:00:00Z', '--to', '2026-01-02T00:00:00Z', '--agency', 'Police', '--officer', 'A B:1',
+    '--officer', 'C D:2', '--approval', 'order 1', '--reason', 'case 42', '--destination', 'case file', '--out', 'bundle-not-written'],
 ];
 
 t.test('a mistyped --data is refused with "no edge-nvr data in DIR", exit 2, and nothing is created', async (t) => {

@@ -1,0 +1,58 @@
+/** The verifier's report in words a court clerk can read: what was proven, about what footage,
+ * what is not in the bundle and why, who exported it, on whose approval, why and to where. */
+import type { EvidenceReport } from './verify-bundle.js';
+
+const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
+const span = (a: number, b: number) => `${iso(a)} to ${iso(b)}`;
+const WHY: Record<string, string> = {
+  deleted: 'deleted by the box', missing: 'file missing on the box', altered_on_box: 'file altered on the box (left out)',
+  gap: 'not recorded (gap)', not_recorded: 'nothing recorded',
+};
+
+export function clerkReport(r: EvidenceReport): string {
+  const L: string[] = [];
+  const m = r.manifest;
+  L.push('EVIDENCE BUNDLE VERIFICATION', '');
+  L.push(`Bundle:       ${r.bundle}`);
+  L.push(`Result:       ${r.ok ? 'VERIFIED: every check below holds' : `NOT VERIFIED: ${r.mismatches.length} problem(s) found (listed below)`}`);
+  if (m) {
+    L.push('', 'FOOTAGE');
+    L.push(`Box:          ${m.box_id}`);
+    L.push(`Camera:       ${m.camera}`);
+    L.push(`Requested:    ${span(m.from_ms, m.to_ms)}`);
+    L.push(`Included:     ${r.segments.length} original segment file(s), ${r.segments.reduce((s, x) => s + x.bytes, 0)} bytes`);
+    for (const s of r.segments) L.push(`              ${s.file}  ${span(s.start_ms, s.end_ms)}`);
+    L.push('', 'NOT IN THE BUNDLE');
+    if (!r.unavailable.length) L.push('              nothing: the whole range is included');
+    for (const u of r.unavailable) L.push(`              ${span(u.from_ms, u.to_ms)}  ${WHY[u.why] ?? u.why}: ${u.detail}${u.ledger_entry ? ` [ledger #${u.ledger_entry}]` : ''}`);
+    if (r.deletions.length) {
+      L.push('', 'DELETIONS RECORDED IN THE LEDGER');
+      for (const d of r.deletions) L.push(`              ledger #${d.ledger_entry} at ${iso(d.at_ms)}: rule ${d.rule}, ${d.segments.length} segment(s): ${d.note}`);
+    }
+    L.push('', 'REGISTRATION');
+    L.push(`Exported:     ${iso(m.created_ms)} by ${m.exported_by}`);
+    L.push(`Agency:       ${m.request.agency}`);
+    for (const [i, o] of m.request.officers.entries()) L.push(`${i === 0 ? 'Officers:' : '         '}     ${o.name}, ID ${o.id}`);
+    L.push(`Approval:     ${m.request.approval}`);
+    L.push(`Reason:       ${m.request.reason}`);
+    L.push(`Destination:  ${m.request.destination}`);
+    L.push(`Legal hold:   #${m.hold_id} placed on the range at export`);
+    L.push(`Audit entry:  #${m.audit_entry}`);
+  }
+  L.push('', 'PROVEN');
+  for (const p of r.proven) L.push(`  - ${p}`);
+  if (!r.proven.length) L.push('  nothing');
+  if (r.cannot_prove.length) {
+    L.push('', 'NOT PROVEN BY THIS CHECK');
+    for (const p of r.cannot_prove) L.push(`  - ${p}`);
+  }
+  if (r.mismatches.length) {
+    L.push('', 'PROBLEMS');
+    for (const p of r.mismatches) L.push(`  - ${p}`);
+  }
+  if (r.notes.length) {
+    L.push('', 'NOTES');
+    for (const p of r.notes) L.push(`  - ${p}`);
+  }
+  return L.join('\n') + '\n';
+}

@@ -1,0 +1,280 @@
+/**
+ * The offline reader of an evidence bundle (bundle-format.ts). It needs nothing of the box:
+ * no catalog, no data dir, no npm package beyond this one's own files (node:crypto, common/ and
+ * the pure proof functions of recorder/catalog/). What it checks, each independently:
+ * - every file listed in the signed manifest is there with its sha256 and size;
+ * - the manifest's signature holds, and the checkpoint's, with one and the same key;
+ * - the segment rows chain from the first in the range to the checkpoint's head (so no row was
+ *   edited, removed or inserted), each original file has the sha256 its row records, and every
+ *   row of the camera in the range is either included or listed as unavailable;
+ * - the ledger entries (gaps, holds, deletions) and this export's audit entry chain to the
+ *   checkpoint's heads, and the audit entry registers the request the manifest states;
+ * - with --key or --anchors: the key is the expected box's (without, it says it cannot tell).
+ */
+import { createPublicKey } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { isAbsolute, join, normalize, relative, sep } from 'node:path';
+import { keyFingerprint } from '../common/box-key.js';
+import { canonicalJson } from '../common/canonical-json.js';
+import { sha256File } from '../common/file-hash.js';
+import type { AuditRow } from '../recorder/catalog/audit-log.js';
+import {
+  CHAINS, parseCheckpoint, signatureValid, verifyLogProof, verifySegmentsProof,
+  type AuditProof, type ChainName, type Checkpoint, type LedgerProof, type SegmentsProof,
+} from '../recorder/catalog/checkpoint.js';
+import { segmentHash } from '../recorder/catalog/hash-chain.js';
+import type { DeletionData } from '../recorder/catalog/ledger.js';
+import {
+  BUNDLE_SCHEMA, CHECKPOINT_FILE, FILES, MANIFEST_FILE, bodySignatureHolds, type BundleManifest, type Unavailable,
+} from './bundle-format.js';
+
+export interface KeyCheck {
+  fingerprint: string | null;
+  /** how the key was compared: with --key, with --anchors, or not at all */
+  expected: 'key' | 'anchors' | 'none';
+  matches: boolean | null;
+}
+
+export interface DeletionShown { ledger_entry: number; at_ms: number; rule: string; note: string; segments: number[] }
+export interface GapShown { ledger_entry: number; at_ms: number; start_ms: number; end_ms: number | null; cause: string }
+
+export interface EvidenceReport {
+  ok: boolean;
+  bundle: string;
+  manifest: Omit<BundleManifest, 'files' | 'signature' | 'public_key' | 'segments' | 'unavailable' | 'ledger_entries'> | null;
+  key: KeyCheck;
+  checkpoint: { at_ms: number; box: string; lengths: Record<ChainName, number> } | null;
+  segments: Array<{ id: number; file: string; start_ms: number; end_ms: number; bytes: number; sha256: string }>;
+  unavailable: Unavailable[];
+  deletions: DeletionShown[];
+  gaps: GapShown[];
+  /** sentences: what holds */
+  proven: string[];
+  /** sentences: what this run could not establish */
+  cannot_prove: string[];
+  /** sentences: what does not hold (any one makes the bundle fail) */
+  mismatches: string[];
+  /** things seen that do not change what is proven (files added beside the bundle) */
+  notes: string[];
+}
+
+export interface VerifyOptions {
+  /** the expected box public key, PEM text */
+  keyPem?: string;
+  /** checkpoints the platform received from the box (JSON lines) */
+  anchorsText?: string;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export async function verifyEvidenceBundle(dir: string, opts: VerifyOptions = {}): Promise<EvidenceReport> {
+  const report: EvidenceReport = {
+    ok: false, bundle: dir, manifest: null, key: { fingerprint: null, expected: opts.keyPem ? 'key' : opts.anchorsText ? 'anchors' : 'none', matches: null },
+    checkpoint: null, segments: [], unavailable: [], deletions: [], gaps: [], proven: [], cannot_prove: [], mismatches: [], notes: [],
+  };
+  const bad = (s: string) => report.mismatches.push(s);
+  const finish = () => ({ ...report, ok: report.mismatches.length === 0 });
+
+  // the manifest and its signature
+  let m: BundleManifest;
+  try {
+    m = JSON.parse(readFileSync(join(dir, MANIFEST_FILE), 'utf8')) as BundleManifest;
+  } catch (err) {
+    bad(`${MANIFEST_FILE} cannot be read: ${(err as Error).message}`);
+    return finish();
+  }
+  if (m?.schema !== BUNDLE_SCHEMA || typeof m.public_key !== 'string' || !Array.isArray(m.files) || !Array.isArray(m.segments)) {
+    bad(`${MANIFEST_FILE} is not an edge-nvr evidence manifest (schema ${JSON.stringify(m?.schema)}, expected "${BUNDLE_SCHEMA}")`);
+    return finish();
+  }
+  const { files: _f, signature: _s, public_key: _k, segments: _g, unavailable: _u, ledger_entries: _l, ...shown } = m;
+  void _f; void _s; void _k; void _g; void _u; void _l;
+  report.manifest = shown;
+  report.segments = m.segments;
+  report.unavailable = Array.isArray(m.unavailable) ? m.unavailable : [];
+  try { report.key.fingerprint = keyFingerprint(m.public_key); } catch { bad('the manifest names a public key that cannot be read'); }
+  if (bodySignatureHolds(m)) report.proven.push(`The manifest is signed by key ${report.key.fingerprint}, and nothing in it changed since.`);
+  else bad('the manifest signature does not hold: the manifest was altered after signing, or not signed by the key it names');
+
+  // every file the manifest lists, and nothing it does not list
+  const listed = new Set<string>();
+  let filesOk = true;
+  for (const f of m.files) {
+    const rel = normalize(String(f.path));
+    if (isAbsolute(rel) || rel.startsWith('..') || rel === MANIFEST_FILE) { bad(`the manifest lists a file outside the bundle: ${f.path}`); filesOk = false; continue; }
+    listed.add(rel);
+    const path = join(dir, rel);
+    if (!existsSync(path)) { bad(`${rel} is missing (removed from the bundle)`); filesOk = false; continue; }
+    const size = statSync(path).size;
+    if (size !== f.bytes || (await sha256File(path)) !== f.sha256) { bad(`${rel} does not match its sha256 in the manifest (altered)`); filesOk = false; }
+  }
+  for (const rel of walkFiles(dir)) if (rel !== MANIFEST_FILE && !listed.has(rel)) report.notes.push(`${rel} is not part of the signed bundle (added after export); it was not examined`);
+  if (filesOk) report.proven.push(`All ${m.files.length} files listed in the manifest are present and unaltered (sha256 recomputed).`);
+
+  // the checkpoint
+  let checkpoint: Checkpoint;
+  try {
+    checkpoint = parseCheckpoint(readFileSync(join(dir, CHECKPOINT_FILE), 'utf8').trim());
+  } catch (err) {
+    bad(`${CHECKPOINT_FILE} cannot be read: ${(err as Error).message}`);
+    return finish();
+  }
+  report.checkpoint = { at_ms: checkpoint.at_ms, box: checkpoint.box, lengths: Object.fromEntries(CHAINS.map((c) => [c, checkpoint.chains[c].length])) as Record<ChainName, number> };
+  if (!signatureValid(checkpoint)) bad('the checkpoint signature does not hold');
+  else if (checkpoint.public_key !== m.public_key) bad('the checkpoint and the manifest are signed by different keys');
+  else report.proven.push(`The checkpoint of ${iso(checkpoint.at_ms)} is signed by the same key, for box "${checkpoint.box}".`);
+  if (checkpoint.box !== m.box_id) bad(`the checkpoint is for box "${checkpoint.box}", the manifest for "${m.box_id}"`);
+
+  // the segments: chain to the checkpoint, each file its row's hash, every row of the range accounted for
+  const hashAt: Record<ChainName, Map<number, string>> = { segments: new Map(), ledger: new Map(), audit: new Map() };
+  const proof = readJson<Omit<SegmentsProof, 'checkpoint'>>(dir, FILES.segmentsProof);
+  const rowsShown = readJson<Array<Record<string, unknown> & { id: number }>>(dir, FILES.segmentsRows) ?? [];
+  if (proof) {
+    const v = verifySegmentsProof({ ...proof, checkpoint });
+    for (const p of v.problems) bad(`segments chain: ${p}`);
+    let head = proof.prev_hash;
+    for (const r of proof.rows) { head = segmentHash(head, r, proof.v2_from); hashAt.segments.set(r.id, head); }
+    const byId = new Map(proof.rows.map((r) => [r.id, r]));
+    let segsOk = v.ok;
+    for (const s of m.segments) {
+      const r = byId.get(s.id);
+      if (!r) { bad(`segment #${s.id} is not in the chain proof`); segsOk = false; continue; }
+      if (r.camera !== m.camera || r.start_ms !== s.start_ms || r.end_ms !== s.end_ms || r.bytes !== s.bytes || r.sha256 !== s.sha256) {
+        bad(`segment #${s.id}: the manifest's row differs from the chained row`); segsOk = false;
+      }
+      const path = join(dir, normalize(s.file));
+      if (!existsSync(path)) { bad(`segment #${s.id}: ${s.file} is missing`); segsOk = false; }
+      else if ((await sha256File(path)) !== r.sha256) { bad(`segment #${s.id}: ${s.file} is not the recorded file (its sha256 differs from the chained row)`); segsOk = false; }
+    }
+    const keys = ['camera', 'start_ms', 'end_ms', 'bytes', 'path', 'sha256', 'provenance'] as const;
+    for (const shownRow of rowsShown) {
+      const r = byId.get(shownRow.id);
+      if (!r || keys.some((k) => canonicalJson(shownRow[k] ?? null) !== canonicalJson(r[k] ?? null))) { bad(`${FILES.segmentsRows}: row #${shownRow.id} differs from the chained row (edited)`); segsOk = false; }
+    }
+    const accounted = new Set([...m.segments.map((s) => s.id), ...report.unavailable.flatMap((u) => (u.segment ? [u.segment] : []))]);
+    for (const r of proof.rows) {
+      if (r.camera === m.camera && r.end_ms > m.from_ms && r.start_ms < m.to_ms && !accounted.has(r.id)) {
+        bad(`segment #${r.id} (${iso(r.start_ms)}) of the range is neither included nor listed as unavailable (removed)`); segsOk = false;
+      }
+    }
+    if (segsOk) report.proven.push(`The ${m.segments.length} original segment files are byte for byte the files the box recorded: their rows chain to the signed checkpoint (segments #${proof.rows[0]?.id}..#${checkpoint.chains.segments.length}).`);
+  } else if (m.segments.length) {
+    bad(`${FILES.segmentsProof} is missing: the segments cannot be linked to the checkpoint`);
+  } else {
+    report.cannot_prove.push('The box had no segment rows in the range: there is no footage to prove.');
+  }
+
+  // the ledger: gaps, holds, deletions
+  const ledger = readJson<LedgerProof>(dir, FILES.ledgerProof);
+  if (!ledger) bad(`${FILES.ledgerProof} is missing`);
+  else {
+    const v = verifyLogProof(ledger, checkpoint);
+    for (const p of v.problems) bad(`ledger: ${p}`);
+    for (const r of ledger.rows) hashAt.ledger.set(r.id, r.hash);
+    const byId = new Map(ledger.rows.map((r) => [r.id, r]));
+    for (const id of m.ledger_entries ?? []) {
+      const e = byId.get(id);
+      if (!e) { bad(`ledger entry #${id} named by the manifest is not in the ledger proof`); continue; }
+      const d = JSON.parse(e.data) as Record<string, unknown>;
+      if (e.kind === 'deletion') {
+        const del = d as unknown as DeletionData;
+        report.deletions.push({ ledger_entry: e.id, at_ms: e.at_ms, rule: del.rule, note: del.note, segments: del.segments ?? [] });
+      } else if (e.kind === 'gap_opened') {
+        report.gaps.push({ ledger_entry: e.id, at_ms: e.at_ms, start_ms: Number(d.start_ms), end_ms: d.end_ms === null ? null : Number(d.end_ms), cause: String(d.cause) });
+      }
+    }
+    const holdEntry = ledger.rows.find((r) => r.kind === 'hold_added' && (JSON.parse(r.data) as { hold: number }).hold === m.hold_id);
+    if (!holdEntry) bad(`the hold #${m.hold_id} the manifest names is not in the ledger`);
+    if (v.ok && holdEntry) {
+      report.proven.push(`The gaps, holds and deletions shown are entries of the box's ledger chained to the checkpoint, including legal hold #${m.hold_id} placed on the range at export.`);
+    }
+  }
+
+  // the audit entry that registered this export
+  const audit = readJson<AuditProof>(dir, FILES.auditProof);
+  if (!audit) bad(`${FILES.auditProof} is missing`);
+  else {
+    const v = verifyLogProof(audit, checkpoint);
+    for (const p of v.problems) bad(`audit log: ${p}`);
+    for (const r of audit.rows) hashAt.audit.set(r.id, r.hash);
+    const e = audit.rows.find((r) => r.id === m.audit_entry);
+    const mismatch = e ? registrationMismatch(e, m) : `audit entry #${m.audit_entry} is not in the audit proof`;
+    if (mismatch) bad(mismatch);
+    else if (v.ok) report.proven.push(`The export is registered in the box's audit log as entry #${m.audit_entry} (${iso(e!.at_ms)}, by ${e!.actor}), with the agency, officers, approval, reason and destination above; the checkpoint covers it.`);
+  }
+
+  // whose key
+  checkKey(report, m, opts, hashAt);
+  return finish();
+}
+
+/** The audit entry must register what the manifest states. */
+function registrationMismatch(e: AuditRow, m: BundleManifest): string | null {
+  let d: Record<string, unknown>;
+  try { d = JSON.parse(e.details) as Record<string, unknown>; } catch { return `audit entry #${e.id}: details unreadable`; }
+  const same = e.action === 'evidence' && d.bundle_id === m.bundle_id && e.camera === m.camera && e.from_ms === m.from_ms && e.to_ms === m.to_ms
+    && e.reason === m.request.reason && e.destination === m.request.destination && d.agency === m.request.agency && d.approval === m.request.approval
+    && canonicalJson(d.officers) === canonicalJson(m.request.officers) && d.hold_id === m.hold_id && e.actor === m.exported_by;
+  return same ? null : `audit entry #${e.id} does not register this export as the manifest states it (agency, officers, approval, reason, destination or range differ)`;
+}
+
+function checkKey(report: EvidenceReport, m: BundleManifest, opts: VerifyOptions, hashAt: Record<ChainName, Map<number, string>>): void {
+  const fp = report.key.fingerprint;
+  if (opts.keyPem !== undefined) {
+    let expected: string;
+    try { expected = keyFingerprint(createPublicKey(opts.keyPem).export({ type: 'spki', format: 'pem' }) as string); } catch (err) {
+      report.mismatches.push(`--key: not a public key (PEM): ${(err as Error).message}`);
+      return;
+    }
+    report.key.matches = expected === fp;
+    if (report.key.matches) report.proven.push(`The signing key is the expected box key (${expected}).`);
+    else report.mismatches.push(`signed by key ${fp}, not the expected box key ${expected} (another box's key, or a forgery)`);
+    return;
+  }
+  if (opts.anchorsText !== undefined) {
+    const anchors: Checkpoint[] = [];
+    for (const [i, line] of opts.anchorsText.split('\n').entries()) {
+      if (!line.trim()) continue;
+      try {
+        const c = parseCheckpoint(line.trim());
+        if (!signatureValid(c)) report.mismatches.push(`anchor line ${i + 1}: bad signature`);
+        else anchors.push(c);
+      } catch (err) { report.mismatches.push(`anchor line ${i + 1}: ${(err as Error).message}`); }
+    }
+    const same = anchors.filter((a) => keyFingerprint(a.public_key) === fp && a.box === m.box_id);
+    report.key.matches = same.length > 0;
+    if (!same.length) {
+      report.mismatches.push(`signed by key ${fp}, which none of the ${anchors.length} anchors (checkpoints the platform received) carries for box "${m.box_id}" (another box's key, or a forgery)`);
+      return;
+    }
+    // where an anchor's chain length falls inside the bundle's proofs, the hashes must agree
+    let compared = 0;
+    for (const a of same) {
+      for (const chain of CHAINS) {
+        const h = hashAt[chain].get(a.chains[chain].length);
+        if (h === undefined) continue;
+        compared++;
+        if (h !== a.chains[chain].head) report.mismatches.push(`the ${chain} chain in the bundle differs from the anchor of ${iso(a.at_ms)} at entry #${a.chains[chain].length} (rewritten)`);
+      }
+    }
+    report.proven.push(`The signing key is the one in ${same.length} anchor(s) the platform holds for box "${m.box_id}"${compared ? `, and the bundle's chains agree with them at ${compared} point(s)` : ''}.`);
+    return;
+  }
+  report.cannot_prove.push(`Whose key signed the bundle: it is key ${fp}, but without --key or --anchors this check cannot tell whether that is the box's key. Get the box's public key (or the checkpoints it published) from the platform that registered the box, and run again with --key or --anchors.`);
+}
+
+function readJson<T>(dir: string, rel: string): T | undefined {
+  try { return JSON.parse(readFileSync(join(dir, rel), 'utf8')) as T; } catch { return undefined; }
+}
+
+function walkFiles(dir: string, base = dir): string[] {
+  const out: string[] = [];
+  let entries;
+  try { entries = readdirSync(dir, { withFileTypes: true }); } catch { return out; }
+  for (const e of entries) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) out.push(...walkFiles(p, base));
+    else out.push(relative(base, p).split(sep).join('/'));
+  }
+  return out;
+}
