@@ -65,7 +65,7 @@ function settingsFor(config: Config | undefined, camera?: string): RedactorSetti
   const cam = config?.cameras.find((c) => c.id === camera);
   const every = { ...DEFAULT_SETTINGS.every }, pad = { ...DEFAULT_SETTINGS.pad };
   for (const d of config?.redaction.detectors ?? []) { every[d.name] = d.every_n_frames; pad[d.name] = d.pad; }
-  return { ...DEFAULT_SETTINGS, every, pad, method: config?.redaction.method ?? 'pixelate', masks: cam?.privacy_masks ?? [] };
+  return { ...DEFAULT_SETTINGS, every, pad, method: config?.redaction.method ?? 'pixelate', masks: [...(cam?.privacy_masks ?? []), ...(cam?.capture_masks ?? [])] };
 }
 
 interface Job {

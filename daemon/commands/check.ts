@@ -13,6 +13,7 @@ import { userInfo } from 'node:os';
 import { connect } from 'node:net';
 import { effectiveRetention } from '../../config/load.js';
 import { Catalog } from '../../recorder/catalog/catalog.js';
+import { detectMaskEnforcement } from '../../recorder/capture-masks.js';
 import { clockDrifts } from '../../recorder/sources/onvif.js';
 import { resolveSource } from '../../recorder/sources/resolve.js';
 import { scrubCredentials } from '../../common/credentials.js';
@@ -44,7 +45,7 @@ export type Preflight = (ctx: CheckContext) => Promise<CheckResult>;
 
 const spec = {
   name: 'check',
-  summary: 'Validate the config and pre-flight the box (ffmpeg, GStreamer, storage, cameras, disk size, clock, broker, redaction detectors). Exit 0 all passed, 1 a check failed, 2 bad config.',
+  summary: 'Validate the config and pre-flight the box (ffmpeg, GStreamer, capture masks, storage, cameras, disk size, clock, broker, redaction detectors). Exit 0 all passed, 1 a check failed, 2 bad config.',
   usage: 'check [--config <path>] [--json]',
   options: {
     config: { type: 'string', short: 'c' },
@@ -213,7 +214,7 @@ export async function camerasReachable({ config }: CheckContext): Promise<CheckR
 
 /** GStreamer is required by cameras on the gstreamer backend, optional otherwise. */
 export async function gstreamerPresent({ config }: CheckContext): Promise<CheckResult> {
-  const needed = config.cameras.some((c) => c.enabled && c.record.backend === 'gstreamer');
+  const needed = config.cameras.some((c) => c.enabled && (c.record.backend === 'gstreamer' || c.capture_masks.length > 0));
   return new Promise((done) => {
     execFile('gst-inspect-1.0', ['splitmuxsink'], { timeout: 10_000 }, (err, stdout) => {
       if (err) {
@@ -227,6 +228,21 @@ export async function gstreamerPresent({ config }: CheckContext): Promise<CheckR
       done({ name: 'gstreamer', ok: true, detail: `GStreamer${version ? ` ${version}` : ''} with splitmuxsink${needed ? '' : ' (not used by any camera)'}` });
     });
   });
+}
+
+/**
+ * Fail closed, said before the service starts: a camera with capture masks that this box
+ * cannot enforce would not be recorded at all (the daemon refuses to record it unmasked).
+ */
+export async function captureMasksEnforced({ config }: CheckContext): Promise<CheckResult> {
+  const masked = config.cameras.filter((c) => c.enabled && c.capture_masks.length > 0);
+  if (!masked.length) return { name: 'capture masks', ok: true, detail: 'no camera has capture masks' };
+  const how = detectMaskEnforcement();
+  const ids = masked.map((c) => c.id).join(', ');
+  if (how.enforced === 'none') {
+    return { name: 'capture masks', ok: false, detail: `${ids}: capture masks cannot be enforced (${how.reason}); ${masked.length === 1 ? 'this camera is' : 'these cameras are'} not recorded` };
+  }
+  return { name: 'capture masks', ok: true, detail: `${ids}: enforced on the box (decode, blank, encode with ${how.encoder})` };
 }
 
 /** The data disk holds `min_days` of every camera at the probed bitrates, above the floor. */
@@ -326,7 +342,7 @@ export async function httpReady({ config }: CheckContext): Promise<CheckResult> 
 }
 
 /** In order of output. Append new checks here. */
-export const PREFLIGHT: Preflight[] = [ffmpegPresent, gstreamerPresent, storageWritable, camerasReachable, diskLargeEnough, clockSynced, brokerReachable, redactionReady, httpReady];
+export const PREFLIGHT: Preflight[] = [ffmpegPresent, gstreamerPresent, captureMasksEnforced, storageWritable, camerasReachable, diskLargeEnough, clockSynced, brokerReachable, redactionReady, httpReady];
 
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;

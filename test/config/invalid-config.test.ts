@@ -97,7 +97,7 @@ t.test('--json prints the checks, also for a bad config', async (t) => {
   });
   const good = await runCli(['check', '--json', '--config', join(dir, 'good.yaml')]);
   const checks = JSON.parse(good.stdout) as { name: string; ok: boolean; detail: string }[];
-  t.same(checks.map((c) => c.name), ['config', 'ffmpeg', 'gstreamer', 'storage', 'cameras', 'disk size', 'clock', 'broker', 'redaction', 'http']);
+  t.same(checks.map((c) => c.name), ['config', 'ffmpeg', 'gstreamer', 'capture masks', 'storage', 'cameras', 'disk size', 'clock', 'broker', 'redaction', 'http']);
   t.equal(checks[0]!.ok, true);
   t.equal(good.code, checks.every((c) => c.ok) ? 0 : 1);
 

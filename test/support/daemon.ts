@@ -10,6 +10,8 @@ export interface TestCameraEntry {
   username?: string;
   passwordFile?: string;
   backend?: 'ffmpeg' | 'gstreamer';
+  /** more of the camera's entry (e.g. `capture_masks:`), YAML indented as a camera member */
+  yaml?: string;
 }
 
 /** A config for a throwaway data dir; retention below the legal minimum is fine for tests. */
@@ -29,6 +31,7 @@ export function writeConfig(dir: string, cameras: TestCameraEntry[], opts: { flo
       ...(c.username ? [`      username: ${c.username}`] : []),
       ...(c.passwordFile ? [`      password_file: ${c.passwordFile}`] : []),
       '    record:', `      backend: ${c.backend ?? 'ffmpeg'}`, `      segment_seconds: ${opts.segmentSeconds ?? 2}`, `      timeout_seconds: ${opts.timeoutSeconds ?? 3}`,
+      ...(c.yaml ? c.yaml.split('\n').filter(Boolean).map((l) => `    ${l}`) : []),
     ]),
   ];
   const path = join(dir, 'config.yaml');
