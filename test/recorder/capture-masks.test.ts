@@ -129,6 +129,8 @@ t.test('a camera with capture masks is recorded with the masked areas blank in e
 
   const verified = await runCli(['verify', '--config', config]);
   t.equal(verified.code, 0, `verify accepts the masked segments and the mask-set entry\n${verified.stdout}${verified.stderr}`);
+  const status = await runCli(['status', '--config', config, '--json']);
+  t.match(JSON.parse(status.stdout), { cameras: [{ camera: 'pinpad', capture_masks: 'box' }] }, 'status says the newest recording is masked on the box');
   const checked = await runCli(['check', '--config', config, '--json']);
   const masksCheck = (JSON.parse(checked.stdout) as Array<{ name: string; ok: boolean; detail: string }>).find((c) => c.name === 'capture masks');
   t.match(masksCheck, { ok: true, detail: /pinpad: enforced on the box .*x264enc/ }, 'check says how the masks are enforced');
@@ -160,6 +162,11 @@ t.test('a camera whose capture masks cannot be enforced is not recorded, and che
   t.equal(events.length, 1, 'one capture_mask_unenforced event');
   t.equal(events[0]?.camera, 'pinpad');
   t.match(JSON.parse(events[0]?.data ?? '{}'), { reason: /rsvgoverlay not available here/, masks: /^[0-9a-f]{64}$/ }, 'the event says why and which mask set');
+
+  const status = await runCli(['status', '--config', config, '--json']);
+  t.equal(status.code, 1, 'status: not every camera records');
+  t.match(JSON.parse(status.stdout), { cameras: [{ camera: 'pinpad', recording: false, capture_masks: 'none' }, { camera: 'hall', capture_masks: null }] },
+    'status: the masked camera is not recorded, its masks are in force nowhere');
 
   const checked = await runCli(['check', '--config', config, '--json'], { env: { ...process.env, ...env } });
   t.equal(checked.code, 1, 'check fails');
