@@ -65,7 +65,7 @@ for (const [width, height] of [[1280, 720], [1920, 1080]] as const) {
       rmSync(dir, { recursive: true, force: true });
     }
   } finally {
-    sim.kill();
+    await sim.kill();
   }
 }
 

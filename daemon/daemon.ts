@@ -6,6 +6,7 @@ import { legalMinimumDays, type CameraConfig, type Config } from '../config/sche
 import { Catalog } from '../recorder/catalog/catalog.js';
 import { takeCheckpoint, type CheckpointReason } from '../recorder/catalog/checkpoint.js';
 import { BackgroundVerifier } from '../recorder/background-verify.js';
+import type { RecorderBackendOptions } from '../recorder/backends/backend.js';
 import { detectMaskEnforcement, maskProvenance, maskSetHash, type MaskEnforcement } from '../recorder/capture-masks.js';
 import { flagMissing, recoverCamera } from '../recorder/recovery.js';
 import { SegmentStore, stagingDir } from '../recorder/segment-store.js';
@@ -208,7 +209,7 @@ export class Daemon {
    * cannot run it, the camera is not recorded at all. The mask set goes into the ledger (once per
    * set), and every segment the recorder writes names it in its provenance.
    */
-  private enforceCaptureMasks(cam: CameraConfig): { masks: CameraConfig['capture_masks']; encoder: 'nvv4l2h264enc' | 'v4l2h264enc' | 'x264enc' } | undefined | 'refused' {
+  private enforceCaptureMasks(cam: CameraConfig): RecorderBackendOptions['captureMasks'] | 'refused' {
     const store = this.store!;
     this.maskEnforcement.delete(cam.id);
     if (!cam.capture_masks.length) {

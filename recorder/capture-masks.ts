@@ -15,6 +15,9 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { canonicalJson } from '../common/canonical-json.js';
 import { maskPolygon } from '../common/mask-geometry.js';
 import type { Mask } from '../config/schema.js';
@@ -72,6 +75,8 @@ export function detectMaskEnforcement(): MaskEnforcement {
     detected = { enforced: 'none', reason: 'GStreamer is not installed (gst-inspect-1.0 not found): install gstreamer1.0-tools and gstreamer1.0-plugins-bad' };
   } else if (!overlay) {
     detected = { enforced: 'none', reason: 'GStreamer element rsvgoverlay not available here: install gstreamer1.0-plugins-bad' };
+  } else if (!overlayPaints()) {
+    detected = { enforced: 'none', reason: 'rsvgoverlay did not paint the masks black in a self-test (librsvg missing or broken?)' };
   } else {
     const encoder = ENCODERS.find((e) => exists(e) === true);
     detected = encoder
@@ -79,6 +84,27 @@ export function detectMaskEnforcement(): MaskEnforcement {
       : { enforced: 'none', reason: 'no H.264 encoder available here (nvv4l2h264enc, v4l2h264enc or x264enc): install gstreamer1.0-plugins-ugly' };
   }
   return detected;
+}
+
+/**
+ * rsvgoverlay passes frames through untouched when it cannot render its SVG, so before trusting
+ * it the box paints one white 64x64 frame with masks in the form maskSvg writes (a rectangle
+ * over the left half, a triangle in the top-right corner) and reads the pixels back.
+ */
+function overlayPaints(): boolean {
+  const dir = mkdtempSync(join(tmpdir(), 'edge-nvr-masks-'));
+  try {
+    const svg = join(dir, 'self-test.svg');
+    writeFileSync(svg, maskSvg([{ x: 0, y: 0, w: 0.5, h: 1 }, { points: [[0.5, 0], [1, 0], [1, 0.5]] }]));
+    const r = spawnSync('gst-launch-1.0', ['-q', 'videotestsrc', 'num-buffers=1', 'pattern=white', '!', 'video/x-raw,width=64,height=64', '!', 'videoconvert', '!',
+      'rsvgoverlay', 'fit-to-frame=true', `location=${svg}`, '!', 'videoconvert', '!', 'video/x-raw,format=GRAY8', '!', 'fdsink', 'fd=1'], { timeout: 10_000, maxBuffer: 1 << 20 });
+    const px = r.stdout;
+    if (r.status !== 0 || !px || px.length < 64 * 64) return false;
+    const at = (x: number, y: number) => px[y * 64 + x]!;
+    return at(10, 32) < 16 && at(30, 60) < 16 && at(60, 3) < 16 && at(40, 50) > 240 && at(60, 60) > 240;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** The segment's provenance: which mask set was in force and where it was enforced. */
