@@ -79,15 +79,36 @@ function validate(data: unknown): ErrorObject[] {
 
 export function schemaIssues(data: unknown): Issue[] {
   const errors = validate(data);
-  // anything under a failed anyOf/oneOf is a branch's complaint; the union speaks for itself
-  const unions = errors.filter((e) => e.keyword === 'anyOf' || e.keyword === 'oneOf').map((e) => e.schemaPath + '/');
+  // anything under a failed anyOf/oneOf is a branch's complaint; the union speaks for itself,
+  // unless the object clearly meant one branch (a mask with `points` is a polygon): then that
+  // branch's own complaints say what to fix
+  const failedUnions = errors.filter((e) => e.keyword === 'anyOf' || e.keyword === 'oneOf');
+  const meant: Array<{ at: string; branch: string }> = [];
+  for (const u of failedUnions) {
+    const branch = meantBranch((u.parentSchema as Json | undefined)?.anyOf, u.data);
+    if (branch !== undefined) meant.push({ at: u.instancePath, branch: `${u.schemaPath}/${branch}/` });
+  }
+  const within = (e: ErrorObject, at: string, schemaPrefix: string) =>
+    (e.instancePath === at || e.instancePath.startsWith(at + '/')) && e.schemaPath.startsWith(schemaPrefix);
   const issues: Issue[] = [];
   for (const e of errors) {
-    if (unions.some((u) => e.schemaPath.startsWith(u))) continue;
+    const isUnion = e.keyword === 'anyOf' || e.keyword === 'oneOf';
+    if (isUnion && meant.some((m) => m.at === e.instancePath && m.branch.startsWith(e.schemaPath + '/'))) continue;
+    const inMeant = meant.some((m) => within(e, m.at, m.branch));
+    if (!inMeant && failedUnions.some((u) => u !== e && within(e, u.instancePath, u.schemaPath + '/'))) continue;
     const issue = describeError(e, data);
     if (issue) issues.push(issue);
   }
   return issues;
+}
+
+/** The one object branch of a union that names the most of the object's fields, if one does. */
+function meantBranch(branches: unknown, data: unknown): number | undefined {
+  if (!Array.isArray(branches) || !isObject(data)) return undefined;
+  const keys = Object.keys(data);
+  const scores = branches.map((b) => (isObject(b) && isObject(b.properties) ? keys.filter((k) => k in (b.properties as Json)).length : 0));
+  const best = Math.max(0, ...scores);
+  return best > 0 && scores.filter((x) => x === best).length === 1 ? scores.indexOf(best) : undefined;
 }
 
 function describeError(e: ErrorObject, root: unknown): Issue | undefined {

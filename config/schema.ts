@@ -82,6 +82,17 @@ const Rect = Type.Object(
   { ...strict, description: 'a rectangle in fractions of the frame' },
 );
 
+const Point = Type.Array(Type.Number({ minimum: 0, maximum: 1 }), { minItems: 2, maxItems: 2, description: '[x, y] in fractions of the frame' });
+
+const Polygon = Type.Object(
+  { points: Type.Array(Point, { minItems: 3, maxItems: 64, description: 'the corners, in order' }) },
+  { ...strict, description: 'a polygon in fractions of the frame' },
+);
+
+/** A masked area: a rectangle or a polygon, in fractions of the frame (0-1). */
+export const Mask = Type.Union([Rect, Polygon], { description: 'a rectangle {x, y, w, h} or a polygon {points: [[x, y], ...]} in fractions of the frame' });
+export type Mask = Static<typeof Mask>;
+
 /** Watching the view (docs/tamper.md): on by default; off only with a written reason. */
 const Tamper = Type.Object(
   {
@@ -109,7 +120,11 @@ export const Camera = Type.Object(
       { ...strict, default: {} },
     ),
     retention: Type.Optional(Retention("this camera's recordings")),
-    privacy_masks: Type.Array(Rect, { default: [], description: 'areas blanked in every export' }),
+    privacy_masks: Type.Array(Mask, { default: [], description: 'areas blanked in every export (the recordings keep them)' }),
+    capture_masks: Type.Array(Mask, {
+      default: [], maxItems: 32,
+      description: 'areas blanked before anything is written: the recordings never hold them; a camera whose masks cannot be enforced is not recorded',
+    }),
     tamper: Tamper,
   },
   strict,

@@ -9,6 +9,8 @@ import { Catalog } from '../recorder/catalog/catalog.js';
 import { takeCheckpoint, type CheckpointReason } from '../recorder/catalog/checkpoint.js';
 import { BackgroundVerifier } from '../recorder/background-verify.js';
 import { FrameDecoder } from '../recorder/frame-decoder.js';
+import type { RecorderBackendOptions } from '../recorder/backends/backend.js';
+import { detectMaskEnforcement, maskProvenance, maskSetHash, type MaskEnforcement } from '../recorder/capture-masks.js';
 import { flagMissing, recoverCamera } from '../recorder/recovery.js';
 import { SegmentStore, stagingDir } from '../recorder/segment-store.js';
 import { clockDrifts } from '../recorder/sources/onvif.js';
@@ -63,7 +65,7 @@ export type { ReloadResult };
 /** What makes a camera's recorder what it is: a change here restarts it, nothing else does
  * (its password file's contents included). */
 function cameraKey(cam: CameraConfig, watchdog: Config['watchdog'], passwordDigest: string | undefined): string {
-  return JSON.stringify({ enabled: cam.enabled, source: cam.source, record: cam.record, watchdog, passwordDigest });
+  return JSON.stringify({ enabled: cam.enabled, source: cam.source, record: cam.record, capture_masks: cam.capture_masks, watchdog, passwordDigest });
 }
 
 /**
@@ -98,6 +100,8 @@ export class Daemon {
   private readonly decoder: FrameDecoder;
   /** the redacted stills of tamper events */
   private readonly stills: TamperStills;
+  /** how each camera with capture masks has them enforced (`none`: it is not recorded) */
+  readonly maskEnforcement = new Map<string, MaskEnforcement>();
   private readonly testCameras = new Map<string, TestCamera>();
   retention?: Retention;
   health?: HealthMonitor;
@@ -224,11 +228,13 @@ export class Daemon {
       return;
     }
     source.secrets.forEach(registerSecret);
+    const captureMasks = this.enforceCaptureMasks(cam);
+    if (captureMasks === 'refused') return;
     const recorder = new CameraSupervisor(cam.id, {
       backend: cam.record.backend,
       backendOptions: {
         camera: cam.id, url: source.url, safeUrl: source.safeUrl, stagingDir: stagingDir(this.dataDir, cam.id),
-        segmentSeconds: cam.record.segment_seconds, timeoutSeconds: cam.record.timeout_seconds,
+        segmentSeconds: cam.record.segment_seconds, timeoutSeconds: cam.record.timeout_seconds, captureMasks,
       },
       dataDir: this.dataDir, catalog, store: this.store!, log: this.log, raise: this.raise,
       backoffSeconds: this.config.watchdog.backoff_s, stallTimeoutMs: this.config.watchdog.stall_timeout_s * 1000,
@@ -258,6 +264,32 @@ export class Daemon {
     });
     this.views.set(cam.id, watch);
     watch.start();
+  }
+
+  /**
+   * Fail closed: a camera with capture masks is recorded only by the masked path; where the box
+   * cannot run it, the camera is not recorded at all. The mask set goes into the ledger (once per
+   * set), and every segment the recorder writes names it in its provenance.
+   */
+  private enforceCaptureMasks(cam: CameraConfig): RecorderBackendOptions['captureMasks'] | 'refused' {
+    const store = this.store!;
+    this.maskEnforcement.delete(cam.id);
+    if (!cam.capture_masks.length) {
+      store.setProvenance(cam.id, null);
+      return undefined;
+    }
+    const how = detectMaskEnforcement();
+    const hash = maskSetHash(cam.capture_masks);
+    this.maskEnforcement.set(cam.id, how);
+    if (how.enforced === 'none') {
+      this.log.error({ camera: cam.id, reason: how.reason, masks: hash }, 'camera not recorded: its capture masks cannot be enforced');
+      this.raise('capture_mask_unenforced', cam.id, { reason: how.reason, masks: hash });
+      return 'refused';
+    }
+    this.catalog!.recordMaskSet(cam.id, hash, cam.capture_masks);
+    store.setProvenance(cam.id, maskProvenance(cam.capture_masks, how));
+    this.log.info({ camera: cam.id, masks: hash, encoder: how.encoder, count: cam.capture_masks.length }, 'capture masks enforced on the box');
+    return { masks: cam.capture_masks, encoder: how.encoder };
   }
 
   private async stopCamera(id: string): Promise<void> {

@@ -64,6 +64,12 @@ export class SegmentStore {
   private readonly reserved = new Set<string>();
   private running = 0;
   private readonly waiting: Array<() => void> = [];
+  /**
+   * Per camera, the provenance of what its running recorder writes (the capture mask set in
+   * force): set when the recorder starts, so a file a previous run left in staging and indexed
+   * at start-up gets none (its mask set is not known), never the new one.
+   */
+  private readonly provenance = new Map<string, string | null>();
 
   constructor(readonly dataDir: string, private readonly catalog: Catalog, private readonly log: Logger) {}
 
@@ -75,7 +81,7 @@ export class SegmentStore {
       try {
         const row = this.catalog.addSegment({
           camera: seg.camera, start_ms: Math.round(seg.startMs), end_ms: Math.round(seg.endMs), bytes: file.bytes, path: file.rel, sha256: file.sha256, origin,
-          clock_step_ms: seg.clockStepMs ?? null,
+          clock_step_ms: seg.clockStepMs ?? null, provenance: this.provenance.get(seg.camera) ?? null,
         });
         this.log.debug({ camera: seg.camera, path: file.rel, bytes: file.bytes, start: row.start_ms, end: row.end_ms, origin }, 'segment indexed');
         return row;
@@ -85,6 +91,11 @@ export class SegmentStore {
     });
     this.queue = next.catch(() => undefined);
     return next;
+  }
+
+  /** What the camera's recorder writes from now on was recorded under this provenance (null: nothing to say). */
+  setProvenance(camera: string, provenance: string | null): void {
+    this.provenance.set(camera, provenance);
   }
 
   /** Resolves once every commit queued so far is done. */
@@ -98,6 +109,7 @@ export class SegmentStore {
       const abs = join(this.dataDir, rel);
       const row = this.catalog.addSegment({
         camera, start_ms: startMs, end_ms: endMs, bytes: (await stat(abs)).size, path: rel, sha256: await sha256File(abs), origin: 'recovered',
+        provenance: this.provenance.get(camera) ?? null,
       });
       this.log.info({ camera, path: rel }, 'unindexed segment found at its place and indexed');
       return row;

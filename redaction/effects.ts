@@ -1,3 +1,4 @@
+import { polygonSpans, type MaskShape } from '../common/mask-geometry.js';
 import { clampBox, type Frame } from './frame.js';
 
 export type Method = 'pixelate' | 'blur' | 'fill';
@@ -62,9 +63,13 @@ function boxBlur(frame: Frame, r: { x0: number; y0: number; x1: number; y1: numb
   pass(r.y1 - r.y0, r.x1 - r.x0, (l, k) => ((r.y0 + k) * width + r.x0 + l) * 3);
 }
 
-/** Static privacy masks (config `privacy_masks`, fractions of the frame): always solid black. */
-export function burnMasks(frame: Frame, masks: Rect[]): number {
+/** Static masks (config `privacy_masks` and `capture_masks`, fractions of the frame): always solid black. */
+export function burnMasks(frame: Frame, masks: MaskShape[]): number {
   for (const m of masks) {
+    if ('points' in m) {
+      polygonSpans(m, frame.width, frame.height, (y, x0, x1) => fill(frame, { x0, y0: y, x1, y1: y + 1 }, 0));
+      continue;
+    }
     const r = clampBox({ x: m.x * frame.width, y: m.y * frame.height, w: m.w * frame.width, h: m.h * frame.height }, frame.width, frame.height);
     if (!r.empty) fill(frame, r, 0);
   }

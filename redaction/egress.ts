@@ -69,7 +69,7 @@ function settingsFor(config: Config | undefined, catalog: Catalog, camera?: stri
   const cam = config?.cameras.find((c) => c.id === camera);
   const every = { ...DEFAULT_SETTINGS.every }, pad = { ...DEFAULT_SETTINGS.pad };
   for (const d of config?.redaction.detectors ?? []) { every[d.name] = d.every_n_frames; pad[d.name] = d.pad; }
-  const masks = cam ? cam.privacy_masks : camera ? rememberedPrivacyMasks(catalog, camera) : [];
+  const masks = cam ? [...cam.privacy_masks, ...cam.capture_masks] : camera ? rememberedPrivacyMasks(catalog, camera) : [];
   return { ...DEFAULT_SETTINGS, every, pad, method: config?.redaction.method ?? 'pixelate', masks };
 }
 

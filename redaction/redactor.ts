@@ -1,3 +1,4 @@
+import type { MaskShape } from '../common/mask-geometry.js';
 import type { Detector } from './detector.js';
 import { blankFrame, type Box, type Frame } from './frame.js';
 import { burnMasks, hide, padBox, type Method } from './effects.js';
@@ -8,8 +9,8 @@ import { watermark } from './watermark.js';
 
 export interface RedactorSettings {
   method: Method;
-  /** privacy masks of the camera, in fractions of the frame */
-  masks: Array<{ x: number; y: number; w: number; h: number }>;
+  /** the camera's privacy and capture masks, in fractions of the frame */
+  masks: MaskShape[];
   /** run each detector on every `every`-th frame (and on scene changes); track in between */
   every: Record<string, number>;
   /** per detector: share of a box's size added on each side before hiding it */

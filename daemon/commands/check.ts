@@ -15,6 +15,7 @@ import { effectiveRetention } from '../../config/load.js';
 import { Catalog } from '../../recorder/catalog/catalog.js';
 import { FrameDecoder } from '../../recorder/frame-decoder.js';
 import { checkGstreamer } from '../../recorder/backends/gstreamer.js';
+import { detectMaskEnforcement } from '../../recorder/capture-masks.js';
 import { clockDrifts } from '../../recorder/sources/onvif.js';
 import { resolveSource } from '../../recorder/sources/resolve.js';
 import { scrubCredentials } from '../../common/credentials.js';
@@ -50,7 +51,7 @@ export type Preflight = (ctx: CheckContext) => Promise<CheckResult>;
 
 const spec = {
   name: 'check',
-  summary: 'Validate the config and pre-flight the box (ffmpeg, GStreamer, storage, cameras, disk size, clock, broker, redaction detectors, the view analysis decoder). Exit 0 all passed, 1 a check failed, 2 bad config.',
+  summary: 'Validate the config and pre-flight the box (ffmpeg, GStreamer, capture masks, storage, cameras, disk size, clock, broker, secrets, redaction detectors, the status page, the view analysis decoder). Exit 0 all passed, 1 a check failed, 2 bad config.',
   usage: 'check [--config <path>] [--json]',
   options: {
     config: { type: 'string', short: 'c' },
@@ -219,10 +220,25 @@ export async function camerasReachable({ config }: CheckContext): Promise<CheckR
 
 /** GStreamer (through its recording child) is required by cameras on the gstreamer backend, optional otherwise. */
 export async function gstreamerPresent({ config }: CheckContext): Promise<CheckResult> {
-  const needed = config.cameras.some((c) => c.enabled && c.record.backend === 'gstreamer');
+  const needed = config.cameras.some((c) => c.enabled && (c.record.backend === 'gstreamer' || c.capture_masks.length > 0));
   const { ok, detail } = await checkGstreamer();
   if (ok) return { name: 'gstreamer', ok: true, detail: `${detail}${needed ? '' : ' (not used by any camera)'}` };
   return { name: 'gstreamer', ok: !needed, detail: needed ? detail : `${detail}; not needed (no camera uses the gstreamer backend)` };
+}
+
+/**
+ * Fail closed, said before the service starts: a camera with capture masks that this box
+ * cannot enforce would not be recorded at all (the daemon refuses to record it unmasked).
+ */
+export async function captureMasksEnforced({ config }: CheckContext): Promise<CheckResult> {
+  const masked = config.cameras.filter((c) => c.enabled && c.capture_masks.length > 0);
+  if (!masked.length) return { name: 'capture masks', ok: true, detail: 'no camera has capture masks' };
+  const how = detectMaskEnforcement();
+  const ids = masked.map((c) => c.id).join(', ');
+  if (how.enforced === 'none') {
+    return { name: 'capture masks', ok: false, detail: `${ids}: capture masks cannot be enforced (${how.reason}); ${masked.length === 1 ? 'this camera is' : 'these cameras are'} not recorded` };
+  }
+  return { name: 'capture masks', ok: true, detail: `${ids}: enforced on the box (decode, blank, encode with ${how.encoder})` };
 }
 
 /** The data disk holds `min_days` of every camera at the probed bitrates, above the floor. */
@@ -352,7 +368,7 @@ export async function tamperReady({ config }: CheckContext): Promise<CheckResult
 }
 
 /** In order of output. Append new checks here. */
-export const PREFLIGHT: Preflight[] = [ffmpegPresent, gstreamerPresent, storageWritable, camerasReachable, diskLargeEnough, clockSynced, brokerReachable, secretsProtected, redactionReady, httpReady, tamperReady];
+export const PREFLIGHT: Preflight[] = [ffmpegPresent, gstreamerPresent, captureMasksEnforced, storageWritable, camerasReachable, diskLargeEnough, clockSynced, brokerReachable, secretsProtected, redactionReady, httpReady, tamperReady];
 
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;

@@ -1,4 +1,5 @@
 import type { EventEmitter } from 'node:events';
+import type { Mask, MaskEncoder } from '../capture-masks.js';
 
 /**
  * A segment the backend has closed: the file is complete on disk in the camera's staging
@@ -42,6 +43,11 @@ export interface RecorderBackendOptions {
   segmentSeconds: number;
   /** socket/read timeout for the camera connection */
   timeoutSeconds: number;
+  /**
+   * Capture masks blanked before anything is written (decode, blank, encode with `encoder`).
+   * Only the GStreamer backend records masked; createBackend never gives them to another.
+   */
+  captureMasks?: { masks: Mask[]; encoder: MaskEncoder };
 }
 
 /**

@@ -9,7 +9,9 @@ a command line; it also lets start-up recovery find a recorder orphaned by a kil
 pipeline arrives as one JSON line on stdin:
 
     {"launch": "...", "location": "rtsp://host/path", "user": "u", "password": "p",
-     "files": "<staging dir>/<run start>-%06d.mp4", "stop_deadline_ms": 5000}
+     "files": "<staging dir>/<run start>-%06d.mp4", "stop_deadline_ms": 5000,
+     "overlay_svg": "<svg ...>"}                     capture masks: set on the element named masks
+
 
 and every bus message the daemon needs leaves as one JSON line on stdout:
 
@@ -81,6 +83,13 @@ def main() -> int:
         src.set_property("user-id", req["user"])
         src.set_property("user-pw", req.get("password") or "")
     mux.set_property("location", files)
+    if req.get("overlay_svg") is not None:
+        # capture masks: fail closed, nothing is recorded without the overlay that paints them
+        overlay = pipeline.get_by_name("masks")
+        if overlay is None:
+            say("error", element="pipeline", message="capture masks cannot be enforced: the mask overlay is missing", debug="")
+            return 1
+        overlay.set_property("data", req["overlay_svg"])
 
     loop = GLib.MainLoop()
     state = {"opened": 0, "stopping": False, "status": 0, "offset": None, "repaired": 0, "dropped": 0}

@@ -6,6 +6,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { scrubCredentials, splitCredentials } from '../../common/credentials.js';
+import { maskSvg, type MaskEncoder } from '../capture-masks.js';
 import type { BackendEvents, RecorderBackend, RecorderBackendOptions } from './backend.js';
 import { withParentDeathSignal } from './orphans.js';
 import { killGroup, waitForExit } from './process-group.js';
@@ -46,16 +47,61 @@ export const FRAGMENT_MS = 500;
  *   up to its last complete fragment after a kill. A file closed normally also gets its
  *   duration written back into the moov and an mfra index.
  */
-export function gstreamerLaunch(opts: Pick<RecorderBackendOptions, 'segmentSeconds' | 'timeoutSeconds'>): string {
+export function gstreamerLaunch(opts: Pick<RecorderBackendOptions, 'segmentSeconds' | 'timeoutSeconds' | 'captureMasks'>): string {
+  if (opts.captureMasks?.masks.length) return maskedLaunch(opts, opts.captureMasks.encoder);
   const tcpTimeoutUs = Math.max(1, Math.round(opts.timeoutSeconds * 1_000_000));
   return [
     `rtspsrc name=src protocols=tcp latency=200 tcp-timeout=${tcpTimeoutUs}`,
     'application/x-rtp,media=video',
     'parsebin',
     'progressreport name=progress update-freq=1 silent=true do-query=false',
-    `splitmuxsink name=mux max-size-time=${maxSizeTimeNs(opts.segmentSeconds)} async-finalize=true muxer-factory=mp4mux`
-      + ` muxer-properties="properties,fragment-duration=(uint)${FRAGMENT_MS}"`
-      + ' sink-properties="properties,buffer-mode=2"',
+    splitmux(maxSizeTimeNs(opts.segmentSeconds), false),
+  ].join(' ! ');
+}
+
+function splitmux(maxSizeNs: bigint, requestKeyframes: boolean): string {
+  return `splitmuxsink name=mux max-size-time=${maxSizeNs} async-finalize=true muxer-factory=mp4mux`
+    + (requestKeyframes ? ' send-keyframe-requests=true' : '')
+    + ` muxer-properties="properties,fragment-duration=(uint)${FRAGMENT_MS}"`
+    + ' sink-properties="properties,buffer-mode=2"';
+}
+
+/**
+ * From raw frames with the masks painted to H.264, per encoder. x264 is bounded: `veryfast`
+ * with zero latency (no B-frames, no look-ahead: a fragment holds what arrived before it) at
+ * constant quality. The hardware encoders take the same frames; their lines are written for
+ * the Raspberry Pi 4 and Jetson and cannot run on this build machine.
+ */
+const ENCODE: Record<MaskEncoder, string[]> = {
+  x264enc: ['videoconvert', 'video/x-raw,format=I420', 'x264enc speed-preset=veryfast tune=zerolatency pass=qual quantizer=23 key-int-max=120'],
+  v4l2h264enc: ['videoconvert', 'video/x-raw,format=I420',
+    'v4l2h264enc extra-controls="controls,repeat_sequence_header=(int)1,video_bitrate=(int)4000000,h264_i_frame_period=(int)60"',
+    'video/x-h264,level=(string)4'],
+  nvv4l2h264enc: ['nvvidconv', 'video/x-raw(memory:NVMM),format=I420', 'nvv4l2h264enc insert-sps-pps=true bitrate=4000000 idrinterval=60'],
+};
+
+/**
+ * The capture-masked launch line: decode, paint the masks (rsvgoverlay, its `data` set as a
+ * property to an SVG of the masks, see capture-masks.ts), encode, then the same parse,
+ * progress and splitmuxsink as stream copy. The camera's own picture exists only as buffers in
+ * this pipeline: splitmuxsink, the only element that writes, receives the encoder's output.
+ * splitmuxsink asks the encoder for a keyframe at each segment's length, so segments are
+ * exactly as long as configured.
+ */
+export function maskedLaunch(opts: Pick<RecorderBackendOptions, 'segmentSeconds' | 'timeoutSeconds'>, encoder: MaskEncoder): string {
+  const tcpTimeoutUs = Math.max(1, Math.round(opts.timeoutSeconds * 1_000_000));
+  return [
+    `rtspsrc name=src protocols=tcp latency=200 tcp-timeout=${tcpTimeoutUs}`,
+    'application/x-rtp,media=video',
+    'decodebin',
+    // decoders on the boards may hand out device memory; the overlay paints in system memory
+    ...(encoder === 'nvv4l2h264enc' ? ['nvvidconv', 'video/x-raw'] : []),
+    'videoconvert',
+    'rsvgoverlay name=masks fit-to-frame=true',
+    ...ENCODE[encoder],
+    'h264parse',
+    'progressreport name=progress update-freq=1 silent=true do-query=false',
+    splitmux(BigInt(opts.segmentSeconds * 1000) * 1_000_000n, true),
   ].join(' ! ');
 }
 
@@ -166,6 +212,8 @@ export class GstreamerBackend extends EventEmitter<BackendEvents> implements Rec
     proc.stdin!.end(`${JSON.stringify({
       launch: gstreamerLaunch(this.opts), location, user, password,
       files: join(stagingDir, `${this.runStartMs}-%06d.mp4`), stop_deadline_ms: 5000,
+      // capture masks: the child sets them on the overlay, or records nothing (fail closed)
+      ...(this.opts.captureMasks?.masks.length ? { overlay_svg: maskSvg(this.opts.captureMasks.masks) } : {}),
     })}\n`);
 
     let streamsOpen = 2;

@@ -415,6 +415,24 @@ export class Catalog {
     return this.ledgerEntry('quarantined', camera, data);
   }
 
+  /**
+   * Keeps a capture mask set findable by the hash segments name in their provenance: one
+   * chained ledger entry per camera and set, the first time the set is in force.
+   */
+  recordMaskSet(camera: string, hash: string, masks: unknown[]): void {
+    if (!this.hasLedger || this.maskSet(hash, camera)) return;
+    appendLedger(this.db, 'capture_masks', camera, { hash, masks });
+  }
+
+  /** The mask set a segment's provenance names by `hash`, from the ledger. */
+  maskSet(hash: string, camera?: string): unknown[] | undefined {
+    if (!this.hasLedger) return undefined;
+    const row = (camera === undefined
+      ? this.db.prepare("SELECT data FROM ledger WHERE kind = 'capture_masks' AND json_extract(data, '$.hash') = ? LIMIT 1").get(hash)
+      : this.db.prepare("SELECT data FROM ledger WHERE kind = 'capture_masks' AND camera IS ? AND json_extract(data, '$.hash') = ? LIMIT 1").get(camera, hash)) as { data: string } | undefined;
+    return row ? (JSON.parse(row.data) as { masks: unknown[] }).masks : undefined;
+  }
+
   /** The newest ledger entry of a kind (and camera, when given). */
   lastLedger(kind: LedgerKind, camera?: string | null): LedgerRow | undefined {
     if (!this.hasLedger) return undefined;

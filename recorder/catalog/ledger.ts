@@ -14,7 +14,7 @@ import { GENESIS, ledgerHash, type LedgerFields } from './hash-chain.js';
 
 export type LedgerKind =
   | 'ledger_started' | 'gap_opened' | 'gap_closed' | 'hold_added' | 'hold_released' | 'segment_missing' | 'deletion'
-  | 'quarantined' | 'retention_policy' | 'retention_paused' | 'retention_resumed';
+  | 'quarantined' | 'retention_policy' | 'retention_paused' | 'retention_resumed' | 'capture_masks';
 
 export interface LedgerRow extends LedgerFields {
   kind: LedgerKind;

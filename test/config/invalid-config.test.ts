@@ -36,7 +36,7 @@ const CASES: Record<string, { edit: Parameters<typeof config>[1]; path: string; 
   'unknown camera field': {
     edit: { camera2: '  - id: cam2\n    colour: red\n    source: { type: test }' },
     path: 'cameras[1].colour',
-    expect: /^cameras\[1\]\.colour: unknown field; allowed: id, name, enabled, source, record, retention, privacy_masks, tamper$/,
+    expect: /^cameras\[1\]\.colour: unknown field; allowed: id, name, enabled, source, record, retention, privacy_masks, capture_masks, tamper$/,
   },
   'tamper detection off without a reason': {
     edit: { camera2: '  - id: cam2\n    source: { type: test }\n    tamper: { enabled: false }' },
@@ -57,6 +57,16 @@ const CASES: Record<string, { edit: Parameters<typeof config>[1]; path: string; 
     edit: { camera2: '  - id: cam2\n    record: { segment_seconds: 10 }' },
     path: 'cameras[1].source',
     expect: /^cameras\[1\]\.source: missing; expected an object with type rtsp, onvif or test$/,
+  },
+  'a rectangle mask beyond the frame': {
+    edit: { camera2: '  - id: cam2\n    source: { type: test }\n    capture_masks: [{ x: 0.2, y: 0.2, w: 1.5, h: 0.1 }]' },
+    path: 'cameras[1].capture_masks[0].w',
+    expect: /^cameras\[1\]\.capture_masks\[0\]\.w: expected a number above 0 and at most 1, got 1\.5$/,
+  },
+  'a polygon mask of two points': {
+    edit: { camera2: '  - id: cam2\n    source: { type: test }\n    privacy_masks: [{ points: [[0, 0], [1, 1]] }]' },
+    path: 'cameras[1].privacy_masks[0].points',
+    expect: /^cameras\[1\]\.privacy_masks\[0\]\.points: expected a list of at least 3 entries \(the corners, in order\), got a list of 2$/,
   },
   'retention below the legal minimum': {
     edit: { retention: '    min_days: 7' },
@@ -107,7 +117,7 @@ t.test('--json prints the checks, also for a bad config', async (t) => {
   });
   const good = await runCli(['check', '--json', '--config', join(dir, 'good.yaml')]);
   const checks = JSON.parse(good.stdout) as { name: string; ok: boolean; detail: string }[];
-  t.same(checks.map((c) => c.name), ['config', 'ffmpeg', 'gstreamer', 'storage', 'cameras', 'disk size', 'clock', 'broker', 'secrets', 'redaction', 'http', 'tamper']);
+  t.same(checks.map((c) => c.name), ['config', 'ffmpeg', 'gstreamer', 'capture masks', 'storage', 'cameras', 'disk size', 'clock', 'broker', 'secrets', 'redaction', 'http', 'tamper']);
   t.match(checks.at(-1)!.detail, /^keyframe decoder ready \(PyAV [\d.]+\); 2 of 2 cameras watched$/, 'the view analysis decoder runs');
   t.equal(checks[0]!.ok, true);
   t.equal(good.code, checks.every((c) => c.ok) ? 0 : 1);

@@ -22,7 +22,9 @@ const T0 = Date.parse('2026-11-20T08:00:00Z');
 }
 const config = join(dir, 'config.yaml');
 writeFileSync(config, ['box:', '  id: box-7', 'storage:', `  path: ${dataDir}`, 'cameras:', '  - id: cam1', '    source:', '      type: test',
-  '    privacy_masks:', '      - { x: 0, y: 0, w: 0.2, h: 0.2 }', ''].join('\n'));
+  '    privacy_masks:', '      - { x: 0, y: 0, w: 0.2, h: 0.2 }',
+  // today's capture masks are burnt into exports too (footage recorded before them holds the area)
+  '    capture_masks:', '      - { points: [[1, 0], [1, 0.3], [0.7, 0]] }', ''].join('\n'));
 const iso = (ms: number) => new Date(ms).toISOString();
 
 t.test('export: a redacted clip with a signed manifest and an audit entry; tampering is caught', async (t) => {
@@ -38,7 +40,7 @@ t.test('export: a redacted clip with a signed manifest and an audit entry; tampe
   t.equal(m.sources.length, 3, 'the three segments overlapping the range are the sources');
   t.match(m.sources[0], { path: /^recordings\/cam1\//, sha256: /^[0-9a-f]{64}$/ });
   t.same(m.detectors.map((d: { name: string }) => d.name), ['blazeface', 'ppocr-det']);
-  t.ok(m.boxes.face > 0 && m.boxes.mask === m.frames, 'faces hidden, the mask burnt into every frame');
+  t.ok(m.boxes.face > 0 && m.boxes.mask === 2 * m.frames, 'faces hidden, both masks burnt into every frame');
   t.match(m.public_key, /BEGIN PUBLIC KEY/);
   t.equal((statSync(join(dataDir, 'keys', 'box-ed25519.pem')).mode & 0o777), 0o600, 'the box key is private');
 
@@ -48,6 +50,9 @@ t.test('export: a redacted clip with a signed manifest and an audit entry; tampe
   let masked = 0;
   for (let y = 0; y < Math.floor(f.height * 0.2); y++) for (let x = 0; x < Math.floor(f.width * 0.2); x++) masked = Math.max(masked, f.data[(y * f.width + x) * 3]!);
   t.ok(masked <= 20, `the privacy mask is black in the output (brightest ${masked})`);
+  let triangle = 0;
+  for (let y = 1; y < Math.floor(f.height * 0.1); y++) for (let x = Math.ceil(f.width * 0.92); x < f.width - 1; x++) triangle = Math.max(triangle, f.data[(y * f.width + x) * 3]!);
+  t.ok(triangle <= 20, `the capture mask, a polygon, is black in the output too (brightest ${triangle})`);
 
   t.equal((await runCli(['audit', '--manifest', `${out}.manifest.json`, '--config', config])).code, 0, 'manifest verifies');
   const audit = await runCli(['audit', '--verify', '--json', '--config', config]);

@@ -16,6 +16,8 @@ export interface TestCameraEntry {
   privacyMasks?: string;
   /** the camera's tamper section, e.g. { learn_s: 10 } */
   tamper?: Record<string, string | number | boolean>;
+  /** more of the camera's entry (e.g. `capture_masks:`), YAML indented as a camera member */
+  yaml?: string;
 }
 
 /** A config for a throwaway data dir; retention below the legal minimum is fine for tests. */
@@ -38,6 +40,7 @@ export function writeConfig(dir: string, cameras: TestCameraEntry[], opts: { flo
       ...(c.passwordFile ? [`      password_file: ${c.passwordFile}`] : []),
       '    record:', `      backend: ${c.backend ?? 'ffmpeg'}`, `      segment_seconds: ${opts.segmentSeconds ?? 2}`, `      timeout_seconds: ${opts.timeoutSeconds ?? 3}`,
       ...(c.tamper ? [`    tamper: ${JSON.stringify(c.tamper)}`] : []),
+      ...(c.yaml ? c.yaml.split('\n').filter(Boolean).map((l) => `    ${l}`) : []),
     ]),
   ];
   const path = join(dir, 'config.yaml');
