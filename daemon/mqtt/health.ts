@@ -139,6 +139,10 @@ const BOX_TRIGGERS: Array<[string, (r: HealthPayload) => unknown, Changed]> = [
   ['integrity.violations', (r) => r.integrity.violations, any],
   ['integrity.last_full_pass_ms', (r) => r.integrity.last_full_pass_ms, any],
   ['integrity.verify_read_mb_s', (r) => r.integrity.verify_read_mb_s, any],
+  // someone publishing refused commands (an attack, or a platform with the wrong secret), or
+  // commands that failed: the platform hears of it within one health interval
+  ['commands.refused', (r) => r.commands?.refused ?? 0, any],
+  ['commands.failed', (r) => r.commands?.failed ?? 0, any],
   ['outbox.dropped', (r) => r.outbox.dropped, any],
   ['outbox.queued', (r) => r.outbox.queued, (a, b) => (a === 0) !== (b === 0) || by(100)(a, b)],
 ];

@@ -44,6 +44,9 @@ export function ffmpegArgs(opts: RecorderBackendOptions, runStartMs: number): st
  * that stopping it never leaves a child behind, and any exit it was not asked for is reported
  * as a failure: ffmpeg exits 0, silently, when a camera goes away.
  */
+/** How far a just-closed segment's modification time may be from now to be used (see onSegmentLine). */
+const FILE_TIME_TRUST_MS = 5000;
+
 export class FfmpegBackend extends EventEmitter<BackendEvents> implements RecorderBackend {
   readonly name = 'ffmpeg' as const;
   runStartMs = 0;
@@ -170,7 +173,11 @@ export class FfmpegBackend extends EventEmitter<BackendEvents> implements Record
       this.wallAnchorMono = undefined;
     }
     this.wallAnchorMono ??= performance.now();
-    const written = stepped ? undefined : fileWriteTimes(join(this.opts.stagingDir, name));
+    let written = stepped ? undefined : fileWriteTimes(join(this.opts.stagingDir, name));
+    // The kernel stamps files with its clock, ours reads the same one: a just-closed file stamped
+    // far from now (a clock faked for this process, a file system with odd times) says nothing
+    // about our clock, and the line's own reading time stands alone.
+    if (written && Math.abs(written.modifiedMs - Date.now()) > FILE_TIME_TRUST_MS) written = undefined;
     if (written?.bornMs !== undefined) this.clock.observe(startS, written.bornMs);
     if (written) this.clock.observe(endS, written.modifiedMs);
     this.clock.observe(endS, Date.now());

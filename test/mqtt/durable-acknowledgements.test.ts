@@ -38,7 +38,8 @@ t.test('what the box acknowledges is on the disk before it says so: holds, audit
   const secretFile = join(dir, 'cmd.secret');
   writeFileSync(secretFile, `${SECRET}\n`, { mode: 0o600 });
   const config = writeConfig(dir, [{ id: 'cam1', url: sim.url('cam1') }], {
-    extraYaml: ['mqtt:', `  url: ${broker.url}`, '  commands:', `    hmac_secret_file: ${secretFile}`].join('\n'),
+    // age deletion runs on a clock this machine cannot show synchronised (it pauses otherwise)
+    extraYaml: ['mqtt:', `  url: ${broker.url}`, '  commands:', `    hmac_secret_file: ${secretFile}`, 'integrity:', '  age_deletion_needs_clock_sync: false'].join('\n'),
   });
   // segments older than about 17 s are deleted by retention, so deletions happen during the test
   writeFileSync(config, readFileSync(config, 'utf8').replace('  free_space_floor_mb: 0\n',

@@ -91,6 +91,7 @@ t.test('what counts as a change: states and counts at once, disk, memory and for
   t.same(next((h) => { h.temperature_c = 58; }), ['temperature_c']);
   t.same(next((h) => { h.outbox.queued = 3; }), ['outbox.queued'], 'events waiting for the broker');
   t.same(next((h) => { h.outbox.dropped = 1; }), ['outbox.dropped']);
+  t.same(next((h) => { h.commands = { accepted: 0, failed: 0, refused: 3, unanswered: 0, refused_by_code: { bad_json: 3 }, egress_running: 0, egress_queued: 0 }; }), ['commands.refused'], 'refused commands');
   t.same(next((h) => { h.integrity.violations = 1; }), ['integrity.violations'], 'a segment whose bytes changed');
   t.same(next((h) => { h.integrity.last_full_pass_ms = 1_000_000; h.integrity.pass_progress = null; }), ['integrity.last_full_pass_ms'], 'a background pass finished');
   t.same(next((h) => { h.retention.forecast_days = 30; }), ['retention.forecast_days']);

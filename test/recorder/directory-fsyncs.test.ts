@@ -6,8 +6,9 @@ import { CameraSim } from '../support/camera-sim.js';
 import { DaemonProcess, segmentIndexed, until, writeConfig } from '../support/daemon.js';
 
 /**
- * The daemon's main thread under strace (where the segment store renames and fsyncs): per
- * committed segment, which directories were fsynced between its rename and the next one.
+ * The daemon under strace, every thread (the segment store renames and fsyncs through libuv's
+ * pool): per committed segment, which directories were fsynced between its rename and the next
+ * one. One camera: its commits run one after the other.
  */
 t.test('a commit fsyncs the two directories its rename changed, and a parent only for a directory new to the process', async (t) => {
   const sim = await new CameraSim({ mounts: ['cam1'], width: 320, height: 180, fps: 10 }).start();
@@ -16,17 +17,20 @@ t.test('a commit fsyncs the two directories its rename changed, and a parent onl
   const config = writeConfig(dir, [{ id: 'cam1', url: sim.url('cam1') }]);
   const dataDir = join(dir, 'data');
   const trace = join(dir, 'daemon.strace');
-  const daemon = new DaemonProcess(config, ['run'], {}, { wrap: ['strace', '-qq', '-y', '-e', 'trace=fsync,fdatasync,rename,renameat,renameat2', '-o', trace] }).start();
+  const daemon = new DaemonProcess(config, ['run'], {}, { wrap: ['strace', '-f', '-qq', '-y', '-e', 'trace=fsync,fdatasync,rename,renameat,renameat2', '-o', trace] }).start();
   t.teardown(() => { daemon.proc?.kill('SIGKILL'); });
   await until(() => daemon.countLog(segmentIndexed('cam1')) >= 6, 60000, '6 segments');
   process.kill(Number(readFileSync(join(dataDir, 'edge-nvr.pid'), 'utf8')), 'SIGTERM');
   t.equal((await daemon.exit()).code, 0);
 
   const commits: Array<{ to: string; dirs: string[] }> = [];
-  for (const line of readFileSync(trace, 'utf8').split('\n')) {
+  for (const raw of readFileSync(trace, 'utf8').split('\n')) {
+    // -f: each line starts with its thread's id; a call another thread interrupted is split into
+    // "<unfinished ...>" and "<... resumed>" (the first part holds the path)
+    const line = raw.replace(/^\d+\s+/, '');
     const rename = /^rename(?:at2?)?\(.*"([^"]+\/recordings\/cam1\/[^"]+\.mp4)"/.exec(line);
     if (rename && !rename[1]!.includes('/.staging/')) { commits.push({ to: rename[1]!, dirs: [] }); continue; }
-    const fsync = /^f(?:data)?sync\(\d+<([^>]+)>\)/.exec(line);
+    const fsync = /^f(?:data)?sync\(\d+<([^>]+)>/.exec(line);
     if (fsync && commits.length && statSync(fsync[1]!, { throwIfNoEntry: false })?.isDirectory()) commits.at(-1)!.dirs.push(relative(dataDir, fsync[1]!) || '.');
   }
   const db = new Database(join(dataDir, 'catalog.db'), { readonly: true });

@@ -24,7 +24,7 @@ t.test('the camera\'s own tamper events and a replaced device reach MQTT; health
   const broker = await new Mosquitto(join(dir, 'broker')).start();
   t.teardown(() => broker.stop());
   const passwordFile = join(dir, 'onvif.secret');
-  writeFileSync(passwordFile, `${PASSWORD}\n`);
+  writeFileSync(passwordFile, `${PASSWORD}\n`, { mode: 0o600 });
   const config = join(dir, 'config.yaml');
   writeFileSync(config, configHead(join(dir, 'data'), ['mqtt:', `  url: ${broker.url}`, '  health_interval_s: 5']) + [
     'cameras:', '  - id: gate',
