@@ -84,6 +84,8 @@ export class HealthMonitor {
 
   /** The clock as retention needs it: synchronised or not, and any forward step not yet confirmed. */
   clockView(): ClockView {
+    // a step in the second before this sweep counts already (the 1 s check may not have run yet)
+    this.clock.check();
     return { synchronized: this.clockSynced ?? null, source: this.clockSource, unconfirmedStepMs: this.unconfirmedStep?.stepMs ?? null, read: this.clockSynced !== undefined };
   }
 

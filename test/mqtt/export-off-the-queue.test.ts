@@ -47,7 +47,8 @@ t.test('an export runs off the command queue, has a maximum range, and SIGTERM c
   const exportReq = platform.request('export', { camera: 'cam1', from_ms: firstStart - 10_000, to_ms: Date.now(), reason: 'incident 12', destination: 'platform archive' });
   await platform.publish('export', exportReq);
   const exportsDir = join(dataDir, 'exports');
-  await until(() => list(exportsDir).some((f) => f.endsWith('.partial')), 30000, 'the export writing its partial file');
+  // two passes: the whole clip is looked at before the partial file is written (slow on a busy box)
+  await until(() => list(exportsDir).some((f) => f.endsWith('.partial')), 90000, 'the export writing its partial file');
 
   const now = Date.now();
   const hold = await platform.one('hold', platform.request('hold', { camera: 'cam1', from_ms: now - 60_000, to_ms: now, reason: 'incident 12' }), { timeoutMs: 10000 });
