@@ -164,17 +164,24 @@ t.test('uploads: allowed hosts only, retried with backoff, across a kill -9, TLS
   });
 
   await t.test('the signature and the token are in no log, event, reply, audit entry or listing', async (t) => {
-    const [audit, listed, status, stopped] = await Promise.all([
-      runCli(['audit', '--data', data, '--json']), runCli(['exports', '--data', data]), runCli(['status', '--data', data]), daemon.stop(),
+    const text = await runCli(['uploads', '--data', data]);
+    t.match(text.stdout, /#2 failed .* by mqtt:platform, 4 attempt\(s\) -> https:\/\/127\.0\.0\.1:\d+\/case-881\.tar\n.*given up: .*certificate/, 'the listing, as people read it');
+    secrets.forEach((s) => t.notOk(text.stdout.includes(s)));
+    const [audit, listed, status, queue, stopped] = await Promise.all([
+      runCli(['audit', '--data', data, '--json']), runCli(['exports', '--data', data]), runCli(['status', '--data', data]),
+      runCli(['uploads', '--data', data, '--json']), daemon.stop(),
     ]);
     t.equal(stopped.code, 0);
+    const uploads = (JSON.parse(queue.stdout) as { uploads: Array<Record<string, unknown>> }).uploads;
+    t.same(uploads.map((u) => [u.id, u.state, u.attempts]), [[3, 'done', 2], [2, 'failed', 4], [1, 'done', 3]], 'edge-nvr uploads lists each with its state and attempts');
+    t.ok(uploads.every((u) => !('url' in u) && /^https:\/\/127\.0\.0\.1:\d+\/[^?]*$/.test(String(u.destination))), 'and its destination without the query');
     const entries = (JSON.parse(audit.stdout) as { entries: Array<{ action: string; actor: string; destination: string | null }> }).entries;
     const queued = entries.filter((e) => e.action === 'upload.queued');
     t.equal(queued.length, 3, 'every upload queued is registered');
     t.ok(queued.every((e) => e.actor === 'mqtt:platform' && /^https:\/\/127\.0\.0\.1:\d+\/([a-z]+\/)?case-881\.tar$/.test(e.destination ?? '')), 'with who asked and the destination (host and path)');
     t.ok(entries.some((e) => e.action === 'upload.done') && entries.some((e) => e.action === 'upload.failed'));
     const published = sub.messages.filter((m) => !/\/cmd\/[a-z_-]+$/.test(m.topic)); // the box's own, not the commands sent to it
-    const texts = { 'daemon logs': earlierLogs + daemon.output, 'audit': audit.stdout, 'exports': listed.stdout, 'status': status.stdout + status.stderr, 'mqtt': published.map((m) => m.text).join('\n') };
+    const texts = { 'daemon logs': earlierLogs + daemon.output, 'audit': audit.stdout, 'exports': listed.stdout, 'uploads listing': queue.stdout, 'status': status.stdout + status.stderr, 'mqtt': published.map((m) => m.text).join('\n') };
     for (const [where, text] of Object.entries(texts)) {
       t.notOk(secrets.some((s) => text.includes(s)), `no secret in the ${where}`);
     }
