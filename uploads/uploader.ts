@@ -34,7 +34,8 @@ export interface UploaderDeps {
   config: () => Config;
   raise: RaiseEvent;
   log: Logger;
-  /** the log scrubber: URL queries and tokens are registered before anything could log them */
+  /** the log scrubber: bearer tokens are registered before anything could log them (URLs are
+   * never logged: only their destination, and https-put.ts hides the query in its errors) */
   registerSecret: (secret: string) => void;
 }
 
@@ -68,7 +69,6 @@ export class Uploader {
   /** Attempts the last run left unfinished go back to the queue; what is due is tried. */
   start(): this {
     const interrupted = this.queue.requeueInterrupted();
-    for (const url of this.queue.openUrls()) this.hideUrl(url);
     if (interrupted) this.deps.log.warn({ uploads: interrupted }, 'uploads interrupted by the last stop are tried again');
     this.kick();
     return this;
@@ -76,12 +76,10 @@ export class Uploader {
 
   /** Throws TargetError for a target the config does not allow (nothing is written then). */
   check(url: string): UploadTarget {
-    this.hideUrl(url);
     return checkTarget(url, this.deps.config().uploads);
   }
 
   enqueue(target: UploadTarget, job: UploadJob): QueuedUpload {
-    this.hideUrl(target.url);
     const source = relative(this.deps.dataDir, job.source);
     const row = this.queue.add({
       requested_by: job.requested_by, request_id: job.request_id, kind: job.kind, camera: job.camera, source, url: target.url, destination: target.destination,
@@ -104,13 +102,6 @@ export class Uploader {
     await Promise.race([this.running, new Promise<void>((r) => { t = setTimeout(r, STOP_WAIT_MS); })]).finally(() => clearTimeout(t));
   }
 
-  private hideUrl(url: string): void {
-    try {
-      const u = new URL(url);
-      if (u.search.length > 1) this.deps.registerSecret(u.search.slice(1));
-    } catch { /* not a URL: refused, and never stored */ }
-  }
-
   private kick(delayMs = 0): void {
     if (this.stopped || this.running) return;
     clearTimeout(this.timer);
@@ -130,8 +121,10 @@ export class Uploader {
         }
         await this.attempt(row);
       }
-    })().catch((err: unknown) => this.deps.log.error({ err }, 'the upload queue failed'))
-      .finally(() => { this.running = undefined; });
+    })().catch((err: unknown) => {
+      this.deps.log.error({ err }, 'the upload queue failed; trying again in a minute');
+      setImmediate(() => this.kick(MAX_SLEEP_MS));
+    }).finally(() => { this.running = undefined; });
   }
 
   private async attempt(row: UploadRow): Promise<void> {

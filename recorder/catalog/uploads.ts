@@ -95,9 +95,4 @@ export class UploadQueue {
   list(limit = 100): UploadRow[] {
     return this.db.prepare('SELECT * FROM uploads ORDER BY id DESC LIMIT ?').all(limit) as UploadRow[];
   }
-
-  /** Every URL still to be tried: the daemon registers them with the log scrubber at start. */
-  openUrls(): string[] {
-    return (this.db.prepare("SELECT url FROM uploads WHERE state IN ('pending', 'sending')").all() as Array<{ url: string }>).map((r) => r.url);
-  }
 }
