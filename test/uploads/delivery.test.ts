@@ -164,14 +164,13 @@ t.test('uploads: allowed hosts only, retried with backoff, across a kill -9, TLS
   });
 
   await t.test('the signature and the token are in no log, event, reply, audit entry or listing', async (t) => {
-    const text = await runCli(['uploads', '--data', data]);
-    t.match(text.stdout, /#2 failed .* by mqtt:platform, 4 attempt\(s\) -> https:\/\/127\.0\.0\.1:\d+\/case-881\.tar\n.*given up: .*certificate/, 'the listing, as people read it');
-    secrets.forEach((s) => t.notOk(text.stdout.includes(s)));
-    const [audit, listed, status, queue, stopped] = await Promise.all([
+    const [audit, listed, status, queue, text, stopped] = await Promise.all([
       runCli(['audit', '--data', data, '--json']), runCli(['exports', '--data', data]), runCli(['status', '--data', data]),
-      runCli(['uploads', '--data', data, '--json']), daemon.stop(),
+      runCli(['uploads', '--data', data, '--json']), runCli(['uploads', '--data', data]), daemon.stop(),
     ]);
     t.equal(stopped.code, 0);
+    t.match(text.stdout, /#2 failed .* by mqtt:platform, 4 attempt\(s\) -> https:\/\/127\.0\.0\.1:\d+\/case-881\.tar\n.*given up: .*certificate/, 'the listing, as people read it');
+    secrets.forEach((s) => t.notOk(text.stdout.includes(s)));
     const uploads = (JSON.parse(queue.stdout) as { uploads: Array<Record<string, unknown>> }).uploads;
     t.same(uploads.map((u) => [u.id, u.state, u.attempts]), [[3, 'done', 2], [2, 'failed', 4], [1, 'done', 3]], 'edge-nvr uploads lists each with its state and attempts');
     t.ok(uploads.every((u) => !('url' in u) && /^https:\/\/127\.0\.0\.1:\d+\/[^?]*$/.test(String(u.destination))), 'and its destination without the query');
