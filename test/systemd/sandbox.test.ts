@@ -80,6 +80,11 @@ t.test('under the unit\'s hardening the daemon records (ffmpeg and GStreamer), r
   const redact = await inSandbox(dir, data, ['redact', input, join(data, 'exports', 'messi.jpg'), '--reason', 'sandbox', '--config', config, '--json']).done;
   t.equal(redact.code, 0, `redact (ONNX Runtime) works: ${redact.output.slice(-500)}`);
   t.ok(existsSync(join(data, 'exports', 'messi.jpg')), 'and writes into the data dir');
+  t.notMatch(redact.output, /cannot set niceness/, 'its decoder and encoder started through nice(1) without a refusal');
+  // egress (exports, stills) runs through nice(1) so the recorders keep the CPU: the filter must allow setpriority
+  const niceness = async (command: string[]) => Number(/^niceness (-?\d+)$/m.exec((await inSandbox(dir, data, [...command, '/usr/bin/python3', '-c', 'import os; print("niceness", os.nice(0))'], undefined, true).done).output)?.[1]);
+  const [base, niced] = [await niceness([]), await niceness(['/usr/bin/nice', '-n', '10'])];
+  t.equal(niced - base, 10, `egress processes run niced under the unit's system call filter (${base} -> ${niced})`);
 
   // the sandbox is real: what the unit forbids fails
   const touch = await inSandbox(dir, data, ['/usr/bin/touch', join(dir, 'outside')], undefined, true).done;
