@@ -45,9 +45,12 @@ export function httpsPut(o: PutRequest): Promise<PutResult> {
   return new Promise<PutResult>((resolve, reject) => {
     let settled = false;
     let sent: { bytes: number; sha256: string } | undefined;
+    // ends the body's loop (and closes the file it reads) however the request ends
+    const done = new AbortController();
     const settle = (err?: PutError, result?: PutResult) => {
       if (settled) return;
       settled = true;
+      done.abort();
       if (err) {
         req.destroy();
         reject(err);
@@ -88,7 +91,7 @@ export function httpsPut(o: PutRequest): Promise<PutResult> {
         if (settled) return;
         hash.update(chunk);
         bytes += chunk.length;
-        if (!req.write(chunk)) await once(req, 'drain');
+        if (!req.write(chunk)) await once(req, 'drain', { signal: done.signal });
       }
       if (bytes !== o.length) throw new Error(`the body was ${bytes} bytes, not the ${o.length} announced`);
       sent = { bytes, sha256: hash.digest('hex') };

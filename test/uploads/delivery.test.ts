@@ -14,7 +14,7 @@
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { boxPublicKey } from '../../common/box-key.js';
 import { commandHmac } from '../../daemon/mqtt/commands.js';
@@ -141,6 +141,10 @@ t.test('uploads: allowed hosts only, retried with backoff, across a kill -9, TLS
     t.equal(failed.data.attempts, 4, 'uploads.max_attempts');
     t.match(failed.data.error, /certificate/);
     t.equal(untrusted.requests.length, 0, 'no HTTP request (no byte of the bundle) reached it');
+    const openExports = () => readdirSync(`/proc/${daemon.pid}/fd`).map((fd) => { try { return readlinkSync(`/proc/${daemon.pid}/fd/${fd}`); } catch { return ''; } })
+      .filter((p) => p.includes('/exports/'));
+    await until(() => openExports().length === 0, 5000, 'the failed attempts to close the files they read').catch(() => undefined);
+    t.same(openExports(), [], 'every attempt closed the files it read');
   });
 
   await t.test('killed mid-upload, the daemon sends it again after a restart: one complete object', async (t) => {
