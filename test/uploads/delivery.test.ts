@@ -52,15 +52,16 @@ t.test('uploads: allowed hosts only, retried with backoff, across a kill -9, TLS
   writeFileSync(secretFile, `${HMAC}\n`, { mode: 0o600 });
   const tokenFile = join(dir, 'upload.token');
   writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
-  const config = writeConfig(dir, [{ id: 'cam1', url: 'rtsp://127.0.0.1:9/cam1', enabled: false }], {
+  const writeBoxConfig = (allowed: UploadServer[]) => writeConfig(dir, [{ id: 'cam1', url: 'rtsp://127.0.0.1:9/cam1', enabled: false }], {
     extraYaml: [
       'mqtt:', `  url: ${broker.url}`, '  commands:', `    hmac_secret_file: ${secretFile}`, '    allowed_clients: [platform]',
       'integrity:', '  verify_read_mb_s: 0',
-      'uploads:', `  allowed_hosts: ["${platform.host}", "${untrusted.host}"]`, `  ca_file: ${pki.ca}`,
+      'uploads:', `  allowed_hosts: [${allowed.map((s) => `"${s.host}"`).join(', ')}]`, `  ca_file: ${pki.ca}`,
       '  bearer_tokens:', `    - host: "${platform.host}"`, `      token_file: ${tokenFile}`,
       '  retry_s: [0.5, 1]', '  max_attempts: 4', '  timeout_s: 30',
     ].join('\n'),
   });
+  const config = writeBoxConfig([platform, untrusted]);
   const sub = await new Subscriber(broker.url, PREFIX).connect();
   t.teardown(() => sub.close());
   let daemon = new DaemonProcess(config).start();
@@ -165,15 +166,25 @@ t.test('uploads: allowed hosts only, retried with backoff, across a kill -9, TLS
     t.equal(checked.code, 0, `the manifest's signature and the file's hash hold on the platform's side: ${checked.stdout}`);
   });
 
-  await t.test('killed mid-upload, the daemon sends it again after a restart: one complete object', async (t) => {
+  await t.test('killed mid-upload, the daemon sends it again after a restart: one complete object; a host no longer allowed gets nothing', async (t) => {
     platform.stallNext.add('/slow/case-881.tar');
     const slow = await send('evidence', { ...evidence, upload_url: target(platform, '/slow/case-881.tar') });
     t.equal(slow.ok, true, JSON.stringify(slow.error));
     await until(() => platform.requests.some((r) => r.path === '/slow/case-881.tar' && r.status === 'stalled'), 30000, 'the upload under way');
+    // queued behind it (one upload at a time), to a host the restarted box no longer allows
+    const queuedBehind = await send('evidence', { ...evidence, upload_url: target(untrusted, '/later.tar') });
+    t.equal(queuedBehind.ok, true, JSON.stringify(queuedBehind.error));
     daemon.proc!.kill('SIGKILL');
     await daemon.exit();
     earlierLogs += daemon.output;
+    writeBoxConfig([platform]);
+    const connectionsBefore = untrusted.connections;
     daemon = new DaemonProcess(config).start();
+    const dropped = await uploadEvent(queuedBehind.result!.upload!.id);
+    t.equal(dropped.type, 'upload_failed');
+    t.match(dropped.data.error, /^no longer allowed: host 127\.0\.0\.1:\d+ is not in uploads\.allowed_hosts/, 'the config at the attempt decides');
+    t.equal(dropped.data.attempts, 0);
+    t.equal(untrusted.connections, connectionsBefore, 'and the host was not contacted');
     const done = await uploadEvent(slow.result!.upload!.id);
     t.equal(done.type, 'upload_done', JSON.stringify(done.data));
     t.equal(done.data.attempts, 2, 'the interrupted attempt counted, the next delivered');
@@ -192,12 +203,12 @@ t.test('uploads: allowed hosts only, retried with backoff, across a kill -9, TLS
     t.match(text.stdout, /#2 failed .* by mqtt:platform, 4 attempt\(s\) -> https:\/\/127\.0\.0\.1:\d+\/case-881\.tar\n.*given up: .*certificate/, 'the listing, as people read it');
     secrets.forEach((s) => t.notOk(text.stdout.includes(s)));
     const uploads = (JSON.parse(queue.stdout) as { uploads: Array<Record<string, unknown>> }).uploads;
-    t.same(uploads.map((u) => [u.id, u.state, u.attempts]), [[4, 'done', 2], [3, 'done', 1], [2, 'failed', 4], [1, 'done', 3]], 'edge-nvr uploads lists each with its state and attempts');
+    t.same(uploads.map((u) => [u.id, u.state, u.attempts]), [[5, 'failed', 0], [4, 'done', 2], [3, 'done', 1], [2, 'failed', 4], [1, 'done', 3]], 'edge-nvr uploads lists each with its state and attempts');
     t.ok(uploads.every((u) => !('url' in u) && /^https:\/\/127\.0\.0\.1:\d+\/[^?]*$/.test(String(u.destination))), 'and its destination without the query');
     const entries = (JSON.parse(audit.stdout) as { entries: Array<{ action: string; actor: string; destination: string | null }> }).entries;
     const queued = entries.filter((e) => e.action === 'upload.queued');
-    t.equal(queued.length, 4, 'every upload queued is registered');
-    t.ok(queued.every((e) => e.actor === 'mqtt:platform' && /^https:\/\/127\.0\.0\.1:\d+\/([a-z]+\/)?(export-|case-)881\.tar$/.test(e.destination ?? '')), 'with who asked and the destination (host and path)');
+    t.equal(queued.length, 5, 'every upload queued is registered');
+    t.ok(queued.every((e) => e.actor === 'mqtt:platform' && /^https:\/\/127\.0\.0\.1:\d+\/(([a-z]+\/)?(export-|case-)881|later)\.tar$/.test(e.destination ?? '')), 'with who asked and the destination (host and path)');
     t.ok(entries.some((e) => e.action === 'upload.done') && entries.some((e) => e.action === 'upload.failed'));
     const published = sub.messages.filter((m) => !/\/cmd\/[a-z_-]+$/.test(m.topic)); // the box's own, not the commands sent to it
     const texts = { 'daemon logs': earlierLogs + daemon.output, 'audit': audit.stdout, 'uploads listing': queue.stdout, 'mqtt': published.map((m) => m.text).join('\n') };
