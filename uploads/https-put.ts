@@ -80,6 +80,8 @@ export function httpsPut(o: PutRequest): Promise<PutResult> {
       if (status >= 200 && status < 300) {
         if (sent) settle(undefined, { status, ...sent });
         else settle(new PutError(`the server answered ${status} before the whole object was sent`, false));
+      } else if (status >= 300 && status < 400) {
+        settle(new PutError(`the server answered ${status}: redirects are not followed (the platform must give the final URL)`, true));
       } else {
         settle(new PutError(`the server answered ${status} ${hide(res.statusMessage ?? '')}`.trim(), status >= 400 && status < 500 && !RETRYABLE_4XX.has(status)));
       }

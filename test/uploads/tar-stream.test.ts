@@ -50,6 +50,20 @@ t.test('a bundle directory, whole, with long names', async (t) => {
   t.equal(readFileSync(join(dir, 'got', name, 'manifest.json'), 'utf8'), '{}');
 });
 
+t.test('streamed: a large file goes out in small chunks, never read whole', async (t) => {
+  const dir = t.testdir();
+  const file = join(dir, 'export.mp4');
+  writeFileSync(file, randomBytes(8 * 1024 * 1024));
+  let chunks = 0;
+  let largest = 0;
+  for await (const c of tarStream(exportEntries(file))) {
+    chunks++;
+    largest = Math.max(largest, c.length);
+  }
+  t.ok(largest <= 256 * 1024, `the largest chunk is ${largest} bytes`);
+  t.ok(chunks >= 32, `${chunks} chunks for 8 MiB`);
+});
+
 t.test('a file that changes while it is sent fails the attempt', async (t) => {
   const dir = t.testdir();
   const file = join(dir, 'snap.jpg');
