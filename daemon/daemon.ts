@@ -21,7 +21,7 @@ import { markCleanStop, openDaemonGaps } from '../watchdog/continuity.js';
 import type { EventType } from '../watchdog/events.js';
 import { Retention, type RetentionPolicy } from '../watchdog/retention.js';
 import { HealthMonitor } from '../watchdog/health-monitor.js';
-import { ClockSteps } from '../watchdog/clock-steps.js';
+import { ClockSteps } from '../common/clock-steps.js';
 import { diskSpace } from '../watchdog/system-health.js';
 import { ViewWatch } from '../watchdog/view-watch.js';
 import { auditReload, auditReloadRefused, auditRetentionOverrides, auditStart, auditStop, DAEMON_ACTOR, importProvisioning } from './audit-trail.js';
