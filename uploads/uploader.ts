@@ -171,6 +171,8 @@ export class Uploader {
       }
       const delay = backoffDelayMs(settings.retry_s, started.attempts - 1);
       this.queue.retryAt(row.id, message, Date.now() + delay);
+      // the platform sees each failed attempt as it happens, not only the final outcome
+      this.deps.raise('upload_retrying', row.camera, { ...this.about(started), error: message, retry_at_ms: Date.now() + delay });
       this.deps.log.warn({ upload: row.id, destination: row.destination, attempt: started.attempts, retry_in_ms: delay, error: message }, 'upload attempt failed; it will be tried again');
     }
   }

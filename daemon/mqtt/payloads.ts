@@ -164,7 +164,7 @@ const UploadEventData = {
 };
 
 /** Event types whose `data` has a fixed shape (the others: see docs/mqtt.md). */
-export const TYPED_EVENTS = ['hold_added', 'hold_released', 'integrity_violation', 'upload_done', 'upload_failed'] as const;
+export const TYPED_EVENTS = ['hold_added', 'hold_released', 'integrity_violation', 'upload_done', 'upload_retrying', 'upload_failed'] as const;
 
 export const EventPayload = Type.Union(
   [
@@ -187,6 +187,14 @@ export const EventPayload = Type.Union(
         sha256: Type.String({ pattern: '^[0-9a-f]{64}$', description: 'of the object delivered, as sent' }),
         files: Type.Integer({ minimum: 1, description: 'files in the archive' }),
         status: Type.Integer({ description: 'the HTTP status the server answered (2xx)' }),
+      }),
+    }),
+    obj({
+      ...eventEnvelope, type: Type.Literal('upload_retrying'),
+      data: obj({
+        ...UploadEventData,
+        error: Type.String({ description: 'why this attempt failed (never the URL\'s query or the server\'s answer body)' }),
+        retry_at_ms: Type.Integer({ description: 'when the next attempt is due (box clock, ms since the epoch)' }),
       }),
     }),
     obj({

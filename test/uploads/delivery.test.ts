@@ -31,7 +31,7 @@ const TOKEN = `tok-${randomBytes(12).toString('hex')}`;
 const sig = () => `SIG${randomBytes(16).toString('hex')}`;
 
 type Reply = { ok: boolean; error?: { code: string; message: string }; result?: { out: string; upload?: { id: number; state: string; destination: string } } };
-type UploadEvent = { type: string; data: { upload: number; attempts: number; destination: string; sha256?: string; bytes?: number; error?: string; requested_by: string } };
+type UploadEvent = { type: string; data: { upload: number; attempts: number; destination: string; sha256?: string; bytes?: number; error?: string; retry_at_ms?: number; requested_by: string } };
 
 t.test('uploads: allowed hosts only, retried with backoff, across a kill -9, TLS verified, secrets kept', async (t) => {
   const dir = t.testdir();
@@ -119,6 +119,10 @@ t.test('uploads: allowed hosts only, retried with backoff, across a kill -9, TLS
     t.equal(done.data.attempts, 3, 'two 500s, then delivered');
     const tries = platform.requests.filter((r) => r.path === '/presigned/case-881.tar');
     t.same(tries.map((r) => r.status), [500, 500, 201]);
+    const retrying = sub.messages.filter((m) => m.topic === `${PREFIX}/events` && (m.json as UploadEvent).type === 'upload_retrying' && (m.json as UploadEvent).data.upload === upload.id)
+      .map((m) => (m.json as UploadEvent).data);
+    t.same(retrying.map((d) => d.attempts), [1, 2], 'each failed attempt is an upload_retrying event as it happens');
+    t.ok(retrying.every((d) => /500/.test(String(d.error)) && Number(d.retry_at_ms) > Date.now() - 60_000), `with the error and when the next attempt is due: ${JSON.stringify(retrying.map((d) => d.error))}`);
     t.ok(tries[1]!.at - tries[0]!.at >= 350 && tries[2]!.at - tries[1]!.at >= 700, `waited between attempts (${tries[1]!.at - tries[0]!.at} ms, ${tries[2]!.at - tries[1]!.at} ms)`);
     t.ok(tries.every((r) => r.authorization === `Bearer ${TOKEN}` && r.query.includes('X-Amz-Signature=')), 'the URL as given, and the host\'s bearer token');
     const object = platform.objects.get('/presigned/case-881.tar')!;
