@@ -34,7 +34,7 @@ t.test('a timer counts calls, wall and CPU time per stage, per frame', async (t)
   t.ok(s.waiting!.cpu_ms_per_frame < s.waiting!.wall_ms_per_frame, 'and hardly CPU time');
 });
 
-t.test('an export profiled: one JSON line on stderr with every stage; none without the variable', async (t) => {
+t.test('an export profiled: one JSON line on stderr with every stage', async (t) => {
   const dir = tmp();
   const clip = megamindClip(dir, 0.5);
   const on = await redact(clip, join(dir, 'profiled.mp4'), join(dir, 'data'), { ...process.env, EDGE_NVR_REDACTION_PROFILE: '1' });
@@ -48,7 +48,5 @@ t.test('an export profiled: one JSON line on stderr with every stage; none witho
   for (const s of ['decode, pass 1', 'detect blazeface', 'detect ppocr-det', 'decode, pass 2', 'hide, masks, watermark', 'encoder pipe']) t.ok(stages[s], `stage: ${s}`);
   t.equal(stages['hide, masks, watermark']!.calls, manifest.frames, 'every frame hidden once');
   t.ok(stages['detect blazeface']!.calls >= 1 && stages['detect blazeface']!.calls < manifest.frames, 'faces looked at on some frames, not all');
-  const off = await redact(clip, join(dir, 'plain.mp4'), join(dir, 'data'), { ...process.env, EDGE_NVR_REDACTION_PROFILE: '' });
-  t.equal(off.code, 0, off.stderr);
-  t.notMatch(off.stderr, /redaction_profile/, 'unset: nothing of it');
+  // unset, a redaction says nothing of it: test/redaction/cli.test.ts's export checks its stderr
 });
