@@ -3,6 +3,9 @@
  * recordings never hold them (a bank's PIN pad, a neighbour's window). Unlike `privacy_masks`,
  * which the egress gate burns into exports only, these are enforced on the recording path:
  *
+ * - on the camera (`capture_masks_on: camera | auto`, ONVIF cameras with Media2 privacy masks):
+ *   the daemon pushes them (recorder/sources/onvif-masks.ts) and reads them back before
+ *   recording, then watches them (watchdog/camera-mask-watch.ts); the stream is copied as usual.
  * - on the box: the masked GStreamer pipeline (gstreamer.ts, `maskedLaunch`) decodes the
  *   camera's stream, paints the masks solid black and encodes again before splitmuxsink
  *   writes the staging file; the camera's own picture exists only in memory.
@@ -45,8 +48,9 @@ export function maskSvg(masks: Mask[]): string {
 /** Which H.264 encoder the masked path uses; the board's hardware encoder when it has one. */
 export type MaskEncoder = 'nvv4l2h264enc' | 'v4l2h264enc' | 'x264enc';
 
-/** How a camera's capture masks are enforced: on the box, or not at all (not recorded). */
+/** How a camera's capture masks are enforced: by the camera (ONVIF privacy masks, read back), on the box, or not at all (not recorded). */
 export type MaskEnforcement =
+  | { enforced: 'camera' }
   | { enforced: 'box'; encoder: MaskEncoder }
   | { enforced: 'none'; reason: string };
 
@@ -107,7 +111,9 @@ function overlayPaints(): boolean {
   }
 }
 
-/** The segment's provenance: which mask set was in force and where it was enforced. */
-export function maskProvenance(masks: Mask[], how: Extract<MaskEnforcement, { enforced: 'box' }>): string {
-  return canonicalJson({ enforced: how.enforced, encoder: how.encoder, masks: maskSetHash(masks) });
+/** The segment's provenance: which mask set was in force and where it was enforced (and with which encoder, on the box). */
+export function maskProvenance(masks: Mask[], how: Exclude<MaskEnforcement, { enforced: 'none' }>): string {
+  return canonicalJson(how.enforced === 'box'
+    ? { enforced: how.enforced, encoder: how.encoder, masks: maskSetHash(masks) }
+    : { enforced: how.enforced, masks: maskSetHash(masks) });
 }

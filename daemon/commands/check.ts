@@ -11,7 +11,8 @@ import { access, stat, statfs, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { userInfo } from 'node:os';
 import { connect } from 'node:net';
-import { effectiveRetention } from '../../config/load.js';
+import { effectiveRetention, readSecret } from '../../config/load.js';
+import { CameraMaskService, missingMasks } from '../../recorder/sources/onvif-masks.js';
 import { Catalog } from '../../recorder/catalog/catalog.js';
 import { FrameDecoder } from '../../recorder/frame-decoder.js';
 import { checkGstreamer } from '../../recorder/backends/gstreamer.js';
@@ -227,18 +228,37 @@ export async function gstreamerPresent({ config }: CheckContext): Promise<CheckR
 }
 
 /**
- * Fail closed, said before the service starts: a camera with capture masks that this box
- * cannot enforce would not be recorded at all (the daemon refuses to record it unmasked).
+ * Where each camera's capture masks will be enforced, found without changing anything: an ONVIF
+ * camera's Media2 mask support and the masks it holds now (the daemon creates those it lacks), else the box's masked path.
+ */
+async function maskPlan(cam: Config['cameras'][number], i: number): Promise<{ ok: boolean; detail: string }> {
+  let onCamera = 'not an ONVIF camera';
+  if (cam.capture_masks_on !== 'box' && cam.source.type === 'onvif') {
+    try {
+      const src = cam.source;
+      const svc = await CameraMaskService.open({ host: src.host, username: src.username, password: readSecret(src, `cameras[${i}].source`), profile: src.profile, timeoutMs: 5000 });
+      const held = cam.capture_masks.length - missingMasks(cam.capture_masks, await svc.masks()).length;
+      return { ok: true, detail: `${cam.id}: enforced by the camera (ONVIF privacy masks; it holds ${held} of ${cam.capture_masks.length} now, the daemon pushes the rest and reads them back)` };
+    } catch (err) {
+      onCamera = scrubCredentials((err as Error).message);
+    }
+  }
+  if (cam.capture_masks_on === 'camera') return { ok: false, detail: `${cam.id}: capture_masks_on is camera, and the camera cannot hold them (${onCamera}); not recorded` };
+  const how = detectMaskEnforcement();
+  if (how.enforced !== 'box') return { ok: false, detail: `${cam.id}: capture masks cannot be enforced (${how.enforced === 'none' ? how.reason : onCamera}); not recorded` };
+  const why = cam.source.type === 'onvif' && cam.capture_masks_on === 'auto' ? ` (the camera cannot: ${onCamera})` : '';
+  return { ok: true, detail: `${cam.id}: enforced on the box (decode, blank, encode with ${how.encoder})${why}` };
+}
+
+/**
+ * Fail closed, said before the service starts: a camera with capture masks that neither it nor
+ * this box can enforce would not be recorded at all (the daemon refuses to record it unmasked).
  */
 export async function captureMasksEnforced({ config }: CheckContext): Promise<CheckResult> {
-  const masked = config.cameras.filter((c) => c.enabled && c.capture_masks.length > 0);
+  const masked = config.cameras.map((c, i) => ({ c, i })).filter(({ c }) => c.enabled && c.capture_masks.length > 0);
   if (!masked.length) return { name: 'capture masks', ok: true, detail: 'no camera has capture masks' };
-  const how = detectMaskEnforcement();
-  const ids = masked.map((c) => c.id).join(', ');
-  if (how.enforced === 'none') {
-    return { name: 'capture masks', ok: false, detail: `${ids}: capture masks cannot be enforced (${how.reason}); ${masked.length === 1 ? 'this camera is' : 'these cameras are'} not recorded` };
-  }
-  return { name: 'capture masks', ok: true, detail: `${ids}: enforced on the box (decode, blank, encode with ${how.encoder})` };
+  const plans = await Promise.all(masked.map(({ c, i }) => maskPlan(c, i)));
+  return { name: 'capture masks', ok: plans.every((p) => p.ok), detail: plans.map((p) => p.detail).join('; ') };
 }
 
 /** The data disk holds `min_days` of every camera at the probed bitrates, above the floor. */

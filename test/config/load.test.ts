@@ -82,7 +82,7 @@ cameras:
 redaction: { fail_closed: false }
 `;
   t.same(issuesOf(t, text), [
-    'cameras[0].colour: unknown field; allowed: id, name, enabled, source, record, retention, privacy_masks, capture_masks, tamper',
+    'cameras[0].colour: unknown field; allowed: id, name, enabled, source, record, retention, privacy_masks, capture_masks, capture_masks_on, tamper',
     'cameras[0].record.backend: expected one of ffmpeg, gstreamer, got "vlc"',
     'cameras[0].record.segment_seconds: expected an integer from 1 to 600, got "ten"',
     'cameras[1].id: expected lower-case letters, digits, "-" and "_", starting with a letter or digit, got "Cam 2"',
