@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { Mask } from '../config/schema.js';
 import type { FrameSampler, SampledFrame } from '../recorder/frame-sampler.js';
 import { missingMasks, type CameraMaskService } from '../recorder/sources/onvif-masks.js';
-import { DETAIL_STD, maskDetail, visibleMasks } from './capture-mask-check.js';
+import { DETAIL_STD, MaskRegions, visibleMasks } from './capture-mask-check.js';
 
 export interface MaskLoss {
   /** read_back: the camera no longer lists them; unreadable: it has not answered for two checks; frame: a recorded picture shows detail under them */
@@ -38,9 +38,12 @@ export class CameraMaskWatch {
   private visibleFrames = 0;
   private lost = false;
   private seenBlank = false;
+  private readonly regions: MaskRegions;
   private checking?: Promise<MaskLoss | null>;
 
-  constructor(readonly camera: string, readonly opts: CameraMaskWatchOptions) {}
+  constructor(readonly camera: string, readonly opts: CameraMaskWatchOptions) {
+    this.regions = new MaskRegions(opts.masks);
+  }
 
   start(): this {
     if (this.opts.service) this.timer = setInterval(() => void this.periodic(), this.opts.checkMs);
@@ -83,9 +86,16 @@ export class CameraMaskWatch {
   }
 
   private readonly onFrame = (f: SampledFrame): void => {
-    const detail = maskDetail(f.data, f.width, f.height, this.opts.masks);
+    const detail = this.regions.detail(f.data, f.width, f.height);
     const visible = visibleMasks(detail);
+    const counting = this.visibleFrames > 0;
     this.visibleFrames = visible.length ? this.visibleFrames + 1 : 0;
+    // a first sighting is confirmed on the next keyframe, not after a whole sampling interval (the
+    // sampler's `hurry`, as tamper persistence uses it); a sighting that is not confirmed lets it go
+    const sampler = this.opts.sampler;
+    if (sampler && visible.length && this.visibleFrames < FRAMES_TO_CONFIRM) sampler.hurry = true;
+    else if (sampler && counting && !visible.length) sampler.hurry = false;
+    this.opts.log?.debug({ camera: this.camera, inside: detail.inside.map((v) => Math.round(v * 10) / 10), outside: Math.round(detail.outside), visible }, 'capture masks checked on a recorded picture');
     if (!visible.length && !this.seenBlank && detail.outside > DETAIL_STD) {
       this.seenBlank = true;
       this.opts.log?.info({ camera: this.camera, inside: detail.inside.map((v) => Math.round(v * 10) / 10), outside: Math.round(detail.outside) }, 'capture masks seen blank on a recorded picture');
