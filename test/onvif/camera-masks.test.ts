@@ -45,7 +45,7 @@ t.test('capture masks on an ONVIF camera: pushed, read back, seen blank on the r
     `  - id: ${id}`, '    source:', '      type: onvif', `      host: "${host}"`, `      username: ${USER}`, `      password: ${PASSWORD}`,
     '    record:', '      segment_seconds: 1', '      timeout_seconds: 3', ...extra.map((l) => `    ${l}`),
   ];
-  writeFileSync(config, configHead(join(dir, 'data'), ['  camera_masks_check_s: 1']) + [
+  writeFileSync(config, configHead(join(dir, 'data'), ['  camera_masks_check_s: 3600']) + [
     'cameras:',
     ...onvifCamera('pinpad', onvif.address, MASKS_YAML),
     ...onvifCamera('lobby', plain.address, [...MASKS_YAML, 'capture_masks_on: camera']),
@@ -81,7 +81,7 @@ t.test('capture masks on an ONVIF camera: pushed, read back, seen blank on the r
         if (d.outside < 30) t.fail(`${row.path} frame ${i}: the rest of the frame lost its picture (std ${d.outside.toFixed(1)})`);
       }
     }
-    t.ok(n >= 8, `${what}: ${n} frames of ${list.length} segments, each blank under the masks with the picture elsewhere`);
+    t.ok(n >= 5, `${what}: ${n} frames of ${list.length} segments, each blank under the masks with the picture elsewhere`);
   };
 
   // 1. pushed through ONVIF with the camera's credentials, read back, recorded by stream copy
@@ -103,21 +103,22 @@ t.test('capture masks on an ONVIF camera: pushed, read back, seen blank on the r
   await daemon.waitForLog(/camera not recorded: its capture masks cannot be enforced/, 10_000);
   t.match(events('capture_mask_unenforced'), [{ camera: 'lobby', data: { reason: /no Media2 service/, masks: hash } }], 'lobby: capture_mask_unenforced, saying why');
 
-  // 2. the camera reboots and comes back without its masks
+  // 2. the camera reboots (its stream drops) and comes back without its masks; the periodic
+  // read-back is an hour away: the box reads them back before it reconnects
+  await sim.kill();
   const rebootAt = Date.now();
   onvif.reboot();
-  await sim.restart();
+  sim.opts.port = sim.port;
+  await sim.start();
   await until(() => events('capture_mask_lost').length >= 1, 30_000, 'capture_mask_lost');
   const lost = events('capture_mask_lost')[0]!;
-  t.match(lost, { camera: 'pinpad', data: { where: 'camera', detected_by: /^(read_back|frame)$/, masks: hash } }, 'the loss is raised');
-  phase(`loss detected by ${String(lost.data.detected_by)}`);
+  t.match(lost, { camera: 'pinpad', data: { where: 'camera', detected_by: 'read_back', reason: /no longer holds 2 of its 2/, masks: hash } }, 'the loss is raised, found by reading the masks back');
+  phase('loss detected');
   t.ok((lost.data.unverified_since_ms as number) <= rebootAt, 'it names when the masks were last verified (recordings after that may be unmasked)');
   await until(() => daemon.countLog(/capture masks enforced by the camera/) >= 2, 30_000, 'the masks pushed again');
-  const repushedAt = Date.now();
   t.equal(onvif.masks.size, 2, 'the camera holds both masks again');
-  await until(() => rows(repushedAt).length >= 1, 60_000, 'segments after the masks came back');
-  allMasked(rows(repushedAt), 'after the reboot, masked by the camera again');
-
+  await until(() => rows(rebootAt).length >= 1, 60_000, 'segments after the reboot');
+  allMasked(rows(rebootAt), 'nothing recorded unmasked after the reboot');
   phase('phase 2 done');
   // 3. a camera that says it holds the masks while its picture shows the area: the box takes over
   const lieAt = Date.now();
