@@ -111,6 +111,17 @@ function overlayPaints(): boolean {
   }
 }
 
+/**
+ * CPU (in cores) the masked path takes with x264 for one camera, from the measured rate:
+ * bench/capture-masks.ts on x86 (2 AMD EPYC cores, 2026-12-01) took 13.2 % of a core at
+ * 1280x720 15 fps and 26.8 % at 1920x1080 15 fps, 9.5 and 8.6 ns of a core per pixel per
+ * second; the higher is used. A synthetic, mostly still picture: real scenes cost more, and a
+ * slower CPU more again, so this is a lower bound.
+ */
+export function maskedCores(width: number, height: number, fps: number): number {
+  return width * height * fps * 9.6e-9;
+}
+
 /** The segment's provenance: which mask set was in force and where it was enforced (and with which encoder, on the box). */
 export function maskProvenance(masks: Mask[], how: Exclude<MaskEnforcement, { enforced: 'none' }>): string {
   return canonicalJson(how.enforced === 'box'
