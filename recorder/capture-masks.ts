@@ -113,9 +113,9 @@ function overlayPaints(): boolean {
 
 /**
  * CPU (in cores) the masked path takes with x264 for one camera, from the measured rate:
- * bench/capture-masks.ts on x86 (2 AMD EPYC cores, 2026-12-01) took 13.2 % of a core at
- * 1280x720 15 fps and 26.8 % at 1920x1080 15 fps, 9.5 and 8.6 ns of a core per pixel per
- * second; the higher is used. A synthetic, mostly still picture: real scenes cost more, and a
+ * bench/capture-masks.ts on x86 (2 AMD EPYC cores, two runs on 2026-12-01) took 13.0-13.2 % of
+ * a core at 1280x720 15 fps and 23.1-26.8 % at 1920x1080 15 fps, 7.4 to 9.5 ns of a core per
+ * pixel per second; the highest is used. A synthetic, mostly still picture: real scenes cost more, and a
  * slower CPU more again, so this is a lower bound.
  */
 export function maskedCores(width: number, height: number, fps: number): number {
