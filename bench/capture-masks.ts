@@ -5,8 +5,10 @@
  * Each run records one simulated RTSP camera (test/support/camera-sim.ts, `ball` pattern) for
  * the same time with exactly the daemon's GStreamer launch line (`gstreamerLaunch`, the masked
  * one for a camera with capture masks) run by gst-launch-1.0, and reads the recorder's own CPU
- * time from /proc (the camera simulator's is not counted). Output: a table with % of one core
- * and the ratio masked / copy, and bench/results/capture-masks-<date>.json.
+ * time from /proc (the camera simulator's is not counted). A third run stops the masked line
+ * after the overlay (fakesink instead of the encoder): the CPU part a hardware encoder leaves
+ * to the CPU (decode, blank, convert), the basis of the boards' estimates. Output: a table with
+ * % of one core and the ratio masked / copy, and bench/results/capture-masks-<date>.json.
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,7 +25,8 @@ const SECONDS = Number(values.seconds);
 /** a PIN pad and a neighbour's window: one rectangle, one polygon */
 const MASKS: Mask[] = [{ x: 0.7, y: 0.55, w: 0.12, h: 0.18 }, { points: [[0, 0], [0.25, 0], [0.2, 0.3], [0, 0.35]] }];
 
-async function recordFor(url: string, masked: boolean, dir: string): Promise<number> {
+async function recordFor(url: string, mode: 'copy' | 'masked' | 'no-encode', dir: string): Promise<number> {
+  const masked = mode !== 'copy';
   const svg = join(dir, 'masks.svg');
   writeFileSync(svg, maskSvg(MASKS));
   let launch = gstreamerLaunch({ segmentSeconds: 10, timeoutSeconds: 5, captureMasks: masked ? { masks: MASKS, encoder: 'x264enc' } : undefined });
@@ -31,6 +34,8 @@ async function recordFor(url: string, masked: boolean, dir: string): Promise<num
   launch = launch.replace('rtspsrc name=src', `rtspsrc name=src location=${url}`)
     .replace('splitmuxsink name=mux', `splitmuxsink name=mux location=${join(dir, 'seg-%05d.mp4')}`)
     .replace('rsvgoverlay name=masks', `rsvgoverlay name=masks location=${svg}`);
+  // everything up to the frames the encoder would take, into a sink that costs nothing
+  if (mode === 'no-encode') launch = launch.slice(0, launch.indexOf(' ! x264enc')) + ' ! fakesink sync=false';
   const proc = spawn('gst-launch-1.0', ['-q', '-e', ...splitLaunch(launch)], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   proc.stderr.on('data', (d) => { stderr += String(d); });
@@ -50,7 +55,7 @@ function splitLaunch(line: string): string[] {
   return line.match(/(?:[^\s"]+|"[^"]*")+/g)!.map((a) => a.replace(/"/g, ''));
 }
 
-const rows: Array<{ resolution: string; copy_cores: number; masked_cores: number; ratio: number }> = [];
+const rows: Array<{ resolution: string; copy_cores: number; masked_cores: number; ratio: number; no_encode_cores: number }> = [];
 for (const [width, height] of [[1280, 720], [1920, 1080]] as const) {
   const sim = await new CameraSim({ mounts: ['cam'], width, height, fps: 15, gop: 30, bitrate: height >= 1080 ? 4000 : 2000, pattern: 'ball' }).start();
   try {
@@ -58,9 +63,11 @@ for (const [width, height] of [[1280, 720], [1920, 1080]] as const) {
     try {
       mkdirSync(join(dir, 'copy'));
       mkdirSync(join(dir, 'masked'));
-      const copy = await recordFor(sim.url('cam'), false, join(dir, 'copy'));
-      const masked = await recordFor(sim.url('cam'), true, join(dir, 'masked'));
-      rows.push({ resolution: `${width}x${height}`, copy_cores: copy, masked_cores: masked, ratio: masked / Math.max(copy, 1e-4) });
+      mkdirSync(join(dir, 'no-encode'));
+      const copy = await recordFor(sim.url('cam'), 'copy', join(dir, 'copy'));
+      const masked = await recordFor(sim.url('cam'), 'masked', join(dir, 'masked'));
+      const noEncode = await recordFor(sim.url('cam'), 'no-encode', join(dir, 'no-encode'));
+      rows.push({ resolution: `${width}x${height}`, copy_cores: copy, masked_cores: masked, ratio: masked / Math.max(copy, 1e-4), no_encode_cores: noEncode });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -70,9 +77,9 @@ for (const [width, height] of [[1280, 720], [1920, 1080]] as const) {
 }
 
 console.log(`capture masks, ${SECONDS} s per run, 15 fps, ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}`);
-console.log('resolution  stream copy (% of a core)  masked x264 (% of a core)  masked / copy');
+console.log('resolution  stream copy (% of a core)  masked x264 (% of a core)  masked / copy  masked without encoding (% of a core)');
 for (const r of rows) {
-  console.log(`${r.resolution.padEnd(10)}  ${(r.copy_cores * 100).toFixed(1).padStart(25)}  ${(r.masked_cores * 100).toFixed(1).padStart(25)}  ${r.ratio.toFixed(1).padStart(13)}`);
+  console.log(`${r.resolution.padEnd(10)}  ${(r.copy_cores * 100).toFixed(1).padStart(25)}  ${(r.masked_cores * 100).toFixed(1).padStart(25)}  ${r.ratio.toFixed(1).padStart(13)}  ${(r.no_encode_cores * 100).toFixed(1).padStart(37)}`);
 }
 mkdirSync('bench/results', { recursive: true });
 const out = join('bench/results', `capture-masks-${new Date().toISOString().slice(0, 10)}.json`);

@@ -57,6 +57,7 @@ export function describeEvent(type: string, data: Record<string, unknown>): stri
     case 'clock_jump': return `clock stepped by ${duration(Math.abs(num(data.step_ms) ?? 0))}`;
     case 'clock_unsynced': return 'clock not synchronised';
     case 'capture_mask_unenforced': return `NOT RECORDED: capture masks cannot be enforced${str(data.reason) ? ` (${str(data.reason)})` : ''}`;
+    case 'capture_mask_lost': return `capture masks lost on the ${str(data.where) ?? 'camera'}${str(data.reason) ? ` (${str(data.reason)})` : ''}`;
     case 'tamper_suspected': return `tampering suspected${str(data.kind) ? `: ${str(data.kind)?.replace(/_/g, ' ')}` : ''}`;
     case 'tamper_cleared': {
       const kind = str(data.kind)?.replace(/_/g, ' ');

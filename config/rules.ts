@@ -42,6 +42,10 @@ export function semanticIssues(data: unknown): Issue[] {
       retentionIssues(issues, ['cameras', i, 'retention'], camera.retention, boxRetention, legal, why);
     }
     if (isObject(camera.source)) secretIssues(issues, ['cameras', i, 'source'], camera.source);
+    if (camera.capture_masks_on === 'camera' && isObject(camera.source) && camera.source.type !== 'onvif') {
+      // only ONVIF says what masks a camera holds; an RTSP URL alone cannot be checked
+      issues.push({ path: ['cameras', i, 'capture_masks_on'], text: `"camera" needs an onvif source (this one is ${JSON.stringify(camera.source.type)}); expected "box" or "auto", or source.type onvif` });
+    }
     if (isObject(camera.tamper) && camera.tamper.enabled === false && (typeof camera.tamper.reason !== 'string' || camera.tamper.reason.trim() === '')) {
       // a camera nobody watches must be a decision someone wrote down (a PTZ patrol, a lab camera)
       issues.push({ path: ['cameras', i, 'tamper', 'reason'], text: 'missing while tamper.enabled is false; expected why this camera\'s view is not watched, e.g. "PTZ patrol tour"' });

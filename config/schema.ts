@@ -128,6 +128,11 @@ export const Camera = Type.Object(
       default: [], maxItems: 32,
       description: 'areas blanked before anything is written: the recordings never hold them; a camera whose masks cannot be enforced is not recorded',
     }),
+    capture_masks_on: Type.Union([Type.Literal('auto'), Type.Literal('camera'), Type.Literal('box')], {
+      default: 'auto',
+      description: 'where capture masks are enforced: camera (ONVIF Media2 privacy masks, read back; an onvif source only), '
+        + 'box (decode, blank, encode on the box), auto (the camera when it holds them, else the box)',
+    }),
     tamper: Tamper,
   },
   strict,
@@ -329,6 +334,10 @@ export const Config = Type.Object(
       {
         stall_timeout_s: Type.Integer({ minimum: 2, default: 10 }),
         backoff_s: Type.Array(Type.Number({ exclusiveMinimum: 0 }), { minItems: 1, default: [1, 2, 5, 10, 30, 60] }),
+        camera_masks_check_s: Type.Number({
+          minimum: 1, maximum: 3600, default: 30,
+          description: 'how often the privacy masks a camera enforces are read back from it (also at every reconnection)',
+        }),
       },
       { ...strict, default: {} },
     ),

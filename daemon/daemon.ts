@@ -15,6 +15,8 @@ import { flagMissing, recoverCamera } from '../recorder/recovery.js';
 import { SegmentStore, stagingDir } from '../recorder/segment-store.js';
 import { clockDrifts } from '../recorder/sources/onvif.js';
 import { resolveSource } from '../recorder/sources/resolve.js';
+import { CameraMaskService, pushMasks } from '../recorder/sources/onvif-masks.js';
+import { CameraMaskWatch, type MaskLoss } from '../watchdog/camera-mask-watch.js';
 import { TestCamera } from '../recorder/sources/test-camera.js';
 import { CameraSupervisor } from '../watchdog/camera-supervisor.js';
 import { markCleanStop, openDaemonGaps } from '../watchdog/continuity.js';
@@ -66,7 +68,7 @@ export type { ReloadResult };
 /** What makes a camera's recorder what it is: a change here restarts it, nothing else does
  * (its password file's contents included). */
 function cameraKey(cam: CameraConfig, watchdog: Config['watchdog'], passwordDigest: string | undefined): string {
-  return JSON.stringify({ enabled: cam.enabled, source: cam.source, record: cam.record, capture_masks: cam.capture_masks, watchdog, passwordDigest });
+  return JSON.stringify({ enabled: cam.enabled, source: cam.source, record: cam.record, capture_masks: cam.capture_masks, capture_masks_on: cam.capture_masks_on, watchdog, passwordDigest });
 }
 
 /**
@@ -103,6 +105,10 @@ export class Daemon {
   private readonly stills: TamperStills;
   /** how each camera with capture masks has them enforced (`none`: it is not recorded) */
   readonly maskEnforcement = new Map<string, MaskEnforcement>();
+  /** what reads back and checks each camera's capture masks while it records */
+  private readonly maskWatches = new Map<string, CameraMaskWatch>();
+  /** cameras whose recorded pictures showed detail under masks the camera said it held: the box masks them until a restart */
+  private readonly cameraMasksDistrusted = new Set<string>();
   private readonly testCameras = new Map<string, TestCamera>();
   retention?: Retention;
   health?: HealthMonitor;
@@ -234,13 +240,27 @@ export class Daemon {
       return;
     }
     source.secrets.forEach(registerSecret);
-    const captureMasks = this.enforceCaptureMasks(cam);
-    if (captureMasks === 'refused') return;
+    const masks = await this.enforceCaptureMasks(cam, i);
+    if (masks === 'refused') return;
+    const service = masks.service;
+    let watch: CameraMaskWatch | undefined;
+    if (service && source.resolveUrl) {
+      // before every (re)connection: a camera that rebooted may come back without its masks
+      const resolveUrl = source.resolveUrl;
+      source.resolveUrl = async () => {
+        const loss = await watch?.check();
+        if (loss) {
+          watch?.report(loss);
+          throw new Error(`capture masks not verified on the camera (${loss.reason}); not connecting`);
+        }
+        return resolveUrl();
+      };
+    }
     const recorder = new CameraSupervisor(cam.id, {
       backend: cam.record.backend,
       backendOptions: {
         camera: cam.id, url: source.url, safeUrl: source.safeUrl, stagingDir: stagingDir(this.dataDir, cam.id),
-        segmentSeconds: cam.record.segment_seconds, timeoutSeconds: cam.record.timeout_seconds, captureMasks,
+        segmentSeconds: cam.record.segment_seconds, timeoutSeconds: cam.record.timeout_seconds, captureMasks: masks.box,
       },
       dataDir: this.dataDir, catalog, store: this.store!, log: this.log, raise: this.raise,
       backoffSeconds: this.config.watchdog.backoff_s, stallTimeoutMs: this.config.watchdog.stall_timeout_s * 1000,
@@ -250,8 +270,18 @@ export class Daemon {
     // a recorder that failed on the disk: probe it now rather than at the next interval
     recorder.on('exit', (exit) => { if (exit.cause?.startsWith('disk_')) void this.health?.probe(); });
     this.recorders.set(cam.id, recorder);
+    if (cam.capture_masks.length) {
+      watch = new CameraMaskWatch(cam.id, {
+        masks: cam.capture_masks, service, checkMs: this.config.watchdog.camera_masks_check_s * 1000, log: this.log,
+        onLost: (loss) => void this.masksLost(cam.id, loss),
+      });
+      this.maskWatches.set(cam.id, watch);
+    }
     recorder.start();
     this.startViewWatch(cam, i);
+    // the recording's own keyframes show whether the masks are in force
+    if (watch) watch.opts.sampler = this.views.get(cam.id)?.sampler;
+    watch?.start();
   }
 
   /** Beside the recorder, never in its way: the view analysis, identity pins and the camera's own events. */
@@ -273,32 +303,98 @@ export class Daemon {
   }
 
   /**
-   * Fail closed: a camera with capture masks is recorded only by the masked path; where the box
-   * cannot run it, the camera is not recorded at all. The mask set goes into the ledger (once per
-   * set), and every segment the recorder writes names it in its provenance.
+   * Fail closed: a camera with capture masks is recorded only where they are enforced: by the
+   * camera (ONVIF privacy masks pushed and read back: `capture_masks_on` camera or auto), else
+   * by the box's masked path (box or auto); where neither can, it is not recorded at all. The
+   * mask set goes into the ledger (once per set), and every segment the recorder writes names
+   * it, and where it was enforced, in its provenance.
    */
-  private enforceCaptureMasks(cam: CameraConfig): RecorderBackendOptions['captureMasks'] | 'refused' {
+  private async enforceCaptureMasks(cam: CameraConfig, i: number): Promise<{ box?: RecorderBackendOptions['captureMasks']; service?: CameraMaskService } | 'refused'> {
     const store = this.store!;
     this.maskEnforcement.delete(cam.id);
     if (!cam.capture_masks.length) {
       store.setProvenance(cam.id, null);
-      return undefined;
+      return {};
     }
-    const how = detectMaskEnforcement();
     const hash = maskSetHash(cam.capture_masks);
-    this.maskEnforcement.set(cam.id, how);
-    if (how.enforced === 'none') {
-      this.log.error({ camera: cam.id, reason: how.reason, masks: hash }, 'camera not recorded: its capture masks cannot be enforced');
-      this.raise('capture_mask_unenforced', cam.id, { reason: how.reason, masks: hash });
+    const refuse = (reason: string): 'refused' => {
+      this.maskEnforcement.set(cam.id, { enforced: 'none', reason });
+      this.log.error({ camera: cam.id, reason, masks: hash }, 'camera not recorded: its capture masks cannot be enforced');
+      this.raise('capture_mask_unenforced', cam.id, { reason, masks: hash });
       return 'refused';
+    };
+    let onCamera: string | undefined;
+    if (cam.capture_masks_on !== 'box' && cam.source.type === 'onvif') {
+      if (this.cameraMasksDistrusted.has(cam.id)) {
+        onCamera = 'a recorded picture showed detail under the masks the camera said it held';
+      } else {
+        try {
+          const src = cam.source;
+          const service = await CameraMaskService.open({
+            host: src.host, username: src.username, password: readSecret(src, `cameras[${i}].source`), profile: src.profile, timeoutMs: 5000,
+          });
+          const { created } = await pushMasks(service, cam.capture_masks);
+          this.maskEnforcement.set(cam.id, { enforced: 'camera' });
+          this.catalog!.recordMaskSet(cam.id, hash, cam.capture_masks);
+          store.setProvenance(cam.id, maskProvenance(cam.capture_masks, { enforced: 'camera' }));
+          this.log.info({ camera: cam.id, masks: hash, created, count: cam.capture_masks.length }, 'capture masks enforced by the camera (ONVIF privacy masks, read back)');
+          return { service };
+        } catch (err) {
+          onCamera = (err as Error).message;
+        }
+      }
+    } else if (cam.capture_masks_on === 'camera') {
+      onCamera = 'not an ONVIF camera';
     }
+    if (cam.capture_masks_on === 'camera') return refuse(`capture_masks_on is camera, and the camera does not hold them: ${onCamera}`);
+    const how = detectMaskEnforcement();
+    if (how.enforced !== 'box') return refuse(how.enforced === 'none' ? how.reason : 'no masked path on the box');
+    if (onCamera) this.log.warn({ camera: cam.id, reason: onCamera }, 'capture masks: the camera does not hold them; enforced on the box');
+    this.maskEnforcement.set(cam.id, how);
     this.catalog!.recordMaskSet(cam.id, hash, cam.capture_masks);
     store.setProvenance(cam.id, maskProvenance(cam.capture_masks, how));
     this.log.info({ camera: cam.id, masks: hash, encoder: how.encoder, count: cam.capture_masks.length }, 'capture masks enforced on the box');
-    return { masks: cam.capture_masks, encoder: how.encoder };
+    return { box: { masks: cam.capture_masks, encoder: how.encoder } };
+  }
+
+  /**
+   * Masks not in force (gone from the camera, or detail seen under them): the recorder stops at
+   * once and the camera starts again through the same decision as at start (masks pushed and
+   * read back, else the box's path, else not recorded). Detail under masks the camera still
+   * lists means the camera cannot be believed: the box masks it from then on (until a restart).
+   * Detail under the box's own masks: the camera is not recorded.
+   */
+  private masksLost(id: string, loss: MaskLoss): Promise<unknown> {
+    const where = this.maskEnforcement.get(id)?.enforced === 'box' ? 'box' : 'camera';
+    const run = this.reloading.then(async () => {
+      const i = this.config.cameras.findIndex((c) => c.id === id);
+      const cam = this.config.cameras[i];
+      if (!cam || !this.maskWatches.has(id)) return;
+      let detectedBy = loss.detectedBy;
+      if (detectedBy === 'frame' && where === 'camera') {
+        // the camera's own word first: masks it dropped are a loss like any other
+        const readBack = await this.maskWatches.get(id)?.check();
+        if (readBack) detectedBy = readBack.detectedBy;
+        else this.cameraMasksDistrusted.add(id);
+      }
+      this.raise('capture_mask_lost', id, {
+        where, detected_by: detectedBy, reason: loss.reason, masks: maskSetHash(cam.capture_masks), unverified_since_ms: loss.verifiedMs,
+      });
+      await this.stopCamera(id);
+      if (where === 'box' && detectedBy === 'frame') {
+        this.maskEnforcement.set(id, { enforced: 'none', reason: loss.reason });
+        this.raise('capture_mask_unenforced', id, { reason: loss.reason, masks: maskSetHash(cam.capture_masks) });
+        return;
+      }
+      await this.startCamera(cam, i);
+    });
+    this.reloading = run.catch((err) => this.log.error({ camera: id, err }, 'cannot restart a camera whose masks were lost'));
+    return run;
   }
 
   private async stopCamera(id: string): Promise<void> {
+    this.maskWatches.get(id)?.stop();
+    this.maskWatches.delete(id);
     await this.views.get(id)?.stop();
     this.views.delete(id);
     await this.recorders.get(id)?.stop();
@@ -473,6 +569,7 @@ export class Daemon {
     clearInterval(this.checkpointTimer);
     this.health?.stop();
     await this.sweeping;
+    for (const w of this.maskWatches.values()) w.stop();
     await Promise.all([...this.views.values()].map((v) => v.stop()));
     this.stills.stop();
     await this.uploads?.stop();

@@ -3,6 +3,9 @@
  * recordings never hold them (a bank's PIN pad, a neighbour's window). Unlike `privacy_masks`,
  * which the egress gate burns into exports only, these are enforced on the recording path:
  *
+ * - on the camera (`capture_masks_on: camera | auto`, ONVIF cameras with Media2 privacy masks):
+ *   the daemon pushes them (recorder/sources/onvif-masks.ts) and reads them back before
+ *   recording, then watches them (watchdog/camera-mask-watch.ts); the stream is copied as usual.
  * - on the box: the masked GStreamer pipeline (gstreamer.ts, `maskedLaunch`) decodes the
  *   camera's stream, paints the masks solid black and encodes again before splitmuxsink
  *   writes the staging file; the camera's own picture exists only in memory.
@@ -45,8 +48,9 @@ export function maskSvg(masks: Mask[]): string {
 /** Which H.264 encoder the masked path uses; the board's hardware encoder when it has one. */
 export type MaskEncoder = 'nvv4l2h264enc' | 'v4l2h264enc' | 'x264enc';
 
-/** How a camera's capture masks are enforced: on the box, or not at all (not recorded). */
+/** How a camera's capture masks are enforced: by the camera (ONVIF privacy masks, read back), on the box, or not at all (not recorded). */
 export type MaskEnforcement =
+  | { enforced: 'camera' }
   | { enforced: 'box'; encoder: MaskEncoder }
   | { enforced: 'none'; reason: string };
 
@@ -107,7 +111,20 @@ function overlayPaints(): boolean {
   }
 }
 
-/** The segment's provenance: which mask set was in force and where it was enforced. */
-export function maskProvenance(masks: Mask[], how: Extract<MaskEnforcement, { enforced: 'box' }>): string {
-  return canonicalJson({ enforced: how.enforced, encoder: how.encoder, masks: maskSetHash(masks) });
+/**
+ * CPU (in cores) the masked path takes with x264 for one camera, from the measured rate:
+ * bench/capture-masks.ts on x86 (2 AMD EPYC cores, two runs on 2026-12-01) took 13.0-13.2 % of
+ * a core at 1280x720 15 fps and 23.1-26.8 % at 1920x1080 15 fps, 7.4 to 9.5 ns of a core per
+ * pixel per second; the highest is used. A synthetic, mostly still picture: real scenes cost more, and a
+ * slower CPU more again, so this is a lower bound.
+ */
+export function maskedCores(width: number, height: number, fps: number): number {
+  return width * height * fps * 9.6e-9;
+}
+
+/** The segment's provenance: which mask set was in force and where it was enforced (and with which encoder, on the box). */
+export function maskProvenance(masks: Mask[], how: Exclude<MaskEnforcement, { enforced: 'none' }>): string {
+  return canonicalJson(how.enforced === 'box'
+    ? { enforced: how.enforced, encoder: how.encoder, masks: maskSetHash(masks) }
+    : { enforced: how.enforced, masks: maskSetHash(masks) });
 }

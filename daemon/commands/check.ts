@@ -9,13 +9,14 @@ import { execFile } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access, stat, statfs, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { userInfo } from 'node:os';
+import { availableParallelism, userInfo } from 'node:os';
 import { connect } from 'node:net';
-import { effectiveRetention } from '../../config/load.js';
+import { effectiveRetention, readSecret } from '../../config/load.js';
+import { CameraMaskService, missingMasks } from '../../recorder/sources/onvif-masks.js';
 import { Catalog } from '../../recorder/catalog/catalog.js';
 import { FrameDecoder } from '../../recorder/frame-decoder.js';
 import { checkGstreamer } from '../../recorder/backends/gstreamer.js';
-import { detectMaskEnforcement } from '../../recorder/capture-masks.js';
+import { detectMaskEnforcement, maskedCores, type MaskEncoder } from '../../recorder/capture-masks.js';
 import { clockDrifts } from '../../recorder/sources/onvif.js';
 import { resolveSource } from '../../recorder/sources/resolve.js';
 import { scrubCredentials } from '../../common/credentials.js';
@@ -178,6 +179,8 @@ export interface CameraProbe {
   detail: string;
   /** measured (or, for test cameras, configured) bitrate */
   bitrate_kbps: number | null;
+  /** the picture as probed (configured, for test cameras) */
+  video?: { width: number; height: number; fps: number | null };
 }
 
 const cameraProbes = new WeakMap<Config, Promise<CameraProbe[]>>();
@@ -190,7 +193,7 @@ function probeCameras(config: Config): Promise<CameraProbe[]> {
     p = Promise.all(config.cameras.map(async (cam, i): Promise<CameraProbe | null> => {
       if (!cam.enabled) return null;
       const src = cam.source;
-      if (src.type === 'test') return { camera: cam.id, ok: true, detail: 'synthetic camera', bitrate_kbps: src.bitrate_kbps };
+      if (src.type === 'test') return { camera: cam.id, ok: true, detail: 'synthetic camera', bitrate_kbps: src.bitrate_kbps, video: { width: src.width, height: src.height, fps: src.fps } };
       try {
         const onvif: { drift_ms: number | null } = { drift_ms: null };
         const source = resolveSource(cam, `cameras[${i}]`, new Map(), (r) => { onvif.drift_ms = r.clock_drift_ms; });
@@ -200,7 +203,7 @@ function probeCameras(config: Config): Promise<CameraProbe[]> {
         const probe = await probeStream(url, 2, Math.min(cam.record.timeout_seconds, 5));
         const v = probe.video;
         if (!v) return { camera: cam.id, ok: false, detail: `${probe.url}${via}: no video stream`, bitrate_kbps: probe.bitrate_kbps };
-        return { camera: cam.id, ok: true, detail: `${v.codec} ${v.width}x${v.height} ${v.fps ?? '?'} fps ${probe.bitrate_kbps ?? '?'} kbit/s${via}`, bitrate_kbps: probe.bitrate_kbps };
+        return { camera: cam.id, ok: true, detail: `${v.codec} ${v.width}x${v.height} ${v.fps ?? '?'} fps ${probe.bitrate_kbps ?? '?'} kbit/s${via}`, bitrate_kbps: probe.bitrate_kbps, video: { width: v.width, height: v.height, fps: v.fps } };
       } catch (err) {
         return { camera: cam.id, ok: false, detail: scrubCredentials((err as Error).message), bitrate_kbps: null };
       }
@@ -227,18 +230,65 @@ export async function gstreamerPresent({ config }: CheckContext): Promise<CheckR
 }
 
 /**
- * Fail closed, said before the service starts: a camera with capture masks that this box
- * cannot enforce would not be recorded at all (the daemon refuses to record it unmasked).
+ * Where each camera's capture masks will be enforced, found without changing anything: an ONVIF
+ * camera's Media2 mask support and the masks it holds now (the daemon creates those it lacks), else the box's masked path.
+ */
+async function maskPlan(cam: Config['cameras'][number], i: number): Promise<{ ok: boolean; detail: string; box?: MaskEncoder }> {
+  let onCamera = 'not an ONVIF camera';
+  if (cam.capture_masks_on !== 'box' && cam.source.type === 'onvif') {
+    try {
+      const src = cam.source;
+      const svc = await CameraMaskService.open({ host: src.host, username: src.username, password: readSecret(src, `cameras[${i}].source`), profile: src.profile, timeoutMs: 5000 });
+      const held = cam.capture_masks.length - missingMasks(cam.capture_masks, await svc.masks()).length;
+      return { ok: true, detail: `${cam.id}: enforced by the camera (ONVIF privacy masks; it holds ${held} of ${cam.capture_masks.length} now, the daemon pushes the rest and reads them back)` };
+    } catch (err) {
+      onCamera = scrubCredentials((err as Error).message);
+    }
+  }
+  if (cam.capture_masks_on === 'camera') return { ok: false, detail: `${cam.id}: capture_masks_on is camera, and the camera cannot hold them (${onCamera}); not recorded` };
+  const how = detectMaskEnforcement();
+  if (how.enforced !== 'box') return { ok: false, detail: `${cam.id}: capture masks cannot be enforced (${how.enforced === 'none' ? how.reason : onCamera}); not recorded` };
+  const why = cam.source.type === 'onvif' && cam.capture_masks_on === 'auto' ? ` (the camera cannot: ${onCamera})` : '';
+  return { ok: true, detail: `${cam.id}: enforced on the box (decode, blank, encode with ${how.encoder})${why}`, box: how.encoder };
+}
+
+/**
+ * Fail closed, said before the service starts: a camera with capture masks that neither it nor
+ * this box can enforce would not be recorded at all (the daemon refuses to record it unmasked).
  */
 export async function captureMasksEnforced({ config }: CheckContext): Promise<CheckResult> {
-  const masked = config.cameras.filter((c) => c.enabled && c.capture_masks.length > 0);
+  const masked = config.cameras.map((c, i) => ({ c, i })).filter(({ c }) => c.enabled && c.capture_masks.length > 0);
   if (!masked.length) return { name: 'capture masks', ok: true, detail: 'no camera has capture masks' };
-  const how = detectMaskEnforcement();
-  const ids = masked.map((c) => c.id).join(', ');
-  if (how.enforced === 'none') {
-    return { name: 'capture masks', ok: false, detail: `${ids}: capture masks cannot be enforced (${how.reason}); ${masked.length === 1 ? 'this camera is' : 'these cameras are'} not recorded` };
+  const plans = await Promise.all(masked.map(({ c, i }) => maskPlan(c, i)));
+  const ok = plans.every((p) => p.ok);
+  const detail = plans.map((p) => p.detail).join('; ');
+  const cost = await boxMaskCost(config, masked.flatMap(({ c }, k) => (plans[k]!.box === 'x264enc' ? [c.id] : [])));
+  return { name: 'capture masks', ok, detail: cost ? `${detail}; ${cost}` : detail, ...(ok && cost ? { warn: true } : {}) };
+}
+
+/** share of the box's cores the masked (x264) cameras may take before check warns: the rest is the daemon's, the egress's and the system's */
+const MASK_CPU_SHARE = 0.75;
+
+/**
+ * A warning when the cameras masked on the box with x264 would need more CPU than the box has
+ * (null when they fit or none is masked there): each camera's cost estimated from its probed
+ * picture with the measured x264 rate (maskedCores).
+ */
+async function boxMaskCost(config: Config, cameras: string[]): Promise<string | null> {
+  if (!cameras.length) return null;
+  const probes = await probeCameras(config);
+  let cores = 0;
+  const unknown: string[] = [];
+  for (const id of cameras) {
+    const v = probes.find((p) => p.camera === id)?.video;
+    if (v) cores += maskedCores(v.width, v.height, v.fps ?? 15);
+    else unknown.push(id);
   }
-  return { name: 'capture masks', ok: true, detail: `${ids}: enforced on the box (decode, blank, encode with ${how.encoder})` };
+  const have = availableParallelism();
+  if (cores <= have * MASK_CPU_SHARE) return null;
+  return `the cameras masked on the box need about ${cores.toFixed(1)} cores of x264 (estimated from their pictures at the rate measured on x86, a lower bound), `
+    + `more than ${Math.round(MASK_CPU_SHARE * 100)} % of this box's ${have}${unknown.length ? `, not counting ${unknown.join(', ')} (not probed)` : ''}: `
+    + 'expect dropped frames and gaps; mask them on the camera (capture_masks_on: camera, ONVIF Media2) or move cameras to another box';
 }
 
 /** The data disk holds `min_days` of every camera at the probed bitrates, above the floor. */

@@ -48,18 +48,19 @@ export interface CameraStatus {
   /** the stream as recorded (codec, size, measured fps), null before the daemon saw it */
   stream: { codec: string; width: number; height: number; fps: number | null } | null;
   /**
-   * How capture masks protect the camera's newest recording: `box` (blanked before writing),
+   * How capture masks protect the camera's newest recording: `camera` (the camera's own privacy
+   * masks, pushed and read back), `box` (blanked on the box before writing),
    * `none` (masks configured but not in force on it: the camera is not recorded, or its newest
    * segment predates them), null (no capture masks).
    */
-  capture_masks: 'box' | 'none' | null;
+  capture_masks: 'camera' | 'box' | 'none' | null;
 }
 
 /** What the newest segment's provenance says about the capture masks in force, against the config's. */
 function maskStatus(configured: Config['cameras'][number]['capture_masks'] | undefined, provenance: string | null | undefined): CameraStatus['capture_masks'] {
   let p: { enforced?: string; masks?: string } = {};
   try { p = provenance ? JSON.parse(provenance) as typeof p : {}; } catch { /* unreadable: nothing in force */ }
-  const inForce = p.enforced === 'box' ? 'box' : null;
+  const inForce = p.enforced === 'box' || p.enforced === 'camera' ? p.enforced : null;
   if (!configured?.length) return inForce;
   return inForce && p.masks === maskSetHash(configured) ? inForce : 'none';
 }
@@ -212,11 +213,11 @@ function format(s: {
   out.push(`box: ${s.recording ? 'RECORDING' : 'NOT RECORDING (see below)'}; daemon ${s.daemon_pid ? `running (pid ${s.daemon_pid})` : 'not running'}; data ${s.data_dir}`);
   out.push('');
   const w = Math.max(6, ...s.cameras.map((c) => c.camera.length));
-  out.push(`${'camera'.padEnd(w)}  recording  last segment end       days held / required  masks  gaps 24h`);
+  out.push(`${'camera'.padEnd(w)}  recording  last segment end       days held / required  masks   gaps 24h`);
   for (const c of s.cameras) {
     const why = c.open_gap ? ` (down since ${isoTime(c.open_gap.start_ms)}: ${c.open_gap.cause.replace(/_/g, ' ')})` : '';
     const held = `${c.days_held.toFixed(2)} / ${c.min_days ?? 'unknown'}`;
-    out.push(`${c.camera.padEnd(w)}  ${(c.recording ? 'yes' : 'NO').padEnd(9)}  ${isoTime(c.last_segment_end_ms).padEnd(20)}  ${held.padEnd(20)}  ${(c.capture_masks ?? '-').padEnd(5)}  ${c.gaps_24h} (${duration(c.gap_ms_24h)})${why}`);
+    out.push(`${c.camera.padEnd(w)}  ${(c.recording ? 'yes' : 'NO').padEnd(9)}  ${isoTime(c.last_segment_end_ms).padEnd(20)}  ${held.padEnd(20)}  ${(c.capture_masks ?? '-').padEnd(6)}  ${c.gaps_24h} (${duration(c.gap_ms_24h)})${why}`);
   }
   if (!s.cameras.length) out.push('  no cameras');
   out.push('');

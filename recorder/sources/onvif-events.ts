@@ -10,7 +10,7 @@
  */
 import type { Logger } from 'pino';
 import { describeDevice, type OnvifDevice, type OnvifTarget } from './onvif.js';
-import { usernameToken } from './ws-security.js';
+import { soapRequest, xmlTag as tag } from './onvif-soap.js';
 
 export type CameraSignal = 'tamper' | 'global_scene_change' | 'image_too_blurry' | 'image_too_dark' | 'image_too_bright';
 
@@ -34,8 +34,6 @@ export interface Notification {
   active: boolean | null;
   operation: string | null;
 }
-
-const tag = (xml: string, name: string) => new RegExp(`<(?:[\\w-]+:)?${name}\\b[^>]*>([^<]*)</(?:[\\w-]+:)?${name}>`).exec(xml)?.[1]?.trim();
 
 /** The notifications in a PullMessagesResponse. */
 export function parseNotifications(xml: string): Notification[] {
@@ -64,7 +62,6 @@ export interface OnvifWatchOptions {
 }
 
 const BACKOFF_MS = [2000, 5000, 10_000, 30_000, 60_000];
-const NS = 'xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:a="http://www.w3.org/2005/08/addressing"';
 
 /** Watches one ONVIF camera's events and identity until stopped; it never throws. */
 export class OnvifWatch {
@@ -156,18 +153,9 @@ export class OnvifWatch {
     return parseNotifications(xml);
   }
 
-  /** One SOAP 1.2 request; a fault or an HTTP error throws with the fault's reason. */
-  private async soap(url: string, action: string, body: string, timeoutMs: number, to?: string): Promise<string> {
-    const t = this.target;
-    const header = (t.username ? usernameToken(t.username, t.password ?? '', this.driftMs) : '') + (to ? `<a:To>${to.replace(/&/g, '&amp;')}</a:To>` : '');
-    const envelope = `<?xml version="1.0" encoding="UTF-8"?><s:Envelope ${NS}><s:Header>${header}</s:Header><s:Body>${body}</s:Body></s:Envelope>`;
-    const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(timeoutMs)]);
-    const res = await fetch(url, { method: 'POST', body: envelope, signal, headers: { 'Content-Type': `application/soap+xml; charset=utf-8; action="${action}"` } });
-    const text = await res.text();
-    if (!res.ok || /<(?:[\w-]+:)?Fault\b/.test(text)) {
-      throw new Error(`ONVIF camera ${t.host}: ${tag(text, 'Text') ?? `HTTP ${res.status}`}`);
-    }
-    return text;
+  /** One SOAP 1.2 request, aborted on stop. */
+  private soap(url: string, action: string, body: string, timeoutMs: number, to?: string): Promise<string> {
+    return soapRequest(this.target, { url, action, body, timeoutMs, to, driftMs: this.driftMs, signal: this.abort.signal });
   }
 
   private sleep(ms: number): Promise<void> {

@@ -115,7 +115,7 @@ interface CamLike {
   getDeviceInformation(cb: (err: Error | null, info?: Record<string, unknown>) => void): void;
   getStreamUri(opts: { protocol: string; profileToken: string }, cb: (err: Error | null, uri?: { uri: string }) => void): void;
   profiles?: ProfileXml[];
-  /** service addresses from GetCapabilities/GetServices, by lower-case service name */
+  /** service addresses from GetCapabilities/GetServices, by lower-case service name (`media2`: Media2, from GetServices only) */
   uri?: Record<string, { href?: string } | undefined>;
 }
 
@@ -123,6 +123,7 @@ interface CamLike {
 interface ProfileXml {
   $?: { token?: unknown };
   name?: unknown;
+  videoSourceConfiguration?: { $?: { token?: unknown } };
   videoEncoderConfiguration?: {
     encoding?: unknown;
     resolution?: { width?: unknown; height?: unknown };
@@ -283,4 +284,20 @@ export async function resolveOnvifStream(t: OnvifTarget & { profile?: string }):
   // Cameras hand out URIs without credentials; where one carries its own, ours win.
   const url = t.username ? withCredentials(raw, t.username, t.password) : raw;
   return { url, safeUrl: scrubCredentials(url), profile: profile.token, clock_drift_ms: drift };
+}
+
+/** Where a camera's privacy masks are set: its Media2 service and the video source configuration of the recorded profile. */
+export interface OnvifMaskService {
+  /** the Media2 service address, null when the camera offers none (GetServices lists no ver20/media) */
+  media2_url: string | null;
+  /** the video source configuration of the profile (the first when none is named) */
+  video_source_token: string | null;
+  clock_drift_ms: number | null;
+}
+
+export async function maskService(t: OnvifTarget & { profile?: string }): Promise<OnvifMaskService> {
+  const { cam, drift } = await connect(t);
+  const raw = cam.profiles ?? [];
+  const profile = t.profile ? raw.find((p) => text(p.$?.token) === t.profile || text(p.name) === t.profile) : raw[0];
+  return { media2_url: cam.uri?.media2?.href ?? null, video_source_token: text(profile?.videoSourceConfiguration?.$?.token) ?? null, clock_drift_ms: drift };
 }

@@ -147,6 +147,44 @@ class Pusher:
         return False
 
 
+EMPTY_SVG = '<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1"/>'
+
+
+class MaskOverlays:
+    """The on-board privacy masks: every playing media's rsvgoverlay paints the SVG file, read
+    again within 100 ms of a change (the ONVIF responder writes it when its masks change)."""
+
+    def __init__(self, path):
+        self.path = path
+        self.elements = []
+        self.stamp = None
+        self.svg = EMPTY_SVG
+        GLib.timeout_add(100, self.poll)
+
+    def read(self):
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return None, EMPTY_SVG
+        with open(self.path, encoding="utf-8") as f:
+            return (st.st_mtime_ns, st.st_size), f.read() or EMPTY_SVG
+
+    def poll(self):
+        stamp, svg = self.read()
+        if stamp != self.stamp:
+            self.stamp, self.svg = stamp, svg
+            for el in self.elements:
+                el.set_property("data", svg)
+        return True
+
+    def on_configure(self, _factory, media):
+        el = media.get_element().get_by_name("mask")
+        self.stamp, self.svg = self.read()
+        el.set_property("data", self.svg)
+        self.elements.append(el)
+        media.connect("unprepared", lambda _m: self.elements.remove(el) if el in self.elements else None)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--port", type=int, default=8554, help="TCP port; 0 picks a free one")
@@ -166,6 +204,9 @@ def main() -> int:
     ap.add_argument("--password", default=None,
                     help="better: the environment variable RTSP_SIM_PASSWORD (a command line is world-readable)")
     ap.add_argument("--auth", default="basic", choices=["basic", "digest"], help="how the camera asks for credentials")
+    ap.add_argument("--mask-svg", default=None,
+                    help="live: an SVG file painted over the picture before encoding, read again whenever it "
+                         "changes (empty or absent: nothing painted): a camera that masks on board")
     ap.add_argument("--exit-with-parent", action="store_true",
                     help="quit when the process that started it is gone (even after kill -9)")
     args = ap.parse_args()
@@ -197,12 +238,16 @@ def main() -> int:
         pusher.add(src)
         media.connect("unprepared", lambda _m: pusher.remove(src))
 
+    overlays = MaskOverlays(args.mask_svg) if args.mask_svg else None
+
     for i, name in enumerate(n for n in args.mounts.split(",") if n):
         pattern = args.pattern or PATTERNS[i % len(PATTERNS)]
         raw = f"video/x-raw,format=I420,width={args.width},height={args.height},framerate={args.fps}/1"
         if args.source == "live":
+            mask = (f"! videoconvert ! rsvgoverlay name=mask fit-to-frame=true ! videoconvert ! {raw} "
+                    if overlays else "")
             body = (f"videotestsrc is-live=true pattern={pattern} ! {raw} "
-                    f"! clockoverlay time-format=\"{name} %F %T\" ! {encoder(args)}")
+                    f"! clockoverlay time-format=\"{name} %F %T\" {mask}! {encoder(args)}")
         elif args.source == "timecode":
             body = (f"appsrc name=src is-live=true do-timestamp=true format=time caps={raw} "
                     f"! {encoder(args)}")
@@ -214,6 +259,8 @@ def main() -> int:
         factory.set_shared(True)
         if pusher:
             factory.connect("media-configure", on_configure)
+        if overlays:
+            factory.connect("media-configure", overlays.on_configure)
         if args.user:
             perms = GstRtspServer.RTSPPermissions()
             perms.add_role("user")

@@ -36,7 +36,7 @@ const CASES: Record<string, { edit: Parameters<typeof config>[1]; path: string; 
   'unknown camera field': {
     edit: { camera2: '  - id: cam2\n    colour: red\n    source: { type: test }' },
     path: 'cameras[1].colour',
-    expect: /^cameras\[1\]\.colour: unknown field; allowed: id, name, enabled, source, record, retention, privacy_masks, capture_masks, tamper$/,
+    expect: /^cameras\[1\]\.colour: unknown field; allowed: id, name, enabled, source, record, retention, privacy_masks, capture_masks, capture_masks_on, tamper$/,
   },
   'tamper detection off without a reason': {
     edit: { camera2: '  - id: cam2\n    source: { type: test }\n    tamper: { enabled: false }' },
@@ -62,6 +62,11 @@ const CASES: Record<string, { edit: Parameters<typeof config>[1]; path: string; 
     edit: { camera2: '  - id: cam2\n    source: { type: test }\n    capture_masks: [{ x: 0.2, y: 0.2, w: 1.5, h: 0.1 }]' },
     path: 'cameras[1].capture_masks[0].w',
     expect: /^cameras\[1\]\.capture_masks\[0\]\.w: expected a number above 0 and at most 1, got 1\.5$/,
+  },
+  'masks on the camera need an ONVIF camera': {
+    edit: { camera2: '  - id: cam2\n    source: { type: test }\n    capture_masks: [{ x: 0.2, y: 0.2, w: 0.5, h: 0.1 }]\n    capture_masks_on: camera' },
+    path: 'cameras[1].capture_masks_on',
+    expect: /^cameras\[1\]\.capture_masks_on: "camera" needs an onvif source \(this one is "test"\); expected "box" or "auto", or source\.type onvif$/,
   },
   'a polygon mask of two points': {
     edit: { camera2: '  - id: cam2\n    source: { type: test }\n    privacy_masks: [{ points: [[0, 0], [1, 1]] }]' },

@@ -57,10 +57,11 @@ t.test('defaults are filled in', async (t) => {
   t.equal(cam.enabled, true);
   t.same(cam.record, { backend: 'ffmpeg', segment_seconds: 60, timeout_seconds: 5 });
   t.same(cam.privacy_masks, []);
+  t.equal(cam.capture_masks_on, 'auto', 'capture masks: on the camera when it holds them, else the box');
   // defaults inside the selected union branch too
   t.same(cam.source, { type: 'test', width: 640, height: 360, fps: 15, bitrate_kbps: 1000 });
   t.same(c.redaction, { faces: true, plates: true, method: 'pixelate', fail_closed: true, detectors: [] });
-  t.same(c.watchdog, { stall_timeout_s: 10, backoff_s: [1, 2, 5, 10, 30, 60] });
+  t.same(c.watchdog, { stall_timeout_s: 10, backoff_s: [1, 2, 5, 10, 30, 60], camera_masks_check_s: 30 });
   t.equal(c.log.level, 'info');
   t.equal(c.mqtt, undefined);
 });
@@ -82,7 +83,7 @@ cameras:
 redaction: { fail_closed: false }
 `;
   t.same(issuesOf(t, text), [
-    'cameras[0].colour: unknown field; allowed: id, name, enabled, source, record, retention, privacy_masks, capture_masks, tamper',
+    'cameras[0].colour: unknown field; allowed: id, name, enabled, source, record, retention, privacy_masks, capture_masks, capture_masks_on, tamper',
     'cameras[0].record.backend: expected one of ffmpeg, gstreamer, got "vlc"',
     'cameras[0].record.segment_seconds: expected an integer from 1 to 600, got "ten"',
     'cameras[1].id: expected lower-case letters, digits, "-" and "_", starting with a letter or digit, got "Cam 2"',

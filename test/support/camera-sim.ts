@@ -26,6 +26,9 @@ export interface CameraSimOptions {
   source?: 'live' | 'timecode' | 'clip';
   /** clip: the video file to serve (default: a pattern) */
   clip?: string;
+  /** live: an SVG file painted over the picture before encoding, read again when it changes: a
+   * camera that masks on board (the ONVIF responder's `maskSvgFile` writes it) */
+  maskSvg?: string;
   /** quit when the process that started it is gone, even after a kill -9 (benchmarks) */
   exitWithParent?: boolean;
 }
@@ -61,6 +64,7 @@ export class CameraSim {
     if (o.pattern) args.push('--pattern', o.pattern);
     if (o.source) args.push('--source', o.source);
     if (o.clip) args.push('--clip', o.clip);
+    if (o.maskSvg) args.push('--mask-svg', o.maskSvg);
     if (o.exitWithParent) args.push('--exit-with-parent');
     // its own session, so SIGSTOP/SIGKILL of the camera never reaches the test runner
     const proc = spawn('/usr/bin/python3', args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RTSP_SIM_PASSWORD: o.password ?? '' } });

@@ -7,6 +7,13 @@
  * nothing else (a SOAP fault, which the `onvif` package takes as "not supported", e.g. for
  * GetServices). `replaceDevice` makes another device answer at the same address.
  *
+ * With `media2`, it also answers GetServices (device, media, events and Media2) and offers
+ * Media2 privacy masks (GetServiceCapabilities with `Mask`, GetMaskOptions, GetMasks,
+ * CreateMask, SetMask, DeleteMask; other Media2 requests fault, so the `onvif` package keeps to
+ * Media1 for profiles). `reboot()` loses the masks, as a camera that does not keep them across a
+ * restart. With `maskSvgFile`, the masks are written there as an SVG whenever they change: the
+ * RTSP simulator's `--mask-svg` paints them, a camera that masks on board.
+ *
  * No such simulator exists in npm or Debian; this one speaks real ONVIF XML to the `onvif` npm
  * package, so the daemon's code path is the one a real camera takes.
  */
@@ -14,7 +21,10 @@ import { randomUUID } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { writeFileSync } from 'node:fs';
 import { passwordDigest } from '../../recorder/sources/ws-security.js';
+import { maskSvg } from '../../recorder/capture-masks.js';
+import { parseMasks, toOnvifPoint, type CameraMask } from '../../recorder/sources/onvif-masks.js';
 
 export interface OnvifResponderOptions {
   /** HTTP host to bind and to put in XAddrs (default 127.0.0.1) */
@@ -41,6 +51,14 @@ export interface OnvifResponderOptions {
   bitrateKbps?: number;
   /** offer the event service (default true) */
   events?: boolean;
+  /** offer Media2 with privacy masks (answers GetServices) */
+  media2?: boolean;
+  /** where the masks are written as an SVG when they change (the RTSP simulator's --mask-svg) */
+  maskSvgFile?: string;
+  /** GetMaskOptions: at most this many masks (default 8) */
+  maxMasks?: number;
+  /** GetMaskOptions: rectangles only */
+  rectangleOnly?: boolean;
 }
 
 interface Subscription { queue: string[]; wake?: () => void }
@@ -74,11 +92,15 @@ export class OnvifResponder {
   private readonly eventState = new Map<string, boolean>();
   /** the actions of requests that carried a WS-Security UsernameToken (credentials) */
   readonly credentialed: string[] = [];
+  /** the privacy masks the camera holds (Media2), by token */
+  readonly masks = new Map<string, CameraMask>();
+  private maskSeq = 0;
 
   constructor(readonly opts: OnvifResponderOptions) {
     this.streamUri = opts.streamUri;
     this.clockOffsetMs = opts.clockOffsetMs ?? 0;
     this.serial = opts.serial ?? this.uuid.slice(0, 8);
+    this.masksChanged();
   }
 
   get host(): string {
@@ -169,6 +191,15 @@ export class OnvifResponder {
           + (o.events === false ? '' : `<tt:Events><tt:XAddr>http://${this.address}/onvif/events_service</tt:XAddr>`
             + `<tt:WSSubscriptionPolicySupport>false</tt:WSSubscriptionPolicySupport><tt:WSPullPointSupport>true</tt:WSPullPointSupport></tt:Events>`)
           + `</tds:Capabilities></tds:GetCapabilitiesResponse>`) };
+      case 'GetServices': {
+        if (!o.media2) return { status: 400, xml: fault('Receiver', 'ActionNotSupported', 'GetServices not supported') };
+        const service = (ns: string, path: string) => `<tds:Service><tds:Namespace>${ns}</tds:Namespace><tds:XAddr>http://${this.address}/onvif/${path}</tds:XAddr>`
+          + '<tds:Version><tt:Major>2</tt:Major><tt:Minor>60</tt:Minor></tds:Version></tds:Service>';
+        return { status: 200, xml: envelope('<tds:GetServicesResponse>' + service('http://www.onvif.org/ver10/device/wsdl', 'device_service')
+          + service('http://www.onvif.org/ver10/media/wsdl', 'media_service')
+          + (o.events === false ? '' : service('http://www.onvif.org/ver10/events/wsdl', 'events_service'))
+          + service('http://www.onvif.org/ver20/media/wsdl', 'media2_service') + '</tds:GetServicesResponse>') };
+      }
       case 'GetVideoSources':
         return { status: 200, xml: envelope(`<trt:GetVideoSourcesResponse><trt:VideoSources token="vs1"><tt:Framerate>${fps}</tt:Framerate>`
           + `<tt:Resolution><tt:Width>${w}</tt:Width><tt:Height>${h}</tt:Height></tt:Resolution></trt:VideoSources></trt:GetVideoSourcesResponse>`) };
@@ -201,6 +232,7 @@ export class OnvifResponder {
 
   /** Requests to the event service and to subscriptions; everything else goes to `handle`. */
   private async respond(path: string, body: string): Promise<{ status: number; xml: string }> {
+    if (path === '/onvif/media2_service' && this.opts.media2) return this.media2(body);
     const sub = /^\/onvif\/subscription\/([\w-]+)$/.exec(path);
     if (!sub && path !== '/onvif/events_service') return this.handle(body);
     const action = this.action(body);
@@ -237,6 +269,81 @@ export class OnvifResponder {
       default:
         return { status: 400, xml: fault('Receiver', 'ActionNotSupported', `${esc(action)} not supported`) };
     }
+  }
+
+  /* ------------------------------------------------------------------ Media2 privacy masks */
+
+  private media2(body: string): { status: number; xml: string } {
+    const action = this.action(body);
+    this.requests.push(action);
+    if (/<(?:\w+:)?UsernameToken\b/.test(body)) this.credentialed.push(action);
+    if (!this.authorized(body)) return { status: 400, xml: fault('Sender', 'NotAuthorized', 'Sender not Authorized') };
+    const tr2 = (inner: string) => envelope(`<tr2:${action}Response xmlns:tr2="http://www.onvif.org/ver20/media/wsdl">${inner}</tr2:${action}Response>`);
+    switch (action) {
+      case 'GetServiceCapabilities':
+        return { status: 200, xml: tr2('<tr2:Capabilities SnapshotUri="false" Rotation="false" VideoSourceMode="false" OSD="false" TemporaryOSDText="false" Mask="true" SourceMask="false">'
+          + '<tr2:ProfileCapabilities MaximumNumberOfProfiles="1"/><tr2:StreamingCapabilities RTSPStreaming="true" RTPMulticast="false" RTP_RTSP_TCP="true"/></tr2:Capabilities>') };
+      case 'GetMaskOptions':
+        return { status: 200, xml: tr2(`<tr2:Options RectangleOnly="${this.opts.rectangleOnly === true}" SingleColorOnly="false"><tr2:MaxMasks>${this.opts.maxMasks ?? 8}</tr2:MaxMasks>`
+          + '<tr2:MaxPoints>16</tr2:MaxPoints><tr2:Types>Color</tr2:Types><tr2:Types>Pixelated</tr2:Types></tr2:Options>') };
+      case 'GetMasks': {
+        const token = tag(body, 'Token');
+        const config = tag(body, 'ConfigurationToken');
+        const list = [...this.masks.values()].filter((m) => (!token || m.token === token) && (!config || m.configurationToken === config));
+        return { status: 200, xml: tr2(list.map((m) => this.maskElement(m)).join('')) };
+      }
+      case 'CreateMask': {
+        const [m] = parseMasks(body, 'Mask');
+        if (!m || m.points.length < 3) return { status: 400, xml: fault('Sender', 'InvalidArgVal', 'a mask needs a polygon of 3 points or more') };
+        if (m.configurationToken !== 'vsc1') return { status: 400, xml: fault('Sender', 'NoConfig', `no configuration ${esc(m.configurationToken)}`) };
+        if (this.masks.size >= (this.opts.maxMasks ?? 8)) return { status: 400, xml: fault('Receiver', 'MaxMasks', 'no room for another mask') };
+        const token = `mask${++this.maskSeq}`;
+        this.masks.set(token, { ...m, token });
+        this.masksChanged();
+        return { status: 200, xml: tr2(`<tr2:Token>${token}</tr2:Token>`) };
+      }
+      case 'SetMask': {
+        const [m] = parseMasks(body, 'Mask');
+        if (!m || !this.masks.has(m.token)) return { status: 400, xml: fault('Sender', 'NoConfig', 'no such mask') };
+        this.masks.set(m.token, m);
+        this.masksChanged();
+        return { status: 200, xml: tr2('') };
+      }
+      case 'DeleteMask': {
+        if (!this.masks.delete(tag(body, 'Token') ?? '')) return { status: 400, xml: fault('Sender', 'NoConfig', 'no such mask') };
+        this.masksChanged();
+        return { status: 200, xml: tr2('') };
+      }
+      default:
+        return { status: 400, xml: fault('Receiver', 'ActionNotSupported', `${esc(action || 'request')} not supported`) };
+    }
+  }
+
+  private maskElement(m: CameraMask): string {
+    const pts = m.points.map((p) => toOnvifPoint(p)).map(([x, y]) => `<tt:Point x="${x}" y="${y}"/>`).join('');
+    return `<tr2:Masks token="${esc(m.token)}"><tr2:ConfigurationToken>${esc(m.configurationToken)}</tr2:ConfigurationToken><tr2:Polygon>${pts}</tr2:Polygon>`
+      + `<tr2:Type>${esc(m.type)}</tr2:Type><tr2:Color X="16" Y="128" Z="128"/><tr2:Enabled>${m.enabled}</tr2:Enabled></tr2:Masks>`;
+  }
+
+  /** The picture follows the masks: the enabled ones are written for the RTSP simulator to paint. */
+  private masksChanged(): void {
+    if (!this.opts.maskSvgFile) return;
+    const shown = [...this.masks.values()].filter((m) => m.enabled && m.type !== 'None').map((m) => ({ points: m.points }));
+    writeFileSync(this.opts.maskSvgFile, shown.length ? maskSvg(shown) : '');
+  }
+
+  /** The camera restarts and comes back without its masks (and without its event subscriptions). */
+  reboot(): void {
+    this.masks.clear();
+    this.masksChanged();
+    this.dropSubscriptions();
+  }
+
+  /** Someone removes one mask on the camera (its web page): the first one. */
+  removeMask(): void {
+    const first = [...this.masks.keys()][0];
+    if (first) this.masks.delete(first);
+    this.masksChanged();
   }
 
   /** The camera raises (or clears) an event, e.g. `tns1:VideoSource/GlobalSceneChange/ImagingService`. */
