@@ -67,6 +67,11 @@ export type { ReloadResult };
 
 /** What makes a camera's recorder what it is: a change here restarts it, nothing else does
  * (its password file's contents included). */
+/** a camera whose capture masks are tried on the camera itself (ONVIF) before the box's path */
+function masksOnCameraFirst(cam: CameraConfig): boolean {
+  return cam.capture_masks.length > 0 && cam.capture_masks_on !== 'box' && cam.source.type === 'onvif';
+}
+
 function cameraKey(cam: CameraConfig, watchdog: Config['watchdog'], passwordDigest: string | undefined): string {
   return JSON.stringify({ enabled: cam.enabled, source: cam.source, record: cam.record, capture_masks: cam.capture_masks, capture_masks_on: cam.capture_masks_on, watchdog, passwordDigest });
 }
@@ -195,13 +200,21 @@ export class Daemon {
       catalog, dataDir: this.dataDir, config: () => this.config, raise: this.raise, log: this.log, registerSecret,
     }).start();
 
+    // A camera that holds its own capture masks is asked over ONVIF first (seconds, when it does
+    // not answer): the cameras after it do not wait for that.
+    const talkingToCamera: Array<Promise<void>> = [];
     for (const [i, cam] of this.config.cameras.entries()) {
       if (!cam.enabled) continue;
+      if (masksOnCameraFirst(cam)) {
+        talkingToCamera.push(this.startCamera(cam, i));
+        continue;
+      }
       await this.startCamera(cam, i);
       // each start spawns a recorder (tens of ms on a busy box): let the cameras already
       // started have their segments indexed in between
       await new Promise((resolve) => setImmediate(resolve));
     }
+    await Promise.all(talkingToCamera);
     this.log.info({ dataDir: this.dataDir, cameras: [...this.recorders.keys()], chainHead: catalog.chainHead().chain_hash }, 'edge-nvr running');
   }
 
@@ -324,7 +337,7 @@ export class Daemon {
       return 'refused';
     };
     let onCamera: string | undefined;
-    if (cam.capture_masks_on !== 'box' && cam.source.type === 'onvif') {
+    if (cam.capture_masks_on !== 'box' && cam.source.type === 'onvif') { // masksOnCameraFirst, narrowed
       if (this.cameraMasksDistrusted.has(cam.id)) {
         onCamera = 'a recorded picture showed detail under the masks the camera said it held';
       } else {
