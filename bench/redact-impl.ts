@@ -48,6 +48,9 @@ export function baseline(ref: string): Impl {
 export interface Job { input: string; out: string }
 export interface JobResult { input: string; out: string; frames: number; wall_s: number; node_cpu_s: number; children_cpu_s: number; error?: string }
 
+/** What `EDGE_NVR_REDACTION_PROFILE=1` made a version write to stderr: one line per video job (redaction/stage-timer.ts). */
+export type StageProfile = Record<string, unknown>;
+
 /**
  * The runner each version executes: its own dist/ egress gate, this checkout's CPU accounting
  * (bench/proc-tree.ts). Model loading happens before the clock starts.
@@ -78,16 +81,26 @@ catalog.close();
 rmSync(dataDir, { recursive: true, force: true });
 `;
 
-/** Runs the jobs in order with `impl`'s egress gate; one result per job. */
-export async function runJobs(impl: Impl, jobs: Job[], work: string): Promise<JobResult[]> {
+/**
+ * Runs the jobs in order with `impl`'s egress gate; one result per job. With `profiles`, the
+ * versions that have the per-stage timer run with it, and its lines are collected there, in
+ * job order (a version without it adds none).
+ */
+export async function runJobs(impl: Impl, jobs: Job[], work: string, profiles?: StageProfile[]): Promise<JobResult[]> {
   const runner = join(work, 'runner.mjs'), jobsFile = join(work, `jobs-${Date.now()}.json`);
   writeFileSync(runner, RUNNER);
   writeFileSync(jobsFile, JSON.stringify(jobs));
   const measure = join(ROOT, 'dist', 'bench', 'proc-tree.js');
-  const child = spawn(process.execPath, [runner, impl.root, measure, jobsFile], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
+  const env = profiles ? { ...process.env, EDGE_NVR_REDACTION_PROFILE: '1' } : process.env;
+  const child = spawn(process.execPath, [runner, impl.root, measure, jobsFile], { env, stdio: ['ignore', 'pipe', profiles ? 'pipe' : 'inherit'] });
+  let out = '', err = '';
   child.stdout!.on('data', (d) => { out += String(d); });
+  child.stderr?.on('data', (d) => { err += String(d); });
   const code = await new Promise<number | null>((res) => child.on('close', res));
+  for (const line of err.split('\n')) {
+    if (line.includes('"redaction_profile"')) profiles!.push(JSON.parse(line) as StageProfile);
+    else if (line) process.stderr.write(line + '\n');
+  }
   if (code !== 0) throw new Error(`${impl.label}: the runner exited ${code}`);
   return out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as JobResult);
 }

@@ -8,7 +8,10 @@
  * vtest.avi (a fixed street camera, where unchanged parts of the frame are not looked at again)
  * at 720p.
  *
- *   npm run build && node dist/bench/redact.js [--seconds 10] [--baseline main] [--out F.json]
+ *   npm run build && node dist/bench/redact.js [--seconds 10] [--baseline main] [--profile] [--out F.json]
+ *
+ * --profile: each version that has it runs with EDGE_NVR_REDACTION_PROFILE=1, and its CPU and
+ * wall time per stage go into the results (`profile`); it costs a few clock reads a frame.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,14 +19,15 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CLK_TCK, readStat } from './proc-tree.js';
-import { baseline, current, runJobs, type Impl } from './redact-impl.js';
+import { baseline, current, runJobs, type Impl, type StageProfile } from './redact-impl.js';
 
 const MEGAMIND = '/usr/share/doc/opencv-doc/examples/data/Megamind.avi';
 const VTEST = '/usr/share/doc/opencv-doc/examples/data/vtest.avi';
 const CASCADE_GZ = '/usr/share/doc/opencv-doc/opencv4/html/haarcascade_frontalface_default.xml.gz';
 const CASCADE = '/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, out: { type: 'string' }, baseline: { type: 'string', default: 'main' } } });
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, out: { type: 'string' }, baseline: { type: 'string', default: 'main' },
+  profile: { type: 'boolean', default: false } } });
 const seconds = Number(values.seconds);
 const dir = mkdtempSync(join(tmpdir(), 'edge-nvr-bench-redact-'));
 
@@ -64,9 +68,10 @@ function cascade(): string | undefined {
 async function edgeNvr(impl: Impl, path: string, label: string) {
   const work = join(dir, `${label}-${impl === impls[0] ? 'current' : 'baseline'}`);
   mkdirSync(work, { recursive: true });
-  const [r] = await runJobs(impl, [{ input: path, out: join(work, 'out.mp4') }], work);
+  const profiles: StageProfile[] | undefined = values.profile ? [] : undefined;
+  const [r] = await runJobs(impl, [{ input: path, out: join(work, 'out.mp4') }], work, profiles);
   if (!r || r.error) return { error: r?.error ?? 'no result' };
-  return { fps_wall: r.frames / r.wall_s, fps_two_idle_cores: twoCoreFps(r.frames, r.node_cpu_s + r.children_cpu_s, r.node_cpu_s), frames: r.frames, wall_s: r.wall_s,
+  return { profile: profiles?.[0], fps_wall: r.frames / r.wall_s, fps_two_idle_cores: twoCoreFps(r.frames, r.node_cpu_s + r.children_cpu_s, r.node_cpu_s), frames: r.frames, wall_s: r.wall_s,
     node_cpu_ms_per_frame: (r.node_cpu_s / r.frames) * 1000, ffmpeg_cpu_ms_per_frame: (r.children_cpu_s / r.frames) * 1000 };
 }
 

@@ -54,3 +54,17 @@ export function withCredentials(url: string, username?: string, password?: strin
   u.password = encodeURIComponent(password ?? '');
   return u.toString();
 }
+
+/**
+ * What may be shown of a URL whose query or userinfo may authorise something (a pre-signed
+ * upload URL carries its signature in the query): scheme, host, port and path only,
+ * `https://store.example.com/bucket/key`. An unparsable URL shows as `invalid url`.
+ */
+export function urlWithoutSecrets(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return 'invalid url';
+  }
+}

@@ -8,6 +8,7 @@ import { legalMinimumDays, type Config } from './schema.js';
 import { formatPath, type Issue, type Segment } from './issues.js';
 import { isLoopback, parseListen, type ListenAddress } from './listen.js';
 import { isObject, num, type Json } from './json-value.js';
+import { hostKey } from '../uploads/target.js';
 
 /**
  * Rules a schema cannot say. They read the data defensively, so that they can run even when the
@@ -63,7 +64,21 @@ export function semanticIssues(data: unknown): Issue[] {
     if (isObject(mqtt.commands)) commandIssues(issues, mqtt.commands);
   }
   if (isObject(data.http)) httpIssues(issues, data.http);
+  if (isObject(data.uploads)) uploadIssues(issues, data.uploads);
   return issues;
+}
+
+/** A bearer token goes to the host it names only: that host must be one the box may upload to. */
+function uploadIssues(issues: Issue[], uploads: Json): void {
+  const allowed = Array.isArray(uploads.allowed_hosts) ? uploads.allowed_hosts.filter((h): h is string => typeof h === 'string').map(hostKey) : [];
+  const tokens = Array.isArray(uploads.bearer_tokens) ? uploads.bearer_tokens : [];
+  tokens.forEach((b, i) => {
+    if (!isObject(b) || typeof b.host !== 'string' || allowed.includes(hostKey(b.host))) return;
+    issues.push({
+      path: ['uploads', 'bearer_tokens', i, 'host'],
+      text: `${JSON.stringify(b.host)} is not in uploads.allowed_hosts; expected one of ${allowed.map((h) => JSON.stringify(h)).join(', ') || 'them'}, or add it to allowed_hosts`,
+    });
+  });
 }
 
 /**

@@ -14,6 +14,9 @@ const strict = { additionalProperties: false } as const;
 /** host:port, the host a name, an IPv4 address or a bracketed IPv6 address */
 const LISTEN = '^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$';
 
+/** an upload host: a name, an IPv4 address or a bracketed IPv6 address, optionally :port */
+const UPLOAD_HOST = '^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$';
+
 /** A secret given inline or, better, read from a file readable by the service only. */
 const Secret = {
   password: Type.Optional(Type.String({ description: 'inline secret; prefer password_file' })),
@@ -283,6 +286,31 @@ export const Config = Type.Object(
           refresh_seconds: Type.Integer({ minimum: 2, maximum: 600, default: 10, description: 'how often the open page reloads its overview' }),
         },
         { ...strict, description: 'the status web page and the Prometheus endpoint (both off unless their listen is set)' },
+      ),
+    ),
+    uploads: Type.Optional(
+      Type.Object(
+        {
+          allowed_hosts: Type.Array(Type.String({ pattern: UPLOAD_HOST, description: 'host or host:port (443 when left out), compared exactly with the target URL\'s' }), {
+            minItems: 1, description: 'the only hosts an upload target (MQTT upload_url) may name; every other target is refused before anything is written or sent',
+          }),
+          bearer_tokens: Type.Array(
+            Type.Object(
+              {
+                host: Type.String({ pattern: UPLOAD_HOST, description: 'one of allowed_hosts' }),
+                token_file: Type.String({ minLength: 1, description: 'file holding the token (mode 0600, or 0640 with the service group); sent as Authorization: Bearer to this host only' }),
+              },
+              strict,
+            ),
+            { default: [], description: 'hosts that take a plain HTTPS PUT with a bearer token (pre-signed URLs need none: their signature is in the URL)' },
+          ),
+          ca_file: Type.Optional(Type.String({ minLength: 1, description: 'PEM file of a CA the platform\'s servers are trusted by, besides the system\'s; verification is never turned off' })),
+          retry_s: Type.Array(Type.Number({ exclusiveMinimum: 0 }), { minItems: 1, default: [10, 30, 60, 300, 900, 1800], description: 'waits after each failed attempt, with 20% jitter; the last one repeats' }),
+          max_attempts: Type.Integer({ minimum: 1, maximum: 1000, default: 30, description: 'an upload that failed this many times is given up (upload_failed)' }),
+          max_age_h: Type.Number({ exclusiveMinimum: 0, maximum: 720, default: 48, description: 'an upload not delivered this many hours after it was asked for is given up (pre-signed URLs expire)' }),
+          timeout_s: Type.Integer({ minimum: 5, maximum: 3600, default: 60, description: 'an attempt whose connection is silent this long fails' }),
+        },
+        { ...strict, description: 'delivery of exports, snapshots and evidence bundles to a platform by HTTPS PUT (docs/evidence.md#delivery-uploads); absent: upload targets are refused' },
       ),
     ),
     redaction: Type.Object(

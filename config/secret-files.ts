@@ -1,6 +1,6 @@
 /**
  * The files a config points at that hold secrets (camera and broker passwords, the command
- * secret, the TLS client key) or that the MQTT connection reads (CA, client certificate), and
+ * secret, the TLS client key, upload bearer tokens) or that the MQTT connection reads (CA, client certificate), and
  * the rules for their permissions. `edge-nvr run` refuses to start, and a reload is refused, on
  * an error here; `edge-nvr check` fails on errors and warns on warnings (docs/config.md#secrets).
  */
@@ -43,6 +43,8 @@ export function configFiles(config: Config): ConfigFile[] {
   }
   add('http.key_file', config.http?.key_file, true);
   add('http.cert_file', config.http?.cert_file, false);
+  config.uploads?.bearer_tokens.forEach((b, i) => add(`uploads.bearer_tokens[${i}].token_file`, b.token_file, true));
+  add('uploads.ca_file', config.uploads?.ca_file, false);
   return files;
 }
 

@@ -24,6 +24,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   evidence: { summary: 'export original recordings for an authority: chain proof, signed manifest, legal hold, registered', load: async () => (await import('./commands/evidence.js')).run },
   'verify-evidence': { summary: 'check an evidence bundle offline and print what it proves', load: async () => (await import('./commands/verify-evidence.js')).run },
   exports: { summary: 'list the exports and evidence bundles on the box', load: async () => (await import('./commands/exports.js')).run },
+  uploads: { summary: 'list the deliveries of exports and evidence bundles to a platform, and how each went', load: async () => (await import('./commands/uploads.js')).run },
   hold: { summary: 'add, list and release legal holds', load: async () => (await import('./commands/hold.js')).run },
   user: { summary: 'add, list and remove the users of the status web page', load: async () => (await import('./commands/user.js')).run },
   audit: { summary: 'list and verify the audit log of exports, snapshots and commands', load: async () => (await import('./commands/audit.js')).run },

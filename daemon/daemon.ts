@@ -21,9 +21,10 @@ import { markCleanStop, openDaemonGaps } from '../watchdog/continuity.js';
 import type { EventType } from '../watchdog/events.js';
 import { Retention, type RetentionPolicy } from '../watchdog/retention.js';
 import { HealthMonitor } from '../watchdog/health-monitor.js';
-import { ClockSteps } from '../watchdog/clock-steps.js';
+import { ClockSteps } from '../common/clock-steps.js';
 import { diskSpace } from '../watchdog/system-health.js';
 import { ViewWatch } from '../watchdog/view-watch.js';
+import { Uploader } from '../uploads/uploader.js';
 import { auditReload, auditReloadRefused, auditRetentionOverrides, auditStart, auditStop, DAEMON_ACTOR, importProvisioning } from './audit-trail.js';
 import { TamperStills } from './egress-handlers.js';
 import { InstanceLock } from './instance-lock.js';
@@ -106,6 +107,8 @@ export class Daemon {
   retention?: Retention;
   health?: HealthMonitor;
   verifier?: BackgroundVerifier;
+  /** deliveries to a platform (MQTT upload_url), queued in the catalog */
+  uploads?: Uploader;
   private sweepTimer?: NodeJS.Timeout;
   private checkpointTimer?: NodeJS.Timeout;
   private sweeping?: Promise<unknown>;
@@ -181,6 +184,9 @@ export class Daemon {
     this.verifier = new BackgroundVerifier(this.dataDir, catalog, {
       readMbPerS: this.config.integrity.verify_read_mb_s, log: this.log,
       onViolation: (v) => this.raise('integrity_violation', v.camera, { what: v.what, segment: v.segment, path: v.path, detail: v.detail }),
+    }).start();
+    this.uploads = new Uploader({
+      catalog, dataDir: this.dataDir, config: () => this.config, raise: this.raise, log: this.log, registerSecret,
     }).start();
 
     for (const [i, cam] of this.config.cameras.entries()) {
@@ -469,6 +475,7 @@ export class Daemon {
     await this.sweeping;
     await Promise.all([...this.views.values()].map((v) => v.stop()));
     this.stills.stop();
+    await this.uploads?.stop();
     await this.verifier?.stop();
     await Promise.all([...this.recorders.values()].map((r) => r.stop()));
     await this.store?.drain();

@@ -11,6 +11,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { BUNDLE_SCHEMA, MANIFEST_FILE } from './bundle-format.js';
+import { dirBytes, fileBytes } from '../common/disk-usage.js';
 
 export const EXPORTS_DIR = 'exports';
 const SIDE_MANIFEST = '.manifest.json';
@@ -74,19 +75,3 @@ function readJson(path: string): unknown {
   try { return JSON.parse(readFileSync(path, 'utf8')); } catch { return undefined; }
 }
 
-function fileBytes(path: string): number {
-  try { return statSync(path).size; } catch { return 0; }
-}
-
-function dirBytes(dir: string): number {
-  let n = 0;
-  let entries: string[];
-  try { entries = readdirSync(dir); } catch { return 0; }
-  for (const e of entries) {
-    try {
-      const st = statSync(join(dir, e));
-      n += st.isDirectory() ? dirBytes(join(dir, e)) : st.size;
-    } catch { /* gone meanwhile */ }
-  }
-  return n;
-}

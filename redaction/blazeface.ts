@@ -33,7 +33,7 @@ export interface BlazeFaceOptions {
   tile?: number | 'auto';
   /** smallest face to find in video (frame pixels); stills use MIN_FACE.still */
   minFace?: number;
-  /** intra-op threads: 2 by default, without spinning (measured at 720p: 1 thread 14.3 fps, 2 spinning 15.3 fps at 100 ms CPU a frame, 2 idle-waiting 15.9 fps at 72 ms) */
+  /** intra-op threads: 2 by default, without spinning (measured at 720p: 1 thread 14.3 fps, 2 spinning 15.3 fps at 100 ms CPU a frame, 2 idle-waiting 15.9 fps at 72 ms; see sessionOptions) */
   threads?: number;
 }
 

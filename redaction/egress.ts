@@ -18,6 +18,7 @@ import { readImage } from './image-io.js';
 import { manifestPath, signManifest, type Manifest } from './manifest.js';
 import { DEFAULT_SETTINGS, Redactor, type RedactorSettings } from './redactor.js';
 import { OnnxDetector } from './onnx-detector.js';
+import { StageTimer } from './stage-timer.js';
 import { rememberedPrivacyMasks, switchedOff } from './policy-record.js';
 import { TextDetector } from './text-detector.js';
 import { chooseEncoder, decodeFrames, Encoder, writeImage, type DecodeRange } from './video-io.js';
@@ -104,7 +105,9 @@ async function run(ctx: EgressContext, job: Job): Promise<EgressResult> {
     const settings = settingsFor(ctx.config, ctx.catalog, job.camera);
     const off = switchedOff(ctx.config);
     const created = new Date();
-    const redactor = new Redactor(detectors, settings, (n) => `${boxId} ${exportId} ${new Date(job.timeOf?.(n) ?? created.getTime()).toISOString().slice(0, 19)}Z`, job.still);
+    const timer = StageTimer.fromEnv();
+    const redactor = new Redactor(detectors, settings, (n) => `${boxId} ${exportId} ${new Date(job.timeOf?.(n) ?? created.getTime()).toISOString().slice(0, 19)}Z`, job.still, timer);
+    const frames = (pass: string) => (timer ? timer.each(`decode, ${pass}`, job.frames()) : job.frames());
     const imageFormat = IMAGE_EXT[extname(out).toLowerCase()];
     if (job.still && !imageFormat) throw new EgressRequestError(`${out}: a still image needs a .jpg or .png name`);
     if (!job.still && imageFormat) throw new EgressRequestError(`${out}: a video needs a video name (.mp4), not an image one`);
@@ -112,9 +115,10 @@ async function run(ctx: EgressContext, job: Job): Promise<EgressResult> {
     // live, so a box is carried backwards to where an object entered as well as forwards).
     let last: Frame | undefined;
     let n = 0;
-    for await (const frame of job.frames()) {
+    for await (const frame of frames('pass 1')) {
       ctx.signal?.throwIfAborted();
-      await redactor.look(frame, n++);
+      const k = n++;
+      await (timer ? timer.time('look (detect, look again, motion, the rest)', () => redactor.look(frame, k)) : redactor.look(frame, k));
       last = frame;
     }
     if (n === 0) throw new Error('no frame could be decoded from the sources');
@@ -125,12 +129,14 @@ async function run(ctx: EgressContext, job: Job): Promise<EgressResult> {
     } else {
       encoder = new Encoder(tmp, job.info, await chooseEncoder());
       let m = 0;
-      for await (const frame of job.frames()) {
+      for await (const frame of frames('pass 2')) {
         ctx.signal?.throwIfAborted();
-        await encoder.write(redactor.render(frame, m++));
+        const hidden = timer ? timer.timeSync('hide, masks, watermark', () => redactor.render(frame, m++)) : redactor.render(frame, m++);
+        await (timer ? timer.time('encoder pipe', () => encoder!.write(hidden)) : encoder.write(hidden));
       }
       if (m < n) throw new Error(`the sources gave ${m} frames on the second pass, ${n} on the first; refusing a partial output`);
       await encoder.finish();
+      if (timer) process.stderr.write(JSON.stringify({ redaction_profile: timer.summary(n), frames: n, inputs_looked: redactor.stats.inputs_looked, inputs_reused: redactor.stats.inputs_reused }) + '\n');
     }
     ctx.signal?.throwIfAborted();
     const sha256 = await sha256File(tmp);

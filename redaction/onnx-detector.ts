@@ -15,7 +15,16 @@ import { letterbox, tiles, type Region, type SampleSpec } from './resample.js';
  * the field to fix, not later as silent misses.
  */
 
-/** intra-op threads without spinning: the same settings the built-in detectors measured best */
+/**
+ * Two intra-op threads, without spinning: the same settings for every detector. Measured on
+ * Megamind.avi at 720p (EDGE_NVR_REDACTION_PROFILE, bench/README.md "Redaction"): one thread
+ * costs 5-9% less CPU per frame for the same inferences (detection 60 ms a frame against 69 in
+ * one profile; Node 85 against 90 ms over three alternated runs), but inference then holds the
+ * export's one JavaScript thread alone: on two cores an export would be slower by about the
+ * inference's parallel share. Not worth it without a worker pipeline beside decode and encode.
+ * Graph optimisation stays onnxruntime's default (all): `basic` and `extended` cost 1.15-2 times
+ * the CPU; without the CPU memory arena text detection cost 3 times as much.
+ */
 export function sessionOptions(threads = 2): ort.InferenceSession.SessionOptions {
   return { intraOpNumThreads: threads, interOpNumThreads: 1, logSeverityLevel: 3, extra: { session: { intra_op: { allow_spinning: '0' } } } };
 }

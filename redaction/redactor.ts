@@ -4,6 +4,7 @@ import { blankFrame, type Box, type Frame } from './frame.js';
 import { burnMasks, hide, padBox, type Method } from './effects.js';
 import { boxMotion } from './motion.js';
 import { RegionCache } from './region-cache.js';
+import type { StageTimer } from './stage-timer.js';
 import { TrackBuilder, type Sighting } from './tracks.js';
 import { watermark } from './watermark.js';
 
@@ -77,7 +78,8 @@ export class Redactor {
   private looked = 0;
   private planned: Box[][] | undefined;
 
-  constructor(readonly detectors: Detector[], readonly settings: RedactorSettings, private readonly mark: (n: number) => string, private readonly still = false) {
+  constructor(readonly detectors: Detector[], readonly settings: RedactorSettings, private readonly mark: (n: number) => string, private readonly still = false,
+    private readonly timer?: StageTimer) {
     for (const d of detectors) {
       this.tracks.set(d.name, new TrackBuilder(settings.every[d.name] ?? 1, settings.hold));
       this.caches.set(d.name, new RegionCache());
@@ -107,8 +109,8 @@ export class Redactor {
         this.lastRun.set(d.name, n);
         bump(this.stats.detector_runs, d.name);
         try {
-          const found = await d.detect(frame, { still: this.still, cache: this.settings.skipUnchanged ? this.caches.get(d.name) : undefined,
-            known: scene ? undefined : this.kept.get(d.name) });
+          const options = { still: this.still, cache: this.settings.skipUnchanged ? this.caches.get(d.name) : undefined, known: scene ? undefined : this.kept.get(d.name) };
+          const found = this.timer ? await this.timer.time(`detect ${d.name}`, () => d.detect(frame, options)) : await d.detect(frame, options);
           this.kept.set(d.name, found);
           for (const b of found) bump(this.stats.detections, b.cls);
           this.tracks.get(d.name)!.round(n, found.map((box) => this.sighting(prev, frame, n, box)));
@@ -120,7 +122,10 @@ export class Redactor {
         }
       }
       if (this.failing.size > 0) { this.blanked.add(n); return; }
-      if (ran.some((r) => r.found.some((b) => b.cls === 'face'))) await this.recheck(frame, prev, n, ran);
+      if (ran.some((r) => r.found.some((b) => b.cls === 'face'))) {
+        if (this.timer) await this.timer.time('look again after hiding', () => this.recheck(frame, prev, n, ran));
+        else await this.recheck(frame, prev, n, ran);
+      }
     } catch (err) {
       if (this.stats.errors.length < 20) this.stats.errors.push(`frame ${n}: ${(err as Error).message}`);
       this.blanked.add(n);
@@ -128,7 +133,8 @@ export class Redactor {
   }
 
   private sighting(prev: Frame | undefined, frame: Frame, n: number, box: Box): Sighting {
-    return { n, box, ...(prev ? boxMotion(prev, frame, box) : { vx: 0, vy: 0 }) };
+    const motion = () => (prev ? boxMotion(prev, frame, box) : { vx: 0, vy: 0 });
+    return { n, box, ...(this.timer ? this.timer.timeSync('motion', motion) : motion()) };
   }
 
   /**

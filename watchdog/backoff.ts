@@ -22,14 +22,19 @@ export class Backoff {
   /** The run failed now: how long to wait before the next start, in ms. */
   failed(nowMs = Date.now()): number {
     if (this.startedAtMs && nowMs - this.startedAtMs >= (this.opts.stableAfterMs ?? 60_000)) this.failures = 0;
-    const base = this.stepsS[Math.min(this.failures, this.stepsS.length - 1)] * 1000;
-    this.failures++;
-    const jitter = this.opts.jitter ?? 0.2;
-    const random = this.opts.random ?? Math.random;
-    return Math.max(0, Math.round(base * (1 + jitter * (2 * random() - 1))));
+    return backoffDelayMs(this.stepsS, this.failures++, this.opts.jitter, this.opts.random);
   }
 
   get consecutiveFailures(): number {
     return this.failures;
   }
+}
+
+/**
+ * The delay after the `failures`-th consecutive failure (0 for the first), in ms: for a caller
+ * that keeps its count elsewhere (an upload's attempts, in the catalog, across restarts).
+ */
+export function backoffDelayMs(stepsS: number[], failures: number, jitter = 0.2, random: () => number = Math.random): number {
+  const base = stepsS[Math.min(Math.max(0, failures), stepsS.length - 1)]! * 1000;
+  return Math.max(0, Math.round(base * (1 + jitter * (2 * random() - 1))));
 }

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Catalog } from '../recorder/catalog/catalog.js';
-import { ClockSteps, type ClockStep } from './clock-steps.js';
+import { ClockSteps, type ClockStep } from '../common/clock-steps.js';
 import type { RaiseEvent } from './events.js';
 import type { ClockView } from './retention.js';
 import { probeWritable, readClockSync } from './system-health.js';

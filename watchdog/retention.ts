@@ -1,4 +1,4 @@
-import { readdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { readdirSync, rmSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Catalog, Deletion, SegmentRow } from '../recorder/catalog/catalog.js';
@@ -8,6 +8,7 @@ import { QUARANTINE_DIR } from '../recorder/recovery.js';
 import type { RaiseEvent } from './events.js';
 import { groupBy } from '../common/group-by.js';
 import { EXPORTS_DIR, listExports } from '../evidence/exports-dir.js';
+import { dirBytes, fileBytes } from '../common/disk-usage.js';
 
 export const DAY_MS = 86_400_000;
 
@@ -443,22 +444,5 @@ function upTo(rows: SegmentRow[], needed: number): SegmentRow[] {
 function safeReaddir(dir: string): string[] {
   try { return readdirSync(dir); } catch { return []; }
 }
-
-function fileBytes(path: string): number {
-  try { return statSync(path).size; } catch { return 0; }
-}
-
-/** Bytes of the files directly in a directory (exports, quarantine per camera, staging). */
-function dirBytes(dir: string): number {
-  let n = 0;
-  for (const e of safeReaddir(dir)) {
-    try {
-      const st = statSync(join(dir, e));
-      n += st.isDirectory() ? dirBytes(join(dir, e)) : st.size;
-    } catch { /* gone meanwhile */ }
-  }
-  return n;
-}
-
 
 const fmtBytes = (b: number) => (b >= 2 ** 30 ? `${(b / 2 ** 30).toFixed(1)} GiB` : `${(b / 2 ** 20).toFixed(0)} MiB`);

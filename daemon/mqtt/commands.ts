@@ -15,6 +15,8 @@ import {
 import { RefusalLimiter } from './refusals.js';
 import { requestProblems } from '../../evidence/bundle-format.js';
 import type { Topics } from './topics.js';
+import type { UploadKind } from '../../recorder/catalog/uploads.js';
+import { TargetError, type UploadTarget } from '../../uploads/target.js';
 
 /** What every egress request carries besides its arguments. */
 export interface EgressCall {
@@ -258,9 +260,10 @@ export class CommandProcessor {
       case 'snapshot': {
         const a = req.args as SnapshotArgs;
         this.knownCamera(a.camera);
+        const target = this.uploadTarget(a.upload_url);
         const handler = this.handlers.snapshot;
         if (!handler) throw new CommandError('unavailable', 'redaction egress not available in this build');
-        return this.egress((signal) => handler({ ...a, actor, request_id: req.id, signal }));
+        return this.delivered(await this.egress((signal) => handler({ ...a, actor, request_id: req.id, signal })), target, 'snapshot', a.camera, actor, req.id);
       }
       case 'export': {
         const a = req.args as ExportArgs;
@@ -270,13 +273,34 @@ export class CommandProcessor {
           throw new CommandError('invalid', `args: the range is ${Math.ceil((a.to_ms - a.from_ms) / 1000)} s; at most ${max / 1000} s (mqtt.commands.max_export_s): split it`);
         }
         this.knownCamera(a.camera);
+        const target = this.uploadTarget(a.upload_url);
         const handler = this.handlers.export;
         if (!handler) throw new CommandError('unavailable', 'redaction egress not available in this build');
-        return this.egress((signal) => handler({ ...a, actor, request_id: req.id, signal }));
+        return this.delivered(await this.egress((signal) => handler({ ...a, actor, request_id: req.id, signal })), target, 'export', a.camera, actor, req.id);
       }
       case 'evidence':
         return this.evidence(req.args as EvidenceArgs, actor, req.id);
     }
+  }
+
+  /** An upload target is checked before anything is exported: one not allowed is refused whole. */
+  private uploadTarget(url: string | undefined): UploadTarget | undefined {
+    if (url === undefined) return undefined;
+    const uploads = this.daemon.uploads;
+    if (!uploads) throw new CommandError('unavailable', 'uploads are not running on this box');
+    try {
+      return uploads.check(url);
+    } catch (err) {
+      if (err instanceof TargetError) throw new CommandError('invalid', `args.upload_url: ${err.message}`);
+      throw err;
+    }
+  }
+
+  /** The result as written, and the upload of it queued (its id in the reply; events follow). */
+  private delivered(result: Record<string, unknown>, target: UploadTarget | undefined, kind: UploadKind, camera: string, actor: string, requestId: string): Record<string, unknown> {
+    if (!target) return result;
+    const upload = this.daemon.uploads!.enqueue(target, { kind, camera, source: String(result.out), requested_by: actor, request_id: requestId });
+    return { ...result, upload };
   }
 
   /** Snapshots and exports: one at a time (each takes the CPU), a few waiting, cancelled by stop(). */
@@ -307,8 +331,9 @@ export class CommandProcessor {
     if (a.to_ms <= a.from_ms) problems.push('to_ms must be after from_ms');
     if (problems.length) throw new CommandError('invalid', `args: ${problems.join('; ')}`);
     this.knownCamera(a.camera);
+    const target = this.uploadTarget(a.upload_url);
     if (!this.handlers.evidence) throw new CommandError('unavailable', 'evidence export not available in this build');
-    return this.handlers.evidence({ ...a, actor, request_id: requestId });
+    return this.delivered(await this.handlers.evidence({ ...a, actor, request_id: requestId }), target, 'evidence', a.camera, actor, requestId);
   }
 
   private knownCamera(camera: string): void {

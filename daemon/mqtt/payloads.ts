@@ -152,8 +152,19 @@ const HoldEventData = {
   by: Type.String({ description: 'who: unix:<user> (sudo user when through sudo), optionally "for <name>"; mqtt:<client>' }),
 };
 
+const UploadEventData = {
+  upload: Type.Integer({ minimum: 1, description: 'the upload, as the command reply named it (result.upload.id)' }),
+  kind: Type.Union(['evidence', 'export', 'snapshot'].map((k) => Type.Literal(k))),
+  destination: Type.String({ description: 'https://host[:port]/path of the target: never its query (a pre-signed signature)' }),
+  host: Type.String({ description: 'host[:port], as compared with uploads.allowed_hosts' }),
+  source: Type.String({ description: 'the export file or bundle directory, relative to the data dir' }),
+  attempts: Type.Integer({ minimum: 0 }),
+  requested_by: Type.String({ description: 'mqtt:<client>' }),
+  request_id: Type.Union([Type.String(), Type.Null()], { description: 'the id of the command that asked for it' }),
+};
+
 /** Event types whose `data` has a fixed shape (the others: see docs/mqtt.md). */
-export const TYPED_EVENTS = ['hold_added', 'hold_released', 'integrity_violation'] as const;
+export const TYPED_EVENTS = ['hold_added', 'hold_released', 'integrity_violation', 'upload_done', 'upload_retrying', 'upload_failed'] as const;
 
 export const EventPayload = Type.Union(
   [
@@ -167,6 +178,28 @@ export const EventPayload = Type.Union(
         path: Type.String({ description: 'relative to the data dir' }),
         detail: Type.String(),
       }),
+    }),
+    obj({
+      ...eventEnvelope, type: Type.Literal('upload_done'),
+      data: obj({
+        ...UploadEventData,
+        bytes: Type.Integer({ minimum: 0, description: 'the object delivered (a tar archive)' }),
+        sha256: Type.String({ pattern: '^[0-9a-f]{64}$', description: 'of the object delivered, as sent' }),
+        files: Type.Integer({ minimum: 1, description: 'files in the archive' }),
+        status: Type.Integer({ description: 'the HTTP status the server answered (2xx)' }),
+      }),
+    }),
+    obj({
+      ...eventEnvelope, type: Type.Literal('upload_retrying'),
+      data: obj({
+        ...UploadEventData,
+        error: Type.String({ description: 'why this attempt failed (never the URL\'s query or the server\'s answer body)' }),
+        retry_at_ms: Type.Integer({ description: 'when the next attempt is due (box clock, ms since the epoch)' }),
+      }),
+    }),
+    obj({
+      ...eventEnvelope, type: Type.Literal('upload_failed'),
+      data: obj({ ...UploadEventData, error: Type.String({ description: 'why it was given up' }) }),
     }),
     obj({
       ...eventEnvelope,
@@ -203,12 +236,16 @@ export type CommandName = (typeof COMMAND_NAMES)[number];
 
 const Reason = Type.String({ minLength: 3, maxLength: 500, description: 'why (registered in the audit log)' });
 const Destination = Type.String({ minLength: 1, maxLength: 500, description: 'where the result goes (registered in the audit log)' });
+const UploadUrl = Type.String({
+  minLength: 9, maxLength: 4096,
+  description: 'optional: deliver the result by HTTPS PUT to this URL (a pre-signed PUT URL, or a host with a bearer token configured on the box); its host must be in the box\'s uploads.allowed_hosts. The reply names the queued upload (result.upload); upload_done or upload_failed follows',
+});
 
 export const CommandArgs = {
   hold: obj({ camera: Type.Union([Id, Type.Null()]), from_ms: Ms, to_ms: Ms, reason: Reason }),
   reload: obj({}),
-  snapshot: obj({ camera: Id, at_ms: Type.Optional(Ms), reason: Reason, destination: Type.Optional(Destination) }),
-  export: obj({ camera: Id, from_ms: Ms, to_ms: Ms, reason: Reason, destination: Type.Optional(Destination) }),
+  snapshot: obj({ camera: Id, at_ms: Type.Optional(Ms), reason: Reason, destination: Type.Optional(Destination), upload_url: Type.Optional(UploadUrl) }),
+  export: obj({ camera: Id, from_ms: Ms, to_ms: Ms, reason: Reason, destination: Type.Optional(Destination), upload_url: Type.Optional(UploadUrl) }),
   evidence: obj({
     camera: Id, from_ms: Ms, to_ms: Ms,
     agency: Type.String({ minLength: 2, maxLength: 200, description: 'the requesting agency' }),
@@ -218,6 +255,7 @@ export const CommandArgs = {
     approval: Type.String({ minLength: 2, maxLength: 500, description: 'the approving document or reference' }),
     reason: Reason,
     destination: Type.String({ minLength: 2, maxLength: 500, description: 'where the copy goes (registered in the audit log)' }),
+    upload_url: Type.Optional(UploadUrl),
   }, { description: 'an evidence bundle of the ORIGINAL recordings, written under <data>/exports/ (docs/evidence.md); places a legal hold on the range' }),
 } satisfies Record<CommandName, TSchema>;
 

@@ -5,10 +5,11 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Logger } from 'pino';
 import { scrubCredentials } from '../../common/credentials.js';
+import { ClockSteps } from '../../common/clock-steps.js';
 import { relayUrl, type RelayedUrl } from '../sources/rtsp-relay.js';
 import type { BackendEvents, RecorderBackend, RecorderBackendOptions } from './backend.js';
 import { withParentDeathSignal } from './orphans.js';
-import { killGroup, waitForExit } from './process-group.js';
+import { killGroup, waitForExit, watchChildEnd } from './process-group.js';
 import { fileWriteTimes, WriteClock } from './write-clock.js';
 
 /** The ffmpeg command line; exported so benchmarks record exactly what the daemon records. */
@@ -63,8 +64,8 @@ export class FfmpegBackend extends EventEmitter<BackendEvents> implements Record
    * supervisor moves segments by any step of the wall clock after it (followClockSteps).
    */
   wallAnchorMono?: number;
-  /** Date.now() - performance.now() at the last segment: a change of more than a second is a step */
-  private wallMinusMono?: number;
+  /** the wall clock against the monotonic one between segment lines: a second's difference is a step */
+  private readonly wallSteps = new ClockSteps(1000);
   private stderrTail: string[] = [];
   /** what ffmpeg is given instead of a URL with credentials (see rtsp-relay.ts) */
   private relayed?: RelayedUrl;
@@ -103,28 +104,14 @@ export class FfmpegBackend extends EventEmitter<BackendEvents> implements Record
       stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
     });
     this.proc = proc;
-    let streamsOpen = 3; // stdout, stderr, progress: exit is reported once all are read
-    let exitInfo: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-    let spawnError: Error | undefined;
-    let reported = false;
-    const maybeReport = () => {
-      if (reported || streamsOpen > 0 || !exitInfo) return;
-      reported = true;
+    // stdout, stderr, progress: the exit is reported once all three are read
+    const { exited, streamClosed } = watchChildEnd(proc, 3, ({ code, signal, spawnError }) => {
       this.reportPending();
       this.relayed?.close();
-      const reason = spawnError ? `cannot start ${this.binary}: ${spawnError.message}` : this.describeExit(exitInfo.code, exitInfo.signal);
-      this.emit('exit', { camera: this.opts.camera, requested: this.stopRequested, reason, code: exitInfo.code, signal: exitInfo.signal });
-    };
-    const streamClosed = () => { streamsOpen--; maybeReport(); };
-    this.exited = new Promise((resolve) => {
-      const ended = (code: number | null, signal: NodeJS.Signals | null) => {
-        exitInfo ??= { code, signal };
-        maybeReport();
-        resolve();
-      };
-      proc.on('error', (err) => { spawnError = err; if (!proc.pid) ended(null, null); });
-      proc.on('close', ended);
+      const reason = spawnError ? `cannot start ${this.binary}: ${spawnError.message}` : this.describeExit(code, signal);
+      this.emit('exit', { camera: this.opts.camera, requested: this.stopRequested, reason, code, signal });
     });
+    this.exited = exited;
     createInterface({ input: proc.stdout! }).on('line', (l) => this.onSegmentLine(l)).on('close', streamClosed);
     createInterface({ input: proc.stderr! }).on('line', (l) => this.onStderr(l)).on('close', streamClosed);
     createInterface({ input: proc.stdio[3] as NodeJS.ReadableStream }).on('line', (l) => this.onProgress(l)).on('close', streamClosed);
@@ -165,9 +152,7 @@ export class FfmpegBackend extends EventEmitter<BackendEvents> implements Record
     if (!Number.isFinite(startS) || !Number.isFinite(endS)) return;
     // After a step of the wall clock, file times and the clock disagree: start the WriteClock
     // again in the new clock, anchored now (the supervisor marks the segment the step fell in).
-    const wallMinusMono = Date.now() - performance.now();
-    const stepped = this.wallMinusMono !== undefined && Math.abs(wallMinusMono - this.wallMinusMono) > 1000;
-    this.wallMinusMono = wallMinusMono;
+    const stepped = this.wallSteps.check() !== undefined;
     if (stepped) {
       this.clock = new WriteClock();
       this.wallAnchorMono = undefined;

@@ -9,7 +9,7 @@ import { scrubCredentials, splitCredentials } from '../../common/credentials.js'
 import { maskSvg, type MaskEncoder } from '../capture-masks.js';
 import type { BackendEvents, RecorderBackend, RecorderBackendOptions } from './backend.js';
 import { withParentDeathSignal } from './orphans.js';
-import { killGroup, waitForExit } from './process-group.js';
+import { killGroup, waitForExit, watchChildEnd } from './process-group.js';
 
 /** The recording child ships beside the compiled code's sources: dist/recorder/... -> recorder/... */
 export const GST_RECORDER = fileURLToPath(new URL('./gst-recorder.py', import.meta.url)).replace('/dist/recorder/', '/recorder/');
@@ -216,33 +216,18 @@ export class GstreamerBackend extends EventEmitter<BackendEvents> implements Rec
       ...(this.opts.captureMasks?.masks.length ? { overlay_svg: maskSvg(this.opts.captureMasks.masks) } : {}),
     })}\n`);
 
-    let streamsOpen = 2;
-    let exitInfo: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-    let spawnError: Error | undefined;
-    let reported = false;
-    const maybeReport = () => {
-      if (reported || streamsOpen > 0 || !exitInfo) return;
-      reported = true;
+    const { exited, streamClosed } = watchChildEnd(proc, 2, ({ code, signal, spawnError }) => {
       clearTimeout(this.startTimer);
       this.reportClosed(true);
       const reason = spawnError
         ? `GStreamer backend not available here: cannot run ${PYTHON}: ${spawnError.message}`
-        : this.describeExit(exitInfo.code, exitInfo.signal);
+        : this.describeExit(code, signal);
       const requested = this.stopRequested && this.endReason === undefined;
       if (requested) this.log?.info({ camera }, 'gstreamer recorder stopped');
       else this.log?.warn({ camera, reason }, 'gstreamer recorder ended');
-      this.emit('exit', { camera, requested, reason, code: exitInfo.code, signal: exitInfo.signal });
-    };
-    const streamClosed = () => { streamsOpen--; maybeReport(); };
-    this.exited = new Promise((resolve) => {
-      const ended = (code: number | null, signal: NodeJS.Signals | null) => {
-        exitInfo ??= { code, signal };
-        maybeReport();
-        resolve();
-      };
-      proc.on('error', (err) => { spawnError = err; if (!proc.pid) { streamsOpen = 0; ended(null, null); } });
-      proc.on('close', ended);
+      this.emit('exit', { camera, requested, reason, code, signal });
     });
+    this.exited = exited;
     createInterface({ input: proc.stdout! }).on('line', (l) => this.onLine(l)).on('close', streamClosed);
     createInterface({ input: proc.stderr! }).on('line', (l) => this.onStderr(l)).on('close', streamClosed);
 

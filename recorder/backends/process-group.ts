@@ -20,3 +20,39 @@ export async function waitForExit(exited: Promise<unknown>, ms: number): Promise
     clearTimeout(timer);
   }
 }
+
+/** How a child ended: its exit, or the error that kept it from starting. */
+export interface ChildEnd {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  spawnError?: Error;
+}
+
+/**
+ * Calls `onEnd` once, when the child has exited (or could not start) and each of its
+ * `streams` output streams has been read to its end, so the lines it wrote just before exiting
+ * (a closed segment, the reason it failed) are handled before its exit is. The caller calls
+ * `streamClosed` from each stream's close; `exited` resolves when the process is gone.
+ */
+export function watchChildEnd(proc: ChildProcess, streams: number, onEnd: (end: ChildEnd) => void): { exited: Promise<void>; streamClosed: () => void } {
+  let open = streams;
+  let end: ChildEnd | undefined;
+  let spawnError: Error | undefined;
+  let reported = false;
+  const maybeReport = () => {
+    if (reported || open > 0 || !end) return;
+    reported = true;
+    onEnd(end);
+  };
+  const exited = new Promise<void>((resolve) => {
+    const ended = (code: number | null, signal: NodeJS.Signals | null) => {
+      end ??= { code, signal, ...(spawnError ? { spawnError } : {}) };
+      maybeReport();
+      resolve();
+    };
+    // a child that never started has no output to wait for
+    proc.on('error', (err) => { spawnError = err; if (!proc.pid) { open = 0; ended(null, null); } });
+    proc.on('close', ended);
+  });
+  return { exited, streamClosed: () => { open--; maybeReport(); } };
+}

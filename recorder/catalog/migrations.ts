@@ -230,6 +230,35 @@ const MIGRATIONS: Migration[] = [
     `,
   },
   {
+    version: 6,
+    name: 'uploads waiting for delivery to a platform',
+    sql: `
+      -- An export, snapshot or evidence bundle to PUT to a platform (uploads/uploader.ts). Kept
+      -- here, not in memory, so a restart or a power cut resumes it. url is the target as the
+      -- platform sent it, its query (a pre-signed signature) included: never shown; destination
+      -- (scheme, host, port, path) is what listings, logs, events and the audit log show.
+      CREATE TABLE uploads (
+        id              INTEGER PRIMARY KEY,
+        created_ms      INTEGER NOT NULL,
+        requested_by    TEXT    NOT NULL,          -- mqtt:<client>
+        request_id      TEXT,
+        kind            TEXT    NOT NULL,          -- evidence, export, snapshot
+        camera          TEXT,
+        source          TEXT    NOT NULL,          -- the file or bundle directory, relative to the data dir
+        url             TEXT    NOT NULL,
+        destination     TEXT    NOT NULL,
+        state           TEXT    NOT NULL,          -- pending, sending, done, failed
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_ms INTEGER NOT NULL,
+        last_error      TEXT,
+        state_at_ms     INTEGER NOT NULL,
+        bytes           INTEGER,                   -- the object sent (done)
+        sha256          TEXT
+      );
+      CREATE INDEX uploads_due ON uploads (state, next_attempt_ms);
+    `,
+  },
+  {
     version: 10,
     name: 'each camera\'s rows side by side, for listings',
     sql: `
@@ -286,7 +315,8 @@ function backfillLedger(db: Database, fromVersion: number): void {
   }
 }
 
-export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
+/** The newest version (not the last in the list: numbers were handed out to parallel work). */
+export const SCHEMA_VERSION = Math.max(...MIGRATIONS.map((m) => m.version));
 
 /** Brings the schema to `upTo` (the newest by default; tests build older catalogs with less). */
 export function migrate(db: Database, upTo = SCHEMA_VERSION): number {

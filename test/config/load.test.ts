@@ -130,7 +130,7 @@ t.test('camera sources: only the branch named by type is reported', async (t) =>
 
 t.test('whole-file problems', async (t) => {
   t.same(issuesOf(t, ''), [
-    '(top level): the file holds no settings; expected a YAML mapping with the sections box, storage, integrity, cameras, mqtt, http, redaction, watchdog, log',
+    '(top level): the file holds no settings; expected a YAML mapping with the sections box, storage, integrity, cameras, mqtt, http, uploads, redaction, watchdog, log',
   ]);
   t.same(issuesOf(t, 'box: { id: box1 }\ncameras: []\n'), ['cameras: expected a list of at least 1 entry, got an empty list']);
   t.same(issuesOf(t, 'box: { id: box1 }\n'), ['cameras: missing; expected a list of at least 1 entry']);

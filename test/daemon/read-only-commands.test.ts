@@ -6,7 +6,7 @@ import { runCli } from '../support/cli.js';
 
 const COMMANDS: string[][] = [
   ['recordings'], ['recordings', '--camera', 'gate'], ['verify'], ['status'], ['status', '--json'], ['audit'], ['audit', '--verify'],
-  ['hold', 'list'], ['hold', 'release', '1'], ['exports'],
+  ['hold', 'list'], ['hold', 'release', '1'], ['exports'], ['uploads'],
   ['tamper', 'show'], ['tamper', 'show', '--camera', 'gate', '--json'],
   // tamper reset writes (retires the reference, audited), but only into a catalog the daemon made
   ['tamper', 'reset', '--camera', 'gate', '--reason', 're-aimed after the renovation'],

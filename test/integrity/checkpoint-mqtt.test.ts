@@ -8,27 +8,16 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { commandHmac } from '../../daemon/mqtt/commands.js';
-import { CameraSim } from '../support/camera-sim.js';
 import { runCli } from '../support/cli.js';
-import { DaemonProcess, segmentIndexed, sleep, writeConfig } from '../support/daemon.js';
-import { Mosquitto } from '../support/mosquitto.js';
+import { DaemonProcess, segmentIndexed, sleep } from '../support/daemon.js';
+import { mqttBox } from '../support/mqtt-box.js';
 import { Subscriber } from '../mqtt/subscriber.js';
 
 const PREFIX = 'edge-nvr/test-box';
-const SECRET = `hmac-${randomBytes(16).toString('hex')}`;
 
 t.test('checkpoints on MQTT are the CLI\'s bytes and anchor verify; hold events have one shape', async (t) => {
-  const dir = t.testdir();
-  const data = join(dir, 'data');
-  const sim = await new CameraSim({ mounts: ['cam1'], width: 320, height: 180, fps: 10 }).start();
-  t.teardown(() => sim.kill());
-  const broker = await new Mosquitto(join(dir, 'broker')).start();
-  t.teardown(() => broker.stop());
-  const secretFile = join(dir, 'hmac.secret');
-  writeFileSync(secretFile, `${SECRET}\n`, { mode: 0o600 });
-  const config = writeConfig(dir, [{ id: 'cam1', url: sim.url('cam1') }], {
-    extraYaml: ['mqtt:', `  url: ${broker.url}`, '  commands:', `    hmac_secret_file: ${secretFile}`, '    allowed_clients: [platform]',
-      'integrity:', '  checkpoint_interval_s: 10', '  verify_read_mb_s: 0'].join('\n'),
+  const { dir, data, broker, secret, config } = await mqttBox(t, {
+    commands: ['allowed_clients: [platform]'], yaml: ['integrity:', '  checkpoint_interval_s: 10', '  verify_read_mb_s: 0'],
   });
   const sub = await new Subscriber(broker.url, PREFIX).connect();
   t.teardown(() => sub.close());
@@ -51,7 +40,7 @@ t.test('checkpoints on MQTT are the CLI\'s bytes and anchor verify; hold events 
   const now = Date.now();
   const req: Record<string, unknown> = { id: 'req-1', client: 'platform', nonce: randomBytes(12).toString('hex'), ts: now,
     args: { camera: 'cam1', from_ms: now - 60_000, to_ms: now, reason: 'incident 7' } };
-  req.hmac = commandHmac(SECRET, 'test-box', `${PREFIX}/cmd/hold`, req);
+  req.hmac = commandHmac(secret, 'test-box', `${PREFIX}/cmd/hold`, req);
   await sub.client.publishAsync(`${PREFIX}/cmd/hold`, JSON.stringify(req), { qos: 1 });
   const viaMqtt = await sub.waitFor((m) => m.topic === `${PREFIX}/events` && (m.json as { type: string }).type === 'hold_added', 10000, 'hold_added from MQTT');
   const added = await runCli(['hold', 'add', '--data', data, '--camera', 'cam1', '--from', String(now - 60_000), '--to', String(now), '--reason', 'incident 8']);
@@ -64,7 +53,7 @@ t.test('checkpoints on MQTT are the CLI\'s bytes and anchor verify; hold events 
   t.match((viaCli.json as { data: { by: string } }).data.by, /^unix:/);
 
   const reload: Record<string, unknown> = { id: 'req-2', client: 'platform', nonce: randomBytes(12).toString('hex'), ts: Date.now(), args: {} };
-  reload.hmac = commandHmac(SECRET, 'test-box', `${PREFIX}/cmd/reload`, reload);
+  reload.hmac = commandHmac(secret, 'test-box', `${PREFIX}/cmd/reload`, reload);
   await sub.client.publishAsync(`${PREFIX}/cmd/reload`, JSON.stringify(reload), { qos: 1 });
   const answer = await sub.waitFor((m) => m.topic === `${PREFIX}/cmd/reload/reply`, 15000, 'the reload reply');
   t.equal((answer.json as { ok: boolean }).ok, true, 'a reload over MQTT is accepted');

@@ -1,18 +1,16 @@
 import t from 'tap';
 import Database from 'better-sqlite3';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { parse as parseYaml } from 'yaml';
-import { CameraSim } from '../support/camera-sim.js';
-import { DaemonProcess, sleep, writeConfig } from '../support/daemon.js';
-import { Mosquitto } from '../support/mosquitto.js';
+import { DaemonProcess, sleep } from '../support/daemon.js';
+import { mqttBox } from '../support/mqtt-box.js';
 import { Subscriber, SCHEMA_DIR } from './subscriber.js';
 import { PUBLISHED_SCHEMAS, schemaJson } from '../../daemon/mqtt/payloads.js';
 import { commandHmac } from '../../daemon/mqtt/commands.js';
 
 const PREFIX = 'edge-nvr/test-box';
-const SECRET = `hmac-${randomBytes(24).toString('hex')}`;
 const KEEPALIVE_S = 3;
 
 function db(dataDir: string) {
@@ -30,20 +28,9 @@ t.test('the published schemas are the TypeBox source, and the AsyncAPI document 
 });
 
 t.test('health, status, camera state, events and commands over a real mosquitto', async (t) => {
-  const dir = t.testdir();
-  const sim = await new CameraSim({ mounts: ['cam1'], width: 320, height: 180, fps: 10 }).start();
-  t.teardown(() => sim.kill());
-  const broker = await new Mosquitto(join(dir, 'broker')).start();
-  t.teardown(() => broker.stop());
-  const secretFile = join(dir, 'hmac.secret');
-  writeFileSync(secretFile, `${SECRET}\n`, { mode: 0o600 });
-  const config = writeConfig(dir, [{ id: 'cam1', url: sim.url('cam1') }], {
-    extraYaml: [
-      'mqtt:', `  url: ${broker.url}`, `  keepalive_s: ${KEEPALIVE_S}`, '  health_interval_s: 5',
-      '  commands:', `    hmac_secret_file: ${secretFile}`, '    allowed_clients: [platform, other-platform]',
-    ].join('\n'),
+  const { data: dataDir, broker, secret: SECRET, config } = await mqttBox(t, {
+    mqtt: [`keepalive_s: ${KEEPALIVE_S}`, 'health_interval_s: 5'], commands: ['allowed_clients: [platform, other-platform]'],
   });
-  const dataDir = join(dir, 'data');
   const sub = await new Subscriber(broker.url, PREFIX, { responsePrefix: 'resp/' }).connect();
   t.teardown(() => sub.close());
   const daemon = new DaemonProcess(config).start();

@@ -2,16 +2,13 @@ import t from 'tap';
 import Database from 'better-sqlite3';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { CameraSim } from '../support/camera-sim.js';
 import { runCli } from '../support/cli.js';
-import { DaemonProcess, until, writeConfig } from '../support/daemon.js';
-import { Mosquitto } from '../support/mosquitto.js';
+import { DaemonProcess, until } from '../support/daemon.js';
+import { mqttBox } from '../support/mqtt-box.js';
 import { Platform } from './platform.js';
 import { Subscriber } from './subscriber.js';
 
 const PREFIX = 'edge-nvr/test-box';
-const SECRET = randomBytes(32).toString('hex');
 
 interface Call { line: number; call: string; path: string; text: string }
 
@@ -30,21 +27,11 @@ function readTrace(path: string): Call[] {
 const isWalSync = (c: Call) => (c.call === 'fdatasync' || c.call === 'fsync') && c.path.endsWith('/catalog.db-wal');
 
 t.test('what the box acknowledges is on the disk before it says so: holds, audit entries, nonces, deletions', async (t) => {
-  const dir = t.testdir();
-  const sim = await new CameraSim({ mounts: ['cam1'], width: 320, height: 180, fps: 10 }).start();
-  t.teardown(() => sim.kill());
-  const broker = await new Mosquitto(join(dir, 'broker')).start();
-  t.teardown(() => broker.stop());
-  const secretFile = join(dir, 'cmd.secret');
-  writeFileSync(secretFile, `${SECRET}\n`, { mode: 0o600 });
-  const config = writeConfig(dir, [{ id: 'cam1', url: sim.url('cam1') }], {
-    // age deletion runs on a clock this machine cannot show synchronised (it pauses otherwise)
-    extraYaml: ['mqtt:', `  url: ${broker.url}`, '  commands:', `    hmac_secret_file: ${secretFile}`, 'integrity:', '  age_deletion_needs_clock_sync: false'].join('\n'),
-  });
+  // age deletion runs on a clock this machine cannot show synchronised (it pauses otherwise)
+  const { dir, data: dataDir, broker, secret: SECRET, config } = await mqttBox(t, { yaml: ['integrity:', '  age_deletion_needs_clock_sync: false'] });
   // segments older than about 17 s are deleted by retention, so deletions happen during the test
   writeFileSync(config, readFileSync(config, 'utf8').replace('  free_space_floor_mb: 0\n',
     '  free_space_floor_mb: 0\n  retention: { min_days: 0.0001, max_days: 0.0002, below_legal_minimum_reason: durability test }\n'));
-  const dataDir = join(dir, 'data');
   const sub = await new Subscriber(broker.url, PREFIX).connect();
   t.teardown(() => sub.close());
   const platform = new Platform(sub, PREFIX, 'test-box', SECRET);

@@ -32,6 +32,7 @@ t.test('export: a redacted clip with a signed manifest and an audit entry; tampe
   const r = await runCli(['export', '--camera', 'cam1', '--from', iso(T0 + 1000), '--to', iso(T0 + 5000), '--reason', 'case 42', '--requester', 'officer li',
     '--out', out, '--config', config, '--json'], { timeoutMs: 120000 });
   t.equal(r.code, 0, r.stderr);
+  t.notMatch(r.stderr, /redaction_profile/, 'no per-stage profile unless EDGE_NVR_REDACTION_PROFILE=1 asks for it');
   const res = JSON.parse(r.stdout) as { frames: number; manifest: string };
   t.ok(res.frames >= 90 && res.frames <= 100, `about 4 s of frames (${res.frames})`);
   const m = JSON.parse(readFileSync(`${out}.manifest.json`, 'utf8'));

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CameraSim } from '../support/camera-sim.js';
 import { CLI } from '../support/cli.js';
@@ -80,11 +80,21 @@ t.test('under the unit\'s hardening the daemon records (ffmpeg and GStreamer), r
   const redact = await inSandbox(dir, data, ['redact', input, join(data, 'exports', 'messi.jpg'), '--reason', 'sandbox', '--config', config, '--json']).done;
   t.equal(redact.code, 0, `redact (ONNX Runtime) works: ${redact.output.slice(-500)}`);
   t.ok(existsSync(join(data, 'exports', 'messi.jpg')), 'and writes into the data dir');
+  t.notMatch(redact.output, /cannot set niceness/, 'its decoder and encoder started through nice(1) without a refusal');
+  // egress (exports, stills) runs through nice(1) so the recorders keep the CPU: the filter must allow setpriority
+  const niceness = async (command: string[]) => Number(/^niceness (-?\d+)$/m.exec((await inSandbox(dir, data, [...command, '/usr/bin/python3', '-c', 'import os; print("niceness", os.nice(0))'], undefined, true).done).output)?.[1]);
+  const [base, niced] = [await niceness([]), await niceness(['/usr/bin/nice', '-n', '10'])];
+  t.equal(niced - base, 10, `egress processes run niced under the unit's system call filter (${base} -> ${niced})`);
 
   // the sandbox is real: what the unit forbids fails
   const touch = await inSandbox(dir, data, ['/usr/bin/touch', join(dir, 'outside')], undefined, true).done;
   t.match(touch.output, /Read-only file system/, 'ProtectSystem=strict: the rest of the tree is read-only');
   t.equal((statSync(join(data, 'catalog.db')).mode & 0o777).toString(8), '600', 'UMask=0077: the catalog is the service user\'s alone');
+  for (const camera of ['ff', 'gst']) {
+    const dirOf = join(data, 'recordings', camera);
+    const files = readdirSync(dirOf, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.mp4'));
+    t.ok(files.length > 0 && files.every((f) => (statSync(join(dirOf, f)).mode & 0o777) === 0o600), `and so are ${camera}'s recordings (${files.length} files, 0600)`);
+  }
   const packet = await inSandbox(dir, data, ['/usr/bin/python3', '-c', 'import socket; socket.socket(socket.AF_PACKET, socket.SOCK_RAW)'], undefined, true).done;
   t.match(packet.output, /Address family not supported/, 'RestrictAddressFamilies=: a packet socket is refused by the filter (EAFNOSUPPORT, not the EPERM of a missing capability)');
 

@@ -1,0 +1,41 @@
+import { isoTime } from '../../common/human.js';
+import { shownUpload, UploadQueue, type ShownUpload } from '../../recorder/catalog/uploads.js';
+import { EXIT, parseCommand } from '../args.js';
+import { dataDirFrom, dataDirOptions, openCatalogReadOnly } from './data-dir.js';
+
+export const spec = {
+  name: 'uploads',
+  summary: 'List the deliveries to a platform that MQTT commands asked for (upload_url), newest first: state (pending, sending, done, failed), attempts, '
+    + 'the next attempt or the last error, and the destination without its query (a pre-signed signature is never shown).',
+  usage: 'uploads [--json] [--config FILE | --data DIR]',
+  options: { json: { type: 'boolean' }, ...dataDirOptions.options },
+  help: { json: 'print JSON', ...dataDirOptions.help },
+} as const;
+
+export async function run(argv: string[]): Promise<number> {
+  const args = parseCommand(spec, argv);
+  if (!args) return EXIT.ok;
+  const catalog = openCatalogReadOnly(dataDirFrom(args.values));
+  let uploads: ShownUpload[];
+  try {
+    uploads = catalog.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'uploads'").get()
+      ? new UploadQueue(catalog).list(1000).map(shownUpload)
+      : [];
+  } finally {
+    catalog.close();
+  }
+  if (args.values.json) {
+    process.stdout.write(JSON.stringify({ uploads }, null, 2) + '\n');
+    return EXIT.ok;
+  }
+  if (!uploads.length) {
+    process.stdout.write('no uploads asked for\n');
+    return EXIT.ok;
+  }
+  for (const u of uploads) {
+    const detail = u.state === 'pending' ? `next ${isoTime(u.next_attempt_ms)}${u.last_error ? `; last error: ${u.last_error}` : ''}`
+      : u.state === 'done' ? `${u.bytes} B sha256 ${u.sha256}` : u.state === 'failed' ? `given up: ${u.last_error}` : 'under way';
+    process.stdout.write(`#${u.id} ${u.state.padEnd(8)} ${u.kind.padEnd(9)} ${isoTime(u.created_ms)} by ${u.requested_by}, ${u.attempts} attempt(s) -> ${u.destination}\n    ${u.source}: ${detail}\n`);
+  }
+  return EXIT.ok;
+}

@@ -1,0 +1,64 @@
+/**
+ * What the box accepts as an upload target, and the `uploads` config's own errors: no daemon,
+ * the config parser and the target check the daemon uses.
+ */
+import t from 'tap';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError } from '../../config/errors.js';
+import { parseConfig } from '../../config/load.js';
+import { secretFileIssues } from '../../config/secret-files.js';
+import { checkTarget, TargetError } from '../../uploads/target.js';
+
+const base = (uploads: string) => `box: { id: site1 }
+storage: { path: /tmp/edge-nvr-uploads-test }
+cameras:
+  - id: cam1
+    source: { type: test }
+uploads:
+${uploads}`;
+
+const errors = (text: string) => {
+  try {
+    parseConfig(text, 'config.yaml');
+    return [];
+  } catch (err) {
+    if (err instanceof ConfigError) return err.issues;
+    throw err;
+  }
+};
+
+t.test('config errors name the field and the fix', async (t) => {
+  t.match(errors(base('  allowed_hosts: [store.example.com]\n  bearer_tokens: [{ host: other.example.com, token_file: /x }]')),
+    [/^uploads\.bearer_tokens\[0\]\.host: "other\.example\.com" is not in uploads\.allowed_hosts; expected one of "store\.example\.com", or add it to allowed_hosts$/]);
+  t.match(errors(base('  allowed_hosts: []')), [/^uploads\.allowed_hosts: /], 'at least one host');
+  t.match(errors(base('  allowed_hosts: ["https://store.example.com/"]')), [/^uploads\.allowed_hosts\[0\]: /], 'a host, not a URL');
+  t.same(errors(base('  allowed_hosts: ["Store.Example.com:443"]\n  bearer_tokens: [{ host: store.example.com, token_file: /x }]')), [], 'the same host, written otherwise');
+});
+
+t.test('a bearer token file other users can read is refused like every secret file', async (t) => {
+  const dir = t.testdir();
+  const token = join(dir, 'upload.token');
+  writeFileSync(token, 'token\n', { mode: 0o644 });
+  const config = parseConfig(base(`  allowed_hosts: [store.example.com]\n  bearer_tokens: [{ host: store.example.com, token_file: ${token} }]`), 'config.yaml');
+  t.match(secretFileIssues(config, dir).errors, [new RegExp(`^uploads\\.bearer_tokens\\[0\\]\\.token_file: ${token} is readable by every local user`)]);
+});
+
+t.test('targets: https only, no userinfo, an allowed host and port; the shown destination has no query', async (t) => {
+  const uploads = parseConfig(base('  allowed_hosts: [store.example.com, "10.0.0.5:8443"]\n  bearer_tokens: [{ host: "10.0.0.5:8443", token_file: /x }]'), 'c').uploads;
+  const ok = checkTarget('https://STORE.example.com:443/bucket/case.tar?X-Amz-Signature=abc', uploads);
+  t.same({ destination: ok.destination, host: ok.host, tokenFile: ok.tokenFile }, { destination: 'https://store.example.com/bucket/case.tar', host: 'store.example.com', tokenFile: undefined });
+  t.equal(checkTarget('https://10.0.0.5:8443/in', uploads).tokenFile, '/x', 'the host\'s bearer token');
+  const refused = (url: string) => {
+    let error: unknown;
+    try { checkTarget(url, uploads); } catch (err) { error = err; }
+    t.ok(error instanceof TargetError, `${url} refused: ${(error as Error | undefined)?.message}`);
+  };
+  refused('https://10.0.0.5/in');
+  refused('https://store.example.com:8443/in');
+  refused('https://store.example.com.evil.example/in');
+  refused('http://store.example.com/in');
+  refused('https://user:pw@store.example.com/in');
+  refused('not a url');
+  t.throws(() => checkTarget('https://store.example.com/in', undefined), /uploads are not configured/);
+});
