@@ -54,6 +54,7 @@ interface Options {
   mountsPerSim: number;
   keep: boolean;
   json?: string;
+  nodeArgs: string[];
 }
 
 const USAGE = `usage: node dist/bench/record.js [options]
@@ -67,7 +68,8 @@ const USAGE = `usage: node dist/bench/record.js [options]
   --segment-seconds 2  segment length (short, to exercise indexing)
   --mounts-per-sim 16  cameras per simulator process
   --keep               keep the temporary data dirs
-  --json FILE          where to write the results (default bench/results/record-<date>.json)`;
+  --json FILE          where to write the results (default bench/results/record-<date>.json)
+  --node-args="..."    node arguments for the daemon, before its script (e.g. --cpu-prof --cpu-prof-dir=DIR)`;
 
 function parseOptions(argv: string[]): Options {
   const { values } = parseArgs({
@@ -87,6 +89,7 @@ function parseOptions(argv: string[]): Options {
       'mounts-per-sim': { type: 'string', default: '16' },
       keep: { type: 'boolean', default: false },
       json: { type: 'string' },
+      'node-args': { type: 'string', default: '' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -124,6 +127,7 @@ function parseOptions(argv: string[]): Options {
     mountsPerSim: int('mounts-per-sim', values['mounts-per-sim']),
     keep: values.keep,
     json: values.json,
+    nodeArgs: values['node-args'].split(' ').filter(Boolean),
   };
 }
 
@@ -377,7 +381,7 @@ async function runDaemon(n: number, backend: BackendName, o: Options): Promise<R
     // the log goes straight to a file, as it would to journald: the benchmark reads no pipe
     const spawnedMs = Date.now();
     const env = { ...process.env, NODE_OPTIONS: unitNodeOptions() };
-    const daemon = own(spawn(process.execPath, [CLI, 'run', '--config', config], { detached: true, stdio: ['ignore', logFd, logFd], env }));
+    const daemon = own(spawn(process.execPath, [...o.nodeArgs, CLI, 'run', '--config', config], { detached: true, stdio: ['ignore', logFd, logFd], env }));
     closeSync(logFd);
     const phase = await measure(() => [daemon.pid!], sims, o.seconds, exited(daemon));
     if (!alive(daemon)) problems.push(`daemon exited during the run (${daemon.exitCode ?? daemon.signalCode})`);
@@ -626,7 +630,7 @@ async function main(): Promise<void> {
       report(n, `daemon ${backend}`, daemons[backend]!);
     }
   }
-  const inputs = { ...o, json: undefined, keep: undefined };
+  const inputs = { ...o, json: undefined, keep: undefined, nodeArgs: o.nodeArgs.length ? o.nodeArgs : undefined };
   const what = o.source === 'clip' ? `footage encoded once (${o.clip ?? 'a pattern'})` : 'a pattern encoded per camera';
   console.log(`\nbench/record ${started.toISOString()}: ${o.seconds} s per run, simulator ${what}, ${o.width}x${o.height} @ ${o.fps} fps, ${o.bitrate} kbit/s, gop ${o.gop}, segments of ${o.segmentSeconds} s\n`);
   console.log(table(rows));

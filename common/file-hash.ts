@@ -1,9 +1,29 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+
+/** Big reads: a segment of a few hundred KB is one trip to libuv's pool, not one per 64 KiB. */
+const CHUNK = 1 << 20;
+
+/** sha256 of an open file's bytes from its start, and how many there were. */
+export async function sha256Handle(fh: FileHandle): Promise<{ sha256: string; bytes: number }> {
+  const hash = createHash('sha256');
+  const buf = Buffer.allocUnsafe(CHUNK);
+  let bytes = 0;
+  for (;;) {
+    const { bytesRead } = await fh.read(buf, 0, CHUNK, bytes);
+    if (bytesRead === 0) break;
+    hash.update(buf.subarray(0, bytesRead));
+    bytes += bytesRead;
+  }
+  return { sha256: hash.digest('hex'), bytes };
+}
 
 /** sha256 of a file's bytes, streamed: segments, exports and evidence bundles alike. */
 export async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
+  const fh = await open(path, 'r');
+  try {
+    return (await sha256Handle(fh)).sha256;
+  } finally {
+    await fh.close();
+  }
 }

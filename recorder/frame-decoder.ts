@@ -59,7 +59,10 @@ const RETRY_MS = [2000, 10_000, 60_000];
 export class FrameDecoder {
   private proc?: ChildProcess;
   private exited?: Promise<void>;
-  private buf: Buffer = Buffer.alloc(0);
+  /** what the helper wrote and no waiter took yet: its chunks, their length, and the length the next step needs */
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  private needed = 4;
   private waiters: Waiter[] = [];
   private starting?: Promise<void>;
   private chain: Promise<unknown> = Promise.resolve();
@@ -119,7 +122,9 @@ export class FrameDecoder {
     const [cmd, args] = withParentDeathSignal(PYTHON, [this.script]);
     const proc = spawn(cmd, args, { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
     this.proc = proc;
-    this.buf = Buffer.alloc(0);
+    this.chunks = [];
+    this.buffered = 0;
+    this.needed = 4;
     let stderr = '';
     proc.stderr!.on('data', (d) => { stderr = (stderr + String(d)).slice(-2000); });
     proc.stdout!.on('data', (d: Buffer) => { if (this.proc === proc) this.onData(d); });
@@ -162,23 +167,36 @@ export class FrameDecoder {
     });
   }
 
+  /**
+   * Pipe chunks (64 KiB) are kept apart and joined once a whole message is in: joining each chunk
+   * onto what came before copied a decoded frame a dozen times over, and at 64 cameras those
+   * copies and their garbage took more of the event loop than indexing the segments.
+   */
   private onData(d: Buffer): void {
-    if (d.length) this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d;
-    while (this.waiters.length && this.buf.length >= 4) {
-      const n = this.buf.readUInt32BE(0);
-      if (this.buf.length < 4 + n) return;
+    if (d.length) {
+      this.chunks.push(d);
+      this.buffered += d.length;
+    }
+    while (this.waiters.length && this.buffered >= this.needed) {
+      const buf = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.buffered);
+      this.chunks = [buf];
+      const n = buf.readUInt32BE(0);
+      if (buf.length < 4 + n) { this.needed = 4 + n; return; }
       let header: HelperHeader;
       try {
-        header = JSON.parse(this.buf.subarray(4, 4 + n).toString()) as HelperHeader;
+        header = JSON.parse(buf.subarray(4, 4 + n).toString()) as HelperHeader;
       } catch {
         this.failAll(new Error('the frame decoder wrote something unreadable'));
         if (this.proc) this.kill(this.proc);
         return;
       }
       const bytes = Number(header.bytes ?? 0);
-      if (this.buf.length < 4 + n + bytes) return;
-      const payload = Buffer.from(this.buf.subarray(4 + n, 4 + n + bytes));
-      this.buf = this.buf.subarray(4 + n + bytes);
+      if (buf.length < 4 + n + bytes) { this.needed = 4 + n + bytes; return; }
+      const payload = Buffer.from(buf.subarray(4 + n, 4 + n + bytes));
+      const rest = buf.subarray(4 + n + bytes);
+      this.chunks = rest.length ? [rest] : [];
+      this.buffered = rest.length;
+      this.needed = 4;
       const w = this.waiters.shift()!;
       clearTimeout(w.timer);
       w.resolve(header, payload);

@@ -4,7 +4,7 @@ import { basename, dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import type { ClosedSegment } from './backends/backend.js';
 import type { Catalog, SegmentRow } from './catalog/catalog.js';
-import { sha256File } from '../common/file-hash.js';
+import { sha256File, sha256Handle } from '../common/file-hash.js';
 
 export const RECORDINGS_DIR = 'recordings';
 const STAGING = '.staging';
@@ -124,16 +124,22 @@ export class SegmentStore {
     this.reserved.add(rel);
     try {
       const abs = join(this.dataDir, rel);
-      await fsyncPath(seg.stagedPath);
-      const sha256 = await sha256File(seg.stagedPath);
-      const bytes = (await stat(seg.stagedPath)).size;
+      // The closed file's fsync and the reads that hash it run at once, on two pool threads, through
+      // one descriptor: what is hashed and counted is what was synced.
+      const staged = await open(seg.stagedPath, 'r');
+      let hashed: { sha256: string; bytes: number };
+      try {
+        [, hashed] = await Promise.all([staged.sync(), sha256Handle(staged)]);
+      } finally {
+        await staged.close();
+      }
+      const { sha256, bytes } = hashed;
       const created = await mkdir(dirname(abs), { recursive: true });
       // made now (even if this process made it before and someone removed it): not durable yet
       if (created) for (let d = dirname(abs); d.length >= created.length; d = dirname(d)) this.durableDirs.delete(d);
       await rename(seg.stagedPath, abs);
-      // the rename's two entries: the file into its hour directory, out of staging
-      await fsyncPath(dirname(abs));
-      await fsyncPath(dirname(seg.stagedPath));
+      // the rename's two entries, at once: the file into its hour directory, out of staging
+      await Promise.all([fsyncPath(dirname(abs)), fsyncPath(dirname(seg.stagedPath))]);
       // the entries that lead to the hour directory, up to the data dir, once per process each
       for (let d = dirname(abs); d.length >= join(this.dataDir, RECORDINGS_DIR).length && !this.durableDirs.has(d); d = dirname(d)) {
         await fsyncPath(dirname(d));
