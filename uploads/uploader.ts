@@ -170,9 +170,10 @@ export class Uploader {
         return this.giveUp(started, why);
       }
       const delay = backoffDelayMs(settings.retry_s, started.attempts - 1);
-      this.queue.retryAt(row.id, message, Date.now() + delay);
+      const retryAtMs = Date.now() + delay;
+      this.queue.retryAt(row.id, message, retryAtMs);
       // the platform sees each failed attempt as it happens, not only the final outcome
-      this.deps.raise('upload_retrying', row.camera, { ...this.about(started), error: message, retry_at_ms: Date.now() + delay });
+      this.deps.raise('upload_retrying', row.camera, { ...this.about(started), error: message, retry_at_ms: retryAtMs });
       this.deps.log.warn({ upload: row.id, destination: row.destination, attempt: started.attempts, retry_in_ms: delay, error: message }, 'upload attempt failed; it will be tried again');
     }
   }
