@@ -68,7 +68,7 @@ export type { ReloadResult };
 /** What makes a camera's recorder what it is: a change here restarts it, nothing else does
  * (its password file's contents included). */
 /** a camera whose capture masks are tried on the camera itself (ONVIF) before the box's path */
-function masksOnCameraFirst(cam: CameraConfig): boolean {
+function masksOnCameraFirst(cam: CameraConfig): cam is CameraConfig & { source: Extract<CameraConfig['source'], { type: 'onvif' }> } {
   return cam.capture_masks.length > 0 && cam.capture_masks_on !== 'box' && cam.source.type === 'onvif';
 }
 
@@ -337,7 +337,7 @@ export class Daemon {
       return 'refused';
     };
     let onCamera: string | undefined;
-    if (cam.capture_masks_on !== 'box' && cam.source.type === 'onvif') { // masksOnCameraFirst, narrowed
+    if (masksOnCameraFirst(cam)) {
       if (this.cameraMasksDistrusted.has(cam.id)) {
         onCamera = 'a recorded picture showed detail under the masks the camera said it held';
       } else {
