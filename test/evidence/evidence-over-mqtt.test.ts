@@ -11,27 +11,15 @@ import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { boxPublicKey } from '../../common/box-key.js';
 import { commandHmac } from '../../daemon/mqtt/commands.js';
-import { CameraSim } from '../support/camera-sim.js';
 import { runCli } from '../support/cli.js';
-import { DaemonProcess, segmentIndexed, until, writeConfig } from '../support/daemon.js';
-import { Mosquitto } from '../support/mosquitto.js';
+import { DaemonProcess, segmentIndexed, until } from '../support/daemon.js';
+import { mqttBox } from '../support/mqtt-box.js';
 import { Subscriber } from '../mqtt/subscriber.js';
 
 const PREFIX = 'edge-nvr/test-box';
-const SECRET = `hmac-${randomBytes(16).toString('hex')}`;
 
 t.test('cmd/evidence from an authenticated platform writes a bundle that verifies offline', async (t) => {
-  const dir = t.testdir();
-  const data = join(dir, 'data');
-  const sim = await new CameraSim({ mounts: ['cam1'], width: 320, height: 180, fps: 10 }).start();
-  t.teardown(() => sim.kill());
-  const broker = await new Mosquitto(join(dir, 'broker')).start();
-  t.teardown(() => broker.stop());
-  const secretFile = join(dir, 'hmac.secret');
-  writeFileSync(secretFile, `${SECRET}\n`, { mode: 0o600 });
-  const config = writeConfig(dir, [{ id: 'cam1', url: sim.url('cam1') }], {
-    extraYaml: ['mqtt:', `  url: ${broker.url}`, '  commands:', `    hmac_secret_file: ${secretFile}`, '    allowed_clients: [platform]', 'integrity:', '  verify_read_mb_s: 0'].join('\n'),
-  });
+  const { dir, data, broker, secret: SECRET, config } = await mqttBox(t, { commands: ['allowed_clients: [platform]'], yaml: ['integrity:', '  verify_read_mb_s: 0'] });
   const sub = await new Subscriber(broker.url, PREFIX).connect();
   t.teardown(() => sub.close());
   const started = Date.now();

@@ -1,34 +1,21 @@
 import t from 'tap';
 import Database from 'better-sqlite3';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { CameraSim } from '../support/camera-sim.js';
-import { DaemonProcess, segmentIndexed, until, writeConfig } from '../support/daemon.js';
-import { Mosquitto } from '../support/mosquitto.js';
+import { DaemonProcess, segmentIndexed, until } from '../support/daemon.js';
+import { mqttBox } from '../support/mqtt-box.js';
 import { Platform } from './platform.js';
 import { Subscriber } from './subscriber.js';
 
 const PREFIX = 'edge-nvr/test-box';
-const SECRET = randomBytes(32).toString('hex');
 /** the unit's TimeoutStopSec (systemd/edge-nvr.service) */
 const UNIT_STOP_TIMEOUT_MS = 20_000;
 
 const list = (dir: string) => (existsSync(dir) ? readdirSync(dir) : []);
 
 t.test('an export runs off the command queue, has a maximum range, and SIGTERM cancels it cleanly', async (t) => {
-  const dir = t.testdir();
   // 720p: redacting it takes about a second per second of footage here, so the export below runs long
-  const sim = await new CameraSim({ mounts: ['cam1'], width: 1280, height: 720, fps: 15 }).start();
-  t.teardown(() => sim.kill());
-  const broker = await new Mosquitto(join(dir, 'broker')).start();
-  t.teardown(() => broker.stop());
-  const secretFile = join(dir, 'cmd.secret');
-  writeFileSync(secretFile, `${SECRET}\n`, { mode: 0o600 });
-  const config = writeConfig(dir, [{ id: 'cam1', url: sim.url('cam1') }], {
-    extraYaml: ['mqtt:', `  url: ${broker.url}`, '  commands:', `    hmac_secret_file: ${secretFile}`, '    max_export_s: 600'].join('\n'),
-  });
-  const dataDir = join(dir, 'data');
+  const { data: dataDir, broker, secret: SECRET, config } = await mqttBox(t, { sim: { width: 1280, height: 720, fps: 15 }, commands: ['max_export_s: 600'] });
   const sub = await new Subscriber(broker.url, PREFIX).connect();
   t.teardown(() => sub.close());
   const daemon = new DaemonProcess(config).start();
