@@ -25,6 +25,7 @@ import { Retention, type RetentionPolicy } from '../watchdog/retention.js';
 import { HealthMonitor } from '../watchdog/health-monitor.js';
 import { ClockSteps } from '../common/clock-steps.js';
 import { diskSpace } from '../watchdog/system-health.js';
+import { ViewAnalyzer } from '../watchdog/view-analyzer.js';
 import { ViewWatch } from '../watchdog/view-watch.js';
 import { Uploader } from '../uploads/uploader.js';
 import { auditReload, auditReloadRefused, auditRetentionOverrides, auditStart, auditStop, DAEMON_ACTOR, importProvisioning } from './audit-trail.js';
@@ -38,6 +39,8 @@ import { configChanges, reloadOutcome, type ReloadResult } from './reload-outcom
 /** Cheap when nothing is due (one statfs, one indexed query per camera), so it runs often:
  * a disk filling at 16 cameras' rate must be caught within seconds. */
 const SWEEP_INTERVAL_MS = 5000;
+/** a closed segment waiting this long for the catalog: indexing is behind, and views are sampled at their slowest */
+const INDEX_BEHIND_MS = 1000;
 
 /** `<data>/edge-nvr.pid`, for people and other tools; edge-nvr itself finds the daemon by its lock (instance-lock.ts). */
 export const PID_FILE = 'edge-nvr.pid';
@@ -106,6 +109,8 @@ export class Daemon {
   readonly views = new Map<string, ViewWatch>();
   /** one keyframe decoder for every camera's view analysis */
   private readonly decoder: FrameDecoder;
+  /** one thread for every camera's view analysis (tamper, capture mask checks): pixels off the event loop */
+  readonly analyzer: ViewAnalyzer;
   /** the redacted stills of tamper events */
   private readonly stills: TamperStills;
   /** how each camera with capture masks has them enforced (`none`: it is not recorded) */
@@ -139,6 +144,7 @@ export class Daemon {
   constructor(public config: Config, private readonly log: Logger, private readonly opts: DaemonOptions = {}) {
     this.dataDir = resolve(config.storage.path);
     this.decoder = new FrameDecoder(log);
+    this.analyzer = new ViewAnalyzer({ log });
     this.stills = new TamperStills(this, log);
   }
 
@@ -285,20 +291,20 @@ export class Daemon {
     this.recorders.set(cam.id, recorder);
     if (cam.capture_masks.length) {
       watch = new CameraMaskWatch(cam.id, {
-        masks: cam.capture_masks, service, checkMs: this.config.watchdog.camera_masks_check_s * 1000, log: this.log,
+        masks: cam.capture_masks, service, checkMs: this.config.watchdog.camera_masks_check_s * 1000, log: this.log, analyzer: this.analyzer,
         onLost: (loss) => void this.masksLost(cam.id, loss),
       });
       this.maskWatches.set(cam.id, watch);
     }
     recorder.start();
-    this.startViewWatch(cam, i);
+    this.startViewWatch(cam, i, recorder);
     // the recording's own keyframes show whether the masks are in force
     if (watch) watch.opts.sampler = this.views.get(cam.id)?.sampler;
     watch?.start();
   }
 
   /** Beside the recorder, never in its way: the view analysis, identity pins and the camera's own events. */
-  private startViewWatch(cam: CameraConfig, i: number): void {
+  private startViewWatch(cam: CameraConfig, i: number, recorder: CameraSupervisor): void {
     let onvif;
     if (cam.source.type === 'onvif') {
       try {
@@ -309,7 +315,9 @@ export class Daemon {
     }
     const watch = new ViewWatch(cam.id, {
       dataDir: this.dataDir, catalog: this.catalog!, decoder: this.decoder, raise: this.raise, log: this.log,
-      tamper: cam.tamper, onvif, still: this.stills.write,
+      tamper: cam.tamper, onvif, still: this.stills.write, feed: recorder, analyzer: this.analyzer,
+      // indexing first: while a closed segment has waited a second for the catalog, views wait
+      behind: () => (this.store?.waitingMs ?? 0) > INDEX_BEHIND_MS,
     });
     this.views.set(cam.id, watch);
     watch.start();
@@ -590,6 +598,7 @@ export class Daemon {
     await Promise.all([...this.recorders.values()].map((r) => r.stop()));
     await this.store?.drain();
     await this.decoder.stop();
+    await this.analyzer.stop();
     await Promise.all([...this.testCameras.values()].map((c) => c.stop()));
     if (this.catalog?.db.open) {
       markCleanStop(this.catalog);

@@ -38,7 +38,26 @@ export interface FrameSamplerOptions {
   /** share of one core sampling may take on average, decoding and the listeners' work on each
    * frame together (default 0.008: 0.8 %, leaving room for the rest under 1 %); it sets the interval */
   cpuBudget?: number;
+  /** without a feed: how often the staging dir is looked at */
   pollMs?: number;
+  /**
+   * The camera's recorder, telling when it wrote media and closed a segment: the growing file is
+   * read then, and never polled (see SegmentTail). The camera supervisor is one.
+   */
+  feed?: RecordingFeed;
+  /**
+   * True while indexing is behind (closed segments waiting for the segment store): recording
+   * comes first, so unhurried samples wait for `maxIntervalMs`.
+   */
+  behind?: () => boolean;
+}
+
+/** What a recorder says about its files (`recorder/backends/backend.ts` BackendEvents, as the camera supervisor passes them on). */
+export interface RecordingFeed {
+  on(event: 'progress', listener: () => void): unknown;
+  on(event: 'closed', listener: (seg: { stagedPath: string }) => void): unknown;
+  off(event: 'progress', listener: () => void): unknown;
+  off(event: 'closed', listener: (seg: { stagedPath: string }) => void): unknown;
 }
 
 interface FrameSamplerEvents {
@@ -84,7 +103,7 @@ export class FrameSampler extends EventEmitter<FrameSamplerEvents> {
   constructor(readonly camera: string, private readonly opts: FrameSamplerOptions) {
     super();
     this.tail = new SegmentTail(stagingDir(opts.dataDir, camera), {
-      pollMs: opts.pollMs,
+      pollMs: opts.feed ? 0 : opts.pollMs,
       wantKeyframe: () => this.wantKeyframe(),
       onError: (err) => opts.log?.warn({ camera, err }, 'cannot read the growing segment'),
     });
@@ -94,12 +113,32 @@ export class FrameSampler extends EventEmitter<FrameSamplerEvents> {
   }
 
   start(): this {
+    this.opts.feed?.on('progress', this.written);
+    this.opts.feed?.on('closed', this.closed);
     this.tail.start();
     return this;
   }
 
   stop(): Promise<void> {
+    this.opts.feed?.off('progress', this.written);
+    this.opts.feed?.off('closed', this.closed);
     return this.tail.stop();
+  }
+
+  /** how many times the staging dir was listed (tests, benchmarks: told by a feed, rarely) */
+  get dirListings(): number {
+    return this.tail.dirListings;
+  }
+
+  private readonly written = (): void => this.tail.written();
+  private readonly closed = (seg: { stagedPath: string }): void => this.tail.closed(seg.stagedPath);
+
+  /**
+   * Work on a sample done away from the event loop (view analysis in a worker thread), reported
+   * when it ends: it counts against the budget like the listeners' own time.
+   */
+  charge(cpuMs: number): void {
+    if (this.costs.length) this.costs[this.costs.length - 1] = this.costs.at(-1)! + cpuMs;
   }
 
   /** The current gap between samples, from the measured cost and the budget. */
@@ -107,6 +146,7 @@ export class FrameSampler extends EventEmitter<FrameSamplerEvents> {
     const min = this.opts.minIntervalMs ?? 1000;
     const max = this.opts.maxIntervalMs ?? 10_000;
     if (this.hurry) return min;
+    if (this.opts.behind?.()) return max;
     const sorted = [...this.costs].sort((a, b) => a - b);
     const costMs = sorted.length ? sorted[Math.floor(sorted.length / 2)]! : 0;
     return Math.min(max, Math.max(min, costMs / (this.opts.cpuBudget ?? 0.008)));

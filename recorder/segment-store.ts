@@ -70,10 +70,19 @@ export class SegmentStore {
    * at start-up gets none (its mask set is not known), never the new one.
    */
   private readonly provenance = new Map<string, string | null>();
+  /** when each commit not yet in the catalog was asked for, oldest first (they finish in order) */
+  private readonly waitingSince: number[] = [];
 
   constructor(readonly dataDir: string, private readonly catalog: Catalog, private readonly log: Logger) {}
 
+  /** How long the oldest closed segment not yet in the catalog has waited (ms; 0 when none waits): indexing is behind. */
+  get waitingMs(): number {
+    const oldest = this.waitingSince[0];
+    return oldest === undefined ? 0 : performance.now() - oldest;
+  }
+
   commit(seg: ClosedSegment, origin: SegmentRow['origin'] = 'recorded'): Promise<SegmentRow> {
+    this.waitingSince.push(performance.now());
     const placed = (this.placing.get(seg.camera) ?? Promise.resolve()).then(() => this.limited(() => this.place(seg)));
     this.placing.set(seg.camera, placed.catch(() => undefined));
     const next = this.queue.then(async () => {
@@ -89,6 +98,8 @@ export class SegmentStore {
         this.reserved.delete(file.rel);
       }
     });
+    // rows go in one after another, in the order asked for: the one done is the oldest
+    void next.finally(() => this.waitingSince.shift()).catch(() => undefined);
     this.queue = next.catch(() => undefined);
     return next;
   }

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { open, readdir, type FileHandle } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { boxHeader, parseMoof, parseMoov, type FragmentSample, type VideoTrack } from './mp4-fragments.js';
 import { parseStagedName } from './segment-store.js';
 
@@ -24,6 +25,7 @@ interface SegmentTailEvents {
 }
 
 export interface SegmentTailOptions {
+  /** look for new data every this many ms; 0: only when told (`written`, `closed`) */
   pollMs?: number;
   /** asked once per fragment that holds a keyframe: read it or not */
   wantKeyframe: () => boolean;
@@ -34,11 +36,16 @@ interface Open {
   name: string;
   fh: FileHandle;
   pos: number;
+  /** the file's size when last read */
+  size: number;
   track: VideoTrack | null;
   pending: FragmentSample[] | null;
   /** fragments that end before this were written before we looked: history, not sampled */
   historyEnd: number;
 }
+
+/** a file the recorder was said to be writing that did not grow over this many `written` calls: look for a newer one */
+const STALE_WRITES = 3;
 
 /**
  * Follows a camera's recording as it grows, read-only: the newest file in its staging dir is
@@ -47,21 +54,42 @@ interface Open {
  * size), each fragment's sample count and length (the measured frame rate), and, when asked,
  * one keyframe's bytes. A file that leaves staging (committed) is finished from its open
  * descriptor, so no fragment is missed across a segment boundary.
+ *
+ * When to look: told by the recorder (`written`: it reported media progress, about once a
+ * second; `closed`: it closed a segment), or, without a recorder to tell it, every `pollMs`.
+ * Told, it lists the staging dir only when it has no file open or the open one stopped growing
+ * (a recorder killed before it reported its last segment); after a close it opens the next
+ * sequence number of the same run directly. At 64 cameras listing and polling every camera's
+ * dir twice a second was a tenth of the daemon's event loop.
  */
 export class SegmentTail extends EventEmitter<SegmentTailEvents> {
   private timer?: NodeJS.Timeout;
   private cur?: Open;
   private polling = false;
+  private again = false;
   private stopped = false;
   private readonly header = Buffer.alloc(16);
+  /** a moof's payload is read into this, grown as needed (not a new buffer per fragment) */
+  private box = Buffer.alloc(4096);
+  /** staged names the recorder said it closed, not yet finished here */
+  private readonly closedNames = new Set<string>();
+  /** `written` calls in a row that found the open file no larger */
+  private unchanged = 0;
+  private listings = 0;
 
   constructor(readonly dir: string, private readonly opts: SegmentTailOptions) {
     super();
   }
 
+  /** how many times the staging dir was listed (tests, benchmarks) */
+  get dirListings(): number {
+    return this.listings;
+  }
+
   start(): void {
     this.stopped = false;
-    this.timer = setInterval(() => void this.poll(), this.opts.pollMs ?? 500);
+    const every = this.opts.pollMs ?? 500;
+    if (every > 0) this.timer = setInterval(() => void this.poll(), every);
     void this.poll();
   }
 
@@ -72,18 +100,29 @@ export class SegmentTail extends EventEmitter<SegmentTailEvents> {
     await this.close();
   }
 
+  /** The recorder reported media written: read what is new. */
+  written(): void {
+    void this.poll();
+  }
+
+  /** The recorder closed this staged file: finish it, then follow the next. */
+  closed(stagedPath: string): void {
+    this.closedNames.add(basename(stagedPath));
+    void this.poll();
+  }
+
   private async poll(): Promise<void> {
-    if (this.polling || this.stopped) return;
+    if (this.stopped) return;
+    if (this.polling) {
+      this.again = true; // told while reading: read once more after
+      return;
+    }
     this.polling = true;
     try {
-      const newest = await this.newestStaged();
-      if (this.cur && newest !== this.cur.name) {
-        // finish what the recorder completed in the old file, then move on
-        await this.read(this.cur);
-        await this.close();
-      }
-      if (!this.cur && newest) await this.openFile(newest);
-      if (this.cur) await this.read(this.cur);
+      do {
+        this.again = false;
+        await this.step();
+      } while (this.again && !this.stopped);
     } catch (err) {
       this.opts.onError?.(err as Error);
     } finally {
@@ -91,7 +130,36 @@ export class SegmentTail extends EventEmitter<SegmentTailEvents> {
     }
   }
 
+  private async step(): Promise<void> {
+    const told = (this.opts.pollMs ?? 500) === 0;
+    if (this.cur && this.closedNames.has(this.cur.name)) {
+      // finish what the recorder completed in the closed file, then open its successor by name
+      const done = this.cur;
+      await this.read(done);
+      await this.close();
+      this.closedNames.delete(done.name);
+      const p = parseStagedName(done.name);
+      if (p) await this.openFile(`${p.runStartMs}-${String(p.seq + 1).padStart(6, '0')}.mp4`);
+    }
+    if (!told || !this.cur || this.unchanged >= STALE_WRITES) {
+      this.unchanged = 0;
+      const newest = await this.newestStaged();
+      if (this.cur && newest !== this.cur.name) {
+        await this.read(this.cur);
+        await this.close();
+      }
+      if (!this.cur && newest) await this.openFile(newest);
+    }
+    if (this.cur) {
+      const grew = await this.read(this.cur);
+      this.unchanged = grew ? 0 : this.unchanged + 1;
+    }
+    // names closed before we ever opened them are history
+    if (this.closedNames.size > 4) this.closedNames.clear();
+  }
+
   private async newestStaged(): Promise<string | undefined> {
+    this.listings++;
     let names: string[];
     try {
       names = await readdir(this.dir);
@@ -114,7 +182,7 @@ export class SegmentTail extends EventEmitter<SegmentTailEvents> {
       return; // committed between the listing and the open
     }
     const size = (await fh.stat()).size;
-    this.cur = { name, fh, pos: 0, track: null, pending: null, historyEnd: size };
+    this.cur = { name, fh, pos: 0, size: 0, track: null, pending: null, historyEnd: size };
   }
 
   private async close(): Promise<void> {
@@ -123,18 +191,22 @@ export class SegmentTail extends EventEmitter<SegmentTailEvents> {
     await cur?.fh.close().catch(() => undefined);
   }
 
-  /** Walks the complete top-level boxes after `pos`; an incomplete one waits for the next poll. */
-  private async read(f: Open): Promise<void> {
+  /** Walks the complete top-level boxes after `pos`; an incomplete one waits for the next look. True when the file grew. */
+  private async read(f: Open): Promise<boolean> {
     const size = (await f.fh.stat()).size;
+    const grew = size > f.size;
+    f.size = size;
     while (!this.stopped && size - f.pos >= 8) {
       const { bytesRead } = await f.fh.read(this.header, 0, 16, f.pos);
       const h = boxHeader(this.header.subarray(0, bytesRead));
-      if (!h || h.size < h.headerSize) return;
+      if (!h || h.size < h.headerSize) return grew;
       // a box running to the end of the file (mdat of a non-fragmented writer) cannot be followed
-      if (!Number.isFinite(h.size) || f.pos + h.size > size) return;
+      if (!Number.isFinite(h.size) || f.pos + h.size > size) return grew;
       if (h.type === 'moov' || h.type === 'moof') {
-        const payload = Buffer.alloc(h.size - h.headerSize);
-        await f.fh.read(payload, 0, payload.length, f.pos + h.headerSize);
+        const length = h.size - h.headerSize;
+        if (this.box.length < length) this.box = Buffer.alloc(Math.max(length, this.box.length * 2));
+        const payload = this.box.subarray(0, length);
+        await f.fh.read(payload, 0, length, f.pos + h.headerSize);
         if (h.type === 'moov') {
           f.track = parseMoov(payload);
           if (f.track) this.emit('track', f.track);
@@ -147,6 +219,7 @@ export class SegmentTail extends EventEmitter<SegmentTailEvents> {
       }
       f.pos += h.size;
     }
+    return grew;
   }
 
   private async fragment(f: Open, track: VideoTrack, samples: FragmentSample[], end: number): Promise<void> {

@@ -8,7 +8,8 @@ import type { Logger } from 'pino';
 import type { Mask } from '../config/schema.js';
 import type { FrameSampler, SampledFrame } from '../recorder/frame-sampler.js';
 import { missingMasks, type CameraMaskService } from '../recorder/sources/onvif-masks.js';
-import { DETAIL_STD, MaskRegions, visibleMasks } from './capture-mask-check.js';
+import { DETAIL_STD, MaskRegions, visibleMasks, type MaskDetail } from './capture-mask-check.js';
+import type { ViewAnalyzer } from './view-analyzer.js';
 
 export interface MaskLoss {
   /** read_back: the camera no longer lists them; unreadable: it has not answered for two checks; frame: a recorded picture shows detail under them */
@@ -24,6 +25,8 @@ export interface CameraMaskWatchOptions {
   service?: CameraMaskService;
   checkMs: number;
   sampler?: FrameSampler;
+  /** where the pictures are checked (the daemon's worker thread); without one, in line */
+  analyzer?: ViewAnalyzer;
   log?: Logger;
   onLost: (loss: MaskLoss) => void;
 }
@@ -40,6 +43,7 @@ export class CameraMaskWatch {
   private seenBlank = false;
   private readonly regions: MaskRegions;
   private checking?: Promise<MaskLoss | null>;
+  private watching = false;
 
   constructor(readonly camera: string, readonly opts: CameraMaskWatchOptions) {
     this.regions = new MaskRegions(opts.masks);
@@ -48,10 +52,12 @@ export class CameraMaskWatch {
   start(): this {
     if (this.opts.service) this.timer = setInterval(() => void this.periodic(), this.opts.checkMs);
     this.opts.sampler?.on('frame', this.onFrame);
+    this.watching = true;
     return this;
   }
 
   stop(): void {
+    this.watching = false;
     clearInterval(this.timer);
     this.opts.sampler?.off('frame', this.onFrame);
   }
@@ -86,7 +92,19 @@ export class CameraMaskWatch {
   }
 
   private readonly onFrame = (f: SampledFrame): void => {
-    const detail = this.regions.detail(f.data, f.width, f.height);
+    const analyzer = this.opts.analyzer;
+    if (!analyzer) {
+      this.judge(this.regions.detail(f.data, f.width, f.height));
+      return;
+    }
+    void analyzer.run({ kind: 'masks', camera: this.camera, width: f.width, height: f.height, data: f.data, masks: this.opts.masks }).then((done) => {
+      if (!done || !this.watching) return;
+      this.opts.sampler?.charge(done.cpuMs);
+      this.judge(done.answer.detail);
+    });
+  };
+
+  private judge(detail: MaskDetail): void {
     const visible = visibleMasks(detail);
     const counting = this.visibleFrames > 0;
     this.visibleFrames = visible.length ? this.visibleFrames + 1 : 0;
@@ -105,7 +123,7 @@ export class CameraMaskWatch {
       detectedBy: 'frame', verifiedMs: this.verifiedMs,
       reason: `a recorded picture shows detail under capture mask${visible.length > 1 ? 's' : ''} ${visible.map((i) => `#${i + 1}`).join(', ')}`,
     });
-  };
+  }
 
   /** Masks not in force: `onLost`, once. */
   report(loss: MaskLoss): void {

@@ -48,6 +48,10 @@ export type CameraState = 'starting' | 'recording' | 'down' | 'stopped';
 
 interface CameraSupervisorEvents {
   segment: [SegmentRow];
+  /** the recorder reported media written (about once a second): what follows its files reads them then */
+  progress: [];
+  /** the recorder closed a file in staging (before it is indexed) */
+  closed: [ClosedSegment];
   state: [CameraState, string];
   exit: [BackendExit & { cause: GapCause | null }];
 }
@@ -155,12 +159,14 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
     this.setState('starting', `${backend.name} starting`);
     // A segment closing is not media arriving: ffmpeg reports its last one as it gives up.
     backend.on('segment', (seg) => {
+      this.emit('closed', seg);
       const placed = this.followClockSteps(seg, backend);
       this.settled = this.settled.then(() => this.commit(placed));
     });
     backend.on('progress', () => {
       this.lastMediaMono = performance.now();
       if (this.state === 'starting') this.setState('recording', 'media flowing');
+      this.emit('progress');
     });
     backend.once('exit', (exit) => {
       this.settled = this.settled.then(() => this.afterExit(exit));

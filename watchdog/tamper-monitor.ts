@@ -4,9 +4,10 @@ import type { Catalog } from '../recorder/catalog/catalog.js';
 import type { SampledFrame } from '../recorder/frame-sampler.js';
 import type { RaiseEvent } from './events.js';
 import {
-  change, classify, compare, describeFrame, learnReference, prepareReference, THRESHOLDS,
-  type LearnSample, type PreparedReference, type ViewKind, type ViewReference, type ViewSample,
+  classify, learnReference, prepareReference, THRESHOLDS, type LearnSample, type ViewKind, type ViewReference,
 } from './tamper-analysis.js';
+import { ViewAnalysis, type ViewAnswer, type ViewJob } from './view-analysis.js';
+import type { ViewAnalyzer } from './view-analyzer.js';
 
 export const TAMPER_KINDS = ['covered', 'defocused', 'moved', 'frozen', 'camera_reported', 'replaced', 'stream_changed'] as const;
 export type TamperKind = (typeof TAMPER_KINDS)[number];
@@ -36,6 +37,10 @@ export interface TamperMonitorOptions {
   still?: StillWriter;
   /** called when the view state changed */
   onChange?: (view: ViewState) => void;
+  /** where the pixels are analysed (the daemon's worker thread); without one, in line */
+  analyzer?: ViewAnalyzer;
+  /** the thread's CPU time for a sample (the sampler's budget counts it) */
+  charge?: (cpuMs: number) => void;
 }
 
 interface Active { since_ms: number; kind: TamperKind }
@@ -64,9 +69,12 @@ const STILL_DRAIN_MS = 8000;
  */
 export class TamperMonitor {
   private settings: TamperConfig;
-  private ref?: { id: number; created_ms: number; prepared: PreparedReference };
+  private ref?: { id: number; created_ms: number; data: ViewReference };
   private learning: LearnSample[] = [];
-  private prev?: ViewSample;
+  /** when the previous picture analysed was taken (what a static picture is static since) */
+  private prevAtMs?: number;
+  /** the analysis in line, without an analyzer */
+  private inline?: ViewAnalysis;
   private lastFrame?: SampledFrame;
   private lastSampleMs = 0;
   private lost?: { since: number; counts: Record<ViewKind, number>; score: number };
@@ -133,10 +141,31 @@ export class TamperMonitor {
     this.update();
   }
 
-  onFrame(frame: SampledFrame): void {
+  /**
+   * A sampled picture: analysed in the analyzer's thread (resolves once decided; a picture the
+   * thread dropped as stale decides nothing) or, without one, in line before this returns.
+   */
+  onFrame(frame: SampledFrame): void | Promise<void> {
     if (this.stopped) return;
     this.lastFrame = frame;
     if (!this.settings.enabled) return;
+    const job: ViewJob = {
+      kind: 'view', camera: this.camera, width: frame.width, height: frame.height, data: frame.data,
+      reference: this.ref ? { id: this.ref.id, data: this.ref.data } : null,
+    };
+    const analyzer = this.opts.analyzer;
+    if (!analyzer) {
+      this.decide(frame, (this.inline ??= new ViewAnalysis()).run(job));
+      return;
+    }
+    return analyzer.run(job).then((done) => {
+      if (!done || this.stopped || !this.settings.enabled) return;
+      this.opts.charge?.(done.cpuMs);
+      this.decide(frame, done.answer);
+    });
+  }
+
+  private decide(frame: SampledFrame, a: ViewAnswer): void {
     const t = frame.atMs;
     const persistenceMs = this.settings.persistence_s * 1000;
     // samples this far apart (the recorder was down) do not add up to a persistent change
@@ -146,21 +175,21 @@ export class TamperMonitor {
       this.clearing.clear();
     }
     this.lastSampleMs = t;
-    const sample = describeFrame(frame, t);
+    const prevAt = this.prevAtMs;
+    this.prevAtMs = t;
     if (this.ref && !this.opts.catalog.viewReferenceActive(this.ref.id)) this.reset(t);
     if (!this.ref) {
-      this.learn(sample);
-      this.prev = sample;
+      this.learn({ atMs: t, coarse: a.coarse, sharpness: a.sharpness });
       this.update();
       return;
     }
+    // analysed before this reference was learned (or against one since retired): nothing to decide
+    if (!a.comparison || a.referenceId !== this.ref.id) return;
     const sensitivity = this.settings.sensitivity;
-    const comparison = compare(this.ref.prepared, sample);
+    const comparison = a.comparison;
     const verdict = classify(comparison, sensitivity);
-    const prevAt = this.prev?.atMs;
-    const moved = this.prev ? change(this.prev, sample) : Infinity;
+    const moved = a.change;
     const staticPicture = !verdict && moved <= THRESHOLDS[sensitivity].frozen;
-    this.prev = sample;
     this.opts.log?.debug({ camera: this.camera, atMs: t, verdict, change: Math.round(moved * 10) / 10, ...comparison }, 'view sample');
 
     if (verdict) {
@@ -242,20 +271,22 @@ export class TamperMonitor {
     const row = this.opts.catalog.activeViewReference(this.camera);
     if (!row) { this.ref = undefined; return; }
     try {
-      this.ref = { id: row.id, created_ms: row.created_ms, prepared: prepareReference(JSON.parse(row.data) as ViewReference) };
+      const data = JSON.parse(row.data) as ViewReference;
+      prepareReference(data); // throws on a reference that cannot be used
+      this.ref = { id: row.id, created_ms: row.created_ms, data };
     } catch (err) {
       this.opts.log?.error({ camera: this.camera, err }, 'the stored view reference is unreadable; learning a new one');
       this.ref = undefined;
     }
   }
 
-  private learn(sample: ViewSample): void {
-    this.learning.push({ atMs: sample.atMs, coarse: sample.coarse, sharpness: sample.sharpness });
+  private learn(sample: LearnSample): void {
+    this.learning.push(sample);
     const first = this.learning[0]!;
     if (this.learning.length < 5 || sample.atMs - first.atMs < this.settings.learn_s * 1000) return;
     const reference = learnReference(this.learning);
     const row = this.opts.catalog.addViewReference(this.camera, JSON.stringify(reference), sample.atMs);
-    this.ref = { id: row.id, created_ms: row.created_ms, prepared: prepareReference(reference) };
+    this.ref = { id: row.id, created_ms: row.created_ms, data: reference };
     this.learning = [];
     this.opts.log?.info({ camera: this.camera, samples: reference.samples, sharpness: reference.sharpness }, 'view reference learned');
   }

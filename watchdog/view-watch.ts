@@ -2,12 +2,13 @@ import type { Logger } from 'pino';
 import type { TamperConfig } from '../config/schema.js';
 import type { Catalog } from '../recorder/catalog/catalog.js';
 import type { FrameDecoder } from '../recorder/frame-decoder.js';
-import { FrameSampler, type SampledFrame, type StreamInfo } from '../recorder/frame-sampler.js';
+import { FrameSampler, type RecordingFeed, type SampledFrame, type StreamInfo } from '../recorder/frame-sampler.js';
 import type { OnvifDevice, OnvifTarget } from '../recorder/sources/onvif.js';
 import { OnvifWatch, type CameraSignal } from '../recorder/sources/onvif-events.js';
 import { IdentityWatch } from './camera-identity.js';
 import type { RaiseEvent } from './events.js';
 import { TamperMonitor, type StillWriter, type ViewState } from './tamper-monitor.js';
+import type { ViewAnalyzer } from './view-analyzer.js';
 
 export interface ViewWatchOptions {
   dataDir: string;
@@ -21,6 +22,12 @@ export interface ViewWatchOptions {
   still?: StillWriter;
   /** sampler tuning (tests, benchmarks) */
   sampler?: { minIntervalMs?: number; cpuBudget?: number };
+  /** the camera's recorder: its files are read when it says it wrote (no polling) */
+  feed?: RecordingFeed;
+  /** true while segment indexing is behind: unhurried samples wait (indexing first) */
+  behind?: () => boolean;
+  /** the thread the pixels are analysed in (one for every camera); without one, in line */
+  analyzer?: ViewAnalyzer;
 }
 
 /** how often the stream as recorded is written to the catalog for `status`, when only its fps moved */
@@ -43,9 +50,12 @@ export class ViewWatch {
   private device?: OnvifDevice;
 
   constructor(readonly camera: string, private readonly opts: ViewWatchOptions) {
-    this.sampler = new FrameSampler(camera, { dataDir: opts.dataDir, decoder: opts.decoder, log: opts.log, ...opts.sampler });
+    this.sampler = new FrameSampler(camera, {
+      dataDir: opts.dataDir, decoder: opts.decoder, log: opts.log, feed: opts.feed, behind: opts.behind, ...opts.sampler,
+    });
     this.monitor = new TamperMonitor(camera, {
       catalog: opts.catalog, raise: opts.raise, log: opts.log, settings: opts.tamper, still: opts.still, onChange: () => this.persist(),
+      analyzer: opts.analyzer, charge: (ms) => this.sampler.charge(ms),
     });
     this.identity = new IdentityWatch(camera, { catalog: opts.catalog, log: opts.log, report: (kind, on, data) => this.monitor.report(kind, on, data) });
     this.sampler.on('stream', (s) => this.onStream(s));
@@ -74,7 +84,7 @@ export class ViewWatch {
     this.timer = setInterval(() => {
       if (this.sampler.stream) this.identity.onStream(this.sampler.stream);
       if (this.device) this.identity.onDevice(this.device);
-      this.monitor.setProblem(this.opts.tamper.enabled ? this.sampler.problem : null);
+      this.monitor.setProblem(this.opts.tamper.enabled ? (this.sampler.problem ?? this.opts.analyzer?.problem ?? null) : null);
     }, 5000);
     this.persist();
     return this;
@@ -83,6 +93,7 @@ export class ViewWatch {
   async stop(): Promise<void> {
     clearInterval(this.timer);
     await Promise.all([this.monitor.stop(), this.sampler.stop(), this.onvif?.stop()]);
+    this.opts.analyzer?.forget(this.camera);
   }
 
   /** New tamper settings (a config reload). */
@@ -100,8 +111,9 @@ export class ViewWatch {
   }
 
   private readonly analyse = (f: SampledFrame): void => {
-    this.monitor.onFrame(f);
-    this.sampler.hurry = this.monitor.unsettled;
+    const decided = this.monitor.onFrame(f);
+    if (decided) void decided.then(() => { this.sampler.hurry = this.monitor.unsettled; });
+    else this.sampler.hurry = this.monitor.unsettled;
   };
 
   private onStream(s: StreamInfo): void {

@@ -1,0 +1,140 @@
+import t from 'tap';
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { pino } from 'pino';
+import { Catalog } from '../../recorder/catalog/catalog.js';
+import { FrameDecoder } from '../../recorder/frame-decoder.js';
+import type { SampledFrame } from '../../recorder/frame-sampler.js';
+import { TamperMonitor } from '../../watchdog/tamper-monitor.js';
+import { ViewAnalysis, type ViewJob } from '../../watchdog/view-analysis.js';
+import { ViewAnalyzer } from '../../watchdog/view-analyzer.js';
+import { ViewWatch } from '../../watchdog/view-watch.js';
+import { until } from '../support/daemon.js';
+
+/*
+ * View analysis in its own thread (watchdog/view-analyzer.ts): the same answers as in line, a
+ * covered camera still raised, stale pictures dropped rather than queued, a stuck thread replaced,
+ * and a thread that keeps failing shown as the camera's view `unavailable`, never silence.
+ */
+const SCENE = '/usr/share/doc/opencv-doc/examples/data/building.jpg';
+const W = 320, H = 240;
+const log = pino({ level: 'silent' });
+
+/** The photograph with sensor noise and a bright patch moving per frame, and the same under a dark hand. */
+function pictures(): { normal: Buffer[]; covered: Buffer } {
+  const n = 8;
+  const graph = `[0:v]scale=${W}:${H}:force_original_aspect_ratio=increase,crop=${W}:${H},split=${n + 1}${Array.from({ length: n + 1 }, (_, i) => `[s${i}]`).join('')};`
+    + Array.from({ length: n }, (_, i) => `[s${i}]drawbox=x=${20 + i * 34}:y=12:w=24:h=16:color=white@1:t=fill,noise=alls=5:allf=t+u:all_seed=${i + 1}[o${i}]`).join(';')
+    + `;[s${n}]drawbox=x=0:y=0:w=iw:h=ih:color=0x3a2a22@1:t=fill,noise=alls=3:allf=t[o${n}];`
+    + `${Array.from({ length: n + 1 }, (_, i) => `[o${i}]`).join('')}vstack=inputs=${n + 1}`;
+  const data = execFileSync('ffmpeg', ['-v', 'error', '-i', SCENE, '-filter_complex', graph, '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], { maxBuffer: 64 << 20 });
+  const size = W * H * 3;
+  const all = Array.from({ length: n + 1 }, (_, i) => data.subarray(i * size, (i + 1) * size));
+  return { normal: all.slice(0, n), covered: all[n]! };
+}
+
+const { normal, covered } = pictures();
+
+t.test('the thread answers what the analysis in line answers, and a covered camera is raised through it', async (t) => {
+  const analyzer = new ViewAnalyzer({ log });
+  t.teardown(() => analyzer.stop());
+  const inline = new ViewAnalysis();
+  const job = (data: Buffer): ViewJob => ({ kind: 'view', camera: 'cam', width: W, height: H, data, reference: null });
+  for (const pic of [normal[0]!, normal[1]!, covered]) {
+    const there = await analyzer.run(job(pic));
+    const here = inline.run(job(pic));
+    t.ok(there, 'answered');
+    t.same({ ...there!.answer, coarse: [...there!.answer.coarse.data] }, { ...here, coarse: [...here.coarse.data] }, 'the same description, change and comparison as in line');
+    t.ok(there!.cpuMs >= 0, `its cost is reported (${there!.cpuMs.toFixed(1)} ms)`);
+  }
+  t.not(analyzer.threadId, undefined, 'in a thread of its own');
+
+  const catalog = Catalog.open(t.testdir());
+  t.teardown(() => catalog.close());
+  const raised: Array<{ type: string; kind: unknown }> = [];
+  let charged = 0;
+  const monitor = new TamperMonitor('cam', {
+    catalog, raise: (type, _camera, data) => raised.push({ type, kind: data.kind }), analyzer, charge: (ms) => { charged += ms; },
+    settings: { enabled: true, sensitivity: 'medium', persistence_s: 10, learn_s: 5 },
+  }).start();
+  const t0 = Date.now();
+  const feed = (s: number, data: Buffer) => monitor.onFrame({ camera: 'cam', atMs: t0 + s * 1000, width: W, height: H, data } satisfies SampledFrame);
+  for (let s = 0; s <= 6; s++) await feed(s, normal[s % normal.length]!);
+  t.equal(monitor.view.state, 'ok', 'the reference is learned from answers of the thread');
+  for (let s = 8; s <= 19; s++) await feed(s, covered);
+  t.same(raised.map((r) => [r.type, r.kind]), [['tamper_suspected', 'covered']], 'the covered lens is raised');
+  t.ok(charged > 0, 'the thread\'s time is charged to the sampler\'s budget');
+  await monitor.stop();
+});
+
+t.test('stale pictures are dropped, not queued: one waiting per camera, a bound over all', async (t) => {
+  const analyzer = new ViewAnalyzer({ log, maxQueued: 4 });
+  t.teardown(() => analyzer.stop());
+  const job = (camera: string, data: Buffer): ViewJob => ({ kind: 'view', camera, width: W, height: H, data, reference: null });
+  t.ok(await analyzer.run(job('a', normal[0]!)), 'the thread is up');
+  // one camera's burst: the first goes to the thread, the last waits, those between are dropped
+  const burst = await Promise.all(normal.map((pic) => analyzer.run(job('a', pic))));
+  t.ok(burst[0], 'the first picture is analysed');
+  t.ok(burst.at(-1), 'and the newest');
+  t.equal(burst.filter((b) => b === null).length, normal.length - 2, 'the pictures between are dropped as stale');
+  // many cameras at once: at most 4 wait
+  const many = await Promise.all(Array.from({ length: 10 }, (_, i) => analyzer.run(job(`cam${i}`, normal[i % normal.length]!))));
+  t.equal(many.filter((b) => b !== null).length, 5, 'one in the thread and the newest 4 waiting are answered');
+  t.same(many.slice(-4).map((b) => b !== null), [true, true, true, true], 'the oldest were dropped, not the newest');
+  t.equal(analyzer.dropped, normal.length - 2 + 5, 'every drop counted');
+});
+
+t.test('a stuck thread is replaced and the next pictures are answered', async (t) => {
+  const dir = t.testdir();
+  // the first thread hangs on its first picture (a pixel loop that never ends); later ones are the real thread
+  const script = join(dir, 'hangs-once.mjs');
+  writeFileSync(script, `import { existsSync, writeFileSync } from 'node:fs';
+import { parentPort } from 'node:worker_threads';
+const marker = ${JSON.stringify(join(dir, 'hung'))};
+if (!existsSync(marker)) {
+  writeFileSync(marker, '');
+  parentPort.on('message', () => { for (;;); });
+  parentPort.postMessage({ ready: true });
+} else await import(${JSON.stringify(new URL('../../watchdog/view-analysis-worker.ts', import.meta.url).href)});
+`);
+  const analyzer = new ViewAnalyzer({ log, jobTimeoutMs: 2000, script: pathToFileURL(script) });
+  t.teardown(() => analyzer.stop());
+  const job: ViewJob = { kind: 'view', camera: 'cam', width: W, height: H, data: normal[0]!, reference: null };
+  const stuck = await analyzer.run(job);
+  t.equal(stuck, null, 'the picture it was stuck on is lost (answered null after the deadline)');
+  t.equal(analyzer.restarts, 0, 'not yet restarted when that answer comes');
+  const after = await analyzer.run(job);
+  t.ok(after, 'a new thread answers the next picture');
+  t.equal(analyzer.restarts, 1, 'one restart');
+  t.equal(analyzer.problem, null, 'one failure is not a problem to report');
+});
+
+t.test('a thread that keeps dying: restarted each time, and the camera\'s view reads unavailable, saying why', async (t) => {
+  const dir = t.testdir();
+  const script = join(dir, 'dies.mjs');
+  writeFileSync(script, "import { parentPort } from 'node:worker_threads';\nparentPort.on('message', () => { throw new Error('segfault in a pixel loop'); });\nparentPort.postMessage({ ready: true });\n");
+  const analyzer = new ViewAnalyzer({ log, script: pathToFileURL(script) });
+  t.teardown(() => analyzer.stop());
+  const catalog = Catalog.open(dir);
+  t.teardown(() => catalog.close());
+  const decoder = new FrameDecoder(log);
+  t.teardown(() => decoder.stop());
+  const watch = new ViewWatch('cam', {
+    dataDir: dir, catalog, decoder, log, raise: () => undefined, analyzer,
+    tamper: { enabled: true, sensitivity: 'medium', persistence_s: 10, learn_s: 5 },
+  }).start();
+  t.teardown(() => watch.stop());
+  const t0 = Date.now();
+  const end = Date.now() + 20_000;
+  for (let s = 0; analyzer.problem === null && Date.now() < end; s++) {
+    await watch.monitor.onFrame({ camera: 'cam', atMs: t0 + s * 1000, width: W, height: H, data: normal[s % normal.length]! });
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  t.ok(analyzer.restarts >= 2, `a new thread after each failure (${analyzer.restarts})`);
+  t.match(analyzer.problem, /failed 3 times within a minute.*segfault in a pixel loop/, 'the reason, with the thread\'s own error');
+  await until(() => watch.view.state === 'unavailable', 10_000, 'the view unavailable');
+  t.match(watch.view.detail, /view analysis thread failed/, 'the camera\'s view says why (status, MQTT health)');
+  t.equal((JSON.parse(catalog.cameraView('cam')!.view) as { state: string }).state, 'unavailable', 'and so does the catalog (edge-nvr status)');
+});

@@ -1,0 +1,31 @@
+/**
+ * The view analysis thread: answers `ViewAnalyzer`'s jobs one at a time with `ViewAnalysis`,
+ * each with the thread's CPU time it took (what the frame sampler's budget counts). A job that
+ * throws is answered with its error; the thread carries on.
+ */
+import { parentPort } from 'node:worker_threads';
+import { ViewAnalysis, type AnalysisJob } from './view-analysis.js';
+
+export type WorkerRequest = { id: number; job: AnalysisJob } | { id: number; forget: string };
+export type WorkerReply = { id: number; answer: unknown; cpuMs: number } | { id: number; error: string } | { ready: true };
+
+const analysis = new ViewAnalysis();
+
+parentPort?.on('message', (msg: WorkerRequest) => {
+  if ('forget' in msg) {
+    analysis.forget(msg.forget);
+    return;
+  }
+  // in a worker thread, process.cpuUsage() is the whole process's; the wall time of a job the
+  // thread runs without yielding is its CPU time, or more when the box is busy (conservative)
+  const start = performance.now();
+  try {
+    const answer = analysis.run(msg.job);
+    parentPort!.postMessage({ id: msg.id, answer, cpuMs: performance.now() - start } satisfies WorkerReply);
+  } catch (err) {
+    parentPort!.postMessage({ id: msg.id, error: (err as Error).message } satisfies WorkerReply);
+  }
+});
+
+// loaded: jobs may come (a job's deadline counts from here, not from the thread's start)
+parentPort?.postMessage({ ready: true } satisfies WorkerReply);

@@ -1,0 +1,103 @@
+/**
+ * The pixel work of watching a view, as jobs: what the tamper monitor and the capture mask watch
+ * ask of a sampled picture. Pure: no catalog, no events, no timers. The daemon runs it in a worker
+ * thread (`view-analysis-worker.ts`, through `ViewAnalyzer`) so the event loop that indexes
+ * segments never spends its time on pixels; a monitor without an analyzer runs it in line.
+ *
+ * A job carries everything its answer depends on except the camera's previous picture, which
+ * stays here (a 640x360 picture as Float32 is 0.9 MB: sent back and forth it would cost more
+ * than the analysis).
+ */
+import type { MaskShape } from '../common/mask-geometry.js';
+import { MaskRegions, type MaskDetail } from './capture-mask-check.js';
+import { change, compare, describeFrame, prepareReference, type PreparedReference, type ViewComparison, type ViewReference, type ViewSample } from './tamper-analysis.js';
+import type { Gray } from './tamper-image.js';
+
+interface Picture {
+  camera: string;
+  width: number;
+  height: number;
+  /** packed RGB24 */
+  data: Uint8Array;
+}
+
+/** The tamper monitor's question: the picture described, against the reference (when there is one) and the camera's previous picture. */
+export interface ViewJob extends Picture {
+  kind: 'view';
+  reference: { id: number; data: ViewReference } | null;
+}
+
+/** The capture mask watch's question: how much detail under each mask and outside them. */
+export interface MasksJob extends Picture {
+  kind: 'masks';
+  masks: MaskShape[];
+}
+
+export type AnalysisJob = ViewJob | MasksJob;
+
+export interface ViewAnswer {
+  kind: 'view';
+  /** what learning a reference keeps of the picture */
+  coarse: Gray;
+  sharpness: number;
+  /** the reference it was compared with (null: none given) */
+  referenceId: number | null;
+  comparison: ViewComparison | null;
+  /** the largest 8 px tile change from the camera's previous picture (Infinity for the first, or a new size) */
+  change: number;
+}
+
+export interface MasksAnswer {
+  kind: 'masks';
+  detail: MaskDetail;
+}
+
+export type AnalysisAnswer = ViewAnswer | MasksAnswer;
+
+/** The answer type of a job type. */
+export type AnswerOf<J extends AnalysisJob> = J extends ViewJob ? ViewAnswer : MasksAnswer;
+
+/** Per camera: its previous picture, its reference prepared once, its mask regions computed once. */
+export class ViewAnalysis {
+  private readonly prev = new Map<string, ViewSample>();
+  private readonly refs = new Map<string, { id: number; prepared: PreparedReference }>();
+  private readonly masks = new Map<string, { key: string; regions: MaskRegions }>();
+
+  run<J extends AnalysisJob>(job: J): AnswerOf<J>;
+  run(job: AnalysisJob): AnalysisAnswer {
+    if (job.kind === 'masks') return { kind: 'masks', detail: this.regions(job).detail(job.data, job.width, job.height) };
+    const sample = describeFrame(job, 0);
+    const prev = this.prev.get(job.camera);
+    this.prev.set(job.camera, sample);
+    let comparison: ViewComparison | null = null;
+    if (job.reference) {
+      let ref = this.refs.get(job.camera);
+      if (ref?.id !== job.reference.id) {
+        ref = { id: job.reference.id, prepared: prepareReference(job.reference.data) };
+        this.refs.set(job.camera, ref);
+      }
+      comparison = compare(ref.prepared, sample);
+    }
+    return {
+      kind: 'view', coarse: sample.coarse, sharpness: sample.sharpness, referenceId: job.reference?.id ?? null, comparison,
+      change: prev ? change(prev, sample) : Infinity,
+    };
+  }
+
+  /** A camera no longer watched: its pictures go. */
+  forget(camera: string): void {
+    this.prev.delete(camera);
+    this.refs.delete(camera);
+    this.masks.delete(camera);
+  }
+
+  private regions(job: MasksJob): MaskRegions {
+    const key = JSON.stringify(job.masks);
+    let m = this.masks.get(job.camera);
+    if (m?.key !== key) {
+      m = { key, regions: new MaskRegions(job.masks) };
+      this.masks.set(job.camera, m);
+    }
+    return m.regions;
+  }
+}

@@ -1,0 +1,197 @@
+import { Worker } from 'node:worker_threads';
+import type { Logger } from 'pino';
+import type { AnalysisJob, AnswerOf } from './view-analysis.js';
+import type { WorkerReply, WorkerRequest } from './view-analysis-worker.js';
+
+export interface ViewAnalyzerOptions {
+  log?: Logger;
+  /** jobs waiting, every camera's together; past it the oldest is dropped (default 64) */
+  maxQueued?: number;
+  /** a job not answered within this is a stuck thread: it is replaced (default 10 s) */
+  jobTimeoutMs?: number;
+  /** the thread's module (tests give one that fails) */
+  script?: URL;
+}
+
+/** An answer, with the CPU time the thread spent on it. */
+export interface Answered<A> {
+  answer: A;
+  cpuMs: number;
+}
+
+interface Pending {
+  key: string;
+  job: AnalysisJob;
+  resolve: (a: Answered<unknown> | null) => void;
+}
+
+// the thread's module sits beside this one: .ts where tests run the sources, .js when built
+const SCRIPT = new URL(`./view-analysis-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
+/** this many thread failures within CRASH_WINDOW_MS: every view analysed here is unavailable until one is answered again */
+const CRASHES_UNAVAILABLE = 3;
+const CRASH_WINDOW_MS = 60_000;
+const RESTART_MAX_MS = 30_000;
+/** a thread not loaded within this is stuck too */
+const START_TIMEOUT_MS = 30_000;
+
+/**
+ * One thread for every camera's view analysis (`view-analysis.ts`): the event loop only posts
+ * pictures and receives answers, so indexing segments never waits behind pixel work.
+ *
+ * - **Stale samples are dropped, never piled up**: a camera has at most one job of each kind
+ *   waiting (a newer picture replaces the one not yet sent), at most `maxQueued` wait in all (the
+ *   oldest goes), and one job is in the thread at a time. A dropped job is answered `null`: a
+ *   sample lost, as when the decoder falls behind.
+ * - **A thread that dies or hangs is noticed**: its job is answered `null`, the failure logged,
+ *   and a new thread started (at once, then backing off). After CRASHES_UNAVAILABLE failures
+ *   within a minute `problem` says so, and each camera's view state reads `unavailable` with it
+ *   until a job is answered again: view analysis never stops silently.
+ */
+export class ViewAnalyzer {
+  /** why no view can be analysed now, null while the thread answers */
+  problem: string | null = null;
+  restarts = 0;
+  dropped = 0;
+  answered = 0;
+  private worker?: Worker;
+  /** the thread said it is loaded */
+  private ready = false;
+  private startTimer?: NodeJS.Timeout;
+  private readonly queue: Pending[] = [];
+  private inFlight?: Pending & { id: number; timer: NodeJS.Timeout };
+  private nextId = 1;
+  private crashes: number[] = [];
+  private restartTimer?: NodeJS.Timeout;
+  private stopped = false;
+  private killedBecause?: string;
+
+  constructor(private readonly opts: ViewAnalyzerOptions = {}) {}
+
+  /** the running thread's id (tests), undefined while there is none */
+  get threadId(): number | undefined {
+    return this.worker?.threadId;
+  }
+
+  /** Analyses a picture in the thread: its answer, or null when it was dropped or lost. */
+  run<J extends AnalysisJob>(job: J): Promise<Answered<AnswerOf<J>> | null> {
+    if (this.stopped) return Promise.resolve(null);
+    const key = `${job.camera}/${job.kind}`;
+    return new Promise((resolve) => {
+      const stale = this.queue.findIndex((p) => p.key === key);
+      if (stale >= 0) this.drop(stale);
+      this.queue.push({ key, job, resolve: resolve as Pending['resolve'] });
+      while (this.queue.length > (this.opts.maxQueued ?? 64)) this.drop(0);
+      if (!this.worker && !this.restartTimer) this.spawn();
+      this.pump();
+    });
+  }
+
+  /** A camera no longer watched: the thread lets its pictures go. */
+  forget(camera: string): void {
+    this.worker?.postMessage({ id: 0, forget: camera } satisfies WorkerRequest);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.restartTimer);
+    clearTimeout(this.startTimer);
+    this.restartTimer = undefined;
+    if (this.inFlight) {
+      clearTimeout(this.inFlight.timer);
+      this.inFlight.resolve(null);
+      this.inFlight = undefined;
+    }
+    for (const p of this.queue.splice(0)) p.resolve(null);
+    const w = this.worker;
+    this.worker = undefined;
+    await w?.terminate();
+  }
+
+  private drop(index: number): void {
+    const [p] = this.queue.splice(index, 1);
+    this.dropped++;
+    p?.resolve(null);
+  }
+
+  private spawn(): void {
+    const worker = new Worker(this.opts.script ?? SCRIPT);
+    worker.unref();
+    this.worker = worker;
+    this.ready = false;
+    this.startTimer = setTimeout(() => {
+      this.killedBecause = `the thread did not start within ${START_TIMEOUT_MS / 1000} s`;
+      void worker.terminate();
+    }, START_TIMEOUT_MS);
+    worker.on('message', (reply: WorkerReply) => this.onReply(reply));
+    worker.on('error', (err) => { this.killedBecause ??= err.message; });
+    worker.on('exit', (code) => {
+      if (this.worker !== worker || this.stopped) return;
+      this.failed(this.killedBecause ?? `exited with code ${code}`);
+    });
+  }
+
+  private pump(): void {
+    const worker = this.worker;
+    if (!worker || !this.ready || this.inFlight || !this.queue.length) return;
+    const p = this.queue.shift()!;
+    const id = this.nextId++;
+    const timeoutMs = this.opts.jobTimeoutMs ?? 10_000;
+    const timer = setTimeout(() => {
+      this.killedBecause = `a picture was not analysed within ${timeoutMs / 1000} s`;
+      void worker.terminate();
+    }, timeoutMs);
+    this.inFlight = { ...p, id, timer };
+    // the picture is copied (not transferred): the sampler keeps it for stills
+    worker.postMessage({ id, job: p.job } satisfies WorkerRequest);
+  }
+
+  private onReply(reply: WorkerReply): void {
+    if ('ready' in reply) {
+      clearTimeout(this.startTimer);
+      this.ready = true;
+      this.pump();
+      return;
+    }
+    const p = this.inFlight;
+    if (!p || reply.id !== p.id) return;
+    clearTimeout(p.timer);
+    this.inFlight = undefined;
+    if ('error' in reply) {
+      this.opts.log?.debug({ camera: p.job.camera, kind: p.job.kind, error: reply.error }, 'view analysis failed on a picture');
+      p.resolve(null);
+    } else {
+      this.answered++;
+      if (this.problem) {
+        this.opts.log?.info({ restarts: this.restarts }, 'view analysis answers again');
+        this.problem = null;
+      }
+      p.resolve({ answer: reply.answer, cpuMs: reply.cpuMs });
+    }
+    this.pump();
+  }
+
+  private failed(reason: string): void {
+    clearTimeout(this.startTimer);
+    this.worker = undefined;
+    this.killedBecause = undefined;
+    if (this.inFlight) {
+      clearTimeout(this.inFlight.timer);
+      this.inFlight.resolve(null);
+      this.inFlight = undefined;
+    }
+    const now = Date.now();
+    this.crashes = [...this.crashes.filter((t) => now - t < CRASH_WINDOW_MS), now];
+    const delayMs = this.crashes.length <= 1 ? 0 : Math.min(RESTART_MAX_MS, 1000 * 2 ** (this.crashes.length - 2));
+    if (this.crashes.length >= CRASHES_UNAVAILABLE) {
+      this.problem = `the view analysis thread failed ${this.crashes.length} times within a minute (last: ${reason})`;
+    }
+    this.opts.log?.error({ reason, failures: this.crashes.length, restartInMs: delayMs }, 'the view analysis thread failed; starting a new one');
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      if (this.stopped) return;
+      this.restarts++;
+      this.spawn();
+      this.pump();
+    }, delayMs);
+  }
+}
