@@ -55,6 +55,8 @@ interface Options {
   keep: boolean;
   json?: string;
   nodeArgs: string[];
+  /** another build's dist/daemon/cli.js, run as well, for before/after in one invocation */
+  baselineCli?: string;
 }
 
 const USAGE = `usage: node dist/bench/record.js [options]
@@ -69,7 +71,9 @@ const USAGE = `usage: node dist/bench/record.js [options]
   --mounts-per-sim 16  cameras per simulator process
   --keep               keep the temporary data dirs
   --json FILE          where to write the results (default bench/results/record-<date>.json)
-  --node-args="..."    node arguments for the daemon, before its script (e.g. --cpu-prof --cpu-prof-dir=DIR)`;
+  --node-args="..."    node arguments for the daemon, before its script (e.g. --cpu-prof --cpu-prof-dir=DIR)
+  --baseline-cli FILE  also run the daemon of another build (its dist/daemon/cli.js: e.g. main in a
+                       copy of the tree), before plain ffmpeg, and print this build against it`;
 
 function parseOptions(argv: string[]): Options {
   const { values } = parseArgs({
@@ -90,6 +94,7 @@ function parseOptions(argv: string[]): Options {
       keep: { type: 'boolean', default: false },
       json: { type: 'string' },
       'node-args': { type: 'string', default: '' },
+      'baseline-cli': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -128,6 +133,7 @@ function parseOptions(argv: string[]): Options {
     keep: values.keep,
     json: values.json,
     nodeArgs: values['node-args'].split(' ').filter(Boolean),
+    baselineCli: values['baseline-cli'],
   };
 }
 
@@ -369,7 +375,7 @@ function quantile(xs: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
 }
 
-async function runDaemon(n: number, backend: BackendName, o: Options): Promise<RunResult> {
+async function runDaemon(n: number, backend: BackendName, o: Options, cli = CLI): Promise<RunResult> {
   const dir = mkdtempSync(join(tmpdir(), `edge-nvr-bench-daemon-${backend}-${n}-`));
   tempDirs.add(dir);
   const sims = await startSimulators(n, o);
@@ -381,7 +387,7 @@ async function runDaemon(n: number, backend: BackendName, o: Options): Promise<R
     // the log goes straight to a file, as it would to journald: the benchmark reads no pipe
     const spawnedMs = Date.now();
     const env = { ...process.env, NODE_OPTIONS: unitNodeOptions() };
-    const daemon = own(spawn(process.execPath, [...o.nodeArgs, CLI, 'run', '--config', config], { detached: true, stdio: ['ignore', logFd, logFd], env }));
+    const daemon = own(spawn(process.execPath, [...o.nodeArgs, cli, 'run', '--config', config], { detached: true, stdio: ['ignore', logFd, logFd], env }));
     closeSync(logFd);
     const phase = await measure(() => [daemon.pid!], sims, o.seconds, exited(daemon));
     if (!alive(daemon)) problems.push(`daemon exited during the run (${daemon.exitCode ?? daemon.signalCode})`);
@@ -537,7 +543,8 @@ async function runBaseline(n: number, o: Options): Promise<RunResult> {
 interface Row {
   cameras: number;
   ffmpeg: RunResult;
-  daemons: Partial<Record<BackendName, RunResult>>;
+  /** by backend, and `<backend> (baseline build)` for --baseline-cli */
+  daemons: Record<string, RunResult>;
 }
 
 const fmt = (x: number | undefined, d: number) => (x !== undefined && Number.isFinite(x) ? x.toFixed(d) : '-');
@@ -577,6 +584,21 @@ function detailTable(rows: Row[]): string {
     }
   }
   return [...head, ...body].join('\n');
+}
+
+/** This build's daemon against the baseline build's, run in the same invocation: ratios (this / baseline). */
+function againstBaseline(rows: Row[], backends: BackendName[]): string {
+  const lines = ['| cameras | backend | index lag p50 / p99 / max: this build (s) | baseline build (s) | p99 ratio | Node CPU s ratio | CPU s ratio | Node RSS peak ratio |', '|---:|---|---:|---:|---:|---:|---:|---:|'];
+  const lag = (x: RunResult) => (x.indexLagS ? `${fmt(x.indexLagS.p50, 2)} / ${fmt(x.indexLagS.p99, 2)} / ${fmt(x.indexLagS.max, 2)}` : '-');
+  for (const r of rows) {
+    for (const b of backends) {
+      const now = r.daemons[b], before = r.daemons[`${b} (baseline build)`];
+      if (!now || !before) continue;
+      lines.push(`| ${r.cameras} | ${b} | ${lag(now)} | ${lag(before)} | ${fmt((now.indexLagS?.p99 ?? NaN) / (before.indexLagS?.p99 ?? NaN), 2)}`
+        + ` | ${fmt((now.nodeCpuSeconds ?? NaN) / (before.nodeCpuSeconds ?? NaN), 2)} | ${fmt(now.cpuSeconds / before.cpuSeconds, 2)} | ${fmt((now.nodeRssMB?.peak ?? NaN) / (before.nodeRssMB?.peak ?? NaN), 2)} |`);
+    }
+  }
+  return lines.join('\n');
 }
 
 function ffmpegVersion(): string {
@@ -620,6 +642,11 @@ async function main(): Promise<void> {
     const daemons: Row['daemons'] = {};
     // plain ffmpeg between the daemons, so that a change in the machine's other load shows
     for (const [i, backend] of o.backends.entries()) {
+      if (o.baselineCli) {
+        console.error(`[${n} camera(s)] daemon of the baseline build, ${backend} backend ...`);
+        daemons[`${backend} (baseline build)`] = await runDaemon(n, backend, o, o.baselineCli);
+        report(n, `daemon ${backend} (baseline build)`, daemons[`${backend} (baseline build)`]!);
+      }
       if (i === 1 || o.backends.length === 1) {
         console.error(`[${n} camera(s)] plain ffmpeg ...`);
         rows.push({ cameras: n, ffmpeg: await runBaseline(n, o), daemons });
@@ -636,6 +663,7 @@ async function main(): Promise<void> {
   console.log(table(rows));
   console.log('');
   console.log(detailTable(rows));
+  if (o.baselineCli) console.log(`\n${againstBaseline(rows, o.backends)}`);
   const date = started.toISOString().slice(0, 10);
   const out = o.json ?? join(ROOT, 'bench', 'results', `record-${date}.json`);
   mkdirSync(dirname(out), { recursive: true });

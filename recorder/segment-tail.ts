@@ -139,7 +139,8 @@ export class SegmentTail extends EventEmitter<SegmentTailEvents> {
       await this.close();
       this.closedNames.delete(done.name);
       const p = parseStagedName(done.name);
-      if (p) await this.openFile(`${p.runStartMs}-${String(p.seq + 1).padStart(6, '0')}.mp4`);
+      // followed without a pause: what the successor already holds is news, not history
+      if (p) await this.openFile(`${p.runStartMs}-${String(p.seq + 1).padStart(6, '0')}.mp4`, true);
     }
     if (!told || !this.cur || this.unchanged >= STALE_WRITES) {
       this.unchanged = 0;
@@ -174,7 +175,7 @@ export class SegmentTail extends EventEmitter<SegmentTailEvents> {
     return best?.name;
   }
 
-  private async openFile(name: string): Promise<void> {
+  private async openFile(name: string, continued = false): Promise<void> {
     let fh: FileHandle;
     try {
       fh = await open(`${this.dir}/${name}`, 'r');
@@ -182,7 +183,7 @@ export class SegmentTail extends EventEmitter<SegmentTailEvents> {
       return; // committed between the listing and the open
     }
     const size = (await fh.stat()).size;
-    this.cur = { name, fh, pos: 0, size: 0, track: null, pending: null, historyEnd: size };
+    this.cur = { name, fh, pos: 0, size: 0, track: null, pending: null, historyEnd: continued ? 0 : size };
   }
 
   private async close(): Promise<void> {

@@ -1,12 +1,13 @@
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
+import { EventEmitter } from 'node:events';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { createBackend } from '../../recorder/backends/create.js';
 import type { RecorderBackend } from '../../recorder/backends/backend.js';
 import { FrameDecoder } from '../../recorder/frame-decoder.js';
-import { FrameSampler, type SampledFrame, type StreamInfo } from '../../recorder/frame-sampler.js';
+import { FrameSampler, type RecordingFeed, type SampledFrame, type StreamInfo } from '../../recorder/frame-sampler.js';
 import { boxHeader, parseMoof, parseMoov, type FragmentSample } from '../../recorder/mp4-fragments.js';
 import { stagingDir } from '../../recorder/segment-store.js';
 import { CameraSim } from '../support/camera-sim.js';
@@ -146,3 +147,36 @@ t.test('the interval follows the cost budget; a hurried sampler takes every keyf
   const quick = at.slice(from + 1).map((x, i) => x - at[from + i]!);
   t.ok(quick.every((g) => g <= 2500), `a sample about every keyframe, 1 s apart (gaps ${quick.join(', ')} ms)`);
 });
+
+for (const backend of ['ffmpeg', 'gstreamer'] as const) {
+  t.test(`${backend}: told by the recorder, not polling: samples follow the recording across segments, the staging dir is rarely listed`, async (t) => {
+    const sim = await new CameraSim({ mounts: ['cam'], fps: 10, gop: 10 }).start();
+    t.teardown(() => sim.kill());
+    const dataDir = t.testdir();
+    const decoder = new FrameDecoder(log);
+    t.teardown(() => decoder.stop());
+    const recorder = createBackend(backend, { camera: 'cam', url: sim.url('cam'), safeUrl: sim.url('cam'), stagingDir: stagingDir(dataDir, 'cam'), segmentSeconds: 2, timeoutSeconds: 5 }, log);
+    // what the camera supervisor passes on: media written, a segment closed
+    const feed = new EventEmitter();
+    let closed = 0;
+    recorder.on('progress', () => feed.emit('progress'));
+    recorder.on('segment', (s) => { closed++; feed.emit('closed', s); });
+    recorder.start();
+    t.teardown(() => recorder.stop());
+    const sampler = new FrameSampler('cam', { dataDir, decoder, log, minIntervalMs: 1000, feed: feed as unknown as RecordingFeed });
+    const frames: SampledFrame[] = [];
+    sampler.on('frame', (f) => frames.push(f));
+    sampler.start();
+    t.teardown(() => sampler.stop());
+    await until(() => frames.length >= 1 && closed >= 1, 40_000, 'a first sample and a closed segment');
+    const from = { frames: frames.length, closed, listings: sampler.dirListings };
+    await until(() => closed >= from.closed + 4, 40_000, 'four more segments');
+    const taken = frames.slice(from.frames);
+    t.ok(taken.length >= closed - from.closed - 1, `sampled on, across ${closed - from.closed} segment boundaries (${taken.length} samples)`);
+    t.ok(taken.every((f) => Date.now() - f.atMs < 12_000), `each of the recording as it grew (gaps ${taken.slice(1).map((f, i) => f.atMs - taken[i]!.atMs).join(", ")} ms)`);
+    t.ok((sampler.stream?.fps ?? 0) > 5, `the frame rate still measured (${sampler.stream?.fps})`);
+    const listings = sampler.dirListings - from.listings;
+    // polled twice a second it listed the dir 16 times in 8 s; told, it opens the next file by name
+    t.ok(listings <= 3, `the staging dir listed ${listings} times over ${closed - from.closed} segments`);
+  });
+}
