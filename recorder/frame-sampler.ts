@@ -66,6 +66,12 @@ interface FrameSamplerEvents {
 }
 
 const FPS_WINDOW_S = 10;
+/**
+ * How early a keyframe may be taken: the file is read when the recorder reports progress, about
+ * once a second with some jitter, so a keyframe a second after the last sample is often read a
+ * little under a second after it; without slack every other one would be missed.
+ */
+const EARLY_MS = 250;
 
 /**
  * A camera's pictures at a low rate, for whatever watches the view (tamper detection, mask
@@ -153,7 +159,7 @@ export class FrameSampler extends EventEmitter<FrameSamplerEvents> {
   }
 
   private wantKeyframe(): boolean {
-    return !this.decoding && this.listenerCount('frame') > 0 && Date.now() - this.lastSampleMs >= this.intervalMs * 0.9;
+    return !this.decoding && this.listenerCount('frame') > 0 && Date.now() - this.lastSampleMs >= this.intervalMs - EARLY_MS;
   }
 
   private onTrack(t: VideoTrack): void {

@@ -44,6 +44,28 @@ interface Open {
   historyEnd: number;
 }
 
+/** what one read of a growing file takes at most: a second of a 4 Mbit/s camera, and more */
+const READ_CHUNK = 512 * 1024;
+/** growing files read at once, every camera's together: libuv's other pool threads stay free for indexing (fsyncs, hashing) */
+const READS_AT_ONCE = 2;
+const readBuffers: Buffer[] = [];
+const readWaiters: Array<() => void> = [];
+let readsNow = 0;
+
+/** Runs `work` with one of READS_AT_ONCE reused buffers (no buffer allocated per read, nor per camera). */
+async function withReadBuffer<T>(work: (buf: Buffer) => Promise<T>): Promise<T> {
+  while (readsNow >= READS_AT_ONCE) await new Promise<void>((resolve) => readWaiters.push(resolve));
+  readsNow++;
+  const buf = readBuffers.pop() ?? Buffer.allocUnsafe(READ_CHUNK);
+  try {
+    return await work(buf);
+  } finally {
+    readBuffers.push(buf);
+    readsNow--;
+    readWaiters.shift()?.();
+  }
+}
+
 /** a file the recorder was said to be writing that did not grow over this many `written` calls: look for a newer one */
 const STALE_WRITES = 3;
 
@@ -68,9 +90,6 @@ export class SegmentTail extends EventEmitter<SegmentTailEvents> {
   private polling = false;
   private again = false;
   private stopped = false;
-  private readonly header = Buffer.alloc(16);
-  /** a moof's payload is read into this, grown as needed (not a new buffer per fragment) */
-  private box = Buffer.alloc(4096);
   /** staged names the recorder said it closed, not yet finished here */
   private readonly closedNames = new Set<string>();
   /** `written` calls in a row that found the open file no larger */
@@ -192,45 +211,75 @@ export class SegmentTail extends EventEmitter<SegmentTailEvents> {
     await cur?.fh.close().catch(() => undefined);
   }
 
-  /** Walks the complete top-level boxes after `pos`; an incomplete one waits for the next look. True when the file grew. */
-  private async read(f: Open): Promise<boolean> {
-    const size = (await f.fh.stat()).size;
-    const grew = size > f.size;
-    f.size = size;
-    while (!this.stopped && size - f.pos >= 8) {
-      const { bytesRead } = await f.fh.read(this.header, 0, 16, f.pos);
-      const h = boxHeader(this.header.subarray(0, bytesRead));
-      if (!h || h.size < h.headerSize) return grew;
-      // a box running to the end of the file (mdat of a non-fragmented writer) cannot be followed
-      if (!Number.isFinite(h.size) || f.pos + h.size > size) return grew;
-      if (h.type === 'moov' || h.type === 'moof') {
-        const length = h.size - h.headerSize;
-        if (this.box.length < length) this.box = Buffer.alloc(Math.max(length, this.box.length * 2));
-        const payload = this.box.subarray(0, length);
-        await f.fh.read(payload, 0, length, f.pos + h.headerSize);
-        if (h.type === 'moov') {
-          f.track = parseMoov(payload);
-          if (f.track) this.emit('track', f.track);
-        } else if (f.track) {
-          f.pending = parseMoof(payload, f.pos, f.track);
+  /**
+   * Walks the complete top-level boxes after `pos`, reading the file in big chunks (one read for
+   * what a camera wrote in a second, usually; its size from how much the read returned, no
+   * fstat): what is incomplete waits for the next look. True when the file grew.
+   */
+  private read(f: Open): Promise<boolean> {
+    return withReadBuffer(async (buf) => {
+      let grew = false;
+      while (!this.stopped) {
+        const { bytesRead } = await f.fh.read(buf, 0, buf.length, f.pos);
+        const full = bytesRead === buf.length;
+        // a read that did not fill the buffer ended at the end of the file
+        if (full || f.pos + bytesRead > f.size) grew = true;
+        if (!full) f.size = f.pos + bytesRead;
+        const chunk = buf.subarray(0, bytesRead);
+        let at = 0;
+        while (chunk.length - at >= 8) {
+          const h = boxHeader(chunk, at);
+          if (!h) break; // a 64-bit size cut by the chunk: read again from here
+          // a box running to the end of the file (mdat of a non-fragmented writer) cannot be followed
+          if (h.size < h.headerSize || !Number.isFinite(h.size)) return grew;
+          const boxEnd = at + h.size;
+          if (boxEnd > chunk.length && !(await this.complete(f, f.pos + boxEnd, full))) break;
+          if (h.type === 'moov' || h.type === 'moof') {
+            if (boxEnd > chunk.length) {
+              if (at > 0) break; // read again from its start
+              return grew; // a box larger than the read buffer: not a stream this can follow
+            }
+            const payload = chunk.subarray(at + h.headerSize, boxEnd);
+            if (h.type === 'moov') {
+              f.track = parseMoov(payload);
+              if (f.track) this.emit('track', f.track);
+            } else if (f.track) {
+              f.pending = parseMoof(payload, f.pos + at, f.track);
+            }
+          } else if (h.type === 'mdat' && f.pending && f.track) {
+            await this.fragment(f, f.track, f.pending, f.pos + boxEnd, { from: f.pos, bytes: chunk });
+            f.pending = null;
+          }
+          at = boxEnd;
         }
-      } else if (h.type === 'mdat' && f.pending && f.track) {
-        await this.fragment(f, f.track, f.pending, f.pos + h.size);
-        f.pending = null;
+        f.pos += at;
+        if (!full || at === 0) return grew;
       }
-      f.pos += h.size;
-    }
-    return grew;
+      return grew;
+    });
   }
 
-  private async fragment(f: Open, track: VideoTrack, samples: FragmentSample[], end: number): Promise<void> {
-    const ticks = samples.reduce((sum, s) => sum + s.duration, 0);
+  /** Whether the file holds `end` bytes: known from a read that stopped short, else asked. */
+  private async complete(f: Open, end: number, readWasFull: boolean): Promise<boolean> {
+    if (!readWasFull) return end <= f.size;
+    f.size = (await f.fh.stat()).size;
+    return end <= f.size;
+  }
+
+  private async fragment(f: Open, track: VideoTrack, samples: FragmentSample[], end: number, read: { from: number; bytes: Buffer }): Promise<void> {
+    let ticks = 0;
+    for (const s of samples) ticks += s.duration;
     this.emit('fragment', { samples: samples.length, durationS: track.timescale ? ticks / track.timescale : 0 });
     if (end <= f.historyEnd) return;
     const key = samples.find((s) => s.keyframe);
     if (!key || !this.opts.wantKeyframe()) return;
-    const data = Buffer.alloc(key.size);
-    const { bytesRead } = await f.fh.read(data, 0, key.size, key.offset);
-    if (bytesRead === key.size) this.emit('keyframe', { track, data, atMs: Date.now() });
+    const at = key.offset - read.from;
+    // copied out of the shared read buffer, or read on its own when the chunk did not hold it
+    const data = at >= 0 && at + key.size <= read.bytes.length ? Buffer.from(read.bytes.subarray(at, at + key.size)) : Buffer.alloc(key.size);
+    if (at < 0 || at + key.size > read.bytes.length) {
+      const { bytesRead } = await f.fh.read(data, 0, key.size, key.offset);
+      if (bytesRead !== key.size) return;
+    }
+    this.emit('keyframe', { track, data, atMs: Date.now() });
   }
 }

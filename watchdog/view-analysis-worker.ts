@@ -6,7 +6,8 @@
 import { parentPort } from 'node:worker_threads';
 import { ViewAnalysis, type AnalysisJob } from './view-analysis.js';
 
-export type WorkerRequest = { id: number; job: AnalysisJob } | { id: number; forget: string };
+/** a job's picture is in `shared` (its first `length` bytes), not in the message: see ViewAnalyzer.pump */
+export type WorkerRequest = { id: number; job: AnalysisJob; shared: SharedArrayBuffer; length: number } | { id: number; forget: string };
 export type WorkerReply = { id: number; answer: unknown; cpuMs: number } | { id: number; error: string } | { ready: true };
 
 const analysis = new ViewAnalysis();
@@ -20,7 +21,7 @@ parentPort?.on('message', (msg: WorkerRequest) => {
   // thread runs without yielding is its CPU time, or more when the box is busy (conservative)
   const start = performance.now();
   try {
-    const answer = analysis.run(msg.job);
+    const answer = analysis.run({ ...msg.job, data: new Uint8Array(msg.shared, 0, msg.length) });
     parentPort!.postMessage({ id: msg.id, answer, cpuMs: performance.now() - start } satisfies WorkerReply);
   } catch (err) {
     parentPort!.postMessage({ id: msg.id, error: (err as Error).message } satisfies WorkerReply);
