@@ -66,8 +66,9 @@ export interface ViewSample {
   sharpness: number;
 }
 
-export function describeFrame(frame: { width: number; height: number; data: Uint8Array }, atMs: number): ViewSample {
-  const fine = toGray(frame.data, frame.width, frame.height);
+/** `into`: where the full-size grey picture may be written (it is `fine` then: copy it to keep it past the next call). */
+export function describeFrame(frame: { width: number; height: number; data: Uint8Array }, atMs: number, into?: Float32Array): ViewSample {
+  const fine = toGray(frame.data, frame.width, frame.height, into);
   const coarse = shrink(fine, Math.max(1, Math.round(fine.width / COARSE_WIDTH)));
   // edge energy per full-resolution pixel at two scales
   const energyAt = (width: number) => {

@@ -9,10 +9,10 @@ export interface Gray {
   data: Float32Array;
 }
 
-/** Luma (BT.601) of packed RGB24. */
-export function toGray(rgb: Uint8Array, width: number, height: number): Gray {
+/** Luma (BT.601) of packed RGB24, into `into` when it is large enough (a buffer reused from picture to picture). */
+export function toGray(rgb: Uint8Array, width: number, height: number, into?: Float32Array): Gray {
   const n = width * height;
-  const data = new Float32Array(n);
+  const data = into && into.length >= n ? into.subarray(0, n) : new Float32Array(n);
   for (let i = 0, j = 0; i < n; i++, j += 3) data[i] = 0.299 * rgb[j]! + 0.587 * rgb[j + 1]! + 0.114 * rgb[j + 2]!;
   return { width, height, data };
 }

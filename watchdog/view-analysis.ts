@@ -10,7 +10,7 @@
  */
 import type { MaskShape } from '../common/mask-geometry.js';
 import { MaskRegions, type MaskDetail } from './capture-mask-check.js';
-import { change, compare, describeFrame, prepareReference, type PreparedReference, type ViewComparison, type ViewReference, type ViewSample } from './tamper-analysis.js';
+import { change, compare, describeFrame, prepareReference, type PreparedReference, type ViewComparison, type ViewReference } from './tamper-analysis.js';
 import type { Gray } from './tamper-image.js';
 
 interface Picture {
@@ -59,16 +59,31 @@ export type AnswerOf<J extends AnalysisJob> = J extends ViewJob ? ViewAnswer : M
 
 /** Per camera: its previous picture, its reference prepared once, its mask regions computed once. */
 export class ViewAnalysis {
-  private readonly prev = new Map<string, ViewSample>();
+  /** each camera's previous full-size grey picture, in a buffer of its own that is written over */
+  private readonly prev = new Map<string, Gray>();
+  /** the picture being described: one buffer for every camera (one job at a time) */
+  private scratch = new Float32Array(0);
   private readonly refs = new Map<string, { id: number; prepared: PreparedReference }>();
   private readonly masks = new Map<string, { key: string; regions: MaskRegions }>();
 
   run<J extends AnalysisJob>(job: J): AnswerOf<J>;
   run(job: AnalysisJob): AnalysisAnswer {
     if (job.kind === 'masks') return { kind: 'masks', detail: this.regions(job).detail(job.data, job.width, job.height) };
-    const sample = describeFrame(job, 0);
+    // Big arrays made and dropped per picture (0.9 MB for a 640x360 one) kept the process's
+    // memory growing at 64 cameras (the allocator keeps freed blocks of that size): the grey
+    // picture goes into one scratch buffer, and is copied into the camera's own to be kept.
+    const n = job.width * job.height;
+    if (this.scratch.length < n) this.scratch = new Float32Array(n);
+    const sample = describeFrame(job, 0, this.scratch);
     const prev = this.prev.get(job.camera);
-    this.prev.set(job.camera, sample);
+    const moved = prev ? change({ atMs: 0, fine: prev, coarse: prev, sharpness: 0 }, sample) : Infinity;
+    if (prev && prev.data.length === n) {
+      prev.data.set(sample.fine.data);
+      prev.width = sample.fine.width;
+      prev.height = sample.fine.height;
+    } else {
+      this.prev.set(job.camera, { width: sample.fine.width, height: sample.fine.height, data: Float32Array.from(sample.fine.data) });
+    }
     let comparison: ViewComparison | null = null;
     if (job.reference) {
       let ref = this.refs.get(job.camera);
@@ -79,8 +94,9 @@ export class ViewAnalysis {
       comparison = compare(ref.prepared, sample);
     }
     return {
-      kind: 'view', coarse: sample.coarse, sharpness: sample.sharpness, referenceId: job.reference?.id ?? null, comparison,
-      change: prev ? change(prev, sample) : Infinity,
+      // a picture narrower than the coarse size is its own coarse copy: not the scratch buffer
+      kind: 'view', coarse: sample.coarse.data.buffer === this.scratch.buffer ? { ...sample.coarse, data: sample.coarse.data.slice() } : sample.coarse, sharpness: sample.sharpness, referenceId: job.reference?.id ?? null, comparison,
+      change: moved,
     };
   }
 
