@@ -24,7 +24,8 @@ interface Picture {
 /** The tamper monitor's question: the picture described, against the reference (when there is one) and the camera's previous picture. */
 export interface ViewJob extends Picture {
   kind: 'view';
-  reference: { id: number; data: ViewReference } | null;
+  /** `data` may be left out (null) once the analysis was given this reference for the camera */
+  reference: { id: number; data: ViewReference | null } | null;
 }
 
 /** The capture mask watch's question: how much detail under each mask and outside them. */
@@ -88,6 +89,7 @@ export class ViewAnalysis {
     if (job.reference) {
       let ref = this.refs.get(job.camera);
       if (ref?.id !== job.reference.id) {
+        if (!job.reference.data) throw new Error(`view reference ${job.reference.id} of ${job.camera} is not known here`);
         ref = { id: job.reference.id, prepared: prepareReference(job.reference.data) };
         this.refs.set(job.camera, ref);
       }

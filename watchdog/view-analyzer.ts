@@ -67,6 +67,8 @@ export class ViewAnalyzer {
   private killedBecause?: string;
   /** the picture of the job in the thread: one buffer both sides see, reused (see pump) */
   private shared = new SharedArrayBuffer(0);
+  /** per camera, the view reference the running thread was given (it keeps it: sent once, not with every picture) */
+  private readonly references = new Map<string, number>();
 
   constructor(private readonly opts: ViewAnalyzerOptions = {}) {}
 
@@ -91,6 +93,7 @@ export class ViewAnalyzer {
 
   /** A camera no longer watched: the thread lets its pictures go. */
   forget(camera: string): void {
+    this.references.delete(camera);
     this.worker?.postMessage({ id: 0, forget: camera } satisfies WorkerRequest);
   }
 
@@ -117,6 +120,7 @@ export class ViewAnalyzer {
   }
 
   private spawn(): void {
+    this.references.clear(); // a new thread knows none
     const worker = new Worker(this.opts.script ?? SCRIPT);
     worker.unref();
     this.worker = worker;
@@ -151,7 +155,12 @@ export class ViewAnalyzer {
     const { data } = p.job;
     if (this.shared.byteLength < data.length) this.shared = new SharedArrayBuffer(data.length);
     new Uint8Array(this.shared, 0, data.length).set(data);
-    worker.postMessage({ id, job: { ...p.job, data: EMPTY }, shared: this.shared, length: data.length } satisfies WorkerRequest);
+    let job: AnalysisJob = { ...p.job, data: EMPTY };
+    if (job.kind === 'view' && job.reference) {
+      if (this.references.get(job.camera) === job.reference.id) job = { ...job, reference: { id: job.reference.id, data: null } };
+      else this.references.set(job.camera, job.reference.id);
+    }
+    worker.postMessage({ id, job, shared: this.shared, length: data.length } satisfies WorkerRequest);
   }
 
   private onReply(reply: WorkerReply): void {
@@ -167,6 +176,7 @@ export class ViewAnalyzer {
     this.inFlight = undefined;
     if ('error' in reply) {
       this.opts.log?.debug({ camera: p.job.camera, kind: p.job.kind, error: reply.error }, 'view analysis failed on a picture');
+      this.references.delete(p.job.camera); // the next picture carries its reference again
       p.resolve(null);
     } else {
       this.answered++;
