@@ -181,3 +181,18 @@ for (const backend of ['ffmpeg', 'gstreamer'] as const) {
     t.ok(listings <= 3, `the staging dir listed ${listings} times over ${closed - from.closed} segments`);
   });
 }
+
+t.test('indexing first: while indexing is behind, unhurried samples wait for the longest interval; a confirmation does not', async (t) => {
+  const decoder = new FrameDecoder(log);
+  t.teardown(() => decoder.stop());
+  let behind = false;
+  const sampler = new FrameSampler('cam', { dataDir: t.testdir(), decoder, log, minIntervalMs: 1000, maxIntervalMs: 10_000, behind: () => behind });
+  t.equal(sampler.intervalMs, 1000, 'nothing measured yet, indexing keeping up: the shortest interval');
+  behind = true;
+  t.equal(sampler.intervalMs, 10_000, 'a segment waiting for the catalog: the longest');
+  sampler.hurry = true;
+  t.equal(sampler.intervalMs, 1000, 'a change being confirmed keeps its quick samples');
+  sampler.hurry = false;
+  behind = false;
+  t.equal(sampler.intervalMs, 1000, 'indexing caught up: back to the budget');
+});
