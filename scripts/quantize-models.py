@@ -350,6 +350,7 @@ def quantize(src, ranges_file, dst):
     print(f'quantize: {dst.split("/")[-1]}: {len(targets)} Convs in INT8', file=sys.stderr)
 
 
+
 if __name__ == '__main__':
     cmd, *args = sys.argv[1:]
     {'prepare': prepare, 'augment': augment, 'quantize': quantize}[cmd](*args)
