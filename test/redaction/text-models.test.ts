@@ -1,0 +1,84 @@
+import t from 'tap';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { modelPath, ocrModelPath, pinnedSha256, projectRoot, TEXT_MODELS } from '../../redaction/models.js';
+import { TextDetector } from '../../redaction/text-detector.js';
+import { iou, type Box } from '../../redaction/frame.js';
+import { readImage } from '../../redaction/image-io.js';
+import { Rng, scene, type SceneObject } from '../support/scenes.js';
+import { MEDIA, tmp } from './media.js';
+
+const root = projectRoot();
+const sha = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
+
+t.test('scripts/quantize-models.py makes exactly the pinned folded and INT8 models from the pinned npm model', async (t) => {
+  const dir = tmp();
+  const script = join(root, 'scripts', 'quantize-models.py');
+  const folded = join(dir, TEXT_MODELS.folded), int8 = join(dir, TEXT_MODELS.int8);
+  execFileSync('/usr/bin/python3', [script, 'prepare', ocrModelPath(), folded], { stdio: 'pipe' });
+  execFileSync('/usr/bin/python3', [script, 'quantize', folded, join(root, 'redaction', 'int8', 'ch_PP-OCRv4_det_infer.ranges.json'), int8], { stdio: 'pipe' });
+  t.equal(sha(folded), pinnedSha256(TEXT_MODELS.folded), 'the folded model is the pinned one');
+  t.equal(sha(int8), pinnedSha256(TEXT_MODELS.int8), 'the INT8 model is the pinned one');
+  t.not(sha(folded), sha(ocrModelPath()), 'and they are other files than the npm model');
+});
+
+/** Share of a plate's character box inside the union of the boxes found (sampled every 2 px). */
+function covered(o: SceneObject, found: Box[]): number {
+  const b = o.box;
+  let inside = 0, all = 0;
+  for (let y = b.y; y < b.y + b.h; y += 2) {
+    for (let x = b.x; x < b.x + b.w; x += 2) {
+      all++;
+      if (found.some((f) => x >= f.x && x <= f.x + f.w && y >= f.y && y <= f.y + f.h)) inside++;
+    }
+  }
+  return inside / all;
+}
+
+t.test('the folded model finds what the npm model finds, and the INT8 model finds every plate', async (t) => {
+  const float = await TextDetector.create({ model: ocrModelPath() });
+  const folded = await TextDetector.create(); // the default
+  const int8 = await TextDetector.create({ model: modelPath(TEXT_MODELS.int8) });
+  t.match(folded.version, /^ch_PP-OCRv4_det_infer\.folded\.onnx@sha256:[0-9a-f]{16} /, 'the default is the folded model, named in manifests');
+  const rng = new Rng(4242);
+  const frames = [
+    { name: 'a real photo of a car (licenseplate_motion.jpg, as a still)', frame: await readImage(MEDIA.plate), plates: [] as SceneObject[], still: true },
+    ...[[1280, 720, false], [720, 1280, true]].map(([width, height, night]) => {
+      const s = scene(rng, { split: 'calibration', width: width as number, height: height as number, plates: 3, faces: 0, minCap: 12, minFace: 32, night: night as boolean });
+      return { name: `${width}x${height}${night ? ' night' : ''}`, frame: s.frame, plates: s.objects.filter((o) => o.kind === 'plate'), still: false };
+    }),
+  ];
+  for (const { name, frame, plates, still } of frames) {
+    const want = await float.detect(frame, { still }), got = await folded.detect(frame, { still }), q = await int8.detect(frame, { still });
+    t.ok(want.length > 0, `${name}: the npm model finds ${want.length} text region(s)`);
+    t.equal(got.length, want.length, `${name}: the folded model as many`);
+    t.ok(want.every((w) => Math.max(0, ...got.map((g) => iou(g, w))) > 0.95), `${name}: each at the same place (IoU > 0.95)`);
+    for (const p of plates) {
+      t.ok(covered(p, want) >= 0.9, `${name}: plate ${p.label} found by the npm model`);
+      t.ok(covered(p, q) >= 0.9, `${name}: plate ${p.label} found by the INT8 model (${(covered(p, q) * 100).toFixed(0)}% of it covered)`);
+    }
+  }
+});
+
+t.test('a folded or INT8 model that is missing or changed is refused, naming the fix', async (t) => {
+  const saved = process.env.EDGE_NVR_MODELS;
+  t.teardown(() => { if (saved === undefined) delete process.env.EDGE_NVR_MODELS; else process.env.EDGE_NVR_MODELS = saved; delete process.env.EDGE_NVR_TEXT_MODEL; });
+  const dir = join(tmp(), 'models');
+  mkdirSync(dir);
+  process.env.EDGE_NVR_MODELS = dir;
+  await t.rejects(TextDetector.create(), new RegExp(`detector model ${dir}/ch_PP-OCRv4_det_infer\\.folded\\.onnx is missing \\(run scripts/quantize-models, which scripts/fetch-models and scripts/setup run\\)`));
+
+  for (const which of ['folded', 'int8'] as const) {
+    const path = join(dir, TEXT_MODELS[which]);
+    copyFileSync(modelPath(TEXT_MODELS[which]).replace(dir, saved ?? join(root, 'models')), path);
+    const bytes = readFileSync(path);
+    bytes[bytes.length - 100] ^= 1; // one bit of one weight
+    writeFileSync(path, bytes);
+    process.env.EDGE_NVR_TEXT_MODEL = which;
+    await t.rejects(TextDetector.create(), /has sha256 [0-9a-f]{64}, not the pinned [0-9a-f]{64} .*refusing a model that changed \(run scripts\/quantize-models/, `a changed ${which} model`);
+  }
+  process.env.EDGE_NVR_TEXT_MODEL = 'int16';
+  await t.rejects(TextDetector.create(), /EDGE_NVR_TEXT_MODEL: expected folded, int8, float, got "int16"/);
+});
