@@ -23,7 +23,7 @@ import { Rng, scene } from '../test/support/scenes.js';
 
 const [augmented, namesFile, out] = process.argv.slice(2);
 if (!augmented || !namesFile || !out) throw new Error('usage: calibrate-int8.js AUGMENTED.onnx NAMES.json OUT.json');
-const names: string[] = JSON.parse(readFileSync(namesFile, 'utf8'));
+const names = JSON.parse(readFileSync(namesFile, 'utf8')) as string[];
 
 const OPENCV = '/usr/share/doc/opencv-doc/examples/data';
 function videoFrame(path: string, seconds: number): Frame {

@@ -106,7 +106,7 @@ try {
   const script = join(projectRoot(), 'scripts', 'quantize-models.py');
   const face = modelPath('face_detection_back_256x256_barracuda.onnx');
   execFileSync('/usr/bin/python3', [script, 'prepare', face, join(dir, 'face.onnx')], { stdio: 'pipe' });
-  const names: string[] = JSON.parse(execFileSync('/usr/bin/python3', [script, 'augment', join(dir, 'face.onnx'), join(dir, 'aug.onnx')], { encoding: 'utf8' }));
+  const names = JSON.parse(execFileSync('/usr/bin/python3', [script, 'augment', join(dir, 'face.onnx'), join(dir, 'aug.onnx')], { encoding: 'utf8' })) as string[];
   writeFileSync(join(dir, 'ranges.json'), JSON.stringify({ ranges: Object.fromEntries(names.map((n) => [n, [-8, 8]])) }));
   execFileSync('/usr/bin/python3', [script, 'quantize', join(dir, 'face.onnx'), join(dir, 'ranges.json'), join(dir, 'face-int8.onnx')], { stdio: 'pipe' });
   const sessions = [await ort.InferenceSession.create(readFileSync(face), sessionOptions()), await ort.InferenceSession.create(join(dir, 'face-int8.onnx'), sessionOptions())];
