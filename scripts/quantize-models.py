@@ -209,6 +209,44 @@ def fold_forward(G):
     return folds
 
 
+def affine_as_conv(G):
+    """
+    The remaining constant Mul-then-Add (one value per channel) as a 1x1 depthwise Conv with that
+    scale and shift: the same arithmetic in one pass, and onnxruntime keeps a Conv in its blocked
+    layout (NCHWc), where a Mul and an Add each made it reorder the tensor out and back in.
+    """
+    inferred = onnx.shape_inference.infer_shapes(G.m)
+    channels = {}
+    for vi in list(inferred.graph.value_info) + list(inferred.graph.input):
+        d = vi.type.tensor_type.shape.dim
+        if len(d) == 4 and d[1].HasField('dim_value'):
+            channels[vi.name] = d[1].dim_value
+    done = 0
+    cons = G.consumers()
+    for mul in list(G.g.node):
+        if mul.op_type != 'Mul':
+            continue
+        x = next((i for i in mul.input if i not in G.inits), None)
+        if x is None or x not in channels or len(cons.get(mul.output[0], [])) != 1:
+            continue
+        C = channels[x]
+        add = cons[mul.output[0]][0]
+        a = per_channel(G, next((i for i in mul.input if i in G.inits), ''), C)
+        b = per_channel(G, next((i for i in add.input if i in G.inits), ''), C) if add.op_type == 'Add' else None
+        if a is None or b is None or mul.output[0] not in add.input:
+            continue
+        base = add.output[0]
+        G.put(base + '/Wa', a.reshape(C, 1, 1, 1).astype(np.float32))
+        G.put(base + '/Ba', b.astype(np.float32))
+        conv = helper.make_node('Conv', [x, base + '/Wa', base + '/Ba'], [base], name=base + '/affine', group=C, kernel_shape=[1, 1])
+        at = list(G.g.node).index(mul)
+        G.g.node.remove(mul)
+        G.g.node.remove(add)
+        G.g.node.insert(at, conv)
+        done += 1
+    return done
+
+
 def hardswish(G):
     """x * clip(x + 3, 0, 6) / 6 (as exported by paddle2onnx) to one HardSwish node."""
     cons = G.consumers()
@@ -241,15 +279,20 @@ def prepare(src, dst):
     f = fold(G)
     h = hardswish(G)
     f2 = fold_forward(G)
+    a = affine_as_conv(G)
     G.prune()
     onnx.checker.check_model(m)
     onnx.save(m, dst)
-    print(f'prepare: {src.split("/")[-1]}: {f} folds into the Conv before, {f2} into the Conv after, {h} hard-swish', file=sys.stderr)
+    print(f'prepare: {src.split("/")[-1]}: {f} folds into the Conv before, {f2} into the Conv after, {h} hard-swish, {a} scale-and-shift as 1x1 Conv', file=sys.stderr)
 
 
 def quantized_convs(G):
-    """The Convs that run in INT8: all but the first (it sees the image itself)."""
-    convs = [n for n in G.g.node if n.op_type == 'Conv' and n.input[1] in G.inits]
+    """
+    The Convs that run in INT8: all but the first (it sees the image itself) and the 1x1
+    depthwise scale-and-shift ones (affine_as_conv: cheap in float, and in INT8 each would add a
+    quantize and dequantize around it).
+    """
+    convs = [n for n in G.g.node if n.op_type == 'Conv' and n.input[1] in G.inits and not n.name.endswith('/affine')]
     graph_inputs = {i.name for i in G.g.input}
     return [n for n in convs if n.input[0] not in graph_inputs]
 
