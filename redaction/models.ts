@@ -31,8 +31,8 @@ export function ocrModelPath(file = 'ch_PP-OCRv4_det_infer.onnx'): string {
  * The text detector's three forms, all pinned: `float` is PP-OCRv4's model as npm ships it;
  * `folded` (the default) is the same network with its constant scales, shifts and batch norms
  * folded into the convolutions and its hard-swish as one operator, made by scripts/quantize-models
- * (the same arithmetic, 1.1-1.3 times less CPU); `int8` is `folded` quantized (QDQ, static
- * ranges), which measured no faster than `folded` on x86 (bench/README.md "INT8").
+ * (the same arithmetic, 1.2-1.4 times less CPU per inference); `int8` is `folded` quantized (QDQ, static
+ * ranges), which measured no faster than `folded` on x86 and lost plates (bench/README.md "Detector models").
  */
 export const TEXT_MODELS = { folded: 'ch_PP-OCRv4_det_infer.folded.onnx', int8: 'ch_PP-OCRv4_det_infer.int8.onnx', float: 'ch_PP-OCRv4_det_infer.onnx' } as const;
 export type TextModel = keyof typeof TEXT_MODELS;
