@@ -1,11 +1,11 @@
 import type { MaskShape } from '../common/mask-geometry.js';
 import type { Detector } from './detector.js';
-import { blankFrame, type Box, type Frame } from './frame.js';
+import { blankFrame, iou, type Box, type Frame } from './frame.js';
 import { burnMasks, hide, padBox, type Method } from './effects.js';
 import { boxMotion } from './motion.js';
 import { RegionCache } from './region-cache.js';
 import type { StageTimer } from './stage-timer.js';
-import { TrackBuilder, type Sighting } from './tracks.js';
+import { moved, near, TrackBuilder, union, type NewTrack, type Sighting } from './tracks.js';
 import { watermark } from './watermark.js';
 
 export interface RedactorSettings {
@@ -24,11 +24,18 @@ export interface RedactorSettings {
   recheckRounds: number;
   /** reuse what a detector found in parts of the frame whose pixels did not change (fixed cameras) */
   skipUnchanged: boolean;
+  /**
+   * Bytes of decoded frames kept between two detection rounds, so that an object a round finds
+   * for the first time is looked for again in the frames since the round before (where it
+   * entered). Large frames lower k so that a round's gap fits: k <= bytes / frame size - 1.
+   * 0: no look back, k as configured.
+   */
+  lookBackBytes: number;
 }
 
 export const DEFAULT_SETTINGS: RedactorSettings = {
-  method: 'pixelate', masks: [], every: { blazeface: 5, 'ppocr-det': 5 }, pad: { blazeface: 0.25, 'ppocr-det': 0 }, sceneChange: 25, hold: 2, recheckRounds: 1,
-  skipUnchanged: true,
+  method: 'pixelate', masks: [], every: { blazeface: 10, 'ppocr-det': 10 }, pad: { blazeface: 0.25, 'ppocr-det': 0 }, sceneChange: 25, hold: 2, recheckRounds: 1,
+  skipUnchanged: true, lookBackBytes: 192 * 1024 * 1024,
 };
 
 export interface RedactionStats {
@@ -40,6 +47,9 @@ export interface RedactionStats {
   /** detector inputs looked at, and those whose earlier boxes were reused (pixels unchanged) */
   inputs_looked: number;
   inputs_reused: number;
+  /** new objects looked for in the frames before the round that found them, and the frames looked at */
+  looked_back: number;
+  look_back_frames: number;
   errors: string[];
 }
 
@@ -50,6 +60,13 @@ function thumb(f: Frame): Uint8Array {
     t[y * 32 + x] = (f.data[i]! * 77 + f.data[i + 1]! * 150 + f.data[i + 2]! * 29) >> 8;
   }
   return t;
+}
+
+/** The part of `frame` from (x, y), w x h, as a frame of its own. */
+function cropFrame(frame: Frame, x: number, y: number, w: number, h: number): Frame {
+  const data = Buffer.allocUnsafe(w * h * 3);
+  for (let r = 0; r < h; r++) frame.data.copy(data, r * w * 3, ((y + r) * frame.width + x) * 3, ((y + r) * frame.width + x + w) * 3);
+  return { width: w, height: h, data };
 }
 
 const bump = (r: Record<string, number>, k: string, by = 1) => { r[k] = (r[k] ?? 0) + by; };
@@ -65,7 +82,8 @@ const bump = (r: Record<string, number>, k: string, by = 1) => { r[k] = (r[k] ??
  * levels the detectors have (`still`).
  */
 export class Redactor {
-  readonly stats: RedactionStats = { frames: 0, blanked_frames: 0, detections: {}, hidden_boxes: {}, detector_runs: {}, inputs_looked: 0, inputs_reused: 0, errors: [] };
+  readonly stats: RedactionStats = { frames: 0, blanked_frames: 0, detections: {}, hidden_boxes: {}, detector_runs: {}, inputs_looked: 0, inputs_reused: 0,
+    looked_back: 0, look_back_frames: 0, errors: [] };
   private readonly tracks = new Map<string, TrackBuilder>();
   private readonly caches = new Map<string, RegionCache>();
   private readonly failing = new Set<string>();
@@ -73,6 +91,8 @@ export class Redactor {
   /** what each detector kept in its last round (DetectOptions.known) */
   private readonly kept = new Map<string, Box[]>();
   private readonly blanked = new Set<number>();
+  /** the frames since the oldest detector's last round (and each one's previous frame, for motion), for looking back */
+  private readonly recent = new Map<number, { frame: Frame; prev: Frame | undefined }>();
   private lastThumb: Uint8Array | undefined;
   private prev: Frame | undefined;
   private looked = 0;
@@ -100,12 +120,13 @@ export class Redactor {
       this.lastThumb = t;
       const prev = scene ? undefined : this.prev;
       this.prev = frame;
+      if (scene) this.recent.clear();
+      if (this.settings.lookBackBytes > 0 && !this.still) this.recent.set(n, { frame, prev });
       const ran: Array<{ d: Detector; found: Box[] }> = [];
       for (const d of this.detectors) {
         if (scene) this.tracks.get(d.name)!.cut(n);
-        const every = this.settings.every[d.name] ?? 1;
         const last = this.lastRun.get(d.name);
-        if (!(last === undefined || scene || this.failing.has(d.name) || n - last >= every)) continue;
+        if (!(last === undefined || scene || this.failing.has(d.name) || n - last >= this.every(d, frame))) continue;
         this.lastRun.set(d.name, n);
         bump(this.stats.detector_runs, d.name);
         try {
@@ -113,14 +134,21 @@ export class Redactor {
           const found = this.timer ? await this.timer.time(`detect ${d.name}`, () => d.detect(frame, options)) : await d.detect(frame, options);
           this.kept.set(d.name, found);
           for (const b of found) bump(this.stats.detections, b.cls);
-          this.tracks.get(d.name)!.round(n, found.map((box) => this.sighting(prev, frame, n, box)));
+          const started = this.tracks.get(d.name)!.round(n, found.map((box) => this.sighting(prev, frame, n, box)));
           ran.push({ d, found });
           this.failing.delete(d.name);
+          // a new object entered somewhere since the last round (a cut starts no look back: nothing before it is of this shot)
+          if (started.length > 0 && last !== undefined && !scene && n - last > 1 && this.recent.has(last + 1)) {
+            if (this.timer) await this.timer.time('look back (new objects)', () => this.lookBack(d, started, last, n));
+            else await this.lookBack(d, started, last, n);
+          }
         } catch (err) {
           this.failing.add(d.name);
           if (this.stats.errors.length < 20) this.stats.errors.push(`frame ${n}: ${d.name}: ${(err as Error).message}`);
         }
       }
+      const oldest = Math.min(...this.detectors.map((d) => this.lastRun.get(d.name) ?? n));
+      for (const k of this.recent.keys()) if (k < oldest) this.recent.delete(k);
       if (this.failing.size > 0) { this.blanked.add(n); return; }
       if (ran.some((r) => r.found.some((b) => b.cls === 'face'))) {
         if (this.timer) await this.timer.time('look again after hiding', () => this.recheck(frame, prev, n, ran));
@@ -130,6 +158,61 @@ export class Redactor {
       if (this.stats.errors.length < 20) this.stats.errors.push(`frame ${n}: ${(err as Error).message}`);
       this.blanked.add(n);
     }
+  }
+
+  /** Detector d's k: as configured, lowered so the frames between two rounds fit in lookBackBytes. */
+  private every(d: Detector, frame: Frame): number {
+    const every = this.settings.every[d.name] ?? 1;
+    if (this.settings.lookBackBytes <= 0) return every;
+    return Math.max(1, Math.min(every, Math.floor(this.settings.lookBackBytes / frame.data.length) - 1));
+  }
+
+  /**
+   * Where did each new object of this round enter? The round before (at frame `from`) did not
+   * see it, so it entered at some frame after `from`: the detector looks again near it in the
+   * frames kept since then, halving the gap each time (found: earlier; not found: later), and
+   * each frame it is found in becomes a sighting of its track. So the track starts within a
+   * frame or two of where the object appeared, and the boxes carried before its first sighting
+   * are carried over a frame or two, not over a whole round's gap. The detector looks at a crop
+   * of the frame around where the object was (1.5 of its sizes on each side, at the scales it
+   * uses on the whole frame), not at all of it. A detector that throws here blanks the frames of
+   * the gap: no track vouches for them.
+   */
+  private async lookBack(d: Detector, started: NewTrack[], from: number, n: number): Promise<void> {
+    for (const t of started) {
+      this.stats.looked_back++;
+      let lo = from + 1, hi = n, nearest = t.sighting;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        const kept = this.recent.get(mid);
+        if (!kept) break;
+        this.stats.look_back_frames++;
+        let found: Box[];
+        try {
+          found = await this.detectNear(d, kept.frame, moved(nearest, mid));
+        } catch (err) {
+          if (this.stats.errors.length < 20) this.stats.errors.push(`frame ${mid}: ${d.name} (looking back): ${(err as Error).message}`);
+          for (let m = from + 1; m < n; m++) this.blanked.add(m);
+          return;
+        }
+        if (found.length === 0) { lo = mid + 1; continue; }
+        const s = this.sighting(kept.prev, kept.frame, mid, union(found));
+        t.earlier(s);
+        nearest = s;
+        hi = mid;
+      }
+    }
+  }
+
+  /** What detector d finds in a crop of `frame` around `where`, in frame pixels: the boxes of that object (the same class, overlapping or close). */
+  private async detectNear(d: Detector, frame: Frame, where: Box): Promise<Box[]> {
+    const margin = 1.5 * Math.max(where.w, where.h);
+    const x0 = Math.max(0, Math.floor(where.x - margin)), y0 = Math.max(0, Math.floor(where.y - margin));
+    const x1 = Math.min(frame.width, Math.ceil(where.x + where.w + margin)), y1 = Math.min(frame.height, Math.ceil(where.y + where.h + margin));
+    if (x1 - x0 < 8 || y1 - y0 < 8) return [];
+    const crop = cropFrame(frame, x0, y0, x1 - x0, y1 - y0);
+    const found = await d.detect(crop, {});
+    return found.map((b) => ({ ...b, x: b.x + x0, y: b.y + y0 })).filter((b) => b.cls === where.cls && (iou(b, where) > 0.1 || near(b, where)));
   }
 
   private sighting(prev: Frame | undefined, frame: Frame, n: number, box: Box): Sighting {

@@ -1,0 +1,77 @@
+import t from 'tap';
+import { execFileSync } from 'node:child_process';
+import type { Detector } from '../../redaction/detector.js';
+import type { Frame } from '../../redaction/frame.js';
+import { DEFAULT_SETTINGS, Redactor, type RedactorSettings } from '../../redaction/redactor.js';
+import { TextDetector } from '../../redaction/text-detector.js';
+import { composite, renderPlate, Rng, scenesAvailable } from '../support/scenes.js';
+import { strokeCorrelation } from './media.js';
+
+/*
+ * Detectors run on every 10th frame; an object a round finds for the first time is looked for
+ * again in the frames since the round before, so its track starts where it entered. The plate
+ * here enters between two rounds, fast, from the top, and stops before the round that finds it: its motion
+ * measured at that round is nil, so carrying its box backwards (all there was before looking
+ * back) leaves it where it stopped while it was still arriving.
+ */
+const FOOTAGE = '/usr/share/doc/opencv-doc/examples/data/vtest.avi';
+const missing = scenesAvailable();
+const W = 800, H = 600, FRAMES = 24, ENTER = 12, STOP = 17;
+
+function clip(): { frames: Frame[]; boxes: Array<{ x: number; y: number; w: number; h: number } | undefined> } {
+  const size = W * H * 3;
+  const all = execFileSync('ffmpeg', ['-v', 'error', '-i', FOOTAGE, '-vf', `scale=${W}:${H}`, '-frames:v', String(FRAMES), '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], { maxBuffer: size * FRAMES + 1024 });
+  const frames = Array.from({ length: FRAMES }, (_, k) => ({ width: W, height: H, data: Buffer.from(all.subarray(k * size, (k + 1) * size)) }));
+  const p = renderPlate(new Rng(7), 'calibration', 'eu', 24);
+  const scale = 24 / (p.chars.h * 0.95), w = p.image.width * scale, h = p.image.height * scale;
+  // down from the top edge at 40 px a frame, standing still from frame STOP on
+  const boxes = frames.map((f, n) => {
+    if (n < ENTER) return undefined;
+    const x = 300, y = -h + 20 + 40 * (Math.min(n, STOP) - ENTER);
+    return composite(f, p.image, { quad: [[x, y], [x + w, y], [x + w, y + h], [x, y + h]] }, p.chars);
+  });
+  return { frames, boxes };
+}
+
+/** Frames (at least a quarter of the plate on screen) where what is left of it still follows its strokes. */
+async function inTheClear(detectors: Detector[], settings: RedactorSettings, c: ReturnType<typeof clip>) {
+  const r = new Redactor(detectors, settings, () => 'test');
+  for (let n = 0; n < c.frames.length; n++) await r.look(c.frames[n]!, n);
+  r.plan();
+  const clear: number[] = [];
+  for (let n = 0; n < c.frames.length; n++) {
+    const out = r.render({ ...c.frames[n]!, data: Buffer.from(c.frames[n]!.data) }, n);
+    const b = c.boxes[n];
+    if (!b) continue;
+    const y0 = Math.max(0, b.y), y1 = Math.min(H, b.y + b.h);
+    if (y1 <= y0 || (y1 - y0) / b.h < 0.25) continue;
+    if (strokeCorrelation(c.frames[n]!, out, { x: b.x, y: y0, w: b.w, h: y1 - y0 }) >= 0.3) clear.push(n);
+  }
+  return { clear, stats: r.stats };
+}
+
+t.test('a plate entering between two detection rounds is hidden from its first frame', { skip: missing }, async (t) => {
+  const text = await TextDetector.create();
+  const c = clip();
+  const every = { ...DEFAULT_SETTINGS.every, 'ppocr-det': 10 };
+  const now = await inTheClear([text], { ...DEFAULT_SETTINGS, every }, c);
+  t.same(now.clear, [], 'no frame shows the plate');
+  t.ok(now.stats.looked_back >= 1 && now.stats.look_back_frames >= 2, `looked back for ${now.stats.looked_back} new objects in ${now.stats.look_back_frames} frames`);
+  t.same(now.stats.detector_runs, { 'ppocr-det': 3 }, 'the text detector ran on frames 0, 10 and 20 only');
+  // the same frames without looking back: the plate's box carried backwards stays where it stopped
+  const before = await inTheClear([text], { ...DEFAULT_SETTINGS, every, lookBackBytes: 0 }, c);
+  t.ok(before.clear.length > 0, `without looking back it is in the clear in frames ${before.clear.join(', ')}`);
+});
+
+t.test('a detector failing while looking back blanks the frames it was looking at, and no other', { skip: missing }, async (t) => {
+  const text = await TextDetector.create();
+  // fails on crops only: the rounds on whole frames succeed
+  const brittle: Detector = { name: text.name, version: text.version, detect: (f, o) => (f.width < W ? Promise.reject(new Error('worker gone')) : text.detect(f, o)) };
+  const c = clip();
+  const r = new Redactor([brittle], { ...DEFAULT_SETTINGS, every: { 'ppocr-det': 10 } }, () => 'test');
+  for (let n = 0; n < c.frames.length; n++) await r.look(c.frames[n]!, n);
+  r.plan();
+  c.frames.forEach((f, n) => r.render({ ...f, data: Buffer.from(f.data) }, n));
+  t.equal(r.stats.blanked_frames, 9, 'frames 11-19, between the round that did not see the plate and the one that did, are blanked');
+  t.match(r.stats.errors.join('\n'), /looking back\): worker gone/);
+});
