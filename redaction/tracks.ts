@@ -11,6 +11,14 @@ interface Track { sightings: Sighting[]; missed: number; open: boolean }
  * those frames (Redactor's look back), so the track starts where the object really was.
  */
 export interface NewTrack { sighting: Sighting; earlier(s: Sighting): void }
+/** A track a round did not find again: `sighting` is its last; `later` adds one found between it and the round. */
+export interface LostTrack { sighting: Sighting; later(s: Sighting): void }
+/**
+ * A track a round found again, but not where its last sighting's motion carried it (overlap
+ * under half): the object turned, sped up, or one of the two detections holds only part of it
+ * (or another thing nearby). `between` adds a sighting found between the two.
+ */
+export interface UnevenTrack { before: Sighting; after: Sighting; between(s: Sighting): void }
 
 const centre = (b: Box) => [b.x + b.w / 2, b.y + b.h / 2] as const;
 /** A sighting's box carried to frame n by its motion. */
@@ -25,6 +33,11 @@ export function union(boxes: Box[]): Box {
 export function near(a: Box, b: Box): boolean {
   const [ax, ay] = centre(a), [bx, by] = centre(b);
   return Math.hypot(ax - bx, ay - by) < 0.6 * Math.max(a.w, a.h, b.w, b.h);
+}
+/** A sighting into its track, in frame order (looking between rounds finds them out of order). */
+function insert(t: Track, s: Sighting): void {
+  const at = t.sightings.findIndex((x) => x.n > s.n);
+  t.sightings.splice(at < 0 ? t.sightings.length : at, 0, s);
 }
 function grow(b: Box, share: number): Box {
   return { ...b, x: b.x - b.w * share, y: b.y - b.h * share, w: b.w * (1 + 2 * share), h: b.h * (1 + 2 * share) };
@@ -55,8 +68,8 @@ export class TrackBuilder {
     if (n > this.cuts[this.cuts.length - 1]!) this.cuts.push(n);
   }
 
-  /** A detection round at frame n and what it found; the tracks it started. */
-  round(n: number, found: Sighting[]): NewTrack[] {
+  /** A detection round at frame n and what it found; the tracks it started, and those it lost (not found again, for the first time). */
+  round(n: number, found: Sighting[]): { started: NewTrack[]; lost: LostTrack[]; uneven: UnevenTrack[] } {
     this.rounds.push(n);
     const open = this.tracks.filter((t) => t.open);
     const pairs: Array<[number, Track, Sighting]> = [];
@@ -71,25 +84,29 @@ export class TrackBuilder {
     }
     pairs.sort((a, b) => b[0] - a[0]);
     const usedT = new Set<Track>(), usedS = new Set<Sighting>();
+    const uneven: UnevenTrack[] = [];
     for (const [, t, s] of pairs) {
       if (usedT.has(t) || usedS.has(s)) continue;
       usedT.add(t); usedS.add(s);
+      const before = t.sightings[t.sightings.length - 1]!;
+      if (iou(moved(before, n), s.box) < 0.5) uneven.push({ before, after: s, between: (m) => insert(t, m) });
       t.sightings.push(s);
       t.missed = 0;
     }
-    for (const t of open) if (!usedT.has(t) && ++t.missed > this.hold) t.open = false;
+    const lost: LostTrack[] = [];
+    for (const t of open) {
+      if (usedT.has(t)) continue;
+      if (++t.missed > this.hold) t.open = false;
+      if (t.missed === 1) lost.push({ sighting: t.sightings[t.sightings.length - 1]!, later: (s) => insert(t, s) });
+    }
     const started: NewTrack[] = [];
     for (const s of found) {
       if (usedS.has(s)) continue;
       const t: Track = { sightings: [s], missed: 0, open: true };
       this.tracks.push(t);
-      started.push({ sighting: s, earlier: (e) => {
-        // sightings stay in frame order (looking back probes frames out of order)
-        const at = t.sightings.findIndex((x) => x.n > e.n);
-        t.sightings.splice(at < 0 ? t.sightings.length : at, 0, e);
-      } });
+      started.push({ sighting: s, earlier: (e) => insert(t, e) });
     }
-    return started;
+    return { started, lost, uneven };
   }
 
   /** Found outside a round (the second look at a redacted frame): new tracks, matched later like any other. */
