@@ -4,6 +4,7 @@ import { blankFrame, iou, type Box, type Frame } from './frame.js';
 import { burnMasks, hide, padBox, type Method } from './effects.js';
 import { boxMotion } from './motion.js';
 import { RegionCache } from './region-cache.js';
+import { cropFrame } from './resample.js';
 import type { StageTimer } from './stage-timer.js';
 import { moved, near, TrackBuilder, union, type LostTrack, type NewTrack, type Sighting, type UnevenTrack } from './tracks.js';
 import { watermark } from './watermark.js';
@@ -62,12 +63,8 @@ function thumb(f: Frame): Uint8Array {
   return t;
 }
 
-/** The part of `frame` from (x, y), w x h, as a frame of its own. */
-function cropFrame(frame: Frame, x: number, y: number, w: number, h: number): Frame {
-  const data = Buffer.allocUnsafe(w * h * 3);
-  for (let r = 0; r < h; r++) frame.data.copy(data, r * w * 3, ((y + r) * frame.width + x) * 3, ((y + r) * frame.width + x + w) * 3);
-  return { width: w, height: h, data };
-}
+/** Looking between rounds: an object's shorter side, in the crop it is looked for in, at most this (px). */
+const LOOK_BETWEEN_SIDE = 64;
 
 const bump = (r: Record<string, number>, k: string, by = 1) => { r[k] = (r[k] ?? 0) + by; };
 
@@ -158,7 +155,7 @@ export class Redactor {
         // something entered or left since the last round (a cut looks at nothing before it: that was another shot)
         if (started.length + lost.length + uneven.length > 0 && last !== undefined && why !== 'cut' && n - last > 1 && this.recent.has(last + 1)) {
           const between = () => this.lookBetween(d, { started, lost, uneven }, last, n);
-          await (this.timer ? this.timer.time('look back and forward (objects entering, leaving)', between) : between());
+          await (this.timer ? this.timer.time('look between rounds', between) : between());
         }
       } catch (err) {
         this.failing.add(d.name);
@@ -243,15 +240,23 @@ export class Redactor {
     }
   }
 
-  /** What detector d finds in a crop of `frame` around `where`, in frame pixels: the boxes of that object (the same class, overlapping or close). */
+  /**
+   * What detector d finds in a crop of `frame` around `where`, in frame pixels: the boxes of that
+   * object (the same class, overlapping or close). A large object is looked for in the crop
+   * shrunk until its shorter side is 64 px (a face twice the smallest promised, text whose
+   * padded box is 64 px tall has capitals of about 15): the detector then looks at a few small
+   * inputs instead of the whole frame's finest levels.
+   */
   private async detectNear(d: Detector, frame: Frame, where: Box): Promise<Box[]> {
     const margin = 1.5 * Math.max(where.w, where.h);
     const x0 = Math.max(0, Math.floor(where.x - margin)), y0 = Math.max(0, Math.floor(where.y - margin));
     const x1 = Math.min(frame.width, Math.ceil(where.x + where.w + margin)), y1 = Math.min(frame.height, Math.ceil(where.y + where.h + margin));
     if (x1 - x0 < 8 || y1 - y0 < 8) return [];
-    const crop = cropFrame(frame, x0, y0, x1 - x0, y1 - y0);
+    const scale = Math.min(1, LOOK_BETWEEN_SIDE / Math.min(where.w, where.h));
+    const crop = cropFrame(frame, { x: x0, y: y0, w: x1 - x0, h: y1 - y0 }, scale);
+    const sx = (x1 - x0) / crop.width, sy = (y1 - y0) / crop.height;
     const found = await d.detect(crop, {});
-    return found.map((b) => ({ ...b, x: b.x + x0, y: b.y + y0 })).filter((b) => b.cls === where.cls && (iou(b, where) > 0.1 || near(b, where)));
+    return found.map((b) => ({ ...b, x: x0 + b.x * sx, y: y0 + b.y * sy, w: b.w * sx, h: b.h * sy })).filter((b) => b.cls === where.cls && (iou(b, where) > 0.1 || near(b, where)));
   }
 
   private sighting(prev: Frame | undefined, frame: Frame, n: number, box: Box): Sighting {
