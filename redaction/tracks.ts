@@ -10,15 +10,15 @@ interface Track { sightings: Sighting[]; missed: number; open: boolean }
  * have entered at any frame since that round. `earlier` adds a sighting found by looking back at
  * those frames (Redactor's look back), so the track starts where the object really was.
  */
-export interface NewTrack { sighting: Sighting; earlier(s: Sighting): void }
+export interface NewTrack { sighting: Sighting; earlier: (s: Sighting) => void }
 /** A track a round did not find again: `sighting` is its last; `later` adds one found between it and the round. */
-export interface LostTrack { sighting: Sighting; later(s: Sighting): void }
+export interface LostTrack { sighting: Sighting; later: (s: Sighting) => void }
 /**
  * A track a round found again, but not where its last sighting's motion carried it (overlap
  * under half): the object turned, sped up, or one of the two detections holds only part of it
  * (or another thing nearby). `between` adds a sighting found between the two.
  */
-export interface UnevenTrack { before: Sighting; after: Sighting; between(s: Sighting): void }
+export interface UnevenTrack { before: Sighting; after: Sighting; between: (s: Sighting) => void }
 
 const centre = (b: Box) => [b.x + b.w / 2, b.y + b.h / 2] as const;
 /** A sighting's box carried to frame n by its motion. */
