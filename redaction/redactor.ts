@@ -90,6 +90,8 @@ export class Redactor {
   private readonly blanked = new Set<number>();
   /** the frames since the oldest detector's last round (and each one's previous frame, for motion), for looking back */
   private readonly recent = new Map<number, { frame: Frame; prev: Frame | undefined }>();
+  /** the last frame looked at, and the one before it (the clip's last frame gets a round of its own) */
+  private tail: { frame: Frame; prev: Frame | undefined } | undefined;
   private lastThumb: Uint8Array | undefined;
   private prev: Frame | undefined;
   private looked = 0;
@@ -118,7 +120,8 @@ export class Redactor {
       const prev = scene ? undefined : this.prev;
       this.prev = frame;
       if (scene) this.recent.clear();
-      if (this.settings.lookBackBytes > 0 && !this.still) this.recent.set(n, { frame, prev });
+      this.tail = { frame, prev };
+      if (this.settings.lookBackBytes > 0 && !this.still) this.recent.set(n, this.tail);
       if (scene) for (const d of this.detectors) this.tracks.get(d.name)!.cut(n);
       await this.detectAt(frame, prev, n, scene ? 'cut' : 'due');
       const oldest = Math.min(...this.detectors.map((d) => this.lastRun.get(d.name) ?? n));
@@ -297,7 +300,8 @@ export class Redactor {
    */
   async plan(): Promise<void> {
     const frames = this.looked;
-    const end = this.recent.get(frames - 1);
+    const end = this.tail;
+    this.tail = undefined;
     if (end && !this.still) {
       try {
         await this.detectAt(end.frame, end.prev, frames - 1, 'last');
