@@ -16,7 +16,7 @@ import type { Config } from '../config/schema.js';
 import { appendAudit } from '../recorder/catalog/audit-log.js';
 import type { Catalog } from '../recorder/catalog/catalog.js';
 import { UploadQueue, type UploadKind, type UploadRow } from '../recorder/catalog/uploads.js';
-import { backoffDelayMs } from '../watchdog/backoff.js';
+import { backoffDelayMs } from '../common/backoff.js';
 import type { RaiseEvent } from '../watchdog/events.js';
 import { httpsPut, PutError } from './https-put.js';
 import { exportEntries, tarLength, tarStream } from './tar-stream.js';

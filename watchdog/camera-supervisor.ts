@@ -6,7 +6,7 @@ import { createBackend, type BackendName } from '../recorder/backends/create.js'
 import type { Catalog, SegmentRow } from '../recorder/catalog/catalog.js';
 import { recoverCamera } from '../recorder/recovery.js';
 import type { SegmentStore } from '../recorder/segment-store.js';
-import { Backoff } from './backoff.js';
+import { Backoff } from '../common/backoff.js';
 import { ClockSteps } from '../common/clock-steps.js';
 import type { RaiseEvent } from './events.js';
 import { classifyExit, type GapCause } from './gap-cause.js';

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { Backoff } from '../../watchdog/backoff.js';
+import { Backoff } from '../../common/backoff.js';
 
 t.test('steps through the delays, repeats the last, and resets after a stable run', async (t) => {
   const b = new Backoff([1, 2, 5, 10, 30, 60], { jitter: 0, stableAfterMs: 60_000 });
