@@ -193,7 +193,7 @@ export class Redactor {
    */
   private async lookBetween(d: Detector, tracks: { started: NewTrack[]; lost: LostTrack[]; uneven: UnevenTrack[] }, from: number, n: number): Promise<void> {
     const { started, lost, uneven } = tracks;
-    const near = async (m: number, where: Box): Promise<Sighting | undefined> => {
+    const find = async (m: number, where: Box): Promise<Sighting | undefined> => {
       const kept = this.recent.get(m);
       if (!kept) return undefined;
       this.stats.look_between_frames++;
@@ -206,7 +206,7 @@ export class Redactor {
       if (b.n - a.n < 2) return;
       const mid = (a.n + b.n) >> 1, f = (mid - a.n) / (b.n - a.n);
       const line = { ...a.box, x: a.box.x + (b.box.x - a.box.x) * f, y: a.box.y + (b.box.y - a.box.y) * f, w: a.box.w + (b.box.w - a.box.w) * f, h: a.box.h + (b.box.h - a.box.h) * f };
-      const s = await near(mid, union([line, moved(a, mid), moved(b, mid)]));
+      const s = await find(mid, union([line, moved(a, mid), moved(b, mid)]));
       if (!s) return;
       add(s);
       if (iou(moved(a, mid), s.box) < 0.5) await split(a, s, add);
@@ -219,7 +219,7 @@ export class Redactor {
         let lo = from + 1, hi = n, nearest = t.sighting;
         while (lo < hi) {
           const mid = (lo + hi) >> 1;
-          const s = await near(mid, moved(nearest, mid));
+          const s = await find(mid, moved(nearest, mid));
           if (s) { t.earlier(s); nearest = s; hi = mid; } else lo = mid + 1;
         }
       }
@@ -229,7 +229,7 @@ export class Redactor {
         let lo = t.sighting.n + 1, hi = n - 1, nearest = t.sighting;
         while (lo <= hi) {
           const mid = (lo + hi + 1) >> 1;
-          const s = await near(mid, moved(nearest, mid));
+          const s = await find(mid, moved(nearest, mid));
           if (s) { t.later(s); nearest = s; lo = mid + 1; } else hi = mid - 1;
         }
       }
