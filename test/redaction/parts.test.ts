@@ -33,6 +33,27 @@ t.test('tracks: an object first found at frame 9 is hidden back to where it ente
   t.equal(boxes[0]!.length, 0, 'frame 0, three rounds before, has nothing');
 });
 
+t.test('tracks: a round tells which tracks it started, lost and found away from where their motion went; sightings found between rounds join them', async (t) => {
+  const tr = new TrackBuilder(10, 2);
+  const first = tr.round(0, [{ n: 0, box: face(100), vx: 0, vy: 0 }, { n: 0, box: face(400), vx: 0, vy: 0 }]);
+  t.equal(first.started.length, 2, 'both are new at the first round');
+  // the face at 100 is gone at 10; the one at 400 turned up 15 px lower than its motion (none) put it
+  const r = tr.round(10, [{ n: 10, box: face(400, 115), vx: 0, vy: 1.5 }, { n: 10, box: face(600), vx: 0, vy: 0 }]);
+  t.same(r.started.map((s) => s.sighting.box.x), [600], 'started: the face at 600');
+  t.same(r.lost.map((s) => s.sighting.box.x), [100], 'lost: the face last seen at 100 in frame 0');
+  t.same(r.uneven.map((u) => [u.before.n, u.after.n]), [[0, 10]], 'uneven: the face at 400, from frame 0 to 10');
+  // neither moved when the rounds saw them; looking between the rounds found the new face at 700
+  // in frame 7 coming in at 20 px a frame (it stopped at 600), and the lost one at 160 in frame 4
+  // leaving at 15 px a frame
+  const before = tr.boxes(11);
+  t.notOk(covers(before[8]!, 680, 100, 20) || covers(before[6]!, 190, 100, 20), 'from the rounds alone, frame 8 and frame 6 miss them');
+  r.started[0]!.earlier({ n: 7, box: face(700), vx: -20, vy: 0 });
+  r.lost[0]!.later({ n: 4, box: face(160), vx: 15, vy: 0 });
+  const boxes = tr.boxes(11);
+  t.ok(covers(boxes[8]!, 680, 100, 20), 'frame 8: the new face, between its sightings at 7 and 10, is covered where it was (680)');
+  t.ok(covers(boxes[6]!, 190, 100, 20), 'frame 6: the lost face, carried from its last sighting at 4, is covered where it was (190)');
+});
+
 t.test('tracks: a scene change ends every track; nothing is carried across it', async (t) => {
   const tr = new TrackBuilder(3, 2);
   tr.round(0, [{ n: 0, box: face(100), vx: 0, vy: 0 }]);
