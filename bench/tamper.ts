@@ -111,7 +111,7 @@ async function falseAlarms(hours: number): Promise<void> {
   for await (const chunk of ff.stdout as AsyncIterable<Buffer>) {
     buf = Buffer.concat([buf, chunk]);
     while (buf.length >= size) {
-      monitor.onFrame({ camera: 'long', atMs: t0 + n * 1000, width: W, height: H, data: Buffer.from(buf.subarray(0, size)) });
+      await monitor.onFrame({ camera: 'long', atMs: t0 + n * 1000, width: W, height: H, data: Buffer.from(buf.subarray(0, size)) });
       buf = buf.subarray(size);
       n++;
     }
