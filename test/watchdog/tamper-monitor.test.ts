@@ -1,5 +1,5 @@
 import t from 'tap';
-import { execFileSync } from 'node:child_process';
+import { tamperPictures } from '../support/tamper-pictures.js';
 import { Catalog } from '../../recorder/catalog/catalog.js';
 import type { SampledFrame } from '../../recorder/frame-sampler.js';
 import { TamperMonitor } from '../../watchdog/tamper-monitor.js';
@@ -10,25 +10,7 @@ import { TamperMonitor } from '../../watchdog/tamper-monitor.js';
  * view watch turns into quick sampling (FrameSampler.hurry) so that a camera sampled every 10 s
  * still raises within persistence plus a second or two.
  */
-const SCENE = '/usr/share/doc/opencv-doc/examples/data/building.jpg';
 const W = 320, H = 240;
-
-/**
- * The photograph with fresh sensor noise and a small bright patch in a new place per frame (what
- * keeps a picture from reading static: a ticking clock, someone far off), and the same with a dark
- * hand over the lens.
- */
-function pictures(): { normal: Buffer[]; covered: Buffer } {
-  const n = 8;
-  const graph = `[0:v]scale=${W}:${H}:force_original_aspect_ratio=increase,crop=${W}:${H},split=${n + 1}${Array.from({ length: n + 1 }, (_, i) => `[s${i}]`).join('')};`
-    + Array.from({ length: n }, (_, i) => `[s${i}]drawbox=x=${20 + i * 34}:y=12:w=24:h=16:color=white@1:t=fill,noise=alls=5:allf=t+u:all_seed=${i + 1}[o${i}]`).join(';')
-    + `;[s${n}]drawbox=x=0:y=0:w=iw:h=ih:color=0x3a2a22@1:t=fill,noise=alls=3:allf=t[o${n}];`
-    + `${Array.from({ length: n + 1 }, (_, i) => `[o${i}]`).join('')}vstack=inputs=${n + 1}`;
-  const data = execFileSync('ffmpeg', ['-v', 'error', '-i', SCENE, '-filter_complex', graph, '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], { maxBuffer: 64 << 20 });
-  const size = W * H * 3;
-  const all = Array.from({ length: n + 1 }, (_, i) => data.subarray(i * size, (i + 1) * size));
-  return { normal: all.slice(0, n), covered: all[n]! };
-}
 
 t.test('a change is raised after persistence_s, and the monitor is unsettled exactly while it confirms a start or an end', async (t) => {
   const dir = t.testdir();
@@ -40,7 +22,7 @@ t.test('a change is raised after persistence_s, and the monitor is unsettled exa
     catalog, raise: (type, _camera, data) => raised.push({ type, kind: data.kind, atMs: now }),
     settings: { enabled: true, sensitivity: 'medium', persistence_s: 10, learn_s: 5 },
   }).start();
-  const { normal, covered } = pictures();
+  const { normal, covered } = tamperPictures(W, H);
   const t0 = Date.now();
   let i = 0;
   const feed = (s: number, data: Buffer) => {

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { execFileSync } from 'node:child_process';
+import { tamperPictures } from '../support/tamper-pictures.js';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -18,24 +18,11 @@ import { until } from '../support/daemon.js';
  * covered camera still raised, stale pictures dropped rather than queued, a stuck thread replaced,
  * and a thread that keeps failing shown as the camera's view `unavailable`, never silence.
  */
-const SCENE = '/usr/share/doc/opencv-doc/examples/data/building.jpg';
 const W = 320, H = 240;
 const log = pino({ level: 'silent' });
 
-/** The photograph with sensor noise and a bright patch moving per frame, and the same under a dark hand. */
-function pictures(): { normal: Buffer[]; covered: Buffer } {
-  const n = 8;
-  const graph = `[0:v]scale=${W}:${H}:force_original_aspect_ratio=increase,crop=${W}:${H},split=${n + 1}${Array.from({ length: n + 1 }, (_, i) => `[s${i}]`).join('')};`
-    + Array.from({ length: n }, (_, i) => `[s${i}]drawbox=x=${20 + i * 34}:y=12:w=24:h=16:color=white@1:t=fill,noise=alls=5:allf=t+u:all_seed=${i + 1}[o${i}]`).join(';')
-    + `;[s${n}]drawbox=x=0:y=0:w=iw:h=ih:color=0x3a2a22@1:t=fill,noise=alls=3:allf=t[o${n}];`
-    + `${Array.from({ length: n + 1 }, (_, i) => `[o${i}]`).join('')}vstack=inputs=${n + 1}`;
-  const data = execFileSync('ffmpeg', ['-v', 'error', '-i', SCENE, '-filter_complex', graph, '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], { maxBuffer: 64 << 20 });
-  const size = W * H * 3;
-  const all = Array.from({ length: n + 1 }, (_, i) => data.subarray(i * size, (i + 1) * size));
-  return { normal: all.slice(0, n), covered: all[n]! };
-}
 
-const { normal, covered } = pictures();
+const { normal, covered } = tamperPictures(W, H);
 
 t.test('the thread answers what the analysis in line answers, and a covered camera is raised through it', async (t) => {
   const analyzer = new ViewAnalyzer({ log });
