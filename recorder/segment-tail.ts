@@ -275,8 +275,11 @@ export class SegmentTail extends EventEmitter<SegmentTailEvents> {
     if (!key || !this.opts.wantKeyframe()) return;
     const at = key.offset - read.from;
     // copied out of the shared read buffer, or read on its own when the chunk did not hold it
-    const data = at >= 0 && at + key.size <= read.bytes.length ? Buffer.from(read.bytes.subarray(at, at + key.size)) : Buffer.alloc(key.size);
-    if (at < 0 || at + key.size > read.bytes.length) {
+    let data: Buffer;
+    if (at >= 0 && at + key.size <= read.bytes.length) {
+      data = Buffer.from(read.bytes.subarray(at, at + key.size));
+    } else {
+      data = Buffer.alloc(key.size);
       const { bytesRead } = await f.fh.read(data, 0, key.size, key.offset);
       if (bytesRead !== key.size) return;
     }
