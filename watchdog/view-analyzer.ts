@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
+import { backoffDelayMs } from '../common/backoff.js';
 import type { AnalysisJob, AnswerOf } from './view-analysis.js';
 import type { WorkerReply, WorkerRequest } from './view-analysis-worker.js';
 
@@ -30,7 +31,8 @@ const SCRIPT = new URL(`./view-analysis-worker${import.meta.url.endsWith('.ts') 
 /** this many thread failures within CRASH_WINDOW_MS: every view analysed here is unavailable until one is answered again */
 const CRASHES_UNAVAILABLE = 3;
 const CRASH_WINDOW_MS = 60_000;
-const RESTART_MAX_MS = 30_000;
+/** a failed thread's replacement starts after these (s): at once for the first failure within the window, then doubling */
+const RESTART_STEPS_S = [0, 1, 2, 4, 8, 16, 30];
 const EMPTY = new Uint8Array(0);
 /** a thread not loaded within this is stuck too */
 const START_TIMEOUT_MS = 30_000;
@@ -200,7 +202,7 @@ export class ViewAnalyzer {
     }
     const now = Date.now();
     this.crashes = [...this.crashes.filter((t) => now - t < CRASH_WINDOW_MS), now];
-    const delayMs = this.crashes.length <= 1 ? 0 : Math.min(RESTART_MAX_MS, 1000 * 2 ** (this.crashes.length - 2));
+    const delayMs = backoffDelayMs(RESTART_STEPS_S, this.crashes.length - 1, 0);
     if (this.crashes.length >= CRASHES_UNAVAILABLE) {
       this.problem = `the view analysis thread failed ${this.crashes.length} times within a minute (last: ${reason})`;
     }
