@@ -18,7 +18,7 @@ import { readImage } from './image-io.js';
 import { manifestPath, signManifest, type Manifest } from './manifest.js';
 import { DEFAULT_SETTINGS, Redactor, type RedactorSettings } from './redactor.js';
 import { OnnxDetector } from './onnx-detector.js';
-import { StageTimer } from './stage-timer.js';
+import { StageTimer, timed, timedSync } from './stage-timer.js';
 import { rememberedPrivacyMasks, switchedOff } from './policy-record.js';
 import { TextDetector } from './text-detector.js';
 import { chooseEncoder, decodeFrames, Encoder, writeImage, type DecodeRange } from './video-io.js';
@@ -118,11 +118,11 @@ async function run(ctx: EgressContext, job: Job): Promise<EgressResult> {
     for await (const frame of frames('pass 1')) {
       ctx.signal?.throwIfAborted();
       const k = n++;
-      await (timer ? timer.time('look (detect, look again, motion, the rest)', () => redactor.look(frame, k)) : redactor.look(frame, k));
+      await timed(timer, 'look (detect, look again, motion, the rest)', () => redactor.look(frame, k));
       last = frame;
     }
     if (n === 0) throw new Error('no frame could be decoded from the sources');
-    await (timer ? timer.time('last round, plan', () => redactor.plan()) : redactor.plan());
+    await timed(timer, 'last round, plan', () => redactor.plan());
     // Pass 2: decoded again, hidden, watermarked, encoded. A still is its one frame, kept.
     if (job.still) {
       await writeImage(redactor.render(last!, n - 1), tmp, imageFormat!);
@@ -131,8 +131,8 @@ async function run(ctx: EgressContext, job: Job): Promise<EgressResult> {
       let m = 0;
       for await (const frame of frames('pass 2')) {
         ctx.signal?.throwIfAborted();
-        const hidden = timer ? timer.timeSync('hide, masks, watermark', () => redactor.render(frame, m++)) : redactor.render(frame, m++);
-        await (timer ? timer.time('encoder pipe', () => encoder!.write(hidden)) : encoder.write(hidden));
+        const hidden = timedSync(timer, 'hide, masks, watermark', () => redactor.render(frame, m++));
+        await timed(timer, 'encoder pipe', () => encoder!.write(hidden));
       }
       if (m < n) throw new Error(`the sources gave ${m} frames on the second pass, ${n} on the first; refusing a partial output`);
       await encoder.finish();

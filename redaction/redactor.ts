@@ -5,7 +5,7 @@ import { burnMasks, hide, padBox, type Method } from './effects.js';
 import { boxMotion } from './motion.js';
 import { RegionCache } from './region-cache.js';
 import { cropFrame } from './resample.js';
-import type { StageTimer } from './stage-timer.js';
+import { timed, timedSync, type StageTimer } from './stage-timer.js';
 import { moved, near, TrackBuilder, union, type LostTrack, type NewTrack, type Sighting, type UnevenTrack } from './tracks.js';
 import { watermark } from './watermark.js';
 
@@ -127,7 +127,7 @@ export class Redactor {
       const oldest = Math.min(...this.detectors.map((d) => this.lastRun.get(d.name) ?? n));
       for (const k of this.recent.keys()) if (k < oldest) this.recent.delete(k);
     } catch (err) {
-      if (this.stats.errors.length < 20) this.stats.errors.push(`frame ${n}: ${(err as Error).message}`);
+      this.recordError(`frame ${n}: ${(err as Error).message}`);
       this.blanked.add(n);
     }
   }
@@ -149,7 +149,7 @@ export class Redactor {
       bump(this.stats.detector_runs, d.name);
       try {
         const options = { still: this.still, cache: this.settings.skipUnchanged ? this.caches.get(d.name) : undefined, known: why === 'cut' ? undefined : this.kept.get(d.name) };
-        const found = this.timer ? await this.timer.time(`detect ${d.name}`, () => d.detect(frame, options)) : await d.detect(frame, options);
+        const found = await timed(this.timer, `detect ${d.name}`, () => d.detect(frame, options));
         this.kept.set(d.name, found);
         for (const b of found) bump(this.stats.detections, b.cls);
         const { started, lost, uneven } = this.tracks.get(d.name)!.round(n, found.map((box) => this.sighting(prev, frame, n, box)));
@@ -157,18 +157,16 @@ export class Redactor {
         this.failing.delete(d.name);
         // something entered or left since the last round (a cut looks at nothing before it: that was another shot)
         if (started.length + lost.length + uneven.length > 0 && last !== undefined && why !== 'cut' && n - last > 1 && this.recent.has(last + 1)) {
-          const between = () => this.lookBetween(d, { started, lost, uneven }, last, n);
-          await (this.timer ? this.timer.time('look between rounds', between) : between());
+          await timed(this.timer, 'look between rounds', () => this.lookBetween(d, { started, lost, uneven }, last, n));
         }
       } catch (err) {
         this.failing.add(d.name);
-        if (this.stats.errors.length < 20) this.stats.errors.push(`frame ${n}: ${d.name}: ${(err as Error).message}`);
+        this.recordError(`frame ${n}: ${d.name}: ${(err as Error).message}`);
       }
     }
     if (this.failing.size > 0) { this.blanked.add(n); return; }
     if (ran.some((r) => r.found.some((b) => b.cls === 'face'))) {
-      if (this.timer) await this.timer.time('look again after hiding', () => this.recheck(frame, prev, n, ran));
-      else await this.recheck(frame, prev, n, ran);
+      await timed(this.timer, 'look again after hiding', () => this.recheck(frame, prev, n, ran));
     }
   }
 
@@ -238,7 +236,7 @@ export class Redactor {
         await split(t.before, t.after, t.between);
       }
     } catch (err) {
-      if (this.stats.errors.length < 20) this.stats.errors.push(`${d.name} (looking between frames ${from} and ${n}): ${(err as Error).message}`);
+      this.recordError(`${d.name} (looking between frames ${from} and ${n}): ${(err as Error).message}`);
       for (let m = from + 1; m < n; m++) this.blanked.add(m);
     }
   }
@@ -262,9 +260,14 @@ export class Redactor {
     return found.map((b) => ({ ...b, x: x0 + b.x * sx, y: y0 + b.y * sy, w: b.w * sx, h: b.h * sy })).filter((b) => b.cls === where.cls && (iou(b, where) > 0.1 || near(b, where)));
   }
 
+  /** An error for the manifest: the first 20 are kept (a failing detector would repeat one per frame). */
+  private recordError(message: string): void {
+    if (this.stats.errors.length < 20) this.stats.errors.push(message);
+  }
+
   private sighting(prev: Frame | undefined, frame: Frame, n: number, box: Box): Sighting {
     const motion = () => (prev ? boxMotion(prev, frame, box) : { vx: 0, vy: 0 });
-    return { n, box, ...(this.timer ? this.timer.timeSync('motion', motion) : motion()) };
+    return { n, box, ...timedSync(this.timer, 'motion', motion) };
   }
 
   /**
@@ -306,7 +309,7 @@ export class Redactor {
       try {
         await this.detectAt(end.frame, end.prev, frames - 1, 'last');
       } catch (err) {
-        if (this.stats.errors.length < 20) this.stats.errors.push(`frame ${frames - 1}: ${(err as Error).message}`);
+        this.recordError(`frame ${frames - 1}: ${(err as Error).message}`);
         this.blanked.add(frames - 1);
       }
     }
@@ -326,7 +329,7 @@ export class Redactor {
     if (!this.planned) throw new Error('render before plan');
     // a frame pass 1 did not see (the source decoded longer the second time) is not vouched for
     if (n >= this.planned.length || this.blanked.has(n)) {
-      if (n >= this.planned.length && this.stats.errors.length < 20) this.stats.errors.push(`frame ${n}: not seen by the detectors`);
+      if (n >= this.planned.length) this.recordError(`frame ${n}: not seen by the detectors`);
       return this.blank(frame, n);
     }
     try {
@@ -338,7 +341,7 @@ export class Redactor {
       watermark(frame, this.mark(n));
       return frame;
     } catch (err) {
-      if (this.stats.errors.length < 20) this.stats.errors.push(`frame ${n}: ${(err as Error).message}`);
+      this.recordError(`frame ${n}: ${(err as Error).message}`);
       return this.blank(frame, n);
     }
   }

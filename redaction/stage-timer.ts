@@ -59,3 +59,13 @@ export class StageTimer {
     this.stages.set(stage, s);
   }
 }
+
+/** `fn`, its time counted under `stage` when profiling (a timer given); without one, just run. */
+export function timed<T>(timer: StageTimer | undefined, stage: string, fn: () => Promise<T>): Promise<T> {
+  return timer ? timer.time(stage, fn) : fn();
+}
+
+/** `timed` for synchronous work. */
+export function timedSync<T>(timer: StageTimer | undefined, stage: string, fn: () => T): T {
+  return timer ? timer.timeSync(stage, fn) : fn();
+}
