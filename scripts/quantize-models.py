@@ -65,6 +65,12 @@ class Graph:
             self.g.initializer.append(t)
             self.inits[name] = self.g.initializer[-1]
 
+    def conv_inputs(self, x, base, W, b, suffix=''):
+        """A Conv's inputs on x: weights W and bias b stored (float32) as initializers named after base."""
+        self.put(base + '/W' + suffix, W.astype(np.float32))
+        self.put(base + '/B' + suffix, b.astype(np.float32))
+        return [x, base + '/W' + suffix, base + '/B' + suffix]
+
     def consumers(self):
         c = {}
         for n in self.g.node:
@@ -144,10 +150,7 @@ def fold(G):
                 W, b = scale_out(G, n, W, s), (b - mu) * s + bi
             else:
                 continue
-            base = nx.output[0]
-            G.put(base + '/W', W.astype(np.float32))
-            G.put(base + '/B', b.astype(np.float32))
-            ins = [n.input[0], base + '/W', base + '/B']
+            ins = G.conv_inputs(n.input[0], nx.output[0], W, b)
             del n.input[:]
             n.input.extend(ins)
             n.output[0] = nx.output[0]
@@ -196,11 +199,9 @@ def fold_forward(G):
             b = G.arr(conv.input[2]).astype(np.float32) if len(conv.input) > 2 and conv.input[2] else np.zeros(C, np.float32)
             nb = b + (W.reshape(C, Ci) @ bv).astype(np.float32)
             nW = W * av.reshape(1, Ci, 1, 1)
-            base = conv.output[0]
-            G.put(base + '/Wf', nW.astype(np.float32))
-            G.put(base + '/Bf', nb.astype(np.float32))
+            ins = G.conv_inputs(x, conv.output[0], nW, nb, 'f')
             del conv.input[:]
-            conv.input.extend([x, base + '/Wf', base + '/Bf'])
+            conv.input.extend(ins)
             G.g.node.remove(add)
             G.g.node.remove(mul)
             folds += 1
@@ -236,9 +237,7 @@ def affine_as_conv(G):
         if a is None or b is None or mul.output[0] not in add.input:
             continue
         base = add.output[0]
-        G.put(base + '/Wa', a.reshape(C, 1, 1, 1).astype(np.float32))
-        G.put(base + '/Ba', b.astype(np.float32))
-        conv = helper.make_node('Conv', [x, base + '/Wa', base + '/Ba'], [base], name=base + '/affine', group=C, kernel_shape=[1, 1])
+        conv = helper.make_node('Conv', G.conv_inputs(x, base, a.reshape(C, 1, 1, 1), b, 'a'), [base], name=base + '/affine', group=C, kernel_shape=[1, 1])
         at = list(G.g.node).index(mul)
         G.g.node.remove(mul)
         G.g.node.remove(add)
