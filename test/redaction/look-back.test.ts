@@ -82,3 +82,17 @@ t.test('a detector failing while looking between rounds blanks the frames of tha
   t.equal(r.stats.blanked_frames, blanked.length);
   t.match(r.stats.errors.join('\n'), /looking between frames 10 and 20\): worker gone/);
 });
+
+t.test('by default faces are looked for every 10th frame and text every 5th, and both on the clip\'s last frame', async (t) => {
+  const runs: Record<string, number[]> = { blazeface: [], 'ppocr-det': [] };
+  let n = 0;
+  const counting = (name: string): Detector => ({ name, version: 'counting', detect: () => { runs[name]!.push(n); return Promise.resolve([]); } });
+  const r = new Redactor([counting('blazeface'), counting('ppocr-det')], DEFAULT_SETTINGS, () => 'test');
+  // one unchanging picture: no scene change calls a round of its own
+  const frame: Frame = { width: 64, height: 48, data: Buffer.alloc(64 * 48 * 3, 90) };
+  for (; n < 30; n++) await r.look(frame, n);
+  n = 29; // the last round, in plan(), looks at the last frame again
+  await r.plan();
+  t.same(runs.blazeface, [0, 10, 20, 29], 'faces: frames 0, 10, 20 and the last');
+  t.same(runs['ppocr-det'], [0, 5, 10, 15, 20, 25, 29], 'text: every 5th frame and the last');
+});
