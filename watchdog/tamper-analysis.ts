@@ -182,10 +182,10 @@ export function compare(p: PreparedReference, s: ViewSample): ViewComparison {
   };
 }
 
-/** The largest change between two consecutive samples, in grey levels per 8 px tile. */
-export function change(prev: ViewSample, cur: ViewSample): number {
-  if (prev.fine.width !== cur.fine.width || prev.fine.height !== cur.fine.height) return Infinity;
-  return maxBlockDifference(prev.fine, cur.fine, FROZEN_TILE);
+/** The largest change between two consecutive samples' full-size grey pictures, in grey levels per 8 px tile. */
+export function change(prev: Gray, cur: Gray): number {
+  if (prev.width !== cur.width || prev.height !== cur.height) return Infinity;
+  return maxBlockDifference(prev, cur, FROZEN_TILE);
 }
 
 export type ViewKind = 'covered' | 'defocused' | 'moved';

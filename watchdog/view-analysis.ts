@@ -77,7 +77,7 @@ export class ViewAnalysis {
     if (this.scratch.length < n) this.scratch = new Float32Array(n);
     const sample = describeFrame(job, 0, this.scratch);
     const prev = this.prev.get(job.camera);
-    const moved = prev ? change({ atMs: 0, fine: prev, coarse: prev, sharpness: 0 }, sample) : Infinity;
+    const moved = prev ? change(prev, sample.fine) : Infinity;
     if (prev && prev.data.length === n) {
       prev.data.set(sample.fine.data);
       prev.width = sample.fine.width;
