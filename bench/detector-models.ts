@@ -24,7 +24,7 @@ import { sessionOptions } from '../redaction/onnx-detector.js';
 import { modelPath, ocrModelPath, projectRoot, TEXT_MODELS, type TextModel } from '../redaction/models.js';
 import { TextDetector, textInput } from '../redaction/text-detector.js';
 import type { Box } from '../redaction/frame.js';
-import { Rng, scene, type SceneObject } from '../test/support/scenes.js';
+import { coveredShare, Rng, scene, type SceneObject } from '../test/support/scenes.js';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '20' }, scenes: { type: 'string', default: '12' }, seed: { type: 'string', default: '1000' }, out: { type: 'string' } } });
 const rounds = Number(values.rounds);
@@ -75,13 +75,6 @@ const detectors = await Promise.all(forms.map((m) => TextDetector.create({ model
 const sizes = [[1280, 720], [1920, 1080], [720, 1280], [1024, 768], [640, 360], [3840, 2160]] as const;
 const found = forms.map(() => ({ plates: 0, hit: 0, elsewhere: 0 }));
 const missed: string[][] = forms.map(() => []);
-function covered(o: SceneObject, boxes: Box[]): number {
-  let inside = 0, all = 0;
-  for (let y = o.box.y; y < o.box.y + o.box.h; y += 2) {
-    for (let x = o.box.x; x < o.box.x + o.box.w; x += 2) { all++; if (boxes.some((f) => x >= f.x && x <= f.x + f.w && y >= f.y && y <= f.y + f.h)) inside++; }
-  }
-  return inside / all;
-}
 const overlaps = (a: Box | SceneObject['box'], b: SceneObject['box']) => a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
 for (let k = 0; k < Number(values.scenes); k++) {
   const [w, h] = sizes[k % sizes.length]!;
@@ -92,7 +85,7 @@ for (let k = 0; k < Number(values.scenes); k++) {
     const boxes = await d.detect(s.frame);
     for (const p of plates) {
       found[i]!.plates++;
-      if (covered(p, boxes) >= 0.9) found[i]!.hit++; else missed[i]!.push(`${w}x${h}${night ? ' night' : ''} ${p.label}`);
+      if (coveredShare(p, boxes) >= 0.9) found[i]!.hit++; else missed[i]!.push(`${w}x${h}${night ? ' night' : ''} ${p.label}`);
     }
     found[i]!.elsewhere += boxes.filter((b) => !plates.some((p) => overlaps(b, p.box))).length;
   }

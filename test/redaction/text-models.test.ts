@@ -5,9 +5,9 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { modelPath, ocrModelPath, pinnedSha256, projectRoot, TEXT_MODELS } from '../../redaction/models.js';
 import { TextDetector } from '../../redaction/text-detector.js';
-import { iou, type Box } from '../../redaction/frame.js';
+import { iou } from '../../redaction/frame.js';
 import { readImage } from '../../redaction/image-io.js';
-import { Rng, scene, type SceneObject } from '../support/scenes.js';
+import { coveredShare, Rng, scene, type SceneObject } from '../support/scenes.js';
 import { MEDIA, tmp } from './media.js';
 
 const root = projectRoot();
@@ -52,19 +52,6 @@ t.test('scripts/quantize-models installs nothing that does not match its pin, no
   t.equal(sha(join(box, 'models', TEXT_MODELS.folded)), pinnedSha256(TEXT_MODELS.folded));
 });
 
-/** Share of a plate's character box inside the union of the boxes found (sampled every 2 px). */
-function covered(o: SceneObject, found: Box[]): number {
-  const b = o.box;
-  let inside = 0, all = 0;
-  for (let y = b.y; y < b.y + b.h; y += 2) {
-    for (let x = b.x; x < b.x + b.w; x += 2) {
-      all++;
-      if (found.some((f) => x >= f.x && x <= f.x + f.w && y >= f.y && y <= f.y + f.h)) inside++;
-    }
-  }
-  return inside / all;
-}
-
 t.test('the folded model finds what the npm model finds, and the INT8 model finds every plate', async (t) => {
   const float = await TextDetector.create({ model: ocrModelPath() });
   const folded = await TextDetector.create(); // the default
@@ -84,8 +71,8 @@ t.test('the folded model finds what the npm model finds, and the INT8 model find
     t.equal(got.length, want.length, `${name}: the folded model as many`);
     t.ok(want.every((w) => Math.max(0, ...got.map((g) => iou(g, w))) > 0.95), `${name}: each at the same place (IoU > 0.95)`);
     for (const p of plates) {
-      t.ok(covered(p, want) >= 0.9, `${name}: plate ${p.label} found by the npm model`);
-      t.ok(covered(p, q) >= 0.9, `${name}: plate ${p.label} found by the INT8 model (${(covered(p, q) * 100).toFixed(0)}% of it covered)`);
+      t.ok(coveredShare(p, want) >= 0.9, `${name}: plate ${p.label} found by the npm model`);
+      t.ok(coveredShare(p, q) >= 0.9, `${name}: plate ${p.label} found by the INT8 model (${(coveredShare(p, q) * 100).toFixed(0)}% of it covered)`);
     }
   }
 });

@@ -305,6 +305,19 @@ export function lights(rng: Rng, frame: Frame, count: number, keepClear: Array<{
 
 export interface SceneObject { kind: 'plate' | 'face'; box: { x: number; y: number; w: number; h: number }; label: string; size: number }
 
+/** The share of an object's box inside any of `boxes` (edges included), sampled every 2nd pixel each way. */
+export function coveredShare(o: SceneObject, boxes: Array<{ x: number; y: number; w: number; h: number }>): number {
+  const b = o.box;
+  let inside = 0, all = 0;
+  for (let y = b.y; y < b.y + b.h; y += 2) {
+    for (let x = b.x; x < b.x + b.w; x += 2) {
+      all++;
+      if (boxes.some((f) => x >= f.x && x <= f.x + f.w && y >= f.y && y <= f.y + f.h)) inside++;
+    }
+  }
+  return inside / all;
+}
+
 export interface SceneOptions {
   split: Split;
   width: number;
