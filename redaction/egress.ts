@@ -136,7 +136,8 @@ async function run(ctx: EgressContext, job: Job): Promise<EgressResult> {
       }
       if (m < n) throw new Error(`the sources gave ${m} frames on the second pass, ${n} on the first; refusing a partial output`);
       await encoder.finish();
-      if (timer) process.stderr.write(JSON.stringify({ redaction_profile: timer.summary(n), frames: n, inputs_looked: redactor.stats.inputs_looked, inputs_reused: redactor.stats.inputs_reused }) + '\n');
+      if (timer) process.stderr.write(JSON.stringify({ redaction_profile: timer.summary(n), frames: n, inputs_looked: redactor.stats.inputs_looked, inputs_reused: redactor.stats.inputs_reused,
+        inputs_cropped: redactor.stats.inputs_cropped, cropped_share: redactor.stats.cropped_share }) + '\n');
     }
     ctx.signal?.throwIfAborted();
     const sha256 = await sha256File(tmp);

@@ -39,6 +39,12 @@ export interface Input {
   height: number;
   /** index of the level; 0 is the finest */
   level: number;
+  /**
+   * How far, in frame pixels, an object this level answers for reaches from any of its pixels
+   * (the overlap between its inputs): unset on the coarsest level, which answers for every
+   * larger object.
+   */
+  reach?: { x: number; y: number };
 }
 
 const roundUp = (v: number, to: number) => Math.ceil(v / to) * to;
@@ -72,7 +78,7 @@ export function pyramid(width: number, height: number, spec: PyramidSpec): Input
     const rw = Math.min(width, tileW / scale), rh = Math.min(height, tileH / scale);
     for (const y of starts(height, rh, overlapY / scale)) {
       for (const x of starts(width, rw, overlapX / scale)) {
-        out.push({ region: { x, y, w: rw, h: rh }, width: tileW, height: tileH, level });
+        out.push({ region: { x, y, w: rw, h: rh }, width: tileW, height: tileH, level, reach: { x: overlapX / scale, y: overlapY / scale } });
       }
     }
     scale /= spec.factor;

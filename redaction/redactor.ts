@@ -48,6 +48,9 @@ export interface RedactionStats {
   /** detector inputs looked at, and those whose earlier boxes were reused (pixels unchanged) */
   inputs_looked: number;
   inputs_reused: number;
+  /** inputs looked at only around their changed blocks, and the mean share of the input those parts covered */
+  inputs_cropped: number;
+  cropped_share: number;
   /** objects looked for between two rounds (new ones back to where they entered, lost ones forward to where they left), and the frames looked at */
   looked_between: number;
   look_between_frames: number;
@@ -79,7 +82,7 @@ const bump = (r: Record<string, number>, k: string, by = 1) => { r[k] = (r[k] ??
  * levels the detectors have (`still`).
  */
 export class Redactor {
-  readonly stats: RedactionStats = { frames: 0, blanked_frames: 0, detections: {}, hidden_boxes: {}, detector_runs: {}, inputs_looked: 0, inputs_reused: 0,
+  readonly stats: RedactionStats = { frames: 0, blanked_frames: 0, detections: {}, hidden_boxes: {}, detector_runs: {}, inputs_looked: 0, inputs_reused: 0, inputs_cropped: 0, cropped_share: 0,
     looked_between: 0, look_between_frames: 0, errors: [] };
   private readonly tracks = new Map<string, TrackBuilder>();
   private readonly caches = new Map<string, RegionCache>();
@@ -319,7 +322,11 @@ export class Redactor {
       const pad = this.settings.pad[d.name] ?? 0;
       this.tracks.get(d.name)!.boxes(frames).forEach((bs, n) => { for (const b of bs) all[n]!.push(padBox(b, pad)); });
     }
-    for (const c of this.caches.values()) { this.stats.inputs_looked += c.stats.looked; this.stats.inputs_reused += c.stats.reused; }
+    let share = 0;
+    for (const c of this.caches.values()) {
+      this.stats.inputs_looked += c.stats.looked; this.stats.inputs_reused += c.stats.reused; this.stats.inputs_cropped += c.stats.cropped; share += c.stats.croppedShare;
+    }
+    this.stats.cropped_share = this.stats.inputs_cropped ? Number((share / this.stats.inputs_cropped).toFixed(3)) : 0;
     this.planned = all;
   }
 

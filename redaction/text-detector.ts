@@ -73,7 +73,21 @@ export class TextDetector implements Detector {
 
   async detect(frame: Frame, options: DetectOptions = {}): Promise<Box[]> {
     const inputs = inputsNear(this.inputs(frame.width, frame.height, options.still), options.near);
-    return lookAt(frame, this.name, inputs, options.still ? undefined : options.cache, (i) => this.detectRegion(frame, i.region, i.width, i.height));
+    return lookAt(frame, this.name, inputs, options.still ? undefined : options.cache, (i) => this.detectRegion(frame, i.region, i.width, i.height),
+      (i) => (i.reach ? { reach: i.reach, look: (part) => this.detectPart(frame, i, part) } : undefined));
+  }
+
+  /**
+   * `part` of input i at i's scale: widened to whole multiples of 32 model pixels about its
+   * centre, inside i's region (so the model sees it as it sees the whole input).
+   */
+  private detectPart(frame: Frame, i: Input, part: Region): Promise<Box[]> {
+    const r = i.region, scale = Math.min(i.width / r.w, i.height / r.h);
+    const width = Math.ceil((part.w * scale) / 32) * 32, height = Math.ceil((part.h * scale) / 32) * 32;
+    const w = Math.min(r.w, width / scale), h = Math.min(r.h, height / scale);
+    const inside = (v: number, lo: number, len: number, span: number) => Math.max(lo, Math.min(lo + len - span, v));
+    const region = { x: inside(part.x - (w - part.w) / 2, r.x, r.w, w), y: inside(part.y - (h - part.h) / 2, r.y, r.h, h), w, h };
+    return this.detectRegion(frame, region, width, height);
   }
 
   /** One input: `region` letterboxed into width x height (multiples of 32). */
