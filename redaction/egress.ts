@@ -21,7 +21,7 @@ import { OnnxDetector } from './onnx-detector.js';
 import { StageTimer, timed, timedSync } from './stage-timer.js';
 import { rememberedPrivacyMasks, switchedOff } from './policy-record.js';
 import { TextDetector } from './text-detector.js';
-import { chooseEncoder, decodeFrames, Encoder, writeImage, type DecodeRange } from './video-io.js';
+import { chooseEncoder, decodeFrames, Encoder, writeImage, type DecodeRange, type PixelFormat } from './video-io.js';
 import { videoInfo, type VideoInfo } from '../common/media-probe.js';
 
 interface Log { info(o: object, msg?: string): void; warn(o: object, msg?: string): void }
@@ -83,8 +83,8 @@ interface Job {
   fromMs?: number;
   toMs?: number;
   sources: Manifest['sources'];
-  /** frames in, in order; `still` writes the last one as an image */
-  frames: () => AsyncIterable<Frame>;
+  /** frames in, in order, as RGB24 or (video) yuv420p; `still` writes the last one as an image */
+  frames: (pixFmt?: PixelFormat) => AsyncIterable<Frame>;
   info: VideoInfo;
   still: boolean;
   /** when frame n was recorded (ms), for the watermark */
@@ -107,7 +107,7 @@ async function run(ctx: EgressContext, job: Job): Promise<EgressResult> {
     const created = new Date();
     const timer = StageTimer.fromEnv();
     const redactor = new Redactor(detectors, settings, (n) => `${boxId} ${exportId} ${new Date(job.timeOf?.(n) ?? created.getTime()).toISOString().slice(0, 19)}Z`, job.still, timer);
-    const frames = (pass: string) => (timer ? timer.each(`decode, ${pass}`, job.frames()) : job.frames());
+    const frames = (pass: string, pixFmt?: PixelFormat) => (timer ? timer.each(`decode, ${pass}`, job.frames(pixFmt)) : job.frames(pixFmt));
     const imageFormat = IMAGE_EXT[extname(out).toLowerCase()];
     if (job.still && !imageFormat) throw new EgressRequestError(`${out}: a still image needs a .jpg or .png name`);
     if (!job.still && imageFormat) throw new EgressRequestError(`${out}: a video needs a video name (.mp4), not an image one`);
@@ -127,9 +127,11 @@ async function run(ctx: EgressContext, job: Job): Promise<EgressResult> {
     if (job.still) {
       await writeImage(redactor.render(last!, n - 1), tmp, imageFormat!);
     } else {
-      encoder = new Encoder(tmp, job.info, await chooseEncoder());
+      // the second pass only hides, masks and watermarks: in yuv420p, as decoded and as encoded,
+      // with no RGB conversion in ffmpeg and half the bytes through the pipes
+      encoder = new Encoder(tmp, job.info, await chooseEncoder(), 'yuv420p');
       let m = 0;
-      for await (const frame of frames('pass 2')) {
+      for await (const frame of frames('pass 2', 'yuv420p')) {
         ctx.signal?.throwIfAborted();
         const hidden = timedSync(timer, 'hide, masks, watermark', () => redactor.render(frame, m++));
         await timed(timer, 'encoder pipe', () => encoder!.write(hidden));
@@ -214,10 +216,10 @@ export async function exportClip(ctx: EgressContext, req: ExportRequest): Promis
     kind: 'export', out: req.out, requester: req.requester, reason: req.reason, camera: req.camera, fromMs: req.fromMs, toMs: req.toMs,
     sources, info, still: false,
     timeOf: (n) => { let i = 0; while (i + 1 < starts.length && starts[i + 1]! <= n) i++; const r = ranges[Math.max(0, i)]!; return r.row.start_ms + (r.startS ?? 0) * 1000 + ((n - (starts[i] ?? 0)) / info.fps) * 1000; },
-    async *frames() {
+    async *frames(pixFmt) {
       let n = 0;
       starts = [];
-      for (const r of ranges) { starts.push(n); for await (const f of decodeFrames(r, info, ctx.signal)) { n++; yield f; } }
+      for (const r of ranges) { starts.push(n); for await (const f of decodeFrames(r, info, ctx.signal, pixFmt)) { n++; yield f; } }
     },
   });
 }
@@ -270,9 +272,9 @@ export async function redactFile(ctx: EgressContext, req: RedactRequest): Promis
   const sha = await sha256File(input);
   return run(ctx, {
     kind: 'redact', out: req.out, requester: req.requester, reason: req.reason, camera: req.camera, sources: [{ path: input, sha256: sha }], info, still,
-    async *frames() {
+    async *frames(pixFmt) {
       if (still) yield await readImage(input);
-      else yield* decodeFrames({ path: input }, info, ctx.signal);
+      else yield* decodeFrames({ path: input }, info, ctx.signal, pixFmt);
     },
   });
 }

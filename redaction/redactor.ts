@@ -355,7 +355,7 @@ export class Redactor {
 
   private blank(frame: Frame, n: number): Frame {
     this.stats.blanked_frames++;
-    const b = blankFrame(frame.width, frame.height);
+    const b = blankFrame(frame.width, frame.height, frame.format);
     try { watermark(b, this.mark(n)); } catch { /* a blank frame without watermark is still safe */ }
     return b;
   }

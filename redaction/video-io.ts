@@ -2,7 +2,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { once } from 'node:events';
 import type { VideoInfo } from '../common/media-probe.js';
-import type { Frame } from './frame.js';
+import { frameBytes, type Frame } from './frame.js';
 
 /**
  * Niceness of the egress decoder and encoder processes: the box's recorders (stream copy, at
@@ -17,17 +17,20 @@ function spawnNiced(cmd: string, args: string[], options: Parameters<typeof spaw
 
 export interface DecodeRange { path: string; startS?: number; durationS?: number; keyframesOnly?: boolean }
 
+/** What a frame is decoded to: RGB24 for the detectors, yuv420p for the second pass (frame.ts). */
+export type PixelFormat = 'rgb24' | 'yuv420p';
+
 /**
- * Frames of a file (or part of it) as RGB24, through an ffmpeg raw-video pipe. Any decoder
- * failure ends in a thrown error, and the caller discards what it wrote: a file that cannot
- * be decoded to the end is not exported half way.
+ * Frames of a file (or part of it) as RGB24 (or yuv420p), through an ffmpeg raw-video pipe. Any
+ * decoder failure ends in a thrown error, and the caller discards what it wrote: a file that
+ * cannot be decoded to the end is not exported half way.
  */
-export async function* decodeFrames(src: DecodeRange, info: VideoInfo, signal?: AbortSignal): AsyncGenerator<Frame> {
+export async function* decodeFrames(src: DecodeRange, info: VideoInfo, signal?: AbortSignal, pixFmt: PixelFormat = 'rgb24'): AsyncGenerator<Frame> {
   const args = ['-v', 'error', '-nostdin'];
   if (src.keyframesOnly) args.push('-skip_frame', 'nokey');
   if (src.startS) args.push('-ss', src.startS.toFixed(3));
   if (src.durationS !== undefined) args.push('-t', src.durationS.toFixed(3));
-  args.push('-i', src.path, '-map', '0:v:0', ...(src.keyframesOnly ? ['-fps_mode', 'passthrough'] : []), '-vf', `scale=${info.width}:${info.height}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1');
+  args.push('-i', src.path, '-map', '0:v:0', ...(src.keyframesOnly ? ['-fps_mode', 'passthrough'] : []), '-vf', `scale=${info.width}:${info.height}`, '-f', 'rawvideo', '-pix_fmt', pixFmt, 'pipe:1');
   const proc = spawnNiced('ffmpeg', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   proc.stderr!.on('data', (d) => { if (stderr.length < 4000) stderr += String(d); });
@@ -35,7 +38,8 @@ export async function* decodeFrames(src: DecodeRange, info: VideoInfo, signal?: 
   // a cancelled job must not wait for the decoder to reach the end of the range
   const kill = () => { if (proc.exitCode === null) proc.kill('SIGKILL'); };
   signal?.addEventListener('abort', kill, { once: true });
-  const size = info.width * info.height * 3;
+  const format = pixFmt === 'yuv420p' ? 'yuv420p' as const : undefined;
+  const size = frameBytes(info.width, info.height, format);
   let buf = Buffer.allocUnsafe(size);
   let filled = 0;
   try {
@@ -46,7 +50,7 @@ export async function* decodeFrames(src: DecodeRange, info: VideoInfo, signal?: 
         chunk.copy(buf, filled, off, off + n);
         filled += n; off += n;
         if (filled === size) {
-          yield { width: info.width, height: info.height, data: buf };
+          yield { width: info.width, height: info.height, data: buf, ...(format ? { format } : {}) };
           buf = Buffer.allocUnsafe(size);
           filled = 0;
         }
@@ -97,20 +101,23 @@ export async function chooseEncoder(pref = process.env.EDGE_NVR_ENCODER ?? 'auto
   }
 }
 
-/** A raw-RGB-in, H.264-MP4-out encoder process; `write` waits for the pipe to drain. */
+/**
+ * A raw-video-in (RGB24, or yuv420p: then nothing converts it on the way), H.264-MP4-out encoder
+ * process; `write` waits for the pipe to drain, and refuses a frame of another format.
+ */
 export class Encoder {
   private proc: ChildProcess;
   private stderr = '';
   private exited: Promise<[number | null]>;
-  constructor(readonly out: string, info: VideoInfo, readonly encoder: EncoderName) {
+  constructor(readonly out: string, info: VideoInfo, readonly encoder: EncoderName, readonly pixFmt: PixelFormat = 'rgb24') {
     const size = `${info.width}x${info.height}`;
     if (encoder === 'nvv4l2h264enc') {
-      this.proc = spawnNiced('gst-launch-1.0', ['-q', 'fdsrc', 'fd=0', '!', 'rawvideoparse', 'format=rgb', `width=${info.width}`, `height=${info.height}`,
+      this.proc = spawnNiced('gst-launch-1.0', ['-q', 'fdsrc', 'fd=0', '!', 'rawvideoparse', `format=${pixFmt === 'yuv420p' ? 'i420' : 'rgb'}`, `width=${info.width}`, `height=${info.height}`,
         `framerate=${Math.round(info.fps * 1000)}/1000`, '!', 'nvvidconv', '!', 'video/x-raw(memory:NVMM),format=I420', '!', 'nvv4l2h264enc',
         '!', 'h264parse', '!', 'mp4mux', '!', 'filesink', `location=${out}`], { stdio: ['pipe', 'ignore', 'pipe'] });
     } else {
       const codec = encoder === 'h264_v4l2m2m' ? ['-c:v', 'h264_v4l2m2m', '-b:v', '4M'] : ['-c:v', 'libx264', '-preset', 'superfast', '-crf', '26'];
-      this.proc = spawnNiced('ffmpeg', ['-v', 'error', '-y', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', size, '-r', String(info.fps), '-i', 'pipe:0',
+      this.proc = spawnNiced('ffmpeg', ['-v', 'error', '-y', '-f', 'rawvideo', '-pix_fmt', pixFmt, '-s', size, '-r', String(info.fps), '-i', 'pipe:0',
         ...codec, '-pix_fmt', 'yuv420p', '-movflags', '+faststart', '-f', 'mp4', out], { stdio: ['pipe', 'ignore', 'pipe'] });
     }
     this.proc.stderr!.on('data', (d) => { if (this.stderr.length < 4000) this.stderr += String(d); });
@@ -119,6 +126,7 @@ export class Encoder {
   }
 
   async write(frame: Frame): Promise<void> {
+    if ((frame.format ?? 'rgb24') !== this.pixFmt) throw new Error(`encoder ${this.out}: a ${frame.format ?? 'rgb24'} frame given to a ${this.pixFmt} encoder`);
     if (!this.proc.stdin!.write(frame.data)) await Promise.race([once(this.proc.stdin!, 'drain'), this.exited]);
   }
 

@@ -1,4 +1,4 @@
-import type { Frame } from './frame.js';
+import { paint, type Frame } from './frame.js';
 
 /**
  * A 5x7 bitmap font drawn straight into the frame: no font files or drawtext filter needed, so
@@ -27,16 +27,14 @@ export function watermark(frame: Frame, text: string): void {
   const maxChars = Math.floor((frame.width - 2 * scale) / cw);
   const s = text.toUpperCase().slice(0, Math.max(0, maxChars));
   const y0 = Math.max(0, frame.height - ch);
-  const { width, data } = frame;
-  for (let y = y0; y < frame.height; y++) data.fill(0, (y * width) * 3, (y * width + Math.min(width, s.length * cw + 2 * scale)) * 3);
+  const { width, height } = frame;
+  paint(frame, { x0: 0, y0, x1: Math.min(width, s.length * cw + 2 * scale), y1: height }, false);
   for (let k = 0; k < s.length; k++) {
     const rows = GLYPHS[s[k]!] ?? [31, 31, 31, 31, 31, 31, 31];
     for (let r = 0; r < 7; r++) for (let c = 0; c < 5; c++) {
       if (!((rows[r]! >> (4 - c)) & 1)) continue;
-      for (let dy = 0; dy < scale; dy++) for (let dx = 0; dx < scale; dx++) {
-        const x = scale + k * cw + c * scale + dx, y = y0 + scale + r * scale + dy;
-        if (x < width && y < frame.height) data.fill(255, (y * width + x) * 3, (y * width + x) * 3 + 3);
-      }
+      const x = scale + k * cw + c * scale, y = y0 + scale + r * scale;
+      paint(frame, { x0: x, y0: y, x1: Math.min(width, x + scale), y1: Math.min(height, y + scale) }, true);
     }
   }
 }
