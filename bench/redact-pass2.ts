@@ -1,0 +1,74 @@
+/**
+ * bench/redact-pass2: an export's second pass (decode, hide, masks, watermark, x264) in RGB24
+ * against yuv420p (redaction/egress.ts), alternated run by run on the same clip so that a shared
+ * machine's load falls on both alike. Each run decodes the clip, hides the same boxes in every
+ * frame (two of a fifth of the frame's height, as faces near the camera), watermarks it and
+ * encodes it with the export's encoder; CPU time of this process and of its ffmpeg children.
+ * Inputs: the first N seconds at 15 fps of Debian's Megamind.avi at 720p and 1080p.
+ *
+ *   npm run build && node dist/bench/redact-pass2.js [--seconds 6] [--rounds 3] [--out F.json]
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { videoInfo } from '../common/media-probe.js';
+import { hide } from '../redaction/effects.js';
+import { watermark } from '../redaction/watermark.js';
+import { decodeFrames, Encoder, type PixelFormat } from '../redaction/video-io.js';
+import { CLK_TCK, readStat } from './proc-tree.js';
+
+const MEGAMIND = '/usr/share/doc/opencv-doc/examples/data/Megamind.avi';
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '6' }, rounds: { type: 'string', default: '3' }, out: { type: 'string' } } });
+const dir = mkdtempSync(join(tmpdir(), 'edge-nvr-bench-pass2-'));
+
+function input(w: number, h: number, label: string): string {
+  const path = join(dir, `in-${label}.mp4`);
+  execFileSync('ffmpeg', ['-v', 'error', '-y', '-i', MEGAMIND, '-t', values.seconds!, '-an', '-vf', `scale=${w}:${h},fps=15`, '-c:v', 'libx264', '-preset', 'veryfast', '-g', '30', path]);
+  return path;
+}
+
+/** One second pass in `pixFmt`: CPU ms a frame of this process and of its reaped children. */
+async function pass2(path: string, pixFmt: PixelFormat): Promise<{ node: number; ffmpeg: number; frames: number }> {
+  const info = await videoInfo(path);
+  const side = Math.round(info.height / 5);
+  const boxes = [{ x: info.width * 0.2, y: info.height * 0.3, w: side, h: side }, { x: info.width * 0.6, y: info.height * 0.25, w: side, h: side }];
+  const out = join(dir, `out-${pixFmt}.mp4`);
+  rmSync(out, { force: true });
+  const c0 = process.cpuUsage(), k0 = readStat(process.pid)!.reaped;
+  const encoder = new Encoder(out, info, 'libx264', pixFmt);
+  let frames = 0;
+  for await (const f of decodeFrames({ path }, info, undefined, pixFmt)) {
+    for (const b of boxes) hide(f, b, 'pixelate');
+    watermark(f, `bench ${frames}`);
+    await encoder.write(f);
+    frames++;
+  }
+  await encoder.finish();
+  const c = process.cpuUsage(c0), k = readStat(process.pid)!.reaped - k0;
+  return { node: (c.user + c.system) / 1000 / frames, ffmpeg: ((k / CLK_TCK) * 1000) / frames, frames };
+}
+
+const results: Record<string, unknown> = { date: new Date().toISOString(), cpus: cpus().length, cpu: cpus()[0]?.model, load_at_start: loadavg()[0], seconds: Number(values.seconds) };
+try {
+  for (const [w, h, label] of [[1280, 720, 'megamind-720p'], [1920, 1080, 'megamind-1080p']] as const) {
+    const path = input(w, h, label);
+    const runs: Record<PixelFormat, Array<{ node: number; ffmpeg: number }>> = { rgb24: [], yuv420p: [] };
+    for (let r = 0; r < Number(values.rounds); r++) {
+      for (const fmt of (r % 2 === 0 ? ['rgb24', 'yuv420p'] : ['yuv420p', 'rgb24']) as PixelFormat[]) runs[fmt].push(await pass2(path, fmt));
+    }
+    const mean = (xs: Array<{ node: number; ffmpeg: number }>, k: 'node' | 'ffmpeg') => xs.reduce((s, x) => s + x[k], 0) / xs.length;
+    const per = (fmt: PixelFormat) => ({ node_cpu_ms_per_frame: mean(runs[fmt], 'node'), ffmpeg_cpu_ms_per_frame: mean(runs[fmt], 'ffmpeg'), all: mean(runs[fmt], 'node') + mean(runs[fmt], 'ffmpeg') });
+    const rgb = per('rgb24'), yuv = per('yuv420p');
+    results[label] = { rgb24: rgb, yuv420p: yuv, ratio_rgb_to_yuv: Number((rgb.all / yuv.all).toFixed(2)), runs };
+    process.stdout.write(`${label}: ${JSON.stringify(results[label])}\n`);
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+results.load_at_end = loadavg()[0];
+if (values.out) {
+  mkdirSync(join(values.out, '..'), { recursive: true });
+  writeFileSync(values.out, JSON.stringify(results, null, 2) + '\n');
+}
