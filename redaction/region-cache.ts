@@ -1,28 +1,50 @@
 import type { Box, Frame } from './frame.js';
 import type { Region } from './resample.js';
 
-/** Edge of the blocks whose mean luma tells whether a part of the frame changed. */
+/** Edge of the blocks whose mean luma and texture tell whether a part of the frame changed. */
 const BLOCK = 16;
 
-/** Mean luma of 16x16 blocks of one frame (every second pixel of every second row). */
-class BlockMeans {
+/**
+ * A block's texture may move by this share of what it was (or by the tolerance, if more) before
+ * it counts as changed: compression makes a textured block's fine detail come and go by less.
+ */
+const TEXTURE_SHARE = 0.3;
+
+/**
+ * Per 16x16 block of one frame, from every second pixel of every second row: the mean luma, and
+ * the texture, the mean absolute luma step between neighbouring samples of a row. The mean
+ * alone misses what keeps a block's brightness: dark letters appearing on a light plate that
+ * replaced a grey wall, a sign's text changing. Text and faces are all edges, so the texture
+ * moves where the mean does not.
+ */
+class BlockStats {
   readonly cols: number;
   readonly rows: number;
-  readonly means: Float32Array;
+  /** mean and texture of each block, interleaved */
+  readonly stats: Float32Array;
   constructor(frame: Frame) {
     const { width, height, data } = frame;
     this.cols = Math.ceil(width / BLOCK);
     this.rows = Math.ceil(height / BLOCK);
-    const sums = new Float32Array(this.cols * this.rows), counts = new Uint16Array(this.cols * this.rows);
+    const n = this.cols * this.rows;
+    const sums = new Float32Array(n), counts = new Uint16Array(n), steps = new Float32Array(n), stepCounts = new Uint16Array(n);
     for (let y = 0; y < height; y += 2) {
       const row = Math.floor(y / BLOCK) * this.cols;
+      let last = -1;
       for (let x = 0, i = y * width * 3; x < width; x += 2, i += 6) {
         const b = row + ((x / BLOCK) | 0);
-        sums[b] += (data[i]! * 77 + data[i + 1]! * 150 + data[i + 2]! * 29) >> 8;
+        const l = (data[i]! * 77 + data[i + 1]! * 150 + data[i + 2]! * 29) >> 8;
+        sums[b] += l;
         counts[b]++;
+        if (x % BLOCK !== 0) { steps[b] += Math.abs(l - last); stepCounts[b]++; }
+        last = l;
       }
     }
-    this.means = sums.map((s, i) => s / counts[i]!);
+    this.stats = new Float32Array(2 * n);
+    for (let b = 0; b < n; b++) {
+      this.stats[2 * b] = sums[b]! / counts[b]!;
+      this.stats[2 * b + 1] = stepCounts[b] ? steps[b]! / stepCounts[b]! : 0;
+    }
   }
 
   /** The blocks covering `r`: columns x0..x1 and rows y0..y1 (ends excluded). */
@@ -31,20 +53,20 @@ class BlockMeans {
       x1: Math.min(this.cols, Math.ceil((r.x + r.w) / BLOCK)), y1: Math.min(this.rows, Math.ceil((r.y + r.h) / BLOCK)) };
   }
 
-  /** The block means covering `r`, row by row. */
+  /** Mean and texture of the blocks covering `r`, row by row, interleaved. */
   of(r: Region): Float32Array {
     const { x0, y0, x1, y1 } = this.span(r);
-    const out = new Float32Array(Math.max(0, (x1 - x0) * (y1 - y0)));
+    const out = new Float32Array(2 * Math.max(0, (x1 - x0) * (y1 - y0)));
     let k = 0;
-    for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) out[k++] = this.means[y * this.cols + x]!;
+    for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) { out[k++] = this.stats[2 * (y * this.cols + x)]!; out[k++] = this.stats[2 * (y * this.cols + x) + 1]!; }
     return out;
   }
 }
 
-const grids = new WeakMap<Buffer, BlockMeans>();
-function blocksOf(frame: Frame): BlockMeans {
+const grids = new WeakMap<Buffer, BlockStats>();
+function blocksOf(frame: Frame): BlockStats {
   let g = grids.get(frame.data);
-  if (!g) grids.set(frame.data, g = new BlockMeans(frame));
+  if (!g) grids.set(frame.data, g = new BlockStats(frame));
   return g;
 }
 
@@ -53,14 +75,14 @@ const overlaps = (a: Region, b: Region) => a.x < b.x + b.w && b.x < a.x + a.w &&
 
 /** What changed in an input since the detector last looked at it, and what it found then. */
 export interface Changes {
-  /** the 16x16 blocks (frame pixels, cut to the input's region) whose mean luma moved by more than the tolerance */
+  /** the 16x16 blocks (frame pixels, cut to the input's region) whose mean luma or texture moved by more than the tolerance */
   blocks: Region[];
   /** the boxes of the last look */
   boxes: Box[];
 }
 
 interface Entry {
-  /** block means at the last look at each block, row by row over the region's blocks */
+  /** block means and textures at the last look at each block, row by row over the region's blocks (BlockStats.of) */
   sig: Float32Array;
   boxes: Box[];
   /** looks since the last whole one that reused what it found (in whole or in part) */
@@ -76,8 +98,9 @@ interface Entry {
 export const MAX_REUSE = 3;
 
 /**
- * What a detector found in each of its inputs, kept with the block means of the pixels it saw:
- * an input none of whose 16x16 blocks changed its mean luma by more than `tolerance` since then
+ * What a detector found in each of its inputs, kept with the block means and textures of the
+ * pixels it saw: an input none of whose 16x16 blocks changed its mean luma by more than
+ * `tolerance`, or its texture by more than the tolerance or 30% of what it was, since then
  * is not looked at again (a fixed camera's street, walls and sky). The comparison is with the
  * pixels at the last look, not the last frame, so slow changes add up and are looked at too.
  * A face or a plate entering an input changes the blocks it covers by far more than H.264 noise
@@ -106,8 +129,9 @@ export class RegionCache {
     if (now.length !== e.sig.length) return undefined;
     const { x0, y0, x1 } = g.span(region);
     const blocks: Region[] = [];
-    for (let i = 0; i < now.length; i++) {
-      if (Math.abs(now[i]! - e.sig[i]!) <= this.tolerance) continue;
+    for (let i = 0; i < now.length / 2; i++) {
+      const mean = Math.abs(now[2 * i]! - e.sig[2 * i]!), texture = Math.abs(now[2 * i + 1]! - e.sig[2 * i + 1]!);
+      if (mean <= this.tolerance && texture <= Math.max(this.tolerance, TEXTURE_SHARE * e.sig[2 * i + 1]!)) continue;
       const bx = (x0 + (i % (x1 - x0))) * BLOCK, by = (y0 + Math.floor(i / (x1 - x0))) * BLOCK;
       const x = Math.max(bx, region.x), y = Math.max(by, region.y);
       blocks.push({ x, y, w: Math.min(bx + BLOCK, region.x + region.w) - x, h: Math.min(by + BLOCK, region.y + region.h) - y });
@@ -130,7 +154,8 @@ export class RegionCache {
     const g = blocksOf(frame), now = g.of(region), { x0, y0, x1 } = g.span(region);
     for (const b of changed.blocks) {
       const i = (Math.floor(b.y / BLOCK) - y0) * (x1 - x0) + (Math.floor(b.x / BLOCK) - x0);
-      e.sig[i] = now[i]!;
+      e.sig[2 * i] = now[2 * i]!;
+      e.sig[2 * i + 1] = now[2 * i + 1]!;
     }
     e.boxes = boxes;
   }
@@ -165,7 +190,14 @@ export function partsToLook(region: Region, changes: Changes, reach: { x: number
     const x = Math.max(region.x, r.x), y = Math.max(region.y, r.y);
     return { x, y, w: Math.min(region.x + region.w, r.x + r.w) - x, h: Math.min(region.y + region.h, r.y + r.h) - y };
   };
-  const parts: Region[] = changes.blocks.map((b) => cut({ x: b.x - reach.x, y: b.y - reach.y, w: b.w + 2 * reach.x, h: b.h + 2 * reach.y }));
+  // runs of changed blocks along a row first (blocks come row by row): fewer rectangles to merge
+  const runs: Region[] = [];
+  for (const b of changes.blocks) {
+    const last = runs[runs.length - 1];
+    if (last && last.y === b.y && last.h === b.h && last.x + last.w === b.x) last.w += b.w;
+    else runs.push({ ...b });
+  }
+  const parts: Region[] = runs.map((b) => cut({ x: b.x - reach.x, y: b.y - reach.y, w: b.w + 2 * reach.x, h: b.h + 2 * reach.y }));
   for (const b of changes.boxes) {
     if (changes.blocks.some((c) => overlaps(b, c))) parts.push(cut({ x: b.x - BLOCK, y: b.y - BLOCK, w: b.w + 2 * BLOCK, h: b.h + 2 * BLOCK }));
   }
@@ -208,7 +240,8 @@ export async function lookAt<T extends { region: Region; width: number; height: 
       continue;
     }
     const p = changes && part?.(input);
-    if (p) {
+    // the parts hold every changed block: when those alone are over the share, look at it whole
+    if (p && changes.blocks.reduce((a, b) => a + b.w * b.h, 0) <= MAX_PART_SHARE * r.w * r.h) {
       const parts = partsToLook(r, changes, p.reach);
       const share = parts.reduce((s, q) => s + q.w * q.h, 0) / (r.w * r.h);
       if (share <= MAX_PART_SHARE) {

@@ -82,3 +82,27 @@ t.test('a fixed camera: new plates found by looking around what changed, the res
   t.ok(hidden(s6.objects[0]!, await look(s6)), 'the plate is hidden when the light changes more');
   t.equal(cache.stats.looked - l1, d.inputs(W, H).length, 'a slow light change adds up against the last look, and the whole frame is looked at again');
 });
+
+t.test('what keeps a block\'s brightness still changes it: letters on a patch of the same mean grey are looked at', async (t) => {
+  // a grey wall, and later the same grey made of dark letters on a light plate (mean kept)
+  const wall = (): Frame => ({ width: W, height: H, data: Buffer.alloc(W * H * 3, 128) });
+  const d = await TextDetector.create();
+  const cache = new RegionCache();
+  await d.detect(wall(), { cache });
+  const looked = cache.stats.looked + cache.stats.cropped, reused = cache.stats.reused;
+  await d.detect(wall(), { cache });
+  t.equal(cache.stats.reused - reused, d.inputs(W, H).length, 'the same wall again: every input reused');
+  const lettered = wall();
+  let sum = 0, n = 0;
+  for (let y = 304; y < 336; y++) for (let x = 608; x < 768; x++) {
+    // strokes 2 px wide every 4 px, dark (28) and light (228): the mean stays 128
+    const v = x % 4 < 2 ? 28 : 228;
+    lettered.data.fill(v, (y * W + x) * 3, (y * W + x) * 3 + 3);
+    sum += v; n++;
+  }
+  t.equal(sum / n, 128, 'the patch keeps the wall\'s mean');
+  const r2 = cache.stats.reused;
+  await d.detect(lettered, { cache });
+  t.ok(cache.stats.looked + cache.stats.cropped > looked, 'the patch is looked at: its blocks\' texture changed');
+  t.ok(cache.stats.reused - r2 < d.inputs(W, H).length, 'not every input answered for by the look before');
+});
