@@ -1,4 +1,4 @@
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { threadCpuMs } from '../../watchdog/thread-cpu.js';
@@ -11,14 +11,15 @@ import { threadCpuMs } from '../../watchdog/thread-cpu.js';
  */
 interface Reading { cpuMs: number | null; wallMs: number }
 
-async function probe(t: Test): Promise<(msg: { waitMs?: number; spinCpuMs?: number }) => Promise<Reading>> {
-  const worker = new Worker(new URL('../support/thread-cpu-probe.ts', import.meta.url));
-  t.teardown(() => worker.terminate());
-  await once(worker, 'message');
-  return async (msg) => {
-    worker.postMessage(msg);
-    return (await once(worker, 'message'))[0] as Reading;
-  };
+// one probe thread for both subtests (loading a thread under tsx takes seconds), loaded first
+const worker = new Worker(new URL('../support/thread-cpu-probe.ts', import.meta.url));
+t.teardown(() => worker.terminate());
+await once(worker, 'message');
+/** posts at once (before the caller's next statement), resolves with the thread's reading */
+function ask(msg: { waitMs?: number; spinCpuMs?: number }): Promise<Reading> {
+  const reply = once(worker, 'message');
+  worker.postMessage(msg);
+  return reply.then(([r]) => r as Reading);
 }
 
 const spin = (ms: number) => { const end = performance.now() + ms; let x = 0; while (performance.now() < end) x += Math.sqrt(x + 1); return x; };
@@ -29,7 +30,6 @@ t.test('a thread clock is read on this box (Linux)', async (t) => {
 });
 
 t.test('a thread that waits is charged nothing, whatever the event loop does meanwhile', async (t) => {
-  const ask = await probe(t);
   const waited = ask({ waitMs: 600 });
   spin(400); // the event loop is busy while the thread waits: the process's CPU time grows, not the thread's
   const r = await waited;
@@ -38,7 +38,6 @@ t.test('a thread that waits is charged nothing, whatever the event loop does mea
 });
 
 t.test('a thread that works is charged its work', async (t) => {
-  const ask = await probe(t);
   const r = await ask({ spinCpuMs: 150 });
   t.ok(r.cpuMs !== null && r.cpuMs >= 150, `${r.cpuMs?.toFixed(1)} ms of CPU counted`);
   // one thread cannot run longer than the time that passed (a tick of slack in the reading)
