@@ -25,7 +25,7 @@
  *   clock overlay always changes somewhere. A scene where truly nothing moves and no overlay
  *   ticks is static too: that is why frozen needs persistence like every other kind.
  */
-import { cellCorrelation, cellGrid, cellMeans, gradientMagnitude, maxBlockDifference, mean, medianImage, shrink, stats, toGray, type CellGrid, type Gray } from './tamper-image.js';
+import { cellCorrelation, cellGrid, cellMeans, gradientMagnitude, maxBlockDifference, mean, medianImage, shrink, stats, toGray, type CellGrid, type Gray, type GrayBytes } from './tamper-image.js';
 
 export const COARSE_WIDTH = 160;
 const COLS = 8;
@@ -109,8 +109,12 @@ export interface PreparedReference {
   spread: number;
 }
 
-/** What learning keeps of a sample (not the full-size picture). */
-export type LearnSample = Pick<ViewSample, 'atMs' | 'coarse' | 'sharpness'>;
+/** What learning keeps of a sample (not the full-size picture; the coarse one may be kept as bytes). */
+export interface LearnSample {
+  atMs: number;
+  coarse: Gray | GrayBytes;
+  sharpness: number;
+}
 
 /** The per-pixel median of the samples (people who walk through are not in it) and their median sharpness. */
 export function learnReference(samples: LearnSample[]): ViewReference {
@@ -182,8 +186,8 @@ export function compare(p: PreparedReference, s: ViewSample): ViewComparison {
   };
 }
 
-/** The largest change between two consecutive samples' full-size grey pictures, in grey levels per 8 px tile. */
-export function change(prev: Gray, cur: Gray): number {
+/** The largest change between two consecutive samples' full-size grey pictures, in grey levels per 8 px tile (the previous one may be kept as bytes). */
+export function change(prev: Gray | GrayBytes, cur: Gray): number {
   if (prev.width !== cur.width || prev.height !== cur.height) return Infinity;
   return maxBlockDifference(prev, cur, FROZEN_TILE);
 }

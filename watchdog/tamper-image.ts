@@ -9,6 +9,17 @@ export interface Gray {
   data: Float32Array;
 }
 
+/**
+ * A grey picture kept as whole grey levels, a byte a pixel: a quarter of a Gray's memory, for a
+ * picture kept between samples (the frozen check's previous one). Rounding moves a tile's mean
+ * by at most half a level.
+ */
+export interface GrayBytes {
+  width: number;
+  height: number;
+  data: Uint8ClampedArray;
+}
+
 /** Luma (BT.601) of packed RGB24, into `into` when it is large enough (a buffer reused from picture to picture). */
 export function toGray(rgb: Uint8Array, width: number, height: number, into?: Float32Array): Gray {
   const n = width * height;
@@ -119,7 +130,7 @@ export function cellCorrelation(a: Gray, b: Gray, cell: CellGrid['bounds'][numbe
 }
 
 /** The largest mean absolute difference over `block` x `block` tiles of two same-sized images. */
-export function maxBlockDifference(a: Gray, b: Gray, block: number): number {
+export function maxBlockDifference(a: Gray | GrayBytes, b: Gray, block: number): number {
   let worst = 0;
   for (let y0 = 0; y0 + block <= a.height; y0 += block) {
     for (let x0 = 0; x0 + block <= a.width; x0 += block) {
@@ -135,7 +146,7 @@ export function maxBlockDifference(a: Gray, b: Gray, block: number): number {
 }
 
 /** Per-pixel median of same-sized images. */
-export function medianImage(images: Gray[]): Gray {
+export function medianImage(images: Array<Gray | GrayBytes>): Gray {
   const { width, height } = images[0]!;
   const data = new Float32Array(width * height);
   const column = new Float32Array(images.length);
