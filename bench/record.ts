@@ -309,6 +309,8 @@ interface MemoryAccount {
   /** the largest heapTotal of any worker thread (the view analysis thread), MB */
   workerHeapTotalPeak: number;
   workerHeapUsedPeak: number;
+  /** the largest memory outside a worker thread's heap (its ArrayBuffers: pictures, scratch), MB */
+  workerExternalPeak: number;
   onnxruntimeLoaded: boolean;
 }
 
@@ -325,6 +327,7 @@ function memoryAccount(path: string): MemoryAccount | undefined {
     atEnd: main.at(-1)!,
     workerHeapTotalPeak: Math.max(0, ...workers.map((w) => w.heapTotal)),
     workerHeapUsedPeak: Math.max(0, ...workers.map((w) => w.heapUsed)),
+    workerExternalPeak: Math.max(0, ...workers.map((w) => w.external)),
     onnxruntimeLoaded: main.some((l) => l.onnxruntime),
   };
 }
@@ -653,7 +656,7 @@ function againstBaseline(rows: Row[], backends: BackendName[]): string {
 /** --memory-probe: the daemon's memory from inside, at its largest RSS (MB). */
 function memoryTable(rows: Row[]): string {
   const lines = [
-    '| cameras | daemon | RSS at peak | RssAnon | RssFile | V8 heap total / used (main) | external | of which ArrayBuffers | analysis thread heap total / used (peak) | onnxruntime mapped | RSS at end |',
+    '| cameras | daemon | RSS at peak | RssAnon | RssFile | V8 heap total / used (main) | external | of which ArrayBuffers | analysis thread heap total / used / external (peak) | onnxruntime mapped | RSS at end |',
     '|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---:|',
   ];
   for (const r of rows) {
@@ -661,7 +664,7 @@ function memoryTable(rows: Row[]): string {
       const m = x.memory;
       if (!m) continue;
       const p = m.atPeak;
-      lines.push(`| ${r.cameras} | ${name} | ${p.rss} | ${p.rssAnon} | ${p.rssFile} | ${p.heapTotal} / ${p.heapUsed} | ${p.external} | ${p.arrayBuffers} | ${m.workerHeapTotalPeak} / ${m.workerHeapUsedPeak} | ${m.onnxruntimeLoaded ? 'yes' : 'no'} | ${m.atEnd.rss} |`);
+      lines.push(`| ${r.cameras} | ${name} | ${p.rss} | ${p.rssAnon} | ${p.rssFile} | ${p.heapTotal} / ${p.heapUsed} | ${p.external} | ${p.arrayBuffers} | ${m.workerHeapTotalPeak} / ${m.workerHeapUsedPeak} / ${m.workerExternalPeak} | ${m.onnxruntimeLoaded ? 'yes' : 'no'} | ${m.atEnd.rss} |`);
     }
   }
   return lines.join('\n');

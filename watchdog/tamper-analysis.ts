@@ -25,7 +25,7 @@
  *   clock overlay always changes somewhere. A scene where truly nothing moves and no overlay
  *   ticks is static too: that is why frozen needs persistence like every other kind.
  */
-import { cellCorrelation, cellGrid, cellMeans, gradientMagnitude, maxBlockDifference, mean, medianImage, shrink, stats, toGray, type CellGrid, type Gray, type GrayBytes } from './tamper-image.js';
+import { cellCorrelation, cellGrid, cellMeans, gradientMagnitude, maxBlockDifference, mean, medianImage, shrink, stats, toGray, type CellGrid, type Gray, type GrayBytes, type Scratch } from './tamper-image.js';
 
 export const COARSE_WIDTH = 160;
 const COLS = 8;
@@ -66,14 +66,20 @@ export interface ViewSample {
   sharpness: number;
 }
 
-/** `into`: where the full-size grey picture may be written (it is `fine` then: copy it to keep it past the next call). */
-export function describeFrame(frame: { width: number; height: number; data: Uint8Array }, atMs: number, into?: Float32Array): ViewSample {
+/**
+ * `into`: where the full-size grey picture may be written (it is `fine` then: copy it to keep it
+ * past the next call); `scratch`: where the pictures used only inside are made (the coarse one is
+ * always a new buffer: it is kept).
+ */
+export function describeFrame(frame: { width: number; height: number; data: Uint8Array }, atMs: number, into?: Float32Array, scratch?: Scratch): ViewSample {
   const fine = toGray(frame.data, frame.width, frame.height, into);
   const coarse = shrink(fine, Math.max(1, Math.round(fine.width / COARSE_WIDTH)));
   // edge energy per full-resolution pixel at two scales
   const energyAt = (width: number) => {
     const k = Math.max(1, Math.round(fine.width / width));
-    return mean(gradientMagnitude(shrink(fine, k)).data) / k;
+    const n = Math.floor(fine.width / k) * Math.floor(fine.height / k);
+    const small = shrink(fine, k, scratch?.get(`shrink${width}`, n));
+    return mean(gradientMagnitude(small, scratch?.get(`gradient${width}`, small.width * small.height)).data) / k;
   };
   return { atMs, fine, coarse, sharpness: energyAt(240) / Math.max(energyAt(80), 0.02) };
 }
@@ -161,9 +167,10 @@ export interface ViewComparison {
   layoutMatch: number;
 }
 
-export function compare(p: PreparedReference, s: ViewSample): ViewComparison {
+/** `scratch`: where the pictures used only inside are made. */
+export function compare(p: PreparedReference, s: ViewSample, scratch?: Scratch): ViewComparison {
   const coarse = s.coarse.width === p.ref.width && s.coarse.height === p.ref.height ? s.coarse : resize(s.coarse, p.ref.width, p.ref.height);
-  const grad = gradientMagnitude(coarse);
+  const grad = gradientMagnitude(coarse, scratch?.get('gradient', coarse.width * coarse.height));
   const energy = cellMeans(grad, p.grid);
   const brightness = cellMeans(coarse, p.grid);
   let cells = 0, dead = 0, foreign = 0, matching = 0;

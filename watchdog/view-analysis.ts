@@ -11,7 +11,7 @@
 import type { MaskShape } from '../common/mask-geometry.js';
 import { MaskRegions, type MaskDetail } from './capture-mask-check.js';
 import { change, compare, describeFrame, prepareReference, type PreparedReference, type ViewComparison, type ViewReference } from './tamper-analysis.js';
-import type { Gray, GrayBytes } from './tamper-image.js';
+import { Scratch, type Gray, type GrayBytes } from './tamper-image.js';
 
 interface Picture {
   camera: string;
@@ -64,6 +64,8 @@ export class ViewAnalysis {
   private readonly prev = new Map<string, GrayBytes>();
   /** the picture being described: one buffer for every camera (one job at a time) */
   private scratch = new Float32Array(0);
+  /** the pictures made and dropped while describing and comparing one: reused (see Scratch) */
+  private readonly temp = new Scratch();
   private readonly refs = new Map<string, { id: number; prepared: PreparedReference }>();
   private readonly masks = new Map<string, { key: string; regions: MaskRegions }>();
 
@@ -75,7 +77,7 @@ export class ViewAnalysis {
     // picture goes into one scratch buffer, and is copied (rounded to bytes) into the camera's own to be kept.
     const n = job.width * job.height;
     if (this.scratch.length < n) this.scratch = new Float32Array(n);
-    const sample = describeFrame(job, 0, this.scratch);
+    const sample = describeFrame(job, 0, this.scratch, this.temp);
     const prev = this.prev.get(job.camera);
     const moved = prev ? change(prev, sample.fine) : Infinity;
     if (prev && prev.data.length === n) {
@@ -93,7 +95,7 @@ export class ViewAnalysis {
         ref = { id: job.reference.id, prepared: prepareReference(job.reference.data) };
         this.refs.set(job.camera, ref);
       }
-      comparison = compare(ref.prepared, sample);
+      comparison = compare(ref.prepared, sample, this.temp);
     }
     return {
       // a picture narrower than the coarse size is its own coarse copy: not the scratch buffer
