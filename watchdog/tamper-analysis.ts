@@ -68,12 +68,13 @@ export interface ViewSample {
 
 /**
  * `into`: where the full-size grey picture may be written (it is `fine` then: copy it to keep it
- * past the next call); `scratch`: where the pictures used only inside are made (the coarse one is
- * always a new buffer: it is kept).
+ * past the next call); `scratch`: where the smaller pictures are made, the coarse one included (the
+ * sample is then valid until the scratch's next use: copy what is kept).
  */
 export function describeFrame(frame: { width: number; height: number; data: Uint8Array }, atMs: number, into?: Float32Array, scratch?: Scratch): ViewSample {
   const fine = toGray(frame.data, frame.width, frame.height, into);
-  const coarse = shrink(fine, Math.max(1, Math.round(fine.width / COARSE_WIDTH)));
+  const factor = Math.max(1, Math.round(fine.width / COARSE_WIDTH));
+  const coarse = shrink(fine, factor, scratch?.get('coarse', Math.floor(fine.width / factor) * Math.floor(fine.height / factor)));
   // edge energy per full-resolution pixel at two scales
   const energyAt = (width: number) => {
     const k = Math.max(1, Math.round(fine.width / width));
@@ -85,8 +86,9 @@ export function describeFrame(frame: { width: number; height: number; data: Uint
 }
 
 /** The picture's large-scale layout: a ~16 px wide thumbnail. */
-function thumbnail(coarse: Gray): Gray {
-  return shrink(coarse, Math.max(1, Math.round(coarse.width / 16)));
+function thumbnail(coarse: Gray, scratch?: Scratch): Gray {
+  const k = Math.max(1, Math.round(coarse.width / 16));
+  return shrink(coarse, k, scratch?.get('thumbnail', Math.floor(coarse.width / k) * Math.floor(coarse.height / k)));
 }
 
 /** The normal view, as stored in the catalog (JSON). */
@@ -185,7 +187,7 @@ export function compare(p: PreparedReference, s: ViewSample, scratch?: Scratch):
   });
   const excess = Math.max(0.05, p.ref.sharpness - 1);
   const blur = Math.max(0, Math.min(1, 1 - (s.sharpness - 1) / excess));
-  const thumb = thumbnail(coarse);
+  const thumb = thumbnail(coarse, scratch);
   const whole = { x0: 0, x1: thumb.width, y0: 0, y1: thumb.height };
   return {
     cells, dead, foreign, matching, blur, sharpness: s.sharpness,

@@ -38,7 +38,10 @@ export type AnalysisJob = ViewJob | MasksJob;
 
 export interface ViewAnswer {
   kind: 'view';
-  /** what learning a reference keeps of the picture */
+  /**
+   * what learning a reference keeps of the picture; in line, in the analysis' scratch memory, valid
+   * until its next picture (the thread's answer is a copy: posted in a message)
+   */
   coarse: Gray;
   sharpness: number;
   /** the reference it was compared with (null: none given) */
@@ -98,8 +101,7 @@ export class ViewAnalysis {
       comparison = compare(ref.prepared, sample, this.temp);
     }
     return {
-      // a picture narrower than the coarse size is its own coarse copy: not the scratch buffer
-      kind: 'view', coarse: sample.coarse.data.buffer === this.scratch.buffer ? { ...sample.coarse, data: sample.coarse.data.slice() } : sample.coarse, sharpness: sample.sharpness, referenceId: job.reference?.id ?? null, comparison,
+      kind: 'view', coarse: sample.coarse, sharpness: sample.sharpness, referenceId: job.reference?.id ?? null, comparison,
       change: moved,
     };
   }
