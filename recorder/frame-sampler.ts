@@ -8,7 +8,10 @@ import { stagingDir } from './segment-store.js';
 /**
  * One decoded picture of a camera, downscaled: packed RGB24 rows (the shape redaction's Frame has).
  * `data` is the camera's one picture buffer, written over by its next sample of the same size
- * (a picture of another size gets a new buffer): read it when the frame comes, or copy it.
+ * (a picture of another size gets a new buffer): read it when the frame comes, or copy it (a
+ * tamper still is a copy). A picture still waiting for the analysis thread then reads as the
+ * camera's newer one, of the same size: the analyzer keeps one waiting per camera and kind, and
+ * the frame that wrote over it replaces it.
  */
 export interface SampledFrame {
   camera: string;
