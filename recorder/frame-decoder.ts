@@ -176,7 +176,7 @@ export class FrameDecoder {
    * picture is copied out of it once, into the waiter's own buffer when it has one. Joining each
    * chunk onto what came before copied a decoded frame a dozen times over (at 64 cameras more of
    * the event loop than indexing); a new 0.7 MB buffer per picture, kept until the camera's next
-   * sample, was garbage only a full collection frees: 40-55 MB of the Node process at 16 cameras.
+   * sample, is old by then: garbage outside the heap that only a full collection frees.
    */
   private onData(d: Buffer): void {
     if (d.length) {

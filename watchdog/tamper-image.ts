@@ -32,7 +32,7 @@ export function toGray(rgb: Uint8Array, width: number, height: number, into?: Fl
  * Float32 buffers reused from picture to picture, one per use, for pictures analysed one at a
  * time (the analysis thread): intermediate pictures (a picture's copies at other scales and their
  * gradients, 0.3 MB a 640x360 sample) made anew for each were garbage outside the heap that the
- * thread's collector let pile up to 35-40 MB at 16 cameras before freeing it.
+ * thread's collector let pile up to 36-50 MB at 16 cameras before freeing it.
  */
 export class Scratch {
   private readonly buffers = new Map<string, Float32Array>();
