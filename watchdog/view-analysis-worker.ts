@@ -4,6 +4,7 @@
  * throws is answered with its error; the thread carries on.
  */
 import { parentPort } from 'node:worker_threads';
+import { threadCpuMs } from './thread-cpu.js';
 import { ViewAnalysis, type AnalysisJob } from './view-analysis.js';
 
 /** a job's picture is in `shared` (its first `length` bytes), not in the message: see ViewAnalyzer.pump */
@@ -17,12 +18,17 @@ parentPort?.on('message', (msg: WorkerRequest) => {
     analysis.forget(msg.forget);
     return;
   }
-  // in a worker thread, process.cpuUsage() is the whole process's; the wall time of a job the
-  // thread runs without yielding is its CPU time, or more when the box is busy (conservative)
-  const start = performance.now();
+  // what the sampler's budget counts is the thread's own CPU time (thread-cpu.ts): its wall time
+  // also counts waiting for a core, several times the work on a busy box, which slowed sampling
+  // (and re-learning a view after tamper reset) to the 10 s bound. Where no thread clock can be
+  // read, the wall time of the job, which the thread runs without yielding: its CPU time or more.
+  const wallStart = performance.now();
+  const cpuStart = threadCpuMs();
   try {
     const answer = analysis.run({ ...msg.job, data: new Uint8Array(msg.shared, 0, msg.length) });
-    parentPort!.postMessage({ id: msg.id, answer, cpuMs: performance.now() - start } satisfies WorkerReply);
+    const cpuEnd = cpuStart === null ? null : threadCpuMs();
+    const cpuMs = cpuEnd === null ? performance.now() - wallStart : cpuEnd - cpuStart!;
+    parentPort!.postMessage({ id: msg.id, answer, cpuMs } satisfies WorkerReply);
   } catch (err) {
     parentPort!.postMessage({ id: msg.id, error: (err as Error).message } satisfies WorkerReply);
   }

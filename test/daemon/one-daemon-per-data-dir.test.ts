@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CameraSim } from '../support/camera-sim.js';
 import { runCli } from '../support/cli.js';
-import { DaemonProcess, segmentIndexed, sleep, writeConfig } from '../support/daemon.js';
+import { DaemonProcess, segmentIndexed, sleep, within, writeConfig } from '../support/daemon.js';
 
 const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
 
@@ -21,7 +21,7 @@ t.test('a second daemon on the same data dir refuses to start; a kill -9 does no
 
   const second = new DaemonProcess(config).start();
   t.teardown(() => { second.proc?.kill('SIGKILL'); });
-  const refused = await Promise.race([second.exit(), sleep(30000).then(() => null)]);
+  const refused = await within(second.exit(), 30000);
   t.ok(refused, 'the second daemon exits by itself');
   t.equal(refused?.code, 1, 'with status 1');
   t.match(second.output, new RegExp(`another edge-nvr daemon \\(pid ${first.pid}\\) is recording into ${join(dir, 'data').replace(/\//g, '\\/')}; refusing to start`), 'naming the one that runs');

@@ -58,7 +58,8 @@ t.test('checkpoints on MQTT are the CLI\'s bytes and anchor verify; hold events 
   const answer = await sub.waitFor((m) => m.topic === `${PREFIX}/cmd/reload/reply`, 15000, 'the reload reply');
   t.equal((answer.json as { ok: boolean }).ok, true, 'a reload over MQTT is accepted');
 
-  await sleep(12000); // one interval checkpoint more
+  // one interval checkpoint more (every 10 s here), received after the reload
+  await sub.waitFor((m) => m.topic === `${PREFIX}/checkpoint` && m.at > answer.at, 30000, 'an interval checkpoint after the reload');
   t.equal((await daemon.stop()).code, 0);
   await sleep(1000);
   const invalid = sub.messages.filter((m) => m.errors);

@@ -9,7 +9,8 @@ import { Subscriber } from './subscriber.js';
 
 const PREFIX = 'edge-nvr/test-box';
 const INTERVAL_S = 5;
-const REFRESH_S = 30;
+// three checks: a refresh is told apart from a report at every check, and a quiet box sends a third of them
+const REFRESH_S = 15;
 
 type Health = HealthPayload & { cameras: Array<HealthPayload['cameras'][number] & Record<string, unknown>> };
 

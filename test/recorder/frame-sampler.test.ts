@@ -53,7 +53,10 @@ for (const backend of ['ffmpeg', 'gstreamer'] as const) {
     recorder.on('segment', (s) => segments.push(s.stagedPath));
     recorder.start();
     t.teardown(() => recorder.stop());
-    const sampler = new FrameSampler('cam', { dataDir, decoder, log, minIntervalMs: 1000 });
+    // a budget any decode fits in: a sample at every keyframe, at most one a second (the interval
+    // the cost sets is the subject of its own test below; at the default budget a 720p sample
+    // comes every 3-4 s, and four of them took 12 s)
+    const sampler = new FrameSampler('cam', { dataDir, decoder, log, minIntervalMs: 1000, cpuBudget: 1 });
     const streams: StreamInfo[] = [];
     sampler.on('stream', (s) => streams.push(s));
     sampler.start();
@@ -110,7 +113,8 @@ t.test('the decoder dying costs samples, never recording; a new one takes over',
   recorder.on('exit', () => { exited = true; });
   recorder.start();
   t.teardown(() => recorder.stop());
-  const sampler = new FrameSampler('cam', { dataDir, decoder, log });
+  // a budget any decode fits in: samples come every second, before and after the kill
+  const sampler = new FrameSampler('cam', { dataDir, decoder, log, minIntervalMs: 1000, cpuBudget: 1 });
   let frames = 0;
   sampler.on('frame', () => frames++);
   sampler.start();

@@ -10,23 +10,11 @@ import type { BackendExit, ClosedSegment } from '../../recorder/backends/backend
 import { GstreamerBackend } from '../../recorder/backends/gstreamer.js';
 import { scrubCredentials } from '../../common/credentials.js';
 import { CameraSim } from '../support/camera-sim.js';
-import { until } from '../support/daemon.js';
+import { sleep, until, within } from '../support/daemon.js';
 
 const run = promisify(execFile);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const CHILD = fileURLToPath(new URL('../support/record-child.ts', import.meta.url));
 const PROJECT = fileURLToPath(new URL('../..', import.meta.url));
-
-/** The promise's value, or null after `ms` (the timer does not outlive the race). */
-async function within<T>(promise: Promise<T>, ms: number): Promise<T | null> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<null>((resolve) => { timer = setTimeout(() => resolve(null), ms); });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 async function ffprobe(path: string): Promise<{ codec: string; packets: number; durationS: number }> {
   const { stdout } = await run('ffprobe', ['-v', 'error', '-count_packets',

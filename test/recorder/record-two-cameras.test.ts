@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CameraSim } from '../support/camera-sim.js';
 import { runCli } from '../support/cli.js';
-import { DaemonProcess, sleep, writeConfig } from '../support/daemon.js';
+import { DaemonProcess, segmentIndexed, until, writeConfig } from '../support/daemon.js';
 import { probe } from '../support/media.js';
 
 const PASSWORD = 'Pa55-w0rd-never-logged';
@@ -22,8 +22,8 @@ for (const backend of ['ffmpeg', 'gstreamer'] as const) {
     })));
     const daemon = new DaemonProcess(config).start();
     t.teardown(() => { daemon.proc?.kill('SIGKILL'); });
-    await daemon.waitForLog(/segment indexed.*back|back.*segment indexed/);
-    await sleep(6000);
+    // three segments of each camera indexed while running (the stop finalises a fourth)
+    await until(() => sim.mounts.every((m) => daemon.countLog(segmentIndexed(m)) >= 3), 40_000, 'three segments of each camera');
     const stoppedAt = Date.now();
     const { code } = await daemon.stop('SIGTERM');
     t.equal(code, 0, 'SIGTERM finalises open segments and exits 0');

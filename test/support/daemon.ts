@@ -108,6 +108,17 @@ export class DaemonProcess {
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The promise's value, or null after `ms`; the timer does not outlive the race (a pending one keeps a finished test's process alive until it fires). */
+export async function within<T>(promise: Promise<T>, ms: number): Promise<T | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<null>((resolve) => { timer = setTimeout(() => resolve(null), ms); });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Polls `ready` until it holds; throws after `timeoutMs`. */
 export async function until(ready: () => boolean, timeoutMs: number, what = 'condition'): Promise<void> {
   const end = Date.now() + timeoutMs;

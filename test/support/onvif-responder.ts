@@ -252,7 +252,13 @@ export class OnvifResponder {
     switch (action) {
       case 'PullMessages': {
         const seconds = Number(/PT(\d+(?:\.\d+)?)S/.exec(tag(body, 'Timeout') ?? '')?.[1] ?? 10);
-        if (!s.queue.length) await new Promise<void>((resolve) => { s.wake = resolve; setTimeout(resolve, Math.min(seconds, 60) * 1000); });
+        // woken early (an event, stop), the timer goes too: left running it kept a finished test's process alive up to the pull timeout
+        if (!s.queue.length) {
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, Math.min(seconds, 60) * 1000);
+            s.wake = () => { clearTimeout(timer); resolve(); };
+          });
+        }
         s.wake = undefined;
         if (!this.subscriptions.has(sub[1]!)) return { status: 400, xml: fault('Receiver', 'ResourceUnknown', 'no such subscription') };
         const messages = s.queue.splice(0);
