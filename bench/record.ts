@@ -32,10 +32,16 @@ const CLI = join(ROOT, 'dist', 'daemon', 'cli.js');
 const VTEST = '/usr/share/doc/opencv-doc/examples/data/vtest.avi';
 const BACKENDS: BackendName[] = ['ffmpeg', 'gstreamer'];
 
-/** NODE_OPTIONS as the installed unit runs the daemon (systemd/edge-nvr.service). */
-function unitNodeOptions(): string {
-  const unit = readFileSync(join(ROOT, 'systemd', 'edge-nvr.service'), 'utf8');
-  return /^Environment=NODE_OPTIONS=(.*)$/m.exec(unit)?.[1]?.trim() ?? '';
+/**
+ * The environment the installed unit gives the daemon (every `Environment=` of
+ * systemd/edge-nvr.service: NODE_OPTIONS, the allocator's settings, ...), read from the unit of the
+ * build being run (`<root>/dist/daemon/cli.js` -> `<root>/systemd/`), so a baseline build runs
+ * with its own.
+ */
+function unitEnvironment(cli: string): Record<string, string> {
+  const root = cli.replace(/\/dist\/daemon\/cli\.js$/, '');
+  const unit = readFileSync(join(root, 'systemd', 'edge-nvr.service'), 'utf8');
+  return Object.fromEntries([...unit.matchAll(/^Environment=([A-Za-z_][A-Za-z0-9_]*)=(.*)$/gm)].map((m) => [m[1]!, m[2]!.trim()]));
 }
 
 interface Options {
@@ -57,6 +63,8 @@ interface Options {
   nodeArgs: string[];
   /** another build's dist/daemon/cli.js, run as well, for before/after in one invocation */
   baselineCli?: string;
+  /** load bench/memory-probe into the daemons: where the Node process's memory goes */
+  memoryProbe: boolean;
 }
 
 const USAGE = `usage: node dist/bench/record.js [options]
@@ -73,7 +81,9 @@ const USAGE = `usage: node dist/bench/record.js [options]
   --json FILE          where to write the results (default bench/results/record-<date>.json)
   --node-args="..."    node arguments for the daemon, before its script (e.g. --cpu-prof --cpu-prof-dir=DIR)
   --baseline-cli FILE  also run the daemon of another build (its dist/daemon/cli.js: e.g. main in a
-                       copy of the tree), before plain ffmpeg, and print this build against it`;
+                       copy of the tree), before plain ffmpeg, and print this build against it
+  --memory-probe       sample the daemon's memory from inside (process.memoryUsage, RssAnon/RssFile, V8
+                       heaps of the main and the analysis thread: bench/memory-probe.ts) and print it`;
 
 function parseOptions(argv: string[]): Options {
   const { values } = parseArgs({
@@ -95,6 +105,7 @@ function parseOptions(argv: string[]): Options {
       json: { type: 'string' },
       'node-args': { type: 'string', default: '' },
       'baseline-cli': { type: 'string' },
+      'memory-probe': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -134,6 +145,7 @@ function parseOptions(argv: string[]): Options {
     json: values.json,
     nodeArgs: values['node-args'].split(' ').filter(Boolean),
     baselineCli: values['baseline-cli'],
+    memoryProbe: values['memory-probe'],
   };
 }
 
@@ -263,6 +275,8 @@ interface RunResult {
   nodeRssMB?: { warm: number; peak: number; end: number };
   /** the Node process's RSS every 5 s of the run, MB (for spotting growth) */
   nodeRssSeriesMB?: number[];
+  /** --memory-probe: the daemon's own account, at its largest RSS and at the end, MB */
+  memory?: MemoryAccount;
   segments: number;
   segmentsPerCamera: Record<string, number>;
   /** mean of recorded media seconds per camera */
@@ -281,6 +295,41 @@ interface RunResult {
   /** the same over the segments that ended after every camera had started ("edge-nvr running") */
   steadyIndexLagS?: { p50: number; p99: number; max: number; segments: number };
   logWarnings?: string[];
+}
+
+interface ProbeLine {
+  t: number; thread: number; heapTotal: number; heapUsed: number; heapLimit: number; external: number;
+  rss?: number; arrayBuffers?: number; rssAnon?: number; rssFile?: number; onnxruntime?: boolean; threads?: number;
+}
+
+/** What bench/memory-probe saw: the main thread at its largest RSS and at the end, the worker threads' largest heaps. */
+interface MemoryAccount {
+  atPeak: ProbeLine;
+  atEnd: ProbeLine;
+  /** the largest heapTotal of any worker thread (the view analysis thread), MB */
+  workerHeapTotalPeak: number;
+  workerHeapUsedPeak: number;
+  /** the largest memory outside a worker thread's heap (its ArrayBuffers: pictures, scratch), MB */
+  workerExternalPeak: number;
+  onnxruntimeLoaded: boolean;
+}
+
+const PROBE = join(ROOT, 'dist', 'bench', 'memory-probe.js');
+
+function memoryAccount(path: string): MemoryAccount | undefined {
+  if (!existsSync(path)) return undefined;
+  const lines = readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as ProbeLine);
+  const main = lines.filter((l) => l.thread === 0 && l.rss !== undefined);
+  const workers = lines.filter((l) => l.thread !== 0);
+  if (!main.length) return undefined;
+  return {
+    atPeak: main.reduce((a, b) => (b.rss! > a.rss! ? b : a)),
+    atEnd: main.at(-1)!,
+    workerHeapTotalPeak: Math.max(0, ...workers.map((w) => w.heapTotal)),
+    workerHeapUsedPeak: Math.max(0, ...workers.map((w) => w.heapUsed)),
+    workerExternalPeak: Math.max(0, ...workers.map((w) => w.external)),
+    onnxruntimeLoaded: main.some((l) => l.onnxruntime),
+  };
 }
 
 interface Phase {
@@ -386,8 +435,10 @@ async function runDaemon(n: number, backend: BackendName, o: Options, cli = CLI)
     const logFd = openSync(logPath, 'w');
     // the log goes straight to a file, as it would to journald: the benchmark reads no pipe
     const spawnedMs = Date.now();
-    const env = { ...process.env, NODE_OPTIONS: unitNodeOptions() };
-    const daemon = own(spawn(process.execPath, [...o.nodeArgs, cli, 'run', '--config', config], { detached: true, stdio: ['ignore', logFd, logFd], env }));
+    const probePath = join(dir, 'memory-probe.jsonl');
+    const env = { ...process.env, ...unitEnvironment(cli), ...(o.memoryProbe ? { EDGE_NVR_MEMORY_PROBE: probePath } : {}) };
+    const nodeArgs = o.memoryProbe ? [...o.nodeArgs, '--import', PROBE] : o.nodeArgs;
+    const daemon = own(spawn(process.execPath, [...nodeArgs, cli, 'run', '--config', config], { detached: true, stdio: ['ignore', logFd, logFd], env }));
     closeSync(logFd);
     const phase = await measure(() => [daemon.pid!], sims, o.seconds, exited(daemon));
     if (!alive(daemon)) problems.push(`daemon exited during the run (${daemon.exitCode ?? daemon.signalCode})`);
@@ -445,6 +496,7 @@ async function runDaemon(n: number, backend: BackendName, o: Options, cli = CLI)
       steadyCorePercent: round(steadyCorePercent(phase.measured, o.seconds), 1),
       nodeRssMB,
       nodeRssSeriesMB: rss.filter((r, i) => i === 0 || Math.floor(r.atMs / 5000) > Math.floor(rss[i - 1]!.atMs / 5000)).map((r) => round(r.bytes / MB, 1)),
+      memory: o.memoryProbe ? memoryAccount(probePath) : undefined,
       segments,
       segmentsPerCamera: perCamera,
       recordedSecondsPerCamera: round(ms / 1000 / n, 1),
@@ -601,6 +653,23 @@ function againstBaseline(rows: Row[], backends: BackendName[]): string {
   return lines.join('\n');
 }
 
+/** --memory-probe: the daemon's memory from inside, at its largest RSS (MB). */
+function memoryTable(rows: Row[]): string {
+  const lines = [
+    '| cameras | daemon | RSS at peak | RssAnon | RssFile | V8 heap total / used (main) | external | of which ArrayBuffers | analysis thread heap total / used / external (peak) | onnxruntime mapped | RSS at end |',
+    '|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---:|',
+  ];
+  for (const r of rows) {
+    for (const [name, x] of Object.entries(r.daemons)) {
+      const m = x.memory;
+      if (!m) continue;
+      const p = m.atPeak;
+      lines.push(`| ${r.cameras} | ${name} | ${p.rss} | ${p.rssAnon} | ${p.rssFile} | ${p.heapTotal} / ${p.heapUsed} | ${p.external} | ${p.arrayBuffers} | ${m.workerHeapTotalPeak} / ${m.workerHeapUsedPeak} / ${m.workerExternalPeak} | ${m.onnxruntimeLoaded ? 'yes' : 'no'} | ${m.atEnd.rss} |`);
+    }
+  }
+  return lines.join('\n');
+}
+
 function ffmpegVersion(): string {
   try {
     return execFileSync('ffmpeg', ['-version'], { encoding: 'utf8' }).split('\n')[0]!.trim();
@@ -664,6 +733,7 @@ async function main(): Promise<void> {
   console.log('');
   console.log(detailTable(rows));
   if (o.baselineCli) console.log(`\n${againstBaseline(rows, o.backends)}`);
+  if (o.memoryProbe) console.log(`\n${memoryTable(rows)}`);
   const date = started.toISOString().slice(0, 10);
   const out = o.json ?? join(ROOT, 'bench', 'results', `record-${date}.json`);
   mkdirSync(dirname(out), { recursive: true });

@@ -7,7 +7,6 @@ import type { Logger } from 'pino';
 import { describeEvent } from '../common/human.js';
 import type { Config } from '../config/schema.js';
 import { appendAudit, auditTally, type AuditEntry } from '../recorder/catalog/audit-log.js';
-import { takeSnapshot } from '../redaction/egress.js';
 import type { BoxState, EventLine, GapSpan, Health, MqttLink, SnapshotTaken, Totals, VerificationProgress } from '../web/box-state.js';
 import type { Daemon } from './daemon.js';
 import { exportPath } from './egress-handlers.js';
@@ -145,6 +144,9 @@ export class DaemonBoxState implements BoxState {
   }
 
   async snapshot(camera: string, requester: string, reason: string): Promise<SnapshotTaken> {
+    // loaded when a snapshot is asked for, as the MQTT commands load it (egress-handlers.ts): the
+    // gate brings ONNX Runtime (its native library and heaps) into a daemon that may never redact anything in its own process
+    const { takeSnapshot } = await import('../redaction/egress.js');
     const r = await takeSnapshot({ catalog: this.catalog, dataDir: this.daemon.dataDir, config: this.daemon.config, log: this.log }, {
       camera, requester, reason, out: exportPath(this.daemon.dataDir, 'snapshot', `web-${requester}`, 'jpg'),
     });

@@ -89,9 +89,11 @@ export class TamperStills {
 
   readonly write: StillWriter = (frame, kind) => {
     const out = join(this.daemon.dataDir, 'tamper', frame.camera, `${new Date(frame.atMs).toISOString().replace(/[:.]/g, '-')}-${kind}.jpg`);
+    // a copy: the sampler writes the camera's next picture into the frame's buffer, possibly
+    // before the pipe to the still writer has taken all of this one
     const done = this.worker.write({
       camera: frame.camera, width: frame.width, height: frame.height, out, at_ms: frame.atMs, requester: DAEMON_ACTOR, reason: `tamper_suspected ${kind}`,
-    }, frame.data).then(() => this.log.info({ camera: frame.camera, kind, out }, 'tamper still written'));
+    }, Buffer.from(frame.data)).then(() => this.log.info({ camera: frame.camera, kind, out }, 'tamper still written'));
     return { path: relative(this.daemon.dataDir, out), done };
   };
 

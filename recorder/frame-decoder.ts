@@ -15,12 +15,17 @@ export interface DecodeRequest {
   sample: Buffer;
   maxWidth: number;
   maxHeight: number;
+  /**
+   * Where the picture is written when it has exactly its size (a caller's buffer reused from
+   * sample to sample); a picture of another size goes into a new buffer. The answer's `data` is one or the other.
+   */
+  into?: Buffer;
 }
 
 export interface DecodedPicture {
   width: number;
   height: number;
-  /** RGB24, packed rows */
+  /** RGB24, packed rows: the request's `into` when it had this size, else a buffer of its own */
   data: Buffer;
   srcWidth: number;
   srcHeight: number;
@@ -44,7 +49,7 @@ interface HelperHeader {
   bytes?: number;
 }
 
-interface Waiter { resolve: (h: HelperHeader, payload: Buffer) => void; reject: (e: Error) => void; timer?: NodeJS.Timeout }
+interface Waiter { resolve: (h: HelperHeader, payload: Buffer) => void; reject: (e: Error) => void; timer?: NodeJS.Timeout; into?: Buffer }
 
 const DECODE_TIMEOUT_MS = 10_000;
 /** a helper that cannot start (python3-av missing) is tried again this much later */
@@ -59,8 +64,8 @@ const RETRY_MS = [2000, 10_000, 60_000];
 export class FrameDecoder {
   private proc?: ChildProcess;
   private exited?: Promise<void>;
-  /** what the helper wrote and no waiter took yet: its chunks, their length, and the length the next step needs */
-  private chunks: Buffer[] = [];
+  /** what the helper wrote and no waiter took yet: the first `buffered` bytes of `rx` (one buffer, reused), and the length the next step needs */
+  private rx = Buffer.alloc(0);
   private buffered = 0;
   private needed = 4;
   private waiters: Waiter[] = [];
@@ -102,7 +107,7 @@ export class FrameDecoder {
     }));
     const len = Buffer.alloc(4);
     len.writeUInt32BE(header.length);
-    const answer = this.next(DECODE_TIMEOUT_MS);
+    const answer = this.next(DECODE_TIMEOUT_MS, req.into);
     this.proc!.stdin!.write(Buffer.concat([len, header, req.extradata ?? Buffer.alloc(0), req.sample]));
     const [h, payload] = await answer;
     if (!h.ok) throw new Error(`cannot decode a keyframe: ${h.error ?? 'no reason given'}`);
@@ -122,7 +127,6 @@ export class FrameDecoder {
     const [cmd, args] = withParentDeathSignal(PYTHON, [this.script]);
     const proc = spawn(cmd, args, { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
     this.proc = proc;
-    this.chunks = [];
     this.buffered = 0;
     this.needed = 4;
     let stderr = '';
@@ -153,10 +157,10 @@ export class FrameDecoder {
     this.log?.info({ pid: proc.pid }, 'frame decoder started');
   }
 
-  /** The next message from the helper: [header, payload]. */
-  private next(timeoutMs: number): Promise<[HelperHeader, Buffer]> {
+  /** The next message from the helper: [header, payload], the payload in `into` when it has its size. */
+  private next(timeoutMs: number, into?: Buffer): Promise<[HelperHeader, Buffer]> {
     return new Promise((resolve, reject) => {
-      const w: Waiter = { resolve: (h, p) => resolve([h, p]), reject };
+      const w: Waiter = { resolve: (h, p) => resolve([h, p]), reject, into };
       w.timer = setTimeout(() => {
         this.waiters = this.waiters.filter((x) => x !== w);
         reject(new Error(`the frame decoder did not answer in ${timeoutMs} ms; restarting it`));
@@ -168,20 +172,26 @@ export class FrameDecoder {
   }
 
   /**
-   * Pipe chunks (64 KiB) are kept apart and joined once a whole message is in: joining each chunk
-   * onto what came before copied a decoded frame a dozen times over, and at 64 cameras those
-   * copies and their garbage took more of the event loop than indexing the segments.
+   * Pipe chunks (64 KiB) are copied into one receive buffer, kept from message to message, and a
+   * picture is copied out of it once, into the waiter's own buffer when it has one. Joining each
+   * chunk onto what came before copied a decoded frame a dozen times over (at 64 cameras more of
+   * the event loop than indexing); a new 0.7 MB buffer per picture, kept until the camera's next
+   * sample, is old by then: garbage outside the heap that only a full collection frees.
    */
   private onData(d: Buffer): void {
     if (d.length) {
-      this.chunks.push(d);
+      if (this.rx.length < this.buffered + d.length) {
+        const grown = Buffer.allocUnsafe(Math.max(this.buffered + d.length, this.rx.length * 2, 64 * 1024));
+        this.rx.copy(grown, 0, 0, this.buffered);
+        this.rx = grown;
+      }
+      d.copy(this.rx, this.buffered);
       this.buffered += d.length;
     }
     while (this.waiters.length && this.buffered >= this.needed) {
-      const buf = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.buffered);
-      this.chunks = [buf];
+      const buf = this.rx;
       const n = buf.readUInt32BE(0);
-      if (buf.length < 4 + n) { this.needed = 4 + n; return; }
+      if (this.buffered < 4 + n) { this.needed = 4 + n; return; }
       let header: HelperHeader;
       try {
         header = JSON.parse(buf.subarray(4, 4 + n).toString()) as HelperHeader;
@@ -191,16 +201,15 @@ export class FrameDecoder {
         return;
       }
       const bytes = Number(header.bytes ?? 0);
-      if (buf.length < 4 + n + bytes) { this.needed = 4 + n + bytes; return; }
-      // a view of the joined message, not a copy: a second 0.7 MB copy per picture was 1.3 s of
-      // the event loop a minute at 64 cameras, and garbage the allocator kept (the few bytes
-      // around it stay alive with it)
-      const payload = buf.subarray(4 + n, 4 + n + bytes);
-      const rest = buf.subarray(4 + n + bytes);
-      this.chunks = rest.length ? [rest] : [];
-      this.buffered = rest.length;
-      this.needed = 4;
+      const end = 4 + n + bytes;
+      if (this.buffered < end) { this.needed = end; return; }
       const w = this.waiters.shift()!;
+      // copied out now: the receive buffer is written over by the next message
+      const payload = w.into?.length === bytes ? w.into : Buffer.allocUnsafe(bytes);
+      buf.copy(payload, 0, 4 + n, end);
+      buf.copyWithin(0, end, this.buffered);
+      this.buffered -= end;
+      this.needed = 4;
       clearTimeout(w.timer);
       w.resolve(header, payload);
     }

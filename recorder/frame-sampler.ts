@@ -5,7 +5,14 @@ import type { VideoTrack } from './mp4-fragments.js';
 import { SegmentTail, type TailKeyframe } from './segment-tail.js';
 import { stagingDir } from './segment-store.js';
 
-/** One decoded picture of a camera, downscaled: packed RGB24 rows (the shape redaction's Frame has). */
+/**
+ * One decoded picture of a camera, downscaled: packed RGB24 rows (the shape redaction's Frame has).
+ * `data` is the camera's one picture buffer, written over by its next sample of the same size
+ * (a picture of another size gets a new buffer): read it when the frame comes, or copy it (a
+ * tamper still is a copy). A picture still waiting for the analysis thread then reads as the
+ * camera's newer one, of the same size: the analyzer keeps one waiting per camera and kind, and
+ * the frame that wrote over it replaces it.
+ */
 export interface SampledFrame {
   camera: string;
   /** wall-clock ms when its fragment was read: at most one fragment after it was recorded */
@@ -93,7 +100,11 @@ export class FrameSampler extends EventEmitter<FrameSamplerEvents> {
   private costs: number[] = [];
   private fpsWindow: Array<{ samples: number; durationS: number }> = [];
   private track?: VideoTrack;
-  latest?: SampledFrame;
+  /**
+   * The camera's picture buffer, reused from sample to sample: the memory a camera's sampling
+   * holds is this one picture (0.7 MB at 640x360), whatever the number of samples.
+   */
+  private picture?: Buffer;
   stream: StreamInfo | null = null;
   /** why no frame comes (decoder unavailable, codec not supported), null when they do */
   problem: string | null = null;
@@ -197,11 +208,14 @@ export class FrameSampler extends EventEmitter<FrameSamplerEvents> {
     try {
       const pic = await this.opts.decoder.decode({
         codec: k.track.codec, extradata: k.track.config, sample: k.data, maxWidth: this.opts.maxWidth ?? 640, maxHeight: this.opts.maxHeight ?? 360,
+        into: this.picture,
       });
+      // a picture of another size came in a buffer of its own (a frame's data always has its
+      // frame's size, and an older frame of another size is never written over): reused from now
+      this.picture = pic.data;
       this.problem = null;
       this.samples++;
       const frame: SampledFrame = { camera: this.camera, atMs: k.atMs, width: pic.width, height: pic.height, data: pic.data };
-      this.latest = frame;
       // the listeners analyse the frame synchronously: their time counts against the budget too
       const before = process.cpuUsage();
       this.emit('frame', frame);

@@ -25,7 +25,7 @@
  *   clock overlay always changes somewhere. A scene where truly nothing moves and no overlay
  *   ticks is static too: that is why frozen needs persistence like every other kind.
  */
-import { cellCorrelation, cellGrid, cellMeans, gradientMagnitude, maxBlockDifference, mean, medianImage, shrink, stats, toGray, type CellGrid, type Gray } from './tamper-image.js';
+import { cellCorrelation, cellGrid, cellMeans, gradientMagnitude, maxBlockDifference, mean, medianImage, shrink, stats, toGray, type CellGrid, type Gray, type GrayBytes, type Scratch } from './tamper-image.js';
 
 export const COARSE_WIDTH = 160;
 const COLS = 8;
@@ -66,21 +66,29 @@ export interface ViewSample {
   sharpness: number;
 }
 
-/** `into`: where the full-size grey picture may be written (it is `fine` then: copy it to keep it past the next call). */
-export function describeFrame(frame: { width: number; height: number; data: Uint8Array }, atMs: number, into?: Float32Array): ViewSample {
+/**
+ * `into`: where the full-size grey picture may be written (it is `fine` then: copy it to keep it
+ * past the next call); `scratch`: where the smaller pictures are made, the coarse one included (the
+ * sample is then valid until the scratch's next use: copy what is kept).
+ */
+export function describeFrame(frame: { width: number; height: number; data: Uint8Array }, atMs: number, into?: Float32Array, scratch?: Scratch): ViewSample {
   const fine = toGray(frame.data, frame.width, frame.height, into);
-  const coarse = shrink(fine, Math.max(1, Math.round(fine.width / COARSE_WIDTH)));
+  const factor = Math.max(1, Math.round(fine.width / COARSE_WIDTH));
+  const coarse = shrink(fine, factor, scratch?.get('coarse', Math.floor(fine.width / factor) * Math.floor(fine.height / factor)));
   // edge energy per full-resolution pixel at two scales
   const energyAt = (width: number) => {
     const k = Math.max(1, Math.round(fine.width / width));
-    return mean(gradientMagnitude(shrink(fine, k)).data) / k;
+    const n = Math.floor(fine.width / k) * Math.floor(fine.height / k);
+    const small = shrink(fine, k, scratch?.get(`shrink${width}`, n));
+    return mean(gradientMagnitude(small, scratch?.get(`gradient${width}`, small.width * small.height)).data) / k;
   };
   return { atMs, fine, coarse, sharpness: energyAt(240) / Math.max(energyAt(80), 0.02) };
 }
 
 /** The picture's large-scale layout: a ~16 px wide thumbnail. */
-function thumbnail(coarse: Gray): Gray {
-  return shrink(coarse, Math.max(1, Math.round(coarse.width / 16)));
+function thumbnail(coarse: Gray, scratch?: Scratch): Gray {
+  const k = Math.max(1, Math.round(coarse.width / 16));
+  return shrink(coarse, k, scratch?.get('thumbnail', Math.floor(coarse.width / k) * Math.floor(coarse.height / k)));
 }
 
 /** The normal view, as stored in the catalog (JSON). */
@@ -109,8 +117,12 @@ export interface PreparedReference {
   spread: number;
 }
 
-/** What learning keeps of a sample (not the full-size picture). */
-export type LearnSample = Pick<ViewSample, 'atMs' | 'coarse' | 'sharpness'>;
+/** What learning keeps of a sample (not the full-size picture; the coarse one may be kept as bytes). */
+export interface LearnSample {
+  atMs: number;
+  coarse: Gray | GrayBytes;
+  sharpness: number;
+}
 
 /** The per-pixel median of the samples (people who walk through are not in it) and their median sharpness. */
 export function learnReference(samples: LearnSample[]): ViewReference {
@@ -157,9 +169,10 @@ export interface ViewComparison {
   layoutMatch: number;
 }
 
-export function compare(p: PreparedReference, s: ViewSample): ViewComparison {
+/** `scratch`: where the pictures used only inside are made. */
+export function compare(p: PreparedReference, s: ViewSample, scratch?: Scratch): ViewComparison {
   const coarse = s.coarse.width === p.ref.width && s.coarse.height === p.ref.height ? s.coarse : resize(s.coarse, p.ref.width, p.ref.height);
-  const grad = gradientMagnitude(coarse);
+  const grad = gradientMagnitude(coarse, scratch?.get('gradient', coarse.width * coarse.height));
   const energy = cellMeans(grad, p.grid);
   const brightness = cellMeans(coarse, p.grid);
   let cells = 0, dead = 0, foreign = 0, matching = 0;
@@ -174,7 +187,7 @@ export function compare(p: PreparedReference, s: ViewSample): ViewComparison {
   });
   const excess = Math.max(0.05, p.ref.sharpness - 1);
   const blur = Math.max(0, Math.min(1, 1 - (s.sharpness - 1) / excess));
-  const thumb = thumbnail(coarse);
+  const thumb = thumbnail(coarse, scratch);
   const whole = { x0: 0, x1: thumb.width, y0: 0, y1: thumb.height };
   return {
     cells, dead, foreign, matching, blur, sharpness: s.sharpness,
@@ -182,8 +195,8 @@ export function compare(p: PreparedReference, s: ViewSample): ViewComparison {
   };
 }
 
-/** The largest change between two consecutive samples' full-size grey pictures, in grey levels per 8 px tile. */
-export function change(prev: Gray, cur: Gray): number {
+/** The largest change between two consecutive samples' full-size grey pictures, in grey levels per 8 px tile (the previous one may be kept as bytes). */
+export function change(prev: Gray | GrayBytes, cur: Gray): number {
   if (prev.width !== cur.width || prev.height !== cur.height) return Infinity;
   return maxBlockDifference(prev, cur, FROZEN_TILE);
 }

@@ -9,6 +9,17 @@ export interface Gray {
   data: Float32Array;
 }
 
+/**
+ * A grey picture kept as whole grey levels, a byte a pixel: a quarter of a Gray's memory, for a
+ * picture kept between samples (the frozen check's previous one). Rounding moves a tile's mean
+ * by at most half a level.
+ */
+export interface GrayBytes {
+  width: number;
+  height: number;
+  data: Uint8ClampedArray;
+}
+
 /** Luma (BT.601) of packed RGB24, into `into` when it is large enough (a buffer reused from picture to picture). */
 export function toGray(rgb: Uint8Array, width: number, height: number, into?: Float32Array): Gray {
   const n = width * height;
@@ -17,12 +28,32 @@ export function toGray(rgb: Uint8Array, width: number, height: number, into?: Fl
   return { width, height, data };
 }
 
-/** Box-averages `factor` x `factor` blocks (the remainder at the right and bottom is dropped). */
-export function shrink(g: Gray, factor: number): Gray {
+/**
+ * Float32 buffers reused from picture to picture, one per use, for pictures analysed one at a
+ * time (the analysis thread): intermediate pictures (a picture's copies at other scales and their
+ * gradients, 0.3 MB a 640x360 sample) made anew for each were garbage outside the heap that the
+ * thread's collector let pile up to 36-50 MB at 16 cameras before freeing it.
+ */
+export class Scratch {
+  private readonly buffers = new Map<string, Float32Array>();
+
+  /** `n` floats for `use`, written over by the next call for the same use (contents not cleared). */
+  get(use: string, n: number): Float32Array {
+    let b = this.buffers.get(use);
+    if (!b || b.length < n) {
+      b = new Float32Array(n);
+      this.buffers.set(use, b);
+    }
+    return b.subarray(0, n);
+  }
+}
+
+/** Box-averages `factor` x `factor` blocks (the remainder at the right and bottom is dropped), into `into` when given. */
+export function shrink(g: Gray, factor: number, into?: Float32Array): Gray {
   if (factor <= 1) return g;
   const width = Math.floor(g.width / factor);
   const height = Math.floor(g.height / factor);
-  const data = new Float32Array(width * height);
+  const data = into && into.length >= width * height ? into.subarray(0, width * height) : new Float32Array(width * height);
   const area = factor * factor;
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
@@ -37,10 +68,10 @@ export function shrink(g: Gray, factor: number): Gray {
   return { width, height, data };
 }
 
-/** Gradient magnitude by central differences (borders 0). */
-export function gradientMagnitude(g: Gray): Gray {
+/** Gradient magnitude by central differences (borders 0), into `into` when given. */
+export function gradientMagnitude(g: Gray, into?: Float32Array): Gray {
   const { width: w, height: h } = g;
-  const out = new Float32Array(w * h);
+  const out = into && into.length >= w * h ? into.subarray(0, w * h).fill(0) : new Float32Array(w * h);
   for (let y = 1; y < h - 1; y++) {
     for (let x = 1; x < w - 1; x++) {
       const i = y * w + x;
@@ -119,7 +150,7 @@ export function cellCorrelation(a: Gray, b: Gray, cell: CellGrid['bounds'][numbe
 }
 
 /** The largest mean absolute difference over `block` x `block` tiles of two same-sized images. */
-export function maxBlockDifference(a: Gray, b: Gray, block: number): number {
+export function maxBlockDifference(a: Gray | GrayBytes, b: Gray, block: number): number {
   let worst = 0;
   for (let y0 = 0; y0 + block <= a.height; y0 += block) {
     for (let x0 = 0; x0 + block <= a.width; x0 += block) {
@@ -135,7 +166,7 @@ export function maxBlockDifference(a: Gray, b: Gray, block: number): number {
 }
 
 /** Per-pixel median of same-sized images. */
-export function medianImage(images: Gray[]): Gray {
+export function medianImage(images: Array<Gray | GrayBytes>): Gray {
   const { width, height } = images[0]!;
   const data = new Float32Array(width * height);
   const column = new Float32Array(images.length);

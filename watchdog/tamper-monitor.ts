@@ -53,6 +53,15 @@ interface Active { since_ms: number; kind: TamperKind }
  */
 export type StillWriter = (frame: SampledFrame, kind: TamperKind) => { path: string; done: Promise<unknown> };
 
+/**
+ * Learning keeps at most this many samples, whatever `learn_s` (up to an hour): past it every
+ * other kept sample goes and only every other new one is taken, so those kept stay spread evenly
+ * over the whole time. Their coarse pictures are kept as bytes (14 KB each at 160x90, the
+ * reference stores whole grey levels anyway). Kept as they came, as Float32, learning held 58 KB a
+ * sample: 19 MB at 16 cameras after 45 s, and up to 200 MB a camera for an hour's `learn_s`.
+ */
+export const LEARN_KEPT = 32;
+
 /** how long stopping waits for stills still being written (systemd gives a stop 20 s in all) */
 const STILL_DRAIN_MS = 8000;
 
@@ -71,6 +80,9 @@ export class TamperMonitor {
   private settings: TamperConfig;
   private ref?: { id: number; created_ms: number; data: ViewReference };
   private learning: LearnSample[] = [];
+  /** samples seen since learning began; one in `learnStride` of them is kept (see LEARN_KEPT) */
+  private learnSeen = 0;
+  private learnStride = 1;
   /** when the previous picture analysed was taken (what a static picture is static since) */
   private prevAtMs?: number;
   /** the analysis in line, without an analyzer */
@@ -280,14 +292,31 @@ export class TamperMonitor {
     }
   }
 
+  /** Bytes the samples being learned from hold now (at most LEARN_KEPT + 1 coarse pictures, a byte a pixel). */
+  get learningBytes(): number {
+    return this.learning.reduce((n, s) => n + s.coarse.data.byteLength, 0);
+  }
+
   private learn(sample: LearnSample): void {
-    this.learning.push(sample);
-    const first = this.learning[0]!;
-    if (this.learning.length < 5 || sample.atMs - first.atMs < this.settings.learn_s * 1000) return;
+    const k = this.learnSeen++;
+    const firstMs = this.learning[0]?.atMs ?? sample.atMs;
+    const done = this.learnSeen >= 5 && sample.atMs - firstMs >= this.settings.learn_s * 1000;
+    // the last sample is always kept: the reference is learned up to it
+    if (done || k % this.learnStride === 0) {
+      const { width, height, data } = sample.coarse;
+      this.learning.push({ atMs: sample.atMs, sharpness: sample.sharpness, coarse: { width, height, data: Uint8ClampedArray.from(data) } });
+    }
+    if (!done) {
+      if (this.learning.length > LEARN_KEPT) {
+        this.learning = this.learning.filter((_, i) => i % 2 === 0);
+        this.learnStride *= 2;
+      }
+      return;
+    }
     const reference = learnReference(this.learning);
     const row = this.opts.catalog.addViewReference(this.camera, JSON.stringify(reference), sample.atMs);
     this.ref = { id: row.id, created_ms: row.created_ms, data: reference };
-    this.learning = [];
+    this.restartLearning();
     this.opts.log?.info({ camera: this.camera, samples: reference.samples, sharpness: reference.sharpness }, 'view reference learned');
   }
 
@@ -297,8 +326,14 @@ export class TamperMonitor {
     this.ref = undefined;
     this.lost = undefined;
     this.frozenSince = undefined;
-    this.learning = [];
+    this.restartLearning();
     this.opts.log?.info({ camera: this.camera }, 'view reference retired (tamper reset); learning again');
+  }
+
+  private restartLearning(): void {
+    this.learning = [];
+    this.learnSeen = 0;
+    this.learnStride = 1;
   }
 
   private update(): void {

@@ -5,13 +5,13 @@
  * segments never spends its time on pixels; a monitor without an analyzer runs it in line.
  *
  * A job carries everything its answer depends on except the camera's previous picture, which
- * stays here (a 640x360 picture as Float32 is 0.9 MB: sent back and forth it would cost more
- * than the analysis).
+ * stays here (sent back and forth it would cost more than the analysis), as bytes: 0.23 MB a
+ * camera at 640x360, where Float32 was 0.9 MB.
  */
 import type { MaskShape } from '../common/mask-geometry.js';
 import { MaskRegions, type MaskDetail } from './capture-mask-check.js';
 import { change, compare, describeFrame, prepareReference, type PreparedReference, type ViewComparison, type ViewReference } from './tamper-analysis.js';
-import type { Gray } from './tamper-image.js';
+import { Scratch, type Gray, type GrayBytes } from './tamper-image.js';
 
 interface Picture {
   camera: string;
@@ -38,7 +38,10 @@ export type AnalysisJob = ViewJob | MasksJob;
 
 export interface ViewAnswer {
   kind: 'view';
-  /** what learning a reference keeps of the picture */
+  /**
+   * what learning a reference keeps of the picture; in line, in the analysis' scratch memory, valid
+   * until its next picture (the thread's answer is a copy: posted in a message)
+   */
   coarse: Gray;
   sharpness: number;
   /** the reference it was compared with (null: none given) */
@@ -60,10 +63,12 @@ export type AnswerOf<J extends AnalysisJob> = J extends ViewJob ? ViewAnswer : M
 
 /** Per camera: its previous picture, its reference prepared once, its mask regions computed once. */
 export class ViewAnalysis {
-  /** each camera's previous full-size grey picture, in a buffer of its own that is written over */
-  private readonly prev = new Map<string, Gray>();
+  /** each camera's previous full-size grey picture, whole grey levels in a buffer of its own that is written over */
+  private readonly prev = new Map<string, GrayBytes>();
   /** the picture being described: one buffer for every camera (one job at a time) */
   private scratch = new Float32Array(0);
+  /** the pictures made and dropped while describing and comparing one: reused (see Scratch) */
+  private readonly temp = new Scratch();
   private readonly refs = new Map<string, { id: number; prepared: PreparedReference }>();
   private readonly masks = new Map<string, { key: string; regions: MaskRegions }>();
 
@@ -72,10 +77,10 @@ export class ViewAnalysis {
     if (job.kind === 'masks') return { kind: 'masks', detail: this.regions(job).detail(job.data, job.width, job.height) };
     // Big arrays made and dropped per picture (0.9 MB for a 640x360 one) kept the process's
     // memory growing at 64 cameras (the allocator keeps freed blocks of that size): the grey
-    // picture goes into one scratch buffer, and is copied into the camera's own to be kept.
+    // picture goes into one scratch buffer, and is copied (rounded to bytes) into the camera's own to be kept.
     const n = job.width * job.height;
     if (this.scratch.length < n) this.scratch = new Float32Array(n);
-    const sample = describeFrame(job, 0, this.scratch);
+    const sample = describeFrame(job, 0, this.scratch, this.temp);
     const prev = this.prev.get(job.camera);
     const moved = prev ? change(prev, sample.fine) : Infinity;
     if (prev && prev.data.length === n) {
@@ -83,7 +88,7 @@ export class ViewAnalysis {
       prev.width = sample.fine.width;
       prev.height = sample.fine.height;
     } else {
-      this.prev.set(job.camera, { width: sample.fine.width, height: sample.fine.height, data: Float32Array.from(sample.fine.data) });
+      this.prev.set(job.camera, { width: sample.fine.width, height: sample.fine.height, data: Uint8ClampedArray.from(sample.fine.data) });
     }
     let comparison: ViewComparison | null = null;
     if (job.reference) {
@@ -93,13 +98,22 @@ export class ViewAnalysis {
         ref = { id: job.reference.id, prepared: prepareReference(job.reference.data) };
         this.refs.set(job.camera, ref);
       }
-      comparison = compare(ref.prepared, sample);
+      comparison = compare(ref.prepared, sample, this.temp);
     }
     return {
-      // a picture narrower than the coarse size is its own coarse copy: not the scratch buffer
-      kind: 'view', coarse: sample.coarse.data.buffer === this.scratch.buffer ? { ...sample.coarse, data: sample.coarse.data.slice() } : sample.coarse, sharpness: sample.sharpness, referenceId: job.reference?.id ?? null, comparison,
+      kind: 'view', coarse: sample.coarse, sharpness: sample.sharpness, referenceId: job.reference?.id ?? null, comparison,
       change: moved,
     };
+  }
+
+  /**
+   * What is kept for a camera between its pictures, in bytes: its previous picture (one byte a
+   * pixel) and its prepared reference. It does not grow with the number of pictures.
+   */
+  heldBytes(camera: string): number {
+    const ref = this.refs.get(camera)?.prepared;
+    const refBytes = ref ? ref.coarse.data.byteLength + ref.grad.data.byteLength + ref.thumb.data.byteLength + ref.energy.byteLength + ref.brightness.byteLength : 0;
+    return (this.prev.get(camera)?.data.byteLength ?? 0) + refBytes;
   }
 
   /** A camera no longer watched: its pictures go. */

@@ -76,6 +76,11 @@ t.test('broker away while a camera dies and returns, and the daemon restarts, un
   const longestMs = RECONNECT_BACKOFF_S.at(-1)! * 1000;
   const failures = () => daemon.output.split('\n').filter((l) => l.includes('mqtt connection error; retrying')).map((l) => (JSON.parse(l) as { time: number }).time);
   await until(() => { const f = failures(); return f.length >= 2 && f.at(-1)! - f.at(-2)! >= longestMs - 1000; }, 90_000, 'the reconnect delay at its longest');
+  // the waits between failed tries follow the steps from the first (a delay set one try late
+  // read 1, 1, 2, 5 here); a refused connect fails within milliseconds, the rest is the wait
+  const waits = failures().slice(0, RECONNECT_BACKOFF_S.length + 1).map((at, i, all) => (i ? at - all[i - 1]! : 0)).slice(1);
+  t.ok(waits.length === RECONNECT_BACKOFF_S.length && waits.every((w, i) => w >= RECONNECT_BACKOFF_S[i]! * 1000 - 250 && w < RECONNECT_BACKOFF_S[i]! * 1000 + 2500),
+    `reconnect waits ${waits.map((w) => (w / 1000).toFixed(1)).join(', ')} s follow the steps ${RECONNECT_BACKOFF_S.join(', ')} s`);
   t.ok(outboxState(dataDir).rows > 0, `events wait in the outbox (${outboxState(dataDir).rows}) after ${((Date.now() - awayAt) / 1000).toFixed(0)} s without a broker`);
   await broker.start();
   const backAt = Date.now();

@@ -67,9 +67,13 @@ for (const backend of ['ffmpeg', 'gstreamer'] as const) {
     t.equal(decoder.pid, undefined, 'the decoder is not even started');
 
     const frames: SampledFrame[] = [];
-    sampler.on('frame', (f) => frames.push(f));
+    const sums: number[] = [];
+    // read when it comes: the camera's next picture is written into the same buffer
+    sampler.on('frame', (f) => { frames.push(f); sums.push(f.data.reduce((a, b) => a + b, 0)); });
     await until(() => frames.length >= 4, 90_000, 'four sampled frames');
     const f = frames.at(-1)!;
+    t.equal(new Set(frames.map((x) => x.data.buffer)).size, 1, `every picture of the camera is decoded into one buffer (${frames.length} samples): its memory does not grow with samples`);
+    t.ok(new Set(sums).size > 1, 'and each sample is a new picture in it (the scene moves)');
     t.equal(f.width, 640, 'a 1280x720 stream is sampled at 640 px wide');
     t.equal(f.height, 360, 'keeping its aspect');
     t.equal(f.data.length, 640 * 360 * 3, 'packed RGB24');

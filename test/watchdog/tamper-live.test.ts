@@ -1,6 +1,6 @@
 import t from 'tap';
 import Database from 'better-sqlite3';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DaemonProcess, sleep, until, writeConfig } from '../support/daemon.js';
 import { FOOTAGE, FootageCamera, type Effect } from '../support/footage-camera.js';
@@ -54,6 +54,8 @@ t.test('each tamper raises its kind within 20 s, with a redacted still; normal l
   // the stills are written after their events, one at a time, at low priority
   const tampered = CAMERAS.filter((c) => c.expect && raised(c.id));
   await until(() => tampered.every((c) => new RegExp(`"camera":"${c.id}".*tamper still written`).test(daemon.output)), 120_000, 'every still written').catch(() => undefined);
+  t.notOk(readFileSync(`/proc/${daemon.pid}/maps`, 'utf8').includes('onnxruntime'),
+    'the stills were redacted in a child process: the daemon itself never loaded ONNX Runtime (docs/tamper.md, memory)');
   const { code } = await daemon.stop();
   t.equal(code, 0, 'the daemon stops cleanly');
 

@@ -2,7 +2,7 @@ import t from 'tap';
 import { tamperPictures } from '../support/tamper-pictures.js';
 import { Catalog } from '../../recorder/catalog/catalog.js';
 import type { SampledFrame } from '../../recorder/frame-sampler.js';
-import { TamperMonitor } from '../../watchdog/tamper-monitor.js';
+import { LEARN_KEPT, TamperMonitor } from '../../watchdog/tamper-monitor.js';
 
 /*
  * The monitor's timing on its own, against a real catalog: a change is raised after
@@ -49,5 +49,39 @@ t.test('a change is raised after persistence_s, and the monitor is unsettled exa
   feed(29, normal[i++ % normal.length]!);
   t.same(raised.map((r) => [r.type, r.kind, r.atMs]).at(-1), ['tamper_cleared', 'covered', 29], 'cleared once it was back 10 s');
   t.equal(monitor.unsettled, false, 'and settled');
+  await monitor.stop();
+});
+
+t.test('learning holds a bounded memory whatever learn_s: at most LEARN_KEPT samples, as bytes, spread over the whole time', async (t) => {
+  const catalog = Catalog.open(t.testdir());
+  t.teardown(() => catalog.close());
+  const raised: string[] = [];
+  const monitor = new TamperMonitor('cam', {
+    catalog, raise: (type, _camera, data) => raised.push(`${type} ${String(data.kind)}`),
+    settings: { enabled: true, sensitivity: 'medium', persistence_s: 10, learn_s: 3600 },
+  }).start();
+  const { normal, covered } = tamperPictures(W, H);
+  const t0 = Date.now();
+  const feed = (s: number, data: Buffer) => void monitor.onFrame({ camera: 'cam', atMs: t0 + s * 1000, width: W, height: H, data });
+  const coarseBytes = 160 * 120; // the ~160 px wide copy of a 320x240 picture, a byte a pixel
+  let most = 0;
+  // an hour of samples 10 s apart; someone stands in front of the lens in one of every 7
+  for (let s = 0; s < 3600; s += 10) {
+    feed(s, (s / 10) % 7 === 3 ? covered : normal[(s / 10) % normal.length]!);
+    most = Math.max(most, monitor.learningBytes);
+  }
+  t.equal(monitor.view.state, 'learning', 'still learning within learn_s (3600 s)');
+  t.ok(most <= (LEARN_KEPT + 1) * coarseBytes, `never more than ${LEARN_KEPT + 1} coarse pictures as bytes held (at most ${most} bytes, over 360 samples)`);
+  feed(3600, normal[0]!);
+  t.equal(monitor.view.state, 'ok', 'learned at learn_s');
+  t.equal(monitor.learningBytes, 0, 'and what learning held is let go');
+  const ref = catalog.activeViewReference('cam')!;
+  const learned = JSON.parse(ref.data) as { samples: number; learned_from_ms: number; learned_to_ms: number };
+  t.ok(learned.samples > LEARN_KEPT / 2 && learned.samples <= LEARN_KEPT + 1, `from ${learned.samples} samples`);
+  t.same([learned.learned_from_ms, learned.learned_to_ms], [t0, t0 + 3600_000], 'spread over the whole hour, first to last');
+  for (let s = 3610; s <= 3660; s += 10) feed(s, normal[(s / 10) % normal.length]!);
+  t.same(raised, [], 'the view it learned is the normal one: the passer-by is not in it');
+  for (let s = 3670; s <= 3690; s += 2) feed(s, covered);
+  t.same(raised, ['tamper_suspected covered'], 'and a covered lens is raised against it');
   await monitor.stop();
 });

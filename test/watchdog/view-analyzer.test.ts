@@ -7,6 +7,7 @@ import { pino } from 'pino';
 import { Catalog } from '../../recorder/catalog/catalog.js';
 import { FrameDecoder } from '../../recorder/frame-decoder.js';
 import type { SampledFrame } from '../../recorder/frame-sampler.js';
+import { describeFrame, learnReference } from '../../watchdog/tamper-analysis.js';
 import { TamperMonitor } from '../../watchdog/tamper-monitor.js';
 import { ViewAnalysis, type ViewJob } from '../../watchdog/view-analysis.js';
 import { ViewAnalyzer } from '../../watchdog/view-analyzer.js';
@@ -54,6 +55,24 @@ t.test('the thread answers what the analysis in line answers, and a covered came
   t.same(raised.map((r) => [r.type, r.kind]), [['tamper_suspected', 'covered']], 'the covered lens is raised');
   t.ok(charged > 0, 'the thread\'s time is charged to the sampler\'s budget');
   await monitor.stop();
+});
+
+t.test('what the analysis keeps of a camera between pictures is bounded: its last picture as bytes and its reference, however many pictures', (t) => {
+  const analysis = new ViewAnalysis();
+  const reference = learnReference(normal.map((data, i) => describeFrame({ width: W, height: H, data }, i * 1000)));
+  const job = (camera: string, data: Buffer, withReference = true): ViewJob => ({
+    kind: 'view', camera, width: W, height: H, data, reference: withReference ? { id: 1, data: reference } : null,
+  });
+  analysis.run(job('plain', normal[0]!, false));
+  t.equal(analysis.heldBytes('plain'), W * H, `without a reference: the previous picture, a byte a pixel (${W * H}), not Float32 (${W * H * 4})`);
+  analysis.run(job('cam', normal[0]!));
+  const first = analysis.heldBytes('cam');
+  for (let i = 0; i < 30; i++) analysis.run(job('cam', i % 7 === 3 ? covered : normal[i % normal.length]!));
+  t.equal(analysis.heldBytes('cam'), first, `the same ${first} bytes after 30 more pictures`);
+  t.ok(first < W * H * 4, 'less than one Float32 picture, reference included');
+  analysis.forget('cam');
+  t.equal(analysis.heldBytes('cam'), 0, 'a camera no longer watched holds nothing');
+  t.end();
 });
 
 t.test('stale pictures are dropped, not queued: one waiting per camera, a bound over all', async (t) => {
