@@ -9,6 +9,7 @@ import { Catalog } from '../recorder/catalog/catalog.js';
 import { takeCheckpoint, type CheckpointReason } from '../recorder/catalog/checkpoint.js';
 import { BackgroundVerifier } from '../recorder/background-verify.js';
 import { FrameDecoder } from '../recorder/frame-decoder.js';
+import { viewBudget } from '../recorder/frame-sampler.js';
 import type { RecorderBackendOptions } from '../recorder/backends/backend.js';
 import { detectMaskEnforcement, maskProvenance, maskSetHash, type MaskEnforcement } from '../recorder/capture-masks.js';
 import { flagMissing, recoverCamera } from '../recorder/recovery.js';
@@ -316,6 +317,8 @@ export class Daemon {
     const watch = new ViewWatch(cam.id, {
       dataDir: this.dataDir, catalog: this.catalog!, decoder: this.decoder, raise: this.raise, log: this.log,
       tamper: cam.tamper, onvif, still: this.stills.write, feed: recorder, analyzer: this.analyzer,
+      // past 16 cameras they share what 16 would take (asked each time: cameras come and go on reload)
+      sampler: { cpuBudget: () => viewBudget(this.views.size) },
       // indexing first: while a closed segment has waited a second for the catalog, views wait
       behind: () => (this.store?.waitingMs ?? 0) > INDEX_BEHIND_MS,
     });

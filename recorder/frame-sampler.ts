@@ -5,6 +5,23 @@ import type { VideoTrack } from './mp4-fragments.js';
 import { SegmentTail, type TailKeyframe } from './segment-tail.js';
 import { stagingDir } from './segment-store.js';
 
+/** The share of one core a camera's view sampling may take: 0.8 %. */
+export const CAMERA_VIEW_BUDGET = 0.008;
+/** Up to this many cameras each gets CAMERA_VIEW_BUDGET; more share what this many would take. */
+export const VIEW_BUDGET_CAMERAS = 16;
+
+/**
+ * A camera's share of one core for view sampling when the box records `cameras`: 0.8 % each up to
+ * 16 cameras, beyond that 1/cameras of 12.8 % (at 64 cameras 0.2 %): view watching grows with the
+ * cameras only up to an eighth of a core, so on a small box it never rivals recording (at 64
+ * cameras on two cores 0.8 % each was half a core, bench/README.md). Each camera is then sampled
+ * less often, never less often than the sampler's longest interval (10 s), and a change being
+ * confirmed is still sampled at every keyframe.
+ */
+export function viewBudget(cameras: number): number {
+  return Math.min(CAMERA_VIEW_BUDGET, (CAMERA_VIEW_BUDGET * VIEW_BUDGET_CAMERAS) / Math.max(1, cameras));
+}
+
 /**
  * One decoded picture of a camera, downscaled: packed RGB24 rows (the shape redaction's Frame has).
  * `data` is the camera's one picture buffer, written over by its next sample of the same size
@@ -43,8 +60,9 @@ export interface FrameSamplerOptions {
   /** nor less often than this, whatever the cost */
   maxIntervalMs?: number;
   /** share of one core sampling may take on average, decoding and the listeners' work on each
-   * frame together (default 0.008: 0.8 %, leaving room for the rest under 1 %); it sets the interval */
-  cpuBudget?: number;
+   * frame together (default 0.008: 0.8 %, leaving room for the rest under 1 %); it sets the interval.
+   * A function is asked each time (a share that follows the number of cameras). */
+  cpuBudget?: number | (() => number);
   /** without a feed: how often the staging dir is looked at */
   pollMs?: number;
   /**
@@ -166,7 +184,8 @@ export class FrameSampler extends EventEmitter<FrameSamplerEvents> {
     if (this.opts.behind?.()) return max;
     const sorted = [...this.costs].sort((a, b) => a - b);
     const costMs = sorted.length ? sorted[Math.floor(sorted.length / 2)]! : 0;
-    return Math.min(max, Math.max(min, costMs / (this.opts.cpuBudget ?? 0.008)));
+    const budget = typeof this.opts.cpuBudget === 'function' ? this.opts.cpuBudget() : this.opts.cpuBudget ?? CAMERA_VIEW_BUDGET;
+    return Math.min(max, Math.max(min, costMs / budget));
   }
 
   private wantKeyframe(): boolean {

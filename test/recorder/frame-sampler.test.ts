@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { createBackend } from '../../recorder/backends/create.js';
 import type { RecorderBackend } from '../../recorder/backends/backend.js';
 import { FrameDecoder } from '../../recorder/frame-decoder.js';
-import { FrameSampler, type RecordingFeed, type SampledFrame, type StreamInfo } from '../../recorder/frame-sampler.js';
+import { CAMERA_VIEW_BUDGET, FrameSampler, viewBudget, type RecordingFeed, type SampledFrame, type StreamInfo } from '../../recorder/frame-sampler.js';
 import { boxHeader, parseMoof, parseMoov, type FragmentSample } from '../../recorder/mp4-fragments.js';
 import { stagingDir } from '../../recorder/segment-store.js';
 import { CameraSim } from '../support/camera-sim.js';
@@ -100,6 +100,14 @@ for (const backend of ['ffmpeg', 'gstreamer'] as const) {
   });
 }
 
+t.test('view sampling shares an eighth of a core past 16 cameras: 0.8 % each up to 16, then 12.8 % split', async (t) => {
+  t.equal(CAMERA_VIEW_BUDGET, 0.008);
+  for (const n of [1, 2, 16]) t.equal(viewBudget(n), 0.008, `${n} camera(s): 0.8 % each`);
+  t.equal(viewBudget(0), 0.008, 'no camera yet counts as one');
+  t.ok(Math.abs(viewBudget(32) - 0.004) < 1e-12, '32 cameras: 0.4 % each');
+  t.ok(Math.abs(viewBudget(64) - 0.002) < 1e-12, '64 cameras: 0.2 % each');
+  for (const n of [17, 40, 64, 200]) t.ok(Math.abs(viewBudget(n) * n - 0.128) < 1e-12, `${n} cameras take 12.8 % of a core together`);
+});
 t.test('the decoder dying costs samples, never recording; a new one takes over', async (t) => {
   const sim = await new CameraSim({ mounts: ['cam'], fps: 10, gop: 10 }).start();
   t.teardown(() => sim.kill());
@@ -138,8 +146,10 @@ t.test('the interval follows the cost budget; a hurried sampler takes every keyf
   const recorder = createBackend('ffmpeg', { camera: 'cam', url: sim.url('cam'), safeUrl: sim.url('cam'), stagingDir: stagingDir(dataDir, 'cam'), segmentSeconds: 2, timeoutSeconds: 5 }, log);
   recorder.start();
   t.teardown(() => recorder.stop());
-  // a budget no decode fits in: the interval is the longest allowed, 4 s
-  const sampler = new FrameSampler('cam', { dataDir, decoder, log, minIntervalMs: 1000, maxIntervalMs: 4000, cpuBudget: 1e-6 });
+  // a budget no decode fits in: the interval is the longest allowed, 4 s (a function, asked each
+  // time, as the daemon gives it: the share follows the number of cameras)
+  let budget = 1e-6;
+  const sampler = new FrameSampler('cam', { dataDir, decoder, log, minIntervalMs: 1000, maxIntervalMs: 4000, cpuBudget: () => budget });
   const at: number[] = [];
   sampler.on('frame', (f) => at.push(f.atMs));
   sampler.start();
@@ -148,6 +158,10 @@ t.test('the interval follows the cost budget; a hurried sampler takes every keyf
   t.equal(sampler.intervalMs, 4000, 'the cost sets the interval: the longest');
   const slow = at.slice(1).map((x, i) => x - at[i]!);
   t.ok(slow.every((g) => g >= 3500), `one sample per 4 s (gaps ${slow.join(', ')} ms)`);
+  budget = 1;
+  t.equal(sampler.intervalMs, 1000, 'the budget asked again: a whole core, the cost fits in the shortest interval');
+  budget = 1e-6;
+  t.equal(sampler.intervalMs, 4000, 'and back');
   sampler.hurry = true;
   t.equal(sampler.intervalMs, 1000, 'hurried: the shortest interval, whatever the cost');
   const from = at.length;
