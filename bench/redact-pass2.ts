@@ -8,9 +8,8 @@
  *
  *   npm run build && node dist/bench/redact-pass2.js [--seconds 6] [--rounds 3] [--out F.json]
  */
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { videoInfo } from '../common/media-probe.js';
@@ -18,16 +17,10 @@ import { hide } from '../redaction/effects.js';
 import { watermark } from '../redaction/watermark.js';
 import { decodeFrames, Encoder, type PixelFormat } from '../redaction/video-io.js';
 import { CLK_TCK, readStat } from './proc-tree.js';
+import { clip, finishResults, MEGAMIND, startResults } from './redact-clips.js';
 
-const MEGAMIND = '/usr/share/doc/opencv-doc/examples/data/Megamind.avi';
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '6' }, rounds: { type: 'string', default: '3' }, out: { type: 'string' } } });
 const dir = mkdtempSync(join(tmpdir(), 'edge-nvr-bench-pass2-'));
-
-function input(w: number, h: number, label: string): string {
-  const path = join(dir, `in-${label}.mp4`);
-  execFileSync('ffmpeg', ['-v', 'error', '-y', '-i', MEGAMIND, '-t', values.seconds!, '-an', '-vf', `scale=${w}:${h},fps=15`, '-c:v', 'libx264', '-preset', 'veryfast', '-g', '30', path]);
-  return path;
-}
 
 /** One second pass in `pixFmt`: CPU ms a frame of this process and of its reaped children. */
 async function pass2(path: string, pixFmt: PixelFormat): Promise<{ node: number; ffmpeg: number; frames: number }> {
@@ -50,10 +43,10 @@ async function pass2(path: string, pixFmt: PixelFormat): Promise<{ node: number;
   return { node: (c.user + c.system) / 1000 / frames, ffmpeg: ((k / CLK_TCK) * 1000) / frames, frames };
 }
 
-const results: Record<string, unknown> = { date: new Date().toISOString(), cpus: cpus().length, cpu: cpus()[0]?.model, load_at_start: loadavg()[0], seconds: Number(values.seconds) };
+const results = startResults(Number(values.seconds));
 try {
   for (const [w, h, label] of [[1280, 720, 'megamind-720p'], [1920, 1080, 'megamind-1080p']] as const) {
-    const path = input(w, h, label);
+    const path = clip(dir, MEGAMIND, Number(values.seconds), w, h, label);
     const runs: Record<PixelFormat, Array<{ node: number; ffmpeg: number }>> = { rgb24: [], yuv420p: [] };
     for (let r = 0; r < Number(values.rounds); r++) {
       for (const fmt of (r % 2 === 0 ? ['rgb24', 'yuv420p'] : ['yuv420p', 'rgb24']) as PixelFormat[]) runs[fmt].push(await pass2(path, fmt));
@@ -67,8 +60,4 @@ try {
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
-results.load_at_end = loadavg()[0];
-if (values.out) {
-  mkdirSync(join(values.out, '..'), { recursive: true });
-  writeFileSync(values.out, JSON.stringify(results, null, 2) + '\n');
-}
+finishResults(results, values.out);

@@ -15,14 +15,13 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CLK_TCK, readStat } from './proc-tree.js';
+import { clip, finishResults, MEGAMIND, startResults, VTEST } from './redact-clips.js';
 import { baseline, current, runJobs, type Impl, type StageProfile } from './redact-impl.js';
 
-const MEGAMIND = '/usr/share/doc/opencv-doc/examples/data/Megamind.avi';
-const VTEST = '/usr/share/doc/opencv-doc/examples/data/vtest.avi';
 const CASCADE_GZ = '/usr/share/doc/opencv-doc/opencv4/html/haarcascade_frontalface_default.xml.gz';
 const CASCADE = '/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml';
 
@@ -30,13 +29,6 @@ const { values } = parseArgs({ options: { seconds: { type: 'string', default: '1
   profile: { type: 'boolean', default: false } } });
 const seconds = Number(values.seconds);
 const dir = mkdtempSync(join(tmpdir(), 'edge-nvr-bench-redact-'));
-
-function input(src: string, w: number, h: number, label: string): string {
-  const path = join(dir, `in-${label}.mp4`);
-  execFileSync('ffmpeg', ['-v', 'error', '-y', '-i', src, '-t', String(seconds), '-an', '-vf', `scale=${w}:${h},fps=15`, '-c:v', 'libx264',
-    '-preset', 'veryfast', '-g', '30', path]);
-  return path;
-}
 
 /** CPU seconds of this process's reaped children (gst-launch). */
 function childCpu(): number {
@@ -98,11 +90,10 @@ function cpuPerFrame(r: { node_cpu_ms_per_frame?: number; ffmpeg_cpu_ms_per_fram
 }
 
 const impls = [current(), ...(values.baseline ? [baseline(values.baseline)] : [])];
-const results: Record<string, unknown> = { date: new Date().toISOString(), cpus: cpus().length, cpu: cpus()[0]?.model, load_at_start: loadavg()[0], seconds,
-  versions: impls.map((i) => i.label) };
+const results: Record<string, unknown> = { ...startResults(seconds), versions: impls.map((i) => i.label) };
 try {
   for (const [src, w, h, label] of [[MEGAMIND, 1280, 720, 'megamind-720p'], [MEGAMIND, 1920, 1080, 'megamind-1080p'], [VTEST, 1280, 720, 'vtest-720p']] as const) {
-    const path = input(src, w, h, label);
+    const path = clip(dir, src, seconds, w, h, label);
     const frames = frameCount(path);
     const now = await edgeNvr(impls[0]!, path, label);
     const before = impls[1] ? await edgeNvr(impls[1], path, label) : undefined;
@@ -116,9 +107,5 @@ try {
 } finally {
   for (const i of impls) i.cleanup();
 }
-results.load_at_end = loadavg()[0];
-if (values.out) {
-  mkdirSync(join(values.out, '..'), { recursive: true });
-  writeFileSync(values.out, JSON.stringify(results, null, 2) + '\n');
-}
+finishResults(results, values.out);
 rmSync(dir, { recursive: true, force: true });

@@ -11,9 +11,8 @@
  *
  *   npm run build && node dist/bench/region-cache.js [--seconds 6] [--out F.json]
  */
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { videoInfo } from '../common/media-probe.js';
@@ -21,19 +20,12 @@ import type { Box } from '../redaction/frame.js';
 import { RegionCache } from '../redaction/region-cache.js';
 import { TextDetector } from '../redaction/text-detector.js';
 import { decodeFrames } from '../redaction/video-io.js';
+import { clip, finishResults, MEGAMIND, startResults, VTEST } from './redact-clips.js';
 
-const MEGAMIND = '/usr/share/doc/opencv-doc/examples/data/Megamind.avi';
-const VTEST = '/usr/share/doc/opencv-doc/examples/data/vtest.avi';
 const EVERY = 5;
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '6' }, out: { type: 'string' }, only: { type: 'string' } } });
 const dir = mkdtempSync(join(tmpdir(), 'edge-nvr-bench-region-cache-'));
-
-function input(src: string, w: number, h: number, label: string): string {
-  const path = join(dir, `in-${label}.mp4`);
-  execFileSync('ffmpeg', ['-v', 'error', '-y', '-i', src, '-t', values.seconds!, '-an', '-vf', `scale=${w}:${h},fps=15`, '-c:v', 'libx264', '-preset', 'veryfast', '-g', '30', path]);
-  return path;
-}
 
 async function cpuOf<T>(fn: () => Promise<T>): Promise<[T, number]> {
   const c0 = process.cpuUsage();
@@ -45,10 +37,10 @@ async function cpuOf<T>(fn: () => Promise<T>): Promise<[T, number]> {
 const inter = (a: Box, b: Box) => Math.max(0, Math.min(a.x + a.w, b.x + b.w) - Math.max(a.x, b.x)) * Math.max(0, Math.min(a.y + a.h, b.y + b.h) - Math.max(a.y, b.y));
 
 const detector = await TextDetector.create();
-const results: Record<string, unknown> = { date: new Date().toISOString(), cpus: cpus().length, cpu: cpus()[0]?.model, load_at_start: loadavg()[0], seconds: Number(values.seconds) };
+const results = startResults(Number(values.seconds));
 try {
   for (const [src, w, h, label] of ([[MEGAMIND, 1280, 720, 'megamind-720p'], [VTEST, 1280, 720, 'vtest-720p'], [VTEST, 1920, 1080, 'vtest-1080p']] as const).filter((c) => !values.only || c[3] === values.only)) {
-    const path = input(src, w, h, label);
+    const path = clip(dir, src, Number(values.seconds), w, h, label);
     const cache = new RegionCache();
     let n = 0, rounds = 0, whole = 0, cached = 0, notCovered = 0, wholeBoxes = 0;
     for await (const f of decodeFrames({ path }, await videoInfo(path))) {
@@ -74,8 +66,4 @@ try {
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
-results.load_at_end = loadavg()[0];
-if (values.out) {
-  mkdirSync(join(values.out, '..'), { recursive: true });
-  writeFileSync(values.out, JSON.stringify(results, null, 2) + '\n');
-}
+finishResults(results, values.out);
