@@ -42,8 +42,6 @@ export function ffmpegArgs(opts: RecorderBackendOptions, runStartMs: number): st
 
 /** How far a just-closed segment's modification time may be from now to be used (see onSegmentLine). */
 const FILE_TIME_TRUST_MS = 5000;
-/** How far apart, at most, a refined offset may put two segments that follow each other in media time and still be joined (see reportPending). */
-const CONTIGUOUS_SLACK_MS = 1000;
 
 /**
  * One ffmpeg process recording one camera by stream copy. It runs in its own process group so
@@ -68,8 +66,6 @@ export class FfmpegBackend extends EventEmitter<BackendEvents> implements Record
   wallAnchorMono?: number;
   /** the wall clock against the monotonic one between segment lines: a second's difference is a step */
   private readonly wallSteps = new ClockSteps(1000);
-  /** the last segment reported: media end (s) and wall-clock end (ms) */
-  private lastReported?: { endS: number; endMs: number };
   private stderrTail: string[] = [];
   /** what ffmpeg is given instead of a URL with credentials (see rtsp-relay.ts) */
   private relayed?: RelayedUrl;
@@ -158,8 +154,7 @@ export class FfmpegBackend extends EventEmitter<BackendEvents> implements Record
     // again in the new clock, anchored now (the supervisor marks the segment the step fell in).
     const stepped = this.wallSteps.check() !== undefined;
     if (stepped) {
-      this.lastReported = undefined; // times before the step are in the old clock
-      this.clock = new WriteClock();
+      this.clock = new WriteClock(); // times before the step are in the old clock
       this.wallAnchorMono = undefined;
     }
     this.wallAnchorMono ??= performance.now();
@@ -178,18 +173,9 @@ export class FfmpegBackend extends EventEmitter<BackendEvents> implements Record
   }
 
   private reportPending(): void {
-    const offsetMs = this.clock.offsetMs();
-    if (offsetMs === undefined) return;
+    if (this.clock.offsetMs() === undefined) return;
     for (const { name, startS, endS } of this.pending.splice(0)) {
-      let startMs = offsetMs + startS * 1000;
-      const endMs = offsetMs + endS * 1000;
-      // The offset is refined as better observations come (and old ones leave its window), by
-      // tens or hundreds of ms. Segments that follow each other in media time follow each other
-      // in wall time too: the segment after a refinement starts where the one before ended and
-      // absorbs the correction in its length, instead of overlapping it or leaving a sliver.
-      const prev = this.lastReported;
-      if (prev && Math.abs(startS - prev.endS) < 0.001 && Math.abs(startMs - prev.endMs) < CONTIGUOUS_SLACK_MS && endMs > prev.endMs) startMs = prev.endMs;
-      this.lastReported = { endS, endMs };
+      const { startMs, endMs } = this.clock.date(startS, endS)!;
       this.emit('segment', { camera: this.opts.camera, stagedPath: join(this.opts.stagingDir, name), startMs, endMs });
     }
   }

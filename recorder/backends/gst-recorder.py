@@ -15,8 +15,9 @@ pipeline arrives as one JSON line on stdin:
 
 and every bus message the daemon needs leaves as one JSON line on stdout:
 
-    {"event": "opened"|"closed", "location": F, "wall_ms": T}   splitmuxsink opened/closed file F
-    {"event": "progress"}                                        buffers flow (about once a second)
+    {"event": "opened"|"closed", "location": F, "wall_ms": T, "media_s": M}
+                                                  splitmuxsink opened/closed file F
+    {"event": "progress", "wall_ms": T, "media_s": M}   buffers flow (about once a second)
     {"event": "warning", "text": ...}
     {"event": "error", "element": ..., "message": ..., "debug": ..., "status": 401}
     {"event": "eos"}                                             the stream ended; the files are closed
@@ -25,6 +26,15 @@ Times: `wall_ms` is the wall clock at the file's first (or, closed, next) buffer
 time plus the offset between the wall clock and the pipeline's running time (the pipeline
 clock minus its base time), read here. It does not depend on when the message was read, by
 this process or by the daemon. With rtspsrc, a buffer's running time is when it arrived.
+
+`media_s` is the camera's own time for that buffer (its RTP timestamp, unwrapped, in seconds
+from the run's first picture); progress carries the picture of the last second that arrived
+soonest for its media time. A picture cannot arrive before it was made, so each (media_s,
+wall_ms) pair bounds the camera's offset from above, and the daemon maps media time to the wall
+clock with the smallest (recorder/backends/write-clock.ts, as for ffmpeg). Arrival alone is
+late for the pictures a camera sends in a burst when it starts (its encoder starting, or a
+picture it kept): those would date the first file hundreds of ms late. Without RTP (a file
+source) media_s is absent and wall_ms stands alone.
 
 SIGINT or SIGTERM: EOS into the pipeline (the open file is finished properly), exit 0 once it
 has gone through, or after stop_deadline_ms with the file left open for recovery. Exit status
@@ -38,7 +48,7 @@ import time
 import gi
 
 gi.require_version("Gst", "1.0")
-from gi.repository import GLib, Gst  # noqa: E402
+from gi.repository import GLib, Gst, GstRtp  # noqa: E402
 
 
 def say(event, **fields):
@@ -117,6 +127,52 @@ def main() -> int:
             say("warning", text=f"{n} picture(s) without a timestamp {kind}")
         return verdict
 
+    # The camera's clock: RTP timestamps of the video pad, one per picture (its packets share one)
+    media = {"pad": None, "rate": 90000, "last_ts": None, "last_pts": None, "ns": 0,
+             "frames": [], "best": None}
+
+    def rtp_time(_pad, info):
+        buf = info.get_buffer()
+        if buf is None or buf.pts == Gst.CLOCK_TIME_NONE or buf.pts == media["last_pts"]:
+            return Gst.PadProbeReturn.OK
+        ok, rtp = GstRtp.RTPBuffer.map(buf, Gst.MapFlags.READ)
+        if not ok:
+            return Gst.PadProbeReturn.OK
+        ts = rtp.get_timestamp()
+        rtp.unmap()
+        if media["last_ts"] is not None:
+            step = (ts - media["last_ts"]) % (1 << 32)
+            if step >= 1 << 31:
+                step -= 1 << 32  # backwards (reordered pictures)
+            step_ns = step * 1_000_000_000 // media["rate"]
+            pts_step = buf.pts - media["last_pts"]
+            # A camera that restarts its RTP clock mid-stream: follow arrival across the jump
+            media["ns"] += step_ns if abs(step_ns - pts_step) < 1_000_000_000 else pts_step
+        media["last_ts"], media["last_pts"] = ts, buf.pts
+        media["frames"].append((buf.pts, media["ns"]))
+        if len(media["frames"]) > 256:
+            del media["frames"][:128]
+        offset = buf.pts - media["ns"]
+        if media["best"] is None or offset < media["best"][0]:
+            media["best"] = (offset, buf.pts, media["ns"])
+        return Gst.PadProbeReturn.OK
+
+    def on_pad_added(_src, pad):
+        caps = pad.get_current_caps() or pad.query_caps(None)
+        s = caps.get_structure(0) if caps and caps.get_size() else None
+        if media["pad"] is not None or s is None or s.get_string("media") != "video":
+            return
+        ok, rate = s.get_int("clock-rate")
+        media["pad"], media["rate"] = pad, rate if ok and rate > 0 else 90000
+        pad.add_probe(Gst.PadProbeType.BUFFER, rtp_time)
+
+    def media_s(running_time: int):
+        """The media time of the picture at `running_time` (a file's first or next picture)."""
+        if not media["frames"]:
+            return None
+        pts, ns = min(reversed(media["frames"]), key=lambda f: abs(f[0] - running_time))
+        return round((ns + running_time - pts) / 1e9, 6)
+
     def wall_ms(running_time: int):
         clock = pipeline.get_clock()
         if clock is None:
@@ -143,9 +199,14 @@ def main() -> int:
                 event = "opened" if name.endswith("opened") else "closed"
                 if event == "opened":
                     state["opened"] += 1
-                say(event, location=s.get_string("location"), wall_ms=wall_ms(rt) if ok else None)
+                say(event, location=s.get_string("location"), wall_ms=wall_ms(rt) if ok else None,
+                    **({"media_s": media_s(rt)} if ok and media["frames"] else {}))
             elif name == "progress" and msg.src.get_name() == "progress":
-                say("progress")
+                best, media["best"] = media["best"], None
+                if best is None:
+                    say("progress")
+                else:
+                    say("progress", wall_ms=wall_ms(best[1]), media_s=round(best[2] / 1e9, 6))
             elif name == "GstRTSPSrcTimeout":
                 say("warning", text="no data from the camera (RTCP timeout)")
         elif t == Gst.MessageType.EOS:
@@ -185,6 +246,7 @@ def main() -> int:
             GLib.timeout_add(int(req.get("stop_deadline_ms", 5000)), finish)
         return True
 
+    src.connect("pad-added", on_pad_added)
     progress = pipeline.get_by_name("progress")
     if progress is not None:
         progress.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, stamp)

@@ -10,6 +10,8 @@ import { maskSvg, type MaskEncoder } from '../capture-masks.js';
 import type { BackendEvents, RecorderBackend, RecorderBackendOptions } from './backend.js';
 import { withParentDeathSignal } from './orphans.js';
 import { killGroup, waitForExit, watchChildEnd } from './process-group.js';
+import { WriteClock } from './write-clock.js';
+import { ClockSteps } from '../../common/clock-steps.js';
 
 /** The recording child ships beside the compiled code's sources: dist/recorder/... -> recorder/... */
 export const GST_RECORDER = fileURLToPath(new URL('./gst-recorder.py', import.meta.url)).replace('/dist/recorder/', '/recorder/');
@@ -115,9 +117,9 @@ export function checkGstreamer(script = GST_RECORDER): Promise<{ ok: boolean; de
       const out = `${stdout}`.trim();
       if (!err) return resolve({ ok: true, detail: out });
       const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? `${PYTHON} not found`
-        : /No module named 'gi'|Namespace Gst/.test(`${stderr}`) ? 'python3-gi or gir1.2-gstreamer-1.0 missing'
+        : /No module named 'gi'|Namespace Gst/.test(`${stderr}`) ? 'python3-gi, gir1.2-gstreamer-1.0 or gir1.2-gst-plugins-base-1.0 missing'
           : out || `${stderr}`.trim().split('\n').at(-1) || 'the check failed';
-      resolve({ ok: false, detail: `${why}; install python3-gi gir1.2-gstreamer-1.0 gstreamer1.0-plugins-good gstreamer1.0-plugins-bad` });
+      resolve({ ok: false, detail: `${why}; install python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 gstreamer1.0-plugins-good gstreamer1.0-plugins-bad` });
     });
   });
 }
@@ -126,8 +128,11 @@ export function checkGstreamer(script = GST_RECORDER): Promise<{ ok: boolean; de
 export interface GstChildEvent {
   event: 'opened' | 'closed' | 'progress' | 'warning' | 'error' | 'eos';
   location?: string;
-  /** wall-clock ms of the file's first (opened) or next (closed) buffer, from the pipeline clock */
+  /** wall-clock ms of the file's first (opened) or next (closed) buffer, from the pipeline clock;
+   * progress: of the picture of the last second that arrived soonest for its media time */
   wall_ms?: number | null;
+  /** that buffer's time on the camera's clock (RTP), s from the run's first picture; absent without RTP */
+  media_s?: number;
   text?: string;
   element?: string;
   path?: string;
@@ -140,8 +145,11 @@ export interface GstChildEvent {
 interface Fragment {
   location: string;
   startMs?: number;
+  /** the camera's media time of its first picture */
+  startS?: number;
   /** set when splitmuxsink reports the file closed */
   endMs?: number;
+  endS?: number;
   closed: boolean;
 }
 
@@ -160,8 +168,12 @@ interface Fragment {
  * its own, and it computes each file's wall-clock time itself from the pipeline clock.
  *
  * Times: the child reports each file's first and next buffer as wall-clock ms (running time
- * mapped through the pipeline clock, see gst-recorder.py); a file's close is exactly the next
- * one's open. When the daemon reads that line does not matter.
+ * mapped through the pipeline clock, see gst-recorder.py) with its time on the camera's clock
+ * (RTP), and once a second the picture that arrived soonest for its camera time. A file's
+ * close is exactly the next one's open. Files are dated through the camera's clock with the
+ * smallest offset seen (WriteClock, as ffmpeg's): arrival alone dated the first file of a run
+ * late by the burst a camera sends as it starts (up to half a second measured). When the daemon
+ * reads a line does not matter.
  *
  * Exits: EOS (the camera closed the connection, or rtspsrc's RTCP timeout after a long stall)
  * and ERROR (unreachable, refused, 401/404, write failure) end the run with `requested: false`.
@@ -186,6 +198,10 @@ export class GstreamerBackend extends EventEmitter<BackendEvents> implements Rec
   private readonly fragments: Fragment[] = [];
   /** when the wall clock of the newest reported times was read (the child reads it at every file) */
   wallAnchorMono?: number;
+  /** the camera's media time -> wall clock, from the child's arrival times (see WriteClock) */
+  private clock = new WriteClock();
+  /** the wall clock against the monotonic one between the child's lines: a second's difference is a step */
+  private readonly wallSteps = new ClockSteps(1000);
   private mediaSeen = false;
   private startTimer?: NodeJS.Timeout;
 
@@ -279,19 +295,23 @@ export class GstreamerBackend extends EventEmitter<BackendEvents> implements Rec
   private onChildEvent(e: GstChildEvent): void {
     switch (e.event) {
       case 'opened':
-        this.fragments.push({ location: String(e.location), startMs: e.wall_ms ?? undefined, closed: false });
+        this.observe(e);
+        this.fragments.push({ location: String(e.location), startMs: e.wall_ms ?? undefined, startS: e.media_s, closed: false });
         this.onMedia();
         return;
       case 'closed': {
         const fragment = this.fragments.find((f) => f.location === String(e.location) && !f.closed);
         if (!fragment) return;
+        this.observe(e);
         fragment.closed = true;
         fragment.endMs = e.wall_ms ?? undefined;
+        fragment.endS = e.media_s;
         this.wallAnchorMono = performance.now();
         this.reportClosed(false);
         return;
       }
       case 'progress':
+        this.observe(e);
         this.onMedia();
         return;
       case 'warning':
@@ -316,7 +336,10 @@ export class GstreamerBackend extends EventEmitter<BackendEvents> implements Rec
   private reportClosed(final: boolean): void {
     for (let head = this.fragments[0]; head?.closed; head = this.fragments[0]) {
       this.fragments.shift();
-      const { location, startMs, endMs } = head;
+      const { location, startS, endS } = head;
+      // through the camera's clock where the child saw RTP; its arrival times alone otherwise
+      const { startMs, endMs } = (typeof startS === 'number' && typeof endS === 'number' && endS > startS
+        ? this.clock.date(startS, endS) : undefined) ?? head;
       if (startMs === undefined || endMs === undefined || endMs <= startMs) {
         // no frame in it; recovery discards staged files without video
         this.log?.debug({ camera: this.opts.camera, location }, 'empty segment left for recovery');
@@ -328,6 +351,12 @@ export class GstreamerBackend extends EventEmitter<BackendEvents> implements Rec
       this.log?.warn({ camera: this.opts.camera, files: this.fragments.map((f) => f.location) },
         'segments not closed by gstreamer stay in staging for recovery');
     }
+  }
+
+  /** A (media time, arrival) pair from the child; after a step of the wall clock the earlier ones are in the old clock. */
+  private observe(e: GstChildEvent): void {
+    if (this.wallSteps.check() !== undefined) this.clock = new WriteClock();
+    if (typeof e.media_s === 'number' && typeof e.wall_ms === 'number') this.clock.observe(e.media_s, e.wall_ms);
   }
 
   private onMedia(): void {
@@ -350,7 +379,7 @@ export class GstreamerBackend extends EventEmitter<BackendEvents> implements Rec
     if (this.eosSeen) return `camera ${this.opts.safeUrl} closed the stream (EOS)${this.lastWarning ? `: ${this.lastWarning}` : ''}`;
     const last = this.stderrTail.at(-1) ?? '';
     if (/No module named 'gi'|Namespace Gst not available|cannot import name/.test(this.stderrTail.join('\n'))) {
-      return `GStreamer backend not available here: ${last} (install python3-gi and gir1.2-gstreamer-1.0)`;
+      return `GStreamer backend not available here: ${last} (install python3-gi, gir1.2-gstreamer-1.0 and gir1.2-gst-plugins-base-1.0)`;
     }
     const how = signal ? `was killed by ${signal}` : `exited with status ${code}`;
     return `gstreamer recorder ${how}${last ? `: ${last}` : ''}`;
