@@ -68,12 +68,23 @@ for (const backend of ['ffmpeg', 'gstreamer'] as const) {
 
     const frames: SampledFrame[] = [];
     const sums: number[] = [];
-    // read when it comes: the camera's next picture is written into the same buffer
-    sampler.on('frame', (f) => { frames.push(f); sums.push(f.data.reduce((a, b) => a + b, 0)); });
-    await until(() => frames.length >= 4, 90_000, 'four sampled frames');
+    const sum = (b: Buffer) => b.reduce((a, x) => a + x, 0);
+    // read when it comes: the next picture is written into the same buffer
+    sampler.on('frame', (f) => { frames.push(f); sums.push(sum(f.data)); });
+    // a second camera's sampler (of the same recording: what matters is that it is another sampler)
+    const other = new FrameSampler('cam', { dataDir, decoder, log, minIntervalMs: 1000, cpuBudget: 1 });
+    const others: SampledFrame[] = [];
+    other.on('frame', (f) => others.push(f));
+    other.start();
+    t.teardown(() => other.stop());
+    await until(() => frames.length >= 4 && others.length >= 1, 90_000, 'four sampled frames, and one of the other sampler');
     const f = frames.at(-1)!;
-    t.equal(new Set(frames.map((x) => x.data.buffer)).size, 1, `every picture of the camera is decoded into one buffer (${frames.length} samples): its memory does not grow with samples`);
+    const fSum = sums[frames.length - 1];
+    t.equal(new Set([...frames, ...others].map((x) => x.data.buffer)).size, 1, `every picture of every camera is decoded into one buffer (${frames.length} + ${others.length} samples): memory grows neither with samples nor with cameras`);
     t.ok(new Set(sums).size > 1, 'and each sample is a new picture in it (the scene moves)');
+    const again = await f.still!();
+    t.not(again.data.buffer, f.data.buffer, "a frame's still is a picture of its own");
+    t.same([again.width, again.height, sum(again.data)], [f.width, f.height, fSum], 'the same picture, decoded again from the keyframe the frame kept');
     t.equal(f.width, 640, 'a 1280x720 stream is sampled at 640 px wide');
     t.equal(f.height, 360, 'keeping its aspect');
     t.equal(f.data.length, 640 * 360 * 3, 'packed RGB24');
