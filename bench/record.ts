@@ -23,6 +23,7 @@ import { ffmpegArgs } from '../recorder/backends/ffmpeg.js';
 import { withParentDeathSignal } from '../recorder/backends/orphans.js';
 import { CameraSim } from '../test/support/camera-sim.js';
 import { CLK_TCK, descendants, TreeSampler, type TreeMeasurement } from './proc-tree.js';
+import { unitEnvironment } from './unit-env.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** dist/bench/record.js -> repository root (also right when run from bench/ with tsx) */
@@ -31,18 +32,6 @@ const CLI = join(ROOT, 'dist', 'daemon', 'cli.js');
 /** real footage (people walking, 768x576) from Debian's opencv-doc, when installed */
 const VTEST = '/usr/share/doc/opencv-doc/examples/data/vtest.avi';
 const BACKENDS: BackendName[] = ['ffmpeg', 'gstreamer'];
-
-/**
- * The environment the installed unit gives the daemon (every `Environment=` of
- * systemd/edge-nvr.service: NODE_OPTIONS, the allocator's settings, ...), read from the unit of the
- * build being run (`<root>/dist/daemon/cli.js` -> `<root>/systemd/`), so a baseline build runs
- * with its own.
- */
-function unitEnvironment(cli: string): Record<string, string> {
-  const root = cli.replace(/\/dist\/daemon\/cli\.js$/, '');
-  const unit = readFileSync(join(root, 'systemd', 'edge-nvr.service'), 'utf8');
-  return Object.fromEntries([...unit.matchAll(/^Environment=([A-Za-z_][A-Za-z0-9_]*)=(.*)$/gm)].map((m) => [m[1]!, m[2]!.trim()]));
-}
 
 interface Options {
   cameras: number[];
