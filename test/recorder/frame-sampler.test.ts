@@ -170,39 +170,43 @@ t.test('the interval follows the cost budget; a hurried sampler takes every keyf
   t.ok(quick.every((g) => g <= 2500), `a sample about every keyframe, 1 s apart (gaps ${quick.join(', ')} ms)`);
 });
 
-for (const backend of ['ffmpeg', 'gstreamer'] as const) {
-  t.test(`${backend}: told by the recorder, not polling: samples follow the recording across segments, the staging dir is rarely listed`, async (t) => {
-    const sim = await new CameraSim({ mounts: ['cam'], fps: 10, gop: 10 }).start();
-    t.teardown(() => sim.kill());
-    const dataDir = t.testdir();
-    const decoder = new FrameDecoder(log);
-    t.teardown(() => decoder.stop());
-    const recorder = createBackend(backend, { camera: 'cam', url: sim.url('cam'), safeUrl: sim.url('cam'), stagingDir: stagingDir(dataDir, 'cam'), segmentSeconds: 2, timeoutSeconds: 5 }, log);
+// both backends at once, as a daemon runs them: one simulator, a recorder and a sampler per backend, one decoder
+t.test('told by the recorder, not polling: samples follow the recording across segments, the staging dir is rarely listed (ffmpeg and gstreamer side by side)', async (t) => {
+  const BACKENDS = ['ffmpeg', 'gstreamer'] as const;
+  const sim = await new CameraSim({ mounts: [...BACKENDS], fps: 10, gop: 10 }).start();
+  t.teardown(() => sim.kill());
+  const dataDir = t.testdir();
+  const decoder = new FrameDecoder(log);
+  t.teardown(() => decoder.stop());
+  const runs = BACKENDS.map((backend) => {
+    const recorder = createBackend(backend, { camera: backend, url: sim.url(backend), safeUrl: sim.url(backend), stagingDir: stagingDir(dataDir, backend), segmentSeconds: 2, timeoutSeconds: 5 }, log);
     // what the camera supervisor passes on: media written, a segment closed
     const feed = new EventEmitter();
-    let closed = 0;
+    const run = { backend, recorder, closed: 0, frames: [] as SampledFrame[], sampler: undefined as unknown as FrameSampler };
     recorder.on('progress', () => feed.emit('progress'));
-    recorder.on('segment', (s) => { closed++; feed.emit('closed', s); });
+    recorder.on('segment', (seg) => { run.closed++; feed.emit('closed', seg); });
     recorder.start();
     t.teardown(() => recorder.stop());
     // a budget any decode fits in: a sample at every keyframe, at most one a second
-    const sampler = new FrameSampler('cam', { dataDir, decoder, log, minIntervalMs: 1000, cpuBudget: 1, feed: feed as unknown as RecordingFeed });
-    const frames: SampledFrame[] = [];
-    sampler.on('frame', (f) => frames.push(f));
-    sampler.start();
-    t.teardown(() => sampler.stop());
-    await until(() => frames.length >= 1 && closed >= 1, 40_000, 'a first sample and a closed segment');
-    const from = { frames: frames.length, closed, listings: sampler.dirListings };
-    await until(() => closed >= from.closed + 4, 40_000, 'four more segments');
-    const taken = frames.slice(from.frames);
-    t.ok(taken.length >= closed - from.closed, `sampled on, across ${closed - from.closed} segment boundaries (${taken.length} samples)`);
-    t.ok(taken.every((f) => Date.now() - f.atMs < 12_000), `each of the recording as it grew (gaps ${taken.slice(1).map((f, i) => f.atMs - taken[i]!.atMs).join(", ")} ms)`);
-    t.ok((sampler.stream?.fps ?? 0) > 5, `the frame rate still measured (${sampler.stream?.fps})`);
-    const listings = sampler.dirListings - from.listings;
-    // polled twice a second it listed the dir 16 times in 8 s; told, it opens the next file by name
-    t.ok(listings <= 3, `the staging dir listed ${listings} times over ${closed - from.closed} segments`);
+    run.sampler = new FrameSampler(backend, { dataDir, decoder, log, minIntervalMs: 1000, cpuBudget: 1, feed: feed as unknown as RecordingFeed });
+    run.sampler.on('frame', (f) => run.frames.push(f));
+    run.sampler.start();
+    t.teardown(() => run.sampler.stop());
+    return run;
   });
-}
+  await until(() => runs.every((r) => r.frames.length >= 1 && r.closed >= 1), 40_000, 'a first sample and a closed segment of each');
+  const from = runs.map((r) => ({ frames: r.frames.length, closed: r.closed, listings: r.sampler.dirListings }));
+  await until(() => runs.every((r, i) => r.closed >= from[i]!.closed + 4), 40_000, 'four more segments of each');
+  for (const [i, { backend, sampler, frames, closed }] of runs.entries()) {
+    const taken = frames.slice(from[i]!.frames);
+    t.ok(taken.length >= closed - from[i]!.closed, `${backend}: sampled on, across ${closed - from[i]!.closed} segment boundaries (${taken.length} samples)`);
+    t.ok(taken.every((f) => Date.now() - f.atMs < 12_000), `${backend}: each of the recording as it grew (gaps ${taken.slice(1).map((f, j) => f.atMs - taken[j]!.atMs).join(", ")} ms)`);
+    t.ok((sampler.stream?.fps ?? 0) > 5, `${backend}: the frame rate still measured (${sampler.stream?.fps})`);
+    const listings = sampler.dirListings - from[i]!.listings;
+    // polled twice a second it listed the dir 16 times in 8 s; told, it opens the next file by name
+    t.ok(listings <= 3, `${backend}: the staging dir listed ${listings} times over ${closed - from[i]!.closed} segments`);
+  }
+});
 
 t.test('indexing first: while indexing is behind, unhurried samples wait for the longest interval; a confirmation does not', async (t) => {
   const decoder = new FrameDecoder(log);
