@@ -22,6 +22,17 @@ export interface ProcStat {
   comm: string;
 }
 
+/** Each thread of a process and its CPU seconds so far (threads that ended are not listed). */
+function threadTimes(pid: number): Array<{ pid: number; tid: number; cpuSeconds: number }> {
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return [];
+  }
+  return tids.map(Number).map((tid) => ({ pid, tid, cpuSeconds: (readStat(pid, tid)?.self ?? 0) / CLK_TCK }));
+}
+
 /** One /proc/<pid>/stat (or a thread's, `/proc/<pid>/task/<tid>/stat`), or null if the process is gone. */
 export function readStat(pid: number, tid?: number): ProcStat | null {
   let text: string;
@@ -123,6 +134,8 @@ export interface TreeMeasurement {
   rootRss: Array<{ atMs: number; bytes: number }>;
   /** most processes seen in the tree at once */
   maxPids: number;
+  /** at the last sample, each thread of the roots with its CPU seconds, most first (the main thread's tid is its pid) */
+  rootThreads: Array<{ pid: number; tid: number; cpuSeconds: number }>;
   samples: number;
   /** distinct processes ever seen in the tree (restarts show up here) */
   distinctProcesses: number;
@@ -147,6 +160,7 @@ export class TreeSampler {
   private readonly rootRss: Array<{ atMs: number; bytes: number }> = [];
   private readonly seen = new Set<string>();
   /** last reading of each root: a root that exits mid-run keeps what it used */
+  private lastThreads: TreeMeasurement['rootThreads'] = [];
   private readonly lastRootTicks = new Map<number, { self: number; total: number; main: number }>();
 
   constructor(private readonly roots: () => number[], private readonly intervalMs = 500) {}
@@ -164,6 +178,7 @@ export class TreeSampler {
     let ticks = 0;
     let rootTicks = 0;
     let mainTicks = 0;
+    const threads: TreeMeasurement['rootThreads'] = [];
     let rss = 0;
     let pss = 0;
     let rootRss = 0;
@@ -178,6 +193,7 @@ export class TreeSampler {
         this.lastRootTicks.set(s.pid, { self: s.self, total: s.self + s.reaped, main });
         rootTicks += s.self;
         mainTicks += main;
+        threads.push(...threadTimes(s.pid));
         rootRss += r;
       }
     }
@@ -188,6 +204,7 @@ export class TreeSampler {
       rootTicks += t.self;
       mainTicks += t.main;
     }
+    if (threads.length) this.lastThreads = threads.sort((a, b) => b.cpuSeconds - a.cpuSeconds);
     const atMs = Date.now() - this.startedMs;
     const sample: TreeSample = { atMs, cpuSeconds: ticks / CLK_TCK, rootSelfSeconds: rootTicks / CLK_TCK, rootMainThreadSeconds: mainTicks / CLK_TCK, rssBytes: rss, pssBytes: pss, rootRssBytes: rootRss, pids: tree.length };
     this.last = sample;
@@ -210,6 +227,7 @@ export class TreeSampler {
       cpuSeconds: last.cpuSeconds,
       rootSelfSeconds: last.rootSelfSeconds,
       rootMainThreadSeconds: last.rootMainThreadSeconds,
+      rootThreads: this.lastThreads,
       peakRssBytes: this.peakRss,
       peakPssBytes: this.peakPss,
       cpu: this.cpu,

@@ -277,6 +277,8 @@ interface RunResult {
   nodeCpuSeconds?: number;
   /** its main thread (the event loop) alone; the rest of nodeCpuSeconds is its other threads */
   nodeMainThreadCpuSeconds?: number;
+  /** the Node process's busiest threads at the end, CPU s (`main` the event loop, others by tid) */
+  nodeThreadsCpuSeconds?: Array<[string, number]>;
   peakRssMB: number;
   peakPssMB: number;
   /** % of one core used by the whole tree after the first WARM_MS (start-up and connect excluded) */
@@ -535,6 +537,7 @@ async function runDaemon(n: number, backend: BackendName, o: Options, cli = CLI)
       cpuSeconds: round(phase.measured.cpuSeconds),
       nodeCpuSeconds: round(phase.measured.rootSelfSeconds),
       nodeMainThreadCpuSeconds: round(phase.measured.rootMainThreadSeconds),
+      nodeThreadsCpuSeconds: phase.measured.rootThreads.slice(0, 8).map((th) => [th.tid === th.pid ? 'main' : String(th.tid), round(th.cpuSeconds)]),
       peakRssMB: round(phase.measured.peakRssBytes / MB, 1),
       peakPssMB: round(phase.measured.peakPssBytes / MB, 1),
       steadyCorePercent: round(steadyCorePercent(phase.measured, o.seconds), 1),
@@ -773,6 +776,7 @@ async function main(): Promise<void> {
     const empty = Object.entries(r.segmentsPerCamera).filter(([, c]) => c === 0).map(([cam]) => cam);
     if (empty.length) failures.push(`${n} camera(s), ${who}: no segments for ${empty.join(', ')}`);
     for (const p of r.problems) console.error(`[${n} camera(s)]   ${who} problem: ${p}`);
+    if (r.nodeThreadsCpuSeconds) console.error(`[${n} camera(s)]   ${who} busiest threads, CPU s: ${r.nodeThreadsCpuSeconds.map(([t, s]) => `${t} ${s}`).join(', ')}`);
     for (const w of r.logWarnings ?? []) console.error(`[${n} camera(s)]   ${who} log: ${w}`);
   };
   for (const n of o.cameras) {
