@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import type { Catalog, SegmentRow } from './catalog/catalog.js';
 import { ChainWalker } from './catalog/chain.js';
 import { GENESIS, segmentHash } from './catalog/hash-chain.js';
+import { sleepUnlessAborted } from '../common/deadlines.js';
 
 export const VERIFY_META = 'integrity.verify';
 const PAGE = 50;
@@ -43,10 +44,6 @@ export interface VerifierOptions {
   minPassMs?: number;
 }
 
-const sleep = (ms: number, signal: AbortSignal) => new Promise<void>((resolve) => {
-  const t = setTimeout(resolve, ms);
-  signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
-});
 
 export class BackgroundVerifier {
   private readonly abort = new AbortController();
@@ -83,7 +80,7 @@ export class BackgroundVerifier {
       const p = this.progress;
       if (p.pass_started_ms === null) {
         const wait = (p.last_full_pass_ms ?? 0) - (p.last_full_pass_s ?? 0) * 1000 + minPass - Date.now();
-        if (wait > 0) await sleep(Math.min(wait, minPass), signal);
+        if (wait > 0) await sleepUnlessAborted(Math.min(wait, minPass), signal);
         if (signal.aborted) return;
         Object.assign(p, { pass_started_ms: Date.now(), cursor: 0, pass_segments: 0, pass_bytes: 0 });
       }
@@ -152,7 +149,7 @@ export class BackgroundVerifier {
         read += bytesRead;
         this.progress.pass_bytes += bytesRead;
         const ahead = read / bytesPerMs - (performance.now() - started);
-        if (ahead > 0) await sleep(ahead, signal);
+        if (ahead > 0) await sleepUnlessAborted(ahead, signal);
         if (signal.aborted) return;
       }
     } finally {

@@ -21,6 +21,7 @@ import type { RaiseEvent } from '../watchdog/events.js';
 import { httpsPut, PutError } from './https-put.js';
 import { exportEntries, tarLength, tarStream } from './tar-stream.js';
 import { checkTarget, hostKey, type UploadTarget } from './target.js';
+import { settleWithin } from '../common/deadlines.js';
 
 export const UPLOADER_ACTOR = 'edge-nvr';
 /** the longest wait between looks at the queue (a clock step moves due times) */
@@ -98,8 +99,7 @@ export class Uploader {
     this.stopped = true;
     clearTimeout(this.timer);
     this.abort.abort(new Error('the daemon is stopping'));
-    let t: NodeJS.Timeout | undefined;
-    await Promise.race([this.running, new Promise<void>((r) => { t = setTimeout(r, STOP_WAIT_MS); })]).finally(() => clearTimeout(t));
+    await settleWithin(this.running ?? Promise.resolve(), STOP_WAIT_MS, undefined);
   }
 
   private kick(delayMs = 0): void {

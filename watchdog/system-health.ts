@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { access, open, readdir, readFile, statfs, unlink } from 'node:fs/promises';
 import { loadavg, totalmem, freemem, uptime } from 'node:os';
 import { join } from 'node:path';
+import { settleWithin } from '../common/deadlines.js';
 
 /**
  * The box's own health, for the MQTT health message, `edge-nvr status` and the watchdog.
@@ -131,12 +132,7 @@ export function probeWritable(dir: string): Promise<{ ok: boolean; error?: strin
   if (running) return Promise.resolve({ ok: false, error: 'EBUSY: the previous probe has not finished' });
   const probe = writeProbe(dir).finally(() => probing.delete(dir));
   probing.set(dir, probe);
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<{ ok: boolean; error?: string }>((resolve) => {
-    timer = setTimeout(() => resolve({ ok: false, error: 'ETIMEDOUT' }), PROBE_TIMEOUT_MS);
-    timer.unref();
-  });
-  return Promise.race([probe, timeout]).finally(() => clearTimeout(timer));
+  return settleWithin(probe, PROBE_TIMEOUT_MS, { ok: false, error: 'ETIMEDOUT' }, { unref: true });
 }
 
 async function writeProbe(dir: string): Promise<{ ok: boolean; error?: string }> {

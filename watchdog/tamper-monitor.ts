@@ -8,6 +8,7 @@ import {
 } from './tamper-analysis.js';
 import { ViewAnalysis, type ViewAnswer, type ViewJob } from './view-analysis.js';
 import type { ViewAnalyzer } from './view-analyzer.js';
+import { settleWithin } from '../common/deadlines.js';
 
 export const TAMPER_KINDS = ['covered', 'defocused', 'moved', 'frozen', 'camera_reported', 'replaced', 'stream_changed'] as const;
 export type TamperKind = (typeof TAMPER_KINDS)[number];
@@ -113,9 +114,7 @@ export class TamperMonitor {
   /** Stops taking samples; resolves once the stills being written are (or after a deadline). */
   async stop(): Promise<void> {
     this.stopped = true;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.all(this.writing), new Promise((r) => { timer = setTimeout(r, STILL_DRAIN_MS); })]);
-    clearTimeout(timer);
+    await settleWithin(Promise.all(this.writing), STILL_DRAIN_MS, undefined);
   }
 
   get view(): ViewState {

@@ -17,6 +17,7 @@ import { requestProblems } from '../../evidence/bundle-format.js';
 import type { Topics } from './topics.js';
 import type { UploadKind } from '../../recorder/catalog/uploads.js';
 import { TargetError, type UploadTarget } from '../../uploads/target.js';
+import { settleWithin } from '../../common/deadlines.js';
 
 /** What every egress request carries besides its arguments. */
 export interface EgressCall {
@@ -150,11 +151,7 @@ export class CommandProcessor {
   async stop(why = 'the daemon is stopping'): Promise<void> {
     clearInterval(this.summaryTimer);
     this.cancel.abort(new Error(why));
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.allSettled([...this.inflight]),
-      new Promise<void>((r) => { timer = setTimeout(r, EGRESS_STOP_MS); }),
-    ]).finally(() => clearTimeout(timer));
+    await settleWithin(Promise.allSettled([...this.inflight]), EGRESS_STOP_MS, undefined);
   }
 
   private async handleNow(topic: string, payload: Buffer): Promise<CommandOutcome | undefined> {

@@ -10,6 +10,7 @@ import { CommandProcessor, type EgressHandlers } from './commands.js';
 import { buildHealth, cameraViews, healthChanges } from './health.js';
 import { discoveryMessages } from './home-assistant.js';
 import { Outbox, OUTBOX_MAX_ROWS } from './outbox.js';
+import { settleWithin } from '../../common/deadlines.js';
 import type { CameraStatePayload, HealthPayload, StatusPayload } from './payloads.js';
 import { safeResponseTopic, Topics } from './topics.js';
 
@@ -258,24 +259,19 @@ export class MqttReporter {
     const client = this.client;
     if (!client) { this.stopped = true; return; }
     await this.commands?.stop(reconnecting ? 'the MQTT settings were reloaded' : undefined);
-    await withTimeout(Promise.allSettled([...this.pending]).then(() => undefined), STOP_TIMEOUT_MS);
+    await settleWithin(Promise.allSettled([...this.pending]), STOP_TIMEOUT_MS, undefined);
     if (client.connected && !reconnecting) {
       const offline = JSON.stringify(this.status('offline', 'clean_stop'));
-      await withTimeout(new Promise<void>((resolve) => client.publish(this.topics.status, offline, { qos: 1, retain: true }, (err) => {
+      await settleWithin(new Promise<void>((resolve) => client.publish(this.topics.status, offline, { qos: 1, retain: true }, (err) => {
         if (!err) this.remember(META_LAST_STATUS, offline);
         resolve();
-      })), STOP_TIMEOUT_MS);
+      })), STOP_TIMEOUT_MS, undefined);
     }
     this.stopped = true;
-    await withTimeout(new Promise<void>((resolve) => client.end(false, {}, () => resolve())), STOP_TIMEOUT_MS);
+    await settleWithin(new Promise<void>((resolve) => client.end(false, {}, () => resolve())), STOP_TIMEOUT_MS, undefined);
     client.end(true);
     this.log.info('mqtt reporter stopped');
   }
-}
-
-function withTimeout(p: Promise<void>, ms: number): Promise<void> {
-  let t: NodeJS.Timeout;
-  return Promise.race([p, new Promise<void>((r) => { t = setTimeout(r, ms); })]).finally(() => clearTimeout(t));
 }
 
 export function redactUrl(url: string): string {

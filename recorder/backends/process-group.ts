@@ -1,4 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
+import { settleWithin } from '../../common/deadlines.js';
 
 /** Signals a child's whole process group (it was spawned `detached`, so it leads one). */
 export function killGroup(proc: ChildProcess, signal: NodeJS.Signals): void {
@@ -11,14 +12,8 @@ export function killGroup(proc: ChildProcess, signal: NodeJS.Signals): void {
 }
 
 /** true when `exited` settles within `ms` */
-export async function waitForExit(exited: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), ms); });
-  try {
-    return await Promise.race([exited.then(() => true), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+export function waitForExit(exited: Promise<unknown>, ms: number): Promise<boolean> {
+  return settleWithin(exited.then(() => true), ms, false);
 }
 
 /** How a child ended: its exit, or the error that kept it from starting. */

@@ -11,6 +11,7 @@
 import type { Logger } from 'pino';
 import { describeDevice, type OnvifDevice, type OnvifTarget } from './onvif.js';
 import { soapRequest, xmlTag as tag } from './onvif-soap.js';
+import { sleepUnlessAborted } from '../../common/deadlines.js';
 
 export type CameraSignal = 'tamper' | 'global_scene_change' | 'image_too_blurry' | 'image_too_dark' | 'image_too_bright';
 
@@ -159,9 +160,6 @@ export class OnvifWatch {
   }
 
   private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.abort.signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
-    });
+    return sleepUnlessAborted(ms, this.abort.signal);
   }
 }

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { settleWithin } from '../../common/deadlines.js';
 import { CameraSim, type CameraSimOptions } from './camera-sim.js';
 import { CLI } from './cli.js';
 
@@ -109,14 +110,8 @@ export class DaemonProcess {
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The promise's value, or null after `ms`; the timer does not outlive the race (a pending one keeps a finished test's process alive until it fires). */
-export async function within<T>(promise: Promise<T>, ms: number): Promise<T | null> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<null>((resolve) => { timer = setTimeout(() => resolve(null), ms); });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+export function within<T>(promise: Promise<T>, ms: number): Promise<T | null> {
+  return settleWithin(promise, ms, null);
 }
 
 /** Polls `ready` until it holds; throws after `timeoutMs`. */
