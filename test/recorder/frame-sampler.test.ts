@@ -39,66 +39,69 @@ function ffprobePackets(path: string): { packets: number; keyframes: number } {
   return { packets: lines.length, keyframes: lines.filter((l) => l.startsWith('K')).length };
 }
 
-for (const backend of ['ffmpeg', 'gstreamer'] as const) {
-  t.test(`${backend}: keyframes of the growing recording, decoded and downscaled, and the stream as recorded`, async (t) => {
-    const sim = await new CameraSim({ mounts: ['cam'], width: 1280, height: 720, fps: FPS, gop: FPS, pattern: 'ball' }).start();
-    t.teardown(() => sim.kill());
-    const dataDir = t.testdir();
-    const decoder = new FrameDecoder(log);
-    t.teardown(() => decoder.stop());
+// both backends at once, as a daemon runs them: one simulator, a recorder and a sampler per backend, one decoder
+t.test('keyframes of the growing recording, decoded and downscaled, and the stream as recorded (ffmpeg and gstreamer side by side)', async (t) => {
+  const BACKENDS = ['ffmpeg', 'gstreamer'] as const;
+  const sim = await new CameraSim({ mounts: [...BACKENDS], width: 1280, height: 720, fps: FPS, gop: FPS, pattern: 'ball' }).start();
+  t.teardown(() => sim.kill());
+  const dataDir = t.testdir();
+  const decoder = new FrameDecoder(log);
+  t.teardown(() => decoder.stop());
+  const runs = BACKENDS.map((backend) => {
     const recorder: RecorderBackend = createBackend(backend, {
-      camera: 'cam', url: sim.url('cam'), safeUrl: sim.url('cam'), stagingDir: stagingDir(dataDir, 'cam'), segmentSeconds: 3, timeoutSeconds: 5,
+      camera: backend, url: sim.url(backend), safeUrl: sim.url(backend), stagingDir: stagingDir(dataDir, backend), segmentSeconds: 3, timeoutSeconds: 5,
     }, log);
     const segments: string[] = [];
-    recorder.on('segment', (s) => segments.push(s.stagedPath));
+    recorder.on('segment', (seg) => segments.push(seg.stagedPath));
     recorder.start();
     t.teardown(() => recorder.stop());
     // a budget any decode fits in: a sample at every keyframe, at most one a second (the interval
     // the cost sets is the subject of its own test below; at the default budget a 720p sample
     // comes every 3-4 s, and four of them took 12 s)
-    const sampler = new FrameSampler('cam', { dataDir, decoder, log, minIntervalMs: 1000, cpuBudget: 1 });
+    const sampler = new FrameSampler(backend, { dataDir, decoder, log, minIntervalMs: 1000, cpuBudget: 1 });
     const streams: StreamInfo[] = [];
-    sampler.on('stream', (s) => streams.push(s));
+    sampler.on('stream', (st) => streams.push(st));
     sampler.start();
     t.teardown(() => sampler.stop());
+    return { backend, segments, sampler, streams, frames: [] as SampledFrame[], sums: [] as number[] };
+  });
 
-    await until(() => (sampler.stream?.fps ?? 0) > 0, 30_000, 'a measured frame rate');
-    t.equal(sampler.samples, 0, 'nothing is decoded while nobody listens');
-    t.equal(decoder.pid, undefined, 'the decoder is not even started');
+  await until(() => runs.every((r) => (r.sampler.stream?.fps ?? 0) > 0), 30_000, 'a measured frame rate of each');
+  for (const { backend, sampler } of runs) t.equal(sampler.samples, 0, `${backend}: nothing is decoded while nobody listens`);
+  t.equal(decoder.pid, undefined, 'the decoder is not even started');
 
-    const frames: SampledFrame[] = [];
-    const sums: number[] = [];
-    // read when it comes: the camera's next picture is written into the same buffer
-    sampler.on('frame', (f) => { frames.push(f); sums.push(f.data.reduce((a, b) => a + b, 0)); });
-    await until(() => frames.length >= 4, 90_000, 'four sampled frames');
+  // read when it comes: the camera's next picture is written into the same buffer
+  for (const r of runs) r.sampler.on('frame', (f) => { r.frames.push(f); r.sums.push(f.data.reduce((a, b) => a + b, 0)); });
+  await until(() => runs.every((r) => r.frames.length >= 4), 90_000, 'four sampled frames of each');
+  for (const { backend, frames, sums, sampler, streams, segments } of runs) {
     const f = frames.at(-1)!;
-    t.equal(new Set(frames.map((x) => x.data.buffer)).size, 1, `every picture of the camera is decoded into one buffer (${frames.length} samples): its memory does not grow with samples`);
-    t.ok(new Set(sums).size > 1, 'and each sample is a new picture in it (the scene moves)');
-    t.equal(f.width, 640, 'a 1280x720 stream is sampled at 640 px wide');
+    t.equal(new Set(frames.map((x) => x.data.buffer)).size, 1, `${backend}: every picture of the camera is decoded into one buffer (${frames.length} samples): its memory does not grow with samples`);
+    t.ok(new Set(sums).size > 1, `${backend}: and each sample is a new picture in it (the scene moves)`);
+    t.equal(f.width, 640, `${backend}: a 1280x720 stream is sampled at 640 px wide`);
     t.equal(f.height, 360, 'keeping its aspect');
     t.equal(f.data.length, 640 * 360 * 3, 'packed RGB24');
-    t.ok(Date.now() - f.atMs < 10_000, 'a sample is of the recording as it grows, not of a closed segment');
+    t.ok(Date.now() - f.atMs < 10_000, `${backend}: a sample is of the recording as it grows, not of a closed segment`);
     let lo = 255, hi = 0;
     for (let i = 0; i < f.data.length; i += 97) { lo = Math.min(lo, f.data[i]!); hi = Math.max(hi, f.data[i]!); }
-    t.ok(hi - lo > 100, `a real picture, not a blank one (values ${lo}..${hi})`);
+    t.ok(hi - lo > 100, `${backend}: a real picture, not a blank one (values ${lo}..${hi})`);
     const gaps = frames.slice(1).map((x, i) => x.atMs - frames[i]!.atMs);
-    t.ok(gaps.every((g) => g >= 800), `no faster than the interval (gaps ${gaps.join(', ')} ms)`);
+    t.ok(gaps.every((g) => g >= 800), `${backend}: no faster than the interval (gaps ${gaps.join(', ')} ms)`);
 
     const s = sampler.stream!;
     t.equal(s.codec, 'h264');
-    t.same([s.width, s.height], [1280, 720], 'the stream as recorded: codec and resolution from the file');
-    t.ok(Math.abs(s.fps! - FPS) <= FPS * 0.15, `the frame rate measured over the fragments: ${s.fps} (camera: ${FPS})`);
+    t.same([s.width, s.height], [1280, 720], `${backend}: the stream as recorded: codec and resolution from the file`);
+    t.ok(Math.abs(s.fps! - FPS) <= FPS * 0.15, `${backend}: the frame rate measured over the fragments: ${s.fps} (camera: ${FPS})`);
     t.ok(streams.length >= 1, 'stream info is reported as it changes');
 
     // the fragment parser against ffprobe, on a segment the recorder closed
     await until(() => segments.length >= 1, 20_000, 'a closed segment');
     const parsed = samplesOf(segments[0]!);
     const probe = ffprobePackets(segments[0]!);
-    t.equal(parsed.samples.length, probe.packets, `every sample of ${segments[0]!.split('/').pop()} found (${probe.packets})`);
+    t.equal(parsed.samples.length, probe.packets, `${backend}: every sample of ${segments[0]!.split('/').pop()} found (${probe.packets})`);
     t.equal(parsed.samples.filter((x) => x.keyframe).length, probe.keyframes, 'and which ones are keyframes');
     t.ok(parsed.samples.every((x) => x.offset + x.size <= statSync(segments[0]!).size), 'inside the file');
-  });
-}
+  }
+});
 
 t.test('view sampling shares an eighth of a core past 16 cameras: 0.8 % each up to 16, then 12.8 % split', async (t) => {
   t.equal(CAMERA_VIEW_BUDGET, 0.008);
@@ -170,39 +173,43 @@ t.test('the interval follows the cost budget; a hurried sampler takes every keyf
   t.ok(quick.every((g) => g <= 2500), `a sample about every keyframe, 1 s apart (gaps ${quick.join(', ')} ms)`);
 });
 
-for (const backend of ['ffmpeg', 'gstreamer'] as const) {
-  t.test(`${backend}: told by the recorder, not polling: samples follow the recording across segments, the staging dir is rarely listed`, async (t) => {
-    const sim = await new CameraSim({ mounts: ['cam'], fps: 10, gop: 10 }).start();
-    t.teardown(() => sim.kill());
-    const dataDir = t.testdir();
-    const decoder = new FrameDecoder(log);
-    t.teardown(() => decoder.stop());
-    const recorder = createBackend(backend, { camera: 'cam', url: sim.url('cam'), safeUrl: sim.url('cam'), stagingDir: stagingDir(dataDir, 'cam'), segmentSeconds: 2, timeoutSeconds: 5 }, log);
+// both backends at once, as a daemon runs them: one simulator, a recorder and a sampler per backend, one decoder
+t.test('told by the recorder, not polling: samples follow the recording across segments, the staging dir is rarely listed (ffmpeg and gstreamer side by side)', async (t) => {
+  const BACKENDS = ['ffmpeg', 'gstreamer'] as const;
+  const sim = await new CameraSim({ mounts: [...BACKENDS], fps: 10, gop: 10 }).start();
+  t.teardown(() => sim.kill());
+  const dataDir = t.testdir();
+  const decoder = new FrameDecoder(log);
+  t.teardown(() => decoder.stop());
+  const runs = BACKENDS.map((backend) => {
+    const recorder = createBackend(backend, { camera: backend, url: sim.url(backend), safeUrl: sim.url(backend), stagingDir: stagingDir(dataDir, backend), segmentSeconds: 2, timeoutSeconds: 5 }, log);
     // what the camera supervisor passes on: media written, a segment closed
     const feed = new EventEmitter();
-    let closed = 0;
+    const run = { backend, recorder, closed: 0, frames: [] as SampledFrame[], sampler: undefined as unknown as FrameSampler };
     recorder.on('progress', () => feed.emit('progress'));
-    recorder.on('segment', (s) => { closed++; feed.emit('closed', s); });
+    recorder.on('segment', (seg) => { run.closed++; feed.emit('closed', seg); });
     recorder.start();
     t.teardown(() => recorder.stop());
     // a budget any decode fits in: a sample at every keyframe, at most one a second
-    const sampler = new FrameSampler('cam', { dataDir, decoder, log, minIntervalMs: 1000, cpuBudget: 1, feed: feed as unknown as RecordingFeed });
-    const frames: SampledFrame[] = [];
-    sampler.on('frame', (f) => frames.push(f));
-    sampler.start();
-    t.teardown(() => sampler.stop());
-    await until(() => frames.length >= 1 && closed >= 1, 40_000, 'a first sample and a closed segment');
-    const from = { frames: frames.length, closed, listings: sampler.dirListings };
-    await until(() => closed >= from.closed + 4, 40_000, 'four more segments');
-    const taken = frames.slice(from.frames);
-    t.ok(taken.length >= closed - from.closed, `sampled on, across ${closed - from.closed} segment boundaries (${taken.length} samples)`);
-    t.ok(taken.every((f) => Date.now() - f.atMs < 12_000), `each of the recording as it grew (gaps ${taken.slice(1).map((f, i) => f.atMs - taken[i]!.atMs).join(", ")} ms)`);
-    t.ok((sampler.stream?.fps ?? 0) > 5, `the frame rate still measured (${sampler.stream?.fps})`);
-    const listings = sampler.dirListings - from.listings;
-    // polled twice a second it listed the dir 16 times in 8 s; told, it opens the next file by name
-    t.ok(listings <= 3, `the staging dir listed ${listings} times over ${closed - from.closed} segments`);
+    run.sampler = new FrameSampler(backend, { dataDir, decoder, log, minIntervalMs: 1000, cpuBudget: 1, feed: feed as unknown as RecordingFeed });
+    run.sampler.on('frame', (f) => run.frames.push(f));
+    run.sampler.start();
+    t.teardown(() => run.sampler.stop());
+    return run;
   });
-}
+  await until(() => runs.every((r) => r.frames.length >= 1 && r.closed >= 1), 40_000, 'a first sample and a closed segment of each');
+  const from = runs.map((r) => ({ frames: r.frames.length, closed: r.closed, listings: r.sampler.dirListings }));
+  await until(() => runs.every((r, i) => r.closed >= from[i]!.closed + 4), 40_000, 'four more segments of each');
+  for (const [i, { backend, sampler, frames, closed }] of runs.entries()) {
+    const taken = frames.slice(from[i]!.frames);
+    t.ok(taken.length >= closed - from[i]!.closed, `${backend}: sampled on, across ${closed - from[i]!.closed} segment boundaries (${taken.length} samples)`);
+    t.ok(taken.every((f) => Date.now() - f.atMs < 12_000), `${backend}: each of the recording as it grew (gaps ${taken.slice(1).map((f, j) => f.atMs - taken[j]!.atMs).join(", ")} ms)`);
+    t.ok((sampler.stream?.fps ?? 0) > 5, `${backend}: the frame rate still measured (${sampler.stream?.fps})`);
+    const listings = sampler.dirListings - from[i]!.listings;
+    // polled twice a second it listed the dir 16 times in 8 s; told, it opens the next file by name
+    t.ok(listings <= 3, `${backend}: the staging dir listed ${listings} times over ${closed - from[i]!.closed} segments`);
+  }
+});
 
 t.test('indexing first: while indexing is behind, unhurried samples wait for the longest interval; a confirmation does not', async (t) => {
   const decoder = new FrameDecoder(log);
