@@ -181,7 +181,7 @@ export class Daemon {
     const cameras = this.config.cameras.filter((c) => c.enabled);
 
     // Before anything records: index what the last run left, set aside what cannot be read, flag what vanished.
-    for (const cam of this.config.cameras) await recoverCamera(this.dataDir, cam.id, catalog, store, this.log, this.quarantined);
+    for (const cam of this.config.cameras) await recoverCamera(this.dataDir, cam.id, catalog, store, this.log, { onQuarantine: this.quarantined });
     flagMissing(this.dataDir, catalog, this.log);
     openDaemonGaps(catalog, cameras.map((c) => c.id), this.log, this.raise);
 

@@ -38,7 +38,19 @@ function listSorted(dir: string, filter: (name: string) => boolean = () => true)
  *    `verify` reports it as inserted.
  * Runs with the camera's backend stopped, so nothing in staging is still being written.
  */
-export async function recoverCamera(dataDir: string, camera: string, catalog: Catalog, store: SegmentStore, log: Logger, onQuarantine?: QuarantineSink): Promise<RecoveryResult> {
+export interface RecoveryOptions {
+  /** told of each file set aside in quarantine */
+  onQuarantine?: QuarantineSink;
+  /**
+   * Whether a recorder left by an earlier run may still write into staging (default true: at
+   * start-up). False after this daemon's own recorder exited (its process group killed): the
+   * scan reads every process's command line, which at each of 64 recorders' exits made a stop slow.
+   */
+  orphansPossible?: boolean;
+}
+
+export async function recoverCamera(dataDir: string, camera: string, catalog: Catalog, store: SegmentStore, log: Logger, opts: RecoveryOptions = {}): Promise<RecoveryResult> {
+  const { onQuarantine, orphansPossible = true } = opts;
   const result: RecoveryResult = { indexed: [], discarded: [], quarantined: [] };
   /** Never a deletion on doubt: only a file proven empty goes; one ffprobe cannot read is kept aside. */
   const setAside = async (abs: string, reason: string) => {
@@ -48,7 +60,7 @@ export async function recoverCamera(dataDir: string, camera: string, catalog: Ca
     onQuarantine?.(camera, q);
   };
   const staging = stagingDir(dataDir, camera);
-  const orphans = killOrphansWriting(staging);
+  const orphans = orphansPossible ? killOrphansWriting(staging) : [];
   if (orphans.length) log.warn({ camera, pids: orphans }, 'killed recorder processes left by an earlier run');
   const staged = listSorted(staging, (n) => parseStagedName(n) !== null).sort((a, b) => {
     const pa = parseStagedName(a)!;

@@ -244,7 +244,7 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
       diskFull: diskIsFull(this.opts.dataDir),
     };
     try {
-      const recovered = await recoverCamera(this.opts.dataDir, this.camera, this.opts.catalog, this.opts.store, this.opts.log);
+      const recovered = await recoverCamera(this.opts.dataDir, this.camera, this.opts.catalog, this.opts.store, this.opts.log, { orphansPossible: false });
       for (const row of recovered.indexed) this.onIndexed(row);
     } catch (err) {
       this.opts.log.error({ camera: this.camera, err }, 'cannot index the segment the recorder left open');

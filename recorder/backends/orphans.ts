@@ -21,10 +21,13 @@ export function withParentDeathSignal(command: string, args: string[], signal = 
 }
 
 /**
- * Kills processes left over from an earlier run that still write into `marker` (a staging dir):
- * the belt to setpriv's braces, for systems without it. Linux /proc only; elsewhere a no-op.
+ * Kills processes left over from an earlier run that still write into `dir` (a staging dir: an
+ * argument that is the dir, as the GStreamer child's, or a path inside it, as ffmpeg's output
+ * pattern): the belt to setpriv's braces, for systems without it. Another camera's dir that only
+ * shares a prefix (cam1, cam10) is not a match. Linux /proc only; elsewhere a no-op.
  */
-export function killOrphansWriting(marker: string): number[] {
+export function killOrphansWriting(dir: string): number[] {
+  const inside = `${dir.replace(/\/+$/, '')}/`;
   const killed: number[] = [];
   let pids: string[];
   try {
@@ -35,8 +38,8 @@ export function killOrphansWriting(marker: string): number[] {
   for (const pid of pids) {
     if (Number(pid) === process.pid) continue;
     try {
-      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (!cmdline.includes(marker)) continue;
+      const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      if (!args.some((a) => `${a}/`.includes(inside))) continue;
       process.kill(Number(pid), 'SIGKILL');
       killed.push(Number(pid));
     } catch {
