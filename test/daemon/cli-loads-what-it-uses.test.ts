@@ -48,7 +48,7 @@ t.test('commands that read a data dir load none of the config loader, the daemon
   ];
   for (const [i, [args, code]] of light.entries()) {
     const r = await traced(join(dir, `trace-${i}`), args);
-    t.equal(r.code, code, `${args[0]}: exit ${code}${r.code === code ? "" : ` (${r.stderr.trim()})`}`);
+    t.equal(r.code, code, `${args[0]}: exit ${code}${r.code === code ? '' : ` (${r.stderr.trim()})`}`);
     if (args[0] !== '--help' && args[0] !== 'user') t.ok(r.loaded.some((u) => /\/node_modules\/better-sqlite3\//.test(u)), `${args[0]}: the trace sees it open the catalog`);
     t.same(heavy(r.loaded), [], `${args.slice(0, 2).join(' ')}: none of the heavy modules (${r.loaded.filter((u) => u.startsWith('file:')).length} files loaded)`);
   }
