@@ -22,11 +22,22 @@ export interface ProcStat {
   comm: string;
 }
 
-/** One /proc/<pid>/stat, or null if the process is gone. */
-export function readStat(pid: number): ProcStat | null {
+/** Each thread of a process and its CPU seconds so far (threads that ended are not listed). */
+function threadTimes(pid: number): Array<{ pid: number; tid: number; cpuSeconds: number }> {
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return [];
+  }
+  return tids.map(Number).map((tid) => ({ pid, tid, cpuSeconds: (readStat(pid, tid)?.self ?? 0) / CLK_TCK }));
+}
+
+/** One /proc/<pid>/stat (or a thread's, `/proc/<pid>/task/<tid>/stat`), or null if the process is gone. */
+export function readStat(pid: number, tid?: number): ProcStat | null {
   let text: string;
   try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    text = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8');
   } catch {
     return null;
   }
@@ -100,6 +111,9 @@ export interface TreeSample {
   cpuSeconds: number;
   /** CPU seconds of the roots alone (for the daemon: the Node process itself) */
   rootSelfSeconds: number;
+  /** CPU seconds of the roots' main threads (for the daemon: its event loop; the rest of
+   * rootSelfSeconds is libuv's pool, V8's helpers and the view analysis thread) */
+  rootMainThreadSeconds: number;
   rssBytes: number;
   pssBytes: number;
   rootRssBytes: number;
@@ -110,6 +124,7 @@ export interface TreeMeasurement {
   /** CPU seconds from the roots' start to the last sample */
   cpuSeconds: number;
   rootSelfSeconds: number;
+  rootMainThreadSeconds: number;
   peakRssBytes: number;
   /** the largest sum of Pss seen at a sample */
   peakPssBytes: number;
@@ -119,6 +134,8 @@ export interface TreeMeasurement {
   rootRss: Array<{ atMs: number; bytes: number }>;
   /** most processes seen in the tree at once */
   maxPids: number;
+  /** at the last sample, each thread of the roots with its CPU seconds, most first (the main thread's tid is its pid) */
+  rootThreads: Array<{ pid: number; tid: number; cpuSeconds: number }>;
   samples: number;
   /** distinct processes ever seen in the tree (restarts show up here) */
   distinctProcesses: number;
@@ -143,7 +160,8 @@ export class TreeSampler {
   private readonly rootRss: Array<{ atMs: number; bytes: number }> = [];
   private readonly seen = new Set<string>();
   /** last reading of each root: a root that exits mid-run keeps what it used */
-  private readonly lastRootTicks = new Map<number, { self: number; total: number }>();
+  private lastThreads: TreeMeasurement['rootThreads'] = [];
+  private readonly lastRootTicks = new Map<number, { self: number; total: number; main: number }>();
 
   constructor(private readonly roots: () => number[], private readonly intervalMs = 500) {}
 
@@ -159,6 +177,8 @@ export class TreeSampler {
     const rootSet = new Set(roots);
     let ticks = 0;
     let rootTicks = 0;
+    let mainTicks = 0;
+    const threads: TreeMeasurement['rootThreads'] = [];
     let rss = 0;
     let pss = 0;
     let rootRss = 0;
@@ -169,8 +189,11 @@ export class TreeSampler {
       rss += r;
       pss += readPss(s.pid);
       if (rootSet.has(s.pid)) {
-        this.lastRootTicks.set(s.pid, { self: s.self, total: s.self + s.reaped });
+        const main = readStat(s.pid, s.pid)?.self ?? this.lastRootTicks.get(s.pid)?.main ?? 0;
+        this.lastRootTicks.set(s.pid, { self: s.self, total: s.self + s.reaped, main });
         rootTicks += s.self;
+        mainTicks += main;
+        threads.push(...threadTimes(s.pid));
         rootRss += r;
       }
     }
@@ -179,9 +202,11 @@ export class TreeSampler {
       if (live.has(pid)) continue;
       ticks += t.total;
       rootTicks += t.self;
+      mainTicks += t.main;
     }
+    if (threads.length) this.lastThreads = threads.sort((a, b) => b.cpuSeconds - a.cpuSeconds);
     const atMs = Date.now() - this.startedMs;
-    const sample: TreeSample = { atMs, cpuSeconds: ticks / CLK_TCK, rootSelfSeconds: rootTicks / CLK_TCK, rssBytes: rss, pssBytes: pss, rootRssBytes: rootRss, pids: tree.length };
+    const sample: TreeSample = { atMs, cpuSeconds: ticks / CLK_TCK, rootSelfSeconds: rootTicks / CLK_TCK, rootMainThreadSeconds: mainTicks / CLK_TCK, rssBytes: rss, pssBytes: pss, rootRssBytes: rootRss, pids: tree.length };
     this.last = sample;
     this.peakRss = Math.max(this.peakRss, rss);
     this.peakPss = Math.max(this.peakPss, pss);
@@ -201,6 +226,8 @@ export class TreeSampler {
     return {
       cpuSeconds: last.cpuSeconds,
       rootSelfSeconds: last.rootSelfSeconds,
+      rootMainThreadSeconds: last.rootMainThreadSeconds,
+      rootThreads: this.lastThreads,
       peakRssBytes: this.peakRss,
       peakPssBytes: this.peakPss,
       cpu: this.cpu,

@@ -23,6 +23,8 @@ import { ffmpegArgs } from '../recorder/backends/ffmpeg.js';
 import { withParentDeathSignal } from '../recorder/backends/orphans.js';
 import { CameraSim } from '../test/support/camera-sim.js';
 import { CLK_TCK, descendants, TreeSampler, type TreeMeasurement } from './proc-tree.js';
+import { unitEnvironment } from './unit-env.js';
+import type { WorkCounts } from './work-probe.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** dist/bench/record.js -> repository root (also right when run from bench/ with tsx) */
@@ -31,18 +33,6 @@ const CLI = join(ROOT, 'dist', 'daemon', 'cli.js');
 /** real footage (people walking, 768x576) from Debian's opencv-doc, when installed */
 const VTEST = '/usr/share/doc/opencv-doc/examples/data/vtest.avi';
 const BACKENDS: BackendName[] = ['ffmpeg', 'gstreamer'];
-
-/**
- * The environment the installed unit gives the daemon (every `Environment=` of
- * systemd/edge-nvr.service: NODE_OPTIONS, the allocator's settings, ...), read from the unit of the
- * build being run (`<root>/dist/daemon/cli.js` -> `<root>/systemd/`), so a baseline build runs
- * with its own.
- */
-function unitEnvironment(cli: string): Record<string, string> {
-  const root = cli.replace(/\/dist\/daemon\/cli\.js$/, '');
-  const unit = readFileSync(join(root, 'systemd', 'edge-nvr.service'), 'utf8');
-  return Object.fromEntries([...unit.matchAll(/^Environment=([A-Za-z_][A-Za-z0-9_]*)=(.*)$/gm)].map((m) => [m[1]!, m[2]!.trim()]));
-}
 
 interface Options {
   cameras: number[];
@@ -65,6 +55,8 @@ interface Options {
   baselineCli?: string;
   /** load bench/memory-probe into the daemons: where the Node process's memory goes */
   memoryProbe: boolean;
+  /** load bench/work-probe into the daemons: statements, file calls, log lines and events per segment */
+  workProbe: boolean;
 }
 
 const USAGE = `usage: node dist/bench/record.js [options]
@@ -83,7 +75,9 @@ const USAGE = `usage: node dist/bench/record.js [options]
   --baseline-cli FILE  also run the daemon of another build (its dist/daemon/cli.js: e.g. main in a
                        copy of the tree), before plain ffmpeg, and print this build against it
   --memory-probe       sample the daemon's memory from inside (process.memoryUsage, RssAnon/RssFile, V8
-                       heaps of the main and the analysis thread: bench/memory-probe.ts) and print it`;
+                       heaps of the main and the analysis thread: bench/memory-probe.ts) and print it
+  --work-probe         count the daemon's work per indexed segment (SQLite statements, file calls, log lines,
+                       events: bench/work-probe.ts) and print it`;
 
 function parseOptions(argv: string[]): Options {
   const { values } = parseArgs({
@@ -106,6 +100,7 @@ function parseOptions(argv: string[]): Options {
       'node-args': { type: 'string', default: '' },
       'baseline-cli': { type: 'string' },
       'memory-probe': { type: 'boolean', default: false },
+      'work-probe': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -146,6 +141,7 @@ function parseOptions(argv: string[]): Options {
     nodeArgs: values['node-args'].split(' ').filter(Boolean),
     baselineCli: values['baseline-cli'],
     memoryProbe: values['memory-probe'],
+    workProbe: values['work-probe'],
   };
 }
 
@@ -268,6 +264,10 @@ interface RunResult {
   cpuSeconds: number;
   /** the Node process alone (daemon runs only) */
   nodeCpuSeconds?: number;
+  /** its main thread (the event loop) alone; the rest of nodeCpuSeconds is its other threads */
+  nodeMainThreadCpuSeconds?: number;
+  /** the Node process's busiest threads at the end, CPU s (`main` the event loop, others by tid) */
+  nodeThreadsCpuSeconds?: Array<[string, number]>;
   peakRssMB: number;
   peakPssMB: number;
   /** % of one core used by the whole tree after the first WARM_MS (start-up and connect excluded) */
@@ -287,6 +287,8 @@ interface RunResult {
   problems: string[];
   /** seconds from spawning the recorder(s) to the start of the earliest first segment */
   firstSegmentAfterS: number;
+  /** seconds from spawning the daemon to its "edge-nvr running" (every camera started) */
+  startedAfterS?: number;
   /** holes of more than 0.5 s between consecutive segments of one camera */
   holes: number;
   gaps?: Array<{ camera: string; cause: string; seconds: number | null }>;
@@ -295,6 +297,21 @@ interface RunResult {
   /** the same over the segments that ended after every camera had started ("edge-nvr running") */
   steadyIndexLagS?: { p50: number; p99: number; max: number; segments: number };
   logWarnings?: string[];
+  /** --work-probe: the daemon's work divided by the segments it indexed */
+  work?: WorkPerSegment;
+}
+
+/** What bench/work-probe counted, per indexed segment (the whole run: start-up included). */
+interface WorkPerSegment {
+  segments: number;
+  logLines: number;
+  events: number;
+  statements: number;
+  prepared: number;
+  fsCalls: number;
+  /** the most frequent, per segment */
+  topStatements: Array<[string, number]>;
+  topFs: Array<[string, number]>;
 }
 
 interface ProbeLine {
@@ -315,6 +332,19 @@ interface MemoryAccount {
 }
 
 const PROBE = join(ROOT, 'dist', 'bench', 'memory-probe.js');
+const WORK_PROBE = join(ROOT, 'dist', 'bench', 'work-probe.js');
+
+function workPerSegment(path: string, segments: number, logLines: number, events: number): WorkPerSegment | undefined {
+  if (!existsSync(path) || !segments) return undefined;
+  const c = JSON.parse(readFileSync(path, 'utf8')) as WorkCounts;
+  const per = (n: number) => round(n / segments, 2);
+  const sum = (m: Record<string, number>) => Object.values(m).reduce((a, b) => a + b, 0);
+  const top = (m: Record<string, number>) => Object.entries(m).sort((a, b) => b[1] - a[1]).slice(0, 12).map(([k, n]) => [k, per(n)] as [string, number]);
+  return {
+    segments, logLines: per(logLines), events: per(events), statements: per(sum(c.statements)), prepared: per(c.prepared), fsCalls: per(sum(c.fs)),
+    topStatements: top(c.statements), topFs: top(c.fs),
+  };
+}
 
 function memoryAccount(path: string): MemoryAccount | undefined {
   if (!existsSync(path)) return undefined;
@@ -436,8 +466,11 @@ async function runDaemon(n: number, backend: BackendName, o: Options, cli = CLI)
     // the log goes straight to a file, as it would to journald: the benchmark reads no pipe
     const spawnedMs = Date.now();
     const probePath = join(dir, 'memory-probe.jsonl');
-    const env = { ...process.env, ...unitEnvironment(cli), ...(o.memoryProbe ? { EDGE_NVR_MEMORY_PROBE: probePath } : {}) };
-    const nodeArgs = o.memoryProbe ? [...o.nodeArgs, '--import', PROBE] : o.nodeArgs;
+    const workPath = join(dir, 'work-probe.json');
+    const env = {
+      ...process.env, ...unitEnvironment(cli), ...(o.memoryProbe ? { EDGE_NVR_MEMORY_PROBE: probePath } : {}), ...(o.workProbe ? { EDGE_NVR_WORK_PROBE: workPath } : {}),
+    };
+    const nodeArgs = [...o.nodeArgs, ...(o.memoryProbe ? ['--import', PROBE] : []), ...(o.workProbe ? ['--import', WORK_PROBE] : [])];
     const daemon = own(spawn(process.execPath, [...nodeArgs, cli, 'run', '--config', config], { detached: true, stdio: ['ignore', logFd, logFd], env }));
     closeSync(logFd);
     const phase = await measure(() => [daemon.pid!], sims, o.seconds, exited(daemon));
@@ -456,6 +489,7 @@ async function runDaemon(n: number, backend: BackendName, o: Options, cli = CLI)
     const spans = db.prepare('SELECT camera, start_ms AS start, end_ms AS end FROM segments ORDER BY camera, start_ms').all() as Span[];
     const indexedPaths = new Set((db.prepare('SELECT path FROM segments').all() as Array<{ path: string }>).map((r) => r.path));
     const gaps = db.prepare("SELECT camera, cause, start_ms, end_ms FROM gaps WHERE cause != 'daemon_stopped' ORDER BY id").all() as Array<{ camera: string; cause: string; start_ms: number; end_ms: number | null }>;
+    const events = (db.prepare('SELECT COUNT(*) AS n FROM events').get() as { n: number }).n;
     const lagRows = db.prepare("SELECT end_ms, (indexed_ms - end_ms) / 1000.0 AS s FROM segments WHERE origin = 'recorded' AND indexed_ms < ?").all(stopAtMs) as Array<{ end_ms: number; s: number }>;
     db.close();
     const runningAtMs = readFileSync(logPath, 'utf8').split('\n').map((l) => /"time":(\d+).*"msg":"edge-nvr running"/.exec(l)?.[1]).find(Boolean);
@@ -491,6 +525,8 @@ async function runDaemon(n: number, backend: BackendName, o: Options, cli = CLI)
     return {
       cpuSeconds: round(phase.measured.cpuSeconds),
       nodeCpuSeconds: round(phase.measured.rootSelfSeconds),
+      nodeMainThreadCpuSeconds: round(phase.measured.rootMainThreadSeconds),
+      nodeThreadsCpuSeconds: phase.measured.rootThreads.slice(0, 8).map((th) => [th.tid === th.pid ? 'main' : String(th.tid), round(th.cpuSeconds)]),
       peakRssMB: round(phase.measured.peakRssBytes / MB, 1),
       peakPssMB: round(phase.measured.peakPssBytes / MB, 1),
       steadyCorePercent: round(steadyCorePercent(phase.measured, o.seconds), 1),
@@ -501,6 +537,7 @@ async function runDaemon(n: number, backend: BackendName, o: Options, cli = CLI)
       segmentsPerCamera: perCamera,
       recordedSecondsPerCamera: round(ms / 1000 / n, 1),
       firstSegmentAfterS,
+      startedAfterS: runningAtMs ? round((Number(runningAtMs) - spawnedMs) / 1000, 1) : undefined,
       holes,
       // the daemon, N ffmpeg and (on this system) nothing else; more means restarts or helpers
       processesSeen: phase.measured.distinctProcesses,
@@ -511,6 +548,7 @@ async function runDaemon(n: number, backend: BackendName, o: Options, cli = CLI)
       indexLagS: lagStats(lagRows.map((r) => r.s)),
       steadyIndexLagS: lagStats(lagRows.filter((r) => runningAtMs && r.end_ms > Number(runningAtMs)).map((r) => r.s)),
       logWarnings,
+      work: o.workProbe ? workPerSegment(workPath, segments, readFileSync(logPath, 'utf8').split('\n').filter(Boolean).length, events) : undefined,
     };
   } finally {
     await stopSimulators(sims);
@@ -625,14 +663,15 @@ function table(rows: Row[]): string {
 
 function detailTable(rows: Row[]): string {
   const head = [
-    '| cameras | recorder | Node CPU s | Node RSS MB warm / peak / end | peak PSS MB | peak RSS MB | recorded s/cam | first segment after s | processes seen | simulator % core | other load % core |',
-    '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| cameras | recorder | Node CPU s (event loop) | Node RSS MB warm / peak / end | peak PSS MB | peak RSS MB | recorded s/cam | first segment after s | every camera started after s | processes seen | simulator % core | other load % core |',
+    '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   const body: string[] = [];
   for (const r of rows) {
     for (const [name, x] of [['plain ffmpeg', r.ffmpeg], ...Object.entries(r.daemons).map(([b, d]) => [`daemon, ${b}`, d])] as Array<[string, RunResult]>) {
       const rss = x.nodeRssMB ? `${x.nodeRssMB.warm} / ${x.nodeRssMB.peak} / ${x.nodeRssMB.end}` : '-';
-      body.push(`| ${r.cameras} | ${name} | ${fmt(x.nodeCpuSeconds, 2)} | ${rss} | ${x.peakPssMB} | ${x.peakRssMB} | ${x.recordedSecondsPerCamera} | ${x.firstSegmentAfterS} | ${x.processesSeen} | ${x.simCpuPercent} | ${x.otherCpuPercent} |`);
+      const node = x.nodeCpuSeconds === undefined ? '-' : `${fmt(x.nodeCpuSeconds, 2)} (${fmt(x.nodeMainThreadCpuSeconds, 2)})`;
+      body.push(`| ${r.cameras} | ${name} | ${node} | ${rss} | ${x.peakPssMB} | ${x.peakRssMB} | ${x.recordedSecondsPerCamera} | ${x.firstSegmentAfterS} | ${x.startedAfterS ?? '-'} | ${x.processesSeen} | ${x.simCpuPercent} | ${x.otherCpuPercent} |`);
     }
   }
   return [...head, ...body].join('\n');
@@ -640,17 +679,38 @@ function detailTable(rows: Row[]): string {
 
 /** This build's daemon against the baseline build's, run in the same invocation: ratios (this / baseline). */
 function againstBaseline(rows: Row[], backends: BackendName[]): string {
-  const lines = ['| cameras | backend | index lag p50 / p99 / max: this build (s) | baseline build (s) | p99 ratio | Node CPU s ratio | CPU s ratio | Node RSS peak ratio |', '|---:|---|---:|---:|---:|---:|---:|---:|'];
+  const lines = ['| cameras | backend | index lag p50 / p99 / max: this build (s) | baseline build (s) | p99 ratio | Node CPU s ratio | event loop CPU s ratio | Node CPU per segment ratio | CPU s ratio | Node RSS peak ratio |', '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|'];
   const lag = (x: RunResult) => (x.indexLagS ? `${fmt(x.indexLagS.p50, 2)} / ${fmt(x.indexLagS.p99, 2)} / ${fmt(x.indexLagS.max, 2)}` : '-');
   for (const r of rows) {
     for (const b of backends) {
       const now = r.daemons[b], before = r.daemons[`${b} (baseline build)`];
       if (!now || !before) continue;
       lines.push(`| ${r.cameras} | ${b} | ${lag(now)} | ${lag(before)} | ${fmt((now.indexLagS?.p99 ?? NaN) / (before.indexLagS?.p99 ?? NaN), 2)}`
-        + ` | ${fmt((now.nodeCpuSeconds ?? NaN) / (before.nodeCpuSeconds ?? NaN), 2)} | ${fmt(now.cpuSeconds / before.cpuSeconds, 2)} | ${fmt((now.nodeRssMB?.peak ?? NaN) / (before.nodeRssMB?.peak ?? NaN), 2)} |`);
+        + ` | ${fmt((now.nodeCpuSeconds ?? NaN) / (before.nodeCpuSeconds ?? NaN), 2)} | ${fmt((now.nodeMainThreadCpuSeconds ?? NaN) / (before.nodeMainThreadCpuSeconds ?? NaN), 2)}`
+        + ` | ${fmt(((now.nodeCpuSeconds ?? NaN) / now.segments) / ((before.nodeCpuSeconds ?? NaN) / before.segments), 2)} | ${fmt(now.cpuSeconds / before.cpuSeconds, 2)} | ${fmt((now.nodeRssMB?.peak ?? NaN) / (before.nodeRssMB?.peak ?? NaN), 2)} |`);
     }
   }
   return lines.join('\n');
+}
+
+/** --work-probe: the daemon's work per indexed segment, and its most frequent statements and file calls. */
+function workTable(rows: Row[]): string {
+  const out = [
+    '| cameras | daemon | segments | log lines | events | SQLite statements (prepared) | file calls |',
+    '|---:|---|---:|---:|---:|---:|---:|',
+  ];
+  const detail: string[] = [];
+  for (const r of rows) {
+    for (const [b, x] of Object.entries(r.daemons)) {
+      const w = x.work;
+      if (!w) continue;
+      out.push(`| ${r.cameras} | ${b} | ${w.segments} | ${w.logLines} | ${w.events} | ${w.statements} (${w.prepared}) | ${w.fsCalls} |`);
+      detail.push(`\n${r.cameras} cameras, ${b}, per segment:`);
+      for (const [k, n] of w.topStatements) detail.push(`  ${String(n).padStart(6)}  ${k}`);
+      for (const [k, n] of w.topFs) detail.push(`  ${String(n).padStart(6)}  fs ${k}`);
+    }
+  }
+  return [...out, ...detail].join('\n');
 }
 
 /** --memory-probe: the daemon's memory from inside, at its largest RSS (MB). */
@@ -705,6 +765,7 @@ async function main(): Promise<void> {
     const empty = Object.entries(r.segmentsPerCamera).filter(([, c]) => c === 0).map(([cam]) => cam);
     if (empty.length) failures.push(`${n} camera(s), ${who}: no segments for ${empty.join(', ')}`);
     for (const p of r.problems) console.error(`[${n} camera(s)]   ${who} problem: ${p}`);
+    if (r.nodeThreadsCpuSeconds) console.error(`[${n} camera(s)]   ${who} busiest threads, CPU s: ${r.nodeThreadsCpuSeconds.map(([t, s]) => `${t} ${s}`).join(', ')}`);
     for (const w of r.logWarnings ?? []) console.error(`[${n} camera(s)]   ${who} log: ${w}`);
   };
   for (const n of o.cameras) {
@@ -734,6 +795,7 @@ async function main(): Promise<void> {
   console.log(detailTable(rows));
   if (o.baselineCli) console.log(`\n${againstBaseline(rows, o.backends)}`);
   if (o.memoryProbe) console.log(`\n${memoryTable(rows)}`);
+  if (o.workProbe) console.log(`\n${workTable(rows)}`);
   const date = started.toISOString().slice(0, 10);
   const out = o.json ?? join(ROOT, 'bench', 'results', `record-${date}.json`);
   mkdirSync(dirname(out), { recursive: true });

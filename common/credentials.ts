@@ -68,3 +68,16 @@ export function urlWithoutSecrets(url: string): string {
     return 'invalid url';
   }
 }
+
+/**
+ * A broker's address as it may be logged and shown: scheme, host and port only
+ * (`mqtts://broker.example.com:8883`); an unparsable URL shows as `invalid url`.
+ */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.hostname}${u.port ? `:${u.port}` : ''}`;
+  } catch {
+    return 'invalid url';
+  }
+}

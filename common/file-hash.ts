@@ -24,6 +24,8 @@ export async function sha256Handle(fh: FileHandle): Promise<{ sha256: string; by
       if (bytesRead === 0) break;
       hash.update(buf.subarray(0, bytesRead));
       bytes += bytesRead;
+      // a regular file reads short only at its end: no second trip to the pool to be told so
+      if (bytesRead < CHUNK) break;
     }
   } finally {
     if (spare.length < SPARE_MAX) spare.push(buf);

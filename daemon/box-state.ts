@@ -10,8 +10,10 @@ import { appendAudit, auditTally, type AuditEntry } from '../recorder/catalog/au
 import type { BoxState, EventLine, GapSpan, Health, MqttLink, SnapshotTaken, Totals, VerificationProgress } from '../web/box-state.js';
 import type { Daemon } from './daemon.js';
 import { exportPath } from './egress-handlers.js';
-import { buildHealth } from './mqtt/health.js';
-import { META_LAST_HEALTH, redactUrl, type MqttReporter } from './mqtt/reporter.js';
+import { redactUrl } from '../common/credentials.js';
+import { buildHealth, META_LAST_HEALTH } from './mqtt/health.js';
+// a type only: MQTT.js is loaded only for a box that talks to a broker (lifecycle.ts)
+import type { MqttReporter } from './mqtt/reporter.js';
 import { packageVersion } from './package-root.js';
 
 /** Readers arriving within this long of each other (a page refresh and a scrape) share one health reading. */

@@ -586,7 +586,7 @@ export class Daemon {
     await this.uploads?.stop();
     await this.verifier?.stop();
     await Promise.all([...this.recorders.values()].map((r) => r.stop()));
-    await this.store?.drain();
+    await this.store?.close();
     await this.decoder.stop();
     await this.analyzer.stop();
     await Promise.all([...this.testCameras.values()].map((c) => c.stop()));

@@ -89,11 +89,13 @@ export class TamperStills {
 
   readonly write: StillWriter = (frame, kind) => {
     const out = join(this.daemon.dataDir, 'tamper', frame.camera, `${new Date(frame.atMs).toISOString().replace(/[:.]/g, '-')}-${kind}.jpg`);
-    // a copy: the sampler writes the camera's next picture into the frame's buffer, possibly
-    // before the pipe to the still writer has taken all of this one
-    const done = this.worker.write({
-      camera: frame.camera, width: frame.width, height: frame.height, out, at_ms: frame.atMs, requester: DAEMON_ACTOR, reason: `tamper_suspected ${kind}`,
-    }, Buffer.from(frame.data)).then(() => this.log.info({ camera: frame.camera, kind, out }, 'tamper still written'));
+    // A picture of its own: the sampler's frames decode their keyframe again (their `data` is
+    // every camera's one buffer, written over by the next picture); a frame without one is copied
+    // now, before anything can write over it.
+    const picture = frame.still ? frame.still() : Promise.resolve({ width: frame.width, height: frame.height, data: Buffer.from(frame.data) });
+    const done = picture.then((pic) => this.worker.write({
+      camera: frame.camera, width: pic.width, height: pic.height, out, at_ms: frame.atMs, requester: DAEMON_ACTOR, reason: `tamper_suspected ${kind}`,
+    }, pic.data)).then(() => this.log.info({ camera: frame.camera, kind, out }, 'tamper still written'));
     return { path: relative(this.daemon.dataDir, out), done };
   };
 

@@ -5,8 +5,7 @@ import { startWatchdogPings } from '../watchdog/watchdog-pings.js';
 import { Daemon } from './daemon.js';
 import { egressHandlers } from './egress-handlers.js';
 import type { MqttReporter, ReporterOptions } from './mqtt/reporter.js';
-import { DaemonBoxState } from './box-state.js';
-import { startWeb, type WebServers } from '../web/server.js';
+import type { WebServers } from '../web/server.js';
 import { EXIT } from './args.js';
 import { exitOnUnhandledErrors } from './fatal-errors.js';
 import { ConfigError } from '../config/errors.js';
@@ -137,6 +136,9 @@ async function startHttp(daemon: Daemon, config: Config, log: Logger, mqtt: () =
   const http = config.http;
   if (!http?.listen && !http?.metrics_listen) return undefined;
   try {
+    // loaded only when configured: the page, its users and prom-client are a few MB the
+    // daemon does not carry otherwise (bench/README.md, "Node RSS at 16 cameras: the floor")
+    const [{ startWeb }, { DaemonBoxState }] = await Promise.all([import('../web/server.js'), import('./box-state.js')]);
     return await startWeb({ http, dataDir: daemon.dataDir, state: new DaemonBoxState(daemon, config, log, mqtt), log });
   } catch (err) {
     log.error({ err }, `status page and metrics not started: ${(err as Error).message}`);

@@ -18,8 +18,9 @@ export interface DecodeRequest {
   /**
    * Where the picture is written when it has exactly its size (a caller's buffer reused from
    * sample to sample); a picture of another size goes into a new buffer. The answer's `data` is one or the other.
+   * A function is asked when the picture arrives (a buffer that is replaced while requests queue).
    */
-  into?: Buffer;
+  into?: Buffer | (() => Buffer | undefined);
 }
 
 export interface DecodedPicture {
@@ -49,7 +50,7 @@ interface HelperHeader {
   bytes?: number;
 }
 
-interface Waiter { resolve: (h: HelperHeader, payload: Buffer) => void; reject: (e: Error) => void; timer?: NodeJS.Timeout; into?: Buffer }
+interface Waiter { resolve: (h: HelperHeader, payload: Buffer) => void; reject: (e: Error) => void; timer?: NodeJS.Timeout; into?: DecodeRequest['into'] }
 
 const DECODE_TIMEOUT_MS = 10_000;
 /** a helper that cannot start (python3-av missing) is tried again this much later */
@@ -158,7 +159,7 @@ export class FrameDecoder {
   }
 
   /** The next message from the helper: [header, payload], the payload in `into` when it has its size. */
-  private next(timeoutMs: number, into?: Buffer): Promise<[HelperHeader, Buffer]> {
+  private next(timeoutMs: number, into?: DecodeRequest['into']): Promise<[HelperHeader, Buffer]> {
     return new Promise((resolve, reject) => {
       const w: Waiter = { resolve: (h, p) => resolve([h, p]), reject, into };
       w.timer = setTimeout(() => {
@@ -205,7 +206,8 @@ export class FrameDecoder {
       if (this.buffered < end) { this.needed = end; return; }
       const w = this.waiters.shift()!;
       // copied out now: the receive buffer is written over by the next message
-      const payload = w.into?.length === bytes ? w.into : Buffer.allocUnsafe(bytes);
+      const into = typeof w.into === 'function' ? w.into() : w.into;
+      const payload = into?.length === bytes ? into : Buffer.allocUnsafe(bytes);
       buf.copy(payload, 0, 4 + n, end);
       buf.copyWithin(0, end, this.buffered);
       this.buffered -= end;

@@ -24,11 +24,11 @@ export function viewBudget(cameras: number): number {
 
 /**
  * One decoded picture of a camera, downscaled: packed RGB24 rows (the shape redaction's Frame has).
- * `data` is the camera's one picture buffer, written over by its next sample of the same size
- * (a picture of another size gets a new buffer): read it when the frame comes, or copy it (a
- * tamper still is a copy). A picture still waiting for the analysis thread then reads as the
- * camera's newer one, of the same size: the analyzer keeps one waiting per camera and kind, and
- * the frame that wrote over it replaces it.
+ * `data` is one buffer for every camera's pictures (see SHARED_PICTURE), written over by the next
+ * picture any camera decodes: read it while the frame is emitted, or copy it (the view analyzer
+ * copies a picture that has to wait for its thread). What is kept of the frame for later is its
+ * keyframe, compressed: `still()` decodes it again, in a buffer of its own, when a tamper still
+ * is due.
  */
 export interface SampledFrame {
   camera: string;
@@ -37,6 +37,11 @@ export interface SampledFrame {
   width: number;
   height: number;
   data: Buffer;
+  /**
+   * The same picture again, decoded from its keyframe into a buffer of its own (frames of the
+   * sampler). Without it (a frame made elsewhere, whose `data` is its own) a still copies `data`.
+   */
+  still?: () => Promise<{ width: number; height: number; data: Buffer }>;
 }
 
 /** The camera's stream as recorded: codec and size from the file, the frame rate measured over its fragments. */
@@ -90,6 +95,15 @@ interface FrameSamplerEvents {
   stream: [StreamInfo];
 }
 
+/**
+ * The buffer every camera's sampled picture is decoded into (0.7 MB at 640x360), whatever the
+ * number of cameras. Each camera kept its own last picture for tamper stills: 11 MB of the
+ * daemon's RSS at 16 cameras, for a still that is rare; a frame keeps its keyframe instead (tens
+ * of KB) and decodes it again when a still is due. A frame is emitted as soon as its picture is
+ * decoded, before the decoder (one request at a time) can answer another.
+ */
+const SHARED_PICTURE: { buffer?: Buffer } = {};
+
 const FPS_WINDOW_S = 10;
 /**
  * How early a keyframe may be taken: the file is read when the recorder reports progress, about
@@ -118,11 +132,6 @@ export class FrameSampler extends EventEmitter<FrameSamplerEvents> {
   private costs: number[] = [];
   private fpsWindow: Array<{ samples: number; durationS: number }> = [];
   private track?: VideoTrack;
-  /**
-   * The camera's picture buffer, reused from sample to sample: the memory a camera's sampling
-   * holds is this one picture (0.7 MB at 640x360), whatever the number of samples.
-   */
-  private picture?: Buffer;
   stream: StreamInfo | null = null;
   /** why no frame comes (decoder unavailable, codec not supported), null when they do */
   problem: string | null = null;
@@ -225,16 +234,19 @@ export class FrameSampler extends EventEmitter<FrameSamplerEvents> {
     this.decoding = true;
     this.lastSampleMs = k.atMs;
     try {
-      const pic = await this.opts.decoder.decode({
+      const request = {
         codec: k.track.codec, extradata: k.track.config, sample: k.data, maxWidth: this.opts.maxWidth ?? 640, maxHeight: this.opts.maxHeight ?? 360,
-        into: this.picture,
-      });
-      // a picture of another size came in a buffer of its own (a frame's data always has its
-      // frame's size, and an older frame of another size is never written over): reused from now
-      this.picture = pic.data;
+      };
+      const pic = await this.opts.decoder.decode({ ...request, into: () => SHARED_PICTURE.buffer });
+      // a picture of another size came in a buffer of its own: the one reused from now
+      SHARED_PICTURE.buffer = pic.data;
       this.problem = null;
       this.samples++;
-      const frame: SampledFrame = { camera: this.camera, atMs: k.atMs, width: pic.width, height: pic.height, data: pic.data };
+      const decoder = this.opts.decoder;
+      const frame: SampledFrame = {
+        camera: this.camera, atMs: k.atMs, width: pic.width, height: pic.height, data: pic.data,
+        still: () => decoder.decode(request),
+      };
       // the listeners analyse the frame synchronously: their time counts against the budget too
       const before = process.cpuUsage();
       this.emit('frame', frame);

@@ -13,6 +13,13 @@ export interface IdentityWatchOptions {
   log?: Logger;
 }
 
+/**
+ * A stream of the shape last compared is compared with the pins again at most this often: at 64
+ * cameras the comparison (a catalog read) ran 64 times a second; after a reset the stream is
+ * pinned again within this, plus the view watch's 5 s re-check.
+ */
+const SAME_STREAM_RECHECK_MS = 4000;
+
 /** the daemon, in audit entries it writes on its own */
 export const DAEMON_ACTOR = 'edge-nvr';
 
@@ -26,6 +33,8 @@ export const DAEMON_ACTOR = 'edge-nvr';
 export class IdentityWatch {
   private replaced = false;
   private changed = false;
+  /** the stream shape last compared with the pins, and when (monotonic ms) */
+  private lastStream?: { key: string; atMono: number };
 
   constructor(readonly camera: string, private readonly opts: IdentityWatchOptions) {}
 
@@ -55,6 +64,12 @@ export class IdentityWatch {
   }
 
   onStream(seen: StreamShape): void {
+    // The sampler reports the stream at every fragment (its measured rate moves): a shape just
+    // compared is compared again only after a while (the pins change only on a reset), a new one at once.
+    const key = `${seen.codec} ${seen.width}x${seen.height}`;
+    const atMono = performance.now();
+    if (this.lastStream?.key === key && atMono - this.lastStream.atMono < SAME_STREAM_RECHECK_MS) return;
+    this.lastStream = { key, atMono };
     const pinned = this.pins();
     if (!pinned || pinned.codec === null) {
       this.pin({ codec: seen.codec, width: seen.width, height: seen.height }, 'stream');

@@ -24,6 +24,8 @@ interface Pending {
   key: string;
   job: AnalysisJob;
   resolve: (a: Answered<unknown> | null) => void;
+  /** the job's picture is a copy in one of `spare`'s buffers (it waited for the thread) */
+  held?: boolean;
 }
 
 // the thread's module sits beside this one: .ts where tests run the sources, .js when built
@@ -36,6 +38,8 @@ const RESTART_STEPS_S = [0, 1, 2, 4, 8, 16, 30];
 const EMPTY = new Uint8Array(0);
 /** a thread not loaded within this is stuck too */
 const START_TIMEOUT_MS = 30_000;
+/** buffers of waiting pictures kept for the next ones (more wait only while the thread is slow or starting) */
+const SPARE_BUFFERS = 4;
 
 /**
  * One thread for every camera's view analysis (`view-analysis.ts`): the event loop only posts
@@ -69,6 +73,8 @@ export class ViewAnalyzer {
   private killedBecause?: string;
   /** the picture of the job in the thread: one buffer both sides see, reused (see pump) */
   private shared = new SharedArrayBuffer(0);
+  /** buffers for pictures that wait for the thread, reused (see run) */
+  private readonly spare: Uint8Array[] = [];
   /** per camera, the view reference the running thread was given (it keeps it: sent once, not with every picture) */
   private readonly references = new Map<string, number>();
 
@@ -90,7 +96,25 @@ export class ViewAnalyzer {
       while (this.queue.length > (this.opts.maxQueued ?? 64)) this.drop(0);
       if (!this.worker && !this.restartTimer) this.spawn();
       this.pump();
+      // Still waiting: its picture is copied. The sampler decodes every camera's pictures into one
+      // buffer, written over by the next; most pictures go into the thread's memory at once.
+      const waiting = this.queue.find((p) => p.key === key);
+      if (waiting && !waiting.held) {
+        const data = waiting.job.data;
+        const i = this.spare.findIndex((b) => b.length === data.length);
+        const copy = i >= 0 ? this.spare.splice(i, 1)[0]! : new Uint8Array(data.length);
+        copy.set(data);
+        waiting.job = { ...waiting.job, data: copy };
+        waiting.held = true;
+      }
     });
+  }
+
+  /** A waiting picture's copy is done with: its buffer serves the next one. */
+  private release(p: Pending): void {
+    if (!p.held) return;
+    p.held = false;
+    if (this.spare.length < SPARE_BUFFERS) this.spare.push(p.job.data);
   }
 
   /** A camera no longer watched: the thread lets its pictures go. */
@@ -110,6 +134,7 @@ export class ViewAnalyzer {
       this.inFlight = undefined;
     }
     for (const p of this.queue.splice(0)) p.resolve(null);
+    this.spare.length = 0;
     const w = this.worker;
     this.worker = undefined;
     await w?.terminate();
@@ -118,6 +143,7 @@ export class ViewAnalyzer {
   private drop(index: number): void {
     const [p] = this.queue.splice(index, 1);
     this.dropped++;
+    if (p) this.release(p);
     p?.resolve(null);
   }
 
@@ -153,10 +179,12 @@ export class ViewAnalyzer {
     // The picture goes through memory both threads see, not in the message: cloning 0.7 MB per
     // picture into a message was 1.3 ms of the event loop's time each (2.4 s a minute at 64
     // cameras), a copy into shared memory a tenth of that. It is not transferred either: the
-    // sampler keeps it for stills. One job is in the thread at a time, so one buffer serves.
+    // sampler writes the next camera's picture into the same buffer. One job is in the thread at a
+    // time, so one shared buffer serves.
     const { data } = p.job;
     if (this.shared.byteLength < data.length) this.shared = new SharedArrayBuffer(data.length);
     new Uint8Array(this.shared, 0, data.length).set(data);
+    this.release(p);
     let job: AnalysisJob = { ...p.job, data: EMPTY };
     if (job.kind === 'view' && job.reference) {
       if (this.references.get(job.camera) === job.reference.id) job = { ...job, reference: { id: job.reference.id, data: null } };

@@ -7,6 +7,9 @@ import type { CommandStats } from './commands.js';
 import type { Outbox } from './outbox.js';
 import { STAT_DROPPED } from './outbox.js';
 
+/** `meta` key of the last health the broker acknowledged (JSON, as published); the status page reads it too */
+export const META_LAST_HEALTH = 'mqtt.last_health';
+
 
 export interface CameraView {
   camera: string;

@@ -1,13 +1,14 @@
 import type { MqttClient, IPublishPacket } from 'mqtt';
 import type { Logger } from 'pino';
 import { readSecret } from '../../config/load.js';
+import { redactUrl } from '../../common/credentials.js';
 import type { Config } from '../../config/schema.js';
 import type { Daemon } from '../daemon.js';
 import { registerSecret } from '../log.js';
 import { packageVersion } from '../package-root.js';
 import { connectBroker } from './client.js';
 import { CommandProcessor, type EgressHandlers } from './commands.js';
-import { buildHealth, cameraViews, healthChanges } from './health.js';
+import { buildHealth, cameraViews, healthChanges, META_LAST_HEALTH } from './health.js';
 import { discoveryMessages } from './home-assistant.js';
 import { Outbox, OUTBOX_MAX_ROWS } from './outbox.js';
 import { settleWithin } from '../../common/deadlines.js';
@@ -16,7 +17,6 @@ import { safeResponseTopic, Topics } from './topics.js';
 
 /** `meta` keys holding the last status and health the broker acknowledged (JSON, as published) */
 export const META_LAST_STATUS = 'mqtt.last_status';
-export const META_LAST_HEALTH = 'mqtt.last_health';
 
 const FEED_INTERVAL_MS = 250;
 const STATE_POLL_MS = 1000;
@@ -271,15 +271,6 @@ export class MqttReporter {
     await settleWithin(new Promise<void>((resolve) => client.end(false, {}, () => resolve())), STOP_TIMEOUT_MS, undefined);
     client.end(true);
     this.log.info('mqtt reporter stopped');
-  }
-}
-
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.protocol}//${u.hostname}${u.port ? `:${u.port}` : ''}`;
-  } catch {
-    return 'invalid url';
   }
 }
 

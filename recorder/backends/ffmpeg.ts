@@ -2,14 +2,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import type { Logger } from 'pino';
 import { scrubCredentials } from '../../common/credentials.js';
 import { ClockSteps } from '../../common/clock-steps.js';
 import { relayUrl, type RelayedUrl } from '../sources/rtsp-relay.js';
 import type { BackendEvents, RecorderBackend, RecorderBackendOptions } from './backend.js';
 import { withParentDeathSignal } from './orphans.js';
-import { killGroup, waitForExit, watchChildEnd } from './process-group.js';
+import { killGroup, readLines, waitForExit, watchChildEnd } from './process-group.js';
 import { fileWriteTimes, WriteClock } from './write-clock.js';
 
 /** The ffmpeg command line; exported so benchmarks record exactly what the daemon records. */
@@ -112,9 +111,9 @@ export class FfmpegBackend extends EventEmitter<BackendEvents> implements Record
       this.emit('exit', { camera: this.opts.camera, requested: this.stopRequested, reason, code, signal });
     });
     this.exited = exited;
-    createInterface({ input: proc.stdout! }).on('line', (l) => this.onSegmentLine(l)).on('close', streamClosed);
-    createInterface({ input: proc.stderr! }).on('line', (l) => this.onStderr(l)).on('close', streamClosed);
-    createInterface({ input: proc.stdio[3] as NodeJS.ReadableStream }).on('line', (l) => this.onProgress(l)).on('close', streamClosed);
+    readLines(proc.stdout!, (l) => this.onSegmentLine(l), streamClosed);
+    readLines(proc.stderr!, (l) => this.onStderr(l), streamClosed);
+    readLines(proc.stdio[3] as NodeJS.ReadableStream, (l) => this.onProgress(l), streamClosed);
     this.log?.info({ camera: this.opts.camera, pid: proc.pid, url: this.opts.safeUrl }, 'ffmpeg recorder started');
   }
 

@@ -2,14 +2,13 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { scrubCredentials, splitCredentials } from '../../common/credentials.js';
 import { maskSvg, type MaskEncoder } from '../capture-masks.js';
 import type { BackendEvents, RecorderBackend, RecorderBackendOptions } from './backend.js';
 import { withParentDeathSignal } from './orphans.js';
-import { killGroup, waitForExit, watchChildEnd } from './process-group.js';
+import { killGroup, readLines, waitForExit, watchChildEnd } from './process-group.js';
 import { WriteClock } from './write-clock.js';
 import { ClockSteps } from '../../common/clock-steps.js';
 
@@ -244,8 +243,8 @@ export class GstreamerBackend extends EventEmitter<BackendEvents> implements Rec
       this.emit('exit', { camera, requested, reason, code, signal });
     });
     this.exited = exited;
-    createInterface({ input: proc.stdout! }).on('line', (l) => this.onLine(l)).on('close', streamClosed);
-    createInterface({ input: proc.stderr! }).on('line', (l) => this.onStderr(l)).on('close', streamClosed);
+    readLines(proc.stdout!, (l) => this.onLine(l), streamClosed);
+    readLines(proc.stderr!, (l) => this.onStderr(l), streamClosed);
 
     // rtspsrc's tcp-timeout bounds connecting and each request; this only backs it up for a
     // server that answers RTSP but never sends media.

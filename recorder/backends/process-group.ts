@@ -51,3 +51,35 @@ export function watchChildEnd(proc: ChildProcess, streams: number, onEnd: (end: 
   });
   return { exited, streamClosed: () => { open--; maybeReport(); } };
 }
+
+/**
+ * Calls `onLine` for each line a child writes on `stream` (without its `\n` or `\r\n`; a last
+ * line without one included), then `onEnd` once, when the stream has ended. What readline does
+ * for a child's pipe, for a fraction of its cost: at 64 cameras the recorders' progress pipes
+ * alone are some 800 lines a second.
+ */
+export function readLines(stream: NodeJS.ReadableStream, onLine: (line: string) => void, onEnd: () => void): void {
+  let rest = '';
+  let ended = false;
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk: string) => {
+    let from = 0;
+    for (let nl = chunk.indexOf('\n'); nl >= 0; nl = chunk.indexOf('\n', from)) {
+      let line = rest + chunk.slice(from, nl);
+      rest = '';
+      if (line.endsWith('\r')) line = line.slice(0, -1);
+      from = nl + 1;
+      onLine(line);
+    }
+    rest += chunk.slice(from);
+  });
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    if (rest) onLine(rest.endsWith('\r') ? rest.slice(0, -1) : rest);
+    rest = '';
+    onEnd();
+  };
+  stream.on('end', end);
+  stream.on('close', end);
+}

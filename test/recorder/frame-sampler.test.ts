@@ -70,13 +70,19 @@ t.test('keyframes of the growing recording, decoded and downscaled, and the stre
   for (const { backend, sampler } of runs) t.equal(sampler.samples, 0, `${backend}: nothing is decoded while nobody listens`);
   t.equal(decoder.pid, undefined, 'the decoder is not even started');
 
-  // read when it comes: the camera's next picture is written into the same buffer
-  for (const r of runs) r.sampler.on('frame', (f) => { r.frames.push(f); r.sums.push(f.data.reduce((a, b) => a + b, 0)); });
+  // read when it comes: the next picture of either camera is written into the same buffer
+  const sum = (b: Buffer) => b.reduce((a, x) => a + x, 0);
+  for (const r of runs) r.sampler.on('frame', (f) => { r.frames.push(f); r.sums.push(sum(f.data)); });
   await until(() => runs.every((r) => r.frames.length >= 4), 90_000, 'four sampled frames of each');
+  const all = runs.flatMap((r) => r.frames);
+  t.equal(new Set(all.map((x) => x.data.buffer)).size, 1, `every picture of both cameras is decoded into one buffer (${all.length} samples): memory grows neither with samples nor with cameras`);
   for (const { backend, frames, sums, sampler, streams, segments } of runs) {
     const f = frames.at(-1)!;
-    t.equal(new Set(frames.map((x) => x.data.buffer)).size, 1, `${backend}: every picture of the camera is decoded into one buffer (${frames.length} samples): its memory does not grow with samples`);
-    t.ok(new Set(sums).size > 1, `${backend}: and each sample is a new picture in it (the scene moves)`);
+    const fSum = sums[frames.length - 1];
+    t.ok(new Set(sums).size > 1, `${backend}: each sample is a new picture in it (the scene moves)`);
+    const again = await f.still!();
+    t.not(again.data.buffer, f.data.buffer, `${backend}: a frame's still is a picture of its own`);
+    t.same([again.width, again.height, sum(again.data)], [f.width, f.height, fSum], `${backend}: the same picture, decoded again from the keyframe the frame kept`);
     t.equal(f.width, 640, `${backend}: a 1280x720 stream is sampled at 640 px wide`);
     t.equal(f.height, 360, 'keeping its aspect');
     t.equal(f.data.length, 640 * 360 * 3, 'packed RGB24');

@@ -28,5 +28,6 @@ export async function backdate(dataDir: string, catalog: Catalog, clip: string, 
     copyFileSync(clip, staged);
     rows.push(await store.commit({ camera, stagedPath: staged, startMs: start, endMs: start + lengthMs }));
   }
+  await store.close();
   return rows;
 }

@@ -92,6 +92,25 @@ t.test('stale pictures are dropped, not queued: one waiting per camera, a bound 
   t.equal(analyzer.dropped, normal.length - 2 + 5, 'every drop counted');
 });
 
+t.test('pictures given in one buffer that is written over (the sampler decodes every camera into one): each is analysed as it was given', async (t) => {
+  const analyzer = new ViewAnalyzer({ log });
+  t.teardown(() => analyzer.stop());
+  const inline = new ViewAnalysis();
+  const job = (camera: string, data: Buffer): ViewJob => ({ kind: 'view', camera, width: W, height: H, data, reference: null });
+  t.ok(await analyzer.run(job('warm-up', normal[0]!)), 'the thread is up');
+  const one = Buffer.alloc(W * H * 3);
+  const pictures = [normal[0]!, covered, normal[1]!, covered];
+  // every camera's picture written into the same buffer, the next one before the thread took the last
+  const answers = pictures.map((pic, i) => { one.set(pic); return analyzer.run(job(`cam${i}`, one)); });
+  one.fill(0);
+  const there = await Promise.all(answers);
+  t.ok(there.every(Boolean), 'all answered (one camera each: none stale)');
+  for (const [i, pic] of pictures.entries()) {
+    const here = inline.run(job(`cam${i}`, pic));
+    t.same([...there[i]!.answer.coarse.data], [...here.coarse.data], `camera ${i}: the picture it was given, not what was written over it`);
+  }
+});
+
 t.test('a stuck thread is replaced and the next pictures are answered', async (t) => {
   const dir = t.testdir();
   // the first thread hangs on its first picture (a pixel loop that never ends); later ones are the real thread
