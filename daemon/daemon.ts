@@ -36,6 +36,7 @@ import { registerSecret } from './log.js';
 import { packageVersion } from './package-root.js';
 import { auditRedactionSwitches, rememberPrivacyMasks } from '../redaction/policy-record.js';
 import { configChanges, reloadOutcome, type ReloadResult } from './reload-outcome.js';
+import { BOX_ID_META, META_POLICY, type StoredPolicy } from './catalog-meta.js';
 
 /** Cheap when nothing is due (one statfs, one indexed query per camera), so it runs often:
  * a disk filling at 16 cameras' rate must be caught within seconds. */
@@ -46,26 +47,12 @@ const INDEX_BEHIND_MS = 1000;
 /** `<data>/edge-nvr.pid`, for people and other tools; edge-nvr itself finds the daemon by its lock (instance-lock.ts). */
 export const PID_FILE = 'edge-nvr.pid';
 
-/** meta key of the box id, for commands run with `--data` only (checkpoints, verify) */
-export const BOX_ID_META = 'box.id';
-
 export interface DaemonOptions {
   /** the config file (the provisioning record is read next to it) */
   configPath?: string;
 }
 
-/**
- * `meta` key of the policy the daemon runs with, written at every start and reload, so that
- * `edge-nvr status --data DIR` knows the days each camera must hold without the config file.
- */
-export const META_POLICY = 'box.policy';
-
-export interface StoredPolicy {
-  box_id: string;
-  at_ms: number;
-  floor_bytes: number;
-  cameras: Array<{ camera: string; enabled: boolean; min_days: number; max_days: number | null; segment_seconds: number }>;
-}
+export { BOX_ID_META, META_POLICY, type StoredPolicy };
 
 export type { ReloadResult };
 

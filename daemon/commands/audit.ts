@@ -32,13 +32,13 @@ export async function run(argv: string[]): Promise<number> {
     // The box key is compared too when a data dir is at hand; a manifest checked elsewhere
     // is checked against the key it carries (anchor that key on the platform).
     let dataDir: string | undefined;
-    try { dataDir = dataDirFrom(v); } catch { dataDir = undefined; }
+    try { dataDir = await dataDirFrom(v); } catch { dataDir = undefined; }
     const r = await verifyManifest(v.manifest, dataDir && existsSync(join(dataDir, CATALOG_FILE)) ? dataDir : undefined);
     if (v.json) process.stdout.write(JSON.stringify({ ok: r.ok, problems: r.problems, export_id: r.manifest?.export_id, output: r.manifest?.output }) + '\n');
     else process.stdout.write(r.ok ? `manifest OK: signature valid, ${r.manifest!.output.file} matches sha256 ${r.manifest!.output.sha256}\n` : `manifest FAILED:\n${r.problems.map((p) => `  ${p}`).join('\n')}\n`);
     return r.ok ? EXIT.ok : EXIT.failure;
   }
-  const catalog = openCatalogReadOnly(dataDirFrom(v));
+  const catalog = openCatalogReadOnly(await dataDirFrom(v));
   try {
     const check = verifyAudit(catalog);
     const limit = parseNumber('limit', v.limit, { integer: true, min: 1 }) ?? 100;

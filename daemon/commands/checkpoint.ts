@@ -10,7 +10,7 @@ import { CHAINS, parseCheckpoint, takeCheckpoint } from '../../recorder/catalog/
 import { isoTime } from '../../common/human.js';
 import { EXIT, parseCommand } from '../args.js';
 import { cliActor } from '../audit-trail.js';
-import { BOX_ID_META } from '../daemon.js';
+import { BOX_ID_META } from '../catalog-meta.js';
 import { dataDirFrom, dataDirOptions, openCatalogReadOnly } from './data-dir.js';
 
 export const spec = {
@@ -24,7 +24,7 @@ export const spec = {
 export async function run(argv: string[]): Promise<number> {
   const args = parseCommand(spec, argv);
   if (!args) return EXIT.ok;
-  const dataDir = dataDirFrom(args.values);
+  const dataDir = await dataDirFrom(args.values);
   openCatalogReadOnly(dataDir).close(); // a clear error when there is no catalog
   let catalog: Catalog;
   try {

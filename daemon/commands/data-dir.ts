@@ -1,6 +1,5 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { loadConfig } from '../../config/load.js';
 import { Catalog, CATALOG_FILE } from '../../recorder/catalog/catalog.js';
 import { DEFAULT_CONFIG, UsageError } from '../args.js';
 
@@ -9,9 +8,15 @@ export const dataDirOptions = {
   help: { config: `config file whose storage.path to read (default ${DEFAULT_CONFIG})`, data: 'data dir, instead of reading the config' },
 } as const;
 
-/** The data dir a read-only command looks at: --data, else the config's storage.path. */
-export function dataDirFrom(values: { config?: string; data?: string }): string {
-  return resolve(values.data ?? loadConfig(values.config ?? DEFAULT_CONFIG).storage.path);
+/**
+ * The data dir a read-only command looks at: --data, else the config's storage.path. The config
+ * loader (YAML, the schema and its validator: most of a light command's start-up) is imported
+ * only when a config file is read.
+ */
+export async function dataDirFrom(values: { config?: string; data?: string }): Promise<string> {
+  if (values.data !== undefined) return resolve(values.data);
+  const { loadConfig } = await import('../../config/load.js');
+  return resolve(loadConfig(values.config ?? DEFAULT_CONFIG).storage.path);
 }
 
 /**

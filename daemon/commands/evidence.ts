@@ -2,7 +2,7 @@ import { writeEvidenceBundle, EvidenceRequestError } from '../../evidence/write-
 import { parseOfficer } from '../../evidence/bundle-format.js';
 import { EXIT, parseCommand, UsageError } from '../args.js';
 import { cliActor } from '../audit-trail.js';
-import { BOX_ID_META } from '../daemon.js';
+import { BOX_ID_META } from '../catalog-meta.js';
 import { dataDirFrom, dataDirOptions, openCatalogForWriting, parseTime } from './data-dir.js';
 
 export const spec = {
@@ -36,7 +36,7 @@ export async function run(argv: string[]): Promise<number> {
   });
   const fromMs = parseTime('from', v.from)!, toMs = parseTime('to', v.to)!;
   if (fromMs >= toMs) throw new UsageError('--from must be before --to');
-  const dataDir = dataDirFrom(v);
+  const dataDir = await dataDirFrom(v);
   const catalog = openCatalogForWriting(dataDir); // a clear error when there is no catalog; never a new one
   try {
     const r = await writeEvidenceBundle(catalog, dataDir, {

@@ -15,7 +15,7 @@ export const spec = {
 export async function run(argv: string[]): Promise<number> {
   const args = parseCommand(spec, argv);
   if (!args) return EXIT.ok;
-  const dataDir = dataDirFrom(args.values);
+  const dataDir = await dataDirFrom(args.values);
   openCatalogReadOnly(dataDir).close(); // a mistyped --data is refused, not listed as "no exports"
   const entries = listExports(dataDir);
   if (args.values.json) {

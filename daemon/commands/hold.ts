@@ -26,7 +26,7 @@ export async function run(argv: string[]): Promise<number> {
   if (!args) return EXIT.ok;
   const v = args.values;
   const [action, id] = args.positionals;
-  const dataDir = dataDirFrom(v);
+  const dataDir = await dataDirFrom(v);
   switch (action) {
     case 'add': {
       if (!v.camera === !v['all-cameras']) throw new UsageError('hold add: give --camera ID or --all-cameras');

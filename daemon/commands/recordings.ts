@@ -28,7 +28,7 @@ export async function run(argv: string[]): Promise<number> {
   const from = parseTime('from', v.from);
   const to = parseTime('to', v.to);
   if (from !== undefined && to !== undefined && from >= to) throw new UsageError('--from must be before --to');
-  const catalog = openCatalogReadOnly(dataDirFrom(v));
+  const catalog = openCatalogReadOnly(await dataDirFrom(v));
   try {
     if (!v.camera) {
       const cameras = catalog.cameras();

@@ -7,7 +7,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parse } from 'yaml';
 import { DEFAULT_CONFIG, EXIT, parseCommand, parseNumber } from '../args.js';
 import { LOCK_FILE, lockHolder } from '../instance-lock.js';
 import type { ReloadResult } from '../reload-outcome.js';
@@ -45,11 +44,12 @@ export async function run(argv: string[]): Promise<number> {
   // The new config may be invalid (the daemon says so): only its data dir is needed here.
   let dataDir: string;
   try {
-    dataDir = dataDirFrom(parsed.values);
+    dataDir = await dataDirFrom(parsed.values);
   } catch (err) {
     if (parsed.values.data) throw err;
     let raw: { storage?: { path?: unknown } } | undefined;
     try {
+      const { parse } = await import('yaml');
       raw = parse(readFileSync(parsed.values.config ?? DEFAULT_CONFIG, 'utf8')) as typeof raw;
     } catch {
       throw err;

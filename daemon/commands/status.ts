@@ -6,12 +6,11 @@
  */
 import { resolve } from 'node:path';
 import { pino } from 'pino';
-import { effectiveRetention, loadConfig } from '../../config/load.js';
 import type { Config } from '../../config/schema.js';
 import { DAY_MS, Retention, type RetentionStatus } from '../../watchdog/retention.js';
 import { diskSpace, readSystemHealth } from '../../watchdog/system-health.js';
 import { DEFAULT_CONFIG, EXIT, parseCommand } from '../args.js';
-import { META_POLICY, type StoredPolicy } from '../daemon.js';
+import { META_POLICY, type StoredPolicy } from '../catalog-meta.js';
 import { ago, bytes, days, describeEvent, duration, isoTime } from '../../common/human.js';
 import { lockHolder } from '../instance-lock.js';
 import { openCatalogReadOnly } from './data-dir.js';
@@ -79,8 +78,9 @@ function storedView(catalog: ReturnType<typeof openCatalogReadOnly>, camera: str
 export async function run(argv: string[]): Promise<number> {
   const parsed = parseCommand(spec, argv);
   if (!parsed) return EXIT.ok;
-  let config: Config | undefined;
-  if (parsed.values.config || !parsed.values.data) config = loadConfig(parsed.values.config ?? DEFAULT_CONFIG);
+  // the config loader only when a config is read: `status --data` starts without it
+  const load = parsed.values.config || !parsed.values.data ? await import('../../config/load.js') : undefined;
+  const config: Config | undefined = load?.loadConfig(parsed.values.config ?? DEFAULT_CONFIG);
   const dataDir = resolve(parsed.values.data ?? config!.storage.path);
   const catalog = openCatalogReadOnly(dataDir);
   const now = Date.now();
@@ -89,7 +89,7 @@ export async function run(argv: string[]): Promise<number> {
     // cameras with recordings (liveSummary is a full scan: only then)
     const stored = config ? undefined : storedPolicy(catalog.getMeta(META_POLICY));
     const cameras0 = config
-      ? config.cameras.filter((c) => c.enabled).map((c) => ({ camera: c.id, ...effectiveRetention(config!, c), segmentSeconds: c.record.segment_seconds }))
+      ? config.cameras.filter((c) => c.enabled).map((c) => ({ camera: c.id, ...load!.effectiveRetention(config!, c), segmentSeconds: c.record.segment_seconds }))
       : stored
         ? stored.cameras.filter((c) => c.enabled).map((c) => ({ camera: c.camera, minDays: c.min_days, maxDays: c.max_days, segmentSeconds: c.segment_seconds }))
         : catalog.liveSummary().map((l) => ({ camera: l.camera, minDays: 0, maxDays: null, segmentSeconds: 60 }));

@@ -36,7 +36,7 @@ export async function run(argv: string[]): Promise<number> {
   if (!args) return EXIT.ok;
   const v = args.values;
   const [action] = args.positionals;
-  const dataDir = dataDirFrom(v);
+  const dataDir = await dataDirFrom(v);
   switch (action) {
     case 'reset': {
       if (!v.camera) throw new UsageError('tamper reset: --camera is required');

@@ -15,7 +15,7 @@ export const spec = {
 export async function run(argv: string[]): Promise<number> {
   const args = parseCommand(spec, argv);
   if (!args) return EXIT.ok;
-  const catalog = openCatalogReadOnly(dataDirFrom(args.values));
+  const catalog = openCatalogReadOnly(await dataDirFrom(args.values));
   let uploads: ShownUpload[];
   try {
     uploads = catalog.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'uploads'").get()

@@ -6,7 +6,6 @@
  */
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { loadConfig } from '../../config/load.js';
 import { isoTime } from '../../common/human.js';
 import { checkName, checkPassword, checkRole, hashPassword, UsersFile, usersFilePath, type UserRecord } from '../../web/users.js';
 import { DEFAULT_CONFIG, EXIT, parseCommand, UsageError } from '../args.js';
@@ -28,9 +27,11 @@ export const spec = {
   positionals: 2,
 } as const;
 
-function usersFile(v: { config?: string; data?: string; users?: string }): UsersFile {
+async function usersFile(v: { config?: string; data?: string; users?: string }): Promise<UsersFile> {
   if (v.users) return new UsersFile(resolve(v.users));
   if (v.data && !v.config) return new UsersFile(usersFilePath(undefined, resolve(v.data)));
+  // the config loader only when the config is read (--users and --data start without it)
+  const { loadConfig } = await import('../../config/load.js');
   const config = loadConfig(v.config ?? DEFAULT_CONFIG);
   return new UsersFile(resolve(usersFilePath(config.http, resolve(config.storage.path))));
 }
@@ -40,7 +41,7 @@ export async function run(argv: string[]): Promise<number> {
   if (!args) return EXIT.ok;
   const v = args.values;
   const [action, rawName] = args.positionals;
-  const file = usersFile(v);
+  const file = await usersFile(v);
   const name = () => {
     if (!rawName) throw new UsageError(`user ${action}: give the user name`);
     try { return checkName(rawName); } catch (err) { throw new UsageError((err as Error).message); }

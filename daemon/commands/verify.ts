@@ -43,7 +43,7 @@ export async function run(argv: string[]): Promise<number> {
   if (!args) return EXIT.ok;
   const v = args.values;
   const given = v.anchors ? readAnchors(v.anchors) : undefined;
-  const dataDir = dataDirFrom(v);
+  const dataDir = await dataDirFrom(v);
   const catalog = openCatalogReadOnly(dataDir);
   try {
     const report = await verifyRecordings(dataDir, catalog, { camera: v.camera, anchors: given?.anchors });
