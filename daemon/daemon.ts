@@ -52,8 +52,6 @@ export interface DaemonOptions {
   configPath?: string;
 }
 
-export { BOX_ID_META, META_POLICY, type StoredPolicy };
-
 export type { ReloadResult };
 
 /** What makes a camera's recorder what it is: a change here restarts it, nothing else does

@@ -1,31 +1,12 @@
 import t from 'tap';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { DaemonProcess, writeConfig } from '../support/daemon.js';
-
-// Loaded into the daemon ahead of it (node --import): a module loader hook that writes the URL of
-// every module the process loads, the daemon's own and its packages', to a file.
-function tracer(dir: string): { preload: string; loaded: () => string[] } {
-  const out = join(dir, 'loaded.txt');
-  const hooks = join(dir, 'hooks.mjs');
-  writeFileSync(hooks, `import { appendFileSync } from 'node:fs';
-export async function load(url, context, next) {
-  const r = await next(url, context);
-  appendFileSync(${JSON.stringify(out)}, url + '\\n');
-  return r;
-}
-`);
-  const preload = join(dir, 'trace.mjs');
-  writeFileSync(preload, `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(hooks).href)});\n`);
-  return { preload, loaded: () => (existsSync(out) ? readFileSync(out, 'utf8').split('\n').filter(Boolean) : []) };
-}
+import { moduleTrace } from '../support/module-trace.js';
 
 async function loadedBy(dir: string, extraYaml: string): Promise<string[]> {
-  const trace = tracer(dir);
+  const trace = moduleTrace(dir);
   // no camera recorded: what is loaded is what the daemon carries whatever its cameras
   const config = writeConfig(dir, [{ id: 'cam1', url: 'rtsp://127.0.0.1:9/none', enabled: false }], { extraYaml });
-  const daemon = new DaemonProcess(config, ['run'], { NODE_OPTIONS: `--import=${pathToFileURL(trace.preload).href}` }).start();
+  const daemon = new DaemonProcess(config, ['run'], { NODE_OPTIONS: trace.nodeOptions }).start();
   try {
     await daemon.waitForLog(/edge-nvr running/, 60_000);
     if (extraYaml.includes('metrics_listen')) await daemon.waitForLog(/prometheus metrics on/, 30_000);
