@@ -58,25 +58,14 @@ export function withCredentials(url: string, username?: string, password?: strin
 /**
  * What may be shown of a URL whose query or userinfo may authorise something (a pre-signed
  * upload URL carries its signature in the query): scheme, host, port and path only,
- * `https://store.example.com/bucket/key`. An unparsable URL shows as `invalid url`.
+ * `https://store.example.com/bucket/key`; without the path (`{ path: false }`: a broker's
+ * address, `mqtts://broker.example.com:8883`), scheme, host and port. An unparsable URL shows as
+ * `invalid url`.
  */
-export function urlWithoutSecrets(url: string): string {
+export function urlWithoutSecrets(url: string, { path = true } = {}): string {
   try {
     const u = new URL(url);
-    return `${u.protocol}//${u.host}${u.pathname}`;
-  } catch {
-    return 'invalid url';
-  }
-}
-
-/**
- * A broker's address as it may be logged and shown: scheme, host and port only
- * (`mqtts://broker.example.com:8883`); an unparsable URL shows as `invalid url`.
- */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.protocol}//${u.hostname}${u.port ? `:${u.port}` : ''}`;
+    return `${u.protocol}//${u.host}${path ? u.pathname : ''}`;
   } catch {
     return 'invalid url';
   }

@@ -10,7 +10,7 @@ import { appendAudit, auditTally, type AuditEntry } from '../recorder/catalog/au
 import type { BoxState, EventLine, GapSpan, Health, MqttLink, SnapshotTaken, Totals, VerificationProgress } from '../web/box-state.js';
 import type { Daemon } from './daemon.js';
 import { exportPath } from './egress-handlers.js';
-import { redactUrl } from '../common/credentials.js';
+import { urlWithoutSecrets } from '../common/credentials.js';
 import { buildHealth, META_LAST_HEALTH } from './mqtt/health.js';
 // a type only: MQTT.js is loaded only for a box that talks to a broker (lifecycle.ts)
 import type { MqttReporter } from './mqtt/reporter.js';
@@ -123,7 +123,7 @@ export class DaemonBoxState implements BoxState {
       const published = this.catalog.getMeta(META_LAST_HEALTH);
       if (published) last = (JSON.parse(published) as { ts?: number }).ts ?? null;
     } catch { /* nothing published yet */ }
-    return { broker: redactUrl(url), connected: reporter?.isConnected() ?? false, last_health_ms: last };
+    return { broker: urlWithoutSecrets(url, { path: false }), connected: reporter?.isConnected() ?? false, last_health_ms: last };
   }
 
   /**

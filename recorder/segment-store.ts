@@ -50,26 +50,19 @@ class KeptDir {
 
   async sync(path: string, key: string): Promise<void> {
     if (this.key !== key || !this.fh) {
-      const old = this.fh;
-      this.fh = undefined;
-      this.key = undefined;
-      await old?.close().catch(() => undefined);
-      const fh = await open(path, 'r');
-      this.fh = fh;
+      await this.close();
+      this.fh = await open(path, 'r');
       this.key = key;
-      return fh.sync();
     }
     return this.fh.sync();
   }
 
   /** The next sync opens the directory again (it was made anew). */
   forget(): void {
-    const old = this.fh;
-    this.fh = undefined;
-    this.key = undefined;
-    void old?.close().catch(() => undefined);
+    void this.close();
   }
 
+  /** Lets the handle go (at once: the next sync opens one of its own); resolves once it is closed. */
   async close(): Promise<void> {
     const old = this.fh;
     this.fh = undefined;

@@ -1,7 +1,7 @@
 import type { MqttClient, IPublishPacket } from 'mqtt';
 import type { Logger } from 'pino';
 import { readSecret } from '../../config/load.js';
-import { redactUrl } from '../../common/credentials.js';
+import { urlWithoutSecrets } from '../../common/credentials.js';
 import type { Config } from '../../config/schema.js';
 import type { Daemon } from '../daemon.js';
 import { registerSecret } from '../log.js';
@@ -114,7 +114,7 @@ export class MqttReporter {
       this.publishCheckpoint(false);
     });
     this.every(mqtt.health_interval_s * 1000, () => void this.publishHealth(false));
-    this.log.info({ prefix: this.topics.prefix, broker: redactUrl(mqtt.url) }, 'mqtt reporter started');
+    this.log.info({ prefix: this.topics.prefix, broker: urlWithoutSecrets(mqtt.url, { path: false }) }, 'mqtt reporter started');
     return this;
   }
 

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { scrubCredentials, splitCredentials, withCredentials } from '../../common/credentials.js';
+import { scrubCredentials, splitCredentials, urlWithoutSecrets, withCredentials } from '../../common/credentials.js';
 
 t.test('scrubCredentials hides the whole userinfo of every URL in a text', async (t) => {
   t.equal(scrubCredentials('rtsp://admin:s3cret@10.0.0.5:554/ch1'), 'rtsp://***@10.0.0.5:554/ch1');
@@ -17,4 +17,11 @@ t.test('splitCredentials and withCredentials are inverse, percent-encoding inclu
   t.same(splitCredentials('rtsp://viewer@10.0.0.5/ch1'), { url: 'rtsp://10.0.0.5/ch1', username: 'viewer', password: undefined }, 'a user without password');
   t.equal(withCredentials('rtsp://old:creds@10.0.0.5/ch1', 'new', 'pw'), 'rtsp://new:pw@10.0.0.5/ch1', 'configured credentials replace the URL\'s own');
   t.equal(withCredentials('rtsp://10.0.0.5/ch1'), 'rtsp://10.0.0.5/ch1', 'no username: unchanged');
+});
+
+t.test('urlWithoutSecrets: no userinfo or query; the path only where asked (a broker shows as its address)', async (t) => {
+  t.equal(urlWithoutSecrets('https://store.example.com/bucket/key?X-Amz-Signature=abc'), 'https://store.example.com/bucket/key');
+  t.equal(urlWithoutSecrets('mqtts://user:pw@broker.example.com:8883/x?a=b', { path: false }), 'mqtts://broker.example.com:8883');
+  t.equal(urlWithoutSecrets('mqtt://[::1]:1883', { path: false }), 'mqtt://[::1]:1883');
+  t.equal(urlWithoutSecrets('not a url'), 'invalid url');
 });
