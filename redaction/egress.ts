@@ -11,16 +11,15 @@ import type { Catalog, SegmentRow } from '../recorder/catalog/catalog.js';
 import { appendAudit } from '../recorder/catalog/audit-log.js';
 import { auditedBoxKey, takeCheckpoint } from '../recorder/catalog/checkpoint.js';
 import { sha256File } from '../common/file-hash.js';
-import { BlazeFace } from './blazeface.js';
 import type { Detector } from './detector.js';
+import { configuredDetectors, detectorChoice } from './detectors.js';
+import { detectionThreadEnabled, detectionWorker } from './detection-worker.js';
 import type { Frame } from './frame.js';
 import { readImage } from './image-io.js';
 import { manifestPath, signManifest, type Manifest } from './manifest.js';
 import { DEFAULT_SETTINGS, Redactor, type RedactorSettings } from './redactor.js';
-import { OnnxDetector } from './onnx-detector.js';
 import { StageTimer, timed, timedSync } from './stage-timer.js';
 import { rememberedPrivacyMasks, switchedOff } from './policy-record.js';
-import { TextDetector } from './text-detector.js';
 import { chooseEncoder, decodeFrames, Encoder, writeImage, type DecodeRange, type PixelFormat } from './video-io.js';
 import { videoInfo, type VideoInfo } from '../common/media-probe.js';
 
@@ -45,25 +44,7 @@ export class EgressRequestError extends Error {}
 const IMAGE_EXT: Record<string, 'mjpeg' | 'png'> = { '.jpg': 'mjpeg', '.jpeg': 'mjpeg', '.png': 'png' };
 const READABLE_IMAGE = new Set(['.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff']);
 
-/** Detectors are loaded once per process: a session costs 50-200 ms. */
-let shared: Promise<Detector[]> | undefined;
-let sharedKey = '';
-export function configuredDetectors(config?: Config): Promise<Detector[]> {
-  const faces = config?.redaction.faces ?? true;
-  const plates = config?.redaction.plates ?? true;
-  const custom = config?.redaction.detectors ?? [];
-  const key = JSON.stringify([faces, plates, custom]);
-  if (!shared || key !== sharedKey) {
-    sharedKey = key;
-    shared = (async () => [
-      ...(faces ? [await BlazeFace.create({ tile: 'auto' })] : []),
-      ...(plates ? [await TextDetector.create()] : []),
-      ...(await Promise.all(custom.map((d, i) => OnnxDetector.create(d, `redaction.detectors[${i}]`)))),
-    ])();
-    shared.catch(() => { shared = undefined; });
-  }
-  return shared;
-}
+export { configuredDetectors } from './detectors.js';
 
 /** A camera the config no longer names keeps the masks it had when it was last configured. */
 function settingsFor(config: Config | undefined, catalog: Catalog, camera?: string): RedactorSettings {
@@ -101,12 +82,15 @@ async function run(ctx: EgressContext, job: Job): Promise<EgressResult> {
   try {
     if (existsSync(out)) throw new EgressRequestError(`${out} exists; refusing to overwrite it`);
     mkdirSync(dirname(out), { recursive: true });
-    const detectors = ctx.detectors ?? (await configuredDetectors(ctx.config));
+    // a video's pass 1 runs on the detection thread, beside decoding; detectors given by the
+    // caller (tests, benchmarks) and stills stay on this thread
+    const onThread = !ctx.detectors && !job.still && detectionThreadEnabled();
+    let detectors: Array<{ name: string; version: string }> = onThread ? [] : ctx.detectors ?? (await configuredDetectors(ctx.config));
     const settings = settingsFor(ctx.config, ctx.catalog, job.camera);
     const off = switchedOff(ctx.config);
     const created = new Date();
     const timer = StageTimer.fromEnv();
-    const redactor = new Redactor(detectors, settings, (n) => `${boxId} ${exportId} ${new Date(job.timeOf?.(n) ?? created.getTime()).toISOString().slice(0, 19)}Z`, job.still, timer);
+    const redactor = new Redactor(onThread ? [] : detectors as Detector[], settings, (n) => `${boxId} ${exportId} ${new Date(job.timeOf?.(n) ?? created.getTime()).toISOString().slice(0, 19)}Z`, job.still, timer);
     const frames = (pass: string, pixFmt?: PixelFormat) => (timer ? timer.each(`decode, ${pass}`, job.frames(pixFmt)) : job.frames(pixFmt));
     const imageFormat = IMAGE_EXT[extname(out).toLowerCase()];
     if (job.still && !imageFormat) throw new EgressRequestError(`${out}: a still image needs a .jpg or .png name`);
@@ -115,14 +99,31 @@ async function run(ctx: EgressContext, job: Job): Promise<EgressResult> {
     // live, so a box is carried backwards to where an object entered as well as forwards).
     let last: Frame | undefined;
     let n = 0;
-    for await (const frame of frames('pass 1')) {
-      ctx.signal?.throwIfAborted();
-      const k = n++;
-      await timed(timer, 'look (detect, look again, motion, the rest)', () => redactor.look(frame, k));
-      last = frame;
+    if (onThread) {
+      const pass1 = detectionWorker().start(detectorChoice(ctx.config), settings);
+      try {
+        for await (const frame of frames('pass 1')) {
+          ctx.signal?.throwIfAborted();
+          await timed(timer, 'waiting for the detection thread', () => pass1.look(frame, n++));
+        }
+        if (n === 0) throw new Error('no frame could be decoded from the sources');
+        const planned = await timed(timer, 'waiting for the detection thread', () => pass1.plan());
+        redactor.adopt(planned.passOne);
+        detectors = planned.detectors;
+        if (timer && planned.profile) timer.absorb(planned.profile, 'detection thread: ');
+      } finally {
+        pass1.end();
+      }
+    } else {
+      for await (const frame of frames('pass 1')) {
+        ctx.signal?.throwIfAborted();
+        const k = n++;
+        await timed(timer, 'look (detect, look again, motion, the rest)', () => redactor.look(frame, k));
+        last = frame;
+      }
+      if (n === 0) throw new Error('no frame could be decoded from the sources');
+      await timed(timer, 'last round, plan', () => redactor.plan());
     }
-    if (n === 0) throw new Error('no frame could be decoded from the sources');
-    await timed(timer, 'last round, plan', () => redactor.plan());
     // Pass 2: decoded again, hidden, watermarked, encoded. A still is its one frame, kept.
     if (job.still) {
       await writeImage(redactor.render(last!, n - 1), tmp, imageFormat!);

@@ -54,14 +54,14 @@ export class OnnxDetector implements Detector {
   }
 
   /** `where` names the config entry in errors, e.g. redaction.detectors[0]. */
-  static async create(cfg: OnnxDetectorConfig, where = `detector ${cfg.name}`): Promise<OnnxDetector> {
+  static async create(cfg: OnnxDetectorConfig, where = `detector ${cfg.name}`, threads?: number): Promise<OnnxDetector> {
     const { bytes, sha256 } = readModel(cfg.model, `${where}.model`);
     if (cfg.sha256 && cfg.sha256 !== sha256) {
       throw new Error(`${where}.sha256: ${cfg.model} has sha256 ${sha256}, not the configured ${cfg.sha256}; refusing a model that changed`);
     }
     let session: ort.InferenceSession;
     try {
-      session = await ort.InferenceSession.create(bytes, sessionOptions());
+      session = await ort.InferenceSession.create(bytes, sessionOptions(threads));
     } catch (err) {
       throw new Error(`${where}.model: ${cfg.model} is not a model onnxruntime can load (${(err as Error).message.split('\n')[0]})`);
     }

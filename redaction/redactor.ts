@@ -57,6 +57,9 @@ export interface RedactionStats {
   errors: string[];
 }
 
+/** Every frame's boxes, the frames to blank, and the counts of pass 1. */
+export interface PassOne { planned: Box[][]; blanked: number[]; stats: RedactionStats }
+
 function thumb(f: Frame): Uint8Array {
   const t = new Uint8Array(32 * 18);
   for (let y = 0; y < 18; y++) for (let x = 0; x < 32; x++) {
@@ -328,6 +331,19 @@ export class Redactor {
     }
     this.stats.cropped_share = this.stats.inputs_cropped ? Number((share / this.stats.inputs_cropped).toFixed(3)) : 0;
     this.planned = all;
+  }
+
+  /** What pass 1 leaves for pass 2 (after `plan`): plain data, so pass 1 can run on the detection thread. */
+  passOne(): PassOne {
+    if (!this.planned) throw new Error('pass one before plan');
+    return { planned: this.planned, blanked: [...this.blanked], stats: this.stats };
+  }
+
+  /** Pass 1 done elsewhere (the detection thread, redaction/detection-worker.ts): pass 2 renders from its plan. */
+  adopt(done: PassOne): void {
+    this.planned = done.planned;
+    for (const n of done.blanked) this.blanked.add(n);
+    Object.assign(this.stats, done.stats);
   }
 
   /** Pass 2: frame n redacted in place, or a blank one. */

@@ -44,6 +44,16 @@ export class StageTimer {
     }
   }
 
+  /** Each stage's calls and total wall and CPU milliseconds, as plain data (what the detection thread sends back). */
+  raw(): Array<[string, { calls: number; wall: number; cpu: number }]> {
+    return [...this.stages].map(([k, s]) => [k, { ...s }]);
+  }
+
+  /** Another thread's stages (`raw`), each name prefixed. */
+  absorb(stages: Array<[string, { calls: number; wall: number; cpu: number }]>, prefix: string): void {
+    for (const [k, s] of stages) this.stages.set(prefix + k, { ...s });
+  }
+
   /** Per stage: calls, and wall and CPU milliseconds per frame. */
   summary(frames: number): Record<string, { calls: number; wall_ms_per_frame: number; cpu_ms_per_frame: number }> {
     const per = (v: number) => Number((v / Math.max(1, frames)).toFixed(2));

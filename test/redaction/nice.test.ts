@@ -1,6 +1,9 @@
 import t from 'tap';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { DETECTION_THREAD_NAME, detectionWorker } from '../../redaction/detection-worker.js';
+import { detectorChoice } from '../../redaction/detectors.js';
+import { DEFAULT_SETTINGS } from '../../redaction/redactor.js';
 import { decodeFrames, EGRESS_NICE, Encoder } from '../../redaction/video-io.js';
 import { videoInfo } from '../../common/media-probe.js';
 import { megamindClip, tmp } from './media.js';
@@ -39,4 +42,27 @@ t.test('the egress decoder and encoder run niced, so the recorders keep the CPU'
   const expected = Math.min(19, niceOf(readFileSync('/proc/self/stat', 'utf8')) + EGRESS_NICE);
   t.same(seen.map((c) => c.nice), [expected, expected], `both ${EGRESS_NICE} above this process, at ${expected}`);
   t.equal(EGRESS_NICE, 10);
+});
+
+/** Name and nice value of each thread of this process (/proc/self/task). */
+function threads(): Array<{ comm: string; nice: number }> {
+  return readdirSync('/proc/self/task').map((tid) => {
+    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    return { comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), nice: niceOf(stat) };
+  });
+}
+
+t.test('the detection thread and the onnxruntime threads it starts run niced too (Linux nice is per thread)', async (t) => {
+  const base = niceOf(readFileSync('/proc/thread-self/stat', 'utf8'));
+  const job = detectionWorker().start(detectorChoice(), DEFAULT_SETTINGS);
+  await job.look({ width: 640, height: 360, data: Buffer.alloc(640 * 360 * 3, 90) }, 0);
+  const { passOne } = await job.plan();
+  t.same(passOne.stats.detector_runs, { blazeface: 1, 'ppocr-det': 1 }, 'both detectors ran on the thread');
+  // the thread names itself before it loads onnxruntime; the threads it starts inherit the name
+  const detecting = threads().filter((x) => x.comm === DETECTION_THREAD_NAME);
+  // the thread itself and each session's intra-op pool thread (two threads a session: the caller and one more)
+  t.ok(detecting.length >= 3, `the detection thread and onnxruntime's pool threads (${detecting.length} threads named ${DETECTION_THREAD_NAME})`);
+  const expected = Math.min(19, base + EGRESS_NICE);
+  t.same(detecting.map((x) => x.nice), detecting.map(() => expected), `every one at nice ${expected}, ${EGRESS_NICE} above the calling thread`);
+  t.equal(niceOf(readFileSync('/proc/thread-self/stat', 'utf8')), base, 'the calling thread keeps its own priority');
 });

@@ -1,0 +1,109 @@
+/**
+ * The detection thread (node:worker_threads, started by redaction/detection-worker.ts): pass 1
+ * of video egress jobs, the same Redactor code the calling thread would run, on frames the
+ * calling thread decodes and hands over (transferred, not copied). While the detectors work here,
+ * the calling thread goes on reading the decoder's pipe, and pass 2 renders from the plan this
+ * thread sends back.
+ *
+ * Linux nice is per thread, and a thread inherits its creator's value when it is created: this
+ * thread raises its own nice by EGRESS_NICE before it loads a model, so onnxruntime's intra-op
+ * threads, which each session starts when it is created here, run at that value too. The
+ * recorders (nice 0) keep the CPU, as they do against the egress decoder and encoder. It names
+ * itself (and so its onnxruntime threads) edge-nvr-detect.
+ */
+import { writeFileSync } from 'node:fs';
+import { getPriority, setPriority } from 'node:os';
+import { isMainThread, parentPort } from 'node:worker_threads';
+import { DETECTION_THREAD_NAME } from './detection-worker.js';
+import type { Detector } from './detector.js';
+import type { DetectorChoice } from './detectors.js';
+import type { Frame } from './frame.js';
+import { Redactor, type RedactorSettings } from './redactor.js';
+import { StageTimer } from './stage-timer.js';
+import { EGRESS_NICE } from './video-io.js';
+
+export type ToThread =
+  | { type: 'start'; job: number; choice: DetectorChoice; threads: number; settings: RedactorSettings }
+  | { type: 'frame'; job: number; n: number; width: number; height: number; data: ArrayBuffer }
+  | { type: 'plan'; job: number }
+  | { type: 'drop'; job: number };
+
+export type FromThread =
+  | { type: 'looked'; job: number; n: number }
+  | { type: 'planned'; job: number; passOne: ReturnType<Redactor['passOne']>; detectors: Array<{ name: string; version: string }>; profile?: ReturnType<StageTimer['raw']> }
+  | { type: 'failed'; job: number; message: string };
+
+if (isMainThread || !parentPort) throw new Error('redaction/detection-thread.js runs only as the thread redaction/detection-worker.ts starts');
+
+// before onnxruntime is loaded (a dynamic import below), so nothing it starts escapes the nice;
+// the name, which its threads inherit too, shows them in `top -H` and `ps -L`
+setPriority(0, Math.min(19, getPriority(0) + EGRESS_NICE));
+try { writeFileSync('/proc/thread-self/comm', DETECTION_THREAD_NAME); } catch { /* not Linux: the nice is what matters */ }
+const { loadDetectors } = await import('./detectors.js');
+
+const port = parentPort!;
+const send = (m: FromThread) => port.postMessage(m);
+
+/** Loaded once per thread, per choice of detectors (a session costs 50-200 ms). */
+let loaded: { key: string; detectors: Promise<Detector[]> } | undefined;
+function detectorsFor(choice: DetectorChoice, threads: number): Promise<Detector[]> {
+  const key = JSON.stringify([choice, threads]);
+  if (loaded?.key !== key) {
+    const detectors = loadDetectors(choice, threads);
+    loaded = { key, detectors };
+    detectors.catch(() => { if (loaded?.key === key) loaded = undefined; });
+  }
+  return loaded.detectors;
+}
+
+interface Job { redactor: Promise<{ redactor: Redactor; detectors: Detector[] }>; chain: Promise<void>; timer: StageTimer | undefined; dropped: boolean; failed: boolean }
+const jobs = new Map<number, Job>();
+
+/** `step` after the job's earlier steps; a throw fails the job (reported once) and skips the rest. */
+function then(id: number, step: (job: Job, r: Redactor, detectors: Detector[]) => Promise<void> | void): void {
+  const job = jobs.get(id);
+  if (!job) return;
+  job.chain = job.chain.then(async () => {
+    if (job.dropped || job.failed) return;
+    const { redactor, detectors } = await job.redactor;
+    await step(job, redactor, detectors);
+  }).catch((err: Error) => {
+    if (job.failed) return;
+    job.failed = true;
+    send({ type: 'failed', job: id, message: err.message });
+  });
+}
+
+port.on('message', (m: ToThread) => {
+  switch (m.type) {
+    case 'start': {
+      const timer = StageTimer.fromEnv();
+      const redactor = detectorsFor(m.choice, m.threads).then((detectors) => ({ redactor: new Redactor(detectors, m.settings, () => '', false, timer), detectors }));
+      redactor.catch(() => { /* reported through the job's chain */ });
+      jobs.set(m.job, { redactor, chain: Promise.resolve(), timer, dropped: false, failed: false });
+      then(m.job, () => {}); // a model that cannot load fails the job at once
+      break;
+    }
+    case 'frame': {
+      const frame: Frame = { width: m.width, height: m.height, data: Buffer.from(m.data) };
+      then(m.job, async (_job, r) => {
+        await r.look(frame, m.n);
+        send({ type: 'looked', job: m.job, n: m.n });
+      });
+      break;
+    }
+    case 'plan':
+      then(m.job, async (job, r, detectors) => {
+        await r.plan();
+        jobs.delete(m.job);
+        send({ type: 'planned', job: m.job, passOne: r.passOne(), detectors: detectors.map((d) => ({ name: d.name, version: d.version })), profile: job.timer?.raw() });
+      });
+      break;
+    case 'drop': {
+      const job = jobs.get(m.job);
+      if (job) job.dropped = true;
+      jobs.delete(m.job);
+      break;
+    }
+  }
+});

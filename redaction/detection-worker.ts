@@ -1,0 +1,170 @@
+/**
+ * Pass 1 of a video egress job on the detection thread (redaction/detection-thread.ts), beside
+ * the calling thread's decoding. Without it, onnxruntime-node's `run` (synchronous) holds the
+ * export's one JavaScript thread: while a detector runs, nobody reads the decoder's pipe, and
+ * while a frame is read, no detector runs. Here the calling thread decodes and hands each frame
+ * over (its buffer transferred, not copied), up to READ_AHEAD_BYTES ahead of the detectors, and
+ * the thread runs the same Redactor pass 1 on them in order; its plan comes back for pass 2.
+ * The plan is the one the calling thread would have made (test/redaction/detection-thread.test.ts).
+ *
+ * Fail closed: a thread that throws or dies fails every job it holds with an error saying so;
+ * the export writes nothing, and the next job starts a new thread.
+ */
+import { SHARE_ENV, Worker } from 'node:worker_threads';
+import type { FromThread, ToThread } from './detection-thread.js';
+import type { DetectorChoice } from './detectors.js';
+import type { Frame } from './frame.js';
+import type { PassOne, RedactorSettings } from './redactor.js';
+import type { StageTimer } from './stage-timer.js';
+
+/** The detection thread's name (15 characters, the most Linux keeps), which the onnxruntime threads it starts inherit. */
+export const DETECTION_THREAD_NAME = 'edge-nvr-detect';
+
+/** Bytes of decoded frames handed to the detection thread and not yet looked at (at least 2 frames). */
+export const READ_AHEAD_BYTES = 64 * 1024 * 1024;
+
+/**
+ * onnxruntime intra-op threads per session on the detection thread. Two: on two cores the
+ * calling thread's decoding is a small share, and one thread per session left a core idle
+ * during inference (bench/README.md, "Detection on its own thread").
+ */
+export const DETECTION_THREAD_INTRA_OP = 2;
+
+/** Whether video jobs run pass 1 on the detection thread: yes unless EDGE_NVR_DETECTION_THREAD=0 (the calling thread, as before). */
+export function detectionThreadEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env.EDGE_NVR_DETECTION_THREAD !== '0';
+}
+
+interface Pending {
+  /** frames handed over and not yet looked at */
+  inFlight: number;
+  /** resolves the calling thread's wait for room in the read-ahead */
+  room?: () => void;
+  planned?: { resolve: (r: Planned) => void; reject: (e: Error) => void };
+  error?: Error;
+}
+
+export interface Planned {
+  passOne: PassOne;
+  detectors: Array<{ name: string; version: string }>;
+  /** the thread's stages, when profiling (EDGE_NVR_REDACTION_PROFILE) */
+  profile?: ReturnType<StageTimer['raw']>;
+}
+
+/** One detection thread, shared by the jobs of a process (its models load once). */
+export class DetectionWorker {
+  readonly worker: Worker;
+  private readonly jobs = new Map<number, Pending>();
+  private nextJob = 1;
+  private dead: Error | undefined;
+
+  constructor() {
+    // under tsx (the tests) the sources are .ts; built, .js beside this file
+    const ts = import.meta.url.endsWith('.ts');
+    this.worker = new Worker(new URL(ts ? './detection-thread.ts' : './detection-thread.js', import.meta.url), { env: SHARE_ENV });
+    this.worker.unref(); // an idle thread keeps no process alive; a job refs it while it runs
+    this.worker.on('message', (m: FromThread) => this.onMessage(m));
+    this.worker.on('error', (err) => this.die(`it threw: ${err.message}`));
+    this.worker.on('exit', (code) => this.die(`it exited (code ${code})`));
+  }
+
+  get alive(): boolean { return !this.dead; }
+
+  /** A new job's pass 1 on this thread. */
+  start(choice: DetectorChoice, settings: RedactorSettings, threads = DETECTION_THREAD_INTRA_OP): PassOneJob {
+    if (this.dead) throw this.dead;
+    const id = this.nextJob++;
+    const p: Pending = { inFlight: 0 };
+    this.jobs.set(id, p);
+    this.worker.ref();
+    this.post({ type: 'start', job: id, choice, threads, settings });
+    return new PassOneJob(this, id, p);
+  }
+
+  /** @internal */
+  post(m: ToThread, transfer?: ArrayBuffer[]): void {
+    this.worker.postMessage(m, transfer);
+  }
+
+  /** @internal the job is over on this side (done, failed or abandoned) */
+  end(id: number): void {
+    if (!this.jobs.delete(id)) return;
+    if (!this.dead) this.post({ type: 'drop', job: id });
+    if (this.jobs.size === 0) this.worker.unref();
+  }
+
+  private onMessage(m: FromThread): void {
+    const p = this.jobs.get(m.job);
+    if (!p) return;
+    if (m.type === 'looked') {
+      p.inFlight--;
+      p.room?.();
+    } else if (m.type === 'planned') {
+      p.planned?.resolve({ passOne: m.passOne, detectors: m.detectors, profile: m.profile });
+    } else {
+      this.fail(p, new Error(m.message));
+    }
+  }
+
+  private fail(p: Pending, err: Error): void {
+    if (p.error) return;
+    p.error = err;
+    p.room?.();
+    p.planned?.reject(err);
+  }
+
+  private die(why: string): void {
+    if (this.dead) return;
+    this.dead = new Error(`the detection thread stopped (${why}); the export is failed closed and nothing is written`);
+    for (const p of this.jobs.values()) this.fail(p, this.dead);
+    if (current === this) current = undefined;
+  }
+}
+
+/** The calling thread's side of one job: frames in, in order, then the plan. */
+export class PassOneJob {
+  constructor(private readonly thread: DetectionWorker, private readonly id: number, private readonly p: Pending) {}
+
+  /**
+   * Hands frame n over (its buffer is transferred: `frame` is unusable after), then waits while
+   * the frames not yet looked at fill the read-ahead. Throws once the job has failed.
+   */
+  async look(frame: Frame, n: number): Promise<void> {
+    const { p } = this;
+    if (p.error) throw p.error;
+    const data = frame.data;
+    // a buffer that is a view of a larger one (never from the decoder) is copied, not transferred
+    const own = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data.buffer as ArrayBuffer : new Uint8Array(data).buffer;
+    p.inFlight++;
+    this.thread.post({ type: 'frame', job: this.id, n, width: frame.width, height: frame.height, data: own }, [own]);
+    const most = Math.max(2, Math.floor(READ_AHEAD_BYTES / Math.max(1, data.byteLength)));
+    while (p.inFlight >= most && !p.error) await new Promise<void>((resolve) => { p.room = resolve; });
+    p.room = undefined;
+    if (p.error) throw p.error;
+  }
+
+  /** Every frame handed over: the last round, the plan, what pass 1 counted. */
+  async plan(): Promise<Planned> {
+    const { p } = this;
+    if (p.error) throw p.error;
+    const done = new Promise<Planned>((resolve, reject) => { p.planned = { resolve, reject }; });
+    this.thread.post({ type: 'plan', job: this.id });
+    try {
+      return await done;
+    } finally {
+      this.end();
+    }
+  }
+
+  /** The job is abandoned (an error or a cancel on the calling side): the thread drops its frames. */
+  end(): void {
+    this.thread.end(this.id);
+  }
+}
+
+let current: DetectionWorker | undefined;
+/** The process's detection thread, started on first use and again after one has died. */
+export function detectionWorker(): DetectionWorker {
+  if (!current || !current.alive) current = new DetectionWorker();
+  return current;
+}
