@@ -46,33 +46,45 @@ export function baseline(ref: string): Impl {
 }
 
 export interface Job { input: string; out: string }
-export interface JobResult { input: string; out: string; frames: number; wall_s: number; node_cpu_s: number; children_cpu_s: number; error?: string }
+export interface JobResult {
+  input: string; out: string; frames: number; wall_s: number; node_cpu_s: number; children_cpu_s: number;
+  /** the Node process's busiest threads over the job (name, CPU seconds), busiest first */
+  busiest_threads?: Array<{ comm: string; cpu_s: number }>;
+  error?: string;
+}
 
 /** What `EDGE_NVR_REDACTION_PROFILE=1` made a version write to stderr: one line per video job (redaction/stage-timer.ts). */
 export type StageProfile = Record<string, unknown>;
 
 /**
  * The runner each version executes: its own dist/ egress gate, this checkout's CPU accounting
- * (bench/proc-tree.ts). Model loading happens before the clock starts.
+ * (bench/proc-tree.ts). Model loading happens before the clock starts (on the detection thread
+ * too, where a version has one).
  */
 const RUNNER = `
 import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 const [root, measure, jobsFile] = process.argv.slice(2);
-const { redactFile, configuredDetectors } = await import(join(root, 'dist/redaction/egress.js'));
+const { redactFile, configuredDetectors, prepareDetectors } = await import(join(root, 'dist/redaction/egress.js'));
 const { Catalog } = await import(join(root, 'dist/recorder/catalog/catalog.js'));
 const { CLK_TCK, readStat } = await import(measure);
+const { readdirSync } = await import('node:fs');
+/** CPU seconds of each thread of this process so far, by thread id, with its name */
+const threads = () => new Map(readdirSync('/proc/self/task').map((tid) => { const s = readStat(process.pid, Number(tid)); return [tid, { comm: s?.comm ?? '?', s: (s?.self ?? 0) / CLK_TCK }]; }));
 const dataDir = mkdtempSync(join(tmpdir(), 'edge-nvr-bench-data-'));
 const catalog = Catalog.open(dataDir);
-await configuredDetectors();
+// versions with a detection thread load its models there too
+await (prepareDetectors ?? configuredDetectors)();
 const cpu = () => { const s = readStat(process.pid); return { self: s.self / CLK_TCK, children: s.reaped / CLK_TCK }; };
 for (const job of JSON.parse(readFileSync(jobsFile, 'utf8'))) {
-  const t0 = performance.now(), c0 = cpu();
+  const t0 = performance.now(), c0 = cpu(), th0 = threads();
   try {
     const r = await redactFile({ catalog, dataDir }, { input: job.input, out: job.out, requester: 'bench', reason: 'bench' });
     const c1 = cpu();
-    process.stdout.write(JSON.stringify({ ...job, frames: r.frames, wall_s: (performance.now() - t0) / 1000, node_cpu_s: c1.self - c0.self, children_cpu_s: c1.children - c0.children }) + '\\n');
+    // the busiest threads of the job: on two idle cores no job ends before its busiest thread has run
+    const busiest = [...threads()].map(([tid, t]) => ({ comm: t.comm, cpu_s: Number((t.s - (th0.get(tid)?.s ?? 0)).toFixed(2)) })).sort((a, b) => b.cpu_s - a.cpu_s).slice(0, 4);
+    process.stdout.write(JSON.stringify({ ...job, frames: r.frames, wall_s: (performance.now() - t0) / 1000, node_cpu_s: c1.self - c0.self, children_cpu_s: c1.children - c0.children, busiest_threads: busiest }) + '\\n');
   } catch (err) {
     process.stdout.write(JSON.stringify({ ...job, frames: 0, wall_s: 0, node_cpu_s: 0, children_cpu_s: 0, error: String(err && err.message || err) }) + '\\n');
   }

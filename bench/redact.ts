@@ -36,9 +36,10 @@ function childCpu(): number {
 }
 
 /**
- * What two idle cores would do, from CPU time rather than wall time (this machine is shared and
- * its load varies): the work spread over two cores, but never faster than the busiest single
- * thread allows (Node's main thread runs detection and hiding).
+ * What two idle cores would do at best, from CPU time rather than wall time (this machine is
+ * shared and its load varies): the work spread over two cores, but never faster than the
+ * busiest single thread of the Node process allows (before the detection thread, its main
+ * thread ran detection and hiding; with it, whichever of the two did more).
  */
 function twoCoreFps(frames: number, total: number, singleThread: number): number {
   return frames / Math.max(total / 2, singleThread);
@@ -63,7 +64,7 @@ async function edgeNvr(impl: Impl, path: string, label: string) {
   const profiles: StageProfile[] | undefined = values.profile ? [] : undefined;
   const [r] = await runJobs(impl, [{ input: path, out: join(work, 'out.mp4') }], work, profiles);
   if (!r || r.error) return { error: r?.error ?? 'no result' };
-  return { profile: profiles?.[0], fps_wall: r.frames / r.wall_s, fps_two_idle_cores: twoCoreFps(r.frames, r.node_cpu_s + r.children_cpu_s, r.node_cpu_s), frames: r.frames, wall_s: r.wall_s,
+  return { profile: profiles?.[0], fps_wall: r.frames / r.wall_s, fps_two_idle_cores: twoCoreFps(r.frames, r.node_cpu_s + r.children_cpu_s, r.busiest_threads?.[0]?.cpu_s ?? r.node_cpu_s), busiest_threads: r.busiest_threads, frames: r.frames, wall_s: r.wall_s,
     node_cpu_ms_per_frame: (r.node_cpu_s / r.frames) * 1000, ffmpeg_cpu_ms_per_frame: (r.children_cpu_s / r.frames) * 1000 };
 }
 

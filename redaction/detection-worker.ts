@@ -24,11 +24,13 @@ export const DETECTION_THREAD_NAME = 'edge-nvr-detect';
 export const READ_AHEAD_BYTES = 64 * 1024 * 1024;
 
 /**
- * onnxruntime intra-op threads per session on the detection thread. Two: on two cores the
- * calling thread's decoding is a small share, and one thread per session left a core idle
- * during inference (bench/README.md, "Detection on its own thread").
+ * onnxruntime intra-op threads per session on the detection thread: EDGE_NVR_DETECTION_INTRA_OP
+ * (1-16), 2 by default (bench/README.md, "Detection on its own thread": measured on two cores).
  */
-export const DETECTION_THREAD_INTRA_OP = 2;
+export function detectionIntraOp(env: NodeJS.ProcessEnv = process.env): number {
+  const v = Number(env.EDGE_NVR_DETECTION_INTRA_OP);
+  return Number.isInteger(v) && v >= 1 && v <= 16 ? v : 2;
+}
 
 /** Whether video jobs run pass 1 on the detection thread: yes unless EDGE_NVR_DETECTION_THREAD=0 (the calling thread, as before). */
 export function detectionThreadEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
@@ -71,7 +73,7 @@ export class DetectionWorker {
   get alive(): boolean { return !this.dead; }
 
   /** A new job's pass 1 on this thread. */
-  start(choice: DetectorChoice, settings: RedactorSettings, threads = DETECTION_THREAD_INTRA_OP): PassOneJob {
+  start(choice: DetectorChoice, settings: RedactorSettings, threads = detectionIntraOp()): PassOneJob {
     if (this.dead) throw this.dead;
     const id = this.nextJob++;
     const p: Pending = { inFlight: 0 };

@@ -46,6 +46,15 @@ const READABLE_IMAGE = new Set(['.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif'
 
 export { configuredDetectors } from './detectors.js';
 
+/**
+ * The configured detectors loaded before a first job (a session costs 50-200 ms): on this
+ * thread (stills, and video with EDGE_NVR_DETECTION_THREAD=0) and on the detection thread.
+ */
+export async function prepareDetectors(config?: Config): Promise<void> {
+  await configuredDetectors(config);
+  if (detectionThreadEnabled()) await detectionWorker().start(detectorChoice(config), DEFAULT_SETTINGS).plan();
+}
+
 /** A camera the config no longer names keeps the masks it had when it was last configured. */
 function settingsFor(config: Config | undefined, catalog: Catalog, camera?: string): RedactorSettings {
   const cam = config?.cameras.find((c) => c.id === camera);

@@ -45,8 +45,11 @@ t.test('an export profiled: one JSON line on stderr with every stage', async (t)
   const manifest = JSON.parse(readFileSync(join(dir, 'profiled.mp4.manifest.json'), 'utf8')) as { frames: number };
   t.equal(profile.frames, manifest.frames, 'over the frames the manifest counts');
   const stages = profile.redaction_profile;
-  for (const s of ['decode, pass 1', 'detect blazeface', 'detect ppocr-det', 'decode, pass 2', 'hide, masks, watermark', 'encoder pipe']) t.ok(stages[s], `stage: ${s}`);
+  // pass 1 runs on the detection thread: its stages come back with the plan, named so
+  for (const s of ['decode, pass 1', 'waiting for the detection thread', 'detection thread: detect blazeface', 'detection thread: detect ppocr-det', 'decode, pass 2', 'hide, masks, watermark', 'encoder pipe']) {
+    t.ok(stages[s], `stage: ${s}`);
+  }
   t.equal(stages['hide, masks, watermark']!.calls, manifest.frames, 'every frame hidden once');
-  t.ok(stages['detect blazeface']!.calls >= 1 && stages['detect blazeface']!.calls < manifest.frames, 'faces looked at on some frames, not all');
+  t.ok(stages['detection thread: detect blazeface']!.calls >= 1 && stages['detection thread: detect blazeface']!.calls < manifest.frames, 'faces looked at on some frames, not all');
   // unset, a redaction says nothing of it: test/redaction/cli.test.ts's export checks its stderr
 });
