@@ -3,7 +3,7 @@
  * the calling thread's decoding. Without it, onnxruntime-node's `run` (synchronous) holds the
  * export's one JavaScript thread: while a detector runs, nobody reads the decoder's pipe, and
  * while a frame is read, no detector runs. Here the calling thread decodes and hands each frame
- * over (its buffer transferred, not copied), up to READ_AHEAD_BYTES ahead of the detectors, and
+ * over (its buffer transferred, not copied), a few frames ahead of the detectors (readAhead), and
  * the thread runs the same Redactor pass 1 on them in order; its plan comes back for pass 2.
  * The plan is the one the calling thread would have made (test/redaction/detection-thread.test.ts).
  *
@@ -20,8 +20,16 @@ import type { StageTimer } from './stage-timer.js';
 /** The detection thread's name (15 characters, the most Linux keeps), which the onnxruntime threads it starts inherit. */
 export const DETECTION_THREAD_NAME = 'edge-nvr-detect';
 
-/** Bytes of decoded frames handed to the detection thread and not yet looked at (at least 2 frames). */
-export const READ_AHEAD_BYTES = 64 * 1024 * 1024;
+/**
+ * Frames handed to the detection thread and not yet looked at: 2 to 8, within 32 MiB (8 at 720p,
+ * 5 at 1080p, 2 at 4K). The decoder is faster than the detectors (about 20 ms a 720p frame
+ * against 60), so the queue is full most of the time: it needs to hold about one detection
+ * round's gap (text every 5th frame) to keep the thread busy; a longer one only holds more
+ * memory and hands the thread frames that have left the CPU's caches.
+ */
+export function readAhead(frameBytes: number): number {
+  return Math.max(2, Math.min(8, Math.floor((32 * 1024 * 1024) / Math.max(1, frameBytes))));
+}
 
 /**
  * onnxruntime intra-op threads per session on the detection thread: EDGE_NVR_DETECTION_INTRA_OP
@@ -139,10 +147,16 @@ export class PassOneJob {
     const own = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data.buffer as ArrayBuffer : new Uint8Array(data).buffer;
     p.inFlight++;
     this.thread.post({ type: 'frame', job: this.id, n, width: frame.width, height: frame.height, data: own }, [own]);
-    const most = Math.max(2, Math.floor(READ_AHEAD_BYTES / Math.max(1, data.byteLength)));
-    while (p.inFlight >= most && !p.error) await new Promise<void>((resolve) => { p.room = resolve; });
+    const most = readAhead(data.byteLength);
+    while (p.inFlight >= most && !this.failure()) await new Promise<void>((resolve) => { p.room = resolve; });
     p.room = undefined;
-    if (p.error) throw p.error;
+    const failed = this.failure();
+    if (failed) throw failed;
+  }
+
+  /** Why the job failed (the thread reported an error, or stopped), if it did: set by messages while this side waits. */
+  private failure(): Error | undefined {
+    return this.p.error;
   }
 
   /** Every frame handed over: the last round, the plan, what pass 1 counted. */
