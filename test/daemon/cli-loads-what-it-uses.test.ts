@@ -54,13 +54,15 @@ t.test('commands that read a data dir load none of the config loader, the daemon
   }
 });
 
-t.test('a command that reads the config still loads the loader, and its errors are unchanged', async (t) => {
+t.test('a command that reads the config loads the loader but neither typebox nor ajv, and its errors are unchanged', async (t) => {
   const dir = t.testdir();
   const config = writeConfig(dir, [{ id: 'gate', url: 'rtsp://127.0.0.1:9/none' }]);
   Catalog.open(join(dir, 'data')).close();
   const withConfig = await traced(join(dir, 'trace-config'), ['verify', '--config', config]);
   t.equal(withConfig.code, 0, withConfig.stderr);
-  t.same(heavy(withConfig.loaded), ['the config loader', 'yaml', 'typebox', 'ajv'], 'the trace sees the loader when it is used');
+  // the validator is compiled ahead of time (config/validate.generated.ts): the loader builds no
+  // TypeBox schema and runs no ajv compiler at run time
+  t.same(heavy(withConfig.loaded), ['the config loader', 'yaml'], 'the trace sees the loader when it is used, without typebox or ajv');
   const missing = await runCli(['audit', '--config', join(dir, 'nope.yaml')]);
   t.equal(missing.code, 2, 'a config that cannot be read: exit 2, as before');
   t.match(missing.stderr, `${join(dir, 'nope.yaml')}:`, 'naming the file');
