@@ -46,9 +46,7 @@ t.test('records two cameras at once into contiguous, playable fragmented MP4 seg
   const dir = t.testdir();
   const recs = sim.mounts.map((m) => record(sim.url(m), join(dir, m)));
   for (const r of recs) r.backend.start();
-  // until each camera has closed two segments (a third is open) and reported progress along the
-  // way; what was written is checked below
-  await until(() => recs.every((r) => r.segments.length >= 2 && r.progress.length >= 5), 30_000, 'two closed segments from each camera').catch(() => undefined);
+  await sleep(7000);
   const stopAt = Date.now();
   await Promise.all(recs.map((r) => r.backend.stop()));
   t.ok(Date.now() - stopAt < 3000, `stop() finalised both cameras in ${Date.now() - stopAt} ms`);
@@ -57,7 +55,7 @@ t.test('records two cameras at once into contiguous, playable fragmented MP4 seg
     const cam = sim.mounts[i];
     const exit = await r.exited;
     t.equal(exit.requested, true, `${cam}: exit is reported as requested`);
-    t.ok(r.progress.length >= 5, `${cam}: ${r.progress.length} progress events while recording`);
+    t.ok(r.progress.length >= 5, `${cam}: ${r.progress.length} progress events in 7 s`);
     t.ok(r.segments.length >= 2, `${cam}: ${r.segments.length} segments`);
     const { runStartMs } = r.backend;
     for (const [n, seg] of r.segments.entries()) {
