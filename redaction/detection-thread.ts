@@ -37,7 +37,12 @@ if (isMainThread || !parentPort) throw new Error('redaction/detection-thread.js 
 
 // before onnxruntime is loaded (a dynamic import below), so nothing it starts escapes the nice;
 // the name, which its threads inherit too, shows them in `top -H` and `ps -L`
-setPriority(0, Math.min(19, getPriority(0) + EGRESS_NICE));
+try {
+  setPriority(0, Math.min(19, getPriority(0) + EGRESS_NICE));
+} catch {
+  // a sandbox without setpriority: detection at the process's priority, as nice(1) runs the
+  // egress decoder when it cannot lower it (a priority is not a privacy matter: the job goes on)
+}
 try { writeFileSync('/proc/thread-self/comm', DETECTION_THREAD_NAME); } catch { /* not Linux: the nice is what matters */ }
 const { loadDetectors } = await import('./detectors.js');
 
