@@ -33,11 +33,14 @@ export function readAhead(frameBytes: number): number {
 
 /**
  * onnxruntime intra-op threads per session on the detection thread: EDGE_NVR_DETECTION_INTRA_OP
- * (1-16), 2 by default (bench/README.md, "Detection on its own thread": measured on two cores).
+ * (1-16), 1 by default. On the calling thread two paid (inference was the only work that could
+ * use the second core); here the calling thread's decoding and ffmpeg use it, and one thread a
+ * session spent 6-14% less CPU than the calling thread with two, at the same or a better wall
+ * rate (bench/README.md, "Detection on its own thread", measured on two cores).
  */
 export function detectionIntraOp(env: NodeJS.ProcessEnv = process.env): number {
   const v = Number(env.EDGE_NVR_DETECTION_INTRA_OP);
-  return Number.isInteger(v) && v >= 1 && v <= 16 ? v : 2;
+  return Number.isInteger(v) && v >= 1 && v <= 16 ? v : 1;
 }
 
 /** Whether video jobs run pass 1 on the detection thread: yes unless EDGE_NVR_DETECTION_THREAD=0 (the calling thread, as before). */

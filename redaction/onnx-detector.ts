@@ -21,7 +21,8 @@ import { letterbox, tiles, type Region, type SampleSpec } from './resample.js';
  * costs 5-9% less CPU per frame for the same inferences (detection 60 ms a frame against 69 in
  * one profile; Node 85 against 90 ms over three alternated runs), but inference then holds the
  * export's one JavaScript thread alone: on two cores an export would be slower by about the
- * inference's parallel share. Not worth it without a worker pipeline beside decode and encode.
+ * inference's parallel share. The detection thread (redaction/detection-worker.ts), where
+ * decoding runs beside inference, uses one.
  * Graph optimisation stays onnxruntime's default (all): `basic` and `extended` cost 1.15-2 times
  * the CPU; without the CPU memory arena text detection cost 3 times as much.
  */

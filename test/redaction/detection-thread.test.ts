@@ -107,8 +107,8 @@ t.test('a detection thread that dies mid-export fails it closed; the next export
 t.test('the switches and the read-ahead', async (t) => {
   t.ok(detectionThreadEnabled({}), 'the thread by default');
   t.notOk(detectionThreadEnabled({ EDGE_NVR_DETECTION_THREAD: '0' }), 'EDGE_NVR_DETECTION_THREAD=0: the calling thread');
-  t.equal(detectionIntraOp({}), 2, 'two intra-op threads a session by default');
-  t.equal(detectionIntraOp({ EDGE_NVR_DETECTION_INTRA_OP: '1' }), 1);
-  for (const bad of ['0', '17', '1.5', 'two']) t.equal(detectionIntraOp({ EDGE_NVR_DETECTION_INTRA_OP: bad }), 2, `${bad}: the default`);
+  t.equal(detectionIntraOp({}), 1, 'one intra-op thread a session by default');
+  t.equal(detectionIntraOp({ EDGE_NVR_DETECTION_INTRA_OP: '2' }), 2);
+  for (const bad of ['0', '17', '1.5', 'two']) t.equal(detectionIntraOp({ EDGE_NVR_DETECTION_INTRA_OP: bad }), 1, `${bad}: the default`);
   t.same([readAhead(1280 * 720 * 3), readAhead(1920 * 1080 * 3), readAhead(3840 * 2160 * 3), readAhead(320 * 240 * 3)], [8, 5, 2, 8], 'frames ahead at 720p, 1080p, 4K and a small frame');
 });
