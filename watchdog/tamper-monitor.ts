@@ -161,7 +161,7 @@ export class TamperMonitor {
     this.lastFrame = frame;
     if (!this.settings.enabled) return;
     const job: ViewJob = {
-      kind: 'view', camera: this.camera, width: frame.width, height: frame.height, data: frame.data,
+      kind: 'view', camera: this.camera, width: frame.width, height: frame.height, channels: frame.channels, data: frame.data,
       reference: this.ref ? { id: this.ref.id, data: this.ref.data } : null,
     };
     const analyzer = this.opts.analyzer;
