@@ -49,7 +49,7 @@ const INDEX_BEHIND_MS = 1000;
  * pixel work is bounded by the view budget (12.8 % of a core among every camera past 16, decoding
  * included): in line at 16, 32 and 64 cameras the index lag and the Node process's CPU were no
  * worse than with the thread (one run each, shared machine: bench/README.md, "Node RSS at 16
- * cameras: view analysis in line"). The thread stays past 32, where indexing has least to spare
+ * cameras: view analysis in line, grey pictures"). The thread stays past 32, where indexing has least to spare
  * (at 64 the 2 s index lag goal is at its edge on a quiet machine), until a quiet rerun at 64 says.
  */
 const INLINE_VIEWS = 32;

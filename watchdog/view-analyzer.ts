@@ -97,10 +97,10 @@ export class ViewAnalyzer {
    * undefined: give the picture to `run`, for the thread.
    *
    * A thread is a second V8 isolate: 10-16 MB of the daemon's memory (its heap, its own
-   * allocations) whatever it does, a fifth of the process at 16 cameras, while the pixel work of
-   * a few cameras is a few milliseconds of the event loop every second (bench/README.md, "Node
-   * RSS at 16 cameras: view analysis in line"). The thread is for many cameras, where that work
-   * would keep indexing waiting. Going in line ends a thread that has nothing to do (it starts
+   * allocations) whatever it does, a seventh of the process at 16 cameras, while the pixel work,
+   * bounded by the view budget, is a few milliseconds of the event loop a second (bench/README.md,
+   * "Node RSS at 16 cameras: view analysis in line, grey pictures"). The thread is for many cameras, where
+   * indexing has the least time to spare. Going in line ends a thread that has nothing to do (it starts
    * again when needed); going to the thread drops the in-line state, so each camera's next
    * picture starts the frozen check anew, as after a thread's restart.
    */
@@ -190,7 +190,9 @@ export class ViewAnalyzer {
 
   private spawn(): void {
     this.references.clear(); // a new thread knows none
+    this.local = undefined; // what the analysis in line held goes (see inLine)
     const worker = new Worker(this.opts.script ?? SCRIPT);
+    this.opts.log?.info({ restarts: this.restarts }, 'view analysis thread started');
     worker.unref();
     this.worker = worker;
     this.ready = false;
