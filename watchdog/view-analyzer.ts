@@ -110,6 +110,13 @@ export class ViewAnalyzer {
       return undefined;
     }
     if (this.worker && !this.inFlight && !this.queue.length) this.retire();
+    // a failed thread's restart is not needed now, and what it failed on no longer stops any view
+    clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
+    if (this.problem) {
+      this.opts.log?.info('view analysis answers again, in line');
+      this.problem = null;
+    }
     return (this.local ??= new ViewAnalysis());
   }
 

@@ -191,7 +191,8 @@ t.test('a thread that keeps dying: restarted each time, and the camera\'s view r
   const dir = t.testdir();
   const script = join(dir, 'dies.mjs');
   writeFileSync(script, "import { parentPort } from 'node:worker_threads';\nparentPort.on('message', () => { throw new Error('segfault in a pixel loop'); });\nparentPort.postMessage({ ready: true });\n");
-  const analyzer = new ViewAnalyzer({ log, script: pathToFileURL(script) });
+  let inline = false;
+  const analyzer = new ViewAnalyzer({ log, script: pathToFileURL(script), inline: () => inline });
   t.teardown(() => analyzer.stop());
   const catalog = Catalog.open(dir);
   t.teardown(() => catalog.close());
@@ -213,4 +214,10 @@ t.test('a thread that keeps dying: restarted each time, and the camera\'s view r
   await until(() => watch.view.state === 'unavailable', 10_000, 'the view unavailable');
   t.match(watch.view.detail, /view analysis thread failed/, 'the camera\'s view says why (status, MQTT health)');
   t.equal((JSON.parse(catalog.cameraView('cam')!.view) as { state: string }).state, 'unavailable', 'and so does the catalog (edge-nvr status)');
+
+  // a reload leaves few cameras: analysed in line from now, the failed thread no longer stops the view
+  inline = true;
+  t.equal(watch.monitor.onFrame({ camera: 'cam', atMs: Date.now(), width: W, height: H, data: normal[0]! }), undefined, 'in line');
+  t.equal(analyzer.problem, null, 'nothing to report once pictures are analysed in line');
+  await until(() => watch.view.state !== 'unavailable', 10_000, 'the view watched again');
 });
