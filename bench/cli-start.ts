@@ -1,7 +1,9 @@
 /**
  * How long an `edge-nvr` CLI call takes from spawn to exit, this build against a baseline build,
  * for the light commands people and the tests run most (`--help`, `status`, `verify`, `audit`,
- * `recordings`, `hold list` on a data dir) and one that reads a config (`status --config`).
+ * `recordings`, `hold list` on a data dir), those that read a config (`status`, `verify`,
+ * `recordings` given `--config`), and a daemon start (`run --config`, spawn to the
+ * `edge-nvr running` log line: catalog open, recovery, recorders started; then SIGTERM).
  *
  *   npm run build && node dist/bench/cli-start.js --baseline-rev <commit> [--runs 15]
  *   node dist/bench/cli-start.js --baseline-cli /path/to/baseline/dist/daemon/cli.js
@@ -50,6 +52,25 @@ function timed(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ 
   });
 }
 
+/** `run --config` from spawn to its `edge-nvr running` log line, then stopped with SIGTERM. */
+function timedStart(cli: string, configPath: string, env: NodeJS.ProcessEnv = process.env): Promise<{ ms: number; code: number | null }> {
+  return new Promise((done, fail) => {
+    const start = process.hrtime.bigint();
+    const child = spawn(process.execPath, [cli, 'run', '--config', configPath], { stdio: ['ignore', 'pipe', 'ignore'], env });
+    let out = '';
+    let ms: number | undefined;
+    child.stdout.on('data', (d) => {
+      out += String(d);
+      if (ms === undefined && out.includes('edge-nvr running')) {
+        ms = Number(process.hrtime.bigint() - start) / 1e6;
+        child.kill('SIGTERM');
+      }
+    });
+    child.on('error', fail);
+    child.on('close', (code) => (ms === undefined ? fail(new Error(`${cli} run exited (${code}) before it was running`)) : done({ ms, code })));
+  });
+}
+
 const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2; };
 
 const baseline = baselineCli();
@@ -66,7 +87,13 @@ const COMMANDS: Array<{ name: string; args: string[] }> = [
   { name: 'recordings --data', args: ['recordings', '--data', data] },
   { name: 'hold list --data', args: ['hold', 'list', '--data', data] },
   { name: 'status --config', args: ['status', '--config', config] },
+  { name: 'verify --config', args: ['verify', '--config', config] },
+  { name: 'recordings --config', args: ['recordings', '--config', config] },
 ];
+/** a daemon start: its own config (and data dir) per build, so that neither sees the other's catalog */
+const DAEMON = 'run --config (to running)';
+const daemonConfigs = { baseline: writeConfig(join(work, 'run-baseline'), [{ id: 'gate', url: 'rtsp://127.0.0.1:9/none' }]),
+  this: writeConfig(join(work, 'run-this'), [{ id: 'gate', url: 'rtsp://127.0.0.1:9/none' }]) };
 const builds = [{ name: 'baseline', cli: baseline }, { name: 'this', cli: CLI }] as const;
 
 // modules loaded: one traced call each
@@ -79,9 +106,16 @@ for (const c of COMMANDS) {
     modules[c.name]![b.name] = trace.loaded().filter((u) => u.startsWith('file:')).length;
   }
 }
+modules[DAEMON] = {};
+for (const b of builds) {
+  const trace = moduleTrace(join(work, 'trace', b.name, 'run'));
+  await timedStart(b.cli, daemonConfigs[b.name], { ...process.env, NODE_OPTIONS: trace.nodeOptions });
+  modules[DAEMON][b.name] = trace.loaded().filter((u) => u.startsWith('file:')).length;
+}
 
-const times: Record<string, Record<string, number[]>> = Object.fromEntries(COMMANDS.map((c) => [c.name, { baseline: [], this: [] }]));
-const codes: Record<string, Record<string, Set<number | null>>> = Object.fromEntries(COMMANDS.map((c) => [c.name, { baseline: new Set(), this: new Set() }]));
+const NAMES = [...COMMANDS.map((c) => c.name), DAEMON];
+const times: Record<string, Record<string, number[]>> = Object.fromEntries(NAMES.map((n) => [n, { baseline: [], this: [] }]));
+const codes: Record<string, Record<string, Set<number | null>>> = Object.fromEntries(NAMES.map((n) => [n, { baseline: new Set(), this: new Set() }]));
 const floor: number[] = [];
 const load0 = loadavg()[0]!;
 for (let round = 0; round < runs; round++) {
@@ -94,15 +128,20 @@ for (let round = 0; round < runs; round++) {
       codes[c.name]![b.name]!.add(r.code);
     }
   }
+  for (const b of round % 2 ? [...builds].reverse() : builds) {
+    const r = await timedStart(b.cli, daemonConfigs[b.name]);
+    times[DAEMON]![b.name]!.push(r.ms);
+    codes[DAEMON]![b.name]!.add(r.code);
+  }
 }
 const load1 = loadavg()[0]!;
 
-const rows = COMMANDS.map((c) => {
-  const base = median(times[c.name]!.baseline!);
-  const now = median(times[c.name]!.this!);
-  const same = [...codes[c.name]!.baseline!].join() === [...codes[c.name]!.this!].join();
-  return { command: c.name, baseline_ms: Math.round(base), this_ms: Math.round(now), ratio: Math.round((now / base) * 100) / 100,
-    modules_baseline: modules[c.name]!.baseline!, modules_this: modules[c.name]!.this!, exit_codes: [...codes[c.name]!.this!], same_exit_codes: same };
+const rows = NAMES.map((name) => {
+  const base = median(times[name]!.baseline!);
+  const now = median(times[name]!.this!);
+  const same = [...codes[name]!.baseline!].sort().join() === [...codes[name]!.this!].sort().join();
+  return { command: name, baseline_ms: Math.round(base), this_ms: Math.round(now), ratio: Math.round((now / base) * 100) / 100,
+    modules_baseline: modules[name]?.baseline ?? null, modules_this: modules[name]?.this ?? null, exit_codes: [...codes[name]!.this!], same_exit_codes: same };
 });
 const node0 = Math.round(median(floor));
 const result = { at: new Date().toISOString(), machine: `${cpus().length} x ${cpus()[0]?.model ?? '?'}, shared machine, load average ${load0.toFixed(1)} -> ${load1.toFixed(1)}`,
@@ -110,7 +149,7 @@ const result = { at: new Date().toISOString(), machine: `${cpus().length} x ${cp
 
 console.log(`| command | baseline (ms) | this (ms) | ratio | modules loaded (baseline -> this) |`);
 console.log(`|---|---|---|---|---|`);
-for (const r of rows) console.log(`| \`${r.command}\` | ${r.baseline_ms} | ${r.this_ms} | **${r.ratio.toFixed(2)}** | ${r.modules_baseline} -> ${r.modules_this} |`);
+for (const r of rows) console.log(`| \`${r.command}\` | ${r.baseline_ms} | ${r.this_ms} | **${r.ratio.toFixed(2)}** | ${r.modules_baseline === null ? '' : `${r.modules_baseline} -> ${r.modules_this}`} |`);
 console.log(`| \`node -e 0\` (floor) | ${node0} | | | |`);
 console.log(`\nmedians of ${runs} interleaved runs; ${result.machine}; node ${process.version}`);
 const mismatched = rows.filter((r) => !r.same_exit_codes);

@@ -80,7 +80,8 @@ export async function probe(input: string, opts: ProbeOptions = {}): Promise<Pro
       const why = e.code === 'ENOENT' ? 'ffprobe not found on PATH (apt install ffmpeg)'
         : e.killed ? `did not finish within ${Math.round(timeout / 1000)} s`
           : stderr.trim().split('\n').pop() || err.message.split('\n')[0] || 'ffprobe failed';
-      reject(new ProbeError(input, why));
+      // ffprobe names the input itself ("rtsp://...: Connection refused"); ProbeError names it once
+      reject(new ProbeError(input, why.startsWith(`${input}: `) ? why.slice(input.length + 2) : why));
     });
   });
   let out: { streams?: ProbedStream[]; packets?: ProbedPacket[]; format?: { duration?: string } };

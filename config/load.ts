@@ -8,7 +8,8 @@ import { ConfigError } from './errors.js';
 import { render } from './issues.js';
 import { parseYaml, schemaIssues } from './parse.js';
 import { semanticIssues } from './rules.js';
-import { legalMinimumDays, type CameraConfig, type Config } from './schema.js';
+import { legalMinimumDays } from './legal-minimum.js';
+import type { CameraConfig, Config } from './schema.js';
 
 /** Parses and validates a config text; `source` names it in errors (a file path or "<inline>"). */
 export function parseConfig(text: string, source: string): Config {

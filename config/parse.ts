@@ -3,12 +3,12 @@
  * defaults filled in. What does not fit becomes issues; the rules that a schema cannot say are
  * in rules.ts.
  */
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import { LineCounter, parseDocument } from 'yaml';
 import { ConfigError } from './errors.js';
 import { closest, describe, show, tagOf, type Issue, type Segment } from './issues.js';
 import { isObject, type Json } from './json-value.js';
-import { Config } from './schema.js';
+import { validate as generatedValidator } from './validate.generated.js';
 
 export function parseYaml(text: string, source: string): unknown {
   const lineCounter = new LineCounter();
@@ -32,48 +32,13 @@ export function parseYaml(text: string, source: string): unknown {
 /* ------------------------------------------------------------------ schema validation */
 
 /**
- * Ajv sees a rewritten copy of the schema:
- * - unions of literals become `enum`, so a wrong value gives one error, not one per literal;
- * - unions of objects tagged by `type` (camera sources) or `format` (detector outputs) become
- *   `oneOf` + `discriminator`, so Ajv validates only the branch the tag names (and fills that
- *   branch's defaults, which it never does inside `anyOf`).
- * The published JSON Schema stays the plain TypeBox one.
+ * The validator is ajv's code compiled ahead of time from schema.ts (`npm run schema`, see
+ * compile-validator.ts): it fills defaults and returns ajv's errors (verbose: each carries its
+ * parentSchema and data, which the messages are built from). Neither TypeBox nor ajv loads here.
  */
-function forValidation(node: unknown): unknown {
-  if (Array.isArray(node)) return node.map(forValidation);
-  if (!isObject(node)) return node;
-  const out: Json = {};
-  for (const [k, v] of Object.entries(node)) out[k] = forValidation(v);
-  const branches = out.anyOf;
-  if (Array.isArray(branches) && branches.every(isObject)) {
-    if (branches.every((b) => 'const' in b)) {
-      delete out.anyOf;
-      out.enum = branches.map((b) => b.const);
-    } else {
-      const tag = TAGS.find((t) => branches.every((b) => tagOf(b, t) !== undefined));
-      if (tag) {
-        delete out.anyOf;
-        out.type = 'object';
-        out.oneOf = branches;
-        out.discriminator = { propertyName: tag };
-      }
-    }
-  }
-  return out;
-}
-
-const TAGS = ['type', 'format'];
-
-let validator: ValidateFunction | undefined;
+const validator = generatedValidator as unknown as ValidateFunction;
 
 function validate(data: unknown): ErrorObject[] {
-  validator ??= new Ajv({
-    allErrors: true,
-    useDefaults: true,
-    discriminator: true,
-    verbose: true, // errors carry parentSchema and data, which the messages are built from
-    strict: false, // TypeBox keeps its own hints in the schema
-  }).compile(forValidation(JSON.parse(JSON.stringify(Config))) as object);
   return validator(data) ? [] : [...(validator.errors ?? [])];
 }
 

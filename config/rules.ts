@@ -4,7 +4,8 @@
  * complete, client certificates in pairs, the status page on loopback unless it has TLS or a reason,
  * tamper detection off only with a reason. Each rule adds issues; none throws.
  */
-import { legalMinimumDays, type Config } from './schema.js';
+import { legalMinimumDays } from './legal-minimum.js';
+import type { Config } from './schema.js';
 import { formatPath, type Issue, type Segment } from './issues.js';
 import { isLoopback, parseListen, type ListenAddress } from './listen.js';
 import { isObject, num, type Json } from './json-value.js';

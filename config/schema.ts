@@ -1,6 +1,8 @@
 /**
- * The one source of the config's shape: TypeScript types (Static), validation (Ajv) and the
- * published JSON Schema (docs/config.schema.json, written by `npm run schema`) all come from here.
+ * The one source of the config's shape: TypeScript types (Static), validation (Ajv, compiled
+ * ahead of time into validate.generated.ts) and the published JSON Schema
+ * (docs/config.schema.json) all come from here; `npm run schema` writes both after a change.
+ * Only the build imports this module's values: at run time the loader uses its types alone.
  */
 import { Type, type Static } from '@sinclair/typebox';
 
@@ -358,8 +360,3 @@ export type Config = Static<typeof Config>;
 export type CameraConfig = Static<typeof Camera>;
 export type TamperConfig = Static<typeof Tamper>;
 export type OnnxDetectorConfig = Static<typeof OnnxDetector>;
-
-/** The legal minimum for a box: 30 days, 90 for designated sites. */
-export function legalMinimumDays(config: Pick<Config, 'box'>): number {
-  return config.box.designated_site ? 90 : 30;
-}

@@ -28,7 +28,7 @@ export function parseCommand<O extends Options>(spec: CommandSpec<O>, argv: stri
   try {
     parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (err) {
-    throw new UsageError(`${(err as Error).message}\n${usageText(spec)}`);
+    throw new UsageError(`${argError(err as Error & { code?: string }, spec)}\n${usageText(spec)}`);
   }
   if ((parsed.values as Record<string, unknown>).help) {
     process.stdout.write(usageText(spec) + '\n');
@@ -39,6 +39,14 @@ export function parseCommand<O extends Options>(spec: CommandSpec<O>, argv: stri
     throw new UsageError(`unexpected argument "${parsed.positionals[max]}"\n${usageText(spec)}`);
   }
   return parsed;
+}
+
+/** node:util's unknown-option text explains '--' positionals; an operator needs the options there are. */
+function argError(err: Error & { code?: string }, spec: CommandSpec<Options>): string {
+  const unknown = err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && /'([^']+)'/.exec(err.message)?.[1];
+  if (!unknown) return err.message;
+  const known = Object.keys(spec.options).map((o) => `--${o}`);
+  return `unknown option ${unknown}; ${spec.name} takes ${known.length ? known.join(', ') : 'no options'} (and --help)`;
 }
 
 /**

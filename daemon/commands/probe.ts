@@ -103,6 +103,7 @@ export async function run(argv: string[]): Promise<number> {
   if (!parsed) return EXIT.ok;
   const raw = parsed.positionals[0];
   if (!raw || !/^rtsps?:\/\//.test(raw)) throw new UsageError('expected an rtsp:// URL');
+  if (!URL.canParse(raw)) throw new UsageError(`${scrubCredentials(raw)} is not a valid URL (a literal IPv6 address goes in brackets: rtsp://[fe80::1]:554/path)`);
   const v = parsed.values;
   const password = v['password-file'] ? readSecret({ password_file: v['password-file'] }, '--password-file', 'command line') : undefined;
   const url = v.user ? withCredentials(raw, v.user, password) : raw;

@@ -6,6 +6,7 @@ import { Ajv } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../../config/errors.js';
 import { effectiveRetention, loadConfig, parseConfig, readSecret } from '../../config/load.js';
+import { validatorModule } from '../../config/compile-validator.js';
 import { configSchemaJson } from '../../config/publish-schema.js';
 
 const root = (p: string) => fileURLToPath(new URL(`../../${p}`, import.meta.url));
@@ -305,6 +306,13 @@ t.test('the examples validate', async (t) => {
       ['demo-2', 'test', 'gstreamer', 10],
     ],
   );
+});
+
+t.test('the validator the loader runs is the schema compiled now, and needs no ajv at run time', async (t) => {
+  const committed = readFileSync(root('config/validate.generated.ts'), 'utf8');
+  // a schema.ts (or ajv) change without `npm run schema` leaves the loader checking the old schema
+  t.equal(committed, validatorModule(), 'regenerate it: npm run schema');
+  t.notMatch(committed, /\brequire\(|from ['"]ajv/, 'it imports and requires nothing: the helpers ajv would load are inlined');
 });
 
 t.test('docs/config.schema.json is up to date and usable on its own', async (t) => {

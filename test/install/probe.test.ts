@@ -33,4 +33,13 @@ t.test('probe reads codec, resolution, frame rate, bitrate and keyframe interval
   const wrong = await runCli(['probe', sim.url('cam', false), '--seconds', '2']);
   t.equal(wrong.code, 1, 'an unreadable stream fails');
   t.match(wrong.stderr, /401|Unauthorized|authoriz/i, 'saying why');
+
+  // nothing listening: one line naming the camera once, and why
+  const closed = await runCli(['probe', 'rtsp://127.0.0.1:1/cam', '--seconds', '1']);
+  t.equal(closed.code, 1, 'an unreachable camera fails');
+  t.equal(closed.stderr.trim(), 'edge-nvr probe: rtsp://127.0.0.1:1/cam: Connection refused', 'the camera named once, and why');
+  const bad = await runCli(['probe', 'rtsp://user:pw@[::1/cam']);
+  t.equal(bad.code, 2, 'a URL that does not parse is a usage error');
+  t.match(bad.stderr, /is not a valid URL/);
+  t.notMatch(bad.stderr, ':pw@', 'without its password');
 });
