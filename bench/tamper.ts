@@ -102,8 +102,9 @@ async function falseAlarms(hours: number): Promise<void> {
   // lights off-ish 5 min of every 10, monochrome 15 min of every 30, sensor noise
   const filter = `fps=1,scale=${W}:${H}:force_original_aspect_ratio=increase,crop=${W}:${H},`
     + "eq=brightness='if(lt(mod(t\\,600)\\,300)\\,0\\,-0.25)':eval=frame,hue=s='if(lt(mod(t\\,1800)\\,900)\\,1\\,0)',noise=alls=4:allf=t";
-  const ff = spawn('ffmpeg', ['-v', 'error', '-stream_loop', '-1', '-i', FOOTAGE.vtest, '-vf', filter, '-t', String(seconds), '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const size = W * H * 3;
+  // grey, full range, as the daemon's keyframe decoder gives the analysis (libav's swscale both)
+  const ff = spawn('ffmpeg', ['-v', 'error', '-stream_loop', '-1', '-i', FOOTAGE.vtest, '-vf', filter, '-t', String(seconds), '-f', 'rawvideo', '-pix_fmt', 'gray', '-'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const size = W * H;
   let buf = Buffer.alloc(0);
   let n = 0;
   const started = performance.now();
@@ -111,7 +112,7 @@ async function falseAlarms(hours: number): Promise<void> {
   for await (const chunk of ff.stdout as AsyncIterable<Buffer>) {
     buf = Buffer.concat([buf, chunk]);
     while (buf.length >= size) {
-      await monitor.onFrame({ camera: 'long', atMs: t0 + n * 1000, width: W, height: H, data: Buffer.from(buf.subarray(0, size)) });
+      await monitor.onFrame({ camera: 'long', atMs: t0 + n * 1000, width: W, height: H, channels: 1, data: Buffer.from(buf.subarray(0, size)) });
       buf = buf.subarray(size);
       n++;
     }

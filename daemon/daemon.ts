@@ -44,6 +44,16 @@ import { BOX_ID_META, META_POLICY, type StoredPolicy } from './catalog-meta.js';
 const SWEEP_INTERVAL_MS = 5000;
 /** a closed segment waiting this long for the catalog: indexing is behind, and views are sampled at their slowest */
 const INDEX_BEHIND_MS = 1000;
+/**
+ * Views are analysed in line, on the event loop, up to this many cameras; past it in a thread of
+ * their own (ViewAnalyzer.inLine). The thread's isolate costs 10-16 MB whatever it does, while the
+ * pixel work is bounded by the view budget (12.8 % of a core among every camera past 16, decoding
+ * included): in line at 16, 32 and 64 cameras the index lag and the Node process's CPU were no
+ * worse than with the thread (one run each, shared machine: bench/README.md, "Node RSS at 16
+ * cameras: view analysis in line, grey pictures"). The thread stays past 32, where indexing has least to spare
+ * (at 64 the 2 s index lag goal is at its edge on a quiet machine), until a quiet rerun at 64 says.
+ */
+const INLINE_VIEWS = 32;
 
 /** `<data>/edge-nvr.pid`, for people and other tools; edge-nvr itself finds the daemon by its lock (instance-lock.ts). */
 export const PID_FILE = 'edge-nvr.pid';
@@ -96,7 +106,7 @@ export class Daemon {
   readonly views = new Map<string, ViewWatch>();
   /** one keyframe decoder for every camera's view analysis */
   private readonly decoder: FrameDecoder;
-  /** one thread for every camera's view analysis (tamper, capture mask checks): pixels off the event loop */
+  /** every camera's view analysis (tamper, capture mask checks): in line up to INLINE_VIEWS cameras, past that in a thread, pixels off the event loop */
   readonly analyzer: ViewAnalyzer;
   /** the redacted stills of tamper events */
   private readonly stills: TamperStills;
@@ -131,7 +141,7 @@ export class Daemon {
   constructor(public config: Config, private readonly log: Logger, private readonly opts: DaemonOptions = {}) {
     this.dataDir = resolve(config.storage.path);
     this.decoder = new FrameDecoder(log);
-    this.analyzer = new ViewAnalyzer({ log });
+    this.analyzer = new ViewAnalyzer({ log, inline: () => this.views.size <= INLINE_VIEWS });
     this.stills = new TamperStills(this, log);
   }
 

@@ -15,6 +15,8 @@ export interface DecodeRequest {
   sample: Buffer;
   maxWidth: number;
   maxHeight: number;
+  /** `gray`: the luma alone, full range, a byte a pixel (what view analysis uses); default RGB24 */
+  format?: PictureFormat;
   /**
    * Where the picture is written when it has exactly its size (a caller's buffer reused from
    * sample to sample); a picture of another size goes into a new buffer. The answer's `data` is one or the other.
@@ -23,10 +25,18 @@ export interface DecodeRequest {
   into?: Buffer | (() => Buffer | undefined);
 }
 
+/** What a decoded picture's bytes are: packed RGB24 rows, or full-range grey (luma), a byte a pixel. */
+export type PictureFormat = 'rgb24' | 'gray';
+
+/** Bytes a pixel of each format. */
+export const CHANNELS: Record<PictureFormat, 1 | 3> = { rgb24: 3, gray: 1 };
+
 export interface DecodedPicture {
   width: number;
   height: number;
-  /** RGB24, packed rows: the request's `into` when it had this size, else a buffer of its own */
+  /** the request's format */
+  format: PictureFormat;
+  /** packed rows: the request's `into` when it had this size, else a buffer of its own */
   data: Buffer;
   srcWidth: number;
   srcHeight: number;
@@ -105,6 +115,7 @@ export class FrameDecoder {
     const id = Math.floor(Math.random() * 1e9);
     const header = Buffer.from(JSON.stringify({
       id, codec: req.codec, extradata: req.extradata?.length ?? 0, sample: req.sample.length, max_width: req.maxWidth, max_height: req.maxHeight,
+      format: req.format ?? 'rgb24',
     }));
     const len = Buffer.alloc(4);
     len.writeUInt32BE(header.length);
@@ -112,7 +123,11 @@ export class FrameDecoder {
     this.proc!.stdin!.write(Buffer.concat([len, header, req.extradata ?? Buffer.alloc(0), req.sample]));
     const [h, payload] = await answer;
     if (!h.ok) throw new Error(`cannot decode a keyframe: ${h.error ?? 'no reason given'}`);
-    return { width: h.width ?? 0, height: h.height ?? 0, data: payload, srcWidth: h.src_width ?? 0, srcHeight: h.src_height ?? 0, cpuMs: h.cpu_ms ?? 0 };
+    const format = req.format ?? 'rgb24';
+    const width = h.width ?? 0, height = h.height ?? 0;
+    // bytes that are not the picture asked for are refused, never analysed as another format
+    if (payload.length !== width * height * CHANNELS[format]) throw new Error(`the frame decoder answered ${payload.length} bytes for a ${width}x${height} ${format} picture`);
+    return { width, height, format, data: payload, srcWidth: h.src_width ?? 0, srcHeight: h.src_height ?? 0, cpuMs: h.cpu_ms ?? 0 };
   }
 
   private ensureStarted(): Promise<void> {

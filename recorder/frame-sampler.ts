@@ -23,7 +23,9 @@ export function viewBudget(cameras: number): number {
 }
 
 /**
- * One decoded picture of a camera, downscaled: packed RGB24 rows (the shape redaction's Frame has).
+ * One decoded picture of a camera, downscaled: packed RGB24 rows (the shape redaction's Frame has),
+ * or, from the sampler, grey (`channels` 1): the full-range luma, a byte a pixel, all that view
+ * analysis uses (a third of the bytes to convert, carry and keep; stills are decoded again, in colour).
  * `data` is one buffer for every camera's pictures (see SHARED_PICTURE), written over by the next
  * picture any camera decodes: read it while the frame is emitted, or copy it (the view analyzer
  * copies a picture that has to wait for its thread). What is kept of the frame for later is its
@@ -36,9 +38,11 @@ export interface SampledFrame {
   atMs: number;
   width: number;
   height: number;
+  /** bytes a pixel: 1 grey (the sampler's frames, which always have `still`), 3 RGB24 (absent: 3) */
+  channels?: 1 | 3;
   data: Buffer;
   /**
-   * The same picture again, decoded from its keyframe into a buffer of its own (frames of the
+   * The same picture again, in colour (RGB24), decoded from its keyframe into a buffer of its own (frames of the
    * sampler). Without it (a frame made elsewhere, whose `data` is its own) a still copies `data`.
    */
   still?: () => Promise<{ width: number; height: number; data: Buffer }>;
@@ -96,7 +100,7 @@ interface FrameSamplerEvents {
 }
 
 /**
- * The buffer every camera's sampled picture is decoded into (0.7 MB at 640x360), whatever the
+ * The buffer every camera's sampled picture is decoded into (0.23 MB at 640x360, grey), whatever the
  * number of cameras. Each camera kept its own last picture for tamper stills: 11 MB of the
  * daemon's RSS at 16 cameras, for a still that is rare; a frame keeps its keyframe instead (tens
  * of KB) and decodes it again when a still is due. A frame is emitted as soon as its picture is
@@ -237,15 +241,15 @@ export class FrameSampler extends EventEmitter<FrameSamplerEvents> {
       const request = {
         codec: k.track.codec, extradata: k.track.config, sample: k.data, maxWidth: this.opts.maxWidth ?? 640, maxHeight: this.opts.maxHeight ?? 360,
       };
-      const pic = await this.opts.decoder.decode({ ...request, into: () => SHARED_PICTURE.buffer });
+      const pic = await this.opts.decoder.decode({ ...request, format: 'gray', into: () => SHARED_PICTURE.buffer });
       // a picture of another size came in a buffer of its own: the one reused from now
       SHARED_PICTURE.buffer = pic.data;
       this.problem = null;
       this.samples++;
       const decoder = this.opts.decoder;
       const frame: SampledFrame = {
-        camera: this.camera, atMs: k.atMs, width: pic.width, height: pic.height, data: pic.data,
-        still: () => decoder.decode(request),
+        camera: this.camera, atMs: k.atMs, width: pic.width, height: pic.height, channels: 1, data: pic.data,
+        still: () => decoder.decode(request), // RGB24
       };
       // the listeners analyse the frame synchronously: their time counts against the budget too
       const before = process.cpuUsage();

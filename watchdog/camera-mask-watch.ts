@@ -94,10 +94,17 @@ export class CameraMaskWatch {
   private readonly onFrame = (f: SampledFrame): void => {
     const analyzer = this.opts.analyzer;
     if (!analyzer) {
-      this.judge(this.regions.detail(f.data, f.width, f.height));
+      this.judge(this.regions.detail(f.data, f.width, f.height, f.channels));
       return;
     }
-    void analyzer.run({ kind: 'masks', camera: this.camera, width: f.width, height: f.height, data: f.data, masks: this.opts.masks }).then((done) => {
+    const job = { kind: 'masks', camera: this.camera, width: f.width, height: f.height, channels: f.channels, data: f.data, masks: this.opts.masks } as const;
+    // in line while the analyzer says so (few cameras); the sampler counts the time against the budget
+    const here = analyzer.inLine();
+    if (here) {
+      this.judge(here.run(job).detail);
+      return;
+    }
+    void analyzer.run(job).then((done) => {
       if (!done || !this.watching) return;
       this.opts.sampler?.charge(done.cpuMs);
       this.judge(done.answer.detail);

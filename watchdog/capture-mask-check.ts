@@ -71,16 +71,19 @@ export class MaskRegions {
     return r;
   }
 
-  /** How much picture detail each mask's interior holds, and the rest of the frame, in a packed RGB24 picture. */
-  detail(rgb: Uint8Array, width: number, height: number): MaskDetail {
+  /**
+   * How much picture detail each mask's interior holds, and the rest of the frame, in a packed
+   * RGB24 picture, or a grey one (`channels` 1: the decoder's full-range luma).
+   */
+  detail(pixels: Uint8Array, width: number, height: number, channels: 1 | 3 = 3): MaskDetail {
     const r = this.regions(width, height);
     // luma (BT.601) of the selected pixels only
     const std = (idx: Uint32Array) => {
       if (idx.length < 16) return Number.NaN;
       let sum = 0, sq = 0;
       for (let k = 0; k < idx.length; k++) {
-        const j = idx[k]! * 3;
-        const v = 0.299 * rgb[j]! + 0.587 * rgb[j + 1]! + 0.114 * rgb[j + 2]!;
+        const j = idx[k]! * channels;
+        const v = channels === 1 ? pixels[j]! : 0.299 * pixels[j]! + 0.587 * pixels[j + 1]! + 0.114 * pixels[j + 2]!;
         sum += v; sq += v * v;
       }
       const mean = sum / idx.length;

@@ -71,8 +71,8 @@ export interface ViewSample {
  * past the next call); `scratch`: where the smaller pictures are made, the coarse one included (the
  * sample is then valid until the scratch's next use: copy what is kept).
  */
-export function describeFrame(frame: { width: number; height: number; data: Uint8Array }, atMs: number, into?: Float32Array, scratch?: Scratch): ViewSample {
-  const fine = toGray(frame.data, frame.width, frame.height, into);
+export function describeFrame(frame: { width: number; height: number; data: Uint8Array; channels?: 1 | 3 }, atMs: number, into?: Float32Array, scratch?: Scratch): ViewSample {
+  const fine = toGray(frame.data, frame.width, frame.height, into, frame.channels);
   const factor = Math.max(1, Math.round(fine.width / COARSE_WIDTH));
   const coarse = shrink(fine, factor, scratch?.get('coarse', Math.floor(fine.width / factor) * Math.floor(fine.height / factor)));
   // edge energy per full-resolution pixel at two scales

@@ -20,11 +20,16 @@ export interface GrayBytes {
   data: Uint8ClampedArray;
 }
 
-/** Luma (BT.601) of packed RGB24, into `into` when it is large enough (a buffer reused from picture to picture). */
-export function toGray(rgb: Uint8Array, width: number, height: number, into?: Float32Array): Gray {
+/**
+ * Luma (BT.601) of packed RGB24, or a grey picture's own levels (`channels` 1: the decoder's
+ * full-range luma, the same levels), into `into` when it is large enough (a buffer reused from
+ * picture to picture).
+ */
+export function toGray(pixels: Uint8Array, width: number, height: number, into?: Float32Array, channels: 1 | 3 = 3): Gray {
   const n = width * height;
   const data = into && into.length >= n ? into.subarray(0, n) : new Float32Array(n);
-  for (let i = 0, j = 0; i < n; i++, j += 3) data[i] = 0.299 * rgb[j]! + 0.587 * rgb[j + 1]! + 0.114 * rgb[j + 2]!;
+  if (channels === 1) data.set(pixels.subarray(0, n));
+  else for (let i = 0, j = 0; i < n; i++, j += 3) data[i] = 0.299 * pixels[j]! + 0.587 * pixels[j + 1]! + 0.114 * pixels[j + 2]!;
   return { width, height, data };
 }
 

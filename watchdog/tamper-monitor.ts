@@ -86,7 +86,7 @@ export class TamperMonitor {
   private learnStride = 1;
   /** when the previous picture analysed was taken (what a static picture is static since) */
   private prevAtMs?: number;
-  /** the analysis in line, without an analyzer */
+  /** the analysis in line, without an analyzer (with one, the analyzer's: see ViewAnalyzer.inLine) */
   private inline?: ViewAnalysis;
   private lastFrame?: SampledFrame;
   private lastSampleMs = 0;
@@ -161,15 +161,17 @@ export class TamperMonitor {
     this.lastFrame = frame;
     if (!this.settings.enabled) return;
     const job: ViewJob = {
-      kind: 'view', camera: this.camera, width: frame.width, height: frame.height, data: frame.data,
+      kind: 'view', camera: this.camera, width: frame.width, height: frame.height, channels: frame.channels, data: frame.data,
       reference: this.ref ? { id: this.ref.id, data: this.ref.data } : null,
     };
     const analyzer = this.opts.analyzer;
-    if (!analyzer) {
-      this.decide(frame, (this.inline ??= new ViewAnalysis()).run(job));
+    // in line (the sampler counts the time against the budget): without an analyzer, or while it says so (few cameras)
+    const here = analyzer ? analyzer.inLine() : (this.inline ??= new ViewAnalysis());
+    if (here) {
+      this.decide(frame, here.run(job));
       return;
     }
-    return analyzer.run(job).then((done) => {
+    return analyzer!.run(job).then((done) => {
       if (!done || this.stopped || !this.settings.enabled) return;
       this.opts.charge?.(done.cpuMs);
       this.decide(frame, done.answer);

@@ -17,7 +17,9 @@ interface Picture {
   camera: string;
   width: number;
   height: number;
-  /** packed RGB24 */
+  /** bytes a pixel: 1 grey (the sampler's pictures), 3 RGB24 (absent: 3) */
+  channels?: 1 | 3;
+  /** packed rows */
   data: Uint8Array;
 }
 
@@ -74,7 +76,7 @@ export class ViewAnalysis {
 
   run<J extends AnalysisJob>(job: J): AnswerOf<J>;
   run(job: AnalysisJob): AnalysisAnswer {
-    if (job.kind === 'masks') return { kind: 'masks', detail: this.regions(job).detail(job.data, job.width, job.height) };
+    if (job.kind === 'masks') return { kind: 'masks', detail: this.regions(job).detail(job.data, job.width, job.height, job.channels) };
     // Big arrays made and dropped per picture (0.9 MB for a 640x360 one) kept the process's
     // memory growing at 64 cameras (the allocator keeps freed blocks of that size): the grey
     // picture goes into one scratch buffer, and is copied (rounded to bytes) into the camera's own to be kept.

@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { backoffDelayMs } from '../common/backoff.js';
-import type { AnalysisJob, AnswerOf } from './view-analysis.js';
+import { ViewAnalysis, type AnalysisJob, type AnswerOf } from './view-analysis.js';
 import type { WorkerReply, WorkerRequest } from './view-analysis-worker.js';
 
 export interface ViewAnalyzerOptions {
@@ -12,6 +12,11 @@ export interface ViewAnalyzerOptions {
   jobTimeoutMs?: number;
   /** the thread's module (tests give one that fails) */
   script?: URL;
+  /**
+   * Asked at every picture: analyse it in line, on the caller's thread, rather than in the thread
+   * (the daemon: while it watches few cameras, see `inLine`). Without it, always in the thread.
+   */
+  inline?: () => boolean;
 }
 
 /** An answer, with the CPU time the thread spent on it. */
@@ -77,12 +82,42 @@ export class ViewAnalyzer {
   private readonly spare: Uint8Array[] = [];
   /** per camera, the view reference the running thread was given (it keeps it: sent once, not with every picture) */
   private readonly references = new Map<string, number>();
+  /** the analysis in line, every camera's, while `inline` says so */
+  private local?: ViewAnalysis;
 
   constructor(private readonly opts: ViewAnalyzerOptions = {}) {}
 
   /** the running thread's id (tests), undefined while there is none */
   get threadId(): number | undefined {
     return this.worker?.threadId;
+  }
+
+  /**
+   * The analysis to run a picture with in line, on the caller's thread, while `inline` says so;
+   * undefined: give the picture to `run`, for the thread.
+   *
+   * A thread is a second V8 isolate: 10-16 MB of the daemon's memory (its heap, its own
+   * allocations) whatever it does, a seventh of the process at 16 cameras, while the pixel work,
+   * bounded by the view budget, is a few milliseconds of the event loop a second (bench/README.md,
+   * "Node RSS at 16 cameras: view analysis in line, grey pictures"). The thread is for many cameras, where
+   * indexing has the least time to spare. Going in line ends a thread that has nothing to do (it starts
+   * again when needed); going to the thread drops the in-line state, so each camera's next
+   * picture starts the frozen check anew, as after a thread's restart.
+   */
+  inLine(): ViewAnalysis | undefined {
+    if (this.stopped || !this.opts.inline?.()) {
+      this.local = undefined;
+      return undefined;
+    }
+    if (this.worker && !this.inFlight && !this.queue.length) this.retire();
+    // a failed thread's restart is not needed now, and what it failed on no longer stops any view
+    clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
+    if (this.problem) {
+      this.opts.log?.info('view analysis answers again, in line');
+      this.problem = null;
+    }
+    return (this.local ??= new ViewAnalysis());
   }
 
   /** Analyses a picture in the thread: its answer, or null when it was dropped or lost. */
@@ -119,6 +154,7 @@ export class ViewAnalyzer {
 
   /** A camera no longer watched: the thread lets its pictures go. */
   forget(camera: string): void {
+    this.local?.forget(camera);
     this.references.delete(camera);
     this.worker?.postMessage({ id: 0, forget: camera } satisfies WorkerRequest);
   }
@@ -140,6 +176,18 @@ export class ViewAnalyzer {
     await w?.terminate();
   }
 
+  /** Ends the idle thread: its memory goes (see inLine). Not a failure: no restart. */
+  private retire(): void {
+    const w = this.worker!;
+    clearTimeout(this.startTimer);
+    this.worker = undefined; // its exit is not heard as a failure (see spawn)
+    this.references.clear();
+    this.spare.length = 0;
+    this.shared = new SharedArrayBuffer(0);
+    this.opts.log?.info('view analysis in line from now (few cameras): its thread ended');
+    void w.terminate();
+  }
+
   private drop(index: number): void {
     const [p] = this.queue.splice(index, 1);
     this.dropped++;
@@ -149,7 +197,9 @@ export class ViewAnalyzer {
 
   private spawn(): void {
     this.references.clear(); // a new thread knows none
+    this.local = undefined; // what the analysis in line held goes (see inLine)
     const worker = new Worker(this.opts.script ?? SCRIPT);
+    this.opts.log?.info({ restarts: this.restarts }, 'view analysis thread started');
     worker.unref();
     this.worker = worker;
     this.ready = false;

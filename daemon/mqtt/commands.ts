@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { Ajv, type ValidateFunction } from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import type { Logger } from 'pino';
 import type { Catalog } from '../../recorder/catalog/catalog.js';
 import { appendAudit } from '../../recorder/catalog/audit-log.js';
@@ -8,10 +8,12 @@ import { NonceStore } from '../../recorder/catalog/nonces.js';
 import { canonicalJson } from '../../common/canonical-json.js';
 import type { Daemon } from '../daemon.js';
 import type { ReloadResult } from '../reload-outcome.js';
-import {
-  CommandArgs, CommandRequest, COMMAND_NAMES, type CommandName, type CommandReply, type ERROR_CODES,
-  type EvidenceArgs, type ExportArgs, type HoldArgs, type SnapshotArgs,
+import type {
+  CommandName, CommandReply, CommandRequest, ERROR_CODES, EvidenceArgs, ExportArgs, HoldArgs, SnapshotArgs,
 } from './payloads.js';
+import { COMMAND_NAMES } from './command-names.js';
+// compiled ahead of time from payloads.ts (`npm run schema`): no TypeBox and no ajv at start
+import * as validators from './command-validators.generated.js';
 import { RefusalLimiter } from './refusals.js';
 import { requestProblems } from '../../evidence/bundle-format.js';
 import type { Topics } from './topics.js';
@@ -52,6 +54,11 @@ export interface CommandSettings {
 
 type ErrorCode = (typeof ERROR_CODES)[number];
 
+/** ajv's `errorsText`, which lives on an Ajv instance the ahead-of-time validators do without */
+function errorsText(errors: ErrorObject[] | null | undefined, dataVar: string): string {
+  return errors?.length ? errors.map((e) => `${dataVar}${e.instancePath} ${e.message}`).join(', ') : 'No errors';
+}
+
 class CommandError extends Error {
   constructor(readonly code: ErrorCode, message: string) { super(message); }
 }
@@ -91,9 +98,8 @@ export interface CommandStats {
  * path, so holds and reloads are answered while an export runs, and stop() cancels them.
  */
 export class CommandProcessor {
-  private readonly ajv = new Ajv({ allErrors: false, strict: false });
-  private readonly validateRequest: ValidateFunction;
-  private readonly validateArgs: Record<CommandName, ValidateFunction>;
+  private readonly validateRequest = validators.request as ValidateFunction;
+  private readonly validateArgs = Object.fromEntries(COMMAND_NAMES.map((n) => [n, validators[`${n}Args`]])) as Record<CommandName, ValidateFunction>;
   private readonly nonces: NonceStore;
   readonly refusals = new RefusalLimiter();
   private accepted = 0;
@@ -114,8 +120,6 @@ export class CommandProcessor {
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
   ) {
-    this.validateRequest = this.ajv.compile(CommandRequest);
-    this.validateArgs = Object.fromEntries(COMMAND_NAMES.map((n) => [n, this.ajv.compile(CommandArgs[n])])) as Record<CommandName, ValidateFunction>;
     this.nonces = new NonceStore(this.catalog, MAX_NONCES);
     this.summaryTimer = setInterval(() => {
       const dropped = this.refusals.takeDropped();
@@ -179,9 +183,9 @@ export class CommandProcessor {
       }
       if (parsed.kind === 'unknown') throw new CommandError('unknown_command', `unknown command "${parsed.name}"; expected one of ${COMMAND_NAMES.join(', ')}`);
       cmd = parsed.name;
-      if (!this.validateRequest(body)) throw new CommandError('invalid', `request: ${this.ajv.errorsText(this.validateRequest.errors, { dataVar: 'request' })}`);
+      if (!this.validateRequest(body)) throw new CommandError('invalid', `request: ${errorsText(this.validateRequest.errors, 'request')}`);
       req = body as CommandRequest;
-      if (!this.validateArgs[cmd](req.args)) throw new CommandError('invalid', `args: ${this.ajv.errorsText(this.validateArgs[cmd].errors, { dataVar: 'args' })}`);
+      if (!this.validateArgs[cmd](req.args)) throw new CommandError('invalid', `args: ${errorsText(this.validateArgs[cmd].errors, 'args')}`);
       this.authorize(topic, req);
       this.checkReplay(req);
     } catch (err) {

@@ -1,4 +1,4 @@
-import { COMMAND_NAMES, type CommandName } from './payloads.js';
+import { COMMAND_NAMES, type CommandName } from './command-names.js';
 
 /** The box's topics under one prefix (default `edge-nvr/<box id>`). */
 export class Topics {

@@ -34,4 +34,7 @@ t.test('configured, they are loaded (the trace would see them)', async (t) => {
   const loaded = await loadedBy(t.testdir(), 'http:\n  metrics_listen: 127.0.0.1:0\nmqtt:\n  url: mqtt://127.0.0.1:9\n');
   t.ok(loaded.some((u) => MQTT.test(u)), 'MQTT.js with an mqtt section');
   t.ok(loaded.some((u) => WEB.test(u)) && loaded.some((u) => PROM.test(u)), 'the web server and prom-client with metrics_listen');
+  // the command validators are compiled ahead of time (npm run schema): no schema builder, no compiler
+  t.ok(loaded.some((u) => /\/dist\/daemon\/mqtt\/commands\.js$/.test(u)), 'the command path is loaded');
+  t.same(loaded.filter((u) => /\/node_modules\/(@sinclair\/typebox|ajv)\//.test(u)), [], 'but neither typebox nor ajv');
 });

@@ -9,6 +9,7 @@ import { mqttBox } from '../support/mqtt-box.js';
 import { Subscriber, SCHEMA_DIR } from './subscriber.js';
 import { PUBLISHED_SCHEMAS, schemaJson } from '../../daemon/mqtt/payloads.js';
 import { commandHmac } from '../../daemon/mqtt/commands.js';
+import { commandValidatorsModule, DEFAULT_OUT as COMMAND_VALIDATORS } from '../../daemon/mqtt/compile-command-validators.js';
 
 const PREFIX = 'edge-nvr/test-box';
 const KEEPALIVE_S = 3;
@@ -25,6 +26,12 @@ t.test('the published schemas are the TypeBox source, and the AsyncAPI document 
   t.match(doc.asyncapi, /^3\./);
   const refs = Object.values(doc.channels).flatMap((c) => Object.values(c.messages).map((m) => m.payload.$ref));
   for (const ref of refs) t.ok(PUBLISHED_SCHEMAS[ref.replace(/^\.\//, '')], `${ref} is a published schema`);
+});
+
+t.test('the command validators the daemon runs are compiled from these schemas', async (t) => {
+  const committed = readFileSync(join(SCHEMA_DIR, '..', '..', COMMAND_VALIDATORS), 'utf8');
+  t.equal(committed, commandValidatorsModule(), `${COMMAND_VALIDATORS} is up to date (npm run schema)`);
+  t.notMatch(committed, /\brequire\(|from ['"]ajv/, 'it imports and requires nothing at run time');
 });
 
 t.test('health, status, camera state, events and commands over a real mosquitto', async (t) => {

@@ -77,8 +77,8 @@ t.test('the unit has what the watchdog issue requires', async (t) => {
   };
   for (const [key, value] of Object.entries(expected)) t.equal(one(key), value, `${key}=${value}`);
   t.same(svc.get('CapabilityBoundingSet'), [''], 'exactly one CapabilityBoundingSet=, and it is empty: no capabilities');
-  t.same(svc.get('Environment'), ['NODE_ENV=production', 'NODE_OPTIONS=--max-semi-space-size=2', 'ORT_DISABLE_TELEMETRY=1', 'MALLOC_ARENA_MAX=2'],
-    'production, a 2 MB young generation and two malloc arenas (bench/record runs the daemon with both), and no ONNX Runtime telemetry');
+  t.same(svc.get('Environment'), ['NODE_ENV=production', 'NODE_OPTIONS=--max-semi-space-size=1', 'ORT_DISABLE_TELEMETRY=1', 'MALLOC_ARENA_MAX=2'],
+    'production, a 1 MB young generation and two malloc arenas (bench/record runs the daemon with both), and no ONNX Runtime telemetry');
   t.same(svc.get('SystemCallFilter'), ['@system-service', '~@privileged @resources', 'capset setpriority'],
     'the system calls of a system service, none of the privileged or resource ones but capset (setpriv) and setpriority (nice)');
   t.equal(svc.get('ProcSubset'), undefined, 'no ProcSubset=pid: the relay reads /proc/net/tcp, reload /proc/locks');

@@ -7,7 +7,7 @@ import { DAY_MS } from '../../watchdog/retention.js';
 import { backdate, makeClip } from '../support/backdate.js';
 import { CameraSim } from '../support/camera-sim.js';
 import { runCli } from '../support/cli.js';
-import { DaemonProcess, sleep, writeConfig } from '../support/daemon.js';
+import { DaemonProcess, until, writeConfig } from '../support/daemon.js';
 import { NEEDS_ROOT, tmpfsDataDir } from '../support/tmpfs.js';
 
 t.test('on a 200 MB tmpfs, recording runs past full: oldest go, held stay, no crash loop, retention_at_risk', { skip: NEEDS_ROOT }, async (t) => {
@@ -30,7 +30,14 @@ t.test('on a 200 MB tmpfs, recording runs past full: oldest go, held stay, no cr
   t.teardown(() => { daemon.proc?.kill('SIGKILL'); });
   await daemon.waitForLog(/retention deleted segments/, 90000);
   await daemon.waitForLog(/"event":"retention_at_risk"/, 60000);
-  await sleep(10000); // keep recording under pressure
+  // keep recording under pressure until segments of this very run have had to go (read beside the daemon)
+  const freshDeleted = () => {
+    const db = new Database(join(data, 'catalog.db'), { readonly: true, fileMustExist: true });
+    try {
+      return (db.prepare("SELECT count(*) AS n FROM segments WHERE state = 'deleted' AND start_ms > ?").get(now - 60_000) as { n: number }).n;
+    } finally { db.close(); }
+  };
+  await until(() => freshDeleted() > 0, 90_000, 'a segment recorded in this run deleted to keep recording');
   t.equal(daemon.proc!.exitCode, null, 'the daemon is still running');
   t.equal(daemon.countLog(/edge-nvr running/), 1, 'it never restarted');
   t.equal((await daemon.stop()).code, 0);

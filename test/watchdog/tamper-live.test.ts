@@ -56,6 +56,7 @@ t.test('each tamper raises its kind within 20 s, with a redacted still; normal l
   await until(() => tampered.every((c) => new RegExp(`"camera":"${c.id}".*tamper still written`).test(daemon.output)), 120_000, 'every still written').catch(() => undefined);
   t.notOk(readFileSync(`/proc/${daemon.pid}/maps`, 'utf8').includes('onnxruntime'),
     'the stills were redacted in a child process: the daemon itself never loaded ONNX Runtime (docs/tamper.md, memory)');
+  t.equal(daemon.countLog(/view analysis thread started/), 0, `${CAMERAS.length} cameras: every view analysed on the event loop, no thread started (docs/tamper.md, the analysis)`);
   const { code } = await daemon.stop();
   t.equal(code, 0, 'the daemon stops cleanly');
 

@@ -15,9 +15,10 @@ import { ViewWatch } from '../../watchdog/view-watch.js';
 import { until } from '../support/daemon.js';
 
 /*
- * View analysis in its own thread (watchdog/view-analyzer.ts): the same answers as in line, a
- * covered camera still raised, stale pictures dropped rather than queued, a stuck thread replaced,
- * and a thread that keeps failing shown as the camera's view `unavailable`, never silence.
+ * View analysis in its own thread (watchdog/view-analyzer.ts), or in line while few cameras are
+ * watched: the same answers as in line, a covered camera still raised, stale pictures dropped
+ * rather than queued, a stuck thread replaced, and a thread that keeps failing shown as the
+ * camera's view `unavailable`, never silence.
  */
 const W = 320, H = 240;
 const log = pino({ level: 'silent' });
@@ -55,6 +56,56 @@ t.test('the thread answers what the analysis in line answers, and a covered came
   t.same(raised.map((r) => [r.type, r.kind]), [['tamper_suspected', 'covered']], 'the covered lens is raised');
   t.ok(charged > 0, 'the thread\'s time is charged to the sampler\'s budget');
   await monitor.stop();
+});
+
+t.test('few cameras: analysed in line, no thread; past the bound in the thread; back under it the idle thread ends', async (t) => {
+  let cameras = 2;
+  const analyzer = new ViewAnalyzer({ log, inline: () => cameras <= 2 });
+  t.teardown(() => analyzer.stop());
+  const catalog = Catalog.open(t.testdir());
+  t.teardown(() => catalog.close());
+  const raised: Array<[string, string, unknown]> = [];
+  let charged = 0;
+  const monitor = (camera: string) => new TamperMonitor(camera, {
+    catalog, raise: (type, cam, data) => raised.push([type, cam!, data.kind]), analyzer, charge: (ms) => { charged += ms; },
+    settings: { enabled: true, sensitivity: 'medium', persistence_s: 10, learn_s: 5 },
+  }).start();
+  const a = monitor('a'), b = monitor('b');
+  const t0 = Date.now();
+  const feed = (m: TamperMonitor, s: number, data: Buffer) => m.onFrame({ camera: m.camera, atMs: t0 + s * 1000, width: W, height: H, data } satisfies SampledFrame);
+  // two cameras through one analysis in line: each keeps its own previous picture and reference
+  let sync = true;
+  for (let s = 0; s <= 6; s++) {
+    sync &&= feed(a, s, normal[s % normal.length]!) === undefined;
+    sync &&= feed(b, s, normal[(s + 1) % normal.length]!) === undefined;
+  }
+  t.ok(sync, 'every picture decided before onFrame returned (in line)');
+  t.equal(analyzer.threadId, undefined, 'no thread started');
+  t.same([a.view.state, b.view.state], ['ok', 'ok'], 'both references learned in line');
+  for (let s = 8; s <= 19; s++) {
+    sync &&= feed(a, s, covered) === undefined;
+    sync &&= feed(b, s, normal[s % normal.length]!) === undefined;
+  }
+  t.ok(sync, 'still in line');
+  t.same(raised, [['tamper_suspected', 'a', 'covered']], 'the covered camera is raised, the other not');
+  t.equal(charged, 0, 'nothing charged by the monitor: the sampler times its listeners in line');
+
+  cameras = 3;
+  const there = feed(b, 20, normal[0]!);
+  t.type(there, Promise, 'past the bound: the picture goes to the thread');
+  await there;
+  t.not(analyzer.threadId, undefined, 'a thread started');
+  t.equal(analyzer.answered, 1, 'and answered it');
+  t.ok(charged > 0, 'its CPU time charged to the sampler\'s budget');
+  t.equal(b.view.state, 'ok', 'the uncovered camera stays ok');
+
+  cameras = 2;
+  t.equal(feed(b, 21, normal[1]!), undefined, 'back under the bound: in line again');
+  t.equal(analyzer.threadId, undefined, 'the idle thread ended');
+  t.equal(analyzer.restarts, 0, 'not counted as a failure');
+  t.equal(analyzer.problem, null, 'nothing to report');
+  await a.stop();
+  await b.stop();
 });
 
 t.test('what the analysis keeps of a camera between pictures is bounded: its last picture as bytes and its reference, however many pictures', (t) => {
@@ -140,7 +191,8 @@ t.test('a thread that keeps dying: restarted each time, and the camera\'s view r
   const dir = t.testdir();
   const script = join(dir, 'dies.mjs');
   writeFileSync(script, "import { parentPort } from 'node:worker_threads';\nparentPort.on('message', () => { throw new Error('segfault in a pixel loop'); });\nparentPort.postMessage({ ready: true });\n");
-  const analyzer = new ViewAnalyzer({ log, script: pathToFileURL(script) });
+  let inline = false;
+  const analyzer = new ViewAnalyzer({ log, script: pathToFileURL(script), inline: () => inline });
   t.teardown(() => analyzer.stop());
   const catalog = Catalog.open(dir);
   t.teardown(() => catalog.close());
@@ -162,4 +214,10 @@ t.test('a thread that keeps dying: restarted each time, and the camera\'s view r
   await until(() => watch.view.state === 'unavailable', 10_000, 'the view unavailable');
   t.match(watch.view.detail, /view analysis thread failed/, 'the camera\'s view says why (status, MQTT health)');
   t.equal((JSON.parse(catalog.cameraView('cam')!.view) as { state: string }).state, 'unavailable', 'and so does the catalog (edge-nvr status)');
+
+  // a reload leaves few cameras: analysed in line from now, the failed thread no longer stops the view
+  inline = true;
+  t.equal(watch.monitor.onFrame({ camera: 'cam', atMs: Date.now(), width: W, height: H, data: normal[0]! }), undefined, 'in line');
+  t.equal(analyzer.problem, null, 'nothing to report once pictures are analysed in line');
+  await until(() => watch.view.state !== 'unavailable', 10_000, 'the view watched again');
 });
