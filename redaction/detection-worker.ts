@@ -64,14 +64,24 @@ export interface Planned {
   profile?: ReturnType<StageTimer['raw']>;
 }
 
+/**
+ * How long a detection thread without a job lives on: its isolate and model sessions are tens of
+ * MB a small box wants back between exports, and a new thread loads its models again in about a
+ * second, little against an export's minutes.
+ */
+export const DETECTION_IDLE_MS = 60_000;
+
 /** One detection thread, shared by the jobs of a process (its models load once). */
 export class DetectionWorker {
   readonly worker: Worker;
   private readonly jobs = new Map<number, Pending>();
   private nextJob = 1;
   private dead: Error | undefined;
+  /** ends the thread once it has been without a job for idleMs */
+  private idle: NodeJS.Timeout | undefined;
+  private retiring = false;
 
-  constructor() {
+  constructor(private readonly idleMs = DETECTION_IDLE_MS) {
     // under tsx (the tests) the sources are .ts; built, .js beside this file
     const ts = import.meta.url.endsWith('.ts');
     this.worker = new Worker(new URL(ts ? './detection-thread.ts' : './detection-thread.js', import.meta.url), { env: SHARE_ENV });
@@ -81,11 +91,14 @@ export class DetectionWorker {
     this.worker.on('exit', (code) => this.die(`it exited (code ${code})`));
   }
 
-  get alive(): boolean { return !this.dead; }
+  /** false once it died or was retired for idleness: the next job gets a new thread */
+  get alive(): boolean { return !this.dead && !this.retiring; }
 
   /** A new job's pass 1 on this thread. */
   start(choice: DetectorChoice, settings: RedactorSettings, threads = detectionIntraOp()): PassOneJob {
+    if (this.retiring) throw new Error('the detection thread ended (idle); ask detectionWorker() for the current one');
     if (this.dead) throw this.dead;
+    clearTimeout(this.idle);
     const id = this.nextJob++;
     const p: Pending = { inFlight: 0 };
     this.jobs.set(id, p);
@@ -103,7 +116,19 @@ export class DetectionWorker {
   end(id: number): void {
     if (!this.jobs.delete(id)) return;
     if (!this.dead) this.post({ type: 'drop', job: id });
-    if (this.jobs.size === 0) this.worker.unref();
+    if (this.jobs.size === 0) {
+      this.worker.unref();
+      clearTimeout(this.idle);
+      this.idle = setTimeout(() => this.retire(), this.idleMs).unref();
+    }
+  }
+
+  /** Ends the thread without a job (see DETECTION_IDLE_MS): not a failure, it holds nothing. */
+  private retire(): void {
+    if (this.jobs.size || this.dead) return;
+    this.retiring = true;
+    if (current === this) current = undefined;
+    void this.worker.terminate();
   }
 
   private onMessage(m: FromThread): void {
@@ -182,8 +207,8 @@ export class PassOneJob {
 }
 
 let current: DetectionWorker | undefined;
-/** The process's detection thread, started on first use and again after one has died. */
-export function detectionWorker(): DetectionWorker {
-  if (!current || !current.alive) current = new DetectionWorker();
+/** The process's detection thread, started on first use and again after one has died or ended idle. */
+export function detectionWorker(idleMs?: number): DetectionWorker {
+  if (!current || !current.alive) current = new DetectionWorker(idleMs);
   return current;
 }

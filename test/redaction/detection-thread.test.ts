@@ -2,13 +2,14 @@ import t from 'tap';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { auditEntries } from '../../recorder/catalog/audit-log.js';
-import { detectionIntraOp, detectionThreadEnabled, detectionWorker, readAhead } from '../../redaction/detection-worker.js';
+import { DetectionWorker, detectionIntraOp, detectionThreadEnabled, detectionWorker, readAhead } from '../../redaction/detection-worker.js';
 import { configuredDetectors, detectorChoice } from '../../redaction/detectors.js';
 import { redactFile } from '../../redaction/egress.js';
 import type { Frame } from '../../redaction/frame.js';
 import { DEFAULT_SETTINGS, Redactor, type PassOne } from '../../redaction/redactor.js';
 import { encodeClip, movingClip, Rng, scenesAvailable } from '../support/scenes.js';
 import { allFrames, egressContext, megamindClip, tmp } from './media.js';
+import { within } from '../support/daemon.js';
 
 /*
  * Pass 1 on the detection thread (redaction/detection-worker.ts) against pass 1 on the calling
@@ -111,4 +112,17 @@ t.test('the switches and the read-ahead', async (t) => {
   t.equal(detectionIntraOp({ EDGE_NVR_DETECTION_INTRA_OP: '2' }), 2);
   for (const bad of ['0', '17', '1.5', 'two']) t.equal(detectionIntraOp({ EDGE_NVR_DETECTION_INTRA_OP: bad }), 1, `${bad}: the default`);
   t.same([readAhead(1280 * 720 * 3), readAhead(1920 * 1080 * 3), readAhead(3840 * 2160 * 3), readAhead(320 * 240 * 3)], [8, 5, 2, 8], 'frames ahead at 720p, 1080p, 4K and a small frame');
+});
+
+t.test('a thread without a job ends after its idle time, and gives its memory back; nothing fails for it', async (t) => {
+  const thread = new DetectionWorker(300);
+  const exited = new Promise<number>((resolve) => thread.worker.once('exit', resolve));
+  // a job with no frames: the models load, the plan is empty (what the bench's warm-up does)
+  const { passOne } = await thread.start(detectorChoice(), DEFAULT_SETTINGS).plan();
+  t.same(passOne.planned, [], 'the job ran');
+  t.ok(thread.alive, 'the thread lives on right after its job');
+  const code = await within(exited, 20_000);
+  t.equal(code, 1, 'it ended by itself once idle (terminated)');
+  t.notOk(thread.alive, 'and says so: the next job asks for a new one');
+  t.throws(() => thread.start(detectorChoice(), DEFAULT_SETTINGS), /ended \(idle\)/, 'it takes no job once ended');
 });
