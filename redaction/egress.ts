@@ -94,12 +94,14 @@ async function run(ctx: EgressContext, job: Job): Promise<EgressResult> {
     // a video's pass 1 runs on the detection thread, beside decoding; detectors given by the
     // caller (tests, benchmarks) and stills stay on this thread
     const onThread = !ctx.detectors && !job.still && detectionThreadEnabled();
-    let detectors: Array<{ name: string; version: string }> = onThread ? [] : ctx.detectors ?? (await configuredDetectors(ctx.config));
+    const here: Detector[] = onThread ? [] : ctx.detectors ?? (await configuredDetectors(ctx.config));
+    // what the manifest names: these, or the ones the detection thread ran
+    let detectors: Array<{ name: string; version: string }> = here;
     const settings = settingsFor(ctx.config, ctx.catalog, job.camera);
     const off = switchedOff(ctx.config);
     const created = new Date();
     const timer = StageTimer.fromEnv();
-    const redactor = new Redactor(onThread ? [] : detectors as Detector[], settings, (n) => `${boxId} ${exportId} ${new Date(job.timeOf?.(n) ?? created.getTime()).toISOString().slice(0, 19)}Z`, job.still, timer);
+    const redactor = new Redactor(here, settings, (n) => `${boxId} ${exportId} ${new Date(job.timeOf?.(n) ?? created.getTime()).toISOString().slice(0, 19)}Z`, job.still, timer);
     const frames = (pass: string, pixFmt?: PixelFormat) => (timer ? timer.each(`decode, ${pass}`, job.frames(pixFmt)) : job.frames(pixFmt));
     const imageFormat = IMAGE_EXT[extname(out).toLowerCase()];
     if (job.still && !imageFormat) throw new EgressRequestError(`${out}: a still image needs a .jpg or .png name`);
@@ -108,30 +110,30 @@ async function run(ctx: EgressContext, job: Job): Promise<EgressResult> {
     // live, so a box is carried backwards to where an object entered as well as forwards).
     let last: Frame | undefined;
     let n = 0;
-    if (onThread) {
-      const pass1 = detectionWorker().start(detectorChoice(ctx.config), settings);
-      try {
-        for await (const frame of frames('pass 1')) {
-          ctx.signal?.throwIfAborted();
-          await timed(timer, 'waiting for the detection thread', () => pass1.look(frame, n++));
+    // on the detection thread, a frame handed over is its (transferred): only this thread's are kept as `last`
+    const pass1 = onThread ? detectionWorker().start(detectorChoice(ctx.config), settings) : undefined;
+    try {
+      for await (const frame of frames('pass 1')) {
+        ctx.signal?.throwIfAborted();
+        const k = n++;
+        if (pass1) {
+          await timed(timer, 'waiting for the detection thread', () => pass1.look(frame, k));
+        } else {
+          await timed(timer, 'look (detect, look again, motion, the rest)', () => redactor.look(frame, k));
+          last = frame;
         }
-        if (n === 0) throw new Error('no frame could be decoded from the sources');
+      }
+      if (n === 0) throw new Error('no frame could be decoded from the sources');
+      if (pass1) {
         const planned = await timed(timer, 'waiting for the detection thread', () => pass1.plan());
         redactor.adopt(planned.passOne);
         detectors = planned.detectors;
         if (timer && planned.profile) timer.absorb(planned.profile, 'detection thread: ');
-      } finally {
-        pass1.end();
+      } else {
+        await timed(timer, 'last round, plan', () => redactor.plan());
       }
-    } else {
-      for await (const frame of frames('pass 1')) {
-        ctx.signal?.throwIfAborted();
-        const k = n++;
-        await timed(timer, 'look (detect, look again, motion, the rest)', () => redactor.look(frame, k));
-        last = frame;
-      }
-      if (n === 0) throw new Error('no frame could be decoded from the sources');
-      await timed(timer, 'last round, plan', () => redactor.plan());
+    } finally {
+      pass1?.end();
     }
     // Pass 2: decoded again, hidden, watermarked, encoded. A still is its one frame, kept.
     if (job.still) {
