@@ -9,9 +9,9 @@ import { canonicalJson } from '../../common/canonical-json.js';
 import type { Daemon } from '../daemon.js';
 import type { ReloadResult } from '../reload-outcome.js';
 import type {
-  CommandName, CommandReply, CommandRequest, ERROR_CODES, EvidenceArgs, ExportArgs, HoldArgs, SnapshotArgs,
+  CommandReply, CommandRequest, ERROR_CODES, EvidenceArgs, ExportArgs, HoldArgs, SnapshotArgs,
 } from './payloads.js';
-import { COMMAND_NAMES } from './command-names.js';
+import { COMMAND_NAMES, type CommandName } from './command-names.js';
 // compiled ahead of time from payloads.ts (`npm run schema`): no TypeBox and no ajv at start
 import * as validators from './command-validators.generated.js';
 import { RefusalLimiter } from './refusals.js';

@@ -10,7 +10,6 @@ import { STAT_DROPPED } from './outbox.js';
 /** `meta` key of the last health the broker acknowledged (JSON, as published); the status page reads it too */
 export const META_LAST_HEALTH = 'mqtt.last_health';
 
-
 export interface CameraView {
   camera: string;
   state: CameraStatePayload['state'];

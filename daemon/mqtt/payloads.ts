@@ -9,7 +9,7 @@
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { TAMPER_KINDS } from '../../watchdog/tamper-monitor.js';
-import { COMMAND_NAMES, type CommandName } from './command-names.js';
+import type { CommandName } from './command-names.js';
 
 const Id = Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,62}$', description: 'a box or camera id' });
 const Ms = Type.Integer({ minimum: 0, description: 'milliseconds since the Unix epoch' });
@@ -231,8 +231,6 @@ export const CheckpointPayload = obj(
 );
 
 /* ------------------------------------------------------------------ commands */
-
-export { COMMAND_NAMES, type CommandName };
 
 const Reason = Type.String({ minLength: 3, maxLength: 500, description: 'why (registered in the audit log)' });
 const Destination = Type.String({ minLength: 1, maxLength: 500, description: 'where the result goes (registered in the audit log)' });

@@ -15,7 +15,7 @@ import { settleWithin } from '../../common/deadlines.js';
 import type { CameraStatePayload, HealthPayload, StatusPayload } from './payloads.js';
 import { safeResponseTopic, Topics } from './topics.js';
 
-/** `meta` keys holding the last status and health the broker acknowledged (JSON, as published) */
+/** `meta` key holding the last status the broker acknowledged (JSON, as published; the health's: health.ts) */
 export const META_LAST_STATUS = 'mqtt.last_status';
 
 const FEED_INTERVAL_MS = 250;
