@@ -23,6 +23,7 @@ import { Catalog } from '../recorder/catalog/catalog.js';
 import { CLI } from '../test/support/cli.js';
 import { writeConfig } from '../test/support/daemon.js';
 import { moduleTrace } from '../test/support/module-trace.js';
+import { median } from './stats.js';
 
 const { values } = parseArgs({ options: { 'baseline-cli': { type: 'string' }, 'baseline-rev': { type: 'string' }, runs: { type: 'string' }, out: { type: 'string' } } });
 const runs = Number(values.runs ?? 15);
@@ -71,7 +72,6 @@ function timedStart(cli: string, configPath: string, env: NodeJS.ProcessEnv = pr
   });
 }
 
-const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2; };
 
 const baseline = baselineCli();
 if (!existsSync(baseline)) throw new Error(`no baseline CLI at ${baseline}`);

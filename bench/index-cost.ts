@@ -18,6 +18,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
+import { median } from './stats.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
@@ -99,7 +100,6 @@ for (let r = 0; r < Number(values.rounds); r++) {
     console.error(`round ${r + 1} ${name}: process ${c.processMs.toFixed(0)} ms, event loop ${c.mainMs.toFixed(0)} ms, ${c.segments} segments, ${c.wallS.toFixed(1)} s`);
   }
 }
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const per = (name: string, k: 'processMs' | 'mainMs') => median(totals.get(name)!.map((c) => c[k] / c.segments));
 const write = { p: per('writing only (subtracted)', 'processMs'), m: per('writing only (subtracted)', 'mainMs') };
 console.log(`\nbench/index-cost: ${o.cameras} cameras, a ${o.kb} KB segment each every ${o.everyMs} ms, ${o.segments} each, median of ${values.rounds} rounds (interleaved)\n`);

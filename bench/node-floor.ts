@@ -16,6 +16,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { unitEnvironment } from './unit-env.js';
+import { median } from './stats.js';
 
 const ROOT = dirname(fileURLToPath(import.meta.url)).replace(/\/dist\/bench$/, '').replace(/\/bench$/, '');
 const CLI = join(ROOT, 'dist', 'daemon', 'cli.js');
@@ -48,7 +49,6 @@ function daemonArgs(cli: string, dir: string): string[] {
   return [cli, 'run', '--config', config];
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, settle: { type: 'string', default: '8' }, 'baseline-cli': { type: 'string' } } });

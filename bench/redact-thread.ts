@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { clip, finishResults, MEGAMIND, startResults, VTEST } from './redact-clips.js';
 import { current, runJobs } from './redact-impl.js';
+import { median } from './stats.js';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '6' }, rounds: { type: 'string', default: '2' }, out: { type: 'string' } } });
 const seconds = Number(values.seconds), rounds = Number(values.rounds);
@@ -24,7 +25,6 @@ const VARIANTS: Record<string, Record<string, string>> = {
   'detection thread, 2 intra-op': { EDGE_NVR_DETECTION_THREAD: '1', EDGE_NVR_DETECTION_INTRA_OP: '2' },
   'detection thread, 1 intra-op': { EDGE_NVR_DETECTION_THREAD: '1', EDGE_NVR_DETECTION_INTRA_OP: '1' },
 };
-const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2; };
 const round2 = (x: number) => Number(x.toFixed(2));
 
 const impl = current();

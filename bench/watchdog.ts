@@ -18,6 +18,7 @@ import { BENCH_CAMERAS, buildCatalog } from './synthetic-catalog.js';
 import { DAY_MS, Retention } from '../watchdog/retention.js';
 import { CameraSim } from '../test/support/camera-sim.js';
 import { DaemonProcess, until, writeConfig } from '../test/support/daemon.js';
+import { median } from './stats.js';
 
 const { values } = parseArgs({ options: { stalls: { type: 'string', default: '3' }, segments: { type: 'string', default: '1000000' } } });
 
@@ -111,7 +112,6 @@ const runs = Number(values.stalls);
 const ffmpeg = await stallLatency('ffmpeg', runs);
 const gstreamer = await stallLatency('gstreamer', runs);
 const sweep = await retentionSweeps(Number(values.segments));
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const s = (ms: number) => (ms / 1000).toFixed(1);
 if (runs > 0) {
   console.log(`\n## Stall detection (SIGSTOP of the camera until the gap row), ${runs} runs each, stall_timeout_s 10, timeout_seconds 5\n`);
