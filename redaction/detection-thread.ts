@@ -18,18 +18,19 @@ import { DETECTION_THREAD_NAME } from './detection-worker.js';
 import type { Detector } from './detector.js';
 import type { DetectorChoice } from './detectors.js';
 import type { Frame } from './frame.js';
-import { Redactor, type RedactorSettings } from './redactor.js';
+import { Redactor, type RedactorSettings, type Settled } from './redactor.js';
 import { StageTimer } from './stage-timer.js';
 import { EGRESS_NICE } from './video-io.js';
 
 export type ToThread =
-  | { type: 'start'; job: number; choice: DetectorChoice; threads: number; settings: RedactorSettings }
+  | { type: 'start'; job: number; choice: DetectorChoice; threads: number; settings: RedactorSettings; overlap: boolean }
   | { type: 'frame'; job: number; n: number; width: number; height: number; data: ArrayBuffer }
   | { type: 'plan'; job: number }
   | { type: 'drop'; job: number };
 
 export type FromThread =
-  | { type: 'looked'; job: number; n: number }
+  /** with the frames whose boxes became final, when pass 2 runs beside pass 1 (redaction/overlap.ts) */
+  | { type: 'looked'; job: number; n: number; settled?: Settled }
   | { type: 'planned'; job: number; passOne: ReturnType<Redactor['passOne']>; detectors: Array<{ name: string; version: string }>; profile?: ReturnType<StageTimer['raw']> }
   | { type: 'failed'; job: number; message: string };
 
@@ -61,7 +62,11 @@ function detectorsFor(choice: DetectorChoice, threads: number): Promise<Detector
   return loaded.detectors;
 }
 
-interface Job { redactor: Promise<{ redactor: Redactor; detectors: Detector[] }>; chain: Promise<void>; timer: StageTimer | undefined; dropped: boolean; failed: boolean }
+interface Job {
+  redactor: Promise<{ redactor: Redactor; detectors: Detector[] }>; chain: Promise<void>; timer: StageTimer | undefined; dropped: boolean; failed: boolean;
+  /** frames settled and sent back so far, when pass 2 runs beside pass 1 */
+  settled?: number;
+}
 const jobs = new Map<number, Job>();
 
 /** `step` after the job's earlier steps; a throw fails the job (reported once) and skips the rest. */
@@ -85,15 +90,17 @@ port.on('message', (m: ToThread) => {
       const timer = StageTimer.fromEnv();
       const redactor = detectorsFor(m.choice, m.threads).then((detectors) => ({ redactor: new Redactor(detectors, m.settings, () => '', false, timer), detectors }));
       redactor.catch(() => { /* reported through the job's chain */ });
-      jobs.set(m.job, { redactor, chain: Promise.resolve(), timer, dropped: false, failed: false });
+      jobs.set(m.job, { redactor, chain: Promise.resolve(), timer, dropped: false, failed: false, ...(m.overlap ? { settled: 0 } : {}) });
       then(m.job, () => {}); // a model that cannot load fails the job at once
       break;
     }
     case 'frame': {
       const frame: Frame = { width: m.width, height: m.height, data: Buffer.from(m.data) };
-      then(m.job, async (_job, r) => {
+      then(m.job, async (job, r) => {
         await r.look(frame, m.n);
-        send({ type: 'looked', job: m.job, n: m.n });
+        const settled = job.settled !== undefined ? r.settled(job.settled) : undefined;
+        if (settled) job.settled! += settled.boxes.length;
+        send({ type: 'looked', job: m.job, n: m.n, ...(settled ? { settled } : {}) });
       });
       break;
     }

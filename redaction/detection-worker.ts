@@ -14,7 +14,7 @@ import { SHARE_ENV, Worker } from 'node:worker_threads';
 import type { FromThread, ToThread } from './detection-thread.js';
 import type { DetectorChoice } from './detectors.js';
 import type { Frame } from './frame.js';
-import type { PassOne, RedactorSettings } from './redactor.js';
+import type { PassOne, RedactorSettings, Settled } from './redactor.js';
 import type { StageTimer } from './stage-timer.js';
 
 /** The detection thread's name (15 characters, the most Linux keeps), which the onnxruntime threads it starts inherit. */
@@ -55,6 +55,8 @@ interface Pending {
   room?: () => void;
   planned?: { resolve: (r: Planned) => void; reject: (e: Error) => void };
   error?: Error;
+  /** the frames whose boxes became final, when pass 2 runs beside pass 1 */
+  settled?: (part: Settled) => void;
 }
 
 export interface Planned {
@@ -94,16 +96,16 @@ export class DetectionWorker {
   /** false once it died or was retired for idleness: the next job gets a new thread */
   get alive(): boolean { return !this.dead && !this.retiring; }
 
-  /** A new job's pass 1 on this thread. */
-  start(choice: DetectorChoice, settings: RedactorSettings, threads = detectionIntraOp()): PassOneJob {
+  /** A new job's pass 1 on this thread; `settled` is given each range of frames whose boxes became final (pass 2 beside pass 1). */
+  start(choice: DetectorChoice, settings: RedactorSettings, threads = detectionIntraOp(), settled?: (part: Settled) => void): PassOneJob {
     if (this.retiring) throw new Error('the detection thread ended (idle); ask detectionWorker() for the current one');
     if (this.dead) throw this.dead;
     clearTimeout(this.idle);
     const id = this.nextJob++;
-    const p: Pending = { inFlight: 0 };
+    const p: Pending = { inFlight: 0, settled };
     this.jobs.set(id, p);
     this.worker.ref();
-    this.post({ type: 'start', job: id, choice, threads, settings });
+    this.post({ type: 'start', job: id, choice, threads, settings, overlap: settled !== undefined });
     return new PassOneJob(this, id, p);
   }
 
@@ -136,6 +138,11 @@ export class DetectionWorker {
     if (!p) return;
     if (m.type === 'looked') {
       p.inFlight--;
+      try {
+        if (m.settled) p.settled?.(m.settled);
+      } catch (err) {
+        this.fail(p, err as Error);
+      }
       p.room?.();
     } else if (m.type === 'planned') {
       p.planned?.resolve({ passOne: m.passOne, detectors: m.detectors, profile: m.profile });

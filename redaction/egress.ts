@@ -17,6 +17,7 @@ import { detectionThreadEnabled, detectionWorker } from './detection-worker.js';
 import type { Frame } from './frame.js';
 import { readImage } from './image-io.js';
 import { manifestPath, signManifest, type Manifest } from './manifest.js';
+import { overlapEnabled, SettledPlan, WriteAgain } from './overlap.js';
 import { DEFAULT_SETTINGS, Redactor, type RedactorSettings } from './redactor.js';
 import { StageTimer, timed, timedSync } from './stage-timer.js';
 import { rememberedPrivacyMasks, switchedOff } from './policy-record.js';
@@ -108,20 +109,34 @@ async function run(ctx: EgressContext, job: Job): Promise<EgressResult> {
     if (!job.still && imageFormat) throw new EgressRequestError(`${out}: a video needs a video name (.mp4), not an image one`);
     // Pass 1: every frame seen by the detectors, the whole clip's tracks built (an export is not
     // live, so a box is carried backwards to where an object entered as well as forwards).
+    // Pass 2 (decoded again, hidden, watermarked, encoded) runs beside it, a bounded number of
+    // frames behind: each frame is written once its boxes are final (redaction/overlap.ts).
     let last: Frame | undefined;
     let n = 0;
+    const beside = !job.still && overlapEnabled() ? new SettledPlan() : undefined;
+    const encoderName = job.still ? undefined : await chooseEncoder();
     // on the detection thread, a frame handed over is its (transferred): only this thread's are kept as `last`
-    const pass1 = onThread ? detectionWorker().start(detectorChoice(ctx.config), settings) : undefined;
+    const pass1 = onThread ? detectionWorker().start(detectorChoice(ctx.config), settings, undefined, beside && ((part) => beside.add(part))) : undefined;
+    let writing: Promise<number> | undefined;
+    let writeFailed: Error | undefined;
+    if (beside) {
+      encoder = new Encoder(tmp, job.info, encoderName!, 'yuv420p');
+      writing = writePassTwo(frames('pass 2', 'yuv420p'), redactor, encoder, timer, ctx.signal, beside);
+      writing.catch((err: Error) => { writeFailed = err; });
+    }
     try {
       for await (const frame of frames('pass 1')) {
         ctx.signal?.throwIfAborted();
+        if (writeFailed) throw writeFailed;
         const k = n++;
         if (pass1) {
           await timed(timer, 'waiting for the detection thread', () => pass1.look(frame, k));
         } else {
           await timed(timer, 'look (detect, look again, motion, the rest)', () => redactor.look(frame, k));
+          beside?.add(redactor.settled(beside.count));
           last = frame;
         }
+        beside?.handed(n);
       }
       if (n === 0) throw new Error('no frame could be decoded from the sources');
       if (pass1) {
@@ -132,26 +147,49 @@ async function run(ctx: EgressContext, job: Job): Promise<EgressResult> {
       } else {
         await timed(timer, 'last round, plan', () => redactor.plan());
       }
+    } catch (err) {
+      // pass 2 stops too, its decoder killed, before the job's error goes up
+      beside?.fail(err as Error);
+      await writing?.catch(() => {});
+      throw err;
     } finally {
       pass1?.end();
     }
     // Pass 2: decoded again, hidden, watermarked, encoded. A still is its one frame, kept.
+    let pass2 = 'after pass 1';
     if (job.still) {
       await writeImage(redactor.render(last!, n - 1), tmp, imageFormat!);
     } else {
-      // the second pass only hides, masks and watermarks: in yuv420p, as decoded and as encoded,
-      // with no RGB conversion in ffmpeg and half the bytes through the pipes
-      encoder = new Encoder(tmp, job.info, await chooseEncoder(), 'yuv420p');
-      let m = 0;
-      for await (const frame of frames('pass 2', 'yuv420p')) {
-        ctx.signal?.throwIfAborted();
-        const hidden = timedSync(timer, 'hide, masks, watermark', () => redactor.render(frame, m++));
-        await timed(timer, 'encoder pipe', () => encoder!.write(hidden));
+      let m: number | undefined;
+      if (beside) {
+        // the guard: every frame written beside pass 1 got what the whole plan gives it
+        // (pass 2 may have written every frame already: what it wrote is checked, not whether it stopped)
+        const differs = beside.firstDifference(redactor.passOne());
+        if (differs === undefined) {
+          beside.plannedNow();
+          m = await writing!;
+          pass2 = 'beside pass 1';
+        } else {
+          beside.fail(new WriteAgain(`frame ${differs}`));
+          await writing!.catch(() => { /* written again below, whatever stopped it */ });
+          encoder!.abort();
+          await encoder!.finish().catch(() => { /* killed: its exit is all that is waited for */ });
+          try { unlinkSync(tmp); } catch { /* the encoder had not created it */ }
+          redactor.forgetRendering();
+          pass2 = `after pass 1, again: frame ${differs} was written beside pass 1 with boxes the whole plan does not give it`;
+          ctx.log?.warn({ out, frame: differs }, 'pass 2 written again after pass 1 (a frame written beside it differs from the plan)');
+        }
+      }
+      if (m === undefined) {
+        // the second pass only hides, masks and watermarks: in yuv420p, as decoded and as encoded,
+        // with no RGB conversion in ffmpeg and half the bytes through the pipes
+        encoder = new Encoder(tmp, job.info, encoderName!, 'yuv420p');
+        m = await writePassTwo(frames('pass 2', 'yuv420p'), redactor, encoder, timer, ctx.signal);
       }
       if (m < n) throw new Error(`the sources gave ${m} frames on the second pass, ${n} on the first; refusing a partial output`);
-      await encoder.finish();
-      if (timer) process.stderr.write(JSON.stringify({ redaction_profile: timer.summary(n), frames: n, inputs_looked: redactor.stats.inputs_looked, inputs_reused: redactor.stats.inputs_reused,
-        inputs_cropped: redactor.stats.inputs_cropped, cropped_share: redactor.stats.cropped_share }) + '\n');
+      await encoder!.finish();
+      if (timer) process.stderr.write(JSON.stringify({ redaction_profile: timer.summary(n), frames: n, pass2, written_beside: beside?.written, held_back_max: beside?.maxLag, inputs_looked: redactor.stats.inputs_looked,
+        inputs_reused: redactor.stats.inputs_reused, inputs_cropped: redactor.stats.inputs_cropped, cropped_share: redactor.stats.cropped_share }) + '\n');
     }
     ctx.signal?.throwIfAborted();
     const sha256 = await sha256File(tmp);
@@ -191,6 +229,24 @@ async function run(ctx: EgressContext, job: Job): Promise<EgressResult> {
   }
 }
 
+/**
+ * Pass 2's frames hidden, masked, watermarked and encoded, in order; the number written. Beside
+ * pass 1 (`beside`), each waits until its boxes are final and is drawn with them, and once pass
+ * 1's plan is there (the guard passed) the rest come from the plan; otherwise every frame comes
+ * from the plan.
+ */
+async function writePassTwo(frames: AsyncIterable<Frame>, redactor: Redactor, encoder: Encoder, timer: StageTimer | undefined, signal?: AbortSignal, beside?: SettledPlan): Promise<number> {
+  let m = 0;
+  for await (const frame of frames) {
+    signal?.throwIfAborted();
+    const n = m++;
+    const from = beside ? await timed(timer, 'pass 2 waiting for pass 1', () => beside.until(n)) : 'planned';
+    const hidden = timedSync(timer, 'hide, masks, watermark', () => (from === 'settled' ? beside!.draw(redactor, frame, n) : redactor.render(frame, n)));
+    await timed(timer, 'encoder pipe', () => encoder.write(hidden));
+  }
+  return m;
+}
+
 /** A catalogued segment whose file still has its recorded hash, or an error naming it. */
 async function checkedSource(ctx: EgressContext, s: SegmentRow): Promise<string> {
   const abs = resolve(ctx.dataDir, s.path);
@@ -223,15 +279,20 @@ export async function exportClip(ctx: EgressContext, req: ExportRequest): Promis
     sources.push({ path: r.path, sha256: r.sha256, segment_id: r.id, start: new Date(r.start_ms).toISOString(), end: new Date(r.end_ms).toISOString() });
   }
   const info = await videoInfo(ranges[0]!.path);
-  let starts: number[] = [];
+  // the frame each range starts at, as the pass that writes (yuv420p) decodes them; pass 1
+  // (rgb24) decodes at the same time when pass 2 runs beside it, so each keeps its own
+  const starts: Partial<Record<PixelFormat, number[]>> = {};
   return run(ctx, {
     kind: 'export', out: req.out, requester: req.requester, reason: req.reason, camera: req.camera, fromMs: req.fromMs, toMs: req.toMs,
     sources, info, still: false,
-    timeOf: (n) => { let i = 0; while (i + 1 < starts.length && starts[i + 1]! <= n) i++; const r = ranges[Math.max(0, i)]!; return r.row.start_ms + (r.startS ?? 0) * 1000 + ((n - (starts[i] ?? 0)) / info.fps) * 1000; },
+    timeOf: (n) => {
+      const s = starts.yuv420p ?? [];
+      let i = 0; while (i + 1 < s.length && s[i + 1]! <= n) i++; const r = ranges[Math.max(0, i)]!; return r.row.start_ms + (r.startS ?? 0) * 1000 + ((n - (s[i] ?? 0)) / info.fps) * 1000;
+    },
     async *frames(pixFmt) {
       let n = 0;
-      starts = [];
-      for (const r of ranges) { starts.push(n); for await (const f of decodeFrames(r, info, ctx.signal, pixFmt)) { n++; yield f; } }
+      const mine: number[] = starts[pixFmt ?? 'rgb24'] = [];
+      for (const r of ranges) { mine.push(n); for await (const f of decodeFrames(r, info, ctx.signal, pixFmt)) { n++; yield f; } }
     },
   });
 }

@@ -60,6 +60,15 @@ export interface RedactionStats {
 /** Every frame's boxes, the frames to blank, and the counts of pass 1. */
 export interface PassOne { planned: Box[][]; blanked: number[]; stats: RedactionStats }
 
+/** Frames whose boxes pass 1 can no longer change (Redactor.settled): `boxes[i]` is frame `from + i`'s; `blanked` lists the blank ones. */
+export interface Settled { from: number; boxes: Box[][]; blanked: number[] }
+
+/** EDGE_NVR_OVERLAP_FORCE_LAG (tests only, see Redactor.finalBefore): a whole number of frames, or undefined. */
+function forcedLag(env: NodeJS.ProcessEnv): number | undefined {
+  const v = env.EDGE_NVR_OVERLAP_FORCE_LAG;
+  return v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined;
+}
+
 function thumb(f: Frame): Uint8Array {
   const t = new Uint8Array(32 * 18);
   for (let y = 0; y < 18; y++) for (let x = 0; x < 32; x++) {
@@ -102,6 +111,7 @@ export class Redactor {
   private prev: Frame | undefined;
   private looked = 0;
   private planned: Box[][] | undefined;
+  private readonly forcedLag = forcedLag(process.env);
 
   constructor(readonly detectors: Detector[], readonly settings: RedactorSettings, private readonly mark: (n: number) => string, private readonly still = false,
     private readonly timer?: StageTimer) {
@@ -320,17 +330,46 @@ export class Redactor {
       }
     }
     this.recent.clear();
-    const all: Box[][] = Array.from({ length: frames }, () => []);
-    for (const d of this.detectors) {
-      const pad = this.settings.pad[d.name] ?? 0;
-      this.tracks.get(d.name)!.boxes(frames).forEach((bs, n) => { for (const b of bs) all[n]!.push(padBox(b, pad)); });
-    }
+    const all = this.boxesIn(frames, 0, frames);
     let share = 0;
     for (const c of this.caches.values()) {
       this.stats.inputs_looked += c.stats.looked; this.stats.inputs_reused += c.stats.reused; this.stats.inputs_cropped += c.stats.cropped; share += c.stats.croppedShare;
     }
     this.stats.cropped_share = this.stats.inputs_cropped ? Number((share / this.stats.inputs_cropped).toFixed(3)) : 0;
     this.planned = all;
+  }
+
+  /** Every detector's boxes (padded) for frames from..to-1 of a clip of `frames` frames, in the order they are hidden. */
+  private boxesIn(frames: number, from: number, to: number): Box[][] {
+    const all: Box[][] = Array.from({ length: Math.max(0, to - from) }, () => []);
+    for (const d of this.detectors) {
+      const pad = this.settings.pad[d.name] ?? 0;
+      this.tracks.get(d.name)!.boxes(frames, from, to).forEach((bs, i) => { for (const b of bs) all[i]!.push(padBox(b, pad)); });
+    }
+    return all;
+  }
+
+  /**
+   * During pass 1: the frames whose boxes and blanking nothing still to come can change (every
+   * detector's TrackBuilder.settledBefore; a detector's failure blanks only frames after its
+   * last round). Pass 2 may write them before pass 1 ends. `EDGE_NVR_OVERLAP_FORCE_LAG=k` (tests
+   * only) claims every frame but the last k instead, which is wrong on purpose: the export's
+   * guard must then find the difference and write pass 2 again.
+   */
+  finalBefore(): number {
+    if (this.forcedLag !== undefined) return Math.max(0, this.looked - this.forcedLag);
+    let before = this.looked;
+    for (const d of this.detectors) before = Math.min(before, this.tracks.get(d.name)!.settledBefore());
+    return before;
+  }
+
+  /** The final boxes of frames from..finalBefore()-1, and which of them are blank; undefined when none is final yet. */
+  settled(from: number): Settled | undefined {
+    const to = this.finalBefore();
+    if (to <= from) return undefined;
+    const blanked: number[] = [];
+    for (let n = from; n < to; n++) if (this.blanked.has(n)) blanked.push(n);
+    return { from, boxes: this.boxesIn(this.looked, from, to), blanked };
   }
 
   /** What pass 1 leaves for pass 2 (after `plan`): plain data, so pass 1 can run on the detection thread. */
@@ -343,20 +382,36 @@ export class Redactor {
   adopt(done: PassOne): void {
     this.planned = done.planned;
     for (const n of done.blanked) this.blanked.add(n);
-    Object.assign(this.stats, done.stats);
+    // what pass 2 counted already (frames written beside pass 1) stays
+    const { frames, blanked_frames, hidden_boxes, errors } = this.stats;
+    Object.assign(this.stats, done.stats, { frames, blanked_frames, hidden_boxes, errors: [...done.stats.errors, ...errors] });
+  }
+
+  /** Pass 2 is written again from the start: what it counted goes. */
+  forgetRendering(): void {
+    this.stats.frames = 0;
+    this.stats.blanked_frames = 0;
+    this.stats.hidden_boxes = {};
   }
 
   /** Pass 2: frame n redacted in place, or a blank one. */
   render(frame: Frame, n: number): Frame {
-    this.stats.frames++;
     if (!this.planned) throw new Error('render before plan');
     // a frame pass 1 did not see (the source decoded longer the second time) is not vouched for
-    if (n >= this.planned.length || this.blanked.has(n)) {
-      if (n >= this.planned.length) this.recordError(`frame ${n}: not seen by the detectors`);
+    if (n >= this.planned.length) {
+      this.stats.frames++;
+      this.recordError(`frame ${n}: not seen by the detectors`);
       return this.blank(frame, n);
     }
+    return this.draw(frame, n, this.planned[n]!, this.blanked.has(n));
+  }
+
+  /** Frame n with `boxes` hidden, the masks and the watermark, or blank: what `render` does with the plan's boxes (pass 2 beside pass 1 gives settled ones). */
+  draw(frame: Frame, n: number, boxes: Box[], blank: boolean): Frame {
+    this.stats.frames++;
+    if (blank) return this.blank(frame, n);
     try {
-      for (const b of this.planned[n]!) {
+      for (const b of boxes) {
         hide(frame, b, this.settings.method);
         bump(this.stats.hidden_boxes, b.cls);
       }

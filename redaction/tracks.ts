@@ -60,10 +60,13 @@ export class TrackBuilder {
   private readonly tracks: Track[] = [];
   private readonly rounds: number[] = [];
   private readonly cuts: number[] = [0];
+  /** settledBefore() until the tracks change (it walks every track; pass 2 beside pass 1 asks after every frame) */
+  private settled: number | undefined;
   constructor(private readonly every: number, private readonly hold = 2, private readonly matchIou = 0.1) {}
 
   /** A scene change at frame n: no track goes on past it. */
   cut(n: number): void {
+    this.settled = undefined;
     for (const t of this.tracks) t.open = false;
     if (n > this.cuts[this.cuts.length - 1]!) this.cuts.push(n);
   }
@@ -71,6 +74,9 @@ export class TrackBuilder {
   /** A detection round at frame n and what it found; the tracks it started, and those it lost (not found again, for the first time). */
   round(n: number, found: Sighting[]): { started: NewTrack[]; lost: LostTrack[]; uneven: UnevenTrack[] } {
     this.rounds.push(n);
+    this.settled = undefined;
+    // looking between rounds adds sightings later, through the callbacks below
+    const insertInto = (t: Track, s: Sighting) => { this.settled = undefined; insert(t, s); };
     const open = this.tracks.filter((t) => t.open);
     const pairs: Array<[number, Track, Sighting]> = [];
     for (const t of open) {
@@ -89,7 +95,7 @@ export class TrackBuilder {
       if (usedT.has(t) || usedS.has(s)) continue;
       usedT.add(t); usedS.add(s);
       const before = t.sightings[t.sightings.length - 1]!;
-      if (iou(moved(before, n), s.box) < 0.5) uneven.push({ before, after: s, between: (m) => insert(t, m) });
+      if (iou(moved(before, n), s.box) < 0.5) uneven.push({ before, after: s, between: (m) => insertInto(t, m) });
       t.sightings.push(s);
       t.missed = 0;
     }
@@ -97,49 +103,81 @@ export class TrackBuilder {
     for (const t of open) {
       if (usedT.has(t)) continue;
       if (++t.missed > this.hold) t.open = false;
-      if (t.missed === 1) lost.push({ sighting: t.sightings[t.sightings.length - 1]!, later: (s) => insert(t, s) });
+      if (t.missed === 1) lost.push({ sighting: t.sightings[t.sightings.length - 1]!, later: (s) => insertInto(t, s) });
     }
     const started: NewTrack[] = [];
     for (const s of found) {
       if (usedS.has(s)) continue;
       const t: Track = { sightings: [s], missed: 0, open: true };
       this.tracks.push(t);
-      started.push({ sighting: s, earlier: (e) => insert(t, e) });
+      started.push({ sighting: s, earlier: (e) => insertInto(t, e) });
     }
     return { started, lost, uneven };
   }
 
   /** Found outside a round (the second look at a redacted frame): new tracks, matched later like any other. */
   add(found: Sighting[]): void {
+    this.settled = undefined;
     for (const s of found) this.tracks.push({ sightings: [s], missed: 0, open: true });
   }
 
-  /** The boxes to hide in each of `frames` frames. */
-  boxes(frames: number): Box[][] {
-    const out: Box[][] = Array.from({ length: frames }, () => []);
-    const put = (n: number, b: Box) => { if (n >= 0 && n < frames) out[n]!.push(b); };
+  /**
+   * The boxes to hide in each of `frames` frames, or (`from`, `to`) in frames from..to-1 only
+   * (out[0] is frame `from`): the same boxes in the same order as the whole clip's, since every
+   * track puts its boxes in frame order whatever the range.
+   */
+  boxes(frames: number, from = 0, to = frames): Box[][] {
+    const upto = Math.min(to, frames);
+    const out: Box[][] = Array.from({ length: Math.max(0, upto - from) }, () => []);
+    const put = (n: number, b: Box) => { if (n >= from && n < upto) out[n - from]!.push(b); };
     for (const t of this.tracks) {
       const ss = t.sightings;
       const first = ss[0]!, last = ss[ss.length - 1]!;
       const [start, end] = this.shot(first.n, frames);
+      const back = Math.max(start, this.roundAway(first.n, -(this.hold + 1)) + 1);
+      const ahead = Math.min(end, this.roundAway(last.n, this.hold + 1) - 1);
+      if (Math.max(ahead, last.n) < from || back >= upto) continue; // none of its boxes in the range
       for (let k = 0; k < ss.length; k++) {
         const a = ss[k]!, b = ss[k + 1], before = ss[k - 1];
         // a detection may hold only part of the object (a word of a plate, a face half turned):
         // its neighbours, carried here by their motion, stand in for the rest
-        put(a.n, union([a.box, ...(before ? [moved(before, a.n)] : []), ...(b ? [moved(b, a.n)] : [])]));
+        if (a.n >= from && a.n < upto) put(a.n, union([a.box, ...(before ? [moved(before, a.n)] : []), ...(b ? [moved(b, a.n)] : [])]));
         if (!b) break;
-        for (let n = a.n + 1; n < b.n; n++) {
+        for (let n = Math.max(a.n + 1, from); n < Math.min(b.n, upto); n++) {
           const f = (n - a.n) / (b.n - a.n);
           const line = { ...a.box, x: a.box.x + (b.box.x - a.box.x) * f, y: a.box.y + (b.box.y - a.box.y) * f, w: a.box.w + (b.box.w - a.box.w) * f, h: a.box.h + (b.box.h - a.box.h) * f };
           put(n, union([line, moved(a, n), moved(b, n)]));
         }
       }
-      const from = Math.max(start, this.roundAway(first.n, -(this.hold + 1)) + 1);
-      for (let n = from; n < first.n; n++) put(n, this.carried(first, n));
-      const to = Math.min(end, this.roundAway(last.n, this.hold + 1) - 1);
-      for (let n = last.n + 1; n <= to; n++) put(n, this.carried(last, n));
+      for (let n = Math.max(back, from); n < Math.min(first.n, upto); n++) put(n, this.carried(first, n));
+      for (let n = Math.max(last.n + 1, from); n <= Math.min(ahead, upto - 1); n++) put(n, this.carried(last, n));
     }
     return out;
+  }
+
+  /**
+   * The first frame whose boxes rounds still to come may change: every frame before it has its
+   * final boxes, whatever the rest of the clip holds (pass 2 can write it while pass 1 goes on).
+   * Rounds to come (the due ones, a cut's, the clip's last frame's, which may be the last frame
+   * already looked at) change boxes only through
+   * - a new track (found by such a round, by looking back from it, or by the look after hiding
+   *   there): its first sighting comes after the last round that ran (looking back looks only at
+   *   the frames since it), so its boxes are carried back at most to `hold + 1` rounds before
+   *   that, and never past the shot's first frame;
+   * - an open track found again, looked for between rounds (lost or uneven) or carried further:
+   *   its new sightings come after its last one, and what changes is that sighting's box (joined
+   *   with its new neighbour) and the frames after it.
+   * A closed track is never matched again; its boxes after its last sighting end at a round that
+   * ran (`hold + 1` misses) or at the cut that closed it. (Where a failing detector ran no round,
+   * the frames it failed on are blank whatever their boxes.)
+   */
+  settledBefore(): number {
+    if (this.settled !== undefined) return this.settled;
+    const lastRound = this.rounds[this.rounds.length - 1];
+    if (lastRound === undefined) return 0;
+    let before = Math.max(this.cuts[this.cuts.length - 1]!, this.roundAway(lastRound + 1, -(this.hold + 1)) + 1);
+    for (const t of this.tracks) if (t.open) before = Math.min(before, t.sightings[t.sightings.length - 1]!.n);
+    return (this.settled = before);
   }
 
   /** A sighting carried to frame n: where it was and where its motion takes it, grown 3% of its size a frame (at most half). */

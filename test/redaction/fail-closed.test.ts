@@ -2,27 +2,11 @@ import t from 'tap';
 import { existsSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { BlazeFace } from '../../redaction/blazeface.js';
-import type { Detector } from '../../redaction/detector.js';
 import { redactFile } from '../../redaction/egress.js';
 import type { Frame } from '../../redaction/frame.js';
 import { auditEntries } from '../../recorder/catalog/audit-log.js';
 import { runCli } from '../support/cli.js';
-import { allFrames, egressContext, megamindClip, tmp } from './media.js';
-
-/** The real detector, made to throw on the calls `failOn` picks (a crash of the model, an OOM). */
-class Throwing implements Detector {
-  readonly name: string;
-  readonly version: string;
-  calls = 0;
-  constructor(private readonly inner: BlazeFace, private readonly failOn: (call: number) => boolean) {
-    this.name = inner.name;
-    this.version = inner.version;
-  }
-  async detect(frame: Frame) {
-    if (this.failOn(++this.calls)) throw new Error('injected detector failure');
-    return this.inner.detect(frame);
-  }
-}
+import { allFrames, egressContext, megamindClip, Throwing, tmp } from './media.js';
 
 /** Brightest pixel above the watermark band (the bottom 18 rows): 0 on a blanked frame. */
 function maxAboveWatermark(f: Frame): number {

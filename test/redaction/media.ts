@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { Catalog } from '../../recorder/catalog/catalog.js';
+import type { Detector } from '../../redaction/detector.js';
 import type { Frame } from '../../redaction/frame.js';
 import { videoInfo } from '../../common/media-probe.js';
 import { decodeFrames } from '../../redaction/video-io.js';
@@ -132,4 +133,19 @@ export function changedOutside(before: Frame, after: Frame, objects: Array<{ x: 
     if (Math.abs(before.data[i]! - after.data[i]!) + Math.abs(before.data[i + 1]! - after.data[i + 1]!) + Math.abs(before.data[i + 2]! - after.data[i + 2]!) > 24) changed++;
   }
   return changed / (before.width * rows);
+}
+
+/** A real detector, made to throw on the calls `failOn` picks (a crash of the model, an OOM). */
+export class Throwing implements Detector {
+  readonly name: string;
+  readonly version: string;
+  calls = 0;
+  constructor(private readonly inner: Detector, private readonly failOn: (call: number) => boolean) {
+    this.name = inner.name;
+    this.version = inner.version;
+  }
+  async detect(frame: Frame) {
+    if (this.failOn(++this.calls)) throw new Error('injected detector failure');
+    return this.inner.detect(frame);
+  }
 }
