@@ -50,6 +50,8 @@ export interface JobResult {
   input: string; out: string; frames: number; wall_s: number; node_cpu_s: number; children_cpu_s: number;
   /** the Node process's busiest threads over the job (name, CPU seconds), busiest first */
   busiest_threads?: Array<{ comm: string; cpu_s: number }>;
+  /** the Node process's peak resident memory (VmHWM) by the job's end, MiB: one job a runner, so the job's peak or its model loading's */
+  node_peak_rss_mb?: number;
   error?: string;
 }
 
@@ -84,7 +86,9 @@ for (const job of JSON.parse(readFileSync(jobsFile, 'utf8'))) {
     const c1 = cpu();
     // the busiest threads of the job: on two idle cores no job ends before its busiest thread has run
     const busiest = [...threads()].map(([tid, t]) => ({ comm: t.comm, cpu_s: Number((t.s - (th0.get(tid)?.s ?? 0)).toFixed(2)) })).sort((a, b) => b.cpu_s - a.cpu_s).slice(0, 4);
-    process.stdout.write(JSON.stringify({ ...job, frames: r.frames, wall_s: (performance.now() - t0) / 1000, node_cpu_s: c1.self - c0.self, children_cpu_s: c1.children - c0.children, busiest_threads: busiest }) + '\\n');
+    const hwm = /VmHWM:\\s+(\\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    process.stdout.write(JSON.stringify({ ...job, frames: r.frames, wall_s: (performance.now() - t0) / 1000, node_cpu_s: c1.self - c0.self, children_cpu_s: c1.children - c0.children, busiest_threads: busiest,
+      node_peak_rss_mb: hwm ? Math.round(Number(hwm[1]) / 1024) : undefined }) + '\\n');
   } catch (err) {
     process.stdout.write(JSON.stringify({ ...job, frames: 0, wall_s: 0, node_cpu_s: 0, children_cpu_s: 0, error: String(err && err.message || err) }) + '\\n');
   }
