@@ -95,18 +95,16 @@ function pictureHash(f: Frame): string {
  */
 async function exported(env: Record<string, string | undefined>, fn: () => Promise<{ manifest: string }>) {
   const byEncoder = new Map<Encoder, string[]>();
-  const write = Encoder.prototype.write;
-  Encoder.prototype.write = function (this: Encoder, frame: Frame) {
+  const restoreWrite = replace(Encoder.prototype, 'write', (write) => function (this: Encoder, frame: Frame) {
     if (!byEncoder.has(this)) byEncoder.set(this, []);
     byEncoder.get(this)!.push(pictureHash(frame));
     return write.call(this, frame);
-  };
-  const stderr = process.stderr.write;
+  });
   let profile: { pass2?: string; written_beside?: number; held_back_max?: number } = {};
-  process.stderr.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
-    if (String(chunk).includes('"redaction_profile"')) { profile = JSON.parse(String(chunk)); return true; }
-    return (stderr as (...a: unknown[]) => boolean).call(process.stderr, chunk, ...rest);
-  }) as typeof process.stderr.write;
+  const restoreStderr = replace(process.stderr, 'write', (write) => function (this: typeof process.stderr, ...args: Parameters<typeof write>) {
+    if (String(args[0]).includes('"redaction_profile"')) { profile = JSON.parse(String(args[0])); return true; }
+    return write.apply(this, args);
+  } as typeof write);
   const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
   Object.assign(process.env, { EDGE_NVR_REDACTION_PROFILE: '1', ...env });
   for (const [k, v] of Object.entries(env)) if (v === undefined) delete process.env[k];
@@ -115,11 +113,19 @@ async function exported(env: Record<string, string | undefined>, fn: () => Promi
     const m = JSON.parse(readFileSync(r.manifest, 'utf8')) as { frames: number; blanked_frames: number; boxes: Record<string, number> };
     return { frames: [...byEncoder.values()].pop()!, encoders: byEncoder.size, profile, manifest: { frames: m.frames, blanked_frames: m.blanked_frames, boxes: m.boxes } };
   } finally {
-    Encoder.prototype.write = write;
-    process.stderr.write = stderr;
+    restoreWrite();
+    restoreStderr();
     delete process.env.EDGE_NVR_REDACTION_PROFILE;
     for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
   }
+}
+
+/** `obj[key]` (a method) wrapped by `wrap`, which is given the method as it was; returns what puts it back. */
+function replace<O extends object, K extends keyof O>(obj: O, key: K, wrap: (was: O[K]) => O[K]): () => void {
+  const own = Object.getOwnPropertyDescriptor(obj, key);
+  const was = obj[key];
+  obj[key] = wrap(was);
+  return () => { if (own) Object.defineProperty(obj, key, own); else delete obj[key]; };
 }
 
 t.test('an export written beside pass 1 is the sequential export, frame for frame; a wrong lag is caught and written again', { skip: missing }, async (t) => {
