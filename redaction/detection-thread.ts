@@ -32,7 +32,9 @@ export type FromThread =
   /** with the frames whose boxes became final, when pass 2 runs beside pass 1 (redaction/overlap.ts) */
   | { type: 'looked'; job: number; n: number; settled?: Settled }
   | { type: 'planned'; job: number; passOne: ReturnType<Redactor['passOne']>; detectors: Array<{ name: string; version: string }>; profile?: ReturnType<StageTimer['raw']> }
-  | { type: 'failed'; job: number; message: string };
+  | { type: 'failed'; job: number; message: string }
+  /** a dropped job's last step (a detector's run) has ended: nothing of it runs any more */
+  | { type: 'dropped'; job: number };
 
 if (isMainThread || !parentPort) throw new Error('redaction/detection-thread.js runs only as the thread redaction/detection-worker.ts starts');
 
@@ -115,6 +117,9 @@ port.on('message', (m: ToThread) => {
       const job = jobs.get(m.job);
       if (job) job.dropped = true;
       jobs.delete(m.job);
+      // the step it is in (a detector's run) ends first; the calling side waits for this before
+      // it lets the process end: onnxruntime-node aborts the process when it exits mid-run
+      void (job?.chain ?? Promise.resolve()).then(() => send({ type: 'dropped', job: m.job }));
       break;
     }
   }

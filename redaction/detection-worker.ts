@@ -77,6 +77,8 @@ export const DETECTION_IDLE_MS = 60_000;
 export class DetectionWorker {
   readonly worker: Worker;
   private readonly jobs = new Map<number, Pending>();
+  /** jobs dropped whose last step may still run there, and what resolves the wait for its end */
+  private readonly dropping = new Map<number, () => void>();
   private nextJob = 1;
   private dead: Error | undefined;
   /** ends the thread once it has been without a job for idleMs */
@@ -114,15 +116,23 @@ export class DetectionWorker {
     this.worker.postMessage(m, transfer);
   }
 
-  /** @internal the job is over on this side (done, failed or abandoned) */
-  end(id: number): void {
-    if (!this.jobs.delete(id)) return;
-    if (!this.dead) this.post({ type: 'drop', job: id });
+  /**
+   * @internal the job is over on this side (done, failed or abandoned); resolves once nothing of
+   * it runs on the thread any more (a detector's run in progress ends), or the thread is gone
+   */
+  end(id: number): Promise<void> {
+    if (!this.jobs.delete(id)) return Promise.resolve();
+    let ended = Promise.resolve();
+    if (!this.dead) {
+      ended = new Promise<void>((resolve) => this.dropping.set(id, resolve));
+      this.post({ type: 'drop', job: id });
+    }
     if (this.jobs.size === 0) {
       this.worker.unref();
       clearTimeout(this.idle);
       this.idle = setTimeout(() => this.retire(), this.idleMs).unref();
     }
+    return ended;
   }
 
   /** Ends the thread without a job (see DETECTION_IDLE_MS): not a failure, it holds nothing. */
@@ -134,6 +144,11 @@ export class DetectionWorker {
   }
 
   private onMessage(m: FromThread): void {
+    if (m.type === 'dropped') {
+      this.dropping.get(m.job)?.();
+      this.dropping.delete(m.job);
+      return;
+    }
     const p = this.jobs.get(m.job);
     if (!p) return;
     if (m.type === 'looked') {
@@ -162,6 +177,8 @@ export class DetectionWorker {
     if (this.dead) return;
     this.dead = new Error(`the detection thread stopped (${why}); the export is failed closed and nothing is written`);
     for (const p of this.jobs.values()) this.fail(p, this.dead);
+    for (const ended of this.dropping.values()) ended();
+    this.dropping.clear();
     if (current === this) current = undefined;
   }
 }
@@ -203,13 +220,16 @@ export class PassOneJob {
     try {
       return await done;
     } finally {
-      this.end();
+      void this.end(); // its last step (the plan) has ended
     }
   }
 
-  /** The job is abandoned (an error or a cancel on the calling side): the thread drops its frames. */
-  end(): void {
-    this.thread.end(this.id);
+  /**
+   * The job is abandoned (an error or a cancel on the calling side): the thread drops its frames.
+   * Resolves once nothing of it runs there any more (a detector's run in progress has ended).
+   */
+  end(): Promise<void> {
+    return this.thread.end(this.id);
   }
 }
 

@@ -148,12 +148,13 @@ async function run(ctx: EgressContext, job: Job): Promise<EgressResult> {
         await timed(timer, 'last round, plan', () => redactor.plan());
       }
     } catch (err) {
-      // pass 2 stops too, its decoder killed, before the job's error goes up
+      // pass 2 stops too, its decoder killed, and the detection thread's run in progress ends,
+      // before the job's error goes up (a daemon stopping exits after it)
       beside?.fail(err as Error);
-      await writing?.catch(() => {});
+      await Promise.all([writing?.catch(() => {}), pass1?.end()]);
       throw err;
     } finally {
-      pass1?.end();
+      void pass1?.end();
     }
     // Pass 2: decoded again, hidden, watermarked, encoded. A still is its one frame, kept.
     let pass2 = 'after pass 1';
