@@ -40,7 +40,8 @@ function child(dir: string, kib: number, cameras: number): void {
   const c = open(dir, kib);
   const before = rssAnonMB();
   let rows = 0;
-  for (const _ of c.db.prepare('SELECT * FROM segments').iterate()) rows++;
+  const it = c.db.prepare('SELECT * FROM segments').iterate();
+  while (!it.next().done) rows++;
   for (let k = 1; k <= cameras; k++) c.db.prepare('SELECT count(*) FROM segments WHERE camera = ?').get(`cam${k}`);
   const after = rssAnonMB();
   c.close();
