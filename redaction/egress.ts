@@ -280,9 +280,17 @@ export async function redactFile(ctx: EgressContext, req: RedactRequest): Promis
   const input = resolve(req.input);
   if (!existsSync(input)) throw new EgressRequestError(`${input} does not exist`);
   const still = READABLE_IMAGE.has(extname(input).toLowerCase());
-  const probed = await videoInfo(input);
+  let probed: VideoInfo, sha: string;
+  try {
+    probed = await videoInfo(input);
+    sha = await sha256File(input);
+  } catch (err) {
+    // a file that cannot be read is a failed attempt like any other: on record
+    appendAudit(ctx.catalog, { actor: req.requester, action: 'redact.failed', camera: req.camera ?? null, from_ms: null, to_ms: null, reason: req.reason,
+      destination: resolve(req.out), details: { error: (err as Error).message } });
+    throw err;
+  }
   const info = still ? probed : encodable(probed);
-  const sha = await sha256File(input);
   return run(ctx, {
     kind: 'redact', out: req.out, requester: req.requester, reason: req.reason, camera: req.camera, sources: [{ path: input, sha256: sha }], info, still,
     async *frames(pixFmt) {
