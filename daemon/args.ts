@@ -69,6 +69,17 @@ export function parseNumber(option: string, value: string | undefined, rule: { i
   return n;
 }
 
+/**
+ * A reason for the audit log (`--reason`): required, 3 characters at least once trimmed. The
+ * usage error says which rule failed, and what a reason is here (`what`), prefixed by `context`.
+ */
+export function parseReason(context: string, value: string | undefined, what: string): string {
+  const text = value?.trim() ?? '';
+  if (!value) throw new UsageError(`${context}: --reason is required (${what})`);
+  if (text.length < 3) throw new UsageError(`${context}: --reason needs 3 characters or more (${what}), got "${value}"`);
+  return text;
+}
+
 export function usageText(spec: CommandSpec<Options>): string {
   const lines = [`usage: edge-nvr ${spec.usage}`, '', spec.summary, ''];
   const names = Object.keys(spec.help);

@@ -105,7 +105,10 @@ export function parseOfficer(text: string): Officer {
   const i = text.lastIndexOf(':');
   const name = i > 0 ? text.slice(0, i).trim() : '';
   const id = i > 0 ? text.slice(i + 1).trim() : '';
-  if (name.length < 2 || id.length < 1) throw new Error(`expected "NAME:ID" (a name, a colon, the officer's ID number), got "${text}"`);
+  if (name.length < 2 || id.length < 1) {
+    const why = i <= 0 ? 'no colon' : name.length < 2 ? 'the name needs 2 characters or more' : 'no ID number after the colon';
+    throw new Error(`expected "NAME:ID" (a name, a colon, the officer's ID number), got "${text}": ${why}`);
+  }
   return { name, id };
 }
 

@@ -1,6 +1,6 @@
 import { liftHold, placeHold } from '../../recorder/catalog/holds.js';
 import { isoTime } from '../../common/human.js';
-import { EXIT, parseCommand, UsageError } from '../args.js';
+import { EXIT, parseCommand, parseReason, UsageError } from '../args.js';
 import { cliActor } from '../audit-trail.js';
 import { dataDirFrom, dataDirOptions, openCatalogForWriting, openCatalogReadOnly, parseTime } from './data-dir.js';
 
@@ -34,10 +34,10 @@ export async function run(argv: string[]): Promise<number> {
       const to = parseTime('to', v.to);
       if (from === undefined || to === undefined) throw new UsageError('hold add: --from and --to are required');
       if (to <= from) throw new UsageError('hold add: --to must be after --from');
-      if (!v.reason || v.reason.trim().length < 3) throw new UsageError('hold add: --reason is required (a case number or request reference)');
+      const reason = parseReason('hold add', v.reason, 'a case number or request reference');
       const catalog = openCatalogForWriting(dataDir);
       try {
-        const hold = placeHold(catalog, { camera: v.camera ?? null, from_ms: from, to_ms: to, reason: v.reason.trim() }, cliActor(v.by));
+        const hold = placeHold(catalog, { camera: v.camera ?? null, from_ms: from, to_ms: to, reason }, cliActor(v.by));
         process.stdout.write(v.json ? JSON.stringify(hold) + '\n' : `hold ${hold.id} added: ${hold.camera ?? 'all cameras'} ${isoTime(from)} .. ${isoTime(to)}\n`);
         return EXIT.ok;
       } finally {

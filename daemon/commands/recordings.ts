@@ -1,7 +1,7 @@
 import type { Catalog } from '../../recorder/catalog/catalog.js';
 import { continuity } from '../../watchdog/continuity.js';
 import { DAY_MS } from '../../watchdog/retention.js';
-import { parseCommand, UsageError } from '../args.js';
+import { EXIT, parseCommand, UsageError } from '../args.js';
 import { dataDirFrom, dataDirOptions, openCatalogReadOnly, parseTime } from './data-dir.js';
 
 export const spec = {
@@ -34,6 +34,11 @@ export async function run(argv: string[]): Promise<number> {
       const cameras = catalog.cameras();
       process.stdout.write(v.json ? JSON.stringify({ cameras }) + '\n' : cameras.length ? `cameras with recordings: ${cameras.join(', ')}\n` : 'no recordings yet\n');
       return 0;
+    }
+    if (!catalog.knowsCamera(v.camera)) {
+      const known = catalog.cameras();
+      process.stderr.write(`edge-nvr recordings: no camera "${v.camera}" on this box (${known.length ? `cameras with recordings: ${known.join(', ')}` : 'no recordings yet'})\n`);
+      return EXIT.failure;
     }
     if (v.gaps) {
       printGaps(catalog, v.camera, from, to, v.json ?? false);

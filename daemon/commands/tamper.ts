@@ -6,7 +6,7 @@
  */
 import { Catalog } from '../../recorder/catalog/catalog.js';
 import { appendAudit } from '../../recorder/catalog/audit-log.js';
-import { EXIT, parseCommand, UsageError } from '../args.js';
+import { EXIT, parseCommand, parseReason, UsageError } from '../args.js';
 import { dataDirFrom, dataDirOptions, openCatalogReadOnly } from './data-dir.js';
 
 export const spec = {
@@ -24,13 +24,6 @@ export const spec = {
 const who = (by?: string) => by ?? process.env.SUDO_USER ?? process.env.USER ?? 'unknown';
 const iso = (ms: number | null | undefined) => (ms === null || ms === undefined ? '-' : new Date(ms).toISOString());
 
-/** Whether the catalog has ever heard of the camera (recordings, a reference, pins, a view state). */
-function knows(catalog: Catalog, camera: string): boolean {
-  const q = (sql: string) => catalog.db.prepare(sql).get(camera) !== undefined;
-  return q('SELECT 1 FROM segments WHERE camera = ? LIMIT 1') || q('SELECT 1 FROM view_references WHERE camera = ? LIMIT 1')
-    || q('SELECT 1 FROM camera_identity WHERE camera = ?') || q('SELECT 1 FROM camera_view WHERE camera = ?');
-}
-
 export async function run(argv: string[]): Promise<number> {
   const args = parseCommand(spec, argv);
   if (!args) return EXIT.ok;
@@ -40,18 +33,18 @@ export async function run(argv: string[]): Promise<number> {
   switch (action) {
     case 'reset': {
       if (!v.camera) throw new UsageError('tamper reset: --camera is required');
-      if (!v.reason || v.reason.trim().length < 3) throw new UsageError('tamper reset: --reason is required (why the view or the device changed on purpose)');
+      const reason = parseReason('tamper reset', v.reason, 'why the view or the device changed on purpose');
       openCatalogReadOnly(dataDir).close(); // a clear error when there is no catalog at all
       const catalog = Catalog.open(dataDir);
       try {
-        if (!knows(catalog, v.camera)) throw new UsageError(`tamper reset: no camera "${v.camera}" in ${dataDir} (see edge-nvr status)`);
+        if (!catalog.knowsCamera(v.camera)) throw new UsageError(`tamper reset: no camera "${v.camera}" in ${dataDir} (see edge-nvr status)`);
         const before = catalog.activeViewReference(v.camera);
         const pins = catalog.cameraIdentity(v.camera);
         const by = who(v.by);
-        const retired = catalog.retireViewReferences(v.camera, by, v.reason.trim());
+        const retired = catalog.retireViewReferences(v.camera, by, reason);
         const cleared = catalog.clearIdentity(v.camera);
         appendAudit(catalog, {
-          actor: by, action: 'tamper.reset', camera: v.camera, reason: v.reason.trim(),
+          actor: by, action: 'tamper.reset', camera: v.camera, reason: reason,
           details: { retired_reference: before ? { id: before.id, created_ms: before.created_ms } : null, forgotten_identity: pins ?? null },
         });
         const result = { camera: v.camera, retired_references: retired, reference_learned_ms: before?.created_ms ?? null, identity_cleared: cleared, identity: pins ?? null };

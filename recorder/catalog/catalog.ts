@@ -310,6 +310,16 @@ export class Catalog {
     return (this.db.prepare('SELECT DISTINCT camera FROM segments ORDER BY camera').all() as { camera: string }[]).map((r) => r.camera);
   }
 
+  /**
+   * Whether this box ever knew the camera: a segment, a gap (a camera never reached has gaps
+   * only), a view reference, a pinned identity or a view state. Commands tell a mistyped id
+   * from a camera with nothing in the asked range by it.
+   */
+  knowsCamera(camera: string): boolean {
+    return ['segments', 'gaps', 'view_references', 'camera_identity', 'camera_view']
+      .some((table) => this.db.prepare(`SELECT 1 FROM ${table} WHERE camera = ? LIMIT 1`).get(camera) !== undefined);
+  }
+
   /** Every row in chain order, streamed so a million rows do not sit in memory. */
   iterateChain(): IterableIterator<SegmentRow> {
     return this.db.prepare('SELECT * FROM segments ORDER BY id').iterate() as IterableIterator<SegmentRow>;

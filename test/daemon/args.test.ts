@@ -1,5 +1,5 @@
 import t from 'tap';
-import { parseCommand, UsageError } from '../../daemon/args.js';
+import { parseCommand, parseReason, UsageError } from '../../daemon/args.js';
 
 const spec = {
   name: 'status', summary: 'is the box recording', usage: 'status [--data DIR] [--json]',
@@ -14,4 +14,11 @@ t.test('a mistyped option is answered with the options the command takes', async
   t.type(err, UsageError, 'an option given a value it does not take is a usage error too');
   t.match(err?.message, /--json/, 'naming the option');
   t.same(parseCommand(spec, ['--data', '/d', '--json'])?.values, { data: '/d', json: true }, 'the right options still parse');
+});
+
+t.test('a reason for the audit log: required, and 3 characters at least, each failure said as itself', async (t) => {
+  t.throws(() => parseReason('hold add', undefined, 'a case number'), new UsageError('hold add: --reason is required (a case number)'));
+  t.throws(() => parseReason('hold add', '', 'a case number'), new UsageError('hold add: --reason is required (a case number)'));
+  t.throws(() => parseReason('hold add', ' ab ', 'a case number'), new UsageError('hold add: --reason needs 3 characters or more (a case number), got " ab "'));
+  t.equal(parseReason('hold add', '  case 42 ', 'a case number'), 'case 42', 'kept trimmed');
 });

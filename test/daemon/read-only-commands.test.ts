@@ -43,4 +43,12 @@ t.test('a real data dir still answers, and hold add writes into it', async (t) =
   const rec = await runCli(['recordings', '--data', data]);
   t.equal(rec.code, 0, rec.stderr);
   t.match(rec.stdout, /no recordings yet/);
+  // a mistyped camera is not an empty range: it fails, naming the cameras there are
+  const typo = await runCli(['recordings', '--camera', 'gaet', '--data', data]);
+  t.equal(typo.code, 1, 'a camera the box never knew fails');
+  t.match(typo.stderr, 'no camera "gaet" on this box (no recordings yet)');
+  // a reason too short to mean anything is refused, saying so rather than "required"
+  const short = await runCli(['hold', 'add', '--camera', 'gate', '--from', '2026-01-01T00:00:00Z', '--to', '2026-01-02T00:00:00Z', '--reason', ' x ', '--data', data]);
+  t.equal(short.code, 2, short.stderr);
+  t.match(short.stderr, 'hold add: --reason needs 3 characters or more (a case number or request reference), got " x "');
 });

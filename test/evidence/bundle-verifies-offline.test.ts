@@ -32,7 +32,8 @@ t.test('an evidence bundle of originals verifies offline; each tampering is name
     [request(data, from, to, join(dir, 'x')).filter((a, i, all) => a !== '--agency' && all[i - 1] !== '--agency'), /--agency/],
     [request(data, from, to, join(dir, 'x')).filter((a) => !a.includes('Jonas')).filter((a, i, all) => !(a === '--officer' && all[i + 1] === '--approval')), /--officer "NAME:ID" \(twice at least\)/],
     [request(data, from, to, join(dir, 'x')).map((a) => (a === 'Jonas Ek:PB-2210' ? 'Jonas Ek:PB-1041' : a)), /two officers with different ID numbers/],
-    [request(data, from, to, join(dir, 'x')).map((a) => (a === 'Jonas Ek:PB-2210' ? 'Jonas Ek' : a)), /--officer #2: expected "NAME:ID"/],
+    [request(data, from, to, join(dir, 'x')).map((a) => (a === 'Jonas Ek:PB-2210' ? 'Jonas Ek' : a)), /--officer #2: expected "NAME:ID".*: no colon/],
+    [request(data, from, to, join(dir, 'x')).map((a) => (a === 'Jonas Ek:PB-2210' ? 'J:PB-2210' : a)), /--officer #2: .*the name needs 2 characters or more/],
     [request(data, from, to, join(dir, 'x')).map((a) => (a === 'cam1' ? 'cam9' : a)), /unknown camera "cam9"/],
   ] as const) {
     const r = await runCli([...args]);
