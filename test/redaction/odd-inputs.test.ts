@@ -15,9 +15,11 @@ import { allFrames, egressContext, MEDIA, meanDiff, tmp } from './media.js';
 /*
  * Inputs the project's own recordings never are (docs/redaction.md "Inputs"): phone clips and
  * photos that a player turns upright, odd and tiny sizes, 4K, non-square pixels, other codecs,
- * audio, one frame, variable frame rate, broken files, awkward names. Each is redacted as
- * `edge-nvr redact` does, and the output must be the picture a viewer of the input sees, with
- * the face hidden, or the job must fail with a clear error and leave nothing behind.
+ * audio, one frame, variable frame rate, broken files, awkward names. Each is decoded as the
+ * detectors are given it (the one decoder both passes and stills use) and, where the output itself
+ * is in question, redacted as `edge-nvr redact` does: what comes out must be the picture a viewer
+ * of the input sees, with the face hidden, or the job must fail with a clear error, on record,
+ * leaving nothing behind.
  *
  * The scene: a portrait crop of messi5.jpg (Debian's opencv-doc), one face 34 px wide, as a
  * viewer sees it: the reference every output is compared with.
@@ -45,7 +47,7 @@ function clip(name: string, vf: string, codec: string[] = ['-c:v', 'libx264', '-
 /** The upright scene scaled to `w` x `h` (what a viewer of an input of that size sees). */
 async function scaled(w: number, h: number): Promise<Frame> {
   const p = join(dir, `ref-${w}x${h}.png`);
-  if (!existsSync(p)) ff('-i', ref, '-vf', `scale=${w}:${h},setsar=1`, p);
+  if (!existsSync(p)) ff('-i', ref, '-vf', `scale=${w}:${h},setsar=1`, '-compression_level', '0', p);
   return readImage(p);
 }
 
@@ -104,10 +106,13 @@ t.ok(faces.length === 1, `the scene has its one face to hide (found ${faces.leng
 
 t.test('a clip with a rotation in its display matrix (a phone held upright) is seen and exported upright, as a player shows it', async (t) => {
   // ffmpeg 5.1's rotate tag: rotate=90 makes a player turn the picture a quarter anticlockwise
-  for (const [rotate, coded] of [[90, 'transpose=clock'], [180, 'hflip,vflip'], [270, 'transpose=cclock']] as const) {
-    const plain = clip(`coded-${rotate}.mp4`, coded);
+  const coded = { 90: 'transpose=clock', 180: 'hflip,vflip', 270: 'transpose=cclock' } as const;
+  ff('-loop', '1', '-framerate', '10', '-i', ref, '-filter_complex', `[0]split=3[a][b][c];[a]${coded[90]}[o90];[b]${coded[180]}[o180];[c]${coded[270]}[o270]`,
+    ...[90, 180, 270].flatMap((r) => ['-map', `[o${r}]`, '-frames:v', '4', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', join(dir, `coded-${r}.mp4`)]));
+  for (const rotate of [90, 180, 270]) {
     const tagged = join(dir, `rotate-${rotate}.mp4`);
-    ff('-i', plain, '-c', 'copy', '-metadata:s:v', `rotate=${rotate}`, tagged);
+    // the tag becomes a display matrix only on a stream copy
+    ff('-i', join(dir, `coded-${rotate}.mp4`), '-c', 'copy', '-metadata:s:v', `rotate=${rotate}`, tagged);
     // what the detectors are given
     shows(t, `rotate=${rotate}, as decoded`, await allFrames(tagged), upright, [W, H], false);
     if (rotate !== 90) continue;
@@ -126,9 +131,11 @@ t.test('a clip with a rotation in its display matrix (a phone held upright) is s
 t.test('a JPEG with an EXIF orientation is seen upright, as a viewer shows it, for all eight', async (t) => {
   // what is stored, for each orientation, so that a viewer shows the upright scene
   const stored: Record<number, string> = { 1: 'null', 2: 'hflip', 3: 'hflip,vflip', 4: 'vflip', 5: 'transpose=cclock_flip', 6: 'transpose=cclock', 7: 'transpose=clock_flip', 8: 'transpose=clock' };
-  for (const [o, vf] of Object.entries(stored)) {
+  const all = Object.entries(stored);
+  ff('-i', ref, '-filter_complex', `[0]split=${all.length}${all.map(([o]) => `[i${o}]`).join('')};${all.map(([o, vf]) => `[i${o}]${vf}[o${o}]`).join(';')}`,
+    ...all.flatMap(([o]) => ['-map', `[o${o}]`, '-q:v', '2', join(dir, `exif-${o}.jpg`)]));
+  for (const [o] of all) {
     const path = join(dir, `exif-${o}.jpg`);
-    ff('-i', ref, '-vf', vf, '-q:v', '2', path);
     withOrientation(path, Number(o));
     shows(t, `EXIF orientation ${o}`, [await readImage(path)], upright, [W, H], false);
   }
