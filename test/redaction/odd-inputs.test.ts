@@ -4,8 +4,9 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import { BlazeFace } from '../../redaction/blazeface.js';
 import { redactFile, type EgressContext } from '../../redaction/egress.js';
-import type { Frame } from '../../redaction/frame.js';
+import { frameBytes, type Frame } from '../../redaction/frame.js';
 import { readImage } from '../../redaction/image-io.js';
+import { Encoder } from '../../redaction/video-io.js';
 import { probe } from '../../common/media-probe.js';
 import { parseConfig } from '../../config/load.js';
 import { auditEntries } from '../../recorder/catalog/audit-log.js';
@@ -209,6 +210,12 @@ t.test('an odd-sized clip with sound and a variable frame rate: padded to even s
   t.ok(pad <= 24, `the added column is black (brightest ${pad})`);
   t.ok(mask <= 24, `the privacy mask is black up to the picture's right edge (brightest ${mask})`);
   t.ok(watermark >= 200, `the watermark's letters are inside the picture (brightest ${watermark})`);
+
+  // unpadded, x264 refuses the stream: the encoder's own words come back, not the pipe's EPIPE
+  const encoder = new Encoder(join(dir, 'unpadded.mp4'), { width: 359, height: 511, fps: 10 }, 'libx264', 'yuv420p');
+  const frame = { width: 359, height: 511, data: Buffer.alloc(frameBytes(359, 511, 'yuv420p'), 128), format: 'yuv420p' as const };
+  await t.rejects((async () => { for (let i = 0; i < 50; i++) await encoder.write(frame); await encoder.finish(); })(),
+    /encoding .*unpadded\.mp4 with libx264 failed \(exit 1\): .*divisible by 2/, 'an encoder that refuses the frames is named with its reason');
 });
 
 t.test('a one-frame 48x64 clip', async (t) => {
