@@ -6,13 +6,15 @@
  * Every PROBE_MS it appends one JSON line to $EDGE_NVR_MEMORY_PROBE: `process.memoryUsage()`
  * (rss, heapTotal, heapUsed, external, arrayBuffers), the kernel's split of the resident set
  * (`RssAnon`: heaps and malloc; `RssFile`: code and mapped files), whether onnxruntime is mapped,
- * and V8's heap statistics. Worker threads (the view analysis thread) write their own isolate's
+ * the resident set by mapping (bench/smaps-split: the node binary's code, its ICU data, libraries,
+ * malloc's main arena, the other anonymous memory), and V8's heap statistics. Worker threads (the view analysis thread) write their own isolate's
  * heap statistics too: `Worker` is wrapped so each thread loads this file before its own module.
  */
 import { appendFileSync, readFileSync } from 'node:fs';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { getHeapStatistics } from 'node:v8';
 import { isMainThread, threadId } from 'node:worker_threads';
+import { residentSplit } from './smaps-split.js';
 
 const OUT = process.env.EDGE_NVR_MEMORY_PROBE;
 const PROBE_MS = Number(process.env.EDGE_NVR_MEMORY_PROBE_MS ?? 2000);
@@ -37,6 +39,7 @@ function sample(): void {
       rssAnon: mb(status('RssAnon') * 1024), rssFile: mb(status('RssFile') * 1024),
       onnxruntime: readFileSync('/proc/self/maps', 'utf8').includes('onnxruntime'),
       threads: status('Threads'),
+      split: residentSplit(),
     });
   }
   try { appendFileSync(OUT!, JSON.stringify(line) + '\n'); } catch { /* the run's dir is gone: stop quietly */ }

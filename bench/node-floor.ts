@@ -17,11 +17,14 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { unitEnvironment } from './unit-env.js';
 import { median } from './stats.js';
+import { nodeLayout, residentSplit, type ResidentSplit } from './smaps-split.js';
 
 const ROOT = dirname(fileURLToPath(import.meta.url)).replace(/\/dist\/bench$/, '').replace(/\/bench$/, '');
 const CLI = join(ROOT, 'dist', 'daemon', 'cli.js');
 
-interface Reading { rss: number; anon: number; file: number }
+interface Reading { rss: number; anon: number; file: number; split?: ResidentSplit }
+
+const LAYOUT = nodeLayout();
 
 const kb = (status: string, field: string) => Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN) / 1024;
 
@@ -31,13 +34,17 @@ async function reading(argv: string[], env: NodeJS.ProcessEnv, settleS: number):
   const closed = new Promise((r) => p.once('close', r));
   await new Promise((r) => setTimeout(r, settleS * 1000));
   let status = '';
-  try { status = readFileSync(`/proc/${p.pid}/status`, 'utf8'); } catch { /* exited: NaN below */ }
+  let split: ResidentSplit | undefined;
+  try {
+    status = readFileSync(`/proc/${p.pid}/status`, 'utf8');
+    split = residentSplit(p.pid!, LAYOUT);
+  } catch { /* exited: NaN below */ }
   p.kill('SIGTERM');
   const killer = setTimeout(() => p.kill('SIGKILL'), 20_000);
   await closed;
   clearTimeout(killer);
   if (!status) throw new Error(`${argv.join(' ')} exited before it was measured`);
-  return { rss: kb(status, 'VmRSS'), anon: kb(status, 'RssAnon'), file: kb(status, 'RssFile') };
+  return { rss: kb(status, 'VmRSS'), anon: kb(status, 'RssAnon'), file: kb(status, 'RssFile'), split };
 }
 
 function daemonArgs(cli: string, dir: string): string[] {
@@ -74,11 +81,19 @@ async function main(): Promise<void> {
     return { rss: median(r.map((x) => x.rss)), anon: median(r.map((x) => x.anon)), file: median(r.map((x) => x.file)), range: [Math.min(...r.map((x) => x.rss)), Math.max(...r.map((x) => x.rss))] };
   };
   const f = (x: number) => x.toFixed(1);
+  const f1 = f;
   console.log(`\nbench/node-floor: ${runs} interleaved runs each, read ${settle} s after start (MiB, medians; RSS range in brackets)\n`);
   console.log('| process | VmRSS | RssAnon | RssFile |\n|---|---:|---:|---:|');
   for (const s of subjects) {
     const m = med(s.name);
     console.log(`| ${s.name} | ${f(m.rss)} (${f(m.range[0]!)}-${f(m.range[1]!)}) | ${f(m.anon)} | ${f(m.file)} |`);
+  }
+  console.log('\nBy mapping (bench/smaps-split; medians, MiB): the node binary by section, the other files, anonymous memory\n');
+  console.log('| process | node: code (.text) | ICU data | other .rodata | symbol tables | rest | other files | malloc main arena | other anonymous |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const s of subjects) {
+    const r = got.get(s.name)!.map((x) => x.split).filter((x): x is ResidentSplit => !!x);
+    const m = (f: (x: ResidentSplit) => number) => f1(median(r.map(f)));
+    console.log(`| ${s.name} | ${m((x) => x.node.text)} | ${m((x) => x.node.icuData)} | ${m((x) => x.node.rodata)} | ${m((x) => x.node.symbols)} | ${m((x) => x.node.other)} | ${m((x) => x.files.reduce((a, [, v]) => a + v, 0))} | ${m((x) => x.anon.brkHeap)} | ${m((x) => x.anon.other)} |`);
   }
   if (values['baseline-cli']) {
     const a = med(subjects.at(-1)!.name), b = med(subjects[1]!.name);

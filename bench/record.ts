@@ -25,6 +25,7 @@ import { CameraSim } from '../test/support/camera-sim.js';
 import { CLK_TCK, descendants, TreeSampler, type TreeMeasurement } from './proc-tree.js';
 import { unitEnvironment } from './unit-env.js';
 import type { WorkCounts } from './work-probe.js';
+import { LAYOUT_ENV, nodeLayout, type ResidentSplit } from './smaps-split.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** dist/bench/record.js -> repository root (also right when run from bench/ with tsx) */
@@ -317,6 +318,7 @@ interface WorkPerSegment {
 interface ProbeLine {
   t: number; thread: number; heapTotal: number; heapUsed: number; heapLimit: number; external: number;
   rss?: number; arrayBuffers?: number; rssAnon?: number; rssFile?: number; onnxruntime?: boolean; threads?: number;
+  split?: ResidentSplit;
 }
 
 /** What bench/memory-probe saw: the main thread at its largest RSS and at the end, the worker threads' largest heaps. */
@@ -468,7 +470,7 @@ async function runDaemon(n: number, backend: BackendName, o: Options, cli = CLI)
     const probePath = join(dir, 'memory-probe.jsonl');
     const workPath = join(dir, 'work-probe.json');
     const env = {
-      ...process.env, ...unitEnvironment(cli), ...(o.memoryProbe ? { EDGE_NVR_MEMORY_PROBE: probePath } : {}), ...(o.workProbe ? { EDGE_NVR_WORK_PROBE: workPath } : {}),
+      ...process.env, ...unitEnvironment(cli), ...(o.memoryProbe ? { EDGE_NVR_MEMORY_PROBE: probePath, [LAYOUT_ENV]: JSON.stringify(nodeLayout()) } : {}), ...(o.workProbe ? { EDGE_NVR_WORK_PROBE: workPath } : {}),
     };
     const nodeArgs = [...o.nodeArgs, ...(o.memoryProbe ? ['--import', PROBE] : []), ...(o.workProbe ? ['--import', WORK_PROBE] : [])];
     const daemon = own(spawn(process.execPath, [...nodeArgs, cli, 'run', '--config', config], { detached: true, stdio: ['ignore', logFd, logFd], env }));
@@ -725,6 +727,17 @@ function memoryTable(rows: Row[]): string {
       if (!m) continue;
       const p = m.atPeak;
       lines.push(`| ${r.cameras} | ${name} | ${p.rss} | ${p.rssAnon} | ${p.rssFile} | ${p.heapTotal} / ${p.heapUsed} | ${p.external} | ${p.arrayBuffers} | ${m.workerHeapTotalPeak} / ${m.workerHeapUsedPeak} / ${m.workerExternalPeak} | ${m.onnxruntimeLoaded ? 'yes' : 'no'} | ${m.atEnd.rss} |`);
+    }
+  }
+  lines.push('', '| cameras | daemon | at | node: code (.text) / ICU data / other .rodata / symbols / rest | other files (largest) | malloc main arena | other anonymous | V8 heap total / used | external |', '|---:|---|---|---:|---|---:|---:|---:|---:|');
+  for (const r of rows) {
+    for (const [name, x] of Object.entries(r.daemons)) {
+      for (const [at, p] of [['peak', x.memory?.atPeak], ['end', x.memory?.atEnd]] as const) {
+        const s = p?.split;
+        if (!s) continue;
+        const files = s.files.slice(0, 4).map(([f, v]) => `${f.replace(/^.*\//, '')} ${v}`).join(', ');
+        lines.push(`| ${r.cameras} | ${name} | ${at} | ${s.node.text} / ${s.node.icuData} / ${s.node.rodata} / ${s.node.symbols} / ${s.node.other} | ${files} | ${s.anon.brkHeap} | ${s.anon.other} | ${p.heapTotal} / ${p.heapUsed} | ${p.external} |`);
+      }
     }
   }
   return lines.join('\n');

@@ -18,6 +18,11 @@ export interface ProbedStream {
   r_frame_rate?: string;
   sample_rate?: string;
   channels?: number;
+  /** "N:M", "0:1" when unknown (with `picture`) */
+  sample_aspect_ratio?: string;
+  pix_fmt?: string;
+  /** a display matrix (with `picture`): how a player turns and mirrors the coded picture */
+  side_data_list?: Array<{ displaymatrix?: string }>;
   /** with `countPackets` */
   nb_read_packets?: string;
 }
@@ -36,6 +41,10 @@ export interface Probe {
   packets: ProbedPacket[];
   /** seconds, when the container says */
   durationS?: number;
+  /** ffmpeg's demuxer ("image2" for a still read by its name), with `picture` */
+  formatName?: string;
+  /** the first frame's display matrix (with `picture`): how ffmpeg 5.1 reports a JPEG's EXIF orientation */
+  firstFrameMatrix?: string;
 }
 
 export interface ProbeOptions {
@@ -51,6 +60,12 @@ export interface ProbeOptions {
   rtspTimeoutS?: number;
   /** the whole probe's deadline (default 30 s, or the read time plus three socket timeouts) */
   timeoutMs?: number;
+  /**
+   * a local file's picture as a viewer sees it: pixel aspect, pixel format, the stream's and the
+   * first frame's display matrix, the demuxer; the name is taken literally (not as an image
+   * sequence pattern, where '%d' would be a frame number)
+   */
+  picture?: boolean;
 }
 
 /** A failed probe; the message is one line without credentials. */
@@ -63,9 +78,13 @@ export class ProbeError extends Error {
 
 export async function probe(input: string, opts: ProbeOptions = {}): Promise<Probe> {
   const streamEntries = 'stream=index,codec_type,codec_name,width,height,avg_frame_rate,r_frame_rate,sample_rate,channels'
-    + (opts.countPackets ? ',nb_read_packets' : '');
-  const entries = [streamEntries, 'format=duration', ...(opts.packets ? ['packet=stream_index,pts_time,dts_time,size,flags'] : [])].join(':');
+    + (opts.countPackets ? ',nb_read_packets' : '') + (opts.picture ? ',sample_aspect_ratio,pix_fmt' : '');
+  const entries = [streamEntries, opts.picture ? 'format=duration,format_name' : 'format=duration',
+    ...(opts.picture ? ['stream_side_data=displaymatrix', 'frame=media_type', 'frame_side_data=displaymatrix'] : []),
+    ...(opts.packets ? ['packet=stream_index,pts_time,dts_time,size,flags'] : [])].join(':');
   const args = ['-v', 'error'];
+  // ffprobe ignores the option for demuxers that do not have it (ffmpeg refuses it: video-io asks formatName)
+  if (opts.picture) args.push('-pattern_type', 'none', '-read_intervals', '%+#1', '-show_frames');
   if (opts.rtspTimeoutS !== undefined) args.push('-rtsp_transport', 'tcp', '-timeout', String(Math.round(opts.rtspTimeoutS * 1_000_000)));
   if (opts.readSeconds !== undefined) args.push('-read_intervals', `%+${opts.readSeconds}`);
   if (opts.videoOnly) args.push('-select_streams', 'v:0');
@@ -84,14 +103,17 @@ export async function probe(input: string, opts: ProbeOptions = {}): Promise<Pro
       reject(new ProbeError(input, why.startsWith(`${input}: `) ? why.slice(input.length + 2) : why));
     });
   });
-  let out: { streams?: ProbedStream[]; packets?: ProbedPacket[]; format?: { duration?: string } };
+  let out: { streams?: ProbedStream[]; packets?: ProbedPacket[]; format?: { duration?: string; format_name?: string };
+    frames?: Array<{ side_data_list?: Array<{ displaymatrix?: string }> }> };
   try {
     out = JSON.parse(stdout) as typeof out;
   } catch (err) {
     throw new ProbeError(input, `unreadable ffprobe output (${(err as Error).message})`);
   }
   const duration = Number(out.format?.duration);
-  return { streams: out.streams ?? [], packets: out.packets ?? [], ...(Number.isFinite(duration) ? { durationS: duration } : {}) };
+  const firstFrameMatrix = out.frames?.[0]?.side_data_list?.find((d) => d.displaymatrix)?.displaymatrix;
+  return { streams: out.streams ?? [], packets: out.packets ?? [], ...(Number.isFinite(duration) ? { durationS: duration } : {}),
+    ...(out.format?.format_name ? { formatName: out.format.format_name } : {}), ...(firstFrameMatrix ? { firstFrameMatrix } : {}) };
 }
 
 /** "30000/1001" -> 29.97; null for "0/0" or nothing. */
@@ -137,18 +159,88 @@ export async function recordedMedia(path: string, timeoutMs = RECORDED_PROBE_TIM
   return { kind: 'media', info: { durationMs: Math.round((p.durationS ?? 0) * 1000), videoPackets, codec: stream.codec_name ?? null } };
 }
 
-export interface VideoInfo { width: number; height: number; fps: number }
+/**
+ * How a player turns and mirrors a coded picture to show it (a display matrix's quarter turns):
+ * `cw` a quarter turn clockwise (a phone's portrait clip, EXIF orientation 6), `ccw` anticlockwise
+ * (EXIF 8), `180`, the mirrors `hflip` (EXIF 2) and `vflip` (EXIF 4), `transpose` (across the
+ * top-left to bottom-right diagonal, EXIF 5) and `transverse` (across the other one, EXIF 7).
+ */
+export type Orientation = 'cw' | 'ccw' | '180' | 'hflip' | 'vflip' | 'transpose' | 'transverse';
 
-/** The picture size and frame rate of a video or image file (the rate clamped to 1-120, 15 when unknown). */
+/**
+ * A picture as a viewer sees it. `width` x `height` is the frame everything after the decoder
+ * works on: upright, in square pixels, and (`picture`) larger than the picture when an encoder
+ * needs it so.
+ */
+export interface VideoInfo {
+  width: number;
+  height: number;
+  fps: number;
+  /** turned and mirrored as decoded, before anything sees it; absent when shown as coded */
+  orientation?: Orientation;
+  /** the decoded pictures carry transparency: flattened onto black as decoded (what the detectors see is what is written) */
+  alpha?: boolean;
+  /** read by ffmpeg's image demuxer, which must be told to take the name literally */
+  imageFile?: boolean;
+  /** the picture, when smaller than the frame: at its top left, the rest of the frame black */
+  picture?: { width: number; height: number };
+}
+
+/** The quarter turn or mirror a display matrix (ffprobe's text of its nine numbers) describes; null when upright, throws for other angles. */
+export function orientationOf(matrix: string | undefined): Orientation | null {
+  if (!matrix) return null;
+  const m = matrix.split('\n').map((l) => l.replace(/^\s*[0-9a-f]+:/, '').trim()).filter(Boolean).flatMap((l) => l.split(/\s+/).map(Number));
+  if (m.length !== 9 || m.some((v) => !Number.isFinite(v))) return null;
+  // ffmpeg's layout: a displayed point is (a x + c y, b x + d y) of a coded one, y downwards
+  const [a, b, , c, d] = m.map((v) => Math.sign(v)) as number[];
+  if (a === 0 && b === 0) return null; // no rotation in it: ffmpeg ignores such a matrix too
+  const key = `${a} ${b} ${c} ${d}`;
+  const known: Record<string, Orientation | null> = {
+    '1 0 0 1': null, '-1 0 0 1': 'hflip', '1 0 0 -1': 'vflip', '-1 0 0 -1': '180',
+    '0 1 -1 0': 'cw', '0 -1 1 0': 'ccw', '0 1 1 0': 'transpose', '0 -1 -1 0': 'transverse',
+  };
+  const exact = m[1] === 0 && m[3] === 0 || m[0] === 0 && m[4] === 0;
+  if (!exact || !(key in known)) {
+    const clockwise = (Math.round(Math.atan2(m[1]!, m[0]!) * 180 / Math.PI) + 360) % 360;
+    throw new Error(`its display matrix turns the picture by ${clockwise}° clockwise; only quarter turns and mirrors are handled`);
+  }
+  return known[key]!;
+}
+
+const ALPHA_FORMAT = /^(rgba|bgra|argb|abgr|gbrap|yuva|ya8|ya16|pal8)/;
+
+/**
+ * The picture size and frame rate of a video or image file as a player shows it (the rate
+ * clamped to 1-120, 15 when unknown): turned by its display matrix (a phone's portrait clip) or,
+ * for a JPEG, its EXIF orientation (ffmpeg 5.1 reports it but applies neither to a still); a
+ * video's non-square pixels (a sample aspect ratio other than 1:1) widened or narrowed to square ones.
+ */
 export async function videoInfo(path: string): Promise<VideoInfo> {
   let p: Probe;
   try {
-    p = await probe(path, { videoOnly: true });
-  } catch {
-    throw new Error(`${path}: not a video or image ffprobe can read`);
+    p = await probe(path, { videoOnly: true, picture: true });
+  } catch (err) {
+    const why = err instanceof ProbeError ? err.message.slice(err.message.lastIndexOf(': ') + 2) : '';
+    throw new Error(`${path}: not a video or image ffprobe can read${why ? ` (${why})` : ''}`);
   }
   const s = p.streams[0];
   if (!s?.width || !s.height) throw new Error(`${path}: no video stream`);
   const fps = frameRate(s.avg_frame_rate) || frameRate(s.r_frame_rate) || 15;
-  return { width: s.width, height: s.height, fps: Math.min(120, Math.max(1, fps)) };
+  let orientation: Orientation | null;
+  try {
+    orientation = orientationOf(s.side_data_list?.find((d) => d.displaymatrix)?.displaymatrix ?? p.firstFrameMatrix);
+  } catch (err) {
+    throw new Error(`${path}: ${(err as Error).message}`);
+  }
+  // players stretch a video's non-square pixels; image viewers show a still's pixels as they are
+  // (a PNG's pHYs or a JPEG's JFIF density aspect is ignored by browsers and viewers alike)
+  const image = p.formatName === 'image2' || /_pipe$/.test(p.formatName ?? '');
+  const [sn, sd] = (s.sample_aspect_ratio ?? '').split(':').map(Number);
+  const width = !image && sn && sd && sn !== sd ? Math.max(1, Math.round(s.width * sn / sd)) : s.width;
+  const sideways = orientation === 'cw' || orientation === 'ccw' || orientation === 'transpose' || orientation === 'transverse';
+  return {
+    width: sideways ? s.height : width, height: sideways ? width : s.height, fps: Math.min(120, Math.max(1, fps)),
+    ...(orientation ? { orientation } : {}), ...(s.pix_fmt && ALPHA_FORMAT.test(s.pix_fmt) ? { alpha: true } : {}),
+    ...(p.formatName === 'image2' ? { imageFile: true } : {}),
+  };
 }

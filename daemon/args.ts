@@ -28,7 +28,11 @@ export function parseCommand<O extends Options>(spec: CommandSpec<O>, argv: stri
   try {
     parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (err) {
-    throw new UsageError(`${argError(err as Error & { code?: string }, spec)}\n${usageText(spec)}`);
+    // a file name that starts with '-' reads as options: say how to pass it
+    const dashName = (spec.positionals ?? 0) > 0 && (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'
+      && argv.find((a) => /^-[^-]/.test(a) && a.length > 2);
+    const hint = dashName ? `\n(if "${dashName}" is a file name, put -- before the file names, or write it as ./${dashName})` : '';
+    throw new UsageError(`${argError(err as Error & { code?: string }, spec)}${hint}\n${usageText(spec)}`);
   }
   if ((parsed.values as Record<string, unknown>).help) {
     process.stdout.write(usageText(spec) + '\n');

@@ -63,8 +63,21 @@ interface HelperHeader {
 interface Waiter { resolve: (h: HelperHeader, payload: Buffer) => void; reject: (e: Error) => void; timer?: NodeJS.Timeout; into?: DecodeRequest['into'] }
 
 const DECODE_TIMEOUT_MS = 10_000;
-/** a helper that cannot start (python3-av missing) is tried again this much later */
+/** a helper that cannot start (python3-av missing, a crash at start) is tried again this much later */
 const RETRY_MS = [2000, 10_000, 60_000];
+/**
+ * How long a starting helper may take to say hello before it is killed and started again (after
+ * RETRY_MS[0], never more: see spawnHelper). Python importing PyAV at nice 5 takes about half a
+ * second of CPU, which on two loaded cores can be well over 10 s of wall time.
+ */
+const HELLO_LIMIT_MS = 60_000;
+/** a helper slower than this to start is logged (once a start), and waited for */
+const HELLO_SLOW_MS = 10_000;
+
+export interface FrameDecoderTiming {
+  helloLimitMs?: number;
+  helloSlowMs?: number;
+}
 
 /**
  * One keyframe decoder for every camera of the daemon: a Python helper (recorder/frame-decoder.py,
@@ -90,7 +103,10 @@ export class FrameDecoder {
   /** PyAV's version, once started */
   version = '';
 
-  constructor(private readonly log?: Logger, private readonly script = DECODER_SCRIPT) {}
+  constructor(private readonly log?: Logger, private readonly script = DECODER_SCRIPT, private readonly timing: FrameDecoderTiming = {}) {}
+
+  /** helpers spawned so far (tests, benchmarks) */
+  starts = 0;
 
   get pid(): number | undefined {
     return this.proc?.pid;
@@ -143,6 +159,7 @@ export class FrameDecoder {
     const [cmd, args] = withParentDeathSignal(PYTHON, [this.script]);
     const proc = spawn(cmd, args, { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
     this.proc = proc;
+    this.starts++;
     this.buffered = 0;
     this.needed = 4;
     let stderr = '';
@@ -157,16 +174,24 @@ export class FrameDecoder {
       this.starting = undefined;
       this.failAll(new Error(`the frame decoder exited${stderr.trim() ? `: ${stderr.trim().split('\n').at(-1)}` : ''}`));
     });
+    const slowMs = this.timing.helloSlowMs ?? HELLO_SLOW_MS;
+    const slow = setTimeout(() => this.log?.warn({ pid: proc.pid, waitedMs: slowMs }, 'frame decoder slow to start (a loaded machine); still waiting for it'), slowMs);
+    let timedOut = false;
     try {
-      const [hello] = await this.next(10_000);
+      const [hello] = await this.next(this.timing.helloLimitMs ?? HELLO_LIMIT_MS, undefined, () => { timedOut = true; });
       if (!hello.ready) throw new Error(hello.error ?? 'the frame decoder did not start');
       this.version = String(hello.av ?? '');
     } catch (err) {
       this.unavailable = (err as Error).message;
-      this.retryAt = Date.now() + RETRY_MS[Math.min(this.failures++, RETRY_MS.length - 1)]!;
+      // A helper that cannot run is asked again less and less often; one that was only slow (a
+      // loaded machine) is started again soon: backing it off to a minute as well left view
+      // analysis, and learning a camera's view, waiting for minutes on a busy box.
+      this.retryAt = Date.now() + (timedOut ? RETRY_MS[0]! : RETRY_MS[Math.min(this.failures++, RETRY_MS.length - 1)]!);
       this.log?.warn({ err: this.unavailable, retryInMs: this.retryAt - Date.now() }, 'frame decoder not available; view analysis waits for it');
       this.kill(proc);
       throw err;
+    } finally {
+      clearTimeout(slow);
     }
     this.failures = 0;
     this.unavailable = null;
@@ -174,10 +199,11 @@ export class FrameDecoder {
   }
 
   /** The next message from the helper: [header, payload], the payload in `into` when it has its size. */
-  private next(timeoutMs: number, into?: DecodeRequest['into']): Promise<[HelperHeader, Buffer]> {
+  private next(timeoutMs: number, into?: DecodeRequest['into'], onTimeout?: () => void): Promise<[HelperHeader, Buffer]> {
     return new Promise((resolve, reject) => {
       const w: Waiter = { resolve: (h, p) => resolve([h, p]), reject, into };
       w.timer = setTimeout(() => {
+        onTimeout?.();
         this.waiters = this.waiters.filter((x) => x !== w);
         reject(new Error(`the frame decoder did not answer in ${timeoutMs} ms; restarting it`));
         if (this.proc) this.kill(this.proc);

@@ -21,7 +21,7 @@ import { overlapEnabled, SettledPlan, WriteAgain } from './overlap.js';
 import { DEFAULT_SETTINGS, Redactor, type RedactorSettings } from './redactor.js';
 import { StageTimer, timed, timedSync } from './stage-timer.js';
 import { rememberedPrivacyMasks, switchedOff } from './policy-record.js';
-import { chooseEncoder, decodeFrames, Encoder, writeImage, type DecodeRange, type PixelFormat } from './video-io.js';
+import { chooseEncoder, decodeFrames, encodable, Encoder, writeImage, type DecodeRange, type PixelFormat } from './video-io.js';
 import { videoInfo, type VideoInfo } from '../common/media-probe.js';
 
 interface Log { info(o: object, msg?: string): void; warn(o: object, msg?: string): void }
@@ -279,7 +279,7 @@ export async function exportClip(ctx: EgressContext, req: ExportRequest): Promis
     ranges.push({ path, startS: (from - r.start_ms) / 1000, durationS: (to - from) / 1000, row: r });
     sources.push({ path: r.path, sha256: r.sha256, segment_id: r.id, start: new Date(r.start_ms).toISOString(), end: new Date(r.end_ms).toISOString() });
   }
-  const info = await videoInfo(ranges[0]!.path);
+  const info = encodable(await videoInfo(ranges[0]!.path));
   // the frame each range starts at, as the pass that writes (yuv420p) decodes them; pass 1
   // (rgb24) decodes at the same time when pass 2 runs beside it, so each keeps its own
   const starts: Partial<Record<PixelFormat, number[]>> = {};
@@ -342,8 +342,17 @@ export async function redactFile(ctx: EgressContext, req: RedactRequest): Promis
   const input = resolve(req.input);
   if (!existsSync(input)) throw new EgressRequestError(`${input} does not exist`);
   const still = READABLE_IMAGE.has(extname(input).toLowerCase());
-  const info = await videoInfo(input);
-  const sha = await sha256File(input);
+  let probed: VideoInfo, sha: string;
+  try {
+    probed = await videoInfo(input);
+    sha = await sha256File(input);
+  } catch (err) {
+    // a file that cannot be read is a failed attempt like any other: on record
+    appendAudit(ctx.catalog, { actor: req.requester, action: 'redact.failed', camera: req.camera ?? null, from_ms: null, to_ms: null, reason: req.reason,
+      destination: resolve(req.out), details: { error: (err as Error).message } });
+    throw err;
+  }
+  const info = still ? probed : encodable(probed);
   return run(ctx, {
     kind: 'redact', out: req.out, requester: req.requester, reason: req.reason, camera: req.camera, sources: [{ path: input, sha256: sha }], info, still,
     async *frames(pixFmt) {

@@ -1,15 +1,9 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { videoInfo } from '../common/media-probe.js';
 import type { Frame } from './frame.js';
+import { decodeFrames } from './video-io.js';
 
-const run = promisify(execFile);
-
-/** Any still image ffmpeg reads (jpg, png, ...) as one RGB frame. */
+/** Any still image ffmpeg reads (jpg, png, ...) as one RGB frame, as a viewer shows it (upright, opaque: video-io's pictureFilters). */
 export async function readImage(path: string): Promise<Frame> {
-  const { width: w, height: h } = await videoInfo(path);
-  const { stdout } = await run('ffmpeg', ['-v', 'error', '-i', path, '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'],
-    { encoding: 'buffer', maxBuffer: w * h * 3 + 1024 });
-  if (stdout.length !== w * h * 3) throw new Error(`${path}: decoded ${stdout.length} bytes, expected ${w * h * 3}`);
-  return { width: w, height: h, data: stdout };
+  for await (const frame of decodeFrames({ path, frames: 1 }, await videoInfo(path))) return frame;
+  throw new Error(`${path}: no picture could be decoded`);
 }

@@ -1,7 +1,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { once } from 'node:events';
-import type { VideoInfo } from '../common/media-probe.js';
+import type { Orientation, VideoInfo } from '../common/media-probe.js';
 import { frameBytes, type Frame } from './frame.js';
 
 /**
@@ -15,10 +15,43 @@ function spawnNiced(cmd: string, args: string[], options: Parameters<typeof spaw
   return spawn('nice', ['-n', String(EGRESS_NICE), cmd, ...args], options);
 }
 
-export interface DecodeRange { path: string; startS?: number; durationS?: number; keyframesOnly?: boolean }
+export interface DecodeRange { path: string; startS?: number; durationS?: number; keyframesOnly?: boolean; /** at most this many frames */ frames?: number }
 
 /** What a frame is decoded to: RGB24 for the detectors, yuv420p for the second pass (frame.ts). */
 export type PixelFormat = 'rgb24' | 'yuv420p';
+
+const TURN: Record<Orientation, string> = {
+  cw: 'transpose=clock', ccw: 'transpose=cclock', 180: 'hflip,vflip', hflip: 'hflip', vflip: 'vflip', transpose: 'transpose=cclock_flip', transverse: 'transpose=clock_flip',
+};
+
+/**
+ * The ffmpeg filters from a decoded picture to the frame `info` describes: turned upright as a
+ * player shows it (ffmpeg's own turning is off, so one rule serves video display matrices and a
+ * JPEG's EXIF orientation alike), transparency flattened onto black, scaled to `info`'s size
+ * (square pixels; every source of a multi-segment export to the first one's size), padded with
+ * black on the right and bottom to the frame's size.
+ */
+export function pictureFilters(info: VideoInfo): string {
+  const pic = info.picture ?? info;
+  return [
+    ...(info.orientation ? [TURN[info.orientation]] : []),
+    ...(info.alpha ? ['format=gbrap', 'premultiply=inplace=1'] : []),
+    `scale=${pic.width}:${pic.height}`,
+    ...(info.picture ? [`pad=${info.width}:${info.height}:0:0:black`] : []),
+  ].join(',');
+}
+
+/**
+ * The frame a video encoder can take: H.264 in yuv420p needs even sides, so an odd picture
+ * (641x359) is padded with one black column or row on the right or bottom (nothing of the
+ * source is cropped away).
+ */
+export function encodable(info: VideoInfo): VideoInfo {
+  const pic = info.picture ?? info;
+  const width = pic.width + (pic.width % 2), height = pic.height + (pic.height % 2);
+  if (width === pic.width && height === pic.height) return info;
+  return { ...info, width, height, picture: { width: pic.width, height: pic.height } };
+}
 
 /**
  * Frames of a file (or part of it) as RGB24 (or yuv420p), through an ffmpeg raw-video pipe. Any
@@ -26,11 +59,15 @@ export type PixelFormat = 'rgb24' | 'yuv420p';
  * cannot be decoded to the end is not exported half way.
  */
 export async function* decodeFrames(src: DecodeRange, info: VideoInfo, signal?: AbortSignal, pixFmt: PixelFormat = 'rgb24'): AsyncGenerator<Frame> {
-  const args = ['-v', 'error', '-nostdin'];
+  const args = ['-v', 'error', '-nostdin', '-noautorotate'];
   if (src.keyframesOnly) args.push('-skip_frame', 'nokey');
   if (src.startS) args.push('-ss', src.startS.toFixed(3));
   if (src.durationS !== undefined) args.push('-t', src.durationS.toFixed(3));
-  args.push('-i', src.path, '-map', '0:v:0', ...(src.keyframesOnly ? ['-fps_mode', 'passthrough'] : []), '-vf', `scale=${info.width}:${info.height}`, '-f', 'rawvideo', '-pix_fmt', pixFmt, 'pipe:1');
+  if (info.imageFile) args.push('-f', 'image2', '-pattern_type', 'none');
+  // a variable-rate input comes out at the rate the encoder is given, so the export lasts as long as its source
+  const rate = src.keyframesOnly ? ['-fps_mode', 'passthrough'] : ['-r', String(info.fps)];
+  args.push('-i', src.path, '-map', '0:v:0', ...rate, ...(src.frames !== undefined ? ['-frames:v', String(src.frames)] : []),
+    '-vf', pictureFilters(info), '-f', 'rawvideo', '-pix_fmt', pixFmt, 'pipe:1');
   const proc = spawnNiced('ffmpeg', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   proc.stderr!.on('data', (d) => { if (stderr.length < 4000) stderr += String(d); });
@@ -127,13 +164,21 @@ export class Encoder {
 
   async write(frame: Frame): Promise<void> {
     if ((frame.format ?? 'rgb24') !== this.pixFmt) throw new Error(`encoder ${this.out}: a ${frame.format ?? 'rgb24'} frame given to a ${this.pixFmt} encoder`);
-    if (!this.proc.stdin!.write(frame.data)) await Promise.race([once(this.proc.stdin!, 'drain'), this.exited]);
+    if (this.proc.stdin!.write(frame.data)) return;
+    // an encoder that refused the stream closes the pipe (EPIPE): its own words are the error
+    await Promise.race([once(this.proc.stdin!, 'drain'), this.exited]).catch(() => undefined);
+    if (this.proc.exitCode !== null || this.proc.stdin!.destroyed) await this.ended();
   }
 
   async finish(): Promise<void> {
     this.proc.stdin!.end();
+    await this.ended();
+  }
+
+  private async ended(): Promise<void> {
     const [code] = await this.exited;
     if (code !== 0) throw new Error(`encoding ${this.out} with ${this.encoder} failed (exit ${code}): ${this.stderr.trim().split('\n').slice(-2).join(' ')}`);
+    if (!this.proc.stdin!.writableFinished) throw new Error(`encoding ${this.out} with ${this.encoder} failed: the encoder stopped before its input ended`);
   }
 
   abort(): void {

@@ -406,7 +406,8 @@ export async function tamperReady({ config }: CheckContext): Promise<CheckResult
   const watched = cameras.length - off.length;
   const offNote = off.length ? `; off: ${off.join('; ')}` : '';
   if (watched === 0) return { name: 'tamper', ok: true, detail: `view analysis off on every camera${offNote}` };
-  const decoder = new FrameDecoder();
+  // an installer waits at the terminal: 20 s, not the daemon's minute for a loaded box
+  const decoder = new FrameDecoder(undefined, undefined, { helloLimitMs: 20_000 });
   try {
     const version = await decoder.ready();
     return { name: 'tamper', ok: true, detail: `keyframe decoder ready (PyAV ${version}); ${watched} of ${cameras.length} cameras watched${offNote}` };

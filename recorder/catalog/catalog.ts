@@ -80,6 +80,15 @@ export type IdentityFields = Partial<Omit<CameraIdentityRow, 'camera' | 'pinned_
 export interface CameraViewRow { camera: string; updated_ms: number; view: string; stream: string | null }
 
 export const CATALOG_FILE = 'catalog.db';
+/**
+ * SQLite's page cache per connection, KiB (a negative `cache_size`): SQLite's own default.
+ * better-sqlite3 is built with 16 MB, which a long-running daemon fills once anything reads
+ * through a large catalog (background verification's rolling pass, retention): 18.6 MB of RSS
+ * after a pass over a 16-camera catalog of 15 days, 4.5 MB with this (bench/catalog-memory.ts).
+ * The pages stay in the kernel's page cache; a camera-day's listing, a health report's
+ * continuity and the inserts cost the same CPU (bench/README.md, "Catalog: its page cache").
+ */
+export const PAGE_CACHE_KIB = 2000;
 const LIVE_BYTES = 'segments.live_bytes';
 
 /** The newest row and the number of rows of a chained log (ids run from 1 without holes). */
@@ -166,6 +175,7 @@ export class Catalog {
   private constructor(readonly path: string, readonly readonly: boolean) {
     this.db = new Database(path, { readonly, fileMustExist: readonly });
     this.db.pragma('busy_timeout = 5000');
+    this.db.pragma(`cache_size = -${PAGE_CACHE_KIB}`);
     if (!readonly) {
       this.db.pragma('journal_mode = WAL');
       // NORMAL in WAL never corrupts; a power cut may lose the last rows, and start-up

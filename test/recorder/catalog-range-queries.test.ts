@@ -8,7 +8,7 @@ import t from 'tap';
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Catalog, type SegmentRow } from '../../recorder/catalog/catalog.js';
+import { Catalog, PAGE_CACHE_KIB, type SegmentRow } from '../../recorder/catalog/catalog.js';
 import { migrate } from '../../recorder/catalog/migrations.js';
 
 const T0 = Date.UTC(2026, 10, 1);
@@ -108,5 +108,12 @@ t.test('a catalog older than the range indexes, opened read-only, is listed the 
     if (readOnly.recordedMs(camera, from, to) !== current.recordedMs(camera, from, to)) differing++;
   }
   t.equal(differing, 0, 'the same rows as its table holds them (no clock_step_ms key), the same recorded ms as the current catalog');
+  // better-sqlite3 is built with a 16 MB page cache per connection, which a long-running daemon
+  // fills reading through a large catalog: every connection the catalog opens has SQLite's 2 MB
+  const raw = new Database(join(dir, 'old', 'catalog.db'), { readonly: true });
+  t.equal(raw.pragma('cache_size', { simple: true }), -16_000, "the build's default, for a connection opened otherwise");
+  raw.close();
+  t.equal(PAGE_CACHE_KIB, 2000);
+  for (const c of [current, readOnly]) t.equal(c.db.pragma('cache_size', { simple: true }), -PAGE_CACHE_KIB, `page cache ${PAGE_CACHE_KIB} KiB (${c === current ? 'read-write' : 'read-only'})`);
   t.notOk('clock_step_ms' in readOnly.segments('gate')[0]!, 'a column the old catalog lacks is not invented');
 });
