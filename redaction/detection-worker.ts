@@ -127,17 +127,26 @@ export class DetectionWorker {
       ended = new Promise<void>((resolve) => this.dropping.set(id, resolve));
       this.post({ type: 'drop', job: id });
     }
-    if (this.jobs.size === 0) {
-      this.worker.unref();
-      clearTimeout(this.idle);
-      this.idle = setTimeout(() => this.retire(), this.idleMs).unref();
-    }
+    this.idleIfDone();
     return ended;
+  }
+
+  /**
+   * Without a job, and with no dropped job's step still running there, the thread keeps no
+   * process alive and ends after idleMs. Until a dropped job's 'dropped' answer comes, it stays
+   * referenced: a CLI whose export failed would otherwise exit (its loop empty) while a detector
+   * runs there, and onnxruntime-node aborts a process that exits mid-run.
+   */
+  private idleIfDone(): void {
+    if (this.jobs.size > 0 || this.dropping.size > 0) return;
+    this.worker.unref();
+    clearTimeout(this.idle);
+    this.idle = setTimeout(() => this.retire(), this.idleMs).unref();
   }
 
   /** Ends the thread without a job (see DETECTION_IDLE_MS): not a failure, it holds nothing. */
   private retire(): void {
-    if (this.jobs.size || this.dead) return;
+    if (this.jobs.size || this.dropping.size || this.dead) return;
     this.retiring = true;
     if (current === this) current = undefined;
     void this.worker.terminate();
@@ -147,6 +156,7 @@ export class DetectionWorker {
     if (m.type === 'dropped') {
       this.dropping.get(m.job)?.();
       this.dropping.delete(m.job);
+      this.idleIfDone();
       return;
     }
     const p = this.jobs.get(m.job);
