@@ -140,6 +140,7 @@ async function run(ctx: EgressContext, job: Job): Promise<EgressResult> {
       }
       if (n === 0) throw new Error('no frame could be decoded from the sources');
       if (pass1) {
+        // the plan is the job's last step there: plan() ends the job on the thread
         const planned = await timed(timer, 'waiting for the detection thread', () => pass1.plan());
         redactor.adopt(planned.passOne);
         detectors = planned.detectors;
@@ -153,8 +154,6 @@ async function run(ctx: EgressContext, job: Job): Promise<EgressResult> {
       beside?.fail(err as Error);
       await Promise.all([writing?.catch(() => {}), pass1?.end()]);
       throw err;
-    } finally {
-      void pass1?.end();
     }
     // Pass 2: decoded again, hidden, watermarked, encoded. A still is its one frame, kept.
     let pass2 = 'after pass 1';

@@ -44,7 +44,7 @@ export async function run(argv: string[]): Promise<number> {
         const retired = catalog.retireViewReferences(v.camera, by, reason);
         const cleared = catalog.clearIdentity(v.camera);
         appendAudit(catalog, {
-          actor: by, action: 'tamper.reset', camera: v.camera, reason: reason,
+          actor: by, action: 'tamper.reset', camera: v.camera, reason,
           details: { retired_reference: before ? { id: before.id, created_ms: before.created_ms } : null, forgotten_identity: pins ?? null },
         });
         const result = { camera: v.camera, retired_references: retired, reference_learned_ms: before?.created_ms ?? null, identity_cleared: cleared, identity: pins ?? null };
