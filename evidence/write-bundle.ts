@@ -71,8 +71,7 @@ export async function writeEvidenceBundle(catalog: Catalog, dataDir: string, job
   };
   const out = resolve(job.out);
   if (existsSync(out)) throw new EvidenceRequestError(`${out} exists; refusing to overwrite it (give a new directory)`);
-  const known = catalog.cameras().includes(job.camera) || catalog.gaps(job.camera).length > 0;
-  if (!known) throw new EvidenceRequestError(`unknown camera "${job.camera}": the catalog has recordings of ${catalog.cameras().join(', ') || 'no camera'}`);
+  if (!catalog.knowsCamera(job.camera)) throw new EvidenceRequestError(`unknown camera "${job.camera}": the catalog has recordings of ${catalog.cameras().join(', ') || 'no camera'}`);
 
   const bundleId = `${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}-${randomUUID().slice(0, 8)}`;
   const tmp = join(dirname(out), `.${basename(out)}${PARTIAL_MARK}${process.pid}`);

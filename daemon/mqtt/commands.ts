@@ -338,7 +338,8 @@ export class CommandProcessor {
   }
 
   private knownCamera(camera: string): void {
-    if (this.daemon.config.cameras.some((c) => c.id === camera) || this.catalog.cameras().includes(camera)) return;
+    // configured now, or known to the catalog (a camera removed from the config keeps its recordings)
+    if (this.daemon.config.cameras.some((c) => c.id === camera) || this.catalog.knowsCamera(camera)) return;
     throw new CommandError('invalid', `args: unknown camera "${camera}"`);
   }
 
