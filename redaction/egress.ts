@@ -319,12 +319,36 @@ export async function takeSnapshot(ctx: EgressContext, req: SnapshotRequest): Pr
 
 export interface StillRequest { camera: string; frame: Frame; atMs: number; out: string; requester: string; reason: string }
 
+/** A still's side at most: beyond any camera's picture (8K is 7680), and a bound on what one request can make the box hold (192 MiB of RGB). */
+export const STILL_MAX_SIDE = 8192;
+
+/** What is wrong with a still's size, if anything: asked before its pixels are read, since the size says how many bytes they are. */
+export function stillSizeProblem(width: unknown, height: unknown): string | undefined {
+  const side = (n: unknown) => Number.isInteger(n) && (n as number) >= 1 && (n as number) <= STILL_MAX_SIDE;
+  if (side(width) && side(height)) return undefined;
+  return `size: expected a width and height of 1 to ${STILL_MAX_SIDE} pixels, got ${JSON.stringify(width)} x ${JSON.stringify(height)}`;
+}
+
+/** What is wrong with the rest of a still request (its fields come from a JSON line in `still --batch`, typed by nobody). */
+function stillRequestProblem(req: StillRequest): string | undefined {
+  const text = (v: unknown) => typeof v === 'string' && v.trim() !== '';
+  if (!text(req.camera)) return 'camera: expected a camera id';
+  if (!text(req.out)) return 'out: expected the file to write';
+  if (!text(req.requester) || !text(req.reason)) return 'requester and reason: expected who asks and why';
+  if (!Number.isSafeInteger(req.atMs) || req.atMs < 0) return `at: expected epoch milliseconds, got ${JSON.stringify(req.atMs)}`;
+  const bytes = req.frame.width * req.frame.height * 3;
+  if (req.frame.data.length !== bytes) return `expected ${bytes} bytes of RGB24 for ${req.frame.width}x${req.frame.height}, got ${req.frame.data.length}`;
+  return undefined;
+}
+
 /**
  * A live picture (a frame the sampler decoded, not a catalogued file) as a redacted still: what
  * a tamper event keeps of its moment. The manifest names it `live:<camera>` with the hash of its
  * pixels; it is audited like every snapshot.
  */
 export async function saveStill(ctx: EgressContext, req: StillRequest): Promise<EgressResult> {
+  const problem = stillSizeProblem(req.frame.width, req.frame.height) ?? stillRequestProblem(req);
+  if (problem) throw new EgressRequestError(problem);
   const sha = createHash('sha256').update(req.frame.data).digest('hex');
   return run(ctx, {
     kind: 'snapshot', out: req.out, requester: req.requester, reason: req.reason, camera: req.camera, fromMs: req.atMs, toMs: req.atMs,

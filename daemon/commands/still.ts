@@ -1,5 +1,5 @@
 import { Catalog } from '../../recorder/catalog/catalog.js';
-import { saveStill, type EgressContext } from '../../redaction/egress.js';
+import { saveStill, stillSizeProblem, type EgressContext } from '../../redaction/egress.js';
 import { EXIT, parseCommand, UsageError } from '../args.js';
 import { egressOptions, egressTarget, requesterDefault, runEgress } from './egress-command.js';
 
@@ -40,47 +40,91 @@ export async function run(argv: string[]): Promise<number> {
   const m = /^(\d{1,5})x(\d{1,5})$/.exec(v.size);
   if (!m) throw new UsageError(`--size: expected WIDTHxHEIGHT, e.g. 640x360, got "${v.size}"`);
   const width = Number(m[1]), height = Number(m[2]);
+  const sizeProblem = stillSizeProblem(width, height);
+  if (sizeProblem) throw new UsageError(`--${sizeProblem}`);
   const atMs = v.at === undefined ? Date.now() : Number(v.at);
   if (!Number.isInteger(atMs) || atMs < 0) throw new UsageError(`--at: expected epoch milliseconds, got "${v.at}"`);
+  const bytes = width * height * 3;
   const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
+  let got = 0;
+  // stop at the first byte too many: a stream that does not end is not held in memory
+  for await (const c of process.stdin) {
+    got += (c as Buffer).length;
+    if (got > bytes) break;
+    chunks.push(c as Buffer);
+  }
+  if (got !== bytes) throw new UsageError(`stdin: expected ${bytes} bytes of RGB24 for ${width}x${height}, got ${got > bytes ? 'more' : got}`);
   const data = Buffer.concat(chunks);
-  if (data.length !== width * height * 3) throw new UsageError(`stdin: expected ${width * height * 3} bytes of RGB24 for ${width}x${height}, got ${data.length}`);
   return runEgress(v, (ctx) => saveStill(ctx, {
     camera: v.camera!, frame: { width, height, data }, atMs, out: v.out!, requester: v.requester ?? requesterDefault(), reason: v.reason ?? 'still command',
   }));
 }
 
-/** Stills from stdin until it closes; a bad one is answered and the next one read. */
+/** A header line longer than this is not a header: answered, and the stream given up (it cannot be framed). */
+const MAX_HEADER = 64 * 1024;
+
+/**
+ * Stills from stdin until it closes; a bad one is answered and the next one read. A header
+ * whose size is bad (or that is not JSON, or too long) leaves the stream without framing: it is
+ * answered, and so is every later line, until a header parses again.
+ */
 async function batch(ctx: EgressContext): Promise<void> {
+  const answer = (r: Record<string, unknown>) => process.stdout.write(JSON.stringify(r) + '\n');
   const input = process.stdin;
+  // chunks are joined once a test is met, not at each chunk: a 4K picture comes in hundreds
   let buf = Buffer.alloc(0);
+  const pending: Buffer[] = [];
+  let pendingBytes = 0;
   let ended = false;
   let wake: (() => void) | undefined;
-  input.on('data', (d: Buffer) => { buf = Buffer.concat([buf, d]); wake?.(); });
+  input.on('data', (d: Buffer) => { pending.push(d); pendingBytes += d.length; wake?.(); });
   input.on('end', () => { ended = true; wake?.(); });
-  const need = async (test: () => boolean) => { while (!test() && !ended) await new Promise<void>((r) => { wake = r; }); return test(); };
+  const need = async (test: () => boolean) => {
+    while (!test() && !ended) await new Promise<void>((r) => { wake = r; });
+    if (pending.length) buf = Buffer.concat([buf, ...pending.splice(0)]);
+    pendingBytes = 0;
+    return test();
+  };
+  const bytes = () => buf.length + pendingBytes;
+  const hasLine = () => buf.includes(10) || pending.some((c) => c.includes(10));
   for (;;) {
-    if (!(await need(() => buf.includes(10)))) break;
+    if (!(await need(() => hasLine() || bytes() > MAX_HEADER))) {
+      if (buf.length) answer({ ok: false, error: 'stdin ended inside a header line' });
+      break;
+    }
     const nl = buf.indexOf(10);
+    if (nl < 0 || nl > MAX_HEADER) {
+      answer({ ok: false, error: `a header line longer than ${MAX_HEADER} bytes; the rest of stdin is not read` });
+      input.destroy();
+      break;
+    }
     const line = buf.subarray(0, nl).toString();
     buf = buf.subarray(nl + 1);
     let h: StillHeader;
     try {
       h = JSON.parse(line) as StillHeader;
+      if (h === null || typeof h !== 'object') throw new Error('not an object');
     } catch {
-      process.stdout.write(JSON.stringify({ ok: false, error: 'not a JSON header line' }) + '\n');
+      answer({ ok: false, error: 'not a JSON header line' });
+      continue;
+    }
+    const sizeProblem = stillSizeProblem(h.width, h.height);
+    if (sizeProblem) {
+      answer({ ok: false, out: h.out, error: `${sizeProblem}: its pixels cannot be told from the next header` });
       continue;
     }
     const size = h.width * h.height * 3;
-    if (!(await need(() => buf.length >= size))) break;
+    if (!(await need(() => bytes() >= size))) {
+      answer({ ok: false, out: h.out, error: `stdin ended after ${buf.length} of the ${size} bytes of its pixels` });
+      break;
+    }
     const data = Buffer.from(buf.subarray(0, size));
     buf = buf.subarray(size);
     try {
       const r = await saveStill(ctx, { camera: h.camera, frame: { width: h.width, height: h.height, data }, atMs: h.at_ms, out: h.out, requester: h.requester, reason: h.reason });
-      process.stdout.write(JSON.stringify({ ok: true, out: r.out, sha256: r.sha256 }) + '\n');
+      answer({ ok: true, out: r.out, sha256: r.sha256 });
     } catch (err) {
-      process.stdout.write(JSON.stringify({ ok: false, out: h.out, error: (err as Error).message }) + '\n');
+      answer({ ok: false, out: h.out, error: (err as Error).message });
     }
   }
 }

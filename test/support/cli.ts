@@ -12,7 +12,7 @@ export interface CliResult {
 }
 
 /** `input`: written to the command's stdin (piped passwords), which is closed otherwise. */
-export function runCli(args: string[], opts: SpawnOptions & { timeoutMs?: number; input?: string } = {}): Promise<CliResult> {
+export function runCli(args: string[], opts: SpawnOptions & { timeoutMs?: number; input?: string | Buffer } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], { ...opts, stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     if (opts.input !== undefined) child.stdin!.end(opts.input);
