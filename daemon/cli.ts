@@ -38,7 +38,7 @@ function help(): string {
     '',
     ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}${c.summary}`),
     '',
-    'edge-nvr <command> --help shows the options of a command.',
+    'edge-nvr <command> --help shows the options of a command; edge-nvr --version, the version.',
     'Exit codes: 0 ok, 1 runtime failure, 2 bad usage or bad config.',
   ].join('\n');
 }
@@ -48,6 +48,11 @@ async function main(argv: string[]): Promise<number> {
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(help() + '\n');
     return name ? EXIT.ok : EXIT.usage;
+  }
+  if (name === '--version' || name === 'version') {
+    // what an installer or a bug report needs first; package-root.js is small and loads nothing else
+    process.stdout.write(`edge-nvr ${(await import('./package-root.js')).packageVersion()}\n`);
+    return EXIT.ok;
   }
   const command = COMMANDS[name];
   if (!command) {

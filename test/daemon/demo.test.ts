@@ -66,6 +66,9 @@ t.test('unknown commands and options are usage errors', async (t) => {
   const bad = await runCli(['recordings', '--camera']);
   t.equal(bad.code, 2);
   t.match(bad.stderr, /usage: edge-nvr recordings/);
+  const version = await runCli(['--version']);
+  t.equal(version.code, 0);
+  t.equal(version.stdout, `edge-nvr ${(JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version}\n`);
   const help = await runCli(['verify', '--help']);
   t.equal(help.code, 0);
   t.match(help.stdout, /--camera/);
