@@ -38,6 +38,14 @@ export function parseCommand<O extends Options>(spec: CommandSpec<O>, argv: stri
     process.stdout.write(usageText(spec) + '\n');
     return null;
   }
+  // `--data ""` (an unset shell variable) read as the current directory in one command and as
+  // "not given" in another: no option of any command means anything when empty
+  for (const [name, value] of Object.entries(parsed.values as Record<string, unknown>)) {
+    const empty = (v: unknown) => typeof v === 'string' && v.trim() === '';
+    if (empty(value) || (Array.isArray(value) && value.some(empty))) {
+      throw new UsageError(`--${name} is empty: give ${(spec.help as Record<string, string | undefined>)[name] ?? 'a value'}\n${usageText(spec)}`);
+    }
+  }
   const max = spec.positionals ?? 0;
   if (parsed.positionals.length > max) {
     throw new UsageError(`unexpected argument "${parsed.positionals[max]}"\n${usageText(spec)}`);

@@ -16,6 +16,14 @@ t.test('a mistyped option is answered with the options the command takes', async
   t.same(parseCommand(spec, ['--data', '/d', '--json'])?.values, { data: '/d', json: true }, 'the right options still parse');
 });
 
+t.test('an option given an empty value is refused, naming it and what it wants (never read as "not given" or as the current directory)', async (t) => {
+  for (const argv of [['--data', ''], ['--data='], ['--data', '  ']]) {
+    t.throws(() => parseCommand(spec, argv), new UsageError('--data is empty: give the data directory\nusage: edge-nvr status [--data DIR] [--json]'), JSON.stringify(argv));
+  }
+  const multi = { ...spec, options: { ...spec.options, officer: { type: 'string', multiple: true } }, help: { ...spec.help, officer: 'NAME:ID' } } as const;
+  t.throws(() => parseCommand(multi, ['--officer', 'A B:1', '--officer', '']), /--officer is empty: give NAME:ID/, 'one empty value of several');
+});
+
 t.test('a reason for the audit log: required, and 3 characters at least, each failure said as itself', async (t) => {
   t.throws(() => parseReason('hold add', undefined, 'a case number'), new UsageError('hold add: --reason is required (a case number)'));
   t.throws(() => parseReason('hold add', '', 'a case number'), new UsageError('hold add: --reason is required (a case number)'));
