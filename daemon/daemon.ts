@@ -106,8 +106,6 @@ export class Daemon {
   readonly recorders = new Map<string, CameraSupervisor>();
   /** what watches each camera's view (tamper, identity, the stream as recorded) */
   readonly views = new Map<string, ViewWatch>();
-  /** true while start() starts the configured cameras: views wait (indexing and the recorders' starts first) */
-  private startingCameras = false;
   /** one keyframe decoder for every camera's view analysis */
   private readonly decoder: FrameDecoder;
   /** every camera's view analysis (tamper, capture mask checks): in line up to INLINE_VIEWS cameras, past that in a thread, pixels off the event loop */
@@ -210,7 +208,6 @@ export class Daemon {
     // A camera that holds its own capture masks is asked over ONVIF first (seconds, when it does
     // not answer): the cameras after it do not wait for that.
     const talkingToCamera: Array<Promise<void>> = [];
-    this.startingCameras = true;
     for (const [i, cam] of this.config.cameras.entries()) {
       if (!cam.enabled) continue;
       if (masksOnCameraFirst(cam)) {
@@ -222,7 +219,7 @@ export class Daemon {
       // started have their segments indexed in between
       await new Promise((resolve) => setImmediate(resolve));
     }
-    await Promise.all(talkingToCamera).finally(() => { this.startingCameras = false; });
+    await Promise.all(talkingToCamera);
     this.log.info({ dataDir: this.dataDir, cameras: [...this.recorders.keys()], chainHead: catalog.chainHead().chain_hash }, 'edge-nvr running');
   }
 
@@ -320,9 +317,8 @@ export class Daemon {
       tamper: cam.tamper, onvif, still: this.stills.write, feed: recorder, analyzer: this.analyzer,
       // past 16 cameras they share what 16 would take (asked each time: cameras come and go on reload)
       sampler: { cpuBudget: () => viewBudget(this.views.size) },
-      // indexing first: while the cameras are being started, or a closed segment has waited a
-      // second for the catalog, views wait
-      behind: () => this.startingCameras || (this.store?.waitingMs ?? 0) > INDEX_BEHIND_MS,
+      // indexing first: while a closed segment has waited a second for the catalog, views wait
+      behind: () => (this.store?.waitingMs ?? 0) > INDEX_BEHIND_MS,
     });
     this.views.set(cam.id, watch);
     watch.start();

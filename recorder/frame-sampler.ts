@@ -80,9 +80,8 @@ export interface FrameSamplerOptions {
    */
   feed?: RecordingFeed;
   /**
-   * True while indexing is behind (closed segments waiting for the segment store) or the box is
-   * starting its cameras: recording comes first, so unhurried samples wait for `maxIntervalMs`
-   * (a camera's first one too, from the sampler's start).
+   * True while indexing is behind (closed segments waiting for the segment store): recording
+   * comes first, so unhurried samples wait for `maxIntervalMs`.
    */
   behind?: () => boolean;
 }
@@ -133,7 +132,6 @@ export class FrameSampler extends EventEmitter<FrameSamplerEvents> {
   private readonly tail: SegmentTail;
   private decoding = false;
   private lastSampleMs = 0;
-  private startedMs = 0;
   /** CPU ms the last samples cost, decode and listeners (their median sets the interval: the first ones pay for warm-up) */
   private costs: number[] = [];
   private fpsWindow: Array<{ samples: number; durationS: number }> = [];
@@ -163,7 +161,6 @@ export class FrameSampler extends EventEmitter<FrameSamplerEvents> {
   }
 
   start(): this {
-    this.startedMs = Date.now();
     this.opts.feed?.on('progress', this.written);
     this.opts.feed?.on('closed', this.closed);
     this.tail.start();
@@ -205,12 +202,7 @@ export class FrameSampler extends EventEmitter<FrameSamplerEvents> {
   }
 
   private wantKeyframe(): boolean {
-    if (this.decoding || this.listenerCount('frame') === 0) return false;
-    // a camera's first sample is taken at once, unless the box is behind: then it waits the
-    // longest interval from the sampler's start like any other (at start-up, while cameras
-    // start and their first segments are indexed, views are not what comes first)
-    const since = this.lastSampleMs || (!this.hurry && this.opts.behind?.() ? this.startedMs : 0);
-    return Date.now() - since >= this.intervalMs - EARLY_MS;
+    return !this.decoding && this.listenerCount('frame') > 0 && Date.now() - this.lastSampleMs >= this.intervalMs - EARLY_MS;
   }
 
   private onTrack(t: VideoTrack): void {
