@@ -297,6 +297,10 @@ interface RunResult {
   indexLagS?: { p50: number; p99: number; max: number; segments: number };
   /** the same over the segments that ended after every camera had started ("edge-nvr running") */
   steadyIndexLagS?: { p50: number; p99: number; max: number; segments: number };
+  /** the same over each camera's first segment (at start-up, its dirs are made and fsynced) */
+  firstSegmentIndexLagS?: { p50: number; p99: number; max: number; segments: number };
+  /** the largest lag of the segments that ended in each 5 s after spawning the daemon (where the start-up's lag is) */
+  indexLagMaxBy5sS?: number[];
   logWarnings?: string[];
   /** --work-probe: the daemon's work divided by the segments it indexed */
   work?: WorkPerSegment;
@@ -492,7 +496,14 @@ async function runDaemon(n: number, backend: BackendName, o: Options, cli = CLI)
     const indexedPaths = new Set((db.prepare('SELECT path FROM segments').all() as Array<{ path: string }>).map((r) => r.path));
     const gaps = db.prepare("SELECT camera, cause, start_ms, end_ms FROM gaps WHERE cause != 'daemon_stopped' ORDER BY id").all() as Array<{ camera: string; cause: string; start_ms: number; end_ms: number | null }>;
     const events = (db.prepare('SELECT COUNT(*) AS n FROM events').get() as { n: number }).n;
-    const lagRows = db.prepare("SELECT end_ms, (indexed_ms - end_ms) / 1000.0 AS s FROM segments WHERE origin = 'recorded' AND indexed_ms < ?").all(stopAtMs) as Array<{ end_ms: number; s: number }>;
+    const lagRows = db.prepare("SELECT camera, start_ms, end_ms, (indexed_ms - end_ms) / 1000.0 AS s FROM segments WHERE origin = 'recorded' AND indexed_ms < ?").all(stopAtMs) as Array<{ camera: string; start_ms: number; end_ms: number; s: number }>;
+    const firstOfCamera = new Map<string, { start_ms: number; s: number }>();
+    for (const r of lagRows) if ((firstOfCamera.get(r.camera)?.start_ms ?? Infinity) > r.start_ms) firstOfCamera.set(r.camera, r);
+    const lagBy5s: number[] = [];
+    for (const r of lagRows) {
+      const i = Math.max(0, Math.floor((r.end_ms - spawnedMs) / 5000));
+      lagBy5s[i] = Math.max(lagBy5s[i] ?? 0, r.s);
+    }
     db.close();
     const runningAtMs = readFileSync(logPath, 'utf8').split('\n').map((l) => /"time":(\d+).*"msg":"edge-nvr running"/.exec(l)?.[1]).find(Boolean);
     const lagStats = (xs: number[]) => ({ p50: round(quantile(xs, 0.5)), p99: round(quantile(xs, 0.99)), max: round(Math.max(...xs)), segments: xs.length });
@@ -549,6 +560,8 @@ async function runDaemon(n: number, backend: BackendName, o: Options, cli = CLI)
       gaps: gaps.map((g) => ({ camera: g.camera, cause: g.cause, seconds: g.end_ms === null ? null : round((g.end_ms - g.start_ms) / 1000, 1) })),
       indexLagS: lagStats(lagRows.map((r) => r.s)),
       steadyIndexLagS: lagStats(lagRows.filter((r) => runningAtMs && r.end_ms > Number(runningAtMs)).map((r) => r.s)),
+      firstSegmentIndexLagS: lagStats([...firstOfCamera.values()].map((r) => r.s)),
+      indexLagMaxBy5sS: Array.from(lagBy5s, (x) => round(x ?? 0, 2)),
       logWarnings,
       work: o.workProbe ? workPerSegment(workPath, segments, readFileSync(logPath, 'utf8').split('\n').filter(Boolean).length, events) : undefined,
     };
@@ -773,7 +786,7 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   const failures: string[] = [];
   const report = (n: number, who: string, r: RunResult) => {
-    const lag = r.indexLagS ? `, index lag p99 ${r.indexLagS.p99} s` : '';
+    const lag = r.indexLagS ? `, index lag p99 ${r.indexLagS.p99} s (first segments ${r.firstSegmentIndexLagS?.p99} s; largest by 5 s: ${r.indexLagMaxBy5sS?.join(' ')})` : '';
     console.error(`[${n} camera(s)]   ${who}: ${r.cpuSeconds} CPU s, PSS ${r.peakPssMB} MB, ${r.segments} segments${lag}, simulator ${r.simCpuPercent} % core`);
     const empty = Object.entries(r.segmentsPerCamera).filter(([, c]) => c === 0).map(([cam]) => cam);
     if (empty.length) failures.push(`${n} camera(s), ${who}: no segments for ${empty.join(', ')}`);

@@ -49,12 +49,16 @@ class KeptDir {
   private key?: string;
 
   async sync(path: string, key: string): Promise<void> {
-    if (this.key !== key || !this.fh) {
-      await this.close();
-      this.fh = await open(path, 'r');
-      this.key = key;
-    }
-    return this.fh.sync();
+    await this.open(path, key);
+    return this.fh!.sync();
+  }
+
+  /** Opens it ahead of its first fsync (a camera's hour dir readied before its first segment). */
+  async open(path: string, key: string): Promise<void> {
+    if (this.key === key && this.fh) return;
+    await this.close();
+    this.fh = await open(path, 'r');
+    this.key = key;
   }
 
   /** The next sync opens the directory again (it was made anew). */
@@ -140,6 +144,29 @@ export class SegmentStore {
     return next;
   }
 
+  /**
+   * Readies a camera's current hour dir before its first segment closes (its recorder is
+   * starting): made, its entries up to the data dir fsynced, and kept open. A camera's first
+   * segment did that work itself, about ten trips to libuv's pool one after the other; rows go in
+   * in commit order, so at start-up, when every camera's first segment closes within seconds,
+   * each held up the rows of every camera behind it. Nothing is indexed earlier or otherwise than
+   * before: the first segment still fsyncs its file and both directories the rename changed, and
+   * its row waits for all of it. Placed in the camera's order, so a segment that closes meanwhile
+   * waits for it; a failure here is left to that segment, which does the same work itself.
+   */
+  prepare(camera: string, atMs = Date.now()): Promise<void> {
+    const ready = (this.placing.get(camera) ?? Promise.resolve()).then(async () => {
+      const kept = this.keptDirsOf(camera);
+      const hourDir = dirname(join(this.dataDir, segmentPath(camera, Math.round(atMs))));
+      if (kept.hourDir === hourDir) return;
+      await this.makeHourDir(kept, hourDir);
+      kept.hourDir = hourDir;
+      await Promise.all([kept.hour.open(hourDir, hourDir), this.syncParents(hourDir)]);
+    }).catch((err: unknown) => this.log.debug({ camera, err }, 'hour dir not readied before the first segment'));
+    this.placing.set(camera, ready);
+    return ready;
+  }
+
   /** What the camera's recorder writes from now on was recorded under this provenance (null: nothing to say). */
   setProvenance(camera: string, provenance: string | null): void {
     this.provenance.set(camera, provenance);
@@ -185,44 +212,65 @@ export class SegmentStore {
       let hashed: { sha256: string; bytes: number };
       try {
         [, hashed] = await Promise.all([staged.sync(), sha256Handle(staged)]);
-      } finally {
+      } catch (err) {
         await staged.close();
+        throw err;
       }
+      // synced and hashed: its descriptor is closed while the file moves (one turn of the loop fewer)
+      const closed = staged.close().catch(() => undefined); // synced: a failed close loses nothing
       const { sha256, bytes } = hashed;
-      let kept = this.keptDirs.get(seg.camera);
-      if (!kept) this.keptDirs.set(seg.camera, kept = { staging: new KeptDir(), hour: new KeptDir() });
-      const makeHourDir = async () => {
-        const created = await mkdir(dirname(abs), { recursive: true });
-        // made now (even if this process made it before and someone removed it): not durable yet
-        if (created) {
-          for (let d = dirname(abs); d.length >= created.length; d = dirname(d)) this.durableDirs.delete(d);
-          kept.hour.forget();
-        }
-      };
+      const kept = this.keptDirsOf(seg.camera);
       // the hour dir is made (or found) once per hour and camera; one gone since is made again
-      if (kept.hourDir !== dirname(abs)) await makeHourDir();
+      if (kept.hourDir !== dirname(abs)) await this.makeHourDir(kept, dirname(abs));
       kept.hourDir = dirname(abs);
       try {
         await rename(seg.stagedPath, abs);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-        await makeHourDir();
+        await this.makeHourDir(kept, dirname(abs));
         await rename(seg.stagedPath, abs);
+      } finally {
+        await closed;
       }
       // the rename's two entries, at once: the file into its hour directory, out of staging (its
       // handle is the recorder run's: a run makes the dir again when it is missing)
       const run = parseStagedName(seg.stagedPath)?.runStartMs ?? seg.stagedPath;
-      await Promise.all([kept.hour.sync(dirname(abs), dirname(abs)), kept.staging.sync(dirname(seg.stagedPath), `${dirname(seg.stagedPath)} ${run}`)]);
-      // the entries that lead to the hour directory, up to the data dir, once per process each
-      for (let d = dirname(abs); d.length >= join(this.dataDir, RECORDINGS_DIR).length && !this.durableDirs.has(d); d = dirname(d)) {
-        await fsyncPath(dirname(d));
-        this.durableDirs.add(d);
-      }
+      await Promise.all([
+        kept.hour.sync(dirname(abs), dirname(abs)), kept.staging.sync(dirname(seg.stagedPath), `${dirname(seg.stagedPath)} ${run}`), this.syncParents(dirname(abs)),
+      ]);
       return { rel, bytes, sha256 };
     } catch (err) {
       this.reserved.delete(rel);
       throw err;
     }
+  }
+
+  private keptDirsOf(camera: string): { staging: KeptDir; hour: KeptDir; hourDir?: string } {
+    let kept = this.keptDirs.get(camera);
+    if (!kept) this.keptDirs.set(camera, kept = { staging: new KeptDir(), hour: new KeptDir() });
+    return kept;
+  }
+
+  private async makeHourDir(kept: { hour: KeptDir }, dir: string): Promise<void> {
+    const created = await mkdir(dir, { recursive: true });
+    // made now (even if this process made it before and someone removed it): not durable yet
+    if (created) {
+      for (let d = dir; d.length >= created.length; d = dirname(d)) this.durableDirs.delete(d);
+      kept.hour.forget();
+    }
+  }
+
+  /**
+   * The entries that lead to a directory, up to the data dir, once per process each. At once:
+   * the row waits for all of them, so their order is not what makes it durable (one after the
+   * other they were up to four times three trips to the pool on a camera's first segment).
+   */
+  private async syncParents(dir: string): Promise<void> {
+    const top = join(this.dataDir, RECORDINGS_DIR).length;
+    const due: string[] = [];
+    for (let d = dir; d.length >= top && !this.durableDirs.has(d); d = dirname(d)) due.push(d);
+    await Promise.all(due.map((d) => fsyncPath(dirname(d))));
+    for (const d of due) this.durableDirs.add(d);
   }
 
   private async limited<T>(work: () => Promise<T>): Promise<T> {

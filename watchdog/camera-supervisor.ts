@@ -157,6 +157,8 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
     this.stalled = false;
     this.backoff.started(this.launchedAtMs);
     this.setState('starting', `${backend.name} starting`);
+    // the hour dir its first segment goes into, ready before that segment closes (cheap after the first run)
+    void this.opts.store.prepare(this.camera);
     // A segment closing is not media arriving: ffmpeg reports its last one as it gives up.
     backend.on('segment', (seg) => {
       this.emit('closed', seg);

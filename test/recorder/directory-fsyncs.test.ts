@@ -10,7 +10,7 @@ import { DaemonProcess, segmentIndexed, until, writeConfig } from '../support/da
  * pool): per committed segment, which directories were fsynced between its rename and the next
  * one. One camera: its commits run one after the other.
  */
-t.test('a commit fsyncs the two directories its rename changed, and a parent only for a directory new to the process', async (t) => {
+t.test('a commit fsyncs the two directories its rename changed, and a parent only for a directory new to the process (the first hour\'s as the recorder starts)', async (t) => {
   const sim = await new CameraSim({ mounts: ['cam1'], width: 320, height: 180, fps: 10 }).start();
   t.teardown(() => sim.kill());
   const dir = t.testdir();
@@ -24,6 +24,8 @@ t.test('a commit fsyncs the two directories its rename changed, and a parent onl
   t.equal((await daemon.exit()).code, 0);
 
   const commits: Array<{ to: string; dirs: string[] }> = [];
+  // the directories fsynced before the first rename: the camera's hour dir readied as its recorder starts
+  const readied: string[] = [];
   for (const raw of readFileSync(trace, 'utf8').split('\n')) {
     // -f: each line starts with its thread's id; a call another thread interrupted is split into
     // "<unfinished ...>" and "<... resumed>" (the first part holds the path)
@@ -31,7 +33,7 @@ t.test('a commit fsyncs the two directories its rename changed, and a parent onl
     const rename = /^rename(?:at2?)?\(.*"([^"]+\/recordings\/cam1\/[^"]+\.mp4)"/.exec(line);
     if (rename && !rename[1]!.includes('/.staging/')) { commits.push({ to: rename[1]!, dirs: [] }); continue; }
     const fsync = /^f(?:data)?sync\(\d+<([^>]+)>/.exec(line);
-    if (fsync && commits.length && statSync(fsync[1]!, { throwIfNoEntry: false })?.isDirectory()) commits.at(-1)!.dirs.push(relative(dataDir, fsync[1]!) || '.');
+    if (fsync && statSync(fsync[1]!, { throwIfNoEntry: false })?.isDirectory()) (commits.at(-1)?.dirs ?? readied).push(relative(dataDir, fsync[1]!) || '.');
   }
   const db = new Database(join(dataDir, 'catalog.db'), { readonly: true });
   t.teardown(() => db.close());
@@ -42,8 +44,11 @@ t.test('a commit fsyncs the two directories its rename changed, and a parent onl
   const hourOf = (c: { to: string }) => relative(dataDir, dirname(c.to));
   const [first, ...rest] = commits;
   const hour = hourOf(first!);
-  t.same(first!.dirs.sort(), [hour, 'recordings/cam1/.staging', dirname(hour), dirname(dirname(hour)), 'recordings', '.'].sort(),
-    'the first commit: the hour and staging directories, and each directory on the way to the data dir once');
+  t.same(first!.dirs.sort(), [hour, 'recordings/cam1/.staging'].sort(), 'the first commit: the hour and staging directories');
+  // (the data dir itself is fsynced at start-up for the daemon's own files too)
+  t.same(readied.filter((d) => d.startsWith('recordings')).sort(), [dirname(hour), dirname(dirname(hour)), 'recordings'].sort(),
+    'each directory on the way to the data dir once, before the first rename (readied as the recorder started): before its row too');
+  t.ok(readied.includes('.'), 'the data dir too (the recordings dir\'s entry)');
   for (const c of rest) {
     const h = hourOf(c);
     const expected = h === hourOf(commits[commits.indexOf(c) - 1]!) ? [h, 'recordings/cam1/.staging'] : [h, 'recordings/cam1/.staging', dirname(h)];

@@ -50,6 +50,43 @@ t.test('an hour directory removed between two commits is made again, and the nex
   t.equal((catalog.db.prepare('SELECT COUNT(*) AS n FROM segments').get() as { n: number }).n, 3, 'three rows');
 });
 
+t.test('an hour dir readied before a camera\'s first segment: the segment lands there; readied for another hour, or removed since, it still lands', async (t) => {
+  const dir = t.testdir();
+  const catalog = Catalog.open(dir);
+  t.teardown(() => catalog.close());
+  const store = new SegmentStore(dir, catalog, pino({ level: 'silent' }));
+  const clip = makeClip(join(dir, 'clip.mp4'), 1);
+  const start = Date.parse('2026-12-02T10:59:58Z');
+  const commit = (camera: string, i: number) => {
+    const staging = stagingDir(dir, camera);
+    mkdirSync(staging, { recursive: true });
+    const staged = join(staging, `${start}-${String(i).padStart(6, '0')}.mp4`);
+    copyFileSync(clip, staged);
+    return store.commit({ camera, stagedPath: staged, startMs: start + i * 1000, endMs: start + (i + 1) * 1000 });
+  };
+  await store.prepare('a', start);
+  t.ok(statSync(join(dir, 'recordings/a/2026-12-02/10')).isDirectory(), 'readied: the hour dir is made before any segment');
+  const a = await commit('a', 0);
+  t.equal(a.path, `recordings/a/2026-12-02/10/${start}.mp4`, 'the first segment lands in it');
+
+  await store.prepare('b', start);
+  const b = await commit('b', 3); // starts at 11:00:01: the next hour
+  t.equal(b.path, `recordings/b/2026-12-02/11/${start + 3000}.mp4`, 'readied for an hour that has passed: the segment makes its own');
+
+  await store.prepare('c', start);
+  rmSync(join(dir, 'recordings/c/2026-12-02'), { recursive: true });
+  const c = await commit('c', 0);
+  t.ok(existsSync(join(dir, c.path)), `readied, then removed: made again (${c.path})`);
+
+  writeFileSync(join(dir, 'recordings', 'd'), 'a file where the camera\'s dir would be');
+  await t.resolves(store.prepare('d', start), 'a dir that cannot be made: readying does not throw (the segment meets the error itself)');
+  const staged = join(dir, `${start}-000000.mp4`);
+  copyFileSync(clip, staged);
+  await t.rejects(store.commit({ camera: 'd', stagedPath: staged, startMs: start, endMs: start + 1000 }), 'and the segment does');
+  await store.close();
+  t.equal((catalog.db.prepare('SELECT COUNT(*) AS n FROM segments').get() as { n: number }).n, 3, 'three rows');
+});
+
 t.test('hashing stops at the first short read and still hashes every byte', async (t) => {
   const dir = t.testdir();
   for (const size of [0, 1, 65_536, (1 << 20) - 1, 1 << 20, (1 << 20) + 1, 3 * (1 << 20)]) {
