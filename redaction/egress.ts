@@ -14,14 +14,14 @@ import { sha256File } from '../common/file-hash.js';
 import type { Detector } from './detector.js';
 import { configuredDetectors, detectorChoice } from './detectors.js';
 import { detectionThreadEnabled, detectionWorker } from './detection-worker.js';
-import type { Frame } from './frame.js';
+import { frameBytes, type Frame } from './frame.js';
 import { readImage } from './image-io.js';
 import { manifestPath, signManifest, type Manifest } from './manifest.js';
 import { overlapEnabled, SettledPlan, WriteAgain } from './overlap.js';
 import { DEFAULT_SETTINGS, Redactor, type RedactorSettings } from './redactor.js';
 import { StageTimer, timed, timedSync } from './stage-timer.js';
 import { rememberedPrivacyMasks, switchedOff } from './policy-record.js';
-import { chooseEncoder, decodeFrames, encodable, Encoder, writeImage, type DecodeRange, type PixelFormat } from './video-io.js';
+import { chooseEncoder, decodeFrames, encodable, Encoder, FrameBuffers, writeImage, type DecodeRange, type PixelFormat } from './video-io.js';
 import { videoInfo, type VideoInfo } from '../common/media-probe.js';
 
 interface Log { info(o: object, msg?: string): void; warn(o: object, msg?: string): void }
@@ -74,8 +74,8 @@ interface Job {
   fromMs?: number;
   toMs?: number;
   sources: Manifest['sources'];
-  /** frames in, in order, as RGB24 or (video) yuv420p; `still` writes the last one as an image */
-  frames: (pixFmt?: PixelFormat) => AsyncIterable<Frame>;
+  /** frames in, in order, as RGB24 or (video) yuv420p, read into `buffers` when given; `still` writes the last one as an image */
+  frames: (pixFmt?: PixelFormat, buffers?: FrameBuffers) => AsyncIterable<Frame>;
   info: VideoInfo;
   still: boolean;
   /** when frame n was recorded (ms), for the watermark */
@@ -103,7 +103,9 @@ async function run(ctx: EgressContext, job: Job): Promise<EgressResult> {
     const created = new Date();
     const timer = StageTimer.fromEnv();
     const redactor = new Redactor(here, settings, (n) => `${boxId} ${exportId} ${new Date(job.timeOf?.(n) ?? created.getTime()).toISOString().slice(0, 19)}Z`, job.still, timer);
-    const frames = (pass: string, pixFmt?: PixelFormat) => (timer ? timer.each(`decode, ${pass}`, job.frames(pixFmt)) : job.frames(pixFmt));
+    const frames = (pass: string, pixFmt?: PixelFormat, buffers?: FrameBuffers) => (timer ? timer.each(`decode, ${pass}`, job.frames(pixFmt, buffers)) : job.frames(pixFmt, buffers));
+    // pass 2's frames are read into buffers it gives back once the encoder's pipe has taken them
+    const pass2Buffers = () => new FrameBuffers(frameBytes(job.info.width, job.info.height, 'yuv420p'));
     const imageFormat = IMAGE_EXT[extname(out).toLowerCase()];
     if (job.still && !imageFormat) throw new EgressRequestError(`${out}: a still image needs a .jpg or .png name`);
     if (!job.still && imageFormat) throw new EgressRequestError(`${out}: a video needs a video name (.mp4), not an image one`);
@@ -121,7 +123,8 @@ async function run(ctx: EgressContext, job: Job): Promise<EgressResult> {
     let writeFailed: Error | undefined;
     if (beside) {
       encoder = new Encoder(tmp, job.info, encoderName!, 'yuv420p');
-      writing = writePassTwo(frames('pass 2', 'yuv420p'), redactor, encoder, timer, ctx.signal, beside);
+      const buffers = pass2Buffers();
+      writing = writePassTwo(frames('pass 2', 'yuv420p', buffers), buffers, redactor, encoder, timer, ctx.signal, beside);
       writing.catch((err: Error) => { writeFailed = err; });
     }
     try {
@@ -184,7 +187,8 @@ async function run(ctx: EgressContext, job: Job): Promise<EgressResult> {
         // the second pass only hides, masks and watermarks: in yuv420p, as decoded and as encoded,
         // with no RGB conversion in ffmpeg and half the bytes through the pipes
         encoder = new Encoder(tmp, job.info, encoderName!, 'yuv420p');
-        m = await writePassTwo(frames('pass 2', 'yuv420p'), redactor, encoder, timer, ctx.signal);
+        const buffers = pass2Buffers();
+        m = await writePassTwo(frames('pass 2', 'yuv420p', buffers), buffers, redactor, encoder, timer, ctx.signal);
       }
       if (m < n) throw new Error(`the sources gave ${m} frames on the second pass, ${n} on the first; refusing a partial output`);
       await encoder!.finish();
@@ -235,14 +239,20 @@ async function run(ctx: EgressContext, job: Job): Promise<EgressResult> {
  * 1's plan is there (the guard passed) the rest come from the plan; otherwise every frame comes
  * from the plan.
  */
-async function writePassTwo(frames: AsyncIterable<Frame>, redactor: Redactor, encoder: Encoder, timer: StageTimer | undefined, signal?: AbortSignal, beside?: SettledPlan): Promise<number> {
+async function writePassTwo(frames: AsyncIterable<Frame>, buffers: FrameBuffers, redactor: Redactor, encoder: Encoder, timer: StageTimer | undefined, signal?: AbortSignal,
+  beside?: SettledPlan): Promise<number> {
   let m = 0;
   for await (const frame of frames) {
     signal?.throwIfAborted();
     const n = m++;
     const from = beside ? await timed(timer, 'pass 2 waiting for pass 1', () => beside.until(n)) : 'planned';
+    const decoded = frame.data;
     const hidden = timedSync(timer, 'hide, masks, watermark', () => (from === 'settled' ? beside!.draw(redactor, frame, n) : redactor.render(frame, n)));
-    await timed(timer, 'encoder pipe', () => encoder.write(hidden));
+    // the decoded buffer goes back to the decoder once nothing reads it: at once when a blank
+    // frame is written instead, else when the encoder's pipe has taken it (not when write()
+    // returns: the pipe may still hold part of it)
+    if (hidden.data !== decoded) buffers.give(decoded);
+    await timed(timer, 'encoder pipe', () => encoder.write(hidden, () => { if (hidden.data === decoded) buffers.give(decoded); }));
   }
   return m;
 }
@@ -289,10 +299,10 @@ export async function exportClip(ctx: EgressContext, req: ExportRequest): Promis
       const s = starts.yuv420p ?? [];
       let i = 0; while (i + 1 < s.length && s[i + 1]! <= n) i++; const r = ranges[Math.max(0, i)]!; return r.row.start_ms + (r.startS ?? 0) * 1000 + ((n - (s[i] ?? 0)) / info.fps) * 1000;
     },
-    async *frames(pixFmt) {
+    async *frames(pixFmt, buffers) {
       let n = 0;
       const mine: number[] = starts[pixFmt ?? 'rgb24'] = [];
-      for (const r of ranges) { mine.push(n); for await (const f of decodeFrames(r, info, ctx.signal, pixFmt)) { n++; yield f; } }
+      for (const r of ranges) { mine.push(n); for await (const f of decodeFrames(r, info, ctx.signal, pixFmt, buffers)) { n++; yield f; } }
     },
   });
 }
@@ -378,9 +388,9 @@ export async function redactFile(ctx: EgressContext, req: RedactRequest): Promis
   const info = still ? probed : encodable(probed);
   return run(ctx, {
     kind: 'redact', out: req.out, requester: req.requester, reason: req.reason, camera: req.camera, sources: [{ path: input, sha256: sha }], info, still,
-    async *frames(pixFmt) {
+    async *frames(pixFmt, buffers) {
       if (still) yield await readImage(input);
-      else yield* decodeFrames({ path: input }, info, ctx.signal, pixFmt);
+      else yield* decodeFrames({ path: input }, info, ctx.signal, pixFmt, buffers);
     },
   });
 }

@@ -137,3 +137,42 @@ t.test('letterbox: channel order, layouts, padding and stretch map pixels where 
   t.same(Array.from(lut.tensor).map((v) => Math.round(v * 1000) / 1000), [20, 30, 21, 31, 102, 103, 102, 103, 200, 200, 201, 201].map((v, i) => Math.round(((v / 255 - 0.5 * Math.floor(i / 4)) / 0.5) * 1000) / 1000),
     'a region of the frame, with a per-channel normalisation');
 });
+
+t.test('letterbox: every value is the bilinear sample of its definition (what a native or ffmpeg resampling would have to match) or the padding', async (t) => {
+  // a 97x61 frame of noise (odd sizes: edge clamping on both sides)
+  let seed = 7;
+  const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+  const frame = { width: 97, height: 61, data: Buffer.alloc(97 * 61 * 3) };
+  for (let i = 0; i < frame.data.length; i++) frame.data[i] = Math.floor(rnd() * 256);
+  const norm = (v: number, c: number) => (v / 255 - 0.1 * c) / 0.3;
+  // what one sample is: source channel c of the two rows interpolated across, then down, rounded to a level (fx as the float it
+  // is kept in), normalised as tensor channel ch
+  const sample = (x: number, y: number, c: number, ch: number, r: { x: number; y: number }, sx: number, sy: number) => {
+    const px = r.x + (x + 0.5) / sx - 0.5, py = r.y + (y + 0.5) / sy - 0.5;
+    const x0 = Math.max(0, Math.min(96, Math.floor(px))), y0 = Math.max(0, Math.min(60, Math.floor(py)));
+    const x1 = Math.min(96, x0 + 1), y1 = Math.min(60, y0 + 1);
+    const fx = Math.fround(Math.max(0, Math.min(1, px - x0))), fy = Math.max(0, Math.min(1, py - y0));
+    const at = (xx: number, yy: number) => frame.data[(yy * 97 + xx) * 3 + c]!;
+    const top = at(x0, y0) + (at(x1, y0) - at(x0, y0)) * fx, bot = at(x0, y1) + (at(x1, y1) - at(x0, y1)) * fx;
+    return Math.fround(norm((top + (bot - top) * fy + 0.5) | 0, ch));
+  };
+  const cases = [
+    { region: { x: 0, y: 0, w: 97, h: 61 }, width: 64, height: 64, layout: 'nchw' as const },
+    { region: { x: 10.4, y: 3.7, w: 50.2, h: 40.9 }, width: 32, height: 48, layout: 'nhwc' as const },
+    { region: { x: 40, y: 20, w: 30, h: 30 }, width: 64, height: 64, layout: 'nhwc' as const, bgr: true },
+    { region: { x: 5, y: 5, w: 80, h: 20 }, width: 40, height: 40, layout: 'nchw' as const, stretch: true },
+  ];
+  for (const [k, c] of cases.entries()) {
+    const spec = { width: c.width, height: c.height, layout: c.layout, norm, pad: [-7, -8, -9], bgr: c.bgr, stretch: c.stretch };
+    const fresh = letterbox(frame, c.region, spec);
+    const outW = Math.min(c.width, Math.round(c.region.w * fresh.scaleX)), outH = Math.min(c.height, Math.round(c.region.h * fresh.scaleY));
+    let wrong = 0;
+    for (let y = 0; y < c.height; y++) for (let x = 0; x < c.width; x++) for (let ch = 0; ch < 3; ch++) {
+      const src = c.bgr ? 2 - ch : ch;
+      const want = x < outW && y < outH ? sample(x, y, src, ch, c.region, fresh.scaleX, fresh.scaleY) : spec.pad[ch]!;
+      const o = c.layout === 'nhwc' ? (y * c.width + x) * 3 + ch : ch * c.width * c.height + y * c.width + x;
+      if (fresh.tensor[o] !== want) wrong++;
+    }
+    t.equal(wrong, 0, `case ${k}: every value is its bilinear sample or the padding`);
+  }
+});
