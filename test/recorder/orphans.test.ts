@@ -20,10 +20,13 @@ t.test('a process writing into the staging dir is killed, one of another camera 
   t.teardown(() => { for (const p of [ffmpeg, gst, neighbour]) p.kill('SIGKILL'); });
   await Promise.all([once(ffmpeg, 'spawn'), once(gst, 'spawn'), once(neighbour, 'spawn')]);
 
+  // listening before the kill: a second orphan's 'exit' could come while the first one's was
+  // awaited, and a listener added after it waited for ever (seen once: a 360 s timeout)
+  const exits = [ffmpeg, gst].map((p) => once(p, 'exit') as Promise<[number | null, NodeJS.Signals | null]>);
   const killed = killOrphansWriting(staging);
   t.same(killed.sort(), [ffmpeg.pid, gst.pid].sort(), 'both orphans, and only they, are reported killed');
-  for (const [name, p] of [['ffmpeg-like', ffmpeg], ['gstreamer-like', gst]] as const) {
-    const [, signal] = await once(p, 'exit') as [number | null, NodeJS.Signals | null];
+  for (const [i, name] of (['ffmpeg-like', 'gstreamer-like'] as const).entries()) {
+    const [, signal] = await exits[i]!;
     t.equal(signal, 'SIGKILL', `the ${name} orphan is gone`);
   }
   t.equal(neighbour.exitCode, null, "the other camera's process still runs");

@@ -21,7 +21,7 @@ const FOOTAGE = '/usr/share/doc/opencv-doc/examples/data/vtest.avi';
 const missing = scenesAvailable();
 
 function clip(dir: string): string {
-  const c = movingClip(new Rng(77), { footage: FOOTAGE, width: 640, height: 480, frames: 24, plates: 2, faces: 2, cap: [16, 28], face: [48, 96] });
+  const c = movingClip(new Rng(77), { footage: FOOTAGE, width: 320, height: 240, frames: 24, plates: 2, faces: 2, cap: [16, 28], face: [48, 96] });
   const input = join(dir, 'in.mp4');
   encodeClip(c.frames, input);
   return input;

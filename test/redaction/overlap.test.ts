@@ -132,7 +132,7 @@ t.test('an export written beside pass 1 is the sequential export, frame for fram
   const dir = tmp();
   const ctx = egressContext(t, dir);
   // plates and faces entering at random frames, between the detectors' rounds, through real footage
-  const c = movingClip(new Rng(12), { footage: FOOTAGE, width: 640, height: 480, frames: 40, plates: 2, faces: 2, cap: [16, 28], face: [48, 96] });
+  const c = movingClip(new Rng(12), { footage: FOOTAGE, width: 320, height: 240, frames: 40, plates: 2, faces: 2, cap: [16, 28], face: [48, 96] });
   const input = join(dir, 'in.mp4');
   encodeClip(c.frames, input);
   const go = (name: string) => () => redactFile(ctx, { input, out: join(dir, `${name}.mp4`), requester: 'tap', reason: 'test' });
