@@ -61,17 +61,19 @@ t.test('a helper that does not say hello in time is started again within seconds
   // would come a minute later (2 s, 10 s, then 60 s), and a camera's view would wait for it
   const helper = wrappedHelper(t.testdir(), { slowS: [30, 30, 30] });
   const { log, lines } = capturedLog();
-  const decoder = new FrameDecoder(log, helper.script, { helloSlowMs: 10_000, helloLimitMs: 1500 });
+  // a limit of 4 s, not less: a start not held back must import PyAV within it, which took over
+  // 1.5 s at load 17 on the 2-core build machine
+  const decoder = new FrameDecoder(log, helper.script, { helloSlowMs: 10_000, helloLimitMs: 4000 });
   t.teardown(() => decoder.stop());
   const t0 = Date.now();
-  t.match(await readyEventually(decoder, 40_000), /\d/, 'ready once a start is quick enough');
+  t.match(await readyEventually(decoder, 60_000), /\d/, 'ready once a start is quick enough');
   const tookS = (Date.now() - t0) / 1000;
-  // the fourth start is the first one not held back (one more if this machine is too loaded to import PyAV in 1.5 s)
+  // the fourth start is the first one not held back (one more if this machine is too loaded to import PyAV in 4 s)
   t.ok(helper.starts() >= 4, `three starts killed at the limit, a later one answered (${helper.starts()} starts)`);
   const retries = lines.filter((l) => l.msg === 'frame decoder not available; view analysis waits for it').map((l) => Number(l.retryInMs));
   t.equal(retries.length, helper.starts() - 1, 'every start but the last killed and retried');
   t.ok(retries.every((ms) => ms > 0 && ms <= 2000), `each retry after at most 2 s (${retries.join(', ')} ms)`);
-  t.ok(tookS < 30, `ready ${tookS.toFixed(1)} s after the first ask (2 s between starts; backed off, the fourth start came after 75 s)`);
+  t.ok(tookS < 50, `ready ${tookS.toFixed(1)} s after the first ask (3 x (4 s + 2 s) and a start; backed off, the fourth start came after 3 x 4 s + 72 s)`);
 });
 
 t.test('a helper that cannot run (PyAV missing) is asked again less and less often', async (t) => {
