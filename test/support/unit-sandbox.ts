@@ -110,6 +110,11 @@ export function sandboxed(unit: UnitFile, opts: SandboxOptions, command: string[
     mounts.push(`awk '{print $5}' /proc/self/mountinfo | sort -u | while read -r mp; do case "$mp" in /proc|/proc/*|/dev|/dev/*${sysToo ? '' : '|/sys|/sys/*'}) ;; *) mount -o remount,bind,ro "$mp" ;; esac; done`);
   } else if (last('ProtectSystem')) throw new Error(`ProtectSystem=${last('ProtectSystem')} is not reproduced here`);
   if (yes('ProtectKernelTunables')) mounts.push('mount --bind /proc/sys /proc/sys', 'mount -o remount,bind,ro /proc/sys');
+  if (yes('PrivateTmp')) {
+    // a checkout under /tmp would vanish under the fresh /tmp, with a bare "mount point does not exist"
+    const hidden = [opts.workDir, ...Object.values(opts.paths), ...command].find((p) => /^\/(var\/)?tmp\//.test(p));
+    if (hidden) throw new Error(`PrivateTmp=yes hides ${hidden} from the sandbox: run the tests from a checkout outside /tmp and /var/tmp`);
+  }
   if (yes('PrivateTmp')) for (const d of ['/tmp', '/var/tmp']) mounts.push(`mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs ${d}`);
   if (yes('ProtectHome')) mounts.push('for d in /home /root /run/user; do [ -d "$d" ] && mount -t tmpfs -o ro,mode=0755 tmpfs "$d"; done; true');
   if (yes('ProtectKernelModules')) mounts.push('for d in /usr/lib/modules /lib/modules; do [ -d "$d" ] && mount -t tmpfs -o ro,mode=0000 tmpfs "$d"; done; true');
