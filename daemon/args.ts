@@ -40,8 +40,8 @@ export function parseCommand<O extends Options>(spec: CommandSpec<O>, argv: stri
   }
   // `--data ""` (an unset shell variable) read as the current directory in one command and as
   // "not given" in another: no option of any command means anything when empty
+  const empty = (v: unknown) => typeof v === 'string' && v.trim() === '';
   for (const [name, value] of Object.entries(parsed.values as Record<string, unknown>)) {
-    const empty = (v: unknown) => typeof v === 'string' && v.trim() === '';
     if (empty(value) || (Array.isArray(value) && value.some(empty))) {
       throw new UsageError(`--${name} is empty: give ${(spec.help as Record<string, string | undefined>)[name] ?? 'a value'}\n${usageText(spec)}`);
     }

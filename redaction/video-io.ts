@@ -190,7 +190,7 @@ export class Encoder {
    */
   async write(frame: Frame, taken?: () => void): Promise<void> {
     if ((frame.format ?? 'rgb24') !== this.pixFmt) throw new Error(`encoder ${this.out}: a ${frame.format ?? 'rgb24'} frame given to a ${this.pixFmt} encoder`);
-    if (this.proc.stdin!.write(frame.data, taken && (() => taken()))) return;
+    if (this.proc.stdin!.write(frame.data, taken)) return;
     // an encoder that refused the stream closes the pipe (EPIPE): its own words are the error
     await Promise.race([once(this.proc.stdin!, 'drain'), this.exited]).catch(() => undefined);
     if (this.proc.exitCode !== null || this.proc.stdin!.destroyed) await this.ended();

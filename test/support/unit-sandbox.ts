@@ -114,8 +114,8 @@ export function sandboxed(unit: UnitFile, opts: SandboxOptions, command: string[
     // a checkout under /tmp would vanish under the fresh /tmp, with a bare "mount point does not exist"
     const hidden = [opts.workDir, ...Object.values(opts.paths), ...command].find((p) => /^\/(var\/)?tmp\//.test(p));
     if (hidden) throw new Error(`PrivateTmp=yes hides ${hidden} from the sandbox: run the tests from a checkout outside /tmp and /var/tmp`);
+    for (const d of ['/tmp', '/var/tmp']) mounts.push(`mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs ${d}`);
   }
-  if (yes('PrivateTmp')) for (const d of ['/tmp', '/var/tmp']) mounts.push(`mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs ${d}`);
   if (yes('ProtectHome')) mounts.push('for d in /home /root /run/user; do [ -d "$d" ] && mount -t tmpfs -o ro,mode=0755 tmpfs "$d"; done; true');
   if (yes('ProtectKernelModules')) mounts.push('for d in /usr/lib/modules /lib/modules; do [ -d "$d" ] && mount -t tmpfs -o ro,mode=0000 tmpfs "$d"; done; true');
   if (yes('ProtectKernelLogs')) {
