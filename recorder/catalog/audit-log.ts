@@ -1,6 +1,7 @@
 import type { Catalog } from './catalog.js';
 import { walkChain, type ChainWalk } from './chain.js';
 import { auditHash, GENESIS, type AuditFields } from './hash-chain.js';
+import { prepared } from './statements.js';
 
 /** One registered access: who, when, why, where it went (the regulations' four questions). */
 export interface AuditEntry {
@@ -24,14 +25,14 @@ export interface AuditRow extends AuditFields {
 export function appendAudit(catalog: Catalog, e: AuditEntry, atMs = Date.now()): AuditRow {
   const db = catalog.db;
   return catalog.durably(() => db.transaction(() => {
-    const head = db.prepare('SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1').get() as { id: number; hash: string } | undefined;
+    const head = prepared(db, 'SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1').get() as { id: number; hash: string } | undefined;
     const base: AuditFields = {
       id: (head?.id ?? 0) + 1, at_ms: atMs, actor: e.actor, action: e.action, camera: e.camera ?? null, from_ms: e.from_ms ?? null,
       to_ms: e.to_ms ?? null, reason: e.reason ?? null, destination: e.destination ?? null, details: JSON.stringify(e.details ?? {}),
     };
     const prev_hash = head?.hash ?? GENESIS;
     const row: AuditRow = { ...base, prev_hash, hash: auditHash(prev_hash, base, catalog.auditV2From) };
-    db.prepare(`INSERT INTO audit_log (id, at_ms, actor, action, camera, from_ms, to_ms, reason, destination, details, prev_hash, hash)
+    prepared(db, `INSERT INTO audit_log (id, at_ms, actor, action, camera, from_ms, to_ms, reason, destination, details, prev_hash, hash)
       VALUES (@id, @at_ms, @actor, @action, @camera, @from_ms, @to_ms, @reason, @destination, @details, @prev_hash, @hash)`).run(row);
     return row;
   }).immediate());

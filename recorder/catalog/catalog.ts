@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { GENESIS, segmentHash, type ChainedFields } from './hash-chain.js';
 import { appendLedger, type DeletionData, type LedgerKind, type LedgerRow, type QuarantinedData } from './ledger.js';
 import { migrate, schemaVersion } from './migrations.js';
+import { prepared } from './statements.js';
 import { groupBy } from '../../common/group-by.js';
 
 /** A catalogued segment: the fields the hash chain protects, plus its link and its fate. */
@@ -170,7 +171,6 @@ export class Catalog {
   private readonly segmentsRaw: boolean;
   private segmentsStmt?: Database.Statement;
   private recordedStmt?: Database.Statement;
-  private readonly statements = new Map<string, Database.Statement>();
 
   private constructor(readonly path: string, readonly readonly: boolean) {
     this.db = new Database(path, { readonly, fileMustExist: readonly });
@@ -205,12 +205,9 @@ export class Catalog {
       WHERE camera = @camera AND ${inRange}`;
   }
 
-  /** A statement prepared once: for what runs per segment or per camera every few seconds
-   * (preparing took a fifth of the Node process's catalog time at 64 cameras). */
+  /** A statement prepared once (statements.ts). */
   private cached(sql: string): Database.Statement {
-    let stmt = this.statements.get(sql);
-    if (!stmt) this.statements.set(sql, stmt = this.db.prepare(sql));
-    return stmt;
+    return prepared(this.db, sql);
   }
 
   /** Migration 4 and later: the ledger, checkpoints and the v2 formulas exist. */
@@ -302,7 +299,7 @@ export class Catalog {
   }
 
   lastSegment(camera: string): SegmentRow | undefined {
-    return this.db.prepare('SELECT * FROM segments WHERE camera = ? ORDER BY start_ms DESC, id DESC LIMIT 1').get(camera) as SegmentRow | undefined;
+    return this.cached('SELECT * FROM segments WHERE camera = ? ORDER BY start_ms DESC, id DESC LIMIT 1').get(camera) as SegmentRow | undefined;
   }
 
   hasPath(path: string): boolean {
@@ -371,10 +368,10 @@ export class Catalog {
 
   closeGap(id: number, endMs: number): void {
     this.db.transaction(() => {
-      const gap = this.db.prepare('SELECT * FROM gaps WHERE id = ? AND end_ms IS NULL').get(id) as GapRow | undefined;
+      const gap = this.cached('SELECT * FROM gaps WHERE id = ? AND end_ms IS NULL').get(id) as GapRow | undefined;
       if (!gap) return;
       const end = Math.max(gap.start_ms, endMs);
-      this.db.prepare('UPDATE gaps SET end_ms = ? WHERE id = ?').run(end, id);
+      this.cached('UPDATE gaps SET end_ms = ? WHERE id = ?').run(end, id);
       appendLedger(this.db, 'gap_closed', gap.camera, { gap: id, end_ms: end });
     }).immediate();
   }
@@ -386,7 +383,7 @@ export class Catalog {
 
   private insertGap(camera: string, startMs: number, endMs: number | null, cause: string, detail: string | null): GapRow {
     return this.db.transaction(() => {
-      const id = Number(this.db.prepare('INSERT INTO gaps (camera, start_ms, end_ms, cause, detail) VALUES (?, ?, ?, ?, ?)').run(camera, startMs, endMs, cause, detail).lastInsertRowid);
+      const id = Number(this.cached('INSERT INTO gaps (camera, start_ms, end_ms, cause, detail) VALUES (?, ?, ?, ?, ?)').run(camera, startMs, endMs, cause, detail).lastInsertRowid);
       appendLedger(this.db, 'gap_opened', camera, { gap: id, start_ms: startMs, end_ms: endMs, cause, detail });
       return { id, camera, start_ms: startMs, end_ms: endMs, cause, detail };
     }).immediate();
@@ -407,7 +404,7 @@ export class Catalog {
 
   addEvent(type: string, camera: string | null, data: Record<string, unknown>, atMs = Date.now()): EventRow {
     const json = JSON.stringify(data);
-    const id = Number(this.db.prepare('INSERT INTO events (at_ms, type, camera, data) VALUES (?, ?, ?, ?)').run(atMs, type, camera, json).lastInsertRowid);
+    const id = Number(this.cached('INSERT INTO events (at_ms, type, camera, data) VALUES (?, ?, ?, ?)').run(atMs, type, camera, json).lastInsertRowid);
     return { id, at_ms: atMs, type, camera, data: json };
   }
 
@@ -658,8 +655,8 @@ export class Catalog {
     const cols = ['serial', 'hardware_id', 'manufacturer', 'model', 'codec', 'width', 'height'] as const;
     const given = cols.filter((c) => fields[c] !== undefined && fields[c] !== null);
     this.db.transaction(() => {
-      this.db.prepare('INSERT INTO camera_identity (camera, pinned_ms) VALUES (?, ?) ON CONFLICT(camera) DO NOTHING').run(camera, atMs);
-      for (const c of given) this.db.prepare(`UPDATE camera_identity SET ${c} = ? WHERE camera = ? AND ${c} IS NULL`).run(fields[c], camera);
+      this.cached('INSERT INTO camera_identity (camera, pinned_ms) VALUES (?, ?) ON CONFLICT(camera) DO NOTHING').run(camera, atMs);
+      for (const c of given) this.cached(`UPDATE camera_identity SET ${c} = ? WHERE camera = ? AND ${c} IS NULL`).run(fields[c], camera);
     })();
     return this.cameraIdentity(camera)!;
   }
@@ -670,11 +667,11 @@ export class Catalog {
   }
 
   setCameraView(camera: string, view: string, stream: string | null, atMs = Date.now()): void {
-    this.db.prepare(`INSERT INTO camera_view (camera, updated_ms, view, stream) VALUES (?, ?, ?, ?)
+    this.cached(`INSERT INTO camera_view (camera, updated_ms, view, stream) VALUES (?, ?, ?, ?)
       ON CONFLICT(camera) DO UPDATE SET updated_ms = excluded.updated_ms, view = excluded.view, stream = excluded.stream`).run(camera, atMs, view, stream);
   }
 
   cameraView(camera: string): CameraViewRow | undefined {
-    return this.db.prepare('SELECT * FROM camera_view WHERE camera = ?').get(camera) as CameraViewRow | undefined;
+    return this.cached('SELECT * FROM camera_view WHERE camera = ?').get(camera) as CameraViewRow | undefined;
   }
 }

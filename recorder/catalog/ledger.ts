@@ -10,6 +10,7 @@
  */
 import type { Database } from 'better-sqlite3';
 import { canonicalJson } from '../../common/canonical-json.js';
+import { prepared } from './statements.js';
 import { GENESIS, ledgerHash, type LedgerFields } from './hash-chain.js';
 
 export type LedgerKind =
@@ -84,11 +85,11 @@ const insertSql = 'INSERT INTO ledger (id, at_ms, kind, camera, data, prev_hash,
  */
 export function appendLedger(db: Database, kind: LedgerKind, camera: string | null, data: object, atMs = Date.now()): LedgerRow {
   return db.transaction(() => {
-    const head = db.prepare(headSql).get() as { id: number; hash: string } | undefined;
+    const head = prepared(db, headSql).get() as { id: number; hash: string } | undefined;
     const fields: LedgerFields = { id: (head?.id ?? 0) + 1, at_ms: atMs, kind, camera, data: canonicalJson(data) };
     const prev_hash = head?.hash ?? GENESIS;
     const row: LedgerRow = { ...fields, kind, prev_hash, hash: ledgerHash(prev_hash, fields) };
-    db.prepare(insertSql).run(row);
+    prepared(db, insertSql).run(row);
     return row;
   }).immediate();
 }
