@@ -98,14 +98,23 @@ export class IdentityWatch {
     }
   }
 
+  /**
+   * The pin and its audit entry in one transaction, durable with the other pins of this turn of
+   * the event loop (DurableGroup: one fsync for the cameras whose first stream came in together,
+   * as at start-up). Logged once it is on the disk. A crash before that leaves neither the pin nor
+   * its entry, and the stream or device is pinned again when it is next seen.
+   */
   private pin(fields: Record<string, string | number | undefined>, what: string): void {
-    try {
-      const row = this.opts.catalog.pinIdentity(this.camera, fields);
-      this.audit('camera.identity_pinned', `first ${what} seen`, { pinned: fields, identity: row });
+    const { catalog } = this.opts;
+    catalog.durableGroup.add(() => {
+      const row = catalog.pinIdentity(this.camera, fields);
+      appendAudit(catalog, { actor: DAEMON_ACTOR, action: 'camera.identity_pinned', camera: this.camera, reason: `first ${what} seen`, details: { pinned: fields, identity: row } });
+      return row;
+    }).then(() => {
       this.opts.log?.info({ camera: this.camera, ...fields }, `camera identity pinned (${what})`);
-    } catch (err) {
+    }, (err: unknown) => {
       this.opts.log?.error({ camera: this.camera, err }, 'cannot pin the camera\'s identity');
-    }
+    });
   }
 
   private audit(action: string, reason: string, details: Record<string, unknown>): void {

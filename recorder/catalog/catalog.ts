@@ -5,6 +5,7 @@ import { GENESIS, segmentHash, type ChainedFields } from './hash-chain.js';
 import { appendLedger, type DeletionData, type LedgerKind, type LedgerRow, type QuarantinedData } from './ledger.js';
 import { migrate, schemaVersion } from './migrations.js';
 import { prepared } from './statements.js';
+import { DurableGroup } from './durable-group.js';
 import { groupBy } from '../../common/group-by.js';
 
 /** A catalogued segment: the fields the hash chain protects, plus its link and its fate. */
@@ -231,6 +232,9 @@ export class Catalog {
   }
 
   private durableDepth = 0;
+
+  /** durable writes of one turn of the event loop in one transaction, one fsync (durable-group.ts) */
+  readonly durableGroup = new DurableGroup(this);
 
   /**
    * Runs `fn` (whole transactions) with synchronous=FULL: when it returns, its
