@@ -290,12 +290,15 @@ interface RunResult {
   firstSegmentAfterS: number;
   /** seconds from spawning the daemon to its "edge-nvr running" (every camera started) */
   startedAfterS?: number;
+  /** seconds from spawning the daemon to its last recorder spawned at start-up ("... recorder started" in its log; the spawns
+   * wait in a queue, so "edge-nvr running" may come before them) */
+  recordersSpawnedAfterS?: number;
   /** holes of more than 0.5 s between consecutive segments of one camera */
   holes: number;
   gaps?: Array<{ camera: string; cause: string; seconds: number | null }>;
   /** seconds from a segment's end to its row in the catalog, over the segments closed before the stop */
   indexLagS?: { p50: number; p99: number; max: number; segments: number };
-  /** the same over the segments that ended after every camera had started ("edge-nvr running") */
+  /** the same over the segments that ended after every camera had started ("edge-nvr running", and its recorder spawned) */
   steadyIndexLagS?: { p50: number; p99: number; max: number; segments: number };
   /** the same over each camera's first segment (at start-up, its dirs are made and fsynced) */
   firstSegmentIndexLagS?: { p50: number; p99: number; max: number; segments: number };
@@ -505,7 +508,14 @@ async function runDaemon(n: number, backend: BackendName, o: Options, cli = CLI)
       lagBy5s[i] = Math.max(lagBy5s[i] ?? 0, r.s);
     }
     db.close();
-    const runningAtMs = readFileSync(logPath, 'utf8').split('\n').map((l) => /"time":(\d+).*"msg":"edge-nvr running"/.exec(l)?.[1]).find(Boolean);
+    const logLines = readFileSync(logPath, 'utf8').split('\n');
+    const runningAtMs = logLines.map((l) => /"time":(\d+).*"msg":"edge-nvr running"/.exec(l)?.[1]).find(Boolean);
+    // the first run of each camera's recorder (a restart later is not the start-up)
+    const spawnedAt = new Map<string, number>();
+    for (const l of logLines) {
+      const m = /"time":(\d+).*"camera":"([^"]+)".*"msg":"(?:ffmpeg|gstreamer) recorder started"/.exec(l);
+      if (m && !spawnedAt.has(m[2]!)) spawnedAt.set(m[2]!, Number(m[1]));
+    }
     const lagStats = (xs: number[]) => ({ p50: round(quantile(xs, 0.5)), p99: round(quantile(xs, 0.99)), max: round(Math.max(...xs)), segments: xs.length });
     const perCamera: Record<string, number> = Object.fromEntries(sims.mounts.map((m) => [m, 0]));
     let ms = 0;
@@ -551,6 +561,7 @@ async function runDaemon(n: number, backend: BackendName, o: Options, cli = CLI)
       recordedSecondsPerCamera: round(ms / 1000 / n, 1),
       firstSegmentAfterS,
       startedAfterS: runningAtMs ? round((Number(runningAtMs) - spawnedMs) / 1000, 1) : undefined,
+      recordersSpawnedAfterS: spawnedAt.size ? round((Math.max(...spawnedAt.values()) - spawnedMs) / 1000, 1) : undefined,
       holes,
       // the daemon, N ffmpeg and (on this system) nothing else; more means restarts or helpers
       processesSeen: phase.measured.distinctProcesses,
@@ -559,7 +570,8 @@ async function runDaemon(n: number, backend: BackendName, o: Options, cli = CLI)
       problems,
       gaps: gaps.map((g) => ({ camera: g.camera, cause: g.cause, seconds: g.end_ms === null ? null : round((g.end_ms - g.start_ms) / 1000, 1) })),
       indexLagS: lagStats(lagRows.map((r) => r.s)),
-      steadyIndexLagS: lagStats(lagRows.filter((r) => runningAtMs && r.end_ms > Number(runningAtMs)).map((r) => r.s)),
+      // once every camera had started: after "edge-nvr running" and after the last recorder's spawn
+      steadyIndexLagS: lagStats(lagRows.filter((r) => runningAtMs && r.end_ms > Math.max(Number(runningAtMs), ...spawnedAt.values())).map((r) => r.s)),
       firstSegmentIndexLagS: lagStats([...firstOfCamera.values()].map((r) => r.s)),
       indexLagMaxBy5sS: Array.from(lagBy5s, (x) => round(x ?? 0, 2)),
       logWarnings,
@@ -678,7 +690,7 @@ function table(rows: Row[]): string {
 
 function detailTable(rows: Row[]): string {
   const head = [
-    '| cameras | recorder | Node CPU s (event loop) | Node RSS MB warm / peak / end | peak PSS MB | peak RSS MB | recorded s/cam | first segment after s | every camera started after s | processes seen | simulator % core | other load % core |',
+    '| cameras | recorder | Node CPU s (event loop) | Node RSS MB warm / peak / end | peak PSS MB | peak RSS MB | recorded s/cam | first segment after s | every camera started after s (running / last recorder spawned) | processes seen | simulator % core | other load % core |',
     '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   const body: string[] = [];
@@ -686,7 +698,7 @@ function detailTable(rows: Row[]): string {
     for (const [name, x] of [['plain ffmpeg', r.ffmpeg], ...Object.entries(r.daemons).map(([b, d]) => [`daemon, ${b}`, d])] as Array<[string, RunResult]>) {
       const rss = x.nodeRssMB ? `${x.nodeRssMB.warm} / ${x.nodeRssMB.peak} / ${x.nodeRssMB.end}` : '-';
       const node = x.nodeCpuSeconds === undefined ? '-' : `${fmt(x.nodeCpuSeconds, 2)} (${fmt(x.nodeMainThreadCpuSeconds, 2)})`;
-      body.push(`| ${r.cameras} | ${name} | ${node} | ${rss} | ${x.peakPssMB} | ${x.peakRssMB} | ${x.recordedSecondsPerCamera} | ${x.firstSegmentAfterS} | ${x.startedAfterS ?? '-'} | ${x.processesSeen} | ${x.simCpuPercent} | ${x.otherCpuPercent} |`);
+      body.push(`| ${r.cameras} | ${name} | ${node} | ${rss} | ${x.peakPssMB} | ${x.peakRssMB} | ${x.recordedSecondsPerCamera} | ${x.firstSegmentAfterS} | ${x.startedAfterS ?? '-'} / ${x.recordersSpawnedAfterS ?? '-'} | ${x.processesSeen} | ${x.simCpuPercent} | ${x.otherCpuPercent} |`);
     }
   }
   return [...head, ...body].join('\n');

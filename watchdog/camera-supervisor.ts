@@ -77,6 +77,9 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
   /** stall detection runs on the monotonic clock: a step of the wall clock is no stall, and
    * does not hide one */
   private launchedAtMono = 0;
+  /** when the running recorder was spawned, or launched until it is (its spawn may wait in the
+   * daemon's spawn queue: a recorder not yet spawned is not silent) */
+  private spawnedAtMono = 0;
   private lastMediaMono = 0;
   /** the wall clock's offset from the monotonic clock when the running backend started */
   private launchOffsetMs = 0;
@@ -153,6 +156,7 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
     this.clock.check();
     this.launchedAtMs = Date.now();
     this.launchedAtMono = performance.now();
+    this.spawnedAtMono = Infinity;
     this.launchOffsetMs = this.launchedAtMs - this.launchedAtMono;
     this.stalled = false;
     this.backoff.started(this.launchedAtMs);
@@ -165,6 +169,7 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
       const placed = this.followClockSteps(seg, backend);
       this.settled = this.settled.then(() => this.commit(placed));
     });
+    backend.once('spawned', () => { this.spawnedAtMono = performance.now(); });
     backend.on('progress', () => {
       this.lastMediaMono = performance.now();
       if (this.state === 'starting') this.setState('recording', 'media flowing');
@@ -225,7 +230,8 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
     const now = performance.now();
     this.lastTickMono = now;
     if (this.stopping || this.stalled || !this.backend || this.state === 'down') return;
-    const silentMs = Math.round(now - Math.max(this.lastMediaMono, this.launchedAtMono));
+    if (this.spawnedAtMono === Infinity) return; // not spawned yet: waiting in the spawn queue, within its bound
+    const silentMs = Math.round(now - Math.max(this.lastMediaMono, this.spawnedAtMono));
     if (silentMs < this.opts.stallTimeoutMs) return;
     this.stalled = true;
     this.opts.log.warn({ camera: this.camera, silentMs, pid: this.backend.pid }, 'recorder stalled: no media; restarting it');

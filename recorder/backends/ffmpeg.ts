@@ -87,10 +87,14 @@ export class FfmpegBackend extends EventEmitter<BackendEvents> implements Record
     // ffmpeg's command line is world-readable (/proc/<pid>/cmdline): it never holds credentials
     this.launched = relayUrl(this.opts.url, { connectTimeoutMs: this.opts.timeoutSeconds * 1000 }).then((relayed) => {
       this.relayed = relayed;
-      if (this.stopRequested) {
-        relayed.close();
-        this.emit('exit', { camera: this.opts.camera, requested: true, reason: 'stopped before ffmpeg started', code: null, signal: null });
-      } else this.spawn(relayed.url);
+      const spawnNow = () => {
+        if (this.stopRequested) {
+          relayed.close();
+          this.emit('exit', { camera: this.opts.camera, requested: true, reason: 'stopped before ffmpeg started', code: null, signal: null });
+        } else this.spawn(relayed.url);
+      };
+      // through the daemon's one spawn queue (indexing first, within its bound) where there is one
+      return this.opts.spawnQueue ? this.opts.spawnQueue.run(spawnNow) : spawnNow();
     }, (err: Error) => {
       this.emit('exit', { camera: this.opts.camera, requested: this.stopRequested, reason: `cannot relay the camera's stream: ${err.message}`, code: null, signal: null });
     });
@@ -115,6 +119,7 @@ export class FfmpegBackend extends EventEmitter<BackendEvents> implements Record
     readLines(proc.stderr!, (l) => this.onStderr(l), streamClosed);
     readLines(proc.stdio[3] as NodeJS.ReadableStream, (l) => this.onProgress(l), streamClosed);
     this.log?.info({ camera: this.opts.camera, pid: proc.pid, url: this.opts.safeUrl }, 'ffmpeg recorder started');
+    this.emit('spawned', { camera: this.opts.camera, pid: proc.pid });
   }
 
   async stop(deadlineMs = 5000): Promise<void> {

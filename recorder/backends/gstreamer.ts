@@ -255,6 +255,7 @@ export class GstreamerBackend extends EventEmitter<BackendEvents> implements Rec
       void this.stop(2000);
     }, noMediaMs);
     this.log?.info({ camera, pid: proc.pid, url: safeUrl, backend: 'gstreamer' }, 'gstreamer recorder started');
+    this.emit('spawned', { camera, pid: proc.pid });
   }
 
   /** EOS through the pipeline (SIGINT), so the open file is finished; SIGKILL after the deadline. */
