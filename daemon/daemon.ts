@@ -62,7 +62,7 @@ const INLINE_VIEWS = 64;
  * How long a recorder's spawn may wait for the closed segments waiting then to be indexed
  * (SpawnQueue): no camera starts more than this later than it would spawned at once. At start-up
  * 64 spawns held the loop 5.3 s of its first 20 while the first cameras' segments closed
- * (bench/README.md, "Index lag at 64 cameras: spawns after indexing").
+ * (bench/README.md, "Index lag at 64 cameras: spawns after indexing, pins in one fsync").
  */
 const SPAWN_WAIT_MS = 5000;
 

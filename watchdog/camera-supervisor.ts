@@ -77,8 +77,8 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
   /** stall detection runs on the monotonic clock: a step of the wall clock is no stall, and
    * does not hide one */
   private launchedAtMono = 0;
-  /** when the running recorder was spawned, or launched until it is (its spawn may wait in the
-   * daemon's spawn queue: a recorder not yet spawned is not silent) */
+  /** when the running recorder was spawned; Infinity until it is (its spawn may wait in the
+   * daemon's spawn queue, within the queue's bound: a recorder not yet spawned is not silent) */
   private spawnedAtMono = 0;
   private lastMediaMono = 0;
   /** the wall clock's offset from the monotonic clock when the running backend started */
