@@ -96,8 +96,8 @@ function then(id: number, step: (job: Job, r: Redactor, detectors: Detector[]) =
  * The frames of `looked` (and `now`, just looked at) the Redactor no longer reads
  * (Redactor.heldFrames), taken out of `looked`: their buffers, to transfer back. Frames still
  * queued for `look` are not in `looked`. Without this each frame was garbage left to the
- * collector, which at 4K let about ten 25 MB frames pile up beyond the look-back window
- * (bench/README.md "Redaction: memory").
+ * collector, which lets 25 MB frames pile up beyond the look-back window at 4K (bench/README.md
+ * "Redaction: memory").
  */
 function giveBack(looked: Buffer[], now: Buffer, r: Redactor): ArrayBuffer[] {
   looked.push(now);

@@ -10,7 +10,7 @@ import { readImage } from '../../redaction/image-io.js';
 import { modelPath, readModel, textModel } from '../../redaction/models.js';
 import { sessionOptions } from '../../redaction/onnx-detector.js';
 import { DEFAULT_SETTINGS, Redactor } from '../../redaction/redactor.js';
-import { letterbox } from '../../redaction/resample.js';
+import { letterbox, TensorScratch } from '../../redaction/resample.js';
 import { textInput } from '../../redaction/text-detector.js';
 import { decodeFrames, FrameBuffers } from '../../redaction/video-io.js';
 import { encodeClip, movingClip, Rng, scenesAvailable } from '../support/scenes.js';
@@ -131,4 +131,25 @@ t.test('a kept frame given back while still needed is not looked at as nothing: 
   const done = r.passOne();
   t.ok(gone !== undefined && done.blanked.length > 0, `frames blanked: ${done.blanked.join(', ')}`);
   t.ok(done.stats.errors.some((e) => e.includes('given back while still needed')), `the error says why: ${done.stats.errors[0]}`);
+});
+
+t.test('a detector input written into a reused tensor is the one a new tensor gets, padding included; one in use is never handed out twice', async (t) => {
+  const frame = await readImage(MEDIA.plate);
+  const whole = { x: 0, y: 0, w: frame.width, h: frame.height };
+  const scratch = new TensorScratch();
+  // a large input first, so the smaller ones after it land in an array full of its values
+  for (const [w, h] of [[864, 480], [320, 320], [224, 640], [256, 256]] as const) {
+    const fresh = textInput(frame, whole, w, h).tensor;
+    const reused = textInput(frame, whole, w, h, scratch).tensor;
+    t.ok(Buffer.from(reused.buffer, reused.byteOffset, reused.byteLength).equals(Buffer.from(fresh.buffer)), `${w}x${h}: the same values, bit for bit`);
+    const again = scratch.take(16);
+    t.not(again.buffer, reused.buffer, 'asked while its array is out, it hands out another');
+    scratch.give(again);
+    scratch.give(reused);
+    t.equal(scratch.take(16).buffer, reused.buffer, 'given back, the array is handed out again');
+    scratch.give(reused);
+  }
+  const face = (s?: TensorScratch) => letterbox(frame, { x: 100, y: 50, w: 300, h: 120 }, { width: 256, height: 256, layout: 'nhwc', norm: (v) => v / 127.5 - 1, pad: [0.5, 0.5, 0.5] }, s).tensor;
+  const [a, b] = [face(), face(scratch)];
+  t.ok(Buffer.from(b.buffer, b.byteOffset, b.byteLength).equals(Buffer.from(a.buffer)), 'a letterboxed face input (padding below the picture): the same values');
 });
