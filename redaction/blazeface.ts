@@ -6,7 +6,7 @@ import { weightedNms } from './nms.js';
 import { sessionOptions } from './onnx-detector.js';
 import { pyramid, type Input } from './pyramid.js';
 import { lookAt } from './region-cache.js';
-import { letterbox, tiles, type Region } from './resample.js';
+import { letterbox, TensorScratch, tiles, type Region } from './resample.js';
 
 /** Smallest face (width, frame pixels) hidden in video and in stills: docs/redaction.md "What is hidden". */
 export const MIN_FACE = { video: 32, still: 20 } as const;
@@ -65,6 +65,7 @@ const SAME_PLACE = 0.5;
 export class BlazeFace implements Detector {
   readonly name = 'blazeface';
   readonly version: string;
+  private readonly scratch = new TensorScratch();
   private constructor(private readonly session: ort.InferenceSession, private readonly size: number,
     private readonly opts: { threshold: number; sure: number; confirm: number; tile: number | 'auto'; minFace: number }, sha: string, file: string) {
     this.version = `${file}@sha256:${sha.slice(0, 16)} threshold=${opts.threshold} sure=${opts.sure} confirm=${opts.confirm} ` +
@@ -145,9 +146,14 @@ export class BlazeFace implements Detector {
   async detectRegion(frame: Frame, region: Region): Promise<Box[]> {
     const size = this.size;
     // The model takes RGB in [-1, 1]; letterbox padding is mid grey.
-    const { tensor, scaleX: scale } = letterbox(frame, region, { width: size, height: size, layout: 'nhwc', norm: (v) => v / 127.5 - 1, pad: [0, 0, 0] });
+    const { tensor, scaleX: scale } = letterbox(frame, region, { width: size, height: size, layout: 'nhwc', norm: (v) => v / 127.5 - 1, pad: [0, 0, 0] }, this.scratch);
     const input = new ort.Tensor('float32', tensor, [1, size, size, 3]);
-    const out = await this.session.run({ [this.session.inputNames[0]!]: input });
+    let out: ort.InferenceSession.ReturnType;
+    try {
+      out = await this.session.run({ [this.session.inputNames[0]!]: input });
+    } finally {
+      this.scratch.give(tensor);
+    }
     const boxes: Box[] = [];
     const logit = Math.log(this.opts.threshold / (1 - this.opts.threshold));
     for (const g of GRIDS) {

@@ -23,14 +23,18 @@ import { StageTimer } from './stage-timer.js';
 import { EGRESS_NICE } from './video-io.js';
 
 export type ToThread =
-  | { type: 'start'; job: number; choice: DetectorChoice; threads: number; settings: RedactorSettings; overlap: boolean }
+  /** giveBack: frames pass 1 no longer reads go back to the calling thread's decoder (`spare` of 'looked') */
+  | { type: 'start'; job: number; choice: DetectorChoice; threads: number; settings: RedactorSettings; overlap: boolean; giveBack: boolean }
   | { type: 'frame'; job: number; n: number; width: number; height: number; data: ArrayBuffer }
   | { type: 'plan'; job: number }
   | { type: 'drop'; job: number };
 
 export type FromThread =
-  /** with the frames whose boxes became final, when pass 2 runs beside pass 1 (redaction/overlap.ts) */
-  | { type: 'looked'; job: number; n: number; settled?: Settled }
+  /**
+   * with the frames whose boxes became final, when pass 2 runs beside pass 1 (redaction/overlap.ts),
+   * and the buffers of frames pass 1 no longer reads (transferred back, for the decoder to reuse)
+   */
+  | { type: 'looked'; job: number; n: number; settled?: Settled; spare?: ArrayBuffer[] }
   | { type: 'planned'; job: number; passOne: ReturnType<Redactor['passOne']>; detectors: Array<{ name: string; version: string }>; profile?: ReturnType<StageTimer['raw']> }
   | { type: 'failed'; job: number; message: string }
   /** a dropped job's last step (a detector's run) has ended: nothing of it runs any more */
@@ -50,7 +54,7 @@ try { writeFileSync('/proc/thread-self/comm', DETECTION_THREAD_NAME); } catch { 
 const { loadDetectors } = await import('./detectors.js');
 
 const port = parentPort!;
-const send = (m: FromThread) => port.postMessage(m);
+const send = (m: FromThread, transfer?: ArrayBuffer[]) => port.postMessage(m, transfer);
 
 /** Loaded once per thread, per choice of detectors (a session costs 50-200 ms). */
 let loaded: { key: string; detectors: Promise<Detector[]> } | undefined;
@@ -68,6 +72,8 @@ interface Job {
   redactor: Promise<{ redactor: Redactor; detectors: Detector[] }>; chain: Promise<void>; timer: StageTimer | undefined; dropped: boolean; failed: boolean;
   /** frames settled and sent back so far, when pass 2 runs beside pass 1 */
   settled?: number;
+  /** frames looked at and not yet given back, when they go back to the decoder */
+  looked?: Buffer[];
 }
 const jobs = new Map<number, Job>();
 
@@ -86,13 +92,34 @@ function then(id: number, step: (job: Job, r: Redactor, detectors: Detector[]) =
   });
 }
 
+/**
+ * The frames of `looked` (and `now`, just looked at) the Redactor no longer reads
+ * (Redactor.heldFrames), taken out of `looked`: their buffers, to transfer back. Frames still
+ * queued for `look` are not in `looked`. Without this each frame was garbage left to the
+ * collector, which lets 25 MB frames pile up beyond the look-back window at 4K (bench/README.md
+ * "Redaction: memory").
+ */
+function giveBack(looked: Buffer[], now: Buffer, r: Redactor): ArrayBuffer[] {
+  looked.push(now);
+  const held = r.heldFrames();
+  const spare: ArrayBuffer[] = [];
+  for (let i = looked.length - 1; i >= 0; i--) {
+    const b = looked[i]!;
+    if (held.has(b)) continue;
+    looked.splice(i, 1);
+    // only a buffer that is the whole of its memory can go (the decoder's always are)
+    if (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength) spare.push(b.buffer as ArrayBuffer);
+  }
+  return spare;
+}
+
 port.on('message', (m: ToThread) => {
   switch (m.type) {
     case 'start': {
       const timer = StageTimer.fromEnv();
       const redactor = detectorsFor(m.choice, m.threads).then((detectors) => ({ redactor: new Redactor(detectors, m.settings, () => '', false, timer), detectors }));
       redactor.catch(() => { /* reported through the job's chain */ });
-      jobs.set(m.job, { redactor, chain: Promise.resolve(), timer, dropped: false, failed: false, ...(m.overlap ? { settled: 0 } : {}) });
+      jobs.set(m.job, { redactor, chain: Promise.resolve(), timer, dropped: false, failed: false, ...(m.overlap ? { settled: 0 } : {}), ...(m.giveBack ? { looked: [] } : {}) });
       then(m.job, () => {}); // a model that cannot load fails the job at once
       break;
     }
@@ -102,7 +129,8 @@ port.on('message', (m: ToThread) => {
         await r.look(frame, m.n);
         const settled = job.settled !== undefined ? r.settled(job.settled) : undefined;
         if (settled) job.settled! += settled.boxes.length;
-        send({ type: 'looked', job: m.job, n: m.n, ...(settled ? { settled } : {}) });
+        const spare = job.looked ? giveBack(job.looked, frame.data, r) : [];
+        send({ type: 'looked', job: m.job, n: m.n, ...(settled ? { settled } : {}), ...(spare.length ? { spare } : {}) }, spare);
       });
       break;
     }

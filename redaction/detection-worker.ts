@@ -32,6 +32,18 @@ export function readAhead(frameBytes: number): number {
 }
 
 /**
+ * The most frames pass 1 keeps at once beyond the read-ahead, and so the most the detection
+ * thread gives back at once (a scene change empties the look-back window): the frames since the
+ * oldest detector's last round (at most the largest k) and the one before them. The decoder
+ * keeps that many buffers given back (FrameBuffers), so it reads into memory that was in use a
+ * moment ago rather than new memory: a buffer it dropped would be garbage, and a new one taken
+ * in its place would add to the peak.
+ */
+export function windowFrames(settings: Pick<RedactorSettings, 'every'>): number {
+  return Math.max(1, ...Object.values(settings.every)) + 1;
+}
+
+/**
  * onnxruntime intra-op threads per session on the detection thread: EDGE_NVR_DETECTION_INTRA_OP
  * (1-16), 1 by default. On the calling thread two paid (inference was the only work that could
  * use the second core); here the calling thread's decoding and ffmpeg use it, and one thread a
@@ -57,6 +69,8 @@ interface Pending {
   error?: Error;
   /** the frames whose boxes became final, when pass 2 runs beside pass 1 */
   settled?: (part: Settled) => void;
+  /** frame buffers pass 1 no longer reads, back for the decoder to read the next frames into */
+  spare?: (buf: Buffer) => void;
 }
 
 export interface Planned {
@@ -98,16 +112,20 @@ export class DetectionWorker {
   /** false once it died or was retired for idleness: the next job gets a new thread */
   get alive(): boolean { return !this.dead && !this.retiring; }
 
-  /** A new job's pass 1 on this thread; `settled` is given each range of frames whose boxes became final (pass 2 beside pass 1). */
-  start(choice: DetectorChoice, settings: RedactorSettings, threads = detectionIntraOp(), settled?: (part: Settled) => void): PassOneJob {
+  /**
+   * A new job's pass 1 on this thread; `settled` is given each range of frames whose boxes became
+   * final (pass 2 beside pass 1), `spare` each frame buffer the thread no longer reads (given
+   * back, for the next frames: it is the calling thread's to overwrite).
+   */
+  start(choice: DetectorChoice, settings: RedactorSettings, threads = detectionIntraOp(), settled?: (part: Settled) => void, spare?: (buf: Buffer) => void): PassOneJob {
     if (this.retiring) throw new Error('the detection thread ended (idle); ask detectionWorker() for the current one');
     if (this.dead) throw this.dead;
     clearTimeout(this.idle);
     const id = this.nextJob++;
-    const p: Pending = { inFlight: 0, settled };
+    const p: Pending = { inFlight: 0, settled, spare };
     this.jobs.set(id, p);
     this.worker.ref();
-    this.post({ type: 'start', job: id, choice, threads, settings, overlap: settled !== undefined });
+    this.post({ type: 'start', job: id, choice, threads, settings, overlap: settled !== undefined, giveBack: spare !== undefined });
     return new PassOneJob(this, id, p);
   }
 
@@ -163,6 +181,7 @@ export class DetectionWorker {
     if (!p) return;
     if (m.type === 'looked') {
       p.inFlight--;
+      for (const b of m.spare ?? []) p.spare?.(Buffer.from(b));
       try {
         if (m.settled) p.settled?.(m.settled);
       } catch (err) {

@@ -13,7 +13,7 @@ import { auditedBoxKey, takeCheckpoint } from '../recorder/catalog/checkpoint.js
 import { sha256File } from '../common/file-hash.js';
 import type { Detector } from './detector.js';
 import { configuredDetectors, detectorChoice } from './detectors.js';
-import { detectionThreadEnabled, detectionWorker } from './detection-worker.js';
+import { detectionThreadEnabled, detectionWorker, windowFrames } from './detection-worker.js';
 import { frameBytes, type Frame } from './frame.js';
 import { readImage } from './image-io.js';
 import { manifestPath, signManifest, type Manifest } from './manifest.js';
@@ -118,7 +118,11 @@ async function run(ctx: EgressContext, job: Job): Promise<EgressResult> {
     const beside = !job.still && overlapEnabled() ? new SettledPlan() : undefined;
     const encoderName = job.still ? undefined : await chooseEncoder();
     // on the detection thread, a frame handed over is its (transferred): only this thread's are kept as `last`
-    const pass1 = onThread ? detectionWorker().start(detectorChoice(ctx.config), settings, undefined, beside && ((part) => beside.add(part))) : undefined;
+    // its frames are read into buffers the thread gives back once pass 1 no longer reads them
+    // (Redactor.heldFrames): the look-back window, the read-ahead and a few spare, not a new
+    // buffer a frame left to the garbage collector
+    const pass1Buffers = onThread ? new FrameBuffers(frameBytes(job.info.width, job.info.height), windowFrames(settings)) : undefined;
+    const pass1 = onThread ? detectionWorker().start(detectorChoice(ctx.config), settings, undefined, beside && ((part) => beside.add(part)), (buf) => pass1Buffers!.give(buf)) : undefined;
     let writing: Promise<number> | undefined;
     let writeFailed: Error | undefined;
     if (beside) {
@@ -128,7 +132,7 @@ async function run(ctx: EgressContext, job: Job): Promise<EgressResult> {
       writing.catch((err: Error) => { writeFailed = err; });
     }
     try {
-      for await (const frame of frames('pass 1')) {
+      for await (const frame of frames('pass 1', 'rgb24', pass1Buffers)) {
         ctx.signal?.throwIfAborted();
         if (writeFailed) throw writeFailed;
         const k = n++;

@@ -25,9 +25,14 @@ import { letterbox, tiles, type Region, type SampleSpec } from './resample.js';
  * decoding runs beside inference, uses one.
  * Graph optimisation stays onnxruntime's default (all): `basic` and `extended` cost 1.15-2 times
  * the CPU; without the CPU memory arena text detection cost 3 times as much.
+ * The memory pattern is off: with it onnxruntime plans one block per input shape it has seen
+ * and keeps it in the arena (the text detector's inputs come in many shapes: its levels, and the
+ * parts of an input looked at around what changed), which held 50-100 MB more at 720p-4K for
+ * no CPU saved (bench/README.md "Redaction: memory"); the kernels and so the outputs are the
+ * same (test/redaction/pass1-memory.test.ts).
  */
 export function sessionOptions(threads = 2): ort.InferenceSession.SessionOptions {
-  return { intraOpNumThreads: threads, interOpNumThreads: 1, logSeverityLevel: 3, extra: { session: { intra_op: { allow_spinning: '0' } } } };
+  return { intraOpNumThreads: threads, interOpNumThreads: 1, logSeverityLevel: 3, enableMemPattern: false, extra: { session: { intra_op: { allow_spinning: '0' } } } };
 }
 
 type Dims = ReadonlyArray<number | string>;

@@ -1,6 +1,6 @@
 import type { MaskShape } from '../common/mask-geometry.js';
 import type { Detector } from './detector.js';
-import { blankFrame, iou, type Box, type Frame } from './frame.js';
+import { blankFrame, frameBytes, iou, type Box, type Frame } from './frame.js';
 import { burnMasks, hide, padBox, type Method } from './effects.js';
 import { boxMotion } from './motion.js';
 import { RegionCache } from './region-cache.js';
@@ -78,6 +78,15 @@ function thumb(f: Frame): Uint8Array {
   return t;
 }
 
+/**
+ * A kept frame must still hold its pixels: one given back to the decoder by mistake (transferred
+ * away: its buffer is empty) would be looked at as nothing, so this throws instead, and the
+ * frames it stands for are blanked (fail closed).
+ */
+function intact(f: Frame): void {
+  if (f.data.length !== frameBytes(f.width, f.height, f.format)) throw new Error(`a kept ${f.width}x${f.height} frame holds ${f.data.length} bytes (given back while still needed)`);
+}
+
 /** Looking between rounds: an object's shorter side, in the crop it is looked for in, at most this (px). */
 const LOOK_BETWEEN_SIDE = 64;
 
@@ -112,6 +121,8 @@ export class Redactor {
   private looked = 0;
   private planned: Box[][] | undefined;
   private readonly forcedLag = forcedLag(process.env);
+  /** the look after hiding's copy of the frame, reused round after round (see recheck) */
+  private scratch: ArrayBuffer | undefined;
 
   constructor(readonly detectors: Detector[], readonly settings: RedactorSettings, private readonly mark: (n: number) => string, private readonly still = false,
     private readonly timer?: StageTimer) {
@@ -146,6 +157,23 @@ export class Redactor {
       this.recordError(`frame ${n}: ${(err as Error).message}`);
       this.blanked.add(n);
     }
+  }
+
+  /**
+   * The frame buffers pass 1 still reads: those kept for looking between rounds (each with the
+   * frame before it, for motion), the last frame and the one before it (the clip's last round),
+   * and the previous frame (motion at the next round). Nothing else keeps a frame once `look`
+   * has returned (a sighting's motion is measured at once, the region cache keeps block
+   * statistics, the look after hiding works on its own copy): any other frame handed to `look`
+   * may be given back to the decoder and overwritten (the detection thread does:
+   * redaction/detection-thread.ts).
+   */
+  heldFrames(): Set<Buffer> {
+    const held = new Set<Buffer>();
+    const add = (f: Frame | undefined) => { if (f) held.add(f.data); };
+    for (const { frame, prev } of this.recent.values()) { add(frame); add(prev); }
+    add(this.tail?.frame); add(this.tail?.prev); add(this.prev);
+    return held;
   }
 
   /**
@@ -210,6 +238,7 @@ export class Redactor {
     const find = async (m: number, where: Box): Promise<Sighting | undefined> => {
       const kept = this.recent.get(m);
       if (!kept) return undefined;
+      intact(kept.frame);
       this.stats.look_between_frames++;
       const found = await this.detectNear(d, kept.frame, where);
       return found.length ? this.sighting(kept.prev, kept.frame, m, union(found)) : undefined;
@@ -282,6 +311,7 @@ export class Redactor {
   }
 
   private sighting(prev: Frame | undefined, frame: Frame, n: number, box: Box): Sighting {
+    if (prev) intact(prev);
     const motion = () => (prev ? boxMotion(prev, frame, box) : { vx: 0, vy: 0 });
     return { n, box, ...timedSync(this.timer, 'motion', motion) };
   }
@@ -295,7 +325,12 @@ export class Redactor {
    * A failure here blanks the frame like any detector failure.
    */
   private async recheck(frame: Frame, prev: Frame | undefined, n: number, ran: Array<{ d: Detector; found: Box[] }>): Promise<void> {
-    const copy: Frame = { width: frame.width, height: frame.height, data: Buffer.from(frame.data) };
+    // one copy reused (a new one a round was 25 MB of garbage a round at 4K); a new Buffer view
+    // each time, so nothing keyed on the last round's view (the region cache's WeakMap) sees it
+    const bytes = frame.data.length;
+    if (this.scratch?.byteLength !== bytes) this.scratch = new ArrayBuffer(bytes);
+    const copy: Frame = { width: frame.width, height: frame.height, data: Buffer.from(this.scratch, 0, bytes) };
+    frame.data.copy(copy.data);
     let hidden: Box[] = [];
     for (const { d, found } of ran) for (const b of found) hidden.push(padBox(b, this.settings.pad[d.name] ?? 0));
     for (const b of hidden) hide(copy, b, this.settings.method);

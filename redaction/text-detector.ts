@@ -6,7 +6,7 @@ import { readModel, textModel } from './models.js';
 import { heatmapBoxes, sessionOptions } from './onnx-detector.js';
 import { pyramid, type Input } from './pyramid.js';
 import { lookAt } from './region-cache.js';
-import { letterbox, type Region } from './resample.js';
+import { letterbox, TensorScratch, type Region } from './resample.js';
 
 /** Smallest text hidden, as the height of its capital letters and digits in frame pixels: docs/redaction.md "What is hidden". */
 export const MIN_TEXT = { video: 12, still: 8 } as const;
@@ -38,8 +38,8 @@ const MEAN = [0.485, 0.456, 0.406];
 const STD = [0.229, 0.224, 0.225];
 
 /** DBNet's input for `region` letterboxed into width x height: NCHW, ImageNet-normalised (also what bench/calibrate-int8.ts calibrates with). */
-export function textInput(frame: Frame, region: Region, width: number, height: number): { tensor: Float32Array; scale: number } {
-  const { tensor, scaleX } = letterbox(frame, region, { width, height, layout: 'nchw', norm: (v, c) => (v / 255 - MEAN[c]!) / STD[c]!, pad: [0, 0, 0] });
+export function textInput(frame: Frame, region: Region, width: number, height: number, scratch?: TensorScratch): { tensor: Float32Array; scale: number } {
+  const { tensor, scaleX } = letterbox(frame, region, { width, height, layout: 'nchw', norm: (v, c) => (v / 255 - MEAN[c]!) / STD[c]!, pad: [0, 0, 0] }, scratch);
   return { tensor, scale: scaleX };
 }
 
@@ -53,6 +53,7 @@ export function textInput(frame: Frame, region: Region, width: number, height: n
 export class TextDetector implements Detector {
   readonly name = 'ppocr-det';
   readonly version: string;
+  private readonly scratch = new TensorScratch();
   private constructor(private readonly session: ort.InferenceSession, private readonly opts: Required<Omit<TextDetectorOptions, 'model' | 'threads'>>, sha: string, file: string) {
     this.version = `${file}@sha256:${sha.slice(0, 16)} threshold=${opts.threshold} box_threshold=${opts.boxThreshold} min_text=${opts.minText}/${MIN_TEXT.still}(still) max_input=${opts.maxInput} pad=${opts.pad}`;
   }
@@ -92,8 +93,13 @@ export class TextDetector implements Detector {
 
   /** One input: `region` letterboxed into width x height (multiples of 32). */
   async detectRegion(frame: Frame, region: Region, width: number, height: number): Promise<Box[]> {
-    const { tensor, scale } = textInput(frame, region, width, height);
-    const out = await this.session.run({ [this.session.inputNames[0]!]: new ort.Tensor('float32', tensor, [1, 3, height, width]) });
+    const { tensor, scale } = textInput(frame, region, width, height, this.scratch);
+    let out: ort.InferenceSession.ReturnType;
+    try {
+      out = await this.session.run({ [this.session.inputNames[0]!]: new ort.Tensor('float32', tensor, [1, 3, height, width]) });
+    } finally {
+      this.scratch.give(tensor);
+    }
     const prob = out[this.session.outputNames[0]!]!.data as Float32Array;
     return heatmapBoxes(prob, width, height, this.opts.threshold, 6, this.opts.pad)
       .filter((b) => b.score >= this.opts.boxThreshold)
