@@ -350,7 +350,7 @@ function stillRequestProblem(req: StillRequest): string | undefined {
   if (!text(req.out)) return 'out: expected the file to write';
   if (!text(req.requester) || !text(req.reason)) return 'requester and reason: expected who asks and why';
   if (!Number.isSafeInteger(req.atMs) || req.atMs < 0) return `at: expected epoch milliseconds, got ${JSON.stringify(req.atMs)}`;
-  const bytes = req.frame.width * req.frame.height * 3;
+  const bytes = frameBytes(req.frame.width, req.frame.height);
   if (req.frame.data.length !== bytes) return `expected ${bytes} bytes of RGB24 for ${req.frame.width}x${req.frame.height}, got ${req.frame.data.length}`;
   return undefined;
 }

@@ -1,5 +1,6 @@
 import { Catalog } from '../../recorder/catalog/catalog.js';
 import { saveStill, stillSizeProblem, type EgressContext } from '../../redaction/egress.js';
+import { frameBytes } from '../../redaction/frame.js';
 import { EXIT, parseCommand, UsageError } from '../args.js';
 import { egressOptions, egressTarget, requesterDefault, runEgress } from './egress-command.js';
 
@@ -44,7 +45,7 @@ export async function run(argv: string[]): Promise<number> {
   if (sizeProblem) throw new UsageError(`--${sizeProblem}`);
   const atMs = v.at === undefined ? Date.now() : Number(v.at);
   if (!Number.isInteger(atMs) || atMs < 0) throw new UsageError(`--at: expected epoch milliseconds, got "${v.at}"`);
-  const bytes = width * height * 3;
+  const bytes = frameBytes(width, height);
   const chunks: Buffer[] = [];
   let got = 0;
   // stop at the first byte too many: a stream that does not end is not held in memory
@@ -113,7 +114,7 @@ async function batch(ctx: EgressContext): Promise<void> {
       answer({ ok: false, out: h.out, error: `${sizeProblem}: its pixels cannot be told from the next header` });
       continue;
     }
-    const size = h.width * h.height * 3;
+    const size = frameBytes(h.width, h.height);
     if (!(await need(() => bytes() >= size))) {
       answer({ ok: false, out: h.out, error: `stdin ended after ${buf.length} of the ${size} bytes of its pixels` });
       break;
