@@ -1,5 +1,5 @@
 import t from 'tap';
-import { writeFileSync } from 'node:fs';
+import { chownSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli } from '../support/cli.js';
 
@@ -26,4 +26,16 @@ t.test('edge-nvr user: clear errors, nothing half-written', async (t) => {
   t.equal(broken.code, 2);
   t.match(broken.stderr, /users\.json: cannot read the users file/);
   t.match((await runCli(['user', 'list', '--data', join(dir, 'nowhere')])).stderr, /nowhere does not exist/);
+});
+
+// docs/web.md: written by root, the users file takes the owner of its directory (the daemon's
+// user owns the data dir and must read the file), and is mode 0600 whoever writes it
+t.test('edge-nvr user run as root: the file belongs to the data dir\'s owner, mode 0600', { skip: process.getuid?.() !== 0 && 'needs root (CI runs as root)' }, async (t) => {
+  const dir = t.testdir();
+  chownSync(dir, 4321, 4322);
+  const added = await runCli(['user', 'add', 'ana', '--role', 'viewer', '--data', dir], { input: 'long-enough-password\n' });
+  t.equal(added.code, 0, added.stderr);
+  const st = statSync(join(dir, 'users.json'));
+  t.same([st.uid, st.gid], [4321, 4322], 'owned by the owner of its directory, not by root');
+  t.equal(st.mode & 0o777, 0o600);
 });
