@@ -117,9 +117,13 @@ t.test('HTTPS with the box certificate; rate-limited, audited logins; removing a
 
   // many names tried from one address: the address is locked, for every name. It has 6 failures
   // so far (bob's 5, ines's old password); 14 more make the 20 an address may have
-  for (let i = 0; i < 14; i++) t.equal((await login(`nobody${i}`, 'whatever-password')).status, 401);
+  // (the first is a password typed into the name field: it cannot be a user name)
+  for (let i = 0; i < 14; i++) t.equal((await login(i === 0 ? 'Typed Secret 42!' : `nobody${i}`, 'whatever-password')).status, 401);
   const sprayed = await login('bob', 'bob-password-one');
   t.equal(sprayed.status, 429, 'an address that tried 20 wrong logins waits, whatever name it tries');
+  const later = JSON.parse((await runCli(['audit', '--data', data, '--json', '--limit', '200'])).stdout) as typeof audit;
+  t.ok(later.entries.some((e) => e.actor === '(not a user name)' && e.action === 'web.login.failed'), 'a name that cannot be a user name is audited as "(not a user name)"');
+  t.notMatch(JSON.stringify(later), /Typed Secret/, 'what was typed there is not kept');
 
   t.notMatch(daemon.output, /password-one|password-two|guess-\d/, 'no password in the daemon log');
   t.notMatch(daemon.output, new RegExp(session.split('=')[1]!), 'no session token in the daemon log');
