@@ -7,7 +7,7 @@
  */
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, closeSync, copyFileSync, mkdirSync, openSync, readFileSync, statSync, truncateSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, copyFileSync, mkdirSync, openSync, readFileSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Catalog, CATALOG_FILE } from '../../recorder/catalog/catalog.js';
@@ -137,4 +137,17 @@ t.test('a data dir this user may not write: read-only commands say what is wrong
     t.notMatch(stderr, 'no edge-nvr data');
   }
   t.same(readFileSync(join(data, CATALOG_FILE)), before, 'the catalog is unchanged');
+});
+
+t.test('a config whose aliases expand without end (a "billion laughs") is a bad config: exit 2, naming the file, for check and run', async (t) => {
+  const dir = t.testdir();
+  const lines = ['a0: &a0 [x, x, x, x, x, x, x, x, x, x]'];
+  for (let i = 1; i < 10; i++) lines.push(`a${i}: &a${i} [${Array(10).fill(`*a${i - 1}`).join(', ')}]`);
+  const config = join(dir, 'laughs.yaml');
+  writeFileSync(config, [...lines, 'box: { id: b1 }', 'cameras: [{ id: c1, source: { type: test } }]', 'extra: *a9', ''].join('\n'));
+  for (const command of ['check', 'run']) {
+    const r = await runCli([command, '--config', config]);
+    t.equal(r.code, 2, `${command}: exit 2 (was 1, without the file's name)`);
+    t.equal(r.stderr, `${config}: (top level): Excessive alias count indicates a resource exhaustion attack; expected at most 100 uses of anchors (*name) in all, each expanded\n`);
+  }
 });
