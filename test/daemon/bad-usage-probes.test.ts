@@ -151,3 +151,11 @@ t.test('a config whose aliases expand without end (a "billion laughs") is a bad 
     t.equal(r.stderr, `${config}: (top level): Excessive alias count indicates a resource exhaustion attack; expected at most 100 uses of anchors (*name) in all, each expanded\n`);
   }
 });
+
+t.test('tamper show --camera with a camera the box never knew fails, rather than showing it as learning its view', async (t) => {
+  const data = dataDir(t.testdir());
+  const r = await runCli(['tamper', 'show', '--camera', 'gaet', '--data', data]);
+  t.equal(r.code, 2, r.stdout);
+  t.equal(r.stderr, `edge-nvr tamper: tamper show: no camera "gaet" in ${data} (see edge-nvr status)\n`);
+  t.equal(r.stdout, '');
+});
