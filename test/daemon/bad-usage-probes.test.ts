@@ -159,3 +159,12 @@ t.test('tamper show --camera with a camera the box never knew fails, rather than
   t.equal(r.stderr, `edge-nvr tamper: tamper show: no camera "gaet" in ${data} (see edge-nvr status)\n`);
   t.equal(r.stdout, '');
 });
+
+t.test('a --password-file that cannot be read is named as the option typed (it read "--password-file.password_file")', async (t) => {
+  const missing = join(t.testdir(), 'no-such.pass');
+  for (const args of [['discover', '--host', '127.0.0.1', '--user', 'admin'], ['probe', 'rtsp://127.0.0.1:1/x', '--user', 'admin']]) {
+    const r = await runCli([...args, '--password-file', missing]);
+    t.equal(r.code, 2, `${args[0]}: exit 2`);
+    t.equal(r.stderr, `command line: --password-file: cannot read ${missing} (ENOENT: no such file); expected a file readable by the edge-nvr service\n`);
+  }
+});
