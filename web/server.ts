@@ -140,6 +140,14 @@ function redirect(res: ServerResponse, to: string, headers: Record<string, strin
   res.end();
 }
 
+/** The methods each route of the page takes; undefined for a path that is no route (a 404). */
+function methodsOf(path: string): string[] | undefined {
+  if (['/', '/overview', '/app.css', '/app.js', '/favicon.ico'].includes(path) || /^\/snapshots\/[A-Za-z0-9-]+(\.jpg)?$/.test(path)) return ['GET'];
+  if (path === '/login') return ['GET', 'POST'];
+  if (path === '/logout' || /^\/cameras\/[^/]+\/snapshot$/.test(path)) return ['POST'];
+  return undefined;
+}
+
 function cookies(req: IncomingMessage): Map<string, string> {
   const out = new Map<string, string>();
   for (const part of (req.headers.cookie ?? '').split(';')) {
@@ -245,7 +253,13 @@ class StatusPage {
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     securityHeaders(res, this.tls);
     const path = (req.url ?? '/').split('?')[0]!;
-    const method = req.method ?? 'GET';
+    // HEAD is GET without the body (node drops it); another method on a known path is a 405
+    // naming the ones it takes, not "not logged in" or "not found"
+    const method = req.method === 'HEAD' ? 'GET' : req.method ?? 'GET';
+    const allowed = methodsOf(path);
+    if (allowed && !allowed.includes(method)) {
+      return send(res, 405, 'text/plain; charset=utf-8', `method not allowed: ${path} takes ${allowed.join(', ')}\n`, { Allow: allowed.includes('GET') ? [...allowed, 'HEAD'].join(', ') : allowed.join(', ') });
+    }
     if (method === 'GET' && path === '/app.css') return send(res, 200, 'text/css; charset=utf-8', CSS);
     if (method === 'GET' && path === '/app.js') return send(res, 200, 'text/javascript; charset=utf-8', JS);
     if (method === 'GET' && path === '/favicon.ico') return send(res, 204, 'image/x-icon', '');

@@ -1,8 +1,9 @@
 /**
- * Requests no browser of the page sends, but a network does: another application's cookie with a
- * stray "%" (cookies are per host, not per port), a form far larger than the page's, a camera
- * path that is not well percent-encoded. Each got a 500 and an error in the log; the cookie one
- * on every page, the login form included, so nobody could log in.
+ * Requests no browser of the page sends, but a network (or an evaluator) does: another
+ * application's cookie with a stray "%" (cookies are per host, not per port), a form far larger
+ * than the page's, a camera path that is not well percent-encoded: each got a 500 and an error in
+ * the log; the cookie one on every page, the login form included, so nobody could log in. And a
+ * method a route does not take, answered "not logged in" or "not found" instead of 405.
  */
 import t from 'tap';
 import { mkdirSync } from 'node:fs';
@@ -71,6 +72,18 @@ t.test('a stray "%" in a cookie, an oversized form and a badly encoded path are 
   const badPath = await http(`${base}/cameras/%E0%A4%A/snapshot`, { method: 'POST', headers: { ...FORM, Cookie: session, Origin: base }, body: `csrf=${formCsrf}&reason=probe` });
   t.equal(badPath.status, 404, 'a camera path that is not well encoded names no camera');
   t.match(badPath.body, 'No such camera');
+
+  // a method a route does not take: 405 naming the ones it does, logged in or not (it was
+  // "not logged in" or "not found"); HEAD is GET without the body
+  for (const [method, path, allow, cookie] of [['PUT', '/login', 'GET, POST, HEAD', ''], ['DELETE', '/', 'GET, HEAD', ''], ['GET', '/logout', 'POST', session],
+    ['GET', '/cameras/cam1/snapshot', 'POST', session], ['POST', '/overview', 'GET, HEAD', session]] as const) {
+    const r = await http(`${base}${path}`, { method, headers: cookie ? { Cookie: cookie } : {} });
+    t.equal(r.status, 405, `${method} ${path}${cookie ? ' logged in' : ''}: 405`);
+    t.equal(r.headers.allow, allow);
+  }
+  const head = await http(`${base}/login`, { method: 'HEAD' });
+  t.equal(head.status, 200, 'HEAD /login');
+  t.equal(head.body, '', 'without a body');
 
   t.notMatch(daemon.output, /http request failed/, 'no request failed in the daemon');
 });
