@@ -6,7 +6,11 @@
 
 /** `2026-11-23T08:00:00Z` (UTC, whole seconds), or "-" for nothing. */
 export function isoTime(ms: number | null | undefined): string {
-  return ms === null || ms === undefined ? '-' : new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
+  if (ms === null || ms === undefined) return '-';
+  // a catalog may hold a time no Date can (a hold to 1e300 ms, accepted before commands bounded
+  // times): printed as the number it is, never a RangeError that ends the listing
+  if (!(Math.abs(ms) <= 8.64e15)) return `${ms} (not a time)`;
+  return new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
 }
 
 export function duration(ms: number): string {

@@ -43,7 +43,8 @@ export function readSecret(
 ): string | undefined {
   if (holder.password !== undefined) return holder.password;
   if (holder.password_file === undefined) return undefined;
-  const where = `${path}.password_file`;
+  // a command's own option (`--password-file`) is named as typed, not as a config path under it
+  const where = path.startsWith('--') ? path : `${path}.password_file`;
   let secret: string;
   try {
     secret = readFileSync(holder.password_file, 'utf8').replace(/\r?\n$/, '');

@@ -26,7 +26,13 @@ export function parseYaml(text: string, source: string): unknown {
     });
     throw new ConfigError(source, [...new Set(lines)]);
   }
-  return doc.toJS({ maxAliasCount: 100 });
+  try {
+    return doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    // aliases of aliases that would expand past what any config holds (a "billion laughs"): a
+    // bad config (exit 2, the old config kept on reload), not a runtime failure without a file name
+    throw new ConfigError(source, [`(top level): ${(err as Error).message.replace(/[.:]\s*$/, '')}; expected at most 100 uses of anchors (*name) in all, each expanded`]);
+  }
 }
 
 /* ------------------------------------------------------------------ schema validation */

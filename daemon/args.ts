@@ -26,7 +26,7 @@ export function parseCommand<O extends Options>(spec: CommandSpec<O>, argv: stri
   const options = { ...spec.options, help: { type: 'boolean', short: 'h' } } as O & { help: { type: 'boolean' } };
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true, tokens: true });
   } catch (err) {
     // a file name that starts with '-' reads as options: say how to pass it
     const dashName = (spec.positionals ?? 0) > 0 && (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'
@@ -37,6 +37,14 @@ export function parseCommand<O extends Options>(spec: CommandSpec<O>, argv: stri
   if ((parsed.values as Record<string, unknown>).help) {
     process.stdout.write(usageText(spec) + '\n');
     return null;
+  }
+  // parseArgs keeps the last of a repeated option: `--reason a --reason b` or `--data x --data y`
+  // would run on one of two values the operator gave, silently; only options meant to repeat may
+  const seen = new Set<string>();
+  for (const token of parsed.tokens) {
+    if (token.kind !== 'option' || token.name === 'help' || (options[token.name] as { multiple?: boolean } | undefined)?.multiple) continue;
+    if (seen.has(token.name)) throw new UsageError(`--${token.name} is given twice: give it once\n${usageText(spec)}`);
+    seen.add(token.name);
   }
   // `--data ""` (an unset shell variable) read as the current directory in one command and as
   // "not given" in another: no option of any command means anything when empty

@@ -59,6 +59,24 @@ export async function recoverCamera(dataDir: string, camera: string, catalog: Ca
     log.warn({ camera, from: q.from, to: q.file, reason }, 'recovery could not read a recorded file: kept in quarantine, not deleted');
     onQuarantine?.(camera, q);
   };
+  // the files at their final path first: they are older than what is in staging, whose start
+  // follows the last row (indexed first, a staged file moved the last row past them and they were
+  // never found again, reported by verify as inserted)
+  const last = catalog.lastSegment(camera);
+  for (const rel of tailFiles(dataDir, camera, last?.start_ms ?? 0)) {
+    if (catalog.hasPath(rel)) continue;
+    const { startMs } = parseSegmentPath(rel)!;
+    if (last && startMs < last.end_ms - 1000) continue;
+    const probe = await recordedMedia(join(dataDir, rel));
+    if (probe.kind === 'empty') {
+      unlinkSync(join(dataDir, rel));
+      result.discarded.push(rel);
+    } else if (probe.kind === 'unknown') {
+      await setAside(join(dataDir, rel), probe.why);
+    } else {
+      result.indexed.push(await store.indexInPlace(rel, camera, startMs, startMs + probe.info.durationMs));
+    }
+  }
   const staging = stagingDir(dataDir, camera);
   const orphans = orphansPossible ? killOrphansWriting(staging) : [];
   if (orphans.length) log.warn({ camera, pids: orphans }, 'killed recorder processes left by an earlier run');
@@ -85,21 +103,6 @@ export async function recoverCamera(dataDir: string, camera: string, catalog: Ca
     result.indexed.push(await store.commit({ camera, stagedPath: path, startMs, endMs: startMs + probe.info.durationMs }, 'recovered'));
   }
 
-  const last = catalog.lastSegment(camera);
-  for (const rel of tailFiles(dataDir, camera, last?.start_ms ?? 0)) {
-    if (catalog.hasPath(rel)) continue;
-    const { startMs } = parseSegmentPath(rel)!;
-    if (last && startMs < last.end_ms - 1000) continue;
-    const probe = await recordedMedia(join(dataDir, rel));
-    if (probe.kind === 'empty') {
-      unlinkSync(join(dataDir, rel));
-      result.discarded.push(rel);
-    } else if (probe.kind === 'unknown') {
-      await setAside(join(dataDir, rel), probe.why);
-    } else {
-      result.indexed.push(await store.indexInPlace(rel, camera, startMs, startMs + probe.info.durationMs));
-    }
-  }
   if (result.indexed.length || result.discarded.length) {
     log.info({ camera, indexed: result.indexed.map((r) => r.path), discarded: result.discarded }, 'recovered segments left by an interrupted run');
   }

@@ -3,7 +3,7 @@ import { mkdir, open, rename, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import type { ClosedSegment } from './backends/backend.js';
-import type { Catalog, SegmentRow } from './catalog/catalog.js';
+import type { Catalog, NewSegment, SegmentRow } from './catalog/catalog.js';
 import { sha256File, sha256Handle } from '../common/file-hash.js';
 
 export const RECORDINGS_DIR = 'recordings';
@@ -92,6 +92,12 @@ const PLACING_AT_ONCE = 3;
  * segments are placed one after the other, and rows are inserted in the order the segments were
  * committed, so the hash chain grows in one order.
  */
+/** A catalog write that may succeed later: the disk was full or failed, or the file was locked. */
+function retriable(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && /^SQLITE_(FULL|IOERR|BUSY|LOCKED)/.test(code);
+}
+
 export class SegmentStore {
   private queue: Promise<unknown> = Promise.resolve();
   /** directories whose entry in their parent this process has fsynced */
@@ -110,6 +116,13 @@ export class SegmentStore {
   private readonly provenance = new Map<string, string | null>();
   /** when each commit not yet in the catalog was asked for, oldest first (they finish in order) */
   private readonly waitingSince: number[] = [];
+  /**
+   * Files at their final path whose row could not go in because the catalog's disk was full (or
+   * failed): each is put in, in order, before the next row. Left there, the file stayed without a
+   * row once recording went on (recovery searches only after a camera's last row) and `verify`
+   * reported it as inserted, for ever, after every full disk.
+   */
+  private readonly unindexed: NewSegment[] = [];
   /** per camera, its staging dir and the hour dir it last committed into, kept open for their fsyncs */
   private readonly keptDirs = new Map<string, { staging: KeptDir; hour: KeptDir; hourDir?: string }>();
 
@@ -127,13 +140,21 @@ export class SegmentStore {
     this.placing.set(seg.camera, placed.catch(() => undefined));
     const next = this.queue.then(async () => {
       const file = await placed;
+      const wanted: NewSegment = {
+        camera: seg.camera, start_ms: Math.round(seg.startMs), end_ms: Math.round(seg.endMs), bytes: file.bytes, path: file.rel, sha256: file.sha256, origin,
+        clock_step_ms: seg.clockStepMs ?? null, provenance: this.provenance.get(seg.camera) ?? null,
+      };
       try {
-        const row = this.catalog.addSegment({
-          camera: seg.camera, start_ms: Math.round(seg.startMs), end_ms: Math.round(seg.endMs), bytes: file.bytes, path: file.rel, sha256: file.sha256, origin,
-          clock_step_ms: seg.clockStepMs ?? null, provenance: this.provenance.get(seg.camera) ?? null,
-        });
+        this.indexUnindexed();
+        const row = this.catalog.addSegment(wanted);
         this.log.debug({ camera: seg.camera, path: file.rel, bytes: file.bytes, start: row.start_ms, end: row.end_ms, origin }, 'segment indexed');
         return row;
+      } catch (err) {
+        if (retriable(err)) {
+          this.unindexed.push(wanted);
+          this.log.warn({ camera: seg.camera, path: file.rel, err }, 'segment kept at its place, its row to go in once the catalog can be written');
+        }
+        throw err;
       } finally {
         this.reserved.delete(file.rel);
       }
@@ -142,6 +163,23 @@ export class SegmentStore {
     void next.finally(() => this.waitingSince.shift()).catch(() => undefined);
     this.queue = next.catch(() => undefined);
     return next;
+  }
+
+  /** The rows a full disk held back, oldest first; throws (keeping them) while it still cannot write. */
+  private indexUnindexed(): void {
+    while (this.unindexed.length) {
+      const wanted = this.unindexed[0]!;
+      try {
+        // recovery, after the recorder's exit, may have found it at its place and indexed it already
+        if (!this.catalog.hasPath(wanted.path)) this.catalog.addSegment(wanted);
+        this.log.info({ camera: wanted.camera, path: wanted.path }, 'segment held back by a full disk indexed');
+      } catch (err) {
+        if (retriable(err)) throw err;
+        // anything else would stop every later row for ever: reported, and left to verify
+        this.log.error({ camera: wanted.camera, path: wanted.path, err }, 'a segment held back by a full disk cannot be indexed');
+      }
+      this.unindexed.shift();
+    }
   }
 
   /**

@@ -140,26 +140,66 @@ function redirect(res: ServerResponse, to: string, headers: Record<string, strin
   res.end();
 }
 
+/** The methods each route of the page takes; undefined for a path that is no route (a 404). */
+function methodsOf(path: string): string[] | undefined {
+  if (['/', '/overview', '/app.css', '/app.js', '/favicon.ico'].includes(path) || /^\/snapshots\/[A-Za-z0-9-]+(\.jpg)?$/.test(path)) return ['GET'];
+  if (path === '/login') return ['GET', 'POST'];
+  if (path === '/logout' || /^\/cameras\/[^/]+\/snapshot$/.test(path)) return ['POST'];
+  return undefined;
+}
+
 function cookies(req: IncomingMessage): Map<string, string> {
   const out = new Map<string, string>();
   for (const part of (req.headers.cookie ?? '').split(';')) {
     const i = part.indexOf('=');
-    if (i > 0) out.set(part.slice(0, i).trim(), decodeURIComponent(part.slice(i + 1).trim()));
+    if (i > 0) out.set(part.slice(0, i).trim(), decodeOr(part.slice(i + 1).trim()));
   }
   return out;
 }
 
-async function readForm(req: IncomingMessage): Promise<URLSearchParams | undefined> {
+/**
+ * A percent-encoded text, or the text as it came when it is not well encoded. Cookies are per host,
+ * not per port: another application's cookie with a stray "%" reached every request and made
+ * decodeURIComponent throw, and every page, the login form included, answered 500.
+ */
+function decodeOr(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
+/** A form larger than any of the page's forms can be: answered 413, the connection then closed. */
+const TOO_LARGE = Symbol('too large');
+
+async function readForm(req: IncomingMessage): Promise<URLSearchParams | undefined | typeof TOO_LARGE> {
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim();
   if (type !== 'application/x-www-form-urlencoded') return undefined;
-  let size = 0;
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY) return undefined;
-    chunks.push(chunk as Buffer);
-  }
-  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+  if (Number(req.headers['content-length'] ?? 0) > MAX_BODY) return TOO_LARGE;
+  // not `for await`: leaving that loop early destroys the request and its socket, and the answer
+  // (and the address the audit entry names) went with it: a TypeError and a 500
+  return new Promise((resolve, reject) => {
+    let size = 0;
+    const chunks: Buffer[] = [];
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY) {
+        req.off('data', onData);
+        req.pause();
+        resolve(TOO_LARGE);
+      } else {
+        chunks.push(chunk);
+      }
+    };
+    req.on('data', onData);
+    req.once('end', () => resolve(new URLSearchParams(Buffer.concat(chunks).toString('utf8'))));
+    req.once('error', reject);
+  });
+}
+
+function tooLarge(res: ServerResponse): void {
+  send(res, 413, 'text/plain; charset=utf-8', `form too large: at most ${MAX_BODY} bytes\n`, { Connection: 'close' });
 }
 
 interface Snapshot { camera: string; user: string; out: string; export_id: string; sha256: string; blanked_frames: number; at_ms: number }
@@ -213,7 +253,13 @@ class StatusPage {
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     securityHeaders(res, this.tls);
     const path = (req.url ?? '/').split('?')[0]!;
-    const method = req.method ?? 'GET';
+    // HEAD is GET without the body (node drops it); another method on a known path is a 405
+    // naming the ones it takes, not "not logged in" or "not found"
+    const method = req.method === 'HEAD' ? 'GET' : req.method ?? 'GET';
+    const allowed = methodsOf(path);
+    if (allowed && !allowed.includes(method)) {
+      return send(res, 405, 'text/plain; charset=utf-8', `method not allowed: ${path} takes ${allowed.join(', ')}\n`, { Allow: allowed.includes('GET') ? [...allowed, 'HEAD'].join(', ') : allowed.join(', ') });
+    }
     if (method === 'GET' && path === '/app.css') return send(res, 200, 'text/css; charset=utf-8', CSS);
     if (method === 'GET' && path === '/app.js') return send(res, 200, 'text/javascript; charset=utf-8', JS);
     if (method === 'GET' && path === '/favicon.ico') return send(res, 204, 'image/x-icon', '');
@@ -233,6 +279,7 @@ class StatusPage {
     if (method === 'GET' && shown) return this.showSnapshot(res, viewer, shown[1]!, !!shown[2]);
     if (method === 'POST' && (path === '/logout' || snap)) {
       const form = await readForm(req);
+      if (form === TOO_LARGE) return tooLarge(res);
       if (!form || !this.sameOrigin(req) || !sameToken(form.get('csrf') ?? undefined, session.csrf)) {
         return send(res, 403, HTML, messagePage('Refused', 'This form is stale or did not come from this page. Reload the page and try again.', viewer, this.o.state.boxId));
       }
@@ -241,7 +288,7 @@ class StatusPage {
         this.audit({ actor: session.user, action: 'web.logout', details: { address: req.socket.remoteAddress ?? null } });
         return redirect(res, '/login', { 'Set-Cookie': this.cookie(this.cookieName, '', 0) });
       }
-      return this.takeSnapshot(req, res, viewer, decodeURIComponent(snap![1]!), form.get('reason') ?? '');
+      return this.takeSnapshot(req, res, viewer, decodeOr(snap![1]!), form.get('reason') ?? '');
     }
     return send(res, 404, HTML, messagePage('Not found', 'There is nothing here. No recording can be viewed or downloaded from this page.', viewer, this.o.state.boxId));
   }
@@ -255,8 +302,9 @@ class StatusPage {
   }
 
   private async login(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const form = await readForm(req);
     const address = req.socket.remoteAddress ?? 'unknown';
+    const form = await readForm(req);
+    if (form === TOO_LARGE) return tooLarge(res);
     if (!form || !this.sameOrigin(req) || !sameToken(form.get('csrf') ?? undefined, cookies(req).get(this.loginCookie))) {
       return this.loginForm(req, res, 403, 'The login form was stale. Try again.');
     }

@@ -31,7 +31,18 @@ export function openCatalogReadOnly(dataDir: string): Catalog {
     return Catalog.openReadOnly(dataDir);
   } catch (err) {
     const msg = (err as Error).message;
-    throw noData(/no such table|not a database/i.test(msg) ? `${CATALOG_FILE} is not an edge-nvr catalog` : `${CATALOG_FILE} cannot be read: ${msg}`);
+    const code = (err as { code?: string }).code ?? '';
+    if (/no such table|not a database/i.test(msg)) throw noData(`${CATALOG_FILE} is not an edge-nvr catalog`);
+    // the right directory, and the catalog is in trouble: a runtime failure (exit 1), not bad usage
+    if (code.startsWith('SQLITE_CORRUPT') || /malformed/i.test(msg)) {
+      throw new Error(`${join(dataDir, CATALOG_FILE)} is damaged (${msg}); nothing was read or changed: keep the file as it is for an investigation, and restore the catalog from a backup or a copy`);
+    }
+    if (code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_CANTOPEN')) {
+      // a WAL catalog is read through catalog.db-shm beside it, made by the first reader when the
+      // daemon is not running: a read-only disk or a user who may not write there cannot make it
+      throw new Error(`cannot read ${join(dataDir, CATALOG_FILE)} (${msg}): SQLite must create ${CATALOG_FILE}-shm beside it and cannot in ${dataDir}; run the command as the service user or root, or on a copy of the data dir in a writable place`);
+    }
+    throw noData(`${CATALOG_FILE} cannot be read: ${msg}`);
   }
 }
 
@@ -41,10 +52,20 @@ export function openCatalogForWriting(dataDir: string): Catalog {
   return Catalog.open(dataDir);
 }
 
+/** the latest time a JavaScript Date holds (+275760-09-13) */
+export const MAX_TIME_MS = 8.64e15;
+
+/** a date, or a date and time, with an optional offset (without one, a time is local, as Date.parse reads it) */
+const ISO_8601 = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/i;
+
 /** ISO 8601 or epoch milliseconds. */
 export function parseTime(option: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
-  const ms = /^\d{10,}$/.test(value) ? Number(value) : Date.parse(value);
-  if (Number.isNaN(ms)) throw new UsageError(`--${option}: expected an ISO 8601 time (2026-11-23T08:00:00Z) or epoch milliseconds, got "${value}"`);
+  // Date.parse alone reads nearly anything as some time ("camera 1" and "5" as 2001): only the two
+  // documented forms are let through it
+  const ms = /^(0|\d{10,})$/.test(value) ? Number(value) : ISO_8601.test(value.trim()) ? Date.parse(value.trim()) : NaN;
+  // past what a Date holds (year 275760) a time cannot be printed or compared as one: a hold to
+  // such a "time" was written and then the command failed printing it
+  if (Number.isNaN(ms) || ms > MAX_TIME_MS) throw new UsageError(`--${option}: expected an ISO 8601 time (2026-11-23T08:00:00Z) or epoch milliseconds, got "${value}"`);
   return ms;
 }

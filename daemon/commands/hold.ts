@@ -26,6 +26,8 @@ export async function run(argv: string[]): Promise<number> {
   if (!args) return EXIT.ok;
   const v = args.values;
   const [action, id] = args.positionals;
+  // a mistyped action is answered as such, before the config (maybe not at its default path) is read
+  if (action !== undefined && !['add', 'release', 'list'].includes(action)) throw new UsageError(`unknown action "${action}"; expected add, list or release`);
   const dataDir = await dataDirFrom(v);
   switch (action) {
     case 'add': {
@@ -75,6 +77,6 @@ export async function run(argv: string[]): Promise<number> {
       }
     }
     default:
-      throw new UsageError(`hold: unknown action "${action}"; expected add, list or release`);
+      throw new UsageError(`unknown action "${action}"; expected add, list or release`);
   }
 }

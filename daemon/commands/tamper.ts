@@ -65,6 +65,8 @@ export async function run(argv: string[]): Promise<number> {
           process.stdout.write(v.json ? JSON.stringify({ cameras: [] }) + '\n' : 'no camera view watched yet (the catalog predates tamper detection)\n');
           return EXIT.ok;
         }
+        // a mistyped camera read as one still learning its view, exit 0: answered as reset answers it
+        if (v.camera && !catalog.knowsCamera(v.camera)) throw new UsageError(`tamper show: no camera "${v.camera}" in ${dataDir} (see edge-nvr status)`);
         const cameras = v.camera ? [v.camera] : (catalog.db.prepare(`SELECT camera FROM camera_view UNION SELECT camera FROM view_references
           UNION SELECT camera FROM camera_identity ORDER BY camera`).all() as Array<{ camera: string }>).map((r) => r.camera);
         const rows = cameras.map((camera) => {

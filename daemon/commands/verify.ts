@@ -46,6 +46,12 @@ export async function run(argv: string[]): Promise<number> {
   const dataDir = await dataDirFrom(v);
   const catalog = openCatalogReadOnly(dataDir);
   try {
+    // a mistyped camera checked no file and printed OK; answered as `recordings` answers it
+    if (v.camera && !catalog.knowsCamera(v.camera)) {
+      const known = catalog.cameras();
+      process.stderr.write(`edge-nvr verify: no camera "${v.camera}" on this box (${known.length ? `cameras with recordings: ${known.join(', ')}` : 'no recordings yet'}); nothing was verified\n`);
+      return EXIT.failure;
+    }
     const report = await verifyRecordings(dataDir, catalog, { camera: v.camera, anchors: given?.anchors });
     if (given?.findings.length) {
       report.findings.unshift(...given.findings);

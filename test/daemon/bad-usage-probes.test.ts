@@ -1,0 +1,170 @@
+/**
+ * What an outside evaluator tried against the built CLI on 2026-12-02 and got wrong answers to:
+ * a repeated option run on one of its two values, times Date.parse reads out of anything, a time
+ * past what a Date holds written into a hold and then the command failing, an unknown camera
+ * "verified", a damaged catalog called "no edge-nvr data" (or verified OK), a read-only data dir
+ * called "no edge-nvr data".
+ */
+import t from 'tap';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, closeSync, copyFileSync, mkdirSync, openSync, readFileSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { Catalog, CATALOG_FILE } from '../../recorder/catalog/catalog.js';
+import { CLI, runCli } from '../support/cli.js';
+
+const HOLD = ['hold', 'add', '--camera', 'gate', '--from', '2026-01-01T00:00:00Z', '--to', '2026-01-02T00:00:00Z'];
+
+/** A catalog as the daemon makes it, in `<dir>/<name>`; `dir` a test's t.testdir() (called once a test: it empties the folder). */
+function dataDir(dir: string, name = 'data'): string {
+  const data = join(dir, name);
+  Catalog.open(data).close();
+  return data;
+}
+
+async function holds(data: string): Promise<unknown[]> {
+  const list = await runCli(['hold', 'list', '--all', '--json', '--data', data]);
+  return (JSON.parse(list.stdout) as { holds: unknown[] }).holds;
+}
+
+t.test('an option given twice is refused, naming it, and nothing is written (the last one used to win silently)', async (t) => {
+  const data = dataDir(t.testdir());
+  const twice = await runCli([...HOLD, '--reason', 'case 42', '--reason', 'case 43', '--data', data]);
+  t.equal(twice.code, 2, twice.stderr);
+  t.match(twice.stderr, 'edge-nvr hold: --reason is given twice: give it once');
+  t.same(await holds(data), [], 'no hold was placed on either reason');
+  const dirs = await runCli(['status', '--data', join(data, 'x'), '--data', data]);
+  t.equal(dirs.code, 2);
+  t.match(dirs.stderr, '--data is given twice');
+  // options meant to repeat still do
+  const officers = await runCli(['evidence', '--officer', 'A B:1', '--officer', 'C D:2', '--data', data]);
+  t.notMatch(officers.stderr, 'given twice', 'evidence --officer twice is not refused as repeated');
+});
+
+t.test('a time is ISO 8601 or epoch ms: anything else, or past what a Date holds, is refused before anything is written', async (t) => {
+  const data = dataDir(t.testdir());
+  for (const bad of ['camera 1', '5', 'Dec 3', '12/01/2026', '99999999999999999999']) {
+    const r = await runCli(['hold', 'add', '--camera', 'gate', '--from', '2026-01-01T00:00:00Z', '--to', bad, '--reason', 'case 42', '--data', data]);
+    t.equal(r.code, 2, `--to "${bad}": exit 2 (${r.stderr.trim()})`);
+    t.match(r.stderr, `--to: expected an ISO 8601 time (2026-11-23T08:00:00Z) or epoch milliseconds, got "${bad}"`);
+    const rec = await runCli(['recordings', '--camera', 'gate', '--from', bad, '--data', data]);
+    t.equal(rec.code, 2, `recordings --from "${bad}": exit 2`);
+  }
+  t.same(await holds(data), [], 'no hold was written (a to_ms of 1e20 was, and then the command failed printing it)');
+  for (const good of [['0', '1796083200000'], ['2026-01-01', '2026-01-02 08:00'], ['2026-01-01T00:00:00.000Z', '2026-01-01T08:00:00+01:00']]) {
+    const r = await runCli(['hold', 'add', '--camera', 'gate', '--from', good[0]!, '--to', good[1]!, '--reason', 'case 42', '--data', data]);
+    t.equal(r.code, 0, `${good.join(' .. ')} is accepted: ${r.stderr}`);
+  }
+});
+
+t.test('a hold a catalog holds past what a Date can (placed before times were bounded) is listed, not a crash', async (t) => {
+  const data = dataDir(t.testdir());
+  const r = await runCli([...HOLD, '--reason', 'case 42', '--data', data]);
+  t.equal(r.code, 0, r.stderr);
+  // as an MQTT hold with to_ms 1e300 left it (the command schema had no maximum)
+  const db = new Database(join(data, CATALOG_FILE));
+  db.prepare('UPDATE holds SET to_ms = 1e300').run();
+  db.close();
+  const list = await runCli(['hold', 'list', '--data', data]);
+  t.equal(list.code, 0, list.stderr);
+  t.match(list.stdout, '2026-01-01T00:00:00Z .. 1e+300 (not a time)');
+});
+
+t.test('a mistyped hold action is answered as such, even with no config at the default path', async (t) => {
+  const r = await runCli(['hold', 'lsit'], { env: { ...process.env, EDGE_NVR_CONFIG: join(t.testdir(), 'no-config.yaml') } });
+  t.equal(r.code, 2);
+  t.equal(r.stderr, 'edge-nvr hold: unknown action "lsit"; expected add, list or release\n');
+});
+
+t.test('verify --camera with a camera the box never knew fails, rather than checking nothing and printing OK', async (t) => {
+  const data = dataDir(t.testdir());
+  const r = await runCli(['verify', '--camera', 'gaet', '--data', data]);
+  t.equal(r.code, 1);
+  t.match(r.stderr, 'edge-nvr verify: no camera "gaet" on this box (no recordings yet); nothing was verified');
+  t.notMatch(r.stdout, /^OK/m);
+});
+
+t.test('a damaged catalog is a runtime failure that says so (exit 1), not "no edge-nvr data" (exit 2)', async (t) => {
+  const data = dataDir(t.testdir());
+  const size = statSync(join(data, CATALOG_FILE)).size;
+  truncateSync(join(data, CATALOG_FILE), Math.floor(size / 2));
+  for (const args of [['status'], ['verify'], ['audit'], ['hold', 'list']]) {
+    const r = await runCli([...args, '--data', data]);
+    t.equal(r.code, 1, `${args.join(' ')}: exit 1`);
+    t.match(r.stderr, `${join(data, CATALOG_FILE)} is damaged (database disk image is malformed); nothing was read or changed`);
+    t.notMatch(r.stderr, 'no edge-nvr data');
+  }
+});
+
+t.test('verify fails on a damaged page that none of the chains covers (the events table): it printed OK', async (t) => {
+  const data = dataDir(t.testdir());
+  const file = join(data, CATALOG_FILE);
+  const db = new Database(file, { readonly: true });
+  const rootpage = db.prepare("SELECT rootpage FROM sqlite_master WHERE name = 'events'").pluck().get() as number;
+  const pageSize = db.pragma('page_size', { simple: true }) as number;
+  db.close();
+  const fd = openSync(file, 'r+');
+  writeSync(fd, Buffer.alloc(pageSize, 0xde), 0, pageSize, (rootpage - 1) * pageSize);
+  closeSync(fd);
+  const r = await runCli(['verify', '--data', data]);
+  t.equal(r.code, 1, r.stdout);
+  t.match(r.stdout, /^CATALOG +the catalog file is damaged: /m);
+  t.match(r.stdout, /^FAILED: /m);
+});
+
+t.test('a data dir this user may not write: read-only commands say what is wrong and how to read it, and write nothing', async (t) => {
+  // root reads and writes anywhere: the commands run as nobody (65534), who may read the copy only
+  const dir = t.testdir();
+  const data = join(dir, 'copy');
+  mkdirSync(data);
+  const source = dataDir(dir, 'source');
+  copyFileSync(join(source, CATALOG_FILE), join(data, CATALOG_FILE));
+  chmodSync(join(data, CATALOG_FILE), 0o444);
+  chmodSync(data, 0o555);
+  const before = readFileSync(join(data, CATALOG_FILE));
+  const asOther = process.getuid?.() === 0 ? ['setpriv', '--reuid', '65534', '--regid', '65534', '--clear-groups'] : [];
+  for (const args of [['status'], ['verify'], ['hold', 'list']]) {
+    let stderr = '';
+    let code = 0;
+    try {
+      execFileSync(asOther[0] ?? process.execPath, [...asOther.slice(1), ...(asOther.length ? [process.execPath] : []), CLI, ...args, '--data', data], { stdio: 'pipe' });
+    } catch (err) {
+      code = (err as { status: number }).status;
+      stderr = String((err as { stderr: Buffer }).stderr);
+    }
+    t.equal(code, 1, `${args.join(' ')}: exit 1`);
+    t.match(stderr, `SQLite must create ${CATALOG_FILE}-shm beside it and cannot in ${data}; run the command as the service user or root, or on a copy of the data dir in a writable place`);
+    t.notMatch(stderr, 'no edge-nvr data');
+  }
+  t.same(readFileSync(join(data, CATALOG_FILE)), before, 'the catalog is unchanged');
+});
+
+t.test('a config whose aliases expand without end (a "billion laughs") is a bad config: exit 2, naming the file, for check and run', async (t) => {
+  const dir = t.testdir();
+  const lines = ['a0: &a0 [x, x, x, x, x, x, x, x, x, x]'];
+  for (let i = 1; i < 10; i++) lines.push(`a${i}: &a${i} [${Array(10).fill(`*a${i - 1}`).join(', ')}]`);
+  const config = join(dir, 'laughs.yaml');
+  writeFileSync(config, [...lines, 'box: { id: b1 }', 'cameras: [{ id: c1, source: { type: test } }]', 'extra: *a9', ''].join('\n'));
+  for (const command of ['check', 'run']) {
+    const r = await runCli([command, '--config', config]);
+    t.equal(r.code, 2, `${command}: exit 2 (was 1, without the file's name)`);
+    t.equal(r.stderr, `${config}: (top level): Excessive alias count indicates a resource exhaustion attack; expected at most 100 uses of anchors (*name) in all, each expanded\n`);
+  }
+});
+
+t.test('tamper show --camera with a camera the box never knew fails, rather than showing it as learning its view', async (t) => {
+  const data = dataDir(t.testdir());
+  const r = await runCli(['tamper', 'show', '--camera', 'gaet', '--data', data]);
+  t.equal(r.code, 2, r.stdout);
+  t.equal(r.stderr, `edge-nvr tamper: tamper show: no camera "gaet" in ${data} (see edge-nvr status)\n`);
+  t.equal(r.stdout, '');
+});
+
+t.test('a --password-file that cannot be read is named as the option typed (it read "--password-file.password_file")', async (t) => {
+  const missing = join(t.testdir(), 'no-such.pass');
+  for (const args of [['discover', '--host', '127.0.0.1', '--user', 'admin'], ['probe', 'rtsp://127.0.0.1:1/x', '--user', 'admin']]) {
+    const r = await runCli([...args, '--password-file', missing]);
+    t.equal(r.code, 2, `${args[0]}: exit 2`);
+    t.equal(r.stderr, `command line: --password-file: cannot read ${missing} (ENOENT: no such file); expected a file readable by the edge-nvr service\n`);
+  }
+});

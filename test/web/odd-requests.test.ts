@@ -1,0 +1,89 @@
+/**
+ * Requests no browser of the page sends, but a network (or an evaluator) does: another
+ * application's cookie with a stray "%" (cookies are per host, not per port), a form far larger
+ * than the page's, a camera path that is not well percent-encoded: each got a 500 and an error in
+ * the log; the cookie one on every page, the login form included, so nobody could log in. And a
+ * method a route does not take, answered "not logged in" or "not found" instead of 405.
+ */
+import t from 'tap';
+import { mkdirSync } from 'node:fs';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { CameraSim } from '../support/camera-sim.js';
+import { DaemonProcess, writeConfig } from '../support/daemon.js';
+import { addUser, servedUrl } from '../support/web.js';
+
+interface Reply { status: number; headers: Record<string, string | string[] | undefined>; body: string }
+
+/** One plain HTTP request; `body` is sent chunked unless a Content-Length header is given. */
+function http(url: string, opts: { method?: string; headers?: Record<string, string>; body?: string | Buffer } = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: opts.method ?? 'GET', headers: opts.headers ?? {} }, (res) => {
+      let text = '';
+      res.on('data', (d) => { text += String(d); });
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: text }));
+    });
+    // the server may close while a large body is still being sent, its answer on the way: that
+    // answer wins; a connection closed with none (the old behaviour) is status 0, not a hang
+    req.on('error', (err) => {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'EPIPE' && code !== 'ECONNRESET') return reject(err);
+      setTimeout(() => resolve({ status: 0, headers: {}, body: `no answer: ${code}` }), 2000);
+    });
+    req.end(opts.body);
+  });
+}
+
+const FORM = { 'Content-Type': 'application/x-www-form-urlencoded' };
+
+t.test('a stray "%" in a cookie, an oversized form and a badly encoded path are answered, never a 500', async (t) => {
+  const cam = await new CameraSim({ mounts: ['cam1'] }).start();
+  t.teardown(() => cam.kill());
+  const dir = t.testdir();
+  const config = writeConfig(dir, [{ id: 'cam1', url: cam.url('cam1') }], { extraYaml: 'http:\n  listen: 127.0.0.1:0\n' });
+  mkdirSync(join(dir, 'data'), { recursive: true });
+  await addUser(['--config', config], 'ines', 'manager', 'ines-password-one');
+  const daemon = new DaemonProcess(config).start();
+  t.teardown(() => { daemon.proc?.kill('SIGKILL'); });
+  const base = await servedUrl(daemon, 'page');
+
+  const foreign = await http(`${base}/login`, { headers: { Cookie: 'other-app=50%; theme=%E0%A4%A' } });
+  t.equal(foreign.status, 200, 'the login form, beside another application\'s badly encoded cookies');
+  const badSession = await http(`${base}/`, { headers: { Cookie: 'edge-nvr-session=%zz' } });
+  t.equal(badSession.status, 303, 'a session cookie that is not even well encoded: sent to log in');
+  t.equal(badSession.headers.location, '/login');
+
+  const login = await http(`${base}/login`);
+  const csrf = /name="csrf" value="([^"]+)"/.exec(login.body)![1]!;
+  const loginCookie = ([] as string[]).concat(login.headers['set-cookie'] ?? [])[0]!.split(';')[0]!;
+  const huge = `csrf=${csrf}&user=ines&password=${'a'.repeat(200_000)}`;
+  const chunked = await http(`${base}/login`, { method: 'POST', headers: { ...FORM, Cookie: loginCookie, Origin: base }, body: huge });
+  t.equal(chunked.status, 413, 'a form of 200 kB sent without a length: refused as too large');
+  t.match(chunked.body, 'form too large: at most 8192 bytes');
+  const declared = await http(`${base}/login`, { method: 'POST', headers: { ...FORM, Cookie: loginCookie, Origin: base, 'Content-Length': String(huge.length) }, body: huge });
+  t.equal(declared.status, 413, 'one that says its length: refused before it is read');
+
+  const ok = await http(`${base}/login`, { method: 'POST', headers: { ...FORM, Cookie: loginCookie, Origin: base }, body: new URLSearchParams({ csrf, user: 'ines', password: 'ines-password-one' }).toString() });
+  t.equal(ok.status, 303, 'the right password still logs in');
+  const session = ([] as string[]).concat(ok.headers['set-cookie'] ?? []).find((c) => c.startsWith('edge-nvr-session='))!.split(';')[0]!;
+  const page = await http(`${base}/`, { headers: { Cookie: `${session}; theme=%E0%A4%A` } });
+  t.equal(page.status, 200, 'logged in, beside a badly encoded cookie');
+  const formCsrf = /name="csrf" value="([^"]+)"/.exec(page.body)![1]!;
+  const badPath = await http(`${base}/cameras/%E0%A4%A/snapshot`, { method: 'POST', headers: { ...FORM, Cookie: session, Origin: base }, body: `csrf=${formCsrf}&reason=probe` });
+  t.equal(badPath.status, 404, 'a camera path that is not well encoded names no camera');
+  t.match(badPath.body, 'No such camera');
+
+  // a method a route does not take: 405 naming the ones it does, logged in or not (it was
+  // "not logged in" or "not found"); HEAD is GET without the body
+  for (const [method, path, allow, cookie] of [['PUT', '/login', 'GET, POST, HEAD', ''], ['DELETE', '/', 'GET, HEAD', ''], ['GET', '/logout', 'POST', session],
+    ['GET', '/cameras/cam1/snapshot', 'POST', session], ['POST', '/overview', 'GET, HEAD', session]] as const) {
+    const r = await http(`${base}${path}`, { method, headers: cookie ? { Cookie: cookie } : {} });
+    t.equal(r.status, 405, `${method} ${path}${cookie ? ' logged in' : ''}: 405`);
+    t.equal(r.headers.allow, allow);
+  }
+  const head = await http(`${base}/login`, { method: 'HEAD' });
+  t.equal(head.status, 200, 'HEAD /login');
+  t.equal(head.body, '', 'without a body');
+
+  t.notMatch(daemon.output, /http request failed/, 'no request failed in the daemon');
+});
