@@ -1,3 +1,5 @@
+import { statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 /** Bad usage or bad config: the CLI prints the message and exits 2. */
@@ -94,6 +96,19 @@ export function parseReason(context: string, value: string | undefined, what: st
   if (!value) throw new UsageError(`${context}: --reason is required (${what})`);
   if (text.length < 3) throw new UsageError(`${context}: --reason needs 3 characters or more (${what}), got "${value}"`);
   return text;
+}
+
+/**
+ * Where a command writes what it hands over (`--out`): its folder must exist already. Creating it
+ * would put a copy meant for a USB drive that is not mounted (`/media/usb/case-17`) on the box's
+ * own disk, where the person taking it away never finds it.
+ */
+export function outInExistingDir(option: string, value: string): string {
+  const dir = dirname(resolve(value));
+  let isDir = false;
+  try { isDir = statSync(dir).isDirectory(); } catch { /* missing or unreachable: said below */ }
+  if (!isDir) throw new UsageError(`${option} ${value}: the folder ${dir} does not exist (a drive not mounted?); create it or give another path, nothing was written`);
+  return value;
 }
 
 export function usageText(spec: CommandSpec<Options>): string {

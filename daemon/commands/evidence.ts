@@ -1,6 +1,6 @@
 import { writeEvidenceBundle, EvidenceRequestError } from '../../evidence/write-bundle.js';
 import { parseOfficer } from '../../evidence/bundle-format.js';
-import { EXIT, parseCommand, UsageError } from '../args.js';
+import { EXIT, outInExistingDir, parseCommand, UsageError } from '../args.js';
 import { cliActor } from '../audit-trail.js';
 import { BOX_ID_META } from '../catalog-meta.js';
 import { dataDirFrom, dataDirOptions, openCatalogForWriting, parseTime } from './data-dir.js';
@@ -36,6 +36,7 @@ export async function run(argv: string[]): Promise<number> {
   });
   const fromMs = parseTime('from', v.from)!, toMs = parseTime('to', v.to)!;
   if (fromMs >= toMs) throw new UsageError('--from must be before --to');
+  outInExistingDir('--out', v.out!);
   const dataDir = await dataDirFrom(v);
   const catalog = openCatalogForWriting(dataDir); // a clear error when there is no catalog; never a new one
   try {

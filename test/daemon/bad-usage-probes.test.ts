@@ -168,3 +168,24 @@ t.test('a --password-file that cannot be read is named as the option typed (it r
     t.equal(r.stderr, `command line: --password-file: cannot read ${missing} (ENOENT: no such file); expected a file readable by the edge-nvr service\n`);
   }
 });
+
+t.test('what is handed over goes only into a folder that exists: a drive not mounted is said, not replaced by a folder on the box', async (t) => {
+  const dir = t.testdir();
+  const data = dataDir(dir);
+  const media = join(dir, 'media', 'usb'); // not there: the stick is not mounted
+  const png = join(dir, 'in.png');
+  writeFileSync(png, Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64'));
+  const runs = {
+    export: ['export', '--camera', 'gate', '--from', '2026-01-01T00:00:00Z', '--to', '2026-01-01T00:01:00Z', '--reason', 'case 42', '--requester', 'ana', '--out', join(media, 'clip.mp4'), '--data', data],
+    snapshot: ['snapshot', '--camera', 'gate', '--out', join(media, 'gate.jpg'), '--data', data],
+    redact: ['redact', png, join(media, 'out.png'), '--data', data],
+    evidence: ['evidence', '--camera', 'gate', '--from', '2026-01-01T00:00:00Z', '--to', '2026-01-01T00:01:00Z', '--agency', 'Police', '--officer', 'A B:1',
+      '--officer', 'C D:2', '--approval', 'warrant 7', '--reason', 'case 42', '--destination', 'the stick', '--out', join(media, 'bundle'), '--data', data],
+  };
+  for (const [name, argv] of Object.entries(runs)) {
+    const r = await runCli(argv);
+    t.equal(r.code, 2, `${name}: ${r.stderr}`);
+    t.match(r.stderr, `the folder ${media} does not exist (a drive not mounted?)`, `${name} names the missing folder`);
+  }
+  t.throws(() => statSync(join(dir, 'media')), 'no folder was made for any of them');
+});
