@@ -57,7 +57,17 @@ export async function startWeb(o: WebOptions): Promise<WebServers> {
     if (!tls && !isLoopback(at.host) && !o.http.plain_http_reason?.trim()) {
       throw new Error(`http.${key}: ${at.host} is reachable from the network and there is no TLS; set cert_file and key_file, or plain_http_reason`);
     }
+    // Plain HTTP on loopback answers only requests addressed to loopback: a page of another site
+    // whose name a DNS rebinding pointed at 127.0.0.1 (in a browser on the box, or on a laptop
+    // with an SSH tunnel to it) sends its own name as Host, and could otherwise read the login
+    // form and lock out 127.0.0.1, the address every tunnelled user shares, with failed logins.
+    // Under TLS the browser refuses such a page first: the certificate does not name its host.
+    const hostChecked = !tls && isLoopback(at.host);
     const listener = (req: IncomingMessage, res: ServerResponse) => {
+      if (hostChecked && !isLoopback(hostOf(req.headers.host))) {
+        securityHeaders(res, false);
+        return send(res, 421, 'text/plain; charset=utf-8', 'misdirected request: this server answers only as localhost, 127.0.0.1 or [::1]\n');
+      }
       handler(req, res).catch((err) => {
         o.log.error({ err, path: req.url?.split('?')[0] }, 'http request failed');
         if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', 'internal error\n');
@@ -388,4 +398,12 @@ class StatusPage {
     if (!image) return send(res, 200, HTML, snapshotPage(viewer, this.o.state.boxId, s));
     send(res, 200, 'image/jpeg', readFileSync(s.out));
   }
+}
+
+/** The host name of a Host header (`127.0.0.1:8080`, `[::1]:8080`, `localhost`), without port or brackets; '' when absent. */
+function hostOf(header: string | undefined): string {
+  const h = (header ?? '').trim();
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(h);
+  if (bracketed) return bracketed[1]!;
+  return h.replace(/:\d+$/, '').replace(/\.$/, '');
 }

@@ -3,7 +3,8 @@
  * application's cookie with a stray "%" (cookies are per host, not per port), a form far larger
  * than the page's, a camera path that is not well percent-encoded: each got a 500 and an error in
  * the log; the cookie one on every page, the login form included, so nobody could log in. And a
- * method a route does not take, answered "not logged in" or "not found" instead of 405.
+ * method a route does not take, answered "not logged in" or "not found" instead of 405. And a
+ * Host that is not loopback on a loopback page (DNS rebinding), answered as if it were the box.
  */
 import t from 'tap';
 import { mkdirSync } from 'node:fs';
@@ -84,6 +85,19 @@ t.test('a stray "%" in a cookie, an oversized form and a badly encoded path are 
   const head = await http(`${base}/login`, { method: 'HEAD' });
   t.equal(head.status, 200, 'HEAD /login');
   t.equal(head.body, '', 'without a body');
+
+  // DNS rebinding: a page of another site, its name pointed at 127.0.0.1, sends that name as Host.
+  // Plain HTTP on loopback answers it 421 before anything else (no login form, no failed login
+  // counted against 127.0.0.1); the loopback names, with or without a port, are answered
+  const port = new URL(base).port;
+  for (const host of [`evil.example:${port}`, 'evil.example', `127.0.0.1.evil.example:${port}`]) {
+    const r = await http(`${base}/login`, { method: 'POST', headers: { ...FORM, Host: host, Origin: `http://${host}` }, body: 'user=ines&password=wrong-password-x' });
+    t.equal(r.status, 421, `Host "${host}": misdirected`);
+  }
+  t.match((await http(`${base}/login`, { headers: { Host: 'evil.example' } })).body, 'answers only as localhost');
+  for (const host of [`localhost:${port}`, `127.0.0.1:${port}`, `127.1.2.3:${port}`, 'localhost.']) {
+    t.equal((await http(`${base}/login`, { headers: { Host: host } })).status, 200, `Host "${host}": the login form`);
+  }
 
   t.notMatch(daemon.output, /http request failed/, 'no request failed in the daemon');
 });
