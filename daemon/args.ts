@@ -99,12 +99,14 @@ export function parseReason(context: string, value: string | undefined, what: st
 }
 
 /**
- * Where a command writes what it hands over (`--out`): its folder must exist already. Creating it
+ * Where `export` and `evidence` write what is handed over (`--out`): its folder must exist. Making it
  * would put a copy meant for a USB drive that is not mounted (`/media/usb/case-17`) on the box's
- * own disk, where the person taking it away never finds it.
+ * own disk, where the person taking it away never finds it. `madeOnDemand`: the one folder that
+ * may be made (the data dir's `exports/`, the box's own place for them).
  */
-export function outInExistingDir(option: string, value: string): string {
+export function outInExistingDir(option: string, value: string, madeOnDemand: string): string {
   const dir = dirname(resolve(value));
+  if (dir === resolve(madeOnDemand)) return value;
   let isDir = false;
   try { isDir = statSync(dir).isDirectory(); } catch { /* missing or unreachable: said below */ }
   if (!isDir) throw new UsageError(`${option} ${value}: the folder ${dir} does not exist (a drive not mounted?); create it or give another path, nothing was written`);

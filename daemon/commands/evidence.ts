@@ -1,3 +1,5 @@
+import { join } from 'node:path';
+import { EXPORTS_DIR } from '../../evidence/exports-dir.js';
 import { writeEvidenceBundle, EvidenceRequestError } from '../../evidence/write-bundle.js';
 import { parseOfficer } from '../../evidence/bundle-format.js';
 import { EXIT, outInExistingDir, parseCommand, UsageError } from '../args.js';
@@ -36,8 +38,8 @@ export async function run(argv: string[]): Promise<number> {
   });
   const fromMs = parseTime('from', v.from)!, toMs = parseTime('to', v.to)!;
   if (fromMs >= toMs) throw new UsageError('--from must be before --to');
-  outInExistingDir('--out', v.out!);
   const dataDir = await dataDirFrom(v);
+  outInExistingDir('--out', v.out!, join(dataDir, EXPORTS_DIR));
   const catalog = openCatalogForWriting(dataDir); // a clear error when there is no catalog; never a new one
   try {
     const r = await writeEvidenceBundle(catalog, dataDir, {

@@ -1,5 +1,5 @@
 import { exportClip } from '../../redaction/egress.js';
-import { EXIT, outInExistingDir, parseCommand, UsageError } from '../args.js';
+import { EXIT, parseCommand, UsageError } from '../args.js';
 import { parseTime } from './data-dir.js';
 import { egressOptions, runEgress } from './egress-command.js';
 
@@ -24,6 +24,5 @@ export async function run(argv: string[]): Promise<number> {
   for (const k of ['camera', 'from', 'to', 'reason', 'requester', 'out'] as const) if (!v[k]) throw new UsageError(`--${k} is required`);
   const fromMs = parseTime('from', v.from)!, toMs = parseTime('to', v.to)!;
   if (fromMs >= toMs) throw new UsageError('--from must be before --to');
-  outInExistingDir('--out', v.out!);
-  return runEgress(v, (ctx) => exportClip(ctx, { camera: v.camera!, fromMs, toMs, reason: v.reason!, requester: v.requester!, out: v.out! }));
+  return runEgress(v, (ctx) => exportClip(ctx, { camera: v.camera!, fromMs, toMs, reason: v.reason!, requester: v.requester!, out: v.out! }), false, ['--out', v.out!]);
 }

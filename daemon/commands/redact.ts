@@ -1,5 +1,5 @@
 import { redactFile } from '../../redaction/egress.js';
-import { EXIT, outInExistingDir, parseCommand, UsageError } from '../args.js';
+import { EXIT, parseCommand, UsageError } from '../args.js';
 import { egressOptions, requesterDefault, runEgress } from './egress-command.js';
 
 export const spec = {
@@ -23,7 +23,6 @@ export async function run(argv: string[]): Promise<number> {
   if (!args) return EXIT.ok;
   const [input, out] = args.positionals;
   if (!input || !out) throw new UsageError('expected IN and OUT');
-  outInExistingDir('OUT', out);
   const v = args.values;
   return runEgress(v, (ctx) => redactFile(ctx, {
     input, out, requester: v.requester ?? requesterDefault(), reason: v.reason ?? 'redact command', camera: v.camera,

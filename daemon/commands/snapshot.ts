@@ -1,5 +1,5 @@
 import { takeSnapshot } from '../../redaction/egress.js';
-import { EXIT, outInExistingDir, parseCommand, UsageError } from '../args.js';
+import { EXIT, parseCommand, UsageError } from '../args.js';
 import { egressOptions, requesterDefault, runEgress } from './egress-command.js';
 
 export const spec = {
@@ -20,6 +20,5 @@ export async function run(argv: string[]): Promise<number> {
   if (!args) return EXIT.ok;
   const v = args.values;
   if (!v.camera || !v.out) throw new UsageError('--camera and --out are required');
-  outInExistingDir('--out', v.out);
   return runEgress(v, (ctx) => takeSnapshot(ctx, { camera: v.camera!, out: v.out!, requester: v.requester ?? requesterDefault(), reason: v.reason ?? 'snapshot command' }));
 }

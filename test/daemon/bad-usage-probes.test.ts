@@ -173,19 +173,19 @@ t.test('what is handed over goes only into a folder that exists: a drive not mou
   const dir = t.testdir();
   const data = dataDir(dir);
   const media = join(dir, 'media', 'usb'); // not there: the stick is not mounted
-  const png = join(dir, 'in.png');
-  writeFileSync(png, Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64'));
-  const runs = {
-    export: ['export', '--camera', 'gate', '--from', '2026-01-01T00:00:00Z', '--to', '2026-01-01T00:01:00Z', '--reason', 'case 42', '--requester', 'ana', '--out', join(media, 'clip.mp4'), '--data', data],
-    snapshot: ['snapshot', '--camera', 'gate', '--out', join(media, 'gate.jpg'), '--data', data],
-    redact: ['redact', png, join(media, 'out.png'), '--data', data],
-    evidence: ['evidence', '--camera', 'gate', '--from', '2026-01-01T00:00:00Z', '--to', '2026-01-01T00:01:00Z', '--agency', 'Police', '--officer', 'A B:1',
-      '--officer', 'C D:2', '--approval', 'warrant 7', '--reason', 'case 42', '--destination', 'the stick', '--out', join(media, 'bundle'), '--data', data],
-  };
+  const range = ['--camera', 'gate', '--from', '2026-01-01T00:00:00Z', '--to', '2026-01-01T00:01:00Z', '--reason', 'case 42'];
+  const evidence = (out: string) => ['evidence', ...range, '--agency', 'Police', '--officer', 'A B:1', '--officer', 'C D:2', '--approval', 'warrant 7',
+    '--destination', 'the stick', '--out', out, '--data', data];
+  const runs = { export: ['export', ...range, '--requester', 'ana', '--out', join(media, 'clip.mp4'), '--data', data], evidence: evidence(join(media, 'bundle')) };
   for (const [name, argv] of Object.entries(runs)) {
     const r = await runCli(argv);
     t.equal(r.code, 2, `${name}: ${r.stderr}`);
     t.match(r.stderr, `the folder ${media} does not exist (a drive not mounted?)`, `${name} names the missing folder`);
   }
-  t.throws(() => statSync(join(dir, 'media')), 'no folder was made for any of them');
+  t.throws(() => statSync(join(dir, 'media')), 'no folder was made for either');
+  // the box's own place for them may be missing: not refused for its folder (this one is
+  // refused further on, for its camera: the catalog has none)
+  const own = await runCli(evidence(join(data, 'exports', 'bundle')));
+  t.notMatch(own.stderr, 'does not exist (a drive not mounted?)', own.stderr);
+  t.match(own.stderr, 'unknown camera "gate"');
 });

@@ -28,6 +28,7 @@ writeFileSync(config, ['box:', '  id: box-7', 'storage:', `  path: ${dataDir}`, 
 const iso = (ms: number) => new Date(ms).toISOString();
 
 t.test('export: a redacted clip with a signed manifest and an audit entry; tampering is caught', async (t) => {
+  mkdirSync(join(dir, 'exports')); // an export goes into a folder that exists (or the data dir's exports/)
   const out = join(dir, 'exports', 'incident.mp4');
   const r = await runCli(['export', '--camera', 'cam1', '--from', iso(T0 + 1000), '--to', iso(T0 + 5000), '--reason', 'case 42', '--requester', 'officer li',
     '--out', out, '--config', config, '--json'], { timeoutMs: 120000 });
