@@ -87,14 +87,10 @@ export class FfmpegBackend extends EventEmitter<BackendEvents> implements Record
     // ffmpeg's command line is world-readable (/proc/<pid>/cmdline): it never holds credentials
     this.launched = relayUrl(this.opts.url, { connectTimeoutMs: this.opts.timeoutSeconds * 1000 }).then((relayed) => {
       this.relayed = relayed;
-      const spawnNow = () => {
-        if (this.stopRequested) {
-          relayed.close();
-          this.emit('exit', { camera: this.opts.camera, requested: true, reason: 'stopped before ffmpeg started', code: null, signal: null });
-        } else this.spawn(relayed.url);
-      };
-      // through the daemon's one spawn queue (indexing first, within its bound) where there is one
-      return this.opts.spawnQueue ? this.opts.spawnQueue.run(spawnNow) : spawnNow();
+      if (this.stopRequested) {
+        relayed.close();
+        this.emit('exit', { camera: this.opts.camera, requested: true, reason: 'stopped before ffmpeg started', code: null, signal: null });
+      } else this.spawn(relayed.url);
     }, (err: Error) => {
       this.emit('exit', { camera: this.opts.camera, requested: this.stopRequested, reason: `cannot relay the camera's stream: ${err.message}`, code: null, signal: null });
     }).then(() => this.proc?.started); // stop() signals a child whose pid is known
