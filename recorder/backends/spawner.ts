@@ -107,12 +107,15 @@ const signalNames = new Map(Object.entries(constants.signals).map(([name, n]) =>
  * --pdeathsig with it as their parent), are reported killed, and the next spawn starts a new one.
  * Its connections come to a unix socket in a 0700 directory of its own: only this user reaches it.
  */
-class Spawner {
+export class Spawner {
   private proc?: ChildProcess;
   private server?: Server;
   private dir?: string;
   private nextId = 1;
   private readonly children = new Map<string, SpawnedChild>();
+
+  /** `python`: the interpreter (tests give one that does not exist) */
+  constructor(private readonly python = PYTHON) {}
 
   spawn(command: string, args: string[], fds: readonly ChildFd[]): SpawnedChild {
     const child = new SpawnedChild(fds);
@@ -136,11 +139,16 @@ class Spawner {
     this.refWhileBusy();
   }
 
-  /** The spawner's reports keep this process alive only while a child's exit is still to come. */
+  /** The spawner keeps this process alive only while a child's start or exit is still to come. */
   private refWhileBusy(): void {
     const out = this.proc?.stdout as Socket | undefined;
-    if (this.children.size > 0) out?.ref();
-    else out?.unref();
+    if (this.children.size > 0) {
+      out?.ref();
+      this.proc?.ref(); // its own exit, when that is what ends them
+    } else {
+      out?.unref();
+      this.proc?.unref();
+    }
   }
 
   private running(): ChildProcess {
@@ -155,11 +163,11 @@ class Spawner {
       this.server.unref();
     }
     // KILL: the spawner has nothing to finish; its recorders get their own TERM when it dies
-    const [command, args] = withParentDeathSignal(PYTHON, [SPAWNER_SCRIPT, join(this.dir!, 'spawn.sock')], 'KILL');
+    const [command, args] = withParentDeathSignal(this.python, [SPAWNER_SCRIPT, join(this.dir!, 'spawn.sock')], 'KILL');
     const proc = spawn(command, args, { stdio: ['pipe', 'pipe', 'inherit'] });
     this.proc = proc;
     proc.on('error', (err) => this.lost(err, proc));
-    proc.on('exit', (code, signal) => this.lost(new Error(`the recorder spawner exited (${signal ?? `status ${code}`})`), proc));
+    proc.on('exit', (code, signal) => this.lost(new Error(`${signal ? `was killed by ${signal}` : `exited with status ${code}`}${code === 127 ? ` (is ${this.python} installed?)` : ''}`), proc));
     proc.stdin!.on('error', () => undefined); // its exit says why
     (proc.stdin as Socket).unref();
     proc.unref();
@@ -204,7 +212,7 @@ class Spawner {
     if (proc && proc !== this.proc) return;
     this.proc = undefined;
     for (const child of [...this.children.values()]) {
-      if (child.pid === undefined) child.failed(new Error(`the recorder spawner failed: ${err.message}`));
+      if (child.pid === undefined) child.failed(new Error(`the recorder spawner (${this.python} ${SPAWNER_SCRIPT}) ${err.message}`));
       else {
         try {
           process.kill(-child.pid, 'SIGKILL');

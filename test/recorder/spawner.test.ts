@@ -8,7 +8,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { withParentDeathSignal } from '../../recorder/backends/orphans.js';
 import { killGroup, readLines, watchChildEnd, type ChildEnd } from '../../recorder/backends/process-group.js';
-import { spawnerSocketDir, spawnRecorder, SPAWNER_SCRIPT } from '../../recorder/backends/spawner.js';
+import { Spawner, spawnerSocketDir, spawnRecorder, SPAWNER_SCRIPT } from '../../recorder/backends/spawner.js';
 import { processesMentioning } from '../support/processes.js';
 
 /*
@@ -75,6 +75,14 @@ t.test('a binary that does not exist is a clear start error, and the spawner sti
   const ok = run('sh', ['-c', 'echo still here']);
   t.equal((await ok.ended).code, 0);
   t.same(ok.out, ['still here']);
+});
+
+t.test('a spawner that cannot start fails each spawn loudly (there is no fallback to a direct spawn)', async (t) => {
+  const spawner = new Spawner('/nonexistent/python3');
+  const child = spawner.spawn('sh', ['-c', 'echo never'], ['null', 'socket', 'socket']);
+  const [err] = (await once(child, 'error')) as [Error];
+  t.match(err.message, /^the recorder spawner \(\/nonexistent\/python3 .*spawner\.py\) (exited with status 127 \(is \/nonexistent\/python3 installed\?\)|.*ENOENT)/, err.message);
+  t.equal(child.pid, undefined);
 });
 
 t.test('the child leads its own process group; killGroup kills the whole group', async (t) => {
