@@ -24,7 +24,9 @@ session and process group of its own (like Node's `detached`). Reports on stdout
 
 The daemon starts this process with a parent-death signal, and the recorders are started through
 setpriv --pdeathsig with this process as their parent: a daemon killed with -9 takes this
-process with it, and it its recorders. EOF on stdin (the daemon closed it) ends it too.
+process with it, and it its recorders. EOF on stdin (the daemon closed it) ends it too. SIGTERM,
+SIGINT and SIGHUP are ignored: they come to the daemon's whole process group or cgroup, and the
+daemon stops its recorders itself.
 """
 import json
 import os
@@ -54,6 +56,14 @@ def main():
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *_: None)
+    # A stop signalled to the daemon's whole process group (a terminal's Ctrl-C, a group kill) or
+    # cgroup (systemd's KillMode=control-group) reaches this process too: dying then would kill
+    # every recorder (parent-death signal) before the daemon could stop each with SIGINT and index
+    # its open segment, and report them as crashed. The daemon's exit ends this process (EOF on
+    # stdin, or the parent-death signal), so these are ignored; the recorders start with every
+    # signal at its default (setsigdef).
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
     # Python ignores these for itself; a recorder must start with every signal at its default
     defaults = {s for s in signal.valid_signals() if s not in (signal.SIGKILL, signal.SIGSTOP)}
 

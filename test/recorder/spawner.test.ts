@@ -151,6 +151,26 @@ t.test('when the spawner dies, its children die and are reported killed; the nex
   t.same(again.out, ['again']);
 });
 
+t.test("a stop signalled to the daemon's whole group leaves the spawner and its children to the daemon", async (t) => {
+  // systemd's KillMode=control-group and a terminal's Ctrl-C signal every process of the daemon:
+  // the spawner must not die then (its recorders would die with it before the daemon stops
+  // them with SIGINT and indexes their open segments, and be reported crashed)
+  const r = run('sh', ['-c', 'echo up; sleep 300']);
+  t.ok(await waitFor(() => r.out.includes('up'), 10000), 'the child runs');
+  const [spawner] = processesMentioning(SPAWNER_SCRIPT).filter((p) => p.state !== 'Z');
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.kill(spawner!.pid, signal);
+  // a signal with its default action kills before the process runs again: the next request
+  // is served by the same spawner only if it ignored them
+  const next = run('sh', ['-c', 'echo next']);
+  t.equal((await next.ended).code, 0);
+  t.same(next.out, ['next']);
+  t.same(processesMentioning(SPAWNER_SCRIPT).filter((p) => p.state !== 'Z').map((p) => p.pid), [spawner!.pid], 'the same spawner serves');
+  t.ok(alive(r.child.pid!), 'the first child still runs');
+  t.equal(r.child.exitCode ?? r.child.signalCode, null, 'and no exit was reported');
+  killGroup(r.child, 'SIGKILL');
+  await r.ended;
+});
+
 t.test('a daemon killed with -9 leaves no child behind', async (t) => {
   const marker = `k9-${randomBytes(4).toString('hex')}`;
   const daemon = spawn(process.execPath, ['--import', 'tsx', CHILD, marker], { cwd: PROJECT, stdio: ['ignore', 'pipe', 'inherit'] });
