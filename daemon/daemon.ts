@@ -215,8 +215,8 @@ export class Daemon {
         continue;
       }
       await this.startCamera(cam, i);
-      // each start readies a recorder and its view watch (the ffmpeg spawn itself waits in the
-      // spawn queue): let the cameras already started have their segments indexed in between
+      // each start readies a recorder and its view watch (the spawner starts the process itself,
+      // off the loop): let the cameras already started have their segments indexed in between
       await new Promise((resolve) => setImmediate(resolve));
     }
     await Promise.all(talkingToCamera);
