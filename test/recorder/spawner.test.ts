@@ -2,7 +2,7 @@ import t from 'tap';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { existsSync, readFileSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -176,7 +176,8 @@ t.test('a daemon killed with -9 leaves no child behind', async (t) => {
   const daemon = spawn(process.execPath, ['--import', 'tsx', CHILD, marker], { cwd: PROJECT, stdio: ['ignore', 'pipe', 'inherit'] });
   t.teardown(() => { daemon.kill('SIGKILL'); });
   const [line] = (await once(createInterface({ input: daemon.stdout! }), 'line')) as [string];
-  const pid = (JSON.parse(line) as { pid: number }).pid;
+  const { pid, socketDir } = JSON.parse(line) as { pid: number; socketDir: string };
+  t.teardown(() => rmSync(socketDir, { recursive: true, force: true })); // what a kill -9 leaves
   // running as itself: setpriv has set the parent-death signal and exec'd it (the kernel would
   // not signal a child whose parent died before it asked, the same race as without the spawner)
   const exe = realpathSync(process.execPath);

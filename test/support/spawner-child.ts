@@ -4,13 +4,14 @@
  *
  *   node --import tsx test/support/spawner-child.ts <marker>
  *
- * Prints {"pid": N} once the child runs, then waits to be killed.
+ * Prints {"pid": N, "socketDir": D} once the child runs, then waits to be killed (a kill -9
+ * leaves D behind: the test removes it).
  */
 import { withParentDeathSignal } from '../../recorder/backends/orphans.js';
-import { spawnRecorder } from '../../recorder/backends/spawner.js';
+import { spawnerSocketDir, spawnRecorder } from '../../recorder/backends/spawner.js';
 
 const marker = process.argv[2] ?? 'spawner-child';
 const [command, args] = withParentDeathSignal(process.execPath, ['-e', 'setInterval(() => {}, 1000)', marker]);
 const child = spawnRecorder(command, args, ['null', 'socket', 'socket']);
-child.once('spawn', () => process.stdout.write(`${JSON.stringify({ pid: child.pid })}\n`));
+child.once('spawn', () => process.stdout.write(`${JSON.stringify({ pid: child.pid, socketDir: spawnerSocketDir() })}\n`));
 child.once('error', (err) => { process.stderr.write(`${err.message}\n`); process.exit(1); });
