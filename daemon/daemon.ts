@@ -15,7 +15,6 @@ import type { RecorderBackendOptions } from '../recorder/backends/backend.js';
 import { detectMaskEnforcement, maskProvenance, maskSetHash, type MaskEnforcement } from '../recorder/capture-masks.js';
 import { flagMissing, recoverCamera } from '../recorder/recovery.js';
 import { SegmentStore, stagingDir } from '../recorder/segment-store.js';
-import { SpawnQueue } from '../recorder/backends/spawn-queue.js';
 import { clockDrifts } from '../recorder/sources/onvif.js';
 import { resolveSource } from '../recorder/sources/resolve.js';
 import { CameraMaskService, pushMasks } from '../recorder/sources/onvif-masks.js';
@@ -57,14 +56,6 @@ const INDEX_BEHIND_MS = 1000;
  * thread serves only past 64, which nothing here has measured.
  */
 const INLINE_VIEWS = 64;
-
-/**
- * How long a recorder's spawn may wait for the closed segments waiting then to be indexed
- * (SpawnQueue): no camera starts more than this later than it would spawned at once. At start-up
- * 64 spawns held the loop 5.3 s of its first 20 while the first cameras' segments closed
- * (bench/README.md, "Index lag at 64 cameras: spawns after indexing, pins in one fsync").
- */
-const SPAWN_WAIT_MS = 5000;
 
 /** `<data>/edge-nvr.pid`, for people and other tools; edge-nvr itself finds the daemon by its lock (instance-lock.ts). */
 export const PID_FILE = 'edge-nvr.pid';
@@ -112,8 +103,6 @@ export class Daemon {
   readonly dataDir: string;
   catalog?: Catalog;
   private store?: SegmentStore;
-  /** every ffmpeg recorder's spawn, indexing first (SPAWN_WAIT_MS) */
-  private spawns?: SpawnQueue;
   readonly recorders = new Map<string, CameraSupervisor>();
   /** what watches each camera's view (tamper, identity, the stream as recorded) */
   readonly views = new Map<string, ViewWatch>();
@@ -187,7 +176,6 @@ export class Daemon {
     auditRetentionOverrides(catalog, this.config, DAEMON_ACTOR);
     const store = new SegmentStore(this.dataDir, catalog, this.log);
     this.store = store;
-    this.spawns = new SpawnQueue(store, SPAWN_WAIT_MS);
     const cameras = this.config.cameras.filter((c) => c.enabled);
 
     // Before anything records: index what the last run left, set aside what cannot be read, flag what vanished.
@@ -227,8 +215,8 @@ export class Daemon {
         continue;
       }
       await this.startCamera(cam, i);
-      // each start readies a recorder and its view watch (the ffmpeg spawn itself waits in the
-      // spawn queue): let the cameras already started have their segments indexed in between
+      // each start readies a recorder and its view watch (the spawner starts the process itself,
+      // off the loop): let the cameras already started have their segments indexed in between
       await new Promise((resolve) => setImmediate(resolve));
     }
     await Promise.all(talkingToCamera);
@@ -291,7 +279,6 @@ export class Daemon {
       backendOptions: {
         camera: cam.id, url: source.url, safeUrl: source.safeUrl, stagingDir: stagingDir(this.dataDir, cam.id),
         segmentSeconds: cam.record.segment_seconds, timeoutSeconds: cam.record.timeout_seconds, captureMasks: masks.box,
-        spawnQueue: this.spawns,
       },
       dataDir: this.dataDir, catalog, store: this.store!, log: this.log, raise: this.raise,
       backoffSeconds: this.config.watchdog.backoff_s, stallTimeoutMs: this.config.watchdog.stall_timeout_s * 1000,

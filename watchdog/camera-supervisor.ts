@@ -77,8 +77,8 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
   /** stall detection runs on the monotonic clock: a step of the wall clock is no stall, and
    * does not hide one */
   private launchedAtMono = 0;
-  /** when the running recorder was spawned; Infinity until it is (its spawn may wait in the
-   * daemon's spawn queue, within the queue's bound: a recorder not yet spawned is not silent) */
+  /** when the running recorder was spawned; Infinity until it is (its relay connects first, and
+   * the spawner starts it a little later: a recorder not yet spawned is not silent) */
   private spawnedAtMono = 0;
   private lastMediaMono = 0;
   /** the wall clock's offset from the monotonic clock when the running backend started */
@@ -230,7 +230,7 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
     const now = performance.now();
     this.lastTickMono = now;
     if (this.stopping || this.stalled || !this.backend || this.state === 'down') return;
-    if (this.spawnedAtMono === Infinity) return; // not spawned yet: waiting in the spawn queue, within its bound
+    if (this.spawnedAtMono === Infinity) return; // not spawned yet: its relay or the spawner is still starting it
     const silentMs = Math.round(now - Math.max(this.lastMediaMono, this.spawnedAtMono));
     if (silentMs < this.opts.stallTimeoutMs) return;
     this.stalled = true;

@@ -1,6 +1,5 @@
 import type { EventEmitter } from 'node:events';
 import type { Mask, MaskEncoder } from '../capture-masks.js';
-import type { SpawnQueue } from './spawn-queue.js';
 
 /**
  * A segment the backend has closed: the file is complete on disk in the camera's staging
@@ -29,7 +28,7 @@ export interface BackendExit {
 export interface BackendEvents {
   segment: [ClosedSegment];
   exit: [BackendExit];
-  /** the recording process was spawned (an ffmpeg recorder waits in the daemon's spawn queue first): stall detection counts from here */
+  /** the recording process runs (the spawner has started it, spawner.ts; an ffmpeg recorder waits for its relay first): stall detection counts from here */
   spawned: [{ camera: string; pid?: number }];
   /** media progress: bytes or frames moved, used for stall detection */
   progress: [{ camera: string; atMs: number }];
@@ -51,8 +50,6 @@ export interface RecorderBackendOptions {
    * Only the GStreamer backend records masked; createBackend never gives them to another.
    */
   captureMasks?: { masks: Mask[]; encoder: MaskEncoder };
-  /** the daemon's one queue for recorder spawns (spawn-queue.ts): indexing goes first, within a bound */
-  spawnQueue?: SpawnQueue;
 }
 
 /**

@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,6 +8,7 @@ import { relayUrl, type RelayedUrl } from '../sources/rtsp-relay.js';
 import type { BackendEvents, RecorderBackend, RecorderBackendOptions } from './backend.js';
 import { withParentDeathSignal } from './orphans.js';
 import { killGroup, readLines, waitForExit, watchChildEnd } from './process-group.js';
+import { spawnRecorder, type SpawnedChild } from './spawner.js';
 import { fileWriteTimes, WriteClock } from './write-clock.js';
 
 /** The ffmpeg command line; exported so benchmarks record exactly what the daemon records. */
@@ -50,7 +50,7 @@ const FILE_TIME_TRUST_MS = 5000;
 export class FfmpegBackend extends EventEmitter<BackendEvents> implements RecorderBackend {
   readonly name = 'ffmpeg' as const;
   runStartMs = 0;
-  private proc?: ChildProcess;
+  private proc?: SpawnedChild;
   private stopRequested = false;
   private exited?: Promise<void>;
   /** media time -> wall clock, from when ffmpeg wrote the segment files (see WriteClock) */
@@ -87,25 +87,19 @@ export class FfmpegBackend extends EventEmitter<BackendEvents> implements Record
     // ffmpeg's command line is world-readable (/proc/<pid>/cmdline): it never holds credentials
     this.launched = relayUrl(this.opts.url, { connectTimeoutMs: this.opts.timeoutSeconds * 1000 }).then((relayed) => {
       this.relayed = relayed;
-      const spawnNow = () => {
-        if (this.stopRequested) {
-          relayed.close();
-          this.emit('exit', { camera: this.opts.camera, requested: true, reason: 'stopped before ffmpeg started', code: null, signal: null });
-        } else this.spawn(relayed.url);
-      };
-      // through the daemon's one spawn queue (indexing first, within its bound) where there is one
-      return this.opts.spawnQueue ? this.opts.spawnQueue.run(spawnNow) : spawnNow();
+      if (this.stopRequested) {
+        relayed.close();
+        this.emit('exit', { camera: this.opts.camera, requested: true, reason: 'stopped before ffmpeg started', code: null, signal: null });
+      } else this.spawn(relayed.url);
     }, (err: Error) => {
       this.emit('exit', { camera: this.opts.camera, requested: this.stopRequested, reason: `cannot relay the camera's stream: ${err.message}`, code: null, signal: null });
-    });
+    }).then(() => this.proc?.started); // stop() signals a child whose pid is known
   }
 
   private spawn(url: string): void {
     const [command, args] = withParentDeathSignal(this.binary, ffmpegArgs({ ...this.opts, url }, this.runStartMs));
-    const proc = spawn(command, args, {
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
-    });
+    // through the spawner (spawner.ts): the event loop does not wait for the fork and exec
+    const proc = spawnRecorder(command, args, ['null', 'socket', 'socket', 'socket']);
     this.proc = proc;
     // stdout, stderr, progress: the exit is reported once all three are read
     const { exited, streamClosed } = watchChildEnd(proc, 3, ({ code, signal, spawnError }) => {
@@ -115,11 +109,13 @@ export class FfmpegBackend extends EventEmitter<BackendEvents> implements Record
       this.emit('exit', { camera: this.opts.camera, requested: this.stopRequested, reason, code, signal });
     });
     this.exited = exited;
-    readLines(proc.stdout!, (l) => this.onSegmentLine(l), streamClosed);
-    readLines(proc.stderr!, (l) => this.onStderr(l), streamClosed);
-    readLines(proc.stdio[3] as NodeJS.ReadableStream, (l) => this.onProgress(l), streamClosed);
-    this.log?.info({ camera: this.opts.camera, pid: proc.pid, url: this.opts.safeUrl }, 'ffmpeg recorder started');
-    this.emit('spawned', { camera: this.opts.camera, pid: proc.pid });
+    proc.once('spawn', () => {
+      readLines(proc.stdout!, (l) => this.onSegmentLine(l), streamClosed);
+      readLines(proc.stderr!, (l) => this.onStderr(l), streamClosed);
+      readLines(proc.stdio[3]!, (l) => this.onProgress(l), streamClosed);
+      this.log?.info({ camera: this.opts.camera, pid: proc.pid, url: this.opts.safeUrl }, 'ffmpeg recorder started');
+      this.emit('spawned', { camera: this.opts.camera, pid: proc.pid });
+    });
   }
 
   async stop(deadlineMs = 5000): Promise<void> {

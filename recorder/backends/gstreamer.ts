@@ -1,4 +1,4 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,6 +9,7 @@ import { maskSvg, type MaskEncoder } from '../capture-masks.js';
 import type { BackendEvents, RecorderBackend, RecorderBackendOptions } from './backend.js';
 import { withParentDeathSignal } from './orphans.js';
 import { killGroup, readLines, waitForExit, watchChildEnd } from './process-group.js';
+import { spawnRecorder, type SpawnedChild } from './spawner.js';
 import { WriteClock } from './write-clock.js';
 import { ClockSteps } from '../../common/clock-steps.js';
 
@@ -180,7 +181,7 @@ interface Fragment {
 export class GstreamerBackend extends EventEmitter<BackendEvents> implements RecorderBackend {
   readonly name = 'gstreamer' as const;
   runStartMs = 0;
-  private proc?: ChildProcess;
+  private proc?: SpawnedChild;
   private exited?: Promise<void>;
   private stopRequested = false;
   private stopping?: Promise<void>;
@@ -220,16 +221,16 @@ export class GstreamerBackend extends EventEmitter<BackendEvents> implements Rec
     // Only the staging dir on the command line: recovery finds an orphan by it, and the URL
     // and credentials go through stdin, never into /proc/<pid>/cmdline.
     const [command, args] = withParentDeathSignal(PYTHON, [this.script, stagingDir]);
-    const proc = spawn(command, args, { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+    // through the spawner (spawner.ts): the event loop does not wait for the fork and exec
+    const proc = spawnRecorder(command, args, ['socket', 'socket', 'socket']);
     this.proc = proc;
     const { url: location, username: user, password } = splitCredentials(this.opts.url);
-    proc.stdin!.on('error', () => undefined); // a child that died at once: its exit says why
-    proc.stdin!.end(`${JSON.stringify({
+    const request = `${JSON.stringify({
       launch: gstreamerLaunch(this.opts), location, user, password,
       files: join(stagingDir, `${this.runStartMs}-%06d.mp4`), stop_deadline_ms: 5000,
       // capture masks: the child sets them on the overlay, or records nothing (fail closed)
       ...(this.opts.captureMasks?.masks.length ? { overlay_svg: maskSvg(this.opts.captureMasks.masks) } : {}),
-    })}\n`);
+    })}\n`;
 
     const { exited, streamClosed } = watchChildEnd(proc, 2, ({ code, signal, spawnError }) => {
       clearTimeout(this.startTimer);
@@ -243,8 +244,13 @@ export class GstreamerBackend extends EventEmitter<BackendEvents> implements Rec
       this.emit('exit', { camera, requested, reason, code, signal });
     });
     this.exited = exited;
-    readLines(proc.stdout!, (l) => this.onLine(l), streamClosed);
-    readLines(proc.stderr!, (l) => this.onStderr(l), streamClosed);
+    proc.once('spawn', () => {
+      proc.stdin!.end(request);
+      readLines(proc.stdout!, (l) => this.onLine(l), streamClosed);
+      readLines(proc.stderr!, (l) => this.onStderr(l), streamClosed);
+      this.log?.info({ camera, pid: proc.pid, url: safeUrl, backend: 'gstreamer' }, 'gstreamer recorder started');
+      this.emit('spawned', { camera, pid: proc.pid });
+    });
 
     // rtspsrc's tcp-timeout bounds connecting and each request; this only backs it up for a
     // server that answers RTSP but never sends media.
@@ -254,8 +260,6 @@ export class GstreamerBackend extends EventEmitter<BackendEvents> implements Rec
       this.endReason = `camera ${safeUrl} sent no video within ${Math.round(noMediaMs / 1000)} s`;
       void this.stop(2000);
     }, noMediaMs);
-    this.log?.info({ camera, pid: proc.pid, url: safeUrl, backend: 'gstreamer' }, 'gstreamer recorder started');
-    this.emit('spawned', { camera, pid: proc.pid });
   }
 
   /** EOS through the pipeline (SIGINT), so the open file is finished; SIGKILL after the deadline. */
@@ -264,6 +268,7 @@ export class GstreamerBackend extends EventEmitter<BackendEvents> implements Rec
     if (!proc || !this.exited) return Promise.resolve();
     this.stopRequested = true;
     this.stopping ??= (async () => {
+      await proc.started; // its pid, to signal its group
       if (proc.exitCode === null && proc.signalCode === null) {
         killGroup(proc, 'SIGINT');
         // the child gives EOS the same deadline; a little more here for its own exit

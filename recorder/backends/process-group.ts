@@ -1,8 +1,11 @@
-import type { ChildProcess } from 'node:child_process';
+import type { EventEmitter } from 'node:events';
 import { settleWithin } from '../../common/deadlines.js';
 
+/** A child process as these helpers use it: a ChildProcess, or a recorder the spawner started (spawner.ts). */
+export type ChildLike = Pick<EventEmitter, 'on'> & { readonly pid?: number };
+
 /** Signals a child's whole process group (it was spawned `detached`, so it leads one). */
-export function killGroup(proc: ChildProcess, signal: NodeJS.Signals): void {
+export function killGroup(proc: { readonly pid?: number }, signal: NodeJS.Signals): void {
   if (!proc.pid) return;
   try {
     process.kill(-proc.pid, signal);
@@ -29,7 +32,7 @@ export interface ChildEnd {
  * (a closed segment, the reason it failed) are handled before its exit is. The caller calls
  * `streamClosed` from each stream's close; `exited` resolves when the process is gone.
  */
-export function watchChildEnd(proc: ChildProcess, streams: number, onEnd: (end: ChildEnd) => void): { exited: Promise<void>; streamClosed: () => void } {
+export function watchChildEnd(proc: ChildLike, streams: number, onEnd: (end: ChildEnd) => void): { exited: Promise<void>; streamClosed: () => void } {
   let open = streams;
   let end: ChildEnd | undefined;
   let spawnError: Error | undefined;
@@ -46,7 +49,7 @@ export function watchChildEnd(proc: ChildProcess, streams: number, onEnd: (end: 
       resolve();
     };
     // a child that never started has no output to wait for
-    proc.on('error', (err) => { spawnError = err; if (!proc.pid) { open = 0; ended(null, null); } });
+    proc.on('error', (err: Error) => { spawnError = err; if (!proc.pid) { open = 0; ended(null, null); } });
     proc.on('close', ended);
   });
   return { exited, streamClosed: () => { open--; maybeReport(); } };
@@ -61,6 +64,13 @@ export function watchChildEnd(proc: ChildProcess, streams: number, onEnd: (end: 
 export function readLines(stream: NodeJS.ReadableStream, onLine: (line: string) => void, onEnd: () => void): void {
   let rest = '';
   let ended = false;
+  // A spawner's socket (spawner.ts) that held nothing past its header can have ended before it was
+  // handed over (a child that wrote nothing and exited at once): its 'end' will not come again.
+  const readable = stream as NodeJS.ReadableStream & { readableEnded?: boolean; destroyed?: boolean };
+  if (readable.readableEnded || readable.destroyed) {
+    onEnd();
+    return;
+  }
   stream.setEncoding('utf8');
   stream.on('data', (chunk: string) => {
     let from = 0;

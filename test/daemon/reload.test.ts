@@ -6,20 +6,31 @@ import { CameraSim } from '../support/camera-sim.js';
 import { runCli } from '../support/cli.js';
 import { DaemonProcess, segmentIndexed, until, writeConfig } from '../support/daemon.js';
 
-/** recorder processes (children of the daemon) by the camera mount in their command line */
+/**
+ * recorder processes (descendants of the daemon: children of its spawner,
+ * recorder/backends/spawner.ts) by the camera mount in their command line
+ */
 function recorderPids(daemonPid: number, mounts: string[]): Record<string, number | undefined> {
   const out: Record<string, number | undefined> = {};
+  const parent = new Map<number, number>();
+  const cmdline = new Map<number, string>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid !== daemonPid) continue;
-      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      for (const m of mounts) if (cmd.includes(`/${m}\0`) || cmd.endsWith(`/${m}`)) out[m] = Number(entry);
+      parent.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+      cmdline.set(Number(entry), readFileSync(`/proc/${entry}/cmdline`, 'utf8'));
     } catch {
       // gone meanwhile
     }
+  }
+  const descends = (pid: number) => {
+    for (let p = parent.get(pid); p !== undefined && p > 1; p = parent.get(p)) if (p === daemonPid) return true;
+    return false;
+  };
+  for (const [pid, cmd] of cmdline) {
+    if (!descends(pid)) continue;
+    for (const m of mounts) if (cmd.includes(`/${m}\0`) || cmd.endsWith(`/${m}`)) out[m] = pid;
   }
   return out;
 }

@@ -27,17 +27,24 @@ export function processesMentioning(marker: string): ProcInfo[] {
   return out;
 }
 
-/** Zombie children of `parentPid`. */
+/**
+ * Zombie descendants of `parentPid`: its children, and theirs (the recorders are the children of
+ * the daemon's spawner, recorder/backends/spawner.ts, which must reap them).
+ */
 export function zombiesOf(parentPid: number): number[] {
-  const out: number[] = [];
+  const procs = new Map<number, { state: string; ppid: number }>();
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (fields[0] === 'Z' && Number(fields[1]) === parentPid) out.push(Number(pid));
+      procs.set(Number(pid), { state: fields[0]!, ppid: Number(fields[1]) });
     } catch {
       // gone
     }
   }
-  return out;
+  const descends = (pid: number): boolean => {
+    for (let p = procs.get(pid)?.ppid; p !== undefined && p > 1; p = procs.get(p)?.ppid) if (p === parentPid) return true;
+    return false;
+  };
+  return [...procs].filter(([pid, { state }]) => state === 'Z' && descends(pid)).map(([pid]) => pid);
 }

@@ -29,5 +29,6 @@ backend.on('progress', (p) => say('progress', p));
 backend.on('segment', (s) => say('segment', s));
 backend.on('exit', (e) => say('exit', e));
 backend.start();
-say('started', { runStartMs: backend.runStartMs, pid: backend.pid });
+// the pid is known once the spawner has started it (recorder/backends/spawner.ts)
+backend.once('spawned', ({ pid }) => say('started', { runStartMs: backend.runStartMs, pid }));
 if (stopAfterMs) setTimeout(() => { void backend.stop(); }, Number(stopAfterMs));
