@@ -16,6 +16,11 @@ import { Subscriber } from './subscriber.js';
 const PREFIX = 'site/commands';
 const SECRET = randomBytes(32).toString('hex');
 const WINDOW_S = 10;
+// The subtests are independent (the second its own broker, daemons and data dir; the third only
+// runs and checks a config of its own), and the second mostly waits (the replay window, health
+// reports): side by side, the file takes about the second's time, not the sum (bench/README.md,
+// "The test suite's time (T3)").
+t.jobs = 3;
 
 function boxConfig(dir: string, box: string, brokerUrl: string, secretFile: string): string {
   const path = writeConfig(dir, [{ id: 'cam1', url: 'rtsp://127.0.0.1:9/none', enabled: false }], {

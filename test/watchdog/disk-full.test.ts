@@ -24,8 +24,10 @@ t.test('on a 200 MB tmpfs, recording runs past full: oldest go, held stay, no cr
 
   const sim = await new CameraSim({ mounts: ['cam1'], pattern: 'snow', bitrate: 6000 }).start();
   t.teardown(() => sim.kill());
-  // 200 MB with a 180 MB floor: 20 MB to fill at ~0.75 MB/s
-  const config = writeConfig(dir, [{ id: 'cam1', url: sim.url('cam1') }], { floorMb: 180 });
+  // 200 MB with a 185 MB floor: 15 MB over it, 10 of them the history above, so the floor is
+  // reached after about 5 MB of recording at ~0.75 MB/s, the unheld days go and then this run's
+  // own segments (a 180 MB floor made the same story take about 4 s longer: nothing more checked)
+  const config = writeConfig(dir, [{ id: 'cam1', url: sim.url('cam1') }], { floorMb: 185 });
   const daemon = new DaemonProcess(config).start();
   t.teardown(() => { daemon.proc?.kill('SIGKILL'); });
   await daemon.waitForLog(/retention deleted segments/, 90000);
