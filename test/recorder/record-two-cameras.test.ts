@@ -51,7 +51,7 @@ t.test('the daemon records two real RTSP cameras with the ffmpeg backend and two
       t.equal(media.codec, 'h264', `${row.path} is H.264, stream-copied`);
       t.ok(media.frames > 0, `${row.path} plays: ${media.frames} frames`);
       t.ok(row.end_ms > row.start_ms, 'a segment ends after it starts');
-      if (i > 0) t.ok(Math.abs(row.start_ms - rows[i - 1].end_ms) < 1000, `${camera}: segment ${i} follows the one before without a gap`);
+      if (i > 0) t.ok(Math.abs(row.start_ms - rows[i - 1].end_ms) < 1000, `${camera}: segment ${i} follows the one before without a gap (${rows[i - 1].start_ms}-${rows[i - 1].end_ms}, then ${row.start_ms}-${row.end_ms})`);
     }
     // against the stop, not now: checking the first camera's files takes long on a loaded machine
     t.ok(Math.abs(rows.at(-1)!.end_ms - stoppedAt) < 15000, `times are wall-clock times: the last segment ends ${rows.at(-1)!.end_ms - stoppedAt} ms from the stop`);
