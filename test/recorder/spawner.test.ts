@@ -49,6 +49,16 @@ async function waitFor(cond: () => boolean, timeoutMs: number): Promise<boolean>
 
 const alive = (pid: number) => existsSync(`/proc/${pid}`) && !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z');
 
+
+/**
+ * This process's spawners (started through setpriv, which execs in place: their parent is us).
+ * Other test files run beside this one with daemons of their own, whose spawners run the same
+ * script: one of theirs killed here took that daemon's recorders with it.
+ */
+function ownSpawners() {
+  return processesMentioning(SPAWNER_SCRIPT).filter((p) => p.ppid === process.pid);
+}
+
 t.test('every line the child wrote is read before its exit is reported, with its exit status', async (t) => {
   // 200 000 lines (1.5 MB): far more than a socket buffer holds, written just before exiting
   const r = run('sh', ['-c', 'seq 1 200000; echo bye >&2; exit 3']);
@@ -129,7 +139,7 @@ t.test("the spawner's socket is in a directory only this user can enter", async 
   t.equal(statSync(dir!).mode & 0o777, 0o700, 'mode 0700');
   t.equal(statSync(dir!).uid, process.getuid!());
   t.ok(statSync(join(dir!, 'spawn.sock')).isSocket(), 'its socket is a file in it (not the abstract namespace)');
-  const spawner = processesMentioning(SPAWNER_SCRIPT);
+  const spawner = ownSpawners();
   t.equal(spawner.length, 1, 'one spawner');
   t.notMatch(spawner[0]!.cmdline, /password|token/i);
 });
@@ -140,7 +150,7 @@ t.test('when the spawner dies, its children die and are reported killed; the nex
   const r = run(command, args);
   await once(r.child, 'spawn');
   t.ok(alive(r.child.pid!), 'the child runs');
-  const spawner = processesMentioning(SPAWNER_SCRIPT).filter((p) => p.state !== 'Z');
+  const spawner = ownSpawners().filter((p) => p.state !== 'Z');
   t.equal(spawner.length, 1);
   process.kill(spawner[0]!.pid, 'SIGKILL');
   const end = await r.ended;
@@ -157,14 +167,14 @@ t.test("a stop signalled to the daemon's whole group leaves the spawner and its 
   // them with SIGINT and indexes their open segments, and be reported crashed)
   const r = run('sh', ['-c', 'echo up; sleep 300']);
   t.ok(await waitFor(() => r.out.includes('up'), 10000), 'the child runs');
-  const [spawner] = processesMentioning(SPAWNER_SCRIPT).filter((p) => p.state !== 'Z');
+  const [spawner] = ownSpawners().filter((p) => p.state !== 'Z');
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.kill(spawner!.pid, signal);
   // a signal with its default action kills before the process runs again: the next request
   // is served by the same spawner only if it ignored them
   const next = run('sh', ['-c', 'echo next']);
   t.equal((await next.ended).code, 0);
   t.same(next.out, ['next']);
-  t.same(processesMentioning(SPAWNER_SCRIPT).filter((p) => p.state !== 'Z').map((p) => p.pid), [spawner!.pid], 'the same spawner serves');
+  t.same(ownSpawners().filter((p) => p.state !== 'Z').map((p) => p.pid), [spawner!.pid], 'the same spawner serves');
   t.ok(alive(r.child.pid!), 'the first child still runs');
   t.equal(r.child.exitCode ?? r.child.signalCode, null, 'and no exit was reported');
   killGroup(r.child, 'SIGKILL');

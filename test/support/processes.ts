@@ -9,7 +9,7 @@ export async function killDetached(p: ChildProcess | undefined): Promise<void> {
   await exited;
 }
 
-export interface ProcInfo { pid: number; state: string; cmdline: string }
+export interface ProcInfo { pid: number; ppid: number; state: string; cmdline: string }
 
 /** Every process whose command line mentions `marker` (a test's data dir), with its state. */
 export function processesMentioning(marker: string): ProcInfo[] {
@@ -18,8 +18,8 @@ export function processesMentioning(marker: string): ProcInfo[] {
     try {
       const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
-      if (cmdline.includes(marker)) out.push({ pid: Number(pid), state, cmdline });
+      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (cmdline.includes(marker)) out.push({ pid: Number(pid), ppid: Number(ppid), state: state!, cmdline });
     } catch {
       // exited while we looked
     }
