@@ -45,6 +45,8 @@ export interface Discovery {
   ignored: number;
 }
 
+const MAX_PROBE_MATCH_BYTES = 16 * 1024;
+
 /** An XAddr a camera may be asked at: an http(s) URL (others, or garbage, are not a camera's). */
 const usableXaddr = (x: string) => URL.canParse(x) && /^https?:$/.test(new URL(x).protocol);
 
@@ -81,6 +83,9 @@ export async function discover(opts: DiscoverOptions = {}): Promise<Discovery> {
   const max = opts.maxDevices ?? MAX_DISCOVERED;
   let ignored = 0;
   socket.on('message', (msg, rinfo) => {
+    // a real ProbeMatch is 1-2 kB; a 64 kB datagram of unclosed tags costs the tag search
+    // (quadratic) 0.1 s of CPU each, and a flood of them would hold the event loop
+    if (msg.length > MAX_PROBE_MATCH_BYTES) return;
     const xml = String(msg);
     if (!/ProbeMatch/.test(xml)) return;
     const relates = tagText(xml, 'RelatesTo');

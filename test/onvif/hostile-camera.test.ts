@@ -85,6 +85,15 @@ t.test('one device answering with a garbage XAddr does not hide the real camera'
   t.notMatch(out.stdout + out.stderr, /Invalid URL|javascript/, 'the garbage answers are dropped, not fatal');
 });
 
+t.test('an answer larger than 16 kB is not read (a real one is 1-2 kB)', async (t) => {
+  const cam = await startOnvifCamera(t, { streamUri: 'rtsp://127.0.0.1:8554/main', model: 'Real One' });
+  const big = await hostileDiscovery(t, (id) => [probeMatch(id, 'urn:uuid:big', 'http://127.0.0.1:9/onvif') + ' '.repeat(17 * 1024)]);
+  const out = await runCli(['discover', '--target', big, '--target', `127.0.0.1:${cam.discoveryPort}`, '--timeout', '1']);
+  t.equal(out.code, 0, `discover exits 0: ${out.stderr}`);
+  t.match(out.stdout, cam.address, 'the real camera is listed');
+  t.notMatch(out.stdout + out.stderr, '127.0.0.1:9 ', 'the oversized answer is not');
+});
+
 t.test('a flood of WS-Discovery answers: at most 64 devices are asked, and discover says why the rest were not', async (t) => {
   // 300 endpoint names, each at its own (closed) port: each kept one would be a device to ask
   const flood = await hostileDiscovery(t, (id) => Array.from({ length: 300 }, (_, i) => probeMatch(id, `urn:uuid:flood-${i}`, `http://127.0.0.1:${1 + i}/onvif`)));
