@@ -71,3 +71,20 @@ export function describeEvent(type: string, data: Record<string, unknown>): stri
     default: return type.replace(/_/g, ' ');
   }
 }
+
+/**
+ * Text from outside the box (a camera's model name, a SOAP fault's reason) as one visible line:
+ * control characters (C0, DEL, C1) become `\xNN`, so that nothing a device sends can move the
+ * cursor, recolour or clear a terminal, or start a line of its own that reads like ours.
+ */
+export function printable(text: string): string {
+  let out = '';
+  for (const c of text) out += isControl(c) ? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}` : c;
+  return out;
+}
+
+/** A C0 control character, DEL or a C1 control character (U+0080-U+009F: CSI among them). */
+export function isControl(c: string): boolean {
+  const n = c.charCodeAt(0);
+  return n < 0x20 || (n >= 0x7f && n <= 0x9f);
+}

@@ -1,5 +1,6 @@
 import { pino, type Logger, type DestinationStream } from 'pino';
 import { scrubCredentials } from '../common/credentials.js';
+import { printable } from '../common/human.js';
 
 export type { Logger };
 
@@ -97,15 +98,19 @@ function flatten(value: Record<string, unknown>, prefix = '', depth = 0): Array<
     const key = prefix ? `${prefix}.${k}` : k;
     if (v === undefined) continue;
     if (v !== null && typeof v === 'object' && !Array.isArray(v) && depth < 3) out.push(...flatten(v as Record<string, unknown>, key, depth + 1));
-    else if (Array.isArray(v) && v.every((x) => x === null || typeof x !== 'object')) out.push([key, v.join(',') || '(none)']);
+    else if (Array.isArray(v) && v.every((x) => x === null || typeof x !== 'object')) out.push([key, printable(v.join(',')) || '(none)']);
     else out.push([key, quote(v === null ? 'null' : text(v))]);
   }
   return out;
 }
 
-/** A value as text: strings as they are, numbers and booleans printed, anything else as JSON. */
+/**
+ * A value as text: strings as they are but for control characters (a camera's words reach the
+ * log: an ESC must not recolour the terminal, a newline not forge a line), numbers and booleans
+ * printed, anything else as JSON.
+ */
 function text(v: unknown): string {
-  if (typeof v === 'string') return v;
+  if (typeof v === 'string') return printable(v);
   if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return v.toString();
   return v === undefined || v === null ? '' : JSON.stringify(v);
 }

@@ -7,7 +7,8 @@
  */
 import { resolve } from 'node:path';
 import { readSecret } from '../../config/load.js';
-import { clockDrifts, discover, inspectCamera, streamUriProblem, type OnvifCameraInfo } from '../../recorder/sources/onvif.js';
+import { printable } from '../../common/human.js';
+import { clockDrifts, discover, inspectCamera, MAX_DISCOVERED, streamUriProblem, type OnvifCameraInfo } from '../../recorder/sources/onvif.js';
 import { EXIT, parseCommand, parseNumber, UsageError } from '../args.js';
 
 const spec = {
@@ -51,14 +52,21 @@ export async function run(argv: string[]): Promise<number> {
   }
   const password = passwordFile ? readSecret({ password_file: passwordFile }, '--password-file', 'command line') : undefined;
   const targets = v.target?.length ? v.target : [undefined];
-  const devices = (await Promise.all(targets.map((target) => discover({ timeoutMs: timeoutS * 1000, iface: v.interface, target })))).flat();
+  const discoveries = await Promise.all(targets.map((target) => discover({ timeoutMs: timeoutS * 1000, iface: v.interface, target })));
+  const ignored = discoveries.reduce((n, d) => n + d.ignored, 0);
+  if (ignored) {
+    process.stderr.write(`edge-nvr discover: more than ${MAX_DISCOVERED} devices answered; ${ignored} further answers ignored `
+      + '(a device flooding the network? probe one camera at a time with --target HOST:3702)\n');
+  }
   const seen = new Set<string>();
   const found: Found[] = [];
-  for (const d of devices) {
+  for (const d of discoveries.flatMap((x) => x.devices)) {
     const xaddr = d.xaddrs.find((x) => /^http:/.test(x)) ?? d.xaddrs[0]!;
-    if (seen.has(d.urn)) continue;
-    seen.add(d.urn);
-    found.push({ xaddr, host: new URL(xaddr).host });
+    const host = new URL(xaddr).host;
+    // one address is one camera to ask, however many endpoint names answer for it
+    if (seen.has(d.urn) || seen.has(host)) continue;
+    seen.add(d.urn).add(host);
+    found.push({ xaddr, host });
   }
   // a named camera that did not answer the probe (another subnet, discovery switched off)
   for (const h of picked) if (!found.some((f) => isPicked(f.host, [h]))) found.push({ xaddr: `http://${h}/onvif/device_service`, host: h });
@@ -78,7 +86,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`edge-nvr discover: no ONVIF camera answered within ${timeoutS} s${v.interface ? ` on ${v.interface}` : ''}\n`);
     return EXIT.failure;
   }
-  for (const f of found) if (f.error) process.stderr.write(`edge-nvr discover: ${f.error}\n`);
+  for (const f of found) if (f.error) process.stderr.write(`edge-nvr discover: ${printable(f.error)}\n`);
   if (v.json) process.stdout.write(JSON.stringify(found, null, 2) + '\n');
   else if (v.yaml) {
     const seg = v['segment-seconds'] === undefined ? undefined : Number(v['segment-seconds']);
@@ -120,11 +128,13 @@ function table(found: Found[]): string {
       ]);
     }
   }
+  // every cell but the heading came from a device: nothing in it may steer the terminal or break the row
+  for (const r of rows) r.forEach((cell, c) => { r[c] = printable(cell); });
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   const out = rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd());
   const drifting = found.filter((f) => f.info && clockDrifts(f.info.clock_drift_ms));
   for (const f of drifting) out.push(`WARNING: ${f.host}: camera clock is ${drift(f.info!.clock_drift_ms)} off this box; set it to NTP`);
-  for (const w of found.flatMap(streamWarnings)) out.push(`WARNING: ${w}`);
+  for (const w of found.flatMap(streamWarnings)) out.push(`WARNING: ${printable(w)}`);
   return out.join('\n') + '\n';
 }
 
@@ -136,16 +146,17 @@ function camId(f: Found, i: number, used: Set<string>): string {
   return id;
 }
 
-const q = (s: string) => JSON.stringify(s);
+const q = (s: string) => JSON.stringify(printable(s));
 
 function snippet(found: Found[], user: string | undefined, passwordFile: string | undefined, segmentSeconds?: number): string {
   const lines = ['cameras:'];
   const used = new Set<string>();
   for (const [i, f] of found.entries()) {
-    if (!f.info) { lines.push(`  # ${f.host}: ${f.error}`); continue; }
+    // a comment holding a device's newline would end there, and the rest be config the installer pastes
+    if (!f.info) { lines.push(`  # ${f.host}: ${printable(f.error ?? '')}`); continue; }
     const p = f.info.profiles[0];
-    lines.push(`  # ${f.info.manufacturer ?? ''} ${f.info.model ?? ''} serial ${f.info.serial ?? '?'}, clock drift ${drift(f.info.clock_drift_ms)}`.trimEnd());
-    for (const w of streamWarnings(f)) lines.push(`  # WARNING: ${w}`);
+    lines.push(printable(`  # ${f.info.manufacturer ?? ''} ${f.info.model ?? ''} serial ${f.info.serial ?? '?'}, clock drift ${drift(f.info.clock_drift_ms)}`.trimEnd()));
+    for (const w of streamWarnings(f)) lines.push(`  # WARNING: ${printable(w)}`);
     lines.push(`  - id: ${camId(f, i, used)}`);
     lines.push('    source:', '      type: onvif', `      host: ${q(f.host)}`);
     if (user) lines.push(`      username: ${q(user)}`);

@@ -207,7 +207,11 @@ export class FfmpegBackend extends EventEmitter<BackendEvents> implements Record
   private describeExit(code: number | null, signal: NodeJS.Signals | null): string {
     const how = signal ? `was killed by ${signal}` : `exited with status ${code}`;
     // ffmpeg only saw the relay's 503 or 401; the relay knows what the camera did
-    const last = this.relayed?.upstreamError ?? this.stderrTail.at(-1);
+    // an audio-only stream: ffmpeg's last words ("add a trailing '?' to the map") would send a
+    // person to the command line, when what to fix is the camera's stream (or the profile chosen)
+    const noVideo = this.stderrTail.some((l) => /^Stream map '0:v[^']*' matches no streams/.test(l))
+      ? 'the camera\'s stream has no video (audio only?); set the camera, or pick a profile, that sends video' : undefined;
+    const last = this.relayed?.upstreamError ?? noVideo ?? this.stderrTail.at(-1);
     return `ffmpeg ${how}${last ? `: ${last}` : code === 0 && !this.stopRequested ? ': the camera closed the stream' : ''}`;
   }
 }

@@ -3,7 +3,9 @@
  * the Media2 privacy masks: the `onvif` package offers neither in a form we can stop or use),
  * with the WS-Security UsernameToken stamped by the camera's clock.
  */
+import { printable } from '../../common/human.js';
 import type { OnvifTarget } from './onvif.js';
+import { boundedText } from './onvif-bounds.js';
 import { usernameToken } from './ws-security.js';
 
 const NS = 'xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:a="http://www.w3.org/2005/08/addressing"';
@@ -34,9 +36,9 @@ export async function soapRequest(target: OnvifTarget, req: SoapRequest): Promis
   const timeout = AbortSignal.timeout(req.timeoutMs);
   const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
   const res = await fetch(req.url, { method: 'POST', body: envelope, signal, headers: { 'Content-Type': `application/soap+xml; charset=utf-8; action="${req.action}"` } });
-  const text = await res.text();
+  const text = await boundedText(res, target.host);
   if (!res.ok || /<(?:[\w-]+:)?Fault\b/.test(text)) {
-    throw new Error(`ONVIF camera ${target.host}: ${xmlTag(text, 'Text') ?? `HTTP ${res.status}`}`);
+    throw new Error(`ONVIF camera ${target.host}: ${printable(xmlTag(text, 'Text') ?? `HTTP ${res.status}`)}`);
   }
   return text;
 }

@@ -7,6 +7,8 @@ import { randomUUID } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { networkInterfaces } from 'node:os';
 import { scrubCredentials, withCredentials } from '../../common/credentials.js';
+import { printable } from '../../common/human.js';
+import { boundedAgent } from './onvif-bounds.js';
 
 export const WSD_MULTICAST = '239.255.255.250';
 export const WSD_PORT = 3702;
@@ -26,7 +28,27 @@ export interface DiscoverOptions {
   iface?: string;
   /** unicast target host:port instead of the multicast group (tests: 127.0.0.1:<port>) */
   target?: string;
+  /** devices kept at most (default MAX_DISCOVERED); later answers are counted in `ignored` */
+  maxDevices?: number;
 }
+
+/**
+ * Anything on the network may answer a probe, thousands of times: each device kept is one
+ * camera to ask for its profiles, so the list stops here rather than opening thousands of
+ * connections. A site with more cameras than this probes one subnet (or --target) at a time.
+ */
+export const MAX_DISCOVERED = 64;
+
+export interface Discovery {
+  devices: DiscoveredDevice[];
+  /** answers from further devices past `maxDevices`, not kept */
+  ignored: number;
+}
+
+const MAX_PROBE_MATCH_BYTES = 16 * 1024;
+
+/** An XAddr a camera may be asked at: an http(s) URL (others, or garbage, are not a camera's). */
+const usableXaddr = (x: string) => URL.canParse(x) && /^https?:$/.test(new URL(x).protocol);
 
 function probeMessage(messageId: string): string {
   return '<?xml version="1.0" encoding="UTF-8"?>'
@@ -47,7 +69,7 @@ function ifaceAddress(iface: string): string {
 }
 
 /** Sends one WS-Discovery Probe and collects ProbeMatches until the timeout. */
-export async function discover(opts: DiscoverOptions = {}): Promise<DiscoveredDevice[]> {
+export async function discover(opts: DiscoverOptions = {}): Promise<Discovery> {
   const messageId = `urn:uuid:${randomUUID()}`;
   let host = WSD_MULTICAST, port = WSD_PORT;
   if (opts.target) {
@@ -58,14 +80,20 @@ export async function discover(opts: DiscoverOptions = {}): Promise<DiscoveredDe
   const bindAddress = opts.iface ? ifaceAddress(opts.iface) : undefined;
   const socket = createSocket({ type: 'udp4', reuseAddr: true });
   const found = new Map<string, DiscoveredDevice>();
+  const max = opts.maxDevices ?? MAX_DISCOVERED;
+  let ignored = 0;
   socket.on('message', (msg, rinfo) => {
+    // a real ProbeMatch is 1-2 kB; a 64 kB datagram of unclosed tags costs the tag search
+    // (quadratic) 0.1 s of CPU each, and a flood of them would hold the event loop
+    if (msg.length > MAX_PROBE_MATCH_BYTES) return;
     const xml = String(msg);
     if (!/ProbeMatch/.test(xml)) return;
     const relates = tagText(xml, 'RelatesTo');
     if (relates && relates !== messageId) return;
     const urn = tagText(xml, 'Address') ?? `${rinfo.address}:${rinfo.port}`;
-    const xaddrs = (tagText(xml, 'XAddrs') ?? '').split(/\s+/).filter(Boolean);
+    const xaddrs = (tagText(xml, 'XAddrs') ?? '').split(/\s+/).filter(usableXaddr);
     if (!xaddrs.length) return;
+    if (!found.has(urn) && found.size >= max) { ignored++; return; }
     found.set(urn, { urn, xaddrs, scopes: (tagText(xml, 'Scopes') ?? '').split(/\s+/).filter(Boolean), from: rinfo.address });
   });
   try {
@@ -83,7 +111,7 @@ export async function discover(opts: DiscoverOptions = {}): Promise<DiscoveredDe
   } finally {
     socket.close();
   }
-  return [...found.values()];
+  return { devices: [...found.values()], ignored };
 }
 
 export interface OnvifProfile {
@@ -148,7 +176,8 @@ function splitHost(host: string): { hostname: string; port: number } {
 
 /** A clear one-line message naming the camera, never carrying credentials. */
 function onvifError(host: string, err: unknown): Error {
-  const msg = (err as Error)?.message ?? String(err);
+  // the camera's own words (a SOAP fault's reason) end up on a terminal and in the log
+  const msg = printable((err as Error)?.message ?? String(err));
   if (/NotAuthorized|not authorized|Unauthorized|401|Digest authentication failed/i.test(msg)) {
     return new Error(`ONVIF camera ${host}: authentication failed (wrong username or password)`);
   }
@@ -162,7 +191,9 @@ async function connect(t: OnvifTarget): Promise<{ cam: CamLike; drift: number | 
   // loaded on first use: a daemon without ONVIF cameras does not carry the package (about 5 MB)
   const { default: onvif } = await import('onvif');
   const Cam = (onvif as unknown as { Cam: new (o: object) => CamLike }).Cam;
-  const cam = new Cam({ hostname, port, username: t.username, password: t.password, timeout: t.timeoutMs ?? 5000, autoconnect: false, preserveAddress: true });
+  const timeout = t.timeoutMs ?? 5000;
+  // the package's own timeout is an idle one, and it reads answers of any size: the agent bounds both
+  const cam = new Cam({ hostname, port, username: t.username, password: t.password, timeout, agent: boundedAgent(timeout), autoconnect: false, preserveAddress: true });
   // the camera's clock first: WS-Security digests are stamped with it
   const before = Date.now();
   const camTime = await new Promise<Date | undefined>((resolve, reject) =>

@@ -34,3 +34,13 @@ t.test('on a terminal the log is readable lines; elsewhere JSON lines; both scru
   t.match(env.text(), /^\{"level":30/, 'EDGE_NVR_LOG_FORMAT=json overrides a terminal');
   delete process.env.EDGE_NVR_LOG_FORMAT;
 });
+
+t.test('on a terminal, what a camera wrote cannot recolour it or forge a line', async (t) => {
+  const out = capture(false);
+  const evil = '\x1b[2J\x1b[31mred\n12:00:00  INFO   forged\x9b1m';
+  createLogger('info', out.stream, 'pretty').warn({ reason: evil, list: [evil], err: new Error(evil) }, `camera said ${evil}`);
+  const text = out.text();
+  t.equal(text.split('\n').length, 2, `one line: ${JSON.stringify(text)}`);
+  t.same([...text.slice(0, -1)].filter((c) => c.charCodeAt(0) < 0x20 || (c.charCodeAt(0) >= 0x7f && c.charCodeAt(0) <= 0x9f)), [], 'no control character');
+  t.match(text, 'camera said \\x1b[2J\\x1b[31mred\\x0a12:00:00', 'the message, escaped');
+});

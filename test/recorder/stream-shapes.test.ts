@@ -1,0 +1,93 @@
+/**
+ * Streams a camera (or something posing as one) may send that the simulator does not make: H.265,
+ * audio only, a picture size that changes mid-stream. Each is served from a prepared file by
+ * test/support/file-rtsp.py and recorded by the real daemon; the catalog must stay whole
+ * (`verify` passes) and what cannot be recorded is said plainly.
+ */
+import t, { type Test } from 'tap';
+import Database from 'better-sqlite3';
+import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runCli } from '../support/cli.js';
+import { DaemonProcess, segmentIndexed, until, writeConfig } from '../support/daemon.js';
+import { killDetached } from '../support/processes.js';
+
+const SERVER = fileURLToPath(new URL('../support/file-rtsp.py', import.meta.url));
+
+/** A camera serving `launch` (a GStreamer pipeline ending in pay0) once per viewer. */
+async function fileCamera(t: { teardown(fn: () => unknown): void }, launch: string): Promise<string> {
+  const proc = spawn('/usr/bin/python3', [SERVER, launch], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => killDetached(proc));
+  let stderr = '';
+  proc.stderr!.on('data', (d) => { stderr += String(d); });
+  const port = await new Promise<number>((resolve, reject) => {
+    proc.once('exit', (code) => reject(new Error(`file-rtsp.py exited ${code}: ${stderr}`)));
+    createInterface({ input: proc.stdout! }).on('line', (l) => { const m = /^READY (\d+)/.exec(l); if (m) resolve(Number(m[1])); });
+  });
+  return `rtsp://127.0.0.1:${port}/x`;
+}
+
+/** `seconds` of a test picture as MPEG-TS, encoded with `codec` at `size`. */
+function picture(path: string, size: string, seconds: number, codec: 'libx264' | 'libx265' = 'libx264'): string {
+  execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=15`, '-t', String(seconds), '-c:v', codec,
+    ...(codec === 'libx265' ? ['-x265-params', 'log-level=error'] : []), '-g', '15', '-pix_fmt', 'yuv420p', '-f', 'mpegts', path]);
+  return path;
+}
+
+/** `dir`: the test's own (a second t.testdir() would empty it, the served file with it) */
+async function record(t: Test, dir: string, url: string, until_: (daemon: DaemonProcess) => boolean, what: string) {
+  const config = writeConfig(dir, [{ id: 'cam', url }]);
+  const daemon = new DaemonProcess(config).start();
+  t.teardown(() => { daemon.proc?.kill('SIGKILL'); });
+  await until(() => until_(daemon), 40_000, what).catch((err: Error) => { throw new Error(`${err.message}; the log ends:\n${daemon.output.slice(-1500)}`); });
+  t.equal((await daemon.stop('SIGTERM')).code, 0, 'the daemon stops cleanly');
+  const verify = await runCli(['verify', '--config', config]);
+  t.equal(verify.code, 0, `verify passes: ${verify.stdout.split('\n').at(-2)}${verify.stderr}`);
+  return { daemon, dataDir: join(dir, 'data'), config };
+}
+
+function sizes(dataDir: string): string[] {
+  const db = new Database(join(dataDir, 'catalog.db'), { readonly: true });
+  try {
+    const paths = (db.prepare("SELECT path FROM segments WHERE camera = 'cam' ORDER BY start_ms").all() as Array<{ path: string }>).map((r) => r.path);
+    return paths.map((p) => execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=codec_name,width,height', '-of', 'csv=p=0',
+      join(dataDir, p)], { encoding: 'utf8' }).trim());
+  } finally {
+    db.close();
+  }
+}
+
+t.test('an H.265 camera is recorded as H.265', async (t) => {
+  const dir = t.testdir();
+  const file = picture(join(dir, 'h265.ts'), '640x360', 12, 'libx265');
+  const url = await fileCamera(t, `filesrc location=${file} ! tsdemux ! h265parse config-interval=-1 ! rtph265pay name=pay0 pt=96`);
+  const { dataDir } = await record(t, dir, url, (d) => d.countLog(segmentIndexed('cam')) >= 3, 'three segments');
+  const shapes = sizes(dataDir);
+  t.ok(shapes.length >= 3, `segments: ${shapes.join(' ')}`);
+  t.ok(shapes.every((s) => s === 'hevc,640,360'), 'every one hevc 640x360');
+});
+
+t.test('a picture size that changes mid-stream: both sizes are recorded, the catalog stays whole', async (t) => {
+  const dir = t.testdir();
+  const file = join(dir, 'changing.ts');
+  // MPEG-TS files joined byte for byte: a new SPS (640x360 -> 320x240) and timestamps starting over
+  writeFileSync(file, Buffer.concat([picture(join(dir, 'a.ts'), '640x360', 6), picture(join(dir, 'b.ts'), '320x240', 6)].map((p) => readFileSync(p))));
+  const url = await fileCamera(t, `filesrc location=${file} ! tsdemux ! h264parse config-interval=-1 ! rtph264pay name=pay0 pt=96`);
+  const { dataDir } = await record(t, dir, url, (d) => d.countLog(segmentIndexed('cam')) >= 6, 'six segments');
+  const shapes = sizes(dataDir);
+  t.ok(shapes.includes('h264,640,360') && shapes.includes('h264,320,240'), `segments of both sizes: ${shapes.join(' ')}`);
+});
+
+t.test('an audio-only camera: marked down with a reason a person can act on, and retried', async (t) => {
+  const dir = t.testdir();
+  const file = join(dir, 'audio.ts');
+  execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', '20', '-c:a', 'aac', '-f', 'mpegts', file]);
+  const url = await fileCamera(t, `filesrc location=${file} ! tsdemux ! aacparse ! rtpmp4apay name=pay0 pt=97`);
+  const reason = /"reason":"ffmpeg exited with status 1: the camera's stream has no video \(audio only\?\); set the camera, or pick a profile, that sends video"/;
+  const { daemon } = await record(t, dir, url, (d) => d.countLog(reason) >= 2, 'two attempts, each with the reason');
+  t.equal(daemon.countLog(segmentIndexed('cam')), 0, 'nothing recorded');
+  t.match(daemon.output, /"state":"down"/, 'the camera is down');
+});
