@@ -150,11 +150,16 @@ function redirect(res: ServerResponse, to: string, headers: Record<string, strin
   res.end();
 }
 
+/** A manager's request for a snapshot of a camera (POST); the camera id percent-encoded. */
+const TAKE_SNAPSHOT = /^\/cameras\/([^/]+)\/snapshot$/;
+/** A snapshot taken, shown to the user who took it (GET): its page, or with `.jpg` the image. */
+const SHOW_SNAPSHOT = /^\/snapshots\/([A-Za-z0-9-]+)(\.jpg)?$/;
+
 /** The methods each route of the page takes; undefined for a path that is no route (a 404). */
 function methodsOf(path: string): string[] | undefined {
-  if (['/', '/overview', '/app.css', '/app.js', '/favicon.ico'].includes(path) || /^\/snapshots\/[A-Za-z0-9-]+(\.jpg)?$/.test(path)) return ['GET'];
+  if (['/', '/overview', '/app.css', '/app.js', '/favicon.ico'].includes(path) || SHOW_SNAPSHOT.test(path)) return ['GET'];
   if (path === '/login') return ['GET', 'POST'];
-  if (path === '/logout' || /^\/cameras\/[^/]+\/snapshot$/.test(path)) return ['POST'];
+  if (path === '/logout' || TAKE_SNAPSHOT.test(path)) return ['POST'];
   return undefined;
 }
 
@@ -282,8 +287,8 @@ class StatusPage {
       return send(res, 401, HTML, messagePage('Not logged in', 'Log in first.'));
     }
     const viewer: Viewer = { user: session.user, role: session.role, csrf: session.csrf };
-    const snap = /^\/cameras\/([^/]+)\/snapshot$/.exec(path);
-    const shown = /^\/snapshots\/([A-Za-z0-9-]+)(\.jpg)?$/.exec(path);
+    const snap = TAKE_SNAPSHOT.exec(path);
+    const shown = SHOW_SNAPSHOT.exec(path);
     if (method === 'GET' && path === '/') return send(res, 200, HTML, overviewPage(await this.overviewInput(viewer)));
     if (method === 'GET' && path === '/overview') return send(res, 200, HTML, overview(await this.overviewInput(viewer)).html);
     if (method === 'GET' && shown) return this.showSnapshot(res, viewer, shown[1]!, !!shown[2]);
