@@ -4,12 +4,15 @@
  * Machines get ISO 8601 and numbers elsewhere; nothing here is parsed back.
  */
 
+/** The latest time a JavaScript Date holds (+275760-09-13), in ms: past it a time cannot be printed or compared as one. */
+export const MAX_TIME_MS = 8.64e15;
+
 /** `2026-11-23T08:00:00Z` (UTC, whole seconds), or "-" for nothing. */
 export function isoTime(ms: number | null | undefined): string {
   if (ms === null || ms === undefined) return '-';
   // a catalog may hold a time no Date can (a hold to 1e300 ms, accepted before commands bounded
   // times): printed as the number it is, never a RangeError that ends the listing
-  if (!(Math.abs(ms) <= 8.64e15)) return `${ms} (not a time)`;
+  if (!(Math.abs(ms) <= MAX_TIME_MS)) return `${ms} (not a time)`;
   return new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
 }
 

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { MAX_TIME_MS } from '../../common/human.js';
 import { Catalog, CATALOG_FILE } from '../../recorder/catalog/catalog.js';
 import { DEFAULT_CONFIG, UsageError } from '../args.js';
 
@@ -51,9 +52,6 @@ export function openCatalogForWriting(dataDir: string): Catalog {
   openCatalogReadOnly(dataDir).close();
   return Catalog.open(dataDir);
 }
-
-/** the latest time a JavaScript Date holds (+275760-09-13) */
-export const MAX_TIME_MS = 8.64e15;
 
 /** a date, or a date and time, with an optional offset (without one, a time is local, as Date.parse reads it) */
 const ISO_8601 = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/i;

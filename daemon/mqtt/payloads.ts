@@ -8,13 +8,14 @@
  * the meaning of a field bumps the major.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { MAX_TIME_MS } from '../../common/human.js';
 import { TAMPER_KINDS } from '../../watchdog/tamper-monitor.js';
 import type { CommandName } from './command-names.js';
 
 const Id = Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,62}$', description: 'a box or camera id' });
 // at most the latest time a JavaScript Date holds: a larger one was accepted into a hold that
 // `hold list` could then not print
-const Ms = Type.Integer({ minimum: 0, maximum: 8.64e15, description: 'milliseconds since the Unix epoch' });
+const Ms = Type.Integer({ minimum: 0, maximum: MAX_TIME_MS, description: 'milliseconds since the Unix epoch' });
 const NullableMs = Type.Union([Ms, Type.Null()]);
 const Num = Type.Number();
 const NullableNum = Type.Union([Type.Number(), Type.Null()]);
