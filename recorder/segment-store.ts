@@ -78,6 +78,12 @@ class KeptDir {
 /** How many segments are hashed, fsynced and moved at once (the libuv pool has 4 threads). */
 const PLACING_AT_ONCE = 3;
 
+/** A catalog write that may succeed later: the disk was full or failed, or the file was locked. */
+function retriable(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && /^SQLITE_(FULL|IOERR|BUSY|LOCKED)/.test(code);
+}
+
 /**
  * Moves closed segments from staging into the recordings tree and indexes them. The invariant
  * that start-up recovery relies on: a row is inserted only after its file and directories are
@@ -92,12 +98,6 @@ const PLACING_AT_ONCE = 3;
  * segments are placed one after the other, and rows are inserted in the order the segments were
  * committed, so the hash chain grows in one order.
  */
-/** A catalog write that may succeed later: the disk was full or failed, or the file was locked. */
-function retriable(err: unknown): boolean {
-  const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' && /^SQLITE_(FULL|IOERR|BUSY|LOCKED)/.test(code);
-}
-
 export class SegmentStore {
   private queue: Promise<unknown> = Promise.resolve();
   /** directories whose entry in their parent this process has fsynced */

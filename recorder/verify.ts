@@ -60,18 +60,6 @@ export interface VerifyOptions {
   files?: boolean;
 }
 
-/**
- * Proves the recordings are what was recorded, and their fate what the box did:
- * - every chain (segments, ledger, audit log) walks from genesis: a row altered, inserted or
- *   removed breaks it;
- * - the view (gaps, holds, each segment's state) is what the ledger says, both ways, and every
- *   deletion was due by its own rule at its time;
- * - every live row's file exists and hashes to the catalogued sha256 (modified, missing), and no
- *   segment file exists that the catalog does not know (inserted); quarantined files are the
- *   ones recovery set aside, unchanged;
- * - the catalog extends every anchor given and every checkpoint it stored: neither truncated nor
- *   rewritten since.
- */
 /** SQLite's quick_check of the catalog file: each problem it names (at most 10), none when sound. */
 function catalogDamage(catalog: Catalog): VerifyFinding[] {
   let rows: string[];
@@ -83,6 +71,19 @@ function catalogDamage(catalog: Catalog): VerifyFinding[] {
   return rows.filter((r) => r !== 'ok').map((r) => ({ kind: 'catalog', detail: `the catalog file is damaged: ${r}` }));
 }
 
+/**
+ * Proves the recordings are what was recorded, and their fate what the box did:
+ * - every chain (segments, ledger, audit log) walks from genesis: a row altered, inserted or
+ *   removed breaks it;
+ * - the view (gaps, holds, each segment's state) is what the ledger says, both ways, and every
+ *   deletion was due by its own rule at its time;
+ * - every live row's file exists and hashes to the catalogued sha256 (modified, missing), and no
+ *   segment file exists that the catalog does not know (inserted); quarantined files are the
+ *   ones recovery set aside, unchanged;
+ * - the catalog extends every anchor given and every checkpoint it stored: neither truncated nor
+ *   rewritten since;
+ * - the catalog file itself passes SQLite's quick_check (a damaged page no chain covers).
+ */
 export async function verifyRecordings(dataDir: string, catalog: Catalog, opts: VerifyOptions = {}): Promise<VerifyReport> {
   // the chains prove the rows they walk; a damaged page elsewhere (the events, an index) is in
   // none of them, and the daemon and `status` fail on it: it was reported OK
