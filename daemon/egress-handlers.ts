@@ -12,11 +12,12 @@ import type { StillWriter } from '../watchdog/tamper-monitor.js';
 import type { StillHeader } from './commands/still.js';
 import type { Daemon } from './daemon.js';
 import { writeEvidenceBundle } from '../evidence/write-bundle.js';
+import { exportsDir } from '../evidence/exports-dir.js';
 import type { EgressHandlers } from './mqtt/commands.js';
 
 /** Request ids come from outside: only a safe slice of one goes into a file name. */
 export function exportPath(dataDir: string, kind: string, requestId: string, ext: string): string {
-  const dir = join(dataDir, 'exports');
+  const dir = exportsDir(dataDir);
   mkdirSync(dir, { recursive: true });
   const safeId = requestId.replace(/[^A-Za-z0-9_-]/g, '').slice(0, 48) || 'request';
   return join(dir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${kind}-${safeId}.${ext}`);

@@ -35,8 +35,13 @@ export interface ExportEntry {
   manifest: string | null;
 }
 
+/** `<data>/exports`: where the box writes exports, snapshots and bundles of its own. */
+export function exportsDir(dataDir: string): string {
+  return join(dataDir, EXPORTS_DIR);
+}
+
 export function listExports(dataDir: string): ExportEntry[] {
-  const dir = join(dataDir, EXPORTS_DIR);
+  const dir = exportsDir(dataDir);
   let names: string[];
   try { names = readdirSync(dir); } catch { return []; }
   const out: ExportEntry[] = [];

@@ -5,7 +5,7 @@ import { loadConfig } from '../../config/load.js';
 import type { Config } from '../../config/schema.js';
 import { Catalog } from '../../recorder/catalog/catalog.js';
 import { EgressRequestError, type EgressContext, type EgressResult } from '../../redaction/egress.js';
-import { EXPORTS_DIR } from '../../evidence/exports-dir.js';
+import { exportsDir } from '../../evidence/exports-dir.js';
 import { DEFAULT_CONFIG, EXIT, outInExistingDir, UsageError } from '../args.js';
 
 /** The options every egress command takes besides its own. */
@@ -53,7 +53,7 @@ export function requesterDefault(): string {
 export async function runEgress(values: { config?: string; data?: string; json?: boolean }, go: (ctx: EgressContext) => Promise<EgressResult>, filesAlone = false, out?: [option: string, path: string]): Promise<number> {
   const { config, dataDir } = egressTarget(values, filesAlone);
   // a clip a person takes away (`export`); a file redacted on a laptop may make its folder
-  if (out) outInExistingDir(out[0], out[1], join(dataDir, EXPORTS_DIR));
+  if (out) outInExistingDir(out[0], out[1], exportsDir(dataDir));
   const catalog = Catalog.open(dataDir);
   // SIGTERM or Ctrl-C: the job kills its decoder and encoder and removes its partial file
   const cancel = new AbortController();

@@ -1,5 +1,4 @@
-import { join } from 'node:path';
-import { EXPORTS_DIR } from '../../evidence/exports-dir.js';
+import { exportsDir } from '../../evidence/exports-dir.js';
 import { writeEvidenceBundle, EvidenceRequestError } from '../../evidence/write-bundle.js';
 import { parseOfficer } from '../../evidence/bundle-format.js';
 import { EXIT, outInExistingDir, parseCommand, UsageError } from '../args.js';
@@ -39,7 +38,7 @@ export async function run(argv: string[]): Promise<number> {
   const fromMs = parseTime('from', v.from)!, toMs = parseTime('to', v.to)!;
   if (fromMs >= toMs) throw new UsageError('--from must be before --to');
   const dataDir = await dataDirFrom(v);
-  outInExistingDir('--out', v.out!, join(dataDir, EXPORTS_DIR));
+  outInExistingDir('--out', v.out!, exportsDir(dataDir));
   const catalog = openCatalogForWriting(dataDir); // a clear error when there is no catalog; never a new one
   try {
     const r = await writeEvidenceBundle(catalog, dataDir, {
