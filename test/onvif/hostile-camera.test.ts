@@ -104,6 +104,12 @@ t.test('a flood of WS-Discovery answers: at most 64 devices are asked, and disco
   t.equal(asked, 64, 'exactly 64 devices listed (and asked), not 300');
 });
 
+t.test('one address is asked once, however many endpoint names answer for it', async (t) => {
+  const names = await hostileDiscovery(t, (id) => Array.from({ length: 5 }, (_, i) => probeMatch(id, `urn:uuid:alias-${i}`, 'http://127.0.0.1:1/onvif')));
+  const out = await runCli(['discover', '--target', names, '--timeout', '2'], { timeoutMs: 30000 });
+  t.equal(out.stdout.split('\n').filter((l) => /^127\.0\.0\.1:1 /.test(l)).length, 1, `one row for the address: ${out.stdout}`);
+});
+
 t.test('a camera that trickles its answer a byte at a time is given up on within the timeout', async (t) => {
   const slow = await hostileHttp(t, (res) => {
     res.writeHead(200, { 'Content-Type': 'application/soap+xml' });
