@@ -1,7 +1,7 @@
 import type { BackendExit } from '../recorder/backends/backend.js';
 
 export type GapCause =
-  | 'camera_unreachable' | 'stalled' | 'recorder_crashed' | 'disk_full' | 'disk_unwritable'
+  | 'camera_unreachable' | 'stalled' | 'recorder_crashed' | 'stream_unusable' | 'disk_full' | 'disk_unwritable'
   | 'daemon_down' | 'daemon_stopped' | 'clock_jump';
 
 /**
@@ -16,6 +16,9 @@ export function classifyExit(exit: BackendExit, run: { hadMedia: boolean; msSinc
   // ffmpeg 5.1 may die of SIGSEGV on ENOSPC without saying so: the disk itself is asked too
   if (run.diskFull || /No space left|ENOSPC/i.test(r)) return 'disk_full';
   if (/Read-only file system|EROFS|Input\/output error|EIO|Permission denied|EACCES/i.test(r)) return 'disk_unwritable';
+  // the camera answers but sends nothing the box can record: its settings are the fix, not the
+  // network or the recorder (read as a crash before, which sent an installer to the wrong place)
+  if (/stream has no video|not currently supported in container|codec not currently supported/i.test(r)) return 'stream_unusable';
   if (/refused|unreachable|No route|Unauthorized|401|404|Not Found|resolve/i.test(r)) return 'camera_unreachable';
   if (run.hadMedia && (/timed? ?out/i.test(r) || run.msSinceMedia >= run.stallMs * 0.8)) return 'stalled';
   if (exit.code === 0 || /timed? ?out|closed the stream|EOS|Connection|Could not (open|connect)/i.test(r)) return 'camera_unreachable';

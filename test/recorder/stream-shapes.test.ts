@@ -90,4 +90,5 @@ t.test('an audio-only camera: marked down with a reason a person can act on, and
   const { daemon } = await record(t, dir, url, (d) => d.countLog(reason) >= 2, 'two attempts, each with the reason');
   t.equal(daemon.countLog(segmentIndexed('cam')), 0, 'nothing recorded');
   t.match(daemon.output, /"state":"down"/, 'the camera is down');
+  t.match(daemon.output, /"cause":"stream_unusable"/, 'the gap\'s cause points at the camera\'s settings, not a crash');
 });

@@ -16,6 +16,8 @@ t.test('what ffmpeg and GStreamer say on the way out maps to a cause', async (t)
     ['full disk', exit('ffmpeg exited with status 1: Error writing trailer: No space left on device'), live, 'disk_full'],
     ['read-only disk', exit('ffmpeg exited with status 1: Read-only file system'), live, 'disk_unwritable'],
     ['a crash on a full disk is the disk', exit('ffmpeg was killed by SIGSEGV', null), { ...live, diskFull: true }, 'disk_full'],
+    ['an audio-only stream: the camera\'s settings', exit('ffmpeg exited with status 1: the camera\'s stream has no video (audio only?); set the camera, or pick a profile, that sends video'), never, 'stream_unusable'],
+    ['a codec the segment format cannot hold', exit('ffmpeg exited with status 1: Could not write header for output file #0 (incorrect codec parameters ?): codec not currently supported in container'), live, 'stream_unusable'],
     ['killed by a signal nobody sent', { ...exit('ffmpeg was killed by SIGSEGV', null), signal: 'SIGSEGV' }, live, 'recorder_crashed'],
   ];
   for (const [what, e, run, cause] of cases) t.equal(classifyExit(e, run), cause, what);
