@@ -86,6 +86,15 @@ export function printable(text: string): string {
   return out;
 }
 
+/**
+ * JSON for a terminal: JSON.stringify escapes C0 controls but leaves DEL and the C1 controls
+ * (U+0080-U+009F, CSI among them) raw, which a terminal may act on. Written as \u escapes, the
+ * text parses back to the same value.
+ */
+export function terminalJson(value: unknown, indent?: number): string {
+  return JSON.stringify(value, null, indent).replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 /** A C0 control character, DEL or a C1 control character (U+0080-U+009F: CSI among them). */
 export function isControl(c: string): boolean {
   const n = c.charCodeAt(0);

@@ -7,7 +7,7 @@
  */
 import { resolve } from 'node:path';
 import { readSecret } from '../../config/load.js';
-import { printable } from '../../common/human.js';
+import { printable, terminalJson } from '../../common/human.js';
 import { clockDrifts, discover, inspectCamera, MAX_DISCOVERED, streamUriProblem, type OnvifCameraInfo } from '../../recorder/sources/onvif.js';
 import { EXIT, parseCommand, parseNumber, UsageError } from '../args.js';
 
@@ -87,7 +87,7 @@ export async function run(argv: string[]): Promise<number> {
     return EXIT.failure;
   }
   for (const f of found) if (f.error) process.stderr.write(`edge-nvr discover: ${printable(f.error)}\n`);
-  if (v.json) process.stdout.write(JSON.stringify(found, null, 2) + '\n');
+  if (v.json) process.stdout.write(terminalJson(found, 2) + '\n');
   else if (v.yaml) {
     const seg = v['segment-seconds'] === undefined ? undefined : Number(v['segment-seconds']);
     if (seg !== undefined && !(Number.isInteger(seg) && seg > 0)) throw new UsageError(`--segment-seconds: expected whole seconds, got "${v['segment-seconds']}"`);

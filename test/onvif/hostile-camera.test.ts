@@ -20,8 +20,8 @@ import { configHead, startOnvifCamera } from '../support/onvif.js';
 
 const USER = 'installer';
 const PASSWORD = 'onvif-Hostile-never-printed';
-/** clears the screen, paints red, sets the window title, then starts a line that reads like ours */
-const EVIL = '\x1b[2J\x1b[31mPWNED\x1b]0;title\x07\n  - id: injected\n    source: {type: rtsp, url: "rtsp://10.6.6.6/x"}';
+/** clears the screen, paints red, sets the window title, sends a one-byte CSI (C1), then starts a line that reads like ours */
+const EVIL = '\x1b[2J\x1b[31mPWNED\x1b]0;title\x07\u009b2J\n  - id: injected\n    source: {type: rtsp, url: "rtsp://10.6.6.6/x"}';
 
 /** An HTTP "camera" whose every answer is `answer(res)`; counts the requests. */
 async function hostileHttp(t: { teardown(fn: () => unknown): void }, answer: (res: ServerResponse) => void) {
@@ -61,11 +61,18 @@ t.test('a camera naming itself with escape sequences and newlines: discover prin
   const passwordFile = join(dir, 'onvif.secret');
   writeFileSync(passwordFile, PASSWORD + '\n', { mode: 0o600 });
   const args = ['discover', '--target', `127.0.0.1:${cam.discoveryPort}`, '--host', cam.address, '--user', USER, '--password-file', passwordFile, '--timeout', '1'];
-  for (const mode of [[], ['--yaml']]) {
+  for (const mode of [[], ['--yaml'], ['--json']]) {
     const out = await runCli([...args, ...mode]);
     t.equal(out.code, 0, `discover ${mode.join(' ')} exits 0: ${out.stderr}`);
     t.match(out.stdout, /PWNED/, 'the camera is listed');
     t.same(controls(out.stdout + out.stderr), [], 'no control character of the camera\'s reaches the terminal');
+    if (mode[0] === '--json') {
+      // JSON keeps the device's text exact for a program, escaped (\u001b, \u009b) for a terminal
+      const found = JSON.parse(out.stdout) as Array<{ info?: { model?: string } }>;
+      t.equal(found[0]?.info?.model, EVIL, 'the model name parses back exactly as the camera sent it');
+      t.notMatch(out.stdout, PASSWORD, 'the password is never printed');
+      continue;
+    }
     t.match(out.stdout, '\\x1b[2J\\x1b[31mPWNED', 'its escape sequences are shown, harmless');
     t.notMatch(out.stdout, /^\s*- id: injected/m, 'its newline starts no line of its own');
     t.notMatch(out.stdout + out.stderr, PASSWORD, 'the password is never printed');
