@@ -1,4 +1,5 @@
 import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { effectiveRetention, loadConfig, readSecret } from '../config/load.js';
@@ -96,6 +97,22 @@ const RESTART_ONLY: Array<{ setting: string; why: string; needed: (changed: stri
 ];
 
 /**
+ * The data dir, made when missing. Node's own "EEXIST: file already exists, mkdir" (storage.path
+ * names a file) or "EACCES" says nothing of which setting to change: the error names it.
+ */
+function makeDataDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'EEXIST' || code === 'ENOTDIR' ? `${dir} or a folder above it is a file, not a folder`
+      : code === 'EACCES' || code === 'EPERM' ? `this user (${userInfo().username}) may not create ${dir}`
+        : `${dir} cannot be created (${(err as Error).message})`;
+    throw new Error(`storage.path: ${why}; set storage.path to a folder the service user can write (install -d -o edge-nvr DIR), then run edge-nvr check`);
+  }
+}
+
+/**
  * The running box: wires config, catalog, recorders and test cameras together and owns their
  * lifecycle. It computes nothing itself.
  */
@@ -159,7 +176,7 @@ export class Daemon {
 
   async start(): Promise<void> {
     // before anything is read or written: a second daemon on this data dir stops here
-    mkdirSync(this.dataDir, { recursive: true });
+    makeDataDir(this.dataDir);
     this.lock = InstanceLock.acquire(this.dataDir);
     const catalog = Catalog.open(this.dataDir);
     this.catalog = catalog;

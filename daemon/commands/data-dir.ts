@@ -15,6 +15,11 @@ export const dataDirOptions = {
  * only when a config file is read.
  */
 export async function dataDirFrom(values: { config?: string; data?: string }): Promise<string> {
+  // these commands read nothing from a config but its storage.path: with both, one would be
+  // ignored without a word (an operator checking a copy of the data could be shown the live one)
+  if (values.data !== undefined && values.config !== undefined) {
+    throw new UsageError(`--config and --data are both given: give one (--data names the data dir; --config reads its storage.path)`);
+  }
   if (values.data !== undefined) return resolve(values.data);
   const { loadConfig } = await import('../../config/load.js');
   return resolve(loadConfig(values.config ?? DEFAULT_CONFIG).storage.path);

@@ -189,3 +189,31 @@ t.test('what is handed over goes only into a folder that exists: a drive not mou
   t.notMatch(own.stderr, 'does not exist (a drive not mounted?)', own.stderr);
   t.match(own.stderr, 'unknown camera "gate"');
 });
+
+t.test('--config and --data together are refused for a command that reads only the data dir: one of them was ignored without a word', async (t) => {
+  const dir = t.testdir();
+  const data = dataDir(dir);
+  const config = join(dir, 'c.yaml');
+  writeFileSync(config, `box: { id: b1 }\nstorage: { path: ${join(dir, 'live')} }\ncameras: [{ id: c1, source: { type: test } }]\n`);
+  for (const argv of [['hold', 'list'], ['recordings', '--camera', 'c1'], ['verify'], ['audit']]) {
+    const r = await runCli([...argv, '--config', config, '--data', data]);
+    t.equal(r.code, 2, `${argv[0]}: exit 2`);
+    t.match(r.stderr, '--config and --data are both given: give one', `${argv[0]} says which to drop`);
+  }
+  t.throws(() => statSync(join(dir, 'live')), 'the config\'s data dir was not touched');
+});
+
+t.test('storage.path naming a file: run fails naming the setting and the fix (it printed Node\'s "EEXIST: file already exists, mkdir")', async (t) => {
+  const dir = t.testdir();
+  const file = join(dir, 'notadir');
+  writeFileSync(file, 'a file\n');
+  for (const path of [file, join(file, 'data')]) {
+    const config = join(dir, 'c.yaml');
+    writeFileSync(config, `box: { id: b1 }\nstorage: { path: ${path} }\ncameras: [{ id: c1, source: { type: test } }]\n`);
+    const r = await runCli(['run', '--config', config]);
+    t.equal(r.code, 1, `${path}: exit 1`);
+    t.match(r.stdout + r.stderr, `storage.path: ${path} or a folder above it is a file, not a folder`, 'the setting and what is wrong with it');
+    t.match(r.stdout + r.stderr, 'run edge-nvr check', 'and what to do next');
+    t.equal(readFileSync(file, 'utf8'), 'a file\n', 'the file is left as it was');
+  }
+});
