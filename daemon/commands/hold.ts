@@ -27,7 +27,8 @@ export async function run(argv: string[]): Promise<number> {
   const v = args.values;
   const [action, id] = args.positionals;
   // a mistyped action is answered as such, before the config (maybe not at its default path) is read
-  if (action !== undefined && !['add', 'release', 'list'].includes(action)) throw new UsageError(`unknown action "${action}"; expected add, list or release`);
+  const unknownAction = () => new UsageError(`unknown action "${action}"; expected add, list or release`);
+  if (action !== undefined && !['add', 'release', 'list'].includes(action)) throw unknownAction();
   const dataDir = await dataDirFrom(v);
   switch (action) {
     case 'add': {
@@ -77,6 +78,6 @@ export async function run(argv: string[]): Promise<number> {
       }
     }
     default:
-      throw new UsageError(`unknown action "${action}"; expected add, list or release`);
+      throw unknownAction();
   }
 }
