@@ -58,6 +58,8 @@ interface Options {
   memoryProbe: boolean;
   /** load bench/work-probe into the daemons: statements, file calls, log lines and events per segment */
   workProbe: boolean;
+  /** false: every camera's tamper.enabled is false, to measure recording without view watching */
+  viewWatching: boolean;
 }
 
 const USAGE = `usage: node dist/bench/record.js [options]
@@ -78,7 +80,8 @@ const USAGE = `usage: node dist/bench/record.js [options]
   --memory-probe       sample the daemon's memory from inside (process.memoryUsage, RssAnon/RssFile, V8
                        heaps of the main and the analysis thread: bench/memory-probe.ts) and print it
   --work-probe         count the daemon's work per indexed segment (SQLite statements, file calls, log lines,
-                       events: bench/work-probe.ts) and print it`;
+                       events: bench/work-probe.ts) and print it
+  --view-watching on   off: every camera's tamper.enabled false (recording alone, what view watching costs)`;
 
 function parseOptions(argv: string[]): Options {
   const { values } = parseArgs({
@@ -102,6 +105,7 @@ function parseOptions(argv: string[]): Options {
       'baseline-cli': { type: 'string' },
       'memory-probe': { type: 'boolean', default: false },
       'work-probe': { type: 'boolean', default: false },
+      'view-watching': { type: 'string', default: 'on' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -121,6 +125,10 @@ function parseOptions(argv: string[]): Options {
   const unknown = backends.filter((b) => !BACKENDS.includes(b as BackendName));
   if (unknown.length || !['clip', 'live'].includes(values.source)) {
     console.error(`${unknown.length ? `--backends: expected ${BACKENDS.join(' or ')}, got "${unknown.join(',')}"` : `--source: expected clip or live, got "${values.source}"`}\n${USAGE}`);
+    process.exit(2);
+  }
+  if (!['on', 'off'].includes(values['view-watching'])) {
+    console.error(`--view-watching: expected on or off, got "${values['view-watching']}"\n${USAGE}`);
     process.exit(2);
   }
   return {
@@ -143,6 +151,7 @@ function parseOptions(argv: string[]): Options {
     baselineCli: values['baseline-cli'],
     memoryProbe: values['memory-probe'],
     workProbe: values['work-probe'],
+    viewWatching: values['view-watching'] === 'on',
   };
 }
 
@@ -449,6 +458,7 @@ function daemonConfig(dir: string, urls: string[], mounts: string[], backend: Ba
       `  - id: ${mounts[i]}`,
       '    source:', '      type: rtsp', `      url: ${url}`,
       '    record:', `      backend: ${backend}`, `      segment_seconds: ${o.segmentSeconds}`, `      timeout_seconds: ${o.timeoutSeconds}`,
+      ...(o.viewWatching ? [] : ['    tamper:', '      enabled: false', '      reason: "bench: recording alone, without view watching"']),
     ]),
   ];
   const path = join(dir, 'config.yaml');
@@ -827,7 +837,7 @@ async function main(): Promise<void> {
   }
   const inputs = { ...o, json: undefined, keep: undefined, nodeArgs: o.nodeArgs.length ? o.nodeArgs : undefined };
   const what = o.source === 'clip' ? `footage encoded once (${o.clip ?? 'a pattern'})` : 'a pattern encoded per camera';
-  console.log(`\nbench/record ${started.toISOString()}: ${o.seconds} s per run, simulator ${what}, ${o.width}x${o.height} @ ${o.fps} fps, ${o.bitrate} kbit/s, gop ${o.gop}, segments of ${o.segmentSeconds} s\n`);
+  console.log(`\nbench/record ${started.toISOString()}: ${o.seconds} s per run, simulator ${what}, ${o.width}x${o.height} @ ${o.fps} fps, ${o.bitrate} kbit/s, gop ${o.gop}, segments of ${o.segmentSeconds} s${o.viewWatching ? '' : ', view watching off'}\n`);
   console.log(table(rows));
   console.log('');
   console.log(detailTable(rows));
