@@ -75,15 +75,19 @@ export function describeEvent(type: string, data: Record<string, unknown>): stri
   }
 }
 
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROLS = /[\u0000-\u001f\u007f-\u009f]/g;
+// eslint-disable-next-line no-control-regex -- as above, the newline left as it is
+const CONTROLS_BUT_NEWLINE = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/g;
+const hexEscape = (c: string) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`;
+
 /**
  * Text from outside the box (a camera's model name, a SOAP fault's reason) as one visible line:
  * control characters (C0, DEL, C1) become `\xNN`, so that nothing a device sends can move the
  * cursor, recolour or clear a terminal, or start a line of its own that reads like ours.
  */
 export function printable(text: string): string {
-  let out = '';
-  for (const c of text) out += isControl(c) ? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}` : c;
-  return out;
+  return text.replace(CONTROLS, hexEscape);
 }
 
 /**
@@ -93,6 +97,16 @@ export function printable(text: string): string {
  */
 export function terminalJson(value: unknown, indent?: number): string {
   return JSON.stringify(value, null, indent).replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/**
+ * A command's output for a terminal: every control character but the newline escaped as by
+ * `printable`, so that what the box holds from outside (a camera's name in an event, a broker
+ * client's reason in the audit log, a path) cannot move the cursor, recolour or retitle the
+ * terminal, or overwrite a line with a carriage return.
+ */
+export function terminalText(text: string): string {
+  return text.replace(CONTROLS_BUT_NEWLINE, hexEscape);
 }
 
 /** A C0 control character, DEL or a C1 control character (U+0080-U+009F: CSI among them). */

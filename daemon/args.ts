@@ -1,6 +1,7 @@
 import { statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { terminalText } from '../common/human.js';
 
 /** Bad usage or bad config: the CLI prints the message and exits 2. */
 export class UsageError extends Error {
@@ -8,6 +9,20 @@ export class UsageError extends Error {
 }
 
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+
+/**
+ * A command's output: stdout, with every control character but the newline escaped
+ * (terminalText). Names, reasons and paths in it may come from a camera, a broker client or
+ * a file name; printed raw, their escape sequences would act on the operator's terminal.
+ */
+export function print(text: string): void {
+  process.stdout.write(terminalText(text));
+}
+
+/** The same for what a command says on stderr. */
+export function printError(text: string): void {
+  process.stderr.write(terminalText(text));
+}
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** `edge-nvr <command>`: each command lives in daemon/commands/<name>.ts and returns an exit code. */
 import { EXIT, UsageError } from './args.js';
+import { terminalText } from '../common/human.js';
 import { ConfigError } from '../config/errors.js';
 
 
@@ -63,14 +64,15 @@ async function main(argv: string[]): Promise<number> {
     return await (await command.load())(rest);
   } catch (err) {
     if (err instanceof ConfigError) {
-      process.stderr.write(err.issues.map((i) => `${err.source}: ${i}`).join('\n') + '\n');
+      process.stderr.write(terminalText(err.issues.map((i) => `${err.source}: ${i}`).join('\n')) + '\n');
       return EXIT.usage;
     }
     if (err instanceof UsageError) {
-      process.stderr.write(`edge-nvr ${name}: ${err.message}\n`);
+      process.stderr.write(terminalText(`edge-nvr ${name}: ${err.message}`) + '\n');
       return EXIT.usage;
     }
-    process.stderr.write(`edge-nvr ${name}: ${(err as Error).message}\n`);
+    // a failure's message may quote a camera, a file or a server: escaped like every output
+    process.stderr.write(terminalText(`edge-nvr ${name}: ${(err as Error).message}`) + '\n');
     return EXIT.failure;
   }
 }

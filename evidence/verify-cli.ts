@@ -8,6 +8,7 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { terminalJson, terminalText } from '../common/human.js';
 import { clerkReport } from './clerk-report.js';
 import { verifyEvidenceBundle } from './verify-bundle.js';
 
@@ -35,7 +36,7 @@ export async function verifyEvidenceMain(argv: string[], out: (s: string) => voi
     anchorsText = v.anchors ? read('anchors', v.anchors) : undefined;
   } catch (e) { err(`${(e as Error).message}\n`); return 2; }
   const report = await verifyEvidenceBundle(resolve(parsed.positionals[0]!), { keyPem, anchorsText });
-  out(v.json ? JSON.stringify(report, null, 2) + '\n' : clerkReport(report));
+  out(v.json ? terminalJson(report, 2) + '\n' : clerkReport(report));
   return report.ok ? 0 : 1;
 }
 
@@ -43,5 +44,5 @@ const runDirectly = (() => {
   try { return process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url); } catch { return false; }
 })();
 if (runDirectly) {
-  process.exitCode = await verifyEvidenceMain(process.argv.slice(2), (s) => process.stdout.write(s), (s) => process.stderr.write(s));
+  process.exitCode = await verifyEvidenceMain(process.argv.slice(2), (s) => process.stdout.write(terminalText(s)), (s) => process.stderr.write(terminalText(s)));
 }

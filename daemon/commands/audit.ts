@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { auditEntries, verifyAudit } from '../../recorder/catalog/audit-log.js';
 import { CATALOG_FILE } from '../../recorder/catalog/catalog.js';
 import { verifyManifest } from '../../redaction/manifest.js';
-import { isoTime } from '../../common/human.js';
-import { EXIT, parseCommand, parseNumber } from '../args.js';
+import { isoTime, terminalJson } from '../../common/human.js';
+import { EXIT, parseCommand, parseNumber, print } from '../args.js';
 import { dataDirFrom, dataDirOptions, openCatalogReadOnly, parseTime } from './data-dir.js';
 
 export const spec = {
@@ -34,8 +34,8 @@ export async function run(argv: string[]): Promise<number> {
     let dataDir: string | undefined;
     try { dataDir = await dataDirFrom(v); } catch { dataDir = undefined; }
     const r = await verifyManifest(v.manifest, dataDir && existsSync(join(dataDir, CATALOG_FILE)) ? dataDir : undefined);
-    if (v.json) process.stdout.write(JSON.stringify({ ok: r.ok, problems: r.problems, export_id: r.manifest?.export_id, output: r.manifest?.output }) + '\n');
-    else process.stdout.write(r.ok ? `manifest OK: signature valid, ${r.manifest!.output.file} matches sha256 ${r.manifest!.output.sha256}\n` : `manifest FAILED:\n${r.problems.map((p) => `  ${p}`).join('\n')}\n`);
+    if (v.json) print(terminalJson({ ok: r.ok, problems: r.problems, export_id: r.manifest?.export_id, output: r.manifest?.output }) + '\n');
+    else print(r.ok ? `manifest OK: signature valid, ${r.manifest!.output.file} matches sha256 ${r.manifest!.output.sha256}\n` : `manifest FAILED:\n${r.problems.map((p) => `  ${p}`).join('\n')}\n`);
     return r.ok ? EXIT.ok : EXIT.failure;
   }
   const catalog = openCatalogReadOnly(await dataDirFrom(v));
@@ -46,10 +46,10 @@ export async function run(argv: string[]): Promise<number> {
     if (v.json) {
       const { at: _at, ...chain } = check;
       void _at;
-      process.stdout.write(JSON.stringify({ chain, entries: rows.map((r) => ({ ...r, at: isoTime(r.at_ms), details: JSON.parse(r.details) as unknown })) }, null, 2) + '\n');
+      print(terminalJson({ chain, entries: rows.map((r) => ({ ...r, at: isoTime(r.at_ms), details: JSON.parse(r.details) as unknown })) }, 2) + '\n');
     } else {
       const lines = rows.map((r) => `#${r.id}  ${isoTime(r.at_ms)}  ${r.action.padEnd(14)} who=${r.actor}  why=${JSON.stringify(r.reason ?? '')}  to=${r.destination ?? ''}${r.camera ? `  camera=${r.camera} ${isoTime(r.from_ms)}..${isoTime(r.to_ms)}` : ''}`);
-      process.stdout.write([rows.length ? 'audit log, newest first:' : 'the audit log is empty', ...lines,
+      print([rows.length ? 'audit log, newest first:' : 'the audit log is empty', ...lines,
         check.ok ? `chain OK: ${check.entries} entries, head ${check.head}` : `chain BROKEN:\n${check.problems.map((p) => `  ${p.detail}`).join('\n')}`].join('\n') + '\n');
     }
     return v.verify && !check.ok ? EXIT.failure : EXIT.ok;

@@ -25,11 +25,12 @@ import { switchedOff } from '../../redaction/policy-record.js';
 import { secretFileIssues } from '../../config/secret-files.js';
 import { readClockSync } from '../../watchdog/system-health.js';
 import { probeStream } from './probe.js';
-import { DEFAULT_CONFIG, EXIT, parseCommand, type CommandSpec } from '../args.js';
+import { DEFAULT_CONFIG, EXIT, parseCommand, type CommandSpec, print } from '../args.js';
 import { ConfigError } from '../../config/errors.js';
 import { loadConfig } from '../../config/load.js';
 import type { Config } from '../../config/schema.js';
 import { UsersFile, usersFilePath } from '../../web/users.js';
+import { terminalJson } from '../../common/human.js';
 
 export interface CheckResult {
   name: string;
@@ -78,12 +79,12 @@ export async function run(argv: string[]): Promise<number> {
     // Without --json the CLI prints each issue as `<file>: <issue>` and exits 2.
     if (!(json && err instanceof ConfigError)) throw err;
     const failed: CheckResult = { name: 'config', ok: false, detail: `${configPath}: ${plural(err.issues.length, 'issue')}`, issues: err.issues };
-    process.stdout.write(JSON.stringify([failed], null, 2) + '\n');
+    print(terminalJson([failed], 2) + '\n');
     return EXIT.usage;
   }
 
   const results = [configCheck(config, configPath), ...(await runAll({ config, configPath }))];
-  process.stdout.write(json ? JSON.stringify(results, null, 2) + '\n' : formatResults(results));
+  print(json ? terminalJson(results, 2) + '\n' : formatResults(results));
   return results.every((r) => r.ok) ? EXIT.ok : EXIT.failure;
 }
 

@@ -8,7 +8,7 @@
 import { Catalog } from '../../recorder/catalog/catalog.js';
 import { CHAINS, parseCheckpoint, takeCheckpoint } from '../../recorder/catalog/checkpoint.js';
 import { isoTime } from '../../common/human.js';
-import { EXIT, parseCommand } from '../args.js';
+import { EXIT, parseCommand, print, printError } from '../args.js';
 import { cliActor } from '../audit-trail.js';
 import { BOX_ID_META } from '../catalog-meta.js';
 import { dataDirFrom, dataDirOptions, openCatalogReadOnly } from './data-dir.js';
@@ -35,7 +35,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     const box = catalog.getMeta(BOX_ID_META) ?? 'unconfigured';
     const taken = takeCheckpoint(catalog, dataDir, box, 'cli', cliActor());
-    process.stdout.write(taken.line + '\n');
+    print(taken.line + '\n');
     return EXIT.ok;
   } catch (err) {
     catalog.close();
@@ -50,14 +50,14 @@ function printStored(dataDir: string, why: string): number {
   try {
     const newest = catalog.newestCheckpoint();
     if (!newest) {
-      process.stderr.write(`edge-nvr checkpoint: ${why}, and no checkpoint is stored yet\n`);
+      printError(`edge-nvr checkpoint: ${why}, and no checkpoint is stored yet\n`);
       return EXIT.failure;
     }
     const heads = catalog.chainHeads();
     const c = parseCheckpoint(newest.payload);
     const behind = CHAINS.filter((n) => c.chains[n].length !== heads[n].length || c.chains[n].head !== heads[n].head);
-    if (behind.length) process.stderr.write(`edge-nvr checkpoint: ${why}; printing the newest stored one (${isoTime(c.at_ms)}), which the ${behind.join(', ')} chain(s) moved past\n`);
-    process.stdout.write(newest.payload + '\n');
+    if (behind.length) printError(`edge-nvr checkpoint: ${why}; printing the newest stored one (${isoTime(c.at_ms)}), which the ${behind.join(', ')} chain(s) moved past\n`);
+    print(newest.payload + '\n');
     return EXIT.ok;
   } finally {
     catalog.close();

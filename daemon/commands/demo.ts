@@ -5,7 +5,7 @@ import { join, relative, resolve } from 'node:path';
 import { loadConfig } from '../../config/load.js';
 import { parseListen } from '../../config/listen.js';
 import { hashPassword, UsersFile, usersFilePath } from '../../web/users.js';
-import { parseCommand } from '../args.js';
+import { parseCommand, print } from '../args.js';
 import { createLogger } from '../log.js';
 import { runDaemon } from '../lifecycle.js';
 import { packageRoot } from '../package-root.js';
@@ -42,7 +42,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     return await runDaemon(config, log, {
       durationS: parseDuration(args.values.duration),
-      onReady: () => process.stdout.write(nextSteps(dataDir, broker?.url, http.listen!, http.metrics_listen!, passwordFile)),
+      onReady: () => print(nextSteps(dataDir, broker?.url, http.listen!, http.metrics_listen!, passwordFile)),
     });
   } finally {
     await broker?.close();

@@ -9,7 +9,7 @@ import { resolve } from 'node:path';
 import { readSecret } from '../../config/load.js';
 import { printable, terminalJson } from '../../common/human.js';
 import { clockDrifts, discover, inspectCamera, MAX_DISCOVERED, streamUriProblem, type OnvifCameraInfo } from '../../recorder/sources/onvif.js';
-import { EXIT, parseCommand, parseNumber, UsageError } from '../args.js';
+import { EXIT, parseCommand, parseNumber, UsageError, print, printError } from '../args.js';
 
 const spec = {
   name: 'discover',
@@ -55,7 +55,7 @@ export async function run(argv: string[]): Promise<number> {
   const discoveries = await Promise.all(targets.map((target) => discover({ timeoutMs: timeoutS * 1000, iface: v.interface, target })));
   const ignored = discoveries.reduce((n, d) => n + d.ignored, 0);
   if (ignored) {
-    process.stderr.write(`edge-nvr discover: more than ${MAX_DISCOVERED} devices answered; ${ignored} further answers ignored `
+    printError(`edge-nvr discover: more than ${MAX_DISCOVERED} devices answered; ${ignored} further answers ignored `
       + '(a device flooding the network? probe one camera at a time with --target HOST:3702)\n');
   }
   const seen = new Set<string>();
@@ -83,17 +83,17 @@ export async function run(argv: string[]): Promise<number> {
   }));
   found.sort((a, b) => a.host.localeCompare(b.host, 'en', { numeric: true }));
   if (!found.length) {
-    process.stderr.write(`edge-nvr discover: no ONVIF camera answered within ${timeoutS} s${v.interface ? ` on ${v.interface}` : ''}\n`);
+    printError(`edge-nvr discover: no ONVIF camera answered within ${timeoutS} s${v.interface ? ` on ${v.interface}` : ''}\n`);
     return EXIT.failure;
   }
-  for (const f of found) if (f.error) process.stderr.write(`edge-nvr discover: ${printable(f.error)}\n`);
-  if (v.json) process.stdout.write(terminalJson(found, 2) + '\n');
+  for (const f of found) if (f.error) printError(`edge-nvr discover: ${printable(f.error)}\n`);
+  if (v.json) print(terminalJson(found, 2) + '\n');
   else if (v.yaml) {
     const seg = v['segment-seconds'] === undefined ? undefined : Number(v['segment-seconds']);
     if (seg !== undefined && !(Number.isInteger(seg) && seg > 0)) throw new UsageError(`--segment-seconds: expected whole seconds, got "${v['segment-seconds']}"`);
-    process.stdout.write(snippet(found, v.user, passwordFile, seg));
+    print(snippet(found, v.user, passwordFile, seg));
   }
-  else process.stdout.write(table(found));
+  else print(table(found));
   return EXIT.ok;
 }
 

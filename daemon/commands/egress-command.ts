@@ -6,7 +6,8 @@ import type { Config } from '../../config/schema.js';
 import { Catalog } from '../../recorder/catalog/catalog.js';
 import { EgressRequestError, type EgressContext, type EgressResult } from '../../redaction/egress.js';
 import { exportsDir } from '../../evidence/exports-dir.js';
-import { DEFAULT_CONFIG, EXIT, outInExistingDir, UsageError } from '../args.js';
+import { DEFAULT_CONFIG, EXIT, outInExistingDir, UsageError, print, printError } from '../args.js';
+import { terminalJson } from '../../common/human.js';
 
 /** The options every egress command takes besides its own. */
 export const egressOptions = {
@@ -28,7 +29,7 @@ export function egressTarget(values: { config?: string; data?: string }, filesAl
   if (values.data && !values.config) return { dataDir: resolve(values.data) };
   if (filesAlone && !values.config && !existsSync(DEFAULT_CONFIG)) {
     const dataDir = userDataDir();
-    process.stderr.write(`no config at ${DEFAULT_CONFIG}: default redaction settings; audit log and box key in ${dataDir} (--config or --data to choose)\n`);
+    printError(`no config at ${DEFAULT_CONFIG}: default redaction settings; audit log and box key in ${dataDir} (--config or --data to choose)\n`);
     return { dataDir };
   }
   const config = loadConfig(values.config ?? DEFAULT_CONFIG);
@@ -62,7 +63,7 @@ export async function runEgress(values: { config?: string; data?: string; json?:
   process.once('SIGINT', onSignal);
   try {
     const r = await go({ catalog, dataDir, config, signal: cancel.signal });
-    process.stdout.write(values.json ? JSON.stringify(r) + '\n'
+    print(values.json ? terminalJson(r) + '\n'
       : `${r.out}: ${r.frames} frame${r.frames === 1 ? '' : 's'}${r.blanked_frames ? `, ${r.blanked_frames} blanked (fail closed)` : ''}, manifest ${r.manifest}\n`);
     return EXIT.ok;
   } catch (err) {

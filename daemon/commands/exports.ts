@@ -1,6 +1,6 @@
 import { listExports } from '../../evidence/exports-dir.js';
-import { isoTime } from '../../common/human.js';
-import { EXIT, parseCommand } from '../args.js';
+import { isoTime, terminalJson } from '../../common/human.js';
+import { EXIT, parseCommand, print } from '../args.js';
 import { dataDirFrom, dataDirOptions, openCatalogReadOnly } from './data-dir.js';
 
 export const spec = {
@@ -19,16 +19,16 @@ export async function run(argv: string[]): Promise<number> {
   openCatalogReadOnly(dataDir).close(); // a mistyped --data is refused, not listed as "no exports"
   const entries = listExports(dataDir);
   if (args.values.json) {
-    process.stdout.write(JSON.stringify({ exports: entries }, null, 2) + '\n');
+    print(terminalJson({ exports: entries }, 2) + '\n');
     return EXIT.ok;
   }
   if (!entries.length) {
-    process.stdout.write('no exports on the box\n');
+    print('no exports on the box\n');
     return EXIT.ok;
   }
   for (const e of entries) {
     const range = e.from_ms !== null && e.to_ms !== null ? `${isoTime(e.from_ms)} .. ${isoTime(e.to_ms)}` : '';
-    process.stdout.write(`${e.state.padEnd(10)} ${e.kind.padEnd(9)} ${(e.camera ?? '-').padEnd(12)} ${isoTime(e.created_ms)}  ${String(e.bytes).padStart(10)} B  ${e.path}${range ? `  ${range}` : ''}\n`);
+    print(`${e.state.padEnd(10)} ${e.kind.padEnd(9)} ${(e.camera ?? '-').padEnd(12)} ${isoTime(e.created_ms)}  ${String(e.bytes).padStart(10)} B  ${e.path}${range ? `  ${range}` : ''}\n`);
   }
   return EXIT.ok;
 }

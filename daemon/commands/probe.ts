@@ -8,7 +8,8 @@ import { loadConfig, readSecret } from '../../config/load.js';
 import { scrubCredentials, splitCredentials, withCredentials } from '../../common/credentials.js';
 import { frameRate, probe, type Probe, type ProbedPacket } from '../../common/media-probe.js';
 import { relayUrl } from '../../recorder/sources/rtsp-relay.js';
-import { EXIT, parseCommand, parseNumber, UsageError } from '../args.js';
+import { EXIT, parseCommand, parseNumber, UsageError, print, printError } from '../args.js';
+import { terminalJson } from '../../common/human.js';
 
 const spec = {
   name: 'probe',
@@ -120,12 +121,12 @@ export async function run(argv: string[]): Promise<number> {
   try {
     p = await probeStream(url, seconds);
   } catch (err) {
-    process.stderr.write(`edge-nvr probe: ${(err as Error).message}\n`);
+    printError(`edge-nvr probe: ${(err as Error).message}\n`);
     return EXIT.failure;
   }
   const warning = keyframeWarning(p, segmentSeconds);
   if (v.json) {
-    process.stdout.write(JSON.stringify({ ...p, segment_seconds: segmentSeconds, warnings: warning ? [warning] : [] }, null, 2) + '\n');
+    print(terminalJson({ ...p, segment_seconds: segmentSeconds, warnings: warning ? [warning] : [] }, 2) + '\n');
   } else {
     const lines = [`stream:    ${p.url}`];
     if (p.video) {
@@ -135,7 +136,7 @@ export async function run(argv: string[]): Promise<number> {
     lines.push(`audio:     ${p.audio ? `${p.audio.codec}${p.audio.sample_rate ? ` ${p.audio.sample_rate} Hz` : ''}${p.audio.channels ? ` ${p.audio.channels} ch` : ''}` : 'none'}`);
     lines.push(`bitrate:   ${p.bitrate_kbps ?? '?'} kbit/s in total over ${p.seconds_read} s`);
     if (warning) lines.push(`WARNING:   ${warning}`);
-    process.stdout.write(lines.join('\n') + '\n');
+    print(lines.join('\n') + '\n');
   }
   return EXIT.ok;
 }

@@ -1,8 +1,9 @@
 import type { Catalog } from '../../recorder/catalog/catalog.js';
 import { continuity } from '../../watchdog/continuity.js';
 import { DAY_MS } from '../../watchdog/retention.js';
-import { EXIT, parseCommand, UsageError } from '../args.js';
+import { EXIT, parseCommand, UsageError, print, printError } from '../args.js';
 import { dataDirFrom, dataDirOptions, openCatalogReadOnly, parseTime } from './data-dir.js';
+import { terminalJson } from '../../common/human.js';
 
 export const spec = {
   name: 'recordings',
@@ -32,12 +33,12 @@ export async function run(argv: string[]): Promise<number> {
   try {
     if (!v.camera) {
       const cameras = catalog.cameras();
-      process.stdout.write(v.json ? JSON.stringify({ cameras }) + '\n' : cameras.length ? `cameras with recordings: ${cameras.join(', ')}\n` : 'no recordings yet\n');
+      print(v.json ? terminalJson({ cameras }) + '\n' : cameras.length ? `cameras with recordings: ${cameras.join(', ')}\n` : 'no recordings yet\n');
       return 0;
     }
     if (!catalog.knowsCamera(v.camera)) {
       const known = catalog.cameras();
-      process.stderr.write(`edge-nvr recordings: no camera "${v.camera}" on this box (${known.length ? `cameras with recordings: ${known.join(', ')}` : 'no recordings yet'})\n`);
+      printError(`edge-nvr recordings: no camera "${v.camera}" on this box (${known.length ? `cameras with recordings: ${known.join(', ')}` : 'no recordings yet'})\n`);
       return EXIT.failure;
     }
     if (v.gaps) {
@@ -46,20 +47,20 @@ export async function run(argv: string[]): Promise<number> {
     }
     const rows = catalog.segments(v.camera, from, to);
     if (v.json) {
-      process.stdout.write(JSON.stringify({ camera: v.camera, segments: rows.map((r) => ({
+      print(terminalJson({ camera: v.camera, segments: rows.map((r) => ({
         id: r.id, start: iso(r.start_ms), end: iso(r.end_ms), start_ms: r.start_ms, end_ms: r.end_ms, bytes: r.bytes,
         path: r.path, sha256: r.sha256, state: r.state, origin: r.origin,
-      })) }, null, 2) + '\n');
+      })) }, 2) + '\n');
       return 0;
     }
     if (rows.length === 0) {
-      process.stdout.write(`no segments for camera "${v.camera}" in that range\n`);
+      print(`no segments for camera "${v.camera}" in that range\n`);
       return 0;
     }
     const lines = rows.map((r) => [iso(r.start_ms), iso(r.end_ms), `${((r.end_ms - r.start_ms) / 1000).toFixed(1)}s`.padStart(7),
       String(r.bytes).padStart(10), r.state.padEnd(7), r.path].join('  '));
     const total = rows.reduce((s, r) => s + r.bytes, 0);
-    process.stdout.write(['start                     end                       length       bytes  state    path', ...lines,
+    print(['start                     end                       length       bytes  state    path', ...lines,
       `${rows.length} segments, ${(total / 1e6).toFixed(1)} MB`].join('\n') + '\n');
     return 0;
   } finally {
@@ -78,11 +79,11 @@ function printGaps(catalog: Catalog, camera: string, from: number | undefined, t
     days.push({ day: iso(d).slice(0, 10), continuity: continuity(catalog, camera, Math.max(d, start), upTo) });
   }
   if (json) {
-    process.stdout.write(JSON.stringify({ camera, gaps: gaps.map((g) => ({ ...g, start: iso(g.start_ms), end: g.end_ms === null ? null : iso(g.end_ms) })), days }, null, 2) + '\n');
+    print(terminalJson({ camera, gaps: gaps.map((g) => ({ ...g, start: iso(g.start_ms), end: g.end_ms === null ? null : iso(g.end_ms) })), days }, 2) + '\n');
     return;
   }
   const lines = gaps.map((g) => `${iso(g.start_ms)}  ${g.end_ms === null ? 'still open              ' : iso(g.end_ms)}  ` +
     `${g.end_ms === null ? '' : `${((g.end_ms - g.start_ms) / 1000).toFixed(1)}s`.padStart(9)}  ${g.cause.padEnd(18)} ${g.detail ?? ''}`);
-  process.stdout.write([gaps.length ? `gaps of ${camera}:` : `no gaps for ${camera} in that range`, ...lines, '',
+  print([gaps.length ? `gaps of ${camera}:` : `no gaps for ${camera} in that range`, ...lines, '',
     'continuity per UTC day:', ...days.map((d) => `  ${d.day}  ${(d.continuity * 100).toFixed(2).padStart(6)} %`)].join('\n') + '\n');
 }

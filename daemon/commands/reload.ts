@@ -7,10 +7,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { DEFAULT_CONFIG, EXIT, parseCommand, parseNumber } from '../args.js';
+import { DEFAULT_CONFIG, EXIT, parseCommand, parseNumber, print, printError } from '../args.js';
 import { LOCK_FILE, lockHolder } from '../instance-lock.js';
 import type { ReloadResult } from '../reload-outcome.js';
 import { dataDirFrom, dataDirOptions, openCatalogReadOnly } from './data-dir.js';
+import { terminalJson } from '../../common/human.js';
 
 const spec = {
   name: 'reload',
@@ -59,14 +60,14 @@ export async function run(argv: string[]): Promise<number> {
   }
   const pid = lockHolder(dataDir);
   if (pid === undefined) {
-    process.stderr.write(`edge-nvr reload: no edge-nvr daemon is running on ${dataDir} (nothing holds ${join(dataDir, LOCK_FILE)}); is the service running?\n`);
+    printError(`edge-nvr reload: no edge-nvr daemon is running on ${dataDir} (nothing holds ${join(dataDir, LOCK_FILE)}); is the service running?\n`);
     return EXIT.failure;
   }
   const sentMs = Date.now();
   try {
     process.kill(pid, 'SIGHUP');
   } catch (err) {
-    process.stderr.write(`edge-nvr reload: cannot signal the daemon (pid ${pid}): ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}\n`);
+    printError(`edge-nvr reload: cannot signal the daemon (pid ${pid}): ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}\n`);
     return EXIT.failure;
   }
   const until = sentMs + timeoutS * 1000;
@@ -74,14 +75,14 @@ export async function run(argv: string[]): Promise<number> {
     await new Promise((r) => setTimeout(r, 200));
     const r = lastReload(dataDir);
     if (!r || r.at_ms < sentMs - 1000) continue;
-    if (parsed.values.json) process.stdout.write(JSON.stringify(r, null, 2) + '\n');
+    if (parsed.values.json) print(terminalJson(r, 2) + '\n');
     else if (r.ok) {
       const list = (k: string, v?: string[]) => (v?.length ? ` ${k}: ${v.join(', ')};` : '');
-      process.stdout.write(`reload accepted:${list('restarted', r.restarted)}${list('added', r.added)}${list('removed', r.removed)}${list('unchanged', r.unchanged)}${list('changed', r.changed)}${list('applied', r.applied)}\n`.replace(/;\n$/, '\n'));
-      for (const why of r.restart_required ?? []) process.stderr.write(`edge-nvr reload: not applied until the service restarts: ${why}\n`);
-    } else process.stderr.write(`reload refused, the running config stays: ${r.error}\n`);
+      print(`reload accepted:${list('restarted', r.restarted)}${list('added', r.added)}${list('removed', r.removed)}${list('unchanged', r.unchanged)}${list('changed', r.changed)}${list('applied', r.applied)}\n`.replace(/;\n$/, '\n'));
+      for (const why of r.restart_required ?? []) printError(`edge-nvr reload: not applied until the service restarts: ${why}\n`);
+    } else printError(`reload refused, the running config stays: ${r.error}\n`);
     return r.ok ? EXIT.ok : EXIT.failure;
   }
-  process.stderr.write(`edge-nvr reload: the daemon (pid ${pid}) did not answer within ${timeoutS} s; see its log\n`);
+  printError(`edge-nvr reload: the daemon (pid ${pid}) did not answer within ${timeoutS} s; see its log\n`);
   return EXIT.failure;
 }

@@ -1,6 +1,6 @@
-import { isoTime } from '../../common/human.js';
+import { isoTime, terminalJson } from '../../common/human.js';
 import { shownUpload, UploadQueue, type ShownUpload } from '../../recorder/catalog/uploads.js';
-import { EXIT, parseCommand } from '../args.js';
+import { EXIT, parseCommand, print } from '../args.js';
 import { dataDirFrom, dataDirOptions, openCatalogReadOnly } from './data-dir.js';
 
 export const spec = {
@@ -25,17 +25,17 @@ export async function run(argv: string[]): Promise<number> {
     catalog.close();
   }
   if (args.values.json) {
-    process.stdout.write(JSON.stringify({ uploads }, null, 2) + '\n');
+    print(terminalJson({ uploads }, 2) + '\n');
     return EXIT.ok;
   }
   if (!uploads.length) {
-    process.stdout.write('no uploads asked for\n');
+    print('no uploads asked for\n');
     return EXIT.ok;
   }
   for (const u of uploads) {
     const detail = u.state === 'pending' ? `next ${isoTime(u.next_attempt_ms)}${u.last_error ? `; last error: ${u.last_error}` : ''}`
       : u.state === 'done' ? `${u.bytes} B sha256 ${u.sha256}` : u.state === 'failed' ? `given up: ${u.last_error}` : 'under way';
-    process.stdout.write(`#${u.id} ${u.state.padEnd(8)} ${u.kind.padEnd(9)} ${isoTime(u.created_ms)} by ${u.requested_by}, ${u.attempts} attempt(s) -> ${u.destination}\n    ${u.source}: ${detail}\n`);
+    print(`#${u.id} ${u.state.padEnd(8)} ${u.kind.padEnd(9)} ${isoTime(u.created_ms)} by ${u.requested_by}, ${u.attempts} attempt(s) -> ${u.destination}\n    ${u.source}: ${detail}\n`);
   }
   return EXIT.ok;
 }

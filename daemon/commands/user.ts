@@ -6,9 +6,9 @@
  */
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { isoTime } from '../../common/human.js';
+import { isoTime, terminalJson } from '../../common/human.js';
 import { checkName, checkPassword, checkRole, hashPassword, UsersFile, usersFilePath, type UserRecord } from '../../web/users.js';
-import { DEFAULT_CONFIG, EXIT, parseCommand, UsageError } from '../args.js';
+import { DEFAULT_CONFIG, EXIT, parseCommand, UsageError, print } from '../args.js';
 
 export const spec = {
   name: 'user',
@@ -60,7 +60,7 @@ export async function run(argv: string[]): Promise<number> {
       const hash = await hashPassword(await newPassword(n));
       const now = Date.now();
       file.write([...users, { name: n, role, hash, created_ms: now, changed_ms: now }]);
-      process.stdout.write(`user ${n} added (${role}) to ${file.path}\n`);
+      print(`user ${n} added (${role}) to ${file.path}\n`);
       return EXIT.ok;
     }
     case 'passwd': {
@@ -70,7 +70,7 @@ export async function run(argv: string[]): Promise<number> {
       if (!user) throw new UsageError(`user passwd: there is no user ${n} (see edge-nvr user list)`);
       const hash = await hashPassword(await newPassword(n));
       file.write(users.map((u) => (u.name === n ? { ...u, hash, changed_ms: Date.now() } : u)));
-      process.stdout.write(`password of ${n} changed; their open sessions end\n`);
+      print(`password of ${n} changed; their open sessions end\n`);
       return EXIT.ok;
     }
     case 'remove': {
@@ -78,15 +78,15 @@ export async function run(argv: string[]): Promise<number> {
       const users = read();
       if (!users.some((u) => u.name === n)) throw new UsageError(`user remove: there is no user ${n} (see edge-nvr user list)`);
       file.write(users.filter((u) => u.name !== n));
-      process.stdout.write(`user ${n} removed; their open sessions end\n`);
+      print(`user ${n} removed; their open sessions end\n`);
       return EXIT.ok;
     }
     case 'list':
     case undefined: {
       const users = read();
       const shown = users.map(({ name: n, role, created_ms, changed_ms }) => ({ name: n, role, created_ms, changed_ms }));
-      if (v.json) process.stdout.write(JSON.stringify({ file: file.path, users: shown }, null, 2) + '\n');
-      else process.stdout.write(users.length === 0 ? `no users in ${file.path}; add one with: edge-nvr user add NAME --role viewer\n` : list(users));
+      if (v.json) print(terminalJson({ file: file.path, users: shown }, 2) + '\n');
+      else print(users.length === 0 ? `no users in ${file.path}; add one with: edge-nvr user add NAME --role viewer\n` : list(users));
       return EXIT.ok;
     }
     default:

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { parseCheckpoint, type Checkpoint } from '../../recorder/catalog/checkpoint.js';
 import { verifyRecordings, type VerifyFinding } from '../../recorder/verify.js';
-import { isoTime } from '../../common/human.js';
-import { EXIT, parseCommand, UsageError } from '../args.js';
+import { isoTime, terminalJson } from '../../common/human.js';
+import { EXIT, parseCommand, UsageError, print, printError } from '../args.js';
 import { dataDirFrom, dataDirOptions, openCatalogReadOnly } from './data-dir.js';
 
 export const spec = {
@@ -49,7 +49,7 @@ export async function run(argv: string[]): Promise<number> {
     // a mistyped camera checked no file and printed OK; answered as `recordings` answers it
     if (v.camera && !catalog.knowsCamera(v.camera)) {
       const known = catalog.cameras();
-      process.stderr.write(`edge-nvr verify: no camera "${v.camera}" on this box (${known.length ? `cameras with recordings: ${known.join(', ')}` : 'no recordings yet'}); nothing was verified\n`);
+      printError(`edge-nvr verify: no camera "${v.camera}" on this box (${known.length ? `cameras with recordings: ${known.join(', ')}` : 'no recordings yet'}); nothing was verified\n`);
       return EXIT.failure;
     }
     const report = await verifyRecordings(dataDir, catalog, { camera: v.camera, anchors: given?.anchors });
@@ -58,7 +58,7 @@ export async function run(argv: string[]): Promise<number> {
       report.ok = false;
     }
     if (v.json) {
-      process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+      print(terminalJson(report, 2) + '\n');
     } else {
       const out = report.findings.map((f) => `${f.kind.toUpperCase().padEnd(8)} ${f.path ? `${f.path} ` : ''}${f.segment ? `(segment #${f.segment})` : ''}${f.path || f.segment ? ': ' : ''}${f.detail}`);
       for (const d of report.deleted) out.push(`deleted  ${d.path} (segment #${d.segment}) at ${isoTime(d.atMs)}: ${d.note ?? ''}`);
@@ -70,7 +70,7 @@ export async function run(argv: string[]): Promise<number> {
       for (const line of p.cannot_prove) out.push(`not proven: ${line}`);
       out.push(`${report.ok ? 'OK' : 'FAILED'}: ${report.chainLength} segments in the chain, ${report.filesChecked} files verified, ` +
         `${report.deleted.length} deleted by retention, ${report.findings.length} problems; chain head ${report.chainHead}`);
-      process.stdout.write(out.join('\n') + '\n');
+      print(out.join('\n') + '\n');
     }
     return report.ok ? EXIT.ok : EXIT.failure;
   } finally {
