@@ -60,6 +60,8 @@ interface Options {
   workProbe: boolean;
   /** false: every camera's tamper.enabled is false, to measure recording without view watching */
   viewWatching: boolean;
+  /** watchdog.view_cpu_percent for the daemon (its default when absent) */
+  viewCpuPercent?: number;
 }
 
 const USAGE = `usage: node dist/bench/record.js [options]
@@ -81,7 +83,8 @@ const USAGE = `usage: node dist/bench/record.js [options]
                        heaps of the main and the analysis thread: bench/memory-probe.ts) and print it
   --work-probe         count the daemon's work per indexed segment (SQLite statements, file calls, log lines,
                        events: bench/work-probe.ts) and print it
-  --view-watching on   off: every camera's tamper.enabled false (recording alone, what view watching costs)`;
+  --view-watching on   off: every camera's tamper.enabled false (recording alone, what view watching costs)
+  --view-cpu-percent N the daemon's watchdog.view_cpu_percent (view watching's share of one core; default 12.8)`;
 
 function parseOptions(argv: string[]): Options {
   const { values } = parseArgs({
@@ -106,6 +109,7 @@ function parseOptions(argv: string[]): Options {
       'memory-probe': { type: 'boolean', default: false },
       'work-probe': { type: 'boolean', default: false },
       'view-watching': { type: 'string', default: 'on' },
+      'view-cpu-percent': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -125,6 +129,11 @@ function parseOptions(argv: string[]): Options {
   const unknown = backends.filter((b) => !BACKENDS.includes(b as BackendName));
   if (unknown.length || !['clip', 'live'].includes(values.source)) {
     console.error(`${unknown.length ? `--backends: expected ${BACKENDS.join(' or ')}, got "${unknown.join(',')}"` : `--source: expected clip or live, got "${values.source}"`}\n${USAGE}`);
+    process.exit(2);
+  }
+  const share = values['view-cpu-percent'];
+  if (share !== undefined && !(Number(share) >= 0.5 && Number(share) <= 100)) {
+    console.error(`--view-cpu-percent: expected a percentage from 0.5 to 100, got "${share}"\n${USAGE}`);
     process.exit(2);
   }
   if (!['on', 'off'].includes(values['view-watching'])) {
@@ -152,6 +161,7 @@ function parseOptions(argv: string[]): Options {
     memoryProbe: values['memory-probe'],
     workProbe: values['work-probe'],
     viewWatching: values['view-watching'] === 'on',
+    viewCpuPercent: values['view-cpu-percent'] === undefined ? undefined : Number(values['view-cpu-percent']),
   };
 }
 
@@ -453,6 +463,7 @@ function daemonConfig(dir: string, urls: string[], mounts: string[], backend: Ba
     'box:', '  id: bench-box',
     'storage:', `  path: ${join(dir, 'data')}`, '  free_space_floor_mb: 0',
     'log:', '  level: info',
+    ...(o.viewCpuPercent === undefined ? [] : ['watchdog:', `  view_cpu_percent: ${o.viewCpuPercent}`]),
     'cameras:',
     ...urls.flatMap((url, i) => [
       `  - id: ${mounts[i]}`,
@@ -837,7 +848,7 @@ async function main(): Promise<void> {
   }
   const inputs = { ...o, json: undefined, keep: undefined, nodeArgs: o.nodeArgs.length ? o.nodeArgs : undefined };
   const what = o.source === 'clip' ? `footage encoded once (${o.clip ?? 'a pattern'})` : 'a pattern encoded per camera';
-  console.log(`\nbench/record ${started.toISOString()}: ${o.seconds} s per run, simulator ${what}, ${o.width}x${o.height} @ ${o.fps} fps, ${o.bitrate} kbit/s, gop ${o.gop}, segments of ${o.segmentSeconds} s${o.viewWatching ? '' : ', view watching off'}\n`);
+  console.log(`\nbench/record ${started.toISOString()}: ${o.seconds} s per run, simulator ${what}, ${o.width}x${o.height} @ ${o.fps} fps, ${o.bitrate} kbit/s, gop ${o.gop}, segments of ${o.segmentSeconds} s${o.viewWatching ? '' : ', view watching off'}${o.viewCpuPercent === undefined ? '' : `, view_cpu_percent ${o.viewCpuPercent}`}\n`);
   console.log(table(rows));
   console.log('');
   console.log(detailTable(rows));

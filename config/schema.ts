@@ -340,6 +340,10 @@ export const Config = Type.Object(
           minimum: 1, maximum: 3600, default: 30,
           description: 'how often the privacy masks a camera enforces are read back from it (also at every reconnection)',
         }),
+        view_cpu_percent: Type.Number({
+          minimum: 0.5, maximum: 100, default: 12.8,
+          description: 'share of one core, in percent, that watching every camera\'s view may take together (at most 0.8 a camera); lower frees CPU on a box with many cameras and makes tamper alarms later',
+        }),
       },
       { ...strict, default: {} },
     ),

@@ -4,7 +4,7 @@
 "use strict";
 export const validate = validate10;
 export default validate10;
-const schema11 = {"additionalProperties":false,"$id":"https://edge-nvr.org/schema/config.json","title":"edge-nvr configuration","type":"object","required":["box","storage","integrity","cameras","redaction","watchdog","log"],"properties":{"box":{"additionalProperties":false,"type":"object","required":["id","designated_site"],"properties":{"id":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"lower-case letters, digits, \"-\" and \"_\", starting with a letter or digit","type":"string"},"site":{"type":"string"},"location":{"type":"string"},"designated_site":{"default":false,"description":"a key counter-terrorism target: the legal minimum becomes 90 days","type":"boolean"}}},"storage":{"additionalProperties":false,"default":{},"type":"object","required":["path","free_space_floor_mb","retention","exports_max_days"],"properties":{"path":{"minLength":1,"default":"/var/lib/edge-nvr","type":"string"},"free_space_floor_mb":{"minimum":0,"default":1024,"type":"integer"},"retention":{"additionalProperties":false,"default":{},"type":"object","properties":{"min_days":{"exclusiveMinimum":0,"description":"days recordings are kept at least","type":"number"},"max_days":{"exclusiveMinimum":0,"description":"days after which recordings are deleted","type":"number"},"below_legal_minimum_reason":{"minLength":3,"description":"required to set min_days under the legal 30 (or 90) days","type":"string"}}},"exports_max_days":{"default":30,"description":"exports, redacted copies and evidence bundles in <storage.path>/exports are deleted after this many days, unless an active hold covers them (null keeps them)","anyOf":[{"exclusiveMinimum":0,"type":"number"},{"type":"null"}]}}},"integrity":{"additionalProperties":false,"default":{},"type":"object","required":["checkpoint_interval_s","verify_read_mb_s","age_deletion_needs_clock_sync"],"properties":{"checkpoint_interval_s":{"minimum":10,"maximum":86400,"default":300,"description":"a signed checkpoint of every chain this often (and on every egress and clean stop)","type":"integer"},"verify_read_mb_s":{"minimum":0,"maximum":1000,"default":2,"description":"background re-hash of stored segments, MB read per second (0 = off); keep it small on an SD card","type":"number"},"age_deletion_needs_clock_sync":{"default":true,"description":"age-based deletion waits while the clock is not known to be synchronised; false for a box that can never tell (it still pauses after a forward clock step)","type":"boolean"}}},"cameras":{"minItems":1,"type":"array","items":{"additionalProperties":false,"type":"object","required":["id","enabled","source","record","privacy_masks","capture_masks","capture_masks_on","tamper"],"properties":{"id":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"lower-case letters, digits, \"-\" and \"_\", starting with a letter or digit","type":"string"},"name":{"type":"string"},"enabled":{"default":true,"type":"boolean"},"source":{"description":"where the camera is: rtsp, onvif or test","type":"object","oneOf":[{"additionalProperties":false,"type":"object","required":["type","url"],"properties":{"type":{"const":"rtsp","type":"string"},"url":{"pattern":"^rtsps?://[^/\\s]+(/.*)?$","description":"rtsp://host[:port]/path","type":"string"},"username":{"type":"string"},"password":{"description":"inline secret; prefer password_file","type":"string"},"password_file":{"minLength":1,"description":"file holding the secret","type":"string"}}},{"additionalProperties":false,"type":"object","required":["type","host"],"properties":{"type":{"const":"onvif","type":"string"},"host":{"minLength":1,"description":"host or host:port of the ONVIF service","type":"string"},"username":{"type":"string"},"password":{"description":"inline secret; prefer password_file","type":"string"},"password_file":{"minLength":1,"description":"file holding the secret","type":"string"},"profile":{"description":"media profile token; the first one when absent","type":"string"},"allowed_stream_hosts":{"description":"other hosts the camera may name in its stream URI (a separate streaming server); by default only its own host is accepted","type":"array","items":{"pattern":"^[^\\s/@]+$","description":"a host name or address","type":"string"}}}},{"additionalProperties":false,"type":"object","required":["type","width","height","fps","bitrate_kbps"],"properties":{"type":{"const":"test","type":"string"},"width":{"minimum":16,"maximum":3840,"default":640,"type":"integer"},"height":{"minimum":16,"maximum":2160,"default":360,"type":"integer"},"fps":{"minimum":1,"maximum":60,"default":15,"type":"integer"},"bitrate_kbps":{"minimum":50,"maximum":50000,"default":1000,"type":"integer"}}}],"discriminator":{"propertyName":"type"}},"record":{"additionalProperties":false,"default":{},"type":"object","required":["backend","segment_seconds","timeout_seconds"],"properties":{"backend":{"default":"ffmpeg","enum":["ffmpeg","gstreamer"]},"segment_seconds":{"minimum":1,"maximum":600,"default":60,"type":"integer"},"timeout_seconds":{"minimum":1,"maximum":120,"default":5,"type":"integer"}}},"retention":{"additionalProperties":false,"type":"object","properties":{"min_days":{"exclusiveMinimum":0,"description":"days this camera's recordings are kept at least","type":"number"},"max_days":{"exclusiveMinimum":0,"description":"days after which this camera's recordings are deleted","type":"number"},"below_legal_minimum_reason":{"minLength":3,"description":"required to set min_days under the legal 30 (or 90) days","type":"string"}}},"privacy_masks":{"default":[],"description":"areas blanked in every export (the recordings keep them)","type":"array","items":{"description":"a rectangle {x, y, w, h} or a polygon {points: [[x, y], ...]} in fractions of the frame","anyOf":[{"additionalProperties":false,"description":"a rectangle in fractions of the frame","type":"object","required":["x","y","w","h"],"properties":{"x":{"minimum":0,"maximum":1,"type":"number"},"y":{"minimum":0,"maximum":1,"type":"number"},"w":{"exclusiveMinimum":0,"maximum":1,"type":"number"},"h":{"exclusiveMinimum":0,"maximum":1,"type":"number"}}},{"additionalProperties":false,"description":"a polygon in fractions of the frame","type":"object","required":["points"],"properties":{"points":{"minItems":3,"maxItems":64,"description":"the corners, in order","type":"array","items":{"minItems":2,"maxItems":2,"description":"[x, y] in fractions of the frame","type":"array","items":{"minimum":0,"maximum":1,"type":"number"}}}}}]}},"capture_masks":{"default":[],"maxItems":32,"description":"areas blanked before anything is written: the recordings never hold them; a camera whose masks cannot be enforced is not recorded","type":"array","items":{"description":"a rectangle {x, y, w, h} or a polygon {points: [[x, y], ...]} in fractions of the frame","anyOf":[{"additionalProperties":false,"description":"a rectangle in fractions of the frame","type":"object","required":["x","y","w","h"],"properties":{"x":{"minimum":0,"maximum":1,"type":"number"},"y":{"minimum":0,"maximum":1,"type":"number"},"w":{"exclusiveMinimum":0,"maximum":1,"type":"number"},"h":{"exclusiveMinimum":0,"maximum":1,"type":"number"}}},{"additionalProperties":false,"description":"a polygon in fractions of the frame","type":"object","required":["points"],"properties":{"points":{"minItems":3,"maxItems":64,"description":"the corners, in order","type":"array","items":{"minItems":2,"maxItems":2,"description":"[x, y] in fractions of the frame","type":"array","items":{"minimum":0,"maximum":1,"type":"number"}}}}}]}},"capture_masks_on":{"default":"auto","description":"where capture masks are enforced: camera (ONVIF Media2 privacy masks, read back; an onvif source only), box (decode, blank, encode on the box), auto (the camera when it holds them, else the box)","enum":["auto","camera","box"]},"tamper":{"additionalProperties":false,"default":{},"type":"object","required":["enabled","sensitivity","persistence_s","learn_s"],"properties":{"enabled":{"default":true,"description":"watch this camera's view for covering, spraying, defocus, moving and freezing","type":"boolean"},"reason":{"minLength":3,"description":"why the view is not watched (required when enabled is false), e.g. \"PTZ patrol tour\"","type":"string"},"sensitivity":{"default":"medium","description":"how much of the view must change before it counts","enum":["low","medium","high"]},"persistence_s":{"minimum":2,"maximum":600,"default":10,"description":"a change must last this long to be raised, and be gone this long to be cleared","type":"number"},"learn_s":{"minimum":5,"maximum":3600,"default":60,"description":"how long the normal view is watched to learn the reference, at commissioning and after tamper reset","type":"number"}}}}}},"mqtt":{"additionalProperties":false,"type":"object","required":["url","health_interval_s","health_refresh_s","keepalive_s"],"properties":{"url":{"pattern":"^(mqtts?|wss?|tcp|ssl)://","description":"mqtt://host:1883 or mqtts://host:8883","type":"string"},"username":{"type":"string"},"password":{"description":"inline secret; prefer password_file","type":"string"},"password_file":{"minLength":1,"description":"file holding the secret","type":"string"},"ca_file":{"type":"string"},"cert_file":{"type":"string"},"key_file":{"type":"string"},"topic_prefix":{"minLength":1,"type":"string"},"health_interval_s":{"minimum":5,"default":60,"description":"seconds between health checks; a report is published when something changed since the last one","type":"integer"},"health_refresh_s":{"minimum":5,"default":300,"description":"the longest the box goes without publishing a health report when nothing changed","type":"integer"},"keepalive_s":{"minimum":2,"maximum":3600,"default":30,"description":"MQTT keepalive; the broker publishes the offline last will within 1.5 times this after the box vanishes","type":"integer"},"client_id":{"minLength":1,"maxLength":128,"description":"MQTT client id (default edge-nvr-<box id>)","type":"string"},"commands":{"additionalProperties":false,"description":"commands on <prefix>/cmd/<name>; refused unless hmac_secret_file is set","type":"object","required":["allowed_clients","max_payload_bytes","replay_window_s","max_export_s"],"properties":{"hmac_secret_file":{"minLength":1,"description":"file holding the shared secret (at least 32 characters, mode 0600 or 0640 with the service group); every command must carry a valid HMAC-SHA256 over the box id, the topic and the request","type":"string"},"allowed_clients":{"default":[],"description":"client names (the signed \"client\" field) whose commands are accepted; needs hmac_secret_file","type":"array","items":{"minLength":1,"type":"string"}},"max_payload_bytes":{"minimum":256,"maximum":1048576,"default":16384,"description":"larger command payloads are refused unread","type":"integer"},"replay_window_s":{"minimum":10,"maximum":3600,"default":300,"description":"a command whose timestamp is further than this from the box clock is refused; its nonce is remembered until its timestamp is that old","type":"integer"},"max_export_s":{"minimum":1,"maximum":86400,"default":3600,"description":"the longest range one export command may ask for","type":"integer"}}},"home_assistant":{"additionalProperties":false,"description":"publish Home Assistant MQTT discovery for a few sensors (present = on)","type":"object","required":["discovery_prefix"],"properties":{"discovery_prefix":{"minLength":1,"default":"homeassistant","type":"string"}}}}},"http":{"additionalProperties":false,"description":"the status web page and the Prometheus endpoint (both off unless their listen is set)","type":"object","required":["session_idle_minutes","session_max_hours","refresh_seconds"],"properties":{"listen":{"pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$","description":"host:port of the status web page, e.g. 127.0.0.1:8080 (absent: no page)","type":"string"},"metrics_listen":{"pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$","description":"host:port of the Prometheus /metrics endpoint, e.g. 127.0.0.1:9464 (absent: no metrics)","type":"string"},"cert_file":{"minLength":1,"description":"the box's TLS certificate (PEM, chain included); with key_file, both endpoints speak HTTPS only","type":"string"},"key_file":{"minLength":1,"description":"its private key (PEM), readable by the service only","type":"string"},"plain_http_reason":{"minLength":3,"description":"required to serve plain HTTP on an address other than loopback: why that is acceptable here","type":"string"},"users_file":{"minLength":1,"description":"who may log in to the page (edge-nvr user add); default <storage.path>/users.json","type":"string"},"session_idle_minutes":{"minimum":1,"maximum":1440,"default":30,"description":"a session unused this long ends","type":"integer"},"session_max_hours":{"minimum":1,"maximum":168,"default":12,"description":"a session ends this long after its login, used or not","type":"integer"},"refresh_seconds":{"minimum":2,"maximum":600,"default":10,"description":"how often the open page reloads its overview","type":"integer"}}},"uploads":{"additionalProperties":false,"description":"delivery of exports, snapshots and evidence bundles to a platform by HTTPS PUT (docs/evidence.md#delivery-uploads); absent: upload targets are refused","type":"object","required":["allowed_hosts","bearer_tokens","retry_s","max_attempts","max_age_h","timeout_s"],"properties":{"allowed_hosts":{"minItems":1,"description":"the only hosts an upload target (MQTT upload_url) may name; every other target is refused before anything is written or sent","type":"array","items":{"pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$","description":"host or host:port (443 when left out), compared exactly with the target URL's","type":"string"}},"bearer_tokens":{"default":[],"description":"hosts that take a plain HTTPS PUT with a bearer token (pre-signed URLs need none: their signature is in the URL)","type":"array","items":{"additionalProperties":false,"type":"object","required":["host","token_file"],"properties":{"host":{"pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$","description":"one of allowed_hosts","type":"string"},"token_file":{"minLength":1,"description":"file holding the token (mode 0600, or 0640 with the service group); sent as Authorization: Bearer to this host only","type":"string"}}}},"ca_file":{"minLength":1,"description":"PEM file of a CA the platform's servers are trusted by, besides the system's; verification is never turned off","type":"string"},"retry_s":{"minItems":1,"default":[10,30,60,300,900,1800],"description":"waits after each failed attempt, with 20% jitter; the last one repeats","type":"array","items":{"exclusiveMinimum":0,"type":"number"}},"max_attempts":{"minimum":1,"maximum":1000,"default":30,"description":"an upload that failed this many times is given up (upload_failed)","type":"integer"},"max_age_h":{"exclusiveMinimum":0,"maximum":720,"default":48,"description":"an upload not delivered this many hours after it was asked for is given up (pre-signed URLs expire)","type":"number"},"timeout_s":{"minimum":5,"maximum":3600,"default":60,"description":"an attempt whose connection is silent this long fails","type":"integer"}}},"redaction":{"additionalProperties":false,"default":{},"type":"object","required":["faces","plates","method","fail_closed","detectors"],"properties":{"faces":{"default":true,"description":"hide faces (false needs faces_off_reason)","type":"boolean"},"faces_off_reason":{"minLength":3,"description":"required with faces: false: why faces may leave the box in the clear (audited, in every manifest)","type":"string"},"plates":{"default":true,"description":"hide licence plates and other text (false needs plates_off_reason)","type":"boolean"},"plates_off_reason":{"minLength":3,"description":"required with plates: false: why text may leave the box in the clear (audited, in every manifest)","type":"string"},"method":{"default":"pixelate","enum":["pixelate","blur","fill"]},"fail_closed":{"default":true,"description":"cannot be turned off","const":true,"type":"boolean"},"detectors":{"default":[],"description":"extra ONNX detectors, run beside the built-in face and text detectors","type":"array","items":{"additionalProperties":false,"description":"any ONNX detector, by path, with its input and output layout","type":"object","required":["name","model","label","threshold","every_n_frames","pad","tile","input","output"],"properties":{"name":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"recorded in every manifest; not blazeface or ppocr-det","type":"string"},"model":{"minLength":1,"description":"path of the .onnx file","type":"string"},"sha256":{"pattern":"^[0-9a-f]{64}$","description":"refuse a model file with any other hash","type":"string"},"label":{"minLength":1,"default":"object","description":"what the boxes are (face, plate, text, ...) when the output has no labels","type":"string"},"threshold":{"exclusiveMinimum":0,"exclusiveMaximum":1,"default":0.5,"description":"score (after sigmoid) above which a candidate or pixel counts","type":"number"},"every_n_frames":{"minimum":1,"default":1,"description":"run on every n-th frame and on scene changes; tracked in between","type":"integer"},"pad":{"minimum":0,"maximum":2,"default":0.1,"description":"share of a box's size added on each side before hiding it","type":"number"},"tile":{"minimum":0,"default":0,"description":"also run on overlapping square tiles of this many frame pixels (small objects); 0 = whole frame only","type":"integer"},"input":{"additionalProperties":false,"type":"object","required":["width","height","layout","channels","mean","std","resize","pad_value"],"properties":{"tensor":{"minLength":1,"description":"input name (default: the model's first input)","type":"string"},"width":{"minimum":8,"maximum":4096,"type":"integer"},"height":{"minimum":8,"maximum":4096,"type":"integer"},"layout":{"default":"nchw","enum":["nchw","nhwc"]},"channels":{"default":"rgb","enum":["rgb","bgr"]},"mean":{"minItems":3,"maxItems":3,"default":[0,0,0],"description":"subtracted from each channel scaled to 0..1","type":"array","items":{"type":"number"}},"std":{"minItems":3,"maxItems":3,"default":[1,1,1],"description":"then divided into it: value = (pixel / 255 - mean) / std","type":"array","items":{"type":"number"}},"resize":{"default":"letterbox","description":"letterbox keeps the aspect (padding right and bottom); stretch fills the input","enum":["letterbox","stretch"]},"pad_value":{"default":0,"description":"pixel value (0-255, or one per channel) of letterbox padding","anyOf":[{"minimum":0,"maximum":255,"type":"number"},{"minItems":3,"maxItems":3,"type":"array","items":{"minimum":0,"maximum":255,"type":"number"}}]}}},"output":{"type":"object","oneOf":[{"additionalProperties":false,"type":"object","required":["format","transposed","box","box_at","normalized","sigmoid","nms_iou"],"properties":{"format":{"const":"boxes","type":"string"},"tensor":{"minLength":1,"description":"output name (default: the first output)","type":"string"},"transposed":{"default":false,"description":"rows are the last axis ([1, values, candidates], as YOLOv8 writes them)","type":"boolean"},"box":{"default":"xyxy","enum":["xyxy","xywh","cxcywh"]},"box_at":{"minimum":0,"default":0,"description":"index of the first box value in a row","type":"integer"},"normalized":{"default":false,"description":"coordinates in 0..1 of the input instead of input pixels","type":"boolean"},"score_at":{"minimum":0,"description":"index of the (objectness) score in a row","type":"integer"},"classes_at":{"minimum":0,"description":"index of the first per-class score; a row's class is the best one","type":"integer"},"labels":{"minItems":1,"description":"what each class is called (face, plate, person, ...); classes without a label are not hidden","type":"array","items":{"minLength":1,"type":"string"}},"sigmoid":{"default":false,"description":"scores are logits","type":"boolean"},"nms_iou":{"exclusiveMinimum":0,"maximum":1,"default":0.45,"description":"overlapping boxes of one class above this IoU are merged","type":"number"}}},{"additionalProperties":false,"type":"object","required":["format","min_area","grow"],"properties":{"format":{"const":"heatmap","type":"string"},"tensor":{"minLength":1,"description":"output name (default: the first output)","type":"string"},"min_area":{"minimum":1,"default":6,"description":"smaller regions (map pixels) are ignored","type":"integer"},"grow":{"minimum":0,"default":1,"description":"each region grows by this many times its thinner side on every side (DBNet shrinks text)","type":"number"}}}],"discriminator":{"propertyName":"format"}}}}}}},"watchdog":{"additionalProperties":false,"default":{},"type":"object","required":["stall_timeout_s","backoff_s","camera_masks_check_s"],"properties":{"stall_timeout_s":{"minimum":2,"default":10,"type":"integer"},"backoff_s":{"minItems":1,"default":[1,2,5,10,30,60],"type":"array","items":{"exclusiveMinimum":0,"type":"number"}},"camera_masks_check_s":{"minimum":1,"maximum":3600,"default":30,"description":"how often the privacy masks a camera enforces are read back from it (also at every reconnection)","type":"number"}}},"log":{"additionalProperties":false,"default":{},"type":"object","required":["level","format"],"properties":{"level":{"default":"info","enum":["trace","debug","info","warn","error"]},"format":{"default":"auto","description":"auto: readable lines on a terminal, JSON lines otherwise (journald); EDGE_NVR_LOG_FORMAT overrides it","enum":["auto","json","pretty"]}}}}};
+const schema11 = {"additionalProperties":false,"$id":"https://edge-nvr.org/schema/config.json","title":"edge-nvr configuration","type":"object","required":["box","storage","integrity","cameras","redaction","watchdog","log"],"properties":{"box":{"additionalProperties":false,"type":"object","required":["id","designated_site"],"properties":{"id":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"lower-case letters, digits, \"-\" and \"_\", starting with a letter or digit","type":"string"},"site":{"type":"string"},"location":{"type":"string"},"designated_site":{"default":false,"description":"a key counter-terrorism target: the legal minimum becomes 90 days","type":"boolean"}}},"storage":{"additionalProperties":false,"default":{},"type":"object","required":["path","free_space_floor_mb","retention","exports_max_days"],"properties":{"path":{"minLength":1,"default":"/var/lib/edge-nvr","type":"string"},"free_space_floor_mb":{"minimum":0,"default":1024,"type":"integer"},"retention":{"additionalProperties":false,"default":{},"type":"object","properties":{"min_days":{"exclusiveMinimum":0,"description":"days recordings are kept at least","type":"number"},"max_days":{"exclusiveMinimum":0,"description":"days after which recordings are deleted","type":"number"},"below_legal_minimum_reason":{"minLength":3,"description":"required to set min_days under the legal 30 (or 90) days","type":"string"}}},"exports_max_days":{"default":30,"description":"exports, redacted copies and evidence bundles in <storage.path>/exports are deleted after this many days, unless an active hold covers them (null keeps them)","anyOf":[{"exclusiveMinimum":0,"type":"number"},{"type":"null"}]}}},"integrity":{"additionalProperties":false,"default":{},"type":"object","required":["checkpoint_interval_s","verify_read_mb_s","age_deletion_needs_clock_sync"],"properties":{"checkpoint_interval_s":{"minimum":10,"maximum":86400,"default":300,"description":"a signed checkpoint of every chain this often (and on every egress and clean stop)","type":"integer"},"verify_read_mb_s":{"minimum":0,"maximum":1000,"default":2,"description":"background re-hash of stored segments, MB read per second (0 = off); keep it small on an SD card","type":"number"},"age_deletion_needs_clock_sync":{"default":true,"description":"age-based deletion waits while the clock is not known to be synchronised; false for a box that can never tell (it still pauses after a forward clock step)","type":"boolean"}}},"cameras":{"minItems":1,"type":"array","items":{"additionalProperties":false,"type":"object","required":["id","enabled","source","record","privacy_masks","capture_masks","capture_masks_on","tamper"],"properties":{"id":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"lower-case letters, digits, \"-\" and \"_\", starting with a letter or digit","type":"string"},"name":{"type":"string"},"enabled":{"default":true,"type":"boolean"},"source":{"description":"where the camera is: rtsp, onvif or test","type":"object","oneOf":[{"additionalProperties":false,"type":"object","required":["type","url"],"properties":{"type":{"const":"rtsp","type":"string"},"url":{"pattern":"^rtsps?://[^/\\s]+(/.*)?$","description":"rtsp://host[:port]/path","type":"string"},"username":{"type":"string"},"password":{"description":"inline secret; prefer password_file","type":"string"},"password_file":{"minLength":1,"description":"file holding the secret","type":"string"}}},{"additionalProperties":false,"type":"object","required":["type","host"],"properties":{"type":{"const":"onvif","type":"string"},"host":{"minLength":1,"description":"host or host:port of the ONVIF service","type":"string"},"username":{"type":"string"},"password":{"description":"inline secret; prefer password_file","type":"string"},"password_file":{"minLength":1,"description":"file holding the secret","type":"string"},"profile":{"description":"media profile token; the first one when absent","type":"string"},"allowed_stream_hosts":{"description":"other hosts the camera may name in its stream URI (a separate streaming server); by default only its own host is accepted","type":"array","items":{"pattern":"^[^\\s/@]+$","description":"a host name or address","type":"string"}}}},{"additionalProperties":false,"type":"object","required":["type","width","height","fps","bitrate_kbps"],"properties":{"type":{"const":"test","type":"string"},"width":{"minimum":16,"maximum":3840,"default":640,"type":"integer"},"height":{"minimum":16,"maximum":2160,"default":360,"type":"integer"},"fps":{"minimum":1,"maximum":60,"default":15,"type":"integer"},"bitrate_kbps":{"minimum":50,"maximum":50000,"default":1000,"type":"integer"}}}],"discriminator":{"propertyName":"type"}},"record":{"additionalProperties":false,"default":{},"type":"object","required":["backend","segment_seconds","timeout_seconds"],"properties":{"backend":{"default":"ffmpeg","enum":["ffmpeg","gstreamer"]},"segment_seconds":{"minimum":1,"maximum":600,"default":60,"type":"integer"},"timeout_seconds":{"minimum":1,"maximum":120,"default":5,"type":"integer"}}},"retention":{"additionalProperties":false,"type":"object","properties":{"min_days":{"exclusiveMinimum":0,"description":"days this camera's recordings are kept at least","type":"number"},"max_days":{"exclusiveMinimum":0,"description":"days after which this camera's recordings are deleted","type":"number"},"below_legal_minimum_reason":{"minLength":3,"description":"required to set min_days under the legal 30 (or 90) days","type":"string"}}},"privacy_masks":{"default":[],"description":"areas blanked in every export (the recordings keep them)","type":"array","items":{"description":"a rectangle {x, y, w, h} or a polygon {points: [[x, y], ...]} in fractions of the frame","anyOf":[{"additionalProperties":false,"description":"a rectangle in fractions of the frame","type":"object","required":["x","y","w","h"],"properties":{"x":{"minimum":0,"maximum":1,"type":"number"},"y":{"minimum":0,"maximum":1,"type":"number"},"w":{"exclusiveMinimum":0,"maximum":1,"type":"number"},"h":{"exclusiveMinimum":0,"maximum":1,"type":"number"}}},{"additionalProperties":false,"description":"a polygon in fractions of the frame","type":"object","required":["points"],"properties":{"points":{"minItems":3,"maxItems":64,"description":"the corners, in order","type":"array","items":{"minItems":2,"maxItems":2,"description":"[x, y] in fractions of the frame","type":"array","items":{"minimum":0,"maximum":1,"type":"number"}}}}}]}},"capture_masks":{"default":[],"maxItems":32,"description":"areas blanked before anything is written: the recordings never hold them; a camera whose masks cannot be enforced is not recorded","type":"array","items":{"description":"a rectangle {x, y, w, h} or a polygon {points: [[x, y], ...]} in fractions of the frame","anyOf":[{"additionalProperties":false,"description":"a rectangle in fractions of the frame","type":"object","required":["x","y","w","h"],"properties":{"x":{"minimum":0,"maximum":1,"type":"number"},"y":{"minimum":0,"maximum":1,"type":"number"},"w":{"exclusiveMinimum":0,"maximum":1,"type":"number"},"h":{"exclusiveMinimum":0,"maximum":1,"type":"number"}}},{"additionalProperties":false,"description":"a polygon in fractions of the frame","type":"object","required":["points"],"properties":{"points":{"minItems":3,"maxItems":64,"description":"the corners, in order","type":"array","items":{"minItems":2,"maxItems":2,"description":"[x, y] in fractions of the frame","type":"array","items":{"minimum":0,"maximum":1,"type":"number"}}}}}]}},"capture_masks_on":{"default":"auto","description":"where capture masks are enforced: camera (ONVIF Media2 privacy masks, read back; an onvif source only), box (decode, blank, encode on the box), auto (the camera when it holds them, else the box)","enum":["auto","camera","box"]},"tamper":{"additionalProperties":false,"default":{},"type":"object","required":["enabled","sensitivity","persistence_s","learn_s"],"properties":{"enabled":{"default":true,"description":"watch this camera's view for covering, spraying, defocus, moving and freezing","type":"boolean"},"reason":{"minLength":3,"description":"why the view is not watched (required when enabled is false), e.g. \"PTZ patrol tour\"","type":"string"},"sensitivity":{"default":"medium","description":"how much of the view must change before it counts","enum":["low","medium","high"]},"persistence_s":{"minimum":2,"maximum":600,"default":10,"description":"a change must last this long to be raised, and be gone this long to be cleared","type":"number"},"learn_s":{"minimum":5,"maximum":3600,"default":60,"description":"how long the normal view is watched to learn the reference, at commissioning and after tamper reset","type":"number"}}}}}},"mqtt":{"additionalProperties":false,"type":"object","required":["url","health_interval_s","health_refresh_s","keepalive_s"],"properties":{"url":{"pattern":"^(mqtts?|wss?|tcp|ssl)://","description":"mqtt://host:1883 or mqtts://host:8883","type":"string"},"username":{"type":"string"},"password":{"description":"inline secret; prefer password_file","type":"string"},"password_file":{"minLength":1,"description":"file holding the secret","type":"string"},"ca_file":{"type":"string"},"cert_file":{"type":"string"},"key_file":{"type":"string"},"topic_prefix":{"minLength":1,"type":"string"},"health_interval_s":{"minimum":5,"default":60,"description":"seconds between health checks; a report is published when something changed since the last one","type":"integer"},"health_refresh_s":{"minimum":5,"default":300,"description":"the longest the box goes without publishing a health report when nothing changed","type":"integer"},"keepalive_s":{"minimum":2,"maximum":3600,"default":30,"description":"MQTT keepalive; the broker publishes the offline last will within 1.5 times this after the box vanishes","type":"integer"},"client_id":{"minLength":1,"maxLength":128,"description":"MQTT client id (default edge-nvr-<box id>)","type":"string"},"commands":{"additionalProperties":false,"description":"commands on <prefix>/cmd/<name>; refused unless hmac_secret_file is set","type":"object","required":["allowed_clients","max_payload_bytes","replay_window_s","max_export_s"],"properties":{"hmac_secret_file":{"minLength":1,"description":"file holding the shared secret (at least 32 characters, mode 0600 or 0640 with the service group); every command must carry a valid HMAC-SHA256 over the box id, the topic and the request","type":"string"},"allowed_clients":{"default":[],"description":"client names (the signed \"client\" field) whose commands are accepted; needs hmac_secret_file","type":"array","items":{"minLength":1,"type":"string"}},"max_payload_bytes":{"minimum":256,"maximum":1048576,"default":16384,"description":"larger command payloads are refused unread","type":"integer"},"replay_window_s":{"minimum":10,"maximum":3600,"default":300,"description":"a command whose timestamp is further than this from the box clock is refused; its nonce is remembered until its timestamp is that old","type":"integer"},"max_export_s":{"minimum":1,"maximum":86400,"default":3600,"description":"the longest range one export command may ask for","type":"integer"}}},"home_assistant":{"additionalProperties":false,"description":"publish Home Assistant MQTT discovery for a few sensors (present = on)","type":"object","required":["discovery_prefix"],"properties":{"discovery_prefix":{"minLength":1,"default":"homeassistant","type":"string"}}}}},"http":{"additionalProperties":false,"description":"the status web page and the Prometheus endpoint (both off unless their listen is set)","type":"object","required":["session_idle_minutes","session_max_hours","refresh_seconds"],"properties":{"listen":{"pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$","description":"host:port of the status web page, e.g. 127.0.0.1:8080 (absent: no page)","type":"string"},"metrics_listen":{"pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$","description":"host:port of the Prometheus /metrics endpoint, e.g. 127.0.0.1:9464 (absent: no metrics)","type":"string"},"cert_file":{"minLength":1,"description":"the box's TLS certificate (PEM, chain included); with key_file, both endpoints speak HTTPS only","type":"string"},"key_file":{"minLength":1,"description":"its private key (PEM), readable by the service only","type":"string"},"plain_http_reason":{"minLength":3,"description":"required to serve plain HTTP on an address other than loopback: why that is acceptable here","type":"string"},"users_file":{"minLength":1,"description":"who may log in to the page (edge-nvr user add); default <storage.path>/users.json","type":"string"},"session_idle_minutes":{"minimum":1,"maximum":1440,"default":30,"description":"a session unused this long ends","type":"integer"},"session_max_hours":{"minimum":1,"maximum":168,"default":12,"description":"a session ends this long after its login, used or not","type":"integer"},"refresh_seconds":{"minimum":2,"maximum":600,"default":10,"description":"how often the open page reloads its overview","type":"integer"}}},"uploads":{"additionalProperties":false,"description":"delivery of exports, snapshots and evidence bundles to a platform by HTTPS PUT (docs/evidence.md#delivery-uploads); absent: upload targets are refused","type":"object","required":["allowed_hosts","bearer_tokens","retry_s","max_attempts","max_age_h","timeout_s"],"properties":{"allowed_hosts":{"minItems":1,"description":"the only hosts an upload target (MQTT upload_url) may name; every other target is refused before anything is written or sent","type":"array","items":{"pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$","description":"host or host:port (443 when left out), compared exactly with the target URL's","type":"string"}},"bearer_tokens":{"default":[],"description":"hosts that take a plain HTTPS PUT with a bearer token (pre-signed URLs need none: their signature is in the URL)","type":"array","items":{"additionalProperties":false,"type":"object","required":["host","token_file"],"properties":{"host":{"pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$","description":"one of allowed_hosts","type":"string"},"token_file":{"minLength":1,"description":"file holding the token (mode 0600, or 0640 with the service group); sent as Authorization: Bearer to this host only","type":"string"}}}},"ca_file":{"minLength":1,"description":"PEM file of a CA the platform's servers are trusted by, besides the system's; verification is never turned off","type":"string"},"retry_s":{"minItems":1,"default":[10,30,60,300,900,1800],"description":"waits after each failed attempt, with 20% jitter; the last one repeats","type":"array","items":{"exclusiveMinimum":0,"type":"number"}},"max_attempts":{"minimum":1,"maximum":1000,"default":30,"description":"an upload that failed this many times is given up (upload_failed)","type":"integer"},"max_age_h":{"exclusiveMinimum":0,"maximum":720,"default":48,"description":"an upload not delivered this many hours after it was asked for is given up (pre-signed URLs expire)","type":"number"},"timeout_s":{"minimum":5,"maximum":3600,"default":60,"description":"an attempt whose connection is silent this long fails","type":"integer"}}},"redaction":{"additionalProperties":false,"default":{},"type":"object","required":["faces","plates","method","fail_closed","detectors"],"properties":{"faces":{"default":true,"description":"hide faces (false needs faces_off_reason)","type":"boolean"},"faces_off_reason":{"minLength":3,"description":"required with faces: false: why faces may leave the box in the clear (audited, in every manifest)","type":"string"},"plates":{"default":true,"description":"hide licence plates and other text (false needs plates_off_reason)","type":"boolean"},"plates_off_reason":{"minLength":3,"description":"required with plates: false: why text may leave the box in the clear (audited, in every manifest)","type":"string"},"method":{"default":"pixelate","enum":["pixelate","blur","fill"]},"fail_closed":{"default":true,"description":"cannot be turned off","const":true,"type":"boolean"},"detectors":{"default":[],"description":"extra ONNX detectors, run beside the built-in face and text detectors","type":"array","items":{"additionalProperties":false,"description":"any ONNX detector, by path, with its input and output layout","type":"object","required":["name","model","label","threshold","every_n_frames","pad","tile","input","output"],"properties":{"name":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"recorded in every manifest; not blazeface or ppocr-det","type":"string"},"model":{"minLength":1,"description":"path of the .onnx file","type":"string"},"sha256":{"pattern":"^[0-9a-f]{64}$","description":"refuse a model file with any other hash","type":"string"},"label":{"minLength":1,"default":"object","description":"what the boxes are (face, plate, text, ...) when the output has no labels","type":"string"},"threshold":{"exclusiveMinimum":0,"exclusiveMaximum":1,"default":0.5,"description":"score (after sigmoid) above which a candidate or pixel counts","type":"number"},"every_n_frames":{"minimum":1,"default":1,"description":"run on every n-th frame and on scene changes; tracked in between","type":"integer"},"pad":{"minimum":0,"maximum":2,"default":0.1,"description":"share of a box's size added on each side before hiding it","type":"number"},"tile":{"minimum":0,"default":0,"description":"also run on overlapping square tiles of this many frame pixels (small objects); 0 = whole frame only","type":"integer"},"input":{"additionalProperties":false,"type":"object","required":["width","height","layout","channels","mean","std","resize","pad_value"],"properties":{"tensor":{"minLength":1,"description":"input name (default: the model's first input)","type":"string"},"width":{"minimum":8,"maximum":4096,"type":"integer"},"height":{"minimum":8,"maximum":4096,"type":"integer"},"layout":{"default":"nchw","enum":["nchw","nhwc"]},"channels":{"default":"rgb","enum":["rgb","bgr"]},"mean":{"minItems":3,"maxItems":3,"default":[0,0,0],"description":"subtracted from each channel scaled to 0..1","type":"array","items":{"type":"number"}},"std":{"minItems":3,"maxItems":3,"default":[1,1,1],"description":"then divided into it: value = (pixel / 255 - mean) / std","type":"array","items":{"type":"number"}},"resize":{"default":"letterbox","description":"letterbox keeps the aspect (padding right and bottom); stretch fills the input","enum":["letterbox","stretch"]},"pad_value":{"default":0,"description":"pixel value (0-255, or one per channel) of letterbox padding","anyOf":[{"minimum":0,"maximum":255,"type":"number"},{"minItems":3,"maxItems":3,"type":"array","items":{"minimum":0,"maximum":255,"type":"number"}}]}}},"output":{"type":"object","oneOf":[{"additionalProperties":false,"type":"object","required":["format","transposed","box","box_at","normalized","sigmoid","nms_iou"],"properties":{"format":{"const":"boxes","type":"string"},"tensor":{"minLength":1,"description":"output name (default: the first output)","type":"string"},"transposed":{"default":false,"description":"rows are the last axis ([1, values, candidates], as YOLOv8 writes them)","type":"boolean"},"box":{"default":"xyxy","enum":["xyxy","xywh","cxcywh"]},"box_at":{"minimum":0,"default":0,"description":"index of the first box value in a row","type":"integer"},"normalized":{"default":false,"description":"coordinates in 0..1 of the input instead of input pixels","type":"boolean"},"score_at":{"minimum":0,"description":"index of the (objectness) score in a row","type":"integer"},"classes_at":{"minimum":0,"description":"index of the first per-class score; a row's class is the best one","type":"integer"},"labels":{"minItems":1,"description":"what each class is called (face, plate, person, ...); classes without a label are not hidden","type":"array","items":{"minLength":1,"type":"string"}},"sigmoid":{"default":false,"description":"scores are logits","type":"boolean"},"nms_iou":{"exclusiveMinimum":0,"maximum":1,"default":0.45,"description":"overlapping boxes of one class above this IoU are merged","type":"number"}}},{"additionalProperties":false,"type":"object","required":["format","min_area","grow"],"properties":{"format":{"const":"heatmap","type":"string"},"tensor":{"minLength":1,"description":"output name (default: the first output)","type":"string"},"min_area":{"minimum":1,"default":6,"description":"smaller regions (map pixels) are ignored","type":"integer"},"grow":{"minimum":0,"default":1,"description":"each region grows by this many times its thinner side on every side (DBNet shrinks text)","type":"number"}}}],"discriminator":{"propertyName":"format"}}}}}}},"watchdog":{"additionalProperties":false,"default":{},"type":"object","required":["stall_timeout_s","backoff_s","camera_masks_check_s","view_cpu_percent"],"properties":{"stall_timeout_s":{"minimum":2,"default":10,"type":"integer"},"backoff_s":{"minItems":1,"default":[1,2,5,10,30,60],"type":"array","items":{"exclusiveMinimum":0,"type":"number"}},"camera_masks_check_s":{"minimum":1,"maximum":3600,"default":30,"description":"how often the privacy masks a camera enforces are read back from it (also at every reconnection)","type":"number"},"view_cpu_percent":{"minimum":0.5,"maximum":100,"default":12.8,"description":"share of one core, in percent, that watching every camera's view may take together (at most 0.8 a camera); lower frees CPU on a box with many cameras and makes tamper alarms later","type":"number"}}},"log":{"additionalProperties":false,"default":{},"type":"object","required":["level","format"],"properties":{"level":{"default":"info","enum":["trace","debug","info","warn","error"]},"format":{"default":"auto","description":"auto: readable lines on a terminal, JSON lines otherwise (journald); EDGE_NVR_LOG_FORMAT overrides it","enum":["auto","json","pretty"]}}}}};
 const func2 = Object.prototype.hasOwnProperty;
 const func3 = (function ucs2length(str) {
     const len = str.length;
@@ -5722,6 +5722,9 @@ data166.backoff_s = [1,2,5,10,30,60];
 if(data166.camera_masks_check_s === undefined){
 data166.camera_masks_check_s = 30;
 }
+if(data166.view_cpu_percent === undefined){
+data166.view_cpu_percent = 12.8;
+}
 if(data166.stall_timeout_s === undefined){
 const err466 = {instancePath:instancePath+"/watchdog",schemaPath:"#/properties/watchdog/required",keyword:"required",params:{missingProperty: "stall_timeout_s"},message:"must have required property '"+"stall_timeout_s"+"'",schema:schema11.properties.watchdog.required,parentSchema:schema11.properties.watchdog,data:data166};
 if(vErrors === null){
@@ -5752,9 +5755,8 @@ vErrors.push(err468);
 }
 errors++;
 }
-for(const key27 in data166){
-if(!(((key27 === "stall_timeout_s") || (key27 === "backoff_s")) || (key27 === "camera_masks_check_s"))){
-const err469 = {instancePath:instancePath+"/watchdog",schemaPath:"#/properties/watchdog/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key27},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.watchdog,data:data166};
+if(data166.view_cpu_percent === undefined){
+const err469 = {instancePath:instancePath+"/watchdog",schemaPath:"#/properties/watchdog/required",keyword:"required",params:{missingProperty: "view_cpu_percent"},message:"must have required property '"+"view_cpu_percent"+"'",schema:schema11.properties.watchdog.required,parentSchema:schema11.properties.watchdog,data:data166};
 if(vErrors === null){
 vErrors = [err469];
 }
@@ -5763,10 +5765,9 @@ vErrors.push(err469);
 }
 errors++;
 }
-}
-let data167 = data166.stall_timeout_s;
-if(!((typeof data167 == "number") && (!(data167 % 1) && !isNaN(data167)))){
-const err470 = {instancePath:instancePath+"/watchdog/stall_timeout_s",schemaPath:"#/properties/watchdog/properties/stall_timeout_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.watchdog.properties.stall_timeout_s.type,parentSchema:schema11.properties.watchdog.properties.stall_timeout_s,data:data167};
+for(const key27 in data166){
+if(!((((key27 === "stall_timeout_s") || (key27 === "backoff_s")) || (key27 === "camera_masks_check_s")) || (key27 === "view_cpu_percent"))){
+const err470 = {instancePath:instancePath+"/watchdog",schemaPath:"#/properties/watchdog/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key27},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.watchdog,data:data166};
 if(vErrors === null){
 vErrors = [err470];
 }
@@ -5775,9 +5776,10 @@ vErrors.push(err470);
 }
 errors++;
 }
-if(typeof data167 == "number"){
-if(data167 < 2 || isNaN(data167)){
-const err471 = {instancePath:instancePath+"/watchdog/stall_timeout_s",schemaPath:"#/properties/watchdog/properties/stall_timeout_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 2},message:"must be >= 2",schema:2,parentSchema:schema11.properties.watchdog.properties.stall_timeout_s,data:data167};
+}
+let data167 = data166.stall_timeout_s;
+if(!((typeof data167 == "number") && (!(data167 % 1) && !isNaN(data167)))){
+const err471 = {instancePath:instancePath+"/watchdog/stall_timeout_s",schemaPath:"#/properties/watchdog/properties/stall_timeout_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.watchdog.properties.stall_timeout_s.type,parentSchema:schema11.properties.watchdog.properties.stall_timeout_s,data:data167};
 if(vErrors === null){
 vErrors = [err471];
 }
@@ -5786,11 +5788,9 @@ vErrors.push(err471);
 }
 errors++;
 }
-}
-let data168 = data166.backoff_s;
-if(Array.isArray(data168)){
-if(data168.length < 1){
-const err472 = {instancePath:instancePath+"/watchdog/backoff_s",schemaPath:"#/properties/watchdog/properties/backoff_s/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.watchdog.properties.backoff_s,data:data168};
+if(typeof data167 == "number"){
+if(data167 < 2 || isNaN(data167)){
+const err472 = {instancePath:instancePath+"/watchdog/stall_timeout_s",schemaPath:"#/properties/watchdog/properties/stall_timeout_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 2},message:"must be >= 2",schema:2,parentSchema:schema11.properties.watchdog.properties.stall_timeout_s,data:data167};
 if(vErrors === null){
 vErrors = [err472];
 }
@@ -5799,12 +5799,11 @@ vErrors.push(err472);
 }
 errors++;
 }
-const len17 = data168.length;
-for(let i17=0; i17<len17; i17++){
-let data169 = data168[i17];
-if(typeof data169 == "number"){
-if(data169 <= 0 || isNaN(data169)){
-const err473 = {instancePath:instancePath+"/watchdog/backoff_s/" + i17,schemaPath:"#/properties/watchdog/properties/backoff_s/items/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.watchdog.properties.backoff_s.items,data:data169};
+}
+let data168 = data166.backoff_s;
+if(Array.isArray(data168)){
+if(data168.length < 1){
+const err473 = {instancePath:instancePath+"/watchdog/backoff_s",schemaPath:"#/properties/watchdog/properties/backoff_s/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.watchdog.properties.backoff_s,data:data168};
 if(vErrors === null){
 vErrors = [err473];
 }
@@ -5813,9 +5812,12 @@ vErrors.push(err473);
 }
 errors++;
 }
-}
-else {
-const err474 = {instancePath:instancePath+"/watchdog/backoff_s/" + i17,schemaPath:"#/properties/watchdog/properties/backoff_s/items/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.watchdog.properties.backoff_s.items.type,parentSchema:schema11.properties.watchdog.properties.backoff_s.items,data:data169};
+const len17 = data168.length;
+for(let i17=0; i17<len17; i17++){
+let data169 = data168[i17];
+if(typeof data169 == "number"){
+if(data169 <= 0 || isNaN(data169)){
+const err474 = {instancePath:instancePath+"/watchdog/backoff_s/" + i17,schemaPath:"#/properties/watchdog/properties/backoff_s/items/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.watchdog.properties.backoff_s.items,data:data169};
 if(vErrors === null){
 vErrors = [err474];
 }
@@ -5825,9 +5827,8 @@ vErrors.push(err474);
 errors++;
 }
 }
-}
 else {
-const err475 = {instancePath:instancePath+"/watchdog/backoff_s",schemaPath:"#/properties/watchdog/properties/backoff_s/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.watchdog.properties.backoff_s.type,parentSchema:schema11.properties.watchdog.properties.backoff_s,data:data168};
+const err475 = {instancePath:instancePath+"/watchdog/backoff_s/" + i17,schemaPath:"#/properties/watchdog/properties/backoff_s/items/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.watchdog.properties.backoff_s.items.type,parentSchema:schema11.properties.watchdog.properties.backoff_s.items,data:data169};
 if(vErrors === null){
 vErrors = [err475];
 }
@@ -5836,10 +5837,10 @@ vErrors.push(err475);
 }
 errors++;
 }
-let data170 = data166.camera_masks_check_s;
-if(typeof data170 == "number"){
-if(data170 > 3600 || isNaN(data170)){
-const err476 = {instancePath:instancePath+"/watchdog/camera_masks_check_s",schemaPath:"#/properties/watchdog/properties/camera_masks_check_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.watchdog.properties.camera_masks_check_s,data:data170};
+}
+}
+else {
+const err476 = {instancePath:instancePath+"/watchdog/backoff_s",schemaPath:"#/properties/watchdog/properties/backoff_s/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.watchdog.properties.backoff_s.type,parentSchema:schema11.properties.watchdog.properties.backoff_s,data:data168};
 if(vErrors === null){
 vErrors = [err476];
 }
@@ -5848,8 +5849,10 @@ vErrors.push(err476);
 }
 errors++;
 }
-if(data170 < 1 || isNaN(data170)){
-const err477 = {instancePath:instancePath+"/watchdog/camera_masks_check_s",schemaPath:"#/properties/watchdog/properties/camera_masks_check_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.watchdog.properties.camera_masks_check_s,data:data170};
+let data170 = data166.camera_masks_check_s;
+if(typeof data170 == "number"){
+if(data170 > 3600 || isNaN(data170)){
+const err477 = {instancePath:instancePath+"/watchdog/camera_masks_check_s",schemaPath:"#/properties/watchdog/properties/camera_masks_check_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.watchdog.properties.camera_masks_check_s,data:data170};
 if(vErrors === null){
 vErrors = [err477];
 }
@@ -5858,9 +5861,8 @@ vErrors.push(err477);
 }
 errors++;
 }
-}
-else {
-const err478 = {instancePath:instancePath+"/watchdog/camera_masks_check_s",schemaPath:"#/properties/watchdog/properties/camera_masks_check_s/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.watchdog.properties.camera_masks_check_s.type,parentSchema:schema11.properties.watchdog.properties.camera_masks_check_s,data:data170};
+if(data170 < 1 || isNaN(data170)){
+const err478 = {instancePath:instancePath+"/watchdog/camera_masks_check_s",schemaPath:"#/properties/watchdog/properties/camera_masks_check_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.watchdog.properties.camera_masks_check_s,data:data170};
 if(vErrors === null){
 vErrors = [err478];
 }
@@ -5871,7 +5873,7 @@ errors++;
 }
 }
 else {
-const err479 = {instancePath:instancePath+"/watchdog",schemaPath:"#/properties/watchdog/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.watchdog.type,parentSchema:schema11.properties.watchdog,data:data166};
+const err479 = {instancePath:instancePath+"/watchdog/camera_masks_check_s",schemaPath:"#/properties/watchdog/properties/camera_masks_check_s/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.watchdog.properties.camera_masks_check_s.type,parentSchema:schema11.properties.watchdog.properties.camera_masks_check_s,data:data170};
 if(vErrors === null){
 vErrors = [err479];
 }
@@ -5880,16 +5882,10 @@ vErrors.push(err479);
 }
 errors++;
 }
-let data171 = data.log;
-if(data171 && typeof data171 == "object" && !Array.isArray(data171)){
-if(data171.level === undefined){
-data171.level = "info";
-}
-if(data171.format === undefined){
-data171.format = "auto";
-}
-if(data171.level === undefined){
-const err480 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: "level"},message:"must have required property '"+"level"+"'",schema:schema11.properties.log.required,parentSchema:schema11.properties.log,data:data171};
+let data171 = data166.view_cpu_percent;
+if(typeof data171 == "number"){
+if(data171 > 100 || isNaN(data171)){
+const err480 = {instancePath:instancePath+"/watchdog/view_cpu_percent",schemaPath:"#/properties/watchdog/properties/view_cpu_percent/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100",schema:100,parentSchema:schema11.properties.watchdog.properties.view_cpu_percent,data:data171};
 if(vErrors === null){
 vErrors = [err480];
 }
@@ -5898,8 +5894,8 @@ vErrors.push(err480);
 }
 errors++;
 }
-if(data171.format === undefined){
-const err481 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: "format"},message:"must have required property '"+"format"+"'",schema:schema11.properties.log.required,parentSchema:schema11.properties.log,data:data171};
+if(data171 < 0.5 || isNaN(data171)){
+const err481 = {instancePath:instancePath+"/watchdog/view_cpu_percent",schemaPath:"#/properties/watchdog/properties/view_cpu_percent/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.5},message:"must be >= 0.5",schema:0.5,parentSchema:schema11.properties.watchdog.properties.view_cpu_percent,data:data171};
 if(vErrors === null){
 vErrors = [err481];
 }
@@ -5908,9 +5904,9 @@ vErrors.push(err481);
 }
 errors++;
 }
-for(const key28 in data171){
-if(!((key28 === "level") || (key28 === "format"))){
-const err482 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key28},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.log,data:data171};
+}
+else {
+const err482 = {instancePath:instancePath+"/watchdog/view_cpu_percent",schemaPath:"#/properties/watchdog/properties/view_cpu_percent/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.watchdog.properties.view_cpu_percent.type,parentSchema:schema11.properties.watchdog.properties.view_cpu_percent,data:data171};
 if(vErrors === null){
 vErrors = [err482];
 }
@@ -5920,9 +5916,8 @@ vErrors.push(err482);
 errors++;
 }
 }
-let data172 = data171.level;
-if(!(((((data172 === "trace") || (data172 === "debug")) || (data172 === "info")) || (data172 === "warn")) || (data172 === "error"))){
-const err483 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/enum",keyword:"enum",params:{allowedValues: schema11.properties.log.properties.level.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.log.properties.level.enum,parentSchema:schema11.properties.log.properties.level,data:data172};
+else {
+const err483 = {instancePath:instancePath+"/watchdog",schemaPath:"#/properties/watchdog/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.watchdog.type,parentSchema:schema11.properties.watchdog,data:data166};
 if(vErrors === null){
 vErrors = [err483];
 }
@@ -5931,9 +5926,16 @@ vErrors.push(err483);
 }
 errors++;
 }
-let data173 = data171.format;
-if(!(((data173 === "auto") || (data173 === "json")) || (data173 === "pretty"))){
-const err484 = {instancePath:instancePath+"/log/format",schemaPath:"#/properties/log/properties/format/enum",keyword:"enum",params:{allowedValues: schema11.properties.log.properties.format.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.log.properties.format.enum,parentSchema:schema11.properties.log.properties.format,data:data173};
+let data172 = data.log;
+if(data172 && typeof data172 == "object" && !Array.isArray(data172)){
+if(data172.level === undefined){
+data172.level = "info";
+}
+if(data172.format === undefined){
+data172.format = "auto";
+}
+if(data172.level === undefined){
+const err484 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: "level"},message:"must have required property '"+"level"+"'",schema:schema11.properties.log.required,parentSchema:schema11.properties.log,data:data172};
 if(vErrors === null){
 vErrors = [err484];
 }
@@ -5942,9 +5944,8 @@ vErrors.push(err484);
 }
 errors++;
 }
-}
-else {
-const err485 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.log.type,parentSchema:schema11.properties.log,data:data171};
+if(data172.format === undefined){
+const err485 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: "format"},message:"must have required property '"+"format"+"'",schema:schema11.properties.log.required,parentSchema:schema11.properties.log,data:data172};
 if(vErrors === null){
 vErrors = [err485];
 }
@@ -5953,14 +5954,59 @@ vErrors.push(err485);
 }
 errors++;
 }
-}
-else {
-const err486 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.type,parentSchema:schema11,data};
+for(const key28 in data172){
+if(!((key28 === "level") || (key28 === "format"))){
+const err486 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key28},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.log,data:data172};
 if(vErrors === null){
 vErrors = [err486];
 }
 else {
 vErrors.push(err486);
+}
+errors++;
+}
+}
+let data173 = data172.level;
+if(!(((((data173 === "trace") || (data173 === "debug")) || (data173 === "info")) || (data173 === "warn")) || (data173 === "error"))){
+const err487 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/enum",keyword:"enum",params:{allowedValues: schema11.properties.log.properties.level.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.log.properties.level.enum,parentSchema:schema11.properties.log.properties.level,data:data173};
+if(vErrors === null){
+vErrors = [err487];
+}
+else {
+vErrors.push(err487);
+}
+errors++;
+}
+let data174 = data172.format;
+if(!(((data174 === "auto") || (data174 === "json")) || (data174 === "pretty"))){
+const err488 = {instancePath:instancePath+"/log/format",schemaPath:"#/properties/log/properties/format/enum",keyword:"enum",params:{allowedValues: schema11.properties.log.properties.format.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.log.properties.format.enum,parentSchema:schema11.properties.log.properties.format,data:data174};
+if(vErrors === null){
+vErrors = [err488];
+}
+else {
+vErrors.push(err488);
+}
+errors++;
+}
+}
+else {
+const err489 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.log.type,parentSchema:schema11.properties.log,data:data172};
+if(vErrors === null){
+vErrors = [err489];
+}
+else {
+vErrors.push(err489);
+}
+errors++;
+}
+}
+else {
+const err490 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.type,parentSchema:schema11,data};
+if(vErrors === null){
+vErrors = [err490];
+}
+else {
+vErrors.push(err490);
 }
 errors++;
 }

@@ -11,7 +11,7 @@ import { Catalog } from '../recorder/catalog/catalog.js';
 import { takeCheckpoint, type CheckpointReason } from '../recorder/catalog/checkpoint.js';
 import { BackgroundVerifier } from '../recorder/background-verify.js';
 import { FrameDecoder } from '../recorder/frame-decoder.js';
-import { viewBudget } from '../recorder/frame-sampler.js';
+import { longestViewInterval, viewBudget } from '../recorder/frame-sampler.js';
 import type { RecorderBackendOptions } from '../recorder/backends/backend.js';
 import { detectMaskEnforcement, maskProvenance, maskSetHash, type MaskEnforcement } from '../recorder/capture-masks.js';
 import { flagMissing, recoverCamera } from '../recorder/recovery.js';
@@ -76,7 +76,9 @@ function masksOnCameraFirst(cam: CameraConfig): cam is CameraConfig & { source: 
 }
 
 function cameraKey(cam: CameraConfig, watchdog: Config['watchdog'], passwordDigest: string | undefined): string {
-  return JSON.stringify({ enabled: cam.enabled, source: cam.source, record: cam.record, capture_masks: cam.capture_masks, capture_masks_on: cam.capture_masks_on, watchdog, passwordDigest });
+  // view watching's share is read live by every camera's sampler: changing it restarts no recorder
+  const recorder = { ...watchdog, view_cpu_percent: undefined };
+  return JSON.stringify({ enabled: cam.enabled, source: cam.source, record: cam.record, capture_masks: cam.capture_masks, capture_masks_on: cam.capture_masks_on, watchdog: recorder, passwordDigest });
 }
 
 /**
@@ -332,8 +334,12 @@ export class Daemon {
     const watch = new ViewWatch(cam.id, {
       dataDir: this.dataDir, catalog: this.catalog!, decoder: this.decoder, raise: this.raise, log: this.log,
       tamper: cam.tamper, onvif, still: this.stills.write, feed: recorder, analyzer: this.analyzer,
-      // past 16 cameras they share what 16 would take (asked each time: cameras come and go on reload)
-      sampler: { cpuBudget: () => viewBudget(this.views.size) },
+      // past 16 cameras they share what 16 would take, or the configured share (asked each time:
+      // cameras come and go, and the share changes, on reload)
+      sampler: {
+        cpuBudget: () => viewBudget(this.views.size, this.config.watchdog.view_cpu_percent / 100),
+        maxIntervalMs: () => longestViewInterval(this.config.watchdog.view_cpu_percent / 100),
+      },
       // indexing first: while a closed segment has waited a second for the catalog, views wait
       behind: () => (this.store?.waitingMs ?? 0) > INDEX_BEHIND_MS,
     });
@@ -524,6 +530,7 @@ export class Daemon {
       this.log.level = next.log.level;
       result.applied.push(`log.level ${next.log.level}`);
     }
+    if (result.changed.includes('watchdog.view_cpu_percent')) result.applied.push(`view watching at most ${next.watchdog.view_cpu_percent} % of a core`);
     if (this.recordRedactionPolicy('config reload')) result.applied.push('redaction switch audited');
     for (const target of this.reloadTargets) {
       if (!target.affects(result.changed)) continue;

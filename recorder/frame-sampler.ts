@@ -10,16 +10,30 @@ export const CAMERA_VIEW_BUDGET = 0.008;
 /** Up to this many cameras each gets CAMERA_VIEW_BUDGET; more share what this many would take. */
 export const VIEW_BUDGET_CAMERAS = 16;
 
+/** What every camera's view sampling takes together at most, by default: 12.8 % of one core (`watchdog.view_cpu_percent`). */
+export const VIEW_SHARE = CAMERA_VIEW_BUDGET * VIEW_BUDGET_CAMERAS;
+/** A camera's samples are never further apart than this (unhurried), unless view watching is given less than VIEW_SHARE. */
+export const MAX_VIEW_INTERVAL_MS = 10_000;
+
 /**
  * A camera's share of one core for view sampling when the box records `cameras`: 0.8 % each up to
- * 16 cameras, beyond that 1/cameras of 12.8 % (at 64 cameras 0.2 %): view watching grows with the
- * cameras only up to an eighth of a core, so on a small box it never rivals recording (at 64
- * cameras on two cores 0.8 % each was half a core, bench/README.md). Each camera is then sampled
- * less often, never less often than the sampler's longest interval (10 s), and a change being
- * confirmed is still sampled at every keyframe.
+ * 16 cameras, beyond that 1/cameras of `share` (12.8 % by default: at 64 cameras 0.2 %): view
+ * watching grows with the cameras only up to an eighth of a core, so on a small box it never
+ * rivals recording (at 64 cameras on two cores 0.8 % each was half a core, bench/README.md). Each
+ * camera is then sampled less often, never less often than `longestViewInterval(share)`, and a
+ * change being confirmed is still sampled at every keyframe.
  */
-export function viewBudget(cameras: number): number {
-  return Math.min(CAMERA_VIEW_BUDGET, (CAMERA_VIEW_BUDGET * VIEW_BUDGET_CAMERAS) / Math.max(1, cameras));
+export function viewBudget(cameras: number, share = VIEW_SHARE): number {
+  return Math.min(CAMERA_VIEW_BUDGET, share / Math.max(1, cameras));
+}
+
+/**
+ * The longest wait between a camera's unhurried samples for a share of a core: 10 s at the default
+ * share or more, longer in proportion below it. Held at 10 s, a lower share would not lower the
+ * CPU once every camera waits 10 s (64 cameras of 640x360 do at the default, bench/README.md).
+ */
+export function longestViewInterval(share = VIEW_SHARE): number {
+  return Math.round(MAX_VIEW_INTERVAL_MS * Math.max(1, VIEW_SHARE / share));
 }
 
 /**
@@ -66,8 +80,8 @@ export interface FrameSamplerOptions {
   maxHeight?: number;
   /** never sample more often than this */
   minIntervalMs?: number;
-  /** nor less often than this, whatever the cost */
-  maxIntervalMs?: number;
+  /** nor less often than this, whatever the cost (a function is asked each time: a share that a reload may change) */
+  maxIntervalMs?: number | (() => number);
   /** share of one core sampling may take on average, decoding and the listeners' work on each
    * frame together (default 0.008: 0.8 %, leaving room for the rest under 1 %); it sets the interval.
    * A function is asked each time (a share that follows the number of cameras). */
@@ -192,7 +206,7 @@ export class FrameSampler extends EventEmitter<FrameSamplerEvents> {
   /** The current gap between samples, from the measured cost and the budget. */
   get intervalMs(): number {
     const min = this.opts.minIntervalMs ?? 1000;
-    const max = this.opts.maxIntervalMs ?? 10_000;
+    const max = typeof this.opts.maxIntervalMs === 'function' ? this.opts.maxIntervalMs() : this.opts.maxIntervalMs ?? MAX_VIEW_INTERVAL_MS;
     if (this.hurry) return min;
     if (this.opts.behind?.()) return max;
     const sorted = [...this.costs].sort((a, b) => a - b);

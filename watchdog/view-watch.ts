@@ -21,7 +21,7 @@ export interface ViewWatchOptions {
   onvif?: OnvifTarget;
   still?: StillWriter;
   /** sampler tuning (tests, benchmarks) */
-  sampler?: { minIntervalMs?: number; cpuBudget?: number | (() => number) };
+  sampler?: { minIntervalMs?: number; maxIntervalMs?: number | (() => number); cpuBudget?: number | (() => number) };
   /** the camera's recorder: its files are read when it says it wrote (no polling) */
   feed?: RecordingFeed;
   /** true while segment indexing is behind: unhurried samples wait (indexing first) */

@@ -75,6 +75,14 @@ t.test('reload restarts only the changed camera; an invalid config is refused an
   t.ok(recording, 'both cameras still record after the refused reload');
   t.same(recorderPids(daemon.pid, ['a', 'b2']), { a: after.a, b2: after.b2 }, 'and no recorder was restarted');
 
+  // view watching's share is read live by the samplers: a new one restarts no recorder
+  writeConfig(dir, [{ id: 'a', url: sim.url('a') }, { id: 'b', url: sim.url('b2') }]);
+  writeFileSync(config, readFileSync(config, 'utf8').replace('watchdog:\n', 'watchdog:\n  view_cpu_percent: 3.2\n'));
+  const share = await runCli(['reload', '--config', config]);
+  t.equal(share.code, 0, `reload accepted: ${share.stdout}${share.stderr}`);
+  t.match(share.stdout, /unchanged: a, b;.*changed: watchdog\.view_cpu_percent;.*applied: view watching at most 3\.2 % of a core/, 'applied, both cameras unchanged');
+  t.same(recorderPids(daemon.pid, ['a', 'b2']), { a: after.a, b2: after.b2 }, 'no recorder was restarted for it');
+
   const { code } = await daemon.stop();
   t.equal(code, 0);
   t.notOk(existsSync(pidFile), 'the pid file is removed at stop');

@@ -4,10 +4,11 @@ import { EventEmitter } from 'node:events';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
+import { parseConfig } from '../../config/load.js';
 import { createBackend } from '../../recorder/backends/create.js';
 import type { RecorderBackend } from '../../recorder/backends/backend.js';
 import { FrameDecoder } from '../../recorder/frame-decoder.js';
-import { CAMERA_VIEW_BUDGET, FrameSampler, viewBudget, type RecordingFeed, type SampledFrame, type StreamInfo } from '../../recorder/frame-sampler.js';
+import { CAMERA_VIEW_BUDGET, FrameSampler, longestViewInterval, VIEW_SHARE, viewBudget, type RecordingFeed, type SampledFrame, type StreamInfo } from '../../recorder/frame-sampler.js';
 import { boxHeader, parseMoof, parseMoov, type FragmentSample } from '../../recorder/mp4-fragments.js';
 import { stagingDir } from '../../recorder/segment-store.js';
 import { CameraSim } from '../support/camera-sim.js';
@@ -129,6 +130,15 @@ t.test('view sampling shares an eighth of a core past 16 cameras: 0.8 % each up 
   t.ok(Math.abs(viewBudget(32) - 0.004) < 1e-12, '32 cameras: 0.4 % each');
   t.ok(Math.abs(viewBudget(64) - 0.002) < 1e-12, '64 cameras: 0.2 % each');
   for (const n of [17, 40, 64, 200]) t.ok(Math.abs(viewBudget(n) * n - 0.128) < 1e-12, `${n} cameras take 12.8 % of a core together`);
+  t.equal(longestViewInterval(), 10_000, 'at the default share a camera waits at most 10 s between samples');
+  const config = parseConfig('box: { id: b }\ncameras: [{ id: c, source: { type: test } }]\n', 'test');
+  t.equal(config.watchdog.view_cpu_percent / 100, VIEW_SHARE, 'the config\'s default share is the sampler\'s');
+  // watchdog.view_cpu_percent: a smaller share is split the same way, and may stretch the wait
+  for (const n of [8, 64]) t.ok(Math.abs(viewBudget(n, 0.032) * n - 0.032) < 1e-12, `${n} cameras share 3.2 % when given 3.2 %`);
+  t.equal(viewBudget(4, 0.032), 0.008, 'each camera still takes at most 0.8 %');
+  t.equal(longestViewInterval(0.032), 40_000, 'a quarter of the default share: up to 40 s between samples, so the CPU falls a quarter even where every camera waited 10 s');
+  t.equal(longestViewInterval(0.5), 10_000, 'more than the default never waits longer than 10 s');
+  t.equal(viewBudget(200, 1), 0.005, 'a whole core among 200 cameras');
 });
 t.test('the decoder dying costs samples, never recording; a new one takes over', async (t) => {
   const sim = await new CameraSim({ mounts: ['cam'], fps: 10, gop: 10 }).start();
@@ -171,7 +181,8 @@ t.test('the interval follows the cost budget; a hurried sampler takes every keyf
   // a budget no decode fits in: the interval is the longest allowed, 4 s (a function, asked each
   // time, as the daemon gives it: the share follows the number of cameras)
   let budget = 1e-6;
-  const sampler = new FrameSampler('cam', { dataDir, decoder, log, minIntervalMs: 1000, maxIntervalMs: 4000, cpuBudget: () => budget });
+  let longest = 4000;
+  const sampler = new FrameSampler('cam', { dataDir, decoder, log, minIntervalMs: 1000, maxIntervalMs: () => longest, cpuBudget: () => budget });
   const at: number[] = [];
   sampler.on('frame', (f) => at.push(f.atMs));
   sampler.start();
@@ -184,6 +195,9 @@ t.test('the interval follows the cost budget; a hurried sampler takes every keyf
   t.equal(sampler.intervalMs, 1000, 'the budget asked again: a whole core, the cost fits in the shortest interval');
   budget = 1e-6;
   t.equal(sampler.intervalMs, 4000, 'and back');
+  longest = 6000;
+  t.equal(sampler.intervalMs, 6000, 'the longest interval asked again (a reloaded view_cpu_percent)');
+  longest = 4000;
   sampler.hurry = true;
   t.equal(sampler.intervalMs, 1000, 'hurried: the shortest interval, whatever the cost');
   const from = at.length;
