@@ -13,13 +13,13 @@ export const VIEW_BUDGET_CAMERAS = 16;
 /** What every camera's view sampling takes together at most, by default: 12.8 % of one core (`watchdog.view_cpu_percent`). */
 export const VIEW_SHARE = CAMERA_VIEW_BUDGET * VIEW_BUDGET_CAMERAS;
 /** A camera's samples are never further apart than this (unhurried), unless view watching is given less than VIEW_SHARE. */
-export const MAX_VIEW_INTERVAL_MS = 10_000;
+const MAX_VIEW_INTERVAL_MS = 10_000;
 
 /**
  * A camera's share of one core for view sampling when the box records `cameras`: 0.8 % each up to
  * 16 cameras, beyond that 1/cameras of `share` (12.8 % by default: at 64 cameras 0.2 %): view
- * watching grows with the cameras only up to an eighth of a core, so on a small box it never
- * rivals recording (at 64 cameras on two cores 0.8 % each was half a core, bench/README.md). Each
+ * watching grows with the cameras only up to its share (an eighth of a core by default), so on a
+ * small box it never rivals recording (at 64 cameras on two cores 0.8 % each was half a core, bench/README.md). Each
  * camera is then sampled less often, never less often than `longestViewInterval(share)`, and a
  * change being confirmed is still sampled at every keyframe.
  */

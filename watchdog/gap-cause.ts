@@ -18,7 +18,7 @@ export function classifyExit(exit: BackendExit, run: { hadMedia: boolean; msSinc
   if (/Read-only file system|EROFS|Input\/output error|EIO|Permission denied|EACCES/i.test(r)) return 'disk_unwritable';
   // the camera answers but sends nothing the box can record: its settings are the fix, not the
   // network or the recorder (read as a crash before, which sent an installer to the wrong place)
-  if (/stream has no video|not currently supported in container|codec not currently supported/i.test(r)) return 'stream_unusable';
+  if (/stream has no video|not currently supported in container/i.test(r)) return 'stream_unusable';
   if (/refused|unreachable|No route|Unauthorized|401|404|Not Found|resolve/i.test(r)) return 'camera_unreachable';
   if (run.hadMedia && (/timed? ?out/i.test(r) || run.msSinceMedia >= run.stallMs * 0.8)) return 'stalled';
   if (exit.code === 0 || /timed? ?out|closed the stream|EOS|Connection|Could not (open|connect)/i.test(r)) return 'camera_unreachable';
