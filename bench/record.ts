@@ -161,7 +161,7 @@ function parseOptions(argv: string[]): Options {
     memoryProbe: values['memory-probe'],
     workProbe: values['work-probe'],
     viewWatching: values['view-watching'] === 'on',
-    viewCpuPercent: values['view-cpu-percent'] === undefined ? undefined : Number(values['view-cpu-percent']),
+    viewCpuPercent: share === undefined ? undefined : Number(share),
   };
 }
 

@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { terminalText } from '../common/human.js';
+import { terminalJson, terminalText } from '../common/human.js';
 
 /** Bad usage or bad config: the CLI prints the message and exits 2. */
 export class UsageError extends Error {
@@ -19,7 +19,15 @@ export function print(text: string): void {
   process.stdout.write(terminalText(text));
 }
 
-/** The same for what a command says on stderr. */
+/**
+ * A command's --json output, and a newline: through terminalJson (DEL and the C1 controls as
+ * \u00XX), never `print`, whose \xNN would make a string's raw C1 character invalid JSON.
+ */
+export function printJson(value: unknown, indent?: number): void {
+  process.stdout.write(terminalJson(value, indent) + '\n');
+}
+
+/** The same as `print` for what a command says on stderr. */
 export function printError(text: string): void {
   process.stderr.write(terminalText(text));
 }

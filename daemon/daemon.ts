@@ -331,14 +331,16 @@ export class Daemon {
         this.log.error({ camera: cam.id, err }, 'ONVIF events and identity not watched');
       }
     }
+    // view watching's share of a core, as the config says now (a reload may change it)
+    const share = () => this.config.watchdog.view_cpu_percent / 100;
     const watch = new ViewWatch(cam.id, {
       dataDir: this.dataDir, catalog: this.catalog!, decoder: this.decoder, raise: this.raise, log: this.log,
       tamper: cam.tamper, onvif, still: this.stills.write, feed: recorder, analyzer: this.analyzer,
       // past 16 cameras they share what 16 would take, or the configured share (asked each time:
       // cameras come and go, and the share changes, on reload)
       sampler: {
-        cpuBudget: () => viewBudget(this.views.size, this.config.watchdog.view_cpu_percent / 100),
-        maxIntervalMs: () => longestViewInterval(this.config.watchdog.view_cpu_percent / 100),
+        cpuBudget: () => viewBudget(this.views.size, share()),
+        maxIntervalMs: () => longestViewInterval(share()),
       },
       // indexing first: while a closed segment has waited a second for the catalog, views wait
       behind: () => (this.store?.waitingMs ?? 0) > INDEX_BEHIND_MS,

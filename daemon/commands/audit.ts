@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { auditEntries, verifyAudit } from '../../recorder/catalog/audit-log.js';
 import { CATALOG_FILE } from '../../recorder/catalog/catalog.js';
 import { verifyManifest } from '../../redaction/manifest.js';
-import { isoTime, terminalJson } from '../../common/human.js';
-import { EXIT, parseCommand, parseNumber, print } from '../args.js';
+import { isoTime } from '../../common/human.js';
+import { EXIT, parseCommand, parseNumber, print, printJson } from '../args.js';
 import { dataDirFrom, dataDirOptions, openCatalogReadOnly, parseTime } from './data-dir.js';
 
 export const spec = {
@@ -34,7 +34,7 @@ export async function run(argv: string[]): Promise<number> {
     let dataDir: string | undefined;
     try { dataDir = await dataDirFrom(v); } catch { dataDir = undefined; }
     const r = await verifyManifest(v.manifest, dataDir && existsSync(join(dataDir, CATALOG_FILE)) ? dataDir : undefined);
-    if (v.json) print(terminalJson({ ok: r.ok, problems: r.problems, export_id: r.manifest?.export_id, output: r.manifest?.output }) + '\n');
+    if (v.json) printJson({ ok: r.ok, problems: r.problems, export_id: r.manifest?.export_id, output: r.manifest?.output });
     else print(r.ok ? `manifest OK: signature valid, ${r.manifest!.output.file} matches sha256 ${r.manifest!.output.sha256}\n` : `manifest FAILED:\n${r.problems.map((p) => `  ${p}`).join('\n')}\n`);
     return r.ok ? EXIT.ok : EXIT.failure;
   }
@@ -46,7 +46,7 @@ export async function run(argv: string[]): Promise<number> {
     if (v.json) {
       const { at: _at, ...chain } = check;
       void _at;
-      print(terminalJson({ chain, entries: rows.map((r) => ({ ...r, at: isoTime(r.at_ms), details: JSON.parse(r.details) as unknown })) }, 2) + '\n');
+      printJson({ chain, entries: rows.map((r) => ({ ...r, at: isoTime(r.at_ms), details: JSON.parse(r.details) as unknown })) }, 2);
     } else {
       const lines = rows.map((r) => `#${r.id}  ${isoTime(r.at_ms)}  ${r.action.padEnd(14)} who=${r.actor}  why=${JSON.stringify(r.reason ?? '')}  to=${r.destination ?? ''}${r.camera ? `  camera=${r.camera} ${isoTime(r.from_ms)}..${isoTime(r.to_ms)}` : ''}`);
       print([rows.length ? 'audit log, newest first:' : 'the audit log is empty', ...lines,

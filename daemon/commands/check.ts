@@ -25,12 +25,11 @@ import { switchedOff } from '../../redaction/policy-record.js';
 import { secretFileIssues } from '../../config/secret-files.js';
 import { readClockSync } from '../../watchdog/system-health.js';
 import { probeStream } from './probe.js';
-import { DEFAULT_CONFIG, EXIT, parseCommand, type CommandSpec, print } from '../args.js';
+import { DEFAULT_CONFIG, EXIT, parseCommand, type CommandSpec, print, printJson } from '../args.js';
 import { ConfigError } from '../../config/errors.js';
 import { loadConfig } from '../../config/load.js';
 import type { Config } from '../../config/schema.js';
 import { UsersFile, usersFilePath } from '../../web/users.js';
-import { terminalJson } from '../../common/human.js';
 
 export interface CheckResult {
   name: string;
@@ -79,12 +78,13 @@ export async function run(argv: string[]): Promise<number> {
     // Without --json the CLI prints each issue as `<file>: <issue>` and exits 2.
     if (!(json && err instanceof ConfigError)) throw err;
     const failed: CheckResult = { name: 'config', ok: false, detail: `${configPath}: ${plural(err.issues.length, 'issue')}`, issues: err.issues };
-    print(terminalJson([failed], 2) + '\n');
+    printJson([failed], 2);
     return EXIT.usage;
   }
 
   const results = [configCheck(config, configPath), ...(await runAll({ config, configPath }))];
-  print(json ? terminalJson(results, 2) + '\n' : formatResults(results));
+  if (json) printJson(results, 2);
+  else print(formatResults(results));
   return results.every((r) => r.ok) ? EXIT.ok : EXIT.failure;
 }
 

@@ -7,9 +7,9 @@
  */
 import { resolve } from 'node:path';
 import { readSecret } from '../../config/load.js';
-import { printable, terminalJson } from '../../common/human.js';
+import { printable } from '../../common/human.js';
 import { clockDrifts, discover, inspectCamera, MAX_DISCOVERED, streamUriProblem, type OnvifCameraInfo } from '../../recorder/sources/onvif.js';
-import { EXIT, parseCommand, parseNumber, UsageError, print, printError } from '../args.js';
+import { EXIT, parseCommand, parseNumber, UsageError, print, printError, printJson } from '../args.js';
 
 const spec = {
   name: 'discover',
@@ -87,7 +87,7 @@ export async function run(argv: string[]): Promise<number> {
     return EXIT.failure;
   }
   for (const f of found) if (f.error) printError(`edge-nvr discover: ${printable(f.error)}\n`);
-  if (v.json) print(terminalJson(found, 2) + '\n');
+  if (v.json) printJson(found, 2);
   else if (v.yaml) {
     const seg = v['segment-seconds'] === undefined ? undefined : Number(v['segment-seconds']);
     if (seg !== undefined && !(Number.isInteger(seg) && seg > 0)) throw new UsageError(`--segment-seconds: expected whole seconds, got "${v['segment-seconds']}"`);

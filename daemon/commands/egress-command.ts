@@ -6,8 +6,7 @@ import type { Config } from '../../config/schema.js';
 import { Catalog } from '../../recorder/catalog/catalog.js';
 import { EgressRequestError, type EgressContext, type EgressResult } from '../../redaction/egress.js';
 import { exportsDir } from '../../evidence/exports-dir.js';
-import { DEFAULT_CONFIG, EXIT, outInExistingDir, UsageError, print, printError } from '../args.js';
-import { terminalJson } from '../../common/human.js';
+import { DEFAULT_CONFIG, EXIT, outInExistingDir, UsageError, print, printError, printJson } from '../args.js';
 
 /** The options every egress command takes besides its own. */
 export const egressOptions = {
@@ -63,8 +62,8 @@ export async function runEgress(values: { config?: string; data?: string; json?:
   process.once('SIGINT', onSignal);
   try {
     const r = await go({ catalog, dataDir, config, signal: cancel.signal });
-    print(values.json ? terminalJson(r) + '\n'
-      : `${r.out}: ${r.frames} frame${r.frames === 1 ? '' : 's'}${r.blanked_frames ? `, ${r.blanked_frames} blanked (fail closed)` : ''}, manifest ${r.manifest}\n`);
+    if (values.json) printJson(r);
+    else print(`${r.out}: ${r.frames} frame${r.frames === 1 ? '' : 's'}${r.blanked_frames ? `, ${r.blanked_frames} blanked (fail closed)` : ''}, manifest ${r.manifest}\n`);
     return EXIT.ok;
   } catch (err) {
     if (err instanceof EgressRequestError) throw new UsageError(err.message);

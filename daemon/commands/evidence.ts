@@ -1,11 +1,10 @@
 import { exportsDir } from '../../evidence/exports-dir.js';
 import { writeEvidenceBundle, EvidenceRequestError } from '../../evidence/write-bundle.js';
 import { parseOfficer } from '../../evidence/bundle-format.js';
-import { EXIT, outInExistingDir, parseCommand, UsageError, print } from '../args.js';
+import { EXIT, outInExistingDir, parseCommand, UsageError, print, printJson } from '../args.js';
 import { cliActor } from '../audit-trail.js';
 import { BOX_ID_META } from '../catalog-meta.js';
 import { dataDirFrom, dataDirOptions, openCatalogForWriting, parseTime } from './data-dir.js';
-import { terminalJson } from '../../common/human.js';
 
 export const spec = {
   name: 'evidence',
@@ -46,8 +45,8 @@ export async function run(argv: string[]): Promise<number> {
       camera: v.camera!, fromMs, toMs, actor: cliActor(), out: v.out!, boxId: catalog.getMeta(BOX_ID_META) ?? 'unconfigured', via: 'cli',
       request: { agency: v.agency!, officers, approval: v.approval!, reason: v.reason!, destination: v.destination! },
     });
-    print(v.json ? terminalJson(r) + '\n'
-      : `${r.out}: evidence bundle ${r.bundle_id}, ${r.segments} original segment(s), ${r.bytes} bytes; legal hold ${r.hold_id} placed; `
+    if (v.json) printJson(r);
+    else print(`${r.out}: evidence bundle ${r.bundle_id}, ${r.segments} original segment(s), ${r.bytes} bytes; legal hold ${r.hold_id} placed; `
         + `${r.unavailable.length ? `${r.unavailable.length} part(s) of the range not on the box (see manifest.json)` : 'the whole range is included'}\n`);
     return EXIT.ok;
   } catch (err) {

@@ -1,6 +1,6 @@
 import { listExports } from '../../evidence/exports-dir.js';
-import { isoTime, terminalJson } from '../../common/human.js';
-import { EXIT, parseCommand, print } from '../args.js';
+import { isoTime } from '../../common/human.js';
+import { EXIT, parseCommand, print, printJson } from '../args.js';
 import { dataDirFrom, dataDirOptions, openCatalogReadOnly } from './data-dir.js';
 
 export const spec = {
@@ -19,7 +19,7 @@ export async function run(argv: string[]): Promise<number> {
   openCatalogReadOnly(dataDir).close(); // a mistyped --data is refused, not listed as "no exports"
   const entries = listExports(dataDir);
   if (args.values.json) {
-    print(terminalJson({ exports: entries }, 2) + '\n');
+    printJson({ exports: entries }, 2);
     return EXIT.ok;
   }
   if (!entries.length) {

@@ -1,6 +1,6 @@
 import { liftHold, placeHold } from '../../recorder/catalog/holds.js';
-import { isoTime, terminalJson } from '../../common/human.js';
-import { EXIT, parseCommand, parseReason, UsageError, print } from '../args.js';
+import { isoTime } from '../../common/human.js';
+import { EXIT, parseCommand, parseReason, UsageError, print, printJson } from '../args.js';
 import { cliActor } from '../audit-trail.js';
 import { dataDirFrom, dataDirOptions, openCatalogForWriting, openCatalogReadOnly, parseTime } from './data-dir.js';
 
@@ -41,7 +41,8 @@ export async function run(argv: string[]): Promise<number> {
       const catalog = openCatalogForWriting(dataDir);
       try {
         const hold = placeHold(catalog, { camera: v.camera ?? null, from_ms: from, to_ms: to, reason }, cliActor(v.by));
-        print(v.json ? terminalJson(hold) + '\n' : `hold ${hold.id} added: ${hold.camera ?? 'all cameras'} ${isoTime(from)} .. ${isoTime(to)}\n`);
+        if (v.json) printJson(hold);
+        else print(`hold ${hold.id} added: ${hold.camera ?? 'all cameras'} ${isoTime(from)} .. ${isoTime(to)}\n`);
         return EXIT.ok;
       } finally {
         catalog.close();
@@ -55,7 +56,8 @@ export async function run(argv: string[]): Promise<number> {
         if (!before) throw new UsageError(`hold release: there is no hold ${id}`);
         if (before.released_ms !== null) throw new UsageError(`hold release: hold ${id} was already released at ${isoTime(before.released_ms)}`);
         const hold = liftHold(catalog, Number(id), cliActor(v.by))!;
-        print(v.json ? terminalJson(hold) + '\n' : `hold ${id} released; its recordings follow normal retention again\n`);
+        if (v.json) printJson(hold);
+        else print(`hold ${id} released; its recordings follow normal retention again\n`);
         return EXIT.ok;
       } finally {
         catalog.close();
@@ -67,7 +69,7 @@ export async function run(argv: string[]): Promise<number> {
       try {
         const holds = catalog.holds(v.all ?? false);
         if (v.json) {
-          print(terminalJson({ holds }, 2) + '\n');
+          printJson({ holds }, 2);
         } else {
           print(holds.length === 0 ? 'no active holds\n' : holds.map((h) =>
             `${String(h.id).padStart(4)}  ${(h.camera ?? '(all)').padEnd(12)} ${isoTime(h.from_ms)} .. ${isoTime(h.to_ms)}  by ${h.created_by}  ${h.released_ms ? `released ${isoTime(h.released_ms)}` : 'active'}  ${h.reason}`).join('\n') + '\n');

@@ -8,8 +8,7 @@ import { loadConfig, readSecret } from '../../config/load.js';
 import { scrubCredentials, splitCredentials, withCredentials } from '../../common/credentials.js';
 import { frameRate, probe, type Probe, type ProbedPacket } from '../../common/media-probe.js';
 import { relayUrl } from '../../recorder/sources/rtsp-relay.js';
-import { EXIT, parseCommand, parseNumber, UsageError, print, printError } from '../args.js';
-import { terminalJson } from '../../common/human.js';
+import { EXIT, parseCommand, parseNumber, UsageError, print, printError, printJson } from '../args.js';
 
 const spec = {
   name: 'probe',
@@ -126,7 +125,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   const warning = keyframeWarning(p, segmentSeconds);
   if (v.json) {
-    print(terminalJson({ ...p, segment_seconds: segmentSeconds, warnings: warning ? [warning] : [] }, 2) + '\n');
+    printJson({ ...p, segment_seconds: segmentSeconds, warnings: warning ? [warning] : [] }, 2);
   } else {
     const lines = [`stream:    ${p.url}`];
     if (p.video) {

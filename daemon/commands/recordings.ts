@@ -1,9 +1,8 @@
 import type { Catalog } from '../../recorder/catalog/catalog.js';
 import { continuity } from '../../watchdog/continuity.js';
 import { DAY_MS } from '../../watchdog/retention.js';
-import { EXIT, parseCommand, UsageError, print, printError } from '../args.js';
+import { EXIT, parseCommand, UsageError, print, printError, printJson } from '../args.js';
 import { dataDirFrom, dataDirOptions, openCatalogReadOnly, parseTime } from './data-dir.js';
-import { terminalJson } from '../../common/human.js';
 
 export const spec = {
   name: 'recordings',
@@ -33,7 +32,8 @@ export async function run(argv: string[]): Promise<number> {
   try {
     if (!v.camera) {
       const cameras = catalog.cameras();
-      print(v.json ? terminalJson({ cameras }) + '\n' : cameras.length ? `cameras with recordings: ${cameras.join(', ')}\n` : 'no recordings yet\n');
+      if (v.json) printJson({ cameras });
+      else print(cameras.length ? `cameras with recordings: ${cameras.join(', ')}\n` : 'no recordings yet\n');
       return 0;
     }
     if (!catalog.knowsCamera(v.camera)) {
@@ -47,10 +47,10 @@ export async function run(argv: string[]): Promise<number> {
     }
     const rows = catalog.segments(v.camera, from, to);
     if (v.json) {
-      print(terminalJson({ camera: v.camera, segments: rows.map((r) => ({
+      printJson({ camera: v.camera, segments: rows.map((r) => ({
         id: r.id, start: iso(r.start_ms), end: iso(r.end_ms), start_ms: r.start_ms, end_ms: r.end_ms, bytes: r.bytes,
         path: r.path, sha256: r.sha256, state: r.state, origin: r.origin,
-      })) }, 2) + '\n');
+      })) }, 2);
       return 0;
     }
     if (rows.length === 0) {
@@ -79,7 +79,7 @@ function printGaps(catalog: Catalog, camera: string, from: number | undefined, t
     days.push({ day: iso(d).slice(0, 10), continuity: continuity(catalog, camera, Math.max(d, start), upTo) });
   }
   if (json) {
-    print(terminalJson({ camera, gaps: gaps.map((g) => ({ ...g, start: iso(g.start_ms), end: g.end_ms === null ? null : iso(g.end_ms) })), days }, 2) + '\n');
+    printJson({ camera, gaps: gaps.map((g) => ({ ...g, start: iso(g.start_ms), end: g.end_ms === null ? null : iso(g.end_ms) })), days }, 2);
     return;
   }
   const lines = gaps.map((g) => `${iso(g.start_ms)}  ${g.end_ms === null ? 'still open              ' : iso(g.end_ms)}  ` +

@@ -7,11 +7,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { DEFAULT_CONFIG, EXIT, parseCommand, parseNumber, print, printError } from '../args.js';
+import { DEFAULT_CONFIG, EXIT, parseCommand, parseNumber, print, printError, printJson } from '../args.js';
 import { LOCK_FILE, lockHolder } from '../instance-lock.js';
 import type { ReloadResult } from '../reload-outcome.js';
 import { dataDirFrom, dataDirOptions, openCatalogReadOnly } from './data-dir.js';
-import { terminalJson } from '../../common/human.js';
 
 const spec = {
   name: 'reload',
@@ -75,7 +74,7 @@ export async function run(argv: string[]): Promise<number> {
     await new Promise((r) => setTimeout(r, 200));
     const r = lastReload(dataDir);
     if (!r || r.at_ms < sentMs - 1000) continue;
-    if (parsed.values.json) print(terminalJson(r, 2) + '\n');
+    if (parsed.values.json) printJson(r, 2);
     else if (r.ok) {
       const list = (k: string, v?: string[]) => (v?.length ? ` ${k}: ${v.join(', ')};` : '');
       print(`reload accepted:${list('restarted', r.restarted)}${list('added', r.added)}${list('removed', r.removed)}${list('unchanged', r.unchanged)}${list('changed', r.changed)}${list('applied', r.applied)}\n`.replace(/;\n$/, '\n'));

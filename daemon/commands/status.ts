@@ -9,9 +9,9 @@ import { pino } from 'pino';
 import type { Config } from '../../config/schema.js';
 import { DAY_MS, Retention, type RetentionStatus } from '../../watchdog/retention.js';
 import { diskSpace, readSystemHealth } from '../../watchdog/system-health.js';
-import { DEFAULT_CONFIG, EXIT, parseCommand, print } from '../args.js';
+import { DEFAULT_CONFIG, EXIT, parseCommand, print, printJson } from '../args.js';
 import { META_POLICY, type StoredPolicy } from '../catalog-meta.js';
-import { ago, bytes, days, describeEvent, duration, isoTime, terminalJson } from '../../common/human.js';
+import { ago, bytes, days, describeEvent, duration, isoTime } from '../../common/human.js';
 import { lockHolder } from '../instance-lock.js';
 import { openCatalogReadOnly } from './data-dir.js';
 import type { Catalog } from '../../recorder/catalog/catalog.js';
@@ -147,7 +147,8 @@ export async function run(argv: string[]): Promise<number> {
       last_reload: meta('last_reload'),
       integrity: integrityStatus(catalog),
     };
-    print(parsed.values.json ? terminalJson(status, 2) + '\n' : format(status, now));
+    if (parsed.values.json) printJson(status, 2);
+    else print(format(status, now));
     return status.recording ? EXIT.ok : EXIT.failure;
   } finally {
     catalog.close();

@@ -6,9 +6,8 @@
  */
 import { Catalog } from '../../recorder/catalog/catalog.js';
 import { appendAudit } from '../../recorder/catalog/audit-log.js';
-import { EXIT, parseCommand, parseReason, UsageError, print } from '../args.js';
+import { EXIT, parseCommand, parseReason, UsageError, print, printJson } from '../args.js';
 import { dataDirFrom, dataDirOptions, openCatalogReadOnly } from './data-dir.js';
-import { terminalJson } from '../../common/human.js';
 
 export const spec = {
   name: 'tamper',
@@ -49,8 +48,8 @@ export async function run(argv: string[]): Promise<number> {
           details: { retired_reference: before ? { id: before.id, created_ms: before.created_ms } : null, forgotten_identity: pins ?? null },
         });
         const result = { camera: v.camera, retired_references: retired, reference_learned_ms: before?.created_ms ?? null, identity_cleared: cleared, identity: pins ?? null };
-        print(v.json ? terminalJson(result) + '\n'
-          : `${v.camera}: ${retired ? `reference of ${iso(before?.created_ms)} retired` : 'no reference to retire'}; ${cleared ? 'identity pins forgotten' : 'no identity pinned'}. `
+        if (v.json) printJson(result);
+        else print(`${v.camera}: ${retired ? `reference of ${iso(before?.created_ms)} retired` : 'no reference to retire'}; ${cleared ? 'identity pins forgotten' : 'no identity pinned'}. `
             + 'The daemon learns the normal view again (tamper.learn_s) and pins the device and stream it sees next.\n');
         return EXIT.ok;
       } finally {
@@ -63,7 +62,8 @@ export async function run(argv: string[]): Promise<number> {
       try {
         // read-only: a catalog written by an edge-nvr older than tamper detection has no such tables
         if (!catalog.db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'camera_view'").get()) {
-          print(v.json ? terminalJson({ cameras: [] }) + '\n' : 'no camera view watched yet (the catalog predates tamper detection)\n');
+          if (v.json) printJson({ cameras: [] });
+          else print('no camera view watched yet (the catalog predates tamper detection)\n');
           return EXIT.ok;
         }
         // a mistyped camera read as one still learning its view, exit 0: answered as reset answers it
@@ -81,7 +81,7 @@ export async function run(argv: string[]): Promise<number> {
             identity: catalog.cameraIdentity(camera) ?? null,
           };
         });
-        if (v.json) print(terminalJson({ cameras: rows }, 2) + '\n');
+        if (v.json) printJson({ cameras: rows }, 2);
         else {
           print(rows.length === 0 ? 'no camera view watched yet\n' : rows.map((r) => [
             `${r.camera}: view ${r.view ? `${String(r.view.state)}${(r.view.kinds as string[]).length ? ` (${(r.view.kinds as string[]).join(', ')})` : ''}` : 'unknown'}`

@@ -1,6 +1,6 @@
-import { isoTime, terminalJson } from '../../common/human.js';
+import { isoTime } from '../../common/human.js';
 import { shownUpload, UploadQueue, type ShownUpload } from '../../recorder/catalog/uploads.js';
-import { EXIT, parseCommand, print } from '../args.js';
+import { EXIT, parseCommand, print, printJson } from '../args.js';
 import { dataDirFrom, dataDirOptions, openCatalogReadOnly } from './data-dir.js';
 
 export const spec = {
@@ -25,7 +25,7 @@ export async function run(argv: string[]): Promise<number> {
     catalog.close();
   }
   if (args.values.json) {
-    print(terminalJson({ uploads }, 2) + '\n');
+    printJson({ uploads }, 2);
     return EXIT.ok;
   }
   if (!uploads.length) {

@@ -6,9 +6,9 @@
  */
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { isoTime, terminalJson } from '../../common/human.js';
+import { isoTime } from '../../common/human.js';
 import { checkName, checkPassword, checkRole, hashPassword, UsersFile, usersFilePath, type UserRecord } from '../../web/users.js';
-import { DEFAULT_CONFIG, EXIT, parseCommand, UsageError, print } from '../args.js';
+import { DEFAULT_CONFIG, EXIT, parseCommand, UsageError, print, printJson } from '../args.js';
 
 export const spec = {
   name: 'user',
@@ -85,7 +85,7 @@ export async function run(argv: string[]): Promise<number> {
     case undefined: {
       const users = read();
       const shown = users.map(({ name: n, role, created_ms, changed_ms }) => ({ name: n, role, created_ms, changed_ms }));
-      if (v.json) print(terminalJson({ file: file.path, users: shown }, 2) + '\n');
+      if (v.json) printJson({ file: file.path, users: shown }, 2);
       else print(users.length === 0 ? `no users in ${file.path}; add one with: edge-nvr user add NAME --role viewer\n` : list(users));
       return EXIT.ok;
     }

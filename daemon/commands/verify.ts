@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { parseCheckpoint, type Checkpoint } from '../../recorder/catalog/checkpoint.js';
 import { verifyRecordings, type VerifyFinding } from '../../recorder/verify.js';
-import { isoTime, terminalJson } from '../../common/human.js';
-import { EXIT, parseCommand, UsageError, print, printError } from '../args.js';
+import { isoTime } from '../../common/human.js';
+import { EXIT, parseCommand, UsageError, print, printError, printJson } from '../args.js';
 import { dataDirFrom, dataDirOptions, openCatalogReadOnly } from './data-dir.js';
 
 export const spec = {
@@ -58,7 +58,7 @@ export async function run(argv: string[]): Promise<number> {
       report.ok = false;
     }
     if (v.json) {
-      print(terminalJson(report, 2) + '\n');
+      printJson(report, 2);
     } else {
       const out = report.findings.map((f) => `${f.kind.toUpperCase().padEnd(8)} ${f.path ? `${f.path} ` : ''}${f.segment ? `(segment #${f.segment})` : ''}${f.path || f.segment ? ': ' : ''}${f.detail}`);
       for (const d of report.deleted) out.push(`deleted  ${d.path} (segment #${d.segment}) at ${isoTime(d.atMs)}: ${d.note ?? ''}`);
