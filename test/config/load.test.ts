@@ -63,6 +63,10 @@ t.test('defaults are filled in', async (t) => {
   t.same(cam.source, { type: 'test', width: 640, height: 360, fps: 15, bitrate_kbps: 1000 });
   t.same(c.redaction, { faces: true, plates: true, method: 'pixelate', fail_closed: true, detectors: [] });
   t.same(c.watchdog, { stall_timeout_s: 10, backoff_s: [1, 2, 5, 10, 30, 60], camera_masks_check_s: 30, view_cpu_percent: 12.8 });
+  // docs/config.md: view_cpu_percent 0.5 to 100
+  for (const share of [0.4, 101]) {
+    t.same(issuesOf(t, MINIMAL + `watchdog: { view_cpu_percent: ${share} }\n`), [`watchdog.view_cpu_percent: expected a number from 0.5 to 100, got ${share}`]);
+  }
   t.equal(c.log.level, 'info');
   t.equal(c.mqtt, undefined);
 });
