@@ -40,7 +40,7 @@ export interface DecodedPicture {
   data: Buffer;
   srcWidth: number;
   srcHeight: number;
-  /** CPU time the decode took in the helper */
+  /** CPU the helper spent since its previous answer: this decode, reading the request, writing the answer before (all of it, so a budget charged with it is exact) */
   cpuMs: number;
 }
 

@@ -129,6 +129,12 @@ const FPS_WINDOW_S = 10;
  * little under a second after it; without slack every other one would be missed.
  */
 const EARLY_MS = 250;
+/**
+ * How long before a keyframe is due the growing file is read at every progress report again
+ * (between samples it is read only every few seconds, SegmentTail `mayWait`): two reports, so the
+ * read that catches up comes before the keyframe is wanted, and the one taken is the newest.
+ */
+const READ_LEAD_MS = 2500;
 
 /**
  * A camera's pictures at a low rate, for whatever watches the view (tamper detection, mask
@@ -167,6 +173,7 @@ export class FrameSampler extends EventEmitter<FrameSamplerEvents> {
     this.tail = new SegmentTail(stagingDir(opts.dataDir, camera), {
       pollMs: opts.feed ? 0 : opts.pollMs,
       wantKeyframe: () => this.wantKeyframe(),
+      mayWait: () => !this.keyframeSoon(),
       onError: (err) => opts.log?.warn({ camera, err }, 'cannot read the growing segment'),
     });
     this.tail.on('track', (t) => this.onTrack(t));
@@ -192,6 +199,11 @@ export class FrameSampler extends EventEmitter<FrameSamplerEvents> {
     return this.tail.dirListings;
   }
 
+  /** how many times the growing file was looked at (tests, benchmarks) */
+  get fileLooks(): number {
+    return this.tail.fileLooks;
+  }
+
   private readonly written = (): void => this.tail.written();
   private readonly closed = (seg: { stagedPath: string }): void => this.tail.closed(seg.stagedPath);
 
@@ -213,6 +225,11 @@ export class FrameSampler extends EventEmitter<FrameSamplerEvents> {
     const costMs = sorted.length ? sorted[Math.floor(sorted.length / 2)]! : 0;
     const budget = typeof this.opts.cpuBudget === 'function' ? this.opts.cpuBudget() : this.opts.cpuBudget ?? CAMERA_VIEW_BUDGET;
     return Math.min(max, Math.max(min, costMs / budget));
+  }
+
+  /** whether a keyframe may be wanted within READ_LEAD_MS (nobody listening: never) */
+  private keyframeSoon(): boolean {
+    return this.listenerCount('frame') > 0 && Date.now() - this.lastSampleMs >= this.intervalMs - EARLY_MS - READ_LEAD_MS;
   }
 
   private wantKeyframe(): boolean {

@@ -29,6 +29,12 @@ export interface SegmentTailOptions {
   pollMs?: number;
   /** asked once per fragment that holds a keyframe: read it or not */
   wantKeyframe: () => boolean;
+  /**
+   * Asked when told `written`: true while no keyframe will be wanted soon, only the track and the
+   * fragments' frame counts, which keep: the file is then read at most every IDLE_READ_MS instead
+   * of at every report (one read of a few seconds instead of one a second). Absent: every report.
+   */
+  mayWait?: () => boolean;
   onError?: (err: Error) => void;
 }
 
@@ -68,6 +74,13 @@ async function withReadBuffer<T>(work: (buf: Buffer) => Promise<T>): Promise<T> 
 
 /** a file the recorder was said to be writing that did not grow over this many `written` calls: look for a newer one */
 const STALE_WRITES = 3;
+/**
+ * How long a `written` may go unread while nothing but the track and the frame rate is wanted
+ * (`mayWait`): what changes in that time waits at most this long to be seen (a new stream shape,
+ * the measured frame rate over its 10 s window). At 64 cameras a read at every report was a third
+ * of the Node process's CPU in recording alone (bench/README.md).
+ */
+const IDLE_READ_MS = 5000;
 
 /**
  * Follows a camera's recording as it grows, read-only: the newest file in its staging dir is
@@ -95,6 +108,10 @@ export class SegmentTail extends EventEmitter<SegmentTailEvents> {
   /** `written` calls in a row that found the open file no larger */
   private unchanged = 0;
   private listings = 0;
+  private looks = 0;
+  private lastLookMs = 0;
+  /** the newest wanted keyframe of the read under way: offered when the read ends, so a read that caught up on several fragments offers its newest */
+  private newestKey?: TailKeyframe;
 
   constructor(readonly dir: string, private readonly opts: SegmentTailOptions) {
     super();
@@ -119,8 +136,18 @@ export class SegmentTail extends EventEmitter<SegmentTailEvents> {
     await this.close();
   }
 
-  /** The recorder reported media written: read what is new. */
+  /** how many times the growing file was looked at (tests, benchmarks) */
+  get fileLooks(): number {
+    return this.looks;
+  }
+
+  /**
+   * The recorder reported media written: read what is new, or, while nothing is wanted soon
+   * (`mayWait`), only every IDLE_READ_MS. A file that did not grow at the last look is looked at
+   * again at once: the recorder may have moved on to a file it did not report (STALE_WRITES).
+   */
   written(): void {
+    if (this.cur && this.unchanged === 0 && Date.now() - this.lastLookMs < IDLE_READ_MS && this.opts.mayWait?.()) return;
     void this.poll();
   }
 
@@ -171,6 +198,8 @@ export class SegmentTail extends EventEmitter<SegmentTailEvents> {
       if (!this.cur && newest) await this.openFile(newest);
     }
     if (this.cur) {
+      this.looks++;
+      this.lastLookMs = Date.now();
       const grew = await this.read(this.cur);
       this.unchanged = grew ? 0 : this.unchanged + 1;
     }
@@ -214,9 +243,21 @@ export class SegmentTail extends EventEmitter<SegmentTailEvents> {
   /**
    * Walks the complete top-level boxes after `pos`, reading the file in big chunks (one read for
    * what a camera wrote in a second, usually; its size from how much the read returned, no
-   * fstat): what is incomplete waits for the next look. True when the file grew.
+   * fstat): what is incomplete waits for the next look. True when the file grew. The newest
+   * wanted keyframe it found is offered at the end: a read catching up on several fragments
+   * (`mayWait`) offers the newest picture, not the first.
    */
-  private read(f: Open): Promise<boolean> {
+  private async read(f: Open): Promise<boolean> {
+    try {
+      return await this.readBoxes(f);
+    } finally {
+      const key = this.newestKey;
+      this.newestKey = undefined;
+      if (key && !this.stopped) this.emit('keyframe', key);
+    }
+  }
+
+  private readBoxes(f: Open): Promise<boolean> {
     return withReadBuffer(async (buf) => {
       let grew = false;
       while (!this.stopped) {
@@ -283,6 +324,6 @@ export class SegmentTail extends EventEmitter<SegmentTailEvents> {
       const { bytesRead } = await f.fh.read(data, 0, key.size, key.offset);
       if (bytesRead !== key.size) return;
     }
-    this.emit('keyframe', { track, data, atMs: Date.now() });
+    this.newestKey = { track, data, atMs: Date.now() };
   }
 }

@@ -1,9 +1,11 @@
 import t from 'tap';
+import { execFileSync } from 'node:child_process';
 import { Writable } from 'node:stream';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { DECODER_SCRIPT, FrameDecoder } from '../../recorder/frame-decoder.js';
+import { boxHeader, parseMoof, parseMoov, type FragmentSample, type VideoTrack } from '../../recorder/mp4-fragments.js';
 
 /**
  * The real keyframe helper, started through a wrapper that counts its starts and holds the first
@@ -88,4 +90,45 @@ t.test('a helper that cannot run (PyAV missing) is asked again less and less oft
   t.ok(retries[0]! > 1000 && retries[0]! <= 2000, `first retry after 2 s (${retries[0]} ms)`);
   t.ok(retries[1]! > 9000 && retries[1]! <= 10_000, `second after 10 s (${retries[1]} ms)`);
   t.match(decoder.unavailable, /python3-av is not installed/);
+});
+
+/** One keyframe as the sampler hands it over: a fragmented MP4 made by ffmpeg, read by the sampler's own parser. */
+function keyframe(dir: string): { track: VideoTrack; sample: Buffer } {
+  const file = join(dir, 'k.mp4');
+  execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=15', '-frames:v', '15', '-c:v', 'libx264', '-g', '15',
+    '-movflags', '+frag_keyframe+empty_moov+default_base_moof', file]);
+  const buf = readFileSync(file);
+  let track: VideoTrack | null = null;
+  const samples: FragmentSample[] = [];
+  for (let at = 0; at + 8 <= buf.length;) {
+    const h = boxHeader(buf, at)!;
+    if (h.type === 'moov') track = parseMoov(buf.subarray(at + h.headerSize, at + h.size));
+    if (h.type === 'moof' && track) samples.push(...parseMoof(buf.subarray(at + h.headerSize, at + h.size), at, track));
+    at += h.size;
+  }
+  const k = samples.find((s) => s.keyframe)!;
+  return { track: track!, sample: buf.subarray(k.offset, k.offset + k.size) };
+}
+
+/** user + system CPU ms of a process, from /proc (clock ticks of 10 ms) */
+function processCpuMs(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10;
+}
+
+// the sampler keeps view watching within its share of a core by what each answer says it cost:
+// the decode alone left the helper's pipe side uncharged (an eighth of what it spent, measured)
+t.test("each answer's cpuMs charges all the helper spent since its last answer, the pipe's side included", async (t) => {
+  const { track, sample } = keyframe(t.testdir());
+  const decoder = new FrameDecoder(pino({ level: 'silent' }));
+  t.teardown(() => decoder.stop());
+  await decoder.ready();
+  const request = { codec: track.codec, extradata: track.config, sample, maxWidth: 640, maxHeight: 360, format: 'gray' as const };
+  await decoder.decode(request); // what starting cost is not an answer's
+  const before = processCpuMs(decoder.pid!);
+  let charged = 0;
+  for (let i = 0; i < 300; i++) charged += (await decoder.decode(request)).cpuMs;
+  const spent = processCpuMs(decoder.pid!) - before;
+  t.ok(spent > 100, `the helper spent ${spent} ms`);
+  t.ok(charged >= spent * 0.95 - 20 && charged <= spent * 1.05 + 20, `charged ${charged.toFixed(0)} ms of the ${spent} ms it spent`);
 });

@@ -13,6 +13,7 @@ import { boxHeader, parseMoof, parseMoov, type FragmentSample } from '../../reco
 import { stagingDir } from '../../recorder/segment-store.js';
 import { CameraSim } from '../support/camera-sim.js';
 import { until } from '../support/daemon.js';
+import { decodeTimecode } from '../support/timecode.js';
 
 const log = pino({ level: 'silent' });
 const FPS = 12;
@@ -141,7 +142,7 @@ t.test('view sampling shares an eighth of a core past 16 cameras: 0.8 % each up 
   t.equal(viewBudget(200, 1), 0.005, 'a whole core among 200 cameras');
 });
 t.test('the decoder dying costs samples, never recording; a new one takes over', async (t) => {
-  const sim = await new CameraSim({ mounts: ['cam'], fps: 10, gop: 10 }).start();
+  const sim = await new CameraSim({ mounts: ['cam'], fps: 10, gop: 10, source: 'timecode' }).start();
   t.teardown(() => sim.kill());
   const dataDir = t.testdir();
   const decoder = new FrameDecoder(log);
@@ -170,7 +171,7 @@ t.test('the decoder dying costs samples, never recording; a new one takes over',
 });
 
 t.test('the interval follows the cost budget; a hurried sampler takes every keyframe it may', async (t) => {
-  const sim = await new CameraSim({ mounts: ['cam'], fps: 10, gop: 10 }).start();
+  const sim = await new CameraSim({ mounts: ['cam'], fps: 10, gop: 10, source: 'timecode' }).start();
   t.teardown(() => sim.kill());
   const dataDir = t.testdir();
   const decoder = new FrameDecoder(log);
@@ -242,6 +243,43 @@ t.test('told by the recorder, not polling: samples follow the recording across s
     // polled twice a second it listed the dir 16 times in 8 s; told, it opens the next file by name
     t.ok(listings <= 3, `${backend}: the staging dir listed ${listings} times over ${closed - from[i]!.closed} segments`);
   }
+});
+
+// a camera that nothing watches (view watching off) is still followed for its stream's shape and
+// frame rate, but its growing file is not read at every progress report: at 64 cameras those
+// reads were a third of the daemon's CPU in recording alone (bench/README.md)
+t.test('nobody watching: the growing file is read every few seconds, not at every report; a listener gets the newest keyframe', async (t) => {
+  const sim = await new CameraSim({ mounts: ['cam'], fps: 10, gop: 10, source: 'timecode' }).start();
+  t.teardown(() => sim.kill());
+  const dataDir = t.testdir();
+  const decoder = new FrameDecoder(log);
+  t.teardown(() => decoder.stop());
+  const recorder = createBackend('ffmpeg', { camera: 'cam', url: sim.url('cam'), safeUrl: sim.url('cam'), stagingDir: stagingDir(dataDir, 'cam'), segmentSeconds: 60, timeoutSeconds: 5 }, log);
+  const feed = new EventEmitter();
+  let reports = 0;
+  recorder.on('progress', () => { reports++; feed.emit('progress'); });
+  recorder.on('segment', (seg) => feed.emit('closed', seg));
+  recorder.start();
+  t.teardown(() => recorder.stop());
+  const sampler = new FrameSampler('cam', { dataDir, decoder, log, minIntervalMs: 1000, cpuBudget: 1, feed: feed as unknown as RecordingFeed }).start();
+  t.teardown(() => sampler.stop());
+  await until(() => (sampler.stream?.fps ?? 0) > 0, 30_000, 'the stream measured');
+  const from = { reports, looks: sampler.fileLooks };
+  await until(() => reports >= from.reports + 12, 40_000, 'twelve progress reports');
+  const looks = sampler.fileLooks - from.looks;
+  t.ok(looks <= 4, `${reports - from.reports} reports, the file looked at ${looks} times`);
+  t.ok(looks >= 1, 'but looked at');
+  t.ok(Math.abs((sampler.stream?.fps ?? 0) - 10) < 1.5, `the frame rate still measured (${sampler.stream?.fps})`);
+  // someone starts watching: the first read catches up on seconds of fragments and offers the newest keyframe
+  // (the picture's own time code, read while it is emitted: the buffer is the next picture's after)
+  const ages: number[] = [];
+  sampler.on('frame', (f) => ages.push(f.atMs - decodeTimecode(f.data, f.width, f.height)));
+  const readsFrom = sampler.fileLooks;
+  await until(() => ages.length >= 3, 30_000, 'three samples once watched');
+  t.ok(sampler.fileLooks - readsFrom >= 3, 'watched: the file is read at the reports again');
+  // fragments of a second: the newest keyframe read is a second or two old; the oldest of a
+  // catching-up read would be five or more
+  t.ok(ages.every((a) => a >= 0 && a < 3000), `each sample the newest keyframe when read: pictures ${ages.join(', ')} ms old`);
 });
 
 t.test('indexing first: while indexing is behind, unhurried samples wait for the longest interval; a confirmation does not', async (t) => {
