@@ -18,6 +18,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
+import { groupBy } from '../common/group-by.js';
 import type { BackendName } from '../recorder/backends/create.js';
 import { ffmpegArgs } from '../recorder/backends/ffmpeg.js';
 import { withParentDeathSignal } from '../recorder/backends/orphans.js';
@@ -65,7 +66,8 @@ interface Options {
 }
 
 const USAGE = `usage: node dist/bench/record.js [options]
-  --cameras 1,4,16     camera counts to measure
+  --cameras 1,4,16     camera counts to measure; a count given again is another round (64,64,64:
+                       plain ffmpeg and the daemon alternate, and the median ratio is printed)
   --backends ffmpeg,gstreamer   the daemon's backends to measure (each against plain ffmpeg)
   --seconds 30         recording time per run (each daemon and ffmpeg)
   --source clip        clip: footage encoded once, served to every camera without transcoding
@@ -725,6 +727,28 @@ function detailTable(rows: Row[]): string {
   return [...head, ...body].join('\n');
 }
 
+/**
+ * A camera count given more than once (`--cameras 64,64,64`) is measured in rounds, plain ffmpeg
+ * and the daemon alternating: plain ffmpeg's own CPU moves by about a tenth between identical
+ * runs, so one round's ratio is read to a tenth; the median of several, closer.
+ */
+function roundsTable(rows: Row[]): string | undefined {
+  const counts = groupBy(rows, (r) => r.cameras);
+  if (![...counts.values()].some((g) => g.length > 1)) return undefined;
+  const lines = ['| cameras | recorder | rounds | CPU ratio by round | median | steady CPU ratio: median |', '|---:|---|---:|---|---:|---:|'];
+  const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2; };
+  for (const [n, group] of counts) {
+    if (group.length < 2) continue;
+    for (const b of Object.keys(group[0]!.daemons)) {
+      const runs = group.filter((r) => r.daemons[b]);
+      const ratios = runs.map((r) => r.daemons[b]!.cpuSeconds / r.ffmpeg.cpuSeconds);
+      const steady = runs.map((r) => r.daemons[b]!.steadyCorePercent / r.ffmpeg.steadyCorePercent);
+      lines.push(`| ${n} | daemon, ${b} | ${runs.length} | ${ratios.map((x) => fmt(x, 2)).join(', ')} | ${fmt(median(ratios), 2)} | ${fmt(median(steady), 2)} |`);
+    }
+  }
+  return lines.join('\n');
+}
+
 /** This build's daemon against the baseline build's, run in the same invocation: ratios (this / baseline). */
 function againstBaseline(rows: Row[], backends: BackendName[]): string {
   const lines = ['| cameras | backend | index lag p50 / p99 / max: this build (s) | baseline build (s) | p99 ratio | Node CPU s ratio | event loop CPU s ratio | Node CPU per segment ratio | CPU s ratio | Node RSS peak ratio |', '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|'];
@@ -850,6 +874,8 @@ async function main(): Promise<void> {
   const what = o.source === 'clip' ? `footage encoded once (${o.clip ?? 'a pattern'})` : 'a pattern encoded per camera';
   console.log(`\nbench/record ${started.toISOString()}: ${o.seconds} s per run, simulator ${what}, ${o.width}x${o.height} @ ${o.fps} fps, ${o.bitrate} kbit/s, gop ${o.gop}, segments of ${o.segmentSeconds} s${o.viewWatching ? '' : ', view watching off'}${o.viewCpuPercent === undefined ? '' : `, view_cpu_percent ${o.viewCpuPercent}`}\n`);
   console.log(table(rows));
+  const rounds = roundsTable(rows);
+  if (rounds) console.log(`\n${rounds}`);
   console.log('');
   console.log(detailTable(rows));
   if (o.baselineCli) console.log(`\n${againstBaseline(rows, o.backends)}`);
