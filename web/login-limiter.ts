@@ -2,7 +2,9 @@
  * Password guessing is slowed per client address and per user name: after `maxFailures` failed
  * logins within `windowMs`, further attempts are refused unchecked until the oldest failure
  * leaves the window. A refused attempt costs no scrypt, so a flood cannot load the CPU; the
- * maps are bounded, so it cannot fill memory either.
+ * maps are bounded, so it cannot fill memory either. An attempt counts as a failure from the
+ * moment its password check starts (`fail`) and is forgiven only once it succeeded (`forgive`):
+ * guesses sent all at once, each checked before any had failed, were otherwise all let through.
  */
 export interface LimiterOptions {
   maxFailures: number;
@@ -31,14 +33,26 @@ export class LoginLimiter {
     return Math.max(1, list[list.length - this.opts.maxFailures]! + this.opts.windowMs - this.now());
   }
 
-  fail(key: string): void {
+  /** A failure (or an attempt not yet known to be right) now; returns its time, for `forgive`. */
+  fail(key: string): number {
     const list = this.recent(key);
-    list.push(this.now());
+    const at = this.now();
+    list.push(at);
     if (!this.failures.has(key) && this.failures.size >= MAX_KEYS) {
       const first = this.failures.keys().next().value;
       if (first !== undefined) this.failures.delete(first);
     }
     this.failures.set(key, list.slice(-this.opts.maxFailures));
+    return at;
+  }
+
+  /** Takes back one failure `fail` returned `at` for: the attempt turned out right. */
+  forgive(key: string, at: number): void {
+    const list = this.failures.get(key);
+    const i = list?.indexOf(at) ?? -1;
+    if (!list || i < 0) return;
+    list.splice(i, 1);
+    if (!list.length) this.failures.delete(key);
   }
 
   clear(key: string): void {

@@ -64,6 +64,10 @@ export async function startWeb(o: WebOptions): Promise<WebServers> {
     // Under TLS the browser refuses such a page first: the certificate does not name its host.
     const hostChecked = !tls && isLoopback(at.host);
     const listener = (req: IncomingMessage, res: ServerResponse) => {
+      if (!originForm(req)) {
+        securityHeaders(res, !!tls);
+        return send(res, 400, 'text/plain; charset=utf-8', 'bad request target\n', { Connection: 'close' });
+      }
       if (hostChecked && !isLoopback(hostOf(req.headers.host))) {
         securityHeaders(res, false);
         return send(res, 421, 'text/plain; charset=utf-8', 'misdirected request: this server answers only as localhost, 127.0.0.1 or [::1]\n');
@@ -326,6 +330,8 @@ class StatusPage {
     const typed = (form.get('user') ?? '').trim().toLowerCase();
     // a name that cannot be a user name may be a password typed in the wrong field: never recorded
     const name = NAME_PATTERN.test(typed) ? typed : undefined;
+    // nor is a name that is no user's: a password of lower-case letters and digits looks like one
+    const actor = name === undefined ? '(not a user name)' : this.users.get(name) ? name : '(no such user)';
     const password = form.get('password') ?? '';
     const limits: Array<[LoginLimiter, string]> = [[this.byAddress, `address ${address}`], ...(name ? [[this.byUser, `user ${name}`] as [LoginLimiter, string]] : [])];
     const waitMs = Math.max(...limits.map(([l, k]) => l.retryAfterMs(k)));
@@ -334,21 +340,26 @@ class StatusPage {
       const fresh = limits.filter(([l, k]) => l.retryAfterMs(k) > 0 && (this.lockedAudited.get(k) ?? 0) < Date.now());
       for (const [l, k] of fresh) this.lockedAudited.set(k, Date.now() + l.retryAfterMs(k));
       if (fresh.length) {
-        this.audit({ actor: name ?? '(not a user name)', action: 'web.login.locked', details: { address, locked: fresh.map(([, k]) => k), retry_after_s: Math.ceil(waitMs / 1000) } });
-        this.o.log.warn({ address, user: name ?? null, retryAfterS: Math.ceil(waitMs / 1000) }, 'status page: too many failed logins, locked for a while');
+        this.audit({ actor, action: 'web.login.locked', details: { address, locked: fresh.map(([l, k]) => (l === this.byUser ? `user ${actor}` : k)), retry_after_s: Math.ceil(waitMs / 1000) } });
+        this.o.log.warn({ address, user: actor, retryAfterS: Math.ceil(waitMs / 1000) }, 'status page: too many failed logins, locked for a while');
       }
       if (this.lockedAudited.size > 10_000) this.lockedAudited.clear();
       return this.loginForm(req, res, 429, `Too many failed logins. Try again in ${Math.ceil(waitMs / 60_000)} min.`, { 'Retry-After': String(Math.ceil(waitMs / 1000)) });
     }
+    // counted as failed while the password is checked: tries sent at once all passed the check
+    // above before the first of them had failed, and each got its guess (and its scrypt)
+    const pending = limits.map(([l, k]) => [l, k, l.fail(k)] as const);
     const user = name ? this.users.get(name) : undefined;
     const ok = await verifyPassword(password, user?.hash);
     if (!ok || !user) {
-      for (const [l, k] of limits) l.fail(k);
-      this.audit({ actor: name ?? '(not a user name)', action: 'web.login.failed', details: { address, why: user ? 'wrong password' : 'no such user' } });
-      this.o.log.warn({ address, user: name ?? null }, 'status page: failed login');
+      this.audit({ actor, action: 'web.login.failed', details: { address, why: user ? 'wrong password' : 'no such user' } });
+      this.o.log.warn({ address, user: actor }, 'status page: failed login');
       return this.loginForm(req, res, 401, 'Wrong user name or password.');
     }
-    for (const [l, k] of limits) if (l === this.byUser) l.clear(k);
+    for (const [l, k, at] of pending) {
+      if (l === this.byUser) l.clear(k);
+      else l.forgive(k, at);
+    }
     const { token } = this.sessions.create(user.name, user.role, user.hash);
     this.audit({ actor: user.name, action: 'web.login', details: { address, role: user.role } });
     this.o.log.info({ address, user: user.name, role: user.role }, 'status page: login');
@@ -402,6 +413,26 @@ class StatusPage {
     if (!s || s.user !== viewer.user) return send(res, 404, HTML, messagePage('Not found', 'No such snapshot of yours.', viewer, this.o.state.boxId));
     if (!image) return send(res, 200, HTML, snapshotPage(viewer, this.o.state.boxId, s));
     send(res, 200, 'image/jpeg', readFileSync(s.out));
+  }
+}
+
+/**
+ * An absolute-form request target (`GET http://host/path`, as sent to a proxy) made the usual
+ * origin form, its authority the Host (RFC 9112 3.2.2: the Host header is then ignored): it was
+ * answered as a path no route has, and a rebinding name in it passed the loopback check. False
+ * for a target that is neither (`*`, `host:port`), or an absolute one that cannot be parsed.
+ */
+function originForm(req: IncomingMessage): boolean {
+  const target = req.url ?? '';
+  if (target.startsWith('/')) return true;
+  if (!/^https?:\/\//i.test(target)) return false;
+  try {
+    const url = new URL(target);
+    req.url = `${url.pathname}${url.search}`;
+    req.headers.host = url.host;
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -5,7 +5,7 @@
  * so that timing does not tell which names exist.
  */
 import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
-import { chownSync, closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fchmodSync, fchownSync, fsyncSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 export const ROLES = ['viewer', 'manager'] as const;
@@ -107,18 +107,27 @@ export class UsersFile {
   write(users: UserRecord[]): void {
     const dir = dirname(this.path);
     const tmp = join(dir, `.${basename(this.path)}.${process.pid}.tmp`);
-    const fd = openSync(tmp, 'w', 0o600);
+    // a file left there (by a write that died, or planted by the directory's owner) is removed,
+    // and the new one created exclusively: opening it as it was kept its mode (a 0644 file left
+    // the hashes readable by all) and followed a symbolic link (root, run by `edge-nvr user`,
+    // wrote and chowned whatever file the link named)
+    try { unlinkSync(tmp); } catch { /* none: as it should be */ }
+    const fd = openSync(tmp, 'wx', 0o600);
     try {
+      fchmodSync(fd, 0o600);
       writeSync(fd, JSON.stringify({ version: 1, users }, null, 2) + '\n');
       fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    try {
       if (process.getuid?.() === 0) {
         const owner = statSync(dir);
-        chownSync(tmp, owner.uid, owner.gid);
+        fchownSync(fd, owner.uid, owner.gid);
       }
+    } catch (err) {
+      closeSync(fd);
+      try { unlinkSync(tmp); } catch { /* gone already */ }
+      throw err;
+    }
+    closeSync(fd);
+    try {
       renameSync(tmp, this.path);
     } catch (err) {
       try { unlinkSync(tmp); } catch { /* gone already */ }

@@ -17,9 +17,9 @@ import { addUser, servedUrl } from '../support/web.js';
 interface Reply { status: number; headers: Record<string, string | string[] | undefined>; body: string }
 
 /** One plain HTTP request; `body` is sent chunked unless a Content-Length header is given. */
-function http(url: string, opts: { method?: string; headers?: Record<string, string>; body?: string | Buffer } = {}): Promise<Reply> {
+function http(url: string, opts: { method?: string; headers?: Record<string, string>; body?: string | Buffer; target?: string } = {}): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: opts.method ?? 'GET', headers: opts.headers ?? {} }, (res) => {
+    const req = request(url, { method: opts.method ?? 'GET', headers: opts.headers ?? {}, ...(opts.target ? { path: opts.target } : {}) }, (res) => {
       let text = '';
       res.on('data', (d) => { text += String(d); });
       res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: text }));
@@ -98,6 +98,13 @@ t.test('a stray "%" in a cookie, an oversized form and a badly encoded path are 
   for (const host of [`localhost:${port}`, `127.0.0.1:${port}`, `127.1.2.3:${port}`, 'localhost.']) {
     t.equal((await http(`${base}/login`, { headers: { Host: host } })).status, 200, `Host "${host}": the login form`);
   }
+
+  // an absolute-form target (as a proxy is sent one): its authority is the host (RFC 9112), its
+  // path the route; it was a path no route has ("not logged in"), and its host went unchecked
+  t.equal((await http(base, { target: `http://localhost:${port}/login` })).status, 200, 'absolute-form /login: the login form');
+  const rebound = await http(base, { target: `http://evil.example:${port}/login`, headers: { Host: `127.0.0.1:${port}` } });
+  t.equal(rebound.status, 421, 'absolute-form naming another host: misdirected, whatever Host says');
+  t.equal((await http(base, { method: 'OPTIONS', target: '*' })).status, 400, 'the asterisk form: a bad request for this server');
 
   t.notMatch(daemon.output, /http request failed/, 'no request failed in the daemon');
 });

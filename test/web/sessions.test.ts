@@ -48,6 +48,21 @@ t.test('failed logins lock a key for the rest of the window, then free it', asyn
   t.equal(l.retryAfterMs('k'), 0, 'a success clears it');
 });
 
+t.test('an attempt counts as a failure while it is checked, and is taken back when it was right', async (t) => {
+  let now = 0;
+  const l = new LoginLimiter({ maxFailures: 3, windowMs: 60_000 }, () => now);
+  const pending = [l.fail('k'), l.fail('k'), l.fail('k')];
+  t.ok(l.retryAfterMs('k') > 0, 'three attempts still being checked lock a fourth out');
+  l.forgive('k', pending[1]!);
+  t.equal(l.retryAfterMs('k'), 0, 'one of them was right: taken back');
+  now += 1000;
+  l.forgive('k', 12345);
+  l.forgive('other', 0);
+  t.equal(l.retryAfterMs('k'), 0, 'taking back what was never counted changes nothing');
+  l.fail('k');
+  t.ok(l.retryAfterMs('k') > 0, 'the two wrong ones still count');
+});
+
 t.test('passwords: scrypt with a salt, checked in constant time', async (t) => {
   const a = await hashPassword('correct horse battery');
   const b = await hashPassword('correct horse battery');

@@ -1,0 +1,69 @@
+/**
+ * Guesses sent all at once: each was checked against the limiter before any of them had failed
+ * (the password check takes a tenth of a second), so 30 guesses at once were 30 guesses, and 30
+ * scrypt computations, where docs/web.md promises 5 per user name and none once locked.
+ */
+import t from 'tap';
+import { mkdirSync } from 'node:fs';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { runCli } from '../support/cli.js';
+import { DaemonProcess, writeConfig } from '../support/daemon.js';
+import { addUser, servedUrl } from '../support/web.js';
+
+interface Reply { status: number; headers: Record<string, string | string[] | undefined>; body: string }
+
+function http(url: string, opts: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: opts.method ?? 'GET', headers: opts.headers ?? {}, agent: false }, (res) => {
+      let text = '';
+      res.on('data', (d) => { text += String(d); });
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: text }));
+    });
+    req.on('error', reject);
+    req.end(opts.body);
+  });
+}
+
+t.test('guesses sent at once are limited like guesses sent one after another', async (t) => {
+  const dir = t.testdir();
+  // no camera recording: the page alone
+  const config = writeConfig(dir, [{ id: 'cam1', url: 'rtsp://127.0.0.1:9/none', enabled: false }], { extraYaml: 'http:\n  listen: 127.0.0.1:0\n' });
+  const data = join(dir, 'data');
+  mkdirSync(data, { recursive: true });
+  await addUser(['--config', config], 'bob', 'viewer', 'bob-password-one');
+  await addUser(['--config', config], 'ines', 'viewer', 'ines-password-one');
+  const daemon = new DaemonProcess(config).start();
+  t.teardown(() => { daemon.proc?.kill('SIGKILL'); });
+  const base = await servedUrl(daemon, 'page');
+
+  // a script needs no form: it sends a login cookie and the same value as the form's token
+  const login = (user: string, password: string) => http(`${base}/login`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded', Cookie: 'edge-nvr-login=chosen', Origin: base },
+    body: new URLSearchParams({ csrf: 'chosen', user, password }).toString(),
+  });
+
+  // sequential successful logins are not failures: the address is not charged for them
+  for (let i = 0; i < 22; i++) t.equal((await login('ines', 'ines-password-one')).status, 303, `login ${i + 1} of ines`);
+
+  const guesses = await Promise.all(Array.from({ length: 30 }, (_, i) => login(i % 2 ? 'BOB' : 'bob', `guess-${i}-xxxxx`)));
+  const statuses = guesses.map((r) => r.status);
+  t.equal(statuses.filter((s) => s === 401).length, 5, `5 of 30 guesses at once are checked (${statuses.join(' ')})`);
+  t.equal(statuses.filter((s) => s === 429).length, 25, 'the others are refused unchecked');
+  t.equal((await login('bob', 'bob-password-one')).status, 429, 'then the right password waits too');
+  t.equal((await login('ines', 'ines-password-one')).status, 303, 'another user of the same address still logs in');
+
+  const audit = JSON.parse((await runCli(['audit', '--data', data, '--json', '--limit', '200'])).stdout) as { entries: Array<{ actor: string; action: string }> };
+  t.equal(audit.entries.filter((e) => e.actor === 'bob' && e.action === 'web.login.failed').length, 5, 'five failed logins in the audit log');
+  t.equal(audit.entries.filter((e) => e.actor === 'bob' && e.action === 'web.login.locked').length, 1, 'and one lock-out');
+  // a password typed into the name field may well look like a name (lower-case letters and
+  // digits): a name that is no user's is not kept, in the audit log or the daemon's
+  t.equal((await login('sunflower1987lake', 'whatever-password')).status, 401);
+  const later = JSON.parse((await runCli(['audit', '--data', data, '--json', '--limit', '200'])).stdout) as { entries: Array<{ actor: string; action: string; details: Record<string, unknown> }> };
+  t.ok(later.entries.some((e) => e.action === 'web.login.failed' && e.actor === '(no such user)' && e.details.why === 'no such user'), 'recorded as "(no such user)"');
+  t.notMatch(JSON.stringify(later), /sunflower/, 'what was typed is not in the audit log');
+  t.notMatch(daemon.output, /sunflower/, 'nor in the daemon log');
+  t.notMatch(daemon.output, /http request failed/);
+  t.equal((await daemon.stop()).code, 0);
+});
