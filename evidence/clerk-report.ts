@@ -1,13 +1,19 @@
 /** The verifier's report in words a court clerk can read: what was proven, about what footage,
  * what is not in the bundle and why, who exported it, on whose approval, why and to where. */
+import { printable } from '../common/human.js';
 import type { EvidenceReport } from './verify-bundle.js';
 
-const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
+/** a time as ISO 8601; one no Date can hold as its number, never a throw */
+const iso = (ms: number) => (Number.isFinite(ms) && Math.abs(ms) <= 8.64e15 ? new Date(ms).toISOString().replace('.000Z', 'Z') : String(ms));
 const span = (a: number, b: number) => `${iso(a)} to ${iso(b)}`;
 const WHY: Record<string, string> = {
   deleted: 'deleted by the box', missing: 'file missing on the box', altered_on_box: 'file altered on the box (left out)',
   gap: 'not recorded (gap)', not_recorded: 'nothing recorded',
 };
+
+/** bidirectional embeddings, overrides and isolates (text that shows in another order than it
+ * reads), and the line and paragraph separators: shown as \uXXXX in the report, like controls */
+const BIDI_AND_SEPARATORS = /[\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 export function clerkReport(r: EvidenceReport): string {
   const L: string[] = [];
@@ -54,5 +60,7 @@ export function clerkReport(r: EvidenceReport): string {
     L.push('', 'NOTES');
     for (const p of r.notes) L.push(`  - ${p}`);
   }
-  return L.join('\n') + '\n';
+  // each line one line: a newline in a file name, a reason or an agency cannot add a line that
+  // reads like the verifier's own ("PROVEN ..."); control characters are shown as \xNN
+  return L.map((l) => printable(l).replace(BIDI_AND_SEPARATORS, (c) => `\\u${c.charCodeAt(0).toString(16)}`)).join('\n') + '\n';
 }

@@ -12,8 +12,8 @@
  * - with --key or --anchors: the key is the expected box's (without, it says it cannot tell).
  */
 import { createPublicKey } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { isAbsolute, join, normalize, relative, sep } from 'node:path';
+import { lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, posix, relative, sep } from 'node:path';
 import { keyFingerprint } from '../common/box-key.js';
 import { canonicalJson } from '../common/canonical-json.js';
 import { sha256File } from '../common/file-hash.js';
@@ -25,7 +25,7 @@ import {
 import { segmentHash } from '../recorder/catalog/hash-chain.js';
 import type { DeletionData } from '../recorder/catalog/ledger.js';
 import {
-  BUNDLE_SCHEMA, CHECKPOINT_FILE, FILES, MANIFEST_FILE, bodySignatureHolds, type BundleManifest, type Unavailable,
+  BUNDLE_SCHEMA, CHECKPOINT_FILE, FILES, MANIFEST_FILE, SEGMENTS_DIR, bodySignatureHolds, type BundleManifest, type Unavailable,
 } from './bundle-format.js';
 
 export interface KeyCheck {
@@ -65,7 +65,8 @@ export interface VerifyOptions {
   anchorsText?: string;
 }
 
-const iso = (ms: number) => new Date(ms).toISOString();
+/** a time as ISO 8601; one no Date can hold (from an altered file) as its number, never a throw */
+const iso = (ms: number) => (Number.isFinite(ms) && Math.abs(ms) <= 8.64e15 ? new Date(ms).toISOString() : String(ms));
 
 export async function verifyEvidenceBundle(dir: string, opts: VerifyOptions = {}): Promise<EvidenceReport> {
   const report: EvidenceReport = {
@@ -75,45 +76,85 @@ export async function verifyEvidenceBundle(dir: string, opts: VerifyOptions = {}
   const bad = (s: string) => report.mismatches.push(s);
   const finish = () => ({ ...report, ok: report.mismatches.length === 0 });
 
+  // the folder itself
+  let top;
+  try { top = statSync(dir); } catch { top = undefined; }
+  if (!top) { bad(`the bundle directory ${dir} does not exist`); return finish(); }
+  if (!top.isDirectory()) { bad(`${dir} is not a directory: give the bundle's folder`); return finish(); }
+
   // the manifest and its signature
   let m: BundleManifest;
   try {
+    const notPlain = notAPlainFile(dir, MANIFEST_FILE);
+    if (notPlain) throw new Error(notPlain);
     m = JSON.parse(readFileSync(join(dir, MANIFEST_FILE), 'utf8')) as BundleManifest;
   } catch (err) {
     bad(`${MANIFEST_FILE} cannot be read: ${(err as Error).message}`);
     return finish();
   }
-  if (m?.schema !== BUNDLE_SCHEMA || typeof m.public_key !== 'string' || !Array.isArray(m.files) || !Array.isArray(m.segments)) {
-    bad(`${MANIFEST_FILE} is not an edge-nvr evidence manifest (schema ${JSON.stringify(m?.schema)}, expected "${BUNDLE_SCHEMA}")`);
+  const schema = (m as { schema?: unknown } | null)?.schema;
+  if (schema !== BUNDLE_SCHEMA) {
+    bad(`${MANIFEST_FILE} is not an edge-nvr evidence manifest (schema ${JSON.stringify(schema)}, expected "${BUNDLE_SCHEMA}")`);
+    return finish();
+  }
+  const malformed = manifestShapeProblem(m);
+  if (malformed) {
+    bad(`${MANIFEST_FILE} is not an edge-nvr evidence manifest: ${malformed}`);
     return finish();
   }
   const { files: _f, signature: _s, public_key: _k, segments: _g, unavailable: _u, ledger_entries: _l, ...shown } = m;
   void _f; void _s; void _k; void _g; void _u; void _l;
   report.manifest = shown;
   report.segments = m.segments;
-  report.unavailable = Array.isArray(m.unavailable) ? m.unavailable : [];
+  report.unavailable = m.unavailable;
   try { report.key.fingerprint = keyFingerprint(m.public_key); } catch { bad('the manifest names a public key that cannot be read'); }
   if (bodySignatureHolds(m)) report.proven.push(`The manifest is signed by key ${report.key.fingerprint}, and nothing in it changed since.`);
   else bad('the manifest signature does not hold: the manifest was altered after signing, or not signed by the key it names');
 
-  // every file the manifest lists, and nothing it does not list
+  // every file the manifest lists, and nothing it does not list. Only plain files inside the
+  // folder are read (a FIFO, a device or a link out of the bundle is named, never opened), and
+  // only files listed here are read later: each has been hashed once, here.
   const listed = new Set<string>();
+  /** what each listed plain file holds: its size, and its sha256 when the size is the listed one */
+  const found = new Map<string, { bytes: number; sha256: string | null }>();
   let filesOk = true;
   for (const f of m.files) {
-    const rel = normalize(String(f.path));
-    if (isAbsolute(rel) || rel.startsWith('..') || rel === MANIFEST_FILE) { bad(`the manifest lists a file outside the bundle: ${f.path}`); filesOk = false; continue; }
+    const rel = f.path;
+    if (!isBundlePath(rel) || rel === MANIFEST_FILE) { bad(`the manifest lists a file outside the bundle: ${rel}`); filesOk = false; continue; }
     listed.add(rel);
+    const notPlain = notAPlainFile(dir, rel);
+    if (notPlain) { bad(notPlain); filesOk = false; continue; }
     const path = join(dir, rel);
-    if (!existsSync(path)) { bad(`${rel} is missing (removed from the bundle)`); filesOk = false; continue; }
-    const size = statSync(path).size;
-    if (size !== f.bytes || (await sha256File(path)) !== f.sha256) { bad(`${rel} does not match its sha256 in the manifest (altered)`); filesOk = false; }
+    const size = lstatSync(path).size;
+    const sha256 = size === f.bytes ? await sha256File(path) : null;
+    found.set(rel, { bytes: size, sha256 });
+    if (sha256 !== f.sha256) { bad(`${rel} does not match its sha256 in the manifest (altered)`); filesOk = false; }
   }
-  for (const rel of walkFiles(dir)) if (rel !== MANIFEST_FILE && !listed.has(rel)) report.notes.push(`${rel} is not part of the signed bundle (added after export); it was not examined`);
+  for (const [rel, link] of walkFiles(dir)) {
+    if (rel !== MANIFEST_FILE && !listed.has(rel)) report.notes.push(`${rel} ${link ? 'is a symbolic link, ' : ''}is not part of the signed bundle (added after export); it was not examined`);
+  }
   if (filesOk) report.proven.push(`All ${m.files.length} files listed in the manifest are present and unaltered (sha256 recomputed).`);
+  /** a listed file's JSON; undefined when it is not listed, not there or not JSON (then `why`) */
+  const unreadable = new Map<string, string>();
+  const readJson = <T>(rel: string): T | undefined => {
+    if (!found.has(rel)) return undefined;
+    try { return JSON.parse(readFileSync(join(dir, rel), 'utf8')) as T; } catch (err) { unreadable.set(rel, (err as Error).message); return undefined; }
+  };
+  /** a chain proof's JSON, when it has the shape one has (else named, and undefined) */
+  const readProof = <T>(rel: string): T | undefined => {
+    if (!found.has(rel)) return undefined;
+    const p = readJson<unknown>(rel);
+    if (p === undefined) { bad(`${rel} cannot be read: ${unreadable.get(rel) ?? 'not JSON'}`); return undefined; }
+    if (isObject(p) && typeof p.prev_hash === 'string' && Array.isArray(p.rows) && p.rows.every((r) => isObject(r) && Number.isSafeInteger(r.id))) return p as T;
+    bad(`${rel} is not a chain proof (prev_hash and rows, each with an id)`);
+    return undefined;
+  };
 
   // the checkpoint
   let checkpoint: Checkpoint;
   try {
+    if (!listed.has(CHECKPOINT_FILE)) throw new Error('not listed in the manifest');
+    if (!found.has(CHECKPOINT_FILE)) throw new Error('not in the bundle as a plain file');
     checkpoint = parseCheckpoint(readFileSync(join(dir, CHECKPOINT_FILE), 'utf8').trim());
   } catch (err) {
     bad(`${CHECKPOINT_FILE} cannot be read: ${(err as Error).message}`);
@@ -127,84 +168,102 @@ export async function verifyEvidenceBundle(dir: string, opts: VerifyOptions = {}
 
   // the segments: chain to the checkpoint, each file its row's hash, every row of the range accounted for
   const hashAt: Record<ChainName, Map<number, string>> = { segments: new Map(), ledger: new Map(), audit: new Map() };
-  const proof = readJson<Omit<SegmentsProof, 'checkpoint'>>(dir, FILES.segmentsProof);
-  const rowsShown = readJson<Array<Record<string, unknown> & { id: number }>>(dir, FILES.segmentsRows) ?? [];
+  const proof = readProof<Omit<SegmentsProof, 'checkpoint'>>(FILES.segmentsProof);
+  let rowsShown = readJson<Array<Record<string, unknown> & { id: number }>>(FILES.segmentsRows) ?? [];
+  if (!Array.isArray(rowsShown) || !rowsShown.every(isObject)) { bad(`${FILES.segmentsRows} is not a list of catalog rows`); rowsShown = []; }
   if (proof) {
-    const v = verifySegmentsProof({ ...proof, checkpoint });
-    for (const p of v.problems) bad(`segments chain: ${p}`);
-    let head = proof.prev_hash;
-    for (const r of proof.rows) { head = segmentHash(head, r, proof.v2_from); hashAt.segments.set(r.id, head); }
-    const byId = new Map(proof.rows.map((r) => [r.id, r]));
-    let segsOk = v.ok;
-    for (const s of m.segments) {
-      const r = byId.get(s.id);
-      if (!r) { bad(`segment #${s.id} is not in the chain proof`); segsOk = false; continue; }
-      if (r.camera !== m.camera || r.start_ms !== s.start_ms || r.end_ms !== s.end_ms || r.bytes !== s.bytes || r.sha256 !== s.sha256) {
-        bad(`segment #${s.id}: the manifest's row differs from the chained row`); segsOk = false;
+    try {
+      const v = verifySegmentsProof({ ...proof, checkpoint });
+      for (const p of v.problems) bad(`segments chain: ${p}`);
+      let head = proof.prev_hash;
+      for (const r of proof.rows) { head = segmentHash(head, r, proof.v2_from); hashAt.segments.set(r.id, head); }
+      const byId = new Map(proof.rows.map((r) => [r.id, r]));
+      let segsOk = v.ok;
+      for (const s of m.segments) {
+        const r = byId.get(s.id);
+        if (!r) { bad(`segment #${s.id} is not in the chain proof`); segsOk = false; continue; }
+        if (r.camera !== m.camera || r.start_ms !== s.start_ms || r.end_ms !== s.end_ms || r.bytes !== s.bytes || r.sha256 !== s.sha256) {
+          bad(`segment #${s.id}: the manifest's row differs from the chained row`); segsOk = false;
+        }
+        const file = found.get(s.file);
+        if (!listed.has(s.file) || !s.file.startsWith(`${SEGMENTS_DIR}/`)) { bad(`segment #${s.id}: its file ${s.file} is not a file listed in the manifest under ${SEGMENTS_DIR}/`); segsOk = false; }
+        else if (!file) { bad(`segment #${s.id}: ${s.file} is not in the bundle as a plain file`); segsOk = false; }
+        else if (file.bytes !== r.bytes || file.sha256 !== r.sha256) { bad(`segment #${s.id}: ${s.file} is not the recorded file (its sha256 differs from the chained row)`); segsOk = false; }
       }
-      const path = join(dir, normalize(s.file));
-      if (!existsSync(path)) { bad(`segment #${s.id}: ${s.file} is missing`); segsOk = false; }
-      else if ((await sha256File(path)) !== r.sha256) { bad(`segment #${s.id}: ${s.file} is not the recorded file (its sha256 differs from the chained row)`); segsOk = false; }
-    }
-    const keys = ['camera', 'start_ms', 'end_ms', 'bytes', 'path', 'sha256', 'provenance'] as const;
-    for (const shownRow of rowsShown) {
-      const r = byId.get(shownRow.id);
-      if (!r || keys.some((k) => canonicalJson(shownRow[k] ?? null) !== canonicalJson(r[k] ?? null))) { bad(`${FILES.segmentsRows}: row #${shownRow.id} differs from the chained row (edited)`); segsOk = false; }
-    }
-    const accounted = new Set([...m.segments.map((s) => s.id), ...report.unavailable.flatMap((u) => (u.segment ? [u.segment] : []))]);
-    for (const r of proof.rows) {
-      if (r.camera === m.camera && r.end_ms > m.from_ms && r.start_ms < m.to_ms && !accounted.has(r.id)) {
-        bad(`segment #${r.id} (${iso(r.start_ms)}) of the range is neither included nor listed as unavailable (removed)`); segsOk = false;
+      const keys = ['camera', 'start_ms', 'end_ms', 'bytes', 'path', 'sha256', 'provenance'] as const;
+      for (const shownRow of rowsShown) {
+        const r = byId.get(shownRow.id);
+        if (!r || keys.some((k) => canonicalJson(shownRow[k] ?? null) !== canonicalJson(r[k] ?? null))) { bad(`${FILES.segmentsRows}: row #${shownRow.id} differs from the chained row (edited)`); segsOk = false; }
       }
+      const accounted = new Set([...m.segments.map((s) => s.id), ...report.unavailable.flatMap((u) => (u.segment ? [u.segment] : []))]);
+      for (const r of proof.rows) {
+        if (r.camera === m.camera && r.end_ms > m.from_ms && r.start_ms < m.to_ms && !accounted.has(r.id)) {
+          bad(`segment #${r.id} (${iso(r.start_ms)}) of the range is neither included nor listed as unavailable (removed)`); segsOk = false;
+        }
+      }
+      if (segsOk) report.proven.push(`The ${m.segments.length} original segment files are byte for byte the files the box recorded: their rows chain to the signed checkpoint (segments #${proof.rows[0]?.id}..#${checkpoint.chains.segments.length}).`);
+    } catch (err) {
+      bad(`${FILES.segmentsProof}: the segments cannot be checked (${(err as Error).message})`);
     }
-    if (segsOk) report.proven.push(`The ${m.segments.length} original segment files are byte for byte the files the box recorded: their rows chain to the signed checkpoint (segments #${proof.rows[0]?.id}..#${checkpoint.chains.segments.length}).`);
   } else if (m.segments.length) {
-    bad(`${FILES.segmentsProof} is missing: the segments cannot be linked to the checkpoint`);
+    if (!found.has(FILES.segmentsProof)) bad(`${FILES.segmentsProof} is missing: the segments cannot be linked to the checkpoint`);
   } else {
     report.cannot_prove.push('The box had no segment rows in the range: there is no footage to prove.');
   }
 
   // the ledger: gaps, holds, deletions
-  const ledger = readJson<LedgerProof>(dir, FILES.ledgerProof);
-  if (!ledger) bad(`${FILES.ledgerProof} is missing`);
+  const ledger = readProof<LedgerProof>(FILES.ledgerProof);
+  if (!ledger) { if (!found.has(FILES.ledgerProof)) bad(`${FILES.ledgerProof} is missing`); }
   else {
-    const v = verifyLogProof(ledger, checkpoint);
-    for (const p of v.problems) bad(`ledger: ${p}`);
-    for (const r of ledger.rows) hashAt.ledger.set(r.id, r.hash);
-    const byId = new Map(ledger.rows.map((r) => [r.id, r]));
-    for (const id of m.ledger_entries ?? []) {
-      const e = byId.get(id);
-      if (!e) { bad(`ledger entry #${id} named by the manifest is not in the ledger proof`); continue; }
-      const d = JSON.parse(e.data) as Record<string, unknown>;
-      if (e.kind === 'deletion') {
-        const del = d as unknown as DeletionData;
-        report.deletions.push({ ledger_entry: e.id, at_ms: e.at_ms, rule: del.rule, note: del.note, segments: del.segments ?? [] });
-      } else if (e.kind === 'gap_opened') {
-        report.gaps.push({ ledger_entry: e.id, at_ms: e.at_ms, start_ms: Number(d.start_ms), end_ms: d.end_ms === null ? null : Number(d.end_ms), cause: String(d.cause) });
+    try {
+      const v = verifyLogProof(ledger, checkpoint);
+      for (const p of v.problems) bad(`ledger: ${p}`);
+      for (const r of ledger.rows) hashAt.ledger.set(r.id, r.hash);
+      const byId = new Map(ledger.rows.map((r) => [r.id, r]));
+      for (const id of m.ledger_entries ?? []) {
+        const e = byId.get(id);
+        if (!e) { bad(`ledger entry #${id} named by the manifest is not in the ledger proof`); continue; }
+        const d = JSON.parse(e.data) as Record<string, unknown>;
+        if (e.kind === 'deletion') {
+          const del = d as unknown as DeletionData;
+          report.deletions.push({ ledger_entry: e.id, at_ms: e.at_ms, rule: String(del.rule), note: String(del.note), segments: Array.isArray(del.segments) ? del.segments : [] });
+        } else if (e.kind === 'gap_opened') {
+          report.gaps.push({ ledger_entry: e.id, at_ms: e.at_ms, start_ms: Number(d.start_ms), end_ms: d.end_ms === null ? null : Number(d.end_ms), cause: String(d.cause) });
+        }
       }
-    }
-    const holdEntry = ledger.rows.find((r) => r.kind === 'hold_added' && (JSON.parse(r.data) as { hold: number }).hold === m.hold_id);
-    if (!holdEntry) bad(`the hold #${m.hold_id} the manifest names is not in the ledger`);
-    if (v.ok && holdEntry) {
-      report.proven.push(`The gaps, holds and deletions shown are entries of the box's ledger chained to the checkpoint, including legal hold #${m.hold_id} placed on the range at export.`);
+      const holdEntry = ledger.rows.find((r) => r.kind === 'hold_added' && (JSON.parse(r.data) as { hold: number }).hold === m.hold_id);
+      if (!holdEntry) bad(`the hold #${m.hold_id} the manifest names is not in the ledger`);
+      if (v.ok && holdEntry) {
+        report.proven.push(`The gaps, holds and deletions shown are entries of the box's ledger chained to the checkpoint, including legal hold #${m.hold_id} placed on the range at export.`);
+      }
+    } catch (err) {
+      bad(`${FILES.ledgerProof}: the ledger cannot be checked (${(err as Error).message})`);
     }
   }
 
   // the audit entry that registered this export
-  const audit = readJson<AuditProof>(dir, FILES.auditProof);
-  if (!audit) bad(`${FILES.auditProof} is missing`);
+  const audit = readProof<AuditProof>(FILES.auditProof);
+  if (!audit) { if (!found.has(FILES.auditProof)) bad(`${FILES.auditProof} is missing`); }
   else {
-    const v = verifyLogProof(audit, checkpoint);
-    for (const p of v.problems) bad(`audit log: ${p}`);
-    for (const r of audit.rows) hashAt.audit.set(r.id, r.hash);
-    const e = audit.rows.find((r) => r.id === m.audit_entry);
-    const mismatch = e ? registrationMismatch(e, m) : `audit entry #${m.audit_entry} is not in the audit proof`;
-    if (mismatch) bad(mismatch);
-    else if (v.ok) report.proven.push(`The export is registered in the box's audit log as entry #${m.audit_entry} (${iso(e!.at_ms)}, by ${e!.actor}), with the agency, officers, approval, reason and destination above; the checkpoint covers it.`);
+    try {
+      const v = verifyLogProof(audit, checkpoint);
+      for (const p of v.problems) bad(`audit log: ${p}`);
+      for (const r of audit.rows) hashAt.audit.set(r.id, r.hash);
+      const e = audit.rows.find((r) => r.id === m.audit_entry);
+      const mismatch = e ? registrationMismatch(e, m) : `audit entry #${m.audit_entry} is not in the audit proof`;
+      if (mismatch) bad(mismatch);
+      else if (v.ok) report.proven.push(`The export is registered in the box's audit log as entry #${m.audit_entry} (${iso(e!.at_ms)}, by ${e!.actor}), with the agency, officers, approval, reason and destination above; the checkpoint covers it.`);
+    } catch (err) {
+      bad(`${FILES.auditProof}: the audit entry cannot be checked (${(err as Error).message})`);
+    }
   }
 
   // whose key
-  checkKey(report, m, opts, hashAt);
+  try {
+    checkKey(report, m, opts, hashAt);
+  } catch (err) {
+    bad(`the signing key cannot be checked: ${(err as Error).message}`);
+  }
   return finish();
 }
 
@@ -263,18 +322,70 @@ function checkKey(report: EvidenceReport, m: BundleManifest, opts: VerifyOptions
   report.cannot_prove.push(`Whose key signed the bundle: it is key ${fp}, but without --key or --anchors this check cannot tell whether that is the box's key. Get the box's public key (or the checkpoints it published) from the platform that registered the box, and run again with --key or --anchors.`);
 }
 
-function readJson<T>(dir: string, rel: string): T | undefined {
-  try { return JSON.parse(readFileSync(join(dir, rel), 'utf8')) as T; } catch { return undefined; }
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function walkFiles(dir: string, base = dir): string[] {
-  const out: string[] = [];
+/** A path as the box writes them in a manifest: relative, '/'-separated, canonical, inside the
+ * bundle (no '..', no '.', no backslash that Windows would read as a separator, no NUL). */
+function isBundlePath(p: unknown): p is string {
+  return typeof p === 'string' && p !== '' && !p.includes('\\') && !p.includes('\0') && !posix.isAbsolute(p)
+    && posix.normalize(p) === p && !p.split('/').some((c) => c === '..' || c === '.' || c === '');
+}
+
+/** Why `rel` is not a plain file of the bundle (each folder on its way a real one, not a link
+ * that may lead out of it), or null when it is one. A box writes plain files and folders only. */
+function notAPlainFile(dir: string, rel: string): string | null {
+  const parts = rel.split('/');
+  for (let i = 1; i <= parts.length; i++) {
+    const at = parts.slice(0, i).join('/');
+    let st;
+    try { st = lstatSync(join(dir, at)); } catch { return `${rel} is missing (removed from the bundle)`; }
+    const what = i === parts.length ? rel : `${rel}: ${at}`;
+    if (st.isSymbolicLink()) return `${what} is a symbolic link (a bundle holds plain files only; a link may lead out of it)`;
+    if (i < parts.length) { if (!st.isDirectory()) return `${rel} is missing (${at} is not a directory)`; continue; }
+    if (st.isDirectory()) return `${rel} is a directory, not a file`;
+    if (!st.isFile()) return `${rel} is not a regular file (a FIFO, device or socket in its place)`;
+  }
+  return null;
+}
+
+/** What in a manifest is not of the shape the box writes, or null: a manifest must be read
+ * whole, and reported, before anything in it is trusted to be a number, a list or a text. */
+function manifestShapeProblem(m: BundleManifest): string | null {
+  const str = (v: unknown) => typeof v === 'string';
+  const int = (v: unknown) => Number.isSafeInteger(v);
+  // times a Date can show (±8.64e15 ms), as every time the report prints must be
+  const time = (v: unknown) => int(v) && Math.abs(v as number) <= 8.64e15;
+  const obj = isObject;
+  const list = (v: unknown, each: (x: unknown) => boolean) => Array.isArray(v) && v.every(each);
+  for (const k of ['bundle_id', 'box_id', 'camera', 'exported_by', 'public_key', 'signature'] as const) if (!str(m[k])) return `${k} is not a text`;
+  for (const k of ['created_ms', 'from_ms', 'to_ms'] as const) if (!time(m[k])) return `${k} is not a time in milliseconds`;
+  for (const k of ['hold_id', 'audit_entry'] as const) if (!int(m[k])) return `${k} is not a number`;
+  const r = m.request as unknown;
+  if (!obj(r) || !['agency', 'approval', 'reason', 'destination'].every((k) => str(r[k]))
+    || !list(r.officers, (o) => obj(o) && str(o.name) && str(o.id))) return 'request is not {agency, officers [{name, id}], approval, reason, destination}';
+  if (!list(m.segments, (s) => obj(s) && int(s.id) && str(s.file) && time(s.start_ms) && time(s.end_ms) && int(s.bytes) && str(s.sha256))) {
+    return 'segments is not a list of {id, file, start_ms, end_ms, bytes, sha256}';
+  }
+  if (!list(m.unavailable, (u) => obj(u) && time(u.from_ms) && time(u.to_ms) && str(u.why) && str(u.detail)
+    && (u.segment === undefined || int(u.segment)) && (u.ledger_entry === undefined || int(u.ledger_entry)))) {
+    return 'unavailable is not a list of {from_ms, to_ms, why, detail}';
+  }
+  if (!list(m.ledger_entries, int)) return 'ledger_entries is not a list of entry numbers';
+  if (!list(m.files, (f) => obj(f) && str(f.path) && str(f.sha256) && int(f.bytes))) return 'files is not a list of {path, sha256, bytes}';
+  return null;
+}
+
+/** every file of the folder (not followed into links) and whether it is a symbolic link */
+function walkFiles(dir: string, base = dir): Array<[string, boolean]> {
+  const out: Array<[string, boolean]> = [];
   let entries;
   try { entries = readdirSync(dir, { withFileTypes: true }); } catch { return out; }
   for (const e of entries) {
     const p = join(dir, e.name);
     if (e.isDirectory()) out.push(...walkFiles(p, base));
-    else out.push(relative(base, p).split(sep).join('/'));
+    else out.push([relative(base, p).split(sep).join('/'), e.isSymbolicLink()]);
   }
   return out;
 }

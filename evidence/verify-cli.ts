@@ -4,6 +4,7 @@
  * It imports no npm package and nothing of the daemon, so a copy of the package's dist/ (and
  * package.json) on a laptop with Node 20 runs it; `edge-nvr verify-evidence` is the same code.
  */
+import { createPublicKey } from 'node:crypto';
 import { readFileSync, realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +15,7 @@ import { verifyEvidenceBundle } from './verify-bundle.js';
 
 export const VERIFY_USAGE = 'verify-evidence DIR [--key PUBLIC_KEY.pem | --anchors CHECKPOINTS.jsonl] [--json]';
 
-/** 0: verified; 1: a mismatch (or an unreadable bundle); 2: bad usage. */
+/** 0: verified; 1: a mismatch (or an unreadable bundle); 2: bad usage (a --key or --anchors file unreadable, a --key no public key). */
 export async function verifyEvidenceMain(argv: string[], out: (s: string) => void, err: (s: string) => void): Promise<number> {
   let parsed;
   try {
@@ -35,7 +36,17 @@ export async function verifyEvidenceMain(argv: string[], out: (s: string) => voi
     keyPem = v.key ? read('key', v.key) : undefined;
     anchorsText = v.anchors ? read('anchors', v.anchors) : undefined;
   } catch (e) { err(`${(e as Error).message}\n`); return 2; }
-  const report = await verifyEvidenceBundle(resolve(parsed.positionals[0]!), { keyPem, anchorsText });
+  if (keyPem !== undefined) {
+    try { createPublicKey(keyPem); } catch { err(`--key ${v.key}: not a public key (PEM), the box's public key is expected\n`); return 2; }
+  }
+  let report;
+  try {
+    report = await verifyEvidenceBundle(resolve(parsed.positionals[0]!), { keyPem, anchorsText });
+  } catch (e) {
+    // the verifier names what it finds; anything it did not foresee is still one line, not a trace
+    err(`cannot verify ${parsed.positionals[0]}: ${(e as Error).message}\n`);
+    return 1;
+  }
   out(v.json ? terminalJson(report, 2) + '\n' : clerkReport(report));
   return report.ok ? 0 : 1;
 }

@@ -1,0 +1,139 @@
+/**
+ * A bundle is evidence that passes through hands that may want it to lie: the verifier reads it
+ * as hostile input. Whatever is put in its place (a FIFO or a link to /dev/zero for a segment, a
+ * symbolic link out of the folder, a directory for a file, JSON of the wrong shape, a forged
+ * manifest pointing outside the bundle, a file name with a newline), the built verifier ends,
+ * exits 1 naming what is wrong in its report, never prints a stack trace, never reads outside
+ * the bundle, and keeps the report's lines its own. Bad usage is exit 2, in one line.
+ */
+import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { boxPublicKey } from '../../common/box-key.js';
+import { evidenceBox as box, evidenceRequest as request } from '../support/evidence-box.js';
+import { runCli } from '../support/cli.js';
+
+const STANDALONE = fileURLToPath(new URL('../../dist/evidence/verify-cli.js', import.meta.url)).replace('/dist/dist/', '/dist/');
+
+t.test('a hostile bundle ends in a named failure: no hang, no stack trace, nothing read outside it', async (t) => {
+  const dir = t.testdir();
+  const { data, t0 } = await box(dir, 'box-a');
+  const pem = join(dir, 'box-a.pem');
+  writeFileSync(pem, boxPublicKey(data)!);
+  const bundle = join(dir, 'bundle');
+  const made = await runCli(request(data, t0 - 30_000, t0 + 400_000, bundle));
+  t.equal(made.code, 0, made.stderr);
+  const manifest = JSON.parse(readFileSync(join(bundle, 'manifest.json'), 'utf8')) as { segments: Array<{ id: number; file: string }> } & Record<string, unknown>;
+  const seg = manifest.segments[1]!;
+
+  const copy = join(dir, 'hostile');
+  const fresh = () => { rmSync(copy, { recursive: true, force: true }); cpSync(bundle, copy, { recursive: true }); return copy; };
+  const editManifest = (edit: (m: Record<string, unknown> & { segments: Array<Record<string, unknown> | null> }) => void) => {
+    const m = JSON.parse(readFileSync(join(copy, 'manifest.json'), 'utf8'));
+    edit(m);
+    writeFileSync(join(copy, 'manifest.json'), JSON.stringify(m, null, 2));
+  };
+  // the standalone verifier (what a laptop runs), with a deadline: a hang is a failure of its own
+  const verify = (args: string[]) => {
+    const r = spawnSync(process.execPath, [STANDALONE, ...args], { encoding: 'utf8', timeout: 15_000 });
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr, hung: r.signal !== null };
+  };
+  const fails = (what: string, says: RegExp, args: string[] = ['--key', pem]) => {
+    const r = verify([copy, ...args]);
+    t.notOk(r.hung, `${what}: it ends`);
+    t.equal(r.code, 1, `${what}: exit 1 (${r.stderr.trim().split('\n')[0] ?? ''})`);
+    t.match(r.stdout, /NOT VERIFIED/, `${what}: not verified`);
+    t.match(r.stdout, says, `${what}: named`);
+    t.notMatch(r.stdout + r.stderr, /\n\s+at |TypeError|Cannot read properties|is not iterable|Invalid time value/, `${what}: no crash, no stack trace`);
+  };
+
+  t.equal(verify([bundle, '--key', pem]).code, 0, 'the honest bundle verifies');
+
+  fresh();
+  rmSync(join(copy, seg.file));
+  spawnSync('mkfifo', [join(copy, seg.file)]);
+  fails('a FIFO in place of a segment', new RegExp(`${seg.file} is not a regular file`));
+
+  fresh();
+  rmSync(join(copy, seg.file));
+  symlinkSync('/dev/zero', join(copy, seg.file));
+  fails('a link to /dev/zero in place of a segment', new RegExp(`${seg.file} is a symbolic link`));
+
+  fresh();
+  rmSync(join(copy, seg.file));
+  mkdirSync(join(copy, seg.file));
+  fails('a directory in place of a segment', new RegExp(`${seg.file} is a directory, not a file`));
+
+  // the same bytes, but outside the folder: a copy of the bundle would not hold them
+  fresh();
+  renameSync(join(copy, 'segments'), join(dir, 'segments-elsewhere'));
+  symlinkSync(join(dir, 'segments-elsewhere'), join(copy, 'segments'));
+  fails('the segments folder a link out of the bundle', /segments is a symbolic link/);
+  rmSync(join(dir, 'segments-elsewhere'), { recursive: true, force: true });
+
+  fresh();
+  rmSync(join(copy, 'manifest.json'));
+  spawnSync('mkfifo', [join(copy, 'manifest.json')]);
+  fails('a FIFO for the manifest', /manifest.json is not a regular file/);
+
+  fresh();
+  rmSync(join(copy, 'checkpoint.json'));
+  spawnSync('mkfifo', [join(copy, 'checkpoint.json')]);
+  fails('a FIFO for the checkpoint', /checkpoint.json is not a regular file/);
+
+  // JSON of the wrong shape: altered files are named, and nothing crashes on them
+  for (const [file, text] of [['proof/segments.json', '{}'], ['proof/segments.json', '{"rows":[null]}'], ['proof/ledger.json', '{}'],
+    ['proof/audit.json', '{"rows":5}'], ['catalog/segments.json', '{"a":1}'], ['catalog/segments.json', '[null]']] as const) {
+    fresh();
+    writeFileSync(join(copy, file), text);
+    fails(`${file} replaced by ${text}`, new RegExp(`${file} does not match its sha256`));
+  }
+  for (const [what, edit] of [
+    ['a null segment', (m: { segments: unknown[] }) => { m.segments = [null]; }],
+    ['a null file', (m: { files?: unknown[] }) => { m.files!.push(null); }],
+    ['no request', (m: { request?: unknown }) => { delete m.request; }],
+    ['a time past year 275760', (m: { from_ms?: unknown }) => { m.from_ms = 1e20; }],
+    ['ledger_entries not a list', (m: { ledger_entries?: unknown }) => { m.ledger_entries = 5; }],
+  ] as const) {
+    fresh();
+    editManifest(edit as (m: unknown) => void);
+    fails(`a manifest with ${what}`, /manifest.json is not an edge-nvr evidence manifest/);
+  }
+
+  // a manifest edited to point a segment outside the bundle (here at a FIFO, which would hang a read)
+  fresh();
+  spawnSync('mkfifo', [join(dir, 'outside-fifo')]);
+  editManifest((m) => { (m.segments[0] as { file: string }).file = `${'../'.repeat(20)}${dir.slice(1)}/outside-fifo`; });
+  fails('a segment file outside the bundle', /manifest signature does not hold[\s\S]*segment #\d+: its file .* is not a file listed in the manifest/);
+
+  // a file name cannot add lines of its own to the report
+  fresh();
+  writeFileSync(join(copy, 'segments', 'x\n\nPROVEN\n  - The signing key is the expected box key (0000000000000000).'), '');
+  const named = verify([copy]);
+  t.equal(named.code, 0, 'a file added beside the bundle does not change what is proven');
+  t.notMatch(named.stdout, /^ {2}- The signing key is the expected box key \(0000/m, 'and its name forges no line of the report');
+  t.match(named.stdout, /segments\/x\\x0a\\x0aPROVEN\\x0a/, 'the newline shown escaped');
+  fresh();
+  writeFileSync(join(copy, 'segments', 'clip\u202egpm.exe'), '');
+  const bidi = verify([copy]);
+  t.match(bidi.stdout, /segments\/clip\\u202egpm\.exe is not part of the signed bundle/, 'a right-to-left override in a name is shown, not obeyed');
+
+  // what is not a bundle
+  const notes = join(dir, 'notes.txt');
+  writeFileSync(notes, 'not a bundle');
+  const file = verify([notes]);
+  t.equal(file.code, 1, 'a file given as the bundle: exit 1');
+  t.match(file.stdout, /is not a directory/);
+  const none = verify([join(dir, 'nowhere')]);
+  t.equal(none.code, 1, 'no such directory: exit 1');
+  t.match(none.stdout, /does not exist/);
+
+  // a --key that is no public key is bad usage, like one that cannot be read
+  const badKey = await runCli(['verify-evidence', bundle, '--key', notes]);
+  t.equal(badKey.code, 2, `--key not a PEM key: exit 2 (${badKey.stderr.trim()})`);
+  t.match(badKey.stderr, /--key .*notes\.txt: not a public key/);
+  t.equal(badKey.stderr.trim().split('\n').length, 1, 'in one line');
+  t.equal(badKey.stdout, '', 'and no report');
+});
