@@ -79,12 +79,25 @@ export function show(value: unknown, path: Segment[]): string {
   const kind = Array.isArray(value) ? 'a list' : typeof value === 'object' ? 'an object' : `a ${typeof value}`;
   if (isSecretPath(path)) return `${kind} (not shown)`;
   if (typeof value === 'string') {
-    const text = scrubCredentials(value);
+    const text = hideUserinfo(scrubCredentials(value));
     return JSON.stringify(text.length > 60 ? text.slice(0, 57) + '...' : text);
   }
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
   if (Array.isArray(value)) return value.length === 0 ? 'an empty list' : `a list of ${value.length}`;
   return kind;
+}
+
+/**
+ * A value a config refuses is often a URL gone wrong, and a URL gone wrong may still carry a
+ * password: `admin:pw@10.0.0.5`, `rtsp:/admin:pw@cam`, `rtsp://admin:pa/ss@cam`, a password with a
+ * space. scrubCredentials needs a well-formed `scheme://`; here everything before the last `@` goes,
+ * the scheme kept: `rtsp:/***@cam`.
+ */
+function hideUserinfo(text: string): string {
+  const at = text.lastIndexOf('@');
+  if (at < 0) return text;
+  const scheme = /^[a-z][a-z0-9+.-]*:\/+/i.exec(text)?.[0] ?? '';
+  return `${scheme}***${text.slice(at)}`;
 }
 
 function isSecretPath(path: Segment[]): boolean {

@@ -3,7 +3,7 @@
  * cannot say (rules.ts) -> typed Config. Every problem becomes one line naming the path
  * (`cameras[2].source.url`) and what is expected (issues.ts).
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { ConfigError } from './errors.js';
 import { render } from './issues.js';
 import { parseYaml, schemaIssues } from './parse.js';
@@ -23,11 +23,40 @@ export function parseConfig(text: string, source: string): Config {
 export function loadConfig(path: string): Config {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readCapped(path);
   } catch (err) {
+    if (err instanceof ConfigError) throw err;
     throw new ConfigError(path, [`cannot read the config file (${osReason(err)}); expected a readable YAML file`]);
   }
   return parseConfig(text, path);
+}
+
+/** A config holds a few kilobytes; a larger file is a mistake (a video, a log, /dev/zero), not a config. */
+export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+
+/**
+ * The file's text, read only up to MAX_CONFIG_BYTES: a device or a huge file must not fill the
+ * memory of the box (or of a reload) before it is refused.
+ */
+function readCapped(path: string): string {
+  const fd = openSync(path, 'r');
+  try {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const chunk = Buffer.alloc(Math.min(64 * 1024, MAX_CONFIG_BYTES + 1 - total));
+      const n = readSync(fd, chunk, 0, chunk.length, null);
+      if (n === 0) break;
+      chunks.push(chunk.subarray(0, n));
+      total += n;
+      if (total > MAX_CONFIG_BYTES) {
+        throw new ConfigError(path, [`the config file is larger than ${MAX_CONFIG_BYTES / 1024 / 1024} MiB; expected a YAML config of a few kilobytes (is this the right file?)`]);
+      }
+    }
+    return Buffer.concat(chunks).toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**

@@ -4,9 +4,9 @@
  * in rules.ts.
  */
 import type { ErrorObject, ValidateFunction } from 'ajv';
-import { LineCounter, parseDocument } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import { ConfigError } from './errors.js';
-import { closest, describe, show, tagOf, type Issue, type Segment } from './issues.js';
+import { closest, describe, render, show, tagOf, type Issue, type Segment } from './issues.js';
 import { isObject, type Json } from './json-value.js';
 import { validate as generatedValidator } from './validate.generated.js';
 
@@ -14,25 +14,119 @@ export function parseYaml(text: string, source: string): unknown {
   const lineCounter = new LineCounter();
   // prettyErrors would add multi-line source excerpts; issues must be single lines
   // merge keys (`<<: *defaults`) let a site share settings between many cameras
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, merge: true });
+  // resolveKnownTags: false: `!!binary`, `!!set`, `!!omap`, `!!timestamp` would make values no
+  // setting takes (an omap's settings were silently dropped); they become unknown tags, refused
+  // logLevel 'error': the library's own warnings would print extra lines on stderr
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, merge: true, resolveKnownTags: false, logLevel: 'error' });
+  const at = (pos: number) => {
+    const { line, col } = lineCounter.linePos(pos);
+    return `line ${line}, column ${col}`;
+  };
   if (doc.errors.length > 0) {
-    const lines = doc.errors.map((e) => {
-      const { line, col } = lineCounter.linePos(e.pos[0]);
-      const what =
-        e.code === 'MULTIPLE_DOCS'
-          ? 'the file holds more than one YAML document'
-          : e.message.replace(/\s+/g, ' ').replace(/[.:]\s*$/, '');
-      return `line ${line}, column ${col}: ${what}; expected valid YAML (check indentation and quoting)`;
-    });
+    // one mistake often trips several checks at the same place: the first says it best; a
+    // nesting too deep for the reader overflows at every level it unwinds: once is enough
+    const overflow = doc.errors.find((e) => /call stack/i.test(e.message));
+    const seen = new Set<number>();
+    const lines: string[] = [];
+    for (const e of overflow ? [overflow] : doc.errors) {
+      if (seen.has(e.pos[0])) continue;
+      seen.add(e.pos[0]);
+      lines.push(`${at(e.pos[0])}: ${yamlErrorText(e.code, e.message)}`);
+    }
     throw new ConfigError(source, [...new Set(lines)]);
   }
-  try {
-    return doc.toJS({ maxAliasCount: 100 });
-  } catch (err) {
-    // aliases of aliases that would expand past what any config holds (a "billion laughs"): a
-    // bad config (exit 2, the old config kept on reload), not a runtime failure without a file name
-    throw new ConfigError(source, [`(top level): ${(err as Error).message.replace(/[.:]\s*$/, '')}; expected at most 100 uses of anchors (*name) in all, each expanded`]);
+  // a tag the library does not know (`!!js/function`, `!!binary`, `!secret`) would be read as
+  // plain text or dropped: refused, so that nothing in the file means something it does not say
+  const tags = doc.warnings.filter((w) => w.code === 'TAG_RESOLVE_FAILED');
+  if (tags.length > 0) {
+    throw new ConfigError(
+      source,
+      tags.map((w) => {
+        const tag = (/^Unresolved tag: (.*)$/s.exec(w.message)?.[1] ?? '').replace(/^tag:yaml\.org,2002:/, '!!');
+        const shown = JSON.stringify(tag.length > 40 ? tag.slice(0, 37) + '...' : tag);
+        return `${at(w.pos[0])}: the YAML tag ${shown} cannot be read here; expected a plain value without a tag`;
+      }),
+    );
   }
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    const message = (err as Error).message.replace(/[.:]\s*$/, '');
+    if (/call stack/i.test(message)) throw new ConfigError(source, [`(top level): ${yamlErrorText('', message)}`]);
+    if (/alias count/i.test(message)) {
+      // aliases of aliases that would expand past what any config holds (a "billion laughs"): a
+      // bad config (exit 2, the old config kept on reload), not a runtime failure without a file name
+      throw new ConfigError(source, [`(top level): ${message}; expected at most 100 uses of anchors (*name) in all, each expanded`]);
+    }
+    throw new ConfigError(source, [aliasProblem(doc, at) ?? `(top level): ${message}; expected aliases (*name) that name an anchor (&name) set before them, and merge keys (<<) that merge mappings`]);
+  }
+  const issues = plainValueIssues(data);
+  if (issues.length > 0) throw new ConfigError(source, render(issues));
+  return data;
+}
+
+/** A YAML syntax error in words: what is wrong and what to do. */
+function yamlErrorText(code: string, message: string): string {
+  if (code === 'MULTIPLE_DOCS') return 'the file holds more than one YAML document; expected one (remove the second `---`)';
+  if (code === 'DUPLICATE_KEY') return 'duplicate key: the same mapping already has it (map keys must be unique); expected each key once: remove or merge the repeated one';
+  if (/call stack/i.test(message)) return 'nested too deeply for the YAML reader; expected the few levels a config has (check for runaway indentation, [ or {)';
+  return `${message.replace(/\s+/g, ' ').replace(/[.:]\s*$/, '')}; expected valid YAML (check indentation and quoting)`;
+}
+
+/** Where an alias names no anchor before it, or a merge key (`<<`) is given something other than a mapping. */
+function aliasProblem(doc: Document, at: (pos: number) => string): string | undefined {
+  const anchors = new Set<string>();
+  let problem: string | undefined;
+  visit(doc, {
+    Node(_, node) {
+      if (problem !== undefined) return visit.BREAK;
+      if (isAlias(node)) {
+        if (!anchors.has(node.source)) {
+          const name = node.source.length > 40 ? node.source.slice(0, 37) + '...' : node.source;
+          problem = `${at(node.range?.[0] ?? 0)}: the alias *${name} names no anchor set before it; expected &${name} on an earlier value, or the value itself`;
+        }
+        return undefined;
+      }
+      if (node.anchor) anchors.add(node.anchor);
+      return undefined;
+    },
+    Pair(_, pair) {
+      if (problem !== undefined) return visit.BREAK;
+      if (isScalar(pair.key) && pair.key.source === '<<' && !isMap(pair.value) && !isAlias(pair.value) && !isSeq(pair.value)) {
+        problem = `${at(pair.key.range?.[0] ?? 0)}: a merge key (<<) takes a mapping; expected <<: *name where &name is on a mapping`;
+        return visit.BREAK;
+      }
+      return undefined;
+    },
+  });
+  return problem;
+}
+
+/** No setting is deeper than this: below it the schema reports the place, nothing to look for here. */
+const MAX_DEPTH = 64;
+
+/**
+ * What YAML can hold but no setting takes: numbers too large to be numbers (`1e309` and `.inf`
+ * are Infinity, `.nan` is NaN, each passing a bare range check) and a NUL in a text (no path,
+ * host or name holds one). Iterative: a deep file must not overflow the stack here either.
+ */
+function plainValueIssues(data: unknown): Issue[] {
+  const issues: Issue[] = [];
+  const stack: Array<{ value: unknown; path: Segment[] }> = [{ value: data, path: [] }];
+  while (stack.length > 0 && issues.length < 100) {
+    const { value, path } = stack.pop()!;
+    if (typeof value === 'number' && !Number.isFinite(value)) {
+      issues.push({ path, text: `${String(value)} is not a usable number (1e309 and .inf are infinite, .nan is none); expected a finite number` });
+    } else if (typeof value === 'string' && value.includes('\0')) {
+      issues.push({ path, text: 'contains a NUL character (\\0); expected text without it' });
+    } else if (typeof value === 'object' && value !== null) {
+      if (path.length >= MAX_DEPTH) continue;
+      if (Array.isArray(value)) value.forEach((v, i) => stack.push({ value: v, path: [...path, i] }));
+      else for (const [k, v] of Object.entries(value)) stack.push({ value: v, path: [...path, k] });
+    }
+  }
+  return issues;
 }
 
 /* ------------------------------------------------------------------ schema validation */

@@ -6,7 +6,7 @@
  */
 import { legalMinimumDays } from './legal-minimum.js';
 import type { Config } from './schema.js';
-import { formatPath, type Issue, type Segment } from './issues.js';
+import { formatPath, show, type Issue, type Segment } from './issues.js';
 import { isLoopback, parseListen, type ListenAddress } from './listen.js';
 import { isObject, num, type Json } from './json-value.js';
 import { hostKey } from '../uploads/target.js';
@@ -35,17 +35,22 @@ export function semanticIssues(data: unknown): Issue[] {
       else {
         issues.push({
           path: ['cameras', i, 'id'],
-          text: `duplicate camera id ${JSON.stringify(camera.id)} (also cameras[${first}].id); expected an id no other camera uses`,
+          text: `duplicate camera id ${show(camera.id, [])} (also cameras[${first}].id); expected an id no other camera uses`,
         });
       }
     }
     if (isObject(camera.retention)) {
       retentionIssues(issues, ['cameras', i, 'retention'], camera.retention, boxRetention, legal, why);
     }
-    if (isObject(camera.source)) secretIssues(issues, ['cameras', i, 'source'], camera.source);
+    if (isObject(camera.source)) {
+      secretIssues(issues, ['cameras', i, 'source'], camera.source);
+      const src = camera.source;
+      if (src.type === 'rtsp' && typeof src.url === 'string' && /^rtsps?:\/\/[^/\s]+(\/.*)?$/.test(src.url)) portIssues(issues, ['cameras', i, 'source', 'url'], urlHostPort(src.url));
+      if (src.type === 'onvif' && typeof src.host === 'string') portIssues(issues, ['cameras', i, 'source', 'host'], src.host, true);
+    }
     if (camera.capture_masks_on === 'camera' && isObject(camera.source) && camera.source.type !== 'onvif') {
       // only ONVIF says what masks a camera holds; an RTSP URL alone cannot be checked
-      issues.push({ path: ['cameras', i, 'capture_masks_on'], text: `"camera" needs an onvif source (this one is ${JSON.stringify(camera.source.type)}); expected "box" or "auto", or source.type onvif` });
+      issues.push({ path: ['cameras', i, 'capture_masks_on'], text: `"camera" needs an onvif source (this one is ${show(camera.source.type, [])}); expected "box" or "auto", or source.type onvif` });
     }
     if (isObject(camera.tamper) && camera.tamper.enabled === false && (typeof camera.tamper.reason !== 'string' || camera.tamper.reason.trim() === '')) {
       // a camera nobody watches must be a decision someone wrote down (a PTZ patrol, a lab camera)
@@ -60,6 +65,7 @@ export function semanticIssues(data: unknown): Issue[] {
   if (isObject(data.mqtt)) {
     const mqtt = data.mqtt;
     secretIssues(issues, ['mqtt'], mqtt);
+    if (typeof mqtt.url === 'string' && /^(mqtts?|wss?|tcp|ssl):\/\//i.test(mqtt.url)) portIssues(issues, ['mqtt', 'url'], urlHostPort(mqtt.url));
     if (mqtt.cert_file !== undefined && mqtt.key_file === undefined) {
       issues.push({ path: ['mqtt', 'key_file'], text: 'missing while cert_file is set; expected both cert_file and key_file for a client certificate, or neither' });
     }
@@ -76,14 +82,54 @@ export function semanticIssues(data: unknown): Issue[] {
 /** A bearer token goes to the host it names only: that host must be one the box may upload to. */
 function uploadIssues(issues: Issue[], uploads: Json): void {
   const allowed = Array.isArray(uploads.allowed_hosts) ? uploads.allowed_hosts.filter((h): h is string => typeof h === 'string').map(hostKey) : [];
+  if (Array.isArray(uploads.allowed_hosts)) {
+    uploads.allowed_hosts.forEach((h, i) => {
+      if (typeof h === 'string') portIssues(issues, ['uploads', 'allowed_hosts', i], h, true);
+    });
+  }
   const tokens = Array.isArray(uploads.bearer_tokens) ? uploads.bearer_tokens : [];
+  const seen = new Map<string, number>();
   tokens.forEach((b, i) => {
-    if (!isObject(b) || typeof b.host !== 'string' || allowed.includes(hostKey(b.host))) return;
+    if (!isObject(b) || typeof b.host !== 'string') return;
+    // only the first token of a host is ever sent: a second one is a mistake that would go unseen
+    const first = seen.get(hostKey(b.host));
+    if (first !== undefined) {
+      issues.push({
+        path: ['uploads', 'bearer_tokens', i, 'host'],
+        text: `${show(b.host, [])} already has a token (uploads.bearer_tokens[${first}]); expected one token_file per host`,
+      });
+    } else seen.set(hostKey(b.host), i);
+    if (allowed.includes(hostKey(b.host))) return;
     issues.push({
       path: ['uploads', 'bearer_tokens', i, 'host'],
-      text: `${JSON.stringify(b.host)} is not in uploads.allowed_hosts; expected one of ${allowed.map((h) => JSON.stringify(h)).join(', ') || 'them'}, or add it to allowed_hosts`,
+      text: `${show(b.host, [])} is not in uploads.allowed_hosts; expected one of ${allowed.map((h) => JSON.stringify(h)).join(', ') || 'them'}, or add it to allowed_hosts`,
     });
   });
+}
+
+/** `host:port` of a URL (`scheme://[user[:password]@]host[:port]/...`), its userinfo left out. */
+function urlHostPort(url: string): string {
+  const authority = /^[a-z][a-z0-9+.-]*:\/\/([^/?#\s]*)/i.exec(url)?.[1] ?? '';
+  return authority.slice(authority.lastIndexOf('@') + 1);
+}
+
+/**
+ * A port that no socket can have (`:0`, `:70000`, `:abc`) fails only when the box first connects,
+ * as a cryptic error in the log: said here, at the setting. `hostPort` is `host[:port]` or
+ * `[v6][:port]`; an empty port (`host:`) means the default one. A port that is not a number is
+ * never echoed: it may be a password whose `@` or `/` cut the URL somewhere else. Where the
+ * schema's pattern already wants digits (`numbersOnly`), only their range is checked here.
+ */
+function portIssues(issues: Issue[], path: Segment[], hostPort: string, numbersOnly = false): void {
+  const port = /^(?:\[[^\]]*\]|[^:[\]]*):(.*)$/s.exec(hostPort)?.[1];
+  if (port === undefined || port === '') return;
+  if (!/^[0-9]+$/.test(port)) {
+    if (!numbersOnly) issues.push({ path, text: 'the port is not a number; expected host:port with a port from 1 to 65535 (a password holding @, / or : belongs in password_file, or percent-encoded)' });
+    return;
+  }
+  const n = Number(port);
+  if (n >= 1 && n <= 65535) return;
+  issues.push({ path, text: `port ${port.length > 12 ? port.slice(0, 9) + '...' : port} does not exist; expected a port from 1 to 65535` });
 }
 
 /**

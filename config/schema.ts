@@ -19,6 +19,12 @@ const LISTEN = '^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$';
 /** an upload host: a name, an IPv4 address or a bracketed IPv6 address, optionally :port */
 const UPLOAD_HOST = '^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$';
 
+/** a camera's ONVIF service: a name (LAN names may hold `_`), an IPv4 address or a bracketed IPv6 address, optionally :port */
+const CAMERA_HOST = '^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9._-]+)(:[0-9]{1,5})?$';
+
+/** MQTT topic levels the box publishes under: no wildcard (+, #) and not the broker's own $ topics */
+const TOPIC_PREFIX = '^[^$+#][^+#]*$';
+
 /** A secret given inline or, better, read from a file readable by the service only. */
 const Secret = {
   password: Type.Optional(Type.String({ description: 'inline secret; prefer password_file' })),
@@ -38,7 +44,8 @@ export const RtspSource = Type.Object(
 export const OnvifSource = Type.Object(
   {
     type: Type.Literal('onvif'),
-    host: Type.String({ minLength: 1, description: 'host or host:port of the ONVIF service' }),
+    // a host only: a URL or `user:password@host` here would put the password in every error and log line
+    host: Type.String({ pattern: CAMERA_HOST, description: 'host or host:port of the ONVIF service (no scheme, no user:password@; an IPv6 address in brackets)' }),
     username: Type.Optional(Type.String()),
     ...Secret,
     profile: Type.Optional(Type.String({ description: 'media profile token; the first one when absent' })),
@@ -191,7 +198,7 @@ const HeatmapOutput = Type.Object(
 
 const OnnxDetector = Type.Object(
   {
-    name: Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,62}$', description: 'recorded in every manifest; not blazeface or ppocr-det' }),
+    name: Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,62}$', description: 'lower-case letters, digits, "-" and "_", starting with a letter or digit (recorded in every manifest; not blazeface or ppocr-det)' }),
     model: Type.String({ minLength: 1, description: 'path of the .onnx file' }),
     sha256: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$', description: 'refuse a model file with any other hash' })),
     label: Type.String({ minLength: 1, default: 'object', description: 'what the boxes are (face, plate, text, ...) when the output has no labels' }),
@@ -252,7 +259,7 @@ export const Config = Type.Object(
           ca_file: Type.Optional(Type.String()),
           cert_file: Type.Optional(Type.String()),
           key_file: Type.Optional(Type.String()),
-          topic_prefix: Type.Optional(Type.String({ minLength: 1 })),
+          topic_prefix: Type.Optional(Type.String({ pattern: TOPIC_PREFIX, description: 'topic levels, e.g. site/edge-nvr/box1: no + or #, not starting with $' })),
           health_interval_s: Type.Integer({ minimum: 5, default: 60, description: 'seconds between health checks; a report is published when something changed since the last one' }),
           health_refresh_s: Type.Integer({ minimum: 5, default: 300, description: 'the longest the box goes without publishing a health report when nothing changed' }),
           keepalive_s: Type.Integer({ minimum: 2, maximum: 3600, default: 30, description: 'MQTT keepalive; the broker publishes the offline last will within 1.5 times this after the box vanishes' }),
@@ -271,7 +278,7 @@ export const Config = Type.Object(
           ),
           home_assistant: Type.Optional(
             Type.Object(
-              { discovery_prefix: Type.String({ minLength: 1, default: 'homeassistant' }) },
+              { discovery_prefix: Type.String({ pattern: TOPIC_PREFIX, default: 'homeassistant', description: 'topic levels, e.g. homeassistant: no + or #, not starting with $' }) },
               { ...strict, description: 'publish Home Assistant MQTT discovery for a few sensors (present = on)' },
             ),
           ),

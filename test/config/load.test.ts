@@ -117,7 +117,7 @@ t.test('camera sources: only the branch named by type is reported', async (t) =>
     'cameras[0].source.url: missing; expected rtsp://host[:port]/path',
   ]);
   t.same(issuesOf(t, withSource('{ type: onvif, url: "rtsp://x/y" }')), [
-    'cameras[0].source.host: missing; expected a non-empty string (host or host:port of the ONVIF service)',
+    'cameras[0].source.host: missing; expected host or host:port of the ONVIF service (no scheme, no user:password@; an IPv6 address in brackets)',
     'cameras[0].source.url: unknown field; allowed: type, host, username, password, password_file, profile, allowed_stream_hosts',
   ]);
   t.same(issuesOf(t, withSource('{ type: http, url: "rtsp://x/y" }')), [

@@ -1,0 +1,193 @@
+/**
+ * Configs an installer writes by mistake or an attacker plants: each is refused with one line per
+ * problem naming the place and the fix, never a password, never a hang or a memory blowup; the
+ * valid forms next to them are still accepted.
+ */
+import t from 'tap';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError } from '../../config/errors.js';
+import { loadConfig, parseConfig } from '../../config/load.js';
+import { CLI, runCli } from '../support/cli.js';
+
+if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build first (npx tsc -p .)`);
+
+const MINIMAL = 'box: { id: box1 }\ncameras:\n  - id: cam1\n    source: { type: test }\n';
+const withSource = (source: string) => `box: { id: box1 }\ncameras:\n  - id: cam1\n    source: ${source}\n`;
+const SECRET = /S3cretPW|hunter2/;
+
+type Tap = Pick<typeof t, 'type' | 'equal' | 'notMatch' | 'fail'>;
+
+function issuesOf(t: Tap, text: string): string[] {
+  try {
+    parseConfig(text, 'inline.yaml');
+  } catch (err) {
+    t.type(err, ConfigError);
+    const e = err as ConfigError;
+    for (const issue of e.issues) {
+      t.notMatch(issue, /\n/, 'every issue is one line');
+      t.notMatch(issue, SECRET, `no secret: ${issue}`);
+    }
+    return e.issues;
+  }
+  t.fail('config was accepted');
+  return [];
+}
+
+t.test('numbers YAML can write but no setting can take are refused at their path', async (t) => {
+  const msg = (path: string, v: string) => `${path}: ${v} is not a usable number (1e309 and .inf are infinite, .nan is none); expected a finite number`;
+  // each was accepted: retention "at least for ever", a free-space floor no disk meets, a restart never tried
+  t.same(issuesOf(t, MINIMAL + 'storage: { retention: { min_days: 1e309 } }\n'), [msg('storage.retention.min_days', 'Infinity')]);
+  t.same(issuesOf(t, MINIMAL + 'storage: { retention: { max_days: .inf } }\n'), [msg('storage.retention.max_days', 'Infinity')]);
+  t.same(issuesOf(t, MINIMAL + 'storage: { free_space_floor_mb: 1e400, exports_max_days: .inf }\n'), [
+    msg('storage.exports_max_days', 'Infinity'),
+    msg('storage.free_space_floor_mb', 'Infinity'),
+  ]);
+  t.same(issuesOf(t, MINIMAL + 'watchdog: { backoff_s: [1, .inf] }\n'), [msg('watchdog.backoff_s[1]', 'Infinity')]);
+  t.same(issuesOf(t, MINIMAL + 'storage: { retention: { min_days: .nan } }\n'), [msg('storage.retention.min_days', 'NaN')]);
+  t.same(issuesOf(t, MINIMAL + 'storage: { path: "/var/lib/x\\0y" }\n'), ['storage.path: contains a NUL character (\\0); expected text without it']);
+  t.equal(parseConfig(MINIMAL + 'storage: { retention: { min_days: 30, max_days: 3.65e2 } }\n', 'inline').storage.retention.max_days, 365);
+});
+
+t.test('YAML tags are refused with their line, not read as text or dropped', async (t) => {
+  t.same(issuesOf(t, MINIMAL + '    name: !!js/function "function () { return 1 }"\n'), [
+    'line 5, column 11: the YAML tag "!!js/function" cannot be read here; expected a plain value without a tag',
+  ]);
+  t.same(issuesOf(t, MINIMAL + '    name: !!binary aGVsbG8=\n'), ['line 5, column 11: the YAML tag "!!binary" cannot be read here; expected a plain value without a tag']);
+  // an ordered map's settings used to vanish: segment_seconds 10 became the default 60
+  t.same(issuesOf(t, MINIMAL + '    record: !!omap [ { segment_seconds: 10 } ]\n'), ['line 5, column 13: the YAML tag "!!omap" cannot be read here; expected a plain value without a tag']);
+  t.same(issuesOf(t, MINIMAL + '    name: !secret cam_name\n'), ['line 5, column 11: the YAML tag "!secret" cannot be read here; expected a plain value without a tag']);
+  // the core tags still work
+  const c = parseConfig(MINIMAL + '    name: !!str 123\n    record: !!map { segment_seconds: !!int "10" }\n', 'inline');
+  t.equal(c.cameras[0]!.name, '123');
+  t.equal(c.cameras[0]!.record.segment_seconds, 10);
+});
+
+t.test('anchors and aliases gone wrong name their line', async (t) => {
+  t.same(issuesOf(t, withSource('*defaults')), ['line 4, column 13: the alias *defaults names no anchor set before it; expected &defaults on an earlier value, or the value itself']);
+  t.same(issuesOf(t, MINIMAL + '    record: { <<: 10 }\n'), ['line 5, column 15: a merge key (<<) takes a mapping; expected <<: *name where &name is on a mapping']);
+});
+
+t.test('YAML syntax errors: one line per mistake, and a fix that fits', async (t) => {
+  // a trailing `}` missing used to give three lines for one mistake
+  const unclosed = issuesOf(t, '{"box": {"id": "box1"}, "cameras": [{"id": "cam1", "source": {"type": "test"}]');
+  t.equal(unclosed.length, 1, unclosed.join(' | '));
+  t.match(unclosed[0], /^line 1, column \d+: .+; expected valid YAML/);
+  t.same(issuesOf(t, 'box: { id: box1 }\nbox: { id: box2 }\ncameras: []\n'), [
+    'line 2, column 1: duplicate key: the same mapping already has it (map keys must be unique); expected each key once: remove or merge the repeated one',
+  ]);
+  const deep = issuesOf(t, MINIMAL + 'x: ' + '['.repeat(5000) + ']'.repeat(5000) + '\n');
+  t.equal(deep.length, 1);
+  t.match(deep[0], /^line 5, column \d+: nested too deeply for the YAML reader; expected the few levels a config has/);
+  t.notMatch(deep[0], /call stack/i, 'no internal error text');
+  // a BOM and CRLF line endings are fine
+  t.equal(parseConfig('\ufeff' + MINIMAL.replace(/\n/g, '\r\n'), 'inline').cameras[0]!.id, 'cam1');
+});
+
+t.test('passwords in wrong places are never echoed', async (t) => {
+  // without a well-formed scheme:// the old scrubbing missed them
+  t.same(issuesOf(t, withSource('{ type: rtsp, url: "admin:S3cretPW@10.0.0.5/ch1" }')), ['cameras[0].source.url: expected rtsp://host[:port]/path, got "***@10.0.0.5/ch1"']);
+  t.same(issuesOf(t, withSource('{ type: rtsp, url: "rtsp:/admin:S3cretPW@10.0.0.5/ch1" }')), ['cameras[0].source.url: expected rtsp://host[:port]/path, got "rtsp:/***@10.0.0.5/ch1"']);
+  t.same(issuesOf(t, withSource('{ type: rtsp, url: "rtsp://admin:S3cret PW@10.0.0.5/ch1" }')), ['cameras[0].source.url: expected rtsp://host[:port]/path, got "rtsp://***@10.0.0.5/ch1"']);
+  t.same(issuesOf(t, MINIMAL + 'mqtt: { url: "user:S3cretPW@broker:1883" }\n'), ['mqtt.url: expected mqtt://host:1883 or mqtts://host:8883, got "***@broker:1883"']);
+  t.same(issuesOf(t, MINIMAL + 'http: { listen: "admin:S3cretPW@127.0.0.1:8080" }\n'), [
+    'http.listen: expected host:port of the status web page, e.g. 127.0.0.1:8080 (absent: no page), got "***@127.0.0.1:8080"',
+  ]);
+  // a rule's message, not only the schema's
+  const bearer = issuesOf(t, MINIMAL + 'uploads: { allowed_hosts: [a.example], bearer_tokens: [{ host: "u:S3cretPW@a.example", token_file: /t } ] }\n');
+  t.ok(bearer.some((i) => i.startsWith('uploads.bearer_tokens[0].host: "***@a.example" is not in uploads.allowed_hosts')), bearer.join(' | '));
+  // an unencoded / in the password: the URL looks valid, its "port" is the password's start
+  t.same(issuesOf(t, withSource('{ type: rtsp, url: "rtsp://admin:S3cretPW/x@10.0.0.5/ch1" }')), [
+    'cameras[0].source.url: the port is not a number; expected host:port with a port from 1 to 65535 (a password holding @, / or : belongs in password_file, or percent-encoded)',
+  ]);
+});
+
+t.test('an ONVIF host is a host: a URL or credentials there would reach every log line', async (t) => {
+  const expected = 'expected host or host:port of the ONVIF service (no scheme, no user:password@; an IPv6 address in brackets)';
+  t.same(issuesOf(t, withSource('{ type: onvif, host: "admin:S3cretPW@10.0.0.5" }')), [`cameras[0].source.host: ${expected}, got "***@10.0.0.5"`]);
+  t.same(issuesOf(t, withSource('{ type: onvif, host: "http://10.0.0.5/onvif/device_service" }')), [`cameras[0].source.host: ${expected}, got "http://10.0.0.5/onvif/device_service"`]);
+  t.same(issuesOf(t, withSource('{ type: onvif, host: "" }')), [`cameras[0].source.host: ${expected}, got ""`]);
+  for (const host of ['10.0.0.7', '10.0.0.7:8000', 'cam_2.lan', '[fe80::1]:80']) {
+    t.equal((parseConfig(withSource(`{ type: onvif, host: "${host}" }`), 'inline').cameras[0]!.source as { host: string }).host, host);
+  }
+});
+
+t.test('ports that do not exist are refused at the setting', async (t) => {
+  t.same(issuesOf(t, withSource('{ type: rtsp, url: "rtsp://admin:S3cretPW@10.0.0.5:99999/ch1" }')), ['cameras[0].source.url: port 99999 does not exist; expected a port from 1 to 65535']);
+  t.same(issuesOf(t, withSource('{ type: rtsp, url: "rtsp://10.0.0.5:0/ch1" }')), ['cameras[0].source.url: port 0 does not exist; expected a port from 1 to 65535']);
+  t.same(issuesOf(t, withSource('{ type: onvif, host: "10.0.0.5:70000" }')), ['cameras[0].source.host: port 70000 does not exist; expected a port from 1 to 65535']);
+  t.same(issuesOf(t, MINIMAL + 'mqtt: { url: "mqtts://broker:88830" }\n'), ['mqtt.url: port 88830 does not exist; expected a port from 1 to 65535']);
+  t.same(issuesOf(t, MINIMAL + 'uploads: { allowed_hosts: ["store.example:65536"] }\n'), ['uploads.allowed_hosts[0]: port 65536 does not exist; expected a port from 1 to 65535']);
+  for (const url of ['rtsp://10.0.0.5:554/ch1', 'rtsps://[fe80::1]:322/x', 'rtsp://u:p@10.0.0.5/ch1']) {
+    t.ok(parseConfig(withSource(`{ type: rtsp, url: "${url}" }`), 'inline'), url);
+  }
+});
+
+t.test('MQTT prefixes: no wildcard, not the broker\'s $ topics', async (t) => {
+  t.same(issuesOf(t, MINIMAL + 'mqtt: { url: "mqtt://b", topic_prefix: "site/+/nvr" }\n'), [
+    'mqtt.topic_prefix: expected topic levels, e.g. site/edge-nvr/box1: no + or #, not starting with $, got "site/+/nvr"',
+  ]);
+  t.same(issuesOf(t, MINIMAL + 'mqtt: { url: "mqtt://b", home_assistant: { discovery_prefix: "$SYS" } }\n'), [
+    'mqtt.home_assistant.discovery_prefix: expected topic levels, e.g. homeassistant: no + or #, not starting with $, got "$SYS"',
+  ]);
+  t.equal(parseConfig(MINIMAL + 'mqtt: { url: "mqtt://b", topic_prefix: "shop-12/edge-nvr" }\n', 'inline').mqtt!.topic_prefix, 'shop-12/edge-nvr');
+});
+
+t.test('a second bearer token for the same host is refused, not silently unused', async (t) => {
+  t.same(issuesOf(t, MINIMAL + 'uploads:\n  allowed_hosts: [a.example]\n  bearer_tokens: [{ host: a.example, token_file: /t1 }, { host: A.example, token_file: /t2 }]\n'), [
+    'uploads.bearer_tokens[1].host: "A.example" already has a token (uploads.bearer_tokens[0]); expected one token_file per host',
+  ]);
+});
+
+t.test('a detector name in the wrong form says which form', async (t) => {
+  const issues = issuesOf(t, MINIMAL + 'redaction:\n  detectors:\n    - { name: Plates, model: /m.onnx, input: { width: 64, height: 64 }, output: { format: heatmap } }\n');
+  t.same(issues, ['redaction.detectors[0].name: expected lower-case letters, digits, "-" and "_", starting with a letter or digit (recorded in every manifest; not blazeface or ppocr-det), got "Plates"']);
+});
+
+t.test('a file that is no config is refused before it fills the memory', async (t) => {
+  const dir = t.testdir({});
+  const big = join(dir, 'big.yaml');
+  writeFileSync(big, MINIMAL + '# ' + 'x'.repeat(5 * 1024 * 1024) + '\n');
+  let err: unknown;
+  try {
+    loadConfig(big);
+  } catch (e) {
+    err = e;
+  }
+  t.type(err, ConfigError);
+  t.same((err as ConfigError).issues, ['the config file is larger than 4 MiB; expected a YAML config of a few kilobytes (is this the right file?)']);
+
+  // /dev/zero never ends: it used to be read until the memory ran out
+  if (existsSync('/dev/zero')) {
+    const r = await runCli(['check', '--config', '/dev/zero'], { timeoutMs: 20000 });
+    t.equal(r.code, 2, 'bad config');
+    t.equal(r.stderr, '/dev/zero: the config file is larger than 4 MiB; expected a YAML config of a few kilobytes (is this the right file?)\n');
+  }
+});
+
+t.test('edge-nvr check on a planted config: exit 2, one line each, no password', async (t) => {
+  const dir = t.testdir({
+    'planted.yaml': `box: { id: box1 }
+cameras:
+  - id: cam1
+    source: { type: onvif, host: "admin:hunter2@10.0.0.5:8000" }
+  - id: cam2
+    source: { type: rtsp, url: "rtsp://admin:hunter2@10.0.0.6:65536/ch1" }
+    name: !!js/function "function () {}"
+`,
+  });
+  const file = join(dir, 'planted.yaml');
+  const r = await runCli(['check', '--config', file]);
+  t.equal(r.code, 2);
+  t.equal(r.stdout, '');
+  t.notMatch(r.stderr, /hunter2/);
+  t.equal(r.stderr, `${file}: line 7, column 11: the YAML tag "!!js/function" cannot be read here; expected a plain value without a tag\n`);
+  writeFileSync(file, (await import('node:fs')).readFileSync(file, 'utf8').replace(/ {4}name: .*\n/, ''));
+  const again = await runCli(['check', '--config', file]);
+  t.equal(again.code, 2);
+  t.notMatch(again.stderr, /hunter2/);
+  t.same(again.stderr.trimEnd().split('\n'), [
+    `${file}: cameras[0].source.host: expected host or host:port of the ONVIF service (no scheme, no user:password@; an IPv6 address in brackets), got "***@10.0.0.5:8000"`,
+    `${file}: cameras[1].source.url: port 65536 does not exist; expected a port from 1 to 65535`,
+  ]);
+});
