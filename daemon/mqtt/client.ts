@@ -22,6 +22,14 @@ const PROTOCOL_CODES = new Set([1, 132]);
 type MqttConfig = NonNullable<Config['mqtt']>;
 
 /**
+ * The largest packet the broker may send the box (MQTT 5 Maximum Packet Size): twice the largest
+ * `mqtt.commands.max_payload_bytes` (1 MiB). The box takes in nothing but commands; without it
+ * mosquitto hands a subscriber messages of up to 256 MB, each read whole into memory (several at
+ * once in flight) before it is refused `too_large`. Past it the broker drops the message unanswered.
+ */
+export const MAX_INCOMING_PACKET_BYTES = 2 * 1024 * 1024;
+
+/**
  * An MQTT.js client: MQTT 5 first, 3.1.1 from the next attempt on when the broker refuses the
  * protocol version; TLS with a CA and a client certificate; the password from a file (registered
  * with the log scrubber); reconnects forever with a stepped backoff. A refused login is logged
@@ -34,6 +42,7 @@ export function connectBroker(cfg: MqttConfig, clientId: string, will: Will, log
   const url = new URL(cfg.url);
   const options: IClientOptions = {
     protocolVersion: 5,
+    properties: { maximumPacketSize: MAX_INCOMING_PACKET_BYTES },
     clientId,
     clean: true,
     keepalive: cfg.keepalive_s,

@@ -59,6 +59,27 @@ function errorsText(errors: ErrorObject[] | null | undefined, dataVar: string): 
   return errors?.length ? errors.map((e) => `${dataVar}${e.instancePath} ${e.message}`).join(', ') : 'No errors';
 }
 
+/** throws (a TypeError) on bytes that are not UTF-8, where toString('utf8') would replace them */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** Whether a parsed JSON value holds an unpaired surrogate in any string or key (iterative: any depth). */
+function hasLoneSurrogate(value: unknown): boolean {
+  const stack = [value];
+  while (stack.length) {
+    const v = stack.pop();
+    if (typeof v === 'string') {
+      if (LONE_SURROGATE.test(v)) return true;
+    } else if (v !== null && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) {
+        if (LONE_SURROGATE.test(k)) return true;
+        stack.push(x);
+      }
+    }
+  }
+  return false;
+}
+
 class CommandError extends Error {
   constructor(readonly code: ErrorCode, message: string) { super(message); }
 }
@@ -173,14 +194,17 @@ export class CommandProcessor {
       if (parsed.kind === 'invalid') throw new CommandError('unknown_command', 'the topic names no valid command (one level of a-z, 0-9, "_", "-")');
       let body: unknown;
       try {
-        body = JSON.parse(payload.toString('utf8'));
-      } catch {
-        throw new CommandError('bad_json', 'the payload is not JSON');
+        body = JSON.parse(UTF8.decode(payload));
+      } catch (err) {
+        throw new CommandError('bad_json', err instanceof TypeError ? 'the payload is not UTF-8' : 'the payload is not JSON');
       }
       if (body !== null && typeof body === 'object' && !Array.isArray(body)) {
         const id = (body as Record<string, unknown>).id;
-        if (typeof id === 'string' && id.length <= 128) requestId = id;
+        if (typeof id === 'string' && id.length <= 128 && !LONE_SURROGATE.test(id)) requestId = id;
       }
+      // "\ud800" is valid JSON but no text: stored (SQLite, UTF-8) it would differ from what was
+      // signed and hashed into the audit chain, which would read as altered from then on
+      if (hasLoneSurrogate(body)) throw new CommandError('bad_json', 'the payload holds a lone UTF-16 surrogate escape (\\ud800-\\udfff unpaired): not text');
       if (parsed.kind === 'unknown') throw new CommandError('unknown_command', `unknown command "${parsed.name}"; expected one of ${COMMAND_NAMES.join(', ')}`);
       cmd = parsed.name;
       if (!this.validateRequest(body)) throw new CommandError('invalid', `request: ${errorsText(this.validateRequest.errors, 'request')}`);

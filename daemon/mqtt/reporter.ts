@@ -242,10 +242,21 @@ export class MqttReporter {
     const body = JSON.stringify(outcome.reply);
     this.client.publish(outcome.replyTopic, body, { qos: 1 });
     const responseTopic = packet.properties?.responseTopic;
-    if (safeResponseTopic(responseTopic) && responseTopic !== outcome.replyTopic) {
+    if (safeResponseTopic(responseTopic) && responseTopic !== outcome.replyTopic && !this.ownTopic(responseTopic)) {
       const correlationData = packet.properties?.correlationData;
       this.client.publish(responseTopic, body, { qos: 1, properties: correlationData ? { correlationData } : {} });
     }
+  }
+
+  /**
+   * Whether a topic is one of the box's own (its prefix, or its Home Assistant discovery configs):
+   * never a response topic, or a sender (signed or not) could make the box publish a reply on its
+   * status, health, events or checkpoint topic, another command's reply topic, or back into a
+   * command topic.
+   */
+  private ownTopic(topic: string): boolean {
+    const discovery = this.config.mqtt!.home_assistant?.discovery_prefix;
+    return [this.topics.prefix, ...(discovery ? [discovery] : [])].some((p) => topic === p || topic.startsWith(`${p}/`));
   }
 
   /**
