@@ -412,7 +412,16 @@ class StatusPage {
     const s = this.snapshots.get(id);
     if (!s || s.user !== viewer.user) return send(res, 404, HTML, messagePage('Not found', 'No such snapshot of yours.', viewer, this.o.state.boxId));
     if (!image) return send(res, 200, HTML, snapshotPage(viewer, this.o.state.boxId, s));
-    send(res, 200, 'image/jpeg', readFileSync(s.out));
+    let jpeg: Buffer;
+    try {
+      jpeg = readFileSync(s.out);
+    } catch (e) {
+      // removed from the exports folder since (by hand, or the disk guard): gone, not a server fault
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      this.snapshots.delete(id);
+      return send(res, 410, HTML, messagePage('Gone', 'This snapshot\'s file has been removed from the box since it was taken.', viewer, this.o.state.boxId));
+    }
+    send(res, 200, 'image/jpeg', jpeg);
   }
 }
 

@@ -6,6 +6,7 @@ import { appendAudit } from '../../recorder/catalog/audit-log.js';
 import { placeHold } from '../../recorder/catalog/holds.js';
 import { NonceStore } from '../../recorder/catalog/nonces.js';
 import { canonicalJson } from '../../common/canonical-json.js';
+import { hasLoneSurrogate } from '../../common/well-formed-text.js';
 import type { Daemon } from '../daemon.js';
 import type { ReloadResult } from '../reload-outcome.js';
 import type {
@@ -61,18 +62,17 @@ function errorsText(errors: ErrorObject[] | null | undefined, dataVar: string): 
 
 /** throws (a TypeError) on bytes that are not UTF-8, where toString('utf8') would replace them */
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /** Whether a parsed JSON value holds an unpaired surrogate in any string or key (iterative: any depth). */
-function hasLoneSurrogate(value: unknown): boolean {
+function holdsLoneSurrogate(value: unknown): boolean {
   const stack = [value];
   while (stack.length) {
     const v = stack.pop();
     if (typeof v === 'string') {
-      if (LONE_SURROGATE.test(v)) return true;
+      if (hasLoneSurrogate(v)) return true;
     } else if (v !== null && typeof v === 'object') {
       for (const [k, x] of Object.entries(v)) {
-        if (LONE_SURROGATE.test(k)) return true;
+        if (hasLoneSurrogate(k)) return true;
         stack.push(x);
       }
     }
@@ -200,11 +200,11 @@ export class CommandProcessor {
       }
       if (body !== null && typeof body === 'object' && !Array.isArray(body)) {
         const id = (body as Record<string, unknown>).id;
-        if (typeof id === 'string' && id.length <= 128 && !LONE_SURROGATE.test(id)) requestId = id;
+        if (typeof id === 'string' && id.length <= 128 && !hasLoneSurrogate(id)) requestId = id;
       }
       // "\ud800" is valid JSON but no text: stored (SQLite, UTF-8) it would differ from what was
       // signed and hashed into the audit chain, which would read as altered from then on
-      if (hasLoneSurrogate(body)) throw new CommandError('bad_json', 'the payload holds a lone UTF-16 surrogate escape (\\ud800-\\udfff unpaired): not text');
+      if (holdsLoneSurrogate(body)) throw new CommandError('bad_json', 'the payload holds a lone UTF-16 surrogate escape (\\ud800-\\udfff unpaired): not text');
       if (parsed.kind === 'unknown') throw new CommandError('unknown_command', `unknown command "${parsed.name}"; expected one of ${COMMAND_NAMES.join(', ')}`);
       cmd = parsed.name;
       if (!this.validateRequest(body)) throw new CommandError('invalid', `request: ${errorsText(this.validateRequest.errors, 'request')}`);

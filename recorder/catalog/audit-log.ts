@@ -2,6 +2,7 @@ import type { Catalog } from './catalog.js';
 import { walkChain, type ChainWalk } from './chain.js';
 import { auditHash, GENESIS, type AuditFields } from './hash-chain.js';
 import { prepared } from './statements.js';
+import { wellFormed } from '../../common/well-formed-text.js';
 
 /** One registered access: who, when, why, where it went (the regulations' four questions). */
 export interface AuditEntry {
@@ -26,9 +27,12 @@ export function appendAudit(catalog: Catalog, e: AuditEntry, atMs = Date.now()):
   const db = catalog.db;
   return catalog.durably(() => db.transaction(() => {
     const head = prepared(db, 'SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1').get() as { id: number; hash: string } | undefined;
+    // hashed as SQLite will store it: a lone surrogate (from any caller's free text) becomes U+FFFD
+    // before the hash, not after (details is JSON, which escapes it)
+    const text = (s: string | null | undefined) => (s == null ? null : wellFormed(s));
     const base: AuditFields = {
-      id: (head?.id ?? 0) + 1, at_ms: atMs, actor: e.actor, action: e.action, camera: e.camera ?? null, from_ms: e.from_ms ?? null,
-      to_ms: e.to_ms ?? null, reason: e.reason ?? null, destination: e.destination ?? null, details: JSON.stringify(e.details ?? {}),
+      id: (head?.id ?? 0) + 1, at_ms: atMs, actor: wellFormed(e.actor), action: wellFormed(e.action), camera: text(e.camera), from_ms: e.from_ms ?? null,
+      to_ms: e.to_ms ?? null, reason: text(e.reason), destination: text(e.destination), details: JSON.stringify(e.details ?? {}),
     };
     const prev_hash = head?.hash ?? GENESIS;
     const row: AuditRow = { ...base, prev_hash, hash: auditHash(prev_hash, base, catalog.auditV2From) };

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { CameraSim } from '../support/camera-sim.js';
 import { runCli } from '../support/cli.js';
@@ -136,6 +136,13 @@ t.test('a site manager follows the box in a real browser: login, every camera, o
   await v.waitForSelector('section.camera[data-camera="front"]');
   t.equal(await v.locator('form.snap').count(), 0, 'no snapshot form for a viewer');
   t.equal((await viewerCtx.request.get(`${page.url()}.jpg`)).status(), 404, 'maria\'s snapshot is hers: otto cannot open it');
+  // her snapshot's file removed from the exports folder: gone (410), not a server error
+  const exports = join(dir, 'data', 'exports');
+  const files = readdirSync(exports).filter((f) => f.endsWith('-snapshot-web-maria.jpg'));
+  t.equal(files.length, 1, 'one snapshot file of hers');
+  for (const f of files) rmSync(join(exports, f));
+  t.equal((await ctx.request.get(`${page.url()}.jpg`)).status(), 410, 'a snapshot whose file was removed: 410 Gone');
+  t.equal((await ctx.request.get(page.url())).status(), 404, 'and then no longer listed as hers');
   const csrf = await v.getAttribute('form[action="/logout"] input[name=csrf]', 'value');
   const refused = await viewerCtx.request.post(`${url}/cameras/front/snapshot`, { form: { reason: 'curious', csrf: csrf! }, headers: { Origin: url } });
   t.equal(refused.status(), 403, 'a viewer\'s snapshot request is refused');
