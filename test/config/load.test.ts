@@ -8,6 +8,7 @@ import { ConfigError } from '../../config/errors.js';
 import { effectiveRetention, loadConfig, parseConfig, readSecret } from '../../config/load.js';
 import { validatorModule } from '../../config/compile-validator.js';
 import { configSchemaJson } from '../../config/publish-schema.js';
+import { configIssues } from '../support/config-issues.js';
 
 const root = (p: string) => fileURLToPath(new URL(`../../${p}`, import.meta.url));
 
@@ -18,22 +19,7 @@ cameras:
     source: { type: test }
 `;
 
-type Tap = Pick<typeof t, 'type' | 'equal' | 'notMatch' | 'fail'>;
-
-/** The issues parseConfig reports for `text` (fails the test if it accepts it). */
-function issuesOf(t: Tap, text: string): string[] {
-  try {
-    parseConfig(text, 'inline.yaml');
-  } catch (err) {
-    t.type(err, ConfigError);
-    const e = err as ConfigError;
-    t.equal(e.source, 'inline.yaml');
-    for (const issue of e.issues) t.notMatch(issue, /\n/, 'every issue is one line');
-    return e.issues;
-  }
-  t.fail('config was accepted');
-  return [];
-}
+const issuesOf = configIssues;
 
 /** The ConfigError `fn` throws. */
 function failure(fn: () => unknown): ConfigError {
