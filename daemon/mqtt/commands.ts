@@ -86,7 +86,7 @@ class CommandError extends Error {
 
 /** Nonces held at most; past it (a valid signer sending faster than the window drains) commands wait. */
 const MAX_NONCES = 10_000;
-/** snapshots and exports waiting behind the running one; more are refused (`unavailable`) */
+/** snapshots, exports and evidence bundles waiting behind the running one; more are refused (`unavailable`) */
 const MAX_QUEUED_EGRESS = 4;
 /** how long stop() waits for a cancelled egress job to clean up */
 const EGRESS_STOP_MS = 5000;
@@ -328,10 +328,10 @@ export class CommandProcessor {
     return { ...result, upload };
   }
 
-  /** Snapshots and exports: one at a time (each takes the CPU), a few waiting, cancelled by stop(). */
+  /** Snapshots, exports and evidence bundles: one at a time (each takes the CPU or the disk), a few waiting, cancelled by stop(). */
   private egress(job: (signal: AbortSignal) => Promise<Record<string, unknown>>): Promise<Record<string, unknown>> {
     if (this.cancel.signal.aborted) throw new CommandError('unavailable', (this.cancel.signal.reason as Error).message);
-    if (this.egressQueued >= MAX_QUEUED_EGRESS) throw new CommandError('unavailable', `${this.egressQueued} snapshots or exports are waiting already; send again later`);
+    if (this.egressQueued >= MAX_QUEUED_EGRESS) throw new CommandError('unavailable', `${this.egressQueued} snapshots, exports or evidence bundles are waiting already; send again later`);
     this.egressQueued++;
     const run = this.egressTail.then(async () => {
       this.egressQueued--;
@@ -357,8 +357,11 @@ export class CommandProcessor {
     if (problems.length) throw new CommandError('invalid', `args: ${problems.join('; ')}`);
     this.knownCamera(a.camera);
     const target = this.uploadTarget(a.upload_url);
-    if (!this.handlers.evidence) throw new CommandError('unavailable', 'evidence export not available in this build');
-    return this.delivered(await this.handlers.evidence({ ...a, actor, request_id: requestId }), target, 'evidence', a.camera, actor, requestId);
+    const write = this.handlers.evidence;
+    if (!write) throw new CommandError('unavailable', 'evidence export not available in this build');
+    // in the egress line: each copies and hashes originals for seconds to minutes, and a sender
+    // with the secret could otherwise start any number at once
+    return this.egress(async () => this.delivered(await write({ ...a, actor, request_id: requestId }), target, 'evidence', a.camera, actor, requestId));
   }
 
   private knownCamera(camera: string): void {

@@ -72,6 +72,15 @@ t.test('cmd/evidence from an authenticated platform writes a bundle that verifie
   const audit = JSON.parse((await runCli(['audit', '--data', data, '--json'])).stdout) as { entries: Array<{ action: string; actor: string }> };
   t.ok(audit.entries.some((e) => e.action === 'evidence' && e.actor === 'mqtt:platform'), 'registered with the client as actor');
   t.notOk(audit.entries.some((e) => e.actor === 'mqtt:someone-else'), 'the refused request is counted, not audited: the box cannot know who sent it (docs/mqtt.md)');
+
+  // eight at once: one runs, four wait, the rest are refused (a sender with the secret cannot
+  // start any number of copies of the originals at the same time)
+  const burst = await Promise.all(Array.from({ length: 8 }, () => send('platform', args)));
+  const refused = burst.filter((r) => !r.ok);
+  t.ok(burst.filter((r) => r.ok).length <= 5, `at most one running and four waiting: ${burst.filter((r) => r.ok).length} written`);
+  t.ok(refused.length >= 3, `the rest refused: ${refused.length}`);
+  t.same([...new Set(refused.map((r) => r.error?.code))], ['unavailable'], 'refused as unavailable, to send again later');
+  t.match(refused[0]?.error?.message, /waiting already/);
   t.equal((await daemon.stop()).code, 0);
   t.same(sub.messages.filter((m) => m.errors).map((m) => `${m.topic}: ${m.errors}`), [], 'every message validates against its published schema');
   const verified2 = await runCli(['verify', '--data', data]);
