@@ -3,6 +3,7 @@
  * ledger entry (one transaction, in the catalog, durable when it returns), the audit entry (who, why) and one event shape
  * for `hold_added` and `hold_released`, whatever the channel.
  */
+import { wellFormed } from '../../common/well-formed-text.js';
 import { appendAudit } from './audit-log.js';
 import type { Catalog, HoldRow } from './catalog.js';
 
@@ -18,7 +19,9 @@ export const catalogEvents = (catalog: Catalog): HoldEventSink => (type, camera,
 
 export interface HoldRequest { camera: string | null; from_ms: number; to_ms: number; reason: string }
 
-export function placeHold(catalog: Catalog, req: HoldRequest, actor: string, raise: HoldEventSink = catalogEvents(catalog), via = 'cli'): HoldRow {
+export function placeHold(catalog: Catalog, asked: HoldRequest, actor: string, raise: HoldEventSink = catalogEvents(catalog), via = 'cli'): HoldRow {
+  // the reason as SQLite stores it (a lone surrogate as U+FFFD), so the row, the ledger, the audit entry and the event say the same
+  const req = { ...asked, reason: wellFormed(asked.reason) };
   const hold = catalog.durably(() => catalog.db.transaction(() => {
     const h = catalog.addHold({ ...req, created_by: actor });
     appendAudit(catalog, { actor, action: 'hold.add', camera: req.camera, from_ms: req.from_ms, to_ms: req.to_ms, reason: req.reason, details: { hold_id: h.id, via } });
