@@ -294,6 +294,11 @@ interface RunResult {
   peakPssMB: number;
   /** % of one core used by the whole tree after the first WARM_MS (start-up and connect excluded) */
   steadyCorePercent: number;
+  /** % of one core used by the whole tree over the run's second half: every recorder's start-up (64 probes take
+   * several seconds of both cores) is over by then for the daemon, whose recorders start seconds later, and for plain ffmpeg alike */
+  secondHalfCorePercent: number;
+  /** the tree's CPU seconds every 5 s of the run (for rates over any window) */
+  cpuSeriesBy5s: number[];
   nodeRssMB?: { warm: number; peak: number; end: number };
   /** the Node process's RSS every 5 s of the run, MB (for spotting growth) */
   nodeRssSeriesMB?: number[];
@@ -458,6 +463,13 @@ function steadyCorePercent(m: TreeMeasurement, seconds: number): number {
   if (!from || !to || to.atMs <= from.atMs) return NaN;
   return ((to.cpuSeconds - from.cpuSeconds) / ((to.atMs - from.atMs) / 1000)) * 100;
 }
+function secondHalfCorePercent(m: TreeMeasurement, seconds: number): number {
+  const from = m.cpu.find((c) => c.atMs >= (seconds * 1000) / 2);
+  const to = m.cpu.at(-1);
+  if (!from || !to || to.atMs <= from.atMs) return NaN;
+  return ((to.cpuSeconds - from.cpuSeconds) / ((to.atMs - from.atMs) / 1000)) * 100;
+}
+const by5s = <T extends { atMs: number }>(xs: T[]): T[] => xs.filter((r, i) => i === 0 || Math.floor(r.atMs / 5000) > Math.floor(xs[i - 1]!.atMs / 5000));
 const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 
 function daemonConfig(dir: string, urls: string[], mounts: string[], backend: BackendName, o: Options): string {
@@ -576,8 +588,10 @@ async function runDaemon(n: number, backend: BackendName, o: Options, cli = CLI)
       peakRssMB: round(phase.measured.peakRssBytes / MB, 1),
       peakPssMB: round(phase.measured.peakPssBytes / MB, 1),
       steadyCorePercent: round(steadyCorePercent(phase.measured, o.seconds), 1),
+      secondHalfCorePercent: round(secondHalfCorePercent(phase.measured, o.seconds), 1),
+      cpuSeriesBy5s: by5s(phase.measured.cpu).map((c) => round(c.cpuSeconds, 1)),
       nodeRssMB,
-      nodeRssSeriesMB: rss.filter((r, i) => i === 0 || Math.floor(r.atMs / 5000) > Math.floor(rss[i - 1]!.atMs / 5000)).map((r) => round(r.bytes / MB, 1)),
+      nodeRssSeriesMB: by5s(rss).map((r) => round(r.bytes / MB, 1)),
       memory: o.memoryProbe ? memoryAccount(probePath) : undefined,
       segments,
       segmentsPerCamera: perCamera,
@@ -663,6 +677,8 @@ async function runBaseline(n: number, o: Options): Promise<RunResult> {
       peakRssMB: round(phase.measured.peakRssBytes / MB, 1),
       peakPssMB: round(phase.measured.peakPssBytes / MB, 1),
       steadyCorePercent: round(steadyCorePercent(phase.measured, o.seconds), 1),
+      secondHalfCorePercent: round(secondHalfCorePercent(phase.measured, o.seconds), 1),
+      cpuSeriesBy5s: by5s(phase.measured.cpu).map((c) => round(c.cpuSeconds, 1)),
       segments: Object.values(perCamera).reduce((a, b) => a + b, 0),
       segmentsPerCamera: perCamera,
       recordedSecondsPerCamera: round(seconds / n, 1),
@@ -692,8 +708,8 @@ const fmt = (x: number | undefined, d: number) => (x !== undefined && Number.isF
 /** The headline: per camera count, plain ffmpeg and the daemon on each backend. */
 function table(rows: Row[]): string {
   const head = [
-    '| cameras | recorder | CPU s | CPU ratio | steady % core/cam | steady CPU ratio | PSS MB/cam | Node RSS MB warm / peak | gaps | holes | index lag s p50 / p99 / max | once all started: p99 / max | segments |',
-    '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| cameras | recorder | CPU s | CPU ratio | steady % core/cam | steady CPU ratio | second-half CPU ratio | PSS MB/cam | Node RSS MB warm / peak | gaps | holes | index lag s p50 / p99 / max | once all started: p99 / max | segments |',
+    '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   const body: string[] = [];
   for (const r of rows) {
@@ -703,7 +719,7 @@ function table(rows: Row[]): string {
       const lag = x.indexLagS ? `${fmt(x.indexLagS.p50, 2)} / ${fmt(x.indexLagS.p99, 2)} / ${fmt(x.indexLagS.max, 2)}` : '-';
       const steady = x.steadyIndexLagS ? `${fmt(x.steadyIndexLagS.p99, 2)} / ${fmt(x.steadyIndexLagS.max, 2)}` : '-';
       body.push(`| ${r.cameras} | ${name} | ${fmt(x.cpuSeconds, 2)} | ${fmt(x.cpuSeconds / base.cpuSeconds, 2)} | ${fmt(x.steadyCorePercent / r.cameras, 2)}`
-        + ` | ${fmt(x.steadyCorePercent / base.steadyCorePercent, 2)} | ${fmt(x.peakPssMB / r.cameras, 1)} | ${rss} | ${x.gaps?.length ?? '-'} | ${x.holes} | ${lag} | ${steady} | ${x.segments} |`);
+        + ` | ${fmt(x.steadyCorePercent / base.steadyCorePercent, 2)} | ${fmt(x.secondHalfCorePercent / base.secondHalfCorePercent, 2)} | ${fmt(x.peakPssMB / r.cameras, 1)} | ${rss} | ${x.gaps?.length ?? '-'} | ${x.holes} | ${lag} | ${steady} | ${x.segments} |`);
     };
     line('plain ffmpeg', base);
     for (const [b, x] of Object.entries(r.daemons)) line(`daemon, ${b}`, x);
@@ -735,7 +751,7 @@ function detailTable(rows: Row[]): string {
 function roundsTable(rows: Row[]): string | undefined {
   const counts = groupBy(rows, (r) => r.cameras);
   if (![...counts.values()].some((g) => g.length > 1)) return undefined;
-  const lines = ['| cameras | recorder | rounds | CPU ratio by round | median | steady CPU ratio: median |', '|---:|---|---:|---|---:|---:|'];
+  const lines = ['| cameras | recorder | rounds | CPU ratio by round | median | steady CPU ratio: median | second-half CPU ratio: median |', '|---:|---|---:|---|---:|---:|---:|'];
   const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2; };
   for (const [n, group] of counts) {
     if (group.length < 2) continue;
@@ -743,7 +759,8 @@ function roundsTable(rows: Row[]): string | undefined {
       const runs = group.filter((r) => r.daemons[b]);
       const ratios = runs.map((r) => r.daemons[b]!.cpuSeconds / r.ffmpeg.cpuSeconds);
       const steady = runs.map((r) => r.daemons[b]!.steadyCorePercent / r.ffmpeg.steadyCorePercent);
-      lines.push(`| ${n} | daemon, ${b} | ${runs.length} | ${ratios.map((x) => fmt(x, 2)).join(', ')} | ${fmt(median(ratios), 2)} | ${fmt(median(steady), 2)} |`);
+      const half = runs.map((r) => r.daemons[b]!.secondHalfCorePercent / r.ffmpeg.secondHalfCorePercent);
+      lines.push(`| ${n} | daemon, ${b} | ${runs.length} | ${ratios.map((x) => fmt(x, 2)).join(', ')} | ${fmt(median(ratios), 2)} | ${fmt(median(steady), 2)} | ${fmt(median(half), 2)} |`);
     }
   }
   return lines.join('\n');
