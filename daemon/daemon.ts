@@ -7,7 +7,7 @@ import { ConfigError } from '../config/errors.js';
 import { legalMinimumDays } from '../config/legal-minimum.js';
 import type { CameraConfig, Config } from '../config/schema.js';
 import { configFiles, fileDigests, secretFileIssues } from '../config/secret-files.js';
-import { Catalog } from '../recorder/catalog/catalog.js';
+import { Catalog, CATALOG_FILE } from '../recorder/catalog/catalog.js';
 import { takeCheckpoint, type CheckpointReason } from '../recorder/catalog/checkpoint.js';
 import { BackgroundVerifier } from '../recorder/background-verify.js';
 import { FrameDecoder } from '../recorder/frame-decoder.js';
@@ -180,7 +180,7 @@ export class Daemon {
     // before anything is read or written: a second daemon on this data dir stops here
     makeDataDir(this.dataDir);
     this.lock = InstanceLock.acquire(this.dataDir);
-    const catalog = Catalog.open(this.dataDir);
+    const catalog = openCatalog(this.dataDir);
     this.catalog = catalog;
     this.files = fileDigests(configFiles(this.config));
     this.recordRedactionPolicy('daemon start');
@@ -645,5 +645,24 @@ export class Daemon {
     this.catalog?.close();
     this.lock?.release();
     this.log.info('edge-nvr stopped');
+  }
+}
+
+/**
+ * The daemon's catalog. One SQLite cannot read (damaged, or another program's file in its place)
+ * is named with what to do, and left exactly as it is: it is the record of what was recorded, so
+ * the daemon neither repairs nor replaces it on its own.
+ */
+function openCatalog(dataDir: string): Catalog {
+  try {
+    return Catalog.open(dataDir);
+  } catch (err) {
+    const code = (err as { code?: string }).code ?? '';
+    if (code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT')) {
+      throw new Error(`${join(dataDir, CATALOG_FILE)} is not a readable edge-nvr catalog (${(err as Error).message}); nothing was changed, and nothing `
+        + 'is recorded until it is dealt with: keep the file for an investigation, then restore the catalog from a backup, or move the file '
+        + 'aside to start a new catalog (a new chain, which the platform\'s anchors will show as such)');
+    }
+    throw err;
   }
 }
