@@ -48,6 +48,8 @@ import time
 import gi
 
 gi.require_version("Gst", "1.0")
+# without it PyGObject warns on stderr at every start, and that line became the "last words" of a recorder that exited
+gi.require_version("GstRtp", "1.0")
 from gi.repository import GLib, Gst, GstRtp  # noqa: E402
 
 

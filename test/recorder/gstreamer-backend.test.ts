@@ -124,6 +124,7 @@ t.test('unreachable and unauthorised cameras end the run without leaking credent
   t.equal(denied?.requested, false, 'as a failure');
   t.match(denied?.reason, /unauthorized \(401\)/, `reason: ${denied?.reason}`);
   t.notMatch(denied?.reason, /Wrong-Secret-17|operator/, 'the reason names no credentials');
+  t.notMatch(logLines.join('\n'), /PyGIWarning|require_version/, 'the child starts without a warning on stderr (it would read as a recorder\'s last words)');
 
   const url = sim.url();
   await sim.kill(); // nothing listens on the port any more
