@@ -453,22 +453,18 @@ function mp4Files(dir: string): string[] {
 }
 
 const MB = 1024 * 1024;
-/** start-up (Node, catalog, RTSP connect, first segment) is over by then */
+/** what "steady" leaves out: Node, the catalog, RTSP connects, the first segment; at 64 cameras the recorders' start-up lasts longer (the second half has none of it) */
 const WARM_MS = 5000;
 
-function steadyCorePercent(m: TreeMeasurement, seconds: number): number {
-  const warmMs = Math.min(WARM_MS, (seconds * 1000) / 3);
-  const from = m.cpu.find((c) => c.atMs >= warmMs);
+/** % of one core the tree used from `fromMs` into the run to its last sample */
+function corePercentFrom(m: TreeMeasurement, fromMs: number): number {
+  const from = m.cpu.find((c) => c.atMs >= fromMs);
   const to = m.cpu.at(-1);
   if (!from || !to || to.atMs <= from.atMs) return NaN;
   return ((to.cpuSeconds - from.cpuSeconds) / ((to.atMs - from.atMs) / 1000)) * 100;
 }
-function secondHalfCorePercent(m: TreeMeasurement, seconds: number): number {
-  const from = m.cpu.find((c) => c.atMs >= (seconds * 1000) / 2);
-  const to = m.cpu.at(-1);
-  if (!from || !to || to.atMs <= from.atMs) return NaN;
-  return ((to.cpuSeconds - from.cpuSeconds) / ((to.atMs - from.atMs) / 1000)) * 100;
-}
+const steadyCorePercent = (m: TreeMeasurement, seconds: number) => corePercentFrom(m, Math.min(WARM_MS, (seconds * 1000) / 3));
+const secondHalfCorePercent = (m: TreeMeasurement, seconds: number) => corePercentFrom(m, (seconds * 1000) / 2);
 const by5s = <T extends { atMs: number }>(xs: T[]): T[] => xs.filter((r, i) => i === 0 || Math.floor(r.atMs / 5000) > Math.floor(xs[i - 1]!.atMs / 5000));
 const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 
