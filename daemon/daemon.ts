@@ -7,7 +7,7 @@ import { ConfigError } from '../config/errors.js';
 import { legalMinimumDays } from '../config/legal-minimum.js';
 import type { CameraConfig, Config } from '../config/schema.js';
 import { configFiles, fileDigests, secretFileIssues } from '../config/secret-files.js';
-import { Catalog, CATALOG_FILE } from '../recorder/catalog/catalog.js';
+import { Catalog, CATALOG_FILE, unreadableCatalog } from '../recorder/catalog/catalog.js';
 import { takeCheckpoint, type CheckpointReason } from '../recorder/catalog/checkpoint.js';
 import { BackgroundVerifier } from '../recorder/background-verify.js';
 import { FrameDecoder } from '../recorder/frame-decoder.js';
@@ -657,8 +657,7 @@ function openCatalog(dataDir: string): Catalog {
   try {
     return Catalog.open(dataDir);
   } catch (err) {
-    const code = (err as { code?: string }).code ?? '';
-    if (code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT')) {
+    if (unreadableCatalog(err)) {
       throw new Error(`${join(dataDir, CATALOG_FILE)} is not a readable edge-nvr catalog (${(err as Error).message}); nothing was changed, and nothing `
         + 'is recorded until it is dealt with: keep the file for an investigation, then restore the catalog from a backup, or move the file '
         + 'aside to start a new catalog (a new chain, which the platform\'s anchors will show as such)');

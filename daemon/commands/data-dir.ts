@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { MAX_TIME_MS } from '../../common/human.js';
-import { Catalog, CATALOG_FILE } from '../../recorder/catalog/catalog.js';
+import { Catalog, CATALOG_FILE, unreadableCatalog } from '../../recorder/catalog/catalog.js';
 import { DEFAULT_CONFIG, UsageError } from '../args.js';
 
 export const dataDirOptions = {
@@ -38,9 +38,10 @@ export function openCatalogReadOnly(dataDir: string): Catalog {
   } catch (err) {
     const msg = (err as Error).message;
     const code = (err as { code?: string }).code ?? '';
-    if (/no such table|not a database/i.test(msg)) throw noData(`${CATALOG_FILE} is not an edge-nvr catalog`);
+    const unreadable = unreadableCatalog(err);
+    if (unreadable === 'not-a-database' || /no such table/i.test(msg)) throw noData(`${CATALOG_FILE} is not an edge-nvr catalog`);
     // the right directory, and the catalog is in trouble: a runtime failure (exit 1), not bad usage
-    if (code.startsWith('SQLITE_CORRUPT') || /malformed/i.test(msg)) {
+    if (unreadable === 'damaged') {
       throw new Error(`${join(dataDir, CATALOG_FILE)} is damaged (${msg}); nothing was read or changed: keep the file as it is for an investigation, and restore the catalog from a backup or a copy`);
     }
     if (code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_CANTOPEN')) {

@@ -82,6 +82,19 @@ export type IdentityFields = Partial<Omit<CameraIdentityRow, 'camera' | 'pinned_
 export interface CameraViewRow { camera: string; updated_ms: number; view: string; stream: string | null }
 
 export const CATALOG_FILE = 'catalog.db';
+
+/**
+ * Why SQLite could not open a catalog, when the file itself is the trouble: `not-a-database`
+ * (another program's file, or a header that is not SQLite's) or `damaged` (SQLite's, corrupt).
+ * The daemon refuses to start on either; the read-only commands tell the two apart.
+ */
+export function unreadableCatalog(err: unknown): 'not-a-database' | 'damaged' | undefined {
+  const code = (err as { code?: unknown }).code;
+  const msg = err instanceof Error ? err.message : '';
+  if (code === 'SQLITE_NOTADB' || /not a database/i.test(msg)) return 'not-a-database';
+  if ((typeof code === 'string' && code.startsWith('SQLITE_CORRUPT')) || /malformed/i.test(msg)) return 'damaged';
+  return undefined;
+}
 /**
  * SQLite's page cache per connection, KiB (a negative `cache_size`): SQLite's own default.
  * better-sqlite3 is built with 16 MB, which a long-running daemon fills once anything reads

@@ -29,10 +29,9 @@ export class NonceStore {
       if (db.prepare('SELECT 1 FROM command_nonces WHERE nonce = ?').get(nonce)) return 'seen';
       const held = (db.prepare('SELECT count(*) AS n FROM command_nonces').get() as { n: number }).n;
       if (held >= this.maxNonces) {
-        db.prepare('DELETE FROM command_nonces WHERE nonce IN (SELECT nonce FROM command_nonces WHERE expires_ms < ? ORDER BY expires_ms LIMIT ?)')
-          .run(nowMs, held - this.maxNonces + 1);
-        const left = (db.prepare('SELECT count(*) AS n FROM command_nonces').get() as { n: number }).n;
-        if (left >= this.maxNonces) return 'full';
+        const freed = db.prepare('DELETE FROM command_nonces WHERE nonce IN (SELECT nonce FROM command_nonces WHERE expires_ms < ? ORDER BY expires_ms LIMIT ?)')
+          .run(nowMs, held - this.maxNonces + 1).changes;
+        if (held - freed >= this.maxNonces) return 'full';
       }
       db.prepare('INSERT INTO command_nonces (nonce, expires_ms) VALUES (?, ?)').run(nonce, expiresMs);
       return 'ok';
