@@ -24,12 +24,15 @@ import { BoxMetrics } from './metrics.js';
 import { loginPage, messagePage, overview, overviewPage, snapshotPage, type OverviewInput, type Viewer } from './pages.js';
 import { randomToken, sameToken, Sessions, type Session } from './sessions.js';
 import { checkName, NAME_PATTERN, UserDirectory, UsersFile, usersFilePath, verifyPassword } from './users.js';
+import { loadTls } from './tls-files.js';
 
 export type HttpConfig = NonNullable<Config['http']>;
 
 const MAX_BODY = 8 * 1024;
 const EVENTS_SHOWN = 15;
 const SNAPSHOTS_KEPT = 100;
+/** open connections per listener (a few site managers and a Prometheus scraper need a handful) */
+export const MAX_CONNECTIONS = 100;
 /** failed logins before a user name must wait; an address (maybe a whole office behind NAT) gets more */
 const USER_LIMIT = { maxFailures: 5, windowMs: 15 * 60_000 };
 const ADDRESS_LIMIT = { maxFailures: 20, windowMs: 15 * 60_000 };
@@ -50,7 +53,7 @@ export interface WebServers {
 }
 
 export async function startWeb(o: WebOptions): Promise<WebServers> {
-  const tls = o.http.cert_file && o.http.key_file ? readTls(o.http) : undefined;
+  const tls = o.http.cert_file && o.http.key_file ? loadTls(o.http) : undefined;
   const servers: Array<{ server: Server; url: string }> = [];
   const open = async (key: 'listen' | 'metrics_listen', handler: (req: IncomingMessage, res: ServerResponse) => Promise<void>) => {
     const at = parseListen(o.http[key]!);
@@ -73,14 +76,31 @@ export async function startWeb(o: WebOptions): Promise<WebServers> {
         return send(res, 421, 'text/plain; charset=utf-8', 'misdirected request: this server answers only as localhost, 127.0.0.1 or [::1]\n');
       }
       handler(req, res).catch((err) => {
+        // a client that went away before its request was read (a dropped POST body) is not a fault of the box
+        if ((err as NodeJS.ErrnoException).code === 'ECONNRESET' && req.destroyed) {
+          o.log.debug({ path: req.url?.split('?')[0], address: req.socket.remoteAddress }, 'http client closed the connection before its request was read');
+          return;
+        }
         o.log.error({ err, path: req.url?.split('?')[0] }, 'http request failed');
         if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', 'internal error\n');
         else res.destroy();
       });
     };
-    const server = tls ? createHttps({ cert: tls.cert, key: tls.key }, listener) : createHttp(listener);
+    // a TLS handshake not finished in 10 s is dropped (Node's default waits 120 s: held open, each
+    // costs the daemon a descriptor before any request or login)
+    const server = tls ? createHttps({ cert: tls.cert, key: tls.key, handshakeTimeout: 10_000 }, listener) : createHttp(listener);
     server.headersTimeout = 10_000;
     server.requestTimeout = 30_000;
+    // Connections beyond this are closed as they arrive: descriptors are shared with the
+    // recorders, and 1100 idle connections to the page made the daemon's next segment file fail
+    // with EMFILE (a gap, "data disk is not writable") under a 1024 descriptor limit.
+    server.maxConnections = MAX_CONNECTIONS;
+    let droppedLogged = 0;
+    server.on('drop', (d?: { remoteAddress?: string }) => {
+      if (Date.now() - droppedLogged < 60_000) return;
+      droppedLogged = Date.now();
+      o.log.warn({ address: d?.remoteAddress, max: MAX_CONNECTIONS }, `http.${key}: ${MAX_CONNECTIONS} connections open; new ones are closed until some end (logged once a minute)`);
+    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err) => reject(new Error(`http.${key}: cannot listen on ${o.http[key]} (${(err as Error).message})`)));
       server.listen(at.port, at.host, () => resolve());
@@ -118,17 +138,6 @@ export async function startWeb(o: WebOptions): Promise<WebServers> {
     await closeAll();
     throw err;
   }
-}
-
-function readTls(http: HttpConfig): { cert: Buffer; key: Buffer } {
-  const read = (key: 'cert_file' | 'key_file') => {
-    try {
-      return readFileSync(http[key]!);
-    } catch (err) {
-      throw new Error(`http.${key}: cannot read ${http[key]} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); expected a PEM file readable by the edge-nvr service`);
-    }
-  };
-  return { cert: read('cert_file'), key: read('key_file') };
 }
 
 function securityHeaders(res: ServerResponse, tls: boolean): void {
@@ -221,7 +230,8 @@ function tooLarge(res: ServerResponse): void {
   send(res, 413, 'text/plain; charset=utf-8', `form too large: at most ${MAX_BODY} bytes\n`, { Connection: 'close' });
 }
 
-interface Snapshot { camera: string; user: string; out: string; export_id: string; sha256: string; blanked_frames: number; at_ms: number }
+/** `account`: when the user's account was created: a user removed and added again under the same name is another account */
+interface Snapshot { camera: string; user: string; account: number; out: string; export_id: string; sha256: string; blanked_frames: number; at_ms: number }
 
 class StatusPage {
   private readonly users: UserDirectory;
@@ -395,7 +405,7 @@ class StatusPage {
     try {
       checkName(viewer.user);
       const r = await this.o.state.snapshot(camera, viewer.user, `status page: ${why}`);
-      this.snapshots.set(r.export_id, { camera, user: viewer.user, out: r.out, export_id: r.export_id, sha256: r.sha256, blanked_frames: r.blanked_frames, at_ms: Date.now() });
+      this.snapshots.set(r.export_id, { camera, user: viewer.user, account: this.account(viewer), out: r.out, export_id: r.export_id, sha256: r.sha256, blanked_frames: r.blanked_frames, at_ms: Date.now() });
       while (this.snapshots.size > SNAPSHOTS_KEPT) this.snapshots.delete(this.snapshots.keys().next().value!);
       this.o.log.info({ camera, user: viewer.user, export_id: r.export_id, address: req.socket.remoteAddress }, 'status page: snapshot taken');
       return redirect(res, `/snapshots/${r.export_id}`);
@@ -407,10 +417,15 @@ class StatusPage {
     }
   }
 
-  /** Only the user who took a snapshot sees it, and only what the egress gate wrote. */
+  /** The account behind a session (its creation time); -1 when gone since. */
+  private account(viewer: Viewer): number {
+    return this.users.get(viewer.user)?.created_ms ?? -1;
+  }
+
+  /** Only the account that took a snapshot sees it (not a new one given the same name), and only what the egress gate wrote. */
   private showSnapshot(res: ServerResponse, viewer: Viewer, id: string, image: boolean): void {
     const s = this.snapshots.get(id);
-    if (!s || s.user !== viewer.user) return send(res, 404, HTML, messagePage('Not found', 'No such snapshot of yours.', viewer, this.o.state.boxId));
+    if (!s || s.user !== viewer.user || s.account !== this.account(viewer)) return send(res, 404, HTML, messagePage('Not found', 'No such snapshot of yours.', viewer, this.o.state.boxId));
     if (!image) return send(res, 200, HTML, snapshotPage(viewer, this.o.state.boxId, s));
     let jpeg: Buffer;
     try {

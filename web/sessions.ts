@@ -20,6 +20,12 @@ export interface Session {
 }
 
 const MAX_SESSIONS = 1000;
+/**
+ * Sessions one user may hold at once (phones, laptops, tabs): a user's next login ends their own
+ * least recently used one. Without it, one account logging in a thousand times (any viewer's
+ * password is enough) pushed every other user's session out of the shared cap.
+ */
+export const MAX_SESSIONS_PER_USER = 20;
 
 const digest = (token: string) => createHash('sha256').update(token).digest('hex');
 
@@ -43,11 +49,11 @@ export class Sessions {
   /** A new session; returns the token for the cookie. */
   create(user: string, role: Role, hash: string): { token: string; session: Session } {
     this.sweep();
-    if (this.byDigest.size >= MAX_SESSIONS) {
-      // the least recently used goes first
-      const oldest = [...this.byDigest.entries()].sort((a, b) => a[1].lastSeenMs - b[1].lastSeenMs)[0];
-      if (oldest) this.byDigest.delete(oldest[0]);
-    }
+    const own = [...this.byDigest.entries()].filter(([, s]) => s.user === user);
+    // the least recently used goes first: the user's own while they hold their share, else anyone's
+    const pool = own.length >= MAX_SESSIONS_PER_USER ? own : this.byDigest.size >= MAX_SESSIONS ? [...this.byDigest.entries()] : [];
+    const oldest = pool.sort((a, b) => a[1].lastSeenMs - b[1].lastSeenMs)[0];
+    if (oldest) this.byDigest.delete(oldest[0]);
     const token = randomToken();
     const now = this.now();
     const session: Session = { user, role, hash, csrf: randomToken(), createdMs: now, lastSeenMs: now };

@@ -30,6 +30,7 @@ import { ConfigError } from '../../config/errors.js';
 import { loadConfig } from '../../config/load.js';
 import type { Config } from '../../config/schema.js';
 import { UsersFile, usersFilePath } from '../../web/users.js';
+import { loadTls } from '../../web/tls-files.js';
 
 export interface CheckResult {
   name: string;
@@ -377,18 +378,20 @@ export function secretsProtected({ config }: CheckContext): Promise<CheckResult>
 export async function httpReady({ config }: CheckContext): Promise<CheckResult> {
   const http = config.http;
   if (!http?.listen && !http?.metrics_listen) return { name: 'http', ok: true, detail: 'no status page or metrics configured' };
-  for (const key of ['cert_file', 'key_file'] as const) {
-    const file = http[key];
-    if (!file) continue;
+  let validTo = '';
+  if (http.cert_file && http.key_file) {
     try {
-      await access(file, constants.R_OK);
+      const { validToMs } = loadTls(http);
+      // a browser refuses an expired certificate; the daemon still serves it (the page is how a site manager sees the box)
+      if (validToMs < Date.now()) return { name: 'http', ok: false, detail: `http.cert_file: the certificate in ${http.cert_file} expired on ${new Date(validToMs).toISOString()}; browsers will refuse the page: renew it` };
+      validTo = `; certificate valid until ${new Date(validToMs).toISOString().slice(0, 10)}`;
     } catch (err) {
-      return { name: 'http', ok: false, detail: `http.${key}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); expected a PEM file readable by the edge-nvr service` };
+      return { name: 'http', ok: false, detail: (err as Error).message };
     }
   }
   const scheme = http.cert_file ? 'https' : 'http';
   const parts = [http.listen ? `page ${scheme}://${http.listen}` : '', http.metrics_listen ? `metrics ${scheme}://${http.metrics_listen}/metrics` : ''].filter(Boolean);
-  if (!http.listen) return { name: 'http', ok: true, detail: parts.join(', ') };
+  if (!http.listen) return { name: 'http', ok: true, detail: parts.join(', ') + validTo };
   const file = new UsersFile(resolve(usersFilePath(http, resolve(config.storage.path))));
   let users: number;
   try {
@@ -397,7 +400,7 @@ export async function httpReady({ config }: CheckContext): Promise<CheckResult> 
     return { name: 'http', ok: false, detail: (err as Error).message };
   }
   if (users === 0) return { name: 'http', ok: false, detail: `${parts.join(', ')}: nobody can log in to the page; add a user: edge-nvr user add NAME --role viewer` };
-  return { name: 'http', ok: true, detail: `${parts.join(', ')}; ${plural(users, 'user')} in ${file.path}` };
+  return { name: 'http', ok: true, detail: `${parts.join(', ')}; ${plural(users, 'user')} in ${file.path}${validTo}` };
 }
 
 /** The keyframe decoder of view analysis runs (python3-av), unless no camera is watched. */

@@ -1,10 +1,12 @@
 import t from 'tap';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ConfigError } from '../../config/errors.js';
 import { parseConfig } from '../../config/load.js';
 import { httpReady } from '../../daemon/commands/check.js';
 import { runCli } from '../support/cli.js';
+import { makeCerts } from '../support/mosquitto.js';
 import { writeConfig } from '../support/daemon.js';
 
 t.test('plain HTTP is for loopback unless the config says why', async (t) => {
@@ -47,4 +49,19 @@ t.test('check: the page needs a readable certificate and a user who can log in',
   mkdirSync(join(dir, 'data'), { recursive: true });
   t.equal((await runCli(['user', 'add', 'ana', '--role', 'viewer', '--data', join(dir, 'data')], { input: 'a-long-password\n' })).code, 0);
   t.match(await httpReady(ctx('http:\n  listen: 127.0.0.1:8080\n')), { ok: true, detail: /^page http:\/\/127\.0\.0\.1:8080; 1 user in .*users\.json$/ });
+  // a pair the daemon could not serve with fails here too (the page and metrics never came up, check said ok)
+  const certs = makeCerts(join(dir, 'certs'));
+  const tlsYaml = (cert: string, key: string) => `http:\n  listen: 0.0.0.0:8443\n  cert_file: ${cert}\n  key_file: ${key}\n`;
+  const good = await httpReady(ctx(tlsYaml(certs.serverCert, certs.serverKey)));
+  t.match(good, { ok: true, detail: /^page https:\/\/0\.0\.0\.0:8443; 1 user in .*users\.json; certificate valid until \d{4}-\d\d-\d\d$/ }, 'the server\'s own pair passes');
+  t.match(await httpReady(ctx(tlsYaml(certs.serverCert, certs.clientKey))), { ok: false, detail: /^http\.key_file: .*client\.key is not the key of the certificate in http\.cert_file \(.*key values mismatch\); give the key that certificate was made for$/ }, 'another certificate\'s key');
+  const garbage = join(dir, 'garbage.pem');
+  writeFileSync(garbage, 'not a pem\n');
+  t.match(await httpReady(ctx(tlsYaml(garbage, certs.serverKey))), { ok: false, detail: /^http\.cert_file: .*garbage\.pem holds no PEM certificate/ }, 'a file that is no certificate');
+  t.match(await httpReady(ctx(tlsYaml(certs.serverCert, garbage))), { ok: false, detail: /^http\.key_file: .*garbage\.pem holds no usable PEM private key/ }, 'a file that is no key');
+  // made valid for one day in 2020 (libfaketime): expired
+  const old = (f: string) => join(dir, 'certs', f);
+  execFileSync('faketime', ['2020-01-01 00:00:00', 'openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+    '-keyout', old('old.key'), '-out', old('old.crt'), '-days', '1', '-subj', '/CN=127.0.0.1'], { stdio: 'pipe' });
+  t.match(await httpReady(ctx(tlsYaml(old('old.crt'), old('old.key')))), { ok: false, detail: /^http\.cert_file: the certificate in .*old\.crt expired on 2020-01-02T00:00:00\.000Z; browsers will refuse the page: renew it$/ }, 'an expired certificate');
 });

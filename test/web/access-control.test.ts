@@ -1,6 +1,7 @@
 import t from 'tap';
 import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { request } from 'node:https';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { CameraSim } from '../support/camera-sim.js';
 import { runCli } from '../support/cli.js';
@@ -58,6 +59,14 @@ t.test('HTTPS with the box certificate; rate-limited, audited logins; removing a
   const served = await servedUrl(daemon, 'page');
   t.match(served, /^https:\/\/0\.0\.0\.0:\d+$/, 'with TLS the page may listen on every interface');
   const base = served.replace('0.0.0.0', '127.0.0.1');
+  // a connection that never starts its TLS handshake: closed by the box after 10 s (Node's default held it 120 s)
+  const silentOpened = Date.now();
+  const silentClosed = new Promise<number>((resolve) => {
+    const s = connect(Number(new URL(base).port), '127.0.0.1');
+    s.on('error', () => undefined);
+    s.on('close', () => resolve(Date.now() - silentOpened));
+    t.teardown(() => s.destroy());
+  });
   await daemon.waitForLog(segmentIndexed('cam1'));
 
   const loginForm = async () => {
@@ -112,8 +121,21 @@ t.test('HTTPS with the box certificate; rate-limited, audited logins; removing a
   const again = await login('ines', 'ines-password-two');
   t.equal(again.status, 303, 'the new one does');
   const session2 = pair(cookiesOf(again).find((c) => c.startsWith('__Host-edge-nvr-session='))!);
+  // a snapshot of hers (through the egress gate), then her name given to another account
+  const overviewPage = await https(ca, `${base}/`, { cookie: session2 });
+  const csrf2 = /name="csrf" value="([^"]+)"/.exec(overviewPage.body)![1]!;
+  const taken = await https(ca, `${base}/cameras/cam1/snapshot`, { method: 'POST', cookie: session2, origin: base, form: { csrf: csrf2, reason: 'checking the door' } });
+  t.equal(taken.status, 303, 'ines takes a snapshot');
+  const shot = `${base}${String(taken.headers.location)}`;
+  t.equal((await https(ca, `${shot}.jpg`, { cookie: session2 })).status, 200, 'and sees it');
   t.equal((await runCli(['user', 'remove', 'ines', '--config', config])).code, 0);
   t.equal((await https(ca, `${base}/overview`, { cookie: session2 })).status, 401, 'a removed user\'s session ends at once');
+  await addUser(['--config', config], 'ines', 'viewer', 'ines-password-new');
+  const newInes = await login('ines', 'ines-password-new');
+  t.equal(newInes.status, 303, 'another account named ines logs in');
+  const session3 = pair(cookiesOf(newInes).find((c) => c.startsWith('__Host-edge-nvr-session='))!);
+  for (const path of [shot, `${shot}.jpg`]) t.equal((await https(ca, path, { cookie: session3 })).status, 404, `the old ines's snapshot is not hers: ${path.slice(base.length)} 404`);
+  t.equal((await runCli(['user', 'remove', 'ines', '--config', config])).code, 0);
 
   // many names tried from one address: the address is locked, for every name. It has 6 failures
   // so far (bob's 5, ines's old password); 14 more make the 20 an address may have
@@ -125,6 +147,8 @@ t.test('HTTPS with the box certificate; rate-limited, audited logins; removing a
   t.ok(later.entries.some((e) => e.actor === '(not a user name)' && e.action === 'web.login.failed'), 'a name that cannot be a user name is audited as "(not a user name)"');
   t.notMatch(JSON.stringify(later), /Typed Secret/, 'what was typed there is not kept');
 
+  const silentMs = await Promise.race([silentClosed, new Promise<number>((resolve) => setTimeout(() => resolve(Infinity), Math.max(0, silentOpened + 20_000 - Date.now())))]);
+  t.ok(silentMs >= 9_000 && silentMs < 20_000, `a connection that never began its TLS handshake was closed by the box after ${(silentMs / 1000).toFixed(1)} s`);
   t.notMatch(daemon.output, /password-one|password-two|guess-\d/, 'no password in the daemon log');
   t.notMatch(daemon.output, new RegExp(session.split('=')[1]!), 'no session token in the daemon log');
   t.equal((await daemon.stop()).code, 0);

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { LoginLimiter } from '../../web/login-limiter.js';
-import { Sessions } from '../../web/sessions.js';
+import { MAX_SESSIONS_PER_USER, Sessions } from '../../web/sessions.js';
 import { hashPassword, verifyPassword } from '../../web/users.js';
 
 t.test('a session ends when idle too long, too old, or its user changed', async (t) => {
@@ -33,6 +33,20 @@ t.test('a session ends when idle too long, too old, or its user changed', async 
   const s6 = sessions.create('ana', 'manager', 'h2').token;
   sessions.end(s6);
   t.notOk(sessions.get(s6, current), 'logout ends it');
+});
+
+t.test('one user logging in again and again ends their own oldest sessions, never another user\'s', async (t) => {
+  let now = 1_000_000;
+  const sessions = new Sessions(30 * 60_000, 12 * 3_600_000, () => now);
+  const users: Record<string, { role: 'viewer' | 'manager'; hash: string }> = { ana: { role: 'manager', hash: 'a' }, eve: { role: 'viewer', hash: 'e' } };
+  const current = (name: string) => users[name];
+  const ana = sessions.create('ana', 'manager', 'a').token;
+  const eves: string[] = [];
+  for (let i = 0; i < 1200; i++) { now += 1000; eves.push(sessions.create('eve', 'viewer', 'e').token); }
+  t.ok(sessions.get(ana, current), 'ana\'s idle session outlives 1200 logins of eve (the shared cap is 1000)');
+  t.equal(sessions.size(), MAX_SESSIONS_PER_USER + 1, `eve holds ${MAX_SESSIONS_PER_USER} sessions, ana hers`);
+  t.ok(sessions.get(eves.at(-1), current), 'eve\'s newest session is live');
+  t.notOk(sessions.get(eves.at(-1 - MAX_SESSIONS_PER_USER), current), 'her oldest ones ended');
 });
 
 t.test('failed logins lock a key for the rest of the window, then free it', async (t) => {

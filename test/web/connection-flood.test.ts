@@ -1,0 +1,62 @@
+/**
+ * What an outside probe did to the page on 2026-12-04: 1100 idle connections under a 1024
+ * descriptor limit took the descriptors the recorder needed (EMFILE on its next segment file, a
+ * gap, "data disk is not writable"), and every client that dropped a POST half-sent left an
+ * error with a stack trace in the log.
+ */
+import t from 'tap';
+import { mkdirSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { CameraSim } from '../support/camera-sim.js';
+import { DaemonProcess, segmentIndexed, sleep, writeConfig } from '../support/daemon.js';
+import { addUser, servedUrl } from '../support/web.js';
+import { MAX_CONNECTIONS } from '../../web/server.js';
+
+const FLOOD = 300;
+const FD_LIMIT = 256;
+
+t.test(`${FLOOD} idle connections to the page under a ${FD_LIMIT} descriptor limit: the camera keeps recording, the page answers once they go`, async (t) => {
+  t.ok(MAX_CONNECTIONS + 100 < FD_LIMIT, 'the cap leaves the daemon room under this limit');
+  const cam = await new CameraSim({ mounts: ['cam1'] }).start();
+  t.teardown(() => cam.kill());
+  const dir = t.testdir();
+  const config = writeConfig(dir, [{ id: 'cam1', url: cam.url('cam1') }], { extraYaml: 'http:\n  listen: 127.0.0.1:0\n' });
+  mkdirSync(join(dir, 'data'), { recursive: true });
+  await addUser(['--config', config], 'ines', 'manager', 'ines-password-one');
+  const daemon = new DaemonProcess(config, ['run'], {}, { wrap: ['prlimit', `--nofile=${FD_LIMIT}:${FD_LIMIT}`, '--'] }).start();
+  t.teardown(() => { daemon.proc?.kill('SIGKILL'); });
+  const base = await servedUrl(daemon, 'page');
+  await daemon.waitForLog(segmentIndexed('cam1'));
+  const { port } = new URL(base);
+
+  const sockets: Socket[] = [];
+  t.teardown(() => { for (const s of sockets) s.destroy(); });
+  let refused = 0;
+  await Promise.all(Array.from({ length: FLOOD }, () => new Promise<void>((resolve) => {
+    const s = connect(Number(port), '127.0.0.1', () => resolve());
+    s.on('error', () => resolve());
+    s.on('close', () => { refused++; });
+    sockets.push(s);
+  })));
+  const indexedBefore = daemon.countLog(segmentIndexed('cam1'));
+  await sleep(7000); // three 2 s segments
+  t.ok(refused >= FLOOD - MAX_CONNECTIONS - 5, `connections past the cap are closed by the box (${refused} of ${FLOOD})`);
+  t.ok(daemon.countLog(segmentIndexed('cam1')) - indexedBefore >= 2, 'segments go on being indexed while the page is flooded');
+  t.notMatch(daemon.output, /EMFILE|not writable/, 'no descriptor runs out');
+  t.match(daemon.output, /http\.listen: 100 connections open; new ones are closed until some end/, 'the flood is logged');
+  for (const s of sockets) s.destroy();
+  await sleep(500);
+  t.equal((await fetch(`${base}/login`)).status, 200, 'once they are gone the page answers');
+
+  // a POST whose client goes away before its body is sent: not an error of the box
+  await new Promise<void>((resolve) => {
+    const s = connect(Number(port), '127.0.0.1', () => {
+      s.write(`POST /login HTTP/1.1\r\nHost: ${new URL(base).host}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nuse`);
+      setTimeout(() => { s.destroy(); resolve(); }, 300);
+    });
+  });
+  await sleep(500);
+  t.notMatch(daemon.output, /http request failed/, 'a client that dropped its request is no "http request failed" in the log');
+  t.equal((await daemon.stop()).code, 0);
+});
