@@ -12,6 +12,9 @@ import { QUARANTINE_DIR } from './recovery.js';
 import { RECORDINGS_DIR } from './segment-store.js';
 import { checkLedger, STATE_DELETED, STATE_MISSING, STATE_NAMES, STATE_OK } from './verify-ledger.js';
 
+/** how long a file found in recordings/ without a row may be waiting for the daemon to index it */
+const INDEXING_GRACE_MS = 2000;
+
 export interface VerifyFinding {
   /** modified, missing, inserted: files; chain, ledger, audit: a chain broken; view: a gap, hold or
    * state not as the ledger says; deletion: one that was not due; anchor: a checkpoint not
@@ -153,8 +156,18 @@ export async function verifyRecordings(dataDir: string, catalog: Catalog, opts: 
 
   const quarantined: VerifyReport['quarantined'] = [];
   if (files) {
-    for (const rel of filesUnder(dataDir, RECORDINGS_DIR, opts.camera)) {
-      if (!known.has(rel)) findings.push({ kind: 'inserted', path: rel, camera: rel.split('/')[1], detail: `${statSync(join(dataDir, rel)).size} bytes not in the catalog` });
+    // A running daemon indexes segments while this pass hashes: a file it moved into recordings/
+    // after the rows above were read has its row by now, or within moments (the row follows the
+    // rename and its directory fsyncs). Asked again, and once more after a pause, before a file
+    // is called inserted: verify on a live box said INSERTED about 1 run in 10.
+    const isIndexed = catalog.db.prepare('SELECT 1 FROM segments WHERE path = ?').pluck();
+    let unknown = filesUnder(dataDir, RECORDINGS_DIR, opts.camera).filter((rel) => !known.has(rel) && !isIndexed.get(rel));
+    if (unknown.length) {
+      await new Promise((resolve) => setTimeout(resolve, INDEXING_GRACE_MS));
+      unknown = unknown.filter((rel) => !isIndexed.get(rel) && existsSync(join(dataDir, rel)));
+    }
+    for (const rel of unknown) {
+      findings.push({ kind: 'inserted', path: rel, camera: rel.split('/')[1], detail: `${statSync(join(dataDir, rel)).size} bytes not in the catalog` });
     }
     const inLedger = ledger?.quarantined ?? new Map<string, QuarantinedData>();
     for (const rel of filesUnder(dataDir, QUARANTINE_DIR, opts.camera)) {

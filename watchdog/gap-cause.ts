@@ -18,8 +18,11 @@ export function classifyExit(exit: BackendExit, run: { hadMedia: boolean; msSinc
   if (/Read-only file system|EROFS|Input\/output error|EIO|Permission denied|EACCES/i.test(r)) return 'disk_unwritable';
   // the camera answers but sends nothing the box can record: its settings are the fix, not the
   // network or the recorder (read as a crash before, which sent an installer to the wrong place)
-  if (/stream has no video|not currently supported in container/i.test(r)) return 'stream_unusable';
+  if (/stream has no video|not currently supported in container|timestamps went back/i.test(r)) return 'stream_unusable';
   if (/refused|unreachable|No route|Unauthorized|401|404|Not Found|resolve/i.test(r)) return 'camera_unreachable';
+  // a server that took the connection and answered nothing RTSP can read never sent media (ffmpeg:
+  // "Invalid data found when processing input"): the camera is not reached, the recorder did not crash
+  if (!run.hadMedia && /Invalid data found/i.test(r)) return 'camera_unreachable';
   if (run.hadMedia && (/timed? ?out/i.test(r) || run.msSinceMedia >= run.stallMs * 0.8)) return 'stalled';
   if (exit.code === 0 || /timed? ?out|closed the stream|EOS|Connection|Could not (open|connect)/i.test(r)) return 'camera_unreachable';
   return 'recorder_crashed';

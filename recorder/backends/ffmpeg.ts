@@ -71,6 +71,9 @@ export class FfmpegBackend extends EventEmitter<BackendEvents> implements Record
   private launched?: Promise<void>;
   private lastOutUs = 0;
   private blockOutUs = 0;
+  /** when ffmpeg last said it rewrote a timestamp that went back (see onStderr) */
+  private timestampsBack: number[] = [];
+  private timestampsWentBack = false;
 
   constructor(private readonly opts: RecorderBackendOptions, private readonly log?: Logger, private readonly binary = 'ffmpeg') {
     super();
@@ -164,12 +167,16 @@ export class FfmpegBackend extends EventEmitter<BackendEvents> implements Record
     // about our clock, and the line's own reading time stands alone.
     if (written && Math.abs(written.modifiedMs - Date.now()) > FILE_TIME_TRUST_MS) written = undefined;
     if (written?.bornMs !== undefined) this.clock.observe(startS, written.bornMs);
+    // the line's reading time only without the file's: it is later still, and a daemon busy for
+    // seconds would read as a camera whose clock lost time (WriteClock.unsettled)
     if (written) this.clock.observe(endS, written.modifiedMs);
-    this.clock.observe(endS, Date.now());
+    else this.clock.observe(endS, Date.now());
     const writingMs = written?.bornMs === undefined ? Infinity : written.modifiedMs - written.bornMs;
     if (writingMs >= (endS - startS) * 500) this.realTimeSeen = true;
     this.pending.push({ name, startS, endS });
-    if (this.realTimeSeen) this.reportPending();
+    // while late observations may mean the camera's clock lost time, segments wait to be dated
+    // (at most WriteClock.PERSIST_MS; see WriteClock)
+    if (this.realTimeSeen && !this.clock.unsettled) this.reportPending();
   }
 
   private reportPending(): void {
@@ -199,12 +206,33 @@ export class FfmpegBackend extends EventEmitter<BackendEvents> implements Record
   private onStderr(line: string): void {
     const clean = scrubCredentials(line).trim();
     if (!clean) return;
+    if (/Non-monotonous DTS|non monotonically increasing dts/i.test(clean)) this.onTimestampBack();
     this.stderrTail.push(clean);
     if (this.stderrTail.length > 5) this.stderrTail.shift();
     this.log?.debug({ camera: this.opts.camera, ffmpeg: clean }, 'ffmpeg');
   }
 
+  /**
+   * A camera whose timestamps went back (its RTP clock reset, a backward jump): ffmpeg, copying
+   * the stream into segments, then gives every packet the previous time plus one tick, for as
+   * long as the camera's times stay behind (an hour for an hour's jump): files a second long
+   * whose pictures all fall in the same millisecond. A packet or two (a reordered one) is no
+   * such case; a run of them within 2 s is: the recorder is stopped, its open segment closed,
+   * and the supervisor starts it again on a new timeline, a gap of a second or two whose cause
+   * is the camera's stream.
+   */
+  private onTimestampBack(): void {
+    const now = Date.now();
+    this.timestampsBack = this.timestampsBack.filter((t) => now - t < 2000);
+    this.timestampsBack.push(now);
+    if (this.timestampsBack.length < 5 || this.timestampsWentBack || this.stopRequested || !this.proc) return;
+    this.timestampsWentBack = true;
+    this.log?.warn({ camera: this.opts.camera }, 'the camera\'s timestamps went back; restarting its recorder on a new timeline');
+    killGroup(this.proc, 'SIGINT');
+  }
+
   private describeExit(code: number | null, signal: NodeJS.Signals | null): string {
+    if (this.timestampsWentBack) return 'ffmpeg was stopped: the camera\'s timestamps went back (its stream clock was reset), which a stream copy cannot record on; restarted on a new timeline';
     const how = signal ? `was killed by ${signal}` : `exited with status ${code}`;
     // ffmpeg only saw the relay's 503 or 401; the relay knows what the camera did
     // an audio-only stream: ffmpeg's last words ("add a trailing '?' to the map") would send a

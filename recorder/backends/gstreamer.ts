@@ -312,12 +312,13 @@ export class GstreamerBackend extends EventEmitter<BackendEvents> implements Rec
         fragment.endMs = e.wall_ms ?? undefined;
         fragment.endS = e.media_s;
         this.wallAnchorMono = performance.now();
-        this.reportClosed(false);
+        this.reportSettled();
         return;
       }
       case 'progress':
         this.observe(e);
         this.onMedia();
+        this.reportSettled();
         return;
       case 'warning':
         this.lastWarning = this.clean(e.text ?? 'warning');
@@ -356,6 +357,11 @@ export class GstreamerBackend extends EventEmitter<BackendEvents> implements Rec
       this.log?.warn({ camera: this.opts.camera, files: this.fragments.map((f) => f.location) },
         'segments not closed by gstreamer stay in staging for recovery');
     }
+  }
+
+  /** Closed files, once the camera's clock is not in doubt (WriteClock.unsettled: a few seconds at most). */
+  private reportSettled(): void {
+    if (!this.clock.unsettled) this.reportClosed(false);
   }
 
   /** A (media time, arrival) pair from the child; after a step of the wall clock the earlier ones are in the old clock. */
