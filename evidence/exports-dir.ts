@@ -5,7 +5,8 @@
  * `exports_max_days`, so the two never disagree about what an export is.
  *
  * An export being written has a name starting with "." and holding ".partial" (the egress gate's
- * `.<name>.<pid>.partial`, a bundle's `.<name>.partial-<pid>`): listed as `incomplete`, never as a
+ * and a bundle's `.<name>.partial-XXXXXX` directory; `.<name>.<pid>.partial` files of earlier
+ * versions): listed as `incomplete`, never as a
  * finished export; a file nobody signed is `unsigned`.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';

@@ -9,17 +9,17 @@
  * 4. the export is registered in the audit log (agency, officers, approval, reason, destination);
  * 5. a fresh checkpoint is signed, covering that audit entry, the hold and every row shown;
  * 6. the proofs from the range to that checkpoint and the signed manifest are written;
- * 7. the bundle appears under its name only then (it is built under `.<name>.partial-<pid>`).
+ * 7. the bundle appears under its name only then (it is built under `.<name>.partial-XXXXXX`, made with mkdtemp).
  * Parts of the range that are not on the box (deleted by retention, missing, in a gap, never
  * recorded) are listed with the ledger entry that says so: the rest is exported, never refused whole.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { boxKey } from '../common/box-key.js';
-import { sha256File } from '../common/file-hash.js';
+import { NotRegularFileError, openRegularFile, sha256File } from '../common/file-hash.js';
 import { appendAudit } from '../recorder/catalog/audit-log.js';
 import type { Catalog, GapRow, HoldRow, SegmentRow } from '../recorder/catalog/catalog.js';
 import { proveAudit, proveLedger, proveSegments, takeCheckpoint } from '../recorder/catalog/checkpoint.js';
@@ -74,11 +74,14 @@ export async function writeEvidenceBundle(catalog: Catalog, dataDir: string, job
   if (!catalog.knowsCamera(job.camera)) throw new EvidenceRequestError(`unknown camera "${job.camera}": the catalog has recordings of ${catalog.cameras().join(', ') || 'no camera'}`);
 
   const bundleId = `${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}-${randomUUID().slice(0, 8)}`;
-  const tmp = join(dirname(out), `.${basename(out)}${PARTIAL_MARK}${process.pid}`);
   const audit = { actor: job.actor, camera: job.camera, from_ms: job.fromMs, to_ms: job.toMs, reason: request.reason, destination: request.destination };
   mkdirSync(dirname(out), { recursive: true });
+  // made here, now, under a name nobody can guess (mode 0700): a name with the pid was guessable,
+  // and a directory (or a link) another user had made there in advance was used as it was: the
+  // bundle of originals ended up in a directory of theirs
+  const tmp = mkdtempSync(join(dirname(out), `.${basename(out)}${PARTIAL_MARK}`));
   try {
-    mkdirSync(join(tmp, SEGMENTS_DIR), { recursive: true });
+    mkdirSync(join(tmp, SEGMENTS_DIR));
     mkdirSync(join(tmp, 'catalog'));
     mkdirSync(join(tmp, 'proof'));
     const hold = placeHold(catalog, {
@@ -107,6 +110,10 @@ export async function writeEvidenceBundle(catalog: Catalog, dataDir: string, job
       try {
         copied = await copyHashing(join(dataDir, r.path), join(tmp, file));
       } catch (err) {
+        if (err instanceof NotRegularFileError) {
+          unavailable.push({ ...span, why: 'altered_on_box', detail: `${err.what} in the place of ${r.path}: left out, it is not the original` });
+          continue;
+        }
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
         unavailable.push({ ...span, why: 'missing', detail: `the file ${r.path} is not on the box (found at export)` });
         continue;
@@ -207,11 +214,12 @@ export function uncovered(from: number, to: number, spans: ReadonlyArray<readonl
   return out;
 }
 
-/** Copies a file, hashing the bytes as they pass, and makes the copy durable. */
+/** Copies a recording (a plain file only: see openRegularFile), hashing the bytes as they pass, and makes the copy durable. */
 async function copyHashing(src: string, dst: string): Promise<{ sha256: string; bytes: number }> {
   const hash = createHash('sha256');
   let bytes = 0;
-  await pipeline(createReadStream(src), async function* (source: AsyncIterable<Buffer>) {
+  const fh = await openRegularFile(src);
+  await pipeline(fh.createReadStream(), async function* (source: AsyncIterable<Buffer>) {
     for await (const chunk of source) {
       hash.update(chunk);
       bytes += chunk.length;

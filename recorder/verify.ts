@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { boxPublicKey } from '../common/box-key.js';
-import { sha256File } from '../common/file-hash.js';
+import { NotRegularFileError, sha256RegularFile } from '../common/file-hash.js';
 import { verifyAudit } from './catalog/audit-log.js';
 import type { Catalog, SegmentRow } from './catalog/catalog.js';
 import { ChainWalker, paged } from './catalog/chain.js';
@@ -145,7 +145,14 @@ export async function verifyRecordings(dataDir: string, catalog: Catalog, opts: 
       continue;
     }
     filesChecked++;
-    const actual = await sha256File(abs);
+    let actual: string;
+    try {
+      actual = (await sha256RegularFile(abs)).sha256;
+    } catch (err) {
+      if (!(err instanceof NotRegularFileError)) throw err;
+      findings.push({ kind: 'modified', segment: row.id, camera: row.camera, path: row.path, detail: `${err.what} in the segment's place, not the recorded file` });
+      continue;
+    }
     if (actual !== row.sha256) {
       findings.push({ kind: 'modified', segment: row.id, camera: row.camera, path: row.path, detail: `sha256 ${actual.slice(0, 16)}… differs from the catalogued ${row.sha256.slice(0, 16)}…` });
     }
@@ -177,7 +184,8 @@ export async function verifyRecordings(dataDir: string, catalog: Catalog, opts: 
         continue;
       }
       quarantined.push({ file: rel, from: q.from, reason: q.reason });
-      if ((await sha256File(join(dataDir, rel))) !== q.sha256) findings.push({ kind: 'quarantine', path: rel, detail: `changed since recovery set it aside (sha256 differs from ${q.sha256.slice(0, 16)}…)` });
+      const kept = await sha256RegularFile(join(dataDir, rel)).then((h) => h.sha256, (err: Error) => { if (err instanceof NotRegularFileError) return err.what; throw err; });
+      if (kept !== q.sha256) findings.push({ kind: 'quarantine', path: rel, detail: `changed since recovery set it aside (sha256 differs from ${q.sha256.slice(0, 16)}…)` });
     }
     for (const [rel, q] of inLedger) {
       if ((!opts.camera || rel.split('/')[1] === opts.camera) && !existsSync(join(dataDir, rel))) {

@@ -4,13 +4,13 @@
  * failure leaves no output behind. Usable in-process (CLI today, MQTT commands later).
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import type { Config } from '../config/schema.js';
 import type { Catalog, SegmentRow } from '../recorder/catalog/catalog.js';
 import { appendAudit } from '../recorder/catalog/audit-log.js';
 import { auditedBoxKey, takeCheckpoint } from '../recorder/catalog/checkpoint.js';
-import { sha256File } from '../common/file-hash.js';
+import { sha256File, sha256RegularFile } from '../common/file-hash.js';
 import type { Detector } from './detector.js';
 import { configuredDetectors, detectorChoice } from './detectors.js';
 import { detectionThreadEnabled, detectionWorker, windowFrames } from './detection-worker.js';
@@ -86,12 +86,20 @@ async function run(ctx: EgressContext, job: Job): Promise<EgressResult> {
   const out = resolve(job.out);
   const exportId = `${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}-${randomUUID().slice(0, 8)}`;
   const boxId = ctx.config?.box.id ?? 'unconfigured';
-  const tmp = join(dirname(out), `.${basename(out)}.${process.pid}.partial`);
   const audit = { actor: job.requester, camera: job.camera ?? null, from_ms: job.fromMs ?? null, to_ms: job.toMs ?? null, reason: job.reason, destination: out };
   let encoder: Encoder | undefined;
+  // The output is written into a directory made for it, under a name nobody can guess (mkdtemp,
+  // mode 0700), then moved to its name: a file named after the pid beside the output was
+  // guessable, and ffmpeg, writing as root, followed a link another user had planted there
+  // onto any file of the box.
+  let tmpDir: string | undefined;
+  let tmp = '';
   try {
     if (existsSync(out)) throw new EgressRequestError(`${out} exists; refusing to overwrite it`);
     mkdirSync(dirname(out), { recursive: true });
+    const dir = mkdtempSync(join(dirname(out), `.${basename(out)}.partial-`));
+    tmpDir = dir;
+    tmp = join(dir, basename(out));
     // a video's pass 1 runs on the detection thread, beside decoding; detectors given by the
     // caller (tests, benchmarks) and stills stay on this thread
     const onThread = !ctx.detectors && !job.still && detectionThreadEnabled();
@@ -213,6 +221,7 @@ async function run(ctx: EgressContext, job: Job): Promise<EgressResult> {
     // The output appears under its name only once it is complete and its manifest is written.
     writeFileSync(manifestPath(out), JSON.stringify(manifest, null, 2) + '\n', { flag: 'wx' });
     renameSync(tmp, out);
+    rmSync(dir, { recursive: true, force: true });
     appendAudit(ctx.catalog, { ...audit, action: job.kind, details: { export_id: exportId, sha256, frames: redactor.stats.frames,
       blanked_frames: redactor.stats.blanked_frames, manifest: manifestPath(out), errors: redactor.stats.errors.slice(0, 3), switched_off: off } });
     if (off.length) ctx.log?.warn({ out, switched_off: off }, `${job.kind} written with ${off.map((o) => o.detector).join(' and ')} NOT hidden (switched off in the config)`);
@@ -229,7 +238,7 @@ async function run(ctx: EgressContext, job: Job): Promise<EgressResult> {
   } catch (caught) {
     const err = ctx.signal?.aborted ? new Error(`cancelled: ${(ctx.signal.reason as Error)?.message ?? 'aborted'}; nothing was written`) : caught;
     encoder?.abort();
-    try { unlinkSync(tmp); } catch { /* nothing was written */ }
+    if (tmpDir) rmSync(tmpDir, { recursive: true, force: true });
     try {
       appendAudit(ctx.catalog, { ...audit, action: `${job.kind}.failed`, details: { export_id: exportId, error: (err as Error).message } });
     } catch { /* the original error matters more */ }
@@ -265,7 +274,7 @@ async function writePassTwo(frames: AsyncIterable<Frame>, buffers: FrameBuffers,
 async function checkedSource(ctx: EgressContext, s: SegmentRow): Promise<string> {
   const abs = resolve(ctx.dataDir, s.path);
   if (s.state !== 'ok' || !existsSync(abs)) throw new Error(`segment #${s.id} (${s.path}) is ${s.state === 'ok' ? 'missing' : s.state}; refusing to export around it`);
-  const sha = await sha256File(abs);
+  const sha = (await sha256RegularFile(abs)).sha256; // a link, FIFO or directory in its place throws, naming it
   if (sha !== s.sha256) throw new Error(`segment #${s.id} (${s.path}) does not match its catalogued sha256 (altered?); refusing to export it`);
   return abs;
 }

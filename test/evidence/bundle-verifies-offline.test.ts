@@ -6,7 +6,7 @@
  * tampering is then named and fails it.
  */
 import t from 'tap';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,6 +18,7 @@ import { CHECKPOINT_SCHEMA, signCheckpoint } from '../../recorder/catalog/checkp
 import { verifyEvidenceMain } from '../../evidence/verify-cli.js';
 import { evidenceBox as box, evidenceRequest as request } from '../support/evidence-box.js';
 import { runCli } from '../support/cli.js';
+import { NEEDS_ROOT } from '../support/tmpfs.js';
 
 const DIST = fileURLToPath(new URL('../../dist/', import.meta.url));
 t.test('an evidence bundle of originals verifies offline; each tampering is named', async (t) => {
@@ -193,16 +194,22 @@ t.test('an evidence bundle of originals verifies offline; each tampering is name
   await fails("another box's bundle", /not the expected box key/);
 });
 
-t.test('an export that fails leaves no bundle and no partial directory, and is audited', async (t) => {
+t.test('an export that fails leaves no bundle and no partial directory, and is audited', { skip: NEEDS_ROOT }, async (t) => {
   const dir = t.testdir();
-  const { data, t0, segments } = await box(dir, 'box-a');
-  rmSync(join(data, segments[1]!.path));
-  mkdirSync(join(data, segments[1]!.path)); // unreadable as a file: the copy fails midway
-  const out = join(dir, 'bundle');
+  const { data, t0 } = await box(dir, 'box-a');
+  // the bundle's disk fills midway through the copies (a 24 KiB tmpfs, segments of about 8 KB)
+  const small = mkdtempSync(join(tmpdir(), 'edge-nvr-evidence-full-'));
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=24k', 'tmpfs', small]);
+  t.teardown(() => {
+    try { execFileSync('umount', ['-l', small]); } catch { /* already gone */ }
+    rmSync(small, { recursive: true, force: true });
+  });
+  const out = join(small, 'bundle');
   const r = await runCli(request(data, t0, t0 + 200_000, out));
   t.equal(r.code, 1, `failed: ${r.stderr.trim()}`);
+  t.match(r.stderr, /ENOSPC|no space/i, 'because the disk is full');
   t.notOk(existsSync(out), 'no bundle under the name');
-  t.same(readdirSync(dir).filter((n) => n.includes('partial')), [], 'and no partial directory');
+  t.same(readdirSync(small).filter((n) => n.includes('partial')), [], 'and no partial directory');
   const audit = JSON.parse((await runCli(['audit', '--data', data, '--json'])).stdout) as { entries: Array<{ action: string }> };
   t.ok(audit.entries.some((e) => e.action === 'evidence.failed'), 'the failure is in the audit log');
   const holds = JSON.parse((await runCli(['hold', 'list', '--data', data, '--json'])).stdout) as { holds: unknown[] };

@@ -144,7 +144,9 @@ t.test('SIGTERM cancels a redaction: its processes are killed and nothing half-w
   child.stderr.on('data', (d) => { stderr += String(d); });
   const exited = new Promise<number | null>((r) => child.once('close', r));
   const end = Date.now() + 180000; // the first pass (detection) writes nothing
-  while (!readdirSync(outDir).some((f) => f.endsWith('.partial') && statSync(join(outDir, f)).size > 0)) {
+  // the output is written in a directory made for it (.megamind.mp4.partial-XXXXXX), then moved to its name
+  const writing = () => readdirSync(outDir).filter((f) => f.includes('.partial-')).map((f) => join(outDir, f, 'megamind.mp4'));
+  while (!writing().some((f) => existsSync(f) && statSync(f).size > 0)) {
     if (Date.now() > end || child.exitCode !== null) throw new Error(`no partial output appeared: ${stderr}`);
     await new Promise((r) => setTimeout(r, 100));
   }
