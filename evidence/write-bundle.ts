@@ -19,6 +19,7 @@ import { open } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { boxKey } from '../common/box-key.js';
+import { giveToDataOwner } from '../common/data-owner.js';
 import { NotRegularFileError, openRegularFile, sha256File } from '../common/file-hash.js';
 import { appendAudit } from '../recorder/catalog/audit-log.js';
 import type { Catalog, GapRow, HoldRow, SegmentRow } from '../recorder/catalog/catalog.js';
@@ -75,7 +76,7 @@ export async function writeEvidenceBundle(catalog: Catalog, dataDir: string, job
 
   const bundleId = `${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}-${randomUUID().slice(0, 8)}`;
   const audit = { actor: job.actor, camera: job.camera, from_ms: job.fromMs, to_ms: job.toMs, reason: request.reason, destination: request.destination };
-  mkdirSync(dirname(out), { recursive: true });
+  const madeParent = mkdirSync(dirname(out), { recursive: true });
   // made here, now, under a name nobody can guess (mode 0700): a name with the pid was guessable,
   // and a directory (or a link) another user had made there in advance was used as it was: the
   // bundle of originals ended up in a directory of theirs
@@ -172,6 +173,7 @@ export async function writeEvidenceBundle(catalog: Catalog, dataDir: string, job
     writeFileSync(join(tmp, MANIFEST_FILE), json(manifest), { flag: 'wx' });
     await fsyncPath(join(tmp, MANIFEST_FILE));
     renameSync(tmp, out);
+    giveToDataOwner(dataDir, [madeParent ?? out]);
     return {
       out, bundle_id: bundleId, hold_id: hold.id, audit_entry: entry.id, checkpoint_at_ms: checkpoint.at_ms, segments: segments.length,
       bytes: segments.reduce((s, x) => s + x.bytes, 0), unavailable, manifest_sha256: await sha256File(join(out, MANIFEST_FILE)),

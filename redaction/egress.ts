@@ -10,6 +10,7 @@ import type { Config } from '../config/schema.js';
 import type { Catalog, SegmentRow } from '../recorder/catalog/catalog.js';
 import { appendAudit } from '../recorder/catalog/audit-log.js';
 import { auditedBoxKey, takeCheckpoint } from '../recorder/catalog/checkpoint.js';
+import { giveToDataOwner } from '../common/data-owner.js';
 import { sha256File, sha256RegularFile } from '../common/file-hash.js';
 import type { Detector } from './detector.js';
 import { configuredDetectors, detectorChoice } from './detectors.js';
@@ -96,7 +97,7 @@ async function run(ctx: EgressContext, job: Job): Promise<EgressResult> {
   let tmp = '';
   try {
     if (existsSync(out)) throw new EgressRequestError(`${out} exists; refusing to overwrite it`);
-    mkdirSync(dirname(out), { recursive: true });
+    const madeParent = mkdirSync(dirname(out), { recursive: true });
     const dir = mkdtempSync(join(dirname(out), `.${basename(out)}.partial-`));
     tmpDir = dir;
     tmp = join(dir, basename(out));
@@ -222,6 +223,7 @@ async function run(ctx: EgressContext, job: Job): Promise<EgressResult> {
     writeFileSync(manifestPath(out), JSON.stringify(manifest, null, 2) + '\n', { flag: 'wx' });
     renameSync(tmp, out);
     rmSync(dir, { recursive: true, force: true });
+    giveToDataOwner(ctx.dataDir, madeParent ? [madeParent] : [out, manifestPath(out)]);
     appendAudit(ctx.catalog, { ...audit, action: job.kind, details: { export_id: exportId, sha256, frames: redactor.stats.frames,
       blanked_frames: redactor.stats.blanked_frames, manifest: manifestPath(out), errors: redactor.stats.errors.slice(0, 3), switched_off: off } });
     if (off.length) ctx.log?.warn({ out, switched_off: off }, `${job.kind} written with ${off.map((o) => o.detector).join(' and ')} NOT hidden (switched off in the config)`);
