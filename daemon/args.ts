@@ -1,5 +1,5 @@
 import { statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, resolve, sep } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { terminalJson, terminalText } from '../common/human.js';
 
@@ -130,6 +130,13 @@ export function parseReason(context: string, value: string | undefined, what: st
 export function outInExistingDir(option: string, value: string, madeOnDemand: string): string {
   const dir = dirname(resolve(value));
   if (dir === resolve(madeOnDemand)) return value;
+  // the rest of the data dir is the box's own: a bundle under recordings/ read as inserted
+  // segments to `verify`, one under keys/ sat beside the signing key
+  const data = dirname(resolve(madeOnDemand));
+  const within = (root: string, p: string) => p === root || p.startsWith(root + sep);
+  if (within(data, resolve(value)) && !within(resolve(madeOnDemand), resolve(value))) {
+    throw new UsageError(`${option} ${value}: inside the box's data dir ${data}, among its recordings, catalog and keys; give a path under ${resolve(madeOnDemand)} or outside the data dir, nothing was written`);
+  }
   let isDir = false;
   try { isDir = statSync(dir).isDirectory(); } catch { /* missing or unreachable: said below */ }
   if (!isDir) throw new UsageError(`${option} ${value}: the folder ${dir} does not exist (a drive not mounted?); create it or give another path, nothing was written`);

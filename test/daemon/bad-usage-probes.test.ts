@@ -188,6 +188,15 @@ t.test('what is handed over goes only into a folder that exists: a drive not mou
   const own = await runCli(evidence(join(data, 'exports', 'bundle')));
   t.notMatch(own.stderr, 'does not exist (a drive not mounted?)', own.stderr);
   t.match(own.stderr, 'unknown camera "gate"');
+  // the rest of the data dir is the box's own (a probe put a bundle under recordings/: verify
+  // then called its files inserted segments; one under keys/, beside the signing key)
+  for (const inside of [join(data, 'recordings', 'gate', 'bundle'), join(data, 'keys', 'bundle'), join(data, 'case')]) {
+    const r = await runCli(evidence(inside));
+    t.equal(r.code, 2, r.stderr);
+    t.match(r.stderr, `--out ${inside}: inside the box's data dir ${data}, among its recordings, catalog and keys; give a path under ${join(data, 'exports')} or outside the data dir, nothing was written`);
+  }
+  const clip = await runCli(['export', ...range, '--requester', 'ana', '--out', join(data, 'recordings', 'clip.mp4'), '--data', data]);
+  t.equal(clip.code, 2, 'an export among the recordings too');
 });
 
 t.test('--config and --data together are refused for a command that reads only the data dir: one of them was ignored without a word', async (t) => {
