@@ -172,7 +172,14 @@ export async function writeEvidenceBundle(catalog: Catalog, dataDir: string, job
     }, boxKey(dataDir).privateKey);
     writeFileSync(join(tmp, MANIFEST_FILE), json(manifest), { flag: 'wx' });
     await fsyncPath(join(tmp, MANIFEST_FILE));
-    renameSync(tmp, out);
+    try {
+      renameSync(tmp, out);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      // another export given the same --out finished first: said plainly, not as a raw ENOTEMPTY
+      if (code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'ENOTDIR') throw new Error(`${out} appeared while this bundle was written (another export given the same --out?); this one was not kept, give a new directory`);
+      throw err;
+    }
     giveToDataOwner(dataDir, [madeParent ?? out]);
     return {
       out, bundle_id: bundleId, hold_id: hold.id, audit_entry: entry.id, checkpoint_at_ms: checkpoint.at_ms, segments: segments.length,

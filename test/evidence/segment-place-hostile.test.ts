@@ -70,3 +70,16 @@ t.test('links planted at every pid-named temp path: the export goes only to its 
   t.notOk(existsSync('/tmp/segments') && statSync('/tmp/segments').mtimeMs > Date.now() - 120_000, 'nothing was written through a planted link');
   t.same(readdirSync(share).filter((f) => f.startsWith('.') && !f.endsWith('.partial') && !/\.partial-\d+$/.test(f)), [], 'no temp directory of theirs or ours is left');
 });
+
+t.test('two evidence runs given the same --out at once: one bundle, the other told plainly', async (t) => {
+  const dir = t.testdir();
+  const { data, t0 } = await evidenceBox(dir, 'box-twice');
+  const out = join(dir, 'case');
+  const [a, b] = await Promise.all([0, 1].map(() => runCli(evidenceRequest(data, t0 - 1000, t0 + 400_000, out), { timeoutMs: 60000 })));
+  const lost = a!.code === 0 ? b! : a!;
+  t.ok([a!.code, b!.code].includes(0) && lost.code !== 0, 'one of them made the bundle');
+  t.match(lost.stderr, /appeared while this bundle was written \(another export given the same --out\?\); this one was not kept|exists; refusing to overwrite it/, lost.stderr);
+  t.notMatch(lost.stderr, /ENOTEMPTY/, 'no raw error');
+  t.equal((await runCli(['verify-evidence', out])).code, 0, 'the bundle there verifies');
+  t.same(readdirSync(dir).filter((f) => f.includes('.partial')), [], 'no partial directory left');
+});
