@@ -1,9 +1,7 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
-import type { Config } from '../config/schema.js';
-
-type HttpConfig = NonNullable<Config['http']>;
+import type { HttpConfig } from './server.js';
 
 export interface TlsFiles {
   cert: Buffer;
