@@ -1,9 +1,10 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
+import { CameraSim } from './camera-sim.js';
 import { runCli } from './cli.js';
-import type { DaemonProcess } from './daemon.js';
+import { DaemonProcess, writeConfig } from './daemon.js';
 
 /** Debian's Chromium (scripts/setup installs it), headless, with nothing reaching out to the network. */
 export function launchChromium(): Promise<Browser> {
@@ -30,6 +31,23 @@ export async function servedUrl(daemon: DaemonProcess, what: 'page' | 'metrics')
   const re = what === 'page' ? /status page on (https?:\/\/[^\s"]+)/ : /prometheus metrics on (https?:\/\/[^\s"]+)/;
   await daemon.waitForLog(re, 60000);
   return re.exec(daemon.output)![1]!.replace(/\/metrics$/, "");
+}
+
+/**
+ * A daemon recording one simulated camera (`cam1`) with its status page on loopback (plain HTTP)
+ * and one manager, `ines` / `ines-password-one`; `wrap`: a command the daemon runs under (e.g.
+ * prlimit). Everything is stopped when the test ends.
+ */
+export async function pageBox(t: { testdir(): string; teardown(fn: () => unknown): void }, opts: { wrap?: string[] } = {}): Promise<{ daemon: DaemonProcess; base: string }> {
+  const cam = await new CameraSim({ mounts: ['cam1'] }).start();
+  t.teardown(() => cam.kill());
+  const dir = t.testdir();
+  const config = writeConfig(dir, [{ id: 'cam1', url: cam.url('cam1') }], { extraYaml: 'http:\n  listen: 127.0.0.1:0\n' });
+  mkdirSync(join(dir, 'data'), { recursive: true });
+  await addUser(['--config', config], 'ines', 'manager', 'ines-password-one');
+  const daemon = new DaemonProcess(config, ['run'], {}, { wrap: opts.wrap }).start();
+  t.teardown(() => { daemon.proc?.kill('SIGKILL'); });
+  return { daemon, base: await servedUrl(daemon, 'page') };
 }
 
 /** Prometheus text exposition -> `name{labels}` -> value (labels as written, in order). */

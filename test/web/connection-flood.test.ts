@@ -5,12 +5,9 @@
  * error with a stack trace in the log.
  */
 import t from 'tap';
-import { mkdirSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { join } from 'node:path';
-import { CameraSim } from '../support/camera-sim.js';
-import { DaemonProcess, segmentIndexed, sleep, writeConfig } from '../support/daemon.js';
-import { addUser, servedUrl } from '../support/web.js';
+import { segmentIndexed, sleep } from '../support/daemon.js';
+import { pageBox } from '../support/web.js';
 import { MAX_CONNECTIONS } from '../../web/server.js';
 
 const FLOOD = 300;
@@ -18,15 +15,7 @@ const FD_LIMIT = 256;
 
 t.test(`${FLOOD} idle connections to the page under a ${FD_LIMIT} descriptor limit: the camera keeps recording, the page answers once they go`, async (t) => {
   t.ok(MAX_CONNECTIONS + 100 < FD_LIMIT, 'the cap leaves the daemon room under this limit');
-  const cam = await new CameraSim({ mounts: ['cam1'] }).start();
-  t.teardown(() => cam.kill());
-  const dir = t.testdir();
-  const config = writeConfig(dir, [{ id: 'cam1', url: cam.url('cam1') }], { extraYaml: 'http:\n  listen: 127.0.0.1:0\n' });
-  mkdirSync(join(dir, 'data'), { recursive: true });
-  await addUser(['--config', config], 'ines', 'manager', 'ines-password-one');
-  const daemon = new DaemonProcess(config, ['run'], {}, { wrap: ['prlimit', `--nofile=${FD_LIMIT}:${FD_LIMIT}`, '--'] }).start();
-  t.teardown(() => { daemon.proc?.kill('SIGKILL'); });
-  const base = await servedUrl(daemon, 'page');
+  const { daemon, base } = await pageBox(t, { wrap: ['prlimit', `--nofile=${FD_LIMIT}:${FD_LIMIT}`, '--'] });
   await daemon.waitForLog(segmentIndexed('cam1'));
   const { port } = new URL(base);
 

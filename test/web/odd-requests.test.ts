@@ -7,12 +7,8 @@
  * Host that is not loopback on a loopback page (DNS rebinding), answered as if it were the box.
  */
 import t from 'tap';
-import { mkdirSync } from 'node:fs';
 import { request } from 'node:http';
-import { join } from 'node:path';
-import { CameraSim } from '../support/camera-sim.js';
-import { DaemonProcess, writeConfig } from '../support/daemon.js';
-import { addUser, servedUrl } from '../support/web.js';
+import { pageBox } from '../support/web.js';
 
 interface Reply { status: number; headers: Record<string, string | string[] | undefined>; body: string }
 
@@ -38,15 +34,7 @@ function http(url: string, opts: { method?: string; headers?: Record<string, str
 const FORM = { 'Content-Type': 'application/x-www-form-urlencoded' };
 
 t.test('a stray "%" in a cookie, an oversized form and a badly encoded path are answered, never a 500', async (t) => {
-  const cam = await new CameraSim({ mounts: ['cam1'] }).start();
-  t.teardown(() => cam.kill());
-  const dir = t.testdir();
-  const config = writeConfig(dir, [{ id: 'cam1', url: cam.url('cam1') }], { extraYaml: 'http:\n  listen: 127.0.0.1:0\n' });
-  mkdirSync(join(dir, 'data'), { recursive: true });
-  await addUser(['--config', config], 'ines', 'manager', 'ines-password-one');
-  const daemon = new DaemonProcess(config).start();
-  t.teardown(() => { daemon.proc?.kill('SIGKILL'); });
-  const base = await servedUrl(daemon, 'page');
+  const { daemon, base } = await pageBox(t);
 
   const foreign = await http(`${base}/login`, { headers: { Cookie: 'other-app=50%; theme=%E0%A4%A' } });
   t.equal(foreign.status, 200, 'the login form, beside another application\'s badly encoded cookies');
