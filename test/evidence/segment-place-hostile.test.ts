@@ -33,6 +33,12 @@ t.test('a link, a FIFO or a directory in a segment\'s place: named, never follow
     [third.id, 'a directory in the segment\'s place, not the recorded file'],
   ], 'verify names each, and carries on');
 
+  // a redacted export of that range is refused, naming the segment, like an altered one
+  const exp = await runCli(['export', '--data', data, '--camera', 'cam1', '--from', String(t0), '--to', String(t0 + 30_000), '--reason', 'a test', '--requester', 'probe test', '--out', join(dir, 'export.mp4')], { timeoutMs: 60000 });
+  t.equal(exp.code, 1, exp.stderr);
+  t.match(exp.stderr, `${first.path} is not a regular file (a symbolic link in its place)`, 'export refuses the linked segment, naming it');
+  t.notOk(existsSync(join(dir, 'export.mp4')), 'and writes nothing');
+
   const out = join(dir, 'bundle');
   const ev = await runCli(evidenceRequest(data, t0 - 1000, t0 + 400_000, out), { timeoutMs: 60000 });
   t.equal(ev.code, 0, ev.stderr);
