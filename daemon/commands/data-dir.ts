@@ -15,14 +15,20 @@ export const dataDirOptions = {
  * only when a config file is read.
  */
 export async function dataDirFrom(values: { config?: string; data?: string }): Promise<string> {
-  // these commands read nothing from a config but its storage.path: with both, one would be
-  // ignored without a word (an operator checking a copy of the data could be shown the live one)
+  return (await dataDirAndCameras(values)).dataDir;
+}
+
+/** The data dir as dataDirFrom finds it, and the cameras the config names (none with --data, where the catalog is the only word). */
+export async function dataDirAndCameras(values: { config?: string; data?: string }): Promise<{ dataDir: string; configured: string[] }> {
+  // these commands read nothing from a config but its storage.path and cameras: with both, one
+  // would be ignored without a word (an operator checking a copy of the data could be shown the live one)
   if (values.data !== undefined && values.config !== undefined) {
     throw new UsageError(`--config and --data are both given: give one (--data names the data dir; --config reads its storage.path)`);
   }
-  if (values.data !== undefined) return resolve(values.data);
+  if (values.data !== undefined) return { dataDir: resolve(values.data), configured: [] };
   const { loadConfig } = await import('../../config/load.js');
-  return resolve(loadConfig(values.config ?? DEFAULT_CONFIG).storage.path);
+  const config = loadConfig(values.config ?? DEFAULT_CONFIG);
+  return { dataDir: resolve(config.storage.path), configured: config.cameras.map((c) => c.id) };
 }
 
 /**

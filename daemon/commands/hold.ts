@@ -2,7 +2,7 @@ import { liftHold, placeHold } from '../../recorder/catalog/holds.js';
 import { isoTime } from '../../common/human.js';
 import { EXIT, parseCommand, parseReason, UsageError, print, printJson } from '../args.js';
 import { cliActor } from '../audit-trail.js';
-import { dataDirFrom, dataDirOptions, openCatalogForWriting, openCatalogReadOnly, parseTime } from './data-dir.js';
+import { dataDirAndCameras, dataDirOptions, openCatalogForWriting, openCatalogReadOnly, parseTime } from './data-dir.js';
 
 export const spec = {
   name: 'hold',
@@ -29,7 +29,7 @@ export async function run(argv: string[]): Promise<number> {
   // a mistyped action is answered as such, before the config (maybe not at its default path) is read
   const unknownAction = () => new UsageError(`unknown action "${action}"; expected add, list or release`);
   if (action !== undefined && !['add', 'release', 'list'].includes(action)) throw unknownAction();
-  const dataDir = await dataDirFrom(v);
+  const { dataDir, configured } = await dataDirAndCameras(v);
   switch (action) {
     case 'add': {
       if (!v.camera === !v['all-cameras']) throw new UsageError('hold add: give --camera ID or --all-cameras');
@@ -40,6 +40,13 @@ export async function run(argv: string[]): Promise<number> {
       const reason = parseReason('hold add', v.reason, 'a case number or request reference');
       const catalog = openCatalogForWriting(dataDir);
       try {
+        // a mistyped camera would be held in name only while retention deletes the recordings
+        // meant: a camera counts if the config names it or the catalog has anything of it (one
+        // removed from the config keeps its recordings), as for a hold asked over MQTT
+        if (v.camera !== undefined && !configured.includes(v.camera) && !catalog.knowsCamera(v.camera)) {
+          const known = [...new Set([...configured, ...catalog.knownCameras()])].sort();
+          throw new UsageError(`hold add: no camera "${v.camera}" on this box (${known.length ? `cameras: ${known.join(', ')}` : 'none configured or recorded yet'}); check --camera`);
+        }
         const hold = placeHold(catalog, { camera: v.camera ?? null, from_ms: from, to_ms: to, reason }, cliActor(v.by));
         if (v.json) printJson(hold);
         else print(`hold ${hold.id} added: ${hold.camera ?? 'all cameras'} ${isoTime(from)} .. ${isoTime(to)}\n`);

@@ -142,6 +142,8 @@ function fromSegments(indexes: Set<string>, index: string): string {
 }
 
 /** The segments table's columns in table order: what `SELECT *` gives on a catalog at migration 9 or later. */
+/** The tables whose rows name a camera the box knew (knowsCamera, knownCameras). */
+const CAMERA_TABLES = ['segments', 'gaps', 'view_references', 'camera_identity', 'camera_view'];
 const SEGMENT_COLUMNS = 'id, camera, start_ms, end_ms, bytes, path, sha256, prev_hash, chain_hash, origin, state, state_at_ms, state_note, indexed_ms, provenance, clock_step_ms';
 type RawSegment = [number, string, number, number, number, string, string, string, string, SegmentRow['origin'], SegmentRow['state'],
   number | null, string | null, number, string | null, number | null];
@@ -340,8 +342,13 @@ export class Catalog {
    * from a camera with nothing in the asked range by it.
    */
   knowsCamera(camera: string): boolean {
-    return ['segments', 'gaps', 'view_references', 'camera_identity', 'camera_view']
-      .some((table) => this.db.prepare(`SELECT 1 FROM ${table} WHERE camera = ? LIMIT 1`).get(camera) !== undefined);
+    return CAMERA_TABLES.some((table) => this.db.prepare(`SELECT 1 FROM ${table} WHERE camera = ? LIMIT 1`).get(camera) !== undefined);
+  }
+
+  /** Every camera knowsCamera knows, sorted: what a command names when it refuses a mistyped one. */
+  knownCameras(): string[] {
+    const union = CAMERA_TABLES.map((table) => `SELECT camera FROM ${table}`).join(' UNION ');
+    return (this.db.prepare(`${union} ORDER BY camera`).all() as { camera: string }[]).map((r) => r.camera);
   }
 
   /** Every row in chain order, streamed so a million rows do not sit in memory. */

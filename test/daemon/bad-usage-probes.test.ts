@@ -12,13 +12,16 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Catalog, CATALOG_FILE } from '../../recorder/catalog/catalog.js';
 import { CLI, runCli } from '../support/cli.js';
+import { writeConfig } from '../support/daemon.js';
 
 const HOLD = ['hold', 'add', '--camera', 'gate', '--from', '2026-01-01T00:00:00Z', '--to', '2026-01-02T00:00:00Z'];
 
 /** A catalog as the daemon makes it, in `<dir>/<name>`; `dir` a test's t.testdir() (called once a test: it empties the folder). */
 function dataDir(dir: string, name = 'data'): string {
   const data = join(dir, name);
-  Catalog.open(data).close();
+  const catalog = Catalog.open(data);
+  catalog.addGap('gate', 0, 1000, 'camera_unreachable'); // a camera the box knows (never reached: gaps only), so it can be held
+  catalog.close();
   return data;
 }
 
@@ -160,6 +163,23 @@ t.test('tamper show --camera with a camera the box never knew fails, rather than
   t.equal(r.stdout, '');
 });
 
+t.test('hold add for a camera the box does not know is refused, naming the ones it does: a mistyped id was held in name only while retention deleted the recordings meant', async (t) => {
+  const dir = t.testdir();
+  const data = dataDir(dir);
+  const typo = await runCli([...HOLD.map((a) => (a === 'gate' ? 'gaet' : a)), '--reason', 'case 42', '--data', data]);
+  t.equal(typo.code, 2, typo.stdout);
+  t.equal(typo.stderr, 'edge-nvr hold: hold add: no camera "gaet" on this box (cameras: gate); check --camera\n');
+  t.same(await holds(data), [], 'no hold was placed');
+  // with --config, a camera configured but not yet recorded can be held (from the moment it records)
+  const config = writeConfig(dir, [{ id: 'new-door', url: 'rtsp://127.0.0.1:9/none' }]); // its storage.path is data
+  const ahead = await runCli(['hold', 'add', '--camera', 'new-door', '--from', '2026-01-01T00:00:00Z', '--to', '2026-01-02T00:00:00Z', '--reason', 'case 42', '--config', config]);
+  t.equal(ahead.code, 0, ahead.stderr);
+  const still = await runCli(['hold', 'add', '--camera', 'gaet', '--from', '2026-01-01T00:00:00Z', '--to', '2026-01-02T00:00:00Z', '--reason', 'case 42', '--config', config]);
+  t.match(still.stderr, 'no camera "gaet" on this box (cameras: gate, new-door)');
+  t.match(await holds(data), [{ camera: 'new-door' }]);
+  t.equal((await holds(data)).length, 1);
+});
+
 t.test('a --password-file that cannot be read is named as the option typed (it read "--password-file.password_file")', async (t) => {
   const missing = join(t.testdir(), 'no-such.pass');
   for (const args of [['discover', '--host', '127.0.0.1', '--user', 'admin'], ['probe', 'rtsp://127.0.0.1:1/x', '--user', 'admin']]) {
@@ -173,7 +193,7 @@ t.test('what is handed over goes only into a folder that exists: a drive not mou
   const dir = t.testdir();
   const data = dataDir(dir);
   const media = join(dir, 'media', 'usb'); // not there: the stick is not mounted
-  const range = ['--camera', 'gate', '--from', '2026-01-01T00:00:00Z', '--to', '2026-01-01T00:01:00Z', '--reason', 'case 42'];
+  const range = ['--camera', 'nowhere', '--from', '2026-01-01T00:00:00Z', '--to', '2026-01-01T00:01:00Z', '--reason', 'case 42'];
   const evidence = (out: string) => ['evidence', ...range, '--agency', 'Police', '--officer', 'A B:1', '--officer', 'C D:2', '--approval', 'warrant 7',
     '--destination', 'the stick', '--out', out, '--data', data];
   const runs = { export: ['export', ...range, '--requester', 'ana', '--out', join(media, 'clip.mp4'), '--data', data], evidence: evidence(join(media, 'bundle')) };
@@ -187,7 +207,7 @@ t.test('what is handed over goes only into a folder that exists: a drive not mou
   // refused further on, for its camera: the catalog has none)
   const own = await runCli(evidence(join(data, 'exports', 'bundle')));
   t.notMatch(own.stderr, 'does not exist (a drive not mounted?)', own.stderr);
-  t.match(own.stderr, 'unknown camera "gate"');
+  t.match(own.stderr, 'unknown camera "nowhere"');
   // the rest of the data dir is the box's own (a probe put a bundle under recordings/: verify
   // then called its files inserted segments; one under keys/, beside the signing key)
   for (const inside of [join(data, 'recordings', 'gate', 'bundle'), join(data, 'keys', 'bundle'), join(data, 'case')]) {

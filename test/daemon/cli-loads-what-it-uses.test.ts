@@ -42,7 +42,7 @@ t.test('commands that read a data dir load none of the config loader, the daemon
     [['uploads', '--data', data], 0], [['tamper', 'show', '--data', data], 0], [['checkpoint', '--data', data], 0],
     [['user', 'list', '--data', data], 0],
     // the writing ones too (the reload finds no daemon: exit 1; the catalog has no camera "gate": exit 2)
-    [['hold', 'add', '--camera', 'gate', '--from', '2026-01-01T00:00:00Z', '--to', '2026-01-02T00:00:00Z', '--reason', 'case 42', '--data', data], 0],
+    [['hold', 'add', '--all-cameras', '--from', '2026-01-01T00:00:00Z', '--to', '2026-01-02T00:00:00Z', '--reason', 'case 42', '--data', data], 0],
     [['reload', '--data', data], 1],
     [['evidence', '--camera', 'gate', '--from', '2026-01-01T00:00:00Z', '--to', '2026-01-02T00:00:00Z', '--agency', 'Police', '--officer', 'A B:1',
       '--officer', 'C D:2', '--approval', 'order 1', '--reason', 'case 42', '--destination', 'case file', '--out', join(dir, 'bundle'), '--data', data], 2],

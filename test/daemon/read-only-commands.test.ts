@@ -35,7 +35,9 @@ t.test('a mistyped --data is refused with "no edge-nvr data in DIR", exit 2, and
 
 t.test('a real data dir still answers, and hold add writes into it', async (t) => {
   const data = join(t.testdir(), 'data');
-  Catalog.open(data).close();
+  const catalog = Catalog.open(data);
+  catalog.addGap('gate', 0, 1000, 'camera_unreachable'); // a camera the box knows (never reached: gaps only), so it can be held
+  catalog.close();
   const add = await runCli(['hold', 'add', '--camera', 'gate', '--from', '2026-01-01T00:00:00Z', '--to', '2026-01-02T00:00:00Z', '--reason', 'case 42', '--data', data]);
   t.equal(add.code, 0, add.stderr);
   const list = await runCli(['hold', 'list', '--json', '--data', data]);

@@ -19,6 +19,7 @@ t.test('a reason and a camera\'s event text with control characters: every listi
   const data = join(t.testdir(), 'data');
   const catalog = Catalog.open(data);
   catalog.addEvent('camera_reported', 'gate', { signals: ['tamper'], topic: EVIL });
+  catalog.addGap('gate', 0, 1000, 'camera_unreachable'); // a camera the box knows, so it can be held
   catalog.close();
   const hold = await runCli(['hold', 'add', '--camera', 'gate', '--from', '2026-01-01T00:00:00Z', '--to', '2026-01-02T00:00:00Z', '--reason', EVIL, '--data', data]);
   t.equal(hold.code, 0, hold.stderr);
