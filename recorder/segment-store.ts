@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, open, rename, stat, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import type { ClosedSegment } from './backends/backend.js';
@@ -7,6 +7,17 @@ import type { Catalog, NewSegment, SegmentRow } from './catalog/catalog.js';
 import { sha256File, sha256Handle } from '../common/file-hash.js';
 
 export const RECORDINGS_DIR = 'recordings';
+
+/**
+ * A closed segment without a byte (its writes failed: a full disk under a running GStreamer
+ * pipeline): no pictures, so no row, which would claim its time as recorded. Its staged file
+ * is removed; the camera's supervisor puts the time on record as a gap.
+ */
+export class EmptySegmentError extends Error {
+  constructor(readonly stagedPath: string) {
+    super(`segment ${basename(stagedPath)} closed without a byte: removed, not indexed`);
+  }
+}
 const STAGING = '.staging';
 const STAGED_NAME = /^(\d{13})-(\d{6})\.mp4$/;
 
@@ -254,9 +265,14 @@ export class SegmentStore {
         await staged.close();
         throw err;
       }
+      const { sha256, bytes } = hashed;
+      if (bytes === 0) {
+        await staged.close();
+        await unlink(seg.stagedPath);
+        throw new EmptySegmentError(seg.stagedPath);
+      }
       // synced and hashed: its descriptor is closed while the file moves (one turn of the loop fewer)
       const closed = staged.close().catch(() => undefined); // synced: a failed close loses nothing
-      const { sha256, bytes } = hashed;
       const kept = this.keptDirsOf(seg.camera);
       // the hour dir is made (or found) once per hour and camera; one gone since is made again
       if (kept.hourDir !== dirname(abs)) await this.makeHourDir(kept, dirname(abs));

@@ -5,7 +5,7 @@ import type { BackendExit, ClosedSegment, RecorderBackend, RecorderBackendOption
 import { createBackend, type BackendName } from '../recorder/backends/create.js';
 import type { Catalog, SegmentRow } from '../recorder/catalog/catalog.js';
 import { recoverCamera } from '../recorder/recovery.js';
-import type { SegmentStore } from '../recorder/segment-store.js';
+import { EmptySegmentError, type SegmentStore } from '../recorder/segment-store.js';
 import { Backoff } from '../common/backoff.js';
 import { ClockSteps } from '../common/clock-steps.js';
 import type { RaiseEvent } from './events.js';
@@ -81,6 +81,11 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
    * the spawner starts it a little later: a recorder not yet spawned is not silent) */
   private spawnedAtMono = 0;
   private lastMediaMono = 0;
+  /**
+   * a segment of the running recorder was indexed: it had media, whatever its progress reports
+   * said (a run whose one segment closed a gap, then paused, was called camera_unreachable on CI)
+   */
+  private indexedThisRun = false;
   /** the wall clock's offset from the monotonic clock when the running backend started */
   private launchOffsetMs = 0;
   private readonly clock: ClockSteps;
@@ -159,6 +164,7 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
     this.spawnedAtMono = Infinity;
     this.launchOffsetMs = this.launchedAtMs - this.launchedAtMono;
     this.stalled = false;
+    this.indexedThisRun = false;
     this.backoff.started(this.launchedAtMs);
     this.setState('starting', `${backend.name} starting`);
     // the hour dir its first segment goes into, ready before that segment closes (cheap after the first run)
@@ -206,14 +212,32 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
       const row = await this.opts.store.commit(seg, origin);
       this.onIndexed(row);
     } catch (err) {
+      if (err instanceof EmptySegmentError) return this.emptySegment(seg);
       this.opts.log.error({ camera: this.camera, err }, 'cannot index a closed segment; it stays in staging for recovery');
     }
   }
 
+  /**
+   * A segment closed without a byte: its time was not recorded, whatever the recorder thought.
+   * A gap opens where the last indexed segment ended (unless one is open) and closes at the next
+   * segment with pictures, as for a recorder that stopped.
+   */
+  private emptySegment(seg: ClosedSegment): void {
+    const cause: GapCause = diskIsFull(this.opts.dataDir) ? 'disk_full' : 'disk_unwritable';
+    this.opts.log.warn({ camera: this.camera, stagedPath: seg.stagedPath, cause }, 'a segment closed without a byte (its writes failed) was removed: its time is a gap');
+    try {
+      this.openGap(cause, 'segments closed without a byte: the recorder\'s writes failed');
+    } catch (err) {
+      this.opts.log.error({ camera: this.camera, err }, 'cannot record the gap in the catalog; keeping it until it can be');
+    }
+  }
+
   private onIndexed(row: SegmentRow): void {
+    this.indexedThisRun = true;
     this.lastSegmentEndMs = Math.max(this.lastSegmentEndMs ?? 0, row.end_ms);
-    const gap = this.unwrittenGap ?? this.opts.catalog.openGapOf(this.camera);
-    if (gap && row.start_ms >= gap.start_ms - 1000) {
+    const open = this.unwrittenGap ?? this.opts.catalog.openGapOf(this.camera);
+    if (open && row.start_ms >= open.start_ms - 1000) {
+      const gap = this.unwrittenGap ? this.afterHeldBack(this.unwrittenGap, row) : open;
       if (this.unwrittenGap) this.opts.catalog.addGap(this.camera, gap.start_ms, row.start_ms, gap.cause, gap.detail ?? undefined);
       else this.opts.catalog.closeGap(gap.id, row.start_ms);
       this.unwrittenGap = undefined;
@@ -224,6 +248,17 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
     }
     if (this.state !== 'recording') this.setState('recording', 'segment indexed');
     this.emit('segment', row);
+  }
+
+  /**
+   * A gap the catalog could not take began where the last segment then indexed ended; rows a full
+   * disk held back (the recorder's last, partly written file) went in since, just before `row`,
+   * and the gap starts after them rather than over them.
+   */
+  private afterHeldBack<G extends { start_ms: number }>(gap: G, row: SegmentRow): G {
+    const before = this.opts.catalog.segments(this.camera, gap.start_ms, row.start_ms).filter((s) => s.id !== row.id && s.end_ms <= row.start_ms);
+    const startMs = Math.max(gap.start_ms, ...before.map((s) => s.end_ms));
+    return startMs === gap.start_ms ? gap : { ...gap, start_ms: startMs };
   }
 
   private checkStall(): void {
@@ -246,7 +281,7 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
    */
   private async afterExit(exit: BackendExit, knownCause?: GapCause): Promise<void> {
     const run = {
-      hadMedia: this.lastMediaMono >= this.launchedAtMono,
+      hadMedia: this.lastMediaMono >= this.launchedAtMono || this.indexedThisRun,
       msSinceMedia: performance.now() - Math.max(this.lastMediaMono, this.launchedAtMono),
       stallMs: Math.min(this.opts.stallTimeoutMs, this.opts.backendOptions.timeoutSeconds * 1000),
       diskFull: diskIsFull(this.opts.dataDir),

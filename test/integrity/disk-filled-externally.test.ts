@@ -8,8 +8,7 @@
  */
 import t from 'tap';
 import Database from 'better-sqlite3';
-import { closeSync, existsSync, openSync, unlinkSync, writeSync } from 'node:fs';
-import { statfs } from 'node:fs/promises';
+import { existsSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { Catalog } from '../../recorder/catalog/catalog.js';
 import { DAY_MS } from '../../watchdog/retention.js';
@@ -17,26 +16,8 @@ import { backdate, makeClip } from '../support/backdate.js';
 import { CameraSim } from '../support/camera-sim.js';
 import { runCli } from '../support/cli.js';
 import { DaemonProcess, segmentIndexed, sleep, until, writeConfig } from '../support/daemon.js';
-import { NEEDS_ROOT, tmpfsDataDir } from '../support/tmpfs.js';
+import { fillUntil, MB, NEEDS_ROOT, tmpfsDataDir } from '../support/tmpfs.js';
 
-const MB = 2 ** 20;
-
-async function available(dir: string): Promise<number> {
-  const s = await statfs(dir);
-  return s.bavail * s.bsize;
-}
-
-/** Grows the filler until the disk has `leaveBytes` available. */
-async function fillUntil(dir: string, file: string, leaveBytes: number): Promise<number> {
-  const fd = openSync(file, 'a');
-  const chunk = Buffer.alloc(MB, 7);
-  try {
-    while ((await available(dir)) > leaveBytes + MB) writeSync(fd, chunk);
-  } finally {
-    closeSync(fd);
-  }
-  return available(dir);
-}
 
 t.test('a disk filled by another file: the cause named first, young footage kept while the floor allows, nothing held lost', { skip: NEEDS_ROOT }, async (t) => {
   const { dir, data } = tmpfsDataDir(t, 120, 'disk-filled');

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -20,4 +21,23 @@ export function tmpfsDataDir(t: { teardown(fn: () => void): void }, sizeMb: numb
     rmSync(dir, { recursive: true, force: true });
   });
   return { dir, data };
+}
+
+export const MB = 2 ** 20;
+
+async function available(dir: string): Promise<number> {
+  const s = await statfs(dir);
+  return s.bavail * s.bsize;
+}
+
+/** Grows `file` (another program's, on the data disk) until the disk has `leaveBytes` available, give or take a MiB; resolves to what is left. */
+export async function fillUntil(dir: string, file: string, leaveBytes: number): Promise<number> {
+  const fd = openSync(file, 'a');
+  const chunk = Buffer.alloc(MB, 7);
+  try {
+    while ((await available(dir)) > leaveBytes + MB) writeSync(fd, chunk);
+  } finally {
+    closeSync(fd);
+  }
+  return available(dir);
 }
