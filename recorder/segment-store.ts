@@ -18,6 +18,7 @@ export class EmptySegmentError extends Error {
     super(`segment ${basename(stagedPath)} closed without a byte: removed, not indexed`);
   }
 }
+
 const STAGING = '.staging';
 const STAGED_NAME = /^(\d{13})-(\d{6})\.mp4$/;
 

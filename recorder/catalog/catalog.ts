@@ -141,9 +141,9 @@ function fromSegments(indexes: Set<string>, index: string): string {
   return indexes.has(index) ? `FROM segments INDEXED BY ${index}` : 'FROM segments';
 }
 
-/** The segments table's columns in table order: what `SELECT *` gives on a catalog at migration 9 or later. */
 /** The tables whose rows name a camera the box knew (knowsCamera, knownCameras). */
 const CAMERA_TABLES = ['segments', 'gaps', 'view_references', 'camera_identity', 'camera_view'];
+/** The segments table's columns in table order: what `SELECT *` gives on a catalog at migration 9 or later. */
 const SEGMENT_COLUMNS = 'id, camera, start_ms, end_ms, bytes, path, sha256, prev_hash, chain_hash, origin, state, state_at_ms, state_note, indexed_ms, provenance, clock_step_ms';
 type RawSegment = [number, string, number, number, number, string, string, string, string, SegmentRow['origin'], SegmentRow['state'],
   number | null, string | null, number, string | null, number | null];
