@@ -20,7 +20,12 @@ export function clerkReport(r: EvidenceReport): string {
   const m = r.manifest;
   L.push('EVIDENCE BUNDLE VERIFICATION', '');
   L.push(`Bundle:       ${r.bundle}`);
-  L.push(`Result:       ${r.ok ? 'VERIFIED: every check below holds' : `NOT VERIFIED: ${r.mismatches.length} problem(s) found (listed below)`}`);
+  // "VERIFIED" alone read as the box's word to a reader who stops at the first line; without a
+  // key to compare, a forger's own consistent bundle gets this far, and the line says so
+  const verdict = !r.ok ? `NOT VERIFIED: ${r.mismatches.length} problem(s) found (listed below)`
+    : r.key.matches ? 'VERIFIED: every check below holds (what it cannot prove: NOT PROVEN BY THIS CHECK)'
+      : 'CONSISTENT, BUT NOT TIED TO THE BOX: whose key signed it was not checked (give --key or --anchors)';
+  L.push(`Result:       ${verdict}`);
   if (m) {
     L.push('', 'FOOTAGE');
     L.push(`Box:          ${m.box_id}`);

@@ -22,7 +22,7 @@ import {
   CHAINS, parseCheckpoint, signatureValid, verifyLogProof, verifySegmentsProof,
   type AuditProof, type ChainName, type Checkpoint, type LedgerProof, type SegmentsProof,
 } from '../recorder/catalog/checkpoint.js';
-import { segmentHash } from '../recorder/catalog/hash-chain.js';
+import { GENESIS, segmentHash } from '../recorder/catalog/hash-chain.js';
 import type { DeletionData } from '../recorder/catalog/ledger.js';
 import {
   BUNDLE_SCHEMA, CHECKPOINT_FILE, FILES, MANIFEST_FILE, SEGMENTS_DIR, bodySignatureHolds, type BundleManifest, type Unavailable,
@@ -102,9 +102,14 @@ export async function verifyEvidenceBundle(dir: string, opts: VerifyOptions = {}
     bad(`${MANIFEST_FILE} is not an edge-nvr evidence manifest: ${malformed}`);
     return finish();
   }
-  const { files: _f, signature: _s, public_key: _k, segments: _g, unavailable: _u, ledger_entries: _l, ...shown } = m;
-  void _f; void _s; void _k; void _g; void _u; void _l;
-  report.manifest = shown;
+  // what is shown is what the box writes, field by field: anything added (a value nested 200,000
+  // deep made printing the report overflow the stack) is covered by the signature, never echoed
+  const { agency, officers, approval, reason, destination } = m.request;
+  report.manifest = {
+    schema: m.schema, bundle_id: m.bundle_id, box_id: m.box_id, created_ms: m.created_ms, camera: m.camera, from_ms: m.from_ms, to_ms: m.to_ms,
+    request: { agency, officers: officers.map((o) => ({ name: o.name, id: o.id })), approval, reason, destination },
+    exported_by: m.exported_by, hold_id: m.hold_id, audit_entry: m.audit_entry,
+  };
   report.segments = m.segments;
   report.unavailable = m.unavailable;
   try { report.key.fingerprint = keyFingerprint(m.public_key); } catch { bad('the manifest names a public key that cannot be read'); }
@@ -195,6 +200,15 @@ export async function verifyEvidenceBundle(dir: string, opts: VerifyOptions = {}
         const r = byId.get(shownRow.id);
         if (!r || keys.some((k) => canonicalJson(shownRow[k] ?? null) !== canonicalJson(r[k] ?? null))) { bad(`${FILES.segmentsRows}: row #${shownRow.id} differs from the chained row (edited)`); segsOk = false; }
       }
+      // Rows of the range before the proof's first would be outside it, unseen: the proof starts at
+      // the row before the range's first (another camera's, or this one's before the range), or
+      // at the chain's very start. Without that, the range's first segments could be deleted
+      // from the catalog and the proof begun after them (an outside probe did, and it verified).
+      const first = proof.rows[0];
+      if (first && first.camera === m.camera && first.end_ms > m.from_ms && first.start_ms < m.to_ms && !(first.id === 1 && proof.prev_hash === GENESIS)) {
+        bad(`segments chain: the proof begins at #${first.id}, a row of the range, not at the row before it: rows of the range before #${first.id} may have been removed`);
+        segsOk = false;
+      }
       const accounted = new Set([...m.segments.map((s) => s.id), ...report.unavailable.flatMap((u) => (u.segment ? [u.segment] : []))]);
       for (const r of proof.rows) {
         if (r.camera === m.camera && r.end_ms > m.from_ms && r.start_ms < m.to_ms && !accounted.has(r.id)) {
@@ -231,6 +245,7 @@ export async function verifyEvidenceBundle(dir: string, opts: VerifyOptions = {}
           report.gaps.push({ ledger_entry: e.id, at_ms: e.at_ms, start_ms: Number(d.start_ms), end_ms: d.end_ms === null ? null : Number(d.end_ms), cause: String(d.cause) });
         }
       }
+      for (const problem of unprovenAbsences(m, byId)) bad(problem);
       const holdEntry = ledger.rows.find((r) => r.kind === 'hold_added' && (JSON.parse(r.data) as { hold: number }).hold === m.hold_id);
       if (!holdEntry) bad(`the hold #${m.hold_id} the manifest names is not in the ledger`);
       if (v.ok && holdEntry) {
@@ -260,11 +275,37 @@ export async function verifyEvidenceBundle(dir: string, opts: VerifyOptions = {}
 
   // whose key
   try {
-    checkKey(report, m, opts, hashAt);
+    checkKey(report, m, opts, hashAt, checkpoint);
   } catch (err) {
     bad(`the signing key cannot be checked: ${(err as Error).message}`);
   }
   return finish();
+}
+
+/**
+ * What the manifest says is not in the bundle, against the ledger: a segment "deleted by the box"
+ * must be in a deletion entry (retention writes one with every deletion, in the same
+ * transaction), and every entry an absence cites must be in the proof and of its kind. A row
+ * marked deleted by hand, its file removed, was shown as deleted by the box and verified.
+ */
+function unprovenAbsences(m: BundleManifest, ledger: Map<number, LedgerProof['rows'][number]>): string[] {
+  const KIND: Partial<Record<Unavailable['why'], string>> = { deleted: 'deletion', missing: 'segment_missing', gap: 'gap_opened' };
+  const problems: string[] = [];
+  for (const u of m.unavailable) {
+    const kind = KIND[u.why];
+    if (!kind) continue;
+    const what = u.segment !== undefined ? `segment #${u.segment}` : `the ${u.why} ${iso(u.from_ms)} to ${iso(u.to_ms)}`;
+    if (u.ledger_entry === undefined) {
+      if (u.why === 'deleted') problems.push(`${what} is listed as deleted by the box, but no ledger entry records its deletion (removed outside retention)`);
+      continue;
+    }
+    const e = ledger.get(u.ledger_entry);
+    let segments: unknown;
+    try { segments = e ? (JSON.parse(e.data) as { segments?: unknown }).segments : undefined; } catch { segments = undefined; }
+    const names = e?.kind === kind && (u.segment === undefined || (Array.isArray(segments) && segments.includes(u.segment)));
+    if (!names) problems.push(`${what} cites ledger entry #${u.ledger_entry}, but ${e ? `that entry is not a ${kind} entry naming it` : 'the ledger proof has no such entry'}`);
+  }
+  return problems;
 }
 
 /** The audit entry must register what the manifest states. */
@@ -277,7 +318,7 @@ function registrationMismatch(e: AuditRow, m: BundleManifest): string | null {
   return same ? null : `audit entry #${e.id} does not register this export as the manifest states it (agency, officers, approval, reason, destination or range differ)`;
 }
 
-function checkKey(report: EvidenceReport, m: BundleManifest, opts: VerifyOptions, hashAt: Record<ChainName, Map<number, string>>): void {
+function checkKey(report: EvidenceReport, m: BundleManifest, opts: VerifyOptions, hashAt: Record<ChainName, Map<number, string>>, checkpoint: Checkpoint): void {
   const fp = report.key.fingerprint;
   if (opts.keyPem !== undefined) {
     let expected: string;
@@ -288,6 +329,7 @@ function checkKey(report: EvidenceReport, m: BundleManifest, opts: VerifyOptions
     report.key.matches = expected === fp;
     if (report.key.matches) report.proven.push(`The signing key is the expected box key (${expected}).`);
     else report.mismatches.push(`signed by key ${fp}, not the expected box key ${expected} (another box's key, or a forgery)`);
+    report.cannot_prove.push(UNANCHORED);
     return;
   }
   if (opts.anchorsText !== undefined) {
@@ -306,10 +348,17 @@ function checkKey(report: EvidenceReport, m: BundleManifest, opts: VerifyOptions
       report.mismatches.push(`signed by key ${fp}, which none of the ${anchors.length} anchors (checkpoints the platform received) carries for box "${m.box_id}" (another box's key, or a forgery)`);
       return;
     }
-    // where an anchor's chain length falls inside the bundle's proofs, the hashes must agree
+    // where an anchor's chain length falls inside the bundle's proofs, the hashes must agree; a
+    // chain cannot be shorter than it was at an anchor taken before the bundle's checkpoint
     let compared = 0;
     for (const a of same) {
       for (const chain of CHAINS) {
+        const [had, has] = [a.chains[chain].length, checkpoint.chains[chain].length];
+        if (a.at_ms <= checkpoint.at_ms && had > has) {
+          compared++;
+          report.mismatches.push(`the ${chain} chain in the bundle ends at #${has}, but the anchor of ${iso(a.at_ms)} already had #${had} (entries removed: the chain was cut back)`);
+          continue;
+        }
         const h = hashAt[chain].get(a.chains[chain].length);
         if (h === undefined) continue;
         compared++;
@@ -317,10 +366,16 @@ function checkKey(report: EvidenceReport, m: BundleManifest, opts: VerifyOptions
       }
     }
     report.proven.push(`The signing key is the one in ${same.length} anchor(s) the platform holds for box "${m.box_id}"${compared ? `, and the bundle's chains agree with them at ${compared} point(s)` : ''}.`);
+    if (!compared) {
+      report.cannot_prove.push(`That the chains are the ones the platform saw: none of the ${same.length} anchor(s) falls inside the bundle's proofs (each is older than their first entries or newer than the bundle's checkpoint), so nothing was compared; someone holding the box's key could have rewritten them. Anchors received between the range and the export can be compared.`);
+    }
     return;
   }
+  report.cannot_prove.push(UNANCHORED);
   report.cannot_prove.push(`Whose key signed the bundle: it is key ${fp}, but without --key or --anchors this check cannot tell whether that is the box's key. Get the box's public key (or the checkpoints it published) from the platform that registered the box, and run again with --key or --anchors.`);
 }
+
+const UNANCHORED = 'That the chains were not rewritten or cut back by someone holding the box\'s key (root on the box): the bundle\'s checkpoint is the box\'s word. Give the checkpoints the platform received from the box (--anchors) to compare them.';
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -39,15 +39,16 @@ export async function verifyEvidenceMain(argv: string[], out: (s: string) => voi
   if (keyPem !== undefined) {
     try { createPublicKey(keyPem); } catch { err(`--key ${v.key}: not a public key (PEM), the box's public key is expected\n`); return 2; }
   }
-  let report;
+  let report, text;
   try {
     report = await verifyEvidenceBundle(resolve(parsed.positionals[0]!), { keyPem, anchorsText });
+    text = v.json ? terminalJson(report, 2) + '\n' : clerkReport(report);
   } catch (e) {
     // the verifier names what it finds; anything it did not foresee is still one line, not a trace
     err(`cannot verify ${parsed.positionals[0]}: ${(e as Error).message}\n`);
     return 1;
   }
-  out(v.json ? terminalJson(report, 2) + '\n' : clerkReport(report));
+  out(text);
   return report.ok ? 0 : 1;
 }
 

@@ -158,7 +158,10 @@ export async function writeEvidenceBundle(catalog: Catalog, dataDir: string, job
     write(FILES.gaps, json(gaps));
     write(FILES.holds, json(holds));
     if (rows.length) {
-      const proof = proveSegments(catalog, Math.min(...rows.map((r) => r.id)), Math.max(...rows.map((r) => r.id)), checkpoint)!;
+      // from the row before the range's first (or the chain's start): a verifier then sees that no row of the range was before it
+      const firstId = Math.min(...rows.map((r) => r.id));
+      const before = catalog.db.prepare('SELECT max(id) AS id FROM segments WHERE id < ?').get(firstId) as { id: number | null };
+      const proof = proveSegments(catalog, before.id ?? firstId, Math.max(...rows.map((r) => r.id)), checkpoint)!;
       write(FILES.segmentsProof, json({ prev_hash: proof.prev_hash, v2_from: proof.v2_from, rows: proof.rows }));
     }
     write(FILES.ledgerProof, json(proveLedger(catalog, ledger[0]!.id, checkpoint)));

@@ -120,6 +120,18 @@ t.test('a hostile bundle ends in a named failure: no hang, no stack trace, nothi
   const bidi = verify([copy]);
   t.match(bidi.stdout, /segments\/clip\\u202egpm\.exe is not part of the signed bundle/, 'a right-to-left override in a name is shown, not obeyed');
 
+  // a field added to the manifest, nested 200,000 deep: printing the report overflowed the stack
+  fresh();
+  const text = readFileSync(join(copy, 'manifest.json'), 'utf8');
+  writeFileSync(join(copy, 'manifest.json'), `{"added": ${'['.repeat(200_000)}${']'.repeat(200_000)},${text.slice(text.indexOf('{') + 1)}`);
+  for (const args of [[copy, '--json'], [copy]]) {
+    const deep = verify(args);
+    t.equal(deep.code, 1, `a manifest with a deep added field${args.length > 1 ? ' (--json)' : ''}: exit 1`);
+    t.notMatch(deep.stdout + deep.stderr, /RangeError|call stack|\n\s+at /, 'no crash, no stack trace');
+    if (args.length > 1) t.equal((JSON.parse(deep.stdout) as { ok: boolean }).ok, false, 'a report, not verified');
+    else t.match(deep.stdout, /the manifest signature does not hold/, 'the signature no longer holds');
+  }
+
   // what is not a bundle
   const notes = join(dir, 'notes.txt');
   writeFileSync(notes, 'not a bundle');
