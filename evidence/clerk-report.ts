@@ -1,6 +1,6 @@
 /** The verifier's report in words a court clerk can read: what was proven, about what footage,
  * what is not in the bundle and why, who exported it, on whose approval, why and to where. */
-import { printable } from '../common/human.js';
+import { INVISIBLE_FORMATTING, printable } from '../common/human.js';
 import type { EvidenceReport } from './verify-bundle.js';
 
 /** a time as ISO 8601; one no Date can hold as its number, never a throw */
@@ -11,9 +11,9 @@ const WHY: Record<string, string> = {
   gap: 'not recorded (gap)', not_recorded: 'nothing recorded',
 };
 
-/** bidirectional embeddings, overrides and isolates (text that shows in another order than it
- * reads), and the line and paragraph separators: shown as \uXXXX in the report, like controls */
-const BIDI_AND_SEPARATORS = /[\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+/** a run of spaces longer than any of the report's own paddings, inside a line: a value padded to
+ * wrap in a terminal would start a line of its own that reads like the verifier's */
+const LONG_SPACES = /(?<=\S) {16,}/g;
 
 export function clerkReport(r: EvidenceReport): string {
   const L: string[] = [];
@@ -67,5 +67,6 @@ export function clerkReport(r: EvidenceReport): string {
   }
   // each line one line: a newline in a file name, a reason or an agency cannot add a line that
   // reads like the verifier's own ("PROVEN ..."); control characters are shown as \xNN
-  return L.map((l) => printable(l).replace(BIDI_AND_SEPARATORS, (c) => `\\u${c.charCodeAt(0).toString(16)}`)).join('\n') + '\n';
+  return L.map((l) => printable(l).replace(INVISIBLE_FORMATTING, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+    .replace(LONG_SPACES, (s) => ` [${s.length} spaces] `)).join('\n') + '\n';
 }
