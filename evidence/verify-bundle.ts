@@ -113,7 +113,8 @@ export async function verifyEvidenceBundle(dir: string, opts: VerifyOptions = {}
   report.segments = m.segments;
   report.unavailable = m.unavailable;
   try { report.key.fingerprint = keyFingerprint(m.public_key); } catch { bad('the manifest names a public key that cannot be read'); }
-  if (bodySignatureHolds(m)) report.proven.push(`The manifest is signed by key ${report.key.fingerprint}, and nothing in it changed since.`);
+  const signed = bodySignatureHolds(m);
+  if (signed) report.proven.push(`The manifest is signed by key ${report.key.fingerprint}, and nothing in it changed since.`);
   else bad('the manifest signature does not hold: the manifest was altered after signing, or not signed by the key it names');
 
   // every file the manifest lists, and nothing it does not list. Only plain files inside the
@@ -131,9 +132,15 @@ export async function verifyEvidenceBundle(dir: string, opts: VerifyOptions = {}
     if (notPlain) { bad(notPlain); filesOk = false; continue; }
     const path = join(dir, rel);
     const size = lstatSync(path).size;
-    const sha256 = size === f.bytes ? await sha256File(path) : null;
+    // an unsigned list proves nothing, and its sizes are anyone's: a 120 KB bundle listing a
+    // sparse 16 TiB file would be hashed for hours. Its files are only counted, not read.
+    const sha256 = size === f.bytes && signed ? await sha256File(path) : null;
     found.set(rel, { bytes: size, sha256 });
-    if (sha256 !== f.sha256) { bad(`${rel} does not match its sha256 in the manifest (altered)`); filesOk = false; }
+    if (signed && sha256 !== f.sha256) { bad(`${rel} does not match its sha256 in the manifest (altered)`); filesOk = false; }
+  }
+  if (!signed) {
+    filesOk = false;
+    report.notes.push('The files were not hashed: the manifest\'s signature does not hold, so its list of files and their hashes proves nothing.');
   }
   for (const [rel, link] of walkFiles(dir)) {
     if (rel !== MANIFEST_FILE && !listed.has(rel)) report.notes.push(`${rel} ${link ? 'is a symbolic link, ' : ''}is not part of the signed bundle (added after export); it was not examined`);
@@ -193,6 +200,7 @@ export async function verifyEvidenceBundle(dir: string, opts: VerifyOptions = {}
         const file = found.get(s.file);
         if (!listed.has(s.file) || !s.file.startsWith(`${SEGMENTS_DIR}/`)) { bad(`segment #${s.id}: its file ${s.file} is not a file listed in the manifest under ${SEGMENTS_DIR}/`); segsOk = false; }
         else if (!file) { bad(`segment #${s.id}: ${s.file} is not in the bundle as a plain file`); segsOk = false; }
+        else if (!signed) segsOk = false; // not hashed (above)
         else if (file.bytes !== r.bytes || file.sha256 !== r.sha256) { bad(`segment #${s.id}: ${s.file} is not the recorded file (its sha256 differs from the chained row)`); segsOk = false; }
       }
       const keys = ['camera', 'start_ms', 'end_ms', 'bytes', 'path', 'sha256', 'provenance'] as const;

@@ -132,6 +132,19 @@ t.test('a hostile bundle ends in a named failure: no hang, no stack trace, nothi
     else t.match(deep.stdout, /the manifest signature does not hold/, 'the signature no longer holds');
   }
 
+  // a manifest whose signature fails lists files no one vouches for: they are counted, not hashed
+  // (a sparse file listed at 16 TiB would have been read for hours)
+  fresh();
+  const sparse = join(copy, 'segments', 'huge.mp4');
+  writeFileSync(sparse, '');
+  spawnSync('truncate', ['-s', '1T', sparse]);
+  editManifest((m) => { (m.files as Array<Record<string, unknown>>).push({ path: 'segments/huge.mp4', sha256: '0'.repeat(64), bytes: 2 ** 40 }); });
+  const huge = verify([copy]);
+  t.notOk(huge.hung, 'a listed sparse 1 TiB file is not read (reading it outlasts the 15 s deadline)');
+  t.equal(huge.code, 1);
+  t.match(huge.stdout, /The files were not hashed: the manifest's signature does not hold/);
+  t.notMatch(huge.stdout, /is not the recorded file/, 'and no file is called altered on a hash never computed');
+
   // what is not a bundle
   const notes = join(dir, 'notes.txt');
   writeFileSync(notes, 'not a bundle');
