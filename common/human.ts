@@ -95,8 +95,13 @@ export function printable(text: string): string {
  * marks, embeddings, overrides and isolates (text that shows in another order than it reads),
  * zero-width ones, the byte order mark, and the line and paragraph separators.
  */
-export const INVISIBLE_FORMATTING = /[\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/g;
+const INVISIBLE_FORMATTING = /[\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/g;
 const uEscape = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+
+/** Text with its invisible formatting characters written out as `\uXXXX`. */
+export function showInvisible(text: string): string {
+  return text.replace(INVISIBLE_FORMATTING, uEscape);
+}
 
 /**
  * JSON for a terminal: JSON.stringify escapes C0 controls but leaves DEL, the C1 controls
@@ -104,7 +109,7 @@ const uEscape = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0
  * may act on or a reader be misled by. Written as \u escapes, the text parses back to the same value.
  */
 export function terminalJson(value: unknown, indent?: number): string {
-  return JSON.stringify(value, null, indent).replace(/[\u007f-\u009f]/g, uEscape).replace(INVISIBLE_FORMATTING, uEscape);
+  return showInvisible(JSON.stringify(value, null, indent).replace(/[\u007f-\u009f]/g, uEscape));
 }
 
 /**

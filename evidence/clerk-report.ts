@@ -1,6 +1,6 @@
 /** The verifier's report in words a court clerk can read: what was proven, about what footage,
  * what is not in the bundle and why, who exported it, on whose approval, why and to where. */
-import { INVISIBLE_FORMATTING, printable } from '../common/human.js';
+import { printable, showInvisible } from '../common/human.js';
 import type { EvidenceReport } from './verify-bundle.js';
 
 /** a time as ISO 8601; one no Date can hold as its number, never a throw */
@@ -67,6 +67,5 @@ export function clerkReport(r: EvidenceReport): string {
   }
   // each line one line: a newline in a file name, a reason or an agency cannot add a line that
   // reads like the verifier's own ("PROVEN ..."); control characters are shown as \xNN
-  return L.map((l) => printable(l).replace(INVISIBLE_FORMATTING, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
-    .replace(LONG_SPACES, (s) => ` [${s.length} spaces] `)).join('\n') + '\n';
+  return L.map((l) => showInvisible(printable(l)).replace(LONG_SPACES, (s) => ` [${s.length} spaces] `)).join('\n') + '\n';
 }
