@@ -20,7 +20,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
+import { endianness } from 'node:os';
+import { createServer, isIPv4, connect as tcpConnect, type Server, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { scrubCredentials, splitCredentials } from '../../common/credentials.js';
 import { printable } from '../../common/human.js';
@@ -131,7 +132,7 @@ class RtspRelay {
   private accept(client: Socket, server: Server): void {
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : 0;
-    const uid = peerUid(client, port);
+    const uid = peerUid(client);
     if (uid === undefined || uid !== process.getuid?.()) {
       client.destroy();
       return;
@@ -142,28 +143,39 @@ class RtspRelay {
 
 const relay = new RtspRelay();
 
+/** TCP_ESTABLISHED in the kernel's socket table */
+const ESTABLISHED = '01';
+
 /**
- * The user owning the other end of a loopback TCP connection, from the kernel's socket table:
- * the entry whose local port is the peer's and whose remote port is ours.
+ * The user owning the other end of a loopback TCP connection, from the kernel's socket table
+ * (/proc/net/tcp: the relay listens on 127.0.0.1 only): the connected entry whose local address
+ * and port are the peer's and whose remote ones are ours, all four. Ports alone named the wrong
+ * socket: another user connecting from 127.0.0.2 with the recorder's source port found the
+ * recorder's entry (first in the table) and was served the camera; a TIME_WAIT entry of the same
+ * ports is owned by root.
  */
-export function peerUid(socket: Socket, serverPort: number): number | undefined {
-  const peerPort = socket.remotePort;
-  if (!peerPort) return undefined;
-  const hex = (n: number) => n.toString(16).toUpperCase().padStart(4, '0');
-  const local = `:${hex(peerPort)}`, remote = `:${hex(serverPort)}`;
-  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let text: string;
-    try {
-      text = readFileSync(table, 'utf8');
-    } catch {
-      continue;
-    }
-    for (const line of text.split('\n').slice(1)) {
-      const f = line.trim().split(/\s+/);
-      if (f[1]?.endsWith(local) && f[2]?.endsWith(remote)) return Number(f[7]);
-    }
+export function peerUid(socket: Socket): number | undefined {
+  const { remoteAddress, remotePort, localAddress, localPort } = socket;
+  if (!remoteAddress || !remotePort || !localAddress || !localPort || !isIPv4(remoteAddress) || !isIPv4(localAddress)) return undefined;
+  const peer = procAddress(remoteAddress, remotePort), ours = procAddress(localAddress, localPort);
+  let text: string;
+  try {
+    text = readFileSync('/proc/net/tcp', 'utf8');
+  } catch {
+    return undefined;
+  }
+  for (const line of text.split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f[1] === peer && f[2] === ours && f[3] === ESTABLISHED) return Number(f[7]);
   }
   return undefined;
+}
+
+/** An IPv4 address and port as /proc/net/tcp prints them: the address's 4 bytes read as the host's integer, in hex */
+function procAddress(ip: string, port: number): string {
+  const hex = (n: number, width: number) => n.toString(16).toUpperCase().padStart(width, '0');
+  const bytes = ip.split('.');
+  return `${(endianness() === 'LE' ? bytes.reverse() : bytes).map((b) => hex(Number(b), 2)).join('')}:${hex(port, 4)}`;
 }
 
 /** A request on its way to the camera, kept until answered: a 401 sends it again with credentials. */

@@ -3,6 +3,7 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { scrubCredentials, withCredentials } from '../../common/credentials.js';
@@ -140,6 +141,34 @@ t.test('the relay serves its own user only, and only for the URLs it handed out'
   const other = await ffprobe(relayed.url, 65534);
   t.not(other.status, 0, 'another local user (nobody) who read the URL is refused');
   t.notMatch(other.stdout, /h264/, 'and gets no video');
+  // Another user borrowing the ports of this user's connection to the relay (an outside probe got
+  // the camera so: the relay matched the socket table on ports alone): from 127.0.0.2, with the
+  // same source port, a DESCRIBE with the real token; for 16 connections of this user, since the
+  // table's order decided which entry the old lookup found first
+  const [, relayPort, token] = /:(\d+)\/([0-9a-f]{32})\//.exec(relayed.url)!;
+  const mine = await Promise.all(Array.from({ length: 16 }, async () => {
+    const s = connect(Number(relayPort), '127.0.0.1');
+    await once(s, 'connect');
+    return s;
+  }));
+  t.teardown(() => { for (const s of mine) s.destroy(); });
+  const borrowed = await new Promise<string>((resolve) => execFile('setpriv', ['--reuid', '65534', '--regid', '65534', '--clear-groups', '/usr/bin/python3', '-c', `
+import socket, sys
+for port in [${mine.map((s) => s.localPort).join(', ')}]:
+    s = socket.socket()
+    s.settimeout(5)
+    try:
+        s.bind(('127.0.0.2', port))
+        s.connect(('127.0.0.1', ${relayPort}))
+        s.sendall(b'DESCRIBE rtsp://127.0.0.1:${relayPort}/${token}/r RTSP/1.0\\r\\nCSeq: 1\\r\\nAccept: application/sdp\\r\\n\\r\\n')
+        print(port, repr(s.recv(4096).decode('latin-1')) or 'closed')
+    except Exception as e:
+        print(port, 'error', e)
+    s.close()
+`], { timeout: 60000 }, (err, stdout, stderr) => resolve(`${stdout}${stderr}${err && !stdout ? String(err) : ''}`)));
+  t.equal(borrowed.trim().split('\n').length, 16, `16 tries from 127.0.0.2 with this user's source ports: ${borrowed.trim().split('\n')[0]}`);
+  t.notMatch(borrowed, /RTSP\/1\.0 200/, 'another user connecting from this user\'s source port is refused, every time');
+  t.notMatch(borrowed, /m=video/, 'and gets no description of the camera');
   const guessed = await ffprobe(relayed.url.replace(/\/[0-9a-f]{32}\//, `/${'0'.repeat(32)}/`));
   t.not(guessed.status, 0, 'a token it did not hand out is refused');
   t.match(guessed.stderr, /404/, 'with 404 Not Found');
