@@ -165,7 +165,7 @@ for port in [${mine.map((s) => s.localPort).join(', ')}]:
     except Exception as e:
         print(port, 'error', e)
     s.close()
-`], { timeout: 60000 }, (err, stdout, stderr) => resolve(`${stdout}${stderr}${err && !stdout ? String(err) : ''}`)));
+`], { timeout: 60000 }, (err, stdout, stderr) => resolve(`${stdout}${stderr}${err && !stdout ? err.message : ''}`)));
   t.equal(borrowed.trim().split('\n').length, 16, `16 tries from 127.0.0.2 with this user's source ports: ${borrowed.trim().split('\n')[0]}`);
   t.notMatch(borrowed, /RTSP\/1\.0 200/, 'another user connecting from this user\'s source port is refused, every time');
   t.notMatch(borrowed, /m=video/, 'and gets no description of the camera');
