@@ -13,6 +13,17 @@ export interface LimiterOptions {
 
 const MAX_KEYS = 10_000;
 
+/**
+ * The client a login is counted against: its address, every loopback address one client (a
+ * local user, or whoever comes through an SSH tunnel, may connect from any of 127.0.0.0/8 and
+ * had 20 guesses from each).
+ */
+export function clientKey(address: string | undefined): string {
+  if (address === undefined) return 'address unknown';
+  const v4 = address.replace(/^::ffff:/i, '');
+  return /^127\./.test(v4) || address === '::1' ? 'address loopback' : `address ${address}`;
+}
+
 export class LoginLimiter {
   private readonly failures = new Map<string, number[]>();
 

@@ -19,7 +19,7 @@ import { isLoopback, parseListen } from '../config/listen.js';
 import type { Config } from '../config/schema.js';
 import type { BoxState } from './box-state.js';
 import { CSS, JS } from './assets.js';
-import { LoginLimiter } from './login-limiter.js';
+import { clientKey, LoginLimiter } from './login-limiter.js';
 import { BoxMetrics } from './metrics.js';
 import { loginPage, messagePage, overview, overviewPage, snapshotPage, type OverviewInput, type Viewer } from './pages.js';
 import { randomToken, sameToken, Sessions, type Session } from './sessions.js';
@@ -343,7 +343,7 @@ class StatusPage {
     // nor is a name that is no user's: a password of lower-case letters and digits looks like one
     const actor = name === undefined ? '(not a user name)' : this.users.get(name) ? name : '(no such user)';
     const password = form.get('password') ?? '';
-    const limits: Array<[LoginLimiter, string]> = [[this.byAddress, `address ${address}`], ...(name ? [[this.byUser, `user ${name}`] as [LoginLimiter, string]] : [])];
+    const limits: Array<[LoginLimiter, string]> = [[this.byAddress, clientKey(req.socket.remoteAddress)], ...(name ? [[this.byUser, `user ${name}`] as [LoginLimiter, string]] : [])];
     const waitMs = Math.max(...limits.map(([l, k]) => l.retryAfterMs(k)));
     if (waitMs > 0) {
       // one audit entry per lock-out, not one per refused try (a flood must not fill the log)

@@ -13,9 +13,9 @@ import { addUser, servedUrl } from '../support/web.js';
 
 interface Reply { status: number; headers: Record<string, string | string[] | undefined>; body: string }
 
-function http(url: string, opts: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Reply> {
+function http(url: string, opts: { method?: string; headers?: Record<string, string>; body?: string; localAddress?: string } = {}): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: opts.method ?? 'GET', headers: opts.headers ?? {}, agent: false }, (res) => {
+    const req = request(url, { method: opts.method ?? 'GET', headers: opts.headers ?? {}, agent: false, localAddress: opts.localAddress }, (res) => {
       let text = '';
       res.on('data', (d) => { text += String(d); });
       res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: text }));
@@ -38,8 +38,8 @@ t.test('guesses sent at once are limited like guesses sent one after another', a
   const base = await servedUrl(daemon, 'page');
 
   // a script needs no form: it sends a login cookie and the same value as the form's token
-  const login = (user: string, password: string) => http(`${base}/login`, {
-    method: 'POST',
+  const login = (user: string, password: string, localAddress?: string) => http(`${base}/login`, {
+    method: 'POST', localAddress,
     headers: { 'Content-Type': 'application/x-www-form-urlencoded', Cookie: 'edge-nvr-login=chosen', Origin: base },
     body: new URLSearchParams({ csrf: 'chosen', user, password }).toString(),
   });
@@ -64,6 +64,13 @@ t.test('guesses sent at once are limited like guesses sent one after another', a
   t.ok(later.entries.some((e) => e.action === 'web.login.failed' && e.actor === '(no such user)' && e.details.why === 'no such user'), 'recorded as "(no such user)"');
   t.notMatch(JSON.stringify(later), /sunflower/, 'what was typed is not in the audit log');
   t.notMatch(daemon.output, /sunflower/, 'nor in the daemon log');
+  // every loopback address is one client (a probe had 20 guesses from each of 127.0.0.0/8): 6
+  // failures so far from 127.0.0.1, then 24 more from two other loopback addresses, each under
+  // another name (no user limit reached): at most 14 are checked
+  const spread: number[] = [];
+  for (let i = 0; i < 24; i++) spread.push((await login(`someone${i}`, `guess-${i}-xxxxx`, i % 2 ? '127.0.0.2' : '127.0.0.3')).status);
+  t.equal(spread.filter((s) => s === 401).length, 14, `guesses from 127.0.0.2 and 127.0.0.3 count with 127.0.0.1's (${spread.join(' ')})`);
+  t.equal(spread.filter((s) => s === 429).length, 10, 'the rest refused unchecked');
   t.notMatch(daemon.output, /http request failed/);
   t.equal((await daemon.stop()).code, 0);
 });
