@@ -6,6 +6,8 @@
  * moment its password check starts (`fail`) and is forgiven only once it succeeded (`forgive`):
  * guesses sent all at once, each checked before any had failed, were otherwise all let through.
  */
+import { isLoopback } from '../config/listen.js';
+
 export interface LimiterOptions {
   maxFailures: number;
   windowMs: number;
@@ -20,8 +22,7 @@ const MAX_KEYS = 10_000;
  */
 export function clientKey(address: string | undefined): string {
   if (address === undefined) return 'address unknown';
-  const v4 = address.replace(/^::ffff:/i, '');
-  return /^127\./.test(v4) || address === '::1' ? 'address loopback' : `address ${address}`;
+  return isLoopback(address.replace(/^::ffff:/i, '')) ? 'address loopback' : `address ${address}`;
 }
 
 export class LoginLimiter {
