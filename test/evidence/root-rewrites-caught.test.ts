@@ -8,9 +8,10 @@
  */
 import t from 'tap';
 import Database from 'better-sqlite3';
-import { cpSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { boxPublicKey } from '../../common/box-key.js';
+import { boxKey, boxPublicKey } from '../../common/box-key.js';
+import { signBody, type BundleManifest } from '../../evidence/bundle-format.js';
 import { runCli } from '../support/cli.js';
 import { evidenceBox as box, evidenceRequest as request } from '../support/evidence-box.js';
 
@@ -49,6 +50,21 @@ t.test('a catalog edited by root before an export: the bundle fails against the 
   t.match(keyed.stdout, /NOT PROVEN BY THIS CHECK[\s\S]*not rewritten or cut back by someone holding the box's key/, 'with --key alone, it says what only anchors can prove');
   const unkeyed = await verify(honest);
   t.match(unkeyed.stdout, /Result: +CONSISTENT, BUT NOT TIED TO THE BOX/, 'without --key or --anchors, the first line does not say VERIFIED');
+
+  // root re-signs the honest bundle with the box's own key, citing a ledger entry that does not
+  // exist for the deletion (the manifest's word alone)
+  const cited = join(dir, 'cited-bundle');
+  cpSync(honest, cited, { recursive: true });
+  const manifest = JSON.parse(readFileSync(join(cited, 'manifest.json'), 'utf8')) as BundleManifest;
+  const { signature: _s, ...body } = manifest;
+  void _s;
+  const unavailable = body.unavailable.map((u) => (u.why === 'deleted' ? { ...u, ledger_entry: 99_999 } : u));
+  t.ok(unavailable.some((u) => u.ledger_entry === 99_999), 'the bundle lists a deleted segment');
+  writeFileSync(join(cited, 'manifest.json'), JSON.stringify(signBody({ ...body, unavailable } as never, boxKey(data).privateKey), null, 2));
+  const forged = await verify(cited, '--anchors', anchors);
+  t.equal(forged.code, 1, 'a deletion citing a ledger entry the proof lacks: not verified');
+  t.match(forged.stdout, /segment #\d+ cites ledger entry #99999, but the ledger proof has no such entry/);
+  t.notMatch(forged.stdout, /manifest signature does not hold/, 'though the manifest is signed by the box');
 
   const cases: Array<[string, string[], number[], RegExp]> = [
     ['a segment marked deleted by hand', ["UPDATE segments SET state = 'deleted', state_at_ms = 1, state_note = 'retention' WHERE id = 2"], [2],
