@@ -59,6 +59,19 @@ def say(event, **fields):
 NEEDED = ["rtspsrc", "parsebin", "progressreport", "splitmuxsink", "mp4mux"]
 
 
+def media_time(frames, running_time: int):
+    """The media time (s) of the picture at `running_time`, a file's first or next picture, from
+    the recent pictures as (PTS, media ns, keyframe). Several pictures can share a PTS, or nearly:
+    a jitter buffer handing on a burst (a camera's start-up, a recorder starved of CPU) keeps PTS
+    from going backwards by giving the rest of the burst the PTS of the one before. A file always
+    starts on a keyframe, so among the nearest the keyframe, and the earliest of those, is the one;
+    the newest of the burst had dated a run's first file 1.2 s late (a loaded CI box)."""
+    if not frames:
+        return None
+    pts, ns, _key = min(frames, key=lambda f: (abs(f[0] - running_time), not f[2], f[1]))
+    return round((ns + running_time - pts) / 1e9, 6)
+
+
 def check() -> int:
     Gst.init(None)
     missing = [name for name in NEEDED if Gst.ElementFactory.find(name) is None]
@@ -154,7 +167,7 @@ def main() -> int:
             # A camera that restarts its RTP clock mid-stream: follow arrival across the jump
             media["ns"] += step_ns if abs(step_ns - pts_step) < 1_000_000_000 else pts_step
         media["last_ts"], media["last_pts"] = ts, buf.pts
-        media["frames"].append((buf.pts, media["ns"]))
+        media["frames"].append((buf.pts, media["ns"], not buf.has_flags(Gst.BufferFlags.DELTA_UNIT)))
         if len(media["frames"]) > 256:
             del media["frames"][:128]
         offset = buf.pts - media["ns"]
@@ -171,13 +184,6 @@ def main() -> int:
         if pad is not None:
             media["depay"] = element
             pad.add_probe(Gst.PadProbeType.BUFFER, picture_time)
-
-    def media_s(running_time: int):
-        """The media time of the picture at `running_time` (a file's first or next picture)."""
-        if not media["frames"]:
-            return None
-        pts, ns = min(reversed(media["frames"]), key=lambda f: abs(f[0] - running_time))
-        return round((ns + running_time - pts) / 1e9, 6)
 
     def wall_ms(running_time: int):
         clock = pipeline.get_clock()
@@ -206,7 +212,7 @@ def main() -> int:
                 if event == "opened":
                     state["opened"] += 1
                 say(event, location=s.get_string("location"), wall_ms=wall_ms(rt) if ok else None,
-                    **({"media_s": media_s(rt)} if ok and media["frames"] else {}))
+                    **({"media_s": media_time(media["frames"], rt)} if ok and media["frames"] else {}))
             elif name == "progress" and msg.src.get_name() == "progress":
                 best, media["best"] = media["best"], None
                 if best is None:
