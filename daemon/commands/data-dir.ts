@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { MAX_TIME_MS } from '../../common/human.js';
 import { Catalog, CATALOG_FILE, unreadableCatalog } from '../../recorder/catalog/catalog.js';
@@ -38,7 +38,16 @@ export async function dataDirAndCameras(values: { config?: string; data?: string
  */
 export function openCatalogReadOnly(dataDir: string): Catalog {
   const noData = (why: string) => new UsageError(`no edge-nvr data in ${dataDir} (${why}); check --data or the config's storage.path`);
-  if (!existsSync(join(dataDir, CATALOG_FILE))) throw noData(`no ${CATALOG_FILE}`);
+  try {
+    statSync(join(dataDir, CATALOG_FILE));
+  } catch (err) {
+    // existsSync says "no" to a directory this user may not look into: the data is there, and an
+    // operator told "no catalog.db" would look for it elsewhere
+    if ((err as NodeJS.ErrnoException).code === 'EACCES') {
+      throw new Error(`cannot look into ${dataDir}: permission denied; run the command as the service user or root (the data dir is the service's alone)`);
+    }
+    throw noData(`no ${CATALOG_FILE}`);
+  }
   try {
     return Catalog.openReadOnly(dataDir);
   } catch (err) {

@@ -142,6 +142,28 @@ t.test('a data dir this user may not write: read-only commands say what is wrong
   t.same(readFileSync(join(data, CATALOG_FILE)), before, 'the catalog is unchanged');
 });
 
+t.test('a data dir this user may not look into: permission denied, said so, not "no catalog.db" (the data is there)', async (t) => {
+  const data = dataDir(t.testdir());
+  // root looks anywhere: the commands run as nobody (65534) where the test runs as root
+  const root = process.getuid?.() === 0;
+  const asOther = root ? ['setpriv', '--reuid', '65534', '--regid', '65534', '--clear-groups'] : [];
+  chmodSync(data, root ? 0o700 : 0o000);
+  for (const args of [['status'], ['verify'], ['hold', 'list']]) {
+    let stderr = '';
+    let code = 0;
+    try {
+      execFileSync(asOther[0] ?? process.execPath, [...asOther.slice(1), ...(asOther.length ? [process.execPath] : []), CLI, ...args, '--data', data], { stdio: 'pipe' });
+    } catch (err) {
+      code = (err as { status: number }).status;
+      stderr = String((err as { stderr: Buffer }).stderr);
+    }
+    t.equal(code, 1, `${args.join(' ')}: exit 1 (a runtime failure, not bad usage)`);
+    t.match(stderr, `cannot look into ${data}: permission denied; run the command as the service user or root`);
+    t.notMatch(stderr, 'no edge-nvr data');
+  }
+  chmodSync(data, 0o700); // the test's owner removes it
+});
+
 t.test('a config whose aliases expand without end (a "billion laughs") is a bad config: exit 2, naming the file, for check and run', async (t) => {
   const dir = t.testdir();
   const lines = ['a0: &a0 [x, x, x, x, x, x, x, x, x, x]'];
