@@ -31,6 +31,7 @@ export interface ProbedPacket {
   stream_index: number;
   pts_time?: string;
   dts_time?: string;
+  duration_time?: string;
   size?: string;
   flags?: string;
 }
@@ -81,7 +82,7 @@ export async function probe(input: string, opts: ProbeOptions = {}): Promise<Pro
     + (opts.countPackets ? ',nb_read_packets' : '') + (opts.picture ? ',sample_aspect_ratio,pix_fmt' : '');
   const entries = [streamEntries, opts.picture ? 'format=duration,format_name' : 'format=duration',
     ...(opts.picture ? ['stream_side_data=displaymatrix', 'frame=media_type', 'frame_side_data=displaymatrix'] : []),
-    ...(opts.packets ? ['packet=stream_index,pts_time,dts_time,size,flags'] : [])].join(':');
+    ...(opts.packets ? ['packet=stream_index,pts_time,dts_time,duration_time,size,flags'] : [])].join(':');
   const args = ['-v', 'error'];
   // ffprobe ignores the option for demuxers that do not have it (ffmpeg refuses it: video-io asks formatName)
   if (opts.picture) args.push('-pattern_type', 'none', '-read_intervals', '%+#1', '-show_frames');
@@ -132,7 +133,7 @@ export interface RecordedMedia {
 /**
  * What ffprobe says about a recorded file:
  * - `media`: it holds video (partial fragmented MP4 files after a kill read fine up to their last
- *   complete fragment);
+ *   complete fragment), `durationMs` what the packets read play;
  * - `empty`: proven to hold none: zero bytes, or ffprobe read it and found no video packet (an
  *   ftyp-only file from a run that died before its first keyframe);
  * - `unknown`: ffprobe failed, crashed or timed out: nothing is proven, the file may be evidence.
@@ -149,14 +150,32 @@ export async function recordedMedia(path: string, timeoutMs = RECORDED_PROBE_TIM
   }
   let p: Probe;
   try {
-    p = await probe(path, { videoOnly: true, countPackets: true, timeoutMs });
+    p = await probe(path, { videoOnly: true, countPackets: true, packets: true, timeoutMs });
   } catch (err) {
     return { kind: 'unknown', why: (err as Error).message };
   }
   const stream = p.streams[0];
   const videoPackets = Number(stream?.nb_read_packets ?? 0);
   if (!stream || videoPackets === 0) return { kind: 'empty', why: stream ? 'no video packet' : 'no video stream' };
-  return { kind: 'media', info: { durationMs: Math.round((p.durationS ?? 0) * 1000), videoPackets, codec: stream.codec_name ?? null } };
+  const playsS = Math.min(p.durationS ?? Infinity, packetSpanS(p.packets));
+  return { kind: 'media', info: { durationMs: Math.round((Number.isFinite(playsS) ? playsS : 0) * 1000), videoPackets, codec: stream.codec_name ?? null } };
+}
+
+/**
+ * From the first packet's time to the end of the last one read. A fragmented MP4 cut short (a full
+ * disk failing the recorder's writes part-way) declares its last fragment's samples in the moof
+ * while the mdat holding them is missing: the container's duration counts them (2.0 s for a file
+ * whose 11 pictures play 1.1 s), the packets read do not.
+ */
+function packetSpanS(packets: ProbedPacket[]): number {
+  let first = Infinity, end = -Infinity;
+  for (const pk of packets) {
+    const pts = Number(pk.pts_time);
+    if (!Number.isFinite(pts)) continue;
+    first = Math.min(first, pts);
+    end = Math.max(end, pts + (Number(pk.duration_time) || 0));
+  }
+  return end > first ? end - first : Infinity;
 }
 
 /**

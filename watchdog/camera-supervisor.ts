@@ -1,10 +1,12 @@
 import { EventEmitter } from 'node:events';
 import { statfsSync } from 'node:fs';
+import { unlink } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { BackendExit, ClosedSegment, RecorderBackend, RecorderBackendOptions } from '../recorder/backends/backend.js';
 import { createBackend, type BackendName } from '../recorder/backends/create.js';
 import type { Catalog, SegmentRow } from '../recorder/catalog/catalog.js';
 import { recoverCamera } from '../recorder/recovery.js';
+import { recordedMedia } from '../common/media-probe.js';
 import { EmptySegmentError, type SegmentStore } from '../recorder/segment-store.js';
 import { Backoff } from '../common/backoff.js';
 import { ClockSteps } from '../common/clock-steps.js';
@@ -42,6 +44,24 @@ function diskIsFull(dir: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** More missing than this from what a recorder said it wrote is a segment cut short. */
+const CUT_SHORT_MS = 500;
+
+/**
+ * On a full disk a recorder's writes fail part-way, and the file it closes may play less than the
+ * time it reports (an 8 KB ffmpeg file reported as 1.5 s was seen): the file is read, and only
+ * what it plays is claimed. Off a full disk the recorder's times stand (a probe would be a process
+ * for every segment of every camera). A file that cannot be read keeps its times: it may be evidence.
+ */
+export async function writtenPart(seg: ClosedSegment): Promise<{ seg: ClosedSegment; lostMs: number } | 'empty'> {
+  const probe = await recordedMedia(seg.stagedPath);
+  if (probe.kind === 'empty') return 'empty';
+  if (probe.kind === 'unknown') return { seg, lostMs: 0 };
+  const playsMs = Math.max(1, probe.info.durationMs);
+  const lostMs = seg.endMs - seg.startMs - playsMs;
+  return lostMs > CUT_SHORT_MS ? { seg: { ...seg, endMs: seg.startMs + playsMs }, lostMs } : { seg, lostMs: 0 };
 }
 
 export type CameraState = 'starting' | 'recording' | 'down' | 'stopped';
@@ -209,11 +229,31 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
 
   private async commit(seg: ClosedSegment, origin?: SegmentRow['origin']): Promise<void> {
     try {
+      let lostMs = 0;
+      if (diskIsFull(this.opts.dataDir)) {
+        const written = await writtenPart(seg);
+        if (written === 'empty') {
+          await unlink(seg.stagedPath).catch(() => undefined);
+          return this.emptySegment(seg);
+        }
+        ({ seg, lostMs } = written);
+      }
       const row = await this.opts.store.commit(seg, origin);
       this.onIndexed(row);
+      if (lostMs > 0) this.cutShort(row, lostMs);
     } catch (err) {
       if (err instanceof EmptySegmentError) return this.emptySegment(seg);
       this.opts.log.error({ camera: this.camera, err }, 'cannot index a closed segment; it stays in staging for recovery');
+    }
+  }
+
+  /** A segment indexed for the time its file plays, less than the recorder said: the rest is a gap from its end. */
+  private cutShort(row: SegmentRow, lostMs: number): void {
+    this.opts.log.warn({ camera: this.camera, path: row.path, lostMs }, 'a segment cut short by the full disk is indexed for the time it plays: the rest is a gap');
+    try {
+      this.openGap('disk_full', 'a segment cut short by the full disk: the recorder\'s writes failed');
+    } catch (err) {
+      this.opts.log.error({ camera: this.camera, err }, 'cannot record the gap in the catalog; keeping it until it can be');
     }
   }
 

@@ -11,6 +11,7 @@ import Database from 'better-sqlite3';
 import { unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { CameraSim } from '../support/camera-sim.js';
+import { recordedMedia } from '../../common/media-probe.js';
 import { runCli } from '../support/cli.js';
 import { DaemonProcess, segmentIndexed, sleep, until, writeConfig } from '../support/daemon.js';
 import { fillUntil, NEEDS_ROOT, tmpfsDataDir } from '../support/tmpfs.js';
@@ -39,9 +40,15 @@ t.test('a disk filled under the recorders: no segment without bytes, the time a 
   const db = new Database(join(data, 'catalog.db'), { readonly: true });
   t.teardown(() => db.close());
   for (const backend of BACKENDS) {
-    const rows = db.prepare('SELECT start_ms, end_ms, bytes FROM segments WHERE camera = ? ORDER BY start_ms').all(backend) as Array<{ start_ms: number; end_ms: number; bytes: number }>;
+    const rows = db.prepare('SELECT start_ms, end_ms, bytes, path FROM segments WHERE camera = ? ORDER BY start_ms').all(backend) as Array<{ start_ms: number; end_ms: number; bytes: number; path: string }>;
     const gaps = db.prepare('SELECT cause, start_ms, end_ms FROM gaps WHERE camera = ? ORDER BY start_ms').all(backend) as Array<{ cause: string; start_ms: number; end_ms: number | null }>;
     t.same(rows.filter((r) => r.bytes === 0), [], `${backend}: no segment without bytes among ${rows.length}`);
+    // a file cut short by the full disk claims only the time it plays
+    const claims = await Promise.all(rows.map(async (r) => {
+      const probe = await recordedMedia(join(data, r.path));
+      return { path: r.path, bytes: r.bytes, claimedMs: r.end_ms - r.start_ms, playsMs: probe.kind === 'media' ? probe.info.durationMs : -1 };
+    }));
+    t.same(claims.filter((c) => c.claimedMs - c.playsMs > 500), [], `${backend}: no segment claims more than half a second beyond what its file plays`);
     t.ok(gaps.some((g) => g.cause === 'disk_full'), `${backend}: the full disk is a gap on record: ${JSON.stringify(gaps)}`);
     // every stretch between two segments over a second is a gap's
     const holes = rows.slice(1).map((r, i) => ({ from: rows[i]!.end_ms, to: r.start_ms })).filter((h) => h.to - h.from > 1000);
