@@ -115,6 +115,18 @@ t.test('verify fails on a damaged page that none of the chains covers (the event
   t.match(r.stdout, /^FAILED: /m);
 });
 
+/** root reads and writes anywhere: as root, the CLI runs as nobody (65534); otherwise as this user */
+const ROOT = process.getuid?.() === 0;
+function cliAsOther(...args: string[]): { code: number; stderr: string } {
+  const asOther = ROOT ? ['setpriv', '--reuid', '65534', '--regid', '65534', '--clear-groups', process.execPath] : [process.execPath];
+  try {
+    execFileSync(asOther[0]!, [...asOther.slice(1), CLI, ...args], { stdio: 'pipe' });
+    return { code: 0, stderr: '' };
+  } catch (err) {
+    return { code: (err as { status: number }).status, stderr: String((err as { stderr: Buffer }).stderr) };
+  }
+}
+
 t.test('a data dir this user may not write: read-only commands say what is wrong and how to read it, and write nothing', async (t) => {
   // root reads and writes anywhere: the commands run as nobody (65534), who may read the copy only
   const dir = t.testdir();
@@ -125,16 +137,8 @@ t.test('a data dir this user may not write: read-only commands say what is wrong
   chmodSync(join(data, CATALOG_FILE), 0o444);
   chmodSync(data, 0o555);
   const before = readFileSync(join(data, CATALOG_FILE));
-  const asOther = process.getuid?.() === 0 ? ['setpriv', '--reuid', '65534', '--regid', '65534', '--clear-groups'] : [];
   for (const args of [['status'], ['verify'], ['hold', 'list']]) {
-    let stderr = '';
-    let code = 0;
-    try {
-      execFileSync(asOther[0] ?? process.execPath, [...asOther.slice(1), ...(asOther.length ? [process.execPath] : []), CLI, ...args, '--data', data], { stdio: 'pipe' });
-    } catch (err) {
-      code = (err as { status: number }).status;
-      stderr = String((err as { stderr: Buffer }).stderr);
-    }
+    const { code, stderr } = cliAsOther(...args, '--data', data);
     t.equal(code, 1, `${args.join(' ')}: exit 1`);
     t.match(stderr, `SQLite must create ${CATALOG_FILE}-shm beside it and cannot in ${data}; run the command as the service user or root, or on a copy of the data dir in a writable place`);
     t.notMatch(stderr, 'no edge-nvr data');
@@ -145,18 +149,9 @@ t.test('a data dir this user may not write: read-only commands say what is wrong
 t.test('a data dir this user may not look into: permission denied, said so, not "no catalog.db" (the data is there)', async (t) => {
   const data = dataDir(t.testdir());
   // root looks anywhere: the commands run as nobody (65534) where the test runs as root
-  const root = process.getuid?.() === 0;
-  const asOther = root ? ['setpriv', '--reuid', '65534', '--regid', '65534', '--clear-groups'] : [];
-  chmodSync(data, root ? 0o700 : 0o000);
+  chmodSync(data, ROOT ? 0o700 : 0o000);
   for (const args of [['status'], ['verify'], ['hold', 'list']]) {
-    let stderr = '';
-    let code = 0;
-    try {
-      execFileSync(asOther[0] ?? process.execPath, [...asOther.slice(1), ...(asOther.length ? [process.execPath] : []), CLI, ...args, '--data', data], { stdio: 'pipe' });
-    } catch (err) {
-      code = (err as { status: number }).status;
-      stderr = String((err as { stderr: Buffer }).stderr);
-    }
+    const { code, stderr } = cliAsOther(...args, '--data', data);
     t.equal(code, 1, `${args.join(' ')}: exit 1 (a runtime failure, not bad usage)`);
     t.match(stderr, `cannot look into ${data}: permission denied; run the command as the service user or root`);
     t.notMatch(stderr, 'no edge-nvr data');
