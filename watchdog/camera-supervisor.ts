@@ -110,6 +110,8 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
   private launchOffsetMs = 0;
   private readonly clock: ClockSteps;
   private stalled = false;
+  /** how long the camera had been silent when the stall was called */
+  private stalledAfterMs = 0;
   /** a gap the catalog could not take (read-only or full disk); written when a segment is */
   private unwrittenGap?: { id: number; start_ms: number; cause: string; detail: string | null };
   state: CameraState = 'stopped';
@@ -309,6 +311,7 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
     const silentMs = Math.round(now - Math.max(this.lastMediaMono, this.spawnedAtMono));
     if (silentMs < this.opts.stallTimeoutMs) return;
     this.stalled = true;
+    this.stalledAfterMs = silentMs;
     this.opts.log.warn({ camera: this.camera, silentMs, pid: this.backend.pid }, 'recorder stalled: no media; restarting it');
     this.opts.raise('stall_detected', this.camera, { silent_ms: silentMs });
     void this.backend.stop(2000);
@@ -337,6 +340,9 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
       return;
     }
     const cause: GapCause = knownCause ?? (this.stalled ? 'stalled' : classifyExit(exit, run));
+    // the recorder stopped as asked says only that ("stop requested"): the gap says why it was asked
+    const reason = this.stalled ? `no media from the camera for ${Math.round(this.stalledAfterMs / 1000)} s (stall timeout ${Math.round(this.opts.stallTimeoutMs / 1000)} s): the recorder was stopped and is restarted` : exit.reason;
+    exit = { ...exit, reason };
     this.emit('exit', { ...exit, cause });
     try {
       this.openGap(cause, exit.reason);
