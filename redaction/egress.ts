@@ -97,6 +97,7 @@ async function run(ctx: EgressContext, job: Job): Promise<EgressResult> {
   let tmp = '';
   try {
     if (existsSync(out)) throw new EgressRequestError(`${out} exists; refusing to overwrite it`);
+    if (existsSync(manifestPath(out))) throw new EgressRequestError(`${manifestPath(out)} exists; refusing to overwrite it (give another name)`);
     const madeParent = mkdirSync(dirname(out), { recursive: true });
     const dir = mkdtempSync(join(dirname(out), `.${basename(out)}.partial-`));
     tmpDir = dir;
@@ -219,13 +220,15 @@ async function run(ctx: EgressContext, job: Job): Promise<EgressResult> {
       encoder: encoder?.encoder ?? imageFormat!, frames: redactor.stats.frames, blanked_frames: redactor.stats.blanked_frames, boxes: redactor.stats.hidden_boxes,
       detections: redactor.stats.detections, output: { file: basename(out), sha256, bytes: statSync(tmp).size }, public_key: '',
     }, ctx.dataDir);
-    // The output appears under its name only once it is complete and its manifest is written.
-    writeFileSync(manifestPath(out), JSON.stringify(manifest, null, 2) + '\n', { flag: 'wx' });
-    renameSync(tmp, out);
-    rmSync(dir, { recursive: true, force: true });
-    giveToDataOwner(ctx.dataDir, madeParent ? [madeParent] : [out, manifestPath(out)]);
+    // Registered before it appears: a kill or a full disk from here on leaves an entry (and its
+    // `.failed`) for a file not delivered, never a signed file that left no trace (an outside probe
+    // got both: the audit was written after the rename).
     appendAudit(ctx.catalog, { ...audit, action: job.kind, details: { export_id: exportId, sha256, frames: redactor.stats.frames,
       blanked_frames: redactor.stats.blanked_frames, manifest: manifestPath(out), errors: redactor.stats.errors.slice(0, 3), switched_off: off } });
+    // The output appears under its name only once it is complete and its manifest is written.
+    publish(out, tmp, JSON.stringify(manifest, null, 2) + '\n');
+    rmSync(dir, { recursive: true, force: true });
+    giveToDataOwner(ctx.dataDir, madeParent ? [madeParent] : [out, manifestPath(out)]);
     if (off.length) ctx.log?.warn({ out, switched_off: off }, `${job.kind} written with ${off.map((o) => o.detector).join(' and ')} NOT hidden (switched off in the config)`);
     // every egress is anchored: a platform keeping this checkpoint can hold the box to the
     // chains as they stood when the file left (the audit entry above included)
@@ -244,6 +247,26 @@ async function run(ctx: EgressContext, job: Job): Promise<EgressResult> {
     try {
       appendAudit(ctx.catalog, { ...audit, action: `${job.kind}.failed`, details: { export_id: exportId, error: (err as Error).message } });
     } catch { /* the original error matters more */ }
+    throw err;
+  }
+}
+
+/**
+ * The manifest under its name, then the output under its own. A manifest this call began and
+ * could not finish (a full disk) is removed: left empty, it refused every later try with EEXIST.
+ * One that was there before is not this call's, and stays.
+ */
+function publish(out: string, tmp: string, manifest: string): void {
+  try {
+    writeFileSync(manifestPath(out), manifest, { flag: 'wx' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') rmSync(manifestPath(out), { force: true });
+    throw err;
+  }
+  try {
+    renameSync(tmp, out);
+  } catch (err) {
+    rmSync(manifestPath(out), { force: true });
     throw err;
   }
 }

@@ -164,6 +164,13 @@ export async function chooseEncoder(pref = process.env.EDGE_NVR_ENCODER ?? 'auto
  * A raw-video-in (RGB24, or yuv420p: then nothing converts it on the way), H.264-MP4-out encoder
  * process; `write` waits for the pipe to drain, and refuses a frame of another format.
  */
+/**
+ * ffmpeg exits 0 when the disk fills as it writes the trailer ("Error writing trailer of ...: No
+ * space left on device"), leaving a file without its moov that no player opens: an outside probe
+ * got such a file signed, audited and reported written.
+ */
+const WRITE_FAILED = /No space left on device|Error writing trailer|Input\/output error|Read-only file system|Disk quota exceeded/i;
+
 export class Encoder {
   private proc: ChildProcess;
   private stderr = '';
@@ -203,7 +210,7 @@ export class Encoder {
 
   private async ended(): Promise<void> {
     const [code] = await this.exited;
-    if (code !== 0) throw new Error(`encoding ${this.out} with ${this.encoder} failed (exit ${code}): ${this.stderr.trim().split('\n').slice(-2).join(' ')}`);
+    if (code !== 0 || WRITE_FAILED.test(this.stderr)) throw new Error(`encoding ${this.out} with ${this.encoder} failed (exit ${code}): ${this.stderr.trim().split('\n').slice(-2).join(' ')}`);
     if (!this.proc.stdin!.writableFinished) throw new Error(`encoding ${this.out} with ${this.encoder} failed: the encoder stopped before its input ended`);
   }
 
@@ -221,5 +228,5 @@ export async function writeImage(frame: Frame, out: string, format: 'mjpeg' | 'p
   proc.stdin!.on('error', () => {});
   proc.stdin!.end(frame.data);
   const [code] = (await once(proc, 'close')) as [number | null];
-  if (code !== 0) throw new Error(`writing ${out} failed (exit ${code}): ${stderr.trim()}`);
+  if (code !== 0 || WRITE_FAILED.test(stderr)) throw new Error(`writing ${out} failed (exit ${code}): ${stderr.trim()}`);
 }

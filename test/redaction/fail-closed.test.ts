@@ -1,11 +1,13 @@
 import t from 'tap';
-import { existsSync, writeFileSync, mkdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BlazeFace } from '../../redaction/blazeface.js';
 import { redactFile } from '../../redaction/egress.js';
 import type { Frame } from '../../redaction/frame.js';
 import { auditEntries } from '../../recorder/catalog/audit-log.js';
-import { runCli } from '../support/cli.js';
+import { CLI, runCli } from '../support/cli.js';
+import { NEEDS_ROOT, tmpfsDataDir } from '../support/tmpfs.js';
 import { allFrames, egressContext, megamindClip, Throwing, tmp } from './media.js';
 
 /** Brightest pixel above the watermark band (the bottom 18 rows): 0 on a blanked frame. */
@@ -69,4 +71,35 @@ t.test('an input that cannot be decoded: no output at all', async (t) => {
   const r = await runCli(['redact', bad, out, '--data', join(dir, 'data')]);
   t.not(r.code, 0, r.stderr);
   t.notOk(existsSync(out), 'no output');
+});
+
+t.test('an output disk that fills while the clip is encoded: a failure, no file, no manifest, only the failure audited (ffmpeg exits 0 on it)', { skip: NEEDS_ROOT }, async (t) => {
+  const dir = tmp();
+  const clip = megamindClip(dir, 2);
+  const { data: small } = tmpfsDataDir(t, 1, 'small-out');
+  // room for the start of the file, not for the clip
+  const { bavail, bsize } = statfsSync(small);
+  writeFileSync(join(small, 'filler'), Buffer.alloc(bavail * bsize - 16 * 1024));
+  const ctx = egressContext(t, dir);
+  const out = join(small, 'out.mp4');
+  await t.rejects(redactFile(ctx, { input: clip, out, requester: 'tap', reason: 'test' }), /No space left on device|ENOSPC/);
+  t.same(readdirSync(small).filter((f) => f !== 'filler'), [], 'nothing left beside it: no output, no manifest, no partial directory');
+  t.same(auditEntries(ctx.catalog).map((e) => e.action), ['redact.failed'], 'the failure is audited, and nothing as written');
+  const again = join(dir, 'again.mp4');
+  writeFileSync(`${again}.manifest.json`, '{}');
+  await t.rejects(redactFile(ctx, { input: clip, out: again, requester: 'tap', reason: 'test' }), /again\.mp4\.manifest\.json exists; refusing to overwrite it/, 'a manifest in the way is refused before any work');
+});
+
+t.test('killed right after the output appears: it is already in the audit log (registered before it is published)', async (t) => {
+  const dir = tmp();
+  const clip = megamindClip(dir, 1);
+  const out = join(dir, 'out.mp4');
+  const data = join(dir, 'data');
+  // the first rmdir is the partial directory's removal, after the output took its name
+  const r = spawnSync('strace', ['-f', '-qq', '-o', '/dev/null', '-e', 'trace=rmdir', '-e', 'inject=rmdir:signal=SIGKILL', process.execPath, CLI, 'redact', clip, out, '--data', data], { encoding: 'utf8', timeout: 120_000 });
+  // strace ends as its child did: by the same signal
+  t.ok(r.signal === 'SIGKILL' || r.status === 128 + 9, `killed (${r.signal ?? r.status}: ${r.stderr.slice(-300)})`);
+  t.ok(existsSync(out) && existsSync(`${out}.manifest.json`), 'the output and its manifest had appeared');
+  const audit = JSON.parse((await runCli(['audit', '--data', data, '--json'])).stdout) as { entries: Array<{ action: string; destination: string }> };
+  t.match(audit.entries.find((e) => e.action === 'redact'), { destination: out }, 'and the copy is registered');
 });
