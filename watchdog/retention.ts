@@ -133,7 +133,34 @@ export class Retention {
     const last = catalog.readonly ? undefined : [catalog.lastLedger('retention_paused'), catalog.lastLedger('retention_resumed')]
       .filter((e) => e !== undefined).sort((a, b) => b.id - a.id)[0];
     this.paused = last?.kind === 'retention_paused' ? (JSON.parse(last.data) as RetentionPauseData).reason : null;
-    if (!catalog.readonly) this.applyPolicy();
+    if (!catalog.readonly) {
+      this.finishInterrupted();
+      this.applyPolicy();
+    }
+  }
+
+  /**
+   * A batch's rows are marked deleted before its files are unlinked: a daemon killed in between
+   * left the rest of the batch's files on disk for good, past their period, and `verify` said
+   * nothing (an outside probe killed it at the 15th of 200 unlinks). Each camera's last batch is
+   * finished at start-up, before any new batch is marked: a kill interrupts only the batch being
+   * removed, and that one is each camera's last until the next start has finished it.
+   */
+  private finishInterrupted(): void {
+    let removed = 0;
+    for (const { camera, data } of this.catalog.lastDeletionPerCamera()) {
+      const ids = (JSON.parse(data) as { segments?: unknown }).segments;
+      if (!Array.isArray(ids)) continue;
+      for (const path of this.catalog.deletedPaths(camera, ids.filter((id): id is number => Number.isSafeInteger(id)))) {
+        try {
+          unlinkSync(join(this.dataDir, path));
+          removed++;
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.log.error({ err, path }, 'cannot delete a segment file');
+        }
+      }
+    }
+    if (removed) this.log.warn({ files: removed }, 'files of a deletion batch a killed run had not removed are removed now');
   }
 
   setPolicy(policy: RetentionPolicy): void {

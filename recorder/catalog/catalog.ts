@@ -499,6 +499,17 @@ export class Catalog {
     }).immediate());
   }
 
+  /** Each camera's newest deletion batch (its ledger entry's data): what a killed run may have left half unlinked. */
+  lastDeletionPerCamera(): Array<{ camera: string; data: string }> {
+    return this.db.prepare("SELECT camera, data FROM ledger WHERE id IN (SELECT max(id) FROM ledger WHERE kind = 'deletion' AND camera IS NOT NULL GROUP BY camera)").all() as Array<{ camera: string; data: string }>;
+  }
+
+  /** The paths of those of `ids` that are the camera's deleted segments. */
+  deletedPaths(camera: string, ids: number[]): string[] {
+    const stmt = this.cached("SELECT path FROM segments WHERE id = ? AND camera = ? AND state = 'deleted'");
+    return ids.map((id) => (stmt.get(id, camera) as { path: string } | undefined)?.path).filter((p): p is string => p !== undefined);
+  }
+
   /** A ledger entry with no view of its own (policy, pauses, quarantined files, exports deleted). */
   ledgerEntry(kind: Extract<LedgerKind, 'retention_policy' | 'retention_paused' | 'retention_resumed' | 'quarantined' | 'deletion'>, camera: string | null, data: object, atMs = Date.now()): LedgerRow {
     return appendLedger(this.db, kind, camera, data, atMs);

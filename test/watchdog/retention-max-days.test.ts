@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap';
-import { existsSync } from 'node:fs';
+import { copyFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import { Catalog } from '../../recorder/catalog/catalog.js';
@@ -98,4 +98,22 @@ t.test('deletions are reported once an hour per camera, with the totals since th
   t.same(swept, [1, 1, 1, 1], 'one segment expires per sweep');
   t.same(events.map((e) => e.data.segments), [1, 3], 'the first at once, then one report an hour later with the three since');
   t.equal(catalog.segments('gate').filter((r) => r.state === 'deleted').length, 4, 'every deletion is in the catalog regardless');
+});
+
+t.test('a batch marked deleted whose files a killed run had not all unlinked: the next start removes them (they stayed for good)', async (t) => {
+  const { data, clip, catalog, now } = freshCatalog(t);
+  const old = await backdate(data, catalog, clip, 'gate', Array.from({ length: 6 }, (_, i) => now - (100 - i) * DAY_MS));
+  const [young] = await backdate(data, catalog, clip, 'gate', [now - 5 * DAY_MS]);
+  const policy = { floorBytes: 0, cameras: [{ camera: 'gate', minDays: 30, maxDays: 60 }] };
+  const swept = await new Retention(data, catalog, policy, diskSpace, pino({ level: 'silent' }), () => undefined, Date.now, synced).sweep();
+  t.equal(swept.deletedForAge, 6, 'one batch of six');
+  // what the batch leaves when the run is killed between marking its rows and unlinking their
+  // files: the rows deleted (its ledger entry and all), two files gone, four still there
+  for (const s of old.slice(2)) copyFileSync(clip, join(data, s.path));
+  // the next start
+  new Retention(data, catalog, policy, diskSpace, pino({ level: 'silent' }), () => undefined, Date.now, synced);
+  t.same(old.filter((s) => existsSync(join(data, s.path))).map((s) => s.path), [], 'every file of the batch is gone');
+  t.ok(existsSync(join(data, young!.path)), 'a segment not in the batch stays');
+  const verified = await runCli(['verify', '--data', data]);
+  t.equal(verified.code, 0, verified.stdout.slice(-800));
 });
