@@ -134,9 +134,10 @@ t.test('redact IN OUT works on files alone, with no config file at all', async (
   t.match(unreadable.stderr, /no-such-config\.yaml: cannot read the config file/);
 });
 
-t.test('SIGTERM cancels a redaction: its processes are killed and nothing half-written is left', async (t) => {
+// SIGHUP: a dropped SSH session; it ended the command at once, its partial file left behind
+for (const signal of ['SIGTERM', 'SIGHUP'] as const) t.test(`${signal} cancels a redaction: its processes are killed and nothing half-written is left`, async (t) => {
   const input = megamindClip(dir, 8, 4); // long enough to be stopped while it writes
-  const outDir = join(dir, 'cancelled');
+  const outDir = join(dir, `cancelled-${signal}`);
   mkdirSync(outDir);
   const out = join(outDir, 'megamind.mp4');
   const child = spawn(process.execPath, [CLI, 'redact', input, out, '--data', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -150,9 +151,9 @@ t.test('SIGTERM cancels a redaction: its processes are killed and nothing half-w
     if (Date.now() > end || child.exitCode !== null) throw new Error(`no partial output appeared: ${stderr}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-  child.kill('SIGTERM');
+  child.kill(signal);
   t.equal(await exited, 1, 'the command fails');
-  t.match(stderr, /cancelled: SIGTERM received; nothing was written/);
+  t.match(stderr, `cancelled: ${signal} received; nothing was written`);
   t.same(readdirSync(outDir), [], 'no output, partial file or manifest left');
   const writers = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
     try { return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(outDir); } catch { return false; }
