@@ -45,6 +45,8 @@ export interface EvidenceJob {
   out: string;
   boxId: string;
   via: 'cli' | 'mqtt';
+  /** aborted (the command's SIGTERM, Ctrl-C, SIGHUP): the partial bundle is removed, the failure registered */
+  signal?: AbortSignal;
 }
 
 export interface EvidenceResult {
@@ -89,6 +91,10 @@ export async function writeEvidenceBundle(catalog: Catalog, dataDir: string, job
       camera: job.camera, from_ms: job.fromMs, to_ms: job.toMs,
       reason: `evidence ${bundleId} for ${request.agency} (approval ${request.approval}): ${request.reason}`,
     }, job.actor, raise, job.via);
+    // Registered before the first original is copied: a kill -9 while copying leaves originals in
+    // the partial directory (a USB drive) that no entry named (an outside probe). An entry
+    // `evidence.started` without its `evidence` or `evidence.failed` is a copy that never finished.
+    appendAudit(catalog, { ...audit, action: 'evidence.started', details: { bundle_id: bundleId, hold_id: hold.id, out, partial: tmp, via: job.via } });
 
     const rows = catalog.segments(job.camera, job.fromMs, job.toMs);
     const gaps = catalog.gaps(job.camera, job.fromMs, job.toMs);
@@ -100,6 +106,7 @@ export async function writeEvidenceBundle(catalog: Catalog, dataDir: string, job
     const entryFor = (kind: string, id: number) => ledger.find((e) => e.kind === kind && (JSON.parse(e.data) as { segments?: number[] }).segments?.includes(id))?.id;
 
     for (const r of rows) {
+      job.signal?.throwIfAborted();
       const span = { from_ms: r.start_ms, to_ms: r.end_ms, segment: r.id };
       if (r.state !== 'ok') {
         const kind = r.state === 'deleted' ? 'deletion' : 'segment_missing';
@@ -188,7 +195,8 @@ export async function writeEvidenceBundle(catalog: Catalog, dataDir: string, job
       out, bundle_id: bundleId, hold_id: hold.id, audit_entry: entry.id, checkpoint_at_ms: checkpoint.at_ms, segments: segments.length,
       bytes: segments.reduce((s, x) => s + x.bytes, 0), unavailable, manifest_sha256: await sha256File(join(out, MANIFEST_FILE)),
     };
-  } catch (err) {
+  } catch (caught) {
+    const err = job.signal?.aborted ? new Error(`cancelled: ${(job.signal.reason as Error)?.message ?? 'aborted'}; nothing was written`) : caught;
     rmSync(tmp, { recursive: true, force: true });
     try {
       appendAudit(catalog, { ...audit, action: 'evidence.failed', details: { bundle_id: bundleId, out, error: (err as Error).message } });

@@ -7,6 +7,7 @@ import { Catalog } from '../../recorder/catalog/catalog.js';
 import { EgressRequestError, type EgressContext, type EgressResult } from '../../redaction/egress.js';
 import { exportsDir } from '../../evidence/exports-dir.js';
 import { DEFAULT_CONFIG, EXIT, outInExistingDir, UsageError, print, printError, printJson } from '../args.js';
+import { cancelOnSignals } from './cancel-on-signals.js';
 
 /** The options every egress command takes besides its own. */
 export const egressOptions = {
@@ -50,18 +51,13 @@ export function requesterDefault(): string {
  * the audit log, one line (or JSON) about what was written, and a request that is wrong rather
  * than failed (unknown camera, empty range) reported as bad usage.
  */
-const CANCELLING: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
-
 export async function runEgress(values: { config?: string; data?: string; json?: boolean }, go: (ctx: EgressContext) => Promise<EgressResult>, filesAlone = false, out?: [option: string, path: string]): Promise<number> {
   const { config, dataDir } = egressTarget(values, filesAlone);
   // a clip a person takes away (`export`); a file redacted on a laptop may make its folder
   if (out) outInExistingDir(out[0], out[1], exportsDir(dataDir));
   const catalog = Catalog.open(dataDir);
-  // SIGTERM, Ctrl-C or a dropped SSH session (SIGHUP, which had ended the command at once and
-  // left its partial file): the job kills its decoder and encoder and removes its partial file
-  const cancel = new AbortController();
-  const onSignal = (signal: NodeJS.Signals) => cancel.abort(new Error(`${signal} received`));
-  for (const signal of CANCELLING) process.once(signal, onSignal);
+  // the job kills its decoder and encoder and removes its partial file
+  const cancel = cancelOnSignals();
   try {
     const r = await go({ catalog, dataDir, config, signal: cancel.signal });
     if (values.json) printJson(r);
@@ -71,7 +67,7 @@ export async function runEgress(values: { config?: string; data?: string; json?:
     if (err instanceof EgressRequestError) throw new UsageError(err.message);
     throw err;
   } finally {
-    for (const signal of CANCELLING) process.off(signal, onSignal);
+    cancel.release();
     catalog.close();
   }
 }

@@ -4,6 +4,7 @@ import { parseOfficer } from '../../evidence/bundle-format.js';
 import { EXIT, outInExistingDir, parseCommand, UsageError, print, printJson } from '../args.js';
 import { cliActor } from '../audit-trail.js';
 import { BOX_ID_META } from '../catalog-meta.js';
+import { cancelOnSignals } from './cancel-on-signals.js';
 import { dataDirFrom, dataDirOptions, openCatalogForWriting, parseTime } from './data-dir.js';
 
 export const spec = {
@@ -40,9 +41,10 @@ export async function run(argv: string[]): Promise<number> {
   const dataDir = await dataDirFrom(v);
   outInExistingDir('--out', v.out!, exportsDir(dataDir));
   const catalog = openCatalogForWriting(dataDir); // a clear error when there is no catalog; never a new one
+  const cancel = cancelOnSignals();
   try {
     const r = await writeEvidenceBundle(catalog, dataDir, {
-      camera: v.camera!, fromMs, toMs, actor: cliActor(), out: v.out!, boxId: catalog.getMeta(BOX_ID_META) ?? 'unconfigured', via: 'cli',
+      camera: v.camera!, fromMs, toMs, actor: cliActor(), out: v.out!, boxId: catalog.getMeta(BOX_ID_META) ?? 'unconfigured', via: 'cli', signal: cancel.signal,
       request: { agency: v.agency!, officers, approval: v.approval!, reason: v.reason!, destination: v.destination! },
     });
     if (v.json) printJson(r);
@@ -53,6 +55,7 @@ export async function run(argv: string[]): Promise<number> {
     if (err instanceof EvidenceRequestError) throw new UsageError(err.message);
     throw err;
   } finally {
+    cancel.release();
     catalog.close();
   }
 }
