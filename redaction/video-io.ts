@@ -161,16 +161,16 @@ export async function chooseEncoder(pref = process.env.EDGE_NVR_ENCODER ?? 'auto
 }
 
 /**
- * A raw-video-in (RGB24, or yuv420p: then nothing converts it on the way), H.264-MP4-out encoder
- * process; `write` waits for the pipe to drain, and refuses a frame of another format.
- */
-/**
  * ffmpeg exits 0 when the disk fills as it writes the trailer ("Error writing trailer of ...: No
  * space left on device"), leaving a file without its moov that no player opens: an outside probe
  * got such a file signed, audited and reported written.
  */
 const WRITE_FAILED = /No space left on device|Error writing trailer|Input\/output error|Read-only file system|Disk quota exceeded/i;
 
+/**
+ * A raw-video-in (RGB24, or yuv420p: then nothing converts it on the way), H.264-MP4-out encoder
+ * process; `write` waits for the pipe to drain, and refuses a frame of another format.
+ */
 export class Encoder {
   private proc: ChildProcess;
   private stderr = '';
