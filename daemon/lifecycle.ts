@@ -33,6 +33,10 @@ export interface RunOptions {
 
 export async function runDaemon(config: Config, log: Logger, { durationS, configPath, onReady }: RunOptions = {}): Promise<number> {
   exitOnUnhandledErrors(log);
+  // The recordings, the catalog (with the audit log) and the box key are the service's alone, run
+  // by hand as by the unit (UMask=0077): started from a shell with umask 022 they were 0644 (an
+  // outside probe). The recorders inherit it.
+  process.umask(0o077);
   const daemon = new Daemon(config, log, { configPath });
   // A secret other local users can read is a leak already: refuse it before anything runs.
   const secrets = secretFileIssues(config, daemon.dataDir);

@@ -17,6 +17,7 @@ const BACKENDS = ['ffmpeg', 'gstreamer'] as const;
 
 // both backends in one daemon, killed at once: a camera per backend (one simulator), every check per camera
 t.test('kill -9 mid-recording (ffmpeg and gstreamer side by side): the restart indexes everything and the partial segments play', async (t) => {
+  process.umask(0o022); // a shell's, not the unit's UMask=0077
   const sim = await new CameraSim({ mounts: [...BACKENDS] }).start();
   t.teardown(() => sim.kill());
   const dir = t.testdir();
@@ -55,6 +56,10 @@ t.test('kill -9 mid-recording (ffmpeg and gstreamer side by side): the restart i
     t.same(filesUnder(join(dataDir, 'recordings')).filter((f) => f.startsWith(`recordings/${backend}/`) && !f.includes('.staging')).sort(), rows.map((r) => r.path).sort(),
       `${backend}: every segment on disk is in the catalog, and nothing else`);
   }
+  // started from a shell with umask 022 (this test's): the box's files are its own all the same
+  const open = [join(dataDir, 'catalog.db'), ...BACKENDS.map((b) => join(dataDir, 'recordings', b)),
+    ...filesUnder(join(dataDir, 'recordings')).map((f) => join(dataDir, f))].filter((p) => (statSync(p).mode & 0o077) !== 0);
+  t.same(open, [], 'the catalog, the recordings and their folders: no access for group or others');
   const verified = await runCli(['verify', '--config', config]);
   t.equal(verified.code, 0, `verify passes after the crash:\n${verified.stdout}`);
 });
