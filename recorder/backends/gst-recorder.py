@@ -149,7 +149,13 @@ def main() -> int:
 
     def picture_time(_pad, info):
         buf = info.get_buffer()
-        if buf is None or buf.pts == Gst.CLOCK_TIME_NONE or buf.pts == media["last_pts"]:
+        if buf is None:
+            return Gst.PadProbeReturn.OK
+        # A picture of a burst may come without a PTS (stamp gives it its DTS before the muxer): its
+        # time is that DTS here too. Skipped, a file opening on such a keyframe was dated from a
+        # later picture of the burst (a run's first file 1 s late on a loaded CI machine).
+        pts = buf.pts if buf.pts != Gst.CLOCK_TIME_NONE else buf.dts
+        if pts == Gst.CLOCK_TIME_NONE or pts == media["last_pts"]:
             return Gst.PadProbeReturn.OK
         stats = media["depay"].get_property("stats")
         ok, ts = stats.get_uint("timestamp") if stats is not None else (False, 0)
@@ -163,16 +169,16 @@ def main() -> int:
             if step >= 1 << 31:
                 step -= 1 << 32  # backwards (reordered pictures)
             step_ns = step * 1_000_000_000 // media["rate"]
-            pts_step = buf.pts - media["last_pts"]
+            pts_step = pts - media["last_pts"]
             # A camera that restarts its RTP clock mid-stream: follow arrival across the jump
             media["ns"] += step_ns if abs(step_ns - pts_step) < 1_000_000_000 else pts_step
-        media["last_ts"], media["last_pts"] = ts, buf.pts
-        media["frames"].append((buf.pts, media["ns"], not buf.has_flags(Gst.BufferFlags.DELTA_UNIT)))
+        media["last_ts"], media["last_pts"] = ts, pts
+        media["frames"].append((pts, media["ns"], not buf.has_flags(Gst.BufferFlags.DELTA_UNIT)))
         if len(media["frames"]) > 256:
             del media["frames"][:128]
-        offset = buf.pts - media["ns"]
+        offset = pts - media["ns"]
         if media["best"] is None or offset < media["best"][0]:
-            media["best"] = (offset, buf.pts, media["ns"])
+            media["best"] = (offset, pts, media["ns"])
         return Gst.PadProbeReturn.OK
 
     def on_element_added(_bin, _sub, element):
