@@ -152,12 +152,7 @@ export class Retention {
       const ids = (JSON.parse(data) as { segments?: unknown }).segments;
       if (!Array.isArray(ids)) continue;
       for (const path of this.catalog.deletedPaths(camera, ids.filter((id): id is number => Number.isSafeInteger(id)))) {
-        try {
-          unlinkSync(join(this.dataDir, path));
-          removed++;
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.log.error({ err, path }, 'cannot delete a segment file');
-        }
+        if (this.unlinkSegment(path)) removed++;
       }
     }
     if (removed) this.log.warn({ files: removed }, 'files of a deletion batch a killed run had not removed are removed now');
@@ -362,17 +357,22 @@ export class Retention {
     this.raise(type, camera, build());
   }
 
+  /** Whether the file of a deleted row was there and is gone now; one already gone is no error. */
+  private unlinkSegment(path: string): boolean {
+    try {
+      unlinkSync(join(this.dataDir, path));
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.log.error({ err, path }, 'cannot delete a segment file');
+      return false;
+    }
+  }
+
   /** Marks one camera's batch deleted (with its ledger entry), then unlinks the files. */
   private remove(camera: string, rows: SegmentRow[], why: Deletion, now: number): number {
     const ids = new Set(this.catalog.markDeleted(camera, rows, why, now));
     const done = rows.filter((r) => ids.has(r.id));
-    for (const r of done) {
-      try {
-        unlinkSync(join(this.dataDir, r.path));
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.log.error({ err, path: r.path }, 'cannot delete a segment file');
-      }
-    }
+    for (const r of done) this.unlinkSegment(r.path);
     if (done.length) {
       this.report(camera, why.note, {
         count: done.length, bytes: done.reduce((s, r) => s + r.bytes, 0),
