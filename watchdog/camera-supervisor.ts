@@ -252,8 +252,13 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
   /** A segment indexed for the time its file plays, less than the recorder said: the rest is a gap from its end. */
   private cutShort(row: SegmentRow, lostMs: number): void {
     this.opts.log.warn({ camera: this.camera, path: row.path, lostMs }, 'a segment cut short by the full disk is indexed for the time it plays: the rest is a gap');
+    this.writesFailedGap('disk_full', 'a segment cut short by the full disk: the recorder\'s writes failed');
+  }
+
+  /** The gap of a recorder whose writes failed; a catalog that cannot take it keeps it for the next segment (openGap). */
+  private writesFailedGap(cause: GapCause, reason: string): void {
     try {
-      this.openGap('disk_full', 'a segment cut short by the full disk: the recorder\'s writes failed');
+      this.openGap(cause, reason);
     } catch (err) {
       this.opts.log.error({ camera: this.camera, err }, 'cannot record the gap in the catalog; keeping it until it can be');
     }
@@ -267,11 +272,7 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
   private emptySegment(seg: ClosedSegment): void {
     const cause: GapCause = diskIsFull(this.opts.dataDir) ? 'disk_full' : 'disk_unwritable';
     this.opts.log.warn({ camera: this.camera, stagedPath: seg.stagedPath, cause }, 'a segment closed without a byte (its writes failed) was removed: its time is a gap');
-    try {
-      this.openGap(cause, 'segments closed without a byte: the recorder\'s writes failed');
-    } catch (err) {
-      this.opts.log.error({ camera: this.camera, err }, 'cannot record the gap in the catalog; keeping it until it can be');
-    }
+    this.writesFailedGap(cause, 'segments closed without a byte: the recorder\'s writes failed');
   }
 
   private onIndexed(row: SegmentRow): void {
