@@ -22,7 +22,7 @@ import { CameraMaskService, pushMasks } from '../recorder/sources/onvif-masks.js
 import { CameraMaskWatch, type MaskLoss } from '../watchdog/camera-mask-watch.js';
 import { TestCamera } from '../recorder/sources/test-camera.js';
 import { CameraSupervisor } from '../watchdog/camera-supervisor.js';
-import { markCleanStop, openDaemonGaps } from '../watchdog/continuity.js';
+import { ALIVE_INTERVAL_MS, markAlive, markCleanStop, openDaemonGaps } from '../watchdog/continuity.js';
 import type { EventType } from '../watchdog/events.js';
 import { Retention, type RetentionPolicy } from '../watchdog/retention.js';
 import { HealthMonitor } from '../watchdog/health-monitor.js';
@@ -145,6 +145,7 @@ export class Daemon {
   uploads?: Uploader;
   private sweepTimer?: NodeJS.Timeout;
   private checkpointTimer?: NodeJS.Timeout;
+  private aliveTimer?: NodeJS.Timeout;
   private sweeping?: Promise<unknown>;
   private lock?: InstanceLock;
   /** digests of the files the running config names (what a reload compares) */
@@ -201,6 +202,14 @@ export class Daemon {
     for (const cam of this.config.cameras) await recoverCamera(this.dataDir, cam.id, catalog, store, this.log, { onQuarantine: this.quarantined });
     flagMissing(this.dataDir, catalog, this.log);
     openDaemonGaps(catalog, cameras.map((c) => c.id), this.log, this.raise);
+    // a killed run's last sign of life: where the next start ends the gaps its cameras were in
+    this.aliveTimer = setInterval(() => {
+      try {
+        markAlive(catalog);
+      } catch {
+        // a full or failed disk: the catalog's other writes report it
+      }
+    }, ALIVE_INTERVAL_MS);
 
     // Retention judges ages by the clock: age deletion waits until the monitor's first reading.
     const health = new HealthMonitor({ dataDir: this.dataDir, catalog, cameras: () => [...this.recorders.keys()], log: this.log, raise: this.raise, clockSteps: this.clockSteps });
@@ -615,6 +624,7 @@ export class Daemon {
   async stop(why = 'stop requested'): Promise<void> {
     clearInterval(this.sweepTimer);
     clearInterval(this.checkpointTimer);
+    clearInterval(this.aliveTimer);
     this.health?.stop();
     await this.sweeping;
     for (const w of this.maskWatches.values()) w.stop();

@@ -11,7 +11,8 @@ import { EmptySegmentError, type SegmentStore } from '../recorder/segment-store.
 import { Backoff } from '../common/backoff.js';
 import { ClockSteps } from '../common/clock-steps.js';
 import type { RaiseEvent } from './events.js';
-import { classifyExit, type GapCause } from './gap-cause.js';
+import { classifyExit, isDaemonGap, type GapCause } from './gap-cause.js';
+import { handOver } from './continuity.js';
 
 export interface CameraSupervisorOptions {
   backend: BackendName;
@@ -94,6 +95,8 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
   private settled: Promise<void> = Promise.resolve();
   private readonly backoff: Backoff;
   private launchedAtMs = 0;
+  /** when this camera's watch began: the daemon's own gap, if still open, ends there */
+  private startedAtMs = 0;
   /** stall detection runs on the monotonic clock: a step of the wall clock is no stall, and
    * does not hide one */
   private launchedAtMono = 0;
@@ -133,6 +136,7 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
 
   start(): void {
     this.stopping = false;
+    this.startedAtMs = Date.now();
     this.stallTimer = setInterval(() => this.checkStall(), 1000);
     this.launch();
   }
@@ -362,7 +366,20 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
     if (this.unwrittenGap) return;
     const startMs = this.lastSegmentEndMs ?? this.launchedAtMs;
     try {
-      if (this.opts.catalog.openGapOf(this.camera)) return;
+      const open = this.opts.catalog.openGapOf(this.camera);
+      // The daemon's own gap (the time it was not running) ends where this camera's watch began:
+      // from there it is the camera that keeps it from recording, and the gap says so.
+      // A catalog that cannot take that leaves the daemon's gap open (it still closes at the next
+      // segment), rather than a gap kept in memory beside it.
+      if (open && isDaemonGap(open.cause)) {
+        try {
+          handOver(this.opts.catalog, open, this.startedAtMs, cause, reason, this.opts.log, this.opts.raise);
+        } catch (err) {
+          this.opts.log.error({ camera: this.camera, err }, 'cannot record the camera\'s cause in the catalog; the daemon\'s gap stays open');
+        }
+        return;
+      }
+      if (open) return;
       this.opts.catalog.openGap(this.camera, startMs, cause, reason);
     } catch (err) {
       this.unwrittenGap = { id: 0, start_ms: startMs, cause, detail: reason };

@@ -1,27 +1,43 @@
 import type { Logger } from 'pino';
-import type { Catalog } from '../recorder/catalog/catalog.js';
+import type { Catalog, GapRow } from '../recorder/catalog/catalog.js';
 import type { RaiseEvent } from './events.js';
+import { isDaemonGap } from './gap-cause.js';
 
 const RUN_STATE = 'run_state';
+/** the last time the daemon is known to have run (ms): written every ALIVE_INTERVAL_MS and at a clean stop */
+const ALIVE = 'alive_ms';
+export const ALIVE_INTERVAL_MS = 10_000;
 
 /**
  * The daemon's own interruptions. At start-up, each camera's time since its last segment is a
  * gap: `daemon_stopped` after a clean stop, `daemon_down` after a crash, kill or power cut (the
  * run state was still "running"). The next segment closes it, like any other gap.
+ *
+ * A camera already in a gap of its own (unreachable, stalled, ...) when the daemon went had that
+ * cause until the daemon's last sign of life; from there the daemon's absence is the cause: its
+ * gap is handed over to one of the daemon's (it had spanned the downtime as the camera's fault).
  */
 export function openDaemonGaps(catalog: Catalog, cameras: string[], log: Logger, raise: RaiseEvent): void {
   const previous = catalog.getMeta(RUN_STATE);
   const cause = previous === 'stopped' ? 'daemon_stopped' : 'daemon_down';
+  const detail = previous === 'stopped' ? 'the daemon was stopped' : KILLED;
+  const aliveMs = Number(catalog.getMeta(ALIVE));
   for (const camera of cameras) {
     placeRecovered(catalog, camera, log, raise);
-    if (catalog.openGapOf(camera)) continue;
+    const open = catalog.openGapOf(camera);
+    if (open) {
+      // a catalog of a version that wrote no sign of life keeps the camera's cause, as it did
+      if (!isDaemonGap(open.cause) && aliveMs > 0) handOver(catalog, open, aliveMs, cause, detail, log, raise);
+      continue;
+    }
     const last = catalog.lastSegment(camera);
     if (!last) continue;
-    catalog.openGap(camera, last.end_ms, cause, previous === 'stopped' ? 'the daemon was stopped' : KILLED);
+    catalog.openGap(camera, last.end_ms, cause, detail);
     log.warn({ camera, cause, since: new Date(last.end_ms).toISOString() }, 'recording was interrupted while the daemon was not running');
     raise('camera_offline', camera, { cause, since_ms: last.end_ms });
   }
   catalog.setMeta(RUN_STATE, 'running');
+  markAlive(catalog);
 }
 
 /** Closer than this, two segments are the recorder's seam, not a loss (as a gap closes at a segment starting up to 1 s before it). */
@@ -56,7 +72,28 @@ function placeRecovered(catalog: Catalog, camera: string, log: Logger, raise: Ra
   }
 }
 
+/**
+ * An open gap whose cause changed at `atMs` is closed there, and a gap of `cause` opens from
+ * there; the closed one is reported as any gap that ends, the new one as the camera going offline
+ * for that cause. Used where the daemon went down inside a camera's gap (here, at start-up) and
+ * where it came back while the camera was still out (the camera's supervisor).
+ */
+export function handOver(catalog: Catalog, open: GapRow, atMs: number, cause: string, detail: string, log: Logger, raise: RaiseEvent): void {
+  const done = catalog.handOverGap(open.id, atMs, cause, detail);
+  if (!done) return;
+  const { closed, opened } = done;
+  log.info({ camera: closed.camera, gap: closed.id, cause: closed.cause, endMs: closed.end_ms, next: cause }, 'gap handed over: its cause changed');
+  raise('gap', closed.camera, { cause: closed.cause, start_ms: closed.start_ms, end_ms: closed.end_ms, duration_ms: closed.end_ms! - closed.start_ms, detail: closed.detail });
+  raise('camera_offline', closed.camera, { cause, reason: detail, since_ms: opened.start_ms });
+}
+
+/** The daemon's sign of life, for the next start to know when a run that was killed ended (within ALIVE_INTERVAL_MS). */
+export function markAlive(catalog: Catalog, nowMs = Date.now()): void {
+  catalog.setMeta(ALIVE, String(nowMs));
+}
+
 export function markCleanStop(catalog: Catalog): void {
+  markAlive(catalog);
   catalog.setMeta(RUN_STATE, 'stopped');
 }
 

@@ -4,6 +4,11 @@ export type GapCause =
   | 'camera_unreachable' | 'stalled' | 'recorder_crashed' | 'stream_unusable' | 'disk_full' | 'disk_unwritable'
   | 'daemon_down' | 'daemon_stopped' | 'clock_jump';
 
+/** The daemon's own interruptions: the time it was not running, whatever its cameras did then. */
+export function isDaemonGap(cause: string): boolean {
+  return cause === 'daemon_down' || cause === 'daemon_stopped';
+}
+
 /**
  * Why a recorder stopped, from what it said on the way out and whether media had flowed.
  * A run that had media and then timed out, or went silent for most of `stallMs` (the shorter

@@ -42,6 +42,11 @@ export function ffmpegArgs(opts: RecorderBackendOptions, runStartMs: number): st
 /** How far a just-closed segment's modification time may be from now to be used (see onSegmentLine). */
 const FILE_TIME_TRUST_MS = 5000;
 
+/** ffmpeg's word that a packet's time went back (it then changes that packet's time). */
+const TIMESTAMP_WENT_BACK = /Non-monotonous DTS|non monotonically increasing dts/i;
+/** ffmpeg's warnings about one packet's times: never why a recorder ended */
+const PACKET_WARNING = new RegExp(`${TIMESTAMP_WENT_BACK.source}|Timestamps are unset in a packet|Last message repeated`, 'i');
+
 /**
  * One ffmpeg process recording one camera by stream copy. It runs in its own process group so
  * that stopping it never leaves a child behind, and any exit it was not asked for is reported
@@ -206,7 +211,7 @@ export class FfmpegBackend extends EventEmitter<BackendEvents> implements Record
   private onStderr(line: string): void {
     const clean = scrubCredentials(line).trim();
     if (!clean) return;
-    if (/Non-monotonous DTS|non monotonically increasing dts/i.test(clean)) this.onTimestampBack();
+    if (TIMESTAMP_WENT_BACK.test(clean)) this.onTimestampBack();
     this.stderrTail.push(clean);
     if (this.stderrTail.length > 5) this.stderrTail.shift();
     this.log?.debug({ camera: this.opts.camera, ffmpeg: clean }, 'ffmpeg');
@@ -239,7 +244,10 @@ export class FfmpegBackend extends EventEmitter<BackendEvents> implements Record
     // person to the command line, when what to fix is the camera's stream (or the profile chosen)
     const noVideo = this.stderrTail.some((l) => /^Stream map '0:v[^']*' matches no streams/.test(l))
       ? 'the camera\'s stream has no video (audio only?); set the camera, or pick a profile, that sends video' : undefined;
-    const last = this.relayed?.upstreamError ?? noVideo ?? this.stderrTail.at(-1);
+    // a camera that went away leaves ffmpeg's warnings about the packets before as its last words
+    // ("Non-monotonous DTS ... changing to 1", "Timestamps are unset in a packet"): a gap's
+    // detail had read as a timestamp problem
+    const last = this.relayed?.upstreamError ?? noVideo ?? this.stderrTail.filter((l) => !PACKET_WARNING.test(l)).at(-1);
     return `ffmpeg ${how}${last ? `: ${last}` : code === 0 && !this.stopRequested ? ': the camera closed the stream' : ''}`;
   }
 }

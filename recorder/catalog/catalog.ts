@@ -400,6 +400,22 @@ export class Catalog {
     }).immediate();
   }
 
+  /**
+   * An open gap whose cause changed at `atMs` (the daemon went down inside a camera's outage, or
+   * came back while the camera was still out): closed there and a gap of the new cause opened
+   * from there, in one transaction, so a crash between the two leaves neither a hole nor overlap.
+   * Returns the closed gap as it now stands and the new one.
+   */
+  handOverGap(id: number, atMs: number, cause: string, detail: string): { closed: GapRow; opened: GapRow } | undefined {
+    return this.db.transaction(() => {
+      const gap = this.cached('SELECT * FROM gaps WHERE id = ? AND end_ms IS NULL').get(id) as GapRow | undefined;
+      if (!gap) return undefined;
+      const at = Math.max(gap.start_ms, atMs);
+      this.closeGap(id, at);
+      return { closed: { ...gap, end_ms: at }, opened: this.openGap(gap.camera, at, cause, detail) };
+    }).immediate();
+  }
+
   /** A closed gap in one step (a clock jump, found after the fact). */
   addGap(camera: string, startMs: number, endMs: number, cause: string, detail?: string): void {
     this.insertGap(camera, startMs, Math.max(startMs, endMs), cause, detail ?? null);
