@@ -65,6 +65,11 @@ export interface VerifyOptions {
   anchorsText?: string;
 }
 
+/** a clock step the box does not call a jump (watchdog's clock_jump is over 2 s) */
+const CLOCK_SLACK_MS = 2000;
+/** between a bundle's checkpoint and its manifest: the proofs are written (a month of 64 cameras' rows at most) */
+const CHECKPOINT_TO_MANIFEST_MS = 10 * 60_000;
+
 /** a time as ISO 8601; one no Date can hold (from an altered file) as its number, never a throw */
 const iso = (ms: number) => (Number.isFinite(ms) && Math.abs(ms) <= 8.64e15 ? new Date(ms).toISOString() : String(ms));
 
@@ -110,12 +115,18 @@ export async function verifyEvidenceBundle(dir: string, opts: VerifyOptions = {}
     request: { agency, officers: officers.map((o) => ({ name: o.name, id: o.id })), approval, reason, destination },
     exported_by: m.exported_by, hold_id: m.hold_id, audit_entry: m.audit_entry,
   };
-  report.segments = m.segments;
-  report.unavailable = m.unavailable;
+  // field by field too (a value nested deep inside one overflowed --json's printing)
+  report.segments = m.segments.map(({ id, file, start_ms, end_ms, bytes, sha256 }) => ({ id, file, start_ms, end_ms, bytes, sha256 }));
+  report.unavailable = m.unavailable.map(({ from_ms, to_ms, why, segment, ledger_entry, detail }) => ({
+    from_ms, to_ms, why, ...(segment === undefined ? {} : { segment }), ...(ledger_entry === undefined ? {} : { ledger_entry }), detail,
+  }));
   try { report.key.fingerprint = keyFingerprint(m.public_key); } catch { bad('the manifest names a public key that cannot be read'); }
-  const signed = bodySignatureHolds(m);
-  if (signed) report.proven.push(`The manifest is signed by key ${report.key.fingerprint}, and nothing in it changed since.`);
+  const selfSigned = bodySignatureHolds(m);
+  if (selfSigned) report.proven.push(`The manifest is signed by key ${report.key.fingerprint}, and nothing in it changed since.`);
   else bad('the manifest signature does not hold: the manifest was altered after signing, or not signed by the key it names');
+  // Signed by a key other than the one given, its list of files is anyone's: not read (any key
+  // can sign a list naming one large file a thousand times). Reported below, with the key.
+  const signed = selfSigned && !keyRefused(opts.keyPem, report.key.fingerprint);
 
   // every file the manifest lists, and nothing it does not list. Only plain files inside the
   // folder are read (a FIFO, a device or a link out of the bundle is named, never opened), and
@@ -127,6 +138,8 @@ export async function verifyEvidenceBundle(dir: string, opts: VerifyOptions = {}
   for (const f of m.files) {
     const rel = f.path;
     if (!isBundlePath(rel) || rel === MANIFEST_FILE) { bad(`the manifest lists a file outside the bundle: ${rel}`); filesOk = false; continue; }
+    // each file is read once: listed twice, it is named (a box lists each file once)
+    if (listed.has(rel)) { bad(`the manifest lists ${rel} more than once`); filesOk = false; continue; }
     listed.add(rel);
     const notPlain = notAPlainFile(dir, rel);
     if (notPlain) { bad(notPlain); filesOk = false; continue; }
@@ -140,7 +153,9 @@ export async function verifyEvidenceBundle(dir: string, opts: VerifyOptions = {}
   }
   if (!signed) {
     filesOk = false;
-    report.notes.push('The files were not hashed: the manifest\'s signature does not hold, so its list of files and their hashes proves nothing.');
+    report.notes.push(selfSigned
+      ? 'The files were not hashed: the manifest is not signed by the key given (--key), so its list of files and their hashes proves nothing.'
+      : 'The files were not hashed: the manifest\'s signature does not hold, so its list of files and their hashes proves nothing.');
   }
   for (const [rel, link] of walkFiles(dir)) {
     if (rel !== MANIFEST_FILE && !listed.has(rel)) report.notes.push(`${rel} ${link ? 'is a symbolic link, ' : ''}is not part of the signed bundle (added after export); it was not examined`);
@@ -212,12 +227,19 @@ export async function verifyEvidenceBundle(dir: string, opts: VerifyOptions = {}
       // the row before the range's first (another camera's, or this one's before the range), or
       // at the chain's very start. Without that, the range's first segments could be deleted
       // from the catalog and the proof begun after them (an outside probe did, and it verified).
+      // The proof must begin at this camera's row before the range (a camera's rows are chained in
+      // the order they were recorded), or at the chain's very start. Begun at another camera's row,
+      // the range's first segments could lie between that row and the next (the catalog's
+      // `prev_hash` of the row after them is the box's word): an outside probe deleted one that
+      // way on a box with two cameras, and the bundle verified.
       const first = proof.rows[0];
-      if (first && first.camera === m.camera && first.end_ms > m.from_ms && first.start_ms < m.to_ms && !(first.id === 1 && proof.prev_hash === GENESIS)) {
-        bad(`segments chain: the proof begins at #${first.id}, a row of the range, not at the row before it: rows of the range before #${first.id} may have been removed`);
+      const fromStart = first?.id === 1 && proof.prev_hash === GENESIS;
+      const inRange = (r: { end_ms: number; start_ms: number }) => r.end_ms > m.from_ms && r.start_ms < m.to_ms;
+      if (first && !fromStart && (first.camera !== m.camera || inRange(first))) {
+        bad(`segments chain: the proof begins at #${first.id}, ${first.camera === m.camera ? 'a row of the range' : `a row of another camera (${first.camera})`}, not at this camera's row before the range: rows of the range before #${first.id} may have been removed`);
         segsOk = false;
       }
-      const accounted = new Set([...m.segments.map((s) => s.id), ...report.unavailable.flatMap((u) => (u.segment ? [u.segment] : []))]);
+      const accounted = new Set([...m.segments.map((s) => s.id), ...report.unavailable.flatMap((u) => (u.segment !== undefined && u.why in SEGMENT_ABSENCE ? [u.segment] : []))]);
       for (const r of proof.rows) {
         if (r.camera === m.camera && r.end_ms > m.from_ms && r.start_ms < m.to_ms && !accounted.has(r.id)) {
           bad(`segment #${r.id} (${iso(r.start_ms)}) of the range is neither included nor listed as unavailable (removed)`); segsOk = false;
@@ -253,7 +275,9 @@ export async function verifyEvidenceBundle(dir: string, opts: VerifyOptions = {}
           report.gaps.push({ ledger_entry: e.id, at_ms: e.at_ms, start_ms: Number(d.start_ms), end_ms: d.end_ms === null ? null : Number(d.end_ms), cause: String(d.cause) });
         }
       }
-      for (const problem of unprovenAbsences(m, byId)) bad(problem);
+      const absences = unprovenAbsences(m, byId);
+      for (const problem of absences.problems) bad(problem);
+      report.cannot_prove.push(...absences.onTheBoxWord);
       const holdEntry = ledger.rows.find((r) => r.kind === 'hold_added' && (JSON.parse(r.data) as { hold: number }).hold === m.hold_id);
       if (!holdEntry) bad(`the hold #${m.hold_id} the manifest names is not in the ledger`);
       if (v.ok && holdEntry) {
@@ -275,6 +299,14 @@ export async function verifyEvidenceBundle(dir: string, opts: VerifyOptions = {}
       const e = audit.rows.find((r) => r.id === m.audit_entry);
       const mismatch = e ? registrationMismatch(e, m) : `audit entry #${m.audit_entry} is not in the audit proof`;
       if (mismatch) bad(mismatch);
+      // The checkpoint is taken right after the export is registered, moments before the manifest
+      // is signed: dated before entries it covers, or long before its manifest, it was back-dated
+      // (a checkpoint dated before an anchor hides that the chains were cut back since).
+      const later = audit.rows.find((r) => r.at_ms > checkpoint.at_ms + CLOCK_SLACK_MS);
+      if (later) bad(`the checkpoint of ${iso(checkpoint.at_ms)} covers audit entry #${later.id} of ${iso(later.at_ms)}, written after it: the checkpoint was back-dated`);
+      if (m.created_ms < checkpoint.at_ms - CLOCK_SLACK_MS || m.created_ms > checkpoint.at_ms + CHECKPOINT_TO_MANIFEST_MS) {
+        bad(`the manifest was signed at ${iso(m.created_ms)}, its checkpoint is dated ${iso(checkpoint.at_ms)}: the box takes the checkpoint moments before it signs the manifest (back-dated)`);
+      }
       else if (v.ok) report.proven.push(`The export is registered in the box's audit log as entry #${m.audit_entry} (${iso(e!.at_ms)}, by ${e!.actor}), with the agency, officers, approval, reason and destination above; the checkpoint covers it.`);
     } catch (err) {
       bad(`${FILES.auditProof}: the audit entry cannot be checked (${(err as Error).message})`);
@@ -290,30 +322,63 @@ export async function verifyEvidenceBundle(dir: string, opts: VerifyOptions = {}
   return finish();
 }
 
+/** Why a segment row of the range is not in the bundle, and the kind of ledger entry that must record it (null: the box's word only). */
+const SEGMENT_ABSENCE: Record<string, string | null> = { deleted: 'deletion', missing: 'segment_missing', altered_on_box: null };
+
 /**
- * What the manifest says is not in the bundle, against the ledger: a segment "deleted by the box"
+ * What the manifest says is not in the bundle, against the ledger. A segment "deleted by the box"
  * must be in a deletion entry (retention writes one with every deletion, in the same
- * transaction), and every entry an absence cites must be in the proof and of its kind. A row
- * marked deleted by hand, its file removed, was shown as deleted by the box and verified.
+ * transaction), one "missing" in a segment_missing entry (the box flags a vanished file, at
+ * start-up, in `verify` and at export), a gap in its gap_opened entry and within the bounds the
+ * ledger gives it; a gap or "not recorded" never names a segment, and no other reason exists. A
+ * row marked deleted by hand was shown as deleted by the box and verified, and a recorded segment
+ * relabelled as a gap (or as anything) in a manifest re-signed with the box's key verified too
+ * (outside probes). A file "altered on the box" is left out on the box's word alone: said so.
  */
-function unprovenAbsences(m: BundleManifest, ledger: Map<number, LedgerProof['rows'][number]>): string[] {
-  const KIND: Partial<Record<Unavailable['why'], string>> = { deleted: 'deletion', missing: 'segment_missing', gap: 'gap_opened' };
+function unprovenAbsences(m: BundleManifest, ledger: Map<number, LedgerProof['rows'][number]>): { problems: string[]; onTheBoxWord: string[] } {
   const problems: string[] = [];
+  const onTheBoxWord: string[] = [];
+  const data = (e: LedgerProof['rows'][number] | undefined): Record<string, unknown> => {
+    try { return e ? JSON.parse(e.data) as Record<string, unknown> : {}; } catch { return {}; }
+  };
   for (const u of m.unavailable) {
-    const kind = KIND[u.why];
-    if (!kind) continue;
     const what = u.segment !== undefined ? `segment #${u.segment}` : `the ${u.why} ${iso(u.from_ms)} to ${iso(u.to_ms)}`;
-    if (u.ledger_entry === undefined) {
-      if (u.why === 'deleted') problems.push(`${what} is listed as deleted by the box, but no ledger entry records its deletion (removed outside retention)`);
-      continue;
+    const e = u.ledger_entry === undefined ? undefined : ledger.get(u.ledger_entry);
+    const cited = u.ledger_entry === undefined ? undefined : e ? e.kind : null;
+    if (u.why in SEGMENT_ABSENCE) {
+      const kind = SEGMENT_ABSENCE[u.why];
+      if (u.segment === undefined) { problems.push(`${what} names no segment, though "${u.why}" is said of a segment`); continue; }
+      if (kind === null) {
+        onTheBoxWord.push(`That segment #${u.segment} (${iso(u.from_ms)}) was altered on the box: it is left out on the box's word (${u.detail}); its chained row and sha256 are in the proof.`);
+        continue;
+      }
+      if (cited === undefined) {
+        problems.push(u.why === 'deleted'
+          ? `${what} is listed as deleted by the box, but no ledger entry records its deletion (removed outside retention)`
+          : `${what} is listed as missing from the box, but no ledger entry records it missing (withheld)`);
+        continue;
+      }
+      const segments = data(e).segments;
+      if (cited !== kind || !(Array.isArray(segments) && segments.includes(u.segment))) {
+        problems.push(`${what} cites ledger entry #${u.ledger_entry}, but ${e ? `that entry is not a ${kind} entry naming it` : 'the ledger proof has no such entry'}`);
+      }
+    } else if (u.why === 'gap') {
+      if (u.segment !== undefined) problems.push(`${what} is listed as a gap, but a gap names no segment: a recorded segment withheld as a gap`);
+      if (cited === undefined) { problems.push(`${what}: no ledger entry records the gap`); continue; }
+      if (cited !== 'gap_opened') { problems.push(`${what} cites ledger entry #${u.ledger_entry}, but ${e ? 'that entry is not a gap_opened entry' : 'the ledger proof has no such entry'}`); continue; }
+      const d = data(e);
+      const closed = [...ledger.values()].find((r) => r.kind === 'gap_closed' && data(r).gap === d.gap);
+      const end = typeof d.end_ms === 'number' ? d.end_ms : closed ? Number(data(closed).end_ms) : null;
+      if (u.from_ms < Number(d.start_ms) || (end !== null && u.to_ms > end)) {
+        problems.push(`${what} lies outside gap ${String(d.gap)} as the ledger records it (${iso(Number(d.start_ms))} to ${end === null ? 'still open' : iso(end)})`);
+      }
+    } else if (u.why === 'not_recorded') {
+      if (u.segment !== undefined) problems.push(`${what} is listed as not recorded, but names a recorded segment`);
+    } else {
+      problems.push(`${what}: "${u.why}" is not a reason the box gives (deleted, missing, altered_on_box, gap, not_recorded)`);
     }
-    const e = ledger.get(u.ledger_entry);
-    let segments: unknown;
-    try { segments = e ? (JSON.parse(e.data) as { segments?: unknown }).segments : undefined; } catch { segments = undefined; }
-    const names = e?.kind === kind && (u.segment === undefined || (Array.isArray(segments) && segments.includes(u.segment)));
-    if (!names) problems.push(`${what} cites ledger entry #${u.ledger_entry}, but ${e ? `that entry is not a ${kind} entry naming it` : 'the ledger proof has no such entry'}`);
   }
-  return problems;
+  return { problems, onTheBoxWord };
 }
 
 /** The audit entry must register what the manifest states. */
@@ -350,11 +415,29 @@ function checkKey(report: EvidenceReport, m: BundleManifest, opts: VerifyOptions
         else anchors.push(c);
       } catch (err) { report.mismatches.push(`anchor line ${i + 1}: ${(err as Error).message}`); }
     }
-    const same = anchors.filter((a) => keyFingerprint(a.public_key) === fp && a.box === m.box_id);
+    const forBox = anchors.filter((a) => a.box === m.box_id);
+    const same = forBox.filter((a) => keyFingerprint(a.public_key) === fp);
     report.key.matches = same.length > 0;
     if (!same.length) {
       report.mismatches.push(`signed by key ${fp}, which none of the ${anchors.length} anchors (checkpoints the platform received) carries for box "${m.box_id}" (another box's key, or a forgery)`);
       return;
+    }
+    // An anchor of this box under another key is the box's key replaced since (root on the box
+    // who removed it, or a reinstall): the bundle's key is tied to none of that history. Filtered
+    // out, it had let a recomputed chain under a new key verify beside the old anchors.
+    for (const a of forBox.filter((x) => !same.includes(x))) {
+      report.key.matches = false;
+      report.mismatches.push(`the anchor of ${iso(a.at_ms)} for box "${m.box_id}" is signed by key ${keyFingerprint(a.public_key)}, not the bundle's ${fp}: the box's key was replaced since (root on the box, or a reinstall), and the bundle cannot be tied to the history signed before`);
+    }
+    // two anchors of one length and different heads: the box signed two histories
+    for (const chain of CHAINS) {
+      const seen = new Map<number, Checkpoint>();
+      for (const a of forBox) {
+        const other = seen.get(a.chains[chain].length);
+        if (other && other.chains[chain].head !== a.chains[chain].head) {
+          report.mismatches.push(`the anchors of ${iso(other.at_ms)} and ${iso(a.at_ms)} disagree on the ${chain} chain at #${a.chains[chain].length}: the box signed two different histories (forked)`);
+        } else seen.set(a.chains[chain].length, a);
+      }
     }
     // where an anchor's chain length falls inside the bundle's proofs, the hashes must agree; a
     // chain cannot be shorter than it was at an anchor taken before the bundle's checkpoint
@@ -384,6 +467,16 @@ function checkKey(report: EvidenceReport, m: BundleManifest, opts: VerifyOptions
 }
 
 const UNANCHORED = 'That the chains were not rewritten or cut back by someone holding the box\'s key (root on the box): the bundle\'s checkpoint is the box\'s word. Give the checkpoints the platform received from the box (--anchors) to compare them.';
+
+/** --key was given and the manifest's key is not that one (a key that cannot be read is reported by checkKey) */
+function keyRefused(keyPem: string | undefined, fingerprint: string | null): boolean {
+  if (keyPem === undefined) return false;
+  try {
+    return keyFingerprint(createPublicKey(keyPem).export({ type: 'spki', format: 'pem' }) as string) !== fingerprint;
+  } catch {
+    return true;
+  }
+}
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);

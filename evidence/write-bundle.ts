@@ -99,18 +99,17 @@ export async function writeEvidenceBundle(catalog: Catalog, dataDir: string, job
     const rows = catalog.segments(job.camera, job.fromMs, job.toMs);
     const gaps = catalog.gaps(job.camera, job.fromMs, job.toMs);
     const holds = catalog.holds(true).filter((h) => (h.camera === null || h.camera === job.camera) && h.from_ms < job.toMs && h.to_ms > job.fromMs);
-    const ledger = ledgerAbout(catalog, job.camera, rows, gaps, holds);
     const files: BundleFile[] = [];
     const segments: BundleSegment[] = [];
     const unavailable: Unavailable[] = [];
-    const entryFor = (kind: string, id: number) => ledger.find((e) => e.kind === kind && (JSON.parse(e.data) as { segments?: number[] }).segments?.includes(id))?.id;
+    const absent: Array<{ r: SegmentRow; why: 'deleted' | 'missing' | 'altered_on_box'; detail: string }> = [];
+    /** files found gone now: flagged as start-up and `verify` flag them, so the ledger records it and the bundle cites that entry */
+    const vanished: SegmentRow[] = [];
 
     for (const r of rows) {
       job.signal?.throwIfAborted();
-      const span = { from_ms: r.start_ms, to_ms: r.end_ms, segment: r.id };
       if (r.state !== 'ok') {
-        const kind = r.state === 'deleted' ? 'deletion' : 'segment_missing';
-        unavailable.push({ ...span, why: r.state, ledger_entry: entryFor(kind, r.id), detail: `${r.state_note ?? r.state} (${r.state_at_ms ? new Date(r.state_at_ms).toISOString() : 'time unknown'})` });
+        absent.push({ r, why: r.state === 'deleted' ? 'deleted' : 'missing', detail: `${r.state_note ?? r.state} (${r.state_at_ms ? new Date(r.state_at_ms).toISOString() : 'time unknown'})` });
         continue;
       }
       const file = `${SEGMENTS_DIR}/${String(r.id).padStart(8, '0')}-${basename(r.path)}`;
@@ -119,20 +118,28 @@ export async function writeEvidenceBundle(catalog: Catalog, dataDir: string, job
         copied = await copyHashing(join(dataDir, r.path), join(tmp, file));
       } catch (err) {
         if (err instanceof NotRegularFileError) {
-          unavailable.push({ ...span, why: 'altered_on_box', detail: `${err.what} in the place of ${r.path}: left out, it is not the original` });
+          absent.push({ r, why: 'altered_on_box', detail: `${err.what} in the place of ${r.path}: left out, it is not the original` });
           continue;
         }
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-        unavailable.push({ ...span, why: 'missing', detail: `the file ${r.path} is not on the box (found at export)` });
+        vanished.push(r);
+        absent.push({ r, why: 'missing', detail: `the file ${r.path} is not on the box (found at export)` });
         continue;
       }
       if (copied.sha256 !== r.sha256 || copied.bytes !== r.bytes) {
         rmSync(join(tmp, file));
-        unavailable.push({ ...span, why: 'altered_on_box', detail: `the file ${r.path} no longer has its catalogued sha256 ${r.sha256.slice(0, 16)}…: left out, it is not the original` });
+        absent.push({ r, why: 'altered_on_box', detail: `the file ${r.path} no longer has its catalogued sha256 ${r.sha256.slice(0, 16)}…: left out, it is not the original` });
         continue;
       }
       segments.push({ id: r.id, file, start_ms: r.start_ms, end_ms: r.end_ms, bytes: r.bytes, sha256: r.sha256 });
       files.push({ path: file, sha256: r.sha256, bytes: r.bytes });
+    }
+    if (vanished.length) catalog.flagMissing(vanished, 'the file was not on the box when an evidence bundle was exported');
+    const ledger = ledgerAbout(catalog, job.camera, rows, gaps, holds);
+    const entryFor = (kind: string, id: number) => ledger.find((e) => e.kind === kind && (JSON.parse(e.data) as { segments?: number[] }).segments?.includes(id))?.id;
+    for (const { r, why, detail } of absent) {
+      const kind = why === 'deleted' ? 'deletion' : why === 'missing' ? 'segment_missing' : undefined;
+      unavailable.push({ from_ms: r.start_ms, to_ms: r.end_ms, segment: r.id, why, ledger_entry: kind && entryFor(kind, r.id), detail });
     }
     for (const g of gaps) {
       const opened = ledger.find((e) => e.kind === 'gap_opened' && (JSON.parse(e.data) as { gap: number }).gap === g.id);
@@ -165,10 +172,15 @@ export async function writeEvidenceBundle(catalog: Catalog, dataDir: string, job
     write(FILES.gaps, json(gaps));
     write(FILES.holds, json(holds));
     if (rows.length) {
-      // from the row before the range's first (or the chain's start): a verifier then sees that no row of the range was before it
+      // From this camera's row before the range's first (or the chain's start): a verifier then
+      // sees that no row of the range was before it. A camera's rows go into the chain in the
+      // order they were recorded. From another camera's row (the row just before), the range's
+      // first segments could be deleted from the catalog and the bundle still verified.
       const firstId = Math.min(...rows.map((r) => r.id));
-      const before = catalog.db.prepare('SELECT max(id) AS id FROM segments WHERE id < ?').get(firstId) as { id: number | null };
-      const proof = proveSegments(catalog, before.id ?? firstId, Math.max(...rows.map((r) => r.id)), checkpoint)!;
+      const before = catalog.db.prepare('SELECT max(id) AS id FROM segments WHERE camera = ? AND id < ?').get(job.camera, firstId) as { id: number | null };
+      const start = before.id ?? (catalog.db.prepare('SELECT min(id) AS id FROM segments').get() as { id: number }).id;
+      const proof = proveSegments(catalog, start, Math.max(...rows.map((r) => r.id)), checkpoint);
+      if (!proof) throw new Error(`the segments chain cannot be proven from row #${start} to the checkpoint: run \`edge-nvr verify\``);
       write(FILES.segmentsProof, json({ prev_hash: proof.prev_hash, v2_from: proof.v2_from, rows: proof.rows }));
     }
     write(FILES.ledgerProof, json(proveLedger(catalog, ledger[0]!.id, checkpoint)));

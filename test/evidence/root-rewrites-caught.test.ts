@@ -4,14 +4,19 @@
  * the platform holds. An outside probe (2026-12-04) got three such bundles VERIFIED: a segment
  * marked deleted by hand (no ledger entry) shown as "deleted by the box", the range's first
  * segment deleted from the catalog (the proof simply began after it), and the chain cut back
- * below an anchor (an anchor longer than the bundle's chain was skipped).
+ * below an anchor (an anchor longer than the bundle's chain was skipped). Another probe (later
+ * that day) got four more: the range's first segment deleted where another camera's row came
+ * before it, recorded footage relabelled as a gap in a manifest re-signed with the box's key,
+ * anchors under a replaced key set aside, and a back-dated checkpoint.
  */
 import t from 'tap';
 import Database from 'better-sqlite3';
+import { createHash } from 'node:crypto';
 import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { boxKey, boxPublicKey } from '../../common/box-key.js';
 import { signBody, type BundleManifest } from '../../evidence/bundle-format.js';
+import { checkpointLine, parseCheckpoint, signCheckpoint } from '../../recorder/catalog/checkpoint.js';
 import { runCli } from '../support/cli.js';
 import { evidenceBox as box, evidenceRequest as request } from '../support/evidence-box.js';
 
@@ -27,7 +32,7 @@ t.test('a catalog edited by root before an export: the bundle fails against the 
   writeFileSync(anchors, anchor.stdout);
   const [from, to] = [t0 - 30_000, t0 + 400_000];
 
-  const exported = async (name: string, sql: string[], removed: number[]) => {
+  const exported = async (name: string, sql: string[], removed: number[], range: [number, number] = [from, to]) => {
     const copy = join(dir, `${name}-data`);
     cpSync(data, copy, { recursive: true });
     const db = new Database(join(copy, 'catalog.db'));
@@ -35,7 +40,7 @@ t.test('a catalog edited by root before an export: the bundle fails against the 
     db.close();
     for (const id of removed) rmSync(join(copy, segments.find((s) => s.id === id)!.path), { force: true });
     const bundle = join(dir, `${name}-bundle`);
-    const made = await runCli(request(copy, from, to, bundle));
+    const made = await runCli(request(copy, range[0], range[1], bundle));
     t.equal(made.code, 0, `${name}: the box exports it: ${made.stderr}`);
     return bundle;
   };
@@ -66,19 +71,118 @@ t.test('a catalog edited by root before an export: the bundle fails against the 
   t.match(forged.stdout, /segment #\d+ cites ledger entry #99999, but the ledger proof has no such entry/);
   t.notMatch(forged.stdout, /manifest signature does not hold/, 'though the manifest is signed by the box');
 
-  const cases: Array<[string, string[], number[], RegExp]> = [
+  // a file that vanished from the box (no catalog edit): flagged at export, so the ledger records
+  // it and the bundle cites that entry; it verifies, and says what is missing
+  const vanished = await exported('a-file-gone', [], [3]);
+  const gone = await verify(vanished, '--anchors', anchors);
+  t.equal(gone.code, 0, `a file gone from the box is listed, not a failure: ${gone.stdout.slice(-600)}`);
+  t.match(gone.stdout, /not on the box \(found at export\)[^\n]*\[ledger #\d+\]/, 'missing, with the ledger entry the export wrote');
+
+  const cases: Array<[string, string[], number[], RegExp, [number, number]?]> = [
     ['a segment marked deleted by hand', ["UPDATE segments SET state = 'deleted', state_at_ms = 1, state_note = 'retention' WHERE id = 2"], [2],
       /segment #2 is listed as deleted by the box, but no ledger entry records its deletion/],
     ['the range\'s first segment deleted from the catalog', ['DELETE FROM segments WHERE id = 1'], [1],
-      /the proof begins at #2, a row of the range, not at the row before it/],
+      /the proof begins at #2, a row of the range, not at this camera's row before the range/],
+    // cam1's #5 follows cam2's #4: the proof had begun at #4, whose stored link into #5's place was taken on trust
+    ['the range\'s first segment deleted, another camera\'s row before it', ['DELETE FROM segments WHERE id = 5'], [5],
+      /row #5 is missing from the proof/, [t0 + 200_000, to]],
     ['the chain cut back below an anchor, the checkpoints with it', ['DELETE FROM segments WHERE id >= 5', 'DELETE FROM checkpoints'], [5],
       /the segments chain in the bundle ends at #4, but the anchor of \S+ already had #6 \(entries removed/],
   ];
-  for (const [what, sql, removed, says] of cases) {
-    const bundle = await exported(what.replace(/\W+/g, '-'), sql, removed);
+  for (const [what, sql, removed, says, range] of cases) {
+    const bundle = await exported(what.replace(/\W+/g, '-'), sql, removed, range);
     const r = await verify(bundle, '--anchors', anchors);
     t.equal(r.code, 1, `${what}: not verified`);
     t.match(r.stdout, /NOT VERIFIED/, `${what}: the first line says so`);
     t.match(r.stdout, says, `${what}: named`);
   }
+});
+
+t.test('a bundle re-signed with the box\'s key: footage relabelled as absent, a back-dated checkpoint, a replaced key or a forked history is named', async (t) => {
+  const dir = t.testdir();
+  const { data, t0 } = await box(dir, 'box-s');
+  const anchor = await runCli(['checkpoint', '--data', data]);
+  t.equal(anchor.code, 0, anchor.stderr);
+  const anchors = join(dir, 'anchors.jsonl');
+  writeFileSync(anchors, anchor.stdout);
+  const honest = join(dir, 'honest');
+  const made = await runCli(request(data, t0 - 30_000, t0 + 400_000, honest));
+  t.equal(made.code, 0, made.stderr);
+  const key = boxKey(data).privateKey;
+  const verify = (bundle: string, anchorsFile = anchors) => runCli(['verify-evidence', bundle, '--anchors', anchorsFile]);
+  t.equal((await verify(honest)).code, 0, 'the honest bundle verifies');
+
+  /** a copy of the honest bundle with its manifest (and files) edited, then signed again by the box's own key */
+  let n = 0;
+  const resigned = (edit: (m: BundleManifest, dir: string) => void) => {
+    const copy = join(dir, `edited-${n++}`);
+    cpSync(honest, copy, { recursive: true });
+    const { signature: _s, ...body } = JSON.parse(readFileSync(join(copy, 'manifest.json'), 'utf8')) as BundleManifest;
+    void _s;
+    edit(body as BundleManifest, copy);
+    writeFileSync(join(copy, 'manifest.json'), JSON.stringify(signBody(body as never, key), null, 2));
+    return copy;
+  };
+  /** segment #2's footage taken out of the bundle and listed as `why` */
+  const withheld = (why: string, named = true) => resigned((m, d) => {
+    const s = m.segments.find((x) => x.id === 2)!;
+    m.segments = m.segments.filter((x) => x !== s);
+    m.files = m.files.filter((f) => f.path !== s.file);
+    rmSync(join(d, s.file));
+    m.unavailable.push({ from_ms: s.start_ms, to_ms: s.end_ms, why: why as never, detail: 'the box was not recording', ...(named ? { segment: 2 } : {}) });
+  });
+  const relabelled: Array<[string, string, boolean, RegExp]> = [
+    ['a gap', 'gap', true, /segment #2 is listed as a gap, but a gap names no segment/],
+    ['a gap without its segment', 'gap', false, /segment #2 \(\S+\) of the range is neither included nor listed as unavailable/],
+    ['missing', 'missing', true, /segment #2 is listed as missing from the box, but no ledger entry records it missing/],
+    ['not recorded', 'not_recorded', true, /segment #2 is listed as not recorded, but names a recorded segment/],
+    ['a reason of its own', 'withheld', true, /"withheld" is not a reason the box gives/],
+  ];
+  for (const [what, why, named, says] of relabelled) {
+    const r = await verify(withheld(why, named));
+    t.equal(r.code, 1, `recorded footage relabelled as ${what}: not verified`);
+    t.match(r.stdout, says, `recorded footage relabelled as ${what}: named`);
+  }
+  const altered = await verify(withheld('altered_on_box'));
+  t.match(altered.stdout, /That segment #2 \(\S+\) was altered on the box: it is left out on the box's word/, 'left out as altered on the box: said to be the box\'s word');
+
+  // the checkpoint signed again 15 minutes earlier (before the anchor: a cut-back would hide behind it)
+  const backdated = resigned((m, d) => {
+    const c = parseCheckpoint(readFileSync(join(d, 'checkpoint.json'), 'utf8').trim());
+    const { signature: _c, ...cb } = c;
+    void _c;
+    const line = checkpointLine(signCheckpoint({ ...cb, at_ms: c.at_ms - 15 * 60_000 }, key)) + '\n';
+    writeFileSync(join(d, 'checkpoint.json'), line);
+    const f = m.files.find((x) => x.path === 'checkpoint.json')!;
+    Object.assign(f, { sha256: createHash('sha256').update(line).digest('hex'), bytes: Buffer.byteLength(line) });
+  });
+  const late = await verify(backdated);
+  t.equal(late.code, 1, 'a back-dated checkpoint: not verified');
+  t.match(late.stdout, /covers audit entry #\d+ of \S+, written after it: the checkpoint was back-dated/);
+  t.match(late.stdout, /the manifest was signed at \S+, its checkpoint is dated \S+/);
+
+  // the box's key replaced (root removed it; the box makes a new one): the platform's anchors carry the old one
+  const rekeyed = join(dir, 'rekeyed');
+  cpSync(data, rekeyed, { recursive: true });
+  rmSync(join(rekeyed, 'keys', 'box-ed25519.pem'));
+  const newAnchor = await runCli(['checkpoint', '--data', rekeyed]);
+  t.equal(newAnchor.code, 0, newAnchor.stderr);
+  const both = join(dir, 'both.jsonl');
+  writeFileSync(both, anchor.stdout + newAnchor.stdout);
+  const fromNewKey = join(dir, 'from-new-key');
+  t.equal((await runCli(request(rekeyed, t0 - 30_000, t0 + 400_000, fromNewKey))).code, 0);
+  const replaced = await verify(fromNewKey, both);
+  t.equal(replaced.code, 1, 'anchors under the old key and the new: not verified');
+  t.match(replaced.stdout, /is signed by key \S+, not the bundle's \S+: the box's key was replaced since/);
+
+  // two checkpoints of one length, different heads, both signed by the box
+  const a = parseCheckpoint(anchor.stdout.trim());
+  const { signature: _a, ...ab } = a;
+  void _a;
+  const fork = signCheckpoint({ ...ab, at_ms: a.at_ms + 1000, chains: { ...a.chains, ledger: { ...a.chains.ledger, head: 'f'.repeat(64) } } }, key);
+  const forked = join(dir, 'forked.jsonl');
+  writeFileSync(forked, anchor.stdout + checkpointLine(fork) + '\n');
+  const r = await verify(honest, forked);
+  t.equal(r.code, 1, 'two anchors that disagree: not verified');
+  t.match(r.stdout, /disagree on the ledger chain at #\d+: the box signed two different histories \(forked\)/);
 });
