@@ -11,7 +11,9 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { boxPublicKey } from '../../common/box-key.js';
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { boxKey, boxPublicKey } from '../../common/box-key.js';
+import { signBody } from '../../evidence/bundle-format.js';
 import { evidenceBox as box, evidenceRequest as request } from '../support/evidence-box.js';
 import { runCli } from '../support/cli.js';
 
@@ -144,6 +146,40 @@ t.test('a hostile bundle ends in a named failure: no hang, no stack trace, nothi
   t.equal(huge.code, 1);
   t.match(huge.stdout, /The files were not hashed: the manifest's signature does not hold/);
   t.notMatch(huge.stdout, /is not the recorded file/, 'and no file is called altered on a hash never computed');
+
+  // signed, but by a key of its own (not --key's): its list is anyone's, counted and not hashed;
+  // signed by the box's own key, a file listed 3000 times is named and hashed once
+  const resign = (key: KeyObject, publicPem: string, edit: (m: Record<string, unknown> & { files: Array<Record<string, unknown>> }) => void) => {
+    const { signature: _s, ...body } = JSON.parse(readFileSync(join(copy, 'manifest.json'), 'utf8')) as Record<string, unknown> & { files: Array<Record<string, unknown>> };
+    void _s;
+    edit(body);
+    writeFileSync(join(copy, 'manifest.json'), JSON.stringify(signBody({ ...body, public_key: publicPem } as never, key)));
+  };
+  fresh();
+  writeFileSync(sparse, '');
+  spawnSync('truncate', ['-s', '1T', sparse]);
+  const own = generateKeyPairSync('ed25519');
+  resign(own.privateKey, own.publicKey.export({ type: 'spki', format: 'pem' }) as string, (m) => { m.files.push({ path: 'segments/huge.mp4', sha256: '0'.repeat(64), bytes: 2 ** 40 }); });
+  const ownKey = verify([copy, '--key', pem]);
+  t.notOk(ownKey.hung, 'signed by another key than --key\'s: the listed sparse 1 TiB file is not read');
+  t.equal(ownKey.code, 1);
+  t.match(ownKey.stdout, /The files were not hashed: the manifest is not signed by the key given/);
+  fresh();
+  resign(boxKey(data).privateKey, boxPublicKey(data)!, (m) => { m.files = [...m.files, ...Array.from({ length: 3000 }, () => m.files[0]!)]; });
+  const twice = verify([copy, '--key', pem]);
+  t.notOk(twice.hung, 'a file listed 3000 times: it ends');
+  t.equal(twice.code, 1);
+  t.match(twice.stdout, /the manifest lists \S+ more than once/, 'named');
+  // a deep field inside a segment's entry, signed: --json printed the entry whole and overflowed the stack
+  fresh();
+  const signedText = readFileSync(join(copy, 'manifest.json'), 'utf8');
+  const m0 = JSON.parse(signedText) as { segments: Array<Record<string, unknown>> };
+  resign(boxKey(data).privateKey, boxPublicKey(data)!, (m) => { (m as unknown as typeof m0).segments[0]!.note = 'DEEP'; });
+  const withNote = readFileSync(join(copy, 'manifest.json'), 'utf8').replace('"DEEP"', `${'['.repeat(200_000)}${']'.repeat(200_000)}`);
+  writeFileSync(join(copy, 'manifest.json'), withNote);
+  const deepInside = verify([copy, '--json']);
+  t.notMatch(deepInside.stdout + deepInside.stderr, /RangeError|call stack|\n\s+at /, 'a deep field inside a segment: no crash (--json)');
+  t.doesNotThrow(() => JSON.parse(deepInside.stdout), 'a report');
 
   // what is not a bundle
   const notes = join(dir, 'notes.txt');
