@@ -1,9 +1,9 @@
 import { createPublicKey, sign, verify } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { boxKey, KEY_FILE } from '../common/box-key.js';
+import { boxKey, KEY_FILE, keyFingerprint } from '../common/box-key.js';
 import { canonicalJson } from '../common/canonical-json.js';
-import { sha256File } from '../common/file-hash.js';
+import { NotRegularFileError, openRegularFile, sha256Handle } from '../common/file-hash.js';
 
 export interface Manifest {
   schema: 'edge-nvr/manifest/1';
@@ -40,30 +40,73 @@ export function signManifest(m: Manifest, dataDir: string): Manifest {
   return { ...body, signature: sign(null, Buffer.from(canonicalJson(body)), privateKey).toString('base64') };
 }
 
-export interface ManifestCheck { ok: boolean; problems: string[]; manifest?: Manifest }
+export interface ManifestCheck {
+  ok: boolean;
+  problems: string[];
+  manifest?: Manifest;
+  /** the key was compared with the box's (its data dir) or with --key: without, the signature only says the manifest is whole */
+  keyChecked: boolean;
+  /** the fingerprint of the key the manifest carries */
+  fingerprint?: string;
+}
 
 /**
- * Checks a manifest's signature (with the key in it, and, when `dataDir` is given, that the key
- * is this box's) and that the output file beside it still has the hash it records.
+ * Checks a manifest's signature (with the key in it, and that the key is the box's: its data
+ * dir's key, or the public key given) and that the output file beside it still has the hash it
+ * records. A manifest is hostile input: its output is looked for only beside it, under a plain
+ * name, and read only when it is a plain file and the signature holds (a manifest naming
+ * /dev/zero or a FIFO hung the check; one naming ../ or an absolute path had files outside read).
  */
-export async function verifyManifest(path: string, dataDir?: string): Promise<ManifestCheck> {
+export async function verifyManifest(path: string, against: { dataDir?: string; keyPem?: string } = {}): Promise<ManifestCheck> {
   const problems: string[] = [];
   let m: Manifest;
   try {
     m = JSON.parse(readFileSync(path, 'utf8')) as Manifest;
   } catch (err) {
-    return { ok: false, problems: [`cannot read ${path}: ${(err as Error).message}`] };
+    return { ok: false, problems: [`cannot read ${path}: ${(err as Error).message}`], keyChecked: false };
   }
+  const output = (m as { output?: unknown } | null)?.output as Partial<Manifest['output']> | undefined;
+  if (typeof m !== 'object' || m === null || Array.isArray(m) || typeof output !== 'object' || output === null
+    || typeof output.file !== 'string' || typeof output.sha256 !== 'string' || typeof m.public_key !== 'string') {
+    return { ok: false, problems: [`${path} is not an edge-nvr export manifest (an object with output {file, sha256} and public_key)`], keyChecked: false };
+  }
+  let fingerprint: string | undefined;
+  let signed = false;
   try {
+    fingerprint = keyFingerprint(m.public_key);
     const body = { ...m, signature: undefined };
-    const good = typeof m.signature === 'string' && verify(null, Buffer.from(canonicalJson(body)), createPublicKey(m.public_key), Buffer.from(m.signature, 'base64'));
-    if (!good) problems.push('signature does not match the manifest (altered, or not signed by this key)');
+    signed = typeof m.signature === 'string' && verify(null, Buffer.from(canonicalJson(body)), createPublicKey(m.public_key), Buffer.from(m.signature, 'base64'));
+    if (!signed) problems.push('signature does not match the manifest (altered, or not signed by this key)');
   } catch (err) {
     problems.push(`signature cannot be checked: ${(err as Error).message}`);
   }
-  if (dataDir && existsSync(join(dataDir, KEY_FILE)) && boxKey(dataDir).publicPem !== m.public_key) problems.push("the manifest is not signed with this box's key");
-  const out = resolve(dirname(path), m.output?.file ?? '');
-  if (!m.output?.file || !existsSync(out)) problems.push(`output file ${out} is missing`);
-  else if ((await sha256File(out)) !== m.output.sha256) problems.push(`output file ${out} does not match its sha256 in the manifest (altered)`);
-  return { ok: problems.length === 0, problems, manifest: m };
+  let keyChecked = false;
+  if (against.keyPem !== undefined) {
+    keyChecked = true;
+    let expected: string | undefined;
+    try { expected = keyFingerprint(against.keyPem); } catch { problems.push('the key given is not a public key (PEM)'); }
+    if (expected !== undefined && expected !== fingerprint) problems.push(`the manifest is signed by key ${fingerprint ?? 'that cannot be read'}, not the box key given (${expected})`);
+  } else if (against.dataDir && existsSync(join(against.dataDir, KEY_FILE))) {
+    keyChecked = true;
+    if (boxKey(against.dataDir).publicPem !== m.public_key) problems.push("the manifest is not signed with this box's key");
+  }
+  const name = output.file;
+  if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0')) {
+    problems.push(`the manifest names its output ${JSON.stringify(name)}, not a file beside it`);
+  } else if (!signed) {
+    problems.push(`output file ${name} was not hashed: the signature does not hold, so the hash it lists proves nothing`);
+  } else {
+    const out = join(dirname(resolve(path)), name);
+    try {
+      const fh = await openRegularFile(out);
+      try {
+        if ((await sha256Handle(fh)).sha256 !== output.sha256) problems.push(`output file ${out} does not match its sha256 in the manifest (altered)`);
+      } finally {
+        await fh.close();
+      }
+    } catch (err) {
+      problems.push(err instanceof NotRegularFileError ? `output file ${err.message}` : (err as NodeJS.ErrnoException).code === 'ENOENT' ? `output file ${out} is missing` : `output file ${out} cannot be read: ${(err as Error).message}`);
+    }
+  }
+  return { ok: problems.length === 0, problems, manifest: m, keyChecked, fingerprint };
 }

@@ -1,24 +1,26 @@
-import { existsSync } from 'node:fs';
+import { createPublicKey } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { auditEntries, verifyAudit } from '../../recorder/catalog/audit-log.js';
 import { CATALOG_FILE } from '../../recorder/catalog/catalog.js';
 import { verifyManifest } from '../../redaction/manifest.js';
 import { isoTime } from '../../common/human.js';
-import { EXIT, parseCommand, parseNumber, print, printJson } from '../args.js';
+import { EXIT, parseCommand, parseNumber, print, printJson, UsageError } from '../args.js';
 import { dataDirFrom, dataDirOptions, openCatalogReadOnly, parseTime } from './data-dir.js';
 
 export const spec = {
   name: 'audit',
   summary: 'List the audit log (who, when, why, where to) and verify its hash chain, or verify an export manifest.',
-  usage: 'audit [--since TIME] [--limit N] [--verify] [--manifest FILE] [--json] [--config FILE | --data DIR]',
+  usage: 'audit [--since TIME] [--limit N] [--verify] [--manifest FILE [--key PUBLIC_KEY.pem]] [--json] [--config FILE | --data DIR]',
   options: {
-    since: { type: 'string' }, limit: { type: 'string' }, verify: { type: 'boolean' }, manifest: { type: 'string' }, json: { type: 'boolean' },
+    since: { type: 'string' }, limit: { type: 'string' }, verify: { type: 'boolean' }, manifest: { type: 'string' }, key: { type: 'string' }, json: { type: 'boolean' },
     ...dataDirOptions.options,
   },
   help: {
     since: 'entries at or after this time', limit: 'at most N entries, newest first (default 100)',
     verify: 'walk the hash chain; exit 1 when an entry was altered, removed or inserted',
-    manifest: "check a manifest's signature and its output file's sha256 instead (exit 1 when either fails)",
+    manifest: "check a manifest's signature, whose key signed it, and its output file's sha256 instead (exit 1 when any fails)",
+    key: "with --manifest: the box's public key (PEM) to compare the signing key with (else the data dir's key)",
     json: 'print JSON', ...dataDirOptions.help,
   },
 } as const;
@@ -28,14 +30,29 @@ export async function run(argv: string[]): Promise<number> {
   const args = parseCommand(spec, argv);
   if (!args) return EXIT.ok;
   const v = args.values;
+  if (v.key && !v.manifest) throw new UsageError('--key goes with --manifest (the key a manifest is checked against)');
   if (v.manifest) {
-    // The box key is compared too when a data dir is at hand; a manifest checked elsewhere
-    // is checked against the key it carries (anchor that key on the platform).
+    // Whose key: the box's public key given (--key, as the platform holds it), else the key of
+    // the data dir at hand. Without either the signature says only that the manifest is whole:
+    // any key can sign one, and the first words say so (they said "OK" before).
+    let keyPem: string | undefined;
+    if (v.key) {
+      try {
+        keyPem = readFileSync(v.key, 'utf8');
+        createPublicKey(keyPem);
+      } catch (err) {
+        throw new UsageError(`--key ${v.key}: ${(err as NodeJS.ErrnoException).code ? (err as Error).message : 'not a public key (PEM), the box\'s public key is expected'}`);
+      }
+    }
     let dataDir: string | undefined;
-    try { dataDir = await dataDirFrom(v); } catch { dataDir = undefined; }
-    const r = await verifyManifest(v.manifest, dataDir && existsSync(join(dataDir, CATALOG_FILE)) ? dataDir : undefined);
-    if (v.json) printJson({ ok: r.ok, problems: r.problems, export_id: r.manifest?.export_id, output: r.manifest?.output });
-    else print(r.ok ? `manifest OK: signature valid, ${r.manifest!.output.file} matches sha256 ${r.manifest!.output.sha256}\n` : `manifest FAILED:\n${r.problems.map((p) => `  ${p}`).join('\n')}\n`);
+    if (!keyPem) {
+      try { dataDir = await dataDirFrom(v); } catch { dataDir = undefined; }
+    }
+    const r = await verifyManifest(v.manifest, { keyPem, dataDir: dataDir && existsSync(join(dataDir, CATALOG_FILE)) ? dataDir : undefined });
+    if (v.json) printJson({ ok: r.ok, key_checked: r.keyChecked, key: r.fingerprint ?? null, problems: r.problems, export_id: r.manifest?.export_id, output: r.manifest?.output });
+    else if (!r.ok) print(`manifest FAILED:\n${r.problems.map((p) => `  ${p}`).join('\n')}\n`);
+    else if (r.keyChecked) print(`manifest OK: signature valid with the box's key ${r.fingerprint}, ${r.manifest!.output.file} matches sha256 ${r.manifest!.output.sha256}\n`);
+    else print(`manifest CONSISTENT, BUT NOT TIED TO A BOX: signature valid with the key it carries (${r.fingerprint}), ${r.manifest!.output.file} matches sha256 ${r.manifest!.output.sha256}; any key can sign a manifest: give --key with the box's public key (from the platform), or the box's --config or --data\n`);
     return r.ok ? EXIT.ok : EXIT.failure;
   }
   const catalog = openCatalogReadOnly(await dataDirFrom(v));

@@ -6,7 +6,7 @@
  * warning that it is older than the chains.
  */
 import { Catalog } from '../../recorder/catalog/catalog.js';
-import { CHAINS, parseCheckpoint, takeCheckpoint } from '../../recorder/catalog/checkpoint.js';
+import { CHAINS, parseCheckpoint, signatureValid, takeCheckpoint, type Checkpoint } from '../../recorder/catalog/checkpoint.js';
 import { isoTime } from '../../common/human.js';
 import { EXIT, parseCommand, print, printError } from '../args.js';
 import { cliActor } from '../audit-trail.js';
@@ -54,7 +54,15 @@ function printStored(dataDir: string, why: string): number {
       return EXIT.failure;
     }
     const heads = catalog.chainHeads();
-    const c = parseCheckpoint(newest.payload);
+    // printed as an anchor for a platform to keep: only one that holds its signature
+    let c: Checkpoint;
+    try {
+      c = parseCheckpoint(newest.payload);
+      if (!signatureValid(c)) throw new Error('its signature does not hold (altered)');
+    } catch (err) {
+      printError(`edge-nvr checkpoint: ${why}, and the newest stored checkpoint (#${newest.id}) is not one to keep: ${(err as Error).message}; run \`edge-nvr verify\`\n`);
+      return EXIT.failure;
+    }
     const behind = CHAINS.filter((n) => c.chains[n].length !== heads[n].length || c.chains[n].head !== heads[n].head);
     if (behind.length) printError(`edge-nvr checkpoint: ${why}; printing the newest stored one (${isoTime(c.at_ms)}), which the ${behind.join(', ')} chain(s) moved past\n`);
     print(newest.payload + '\n');

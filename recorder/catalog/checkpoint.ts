@@ -72,6 +72,8 @@ export function parseCheckpoint(text: string): Checkpoint {
   if (typeof c.box !== 'string' || !Number.isSafeInteger(c.at_ms) || typeof c.public_key !== 'string' || typeof c.signature !== 'string') {
     throw new Error('box, at_ms, public_key or signature missing or of the wrong type');
   }
+  // every time of a checkpoint is shown as a date: one no date can hold (±8.64e15 ms) ended `verify` in "Invalid time value"
+  if (Math.abs(c.at_ms!) > 8.64e15) throw new Error(`at_ms ${c.at_ms} is no time a date can hold`);
   for (const name of CHAINS) if (!isHead(c.chains?.[name])) throw new Error(`chains.${name}: expected {length, head}`);
   return c as Checkpoint;
 }
@@ -114,8 +116,12 @@ export function takeCheckpoint(catalog: Catalog, dataDir: string, box: string, r
   const newest = catalog.newestCheckpoint();
   const chains = catalog.chainHeads();
   if (newest) {
-    const old = parseCheckpoint(newest.payload);
-    if (old.box === box && old.public_key === publicPem && CHAINS.every((c) => old.chains[c].length === chains[c].length && old.chains[c].head === chains[c].head)) {
+    // the newest stored one again when nothing moved, only if it holds: a row altered in the
+    // catalog (another date, a broken signature) was handed out as an anchor
+    let old: Checkpoint | undefined;
+    try { old = parseCheckpoint(newest.payload); } catch { old = undefined; }
+    if (old && signatureValid(old) && old.box === box && old.public_key === publicPem
+      && CHAINS.every((c) => old.chains[c].length === chains[c].length && old.chains[c].head === chains[c].head)) {
       return { checkpoint: old, line: newest.payload, row: newest, fresh: false };
     }
   }

@@ -227,6 +227,20 @@ t.test('every attack on a copy of a recorded data dir is named by verify --ancho
   t.equal(r.code, 1, 'a line that is no checkpoint fails, not crashes');
   t.ok(r.findings.some((f) => /anchor line 1 is not a checkpoint/.test(f.detail)), 'named by its line');
 
+  // a checkpoint dated where no date can be (a safe integer all the same), stored on the box:
+  // every `verify` ended in "Invalid time value", nothing verified or named; `checkpoint` printed it
+  fresh();
+  const far = JSON.parse(anchorLine) as Checkpoint;
+  sql((db) => db.prepare('INSERT INTO checkpoints (at_ms, reason, segments_length, ledger_length, audit_length, payload) VALUES (?, ?, ?, ?, ?, ?)')
+    .run(far.at_ms + 1, 'cli', far.chains.segments.length, far.chains.ledger.length, far.chains.audit.length, canonicalJson({ ...far, at_ms: 9e15 })));
+  r = await verify();
+  t.equal(r.code, 1, 'a stored checkpoint dated 9e15: verify reports, not crashes');
+  t.ok(r.findings.some((f) => /local checkpoint #\d+ cannot be read: at_ms 9000000000000000 is no time a date can hold/.test(f.detail)), 'named');
+  const printed = await runCli(['checkpoint', '--data', copy]);
+  t.equal(printed.code, 0, printed.stderr);
+  const handed = parseCheckpoint(printed.stdout.trim());
+  t.ok(handed.at_ms < 9e15 && handed.at_ms > far.at_ms, 'checkpoint hands out a new one it signs, not the stored one that does not hold');
+
   const missing = await runCli(['verify', '--data', copy, '--anchors', join(dir, 'no-such-file')]);
   t.equal(missing.code, 2, 'an anchors file that cannot be read is bad usage');
   t.match(missing.stderr, /--anchors: cannot read/);

@@ -166,7 +166,10 @@ t.test('uploads: allowed hosts only, retried with backoff, across a kill -9, TLS
     execFileSync('tar', ['-xf', join(dir, 'export.tar'), '-C', unpacked]);
     const name = reply.result!.out.split('/').at(-1)!;
     t.same(readdirSync(unpacked).sort(), [name, `${name}.manifest.json`], 'the export and its manifest, nothing else');
-    const checked = await runCli(['audit', '--manifest', join(unpacked, `${name}.manifest.json`)]);
+    // the platform holds the box's public key (registered with the box)
+    writeFileSync(join(dir, 'box.pem'), boxPublicKey(data)!);
+    const checked = await runCli(['audit', '--manifest', join(unpacked, `${name}.manifest.json`), '--key', join(dir, 'box.pem')]);
+    t.match(checked.stdout, /^manifest OK: signature valid with the box's key/);
     t.equal(checked.code, 0, `the manifest's signature and the file's hash hold on the platform's side: ${checked.stdout}`);
   });
 
