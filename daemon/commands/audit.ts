@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { auditEntries, verifyAudit } from '../../recorder/catalog/audit-log.js';
 import { CATALOG_FILE } from '../../recorder/catalog/catalog.js';
+import { parseCheckpoint, signatureValid } from '../../recorder/catalog/checkpoint.js';
 import { verifyManifest } from '../../redaction/manifest.js';
 import { isoTime } from '../../common/human.js';
 import { EXIT, parseCommand, parseNumber, print, printJson, UsageError } from '../args.js';
@@ -57,13 +58,30 @@ export async function run(argv: string[]): Promise<number> {
   }
   const catalog = openCatalogReadOnly(await dataDirFrom(v));
   try {
-    const check = verifyAudit(catalog);
+    // The box's own stored checkpoints: a chain walked alone stays whole when its newest entries
+    // are removed; each checkpoint fixed its length and head (as `verify` holds the chains to them)
+    const stored = catalog.checkpoints().flatMap((r) => {
+      try {
+        const c = parseCheckpoint(r.payload);
+        return signatureValid(c) ? [{ id: r.id, c }] : [];
+      } catch {
+        return [];
+      }
+    });
+    const walked = verifyAudit(catalog, { at: stored.map((s) => s.c.chains.audit.length) });
+    const cut = stored.flatMap(({ id, c }) => {
+      const { length, head } = c.chains.audit;
+      if (length === 0) return [];
+      if (walked.length < length) return [{ detail: `audit log truncated: it ends at entry #${walked.length}, local checkpoint #${id} of ${isoTime(c.at_ms)} saw #${length}` }];
+      return walked.at.get(length) === head ? [] : [{ detail: `audit log rewritten: entry #${length} is not the one local checkpoint #${id} of ${isoTime(c.at_ms)} signed` }];
+    });
+    const check = { ...walked, problems: [...walked.problems, ...cut], ok: walked.ok && cut.length === 0 };
     const limit = parseNumber('limit', v.limit, { integer: true, min: 1 }) ?? 100;
     const rows = auditEntries(catalog, { sinceMs: parseTime('since', v.since) ?? 0, limit });
     if (v.json) {
       const { at: _at, ...chain } = check;
       void _at;
-      printJson({ chain, entries: rows.map((r) => ({ ...r, at: isoTime(r.at_ms), details: JSON.parse(r.details) as unknown })) }, 2);
+      printJson({ chain, entries: rows.map((r) => ({ ...r, at: isoTime(r.at_ms), details: readDetails(r.details) })) }, 2);
     } else {
       const lines = rows.map((r) => `#${r.id}  ${isoTime(r.at_ms)}  ${r.action.padEnd(14)} who=${r.actor}  why=${JSON.stringify(r.reason ?? '')}  to=${r.destination ?? ''}${r.camera ? `  camera=${r.camera} ${isoTime(r.from_ms)}..${isoTime(r.to_ms)}` : ''}`);
       print([rows.length ? 'audit log, newest first:' : 'the audit log is empty', ...lines,
@@ -72,5 +90,14 @@ export async function run(argv: string[]): Promise<number> {
     return v.verify && !check.ok ? EXIT.failure : EXIT.ok;
   } finally {
     catalog.close();
+  }
+}
+
+/** an entry's details as JSON; a row altered into text no JSON parser reads is shown as it is, named (one such row lost the whole listing) */
+function readDetails(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return { unreadable: text };
   }
 }

@@ -1,7 +1,7 @@
 import t from 'tap';
 import Database from 'better-sqlite3';
 import { execFileSync, spawn } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { backdate } from '../support/backdate.js';
 import { Catalog } from '../../recorder/catalog/catalog.js';
@@ -75,6 +75,21 @@ t.test('export: a redacted clip with a signed manifest and an audit entry; tampe
   const bad2 = await runCli(['audit', '--manifest', `${out}.manifest.json`, '--config', config]);
   t.equal(bad2.code, 1);
   t.match(bad2.stdout, /does not match its sha256/);
+  // The newest entries removed: the chain walked alone is whole, the box's stored checkpoints
+  // are not (audit --verify said "chain OK"); a row altered into unreadable JSON is listed, named
+  const cut = join(dir, 'cut-data');
+  cpSync(dataDir, cut, { recursive: true });
+  const cdb = new Database(join(cut, 'catalog.db'));
+  cdb.prepare('DELETE FROM audit_log WHERE id >= (SELECT max(audit_length) FROM checkpoints)').run();
+  cdb.prepare("UPDATE audit_log SET details = '{bad' WHERE id = 1").run();
+  cdb.close();
+  const truncated = await runCli(['audit', '--verify', '--data', cut]);
+  t.equal(truncated.code, 1, 'audit --verify: the newest entries removed');
+  t.match(truncated.stdout, /audit log truncated: it ends at entry #\d+, local checkpoint #\d+ of \S+ saw #\d+/);
+  const listed = await runCli(['audit', '--json', '--data', cut]);
+  t.equal(listed.code, 0, listed.stderr);
+  t.ok((JSON.parse(listed.stdout) as { entries: Array<{ details: unknown }> }).entries.some((e) => (e.details as { unreadable?: string }).unreadable === '{bad'), 'an unreadable entry is listed as it is');
+
   // An edited audit entry breaks the chain.
   const db = new Database(join(dataDir, 'catalog.db'));
   db.prepare("UPDATE audit_log SET reason = 'routine' WHERE action = 'export'").run();
