@@ -41,11 +41,9 @@ export function parseYaml(text: string, source: string): unknown {
   if (tags.length > 0) {
     throw new ConfigError(
       source,
-      tags.map((w) => {
-        const tag = (/^Unresolved tag: (.*)$/s.exec(w.message)?.[1] ?? '').replace(/^tag:yaml\.org,2002:/, '!!');
-        const shown = JSON.stringify(tag.length > 40 ? tag.slice(0, 37) + '...' : tag);
-        return `${at(w.pos[0])}: the YAML tag ${shown} cannot be read here; expected a plain value without a tag`;
-      }),
+      // The tag itself is never shown: a password that starts with "!" is read as a tag, and its
+      // text went into the error, and from a reload into the journal, the MQTT reply and the audit log.
+      tags.map((w) => `${at(w.pos[0])}: ${UNQUOTED_SIGIL('a YAML tag', '!')}`),
     );
   }
   let data: unknown;
@@ -66,6 +64,10 @@ export function parseYaml(text: string, source: string): unknown {
   return data;
 }
 
+/** What a value starting with `sigil` was read as, without its text (it may be a secret), and the fix. */
+const UNQUOTED_SIGIL = (what: string, sigil: string) =>
+  `${what} (a value starting with "${sigil}") cannot be read here; expected a plain value: quote a value that starts with "${sigil}" (a password, say: '${sigil}...'), or give the setting without the tag or alias`;
+
 /** A YAML syntax error in words: what is wrong and what to do. */
 function yamlErrorText(code: string, message: string): string {
   if (code === 'MULTIPLE_DOCS') return 'the file holds more than one YAML document; expected one (remove the second `---`)';
@@ -82,10 +84,8 @@ function aliasProblem(doc: Document, at: (pos: number) => string): string | unde
     Node(_, node) {
       if (problem !== undefined) return visit.BREAK;
       if (isAlias(node)) {
-        if (!anchors.has(node.source)) {
-          const name = node.source.length > 40 ? node.source.slice(0, 37) + '...' : node.source;
-          problem = `${at(node.range?.[0] ?? 0)}: the alias *${name} names no anchor set before it; expected &${name} on an earlier value, or the value itself`;
-        }
+        // its name is never shown: a password that starts with "*" is read as an alias (as for tags)
+        if (!anchors.has(node.source)) problem = `${at(node.range?.[0] ?? 0)}: ${UNQUOTED_SIGIL('an alias that names no anchor set before it', '*')}`;
         return undefined;
       }
       if (node.anchor) anchors.add(node.anchor);

@@ -36,20 +36,31 @@ t.test('numbers YAML can write but no setting can take are refused at their path
 
 t.test('YAML tags are refused with their line, not read as text or dropped', async (t) => {
   t.same(issuesOf(t, MINIMAL + '    name: !!js/function "function () { return 1 }"\n'), [
-    'line 5, column 11: the YAML tag "!!js/function" cannot be read here; expected a plain value without a tag',
+    'line 5, column 11: a YAML tag (a value starting with "!") cannot be read here; expected a plain value: quote a value that starts with "!" (a password, say: \'!...\'), or give the setting without the tag or alias',
   ]);
-  t.same(issuesOf(t, MINIMAL + '    name: !!binary aGVsbG8=\n'), ['line 5, column 11: the YAML tag "!!binary" cannot be read here; expected a plain value without a tag']);
+  t.same(issuesOf(t, MINIMAL + '    name: !!binary aGVsbG8=\n'), ['line 5, column 11: a YAML tag (a value starting with "!") cannot be read here; expected a plain value: quote a value that starts with "!" (a password, say: \'!...\'), or give the setting without the tag or alias']);
   // an ordered map's settings used to vanish: segment_seconds 10 became the default 60
-  t.same(issuesOf(t, MINIMAL + '    record: !!omap [ { segment_seconds: 10 } ]\n'), ['line 5, column 13: the YAML tag "!!omap" cannot be read here; expected a plain value without a tag']);
-  t.same(issuesOf(t, MINIMAL + '    name: !secret cam_name\n'), ['line 5, column 11: the YAML tag "!secret" cannot be read here; expected a plain value without a tag']);
+  t.same(issuesOf(t, MINIMAL + '    record: !!omap [ { segment_seconds: 10 } ]\n'), ['line 5, column 13: a YAML tag (a value starting with "!") cannot be read here; expected a plain value: quote a value that starts with "!" (a password, say: \'!...\'), or give the setting without the tag or alias']);
+  t.same(issuesOf(t, MINIMAL + '    name: !secret cam_name\n'), ['line 5, column 11: a YAML tag (a value starting with "!") cannot be read here; expected a plain value: quote a value that starts with "!" (a password, say: \'!...\'), or give the setting without the tag or alias']);
   // the core tags still work
   const c = parseConfig(MINIMAL + '    name: !!str 123\n    record: !!map { segment_seconds: !!int "10" }\n', 'inline');
   t.equal(c.cameras[0]!.name, '123');
   t.equal(c.cameras[0]!.record.segment_seconds, 10);
 });
 
+t.test('a password read as a tag or an alias is never shown: the error names its place and the fix', async (t) => {
+  // generated passwords start with "!", "*" or "&" often enough; the error went into the journal,
+  // an MQTT reply and the audit log when a reload was refused (an outside probe)
+  for (const secret of ['!Pa55SecretTag', '*Pa55SecretStar']) {
+    const issues = issuesOf(t, withSource(secret));
+    t.equal(issues.length, 1, issues.join(' | '));
+    t.notMatch(issues[0], /Pa55Secret/, `${secret[0]}: the value is not in the error`);
+    t.match(issues[0], new RegExp(`^line 4, column 13: .*quote a value that starts with "\\${secret[0]}"`), 'its place and the fix');
+  }
+});
+
 t.test('anchors and aliases gone wrong name their line', async (t) => {
-  t.same(issuesOf(t, withSource('*defaults')), ['line 4, column 13: the alias *defaults names no anchor set before it; expected &defaults on an earlier value, or the value itself']);
+  t.same(issuesOf(t, withSource('*defaults')), ['line 4, column 13: an alias that names no anchor set before it (a value starting with "*") cannot be read here; expected a plain value: quote a value that starts with "*" (a password, say: \'*...\'), or give the setting without the tag or alias']);
   t.same(issuesOf(t, MINIMAL + '    record: { <<: 10 }\n'), ['line 5, column 15: a merge key (<<) takes a mapping; expected <<: *name where &name is on a mapping']);
 });
 
@@ -166,7 +177,7 @@ cameras:
   t.equal(r.code, 2);
   t.equal(r.stdout, '');
   t.notMatch(r.stderr, /hunter2/);
-  t.equal(r.stderr, `${file}: line 7, column 11: the YAML tag "!!js/function" cannot be read here; expected a plain value without a tag\n`);
+  t.equal(r.stderr, `${file}: line 7, column 11: a YAML tag (a value starting with "!") cannot be read here; expected a plain value: quote a value that starts with "!" (a password, say: \'!...\'), or give the setting without the tag or alias\n`);
   writeFileSync(file, (await import('node:fs')).readFileSync(file, 'utf8').replace(/ {4}name: .*\n/, ''));
   const again = await runCli(['check', '--config', file]);
   t.equal(again.code, 2);
