@@ -3,12 +3,13 @@
  * cannot say (rules.ts) -> typed Config. Every problem becomes one line naming the path
  * (`cameras[2].source.url`) and what is expected (issues.ts).
  */
-import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { ConfigError } from './errors.js';
 import { render } from './issues.js';
 import { parseYaml, schemaIssues } from './parse.js';
 import { semanticIssues } from './rules.js';
 import { legalMinimumDays } from './legal-minimum.js';
+import { osReason, readConfigFile } from './secret-files.js';
 import type { CameraConfig, Config } from './schema.js';
 
 /** Parses and validates a config text; `source` names it in errors (a file path or "<inline>"). */
@@ -76,10 +77,10 @@ export function readSecret(
   const where = path.startsWith('--') ? path : `${path}.password_file`;
   let secret: string;
   try {
-    secret = readFileSync(holder.password_file, 'utf8').replace(/\r?\n$/, '');
+    secret = readConfigFile(holder.password_file).toString('utf8').replace(/\r?\n$/, '');
   } catch (err) {
     throw new ConfigError(source, [
-      `${where}: cannot read ${holder.password_file} (${osReason(err)}); expected a file readable by the edge-nvr service`,
+      `${where}: cannot read ${holder.password_file} (${(err as Error).message}); expected a file readable by the edge-nvr service`,
     ]);
   }
   if (secret.length === 0) {
@@ -98,13 +99,3 @@ export function effectiveRetention(config: Config, camera: CameraConfig): { minD
   };
 }
 
-function osReason(err: unknown): string {
-  const e = err as NodeJS.ErrnoException;
-  const reasons: Record<string, string> = {
-    ENOENT: 'no such file',
-    EACCES: 'permission denied',
-    EISDIR: 'it is a directory',
-    ENOTDIR: 'a parent is not a directory',
-  };
-  return e.code ? `${e.code}: ${reasons[e.code] ?? e.message}` : String(e.message ?? err);
-}

@@ -1,12 +1,14 @@
 /**
  * The files a config points at that hold secrets (camera and broker passwords, the command
- * secret, the TLS client key, upload bearer tokens) or that the MQTT connection reads (CA, client certificate), and
- * the rules for their permissions. `edge-nvr run` refuses to start, and a reload is refused, on
- * an error here; `edge-nvr check` fails on errors and warns on warnings (docs/config.md#secrets).
+ * secret, the TLS client key, upload bearer tokens) or that the MQTT connection reads (CA, client certificate), the
+ * one way they are read, and the rules for their permissions and contents. `edge-nvr run` refuses
+ * to start, and a reload is refused, on an error here; `edge-nvr check` fails on errors and warns
+ * on warnings (docs/config.md#secrets): all three ask configFileIssues.
  */
-import { createHash } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
+import { closeSync, constants, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { createSecureContext } from 'node:tls';
 import { KEY_FILE } from '../common/box-key.js';
 import type { Config } from './schema.js';
 
@@ -21,6 +23,57 @@ export interface ConfigFile {
   path: string;
   /** a secret: its permissions are checked */
   secret: boolean;
+  /** what it must hold: a secret on one line, a PEM private key, PEM certificates; null: checked where it is used (the page's pair) */
+  holds: 'text' | 'key' | 'certificate' | null;
+}
+
+/** A file a config names is read only as a plain file of at most this size. */
+export const MAX_CONFIG_FILE_BYTES = 1024 * 1024;
+
+/** Why a file a config names cannot be used, in words (`ENOENT: no such file`, `a FIFO, not a file`). */
+export class ConfigFileUnreadable extends Error {}
+
+/**
+ * The one way the files a config names are read: a plain file (a FIFO blocked the daemon, its
+ * reload never answered and recording stalled; /dev/zero filled `check`'s memory: an outside
+ * probe), whole, up to MAX_CONFIG_FILE_BYTES. Links are followed (secret managers use them).
+ */
+export function readConfigFile(path: string): Buffer {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (err) {
+    throw new ConfigFileUnreadable(osReason(err));
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new ConfigFileUnreadable(st.isDirectory() ? 'a directory, not a file' : st.isFIFO() ? 'a FIFO, not a file: reading it would wait for a writer' : 'a device or socket, not a file');
+    if (st.size > MAX_CONFIG_FILE_BYTES) throw new ConfigFileUnreadable(`${st.size} bytes, more than ${MAX_CONFIG_FILE_BYTES / 1024} KiB: not a secret or certificate file`);
+    const buf = Buffer.alloc(st.size);
+    let n = 0;
+    while (n < buf.length) {
+      const got = readSync(fd, buf, n, buf.length - n, n);
+      if (got === 0) break;
+      n += got;
+    }
+    return buf.subarray(0, n);
+  } catch (err) {
+    throw err instanceof ConfigFileUnreadable ? err : new ConfigFileUnreadable(osReason(err));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** An OS error in words: its code and what it means. */
+export function osReason(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  const reasons: Record<string, string> = {
+    ENOENT: 'no such file',
+    EACCES: 'permission denied',
+    EISDIR: 'it is a directory',
+    ENOTDIR: 'a parent is not a directory',
+  };
+  return e.code ? `${e.code}: ${reasons[e.code] ?? e.message}` : String(e.message ?? err);
 }
 
 /** Every file the config names whose contents the daemon reads at start (and again on reload). */
@@ -29,22 +82,23 @@ export function configFiles(config: Config): ConfigFile[] {
   config.cameras.forEach((cam, i) => {
     const src = cam.source;
     if (src.type !== 'test' && src.password_file) {
-      files.push({ setting: `cameras[${i}].source.password_file`, key: `cameras[${cam.id}].source.password_file`, path: src.password_file, secret: true });
+      files.push({ setting: `cameras[${i}].source.password_file`, key: `cameras[${cam.id}].source.password_file`, path: src.password_file, secret: true, holds: 'text' });
     }
   });
   const m = config.mqtt;
-  const add = (setting: string, path: string | undefined, secret: boolean) => { if (path) files.push({ setting, key: setting, path, secret }); };
+  const add = (setting: string, path: string | undefined, secret: boolean, holds: ConfigFile['holds']) => { if (path) files.push({ setting, key: setting, path, secret, holds }); };
   if (m) {
-    add('mqtt.password_file', m.password_file, true);
-    add('mqtt.key_file', m.key_file, true);
-    add('mqtt.cert_file', m.cert_file, false);
-    add('mqtt.ca_file', m.ca_file, false);
-    add('mqtt.commands.hmac_secret_file', m.commands?.hmac_secret_file, true);
+    add('mqtt.password_file', m.password_file, true, 'text');
+    add('mqtt.key_file', m.key_file, true, 'key');
+    add('mqtt.cert_file', m.cert_file, false, 'certificate');
+    add('mqtt.ca_file', m.ca_file, false, 'certificate');
+    add('mqtt.commands.hmac_secret_file', m.commands?.hmac_secret_file, true, 'text');
   }
-  add('http.key_file', config.http?.key_file, true);
-  add('http.cert_file', config.http?.cert_file, false);
-  config.uploads?.bearer_tokens.forEach((b, i) => add(`uploads.bearer_tokens[${i}].token_file`, b.token_file, true));
-  add('uploads.ca_file', config.uploads?.ca_file, false);
+  // the page's certificate and key are checked as a pair by web/tls-files.ts, where they are used
+  add('http.key_file', config.http?.key_file, true, null);
+  add('http.cert_file', config.http?.cert_file, false, null);
+  config.uploads?.bearer_tokens.forEach((b, i) => add(`uploads.bearer_tokens[${i}].token_file`, b.token_file, true, 'text'));
+  add('uploads.ca_file', config.uploads?.ca_file, false, 'certificate');
   return files;
 }
 
@@ -54,9 +108,9 @@ export function fileDigests(files: ConfigFile[]): Map<string, string> {
   for (const f of files) {
     let digest: string;
     try {
-      digest = createHash('sha256').update(readFileSync(f.path)).digest('hex');
+      digest = createHash('sha256').update(readConfigFile(f.path)).digest('hex');
     } catch (err) {
-      digest = `unreadable: ${(err as NodeJS.ErrnoException).code ?? 'error'}`;
+      digest = `unreadable: ${(err as Error).message}`;
     }
     out.set(f.key, digest);
   }
@@ -83,6 +137,8 @@ export function modeIssue(setting: string, path: string, serviceGid = process.ge
   } catch {
     return undefined;
   }
+  // a directory or a device is no secret file: what reads it says so (its mode sent people to chmod)
+  if (!st.isFile()) return undefined;
   const mode = st.mode & 0o777;
   const octal = `0${mode.toString(8).padStart(3, '0')}`;
   const fix = `chmod 0600 ${path} (or 0640 with the service's group)`;
@@ -92,26 +148,66 @@ export function modeIssue(setting: string, path: string, serviceGid = process.ge
   return undefined;
 }
 
-/** Every secret the config names, the command secret's length, and the box's signing key. */
-export function secretFileIssues(config: Config, dataDir: string): FileIssues {
+/**
+ * Every file the config names, before anything uses it: each a plain file that can be read, each
+ * secret's permissions (and the box's signing key's), a secret file holding one line of UTF-8
+ * text (the command secret at least MIN_HMAC_SECRET_LENGTH long), a key file a PEM private key,
+ * a certificate or CA file PEM certificates, the broker's client key that of its certificate.
+ * `run` had started with a command secret or a CA file missing and crashed with a stack trace
+ * (a restart loop under systemd), and a reload had taken a client key that was no PEM and left
+ * MQTT down for good, while `check` passed them and a reload refused some (an outside probe).
+ */
+export function configFileIssues(config: Config, dataDir: string): FileIssues {
   const issues: FileIssues = { errors: [], warnings: [] };
-  const files = configFiles(config).filter((f) => f.secret);
-  files.push({ setting: 'the box signing key', key: 'box key', path: join(dataDir, KEY_FILE), secret: true });
-  for (const f of files) {
+  const files = configFiles(config);
+  for (const f of [...files.filter((x) => x.secret), { setting: 'the box signing key', path: join(dataDir, KEY_FILE) }]) {
     const issue = modeIssue(f.setting, f.path);
     if (issue) (issue.level === 'error' ? issues.errors : issues.warnings).push(issue.text);
   }
-  const hmacFile = config.mqtt?.commands?.hmac_secret_file;
-  if (hmacFile) {
-    let length: number | undefined;
+  const held = new Map<string, Buffer>();
+  for (const f of files) {
+    let buf: Buffer;
     try {
-      length = readFileSync(hmacFile, 'utf8').replace(/\r?\n$/, '').length;
-    } catch {
-      // unreadable: the daemon's own read names the reason
+      buf = readConfigFile(f.path);
+    } catch (err) {
+      issues.errors.push(`${f.setting}: cannot read ${f.path} (${(err as Error).message}); expected a file readable by the edge-nvr service`);
+      continue;
     }
-    if (length !== undefined && length < MIN_HMAC_SECRET_LENGTH) {
-      issues.errors.push(`mqtt.commands.hmac_secret_file: the secret in ${hmacFile} is ${length} characters; expected at least ${MIN_HMAC_SECRET_LENGTH} (e.g. openssl rand -hex 32 > ${hmacFile})`);
+    const problem = f.holds && contentProblem(f, buf);
+    if (problem) issues.errors.push(`${f.setting}: ${f.path} ${problem}`);
+    else held.set(f.setting, buf);
+  }
+  const [cert, key] = [held.get('mqtt.cert_file'), held.get('mqtt.key_file')];
+  if (cert && key) {
+    try {
+      createSecureContext({ cert, key });
+    } catch {
+      issues.errors.push(`mqtt.key_file: ${config.mqtt!.key_file} is not the key of the certificate in ${config.mqtt!.cert_file}; expected the client certificate's own key`);
     }
   }
   return issues;
+}
+
+/** What is wrong with what a file holds, as the rest of a sentence after its path; undefined when nothing is. */
+function contentProblem(f: ConfigFile, buf: Buffer): string | undefined {
+  if (f.holds === 'text') {
+    const text = buf.toString('utf8');
+    if (!Buffer.from(text, 'utf8').equals(buf)) return 'is not UTF-8 text; expected the secret on one line';
+    const secret = text.replace(/\r?\n$/, '');
+    if (secret.length === 0) return 'is empty; expected the secret on its first line';
+    if (/[\r\n]/.test(secret)) return 'holds more than one line; expected the secret on one line (a trailing newline is fine)';
+    if (f.setting === 'mqtt.commands.hmac_secret_file' && secret.length < MIN_HMAC_SECRET_LENGTH) {
+      return `is a secret of ${secret.length} characters; expected at least ${MIN_HMAC_SECRET_LENGTH} (e.g. openssl rand -hex 32 > ${f.path})`;
+    }
+    return undefined;
+  }
+  try {
+    if (f.holds === 'key') createPrivateKey(buf);
+    else new X509Certificate(buf);
+    return undefined;
+  } catch {
+    return f.holds === 'key'
+      ? 'holds no usable PEM private key (damaged, or protected by a passphrase); expected the key unencrypted, "-----BEGIN PRIVATE KEY-----"'
+      : 'holds no PEM certificate; expected "-----BEGIN CERTIFICATE-----" (a CA file may hold several)';
+  }
 }

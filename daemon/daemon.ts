@@ -6,7 +6,7 @@ import { effectiveRetention, loadConfig, readSecret } from '../config/load.js';
 import { ConfigError } from '../config/errors.js';
 import { legalMinimumDays } from '../config/legal-minimum.js';
 import type { CameraConfig, Config } from '../config/schema.js';
-import { configFiles, fileDigests, secretFileIssues } from '../config/secret-files.js';
+import { configFileIssues, configFiles, fileDigests } from '../config/secret-files.js';
 import { Catalog, CATALOG_FILE, unreadableCatalog } from '../recorder/catalog/catalog.js';
 import { takeCheckpoint, type CheckpointReason } from '../recorder/catalog/checkpoint.js';
 import { BackgroundVerifier } from '../recorder/background-verify.js';
@@ -471,12 +471,8 @@ export class Daemon {
       try {
         if (!path) throw new Error('this daemon was started without a config file (the demo): nothing to reload');
         next = loadConfig(path);
-        const secrets = secretFileIssues(next, this.dataDir);
-        // a file the new config names that cannot be read would fail what uses it later, after the reload said yes
-        for (const f of configFiles(next)) {
-          const digest = fileDigests([f]).get(f.key)!;
-          if (digest.startsWith('unreadable')) secrets.errors.push(`${f.setting}: cannot read ${f.path} (${digest.slice('unreadable: '.length)}); expected a file readable by the edge-nvr service`);
-        }
+        // a file the new config names that cannot be used would fail what uses it later, after the reload said yes
+        const secrets = configFileIssues(next, this.dataDir);
         if (secrets.errors.length) throw new ConfigError(path, secrets.errors);
         for (const w of secrets.warnings) this.log.warn({ path }, w);
       } catch (err) {

@@ -9,7 +9,7 @@ import type { WebServers } from '../web/server.js';
 import { EXIT } from './args.js';
 import { exitOnUnhandledErrors } from './fatal-errors.js';
 import { ConfigError } from '../config/errors.js';
-import { secretFileIssues } from '../config/secret-files.js';
+import { configFileIssues } from '../config/secret-files.js';
 
 /** A supervisor that has not ticked for this long is wedged: let systemd restart the box. */
 const SUPERVISOR_SILENT_MS = 10_000;
@@ -38,8 +38,9 @@ export async function runDaemon(config: Config, log: Logger, { durationS, config
   // outside probe). The recorders inherit it.
   process.umask(0o077);
   const daemon = new Daemon(config, log, { configPath });
-  // A secret other local users can read is a leak already: refuse it before anything runs.
-  const secrets = secretFileIssues(config, daemon.dataDir);
+  // A secret other local users can read is a leak already, and a file that cannot be used would
+  // fail what uses it after recording started: refuse either before anything runs.
+  const secrets = configFileIssues(config, daemon.dataDir);
   if (secrets.errors.length) throw new ConfigError(configPath ?? 'config', secrets.errors);
   for (const w of secrets.warnings) log.warn({ path: configPath }, w);
   const notify = new SdNotify({ log });

@@ -8,7 +8,7 @@
  * whose export is gone, is given up. Each outcome is an event, an audit entry and a log line,
  * all naming the destination without its query.
  */
-import { readFileSync } from 'node:fs';
+import { readConfigFile } from '../config/secret-files.js';
 import { join, relative } from 'node:path';
 import type { Logger } from 'pino';
 import { readSecret } from '../config/load.js';
@@ -150,7 +150,7 @@ export class Uploader {
       }
       const sent = await httpsPut({
         url: row.url, length: tarLength(entries), body: tarStream(entries), contentType: 'application/x-tar',
-        ca: settings.ca_file ? readFileSync(settings.ca_file, 'utf8') : undefined, bearer: this.bearer(target),
+        ca: settings.ca_file ? readConfigFile(settings.ca_file).toString('utf8') : undefined, bearer: this.bearer(target),
         timeoutMs: settings.timeout_s * 1000, signal: this.abort.signal,
       });
       this.queue.done(row.id, sent);

@@ -1,5 +1,5 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readConfigFile } from '../config/secret-files.js';
 import { createSecureContext } from 'node:tls';
 import type { HttpConfig } from './server.js';
 
@@ -20,9 +20,9 @@ export interface TlsFiles {
 export function loadTls(http: HttpConfig): TlsFiles {
   const read = (key: 'cert_file' | 'key_file') => {
     try {
-      return readFileSync(http[key]!);
+      return readConfigFile(http[key]!);
     } catch (err) {
-      throw new Error(`http.${key}: cannot read ${http[key]} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); expected a PEM file readable by the edge-nvr service`);
+      throw new Error(`http.${key}: cannot read ${http[key]} (${(err as Error).message}); expected a PEM file readable by the edge-nvr service`);
     }
   };
   const cert = read('cert_file');

@@ -22,7 +22,7 @@ import { resolveSource } from '../../recorder/sources/resolve.js';
 import { scrubCredentials } from '../../common/credentials.js';
 import { configuredDetectors } from '../../redaction/egress.js';
 import { switchedOff } from '../../redaction/policy-record.js';
-import { secretFileIssues } from '../../config/secret-files.js';
+import { configFileIssues } from '../../config/secret-files.js';
 import { readClockSync } from '../../watchdog/system-health.js';
 import { probeStream } from './probe.js';
 import { DEFAULT_CONFIG, EXIT, parseCommand, type CommandSpec, print, printJson } from '../args.js';
@@ -366,12 +366,12 @@ export async function redactionReady({ config }: CheckContext): Promise<CheckRes
   }
 }
 
-/** Secret files (passwords, the command secret, the TLS key, the box key) only the service reads. */
+/** The files the config names: plain files that can be read, holding what they should; secrets (passwords, the command secret, the TLS key, the box key) only the service reads. */
 export function secretsProtected({ config }: CheckContext): Promise<CheckResult> {
-  const { errors, warnings } = secretFileIssues(config, resolve(config.storage.path));
+  const { errors, warnings } = configFileIssues(config, resolve(config.storage.path));
   if (errors.length) return Promise.resolve({ name: 'secrets', ok: false, detail: [...errors, ...warnings].join('; ') });
   if (warnings.length) return Promise.resolve({ name: 'secrets', ok: true, warn: true, detail: warnings.join('; ') });
-  return Promise.resolve({ name: 'secrets', ok: true, detail: 'secret files readable by the service only' });
+  return Promise.resolve({ name: 'secrets', ok: true, detail: 'the files the config names can be used, secrets readable by the service only' });
 }
 
 /** The status page and metrics: certificate files readable, and someone able to log in to the page. */

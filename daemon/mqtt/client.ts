@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readConfigFile } from '../../config/secret-files.js';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { readSecret } from '../../config/load.js';
@@ -54,9 +54,9 @@ export function connectBroker(cfg: MqttConfig, clientId: string, will: Will, log
     will: { topic: will.topic, payload: Buffer.from(will.payload()), qos: 1, retain: true },
     ...(cfg.username !== undefined ? { username: cfg.username } : {}),
     ...(password !== undefined ? { password } : {}),
-    ...(cfg.ca_file ? { ca: readFileSync(cfg.ca_file) } : {}),
-    ...(cfg.cert_file ? { cert: readFileSync(cfg.cert_file) } : {}),
-    ...(cfg.key_file ? { key: readFileSync(cfg.key_file) } : {}),
+    ...(cfg.ca_file ? { ca: readConfigFile(cfg.ca_file) } : {}),
+    ...(cfg.cert_file ? { cert: readConfigFile(cfg.cert_file) } : {}),
+    ...(cfg.key_file ? { key: readConfigFile(cfg.key_file) } : {}),
   };
   const safeUrl = `${url.protocol}//${url.hostname}${url.port ? `:${url.port}` : ''}`;
   const client = mqtt.connect(cfg.url, options);

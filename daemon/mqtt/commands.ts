@@ -97,6 +97,8 @@ export interface CommandOutcome {
   /** where the reply goes (besides an MQTT 5 response topic) */
   replyTopic: string;
   reply: CommandReply;
+  /** the request passed the signature and replay checks: only then is its response topic used */
+  signed: boolean;
 }
 
 export interface CommandStats {
@@ -217,14 +219,14 @@ export class CommandProcessor {
       const e = err instanceof CommandError ? err : new CommandError('unavailable', `cannot check the request now: ${(err as Error).message}`);
       if (!this.refusals.admit(e.code)) return undefined;
       this.log.warn({ topic: topic.slice(0, 200), code: e.code, error: e.message, request: requestId }, 'command refused');
-      return { replyTopic, reply: this.reply(name, requestId, false, { code: e.code, message: e.message }) };
+      return { replyTopic, reply: this.reply(name, requestId, false, { code: e.code, message: e.message }), signed: false };
     }
     // From here on the sender holds the secret: what happens is audited, ok or not.
     try {
       const result = await this.run(cmd, req);
       this.accepted++;
       this.audit(`cmd.${cmd}`, req, cmd, { request_id: req.id, ok: true, result });
-      return { replyTopic, reply: this.reply(cmd, req.id, true, undefined, result) };
+      return { replyTopic, reply: this.reply(cmd, req.id, true, undefined, result), signed: true };
     } catch (err) {
       const e = err instanceof CommandError ? err : new CommandError('failed', (err as Error).message ?? String(err));
       this.failed++;
@@ -234,7 +236,7 @@ export class CommandProcessor {
       } catch (auditErr) {
         this.log.error({ err: auditErr }, 'cannot audit a command');
       }
-      return { replyTopic, reply: this.reply(cmd, req.id, false, { code: e.code, message: e.message }) };
+      return { replyTopic, reply: this.reply(cmd, req.id, false, { code: e.code, message: e.message }), signed: true };
     }
   }
 

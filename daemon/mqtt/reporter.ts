@@ -242,7 +242,10 @@ export class MqttReporter {
     const body = JSON.stringify(outcome.reply);
     this.client.publish(outcome.replyTopic, body, { qos: 1 });
     const responseTopic = packet.properties?.responseTopic;
-    if (safeResponseTopic(responseTopic) && responseTopic !== outcome.replyTopic && !this.ownTopic(responseTopic)) {
+    // Only a signed request picks where else its reply goes: unsigned junk with a response topic
+    // had the box publish, with its own broker credentials, on topics its sender may not write
+    // (another box's status or command topics: an outside probe).
+    if (outcome.signed && safeResponseTopic(responseTopic) && responseTopic !== outcome.replyTopic && !this.ownTopic(responseTopic)) {
       const correlationData = packet.properties?.correlationData;
       this.client.publish(responseTopic, body, { qos: 1, properties: correlationData ? { correlationData } : {} });
     }

@@ -177,7 +177,7 @@ cameras:
   t.equal(r.code, 2);
   t.equal(r.stdout, '');
   t.notMatch(r.stderr, /hunter2/);
-  t.equal(r.stderr, `${file}: line 7, column 11: a YAML tag (a value starting with "!") cannot be read here; expected a plain value: quote a value that starts with "!" (a password, say: \'!...\'), or give the setting without the tag or alias\n`);
+  t.equal(r.stderr, `${file}: line 7, column 11: a YAML tag (a value starting with "!") cannot be read here; expected a plain value: quote a value that starts with "!" (a password, say: '!...'), or give the setting without the tag or alias\n`);
   writeFileSync(file, (await import('node:fs')).readFileSync(file, 'utf8').replace(/ {4}name: .*\n/, ''));
   const again = await runCli(['check', '--config', file]);
   t.equal(again.code, 2);

@@ -45,7 +45,7 @@ t.test('check: the page needs a readable certificate and a user who can log in',
   const none = await httpReady(ctx('http:\n  listen: 127.0.0.1:8080\n'));
   t.match(none, { ok: false, detail: /nobody can log in to the page; add a user: edge-nvr user add NAME --role viewer/ });
   const missing = await httpReady(ctx(`http:\n  listen: 0.0.0.0:8443\n  cert_file: ${join(dir, 'none.pem')}\n  key_file: ${join(dir, 'none.key')}\n`));
-  t.match(missing, { ok: false, detail: /^http\.cert_file: cannot read .*none\.pem \(ENOENT\)/ });
+  t.match(missing, { ok: false, detail: /^http\.cert_file: cannot read .*none\.pem \(ENOENT: no such file\)/ });
   mkdirSync(join(dir, 'data'), { recursive: true });
   t.equal((await runCli(['user', 'add', 'ana', '--role', 'viewer', '--data', join(dir, 'data')], { input: 'a-long-password\n' })).code, 0);
   t.match(await httpReady(ctx('http:\n  listen: 127.0.0.1:8080\n')), { ok: true, detail: /^page http:\/\/127\.0\.0\.1:8080; 1 user in .*users\.json$/ });

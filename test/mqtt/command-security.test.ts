@@ -141,7 +141,7 @@ t.test('secrets: a short command secret and loose permissions are refused at sta
   writeFileSync(secretFile, 'too-short-secret\n', { mode: 0o600 });
   const short = await runCli(['run', '--config', config, '--duration', '5']);
   t.equal(short.code, 2, 'a 16-character secret: run refuses to start (bad config)');
-  t.match(short.stderr, /mqtt\.commands\.hmac_secret_file: the secret in .* is 16 characters; expected at least 32/, short.stderr);
+  t.match(short.stderr, /mqtt\.commands\.hmac_secret_file: .* is a secret of 16 characters; expected at least 32/, short.stderr);
 
   writeFileSync(secretFile, `${SECRET}\n`);
   chmodSync(secretFile, 0o644);
@@ -164,7 +164,7 @@ t.test('secrets: a short command secret and loose permissions are refused at sta
   t.match(noReason.stderr, /redaction\.faces: false lets faces leave the box in the clear; expected true, or set redaction\.faces_off_reason/);
   writeFileSync(config, `${plain}redaction:\n  faces: false\n  faces_off_reason: bench test of plates only\n`);
   const checks = JSON.parse((await runCli(['check', '--config', config, '--json'], { timeoutMs: 120000 })).stdout) as Array<{ name: string; ok: boolean; warn?: boolean; detail: string }>;
-  t.match(checks.find((c) => c.name === 'secrets'), { ok: true, detail: 'secret files readable by the service only' }, '0640 with the service\'s group passes');
+  t.match(checks.find((c) => c.name === 'secrets'), { ok: true, detail: 'the files the config names can be used, secrets readable by the service only' }, '0640 with the service\'s group passes');
   t.notOk(checks.find((c) => c.name === 'secrets')?.warn, 'without a warning');
   t.match(checks.find((c) => c.name === 'redaction'), { ok: true, warn: true, detail: /FACES ARE NOT HIDDEN in exports \(redaction\.faces: false, reason: bench test of plates only\)/ }, 'check warns that faces are switched off, with the reason');
   writeFileSync(config, plain);

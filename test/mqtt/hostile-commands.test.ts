@@ -58,12 +58,16 @@ t.test('hostile commands: refused with a reason, never acted on unsigned, the ch
   for (const own of ['checkpoint', 'status', 'health', 'events', 'cmd/hold', 'cmd/snapshot/reply']) {
     await sub.client.publishAsync(`${PREFIX}/cmd/hold`, '{"id":"reflect", not json', { qos: 1, properties: { responseTopic: `${PREFIX}/${own}`, correlationData: Buffer.from('x') } });
   }
+  // unsigned junk naming another box's topic: the box would publish there with its own broker
+  // credentials, where the sender itself may not write; only a signed request picks a response topic
+  await sub.client.subscribeAsync('edge-nvr/other-box/#', { qos: 1 });
+  await sub.client.publishAsync(`${PREFIX}/cmd/hold`, '{"id":"elsewhere", not json', { qos: 1, properties: { responseTopic: 'edge-nvr/other-box/status' } });
   const signedReflect = platform.request('hold', hold);
   await sub.client.publishAsync(`${PREFIX}/cmd/hold`, JSON.stringify(signedReflect), { qos: 1, properties: { responseTopic: `${PREFIX}/checkpoint` } });
   await until(() => platform.replies('hold').some((r) => r.id === signedReflect.id), 10000, 'the signed hold answered');
   await sleep(1500);
   const misplaced = sub.messages.slice(before).filter((m) => m.topic !== `${PREFIX}/cmd/hold/reply` && (m.json as { schema?: string } | undefined)?.schema === 'edge-nvr/cmd-reply@1');
-  t.same(misplaced.map((m) => m.topic), [], 'no reply lands on the box\'s own status, health, events, checkpoint or command topics');
+  t.same(misplaced.map((m) => m.topic), [], 'no reply lands on the box\'s own status, health, events, checkpoint or command topics, nor on another box\'s');
   t.equal(platform.replies('hold').find((r) => r.id === signedReflect.id)?.ok, true, 'the signed hold is still answered on its reply topic');
 
   // 4. a large payload is answered too_large; a huge one (mosquitto takes up to 256 MB) never

@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '../../config/errors.js';
 import { parseConfig } from '../../config/load.js';
-import { secretFileIssues } from '../../config/secret-files.js';
+import { configFileIssues } from '../../config/secret-files.js';
 import { checkTarget, TargetError } from '../../uploads/target.js';
 
 const base = (uploads: string) => `box: { id: site1 }
@@ -41,7 +41,7 @@ t.test('a bearer token file other users can read is refused like every secret fi
   const token = join(dir, 'upload.token');
   writeFileSync(token, 'token\n', { mode: 0o644 });
   const config = parseConfig(base(`  allowed_hosts: [store.example.com]\n  bearer_tokens: [{ host: store.example.com, token_file: ${token} }]`), 'config.yaml');
-  t.match(secretFileIssues(config, dir).errors, [new RegExp(`^uploads\\.bearer_tokens\\[0\\]\\.token_file: ${token} is readable by every local user`)]);
+  t.match(configFileIssues(config, dir).errors, [new RegExp(`^uploads\\.bearer_tokens\\[0\\]\\.token_file: ${token} is readable by every local user`)]);
 });
 
 t.test('targets: https only, no userinfo, an allowed host and port; the shown destination has no query', async (t) => {
