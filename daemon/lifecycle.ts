@@ -88,7 +88,7 @@ export async function runDaemon(config: Config, log: Logger, { durationS, config
       const old = mqtt;
       mqtt = undefined;
       mqttSwap = mqttSwap.then(() => new Promise((r) => setImmediate(r))).then(async () => {
-        await old?.stop({ reconnecting: true });
+        await old?.stop({ next });
         if (!stopping && next.mqtt) mqtt = (await import('./mqtt/reporter.js')).startMqtt(daemon, next, log, mqttOptions);
       }).catch((err) => log.error({ err }, 'cannot restart mqtt with the reloaded settings'));
       return Promise.resolve(next.mqtt ? (old ? 'mqtt reconnects with the new settings' : 'mqtt started') : 'mqtt stopped');

@@ -264,15 +264,20 @@ export class MqttReporter {
 
   /**
    * Clean stop: running snapshots and exports are cancelled and answered, the retained status
-   * says offline (clean_stop), then the connection closes. `reconnecting` (a reload replaces this
-   * reporter): no offline status, the next connection says online.
+   * says offline (clean_stop), then the connection closes. `next` (a reload replaces this
+   * reporter with one for that config): no offline status when the next one says online on the
+   * same broker and topic; when the box id, the prefix or the broker changes, this topic is left
+   * offline (it had said online for ever, with no last will left to correct it: a ghost box).
    */
-  async stop({ reconnecting = false } = {}): Promise<void> {
+  async stop({ next }: { next?: Config } = {}): Promise<void> {
+    const nextMqtt = next?.mqtt;
+    const reconnecting = !!nextMqtt && nextMqtt.url === this.config.mqtt!.url
+      && (nextMqtt.topic_prefix ?? Topics.defaultPrefix(next!.box.id)) === this.topics.prefix;
     if (this.stopped) return;
     for (const t of this.timers) clearInterval(t);
     const client = this.client;
     if (!client) { this.stopped = true; return; }
-    await this.commands?.stop(reconnecting ? 'the MQTT settings were reloaded' : undefined);
+    await this.commands?.stop(next ? 'the MQTT settings were reloaded' : undefined);
     await settleWithin(Promise.allSettled([...this.pending]), STOP_TIMEOUT_MS, undefined);
     if (client.connected && !reconnecting) {
       const offline = JSON.stringify(this.status('offline', 'clean_stop'));

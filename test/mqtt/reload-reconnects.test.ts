@@ -20,8 +20,8 @@ t.test('a reload that changes the mqtt section reconnects: answered first, and n
   t.teardown(() => two.stop());
   const secretFile = join(dir, 'cmd.secret');
   writeFileSync(secretFile, `${SECRET}\n`, { mode: 0o600 });
-  const write = (url: string, interval: number) => writeConfig(dir, [{ id: 'cam1', url: 'rtsp://127.0.0.1:9/none', enabled: false }], {
-    extraYaml: ['mqtt:', `  url: ${url}`, `  health_interval_s: ${interval}`, '  commands:', `    hmac_secret_file: ${secretFile}`].join('\n'),
+  const write = (url: string, interval: number, prefix?: string) => writeConfig(dir, [{ id: 'cam1', url: 'rtsp://127.0.0.1:9/none', enabled: false }], {
+    extraYaml: ['mqtt:', `  url: ${url}`, `  health_interval_s: ${interval}`, ...(prefix ? [`  topic_prefix: ${prefix}`] : []), '  commands:', `    hmac_secret_file: ${secretFile}`].join('\n'),
   });
   const config = write(one.url, 60);
   const dataDir = join(dir, 'data');
@@ -63,6 +63,19 @@ t.test('a reload that changes the mqtt section reconnects: answered first, and n
   // the subscriber can see a message before the box has the broker's PUBACK for it
   await until(() => queued() === 0, 10000, 'the outbox to empty once broker 2 acknowledges');
   t.equal(queued(), 0, 'and leaves the outbox once acknowledged');
+
+  // a new prefix: the old status topic is left offline (it had said online for ever, a ghost box)
+  const renamedAt = Date.now();
+  write(two.url, 30, 'site/moved');
+  const renamed = await runCli(['reload', '--config', config, '--json']);
+  t.equal(renamed.code, 0, renamed.stderr);
+  const subMoved = await new Subscriber(two.url, 'site/moved').connect();
+  t.teardown(() => subMoved.close());
+  await subMoved.waitFor((m) => m.topic === 'site/moved/status' && (m.json as { state: string }).state === 'online', 30000, 'online under the new prefix');
+  const late = await new Subscriber(two.url, PREFIX).connect();
+  t.teardown(() => late.close());
+  const left = await late.waitFor((m) => m.topic === `${PREFIX}/status`, 10000, 'the old status topic');
+  t.equal((left.json as { state: string }).state, 'offline', `the old prefix's retained status says offline (since ${renamedAt})`);
   t.equal((await daemon.stop()).code, 0);
   t.notOk(readFileSync(join(dir, 'config.yaml'), 'utf8').includes(SECRET), 'the secret is in its file only');
 });
