@@ -3,7 +3,7 @@
  * cannot say (rules.ts) -> typed Config. Every problem becomes one line naming the path
  * (`cameras[2].source.url`) and what is expected (issues.ts).
  */
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, openSync, readSync } from 'node:fs';
 import { ConfigError } from './errors.js';
 import { render } from './issues.js';
 import { parseYaml, schemaIssues } from './parse.js';
@@ -40,7 +40,8 @@ export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
  * memory of the box (or of a reload) before it is refused.
  */
 function readCapped(path: string): string {
-  const fd = openSync(path, 'r');
+  // not blocking: a FIFO in the config's place is refused, not waited on
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
     const chunks: Buffer[] = [];
     let total = 0;
@@ -54,9 +55,28 @@ function readCapped(path: string): string {
         throw new ConfigError(path, [`the config file is larger than ${MAX_CONFIG_BYTES / 1024 / 1024} MiB; expected a YAML config of a few kilobytes (is this the right file?)`]);
       }
     }
-    return Buffer.concat(chunks).toString('utf8');
+    return utf8Text(path, Buffer.concat(chunks));
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * The config's bytes as text, refused when they are not UTF-8: a Latin-1 "é" was read as U+FFFD
+ * and the setting silently changed (an outside probe), and UTF-16 was refused for its NUL bytes.
+ */
+function utf8Text(path: string, bytes: Buffer): string {
+  if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff)) {
+    throw new ConfigError(path, ['the config file is UTF-16 text; expected UTF-8 (save it as UTF-8)']);
+  }
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    const lossy = Buffer.from(bytes.toString('utf8'), 'utf8');
+    let at = 0;
+    while (at < bytes.length && bytes[at] === lossy[at]) at++;
+    const line = bytes.subarray(0, at).toString('latin1').split('\n').length;
+    throw new ConfigError(path, [`line ${line}: the config file is not UTF-8 text (a byte no UTF-8 character begins with, such as a Latin-1 "é"); expected UTF-8 (save it as UTF-8)`]);
   }
 }
 

@@ -140,6 +140,25 @@ t.test('a detector name in the wrong form says which form', async (t) => {
   t.same(issues, ['redaction.detectors[0].name: expected lower-case letters, digits, "-" and "_", starting with a letter or digit (recorded in every manifest; not blazeface or ppocr-det), got "Plates"']);
 });
 
+t.test('a config that is not UTF-8 is refused with its line, not read with a replacement character', async (t) => {
+  const dir = t.testdir({});
+  const refused = (bytes: Buffer) => {
+    const p = join(dir, 'c.yaml');
+    writeFileSync(p, bytes);
+    try {
+      loadConfig(p);
+    } catch (e) {
+      return (e as ConfigError).issues;
+    }
+    return [];
+  };
+  // a Latin-1 "é" in box.site: read as U+FFFD, the site silently changed
+  t.same(refused(Buffer.concat([Buffer.from(MINIMAL + 'box: { id: box1, site: "caf'), Buffer.from([0xe9]), Buffer.from('" }\n')])),
+    [`line ${MINIMAL.split('\n').length}: the config file is not UTF-8 text (a byte no UTF-8 character begins with, such as a Latin-1 "é"); expected UTF-8 (save it as UTF-8)`]);
+  t.same(refused(Buffer.from('\ufeff' + MINIMAL, 'utf16le')), ['the config file is UTF-16 text; expected UTF-8 (save it as UTF-8)'], 'UTF-16: said so, not "a NUL character"');
+  t.same(refused(Buffer.from('\ufeff' + MINIMAL.replace('cam1', 'caméra-1'.replace('é', 'e')), 'utf8')), [], 'UTF-8 with a BOM reads');
+});
+
 t.test('a file that is no config is refused before it fills the memory', async (t) => {
   const dir = t.testdir({});
   const big = join(dir, 'big.yaml');
