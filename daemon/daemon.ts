@@ -102,7 +102,7 @@ const RESTART_ONLY: Array<{ setting: string; why: string; needed: (changed: stri
  * The data dir, made when missing. Node's own "EEXIST: file already exists, mkdir" (storage.path
  * names a file) or "EACCES" says nothing of which setting to change: the error names it.
  */
-function makeDataDir(dir: string): void {
+function makeDataDir(dir: string, configPath = 'config'): void {
   try {
     mkdirSync(dir, { recursive: true });
   } catch (err) {
@@ -110,7 +110,7 @@ function makeDataDir(dir: string): void {
     const why = code === 'EEXIST' || code === 'ENOTDIR' ? `${dir} or a folder above it is a file, not a folder`
       : code === 'EACCES' || code === 'EPERM' ? `this user (${userInfo().username}) may not create ${dir}`
         : `${dir} cannot be created (${(err as Error).message})`;
-    throw new Error(`storage.path: ${why}; set storage.path to a folder the service user can write (install -d -o edge-nvr DIR), then run edge-nvr check`);
+    throw new ConfigError(configPath, [`storage.path: ${why}; set storage.path to a folder the service user can write (install -d -o edge-nvr DIR), then run edge-nvr check`]);
   }
 }
 
@@ -179,7 +179,7 @@ export class Daemon {
 
   async start(): Promise<void> {
     // before anything is read or written: a second daemon on this data dir stops here
-    makeDataDir(this.dataDir);
+    makeDataDir(this.dataDir, this.opts.configPath);
     this.lock = InstanceLock.acquire(this.dataDir);
     const catalog = openCatalog(this.dataDir);
     this.catalog = catalog;

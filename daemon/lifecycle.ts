@@ -110,8 +110,14 @@ export async function runDaemon(config: Config, log: Logger, { durationS, config
       await done;
       return EXIT.ok;
     }
-    log.fatal({ err }, 'cannot start');
     await notify.status(`cannot start: ${(err as Error).message}`);
+    // a setting the box cannot use (storage.path a file) is a bad config: one line, exit 2, as
+    // for the config's own errors, not a fatal log line with a stack trace
+    if (err instanceof ConfigError) {
+      await daemon.stop('start failed').catch(() => undefined);
+      throw err;
+    }
+    log.fatal({ err }, 'cannot start');
     await daemon.stop('start failed').catch(() => undefined);
     return EXIT.failure;
   }

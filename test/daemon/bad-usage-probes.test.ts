@@ -249,7 +249,7 @@ t.test('--config and --data together are refused for a command that reads only t
   t.throws(() => statSync(join(dir, 'live')), 'the config\'s data dir was not touched');
 });
 
-t.test('storage.path naming a file: run fails naming the setting and the fix (it printed Node\'s "EEXIST: file already exists, mkdir")', async (t) => {
+t.test('storage.path naming a file: run fails naming the setting and the fix, exit 2 in one line (it printed Node\'s "EEXIST: file already exists, mkdir")', async (t) => {
   const dir = t.testdir();
   const file = join(dir, 'notadir');
   writeFileSync(file, 'a file\n');
@@ -257,8 +257,10 @@ t.test('storage.path naming a file: run fails naming the setting and the fix (it
     const config = join(dir, 'c.yaml');
     writeFileSync(config, `box: { id: b1 }\nstorage: { path: ${path} }\ncameras: [{ id: c1, source: { type: test } }]\n`);
     const r = await runCli(['run', '--config', config]);
-    t.equal(r.code, 1, `${path}: exit 1`);
-    t.match(r.stdout + r.stderr, `storage.path: ${path} or a folder above it is a file, not a folder`, 'the setting and what is wrong with it');
+    t.equal(r.code, 2, `${path}: exit 2, a bad config`);
+    t.match(r.stderr, `storage.path: ${path} or a folder above it is a file, not a folder`, 'the setting and what is wrong with it');
+    t.equal(r.stderr.trim().split('\n').length, 1, 'in one line');
+    t.notMatch(r.stdout + r.stderr, /\n\s+at |"stack"/, 'no stack trace (it was in a fatal log line)');
     t.match(r.stdout + r.stderr, 'run edge-nvr check', 'and what to do next');
     t.equal(readFileSync(file, 'utf8'), 'a file\n', 'the file is left as it was');
   }
