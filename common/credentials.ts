@@ -8,8 +8,11 @@
 /**
  * The userinfo of every URL in a text. Greedy up to the last `@` before the path, so that an
  * unencoded `@` in a password (rtsp://u:p@ss@host/) is scrubbed whole, not cut at its first `@`.
+ * The scheme is at most 32 characters (the longest registered ones are about 30): unbounded, a
+ * long run of letters without "://" was tried from every position back to its end, quadratic (a
+ * 100 KB config value took 6 s to refuse; a camera's long error line would block the daemon).
  */
-const USERINFO = /([a-z][a-z0-9+.-]*:\/\/)[^/?#\s]*@/gi;
+const USERINFO = /([a-z][a-z0-9+.-]{0,31}:\/\/)[^/?#\s]*@/gi;
 
 /** Replaces the userinfo (user and password) of every URL in `text` with `***`: rtsp://***@10.0.0.5/ch1. */
 export function scrubCredentials(text: string): string {

@@ -37,7 +37,7 @@ export function describe(schema: unknown): string {
   switch (schema.type) {
     case 'string':
       if (typeof schema.pattern === 'string') return note ?? `text matching /${schema.pattern}/`;
-      return withNote(Number(schema.minLength ?? 0) > 0 ? 'a non-empty string' : 'a string');
+      return withNote((Number(schema.minLength ?? 0) > 0 ? 'a non-empty string' : 'a string') + (typeof schema.maxLength === 'number' ? ` of at most ${schema.maxLength} characters` : ''));
     case 'integer':
       return `an integer${range(schema)}`;
     case 'number':

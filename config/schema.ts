@@ -12,6 +12,10 @@ const Id = Type.String({
 });
 
 const strict = { additionalProperties: false } as const;
+/** Names, labels and user names, and the reasons a config states, are shown on the page, in
+ * health, manifests and the audit log: a 3 MB site name passed `check` (an outside probe). */
+const NAME_MAX = 200;
+const REASON_MAX = 500;
 
 /** host:port, the host a name, an IPv4 address or a bracketed IPv6 address */
 const LISTEN = '^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$';
@@ -35,7 +39,7 @@ export const RtspSource = Type.Object(
   {
     type: Type.Literal('rtsp'),
     url: Type.String({ pattern: '^rtsps?://[^/\\s]+(/.*)?$', description: 'rtsp://host[:port]/path' }),
-    username: Type.Optional(Type.String()),
+    username: Type.Optional(Type.String({ maxLength: NAME_MAX })),
     ...Secret,
   },
   strict,
@@ -46,7 +50,7 @@ export const OnvifSource = Type.Object(
     type: Type.Literal('onvif'),
     // a host only: a URL or `user:password@host` here would put the password in every error and log line
     host: Type.String({ pattern: CAMERA_HOST, description: 'host or host:port of the ONVIF service (no scheme, no user:password@; an IPv6 address in brackets)' }),
-    username: Type.Optional(Type.String()),
+    username: Type.Optional(Type.String({ maxLength: NAME_MAX })),
     ...Secret,
     profile: Type.Optional(Type.String({ description: 'media profile token; the first one when absent' })),
     allowed_stream_hosts: Type.Optional(Type.Array(Type.String({ pattern: '^[^\\s/@]+$', description: 'a host name or address' }), {
@@ -78,7 +82,7 @@ const Retention = (what: string, extra: object = {}) =>
       min_days: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: `days ${what} are kept at least` })),
       max_days: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: `days after which ${what} are deleted` })),
       below_legal_minimum_reason: Type.Optional(
-        Type.String({ minLength: 3, description: 'required to set min_days under the legal 30 (or 90) days' }),
+        Type.String({ minLength: 3, maxLength: REASON_MAX, description: 'required to set min_days under the legal 30 (or 90) days' }),
       ),
     },
     { ...strict, ...extra },
@@ -109,7 +113,7 @@ export type Mask = Static<typeof Mask>;
 const Tamper = Type.Object(
   {
     enabled: Type.Boolean({ default: true, description: 'watch this camera\'s view for covering, spraying, defocus, moving and freezing' }),
-    reason: Type.Optional(Type.String({ minLength: 3, description: 'why the view is not watched (required when enabled is false), e.g. "PTZ patrol tour"' })),
+    reason: Type.Optional(Type.String({ minLength: 3, maxLength: REASON_MAX, description: 'why the view is not watched (required when enabled is false), e.g. "PTZ patrol tour"' })),
     sensitivity: Type.Union([Type.Literal('low'), Type.Literal('medium'), Type.Literal('high')], { default: 'medium', description: 'how much of the view must change before it counts' }),
     persistence_s: Type.Number({ minimum: 2, maximum: 600, default: 10, description: 'a change must last this long to be raised, and be gone this long to be cleared' }),
     learn_s: Type.Number({ minimum: 5, maximum: 3600, default: 60, description: 'how long the normal view is watched to learn the reference, at commissioning and after tamper reset' }),
@@ -120,7 +124,7 @@ const Tamper = Type.Object(
 export const Camera = Type.Object(
   {
     id: Id,
-    name: Type.Optional(Type.String()),
+    name: Type.Optional(Type.String({ maxLength: NAME_MAX })),
     enabled: Type.Boolean({ default: true }),
     source: CameraSource,
     record: Type.Object(
@@ -217,8 +221,8 @@ export const Config = Type.Object(
     box: Type.Object(
       {
         id: Id,
-        site: Type.Optional(Type.String()),
-        location: Type.Optional(Type.String()),
+        site: Type.Optional(Type.String({ maxLength: NAME_MAX })),
+        location: Type.Optional(Type.String({ maxLength: NAME_MAX })),
         designated_site: Type.Boolean({
           default: false,
           description: 'a key counter-terrorism target: the legal minimum becomes 90 days',
@@ -254,7 +258,7 @@ export const Config = Type.Object(
       Type.Object(
         {
           url: Type.String({ pattern: '^(mqtts?|wss?|tcp|ssl)://', description: 'mqtt://host:1883 or mqtts://host:8883' }),
-          username: Type.Optional(Type.String()),
+          username: Type.Optional(Type.String({ maxLength: NAME_MAX })),
           ...Secret,
           ca_file: Type.Optional(Type.String()),
           cert_file: Type.Optional(Type.String()),
@@ -293,7 +297,7 @@ export const Config = Type.Object(
           metrics_listen: Type.Optional(Type.String({ pattern: LISTEN, description: 'host:port of the Prometheus /metrics endpoint, e.g. 127.0.0.1:9464 (absent: no metrics)' })),
           cert_file: Type.Optional(Type.String({ minLength: 1, description: "the box's TLS certificate (PEM, chain included); with key_file, both endpoints speak HTTPS only" })),
           key_file: Type.Optional(Type.String({ minLength: 1, description: 'its private key (PEM), readable by the service only' })),
-          plain_http_reason: Type.Optional(Type.String({ minLength: 3, description: 'required to serve plain HTTP on an address other than loopback: why that is acceptable here' })),
+          plain_http_reason: Type.Optional(Type.String({ minLength: 3, maxLength: REASON_MAX, description: 'required to serve plain HTTP on an address other than loopback: why that is acceptable here' })),
           users_file: Type.Optional(Type.String({ minLength: 1, description: 'who may log in to the page (edge-nvr user add); default <storage.path>/users.json' })),
           session_idle_minutes: Type.Integer({ minimum: 1, maximum: 1440, default: 30, description: 'a session unused this long ends' }),
           session_max_hours: Type.Integer({ minimum: 1, maximum: 168, default: 12, description: 'a session ends this long after its login, used or not' }),
@@ -330,9 +334,9 @@ export const Config = Type.Object(
     redaction: Type.Object(
       {
         faces: Type.Boolean({ default: true, description: 'hide faces (false needs faces_off_reason)' }),
-        faces_off_reason: Type.Optional(Type.String({ minLength: 3, description: 'required with faces: false: why faces may leave the box in the clear (audited, in every manifest)' })),
+        faces_off_reason: Type.Optional(Type.String({ minLength: 3, maxLength: REASON_MAX, description: 'required with faces: false: why faces may leave the box in the clear (audited, in every manifest)' })),
         plates: Type.Boolean({ default: true, description: 'hide licence plates and other text (false needs plates_off_reason)' }),
-        plates_off_reason: Type.Optional(Type.String({ minLength: 3, description: 'required with plates: false: why text may leave the box in the clear (audited, in every manifest)' })),
+        plates_off_reason: Type.Optional(Type.String({ minLength: 3, maxLength: REASON_MAX, description: 'required with plates: false: why text may leave the box in the clear (audited, in every manifest)' })),
         method: Type.Union([Type.Literal('pixelate'), Type.Literal('blur'), Type.Literal('fill')], { default: 'pixelate' }),
         fail_closed: Type.Literal(true, { default: true, description: 'cannot be turned off' }),
         detectors: Type.Array(OnnxDetector, { default: [], description: 'extra ONNX detectors, run beside the built-in face and text detectors' }),

@@ -4,7 +4,7 @@
 "use strict";
 export const validate = validate10;
 export default validate10;
-const schema11 = {"additionalProperties":false,"$id":"https://edge-nvr.org/schema/config.json","title":"edge-nvr configuration","type":"object","required":["box","storage","integrity","cameras","redaction","watchdog","log"],"properties":{"box":{"additionalProperties":false,"type":"object","required":["id","designated_site"],"properties":{"id":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"lower-case letters, digits, \"-\" and \"_\", starting with a letter or digit","type":"string"},"site":{"type":"string"},"location":{"type":"string"},"designated_site":{"default":false,"description":"a key counter-terrorism target: the legal minimum becomes 90 days","type":"boolean"}}},"storage":{"additionalProperties":false,"default":{},"type":"object","required":["path","free_space_floor_mb","retention","exports_max_days"],"properties":{"path":{"minLength":1,"default":"/var/lib/edge-nvr","type":"string"},"free_space_floor_mb":{"minimum":0,"default":1024,"type":"integer"},"retention":{"additionalProperties":false,"default":{},"type":"object","properties":{"min_days":{"exclusiveMinimum":0,"description":"days recordings are kept at least","type":"number"},"max_days":{"exclusiveMinimum":0,"description":"days after which recordings are deleted","type":"number"},"below_legal_minimum_reason":{"minLength":3,"description":"required to set min_days under the legal 30 (or 90) days","type":"string"}}},"exports_max_days":{"default":30,"description":"exports, redacted copies and evidence bundles in <storage.path>/exports are deleted after this many days, unless an active hold covers them (null keeps them)","anyOf":[{"exclusiveMinimum":0,"type":"number"},{"type":"null"}]}}},"integrity":{"additionalProperties":false,"default":{},"type":"object","required":["checkpoint_interval_s","verify_read_mb_s","age_deletion_needs_clock_sync"],"properties":{"checkpoint_interval_s":{"minimum":10,"maximum":86400,"default":300,"description":"a signed checkpoint of every chain this often (and on every egress and clean stop)","type":"integer"},"verify_read_mb_s":{"minimum":0,"maximum":1000,"default":2,"description":"background re-hash of stored segments, MB read per second (0 = off); keep it small on an SD card","type":"number"},"age_deletion_needs_clock_sync":{"default":true,"description":"age-based deletion waits while the clock is not known to be synchronised; false for a box that can never tell (it still pauses after a forward clock step)","type":"boolean"}}},"cameras":{"minItems":1,"type":"array","items":{"additionalProperties":false,"type":"object","required":["id","enabled","source","record","privacy_masks","capture_masks","capture_masks_on","tamper"],"properties":{"id":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"lower-case letters, digits, \"-\" and \"_\", starting with a letter or digit","type":"string"},"name":{"type":"string"},"enabled":{"default":true,"type":"boolean"},"source":{"description":"where the camera is: rtsp, onvif or test","type":"object","oneOf":[{"additionalProperties":false,"type":"object","required":["type","url"],"properties":{"type":{"const":"rtsp","type":"string"},"url":{"pattern":"^rtsps?://[^/\\s]+(/.*)?$","description":"rtsp://host[:port]/path","type":"string"},"username":{"type":"string"},"password":{"description":"inline secret; prefer password_file","type":"string"},"password_file":{"minLength":1,"description":"file holding the secret","type":"string"}}},{"additionalProperties":false,"type":"object","required":["type","host"],"properties":{"type":{"const":"onvif","type":"string"},"host":{"pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9._-]+)(:[0-9]{1,5})?$","description":"host or host:port of the ONVIF service (no scheme, no user:password@; an IPv6 address in brackets)","type":"string"},"username":{"type":"string"},"password":{"description":"inline secret; prefer password_file","type":"string"},"password_file":{"minLength":1,"description":"file holding the secret","type":"string"},"profile":{"description":"media profile token; the first one when absent","type":"string"},"allowed_stream_hosts":{"description":"other hosts the camera may name in its stream URI (a separate streaming server); by default only its own host is accepted","type":"array","items":{"pattern":"^[^\\s/@]+$","description":"a host name or address","type":"string"}}}},{"additionalProperties":false,"type":"object","required":["type","width","height","fps","bitrate_kbps"],"properties":{"type":{"const":"test","type":"string"},"width":{"minimum":16,"maximum":3840,"default":640,"type":"integer"},"height":{"minimum":16,"maximum":2160,"default":360,"type":"integer"},"fps":{"minimum":1,"maximum":60,"default":15,"type":"integer"},"bitrate_kbps":{"minimum":50,"maximum":50000,"default":1000,"type":"integer"}}}],"discriminator":{"propertyName":"type"}},"record":{"additionalProperties":false,"default":{},"type":"object","required":["backend","segment_seconds","timeout_seconds"],"properties":{"backend":{"default":"ffmpeg","enum":["ffmpeg","gstreamer"]},"segment_seconds":{"minimum":1,"maximum":600,"default":60,"type":"integer"},"timeout_seconds":{"minimum":1,"maximum":120,"default":5,"type":"integer"}}},"retention":{"additionalProperties":false,"type":"object","properties":{"min_days":{"exclusiveMinimum":0,"description":"days this camera's recordings are kept at least","type":"number"},"max_days":{"exclusiveMinimum":0,"description":"days after which this camera's recordings are deleted","type":"number"},"below_legal_minimum_reason":{"minLength":3,"description":"required to set min_days under the legal 30 (or 90) days","type":"string"}}},"privacy_masks":{"default":[],"description":"areas blanked in every export (the recordings keep them)","type":"array","items":{"description":"a rectangle {x, y, w, h} or a polygon {points: [[x, y], ...]} in fractions of the frame","anyOf":[{"additionalProperties":false,"description":"a rectangle in fractions of the frame","type":"object","required":["x","y","w","h"],"properties":{"x":{"minimum":0,"maximum":1,"type":"number"},"y":{"minimum":0,"maximum":1,"type":"number"},"w":{"exclusiveMinimum":0,"maximum":1,"type":"number"},"h":{"exclusiveMinimum":0,"maximum":1,"type":"number"}}},{"additionalProperties":false,"description":"a polygon in fractions of the frame","type":"object","required":["points"],"properties":{"points":{"minItems":3,"maxItems":64,"description":"the corners, in order","type":"array","items":{"minItems":2,"maxItems":2,"description":"[x, y] in fractions of the frame","type":"array","items":{"minimum":0,"maximum":1,"type":"number"}}}}}]}},"capture_masks":{"default":[],"maxItems":32,"description":"areas blanked before anything is written: the recordings never hold them; a camera whose masks cannot be enforced is not recorded","type":"array","items":{"description":"a rectangle {x, y, w, h} or a polygon {points: [[x, y], ...]} in fractions of the frame","anyOf":[{"additionalProperties":false,"description":"a rectangle in fractions of the frame","type":"object","required":["x","y","w","h"],"properties":{"x":{"minimum":0,"maximum":1,"type":"number"},"y":{"minimum":0,"maximum":1,"type":"number"},"w":{"exclusiveMinimum":0,"maximum":1,"type":"number"},"h":{"exclusiveMinimum":0,"maximum":1,"type":"number"}}},{"additionalProperties":false,"description":"a polygon in fractions of the frame","type":"object","required":["points"],"properties":{"points":{"minItems":3,"maxItems":64,"description":"the corners, in order","type":"array","items":{"minItems":2,"maxItems":2,"description":"[x, y] in fractions of the frame","type":"array","items":{"minimum":0,"maximum":1,"type":"number"}}}}}]}},"capture_masks_on":{"default":"auto","description":"where capture masks are enforced: camera (ONVIF Media2 privacy masks, read back; an onvif source only), box (decode, blank, encode on the box), auto (the camera when it holds them, else the box)","enum":["auto","camera","box"]},"tamper":{"additionalProperties":false,"default":{},"type":"object","required":["enabled","sensitivity","persistence_s","learn_s"],"properties":{"enabled":{"default":true,"description":"watch this camera's view for covering, spraying, defocus, moving and freezing","type":"boolean"},"reason":{"minLength":3,"description":"why the view is not watched (required when enabled is false), e.g. \"PTZ patrol tour\"","type":"string"},"sensitivity":{"default":"medium","description":"how much of the view must change before it counts","enum":["low","medium","high"]},"persistence_s":{"minimum":2,"maximum":600,"default":10,"description":"a change must last this long to be raised, and be gone this long to be cleared","type":"number"},"learn_s":{"minimum":5,"maximum":3600,"default":60,"description":"how long the normal view is watched to learn the reference, at commissioning and after tamper reset","type":"number"}}}}}},"mqtt":{"additionalProperties":false,"type":"object","required":["url","health_interval_s","health_refresh_s","keepalive_s"],"properties":{"url":{"pattern":"^(mqtts?|wss?|tcp|ssl)://","description":"mqtt://host:1883 or mqtts://host:8883","type":"string"},"username":{"type":"string"},"password":{"description":"inline secret; prefer password_file","type":"string"},"password_file":{"minLength":1,"description":"file holding the secret","type":"string"},"ca_file":{"type":"string"},"cert_file":{"type":"string"},"key_file":{"type":"string"},"topic_prefix":{"pattern":"^[^$+#][^+#]*$","description":"topic levels, e.g. site/edge-nvr/box1: no + or #, not starting with $","type":"string"},"health_interval_s":{"minimum":5,"default":60,"description":"seconds between health checks; a report is published when something changed since the last one","type":"integer"},"health_refresh_s":{"minimum":5,"default":300,"description":"the longest the box goes without publishing a health report when nothing changed","type":"integer"},"keepalive_s":{"minimum":2,"maximum":3600,"default":30,"description":"MQTT keepalive; the broker publishes the offline last will within 1.5 times this after the box vanishes","type":"integer"},"client_id":{"minLength":1,"maxLength":128,"description":"MQTT client id (default edge-nvr-<box id>)","type":"string"},"commands":{"additionalProperties":false,"description":"commands on <prefix>/cmd/<name>; refused unless hmac_secret_file is set","type":"object","required":["allowed_clients","max_payload_bytes","replay_window_s","max_export_s"],"properties":{"hmac_secret_file":{"minLength":1,"description":"file holding the shared secret (at least 32 characters, mode 0600 or 0640 with the service group); every command must carry a valid HMAC-SHA256 over the box id, the topic and the request","type":"string"},"allowed_clients":{"default":[],"description":"client names (the signed \"client\" field) whose commands are accepted; needs hmac_secret_file","type":"array","items":{"minLength":1,"type":"string"}},"max_payload_bytes":{"minimum":256,"maximum":1048576,"default":16384,"description":"larger command payloads are refused unread","type":"integer"},"replay_window_s":{"minimum":10,"maximum":3600,"default":300,"description":"a command whose timestamp is further than this from the box clock is refused; its nonce is remembered until its timestamp is that old","type":"integer"},"max_export_s":{"minimum":1,"maximum":86400,"default":3600,"description":"the longest range one export command may ask for","type":"integer"}}},"home_assistant":{"additionalProperties":false,"description":"publish Home Assistant MQTT discovery for a few sensors (present = on)","type":"object","required":["discovery_prefix"],"properties":{"discovery_prefix":{"pattern":"^[^$+#][^+#]*$","default":"homeassistant","description":"topic levels, e.g. homeassistant: no + or #, not starting with $","type":"string"}}}}},"http":{"additionalProperties":false,"description":"the status web page and the Prometheus endpoint (both off unless their listen is set)","type":"object","required":["session_idle_minutes","session_max_hours","refresh_seconds"],"properties":{"listen":{"pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$","description":"host:port of the status web page, e.g. 127.0.0.1:8080 (absent: no page)","type":"string"},"metrics_listen":{"pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$","description":"host:port of the Prometheus /metrics endpoint, e.g. 127.0.0.1:9464 (absent: no metrics)","type":"string"},"cert_file":{"minLength":1,"description":"the box's TLS certificate (PEM, chain included); with key_file, both endpoints speak HTTPS only","type":"string"},"key_file":{"minLength":1,"description":"its private key (PEM), readable by the service only","type":"string"},"plain_http_reason":{"minLength":3,"description":"required to serve plain HTTP on an address other than loopback: why that is acceptable here","type":"string"},"users_file":{"minLength":1,"description":"who may log in to the page (edge-nvr user add); default <storage.path>/users.json","type":"string"},"session_idle_minutes":{"minimum":1,"maximum":1440,"default":30,"description":"a session unused this long ends","type":"integer"},"session_max_hours":{"minimum":1,"maximum":168,"default":12,"description":"a session ends this long after its login, used or not","type":"integer"},"refresh_seconds":{"minimum":2,"maximum":600,"default":10,"description":"how often the open page reloads its overview","type":"integer"}}},"uploads":{"additionalProperties":false,"description":"delivery of exports, snapshots and evidence bundles to a platform by HTTPS PUT (docs/evidence.md#delivery-uploads); absent: upload targets are refused","type":"object","required":["allowed_hosts","bearer_tokens","retry_s","max_attempts","max_age_h","timeout_s"],"properties":{"allowed_hosts":{"minItems":1,"description":"the only hosts an upload target (MQTT upload_url) may name; every other target is refused before anything is written or sent","type":"array","items":{"pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$","description":"host or host:port (443 when left out), compared exactly with the target URL's","type":"string"}},"bearer_tokens":{"default":[],"description":"hosts that take a plain HTTPS PUT with a bearer token (pre-signed URLs need none: their signature is in the URL)","type":"array","items":{"additionalProperties":false,"type":"object","required":["host","token_file"],"properties":{"host":{"pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$","description":"one of allowed_hosts","type":"string"},"token_file":{"minLength":1,"description":"file holding the token (mode 0600, or 0640 with the service group); sent as Authorization: Bearer to this host only","type":"string"}}}},"ca_file":{"minLength":1,"description":"PEM file of a CA the platform's servers are trusted by, besides the system's; verification is never turned off","type":"string"},"retry_s":{"minItems":1,"default":[10,30,60,300,900,1800],"description":"waits after each failed attempt, with 20% jitter; the last one repeats","type":"array","items":{"exclusiveMinimum":0,"type":"number"}},"max_attempts":{"minimum":1,"maximum":1000,"default":30,"description":"an upload that failed this many times is given up (upload_failed)","type":"integer"},"max_age_h":{"exclusiveMinimum":0,"maximum":720,"default":48,"description":"an upload not delivered this many hours after it was asked for is given up (pre-signed URLs expire)","type":"number"},"timeout_s":{"minimum":5,"maximum":3600,"default":60,"description":"an attempt whose connection is silent this long fails","type":"integer"}}},"redaction":{"additionalProperties":false,"default":{},"type":"object","required":["faces","plates","method","fail_closed","detectors"],"properties":{"faces":{"default":true,"description":"hide faces (false needs faces_off_reason)","type":"boolean"},"faces_off_reason":{"minLength":3,"description":"required with faces: false: why faces may leave the box in the clear (audited, in every manifest)","type":"string"},"plates":{"default":true,"description":"hide licence plates and other text (false needs plates_off_reason)","type":"boolean"},"plates_off_reason":{"minLength":3,"description":"required with plates: false: why text may leave the box in the clear (audited, in every manifest)","type":"string"},"method":{"default":"pixelate","enum":["pixelate","blur","fill"]},"fail_closed":{"default":true,"description":"cannot be turned off","const":true,"type":"boolean"},"detectors":{"default":[],"description":"extra ONNX detectors, run beside the built-in face and text detectors","type":"array","items":{"additionalProperties":false,"description":"any ONNX detector, by path, with its input and output layout","type":"object","required":["name","model","label","threshold","every_n_frames","pad","tile","input","output"],"properties":{"name":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"lower-case letters, digits, \"-\" and \"_\", starting with a letter or digit (recorded in every manifest; not blazeface or ppocr-det)","type":"string"},"model":{"minLength":1,"description":"path of the .onnx file","type":"string"},"sha256":{"pattern":"^[0-9a-f]{64}$","description":"refuse a model file with any other hash","type":"string"},"label":{"minLength":1,"default":"object","description":"what the boxes are (face, plate, text, ...) when the output has no labels","type":"string"},"threshold":{"exclusiveMinimum":0,"exclusiveMaximum":1,"default":0.5,"description":"score (after sigmoid) above which a candidate or pixel counts","type":"number"},"every_n_frames":{"minimum":1,"default":1,"description":"run on every n-th frame and on scene changes; tracked in between","type":"integer"},"pad":{"minimum":0,"maximum":2,"default":0.1,"description":"share of a box's size added on each side before hiding it","type":"number"},"tile":{"minimum":0,"default":0,"description":"also run on overlapping square tiles of this many frame pixels (small objects); 0 = whole frame only","type":"integer"},"input":{"additionalProperties":false,"type":"object","required":["width","height","layout","channels","mean","std","resize","pad_value"],"properties":{"tensor":{"minLength":1,"description":"input name (default: the model's first input)","type":"string"},"width":{"minimum":8,"maximum":4096,"type":"integer"},"height":{"minimum":8,"maximum":4096,"type":"integer"},"layout":{"default":"nchw","enum":["nchw","nhwc"]},"channels":{"default":"rgb","enum":["rgb","bgr"]},"mean":{"minItems":3,"maxItems":3,"default":[0,0,0],"description":"subtracted from each channel scaled to 0..1","type":"array","items":{"type":"number"}},"std":{"minItems":3,"maxItems":3,"default":[1,1,1],"description":"then divided into it: value = (pixel / 255 - mean) / std","type":"array","items":{"type":"number"}},"resize":{"default":"letterbox","description":"letterbox keeps the aspect (padding right and bottom); stretch fills the input","enum":["letterbox","stretch"]},"pad_value":{"default":0,"description":"pixel value (0-255, or one per channel) of letterbox padding","anyOf":[{"minimum":0,"maximum":255,"type":"number"},{"minItems":3,"maxItems":3,"type":"array","items":{"minimum":0,"maximum":255,"type":"number"}}]}}},"output":{"type":"object","oneOf":[{"additionalProperties":false,"type":"object","required":["format","transposed","box","box_at","normalized","sigmoid","nms_iou"],"properties":{"format":{"const":"boxes","type":"string"},"tensor":{"minLength":1,"description":"output name (default: the first output)","type":"string"},"transposed":{"default":false,"description":"rows are the last axis ([1, values, candidates], as YOLOv8 writes them)","type":"boolean"},"box":{"default":"xyxy","enum":["xyxy","xywh","cxcywh"]},"box_at":{"minimum":0,"default":0,"description":"index of the first box value in a row","type":"integer"},"normalized":{"default":false,"description":"coordinates in 0..1 of the input instead of input pixels","type":"boolean"},"score_at":{"minimum":0,"description":"index of the (objectness) score in a row","type":"integer"},"classes_at":{"minimum":0,"description":"index of the first per-class score; a row's class is the best one","type":"integer"},"labels":{"minItems":1,"description":"what each class is called (face, plate, person, ...); classes without a label are not hidden","type":"array","items":{"minLength":1,"type":"string"}},"sigmoid":{"default":false,"description":"scores are logits","type":"boolean"},"nms_iou":{"exclusiveMinimum":0,"maximum":1,"default":0.45,"description":"overlapping boxes of one class above this IoU are merged","type":"number"}}},{"additionalProperties":false,"type":"object","required":["format","min_area","grow"],"properties":{"format":{"const":"heatmap","type":"string"},"tensor":{"minLength":1,"description":"output name (default: the first output)","type":"string"},"min_area":{"minimum":1,"default":6,"description":"smaller regions (map pixels) are ignored","type":"integer"},"grow":{"minimum":0,"default":1,"description":"each region grows by this many times its thinner side on every side (DBNet shrinks text)","type":"number"}}}],"discriminator":{"propertyName":"format"}}}}}}},"watchdog":{"additionalProperties":false,"default":{},"type":"object","required":["stall_timeout_s","backoff_s","camera_masks_check_s","view_cpu_percent"],"properties":{"stall_timeout_s":{"minimum":2,"default":10,"type":"integer"},"backoff_s":{"minItems":1,"default":[1,2,5,10,30,60],"type":"array","items":{"exclusiveMinimum":0,"type":"number"}},"camera_masks_check_s":{"minimum":1,"maximum":3600,"default":30,"description":"how often the privacy masks a camera enforces are read back from it (also at every reconnection)","type":"number"},"view_cpu_percent":{"minimum":0.5,"maximum":100,"default":12.8,"description":"share of one core, in percent, that watching every camera's view may take together (at most 0.8 a camera); lower frees CPU on a box with many cameras and makes tamper alarms later","type":"number"}}},"log":{"additionalProperties":false,"default":{},"type":"object","required":["level","format"],"properties":{"level":{"default":"info","enum":["trace","debug","info","warn","error"]},"format":{"default":"auto","description":"auto: readable lines on a terminal, JSON lines otherwise (journald); EDGE_NVR_LOG_FORMAT overrides it","enum":["auto","json","pretty"]}}}}};
+const schema11 = {"additionalProperties":false,"$id":"https://edge-nvr.org/schema/config.json","title":"edge-nvr configuration","type":"object","required":["box","storage","integrity","cameras","redaction","watchdog","log"],"properties":{"box":{"additionalProperties":false,"type":"object","required":["id","designated_site"],"properties":{"id":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"lower-case letters, digits, \"-\" and \"_\", starting with a letter or digit","type":"string"},"site":{"maxLength":200,"type":"string"},"location":{"maxLength":200,"type":"string"},"designated_site":{"default":false,"description":"a key counter-terrorism target: the legal minimum becomes 90 days","type":"boolean"}}},"storage":{"additionalProperties":false,"default":{},"type":"object","required":["path","free_space_floor_mb","retention","exports_max_days"],"properties":{"path":{"minLength":1,"default":"/var/lib/edge-nvr","type":"string"},"free_space_floor_mb":{"minimum":0,"default":1024,"type":"integer"},"retention":{"additionalProperties":false,"default":{},"type":"object","properties":{"min_days":{"exclusiveMinimum":0,"description":"days recordings are kept at least","type":"number"},"max_days":{"exclusiveMinimum":0,"description":"days after which recordings are deleted","type":"number"},"below_legal_minimum_reason":{"minLength":3,"maxLength":500,"description":"required to set min_days under the legal 30 (or 90) days","type":"string"}}},"exports_max_days":{"default":30,"description":"exports, redacted copies and evidence bundles in <storage.path>/exports are deleted after this many days, unless an active hold covers them (null keeps them)","anyOf":[{"exclusiveMinimum":0,"type":"number"},{"type":"null"}]}}},"integrity":{"additionalProperties":false,"default":{},"type":"object","required":["checkpoint_interval_s","verify_read_mb_s","age_deletion_needs_clock_sync"],"properties":{"checkpoint_interval_s":{"minimum":10,"maximum":86400,"default":300,"description":"a signed checkpoint of every chain this often (and on every egress and clean stop)","type":"integer"},"verify_read_mb_s":{"minimum":0,"maximum":1000,"default":2,"description":"background re-hash of stored segments, MB read per second (0 = off); keep it small on an SD card","type":"number"},"age_deletion_needs_clock_sync":{"default":true,"description":"age-based deletion waits while the clock is not known to be synchronised; false for a box that can never tell (it still pauses after a forward clock step)","type":"boolean"}}},"cameras":{"minItems":1,"type":"array","items":{"additionalProperties":false,"type":"object","required":["id","enabled","source","record","privacy_masks","capture_masks","capture_masks_on","tamper"],"properties":{"id":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"lower-case letters, digits, \"-\" and \"_\", starting with a letter or digit","type":"string"},"name":{"maxLength":200,"type":"string"},"enabled":{"default":true,"type":"boolean"},"source":{"description":"where the camera is: rtsp, onvif or test","type":"object","oneOf":[{"additionalProperties":false,"type":"object","required":["type","url"],"properties":{"type":{"const":"rtsp","type":"string"},"url":{"pattern":"^rtsps?://[^/\\s]+(/.*)?$","description":"rtsp://host[:port]/path","type":"string"},"username":{"maxLength":200,"type":"string"},"password":{"description":"inline secret; prefer password_file","type":"string"},"password_file":{"minLength":1,"description":"file holding the secret","type":"string"}}},{"additionalProperties":false,"type":"object","required":["type","host"],"properties":{"type":{"const":"onvif","type":"string"},"host":{"pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9._-]+)(:[0-9]{1,5})?$","description":"host or host:port of the ONVIF service (no scheme, no user:password@; an IPv6 address in brackets)","type":"string"},"username":{"maxLength":200,"type":"string"},"password":{"description":"inline secret; prefer password_file","type":"string"},"password_file":{"minLength":1,"description":"file holding the secret","type":"string"},"profile":{"description":"media profile token; the first one when absent","type":"string"},"allowed_stream_hosts":{"description":"other hosts the camera may name in its stream URI (a separate streaming server); by default only its own host is accepted","type":"array","items":{"pattern":"^[^\\s/@]+$","description":"a host name or address","type":"string"}}}},{"additionalProperties":false,"type":"object","required":["type","width","height","fps","bitrate_kbps"],"properties":{"type":{"const":"test","type":"string"},"width":{"minimum":16,"maximum":3840,"default":640,"type":"integer"},"height":{"minimum":16,"maximum":2160,"default":360,"type":"integer"},"fps":{"minimum":1,"maximum":60,"default":15,"type":"integer"},"bitrate_kbps":{"minimum":50,"maximum":50000,"default":1000,"type":"integer"}}}],"discriminator":{"propertyName":"type"}},"record":{"additionalProperties":false,"default":{},"type":"object","required":["backend","segment_seconds","timeout_seconds"],"properties":{"backend":{"default":"ffmpeg","enum":["ffmpeg","gstreamer"]},"segment_seconds":{"minimum":1,"maximum":600,"default":60,"type":"integer"},"timeout_seconds":{"minimum":1,"maximum":120,"default":5,"type":"integer"}}},"retention":{"additionalProperties":false,"type":"object","properties":{"min_days":{"exclusiveMinimum":0,"description":"days this camera's recordings are kept at least","type":"number"},"max_days":{"exclusiveMinimum":0,"description":"days after which this camera's recordings are deleted","type":"number"},"below_legal_minimum_reason":{"minLength":3,"maxLength":500,"description":"required to set min_days under the legal 30 (or 90) days","type":"string"}}},"privacy_masks":{"default":[],"description":"areas blanked in every export (the recordings keep them)","type":"array","items":{"description":"a rectangle {x, y, w, h} or a polygon {points: [[x, y], ...]} in fractions of the frame","anyOf":[{"additionalProperties":false,"description":"a rectangle in fractions of the frame","type":"object","required":["x","y","w","h"],"properties":{"x":{"minimum":0,"maximum":1,"type":"number"},"y":{"minimum":0,"maximum":1,"type":"number"},"w":{"exclusiveMinimum":0,"maximum":1,"type":"number"},"h":{"exclusiveMinimum":0,"maximum":1,"type":"number"}}},{"additionalProperties":false,"description":"a polygon in fractions of the frame","type":"object","required":["points"],"properties":{"points":{"minItems":3,"maxItems":64,"description":"the corners, in order","type":"array","items":{"minItems":2,"maxItems":2,"description":"[x, y] in fractions of the frame","type":"array","items":{"minimum":0,"maximum":1,"type":"number"}}}}}]}},"capture_masks":{"default":[],"maxItems":32,"description":"areas blanked before anything is written: the recordings never hold them; a camera whose masks cannot be enforced is not recorded","type":"array","items":{"description":"a rectangle {x, y, w, h} or a polygon {points: [[x, y], ...]} in fractions of the frame","anyOf":[{"additionalProperties":false,"description":"a rectangle in fractions of the frame","type":"object","required":["x","y","w","h"],"properties":{"x":{"minimum":0,"maximum":1,"type":"number"},"y":{"minimum":0,"maximum":1,"type":"number"},"w":{"exclusiveMinimum":0,"maximum":1,"type":"number"},"h":{"exclusiveMinimum":0,"maximum":1,"type":"number"}}},{"additionalProperties":false,"description":"a polygon in fractions of the frame","type":"object","required":["points"],"properties":{"points":{"minItems":3,"maxItems":64,"description":"the corners, in order","type":"array","items":{"minItems":2,"maxItems":2,"description":"[x, y] in fractions of the frame","type":"array","items":{"minimum":0,"maximum":1,"type":"number"}}}}}]}},"capture_masks_on":{"default":"auto","description":"where capture masks are enforced: camera (ONVIF Media2 privacy masks, read back; an onvif source only), box (decode, blank, encode on the box), auto (the camera when it holds them, else the box)","enum":["auto","camera","box"]},"tamper":{"additionalProperties":false,"default":{},"type":"object","required":["enabled","sensitivity","persistence_s","learn_s"],"properties":{"enabled":{"default":true,"description":"watch this camera's view for covering, spraying, defocus, moving and freezing","type":"boolean"},"reason":{"minLength":3,"maxLength":500,"description":"why the view is not watched (required when enabled is false), e.g. \"PTZ patrol tour\"","type":"string"},"sensitivity":{"default":"medium","description":"how much of the view must change before it counts","enum":["low","medium","high"]},"persistence_s":{"minimum":2,"maximum":600,"default":10,"description":"a change must last this long to be raised, and be gone this long to be cleared","type":"number"},"learn_s":{"minimum":5,"maximum":3600,"default":60,"description":"how long the normal view is watched to learn the reference, at commissioning and after tamper reset","type":"number"}}}}}},"mqtt":{"additionalProperties":false,"type":"object","required":["url","health_interval_s","health_refresh_s","keepalive_s"],"properties":{"url":{"pattern":"^(mqtts?|wss?|tcp|ssl)://","description":"mqtt://host:1883 or mqtts://host:8883","type":"string"},"username":{"maxLength":200,"type":"string"},"password":{"description":"inline secret; prefer password_file","type":"string"},"password_file":{"minLength":1,"description":"file holding the secret","type":"string"},"ca_file":{"type":"string"},"cert_file":{"type":"string"},"key_file":{"type":"string"},"topic_prefix":{"pattern":"^[^$+#][^+#]*$","description":"topic levels, e.g. site/edge-nvr/box1: no + or #, not starting with $","type":"string"},"health_interval_s":{"minimum":5,"default":60,"description":"seconds between health checks; a report is published when something changed since the last one","type":"integer"},"health_refresh_s":{"minimum":5,"default":300,"description":"the longest the box goes without publishing a health report when nothing changed","type":"integer"},"keepalive_s":{"minimum":2,"maximum":3600,"default":30,"description":"MQTT keepalive; the broker publishes the offline last will within 1.5 times this after the box vanishes","type":"integer"},"client_id":{"minLength":1,"maxLength":128,"description":"MQTT client id (default edge-nvr-<box id>)","type":"string"},"commands":{"additionalProperties":false,"description":"commands on <prefix>/cmd/<name>; refused unless hmac_secret_file is set","type":"object","required":["allowed_clients","max_payload_bytes","replay_window_s","max_export_s"],"properties":{"hmac_secret_file":{"minLength":1,"description":"file holding the shared secret (at least 32 characters, mode 0600 or 0640 with the service group); every command must carry a valid HMAC-SHA256 over the box id, the topic and the request","type":"string"},"allowed_clients":{"default":[],"description":"client names (the signed \"client\" field) whose commands are accepted; needs hmac_secret_file","type":"array","items":{"minLength":1,"type":"string"}},"max_payload_bytes":{"minimum":256,"maximum":1048576,"default":16384,"description":"larger command payloads are refused unread","type":"integer"},"replay_window_s":{"minimum":10,"maximum":3600,"default":300,"description":"a command whose timestamp is further than this from the box clock is refused; its nonce is remembered until its timestamp is that old","type":"integer"},"max_export_s":{"minimum":1,"maximum":86400,"default":3600,"description":"the longest range one export command may ask for","type":"integer"}}},"home_assistant":{"additionalProperties":false,"description":"publish Home Assistant MQTT discovery for a few sensors (present = on)","type":"object","required":["discovery_prefix"],"properties":{"discovery_prefix":{"pattern":"^[^$+#][^+#]*$","default":"homeassistant","description":"topic levels, e.g. homeassistant: no + or #, not starting with $","type":"string"}}}}},"http":{"additionalProperties":false,"description":"the status web page and the Prometheus endpoint (both off unless their listen is set)","type":"object","required":["session_idle_minutes","session_max_hours","refresh_seconds"],"properties":{"listen":{"pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$","description":"host:port of the status web page, e.g. 127.0.0.1:8080 (absent: no page)","type":"string"},"metrics_listen":{"pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$","description":"host:port of the Prometheus /metrics endpoint, e.g. 127.0.0.1:9464 (absent: no metrics)","type":"string"},"cert_file":{"minLength":1,"description":"the box's TLS certificate (PEM, chain included); with key_file, both endpoints speak HTTPS only","type":"string"},"key_file":{"minLength":1,"description":"its private key (PEM), readable by the service only","type":"string"},"plain_http_reason":{"minLength":3,"maxLength":500,"description":"required to serve plain HTTP on an address other than loopback: why that is acceptable here","type":"string"},"users_file":{"minLength":1,"description":"who may log in to the page (edge-nvr user add); default <storage.path>/users.json","type":"string"},"session_idle_minutes":{"minimum":1,"maximum":1440,"default":30,"description":"a session unused this long ends","type":"integer"},"session_max_hours":{"minimum":1,"maximum":168,"default":12,"description":"a session ends this long after its login, used or not","type":"integer"},"refresh_seconds":{"minimum":2,"maximum":600,"default":10,"description":"how often the open page reloads its overview","type":"integer"}}},"uploads":{"additionalProperties":false,"description":"delivery of exports, snapshots and evidence bundles to a platform by HTTPS PUT (docs/evidence.md#delivery-uploads); absent: upload targets are refused","type":"object","required":["allowed_hosts","bearer_tokens","retry_s","max_attempts","max_age_h","timeout_s"],"properties":{"allowed_hosts":{"minItems":1,"description":"the only hosts an upload target (MQTT upload_url) may name; every other target is refused before anything is written or sent","type":"array","items":{"pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$","description":"host or host:port (443 when left out), compared exactly with the target URL's","type":"string"}},"bearer_tokens":{"default":[],"description":"hosts that take a plain HTTPS PUT with a bearer token (pre-signed URLs need none: their signature is in the URL)","type":"array","items":{"additionalProperties":false,"type":"object","required":["host","token_file"],"properties":{"host":{"pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$","description":"one of allowed_hosts","type":"string"},"token_file":{"minLength":1,"description":"file holding the token (mode 0600, or 0640 with the service group); sent as Authorization: Bearer to this host only","type":"string"}}}},"ca_file":{"minLength":1,"description":"PEM file of a CA the platform's servers are trusted by, besides the system's; verification is never turned off","type":"string"},"retry_s":{"minItems":1,"default":[10,30,60,300,900,1800],"description":"waits after each failed attempt, with 20% jitter; the last one repeats","type":"array","items":{"exclusiveMinimum":0,"type":"number"}},"max_attempts":{"minimum":1,"maximum":1000,"default":30,"description":"an upload that failed this many times is given up (upload_failed)","type":"integer"},"max_age_h":{"exclusiveMinimum":0,"maximum":720,"default":48,"description":"an upload not delivered this many hours after it was asked for is given up (pre-signed URLs expire)","type":"number"},"timeout_s":{"minimum":5,"maximum":3600,"default":60,"description":"an attempt whose connection is silent this long fails","type":"integer"}}},"redaction":{"additionalProperties":false,"default":{},"type":"object","required":["faces","plates","method","fail_closed","detectors"],"properties":{"faces":{"default":true,"description":"hide faces (false needs faces_off_reason)","type":"boolean"},"faces_off_reason":{"minLength":3,"maxLength":500,"description":"required with faces: false: why faces may leave the box in the clear (audited, in every manifest)","type":"string"},"plates":{"default":true,"description":"hide licence plates and other text (false needs plates_off_reason)","type":"boolean"},"plates_off_reason":{"minLength":3,"maxLength":500,"description":"required with plates: false: why text may leave the box in the clear (audited, in every manifest)","type":"string"},"method":{"default":"pixelate","enum":["pixelate","blur","fill"]},"fail_closed":{"default":true,"description":"cannot be turned off","const":true,"type":"boolean"},"detectors":{"default":[],"description":"extra ONNX detectors, run beside the built-in face and text detectors","type":"array","items":{"additionalProperties":false,"description":"any ONNX detector, by path, with its input and output layout","type":"object","required":["name","model","label","threshold","every_n_frames","pad","tile","input","output"],"properties":{"name":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"lower-case letters, digits, \"-\" and \"_\", starting with a letter or digit (recorded in every manifest; not blazeface or ppocr-det)","type":"string"},"model":{"minLength":1,"description":"path of the .onnx file","type":"string"},"sha256":{"pattern":"^[0-9a-f]{64}$","description":"refuse a model file with any other hash","type":"string"},"label":{"minLength":1,"default":"object","description":"what the boxes are (face, plate, text, ...) when the output has no labels","type":"string"},"threshold":{"exclusiveMinimum":0,"exclusiveMaximum":1,"default":0.5,"description":"score (after sigmoid) above which a candidate or pixel counts","type":"number"},"every_n_frames":{"minimum":1,"default":1,"description":"run on every n-th frame and on scene changes; tracked in between","type":"integer"},"pad":{"minimum":0,"maximum":2,"default":0.1,"description":"share of a box's size added on each side before hiding it","type":"number"},"tile":{"minimum":0,"default":0,"description":"also run on overlapping square tiles of this many frame pixels (small objects); 0 = whole frame only","type":"integer"},"input":{"additionalProperties":false,"type":"object","required":["width","height","layout","channels","mean","std","resize","pad_value"],"properties":{"tensor":{"minLength":1,"description":"input name (default: the model's first input)","type":"string"},"width":{"minimum":8,"maximum":4096,"type":"integer"},"height":{"minimum":8,"maximum":4096,"type":"integer"},"layout":{"default":"nchw","enum":["nchw","nhwc"]},"channels":{"default":"rgb","enum":["rgb","bgr"]},"mean":{"minItems":3,"maxItems":3,"default":[0,0,0],"description":"subtracted from each channel scaled to 0..1","type":"array","items":{"type":"number"}},"std":{"minItems":3,"maxItems":3,"default":[1,1,1],"description":"then divided into it: value = (pixel / 255 - mean) / std","type":"array","items":{"type":"number"}},"resize":{"default":"letterbox","description":"letterbox keeps the aspect (padding right and bottom); stretch fills the input","enum":["letterbox","stretch"]},"pad_value":{"default":0,"description":"pixel value (0-255, or one per channel) of letterbox padding","anyOf":[{"minimum":0,"maximum":255,"type":"number"},{"minItems":3,"maxItems":3,"type":"array","items":{"minimum":0,"maximum":255,"type":"number"}}]}}},"output":{"type":"object","oneOf":[{"additionalProperties":false,"type":"object","required":["format","transposed","box","box_at","normalized","sigmoid","nms_iou"],"properties":{"format":{"const":"boxes","type":"string"},"tensor":{"minLength":1,"description":"output name (default: the first output)","type":"string"},"transposed":{"default":false,"description":"rows are the last axis ([1, values, candidates], as YOLOv8 writes them)","type":"boolean"},"box":{"default":"xyxy","enum":["xyxy","xywh","cxcywh"]},"box_at":{"minimum":0,"default":0,"description":"index of the first box value in a row","type":"integer"},"normalized":{"default":false,"description":"coordinates in 0..1 of the input instead of input pixels","type":"boolean"},"score_at":{"minimum":0,"description":"index of the (objectness) score in a row","type":"integer"},"classes_at":{"minimum":0,"description":"index of the first per-class score; a row's class is the best one","type":"integer"},"labels":{"minItems":1,"description":"what each class is called (face, plate, person, ...); classes without a label are not hidden","type":"array","items":{"minLength":1,"type":"string"}},"sigmoid":{"default":false,"description":"scores are logits","type":"boolean"},"nms_iou":{"exclusiveMinimum":0,"maximum":1,"default":0.45,"description":"overlapping boxes of one class above this IoU are merged","type":"number"}}},{"additionalProperties":false,"type":"object","required":["format","min_area","grow"],"properties":{"format":{"const":"heatmap","type":"string"},"tensor":{"minLength":1,"description":"output name (default: the first output)","type":"string"},"min_area":{"minimum":1,"default":6,"description":"smaller regions (map pixels) are ignored","type":"integer"},"grow":{"minimum":0,"default":1,"description":"each region grows by this many times its thinner side on every side (DBNet shrinks text)","type":"number"}}}],"discriminator":{"propertyName":"format"}}}}}}},"watchdog":{"additionalProperties":false,"default":{},"type":"object","required":["stall_timeout_s","backoff_s","camera_masks_check_s","view_cpu_percent"],"properties":{"stall_timeout_s":{"minimum":2,"default":10,"type":"integer"},"backoff_s":{"minItems":1,"default":[1,2,5,10,30,60],"type":"array","items":{"exclusiveMinimum":0,"type":"number"}},"camera_masks_check_s":{"minimum":1,"maximum":3600,"default":30,"description":"how often the privacy masks a camera enforces are read back from it (also at every reconnection)","type":"number"},"view_cpu_percent":{"minimum":0.5,"maximum":100,"default":12.8,"description":"share of one core, in percent, that watching every camera's view may take together (at most 0.8 a camera); lower frees CPU on a box with many cameras and makes tamper alarms later","type":"number"}}},"log":{"additionalProperties":false,"default":{},"type":"object","required":["level","format"],"properties":{"level":{"default":"info","enum":["trace","debug","info","warn","error"]},"format":{"default":"auto","description":"auto: readable lines on a terminal, JSON lines otherwise (journald); EDGE_NVR_LOG_FORMAT overrides it","enum":["auto","json","pretty"]}}}}};
 const func2 = Object.prototype.hasOwnProperty;
 const func3 = (function ucs2length(str) {
     const len = str.length;
@@ -200,8 +200,9 @@ errors++;
 }
 if(data0.site !== undefined){
 let data2 = data0.site;
-if(typeof data2 !== "string"){
-const err13 = {instancePath:instancePath+"/box/site",schemaPath:"#/properties/box/properties/site/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.box.properties.site.type,parentSchema:schema11.properties.box.properties.site,data:data2};
+if(typeof data2 === "string"){
+if(func3(data2) > 200){
+const err13 = {instancePath:instancePath+"/box/site",schemaPath:"#/properties/box/properties/site/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters",schema:200,parentSchema:schema11.properties.box.properties.site,data:data2};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -211,10 +212,8 @@ vErrors.push(err13);
 errors++;
 }
 }
-if(data0.location !== undefined){
-let data3 = data0.location;
-if(typeof data3 !== "string"){
-const err14 = {instancePath:instancePath+"/box/location",schemaPath:"#/properties/box/properties/location/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.box.properties.location.type,parentSchema:schema11.properties.box.properties.location,data:data3};
+else {
+const err14 = {instancePath:instancePath+"/box/site",schemaPath:"#/properties/box/properties/site/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.box.properties.site.type,parentSchema:schema11.properties.box.properties.site,data:data2};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -224,9 +223,11 @@ vErrors.push(err14);
 errors++;
 }
 }
-let data4 = data0.designated_site;
-if(typeof data4 !== "boolean"){
-const err15 = {instancePath:instancePath+"/box/designated_site",schemaPath:"#/properties/box/properties/designated_site/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.box.properties.designated_site.type,parentSchema:schema11.properties.box.properties.designated_site,data:data4};
+if(data0.location !== undefined){
+let data3 = data0.location;
+if(typeof data3 === "string"){
+if(func3(data3) > 200){
+const err15 = {instancePath:instancePath+"/box/location",schemaPath:"#/properties/box/properties/location/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters",schema:200,parentSchema:schema11.properties.box.properties.location,data:data3};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -237,12 +238,35 @@ errors++;
 }
 }
 else {
-const err16 = {instancePath:instancePath+"/box",schemaPath:"#/properties/box/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.box.type,parentSchema:schema11.properties.box,data:data0};
+const err16 = {instancePath:instancePath+"/box/location",schemaPath:"#/properties/box/properties/location/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.box.properties.location.type,parentSchema:schema11.properties.box.properties.location,data:data3};
 if(vErrors === null){
 vErrors = [err16];
 }
 else {
 vErrors.push(err16);
+}
+errors++;
+}
+}
+let data4 = data0.designated_site;
+if(typeof data4 !== "boolean"){
+const err17 = {instancePath:instancePath+"/box/designated_site",schemaPath:"#/properties/box/properties/designated_site/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.box.properties.designated_site.type,parentSchema:schema11.properties.box.properties.designated_site,data:data4};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+}
+else {
+const err18 = {instancePath:instancePath+"/box",schemaPath:"#/properties/box/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.box.type,parentSchema:schema11.properties.box,data:data0};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
 }
 errors++;
 }
@@ -262,27 +286,7 @@ if(data5.exports_max_days === undefined){
 data5.exports_max_days = 30;
 }
 if(data5.path === undefined){
-const err17 = {instancePath:instancePath+"/storage",schemaPath:"#/properties/storage/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'",schema:schema11.properties.storage.required,parentSchema:schema11.properties.storage,data:data5};
-if(vErrors === null){
-vErrors = [err17];
-}
-else {
-vErrors.push(err17);
-}
-errors++;
-}
-if(data5.free_space_floor_mb === undefined){
-const err18 = {instancePath:instancePath+"/storage",schemaPath:"#/properties/storage/required",keyword:"required",params:{missingProperty: "free_space_floor_mb"},message:"must have required property '"+"free_space_floor_mb"+"'",schema:schema11.properties.storage.required,parentSchema:schema11.properties.storage,data:data5};
-if(vErrors === null){
-vErrors = [err18];
-}
-else {
-vErrors.push(err18);
-}
-errors++;
-}
-if(data5.retention === undefined){
-const err19 = {instancePath:instancePath+"/storage",schemaPath:"#/properties/storage/required",keyword:"required",params:{missingProperty: "retention"},message:"must have required property '"+"retention"+"'",schema:schema11.properties.storage.required,parentSchema:schema11.properties.storage,data:data5};
+const err19 = {instancePath:instancePath+"/storage",schemaPath:"#/properties/storage/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'",schema:schema11.properties.storage.required,parentSchema:schema11.properties.storage,data:data5};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -291,8 +295,8 @@ vErrors.push(err19);
 }
 errors++;
 }
-if(data5.exports_max_days === undefined){
-const err20 = {instancePath:instancePath+"/storage",schemaPath:"#/properties/storage/required",keyword:"required",params:{missingProperty: "exports_max_days"},message:"must have required property '"+"exports_max_days"+"'",schema:schema11.properties.storage.required,parentSchema:schema11.properties.storage,data:data5};
+if(data5.free_space_floor_mb === undefined){
+const err20 = {instancePath:instancePath+"/storage",schemaPath:"#/properties/storage/required",keyword:"required",params:{missingProperty: "free_space_floor_mb"},message:"must have required property '"+"free_space_floor_mb"+"'",schema:schema11.properties.storage.required,parentSchema:schema11.properties.storage,data:data5};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -301,9 +305,8 @@ vErrors.push(err20);
 }
 errors++;
 }
-for(const key2 in data5){
-if(!((((key2 === "path") || (key2 === "free_space_floor_mb")) || (key2 === "retention")) || (key2 === "exports_max_days"))){
-const err21 = {instancePath:instancePath+"/storage",schemaPath:"#/properties/storage/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.storage,data:data5};
+if(data5.retention === undefined){
+const err21 = {instancePath:instancePath+"/storage",schemaPath:"#/properties/storage/required",keyword:"required",params:{missingProperty: "retention"},message:"must have required property '"+"retention"+"'",schema:schema11.properties.storage.required,parentSchema:schema11.properties.storage,data:data5};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -312,11 +315,8 @@ vErrors.push(err21);
 }
 errors++;
 }
-}
-let data6 = data5.path;
-if(typeof data6 === "string"){
-if(func3(data6) < 1){
-const err22 = {instancePath:instancePath+"/storage/path",schemaPath:"#/properties/storage/properties/path/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.storage.properties.path,data:data6};
+if(data5.exports_max_days === undefined){
+const err22 = {instancePath:instancePath+"/storage",schemaPath:"#/properties/storage/required",keyword:"required",params:{missingProperty: "exports_max_days"},message:"must have required property '"+"exports_max_days"+"'",schema:schema11.properties.storage.required,parentSchema:schema11.properties.storage,data:data5};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -325,9 +325,9 @@ vErrors.push(err22);
 }
 errors++;
 }
-}
-else {
-const err23 = {instancePath:instancePath+"/storage/path",schemaPath:"#/properties/storage/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.storage.properties.path.type,parentSchema:schema11.properties.storage.properties.path,data:data6};
+for(const key2 in data5){
+if(!((((key2 === "path") || (key2 === "free_space_floor_mb")) || (key2 === "retention")) || (key2 === "exports_max_days"))){
+const err23 = {instancePath:instancePath+"/storage",schemaPath:"#/properties/storage/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.storage,data:data5};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -336,9 +336,11 @@ vErrors.push(err23);
 }
 errors++;
 }
-let data7 = data5.free_space_floor_mb;
-if(!((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7)))){
-const err24 = {instancePath:instancePath+"/storage/free_space_floor_mb",schemaPath:"#/properties/storage/properties/free_space_floor_mb/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.storage.properties.free_space_floor_mb.type,parentSchema:schema11.properties.storage.properties.free_space_floor_mb,data:data7};
+}
+let data6 = data5.path;
+if(typeof data6 === "string"){
+if(func3(data6) < 1){
+const err24 = {instancePath:instancePath+"/storage/path",schemaPath:"#/properties/storage/properties/path/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.storage.properties.path,data:data6};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -347,9 +349,9 @@ vErrors.push(err24);
 }
 errors++;
 }
-if(typeof data7 == "number"){
-if(data7 < 0 || isNaN(data7)){
-const err25 = {instancePath:instancePath+"/storage/free_space_floor_mb",schemaPath:"#/properties/storage/properties/free_space_floor_mb/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.storage.properties.free_space_floor_mb,data:data7};
+}
+else {
+const err25 = {instancePath:instancePath+"/storage/path",schemaPath:"#/properties/storage/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.storage.properties.path.type,parentSchema:schema11.properties.storage.properties.path,data:data6};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -358,12 +360,9 @@ vErrors.push(err25);
 }
 errors++;
 }
-}
-let data8 = data5.retention;
-if(data8 && typeof data8 == "object" && !Array.isArray(data8)){
-for(const key3 in data8){
-if(!(((key3 === "min_days") || (key3 === "max_days")) || (key3 === "below_legal_minimum_reason"))){
-const err26 = {instancePath:instancePath+"/storage/retention",schemaPath:"#/properties/storage/properties/retention/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.storage.properties.retention,data:data8};
+let data7 = data5.free_space_floor_mb;
+if(!((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7)))){
+const err26 = {instancePath:instancePath+"/storage/free_space_floor_mb",schemaPath:"#/properties/storage/properties/free_space_floor_mb/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.storage.properties.free_space_floor_mb.type,parentSchema:schema11.properties.storage.properties.free_space_floor_mb,data:data7};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -372,12 +371,9 @@ vErrors.push(err26);
 }
 errors++;
 }
-}
-if(data8.min_days !== undefined){
-let data9 = data8.min_days;
-if(typeof data9 == "number"){
-if(data9 <= 0 || isNaN(data9)){
-const err27 = {instancePath:instancePath+"/storage/retention/min_days",schemaPath:"#/properties/storage/properties/retention/properties/min_days/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.storage.properties.retention.properties.min_days,data:data9};
+if(typeof data7 == "number"){
+if(data7 < 0 || isNaN(data7)){
+const err27 = {instancePath:instancePath+"/storage/free_space_floor_mb",schemaPath:"#/properties/storage/properties/free_space_floor_mb/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.storage.properties.free_space_floor_mb,data:data7};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -387,8 +383,11 @@ vErrors.push(err27);
 errors++;
 }
 }
-else {
-const err28 = {instancePath:instancePath+"/storage/retention/min_days",schemaPath:"#/properties/storage/properties/retention/properties/min_days/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.storage.properties.retention.properties.min_days.type,parentSchema:schema11.properties.storage.properties.retention.properties.min_days,data:data9};
+let data8 = data5.retention;
+if(data8 && typeof data8 == "object" && !Array.isArray(data8)){
+for(const key3 in data8){
+if(!(((key3 === "min_days") || (key3 === "max_days")) || (key3 === "below_legal_minimum_reason"))){
+const err28 = {instancePath:instancePath+"/storage/retention",schemaPath:"#/properties/storage/properties/retention/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.storage.properties.retention,data:data8};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -398,11 +397,11 @@ vErrors.push(err28);
 errors++;
 }
 }
-if(data8.max_days !== undefined){
-let data10 = data8.max_days;
-if(typeof data10 == "number"){
-if(data10 <= 0 || isNaN(data10)){
-const err29 = {instancePath:instancePath+"/storage/retention/max_days",schemaPath:"#/properties/storage/properties/retention/properties/max_days/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.storage.properties.retention.properties.max_days,data:data10};
+if(data8.min_days !== undefined){
+let data9 = data8.min_days;
+if(typeof data9 == "number"){
+if(data9 <= 0 || isNaN(data9)){
+const err29 = {instancePath:instancePath+"/storage/retention/min_days",schemaPath:"#/properties/storage/properties/retention/properties/min_days/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.storage.properties.retention.properties.min_days,data:data9};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -413,7 +412,7 @@ errors++;
 }
 }
 else {
-const err30 = {instancePath:instancePath+"/storage/retention/max_days",schemaPath:"#/properties/storage/properties/retention/properties/max_days/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.storage.properties.retention.properties.max_days.type,parentSchema:schema11.properties.storage.properties.retention.properties.max_days,data:data10};
+const err30 = {instancePath:instancePath+"/storage/retention/min_days",schemaPath:"#/properties/storage/properties/retention/properties/min_days/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.storage.properties.retention.properties.min_days.type,parentSchema:schema11.properties.storage.properties.retention.properties.min_days,data:data9};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -423,11 +422,11 @@ vErrors.push(err30);
 errors++;
 }
 }
-if(data8.below_legal_minimum_reason !== undefined){
-let data11 = data8.below_legal_minimum_reason;
-if(typeof data11 === "string"){
-if(func3(data11) < 3){
-const err31 = {instancePath:instancePath+"/storage/retention/below_legal_minimum_reason",schemaPath:"#/properties/storage/properties/retention/properties/below_legal_minimum_reason/minLength",keyword:"minLength",params:{limit: 3},message:"must NOT have fewer than 3 characters",schema:3,parentSchema:schema11.properties.storage.properties.retention.properties.below_legal_minimum_reason,data:data11};
+if(data8.max_days !== undefined){
+let data10 = data8.max_days;
+if(typeof data10 == "number"){
+if(data10 <= 0 || isNaN(data10)){
+const err31 = {instancePath:instancePath+"/storage/retention/max_days",schemaPath:"#/properties/storage/properties/retention/properties/max_days/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.storage.properties.retention.properties.max_days,data:data10};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -438,7 +437,7 @@ errors++;
 }
 }
 else {
-const err32 = {instancePath:instancePath+"/storage/retention/below_legal_minimum_reason",schemaPath:"#/properties/storage/properties/retention/properties/below_legal_minimum_reason/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.storage.properties.retention.properties.below_legal_minimum_reason.type,parentSchema:schema11.properties.storage.properties.retention.properties.below_legal_minimum_reason,data:data11};
+const err32 = {instancePath:instancePath+"/storage/retention/max_days",schemaPath:"#/properties/storage/properties/retention/properties/max_days/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.storage.properties.retention.properties.max_days.type,parentSchema:schema11.properties.storage.properties.retention.properties.max_days,data:data10};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -448,9 +447,11 @@ vErrors.push(err32);
 errors++;
 }
 }
-}
-else {
-const err33 = {instancePath:instancePath+"/storage/retention",schemaPath:"#/properties/storage/properties/retention/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.storage.properties.retention.type,parentSchema:schema11.properties.storage.properties.retention,data:data8};
+if(data8.below_legal_minimum_reason !== undefined){
+let data11 = data8.below_legal_minimum_reason;
+if(typeof data11 === "string"){
+if(func3(data11) > 500){
+const err33 = {instancePath:instancePath+"/storage/retention/below_legal_minimum_reason",schemaPath:"#/properties/storage/properties/retention/properties/below_legal_minimum_reason/maxLength",keyword:"maxLength",params:{limit: 500},message:"must NOT have more than 500 characters",schema:500,parentSchema:schema11.properties.storage.properties.retention.properties.below_legal_minimum_reason,data:data11};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -459,13 +460,8 @@ vErrors.push(err33);
 }
 errors++;
 }
-let data12 = data5.exports_max_days;
-const _errs30 = errors;
-let valid4 = false;
-const _errs31 = errors;
-if(typeof data12 == "number"){
-if(data12 <= 0 || isNaN(data12)){
-const err34 = {instancePath:instancePath+"/storage/exports_max_days",schemaPath:"#/properties/storage/properties/exports_max_days/anyOf/0/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.storage.properties.exports_max_days.anyOf[0],data:data12};
+if(func3(data11) < 3){
+const err34 = {instancePath:instancePath+"/storage/retention/below_legal_minimum_reason",schemaPath:"#/properties/storage/properties/retention/properties/below_legal_minimum_reason/minLength",keyword:"minLength",params:{limit: 3},message:"must NOT have fewer than 3 characters",schema:3,parentSchema:schema11.properties.storage.properties.retention.properties.below_legal_minimum_reason,data:data11};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -476,7 +472,7 @@ errors++;
 }
 }
 else {
-const err35 = {instancePath:instancePath+"/storage/exports_max_days",schemaPath:"#/properties/storage/properties/exports_max_days/anyOf/0/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.storage.properties.exports_max_days.anyOf[0].type,parentSchema:schema11.properties.storage.properties.exports_max_days.anyOf[0],data:data12};
+const err35 = {instancePath:instancePath+"/storage/retention/below_legal_minimum_reason",schemaPath:"#/properties/storage/properties/retention/properties/below_legal_minimum_reason/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.storage.properties.retention.properties.below_legal_minimum_reason.type,parentSchema:schema11.properties.storage.properties.retention.properties.below_legal_minimum_reason,data:data11};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -485,12 +481,10 @@ vErrors.push(err35);
 }
 errors++;
 }
-var _valid0 = _errs31 === errors;
-valid4 = valid4 || _valid0;
-if(!valid4){
-const _errs33 = errors;
-if(data12 !== null){
-const err36 = {instancePath:instancePath+"/storage/exports_max_days",schemaPath:"#/properties/storage/properties/exports_max_days/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null",schema:schema11.properties.storage.properties.exports_max_days.anyOf[1].type,parentSchema:schema11.properties.storage.properties.exports_max_days.anyOf[1],data:data12};
+}
+}
+else {
+const err36 = {instancePath:instancePath+"/storage/retention",schemaPath:"#/properties/storage/properties/retention/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.storage.properties.retention.type,parentSchema:schema11.properties.storage.properties.retention,data:data8};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -499,16 +493,56 @@ vErrors.push(err36);
 }
 errors++;
 }
-var _valid0 = _errs33 === errors;
-valid4 = valid4 || _valid0;
-}
-if(!valid4){
-const err37 = {instancePath:instancePath+"/storage/exports_max_days",schemaPath:"#/properties/storage/properties/exports_max_days/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema11.properties.storage.properties.exports_max_days.anyOf,parentSchema:schema11.properties.storage.properties.exports_max_days,data:data12};
+let data12 = data5.exports_max_days;
+const _errs30 = errors;
+let valid4 = false;
+const _errs31 = errors;
+if(typeof data12 == "number"){
+if(data12 <= 0 || isNaN(data12)){
+const err37 = {instancePath:instancePath+"/storage/exports_max_days",schemaPath:"#/properties/storage/properties/exports_max_days/anyOf/0/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.storage.properties.exports_max_days.anyOf[0],data:data12};
 if(vErrors === null){
 vErrors = [err37];
 }
 else {
 vErrors.push(err37);
+}
+errors++;
+}
+}
+else {
+const err38 = {instancePath:instancePath+"/storage/exports_max_days",schemaPath:"#/properties/storage/properties/exports_max_days/anyOf/0/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.storage.properties.exports_max_days.anyOf[0].type,parentSchema:schema11.properties.storage.properties.exports_max_days.anyOf[0],data:data12};
+if(vErrors === null){
+vErrors = [err38];
+}
+else {
+vErrors.push(err38);
+}
+errors++;
+}
+var _valid0 = _errs31 === errors;
+valid4 = valid4 || _valid0;
+if(!valid4){
+const _errs33 = errors;
+if(data12 !== null){
+const err39 = {instancePath:instancePath+"/storage/exports_max_days",schemaPath:"#/properties/storage/properties/exports_max_days/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null",schema:schema11.properties.storage.properties.exports_max_days.anyOf[1].type,parentSchema:schema11.properties.storage.properties.exports_max_days.anyOf[1],data:data12};
+if(vErrors === null){
+vErrors = [err39];
+}
+else {
+vErrors.push(err39);
+}
+errors++;
+}
+var _valid0 = _errs33 === errors;
+valid4 = valid4 || _valid0;
+}
+if(!valid4){
+const err40 = {instancePath:instancePath+"/storage/exports_max_days",schemaPath:"#/properties/storage/properties/exports_max_days/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema11.properties.storage.properties.exports_max_days.anyOf,parentSchema:schema11.properties.storage.properties.exports_max_days,data:data12};
+if(vErrors === null){
+vErrors = [err40];
+}
+else {
+vErrors.push(err40);
 }
 errors++;
 }
@@ -525,12 +559,12 @@ vErrors = null;
 }
 }
 else {
-const err38 = {instancePath:instancePath+"/storage",schemaPath:"#/properties/storage/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.storage.type,parentSchema:schema11.properties.storage,data:data5};
+const err41 = {instancePath:instancePath+"/storage",schemaPath:"#/properties/storage/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.storage.type,parentSchema:schema11.properties.storage,data:data5};
 if(vErrors === null){
-vErrors = [err38];
+vErrors = [err41];
 }
 else {
-vErrors.push(err38);
+vErrors.push(err41);
 }
 errors++;
 }
@@ -546,38 +580,7 @@ if(data13.age_deletion_needs_clock_sync === undefined){
 data13.age_deletion_needs_clock_sync = true;
 }
 if(data13.checkpoint_interval_s === undefined){
-const err39 = {instancePath:instancePath+"/integrity",schemaPath:"#/properties/integrity/required",keyword:"required",params:{missingProperty: "checkpoint_interval_s"},message:"must have required property '"+"checkpoint_interval_s"+"'",schema:schema11.properties.integrity.required,parentSchema:schema11.properties.integrity,data:data13};
-if(vErrors === null){
-vErrors = [err39];
-}
-else {
-vErrors.push(err39);
-}
-errors++;
-}
-if(data13.verify_read_mb_s === undefined){
-const err40 = {instancePath:instancePath+"/integrity",schemaPath:"#/properties/integrity/required",keyword:"required",params:{missingProperty: "verify_read_mb_s"},message:"must have required property '"+"verify_read_mb_s"+"'",schema:schema11.properties.integrity.required,parentSchema:schema11.properties.integrity,data:data13};
-if(vErrors === null){
-vErrors = [err40];
-}
-else {
-vErrors.push(err40);
-}
-errors++;
-}
-if(data13.age_deletion_needs_clock_sync === undefined){
-const err41 = {instancePath:instancePath+"/integrity",schemaPath:"#/properties/integrity/required",keyword:"required",params:{missingProperty: "age_deletion_needs_clock_sync"},message:"must have required property '"+"age_deletion_needs_clock_sync"+"'",schema:schema11.properties.integrity.required,parentSchema:schema11.properties.integrity,data:data13};
-if(vErrors === null){
-vErrors = [err41];
-}
-else {
-vErrors.push(err41);
-}
-errors++;
-}
-for(const key4 in data13){
-if(!(((key4 === "checkpoint_interval_s") || (key4 === "verify_read_mb_s")) || (key4 === "age_deletion_needs_clock_sync"))){
-const err42 = {instancePath:instancePath+"/integrity",schemaPath:"#/properties/integrity/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.integrity,data:data13};
+const err42 = {instancePath:instancePath+"/integrity",schemaPath:"#/properties/integrity/required",keyword:"required",params:{missingProperty: "checkpoint_interval_s"},message:"must have required property '"+"checkpoint_interval_s"+"'",schema:schema11.properties.integrity.required,parentSchema:schema11.properties.integrity,data:data13};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -586,10 +589,8 @@ vErrors.push(err42);
 }
 errors++;
 }
-}
-let data14 = data13.checkpoint_interval_s;
-if(!((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14)))){
-const err43 = {instancePath:instancePath+"/integrity/checkpoint_interval_s",schemaPath:"#/properties/integrity/properties/checkpoint_interval_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.integrity.properties.checkpoint_interval_s.type,parentSchema:schema11.properties.integrity.properties.checkpoint_interval_s,data:data14};
+if(data13.verify_read_mb_s === undefined){
+const err43 = {instancePath:instancePath+"/integrity",schemaPath:"#/properties/integrity/required",keyword:"required",params:{missingProperty: "verify_read_mb_s"},message:"must have required property '"+"verify_read_mb_s"+"'",schema:schema11.properties.integrity.required,parentSchema:schema11.properties.integrity,data:data13};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -598,9 +599,8 @@ vErrors.push(err43);
 }
 errors++;
 }
-if(typeof data14 == "number"){
-if(data14 > 86400 || isNaN(data14)){
-const err44 = {instancePath:instancePath+"/integrity/checkpoint_interval_s",schemaPath:"#/properties/integrity/properties/checkpoint_interval_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.integrity.properties.checkpoint_interval_s,data:data14};
+if(data13.age_deletion_needs_clock_sync === undefined){
+const err44 = {instancePath:instancePath+"/integrity",schemaPath:"#/properties/integrity/required",keyword:"required",params:{missingProperty: "age_deletion_needs_clock_sync"},message:"must have required property '"+"age_deletion_needs_clock_sync"+"'",schema:schema11.properties.integrity.required,parentSchema:schema11.properties.integrity,data:data13};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -609,8 +609,9 @@ vErrors.push(err44);
 }
 errors++;
 }
-if(data14 < 10 || isNaN(data14)){
-const err45 = {instancePath:instancePath+"/integrity/checkpoint_interval_s",schemaPath:"#/properties/integrity/properties/checkpoint_interval_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 10},message:"must be >= 10",schema:10,parentSchema:schema11.properties.integrity.properties.checkpoint_interval_s,data:data14};
+for(const key4 in data13){
+if(!(((key4 === "checkpoint_interval_s") || (key4 === "verify_read_mb_s")) || (key4 === "age_deletion_needs_clock_sync"))){
+const err45 = {instancePath:instancePath+"/integrity",schemaPath:"#/properties/integrity/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.integrity,data:data13};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -620,10 +621,9 @@ vErrors.push(err45);
 errors++;
 }
 }
-let data15 = data13.verify_read_mb_s;
-if(typeof data15 == "number"){
-if(data15 > 1000 || isNaN(data15)){
-const err46 = {instancePath:instancePath+"/integrity/verify_read_mb_s",schemaPath:"#/properties/integrity/properties/verify_read_mb_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema11.properties.integrity.properties.verify_read_mb_s,data:data15};
+let data14 = data13.checkpoint_interval_s;
+if(!((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14)))){
+const err46 = {instancePath:instancePath+"/integrity/checkpoint_interval_s",schemaPath:"#/properties/integrity/properties/checkpoint_interval_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.integrity.properties.checkpoint_interval_s.type,parentSchema:schema11.properties.integrity.properties.checkpoint_interval_s,data:data14};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -632,8 +632,9 @@ vErrors.push(err46);
 }
 errors++;
 }
-if(data15 < 0 || isNaN(data15)){
-const err47 = {instancePath:instancePath+"/integrity/verify_read_mb_s",schemaPath:"#/properties/integrity/properties/verify_read_mb_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.integrity.properties.verify_read_mb_s,data:data15};
+if(typeof data14 == "number"){
+if(data14 > 86400 || isNaN(data14)){
+const err47 = {instancePath:instancePath+"/integrity/checkpoint_interval_s",schemaPath:"#/properties/integrity/properties/checkpoint_interval_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.integrity.properties.checkpoint_interval_s,data:data14};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -642,9 +643,8 @@ vErrors.push(err47);
 }
 errors++;
 }
-}
-else {
-const err48 = {instancePath:instancePath+"/integrity/verify_read_mb_s",schemaPath:"#/properties/integrity/properties/verify_read_mb_s/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.integrity.properties.verify_read_mb_s.type,parentSchema:schema11.properties.integrity.properties.verify_read_mb_s,data:data15};
+if(data14 < 10 || isNaN(data14)){
+const err48 = {instancePath:instancePath+"/integrity/checkpoint_interval_s",schemaPath:"#/properties/integrity/properties/checkpoint_interval_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 10},message:"must be >= 10",schema:10,parentSchema:schema11.properties.integrity.properties.checkpoint_interval_s,data:data14};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -653,9 +653,11 @@ vErrors.push(err48);
 }
 errors++;
 }
-let data16 = data13.age_deletion_needs_clock_sync;
-if(typeof data16 !== "boolean"){
-const err49 = {instancePath:instancePath+"/integrity/age_deletion_needs_clock_sync",schemaPath:"#/properties/integrity/properties/age_deletion_needs_clock_sync/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.integrity.properties.age_deletion_needs_clock_sync.type,parentSchema:schema11.properties.integrity.properties.age_deletion_needs_clock_sync,data:data16};
+}
+let data15 = data13.verify_read_mb_s;
+if(typeof data15 == "number"){
+if(data15 > 1000 || isNaN(data15)){
+const err49 = {instancePath:instancePath+"/integrity/verify_read_mb_s",schemaPath:"#/properties/integrity/properties/verify_read_mb_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema11.properties.integrity.properties.verify_read_mb_s,data:data15};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -664,9 +666,8 @@ vErrors.push(err49);
 }
 errors++;
 }
-}
-else {
-const err50 = {instancePath:instancePath+"/integrity",schemaPath:"#/properties/integrity/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.integrity.type,parentSchema:schema11.properties.integrity,data:data13};
+if(data15 < 0 || isNaN(data15)){
+const err50 = {instancePath:instancePath+"/integrity/verify_read_mb_s",schemaPath:"#/properties/integrity/properties/verify_read_mb_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.integrity.properties.verify_read_mb_s,data:data15};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -675,16 +676,49 @@ vErrors.push(err50);
 }
 errors++;
 }
-if(data.cameras !== undefined){
-let data17 = data.cameras;
-if(Array.isArray(data17)){
-if(data17.length < 1){
-const err51 = {instancePath:instancePath+"/cameras",schemaPath:"#/properties/cameras/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.cameras,data:data17};
+}
+else {
+const err51 = {instancePath:instancePath+"/integrity/verify_read_mb_s",schemaPath:"#/properties/integrity/properties/verify_read_mb_s/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.integrity.properties.verify_read_mb_s.type,parentSchema:schema11.properties.integrity.properties.verify_read_mb_s,data:data15};
 if(vErrors === null){
 vErrors = [err51];
 }
 else {
 vErrors.push(err51);
+}
+errors++;
+}
+let data16 = data13.age_deletion_needs_clock_sync;
+if(typeof data16 !== "boolean"){
+const err52 = {instancePath:instancePath+"/integrity/age_deletion_needs_clock_sync",schemaPath:"#/properties/integrity/properties/age_deletion_needs_clock_sync/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.integrity.properties.age_deletion_needs_clock_sync.type,parentSchema:schema11.properties.integrity.properties.age_deletion_needs_clock_sync,data:data16};
+if(vErrors === null){
+vErrors = [err52];
+}
+else {
+vErrors.push(err52);
+}
+errors++;
+}
+}
+else {
+const err53 = {instancePath:instancePath+"/integrity",schemaPath:"#/properties/integrity/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.integrity.type,parentSchema:schema11.properties.integrity,data:data13};
+if(vErrors === null){
+vErrors = [err53];
+}
+else {
+vErrors.push(err53);
+}
+errors++;
+}
+if(data.cameras !== undefined){
+let data17 = data.cameras;
+if(Array.isArray(data17)){
+if(data17.length < 1){
+const err54 = {instancePath:instancePath+"/cameras",schemaPath:"#/properties/cameras/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.cameras,data:data17};
+if(vErrors === null){
+vErrors = [err54];
+}
+else {
+vErrors.push(err54);
 }
 errors++;
 }
@@ -711,37 +745,7 @@ if(data18.tamper === undefined){
 data18.tamper = {};
 }
 if(data18.id === undefined){
-const err52 = {instancePath:instancePath+"/cameras/" + i0,schemaPath:"#/properties/cameras/items/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'",schema:schema11.properties.cameras.items.required,parentSchema:schema11.properties.cameras.items,data:data18};
-if(vErrors === null){
-vErrors = [err52];
-}
-else {
-vErrors.push(err52);
-}
-errors++;
-}
-if(data18.enabled === undefined){
-const err53 = {instancePath:instancePath+"/cameras/" + i0,schemaPath:"#/properties/cameras/items/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'",schema:schema11.properties.cameras.items.required,parentSchema:schema11.properties.cameras.items,data:data18};
-if(vErrors === null){
-vErrors = [err53];
-}
-else {
-vErrors.push(err53);
-}
-errors++;
-}
-if(data18.source === undefined){
-const err54 = {instancePath:instancePath+"/cameras/" + i0,schemaPath:"#/properties/cameras/items/required",keyword:"required",params:{missingProperty: "source"},message:"must have required property '"+"source"+"'",schema:schema11.properties.cameras.items.required,parentSchema:schema11.properties.cameras.items,data:data18};
-if(vErrors === null){
-vErrors = [err54];
-}
-else {
-vErrors.push(err54);
-}
-errors++;
-}
-if(data18.record === undefined){
-const err55 = {instancePath:instancePath+"/cameras/" + i0,schemaPath:"#/properties/cameras/items/required",keyword:"required",params:{missingProperty: "record"},message:"must have required property '"+"record"+"'",schema:schema11.properties.cameras.items.required,parentSchema:schema11.properties.cameras.items,data:data18};
+const err55 = {instancePath:instancePath+"/cameras/" + i0,schemaPath:"#/properties/cameras/items/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'",schema:schema11.properties.cameras.items.required,parentSchema:schema11.properties.cameras.items,data:data18};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -750,8 +754,8 @@ vErrors.push(err55);
 }
 errors++;
 }
-if(data18.privacy_masks === undefined){
-const err56 = {instancePath:instancePath+"/cameras/" + i0,schemaPath:"#/properties/cameras/items/required",keyword:"required",params:{missingProperty: "privacy_masks"},message:"must have required property '"+"privacy_masks"+"'",schema:schema11.properties.cameras.items.required,parentSchema:schema11.properties.cameras.items,data:data18};
+if(data18.enabled === undefined){
+const err56 = {instancePath:instancePath+"/cameras/" + i0,schemaPath:"#/properties/cameras/items/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'",schema:schema11.properties.cameras.items.required,parentSchema:schema11.properties.cameras.items,data:data18};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -760,8 +764,8 @@ vErrors.push(err56);
 }
 errors++;
 }
-if(data18.capture_masks === undefined){
-const err57 = {instancePath:instancePath+"/cameras/" + i0,schemaPath:"#/properties/cameras/items/required",keyword:"required",params:{missingProperty: "capture_masks"},message:"must have required property '"+"capture_masks"+"'",schema:schema11.properties.cameras.items.required,parentSchema:schema11.properties.cameras.items,data:data18};
+if(data18.source === undefined){
+const err57 = {instancePath:instancePath+"/cameras/" + i0,schemaPath:"#/properties/cameras/items/required",keyword:"required",params:{missingProperty: "source"},message:"must have required property '"+"source"+"'",schema:schema11.properties.cameras.items.required,parentSchema:schema11.properties.cameras.items,data:data18};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -770,8 +774,8 @@ vErrors.push(err57);
 }
 errors++;
 }
-if(data18.capture_masks_on === undefined){
-const err58 = {instancePath:instancePath+"/cameras/" + i0,schemaPath:"#/properties/cameras/items/required",keyword:"required",params:{missingProperty: "capture_masks_on"},message:"must have required property '"+"capture_masks_on"+"'",schema:schema11.properties.cameras.items.required,parentSchema:schema11.properties.cameras.items,data:data18};
+if(data18.record === undefined){
+const err58 = {instancePath:instancePath+"/cameras/" + i0,schemaPath:"#/properties/cameras/items/required",keyword:"required",params:{missingProperty: "record"},message:"must have required property '"+"record"+"'",schema:schema11.properties.cameras.items.required,parentSchema:schema11.properties.cameras.items,data:data18};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -780,8 +784,8 @@ vErrors.push(err58);
 }
 errors++;
 }
-if(data18.tamper === undefined){
-const err59 = {instancePath:instancePath+"/cameras/" + i0,schemaPath:"#/properties/cameras/items/required",keyword:"required",params:{missingProperty: "tamper"},message:"must have required property '"+"tamper"+"'",schema:schema11.properties.cameras.items.required,parentSchema:schema11.properties.cameras.items,data:data18};
+if(data18.privacy_masks === undefined){
+const err59 = {instancePath:instancePath+"/cameras/" + i0,schemaPath:"#/properties/cameras/items/required",keyword:"required",params:{missingProperty: "privacy_masks"},message:"must have required property '"+"privacy_masks"+"'",schema:schema11.properties.cameras.items.required,parentSchema:schema11.properties.cameras.items,data:data18};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -790,9 +794,8 @@ vErrors.push(err59);
 }
 errors++;
 }
-for(const key5 in data18){
-if(!(func2.call(schema11.properties.cameras.items.properties, key5))){
-const err60 = {instancePath:instancePath+"/cameras/" + i0,schemaPath:"#/properties/cameras/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.cameras.items,data:data18};
+if(data18.capture_masks === undefined){
+const err60 = {instancePath:instancePath+"/cameras/" + i0,schemaPath:"#/properties/cameras/items/required",keyword:"required",params:{missingProperty: "capture_masks"},message:"must have required property '"+"capture_masks"+"'",schema:schema11.properties.cameras.items.required,parentSchema:schema11.properties.cameras.items,data:data18};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -801,12 +804,8 @@ vErrors.push(err60);
 }
 errors++;
 }
-}
-if(data18.id !== undefined){
-let data19 = data18.id;
-if(typeof data19 === "string"){
-if(!pattern0.test(data19)){
-const err61 = {instancePath:instancePath+"/cameras/" + i0+"/id",schemaPath:"#/properties/cameras/items/properties/id/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9][a-z0-9_-]{0,62}$"},message:"must match pattern \""+"^[a-z0-9][a-z0-9_-]{0,62}$"+"\"",schema:"^[a-z0-9][a-z0-9_-]{0,62}$",parentSchema:schema11.properties.cameras.items.properties.id,data:data19};
+if(data18.capture_masks_on === undefined){
+const err61 = {instancePath:instancePath+"/cameras/" + i0,schemaPath:"#/properties/cameras/items/required",keyword:"required",params:{missingProperty: "capture_masks_on"},message:"must have required property '"+"capture_masks_on"+"'",schema:schema11.properties.cameras.items.required,parentSchema:schema11.properties.cameras.items,data:data18};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -815,9 +814,8 @@ vErrors.push(err61);
 }
 errors++;
 }
-}
-else {
-const err62 = {instancePath:instancePath+"/cameras/" + i0+"/id",schemaPath:"#/properties/cameras/items/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.items.properties.id.type,parentSchema:schema11.properties.cameras.items.properties.id,data:data19};
+if(data18.tamper === undefined){
+const err62 = {instancePath:instancePath+"/cameras/" + i0,schemaPath:"#/properties/cameras/items/required",keyword:"required",params:{missingProperty: "tamper"},message:"must have required property '"+"tamper"+"'",schema:schema11.properties.cameras.items.required,parentSchema:schema11.properties.cameras.items,data:data18};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -826,11 +824,9 @@ vErrors.push(err62);
 }
 errors++;
 }
-}
-if(data18.name !== undefined){
-let data20 = data18.name;
-if(typeof data20 !== "string"){
-const err63 = {instancePath:instancePath+"/cameras/" + i0+"/name",schemaPath:"#/properties/cameras/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.items.properties.name.type,parentSchema:schema11.properties.cameras.items.properties.name,data:data20};
+for(const key5 in data18){
+if(!(func2.call(schema11.properties.cameras.items.properties, key5))){
+const err63 = {instancePath:instancePath+"/cameras/" + i0,schemaPath:"#/properties/cameras/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.cameras.items,data:data18};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -840,14 +836,64 @@ vErrors.push(err63);
 errors++;
 }
 }
-let data21 = data18.enabled;
-if(typeof data21 !== "boolean"){
-const err64 = {instancePath:instancePath+"/cameras/" + i0+"/enabled",schemaPath:"#/properties/cameras/items/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.cameras.items.properties.enabled.type,parentSchema:schema11.properties.cameras.items.properties.enabled,data:data21};
+if(data18.id !== undefined){
+let data19 = data18.id;
+if(typeof data19 === "string"){
+if(!pattern0.test(data19)){
+const err64 = {instancePath:instancePath+"/cameras/" + i0+"/id",schemaPath:"#/properties/cameras/items/properties/id/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9][a-z0-9_-]{0,62}$"},message:"must match pattern \""+"^[a-z0-9][a-z0-9_-]{0,62}$"+"\"",schema:"^[a-z0-9][a-z0-9_-]{0,62}$",parentSchema:schema11.properties.cameras.items.properties.id,data:data19};
 if(vErrors === null){
 vErrors = [err64];
 }
 else {
 vErrors.push(err64);
+}
+errors++;
+}
+}
+else {
+const err65 = {instancePath:instancePath+"/cameras/" + i0+"/id",schemaPath:"#/properties/cameras/items/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.items.properties.id.type,parentSchema:schema11.properties.cameras.items.properties.id,data:data19};
+if(vErrors === null){
+vErrors = [err65];
+}
+else {
+vErrors.push(err65);
+}
+errors++;
+}
+}
+if(data18.name !== undefined){
+let data20 = data18.name;
+if(typeof data20 === "string"){
+if(func3(data20) > 200){
+const err66 = {instancePath:instancePath+"/cameras/" + i0+"/name",schemaPath:"#/properties/cameras/items/properties/name/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters",schema:200,parentSchema:schema11.properties.cameras.items.properties.name,data:data20};
+if(vErrors === null){
+vErrors = [err66];
+}
+else {
+vErrors.push(err66);
+}
+errors++;
+}
+}
+else {
+const err67 = {instancePath:instancePath+"/cameras/" + i0+"/name",schemaPath:"#/properties/cameras/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.items.properties.name.type,parentSchema:schema11.properties.cameras.items.properties.name,data:data20};
+if(vErrors === null){
+vErrors = [err67];
+}
+else {
+vErrors.push(err67);
+}
+errors++;
+}
+}
+let data21 = data18.enabled;
+if(typeof data21 !== "boolean"){
+const err68 = {instancePath:instancePath+"/cameras/" + i0+"/enabled",schemaPath:"#/properties/cameras/items/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.cameras.items.properties.enabled.type,parentSchema:schema11.properties.cameras.items.properties.enabled,data:data21};
+if(vErrors === null){
+vErrors = [err68];
+}
+else {
+vErrors.push(err68);
 }
 errors++;
 }
@@ -859,51 +905,7 @@ if(typeof tag0 == "string"){
 if(tag0 === "rtsp"){
 if(data22 && typeof data22 == "object" && !Array.isArray(data22)){
 if(data22.type === undefined){
-const err65 = {instancePath:instancePath+"/cameras/" + i0+"/source",schemaPath:"#/properties/cameras/items/properties/source/oneOf/0/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'",schema:schema11.properties.cameras.items.properties.source.oneOf[0].required,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[0],data:data22};
-if(vErrors === null){
-vErrors = [err65];
-}
-else {
-vErrors.push(err65);
-}
-errors++;
-}
-if(data22.url === undefined){
-const err66 = {instancePath:instancePath+"/cameras/" + i0+"/source",schemaPath:"#/properties/cameras/items/properties/source/oneOf/0/required",keyword:"required",params:{missingProperty: "url"},message:"must have required property '"+"url"+"'",schema:schema11.properties.cameras.items.properties.source.oneOf[0].required,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[0],data:data22};
-if(vErrors === null){
-vErrors = [err66];
-}
-else {
-vErrors.push(err66);
-}
-errors++;
-}
-for(const key6 in data22){
-if(!(((((key6 === "type") || (key6 === "url")) || (key6 === "username")) || (key6 === "password")) || (key6 === "password_file"))){
-const err67 = {instancePath:instancePath+"/cameras/" + i0+"/source",schemaPath:"#/properties/cameras/items/properties/source/oneOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[0],data:data22};
-if(vErrors === null){
-vErrors = [err67];
-}
-else {
-vErrors.push(err67);
-}
-errors++;
-}
-}
-if(data22.type !== undefined){
-let data23 = data22.type;
-if(typeof data23 !== "string"){
-const err68 = {instancePath:instancePath+"/cameras/" + i0+"/source/type",schemaPath:"#/properties/cameras/items/properties/source/oneOf/0/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.items.properties.source.oneOf[0].properties.type.type,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[0].properties.type,data:data23};
-if(vErrors === null){
-vErrors = [err68];
-}
-else {
-vErrors.push(err68);
-}
-errors++;
-}
-if("rtsp" !== data23){
-const err69 = {instancePath:instancePath+"/cameras/" + i0+"/source/type",schemaPath:"#/properties/cameras/items/properties/source/oneOf/0/properties/type/const",keyword:"const",params:{allowedValue: "rtsp"},message:"must be equal to constant",schema:"rtsp",parentSchema:schema11.properties.cameras.items.properties.source.oneOf[0].properties.type,data:data23};
+const err69 = {instancePath:instancePath+"/cameras/" + i0+"/source",schemaPath:"#/properties/cameras/items/properties/source/oneOf/0/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'",schema:schema11.properties.cameras.items.properties.source.oneOf[0].required,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[0],data:data22};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -912,12 +914,8 @@ vErrors.push(err69);
 }
 errors++;
 }
-}
-if(data22.url !== undefined){
-let data24 = data22.url;
-if(typeof data24 === "string"){
-if(!pattern2.test(data24)){
-const err70 = {instancePath:instancePath+"/cameras/" + i0+"/source/url",schemaPath:"#/properties/cameras/items/properties/source/oneOf/0/properties/url/pattern",keyword:"pattern",params:{pattern: "^rtsps?://[^/\\s]+(/.*)?$"},message:"must match pattern \""+"^rtsps?://[^/\\s]+(/.*)?$"+"\"",schema:"^rtsps?://[^/\\s]+(/.*)?$",parentSchema:schema11.properties.cameras.items.properties.source.oneOf[0].properties.url,data:data24};
+if(data22.url === undefined){
+const err70 = {instancePath:instancePath+"/cameras/" + i0+"/source",schemaPath:"#/properties/cameras/items/properties/source/oneOf/0/required",keyword:"required",params:{missingProperty: "url"},message:"must have required property '"+"url"+"'",schema:schema11.properties.cameras.items.properties.source.oneOf[0].required,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[0],data:data22};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -926,9 +924,9 @@ vErrors.push(err70);
 }
 errors++;
 }
-}
-else {
-const err71 = {instancePath:instancePath+"/cameras/" + i0+"/source/url",schemaPath:"#/properties/cameras/items/properties/source/oneOf/0/properties/url/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.items.properties.source.oneOf[0].properties.url.type,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[0].properties.url,data:data24};
+for(const key6 in data22){
+if(!(((((key6 === "type") || (key6 === "url")) || (key6 === "username")) || (key6 === "password")) || (key6 === "password_file"))){
+const err71 = {instancePath:instancePath+"/cameras/" + i0+"/source",schemaPath:"#/properties/cameras/items/properties/source/oneOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[0],data:data22};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -938,10 +936,10 @@ vErrors.push(err71);
 errors++;
 }
 }
-if(data22.username !== undefined){
-let data25 = data22.username;
-if(typeof data25 !== "string"){
-const err72 = {instancePath:instancePath+"/cameras/" + i0+"/source/username",schemaPath:"#/properties/cameras/items/properties/source/oneOf/0/properties/username/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.items.properties.source.oneOf[0].properties.username.type,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[0].properties.username,data:data25};
+if(data22.type !== undefined){
+let data23 = data22.type;
+if(typeof data23 !== "string"){
+const err72 = {instancePath:instancePath+"/cameras/" + i0+"/source/type",schemaPath:"#/properties/cameras/items/properties/source/oneOf/0/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.items.properties.source.oneOf[0].properties.type.type,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[0].properties.type,data:data23};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -950,11 +948,8 @@ vErrors.push(err72);
 }
 errors++;
 }
-}
-if(data22.password !== undefined){
-let data26 = data22.password;
-if(typeof data26 !== "string"){
-const err73 = {instancePath:instancePath+"/cameras/" + i0+"/source/password",schemaPath:"#/properties/cameras/items/properties/source/oneOf/0/properties/password/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.items.properties.source.oneOf[0].properties.password.type,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[0].properties.password,data:data26};
+if("rtsp" !== data23){
+const err73 = {instancePath:instancePath+"/cameras/" + i0+"/source/type",schemaPath:"#/properties/cameras/items/properties/source/oneOf/0/properties/type/const",keyword:"const",params:{allowedValue: "rtsp"},message:"must be equal to constant",schema:"rtsp",parentSchema:schema11.properties.cameras.items.properties.source.oneOf[0].properties.type,data:data23};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -964,11 +959,11 @@ vErrors.push(err73);
 errors++;
 }
 }
-if(data22.password_file !== undefined){
-let data27 = data22.password_file;
-if(typeof data27 === "string"){
-if(func3(data27) < 1){
-const err74 = {instancePath:instancePath+"/cameras/" + i0+"/source/password_file",schemaPath:"#/properties/cameras/items/properties/source/oneOf/0/properties/password_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[0].properties.password_file,data:data27};
+if(data22.url !== undefined){
+let data24 = data22.url;
+if(typeof data24 === "string"){
+if(!pattern2.test(data24)){
+const err74 = {instancePath:instancePath+"/cameras/" + i0+"/source/url",schemaPath:"#/properties/cameras/items/properties/source/oneOf/0/properties/url/pattern",keyword:"pattern",params:{pattern: "^rtsps?://[^/\\s]+(/.*)?$"},message:"must match pattern \""+"^rtsps?://[^/\\s]+(/.*)?$"+"\"",schema:"^rtsps?://[^/\\s]+(/.*)?$",parentSchema:schema11.properties.cameras.items.properties.source.oneOf[0].properties.url,data:data24};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -979,7 +974,7 @@ errors++;
 }
 }
 else {
-const err75 = {instancePath:instancePath+"/cameras/" + i0+"/source/password_file",schemaPath:"#/properties/cameras/items/properties/source/oneOf/0/properties/password_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.items.properties.source.oneOf[0].properties.password_file.type,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[0].properties.password_file,data:data27};
+const err75 = {instancePath:instancePath+"/cameras/" + i0+"/source/url",schemaPath:"#/properties/cameras/items/properties/source/oneOf/0/properties/url/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.items.properties.source.oneOf[0].properties.url.type,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[0].properties.url,data:data24};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -989,9 +984,11 @@ vErrors.push(err75);
 errors++;
 }
 }
-}
-else {
-const err76 = {instancePath:instancePath+"/cameras/" + i0+"/source",schemaPath:"#/properties/cameras/items/properties/source/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cameras.items.properties.source.oneOf[0].type,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[0],data:data22};
+if(data22.username !== undefined){
+let data25 = data22.username;
+if(typeof data25 === "string"){
+if(func3(data25) > 200){
+const err76 = {instancePath:instancePath+"/cameras/" + i0+"/source/username",schemaPath:"#/properties/cameras/items/properties/source/oneOf/0/properties/username/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters",schema:200,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[0].properties.username,data:data25};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -1001,10 +998,8 @@ vErrors.push(err76);
 errors++;
 }
 }
-else if(tag0 === "onvif"){
-if(data22 && typeof data22 == "object" && !Array.isArray(data22)){
-if(data22.type === undefined){
-const err77 = {instancePath:instancePath+"/cameras/" + i0+"/source",schemaPath:"#/properties/cameras/items/properties/source/oneOf/1/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'",schema:schema11.properties.cameras.items.properties.source.oneOf[1].required,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[1],data:data22};
+else {
+const err77 = {instancePath:instancePath+"/cameras/" + i0+"/source/username",schemaPath:"#/properties/cameras/items/properties/source/oneOf/0/properties/username/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.items.properties.source.oneOf[0].properties.username.type,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[0].properties.username,data:data25};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -1013,8 +1008,11 @@ vErrors.push(err77);
 }
 errors++;
 }
-if(data22.host === undefined){
-const err78 = {instancePath:instancePath+"/cameras/" + i0+"/source",schemaPath:"#/properties/cameras/items/properties/source/oneOf/1/required",keyword:"required",params:{missingProperty: "host"},message:"must have required property '"+"host"+"'",schema:schema11.properties.cameras.items.properties.source.oneOf[1].required,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[1],data:data22};
+}
+if(data22.password !== undefined){
+let data26 = data22.password;
+if(typeof data26 !== "string"){
+const err78 = {instancePath:instancePath+"/cameras/" + i0+"/source/password",schemaPath:"#/properties/cameras/items/properties/source/oneOf/0/properties/password/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.items.properties.source.oneOf[0].properties.password.type,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[0].properties.password,data:data26};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -1023,9 +1021,12 @@ vErrors.push(err78);
 }
 errors++;
 }
-for(const key7 in data22){
-if(!(((((((key7 === "type") || (key7 === "host")) || (key7 === "username")) || (key7 === "password")) || (key7 === "password_file")) || (key7 === "profile")) || (key7 === "allowed_stream_hosts"))){
-const err79 = {instancePath:instancePath+"/cameras/" + i0+"/source",schemaPath:"#/properties/cameras/items/properties/source/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[1],data:data22};
+}
+if(data22.password_file !== undefined){
+let data27 = data22.password_file;
+if(typeof data27 === "string"){
+if(func3(data27) < 1){
+const err79 = {instancePath:instancePath+"/cameras/" + i0+"/source/password_file",schemaPath:"#/properties/cameras/items/properties/source/oneOf/0/properties/password_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[0].properties.password_file,data:data27};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -1035,10 +1036,8 @@ vErrors.push(err79);
 errors++;
 }
 }
-if(data22.type !== undefined){
-let data28 = data22.type;
-if(typeof data28 !== "string"){
-const err80 = {instancePath:instancePath+"/cameras/" + i0+"/source/type",schemaPath:"#/properties/cameras/items/properties/source/oneOf/1/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.items.properties.source.oneOf[1].properties.type.type,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[1].properties.type,data:data28};
+else {
+const err80 = {instancePath:instancePath+"/cameras/" + i0+"/source/password_file",schemaPath:"#/properties/cameras/items/properties/source/oneOf/0/properties/password_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.items.properties.source.oneOf[0].properties.password_file.type,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[0].properties.password_file,data:data27};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -1047,8 +1046,10 @@ vErrors.push(err80);
 }
 errors++;
 }
-if("onvif" !== data28){
-const err81 = {instancePath:instancePath+"/cameras/" + i0+"/source/type",schemaPath:"#/properties/cameras/items/properties/source/oneOf/1/properties/type/const",keyword:"const",params:{allowedValue: "onvif"},message:"must be equal to constant",schema:"onvif",parentSchema:schema11.properties.cameras.items.properties.source.oneOf[1].properties.type,data:data28};
+}
+}
+else {
+const err81 = {instancePath:instancePath+"/cameras/" + i0+"/source",schemaPath:"#/properties/cameras/items/properties/source/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cameras.items.properties.source.oneOf[0].type,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[0],data:data22};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -1058,11 +1059,10 @@ vErrors.push(err81);
 errors++;
 }
 }
-if(data22.host !== undefined){
-let data29 = data22.host;
-if(typeof data29 === "string"){
-if(!pattern3.test(data29)){
-const err82 = {instancePath:instancePath+"/cameras/" + i0+"/source/host",schemaPath:"#/properties/cameras/items/properties/source/oneOf/1/properties/host/pattern",keyword:"pattern",params:{pattern: "^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9._-]+)(:[0-9]{1,5})?$"},message:"must match pattern \""+"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9._-]+)(:[0-9]{1,5})?$"+"\"",schema:"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9._-]+)(:[0-9]{1,5})?$",parentSchema:schema11.properties.cameras.items.properties.source.oneOf[1].properties.host,data:data29};
+else if(tag0 === "onvif"){
+if(data22 && typeof data22 == "object" && !Array.isArray(data22)){
+if(data22.type === undefined){
+const err82 = {instancePath:instancePath+"/cameras/" + i0+"/source",schemaPath:"#/properties/cameras/items/properties/source/oneOf/1/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'",schema:schema11.properties.cameras.items.properties.source.oneOf[1].required,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[1],data:data22};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -1071,9 +1071,8 @@ vErrors.push(err82);
 }
 errors++;
 }
-}
-else {
-const err83 = {instancePath:instancePath+"/cameras/" + i0+"/source/host",schemaPath:"#/properties/cameras/items/properties/source/oneOf/1/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.items.properties.source.oneOf[1].properties.host.type,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[1].properties.host,data:data29};
+if(data22.host === undefined){
+const err83 = {instancePath:instancePath+"/cameras/" + i0+"/source",schemaPath:"#/properties/cameras/items/properties/source/oneOf/1/required",keyword:"required",params:{missingProperty: "host"},message:"must have required property '"+"host"+"'",schema:schema11.properties.cameras.items.properties.source.oneOf[1].required,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[1],data:data22};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -1082,11 +1081,9 @@ vErrors.push(err83);
 }
 errors++;
 }
-}
-if(data22.username !== undefined){
-let data30 = data22.username;
-if(typeof data30 !== "string"){
-const err84 = {instancePath:instancePath+"/cameras/" + i0+"/source/username",schemaPath:"#/properties/cameras/items/properties/source/oneOf/1/properties/username/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.items.properties.source.oneOf[1].properties.username.type,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[1].properties.username,data:data30};
+for(const key7 in data22){
+if(!(((((((key7 === "type") || (key7 === "host")) || (key7 === "username")) || (key7 === "password")) || (key7 === "password_file")) || (key7 === "profile")) || (key7 === "allowed_stream_hosts"))){
+const err84 = {instancePath:instancePath+"/cameras/" + i0+"/source",schemaPath:"#/properties/cameras/items/properties/source/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[1],data:data22};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -1096,10 +1093,10 @@ vErrors.push(err84);
 errors++;
 }
 }
-if(data22.password !== undefined){
-let data31 = data22.password;
-if(typeof data31 !== "string"){
-const err85 = {instancePath:instancePath+"/cameras/" + i0+"/source/password",schemaPath:"#/properties/cameras/items/properties/source/oneOf/1/properties/password/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.items.properties.source.oneOf[1].properties.password.type,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[1].properties.password,data:data31};
+if(data22.type !== undefined){
+let data28 = data22.type;
+if(typeof data28 !== "string"){
+const err85 = {instancePath:instancePath+"/cameras/" + i0+"/source/type",schemaPath:"#/properties/cameras/items/properties/source/oneOf/1/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.items.properties.source.oneOf[1].properties.type.type,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[1].properties.type,data:data28};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -1108,12 +1105,8 @@ vErrors.push(err85);
 }
 errors++;
 }
-}
-if(data22.password_file !== undefined){
-let data32 = data22.password_file;
-if(typeof data32 === "string"){
-if(func3(data32) < 1){
-const err86 = {instancePath:instancePath+"/cameras/" + i0+"/source/password_file",schemaPath:"#/properties/cameras/items/properties/source/oneOf/1/properties/password_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[1].properties.password_file,data:data32};
+if("onvif" !== data28){
+const err86 = {instancePath:instancePath+"/cameras/" + i0+"/source/type",schemaPath:"#/properties/cameras/items/properties/source/oneOf/1/properties/type/const",keyword:"const",params:{allowedValue: "onvif"},message:"must be equal to constant",schema:"onvif",parentSchema:schema11.properties.cameras.items.properties.source.oneOf[1].properties.type,data:data28};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -1123,8 +1116,11 @@ vErrors.push(err86);
 errors++;
 }
 }
-else {
-const err87 = {instancePath:instancePath+"/cameras/" + i0+"/source/password_file",schemaPath:"#/properties/cameras/items/properties/source/oneOf/1/properties/password_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.items.properties.source.oneOf[1].properties.password_file.type,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[1].properties.password_file,data:data32};
+if(data22.host !== undefined){
+let data29 = data22.host;
+if(typeof data29 === "string"){
+if(!pattern3.test(data29)){
+const err87 = {instancePath:instancePath+"/cameras/" + i0+"/source/host",schemaPath:"#/properties/cameras/items/properties/source/oneOf/1/properties/host/pattern",keyword:"pattern",params:{pattern: "^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9._-]+)(:[0-9]{1,5})?$"},message:"must match pattern \""+"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9._-]+)(:[0-9]{1,5})?$"+"\"",schema:"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9._-]+)(:[0-9]{1,5})?$",parentSchema:schema11.properties.cameras.items.properties.source.oneOf[1].properties.host,data:data29};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -1134,15 +1130,89 @@ vErrors.push(err87);
 errors++;
 }
 }
-if(data22.profile !== undefined){
-let data33 = data22.profile;
-if(typeof data33 !== "string"){
-const err88 = {instancePath:instancePath+"/cameras/" + i0+"/source/profile",schemaPath:"#/properties/cameras/items/properties/source/oneOf/1/properties/profile/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.items.properties.source.oneOf[1].properties.profile.type,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[1].properties.profile,data:data33};
+else {
+const err88 = {instancePath:instancePath+"/cameras/" + i0+"/source/host",schemaPath:"#/properties/cameras/items/properties/source/oneOf/1/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.items.properties.source.oneOf[1].properties.host.type,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[1].properties.host,data:data29};
 if(vErrors === null){
 vErrors = [err88];
 }
 else {
 vErrors.push(err88);
+}
+errors++;
+}
+}
+if(data22.username !== undefined){
+let data30 = data22.username;
+if(typeof data30 === "string"){
+if(func3(data30) > 200){
+const err89 = {instancePath:instancePath+"/cameras/" + i0+"/source/username",schemaPath:"#/properties/cameras/items/properties/source/oneOf/1/properties/username/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters",schema:200,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[1].properties.username,data:data30};
+if(vErrors === null){
+vErrors = [err89];
+}
+else {
+vErrors.push(err89);
+}
+errors++;
+}
+}
+else {
+const err90 = {instancePath:instancePath+"/cameras/" + i0+"/source/username",schemaPath:"#/properties/cameras/items/properties/source/oneOf/1/properties/username/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.items.properties.source.oneOf[1].properties.username.type,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[1].properties.username,data:data30};
+if(vErrors === null){
+vErrors = [err90];
+}
+else {
+vErrors.push(err90);
+}
+errors++;
+}
+}
+if(data22.password !== undefined){
+let data31 = data22.password;
+if(typeof data31 !== "string"){
+const err91 = {instancePath:instancePath+"/cameras/" + i0+"/source/password",schemaPath:"#/properties/cameras/items/properties/source/oneOf/1/properties/password/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.items.properties.source.oneOf[1].properties.password.type,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[1].properties.password,data:data31};
+if(vErrors === null){
+vErrors = [err91];
+}
+else {
+vErrors.push(err91);
+}
+errors++;
+}
+}
+if(data22.password_file !== undefined){
+let data32 = data22.password_file;
+if(typeof data32 === "string"){
+if(func3(data32) < 1){
+const err92 = {instancePath:instancePath+"/cameras/" + i0+"/source/password_file",schemaPath:"#/properties/cameras/items/properties/source/oneOf/1/properties/password_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[1].properties.password_file,data:data32};
+if(vErrors === null){
+vErrors = [err92];
+}
+else {
+vErrors.push(err92);
+}
+errors++;
+}
+}
+else {
+const err93 = {instancePath:instancePath+"/cameras/" + i0+"/source/password_file",schemaPath:"#/properties/cameras/items/properties/source/oneOf/1/properties/password_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.items.properties.source.oneOf[1].properties.password_file.type,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[1].properties.password_file,data:data32};
+if(vErrors === null){
+vErrors = [err93];
+}
+else {
+vErrors.push(err93);
+}
+errors++;
+}
+}
+if(data22.profile !== undefined){
+let data33 = data22.profile;
+if(typeof data33 !== "string"){
+const err94 = {instancePath:instancePath+"/cameras/" + i0+"/source/profile",schemaPath:"#/properties/cameras/items/properties/source/oneOf/1/properties/profile/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.items.properties.source.oneOf[1].properties.profile.type,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[1].properties.profile,data:data33};
+if(vErrors === null){
+vErrors = [err94];
+}
+else {
+vErrors.push(err94);
 }
 errors++;
 }
@@ -1155,47 +1225,47 @@ for(let i1=0; i1<len1; i1++){
 let data35 = data34[i1];
 if(typeof data35 === "string"){
 if(!pattern4.test(data35)){
-const err89 = {instancePath:instancePath+"/cameras/" + i0+"/source/allowed_stream_hosts/" + i1,schemaPath:"#/properties/cameras/items/properties/source/oneOf/1/properties/allowed_stream_hosts/items/pattern",keyword:"pattern",params:{pattern: "^[^\\s/@]+$"},message:"must match pattern \""+"^[^\\s/@]+$"+"\"",schema:"^[^\\s/@]+$",parentSchema:schema11.properties.cameras.items.properties.source.oneOf[1].properties.allowed_stream_hosts.items,data:data35};
+const err95 = {instancePath:instancePath+"/cameras/" + i0+"/source/allowed_stream_hosts/" + i1,schemaPath:"#/properties/cameras/items/properties/source/oneOf/1/properties/allowed_stream_hosts/items/pattern",keyword:"pattern",params:{pattern: "^[^\\s/@]+$"},message:"must match pattern \""+"^[^\\s/@]+$"+"\"",schema:"^[^\\s/@]+$",parentSchema:schema11.properties.cameras.items.properties.source.oneOf[1].properties.allowed_stream_hosts.items,data:data35};
 if(vErrors === null){
-vErrors = [err89];
+vErrors = [err95];
 }
 else {
-vErrors.push(err89);
+vErrors.push(err95);
 }
 errors++;
 }
 }
 else {
-const err90 = {instancePath:instancePath+"/cameras/" + i0+"/source/allowed_stream_hosts/" + i1,schemaPath:"#/properties/cameras/items/properties/source/oneOf/1/properties/allowed_stream_hosts/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.items.properties.source.oneOf[1].properties.allowed_stream_hosts.items.type,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[1].properties.allowed_stream_hosts.items,data:data35};
+const err96 = {instancePath:instancePath+"/cameras/" + i0+"/source/allowed_stream_hosts/" + i1,schemaPath:"#/properties/cameras/items/properties/source/oneOf/1/properties/allowed_stream_hosts/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.items.properties.source.oneOf[1].properties.allowed_stream_hosts.items.type,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[1].properties.allowed_stream_hosts.items,data:data35};
 if(vErrors === null){
-vErrors = [err90];
+vErrors = [err96];
 }
 else {
-vErrors.push(err90);
-}
-errors++;
-}
-}
-}
-else {
-const err91 = {instancePath:instancePath+"/cameras/" + i0+"/source/allowed_stream_hosts",schemaPath:"#/properties/cameras/items/properties/source/oneOf/1/properties/allowed_stream_hosts/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.cameras.items.properties.source.oneOf[1].properties.allowed_stream_hosts.type,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[1].properties.allowed_stream_hosts,data:data34};
-if(vErrors === null){
-vErrors = [err91];
-}
-else {
-vErrors.push(err91);
+vErrors.push(err96);
 }
 errors++;
 }
 }
 }
 else {
-const err92 = {instancePath:instancePath+"/cameras/" + i0+"/source",schemaPath:"#/properties/cameras/items/properties/source/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cameras.items.properties.source.oneOf[1].type,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[1],data:data22};
+const err97 = {instancePath:instancePath+"/cameras/" + i0+"/source/allowed_stream_hosts",schemaPath:"#/properties/cameras/items/properties/source/oneOf/1/properties/allowed_stream_hosts/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.cameras.items.properties.source.oneOf[1].properties.allowed_stream_hosts.type,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[1].properties.allowed_stream_hosts,data:data34};
 if(vErrors === null){
-vErrors = [err92];
+vErrors = [err97];
 }
 else {
-vErrors.push(err92);
+vErrors.push(err97);
+}
+errors++;
+}
+}
+}
+else {
+const err98 = {instancePath:instancePath+"/cameras/" + i0+"/source",schemaPath:"#/properties/cameras/items/properties/source/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cameras.items.properties.source.oneOf[1].type,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[1],data:data22};
+if(vErrors === null){
+vErrors = [err98];
+}
+else {
+vErrors.push(err98);
 }
 errors++;
 }
@@ -1215,71 +1285,7 @@ if(data22.bitrate_kbps === undefined){
 data22.bitrate_kbps = 1000;
 }
 if(data22.type === undefined){
-const err93 = {instancePath:instancePath+"/cameras/" + i0+"/source",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'",schema:schema11.properties.cameras.items.properties.source.oneOf[2].required,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2],data:data22};
-if(vErrors === null){
-vErrors = [err93];
-}
-else {
-vErrors.push(err93);
-}
-errors++;
-}
-if(data22.width === undefined){
-const err94 = {instancePath:instancePath+"/cameras/" + i0+"/source",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/required",keyword:"required",params:{missingProperty: "width"},message:"must have required property '"+"width"+"'",schema:schema11.properties.cameras.items.properties.source.oneOf[2].required,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2],data:data22};
-if(vErrors === null){
-vErrors = [err94];
-}
-else {
-vErrors.push(err94);
-}
-errors++;
-}
-if(data22.height === undefined){
-const err95 = {instancePath:instancePath+"/cameras/" + i0+"/source",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/required",keyword:"required",params:{missingProperty: "height"},message:"must have required property '"+"height"+"'",schema:schema11.properties.cameras.items.properties.source.oneOf[2].required,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2],data:data22};
-if(vErrors === null){
-vErrors = [err95];
-}
-else {
-vErrors.push(err95);
-}
-errors++;
-}
-if(data22.fps === undefined){
-const err96 = {instancePath:instancePath+"/cameras/" + i0+"/source",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/required",keyword:"required",params:{missingProperty: "fps"},message:"must have required property '"+"fps"+"'",schema:schema11.properties.cameras.items.properties.source.oneOf[2].required,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2],data:data22};
-if(vErrors === null){
-vErrors = [err96];
-}
-else {
-vErrors.push(err96);
-}
-errors++;
-}
-if(data22.bitrate_kbps === undefined){
-const err97 = {instancePath:instancePath+"/cameras/" + i0+"/source",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/required",keyword:"required",params:{missingProperty: "bitrate_kbps"},message:"must have required property '"+"bitrate_kbps"+"'",schema:schema11.properties.cameras.items.properties.source.oneOf[2].required,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2],data:data22};
-if(vErrors === null){
-vErrors = [err97];
-}
-else {
-vErrors.push(err97);
-}
-errors++;
-}
-for(const key8 in data22){
-if(!(((((key8 === "type") || (key8 === "width")) || (key8 === "height")) || (key8 === "fps")) || (key8 === "bitrate_kbps"))){
-const err98 = {instancePath:instancePath+"/cameras/" + i0+"/source",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2],data:data22};
-if(vErrors === null){
-vErrors = [err98];
-}
-else {
-vErrors.push(err98);
-}
-errors++;
-}
-}
-if(data22.type !== undefined){
-let data36 = data22.type;
-if(typeof data36 !== "string"){
-const err99 = {instancePath:instancePath+"/cameras/" + i0+"/source/type",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.type.type,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.type,data:data36};
+const err99 = {instancePath:instancePath+"/cameras/" + i0+"/source",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'",schema:schema11.properties.cameras.items.properties.source.oneOf[2].required,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2],data:data22};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -1288,8 +1294,8 @@ vErrors.push(err99);
 }
 errors++;
 }
-if("test" !== data36){
-const err100 = {instancePath:instancePath+"/cameras/" + i0+"/source/type",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/properties/type/const",keyword:"const",params:{allowedValue: "test"},message:"must be equal to constant",schema:"test",parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.type,data:data36};
+if(data22.width === undefined){
+const err100 = {instancePath:instancePath+"/cameras/" + i0+"/source",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/required",keyword:"required",params:{missingProperty: "width"},message:"must have required property '"+"width"+"'",schema:schema11.properties.cameras.items.properties.source.oneOf[2].required,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2],data:data22};
 if(vErrors === null){
 vErrors = [err100];
 }
@@ -1298,10 +1304,8 @@ vErrors.push(err100);
 }
 errors++;
 }
-}
-let data37 = data22.width;
-if(!((typeof data37 == "number") && (!(data37 % 1) && !isNaN(data37)))){
-const err101 = {instancePath:instancePath+"/cameras/" + i0+"/source/width",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/properties/width/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.width.type,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.width,data:data37};
+if(data22.height === undefined){
+const err101 = {instancePath:instancePath+"/cameras/" + i0+"/source",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/required",keyword:"required",params:{missingProperty: "height"},message:"must have required property '"+"height"+"'",schema:schema11.properties.cameras.items.properties.source.oneOf[2].required,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2],data:data22};
 if(vErrors === null){
 vErrors = [err101];
 }
@@ -1310,9 +1314,8 @@ vErrors.push(err101);
 }
 errors++;
 }
-if(typeof data37 == "number"){
-if(data37 > 3840 || isNaN(data37)){
-const err102 = {instancePath:instancePath+"/cameras/" + i0+"/source/width",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/properties/width/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3840},message:"must be <= 3840",schema:3840,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.width,data:data37};
+if(data22.fps === undefined){
+const err102 = {instancePath:instancePath+"/cameras/" + i0+"/source",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/required",keyword:"required",params:{missingProperty: "fps"},message:"must have required property '"+"fps"+"'",schema:schema11.properties.cameras.items.properties.source.oneOf[2].required,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2],data:data22};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -1321,8 +1324,8 @@ vErrors.push(err102);
 }
 errors++;
 }
-if(data37 < 16 || isNaN(data37)){
-const err103 = {instancePath:instancePath+"/cameras/" + i0+"/source/width",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/properties/width/minimum",keyword:"minimum",params:{comparison: ">=", limit: 16},message:"must be >= 16",schema:16,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.width,data:data37};
+if(data22.bitrate_kbps === undefined){
+const err103 = {instancePath:instancePath+"/cameras/" + i0+"/source",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/required",keyword:"required",params:{missingProperty: "bitrate_kbps"},message:"must have required property '"+"bitrate_kbps"+"'",schema:schema11.properties.cameras.items.properties.source.oneOf[2].required,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2],data:data22};
 if(vErrors === null){
 vErrors = [err103];
 }
@@ -1331,10 +1334,9 @@ vErrors.push(err103);
 }
 errors++;
 }
-}
-let data38 = data22.height;
-if(!((typeof data38 == "number") && (!(data38 % 1) && !isNaN(data38)))){
-const err104 = {instancePath:instancePath+"/cameras/" + i0+"/source/height",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/properties/height/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.height.type,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.height,data:data38};
+for(const key8 in data22){
+if(!(((((key8 === "type") || (key8 === "width")) || (key8 === "height")) || (key8 === "fps")) || (key8 === "bitrate_kbps"))){
+const err104 = {instancePath:instancePath+"/cameras/" + i0+"/source",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2],data:data22};
 if(vErrors === null){
 vErrors = [err104];
 }
@@ -1343,9 +1345,11 @@ vErrors.push(err104);
 }
 errors++;
 }
-if(typeof data38 == "number"){
-if(data38 > 2160 || isNaN(data38)){
-const err105 = {instancePath:instancePath+"/cameras/" + i0+"/source/height",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/properties/height/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2160},message:"must be <= 2160",schema:2160,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.height,data:data38};
+}
+if(data22.type !== undefined){
+let data36 = data22.type;
+if(typeof data36 !== "string"){
+const err105 = {instancePath:instancePath+"/cameras/" + i0+"/source/type",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.type.type,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.type,data:data36};
 if(vErrors === null){
 vErrors = [err105];
 }
@@ -1354,8 +1358,8 @@ vErrors.push(err105);
 }
 errors++;
 }
-if(data38 < 16 || isNaN(data38)){
-const err106 = {instancePath:instancePath+"/cameras/" + i0+"/source/height",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/properties/height/minimum",keyword:"minimum",params:{comparison: ">=", limit: 16},message:"must be >= 16",schema:16,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.height,data:data38};
+if("test" !== data36){
+const err106 = {instancePath:instancePath+"/cameras/" + i0+"/source/type",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/properties/type/const",keyword:"const",params:{allowedValue: "test"},message:"must be equal to constant",schema:"test",parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.type,data:data36};
 if(vErrors === null){
 vErrors = [err106];
 }
@@ -1365,9 +1369,9 @@ vErrors.push(err106);
 errors++;
 }
 }
-let data39 = data22.fps;
-if(!((typeof data39 == "number") && (!(data39 % 1) && !isNaN(data39)))){
-const err107 = {instancePath:instancePath+"/cameras/" + i0+"/source/fps",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/properties/fps/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.fps.type,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.fps,data:data39};
+let data37 = data22.width;
+if(!((typeof data37 == "number") && (!(data37 % 1) && !isNaN(data37)))){
+const err107 = {instancePath:instancePath+"/cameras/" + i0+"/source/width",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/properties/width/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.width.type,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.width,data:data37};
 if(vErrors === null){
 vErrors = [err107];
 }
@@ -1376,9 +1380,9 @@ vErrors.push(err107);
 }
 errors++;
 }
-if(typeof data39 == "number"){
-if(data39 > 60 || isNaN(data39)){
-const err108 = {instancePath:instancePath+"/cameras/" + i0+"/source/fps",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/properties/fps/maximum",keyword:"maximum",params:{comparison: "<=", limit: 60},message:"must be <= 60",schema:60,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.fps,data:data39};
+if(typeof data37 == "number"){
+if(data37 > 3840 || isNaN(data37)){
+const err108 = {instancePath:instancePath+"/cameras/" + i0+"/source/width",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/properties/width/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3840},message:"must be <= 3840",schema:3840,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.width,data:data37};
 if(vErrors === null){
 vErrors = [err108];
 }
@@ -1387,8 +1391,8 @@ vErrors.push(err108);
 }
 errors++;
 }
-if(data39 < 1 || isNaN(data39)){
-const err109 = {instancePath:instancePath+"/cameras/" + i0+"/source/fps",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/properties/fps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.fps,data:data39};
+if(data37 < 16 || isNaN(data37)){
+const err109 = {instancePath:instancePath+"/cameras/" + i0+"/source/width",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/properties/width/minimum",keyword:"minimum",params:{comparison: ">=", limit: 16},message:"must be >= 16",schema:16,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.width,data:data37};
 if(vErrors === null){
 vErrors = [err109];
 }
@@ -1398,9 +1402,9 @@ vErrors.push(err109);
 errors++;
 }
 }
-let data40 = data22.bitrate_kbps;
-if(!((typeof data40 == "number") && (!(data40 % 1) && !isNaN(data40)))){
-const err110 = {instancePath:instancePath+"/cameras/" + i0+"/source/bitrate_kbps",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/properties/bitrate_kbps/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.bitrate_kbps.type,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.bitrate_kbps,data:data40};
+let data38 = data22.height;
+if(!((typeof data38 == "number") && (!(data38 % 1) && !isNaN(data38)))){
+const err110 = {instancePath:instancePath+"/cameras/" + i0+"/source/height",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/properties/height/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.height.type,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.height,data:data38};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -1409,9 +1413,9 @@ vErrors.push(err110);
 }
 errors++;
 }
-if(typeof data40 == "number"){
-if(data40 > 50000 || isNaN(data40)){
-const err111 = {instancePath:instancePath+"/cameras/" + i0+"/source/bitrate_kbps",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/properties/bitrate_kbps/maximum",keyword:"maximum",params:{comparison: "<=", limit: 50000},message:"must be <= 50000",schema:50000,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.bitrate_kbps,data:data40};
+if(typeof data38 == "number"){
+if(data38 > 2160 || isNaN(data38)){
+const err111 = {instancePath:instancePath+"/cameras/" + i0+"/source/height",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/properties/height/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2160},message:"must be <= 2160",schema:2160,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.height,data:data38};
 if(vErrors === null){
 vErrors = [err111];
 }
@@ -1420,8 +1424,8 @@ vErrors.push(err111);
 }
 errors++;
 }
-if(data40 < 50 || isNaN(data40)){
-const err112 = {instancePath:instancePath+"/cameras/" + i0+"/source/bitrate_kbps",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/properties/bitrate_kbps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 50},message:"must be >= 50",schema:50,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.bitrate_kbps,data:data40};
+if(data38 < 16 || isNaN(data38)){
+const err112 = {instancePath:instancePath+"/cameras/" + i0+"/source/height",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/properties/height/minimum",keyword:"minimum",params:{comparison: ">=", limit: 16},message:"must be >= 16",schema:16,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.height,data:data38};
 if(vErrors === null){
 vErrors = [err112];
 }
@@ -1431,9 +1435,9 @@ vErrors.push(err112);
 errors++;
 }
 }
-}
-else {
-const err113 = {instancePath:instancePath+"/cameras/" + i0+"/source",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cameras.items.properties.source.oneOf[2].type,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2],data:data22};
+let data39 = data22.fps;
+if(!((typeof data39 == "number") && (!(data39 % 1) && !isNaN(data39)))){
+const err113 = {instancePath:instancePath+"/cameras/" + i0+"/source/fps",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/properties/fps/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.fps.type,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.fps,data:data39};
 if(vErrors === null){
 vErrors = [err113];
 }
@@ -1442,9 +1446,9 @@ vErrors.push(err113);
 }
 errors++;
 }
-}
-else {
-const err114 = {instancePath:instancePath+"/cameras/" + i0+"/source",schemaPath:"#/properties/cameras/items/properties/source/discriminator",keyword:"discriminator",params:{error: "mapping", tag: "type", tagValue: tag0},message:"value of tag \"type\" must be in oneOf",schema:schema11.properties.cameras.items.properties.source.discriminator,parentSchema:schema11.properties.cameras.items.properties.source,data:data22};
+if(typeof data39 == "number"){
+if(data39 > 60 || isNaN(data39)){
+const err114 = {instancePath:instancePath+"/cameras/" + i0+"/source/fps",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/properties/fps/maximum",keyword:"maximum",params:{comparison: "<=", limit: 60},message:"must be <= 60",schema:60,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.fps,data:data39};
 if(vErrors === null){
 vErrors = [err114];
 }
@@ -1453,9 +1457,8 @@ vErrors.push(err114);
 }
 errors++;
 }
-}
-else {
-const err115 = {instancePath:instancePath+"/cameras/" + i0+"/source",schemaPath:"#/properties/cameras/items/properties/source/discriminator",keyword:"discriminator",params:{error: "tag", tag: "type", tagValue: tag0},message:"tag \"type\" must be string",schema:schema11.properties.cameras.items.properties.source.discriminator,parentSchema:schema11.properties.cameras.items.properties.source,data:data22};
+if(data39 < 1 || isNaN(data39)){
+const err115 = {instancePath:instancePath+"/cameras/" + i0+"/source/fps",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/properties/fps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.fps,data:data39};
 if(vErrors === null){
 vErrors = [err115];
 }
@@ -1465,13 +1468,80 @@ vErrors.push(err115);
 errors++;
 }
 }
-else {
-const err116 = {instancePath:instancePath+"/cameras/" + i0+"/source",schemaPath:"#/properties/cameras/items/properties/source/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cameras.items.properties.source.type,parentSchema:schema11.properties.cameras.items.properties.source,data:data22};
+let data40 = data22.bitrate_kbps;
+if(!((typeof data40 == "number") && (!(data40 % 1) && !isNaN(data40)))){
+const err116 = {instancePath:instancePath+"/cameras/" + i0+"/source/bitrate_kbps",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/properties/bitrate_kbps/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.bitrate_kbps.type,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.bitrate_kbps,data:data40};
 if(vErrors === null){
 vErrors = [err116];
 }
 else {
 vErrors.push(err116);
+}
+errors++;
+}
+if(typeof data40 == "number"){
+if(data40 > 50000 || isNaN(data40)){
+const err117 = {instancePath:instancePath+"/cameras/" + i0+"/source/bitrate_kbps",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/properties/bitrate_kbps/maximum",keyword:"maximum",params:{comparison: "<=", limit: 50000},message:"must be <= 50000",schema:50000,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.bitrate_kbps,data:data40};
+if(vErrors === null){
+vErrors = [err117];
+}
+else {
+vErrors.push(err117);
+}
+errors++;
+}
+if(data40 < 50 || isNaN(data40)){
+const err118 = {instancePath:instancePath+"/cameras/" + i0+"/source/bitrate_kbps",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/properties/bitrate_kbps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 50},message:"must be >= 50",schema:50,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.bitrate_kbps,data:data40};
+if(vErrors === null){
+vErrors = [err118];
+}
+else {
+vErrors.push(err118);
+}
+errors++;
+}
+}
+}
+else {
+const err119 = {instancePath:instancePath+"/cameras/" + i0+"/source",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cameras.items.properties.source.oneOf[2].type,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2],data:data22};
+if(vErrors === null){
+vErrors = [err119];
+}
+else {
+vErrors.push(err119);
+}
+errors++;
+}
+}
+else {
+const err120 = {instancePath:instancePath+"/cameras/" + i0+"/source",schemaPath:"#/properties/cameras/items/properties/source/discriminator",keyword:"discriminator",params:{error: "mapping", tag: "type", tagValue: tag0},message:"value of tag \"type\" must be in oneOf",schema:schema11.properties.cameras.items.properties.source.discriminator,parentSchema:schema11.properties.cameras.items.properties.source,data:data22};
+if(vErrors === null){
+vErrors = [err120];
+}
+else {
+vErrors.push(err120);
+}
+errors++;
+}
+}
+else {
+const err121 = {instancePath:instancePath+"/cameras/" + i0+"/source",schemaPath:"#/properties/cameras/items/properties/source/discriminator",keyword:"discriminator",params:{error: "tag", tag: "type", tagValue: tag0},message:"tag \"type\" must be string",schema:schema11.properties.cameras.items.properties.source.discriminator,parentSchema:schema11.properties.cameras.items.properties.source,data:data22};
+if(vErrors === null){
+vErrors = [err121];
+}
+else {
+vErrors.push(err121);
+}
+errors++;
+}
+}
+else {
+const err122 = {instancePath:instancePath+"/cameras/" + i0+"/source",schemaPath:"#/properties/cameras/items/properties/source/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cameras.items.properties.source.type,parentSchema:schema11.properties.cameras.items.properties.source,data:data22};
+if(vErrors === null){
+vErrors = [err122];
+}
+else {
+vErrors.push(err122);
 }
 errors++;
 }
@@ -1488,72 +1558,7 @@ if(data41.timeout_seconds === undefined){
 data41.timeout_seconds = 5;
 }
 if(data41.backend === undefined){
-const err117 = {instancePath:instancePath+"/cameras/" + i0+"/record",schemaPath:"#/properties/cameras/items/properties/record/required",keyword:"required",params:{missingProperty: "backend"},message:"must have required property '"+"backend"+"'",schema:schema11.properties.cameras.items.properties.record.required,parentSchema:schema11.properties.cameras.items.properties.record,data:data41};
-if(vErrors === null){
-vErrors = [err117];
-}
-else {
-vErrors.push(err117);
-}
-errors++;
-}
-if(data41.segment_seconds === undefined){
-const err118 = {instancePath:instancePath+"/cameras/" + i0+"/record",schemaPath:"#/properties/cameras/items/properties/record/required",keyword:"required",params:{missingProperty: "segment_seconds"},message:"must have required property '"+"segment_seconds"+"'",schema:schema11.properties.cameras.items.properties.record.required,parentSchema:schema11.properties.cameras.items.properties.record,data:data41};
-if(vErrors === null){
-vErrors = [err118];
-}
-else {
-vErrors.push(err118);
-}
-errors++;
-}
-if(data41.timeout_seconds === undefined){
-const err119 = {instancePath:instancePath+"/cameras/" + i0+"/record",schemaPath:"#/properties/cameras/items/properties/record/required",keyword:"required",params:{missingProperty: "timeout_seconds"},message:"must have required property '"+"timeout_seconds"+"'",schema:schema11.properties.cameras.items.properties.record.required,parentSchema:schema11.properties.cameras.items.properties.record,data:data41};
-if(vErrors === null){
-vErrors = [err119];
-}
-else {
-vErrors.push(err119);
-}
-errors++;
-}
-for(const key9 in data41){
-if(!(((key9 === "backend") || (key9 === "segment_seconds")) || (key9 === "timeout_seconds"))){
-const err120 = {instancePath:instancePath+"/cameras/" + i0+"/record",schemaPath:"#/properties/cameras/items/properties/record/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.cameras.items.properties.record,data:data41};
-if(vErrors === null){
-vErrors = [err120];
-}
-else {
-vErrors.push(err120);
-}
-errors++;
-}
-}
-let data42 = data41.backend;
-if(!((data42 === "ffmpeg") || (data42 === "gstreamer"))){
-const err121 = {instancePath:instancePath+"/cameras/" + i0+"/record/backend",schemaPath:"#/properties/cameras/items/properties/record/properties/backend/enum",keyword:"enum",params:{allowedValues: schema11.properties.cameras.items.properties.record.properties.backend.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.cameras.items.properties.record.properties.backend.enum,parentSchema:schema11.properties.cameras.items.properties.record.properties.backend,data:data42};
-if(vErrors === null){
-vErrors = [err121];
-}
-else {
-vErrors.push(err121);
-}
-errors++;
-}
-let data43 = data41.segment_seconds;
-if(!((typeof data43 == "number") && (!(data43 % 1) && !isNaN(data43)))){
-const err122 = {instancePath:instancePath+"/cameras/" + i0+"/record/segment_seconds",schemaPath:"#/properties/cameras/items/properties/record/properties/segment_seconds/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.cameras.items.properties.record.properties.segment_seconds.type,parentSchema:schema11.properties.cameras.items.properties.record.properties.segment_seconds,data:data43};
-if(vErrors === null){
-vErrors = [err122];
-}
-else {
-vErrors.push(err122);
-}
-errors++;
-}
-if(typeof data43 == "number"){
-if(data43 > 600 || isNaN(data43)){
-const err123 = {instancePath:instancePath+"/cameras/" + i0+"/record/segment_seconds",schemaPath:"#/properties/cameras/items/properties/record/properties/segment_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 600},message:"must be <= 600",schema:600,parentSchema:schema11.properties.cameras.items.properties.record.properties.segment_seconds,data:data43};
+const err123 = {instancePath:instancePath+"/cameras/" + i0+"/record",schemaPath:"#/properties/cameras/items/properties/record/required",keyword:"required",params:{missingProperty: "backend"},message:"must have required property '"+"backend"+"'",schema:schema11.properties.cameras.items.properties.record.required,parentSchema:schema11.properties.cameras.items.properties.record,data:data41};
 if(vErrors === null){
 vErrors = [err123];
 }
@@ -1562,8 +1567,8 @@ vErrors.push(err123);
 }
 errors++;
 }
-if(data43 < 1 || isNaN(data43)){
-const err124 = {instancePath:instancePath+"/cameras/" + i0+"/record/segment_seconds",schemaPath:"#/properties/cameras/items/properties/record/properties/segment_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.cameras.items.properties.record.properties.segment_seconds,data:data43};
+if(data41.segment_seconds === undefined){
+const err124 = {instancePath:instancePath+"/cameras/" + i0+"/record",schemaPath:"#/properties/cameras/items/properties/record/required",keyword:"required",params:{missingProperty: "segment_seconds"},message:"must have required property '"+"segment_seconds"+"'",schema:schema11.properties.cameras.items.properties.record.required,parentSchema:schema11.properties.cameras.items.properties.record,data:data41};
 if(vErrors === null){
 vErrors = [err124];
 }
@@ -1572,10 +1577,8 @@ vErrors.push(err124);
 }
 errors++;
 }
-}
-let data44 = data41.timeout_seconds;
-if(!((typeof data44 == "number") && (!(data44 % 1) && !isNaN(data44)))){
-const err125 = {instancePath:instancePath+"/cameras/" + i0+"/record/timeout_seconds",schemaPath:"#/properties/cameras/items/properties/record/properties/timeout_seconds/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.cameras.items.properties.record.properties.timeout_seconds.type,parentSchema:schema11.properties.cameras.items.properties.record.properties.timeout_seconds,data:data44};
+if(data41.timeout_seconds === undefined){
+const err125 = {instancePath:instancePath+"/cameras/" + i0+"/record",schemaPath:"#/properties/cameras/items/properties/record/required",keyword:"required",params:{missingProperty: "timeout_seconds"},message:"must have required property '"+"timeout_seconds"+"'",schema:schema11.properties.cameras.items.properties.record.required,parentSchema:schema11.properties.cameras.items.properties.record,data:data41};
 if(vErrors === null){
 vErrors = [err125];
 }
@@ -1584,9 +1587,9 @@ vErrors.push(err125);
 }
 errors++;
 }
-if(typeof data44 == "number"){
-if(data44 > 120 || isNaN(data44)){
-const err126 = {instancePath:instancePath+"/cameras/" + i0+"/record/timeout_seconds",schemaPath:"#/properties/cameras/items/properties/record/properties/timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 120},message:"must be <= 120",schema:120,parentSchema:schema11.properties.cameras.items.properties.record.properties.timeout_seconds,data:data44};
+for(const key9 in data41){
+if(!(((key9 === "backend") || (key9 === "segment_seconds")) || (key9 === "timeout_seconds"))){
+const err126 = {instancePath:instancePath+"/cameras/" + i0+"/record",schemaPath:"#/properties/cameras/items/properties/record/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.cameras.items.properties.record,data:data41};
 if(vErrors === null){
 vErrors = [err126];
 }
@@ -1595,8 +1598,10 @@ vErrors.push(err126);
 }
 errors++;
 }
-if(data44 < 1 || isNaN(data44)){
-const err127 = {instancePath:instancePath+"/cameras/" + i0+"/record/timeout_seconds",schemaPath:"#/properties/cameras/items/properties/record/properties/timeout_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.cameras.items.properties.record.properties.timeout_seconds,data:data44};
+}
+let data42 = data41.backend;
+if(!((data42 === "ffmpeg") || (data42 === "gstreamer"))){
+const err127 = {instancePath:instancePath+"/cameras/" + i0+"/record/backend",schemaPath:"#/properties/cameras/items/properties/record/properties/backend/enum",keyword:"enum",params:{allowedValues: schema11.properties.cameras.items.properties.record.properties.backend.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.cameras.items.properties.record.properties.backend.enum,parentSchema:schema11.properties.cameras.items.properties.record.properties.backend,data:data42};
 if(vErrors === null){
 vErrors = [err127];
 }
@@ -1605,10 +1610,9 @@ vErrors.push(err127);
 }
 errors++;
 }
-}
-}
-else {
-const err128 = {instancePath:instancePath+"/cameras/" + i0+"/record",schemaPath:"#/properties/cameras/items/properties/record/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cameras.items.properties.record.type,parentSchema:schema11.properties.cameras.items.properties.record,data:data41};
+let data43 = data41.segment_seconds;
+if(!((typeof data43 == "number") && (!(data43 % 1) && !isNaN(data43)))){
+const err128 = {instancePath:instancePath+"/cameras/" + i0+"/record/segment_seconds",schemaPath:"#/properties/cameras/items/properties/record/properties/segment_seconds/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.cameras.items.properties.record.properties.segment_seconds.type,parentSchema:schema11.properties.cameras.items.properties.record.properties.segment_seconds,data:data43};
 if(vErrors === null){
 vErrors = [err128];
 }
@@ -1617,12 +1621,9 @@ vErrors.push(err128);
 }
 errors++;
 }
-if(data18.retention !== undefined){
-let data45 = data18.retention;
-if(data45 && typeof data45 == "object" && !Array.isArray(data45)){
-for(const key10 in data45){
-if(!(((key10 === "min_days") || (key10 === "max_days")) || (key10 === "below_legal_minimum_reason"))){
-const err129 = {instancePath:instancePath+"/cameras/" + i0+"/retention",schemaPath:"#/properties/cameras/items/properties/retention/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.cameras.items.properties.retention,data:data45};
+if(typeof data43 == "number"){
+if(data43 > 600 || isNaN(data43)){
+const err129 = {instancePath:instancePath+"/cameras/" + i0+"/record/segment_seconds",schemaPath:"#/properties/cameras/items/properties/record/properties/segment_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 600},message:"must be <= 600",schema:600,parentSchema:schema11.properties.cameras.items.properties.record.properties.segment_seconds,data:data43};
 if(vErrors === null){
 vErrors = [err129];
 }
@@ -1631,12 +1632,8 @@ vErrors.push(err129);
 }
 errors++;
 }
-}
-if(data45.min_days !== undefined){
-let data46 = data45.min_days;
-if(typeof data46 == "number"){
-if(data46 <= 0 || isNaN(data46)){
-const err130 = {instancePath:instancePath+"/cameras/" + i0+"/retention/min_days",schemaPath:"#/properties/cameras/items/properties/retention/properties/min_days/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.retention.properties.min_days,data:data46};
+if(data43 < 1 || isNaN(data43)){
+const err130 = {instancePath:instancePath+"/cameras/" + i0+"/record/segment_seconds",schemaPath:"#/properties/cameras/items/properties/record/properties/segment_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.cameras.items.properties.record.properties.segment_seconds,data:data43};
 if(vErrors === null){
 vErrors = [err130];
 }
@@ -1646,8 +1643,9 @@ vErrors.push(err130);
 errors++;
 }
 }
-else {
-const err131 = {instancePath:instancePath+"/cameras/" + i0+"/retention/min_days",schemaPath:"#/properties/cameras/items/properties/retention/properties/min_days/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.retention.properties.min_days.type,parentSchema:schema11.properties.cameras.items.properties.retention.properties.min_days,data:data46};
+let data44 = data41.timeout_seconds;
+if(!((typeof data44 == "number") && (!(data44 % 1) && !isNaN(data44)))){
+const err131 = {instancePath:instancePath+"/cameras/" + i0+"/record/timeout_seconds",schemaPath:"#/properties/cameras/items/properties/record/properties/timeout_seconds/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.cameras.items.properties.record.properties.timeout_seconds.type,parentSchema:schema11.properties.cameras.items.properties.record.properties.timeout_seconds,data:data44};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -1656,12 +1654,9 @@ vErrors.push(err131);
 }
 errors++;
 }
-}
-if(data45.max_days !== undefined){
-let data47 = data45.max_days;
-if(typeof data47 == "number"){
-if(data47 <= 0 || isNaN(data47)){
-const err132 = {instancePath:instancePath+"/cameras/" + i0+"/retention/max_days",schemaPath:"#/properties/cameras/items/properties/retention/properties/max_days/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.retention.properties.max_days,data:data47};
+if(typeof data44 == "number"){
+if(data44 > 120 || isNaN(data44)){
+const err132 = {instancePath:instancePath+"/cameras/" + i0+"/record/timeout_seconds",schemaPath:"#/properties/cameras/items/properties/record/properties/timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 120},message:"must be <= 120",schema:120,parentSchema:schema11.properties.cameras.items.properties.record.properties.timeout_seconds,data:data44};
 if(vErrors === null){
 vErrors = [err132];
 }
@@ -1670,9 +1665,8 @@ vErrors.push(err132);
 }
 errors++;
 }
-}
-else {
-const err133 = {instancePath:instancePath+"/cameras/" + i0+"/retention/max_days",schemaPath:"#/properties/cameras/items/properties/retention/properties/max_days/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.retention.properties.max_days.type,parentSchema:schema11.properties.cameras.items.properties.retention.properties.max_days,data:data47};
+if(data44 < 1 || isNaN(data44)){
+const err133 = {instancePath:instancePath+"/cameras/" + i0+"/record/timeout_seconds",schemaPath:"#/properties/cameras/items/properties/record/properties/timeout_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.cameras.items.properties.record.properties.timeout_seconds,data:data44};
 if(vErrors === null){
 vErrors = [err133];
 }
@@ -1682,11 +1676,9 @@ vErrors.push(err133);
 errors++;
 }
 }
-if(data45.below_legal_minimum_reason !== undefined){
-let data48 = data45.below_legal_minimum_reason;
-if(typeof data48 === "string"){
-if(func3(data48) < 3){
-const err134 = {instancePath:instancePath+"/cameras/" + i0+"/retention/below_legal_minimum_reason",schemaPath:"#/properties/cameras/items/properties/retention/properties/below_legal_minimum_reason/minLength",keyword:"minLength",params:{limit: 3},message:"must NOT have fewer than 3 characters",schema:3,parentSchema:schema11.properties.cameras.items.properties.retention.properties.below_legal_minimum_reason,data:data48};
+}
+else {
+const err134 = {instancePath:instancePath+"/cameras/" + i0+"/record",schemaPath:"#/properties/cameras/items/properties/record/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cameras.items.properties.record.type,parentSchema:schema11.properties.cameras.items.properties.record,data:data41};
 if(vErrors === null){
 vErrors = [err134];
 }
@@ -1695,9 +1687,12 @@ vErrors.push(err134);
 }
 errors++;
 }
-}
-else {
-const err135 = {instancePath:instancePath+"/cameras/" + i0+"/retention/below_legal_minimum_reason",schemaPath:"#/properties/cameras/items/properties/retention/properties/below_legal_minimum_reason/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.items.properties.retention.properties.below_legal_minimum_reason.type,parentSchema:schema11.properties.cameras.items.properties.retention.properties.below_legal_minimum_reason,data:data48};
+if(data18.retention !== undefined){
+let data45 = data18.retention;
+if(data45 && typeof data45 == "object" && !Array.isArray(data45)){
+for(const key10 in data45){
+if(!(((key10 === "min_days") || (key10 === "max_days")) || (key10 === "below_legal_minimum_reason"))){
+const err135 = {instancePath:instancePath+"/cameras/" + i0+"/retention",schemaPath:"#/properties/cameras/items/properties/retention/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.cameras.items.properties.retention,data:data45};
 if(vErrors === null){
 vErrors = [err135];
 }
@@ -1707,14 +1702,99 @@ vErrors.push(err135);
 errors++;
 }
 }
-}
-else {
-const err136 = {instancePath:instancePath+"/cameras/" + i0+"/retention",schemaPath:"#/properties/cameras/items/properties/retention/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cameras.items.properties.retention.type,parentSchema:schema11.properties.cameras.items.properties.retention,data:data45};
+if(data45.min_days !== undefined){
+let data46 = data45.min_days;
+if(typeof data46 == "number"){
+if(data46 <= 0 || isNaN(data46)){
+const err136 = {instancePath:instancePath+"/cameras/" + i0+"/retention/min_days",schemaPath:"#/properties/cameras/items/properties/retention/properties/min_days/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.retention.properties.min_days,data:data46};
 if(vErrors === null){
 vErrors = [err136];
 }
 else {
 vErrors.push(err136);
+}
+errors++;
+}
+}
+else {
+const err137 = {instancePath:instancePath+"/cameras/" + i0+"/retention/min_days",schemaPath:"#/properties/cameras/items/properties/retention/properties/min_days/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.retention.properties.min_days.type,parentSchema:schema11.properties.cameras.items.properties.retention.properties.min_days,data:data46};
+if(vErrors === null){
+vErrors = [err137];
+}
+else {
+vErrors.push(err137);
+}
+errors++;
+}
+}
+if(data45.max_days !== undefined){
+let data47 = data45.max_days;
+if(typeof data47 == "number"){
+if(data47 <= 0 || isNaN(data47)){
+const err138 = {instancePath:instancePath+"/cameras/" + i0+"/retention/max_days",schemaPath:"#/properties/cameras/items/properties/retention/properties/max_days/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.retention.properties.max_days,data:data47};
+if(vErrors === null){
+vErrors = [err138];
+}
+else {
+vErrors.push(err138);
+}
+errors++;
+}
+}
+else {
+const err139 = {instancePath:instancePath+"/cameras/" + i0+"/retention/max_days",schemaPath:"#/properties/cameras/items/properties/retention/properties/max_days/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.retention.properties.max_days.type,parentSchema:schema11.properties.cameras.items.properties.retention.properties.max_days,data:data47};
+if(vErrors === null){
+vErrors = [err139];
+}
+else {
+vErrors.push(err139);
+}
+errors++;
+}
+}
+if(data45.below_legal_minimum_reason !== undefined){
+let data48 = data45.below_legal_minimum_reason;
+if(typeof data48 === "string"){
+if(func3(data48) > 500){
+const err140 = {instancePath:instancePath+"/cameras/" + i0+"/retention/below_legal_minimum_reason",schemaPath:"#/properties/cameras/items/properties/retention/properties/below_legal_minimum_reason/maxLength",keyword:"maxLength",params:{limit: 500},message:"must NOT have more than 500 characters",schema:500,parentSchema:schema11.properties.cameras.items.properties.retention.properties.below_legal_minimum_reason,data:data48};
+if(vErrors === null){
+vErrors = [err140];
+}
+else {
+vErrors.push(err140);
+}
+errors++;
+}
+if(func3(data48) < 3){
+const err141 = {instancePath:instancePath+"/cameras/" + i0+"/retention/below_legal_minimum_reason",schemaPath:"#/properties/cameras/items/properties/retention/properties/below_legal_minimum_reason/minLength",keyword:"minLength",params:{limit: 3},message:"must NOT have fewer than 3 characters",schema:3,parentSchema:schema11.properties.cameras.items.properties.retention.properties.below_legal_minimum_reason,data:data48};
+if(vErrors === null){
+vErrors = [err141];
+}
+else {
+vErrors.push(err141);
+}
+errors++;
+}
+}
+else {
+const err142 = {instancePath:instancePath+"/cameras/" + i0+"/retention/below_legal_minimum_reason",schemaPath:"#/properties/cameras/items/properties/retention/properties/below_legal_minimum_reason/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.items.properties.retention.properties.below_legal_minimum_reason.type,parentSchema:schema11.properties.cameras.items.properties.retention.properties.below_legal_minimum_reason,data:data48};
+if(vErrors === null){
+vErrors = [err142];
+}
+else {
+vErrors.push(err142);
+}
+errors++;
+}
+}
+}
+else {
+const err143 = {instancePath:instancePath+"/cameras/" + i0+"/retention",schemaPath:"#/properties/cameras/items/properties/retention/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cameras.items.properties.retention.type,parentSchema:schema11.properties.cameras.items.properties.retention,data:data45};
+if(vErrors === null){
+vErrors = [err143];
+}
+else {
+vErrors.push(err143);
 }
 errors++;
 }
@@ -1729,83 +1809,7 @@ let valid22 = false;
 const _errs124 = errors;
 if(data50 && typeof data50 == "object" && !Array.isArray(data50)){
 if(data50.x === undefined){
-const err137 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/required",keyword:"required",params:{missingProperty: "x"},message:"must have required property '"+"x"+"'",schema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].required,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0],data:data50};
-if(vErrors === null){
-vErrors = [err137];
-}
-else {
-vErrors.push(err137);
-}
-errors++;
-}
-if(data50.y === undefined){
-const err138 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/required",keyword:"required",params:{missingProperty: "y"},message:"must have required property '"+"y"+"'",schema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].required,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0],data:data50};
-if(vErrors === null){
-vErrors = [err138];
-}
-else {
-vErrors.push(err138);
-}
-errors++;
-}
-if(data50.w === undefined){
-const err139 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/required",keyword:"required",params:{missingProperty: "w"},message:"must have required property '"+"w"+"'",schema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].required,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0],data:data50};
-if(vErrors === null){
-vErrors = [err139];
-}
-else {
-vErrors.push(err139);
-}
-errors++;
-}
-if(data50.h === undefined){
-const err140 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/required",keyword:"required",params:{missingProperty: "h"},message:"must have required property '"+"h"+"'",schema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].required,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0],data:data50};
-if(vErrors === null){
-vErrors = [err140];
-}
-else {
-vErrors.push(err140);
-}
-errors++;
-}
-for(const key11 in data50){
-if(!((((key11 === "x") || (key11 === "y")) || (key11 === "w")) || (key11 === "h"))){
-const err141 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0],data:data50};
-if(vErrors === null){
-vErrors = [err141];
-}
-else {
-vErrors.push(err141);
-}
-errors++;
-}
-}
-if(data50.x !== undefined){
-let data51 = data50.x;
-if(typeof data51 == "number"){
-if(data51 > 1 || isNaN(data51)){
-const err142 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/x",schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/properties/x/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.x,data:data51};
-if(vErrors === null){
-vErrors = [err142];
-}
-else {
-vErrors.push(err142);
-}
-errors++;
-}
-if(data51 < 0 || isNaN(data51)){
-const err143 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/x",schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/properties/x/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.x,data:data51};
-if(vErrors === null){
-vErrors = [err143];
-}
-else {
-vErrors.push(err143);
-}
-errors++;
-}
-}
-else {
-const err144 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/x",schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/properties/x/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.x.type,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.x,data:data51};
+const err144 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/required",keyword:"required",params:{missingProperty: "x"},message:"must have required property '"+"x"+"'",schema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].required,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0],data:data50};
 if(vErrors === null){
 vErrors = [err144];
 }
@@ -1814,12 +1818,8 @@ vErrors.push(err144);
 }
 errors++;
 }
-}
-if(data50.y !== undefined){
-let data52 = data50.y;
-if(typeof data52 == "number"){
-if(data52 > 1 || isNaN(data52)){
-const err145 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/y",schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/properties/y/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.y,data:data52};
+if(data50.y === undefined){
+const err145 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/required",keyword:"required",params:{missingProperty: "y"},message:"must have required property '"+"y"+"'",schema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].required,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0],data:data50};
 if(vErrors === null){
 vErrors = [err145];
 }
@@ -1828,8 +1828,8 @@ vErrors.push(err145);
 }
 errors++;
 }
-if(data52 < 0 || isNaN(data52)){
-const err146 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/y",schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/properties/y/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.y,data:data52};
+if(data50.w === undefined){
+const err146 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/required",keyword:"required",params:{missingProperty: "w"},message:"must have required property '"+"w"+"'",schema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].required,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0],data:data50};
 if(vErrors === null){
 vErrors = [err146];
 }
@@ -1838,9 +1838,8 @@ vErrors.push(err146);
 }
 errors++;
 }
-}
-else {
-const err147 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/y",schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/properties/y/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.y.type,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.y,data:data52};
+if(data50.h === undefined){
+const err147 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/required",keyword:"required",params:{missingProperty: "h"},message:"must have required property '"+"h"+"'",schema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].required,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0],data:data50};
 if(vErrors === null){
 vErrors = [err147];
 }
@@ -1849,12 +1848,9 @@ vErrors.push(err147);
 }
 errors++;
 }
-}
-if(data50.w !== undefined){
-let data53 = data50.w;
-if(typeof data53 == "number"){
-if(data53 > 1 || isNaN(data53)){
-const err148 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/w",schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/properties/w/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.w,data:data53};
+for(const key11 in data50){
+if(!((((key11 === "x") || (key11 === "y")) || (key11 === "w")) || (key11 === "h"))){
+const err148 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0],data:data50};
 if(vErrors === null){
 vErrors = [err148];
 }
@@ -1863,8 +1859,12 @@ vErrors.push(err148);
 }
 errors++;
 }
-if(data53 <= 0 || isNaN(data53)){
-const err149 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/w",schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/properties/w/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.w,data:data53};
+}
+if(data50.x !== undefined){
+let data51 = data50.x;
+if(typeof data51 == "number"){
+if(data51 > 1 || isNaN(data51)){
+const err149 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/x",schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/properties/x/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.x,data:data51};
 if(vErrors === null){
 vErrors = [err149];
 }
@@ -1873,9 +1873,8 @@ vErrors.push(err149);
 }
 errors++;
 }
-}
-else {
-const err150 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/w",schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/properties/w/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.w.type,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.w,data:data53};
+if(data51 < 0 || isNaN(data51)){
+const err150 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/x",schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/properties/x/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.x,data:data51};
 if(vErrors === null){
 vErrors = [err150];
 }
@@ -1885,11 +1884,8 @@ vErrors.push(err150);
 errors++;
 }
 }
-if(data50.h !== undefined){
-let data54 = data50.h;
-if(typeof data54 == "number"){
-if(data54 > 1 || isNaN(data54)){
-const err151 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/h",schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/properties/h/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.h,data:data54};
+else {
+const err151 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/x",schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/properties/x/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.x.type,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.x,data:data51};
 if(vErrors === null){
 vErrors = [err151];
 }
@@ -1898,8 +1894,12 @@ vErrors.push(err151);
 }
 errors++;
 }
-if(data54 <= 0 || isNaN(data54)){
-const err152 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/h",schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/properties/h/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.h,data:data54};
+}
+if(data50.y !== undefined){
+let data52 = data50.y;
+if(typeof data52 == "number"){
+if(data52 > 1 || isNaN(data52)){
+const err152 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/y",schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/properties/y/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.y,data:data52};
 if(vErrors === null){
 vErrors = [err152];
 }
@@ -1908,9 +1908,8 @@ vErrors.push(err152);
 }
 errors++;
 }
-}
-else {
-const err153 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/h",schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/properties/h/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.h.type,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.h,data:data54};
+if(data52 < 0 || isNaN(data52)){
+const err153 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/y",schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/properties/y/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.y,data:data52};
 if(vErrors === null){
 vErrors = [err153];
 }
@@ -1920,9 +1919,8 @@ vErrors.push(err153);
 errors++;
 }
 }
-}
 else {
-const err154 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].type,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0],data:data50};
+const err154 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/y",schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/properties/y/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.y.type,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.y,data:data52};
 if(vErrors === null){
 vErrors = [err154];
 }
@@ -1931,13 +1929,12 @@ vErrors.push(err154);
 }
 errors++;
 }
-var _valid1 = _errs124 === errors;
-valid22 = valid22 || _valid1;
-if(!valid22){
-const _errs135 = errors;
-if(data50 && typeof data50 == "object" && !Array.isArray(data50)){
-if(data50.points === undefined){
-const err155 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/1/required",keyword:"required",params:{missingProperty: "points"},message:"must have required property '"+"points"+"'",schema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1].required,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1],data:data50};
+}
+if(data50.w !== undefined){
+let data53 = data50.w;
+if(typeof data53 == "number"){
+if(data53 > 1 || isNaN(data53)){
+const err155 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/w",schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/properties/w/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.w,data:data53};
 if(vErrors === null){
 vErrors = [err155];
 }
@@ -1946,9 +1943,8 @@ vErrors.push(err155);
 }
 errors++;
 }
-for(const key12 in data50){
-if(!(key12 === "points")){
-const err156 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1],data:data50};
+if(data53 <= 0 || isNaN(data53)){
+const err156 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/w",schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/properties/w/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.w,data:data53};
 if(vErrors === null){
 vErrors = [err156];
 }
@@ -1958,11 +1954,8 @@ vErrors.push(err156);
 errors++;
 }
 }
-if(data50.points !== undefined){
-let data55 = data50.points;
-if(Array.isArray(data55)){
-if(data55.length > 64){
-const err157 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/points",schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/1/properties/points/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items",schema:64,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1].properties.points,data:data55};
+else {
+const err157 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/w",schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/properties/w/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.w.type,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.w,data:data53};
 if(vErrors === null){
 vErrors = [err157];
 }
@@ -1971,8 +1964,12 @@ vErrors.push(err157);
 }
 errors++;
 }
-if(data55.length < 3){
-const err158 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/points",schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/1/properties/points/minItems",keyword:"minItems",params:{limit: 3},message:"must NOT have fewer than 3 items",schema:3,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1].properties.points,data:data55};
+}
+if(data50.h !== undefined){
+let data54 = data50.h;
+if(typeof data54 == "number"){
+if(data54 > 1 || isNaN(data54)){
+const err158 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/h",schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/properties/h/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.h,data:data54};
 if(vErrors === null){
 vErrors = [err158];
 }
@@ -1981,12 +1978,8 @@ vErrors.push(err158);
 }
 errors++;
 }
-const len3 = data55.length;
-for(let i3=0; i3<len3; i3++){
-let data56 = data55[i3];
-if(Array.isArray(data56)){
-if(data56.length > 2){
-const err159 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/points/" + i3,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/1/properties/points/items/maxItems",keyword:"maxItems",params:{limit: 2},message:"must NOT have more than 2 items",schema:2,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1].properties.points.items,data:data56};
+if(data54 <= 0 || isNaN(data54)){
+const err159 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/h",schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/properties/h/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.h,data:data54};
 if(vErrors === null){
 vErrors = [err159];
 }
@@ -1995,8 +1988,9 @@ vErrors.push(err159);
 }
 errors++;
 }
-if(data56.length < 2){
-const err160 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/points/" + i3,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/1/properties/points/items/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items",schema:2,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1].properties.points.items,data:data56};
+}
+else {
+const err160 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/h",schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/properties/h/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.h.type,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.h,data:data54};
 if(vErrors === null){
 vErrors = [err160];
 }
@@ -2005,12 +1999,10 @@ vErrors.push(err160);
 }
 errors++;
 }
-const len4 = data56.length;
-for(let i4=0; i4<len4; i4++){
-let data57 = data56[i4];
-if(typeof data57 == "number"){
-if(data57 > 1 || isNaN(data57)){
-const err161 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/points/" + i3+"/" + i4,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/1/properties/points/items/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1].properties.points.items.items,data:data57};
+}
+}
+else {
+const err161 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].type,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0],data:data50};
 if(vErrors === null){
 vErrors = [err161];
 }
@@ -2019,8 +2011,13 @@ vErrors.push(err161);
 }
 errors++;
 }
-if(data57 < 0 || isNaN(data57)){
-const err162 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/points/" + i3+"/" + i4,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/1/properties/points/items/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1].properties.points.items.items,data:data57};
+var _valid1 = _errs124 === errors;
+valid22 = valid22 || _valid1;
+if(!valid22){
+const _errs135 = errors;
+if(data50 && typeof data50 == "object" && !Array.isArray(data50)){
+if(data50.points === undefined){
+const err162 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/1/required",keyword:"required",params:{missingProperty: "points"},message:"must have required property '"+"points"+"'",schema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1].required,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1],data:data50};
 if(vErrors === null){
 vErrors = [err162];
 }
@@ -2029,9 +2026,9 @@ vErrors.push(err162);
 }
 errors++;
 }
-}
-else {
-const err163 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/points/" + i3+"/" + i4,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/1/properties/points/items/items/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1].properties.points.items.items.type,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1].properties.points.items.items,data:data57};
+for(const key12 in data50){
+if(!(key12 === "points")){
+const err163 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1],data:data50};
 if(vErrors === null){
 vErrors = [err163];
 }
@@ -2041,9 +2038,11 @@ vErrors.push(err163);
 errors++;
 }
 }
-}
-else {
-const err164 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/points/" + i3,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/1/properties/points/items/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1].properties.points.items.type,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1].properties.points.items,data:data56};
+if(data50.points !== undefined){
+let data55 = data50.points;
+if(Array.isArray(data55)){
+if(data55.length > 64){
+const err164 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/points",schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/1/properties/points/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items",schema:64,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1].properties.points,data:data55};
 if(vErrors === null){
 vErrors = [err164];
 }
@@ -2052,10 +2051,8 @@ vErrors.push(err164);
 }
 errors++;
 }
-}
-}
-else {
-const err165 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/points",schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/1/properties/points/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1].properties.points.type,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1].properties.points,data:data55};
+if(data55.length < 3){
+const err165 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/points",schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/1/properties/points/minItems",keyword:"minItems",params:{limit: 3},message:"must NOT have fewer than 3 items",schema:3,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1].properties.points,data:data55};
 if(vErrors === null){
 vErrors = [err165];
 }
@@ -2064,10 +2061,12 @@ vErrors.push(err165);
 }
 errors++;
 }
-}
-}
-else {
-const err166 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/1/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1].type,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1],data:data50};
+const len3 = data55.length;
+for(let i3=0; i3<len3; i3++){
+let data56 = data55[i3];
+if(Array.isArray(data56)){
+if(data56.length > 2){
+const err166 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/points/" + i3,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/1/properties/points/items/maxItems",keyword:"maxItems",params:{limit: 2},message:"must NOT have more than 2 items",schema:2,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1].properties.points.items,data:data56};
 if(vErrors === null){
 vErrors = [err166];
 }
@@ -2076,16 +2075,97 @@ vErrors.push(err166);
 }
 errors++;
 }
-var _valid1 = _errs135 === errors;
-valid22 = valid22 || _valid1;
-}
-if(!valid22){
-const err167 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items,data:data50};
+if(data56.length < 2){
+const err167 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/points/" + i3,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/1/properties/points/items/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items",schema:2,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1].properties.points.items,data:data56};
 if(vErrors === null){
 vErrors = [err167];
 }
 else {
 vErrors.push(err167);
+}
+errors++;
+}
+const len4 = data56.length;
+for(let i4=0; i4<len4; i4++){
+let data57 = data56[i4];
+if(typeof data57 == "number"){
+if(data57 > 1 || isNaN(data57)){
+const err168 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/points/" + i3+"/" + i4,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/1/properties/points/items/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1].properties.points.items.items,data:data57};
+if(vErrors === null){
+vErrors = [err168];
+}
+else {
+vErrors.push(err168);
+}
+errors++;
+}
+if(data57 < 0 || isNaN(data57)){
+const err169 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/points/" + i3+"/" + i4,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/1/properties/points/items/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1].properties.points.items.items,data:data57};
+if(vErrors === null){
+vErrors = [err169];
+}
+else {
+vErrors.push(err169);
+}
+errors++;
+}
+}
+else {
+const err170 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/points/" + i3+"/" + i4,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/1/properties/points/items/items/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1].properties.points.items.items.type,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1].properties.points.items.items,data:data57};
+if(vErrors === null){
+vErrors = [err170];
+}
+else {
+vErrors.push(err170);
+}
+errors++;
+}
+}
+}
+else {
+const err171 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/points/" + i3,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/1/properties/points/items/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1].properties.points.items.type,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1].properties.points.items,data:data56};
+if(vErrors === null){
+vErrors = [err171];
+}
+else {
+vErrors.push(err171);
+}
+errors++;
+}
+}
+}
+else {
+const err172 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/points",schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/1/properties/points/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1].properties.points.type,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1].properties.points,data:data55};
+if(vErrors === null){
+vErrors = [err172];
+}
+else {
+vErrors.push(err172);
+}
+errors++;
+}
+}
+}
+else {
+const err173 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/1/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1].type,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1],data:data50};
+if(vErrors === null){
+vErrors = [err173];
+}
+else {
+vErrors.push(err173);
+}
+errors++;
+}
+var _valid1 = _errs135 === errors;
+valid22 = valid22 || _valid1;
+}
+if(!valid22){
+const err174 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items,data:data50};
+if(vErrors === null){
+vErrors = [err174];
+}
+else {
+vErrors.push(err174);
 }
 errors++;
 }
@@ -2103,24 +2183,24 @@ vErrors = null;
 }
 }
 else {
-const err168 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks",schemaPath:"#/properties/cameras/items/properties/privacy_masks/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.cameras.items.properties.privacy_masks.type,parentSchema:schema11.properties.cameras.items.properties.privacy_masks,data:data49};
+const err175 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks",schemaPath:"#/properties/cameras/items/properties/privacy_masks/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.cameras.items.properties.privacy_masks.type,parentSchema:schema11.properties.cameras.items.properties.privacy_masks,data:data49};
 if(vErrors === null){
-vErrors = [err168];
+vErrors = [err175];
 }
 else {
-vErrors.push(err168);
+vErrors.push(err175);
 }
 errors++;
 }
 let data58 = data18.capture_masks;
 if(Array.isArray(data58)){
 if(data58.length > 32){
-const err169 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks",schemaPath:"#/properties/cameras/items/properties/capture_masks/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items",schema:32,parentSchema:schema11.properties.cameras.items.properties.capture_masks,data:data58};
+const err176 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks",schemaPath:"#/properties/cameras/items/properties/capture_masks/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items",schema:32,parentSchema:schema11.properties.cameras.items.properties.capture_masks,data:data58};
 if(vErrors === null){
-vErrors = [err169];
+vErrors = [err176];
 }
 else {
-vErrors.push(err169);
+vErrors.push(err176);
 }
 errors++;
 }
@@ -2132,83 +2212,7 @@ let valid31 = false;
 const _errs148 = errors;
 if(data59 && typeof data59 == "object" && !Array.isArray(data59)){
 if(data59.x === undefined){
-const err170 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/required",keyword:"required",params:{missingProperty: "x"},message:"must have required property '"+"x"+"'",schema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].required,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0],data:data59};
-if(vErrors === null){
-vErrors = [err170];
-}
-else {
-vErrors.push(err170);
-}
-errors++;
-}
-if(data59.y === undefined){
-const err171 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/required",keyword:"required",params:{missingProperty: "y"},message:"must have required property '"+"y"+"'",schema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].required,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0],data:data59};
-if(vErrors === null){
-vErrors = [err171];
-}
-else {
-vErrors.push(err171);
-}
-errors++;
-}
-if(data59.w === undefined){
-const err172 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/required",keyword:"required",params:{missingProperty: "w"},message:"must have required property '"+"w"+"'",schema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].required,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0],data:data59};
-if(vErrors === null){
-vErrors = [err172];
-}
-else {
-vErrors.push(err172);
-}
-errors++;
-}
-if(data59.h === undefined){
-const err173 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/required",keyword:"required",params:{missingProperty: "h"},message:"must have required property '"+"h"+"'",schema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].required,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0],data:data59};
-if(vErrors === null){
-vErrors = [err173];
-}
-else {
-vErrors.push(err173);
-}
-errors++;
-}
-for(const key13 in data59){
-if(!((((key13 === "x") || (key13 === "y")) || (key13 === "w")) || (key13 === "h"))){
-const err174 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0],data:data59};
-if(vErrors === null){
-vErrors = [err174];
-}
-else {
-vErrors.push(err174);
-}
-errors++;
-}
-}
-if(data59.x !== undefined){
-let data60 = data59.x;
-if(typeof data60 == "number"){
-if(data60 > 1 || isNaN(data60)){
-const err175 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/x",schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/properties/x/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.x,data:data60};
-if(vErrors === null){
-vErrors = [err175];
-}
-else {
-vErrors.push(err175);
-}
-errors++;
-}
-if(data60 < 0 || isNaN(data60)){
-const err176 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/x",schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/properties/x/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.x,data:data60};
-if(vErrors === null){
-vErrors = [err176];
-}
-else {
-vErrors.push(err176);
-}
-errors++;
-}
-}
-else {
-const err177 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/x",schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/properties/x/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.x.type,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.x,data:data60};
+const err177 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/required",keyword:"required",params:{missingProperty: "x"},message:"must have required property '"+"x"+"'",schema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].required,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0],data:data59};
 if(vErrors === null){
 vErrors = [err177];
 }
@@ -2217,12 +2221,8 @@ vErrors.push(err177);
 }
 errors++;
 }
-}
-if(data59.y !== undefined){
-let data61 = data59.y;
-if(typeof data61 == "number"){
-if(data61 > 1 || isNaN(data61)){
-const err178 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/y",schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/properties/y/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.y,data:data61};
+if(data59.y === undefined){
+const err178 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/required",keyword:"required",params:{missingProperty: "y"},message:"must have required property '"+"y"+"'",schema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].required,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0],data:data59};
 if(vErrors === null){
 vErrors = [err178];
 }
@@ -2231,8 +2231,8 @@ vErrors.push(err178);
 }
 errors++;
 }
-if(data61 < 0 || isNaN(data61)){
-const err179 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/y",schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/properties/y/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.y,data:data61};
+if(data59.w === undefined){
+const err179 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/required",keyword:"required",params:{missingProperty: "w"},message:"must have required property '"+"w"+"'",schema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].required,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0],data:data59};
 if(vErrors === null){
 vErrors = [err179];
 }
@@ -2241,9 +2241,8 @@ vErrors.push(err179);
 }
 errors++;
 }
-}
-else {
-const err180 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/y",schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/properties/y/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.y.type,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.y,data:data61};
+if(data59.h === undefined){
+const err180 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/required",keyword:"required",params:{missingProperty: "h"},message:"must have required property '"+"h"+"'",schema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].required,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0],data:data59};
 if(vErrors === null){
 vErrors = [err180];
 }
@@ -2252,12 +2251,9 @@ vErrors.push(err180);
 }
 errors++;
 }
-}
-if(data59.w !== undefined){
-let data62 = data59.w;
-if(typeof data62 == "number"){
-if(data62 > 1 || isNaN(data62)){
-const err181 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/w",schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/properties/w/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.w,data:data62};
+for(const key13 in data59){
+if(!((((key13 === "x") || (key13 === "y")) || (key13 === "w")) || (key13 === "h"))){
+const err181 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0],data:data59};
 if(vErrors === null){
 vErrors = [err181];
 }
@@ -2266,8 +2262,12 @@ vErrors.push(err181);
 }
 errors++;
 }
-if(data62 <= 0 || isNaN(data62)){
-const err182 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/w",schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/properties/w/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.w,data:data62};
+}
+if(data59.x !== undefined){
+let data60 = data59.x;
+if(typeof data60 == "number"){
+if(data60 > 1 || isNaN(data60)){
+const err182 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/x",schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/properties/x/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.x,data:data60};
 if(vErrors === null){
 vErrors = [err182];
 }
@@ -2276,9 +2276,8 @@ vErrors.push(err182);
 }
 errors++;
 }
-}
-else {
-const err183 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/w",schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/properties/w/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.w.type,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.w,data:data62};
+if(data60 < 0 || isNaN(data60)){
+const err183 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/x",schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/properties/x/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.x,data:data60};
 if(vErrors === null){
 vErrors = [err183];
 }
@@ -2288,11 +2287,8 @@ vErrors.push(err183);
 errors++;
 }
 }
-if(data59.h !== undefined){
-let data63 = data59.h;
-if(typeof data63 == "number"){
-if(data63 > 1 || isNaN(data63)){
-const err184 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/h",schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/properties/h/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.h,data:data63};
+else {
+const err184 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/x",schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/properties/x/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.x.type,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.x,data:data60};
 if(vErrors === null){
 vErrors = [err184];
 }
@@ -2301,8 +2297,12 @@ vErrors.push(err184);
 }
 errors++;
 }
-if(data63 <= 0 || isNaN(data63)){
-const err185 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/h",schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/properties/h/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.h,data:data63};
+}
+if(data59.y !== undefined){
+let data61 = data59.y;
+if(typeof data61 == "number"){
+if(data61 > 1 || isNaN(data61)){
+const err185 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/y",schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/properties/y/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.y,data:data61};
 if(vErrors === null){
 vErrors = [err185];
 }
@@ -2311,9 +2311,8 @@ vErrors.push(err185);
 }
 errors++;
 }
-}
-else {
-const err186 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/h",schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/properties/h/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.h.type,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.h,data:data63};
+if(data61 < 0 || isNaN(data61)){
+const err186 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/y",schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/properties/y/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.y,data:data61};
 if(vErrors === null){
 vErrors = [err186];
 }
@@ -2323,9 +2322,8 @@ vErrors.push(err186);
 errors++;
 }
 }
-}
 else {
-const err187 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].type,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0],data:data59};
+const err187 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/y",schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/properties/y/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.y.type,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.y,data:data61};
 if(vErrors === null){
 vErrors = [err187];
 }
@@ -2334,13 +2332,12 @@ vErrors.push(err187);
 }
 errors++;
 }
-var _valid2 = _errs148 === errors;
-valid31 = valid31 || _valid2;
-if(!valid31){
-const _errs159 = errors;
-if(data59 && typeof data59 == "object" && !Array.isArray(data59)){
-if(data59.points === undefined){
-const err188 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/1/required",keyword:"required",params:{missingProperty: "points"},message:"must have required property '"+"points"+"'",schema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1].required,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1],data:data59};
+}
+if(data59.w !== undefined){
+let data62 = data59.w;
+if(typeof data62 == "number"){
+if(data62 > 1 || isNaN(data62)){
+const err188 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/w",schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/properties/w/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.w,data:data62};
 if(vErrors === null){
 vErrors = [err188];
 }
@@ -2349,9 +2346,8 @@ vErrors.push(err188);
 }
 errors++;
 }
-for(const key14 in data59){
-if(!(key14 === "points")){
-const err189 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1],data:data59};
+if(data62 <= 0 || isNaN(data62)){
+const err189 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/w",schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/properties/w/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.w,data:data62};
 if(vErrors === null){
 vErrors = [err189];
 }
@@ -2361,11 +2357,8 @@ vErrors.push(err189);
 errors++;
 }
 }
-if(data59.points !== undefined){
-let data64 = data59.points;
-if(Array.isArray(data64)){
-if(data64.length > 64){
-const err190 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/points",schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/1/properties/points/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items",schema:64,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1].properties.points,data:data64};
+else {
+const err190 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/w",schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/properties/w/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.w.type,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.w,data:data62};
 if(vErrors === null){
 vErrors = [err190];
 }
@@ -2374,8 +2367,12 @@ vErrors.push(err190);
 }
 errors++;
 }
-if(data64.length < 3){
-const err191 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/points",schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/1/properties/points/minItems",keyword:"minItems",params:{limit: 3},message:"must NOT have fewer than 3 items",schema:3,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1].properties.points,data:data64};
+}
+if(data59.h !== undefined){
+let data63 = data59.h;
+if(typeof data63 == "number"){
+if(data63 > 1 || isNaN(data63)){
+const err191 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/h",schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/properties/h/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.h,data:data63};
 if(vErrors === null){
 vErrors = [err191];
 }
@@ -2384,12 +2381,8 @@ vErrors.push(err191);
 }
 errors++;
 }
-const len6 = data64.length;
-for(let i6=0; i6<len6; i6++){
-let data65 = data64[i6];
-if(Array.isArray(data65)){
-if(data65.length > 2){
-const err192 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/points/" + i6,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/1/properties/points/items/maxItems",keyword:"maxItems",params:{limit: 2},message:"must NOT have more than 2 items",schema:2,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1].properties.points.items,data:data65};
+if(data63 <= 0 || isNaN(data63)){
+const err192 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/h",schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/properties/h/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.h,data:data63};
 if(vErrors === null){
 vErrors = [err192];
 }
@@ -2398,8 +2391,9 @@ vErrors.push(err192);
 }
 errors++;
 }
-if(data65.length < 2){
-const err193 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/points/" + i6,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/1/properties/points/items/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items",schema:2,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1].properties.points.items,data:data65};
+}
+else {
+const err193 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/h",schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/properties/h/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.h.type,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.h,data:data63};
 if(vErrors === null){
 vErrors = [err193];
 }
@@ -2408,12 +2402,10 @@ vErrors.push(err193);
 }
 errors++;
 }
-const len7 = data65.length;
-for(let i7=0; i7<len7; i7++){
-let data66 = data65[i7];
-if(typeof data66 == "number"){
-if(data66 > 1 || isNaN(data66)){
-const err194 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/points/" + i6+"/" + i7,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/1/properties/points/items/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1].properties.points.items.items,data:data66};
+}
+}
+else {
+const err194 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].type,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0],data:data59};
 if(vErrors === null){
 vErrors = [err194];
 }
@@ -2422,8 +2414,13 @@ vErrors.push(err194);
 }
 errors++;
 }
-if(data66 < 0 || isNaN(data66)){
-const err195 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/points/" + i6+"/" + i7,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/1/properties/points/items/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1].properties.points.items.items,data:data66};
+var _valid2 = _errs148 === errors;
+valid31 = valid31 || _valid2;
+if(!valid31){
+const _errs159 = errors;
+if(data59 && typeof data59 == "object" && !Array.isArray(data59)){
+if(data59.points === undefined){
+const err195 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/1/required",keyword:"required",params:{missingProperty: "points"},message:"must have required property '"+"points"+"'",schema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1].required,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1],data:data59};
 if(vErrors === null){
 vErrors = [err195];
 }
@@ -2432,9 +2429,9 @@ vErrors.push(err195);
 }
 errors++;
 }
-}
-else {
-const err196 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/points/" + i6+"/" + i7,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/1/properties/points/items/items/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1].properties.points.items.items.type,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1].properties.points.items.items,data:data66};
+for(const key14 in data59){
+if(!(key14 === "points")){
+const err196 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1],data:data59};
 if(vErrors === null){
 vErrors = [err196];
 }
@@ -2444,9 +2441,11 @@ vErrors.push(err196);
 errors++;
 }
 }
-}
-else {
-const err197 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/points/" + i6,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/1/properties/points/items/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1].properties.points.items.type,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1].properties.points.items,data:data65};
+if(data59.points !== undefined){
+let data64 = data59.points;
+if(Array.isArray(data64)){
+if(data64.length > 64){
+const err197 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/points",schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/1/properties/points/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items",schema:64,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1].properties.points,data:data64};
 if(vErrors === null){
 vErrors = [err197];
 }
@@ -2455,10 +2454,8 @@ vErrors.push(err197);
 }
 errors++;
 }
-}
-}
-else {
-const err198 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/points",schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/1/properties/points/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1].properties.points.type,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1].properties.points,data:data64};
+if(data64.length < 3){
+const err198 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/points",schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/1/properties/points/minItems",keyword:"minItems",params:{limit: 3},message:"must NOT have fewer than 3 items",schema:3,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1].properties.points,data:data64};
 if(vErrors === null){
 vErrors = [err198];
 }
@@ -2467,10 +2464,12 @@ vErrors.push(err198);
 }
 errors++;
 }
-}
-}
-else {
-const err199 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/1/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1].type,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1],data:data59};
+const len6 = data64.length;
+for(let i6=0; i6<len6; i6++){
+let data65 = data64[i6];
+if(Array.isArray(data65)){
+if(data65.length > 2){
+const err199 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/points/" + i6,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/1/properties/points/items/maxItems",keyword:"maxItems",params:{limit: 2},message:"must NOT have more than 2 items",schema:2,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1].properties.points.items,data:data65};
 if(vErrors === null){
 vErrors = [err199];
 }
@@ -2479,16 +2478,97 @@ vErrors.push(err199);
 }
 errors++;
 }
-var _valid2 = _errs159 === errors;
-valid31 = valid31 || _valid2;
-}
-if(!valid31){
-const err200 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items,data:data59};
+if(data65.length < 2){
+const err200 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/points/" + i6,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/1/properties/points/items/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items",schema:2,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1].properties.points.items,data:data65};
 if(vErrors === null){
 vErrors = [err200];
 }
 else {
 vErrors.push(err200);
+}
+errors++;
+}
+const len7 = data65.length;
+for(let i7=0; i7<len7; i7++){
+let data66 = data65[i7];
+if(typeof data66 == "number"){
+if(data66 > 1 || isNaN(data66)){
+const err201 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/points/" + i6+"/" + i7,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/1/properties/points/items/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1].properties.points.items.items,data:data66};
+if(vErrors === null){
+vErrors = [err201];
+}
+else {
+vErrors.push(err201);
+}
+errors++;
+}
+if(data66 < 0 || isNaN(data66)){
+const err202 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/points/" + i6+"/" + i7,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/1/properties/points/items/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1].properties.points.items.items,data:data66};
+if(vErrors === null){
+vErrors = [err202];
+}
+else {
+vErrors.push(err202);
+}
+errors++;
+}
+}
+else {
+const err203 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/points/" + i6+"/" + i7,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/1/properties/points/items/items/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1].properties.points.items.items.type,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1].properties.points.items.items,data:data66};
+if(vErrors === null){
+vErrors = [err203];
+}
+else {
+vErrors.push(err203);
+}
+errors++;
+}
+}
+}
+else {
+const err204 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/points/" + i6,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/1/properties/points/items/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1].properties.points.items.type,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1].properties.points.items,data:data65};
+if(vErrors === null){
+vErrors = [err204];
+}
+else {
+vErrors.push(err204);
+}
+errors++;
+}
+}
+}
+else {
+const err205 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/points",schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/1/properties/points/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1].properties.points.type,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1].properties.points,data:data64};
+if(vErrors === null){
+vErrors = [err205];
+}
+else {
+vErrors.push(err205);
+}
+errors++;
+}
+}
+}
+else {
+const err206 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/1/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1].type,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1],data:data59};
+if(vErrors === null){
+vErrors = [err206];
+}
+else {
+vErrors.push(err206);
+}
+errors++;
+}
+var _valid2 = _errs159 === errors;
+valid31 = valid31 || _valid2;
+}
+if(!valid31){
+const err207 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items,data:data59};
+if(vErrors === null){
+vErrors = [err207];
+}
+else {
+vErrors.push(err207);
 }
 errors++;
 }
@@ -2506,23 +2586,23 @@ vErrors = null;
 }
 }
 else {
-const err201 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks",schemaPath:"#/properties/cameras/items/properties/capture_masks/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.cameras.items.properties.capture_masks.type,parentSchema:schema11.properties.cameras.items.properties.capture_masks,data:data58};
+const err208 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks",schemaPath:"#/properties/cameras/items/properties/capture_masks/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.cameras.items.properties.capture_masks.type,parentSchema:schema11.properties.cameras.items.properties.capture_masks,data:data58};
 if(vErrors === null){
-vErrors = [err201];
+vErrors = [err208];
 }
 else {
-vErrors.push(err201);
+vErrors.push(err208);
 }
 errors++;
 }
 let data67 = data18.capture_masks_on;
 if(!(((data67 === "auto") || (data67 === "camera")) || (data67 === "box"))){
-const err202 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks_on",schemaPath:"#/properties/cameras/items/properties/capture_masks_on/enum",keyword:"enum",params:{allowedValues: schema11.properties.cameras.items.properties.capture_masks_on.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.cameras.items.properties.capture_masks_on.enum,parentSchema:schema11.properties.cameras.items.properties.capture_masks_on,data:data67};
+const err209 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks_on",schemaPath:"#/properties/cameras/items/properties/capture_masks_on/enum",keyword:"enum",params:{allowedValues: schema11.properties.cameras.items.properties.capture_masks_on.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.cameras.items.properties.capture_masks_on.enum,parentSchema:schema11.properties.cameras.items.properties.capture_masks_on,data:data67};
 if(vErrors === null){
-vErrors = [err202];
+vErrors = [err209];
 }
 else {
-vErrors.push(err202);
+vErrors.push(err209);
 }
 errors++;
 }
@@ -2541,84 +2621,7 @@ if(data68.learn_s === undefined){
 data68.learn_s = 60;
 }
 if(data68.enabled === undefined){
-const err203 = {instancePath:instancePath+"/cameras/" + i0+"/tamper",schemaPath:"#/properties/cameras/items/properties/tamper/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'",schema:schema11.properties.cameras.items.properties.tamper.required,parentSchema:schema11.properties.cameras.items.properties.tamper,data:data68};
-if(vErrors === null){
-vErrors = [err203];
-}
-else {
-vErrors.push(err203);
-}
-errors++;
-}
-if(data68.sensitivity === undefined){
-const err204 = {instancePath:instancePath+"/cameras/" + i0+"/tamper",schemaPath:"#/properties/cameras/items/properties/tamper/required",keyword:"required",params:{missingProperty: "sensitivity"},message:"must have required property '"+"sensitivity"+"'",schema:schema11.properties.cameras.items.properties.tamper.required,parentSchema:schema11.properties.cameras.items.properties.tamper,data:data68};
-if(vErrors === null){
-vErrors = [err204];
-}
-else {
-vErrors.push(err204);
-}
-errors++;
-}
-if(data68.persistence_s === undefined){
-const err205 = {instancePath:instancePath+"/cameras/" + i0+"/tamper",schemaPath:"#/properties/cameras/items/properties/tamper/required",keyword:"required",params:{missingProperty: "persistence_s"},message:"must have required property '"+"persistence_s"+"'",schema:schema11.properties.cameras.items.properties.tamper.required,parentSchema:schema11.properties.cameras.items.properties.tamper,data:data68};
-if(vErrors === null){
-vErrors = [err205];
-}
-else {
-vErrors.push(err205);
-}
-errors++;
-}
-if(data68.learn_s === undefined){
-const err206 = {instancePath:instancePath+"/cameras/" + i0+"/tamper",schemaPath:"#/properties/cameras/items/properties/tamper/required",keyword:"required",params:{missingProperty: "learn_s"},message:"must have required property '"+"learn_s"+"'",schema:schema11.properties.cameras.items.properties.tamper.required,parentSchema:schema11.properties.cameras.items.properties.tamper,data:data68};
-if(vErrors === null){
-vErrors = [err206];
-}
-else {
-vErrors.push(err206);
-}
-errors++;
-}
-for(const key15 in data68){
-if(!(((((key15 === "enabled") || (key15 === "reason")) || (key15 === "sensitivity")) || (key15 === "persistence_s")) || (key15 === "learn_s"))){
-const err207 = {instancePath:instancePath+"/cameras/" + i0+"/tamper",schemaPath:"#/properties/cameras/items/properties/tamper/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.cameras.items.properties.tamper,data:data68};
-if(vErrors === null){
-vErrors = [err207];
-}
-else {
-vErrors.push(err207);
-}
-errors++;
-}
-}
-let data69 = data68.enabled;
-if(typeof data69 !== "boolean"){
-const err208 = {instancePath:instancePath+"/cameras/" + i0+"/tamper/enabled",schemaPath:"#/properties/cameras/items/properties/tamper/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.cameras.items.properties.tamper.properties.enabled.type,parentSchema:schema11.properties.cameras.items.properties.tamper.properties.enabled,data:data69};
-if(vErrors === null){
-vErrors = [err208];
-}
-else {
-vErrors.push(err208);
-}
-errors++;
-}
-if(data68.reason !== undefined){
-let data70 = data68.reason;
-if(typeof data70 === "string"){
-if(func3(data70) < 3){
-const err209 = {instancePath:instancePath+"/cameras/" + i0+"/tamper/reason",schemaPath:"#/properties/cameras/items/properties/tamper/properties/reason/minLength",keyword:"minLength",params:{limit: 3},message:"must NOT have fewer than 3 characters",schema:3,parentSchema:schema11.properties.cameras.items.properties.tamper.properties.reason,data:data70};
-if(vErrors === null){
-vErrors = [err209];
-}
-else {
-vErrors.push(err209);
-}
-errors++;
-}
-}
-else {
-const err210 = {instancePath:instancePath+"/cameras/" + i0+"/tamper/reason",schemaPath:"#/properties/cameras/items/properties/tamper/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.items.properties.tamper.properties.reason.type,parentSchema:schema11.properties.cameras.items.properties.tamper.properties.reason,data:data70};
+const err210 = {instancePath:instancePath+"/cameras/" + i0+"/tamper",schemaPath:"#/properties/cameras/items/properties/tamper/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'",schema:schema11.properties.cameras.items.properties.tamper.required,parentSchema:schema11.properties.cameras.items.properties.tamper,data:data68};
 if(vErrors === null){
 vErrors = [err210];
 }
@@ -2627,10 +2630,8 @@ vErrors.push(err210);
 }
 errors++;
 }
-}
-let data71 = data68.sensitivity;
-if(!(((data71 === "low") || (data71 === "medium")) || (data71 === "high"))){
-const err211 = {instancePath:instancePath+"/cameras/" + i0+"/tamper/sensitivity",schemaPath:"#/properties/cameras/items/properties/tamper/properties/sensitivity/enum",keyword:"enum",params:{allowedValues: schema11.properties.cameras.items.properties.tamper.properties.sensitivity.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.cameras.items.properties.tamper.properties.sensitivity.enum,parentSchema:schema11.properties.cameras.items.properties.tamper.properties.sensitivity,data:data71};
+if(data68.sensitivity === undefined){
+const err211 = {instancePath:instancePath+"/cameras/" + i0+"/tamper",schemaPath:"#/properties/cameras/items/properties/tamper/required",keyword:"required",params:{missingProperty: "sensitivity"},message:"must have required property '"+"sensitivity"+"'",schema:schema11.properties.cameras.items.properties.tamper.required,parentSchema:schema11.properties.cameras.items.properties.tamper,data:data68};
 if(vErrors === null){
 vErrors = [err211];
 }
@@ -2639,10 +2640,8 @@ vErrors.push(err211);
 }
 errors++;
 }
-let data72 = data68.persistence_s;
-if(typeof data72 == "number"){
-if(data72 > 600 || isNaN(data72)){
-const err212 = {instancePath:instancePath+"/cameras/" + i0+"/tamper/persistence_s",schemaPath:"#/properties/cameras/items/properties/tamper/properties/persistence_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 600},message:"must be <= 600",schema:600,parentSchema:schema11.properties.cameras.items.properties.tamper.properties.persistence_s,data:data72};
+if(data68.persistence_s === undefined){
+const err212 = {instancePath:instancePath+"/cameras/" + i0+"/tamper",schemaPath:"#/properties/cameras/items/properties/tamper/required",keyword:"required",params:{missingProperty: "persistence_s"},message:"must have required property '"+"persistence_s"+"'",schema:schema11.properties.cameras.items.properties.tamper.required,parentSchema:schema11.properties.cameras.items.properties.tamper,data:data68};
 if(vErrors === null){
 vErrors = [err212];
 }
@@ -2651,8 +2650,8 @@ vErrors.push(err212);
 }
 errors++;
 }
-if(data72 < 2 || isNaN(data72)){
-const err213 = {instancePath:instancePath+"/cameras/" + i0+"/tamper/persistence_s",schemaPath:"#/properties/cameras/items/properties/tamper/properties/persistence_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 2},message:"must be >= 2",schema:2,parentSchema:schema11.properties.cameras.items.properties.tamper.properties.persistence_s,data:data72};
+if(data68.learn_s === undefined){
+const err213 = {instancePath:instancePath+"/cameras/" + i0+"/tamper",schemaPath:"#/properties/cameras/items/properties/tamper/required",keyword:"required",params:{missingProperty: "learn_s"},message:"must have required property '"+"learn_s"+"'",schema:schema11.properties.cameras.items.properties.tamper.required,parentSchema:schema11.properties.cameras.items.properties.tamper,data:data68};
 if(vErrors === null){
 vErrors = [err213];
 }
@@ -2661,9 +2660,9 @@ vErrors.push(err213);
 }
 errors++;
 }
-}
-else {
-const err214 = {instancePath:instancePath+"/cameras/" + i0+"/tamper/persistence_s",schemaPath:"#/properties/cameras/items/properties/tamper/properties/persistence_s/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.tamper.properties.persistence_s.type,parentSchema:schema11.properties.cameras.items.properties.tamper.properties.persistence_s,data:data72};
+for(const key15 in data68){
+if(!(((((key15 === "enabled") || (key15 === "reason")) || (key15 === "sensitivity")) || (key15 === "persistence_s")) || (key15 === "learn_s"))){
+const err214 = {instancePath:instancePath+"/cameras/" + i0+"/tamper",schemaPath:"#/properties/cameras/items/properties/tamper/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.cameras.items.properties.tamper,data:data68};
 if(vErrors === null){
 vErrors = [err214];
 }
@@ -2672,10 +2671,10 @@ vErrors.push(err214);
 }
 errors++;
 }
-let data73 = data68.learn_s;
-if(typeof data73 == "number"){
-if(data73 > 3600 || isNaN(data73)){
-const err215 = {instancePath:instancePath+"/cameras/" + i0+"/tamper/learn_s",schemaPath:"#/properties/cameras/items/properties/tamper/properties/learn_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.cameras.items.properties.tamper.properties.learn_s,data:data73};
+}
+let data69 = data68.enabled;
+if(typeof data69 !== "boolean"){
+const err215 = {instancePath:instancePath+"/cameras/" + i0+"/tamper/enabled",schemaPath:"#/properties/cameras/items/properties/tamper/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.cameras.items.properties.tamper.properties.enabled.type,parentSchema:schema11.properties.cameras.items.properties.tamper.properties.enabled,data:data69};
 if(vErrors === null){
 vErrors = [err215];
 }
@@ -2684,8 +2683,11 @@ vErrors.push(err215);
 }
 errors++;
 }
-if(data73 < 5 || isNaN(data73)){
-const err216 = {instancePath:instancePath+"/cameras/" + i0+"/tamper/learn_s",schemaPath:"#/properties/cameras/items/properties/tamper/properties/learn_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 5},message:"must be >= 5",schema:5,parentSchema:schema11.properties.cameras.items.properties.tamper.properties.learn_s,data:data73};
+if(data68.reason !== undefined){
+let data70 = data68.reason;
+if(typeof data70 === "string"){
+if(func3(data70) > 500){
+const err216 = {instancePath:instancePath+"/cameras/" + i0+"/tamper/reason",schemaPath:"#/properties/cameras/items/properties/tamper/properties/reason/maxLength",keyword:"maxLength",params:{limit: 500},message:"must NOT have more than 500 characters",schema:500,parentSchema:schema11.properties.cameras.items.properties.tamper.properties.reason,data:data70};
 if(vErrors === null){
 vErrors = [err216];
 }
@@ -2694,9 +2696,8 @@ vErrors.push(err216);
 }
 errors++;
 }
-}
-else {
-const err217 = {instancePath:instancePath+"/cameras/" + i0+"/tamper/learn_s",schemaPath:"#/properties/cameras/items/properties/tamper/properties/learn_s/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.tamper.properties.learn_s.type,parentSchema:schema11.properties.cameras.items.properties.tamper.properties.learn_s,data:data73};
+if(func3(data70) < 3){
+const err217 = {instancePath:instancePath+"/cameras/" + i0+"/tamper/reason",schemaPath:"#/properties/cameras/items/properties/tamper/properties/reason/minLength",keyword:"minLength",params:{limit: 3},message:"must NOT have fewer than 3 characters",schema:3,parentSchema:schema11.properties.cameras.items.properties.tamper.properties.reason,data:data70};
 if(vErrors === null){
 vErrors = [err217];
 }
@@ -2707,7 +2708,7 @@ errors++;
 }
 }
 else {
-const err218 = {instancePath:instancePath+"/cameras/" + i0+"/tamper",schemaPath:"#/properties/cameras/items/properties/tamper/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cameras.items.properties.tamper.type,parentSchema:schema11.properties.cameras.items.properties.tamper,data:data68};
+const err218 = {instancePath:instancePath+"/cameras/" + i0+"/tamper/reason",schemaPath:"#/properties/cameras/items/properties/tamper/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.items.properties.tamper.properties.reason.type,parentSchema:schema11.properties.cameras.items.properties.tamper.properties.reason,data:data70};
 if(vErrors === null){
 vErrors = [err218];
 }
@@ -2717,8 +2718,9 @@ vErrors.push(err218);
 errors++;
 }
 }
-else {
-const err219 = {instancePath:instancePath+"/cameras/" + i0,schemaPath:"#/properties/cameras/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cameras.items.type,parentSchema:schema11.properties.cameras.items,data:data18};
+let data71 = data68.sensitivity;
+if(!(((data71 === "low") || (data71 === "medium")) || (data71 === "high"))){
+const err219 = {instancePath:instancePath+"/cameras/" + i0+"/tamper/sensitivity",schemaPath:"#/properties/cameras/items/properties/tamper/properties/sensitivity/enum",keyword:"enum",params:{allowedValues: schema11.properties.cameras.items.properties.tamper.properties.sensitivity.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.cameras.items.properties.tamper.properties.sensitivity.enum,parentSchema:schema11.properties.cameras.items.properties.tamper.properties.sensitivity,data:data71};
 if(vErrors === null){
 vErrors = [err219];
 }
@@ -2727,15 +2729,103 @@ vErrors.push(err219);
 }
 errors++;
 }
-}
-}
-else {
-const err220 = {instancePath:instancePath+"/cameras",schemaPath:"#/properties/cameras/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.cameras.type,parentSchema:schema11.properties.cameras,data:data17};
+let data72 = data68.persistence_s;
+if(typeof data72 == "number"){
+if(data72 > 600 || isNaN(data72)){
+const err220 = {instancePath:instancePath+"/cameras/" + i0+"/tamper/persistence_s",schemaPath:"#/properties/cameras/items/properties/tamper/properties/persistence_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 600},message:"must be <= 600",schema:600,parentSchema:schema11.properties.cameras.items.properties.tamper.properties.persistence_s,data:data72};
 if(vErrors === null){
 vErrors = [err220];
 }
 else {
 vErrors.push(err220);
+}
+errors++;
+}
+if(data72 < 2 || isNaN(data72)){
+const err221 = {instancePath:instancePath+"/cameras/" + i0+"/tamper/persistence_s",schemaPath:"#/properties/cameras/items/properties/tamper/properties/persistence_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 2},message:"must be >= 2",schema:2,parentSchema:schema11.properties.cameras.items.properties.tamper.properties.persistence_s,data:data72};
+if(vErrors === null){
+vErrors = [err221];
+}
+else {
+vErrors.push(err221);
+}
+errors++;
+}
+}
+else {
+const err222 = {instancePath:instancePath+"/cameras/" + i0+"/tamper/persistence_s",schemaPath:"#/properties/cameras/items/properties/tamper/properties/persistence_s/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.tamper.properties.persistence_s.type,parentSchema:schema11.properties.cameras.items.properties.tamper.properties.persistence_s,data:data72};
+if(vErrors === null){
+vErrors = [err222];
+}
+else {
+vErrors.push(err222);
+}
+errors++;
+}
+let data73 = data68.learn_s;
+if(typeof data73 == "number"){
+if(data73 > 3600 || isNaN(data73)){
+const err223 = {instancePath:instancePath+"/cameras/" + i0+"/tamper/learn_s",schemaPath:"#/properties/cameras/items/properties/tamper/properties/learn_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.cameras.items.properties.tamper.properties.learn_s,data:data73};
+if(vErrors === null){
+vErrors = [err223];
+}
+else {
+vErrors.push(err223);
+}
+errors++;
+}
+if(data73 < 5 || isNaN(data73)){
+const err224 = {instancePath:instancePath+"/cameras/" + i0+"/tamper/learn_s",schemaPath:"#/properties/cameras/items/properties/tamper/properties/learn_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 5},message:"must be >= 5",schema:5,parentSchema:schema11.properties.cameras.items.properties.tamper.properties.learn_s,data:data73};
+if(vErrors === null){
+vErrors = [err224];
+}
+else {
+vErrors.push(err224);
+}
+errors++;
+}
+}
+else {
+const err225 = {instancePath:instancePath+"/cameras/" + i0+"/tamper/learn_s",schemaPath:"#/properties/cameras/items/properties/tamper/properties/learn_s/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.tamper.properties.learn_s.type,parentSchema:schema11.properties.cameras.items.properties.tamper.properties.learn_s,data:data73};
+if(vErrors === null){
+vErrors = [err225];
+}
+else {
+vErrors.push(err225);
+}
+errors++;
+}
+}
+else {
+const err226 = {instancePath:instancePath+"/cameras/" + i0+"/tamper",schemaPath:"#/properties/cameras/items/properties/tamper/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cameras.items.properties.tamper.type,parentSchema:schema11.properties.cameras.items.properties.tamper,data:data68};
+if(vErrors === null){
+vErrors = [err226];
+}
+else {
+vErrors.push(err226);
+}
+errors++;
+}
+}
+else {
+const err227 = {instancePath:instancePath+"/cameras/" + i0,schemaPath:"#/properties/cameras/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cameras.items.type,parentSchema:schema11.properties.cameras.items,data:data18};
+if(vErrors === null){
+vErrors = [err227];
+}
+else {
+vErrors.push(err227);
+}
+errors++;
+}
+}
+}
+else {
+const err228 = {instancePath:instancePath+"/cameras",schemaPath:"#/properties/cameras/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.cameras.type,parentSchema:schema11.properties.cameras,data:data17};
+if(vErrors === null){
+vErrors = [err228];
+}
+else {
+vErrors.push(err228);
 }
 errors++;
 }
@@ -2753,99 +2843,7 @@ if(data74.keepalive_s === undefined){
 data74.keepalive_s = 30;
 }
 if(data74.url === undefined){
-const err221 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "url"},message:"must have required property '"+"url"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data74};
-if(vErrors === null){
-vErrors = [err221];
-}
-else {
-vErrors.push(err221);
-}
-errors++;
-}
-if(data74.health_interval_s === undefined){
-const err222 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "health_interval_s"},message:"must have required property '"+"health_interval_s"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data74};
-if(vErrors === null){
-vErrors = [err222];
-}
-else {
-vErrors.push(err222);
-}
-errors++;
-}
-if(data74.health_refresh_s === undefined){
-const err223 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "health_refresh_s"},message:"must have required property '"+"health_refresh_s"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data74};
-if(vErrors === null){
-vErrors = [err223];
-}
-else {
-vErrors.push(err223);
-}
-errors++;
-}
-if(data74.keepalive_s === undefined){
-const err224 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "keepalive_s"},message:"must have required property '"+"keepalive_s"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data74};
-if(vErrors === null){
-vErrors = [err224];
-}
-else {
-vErrors.push(err224);
-}
-errors++;
-}
-for(const key16 in data74){
-if(!(func2.call(schema11.properties.mqtt.properties, key16))){
-const err225 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt,data:data74};
-if(vErrors === null){
-vErrors = [err225];
-}
-else {
-vErrors.push(err225);
-}
-errors++;
-}
-}
-if(data74.url !== undefined){
-let data75 = data74.url;
-if(typeof data75 === "string"){
-if(!pattern5.test(data75)){
-const err226 = {instancePath:instancePath+"/mqtt/url",schemaPath:"#/properties/mqtt/properties/url/pattern",keyword:"pattern",params:{pattern: "^(mqtts?|wss?|tcp|ssl)://"},message:"must match pattern \""+"^(mqtts?|wss?|tcp|ssl)://"+"\"",schema:"^(mqtts?|wss?|tcp|ssl)://",parentSchema:schema11.properties.mqtt.properties.url,data:data75};
-if(vErrors === null){
-vErrors = [err226];
-}
-else {
-vErrors.push(err226);
-}
-errors++;
-}
-}
-else {
-const err227 = {instancePath:instancePath+"/mqtt/url",schemaPath:"#/properties/mqtt/properties/url/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.url.type,parentSchema:schema11.properties.mqtt.properties.url,data:data75};
-if(vErrors === null){
-vErrors = [err227];
-}
-else {
-vErrors.push(err227);
-}
-errors++;
-}
-}
-if(data74.username !== undefined){
-let data76 = data74.username;
-if(typeof data76 !== "string"){
-const err228 = {instancePath:instancePath+"/mqtt/username",schemaPath:"#/properties/mqtt/properties/username/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.username.type,parentSchema:schema11.properties.mqtt.properties.username,data:data76};
-if(vErrors === null){
-vErrors = [err228];
-}
-else {
-vErrors.push(err228);
-}
-errors++;
-}
-}
-if(data74.password !== undefined){
-let data77 = data74.password;
-if(typeof data77 !== "string"){
-const err229 = {instancePath:instancePath+"/mqtt/password",schemaPath:"#/properties/mqtt/properties/password/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.password.type,parentSchema:schema11.properties.mqtt.properties.password,data:data77};
+const err229 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "url"},message:"must have required property '"+"url"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data74};
 if(vErrors === null){
 vErrors = [err229];
 }
@@ -2854,12 +2852,8 @@ vErrors.push(err229);
 }
 errors++;
 }
-}
-if(data74.password_file !== undefined){
-let data78 = data74.password_file;
-if(typeof data78 === "string"){
-if(func3(data78) < 1){
-const err230 = {instancePath:instancePath+"/mqtt/password_file",schemaPath:"#/properties/mqtt/properties/password_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.mqtt.properties.password_file,data:data78};
+if(data74.health_interval_s === undefined){
+const err230 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "health_interval_s"},message:"must have required property '"+"health_interval_s"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data74};
 if(vErrors === null){
 vErrors = [err230];
 }
@@ -2868,9 +2862,8 @@ vErrors.push(err230);
 }
 errors++;
 }
-}
-else {
-const err231 = {instancePath:instancePath+"/mqtt/password_file",schemaPath:"#/properties/mqtt/properties/password_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.password_file.type,parentSchema:schema11.properties.mqtt.properties.password_file,data:data78};
+if(data74.health_refresh_s === undefined){
+const err231 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "health_refresh_s"},message:"must have required property '"+"health_refresh_s"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data74};
 if(vErrors === null){
 vErrors = [err231];
 }
@@ -2879,11 +2872,8 @@ vErrors.push(err231);
 }
 errors++;
 }
-}
-if(data74.ca_file !== undefined){
-let data79 = data74.ca_file;
-if(typeof data79 !== "string"){
-const err232 = {instancePath:instancePath+"/mqtt/ca_file",schemaPath:"#/properties/mqtt/properties/ca_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.ca_file.type,parentSchema:schema11.properties.mqtt.properties.ca_file,data:data79};
+if(data74.keepalive_s === undefined){
+const err232 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "keepalive_s"},message:"must have required property '"+"keepalive_s"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data74};
 if(vErrors === null){
 vErrors = [err232];
 }
@@ -2892,11 +2882,9 @@ vErrors.push(err232);
 }
 errors++;
 }
-}
-if(data74.cert_file !== undefined){
-let data80 = data74.cert_file;
-if(typeof data80 !== "string"){
-const err233 = {instancePath:instancePath+"/mqtt/cert_file",schemaPath:"#/properties/mqtt/properties/cert_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.cert_file.type,parentSchema:schema11.properties.mqtt.properties.cert_file,data:data80};
+for(const key16 in data74){
+if(!(func2.call(schema11.properties.mqtt.properties, key16))){
+const err233 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt,data:data74};
 if(vErrors === null){
 vErrors = [err233];
 }
@@ -2906,10 +2894,11 @@ vErrors.push(err233);
 errors++;
 }
 }
-if(data74.key_file !== undefined){
-let data81 = data74.key_file;
-if(typeof data81 !== "string"){
-const err234 = {instancePath:instancePath+"/mqtt/key_file",schemaPath:"#/properties/mqtt/properties/key_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.key_file.type,parentSchema:schema11.properties.mqtt.properties.key_file,data:data81};
+if(data74.url !== undefined){
+let data75 = data74.url;
+if(typeof data75 === "string"){
+if(!pattern5.test(data75)){
+const err234 = {instancePath:instancePath+"/mqtt/url",schemaPath:"#/properties/mqtt/properties/url/pattern",keyword:"pattern",params:{pattern: "^(mqtts?|wss?|tcp|ssl)://"},message:"must match pattern \""+"^(mqtts?|wss?|tcp|ssl)://"+"\"",schema:"^(mqtts?|wss?|tcp|ssl)://",parentSchema:schema11.properties.mqtt.properties.url,data:data75};
 if(vErrors === null){
 vErrors = [err234];
 }
@@ -2919,11 +2908,8 @@ vErrors.push(err234);
 errors++;
 }
 }
-if(data74.topic_prefix !== undefined){
-let data82 = data74.topic_prefix;
-if(typeof data82 === "string"){
-if(!pattern6.test(data82)){
-const err235 = {instancePath:instancePath+"/mqtt/topic_prefix",schemaPath:"#/properties/mqtt/properties/topic_prefix/pattern",keyword:"pattern",params:{pattern: "^[^$+#][^+#]*$"},message:"must match pattern \""+"^[^$+#][^+#]*$"+"\"",schema:"^[^$+#][^+#]*$",parentSchema:schema11.properties.mqtt.properties.topic_prefix,data:data82};
+else {
+const err235 = {instancePath:instancePath+"/mqtt/url",schemaPath:"#/properties/mqtt/properties/url/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.url.type,parentSchema:schema11.properties.mqtt.properties.url,data:data75};
 if(vErrors === null){
 vErrors = [err235];
 }
@@ -2933,8 +2919,11 @@ vErrors.push(err235);
 errors++;
 }
 }
-else {
-const err236 = {instancePath:instancePath+"/mqtt/topic_prefix",schemaPath:"#/properties/mqtt/properties/topic_prefix/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.topic_prefix.type,parentSchema:schema11.properties.mqtt.properties.topic_prefix,data:data82};
+if(data74.username !== undefined){
+let data76 = data74.username;
+if(typeof data76 === "string"){
+if(func3(data76) > 200){
+const err236 = {instancePath:instancePath+"/mqtt/username",schemaPath:"#/properties/mqtt/properties/username/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters",schema:200,parentSchema:schema11.properties.mqtt.properties.username,data:data76};
 if(vErrors === null){
 vErrors = [err236];
 }
@@ -2944,9 +2933,8 @@ vErrors.push(err236);
 errors++;
 }
 }
-let data83 = data74.health_interval_s;
-if(!((typeof data83 == "number") && (!(data83 % 1) && !isNaN(data83)))){
-const err237 = {instancePath:instancePath+"/mqtt/health_interval_s",schemaPath:"#/properties/mqtt/properties/health_interval_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.health_interval_s.type,parentSchema:schema11.properties.mqtt.properties.health_interval_s,data:data83};
+else {
+const err237 = {instancePath:instancePath+"/mqtt/username",schemaPath:"#/properties/mqtt/properties/username/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.username.type,parentSchema:schema11.properties.mqtt.properties.username,data:data76};
 if(vErrors === null){
 vErrors = [err237];
 }
@@ -2955,9 +2943,11 @@ vErrors.push(err237);
 }
 errors++;
 }
-if(typeof data83 == "number"){
-if(data83 < 5 || isNaN(data83)){
-const err238 = {instancePath:instancePath+"/mqtt/health_interval_s",schemaPath:"#/properties/mqtt/properties/health_interval_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 5},message:"must be >= 5",schema:5,parentSchema:schema11.properties.mqtt.properties.health_interval_s,data:data83};
+}
+if(data74.password !== undefined){
+let data77 = data74.password;
+if(typeof data77 !== "string"){
+const err238 = {instancePath:instancePath+"/mqtt/password",schemaPath:"#/properties/mqtt/properties/password/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.password.type,parentSchema:schema11.properties.mqtt.properties.password,data:data77};
 if(vErrors === null){
 vErrors = [err238];
 }
@@ -2967,9 +2957,11 @@ vErrors.push(err238);
 errors++;
 }
 }
-let data84 = data74.health_refresh_s;
-if(!((typeof data84 == "number") && (!(data84 % 1) && !isNaN(data84)))){
-const err239 = {instancePath:instancePath+"/mqtt/health_refresh_s",schemaPath:"#/properties/mqtt/properties/health_refresh_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.health_refresh_s.type,parentSchema:schema11.properties.mqtt.properties.health_refresh_s,data:data84};
+if(data74.password_file !== undefined){
+let data78 = data74.password_file;
+if(typeof data78 === "string"){
+if(func3(data78) < 1){
+const err239 = {instancePath:instancePath+"/mqtt/password_file",schemaPath:"#/properties/mqtt/properties/password_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.mqtt.properties.password_file,data:data78};
 if(vErrors === null){
 vErrors = [err239];
 }
@@ -2978,9 +2970,9 @@ vErrors.push(err239);
 }
 errors++;
 }
-if(typeof data84 == "number"){
-if(data84 < 5 || isNaN(data84)){
-const err240 = {instancePath:instancePath+"/mqtt/health_refresh_s",schemaPath:"#/properties/mqtt/properties/health_refresh_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 5},message:"must be >= 5",schema:5,parentSchema:schema11.properties.mqtt.properties.health_refresh_s,data:data84};
+}
+else {
+const err240 = {instancePath:instancePath+"/mqtt/password_file",schemaPath:"#/properties/mqtt/properties/password_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.password_file.type,parentSchema:schema11.properties.mqtt.properties.password_file,data:data78};
 if(vErrors === null){
 vErrors = [err240];
 }
@@ -2990,9 +2982,10 @@ vErrors.push(err240);
 errors++;
 }
 }
-let data85 = data74.keepalive_s;
-if(!((typeof data85 == "number") && (!(data85 % 1) && !isNaN(data85)))){
-const err241 = {instancePath:instancePath+"/mqtt/keepalive_s",schemaPath:"#/properties/mqtt/properties/keepalive_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.keepalive_s.type,parentSchema:schema11.properties.mqtt.properties.keepalive_s,data:data85};
+if(data74.ca_file !== undefined){
+let data79 = data74.ca_file;
+if(typeof data79 !== "string"){
+const err241 = {instancePath:instancePath+"/mqtt/ca_file",schemaPath:"#/properties/mqtt/properties/ca_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.ca_file.type,parentSchema:schema11.properties.mqtt.properties.ca_file,data:data79};
 if(vErrors === null){
 vErrors = [err241];
 }
@@ -3001,9 +2994,11 @@ vErrors.push(err241);
 }
 errors++;
 }
-if(typeof data85 == "number"){
-if(data85 > 3600 || isNaN(data85)){
-const err242 = {instancePath:instancePath+"/mqtt/keepalive_s",schemaPath:"#/properties/mqtt/properties/keepalive_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.mqtt.properties.keepalive_s,data:data85};
+}
+if(data74.cert_file !== undefined){
+let data80 = data74.cert_file;
+if(typeof data80 !== "string"){
+const err242 = {instancePath:instancePath+"/mqtt/cert_file",schemaPath:"#/properties/mqtt/properties/cert_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.cert_file.type,parentSchema:schema11.properties.mqtt.properties.cert_file,data:data80};
 if(vErrors === null){
 vErrors = [err242];
 }
@@ -3012,8 +3007,11 @@ vErrors.push(err242);
 }
 errors++;
 }
-if(data85 < 2 || isNaN(data85)){
-const err243 = {instancePath:instancePath+"/mqtt/keepalive_s",schemaPath:"#/properties/mqtt/properties/keepalive_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 2},message:"must be >= 2",schema:2,parentSchema:schema11.properties.mqtt.properties.keepalive_s,data:data85};
+}
+if(data74.key_file !== undefined){
+let data81 = data74.key_file;
+if(typeof data81 !== "string"){
+const err243 = {instancePath:instancePath+"/mqtt/key_file",schemaPath:"#/properties/mqtt/properties/key_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.key_file.type,parentSchema:schema11.properties.mqtt.properties.key_file,data:data81};
 if(vErrors === null){
 vErrors = [err243];
 }
@@ -3023,11 +3021,11 @@ vErrors.push(err243);
 errors++;
 }
 }
-if(data74.client_id !== undefined){
-let data86 = data74.client_id;
-if(typeof data86 === "string"){
-if(func3(data86) > 128){
-const err244 = {instancePath:instancePath+"/mqtt/client_id",schemaPath:"#/properties/mqtt/properties/client_id/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters",schema:128,parentSchema:schema11.properties.mqtt.properties.client_id,data:data86};
+if(data74.topic_prefix !== undefined){
+let data82 = data74.topic_prefix;
+if(typeof data82 === "string"){
+if(!pattern6.test(data82)){
+const err244 = {instancePath:instancePath+"/mqtt/topic_prefix",schemaPath:"#/properties/mqtt/properties/topic_prefix/pattern",keyword:"pattern",params:{pattern: "^[^$+#][^+#]*$"},message:"must match pattern \""+"^[^$+#][^+#]*$"+"\"",schema:"^[^$+#][^+#]*$",parentSchema:schema11.properties.mqtt.properties.topic_prefix,data:data82};
 if(vErrors === null){
 vErrors = [err244];
 }
@@ -3036,8 +3034,9 @@ vErrors.push(err244);
 }
 errors++;
 }
-if(func3(data86) < 1){
-const err245 = {instancePath:instancePath+"/mqtt/client_id",schemaPath:"#/properties/mqtt/properties/client_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.mqtt.properties.client_id,data:data86};
+}
+else {
+const err245 = {instancePath:instancePath+"/mqtt/topic_prefix",schemaPath:"#/properties/mqtt/properties/topic_prefix/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.topic_prefix.type,parentSchema:schema11.properties.mqtt.properties.topic_prefix,data:data82};
 if(vErrors === null){
 vErrors = [err245];
 }
@@ -3047,13 +3046,116 @@ vErrors.push(err245);
 errors++;
 }
 }
-else {
-const err246 = {instancePath:instancePath+"/mqtt/client_id",schemaPath:"#/properties/mqtt/properties/client_id/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.client_id.type,parentSchema:schema11.properties.mqtt.properties.client_id,data:data86};
+let data83 = data74.health_interval_s;
+if(!((typeof data83 == "number") && (!(data83 % 1) && !isNaN(data83)))){
+const err246 = {instancePath:instancePath+"/mqtt/health_interval_s",schemaPath:"#/properties/mqtt/properties/health_interval_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.health_interval_s.type,parentSchema:schema11.properties.mqtt.properties.health_interval_s,data:data83};
 if(vErrors === null){
 vErrors = [err246];
 }
 else {
 vErrors.push(err246);
+}
+errors++;
+}
+if(typeof data83 == "number"){
+if(data83 < 5 || isNaN(data83)){
+const err247 = {instancePath:instancePath+"/mqtt/health_interval_s",schemaPath:"#/properties/mqtt/properties/health_interval_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 5},message:"must be >= 5",schema:5,parentSchema:schema11.properties.mqtt.properties.health_interval_s,data:data83};
+if(vErrors === null){
+vErrors = [err247];
+}
+else {
+vErrors.push(err247);
+}
+errors++;
+}
+}
+let data84 = data74.health_refresh_s;
+if(!((typeof data84 == "number") && (!(data84 % 1) && !isNaN(data84)))){
+const err248 = {instancePath:instancePath+"/mqtt/health_refresh_s",schemaPath:"#/properties/mqtt/properties/health_refresh_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.health_refresh_s.type,parentSchema:schema11.properties.mqtt.properties.health_refresh_s,data:data84};
+if(vErrors === null){
+vErrors = [err248];
+}
+else {
+vErrors.push(err248);
+}
+errors++;
+}
+if(typeof data84 == "number"){
+if(data84 < 5 || isNaN(data84)){
+const err249 = {instancePath:instancePath+"/mqtt/health_refresh_s",schemaPath:"#/properties/mqtt/properties/health_refresh_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 5},message:"must be >= 5",schema:5,parentSchema:schema11.properties.mqtt.properties.health_refresh_s,data:data84};
+if(vErrors === null){
+vErrors = [err249];
+}
+else {
+vErrors.push(err249);
+}
+errors++;
+}
+}
+let data85 = data74.keepalive_s;
+if(!((typeof data85 == "number") && (!(data85 % 1) && !isNaN(data85)))){
+const err250 = {instancePath:instancePath+"/mqtt/keepalive_s",schemaPath:"#/properties/mqtt/properties/keepalive_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.keepalive_s.type,parentSchema:schema11.properties.mqtt.properties.keepalive_s,data:data85};
+if(vErrors === null){
+vErrors = [err250];
+}
+else {
+vErrors.push(err250);
+}
+errors++;
+}
+if(typeof data85 == "number"){
+if(data85 > 3600 || isNaN(data85)){
+const err251 = {instancePath:instancePath+"/mqtt/keepalive_s",schemaPath:"#/properties/mqtt/properties/keepalive_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.mqtt.properties.keepalive_s,data:data85};
+if(vErrors === null){
+vErrors = [err251];
+}
+else {
+vErrors.push(err251);
+}
+errors++;
+}
+if(data85 < 2 || isNaN(data85)){
+const err252 = {instancePath:instancePath+"/mqtt/keepalive_s",schemaPath:"#/properties/mqtt/properties/keepalive_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 2},message:"must be >= 2",schema:2,parentSchema:schema11.properties.mqtt.properties.keepalive_s,data:data85};
+if(vErrors === null){
+vErrors = [err252];
+}
+else {
+vErrors.push(err252);
+}
+errors++;
+}
+}
+if(data74.client_id !== undefined){
+let data86 = data74.client_id;
+if(typeof data86 === "string"){
+if(func3(data86) > 128){
+const err253 = {instancePath:instancePath+"/mqtt/client_id",schemaPath:"#/properties/mqtt/properties/client_id/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters",schema:128,parentSchema:schema11.properties.mqtt.properties.client_id,data:data86};
+if(vErrors === null){
+vErrors = [err253];
+}
+else {
+vErrors.push(err253);
+}
+errors++;
+}
+if(func3(data86) < 1){
+const err254 = {instancePath:instancePath+"/mqtt/client_id",schemaPath:"#/properties/mqtt/properties/client_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.mqtt.properties.client_id,data:data86};
+if(vErrors === null){
+vErrors = [err254];
+}
+else {
+vErrors.push(err254);
+}
+errors++;
+}
+}
+else {
+const err255 = {instancePath:instancePath+"/mqtt/client_id",schemaPath:"#/properties/mqtt/properties/client_id/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.client_id.type,parentSchema:schema11.properties.mqtt.properties.client_id,data:data86};
+if(vErrors === null){
+vErrors = [err255];
+}
+else {
+vErrors.push(err255);
 }
 errors++;
 }
@@ -3074,53 +3176,53 @@ if(data87.max_export_s === undefined){
 data87.max_export_s = 3600;
 }
 if(data87.allowed_clients === undefined){
-const err247 = {instancePath:instancePath+"/mqtt/commands",schemaPath:"#/properties/mqtt/properties/commands/required",keyword:"required",params:{missingProperty: "allowed_clients"},message:"must have required property '"+"allowed_clients"+"'",schema:schema11.properties.mqtt.properties.commands.required,parentSchema:schema11.properties.mqtt.properties.commands,data:data87};
+const err256 = {instancePath:instancePath+"/mqtt/commands",schemaPath:"#/properties/mqtt/properties/commands/required",keyword:"required",params:{missingProperty: "allowed_clients"},message:"must have required property '"+"allowed_clients"+"'",schema:schema11.properties.mqtt.properties.commands.required,parentSchema:schema11.properties.mqtt.properties.commands,data:data87};
 if(vErrors === null){
-vErrors = [err247];
+vErrors = [err256];
 }
 else {
-vErrors.push(err247);
+vErrors.push(err256);
 }
 errors++;
 }
 if(data87.max_payload_bytes === undefined){
-const err248 = {instancePath:instancePath+"/mqtt/commands",schemaPath:"#/properties/mqtt/properties/commands/required",keyword:"required",params:{missingProperty: "max_payload_bytes"},message:"must have required property '"+"max_payload_bytes"+"'",schema:schema11.properties.mqtt.properties.commands.required,parentSchema:schema11.properties.mqtt.properties.commands,data:data87};
+const err257 = {instancePath:instancePath+"/mqtt/commands",schemaPath:"#/properties/mqtt/properties/commands/required",keyword:"required",params:{missingProperty: "max_payload_bytes"},message:"must have required property '"+"max_payload_bytes"+"'",schema:schema11.properties.mqtt.properties.commands.required,parentSchema:schema11.properties.mqtt.properties.commands,data:data87};
 if(vErrors === null){
-vErrors = [err248];
+vErrors = [err257];
 }
 else {
-vErrors.push(err248);
+vErrors.push(err257);
 }
 errors++;
 }
 if(data87.replay_window_s === undefined){
-const err249 = {instancePath:instancePath+"/mqtt/commands",schemaPath:"#/properties/mqtt/properties/commands/required",keyword:"required",params:{missingProperty: "replay_window_s"},message:"must have required property '"+"replay_window_s"+"'",schema:schema11.properties.mqtt.properties.commands.required,parentSchema:schema11.properties.mqtt.properties.commands,data:data87};
+const err258 = {instancePath:instancePath+"/mqtt/commands",schemaPath:"#/properties/mqtt/properties/commands/required",keyword:"required",params:{missingProperty: "replay_window_s"},message:"must have required property '"+"replay_window_s"+"'",schema:schema11.properties.mqtt.properties.commands.required,parentSchema:schema11.properties.mqtt.properties.commands,data:data87};
 if(vErrors === null){
-vErrors = [err249];
+vErrors = [err258];
 }
 else {
-vErrors.push(err249);
+vErrors.push(err258);
 }
 errors++;
 }
 if(data87.max_export_s === undefined){
-const err250 = {instancePath:instancePath+"/mqtt/commands",schemaPath:"#/properties/mqtt/properties/commands/required",keyword:"required",params:{missingProperty: "max_export_s"},message:"must have required property '"+"max_export_s"+"'",schema:schema11.properties.mqtt.properties.commands.required,parentSchema:schema11.properties.mqtt.properties.commands,data:data87};
+const err259 = {instancePath:instancePath+"/mqtt/commands",schemaPath:"#/properties/mqtt/properties/commands/required",keyword:"required",params:{missingProperty: "max_export_s"},message:"must have required property '"+"max_export_s"+"'",schema:schema11.properties.mqtt.properties.commands.required,parentSchema:schema11.properties.mqtt.properties.commands,data:data87};
 if(vErrors === null){
-vErrors = [err250];
+vErrors = [err259];
 }
 else {
-vErrors.push(err250);
+vErrors.push(err259);
 }
 errors++;
 }
 for(const key17 in data87){
 if(!(((((key17 === "hmac_secret_file") || (key17 === "allowed_clients")) || (key17 === "max_payload_bytes")) || (key17 === "replay_window_s")) || (key17 === "max_export_s"))){
-const err251 = {instancePath:instancePath+"/mqtt/commands",schemaPath:"#/properties/mqtt/properties/commands/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt.properties.commands,data:data87};
+const err260 = {instancePath:instancePath+"/mqtt/commands",schemaPath:"#/properties/mqtt/properties/commands/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt.properties.commands,data:data87};
 if(vErrors === null){
-vErrors = [err251];
+vErrors = [err260];
 }
 else {
-vErrors.push(err251);
+vErrors.push(err260);
 }
 errors++;
 }
@@ -3129,23 +3231,23 @@ if(data87.hmac_secret_file !== undefined){
 let data88 = data87.hmac_secret_file;
 if(typeof data88 === "string"){
 if(func3(data88) < 1){
-const err252 = {instancePath:instancePath+"/mqtt/commands/hmac_secret_file",schemaPath:"#/properties/mqtt/properties/commands/properties/hmac_secret_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.mqtt.properties.commands.properties.hmac_secret_file,data:data88};
+const err261 = {instancePath:instancePath+"/mqtt/commands/hmac_secret_file",schemaPath:"#/properties/mqtt/properties/commands/properties/hmac_secret_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.mqtt.properties.commands.properties.hmac_secret_file,data:data88};
 if(vErrors === null){
-vErrors = [err252];
+vErrors = [err261];
 }
 else {
-vErrors.push(err252);
+vErrors.push(err261);
 }
 errors++;
 }
 }
 else {
-const err253 = {instancePath:instancePath+"/mqtt/commands/hmac_secret_file",schemaPath:"#/properties/mqtt/properties/commands/properties/hmac_secret_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.commands.properties.hmac_secret_file.type,parentSchema:schema11.properties.mqtt.properties.commands.properties.hmac_secret_file,data:data88};
+const err262 = {instancePath:instancePath+"/mqtt/commands/hmac_secret_file",schemaPath:"#/properties/mqtt/properties/commands/properties/hmac_secret_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.commands.properties.hmac_secret_file.type,parentSchema:schema11.properties.mqtt.properties.commands.properties.hmac_secret_file,data:data88};
 if(vErrors === null){
-vErrors = [err253];
+vErrors = [err262];
 }
 else {
-vErrors.push(err253);
+vErrors.push(err262);
 }
 errors++;
 }
@@ -3157,107 +3259,7 @@ for(let i8=0; i8<len8; i8++){
 let data90 = data89[i8];
 if(typeof data90 === "string"){
 if(func3(data90) < 1){
-const err254 = {instancePath:instancePath+"/mqtt/commands/allowed_clients/" + i8,schemaPath:"#/properties/mqtt/properties/commands/properties/allowed_clients/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.mqtt.properties.commands.properties.allowed_clients.items,data:data90};
-if(vErrors === null){
-vErrors = [err254];
-}
-else {
-vErrors.push(err254);
-}
-errors++;
-}
-}
-else {
-const err255 = {instancePath:instancePath+"/mqtt/commands/allowed_clients/" + i8,schemaPath:"#/properties/mqtt/properties/commands/properties/allowed_clients/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.commands.properties.allowed_clients.items.type,parentSchema:schema11.properties.mqtt.properties.commands.properties.allowed_clients.items,data:data90};
-if(vErrors === null){
-vErrors = [err255];
-}
-else {
-vErrors.push(err255);
-}
-errors++;
-}
-}
-}
-else {
-const err256 = {instancePath:instancePath+"/mqtt/commands/allowed_clients",schemaPath:"#/properties/mqtt/properties/commands/properties/allowed_clients/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.mqtt.properties.commands.properties.allowed_clients.type,parentSchema:schema11.properties.mqtt.properties.commands.properties.allowed_clients,data:data89};
-if(vErrors === null){
-vErrors = [err256];
-}
-else {
-vErrors.push(err256);
-}
-errors++;
-}
-let data91 = data87.max_payload_bytes;
-if(!((typeof data91 == "number") && (!(data91 % 1) && !isNaN(data91)))){
-const err257 = {instancePath:instancePath+"/mqtt/commands/max_payload_bytes",schemaPath:"#/properties/mqtt/properties/commands/properties/max_payload_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.commands.properties.max_payload_bytes.type,parentSchema:schema11.properties.mqtt.properties.commands.properties.max_payload_bytes,data:data91};
-if(vErrors === null){
-vErrors = [err257];
-}
-else {
-vErrors.push(err257);
-}
-errors++;
-}
-if(typeof data91 == "number"){
-if(data91 > 1048576 || isNaN(data91)){
-const err258 = {instancePath:instancePath+"/mqtt/commands/max_payload_bytes",schemaPath:"#/properties/mqtt/properties/commands/properties/max_payload_bytes/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1048576},message:"must be <= 1048576",schema:1048576,parentSchema:schema11.properties.mqtt.properties.commands.properties.max_payload_bytes,data:data91};
-if(vErrors === null){
-vErrors = [err258];
-}
-else {
-vErrors.push(err258);
-}
-errors++;
-}
-if(data91 < 256 || isNaN(data91)){
-const err259 = {instancePath:instancePath+"/mqtt/commands/max_payload_bytes",schemaPath:"#/properties/mqtt/properties/commands/properties/max_payload_bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 256},message:"must be >= 256",schema:256,parentSchema:schema11.properties.mqtt.properties.commands.properties.max_payload_bytes,data:data91};
-if(vErrors === null){
-vErrors = [err259];
-}
-else {
-vErrors.push(err259);
-}
-errors++;
-}
-}
-let data92 = data87.replay_window_s;
-if(!((typeof data92 == "number") && (!(data92 % 1) && !isNaN(data92)))){
-const err260 = {instancePath:instancePath+"/mqtt/commands/replay_window_s",schemaPath:"#/properties/mqtt/properties/commands/properties/replay_window_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.commands.properties.replay_window_s.type,parentSchema:schema11.properties.mqtt.properties.commands.properties.replay_window_s,data:data92};
-if(vErrors === null){
-vErrors = [err260];
-}
-else {
-vErrors.push(err260);
-}
-errors++;
-}
-if(typeof data92 == "number"){
-if(data92 > 3600 || isNaN(data92)){
-const err261 = {instancePath:instancePath+"/mqtt/commands/replay_window_s",schemaPath:"#/properties/mqtt/properties/commands/properties/replay_window_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.mqtt.properties.commands.properties.replay_window_s,data:data92};
-if(vErrors === null){
-vErrors = [err261];
-}
-else {
-vErrors.push(err261);
-}
-errors++;
-}
-if(data92 < 10 || isNaN(data92)){
-const err262 = {instancePath:instancePath+"/mqtt/commands/replay_window_s",schemaPath:"#/properties/mqtt/properties/commands/properties/replay_window_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 10},message:"must be >= 10",schema:10,parentSchema:schema11.properties.mqtt.properties.commands.properties.replay_window_s,data:data92};
-if(vErrors === null){
-vErrors = [err262];
-}
-else {
-vErrors.push(err262);
-}
-errors++;
-}
-}
-let data93 = data87.max_export_s;
-if(!((typeof data93 == "number") && (!(data93 % 1) && !isNaN(data93)))){
-const err263 = {instancePath:instancePath+"/mqtt/commands/max_export_s",schemaPath:"#/properties/mqtt/properties/commands/properties/max_export_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.commands.properties.max_export_s.type,parentSchema:schema11.properties.mqtt.properties.commands.properties.max_export_s,data:data93};
+const err263 = {instancePath:instancePath+"/mqtt/commands/allowed_clients/" + i8,schemaPath:"#/properties/mqtt/properties/commands/properties/allowed_clients/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.mqtt.properties.commands.properties.allowed_clients.items,data:data90};
 if(vErrors === null){
 vErrors = [err263];
 }
@@ -3266,9 +3268,9 @@ vErrors.push(err263);
 }
 errors++;
 }
-if(typeof data93 == "number"){
-if(data93 > 86400 || isNaN(data93)){
-const err264 = {instancePath:instancePath+"/mqtt/commands/max_export_s",schemaPath:"#/properties/mqtt/properties/commands/properties/max_export_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.mqtt.properties.commands.properties.max_export_s,data:data93};
+}
+else {
+const err264 = {instancePath:instancePath+"/mqtt/commands/allowed_clients/" + i8,schemaPath:"#/properties/mqtt/properties/commands/properties/allowed_clients/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.commands.properties.allowed_clients.items.type,parentSchema:schema11.properties.mqtt.properties.commands.properties.allowed_clients.items,data:data90};
 if(vErrors === null){
 vErrors = [err264];
 }
@@ -3277,8 +3279,10 @@ vErrors.push(err264);
 }
 errors++;
 }
-if(data93 < 1 || isNaN(data93)){
-const err265 = {instancePath:instancePath+"/mqtt/commands/max_export_s",schemaPath:"#/properties/mqtt/properties/commands/properties/max_export_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.mqtt.properties.commands.properties.max_export_s,data:data93};
+}
+}
+else {
+const err265 = {instancePath:instancePath+"/mqtt/commands/allowed_clients",schemaPath:"#/properties/mqtt/properties/commands/properties/allowed_clients/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.mqtt.properties.commands.properties.allowed_clients.type,parentSchema:schema11.properties.mqtt.properties.commands.properties.allowed_clients,data:data89};
 if(vErrors === null){
 vErrors = [err265];
 }
@@ -3287,15 +3291,113 @@ vErrors.push(err265);
 }
 errors++;
 }
-}
-}
-else {
-const err266 = {instancePath:instancePath+"/mqtt/commands",schemaPath:"#/properties/mqtt/properties/commands/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.properties.commands.type,parentSchema:schema11.properties.mqtt.properties.commands,data:data87};
+let data91 = data87.max_payload_bytes;
+if(!((typeof data91 == "number") && (!(data91 % 1) && !isNaN(data91)))){
+const err266 = {instancePath:instancePath+"/mqtt/commands/max_payload_bytes",schemaPath:"#/properties/mqtt/properties/commands/properties/max_payload_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.commands.properties.max_payload_bytes.type,parentSchema:schema11.properties.mqtt.properties.commands.properties.max_payload_bytes,data:data91};
 if(vErrors === null){
 vErrors = [err266];
 }
 else {
 vErrors.push(err266);
+}
+errors++;
+}
+if(typeof data91 == "number"){
+if(data91 > 1048576 || isNaN(data91)){
+const err267 = {instancePath:instancePath+"/mqtt/commands/max_payload_bytes",schemaPath:"#/properties/mqtt/properties/commands/properties/max_payload_bytes/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1048576},message:"must be <= 1048576",schema:1048576,parentSchema:schema11.properties.mqtt.properties.commands.properties.max_payload_bytes,data:data91};
+if(vErrors === null){
+vErrors = [err267];
+}
+else {
+vErrors.push(err267);
+}
+errors++;
+}
+if(data91 < 256 || isNaN(data91)){
+const err268 = {instancePath:instancePath+"/mqtt/commands/max_payload_bytes",schemaPath:"#/properties/mqtt/properties/commands/properties/max_payload_bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 256},message:"must be >= 256",schema:256,parentSchema:schema11.properties.mqtt.properties.commands.properties.max_payload_bytes,data:data91};
+if(vErrors === null){
+vErrors = [err268];
+}
+else {
+vErrors.push(err268);
+}
+errors++;
+}
+}
+let data92 = data87.replay_window_s;
+if(!((typeof data92 == "number") && (!(data92 % 1) && !isNaN(data92)))){
+const err269 = {instancePath:instancePath+"/mqtt/commands/replay_window_s",schemaPath:"#/properties/mqtt/properties/commands/properties/replay_window_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.commands.properties.replay_window_s.type,parentSchema:schema11.properties.mqtt.properties.commands.properties.replay_window_s,data:data92};
+if(vErrors === null){
+vErrors = [err269];
+}
+else {
+vErrors.push(err269);
+}
+errors++;
+}
+if(typeof data92 == "number"){
+if(data92 > 3600 || isNaN(data92)){
+const err270 = {instancePath:instancePath+"/mqtt/commands/replay_window_s",schemaPath:"#/properties/mqtt/properties/commands/properties/replay_window_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.mqtt.properties.commands.properties.replay_window_s,data:data92};
+if(vErrors === null){
+vErrors = [err270];
+}
+else {
+vErrors.push(err270);
+}
+errors++;
+}
+if(data92 < 10 || isNaN(data92)){
+const err271 = {instancePath:instancePath+"/mqtt/commands/replay_window_s",schemaPath:"#/properties/mqtt/properties/commands/properties/replay_window_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 10},message:"must be >= 10",schema:10,parentSchema:schema11.properties.mqtt.properties.commands.properties.replay_window_s,data:data92};
+if(vErrors === null){
+vErrors = [err271];
+}
+else {
+vErrors.push(err271);
+}
+errors++;
+}
+}
+let data93 = data87.max_export_s;
+if(!((typeof data93 == "number") && (!(data93 % 1) && !isNaN(data93)))){
+const err272 = {instancePath:instancePath+"/mqtt/commands/max_export_s",schemaPath:"#/properties/mqtt/properties/commands/properties/max_export_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.commands.properties.max_export_s.type,parentSchema:schema11.properties.mqtt.properties.commands.properties.max_export_s,data:data93};
+if(vErrors === null){
+vErrors = [err272];
+}
+else {
+vErrors.push(err272);
+}
+errors++;
+}
+if(typeof data93 == "number"){
+if(data93 > 86400 || isNaN(data93)){
+const err273 = {instancePath:instancePath+"/mqtt/commands/max_export_s",schemaPath:"#/properties/mqtt/properties/commands/properties/max_export_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.mqtt.properties.commands.properties.max_export_s,data:data93};
+if(vErrors === null){
+vErrors = [err273];
+}
+else {
+vErrors.push(err273);
+}
+errors++;
+}
+if(data93 < 1 || isNaN(data93)){
+const err274 = {instancePath:instancePath+"/mqtt/commands/max_export_s",schemaPath:"#/properties/mqtt/properties/commands/properties/max_export_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.mqtt.properties.commands.properties.max_export_s,data:data93};
+if(vErrors === null){
+vErrors = [err274];
+}
+else {
+vErrors.push(err274);
+}
+errors++;
+}
+}
+}
+else {
+const err275 = {instancePath:instancePath+"/mqtt/commands",schemaPath:"#/properties/mqtt/properties/commands/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.properties.commands.type,parentSchema:schema11.properties.mqtt.properties.commands,data:data87};
+if(vErrors === null){
+vErrors = [err275];
+}
+else {
+vErrors.push(err275);
 }
 errors++;
 }
@@ -3307,23 +3409,23 @@ if(data94.discovery_prefix === undefined){
 data94.discovery_prefix = "homeassistant";
 }
 if(data94.discovery_prefix === undefined){
-const err267 = {instancePath:instancePath+"/mqtt/home_assistant",schemaPath:"#/properties/mqtt/properties/home_assistant/required",keyword:"required",params:{missingProperty: "discovery_prefix"},message:"must have required property '"+"discovery_prefix"+"'",schema:schema11.properties.mqtt.properties.home_assistant.required,parentSchema:schema11.properties.mqtt.properties.home_assistant,data:data94};
+const err276 = {instancePath:instancePath+"/mqtt/home_assistant",schemaPath:"#/properties/mqtt/properties/home_assistant/required",keyword:"required",params:{missingProperty: "discovery_prefix"},message:"must have required property '"+"discovery_prefix"+"'",schema:schema11.properties.mqtt.properties.home_assistant.required,parentSchema:schema11.properties.mqtt.properties.home_assistant,data:data94};
 if(vErrors === null){
-vErrors = [err267];
+vErrors = [err276];
 }
 else {
-vErrors.push(err267);
+vErrors.push(err276);
 }
 errors++;
 }
 for(const key18 in data94){
 if(!(key18 === "discovery_prefix")){
-const err268 = {instancePath:instancePath+"/mqtt/home_assistant",schemaPath:"#/properties/mqtt/properties/home_assistant/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt.properties.home_assistant,data:data94};
+const err277 = {instancePath:instancePath+"/mqtt/home_assistant",schemaPath:"#/properties/mqtt/properties/home_assistant/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt.properties.home_assistant,data:data94};
 if(vErrors === null){
-vErrors = [err268];
+vErrors = [err277];
 }
 else {
-vErrors.push(err268);
+vErrors.push(err277);
 }
 errors++;
 }
@@ -3331,46 +3433,46 @@ errors++;
 let data95 = data94.discovery_prefix;
 if(typeof data95 === "string"){
 if(!pattern6.test(data95)){
-const err269 = {instancePath:instancePath+"/mqtt/home_assistant/discovery_prefix",schemaPath:"#/properties/mqtt/properties/home_assistant/properties/discovery_prefix/pattern",keyword:"pattern",params:{pattern: "^[^$+#][^+#]*$"},message:"must match pattern \""+"^[^$+#][^+#]*$"+"\"",schema:"^[^$+#][^+#]*$",parentSchema:schema11.properties.mqtt.properties.home_assistant.properties.discovery_prefix,data:data95};
+const err278 = {instancePath:instancePath+"/mqtt/home_assistant/discovery_prefix",schemaPath:"#/properties/mqtt/properties/home_assistant/properties/discovery_prefix/pattern",keyword:"pattern",params:{pattern: "^[^$+#][^+#]*$"},message:"must match pattern \""+"^[^$+#][^+#]*$"+"\"",schema:"^[^$+#][^+#]*$",parentSchema:schema11.properties.mqtt.properties.home_assistant.properties.discovery_prefix,data:data95};
 if(vErrors === null){
-vErrors = [err269];
+vErrors = [err278];
 }
 else {
-vErrors.push(err269);
+vErrors.push(err278);
 }
 errors++;
 }
 }
 else {
-const err270 = {instancePath:instancePath+"/mqtt/home_assistant/discovery_prefix",schemaPath:"#/properties/mqtt/properties/home_assistant/properties/discovery_prefix/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.home_assistant.properties.discovery_prefix.type,parentSchema:schema11.properties.mqtt.properties.home_assistant.properties.discovery_prefix,data:data95};
+const err279 = {instancePath:instancePath+"/mqtt/home_assistant/discovery_prefix",schemaPath:"#/properties/mqtt/properties/home_assistant/properties/discovery_prefix/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.home_assistant.properties.discovery_prefix.type,parentSchema:schema11.properties.mqtt.properties.home_assistant.properties.discovery_prefix,data:data95};
 if(vErrors === null){
-vErrors = [err270];
+vErrors = [err279];
 }
 else {
-vErrors.push(err270);
+vErrors.push(err279);
 }
 errors++;
 }
 }
 else {
-const err271 = {instancePath:instancePath+"/mqtt/home_assistant",schemaPath:"#/properties/mqtt/properties/home_assistant/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.properties.home_assistant.type,parentSchema:schema11.properties.mqtt.properties.home_assistant,data:data94};
+const err280 = {instancePath:instancePath+"/mqtt/home_assistant",schemaPath:"#/properties/mqtt/properties/home_assistant/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.properties.home_assistant.type,parentSchema:schema11.properties.mqtt.properties.home_assistant,data:data94};
 if(vErrors === null){
-vErrors = [err271];
+vErrors = [err280];
 }
 else {
-vErrors.push(err271);
+vErrors.push(err280);
 }
 errors++;
 }
 }
 }
 else {
-const err272 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.type,parentSchema:schema11.properties.mqtt,data:data74};
+const err281 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.type,parentSchema:schema11.properties.mqtt,data:data74};
 if(vErrors === null){
-vErrors = [err272];
+vErrors = [err281];
 }
 else {
-vErrors.push(err272);
+vErrors.push(err281);
 }
 errors++;
 }
@@ -3388,113 +3490,7 @@ if(data96.refresh_seconds === undefined){
 data96.refresh_seconds = 10;
 }
 if(data96.session_idle_minutes === undefined){
-const err273 = {instancePath:instancePath+"/http",schemaPath:"#/properties/http/required",keyword:"required",params:{missingProperty: "session_idle_minutes"},message:"must have required property '"+"session_idle_minutes"+"'",schema:schema11.properties.http.required,parentSchema:schema11.properties.http,data:data96};
-if(vErrors === null){
-vErrors = [err273];
-}
-else {
-vErrors.push(err273);
-}
-errors++;
-}
-if(data96.session_max_hours === undefined){
-const err274 = {instancePath:instancePath+"/http",schemaPath:"#/properties/http/required",keyword:"required",params:{missingProperty: "session_max_hours"},message:"must have required property '"+"session_max_hours"+"'",schema:schema11.properties.http.required,parentSchema:schema11.properties.http,data:data96};
-if(vErrors === null){
-vErrors = [err274];
-}
-else {
-vErrors.push(err274);
-}
-errors++;
-}
-if(data96.refresh_seconds === undefined){
-const err275 = {instancePath:instancePath+"/http",schemaPath:"#/properties/http/required",keyword:"required",params:{missingProperty: "refresh_seconds"},message:"must have required property '"+"refresh_seconds"+"'",schema:schema11.properties.http.required,parentSchema:schema11.properties.http,data:data96};
-if(vErrors === null){
-vErrors = [err275];
-}
-else {
-vErrors.push(err275);
-}
-errors++;
-}
-for(const key19 in data96){
-if(!(func2.call(schema11.properties.http.properties, key19))){
-const err276 = {instancePath:instancePath+"/http",schemaPath:"#/properties/http/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key19},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.http,data:data96};
-if(vErrors === null){
-vErrors = [err276];
-}
-else {
-vErrors.push(err276);
-}
-errors++;
-}
-}
-if(data96.listen !== undefined){
-let data97 = data96.listen;
-if(typeof data97 === "string"){
-if(!pattern8.test(data97)){
-const err277 = {instancePath:instancePath+"/http/listen",schemaPath:"#/properties/http/properties/listen/pattern",keyword:"pattern",params:{pattern: "^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$"},message:"must match pattern \""+"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$"+"\"",schema:"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$",parentSchema:schema11.properties.http.properties.listen,data:data97};
-if(vErrors === null){
-vErrors = [err277];
-}
-else {
-vErrors.push(err277);
-}
-errors++;
-}
-}
-else {
-const err278 = {instancePath:instancePath+"/http/listen",schemaPath:"#/properties/http/properties/listen/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.http.properties.listen.type,parentSchema:schema11.properties.http.properties.listen,data:data97};
-if(vErrors === null){
-vErrors = [err278];
-}
-else {
-vErrors.push(err278);
-}
-errors++;
-}
-}
-if(data96.metrics_listen !== undefined){
-let data98 = data96.metrics_listen;
-if(typeof data98 === "string"){
-if(!pattern8.test(data98)){
-const err279 = {instancePath:instancePath+"/http/metrics_listen",schemaPath:"#/properties/http/properties/metrics_listen/pattern",keyword:"pattern",params:{pattern: "^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$"},message:"must match pattern \""+"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$"+"\"",schema:"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$",parentSchema:schema11.properties.http.properties.metrics_listen,data:data98};
-if(vErrors === null){
-vErrors = [err279];
-}
-else {
-vErrors.push(err279);
-}
-errors++;
-}
-}
-else {
-const err280 = {instancePath:instancePath+"/http/metrics_listen",schemaPath:"#/properties/http/properties/metrics_listen/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.http.properties.metrics_listen.type,parentSchema:schema11.properties.http.properties.metrics_listen,data:data98};
-if(vErrors === null){
-vErrors = [err280];
-}
-else {
-vErrors.push(err280);
-}
-errors++;
-}
-}
-if(data96.cert_file !== undefined){
-let data99 = data96.cert_file;
-if(typeof data99 === "string"){
-if(func3(data99) < 1){
-const err281 = {instancePath:instancePath+"/http/cert_file",schemaPath:"#/properties/http/properties/cert_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.http.properties.cert_file,data:data99};
-if(vErrors === null){
-vErrors = [err281];
-}
-else {
-vErrors.push(err281);
-}
-errors++;
-}
-}
-else {
-const err282 = {instancePath:instancePath+"/http/cert_file",schemaPath:"#/properties/http/properties/cert_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.http.properties.cert_file.type,parentSchema:schema11.properties.http.properties.cert_file,data:data99};
+const err282 = {instancePath:instancePath+"/http",schemaPath:"#/properties/http/required",keyword:"required",params:{missingProperty: "session_idle_minutes"},message:"must have required property '"+"session_idle_minutes"+"'",schema:schema11.properties.http.required,parentSchema:schema11.properties.http,data:data96};
 if(vErrors === null){
 vErrors = [err282];
 }
@@ -3503,12 +3499,8 @@ vErrors.push(err282);
 }
 errors++;
 }
-}
-if(data96.key_file !== undefined){
-let data100 = data96.key_file;
-if(typeof data100 === "string"){
-if(func3(data100) < 1){
-const err283 = {instancePath:instancePath+"/http/key_file",schemaPath:"#/properties/http/properties/key_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.http.properties.key_file,data:data100};
+if(data96.session_max_hours === undefined){
+const err283 = {instancePath:instancePath+"/http",schemaPath:"#/properties/http/required",keyword:"required",params:{missingProperty: "session_max_hours"},message:"must have required property '"+"session_max_hours"+"'",schema:schema11.properties.http.required,parentSchema:schema11.properties.http,data:data96};
 if(vErrors === null){
 vErrors = [err283];
 }
@@ -3517,9 +3509,8 @@ vErrors.push(err283);
 }
 errors++;
 }
-}
-else {
-const err284 = {instancePath:instancePath+"/http/key_file",schemaPath:"#/properties/http/properties/key_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.http.properties.key_file.type,parentSchema:schema11.properties.http.properties.key_file,data:data100};
+if(data96.refresh_seconds === undefined){
+const err284 = {instancePath:instancePath+"/http",schemaPath:"#/properties/http/required",keyword:"required",params:{missingProperty: "refresh_seconds"},message:"must have required property '"+"refresh_seconds"+"'",schema:schema11.properties.http.required,parentSchema:schema11.properties.http,data:data96};
 if(vErrors === null){
 vErrors = [err284];
 }
@@ -3528,12 +3519,9 @@ vErrors.push(err284);
 }
 errors++;
 }
-}
-if(data96.plain_http_reason !== undefined){
-let data101 = data96.plain_http_reason;
-if(typeof data101 === "string"){
-if(func3(data101) < 3){
-const err285 = {instancePath:instancePath+"/http/plain_http_reason",schemaPath:"#/properties/http/properties/plain_http_reason/minLength",keyword:"minLength",params:{limit: 3},message:"must NOT have fewer than 3 characters",schema:3,parentSchema:schema11.properties.http.properties.plain_http_reason,data:data101};
+for(const key19 in data96){
+if(!(func2.call(schema11.properties.http.properties, key19))){
+const err285 = {instancePath:instancePath+"/http",schemaPath:"#/properties/http/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key19},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.http,data:data96};
 if(vErrors === null){
 vErrors = [err285];
 }
@@ -3543,8 +3531,11 @@ vErrors.push(err285);
 errors++;
 }
 }
-else {
-const err286 = {instancePath:instancePath+"/http/plain_http_reason",schemaPath:"#/properties/http/properties/plain_http_reason/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.http.properties.plain_http_reason.type,parentSchema:schema11.properties.http.properties.plain_http_reason,data:data101};
+if(data96.listen !== undefined){
+let data97 = data96.listen;
+if(typeof data97 === "string"){
+if(!pattern8.test(data97)){
+const err286 = {instancePath:instancePath+"/http/listen",schemaPath:"#/properties/http/properties/listen/pattern",keyword:"pattern",params:{pattern: "^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$"},message:"must match pattern \""+"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$"+"\"",schema:"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$",parentSchema:schema11.properties.http.properties.listen,data:data97};
 if(vErrors === null){
 vErrors = [err286];
 }
@@ -3554,11 +3545,8 @@ vErrors.push(err286);
 errors++;
 }
 }
-if(data96.users_file !== undefined){
-let data102 = data96.users_file;
-if(typeof data102 === "string"){
-if(func3(data102) < 1){
-const err287 = {instancePath:instancePath+"/http/users_file",schemaPath:"#/properties/http/properties/users_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.http.properties.users_file,data:data102};
+else {
+const err287 = {instancePath:instancePath+"/http/listen",schemaPath:"#/properties/http/properties/listen/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.http.properties.listen.type,parentSchema:schema11.properties.http.properties.listen,data:data97};
 if(vErrors === null){
 vErrors = [err287];
 }
@@ -3568,8 +3556,11 @@ vErrors.push(err287);
 errors++;
 }
 }
-else {
-const err288 = {instancePath:instancePath+"/http/users_file",schemaPath:"#/properties/http/properties/users_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.http.properties.users_file.type,parentSchema:schema11.properties.http.properties.users_file,data:data102};
+if(data96.metrics_listen !== undefined){
+let data98 = data96.metrics_listen;
+if(typeof data98 === "string"){
+if(!pattern8.test(data98)){
+const err288 = {instancePath:instancePath+"/http/metrics_listen",schemaPath:"#/properties/http/properties/metrics_listen/pattern",keyword:"pattern",params:{pattern: "^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$"},message:"must match pattern \""+"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$"+"\"",schema:"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$",parentSchema:schema11.properties.http.properties.metrics_listen,data:data98};
 if(vErrors === null){
 vErrors = [err288];
 }
@@ -3579,9 +3570,8 @@ vErrors.push(err288);
 errors++;
 }
 }
-let data103 = data96.session_idle_minutes;
-if(!((typeof data103 == "number") && (!(data103 % 1) && !isNaN(data103)))){
-const err289 = {instancePath:instancePath+"/http/session_idle_minutes",schemaPath:"#/properties/http/properties/session_idle_minutes/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.http.properties.session_idle_minutes.type,parentSchema:schema11.properties.http.properties.session_idle_minutes,data:data103};
+else {
+const err289 = {instancePath:instancePath+"/http/metrics_listen",schemaPath:"#/properties/http/properties/metrics_listen/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.http.properties.metrics_listen.type,parentSchema:schema11.properties.http.properties.metrics_listen,data:data98};
 if(vErrors === null){
 vErrors = [err289];
 }
@@ -3590,9 +3580,12 @@ vErrors.push(err289);
 }
 errors++;
 }
-if(typeof data103 == "number"){
-if(data103 > 1440 || isNaN(data103)){
-const err290 = {instancePath:instancePath+"/http/session_idle_minutes",schemaPath:"#/properties/http/properties/session_idle_minutes/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1440},message:"must be <= 1440",schema:1440,parentSchema:schema11.properties.http.properties.session_idle_minutes,data:data103};
+}
+if(data96.cert_file !== undefined){
+let data99 = data96.cert_file;
+if(typeof data99 === "string"){
+if(func3(data99) < 1){
+const err290 = {instancePath:instancePath+"/http/cert_file",schemaPath:"#/properties/http/properties/cert_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.http.properties.cert_file,data:data99};
 if(vErrors === null){
 vErrors = [err290];
 }
@@ -3601,8 +3594,9 @@ vErrors.push(err290);
 }
 errors++;
 }
-if(data103 < 1 || isNaN(data103)){
-const err291 = {instancePath:instancePath+"/http/session_idle_minutes",schemaPath:"#/properties/http/properties/session_idle_minutes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.http.properties.session_idle_minutes,data:data103};
+}
+else {
+const err291 = {instancePath:instancePath+"/http/cert_file",schemaPath:"#/properties/http/properties/cert_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.http.properties.cert_file.type,parentSchema:schema11.properties.http.properties.cert_file,data:data99};
 if(vErrors === null){
 vErrors = [err291];
 }
@@ -3612,9 +3606,11 @@ vErrors.push(err291);
 errors++;
 }
 }
-let data104 = data96.session_max_hours;
-if(!((typeof data104 == "number") && (!(data104 % 1) && !isNaN(data104)))){
-const err292 = {instancePath:instancePath+"/http/session_max_hours",schemaPath:"#/properties/http/properties/session_max_hours/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.http.properties.session_max_hours.type,parentSchema:schema11.properties.http.properties.session_max_hours,data:data104};
+if(data96.key_file !== undefined){
+let data100 = data96.key_file;
+if(typeof data100 === "string"){
+if(func3(data100) < 1){
+const err292 = {instancePath:instancePath+"/http/key_file",schemaPath:"#/properties/http/properties/key_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.http.properties.key_file,data:data100};
 if(vErrors === null){
 vErrors = [err292];
 }
@@ -3623,9 +3619,9 @@ vErrors.push(err292);
 }
 errors++;
 }
-if(typeof data104 == "number"){
-if(data104 > 168 || isNaN(data104)){
-const err293 = {instancePath:instancePath+"/http/session_max_hours",schemaPath:"#/properties/http/properties/session_max_hours/maximum",keyword:"maximum",params:{comparison: "<=", limit: 168},message:"must be <= 168",schema:168,parentSchema:schema11.properties.http.properties.session_max_hours,data:data104};
+}
+else {
+const err293 = {instancePath:instancePath+"/http/key_file",schemaPath:"#/properties/http/properties/key_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.http.properties.key_file.type,parentSchema:schema11.properties.http.properties.key_file,data:data100};
 if(vErrors === null){
 vErrors = [err293];
 }
@@ -3634,8 +3630,12 @@ vErrors.push(err293);
 }
 errors++;
 }
-if(data104 < 1 || isNaN(data104)){
-const err294 = {instancePath:instancePath+"/http/session_max_hours",schemaPath:"#/properties/http/properties/session_max_hours/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.http.properties.session_max_hours,data:data104};
+}
+if(data96.plain_http_reason !== undefined){
+let data101 = data96.plain_http_reason;
+if(typeof data101 === "string"){
+if(func3(data101) > 500){
+const err294 = {instancePath:instancePath+"/http/plain_http_reason",schemaPath:"#/properties/http/properties/plain_http_reason/maxLength",keyword:"maxLength",params:{limit: 500},message:"must NOT have more than 500 characters",schema:500,parentSchema:schema11.properties.http.properties.plain_http_reason,data:data101};
 if(vErrors === null){
 vErrors = [err294];
 }
@@ -3644,10 +3644,8 @@ vErrors.push(err294);
 }
 errors++;
 }
-}
-let data105 = data96.refresh_seconds;
-if(!((typeof data105 == "number") && (!(data105 % 1) && !isNaN(data105)))){
-const err295 = {instancePath:instancePath+"/http/refresh_seconds",schemaPath:"#/properties/http/properties/refresh_seconds/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.http.properties.refresh_seconds.type,parentSchema:schema11.properties.http.properties.refresh_seconds,data:data105};
+if(func3(data101) < 3){
+const err295 = {instancePath:instancePath+"/http/plain_http_reason",schemaPath:"#/properties/http/properties/plain_http_reason/minLength",keyword:"minLength",params:{limit: 3},message:"must NOT have fewer than 3 characters",schema:3,parentSchema:schema11.properties.http.properties.plain_http_reason,data:data101};
 if(vErrors === null){
 vErrors = [err295];
 }
@@ -3656,9 +3654,9 @@ vErrors.push(err295);
 }
 errors++;
 }
-if(typeof data105 == "number"){
-if(data105 > 600 || isNaN(data105)){
-const err296 = {instancePath:instancePath+"/http/refresh_seconds",schemaPath:"#/properties/http/properties/refresh_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 600},message:"must be <= 600",schema:600,parentSchema:schema11.properties.http.properties.refresh_seconds,data:data105};
+}
+else {
+const err296 = {instancePath:instancePath+"/http/plain_http_reason",schemaPath:"#/properties/http/properties/plain_http_reason/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.http.properties.plain_http_reason.type,parentSchema:schema11.properties.http.properties.plain_http_reason,data:data101};
 if(vErrors === null){
 vErrors = [err296];
 }
@@ -3667,8 +3665,12 @@ vErrors.push(err296);
 }
 errors++;
 }
-if(data105 < 2 || isNaN(data105)){
-const err297 = {instancePath:instancePath+"/http/refresh_seconds",schemaPath:"#/properties/http/properties/refresh_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 2},message:"must be >= 2",schema:2,parentSchema:schema11.properties.http.properties.refresh_seconds,data:data105};
+}
+if(data96.users_file !== undefined){
+let data102 = data96.users_file;
+if(typeof data102 === "string"){
+if(func3(data102) < 1){
+const err297 = {instancePath:instancePath+"/http/users_file",schemaPath:"#/properties/http/properties/users_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.http.properties.users_file,data:data102};
 if(vErrors === null){
 vErrors = [err297];
 }
@@ -3678,14 +3680,124 @@ vErrors.push(err297);
 errors++;
 }
 }
-}
 else {
-const err298 = {instancePath:instancePath+"/http",schemaPath:"#/properties/http/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.http.type,parentSchema:schema11.properties.http,data:data96};
+const err298 = {instancePath:instancePath+"/http/users_file",schemaPath:"#/properties/http/properties/users_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.http.properties.users_file.type,parentSchema:schema11.properties.http.properties.users_file,data:data102};
 if(vErrors === null){
 vErrors = [err298];
 }
 else {
 vErrors.push(err298);
+}
+errors++;
+}
+}
+let data103 = data96.session_idle_minutes;
+if(!((typeof data103 == "number") && (!(data103 % 1) && !isNaN(data103)))){
+const err299 = {instancePath:instancePath+"/http/session_idle_minutes",schemaPath:"#/properties/http/properties/session_idle_minutes/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.http.properties.session_idle_minutes.type,parentSchema:schema11.properties.http.properties.session_idle_minutes,data:data103};
+if(vErrors === null){
+vErrors = [err299];
+}
+else {
+vErrors.push(err299);
+}
+errors++;
+}
+if(typeof data103 == "number"){
+if(data103 > 1440 || isNaN(data103)){
+const err300 = {instancePath:instancePath+"/http/session_idle_minutes",schemaPath:"#/properties/http/properties/session_idle_minutes/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1440},message:"must be <= 1440",schema:1440,parentSchema:schema11.properties.http.properties.session_idle_minutes,data:data103};
+if(vErrors === null){
+vErrors = [err300];
+}
+else {
+vErrors.push(err300);
+}
+errors++;
+}
+if(data103 < 1 || isNaN(data103)){
+const err301 = {instancePath:instancePath+"/http/session_idle_minutes",schemaPath:"#/properties/http/properties/session_idle_minutes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.http.properties.session_idle_minutes,data:data103};
+if(vErrors === null){
+vErrors = [err301];
+}
+else {
+vErrors.push(err301);
+}
+errors++;
+}
+}
+let data104 = data96.session_max_hours;
+if(!((typeof data104 == "number") && (!(data104 % 1) && !isNaN(data104)))){
+const err302 = {instancePath:instancePath+"/http/session_max_hours",schemaPath:"#/properties/http/properties/session_max_hours/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.http.properties.session_max_hours.type,parentSchema:schema11.properties.http.properties.session_max_hours,data:data104};
+if(vErrors === null){
+vErrors = [err302];
+}
+else {
+vErrors.push(err302);
+}
+errors++;
+}
+if(typeof data104 == "number"){
+if(data104 > 168 || isNaN(data104)){
+const err303 = {instancePath:instancePath+"/http/session_max_hours",schemaPath:"#/properties/http/properties/session_max_hours/maximum",keyword:"maximum",params:{comparison: "<=", limit: 168},message:"must be <= 168",schema:168,parentSchema:schema11.properties.http.properties.session_max_hours,data:data104};
+if(vErrors === null){
+vErrors = [err303];
+}
+else {
+vErrors.push(err303);
+}
+errors++;
+}
+if(data104 < 1 || isNaN(data104)){
+const err304 = {instancePath:instancePath+"/http/session_max_hours",schemaPath:"#/properties/http/properties/session_max_hours/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.http.properties.session_max_hours,data:data104};
+if(vErrors === null){
+vErrors = [err304];
+}
+else {
+vErrors.push(err304);
+}
+errors++;
+}
+}
+let data105 = data96.refresh_seconds;
+if(!((typeof data105 == "number") && (!(data105 % 1) && !isNaN(data105)))){
+const err305 = {instancePath:instancePath+"/http/refresh_seconds",schemaPath:"#/properties/http/properties/refresh_seconds/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.http.properties.refresh_seconds.type,parentSchema:schema11.properties.http.properties.refresh_seconds,data:data105};
+if(vErrors === null){
+vErrors = [err305];
+}
+else {
+vErrors.push(err305);
+}
+errors++;
+}
+if(typeof data105 == "number"){
+if(data105 > 600 || isNaN(data105)){
+const err306 = {instancePath:instancePath+"/http/refresh_seconds",schemaPath:"#/properties/http/properties/refresh_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 600},message:"must be <= 600",schema:600,parentSchema:schema11.properties.http.properties.refresh_seconds,data:data105};
+if(vErrors === null){
+vErrors = [err306];
+}
+else {
+vErrors.push(err306);
+}
+errors++;
+}
+if(data105 < 2 || isNaN(data105)){
+const err307 = {instancePath:instancePath+"/http/refresh_seconds",schemaPath:"#/properties/http/properties/refresh_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 2},message:"must be >= 2",schema:2,parentSchema:schema11.properties.http.properties.refresh_seconds,data:data105};
+if(vErrors === null){
+vErrors = [err307];
+}
+else {
+vErrors.push(err307);
+}
+errors++;
+}
+}
+}
+else {
+const err308 = {instancePath:instancePath+"/http",schemaPath:"#/properties/http/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.http.type,parentSchema:schema11.properties.http,data:data96};
+if(vErrors === null){
+vErrors = [err308];
+}
+else {
+vErrors.push(err308);
 }
 errors++;
 }
@@ -3709,73 +3821,73 @@ if(data106.timeout_s === undefined){
 data106.timeout_s = 60;
 }
 if(data106.allowed_hosts === undefined){
-const err299 = {instancePath:instancePath+"/uploads",schemaPath:"#/properties/uploads/required",keyword:"required",params:{missingProperty: "allowed_hosts"},message:"must have required property '"+"allowed_hosts"+"'",schema:schema11.properties.uploads.required,parentSchema:schema11.properties.uploads,data:data106};
+const err309 = {instancePath:instancePath+"/uploads",schemaPath:"#/properties/uploads/required",keyword:"required",params:{missingProperty: "allowed_hosts"},message:"must have required property '"+"allowed_hosts"+"'",schema:schema11.properties.uploads.required,parentSchema:schema11.properties.uploads,data:data106};
 if(vErrors === null){
-vErrors = [err299];
+vErrors = [err309];
 }
 else {
-vErrors.push(err299);
+vErrors.push(err309);
 }
 errors++;
 }
 if(data106.bearer_tokens === undefined){
-const err300 = {instancePath:instancePath+"/uploads",schemaPath:"#/properties/uploads/required",keyword:"required",params:{missingProperty: "bearer_tokens"},message:"must have required property '"+"bearer_tokens"+"'",schema:schema11.properties.uploads.required,parentSchema:schema11.properties.uploads,data:data106};
+const err310 = {instancePath:instancePath+"/uploads",schemaPath:"#/properties/uploads/required",keyword:"required",params:{missingProperty: "bearer_tokens"},message:"must have required property '"+"bearer_tokens"+"'",schema:schema11.properties.uploads.required,parentSchema:schema11.properties.uploads,data:data106};
 if(vErrors === null){
-vErrors = [err300];
+vErrors = [err310];
 }
 else {
-vErrors.push(err300);
+vErrors.push(err310);
 }
 errors++;
 }
 if(data106.retry_s === undefined){
-const err301 = {instancePath:instancePath+"/uploads",schemaPath:"#/properties/uploads/required",keyword:"required",params:{missingProperty: "retry_s"},message:"must have required property '"+"retry_s"+"'",schema:schema11.properties.uploads.required,parentSchema:schema11.properties.uploads,data:data106};
+const err311 = {instancePath:instancePath+"/uploads",schemaPath:"#/properties/uploads/required",keyword:"required",params:{missingProperty: "retry_s"},message:"must have required property '"+"retry_s"+"'",schema:schema11.properties.uploads.required,parentSchema:schema11.properties.uploads,data:data106};
 if(vErrors === null){
-vErrors = [err301];
+vErrors = [err311];
 }
 else {
-vErrors.push(err301);
+vErrors.push(err311);
 }
 errors++;
 }
 if(data106.max_attempts === undefined){
-const err302 = {instancePath:instancePath+"/uploads",schemaPath:"#/properties/uploads/required",keyword:"required",params:{missingProperty: "max_attempts"},message:"must have required property '"+"max_attempts"+"'",schema:schema11.properties.uploads.required,parentSchema:schema11.properties.uploads,data:data106};
+const err312 = {instancePath:instancePath+"/uploads",schemaPath:"#/properties/uploads/required",keyword:"required",params:{missingProperty: "max_attempts"},message:"must have required property '"+"max_attempts"+"'",schema:schema11.properties.uploads.required,parentSchema:schema11.properties.uploads,data:data106};
 if(vErrors === null){
-vErrors = [err302];
+vErrors = [err312];
 }
 else {
-vErrors.push(err302);
+vErrors.push(err312);
 }
 errors++;
 }
 if(data106.max_age_h === undefined){
-const err303 = {instancePath:instancePath+"/uploads",schemaPath:"#/properties/uploads/required",keyword:"required",params:{missingProperty: "max_age_h"},message:"must have required property '"+"max_age_h"+"'",schema:schema11.properties.uploads.required,parentSchema:schema11.properties.uploads,data:data106};
+const err313 = {instancePath:instancePath+"/uploads",schemaPath:"#/properties/uploads/required",keyword:"required",params:{missingProperty: "max_age_h"},message:"must have required property '"+"max_age_h"+"'",schema:schema11.properties.uploads.required,parentSchema:schema11.properties.uploads,data:data106};
 if(vErrors === null){
-vErrors = [err303];
+vErrors = [err313];
 }
 else {
-vErrors.push(err303);
+vErrors.push(err313);
 }
 errors++;
 }
 if(data106.timeout_s === undefined){
-const err304 = {instancePath:instancePath+"/uploads",schemaPath:"#/properties/uploads/required",keyword:"required",params:{missingProperty: "timeout_s"},message:"must have required property '"+"timeout_s"+"'",schema:schema11.properties.uploads.required,parentSchema:schema11.properties.uploads,data:data106};
+const err314 = {instancePath:instancePath+"/uploads",schemaPath:"#/properties/uploads/required",keyword:"required",params:{missingProperty: "timeout_s"},message:"must have required property '"+"timeout_s"+"'",schema:schema11.properties.uploads.required,parentSchema:schema11.properties.uploads,data:data106};
 if(vErrors === null){
-vErrors = [err304];
+vErrors = [err314];
 }
 else {
-vErrors.push(err304);
+vErrors.push(err314);
 }
 errors++;
 }
 for(const key20 in data106){
 if(!(((((((key20 === "allowed_hosts") || (key20 === "bearer_tokens")) || (key20 === "ca_file")) || (key20 === "retry_s")) || (key20 === "max_attempts")) || (key20 === "max_age_h")) || (key20 === "timeout_s"))){
-const err305 = {instancePath:instancePath+"/uploads",schemaPath:"#/properties/uploads/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key20},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.uploads,data:data106};
+const err315 = {instancePath:instancePath+"/uploads",schemaPath:"#/properties/uploads/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key20},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.uploads,data:data106};
 if(vErrors === null){
-vErrors = [err305];
+vErrors = [err315];
 }
 else {
-vErrors.push(err305);
+vErrors.push(err315);
 }
 errors++;
 }
@@ -3784,12 +3896,12 @@ if(data106.allowed_hosts !== undefined){
 let data107 = data106.allowed_hosts;
 if(Array.isArray(data107)){
 if(data107.length < 1){
-const err306 = {instancePath:instancePath+"/uploads/allowed_hosts",schemaPath:"#/properties/uploads/properties/allowed_hosts/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.uploads.properties.allowed_hosts,data:data107};
+const err316 = {instancePath:instancePath+"/uploads/allowed_hosts",schemaPath:"#/properties/uploads/properties/allowed_hosts/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.uploads.properties.allowed_hosts,data:data107};
 if(vErrors === null){
-vErrors = [err306];
+vErrors = [err316];
 }
 else {
-vErrors.push(err306);
+vErrors.push(err316);
 }
 errors++;
 }
@@ -3798,35 +3910,35 @@ for(let i9=0; i9<len9; i9++){
 let data108 = data107[i9];
 if(typeof data108 === "string"){
 if(!pattern10.test(data108)){
-const err307 = {instancePath:instancePath+"/uploads/allowed_hosts/" + i9,schemaPath:"#/properties/uploads/properties/allowed_hosts/items/pattern",keyword:"pattern",params:{pattern: "^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$"},message:"must match pattern \""+"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$"+"\"",schema:"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$",parentSchema:schema11.properties.uploads.properties.allowed_hosts.items,data:data108};
+const err317 = {instancePath:instancePath+"/uploads/allowed_hosts/" + i9,schemaPath:"#/properties/uploads/properties/allowed_hosts/items/pattern",keyword:"pattern",params:{pattern: "^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$"},message:"must match pattern \""+"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$"+"\"",schema:"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$",parentSchema:schema11.properties.uploads.properties.allowed_hosts.items,data:data108};
 if(vErrors === null){
-vErrors = [err307];
+vErrors = [err317];
 }
 else {
-vErrors.push(err307);
+vErrors.push(err317);
 }
 errors++;
 }
 }
 else {
-const err308 = {instancePath:instancePath+"/uploads/allowed_hosts/" + i9,schemaPath:"#/properties/uploads/properties/allowed_hosts/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.uploads.properties.allowed_hosts.items.type,parentSchema:schema11.properties.uploads.properties.allowed_hosts.items,data:data108};
+const err318 = {instancePath:instancePath+"/uploads/allowed_hosts/" + i9,schemaPath:"#/properties/uploads/properties/allowed_hosts/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.uploads.properties.allowed_hosts.items.type,parentSchema:schema11.properties.uploads.properties.allowed_hosts.items,data:data108};
 if(vErrors === null){
-vErrors = [err308];
+vErrors = [err318];
 }
 else {
-vErrors.push(err308);
+vErrors.push(err318);
 }
 errors++;
 }
 }
 }
 else {
-const err309 = {instancePath:instancePath+"/uploads/allowed_hosts",schemaPath:"#/properties/uploads/properties/allowed_hosts/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.uploads.properties.allowed_hosts.type,parentSchema:schema11.properties.uploads.properties.allowed_hosts,data:data107};
+const err319 = {instancePath:instancePath+"/uploads/allowed_hosts",schemaPath:"#/properties/uploads/properties/allowed_hosts/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.uploads.properties.allowed_hosts.type,parentSchema:schema11.properties.uploads.properties.allowed_hosts,data:data107};
 if(vErrors === null){
-vErrors = [err309];
+vErrors = [err319];
 }
 else {
-vErrors.push(err309);
+vErrors.push(err319);
 }
 errors++;
 }
@@ -3838,126 +3950,7 @@ for(let i10=0; i10<len10; i10++){
 let data110 = data109[i10];
 if(data110 && typeof data110 == "object" && !Array.isArray(data110)){
 if(data110.host === undefined){
-const err310 = {instancePath:instancePath+"/uploads/bearer_tokens/" + i10,schemaPath:"#/properties/uploads/properties/bearer_tokens/items/required",keyword:"required",params:{missingProperty: "host"},message:"must have required property '"+"host"+"'",schema:schema11.properties.uploads.properties.bearer_tokens.items.required,parentSchema:schema11.properties.uploads.properties.bearer_tokens.items,data:data110};
-if(vErrors === null){
-vErrors = [err310];
-}
-else {
-vErrors.push(err310);
-}
-errors++;
-}
-if(data110.token_file === undefined){
-const err311 = {instancePath:instancePath+"/uploads/bearer_tokens/" + i10,schemaPath:"#/properties/uploads/properties/bearer_tokens/items/required",keyword:"required",params:{missingProperty: "token_file"},message:"must have required property '"+"token_file"+"'",schema:schema11.properties.uploads.properties.bearer_tokens.items.required,parentSchema:schema11.properties.uploads.properties.bearer_tokens.items,data:data110};
-if(vErrors === null){
-vErrors = [err311];
-}
-else {
-vErrors.push(err311);
-}
-errors++;
-}
-for(const key21 in data110){
-if(!((key21 === "host") || (key21 === "token_file"))){
-const err312 = {instancePath:instancePath+"/uploads/bearer_tokens/" + i10,schemaPath:"#/properties/uploads/properties/bearer_tokens/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key21},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.uploads.properties.bearer_tokens.items,data:data110};
-if(vErrors === null){
-vErrors = [err312];
-}
-else {
-vErrors.push(err312);
-}
-errors++;
-}
-}
-if(data110.host !== undefined){
-let data111 = data110.host;
-if(typeof data111 === "string"){
-if(!pattern10.test(data111)){
-const err313 = {instancePath:instancePath+"/uploads/bearer_tokens/" + i10+"/host",schemaPath:"#/properties/uploads/properties/bearer_tokens/items/properties/host/pattern",keyword:"pattern",params:{pattern: "^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$"},message:"must match pattern \""+"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$"+"\"",schema:"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$",parentSchema:schema11.properties.uploads.properties.bearer_tokens.items.properties.host,data:data111};
-if(vErrors === null){
-vErrors = [err313];
-}
-else {
-vErrors.push(err313);
-}
-errors++;
-}
-}
-else {
-const err314 = {instancePath:instancePath+"/uploads/bearer_tokens/" + i10+"/host",schemaPath:"#/properties/uploads/properties/bearer_tokens/items/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.uploads.properties.bearer_tokens.items.properties.host.type,parentSchema:schema11.properties.uploads.properties.bearer_tokens.items.properties.host,data:data111};
-if(vErrors === null){
-vErrors = [err314];
-}
-else {
-vErrors.push(err314);
-}
-errors++;
-}
-}
-if(data110.token_file !== undefined){
-let data112 = data110.token_file;
-if(typeof data112 === "string"){
-if(func3(data112) < 1){
-const err315 = {instancePath:instancePath+"/uploads/bearer_tokens/" + i10+"/token_file",schemaPath:"#/properties/uploads/properties/bearer_tokens/items/properties/token_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.uploads.properties.bearer_tokens.items.properties.token_file,data:data112};
-if(vErrors === null){
-vErrors = [err315];
-}
-else {
-vErrors.push(err315);
-}
-errors++;
-}
-}
-else {
-const err316 = {instancePath:instancePath+"/uploads/bearer_tokens/" + i10+"/token_file",schemaPath:"#/properties/uploads/properties/bearer_tokens/items/properties/token_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.uploads.properties.bearer_tokens.items.properties.token_file.type,parentSchema:schema11.properties.uploads.properties.bearer_tokens.items.properties.token_file,data:data112};
-if(vErrors === null){
-vErrors = [err316];
-}
-else {
-vErrors.push(err316);
-}
-errors++;
-}
-}
-}
-else {
-const err317 = {instancePath:instancePath+"/uploads/bearer_tokens/" + i10,schemaPath:"#/properties/uploads/properties/bearer_tokens/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.uploads.properties.bearer_tokens.items.type,parentSchema:schema11.properties.uploads.properties.bearer_tokens.items,data:data110};
-if(vErrors === null){
-vErrors = [err317];
-}
-else {
-vErrors.push(err317);
-}
-errors++;
-}
-}
-}
-else {
-const err318 = {instancePath:instancePath+"/uploads/bearer_tokens",schemaPath:"#/properties/uploads/properties/bearer_tokens/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.uploads.properties.bearer_tokens.type,parentSchema:schema11.properties.uploads.properties.bearer_tokens,data:data109};
-if(vErrors === null){
-vErrors = [err318];
-}
-else {
-vErrors.push(err318);
-}
-errors++;
-}
-if(data106.ca_file !== undefined){
-let data113 = data106.ca_file;
-if(typeof data113 === "string"){
-if(func3(data113) < 1){
-const err319 = {instancePath:instancePath+"/uploads/ca_file",schemaPath:"#/properties/uploads/properties/ca_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.uploads.properties.ca_file,data:data113};
-if(vErrors === null){
-vErrors = [err319];
-}
-else {
-vErrors.push(err319);
-}
-errors++;
-}
-}
-else {
-const err320 = {instancePath:instancePath+"/uploads/ca_file",schemaPath:"#/properties/uploads/properties/ca_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.uploads.properties.ca_file.type,parentSchema:schema11.properties.uploads.properties.ca_file,data:data113};
+const err320 = {instancePath:instancePath+"/uploads/bearer_tokens/" + i10,schemaPath:"#/properties/uploads/properties/bearer_tokens/items/required",keyword:"required",params:{missingProperty: "host"},message:"must have required property '"+"host"+"'",schema:schema11.properties.uploads.properties.bearer_tokens.items.required,parentSchema:schema11.properties.uploads.properties.bearer_tokens.items,data:data110};
 if(vErrors === null){
 vErrors = [err320];
 }
@@ -3966,11 +3959,8 @@ vErrors.push(err320);
 }
 errors++;
 }
-}
-let data114 = data106.retry_s;
-if(Array.isArray(data114)){
-if(data114.length < 1){
-const err321 = {instancePath:instancePath+"/uploads/retry_s",schemaPath:"#/properties/uploads/properties/retry_s/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.uploads.properties.retry_s,data:data114};
+if(data110.token_file === undefined){
+const err321 = {instancePath:instancePath+"/uploads/bearer_tokens/" + i10,schemaPath:"#/properties/uploads/properties/bearer_tokens/items/required",keyword:"required",params:{missingProperty: "token_file"},message:"must have required property '"+"token_file"+"'",schema:schema11.properties.uploads.properties.bearer_tokens.items.required,parentSchema:schema11.properties.uploads.properties.bearer_tokens.items,data:data110};
 if(vErrors === null){
 vErrors = [err321];
 }
@@ -3979,12 +3969,9 @@ vErrors.push(err321);
 }
 errors++;
 }
-const len11 = data114.length;
-for(let i11=0; i11<len11; i11++){
-let data115 = data114[i11];
-if(typeof data115 == "number"){
-if(data115 <= 0 || isNaN(data115)){
-const err322 = {instancePath:instancePath+"/uploads/retry_s/" + i11,schemaPath:"#/properties/uploads/properties/retry_s/items/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.uploads.properties.retry_s.items,data:data115};
+for(const key21 in data110){
+if(!((key21 === "host") || (key21 === "token_file"))){
+const err322 = {instancePath:instancePath+"/uploads/bearer_tokens/" + i10,schemaPath:"#/properties/uploads/properties/bearer_tokens/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key21},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.uploads.properties.bearer_tokens.items,data:data110};
 if(vErrors === null){
 vErrors = [err322];
 }
@@ -3994,8 +3981,11 @@ vErrors.push(err322);
 errors++;
 }
 }
-else {
-const err323 = {instancePath:instancePath+"/uploads/retry_s/" + i11,schemaPath:"#/properties/uploads/properties/retry_s/items/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.uploads.properties.retry_s.items.type,parentSchema:schema11.properties.uploads.properties.retry_s.items,data:data115};
+if(data110.host !== undefined){
+let data111 = data110.host;
+if(typeof data111 === "string"){
+if(!pattern10.test(data111)){
+const err323 = {instancePath:instancePath+"/uploads/bearer_tokens/" + i10+"/host",schemaPath:"#/properties/uploads/properties/bearer_tokens/items/properties/host/pattern",keyword:"pattern",params:{pattern: "^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$"},message:"must match pattern \""+"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$"+"\"",schema:"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$",parentSchema:schema11.properties.uploads.properties.bearer_tokens.items.properties.host,data:data111};
 if(vErrors === null){
 vErrors = [err323];
 }
@@ -4005,9 +3995,8 @@ vErrors.push(err323);
 errors++;
 }
 }
-}
 else {
-const err324 = {instancePath:instancePath+"/uploads/retry_s",schemaPath:"#/properties/uploads/properties/retry_s/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.uploads.properties.retry_s.type,parentSchema:schema11.properties.uploads.properties.retry_s,data:data114};
+const err324 = {instancePath:instancePath+"/uploads/bearer_tokens/" + i10+"/host",schemaPath:"#/properties/uploads/properties/bearer_tokens/items/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.uploads.properties.bearer_tokens.items.properties.host.type,parentSchema:schema11.properties.uploads.properties.bearer_tokens.items.properties.host,data:data111};
 if(vErrors === null){
 vErrors = [err324];
 }
@@ -4016,9 +4005,12 @@ vErrors.push(err324);
 }
 errors++;
 }
-let data116 = data106.max_attempts;
-if(!((typeof data116 == "number") && (!(data116 % 1) && !isNaN(data116)))){
-const err325 = {instancePath:instancePath+"/uploads/max_attempts",schemaPath:"#/properties/uploads/properties/max_attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.uploads.properties.max_attempts.type,parentSchema:schema11.properties.uploads.properties.max_attempts,data:data116};
+}
+if(data110.token_file !== undefined){
+let data112 = data110.token_file;
+if(typeof data112 === "string"){
+if(func3(data112) < 1){
+const err325 = {instancePath:instancePath+"/uploads/bearer_tokens/" + i10+"/token_file",schemaPath:"#/properties/uploads/properties/bearer_tokens/items/properties/token_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.uploads.properties.bearer_tokens.items.properties.token_file,data:data112};
 if(vErrors === null){
 vErrors = [err325];
 }
@@ -4027,9 +4019,9 @@ vErrors.push(err325);
 }
 errors++;
 }
-if(typeof data116 == "number"){
-if(data116 > 1000 || isNaN(data116)){
-const err326 = {instancePath:instancePath+"/uploads/max_attempts",schemaPath:"#/properties/uploads/properties/max_attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema11.properties.uploads.properties.max_attempts,data:data116};
+}
+else {
+const err326 = {instancePath:instancePath+"/uploads/bearer_tokens/" + i10+"/token_file",schemaPath:"#/properties/uploads/properties/bearer_tokens/items/properties/token_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.uploads.properties.bearer_tokens.items.properties.token_file.type,parentSchema:schema11.properties.uploads.properties.bearer_tokens.items.properties.token_file,data:data112};
 if(vErrors === null){
 vErrors = [err326];
 }
@@ -4038,8 +4030,10 @@ vErrors.push(err326);
 }
 errors++;
 }
-if(data116 < 1 || isNaN(data116)){
-const err327 = {instancePath:instancePath+"/uploads/max_attempts",schemaPath:"#/properties/uploads/properties/max_attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.uploads.properties.max_attempts,data:data116};
+}
+}
+else {
+const err327 = {instancePath:instancePath+"/uploads/bearer_tokens/" + i10,schemaPath:"#/properties/uploads/properties/bearer_tokens/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.uploads.properties.bearer_tokens.items.type,parentSchema:schema11.properties.uploads.properties.bearer_tokens.items,data:data110};
 if(vErrors === null){
 vErrors = [err327];
 }
@@ -4049,10 +4043,9 @@ vErrors.push(err327);
 errors++;
 }
 }
-let data117 = data106.max_age_h;
-if(typeof data117 == "number"){
-if(data117 > 720 || isNaN(data117)){
-const err328 = {instancePath:instancePath+"/uploads/max_age_h",schemaPath:"#/properties/uploads/properties/max_age_h/maximum",keyword:"maximum",params:{comparison: "<=", limit: 720},message:"must be <= 720",schema:720,parentSchema:schema11.properties.uploads.properties.max_age_h,data:data117};
+}
+else {
+const err328 = {instancePath:instancePath+"/uploads/bearer_tokens",schemaPath:"#/properties/uploads/properties/bearer_tokens/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.uploads.properties.bearer_tokens.type,parentSchema:schema11.properties.uploads.properties.bearer_tokens,data:data109};
 if(vErrors === null){
 vErrors = [err328];
 }
@@ -4061,8 +4054,11 @@ vErrors.push(err328);
 }
 errors++;
 }
-if(data117 <= 0 || isNaN(data117)){
-const err329 = {instancePath:instancePath+"/uploads/max_age_h",schemaPath:"#/properties/uploads/properties/max_age_h/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.uploads.properties.max_age_h,data:data117};
+if(data106.ca_file !== undefined){
+let data113 = data106.ca_file;
+if(typeof data113 === "string"){
+if(func3(data113) < 1){
+const err329 = {instancePath:instancePath+"/uploads/ca_file",schemaPath:"#/properties/uploads/properties/ca_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.uploads.properties.ca_file,data:data113};
 if(vErrors === null){
 vErrors = [err329];
 }
@@ -4073,7 +4069,7 @@ errors++;
 }
 }
 else {
-const err330 = {instancePath:instancePath+"/uploads/max_age_h",schemaPath:"#/properties/uploads/properties/max_age_h/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.uploads.properties.max_age_h.type,parentSchema:schema11.properties.uploads.properties.max_age_h,data:data117};
+const err330 = {instancePath:instancePath+"/uploads/ca_file",schemaPath:"#/properties/uploads/properties/ca_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.uploads.properties.ca_file.type,parentSchema:schema11.properties.uploads.properties.ca_file,data:data113};
 if(vErrors === null){
 vErrors = [err330];
 }
@@ -4082,9 +4078,11 @@ vErrors.push(err330);
 }
 errors++;
 }
-let data118 = data106.timeout_s;
-if(!((typeof data118 == "number") && (!(data118 % 1) && !isNaN(data118)))){
-const err331 = {instancePath:instancePath+"/uploads/timeout_s",schemaPath:"#/properties/uploads/properties/timeout_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.uploads.properties.timeout_s.type,parentSchema:schema11.properties.uploads.properties.timeout_s,data:data118};
+}
+let data114 = data106.retry_s;
+if(Array.isArray(data114)){
+if(data114.length < 1){
+const err331 = {instancePath:instancePath+"/uploads/retry_s",schemaPath:"#/properties/uploads/properties/retry_s/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.uploads.properties.retry_s,data:data114};
 if(vErrors === null){
 vErrors = [err331];
 }
@@ -4093,9 +4091,12 @@ vErrors.push(err331);
 }
 errors++;
 }
-if(typeof data118 == "number"){
-if(data118 > 3600 || isNaN(data118)){
-const err332 = {instancePath:instancePath+"/uploads/timeout_s",schemaPath:"#/properties/uploads/properties/timeout_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.uploads.properties.timeout_s,data:data118};
+const len11 = data114.length;
+for(let i11=0; i11<len11; i11++){
+let data115 = data114[i11];
+if(typeof data115 == "number"){
+if(data115 <= 0 || isNaN(data115)){
+const err332 = {instancePath:instancePath+"/uploads/retry_s/" + i11,schemaPath:"#/properties/uploads/properties/retry_s/items/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.uploads.properties.retry_s.items,data:data115};
 if(vErrors === null){
 vErrors = [err332];
 }
@@ -4104,8 +4105,9 @@ vErrors.push(err332);
 }
 errors++;
 }
-if(data118 < 5 || isNaN(data118)){
-const err333 = {instancePath:instancePath+"/uploads/timeout_s",schemaPath:"#/properties/uploads/properties/timeout_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 5},message:"must be >= 5",schema:5,parentSchema:schema11.properties.uploads.properties.timeout_s,data:data118};
+}
+else {
+const err333 = {instancePath:instancePath+"/uploads/retry_s/" + i11,schemaPath:"#/properties/uploads/properties/retry_s/items/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.uploads.properties.retry_s.items.type,parentSchema:schema11.properties.uploads.properties.retry_s.items,data:data115};
 if(vErrors === null){
 vErrors = [err333];
 }
@@ -4117,12 +4119,122 @@ errors++;
 }
 }
 else {
-const err334 = {instancePath:instancePath+"/uploads",schemaPath:"#/properties/uploads/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.uploads.type,parentSchema:schema11.properties.uploads,data:data106};
+const err334 = {instancePath:instancePath+"/uploads/retry_s",schemaPath:"#/properties/uploads/properties/retry_s/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.uploads.properties.retry_s.type,parentSchema:schema11.properties.uploads.properties.retry_s,data:data114};
 if(vErrors === null){
 vErrors = [err334];
 }
 else {
 vErrors.push(err334);
+}
+errors++;
+}
+let data116 = data106.max_attempts;
+if(!((typeof data116 == "number") && (!(data116 % 1) && !isNaN(data116)))){
+const err335 = {instancePath:instancePath+"/uploads/max_attempts",schemaPath:"#/properties/uploads/properties/max_attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.uploads.properties.max_attempts.type,parentSchema:schema11.properties.uploads.properties.max_attempts,data:data116};
+if(vErrors === null){
+vErrors = [err335];
+}
+else {
+vErrors.push(err335);
+}
+errors++;
+}
+if(typeof data116 == "number"){
+if(data116 > 1000 || isNaN(data116)){
+const err336 = {instancePath:instancePath+"/uploads/max_attempts",schemaPath:"#/properties/uploads/properties/max_attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema11.properties.uploads.properties.max_attempts,data:data116};
+if(vErrors === null){
+vErrors = [err336];
+}
+else {
+vErrors.push(err336);
+}
+errors++;
+}
+if(data116 < 1 || isNaN(data116)){
+const err337 = {instancePath:instancePath+"/uploads/max_attempts",schemaPath:"#/properties/uploads/properties/max_attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.uploads.properties.max_attempts,data:data116};
+if(vErrors === null){
+vErrors = [err337];
+}
+else {
+vErrors.push(err337);
+}
+errors++;
+}
+}
+let data117 = data106.max_age_h;
+if(typeof data117 == "number"){
+if(data117 > 720 || isNaN(data117)){
+const err338 = {instancePath:instancePath+"/uploads/max_age_h",schemaPath:"#/properties/uploads/properties/max_age_h/maximum",keyword:"maximum",params:{comparison: "<=", limit: 720},message:"must be <= 720",schema:720,parentSchema:schema11.properties.uploads.properties.max_age_h,data:data117};
+if(vErrors === null){
+vErrors = [err338];
+}
+else {
+vErrors.push(err338);
+}
+errors++;
+}
+if(data117 <= 0 || isNaN(data117)){
+const err339 = {instancePath:instancePath+"/uploads/max_age_h",schemaPath:"#/properties/uploads/properties/max_age_h/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.uploads.properties.max_age_h,data:data117};
+if(vErrors === null){
+vErrors = [err339];
+}
+else {
+vErrors.push(err339);
+}
+errors++;
+}
+}
+else {
+const err340 = {instancePath:instancePath+"/uploads/max_age_h",schemaPath:"#/properties/uploads/properties/max_age_h/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.uploads.properties.max_age_h.type,parentSchema:schema11.properties.uploads.properties.max_age_h,data:data117};
+if(vErrors === null){
+vErrors = [err340];
+}
+else {
+vErrors.push(err340);
+}
+errors++;
+}
+let data118 = data106.timeout_s;
+if(!((typeof data118 == "number") && (!(data118 % 1) && !isNaN(data118)))){
+const err341 = {instancePath:instancePath+"/uploads/timeout_s",schemaPath:"#/properties/uploads/properties/timeout_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.uploads.properties.timeout_s.type,parentSchema:schema11.properties.uploads.properties.timeout_s,data:data118};
+if(vErrors === null){
+vErrors = [err341];
+}
+else {
+vErrors.push(err341);
+}
+errors++;
+}
+if(typeof data118 == "number"){
+if(data118 > 3600 || isNaN(data118)){
+const err342 = {instancePath:instancePath+"/uploads/timeout_s",schemaPath:"#/properties/uploads/properties/timeout_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.uploads.properties.timeout_s,data:data118};
+if(vErrors === null){
+vErrors = [err342];
+}
+else {
+vErrors.push(err342);
+}
+errors++;
+}
+if(data118 < 5 || isNaN(data118)){
+const err343 = {instancePath:instancePath+"/uploads/timeout_s",schemaPath:"#/properties/uploads/properties/timeout_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 5},message:"must be >= 5",schema:5,parentSchema:schema11.properties.uploads.properties.timeout_s,data:data118};
+if(vErrors === null){
+vErrors = [err343];
+}
+else {
+vErrors.push(err343);
+}
+errors++;
+}
+}
+}
+else {
+const err344 = {instancePath:instancePath+"/uploads",schemaPath:"#/properties/uploads/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.uploads.type,parentSchema:schema11.properties.uploads,data:data106};
+if(vErrors === null){
+vErrors = [err344];
+}
+else {
+vErrors.push(err344);
 }
 errors++;
 }
@@ -4145,119 +4257,7 @@ if(data119.detectors === undefined){
 data119.detectors = [];
 }
 if(data119.faces === undefined){
-const err335 = {instancePath:instancePath+"/redaction",schemaPath:"#/properties/redaction/required",keyword:"required",params:{missingProperty: "faces"},message:"must have required property '"+"faces"+"'",schema:schema11.properties.redaction.required,parentSchema:schema11.properties.redaction,data:data119};
-if(vErrors === null){
-vErrors = [err335];
-}
-else {
-vErrors.push(err335);
-}
-errors++;
-}
-if(data119.plates === undefined){
-const err336 = {instancePath:instancePath+"/redaction",schemaPath:"#/properties/redaction/required",keyword:"required",params:{missingProperty: "plates"},message:"must have required property '"+"plates"+"'",schema:schema11.properties.redaction.required,parentSchema:schema11.properties.redaction,data:data119};
-if(vErrors === null){
-vErrors = [err336];
-}
-else {
-vErrors.push(err336);
-}
-errors++;
-}
-if(data119.method === undefined){
-const err337 = {instancePath:instancePath+"/redaction",schemaPath:"#/properties/redaction/required",keyword:"required",params:{missingProperty: "method"},message:"must have required property '"+"method"+"'",schema:schema11.properties.redaction.required,parentSchema:schema11.properties.redaction,data:data119};
-if(vErrors === null){
-vErrors = [err337];
-}
-else {
-vErrors.push(err337);
-}
-errors++;
-}
-if(data119.fail_closed === undefined){
-const err338 = {instancePath:instancePath+"/redaction",schemaPath:"#/properties/redaction/required",keyword:"required",params:{missingProperty: "fail_closed"},message:"must have required property '"+"fail_closed"+"'",schema:schema11.properties.redaction.required,parentSchema:schema11.properties.redaction,data:data119};
-if(vErrors === null){
-vErrors = [err338];
-}
-else {
-vErrors.push(err338);
-}
-errors++;
-}
-if(data119.detectors === undefined){
-const err339 = {instancePath:instancePath+"/redaction",schemaPath:"#/properties/redaction/required",keyword:"required",params:{missingProperty: "detectors"},message:"must have required property '"+"detectors"+"'",schema:schema11.properties.redaction.required,parentSchema:schema11.properties.redaction,data:data119};
-if(vErrors === null){
-vErrors = [err339];
-}
-else {
-vErrors.push(err339);
-}
-errors++;
-}
-for(const key22 in data119){
-if(!(((((((key22 === "faces") || (key22 === "faces_off_reason")) || (key22 === "plates")) || (key22 === "plates_off_reason")) || (key22 === "method")) || (key22 === "fail_closed")) || (key22 === "detectors"))){
-const err340 = {instancePath:instancePath+"/redaction",schemaPath:"#/properties/redaction/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key22},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.redaction,data:data119};
-if(vErrors === null){
-vErrors = [err340];
-}
-else {
-vErrors.push(err340);
-}
-errors++;
-}
-}
-let data120 = data119.faces;
-if(typeof data120 !== "boolean"){
-const err341 = {instancePath:instancePath+"/redaction/faces",schemaPath:"#/properties/redaction/properties/faces/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.redaction.properties.faces.type,parentSchema:schema11.properties.redaction.properties.faces,data:data120};
-if(vErrors === null){
-vErrors = [err341];
-}
-else {
-vErrors.push(err341);
-}
-errors++;
-}
-if(data119.faces_off_reason !== undefined){
-let data121 = data119.faces_off_reason;
-if(typeof data121 === "string"){
-if(func3(data121) < 3){
-const err342 = {instancePath:instancePath+"/redaction/faces_off_reason",schemaPath:"#/properties/redaction/properties/faces_off_reason/minLength",keyword:"minLength",params:{limit: 3},message:"must NOT have fewer than 3 characters",schema:3,parentSchema:schema11.properties.redaction.properties.faces_off_reason,data:data121};
-if(vErrors === null){
-vErrors = [err342];
-}
-else {
-vErrors.push(err342);
-}
-errors++;
-}
-}
-else {
-const err343 = {instancePath:instancePath+"/redaction/faces_off_reason",schemaPath:"#/properties/redaction/properties/faces_off_reason/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.redaction.properties.faces_off_reason.type,parentSchema:schema11.properties.redaction.properties.faces_off_reason,data:data121};
-if(vErrors === null){
-vErrors = [err343];
-}
-else {
-vErrors.push(err343);
-}
-errors++;
-}
-}
-let data122 = data119.plates;
-if(typeof data122 !== "boolean"){
-const err344 = {instancePath:instancePath+"/redaction/plates",schemaPath:"#/properties/redaction/properties/plates/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.redaction.properties.plates.type,parentSchema:schema11.properties.redaction.properties.plates,data:data122};
-if(vErrors === null){
-vErrors = [err344];
-}
-else {
-vErrors.push(err344);
-}
-errors++;
-}
-if(data119.plates_off_reason !== undefined){
-let data123 = data119.plates_off_reason;
-if(typeof data123 === "string"){
-if(func3(data123) < 3){
-const err345 = {instancePath:instancePath+"/redaction/plates_off_reason",schemaPath:"#/properties/redaction/properties/plates_off_reason/minLength",keyword:"minLength",params:{limit: 3},message:"must NOT have fewer than 3 characters",schema:3,parentSchema:schema11.properties.redaction.properties.plates_off_reason,data:data123};
+const err345 = {instancePath:instancePath+"/redaction",schemaPath:"#/properties/redaction/required",keyword:"required",params:{missingProperty: "faces"},message:"must have required property '"+"faces"+"'",schema:schema11.properties.redaction.required,parentSchema:schema11.properties.redaction,data:data119};
 if(vErrors === null){
 vErrors = [err345];
 }
@@ -4266,9 +4266,8 @@ vErrors.push(err345);
 }
 errors++;
 }
-}
-else {
-const err346 = {instancePath:instancePath+"/redaction/plates_off_reason",schemaPath:"#/properties/redaction/properties/plates_off_reason/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.redaction.properties.plates_off_reason.type,parentSchema:schema11.properties.redaction.properties.plates_off_reason,data:data123};
+if(data119.plates === undefined){
+const err346 = {instancePath:instancePath+"/redaction",schemaPath:"#/properties/redaction/required",keyword:"required",params:{missingProperty: "plates"},message:"must have required property '"+"plates"+"'",schema:schema11.properties.redaction.required,parentSchema:schema11.properties.redaction,data:data119};
 if(vErrors === null){
 vErrors = [err346];
 }
@@ -4277,10 +4276,8 @@ vErrors.push(err346);
 }
 errors++;
 }
-}
-let data124 = data119.method;
-if(!(((data124 === "pixelate") || (data124 === "blur")) || (data124 === "fill"))){
-const err347 = {instancePath:instancePath+"/redaction/method",schemaPath:"#/properties/redaction/properties/method/enum",keyword:"enum",params:{allowedValues: schema11.properties.redaction.properties.method.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.redaction.properties.method.enum,parentSchema:schema11.properties.redaction.properties.method,data:data124};
+if(data119.method === undefined){
+const err347 = {instancePath:instancePath+"/redaction",schemaPath:"#/properties/redaction/required",keyword:"required",params:{missingProperty: "method"},message:"must have required property '"+"method"+"'",schema:schema11.properties.redaction.required,parentSchema:schema11.properties.redaction,data:data119};
 if(vErrors === null){
 vErrors = [err347];
 }
@@ -4289,9 +4286,8 @@ vErrors.push(err347);
 }
 errors++;
 }
-let data125 = data119.fail_closed;
-if(typeof data125 !== "boolean"){
-const err348 = {instancePath:instancePath+"/redaction/fail_closed",schemaPath:"#/properties/redaction/properties/fail_closed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.redaction.properties.fail_closed.type,parentSchema:schema11.properties.redaction.properties.fail_closed,data:data125};
+if(data119.fail_closed === undefined){
+const err348 = {instancePath:instancePath+"/redaction",schemaPath:"#/properties/redaction/required",keyword:"required",params:{missingProperty: "fail_closed"},message:"must have required property '"+"fail_closed"+"'",schema:schema11.properties.redaction.required,parentSchema:schema11.properties.redaction,data:data119};
 if(vErrors === null){
 vErrors = [err348];
 }
@@ -4300,13 +4296,149 @@ vErrors.push(err348);
 }
 errors++;
 }
-if(true !== data125){
-const err349 = {instancePath:instancePath+"/redaction/fail_closed",schemaPath:"#/properties/redaction/properties/fail_closed/const",keyword:"const",params:{allowedValue: true},message:"must be equal to constant",schema:true,parentSchema:schema11.properties.redaction.properties.fail_closed,data:data125};
+if(data119.detectors === undefined){
+const err349 = {instancePath:instancePath+"/redaction",schemaPath:"#/properties/redaction/required",keyword:"required",params:{missingProperty: "detectors"},message:"must have required property '"+"detectors"+"'",schema:schema11.properties.redaction.required,parentSchema:schema11.properties.redaction,data:data119};
 if(vErrors === null){
 vErrors = [err349];
 }
 else {
 vErrors.push(err349);
+}
+errors++;
+}
+for(const key22 in data119){
+if(!(((((((key22 === "faces") || (key22 === "faces_off_reason")) || (key22 === "plates")) || (key22 === "plates_off_reason")) || (key22 === "method")) || (key22 === "fail_closed")) || (key22 === "detectors"))){
+const err350 = {instancePath:instancePath+"/redaction",schemaPath:"#/properties/redaction/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key22},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.redaction,data:data119};
+if(vErrors === null){
+vErrors = [err350];
+}
+else {
+vErrors.push(err350);
+}
+errors++;
+}
+}
+let data120 = data119.faces;
+if(typeof data120 !== "boolean"){
+const err351 = {instancePath:instancePath+"/redaction/faces",schemaPath:"#/properties/redaction/properties/faces/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.redaction.properties.faces.type,parentSchema:schema11.properties.redaction.properties.faces,data:data120};
+if(vErrors === null){
+vErrors = [err351];
+}
+else {
+vErrors.push(err351);
+}
+errors++;
+}
+if(data119.faces_off_reason !== undefined){
+let data121 = data119.faces_off_reason;
+if(typeof data121 === "string"){
+if(func3(data121) > 500){
+const err352 = {instancePath:instancePath+"/redaction/faces_off_reason",schemaPath:"#/properties/redaction/properties/faces_off_reason/maxLength",keyword:"maxLength",params:{limit: 500},message:"must NOT have more than 500 characters",schema:500,parentSchema:schema11.properties.redaction.properties.faces_off_reason,data:data121};
+if(vErrors === null){
+vErrors = [err352];
+}
+else {
+vErrors.push(err352);
+}
+errors++;
+}
+if(func3(data121) < 3){
+const err353 = {instancePath:instancePath+"/redaction/faces_off_reason",schemaPath:"#/properties/redaction/properties/faces_off_reason/minLength",keyword:"minLength",params:{limit: 3},message:"must NOT have fewer than 3 characters",schema:3,parentSchema:schema11.properties.redaction.properties.faces_off_reason,data:data121};
+if(vErrors === null){
+vErrors = [err353];
+}
+else {
+vErrors.push(err353);
+}
+errors++;
+}
+}
+else {
+const err354 = {instancePath:instancePath+"/redaction/faces_off_reason",schemaPath:"#/properties/redaction/properties/faces_off_reason/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.redaction.properties.faces_off_reason.type,parentSchema:schema11.properties.redaction.properties.faces_off_reason,data:data121};
+if(vErrors === null){
+vErrors = [err354];
+}
+else {
+vErrors.push(err354);
+}
+errors++;
+}
+}
+let data122 = data119.plates;
+if(typeof data122 !== "boolean"){
+const err355 = {instancePath:instancePath+"/redaction/plates",schemaPath:"#/properties/redaction/properties/plates/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.redaction.properties.plates.type,parentSchema:schema11.properties.redaction.properties.plates,data:data122};
+if(vErrors === null){
+vErrors = [err355];
+}
+else {
+vErrors.push(err355);
+}
+errors++;
+}
+if(data119.plates_off_reason !== undefined){
+let data123 = data119.plates_off_reason;
+if(typeof data123 === "string"){
+if(func3(data123) > 500){
+const err356 = {instancePath:instancePath+"/redaction/plates_off_reason",schemaPath:"#/properties/redaction/properties/plates_off_reason/maxLength",keyword:"maxLength",params:{limit: 500},message:"must NOT have more than 500 characters",schema:500,parentSchema:schema11.properties.redaction.properties.plates_off_reason,data:data123};
+if(vErrors === null){
+vErrors = [err356];
+}
+else {
+vErrors.push(err356);
+}
+errors++;
+}
+if(func3(data123) < 3){
+const err357 = {instancePath:instancePath+"/redaction/plates_off_reason",schemaPath:"#/properties/redaction/properties/plates_off_reason/minLength",keyword:"minLength",params:{limit: 3},message:"must NOT have fewer than 3 characters",schema:3,parentSchema:schema11.properties.redaction.properties.plates_off_reason,data:data123};
+if(vErrors === null){
+vErrors = [err357];
+}
+else {
+vErrors.push(err357);
+}
+errors++;
+}
+}
+else {
+const err358 = {instancePath:instancePath+"/redaction/plates_off_reason",schemaPath:"#/properties/redaction/properties/plates_off_reason/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.redaction.properties.plates_off_reason.type,parentSchema:schema11.properties.redaction.properties.plates_off_reason,data:data123};
+if(vErrors === null){
+vErrors = [err358];
+}
+else {
+vErrors.push(err358);
+}
+errors++;
+}
+}
+let data124 = data119.method;
+if(!(((data124 === "pixelate") || (data124 === "blur")) || (data124 === "fill"))){
+const err359 = {instancePath:instancePath+"/redaction/method",schemaPath:"#/properties/redaction/properties/method/enum",keyword:"enum",params:{allowedValues: schema11.properties.redaction.properties.method.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.redaction.properties.method.enum,parentSchema:schema11.properties.redaction.properties.method,data:data124};
+if(vErrors === null){
+vErrors = [err359];
+}
+else {
+vErrors.push(err359);
+}
+errors++;
+}
+let data125 = data119.fail_closed;
+if(typeof data125 !== "boolean"){
+const err360 = {instancePath:instancePath+"/redaction/fail_closed",schemaPath:"#/properties/redaction/properties/fail_closed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.redaction.properties.fail_closed.type,parentSchema:schema11.properties.redaction.properties.fail_closed,data:data125};
+if(vErrors === null){
+vErrors = [err360];
+}
+else {
+vErrors.push(err360);
+}
+errors++;
+}
+if(true !== data125){
+const err361 = {instancePath:instancePath+"/redaction/fail_closed",schemaPath:"#/properties/redaction/properties/fail_closed/const",keyword:"const",params:{allowedValue: true},message:"must be equal to constant",schema:true,parentSchema:schema11.properties.redaction.properties.fail_closed,data:data125};
+if(vErrors === null){
+vErrors = [err361];
+}
+else {
+vErrors.push(err361);
 }
 errors++;
 }
@@ -4332,137 +4464,7 @@ if(data127.tile === undefined){
 data127.tile = 0;
 }
 if(data127.name === undefined){
-const err350 = {instancePath:instancePath+"/redaction/detectors/" + i12,schemaPath:"#/properties/redaction/properties/detectors/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'",schema:schema11.properties.redaction.properties.detectors.items.required,parentSchema:schema11.properties.redaction.properties.detectors.items,data:data127};
-if(vErrors === null){
-vErrors = [err350];
-}
-else {
-vErrors.push(err350);
-}
-errors++;
-}
-if(data127.model === undefined){
-const err351 = {instancePath:instancePath+"/redaction/detectors/" + i12,schemaPath:"#/properties/redaction/properties/detectors/items/required",keyword:"required",params:{missingProperty: "model"},message:"must have required property '"+"model"+"'",schema:schema11.properties.redaction.properties.detectors.items.required,parentSchema:schema11.properties.redaction.properties.detectors.items,data:data127};
-if(vErrors === null){
-vErrors = [err351];
-}
-else {
-vErrors.push(err351);
-}
-errors++;
-}
-if(data127.label === undefined){
-const err352 = {instancePath:instancePath+"/redaction/detectors/" + i12,schemaPath:"#/properties/redaction/properties/detectors/items/required",keyword:"required",params:{missingProperty: "label"},message:"must have required property '"+"label"+"'",schema:schema11.properties.redaction.properties.detectors.items.required,parentSchema:schema11.properties.redaction.properties.detectors.items,data:data127};
-if(vErrors === null){
-vErrors = [err352];
-}
-else {
-vErrors.push(err352);
-}
-errors++;
-}
-if(data127.threshold === undefined){
-const err353 = {instancePath:instancePath+"/redaction/detectors/" + i12,schemaPath:"#/properties/redaction/properties/detectors/items/required",keyword:"required",params:{missingProperty: "threshold"},message:"must have required property '"+"threshold"+"'",schema:schema11.properties.redaction.properties.detectors.items.required,parentSchema:schema11.properties.redaction.properties.detectors.items,data:data127};
-if(vErrors === null){
-vErrors = [err353];
-}
-else {
-vErrors.push(err353);
-}
-errors++;
-}
-if(data127.every_n_frames === undefined){
-const err354 = {instancePath:instancePath+"/redaction/detectors/" + i12,schemaPath:"#/properties/redaction/properties/detectors/items/required",keyword:"required",params:{missingProperty: "every_n_frames"},message:"must have required property '"+"every_n_frames"+"'",schema:schema11.properties.redaction.properties.detectors.items.required,parentSchema:schema11.properties.redaction.properties.detectors.items,data:data127};
-if(vErrors === null){
-vErrors = [err354];
-}
-else {
-vErrors.push(err354);
-}
-errors++;
-}
-if(data127.pad === undefined){
-const err355 = {instancePath:instancePath+"/redaction/detectors/" + i12,schemaPath:"#/properties/redaction/properties/detectors/items/required",keyword:"required",params:{missingProperty: "pad"},message:"must have required property '"+"pad"+"'",schema:schema11.properties.redaction.properties.detectors.items.required,parentSchema:schema11.properties.redaction.properties.detectors.items,data:data127};
-if(vErrors === null){
-vErrors = [err355];
-}
-else {
-vErrors.push(err355);
-}
-errors++;
-}
-if(data127.tile === undefined){
-const err356 = {instancePath:instancePath+"/redaction/detectors/" + i12,schemaPath:"#/properties/redaction/properties/detectors/items/required",keyword:"required",params:{missingProperty: "tile"},message:"must have required property '"+"tile"+"'",schema:schema11.properties.redaction.properties.detectors.items.required,parentSchema:schema11.properties.redaction.properties.detectors.items,data:data127};
-if(vErrors === null){
-vErrors = [err356];
-}
-else {
-vErrors.push(err356);
-}
-errors++;
-}
-if(data127.input === undefined){
-const err357 = {instancePath:instancePath+"/redaction/detectors/" + i12,schemaPath:"#/properties/redaction/properties/detectors/items/required",keyword:"required",params:{missingProperty: "input"},message:"must have required property '"+"input"+"'",schema:schema11.properties.redaction.properties.detectors.items.required,parentSchema:schema11.properties.redaction.properties.detectors.items,data:data127};
-if(vErrors === null){
-vErrors = [err357];
-}
-else {
-vErrors.push(err357);
-}
-errors++;
-}
-if(data127.output === undefined){
-const err358 = {instancePath:instancePath+"/redaction/detectors/" + i12,schemaPath:"#/properties/redaction/properties/detectors/items/required",keyword:"required",params:{missingProperty: "output"},message:"must have required property '"+"output"+"'",schema:schema11.properties.redaction.properties.detectors.items.required,parentSchema:schema11.properties.redaction.properties.detectors.items,data:data127};
-if(vErrors === null){
-vErrors = [err358];
-}
-else {
-vErrors.push(err358);
-}
-errors++;
-}
-for(const key23 in data127){
-if(!(func2.call(schema11.properties.redaction.properties.detectors.items.properties, key23))){
-const err359 = {instancePath:instancePath+"/redaction/detectors/" + i12,schemaPath:"#/properties/redaction/properties/detectors/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key23},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.redaction.properties.detectors.items,data:data127};
-if(vErrors === null){
-vErrors = [err359];
-}
-else {
-vErrors.push(err359);
-}
-errors++;
-}
-}
-if(data127.name !== undefined){
-let data128 = data127.name;
-if(typeof data128 === "string"){
-if(!pattern0.test(data128)){
-const err360 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/name",schemaPath:"#/properties/redaction/properties/detectors/items/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9][a-z0-9_-]{0,62}$"},message:"must match pattern \""+"^[a-z0-9][a-z0-9_-]{0,62}$"+"\"",schema:"^[a-z0-9][a-z0-9_-]{0,62}$",parentSchema:schema11.properties.redaction.properties.detectors.items.properties.name,data:data128};
-if(vErrors === null){
-vErrors = [err360];
-}
-else {
-vErrors.push(err360);
-}
-errors++;
-}
-}
-else {
-const err361 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/name",schemaPath:"#/properties/redaction/properties/detectors/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.redaction.properties.detectors.items.properties.name.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.name,data:data128};
-if(vErrors === null){
-vErrors = [err361];
-}
-else {
-vErrors.push(err361);
-}
-errors++;
-}
-}
-if(data127.model !== undefined){
-let data129 = data127.model;
-if(typeof data129 === "string"){
-if(func3(data129) < 1){
-const err362 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/model",schemaPath:"#/properties/redaction/properties/detectors/items/properties/model/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.model,data:data129};
+const err362 = {instancePath:instancePath+"/redaction/detectors/" + i12,schemaPath:"#/properties/redaction/properties/detectors/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'",schema:schema11.properties.redaction.properties.detectors.items.required,parentSchema:schema11.properties.redaction.properties.detectors.items,data:data127};
 if(vErrors === null){
 vErrors = [err362];
 }
@@ -4471,9 +4473,8 @@ vErrors.push(err362);
 }
 errors++;
 }
-}
-else {
-const err363 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/model",schemaPath:"#/properties/redaction/properties/detectors/items/properties/model/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.redaction.properties.detectors.items.properties.model.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.model,data:data129};
+if(data127.model === undefined){
+const err363 = {instancePath:instancePath+"/redaction/detectors/" + i12,schemaPath:"#/properties/redaction/properties/detectors/items/required",keyword:"required",params:{missingProperty: "model"},message:"must have required property '"+"model"+"'",schema:schema11.properties.redaction.properties.detectors.items.required,parentSchema:schema11.properties.redaction.properties.detectors.items,data:data127};
 if(vErrors === null){
 vErrors = [err363];
 }
@@ -4482,12 +4483,8 @@ vErrors.push(err363);
 }
 errors++;
 }
-}
-if(data127.sha256 !== undefined){
-let data130 = data127.sha256;
-if(typeof data130 === "string"){
-if(!pattern13.test(data130)){
-const err364 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/sha256",schemaPath:"#/properties/redaction/properties/detectors/items/properties/sha256/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\"",schema:"^[0-9a-f]{64}$",parentSchema:schema11.properties.redaction.properties.detectors.items.properties.sha256,data:data130};
+if(data127.label === undefined){
+const err364 = {instancePath:instancePath+"/redaction/detectors/" + i12,schemaPath:"#/properties/redaction/properties/detectors/items/required",keyword:"required",params:{missingProperty: "label"},message:"must have required property '"+"label"+"'",schema:schema11.properties.redaction.properties.detectors.items.required,parentSchema:schema11.properties.redaction.properties.detectors.items,data:data127};
 if(vErrors === null){
 vErrors = [err364];
 }
@@ -4496,9 +4493,8 @@ vErrors.push(err364);
 }
 errors++;
 }
-}
-else {
-const err365 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/sha256",schemaPath:"#/properties/redaction/properties/detectors/items/properties/sha256/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.redaction.properties.detectors.items.properties.sha256.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.sha256,data:data130};
+if(data127.threshold === undefined){
+const err365 = {instancePath:instancePath+"/redaction/detectors/" + i12,schemaPath:"#/properties/redaction/properties/detectors/items/required",keyword:"required",params:{missingProperty: "threshold"},message:"must have required property '"+"threshold"+"'",schema:schema11.properties.redaction.properties.detectors.items.required,parentSchema:schema11.properties.redaction.properties.detectors.items,data:data127};
 if(vErrors === null){
 vErrors = [err365];
 }
@@ -4507,11 +4503,8 @@ vErrors.push(err365);
 }
 errors++;
 }
-}
-let data131 = data127.label;
-if(typeof data131 === "string"){
-if(func3(data131) < 1){
-const err366 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/label",schemaPath:"#/properties/redaction/properties/detectors/items/properties/label/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.label,data:data131};
+if(data127.every_n_frames === undefined){
+const err366 = {instancePath:instancePath+"/redaction/detectors/" + i12,schemaPath:"#/properties/redaction/properties/detectors/items/required",keyword:"required",params:{missingProperty: "every_n_frames"},message:"must have required property '"+"every_n_frames"+"'",schema:schema11.properties.redaction.properties.detectors.items.required,parentSchema:schema11.properties.redaction.properties.detectors.items,data:data127};
 if(vErrors === null){
 vErrors = [err366];
 }
@@ -4520,9 +4513,8 @@ vErrors.push(err366);
 }
 errors++;
 }
-}
-else {
-const err367 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/label",schemaPath:"#/properties/redaction/properties/detectors/items/properties/label/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.redaction.properties.detectors.items.properties.label.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.label,data:data131};
+if(data127.pad === undefined){
+const err367 = {instancePath:instancePath+"/redaction/detectors/" + i12,schemaPath:"#/properties/redaction/properties/detectors/items/required",keyword:"required",params:{missingProperty: "pad"},message:"must have required property '"+"pad"+"'",schema:schema11.properties.redaction.properties.detectors.items.required,parentSchema:schema11.properties.redaction.properties.detectors.items,data:data127};
 if(vErrors === null){
 vErrors = [err367];
 }
@@ -4531,10 +4523,8 @@ vErrors.push(err367);
 }
 errors++;
 }
-let data132 = data127.threshold;
-if(typeof data132 == "number"){
-if(data132 >= 1 || isNaN(data132)){
-const err368 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/threshold",schemaPath:"#/properties/redaction/properties/detectors/items/properties/threshold/exclusiveMaximum",keyword:"exclusiveMaximum",params:{comparison: "<", limit: 1},message:"must be < 1",schema:1,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.threshold,data:data132};
+if(data127.tile === undefined){
+const err368 = {instancePath:instancePath+"/redaction/detectors/" + i12,schemaPath:"#/properties/redaction/properties/detectors/items/required",keyword:"required",params:{missingProperty: "tile"},message:"must have required property '"+"tile"+"'",schema:schema11.properties.redaction.properties.detectors.items.required,parentSchema:schema11.properties.redaction.properties.detectors.items,data:data127};
 if(vErrors === null){
 vErrors = [err368];
 }
@@ -4543,8 +4533,8 @@ vErrors.push(err368);
 }
 errors++;
 }
-if(data132 <= 0 || isNaN(data132)){
-const err369 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/threshold",schemaPath:"#/properties/redaction/properties/detectors/items/properties/threshold/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.threshold,data:data132};
+if(data127.input === undefined){
+const err369 = {instancePath:instancePath+"/redaction/detectors/" + i12,schemaPath:"#/properties/redaction/properties/detectors/items/required",keyword:"required",params:{missingProperty: "input"},message:"must have required property '"+"input"+"'",schema:schema11.properties.redaction.properties.detectors.items.required,parentSchema:schema11.properties.redaction.properties.detectors.items,data:data127};
 if(vErrors === null){
 vErrors = [err369];
 }
@@ -4553,9 +4543,8 @@ vErrors.push(err369);
 }
 errors++;
 }
-}
-else {
-const err370 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/threshold",schemaPath:"#/properties/redaction/properties/detectors/items/properties/threshold/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.redaction.properties.detectors.items.properties.threshold.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.threshold,data:data132};
+if(data127.output === undefined){
+const err370 = {instancePath:instancePath+"/redaction/detectors/" + i12,schemaPath:"#/properties/redaction/properties/detectors/items/required",keyword:"required",params:{missingProperty: "output"},message:"must have required property '"+"output"+"'",schema:schema11.properties.redaction.properties.detectors.items.required,parentSchema:schema11.properties.redaction.properties.detectors.items,data:data127};
 if(vErrors === null){
 vErrors = [err370];
 }
@@ -4564,9 +4553,9 @@ vErrors.push(err370);
 }
 errors++;
 }
-let data133 = data127.every_n_frames;
-if(!((typeof data133 == "number") && (!(data133 % 1) && !isNaN(data133)))){
-const err371 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/every_n_frames",schemaPath:"#/properties/redaction/properties/detectors/items/properties/every_n_frames/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.redaction.properties.detectors.items.properties.every_n_frames.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.every_n_frames,data:data133};
+for(const key23 in data127){
+if(!(func2.call(schema11.properties.redaction.properties.detectors.items.properties, key23))){
+const err371 = {instancePath:instancePath+"/redaction/detectors/" + i12,schemaPath:"#/properties/redaction/properties/detectors/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key23},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.redaction.properties.detectors.items,data:data127};
 if(vErrors === null){
 vErrors = [err371];
 }
@@ -4575,9 +4564,12 @@ vErrors.push(err371);
 }
 errors++;
 }
-if(typeof data133 == "number"){
-if(data133 < 1 || isNaN(data133)){
-const err372 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/every_n_frames",schemaPath:"#/properties/redaction/properties/detectors/items/properties/every_n_frames/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.every_n_frames,data:data133};
+}
+if(data127.name !== undefined){
+let data128 = data127.name;
+if(typeof data128 === "string"){
+if(!pattern0.test(data128)){
+const err372 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/name",schemaPath:"#/properties/redaction/properties/detectors/items/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9][a-z0-9_-]{0,62}$"},message:"must match pattern \""+"^[a-z0-9][a-z0-9_-]{0,62}$"+"\"",schema:"^[a-z0-9][a-z0-9_-]{0,62}$",parentSchema:schema11.properties.redaction.properties.detectors.items.properties.name,data:data128};
 if(vErrors === null){
 vErrors = [err372];
 }
@@ -4587,10 +4579,8 @@ vErrors.push(err372);
 errors++;
 }
 }
-let data134 = data127.pad;
-if(typeof data134 == "number"){
-if(data134 > 2 || isNaN(data134)){
-const err373 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/pad",schemaPath:"#/properties/redaction/properties/detectors/items/properties/pad/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2},message:"must be <= 2",schema:2,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.pad,data:data134};
+else {
+const err373 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/name",schemaPath:"#/properties/redaction/properties/detectors/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.redaction.properties.detectors.items.properties.name.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.name,data:data128};
 if(vErrors === null){
 vErrors = [err373];
 }
@@ -4599,8 +4589,12 @@ vErrors.push(err373);
 }
 errors++;
 }
-if(data134 < 0 || isNaN(data134)){
-const err374 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/pad",schemaPath:"#/properties/redaction/properties/detectors/items/properties/pad/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.pad,data:data134};
+}
+if(data127.model !== undefined){
+let data129 = data127.model;
+if(typeof data129 === "string"){
+if(func3(data129) < 1){
+const err374 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/model",schemaPath:"#/properties/redaction/properties/detectors/items/properties/model/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.model,data:data129};
 if(vErrors === null){
 vErrors = [err374];
 }
@@ -4611,7 +4605,7 @@ errors++;
 }
 }
 else {
-const err375 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/pad",schemaPath:"#/properties/redaction/properties/detectors/items/properties/pad/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.redaction.properties.detectors.items.properties.pad.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.pad,data:data134};
+const err375 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/model",schemaPath:"#/properties/redaction/properties/detectors/items/properties/model/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.redaction.properties.detectors.items.properties.model.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.model,data:data129};
 if(vErrors === null){
 vErrors = [err375];
 }
@@ -4620,9 +4614,12 @@ vErrors.push(err375);
 }
 errors++;
 }
-let data135 = data127.tile;
-if(!((typeof data135 == "number") && (!(data135 % 1) && !isNaN(data135)))){
-const err376 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/tile",schemaPath:"#/properties/redaction/properties/detectors/items/properties/tile/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.redaction.properties.detectors.items.properties.tile.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.tile,data:data135};
+}
+if(data127.sha256 !== undefined){
+let data130 = data127.sha256;
+if(typeof data130 === "string"){
+if(!pattern13.test(data130)){
+const err376 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/sha256",schemaPath:"#/properties/redaction/properties/detectors/items/properties/sha256/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\"",schema:"^[0-9a-f]{64}$",parentSchema:schema11.properties.redaction.properties.detectors.items.properties.sha256,data:data130};
 if(vErrors === null){
 vErrors = [err376];
 }
@@ -4631,14 +4628,149 @@ vErrors.push(err376);
 }
 errors++;
 }
-if(typeof data135 == "number"){
-if(data135 < 0 || isNaN(data135)){
-const err377 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/tile",schemaPath:"#/properties/redaction/properties/detectors/items/properties/tile/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.tile,data:data135};
+}
+else {
+const err377 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/sha256",schemaPath:"#/properties/redaction/properties/detectors/items/properties/sha256/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.redaction.properties.detectors.items.properties.sha256.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.sha256,data:data130};
 if(vErrors === null){
 vErrors = [err377];
 }
 else {
 vErrors.push(err377);
+}
+errors++;
+}
+}
+let data131 = data127.label;
+if(typeof data131 === "string"){
+if(func3(data131) < 1){
+const err378 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/label",schemaPath:"#/properties/redaction/properties/detectors/items/properties/label/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.label,data:data131};
+if(vErrors === null){
+vErrors = [err378];
+}
+else {
+vErrors.push(err378);
+}
+errors++;
+}
+}
+else {
+const err379 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/label",schemaPath:"#/properties/redaction/properties/detectors/items/properties/label/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.redaction.properties.detectors.items.properties.label.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.label,data:data131};
+if(vErrors === null){
+vErrors = [err379];
+}
+else {
+vErrors.push(err379);
+}
+errors++;
+}
+let data132 = data127.threshold;
+if(typeof data132 == "number"){
+if(data132 >= 1 || isNaN(data132)){
+const err380 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/threshold",schemaPath:"#/properties/redaction/properties/detectors/items/properties/threshold/exclusiveMaximum",keyword:"exclusiveMaximum",params:{comparison: "<", limit: 1},message:"must be < 1",schema:1,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.threshold,data:data132};
+if(vErrors === null){
+vErrors = [err380];
+}
+else {
+vErrors.push(err380);
+}
+errors++;
+}
+if(data132 <= 0 || isNaN(data132)){
+const err381 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/threshold",schemaPath:"#/properties/redaction/properties/detectors/items/properties/threshold/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.threshold,data:data132};
+if(vErrors === null){
+vErrors = [err381];
+}
+else {
+vErrors.push(err381);
+}
+errors++;
+}
+}
+else {
+const err382 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/threshold",schemaPath:"#/properties/redaction/properties/detectors/items/properties/threshold/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.redaction.properties.detectors.items.properties.threshold.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.threshold,data:data132};
+if(vErrors === null){
+vErrors = [err382];
+}
+else {
+vErrors.push(err382);
+}
+errors++;
+}
+let data133 = data127.every_n_frames;
+if(!((typeof data133 == "number") && (!(data133 % 1) && !isNaN(data133)))){
+const err383 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/every_n_frames",schemaPath:"#/properties/redaction/properties/detectors/items/properties/every_n_frames/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.redaction.properties.detectors.items.properties.every_n_frames.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.every_n_frames,data:data133};
+if(vErrors === null){
+vErrors = [err383];
+}
+else {
+vErrors.push(err383);
+}
+errors++;
+}
+if(typeof data133 == "number"){
+if(data133 < 1 || isNaN(data133)){
+const err384 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/every_n_frames",schemaPath:"#/properties/redaction/properties/detectors/items/properties/every_n_frames/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.every_n_frames,data:data133};
+if(vErrors === null){
+vErrors = [err384];
+}
+else {
+vErrors.push(err384);
+}
+errors++;
+}
+}
+let data134 = data127.pad;
+if(typeof data134 == "number"){
+if(data134 > 2 || isNaN(data134)){
+const err385 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/pad",schemaPath:"#/properties/redaction/properties/detectors/items/properties/pad/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2},message:"must be <= 2",schema:2,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.pad,data:data134};
+if(vErrors === null){
+vErrors = [err385];
+}
+else {
+vErrors.push(err385);
+}
+errors++;
+}
+if(data134 < 0 || isNaN(data134)){
+const err386 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/pad",schemaPath:"#/properties/redaction/properties/detectors/items/properties/pad/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.pad,data:data134};
+if(vErrors === null){
+vErrors = [err386];
+}
+else {
+vErrors.push(err386);
+}
+errors++;
+}
+}
+else {
+const err387 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/pad",schemaPath:"#/properties/redaction/properties/detectors/items/properties/pad/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.redaction.properties.detectors.items.properties.pad.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.pad,data:data134};
+if(vErrors === null){
+vErrors = [err387];
+}
+else {
+vErrors.push(err387);
+}
+errors++;
+}
+let data135 = data127.tile;
+if(!((typeof data135 == "number") && (!(data135 % 1) && !isNaN(data135)))){
+const err388 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/tile",schemaPath:"#/properties/redaction/properties/detectors/items/properties/tile/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.redaction.properties.detectors.items.properties.tile.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.tile,data:data135};
+if(vErrors === null){
+vErrors = [err388];
+}
+else {
+vErrors.push(err388);
+}
+errors++;
+}
+if(typeof data135 == "number"){
+if(data135 < 0 || isNaN(data135)){
+const err389 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/tile",schemaPath:"#/properties/redaction/properties/detectors/items/properties/tile/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.tile,data:data135};
+if(vErrors === null){
+vErrors = [err389];
+}
+else {
+vErrors.push(err389);
 }
 errors++;
 }
@@ -4665,137 +4797,7 @@ if(data136.pad_value === undefined){
 data136.pad_value = 0;
 }
 if(data136.width === undefined){
-const err378 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/required",keyword:"required",params:{missingProperty: "width"},message:"must have required property '"+"width"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.input.required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input,data:data136};
-if(vErrors === null){
-vErrors = [err378];
-}
-else {
-vErrors.push(err378);
-}
-errors++;
-}
-if(data136.height === undefined){
-const err379 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/required",keyword:"required",params:{missingProperty: "height"},message:"must have required property '"+"height"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.input.required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input,data:data136};
-if(vErrors === null){
-vErrors = [err379];
-}
-else {
-vErrors.push(err379);
-}
-errors++;
-}
-if(data136.layout === undefined){
-const err380 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/required",keyword:"required",params:{missingProperty: "layout"},message:"must have required property '"+"layout"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.input.required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input,data:data136};
-if(vErrors === null){
-vErrors = [err380];
-}
-else {
-vErrors.push(err380);
-}
-errors++;
-}
-if(data136.channels === undefined){
-const err381 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/required",keyword:"required",params:{missingProperty: "channels"},message:"must have required property '"+"channels"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.input.required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input,data:data136};
-if(vErrors === null){
-vErrors = [err381];
-}
-else {
-vErrors.push(err381);
-}
-errors++;
-}
-if(data136.mean === undefined){
-const err382 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/required",keyword:"required",params:{missingProperty: "mean"},message:"must have required property '"+"mean"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.input.required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input,data:data136};
-if(vErrors === null){
-vErrors = [err382];
-}
-else {
-vErrors.push(err382);
-}
-errors++;
-}
-if(data136.std === undefined){
-const err383 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/required",keyword:"required",params:{missingProperty: "std"},message:"must have required property '"+"std"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.input.required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input,data:data136};
-if(vErrors === null){
-vErrors = [err383];
-}
-else {
-vErrors.push(err383);
-}
-errors++;
-}
-if(data136.resize === undefined){
-const err384 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/required",keyword:"required",params:{missingProperty: "resize"},message:"must have required property '"+"resize"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.input.required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input,data:data136};
-if(vErrors === null){
-vErrors = [err384];
-}
-else {
-vErrors.push(err384);
-}
-errors++;
-}
-if(data136.pad_value === undefined){
-const err385 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/required",keyword:"required",params:{missingProperty: "pad_value"},message:"must have required property '"+"pad_value"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.input.required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input,data:data136};
-if(vErrors === null){
-vErrors = [err385];
-}
-else {
-vErrors.push(err385);
-}
-errors++;
-}
-for(const key24 in data136){
-if(!(func2.call(schema11.properties.redaction.properties.detectors.items.properties.input.properties, key24))){
-const err386 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key24},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input,data:data136};
-if(vErrors === null){
-vErrors = [err386];
-}
-else {
-vErrors.push(err386);
-}
-errors++;
-}
-}
-if(data136.tensor !== undefined){
-let data137 = data136.tensor;
-if(typeof data137 === "string"){
-if(func3(data137) < 1){
-const err387 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/tensor",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/tensor/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.tensor,data:data137};
-if(vErrors === null){
-vErrors = [err387];
-}
-else {
-vErrors.push(err387);
-}
-errors++;
-}
-}
-else {
-const err388 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/tensor",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/tensor/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.tensor.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.tensor,data:data137};
-if(vErrors === null){
-vErrors = [err388];
-}
-else {
-vErrors.push(err388);
-}
-errors++;
-}
-}
-if(data136.width !== undefined){
-let data138 = data136.width;
-if(!((typeof data138 == "number") && (!(data138 % 1) && !isNaN(data138)))){
-const err389 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/width",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/width/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.width.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.width,data:data138};
-if(vErrors === null){
-vErrors = [err389];
-}
-else {
-vErrors.push(err389);
-}
-errors++;
-}
-if(typeof data138 == "number"){
-if(data138 > 4096 || isNaN(data138)){
-const err390 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/width",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/width/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4096},message:"must be <= 4096",schema:4096,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.width,data:data138};
+const err390 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/required",keyword:"required",params:{missingProperty: "width"},message:"must have required property '"+"width"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.input.required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input,data:data136};
 if(vErrors === null){
 vErrors = [err390];
 }
@@ -4804,8 +4806,8 @@ vErrors.push(err390);
 }
 errors++;
 }
-if(data138 < 8 || isNaN(data138)){
-const err391 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/width",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/width/minimum",keyword:"minimum",params:{comparison: ">=", limit: 8},message:"must be >= 8",schema:8,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.width,data:data138};
+if(data136.height === undefined){
+const err391 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/required",keyword:"required",params:{missingProperty: "height"},message:"must have required property '"+"height"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.input.required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input,data:data136};
 if(vErrors === null){
 vErrors = [err391];
 }
@@ -4814,12 +4816,8 @@ vErrors.push(err391);
 }
 errors++;
 }
-}
-}
-if(data136.height !== undefined){
-let data139 = data136.height;
-if(!((typeof data139 == "number") && (!(data139 % 1) && !isNaN(data139)))){
-const err392 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/height",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/height/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.height.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.height,data:data139};
+if(data136.layout === undefined){
+const err392 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/required",keyword:"required",params:{missingProperty: "layout"},message:"must have required property '"+"layout"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.input.required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input,data:data136};
 if(vErrors === null){
 vErrors = [err392];
 }
@@ -4828,9 +4826,8 @@ vErrors.push(err392);
 }
 errors++;
 }
-if(typeof data139 == "number"){
-if(data139 > 4096 || isNaN(data139)){
-const err393 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/height",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/height/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4096},message:"must be <= 4096",schema:4096,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.height,data:data139};
+if(data136.channels === undefined){
+const err393 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/required",keyword:"required",params:{missingProperty: "channels"},message:"must have required property '"+"channels"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.input.required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input,data:data136};
 if(vErrors === null){
 vErrors = [err393];
 }
@@ -4839,8 +4836,8 @@ vErrors.push(err393);
 }
 errors++;
 }
-if(data139 < 8 || isNaN(data139)){
-const err394 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/height",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/height/minimum",keyword:"minimum",params:{comparison: ">=", limit: 8},message:"must be >= 8",schema:8,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.height,data:data139};
+if(data136.mean === undefined){
+const err394 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/required",keyword:"required",params:{missingProperty: "mean"},message:"must have required property '"+"mean"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.input.required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input,data:data136};
 if(vErrors === null){
 vErrors = [err394];
 }
@@ -4849,11 +4846,8 @@ vErrors.push(err394);
 }
 errors++;
 }
-}
-}
-let data140 = data136.layout;
-if(!((data140 === "nchw") || (data140 === "nhwc"))){
-const err395 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/layout",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/layout/enum",keyword:"enum",params:{allowedValues: schema11.properties.redaction.properties.detectors.items.properties.input.properties.layout.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.layout.enum,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.layout,data:data140};
+if(data136.std === undefined){
+const err395 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/required",keyword:"required",params:{missingProperty: "std"},message:"must have required property '"+"std"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.input.required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input,data:data136};
 if(vErrors === null){
 vErrors = [err395];
 }
@@ -4862,9 +4856,8 @@ vErrors.push(err395);
 }
 errors++;
 }
-let data141 = data136.channels;
-if(!((data141 === "rgb") || (data141 === "bgr"))){
-const err396 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/channels",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/channels/enum",keyword:"enum",params:{allowedValues: schema11.properties.redaction.properties.detectors.items.properties.input.properties.channels.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.channels.enum,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.channels,data:data141};
+if(data136.resize === undefined){
+const err396 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/required",keyword:"required",params:{missingProperty: "resize"},message:"must have required property '"+"resize"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.input.required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input,data:data136};
 if(vErrors === null){
 vErrors = [err396];
 }
@@ -4873,10 +4866,8 @@ vErrors.push(err396);
 }
 errors++;
 }
-let data142 = data136.mean;
-if(Array.isArray(data142)){
-if(data142.length > 3){
-const err397 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/mean",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/mean/maxItems",keyword:"maxItems",params:{limit: 3},message:"must NOT have more than 3 items",schema:3,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.mean,data:data142};
+if(data136.pad_value === undefined){
+const err397 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/required",keyword:"required",params:{missingProperty: "pad_value"},message:"must have required property '"+"pad_value"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.input.required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input,data:data136};
 if(vErrors === null){
 vErrors = [err397];
 }
@@ -4885,8 +4876,9 @@ vErrors.push(err397);
 }
 errors++;
 }
-if(data142.length < 3){
-const err398 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/mean",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/mean/minItems",keyword:"minItems",params:{limit: 3},message:"must NOT have fewer than 3 items",schema:3,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.mean,data:data142};
+for(const key24 in data136){
+if(!(func2.call(schema11.properties.redaction.properties.detectors.items.properties.input.properties, key24))){
+const err398 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key24},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input,data:data136};
 if(vErrors === null){
 vErrors = [err398];
 }
@@ -4895,11 +4887,12 @@ vErrors.push(err398);
 }
 errors++;
 }
-const len13 = data142.length;
-for(let i13=0; i13<len13; i13++){
-let data143 = data142[i13];
-if(!(typeof data143 == "number")){
-const err399 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/mean/" + i13,schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/mean/items/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.mean.items.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.mean.items,data:data143};
+}
+if(data136.tensor !== undefined){
+let data137 = data136.tensor;
+if(typeof data137 === "string"){
+if(func3(data137) < 1){
+const err399 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/tensor",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/tensor/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.tensor,data:data137};
 if(vErrors === null){
 vErrors = [err399];
 }
@@ -4909,9 +4902,8 @@ vErrors.push(err399);
 errors++;
 }
 }
-}
 else {
-const err400 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/mean",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/mean/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.mean.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.mean,data:data142};
+const err400 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/tensor",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/tensor/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.tensor.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.tensor,data:data137};
 if(vErrors === null){
 vErrors = [err400];
 }
@@ -4920,10 +4912,11 @@ vErrors.push(err400);
 }
 errors++;
 }
-let data144 = data136.std;
-if(Array.isArray(data144)){
-if(data144.length > 3){
-const err401 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/std",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/std/maxItems",keyword:"maxItems",params:{limit: 3},message:"must NOT have more than 3 items",schema:3,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.std,data:data144};
+}
+if(data136.width !== undefined){
+let data138 = data136.width;
+if(!((typeof data138 == "number") && (!(data138 % 1) && !isNaN(data138)))){
+const err401 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/width",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/width/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.width.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.width,data:data138};
 if(vErrors === null){
 vErrors = [err401];
 }
@@ -4932,8 +4925,9 @@ vErrors.push(err401);
 }
 errors++;
 }
-if(data144.length < 3){
-const err402 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/std",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/std/minItems",keyword:"minItems",params:{limit: 3},message:"must NOT have fewer than 3 items",schema:3,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.std,data:data144};
+if(typeof data138 == "number"){
+if(data138 > 4096 || isNaN(data138)){
+const err402 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/width",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/width/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4096},message:"must be <= 4096",schema:4096,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.width,data:data138};
 if(vErrors === null){
 vErrors = [err402];
 }
@@ -4942,11 +4936,8 @@ vErrors.push(err402);
 }
 errors++;
 }
-const len14 = data144.length;
-for(let i14=0; i14<len14; i14++){
-let data145 = data144[i14];
-if(!(typeof data145 == "number")){
-const err403 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/std/" + i14,schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/std/items/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.std.items.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.std.items,data:data145};
+if(data138 < 8 || isNaN(data138)){
+const err403 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/width",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/width/minimum",keyword:"minimum",params:{comparison: ">=", limit: 8},message:"must be >= 8",schema:8,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.width,data:data138};
 if(vErrors === null){
 vErrors = [err403];
 }
@@ -4957,8 +4948,10 @@ errors++;
 }
 }
 }
-else {
-const err404 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/std",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/std/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.std.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.std,data:data144};
+if(data136.height !== undefined){
+let data139 = data136.height;
+if(!((typeof data139 == "number") && (!(data139 % 1) && !isNaN(data139)))){
+const err404 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/height",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/height/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.height.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.height,data:data139};
 if(vErrors === null){
 vErrors = [err404];
 }
@@ -4967,14 +4960,153 @@ vErrors.push(err404);
 }
 errors++;
 }
-let data146 = data136.resize;
-if(!((data146 === "letterbox") || (data146 === "stretch"))){
-const err405 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/resize",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/resize/enum",keyword:"enum",params:{allowedValues: schema11.properties.redaction.properties.detectors.items.properties.input.properties.resize.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.resize.enum,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.resize,data:data146};
+if(typeof data139 == "number"){
+if(data139 > 4096 || isNaN(data139)){
+const err405 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/height",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/height/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4096},message:"must be <= 4096",schema:4096,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.height,data:data139};
 if(vErrors === null){
 vErrors = [err405];
 }
 else {
 vErrors.push(err405);
+}
+errors++;
+}
+if(data139 < 8 || isNaN(data139)){
+const err406 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/height",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/height/minimum",keyword:"minimum",params:{comparison: ">=", limit: 8},message:"must be >= 8",schema:8,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.height,data:data139};
+if(vErrors === null){
+vErrors = [err406];
+}
+else {
+vErrors.push(err406);
+}
+errors++;
+}
+}
+}
+let data140 = data136.layout;
+if(!((data140 === "nchw") || (data140 === "nhwc"))){
+const err407 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/layout",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/layout/enum",keyword:"enum",params:{allowedValues: schema11.properties.redaction.properties.detectors.items.properties.input.properties.layout.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.layout.enum,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.layout,data:data140};
+if(vErrors === null){
+vErrors = [err407];
+}
+else {
+vErrors.push(err407);
+}
+errors++;
+}
+let data141 = data136.channels;
+if(!((data141 === "rgb") || (data141 === "bgr"))){
+const err408 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/channels",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/channels/enum",keyword:"enum",params:{allowedValues: schema11.properties.redaction.properties.detectors.items.properties.input.properties.channels.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.channels.enum,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.channels,data:data141};
+if(vErrors === null){
+vErrors = [err408];
+}
+else {
+vErrors.push(err408);
+}
+errors++;
+}
+let data142 = data136.mean;
+if(Array.isArray(data142)){
+if(data142.length > 3){
+const err409 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/mean",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/mean/maxItems",keyword:"maxItems",params:{limit: 3},message:"must NOT have more than 3 items",schema:3,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.mean,data:data142};
+if(vErrors === null){
+vErrors = [err409];
+}
+else {
+vErrors.push(err409);
+}
+errors++;
+}
+if(data142.length < 3){
+const err410 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/mean",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/mean/minItems",keyword:"minItems",params:{limit: 3},message:"must NOT have fewer than 3 items",schema:3,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.mean,data:data142};
+if(vErrors === null){
+vErrors = [err410];
+}
+else {
+vErrors.push(err410);
+}
+errors++;
+}
+const len13 = data142.length;
+for(let i13=0; i13<len13; i13++){
+let data143 = data142[i13];
+if(!(typeof data143 == "number")){
+const err411 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/mean/" + i13,schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/mean/items/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.mean.items.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.mean.items,data:data143};
+if(vErrors === null){
+vErrors = [err411];
+}
+else {
+vErrors.push(err411);
+}
+errors++;
+}
+}
+}
+else {
+const err412 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/mean",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/mean/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.mean.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.mean,data:data142};
+if(vErrors === null){
+vErrors = [err412];
+}
+else {
+vErrors.push(err412);
+}
+errors++;
+}
+let data144 = data136.std;
+if(Array.isArray(data144)){
+if(data144.length > 3){
+const err413 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/std",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/std/maxItems",keyword:"maxItems",params:{limit: 3},message:"must NOT have more than 3 items",schema:3,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.std,data:data144};
+if(vErrors === null){
+vErrors = [err413];
+}
+else {
+vErrors.push(err413);
+}
+errors++;
+}
+if(data144.length < 3){
+const err414 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/std",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/std/minItems",keyword:"minItems",params:{limit: 3},message:"must NOT have fewer than 3 items",schema:3,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.std,data:data144};
+if(vErrors === null){
+vErrors = [err414];
+}
+else {
+vErrors.push(err414);
+}
+errors++;
+}
+const len14 = data144.length;
+for(let i14=0; i14<len14; i14++){
+let data145 = data144[i14];
+if(!(typeof data145 == "number")){
+const err415 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/std/" + i14,schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/std/items/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.std.items.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.std.items,data:data145};
+if(vErrors === null){
+vErrors = [err415];
+}
+else {
+vErrors.push(err415);
+}
+errors++;
+}
+}
+}
+else {
+const err416 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/std",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/std/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.std.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.std,data:data144};
+if(vErrors === null){
+vErrors = [err416];
+}
+else {
+vErrors.push(err416);
+}
+errors++;
+}
+let data146 = data136.resize;
+if(!((data146 === "letterbox") || (data146 === "stretch"))){
+const err417 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/resize",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/resize/enum",keyword:"enum",params:{allowedValues: schema11.properties.redaction.properties.detectors.items.properties.input.properties.resize.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.resize.enum,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.resize,data:data146};
+if(vErrors === null){
+vErrors = [err417];
+}
+else {
+vErrors.push(err417);
 }
 errors++;
 }
@@ -4984,33 +5116,33 @@ let valid62 = false;
 const _errs334 = errors;
 if(typeof data147 == "number"){
 if(data147 > 255 || isNaN(data147)){
-const err406 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/pad_value",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/pad_value/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 255},message:"must be <= 255",schema:255,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.pad_value.anyOf[0],data:data147};
+const err418 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/pad_value",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/pad_value/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 255},message:"must be <= 255",schema:255,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.pad_value.anyOf[0],data:data147};
 if(vErrors === null){
-vErrors = [err406];
+vErrors = [err418];
 }
 else {
-vErrors.push(err406);
+vErrors.push(err418);
 }
 errors++;
 }
 if(data147 < 0 || isNaN(data147)){
-const err407 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/pad_value",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/pad_value/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.pad_value.anyOf[0],data:data147};
+const err419 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/pad_value",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/pad_value/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.pad_value.anyOf[0],data:data147};
 if(vErrors === null){
-vErrors = [err407];
+vErrors = [err419];
 }
 else {
-vErrors.push(err407);
+vErrors.push(err419);
 }
 errors++;
 }
 }
 else {
-const err408 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/pad_value",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/pad_value/anyOf/0/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.pad_value.anyOf[0].type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.pad_value.anyOf[0],data:data147};
+const err420 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/pad_value",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/pad_value/anyOf/0/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.pad_value.anyOf[0].type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.pad_value.anyOf[0],data:data147};
 if(vErrors === null){
-vErrors = [err408];
+vErrors = [err420];
 }
 else {
-vErrors.push(err408);
+vErrors.push(err420);
 }
 errors++;
 }
@@ -5020,22 +5152,22 @@ if(!valid62){
 const _errs336 = errors;
 if(Array.isArray(data147)){
 if(data147.length > 3){
-const err409 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/pad_value",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/pad_value/anyOf/1/maxItems",keyword:"maxItems",params:{limit: 3},message:"must NOT have more than 3 items",schema:3,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.pad_value.anyOf[1],data:data147};
+const err421 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/pad_value",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/pad_value/anyOf/1/maxItems",keyword:"maxItems",params:{limit: 3},message:"must NOT have more than 3 items",schema:3,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.pad_value.anyOf[1],data:data147};
 if(vErrors === null){
-vErrors = [err409];
+vErrors = [err421];
 }
 else {
-vErrors.push(err409);
+vErrors.push(err421);
 }
 errors++;
 }
 if(data147.length < 3){
-const err410 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/pad_value",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/pad_value/anyOf/1/minItems",keyword:"minItems",params:{limit: 3},message:"must NOT have fewer than 3 items",schema:3,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.pad_value.anyOf[1],data:data147};
+const err422 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/pad_value",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/pad_value/anyOf/1/minItems",keyword:"minItems",params:{limit: 3},message:"must NOT have fewer than 3 items",schema:3,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.pad_value.anyOf[1],data:data147};
 if(vErrors === null){
-vErrors = [err410];
+vErrors = [err422];
 }
 else {
-vErrors.push(err410);
+vErrors.push(err422);
 }
 errors++;
 }
@@ -5044,45 +5176,45 @@ for(let i15=0; i15<len15; i15++){
 let data148 = data147[i15];
 if(typeof data148 == "number"){
 if(data148 > 255 || isNaN(data148)){
-const err411 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/pad_value/" + i15,schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/pad_value/anyOf/1/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 255},message:"must be <= 255",schema:255,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.pad_value.anyOf[1].items,data:data148};
+const err423 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/pad_value/" + i15,schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/pad_value/anyOf/1/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 255},message:"must be <= 255",schema:255,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.pad_value.anyOf[1].items,data:data148};
 if(vErrors === null){
-vErrors = [err411];
+vErrors = [err423];
 }
 else {
-vErrors.push(err411);
+vErrors.push(err423);
 }
 errors++;
 }
 if(data148 < 0 || isNaN(data148)){
-const err412 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/pad_value/" + i15,schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/pad_value/anyOf/1/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.pad_value.anyOf[1].items,data:data148};
+const err424 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/pad_value/" + i15,schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/pad_value/anyOf/1/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.pad_value.anyOf[1].items,data:data148};
 if(vErrors === null){
-vErrors = [err412];
+vErrors = [err424];
 }
 else {
-vErrors.push(err412);
+vErrors.push(err424);
 }
 errors++;
 }
 }
 else {
-const err413 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/pad_value/" + i15,schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/pad_value/anyOf/1/items/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.pad_value.anyOf[1].items.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.pad_value.anyOf[1].items,data:data148};
+const err425 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/pad_value/" + i15,schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/pad_value/anyOf/1/items/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.pad_value.anyOf[1].items.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.pad_value.anyOf[1].items,data:data148};
 if(vErrors === null){
-vErrors = [err413];
+vErrors = [err425];
 }
 else {
-vErrors.push(err413);
+vErrors.push(err425);
 }
 errors++;
 }
 }
 }
 else {
-const err414 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/pad_value",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/pad_value/anyOf/1/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.pad_value.anyOf[1].type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.pad_value.anyOf[1],data:data147};
+const err426 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/pad_value",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/pad_value/anyOf/1/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.pad_value.anyOf[1].type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.pad_value.anyOf[1],data:data147};
 if(vErrors === null){
-vErrors = [err414];
+vErrors = [err426];
 }
 else {
-vErrors.push(err414);
+vErrors.push(err426);
 }
 errors++;
 }
@@ -5090,12 +5222,12 @@ var _valid3 = _errs336 === errors;
 valid62 = valid62 || _valid3;
 }
 if(!valid62){
-const err415 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/pad_value",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/pad_value/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.pad_value.anyOf,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.pad_value,data:data147};
+const err427 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/pad_value",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/pad_value/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.pad_value.anyOf,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.pad_value,data:data147};
 if(vErrors === null){
-vErrors = [err415];
+vErrors = [err427];
 }
 else {
-vErrors.push(err415);
+vErrors.push(err427);
 }
 errors++;
 }
@@ -5112,12 +5244,12 @@ vErrors = null;
 }
 }
 else {
-const err416 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.redaction.properties.detectors.items.properties.input.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input,data:data136};
+const err428 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.redaction.properties.detectors.items.properties.input.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input,data:data136};
 if(vErrors === null){
-vErrors = [err416];
+vErrors = [err428];
 }
 else {
-vErrors.push(err416);
+vErrors.push(err428);
 }
 errors++;
 }
@@ -5148,138 +5280,7 @@ if(data149.nms_iou === undefined){
 data149.nms_iou = 0.45;
 }
 if(data149.format === undefined){
-const err417 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/required",keyword:"required",params:{missingProperty: "format"},message:"must have required property '"+"format"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0],data:data149};
-if(vErrors === null){
-vErrors = [err417];
-}
-else {
-vErrors.push(err417);
-}
-errors++;
-}
-if(data149.transposed === undefined){
-const err418 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/required",keyword:"required",params:{missingProperty: "transposed"},message:"must have required property '"+"transposed"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0],data:data149};
-if(vErrors === null){
-vErrors = [err418];
-}
-else {
-vErrors.push(err418);
-}
-errors++;
-}
-if(data149.box === undefined){
-const err419 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/required",keyword:"required",params:{missingProperty: "box"},message:"must have required property '"+"box"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0],data:data149};
-if(vErrors === null){
-vErrors = [err419];
-}
-else {
-vErrors.push(err419);
-}
-errors++;
-}
-if(data149.box_at === undefined){
-const err420 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/required",keyword:"required",params:{missingProperty: "box_at"},message:"must have required property '"+"box_at"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0],data:data149};
-if(vErrors === null){
-vErrors = [err420];
-}
-else {
-vErrors.push(err420);
-}
-errors++;
-}
-if(data149.normalized === undefined){
-const err421 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/required",keyword:"required",params:{missingProperty: "normalized"},message:"must have required property '"+"normalized"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0],data:data149};
-if(vErrors === null){
-vErrors = [err421];
-}
-else {
-vErrors.push(err421);
-}
-errors++;
-}
-if(data149.sigmoid === undefined){
-const err422 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/required",keyword:"required",params:{missingProperty: "sigmoid"},message:"must have required property '"+"sigmoid"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0],data:data149};
-if(vErrors === null){
-vErrors = [err422];
-}
-else {
-vErrors.push(err422);
-}
-errors++;
-}
-if(data149.nms_iou === undefined){
-const err423 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/required",keyword:"required",params:{missingProperty: "nms_iou"},message:"must have required property '"+"nms_iou"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0],data:data149};
-if(vErrors === null){
-vErrors = [err423];
-}
-else {
-vErrors.push(err423);
-}
-errors++;
-}
-for(const key25 in data149){
-if(!(func2.call(schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties, key25))){
-const err424 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key25},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0],data:data149};
-if(vErrors === null){
-vErrors = [err424];
-}
-else {
-vErrors.push(err424);
-}
-errors++;
-}
-}
-if(data149.format !== undefined){
-let data150 = data149.format;
-if(typeof data150 !== "string"){
-const err425 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/format",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/format/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.format.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.format,data:data150};
-if(vErrors === null){
-vErrors = [err425];
-}
-else {
-vErrors.push(err425);
-}
-errors++;
-}
-if("boxes" !== data150){
-const err426 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/format",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/format/const",keyword:"const",params:{allowedValue: "boxes"},message:"must be equal to constant",schema:"boxes",parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.format,data:data150};
-if(vErrors === null){
-vErrors = [err426];
-}
-else {
-vErrors.push(err426);
-}
-errors++;
-}
-}
-if(data149.tensor !== undefined){
-let data151 = data149.tensor;
-if(typeof data151 === "string"){
-if(func3(data151) < 1){
-const err427 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/tensor",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/tensor/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.tensor,data:data151};
-if(vErrors === null){
-vErrors = [err427];
-}
-else {
-vErrors.push(err427);
-}
-errors++;
-}
-}
-else {
-const err428 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/tensor",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/tensor/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.tensor.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.tensor,data:data151};
-if(vErrors === null){
-vErrors = [err428];
-}
-else {
-vErrors.push(err428);
-}
-errors++;
-}
-}
-let data152 = data149.transposed;
-if(typeof data152 !== "boolean"){
-const err429 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/transposed",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/transposed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.transposed.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.transposed,data:data152};
+const err429 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/required",keyword:"required",params:{missingProperty: "format"},message:"must have required property '"+"format"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0],data:data149};
 if(vErrors === null){
 vErrors = [err429];
 }
@@ -5288,9 +5289,8 @@ vErrors.push(err429);
 }
 errors++;
 }
-let data153 = data149.box;
-if(!(((data153 === "xyxy") || (data153 === "xywh")) || (data153 === "cxcywh"))){
-const err430 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/box",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/box/enum",keyword:"enum",params:{allowedValues: schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.box.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.box.enum,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.box,data:data153};
+if(data149.transposed === undefined){
+const err430 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/required",keyword:"required",params:{missingProperty: "transposed"},message:"must have required property '"+"transposed"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0],data:data149};
 if(vErrors === null){
 vErrors = [err430];
 }
@@ -5299,9 +5299,8 @@ vErrors.push(err430);
 }
 errors++;
 }
-let data154 = data149.box_at;
-if(!((typeof data154 == "number") && (!(data154 % 1) && !isNaN(data154)))){
-const err431 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/box_at",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/box_at/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.box_at.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.box_at,data:data154};
+if(data149.box === undefined){
+const err431 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/required",keyword:"required",params:{missingProperty: "box"},message:"must have required property '"+"box"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0],data:data149};
 if(vErrors === null){
 vErrors = [err431];
 }
@@ -5310,9 +5309,8 @@ vErrors.push(err431);
 }
 errors++;
 }
-if(typeof data154 == "number"){
-if(data154 < 0 || isNaN(data154)){
-const err432 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/box_at",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/box_at/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.box_at,data:data154};
+if(data149.box_at === undefined){
+const err432 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/required",keyword:"required",params:{missingProperty: "box_at"},message:"must have required property '"+"box_at"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0],data:data149};
 if(vErrors === null){
 vErrors = [err432];
 }
@@ -5321,10 +5319,8 @@ vErrors.push(err432);
 }
 errors++;
 }
-}
-let data155 = data149.normalized;
-if(typeof data155 !== "boolean"){
-const err433 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/normalized",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/normalized/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.normalized.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.normalized,data:data155};
+if(data149.normalized === undefined){
+const err433 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/required",keyword:"required",params:{missingProperty: "normalized"},message:"must have required property '"+"normalized"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0],data:data149};
 if(vErrors === null){
 vErrors = [err433];
 }
@@ -5333,10 +5329,8 @@ vErrors.push(err433);
 }
 errors++;
 }
-if(data149.score_at !== undefined){
-let data156 = data149.score_at;
-if(!((typeof data156 == "number") && (!(data156 % 1) && !isNaN(data156)))){
-const err434 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/score_at",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/score_at/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.score_at.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.score_at,data:data156};
+if(data149.sigmoid === undefined){
+const err434 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/required",keyword:"required",params:{missingProperty: "sigmoid"},message:"must have required property '"+"sigmoid"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0],data:data149};
 if(vErrors === null){
 vErrors = [err434];
 }
@@ -5345,9 +5339,8 @@ vErrors.push(err434);
 }
 errors++;
 }
-if(typeof data156 == "number"){
-if(data156 < 0 || isNaN(data156)){
-const err435 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/score_at",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/score_at/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.score_at,data:data156};
+if(data149.nms_iou === undefined){
+const err435 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/required",keyword:"required",params:{missingProperty: "nms_iou"},message:"must have required property '"+"nms_iou"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0],data:data149};
 if(vErrors === null){
 vErrors = [err435];
 }
@@ -5356,12 +5349,9 @@ vErrors.push(err435);
 }
 errors++;
 }
-}
-}
-if(data149.classes_at !== undefined){
-let data157 = data149.classes_at;
-if(!((typeof data157 == "number") && (!(data157 % 1) && !isNaN(data157)))){
-const err436 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/classes_at",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/classes_at/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.classes_at.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.classes_at,data:data157};
+for(const key25 in data149){
+if(!(func2.call(schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties, key25))){
+const err436 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key25},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0],data:data149};
 if(vErrors === null){
 vErrors = [err436];
 }
@@ -5370,9 +5360,11 @@ vErrors.push(err436);
 }
 errors++;
 }
-if(typeof data157 == "number"){
-if(data157 < 0 || isNaN(data157)){
-const err437 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/classes_at",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/classes_at/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.classes_at,data:data157};
+}
+if(data149.format !== undefined){
+let data150 = data149.format;
+if(typeof data150 !== "string"){
+const err437 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/format",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/format/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.format.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.format,data:data150};
 if(vErrors === null){
 vErrors = [err437];
 }
@@ -5381,13 +5373,8 @@ vErrors.push(err437);
 }
 errors++;
 }
-}
-}
-if(data149.labels !== undefined){
-let data158 = data149.labels;
-if(Array.isArray(data158)){
-if(data158.length < 1){
-const err438 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/labels",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/labels/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.labels,data:data158};
+if("boxes" !== data150){
+const err438 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/format",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/format/const",keyword:"const",params:{allowedValue: "boxes"},message:"must be equal to constant",schema:"boxes",parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.format,data:data150};
 if(vErrors === null){
 vErrors = [err438];
 }
@@ -5396,12 +5383,12 @@ vErrors.push(err438);
 }
 errors++;
 }
-const len16 = data158.length;
-for(let i16=0; i16<len16; i16++){
-let data159 = data158[i16];
-if(typeof data159 === "string"){
-if(func3(data159) < 1){
-const err439 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/labels/" + i16,schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/labels/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.labels.items,data:data159};
+}
+if(data149.tensor !== undefined){
+let data151 = data149.tensor;
+if(typeof data151 === "string"){
+if(func3(data151) < 1){
+const err439 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/tensor",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/tensor/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.tensor,data:data151};
 if(vErrors === null){
 vErrors = [err439];
 }
@@ -5412,7 +5399,7 @@ errors++;
 }
 }
 else {
-const err440 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/labels/" + i16,schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/labels/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.labels.items.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.labels.items,data:data159};
+const err440 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/tensor",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/tensor/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.tensor.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.tensor,data:data151};
 if(vErrors === null){
 vErrors = [err440];
 }
@@ -5422,9 +5409,9 @@ vErrors.push(err440);
 errors++;
 }
 }
-}
-else {
-const err441 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/labels",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/labels/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.labels.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.labels,data:data158};
+let data152 = data149.transposed;
+if(typeof data152 !== "boolean"){
+const err441 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/transposed",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/transposed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.transposed.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.transposed,data:data152};
 if(vErrors === null){
 vErrors = [err441];
 }
@@ -5433,10 +5420,9 @@ vErrors.push(err441);
 }
 errors++;
 }
-}
-let data160 = data149.sigmoid;
-if(typeof data160 !== "boolean"){
-const err442 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/sigmoid",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/sigmoid/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.sigmoid.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.sigmoid,data:data160};
+let data153 = data149.box;
+if(!(((data153 === "xyxy") || (data153 === "xywh")) || (data153 === "cxcywh"))){
+const err442 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/box",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/box/enum",keyword:"enum",params:{allowedValues: schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.box.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.box.enum,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.box,data:data153};
 if(vErrors === null){
 vErrors = [err442];
 }
@@ -5445,10 +5431,9 @@ vErrors.push(err442);
 }
 errors++;
 }
-let data161 = data149.nms_iou;
-if(typeof data161 == "number"){
-if(data161 > 1 || isNaN(data161)){
-const err443 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/nms_iou",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/nms_iou/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.nms_iou,data:data161};
+let data154 = data149.box_at;
+if(!((typeof data154 == "number") && (!(data154 % 1) && !isNaN(data154)))){
+const err443 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/box_at",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/box_at/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.box_at.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.box_at,data:data154};
 if(vErrors === null){
 vErrors = [err443];
 }
@@ -5457,8 +5442,9 @@ vErrors.push(err443);
 }
 errors++;
 }
-if(data161 <= 0 || isNaN(data161)){
-const err444 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/nms_iou",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/nms_iou/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.nms_iou,data:data161};
+if(typeof data154 == "number"){
+if(data154 < 0 || isNaN(data154)){
+const err444 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/box_at",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/box_at/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.box_at,data:data154};
 if(vErrors === null){
 vErrors = [err444];
 }
@@ -5468,8 +5454,9 @@ vErrors.push(err444);
 errors++;
 }
 }
-else {
-const err445 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/nms_iou",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/nms_iou/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.nms_iou.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.nms_iou,data:data161};
+let data155 = data149.normalized;
+if(typeof data155 !== "boolean"){
+const err445 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/normalized",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/normalized/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.normalized.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.normalized,data:data155};
 if(vErrors === null){
 vErrors = [err445];
 }
@@ -5478,14 +5465,159 @@ vErrors.push(err445);
 }
 errors++;
 }
-}
-else {
-const err446 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0],data:data149};
+if(data149.score_at !== undefined){
+let data156 = data149.score_at;
+if(!((typeof data156 == "number") && (!(data156 % 1) && !isNaN(data156)))){
+const err446 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/score_at",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/score_at/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.score_at.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.score_at,data:data156};
 if(vErrors === null){
 vErrors = [err446];
 }
 else {
 vErrors.push(err446);
+}
+errors++;
+}
+if(typeof data156 == "number"){
+if(data156 < 0 || isNaN(data156)){
+const err447 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/score_at",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/score_at/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.score_at,data:data156};
+if(vErrors === null){
+vErrors = [err447];
+}
+else {
+vErrors.push(err447);
+}
+errors++;
+}
+}
+}
+if(data149.classes_at !== undefined){
+let data157 = data149.classes_at;
+if(!((typeof data157 == "number") && (!(data157 % 1) && !isNaN(data157)))){
+const err448 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/classes_at",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/classes_at/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.classes_at.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.classes_at,data:data157};
+if(vErrors === null){
+vErrors = [err448];
+}
+else {
+vErrors.push(err448);
+}
+errors++;
+}
+if(typeof data157 == "number"){
+if(data157 < 0 || isNaN(data157)){
+const err449 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/classes_at",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/classes_at/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.classes_at,data:data157};
+if(vErrors === null){
+vErrors = [err449];
+}
+else {
+vErrors.push(err449);
+}
+errors++;
+}
+}
+}
+if(data149.labels !== undefined){
+let data158 = data149.labels;
+if(Array.isArray(data158)){
+if(data158.length < 1){
+const err450 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/labels",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/labels/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.labels,data:data158};
+if(vErrors === null){
+vErrors = [err450];
+}
+else {
+vErrors.push(err450);
+}
+errors++;
+}
+const len16 = data158.length;
+for(let i16=0; i16<len16; i16++){
+let data159 = data158[i16];
+if(typeof data159 === "string"){
+if(func3(data159) < 1){
+const err451 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/labels/" + i16,schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/labels/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.labels.items,data:data159};
+if(vErrors === null){
+vErrors = [err451];
+}
+else {
+vErrors.push(err451);
+}
+errors++;
+}
+}
+else {
+const err452 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/labels/" + i16,schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/labels/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.labels.items.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.labels.items,data:data159};
+if(vErrors === null){
+vErrors = [err452];
+}
+else {
+vErrors.push(err452);
+}
+errors++;
+}
+}
+}
+else {
+const err453 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/labels",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/labels/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.labels.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.labels,data:data158};
+if(vErrors === null){
+vErrors = [err453];
+}
+else {
+vErrors.push(err453);
+}
+errors++;
+}
+}
+let data160 = data149.sigmoid;
+if(typeof data160 !== "boolean"){
+const err454 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/sigmoid",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/sigmoid/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.sigmoid.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.sigmoid,data:data160};
+if(vErrors === null){
+vErrors = [err454];
+}
+else {
+vErrors.push(err454);
+}
+errors++;
+}
+let data161 = data149.nms_iou;
+if(typeof data161 == "number"){
+if(data161 > 1 || isNaN(data161)){
+const err455 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/nms_iou",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/nms_iou/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.nms_iou,data:data161};
+if(vErrors === null){
+vErrors = [err455];
+}
+else {
+vErrors.push(err455);
+}
+errors++;
+}
+if(data161 <= 0 || isNaN(data161)){
+const err456 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/nms_iou",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/nms_iou/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.nms_iou,data:data161};
+if(vErrors === null){
+vErrors = [err456];
+}
+else {
+vErrors.push(err456);
+}
+errors++;
+}
+}
+else {
+const err457 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/nms_iou",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/nms_iou/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.nms_iou.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.nms_iou,data:data161};
+if(vErrors === null){
+vErrors = [err457];
+}
+else {
+vErrors.push(err457);
+}
+errors++;
+}
+}
+else {
+const err458 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0],data:data149};
+if(vErrors === null){
+vErrors = [err458];
+}
+else {
+vErrors.push(err458);
 }
 errors++;
 }
@@ -5499,144 +5631,7 @@ if(data149.grow === undefined){
 data149.grow = 1;
 }
 if(data149.format === undefined){
-const err447 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/1/required",keyword:"required",params:{missingProperty: "format"},message:"must have required property '"+"format"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1],data:data149};
-if(vErrors === null){
-vErrors = [err447];
-}
-else {
-vErrors.push(err447);
-}
-errors++;
-}
-if(data149.min_area === undefined){
-const err448 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/1/required",keyword:"required",params:{missingProperty: "min_area"},message:"must have required property '"+"min_area"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1],data:data149};
-if(vErrors === null){
-vErrors = [err448];
-}
-else {
-vErrors.push(err448);
-}
-errors++;
-}
-if(data149.grow === undefined){
-const err449 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/1/required",keyword:"required",params:{missingProperty: "grow"},message:"must have required property '"+"grow"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1],data:data149};
-if(vErrors === null){
-vErrors = [err449];
-}
-else {
-vErrors.push(err449);
-}
-errors++;
-}
-for(const key26 in data149){
-if(!((((key26 === "format") || (key26 === "tensor")) || (key26 === "min_area")) || (key26 === "grow"))){
-const err450 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key26},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1],data:data149};
-if(vErrors === null){
-vErrors = [err450];
-}
-else {
-vErrors.push(err450);
-}
-errors++;
-}
-}
-if(data149.format !== undefined){
-let data162 = data149.format;
-if(typeof data162 !== "string"){
-const err451 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/format",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/1/properties/format/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].properties.format.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].properties.format,data:data162};
-if(vErrors === null){
-vErrors = [err451];
-}
-else {
-vErrors.push(err451);
-}
-errors++;
-}
-if("heatmap" !== data162){
-const err452 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/format",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/1/properties/format/const",keyword:"const",params:{allowedValue: "heatmap"},message:"must be equal to constant",schema:"heatmap",parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].properties.format,data:data162};
-if(vErrors === null){
-vErrors = [err452];
-}
-else {
-vErrors.push(err452);
-}
-errors++;
-}
-}
-if(data149.tensor !== undefined){
-let data163 = data149.tensor;
-if(typeof data163 === "string"){
-if(func3(data163) < 1){
-const err453 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/tensor",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/1/properties/tensor/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].properties.tensor,data:data163};
-if(vErrors === null){
-vErrors = [err453];
-}
-else {
-vErrors.push(err453);
-}
-errors++;
-}
-}
-else {
-const err454 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/tensor",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/1/properties/tensor/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].properties.tensor.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].properties.tensor,data:data163};
-if(vErrors === null){
-vErrors = [err454];
-}
-else {
-vErrors.push(err454);
-}
-errors++;
-}
-}
-let data164 = data149.min_area;
-if(!((typeof data164 == "number") && (!(data164 % 1) && !isNaN(data164)))){
-const err455 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/min_area",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/1/properties/min_area/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].properties.min_area.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].properties.min_area,data:data164};
-if(vErrors === null){
-vErrors = [err455];
-}
-else {
-vErrors.push(err455);
-}
-errors++;
-}
-if(typeof data164 == "number"){
-if(data164 < 1 || isNaN(data164)){
-const err456 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/min_area",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/1/properties/min_area/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].properties.min_area,data:data164};
-if(vErrors === null){
-vErrors = [err456];
-}
-else {
-vErrors.push(err456);
-}
-errors++;
-}
-}
-let data165 = data149.grow;
-if(typeof data165 == "number"){
-if(data165 < 0 || isNaN(data165)){
-const err457 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/grow",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/1/properties/grow/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].properties.grow,data:data165};
-if(vErrors === null){
-vErrors = [err457];
-}
-else {
-vErrors.push(err457);
-}
-errors++;
-}
-}
-else {
-const err458 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/grow",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/1/properties/grow/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].properties.grow.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].properties.grow,data:data165};
-if(vErrors === null){
-vErrors = [err458];
-}
-else {
-vErrors.push(err458);
-}
-errors++;
-}
-}
-else {
-const err459 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1],data:data149};
+const err459 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/1/required",keyword:"required",params:{missingProperty: "format"},message:"must have required property '"+"format"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1],data:data149};
 if(vErrors === null){
 vErrors = [err459];
 }
@@ -5645,9 +5640,8 @@ vErrors.push(err459);
 }
 errors++;
 }
-}
-else {
-const err460 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/discriminator",keyword:"discriminator",params:{error: "mapping", tag: "format", tagValue: tag1},message:"value of tag \"format\" must be in oneOf",schema:schema11.properties.redaction.properties.detectors.items.properties.output.discriminator,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output,data:data149};
+if(data149.min_area === undefined){
+const err460 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/1/required",keyword:"required",params:{missingProperty: "min_area"},message:"must have required property '"+"min_area"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1],data:data149};
 if(vErrors === null){
 vErrors = [err460];
 }
@@ -5656,9 +5650,8 @@ vErrors.push(err460);
 }
 errors++;
 }
-}
-else {
-const err461 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/discriminator",keyword:"discriminator",params:{error: "tag", tag: "format", tagValue: tag1},message:"tag \"format\" must be string",schema:schema11.properties.redaction.properties.detectors.items.properties.output.discriminator,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output,data:data149};
+if(data149.grow === undefined){
+const err461 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/1/required",keyword:"required",params:{missingProperty: "grow"},message:"must have required property '"+"grow"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1],data:data149};
 if(vErrors === null){
 vErrors = [err461];
 }
@@ -5667,9 +5660,9 @@ vErrors.push(err461);
 }
 errors++;
 }
-}
-else {
-const err462 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.redaction.properties.detectors.items.properties.output.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output,data:data149};
+for(const key26 in data149){
+if(!((((key26 === "format") || (key26 === "tensor")) || (key26 === "min_area")) || (key26 === "grow"))){
+const err462 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key26},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1],data:data149};
 if(vErrors === null){
 vErrors = [err462];
 }
@@ -5679,9 +5672,10 @@ vErrors.push(err462);
 errors++;
 }
 }
-}
-else {
-const err463 = {instancePath:instancePath+"/redaction/detectors/" + i12,schemaPath:"#/properties/redaction/properties/detectors/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.redaction.properties.detectors.items.type,parentSchema:schema11.properties.redaction.properties.detectors.items,data:data127};
+if(data149.format !== undefined){
+let data162 = data149.format;
+if(typeof data162 !== "string"){
+const err463 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/format",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/1/properties/format/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].properties.format.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].properties.format,data:data162};
 if(vErrors === null){
 vErrors = [err463];
 }
@@ -5690,10 +5684,8 @@ vErrors.push(err463);
 }
 errors++;
 }
-}
-}
-else {
-const err464 = {instancePath:instancePath+"/redaction/detectors",schemaPath:"#/properties/redaction/properties/detectors/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.redaction.properties.detectors.type,parentSchema:schema11.properties.redaction.properties.detectors,data:data126};
+if("heatmap" !== data162){
+const err464 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/format",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/1/properties/format/const",keyword:"const",params:{allowedValue: "heatmap"},message:"must be equal to constant",schema:"heatmap",parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].properties.format,data:data162};
 if(vErrors === null){
 vErrors = [err464];
 }
@@ -5703,13 +5695,153 @@ vErrors.push(err464);
 errors++;
 }
 }
-else {
-const err465 = {instancePath:instancePath+"/redaction",schemaPath:"#/properties/redaction/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.redaction.type,parentSchema:schema11.properties.redaction,data:data119};
+if(data149.tensor !== undefined){
+let data163 = data149.tensor;
+if(typeof data163 === "string"){
+if(func3(data163) < 1){
+const err465 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/tensor",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/1/properties/tensor/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].properties.tensor,data:data163};
 if(vErrors === null){
 vErrors = [err465];
 }
 else {
 vErrors.push(err465);
+}
+errors++;
+}
+}
+else {
+const err466 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/tensor",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/1/properties/tensor/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].properties.tensor.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].properties.tensor,data:data163};
+if(vErrors === null){
+vErrors = [err466];
+}
+else {
+vErrors.push(err466);
+}
+errors++;
+}
+}
+let data164 = data149.min_area;
+if(!((typeof data164 == "number") && (!(data164 % 1) && !isNaN(data164)))){
+const err467 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/min_area",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/1/properties/min_area/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].properties.min_area.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].properties.min_area,data:data164};
+if(vErrors === null){
+vErrors = [err467];
+}
+else {
+vErrors.push(err467);
+}
+errors++;
+}
+if(typeof data164 == "number"){
+if(data164 < 1 || isNaN(data164)){
+const err468 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/min_area",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/1/properties/min_area/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].properties.min_area,data:data164};
+if(vErrors === null){
+vErrors = [err468];
+}
+else {
+vErrors.push(err468);
+}
+errors++;
+}
+}
+let data165 = data149.grow;
+if(typeof data165 == "number"){
+if(data165 < 0 || isNaN(data165)){
+const err469 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/grow",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/1/properties/grow/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].properties.grow,data:data165};
+if(vErrors === null){
+vErrors = [err469];
+}
+else {
+vErrors.push(err469);
+}
+errors++;
+}
+}
+else {
+const err470 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/grow",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/1/properties/grow/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].properties.grow.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].properties.grow,data:data165};
+if(vErrors === null){
+vErrors = [err470];
+}
+else {
+vErrors.push(err470);
+}
+errors++;
+}
+}
+else {
+const err471 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1],data:data149};
+if(vErrors === null){
+vErrors = [err471];
+}
+else {
+vErrors.push(err471);
+}
+errors++;
+}
+}
+else {
+const err472 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/discriminator",keyword:"discriminator",params:{error: "mapping", tag: "format", tagValue: tag1},message:"value of tag \"format\" must be in oneOf",schema:schema11.properties.redaction.properties.detectors.items.properties.output.discriminator,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output,data:data149};
+if(vErrors === null){
+vErrors = [err472];
+}
+else {
+vErrors.push(err472);
+}
+errors++;
+}
+}
+else {
+const err473 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/discriminator",keyword:"discriminator",params:{error: "tag", tag: "format", tagValue: tag1},message:"tag \"format\" must be string",schema:schema11.properties.redaction.properties.detectors.items.properties.output.discriminator,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output,data:data149};
+if(vErrors === null){
+vErrors = [err473];
+}
+else {
+vErrors.push(err473);
+}
+errors++;
+}
+}
+else {
+const err474 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.redaction.properties.detectors.items.properties.output.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output,data:data149};
+if(vErrors === null){
+vErrors = [err474];
+}
+else {
+vErrors.push(err474);
+}
+errors++;
+}
+}
+}
+else {
+const err475 = {instancePath:instancePath+"/redaction/detectors/" + i12,schemaPath:"#/properties/redaction/properties/detectors/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.redaction.properties.detectors.items.type,parentSchema:schema11.properties.redaction.properties.detectors.items,data:data127};
+if(vErrors === null){
+vErrors = [err475];
+}
+else {
+vErrors.push(err475);
+}
+errors++;
+}
+}
+}
+else {
+const err476 = {instancePath:instancePath+"/redaction/detectors",schemaPath:"#/properties/redaction/properties/detectors/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.redaction.properties.detectors.type,parentSchema:schema11.properties.redaction.properties.detectors,data:data126};
+if(vErrors === null){
+vErrors = [err476];
+}
+else {
+vErrors.push(err476);
+}
+errors++;
+}
+}
+else {
+const err477 = {instancePath:instancePath+"/redaction",schemaPath:"#/properties/redaction/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.redaction.type,parentSchema:schema11.properties.redaction,data:data119};
+if(vErrors === null){
+vErrors = [err477];
+}
+else {
+vErrors.push(err477);
 }
 errors++;
 }
@@ -5728,143 +5860,7 @@ if(data166.view_cpu_percent === undefined){
 data166.view_cpu_percent = 12.8;
 }
 if(data166.stall_timeout_s === undefined){
-const err466 = {instancePath:instancePath+"/watchdog",schemaPath:"#/properties/watchdog/required",keyword:"required",params:{missingProperty: "stall_timeout_s"},message:"must have required property '"+"stall_timeout_s"+"'",schema:schema11.properties.watchdog.required,parentSchema:schema11.properties.watchdog,data:data166};
-if(vErrors === null){
-vErrors = [err466];
-}
-else {
-vErrors.push(err466);
-}
-errors++;
-}
-if(data166.backoff_s === undefined){
-const err467 = {instancePath:instancePath+"/watchdog",schemaPath:"#/properties/watchdog/required",keyword:"required",params:{missingProperty: "backoff_s"},message:"must have required property '"+"backoff_s"+"'",schema:schema11.properties.watchdog.required,parentSchema:schema11.properties.watchdog,data:data166};
-if(vErrors === null){
-vErrors = [err467];
-}
-else {
-vErrors.push(err467);
-}
-errors++;
-}
-if(data166.camera_masks_check_s === undefined){
-const err468 = {instancePath:instancePath+"/watchdog",schemaPath:"#/properties/watchdog/required",keyword:"required",params:{missingProperty: "camera_masks_check_s"},message:"must have required property '"+"camera_masks_check_s"+"'",schema:schema11.properties.watchdog.required,parentSchema:schema11.properties.watchdog,data:data166};
-if(vErrors === null){
-vErrors = [err468];
-}
-else {
-vErrors.push(err468);
-}
-errors++;
-}
-if(data166.view_cpu_percent === undefined){
-const err469 = {instancePath:instancePath+"/watchdog",schemaPath:"#/properties/watchdog/required",keyword:"required",params:{missingProperty: "view_cpu_percent"},message:"must have required property '"+"view_cpu_percent"+"'",schema:schema11.properties.watchdog.required,parentSchema:schema11.properties.watchdog,data:data166};
-if(vErrors === null){
-vErrors = [err469];
-}
-else {
-vErrors.push(err469);
-}
-errors++;
-}
-for(const key27 in data166){
-if(!((((key27 === "stall_timeout_s") || (key27 === "backoff_s")) || (key27 === "camera_masks_check_s")) || (key27 === "view_cpu_percent"))){
-const err470 = {instancePath:instancePath+"/watchdog",schemaPath:"#/properties/watchdog/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key27},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.watchdog,data:data166};
-if(vErrors === null){
-vErrors = [err470];
-}
-else {
-vErrors.push(err470);
-}
-errors++;
-}
-}
-let data167 = data166.stall_timeout_s;
-if(!((typeof data167 == "number") && (!(data167 % 1) && !isNaN(data167)))){
-const err471 = {instancePath:instancePath+"/watchdog/stall_timeout_s",schemaPath:"#/properties/watchdog/properties/stall_timeout_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.watchdog.properties.stall_timeout_s.type,parentSchema:schema11.properties.watchdog.properties.stall_timeout_s,data:data167};
-if(vErrors === null){
-vErrors = [err471];
-}
-else {
-vErrors.push(err471);
-}
-errors++;
-}
-if(typeof data167 == "number"){
-if(data167 < 2 || isNaN(data167)){
-const err472 = {instancePath:instancePath+"/watchdog/stall_timeout_s",schemaPath:"#/properties/watchdog/properties/stall_timeout_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 2},message:"must be >= 2",schema:2,parentSchema:schema11.properties.watchdog.properties.stall_timeout_s,data:data167};
-if(vErrors === null){
-vErrors = [err472];
-}
-else {
-vErrors.push(err472);
-}
-errors++;
-}
-}
-let data168 = data166.backoff_s;
-if(Array.isArray(data168)){
-if(data168.length < 1){
-const err473 = {instancePath:instancePath+"/watchdog/backoff_s",schemaPath:"#/properties/watchdog/properties/backoff_s/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.watchdog.properties.backoff_s,data:data168};
-if(vErrors === null){
-vErrors = [err473];
-}
-else {
-vErrors.push(err473);
-}
-errors++;
-}
-const len17 = data168.length;
-for(let i17=0; i17<len17; i17++){
-let data169 = data168[i17];
-if(typeof data169 == "number"){
-if(data169 <= 0 || isNaN(data169)){
-const err474 = {instancePath:instancePath+"/watchdog/backoff_s/" + i17,schemaPath:"#/properties/watchdog/properties/backoff_s/items/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.watchdog.properties.backoff_s.items,data:data169};
-if(vErrors === null){
-vErrors = [err474];
-}
-else {
-vErrors.push(err474);
-}
-errors++;
-}
-}
-else {
-const err475 = {instancePath:instancePath+"/watchdog/backoff_s/" + i17,schemaPath:"#/properties/watchdog/properties/backoff_s/items/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.watchdog.properties.backoff_s.items.type,parentSchema:schema11.properties.watchdog.properties.backoff_s.items,data:data169};
-if(vErrors === null){
-vErrors = [err475];
-}
-else {
-vErrors.push(err475);
-}
-errors++;
-}
-}
-}
-else {
-const err476 = {instancePath:instancePath+"/watchdog/backoff_s",schemaPath:"#/properties/watchdog/properties/backoff_s/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.watchdog.properties.backoff_s.type,parentSchema:schema11.properties.watchdog.properties.backoff_s,data:data168};
-if(vErrors === null){
-vErrors = [err476];
-}
-else {
-vErrors.push(err476);
-}
-errors++;
-}
-let data170 = data166.camera_masks_check_s;
-if(typeof data170 == "number"){
-if(data170 > 3600 || isNaN(data170)){
-const err477 = {instancePath:instancePath+"/watchdog/camera_masks_check_s",schemaPath:"#/properties/watchdog/properties/camera_masks_check_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.watchdog.properties.camera_masks_check_s,data:data170};
-if(vErrors === null){
-vErrors = [err477];
-}
-else {
-vErrors.push(err477);
-}
-errors++;
-}
-if(data170 < 1 || isNaN(data170)){
-const err478 = {instancePath:instancePath+"/watchdog/camera_masks_check_s",schemaPath:"#/properties/watchdog/properties/camera_masks_check_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.watchdog.properties.camera_masks_check_s,data:data170};
+const err478 = {instancePath:instancePath+"/watchdog",schemaPath:"#/properties/watchdog/required",keyword:"required",params:{missingProperty: "stall_timeout_s"},message:"must have required property '"+"stall_timeout_s"+"'",schema:schema11.properties.watchdog.required,parentSchema:schema11.properties.watchdog,data:data166};
 if(vErrors === null){
 vErrors = [err478];
 }
@@ -5873,9 +5869,8 @@ vErrors.push(err478);
 }
 errors++;
 }
-}
-else {
-const err479 = {instancePath:instancePath+"/watchdog/camera_masks_check_s",schemaPath:"#/properties/watchdog/properties/camera_masks_check_s/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.watchdog.properties.camera_masks_check_s.type,parentSchema:schema11.properties.watchdog.properties.camera_masks_check_s,data:data170};
+if(data166.backoff_s === undefined){
+const err479 = {instancePath:instancePath+"/watchdog",schemaPath:"#/properties/watchdog/required",keyword:"required",params:{missingProperty: "backoff_s"},message:"must have required property '"+"backoff_s"+"'",schema:schema11.properties.watchdog.required,parentSchema:schema11.properties.watchdog,data:data166};
 if(vErrors === null){
 vErrors = [err479];
 }
@@ -5884,10 +5879,8 @@ vErrors.push(err479);
 }
 errors++;
 }
-let data171 = data166.view_cpu_percent;
-if(typeof data171 == "number"){
-if(data171 > 100 || isNaN(data171)){
-const err480 = {instancePath:instancePath+"/watchdog/view_cpu_percent",schemaPath:"#/properties/watchdog/properties/view_cpu_percent/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100",schema:100,parentSchema:schema11.properties.watchdog.properties.view_cpu_percent,data:data171};
+if(data166.camera_masks_check_s === undefined){
+const err480 = {instancePath:instancePath+"/watchdog",schemaPath:"#/properties/watchdog/required",keyword:"required",params:{missingProperty: "camera_masks_check_s"},message:"must have required property '"+"camera_masks_check_s"+"'",schema:schema11.properties.watchdog.required,parentSchema:schema11.properties.watchdog,data:data166};
 if(vErrors === null){
 vErrors = [err480];
 }
@@ -5896,8 +5889,8 @@ vErrors.push(err480);
 }
 errors++;
 }
-if(data171 < 0.5 || isNaN(data171)){
-const err481 = {instancePath:instancePath+"/watchdog/view_cpu_percent",schemaPath:"#/properties/watchdog/properties/view_cpu_percent/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.5},message:"must be >= 0.5",schema:0.5,parentSchema:schema11.properties.watchdog.properties.view_cpu_percent,data:data171};
+if(data166.view_cpu_percent === undefined){
+const err481 = {instancePath:instancePath+"/watchdog",schemaPath:"#/properties/watchdog/required",keyword:"required",params:{missingProperty: "view_cpu_percent"},message:"must have required property '"+"view_cpu_percent"+"'",schema:schema11.properties.watchdog.required,parentSchema:schema11.properties.watchdog,data:data166};
 if(vErrors === null){
 vErrors = [err481];
 }
@@ -5906,9 +5899,9 @@ vErrors.push(err481);
 }
 errors++;
 }
-}
-else {
-const err482 = {instancePath:instancePath+"/watchdog/view_cpu_percent",schemaPath:"#/properties/watchdog/properties/view_cpu_percent/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.watchdog.properties.view_cpu_percent.type,parentSchema:schema11.properties.watchdog.properties.view_cpu_percent,data:data171};
+for(const key27 in data166){
+if(!((((key27 === "stall_timeout_s") || (key27 === "backoff_s")) || (key27 === "camera_masks_check_s")) || (key27 === "view_cpu_percent"))){
+const err482 = {instancePath:instancePath+"/watchdog",schemaPath:"#/properties/watchdog/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key27},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.watchdog,data:data166};
 if(vErrors === null){
 vErrors = [err482];
 }
@@ -5918,13 +5911,152 @@ vErrors.push(err482);
 errors++;
 }
 }
-else {
-const err483 = {instancePath:instancePath+"/watchdog",schemaPath:"#/properties/watchdog/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.watchdog.type,parentSchema:schema11.properties.watchdog,data:data166};
+let data167 = data166.stall_timeout_s;
+if(!((typeof data167 == "number") && (!(data167 % 1) && !isNaN(data167)))){
+const err483 = {instancePath:instancePath+"/watchdog/stall_timeout_s",schemaPath:"#/properties/watchdog/properties/stall_timeout_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.watchdog.properties.stall_timeout_s.type,parentSchema:schema11.properties.watchdog.properties.stall_timeout_s,data:data167};
 if(vErrors === null){
 vErrors = [err483];
 }
 else {
 vErrors.push(err483);
+}
+errors++;
+}
+if(typeof data167 == "number"){
+if(data167 < 2 || isNaN(data167)){
+const err484 = {instancePath:instancePath+"/watchdog/stall_timeout_s",schemaPath:"#/properties/watchdog/properties/stall_timeout_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 2},message:"must be >= 2",schema:2,parentSchema:schema11.properties.watchdog.properties.stall_timeout_s,data:data167};
+if(vErrors === null){
+vErrors = [err484];
+}
+else {
+vErrors.push(err484);
+}
+errors++;
+}
+}
+let data168 = data166.backoff_s;
+if(Array.isArray(data168)){
+if(data168.length < 1){
+const err485 = {instancePath:instancePath+"/watchdog/backoff_s",schemaPath:"#/properties/watchdog/properties/backoff_s/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.watchdog.properties.backoff_s,data:data168};
+if(vErrors === null){
+vErrors = [err485];
+}
+else {
+vErrors.push(err485);
+}
+errors++;
+}
+const len17 = data168.length;
+for(let i17=0; i17<len17; i17++){
+let data169 = data168[i17];
+if(typeof data169 == "number"){
+if(data169 <= 0 || isNaN(data169)){
+const err486 = {instancePath:instancePath+"/watchdog/backoff_s/" + i17,schemaPath:"#/properties/watchdog/properties/backoff_s/items/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.watchdog.properties.backoff_s.items,data:data169};
+if(vErrors === null){
+vErrors = [err486];
+}
+else {
+vErrors.push(err486);
+}
+errors++;
+}
+}
+else {
+const err487 = {instancePath:instancePath+"/watchdog/backoff_s/" + i17,schemaPath:"#/properties/watchdog/properties/backoff_s/items/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.watchdog.properties.backoff_s.items.type,parentSchema:schema11.properties.watchdog.properties.backoff_s.items,data:data169};
+if(vErrors === null){
+vErrors = [err487];
+}
+else {
+vErrors.push(err487);
+}
+errors++;
+}
+}
+}
+else {
+const err488 = {instancePath:instancePath+"/watchdog/backoff_s",schemaPath:"#/properties/watchdog/properties/backoff_s/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.watchdog.properties.backoff_s.type,parentSchema:schema11.properties.watchdog.properties.backoff_s,data:data168};
+if(vErrors === null){
+vErrors = [err488];
+}
+else {
+vErrors.push(err488);
+}
+errors++;
+}
+let data170 = data166.camera_masks_check_s;
+if(typeof data170 == "number"){
+if(data170 > 3600 || isNaN(data170)){
+const err489 = {instancePath:instancePath+"/watchdog/camera_masks_check_s",schemaPath:"#/properties/watchdog/properties/camera_masks_check_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.watchdog.properties.camera_masks_check_s,data:data170};
+if(vErrors === null){
+vErrors = [err489];
+}
+else {
+vErrors.push(err489);
+}
+errors++;
+}
+if(data170 < 1 || isNaN(data170)){
+const err490 = {instancePath:instancePath+"/watchdog/camera_masks_check_s",schemaPath:"#/properties/watchdog/properties/camera_masks_check_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.watchdog.properties.camera_masks_check_s,data:data170};
+if(vErrors === null){
+vErrors = [err490];
+}
+else {
+vErrors.push(err490);
+}
+errors++;
+}
+}
+else {
+const err491 = {instancePath:instancePath+"/watchdog/camera_masks_check_s",schemaPath:"#/properties/watchdog/properties/camera_masks_check_s/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.watchdog.properties.camera_masks_check_s.type,parentSchema:schema11.properties.watchdog.properties.camera_masks_check_s,data:data170};
+if(vErrors === null){
+vErrors = [err491];
+}
+else {
+vErrors.push(err491);
+}
+errors++;
+}
+let data171 = data166.view_cpu_percent;
+if(typeof data171 == "number"){
+if(data171 > 100 || isNaN(data171)){
+const err492 = {instancePath:instancePath+"/watchdog/view_cpu_percent",schemaPath:"#/properties/watchdog/properties/view_cpu_percent/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100",schema:100,parentSchema:schema11.properties.watchdog.properties.view_cpu_percent,data:data171};
+if(vErrors === null){
+vErrors = [err492];
+}
+else {
+vErrors.push(err492);
+}
+errors++;
+}
+if(data171 < 0.5 || isNaN(data171)){
+const err493 = {instancePath:instancePath+"/watchdog/view_cpu_percent",schemaPath:"#/properties/watchdog/properties/view_cpu_percent/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.5},message:"must be >= 0.5",schema:0.5,parentSchema:schema11.properties.watchdog.properties.view_cpu_percent,data:data171};
+if(vErrors === null){
+vErrors = [err493];
+}
+else {
+vErrors.push(err493);
+}
+errors++;
+}
+}
+else {
+const err494 = {instancePath:instancePath+"/watchdog/view_cpu_percent",schemaPath:"#/properties/watchdog/properties/view_cpu_percent/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.watchdog.properties.view_cpu_percent.type,parentSchema:schema11.properties.watchdog.properties.view_cpu_percent,data:data171};
+if(vErrors === null){
+vErrors = [err494];
+}
+else {
+vErrors.push(err494);
+}
+errors++;
+}
+}
+else {
+const err495 = {instancePath:instancePath+"/watchdog",schemaPath:"#/properties/watchdog/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.watchdog.type,parentSchema:schema11.properties.watchdog,data:data166};
+if(vErrors === null){
+vErrors = [err495];
+}
+else {
+vErrors.push(err495);
 }
 errors++;
 }
@@ -5937,78 +6069,78 @@ if(data172.format === undefined){
 data172.format = "auto";
 }
 if(data172.level === undefined){
-const err484 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: "level"},message:"must have required property '"+"level"+"'",schema:schema11.properties.log.required,parentSchema:schema11.properties.log,data:data172};
+const err496 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: "level"},message:"must have required property '"+"level"+"'",schema:schema11.properties.log.required,parentSchema:schema11.properties.log,data:data172};
 if(vErrors === null){
-vErrors = [err484];
+vErrors = [err496];
 }
 else {
-vErrors.push(err484);
+vErrors.push(err496);
 }
 errors++;
 }
 if(data172.format === undefined){
-const err485 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: "format"},message:"must have required property '"+"format"+"'",schema:schema11.properties.log.required,parentSchema:schema11.properties.log,data:data172};
+const err497 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: "format"},message:"must have required property '"+"format"+"'",schema:schema11.properties.log.required,parentSchema:schema11.properties.log,data:data172};
 if(vErrors === null){
-vErrors = [err485];
+vErrors = [err497];
 }
 else {
-vErrors.push(err485);
+vErrors.push(err497);
 }
 errors++;
 }
 for(const key28 in data172){
 if(!((key28 === "level") || (key28 === "format"))){
-const err486 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key28},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.log,data:data172};
+const err498 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key28},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.log,data:data172};
 if(vErrors === null){
-vErrors = [err486];
+vErrors = [err498];
 }
 else {
-vErrors.push(err486);
+vErrors.push(err498);
 }
 errors++;
 }
 }
 let data173 = data172.level;
 if(!(((((data173 === "trace") || (data173 === "debug")) || (data173 === "info")) || (data173 === "warn")) || (data173 === "error"))){
-const err487 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/enum",keyword:"enum",params:{allowedValues: schema11.properties.log.properties.level.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.log.properties.level.enum,parentSchema:schema11.properties.log.properties.level,data:data173};
+const err499 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/enum",keyword:"enum",params:{allowedValues: schema11.properties.log.properties.level.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.log.properties.level.enum,parentSchema:schema11.properties.log.properties.level,data:data173};
 if(vErrors === null){
-vErrors = [err487];
+vErrors = [err499];
 }
 else {
-vErrors.push(err487);
+vErrors.push(err499);
 }
 errors++;
 }
 let data174 = data172.format;
 if(!(((data174 === "auto") || (data174 === "json")) || (data174 === "pretty"))){
-const err488 = {instancePath:instancePath+"/log/format",schemaPath:"#/properties/log/properties/format/enum",keyword:"enum",params:{allowedValues: schema11.properties.log.properties.format.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.log.properties.format.enum,parentSchema:schema11.properties.log.properties.format,data:data174};
+const err500 = {instancePath:instancePath+"/log/format",schemaPath:"#/properties/log/properties/format/enum",keyword:"enum",params:{allowedValues: schema11.properties.log.properties.format.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.log.properties.format.enum,parentSchema:schema11.properties.log.properties.format,data:data174};
 if(vErrors === null){
-vErrors = [err488];
+vErrors = [err500];
 }
 else {
-vErrors.push(err488);
+vErrors.push(err500);
 }
 errors++;
 }
 }
 else {
-const err489 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.log.type,parentSchema:schema11.properties.log,data:data172};
+const err501 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.log.type,parentSchema:schema11.properties.log,data:data172};
 if(vErrors === null){
-vErrors = [err489];
+vErrors = [err501];
 }
 else {
-vErrors.push(err489);
+vErrors.push(err501);
 }
 errors++;
 }
 }
 else {
-const err490 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.type,parentSchema:schema11,data};
+const err502 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.type,parentSchema:schema11,data};
 if(vErrors === null){
-vErrors = [err490];
+vErrors = [err502];
 }
 else {
-vErrors.push(err490);
+vErrors.push(err502);
 }
 errors++;
 }

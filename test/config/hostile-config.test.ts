@@ -140,6 +140,14 @@ t.test('a detector name in the wrong form says which form', async (t) => {
   t.same(issues, ['redaction.detectors[0].name: expected lower-case letters, digits, "-" and "_", starting with a letter or digit (recorded in every manifest; not blazeface or ppocr-det), got "Plates"']);
 });
 
+t.test('free text is bounded: a site name of megabytes is refused, naming the limit', async (t) => {
+  const long = 'x'.repeat(3 * 1024 * 1024);
+  t.same(issuesOf(t, MINIMAL.replace('box: { id: box1 }', `box: { id: box1, site: "${long}" }`)), [`box.site: expected a string of at most 200 characters, got "${'x'.repeat(57)}..."`]);
+  t.match(issuesOf(t, MINIMAL + `    name: "${'n'.repeat(201)}"\n`)[0], /^cameras\[0\]\.name: expected a string of at most 200 characters/);
+  t.match(issuesOf(t, MINIMAL + `redaction: { faces: false, faces_off_reason: "${'r'.repeat(501)}" }\n`)[0], /^redaction\.faces_off_reason: expected a non-empty string of at most 500 characters/);
+  t.equal(parseConfig(MINIMAL.replace('box: { id: box1 }', `box: { id: box1, site: "${'s'.repeat(200)}" }`), 'inline').box.site!.length, 200, '200 characters are fine');
+});
+
 t.test('a config that is not UTF-8 is refused with its line, not read with a replacement character', async (t) => {
   const dir = t.testdir({});
   const refused = (bytes: Buffer) => {
