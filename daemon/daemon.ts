@@ -3,6 +3,7 @@ import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { effectiveRetention, loadConfig, readSecret } from '../config/load.js';
+import { untrustedDataDir } from '../common/data-owner.js';
 import { ConfigError } from '../config/errors.js';
 import { legalMinimumDays } from '../config/legal-minimum.js';
 import type { CameraConfig, Config } from '../config/schema.js';
@@ -180,6 +181,8 @@ export class Daemon {
   async start(): Promise<void> {
     // before anything is read or written: a second daemon on this data dir stops here
     makeDataDir(this.dataDir, this.opts.configPath);
+    const untrusted = untrustedDataDir(this.dataDir);
+    if (untrusted) throw new ConfigError(this.opts.configPath ?? 'config', [`storage.path: ${untrusted}`]);
     this.lock = InstanceLock.acquire(this.dataDir);
     const catalog = openCatalog(this.dataDir);
     this.catalog = catalog;

@@ -22,6 +22,7 @@ import { resolveSource } from '../../recorder/sources/resolve.js';
 import { scrubCredentials } from '../../common/credentials.js';
 import { configuredDetectors } from '../../redaction/egress.js';
 import { switchedOff } from '../../redaction/policy-record.js';
+import { untrustedDataDir } from '../../common/data-owner.js';
 import { configFileIssues } from '../../config/secret-files.js';
 import { readClockSync } from '../../watchdog/system-health.js';
 import { probeStream } from './probe.js';
@@ -148,6 +149,9 @@ export async function storageWritable({ config }: CheckContext): Promise<CheckRe
     } catch (err) {
       return { name: 'storage', ok: false, detail: `${path} is not writable by ${user} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})` };
     }
+    // what `run` refuses, as it refuses it (run check as the service user for the owner's test)
+    const untrusted = untrustedDataDir(path, process.geteuid?.() === 0 ? info.uid : undefined);
+    if (untrusted) return { name: 'storage', ok: false, detail: untrusted };
     return { name: 'storage', ok: true, detail: `${path} writable by ${user}${await freeSpace(path)}` };
   }
   let parent = dirname(path);

@@ -210,7 +210,11 @@ async function connect(t: OnvifTarget): Promise<{ cam: CamLike; drift: number | 
 
 const num = (v: unknown) => (v === undefined || v === '' ? undefined : Number(v));
 /** An XML leaf as text; an element that parsed into an object (attributes, children) is no text. */
-const text = (v: unknown) => (typeof v === 'string' || typeof v === 'number' ? String(v) : undefined);
+/** What the device says of itself, as text a person reads: a serial or a model of megabytes went
+ * whole into every `tamper.replaced` audit entry and log line (an outside probe: a fake camera
+ * flipping a 1.5 MB serial grew the audit log, never deleted, by 20 MB a minute). */
+const DEVICE_TEXT_MAX = 128;
+const text = (v: unknown) => (typeof v === 'string' || typeof v === 'number' ? String(v).slice(0, DEVICE_TEXT_MAX) : undefined);
 
 function profileOf(p: ProfileXml): OnvifProfile {
   const enc = p.videoEncoderConfiguration ?? {};
@@ -261,7 +265,7 @@ export async function describeDevice(t: OnvifTarget): Promise<OnvifDeviceInfo> {
   const { cam, drift } = await connect(t);
   const info = await new Promise<Record<string, unknown>>((resolve, reject) =>
     cam.getDeviceInformation((err, i) => (err ? reject(onvifError(t.host, err)) : resolve(i ?? {}))));
-  const s = (v: unknown) => (typeof v === 'string' ? v || undefined : typeof v === 'number' ? String(v) : undefined);
+  const s = (v: unknown) => text(v) || undefined;
   return {
     device: { manufacturer: s(info.manufacturer), model: s(info.model), firmware: s(info.firmwareVersion), serial: s(info.serialNumber), hardware_id: s(info.hardwareId) },
     events_url: cam.uri?.events?.href ?? null,

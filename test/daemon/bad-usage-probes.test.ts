@@ -7,7 +7,7 @@
  */
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, closeSync, copyFileSync, mkdirSync, openSync, readFileSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Catalog, CATALOG_FILE } from '../../recorder/catalog/catalog.js';
@@ -247,6 +247,28 @@ t.test('--config and --data together are refused for a command that reads only t
     t.match(r.stderr, '--config and --data are both given: give one', `${argv[0]} says which to drop`);
   }
   t.throws(() => statSync(join(dir, 'live')), 'the config\'s data dir was not touched');
+});
+
+t.test('a data dir another local user made first, or may write: run refuses it before a key is made', { skip: process.getuid?.() !== 0 && 'needs root to hand the folder to another user' }, async (t) => {
+  // an outside probe: a folder "nobody" had made (0777, or 0700 theirs) was used as it was, and
+  // the box's signing key was given to them
+  const dir = t.testdir();
+  const cases: Array<[string, (p: string) => void, RegExp]> = [
+    ['writable by every local user', (p) => chmodSync(p, 0o777), /storage\.path: \S+ is writable by every local user \(mode 0777\)/],
+    ['another user\'s', (p) => { chmodSync(p, 0o700); chownSync(p, 65534, 65534); }, /storage\.path: \S+ belongs to uid 65534, not to the user the daemon runs as \(uid 0\)/],
+  ];
+  for (const [what, make, says] of cases) {
+    const data = join(dir, what.replace(/\W+/g, '-'));
+    mkdirSync(data);
+    make(data);
+    const config = join(dir, 'c.yaml');
+    writeFileSync(config, `box: { id: b1 }\nstorage: { path: ${data} }\ncameras: [{ id: c1, source: { type: test } }]\n`);
+    const r = await runCli(['run', '--config', config]);
+    t.equal(r.code, 2, `${what}: exit 2`);
+    t.match(r.stderr, says, `${what}: named, with the fix`);
+    t.notOk(existsSync(join(data, 'keys')), `${what}: no key made there`);
+    t.notOk(existsSync(join(data, 'catalog.db')), `${what}: nothing written`);
+  }
 });
 
 t.test('storage.path naming a file: run fails naming the setting and the fix, exit 2 in one line (it printed Node\'s "EEXIST: file already exists, mkdir")', async (t) => {

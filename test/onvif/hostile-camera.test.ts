@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { isControl } from '../../common/human.js';
-import { resolveOnvifStream } from '../../recorder/sources/onvif.js';
+import { describeDevice, resolveOnvifStream } from '../../recorder/sources/onvif.js';
 import { soapRequest } from '../../recorder/sources/onvif-soap.js';
 import { runCli } from '../support/cli.js';
 import { DaemonProcess, until, within } from '../support/daemon.js';
@@ -81,6 +81,13 @@ t.test('a camera naming itself with escape sequences and newlines: discover prin
       t.same(cameras.map((c) => c.source.type), ['onvif'], 'the pasted snippet holds the one ONVIF camera, nothing the camera wrote');
     }
   }
+});
+
+t.test('a camera whose serial is megabytes: the box keeps 128 characters of what it says of itself', async (t) => {
+  // a fake camera flipping a 1.5 MB serial grew the audit log (tamper.replaced entries) by 20 MB a minute
+  const cam = await startOnvifCamera(t, { username: USER, password: PASSWORD, streamUri: 'rtsp://127.0.0.1:9/x', serial: 'S'.repeat(1_500_000) });
+  const { device } = await describeDevice({ host: cam.address, username: USER, password: PASSWORD, timeoutMs: 5000 });
+  t.equal(device.serial, 'S'.repeat(128), 'the serial, cut to 128 characters');
 });
 
 t.test('one device answering with a garbage XAddr does not hide the real camera', async (t) => {

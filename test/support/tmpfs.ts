@@ -15,7 +15,8 @@ export function tmpfsDataDir(t: { teardown(fn: () => void): void }, sizeMb: numb
   const dir = mkdtempSync(join(tmpdir(), `edge-nvr-${prefix}-`));
   const data = join(dir, 'data');
   mkdirSync(data);
-  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${sizeMb}m`, 'tmpfs', data]);
+  // mode 0700: a tmpfs root is 1777, writable by all, and the daemon refuses such a data dir
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${sizeMb}m,mode=0700`, 'tmpfs', data]);
   t.teardown(() => {
     try { execFileSync('umount', ['-l', data]); } catch { /* already gone */ }
     rmSync(dir, { recursive: true, force: true });
