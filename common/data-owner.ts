@@ -28,8 +28,8 @@ export function giveToDataOwner(dataDir: string, paths: Array<string | undefined
 
 /**
  * Why the daemon must not use `dir` as its data dir, or undefined: the folder must be its own
- * user's and no one else's to write, and no folder above it another user's or writable by all
- * without the sticky bit (/tmp has it). A folder an unprivileged user had made before the daemon
+ * user's and not writable by every user, and no folder above it another user's or writable by
+ * all without the sticky bit (/tmp has it). A folder an unprivileged user had made before the daemon
  * first ran (mode 0777, or 0700 theirs) was used as it was: the box's key was given to them, and
  * they could move recordings away (an outside probe). `owner`: who must own it, the daemon's
  * user (`check` run as root passes the folder's own owner: it cannot tell the service user).
@@ -39,7 +39,8 @@ export function untrustedDataDir(dir: string, owner = process.geteuid?.() ?? 0):
   const st = statSync(dir);
   const fix = `make it the service user's alone (install -d -o edge-nvr -m 0750 ${dir}), or choose another folder`;
   if (st.uid !== me) return `${dir} belongs to uid ${st.uid}, not to the user the daemon runs as (uid ${me}): its owner could read the box's key and recordings; ${fix}`;
-  if (st.mode & 0o022) return `${dir} is writable by ${st.mode & 0o002 ? 'every local user' : 'its group'} (mode 0${(st.mode & 0o777).toString(8)}): they could replace the key and move recordings; ${fix}`;
+  // its group may write (a shared umask 002 makes 0775): the group is the owner's to choose
+  if (st.mode & 0o002) return `${dir} is writable by every local user (mode 0${(st.mode & 0o7777).toString(8)}): they could replace the key and move recordings; ${fix}`;
   for (let above = resolve(dir, '..'), last = resolve(dir); above !== last; last = above, above = resolve(above, '..')) {
     const a = statSync(above);
     if (a.uid !== 0 && a.uid !== me && a.uid !== process.geteuid?.()) return `${above}, a folder above ${dir}, belongs to uid ${a.uid}: its owner could move the data dir away and put another in its place; choose a folder under ones root or the service user owns`;

@@ -22,7 +22,8 @@ function config(dir: string, url: string, storage: string[] = [`  path: ${join(d
 /** a tmpfs outside tap's fixture dir (which tap removes before our teardown could unmount it) */
 function tmpfs(t: { teardown(fn: () => unknown): void }, options: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'edge-nvr-check-'));
-  execFileSync('mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', dir]);
+  // mode 0700: a tmpfs root is 1777, writable by all, which check (and run) refuse as a data dir
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `${options},mode=0700`, 'tmpfs', dir]);
   t.teardown(() => { execFileSync('umount', ['-l', dir]); rmSync(dir, { recursive: true, force: true }); });
   return dir;
 }
