@@ -9,7 +9,7 @@ import { render } from './issues.js';
 import { parseYaml, schemaIssues } from './parse.js';
 import { semanticIssues } from './rules.js';
 import { legalMinimumDays } from './legal-minimum.js';
-import { osReason, readConfigFile } from './secret-files.js';
+import { osReason, readConfigFile, secretText } from './secret-files.js';
 import type { CameraConfig, Config } from './schema.js';
 
 /** Parses and validates a config text; `source` names it in errors (a file path or "<inline>"). */
@@ -95,17 +95,15 @@ export function readSecret(
   if (holder.password_file === undefined) return undefined;
   // a command's own option (`--password-file`) is named as typed, not as a config path under it
   const where = path.startsWith('--') ? path : `${path}.password_file`;
-  let secret: string;
+  let secret: ReturnType<typeof secretText>;
   try {
-    secret = readConfigFile(holder.password_file).toString('utf8').replace(/\r?\n$/, '');
+    secret = secretText(readConfigFile(holder.password_file));
   } catch (err) {
     throw new ConfigError(source, [
       `${where}: cannot read ${holder.password_file} (${(err as Error).message}); expected a file readable by the edge-nvr service`,
     ]);
   }
-  if (secret.length === 0) {
-    throw new ConfigError(source, [`${where}: ${holder.password_file} is empty; expected the secret on its first line`]);
-  }
+  if (typeof secret !== 'string') throw new ConfigError(source, [`${where}: ${holder.password_file} ${secret.problem}`]);
   return secret;
 }
 

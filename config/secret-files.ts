@@ -188,14 +188,25 @@ export function configFileIssues(config: Config, dataDir: string): FileIssues {
   return issues;
 }
 
+/**
+ * The secret a one-line text file holds, without its trailing newline, or what is wrong with it
+ * as the rest of a sentence after its path. The one rule for every secret file: the config's
+ * `password_file`s, `--password-file`, and what `check` and `run` check before starting.
+ */
+export function secretText(buf: Buffer): string | { problem: string } {
+  const text = buf.toString('utf8');
+  if (!Buffer.from(text, 'utf8').equals(buf)) return { problem: 'is not UTF-8 text; expected the secret on one line' };
+  const secret = text.replace(/\r?\n$/, '');
+  if (secret.length === 0) return { problem: 'is empty; expected the secret on its first line' };
+  if (/[\r\n]/.test(secret)) return { problem: 'holds more than one line; expected the secret on one line (a trailing newline is fine)' };
+  return secret;
+}
+
 /** What is wrong with what a file holds, as the rest of a sentence after its path; undefined when nothing is. */
 function contentProblem(f: ConfigFile, buf: Buffer): string | undefined {
   if (f.holds === 'text') {
-    const text = buf.toString('utf8');
-    if (!Buffer.from(text, 'utf8').equals(buf)) return 'is not UTF-8 text; expected the secret on one line';
-    const secret = text.replace(/\r?\n$/, '');
-    if (secret.length === 0) return 'is empty; expected the secret on its first line';
-    if (/[\r\n]/.test(secret)) return 'holds more than one line; expected the secret on one line (a trailing newline is fine)';
+    const secret = secretText(buf);
+    if (typeof secret !== 'string') return secret.problem;
     if (f.setting === 'mqtt.commands.hmac_secret_file' && secret.length < MIN_HMAC_SECRET_LENGTH) {
       return `is a secret of ${secret.length} characters; expected at least ${MIN_HMAC_SECRET_LENGTH} (e.g. openssl rand -hex 32 > ${f.path})`;
     }

@@ -126,7 +126,8 @@ export async function verifyEvidenceBundle(dir: string, opts: VerifyOptions = {}
   else bad('the manifest signature does not hold: the manifest was altered after signing, or not signed by the key it names');
   // Signed by a key other than the one given, its list of files is anyone's: not read (any key
   // can sign a list naming one large file a thousand times). Reported below, with the key.
-  const signed = selfSigned && !keyRefused(opts.keyPem, report.key.fingerprint);
+  const expected = expectedKey(opts.keyPem);
+  const signed = selfSigned && (expected === undefined || expected === report.key.fingerprint);
 
   // every file the manifest lists, and nothing it does not list. Only plain files inside the
   // folder are read (a FIFO, a device or a link out of the bundle is named, never opened), and
@@ -315,7 +316,7 @@ export async function verifyEvidenceBundle(dir: string, opts: VerifyOptions = {}
 
   // whose key
   try {
-    checkKey(report, m, opts, hashAt, checkpoint);
+    checkKey(report, m, opts, expected, hashAt, checkpoint);
   } catch (err) {
     bad(`the signing key cannot be checked: ${(err as Error).message}`);
   }
@@ -391,12 +392,14 @@ function registrationMismatch(e: AuditRow, m: BundleManifest): string | null {
   return same ? null : `audit entry #${e.id} does not register this export as the manifest states it (agency, officers, approval, reason, destination or range differ)`;
 }
 
-function checkKey(report: EvidenceReport, m: BundleManifest, opts: VerifyOptions, hashAt: Record<ChainName, Map<number, string>>, checkpoint: Checkpoint): void {
+function checkKey(
+  report: EvidenceReport, m: BundleManifest, opts: VerifyOptions, expected: string | Error | undefined,
+  hashAt: Record<ChainName, Map<number, string>>, checkpoint: Checkpoint,
+): void {
   const fp = report.key.fingerprint;
-  if (opts.keyPem !== undefined) {
-    let expected: string;
-    try { expected = keyFingerprint(createPublicKey(opts.keyPem).export({ type: 'spki', format: 'pem' }) as string); } catch (err) {
-      report.mismatches.push(`--key: not a public key (PEM): ${(err as Error).message}`);
+  if (expected !== undefined) {
+    if (expected instanceof Error) {
+      report.mismatches.push(`--key: not a public key (PEM): ${expected.message}`);
       return;
     }
     report.key.matches = expected === fp;
@@ -468,13 +471,13 @@ function checkKey(report: EvidenceReport, m: BundleManifest, opts: VerifyOptions
 
 const UNANCHORED = 'That the chains were not rewritten or cut back by someone holding the box\'s key (root on the box): the bundle\'s checkpoint is the box\'s word. Give the checkpoints the platform received from the box (--anchors) to compare them.';
 
-/** --key was given and the manifest's key is not that one (a key that cannot be read is reported by checkKey) */
-function keyRefused(keyPem: string | undefined, fingerprint: string | null): boolean {
-  if (keyPem === undefined) return false;
+/** --key's fingerprint; the error when it is not a public key (reported by checkKey); undefined without --key */
+function expectedKey(keyPem: string | undefined): string | Error | undefined {
+  if (keyPem === undefined) return undefined;
   try {
-    return keyFingerprint(createPublicKey(keyPem).export({ type: 'spki', format: 'pem' }) as string) !== fingerprint;
-  } catch {
-    return true;
+    return keyFingerprint(createPublicKey(keyPem).export({ type: 'spki', format: 'pem' }) as string);
+  } catch (err) {
+    return err as Error;
   }
 }
 

@@ -232,7 +232,7 @@ t.test('effectiveRetention: camera over storage, minimum defaults to the legal o
 });
 
 t.test('secrets: read from files, never shown in errors', async (t) => {
-  const dir = t.testdir({ 'cam.pass': 'hunter2-secret\n', 'empty.pass': '', 'locked.pass': 'hunter2-secret' });
+  const dir = t.testdir({ 'cam.pass': 'hunter2-secret\n', 'empty.pass': '', 'two.pass': 'hunter2-secret\nmore\n', 'locked.pass': 'hunter2-secret' });
   t.equal(readSecret({ password_file: join(dir, 'cam.pass') }, 'cameras[0].source'), 'hunter2-secret');
   t.equal(readSecret({ password: 'inline-pw' }, 'mqtt'), 'inline-pw');
   t.equal(readSecret({}, 'mqtt'), undefined);
@@ -241,6 +241,10 @@ t.test('secrets: read from files, never shown in errors', async (t) => {
   t.equal(missing.issues.length, 1);
   t.match(missing.issues[0], /^cameras\[0\]\.source\.password_file: cannot read .*nope\.pass \(ENOENT/);
   t.match(failure(() => readSecret({ password_file: join(dir, 'empty.pass') }, 'mqtt')).issues[0], /^mqtt\.password_file: .* is empty/);
+  // the same rule as `check`'s: a second line was sent to the camera as part of the password
+  const two = failure(() => readSecret({ password_file: join(dir, 'two.pass') }, '--password-file'));
+  t.match(two.issues[0], /^--password-file: .*two\.pass holds more than one line/);
+  t.notMatch(two.message, /hunter2/);
   t.match(failure(() => readSecret({ password_file: dir }, 'mqtt')).issues[0], /a directory, not a file/);
   if (process.getuid?.() !== 0) {
     chmodSync(join(dir, 'locked.pass'), 0o000);
