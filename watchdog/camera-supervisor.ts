@@ -65,6 +65,16 @@ export async function writtenPart(seg: ClosedSegment): Promise<{ seg: ClosedSegm
   return lostMs > CUT_SHORT_MS ? { seg: { ...seg, endMs: seg.startMs + playsMs }, lostMs } : { seg, lostMs: 0 };
 }
 
+/**
+ * How long a segment may stay open before the camera is taken to send no keyframes: a segment
+ * closes at the first keyframe after its length, so a keyframe interval up to the segment length
+ * (what `probe` and `check` ask for) gives segments up to twice it; the floor leaves room for a
+ * "smart codec" stretching its interval in a still scene.
+ */
+export function segmentOverdueMs(segmentSeconds: number): number {
+  return Math.max(3 * segmentSeconds, 30) * 1000;
+}
+
 export type CameraState = 'starting' | 'recording' | 'down' | 'stopped';
 
 interface CameraSupervisorEvents {
@@ -112,9 +122,10 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
   /** the wall clock's offset from the monotonic clock when the running backend started */
   private launchOffsetMs = 0;
   private readonly clock: ClockSteps;
-  private stalled = false;
-  /** how long the camera had been silent when the stall was called */
-  private stalledAfterMs = 0;
+  /** when the running recorder last closed a segment (or was spawned) */
+  private lastClosedMono = 0;
+  /** why the supervisor itself stopped the running recorder (a stall, a segment overdue): its exit is a failure with this cause */
+  private stoppedFor?: { cause: GapCause; reason: string };
   /** a gap the catalog could not take (read-only or full disk); written when a segment is */
   private unwrittenGap?: { id: number; start_ms: number; cause: string; detail: string | null };
   state: CameraState = 'stopped';
@@ -165,7 +176,7 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
       this.launchedAtMs = Date.now();
       this.backoff.started(this.launchedAtMs);
       this.launchedAtMono = performance.now();
-      this.stalled = false;
+      this.stoppedFor = undefined;
       this.setState('starting', 'resolving the stream URI');
       resolveUrl().then(({ url, safeUrl }) => {
         if (this.stopping) return;
@@ -189,7 +200,7 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
     this.launchedAtMono = performance.now();
     this.spawnedAtMono = Infinity;
     this.launchOffsetMs = this.launchedAtMs - this.launchedAtMono;
-    this.stalled = false;
+    this.stoppedFor = undefined;
     this.indexedThisRun = false;
     this.backoff.started(this.launchedAtMs);
     this.setState('starting', `${backend.name} starting`);
@@ -197,11 +208,12 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
     void this.opts.store.prepare(this.camera);
     // A segment closing is not media arriving: ffmpeg reports its last one as it gives up.
     backend.on('segment', (seg) => {
+      this.lastClosedMono = performance.now();
       this.emit('closed', seg);
       const placed = this.followClockSteps(seg, backend);
       this.settled = this.settled.then(() => this.commit(placed));
     });
-    backend.once('spawned', () => { this.spawnedAtMono = performance.now(); });
+    backend.once('spawned', () => { this.spawnedAtMono = this.lastClosedMono = performance.now(); });
     backend.on('progress', () => {
       this.lastMediaMono = performance.now();
       if (this.state === 'starting') this.setState('recording', 'media flowing');
@@ -311,15 +323,31 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
   private checkStall(): void {
     const now = performance.now();
     this.lastTickMono = now;
-    if (this.stopping || this.stalled || !this.backend || this.state === 'down') return;
+    if (this.stopping || this.stoppedFor || !this.backend || this.state === 'down') return;
     if (this.spawnedAtMono === Infinity) return; // not spawned yet: its relay or the spawner is still starting it
     const silentMs = Math.round(now - Math.max(this.lastMediaMono, this.spawnedAtMono));
-    if (silentMs < this.opts.stallTimeoutMs) return;
-    this.stalled = true;
-    this.stalledAfterMs = silentMs;
-    this.opts.log.warn({ camera: this.camera, silentMs, pid: this.backend.pid }, 'recorder stalled: no media; restarting it');
-    this.opts.raise('stall_detected', this.camera, { silent_ms: silentMs });
-    void this.backend.stop(2000);
+    if (silentMs >= this.opts.stallTimeoutMs) {
+      this.stopFor('stalled', `no media from the camera for ${Math.round(silentMs / 1000)} s (stall timeout ${Math.round(this.opts.stallTimeoutMs / 1000)} s): the recorder was stopped and is restarted`);
+      this.opts.log.warn({ camera: this.camera, silentMs, pid: this.backend.pid }, 'recorder stalled: no media; restarting it');
+      this.opts.raise('stall_detected', this.camera, { silent_ms: silentMs });
+      return;
+    }
+    // Media flows, but no segment closed: a segment ends only on a keyframe, and a camera that
+    // sent one and then only predicted frames kept everything since in the recorder's memory (an
+    // MP4 fragment is written at the next keyframe): nothing on disk, nothing indexed, all of it
+    // lost to a kill. Stopping the recorder writes the file; the camera's new session starts on a
+    // keyframe again.
+    const openMs = Math.round(now - this.lastClosedMono);
+    const overdueMs = segmentOverdueMs(this.opts.backendOptions.segmentSeconds);
+    if (openMs >= overdueMs) {
+      this.stopFor('stream_unusable', `no keyframe from the camera for ${Math.round(openMs / 1000)} s, so no segment could close (segments of ${this.opts.backendOptions.segmentSeconds} s start on keyframes): the recorder was stopped to write what it held, and is restarted; set the camera's I-frame interval to at most ${Math.max(1, Math.floor(this.opts.backendOptions.segmentSeconds / 2))} s`);
+      this.opts.log.warn({ camera: this.camera, openMs, pid: this.backend.pid }, 'no segment closed: the camera sends no keyframes; restarting the recorder');
+    }
+  }
+
+  private stopFor(cause: GapCause, reason: string): void {
+    this.stoppedFor = { cause, reason };
+    void this.backend?.stop(2000);
   }
 
   /**
@@ -340,14 +368,13 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
     } catch (err) {
       this.opts.log.error({ camera: this.camera, err }, 'cannot index the segment the recorder left open');
     }
-    if (this.stopping || (exit.requested && !this.stalled)) {
+    if (this.stopping || (exit.requested && !this.stoppedFor)) {
       this.emit('exit', { ...exit, cause: null });
       return;
     }
-    const cause: GapCause = knownCause ?? (this.stalled ? 'stalled' : classifyExit(exit, run));
+    const cause: GapCause = knownCause ?? this.stoppedFor?.cause ?? classifyExit(exit, run);
     // the recorder stopped as asked says only that ("stop requested"): the gap says why it was asked
-    const reason = this.stalled ? `no media from the camera for ${Math.round(this.stalledAfterMs / 1000)} s (stall timeout ${Math.round(this.opts.stallTimeoutMs / 1000)} s): the recorder was stopped and is restarted` : exit.reason;
-    exit = { ...exit, reason };
+    exit = { ...exit, reason: this.stoppedFor?.reason ?? exit.reason };
     this.emit('exit', { ...exit, cause });
     try {
       this.openGap(cause, exit.reason);
