@@ -9,17 +9,21 @@
  * answers its authentication challenge (Digest, or Basic when that is all it offers) and passes
  * everything else through, RTP included (TCP-interleaved, as the recorder asks for).
  *
- * Who may use it: only connections from a process of the relay's own user (the kernel's socket
- * table, /proc/net/tcp, names the owner of the connecting socket) carrying a token handed out
- * for one URL. Another local user who reads the token from a command line is refused; the
- * service user can read the config and its password files anyway.
+ * Who may use it: only connections carrying a token handed out for one URL, from a process of the
+ * relay's own user (the kernel's socket table, /proc/net/tcp, names the owner of the connecting
+ * socket). Another local user who reads the token from a command line is refused; the service
+ * user can read the config and its password files anyway. The token is checked first: reading
+ * the socket table costs the kernel about 1.6 ms per thousand sockets, and any local user can
+ * open thousands of sockets and connect to the relay in a loop (a read per connection, on the
+ * event loop, had stalled the daemon for 125 ms at each of them). Owner checks run one at a time,
+ * off the event loop, and a connection finding too many waiting is refused.
  *
  * Where credentials go: only to the host and port of the URL they were given with, and only
  * after that host asked for them (a 401 challenge). Requests that name another host in their
  * URI still go to the camera's own connection.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { createServer, isIPv4, connect as tcpConnect, type Server, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
@@ -132,11 +136,6 @@ class RtspRelay {
   private accept(client: Socket, server: Server): void {
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : 0;
-    const uid = peerUid(client);
-    if (uid === undefined || uid !== process.getuid?.()) {
-      client.destroy();
-      return;
-    }
     new RelayConnection(client, (token) => this.leases.get(token), port);
   }
 }
@@ -146,29 +145,52 @@ const relay = new RtspRelay();
 /** TCP_ESTABLISHED in the kernel's socket table */
 const ESTABLISHED = '01';
 
+/** owner checks waiting or running at most: a connection finding this many is refused (a bound on
+ * what a flood can queue; twice the 64 cameras a box records, all connecting at once at start) */
+const MAX_OWNER_CHECKS = 128;
+let ownerChecks = 0;
+let ownerCheckQueue: Promise<unknown> = Promise.resolve();
+/** how many times the socket table was read, and the most reads ever in progress at once (the tests watch both) */
+export const ownerCheckStats = { reads: 0, mostAtOnce: 0 };
+let readsNow = 0;
+
 /**
  * The user owning the other end of a loopback TCP connection, from the kernel's socket table
  * (/proc/net/tcp: the relay listens on 127.0.0.1 only): the connected entry whose local address
  * and port are the peer's and whose remote ones are ours, all four. Ports alone named the wrong
  * socket: another user connecting from 127.0.0.2 with the recorder's source port found the
  * recorder's entry (first in the table) and was served the camera; a TIME_WAIT entry of the same
- * ports is owned by root.
+ * ports is owned by root. Undefined when unknown, or when too many checks are already waiting.
  */
-export function peerUid(socket: Socket): number | undefined {
+export function peerUid(socket: Socket): Promise<number | undefined> {
   const { remoteAddress, remotePort, localAddress, localPort } = socket;
-  if (!remoteAddress || !remotePort || !localAddress || !localPort || !isIPv4(remoteAddress) || !isIPv4(localAddress)) return undefined;
-  const peer = procAddress(remoteAddress, remotePort), ours = procAddress(localAddress, localPort);
+  if (!remoteAddress || !remotePort || !localAddress || !localPort || !isIPv4(remoteAddress) || !isIPv4(localAddress)) return Promise.resolve(undefined);
+  if (ownerChecks >= MAX_OWNER_CHECKS) return Promise.resolve(undefined);
+  ownerChecks++;
+  const entry = `${procAddress(remoteAddress, remotePort)} ${procAddress(localAddress, localPort)} ${ESTABLISHED} `;
+  const check = ownerCheckQueue.then(() => ownerInTable(entry)).finally(() => { ownerChecks--; });
+  ownerCheckQueue = check.catch(() => undefined);
+  return check;
+}
+
+/** The uid of the socket table's line holding `entry` (local, remote, state). */
+async function ownerInTable(entry: string): Promise<number | undefined> {
+  ownerCheckStats.reads++;
+  ownerCheckStats.mostAtOnce = Math.max(ownerCheckStats.mostAtOnce, ++readsNow);
   let text: string;
   try {
-    text = readFileSync('/proc/net/tcp', 'utf8');
+    text = await readFile('/proc/net/tcp', 'latin1');
   } catch {
     return undefined;
+  } finally {
+    readsNow--;
   }
-  for (const line of text.split('\n').slice(1)) {
-    const f = line.trim().split(/\s+/);
-    if (f[1] === peer && f[2] === ours && f[3] === ESTABLISHED) return Number(f[7]);
-  }
-  return undefined;
+  // a line: "sl local remote st tx_queue:rx_queue tr:tm->when retrnsmt uid ..."
+  const at = text.indexOf(` ${entry}`);
+  if (at < 0) return undefined;
+  const end = text.indexOf('\n', at);
+  const f = text.slice(at, end < 0 ? undefined : end).trim().split(/\s+/);
+  return Number(f[6]);
 }
 
 /** An IPv4 address and port as /proc/net/tcp prints them: the address's 4 bytes read as the host's integer, in hex */
@@ -198,13 +220,15 @@ class RelayConnection {
   private readonly fromCamera = new RtspStreamParser();
   private readonly inFlight = new Map<string, InFlight>();
   private nextCSeq = 1;
+  /** what the tool sent while its owner was being checked, handled once it passed */
+  private admitting?: RtspChunk[];
   private challenge?: Challenge;
   private nonceCount = 0;
   private answered = false;
   private closed = false;
 
   constructor(private readonly client: Socket, private readonly leaseOf: (token: string) => Lease | undefined, private readonly port: number) {
-    client.on('data', (chunk: Buffer) => this.guard(() => this.fromClient.push(chunk).forEach((c) => this.onClientChunk(c))));
+    client.on('data', (chunk: Buffer) => this.guard(() => this.fromClient.push(chunk).forEach((c) => this.fromTool(c))));
     client.on('error', () => this.close());
     client.on('close', () => this.close());
   }
@@ -221,23 +245,49 @@ class RelayConnection {
     return `rtsp://127.0.0.1:${this.port}/${this.lease!.token}`;
   }
 
+  /**
+   * The tool's first request names a lease (a token it was handed), and the tool must be a process
+   * of this user: until both hold, nothing goes to the camera. The token first: an unknown one is
+   * answered 404 without reading the socket table.
+   */
+  private fromTool(c: RtspChunk): void {
+    if (this.lease) return this.onClientChunk(c);
+    if (this.admitting) {
+      this.admitting.push(c);
+      return;
+    }
+    const req = c.kind === 'message' ? requestLine(c.message) : undefined;
+    const token = req && /^rtsps?:\/\/[^/]+\/([0-9a-f]{32})(?=[/?]|$)/i.exec(req.uri)?.[1];
+    const lease = token ? this.leaseOf(token) : undefined;
+    if (!lease) {
+      if (c.kind === 'message') this.client.end(serialize(response(404, 'Not Found', header(c.message, 'CSeq'))));
+      else this.client.destroy();
+      this.closed = true;
+      return;
+    }
+    this.admitting = [c];
+    this.client.pause();
+    void peerUid(this.client).then((uid) => {
+      if (this.closed) return;
+      if (uid === undefined || uid !== process.getuid?.()) {
+        this.close();
+        return;
+      }
+      const waiting = this.admitting!;
+      this.admitting = undefined;
+      this.lease = lease;
+      lease.connections.add(this.client);
+      this.connectCamera();
+      this.guard(() => waiting.forEach((w) => this.onClientChunk(w)));
+      this.client.resume();
+    });
+  }
+
   private onClientChunk(c: RtspChunk): void {
     if (c.kind === 'binary') return this.toCamera(c.data);
     const req = requestLine(c.message);
     // a response: the tool answering a request the camera made (GET_PARAMETER, ANNOUNCE)
     if (!req) return this.toCamera(serialize(c.message));
-    if (!this.lease) {
-      const token = /^rtsps?:\/\/[^/]+\/([0-9a-f]{32})(?=[/?]|$)/i.exec(req.uri)?.[1];
-      const lease = token ? this.leaseOf(token) : undefined;
-      if (!lease) {
-        this.client.end(serialize(response(404, 'Not Found', header(c.message, 'CSeq'))));
-        this.closed = true;
-        return;
-      }
-      this.lease = lease;
-      lease.connections.add(this.client);
-      this.connectCamera();
-    }
     const uri = this.uriForCamera(req.uri);
     const message = withHeader(withHeader({ ...c.message, startLine: `${req.method} ${uri} ${req.version}` }, 'Authorization', undefined), 'Proxy-Authorization', undefined);
     this.send({ clientCSeq: header(c.message, 'CSeq'), message, method: req.method, uri, authorized: false, retried: false });

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { scrubCredentials, withCredentials } from '../../common/credentials.js';
 import type { BackendExit } from '../../recorder/backends/backend.js';
 import { FfmpegBackend } from '../../recorder/backends/ffmpeg.js';
-import { relayUrl } from '../../recorder/sources/rtsp-relay.js';
+import { ownerCheckStats, relayUrl } from '../../recorder/sources/rtsp-relay.js';
 import { classifyExit } from '../../watchdog/gap-cause.js';
 import { CameraSim } from '../support/camera-sim.js';
 import { runCli } from '../support/cli.js';
@@ -172,6 +172,27 @@ for port in [${mine.map((s) => s.localPort).join(', ')}]:
   const guessed = await ffprobe(relayed.url.replace(/\/[0-9a-f]{32}\//, `/${'0'.repeat(32)}/`));
   t.not(guessed.status, 0, 'a token it did not hand out is refused');
   t.match(guessed.stderr, /404/, 'with 404 Not Found');
+
+  // Reading the socket table costs the kernel about 1.6 ms per thousand sockets, and any local
+  // user can open thousands and connect in a loop: a connection without a token it was handed
+  // never has the table read, and the reads run one at a time, off the event loop
+  const readsBefore = ownerCheckStats.reads;
+  const ask = (path: string) => new Promise<string>((resolve) => {
+    const s = connect(Number(relayPort), '127.0.0.1', () => s.write(`DESCRIBE rtsp://127.0.0.1:${relayPort}/${path} RTSP/1.0\r\nCSeq: 1\r\n\r\n`));
+    let got = '';
+    s.on('data', (d) => { got += d.toString('latin1'); if (/\r\n\r\n/.test(got)) s.destroy(); });
+    s.on('error', () => undefined);
+    s.on('close', () => resolve(got.split('\r\n')[0] || 'closed'));
+  });
+  const strangers = await Promise.all(Array.from({ length: 100 }, (_, i) => ask(i % 2 ? `${randomBytes(16).toString('hex')}/r` : 'r')));
+  t.same([...new Set(strangers)], ['RTSP/1.0 404 Not Found'], '100 connections without a token handed out: 404 each');
+  t.equal(ownerCheckStats.reads, readsBefore, 'and the socket table was never read for them');
+  const rush = await Promise.all(Array.from({ length: 30 }, () => ask(`${token}/r`)));
+  t.equal(ownerCheckStats.mostAtOnce, 1, 'owner checks run one at a time');
+  t.ok(ownerCheckStats.reads - readsBefore <= 30, `${ownerCheckStats.reads - readsBefore} reads for 30 connections`);
+  // each admitted: relayed to the camera, which answers (the simulator refuses some of 30 at once: 503)
+  t.ok(rush.every((l) => /^RTSP\/1\.0 (200|503) /.test(l)), `30 connections at once, each relayed to the camera: ${[...new Set(rush)].join(', ')}`);
+
   relayed.close();
   const closed = await ffprobe(relayed.url);
   t.not(closed.status, 0, 'a closed lease serves nobody');
