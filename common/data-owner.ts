@@ -1,5 +1,5 @@
-import { lchownSync, lstatSync, readdirSync, statSync } from 'node:fs';
-import { join, relative, resolve, sep } from 'node:path';
+import { lchownSync, lstatSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 
 /**
  * What a command run as root (`sudo edge-nvr evidence ...`) writes inside the data dir is handed
@@ -47,4 +47,31 @@ export function untrustedDataDir(dir: string, owner = process.geteuid?.() ?? 0):
     if ((a.mode & 0o002) && !(a.mode & 0o1000)) return `${above}, a folder above ${dir}, is writable by every local user without the sticky bit: anyone could move the data dir away; choose another folder`;
   }
   return undefined;
+}
+
+/**
+ * `out` with its folder's real path (no link left in it), or why another local user could swap
+ * what the box writes there. A command writes its output into a folder it makes beside `out`,
+ * then renames it into place; where someone else may write to that folder or one above it, they
+ * renamed the box's folder away and put theirs in its place while ffmpeg wrote: ffmpeg, as root,
+ * followed a link of theirs onto any file of the box, and the box signed a file of theirs as its
+ * redacted export (an outside probe). So the folder and each one above must belong to root, this
+ * user or the data dir's owner, and only such a group or nobody else may write to them unless the
+ * sticky bit is set (/tmp: nobody renames what is not theirs). Links are resolved first: one the
+ * other user owns could be pointed elsewhere while the box writes.
+ */
+export function trustedOutputPath(out: string, dataDir: string): { path: string } | { problem: string } {
+  const dir = realpathSync(dirname(resolve(out)));
+  let data: { uid: number; gid: number } | undefined;
+  try { data = statSync(dataDir); } catch { /* not made yet: root and this user only */ }
+  const uids = new Set([0, process.geteuid?.() ?? 0, ...(data ? [data.uid] : [])]);
+  const gids = new Set([0, process.getegid?.() ?? 0, ...(data ? [data.gid] : [])]);
+  for (let d = dir, last = ''; d !== last; last = d, d = dirname(d)) {
+    const st = statSync(d);
+    const where = d === dir ? `the folder ${d}` : `${d}, a folder above ${dir},`;
+    if (!uids.has(st.uid)) return { problem: `${where} belongs to uid ${st.uid}: its owner could swap what the box writes there for files of theirs; give a folder of root's or of this user's (a USB drive mounted for root), nothing was written` };
+    const othersWrite = (st.mode & 0o002) || ((st.mode & 0o020) && !gids.has(st.gid));
+    if (othersWrite && !(st.mode & 0o1000)) return { problem: `${where} may be written by other users (mode 0${(st.mode & 0o7777).toString(8)}, without the sticky bit): they could swap what the box writes there; give another folder, nothing was written` };
+  }
+  return { path: join(dir, basename(out)) };
 }

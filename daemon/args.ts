@@ -1,5 +1,5 @@
-import { statSync } from 'node:fs';
-import { dirname, resolve, sep } from 'node:path';
+import { existsSync, realpathSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { terminalJson, terminalText } from '../common/human.js';
 
@@ -122,21 +122,31 @@ export function parseReason(context: string, value: string | undefined, what: st
 }
 
 /**
- * Where `export` and `evidence` write what is handed over (`--out`): its folder must exist. Making it
- * would put a copy meant for a USB drive that is not mounted (`/media/usb/case-17`) on the box's
- * own disk, where the person taking it away never finds it. `madeOnDemand`: the one folder that
- * may be made (the data dir's `exports/`, the box's own place for them).
+ * Where `export`, `evidence` and `snapshot` write what is handed over (`--out`): its folder must
+ * exist. Making it would put a copy meant for a USB drive that is not mounted
+ * (`/media/usb/case-17`) on the box's own disk, where the person taking it away never finds it.
+ * `madeOnDemand`: the one folder that may be made (the data dir's `exports/`, the box's own place
+ * for them). `mustExist` false (`redact`, `still`: a file redacted on a laptop may make its folder)
+ * keeps only the rule on the data dir. Paths are compared as they really are: a link to the data
+ * dir (/tmp/dl -> /var/lib/edge-nvr) got a bundle into recordings/.
  */
-export function outInExistingDir(option: string, value: string, madeOnDemand: string): string {
+export function outInExistingDir(option: string, value: string, madeOnDemand: string, mustExist = true): string {
   const dir = dirname(resolve(value));
-  if (dir === resolve(madeOnDemand)) return value;
+  const real = (p: string) => { try { return realpathSync(p); } catch { return resolve(p); } };
+  const exportsDir = real(madeOnDemand);
+  // the nearest folder that exists, really: a link anywhere above is followed
+  let existing = dir;
+  while (!existsSync(existing) && dirname(existing) !== existing) existing = dirname(existing);
+  const target = join(real(existing), relative(existing, resolve(value)));
+  if (dirname(target) === exportsDir) return value;
   // the rest of the data dir is the box's own: a bundle under recordings/ read as inserted
   // segments to `verify`, one under keys/ sat beside the signing key
-  const data = dirname(resolve(madeOnDemand));
+  const data = dirname(exportsDir);
   const within = (root: string, p: string) => p === root || p.startsWith(root + sep);
-  if (within(data, resolve(value)) && !within(resolve(madeOnDemand), resolve(value))) {
-    throw new UsageError(`${option} ${value}: inside the box's data dir ${data}, among its recordings, catalog and keys; give a path under ${resolve(madeOnDemand)} or outside the data dir, nothing was written`);
+  if (within(data, target) && !within(exportsDir, target)) {
+    throw new UsageError(`${option} ${value}: inside the box's data dir ${data}, among its recordings, catalog and keys; give a path under ${exportsDir} or outside the data dir, nothing was written`);
   }
+  if (!mustExist) return value;
   let isDir = false;
   try { isDir = statSync(dir).isDirectory(); } catch { /* missing or unreachable: said below */ }
   if (!isDir) throw new UsageError(`${option} ${value}: the folder ${dir} does not exist (a drive not mounted?); create it or give another path, nothing was written`);

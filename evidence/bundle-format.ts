@@ -117,7 +117,8 @@ export function requestProblems(r: Partial<EvidenceRequest>): string[] {
   const out: string[] = [];
   const text = (field: keyof EvidenceRequest, min: number, what: string) => {
     const v = r[field];
-    if (typeof v !== 'string' || v.trim().length < min) out.push(`${field}: required (${what})`);
+    if (typeof v !== 'string' || v.trim() === '') out.push(`${field}: required (${what})`);
+    else if (v.trim().length < min) out.push(`${field}: ${min} characters or more (${what}), got ${JSON.stringify(v.trim())}`);
   };
   text('agency', 2, 'the requesting agency');
   text('approval', 2, 'the approving document or reference');

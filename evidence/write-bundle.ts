@@ -19,7 +19,7 @@ import { open } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { boxKey } from '../common/box-key.js';
-import { giveToDataOwner } from '../common/data-owner.js';
+import { giveToDataOwner, trustedOutputPath } from '../common/data-owner.js';
 import { NotRegularFileError, openRegularFile, sha256File } from '../common/file-hash.js';
 import { appendAudit } from '../recorder/catalog/audit-log.js';
 import type { Catalog, GapRow, HoldRow, SegmentRow } from '../recorder/catalog/catalog.js';
@@ -72,13 +72,16 @@ export async function writeEvidenceBundle(catalog: Catalog, dataDir: string, job
     agency: job.request.agency.trim(), approval: job.request.approval.trim(), reason: job.request.reason.trim(), destination: job.request.destination.trim(),
     officers: job.request.officers.map((o) => ({ name: o.name.trim(), id: o.id.trim() })),
   };
-  const out = resolve(job.out);
+  let out = resolve(job.out);
   if (existsSync(out)) throw new EvidenceRequestError(`${out} exists; refusing to overwrite it (give a new directory)`);
   if (!catalog.knowsCamera(job.camera)) throw new EvidenceRequestError(`unknown camera "${job.camera}": the catalog has recordings of ${catalog.cameras().join(', ') || 'no camera'}`);
 
   const bundleId = `${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}-${randomUUID().slice(0, 8)}`;
   const audit = { actor: job.actor, camera: job.camera, from_ms: job.fromMs, to_ms: job.toMs, reason: request.reason, destination: request.destination };
   const madeParent = mkdirSync(dirname(out), { recursive: true });
+  const trusted = trustedOutputPath(out, dataDir);
+  if ('problem' in trusted) throw new EvidenceRequestError(`${out}: ${trusted.problem}`);
+  out = trusted.path;
   // made here, now, under a name nobody can guess (mode 0700): a name with the pid was guessable,
   // and a directory (or a link) another user had made there in advance was used as it was: the
   // bundle of originals ended up in a directory of theirs
@@ -121,7 +124,8 @@ export async function writeEvidenceBundle(catalog: Catalog, dataDir: string, job
           absent.push({ r, why: 'altered_on_box', detail: `${err.what} in the place of ${r.path}: left out, it is not the original` });
           continue;
         }
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        // only the original's own absence: an ENOENT on the bundle's side (its folder gone) is the copy failing
+        if (!(err instanceof SourceMissingError)) throw err;
         vanished.push(r);
         absent.push({ r, why: 'missing', detail: `the file ${r.path} is not on the box (found at export)` });
         continue;
@@ -247,10 +251,15 @@ export function uncovered(from: number, to: number, spans: ReadonlyArray<readonl
 }
 
 /** Copies a recording (a plain file only: see openRegularFile), hashing the bytes as they pass, and makes the copy durable. */
+/** The original is not on the box (not: the bundle's side of the copy failed). */
+class SourceMissingError extends Error {}
+
 async function copyHashing(src: string, dst: string): Promise<{ sha256: string; bytes: number }> {
   const hash = createHash('sha256');
   let bytes = 0;
-  const fh = await openRegularFile(src);
+  const fh = await openRegularFile(src).catch((err: NodeJS.ErrnoException) => {
+    throw err.code === 'ENOENT' ? new SourceMissingError(err.message) : err;
+  });
   await pipeline(fh.createReadStream(), async function* (source: AsyncIterable<Buffer>) {
     for await (const chunk of source) {
       hash.update(chunk);

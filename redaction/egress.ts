@@ -10,7 +10,7 @@ import type { Config } from '../config/schema.js';
 import type { Catalog, SegmentRow } from '../recorder/catalog/catalog.js';
 import { appendAudit } from '../recorder/catalog/audit-log.js';
 import { auditedBoxKey, takeCheckpoint } from '../recorder/catalog/checkpoint.js';
-import { giveToDataOwner } from '../common/data-owner.js';
+import { giveToDataOwner, trustedOutputPath } from '../common/data-owner.js';
 import { sha256File, sha256RegularFile } from '../common/file-hash.js';
 import type { Detector } from './detector.js';
 import { configuredDetectors, detectorChoice } from './detectors.js';
@@ -84,9 +84,11 @@ interface Job {
 }
 
 async function run(ctx: EgressContext, job: Job): Promise<EgressResult> {
-  const out = resolve(job.out);
+  let out = resolve(job.out);
   const exportId = `${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}-${randomUUID().slice(0, 8)}`;
-  const boxId = ctx.config?.box.id ?? 'unconfigured';
+  // `--data` without a config: the box's id as the daemon last recorded it (the manifest and the
+  // watermark said "unconfigured" while the evidence bundles of the same box named it)
+  const boxId = ctx.config?.box.id ?? ctx.catalog.getMeta('box.id') ?? 'unconfigured';
   const audit = { actor: job.requester, camera: job.camera ?? null, from_ms: job.fromMs ?? null, to_ms: job.toMs ?? null, reason: job.reason, destination: out };
   let encoder: Encoder | undefined;
   // The output is written into a directory made for it, under a name nobody can guess (mkdtemp,
@@ -99,6 +101,9 @@ async function run(ctx: EgressContext, job: Job): Promise<EgressResult> {
     if (existsSync(out)) throw new EgressRequestError(`${out} exists; refusing to overwrite it`);
     if (existsSync(manifestPath(out))) throw new EgressRequestError(`${manifestPath(out)} exists; refusing to overwrite it (give another name)`);
     const madeParent = mkdirSync(dirname(out), { recursive: true });
+    const trusted = trustedOutputPath(out, ctx.dataDir);
+    if ('problem' in trusted) throw new EgressRequestError(`${out}: ${trusted.problem}`);
+    out = audit.destination = trusted.path;
     const dir = mkdtempSync(join(dirname(out), `.${basename(out)}.partial-`));
     tmpDir = dir;
     tmp = join(dir, basename(out));
@@ -233,7 +238,7 @@ async function run(ctx: EgressContext, job: Job): Promise<EgressResult> {
     // every egress is anchored: a platform keeping this checkpoint can hold the box to the
     // chains as they stood when the file left (the audit entry above included)
     try {
-      takeCheckpoint(ctx.catalog, ctx.dataDir, ctx.config?.box.id ?? ctx.catalog.getMeta('box.id') ?? boxId, 'egress', job.requester);
+      takeCheckpoint(ctx.catalog, ctx.dataDir, boxId, 'egress', job.requester);
     } catch (err) {
       ctx.log?.warn({ err: (err as Error).message }, 'cannot sign a checkpoint after the egress');
     }
@@ -307,8 +312,15 @@ async function checkedSource(ctx: EgressContext, s: SegmentRow): Promise<string>
 export interface ExportRequest { camera: string; fromMs: number; toMs: number; reason: string; requester: string; out: string }
 
 export async function exportClip(ctx: EgressContext, req: ExportRequest): Promise<EgressResult> {
+  // A refused export is registered too: a source that fails its hash is evidence of tampering,
+  // and a request for footage the box does not have is a request all the same.
+  const refused = (err: Error) => {
+    appendAudit(ctx.catalog, { actor: req.requester, action: 'export.refused', camera: req.camera, from_ms: req.fromMs, to_ms: req.toMs,
+      reason: req.reason, destination: resolve(req.out), details: { error: err.message } });
+    return err;
+  };
   const rows = ctx.catalog.segments(req.camera, req.fromMs, req.toMs);
-  if (rows.length === 0) throw new EgressRequestError(`no recordings of camera "${req.camera}" between ${new Date(req.fromMs).toISOString()} and ${new Date(req.toMs).toISOString()}`);
+  if (rows.length === 0) throw refused(new EgressRequestError(`no recordings of camera "${req.camera}" between ${new Date(req.fromMs).toISOString()} and ${new Date(req.toMs).toISOString()}`));
   const ranges: Array<DecodeRange & { row: SegmentRow }> = [];
   const sources: Manifest['sources'] = [];
   for (const r of rows) {
@@ -317,10 +329,7 @@ export async function exportClip(ctx: EgressContext, req: ExportRequest): Promis
     try {
       path = await checkedSource(ctx, r);
     } catch (err) {
-      // A refused export is registered too: a source that fails its hash is evidence of tampering.
-      appendAudit(ctx.catalog, { actor: req.requester, action: 'export.refused', camera: req.camera, from_ms: req.fromMs, to_ms: req.toMs,
-        reason: req.reason, destination: resolve(req.out), details: { error: (err as Error).message } });
-      throw err;
+      throw refused(err as Error);
     }
     const from = Math.max(req.fromMs, r.start_ms), to = Math.min(req.toMs, r.end_ms);
     ranges.push({ path, startS: (from - r.start_ms) / 1000, durationS: (to - from) / 1000, row: r });
@@ -412,6 +421,8 @@ export interface RedactRequest { input: string; out: string; requester: string; 
 export async function redactFile(ctx: EgressContext, req: RedactRequest): Promise<EgressResult> {
   const input = resolve(req.input);
   if (!existsSync(input)) throw new EgressRequestError(`${input} does not exist`);
+  // a FIFO kept ffprobe waiting for a writer for ever; a directory or a device is no file to redact either
+  if (!statSync(input).isFile()) throw new EgressRequestError(`${input} is not a plain file (a FIFO, a directory or a device): give a video or image file`);
   const still = READABLE_IMAGE.has(extname(input).toLowerCase());
   let probed: VideoInfo, sha: string;
   try {

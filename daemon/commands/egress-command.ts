@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { homedir, userInfo } from 'node:os';
+import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loadConfig } from '../../config/load.js';
 import type { Config } from '../../config/schema.js';
@@ -42,19 +42,18 @@ function userDataDir(): string {
   return join(base, 'edge-nvr');
 }
 
-export function requesterDefault(): string {
-  try { return userInfo().username; } catch { return `uid ${process.getuid?.() ?? '?'}`; }
-}
-
 /**
  * What `redact`, `export` and `snapshot` share around the egress gate: the catalog opened for
  * the audit log, one line (or JSON) about what was written, and a request that is wrong rather
  * than failed (unknown camera, empty range) reported as bad usage.
  */
-export async function runEgress(values: { config?: string; data?: string; json?: boolean }, go: (ctx: EgressContext) => Promise<EgressResult>, filesAlone = false, out?: [option: string, path: string]): Promise<number> {
+export async function runEgress(
+  values: { config?: string; data?: string; json?: boolean }, go: (ctx: EgressContext) => Promise<EgressResult>,
+  out: { option: string; path: string; mustExist: boolean }, filesAlone = false,
+): Promise<number> {
   const { config, dataDir } = egressTarget(values, filesAlone);
-  // a clip a person takes away (`export`); a file redacted on a laptop may make its folder
-  if (out) outInExistingDir(out[0], out[1], exportsDir(dataDir));
+  // a clip or still a person takes away (`export`, `snapshot`); a file redacted on a laptop may make its folder
+  outInExistingDir(out.option, out.path, exportsDir(dataDir), out.mustExist);
   const catalog = Catalog.open(dataDir);
   // the job kills its decoder and encoder and removes its partial file
   const cancel = cancelOnSignals();

@@ -1,6 +1,7 @@
 import { exportClip } from '../../redaction/egress.js';
 import { EXIT, parseCommand, UsageError } from '../args.js';
 import { parseTime } from './data-dir.js';
+import { cliActor } from '../audit-trail.js';
 import { egressOptions, runEgress } from './egress-command.js';
 
 export const spec = {
@@ -13,7 +14,7 @@ export const spec = {
   },
   help: {
     camera: 'camera id', from: 'start (ISO 8601 or epoch ms)', to: 'end', reason: 'why it is exported (audit log)',
-    requester: 'who asks for it (audit log)', out: 'the clip to write (.mp4); <out>.manifest.json goes beside it', ...egressOptions.help,
+    requester: 'on whose behalf (the audit log names the unix user running the command, and this)', out: 'the clip to write (.mp4); <out>.manifest.json goes beside it', ...egressOptions.help,
   },
 } as const;
 
@@ -24,5 +25,5 @@ export async function run(argv: string[]): Promise<number> {
   for (const k of ['camera', 'from', 'to', 'reason', 'requester', 'out'] as const) if (!v[k]) throw new UsageError(`--${k} is required`);
   const fromMs = parseTime('from', v.from)!, toMs = parseTime('to', v.to)!;
   if (fromMs >= toMs) throw new UsageError('--from must be before --to');
-  return runEgress(v, (ctx) => exportClip(ctx, { camera: v.camera!, fromMs, toMs, reason: v.reason!, requester: v.requester!, out: v.out! }), false, ['--out', v.out!]);
+  return runEgress(v, (ctx) => exportClip(ctx, { camera: v.camera!, fromMs, toMs, reason: v.reason!, requester: cliActor(v.requester), out: v.out! }), { option: '--out', path: v.out!, mustExist: true });
 }

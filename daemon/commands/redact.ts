@@ -1,6 +1,7 @@
 import { redactFile } from '../../redaction/egress.js';
 import { EXIT, parseCommand, UsageError } from '../args.js';
-import { egressOptions, requesterDefault, runEgress } from './egress-command.js';
+import { cliActor } from '../audit-trail.js';
+import { egressOptions, runEgress } from './egress-command.js';
 
 export const spec = {
   name: 'redact',
@@ -11,7 +12,7 @@ export const spec = {
   },
   help: {
     camera: "also burn this camera's privacy masks",
-    requester: 'who asks (audit log; default: the user running the command)',
+    requester: 'on whose behalf (the audit log names the unix user running the command, and this)',
     reason: 'why (audit log; default "redact command")',
     ...egressOptions.help,
   },
@@ -25,6 +26,6 @@ export async function run(argv: string[]): Promise<number> {
   if (!input || !out) throw new UsageError('expected IN and OUT');
   const v = args.values;
   return runEgress(v, (ctx) => redactFile(ctx, {
-    input, out, requester: v.requester ?? requesterDefault(), reason: v.reason ?? 'redact command', camera: v.camera,
-  }), true);
+    input, out, requester: cliActor(v.requester), reason: v.reason ?? 'redact command', camera: v.camera,
+  }), { option: 'OUT', path: out, mustExist: false }, true);
 }

@@ -1,6 +1,7 @@
 import { takeSnapshot } from '../../redaction/egress.js';
 import { EXIT, parseCommand, UsageError } from '../args.js';
-import { egressOptions, requesterDefault, runEgress } from './egress-command.js';
+import { cliActor } from '../audit-trail.js';
+import { egressOptions, runEgress } from './egress-command.js';
 
 export const spec = {
   name: 'snapshot',
@@ -10,7 +11,7 @@ export const spec = {
     camera: { type: 'string' }, out: { type: 'string' }, requester: { type: 'string' }, reason: { type: 'string' }, ...egressOptions.options,
   },
   help: {
-    camera: 'camera id', out: 'the image to write (.jpg or .png)', requester: 'who asks (default: the user running the command)',
+    camera: 'camera id', out: 'the image to write (.jpg or .png)', requester: 'on whose behalf (the audit log names the unix user running the command, and this)',
     reason: 'why (default "snapshot command")', ...egressOptions.help,
   },
 } as const;
@@ -20,5 +21,5 @@ export async function run(argv: string[]): Promise<number> {
   if (!args) return EXIT.ok;
   const v = args.values;
   if (!v.camera || !v.out) throw new UsageError('--camera and --out are required');
-  return runEgress(v, (ctx) => takeSnapshot(ctx, { camera: v.camera!, out: v.out!, requester: v.requester ?? requesterDefault(), reason: v.reason ?? 'snapshot command' }));
+  return runEgress(v, (ctx) => takeSnapshot(ctx, { camera: v.camera!, out: v.out!, requester: cliActor(v.requester), reason: v.reason ?? 'snapshot command' }), { option: '--out', path: v.out!, mustExist: true });
 }

@@ -2,7 +2,8 @@ import { Catalog } from '../../recorder/catalog/catalog.js';
 import { saveStill, stillSizeProblem, type EgressContext } from '../../redaction/egress.js';
 import { frameBytes } from '../../redaction/frame.js';
 import { EXIT, parseCommand, UsageError } from '../args.js';
-import { egressOptions, egressTarget, requesterDefault, runEgress } from './egress-command.js';
+import { cliActor } from '../audit-trail.js';
+import { egressOptions, egressTarget, runEgress } from './egress-command.js';
 
 export const spec = {
   name: 'still',
@@ -15,7 +16,7 @@ export const spec = {
   },
   help: {
     camera: 'the camera it shows (its privacy masks are burnt in)', size: 'width x height of the picture on stdin', out: 'the image to write (.jpg or .png)',
-    at: 'when it was seen, epoch ms (default now)', requester: 'who asks (default: the user running the command)', reason: 'why (default "still command")',
+    at: 'when it was seen, epoch ms (default now)', requester: 'on whose behalf (the audit log names the unix user running the command, and this)', reason: 'why (default "still command")',
     batch: 'one still after another from stdin, one JSON result line each on stdout, until stdin closes (the detectors load once)',
     ...egressOptions.help,
   },
@@ -57,8 +58,8 @@ export async function run(argv: string[]): Promise<number> {
   if (got !== bytes) throw new UsageError(`stdin: expected ${bytes} bytes of RGB24 for ${width}x${height}, got ${got > bytes ? 'more' : got}`);
   const data = Buffer.concat(chunks);
   return runEgress(v, (ctx) => saveStill(ctx, {
-    camera: v.camera!, frame: { width, height, data }, atMs, out: v.out!, requester: v.requester ?? requesterDefault(), reason: v.reason ?? 'still command',
-  }));
+    camera: v.camera!, frame: { width, height, data }, atMs, out: v.out!, requester: cliActor(v.requester), reason: v.reason ?? 'still command',
+  }), { option: '--out', path: v.out!, mustExist: false });
 }
 
 /** A header line longer than this is not a header: answered, and the stream given up (it cannot be framed). */

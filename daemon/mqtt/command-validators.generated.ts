@@ -189,8 +189,9 @@ return errors === 0;
 }
 
 export const snapshotArgs = validate11;
-const schema12 = {"additionalProperties":false,"type":"object","required":["camera","reason"],"properties":{"camera":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"a box or camera id","type":"string"},"at_ms":{"minimum":0,"maximum":8640000000000000,"description":"milliseconds since the Unix epoch","type":"integer"},"reason":{"minLength":3,"maxLength":500,"description":"why (registered in the audit log)","type":"string"},"destination":{"minLength":1,"maxLength":500,"description":"where the result goes (registered in the audit log)","type":"string"},"upload_url":{"minLength":9,"maxLength":4096,"description":"optional: deliver the result by HTTPS PUT to this URL (a pre-signed PUT URL, or a host with a bearer token configured on the box); its host must be in the box's uploads.allowed_hosts. The reply names the queued upload (result.upload); upload_done or upload_failed follows","type":"string"}},"$id":"args/snapshot"};
+const schema12 = {"additionalProperties":false,"type":"object","required":["camera","reason"],"properties":{"camera":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"a box or camera id","type":"string"},"at_ms":{"minimum":0,"maximum":8640000000000000,"description":"milliseconds since the Unix epoch","type":"integer"},"reason":{"minLength":3,"maxLength":500,"pattern":"\\S[\\s\\S]+\\S","description":"why (registered in the audit log): three characters or more, spaces around them not counted","type":"string"},"destination":{"minLength":1,"maxLength":500,"description":"where the result goes (registered in the audit log)","type":"string"},"upload_url":{"minLength":9,"maxLength":4096,"description":"optional: deliver the result by HTTPS PUT to this URL (a pre-signed PUT URL, or a host with a bearer token configured on the box); its host must be in the box's uploads.allowed_hosts. The reply names the queued upload (result.upload); upload_done or upload_failed follows","type":"string"}},"$id":"args/snapshot"};
 const pattern3 = new RegExp("^[a-z0-9][a-z0-9_-]{0,62}$", "u");
+const pattern4 = new RegExp("\\S[\\s\\S]+\\S", "u");
 
 function validate11(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="args/snapshot" */;
@@ -275,6 +276,12 @@ if(func2(data2) < 3){
 validate11.errors = [{instancePath:instancePath+"/reason",schemaPath:"#/properties/reason/minLength",keyword:"minLength",params:{limit: 3},message:"must NOT have fewer than 3 characters"}];
 return false;
 }
+else {
+if(!pattern4.test(data2)){
+validate11.errors = [{instancePath:instancePath+"/reason",schemaPath:"#/properties/reason/pattern",keyword:"pattern",params:{pattern: "\\S[\\s\\S]+\\S"},message:"must match pattern \""+"\\S[\\s\\S]+\\S"+"\""}];
+return false;
+}
+}
 }
 }
 else {
@@ -358,7 +365,7 @@ return errors === 0;
 }
 
 export const exportArgs = validate12;
-const schema13 = {"additionalProperties":false,"type":"object","required":["camera","from_ms","to_ms","reason"],"properties":{"camera":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"a box or camera id","type":"string"},"from_ms":{"minimum":0,"maximum":8640000000000000,"description":"milliseconds since the Unix epoch","type":"integer"},"to_ms":{"minimum":0,"maximum":8640000000000000,"description":"milliseconds since the Unix epoch","type":"integer"},"reason":{"minLength":3,"maxLength":500,"description":"why (registered in the audit log)","type":"string"},"destination":{"minLength":1,"maxLength":500,"description":"where the result goes (registered in the audit log)","type":"string"},"upload_url":{"minLength":9,"maxLength":4096,"description":"optional: deliver the result by HTTPS PUT to this URL (a pre-signed PUT URL, or a host with a bearer token configured on the box); its host must be in the box's uploads.allowed_hosts. The reply names the queued upload (result.upload); upload_done or upload_failed follows","type":"string"}},"$id":"args/export"};
+const schema13 = {"additionalProperties":false,"type":"object","required":["camera","from_ms","to_ms","reason"],"properties":{"camera":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"a box or camera id","type":"string"},"from_ms":{"minimum":0,"maximum":8640000000000000,"description":"milliseconds since the Unix epoch","type":"integer"},"to_ms":{"minimum":0,"maximum":8640000000000000,"description":"milliseconds since the Unix epoch","type":"integer"},"reason":{"minLength":3,"maxLength":500,"pattern":"\\S[\\s\\S]+\\S","description":"why (registered in the audit log): three characters or more, spaces around them not counted","type":"string"},"destination":{"minLength":1,"maxLength":500,"description":"where the result goes (registered in the audit log)","type":"string"},"upload_url":{"minLength":9,"maxLength":4096,"description":"optional: deliver the result by HTTPS PUT to this URL (a pre-signed PUT URL, or a host with a bearer token configured on the box); its host must be in the box's uploads.allowed_hosts. The reply names the queued upload (result.upload); upload_done or upload_failed follows","type":"string"}},"$id":"args/export"};
 
 function validate12(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="args/export" */;
@@ -470,6 +477,12 @@ if(func2(data3) < 3){
 validate12.errors = [{instancePath:instancePath+"/reason",schemaPath:"#/properties/reason/minLength",keyword:"minLength",params:{limit: 3},message:"must NOT have fewer than 3 characters"}];
 return false;
 }
+else {
+if(!pattern4.test(data3)){
+validate12.errors = [{instancePath:instancePath+"/reason",schemaPath:"#/properties/reason/pattern",keyword:"pattern",params:{pattern: "\\S[\\s\\S]+\\S"},message:"must match pattern \""+"\\S[\\s\\S]+\\S"+"\""}];
+return false;
+}
+}
 }
 }
 else {
@@ -554,7 +567,7 @@ return errors === 0;
 }
 
 export const holdArgs = validate13;
-const schema14 = {"additionalProperties":false,"type":"object","required":["camera","from_ms","to_ms","reason"],"properties":{"camera":{"anyOf":[{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"a box or camera id","type":"string"},{"type":"null"}]},"from_ms":{"minimum":0,"maximum":8640000000000000,"description":"milliseconds since the Unix epoch","type":"integer"},"to_ms":{"minimum":0,"maximum":8640000000000000,"description":"milliseconds since the Unix epoch","type":"integer"},"reason":{"minLength":3,"maxLength":500,"description":"why (registered in the audit log)","type":"string"}},"$id":"args/hold"};
+const schema14 = {"additionalProperties":false,"type":"object","required":["camera","from_ms","to_ms","reason"],"properties":{"camera":{"anyOf":[{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"a box or camera id","type":"string"},{"type":"null"}]},"from_ms":{"minimum":0,"maximum":8640000000000000,"description":"milliseconds since the Unix epoch","type":"integer"},"to_ms":{"minimum":0,"maximum":8640000000000000,"description":"milliseconds since the Unix epoch","type":"integer"},"reason":{"minLength":3,"maxLength":500,"pattern":"\\S[\\s\\S]+\\S","description":"why (registered in the audit log): three characters or more, spaces around them not counted","type":"string"}},"$id":"args/hold"};
 
 function validate13(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="args/hold" */;
@@ -721,6 +734,12 @@ if(func2(data3) < 3){
 validate13.errors = [{instancePath:instancePath+"/reason",schemaPath:"#/properties/reason/minLength",keyword:"minLength",params:{limit: 3},message:"must NOT have fewer than 3 characters"}];
 return false;
 }
+else {
+if(!pattern4.test(data3)){
+validate13.errors = [{instancePath:instancePath+"/reason",schemaPath:"#/properties/reason/pattern",keyword:"pattern",params:{pattern: "\\S[\\s\\S]+\\S"},message:"must match pattern \""+"\\S[\\s\\S]+\\S"+"\""}];
+return false;
+}
+}
 }
 }
 else {
@@ -773,7 +792,7 @@ return errors === 0;
 }
 
 export const evidenceArgs = validate15;
-const schema16 = {"additionalProperties":false,"description":"an evidence bundle of the ORIGINAL recordings, written under <data>/exports/ (docs/evidence.md); places a legal hold on the range","type":"object","required":["camera","from_ms","to_ms","agency","officers","approval","reason","destination"],"properties":{"camera":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"a box or camera id","type":"string"},"from_ms":{"minimum":0,"maximum":8640000000000000,"description":"milliseconds since the Unix epoch","type":"integer"},"to_ms":{"minimum":0,"maximum":8640000000000000,"description":"milliseconds since the Unix epoch","type":"integer"},"agency":{"minLength":2,"maxLength":200,"description":"the requesting agency","type":"string"},"officers":{"minItems":2,"maxItems":20,"description":"the officers receiving the copy: at least two, with different ID numbers","type":"array","items":{"additionalProperties":false,"type":"object","required":["name","id"],"properties":{"name":{"minLength":2,"maxLength":200,"type":"string"},"id":{"minLength":1,"maxLength":100,"description":"the officer's ID number","type":"string"}}}},"approval":{"minLength":2,"maxLength":500,"description":"the approving document or reference","type":"string"},"reason":{"minLength":3,"maxLength":500,"description":"why (registered in the audit log)","type":"string"},"destination":{"minLength":2,"maxLength":500,"description":"where the copy goes (registered in the audit log)","type":"string"},"upload_url":{"minLength":9,"maxLength":4096,"description":"optional: deliver the result by HTTPS PUT to this URL (a pre-signed PUT URL, or a host with a bearer token configured on the box); its host must be in the box's uploads.allowed_hosts. The reply names the queued upload (result.upload); upload_done or upload_failed follows","type":"string"}},"$id":"args/evidence"};
+const schema16 = {"additionalProperties":false,"description":"an evidence bundle of the ORIGINAL recordings, written under <data>/exports/ (docs/evidence.md); places a legal hold on the range","type":"object","required":["camera","from_ms","to_ms","agency","officers","approval","reason","destination"],"properties":{"camera":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"a box or camera id","type":"string"},"from_ms":{"minimum":0,"maximum":8640000000000000,"description":"milliseconds since the Unix epoch","type":"integer"},"to_ms":{"minimum":0,"maximum":8640000000000000,"description":"milliseconds since the Unix epoch","type":"integer"},"agency":{"minLength":2,"maxLength":200,"description":"the requesting agency","type":"string"},"officers":{"minItems":2,"maxItems":20,"description":"the officers receiving the copy: at least two, with different ID numbers","type":"array","items":{"additionalProperties":false,"type":"object","required":["name","id"],"properties":{"name":{"minLength":2,"maxLength":200,"type":"string"},"id":{"minLength":1,"maxLength":100,"description":"the officer's ID number","type":"string"}}}},"approval":{"minLength":2,"maxLength":500,"description":"the approving document or reference","type":"string"},"reason":{"minLength":3,"maxLength":500,"pattern":"\\S[\\s\\S]+\\S","description":"why (registered in the audit log): three characters or more, spaces around them not counted","type":"string"},"destination":{"minLength":2,"maxLength":500,"description":"where the copy goes (registered in the audit log)","type":"string"},"upload_url":{"minLength":9,"maxLength":4096,"description":"optional: deliver the result by HTTPS PUT to this URL (a pre-signed PUT URL, or a host with a bearer token configured on the box); its host must be in the box's uploads.allowed_hosts. The reply names the queued upload (result.upload); upload_done or upload_failed follows","type":"string"}},"$id":"args/evidence"};
 const func18 = Object.prototype.hasOwnProperty;
 
 function validate15(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
@@ -1057,6 +1076,12 @@ else {
 if(func2(data9) < 3){
 validate15.errors = [{instancePath:instancePath+"/reason",schemaPath:"#/properties/reason/minLength",keyword:"minLength",params:{limit: 3},message:"must NOT have fewer than 3 characters"}];
 return false;
+}
+else {
+if(!pattern4.test(data9)){
+validate15.errors = [{instancePath:instancePath+"/reason",schemaPath:"#/properties/reason/pattern",keyword:"pattern",params:{pattern: "\\S[\\s\\S]+\\S"},message:"must match pattern \""+"\\S[\\s\\S]+\\S"+"\""}];
+return false;
+}
 }
 }
 }

@@ -235,7 +235,8 @@ export const CheckpointPayload = obj(
 
 /* ------------------------------------------------------------------ commands */
 
-const Reason = Type.String({ minLength: 3, maxLength: 500, description: 'why (registered in the audit log)' });
+// three characters or more besides the spaces around them, as the CLI's --reason: "   " was taken as a reason
+const Reason = Type.String({ minLength: 3, maxLength: 500, pattern: '\\S[\\s\\S]+\\S', description: 'why (registered in the audit log): three characters or more, spaces around them not counted' });
 const Destination = Type.String({ minLength: 1, maxLength: 500, description: 'where the result goes (registered in the audit log)' });
 const UploadUrl = Type.String({
   minLength: 9, maxLength: 4096,

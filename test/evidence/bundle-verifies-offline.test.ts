@@ -36,6 +36,8 @@ t.test('an evidence bundle of originals verifies offline; each tampering is name
     [request(data, from, to, join(dir, 'x')).map((a) => (a === 'Jonas Ek:PB-2210' ? 'Jonas Ek' : a)), /--officer #2: expected "NAME:ID".*: no colon/],
     [request(data, from, to, join(dir, 'x')).map((a) => (a === 'Jonas Ek:PB-2210' ? 'J:PB-2210' : a)), /--officer #2: .*the name needs 2 characters or more/],
     [request(data, from, to, join(dir, 'x')).map((a) => (a === 'cam1' ? 'cam9' : a)), /unknown camera "cam9"/],
+    // given but too short: said so, not "required"
+    [request(data, from, to, join(dir, 'x')).map((a) => (a === 'Prosecutor order 2026/118' ? ' x ' : a)), /approval: 2 characters or more \(the approving document or reference\), got "x"/],
   ] as const) {
     const r = await runCli([...args]);
     t.equal(r.code, 2, `refused: ${r.stderr.trim()}`);

@@ -55,7 +55,8 @@ t.test('links planted at every pid-named temp path: the export goes only to its 
   const { data, t0 } = await evidenceBox(dir, 'box-planted');
   const share = join(dir, 'share');
   mkdirSync(share);
-  chmodSync(share, 0o777); // a folder others may write in, without the sticky bit
+  // a folder others may write in, as /tmp (one without the sticky bit is refused: test/evidence/output-folders.test.ts)
+  chmodSync(share, 0o1777);
   const victim = join(dir, 'victim.txt');
   writeFileSync(victim, 'keep me\n', { mode: 0o600 });
   // what the old names were: .<out>.<pid>.partial and .<name>.partial-<pid>, for every pid up to

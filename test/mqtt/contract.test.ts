@@ -101,6 +101,9 @@ t.test('health, status, camera state, events and commands over a real mosquitto'
     ['from_ms of the wrong type', signed('hold', { ...holdArgs, from_ms: 'yesterday' }), 'hold', 'invalid'],
     ['an unknown argument', signed('hold', { ...holdArgs, delete_all: true }), 'hold', 'invalid'],
     ['a reason too short', signed('hold', { ...holdArgs, reason: 'x' }), 'hold', 'invalid'],
+    // the CLI's rule: spaces around it do not count ("   " was registered as the reason of an export)
+    ['a reason of spaces', signed('export', { camera: 'cam1', from_ms: now - hour, to_ms: now, reason: '     ' }), 'export', 'invalid'],
+    ['a reason of two letters in spaces', signed('hold', { ...holdArgs, reason: '  ab  ' }), 'hold', 'invalid'],
     ['a 1 MB body', JSON.stringify({ ...signed('hold', holdArgs), pad: 'x'.repeat(1024 * 1024) }), 'hold', 'too_large'],
     ['an unknown command', signed('format-disk', {}), 'format-disk', 'unknown_command'],
     ['path traversal in the name', signed('hold', holdArgs), '_invalid', 'unknown_command'],

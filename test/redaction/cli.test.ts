@@ -38,7 +38,7 @@ t.test('export: a redacted clip with a signed manifest and an audit entry; tampe
   t.ok(res.frames >= 90 && res.frames <= 100, `about 4 s of frames (${res.frames})`);
   const m = JSON.parse(readFileSync(`${out}.manifest.json`, 'utf8'));
   t.equal(m.box_id, 'box-7');
-  t.equal(m.requester, 'officer li');
+  t.match(m.requester, /^unix:\S+ for officer li$/, 'the account that ran it, for whom');
   t.equal(m.sources.length, 3, 'the three segments overlapping the range are the sources');
   t.match(m.sources[0], { path: /^recordings\/cam1\//, sha256: /^[0-9a-f]{64}$/ });
   t.same(m.detectors.map((d: { name: string }) => d.name), ['blazeface', 'ppocr-det']);
@@ -62,6 +62,8 @@ t.test('export: a redacted clip with a signed manifest and an audit entry; tampe
   const log = JSON.parse(audit.stdout);
   t.ok(log.chain.ok);
   t.match(log.entries[0], { action: 'export', actor: 'officer li', reason: 'case 42', destination: out, camera: 'cam1' });
+  // the account that ran it, not only the name typed after --requester
+  t.match(log.entries[0].actor, /^unix:\S+ for officer li$/);
 
   // An altered manifest (the reason rewritten) no longer matches its signature.
   const altered = join(dir, 'exports', 'altered.mp4');
@@ -122,6 +124,15 @@ t.test('export refuses a source segment whose file no longer matches its hash', 
   t.notOk(existsSync(out));
   const audit = JSON.parse((await runCli(['audit', '--json', '--config', config])).stdout);
   t.match(audit.entries[0], { action: 'export.refused', destination: out });
+});
+
+t.test('an export of a range the box has no recordings of is refused, and registered', async (t) => {
+  const out = join(dir, 'nothing.mp4');
+  const r = await runCli(['export', '--camera', 'cam1', '--from', iso(T0 - 60_000), '--to', iso(T0 - 30_000), '--reason', 'case 77', '--requester', 'officer k', '--out', out, '--config', config]);
+  t.equal(r.code, 2);
+  t.match(r.stderr, /no recordings of camera "cam1" between/);
+  const audit = JSON.parse((await runCli(['audit', '--json', '--config', config])).stdout);
+  t.match(audit.entries[0], { action: 'export.refused', actor: 'officer k', destination: out, details: { error: /no recordings/ } });
 });
 
 t.test('usage errors exit 2', async (t) => {

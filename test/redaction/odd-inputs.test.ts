@@ -252,6 +252,11 @@ t.test('a broken or empty input: a clear error, and nothing left in the output f
     const r = await runCli(['redact', '--data', join(dir, 'cli-data'), join(broken, 'cut.mp4'), join(dir, `cut-out-${run}`, 'x.mp4')], { timeoutMs: 60_000 });
     t.equal(r.code, 1, `the CLI on the cut-short file, run ${run}: exit 1 (${r.stderr.trim().split('\n').at(-1)})`);
   }
+  // a FIFO kept ffprobe waiting for a writer until the command was killed (an outside probe)
+  execFileSync('mkfifo', [join(broken, 'fifo.mp4')]);
+  const fifo = await runCli(['redact', '--data', join(dir, 'cli-data'), join(broken, 'fifo.mp4'), join(dir, 'fifo-out', 'x.mp4')], { timeoutMs: 30_000 });
+  t.equal(fifo.code, 2, 'a FIFO as the input: refused at once (exit 2)');
+  t.match(fifo.stderr, /fifo\.mp4 is not a plain file \(a FIFO, a directory or a device\)/);
 });
 
 t.test('the CLI: a phone photo named with a leading "-", spaces, quotes, unicode and "%d", written into a folder that does not exist yet', async (t) => {
