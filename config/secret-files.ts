@@ -202,6 +202,17 @@ export function secretText(buf: Buffer): string | { problem: string } {
   return secret;
 }
 
+/**
+ * The errors that keep the daemon from starting, and those about the status page's own files
+ * (`http.*`), which keep only the page from starting: recording matters more than the page, and
+ * a certificate renewal that removed the key for a moment stopped every recorder at the next
+ * restart (an outside probe; docs/web.md). The page's start refuses those files itself.
+ */
+export function splitPageIssues(errors: string[]): { fatal: string[]; page: string[] } {
+  const page = errors.filter((e) => e.startsWith('http.'));
+  return { fatal: errors.filter((e) => !page.includes(e)), page };
+}
+
 /** What is wrong with what a file holds, as the rest of a sentence after its path; undefined when nothing is. */
 function contentProblem(f: ConfigFile, buf: Buffer): string | undefined {
   if (f.holds === 'text') {

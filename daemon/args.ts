@@ -1,5 +1,5 @@
 import { existsSync, realpathSync, statSync } from 'node:fs';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { terminalJson, terminalText } from '../common/human.js';
 
@@ -133,7 +133,8 @@ export function parseReason(context: string, value: string | undefined, what: st
 export function outInExistingDir(option: string, value: string, madeOnDemand: string, mustExist = true): string {
   const dir = dirname(resolve(value));
   const real = (p: string) => { try { return realpathSync(p); } catch { return resolve(p); } };
-  const exportsDir = real(madeOnDemand);
+  const data = real(dirname(resolve(madeOnDemand)));
+  const exportsDir = join(data, basename(madeOnDemand));
   // the nearest folder that exists, really: a link anywhere above is followed
   let existing = dir;
   while (!existsSync(existing) && dirname(existing) !== existing) existing = dirname(existing);
@@ -141,7 +142,6 @@ export function outInExistingDir(option: string, value: string, madeOnDemand: st
   if (dirname(target) === exportsDir) return value;
   // the rest of the data dir is the box's own: a bundle under recordings/ read as inserted
   // segments to `verify`, one under keys/ sat beside the signing key
-  const data = dirname(exportsDir);
   const within = (root: string, p: string) => p === root || p.startsWith(root + sep);
   if (within(data, target) && !within(exportsDir, target)) {
     throw new UsageError(`${option} ${value}: inside the box's data dir ${data}, among its recordings, catalog and keys; give a path under ${exportsDir} or outside the data dir, nothing was written`);

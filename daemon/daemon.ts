@@ -7,7 +7,7 @@ import { untrustedDataDir } from '../common/data-owner.js';
 import { ConfigError } from '../config/errors.js';
 import { legalMinimumDays } from '../config/legal-minimum.js';
 import type { CameraConfig, Config } from '../config/schema.js';
-import { configFileIssues, configFiles, fileDigests } from '../config/secret-files.js';
+import { configFileIssues, configFiles, fileDigests, splitPageIssues } from '../config/secret-files.js';
 import { Catalog, CATALOG_FILE, unreadableCatalog } from '../recorder/catalog/catalog.js';
 import { takeCheckpoint, type CheckpointReason } from '../recorder/catalog/checkpoint.js';
 import { BackgroundVerifier } from '../recorder/background-verify.js';
@@ -476,8 +476,11 @@ export class Daemon {
         next = loadConfig(path);
         // a file the new config names that cannot be used would fail what uses it later, after the reload said yes
         const secrets = configFileIssues(next, this.dataDir);
-        if (secrets.errors.length) throw new ConfigError(path, secrets.errors);
+        const { fatal, page } = splitPageIssues(secrets.errors);
+        if (fatal.length) throw new ConfigError(path, fatal);
         for (const w of secrets.warnings) this.log.warn({ path }, w);
+        // a page that keeps running keeps the certificate it has; one started anew refuses these files itself
+        for (const e of page) this.log.error({ path }, `the status page cannot use its files: ${e}`);
       } catch (err) {
         const lines = err instanceof ConfigError ? err.issues.map((i) => `${err.source}: ${i}`) : [(err as Error).message];
         // one log line per issue; an issue itself may hold "; " (what is wrong; what to do)

@@ -88,7 +88,10 @@ export async function startWeb(o: WebOptions): Promise<WebServers> {
     };
     // a TLS handshake not finished in 10 s is dropped (Node's default waits 120 s: held open, each
     // costs the daemon a descriptor before any request or login)
-    const server = tls ? createHttps({ cert: tls.cert, key: tls.key, handshakeTimeout: 10_000 }, listener) : createHttp(listener);
+    // the timeouts below are enforced by a sweep, every 30 s by default: a client sending a header
+    // line every 2 s was held 23 s, not 10 (an outside probe)
+    const timing = { connectionsCheckingInterval: 1000 };
+    const server = tls ? createHttps({ cert: tls.cert, key: tls.key, handshakeTimeout: 10_000, ...timing }, listener) : createHttp(timing, listener);
     server.headersTimeout = 10_000;
     server.requestTimeout = 30_000;
     // Connections beyond this are closed as they arrive: descriptors are shared with the

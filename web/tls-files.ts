@@ -1,5 +1,5 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { readConfigFile } from '../config/secret-files.js';
+import { modeIssue, readConfigFile } from '../config/secret-files.js';
 import { createSecureContext } from 'node:tls';
 import type { HttpConfig } from './server.js';
 
@@ -38,6 +38,9 @@ export function loadTls(http: HttpConfig): TlsFiles {
   } catch {
     throw new Error(`http.key_file: ${http.key_file} holds no usable PEM private key (missing, damaged or protected by a passphrase); give the certificate's key unencrypted, readable by the service only`);
   }
+  // a key others may read is a leak already: the page does not start with it (the daemon records on)
+  const loose = modeIssue('http.key_file', http.key_file!);
+  if (loose?.level === 'error') throw new Error(loose.text);
   try {
     createSecureContext({ cert, key });
   } catch (err) {

@@ -7,7 +7,9 @@
  * Host that is not loopback on a loopback page (DNS rebinding), answered as if it were the box.
  */
 import t from 'tap';
+import { once } from 'node:events';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { pageBox } from '../support/web.js';
 
 interface Reply { status: number; headers: Record<string, string | string[] | undefined>; body: string }
@@ -95,4 +97,24 @@ t.test('a stray "%" in a cookie, an oversized form and a badly encoded path are 
   t.equal((await http(base, { method: 'OPTIONS', target: '*' })).status, 400, 'the asterisk form: a bad request for this server');
 
   t.notMatch(daemon.output, /http request failed/, 'no request failed in the daemon');
+});
+
+t.test('a client trickling its headers, a header line every 2 s, is answered 408 and closed 10 s in, not 40', async (t) => {
+  const { base } = await pageBox(t);
+  const { hostname, port } = new URL(base);
+  const started = Date.now();
+  const s = connect(Number(port), hostname);
+  t.teardown(() => s.destroy());
+  await once(s, 'connect');
+  s.write('GET /login HTTP/1.1\r\nHost: localhost\r\n');
+  const trickle = setInterval(() => s.write(`X-Slow-${Date.now()}: 1\r\n`), 2000);
+  t.teardown(() => clearInterval(trickle));
+  let answer = '';
+  s.on('data', (d) => { answer += String(d); });
+  s.on('error', () => undefined);
+  await once(s, 'close');
+  const heldMs = Date.now() - started;
+  t.match(answer, /^HTTP\/1\.1 408 /, 'answered 408 Request Timeout');
+  // Node sweeps for it: every 30 s by default, so such a client was held 10-40 s (23 s measured)
+  t.ok(heldMs >= 9_000 && heldMs < 15_000, `closed after ${heldMs} ms (the headers are given 10 s)`);
 });
