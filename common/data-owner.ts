@@ -75,3 +75,14 @@ export function trustedOutputPath(out: string, dataDir: string): { path: string 
   }
   return { path: join(dir, basename(out)) };
 }
+
+/** Something is at `path`, a link included, even one to nothing (existsSync follows links: a
+ * dangling one at an export's manifest name passed, and the export failed at its very end). */
+export function nameTaken(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -14,12 +14,12 @@
  * recorded) are listed with the ledger entry that says so: the rest is exported, never refused whole.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { boxKey } from '../common/box-key.js';
-import { giveToDataOwner, trustedOutputPath } from '../common/data-owner.js';
+import { giveToDataOwner, nameTaken, trustedOutputPath } from '../common/data-owner.js';
 import { NotRegularFileError, openRegularFile, sha256File } from '../common/file-hash.js';
 import { appendAudit } from '../recorder/catalog/audit-log.js';
 import type { Catalog, GapRow, HoldRow, SegmentRow } from '../recorder/catalog/catalog.js';
@@ -73,7 +73,7 @@ export async function writeEvidenceBundle(catalog: Catalog, dataDir: string, job
     officers: job.request.officers.map((o) => ({ name: o.name.trim(), id: o.id.trim() })),
   };
   let out = resolve(job.out);
-  if (existsSync(out)) throw new EvidenceRequestError(`${out} exists; refusing to overwrite it (give a new directory)`);
+  if (nameTaken(out)) throw new EvidenceRequestError(`${out} exists; refusing to overwrite it (give a new directory)`);
   if (!catalog.knowsCamera(job.camera)) throw new EvidenceRequestError(`unknown camera "${job.camera}": the catalog has recordings of ${catalog.cameras().join(', ') || 'no camera'}`);
 
   const bundleId = `${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}-${randomUUID().slice(0, 8)}`;

@@ -10,7 +10,7 @@ import type { Config } from '../config/schema.js';
 import type { Catalog, SegmentRow } from '../recorder/catalog/catalog.js';
 import { appendAudit } from '../recorder/catalog/audit-log.js';
 import { auditedBoxKey, takeCheckpoint } from '../recorder/catalog/checkpoint.js';
-import { giveToDataOwner, trustedOutputPath } from '../common/data-owner.js';
+import { giveToDataOwner, nameTaken, trustedOutputPath } from '../common/data-owner.js';
 import { sha256File, sha256RegularFile } from '../common/file-hash.js';
 import type { Detector } from './detector.js';
 import { configuredDetectors, detectorChoice } from './detectors.js';
@@ -98,8 +98,8 @@ async function run(ctx: EgressContext, job: Job): Promise<EgressResult> {
   let tmpDir: string | undefined;
   let tmp = '';
   try {
-    if (existsSync(out)) throw new EgressRequestError(`${out} exists; refusing to overwrite it`);
-    if (existsSync(manifestPath(out))) throw new EgressRequestError(`${manifestPath(out)} exists; refusing to overwrite it (give another name)`);
+    if (nameTaken(out)) throw new EgressRequestError(`${out} exists; refusing to overwrite it`);
+    if (nameTaken(manifestPath(out))) throw new EgressRequestError(`${manifestPath(out)} exists; refusing to overwrite it (give another name)`);
     const madeParent = mkdirSync(dirname(out), { recursive: true });
     const trusted = trustedOutputPath(out, ctx.dataDir);
     if ('problem' in trusted) throw new EgressRequestError(`${out}: ${trusted.problem}`);

@@ -9,7 +9,7 @@
  */
 import t from 'tap';
 import Database from 'better-sqlite3';
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli } from '../support/cli.js';
 import { Catalog } from '../../recorder/catalog/catalog.js';
@@ -68,6 +68,14 @@ t.test('a folder another user may write to, or one of theirs, is refused for eve
   t.teardown(() => db.close());
   t.same(db.prepare('SELECT count(*) AS n FROM holds').get(), { n: 0 }, 'no evidence hold was placed for a refused folder');
 
+  // a link to nothing at the manifest's name: refused at once (existsSync followed it: the whole
+  // export ran, and failed at its end with EEXIST)
+  symlinkSync(join(dir, 'nowhere'), join(sticky, 'y.mp4.manifest.json'));
+  const dangling = await exportTo(join(sticky, 'y.mp4'));
+  t.equal(dangling.code, 2, 'a dangling link at the manifest\'s name: refused (exit 2)');
+  t.match(dangling.stderr, /y\.mp4\.manifest\.json exists; refusing to overwrite it/);
+  t.notOk(existsSync(join(sticky, 'y.mp4')), 'and nothing was written');
+  rmSync(join(sticky, 'y.mp4.manifest.json'));
   // /tmp's kind: others may write, but nobody renames what is not theirs
   const ok = await exportTo(join(sticky, 'x.mp4'));
   t.equal(ok.code, 0, `export into a sticky folder all may write to: ${ok.stderr}`);
