@@ -212,7 +212,12 @@ export async function writeEvidenceBundle(catalog: Catalog, dataDir: string, job
       bytes: segments.reduce((s, x) => s + x.bytes, 0), unavailable, manifest_sha256: await sha256File(join(out, MANIFEST_FILE)),
     };
   } catch (caught) {
-    const err = job.signal?.aborted ? new Error(`cancelled: ${(job.signal.reason as Error)?.message ?? 'aborted'}; nothing was written`) : caught;
+    const code = (caught as NodeJS.ErrnoException).code;
+    // a full or failing drive is named: "ENOSPC: no space left on device, write" did not say which
+    const err = job.signal?.aborted ? new Error(`cancelled: ${(job.signal.reason as Error)?.message ?? 'aborted'}; nothing was written`)
+      : code === 'ENOSPC' || code === 'EIO' || code === 'EROFS' || code === 'EDQUOT'
+        ? new Error(`cannot write the bundle at ${out} (${(caught as Error).message}); nothing was kept there, the hold placed stays`)
+        : caught;
     rmSync(tmp, { recursive: true, force: true });
     try {
       appendAudit(catalog, { ...audit, action: 'evidence.failed', details: { bundle_id: bundleId, out, error: (err as Error).message } });

@@ -210,6 +210,7 @@ t.test('an export that fails leaves no bundle and no partial directory, and is a
   const r = await runCli(request(data, t0, t0 + 200_000, out));
   t.equal(r.code, 1, `failed: ${r.stderr.trim()}`);
   t.match(r.stderr, /ENOSPC|no space/i, 'because the disk is full');
+  t.match(r.stderr, /cannot write the bundle at \S+bundle \(ENOSPC/, 'and where');
   t.notOk(existsSync(out), 'no bundle under the name');
   t.same(readdirSync(small).filter((n) => n.includes('partial')), [], 'and no partial directory');
   const audit = JSON.parse((await runCli(['audit', '--data', data, '--json'])).stdout) as { entries: Array<{ action: string }> };
