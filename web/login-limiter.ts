@@ -6,6 +6,7 @@
  * moment its password check starts (`fail`) and is forgiven only once it succeeded (`forgive`):
  * guesses sent all at once, each checked before any had failed, were otherwise all let through.
  */
+import { isIP } from 'node:net';
 import { isLoopback } from '../config/listen.js';
 
 export interface LimiterOptions {
@@ -18,11 +19,25 @@ const MAX_KEYS = 10_000;
 /**
  * The client a login is counted against: its address, every loopback address one client (a
  * local user, or whoever comes through an SSH tunnel, may connect from any of 127.0.0.0/8 and
- * had 20 guesses from each).
+ * had 20 guesses from each), an IPv6 address by its /64 (one host on a LAN takes as many
+ * addresses in its /64 as it likes: 20 guesses from each).
  */
 export function clientKey(address: string | undefined): string {
   if (address === undefined) return 'address unknown';
-  return isLoopback(address.replace(/^::ffff:/i, '')) ? 'address loopback' : `address ${address}`;
+  const v4 = address.replace(/^::ffff:(?=\d+\.)/i, '');
+  if (isLoopback(v4)) return 'address loopback';
+  if (!isIP(v4) || v4.includes('.')) return `address ${v4}`;
+  return `address ${ipv6Prefix64(v4)}::/64`;
+}
+
+/** The first four groups of an IPv6 address, written out (`fd00:0:0:1`), whatever its shorthand. */
+function ipv6Prefix64(address: string): string {
+  const bare = address.replace(/%.*$/, ''); // a zone (fe80::1%eth0)
+  const [head, tail] = bare.includes('::') ? bare.split('::') as [string, string] : [bare, undefined];
+  const h = head ? head.split(':') : [];
+  const tl = tail === undefined ? [] : tail ? tail.split(':') : [];
+  const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - tl.length).fill('0'), ...tl];
+  return groups.slice(0, 4).map((g) => (parseInt(g, 16) || 0).toString(16)).join(':');
 }
 
 export class LoginLimiter {

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { runCli } from '../support/cli.js';
 import { DaemonProcess, writeConfig } from '../support/daemon.js';
 import { addUser, servedUrl } from '../support/web.js';
+import { clientKey } from '../../web/login-limiter.js';
 
 interface Reply { status: number; headers: Record<string, string | string[] | undefined>; body: string }
 
@@ -73,4 +74,15 @@ t.test('guesses sent at once are limited like guesses sent one after another', a
   t.equal(spread.filter((s) => s === 429).length, 10, 'the rest refused unchecked');
   t.notMatch(daemon.output, /http request failed/);
   t.equal((await daemon.stop()).code, 0);
+});
+
+t.test('an IPv6 client is counted by its /64: a host on the LAN takes as many addresses there as it likes', async (t) => {
+  const key = (a: string) => clientKey(a);
+  t.equal(key('2001:db8:1:2::10'), key('2001:db8:1:2:aaaa:bbbb:cccc:dddd'), 'two addresses of one /64: one client');
+  t.equal(key('2001:db8:1:2::10'), key('2001:0db8:0001:0002:0:0:0:10'), 'however written');
+  t.equal(key('fe80::1%eth0'), key('fe80::2'), 'link-local, with a zone or without');
+  t.not(key('2001:db8:1:2::10'), key('2001:db8:1:3::10'), 'another /64: another client');
+  t.not(key('192.0.2.1'), key('192.0.2.2'), 'IPv4: each address');
+  t.equal(key('::ffff:192.0.2.1'), key('192.0.2.1'), 'an IPv4 client on a dual-stack listener: its IPv4 address');
+  t.equal(key('::1'), key('127.0.0.5'), 'loopback: one client');
 });
