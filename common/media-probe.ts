@@ -175,7 +175,9 @@ function packetSpanS(packets: ProbedPacket[]): number {
     first = Math.min(first, pts);
     end = Math.max(end, pts + (Number(pk.duration_time) || 0));
   }
-  return end > first ? end - first : Infinity;
+  // no packet with a time: unknown (the container's word stands); one without a duration plays nothing
+  // measurable (it was "unknown" too, and a 4 KB file of one partial packet was indexed as 1 s)
+  return first === Infinity ? Infinity : Math.max(0, end - first);
 }
 
 /**

@@ -248,6 +248,14 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
   private async commit(seg: ClosedSegment, origin?: SegmentRow['origin']): Promise<void> {
     try {
       let lostMs = 0;
+      // a file that claims no time at all: a header a killed or stopped recorder wrote before any
+      // picture (829 bytes, no packet, indexed as a row of 0 ms by an outside probe); proven
+      // empty, it is removed: the time around it is the gap of why the recorder stopped
+      if (seg.endMs <= seg.startMs && (await recordedMedia(seg.stagedPath)).kind === 'empty') {
+        this.opts.log.warn({ camera: this.camera, stagedPath: seg.stagedPath }, 'a segment of no time and no picture was removed');
+        await unlink(seg.stagedPath).catch(() => undefined);
+        return;
+      }
       if (diskIsFull(this.opts.dataDir)) {
         const written = await writtenPart(seg);
         if (written === 'empty') {
@@ -327,7 +335,9 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
     if (this.spawnedAtMono === Infinity) return; // not spawned yet: its relay or the spawner is still starting it
     const silentMs = Math.round(now - Math.max(this.lastMediaMono, this.spawnedAtMono));
     if (silentMs >= this.opts.stallTimeoutMs) {
-      this.stopFor('stalled', `no media from the camera for ${Math.round(silentMs / 1000)} s (stall timeout ${Math.round(this.opts.stallTimeoutMs / 1000)} s): the recorder was stopped and is restarted`);
+      // a stall is media that stopped: a run that never had any did not reach a usable camera
+      const hadMedia = this.hadMediaThisRun;
+      this.stopFor(hadMedia ? 'stalled' : 'camera_unreachable', `no media from the camera for ${Math.round(silentMs / 1000)} s${hadMedia ? '' : ' since the recorder started'} (stall timeout ${Math.round(this.opts.stallTimeoutMs / 1000)} s): the recorder was stopped and is restarted`);
       this.opts.log.warn({ camera: this.camera, silentMs, pid: this.backend.pid }, 'recorder stalled: no media; restarting it');
       this.opts.raise('stall_detected', this.camera, { silent_ms: silentMs });
       return;
@@ -345,6 +355,11 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
     }
   }
 
+  /** the running recorder reported media, or had a segment indexed */
+  private get hadMediaThisRun(): boolean {
+    return this.lastMediaMono >= this.launchedAtMono || this.indexedThisRun;
+  }
+
   private stopFor(cause: GapCause, reason: string): void {
     this.stoppedFor = { cause, reason };
     void this.backend?.stop(2000);
@@ -357,7 +372,7 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
    */
   private async afterExit(exit: BackendExit, knownCause?: GapCause): Promise<void> {
     const run = {
-      hadMedia: this.lastMediaMono >= this.launchedAtMono || this.indexedThisRun,
+      hadMedia: this.hadMediaThisRun,
       msSinceMedia: performance.now() - Math.max(this.lastMediaMono, this.launchedAtMono),
       stallMs: Math.min(this.opts.stallTimeoutMs, this.opts.backendOptions.timeoutSeconds * 1000),
       diskFull: diskIsFull(this.opts.dataDir),

@@ -28,6 +28,10 @@ export function classifyExit(exit: BackendExit, run: { hadMedia: boolean; msSinc
   // a server that took the connection and answered nothing RTSP can read never sent media (ffmpeg:
   // "Invalid data found when processing input"): the camera is not reached, the recorder did not crash
   if (!run.hadMedia && /Invalid data found/i.test(r)) return 'camera_unreachable';
+  // the camera answered RTSP, but what it sent gave the recorder no picture to start on (nothing
+  // at all, or video without its parameters, SPS/PPS): its settings, not the network or the
+  // recorder (read as a crash, which sent the site manager to the wrong place: an outside probe)
+  if (!run.hadMedia && /Error initializing output stream|Could not find codec parameters/i.test(r)) return 'stream_unusable';
   if (run.hadMedia && (/timed? ?out/i.test(r) || run.msSinceMedia >= run.stallMs * 0.8)) return 'stalled';
   if (exit.code === 0 || /timed? ?out|closed the stream|EOS|Connection|Could not (open|connect)/i.test(r)) return 'camera_unreachable';
   return 'recorder_crashed';
