@@ -60,6 +60,8 @@ export interface SampledFrame {
    * sampler). Without it (a frame made elsewhere, whose `data` is its own) a still copies `data`.
    */
   still?: () => Promise<{ width: number; height: number; data: Buffer }>;
+  /** the stream the picture was decoded from, as recorded (`width` x `height` above may be scaled down) */
+  source?: { codec: string; width: number; height: number };
 }
 
 /** The camera's stream as recorded: codec and size from the file, the frame rate measured over its fragments. */
@@ -281,6 +283,7 @@ export class FrameSampler extends EventEmitter<FrameSamplerEvents> {
       const frame: SampledFrame = {
         camera: this.camera, atMs: k.atMs, width: pic.width, height: pic.height, channels: 1, data: pic.data,
         still: () => decoder.decode(request), // RGB24
+        source: { codec: k.track.codec, width: k.track.width, height: k.track.height },
       };
       // the listeners analyse the frame synchronously: their time counts against the budget too
       const before = process.cpuUsage();

@@ -63,6 +63,12 @@ export type StillWriter = (frame: SampledFrame, kind: TamperKind) => { path: str
  */
 export const LEARN_KEPT = 32;
 
+/** how long a changed stream waits for a picture of itself before it is raised without a still (samples come every few seconds) */
+const CHANGED_STREAM_STILL_WAIT_MS = 30_000;
+
+interface StreamShape { codec: string; width: number; height: number }
+const sameShape = (a: StreamShape | undefined, b: StreamShape) => a !== undefined && a.codec === b.codec && a.width === b.width && a.height === b.height;
+
 /** how long stopping waits for stills still being written (systemd gives a stop 20 s in all) */
 const STILL_DRAIN_MS = 8000;
 
@@ -98,6 +104,9 @@ export class TamperMonitor {
   private problem: string | null = null;
   private stopped = false;
   private readonly writing = new Set<Promise<unknown>>();
+  /** a changed stream, raised once a picture of the new stream is sampled (its still is of that
+   * stream: the last sample, of the old one, showed the camera that was swapped away) */
+  private awaiting?: { sinceMs: number; data: Record<string, unknown>; shape: StreamShape; timer: NodeJS.Timeout };
 
   constructor(readonly camera: string, private readonly opts: TamperMonitorOptions) {
     this.settings = opts.settings;
@@ -114,6 +123,7 @@ export class TamperMonitor {
   /** Stops taking samples; resolves once the stills being written are (or after a deadline). */
   async stop(): Promise<void> {
     this.stopped = true;
+    clearTimeout(this.awaiting?.timer);
     await settleWithin(Promise.all(this.writing), STILL_DRAIN_MS, undefined);
   }
 
@@ -159,6 +169,7 @@ export class TamperMonitor {
   onFrame(frame: SampledFrame): void | Promise<void> {
     if (this.stopped) return;
     this.lastFrame = frame;
+    if (this.awaiting && sameShape(frame.source, this.awaiting.shape)) this.raiseChangedStream(frame);
     if (!this.settings.enabled) return;
     const job: ViewJob = {
       kind: 'view', camera: this.camera, width: frame.width, height: frame.height, channels: frame.channels, data: frame.data,
@@ -242,8 +253,28 @@ export class TamperMonitor {
   report(kind: TamperKind, on: boolean, data: Record<string, unknown> = {}): void {
     if (this.stopped) return;
     const now = Date.now();
+    const seen = kind === 'stream_changed' ? data.seen as StreamShape | undefined : undefined;
+    // only where pictures are sampled (a camera opted out of view analysis has none: raised at once)
+    if (on && seen && this.settings.enabled && this.lastFrame && !this.active.has(kind) && !sameShape(this.lastFrame.source, seen)) {
+      // raised with the first picture of the new stream, or without a still if none comes
+      this.awaiting ??= { sinceMs: now, data, shape: seen, timer: setTimeout(() => this.raiseChangedStream(undefined), CHANGED_STREAM_STILL_WAIT_MS) };
+      return;
+    }
+    if (!on && kind === 'stream_changed' && this.awaiting) {
+      clearTimeout(this.awaiting.timer);
+      this.awaiting = undefined;
+    }
     if (on && !this.active.has(kind)) this.activate(kind, now, 1, this.lastFrame, data);
     else if (!on && this.active.has(kind)) this.deactivate(kind, now, typeof data.reason === 'string' ? data.reason : 'no longer reported', data);
+    this.update();
+  }
+
+  private raiseChangedStream(frame: SampledFrame | undefined): void {
+    const a = this.awaiting;
+    if (!a || this.stopped) return;
+    clearTimeout(a.timer);
+    this.awaiting = undefined;
+    this.activate('stream_changed', a.sinceMs, 1, frame, a.data);
     this.update();
   }
 

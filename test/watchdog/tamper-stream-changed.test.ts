@@ -1,6 +1,7 @@
 import t from 'tap';
 import Database from 'better-sqlite3';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CameraSim } from '../support/camera-sim.js';
 import { runCli } from '../support/cli.js';
@@ -37,6 +38,14 @@ t.test('a stream that changes resolution raises stream_changed, audited; a camer
   await daemon.waitForLog(changed('door'), 60_000);
   await daemon.waitForLog(changed('ptz'), 30_000);
   t.pass('both cameras raise stream_changed');
+  // the still of the change shows the new stream, not the last picture of the old one (it did: a
+  // camera swapped for another at the same address was shown as the one swapped away)
+  const event = daemon.output.split('\n').find((l) => changed('door').test(l))!;
+  const still = join(dir, 'data', (JSON.parse(event) as Json).still as string);
+  t.ok(still, `door's event names its still: ${still}`);
+  await until(() => existsSync(still), 30_000, 'the still written');
+  const size = execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'stream=width,height', '-of', 'csv=p=0', still], { encoding: 'utf8' }).trim();
+  t.equal(size, '320,240', 'the still is a picture of the new stream');
 
   const status = JSON.parse((await runCli(['status', '--json', '--config', config])).stdout) as Json;
   for (const c of status.cameras as Json[]) {
