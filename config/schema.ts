@@ -82,7 +82,8 @@ const Retention = (what: string, extra: object = {}) =>
       min_days: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: `days ${what} are kept at least` })),
       max_days: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: `days after which ${what} are deleted` })),
       below_legal_minimum_reason: Type.Optional(
-        Type.String({ minLength: 3, maxLength: REASON_MAX, description: 'required to set min_days under the legal 30 (or 90) days' }),
+        // three characters besides the spaces around them, as every reason the box registers ("   x   " passed)
+        Type.String({ minLength: 3, maxLength: REASON_MAX, pattern: '\\S[\\s\\S]+\\S', description: 'the reason, 3 characters or more besides spaces, required to set min_days under the legal 30 (or 90) days' }),
       ),
     },
     { ...strict, ...extra },

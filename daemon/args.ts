@@ -117,7 +117,9 @@ export function parseNumber(option: string, value: string | undefined, rule: { i
 export function parseReason(context: string, value: string | undefined, what: string): string {
   const text = value?.trim() ?? '';
   if (!value) throw new UsageError(`${context}: --reason is required (${what})`);
-  if (text.length < 3) throw new UsageError(`${context}: --reason needs 3 characters or more (${what}), got "${value}"`);
+  // a line break forged a second line in `hold list`; zero-width characters made a reason nobody sees
+  if (/\p{Cc}/u.test(text)) throw new UsageError(`${context}: --reason must be one line of text without control characters (${what})`);
+  if (text.replace(/[\s\p{Cf}]/gu, '').length < 3) throw new UsageError(`${context}: --reason needs 3 characters or more (${what}), got ${JSON.stringify(value)}`);
   return text;
 }
 

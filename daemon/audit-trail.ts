@@ -60,13 +60,14 @@ export function auditReloadRefused(catalog: Catalog, error: string, actor: strin
 
 const OVERRIDES_META = 'audit.retention_overrides';
 
-/** Retention under the legal minimum, with the reason the config gives: audited when it changes. */
+/** Retention under the legal minimum, with the reason the config gives: audited when it changes
+ * (its bounds too: a reload from 20 to 3 days under the same reason left no entry). */
 export function auditRetentionOverrides(catalog: Catalog, config: Config, actor: string): void {
   const overrides = [
     ...(config.storage.retention.below_legal_minimum_reason
-      ? [{ scope: 'storage.retention', min_days: config.storage.retention.min_days ?? null, reason: config.storage.retention.below_legal_minimum_reason }] : []),
+      ? [{ scope: 'storage.retention', min_days: config.storage.retention.min_days ?? null, max_days: config.storage.retention.max_days ?? null, reason: config.storage.retention.below_legal_minimum_reason }] : []),
     ...config.cameras.flatMap((c, i) => (c.retention?.below_legal_minimum_reason
-      ? [{ scope: `cameras[${i}] (${c.id})`, min_days: c.retention.min_days ?? null, reason: c.retention.below_legal_minimum_reason }] : [])),
+      ? [{ scope: `cameras[${i}] (${c.id})`, min_days: c.retention.min_days ?? null, max_days: c.retention.max_days ?? null, reason: c.retention.below_legal_minimum_reason }] : [])),
   ];
   const text = canonicalJson(overrides);
   if ((catalog.getMeta(OVERRIDES_META) ?? '[]') === text) return;

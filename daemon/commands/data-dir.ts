@@ -77,12 +77,21 @@ export function openCatalogForWriting(dataDir: string): Catalog {
 /** a date, or a date and time, with an optional offset (without one, a time is local, as Date.parse reads it) */
 const ISO_8601 = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/i;
 
+/** The date's day exists in its month, and its hours and minutes on a clock: Date.parse rolls
+ * 2026-02-30 over into 2 March (a hold from "February 30" began a day late, silently). */
+function realDate(text: string): boolean {
+  const [, y, m, d, hh, mm, ss] = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?)?/i.exec(text)!;
+  const day = new Date(Date.UTC(Number(y), Number(m) - 1, Number(d)));
+  const dateOk = day.getUTCFullYear() === Number(y) && day.getUTCMonth() === Number(m) - 1 && day.getUTCDate() === Number(d);
+  return dateOk && Number(hh ?? 0) < 24 && Number(mm ?? 0) < 60 && Number(ss ?? 0) < 60;
+}
+
 /** ISO 8601 or epoch milliseconds. */
 export function parseTime(option: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   // Date.parse alone reads nearly anything as some time ("camera 1" and "5" as 2001): only the two
   // documented forms are let through it
-  const ms = /^(0|\d{10,})$/.test(value) ? Number(value) : ISO_8601.test(value.trim()) ? Date.parse(value.trim()) : NaN;
+  const ms = /^(0|\d{10,})$/.test(value) ? Number(value) : ISO_8601.test(value.trim()) && realDate(value.trim()) ? Date.parse(value.trim()) : NaN;
   // past what a Date holds (year 275760) a time cannot be printed or compared as one: a hold to
   // such a "time" was written and then the command failed printing it
   if (Number.isNaN(ms) || ms > MAX_TIME_MS) throw new UsageError(`--${option}: expected an ISO 8601 time (2026-11-23T08:00:00Z) or epoch milliseconds, got "${value}"`);

@@ -152,6 +152,8 @@ t.test('semantic rules', async (t) => {
     'storage.retention.min_days: 7 days is below the legal minimum of 30 days; expected at least 30, or set storage.retention.below_legal_minimum_reason to record why',
   ]);
   t.ok(parseConfig(retention('{ min_days: 7, below_legal_minimum_reason: "private office, staff consent" }'), 'inline'));
+  // a reason of one letter in spaces passed (the box's other reasons need 3 characters besides spaces)
+  t.match(issuesOf(t, retention('{ min_days: 7, below_legal_minimum_reason: "   x   " }'))[0], /^storage\.retention\.below_legal_minimum_reason: expected the reason, 3 characters or more besides spaces/);
   t.same(issuesOf(t, retention('{ min_days: 30 }', '{ id: box1, designated_site: true }')), [
     'storage.retention.min_days: 30 days is below the legal minimum of 90 days (box.designated_site is true); expected at least 90, or set storage.retention.below_legal_minimum_reason to record why',
   ]);

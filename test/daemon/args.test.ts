@@ -29,4 +29,9 @@ t.test('a reason for the audit log: required, and 3 characters at least, each fa
   t.throws(() => parseReason('hold add', '', 'a case number'), new UsageError('hold add: --reason is required (a case number)'));
   t.throws(() => parseReason('hold add', ' ab ', 'a case number'), new UsageError('hold add: --reason needs 3 characters or more (a case number), got " ab "'));
   t.equal(parseReason('hold add', '  case 42 ', 'a case number'), 'case 42', 'kept trimmed');
+  // a line break forged a second line in `hold list`; zero-width spaces passed as a reason nobody sees
+  t.throws(() => parseReason('hold add', 'case\n   2 cam1 fake hold', 'a case number'), /--reason must be one line of text without control characters/);
+  t.throws(() => parseReason('hold add', '\u200b\u200b\u200b', 'a case number'), /--reason needs 3 characters or more/);
+  t.throws(() => parseReason('hold add', 'a\u200bb', 'a case number'), /--reason needs 3 characters or more/, 'two letters and a zero-width space');
+  t.equal(parseReason('hold add', 'Fall Nr. 42 für Müller', 'a case number'), 'Fall Nr. 42 für Müller', 'letters of any script');
 });

@@ -46,7 +46,9 @@ t.test('an option given twice is refused, naming it, and nothing is written (the
 
 t.test('a time is ISO 8601 or epoch ms: anything else, or past what a Date holds, is refused before anything is written', async (t) => {
   const data = dataDir(t.testdir());
-  for (const bad of ['camera 1', '5', 'Dec 3', '12/01/2026', '99999999999999999999']) {
+  // and a day that its month does not have, or an hour past 23: Date.parse rolled "February 30"
+  // into 2 March, and a hold from it began a day late, silently
+  for (const bad of ['camera 1', '5', 'Dec 3', '12/01/2026', '99999999999999999999', '2026-02-30', '2026-11-31T10:00:00Z', '2026-12-01T24:30:00Z']) {
     const r = await runCli(['hold', 'add', '--camera', 'gate', '--from', '2026-01-01T00:00:00Z', '--to', bad, '--reason', 'case 42', '--data', data]);
     t.equal(r.code, 2, `--to "${bad}": exit 2 (${r.stderr.trim()})`);
     t.match(r.stderr, `--to: expected an ISO 8601 time (2026-11-23T08:00:00Z) or epoch milliseconds, got "${bad}"`);

@@ -11,6 +11,9 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Catalog } from '../../recorder/catalog/catalog.js';
+import { auditEntries } from '../../recorder/catalog/audit-log.js';
+import { auditRetentionOverrides } from '../../daemon/audit-trail.js';
+import { parseConfig } from '../../config/load.js';
 import { eventPayload } from '../../daemon/mqtt/outbox.js';
 import { CameraSim } from '../support/camera-sim.js';
 import { CLI, runCli } from '../support/cli.js';
@@ -105,4 +108,21 @@ t.test('provisioning, start, overrides, key, holds, reloads, cameras and the cle
     t.ok(schemas['event.schema.json']!(payload), `${ev.type} from the CLI matches the published event schema: ${JSON.stringify(schemas['event.schema.json']!.errors)}`);
     t.match(payload.data, { hold_id: Number, camera: 'cam1', by: /^unix:alice/ });
   }
+});
+
+t.test('a change of an override\'s bounds is an entry of its own, under the same reason', async (t) => {
+  const dir = t.testdir();
+  const catalog = Catalog.open(join(dir, 'data'));
+  t.teardown(() => catalog.close());
+  const withMax = (days: number) => parseConfig([
+    'box:', '  id: b', 'storage:', `  path: ${join(dir, 'data')}`, '  retention:', '    min_days: 3', `    max_days: ${days}`,
+    '    below_legal_minimum_reason: works council agreement 2026-03',
+    'cameras:', '  - id: cam1', '    source:', '      type: rtsp', '      url: rtsp://127.0.0.1:8554/cam1',
+  ].join('\n'), 'inline');
+  auditRetentionOverrides(catalog, withMax(20), 'test');
+  auditRetentionOverrides(catalog, withMax(20), 'test');
+  auditRetentionOverrides(catalog, withMax(3), 'signal:SIGHUP');
+  const overrides = auditEntries(catalog).filter((e) => e.action === 'retention.override');
+  t.equal(overrides.length, 2, 'one entry per change, none for the same bounds again');
+  t.match(JSON.parse(overrides[0]!.details!), { overrides: [{ scope: 'storage.retention', min_days: 3, max_days: 3 }] }, 'the newest names the new maximum (a reload from 20 to 3 days left no entry)');
 });
