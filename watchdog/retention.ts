@@ -118,6 +118,13 @@ export class Retention {
   private unreported = new Map<string, { camera: string; reason: string; segments: number; bytes: number; from: number; to: number; lastMs: number }>();
   private removedCameras: string[] = [];
   private paused: RetentionPauseData['reason'] | null;
+  /**
+   * A forward step not confirmed before the daemon stopped: the health monitor of this run never
+   * saw it, and the pause it had caused was resumed at start as "clock_synced" whatever the clock
+   * said, and the footage deleted by dates of a clock still wrong (an outside probe). It holds
+   * until a synchronised reading, across restarts.
+   */
+  private stepCarried: boolean;
   private lastExportsSweep = 0;
 
   constructor(
@@ -133,6 +140,7 @@ export class Retention {
     const last = catalog.readonly ? undefined : [catalog.lastLedger('retention_paused'), catalog.lastLedger('retention_resumed')]
       .filter((e) => e !== undefined).sort((a, b) => b.id - a.id)[0];
     this.paused = last?.kind === 'retention_paused' ? (JSON.parse(last.data) as RetentionPauseData).reason : null;
+    this.stepCarried = this.paused === 'clock_step';
     if (!catalog.readonly) {
       this.finishInterrupted();
       this.applyPolicy();
@@ -234,7 +242,8 @@ export class Retention {
 
   /** Age deletion pauses (and resumes) on the clock; each change is a ledger entry and an event. */
   private pauseFor(clock: ClockView): RetentionPauseData['reason'] | null {
-    const reason = clock.unconfirmedStepMs !== null ? 'clock_step'
+    if (clock.synchronized === true) this.stepCarried = false;
+    const reason = clock.unconfirmedStepMs !== null || this.stepCarried ? 'clock_step'
       : (this.policy.ageNeedsClockSync ?? true) && clock.synchronized !== true ? 'clock_unsynced' : null;
     if (reason === this.paused) return reason;
     const facts: ClockFacts = { synchronized: clock.synchronized, source: clock.source };
@@ -246,9 +255,10 @@ export class Retention {
         : 'age deletion paused: the clock is not known to be synchronised');
       this.raise('retention_paused', null, { ...data });
     } else {
-      const data: RetentionPauseData = { reason: 'clock_synced', clock: facts };
+      // said as it is: resumed on a synchronised clock, or with the config not asking for one
+      const data: RetentionPauseData = { reason: clock.synchronized === true ? 'clock_synced' : 'sync_not_required', clock: facts };
       this.catalog.ledgerEntry('retention_resumed', null, data);
-      this.log.info(data, 'age deletion resumed: the clock is synchronised');
+      this.log.info(data, clock.synchronized === true ? 'age deletion resumed: the clock is synchronised' : 'age deletion resumed: the clock is not known to be synchronised, and integrity.age_deletion_needs_clock_sync is false');
       this.raise('retention_resumed', null, { ...data });
     }
     this.paused = reason;

@@ -66,7 +66,8 @@ export interface RetentionPolicyData {
   exports_max_days: number | null;
   age_deletion_needs_clock_sync: boolean;
 }
-export interface RetentionPauseData { reason: 'clock_unsynced' | 'clock_step' | 'clock_synced'; clock: ClockFacts | null; step_ms?: number }
+/** why age deletion paused or resumed; `sync_not_required`: resumed with the clock not known to be synchronised, the config not asking for it */
+export interface RetentionPauseData { reason: 'clock_unsynced' | 'clock_step' | 'clock_synced' | 'sync_not_required'; clock: ClockFacts | null; step_ms?: number }
 export interface LedgerStartedData {
   /** the schema version the catalog had before the ledger (0: created with it) */
   from_schema: number;

@@ -117,3 +117,35 @@ t.test('a batch marked deleted whose files a killed run had not all unlinked: th
   const verified = await runCli(['verify', '--data', data]);
   t.equal(verified.code, 0, verified.stdout.slice(-800));
 });
+
+t.test('a forward step not confirmed before a restart keeps age deletion paused until a synchronised reading, and a resume says why it resumed', async (t) => {
+  const { data, clip, catalog, now } = freshCatalog(t);
+  const [old] = await backdate(data, catalog, clip, 'gate', [now - 50 * DAY_MS]);
+  const policy = { floorBytes: 0, ageNeedsClockSync: false, cameras: [{ camera: 'gate', minDays: 30, maxDays: 40 }] };
+  const quiet = pino({ level: 'silent' });
+  const unknown = (step: number | null) => (): ClockView => ({ synchronized: null, source: 'unknown', unconfirmedStepMs: step });
+  // the run that saw the step: paused
+  await new Retention(data, catalog, policy, diskSpace, quiet, () => undefined, Date.now, unknown(40 * DAY_MS)).sweep();
+  t.equal(catalog.lastLedger('retention_paused') !== undefined, true, 'paused by the step');
+  // a restart: this run's health monitor never saw the step, and the sync state cannot be read
+  const restarted = new Retention(data, catalog, policy, diskSpace, quiet, () => undefined, Date.now, unknown(null));
+  await restarted.sweep();
+  t.equal(catalog.lastLedger('retention_resumed'), undefined, 'still paused after the restart (it resumed as "clock_synced" with the clock unknown)');
+  t.ok(existsSync(join(data, old!.path)), 'and nothing was deleted by the dates of a clock not confirmed');
+  // a synchronised reading confirms the time: resumed, said as it is, and what expired goes
+  const confirmed = new Retention(data, catalog, policy, diskSpace, quiet, () => undefined, Date.now, synced);
+  await confirmed.sweep();
+  t.match(JSON.parse(catalog.lastLedger('retention_resumed')!.data), { reason: 'clock_synced', clock: { synchronized: true } });
+  t.notOk(existsSync(join(data, old!.path)), 'the expired segment is deleted once the clock is confirmed');
+});
+
+t.test('resumed without a synchronised clock (the config does not ask for one): recorded as such, not as "clock_synced"', async (t) => {
+  const { data, catalog } = freshCatalog(t);
+  const quiet = pino({ level: 'silent' });
+  const needing = { floorBytes: 0, ageNeedsClockSync: true, cameras: [{ camera: 'gate', minDays: 30, maxDays: 40 }] };
+  const unknown = (): ClockView => ({ synchronized: null, source: 'unknown', unconfirmedStepMs: null });
+  await new Retention(data, catalog, needing, diskSpace, quiet, () => undefined, Date.now, unknown).sweep();
+  t.match(JSON.parse(catalog.lastLedger('retention_paused')!.data), { reason: 'clock_unsynced' });
+  await new Retention(data, catalog, { ...needing, ageNeedsClockSync: false }, diskSpace, quiet, () => undefined, Date.now, unknown).sweep();
+  t.match(JSON.parse(catalog.lastLedger('retention_resumed')!.data), { reason: 'sync_not_required', clock: { synchronized: null } });
+});
