@@ -269,7 +269,8 @@ class RelayConnection {
     this.client.pause();
     void peerUid(this.client).then((uid) => {
       if (this.closed) return;
-      if (uid === undefined || uid !== process.getuid?.()) {
+      // refused: another user, too many checks waiting, or the lease closed meanwhile
+      if (uid === undefined || uid !== process.getuid?.() || this.leaseOf(lease.token) !== lease) {
         this.close();
         return;
       }
