@@ -10,6 +10,7 @@ import { closeSync, constants, fstatSync, openSync, readSync, statSync } from 'n
 import { join } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { KEY_FILE } from '../common/box-key.js';
+import { ConfigError } from './errors.js';
 import type { Config } from './schema.js';
 
 /** The shortest command secret accepted: 32 characters (`openssl rand -hex 32` writes 64). */
@@ -203,14 +204,22 @@ export function secretText(buf: Buffer): string | { problem: string } {
 }
 
 /**
- * The errors that keep the daemon from starting, and those about the status page's own files
- * (`http.*`), which keep only the page from starting: recording matters more than the page, and
- * a certificate renewal that removed the key for a moment stopped every recorder at the next
- * restart (an outside probe; docs/web.md). The page's start refuses those files itself.
+ * The files a config names, checked before `run` or a reload uses it: a file that cannot be used
+ * throws (ConfigError, every such file named), and what is only to be logged is returned. The
+ * status page's own files (`http.*`) keep only the page from starting, logged as errors:
+ * recording matters more than the page, and a certificate renewal that removed the key for a
+ * moment stopped every recorder at the next restart (an outside probe; docs/web.md). The page's
+ * start refuses those files itself.
  */
-export function splitPageIssues(errors: string[]): { fatal: string[]; page: string[] } {
-  const page = errors.filter((e) => e.startsWith('http.'));
-  return { fatal: errors.filter((e) => !page.includes(e)), page };
+export function filesBeforeUse(config: Config, dataDir: string, source: string): Array<{ level: 'warn' | 'error'; text: string }> {
+  const issues = configFileIssues(config, dataDir);
+  const page = issues.errors.filter((e) => e.startsWith('http.'));
+  const fatal = issues.errors.filter((e) => !page.includes(e));
+  if (fatal.length) throw new ConfigError(source, fatal);
+  return [
+    ...issues.warnings.map((text) => ({ level: 'warn' as const, text })),
+    ...page.map((e) => ({ level: 'error' as const, text: `the status page cannot use its files: ${e}` })),
+  ];
 }
 
 /** What is wrong with what a file holds, as the rest of a sentence after its path; undefined when nothing is. */

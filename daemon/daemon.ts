@@ -7,7 +7,7 @@ import { untrustedDataDir } from '../common/data-owner.js';
 import { ConfigError } from '../config/errors.js';
 import { legalMinimumDays } from '../config/legal-minimum.js';
 import type { CameraConfig, Config } from '../config/schema.js';
-import { configFileIssues, configFiles, fileDigests, splitPageIssues } from '../config/secret-files.js';
+import { configFiles, fileDigests, filesBeforeUse } from '../config/secret-files.js';
 import { Catalog, CATALOG_FILE, unreadableCatalog } from '../recorder/catalog/catalog.js';
 import { takeCheckpoint, type CheckpointReason } from '../recorder/catalog/checkpoint.js';
 import { BackgroundVerifier } from '../recorder/background-verify.js';
@@ -475,12 +475,8 @@ export class Daemon {
         if (!path) throw new Error('this daemon was started without a config file (the demo): nothing to reload');
         next = loadConfig(path);
         // a file the new config names that cannot be used would fail what uses it later, after the reload said yes
-        const secrets = configFileIssues(next, this.dataDir);
-        const { fatal, page } = splitPageIssues(secrets.errors);
-        if (fatal.length) throw new ConfigError(path, fatal);
-        for (const w of secrets.warnings) this.log.warn({ path }, w);
-        // a page that keeps running keeps the certificate it has; one started anew refuses these files itself
-        for (const e of page) this.log.error({ path }, `the status page cannot use its files: ${e}`);
+        // a page that keeps running keeps the certificate it has; one started anew refuses its files itself
+        for (const { level, text } of filesBeforeUse(next, this.dataDir, path)) this.log[level]({ path }, text);
       } catch (err) {
         const lines = err instanceof ConfigError ? err.issues.map((i) => `${err.source}: ${i}`) : [(err as Error).message];
         // one log line per issue; an issue itself may hold "; " (what is wrong; what to do)

@@ -9,7 +9,7 @@ import type { WebServers } from '../web/server.js';
 import { EXIT } from './args.js';
 import { exitOnUnhandledErrors } from './fatal-errors.js';
 import { ConfigError } from '../config/errors.js';
-import { configFileIssues, splitPageIssues } from '../config/secret-files.js';
+import { filesBeforeUse } from '../config/secret-files.js';
 
 /** A supervisor that has not ticked for this long is wedged: let systemd restart the box. */
 const SUPERVISOR_SILENT_MS = 10_000;
@@ -40,12 +40,7 @@ export async function runDaemon(config: Config, log: Logger, { durationS, config
   const daemon = new Daemon(config, log, { configPath });
   // A secret other local users can read is a leak already, and a file that cannot be used would
   // fail what uses it after recording started: refuse either before anything runs.
-  const secrets = configFileIssues(config, daemon.dataDir);
-  const { fatal, page } = splitPageIssues(secrets.errors);
-  if (fatal.length) throw new ConfigError(configPath ?? 'config', fatal);
-  for (const w of secrets.warnings) log.warn({ path: configPath }, w);
-  // the page's start refuses these files itself, and says so; what matters here is that the cameras record
-  for (const e of page) log.error({ path: configPath }, `the status page cannot use its files: ${e}`);
+  for (const { level, text } of filesBeforeUse(config, daemon.dataDir, configPath ?? 'config')) log[level]({ path: configPath }, text);
   const notify = new SdNotify({ log });
   let pings: { stop(): void } | undefined;
   let mqtt: MqttReporter | undefined;

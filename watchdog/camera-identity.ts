@@ -6,6 +6,10 @@ import type { TamperKind } from './tamper-monitor.js';
 
 export interface StreamShape { codec: string; width: number; height: number }
 
+/** The same codec and size (undefined: no stream known, never the same); a pin may hold nulls. */
+type PinnedShape = { [K in keyof StreamShape]: StreamShape[K] | null };
+export const sameShape = (a: PinnedShape | undefined, b: PinnedShape): boolean => a !== undefined && a.codec === b.codec && a.width === b.width && a.height === b.height;
+
 export interface IdentityWatchOptions {
   catalog: Catalog;
   /** raises or clears a kind (the camera's TamperMonitor) */
@@ -78,7 +82,7 @@ export class IdentityWatch {
     }
     const was = { codec: pinned.codec, width: pinned.width, height: pinned.height };
     const now = { codec: seen.codec, width: seen.width, height: seen.height };
-    const differs = was.codec !== now.codec || was.width !== now.width || was.height !== now.height;
+    const differs = !sameShape(was, now);
     if (differs && !this.changed) {
       this.changed = true;
       this.audit('tamper.stream_changed', 'the recorded stream changed codec or resolution', { pinned: was, seen: now });

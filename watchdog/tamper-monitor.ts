@@ -3,6 +3,7 @@ import type { TamperConfig } from '../config/schema.js';
 import type { Catalog } from '../recorder/catalog/catalog.js';
 import type { SampledFrame } from '../recorder/frame-sampler.js';
 import type { RaiseEvent } from './events.js';
+import { sameShape, type StreamShape } from './camera-identity.js';
 import {
   classify, learnReference, prepareReference, THRESHOLDS, type LearnSample, type ViewKind, type ViewReference,
 } from './tamper-analysis.js';
@@ -65,9 +66,6 @@ export const LEARN_KEPT = 32;
 
 /** how long a changed stream waits for a picture of itself before it is raised without a still (samples come every few seconds) */
 const CHANGED_STREAM_STILL_WAIT_MS = 30_000;
-
-interface StreamShape { codec: string; width: number; height: number }
-const sameShape = (a: StreamShape | undefined, b: StreamShape) => a !== undefined && a.codec === b.codec && a.width === b.width && a.height === b.height;
 
 /** how long stopping waits for stills still being written (systemd gives a stop 20 s in all) */
 const STILL_DRAIN_MS = 8000;
