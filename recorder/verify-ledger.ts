@@ -5,6 +5,7 @@
  * ledger, and compares the view with what it rebuilt, both ways.
  */
 import type { Catalog, GapRow, HoldRow } from './catalog/catalog.js';
+import { ageShift, confirmedCorrections, type ClockConfirmedData, type ClockCorrection, type ClockSteppedData } from './catalog/clock-corrections.js';
 import { ChainWalker, paged } from './catalog/chain.js';
 import { ledgerHash } from './catalog/hash-chain.js';
 import type {
@@ -54,6 +55,8 @@ export function checkLedger(catalog: Catalog, segmentsLength: number, at: Iterab
   let started: LedgerStartedData | null = null;
   let policy: RetentionPolicyData | null = null;
   let paused = false;
+  const stepped = new Map<number, ClockSteppedData>();
+  const corrections: ClockCorrection[] = [];
   const deletions = { rechecked: 0, notRecheckable: 0 };
 
   const setState = (e: LedgerRow, ids: number[], state: number, atMs: number) => {
@@ -104,7 +107,7 @@ export function checkLedger(catalog: Catalog, segmentsLength: number, at: Iterab
         case 'deletion': {
           const d = parse<DeletionData>(e);
           if (d.segments) setState(e, d.segments, STATE_DELETED, d.state_at_ms);
-          const problems = recheckDeletion(catalog, e, d, policy, paused, [...holds.values()].filter((h) => h.released_ms === null));
+          const problems = recheckDeletion(catalog, e, d, policy, paused, [...holds.values()].filter((h) => h.released_ms === null), corrections);
           if (d.rule === 'before_ledger') deletions.notRecheckable++;
           else deletions.rechecked++;
           findings.push(...problems);
@@ -120,6 +123,22 @@ export function checkLedger(catalog: Catalog, segmentsLength: number, at: Iterab
         case 'retention_resumed': paused = false; break;
         // a mask set, named by its hash in segments' provenance: nothing in the view to compare
         case 'capture_masks': break;
+        case 'clock_stepped': {
+          const d = parse<ClockSteppedData>(e);
+          if (!(d.step_ms > 0) || !Number.isSafeInteger(d.after_segment)) findings.push({ kind: 'ledger', detail: `ledger entry #${e.id} records a clock step that is not a forward step after a segment` });
+          else stepped.set(e.id, d);
+          break;
+        }
+        case 'clock_confirmed': {
+          // the rows before a confirmed step are aged by it: a deletion after this entry is judged by their true age
+          const d = parse<ClockConfirmedData>(e);
+          const unknown = d.steps.filter((id) => !stepped.has(id));
+          if (unknown.length) findings.push({ kind: 'ledger', detail: `ledger entry #${e.id} confirms clock steps ${unknown.map((id) => `#${id}`).join(', ')} the ledger does not hold` });
+          if (!(d.through_segment <= segmentsLength)) findings.push({ kind: 'ledger', detail: `ledger entry #${e.id} names segment #${d.through_segment}, which the chain does not hold` });
+          corrections.push(...confirmedCorrections(stepped, d));
+          for (const id of d.steps) stepped.delete(id);
+          break;
+        }
         default:
           findings.push({ kind: 'ledger', detail: `ledger entry #${e.id} has an unknown kind "${String(e.kind)}"` });
       }
@@ -135,7 +154,7 @@ export function checkLedger(catalog: Catalog, segmentsLength: number, at: Iterab
 }
 
 /** A deletion is judged by its own rule, the policy in force, the holds active and the clock. */
-function recheckDeletion(catalog: Catalog, e: LedgerRow, d: DeletionData, policy: RetentionPolicyData | null, paused: boolean, activeHolds: HoldRow[]): LedgerFinding[] {
+function recheckDeletion(catalog: Catalog, e: LedgerRow, d: DeletionData, policy: RetentionPolicyData | null, paused: boolean, activeHolds: HoldRow[], corrections: ClockCorrection[]): LedgerFinding[] {
   const out: LedgerFinding[] = [];
   const bad = (detail: string, segment?: number) => out.push({ kind: 'deletion', camera: e.camera ?? undefined, segment, detail: `deletion #${e.id} at ${iso(e.at_ms)} (${d.rule}): ${detail}` });
   if (d.rule === 'before_ledger') return out;
@@ -184,8 +203,10 @@ function recheckDeletion(catalog: Catalog, e: LedgerRow, d: DeletionData, policy
     if (row.camera !== e.camera) bad(`segment #${id} is camera ${row.camera}'s, not ${e.camera}'s`, id);
     const recordedEnd = d.ends_ms?.[i];
     if (recordedEnd !== undefined && recordedEnd !== row.end_ms) bad(`segment #${id}: the entry says it ended ${iso(recordedEnd)}, the chain ${iso(row.end_ms)}`, id);
-    if (ageRuleForSegments(d.rule) && maxDays !== null && row.end_ms >= e.at_ms - maxDays * DAY_MS) {
-      bad(`segment #${id} ended ${iso(row.end_ms)}, ${((e.at_ms - row.end_ms) / DAY_MS).toFixed(2)} days before: too young for max_days ${maxDays}`, id);
+    const shift = ageShift(row, corrections);
+    if (ageRuleForSegments(d.rule) && maxDays !== null && row.end_ms + shift >= e.at_ms - maxDays * DAY_MS) {
+      const behind = shift ? ` (recorded under a clock ${(shift / DAY_MS).toFixed(2)} days behind, as a confirmed clock step says: it ended ${iso(row.end_ms + shift)})` : '';
+      bad(`segment #${id} ended ${iso(row.end_ms)}${behind}, ${((e.at_ms - row.end_ms - shift) / DAY_MS).toFixed(2)} days before: too young for max_days ${maxDays}`, id);
     }
     const hold = activeHolds.find((h) => (h.camera === null || h.camera === row.camera) && h.from_ms < row.end_ms && h.to_ms > row.start_ms);
     if (hold) bad(`segment #${id} was under active hold #${hold.id} (${hold.reason})`, id);

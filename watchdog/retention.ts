@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Catalog, Deletion, SegmentRow } from '../recorder/catalog/catalog.js';
 import { canonicalJson } from '../common/canonical-json.js';
 import type { ClockFacts, DeletionRule, RetentionPauseData, RetentionPolicyData } from '../recorder/catalog/ledger.js';
+import { ageShift, type ClockCorrection } from '../recorder/catalog/clock-corrections.js';
 import { QUARANTINE_DIR } from '../recorder/recovery.js';
 import type { RaiseEvent } from './events.js';
 import { groupBy } from '../common/group-by.js';
@@ -118,13 +119,6 @@ export class Retention {
   private unreported = new Map<string, { camera: string; reason: string; segments: number; bytes: number; from: number; to: number; lastMs: number }>();
   private removedCameras: string[] = [];
   private paused: RetentionPauseData['reason'] | null;
-  /**
-   * A forward step not confirmed before the daemon stopped: the health monitor of this run never
-   * saw it, and the pause it had caused was resumed at start as "clock_synced" whatever the clock
-   * said, and the footage deleted by dates of a clock still wrong (an outside probe). It holds
-   * until a synchronised reading, across restarts.
-   */
-  private stepCarried: boolean;
   private lastExportsSweep = 0;
 
   constructor(
@@ -140,7 +134,6 @@ export class Retention {
     const last = catalog.readonly ? undefined : [catalog.lastLedger('retention_paused'), catalog.lastLedger('retention_resumed')]
       .filter((e) => e !== undefined).sort((a, b) => b.id - a.id)[0];
     this.paused = last?.kind === 'retention_paused' ? (JSON.parse(last.data) as RetentionPauseData).reason : null;
-    this.stepCarried = this.paused === 'clock_step';
     if (!catalog.readonly) {
       this.finishInterrupted();
       this.applyPolicy();
@@ -203,6 +196,8 @@ export class Retention {
     const ageWaits = result.paused !== null || clock.read === false;
     const facts: ClockFacts = { synchronized: clock.synchronized, source: clock.source };
     const holds = this.catalog.holds().map((h) => h.id);
+    // footage dated under a clock that was behind is aged from when it was really recorded
+    const corrections = this.catalog.clockCorrections();
 
     if (!ageWaits) {
       const aged = [...this.policy.cameras.map((c) => ({ ...c, rule: 'max_days' as DeletionRule })),
@@ -213,7 +208,7 @@ export class Retention {
         const note = cam.rule === 'max_days' ? `retention: older than max_days ${cam.maxDays}`
           : `retention: camera removed from the config, older than the box's max_days ${cam.maxDays}`;
         for (let i = 0; i < MAX_BATCHES; i++) {
-          const rows = this.catalog.expiredSegments(cam.camera, cutoff, BATCH);
+          const rows = this.catalog.expiredSegments(cam.camera, cutoff, BATCH, corrections);
           if (!rows.length) break;
           result.deletedForAge += this.remove(cam.camera, rows, {
             rule: cam.rule, note, policy: { min_days: cam.minDays, max_days: cam.maxDays }, holds_checked: holds, clock: facts,
@@ -224,7 +219,7 @@ export class Retention {
 
     // measured on every sweep, so the baseline is known before something fills the disk
     const acc = this.accounting(result.disk, now);
-    if (result.disk.available_bytes < this.policy.floorBytes) await this.freeSpace(result, now, holds, facts, acc);
+    if (result.disk.available_bytes < this.policy.floorBytes) await this.freeSpace(result, now, holds, facts, acc, corrections);
 
     if (result.deletedForAge || result.deletedForSpace) {
       this.log.info({ forAge: result.deletedForAge, forSpace: result.deletedForSpace, availableBytes: result.disk.available_bytes }, 'retention deleted segments');
@@ -242,8 +237,7 @@ export class Retention {
 
   /** Age deletion pauses (and resumes) on the clock; each change is a ledger entry and an event. */
   private pauseFor(clock: ClockView): RetentionPauseData['reason'] | null {
-    if (clock.synchronized === true) this.stepCarried = false;
-    const reason = clock.unconfirmedStepMs !== null || this.stepCarried ? 'clock_step'
+    const reason = clock.unconfirmedStepMs !== null ? 'clock_step'
       : (this.policy.ageNeedsClockSync ?? true) && clock.synchronized !== true ? 'clock_unsynced' : null;
     if (reason === this.paused) return reason;
     const facts: ClockFacts = { synchronized: clock.synchronized, source: clock.source };
@@ -271,7 +265,7 @@ export class Retention {
    * is kept while more than half the floor is free (the floor is the reserve recording eats
    * into meanwhile); past that, recording the present wins.
    */
-  private async freeSpace(result: SweepResult, now: number, holds: number[], clock: ClockFacts, acc: { unaccounted: number; baseline: number; grown: number }): Promise<void> {
+  private async freeSpace(result: SweepResult, now: number, holds: number[], clock: ClockFacts, acc: { unaccounted: number; baseline: number; grown: number }, corrections: ClockCorrection[]): Promise<void> {
     const floor = this.policy.floorBytes;
     result.unaccountedBytes = acc.unaccounted;
     const foreign = acc.grown > 0 && acc.grown >= floor - result.disk.available_bytes;
@@ -286,11 +280,11 @@ export class Retention {
       });
     }
     const minDays = new Map([...this.policy.cameras.map((c) => [c.camera, c.minDays] as const), ...this.removedCameras.map((c) => [c, this.box.minDays] as const)]);
-    const young = (r: SegmentRow) => r.start_ms > now - (minDays.get(r.camera) ?? this.box.minDays) * DAY_MS;
+    const young = (r: SegmentRow) => r.start_ms + ageShift(r, corrections) > now - (minDays.get(r.camera) ?? this.box.minDays) * DAY_MS;
     const atRisk = new Set<string>();
     for (let round = 0; round < SPACE_ROUNDS && result.disk.available_bytes < floor; round++) {
       const protectYoung = foreign && result.disk.available_bytes >= floor / 2;
-      const candidates = protectYoung ? this.oldestPastMinimum(now, minDays) : this.catalog.oldestDeletable(SPACE_BATCH);
+      const candidates = protectYoung ? this.oldestPastMinimum(now, minDays, corrections) : this.catalog.oldestDeletable(SPACE_BATCH, corrections);
       // no more than the shortfall: back to the floor, or (young footage, foreign bytes) to half of it
       const target = foreign && !protectYoung ? floor / 2 : floor;
       const rows = upTo(candidates, target - result.disk.available_bytes);
@@ -326,9 +320,10 @@ export class Retention {
   }
 
   /** The oldest unheld segments already past their camera's minimum, any camera. */
-  private oldestPastMinimum(now: number, minDays: Map<string, number>): SegmentRow[] {
-    const rows = [...minDays].flatMap(([camera, days]) => this.catalog.expiredSegments(camera, now - days * DAY_MS, SPACE_BATCH));
-    return rows.sort((a, b) => a.start_ms - b.start_ms).slice(0, SPACE_BATCH);
+  private oldestPastMinimum(now: number, minDays: Map<string, number>, corrections: ClockCorrection[]): SegmentRow[] {
+    const rows = [...minDays].flatMap(([camera, days]) => this.catalog.expiredSegments(camera, now - days * DAY_MS, SPACE_BATCH, corrections));
+    const trueStart = (r: SegmentRow) => r.start_ms + ageShift(r, corrections);
+    return rows.sort((a, b) => trueStart(a) - trueStart(b)).slice(0, SPACE_BATCH);
   }
 
   /**

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { access, open, readdir, readFile, statfs, unlink } from 'node:fs/promises';
 import { loadavg, totalmem, freemem, uptime } from 'node:os';
@@ -109,6 +110,19 @@ export async function readClockSync(): Promise<SystemHealth['clock']> {
   if (leap) return { synchronized: leap !== 'Not synchronised', source: 'chronyc' };
   if (await exists('/run/systemd/timesync/synchronized')) return { synchronized: true, source: 'timesyncd' };
   return { synchronized: null, source: 'unknown' };
+}
+
+/**
+ * This boot's id (Linux gives each boot a random one). Elsewhere, one per process: each start
+ * then counts as a boot, and a clock behind since before it is not corrected for what an earlier
+ * run of the same boot recorded.
+ */
+export function readBootId(path = '/proc/sys/kernel/random/boot_id'): string {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch {
+    return `process-${process.pid}-${randomBytes(8).toString('hex')}`;
+  }
 }
 
 /** statfs works on every filesystem, tmpfs included (systeminformation leaves tmpfs out). */

@@ -7,6 +7,7 @@ import { migrate, schemaVersion } from './migrations.js';
 import { prepared } from './statements.js';
 import { DurableGroup } from './durable-group.js';
 import { groupBy } from '../../common/group-by.js';
+import { ageShift, ageShiftSql, confirmedCorrections, type ClockConfirmedData, type ClockCorrection, type ClockSteppedData } from './clock-corrections.js';
 
 /** A catalogued segment: the fields the hash chain protects, plus its link and its fate. */
 export interface SegmentRow extends ChainedFields {
@@ -479,15 +480,60 @@ export class Catalog {
     return this.db.prepare(`SELECT * FROM holds ${includeReleased ? '' : 'WHERE released_ms IS NULL'} ORDER BY id`).all() as HoldRow[];
   }
 
-  /** Live, unheld segments of a camera that ended before `beforeMs`, oldest first. */
-  expiredSegments(camera: string, beforeMs: number, limit: number): SegmentRow[] {
-    return this.db.prepare(`SELECT * FROM segments s WHERE s.camera = ? AND s.state = 'ok' AND s.end_ms < ? AND ${NOT_HELD}
-      ORDER BY s.end_ms LIMIT ?`).all(camera, beforeMs, limit) as SegmentRow[];
+  /**
+   * Live, unheld segments of a camera that ended before `beforeMs`, oldest first; a row dated
+   * under a clock that was behind counts from when it really ended (`corrections`).
+   */
+  expiredSegments(camera: string, beforeMs: number, limit: number, corrections: readonly ClockCorrection[] = []): SegmentRow[] {
+    const shift = ageShiftSql(corrections);
+    // the plain end first: the index finds the candidates, the shift (never negative) only drops some
+    return this.db.prepare(`SELECT * FROM segments s WHERE s.camera = ? AND s.state = 'ok' AND s.end_ms < ? AND s.end_ms + ${shift.sql} < ? AND ${NOT_HELD}
+      ORDER BY s.end_ms LIMIT ?`).all(camera, beforeMs, ...shift.params, beforeMs, limit) as SegmentRow[];
   }
 
-  /** The oldest live, unheld segments of any camera: what goes first when the disk is full. */
-  oldestDeletable(limit: number): SegmentRow[] {
-    return this.db.prepare(`SELECT * FROM segments s WHERE s.state = 'ok' AND ${NOT_HELD} ORDER BY s.start_ms LIMIT ?`).all(limit) as SegmentRow[];
+  /**
+   * The oldest live, unheld segments of any camera, by when they were really recorded: what goes
+   * first when the disk is full. Rows dated under a clock that was behind (`corrections`, a few
+   * id ranges) are read apart and placed by their true start, so they do not go first.
+   */
+  oldestDeletable(limit: number, corrections: readonly ClockCorrection[] = []): SegmentRow[] {
+    if (!corrections.length) {
+      return this.db.prepare(`SELECT * FROM segments s WHERE s.state = 'ok' AND ${NOT_HELD} ORDER BY s.start_ms LIMIT ?`).all(limit) as SegmentRow[];
+    }
+    const shift = ageShiftSql(corrections);
+    const plain = this.db.prepare(`SELECT * FROM segments s WHERE s.state = 'ok' AND ${shift.sql} = 0 AND ${NOT_HELD} ORDER BY s.start_ms LIMIT ?`)
+      .all(...shift.params, limit) as SegmentRow[];
+    const ranges = corrections.map(() => '(s.id > ? AND s.id <= ?)').join(' OR ');
+    const late = this.db.prepare(`SELECT * FROM segments s WHERE (${ranges}) AND s.state = 'ok' AND ${shift.sql} > 0 AND ${NOT_HELD}
+      ORDER BY s.start_ms + ${shift.sql} LIMIT ?`).all(...corrections.flatMap((c) => [c.afterSegment, c.throughSegment]), ...shift.params, ...shift.params, limit) as SegmentRow[];
+    const trueStart = (r: SegmentRow) => r.start_ms + ageShift(r, corrections);
+    return [...plain, ...late].sort((a, b) => trueStart(a) - trueStart(b)).slice(0, limit);
+  }
+
+  /** The clock corrections the ledger holds (clock-corrections.ts): each confirmed forward step. */
+  clockCorrections(): ClockCorrection[] {
+    if (!this.hasLedger) return [];
+    const rows = this.db.prepare("SELECT id, kind, data FROM ledger WHERE kind IN ('clock_stepped', 'clock_confirmed') ORDER BY id").all() as Array<{ id: number; kind: LedgerKind; data: string }>;
+    const stepped = new Map<number, ClockSteppedData>();
+    const out: ClockCorrection[] = [];
+    for (const r of rows) {
+      if (r.kind === 'clock_stepped') stepped.set(r.id, JSON.parse(r.data) as ClockSteppedData);
+      else out.push(...confirmedCorrections(stepped, JSON.parse(r.data) as ClockConfirmedData));
+    }
+    return out;
+  }
+
+  /** The `clock_stepped` entries no `clock_confirmed` has named yet (a step this or an earlier run saw). */
+  unconfirmedClockSteps(): Array<{ id: number; data: ClockSteppedData }> {
+    if (!this.hasLedger) return [];
+    const after = this.lastLedger('clock_confirmed')?.id ?? 0;
+    return (this.db.prepare("SELECT id, data FROM ledger WHERE kind = 'clock_stepped' AND id > ? ORDER BY id").all(after) as Array<{ id: number; data: string }>)
+      .map((r) => ({ id: r.id, data: JSON.parse(r.data) as ClockSteppedData }));
+  }
+
+  /** The newest segment row's id (0 with none): rows are numbered in the order they were indexed. */
+  lastSegmentId(): number {
+    return (this.headStmt.get() as { id: number } | undefined)?.id ?? 0;
   }
 
   /**
@@ -527,7 +573,7 @@ export class Catalog {
   }
 
   /** A ledger entry with no view of its own (policy, pauses, quarantined files, exports deleted). */
-  ledgerEntry(kind: Extract<LedgerKind, 'retention_policy' | 'retention_paused' | 'retention_resumed' | 'quarantined' | 'deletion'>, camera: string | null, data: object, atMs = Date.now()): LedgerRow {
+  ledgerEntry(kind: Extract<LedgerKind, 'retention_policy' | 'retention_paused' | 'retention_resumed' | 'quarantined' | 'deletion' | 'clock_stepped' | 'clock_confirmed'>, camera: string | null, data: object, atMs = Date.now()): LedgerRow {
     return appendLedger(this.db, kind, camera, data, atMs);
   }
 

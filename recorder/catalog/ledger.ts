@@ -15,7 +15,9 @@ import { GENESIS, ledgerHash, type LedgerFields } from './hash-chain.js';
 
 export type LedgerKind =
   | 'ledger_started' | 'gap_opened' | 'gap_closed' | 'hold_added' | 'hold_released' | 'segment_missing' | 'deletion'
-  | 'quarantined' | 'retention_policy' | 'retention_paused' | 'retention_resumed' | 'capture_masks';
+  | 'quarantined' | 'retention_policy' | 'retention_paused' | 'retention_resumed' | 'capture_masks'
+  // footage dated under a clock that was behind (clock-corrections.ts)
+  | 'clock_stepped' | 'clock_confirmed';
 
 export interface LedgerRow extends LedgerFields {
   kind: LedgerKind;

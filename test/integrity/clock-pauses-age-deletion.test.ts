@@ -121,3 +121,52 @@ t.test('a daemon whose clock steps 400 days forward deletes nothing it made "old
   const verified = await runCli(['verify', '--data', data]);
   t.equal(verified.code, 0, `verify re-checks each deletion against the clock and the pauses:\n${verified.stdout.slice(-1500)}`);
 });
+
+t.test('a daemon that starts with its clock 70 days behind keeps what it recorded once NTP sets the clock right', async (t) => {
+  const lib = libfaketime();
+  t.ok(lib, 'libfaketime is installed (scripts/setup installs the faketime package)');
+  if (!lib) return;
+  const dir = t.testdir();
+  const data = join(dir, 'data');
+  const sim = await new CameraSim({ mounts: ['cam1'], width: 320, height: 180, fps: 10 }).start();
+  t.teardown(() => sim.kill());
+  const config = writeConfig(dir, [{ id: 'cam1', url: sim.url('cam1') }], { storageYaml: 'retention:\n  max_days: 60', extraYaml: 'integrity:\n  verify_read_mb_s: 0' });
+  const catalog = Catalog.open(data);
+  // recorded 100 days ago by a clock that was right
+  const [expired] = await backdate(data, catalog, makeClip(join(dir, 'clip.mp4')), 'cam1', [Date.now() - 100 * DAY_MS]);
+  catalog.close();
+
+  // a Pi without a real-time clock, booted offline: its clock is 70 days behind and not synchronised
+  const bin = join(dir, 'bin');
+  mkdirSync(bin);
+  const sync = join(dir, 'synchronized');
+  writeFileSync(sync, 'no\n');
+  writeFileSync(join(bin, 'timedatectl'), `#!/bin/sh\ncat '${sync}'\n`);
+  chmodSync(join(bin, 'timedatectl'), 0o755);
+  const offset = join(dir, 'faketime.rc');
+  writeFileSync(offset, '-70d\n');
+  const daemon = new DaemonProcess(config, ['run'], {
+    PATH: `${bin}:${process.env.PATH}`, LD_PRELOAD: lib, FAKETIME_TIMESTAMP_FILE: offset, FAKETIME_DONT_FAKE_MONOTONIC: '1', FAKETIME_CACHE_DURATION: '1',
+  }).start();
+  t.teardown(() => { daemon.proc?.kill('SIGKILL'); });
+  const rows = () => {
+    const db = new Database(join(data, 'catalog.db'), { readonly: true });
+    try { return db.prepare('SELECT id, state, start_ms, end_ms FROM segments ORDER BY id').all() as Array<{ id: number; state: string; start_ms: number; end_ms: number }>; } finally { db.close(); }
+  };
+  const behind = () => rows().filter((r) => r.id > expired!.id && r.end_ms < Date.now() - 65 * DAY_MS);
+  await until(() => behind().length >= 2, 40000, 'two segments recorded under the clock that is behind');
+
+  // the network comes: NTP steps the clock 70 days forward and says it is synchronised
+  writeFileSync(offset, '+0\n');
+  writeFileSync(sync, 'yes\n');
+  await daemon.waitForLog(/the wall clock stepped/, 20000);
+  await daemon.waitForLog(/age deletion resumed/, 45000);
+  await until(() => rows().find((r) => r.id === expired!.id)?.state === 'deleted', 15000, 'the segment 100 days old deleted');
+  await sleep(6000); // another sweep
+  const recorded = behind();
+  t.ok(recorded.length >= 2, `${recorded.length} segments dated 70 days ago by the clock that was behind`);
+  t.same(recorded.filter((r) => r.state !== 'ok').map((r) => r.id), [], 'none of them is deleted as older than max_days 60: they are minutes old');
+  t.equal((await daemon.stop()).code, 0);
+  const verified = await runCli(['verify', '--data', data]);
+  t.equal(verified.code, 0, verified.stdout.slice(-1500));
+});

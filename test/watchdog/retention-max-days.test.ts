@@ -5,6 +5,8 @@ import pino from 'pino';
 import { Catalog } from '../../recorder/catalog/catalog.js';
 import { DAY_MS, Retention, type ClockView } from '../../watchdog/retention.js';
 import { diskSpace } from '../../watchdog/system-health.js';
+import { HealthMonitor } from '../../watchdog/health-monitor.js';
+import { ClockSteps } from '../../common/clock-steps.js';
 import { backdate, makeClip } from '../support/backdate.js';
 import { runCli } from '../support/cli.js';
 
@@ -123,20 +125,83 @@ t.test('a forward step not confirmed before a restart keeps age deletion paused 
   const [old] = await backdate(data, catalog, clip, 'gate', [now - 50 * DAY_MS]);
   const policy = { floorBytes: 0, ageNeedsClockSync: false, cameras: [{ camera: 'gate', minDays: 30, maxDays: 40 }] };
   const quiet = pino({ level: 'silent' });
-  const unknown = (step: number | null) => (): ClockView => ({ synchronized: null, source: 'unknown', unconfirmedStepMs: step });
+  let synchronized: boolean | null = null;
+  let wall = () => Date.now() - 40 * DAY_MS;
+  const monitor = () => new HealthMonitor({
+    dataDir: data, catalog, cameras: () => [], log: quiet, raise: () => undefined, bootId: 'one-boot',
+    readClock: async () => ({ synchronized, source: 'test' }), clockSteps: new ClockSteps(2000, () => wall()),
+  });
   // the run that saw the step: paused
-  await new Retention(data, catalog, policy, diskSpace, quiet, () => undefined, Date.now, unknown(40 * DAY_MS)).sweep();
+  const first = monitor();
+  await first.start();
+  t.teardown(() => first.stop());
+  wall = Date.now;
+  first.clock.check();
+  await new Retention(data, catalog, policy, diskSpace, quiet, () => undefined, Date.now, () => first.clockView()).sweep();
   t.equal(catalog.lastLedger('retention_paused') !== undefined, true, 'paused by the step');
-  // a restart: this run's health monitor never saw the step, and the sync state cannot be read
-  const restarted = new Retention(data, catalog, policy, diskSpace, quiet, () => undefined, Date.now, unknown(null));
-  await restarted.sweep();
+  // a restart: this run's clock watcher never saw the step, and the sync state cannot be read
+  const second = monitor();
+  await second.probe();
+  await new Retention(data, catalog, policy, diskSpace, quiet, () => undefined, Date.now, () => second.clockView()).sweep();
   t.equal(catalog.lastLedger('retention_resumed'), undefined, 'still paused after the restart (it resumed as "clock_synced" with the clock unknown)');
   t.ok(existsSync(join(data, old!.path)), 'and nothing was deleted by the dates of a clock not confirmed');
   // a synchronised reading confirms the time: resumed, said as it is, and what expired goes
-  const confirmed = new Retention(data, catalog, policy, diskSpace, quiet, () => undefined, Date.now, synced);
-  await confirmed.sweep();
+  synchronized = true;
+  const third = monitor();
+  await third.probe();
+  await new Retention(data, catalog, policy, diskSpace, quiet, () => undefined, Date.now, () => third.clockView()).sweep();
   t.match(JSON.parse(catalog.lastLedger('retention_resumed')!.data), { reason: 'clock_synced', clock: { synchronized: true } });
   t.notOk(existsSync(join(data, old!.path)), 'the expired segment is deleted once the clock is confirmed');
+});
+
+t.test('footage recorded under a clock that was behind is aged from when it was recorded once a synchronised clock confirms the step', async (t) => {
+  const { data, clip, catalog, now } = freshCatalog(t);
+  // an earlier boot, its clock right: 100 and 45 days ago
+  const [old100, old45] = await backdate(data, catalog, clip, 'gate', [now - 100 * DAY_MS, now - 45 * DAY_MS]);
+  // this boot starts offline with its clock 70 days behind, and records
+  let synchronized: boolean | null = false;
+  let offset = -70 * DAY_MS;
+  const quiet = pino({ level: 'silent' });
+  const monitor = (bootId: string) => new HealthMonitor({
+    dataDir: data, catalog, cameras: () => ['gate'], log: quiet, raise: () => undefined, bootId,
+    readClock: async () => ({ synchronized, source: 'test' }), clockSteps: new ClockSteps(2000, () => Date.now() + offset),
+  });
+  const health = monitor('boot-2');
+  await health.start();
+  t.teardown(() => health.stop());
+  const behind = await backdate(data, catalog, clip, 'gate', [3, 2, 1].map((k) => now + offset - k * 60_000 - 1000));
+  // NTP steps the clock to the true time; the daemon restarts before any reading confirms it
+  offset = 0;
+  health.clock.check();
+  t.same(catalog.unconfirmedClockSteps().map((s) => s.data.after_segment), [old45!.id], 'the step names the last segment indexed before this boot');
+  const restarted = monitor('boot-2');
+  const policy = { floorBytes: 0, cameras: [{ camera: 'gate', minDays: 30, maxDays: 60 }] };
+  const retention = new Retention(data, catalog, policy, diskSpace, quiet, () => undefined, Date.now, () => restarted.clockView());
+  await restarted.probe();
+  t.equal((await retention.sweep()).paused, 'clock_step', 'age deletion waits for the step to be confirmed');
+
+  synchronized = true;
+  await restarted.probe();
+  t.match(JSON.parse(catalog.lastLedger('clock_confirmed')!.data), { through_segment: behind.at(-1)!.id, clock: { synchronized: true } });
+  const swept = await retention.sweep();
+  t.equal(swept.deletedForAge, 1, 'only the 100-day-old segment of the earlier boot expires');
+  t.equal(catalog.segments('gate').find((r) => r.id === old100!.id)!.state, 'deleted');
+  for (const r of behind) t.ok(existsSync(join(data, r.path)), `minutes-old footage dated ${new Date(r.start_ms).toISOString()} stays`);
+  t.same(catalog.oldestDeletable(2, catalog.clockCorrections()).map((r) => r.id), [old45!.id, behind[0]!.id], 'on a full disk the 45-day-old segment goes before the minutes-old footage dated 70 days ago');
+  t.equal(catalog.oldestDeletable(1)[0]!.id, behind[0]!.id, '(by their dates alone, the minutes-old footage would go first)');
+
+  // what the synchronised clock trusts moves on; a new boot starts untrusted
+  t.match(JSON.parse(catalog.getMeta('clock.trusted_through')!), { boot: 'boot-2', segment: behind.at(-1)!.id });
+  monitor('boot-3');
+  t.match(JSON.parse(catalog.getMeta('clock.trusted_through')!), { boot: 'boot-3', segment: behind.at(-1)!.id });
+
+  let verified = await runCli(['verify', '--data', data]);
+  t.equal(verified.code, 0, verified.stdout.slice(-800));
+  // a deletion by dates alone (a box that ignored the correction) is caught
+  catalog.markDeleted('gate', [behind[0]!], { rule: 'max_days', note: 'by dates alone', policy: { min_days: 30, max_days: 60 }, holds_checked: [], clock: { synchronized: true, source: 'test' } });
+  verified = await runCli(['verify', '--data', data]);
+  t.equal(verified.code, 1, 'verify fails it');
+  t.match(verified.stdout, /recorded under a clock 70\.00 days behind, as a confirmed clock step says.*too young for max_days 60/);
 });
 
 t.test('resumed without a synchronised clock (the config does not ask for one): recorded as such, not as "clock_synced"', async (t) => {
