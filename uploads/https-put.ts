@@ -18,7 +18,11 @@ export interface PutRequest {
   /** PEM of an extra CA, trusted besides the system's */
   ca?: string;
   bearer?: string;
-  /** a connection silent this long fails */
+  /**
+   * No progress this long fails the attempt: no part of the body taken by the server, or, once it
+   * is all sent, no complete answer head (a server sending `102 Processing` or trickling its head
+   * a byte at a time keeps the socket busy, and held every upload behind it: an outside probe).
+   */
   timeoutMs: number;
   signal: AbortSignal;
 }
@@ -36,6 +40,9 @@ export class PutError extends Error {
   }
 }
 
+/** 16 KiB, the socket's high-water mark: 270 bytes a second keep a 60 s timeout from firing */
+const PIECE = 16 * 1024;
+
 /** 4xx but these say "later": a timeout, too early, too many requests. */
 const RETRYABLE_4XX = new Set([408, 425, 429]);
 
@@ -47,9 +54,15 @@ export function httpsPut(o: PutRequest): Promise<PutResult> {
     let sent: { bytes: number; sha256: string } | undefined;
     // ends the body's loop (and closes the file it reads) however the request ends
     const done = new AbortController();
+    let stall: NodeJS.Timeout | undefined;
+    const progress = (what: string) => {
+      clearTimeout(stall);
+      stall = setTimeout(() => settle(new PutError(`no progress for ${Math.round(o.timeoutMs / 1000)} s (${what})`, false)), o.timeoutMs);
+    };
     const settle = (err?: PutError, result?: PutResult) => {
       if (settled) return;
       settled = true;
+      clearTimeout(stall);
       done.abort();
       if (err) {
         req.destroy();
@@ -75,6 +88,7 @@ export function httpsPut(o: PutRequest): Promise<PutResult> {
       settle(new PutError(hide(`${tls ? 'TLS: the server\'s certificate is not trusted: ' : ''}${err.code ? `${err.code}: ` : ''}${err.message}`), false));
     });
     req.on('response', (res) => {
+      clearTimeout(stall);
       res.resume();
       const status = res.statusCode ?? 0;
       if (status >= 200 && status < 300) {
@@ -89,14 +103,21 @@ export function httpsPut(o: PutRequest): Promise<PutResult> {
     void (async () => {
       const hash = createHash('sha256');
       let bytes = 0;
+      progress('the server took none of the object');
       for await (const chunk of o.body) {
         if (settled) return;
         hash.update(chunk);
-        bytes += chunk.length;
-        if (!req.write(chunk)) await once(req, 'drain', { signal: done.signal });
+        // written in small pieces, so a slow link still shows progress within the timeout
+        for (let at = 0; at < chunk.length; at += PIECE) {
+          const piece = chunk.subarray(at, at + PIECE);
+          if (!req.write(piece)) await once(req, 'drain', { signal: done.signal });
+          bytes += piece.length;
+          progress(`the server stopped taking the object at ${bytes} of ${o.length} bytes`);
+        }
       }
       if (bytes !== o.length) throw new Error(`the body was ${bytes} bytes, not the ${o.length} announced`);
       sent = { bytes, sha256: hash.digest('hex') };
+      progress('no answer to the whole object');
       req.end();
     })().catch((err: unknown) => settle(err instanceof PutError ? err : new PutError(hide((err as Error).message), false)));
   });

@@ -12,6 +12,7 @@ import { readConfigFile } from '../config/secret-files.js';
 import { join, relative } from 'node:path';
 import type { Logger } from 'pino';
 import { readSecret } from '../config/load.js';
+import { modeIssue } from '../config/secret-files.js';
 import type { Config } from '../config/schema.js';
 import { appendAudit } from '../recorder/catalog/audit-log.js';
 import type { Catalog } from '../recorder/catalog/catalog.js';
@@ -178,9 +179,16 @@ export class Uploader {
     }
   }
 
-  /** The token for this host, read at each attempt (a rotated file applies at once). */
+  /**
+   * The token for this host, read at each attempt (a rotated file applies at once), with the
+   * permissions a reload checks: a rotated file every local user may read is not used (it was,
+   * until the next reload refused it: an outside probe); the attempt fails until it is fixed.
+   */
   private bearer(target: UploadTarget): string | undefined {
     if (!target.tokenFile) return undefined;
+    const setting = `uploads.bearer_tokens[${target.host}].token_file`;
+    const loose = modeIssue(setting, target.tokenFile);
+    if (loose?.level === 'error') throw new PutError(loose.text, false);
     let token: string | undefined;
     try {
       token = readSecret({ password_file: target.tokenFile }, `uploads.bearer_tokens[${target.host}]`);

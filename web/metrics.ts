@@ -10,6 +10,7 @@ import type { BoxState } from './box-state.js';
 
 export const PREFIX = 'edge_nvr_';
 const DAY_S = 86_400;
+const REUSE_MS = 1000;
 
 type Labels = Record<string, string>;
 
@@ -82,8 +83,23 @@ export class BoxMetrics {
     metric.inc(labels, Math.max(0, value));
   }
 
-  /** The text exposition of one consistent reading of the box. */
-  async scrape(): Promise<string> {
+  /**
+   * The text exposition of one consistent reading of the box. A reading less than a second old
+   * is served again, and scrapes at once share one: the endpoint has no login, and 20 clients
+   * scraping in a loop kept a core busy reading the catalog (an outside probe).
+   */
+  scrape(): Promise<string> {
+    const now = performance.now();
+    if (this.last && now - this.last.atMono < REUSE_MS) return this.last.text;
+    const text = this.read();
+    this.last = { atMono: now, text };
+    text.catch(() => { if (this.last?.text === text) this.last = undefined; });
+    return text;
+  }
+
+  private last?: { atMono: number; text: Promise<string> };
+
+  private async read(): Promise<string> {
     const s = this.state;
     const [health, totals] = [await s.health(), s.totals()];
     for (const m of [this.camUp, this.camGap24h, this.camContinuity, this.camLast, this.camHeld, this.camRequired]) m.reset();

@@ -92,7 +92,15 @@ export class UploadQueue {
   }
 
   /** Newest first. */
-  list(limit = 100): UploadRow[] {
-    return this.db.prepare('SELECT * FROM uploads ORDER BY id DESC LIMIT ?').all(limit) as UploadRow[];
+  /**
+   * Every upload not finished, and the newest `limit` (null: all) of the rest, newest first; with
+   * how many finished ones that left out (a pending upload under a thousand newer ones was not
+   * shown at all: an outside probe).
+   */
+  list(limit: number | null = 100): { rows: UploadRow[]; leftOut: number } {
+    const rows = this.db.prepare(`SELECT * FROM uploads WHERE state IN ('pending', 'sending') OR id IN (SELECT id FROM uploads ORDER BY id DESC LIMIT ?)
+      ORDER BY id DESC`).all(limit ?? -1) as UploadRow[];
+    const all = (this.db.prepare('SELECT count(*) AS n FROM uploads').get() as { n: number }).n;
+    return { rows, leftOut: all - rows.length };
   }
 }

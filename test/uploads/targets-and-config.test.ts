@@ -3,8 +3,14 @@
  * the config parser and the target check the daemon uses.
  */
 import t from 'tap';
-import { writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import pino from 'pino';
+import { Catalog } from '../../recorder/catalog/catalog.js';
+import { Uploader } from '../../uploads/uploader.js';
+import { until } from '../support/daemon.js';
+import { makeCerts } from '../support/mosquitto.js';
+import { UploadServer } from '../support/upload-server.js';
 import { ConfigError } from '../../config/errors.js';
 import { parseConfig } from '../../config/load.js';
 import { configFileIssues } from '../../config/secret-files.js';
@@ -61,4 +67,41 @@ t.test('targets: https only, no userinfo, an allowed host and port; the shown de
   refused('https://user:pw@store.example.com/in');
   refused('not a url');
   t.throws(() => checkTarget('https://store.example.com/in', undefined), /uploads are not configured/);
+});
+
+t.test('a token file loosened after the config was checked is not used: the attempt fails naming the fix', async (t) => {
+  const dir = t.testdir();
+  const pki = makeCerts(join(dir, 'pki'));
+  const server = await new UploadServer(pki.serverCert, pki.serverKey).start();
+  t.teardown(() => server.stop());
+  const token = join(dir, 'upload.token');
+  writeFileSync(token, 'tok-rotated\n', { mode: 0o600 });
+  const config = parseConfig(`box: { id: site1 }
+storage: { path: ${join(dir, 'data')} }
+cameras:
+  - id: cam1
+    source: { type: test }
+uploads:
+  allowed_hosts: ["${server.host}"]
+  ca_file: ${pki.ca}
+  bearer_tokens: [{ host: "${server.host}", token_file: ${token} }]
+`, 'config.yaml');
+  const catalog = Catalog.open(join(dir, 'data'));
+  t.teardown(() => catalog.close());
+  const file = join(dir, 'data', 'exports', 'snap.jpg');
+  mkdirSync(join(dir, 'data', 'exports'), { recursive: true });
+  writeFileSync(file, 'jpeg');
+  writeFileSync(`${file}.manifest.json`, '{}');
+  // a rotation that left the file readable by every local user
+  chmodSync(token, 0o644);
+  const events: Array<{ type: string; data: Record<string, unknown> }> = [];
+  const uploader = new Uploader({
+    catalog, dataDir: join(dir, 'data'), config: () => config, log: pino({ level: 'silent' }), registerSecret: () => undefined,
+    raise: (type, _camera, data) => { events.push({ type, data: data as Record<string, unknown> }); },
+  }).start();
+  t.teardown(() => uploader.stop());
+  uploader.enqueue(uploader.check(server.url('/bucket/snap.tar')), { kind: 'snapshot', camera: 'cam1', source: file, requested_by: 'test', request_id: null });
+  await until(() => events.some((e) => e.type === 'upload_retrying'), 10000, 'the attempt');
+  t.match(events.find((e) => e.type === 'upload_retrying')!.data.error, /token_file: .* is readable by every local user \(mode 0644\); expected chmod 0600/);
+  t.equal(server.requests.length, 0, 'the server got no request');
 });
