@@ -7,7 +7,7 @@
 import { resolve } from 'node:path';
 import { pino } from 'pino';
 import type { Config } from '../../config/schema.js';
-import { DAY_MS, Retention, type RetentionStatus } from '../../watchdog/retention.js';
+import { DAY_MS, Retention, type DiskSpace, type RetentionStatus } from '../../watchdog/retention.js';
 import { diskSpace, readSystemHealth } from '../../watchdog/system-health.js';
 import { DEFAULT_CONFIG, EXIT, parseCommand, print, printJson } from '../args.js';
 import { META_POLICY, type StoredPolicy } from '../catalog-meta.js';
@@ -36,6 +36,8 @@ const MARGIN_MS = 15_000;
 export interface CameraStatus {
   camera: string;
   recording: boolean;
+  /** why not, in words (the open gap's cause, no daemon, a full disk, no segment since); null while recording */
+  not_recording: string | null;
   last_segment_end_ms: number | null;
   open_gap: { start_ms: number; cause: string } | null;
   gaps_24h: number;
@@ -53,6 +55,17 @@ export interface CameraStatus {
    * segment predates them), null (no capture masks).
    */
   capture_masks: 'camera' | 'box' | 'none' | null;
+}
+
+/**
+ * Why a camera is not recording, in words. A full disk said nothing until the recorder's failed
+ * writes became a gap (an outside probe): the disk under its floor is named before that.
+ */
+function notRecording(openGap: { start_ms: number; cause: string } | undefined, daemonPid: number | null, disk: DiskSpace, floorBytes: number, lastEndMs: number | undefined): string {
+  if (openGap) return `down since ${isoTime(openGap.start_ms)}: ${openGap.cause.replace(/_/g, ' ')}`;
+  if (daemonPid === null) return 'the daemon is not running';
+  const since = lastEndMs === undefined ? 'no segment yet' : `no segment since ${isoTime(lastEndMs)}`;
+  return disk.available_bytes < Math.max(floorBytes, 1) ? `${since}; the data disk is full (${bytes(disk.available_bytes)} free, floor ${bytes(floorBytes)})` : since;
 }
 
 /** What the newest segment's provenance says about the capture masks in force, against the config's. */
@@ -112,10 +125,12 @@ export async function run(argv: string[]): Promise<number> {
       const gapMs = gaps.reduce((sum, g) => sum + Math.min(g.end_ms ?? now, now) - Math.max(g.start_ms, now - DAY_MS), 0);
       const r = retention.cameras.find((c) => c.camera === id);
       const recent = !!last && now - last.end_ms <= 2 * segSeconds * 1000 + MARGIN_MS;
+      // no daemon, no recording, however fresh the last segment
+      const recording = recent && !openGap && daemonPid !== null;
       return {
         camera: id,
-        // no daemon, no recording, however fresh the last segment
-        recording: recent && !openGap && daemonPid !== null,
+        recording,
+        not_recording: recording ? null : notRecording(openGap, daemonPid, disk, policy.floorBytes, last?.end_ms),
         last_segment_end_ms: last?.end_ms ?? null,
         open_gap: openGap ? { start_ms: openGap.start_ms, cause: openGap.cause } : null,
         gaps_24h: gaps.length,
@@ -216,7 +231,7 @@ function format(s: {
   const w = Math.max(6, ...s.cameras.map((c) => c.camera.length));
   out.push(`${'camera'.padEnd(w)}  recording  last segment end       days held / required  masks   gaps 24h`);
   for (const c of s.cameras) {
-    const why = c.open_gap ? ` (down since ${isoTime(c.open_gap.start_ms)}: ${c.open_gap.cause.replace(/_/g, ' ')})` : '';
+    const why = c.not_recording ? ` (${c.not_recording})` : '';
     const held = `${c.days_held.toFixed(2)} / ${c.min_days ?? 'unknown'}`;
     out.push(`${c.camera.padEnd(w)}  ${(c.recording ? 'yes' : 'NO').padEnd(9)}  ${isoTime(c.last_segment_end_ms).padEnd(20)}  ${held.padEnd(20)}  ${(c.capture_masks ?? '-').padEnd(6)}  ${c.gaps_24h} (${duration(c.gap_ms_24h)})${why}`);
   }

@@ -1,6 +1,9 @@
 import t from 'tap';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
+import { Catalog } from '../../recorder/catalog/catalog.js';
+import { InstanceLock } from '../../daemon/instance-lock.js';
+import { backdate, makeClip } from '../support/backdate.js';
 import { CameraSim } from '../support/camera-sim.js';
 import { runCli } from '../support/cli.js';
 import { DaemonProcess, segmentIndexed, sleep, writeConfig } from '../support/daemon.js';
@@ -8,7 +11,7 @@ import { DaemonProcess, segmentIndexed, sleep, writeConfig } from '../support/da
 interface Status {
   recording: boolean;
   daemon_pid: number | null;
-  cameras: Array<{ camera: string; recording: boolean; open_gap: { cause: string } | null; gaps_24h: number; days_held: number; min_days: number | null; last_segment_end_ms: number | null }>;
+  cameras: Array<{ camera: string; recording: boolean; not_recording: string | null; open_gap: { cause: string } | null; gaps_24h: number; days_held: number; min_days: number | null; last_segment_end_ms: number | null }>;
   retention: { min_required_days: number };
   disk: { total_bytes: number; available_bytes: number };
   events: Array<{ type: string; camera: string | null }>;
@@ -56,6 +59,8 @@ t.test('status tells a site manager which cameras record, with or without the da
   const after = JSON.parse((await runCli(['status', '--config', config, '--json'])).stdout) as Status;
   t.equal(after.daemon_pid, null, 'works without the daemon');
   t.equal(after.cameras.find((c) => c.camera === 'up')!.recording, false, 'and nothing records after the stop');
+  t.match(after.cameras.find((c) => c.camera === 'up')!.not_recording, /daemon/, 'said why');
+  t.equal(cam('up').not_recording, null, 'nothing to say while it recorded');
   t.same(after.mqtt.last_status, { state: 'online', at_ms: 1 }, 'what the box last published is shown');
 
   // without the config: the days required come from what the daemon stored in the catalog
@@ -69,4 +74,20 @@ t.test('status tells a site manager which cameras record, with or without the da
   t.match(human, /^mqtt: last status online$/m, 'what was published, in words');
   t.notMatch(human, /[{}]/, 'no raw JSON for a person');
   t.match(human, /^ {2}\S+Z +.* ago +down +(camera down: camera unreachable|recorder restarted \(camera unreachable\))$/m, 'events in words');
+});
+
+t.test('a camera that stopped recording on a full disk says so before the gap is written', async (t) => {
+  const dir = t.testdir();
+  // the daemon's floor is more than the disk has free: what a full disk looks like to status
+  const config = writeConfig(dir, [{ id: 'cam1', url: 'rtsp://127.0.0.1:9/cam1' }], { floorMb: 1024 * 1024 * 1024 });
+  const data = join(dir, 'data');
+  const catalog = Catalog.open(data);
+  const [last] = await backdate(data, catalog, makeClip(join(dir, 'clip.mp4')), 'cam1', [Date.now() - 3_600_000]);
+  catalog.close();
+  // a running daemon holds the data dir's lock; this test stands in for it
+  const lock = InstanceLock.acquire(data);
+  t.teardown(() => lock.release());
+  const s = JSON.parse((await runCli(['status', '--config', config, '--json'])).stdout) as Status;
+  t.match(s.cameras[0]!.not_recording, new RegExp(`^no segment since ${new Date(last!.end_ms).toISOString().slice(0, 19)}.*; the data disk is full \\(.* free, floor 1024 TiB\\)$`));
+  t.match((await runCli(['status', '--config', config])).stdout, /^cam1 +NO .*\(no segment since .*; the data disk is full/m);
 });
