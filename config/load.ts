@@ -107,13 +107,14 @@ export function readSecret(
   return secret;
 }
 
-/** How long a camera's recordings are kept: its own retention over storage.retention. */
-export function effectiveRetention(config: Config, camera: CameraConfig): { minDays: number; maxDays: number | null } {
-  const own = camera.retention ?? {};
+/** How long a camera's recordings are kept: its own retention over storage.retention (the box's alone without a camera). */
+export function effectiveRetention(config: Config, camera?: CameraConfig): { minDays: number; maxDays: number | null } {
+  const own = camera?.retention ?? {};
   const box = config.storage.retention ?? {};
-  return {
-    minDays: own.min_days ?? box.min_days ?? legalMinimumDays(config),
-    maxDays: own.max_days ?? box.max_days ?? null,
-  };
+  const maxDays = own.max_days ?? box.max_days ?? null;
+  // the legal default gives way to a max_days set below it on record (below_legal_minimum_reason):
+  // the ledger recorded a policy keeping footage 30 days at least and deleting it after 20
+  const legal = legalMinimumDays(config);
+  return { minDays: own.min_days ?? box.min_days ?? (maxDays === null ? legal : Math.min(legal, maxDays)), maxDays };
 }
 

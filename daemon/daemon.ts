@@ -5,7 +5,6 @@ import type { Logger } from 'pino';
 import { effectiveRetention, loadConfig, readSecret } from '../config/load.js';
 import { untrustedDataDir } from '../common/data-owner.js';
 import { ConfigError } from '../config/errors.js';
-import { legalMinimumDays } from '../config/legal-minimum.js';
 import type { CameraConfig, Config } from '../config/schema.js';
 import { configFiles, fileDigests, filesBeforeUse } from '../config/secret-files.js';
 import { Catalog, CATALOG_FILE, unreadableCatalog } from '../recorder/catalog/catalog.js';
@@ -585,11 +584,10 @@ export class Daemon {
   }
 
   retentionPolicy(): RetentionPolicy {
-    const box = this.config.storage.retention;
     return {
       floorBytes: this.config.storage.free_space_floor_mb * 1024 * 1024,
       cameras: this.config.cameras.map((c) => ({ camera: c.id, ...effectiveRetention(this.config, c) })),
-      box: { minDays: box.min_days ?? legalMinimumDays(this.config), maxDays: box.max_days ?? null },
+      box: effectiveRetention(this.config),
       exportsMaxDays: this.config.storage.exports_max_days ?? null,
       ageNeedsClockSync: this.config.integrity.age_deletion_needs_clock_sync,
     };

@@ -231,6 +231,9 @@ t.test('effectiveRetention: camera over storage, minimum defaults to the legal o
   t.same(effectiveRetention(c, c.cameras[1]!), { minDays: 100, maxDays: 200 });
   const plain = parseConfig(MINIMAL, 'inline');
   t.same(effectiveRetention(plain, plain.cameras[0]!), { minDays: 30, maxDays: null });
+  // a max_days below the legal minimum, on record: the minimum is not left above the maximum
+  const short = parseConfig('box: { id: b }\ncameras:\n  - { id: a, source: { type: test }, retention: { max_days: 20, below_legal_minimum_reason: "staff room, works council 2024-03" } }\n', 'inline');
+  t.same(effectiveRetention(short, short.cameras[0]!), { minDays: 20, maxDays: 20 });
 });
 
 t.test('secrets: read from files, never shown in errors', async (t) => {
