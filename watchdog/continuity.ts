@@ -40,6 +40,24 @@ export function openDaemonGaps(catalog: Catalog, cameras: string[], log: Logger,
   markAlive(catalog);
 }
 
+/**
+ * Time inside gaps between `fromMs` and `toMs` (an open gap up to `toMs`), each moment counted
+ * once: a clock step is a `clock_jump` gap on every camera, over a camera's own gap at times, and
+ * `status` had added both (an outside probe).
+ */
+export function gapTimeWithin(gaps: ReadonlyArray<{ start_ms: number; end_ms: number | null }>, fromMs: number, toMs: number): number {
+  const spans = gaps.map((g) => [Math.max(g.start_ms, fromMs), Math.min(g.end_ms ?? toMs, toMs)] as const)
+    .filter(([a, b]) => b > a).sort((x, y) => x[0] - y[0]);
+  let total = 0;
+  let reached = -Infinity;
+  for (const [a, b] of spans) {
+    if (b <= reached) continue;
+    total += b - Math.max(a, reached);
+    reached = b;
+  }
+  return total;
+}
+
 /** Closer than this, two segments are the recorder's seam, not a loss (as a gap closes at a segment starting up to 1 s before it). */
 const SEAM_MS = 1000;
 const KILLED = 'the daemon ended without stopping (crash, kill or power cut)';

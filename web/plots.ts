@@ -5,6 +5,7 @@
  */
 import { days, duration, isoTime } from '../common/human.js';
 import { html, type Raw } from './html.js';
+import { gapTimeWithin } from '../watchdog/continuity.js';
 import type { GapSpan } from './box-state.js';
 
 /** viewBox widths: text stays legible from a phone (about 350 px) to a desktop card (about 550 px) */
@@ -29,7 +30,7 @@ export function timeline(t: TimelineInput): Raw {
   const gaps = t.gaps
     .map((g) => ({ ...g, from: Math.max(g.start_ms, start), to: Math.min(g.end_ms ?? t.toMs, t.toMs) }))
     .filter((g) => g.to > g.from);
-  const gapMs = gaps.reduce((s, g) => s + (g.to - g.from), 0);
+  const gapMs = gapTimeWithin(t.gaps, start, t.toMs);
   const onRecord = Math.max(0, t.toMs - start - gapMs);
   const summary = `${Math.round((onRecord / span) * 1000) / 10}% of ${duration(span)} on record, ${gaps.length} gap${gaps.length === 1 ? '' : 's'}`;
   const ticks: number[] = [];

@@ -13,6 +13,7 @@ import { DEFAULT_CONFIG, EXIT, parseCommand, print, printJson } from '../args.js
 import { META_POLICY, type StoredPolicy } from '../catalog-meta.js';
 import { ago, bytes, days, describeEvent, duration, isoTime } from '../../common/human.js';
 import { lockHolder } from '../instance-lock.js';
+import { gapTimeWithin } from '../../watchdog/continuity.js';
 import { openCatalogReadOnly } from './data-dir.js';
 import type { Catalog } from '../../recorder/catalog/catalog.js';
 import { readProgress } from '../../recorder/background-verify.js';
@@ -122,7 +123,7 @@ export async function run(argv: string[]): Promise<number> {
       const last = catalog.lastSegment(id);
       const openGap = catalog.openGapOf(id);
       const gaps = catalog.gaps(id, now - DAY_MS, now);
-      const gapMs = gaps.reduce((sum, g) => sum + Math.min(g.end_ms ?? now, now) - Math.max(g.start_ms, now - DAY_MS), 0);
+      const gapMs = gapTimeWithin(gaps, now - DAY_MS, now);
       const r = retention.cameras.find((c) => c.camera === id);
       const recent = !!last && now - last.end_ms <= 2 * segSeconds * 1000 + MARGIN_MS;
       // no daemon, no recording, however fresh the last segment

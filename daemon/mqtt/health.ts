@@ -1,5 +1,5 @@
 import type { Daemon } from '../daemon.js';
-import { continuity } from '../../watchdog/continuity.js';
+import { continuity, gapTimeWithin } from '../../watchdog/continuity.js';
 import { DAY_MS } from '../../watchdog/retention.js';
 import { diskSpace, readSystemHealth } from '../../watchdog/system-health.js';
 import type { CameraStatePayload, HealthPayload } from './payloads.js';
@@ -39,7 +39,7 @@ export async function buildHealth(daemon: Daemon, box: string, startedMs: number
   const from = now - DAY_MS;
   const cameras = cameraViews(daemon).map((c) => {
     const gaps = catalog.gaps(c.camera, from, now);
-    const gapMs = gaps.reduce((sum, g) => sum + Math.max(0, Math.min(g.end_ms ?? now, now) - Math.max(g.start_ms, from)), 0);
+    const gapMs = gapTimeWithin(gaps, from, now);
     const first = (catalog.db.prepare('SELECT min(start_ms) AS s FROM segments WHERE camera = ?').get(c.camera) as { s: number | null }).s;
     const windowFrom = Math.max(from, first ?? now);
     const last = catalog.lastSegment(c.camera);
