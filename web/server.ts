@@ -264,9 +264,9 @@ class StatusPage {
     return `${name}=${value}; Path=/; HttpOnly; SameSite=Strict${this.tls ? '; Secure' : ''}${maxAgeS === undefined ? '' : `; Max-Age=${maxAgeS}`}`;
   }
 
-  private session(req: IncomingMessage): { token?: string; session?: Session } {
+  private session(req: IncomingMessage, touch = true): { token?: string; session?: Session } {
     const token = cookies(req).get(this.cookieName);
-    const session = this.sessions.get(token, (name) => this.users.get(name));
+    const session = this.sessions.get(token, (name) => this.users.get(name), touch);
     return { token, session };
   }
 
@@ -298,7 +298,8 @@ class StatusPage {
     if (method === 'GET' && path === '/login') return this.loginForm(req, res);
     if (method === 'POST' && path === '/login') return this.login(req, res);
 
-    const { token, session } = this.session(req);
+    // the page's auto-refresh (GET /overview) is not use: an open tab reaches session_idle_minutes
+    const { token, session } = this.session(req, !(method === 'GET' && path === '/overview'));
     if (!session) {
       if (method === 'GET' && path === '/') return redirect(res, '/login');
       return send(res, 401, HTML, messagePage('Not logged in', 'Log in first.'));

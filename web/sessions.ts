@@ -61,8 +61,11 @@ export class Sessions {
     return { token, session };
   }
 
-  /** The live session of a cookie token, touched; undefined when unknown or expired. */
-  get(token: string | undefined, current: (user: string) => { role: Role; hash: string } | undefined): Session | undefined {
+  /**
+   * The live session of a cookie token, touched unless `touch` is false (the page's own
+   * auto-refresh: an open tab kept its session alive for good); undefined when unknown or expired.
+   */
+  get(token: string | undefined, current: (user: string) => { role: Role; hash: string } | undefined, touch = true): Session | undefined {
     if (!token) return undefined;
     const key = digest(token);
     const s = this.byDigest.get(key);
@@ -73,7 +76,7 @@ export class Sessions {
       this.byDigest.delete(key);
       return undefined;
     }
-    s.lastSeenMs = now;
+    if (touch) s.lastSeenMs = now;
     return s;
   }
 

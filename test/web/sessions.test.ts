@@ -22,6 +22,14 @@ t.test('a session ends when idle too long, too old, or its user changed', async 
   for (let i = 0; i < 25; i++) { now += 29 * 60_000; sessions.get(s2, current); }
   t.notOk(sessions.get(s2, current), 'used all along, but 12 h after login: ended');
 
+  // the page's auto-refresh reads the session without touching it: an open tab still ends
+  const tab = sessions.create('ana', 'viewer', 'h1').token;
+  let refreshed = 0;
+  for (let i = 0; i < 20; i++) { now += 60_000; if (sessions.get(tab, current, false)) refreshed++; }
+  t.equal(refreshed, 20, 'each refresh within the idle time is answered');
+  now += 11 * 60_000;
+  t.notOk(sessions.get(tab, current, false), 'refreshed every minute but not used for 31 min: ended');
+
   const s3 = sessions.create('ana', 'viewer', 'h1').token;
   user.hash = 'h2';
   t.notOk(sessions.get(s3, current), 'a new password ends it');
