@@ -8,6 +8,8 @@ import t from 'tap';
 import { createServer, type Socket } from 'node:net';
 import { isControl } from '../../common/human.js';
 import { probeStream } from '../../daemon/commands/probe.js';
+import { rtspParserStats } from '../../recorder/sources/rtsp-messages.js';
+import { countConcat } from '../support/count-concat.js';
 import { within } from '../support/daemon.js';
 
 const PASSWORD = 'rtsp-Hostile-never-sent-elsewhere';
@@ -90,4 +92,36 @@ t.test('a redirect to another host: the tool may follow it, the credentials neve
   t.notMatch(other.received.join(''), /Authorization:/i, 'the other host got no Authorization header');
   t.notMatch(other.received.join(''), PASSWORD, 'nor the password');
   t.notMatch(message ?? '', PASSWORD, 'no password in the error');
+});
+
+t.test('a camera trickling a 1 MB body in small TCP segments: the relay copies a small multiple of it, not the pending megabyte per segment', async (t) => {
+  const BODY = 1000 * 1024;
+  let sent = 0;
+  const cam = await rtspServer(t, '127.0.0.1', (s, _text, cseq, authorized) => {
+    if (!authorized) return s.write(challenge(cseq));
+    s.setNoDelay(true);
+    s.write(`RTSP/1.0 200 OK\r\nCSeq: ${cseq}\r\nContent-Type: application/sdp\r\nContent-Length: ${BODY}\r\n\r\n`);
+    // 256 bytes a write, each in its own turn of the event loop: a segment of its own
+    let left = BODY;
+    const next = () => {
+      if (s.destroyed || left === 0) return;
+      const n = Math.min(256, left);
+      s.write(Buffer.alloc(n, 0x61));
+      sent += n;
+      left -= n;
+      setImmediate(next);
+    };
+    next();
+  });
+  const concatenated = countConcat(t);
+  const before = rtspParserStats.copiedBytes;
+  const message = await probeMessage(cam.port);
+  t.not(message, null, 'the probe settled');
+  t.ok(sent >= BODY, `the camera sent a whole body (${sent} bytes; else this proves nothing)`);
+  const copied = rtspParserStats.copiedBytes - before;
+  // the parser's own copies (about 3 per byte: appended, regrown, the body out) and every
+  // Buffer.concat (the relay's one per message it passes on); the quadratic parser copied
+  // about 2 GB here
+  t.ok(copied + concatenated.bytes <= 6 * sent, `${copied} bytes copied by the parsers and ${concatenated.bytes} by Buffer.concat, for ${sent} sent`);
+  t.notMatch(message ?? '', PASSWORD, 'no password in the message');
 });
