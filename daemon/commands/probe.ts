@@ -41,14 +41,22 @@ export interface StreamProbe {
 export async function probeStream(url: string, seconds = 5, timeoutS = 5): Promise<StreamProbe> {
   // ffprobe's command line is world-readable: it gets a relay URL, never the credentials
   const relayed = await relayUrl(url, { connectTimeoutMs: timeoutS * 1000 });
+  let read: StreamProbe;
   try {
-    return summarise(url, await probe(relayed.url, { rtspTimeoutS: timeoutS, readSeconds: seconds, packets: true }));
+    read = summarise(url, await probe(relayed.url, { rtspTimeoutS: timeoutS, readSeconds: seconds, packets: true }));
   } catch (err) {
     // the relay knows what the camera did; ffprobe saw only the relay's 503 or 401
     throw new Error(relayed.upstreamError ?? `${scrubCredentials(url)}: ${(err as Error).message.replace(/^\S+: /, '')}`);
   } finally {
     relayed.close();
   }
+  // ffprobe succeeds on a session description naming no stream it knows (an outside probe's
+  // camera sent 1 MB of garbage as SDP, and `probe` exited 0 with "video: none, audio: none"):
+  // nothing was read, and the daemon could record nothing of it (stream_unusable)
+  if (!read.video && !read.audio) {
+    throw new Error(`${read.url}: the camera's stream has no video and no audio (its session description, SDP, names no stream ffprobe can read); set the camera, or pick a profile, that sends video`);
+  }
+  return read;
 }
 
 const rate = (r?: string) => { const f = frameRate(r); return f === null ? null : Math.round(f * 100) / 100; };

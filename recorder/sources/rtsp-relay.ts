@@ -6,7 +6,8 @@
  * every local user can read every process's command line in /proc/<pid>/cmdline. So a tool that
  * records or probes an authenticated camera is given `rtsp://127.0.0.1:<port>/<token>/<path>`
  * instead: this relay, inside the daemon's (or the CLI's) own process, connects to the camera,
- * answers its authentication challenge (Digest, or Basic when that is all it offers) and passes
+ * answers its authentication challenge (Digest, or Basic when that is all it offers and it never
+ * offered Digest since this process started) and passes
  * everything else through, RTP included (TCP-interleaved, as the recorder asks for).
  *
  * Who may use it: only connections carrying a token handed out for one URL, from a process of the
@@ -200,6 +201,14 @@ function procAddress(ip: string, port: number): string {
   return `${(endianness() === 'LE' ? bytes.reverse() : bytes).map((b) => hex(Number(b), 2)).join('')}:${hex(port, 4)}`;
 }
 
+/**
+ * Cameras (scheme, host and port) that offered Digest since this process started: a Basic
+ * challenge from one of them is refused, never answered with the password in clear. Kept for the
+ * process, not the connection: a connection dropped by whoever poses as the camera comes back
+ * as a new one.
+ */
+const digestOffered = new Set<string>();
+
 /** A request on its way to the camera, kept until answered: a 401 sends it again with credentials. */
 interface InFlight {
   clientCSeq: string | undefined;
@@ -313,7 +322,8 @@ class RelayConnection {
   private send(f: InFlight): void {
     const cseq = String(this.nextCSeq++);
     let m = withHeader(f.message, 'CSeq', cseq);
-    if (this.challenge) {
+    // a Basic challenge kept from before the camera offered Digest (on another connection) is not used again
+    if (this.challenge && !(this.challenge.scheme === 'basic' && digestOffered.has(this.lease!.target.originWithPort.toLowerCase()))) {
       m = withHeader(m, 'Authorization', authorization(this.challenge, this.lease!.target, f.method, f.uri, ++this.nonceCount));
       f.authorized = true;
     }
@@ -330,10 +340,21 @@ class RelayConnection {
     const cseq = header(c.message, 'CSeq');
     const f = cseq === undefined ? undefined : this.inFlight.get(cseq);
     if (cseq !== undefined) this.inFlight.delete(cseq);
+    let refusal: string | undefined;
     if (f && status.code === 401 && !f.retried) {
-      const next = pickChallenge(parseChallenges(headers(c.message, 'WWW-Authenticate')));
+      const offered = parseChallenges(headers(c.message, 'WWW-Authenticate'));
+      const target = this.lease!.target;
+      if (offered.some((o) => o.scheme === 'digest')) digestOffered.add(target.originWithPort.toLowerCase());
+      const next = pickChallenge(offered);
       const fresh = next && (!f.authorized || next.stale || next.nonce !== this.challenge?.nonce);
-      if (next && fresh && this.lease!.target.username) {
+      // Basic sends the password in clear, so it is answered only for a camera that never offered
+      // Digest: one that did and now asks for Basic (on a later request, or a new connection
+      // after the old one dropped) is more likely something posing as it than a camera changing
+      // its mind. An outside probe's "camera" accepted Digest for OPTIONS, then had the password
+      // in clear on DESCRIBE, PLAY and TEARDOWN.
+      if (next?.scheme === 'basic' && digestOffered.has(target.originWithPort.toLowerCase()) && target.username) {
+        refusal = `camera ${target.safeUrl} asked for Basic authentication, which would send the password in clear, after offering Digest: refused, the password was not sent (something on the network may be posing as the camera; if the camera was really switched to Basic only, restart edge-nvr)`;
+      } else if (next && fresh && target.username) {
         this.challenge = next;
         this.nonceCount = 0;
         this.send({ ...f, retried: true });
@@ -341,7 +362,8 @@ class RelayConnection {
       }
     }
     // the reason phrase is the camera's: it reaches the terminal (probe, check) and the log
-    if (status.code === 401) this.lease!.upstreamError = `camera ${this.lease!.target.safeUrl} refused the credentials (401 ${printable(status.reason) || 'Unauthorized'}): wrong username or password`;
+    if (refusal) this.lease!.upstreamError = refusal;
+    else if (status.code === 401) this.lease!.upstreamError = `camera ${this.lease!.target.safeUrl} refused the credentials (401 ${printable(status.reason) || 'Unauthorized'}): wrong username or password`;
     let m = withHeader(c.message, 'CSeq', f ? f.clientCSeq : cseq);
     m = withHeader(m, 'WWW-Authenticate', undefined);
     for (const name of ['Content-Base', 'Content-Location', 'Location', 'RTP-Info']) {

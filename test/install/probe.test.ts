@@ -1,5 +1,6 @@
 import t from 'tap';
 import { writeFileSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { CameraSim } from '../support/camera-sim.js';
 import { runCli } from '../support/cli.js';
@@ -42,4 +43,43 @@ t.test('probe reads codec, resolution, frame rate, bitrate and keyframe interval
   t.equal(bad.code, 2, 'a URL that does not parse is a usage error');
   t.match(bad.stderr, /is not a valid URL/);
   t.notMatch(bad.stderr, ':pw@', 'without its password');
+});
+
+t.test('a stream with no video and no audio is unreadable: exit 1, saying so', async (t) => {
+  // an RTSP server answering DESCRIBE with garbage for an SDP (an outside probe sent 1 MB of it:
+  // ffprobe read no stream and succeeded, and probe printed "video: none, audio: none", exit 0),
+  // after a Digest challenge, so that the relay is on the way as for any camera with credentials
+  const PASSWORD = 'probe-Garbage-7';
+  const sockets = new Set<Socket>();
+  const server = createServer((s) => {
+    sockets.add(s);
+    s.on('error', () => undefined);
+    let pending = '';
+    s.on('data', (d) => {
+      pending += String(d);
+      for (let end = pending.indexOf('\r\n\r\n'); end >= 0; end = pending.indexOf('\r\n\r\n')) {
+        const head = pending.slice(0, end);
+        pending = pending.slice(end + 4);
+        const cseq = /CSeq: *(\d+)/i.exec(head)?.[1] ?? '1';
+        if (!/Authorization:/i.test(head)) s.write(`RTSP/1.0 401 Unauthorized\r\nCSeq: ${cseq}\r\nWWW-Authenticate: Digest realm="cam", nonce="n${cseq}"\r\nContent-Length: 0\r\n\r\n`);
+        else if (head.startsWith('DESCRIBE')) {
+          const sdp = 'garbage '.repeat(8192);
+          s.write(`RTSP/1.0 200 OK\r\nCSeq: ${cseq}\r\nContent-Type: application/sdp\r\nContent-Length: ${sdp.length}\r\n\r\n${sdp}`);
+        } else s.write(`RTSP/1.0 200 OK\r\nCSeq: ${cseq}\r\nPublic: OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN\r\nContent-Length: 0\r\n\r\n`);
+      }
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => { for (const s of sockets) s.destroy(); server.close(); });
+  const port = (server.address() as { port: number }).port;
+  const pw = join(t.testdir(), 'pw');
+  writeFileSync(pw, PASSWORD + '\n');
+
+  const r = await runCli(['probe', `rtsp://127.0.0.1:${port}/x`, '--user', 'admin', '--password-file', pw, '--seconds', '1']);
+  t.equal(r.code, 1, 'unreadable: exit 1');
+  t.equal(r.stdout, '', 'no "video: none" report');
+  t.equal(r.stderr.trim(), `edge-nvr probe: rtsp://***@127.0.0.1:${port}/x: the camera's stream has no video and no audio (its session description, SDP, names no stream ffprobe can read); set the camera, or pick a profile, that sends video`, 'saying why, in one line');
+  const json = await runCli(['probe', `rtsp://127.0.0.1:${port}/x`, '--user', 'admin', '--password-file', pw, '--seconds', '1', '--json']);
+  t.equal(json.code, 1, 'with --json too');
+  t.notMatch(r.stderr + json.stderr + json.stdout, PASSWORD, 'no password');
 });

@@ -8,6 +8,8 @@ import t from 'tap';
 import { createServer, type Socket } from 'node:net';
 import { isControl } from '../../common/human.js';
 import { probeStream } from '../../daemon/commands/probe.js';
+import { rtspParserStats } from '../../recorder/sources/rtsp-messages.js';
+import { countConcat } from '../support/count-concat.js';
 import { within } from '../support/daemon.js';
 
 const PASSWORD = 'rtsp-Hostile-never-sent-elsewhere';
@@ -90,4 +92,77 @@ t.test('a redirect to another host: the tool may follow it, the credentials neve
   t.notMatch(other.received.join(''), /Authorization:/i, 'the other host got no Authorization header');
   t.notMatch(other.received.join(''), PASSWORD, 'nor the password');
   t.notMatch(message ?? '', PASSWORD, 'no password in the error');
+});
+
+t.test('a camera trickling a 1 MB body in small TCP segments: the relay copies a small multiple of it, not the pending megabyte per segment', async (t) => {
+  const BODY = 1000 * 1024;
+  let sent = 0;
+  const cam = await rtspServer(t, '127.0.0.1', (s, _text, cseq, authorized) => {
+    if (!authorized) return s.write(challenge(cseq));
+    s.setNoDelay(true);
+    s.write(`RTSP/1.0 200 OK\r\nCSeq: ${cseq}\r\nContent-Type: application/sdp\r\nContent-Length: ${BODY}\r\n\r\n`);
+    // 256 bytes a write, each in its own turn of the event loop: a segment of its own
+    let left = BODY;
+    const next = () => {
+      if (s.destroyed || left === 0) return;
+      const n = Math.min(256, left);
+      s.write(Buffer.alloc(n, 0x61));
+      sent += n;
+      left -= n;
+      setImmediate(next);
+    };
+    next();
+  });
+  const concatenated = countConcat(t);
+  const before = rtspParserStats.copiedBytes;
+  const message = await probeMessage(cam.port);
+  t.not(message, null, 'the probe settled');
+  t.ok(sent >= BODY, `the camera sent a whole body (${sent} bytes; else this proves nothing)`);
+  const copied = rtspParserStats.copiedBytes - before;
+  // the parser's own copies (about 3 per byte: appended, regrown, the body out) and every
+  // Buffer.concat (the relay's one per message it passes on); the quadratic parser copied
+  // about 2 GB here
+  t.ok(copied + concatenated.bytes <= 6 * sent, `${copied} bytes copied by the parsers and ${concatenated.bytes} by Buffer.concat, for ${sent} sent`);
+  t.notMatch(message ?? '', PASSWORD, 'no password in the message');
+});
+
+const basicChallenge = (cseq: string) => `RTSP/1.0 401 Unauthorized\r\nCSeq: ${cseq}\r\nWWW-Authenticate: Basic realm="cam"\r\nContent-Length: 0\r\n\r\n`;
+const ok = (cseq: string) => `RTSP/1.0 200 OK\r\nCSeq: ${cseq}\r\nPublic: OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN\r\nContent-Length: 0\r\n\r\n`;
+const inClear = Buffer.from(`admin:${PASSWORD}`).toString('base64');
+
+t.test('a camera that offered Digest and then asks for Basic: refused, the password never sent in clear', async (t) => {
+  // Digest accepted for OPTIONS, then a Basic challenge for DESCRIBE (an outside probe's camera)
+  const cam = await rtspServer(t, '127.0.0.1', (s, text, cseq, authorized) =>
+    s.write(!authorized ? challenge(cseq) : text.startsWith('OPTIONS') && /Authorization: Digest/i.test(text) ? ok(cseq) : basicChallenge(cseq)));
+  const message = await probeMessage(cam.port) ?? '';
+  t.ok(cam.received.some((r) => /^OPTIONS[^]*Authorization: Digest/.test(r)), 'Digest answered for OPTIONS');
+  t.ok(cam.received.some((r) => r.startsWith('DESCRIBE')), 'DESCRIBE asked (else this proves nothing)');
+  t.notMatch(cam.received.join(''), /Authorization: Basic/i, 'no Basic Authorization header');
+  t.notMatch(cam.received.join(''), inClear, 'the password never in clear');
+  t.match(message, /asked for Basic authentication, which would send the password in clear, after offering Digest: refused/, 'the reason');
+  t.notMatch(message, PASSWORD, 'no password in it');
+});
+
+t.test('a camera that offered Digest, then Basic only on a new connection: refused', async (t) => {
+  // the first connection: a Digest challenge, dropped once answered; every later one: Basic only
+  // (whoever poses as the camera drops the connection and starts again with Basic)
+  const connections: Socket[] = [];
+  const cam = await rtspServer(t, '127.0.0.1', (s, _text, cseq, authorized) => {
+    if (!connections.includes(s)) connections.push(s);
+    if (s !== connections[0]) s.write(basicChallenge(cseq));
+    else if (authorized) s.destroy();
+    else s.write(challenge(cseq));
+  });
+  await probeMessage(cam.port);
+  const message = await probeMessage(cam.port) ?? '';
+  t.ok(connections.length >= 2, `${connections.length} connections`);
+  t.notMatch(cam.received.join(''), /Authorization: Basic/i, 'no Basic Authorization header');
+  t.notMatch(cam.received.join(''), inClear, 'the password never in clear');
+  t.match(message, /asked for Basic authentication, which would send the password in clear, after offering Digest: refused/, 'the reason');
+});
+
+t.test('a camera that only ever offers Basic still gets it (as documented: the camera network is not protected)', async (t) => {
+  const cam = await rtspServer(t, '127.0.0.1', (s, _text, cseq, authorized) => s.write(authorized ? `RTSP/1.0 404 Not Found\r\nCSeq: ${cseq}\r\nContent-Length: 0\r\n\r\n` : basicChallenge(cseq)));
+  await probeMessage(cam.port);
+  t.match(cam.received.join(''), `Authorization: Basic ${inClear}`, 'Basic answered');
 });
