@@ -4,7 +4,7 @@
  * set a year ahead does not make a year of recordings "old". Each pause and resume is an event
  * and a ledger entry, and `verify` fails an age deletion made while paused.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import Database from 'better-sqlite3';
 import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -72,31 +72,42 @@ function libfaketime(): string | undefined {
   return undefined;
 }
 
-t.test('a daemon whose clock steps 400 days forward deletes nothing it made "old" until a synchronised clock confirms it', async (t) => {
-  const lib = libfaketime();
-  t.ok(lib, 'libfaketime is installed (scripts/setup installs the faketime package)');
-  if (!lib) return;
+/**
+ * A daemon with one camera and max_days 60 whose wall clock is `clock` (a libfaketime offset, and
+ * its ffmpeg's with it), and whose timedatectl says what `sync` holds; set both to move them.
+ * Recordings from the past are backdated first, by a clock that was right.
+ */
+async function fakeClockBox(t: Test, lib: string, startsMs: number[], clock: string, synchronized: 'yes' | 'no') {
   const dir = t.testdir();
   const data = join(dir, 'data');
   const sim = await new CameraSim({ mounts: ['cam1'], width: 320, height: 180, fps: 10 }).start();
   t.teardown(() => sim.kill());
   const config = writeConfig(dir, [{ id: 'cam1', url: sim.url('cam1') }], { storageYaml: 'retention:\n  max_days: 60', extraYaml: 'integrity:\n  verify_read_mb_s: 0' });
-  const now = Date.now();
   const catalog = Catalog.open(data);
-  const [expired, kept] = await backdate(data, catalog, makeClip(join(dir, 'clip.mp4')), 'cam1', [now - 100 * DAY_MS, now - 50 * DAY_MS]);
+  const past = await backdate(data, catalog, makeClip(join(dir, 'clip.mp4')), 'cam1', startsMs);
   catalog.close();
-
-  // timedatectl as the box would answer it: synchronised
   const bin = join(dir, 'bin');
   mkdirSync(bin);
-  writeFileSync(join(bin, 'timedatectl'), '#!/bin/sh\necho yes\n');
+  const sync = join(dir, 'synchronized');
+  writeFileSync(sync, `${synchronized}\n`);
+  writeFileSync(join(bin, 'timedatectl'), `#!/bin/sh\ncat '${sync}'\n`);
   chmodSync(join(bin, 'timedatectl'), 0o755);
   const offset = join(dir, 'faketime.rc');
-  writeFileSync(offset, '+0\n');
+  writeFileSync(offset, `${clock}\n`);
   const daemon = new DaemonProcess(config, ['run'], {
     PATH: `${bin}:${process.env.PATH}`, LD_PRELOAD: lib, FAKETIME_TIMESTAMP_FILE: offset, FAKETIME_DONT_FAKE_MONOTONIC: '1', FAKETIME_CACHE_DURATION: '1',
   }).start();
   t.teardown(() => { daemon.proc?.kill('SIGKILL'); });
+  return { data, past, daemon, offset, sync };
+}
+
+t.test('a daemon whose clock steps 400 days forward deletes nothing it made "old" until a synchronised clock confirms it', async (t) => {
+  const lib = libfaketime();
+  t.ok(lib, 'libfaketime is installed (scripts/setup installs the faketime package)');
+  if (!lib) return;
+  const now = Date.now();
+  // timedatectl as the box would answer it: synchronised
+  const { data, past: [expired, kept], daemon, offset } = await fakeClockBox(t, lib, [now - 100 * DAY_MS, now - 50 * DAY_MS], '+0', 'yes');
   await daemon.waitForLog(segmentIndexed('cam1'), 40000);
   const state = (id: number) => {
     const db = new Database(join(data, 'catalog.db'), { readonly: true });
@@ -126,29 +137,9 @@ t.test('a daemon that starts with its clock 70 days behind keeps what it recorde
   const lib = libfaketime();
   t.ok(lib, 'libfaketime is installed (scripts/setup installs the faketime package)');
   if (!lib) return;
-  const dir = t.testdir();
-  const data = join(dir, 'data');
-  const sim = await new CameraSim({ mounts: ['cam1'], width: 320, height: 180, fps: 10 }).start();
-  t.teardown(() => sim.kill());
-  const config = writeConfig(dir, [{ id: 'cam1', url: sim.url('cam1') }], { storageYaml: 'retention:\n  max_days: 60', extraYaml: 'integrity:\n  verify_read_mb_s: 0' });
-  const catalog = Catalog.open(data);
-  // recorded 100 days ago by a clock that was right
-  const [expired] = await backdate(data, catalog, makeClip(join(dir, 'clip.mp4')), 'cam1', [Date.now() - 100 * DAY_MS]);
-  catalog.close();
-
-  // a Pi without a real-time clock, booted offline: its clock is 70 days behind and not synchronised
-  const bin = join(dir, 'bin');
-  mkdirSync(bin);
-  const sync = join(dir, 'synchronized');
-  writeFileSync(sync, 'no\n');
-  writeFileSync(join(bin, 'timedatectl'), `#!/bin/sh\ncat '${sync}'\n`);
-  chmodSync(join(bin, 'timedatectl'), 0o755);
-  const offset = join(dir, 'faketime.rc');
-  writeFileSync(offset, '-70d\n');
-  const daemon = new DaemonProcess(config, ['run'], {
-    PATH: `${bin}:${process.env.PATH}`, LD_PRELOAD: lib, FAKETIME_TIMESTAMP_FILE: offset, FAKETIME_DONT_FAKE_MONOTONIC: '1', FAKETIME_CACHE_DURATION: '1',
-  }).start();
-  t.teardown(() => { daemon.proc?.kill('SIGKILL'); });
+  // recorded 100 days ago by a clock that was right; then a Pi without a real-time clock, booted
+  // offline: its clock is 70 days behind and not synchronised
+  const { data, past: [expired], daemon, offset, sync } = await fakeClockBox(t, lib, [Date.now() - 100 * DAY_MS], '-70d', 'no');
   const rows = () => {
     const db = new Database(join(data, 'catalog.db'), { readonly: true });
     try { return db.prepare('SELECT id, state, start_ms, end_ms FROM segments ORDER BY id').all() as Array<{ id: number; state: string; start_ms: number; end_ms: number }>; } finally { db.close(); }
