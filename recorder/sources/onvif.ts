@@ -8,7 +8,7 @@ import { createSocket } from 'node:dgram';
 import { networkInterfaces } from 'node:os';
 import { scrubCredentials, withCredentials } from '../../common/credentials.js';
 import { printable } from '../../common/human.js';
-import { boundedAgent } from './onvif-bounds.js';
+import { boundedAgent, NAMESPACE_REFUSAL } from './onvif-bounds.js';
 
 export const WSD_MULTICAST = '239.255.255.250';
 export const WSD_PORT = 3702;
@@ -177,7 +177,10 @@ function splitHost(host: string): { hostname: string; port: number } {
 /** A clear one-line message naming the camera, never carrying credentials. */
 function onvifError(host: string, err: unknown): Error {
   // the camera's own words (a SOAP fault's reason) end up on a terminal and in the log
-  const msg = printable((err as Error)?.message ?? String(err));
+  const raw = (err as Error)?.message ?? String(err);
+  // our own refusal (onvif-bounds.ts), handed to the package as a fault: said as ours
+  if (raw.endsWith(NAMESPACE_REFUSAL)) return new Error(`ONVIF camera ${host}: ${NAMESPACE_REFUSAL}`);
+  const msg = printable(raw);
   if (/NotAuthorized|not authorized|Unauthorized|401|Digest authentication failed/i.test(msg)) {
     return new Error(`ONVIF camera ${host}: authentication failed (wrong username or password)`);
   }

@@ -9,11 +9,15 @@
 import t from 'tap';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { resolveOnvifStream } from '../../recorder/sources/onvif.js';
+import { describeDevice, resolveOnvifStream } from '../../recorder/sources/onvif.js';
 import { soapRequest } from '../../recorder/sources/onvif-soap.js';
+import { MAX_ANSWER_BYTES } from '../../recorder/sources/onvif-bounds.js';
+import { startOnvifCamera } from '../support/onvif.js';
 
 const USER = 'installer';
 const PASSWORD = 'onvif-Hostile-never-sent-elsewhere';
+/** just under the 2 MB answer cap, as the tester sent */
+const NEAR_CAP = MAX_ANSWER_BYTES - 100 * 1024;
 
 type Answer = (req: IncomingMessage, body: string, res: ServerResponse) => void;
 
@@ -32,6 +36,22 @@ async function httpServer(t: { teardown(fn: () => unknown): void }, answer: Answ
 
 const soap = (body: string) => `<?xml version="1.0" encoding="UTF-8"?><s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:tt="http://www.onvif.org/ver10/schema"><s:Body>${body}</s:Body></s:Envelope>`;
 
+/**
+ * Runs `work` while a 20 ms interval ticks; the longest wait between ticks. A pattern that costs
+ * seconds of CPU on the device's text holds the event loop, and that wait with it.
+ */
+async function longestStall<T>(work: () => Promise<T>): Promise<{ result: T | Error; stallMs: number }> {
+  let last = Date.now(), stallMs = 0;
+  const tick = setInterval(() => { const now = Date.now(); stallMs = Math.max(stallMs, now - last); last = now; }, 20);
+  try {
+    const result = await work().catch((err: Error) => err);
+    await new Promise((r) => setTimeout(r, 30));
+    stallMs = Math.max(stallMs, Date.now() - last);
+    return { result, stallMs };
+  } finally {
+    clearInterval(tick);
+  }
+}
 
 t.test('F3: a redirect is not followed: the UsernameToken never reaches the other host', async (t) => {
   const elsewhere = await httpServer(t, (_req, _body, res) => res.end(soap('<x/>')), '127.0.0.2');
@@ -48,4 +68,24 @@ t.test('F3: a redirect is not followed: the UsernameToken never reaches the othe
   // the onvif package's requests (resolve, discover, identity): Node's http.request follows nothing
   await t.rejects(resolveOnvifStream({ host: camera.address, username: USER, password: PASSWORD, timeoutMs: 3000 }), /ONVIF camera 127\.0\.0\.1:\d+/);
   t.same(elsewhere.received, [], 'the other host received no request at all');
+});
+
+t.test('F1: megabytes of xmlns in GetSystemDateAndTime are refused at once, the event loop free', async (t) => {
+  const bomb = soap(`<tds:GetSystemDateAndTimeResponse ${'xmlns'.repeat(NEAR_CAP / 5)}/>`);
+  const camera = await httpServer(t, (_req, _body, res) => { res.writeHead(200, { 'Content-Type': 'application/soap+xml' }); res.end(bomb); });
+  const { result, stallMs } = await longestStall(() => describeDevice({ host: camera.address, timeoutMs: 10000 }));
+  t.match((result as Error).message, /^ONVIF camera 127\.0\.0\.1:\d+: an answer with an xmlns that declares no namespace; refusing it$/, 'refused, naming why');
+  t.ok(stallMs < 1000, `the event loop kept ticking (longest wait ${stallMs} ms; the package's strip held it for minutes)`);
+});
+
+t.test('F1: a camera declaring many namespaces (quoted either way) still works', async (t) => {
+  const cam = await startOnvifCamera(t, { username: USER, password: PASSWORD, streamUri: 'rtsp://127.0.0.1:8554/main', model: 'Namespaced' });
+  const respond = (cam as unknown as { respond(path: string, body: string): Promise<{ status: number; xml: string }> }).respond.bind(cam);
+  (cam as unknown as { respond: typeof respond }).respond = async (path, body) => {
+    const r = await respond(path, body);
+    const extra = Array.from({ length: 40 }, (_, i) => ` xmlns:n${i}='urn:example:${i}' xmlns:m${i} = "urn:example:m${i}"`).join('');
+    return { ...r, xml: r.xml.replace('<s:Envelope ', `<s:Envelope${extra} `) };
+  };
+  const info = await describeDevice({ host: cam.address, username: USER, password: PASSWORD, timeoutMs: 5000 });
+  t.equal(info.device.model, 'Namespaced', 'its answers parse as before');
 });
