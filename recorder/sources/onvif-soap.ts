@@ -6,13 +6,12 @@
 import { printable } from '../../common/human.js';
 import type { OnvifTarget } from './onvif.js';
 import { boundedText } from './onvif-bounds.js';
+import { xmlTag } from './onvif-xml.js';
 import { usernameToken } from './ws-security.js';
 
-const NS = 'xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:a="http://www.w3.org/2005/08/addressing"';
+export { xmlTag };
 
-/** The text of the first element `name` (any prefix), trimmed. */
-export const xmlTag = (xml: string, name: string): string | undefined =>
-  new RegExp(`<(?:[\\w-]+:)?${name}\\b[^>]*>([^<]*)</(?:[\\w-]+:)?${name}>`).exec(xml)?.[1]?.trim();
+const NS = 'xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:a="http://www.w3.org/2005/08/addressing"';
 
 export interface SoapRequest {
   url: string;

@@ -9,6 +9,7 @@ import { networkInterfaces } from 'node:os';
 import { scrubCredentials, withCredentials } from '../../common/credentials.js';
 import { printable } from '../../common/human.js';
 import { boundedAgent, NAMESPACE_REFUSAL } from './onvif-bounds.js';
+import { xmlTag as tagText } from './onvif-xml.js';
 
 export const WSD_MULTICAST = '239.255.255.250';
 export const WSD_PORT = 3702;
@@ -59,8 +60,6 @@ function probeMessage(messageId: string): string {
     + '<s:Body><d:Probe><d:Types>dn:NetworkVideoTransmitter</d:Types></d:Probe></s:Body></s:Envelope>';
 }
 
-const tagText = (xml: string, name: string) => new RegExp(`<(?:\\w+:)?${name}\\b[^>]*>([^<]*)</(?:\\w+:)?${name}>`).exec(xml)?.[1]?.trim();
-
 function ifaceAddress(iface: string): string {
   if (/^\d+\.\d+\.\d+\.\d+$/.test(iface)) return iface;
   const addr = networkInterfaces()[iface]?.find((a) => a.family === 'IPv4');
@@ -83,8 +82,8 @@ export async function discover(opts: DiscoverOptions = {}): Promise<Discovery> {
   const max = opts.maxDevices ?? MAX_DISCOVERED;
   let ignored = 0;
   socket.on('message', (msg, rinfo) => {
-    // a real ProbeMatch is 1-2 kB; a 64 kB datagram of unclosed tags costs the tag search
-    // (quadratic) 0.1 s of CPU each, and a flood of them would hold the event loop
+    // a real ProbeMatch is 1-2 kB: nothing larger is worth reading (the tag search is linear
+    // now, but a flood of 64 kB datagrams would still be work for nothing)
     if (msg.length > MAX_PROBE_MATCH_BYTES) return;
     const xml = String(msg);
     if (!/ProbeMatch/.test(xml)) return;

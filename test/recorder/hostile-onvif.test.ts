@@ -10,7 +10,10 @@ import t from 'tap';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describeDevice, resolveOnvifStream } from '../../recorder/sources/onvif.js';
-import { soapRequest } from '../../recorder/sources/onvif-soap.js';
+import { soapRequest, xmlTag } from '../../recorder/sources/onvif-soap.js';
+import { parseMasks } from '../../recorder/sources/onvif-masks.js';
+import { parseNotifications } from '../../recorder/sources/onvif-events.js';
+import { xmlElements } from '../../recorder/sources/onvif-xml.js';
 import { MAX_ANSWER_BYTES } from '../../recorder/sources/onvif-bounds.js';
 import { startOnvifCamera } from '../support/onvif.js';
 
@@ -35,6 +38,7 @@ async function httpServer(t: { teardown(fn: () => unknown): void }, answer: Answ
 }
 
 const soap = (body: string) => `<?xml version="1.0" encoding="UTF-8"?><s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:tt="http://www.onvif.org/ver10/schema"><s:Body>${body}</s:Body></s:Envelope>`;
+const faultWith = (text: string) => soap(`<s:Fault><s:Code><s:Value>s:Sender</s:Value></s:Code><s:Reason>${text}</s:Reason></s:Fault>`);
 
 /**
  * Runs `work` while a 20 ms interval ticks; the longest wait between ticks. A pattern that costs
@@ -88,4 +92,37 @@ t.test('F1: a camera declaring many namespaces (quoted either way) still works',
   };
   const info = await describeDevice({ host: cam.address, username: USER, password: PASSWORD, timeoutMs: 5000 });
   t.equal(info.device.model, 'Namespaced', 'its answers parse as before');
+});
+
+t.test('F2: unclosed tags and faults of megabytes are parsed in linear time', async (t) => {
+  const cases: Array<[string, () => unknown, unknown]> = [
+    ['xmlTag on <s:Text repeated', () => xmlTag('<s:Fault>' + '<s:Text '.repeat(NEAR_CAP / 8), 'Text'), undefined],
+    ['xmlTag on quoted values never closed', () => xmlTag('<s:Fault>' + '<s:Text a="'.repeat(NEAR_CAP / 11), 'Text'), undefined],
+    ['parseMasks on <Masks repeated', () => parseMasks('<Masks '.repeat(NEAR_CAP / 7)), []],
+    ['parseMasks on <Masks> never closed', () => parseMasks('<tr2:Masks>'.repeat(NEAR_CAP / 11)), []],
+    ['parseMasks on points never closed', () => parseMasks('<Masks token="m">' + '<tt:Point x="0" '.repeat(NEAR_CAP / 16) + '</Masks>').map((m) => m.points.length), [0]],
+    ['parseNotifications on <NotificationMessage repeated', () => parseNotifications('<NotificationMessage '.repeat(NEAR_CAP / 21)), []],
+    ['parseNotifications on SimpleItem never closed', () => parseNotifications('<NotificationMessage><Topic>tns1:Tamper</Topic><Data>' + '<SimpleItem Value="true '.repeat(NEAR_CAP / 24) + '</Data></NotificationMessage>'),
+      [{ topic: 'tns1:Tamper', active: null, operation: null }]],
+    ['SubscriptionReference never closed', () => xmlElements('<wsnt:SubscriptionReference>'.repeat(NEAR_CAP / 29), 'SubscriptionReference', 1), []],
+  ];
+  for (const [what, parse, expected] of cases) {
+    const { result, stallMs } = await longestStall(async () => parse());
+    t.same(result, expected, `${what}: nothing taken from it`);
+    t.ok(stallMs < 1000, `${what}: the event loop kept ticking (longest wait ${stallMs} ms)`);
+  }
+  // real answers read as before
+  t.equal(xmlTag('<s:Reason><s:Text xml:lang="en">Sender not Authorized</s:Text></s:Reason>', 'Text'), 'Sender not Authorized');
+  t.equal(xmlTag('<a:Text attr="x>y">v</a:Text>', 'Text'), 'v', 'a quoted > inside a tag');
+  t.equal(xmlTag('<s:TextLong>no</s:TextLong><s:Text>yes</s:Text>', 'Text'), 'yes', 'a longer name is another element');
+  t.same(parseMasks('<tr2:Masks token="m1"><tr2:ConfigurationToken>vsc</tr2:ConfigurationToken><tr2:Polygon><tt:Point x="-1" y="1"/><tt:Point x="1" y="-1" /></tr2:Polygon>'
+    + '<tr2:Type>Color</tr2:Type><tr2:Enabled>true</tr2:Enabled></tr2:Masks>'),
+  [{ token: 'm1', configurationToken: 'vsc', points: [[0, 0], [1, 1]], type: 'Color', enabled: true }]);
+});
+
+t.test('F2: a fault whose reason is megabytes of unclosed tags fails at once, the event loop free', async (t) => {
+  const camera = await httpServer(t, (_req, _body, res) => { res.writeHead(400); res.end(faultWith('<s:Text '.repeat(NEAR_CAP / 8))); });
+  const { result, stallMs } = await longestStall(() => soapRequest({ host: camera.address }, { url: `http://${camera.address}/onvif/events`, action: 'x', body: '', timeoutMs: 10000 }));
+  t.match((result as Error).message, /^ONVIF camera 127\.0\.0\.1:\d+: HTTP 400$/, 'the fault has no readable reason: its status is said');
+  t.ok(stallMs < 1000, `the event loop kept ticking (longest wait ${stallMs} ms)`);
 });
