@@ -3,9 +3,8 @@
  * the Media2 privacy masks: the `onvif` package offers neither in a form we can stop or use),
  * with the WS-Security UsernameToken stamped by the camera's clock.
  */
-import { printable } from '../../common/human.js';
 import type { OnvifTarget } from './onvif.js';
-import { boundedText } from './onvif-bounds.js';
+import { boundedText, cameraText } from './onvif-bounds.js';
 import { xmlTag } from './onvif-xml.js';
 import { usernameToken } from './ws-security.js';
 
@@ -28,11 +27,11 @@ export interface SoapRequest {
 }
 
 /**
- * Sends one request; a fault or an HTTP error throws with the fault's reason, naming the camera,
- * never its credentials. A redirect is never followed: the request carries the WS-Security
- * UsernameToken, and a camera (or whoever answers in its name) answering 307 with a Location on
- * another host would have had it posted there, its digest open to an offline guess of the
- * password and its nonce to a replay (an outside probe).
+ * Sends one request; a fault or an HTTP error throws with the fault's reason (cut, escaped),
+ * naming the camera, never its credentials. A redirect is never followed: the request carries
+ * the WS-Security UsernameToken, and a camera (or whoever answers in its name) answering 307
+ * with a Location on another host would have had it posted there, its digest open to an offline
+ * guess of the password and its nonce to a replay (an outside probe).
  */
 export async function soapRequest(target: OnvifTarget, req: SoapRequest): Promise<string> {
   const header = (target.username ? usernameToken(target.username, target.password ?? '', req.driftMs ?? 0) : '')
@@ -48,7 +47,7 @@ export async function soapRequest(target: OnvifTarget, req: SoapRequest): Promis
   }
   const text = await boundedText(res, target.host);
   if (!res.ok || /<(?:[\w-]+:)?Fault\b/.test(text)) {
-    throw new Error(`ONVIF camera ${target.host}: ${printable(xmlTag(text, 'Text') ?? `HTTP ${res.status}`)}`);
+    throw new Error(`ONVIF camera ${target.host}: ${cameraText(xmlTag(text, 'Text') ?? `HTTP ${res.status}`)}`);
   }
   return text;
 }

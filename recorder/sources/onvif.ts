@@ -7,8 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { networkInterfaces } from 'node:os';
 import { scrubCredentials, withCredentials } from '../../common/credentials.js';
-import { printable } from '../../common/human.js';
-import { boundedAgent, NAMESPACE_REFUSAL } from './onvif-bounds.js';
+import { boundedAgent, cameraText, NAMESPACE_REFUSAL } from './onvif-bounds.js';
 import { xmlTag as tagText } from './onvif-xml.js';
 
 export const WSD_MULTICAST = '239.255.255.250';
@@ -175,11 +174,12 @@ function splitHost(host: string): { hostname: string; port: number } {
 
 /** A clear one-line message naming the camera, never carrying credentials. */
 function onvifError(host: string, err: unknown): Error {
-  // the camera's own words (a SOAP fault's reason) end up on a terminal and in the log
+  // the camera's own words (a SOAP fault's reason) end up on a terminal, in the log, the events
+  // table and the ledger: cut and escaped
   const raw = (err as Error)?.message ?? String(err);
   // our own refusal (onvif-bounds.ts), handed to the package as a fault: said as ours
   if (raw.endsWith(NAMESPACE_REFUSAL)) return new Error(`ONVIF camera ${host}: ${NAMESPACE_REFUSAL}`);
-  const msg = printable(raw);
+  const msg = cameraText(raw);
   if (/NotAuthorized|not authorized|Unauthorized|401|Digest authentication failed/i.test(msg)) {
     return new Error(`ONVIF camera ${host}: authentication failed (wrong username or password)`);
   }
@@ -305,7 +305,7 @@ export function streamUriProblem(raw: string, cameraHost: string, allowedHosts: 
   const own = bareHost(splitHost(cameraHost).hostname);
   const host = bareHost(u.hostname);
   if (host === own || allowedHosts.some((h) => bareHost(splitHost(h).hostname) === host)) return undefined;
-  return `its stream URI points at ${host}, not at the camera (${own}); refusing it, so that its credentials go nowhere else `
+  return `its stream URI points at ${cameraText(host)}, not at the camera (${own}); refusing it, so that its credentials go nowhere else `
     + '(list that host in the camera\'s source.allowed_stream_hosts if the camera really streams from there)';
 }
 
@@ -314,7 +314,7 @@ export async function resolveOnvifStream(t: OnvifTarget & { profile?: string }):
   const { cam, drift } = await connect(t);
   const profiles = (cam.profiles ?? []).map(profileOf);
   const profile = t.profile ? profiles.find((p) => p.token === t.profile || p.name === t.profile) : profiles[0];
-  if (!profile) throw new Error(`ONVIF camera ${t.host}: no profile "${t.profile}" (has ${profiles.map((p) => p.token).join(', ')})`);
+  if (!profile) throw new Error(`ONVIF camera ${t.host}: no profile "${t.profile}" (has ${cameraText(profiles.map((p) => p.token).join(', '))})`);
   const raw = await streamUri(cam, t.host, profile.token);
   const problem = streamUriProblem(raw, t.host, t.allowedStreamHosts);
   if (problem) throw new Error(`ONVIF camera ${t.host}: ${problem}`);

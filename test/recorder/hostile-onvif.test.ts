@@ -9,12 +9,13 @@
 import t from 'tap';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { isControl } from '../../common/human.js';
 import { describeDevice, resolveOnvifStream } from '../../recorder/sources/onvif.js';
 import { soapRequest, xmlTag } from '../../recorder/sources/onvif-soap.js';
 import { parseMasks } from '../../recorder/sources/onvif-masks.js';
 import { parseNotifications } from '../../recorder/sources/onvif-events.js';
 import { xmlElements } from '../../recorder/sources/onvif-xml.js';
-import { MAX_ANSWER_BYTES } from '../../recorder/sources/onvif-bounds.js';
+import { CAMERA_TEXT_MAX, MAX_ANSWER_BYTES } from '../../recorder/sources/onvif-bounds.js';
 import { startOnvifCamera } from '../support/onvif.js';
 
 const USER = 'installer';
@@ -125,4 +126,19 @@ t.test('F2: a fault whose reason is megabytes of unclosed tags fails at once, th
   const { result, stallMs } = await longestStall(() => soapRequest({ host: camera.address }, { url: `http://${camera.address}/onvif/events`, action: 'x', body: '', timeoutMs: 10000 }));
   t.match((result as Error).message, /^ONVIF camera 127\.0\.0\.1:\d+: HTTP 400$/, 'the fault has no readable reason: its status is said');
   t.ok(stallMs < 1000, `the event loop kept ticking (longest wait ${stallMs} ms)`);
+});
+
+t.test('F4: a fault reason of 1.5 MB goes into an error cut to 200 characters, escaped', async (t) => {
+  const reason = '\x1b[31m' + 'R'.repeat(1_500_000);
+  const camera = await httpServer(t, (_req, _body, res) => { res.writeHead(400); res.end(faultWith(`<s:Text xml:lang="en">${reason}</s:Text>`)); });
+  for (const [what, call] of [
+    ['our own SOAP', () => soapRequest({ host: camera.address }, { url: `http://${camera.address}/onvif/events`, action: 'x', body: '', timeoutMs: 5000 })],
+    ['the onvif package', () => resolveOnvifStream({ host: camera.address, timeoutMs: 5000 })],
+  ] as const) {
+    const message = await call().then(() => 'resolved', (err: Error) => err.message);
+    t.match(message, /\\x1b\[31mRRRR/, `${what}: the reason is reported, escaped`);
+    t.match(message, /\(\d+ characters, cut\)$/, `${what}: and said to be cut`);
+    t.ok(message.length < CAMERA_TEXT_MAX + 100, `${what}: ${message.length} characters in all`);
+    t.same([...message].filter(isControl), [], `${what}: no control character`);
+  }
 });
