@@ -133,6 +133,8 @@ export interface OnvifCameraInfo {
   /** camera clock minus this box's clock, ms (second resolution) */
   clock_drift_ms: number | null;
   profiles: OnvifProfile[];
+  /** what was not asked or not believed (profiles past the cap, the deadline) */
+  warnings: string[];
 }
 
 interface CamLike {
@@ -232,16 +234,34 @@ function streamUri(cam: CamLike, host: string, token: string): Promise<string> {
     cam.getStreamUri({ protocol: 'RTSP', profileToken: token }, (err, uri) => (err || !uri?.uri ? reject(onvifError(host, err ?? 'no stream URI')) : resolve(uri.uri))));
 }
 
-/** Device information, every profile with its stream URI, and the clock drift. */
-export async function inspectCamera(t: OnvifTarget): Promise<OnvifCameraInfo> {
+/**
+ * `discover` asks each profile's stream URI in turn, each within the request timeout: a device
+ * offering 30 profiles, each answered slowly, held it for over two minutes, and 2 MB of profiles
+ * would for hours (an outside probe). So it lists at most this many profiles of one device, and
+ * stops asking for stream URIs once the device has had `INSPECT_DEADLINE_MS`, both said in its warnings.
+ */
+export const MAX_INSPECTED_PROFILES = 16;
+export const INSPECT_DEADLINE_MS = 30_000;
+
+/** Device information, profiles (at most `MAX_INSPECTED_PROFILES`) with their stream URIs, and the clock drift. */
+export async function inspectCamera(t: OnvifTarget, deadlineMs = INSPECT_DEADLINE_MS): Promise<OnvifCameraInfo> {
+  const started = Date.now();
   const { cam, drift } = await connect(t);
+  const warnings: string[] = [];
   const info = await new Promise<Record<string, unknown>>((resolve, reject) =>
     cam.getDeviceInformation((err, i) => (err ? reject(onvifError(t.host, err)) : resolve(i ?? {}))));
-  const profiles = (cam.profiles ?? []).map(profileOf);
-  for (const p of profiles) p.stream_uri = scrubCredentials(await streamUri(cam, t.host, p.token));
+  const all = cam.profiles ?? [];
+  const profiles = all.slice(0, MAX_INSPECTED_PROFILES).map(profileOf);
+  if (all.length > profiles.length) warnings.push(`it offers ${all.length} profiles; only the first ${profiles.length} are listed`);
+  let unasked = 0;
+  for (const p of profiles) {
+    if (Date.now() - started >= deadlineMs) { unasked++; continue; }
+    p.stream_uri = scrubCredentials(await streamUri(cam, t.host, p.token));
+  }
+  if (unasked) warnings.push(`stream URI not asked for ${unasked} profiles: the ${deadlineMs / 1000} s given to one camera ran out`);
   return {
     host: t.host, manufacturer: text(info.manufacturer), model: text(info.model), firmware: text(info.firmwareVersion), serial: text(info.serialNumber),
-    clock_drift_ms: drift, profiles,
+    clock_drift_ms: drift, profiles, warnings,
   };
 }
 

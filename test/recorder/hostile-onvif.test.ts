@@ -10,7 +10,7 @@ import t from 'tap';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isControl } from '../../common/human.js';
-import { describeDevice, resolveOnvifStream } from '../../recorder/sources/onvif.js';
+import { describeDevice, inspectCamera, MAX_INSPECTED_PROFILES, resolveOnvifStream } from '../../recorder/sources/onvif.js';
 import { soapRequest, xmlTag } from '../../recorder/sources/onvif-soap.js';
 import { parseMasks } from '../../recorder/sources/onvif-masks.js';
 import { parseNotifications } from '../../recorder/sources/onvif-events.js';
@@ -141,4 +141,31 @@ t.test('F4: a fault reason of 1.5 MB goes into an error cut to 200 characters, e
     t.ok(message.length < CAMERA_TEXT_MAX + 100, `${what}: ${message.length} characters in all`);
     t.same([...message].filter(isControl), [], `${what}: no control character`);
   }
+});
+
+t.test('F5: discover lists at most 16 profiles of a device and stops asking at its deadline, saying both', async (t) => {
+  const cam = await startOnvifCamera(t, { streamUri: 'rtsp://127.0.0.1:8554/main' });
+  const r = cam as unknown as { respond(path: string, body: string): Promise<{ status: number; xml: string }> };
+  const respond = r.respond.bind(cam);
+  let asked = 0;
+  r.respond = async (path, body) => {
+    const answer = await respond(path, body.replace(/ProfileToken>[^<]*</, 'ProfileToken>main<'));
+    if (/GetProfiles\b/.test(body)) {
+      const one = /<trt:Profiles[\s\S]*<\/trt:Profiles>/.exec(answer.xml)![0];
+      const all = Array.from({ length: 40 }, (_, i) => one.replace('token="main"', `token="p${i}"`)).join('');
+      return { ...answer, xml: answer.xml.replace(one, all) };
+    }
+    if (/GetStreamUri\b/.test(body)) {
+      asked++;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
+    return answer;
+  };
+  const started = Date.now();
+  const info = await inspectCamera({ host: cam.address, timeoutMs: 5000 }, 1000);
+  t.equal(info.profiles.length, MAX_INSPECTED_PROFILES, '16 profiles listed, not 40');
+  t.ok(asked < MAX_INSPECTED_PROFILES, `stream URIs asked until the deadline: ${asked}`);
+  t.equal(info.profiles.filter((p) => p.stream_uri).length, asked, 'the profiles asked carry their URI');
+  t.match(info.warnings, [/it offers 40 profiles; only the first 16 are listed/, /stream URI not asked for \d+ profiles: the 1 s given to one camera ran out/]);
+  t.ok(Date.now() - started < 10000, 'done about the deadline');
 });
