@@ -133,7 +133,7 @@ export interface OnvifCameraInfo {
   /** camera clock minus this box's clock, ms (second resolution) */
   clock_drift_ms: number | null;
   profiles: OnvifProfile[];
-  /** what was not asked or not believed (profiles past the cap, the deadline) */
+  /** what was not asked or not believed (a clock that is no date, profiles past the cap, the deadline) */
   warnings: string[];
 }
 
@@ -143,6 +143,8 @@ interface CamLike {
   getDeviceInformation(cb: (err: Error | null, info?: Record<string, unknown>) => void): void;
   getStreamUri(opts: { protocol: string; profileToken: string }, cb: (err: Error | null, uri?: { uri: string }) => void): void;
   profiles?: ProfileXml[];
+  /** the package's camera clock minus process uptime, ms: what it stamps its UsernameTokens with */
+  timeShift?: number;
   /** service addresses from GetCapabilities/GetServices, by lower-case service name (`media2`: Media2, from GetServices only) */
   uri?: Record<string, { href?: string } | undefined>;
 }
@@ -190,7 +192,13 @@ function onvifError(host: string, err: unknown): Error {
   return new Error(`ONVIF camera ${host}: ${scrubCredentials(msg)}`);
 }
 
-async function connect(t: OnvifTarget): Promise<{ cam: CamLike; drift: number | null }> {
+/**
+ * Camera clocks this far from the box's are no clock (a year 300000, a date that does not
+ * parse): taken as unknown. A camera reset to 1970 or 2000 is still believed (it is only decades off).
+ */
+const ABSURD_DRIFT_MS = 100 * 365.25 * 24 * 3600 * 1000;
+
+async function connect(t: OnvifTarget): Promise<{ cam: CamLike; drift: number | null; clockProblem?: string }> {
   const { hostname, port } = splitHost(t.host);
   // loaded on first use: a daemon without ONVIF cameras does not carry the package (about 5 MB)
   const { default: onvif } = await import('onvif');
@@ -202,14 +210,24 @@ async function connect(t: OnvifTarget): Promise<{ cam: CamLike; drift: number | 
   const before = Date.now();
   const camTime = await new Promise<Date | undefined>((resolve, reject) =>
     cam.getSystemDateAndTime((err, date) => (err ? reject(onvifError(t.host, err)) : resolve(date))));
-  const drift = camTime ? Math.round(camTime.getTime() - (before + Date.now()) / 2) : null;
+  let drift = camTime ? Math.round(camTime.getTime() - (before + Date.now()) / 2) : null;
+  let clockProblem: string | undefined;
+  if (drift !== null && !(Math.abs(drift) <= ABSURD_DRIFT_MS)) {
+    // NaN (a year past what a Date holds) or centuries off: the package would stamp its tokens
+    // with 1970 (its offset NaN, then `|| 0` on top of the uptime) or that century, and the
+    // camera's refusal read as "wrong username or password". The box's own clock instead
+    // (a non-zero offset, so the package's connect() keeps it rather than reading the clock again).
+    clockProblem = `its clock reads ${Number.isFinite(camTime!.getTime()) ? camTime!.toISOString() : 'no valid date'}; taken as unknown, requests stamped with this box's clock`;
+    drift = null;
+    cam.timeShift = Date.now() - process.uptime() * 1000;
+  }
   await new Promise<void>((resolve, reject) => cam.connect((err) => (err ? reject(onvifError(t.host, err)) : resolve())));
   // connect() swallows media errors (auth failures among them) into an empty profile list
   if (!cam.profiles?.length) {
     await new Promise<void>((resolve, reject) => cam.getDeviceInformation((err) => (err ? reject(onvifError(t.host, err)) : resolve())));
     throw new Error(`ONVIF camera ${t.host}: no media profiles`);
   }
-  return { cam, drift };
+  return { cam, drift, clockProblem };
 }
 
 const num = (v: unknown) => (v === undefined || v === '' ? undefined : Number(v));
@@ -246,8 +264,8 @@ export const INSPECT_DEADLINE_MS = 30_000;
 /** Device information, profiles (at most `MAX_INSPECTED_PROFILES`) with their stream URIs, and the clock drift. */
 export async function inspectCamera(t: OnvifTarget, deadlineMs = INSPECT_DEADLINE_MS): Promise<OnvifCameraInfo> {
   const started = Date.now();
-  const { cam, drift } = await connect(t);
-  const warnings: string[] = [];
+  const { cam, drift, clockProblem } = await connect(t);
+  const warnings = clockProblem ? [clockProblem] : [];
   const info = await new Promise<Record<string, unknown>>((resolve, reject) =>
     cam.getDeviceInformation((err, i) => (err ? reject(onvifError(t.host, err)) : resolve(i ?? {}))));
   const all = cam.profiles ?? [];
@@ -280,11 +298,13 @@ export interface OnvifDeviceInfo {
   /** the event service address, null when the camera offers none */
   events_url: string | null;
   clock_drift_ms: number | null;
+  /** why the camera's clock is not believed (clock_drift_ms null) */
+  clock_problem?: string;
 }
 
 /** Device information, the event service's address and the clock drift. */
 export async function describeDevice(t: OnvifTarget): Promise<OnvifDeviceInfo> {
-  const { cam, drift } = await connect(t);
+  const { cam, drift, clockProblem } = await connect(t);
   const info = await new Promise<Record<string, unknown>>((resolve, reject) =>
     cam.getDeviceInformation((err, i) => (err ? reject(onvifError(t.host, err)) : resolve(i ?? {}))));
   const s = (v: unknown) => text(v) || undefined;
@@ -292,6 +312,7 @@ export async function describeDevice(t: OnvifTarget): Promise<OnvifDeviceInfo> {
     device: { manufacturer: s(info.manufacturer), model: s(info.model), firmware: s(info.firmwareVersion), serial: s(info.serialNumber), hardware_id: s(info.hardwareId) },
     events_url: cam.uri?.events?.href ?? null,
     clock_drift_ms: drift,
+    ...(clockProblem ? { clock_problem: clockProblem } : {}),
   };
 }
 
@@ -304,6 +325,8 @@ export interface ResolvedOnvifStream {
   safeUrl: string;
   profile: string;
   clock_drift_ms: number | null;
+  /** why the camera's clock is not believed (clock_drift_ms null) */
+  clock_problem?: string;
 }
 
 const bareHost = (host: string) => host.toLowerCase().replace(/^\[|\]$/g, '');
@@ -331,7 +354,7 @@ export function streamUriProblem(raw: string, cameraHost: string, allowedHosts: 
 
 /** The RTSP URL of a profile (the first when none is named), with the credentials folded in. */
 export async function resolveOnvifStream(t: OnvifTarget & { profile?: string }): Promise<ResolvedOnvifStream> {
-  const { cam, drift } = await connect(t);
+  const { cam, drift, clockProblem } = await connect(t);
   const profiles = (cam.profiles ?? []).map(profileOf);
   const profile = t.profile ? profiles.find((p) => p.token === t.profile || p.name === t.profile) : profiles[0];
   if (!profile) throw new Error(`ONVIF camera ${t.host}: no profile "${t.profile}" (has ${cameraText(profiles.map((p) => p.token).join(', '))})`);
@@ -340,7 +363,7 @@ export async function resolveOnvifStream(t: OnvifTarget & { profile?: string }):
   if (problem) throw new Error(`ONVIF camera ${t.host}: ${problem}`);
   // Cameras hand out URIs without credentials; where one carries its own, ours win.
   const url = t.username ? withCredentials(raw, t.username, t.password) : raw;
-  return { url, safeUrl: scrubCredentials(url), profile: profile.token, clock_drift_ms: drift };
+  return { url, safeUrl: scrubCredentials(url), profile: profile.token, clock_drift_ms: drift, ...(clockProblem ? { clock_problem: clockProblem } : {}) };
 }
 
 /** Where a camera's privacy masks are set: its Media2 service and the video source configuration of the recorded profile. */

@@ -16,6 +16,7 @@ import { parseMasks } from '../../recorder/sources/onvif-masks.js';
 import { parseNotifications } from '../../recorder/sources/onvif-events.js';
 import { xmlElements } from '../../recorder/sources/onvif-xml.js';
 import { CAMERA_TEXT_MAX, MAX_ANSWER_BYTES } from '../../recorder/sources/onvif-bounds.js';
+import { usernameToken } from '../../recorder/sources/ws-security.js';
 import { startOnvifCamera } from '../support/onvif.js';
 
 const USER = 'installer';
@@ -168,4 +169,24 @@ t.test('F5: discover lists at most 16 profiles of a device and stops asking at i
   t.equal(info.profiles.filter((p) => p.stream_uri).length, asked, 'the profiles asked carry their URI');
   t.match(info.warnings, [/it offers 40 profiles; only the first 16 are listed/, /stream URI not asked for \d+ profiles: the 1 s given to one camera ran out/]);
   t.ok(Date.now() - started < 10000, 'done about the deadline');
+});
+
+t.test('F9: a camera clock of year 300000 is taken as unknown and said so; the login still works', async (t) => {
+  const cam = await startOnvifCamera(t, { username: USER, password: PASSWORD, streamUri: 'rtsp://127.0.0.1:8554/main', media2: true });
+  const r = cam as unknown as { dateTime(): string };
+  const dateTime = r.dateTime.bind(cam);
+  r.dateTime = () => dateTime().replace(/<tt:Year>\d+</, '<tt:Year>300000<');
+  const target = { host: cam.address, username: USER, password: PASSWORD, timeoutMs: 5000 };
+  const info = await describeDevice(target);
+  t.equal(info.clock_drift_ms, null, 'no drift: the clock is unknown');
+  t.match(info.clock_problem, /its clock reads no valid date; taken as unknown/, 'and said so');
+  const inspected = await inspectCamera(target);
+  t.match(inspected.warnings, [/its clock reads no valid date/], 'discover says so');
+  t.equal(inspected.profiles[0]?.stream_uri, 'rtsp://127.0.0.1:8554/main', 'the package\'s authenticated requests pass (stamped with the box\'s clock, not 1970)');
+  const resolved = await resolveOnvifStream(target);
+  t.match(resolved.clock_problem, /no valid date/, 'the daemon\'s resolve carries it to its log');
+  // our own SOAP (events): stamped with the box's clock
+  await t.resolves(soapRequest(target, { url: info.events_url!, action: 'x', timeoutMs: 5000, driftMs: info.clock_drift_ms ?? 0,
+    body: '<CreatePullPointSubscription xmlns="http://www.onvif.org/ver10/events/wsdl"><InitialTerminationTime>PT10S</InitialTerminationTime></CreatePullPointSubscription>' }));
+  t.match(usernameToken(USER, PASSWORD, Number.NaN), /<Created [^>]*>20\d\d-/, 'a NaN drift stamps the box\'s time, not 1970 or a throw');
 });
