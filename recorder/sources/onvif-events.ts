@@ -73,6 +73,7 @@ export class OnvifWatch {
   private subscription?: string;
   private driftMs = 0;
   private noEventsLogged = false;
+  private clockProblemLogged = false;
 
   constructor(private readonly target: OnvifTarget, private readonly opts: OnvifWatchOptions) {}
 
@@ -101,6 +102,10 @@ export class OnvifWatch {
           if (this.stopped) return;
           identityAt = Date.now();
           this.driftMs = info.clock_drift_ms ?? 0;
+          if (info.clock_problem && !this.clockProblemLogged) {
+            this.clockProblemLogged = true;
+            this.opts.log?.warn({ host: this.target.host, clockProblem: info.clock_problem }, 'ONVIF camera clock not believed; its events are asked with this box\'s clock');
+          }
           this.opts.onDevice(info.device);
           if (!this.subscription && info.events_url) {
             this.subscription = await this.subscribe(info.events_url);

@@ -13,11 +13,13 @@ import { isControl } from '../../common/human.js';
 import { describeDevice, inspectCamera, MAX_INSPECTED_PROFILES, resolveOnvifStream } from '../../recorder/sources/onvif.js';
 import { soapRequest, xmlTag } from '../../recorder/sources/onvif-soap.js';
 import { parseMasks } from '../../recorder/sources/onvif-masks.js';
-import { parseNotifications } from '../../recorder/sources/onvif-events.js';
+import { OnvifWatch, parseNotifications } from '../../recorder/sources/onvif-events.js';
 import { xmlElements } from '../../recorder/sources/onvif-xml.js';
 import { CAMERA_TEXT_MAX, MAX_ANSWER_BYTES } from '../../recorder/sources/onvif-bounds.js';
 import { usernameToken } from '../../recorder/sources/ws-security.js';
 import { startOnvifCamera } from '../support/onvif.js';
+import { until } from '../support/daemon.js';
+import type { Logger } from 'pino';
 
 const USER = 'installer';
 const PASSWORD = 'onvif-Hostile-never-sent-elsewhere';
@@ -189,4 +191,12 @@ t.test('F9: a camera clock of year 300000 is taken as unknown and said so; the l
   await t.resolves(soapRequest(target, { url: info.events_url!, action: 'x', timeoutMs: 5000, driftMs: info.clock_drift_ms ?? 0,
     body: '<CreatePullPointSubscription xmlns="http://www.onvif.org/ver10/events/wsdl"><InitialTerminationTime>PT10S</InitialTerminationTime></CreatePullPointSubscription>' }));
   t.match(usernameToken(USER, PASSWORD, Number.NaN), /<Created [^>]*>20\d\d-/, 'a NaN drift stamps the box\'s time, not 1970 or a throw');
+  // the daemon's event watch says it once, and subscribes
+  const warned: string[] = [];
+  let subscribed = false;
+  const log = { warn: (o: { clockProblem?: string }) => { if (o.clockProblem) warned.push(o.clockProblem); }, info: (_o: unknown, msg: string) => { if (/subscribed/.test(msg)) subscribed = true; }, debug: () => undefined };
+  const watch = new OnvifWatch(target, { onDevice: () => undefined, onSignal: () => undefined, log: log as unknown as Logger, pullTimeoutS: 1 }).start();
+  await until(() => subscribed, 10000, 'the watch subscribed');
+  await watch.stop();
+  t.match(warned, [/no valid date/], 'the event watch logs the clock it does not believe, once');
 });
