@@ -280,8 +280,8 @@ export class Daemon {
     try {
       source = resolveSource(cam, `cameras[${i}]`, this.testCameras, (r) => {
         const drift = r.clock_drift_ms;
-        const level = clockDrifts(drift) ? 'warn' : 'info';
-        this.log[level]({ camera: cam.id, url: r.safeUrl, profile: r.profile, clockDriftMs: drift }, 'onvif stream URI resolved');
+        const level = clockDrifts(drift) || r.clock_problem ? 'warn' : 'info';
+        this.log[level]({ camera: cam.id, url: r.safeUrl, profile: r.profile, clockDriftMs: drift, ...(r.clock_problem ? { clockProblem: r.clock_problem } : {}) }, 'onvif stream URI resolved');
       });
     } catch (err) {
       this.log.error({ camera: cam.id, err }, 'camera not recorded');

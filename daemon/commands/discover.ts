@@ -135,6 +135,7 @@ function table(found: Found[]): string {
   const drifting = found.filter((f) => f.info && clockDrifts(f.info.clock_drift_ms));
   for (const f of drifting) out.push(`WARNING: ${f.host}: camera clock is ${drift(f.info!.clock_drift_ms)} off this box; set it to NTP`);
   for (const w of found.flatMap(streamWarnings)) out.push(`WARNING: ${printable(w)}`);
+  for (const f of found) for (const w of f.info?.warnings ?? []) out.push(`WARNING: ${printable(`${f.host}: ${w}`)}`);
   return out.join('\n') + '\n';
 }
 
@@ -157,6 +158,7 @@ function snippet(found: Found[], user: string | undefined, passwordFile: string 
     const p = f.info.profiles[0];
     lines.push(printable(`  # ${f.info.manufacturer ?? ''} ${f.info.model ?? ''} serial ${f.info.serial ?? '?'}, clock drift ${drift(f.info.clock_drift_ms)}`.trimEnd()));
     for (const w of streamWarnings(f)) lines.push(`  # WARNING: ${printable(w)}`);
+    for (const w of f.info.warnings ?? []) lines.push(`  # WARNING: ${printable(`${f.host}: ${w}`)}`);
     lines.push(`  - id: ${camId(f, i, used)}`);
     lines.push('    source:', '      type: onvif', `      host: ${q(f.host)}`);
     if (user) lines.push(`      username: ${q(user)}`);

@@ -10,7 +10,8 @@
  */
 import type { Logger } from 'pino';
 import { describeDevice, type OnvifDevice, type OnvifTarget } from './onvif.js';
-import { soapRequest, xmlTag as tag } from './onvif-soap.js';
+import { soapRequest } from './onvif-soap.js';
+import { allOpeningAttrs, attr, xmlElements, xmlTag as tag } from './onvif-xml.js';
 import { sleepUnlessAborted } from '../../common/deadlines.js';
 
 export type CameraSignal = 'tamper' | 'global_scene_change' | 'image_too_blurry' | 'image_too_dark' | 'image_too_bright';
@@ -36,19 +37,19 @@ export interface Notification {
   operation: string | null;
 }
 
-/** The notifications in a PullMessagesResponse. */
+/** The notifications in a PullMessagesResponse, read in linear time (onvif-xml.ts): the device writes this text. */
 export function parseNotifications(xml: string): Notification[] {
   const out: Notification[] = [];
-  for (const m of xml.matchAll(/<(?:[\w-]+:)?NotificationMessage\b[\s\S]*?<\/(?:[\w-]+:)?NotificationMessage>/g)) {
-    const block = m[0];
+  for (const { body: block } of xmlElements(xml, 'NotificationMessage')) {
     const topic = tag(block, 'Topic');
     if (!topic) continue;
-    const data = /<(?:[\w-]+:)?Data\b[^>]*>([\s\S]*?)<\/(?:[\w-]+:)?Data>/.exec(block)?.[1] ?? '';
+    const data = xmlElements(block, 'Data', 1)[0]?.body ?? '';
     let active: boolean | null = null;
-    for (const item of data.matchAll(/<(?:[\w-]+:)?SimpleItem\b[^>]*?\bValue="([^"]*)"/g)) {
-      const v = item[1]!.toLowerCase();
+    for (const item of allOpeningAttrs(data, 'SimpleItem')) {
+      const v = attr(item, 'Value')?.toLowerCase();
       if (v === 'true' || v === 'false') { active = v === 'true'; break; }
     }
+    // a literal then a word: each try stops at the first character that is not one
     out.push({ topic, active, operation: /PropertyOperation="(\w+)"/.exec(block)?.[1] ?? null });
   }
   return out;
@@ -72,6 +73,7 @@ export class OnvifWatch {
   private subscription?: string;
   private driftMs = 0;
   private noEventsLogged = false;
+  private clockProblemLogged = false;
 
   constructor(private readonly target: OnvifTarget, private readonly opts: OnvifWatchOptions) {}
 
@@ -100,6 +102,10 @@ export class OnvifWatch {
           if (this.stopped) return;
           identityAt = Date.now();
           this.driftMs = info.clock_drift_ms ?? 0;
+          if (info.clock_problem && !this.clockProblemLogged) {
+            this.clockProblemLogged = true;
+            this.opts.log?.warn({ host: this.target.host, clockProblem: info.clock_problem }, 'ONVIF camera clock not believed; its events are asked with this box\'s clock');
+          }
           this.opts.onDevice(info.device);
           if (!this.subscription && info.events_url) {
             this.subscription = await this.subscribe(info.events_url);
@@ -136,7 +142,7 @@ export class OnvifWatch {
   private async subscribe(eventsUrl: string): Promise<string> {
     const xml = await this.soap(eventsUrl, 'http://www.onvif.org/ver10/events/wsdl/EventPortType/CreatePullPointSubscriptionRequest',
       '<CreatePullPointSubscription xmlns="http://www.onvif.org/ver10/events/wsdl"><InitialTerminationTime>PT120S</InitialTerminationTime></CreatePullPointSubscription>', 5000);
-    const ref = /<(?:[\w-]+:)?SubscriptionReference\b[\s\S]*?<\/(?:[\w-]+:)?SubscriptionReference>/.exec(xml)?.[0] ?? '';
+    const ref = xmlElements(xml, 'SubscriptionReference', 1)[0]?.body ?? '';
     const address = tag(ref, 'Address');
     if (!address) throw new Error('CreatePullPointSubscription answered without an address');
     // cameras behind NAT or with a wrong idea of their address: keep the host we reach them at

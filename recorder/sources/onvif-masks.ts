@@ -9,7 +9,8 @@
  */
 import { maskPolygon, type MaskShape } from '../../common/mask-geometry.js';
 import { maskService, type OnvifTarget } from './onvif.js';
-import { soapRequest, xmlTag } from './onvif-soap.js';
+import { soapRequest } from './onvif-soap.js';
+import { allOpeningAttrs, attr, openingAttrs, xmlElements, xmlTag } from './onvif-xml.js';
 
 export const MEDIA2_NS = 'http://www.onvif.org/ver20/media/wsdl';
 /** Solid black in the colour space ONVIF names for masks (Y 16, Cb and Cr 128). */
@@ -47,20 +48,21 @@ export function maskXml(configurationToken: string, points: Array<[number, numbe
 }
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-const attr = (tagText: string, name: string) => new RegExp(`\\b${name}="([^"]*)"`).exec(tagText)?.[1];
 
-/** The masks in a GetMasksResponse (elements `Masks`), or in a CreateMask/SetMask request (`Mask`). */
+/**
+ * The masks in a GetMasksResponse (elements `Masks`), or in a CreateMask/SetMask request (`Mask`).
+ * Read in linear time (onvif-xml.ts): the device writes this text.
+ */
 export function parseMasks(xml: string, element = 'Masks'): CameraMask[] {
   const out: CameraMask[] = [];
-  for (const m of xml.matchAll(new RegExp(`<(?:[\\w-]+:)?${element}\\b([^>]*)>([\\s\\S]*?)</(?:[\\w-]+:)?${element}>`, 'g'))) {
-    const body = m[2]!;
+  for (const { attrs, body } of xmlElements(xml, element)) {
     const points: Array<[number, number]> = [];
-    for (const p of body.matchAll(/<(?:[\w-]+:)?Point\b([^>]*)\/?>/g)) {
-      const x = Number(attr(p[1]!, 'x')), y = Number(attr(p[1]!, 'y'));
+    for (const p of allOpeningAttrs(body, 'Point')) {
+      const x = Number(attr(p, 'x')), y = Number(attr(p, 'y'));
       if (Number.isFinite(x) && Number.isFinite(y)) points.push(fromOnvifPoint([x, y]));
     }
     out.push({
-      token: attr(m[1]!, 'token') ?? '', configurationToken: xmlTag(body, 'ConfigurationToken') ?? '',
+      token: attr(attrs, 'token') ?? '', configurationToken: xmlTag(body, 'ConfigurationToken') ?? '',
       points, type: xmlTag(body, 'Type') ?? '', enabled: xmlTag(body, 'Enabled') === 'true',
     });
   }
@@ -103,7 +105,7 @@ export class CameraMaskService {
     if (!s.video_source_token) throw new Error(`ONVIF camera ${target.host}: its profile has no video source configuration to mask`);
     const svc = new CameraMaskService(target, s.media2_url, s.video_source_token, s.clock_drift_ms ?? 0);
     const caps = await svc.call('GetServiceCapabilities', '');
-    const capsTag = /<(?:[\w-]+:)?Capabilities\b([^>]*)>/.exec(caps)?.[1] ?? '';
+    const capsTag = openingAttrs(caps, 'Capabilities') ?? '';
     if (!/^(true|1)$/.test(attr(capsTag, 'Mask') ?? '')) throw new Error(`ONVIF camera ${target.host}: its Media2 service does not support privacy masks (Mask capability not set)`);
     return svc;
   }
@@ -117,12 +119,12 @@ export class CameraMaskService {
 
   async options(): Promise<MaskOptions> {
     const xml = await this.call('GetMaskOptions', `<tr2:ConfigurationToken>${esc(this.configurationToken)}</tr2:ConfigurationToken>`);
-    const opts = /<(?:[\w-]+:)?Options\b([^>]*)>/.exec(xml)?.[1] ?? '';
+    const opts = openingAttrs(xml, 'Options') ?? '';
     const n = (v: string | undefined) => (v === undefined || !Number.isFinite(Number(v)) ? null : Number(v));
     return {
       maxMasks: n(xmlTag(xml, 'MaxMasks')), maxPoints: n(xmlTag(xml, 'MaxPoints')),
       rectangleOnly: /^(true|1)$/.test(attr(opts, 'RectangleOnly') ?? ''),
-      types: [...xml.matchAll(/<(?:[\w-]+:)?Types\b[^>]*>([^<]*)</g)].map((m) => m[1]!.trim()),
+      types: xmlElements(xml, 'Types').map((e) => e.body.trim()),
     };
   }
 

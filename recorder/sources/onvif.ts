@@ -7,8 +7,8 @@ import { randomUUID } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { networkInterfaces } from 'node:os';
 import { scrubCredentials, withCredentials } from '../../common/credentials.js';
-import { printable } from '../../common/human.js';
-import { boundedAgent } from './onvif-bounds.js';
+import { boundedAgent, cameraText, NAMESPACE_REFUSAL } from './onvif-bounds.js';
+import { xmlTag as tagText } from './onvif-xml.js';
 
 export const WSD_MULTICAST = '239.255.255.250';
 export const WSD_PORT = 3702;
@@ -59,8 +59,6 @@ function probeMessage(messageId: string): string {
     + '<s:Body><d:Probe><d:Types>dn:NetworkVideoTransmitter</d:Types></d:Probe></s:Body></s:Envelope>';
 }
 
-const tagText = (xml: string, name: string) => new RegExp(`<(?:\\w+:)?${name}\\b[^>]*>([^<]*)</(?:\\w+:)?${name}>`).exec(xml)?.[1]?.trim();
-
 function ifaceAddress(iface: string): string {
   if (/^\d+\.\d+\.\d+\.\d+$/.test(iface)) return iface;
   const addr = networkInterfaces()[iface]?.find((a) => a.family === 'IPv4');
@@ -83,8 +81,8 @@ export async function discover(opts: DiscoverOptions = {}): Promise<Discovery> {
   const max = opts.maxDevices ?? MAX_DISCOVERED;
   let ignored = 0;
   socket.on('message', (msg, rinfo) => {
-    // a real ProbeMatch is 1-2 kB; a 64 kB datagram of unclosed tags costs the tag search
-    // (quadratic) 0.1 s of CPU each, and a flood of them would hold the event loop
+    // a real ProbeMatch is 1-2 kB: nothing larger is worth reading (the tag search is linear
+    // now, but a flood of 64 kB datagrams would still be work for nothing)
     if (msg.length > MAX_PROBE_MATCH_BYTES) return;
     const xml = String(msg);
     if (!/ProbeMatch/.test(xml)) return;
@@ -135,6 +133,8 @@ export interface OnvifCameraInfo {
   /** camera clock minus this box's clock, ms (second resolution) */
   clock_drift_ms: number | null;
   profiles: OnvifProfile[];
+  /** what was not asked or not believed (a clock that is no date, profiles past the cap, the deadline) */
+  warnings: string[];
 }
 
 interface CamLike {
@@ -143,6 +143,8 @@ interface CamLike {
   getDeviceInformation(cb: (err: Error | null, info?: Record<string, unknown>) => void): void;
   getStreamUri(opts: { protocol: string; profileToken: string }, cb: (err: Error | null, uri?: { uri: string }) => void): void;
   profiles?: ProfileXml[];
+  /** the package's camera clock minus process uptime, ms: what it stamps its UsernameTokens with */
+  timeShift?: number;
   /** service addresses from GetCapabilities/GetServices, by lower-case service name (`media2`: Media2, from GetServices only) */
   uri?: Record<string, { href?: string } | undefined>;
 }
@@ -176,8 +178,12 @@ function splitHost(host: string): { hostname: string; port: number } {
 
 /** A clear one-line message naming the camera, never carrying credentials. */
 function onvifError(host: string, err: unknown): Error {
-  // the camera's own words (a SOAP fault's reason) end up on a terminal and in the log
-  const msg = printable((err as Error)?.message ?? String(err));
+  // the camera's own words (a SOAP fault's reason) end up on a terminal, in the log, the events
+  // table and the ledger: cut and escaped
+  const raw = (err as Error)?.message ?? String(err);
+  // our own refusal (onvif-bounds.ts), handed to the package as a fault: said as ours
+  if (raw.endsWith(NAMESPACE_REFUSAL)) return new Error(`ONVIF camera ${host}: ${NAMESPACE_REFUSAL}`);
+  const msg = cameraText(raw);
   if (/NotAuthorized|not authorized|Unauthorized|401|Digest authentication failed/i.test(msg)) {
     return new Error(`ONVIF camera ${host}: authentication failed (wrong username or password)`);
   }
@@ -186,7 +192,13 @@ function onvifError(host: string, err: unknown): Error {
   return new Error(`ONVIF camera ${host}: ${scrubCredentials(msg)}`);
 }
 
-async function connect(t: OnvifTarget): Promise<{ cam: CamLike; drift: number | null }> {
+/**
+ * Camera clocks this far from the box's are no clock (a year 300000, a date that does not
+ * parse): taken as unknown. A camera reset to 1970 or 2000 is still believed (it is only decades off).
+ */
+const ABSURD_DRIFT_MS = 100 * 365.25 * 24 * 3600 * 1000;
+
+async function connect(t: OnvifTarget): Promise<{ cam: CamLike; drift: number | null; clockProblem?: string }> {
   const { hostname, port } = splitHost(t.host);
   // loaded on first use: a daemon without ONVIF cameras does not carry the package (about 5 MB)
   const { default: onvif } = await import('onvif');
@@ -198,14 +210,24 @@ async function connect(t: OnvifTarget): Promise<{ cam: CamLike; drift: number | 
   const before = Date.now();
   const camTime = await new Promise<Date | undefined>((resolve, reject) =>
     cam.getSystemDateAndTime((err, date) => (err ? reject(onvifError(t.host, err)) : resolve(date))));
-  const drift = camTime ? Math.round(camTime.getTime() - (before + Date.now()) / 2) : null;
+  let drift = camTime ? Math.round(camTime.getTime() - (before + Date.now()) / 2) : null;
+  let clockProblem: string | undefined;
+  if (drift !== null && !(Math.abs(drift) <= ABSURD_DRIFT_MS)) {
+    // NaN (a year past what a Date holds) or centuries off: the package would stamp its tokens
+    // with 1970 (its offset NaN, then `|| 0` on top of the uptime) or that century, and the
+    // camera's refusal read as "wrong username or password". The box's own clock instead
+    // (a non-zero offset, so the package's connect() keeps it rather than reading the clock again).
+    clockProblem = `its clock reads ${Number.isFinite(camTime!.getTime()) ? camTime!.toISOString() : 'no valid date'}; taken as unknown, requests stamped with this box's clock`;
+    drift = null;
+    cam.timeShift = Date.now() - process.uptime() * 1000;
+  }
   await new Promise<void>((resolve, reject) => cam.connect((err) => (err ? reject(onvifError(t.host, err)) : resolve())));
   // connect() swallows media errors (auth failures among them) into an empty profile list
   if (!cam.profiles?.length) {
     await new Promise<void>((resolve, reject) => cam.getDeviceInformation((err) => (err ? reject(onvifError(t.host, err)) : resolve())));
     throw new Error(`ONVIF camera ${t.host}: no media profiles`);
   }
-  return { cam, drift };
+  return { cam, drift, clockProblem };
 }
 
 const num = (v: unknown) => (v === undefined || v === '' ? undefined : Number(v));
@@ -230,16 +252,34 @@ function streamUri(cam: CamLike, host: string, token: string): Promise<string> {
     cam.getStreamUri({ protocol: 'RTSP', profileToken: token }, (err, uri) => (err || !uri?.uri ? reject(onvifError(host, err ?? 'no stream URI')) : resolve(uri.uri))));
 }
 
-/** Device information, every profile with its stream URI, and the clock drift. */
-export async function inspectCamera(t: OnvifTarget): Promise<OnvifCameraInfo> {
-  const { cam, drift } = await connect(t);
+/**
+ * `discover` asks each profile's stream URI in turn, each within the request timeout: a device
+ * offering 30 profiles, each answered slowly, held it for over two minutes, and 2 MB of profiles
+ * would for hours (an outside probe). So it lists at most this many profiles of one device, and
+ * stops asking for stream URIs once the device has had `INSPECT_DEADLINE_MS`, both said in its warnings.
+ */
+export const MAX_INSPECTED_PROFILES = 16;
+export const INSPECT_DEADLINE_MS = 30_000;
+
+/** Device information, profiles (at most `MAX_INSPECTED_PROFILES`) with their stream URIs, and the clock drift. */
+export async function inspectCamera(t: OnvifTarget, deadlineMs = INSPECT_DEADLINE_MS): Promise<OnvifCameraInfo> {
+  const started = Date.now();
+  const { cam, drift, clockProblem } = await connect(t);
+  const warnings = clockProblem ? [clockProblem] : [];
   const info = await new Promise<Record<string, unknown>>((resolve, reject) =>
     cam.getDeviceInformation((err, i) => (err ? reject(onvifError(t.host, err)) : resolve(i ?? {}))));
-  const profiles = (cam.profiles ?? []).map(profileOf);
-  for (const p of profiles) p.stream_uri = scrubCredentials(await streamUri(cam, t.host, p.token));
+  const all = cam.profiles ?? [];
+  const profiles = all.slice(0, MAX_INSPECTED_PROFILES).map(profileOf);
+  if (all.length > profiles.length) warnings.push(`it offers ${all.length} profiles; only the first ${profiles.length} are listed`);
+  let unasked = 0;
+  for (const p of profiles) {
+    if (Date.now() - started >= deadlineMs) { unasked++; continue; }
+    p.stream_uri = scrubCredentials(await streamUri(cam, t.host, p.token));
+  }
+  if (unasked) warnings.push(`stream URI not asked for ${unasked} profiles: the ${deadlineMs / 1000} s given to one camera ran out`);
   return {
     host: t.host, manufacturer: text(info.manufacturer), model: text(info.model), firmware: text(info.firmwareVersion), serial: text(info.serialNumber),
-    clock_drift_ms: drift, profiles,
+    clock_drift_ms: drift, profiles, warnings,
   };
 }
 
@@ -258,11 +298,13 @@ export interface OnvifDeviceInfo {
   /** the event service address, null when the camera offers none */
   events_url: string | null;
   clock_drift_ms: number | null;
+  /** why the camera's clock is not believed (clock_drift_ms null) */
+  clock_problem?: string;
 }
 
 /** Device information, the event service's address and the clock drift. */
 export async function describeDevice(t: OnvifTarget): Promise<OnvifDeviceInfo> {
-  const { cam, drift } = await connect(t);
+  const { cam, drift, clockProblem } = await connect(t);
   const info = await new Promise<Record<string, unknown>>((resolve, reject) =>
     cam.getDeviceInformation((err, i) => (err ? reject(onvifError(t.host, err)) : resolve(i ?? {}))));
   const s = (v: unknown) => text(v) || undefined;
@@ -270,6 +312,7 @@ export async function describeDevice(t: OnvifTarget): Promise<OnvifDeviceInfo> {
     device: { manufacturer: s(info.manufacturer), model: s(info.model), firmware: s(info.firmwareVersion), serial: s(info.serialNumber), hardware_id: s(info.hardwareId) },
     events_url: cam.uri?.events?.href ?? null,
     clock_drift_ms: drift,
+    ...(clockProblem ? { clock_problem: clockProblem } : {}),
   };
 }
 
@@ -282,6 +325,8 @@ export interface ResolvedOnvifStream {
   safeUrl: string;
   profile: string;
   clock_drift_ms: number | null;
+  /** why the camera's clock is not believed (clock_drift_ms null) */
+  clock_problem?: string;
 }
 
 const bareHost = (host: string) => host.toLowerCase().replace(/^\[|\]$/g, '');
@@ -303,22 +348,22 @@ export function streamUriProblem(raw: string, cameraHost: string, allowedHosts: 
   const own = bareHost(splitHost(cameraHost).hostname);
   const host = bareHost(u.hostname);
   if (host === own || allowedHosts.some((h) => bareHost(splitHost(h).hostname) === host)) return undefined;
-  return `its stream URI points at ${host}, not at the camera (${own}); refusing it, so that its credentials go nowhere else `
+  return `its stream URI points at ${cameraText(host)}, not at the camera (${own}); refusing it, so that its credentials go nowhere else `
     + '(list that host in the camera\'s source.allowed_stream_hosts if the camera really streams from there)';
 }
 
 /** The RTSP URL of a profile (the first when none is named), with the credentials folded in. */
 export async function resolveOnvifStream(t: OnvifTarget & { profile?: string }): Promise<ResolvedOnvifStream> {
-  const { cam, drift } = await connect(t);
+  const { cam, drift, clockProblem } = await connect(t);
   const profiles = (cam.profiles ?? []).map(profileOf);
   const profile = t.profile ? profiles.find((p) => p.token === t.profile || p.name === t.profile) : profiles[0];
-  if (!profile) throw new Error(`ONVIF camera ${t.host}: no profile "${t.profile}" (has ${profiles.map((p) => p.token).join(', ')})`);
+  if (!profile) throw new Error(`ONVIF camera ${t.host}: no profile "${t.profile}" (has ${cameraText(profiles.map((p) => p.token).join(', '))})`);
   const raw = await streamUri(cam, t.host, profile.token);
   const problem = streamUriProblem(raw, t.host, t.allowedStreamHosts);
   if (problem) throw new Error(`ONVIF camera ${t.host}: ${problem}`);
   // Cameras hand out URIs without credentials; where one carries its own, ours win.
   const url = t.username ? withCredentials(raw, t.username, t.password) : raw;
-  return { url, safeUrl: scrubCredentials(url), profile: profile.token, clock_drift_ms: drift };
+  return { url, safeUrl: scrubCredentials(url), profile: profile.token, clock_drift_ms: drift, ...(clockProblem ? { clock_problem: clockProblem } : {}) };
 }
 
 /** Where a camera's privacy masks are set: its Media2 service and the video source configuration of the recorded profile. */

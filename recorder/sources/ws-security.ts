@@ -13,7 +13,8 @@ const xml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replac
  */
 export function usernameToken(username: string, password: string, driftMs = 0): string {
   const nonce = randomBytes(16).toString('base64');
-  const created = new Date(Date.now() + driftMs).toISOString().replace(/\.\d+Z$/, 'Z');
+  // a drift that is no number (a camera clock that is no date) stamps the box's time, not 1970 or a throw
+  const created = new Date(Date.now() + (Number.isFinite(driftMs) ? driftMs : 0)).toISOString().replace(/\.\d+Z$/, 'Z');
   return '<Security s:mustUnderstand="1" xmlns="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"><UsernameToken>'
     + `<Username>${xml(username)}</Username>`
     + `<Password Type="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordDigest">${passwordDigest(nonce, created, password)}</Password>`
