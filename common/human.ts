@@ -91,6 +91,19 @@ export function printable(text: string): string {
 }
 
 /**
+ * The most of another device's own words (a camera's SOAP fault or RTSP reason phrase, an upload
+ * server's) an error keeps: such an error goes to the log, events, the audit log and the
+ * hash-chained ledger (a gap's reason), where a 1.5 MB fault reason went whole (an outside probe).
+ */
+export const FOREIGN_TEXT_MAX = 200;
+
+/** Another device's text as it goes into an error: cut to `FOREIGN_TEXT_MAX` characters (saying how long it was), control characters escaped. */
+export function foreignText(text: string): string {
+  if (text.length <= FOREIGN_TEXT_MAX) return printable(text);
+  return `${printable(text.slice(0, FOREIGN_TEXT_MAX))}... (${text.length} characters, cut)`;
+}
+
+/**
  * Characters that change how text around them shows without showing themselves: bidirectional
  * marks, embeddings, overrides and isolates (text that shows in another order than it reads),
  * zero-width ones, the byte order mark, and the line and paragraph separators.

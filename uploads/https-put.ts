@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { request } from 'node:https';
 import { rootCertificates } from 'node:tls';
+import { foreignText } from '../common/human.js';
 
 export interface PutRequest {
   url: string;
@@ -97,7 +98,7 @@ export function httpsPut(o: PutRequest): Promise<PutResult> {
       } else if (status >= 300 && status < 400) {
         settle(new PutError(`the server answered ${status}: redirects are not followed (the platform must give the final URL)`, true));
       } else {
-        settle(new PutError(`the server answered ${status} ${hide(res.statusMessage ?? '')}`.trim(), status >= 400 && status < 500 && !RETRYABLE_4XX.has(status)));
+        settle(new PutError(`the server answered ${status} ${foreignText(hide(res.statusMessage ?? ''))}`.trim(), status >= 400 && status < 500 && !RETRYABLE_4XX.has(status)));
       }
     });
     void (async () => {

@@ -7,21 +7,6 @@
  */
 import { Agent, type ClientRequest, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import { printable } from '../../common/human.js';
-
-/**
- * The most of a camera's own words (a SOAP fault's reason, an error the `onvif` package repeats
- * from an answer) an error keeps: such an error goes to the log, the events table and the
- * hash-chained ledger (a gap's reason), where a 1.5 MB fault reason went whole (an outside probe).
- */
-export const CAMERA_TEXT_MAX = 200;
-
-/** A camera's text as it goes into an error: cut to `CAMERA_TEXT_MAX` characters (saying how long it was), control characters escaped. */
-export function cameraText(text: string): string {
-  if (text.length <= CAMERA_TEXT_MAX) return printable(text);
-  return `${printable(text.slice(0, CAMERA_TEXT_MAX))}... (${text.length} characters, cut)`;
-}
-
 /** The largest answer taken: a real camera's biggest (GetProfiles, many profiles) is tens of kB. */
 export const MAX_ANSWER_BYTES = 2 * 1024 * 1024;
 

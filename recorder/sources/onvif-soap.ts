@@ -4,7 +4,8 @@
  * with the WS-Security UsernameToken stamped by the camera's clock.
  */
 import type { OnvifTarget } from './onvif.js';
-import { boundedText, cameraText } from './onvif-bounds.js';
+import { boundedText } from './onvif-bounds.js';
+import { foreignText } from '../../common/human.js';
 import { xmlTag } from './onvif-xml.js';
 import { usernameToken } from './ws-security.js';
 
@@ -47,7 +48,7 @@ export async function soapRequest(target: OnvifTarget, req: SoapRequest): Promis
   }
   const text = await boundedText(res, target.host);
   if (!res.ok || /<(?:[\w-]+:)?Fault\b/.test(text)) {
-    throw new Error(`ONVIF camera ${target.host}: ${cameraText(xmlTag(text, 'Text') ?? `HTTP ${res.status}`)}`);
+    throw new Error(`ONVIF camera ${target.host}: ${foreignText(xmlTag(text, 'Text') ?? `HTTP ${res.status}`)}`);
   }
   return text;
 }

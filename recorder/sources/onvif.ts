@@ -7,7 +7,8 @@ import { randomUUID } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { networkInterfaces } from 'node:os';
 import { scrubCredentials, withCredentials } from '../../common/credentials.js';
-import { boundedAgent, cameraText, NAMESPACE_REFUSAL } from './onvif-bounds.js';
+import { boundedAgent, NAMESPACE_REFUSAL } from './onvif-bounds.js';
+import { foreignText } from '../../common/human.js';
 import { xmlTag as tagText } from './onvif-xml.js';
 
 export const WSD_MULTICAST = '239.255.255.250';
@@ -183,7 +184,7 @@ function onvifError(host: string, err: unknown): Error {
   const raw = (err as Error)?.message ?? String(err);
   // our own refusal (onvif-bounds.ts), handed to the package as a fault: said as ours
   if (raw.endsWith(NAMESPACE_REFUSAL)) return new Error(`ONVIF camera ${host}: ${NAMESPACE_REFUSAL}`);
-  const msg = cameraText(raw);
+  const msg = foreignText(raw);
   if (/NotAuthorized|not authorized|Unauthorized|401|Digest authentication failed/i.test(msg)) {
     return new Error(`ONVIF camera ${host}: authentication failed (wrong username or password)`);
   }
@@ -348,7 +349,7 @@ export function streamUriProblem(raw: string, cameraHost: string, allowedHosts: 
   const own = bareHost(splitHost(cameraHost).hostname);
   const host = bareHost(u.hostname);
   if (host === own || allowedHosts.some((h) => bareHost(splitHost(h).hostname) === host)) return undefined;
-  return `its stream URI points at ${cameraText(host)}, not at the camera (${own}); refusing it, so that its credentials go nowhere else `
+  return `its stream URI points at ${foreignText(host)}, not at the camera (${own}); refusing it, so that its credentials go nowhere else `
     + '(list that host in the camera\'s source.allowed_stream_hosts if the camera really streams from there)';
 }
 
@@ -357,7 +358,7 @@ export async function resolveOnvifStream(t: OnvifTarget & { profile?: string }):
   const { cam, drift, clockProblem } = await connect(t);
   const profiles = (cam.profiles ?? []).map(profileOf);
   const profile = t.profile ? profiles.find((p) => p.token === t.profile || p.name === t.profile) : profiles[0];
-  if (!profile) throw new Error(`ONVIF camera ${t.host}: no profile "${t.profile}" (has ${cameraText(profiles.map((p) => p.token).join(', '))})`);
+  if (!profile) throw new Error(`ONVIF camera ${t.host}: no profile "${t.profile}" (has ${foreignText(profiles.map((p) => p.token).join(', '))})`);
   const raw = await streamUri(cam, t.host, profile.token);
   const problem = streamUriProblem(raw, t.host, t.allowedStreamHosts);
   if (problem) throw new Error(`ONVIF camera ${t.host}: ${problem}`);

@@ -29,7 +29,7 @@ import { endianness } from 'node:os';
 import { createServer, isIPv4, connect as tcpConnect, type Server, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { scrubCredentials, splitCredentials } from '../../common/credentials.js';
-import { printable } from '../../common/human.js';
+import { foreignText } from '../../common/human.js';
 import { authorization, parseChallenges, pickChallenge, type Challenge } from './rtsp-auth.js';
 import {
   header, headers, requestLine, response, RtspStreamParser, serialize, statusOf, withHeader, type RtspChunk, type RtspMessage,
@@ -363,7 +363,7 @@ class RelayConnection {
     }
     // the reason phrase is the camera's: it reaches the terminal (probe, check) and the log
     if (refusal) this.lease!.upstreamError = refusal;
-    else if (status.code === 401) this.lease!.upstreamError = `camera ${this.lease!.target.safeUrl} refused the credentials (401 ${printable(status.reason) || 'Unauthorized'}): wrong username or password`;
+    else if (status.code === 401) this.lease!.upstreamError = `camera ${this.lease!.target.safeUrl} refused the credentials (401 ${foreignText(status.reason) || 'Unauthorized'}): wrong username or password`;
     let m = withHeader(c.message, 'CSeq', f ? f.clientCSeq : cseq);
     m = withHeader(m, 'WWW-Authenticate', undefined);
     for (const name of ['Content-Base', 'Content-Location', 'Location', 'RTP-Info']) {
@@ -417,7 +417,7 @@ class RelayConnection {
   /** The camera side failed: the tool gets an RTSP answer it reports (503), the owner the reason. */
   private fail(why: string | undefined): void {
     if (this.closed) return;
-    if (why && this.lease) this.lease.upstreamError ??= `camera ${this.lease.target.safeUrl} ${printable(why)}`;
+    if (why && this.lease) this.lease.upstreamError ??= `camera ${this.lease.target.safeUrl} ${foreignText(why)}`;
     const pending = [...this.inFlight.values()][0];
     this.closed = true;
     if (pending && why) this.client.end(serialize(response(503, 'Service Unavailable', pending.clientCSeq)));

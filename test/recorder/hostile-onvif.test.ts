@@ -15,7 +15,8 @@ import { soapRequest, xmlTag } from '../../recorder/sources/onvif-soap.js';
 import { parseMasks } from '../../recorder/sources/onvif-masks.js';
 import { OnvifWatch, parseNotifications } from '../../recorder/sources/onvif-events.js';
 import { xmlElements } from '../../recorder/sources/onvif-xml.js';
-import { CAMERA_TEXT_MAX, MAX_ANSWER_BYTES } from '../../recorder/sources/onvif-bounds.js';
+import { MAX_ANSWER_BYTES } from '../../recorder/sources/onvif-bounds.js';
+import { FOREIGN_TEXT_MAX } from '../../common/human.js';
 import { usernameToken } from '../../recorder/sources/ws-security.js';
 import { startOnvifCamera } from '../support/onvif.js';
 import { until } from '../support/daemon.js';
@@ -141,7 +142,7 @@ t.test('F4: a fault reason of 1.5 MB goes into an error cut to 200 characters, e
     const message = await call().then(() => 'resolved', (err: Error) => err.message);
     t.match(message, /\\x1b\[31mRRRR/, `${what}: the reason is reported, escaped`);
     t.match(message, /\(\d+ characters, cut\)$/, `${what}: and said to be cut`);
-    t.ok(message.length < CAMERA_TEXT_MAX + 100, `${what}: ${message.length} characters in all`);
+    t.ok(message.length < FOREIGN_TEXT_MAX + 100, `${what}: ${message.length} characters in all`);
     t.same([...message].filter(isControl), [], `${what}: no control character`);
   }
 });

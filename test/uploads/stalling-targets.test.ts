@@ -75,6 +75,12 @@ t.test('targets that keep the connection busy without answering fail the attempt
     t.notMatch((failed as Error).message, /secret/, 'the query is not in the error');
   });
 
+  await t.test('a reason phrase of 10 kB is cut in the error (it goes to events and the audit log)', async (t) => {
+    const url = await target(t, certs, (socket, bodyDone) => { void bodyDone.then(() => socket.end(`HTTP/1.1 500 ${'x'.repeat(10_000)}\x1b[2J\r\ncontent-length: 0\r\n\r\n`)); });
+    const failed = await put(url, 1000).then(() => undefined, (err: unknown) => err);
+    t.match((failed as Error).message, /^the server answered 500 x{200}\.\.\. \(10004 characters, cut\)$/);
+  });
+
   await t.test('a slow server that keeps taking the body is not cut off', async (t) => {
     // reads in bursts, a second's pause each time, shorter than the 3 s timeout: progress all along
     let pauses = 0;
