@@ -34,11 +34,21 @@ export interface PutResult {
   sha256: string;
 }
 
-/** `permanent`: trying again cannot help (the server refused the request itself). */
+/**
+ * `permanent`: trying again cannot help (the server refused the request itself).
+ * `retryAfterMs`: how long the server asked to be left alone (`Retry-After` on a 429 or 503).
+ */
 export class PutError extends Error {
-  constructor(message: string, readonly permanent: boolean) {
+  constructor(message: string, readonly permanent: boolean, readonly retryAfterMs?: number) {
     super(message);
   }
+}
+
+/** Retry-After in seconds or as an HTTP date; undefined when absent, unreadable or in the past. */
+export function retryAfterMs(value: string | undefined, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  const ms = /^\s*\d+\s*$/.test(value) ? Number(value) * 1000 : Date.parse(value) - now;
+  return Number.isFinite(ms) && ms > 0 ? ms : undefined;
 }
 
 /** 16 KiB, the socket's high-water mark: 270 bytes a second keep a 60 s timeout from firing */
@@ -98,7 +108,8 @@ export function httpsPut(o: PutRequest): Promise<PutResult> {
       } else if (status >= 300 && status < 400) {
         settle(new PutError(`the server answered ${status}: redirects are not followed (the platform must give the final URL)`, true));
       } else {
-        settle(new PutError(`the server answered ${status} ${foreignText(hide(res.statusMessage ?? ''))}`.trim(), status >= 400 && status < 500 && !RETRYABLE_4XX.has(status)));
+        const wait = status === 429 || status === 503 ? retryAfterMs(res.headers['retry-after']) : undefined;
+        settle(new PutError(`the server answered ${status} ${foreignText(hide(res.statusMessage ?? ''))}`.trim(), status >= 400 && status < 500 && !RETRYABLE_4XX.has(status), wait));
       }
     });
     void (async () => {

@@ -170,7 +170,10 @@ export class Uploader {
         const why = permanent ? message : `${started.attempts} attempts failed or ${settings.max_age_h} h passed; last error: ${message}`;
         return this.giveUp(started, why);
       }
-      const delay = backoffDelayMs(settings.retry_s, started.attempts - 1);
+      // a server asking for a longer wait (Retry-After on 429 or 503) gets it, asking sooner being
+      // refused again; never past max_age_h, when the next look gives the upload up
+      const asked = Math.min(err instanceof PutError ? err.retryAfterMs ?? 0 : 0, row.created_ms + maxAgeMs - Date.now() + 1000);
+      const delay = Math.max(backoffDelayMs(settings.retry_s, started.attempts - 1), asked);
       const retryAtMs = Date.now() + delay;
       this.queue.retryAt(row.id, message, retryAtMs);
       // the platform sees each failed attempt as it happens, not only the final outcome

@@ -3,11 +3,14 @@
  * the config parser and the target check the daemon uses.
  */
 import t from 'tap';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import pino from 'pino';
 import { Catalog } from '../../recorder/catalog/catalog.js';
 import { Uploader } from '../../uploads/uploader.js';
+import { retryAfterMs } from '../../uploads/https-put.js';
 import { until } from '../support/daemon.js';
 import { makeCerts } from '../support/mosquitto.js';
 import { UploadServer } from '../support/upload-server.js';
@@ -104,4 +107,56 @@ uploads:
   await until(() => events.some((e) => e.type === 'upload_retrying'), 10000, 'the attempt');
   t.match(events.find((e) => e.type === 'upload_retrying')!.data.error, /token_file: .* is readable by every local user \(mode 0644\); expected chmod 0600/);
   t.equal(server.requests.length, 0, 'the server got no request');
+});
+
+t.test('a server answering 503 with Retry-After is left alone that long, never past max_age_h', async (t) => {
+  t.equal(retryAfterMs('120'), 120_000, 'seconds');
+  t.equal(retryAfterMs(new Date(Date.now() + 60_000).toUTCString())! > 50_000, true, 'an HTTP date');
+  t.equal(retryAfterMs('soon'), undefined, 'unreadable');
+  t.equal(retryAfterMs(new Date(Date.now() - 60_000).toUTCString()), undefined, 'in the past');
+
+  const dir = t.testdir();
+  const pki = makeCerts(join(dir, 'pki'));
+  let asked = 0;
+  const server = createHttpsServer({ cert: readFileSync(pki.serverCert), key: readFileSync(pki.serverKey) }, (req, res) => {
+    asked++;
+    req.resume();
+    req.on('end', () => { res.writeHead(503, 'Slow Down', { 'Retry-After': asked === 1 ? '600' : '999999' }).end(); });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => server.close());
+  const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const config = parseConfig(`box: { id: site1 }
+storage: { path: ${join(dir, 'data')} }
+cameras:
+  - id: cam1
+    source: { type: test }
+uploads:
+  allowed_hosts: ["${host}"]
+  ca_file: ${pki.ca}
+  retry_s: [0.1]
+  max_age_h: 1
+`, 'config.yaml');
+  const catalog = Catalog.open(join(dir, 'data'));
+  t.teardown(() => catalog.close());
+  const file = join(dir, 'data', 'exports', 'snap.jpg');
+  mkdirSync(join(dir, 'data', 'exports'), { recursive: true });
+  writeFileSync(file, 'jpeg');
+  writeFileSync(`${file}.manifest.json`, '{}');
+  const retries: Array<{ retry_at_ms: number }> = [];
+  const uploader = new Uploader({
+    catalog, dataDir: join(dir, 'data'), config: () => config, log: pino({ level: 'silent' }), registerSecret: () => undefined,
+    raise: (type, _camera, data) => { if (type === 'upload_retrying') retries.push(data as { retry_at_ms: number }); },
+  }).start();
+  t.teardown(() => uploader.stop());
+  uploader.enqueue(uploader.check(`https://${host}/bucket/snap.tar`), { kind: 'snapshot', camera: 'cam1', source: file, requested_by: 'test', request_id: null });
+  await until(() => retries.length === 1, 10000, 'the first attempt');
+  const waited = retries[0]!.retry_at_ms - Date.now();
+  t.ok(waited > 590_000 && waited <= 600_000, `the next attempt in ${Math.round(waited / 1000)} s, as asked (retry_s says 0.1 s)`);
+  // a server asking for 11 days is given at most what is left of max_age_h (a second upload)
+  uploader.enqueue(uploader.check(`https://${host}/bucket/snap2.tar`), { kind: 'snapshot', camera: 'cam1', source: file, requested_by: 'test', request_id: null });
+  await until(() => retries.length === 2, 10000, 'the second upload\'s attempt');
+  const capped = retries[1]!.retry_at_ms - Date.now();
+  t.ok(capped > 3_500_000 && capped <= 3_601_000, `then in ${Math.round(capped / 1000)} s: no later than max_age_h`);
+  t.equal(asked, 2);
 });
