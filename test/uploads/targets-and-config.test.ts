@@ -2,7 +2,7 @@
  * What the box accepts as an upload target, and the `uploads` config's own errors: no daemon,
  * the config parser and the target check the daemon uses.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -72,6 +72,34 @@ t.test('targets: https only, no userinfo, an allowed host and port; the shown de
   t.throws(() => checkTarget('https://store.example.com/in', undefined), /uploads are not configured/);
 });
 
+/**
+ * An uploader in this process, over a real catalog with one snapshot export to send: `uploads`
+ * is the config's uploads section (indented two spaces); its events are collected.
+ */
+function uploaderBox(t: Test, dir: string, uploads: string) {
+  const config = parseConfig(`box: { id: site1 }
+storage: { path: ${join(dir, 'data')} }
+cameras:
+  - id: cam1
+    source: { type: test }
+uploads:
+${uploads}`, 'config.yaml');
+  const catalog = Catalog.open(join(dir, 'data'));
+  t.teardown(() => catalog.close());
+  const file = join(dir, 'data', 'exports', 'snap.jpg');
+  mkdirSync(join(dir, 'data', 'exports'), { recursive: true });
+  writeFileSync(file, 'jpeg');
+  writeFileSync(`${file}.manifest.json`, '{}');
+  const events: Array<{ type: string; data: Record<string, unknown> }> = [];
+  const uploader = new Uploader({
+    catalog, dataDir: join(dir, 'data'), config: () => config, log: pino({ level: 'silent' }), registerSecret: () => undefined,
+    raise: (type, _camera, data) => { events.push({ type, data: data as Record<string, unknown> }); },
+  }).start();
+  t.teardown(() => uploader.stop());
+  const send = (url: string) => uploader.enqueue(uploader.check(url), { kind: 'snapshot', camera: 'cam1', source: file, requested_by: 'test', request_id: null });
+  return { events, send };
+}
+
 t.test('a token file loosened after the config was checked is not used: the attempt fails naming the fix', async (t) => {
   const dir = t.testdir();
   const pki = makeCerts(join(dir, 'pki'));
@@ -79,31 +107,10 @@ t.test('a token file loosened after the config was checked is not used: the atte
   t.teardown(() => server.stop());
   const token = join(dir, 'upload.token');
   writeFileSync(token, 'tok-rotated\n', { mode: 0o600 });
-  const config = parseConfig(`box: { id: site1 }
-storage: { path: ${join(dir, 'data')} }
-cameras:
-  - id: cam1
-    source: { type: test }
-uploads:
-  allowed_hosts: ["${server.host}"]
-  ca_file: ${pki.ca}
-  bearer_tokens: [{ host: "${server.host}", token_file: ${token} }]
-`, 'config.yaml');
-  const catalog = Catalog.open(join(dir, 'data'));
-  t.teardown(() => catalog.close());
-  const file = join(dir, 'data', 'exports', 'snap.jpg');
-  mkdirSync(join(dir, 'data', 'exports'), { recursive: true });
-  writeFileSync(file, 'jpeg');
-  writeFileSync(`${file}.manifest.json`, '{}');
   // a rotation that left the file readable by every local user
   chmodSync(token, 0o644);
-  const events: Array<{ type: string; data: Record<string, unknown> }> = [];
-  const uploader = new Uploader({
-    catalog, dataDir: join(dir, 'data'), config: () => config, log: pino({ level: 'silent' }), registerSecret: () => undefined,
-    raise: (type, _camera, data) => { events.push({ type, data: data as Record<string, unknown> }); },
-  }).start();
-  t.teardown(() => uploader.stop());
-  uploader.enqueue(uploader.check(server.url('/bucket/snap.tar')), { kind: 'snapshot', camera: 'cam1', source: file, requested_by: 'test', request_id: null });
+  const { events, send } = uploaderBox(t, dir, `  allowed_hosts: ["${server.host}"]\n  ca_file: ${pki.ca}\n  bearer_tokens: [{ host: "${server.host}", token_file: ${token} }]\n`);
+  send(server.url('/bucket/snap.tar'));
   await until(() => events.some((e) => e.type === 'upload_retrying'), 10000, 'the attempt');
   t.match(events.find((e) => e.type === 'upload_retrying')!.data.error, /token_file: .* is readable by every local user \(mode 0644\); expected chmod 0600/);
   t.equal(server.requests.length, 0, 'the server got no request');
@@ -126,37 +133,16 @@ t.test('a server answering 503 with Retry-After is left alone that long, never p
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   t.teardown(() => server.close());
   const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const config = parseConfig(`box: { id: site1 }
-storage: { path: ${join(dir, 'data')} }
-cameras:
-  - id: cam1
-    source: { type: test }
-uploads:
-  allowed_hosts: ["${host}"]
-  ca_file: ${pki.ca}
-  retry_s: [0.1]
-  max_age_h: 1
-`, 'config.yaml');
-  const catalog = Catalog.open(join(dir, 'data'));
-  t.teardown(() => catalog.close());
-  const file = join(dir, 'data', 'exports', 'snap.jpg');
-  mkdirSync(join(dir, 'data', 'exports'), { recursive: true });
-  writeFileSync(file, 'jpeg');
-  writeFileSync(`${file}.manifest.json`, '{}');
-  const retries: Array<{ retry_at_ms: number }> = [];
-  const uploader = new Uploader({
-    catalog, dataDir: join(dir, 'data'), config: () => config, log: pino({ level: 'silent' }), registerSecret: () => undefined,
-    raise: (type, _camera, data) => { if (type === 'upload_retrying') retries.push(data as { retry_at_ms: number }); },
-  }).start();
-  t.teardown(() => uploader.stop());
-  uploader.enqueue(uploader.check(`https://${host}/bucket/snap.tar`), { kind: 'snapshot', camera: 'cam1', source: file, requested_by: 'test', request_id: null });
-  await until(() => retries.length === 1, 10000, 'the first attempt');
-  const waited = retries[0]!.retry_at_ms - Date.now();
+  const { events, send } = uploaderBox(t, dir, `  allowed_hosts: ["${host}"]\n  ca_file: ${pki.ca}\n  retry_s: [0.1]\n  max_age_h: 1\n`);
+  const retries = () => events.filter((e) => e.type === 'upload_retrying').map((e) => e.data as { retry_at_ms: number });
+  send(`https://${host}/bucket/snap.tar`);
+  await until(() => retries().length === 1, 10000, 'the first attempt');
+  const waited = retries()[0]!.retry_at_ms - Date.now();
   t.ok(waited > 590_000 && waited <= 600_000, `the next attempt in ${Math.round(waited / 1000)} s, as asked (retry_s says 0.1 s)`);
   // a server asking for 11 days is given at most what is left of max_age_h (a second upload)
-  uploader.enqueue(uploader.check(`https://${host}/bucket/snap2.tar`), { kind: 'snapshot', camera: 'cam1', source: file, requested_by: 'test', request_id: null });
-  await until(() => retries.length === 2, 10000, 'the second upload\'s attempt');
-  const capped = retries[1]!.retry_at_ms - Date.now();
+  send(`https://${host}/bucket/snap2.tar`);
+  await until(() => retries().length === 2, 10000, 'the second upload\'s attempt');
+  const capped = retries()[1]!.retry_at_ms - Date.now();
   t.ok(capped > 3_500_000 && capped <= 3_601_000, `then in ${Math.round(capped / 1000)} s: no later than max_age_h`);
   t.equal(asked, 2);
 });
