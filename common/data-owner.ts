@@ -1,4 +1,4 @@
-import { lchownSync, lstatSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { chmodSync, lchownSync, lstatSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 
 /**
@@ -85,4 +85,26 @@ export function nameTaken(path: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * The service's own files (the catalog, its journal, the box key) kept to their owner: a fresh
+ * data dir gets them 0600 (umask 077), but a catalog copied in by hand with mode 0644 stayed
+ * readable by every local user, pre-signed upload URLs and all (an outside probe). Returns each
+ * file whose mode was narrowed, with the mode it had; a file not there is skipped.
+ */
+export function keepToOwner(paths: string[]): Array<{ path: string; was: string }> {
+  const narrowed: Array<{ path: string; was: string }> = [];
+  for (const path of paths) {
+    let mode: number;
+    try {
+      mode = lstatSync(path).mode;
+    } catch {
+      continue;
+    }
+    if (!(mode & 0o077) || (mode & 0o170000) !== 0o100000) continue;
+    chmodSync(path, mode & 0o700);
+    narrowed.push({ path, was: `0${(mode & 0o777).toString(8)}` });
+  }
+  return narrowed;
 }

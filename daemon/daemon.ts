@@ -3,7 +3,8 @@ import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { effectiveRetention, loadConfig, readSecret } from '../config/load.js';
-import { untrustedDataDir } from '../common/data-owner.js';
+import { keepToOwner, untrustedDataDir } from '../common/data-owner.js';
+import { KEY_FILE } from '../common/box-key.js';
 import { ConfigError } from '../config/errors.js';
 import type { CameraConfig, Config } from '../config/schema.js';
 import { configFiles, fileDigests, filesBeforeUse } from '../config/secret-files.js';
@@ -184,6 +185,8 @@ export class Daemon {
     if (untrusted) throw new ConfigError(this.opts.configPath ?? 'config', [`storage.path: ${untrusted}`]);
     this.lock = InstanceLock.acquire(this.dataDir);
     const catalog = openCatalog(this.dataDir);
+    const own = [catalog.path, `${catalog.path}-wal`, `${catalog.path}-shm`, join(this.dataDir, KEY_FILE)];
+    for (const { path, was } of keepToOwner(own)) this.log.warn({ path, was }, 'a file of the box other users could read is now the service\'s alone');
     this.catalog = catalog;
     this.files = fileDigests(configFiles(this.config));
     this.recordRedactionPolicy('daemon start');
