@@ -8,11 +8,10 @@
  * whose export is gone, is given up. Each outcome is an event, an audit entry and a log line,
  * all naming the destination without its query.
  */
-import { readConfigFile } from '../config/secret-files.js';
+import { modeIssue, readConfigFile } from '../config/secret-files.js';
 import { join, relative } from 'node:path';
 import type { Logger } from 'pino';
 import { readSecret } from '../config/load.js';
-import { modeIssue } from '../config/secret-files.js';
 import type { Config } from '../config/schema.js';
 import { appendAudit } from '../recorder/catalog/audit-log.js';
 import type { Catalog } from '../recorder/catalog/catalog.js';

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { Catalog, Deletion, SegmentRow } from '../recorder/catalog/catalog.js';
 import { canonicalJson } from '../common/canonical-json.js';
 import type { ClockFacts, DeletionRule, RetentionPauseData, RetentionPolicyData } from '../recorder/catalog/ledger.js';
-import { ageShift, type ClockCorrection } from '../recorder/catalog/clock-corrections.js';
+import { trueStart, type ClockCorrection } from '../recorder/catalog/clock-corrections.js';
 import { QUARANTINE_DIR } from '../recorder/recovery.js';
 import type { RaiseEvent } from './events.js';
 import { groupBy } from '../common/group-by.js';
@@ -280,7 +280,7 @@ export class Retention {
       });
     }
     const minDays = new Map([...this.policy.cameras.map((c) => [c.camera, c.minDays] as const), ...this.removedCameras.map((c) => [c, this.box.minDays] as const)]);
-    const young = (r: SegmentRow) => r.start_ms + ageShift(r, corrections) > now - (minDays.get(r.camera) ?? this.box.minDays) * DAY_MS;
+    const young = (r: SegmentRow) => trueStart(r, corrections) > now - (minDays.get(r.camera) ?? this.box.minDays) * DAY_MS;
     const atRisk = new Set<string>();
     for (let round = 0; round < SPACE_ROUNDS && result.disk.available_bytes < floor; round++) {
       const protectYoung = foreign && result.disk.available_bytes >= floor / 2;
@@ -322,8 +322,7 @@ export class Retention {
   /** The oldest unheld segments already past their camera's minimum, any camera. */
   private oldestPastMinimum(now: number, minDays: Map<string, number>, corrections: ClockCorrection[]): SegmentRow[] {
     const rows = [...minDays].flatMap(([camera, days]) => this.catalog.expiredSegments(camera, now - days * DAY_MS, SPACE_BATCH, corrections));
-    const trueStart = (r: SegmentRow) => r.start_ms + ageShift(r, corrections);
-    return rows.sort((a, b) => trueStart(a) - trueStart(b)).slice(0, SPACE_BATCH);
+    return rows.sort((a, b) => trueStart(a, corrections) - trueStart(b, corrections)).slice(0, SPACE_BATCH);
   }
 
   /**

@@ -16,6 +16,8 @@ type Labels = Record<string, string>;
 
 export class BoxMetrics {
   readonly registry = new Registry();
+  /** the last reading, served again for REUSE_MS (see scrape) */
+  private last?: { atMono: number; text: Promise<string> };
 
   private readonly info = this.gauge('build_info', 'always 1; the labels name the version, the box and Node.js', ['version', 'box', 'node_version']);
   private readonly start = this.gauge('start_time_seconds', 'when the daemon started, seconds since the Unix epoch');
@@ -96,8 +98,6 @@ export class BoxMetrics {
     text.catch(() => { if (this.last?.text === text) this.last = undefined; });
     return text;
   }
-
-  private last?: { atMono: number; text: Promise<string> };
 
   private async read(): Promise<string> {
     const s = this.state;

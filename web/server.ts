@@ -233,6 +233,9 @@ function tooLarge(res: ServerResponse): void {
   send(res, 413, 'text/plain; charset=utf-8', `form too large: at most ${MAX_BODY} bytes\n`, { Connection: 'close' });
 }
 
+/** Whether a request counts as use of its session: the page's own auto-refresh (GET /overview) does not, so an open tab left alone reaches session_idle_minutes (it kept its session alive for good). */
+export const isUse = (method: string, path: string): boolean => !(method === 'GET' && path === '/overview');
+
 /** `account`: when the user's account was created: a user removed and added again under the same name is another account */
 interface Snapshot { camera: string; user: string; account: number; out: string; export_id: string; sha256: string; blanked_frames: number; at_ms: number }
 
@@ -298,8 +301,7 @@ class StatusPage {
     if (method === 'GET' && path === '/login') return this.loginForm(req, res);
     if (method === 'POST' && path === '/login') return this.login(req, res);
 
-    // the page's auto-refresh (GET /overview) is not use: an open tab reaches session_idle_minutes
-    const { token, session } = this.session(req, !(method === 'GET' && path === '/overview'));
+    const { token, session } = this.session(req, isUse(method, path));
     if (!session) {
       if (method === 'GET' && path === '/') return redirect(res, '/login');
       return send(res, 401, HTML, messagePage('Not logged in', 'Log in first.'));

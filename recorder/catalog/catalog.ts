@@ -7,7 +7,7 @@ import { migrate, schemaVersion } from './migrations.js';
 import { prepared } from './statements.js';
 import { DurableGroup } from './durable-group.js';
 import { groupBy } from '../../common/group-by.js';
-import { ageShift, ageShiftSql, confirmedCorrections, type ClockConfirmedData, type ClockCorrection, type ClockSteppedData } from './clock-corrections.js';
+import { ageShiftSql, confirmedCorrections, trueStart, type ClockConfirmedData, type ClockCorrection, type ClockSteppedData } from './clock-corrections.js';
 
 /** A catalogued segment: the fields the hash chain protects, plus its link and its fate. */
 export interface SegmentRow extends ChainedFields {
@@ -506,8 +506,7 @@ export class Catalog {
     const ranges = corrections.map(() => '(s.id > ? AND s.id <= ?)').join(' OR ');
     const late = this.db.prepare(`SELECT * FROM segments s WHERE (${ranges}) AND s.state = 'ok' AND ${shift.sql} > 0 AND ${NOT_HELD}
       ORDER BY s.start_ms + ${shift.sql} LIMIT ?`).all(...corrections.flatMap((c) => [c.afterSegment, c.throughSegment]), ...shift.params, ...shift.params, limit) as SegmentRow[];
-    const trueStart = (r: SegmentRow) => r.start_ms + ageShift(r, corrections);
-    return [...plain, ...late].sort((a, b) => trueStart(a) - trueStart(b)).slice(0, limit);
+    return [...plain, ...late].sort((a, b) => trueStart(a, corrections) - trueStart(b, corrections)).slice(0, limit);
   }
 
   /** The clock corrections the ledger holds (clock-corrections.ts): each confirmed forward step. */

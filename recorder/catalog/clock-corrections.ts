@@ -54,6 +54,10 @@ export function ageShift(row: { id: number; end_ms: number }, corrections: reado
   return shift;
 }
 
+/** When a row really started: its recorded start, moved by the corrections that cover it. */
+export const trueStart = (row: { id: number; start_ms: number; end_ms: number }, corrections: readonly ClockCorrection[]): number =>
+  row.start_ms + ageShift(row, corrections);
+
 /** The same as SQL over `s` (a segments row): an expression and its parameters, '0' with none. */
 export function ageShiftSql(corrections: readonly ClockCorrection[]): { sql: string; params: number[] } {
   if (!corrections.length) return { sql: '0', params: [] };

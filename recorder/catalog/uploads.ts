@@ -91,7 +91,6 @@ export class UploadQueue {
     return this.get(id)!;
   }
 
-  /** Newest first. */
   /**
    * Every upload not finished, and the newest `limit` (null: all) of the rest, newest first; with
    * how many finished ones that left out (a pending upload under a thousand newer ones was not

@@ -7,6 +7,7 @@
  */
 import { Agent, type ClientRequest, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
+
 /** The largest answer taken: a real camera's biggest (GetProfiles, many profiles) is tens of kB. */
 export const MAX_ANSWER_BYTES = 2 * 1024 * 1024;
 

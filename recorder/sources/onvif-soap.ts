@@ -9,8 +9,6 @@ import { foreignText } from '../../common/human.js';
 import { xmlTag } from './onvif-xml.js';
 import { usernameToken } from './ws-security.js';
 
-export { xmlTag };
-
 const NS = 'xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:a="http://www.w3.org/2005/08/addressing"';
 
 export interface SoapRequest {

@@ -11,7 +11,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { isControl } from '../../common/human.js';
 import { describeDevice, inspectCamera, MAX_INSPECTED_PROFILES, resolveOnvifStream } from '../../recorder/sources/onvif.js';
-import { soapRequest, xmlTag } from '../../recorder/sources/onvif-soap.js';
+import { soapRequest } from '../../recorder/sources/onvif-soap.js';
+import { xmlTag } from '../../recorder/sources/onvif-xml.js';
 import { parseMasks } from '../../recorder/sources/onvif-masks.js';
 import { OnvifWatch, parseNotifications } from '../../recorder/sources/onvif-events.js';
 import { xmlElements } from '../../recorder/sources/onvif-xml.js';

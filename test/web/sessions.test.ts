@@ -2,6 +2,7 @@ import t from 'tap';
 import { LoginLimiter } from '../../web/login-limiter.js';
 import { MAX_SESSIONS_PER_USER, Sessions } from '../../web/sessions.js';
 import { hashPassword, verifyPassword } from '../../web/users.js';
+import { isUse } from '../../web/server.js';
 
 t.test('a session ends when idle too long, too old, or its user changed', async (t) => {
   let now = 1_000_000;
@@ -29,6 +30,8 @@ t.test('a session ends when idle too long, too old, or its user changed', async 
   t.equal(refreshed, 20, 'each refresh within the idle time is answered');
   now += 11 * 60_000;
   t.notOk(sessions.get(tab, current, false), 'refreshed every minute but not used for 31 min: ended');
+  t.equal(isUse('GET', '/overview'), false, 'the page\'s auto-refresh is what reads it untouched');
+  t.ok(isUse('GET', '/') && isUse('POST', '/logout') && isUse('POST', '/snapshot/cam1'), 'every other request is use');
 
   const s3 = sessions.create('ana', 'viewer', 'h1').token;
   user.hash = 'h2';
