@@ -200,18 +200,21 @@ function probeCameras(config: Config): Promise<CameraProbe[]> {
       if (!cam.enabled) return null;
       const src = cam.source;
       if (src.type === 'test') return { camera: cam.id, ok: true, detail: 'synthetic camera', bitrate_kbps: src.bitrate_kbps, video: { width: src.width, height: src.height, fps: src.fps } };
+      // what ONVIF said of the camera's clock (drifting, or no date to believe), said whether the stream reads or not
+      let via = '';
       try {
-        const onvif: { drift_ms: number | null } = { drift_ms: null };
-        const source = resolveSource(cam, `cameras[${i}]`, new Map(), (r) => { onvif.drift_ms = r.clock_drift_ms; });
+        const source = resolveSource(cam, `cameras[${i}]`, new Map(), (r) => {
+          const drift = r.clock_drift_ms;
+          const clock = r.clock_problem ? `camera clock not believed: ${r.clock_problem}` : clockDrifts(drift) ? `camera clock ${Math.round(drift / 1000)} s off` : '';
+          via = src.type === 'onvif' ? ` via ONVIF ${src.host}${clock ? ` (${clock})` : ''}` : '';
+        });
         const url = (await source.resolveUrl?.())?.url ?? source.url;
-        const drift = onvif.drift_ms;
-        const via = src.type === 'onvif' ? ` via ONVIF ${src.host}${clockDrifts(drift) ? ` (camera clock ${Math.round(drift / 1000)} s off)` : ''}` : '';
         const probe = await probeStream(url, 2, Math.min(cam.record.timeout_seconds, 5));
         const v = probe.video;
         if (!v) return { camera: cam.id, ok: false, detail: `${probe.url}${via}: no video stream`, bitrate_kbps: probe.bitrate_kbps };
         return { camera: cam.id, ok: true, detail: `${v.codec} ${v.width}x${v.height} ${v.fps ?? '?'} fps ${probe.bitrate_kbps ?? '?'} kbit/s${via}`, bitrate_kbps: probe.bitrate_kbps, video: { width: v.width, height: v.height, fps: v.fps } };
       } catch (err) {
-        return { camera: cam.id, ok: false, detail: scrubCredentials((err as Error).message), bitrate_kbps: null };
+        return { camera: cam.id, ok: false, detail: `${scrubCredentials((err as Error).message)}${via && ` [stream URI${via}]`}`, bitrate_kbps: null };
       }
     })).then((all) => all.filter((c): c is CameraProbe => c !== null));
     cameraProbes.set(config, p);

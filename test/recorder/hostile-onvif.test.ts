@@ -19,7 +19,10 @@ import { xmlElements } from '../../recorder/sources/onvif-xml.js';
 import { MAX_ANSWER_BYTES } from '../../recorder/sources/onvif-bounds.js';
 import { FOREIGN_TEXT_MAX } from '../../common/human.js';
 import { usernameToken } from '../../recorder/sources/ws-security.js';
-import { startOnvifCamera } from '../support/onvif.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runCli } from '../support/cli.js';
+import { configHead, startOnvifCamera } from '../support/onvif.js';
 import { until } from '../support/daemon.js';
 import type { Logger } from 'pino';
 
@@ -201,4 +204,12 @@ t.test('F9: a camera clock of year 300000 is taken as unknown and said so; the l
   await until(() => subscribed, 10000, 'the watch subscribed');
   await watch.stop();
   t.match(warned, [/no valid date/], 'the event watch logs the clock it does not believe, once');
+  // and check says it of the camera, whether its stream reads or not (nothing listens on that URI here)
+  const dir = t.testdir();
+  writeFileSync(join(dir, 'onvif.secret'), PASSWORD + '\n', { mode: 0o600 });
+  writeFileSync(join(dir, 'config.yaml'), configHead(join(dir, 'data')) + [
+    'cameras:', '  - id: gate', '    source:', '      type: onvif', `      host: "${cam.address}"`, `      username: ${USER}`, `      password_file: ${join(dir, 'onvif.secret')}`, '',
+  ].join('\n'));
+  const check = await runCli(['check', '--config', join(dir, 'config.yaml')]);
+  t.match(check.stdout, /cameras +gate.* via ONVIF [\d.:]+ \(camera clock not believed: its clock reads no valid date; taken as unknown/, `check names the clock it does not believe:\n${check.stdout}`);
 });
