@@ -43,6 +43,8 @@ export interface TamperMonitorOptions {
   analyzer?: ViewAnalyzer;
   /** the thread's CPU time for a sample (the sampler's budget counts it) */
   charge?: (cpuMs: number) => void;
+  /** how long a changed stream waits for a picture of itself (tests; CHANGED_STREAM_STILL_WAIT_MS) */
+  changedStreamWaitMs?: number;
 }
 
 interface Active { since_ms: number; kind: TamperKind }
@@ -255,7 +257,7 @@ export class TamperMonitor {
     // only where pictures are sampled (a camera opted out of view analysis has none: raised at once)
     if (on && seen && this.settings.enabled && this.lastFrame && !this.active.has(kind) && !sameShape(this.lastFrame.source, seen)) {
       // raised with the first picture of the new stream, or without a still if none comes
-      this.awaiting ??= { sinceMs: now, data, shape: seen, timer: setTimeout(() => this.raiseChangedStream(undefined), CHANGED_STREAM_STILL_WAIT_MS) };
+      this.awaiting ??= { sinceMs: now, data, shape: seen, timer: setTimeout(() => this.raiseChangedStream(undefined), this.opts.changedStreamWaitMs ?? CHANGED_STREAM_STILL_WAIT_MS) };
       return;
     }
     if (!on && kind === 'stream_changed' && this.awaiting) {

@@ -85,3 +85,40 @@ t.test('learning holds a bounded memory whatever learn_s: at most LEARN_KEPT sam
   t.same(raised, ['tamper_suspected covered'], 'and a covered lens is raised against it');
   await monitor.stop();
 });
+
+t.test('a changed stream is raised with the first picture of the new stream, or without a still once the wait runs out (docs/tamper.md)', async (t) => {
+  const catalog = Catalog.open(t.testdir());
+  t.teardown(() => catalog.close());
+  const { normal } = tamperPictures(W, H);
+  const run = async (newPictureComes: boolean) => {
+    const raised: Array<{ kind: unknown; still: unknown }> = [];
+    const stills: SampledFrame[] = [];
+    const monitor = new TamperMonitor(`cam-${String(newPictureComes)}`, {
+      catalog, raise: (type, _camera, data) => { if (type === 'tamper_suspected') raised.push({ kind: data.kind, still: data.still }); },
+      settings: { enabled: true, sensitivity: 'medium', persistence_s: 10, learn_s: 5 },
+      still: (frame) => { stills.push(frame); return { path: `still-${stills.length}.jpg`, done: Promise.resolve() }; },
+      changedStreamWaitMs: 300,
+    }).start();
+    t.teardown(() => monitor.stop());
+    const t0 = Date.now();
+    const old = { codec: 'h264', width: W, height: H };
+    const feed = (s: number, source: typeof old) => void monitor.onFrame({ camera: 'cam', atMs: t0 + s * 1000, width: W, height: H, data: normal[s % normal.length]!, source });
+    for (let s = 0; s <= 6; s++) feed(s, old);
+    const seen = { codec: 'h264', width: 160, height: 120 };
+    monitor.report('stream_changed', true, { seen });
+    t.same(raised, [], 'not raised with a picture of the stream it replaced');
+    feed(7, old); // a keyframe of the old stream decoded after the change was seen
+    t.same(raised, [], 'nor with the old stream\'s next picture');
+    if (newPictureComes) {
+      feed(8, seen);
+      t.same(raised, [{ kind: 'stream_changed', still: 'still-1.jpg' }], 'raised with the first picture of the new stream');
+      t.same(stills.map((f) => f.source), [seen], 'whose still is of the new stream');
+    } else {
+      await new Promise((r) => setTimeout(r, 500));
+      t.same(raised, [{ kind: 'stream_changed', still: null }], 'raised without a still once the wait ran out');
+      t.equal(stills.length, 0, 'no still of the old stream');
+    }
+  };
+  await run(true);
+  await run(false);
+});
