@@ -28,7 +28,7 @@ import type { EventType } from '../watchdog/events.js';
 import { Retention, type RetentionPolicy } from '../watchdog/retention.js';
 import { HealthMonitor } from '../watchdog/health-monitor.js';
 import { ClockSteps } from '../common/clock-steps.js';
-import { diskSpace } from '../watchdog/system-health.js';
+import { diskSpace, floorIssue } from '../watchdog/system-health.js';
 import { ViewAnalyzer } from '../watchdog/view-analyzer.js';
 import { ViewWatch } from '../watchdog/view-watch.js';
 import { Uploader } from '../uploads/uploader.js';
@@ -183,6 +183,8 @@ export class Daemon {
     makeDataDir(this.dataDir, this.opts.configPath);
     const untrusted = untrustedDataDir(this.dataDir);
     if (untrusted) throw new ConfigError(this.opts.configPath ?? 'config', [`storage.path: ${untrusted}`]);
+    const floor = floorIssue(this.dataDir, this.config.storage.free_space_floor_mb);
+    if (floor) throw new ConfigError(this.opts.configPath ?? 'config', [floor]);
     this.lock = InstanceLock.acquire(this.dataDir);
     const catalog = openCatalog(this.dataDir);
     const own = [catalog.path, `${catalog.path}-wal`, `${catalog.path}-shm`, join(this.dataDir, KEY_FILE)];
@@ -476,6 +478,8 @@ export class Daemon {
       try {
         if (!path) throw new Error('this daemon was started without a config file (the demo): nothing to reload');
         next = loadConfig(path);
+        const floor = floorIssue(this.dataDir, next.storage.free_space_floor_mb);
+        if (floor) throw new ConfigError(path, [floor]);
         // a file the new config names that cannot be used would fail what uses it later, after the reload said yes
         // a page that keeps running keeps the certificate it has; one started anew refuses its files itself
         for (const { level, text } of filesBeforeUse(next, this.dataDir, path)) this.log[level]({ path }, text);

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statfsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { access, open, readdir, readFile, statfs, unlink } from 'node:fs/promises';
 import { loadavg, totalmem, freemem, uptime } from 'node:os';
@@ -129,6 +129,19 @@ export function readBootId(path = '/proc/sys/kernel/random/boot_id'): string {
 export async function diskSpace(path: string): Promise<DiskSpaceInfo> {
   const s = await statfs(path);
   return { total_bytes: s.blocks * s.bsize, free_bytes: s.bfree * s.bsize, available_bytes: s.bavail * s.bsize };
+}
+
+/**
+ * Why `storage.free_space_floor_mb` cannot be kept on the filesystem holding `dir`, or null. A
+ * floor the size of the disk or more can never be met: space deletion would take every segment
+ * not held, minutes-old footage first among the youngest (an outside probe's 100000000 MB, a
+ * typo or bytes meant, deleted a 14 s segment under its 30-day minimum, and the box went on).
+ */
+export function floorIssue(dir: string, floorMb: number): string | null {
+  const s = statfsSync(dir);
+  const totalMb = Math.floor((s.blocks * s.bsize) / 2 ** 20);
+  if (floorMb < totalMb) return null;
+  return `storage.free_space_floor_mb: ${floorMb} MB is not below the size of the data filesystem (${totalMb} MB at ${dir}): space deletion would delete every recording not held; set it well below, in MB (the default is 1024)`;
 }
 
 const probing = new Map<string, Promise<{ ok: boolean; error?: string }>>();

@@ -24,7 +24,7 @@ import { configuredDetectors } from '../../redaction/egress.js';
 import { switchedOff } from '../../redaction/policy-record.js';
 import { untrustedDataDir } from '../../common/data-owner.js';
 import { configFileIssues } from '../../config/secret-files.js';
-import { readClockSync } from '../../watchdog/system-health.js';
+import { floorIssue, readClockSync } from '../../watchdog/system-health.js';
 import { probeStream } from './probe.js';
 import { DEFAULT_CONFIG, EXIT, parseCommand, type CommandSpec, print, printJson } from '../args.js';
 import { ConfigError } from '../../config/errors.js';
@@ -304,6 +304,8 @@ async function boxMaskCost(config: Config, cameras: string[]): Promise<string | 
 export async function diskLargeEnough({ config }: CheckContext): Promise<CheckResult> {
   let path = resolve(config.storage.path);
   while (!(await stat(path).catch(() => undefined)) && dirname(path) !== path) path = dirname(path);
+  const floor = floorIssue(path, config.storage.free_space_floor_mb);
+  if (floor) return { name: 'disk size', ok: false, detail: floor };
   const fs = await statfs(path);
   let recorded = 0;
   try {

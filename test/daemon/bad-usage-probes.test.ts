@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Catalog, CATALOG_FILE } from '../../recorder/catalog/catalog.js';
 import { CLI, runCli } from '../support/cli.js';
-import { writeConfig } from '../support/daemon.js';
+import { DaemonProcess, writeConfig } from '../support/daemon.js';
 
 const HOLD = ['hold', 'add', '--camera', 'gate', '--from', '2026-01-01T00:00:00Z', '--to', '2026-01-02T00:00:00Z'];
 
@@ -288,4 +288,32 @@ t.test('storage.path naming a file: run fails naming the setting and the fix, ex
     t.match(r.stdout + r.stderr, 'run edge-nvr check', 'and what to do next');
     t.equal(readFileSync(file, 'utf8'), 'a file\n', 'the file is left as it was');
   }
+});
+
+t.test('a free-space floor the size of the data disk or more is refused by run, reload and check, naming the field (it deleted minutes-old footage: an outside probe)', async (t) => {
+  const dir = t.testdir();
+  const data = join(dir, 'data');
+  const config = join(dir, 'c.yaml');
+  const write = (floorMb: number) => writeFileSync(config, `box: { id: b1 }\nstorage: { path: ${data}, free_space_floor_mb: ${floorMb}, retention: { min_days: 0.001, below_legal_minimum_reason: test bench } }\ncameras: [{ id: c1, source: { type: test }, record: { segment_seconds: 2 } }]\n`);
+  const says = /storage\.free_space_floor_mb: 100000000000 MB is not below the size of the data filesystem \(\d+ MB at \S+\): space deletion would delete every recording not held; set it well below, in MB/;
+  write(100_000_000_000); // about 93 PiB: larger than any disk this runs on
+  const run = await runCli(['run', '--config', config]);
+  t.equal(run.code, 2, 'run: exit 2, a bad config');
+  t.match(run.stderr, says, 'naming the field, the disk and the fix');
+  t.notOk(existsSync(join(data, CATALOG_FILE)), 'nothing recorded, nothing deleted');
+  const check = await runCli(['check', '--config', config]);
+  t.equal(check.code, 1, 'check fails');
+  t.match(check.stdout, new RegExp(`FAIL disk size +${says.source}`), 'on its disk size line, naming the field');
+
+  write(0);
+  const daemon = new DaemonProcess(config).start();
+  t.teardown(() => { daemon.proc?.kill('SIGKILL'); });
+  await daemon.waitForLog(/"camera":"c1","state":"recording"/);
+  write(100_000_000_000);
+  const reload = await runCli(['reload', '--config', config]);
+  t.equal(reload.code, 1, 'reload refused');
+  t.match(reload.stdout + reload.stderr, says, 'naming the field');
+  t.match(daemon.output, /"msg":"config reload refused: \S+c\.yaml: storage\.free_space_floor_mb: 100000000000 MB/, 'the running floor stays, the refusal logged');
+  const { code } = await daemon.stop();
+  t.equal(code, 0, 'the daemon ran on with its floor and stops cleanly');
 });
