@@ -10,6 +10,7 @@ import { formatPath, show, type Issue, type Segment } from './issues.js';
 import { isLoopback, parseListen, type ListenAddress } from './listen.js';
 import { isObject, num, type Json } from './json-value.js';
 import { hostKey } from '../uploads/target.js';
+import { credentialsMisplaced } from '../common/credentials.js';
 
 /**
  * Rules a schema cannot say. They read the data defensively, so that they can run even when the
@@ -45,7 +46,7 @@ export function semanticIssues(data: unknown): Issue[] {
     if (isObject(camera.source)) {
       secretIssues(issues, ['cameras', i, 'source'], camera.source);
       const src = camera.source;
-      if (src.type === 'rtsp' && typeof src.url === 'string' && /^rtsps?:\/\/[^/\s]+(\/.*)?$/.test(src.url)) portIssues(issues, ['cameras', i, 'source', 'url'], urlHostPort(src.url));
+      if (src.type === 'rtsp' && typeof src.url === 'string' && /^rtsps?:\/\/[^/\s]+(\/.*)?$/.test(src.url)) urlIssues(issues, ['cameras', i, 'source', 'url'], src.url);
       if (src.type === 'onvif' && typeof src.host === 'string') portIssues(issues, ['cameras', i, 'source', 'host'], src.host, true);
     }
     if (camera.capture_masks_on === 'camera' && isObject(camera.source) && camera.source.type !== 'onvif') {
@@ -65,7 +66,7 @@ export function semanticIssues(data: unknown): Issue[] {
   if (isObject(data.mqtt)) {
     const mqtt = data.mqtt;
     secretIssues(issues, ['mqtt'], mqtt);
-    if (typeof mqtt.url === 'string' && /^(mqtts?|wss?|tcp|ssl):\/\//i.test(mqtt.url)) portIssues(issues, ['mqtt', 'url'], urlHostPort(mqtt.url));
+    if (typeof mqtt.url === 'string' && /^(mqtts?|wss?|tcp|ssl):\/\//i.test(mqtt.url)) urlIssues(issues, ['mqtt', 'url'], mqtt.url);
     if (mqtt.cert_file !== undefined && mqtt.key_file === undefined) {
       issues.push({ path: ['mqtt', 'key_file'], text: 'missing while cert_file is set; expected both cert_file and key_file for a client certificate, or neither' });
     }
@@ -105,6 +106,15 @@ function uploadIssues(issues: Issue[], uploads: Json): void {
       text: `${show(b.host, [])} is not in uploads.allowed_hosts; expected one of ${allowed.map((h) => JSON.stringify(h)).join(', ') || 'them'}, or add it to allowed_hosts`,
     });
   });
+}
+
+/** A URL's port, and an `@` past its host (a password typed unencoded: never echoed). */
+function urlIssues(issues: Issue[], path: Segment[], url: string): void {
+  if (credentialsMisplaced(url)) {
+    issues.push({ path, text: 'holds an @ or a space past its host, where a password holding @, /, ?, # or a space typed unencoded ends up (its head would go to another host, its tail into logs); expected the password in password_file, or percent-encoded (%40 for @, %2F for /)' });
+    return;
+  }
+  portIssues(issues, path, urlHostPort(url));
 }
 
 /** `host:port` of a URL (`scheme://[user[:password]@]host[:port]/...`), its userinfo left out. */

@@ -10,6 +10,7 @@ import { closeSync, constants, fstatSync, openSync, readSync, statSync } from 'n
 import { join } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { KEY_FILE } from '../common/box-key.js';
+import { splitCredentials } from '../common/credentials.js';
 import { ConfigError } from './errors.js';
 import type { Config } from './schema.js';
 
@@ -158,8 +159,14 @@ export function modeIssue(setting: string, path: string, serviceGid = process.ge
  * (a restart loop under systemd), and a reload had taken a client key that was no PEM and left
  * MQTT down for good, while `check` passed them and a reload refused some (an outside probe).
  */
-export function configFileIssues(config: Config, dataDir: string): FileIssues {
+export function configFileIssues(config: Config, dataDir: string, configPath?: string): FileIssues {
   const issues: FileIssues = { errors: [], warnings: [] };
+  const inline = inlineSecrets(config);
+  // the config's own mode matters once it holds a secret itself (check said "secrets readable by
+  // the service only" of a 0644 config holding the broker's password: an outside probe). A
+  // warning, not a refusal: a config is often made readable on purpose, and password_file is the fix.
+  const own = configPath && inline.length ? modeIssue(`the config, holding ${inline.join(', ')} inline`, configPath) : undefined;
+  if (own) issues.warnings.push(`${own.text}; or move ${inline.length > 1 ? 'them' : 'it'} to password_file`);
   const files = configFiles(config);
   for (const f of [...files.filter((x) => x.secret), { setting: 'the box signing key', path: join(dataDir, KEY_FILE) }]) {
     const issue = modeIssue(f.setting, f.path);
@@ -189,6 +196,20 @@ export function configFileIssues(config: Config, dataDir: string): FileIssues {
   return issues;
 }
 
+/** The settings that hold a password in the config itself: `password`, or one in a URL's userinfo. */
+function inlineSecrets(config: Config): string[] {
+  const found: string[] = [];
+  const inUrl = (url: string) => splitCredentials(url).password !== undefined;
+  config.cameras.forEach((c, i) => {
+    const src = c.source;
+    if ('password' in src && src.password !== undefined) found.push(`cameras[${i}].source.password`);
+    if (src.type === 'rtsp' && inUrl(src.url)) found.push(`cameras[${i}].source.url's password`);
+  });
+  if (config.mqtt?.password !== undefined) found.push('mqtt.password');
+  if (config.mqtt && inUrl(config.mqtt.url)) found.push('mqtt.url\'s password');
+  return found;
+}
+
 /**
  * The secret a one-line text file holds, without its trailing newline, or what is wrong with it
  * as the rest of a sentence after its path. The one rule for every secret file: the config's
@@ -212,7 +233,7 @@ export function secretText(buf: Buffer): string | { problem: string } {
  * start refuses those files itself.
  */
 export function filesBeforeUse(config: Config, dataDir: string, source: string): Array<{ level: 'warn' | 'error'; text: string }> {
-  const issues = configFileIssues(config, dataDir);
+  const issues = configFileIssues(config, dataDir, source);
   const page = issues.errors.filter((e) => e.startsWith('http.'));
   const fatal = issues.errors.filter((e) => !page.includes(e));
   if (fatal.length) throw new ConfigError(source, fatal);

@@ -376,8 +376,8 @@ export async function redactionReady({ config }: CheckContext): Promise<CheckRes
 }
 
 /** The files the config names: plain files that can be read, holding what they should; secrets (passwords, the command secret, the TLS key, the box key) only the service reads. */
-export function secretsProtected({ config }: CheckContext): Promise<CheckResult> {
-  const { errors, warnings } = configFileIssues(config, resolve(config.storage.path));
+export function secretsProtected({ config, configPath }: CheckContext): Promise<CheckResult> {
+  const { errors, warnings } = configFileIssues(config, resolve(config.storage.path), configPath);
   if (errors.length) return Promise.resolve({ name: 'secrets', ok: false, detail: [...errors, ...warnings].join('; ') });
   if (warnings.length) return Promise.resolve({ name: 'secrets', ok: true, warn: true, detail: warnings.join('; ') });
   return Promise.resolve({ name: 'secrets', ok: true, detail: 'the files the config names can be used, secrets readable by the service only' });

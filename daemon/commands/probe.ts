@@ -5,7 +5,7 @@
  * keyframe). Credentials never appear in the output.
  */
 import { loadConfig, readSecret } from '../../config/load.js';
-import { scrubCredentials, splitCredentials, withCredentials } from '../../common/credentials.js';
+import { credentialsMisplaced, scrubCredentials, splitCredentials, withCredentials } from '../../common/credentials.js';
 import { frameRate, probe, type Probe, type ProbedPacket } from '../../common/media-probe.js';
 import { relayUrl } from '../../recorder/sources/rtsp-relay.js';
 import { EXIT, parseCommand, parseNumber, UsageError, print, printError, printJson } from '../args.js';
@@ -111,6 +111,8 @@ export async function run(argv: string[]): Promise<number> {
   if (!parsed) return EXIT.ok;
   const raw = parsed.positionals[0];
   if (!raw || !/^rtsps?:\/\//.test(raw)) throw new UsageError('expected an rtsp:// URL');
+  // never echoed: the text past the host is a password's tail
+  if (credentialsMisplaced(raw)) throw new UsageError('the URL holds an @ or a space past its host, where a password holding @, /, ?, # or a space typed unencoded ends up (its head would go to another host); give it with --user and --password-file, or percent-encoded (%40 for @, %2F for /)');
   if (!URL.canParse(raw)) throw new UsageError(`${scrubCredentials(raw)} is not a valid URL (a literal IPv6 address goes in brackets: rtsp://[fe80::1]:554/path)`);
   const v = parsed.values;
   const password = v['password-file'] ? readSecret({ password_file: v['password-file'] }, '--password-file', 'command line') : undefined;

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { scrubCredentials, splitCredentials, urlWithoutSecrets, withCredentials } from '../../common/credentials.js';
+import { credentialsMisplaced, scrubCredentials, splitCredentials, urlWithoutSecrets, withCredentials } from '../../common/credentials.js';
 
 t.test('scrubCredentials is linear: a megabyte of letters, then a URL behind them', async (t) => {
   // quadratic before (every position re-read the run to its end): a megabyte took hours
@@ -15,6 +15,22 @@ t.test('scrubCredentials hides the whole userinfo of every URL in a text', async
   // an unencoded @ in a password: cut at its first @, the rest of the password would show
   t.equal(scrubCredentials('rtsp://admin:p@ss@10.0.0.5/ch1'), 'rtsp://***@10.0.0.5/ch1');
   t.equal(scrubCredentials('rtsp://10.0.0.5/ch1 mail admin@example.org'), 'rtsp://10.0.0.5/ch1 mail admin@example.org', 'text without userinfo stays');
+  // an unencoded / or other path character before an @ of the password (an outside probe: the tail showed in logs, events and the ledger)
+  for (const pw of ['Pa@localhost/9Zq', 'S3cr@t:/%#?pw', 'pass/word', 'p?ss', 'p#ss']) {
+    const scrubbed = scrubCredentials(`camera rtsp://admin:${pw}@127.0.0.1:18554/cam1 refused`);
+    t.equal(scrubbed, 'camera rtsp://***@127.0.0.1:18554/cam1 refused', `${pw}: nothing of it shows`);
+  }
+  t.equal(scrubCredentials('{"url":"rtsp://a:b/c@h/x","next":"rtsp://d:e@g/y"}'), '{"url":"rtsp://***@h/x","next":"rtsp://***@g/y"}', 'a URL ends at a quote: JSON stays readable');
+  t.equal(scrubCredentials('rtsp://h/x'.repeat(50_000) + '@'), 'rtsp://***@', 'many URLs glued together: linear, and hidden whole');
+});
+
+t.test('credentialsMisplaced: an @ or a space past the host, where only an unencoded password puts one', async (t) => {
+  for (const url of ['rtsp://admin:Pa@localhost/9Zq@10.0.0.5/ch1', 'rtsp://admin:pass/word@10.0.0.5/ch1', 'rtsp://admin:p#ss@10.0.0.5/ch1', 'rtsp://admin:p?ss@h/x', 'rtsp://admin:pa ss@10.0.0.5/ch1', 'mqtt://u:p/w@broker:1883']) {
+    t.ok(credentialsMisplaced(url), url);
+  }
+  for (const url of ['rtsp://admin:p%40ss@10.0.0.5:554/ch1?subtype=0', 'rtsp://admin:p@ss@10.0.0.5/ch1', 'rtsp://[fe80::1]:554/x', 'mqtts://broker:8883']) {
+    t.notOk(credentialsMisplaced(url), url);
+  }
 });
 
 t.test('splitCredentials and withCredentials are inverse, percent-encoding included', async (t) => {

@@ -72,3 +72,19 @@ t.test('a file the config names that cannot be used: run refuses to start, exit 
   t.equal(zero.signal, null, '/dev/zero as a password file: check ends');
   t.match(zero.stdout, /a device or socket, not a file/);
 });
+
+t.test('a config holding a password inline, readable by every local user: check warns and run logs it (check said "secrets readable by the service only": an outside probe)', async (t) => {
+  const dir = t.testdir();
+  const config = join(dir, 'c.yaml');
+  writeFileSync(config, `box: { id: b1 }\nstorage: { path: ${join(dir, 'data')} }\ncameras: [{ id: c1, source: { type: rtsp, url: "rtsp://admin:Inline-Pw1@127.0.0.1:1/x" } }]\nmqtt: { url: "mqtt://127.0.0.1:1", username: nvr, password: "Mqtt-Inline-Pw" }\n`);
+  chmodSync(config, 0o644);
+  const check = () => spawnSync(process.execPath, [CLI, 'check', '--config', config], { encoding: 'utf8', timeout: 60_000 });
+  const loose = check();
+  t.match(loose.stdout, new RegExp(`^WARN secrets +the config, holding cameras\\[0\\]\\.source\\.url's password, mqtt\\.password inline: ${config.replace(/[.]/g, '\\.')} is readable by every local user \\(mode 0644\\); expected chmod 0600 .*; or move them to password_file`, 'm'), loose.stdout);
+  t.notMatch(loose.stdout + loose.stderr, /Inline-Pw/, 'never the passwords');
+  const run = spawnSync(process.execPath, [CLI, 'run', '--config', config, '--duration', '2'], { encoding: 'utf8', timeout: 60_000 });
+  t.match(run.stdout, /"level":40,.*the config, holding cameras\[0\]\.source\.url's password, mqtt\.password inline: \S+ is readable by every local user/, 'run logs the same warning');
+  t.notMatch(run.stdout + run.stderr, /Inline-Pw/, 'never the passwords');
+  chmodSync(config, 0o600);
+  t.match(check().stdout, /^PASS secrets +the files the config names can be used, secrets readable by the service only/m, '0600: passes');
+});

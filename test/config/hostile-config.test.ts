@@ -92,8 +92,14 @@ t.test('passwords in wrong places are never echoed', async (t) => {
   // a rule's message, not only the schema's
   const bearer = issuesOf(t, MINIMAL + 'uploads: { allowed_hosts: [a.example], bearer_tokens: [{ host: "u:S3cretPW@a.example", token_file: /t } ] }\n');
   t.ok(bearer.some((i) => i.startsWith('uploads.bearer_tokens[0].host: "***@a.example" is not in uploads.allowed_hosts')), bearer.join(' | '));
-  // an unencoded / in the password: the URL looks valid, its "port" is the password's start
-  t.same(issuesOf(t, withSource('{ type: rtsp, url: "rtsp://admin:S3cretPW/x@10.0.0.5/ch1" }')), [
+  // an unencoded / or @ in the password: the URL looks valid, its "port" or host is the password's start, its tail a path
+  // (an outside probe: rtsp://admin:Pa@localhost/9Zq@... sent "Pa" to localhost and logged "9Zq" everywhere)
+  const misplaced = 'holds an @ or a space past its host, where a password holding @, /, ?, # or a space typed unencoded ends up (its head would go to another host, its tail into logs); expected the password in password_file, or percent-encoded (%40 for @, %2F for /)';
+  for (const url of ['rtsp://admin:S3cretPW/x@10.0.0.5/ch1', 'rtsp://admin:Pa@localhost/9Zq@10.0.0.5:554/cam1', 'rtsp://admin:S3cr@t:/%#?pw@10.0.0.5/ch1']) {
+    t.same(issuesOf(t, withSource(`{ type: rtsp, url: "${url}" }`)), [`cameras[0].source.url: ${misplaced}`], url);
+  }
+  t.same(issuesOf(t, MINIMAL + 'mqtt: { url: "mqtt://u:S3cret/PW@broker:1883" }\n'), [`mqtt.url: ${misplaced}`]);
+  t.same(issuesOf(t, withSource('{ type: rtsp, url: "rtsp://10.0.0.5:x5/ch1" }')), [
     'cameras[0].source.url: the port is not a number; expected host:port with a port from 1 to 65535 (a password holding @, / or : belongs in password_file, or percent-encoded)',
   ]);
 });

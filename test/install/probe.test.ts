@@ -43,6 +43,13 @@ t.test('probe reads codec, resolution, frame rate, bitrate and keyframe interval
   t.equal(bad.code, 2, 'a URL that does not parse is a usage error');
   t.match(bad.stderr, /is not a valid URL/);
   t.notMatch(bad.stderr, ':pw@', 'without its password');
+  // a password with an unencoded / ? # @ or space: refused, never echoed (an outside probe: "pa ss" printed whole, "pass/word" in "is not a valid URL")
+  for (const pw of ['pa ss', 'pass/word', 'p?ss', 'p#ss', 'Pa@localhost/9Zq']) {
+    const r = await runCli(['probe', `rtsp://admin:${pw}@127.0.0.1:1/cam`, '--seconds', '1']);
+    t.equal(r.code, 2, `${pw}: a usage error`);
+    t.match(r.stderr, 'the URL holds an @ or a space past its host', `${pw}: saying why`);
+    for (const part of ['admin', pw]) t.notMatch(r.stdout + r.stderr, part, `${pw}: "${part}" not shown`);
+  }
 });
 
 t.test('a stream with no video and no audio is unreadable: exit 1, saying so', async (t) => {
