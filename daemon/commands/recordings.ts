@@ -74,7 +74,12 @@ function printGaps(catalog: Catalog, camera: string, from: number | undefined, t
   const start = from ?? end - 7 * DAY_MS;
   const gaps = catalog.gaps(camera, start, end);
   const days: Array<{ day: string; continuity: number }> = [];
-  for (let d = Math.floor(start / DAY_MS) * DAY_MS; d < end; d += DAY_MS) {
+  // days are listed only where the camera has anything on record, and not past now: a range of
+  // 0 to year 275760 was a day at a time, a query each (an outside probe: 2 GB and counting)
+  const first = catalog.firstRecordMs(camera);
+  const daysFrom = first === null ? end : Math.max(start, first);
+  const daysTo = Math.min(end, Date.now());
+  for (let d = Math.floor(daysFrom / DAY_MS) * DAY_MS; d < daysTo; d += DAY_MS) {
     const upTo = Math.min(d + DAY_MS, end);
     days.push({ day: iso(d).slice(0, 10), continuity: continuity(catalog, camera, Math.max(d, start), upTo) });
   }

@@ -641,6 +641,14 @@ export class Catalog {
     return this.db.prepare('SELECT * FROM checkpoints WHERE segments_length >= ? ORDER BY id LIMIT 1').get(segmentId) as CheckpointRow | undefined;
   }
 
+  /** The earliest time the catalog holds anything of a camera (a segment in any state, or a gap), through the (camera, start_ms) indexes; null for none. */
+  firstRecordMs(camera: string): number | null {
+    const first = (table: 'segments' | 'gaps') =>
+      (this.db.prepare(`SELECT start_ms FROM ${table} WHERE camera = ? ORDER BY start_ms LIMIT 1`).get(camera) as { start_ms: number } | undefined)?.start_ms ?? null;
+    const seg = first('segments'), gap = first('gaps');
+    return seg === null ? gap : gap === null ? seg : Math.min(seg, gap);
+  }
+
   /** The oldest live segment's start, through the (camera, state, end_ms) index. */
   oldestLive(camera: string): number | null {
     const r = this.db.prepare("SELECT start_ms FROM segments WHERE camera = ? AND state = 'ok' ORDER BY end_ms LIMIT 1").get(camera) as { start_ms: number } | undefined;

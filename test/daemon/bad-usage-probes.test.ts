@@ -317,3 +317,18 @@ t.test('a free-space floor the size of the data disk or more is refused by run, 
   const { code } = await daemon.stop();
   t.equal(code, 0, 'the daemon ran on with its floor and stops cleanly');
 });
+
+t.test('recordings --gaps over the widest range lists the days the camera has on record, at once (0 to year 275760 took a query a day: 2 GB and counting, an outside probe)', async (t) => {
+  const data = join(t.testdir(), 'data');
+  const catalog = Catalog.open(data);
+  const now = Date.now();
+  catalog.addGap('c1', now - 2.5 * 86_400_000, now - 2 * 86_400_000, 'camera_unreachable');
+  catalog.close();
+  const r = await runCli(['recordings', '--data', data, '--camera', 'c1', '--gaps', '--from', '0', '--to', '8640000000000000', '--json']);
+  t.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as { gaps: unknown[]; days: Array<{ day: string }> };
+  t.equal(out.gaps.length, 1, 'the gap');
+  t.ok(out.days.length >= 3 && out.days.length <= 4, `the days from its first record to today: ${out.days.map((d) => d.day).join(' ')}`);
+  t.equal(out.days[0]!.day, new Date(now - 2.5 * 86_400_000).toISOString().slice(0, 10), 'from the day of the first record');
+  t.equal(out.days.at(-1)!.day, new Date().toISOString().slice(0, 10), 'to today, not year 275760');
+});
