@@ -123,7 +123,8 @@ async function run(ctx: EgressContext, job: Job): Promise<EgressResult> {
     const pass2Buffers = () => new FrameBuffers(frameBytes(job.info.width, job.info.height, 'yuv420p'));
     const imageFormat = IMAGE_EXT[extname(out).toLowerCase()];
     if (job.still && !imageFormat) throw new EgressRequestError(`${out}: a still image needs a .jpg or .png name`);
-    if (!job.still && imageFormat) throw new EgressRequestError(`${out}: a video needs a video name (.mp4), not an image one`);
+    // what is written is MP4 whatever the name (an outside probe's x.avi and out.txt held MP4)
+    if (!job.still && extname(out).toLowerCase() !== '.mp4') throw new EgressRequestError(`${out}: a video is written as MP4; name it .mp4`);
     // Pass 1: every frame seen by the detectors, the whole clip's tracks built (an export is not
     // live, so a box is carried backwards to where an object entered as well as forwards).
     // Pass 2 (decoded again, hidden, watermarked, encoded) runs beside it, a bounded number of

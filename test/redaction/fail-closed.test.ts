@@ -103,3 +103,15 @@ t.test('killed right after the output appears: it is already in the audit log (r
   const audit = JSON.parse((await runCli(['audit', '--data', data, '--json'])).stdout) as { entries: Array<{ action: string; destination: string }> };
   t.match(audit.entries.find((e) => e.action === 'redact'), { destination: out }, 'and the copy is registered');
 });
+
+t.test('a video is written only under an .mp4 name: x.avi or out.txt is refused, nothing written (an outside probe: both held MP4)', async (t) => {
+  const dir = tmp();
+  const clip = megamindClip(dir, 1);
+  for (const name of ['x.avi', 'out.txt', 'still.jpg']) {
+    const out = join(dir, name);
+    const r = await runCli(['redact', clip, out, '--data', join(dir, 'data')], { timeoutMs: 60_000 });
+    t.not(r.code, 0, `${name}: refused`);
+    t.match(r.stderr, `${out}: a video is written as MP4; name it .mp4`, `${name}: saying how to name it`);
+    t.notOk(existsSync(out), `${name}: nothing written`);
+  }
+});
