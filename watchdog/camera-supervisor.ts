@@ -87,6 +87,9 @@ interface CameraSupervisorEvents {
   exit: [BackendExit & { cause: GapCause | null }];
 }
 
+/** a stall check this much after the one before came late: the event loop was held (see checkStall) */
+const LATE_TICK_MS = 3000;
+
 /**
  * Keeps one camera recording, whatever the camera, the network or the recorder do:
  * - every exit it did not ask for is a failure (ffmpeg exits 0 when a camera goes away);
@@ -133,6 +136,8 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
   /** the supervisor's own heartbeat for the systemd watchdog, on the monotonic clock (NTP
    * stepping the wall clock on a Pi without RTC must not look like a wedged supervisor) */
   lastTickMono = performance.now();
+  /** the last tick came late and was passed over (see checkStall) */
+  private passedLate = false;
   restarts = 0;
 
   constructor(readonly camera: string, private readonly opts: CameraSupervisorOptions) {
@@ -330,8 +335,20 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
 
   private checkStall(): void {
     const now = performance.now();
+    const late = now - this.lastTickMono >= LATE_TICK_MS;
     this.lastTickMono = now;
     if (this.stopping || this.stoppedFor || !this.backend || this.state === 'down') return;
+    // A tick seconds late: the event loop itself was held (the daemon stopped or swapped out, a
+    // long fsync), and Node runs due timers before it reads what piled up meanwhile, so the
+    // recorder's progress lines are still unread in its pipe. Judged then, a healthy camera was a
+    // stall: its recorder killed, a gap "no media from the camera for 30 s" in the ledger (an
+    // outside probe froze the daemon 30 s). One late tick is passed over, never two in a row: a
+    // loop that is always late still judges every other tick.
+    if (late && !this.passedLate) {
+      this.passedLate = true;
+      return;
+    }
+    this.passedLate = false;
     if (this.spawnedAtMono === Infinity) return; // not spawned yet: its relay or the spawner is still starting it
     const silentMs = Math.round(now - Math.max(this.lastMediaMono, this.spawnedAtMono));
     if (silentMs >= this.opts.stallTimeoutMs) {
