@@ -46,6 +46,9 @@ import { BOX_ID_META, META_POLICY, type StoredPolicy } from './catalog-meta.js';
 const SWEEP_INTERVAL_MS = 5000;
 /** a closed segment waiting this long for the catalog: indexing is behind, and views are sampled at their slowest */
 const INDEX_BEHIND_MS = 1000;
+/** events kept in memory while the catalog cannot take them (see Daemon.raise): an hour of a box whose disk failed, at most */
+const MAX_UNSTORED_EVENTS = 2000;
+
 /**
  * Views are analysed in line, on the event loop, up to this many cameras; past it in a thread of
  * their own (ViewAnalyzer.inLine). The thread's isolate costs 10-16 MB whatever it does, while the
@@ -168,15 +171,48 @@ export class Daemon {
     this.stills = new TamperStills(this, log);
   }
 
-  /** Every event is kept in the catalog (MQTT reads them from there) and logged. */
+  /**
+   * Every event is kept in the catalog (MQTT reads them from there) and logged. One the catalog
+   * cannot take now (a full or failing disk) waits here, in order, with its own time, and goes in
+   * before the next one (or at the next flush): events raised on a full disk, its own
+   * disk_unwritable among them, were dropped, and the platform got disk_ok without the alarm (an
+   * outside probe).
+   */
   readonly raise = (type: EventType, camera: string | null, data: Record<string, unknown>): void => {
-    try {
-      this.catalog?.addEvent(type, camera, data);
-    } catch (err) {
-      this.log.error({ err, type }, 'cannot store an event');
-    }
+    const event = { type, camera, data, atMs: Date.now() };
+    if (this.unstored.length < MAX_UNSTORED_EVENTS) this.unstored.push(event);
+    else this.unstoredDropped++;
+    this.storeEvents();
     this.log.info({ event: type, camera, ...data }, `event ${type}`);
   };
+
+  /** events the catalog could not take yet, oldest first (see raise) */
+  private readonly unstored: Array<{ type: EventType; camera: string | null; data: Record<string, unknown>; atMs: number }> = [];
+  private unstoredDropped = 0;
+
+  /** Stores what waits, in order; stops at the first the catalog refuses (the rest wait with it). */
+  private storeEvents(): void {
+    if (!this.catalog) return;
+    while (this.unstored.length) {
+      const e = this.unstored[0]!;
+      try {
+        this.catalog.addEvent(e.type, e.camera, e.data, e.atMs);
+      } catch (err) {
+        if (!this.unstoredSince) this.log.error({ err, type: e.type }, 'cannot store an event; it waits, with any after it, until the catalog takes them');
+        this.unstoredSince ??= Date.now();
+        return;
+      }
+      this.unstored.shift();
+    }
+    if (this.unstoredSince !== undefined) {
+      this.log.info({ waitedMs: Date.now() - this.unstoredSince, dropped: this.unstoredDropped }, 'the events that waited for the catalog are stored');
+      if (this.unstoredDropped) this.log.error({ dropped: this.unstoredDropped }, `events lost: more than ${MAX_UNSTORED_EVENTS} waited for the catalog`);
+      this.unstoredSince = undefined;
+      this.unstoredDropped = 0;
+    }
+  }
+
+  private unstoredSince?: number;
 
   async start(): Promise<void> {
     // before anything is read or written: a second daemon on this data dir stops here
@@ -216,6 +252,7 @@ export class Daemon {
       } catch {
         // a full or failed disk: the catalog's other writes report it
       }
+      this.storeEvents(); // those that waited for a full disk go in once it has room, new events or not
     }, ALIVE_INTERVAL_MS);
 
     // Retention judges ages by the clock: age deletion waits until the monitor's first reading.
@@ -636,6 +673,7 @@ export class Daemon {
     await this.uploads?.stop();
     await this.verifier?.stop();
     await Promise.all([...this.recorders.values()].map((r) => r.stop()));
+    this.storeEvents();
     await this.store?.close();
     await this.decoder.stop();
     await this.analyzer.stop();

@@ -42,4 +42,8 @@ t.test('a data disk that fails is reported, the daemon survives, and recording r
   const gaps = db.prepare("SELECT cause, detail, start_ms, end_ms FROM gaps WHERE cause != 'daemon_stopped'").all() as Array<{ cause: string }>;
   t.ok(gaps.length >= 1 && gaps.every((g) => g.cause === 'disk_full'), `the interruption is a disk_full gap: ${JSON.stringify(gaps)}`);
   t.equal(db.pragma('integrity_check', { simple: true }), 'ok', 'the catalog survived');
+  // the alarm raised while the catalog could not be written waited and went in, before the all-clear (it was dropped: an outside probe)
+  const events = db.prepare("SELECT type, at_ms FROM events WHERE type IN ('disk_unwritable', 'disk_ok') ORDER BY id").all() as Array<{ type: string; at_ms: number }>;
+  t.equal(events[0]?.type, 'disk_unwritable', `the alarm is stored: ${JSON.stringify(events)}`);
+  t.ok(events[0]!.at_ms < backAt, 'with the time it was raised, while the disk was full');
 });
