@@ -29,6 +29,7 @@ import { Retention, type RetentionPolicy } from '../watchdog/retention.js';
 import { HealthMonitor } from '../watchdog/health-monitor.js';
 import { ClockSteps } from '../common/clock-steps.js';
 import { diskSpace, floorIssue } from '../watchdog/system-health.js';
+import { keepReserve, releaseReserveIfFull } from '../watchdog/disk-reserve.js';
 import { ViewAnalyzer } from '../watchdog/view-analyzer.js';
 import { ViewWatch } from '../watchdog/view-watch.js';
 import { Uploader } from '../uploads/uploader.js';
@@ -221,6 +222,8 @@ export class Daemon {
     if (untrusted) throw new ConfigError(this.opts.configPath ?? 'config', [`storage.path: ${untrusted}`]);
     const floor = floorIssue(this.dataDir, this.config.storage.free_space_floor_mb);
     if (floor) throw new ConfigError(this.opts.configPath ?? 'config', [floor]);
+    // before the first write: on a disk filled to the last byte, the start's own writes failed
+    releaseReserveIfFull(this.dataDir, this.log);
     this.lock = InstanceLock.acquire(this.dataDir);
     const catalog = openCatalog(this.dataDir);
     const own = [catalog.path, `${catalog.path}-wal`, `${catalog.path}-shm`, join(this.dataDir, KEY_FILE)];
@@ -654,9 +657,14 @@ export class Daemon {
 
   /** One sweep at a time; a failing sweep is logged and tried again at the next tick. */
   private sweep(): Promise<unknown> {
+    // only where retention frees space for it: with no floor the reserve would only be more room for the recorders
+    if (this.config.storage.free_space_floor_mb > 0) releaseReserveIfFull(this.dataDir, this.log);
     this.sweeping ??= this.retention!.sweep()
       .catch((err) => this.log.error({ err }, 'retention sweep failed'))
-      .finally(() => { this.sweeping = undefined; });
+      .finally(() => {
+        this.sweeping = undefined;
+        keepReserve(this.dataDir, this.config.storage.free_space_floor_mb * 2 ** 20, this.log);
+      });
     return this.sweeping;
   }
 

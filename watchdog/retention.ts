@@ -10,6 +10,7 @@ import type { RaiseEvent } from './events.js';
 import { groupBy } from '../common/group-by.js';
 import { EXPORTS_DIR, listExports } from '../evidence/exports-dir.js';
 import { dirBytes, fileBytes } from '../common/disk-usage.js';
+import { RESERVE_FILE } from './disk-reserve.js';
 
 export const DAY_MS = 86_400_000;
 
@@ -334,7 +335,8 @@ export class Retention {
   private accounting(disk: DiskSpace, now: number): { unaccounted: number; baseline: number; grown: number } {
     const used = disk.total_bytes - (disk.free_bytes ?? disk.available_bytes);
     const own = this.catalog.liveBytes() + dirBytes(join(this.dataDir, EXPORTS_DIR)) + dirBytes(join(this.dataDir, QUARANTINE_DIR))
-      + fileBytes(this.catalog.path) + fileBytes(`${this.catalog.path}-wal`) + fileBytes(`${this.catalog.path}-shm`) + this.stagingBytes();
+      + fileBytes(this.catalog.path) + fileBytes(`${this.catalog.path}-wal`) + fileBytes(`${this.catalog.path}-shm`) + this.stagingBytes()
+      + fileBytes(join(this.dataDir, RESERVE_FILE));
     const unaccounted = Math.max(0, used - own);
     const hour = Math.floor(now / 3_600_000);
     let perHour: Record<string, number> = {};

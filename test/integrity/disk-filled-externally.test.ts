@@ -47,7 +47,7 @@ t.test('a disk filled by another file: the cause named first, young footage kept
   await daemon.waitForLog(/keeping recordings younger than their minimum/, 30000);
   const alarm = daemon.output.split('\n').find((l) => l.includes('"event":"disk_filled_externally"'))!;
   const grown = Number(/"grown_bytes":(\d+)/.exec(alarm)?.[1]);
-  t.ok(grown > 60 * MB, `the alarm names the bytes that are not recordings: ${(grown / MB).toFixed(0)} MB grown`);
+  t.ok(grown > 50 * MB, `the alarm names the bytes that are not recordings: ${(grown / MB).toFixed(0)} MB grown`);
   t.match(alarm, /"cause":"[^"]*more on the data disk than the box's own files account for/);
 
   const db = () => new Database(join(data, 'catalog.db'), { readonly: true });
@@ -79,7 +79,7 @@ t.test('a disk filled by another file: the cause named first, young footage kept
   const batches = (d.prepare("SELECT data FROM ledger WHERE kind = 'deletion'").all() as Array<{ data: string }>).map((r) => JSON.parse(r.data) as { rule: string; segments: number[]; disk: { available_bytes: number; floor_bytes: number; unaccounted_bytes: number } });
   d.close();
   t.ok(batches.length >= 2 && batches.every((b) => b.rule === 'space_floor' && b.segments.length <= 20), `deletions in bounded batches (${batches.map((b) => b.segments.length).join(', ')})`);
-  t.ok(batches.every((b) => b.disk.available_bytes < b.disk.floor_bytes && b.disk.unaccounted_bytes > 60 * MB), 'each with the low-space reading and the unaccounted bytes it acted on');
+  t.ok(batches.every((b) => b.disk.available_bytes < b.disk.floor_bytes && b.disk.unaccounted_bytes > 50 * MB), 'each with the low-space reading and the unaccounted bytes it acted on');
   const verified = await runCli(['verify', '--data', data]);
   t.equal(verified.code, 0, `verify re-checks every deletion:\n${verified.stdout.slice(-1500)}`);
 });
