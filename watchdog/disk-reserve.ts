@@ -6,7 +6,8 @@
  * hand (an outside probe). The box keeps RESERVE_BYTES in a file of its own while there is
  * room, and removes it when the disk is nearly full, before the catalog's next write: at start,
  * before anything is written, and before each retention sweep that can delete for space. It
- * comes back once the disk has the floor and twice the reserve free again. Retention counts it as the box's own bytes.
+ * comes back once the disk has the floor and twice the reserve free again. Retention counts it
+ * as the box's own bytes.
  */
 import { closeSync, existsSync, fsyncSync, openSync, statfsSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
