@@ -1,11 +1,12 @@
 import { createPublicKey } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { auditEntries, verifyAudit } from '../../recorder/catalog/audit-log.js';
 import { CATALOG_FILE } from '../../recorder/catalog/catalog.js';
 import { parseCheckpoint, signatureValid } from '../../recorder/catalog/checkpoint.js';
 import { verifyManifest } from '../../redaction/manifest.js';
 import { isoTime } from '../../common/human.js';
+import { FileUnreadable, MAX_KEY_FILE_BYTES, readRegularFile } from '../../common/read-file.js';
 import { EXIT, parseCommand, parseNumber, print, printJson, UsageError } from '../args.js';
 import { dataDirFrom, dataDirOptions, openCatalogReadOnly, parseTime } from './data-dir.js';
 
@@ -39,10 +40,10 @@ export async function run(argv: string[]): Promise<number> {
     let keyPem: string | undefined;
     if (v.key) {
       try {
-        keyPem = readFileSync(v.key, 'utf8');
+        keyPem = readRegularFile(v.key, MAX_KEY_FILE_BYTES, 'not a key file').toString('utf8');
         createPublicKey(keyPem);
       } catch (err) {
-        throw new UsageError(`--key ${v.key}: ${(err as NodeJS.ErrnoException).code ? (err as Error).message : 'not a public key (PEM), the box\'s public key is expected'}`);
+        throw new UsageError(`--key ${v.key}: ${err instanceof FileUnreadable ? err.message : 'not a public key (PEM), the box\'s public key is expected'}`);
       }
     }
     let dataDir: string | undefined;

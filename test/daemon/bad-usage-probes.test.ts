@@ -289,3 +289,38 @@ t.test('storage.path naming a file: run fails naming the setting and the fix, ex
     t.equal(readFileSync(file, 'utf8'), 'a file\n', 'the file is left as it was');
   }
 });
+
+t.test('a manifest, key or anchors file without end is refused, naming what it is (an outside probe: /dev/zero crashed the process, std::bad_alloc, exit 134)', async (t) => {
+  const dir = t.testdir();
+  const data = dataDir(dir);
+  const manifest = join(dir, 'export.manifest.json');
+  writeFileSync(manifest, '{}\n');
+  const bundle = join(dir, 'bundle');
+  mkdirSync(bundle);
+  const cases: Array<[string[], number]> = [
+    [['audit', '--data', data, '--manifest', '/dev/zero'], 1],
+    [['audit', '--manifest', manifest, '--key', '/dev/zero'], 2],
+    [['verify', '--data', data, '--anchors', '/dev/zero'], 2],
+    [['verify-evidence', bundle, '--anchors', '/dev/zero'], 2],
+    [['verify-evidence', bundle, '--key', '/dev/zero'], 2],
+  ];
+  for (const [args, code] of cases) {
+    const r = await runCli(args);
+    t.equal(r.code, code, `${args.join(' ')}: exit ${code}, no crash`);
+    t.match(r.stdout + r.stderr, '/dev/zero: a device or socket, not a file', `${args.join(' ')}: said what it is`);
+    t.notMatch(r.stdout + r.stderr, /\n\s+at |bad_alloc/, 'no stack trace');
+  }
+  // a real file too large to be one (sparse: no disk is used), refused naming the limit
+  const hugeKey = join(dir, 'huge.pem');
+  writeFileSync(hugeKey, '');
+  truncateSync(hugeKey, 65 * 1024);
+  const key = await runCli(['audit', '--manifest', manifest, '--key', hugeKey]);
+  t.equal(key.code, 2);
+  t.match(key.stderr, `--key ${hugeKey}: 66560 bytes, more than 64 KiB: not a key file`);
+  const hugeAnchors = join(dir, 'anchors.jsonl');
+  writeFileSync(hugeAnchors, '');
+  truncateSync(hugeAnchors, 300 * 1024 * 1024);
+  const anchors = await runCli(['verify', '--data', data, '--anchors', hugeAnchors]);
+  t.equal(anchors.code, 2);
+  t.match(anchors.stderr, `more than 256 MiB: not a file of checkpoints`);
+});
