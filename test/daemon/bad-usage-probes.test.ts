@@ -152,7 +152,8 @@ t.test('a data dir this user may not look into: permission denied, said so, not 
   const data = dataDir(t.testdir());
   // root looks anywhere: the commands run as nobody (65534) where the test runs as root
   chmodSync(data, ROOT ? 0o700 : 0o000);
-  for (const args of [['status'], ['verify'], ['hold', 'list']]) {
+  // reload looked for the daemon's lock it could not see, and said "no edge-nvr daemon is running"
+  for (const args of [['status'], ['verify'], ['hold', 'list'], ['reload']]) {
     const { code, stderr } = cliAsOther(...args, '--data', data);
     t.equal(code, 1, `${args.join(' ')}: exit 1 (a runtime failure, not bad usage)`);
     t.match(stderr, `cannot look into ${data}: permission denied; run the command as the service user or root`);
