@@ -17,7 +17,7 @@ const spec = {
   summary: 'Make the running daemon apply its config file again (SIGHUP) and report whether it was accepted. Exit 0 accepted, 1 refused or no answer.',
   usage: 'reload [--config F | --data DIR] [--timeout S] [--json]',
   options: { ...dataDirOptions.options, timeout: { type: 'string' }, json: { type: 'boolean' } },
-  help: { ...dataDirOptions.help, timeout: 'seconds to wait for the daemon to answer (default 30)', json: 'print the outcome as JSON' },
+  help: { ...dataDirOptions.help, timeout: 'seconds to wait for the daemon to answer (default 30, at most 3600)', json: 'print the outcome as JSON' },
 } as const;
 
 /** as written by the daemon; older daemons wrote fewer fields */
@@ -40,7 +40,8 @@ function lastReload(dataDir: string): LastReload | undefined {
 export async function run(argv: string[]): Promise<number> {
   const parsed = parseCommand(spec, argv);
   if (!parsed) return EXIT.ok;
-  const timeoutS = parseNumber('timeout', parsed.values.timeout, { above: 0, what: 'seconds' }) ?? 30;
+  // a daemon answers a reload within seconds; an hour bounds a wait typed by mistake
+  const timeoutS = parseNumber('timeout', parsed.values.timeout, { above: 0, max: 3600, what: 'seconds' }) ?? 30;
   // The new config may be invalid (the daemon says so): only its data dir is needed here.
   let dataDir: string;
   try {

@@ -325,3 +325,13 @@ t.test('a manifest, key or anchors file without end is refused, naming what it i
   t.equal(anchors.code, 2);
   t.match(anchors.stderr, `more than 256 MiB: not a file of checkpoints`);
 });
+
+t.test('a wait past what a Node timer holds is refused, naming the bound: it fired at once (run stopped as it started)', async (t) => {
+  const data = dataDir(t.testdir());
+  const run = await runCli(['run', '--duration', '3000000', '--config', join(data, 'none.yaml')]);
+  t.equal(run.code, 2);
+  t.match(run.stderr, '--duration: expected a number of seconds above 0 and at most 2147483, got "3000000"');
+  const reload = await runCli(['reload', '--timeout', '1e9', '--data', data]);
+  t.equal(reload.code, 2);
+  t.match(reload.stderr, '--timeout: expected seconds above 0 and at most 3600, got "1e9"');
+});
