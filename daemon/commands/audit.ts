@@ -19,7 +19,7 @@ export const spec = {
     ...dataDirOptions.options,
   },
   help: {
-    since: 'entries at or after this time', limit: 'at most N entries, newest first (default 100)',
+    since: 'entries at or after this time', limit: 'at most N entries, newest first (default 100, at most 1000000000)',
     verify: 'walk the hash chain; exit 1 when an entry was altered, removed or inserted',
     manifest: "check a manifest's signature, whose key signed it, and its output file's sha256 instead (exit 1 when any fails)",
     key: "with --manifest: the box's public key (PEM) to compare the signing key with (else the data dir's key)",
@@ -27,6 +27,8 @@ export const spec = {
   },
 } as const;
 
+/** --limit at most: more entries than any box's log holds, far below SQLite's 2^63. */
+const MAX_LIMIT = 1_000_000_000;
 
 export async function run(argv: string[]): Promise<number> {
   const args = parseCommand(spec, argv);
@@ -57,6 +59,9 @@ export async function run(argv: string[]): Promise<number> {
     else print(`manifest CONSISTENT, BUT NOT TIED TO A BOX: signature valid with the key it carries (${r.fingerprint}), ${r.manifest!.output.file} matches sha256 ${r.manifest!.output.sha256}; any key can sign a manifest: give --key with the box's public key (from the platform), or the box's --config or --data\n`);
     return r.ok ? EXIT.ok : EXIT.failure;
   }
+  // past 2^63 SQLite answered "datatype mismatch" (exit 1, an outside probe)
+  const limit = parseNumber('limit', v.limit, { integer: true, min: 1, max: MAX_LIMIT }) ?? 100;
+  const sinceMs = parseTime('since', v.since);
   const catalog = openCatalogReadOnly(await dataDirFrom(v));
   try {
     // The box's own stored checkpoints: a chain walked alone stays whole when its newest entries
@@ -77,15 +82,16 @@ export async function run(argv: string[]): Promise<number> {
       return walked.at.get(length) === head ? [] : [{ detail: `audit log rewritten: entry #${length} is not the one local checkpoint #${id} of ${isoTime(c.at_ms)} signed` }];
     });
     const check = { ...walked, problems: [...walked.problems, ...cut], ok: walked.ok && cut.length === 0 };
-    const limit = parseNumber('limit', v.limit, { integer: true, min: 1 }) ?? 100;
-    const rows = auditEntries(catalog, { sinceMs: parseTime('since', v.since) ?? 0, limit });
+    const rows = auditEntries(catalog, { sinceMs: sinceMs ?? 0, limit });
     if (v.json) {
       const { at: _at, ...chain } = check;
       void _at;
       printJson({ chain, entries: rows.map((r) => ({ ...r, at: isoTime(r.at_ms), details: readDetails(r.details) })) }, 2);
     } else {
       const lines = rows.map((r) => `#${r.id}  ${isoTime(r.at_ms)}  ${r.action.padEnd(14)} who=${r.actor}  why=${JSON.stringify(r.reason ?? '')}  to=${r.destination ?? ''}${r.camera ? `  camera=${r.camera} ${isoTime(r.from_ms)}..${isoTime(r.to_ms)}` : ''}`);
-      print([rows.length ? 'audit log, newest first:' : 'the audit log is empty', ...lines,
+      // a log with entries, none since --since, is not empty (it said so of a time in the future)
+      const none = check.entries > 0 && sinceMs !== undefined ? `no audit entry since ${isoTime(sinceMs)} (${check.entries} in all)` : 'the audit log is empty';
+      print([rows.length ? 'audit log, newest first:' : none, ...lines,
         check.ok ? `chain OK: ${check.entries} entries, head ${check.head}` : `chain BROKEN:\n${check.problems.map((p) => `  ${p.detail}`).join('\n')}`].join('\n') + '\n');
     }
     return v.verify && !check.ok ? EXIT.failure : EXIT.ok;
