@@ -5,8 +5,8 @@
  * says holds the data dir's lock (instance-lock.ts), never just the pid a file names: after a
  * crash that pid may belong to anything, and SIGHUP kills most processes.
  */
-import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { readRegularFile } from '../../common/read-file.js';
 import { DEFAULT_CONFIG, EXIT, parseCommand, parseNumber, print, printError, printJson } from '../args.js';
 import { LOCK_FILE, lockHolder } from '../instance-lock.js';
 import type { ReloadResult } from '../reload-outcome.js';
@@ -51,7 +51,10 @@ export async function run(argv: string[]): Promise<number> {
     let raw: { storage?: { path?: unknown } } | undefined;
     try {
       const { parse } = await import('yaml');
-      raw = parse(readFileSync(parsed.values.config ?? DEFAULT_CONFIG, 'utf8')) as typeof raw;
+      const { MAX_CONFIG_BYTES } = await import('../../config/load.js');
+      // bounded, a plain file only: /dev/zero here was read until memory ran out (the loader had
+      // refused it already, and this second read went on)
+      raw = parse(readRegularFile(parsed.values.config ?? DEFAULT_CONFIG, MAX_CONFIG_BYTES, 'not a config file').toString('utf8')) as typeof raw;
     } catch {
       throw err;
     }
