@@ -9,7 +9,8 @@ import { render } from './issues.js';
 import { parseYaml, schemaIssues } from './parse.js';
 import { semanticIssues } from './rules.js';
 import { legalMinimumDays } from './legal-minimum.js';
-import { osReason, readConfigFile, secretText } from './secret-files.js';
+import { osReason } from '../common/read-file.js';
+import { readConfigFile, secretText } from './secret-files.js';
 import type { CameraConfig, Config } from './schema.js';
 
 /** Parses and validates a config text; `source` names it in errors (a file path or "<inline>"). */

@@ -5,6 +5,7 @@
  * Only the build imports this module's values: at run time the loader uses its types alone.
  */
 import { Type, type Static } from '@sinclair/typebox';
+import { CAMERA_HOST } from './listen.js';
 
 const Id = Type.String({
   pattern: '^[a-z0-9][a-z0-9_-]{0,62}$',
@@ -23,8 +24,6 @@ const LISTEN = '^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$';
 /** an upload host: a name, an IPv4 address or a bracketed IPv6 address, optionally :port */
 const UPLOAD_HOST = '^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$';
 
-/** a camera's ONVIF service: a name (LAN names may hold `_`), an IPv4 address or a bracketed IPv6 address, optionally :port */
-const CAMERA_HOST = '^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9._-]+)(:[0-9]{1,5})?$';
 
 /** MQTT topic levels the box publishes under: no wildcard (+, #) and not the broker's own $ topics */
 const TOPIC_PREFIX = '^[^$+#][^+#]*$';

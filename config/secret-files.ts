@@ -6,11 +6,12 @@
  * on warnings (docs/config.md#secrets): all three ask configFileIssues.
  */
 import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
-import { closeSync, constants, fstatSync, openSync, readSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { KEY_FILE } from '../common/box-key.js';
 import { splitCredentials } from '../common/credentials.js';
+import { readRegularFile } from '../common/read-file.js';
 import { ConfigError } from './errors.js';
 import type { Config } from './schema.js';
 
@@ -38,44 +39,15 @@ export class ConfigFileUnreadable extends Error {}
 /**
  * The one way the files a config names are read: a plain file (a FIFO blocked the daemon, its
  * reload never answered and recording stalled; /dev/zero filled `check`'s memory: an outside
- * probe), whole, up to MAX_CONFIG_FILE_BYTES. Links are followed (secret managers use them).
+ * probe), whole, up to MAX_CONFIG_FILE_BYTES, through common/read-file.ts. Links are followed
+ * (secret managers use them).
  */
 export function readConfigFile(path: string): Buffer {
-  let fd: number;
   try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    return readRegularFile(path, MAX_CONFIG_FILE_BYTES, 'not a secret or certificate file');
   } catch (err) {
-    throw new ConfigFileUnreadable(osReason(err));
+    throw new ConfigFileUnreadable((err as Error).message);
   }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) throw new ConfigFileUnreadable(st.isDirectory() ? 'a directory, not a file' : st.isFIFO() ? 'a FIFO, not a file: reading it would wait for a writer' : 'a device or socket, not a file');
-    if (st.size > MAX_CONFIG_FILE_BYTES) throw new ConfigFileUnreadable(`${st.size} bytes, more than ${MAX_CONFIG_FILE_BYTES / 1024} KiB: not a secret or certificate file`);
-    const buf = Buffer.alloc(st.size);
-    let n = 0;
-    while (n < buf.length) {
-      const got = readSync(fd, buf, n, buf.length - n, n);
-      if (got === 0) break;
-      n += got;
-    }
-    return buf.subarray(0, n);
-  } catch (err) {
-    throw err instanceof ConfigFileUnreadable ? err : new ConfigFileUnreadable(osReason(err));
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** An OS error in words: its code and what it means. */
-export function osReason(err: unknown): string {
-  const e = err as NodeJS.ErrnoException;
-  const reasons: Record<string, string> = {
-    ENOENT: 'no such file',
-    EACCES: 'permission denied',
-    EISDIR: 'it is a directory',
-    ENOTDIR: 'a parent is not a directory',
-  };
-  return e.code ? `${e.code}: ${reasons[e.code] ?? e.message}` : String(e.message ?? err);
 }
 
 /** Every file the config names whose contents the daemon reads at start (and again on reload). */

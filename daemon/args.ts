@@ -10,6 +10,9 @@ export class UsageError extends Error {
 
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 
+/** The longest wait a Node timer holds, in whole seconds (2^31 - 1 ms): a longer one fires at once. */
+export const MAX_TIMER_S = Math.floor((2 ** 31 - 1) / 1000);
+
 /**
  * A command's output: stdout, with every control character but the newline escaped
  * (terminalText). Names, reasons and paths in it may come from a camera, a broker client or

@@ -12,6 +12,7 @@
 import Database from 'better-sqlite3';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { permissionDenied } from '../common/read-file.js';
 
 export const LOCK_FILE = 'daemon.lock';
 
@@ -56,13 +57,16 @@ function deviceOf(dev: bigint): string {
   return `${major.toString(16).padStart(2, '0')}:${minor.toString(16).padStart(2, '0')}`;
 }
 
-/** The pid of the process holding `<data>/daemon.lock`, from the kernel's lock table; undefined when none does. */
+/** The pid of the process holding `<data>/daemon.lock`, from the kernel's lock table; undefined when none does; PermissionDenied when this user may not look. */
 export function lockHolder(dataDir: string): number | undefined {
   let id: string;
   try {
     const st = statSync(join(dataDir, LOCK_FILE), { bigint: true });
     id = `${deviceOf(st.dev)}:${st.ino}`;
-  } catch {
+  } catch (err) {
+    // a data dir this user may not look into hides the lock of a daemon that runs: `reload` said
+    // "no edge-nvr daemon is running" (an outside probe); ENOENT alone means there is none
+    if ((err as NodeJS.ErrnoException).code === 'EACCES') throw permissionDenied(dataDir);
     return undefined;
   }
   let table: string;

@@ -12,11 +12,12 @@
  * - with --key or --anchors: the key is the expected box's (without, it says it cannot tell).
  */
 import { createPublicKey } from 'node:crypto';
-import { lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { lstatSync, readdirSync, statSync } from 'node:fs';
 import { join, posix, relative, sep } from 'node:path';
 import { keyFingerprint } from '../common/box-key.js';
 import { canonicalJson } from '../common/canonical-json.js';
 import { sha256File } from '../common/file-hash.js';
+import { MAX_RECORD_FILE_BYTES, readRegularFile } from '../common/read-file.js';
 import type { AuditRow } from '../recorder/catalog/audit-log.js';
 import {
   CHAINS, parseCheckpoint, signatureValid, verifyLogProof, verifySegmentsProof,
@@ -92,7 +93,7 @@ export async function verifyEvidenceBundle(dir: string, opts: VerifyOptions = {}
   try {
     const notPlain = notAPlainFile(dir, MANIFEST_FILE);
     if (notPlain) throw new Error(notPlain);
-    m = JSON.parse(readFileSync(join(dir, MANIFEST_FILE), 'utf8')) as BundleManifest;
+    m = JSON.parse(readBundleText(dir, MANIFEST_FILE)) as BundleManifest;
   } catch (err) {
     bad(`${MANIFEST_FILE} cannot be read: ${(err as Error).message}`);
     return finish();
@@ -166,7 +167,7 @@ export async function verifyEvidenceBundle(dir: string, opts: VerifyOptions = {}
   const unreadable = new Map<string, string>();
   const readJson = <T>(rel: string): T | undefined => {
     if (!found.has(rel)) return undefined;
-    try { return JSON.parse(readFileSync(join(dir, rel), 'utf8')) as T; } catch (err) { unreadable.set(rel, (err as Error).message); return undefined; }
+    try { return JSON.parse(readBundleText(dir, rel)) as T; } catch (err) { unreadable.set(rel, (err as Error).message); return undefined; }
   };
   /** a chain proof's JSON, when it has the shape one has (else named, and undefined) */
   const readProof = <T>(rel: string): T | undefined => {
@@ -183,7 +184,7 @@ export async function verifyEvidenceBundle(dir: string, opts: VerifyOptions = {}
   try {
     if (!listed.has(CHECKPOINT_FILE)) throw new Error('not listed in the manifest');
     if (!found.has(CHECKPOINT_FILE)) throw new Error('not in the bundle as a plain file');
-    checkpoint = parseCheckpoint(readFileSync(join(dir, CHECKPOINT_FILE), 'utf8').trim());
+    checkpoint = parseCheckpoint(readBundleText(dir, CHECKPOINT_FILE).trim());
   } catch (err) {
     bad(`${CHECKPOINT_FILE} cannot be read: ${(err as Error).message}`);
     return finish();
@@ -490,6 +491,11 @@ function isObject(v: unknown): v is Record<string, unknown> {
 function isBundlePath(p: unknown): p is string {
   return typeof p === 'string' && p !== '' && !p.includes('\\') && !p.includes('\0') && !posix.isAbsolute(p)
     && posix.normalize(p) === p && !p.split('/').some((c) => c === '..' || c === '.' || c === '');
+}
+
+/** A bundle's JSON or checkpoint file as text: a plain file of a bounded size (a bundle is hostile input). */
+function readBundleText(dir: string, rel: string): string {
+  return readRegularFile(join(dir, rel), MAX_RECORD_FILE_BYTES, 'not a file an evidence bundle holds').toString('utf8');
 }
 
 /** Why `rel` is not a plain file of the bundle (each folder on its way a real one, not a link

@@ -5,11 +5,12 @@
  * package.json) on a laptop with Node 20 runs it; `edge-nvr verify-evidence` is the same code.
  */
 import { createPublicKey } from 'node:crypto';
-import { readFileSync, realpathSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { terminalJson, terminalText } from '../common/human.js';
+import { MAX_KEY_FILE_BYTES, MAX_RECORD_FILE_BYTES, readRegularFile } from '../common/read-file.js';
 import { clerkReport } from './clerk-report.js';
 import { verifyEvidenceBundle } from './verify-bundle.js';
 
@@ -28,13 +29,13 @@ export async function verifyEvidenceMain(argv: string[], out: (s: string) => voi
   if (v.help) { out(`usage: ${VERIFY_USAGE}\n`); return 0; }
   if (parsed.positionals.length !== 1) { err(`give the bundle directory\nusage: ${VERIFY_USAGE}\n`); return 2; }
   if (v.key && v.anchors) { err('give --key or --anchors, not both\n'); return 2; }
-  const read = (opt: string, path: string) => {
-    try { return readFileSync(path, 'utf8'); } catch (e) { throw new Error(`--${opt} ${path}: ${(e as Error).message}`); }
+  const read = (opt: string, path: string, maxBytes: number, what: string) => {
+    try { return readRegularFile(path, maxBytes, what).toString('utf8'); } catch (e) { throw new Error(`--${opt} ${path}: ${(e as Error).message}`); }
   };
   let keyPem: string | undefined, anchorsText: string | undefined;
   try {
-    keyPem = v.key ? read('key', v.key) : undefined;
-    anchorsText = v.anchors ? read('anchors', v.anchors) : undefined;
+    keyPem = v.key ? read('key', v.key, MAX_KEY_FILE_BYTES, 'not a key file') : undefined;
+    anchorsText = v.anchors ? read('anchors', v.anchors, MAX_RECORD_FILE_BYTES, 'not a file of checkpoints') : undefined;
   } catch (e) { err(`${(e as Error).message}\n`); return 2; }
   if (keyPem !== undefined) {
     try { createPublicKey(keyPem); } catch { err(`--key ${v.key}: not a public key (PEM), the box's public key is expected\n`); return 2; }

@@ -1,9 +1,10 @@
 import { createPublicKey, sign, verify } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { boxKey, KEY_FILE, keyFingerprint } from '../common/box-key.js';
 import { canonicalJson } from '../common/canonical-json.js';
 import { NotRegularFileError, openRegularFile, sha256Handle } from '../common/file-hash.js';
+import { MAX_RECORD_FILE_BYTES, readRegularFile } from '../common/read-file.js';
 
 export interface Manifest {
   schema: 'edge-nvr/manifest/1';
@@ -61,7 +62,7 @@ export async function verifyManifest(path: string, against: { dataDir?: string; 
   const problems: string[] = [];
   let m: Manifest;
   try {
-    m = JSON.parse(readFileSync(path, 'utf8')) as Manifest;
+    m = JSON.parse(readRegularFile(path, MAX_RECORD_FILE_BYTES, 'not an export manifest').toString('utf8')) as Manifest;
   } catch (err) {
     return { ok: false, problems: [`cannot read ${path}: ${(err as Error).message}`], keyChecked: false };
   }

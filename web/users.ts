@@ -5,8 +5,10 @@
  * so that timing does not tell which names exist.
  */
 import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
-import { closeSync, existsSync, fchmodSync, fchownSync, fsyncSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, fchownSync, fsyncSync, openSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { withFileLock } from '../common/file-lock.js';
+import { FileUnreadable, PermissionDenied, permissionDenied, readRegularFile } from '../common/read-file.js';
 
 export const ROLES = ['viewer', 'manager'] as const;
 export type Role = (typeof ROLES)[number];
@@ -23,6 +25,12 @@ export interface UserRecord {
 export const NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,31}$/;
 export const MIN_PASSWORD = 10;
 export const MAX_PASSWORD = 1024;
+
+/** Thousands of users, each a few hundred bytes: far more than a box's page has. */
+const MAX_USERS_FILE_BYTES = 4 * 1024 * 1024;
+
+/** A change of the file takes milliseconds (the scrypt hash is made before the lock is taken). */
+const LOCK_WAIT_MS = 10_000;
 
 /** 2^15 x 8 x 128 B = 32 MiB per hash: about 0.1 s on a laptop core, under a second on a Pi 4. */
 const SCRYPT = { N: 2 ** 15, r: 8, p: 1, keylen: 32 };
@@ -78,14 +86,41 @@ export class UsersFile {
   constructor(readonly path: string) {}
 
   exists(): boolean {
-    return existsSync(this.path);
+    return this.readText() !== undefined;
+  }
+
+  /**
+   * The file's text; undefined when there is none (ENOENT alone: a directory this user may not
+   * look into hid a file with users in it, and `user list` said "no users", `check` "nobody can
+   * log in"). A plain file only: a FIFO named by --users hung `user add` (an outside probe).
+   */
+  private readText(): string | undefined {
+    try {
+      return readRegularFile(this.path, MAX_USERS_FILE_BYTES, 'not a users file').toString('utf8');
+    } catch (err) {
+      const code = (err as FileUnreadable).code;
+      if (code === 'ENOENT') return undefined;
+      if (code === 'EACCES') throw this.dirHidden() ? permissionDenied(dirname(this.path)) : new PermissionDenied(`cannot read ${this.path}: permission denied; run the command as the service user or root`);
+      throw new Error(`${this.path}: cannot read the users file (${(err as Error).message}); expected the JSON that edge-nvr user writes`);
+    }
+  }
+
+  /** This user may not look into the file's directory (else what was denied is the file, or writing beside it). */
+  private dirHidden(): boolean {
+    try {
+      statSync(this.path);
+      return false;
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code === 'EACCES';
+    }
   }
 
   read(): UserRecord[] {
-    if (!existsSync(this.path)) return [];
+    const text = this.readText();
+    if (text === undefined) return [];
     let data: unknown;
     try {
-      data = JSON.parse(readFileSync(this.path, 'utf8'));
+      data = JSON.parse(text);
     } catch (err) {
       throw new Error(`${this.path}: cannot read the users file (${(err as Error).message}); expected the JSON that edge-nvr user writes`);
     }
@@ -98,6 +133,19 @@ export class UsersFile {
       }
       return { name: r.name, role: r.role as Role, hash: r.hash, created_ms: Number(r.created_ms ?? 0), changed_ms: Number(r.changed_ms ?? 0) };
     });
+  }
+
+  /**
+   * Reads the users, changes them and writes them back, one process at a time (common/file-lock.ts):
+   * two `user add` at once each kept only their own change. `change` may throw: nothing is written.
+   */
+  update(change: (users: UserRecord[]) => UserRecord[]): void {
+    try {
+      withFileLock(`${this.path}.lock`, LOCK_WAIT_MS, () => this.write(change(this.read())));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EACCES') throw err;
+      throw this.dirHidden() ? permissionDenied(dirname(this.path)) : new PermissionDenied(`cannot write in ${dirname(this.path)}: permission denied; run the command as the service user or root`);
+    }
   }
 
   /**

@@ -1,11 +1,12 @@
 import { createPublicKey } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { auditEntries, verifyAudit } from '../../recorder/catalog/audit-log.js';
 import { CATALOG_FILE } from '../../recorder/catalog/catalog.js';
 import { parseCheckpoint, signatureValid } from '../../recorder/catalog/checkpoint.js';
 import { verifyManifest } from '../../redaction/manifest.js';
 import { isoTime } from '../../common/human.js';
+import { FileUnreadable, MAX_KEY_FILE_BYTES, readRegularFile } from '../../common/read-file.js';
 import { EXIT, parseCommand, parseNumber, print, printJson, UsageError } from '../args.js';
 import { dataDirFrom, dataDirOptions, openCatalogReadOnly, parseTime } from './data-dir.js';
 
@@ -18,7 +19,7 @@ export const spec = {
     ...dataDirOptions.options,
   },
   help: {
-    since: 'entries at or after this time', limit: 'at most N entries, newest first (default 100)',
+    since: 'entries at or after this time', limit: 'at most N entries, newest first (default 100, at most 1000000000)',
     verify: 'walk the hash chain; exit 1 when an entry was altered, removed or inserted',
     manifest: "check a manifest's signature, whose key signed it, and its output file's sha256 instead (exit 1 when any fails)",
     key: "with --manifest: the box's public key (PEM) to compare the signing key with (else the data dir's key)",
@@ -26,6 +27,8 @@ export const spec = {
   },
 } as const;
 
+/** --limit at most: more entries than any box's log holds, far below SQLite's 2^63. */
+const MAX_LIMIT = 1_000_000_000;
 
 export async function run(argv: string[]): Promise<number> {
   const args = parseCommand(spec, argv);
@@ -39,10 +42,10 @@ export async function run(argv: string[]): Promise<number> {
     let keyPem: string | undefined;
     if (v.key) {
       try {
-        keyPem = readFileSync(v.key, 'utf8');
+        keyPem = readRegularFile(v.key, MAX_KEY_FILE_BYTES, 'not a key file').toString('utf8');
         createPublicKey(keyPem);
       } catch (err) {
-        throw new UsageError(`--key ${v.key}: ${(err as NodeJS.ErrnoException).code ? (err as Error).message : 'not a public key (PEM), the box\'s public key is expected'}`);
+        throw new UsageError(`--key ${v.key}: ${err instanceof FileUnreadable ? err.message : 'not a public key (PEM), the box\'s public key is expected'}`);
       }
     }
     let dataDir: string | undefined;
@@ -56,6 +59,9 @@ export async function run(argv: string[]): Promise<number> {
     else print(`manifest CONSISTENT, BUT NOT TIED TO A BOX: signature valid with the key it carries (${r.fingerprint}), ${r.manifest!.output.file} matches sha256 ${r.manifest!.output.sha256}; any key can sign a manifest: give --key with the box's public key (from the platform), or the box's --config or --data\n`);
     return r.ok ? EXIT.ok : EXIT.failure;
   }
+  // past 2^63 SQLite answered "datatype mismatch" (exit 1, an outside probe)
+  const limit = parseNumber('limit', v.limit, { integer: true, min: 1, max: MAX_LIMIT }) ?? 100;
+  const sinceMs = parseTime('since', v.since);
   const catalog = openCatalogReadOnly(await dataDirFrom(v));
   try {
     // The box's own stored checkpoints: a chain walked alone stays whole when its newest entries
@@ -76,15 +82,16 @@ export async function run(argv: string[]): Promise<number> {
       return walked.at.get(length) === head ? [] : [{ detail: `audit log rewritten: entry #${length} is not the one local checkpoint #${id} of ${isoTime(c.at_ms)} signed` }];
     });
     const check = { ...walked, problems: [...walked.problems, ...cut], ok: walked.ok && cut.length === 0 };
-    const limit = parseNumber('limit', v.limit, { integer: true, min: 1 }) ?? 100;
-    const rows = auditEntries(catalog, { sinceMs: parseTime('since', v.since) ?? 0, limit });
+    const rows = auditEntries(catalog, { sinceMs: sinceMs ?? 0, limit });
     if (v.json) {
       const { at: _at, ...chain } = check;
       void _at;
       printJson({ chain, entries: rows.map((r) => ({ ...r, at: isoTime(r.at_ms), details: readDetails(r.details) })) }, 2);
     } else {
       const lines = rows.map((r) => `#${r.id}  ${isoTime(r.at_ms)}  ${r.action.padEnd(14)} who=${r.actor}  why=${JSON.stringify(r.reason ?? '')}  to=${r.destination ?? ''}${r.camera ? `  camera=${r.camera} ${isoTime(r.from_ms)}..${isoTime(r.to_ms)}` : ''}`);
-      print([rows.length ? 'audit log, newest first:' : 'the audit log is empty', ...lines,
+      // a log with entries, none since --since, is not empty (it said so of a time in the future)
+      const none = check.entries > 0 && sinceMs !== undefined ? `no audit entry since ${isoTime(sinceMs)} (${check.entries} in all)` : 'the audit log is empty';
+      print([rows.length ? 'audit log, newest first:' : none, ...lines,
         check.ok ? `chain OK: ${check.entries} entries, head ${check.head}` : `chain BROKEN:\n${check.problems.map((p) => `  ${p.detail}`).join('\n')}`].join('\n') + '\n');
     }
     return v.verify && !check.ok ? EXIT.failure : EXIT.ok;

@@ -1,6 +1,7 @@
 import { statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { MAX_TIME_MS } from '../../common/human.js';
+import { permissionDenied } from '../../common/read-file.js';
 import { Catalog, CATALOG_FILE, unreadableCatalog } from '../../recorder/catalog/catalog.js';
 import { DEFAULT_CONFIG, UsageError } from '../args.js';
 
@@ -44,7 +45,7 @@ export function openCatalogReadOnly(dataDir: string): Catalog {
     // existsSync says "no" to a directory this user may not look into: the data is there, and an
     // operator told "no catalog.db" would look for it elsewhere
     if ((err as NodeJS.ErrnoException).code === 'EACCES') {
-      throw new Error(`cannot look into ${dataDir}: permission denied; run the command as the service user or root (the data dir is the service's alone)`);
+      throw permissionDenied(dataDir);
     }
     throw noData(`no ${CATALOG_FILE}`);
   }

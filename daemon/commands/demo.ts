@@ -17,7 +17,7 @@ export const spec = {
   summary: 'Run the daemon on the embedded demo config: two synthetic cameras (one per backend), data under ./demo-data, the status page and metrics on loopback.',
   usage: 'demo [--data DIR] [--duration SECONDS]',
   options: { data: { type: 'string' }, duration: { type: 'string' } },
-  help: { data: 'data dir (default ./demo-data)', duration: 'stop by itself after this many seconds' },
+  help: { data: 'data dir (default ./demo-data)', duration: 'stop by itself after this many seconds (at most 2147483, about 24 days)' },
 } as const;
 
 /** The demo's page user; its password is generated once and kept in the data dir (mode 0600), never printed. */

@@ -8,6 +8,7 @@
 import { resolve } from 'node:path';
 import { readSecret } from '../../config/load.js';
 import { printable } from '../../common/human.js';
+import { CAMERA_HOST } from '../../config/listen.js';
 import { clockDrifts, discover, inspectCamera, MAX_DISCOVERED, streamUriProblem, type OnvifCameraInfo } from '../../recorder/sources/onvif.js';
 import { EXIT, parseCommand, parseNumber, UsageError, print, printError, printJson } from '../args.js';
 
@@ -24,7 +25,7 @@ const spec = {
     'password-file': 'file holding their password (named, never copied, in the --yaml snippet)',
     host: 'a camera to log in to with --user/--password-file, as discover lists it (HOST or HOST:PORT; repeatable); no other device gets the credentials',
     interface: 'network interface (eth0) or IPv4 address to probe from (default: the system\'s choice)',
-    timeout: 'seconds to wait for answers (default 3)',
+    timeout: 'seconds to wait for answers (default 3, at most 600)',
     target: 'send the probe unicast to HOST:PORT instead of the multicast group (repeatable)',
     'segment-seconds': 'segment length to write into the --yaml snippet (default: none, the config default)',
     yaml: 'print a cameras: snippet for the config',
@@ -43,15 +44,17 @@ export async function run(argv: string[]): Promise<number> {
   const parsed = parseCommand(spec, argv);
   if (!parsed) return EXIT.ok;
   const v = parsed.values;
-  const timeoutS = parseNumber('timeout', v.timeout, { above: 0, what: 'seconds' }) ?? 3;
+  // a timer holds at most 24.8 days: past it Node fired at once and said no camera answered in
+  // that time (an outside probe); cameras answer a probe within seconds
+  const timeoutS = parseNumber('timeout', v.timeout, { above: 0, max: 600, what: 'seconds' }) ?? 3;
   const passwordFile = v['password-file'] ? resolve(v['password-file']) : undefined;
-  const picked = v.host ?? [];
+  const picked = (v.host ?? []).map(checkHost);
+  const targets = v.target?.length ? v.target.map(checkTarget) : [undefined];
   if ((v.user || passwordFile) && picked.length === 0) {
     throw new UsageError('--user and --password-file need --host HOST (repeatable): credentials go only to the cameras you name. '
       + 'Run discover without them first to list the cameras that answer.');
   }
   const password = passwordFile ? readSecret({ password_file: passwordFile }, '--password-file', 'command line') : undefined;
-  const targets = v.target?.length ? v.target : [undefined];
   const discoveries = await Promise.all(targets.map((target) => discover({ timeoutMs: timeoutS * 1000, iface: v.interface, target })));
   const ignored = discoveries.reduce((n, d) => n + d.ignored, 0);
   if (ignored) {
@@ -95,6 +98,25 @@ export async function run(argv: string[]): Promise<number> {
   }
   else print(table(found));
   return EXIT.ok;
+}
+
+/**
+ * A --host as the config's onvif.host is written (config/listen.ts CAMERA_HOST). One with
+ * user:password@ is refused without being repeated: discover printed the pasted password in its
+ * error and its table, and exited 0 (an outside probe).
+ */
+function checkHost(host: string): string {
+  if (new RegExp(CAMERA_HOST).test(host)) return host;
+  if (host.includes('@')) throw new UsageError('--host: expected HOST or HOST:PORT, without user:password@ (the value is not shown: it may hold a password); give the user with --user and the password with --password-file');
+  throw new UsageError(`--host: expected HOST or HOST:PORT (a name, an IPv4 address or a bracketed IPv6 address), got ${JSON.stringify(printable(host))}`);
+}
+
+/** HOST:PORT with a port that exists: Node's "Port should be > 0 and < 65536" came out as a runtime failure. */
+function checkTarget(target: string): string {
+  const m = /^(.+):([^:\]]*)$/.exec(target);
+  if (!m) throw new UsageError(`--target: expected HOST:PORT (192.168.1.20:3702, [fe80::1]:3702), got ${JSON.stringify(printable(target))}`);
+  parseNumber('target', m[2], { integer: true, min: 1, max: 65535, what: `a port in ${JSON.stringify(printable(target))}, a whole number` });
+  return target;
 }
 
 /** `found` is HOST:PORT as the camera announced it; a name without a port picks every port of that host. */

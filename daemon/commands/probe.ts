@@ -22,7 +22,7 @@ const spec = {
   help: {
     user: 'camera username (else the one in the URL)',
     'password-file': 'file holding the camera password',
-    seconds: 'how long to read packets (default 5)',
+    seconds: 'how long to read packets, in seconds (default 5, at most 600)',
     'segment-seconds': 'segment length to check the keyframe interval against (default: the config camera with this URL, else 60)',
     config: 'config file to take the segment length from',
     json: 'print the result as JSON',
@@ -115,9 +115,13 @@ export async function run(argv: string[]): Promise<number> {
   if (credentialsMisplaced(raw)) throw new UsageError('the URL holds an @ or a space past its host, where a password holding @, /, ?, # or a space typed unencoded ends up (its head would go to another host); give it with --user and --password-file, or percent-encoded (%40 for @, %2F for /)');
   if (!URL.canParse(raw)) throw new UsageError(`${scrubCredentials(raw)} is not a valid URL (a literal IPv6 address goes in brackets: rtsp://[fe80::1]:554/path)`);
   const v = parsed.values;
+  // a password without a user was dropped without a word, and the camera's 401 looked like a wrong password
+  if (v['password-file'] && !v.user) throw new UsageError('--password-file needs --user (the camera\'s user name): the password goes with it');
   const password = v['password-file'] ? readSecret({ password_file: v['password-file'] }, '--password-file', 'command line') : undefined;
   const url = v.user ? withCredentials(raw, v.user, password) : raw;
-  const seconds = parseNumber('seconds', v.seconds, { above: 0 }) ?? 5;
+  // a timer holds at most 24.8 days: past it Node fired at once and the probe "did not finish"
+  // (an outside probe); ten minutes is more than any probe of a stream needs
+  const seconds = parseNumber('seconds', v.seconds, { above: 0, max: 600 }) ?? 5;
   let segmentSeconds = parseNumber('segment-seconds', v['segment-seconds'], { above: 0 });
   if (segmentSeconds === undefined && v.config) {
     const config = loadConfig(v.config);

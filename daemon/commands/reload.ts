@@ -5,8 +5,8 @@
  * says holds the data dir's lock (instance-lock.ts), never just the pid a file names: after a
  * crash that pid may belong to anything, and SIGHUP kills most processes.
  */
-import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { readRegularFile } from '../../common/read-file.js';
 import { DEFAULT_CONFIG, EXIT, parseCommand, parseNumber, print, printError, printJson } from '../args.js';
 import { LOCK_FILE, lockHolder } from '../instance-lock.js';
 import type { ReloadResult } from '../reload-outcome.js';
@@ -17,7 +17,7 @@ const spec = {
   summary: 'Make the running daemon apply its config file again (SIGHUP) and report whether it was accepted. Exit 0 accepted, 1 refused or no answer.',
   usage: 'reload [--config F | --data DIR] [--timeout S] [--json]',
   options: { ...dataDirOptions.options, timeout: { type: 'string' }, json: { type: 'boolean' } },
-  help: { ...dataDirOptions.help, timeout: 'seconds to wait for the daemon to answer (default 30)', json: 'print the outcome as JSON' },
+  help: { ...dataDirOptions.help, timeout: 'seconds to wait for the daemon to answer (default 30, at most 3600)', json: 'print the outcome as JSON' },
 } as const;
 
 /** as written by the daemon; older daemons wrote fewer fields */
@@ -40,7 +40,8 @@ function lastReload(dataDir: string): LastReload | undefined {
 export async function run(argv: string[]): Promise<number> {
   const parsed = parseCommand(spec, argv);
   if (!parsed) return EXIT.ok;
-  const timeoutS = parseNumber('timeout', parsed.values.timeout, { above: 0, what: 'seconds' }) ?? 30;
+  // a daemon answers a reload within seconds; an hour bounds a wait typed by mistake
+  const timeoutS = parseNumber('timeout', parsed.values.timeout, { above: 0, max: 3600, what: 'seconds' }) ?? 30;
   // The new config may be invalid (the daemon says so): only its data dir is needed here.
   let dataDir: string;
   try {
@@ -50,7 +51,10 @@ export async function run(argv: string[]): Promise<number> {
     let raw: { storage?: { path?: unknown } } | undefined;
     try {
       const { parse } = await import('yaml');
-      raw = parse(readFileSync(parsed.values.config ?? DEFAULT_CONFIG, 'utf8')) as typeof raw;
+      const { MAX_CONFIG_BYTES } = await import('../../config/load.js');
+      // bounded, a plain file only: /dev/zero here was read until memory ran out (the loader had
+      // refused it already, and this second read went on)
+      raw = parse(readRegularFile(parsed.values.config ?? DEFAULT_CONFIG, MAX_CONFIG_BYTES, 'not a config file').toString('utf8')) as typeof raw;
     } catch {
       throw err;
     }

@@ -4,9 +4,11 @@
  * keep them. The daemon sees a change at the next login, without a restart; removing a user or
  * changing a password ends that user's open sessions.
  */
-import { existsSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { FileLockBusy } from '../../common/file-lock.js';
 import { isoTime } from '../../common/human.js';
+import { PermissionDenied, permissionDenied } from '../../common/read-file.js';
 import { checkName, checkPassword, checkRole, hashPassword, UsersFile, usersFilePath, type UserRecord } from '../../web/users.js';
 import { DEFAULT_CONFIG, EXIT, parseCommand, UsageError, print, printJson } from '../args.js';
 
@@ -46,10 +48,17 @@ export async function run(argv: string[]): Promise<number> {
     if (!rawName) throw new UsageError(`user ${action}: give the user name`);
     try { return checkName(rawName); } catch (err) { throw new UsageError((err as Error).message); }
   };
+  // a file that is not the users file is bad usage (exit 2); one this user may not read, or another
+  // run holding the lock too long, a runtime failure (exit 1), said as such
+  const usage = (err: unknown) => (err instanceof PermissionDenied || err instanceof FileLockBusy ? err : new UsageError((err as Error).message));
   const read = () => {
-    try { return file.read(); } catch (err) { throw new UsageError((err as Error).message); }
+    try { return file.read(); } catch (err) { throw usage(err); }
   };
-  if (!existsSync(dirname(file.path))) throw new UsageError(`${dirname(file.path)} does not exist: wrong --data or --config, or the box is not installed yet`);
+  /** read, changed and written under the file's lock: what was read before the password was asked may be out of date */
+  const update = (change: (users: UserRecord[]) => UserRecord[]) => {
+    try { file.update(change); } catch (err) { throw usage(err); }
+  };
+  folderOf(file.path);
   switch (action) {
     case 'add': {
       const n = name();
@@ -59,7 +68,10 @@ export async function run(argv: string[]): Promise<number> {
       if (users.some((u) => u.name === n)) throw new UsageError(`user add: ${n} exists already; change the password with: edge-nvr user passwd ${n}`);
       const hash = await hashPassword(await newPassword(n));
       const now = Date.now();
-      file.write([...users, { name: n, role, hash, created_ms: now, changed_ms: now }]);
+      update((current) => {
+        if (current.some((u) => u.name === n)) throw new UsageError(`user add: ${n} was added meanwhile by another run; change the password with: edge-nvr user passwd ${n}`);
+        return [...current, { name: n, role, hash, created_ms: now, changed_ms: now }];
+      });
       print(`user ${n} added (${role}) to ${file.path}\n`);
       return EXIT.ok;
     }
@@ -69,15 +81,19 @@ export async function run(argv: string[]): Promise<number> {
       const user = users.find((u) => u.name === n);
       if (!user) throw new UsageError(`user passwd: there is no user ${n} (see edge-nvr user list)`);
       const hash = await hashPassword(await newPassword(n));
-      file.write(users.map((u) => (u.name === n ? { ...u, hash, changed_ms: Date.now() } : u)));
+      update((current) => {
+        if (!current.some((u) => u.name === n)) throw new UsageError(`user passwd: ${n} was removed meanwhile by another run; nothing changed`);
+        return current.map((u) => (u.name === n ? { ...u, hash, changed_ms: Date.now() } : u));
+      });
       print(`password of ${n} changed; their open sessions end\n`);
       return EXIT.ok;
     }
     case 'remove': {
       const n = name();
-      const users = read();
-      if (!users.some((u) => u.name === n)) throw new UsageError(`user remove: there is no user ${n} (see edge-nvr user list)`);
-      file.write(users.filter((u) => u.name !== n));
+      update((users) => {
+        if (!users.some((u) => u.name === n)) throw new UsageError(`user remove: there is no user ${n} (see edge-nvr user list)`);
+        return users.filter((u) => u.name !== n);
+      });
       print(`user ${n} removed; their open sessions end\n`);
       return EXIT.ok;
     }
@@ -91,6 +107,16 @@ export async function run(argv: string[]): Promise<number> {
     }
     default:
       throw new UsageError(`user: unknown action "${action}"; expected add, passwd, remove or list`);
+  }
+}
+
+/** The users file's folder must be there (a mistyped --data); one this user may not look into is said so, not "does not exist". */
+function folderOf(path: string): void {
+  try {
+    statSync(dirname(path));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EACCES') throw permissionDenied(dirname(dirname(path)));
+    throw new UsageError(`${dirname(path)} does not exist: wrong --data or --config, or the box is not installed yet`);
   }
 }
 

@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { parseCheckpoint, type Checkpoint } from '../../recorder/catalog/checkpoint.js';
 import { verifyRecordings, type VerifyFinding } from '../../recorder/verify.js';
 import { isoTime } from '../../common/human.js';
+import { MAX_RECORD_FILE_BYTES, readRegularFile } from '../../common/read-file.js';
 import { EXIT, parseCommand, UsageError, print, printError, printJson } from '../args.js';
 import { dataDirFrom, dataDirOptions, openCatalogReadOnly } from './data-dir.js';
 
@@ -20,9 +20,9 @@ export const spec = {
 function readAnchors(file: string): { anchors: Array<{ label: string; checkpoint: Checkpoint }>; findings: VerifyFinding[] } {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readRegularFile(file, MAX_RECORD_FILE_BYTES, 'not a file of checkpoints').toString('utf8');
   } catch (err) {
-    throw new UsageError(`--anchors: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new UsageError(`--anchors: cannot read ${file}: ${(err as Error).message}`);
   }
   const anchors: Array<{ label: string; checkpoint: Checkpoint }> = [];
   const findings: VerifyFinding[] = [];

@@ -1,11 +1,11 @@
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ConfigError } from '../../config/errors.js';
 import { parseConfig } from '../../config/load.js';
 import { httpReady } from '../../daemon/commands/check.js';
-import { runCli } from '../support/cli.js';
+import { CLI, runCli } from '../support/cli.js';
 import { makeCerts } from '../support/mosquitto.js';
 import { writeConfig } from '../support/daemon.js';
 
@@ -65,4 +65,22 @@ t.test('check: the page needs a readable certificate and a user who can log in',
   execFileSync('faketime', ['2020-01-01 00:00:00', 'openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
     '-keyout', old('old.key'), '-out', old('old.crt'), '-days', '1', '-subj', '/CN=127.0.0.1'], { stdio: 'pipe' });
   t.match(await httpReady(ctx(tlsYaml(old('old.crt'), old('old.key')))), { ok: false, detail: /^http\.cert_file: the certificate in .*old\.crt expired on 2020-01-02T00:00:0\d\.000Z; browsers will refuse the page: renew it$/ }, 'an expired certificate');
+});
+
+// an outside probe: run by a user who may not look into the data dir, check said "nobody can
+// log in" (existsSync is false on EACCES) while users.json held users
+t.test('check as a user who may not look into the data dir: permission denied, not "nobody can log in"', { skip: process.getuid?.() !== 0 && 'needs root to run check as nobody' }, async (t) => {
+  const dir = t.testdir();
+  const config = writeConfig(dir, [{ id: 'cam1', url: 'rtsp://127.0.0.1:1/x' }], { extraYaml: 'http:\n  listen: 127.0.0.1:8080\n' });
+  mkdirSync(join(dir, 'data'));
+  t.equal((await runCli(['user', 'add', 'ana', '--role', 'viewer', '--data', join(dir, 'data')], { input: 'a-long-password\n' })).code, 0);
+  chmodSync(join(dir, 'data'), 0o700);
+  let out = '';
+  try {
+    execFileSync('setpriv', ['--reuid', '65534', '--regid', '65534', '--clear-groups', process.execPath, CLI, 'check', '--config', config], { stdio: 'pipe' });
+  } catch (err) {
+    out = String((err as { stdout: Buffer }).stdout);
+  }
+  t.match(out, new RegExp(`^FAIL http +cannot look into ${join(dir, 'data')}: permission denied; run the command as the service user or root`, 'm'));
+  t.notMatch(out, 'nobody can log in');
 });

@@ -152,7 +152,8 @@ t.test('a data dir this user may not look into: permission denied, said so, not 
   const data = dataDir(t.testdir());
   // root looks anywhere: the commands run as nobody (65534) where the test runs as root
   chmodSync(data, ROOT ? 0o700 : 0o000);
-  for (const args of [['status'], ['verify'], ['hold', 'list']]) {
+  // reload looked for the daemon's lock it could not see, and said "no edge-nvr daemon is running"
+  for (const args of [['status'], ['verify'], ['hold', 'list'], ['reload']]) {
     const { code, stderr } = cliAsOther(...args, '--data', data);
     t.equal(code, 1, `${args.join(' ')}: exit 1 (a runtime failure, not bad usage)`);
     t.match(stderr, `cannot look into ${data}: permission denied; run the command as the service user or root`);
@@ -331,4 +332,49 @@ t.test('recordings --gaps over the widest range lists the days the camera has on
   t.ok(out.days.length >= 3 && out.days.length <= 4, `the days from its first record to today: ${out.days.map((d) => d.day).join(' ')}`);
   t.equal(out.days[0]!.day, new Date(now - 2.5 * 86_400_000).toISOString().slice(0, 10), 'from the day of the first record');
   t.equal(out.days.at(-1)!.day, new Date().toISOString().slice(0, 10), 'to today, not year 275760');
+});
+
+t.test('a manifest, key or anchors file without end is refused, naming what it is (an outside probe: /dev/zero crashed the process, std::bad_alloc, exit 134)', async (t) => {
+  const dir = t.testdir();
+  const data = dataDir(dir);
+  const manifest = join(dir, 'export.manifest.json');
+  writeFileSync(manifest, '{}\n');
+  const bundle = join(dir, 'bundle');
+  mkdirSync(bundle);
+  const cases: Array<[string[], number]> = [
+    [['audit', '--data', data, '--manifest', '/dev/zero'], 1],
+    [['audit', '--manifest', manifest, '--key', '/dev/zero'], 2],
+    [['verify', '--data', data, '--anchors', '/dev/zero'], 2],
+    [['verify-evidence', bundle, '--anchors', '/dev/zero'], 2],
+    [['verify-evidence', bundle, '--key', '/dev/zero'], 2],
+  ];
+  for (const [args, code] of cases) {
+    const r = await runCli(args);
+    t.equal(r.code, code, `${args.join(' ')}: exit ${code}, no crash`);
+    t.match(r.stdout + r.stderr, '/dev/zero: a device or socket, not a file', `${args.join(' ')}: said what it is`);
+    t.notMatch(r.stdout + r.stderr, /\n\s+at |bad_alloc/, 'no stack trace');
+  }
+  // a real file too large to be one (sparse: no disk is used), refused naming the limit
+  const hugeKey = join(dir, 'huge.pem');
+  writeFileSync(hugeKey, '');
+  truncateSync(hugeKey, 65 * 1024);
+  const key = await runCli(['audit', '--manifest', manifest, '--key', hugeKey]);
+  t.equal(key.code, 2);
+  t.match(key.stderr, `--key ${hugeKey}: 66560 bytes, more than 64 KiB: not a key file`);
+  const hugeAnchors = join(dir, 'anchors.jsonl');
+  writeFileSync(hugeAnchors, '');
+  truncateSync(hugeAnchors, 300 * 1024 * 1024);
+  const anchors = await runCli(['verify', '--data', data, '--anchors', hugeAnchors]);
+  t.equal(anchors.code, 2);
+  t.match(anchors.stderr, `more than 256 MiB: not a file of checkpoints`);
+});
+
+t.test('a wait past what a Node timer holds is refused, naming the bound: it fired at once (run stopped as it started)', async (t) => {
+  const data = dataDir(t.testdir());
+  const run = await runCli(['run', '--duration', '3000000', '--config', join(data, 'none.yaml')]);
+  t.equal(run.code, 2);
+  t.match(run.stderr, '--duration: expected a number of seconds above 0 and at most 2147483, got "3000000"');
+  const reload = await runCli(['reload', '--timeout', '1e9', '--data', data]);
+  t.equal(reload.code, 2);
+  t.match(reload.stderr, '--timeout: expected seconds above 0 and at most 3600, got "1e9"');
 });

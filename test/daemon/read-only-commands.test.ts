@@ -54,3 +54,19 @@ t.test('a real data dir still answers, and hold add writes into it', async (t) =
   t.equal(short.code, 2, short.stderr);
   t.match(short.stderr, 'hold add: --reason needs 3 characters or more (a case number or request reference), got " x "');
 });
+
+// an outside probe: a --limit past 2^63 came back as SQLite's "datatype mismatch" (exit 1), and a
+// --since after every entry said the log was empty
+t.test('audit: a --limit past its bound is bad usage, and no entry since --since is not an empty log', async (t) => {
+  const data = join(t.testdir(), 'data');
+  Catalog.open(data).close();
+  const held = await runCli(['hold', 'add', '--all-cameras', '--from', '2026-01-01T00:00:00Z', '--to', '2026-01-02T00:00:00Z', '--reason', 'case 42', '--data', data]);
+  t.equal(held.code, 0, held.stderr);
+  const limit = await runCli(['audit', '--limit', '99999999999999999999999', '--data', data]);
+  t.equal(limit.code, 2);
+  t.match(limit.stderr, '--limit: expected a whole number at least 1 and at most 1000000000');
+  const since = await runCli(['audit', '--since', '2200-01-01T00:00:00Z', '--data', data]);
+  t.equal(since.code, 0, since.stderr);
+  t.match(since.stdout, 'no audit entry since 2200-01-01T00:00:00Z (1 in all)');
+  t.notMatch(since.stdout, 'empty');
+});

@@ -90,3 +90,11 @@ t.test('reload restarts only the changed camera; an invalid config is refused an
   t.equal(gone.code, 1, 'reload without a running daemon fails');
   t.match(gone.stderr, /no edge-nvr daemon is running/, 'and says so');
 });
+
+// found beside an outside probe's /dev/zero findings: the loader refused /dev/zero as a config,
+// and reload's second, unbounded read of it (for storage.path alone) ran until memory gave out
+t.test('reload --config naming a device is refused as the loader refuses it, not read without end', async (t) => {
+  const r = await runCli(['reload', '--config', '/dev/zero'], { timeoutMs: 20000 });
+  t.equal(r.code, 2, r.stderr);
+  t.match(r.stderr, '/dev/zero: the config file is larger than 4 MiB');
+});

@@ -90,3 +90,17 @@ t.test('a stream with no video and no audio is unreadable: exit 1, saying so', a
   t.equal(json.code, 1, 'with --json too');
   t.notMatch(r.stderr + json.stderr + json.stdout, PASSWORD, 'no password');
 });
+
+// an outside probe: --seconds 3000000 overflowed Node's timer, which fired at once ("did not
+// finish within 3000020 s"); a --password-file without --user was dropped without a word
+t.test('probe refuses a --seconds past its bound and a --password-file without --user, before reaching the camera', async (t) => {
+  const pw = join(t.testdir(), 'pw');
+  writeFileSync(pw, 'secret-password\n');
+  const long = await runCli(['probe', '--seconds', '3000000', 'rtsp://127.0.0.1:1/x']);
+  t.equal(long.code, 2);
+  t.equal(long.stderr, 'edge-nvr probe: --seconds: expected a number above 0 and at most 600, got "3000000"\n');
+  t.notMatch(long.stderr, 'TimeoutOverflowWarning');
+  const alone = await runCli(['probe', '--password-file', pw, 'rtsp://127.0.0.1:1/x']);
+  t.equal(alone.code, 2);
+  t.match(alone.stderr, '--password-file needs --user');
+});

@@ -73,3 +73,23 @@ t.test('wrong ONVIF credentials give a clear error naming the camera', async (t)
   t.match(check.stdout, new RegExp(`FAIL cameras +gate unreachable: ONVIF camera ${cam.address.replace(/\./g, '\\.')}: authentication failed`), 'naming the camera and the cause');
   t.notMatch(check.stdout + check.stderr, 'not-the-password', 'without printing the password');
 });
+
+// an outside probe: each of these reached the network and came back wrong: a timer past 24.8 days
+// fired at once, Node's "Port should be > 0 and < 65536" (exit 1), and pasted credentials printed
+// in the error and the table, exit 0
+t.test('discover refuses a --timeout past its bound, a --target port that does not exist, and a --host with user:password@ without repeating it', async (t) => {
+  const pw = join(t.testdir(), 'pw');
+  writeFileSync(pw, 'DiscPw1\n');
+  const timeout = await runCli(['discover', '--timeout', '1e10']);
+  t.equal(timeout.code, 2);
+  t.match(timeout.stderr, '--timeout: expected seconds above 0 and at most 600, got "1e10"');
+  for (const target of ['127.0.0.1:0', '[::1]:99999']) {
+    const r = await runCli(['discover', '--target', target, '--timeout', '1']);
+    t.equal(r.code, 2, `${target}: exit 2`);
+    t.match(r.stderr, `--target: expected a port in "${target}", a whole number at least 1 and at most 65535`);
+  }
+  const host = await runCli(['discover', '--host', 'admin:DiscPw1@127.0.0.1', '--user', 'admin', '--password-file', pw, '--timeout', '1']);
+  t.equal(host.code, 2);
+  t.match(host.stderr, '--host: expected HOST or HOST:PORT, without user:password@');
+  t.notMatch(host.stdout + host.stderr, 'DiscPw1', 'the pasted password is not repeated');
+});
