@@ -48,10 +48,14 @@ export function scrubCredentials(text: string): string {
  * read as meant: refused wherever a URL is given, never echoed.
  */
 export function credentialsMisplaced(url: string): boolean {
-  const m = /^[a-z][a-z0-9+.-]{0,31}:\/\/[^/?#]*/i.exec(url);
-  if (!m) return /\s/.test(url);
-  const rest = url.slice(m[0].length);
-  return rest.includes('@') || /\s/.test(url);
+  const authority = urlAuthority(url);
+  return /\s/.test(url) || (authority !== null && url.includes('@', authority.end));
+}
+
+/** A URL's authority (`[user[:password]@]host[:port]`) and the index where it ends; null for text that is no `scheme://` URL. */
+export function urlAuthority(url: string): { text: string; end: number } | null {
+  const m = /^[a-z][a-z0-9+.-]{0,31}:\/\/([^/?#]*)/i.exec(url);
+  return m ? { text: m[1]!, end: m[0].length } : null;
 }
 
 export interface SplitUrl {

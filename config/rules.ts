@@ -10,7 +10,7 @@ import { formatPath, show, type Issue, type Segment } from './issues.js';
 import { isLoopback, parseListen, type ListenAddress } from './listen.js';
 import { isObject, num, type Json } from './json-value.js';
 import { hostKey } from '../uploads/target.js';
-import { credentialsMisplaced } from '../common/credentials.js';
+import { credentialsMisplaced, urlAuthority } from '../common/credentials.js';
 
 /**
  * Rules a schema cannot say. They read the data defensively, so that they can run even when the
@@ -119,7 +119,7 @@ function urlIssues(issues: Issue[], path: Segment[], url: string): void {
 
 /** `host:port` of a URL (`scheme://[user[:password]@]host[:port]/...`), its userinfo left out. */
 function urlHostPort(url: string): string {
-  const authority = /^[a-z][a-z0-9+.-]*:\/\/([^/?#\s]*)/i.exec(url)?.[1] ?? '';
+  const authority = urlAuthority(url)?.text ?? '';
   return authority.slice(authority.lastIndexOf('@') + 1);
 }
 

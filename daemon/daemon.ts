@@ -189,7 +189,9 @@ export class Daemon {
 
   /** events the catalog could not take yet, oldest first (see raise) */
   private readonly unstored: Array<{ type: EventType; camera: string | null; data: Record<string, unknown>; atMs: number }> = [];
+  /** events not kept, past MAX_UNSTORED_EVENTS, and since when the catalog refuses them (undefined: it takes them) */
   private unstoredDropped = 0;
+  private unstoredSince?: number;
 
   /** Stores what waits, in order; stops at the first the catalog refuses (the rest wait with it). */
   private storeEvents(): void {
@@ -212,8 +214,6 @@ export class Daemon {
       this.unstoredDropped = 0;
     }
   }
-
-  private unstoredSince?: number;
 
   async start(): Promise<void> {
     // before anything is read or written: a second daemon on this data dir stops here
