@@ -11,7 +11,8 @@ import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI } from '../support/cli.js';
+import { CLI, runCli } from '../support/cli.js';
+import { DaemonProcess } from '../support/daemon.js';
 import { makeCerts } from '../support/mosquitto.js';
 
 t.test('a file the config names that cannot be used: run refuses to start, exit 2, one line naming the setting; check fails on it', async (t) => {
@@ -73,7 +74,7 @@ t.test('a file the config names that cannot be used: run refuses to start, exit 
   t.match(zero.stdout, /a device or socket, not a file/);
 });
 
-t.test('a config holding a password inline, readable by every local user: check warns and run logs it (check said "secrets readable by the service only": an outside probe)', async (t) => {
+t.test('a config holding a password inline, readable by every local user: check warns, run and reload log it (check said "secrets readable by the service only": an outside probe)', async (t) => {
   const dir = t.testdir();
   const config = join(dir, 'c.yaml');
   writeFileSync(config, `box: { id: b1 }\nstorage: { path: ${join(dir, 'data')} }\ncameras: [{ id: c1, source: { type: rtsp, url: "rtsp://admin:Inline-Pw1@127.0.0.1:1/x" } }]\nmqtt: { url: "mqtt://127.0.0.1:1", username: nvr, password: "Mqtt-Inline-Pw" }\n`);
@@ -85,6 +86,16 @@ t.test('a config holding a password inline, readable by every local user: check 
   const run = spawnSync(process.execPath, [CLI, 'run', '--config', config, '--duration', '2'], { encoding: 'utf8', timeout: 60_000 });
   t.match(run.stdout, /"level":40,.*the config, holding cameras\[0\]\.source\.url's password, mqtt\.password inline: \S+ is readable by every local user/, 'run logs the same warning');
   t.notMatch(run.stdout + run.stderr, /Inline-Pw/, 'never the passwords');
+  // and each reload of a running daemon
+  const daemon = new DaemonProcess(config).start();
+  t.teardown(() => { daemon.proc?.kill('SIGKILL'); });
+  await daemon.waitForLog(/edge-nvr running/);
+  const mark = daemon.output.length;
+  const reload = await runCli(['reload', '--config', config]);
+  t.equal(reload.code, 0, reload.stdout + reload.stderr);
+  t.match(daemon.output.slice(mark), /"level":40,.*the config, holding cameras\[0\]\.source\.url's password, mqtt\.password inline: \S+ is readable by every local user/, 'reload logs it too');
+  t.equal((await daemon.stop()).code, 0);
+  t.notMatch(daemon.output, /Inline-Pw/, 'never the passwords');
   chmodSync(config, 0o600);
   t.match(check().stdout, /^PASS secrets +the files the config names can be used, secrets readable by the service only/m, '0600: passes');
 });
