@@ -54,7 +54,7 @@ export function describeEvent(type: string, data: Record<string, unknown>): stri
     case 'gap': return `gap of ${duration(num(data.duration_ms) ?? 0)}${cause ? ` (${cause})` : ''}`;
     case 'stall_detected': return `stream stalled (nothing for ${duration(num(data.silent_ms) ?? 0)})`;
     case 'watchdog_restart': return `recorder restarted${cause ? ` (${cause})` : ''}`;
-    case 'disk_low': return `disk under its free-space floor${data.all_remaining_held ? ', everything left is held' : ''}`;
+    case 'disk_low': return `disk under its free-space floor, ${data.all_remaining_held ? 'everything left is held' : 'no recordings left to delete'}`;
     case 'disk_unwritable': return 'data disk not writable';
     case 'disk_ok': return 'data disk writable again';
     case 'retention_at_risk': return `retention at risk: ${days(num(data.days_held))} held of ${num(data.min_days) ?? '?'} required`;

@@ -226,8 +226,16 @@ export class Retention {
       this.log.info({ forAge: result.deletedForAge, forSpace: result.deletedForSpace, availableBytes: result.disk.available_bytes }, 'retention deleted segments');
     }
     if (result.stuck) {
-      this.log.error({ availableBytes: result.disk.available_bytes, floorBytes: this.policy.floorBytes }, 'data disk under its floor and everything left is held');
-      this.raise('disk_low', null, { available_bytes: result.disk.available_bytes, floor_bytes: this.policy.floorBytes, all_remaining_held: true });
+      // at most every 10 minutes, like the other alarms: a sweep runs every 5 s, and a disk held
+      // full raised (and stored, and published) this 17,000 times a day
+      this.alarm('disk_low', null, now, () => {
+        // nothing deletable is left: either everything left is held, or nothing is left at all
+        // (the disk filled by other files), and the operator's remedy differs
+        const held = this.catalog.liveBytes() > 0; // the catalog's counter: no scan
+        this.log.error({ availableBytes: result.disk.available_bytes, floorBytes: this.policy.floorBytes },
+          held ? 'data disk under its floor and everything left is held' : 'data disk under its floor and no recordings are left to delete');
+        return { available_bytes: result.disk.available_bytes, floor_bytes: this.policy.floorBytes, all_remaining_held: held };
+      });
     }
     if (!ageWaits && now - this.lastExportsSweep >= EXPORTS_EVERY_MS) {
       this.lastExportsSweep = now;
@@ -357,7 +365,7 @@ export class Retention {
   }
 
   /** An alarm event at most every 10 minutes per key; `build` logs and returns the event's data. */
-  private alarm(type: 'disk_filled_externally' | 'retention_at_risk', camera: string | null, now: number, build: () => Record<string, unknown>, key: string = type): void {
+  private alarm(type: 'disk_low' | 'disk_filled_externally' | 'retention_at_risk', camera: string | null, now: number, build: () => Record<string, unknown>, key: string = type): void {
     if (now - (this.lastAlarm.get(key) ?? 0) < ALARM_REPEAT_MS) return;
     this.lastAlarm.set(key, now);
     this.raise(type, camera, build());
