@@ -10,7 +10,6 @@ import { constants } from 'node:fs';
 import { access, stat, statfs, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { availableParallelism, userInfo } from 'node:os';
-import { connect } from 'node:net';
 import { effectiveRetention, readSecret } from '../../config/load.js';
 import { CameraMaskService, missingMasks } from '../../recorder/sources/onvif-masks.js';
 import { Catalog } from '../../recorder/catalog/catalog.js';
@@ -340,21 +339,13 @@ export async function clockSynced(): Promise<CheckResult> {
   return { name: 'clock', ok: true, detail: `synchronised (${c.source})` };
 }
 
-const MQTT_PORTS: Record<string, number> = { 'mqtt:': 1883, 'tcp:': 1883, 'mqtts:': 8883, 'ssl:': 8883, 'ws:': 80, 'wss:': 443 };
-
-/** The broker answers a TCP connect (when mqtt is configured). */
+/** The broker takes the box's login: address, TLS files, username and password, as the daemon uses them (when mqtt is configured). */
 export async function brokerReachable({ config }: CheckContext): Promise<CheckResult> {
   if (!config.mqtt) return { name: 'broker', ok: true, detail: 'no mqtt configured' };
-  const u = new URL(config.mqtt.url);
-  const host = u.hostname.replace(/^\[|\]$/g, '');
-  const port = Number(u.port) || MQTT_PORTS[u.protocol] || 1883;
-  return new Promise((done) => {
-    const sock = connect({ host, port, timeout: 3000 });
-    const finish = (r: CheckResult) => { sock.destroy(); done(r); };
-    sock.once('connect', () => finish({ name: 'broker', ok: true, detail: `${host}:${port} accepts connections` }));
-    sock.once('timeout', () => finish({ name: 'broker', ok: false, detail: `${host}:${port}: no answer within 3 s` }));
-    sock.once('error', (err: NodeJS.ErrnoException) => finish({ name: 'broker', ok: false, detail: `${host}:${port}: ${err.code ?? err.message}` }));
-  });
+  // MQTT.js loaded only for a box that talks to a broker (the CLI's start-up stays light)
+  const { tryLogin } = await import('../mqtt/client.js');
+  const r = await tryLogin(config.mqtt, config.mqtt.client_id ?? `edge-nvr-${config.box.id}`);
+  return { name: 'broker', ok: r.ok, detail: r.detail };
 }
 
 /**

@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CameraSim } from '../support/camera-sim.js';
 import { runCli } from '../support/cli.js';
+import { makeCerts, Mosquitto } from '../support/mosquitto.js';
+import mqtt from 'mqtt';
 import { ocrModelPath } from '../../redaction/models.js';
 
 /** a config with one rtsp camera; `storage` lines replace the default data dir */
@@ -91,6 +93,44 @@ t.test('check pre-flight', async (t) => {
     writeFileSync(path, readFileSync(path, 'utf8') + 'mqtt:\n  url: mqtt://127.0.0.1:9\n');
     const r = await runCli(['check', '--config', path]);
     t.equal(r.code, 1);
-    t.match(r.stdout, /^FAIL broker +127\.0\.0\.1:9: ECONNREFUSED/m);
+    t.match(r.stdout, /^FAIL broker +mqtt:\/\/127\.0\.0\.1:9: connect ECONNREFUSED/m);
+  });
+
+  t.test('the broker login: a wrong password and a refused certificate fail, the right ones pass, a running daemon stays connected', async (t) => {
+    const dir = t.testdir();
+    const broker = await new Mosquitto(join(dir, 'broker'), { users: { box: 'right-password' } }).start();
+    t.teardown(() => broker.stop());
+    // the daemon's own connection, with the client id a check must not take from it
+    const daemon = await mqtt.connectAsync(broker.url, { clientId: 'edge-nvr-test-box', username: 'box', password: 'right-password', reconnectPeriod: 0 });
+    let dropped = false;
+    daemon.on('close', () => { dropped = true; });
+    t.teardown(() => daemon.end(true));
+    const secret = join(dir, 'mqtt-password');
+    const withBroker = (password: string, extra = '') => {
+      writeFileSync(secret, password, { mode: 0o600 });
+      const path = config(dir, sim.url('lobby'));
+      writeFileSync(path, readFileSync(path, 'utf8') + `mqtt:\n  url: ${broker.url}\n  username: box\n  password_file: ${secret}\n${extra}`);
+      return path;
+    };
+    let r = await runCli(['check', '--config', withBroker('Zq7-not-this-one')]);
+    t.equal(r.code, 1, r.stdout);
+    t.match(r.stdout, /^FAIL broker +mqtt:\/\/127\.0\.0\.1:\d+ refused the login \([^)]*\): check mqtt\.username and mqtt\.password_file$/m, 'a wrong password is named as such');
+    t.notMatch(r.stdout + r.stderr, /Zq7-not-this-one/, 'and the password is not printed');
+    r = await runCli(['check', '--config', withBroker('right-password')]);
+    t.match(r.stdout, /^PASS broker +mqtt:\/\/127\.0\.0\.1:\d+ accepted the login \(MQTT 5, user box\)$/m, r.stdout);
+    t.equal(r.code, 0, r.stdout);
+    t.notOk(dropped, 'the running daemon\'s connection was not taken over by the check');
+
+    const certs = makeCerts(join(dir, 'certs'));
+    const tls = await new Mosquitto(join(dir, 'tls-broker'), { tls: certs }).start();
+    t.teardown(() => tls.stop());
+    const path = config(dir, sim.url('lobby'));
+    writeFileSync(path, readFileSync(path, 'utf8') + `mqtt:\n  url: ${tls.url}\n  cert_file: ${certs.clientCert}\n  key_file: ${certs.clientKey}\n`);
+    r = await runCli(['check', '--config', path]);
+    t.equal(r.code, 1, r.stdout);
+    t.match(r.stdout, /^FAIL broker +mqtts:\/\/127\.0\.0\.1:\d+: .*; check mqtt\.ca_file, mqtt\.cert_file and mqtt\.key_file$/m, 'a server certificate the box cannot trust (no ca_file) points at the TLS files');
+    writeFileSync(path, readFileSync(path, 'utf8') + `  ca_file: ${certs.ca}\n`);
+    r = await runCli(['check', '--config', path]);
+    t.match(r.stdout, /^PASS broker +mqtts:\/\/127\.0\.0\.1:\d+ accepted the login/m, r.stdout);
   });
 });
