@@ -6,6 +6,8 @@ import type { Config } from '../../config/schema.js';
 import { randomBytes } from 'node:crypto';
 import { scrubCredentials, splitCredentials } from '../../common/credentials.js';
 import { registerSecret } from '../log.js';
+import type { Duplex } from 'node:stream';
+import { guardPacketSize, PacketTooLarge } from './packet-size-guard.js';
 
 /** reconnect delays in seconds; the last repeats, and a successful connect starts over */
 export const RECONNECT_BACKOFF_S = [1, 2, 5, 10];
@@ -129,6 +131,11 @@ export function connectBroker(cfg: MqttConfig, clientId: string, will: Will, log
   };
   const safeUrl = brokerAddress(cfg.url);
   const client = mqtt.connect(cfg.url, options);
+  // every connection: the first, made in the constructor, and each reconnect's, made right after
+  // 'reconnect' is emitted; guarded on the next tick, before any of its bytes can arrive
+  const guard = () => guardPacketSize(client.stream as unknown as Duplex, MAX_INCOMING_PACKET_BYTES);
+  guard();
+  client.on('reconnect', () => process.nextTick(guard));
   let attempt = 0;
   client.on('connect', () => {
     attempt = 0;
@@ -155,6 +162,10 @@ export function connectBroker(cfg: MqttConfig, clientId: string, will: Will, log
     }
     if (code !== undefined && AUTH_CODES.has(code)) {
       log.error({ broker: safeUrl, code, username: cfg.username ?? null }, `mqtt broker refused the login (${err.message}): check mqtt.username and mqtt.password_file; retrying`);
+      return;
+    }
+    if (err instanceof PacketTooLarge) {
+      log.error({ broker: safeUrl, bytes: err.bytes, maxBytes: err.max }, `${err.message}: a message past the box's limit (MQTT ${client.options.protocolVersion === 5 ? '5' : '3.1.1'}); reconnecting`);
       return;
     }
     log.error({ broker: safeUrl, code: err.code ?? null, error: err.message }, 'mqtt connection error; retrying');
