@@ -12,6 +12,8 @@ export interface MosquittoOptions {
   tls?: Certs;
   /** keep retained messages and sessions across restarts (a persistence file in dir) */
   persistence?: boolean;
+  /** an acl_file's text */
+  acl?: string;
 }
 
 export interface Certs {
@@ -79,6 +81,10 @@ export class Mosquitto {
       lines.push('allow_anonymous false', `password_file ${pw}`);
     } else {
       lines.push('allow_anonymous true');
+    }
+    if (this.opts.acl !== undefined) {
+      writeFileSync(join(this.dir, 'acl'), this.opts.acl);
+      lines.push(`acl_file ${join(this.dir, 'acl')}`);
     }
     if (this.opts.tls) {
       const c = this.opts.tls;
