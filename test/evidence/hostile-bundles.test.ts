@@ -85,6 +85,15 @@ t.test('a hostile bundle ends in a named failure: no hang, no stack trace, nothi
   spawnSync('mkfifo', [join(copy, 'checkpoint.json')]);
   fails('a FIFO for the checkpoint', /checkpoint.json is not a regular file/);
 
+  // JSON made to exhaust memory: 240 MB of `{},` parsed into 6.5 GB and died after 8 minutes;
+  // 3.6 MB of it is refused by the same rule, from its bytes, before it is parsed
+  fresh();
+  writeFileSync(join(copy, 'manifest.json'), '{"schema":"edge-nvr/evidence@1","x":[' + '{},'.repeat(1_200_000) + '{}]}');
+  fails('a manifest of a million empty objects', /manifest\.json cannot be read: 1200003 objects and arrays in \d+ bytes, denser than any file a box writes/);
+  fresh();
+  writeFileSync(join(copy, 'proof/segments.json'), '[' + '[],'.repeat(1_100_000) + '[]]');
+  fails('a chain proof of a million empty arrays', /proof\/segments\.json (does not match its sha256|cannot be read: 1100002 objects and arrays)/);
+
   // JSON of the wrong shape: altered files are named, and nothing crashes on them
   for (const [file, text] of [['proof/segments.json', '{}'], ['proof/segments.json', '{"rows":[null]}'], ['proof/ledger.json', '{}'],
     ['proof/audit.json', '{"rows":5}'], ['catalog/segments.json', '{"a":1}'], ['catalog/segments.json', '[null]']] as const) {
