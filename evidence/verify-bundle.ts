@@ -445,24 +445,40 @@ function checkKey(
     }
     // where an anchor's chain length falls inside the bundle's proofs, the hashes must agree; a
     // chain cannot be shorter than it was at an anchor taken before the bundle's checkpoint
-    let compared = 0;
+    // counted per chain: one anchor inside the ledger's proof (a hold placed before the footage
+    // was recorded) had let a segments proof compared with nothing read as compared (an outside
+    // probe's rewritten segment verified with no caveat). `newest`: the last entry compared.
+    const compared = new Map<ChainName, { points: number; newest: number }>();
+    const count = (chain: ChainName, at: number) => {
+      const c = compared.get(chain) ?? { points: 0, newest: 0 };
+      compared.set(chain, { points: c.points + 1, newest: Math.max(c.newest, at) });
+    };
     for (const a of same) {
       for (const chain of CHAINS) {
         const [had, has] = [a.chains[chain].length, checkpoint.chains[chain].length];
         if (a.at_ms <= checkpoint.at_ms && had > has) {
-          compared++;
+          count(chain, has);
           report.mismatches.push(`the ${chain} chain in the bundle ends at #${has}, but the anchor of ${iso(a.at_ms)} already had #${had} (entries removed: the chain was cut back)`);
           continue;
         }
         const h = hashAt[chain].get(a.chains[chain].length);
         if (h === undefined) continue;
-        compared++;
+        count(chain, a.chains[chain].length);
         if (h !== a.chains[chain].head) report.mismatches.push(`the ${chain} chain in the bundle differs from the anchor of ${iso(a.at_ms)} at entry #${a.chains[chain].length} (rewritten)`);
       }
     }
-    report.proven.push(`The signing key is the one in ${same.length} anchor(s) the platform holds for box "${m.box_id}"${compared ? `, and the bundle's chains agree with them at ${compared} point(s)` : ''}.`);
-    if (!compared) {
-      report.cannot_prove.push(`That the chains are the ones the platform saw: none of the ${same.length} anchor(s) falls inside the bundle's proofs (each is older than their first entries or newer than the bundle's checkpoint), so nothing was compared; someone holding the box's key could have rewritten them. Anchors received between the range and the export can be compared.`);
+    const points = [...compared.values()].reduce((n, c) => n + c.points, 0);
+    report.proven.push(`The signing key is the one in ${same.length} anchor(s) the platform holds for box "${m.box_id}"${points ? `, and the bundle's chains agree with them at ${points} point(s) (${[...compared].map(([chain, c]) => `${chain} ${c.points}`).join(', ')})` : ''}.`);
+    for (const chain of CHAINS) {
+      const proof = [...hashAt[chain].keys()];
+      if (!proof.length) continue;
+      const [first, last] = [Math.min(...proof), Math.max(...proof)];
+      const c = compared.get(chain);
+      if (!c) {
+        report.cannot_prove.push(`That the ${chain} chain (#${first}-#${last} in the bundle) is the one the platform saw: none of the ${same.length} anchor(s) falls inside its proof (each is older than its first entry or newer than the bundle's checkpoint), so nothing of it was compared; someone holding the box's key could have rewritten it. Anchors received between the range and the export can be compared.`);
+      } else if (c.newest < last) {
+        report.cannot_prove.push(`That the ${chain} chain's entries after #${c.newest} (to #${last}), after the newest anchor compared, were not rewritten by someone holding the box's key: no anchor the platform holds covers them.`);
+      }
     }
     return;
   }

@@ -186,3 +186,32 @@ t.test('a bundle re-signed with the box\'s key: footage relabelled as absent, a 
   t.equal(r.code, 1, 'two anchors that disagree: not verified');
   t.match(r.stdout, /disagree on the ledger chain at #\d+: the box signed two different histories \(forked\)/);
 });
+
+t.test('anchors are compared chain by chain: entries past the newest anchor, and a chain no anchor reaches, are said not proven', async (t) => {
+  const dir = t.testdir();
+  const { data, t0 } = await box(dir, 'box-p');
+  // the platform's newest anchor is from when the segments chain had 2 rows: the box's own
+  // checkpoint of that moment (the same key, the same first rows)
+  const earlier = join(dir, 'earlier');
+  cpSync(data, earlier, { recursive: true });
+  const db = new Database(join(earlier, 'catalog.db'));
+  db.exec('DELETE FROM segments WHERE id >= 3; DELETE FROM checkpoints');
+  db.close();
+  const anchor = await runCli(['checkpoint', '--data', earlier]);
+  t.equal(anchor.code, 0, anchor.stderr);
+  t.equal(parseCheckpoint(anchor.stdout.trim()).chains.segments.length, 2, 'the anchor has the first 2 segment rows');
+  const anchors = join(dir, 'anchors.jsonl');
+  writeFileSync(anchors, anchor.stdout);
+
+  const bundle = join(dir, 'bundle');
+  const made = await runCli(request(data, t0 - 30_000, t0 + 400_000, bundle));
+  t.equal(made.code, 0, made.stderr);
+  const r = await runCli(['verify-evidence', bundle, '--anchors', anchors]);
+  t.equal(r.code, 0, r.stdout.slice(-1500));
+  t.match(r.stdout, /agree with them at \d+ point\(s\) \([^)]*segments 1/, 'the segments chain is compared where the anchor falls');
+  const notProven = r.stdout.slice(r.stdout.indexOf('NOT PROVEN'));
+  t.match(notProven, /That the segments chain's entries after #2 \(to #6\), after the newest anchor compared, were not rewritten/,
+    'rows 3-6, past the anchor, are named as the box\'s word alone (one of them could be another camera\'s file)');
+  t.match(notProven, /That the audit chain \(#\d+-#\d+ in the bundle\) is the one the platform saw: none of the 1 anchor\(s\) falls inside its proof/,
+    'the audit proof, which begins at the export\'s own entry, is said compared with nothing');
+});
