@@ -23,6 +23,14 @@ const STATE_POLL_MS = 1000;
 /** event messages in flight (published, PUBACK pending) at once */
 const WINDOW = 64;
 const STOP_TIMEOUT_MS = 3000;
+/**
+ * An event the broker has not acknowledged for this long is taken as lost: mosquitto, once its
+ * queue for a client is full (a flood, or retained junk on the command topics), drops everything
+ * it would send that client, PUBACKs included (mosquitto issues 2887, 3542). 64 lost PUBACKs had
+ * filled the window and stopped the events until the next reconnect (an outside probe). The
+ * reporter reconnects instead, and MQTT.js sends the unacknowledged messages again.
+ */
+const ACK_TIMEOUT_MS = 30_000;
 
 export interface ReporterOptions {
   handlers?: EgressHandlers;
@@ -41,7 +49,8 @@ export class MqttReporter {
   private outbox?: Outbox;
   private commands?: CommandProcessor;
   private readonly timers: NodeJS.Timeout[] = [];
-  private readonly inflight = new Set<number>();
+  /** outbox rows published and not yet acknowledged, with when they were (last) sent */
+  private readonly inflight = new Map<number, number>();
   private draining = false;
   private stopped = false;
   private readonly startedMs = Date.now();
@@ -108,6 +117,7 @@ export class MqttReporter {
 
     this.every(FEED_INTERVAL_MS, () => {
       if (this.outbox!.feed() > 0 || this.inflight.size === 0) this.drain();
+      this.reconnectIfUnacknowledged();
     });
     this.every(STATE_POLL_MS, () => {
       this.publishCameraStates(false);
@@ -139,7 +149,11 @@ export class MqttReporter {
     this.client!.publish(this.topics.status, online, { qos: 1, retain: true }, (err) => {
       if (!err) this.remember(META_LAST_STATUS, online);
     });
-    this.client!.subscribe(this.topics.commandFilter, { qos: 1 }, (err) => {
+    // MQTT 5: no retained messages at subscribe (rh 2: junk retained on the command topics was
+    // sent at every connect, enough to fill the broker's queue for the box) and not the box's own
+    // replies back (nl). A command is acted on when it is sent, never from a retained copy.
+    for (const id of this.inflight.keys()) this.inflight.set(id, Date.now()); // sent again now
+    this.client!.subscribe(this.topics.commandFilter, { qos: 1, rh: 2, nl: true }, (err) => {
       if (err) this.log.error({ err }, 'cannot subscribe to the command topics');
     });
     this.publishCameraStates(true);
@@ -213,11 +227,11 @@ export class MqttReporter {
     this.draining = true;
     try {
       while (this.connected && this.inflight.size < WINDOW) {
-        const after = this.inflight.size ? Math.max(...this.inflight) : 0;
+        const after = this.inflight.size ? Math.max(...this.inflight.keys()) : 0;
         const rows = this.outbox.next(WINDOW - this.inflight.size, after);
         if (rows.length === 0) break;
         for (const row of rows) {
-          this.inflight.add(row.id);
+          this.inflight.set(row.id, Date.now());
           this.client!.publish(row.topic, row.payload, { qos: 1, retain: false }, (err) => {
             this.inflight.delete(row.id);
             if (err) return;
@@ -233,6 +247,17 @@ export class MqttReporter {
     } finally {
       this.draining = false;
     }
+  }
+
+  /** See ACK_TIMEOUT_MS. */
+  private reconnectIfUnacknowledged(): void {
+    if (!this.connected || this.inflight.size === 0) return;
+    const oldest = Math.min(...this.inflight.values());
+    if (Date.now() - oldest < ACK_TIMEOUT_MS) return;
+    this.log.error({ unacknowledged: this.inflight.size, waitedMs: Date.now() - oldest },
+      'the broker has not acknowledged events for 30 s (is it dropping messages for the box? its queue for the box may be full); reconnecting to send them again');
+    for (const id of this.inflight.keys()) this.inflight.set(id, Date.now());
+    this.client!.stream.destroy();
   }
 
   private async onCommand(topic: string, payload: Buffer, packet: IPublishPacket): Promise<void> {
@@ -287,8 +312,11 @@ export class MqttReporter {
       })), STOP_TIMEOUT_MS, undefined);
     }
     this.stopped = true;
-    await settleWithin(new Promise<void>((resolve) => client.end(false, {}, () => resolve())), STOP_TIMEOUT_MS, undefined);
-    client.end(true);
+    const ended = await settleWithin(new Promise<boolean>((resolve) => client.end(false, {}, () => resolve(true))), STOP_TIMEOUT_MS, false);
+    // MQTT.js's end(false) waits for every acknowledgement, and a second end() while it waits
+    // does nothing: a broker that dropped them kept the socket, and the daemon, alive after
+    // SIGTERM (an outside probe waited 100 s). Closed here instead.
+    if (!ended) client.stream.destroy();
     this.log.info('mqtt reporter stopped');
   }
 }
