@@ -108,6 +108,13 @@ export class Mosquitto {
     return this;
   }
 
+  /** Replaces the ACL (started with `acl`) and has the running broker read it again (SIGHUP). */
+  async reloadAcl(text: string): Promise<void> {
+    writeFileSync(join(this.dir, 'acl'), text);
+    this.proc!.kill('SIGHUP');
+    await new Promise((r) => setTimeout(r, 300));
+  }
+
   async stop(): Promise<void> {
     const p = this.proc;
     if (!p || p.exitCode !== null || p.signalCode !== null) return;

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CameraSim, type CameraSimOptions } from './camera-sim.js';
 import { writeConfig } from './daemon.js';
-import { Mosquitto } from './mosquitto.js';
+import { Mosquitto, type MosquittoOptions } from './mosquitto.js';
 
 export interface MqttBox {
   dir: string;
@@ -24,12 +24,12 @@ export interface MqttBox {
  */
 export async function mqttBox(
   t: { testdir(): string; teardown(fn: () => unknown): void },
-  opts: { sim?: CameraSimOptions; mqtt?: string[]; commands?: string[]; yaml?: string[] } = {},
+  opts: { sim?: CameraSimOptions; mqtt?: string[]; commands?: string[]; yaml?: string[]; broker?: MosquittoOptions } = {},
 ): Promise<MqttBox> {
   const dir = t.testdir();
   const sim = await new CameraSim({ mounts: ['cam1'], width: 320, height: 180, fps: 10, ...opts.sim }).start();
   t.teardown(() => sim.kill());
-  const broker = await new Mosquitto(join(dir, 'broker')).start();
+  const broker = await new Mosquitto(join(dir, 'broker'), opts.broker).start();
   t.teardown(() => broker.stop());
   const secret = `hmac-${randomBytes(24).toString('hex')}`;
   const secretFile = join(dir, 'hmac.secret');
