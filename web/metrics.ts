@@ -27,7 +27,7 @@ export class BoxMetrics {
   private readonly camGaps = this.counter('camera_gaps_total', 'interruptions of recording (gap rows), open ones included', ['camera']);
   private readonly camGapSeconds = this.counter('camera_gap_seconds_total', 'length of the gaps that have closed (an open gap counts once it closes)', ['camera']);
   private readonly camGap24h = this.gauge('camera_gap_last_24h_seconds', 'seconds of the last 24 h inside gaps, an open gap up to now included', ['camera']);
-  private readonly camContinuity = this.gauge('camera_continuity_last_24h_ratio', 'share of the last 24 h on record (of the time since the first recording, when later), 0 to 1', ['camera']);
+  private readonly camContinuity = this.gauge('camera_continuity_last_24h_ratio', 'share of the last 24 h on record (of the time since the first recording or gap, when later), 0 to 1', ['camera']);
   private readonly camLast = this.gauge('camera_last_segment_end_timestamp_seconds', 'end of the newest segment, seconds since the Unix epoch', ['camera']);
   private readonly camRestarts = this.counter('camera_recorder_restarts_total', 'recorder restarts since the daemon started (resets with it)', ['camera']);
   private readonly camHeld = this.gauge('camera_retention_held_seconds', 'age of the oldest recording kept (divide by 86400 for days)', ['camera']);

@@ -41,7 +41,11 @@ export async function buildHealth(daemon: Daemon, box: string, startedMs: number
     const gaps = catalog.gaps(c.camera, from, now);
     const gapMs = gapTimeWithin(gaps, from, now);
     const first = (catalog.db.prepare('SELECT min(start_ms) AS s FROM segments WHERE camera = ?').get(c.camera) as { s: number | null }).s;
-    const windowFrom = Math.max(from, first ?? now);
+    // the window starts when the box began with the camera: its first recording, or the first gap
+    // when that came earlier. From the first recording alone, a camera down since it was added
+    // had an empty window and read 1, fully on record (an outside probe).
+    const began = Math.min(first ?? now, ...gaps.map((g) => g.start_ms));
+    const windowFrom = Math.max(from, began);
     const last = catalog.lastSegment(c.camera);
     const bitrate = last && last.end_ms > last.start_ms ? round((last.bytes * 8) / (last.end_ms - last.start_ms), 1) : null;
     return {

@@ -30,7 +30,8 @@ t.test('Prometheus scrapes real values that move while a camera dies and comes b
   const broker = await new Mosquitto(join(t.testdir(), 'broker')).start();
   t.teardown(() => broker.stop());
   const dir = t.testdir();
-  const config = writeConfig(dir, [{ id: 'door', url: cams.url('door') }, { id: 'gate', url: gate.url('gate') }], {
+  // `never`: unreachable since the box was set up, so it never recorded
+  const config = writeConfig(dir, [{ id: 'door', url: cams.url('door') }, { id: 'gate', url: gate.url('gate') }, { id: 'never', url: 'rtsp://127.0.0.1:9/none' }], {
     extraYaml: `http:\n  metrics_listen: 127.0.0.1:0\nmqtt:\n  url: ${broker.url}\n  health_interval_s: 5\n`,
   });
   const daemon = new DaemonProcess(config).start();
@@ -85,6 +86,8 @@ t.test('Prometheus scrapes real values that move while a camera dies and comes b
   t.ok(m2.get('edge_nvr_events_total{type="camera_offline"}')! >= 1, 'and the camera_offline event');
   t.ok(m2.get('edge_nvr_camera_recorder_restarts_total{camera="gate"}')! >= 1, 'the recorder restarts, backing off');
   t.ok(m2.get('edge_nvr_camera_continuity_last_24h_ratio{camera="gate"}')! < 1, 'continuity drops');
+  t.equal(m2.get('edge_nvr_camera_up{camera="never"}'), 0, 'a camera down since the box started is down');
+  t.equal(m2.get('edge_nvr_camera_continuity_last_24h_ratio{camera="never"}'), 0, 'and has nothing on record: continuity 0, not 1');
   await until(() => daemon.countLog(segmentIndexed('door')) >= 2, 20000, 'another door segment');
   // a reading is served again for up to a second (metrics-reuse.test.ts)
   const m3 = await scrapeUntil(url, (x) => x.get('edge_nvr_camera_segments_recorded_total{camera="door"}')! > segsBefore, 5000);
