@@ -132,7 +132,8 @@ export function terminalJson(value: unknown, indent?: number): string {
  * terminal, or overwrite a line with a carriage return.
  */
 export function terminalText(text: string): string {
-  return text.replace(CONTROLS_BUT_NEWLINE, hexEscape);
+  // bidi overrides too: U+202E showed what followed it on the line reversed (an outside probe)
+  return showInvisible(text.replace(CONTROLS_BUT_NEWLINE, hexEscape));
 }
 
 /** A C0 control character, DEL or a C1 control character (U+0080-U+009F: CSI among them). */

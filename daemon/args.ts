@@ -2,6 +2,7 @@ import { existsSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { terminalJson, terminalText } from '../common/human.js';
+import { hasControl, visibleLength } from '../common/visible-text.js';
 
 /** Bad usage or bad config: the CLI prints the message and exits 2. */
 export class UsageError extends Error {
@@ -121,8 +122,8 @@ export function parseReason(context: string, value: string | undefined, what: st
   const text = value?.trim() ?? '';
   if (!value) throw new UsageError(`${context}: --reason is required (${what})`);
   // a line break forged a second line in `hold list`; zero-width characters made a reason nobody sees
-  if (/\p{Cc}/u.test(text)) throw new UsageError(`${context}: --reason must be one line of text without control characters (${what})`);
-  if (text.replace(/[\s\p{Cf}]/gu, '').length < 3) throw new UsageError(`${context}: --reason needs 3 characters or more (${what}), got ${JSON.stringify(value)}`);
+  if (hasControl(text)) throw new UsageError(`${context}: --reason must be one line of text without control characters (${what})`);
+  if (visibleLength(text) < 3) throw new UsageError(`${context}: --reason needs 3 characters or more (${what}), got ${JSON.stringify(value)}`);
   return text;
 }
 

@@ -18,6 +18,7 @@
  */
 import { createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import { canonicalJson } from '../common/canonical-json.js';
+import { hasControl, idAsRead, visibleLength } from '../common/visible-text.js';
 
 export const BUNDLE_SCHEMA = 'edge-nvr/evidence@1';
 export const MANIFEST_FILE = 'manifest.json';
@@ -103,13 +104,19 @@ export function bodySignatureHolds(signed: { signature: string; public_key: stri
 /** "NAME:ID" -> officer; the id is after the last colon (names may hold one). */
 export function parseOfficer(text: string): Officer {
   const i = text.lastIndexOf(':');
-  const name = i > 0 ? text.slice(0, i).trim() : '';
-  const id = i > 0 ? text.slice(i + 1).trim() : '';
-  if (name.length < 2 || id.length < 1) {
-    const why = i <= 0 ? 'no colon' : name.length < 2 ? 'the name needs 2 characters or more' : 'no ID number after the colon';
-    throw new Error(`expected "NAME:ID" (a name, a colon, the officer's ID number), got "${text}": ${why}`);
-  }
+  const name = i >= 0 ? text.slice(0, i).trim() : '';
+  const id = i >= 0 ? text.slice(i + 1).trim() : '';
+  const problem = i < 0 ? 'no colon' : officerProblem({ name, id });
+  if (problem) throw new Error(`expected "NAME:ID" (a name, a colon, the officer's ID number), got ${JSON.stringify(text)}: ${problem}`);
   return { name, id };
+}
+
+/** What is wrong with an officer's name or ID (what shows of them), or null. */
+function officerProblem(o: Officer): string | null {
+  if (hasControl(o.name) || hasControl(o.id)) return 'one line of text, without control characters';
+  if (visibleLength(o.name) < 2) return 'the name needs 2 characters or more (spaces and invisible characters not counted)';
+  if (visibleLength(o.id) < 1) return 'no ID number after the colon';
+  return null;
 }
 
 /** The request's problems, in words naming the field: empty when it is complete. */
@@ -117,15 +124,21 @@ export function requestProblems(r: Partial<EvidenceRequest>): string[] {
   const out: string[] = [];
   const text = (field: keyof EvidenceRequest, min: number, what: string) => {
     const v = r[field];
-    if (typeof v !== 'string' || v.trim() === '') out.push(`${field}: required (${what})`);
-    else if (v.trim().length < min) out.push(`${field}: ${min} characters or more (${what}), got ${JSON.stringify(v.trim())}`);
+    if (typeof v !== 'string' || visibleLength(v) === 0) out.push(`${field}: required (${what})`);
+    else if (hasControl(v)) out.push(`${field}: one line of text, without control characters (${what})`);
+    else if (visibleLength(v) < min) out.push(`${field}: ${min} characters or more (${what}; spaces and invisible characters not counted), got ${JSON.stringify(v.trim())}`);
   };
   text('agency', 2, 'the requesting agency');
   text('approval', 2, 'the approving document or reference');
   text('reason', 3, 'why the originals are requested');
   text('destination', 2, 'where the copy goes');
   const officers = Array.isArray(r.officers) ? r.officers : [];
-  const ids = new Set(officers.map((o) => o.id.trim().toLowerCase()));
+  officers.forEach((o, i) => {
+    const problem = officerProblem(o);
+    if (problem) out.push(`officers[${i}]: ${problem}, got ${JSON.stringify(o)}`);
+  });
+  // as a person reads them: "PB-1" and "PB\u20111" (a non-breaking hyphen) are one ID
+  const ids = new Set(officers.map((o) => idAsRead(o.id)));
   if (officers.length < 2 || ids.size < 2) out.push('officers: at least two officers with different ID numbers are required ("NAME:ID" each)');
   return out;
 }

@@ -208,7 +208,11 @@ export async function verifyEvidenceBundle(dir: string, opts: VerifyOptions = {}
       for (const r of proof.rows) { head = segmentHash(head, r, proof.v2_from); hashAt.segments.set(r.id, head); }
       const byId = new Map(proof.rows.map((r) => [r.id, r]));
       let segsOk = v.ok;
+      const seen = new Set<number>();
       for (const s of m.segments) {
+        // listed twice, one file counted twice in the totals a court reads (an outside probe's re-signed manifest)
+        if (seen.has(s.id)) { bad(`segment #${s.id} is listed more than once in the manifest`); segsOk = false; continue; }
+        seen.add(s.id);
         const r = byId.get(s.id);
         if (!r) { bad(`segment #${s.id} is not in the chain proof`); segsOk = false; continue; }
         if (r.camera !== m.camera || r.start_ms !== s.start_ms || r.end_ms !== s.end_ms || r.bytes !== s.bytes || r.sha256 !== s.sha256) {

@@ -17,6 +17,7 @@ import { COMMAND_NAMES, type CommandName } from './command-names.js';
 import * as validators from './command-validators.generated.js';
 import { RefusalLimiter } from './refusals.js';
 import { requestProblems } from '../../evidence/bundle-format.js';
+import { hasControl, visibleLength } from '../../common/visible-text.js';
 import type { Topics } from './topics.js';
 import type { UploadKind } from '../../recorder/catalog/uploads.js';
 import { TargetError, type UploadTarget } from '../../uploads/target.js';
@@ -212,6 +213,12 @@ export class CommandProcessor {
       if (!this.validateRequest(body)) throw new CommandError('invalid', `request: ${errorsText(this.validateRequest.errors, 'request')}`);
       req = body as CommandRequest;
       if (!this.validateArgs[cmd](req.args)) throw new CommandError('invalid', `args: ${errorsText(this.validateArgs[cmd].errors, 'args')}`);
+      const reason = (req.args as { reason?: unknown }).reason;
+      // the CLI's --reason rule (daemon/args.ts parseReason), which a schema pattern cannot say:
+      // a line break forged a second row in `hold list`, zero-width characters a reason nobody sees
+      if (typeof reason === 'string' && (hasControl(reason) || visibleLength(reason) < 3)) {
+        throw new CommandError('invalid', 'args.reason: one line of text with 3 characters or more that show (no control characters; spaces and invisible characters not counted)');
+      }
       this.authorize(topic, req);
       this.checkReplay(req);
     } catch (err) {

@@ -13,8 +13,9 @@ import { catalogEvents, placeHold } from '../../recorder/catalog/holds.js';
 import { runCli } from '../support/cli.js';
 
 /** clears the screen, paints red, a one-byte CSI, sets the title, and a carriage return to overwrite the line */
-const EVIL = 'case \x1b[2J\x1b[31mEVIL\u009b2J\x1b]0;title\x07\rFORGED';
-const controls = (text: string) => [...text].filter((c) => c !== '\n' && isControl(c));
+const EVIL = 'case \x1b[2J\x1b[31mEVIL\u009b2J\x1b]0;title\x07\rFORGED\u202eDESREVER';
+/** control characters, and the bidi overrides, marks and zero-width ones that reorder or hide text */
+const controls = (text: string) => [...text].filter((c) => (c !== '\n' && isControl(c)) || /[\u200b-\u200f\u202a-\u202e\u2066-\u2069]/.test(c));
 
 t.test('a reason and a camera\'s event text with control characters: every listing escapes them, JSON parses back exactly', async (t) => {
   const data = join(t.testdir(), 'data');

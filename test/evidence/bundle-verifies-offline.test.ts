@@ -37,7 +37,12 @@ t.test('an evidence bundle of originals verifies offline; each tampering is name
     [request(data, from, to, join(dir, 'x')).map((a) => (a === 'Jonas Ek:PB-2210' ? 'J:PB-2210' : a)), /--officer #2: .*the name needs 2 characters or more/],
     [request(data, from, to, join(dir, 'x')).map((a) => (a === 'cam1' ? 'cam9' : a)), /unknown camera "cam9"/],
     // given but too short: said so, not "required"
-    [request(data, from, to, join(dir, 'x')).map((a) => (a === 'Prosecutor order 2026/118' ? ' x ' : a)), /approval: 2 characters or more \(the approving document or reference\), got "x"/],
+    [request(data, from, to, join(dir, 'x')).map((a) => (a === 'Prosecutor order 2026/118' ? ' x ' : a)), /approval: 2 characters or more \(the approving document or reference; spaces and invisible characters not counted\), got "x"/],
+    // what a person reads: invisible characters are no text, a non-breaking hyphen no other ID (outside probes)
+    [request(data, from, to, join(dir, 'x')).map((a) => (a === 'City Police, District 4' ? '\u200b\u200b\u200b' : a)), /agency: required \(the requesting agency\)/],
+    [request(data, from, to, join(dir, 'x')).map((a) => (a === 'Jonas Ek:PB-2210' ? 'Jonas Ek:PB\u20111041' : a)), /two officers with different ID numbers/],
+    [request(data, from, to, join(dir, 'x')).map((a) => (a === 'Jonas Ek:PB-2210' ? '\u200b\u200b:PB-2210' : a)), /--officer #2: .*the name needs 2 characters or more \(spaces and invisible characters not counted\)/],
+    [request(data, from, to, join(dir, 'x')).map((a) => (a === 'Jonas Ek:PB-2210' ? ':PB-2210' : a)), /--officer #2: .*: the name needs 2 characters or more/],
   ] as const) {
     const r = await runCli([...args]);
     t.equal(r.code, 2, `refused: ${r.stderr.trim()}`);

@@ -179,6 +179,12 @@ t.test('a hostile bundle ends in a named failure: no hang, no stack trace, nothi
   t.notOk(twice.hung, 'a file listed 3000 times: it ends');
   t.equal(twice.code, 1);
   t.match(twice.stdout, /the manifest lists \S+ more than once/, 'named');
+  // a segment listed twice, signed by the box's key: its file had counted twice in the totals
+  fresh();
+  resign(boxKey(data).privateKey, boxPublicKey(data)!, (m) => { const segs = (m as unknown as { segments: unknown[] }).segments; segs.push(segs[0], segs[0]); });
+  const segTwice = verify([copy, '--key', pem]);
+  t.equal(segTwice.code, 1, 'a segment listed three times: not verified');
+  t.match(segTwice.stdout, /segment #\d+ is listed more than once in the manifest/, 'named');
   // a deep field inside a segment's entry, signed: --json printed the entry whole and overflowed the stack
   fresh();
   resign(boxKey(data).privateKey, boxPublicKey(data)!, (m) => { (m as unknown as { segments: Array<Record<string, unknown>> }).segments[0]!.note = 'DEEP'; });

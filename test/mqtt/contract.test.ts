@@ -104,6 +104,13 @@ t.test('health, status, camera state, events and commands over a real mosquitto'
     // the CLI's rule: spaces around it do not count ("   " was registered as the reason of an export)
     ['a reason of spaces', signed('export', { camera: 'cam1', from_ms: now - hour, to_ms: now, reason: '     ' }), 'export', 'invalid'],
     ['a reason of two letters in spaces', signed('hold', { ...holdArgs, reason: '  ab  ' }), 'hold', 'invalid'],
+    // the CLI's --reason rule: one line (a line break forged a row of `hold list`), characters that show
+    ['a reason with a line break', signed('hold', { ...holdArgs, reason: 'case 5\r\n#99 fake hold row' }), 'hold', 'invalid'],
+    ['a reason of zero-width spaces', signed('hold', { ...holdArgs, reason: '\u200b\u200b\u200b\u200b' }), 'hold', 'invalid'],
+    ['officers of invisible names', signed('evidence', {
+      camera: 'cam1', from_ms: now - hour, to_ms: now, agency: 'City Police', approval: 'order 7', reason: 'case 12', destination: 'court',
+      officers: [{ name: '\u200b\u200b', id: '\u200b1' }, { name: '   ', id: '2' }],
+    }), 'evidence', 'invalid'],
     ['a 1 MB body', JSON.stringify({ ...signed('hold', holdArgs), pad: 'x'.repeat(1024 * 1024) }), 'hold', 'too_large'],
     ['an unknown command', signed('format-disk', {}), 'format-disk', 'unknown_command'],
     ['path traversal in the name', signed('hold', holdArgs), '_invalid', 'unknown_command'],
@@ -119,7 +126,9 @@ t.test('health, status, camera state, events and commands over a real mosquitto'
     ['a snapshot of an unknown camera', signed('snapshot', { camera: 'no-such-cam', reason: 'check the gate' }), 'snapshot', 'invalid'],
     ['an export of a range with no recordings', signed('export', { camera: 'cam1', from_ms: now - 400 * 86_400_000, to_ms: now - 400 * 86_400_000 + 3_600_000, reason: 'check the gate' }), 'export', 'failed'],
   ];
-  for (const [what, body, replyName, code] of bad) {
+  for (const [i, [what, body, replyName, code]] of bad.entries()) {
+    // refusals are answered in a burst of 20, then one a second (the rate limit, docs/mqtt.md)
+    if (i >= 18) await sleep(1100);
     const topicName = what === 'path traversal in the name' ? '../hold' : what === 'an upper-case name' ? 'HOLD' : replyName;
     const reply = await send(topicName, body, replyName);
     t.equal(reply.ok, false, `${what}: refused`);
@@ -151,11 +160,12 @@ t.test('health, status, camera state, events and commands over a real mosquitto'
     t.equal(holds.length, 1, 'one hold: no refused command changed anything');
     t.equal(holds[0]!.created_by, 'mqtt:platform');
     const audit = d.prepare("SELECT action, actor, details FROM audit_log WHERE action LIKE 'cmd.%' ORDER BY id").all() as Array<{ action: string; actor: string; details: string }>;
-    // signed commands are audited, ok or not (4 failed after the signature checked out, and the
-    // hold, snapshot and reload); refusals before it (bad JSON, schema, signature, replay) are not
-    t.equal(audit.length, 4 + 3, `signed commands are audited: ${audit.map((a) => a.action).join(', ')}`);
+    // signed commands are audited, ok or not (5 failed after the signature checked out, among them
+    // the evidence of invisible officers, and the hold, snapshot and reload); refusals before it
+    // (bad JSON, schema, signature, replay) are not
+    t.equal(audit.length, 5 + 3, `signed commands are audited: ${audit.map((a) => a.action).join(', ')}`);
     t.equal(audit.filter((a) => a.action === 'cmd.hold' && JSON.parse(a.details).ok).length, 1);
-    t.equal(audit.filter((a) => !JSON.parse(a.details).ok).length, 4, 'the 4 signed commands that failed');
+    t.equal(audit.filter((a) => !JSON.parse(a.details).ok).length, 5, 'the 5 signed commands that failed');
     t.notOk(audit.some((a) => a.action === 'cmd.rejected'), 'no refusal reaches the audit log');
     t.notOk(audit.some((a) => a.details.includes(SECRET)), 'the secret is not in the audit log');
     const segsAfter = (d.prepare('SELECT count(*) AS n FROM segments').get() as { n: number }).n;
