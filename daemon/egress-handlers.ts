@@ -110,8 +110,13 @@ const CLI = fileURLToPath(new URL('./cli.js', import.meta.url));
 const STILL_DEADLINE_MS = 120_000;
 
 class StillWorker {
-  private child?: ChildProcess;
-  private pending: Array<{ resolve: () => void; reject: (e: Error) => void; timer: NodeJS.Timeout }> = [];
+  /**
+   * The running writer and the requests it was given, in order. Each child has its own list: a
+   * writer let go when it had nothing left (below) still closes afterwards, and with one list
+   * shared its close rejected the request a new writer had just taken ("edge-nvr still exited
+   * 0" for a still that was written: two tamper alarms a second apart, an outside probe).
+   */
+  private current?: { child: ChildProcess; pending: Array<{ resolve: () => void; reject: (e: Error) => void; timer: NodeJS.Timeout }> };
 
   constructor(private readonly daemon: Daemon, private readonly log: Logger) {}
 
@@ -119,47 +124,48 @@ class StillWorker {
 
   stop(): void {
     this.stopped = true;
-    if (this.child) killGroup(this.child, 'SIGKILL');
+    if (this.current) killGroup(this.current.child, 'SIGKILL');
   }
 
   write(header: StillHeader, pixels: Buffer): Promise<void> {
     if (this.stopped) return Promise.reject(new Error('the daemon is stopping'));
     mkdirSync(dirname(header.out), { recursive: true });
-    const child = this.child ?? this.spawn();
+    const { child, pending } = this.current ?? this.spawn();
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => { killGroup(child, 'SIGKILL'); }, STILL_DEADLINE_MS);
-      this.pending.push({ resolve, reject, timer });
+      pending.push({ resolve, reject, timer });
       child.stdin!.write(JSON.stringify(header) + '\n');
       child.stdin!.write(pixels);
     });
   }
 
-  private spawn(): ChildProcess {
+  private spawn(): NonNullable<StillWorker['current']> {
     const d = this.daemon;
     const target = d.configPath ? ['--config', d.configPath, '--data', d.dataDir] : ['--data', d.dataDir];
     const [cmd, argv] = withParentDeathSignal('nice', ['-n', '10', process.execPath, CLI, 'still', '--batch', ...target]);
     const child = spawn(cmd, argv, { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
-    this.child = child;
+    const worker: NonNullable<StillWorker['current']> = { child, pending: [] };
+    this.current = worker;
     let stderr = '';
     child.stderr!.on('data', (x) => { stderr = (stderr + String(x)).slice(-2000); });
     child.stdin!.on('error', () => { /* reported when it exits */ });
     createInterface({ input: child.stdout! }).on('line', (line) => {
-      const p = this.pending.shift();
+      const p = worker.pending.shift();
       if (!p) return;
       clearTimeout(p.timer);
       let r: { ok?: boolean; error?: string } = {};
       try { r = JSON.parse(line) as typeof r; } catch { /* not a result */ }
       if (r.ok) p.resolve();
       else p.reject(new Error(r.error ?? `edge-nvr still: ${line}`));
-      // nothing waiting: let it finish and go (its models with it)
-      if (this.pending.length === 0 && this.child === child) { this.child = undefined; child.stdin!.end(); }
+      // nothing waiting: let it finish and go (its models with it); the next still starts another
+      if (worker.pending.length === 0 && this.current === worker) { this.current = undefined; child.stdin!.end(); }
     });
     child.once('close', (code) => {
-      if (this.child === child) this.child = undefined;
-      const failed = this.pending.splice(0);
+      if (this.current === worker) this.current = undefined;
+      const failed = worker.pending.splice(0);
       for (const p of failed) { clearTimeout(p.timer); p.reject(new Error(`edge-nvr still exited ${code}: ${stderr.trim().split('\n').at(-1) ?? ''}`)); }
       if (failed.length) this.log.error({ code, stderr: stderr.trim().split('\n').at(-1) }, 'the still writer ended early');
     });
-    return child;
+    return worker;
   }
 }

@@ -63,3 +63,22 @@ t.test('--batch: bytes with no header line in the first 64 KiB are answered and 
   t.equal(r.code, 0, r.stderr);
   t.match(r.stdout, /a header line longer than 65536 bytes; the rest of stdin is not read/);
 });
+
+t.test('the daemon\'s still writer: a still asked for just as the last writer lets go is written, not reported failed', async (t) => {
+  // the built module: its writer runs the built CLI next to it (dist/daemon/cli.js)
+  const { TamperStills } = await import(new URL('../../dist/daemon/egress-handlers.js', import.meta.url).href) as typeof import('../../daemon/egress-handlers.js');
+  const errors: string[] = [];
+  const log = { info: () => undefined, error: (o: unknown, msg: string) => { errors.push(`${msg} ${JSON.stringify(o)}`); } };
+  const stills = new TamperStills({ dataDir: data, configPath: undefined } as never, log as never);
+  t.teardown(() => stills.stop());
+  const frame = (n: number) => ({ camera: 'cam1', atMs: 1_800_000_000_000 + n * 1000, width: 4, height: 3, data: pixels(4, 3) });
+  // the first writer answers, has nothing left and is let go; the second still starts another
+  // writer while the first is still closing (two tamper alarms a second apart)
+  const first = stills.write(frame(1) as never, 'moved');
+  await first.done;
+  const second = stills.write(frame(2) as never, 'frozen');
+  await t.resolves(second.done, 'the second still is reported written');
+  t.ok(existsSync(join(data, second.path)), 'and it is');
+  await new Promise((r) => setTimeout(r, 1000));
+  t.same(errors, [], 'no writer reported ending early');
+});
