@@ -227,8 +227,13 @@ export async function verifyEvidenceBundle(dir: string, opts: VerifyOptions = {}
       const keys = ['camera', 'start_ms', 'end_ms', 'bytes', 'path', 'sha256', 'provenance'] as const;
       for (const shownRow of rowsShown) {
         const r = byId.get(shownRow.id);
-        if (!r || keys.some((k) => canonicalJson(shownRow[k] ?? null) !== canonicalJson(r[k] ?? null))) { bad(`${FILES.segmentsRows}: row #${shownRow.id} differs from the chained row (edited)`); segsOk = false; }
+        if (!r || keys.some((k) => canonicalJson(shownRow[k] ?? null) !== canonicalJson(r[k] ?? null))) { bad(`${FILES.segmentsRows}: row #${shownRow.id} differs from the chained row (edited)`); segsOk = false; continue; }
+        // the row's stored link is the chain's own, recomputed here (a zeroed one verified: an outside probe)
+        if ('chain_hash' in shownRow && shownRow.chain_hash !== hashAt.segments.get(shownRow.id)) { bad(`${FILES.segmentsRows}: row #${shownRow.id}'s chain_hash is not the chain's (edited)`); segsOk = false; }
       }
+      // what the rows say of their state, and the gap and hold listings, are the box's word (signed
+      // in the manifest, not chained): the report's gaps, holds and deletions come from the ledger proof
+      report.notes.push(`${FILES.segmentsRows} (its state fields), ${FILES.gaps} and ${FILES.holds} are the box's listings, signed in the manifest but not chained: the gaps, holds and deletions this report shows are read from the ledger proof instead.`);
       // Rows of the range before the proof's first would be outside it, unseen: the proof starts at
       // the row before the range's first (another camera's, or this one's before the range), or
       // at the chain's very start. Without that, the range's first segments could be deleted

@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { boxKey, boxPublicKey } from '../../common/box-key.js';
 import { signBody } from '../../evidence/bundle-format.js';
 import { evidenceBox as box, evidenceRequest as request } from '../support/evidence-box.js';
@@ -185,6 +185,21 @@ t.test('a hostile bundle ends in a named failure: no hang, no stack trace, nothi
   const segTwice = verify([copy, '--key', pem]);
   t.equal(segTwice.code, 1, 'a segment listed three times: not verified');
   t.match(segTwice.stdout, /segment #\d+ is listed more than once in the manifest/, 'named');
+  // a row's chain_hash zeroed in catalog/segments.json, the manifest re-signed with the box's key
+  fresh();
+  const rowsFile = join(copy, 'catalog/segments.json');
+  const rows = JSON.parse(readFileSync(rowsFile, 'utf8')) as Array<{ chain_hash: string }>;
+  rows[0]!.chain_hash = '0'.repeat(64);
+  const rowsText = JSON.stringify(rows, null, 2) + '\n';
+  writeFileSync(rowsFile, rowsText);
+  resign(boxKey(data).privateKey, boxPublicKey(data)!, (m) => {
+    const f = m.files.find((x) => x.path === 'catalog/segments.json')!;
+    f.sha256 = createHash('sha256').update(rowsText).digest('hex');
+    f.bytes = Buffer.byteLength(rowsText);
+  });
+  const zeroed = verify([copy, '--key', pem]);
+  t.equal(zeroed.code, 1, 'a zeroed chain_hash in the catalog rows: not verified');
+  t.match(zeroed.stdout, /catalog\/segments\.json: row #\d+'s chain_hash is not the chain's \(edited\)/, 'named');
   // a deep field inside a segment's entry, signed: --json printed the entry whole and overflowed the stack
   fresh();
   resign(boxKey(data).privateKey, boxPublicKey(data)!, (m) => { (m as unknown as { segments: Array<Record<string, unknown>> }).segments[0]!.note = 'DEEP'; });
