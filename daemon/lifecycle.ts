@@ -5,6 +5,7 @@ import { startWatchdogPings } from '../watchdog/watchdog-pings.js';
 import { Daemon } from './daemon.js';
 import { egressHandlers } from './egress-handlers.js';
 import type { MqttReporter, ReporterOptions } from './mqtt/reporter.js';
+import { newCommandCounts } from './mqtt/refusals.js';
 import type { WebServers } from '../web/server.js';
 import { EXIT } from './args.js';
 import { exitOnUnhandledErrors } from './fatal-errors.js';
@@ -76,6 +77,8 @@ export async function runDaemon(config: Config, log: Logger, { durationS, config
   });
   const mqttOptions: ReporterOptions = {
     handlers: { ...egressHandlers(daemon, log), reload: (actor) => daemon.reloadFile(configPath, actor) },
+    // one start time and one set of command counts for the daemon's life, whatever reloads swap
+    startedMs: Date.now(), counts: newCommandCounts(),
   };
   // A changed mqtt section (or box id, or a file it names) reconnects with the new settings. The
   // swap waits a turn of the event loop: a reload asked for over MQTT is answered on the old

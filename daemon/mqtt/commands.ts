@@ -15,7 +15,7 @@ import type {
 import { COMMAND_NAMES, type CommandName } from './command-names.js';
 // compiled ahead of time from payloads.ts (`npm run schema`): no TypeBox and no ajv at start
 import * as validators from './command-validators.generated.js';
-import { RefusalLimiter } from './refusals.js';
+import { RefusalLimiter, type CommandCounts } from './refusals.js';
 import { requestProblems } from '../../evidence/bundle-format.js';
 import { hasControl, visibleLength } from '../../common/visible-text.js';
 import type { Topics } from './topics.js';
@@ -52,6 +52,8 @@ export interface CommandSettings {
   replayWindowMs: number;
   /** the longest range one `export` may ask for */
   maxExportMs: number;
+  /** kept across reporters (reloads); new ones when not given */
+  counts?: CommandCounts;
 }
 
 type ErrorCode = (typeof ERROR_CODES)[number];
@@ -125,9 +127,7 @@ export class CommandProcessor {
   private readonly validateRequest = validators.request as ValidateFunction;
   private readonly validateArgs = Object.fromEntries(COMMAND_NAMES.map((n) => [n, validators[`${n}Args`]])) as Record<CommandName, ValidateFunction>;
   private readonly nonces: NonceStore;
-  readonly refusals = new RefusalLimiter();
-  private accepted = 0;
-  private failed = 0;
+  readonly refusals: RefusalLimiter;
   private egressTail: Promise<unknown> = Promise.resolve();
   private egressRunning = 0;
   private egressQueued = 0;
@@ -144,6 +144,7 @@ export class CommandProcessor {
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
   ) {
+    this.refusals = new RefusalLimiter(settings.counts);
     this.nonces = new NonceStore(this.catalog, MAX_NONCES);
     this.summaryTimer = setInterval(() => {
       const dropped = this.refusals.takeDropped();
@@ -157,9 +158,9 @@ export class CommandProcessor {
   }
 
   stats(): CommandStats {
-    const { refused, unanswered, by_code } = this.refusals.counts;
+    const { accepted, failed, refused, unanswered, by_code } = this.refusals.counts;
     return {
-      accepted: this.accepted, failed: this.failed, refused, unanswered, refused_by_code: { ...by_code },
+      accepted, failed, refused, unanswered, refused_by_code: { ...by_code },
       egress_running: this.egressRunning, egress_queued: this.egressQueued,
     };
   }
@@ -231,12 +232,12 @@ export class CommandProcessor {
     // From here on the sender holds the secret: what happens is audited, ok or not.
     try {
       const result = await this.run(cmd, req);
-      this.accepted++;
+      this.refusals.counts.accepted++;
       this.audit(`cmd.${cmd}`, req, cmd, { request_id: req.id, ok: true, result });
       return { replyTopic, reply: this.reply(cmd, req.id, true, undefined, result), signed: true };
     } catch (err) {
       const e = err instanceof CommandError ? err : new CommandError('failed', (err as Error).message ?? String(err));
-      this.failed++;
+      this.refusals.counts.failed++;
       this.log.warn({ command: cmd, code: e.code, error: e.message, request: req.id, client: req.client }, 'command failed');
       try {
         this.audit(`cmd.${cmd}`, req, cmd, { request_id: req.id, ok: false, code: e.code, error: e.message });

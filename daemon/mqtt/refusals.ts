@@ -5,14 +5,23 @@
  * so a flood of junk costs the box little, fills neither the log nor the broker, and never
  * reaches the hash-chained audit log (which holds only commands from a verified sender).
  */
+/**
+ * What the box counts of commands (health's `commands`), for the daemon's life: an `mqtt` reload
+ * starts a new reporter, and had started the counts again from 0, losing the refusal history that
+ * shows an attack (an outside probe).
+ */
+export interface CommandCounts { accepted: number; failed: number; refused: number; unanswered: number; by_code: Record<string, number> }
+
+export const newCommandCounts = (): CommandCounts => ({ accepted: 0, failed: 0, refused: 0, unanswered: 0, by_code: {} });
+
 export class RefusalLimiter {
-  readonly counts = { refused: 0, unanswered: 0, by_code: {} as Record<string, number> };
   private tokens: number;
   private last: number;
   /** refusals dropped since the last summary line */
   private droppedSinceSummary = 0;
 
   constructor(
+    readonly counts: CommandCounts = newCommandCounts(),
     readonly burst = 20,
     readonly perSecond = 1,
     private readonly now: () => number = () => performance.now(),

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { readSecret } from '../../config/load.js';
 import { urlWithoutSecrets } from '../../common/credentials.js';
 import type { Config } from '../../config/schema.js';
+import type { CommandCounts } from './refusals.js';
 import type { Daemon } from '../daemon.js';
 import { registerSecret } from '../log.js';
 import { packageVersion } from '../package-root.js';
@@ -38,6 +39,9 @@ const REFUSED_LOG_EVERY_MS = 60_000;
 export interface ReporterOptions {
   handlers?: EgressHandlers;
   outboxMaxRows?: number;
+  /** when the daemon started, and its command counts: a reporter started again by a reload keeps both */
+  startedMs?: number;
+  counts?: CommandCounts;
 }
 
 /**
@@ -58,7 +62,7 @@ export class MqttReporter {
   /** events the broker refused in a row, when the next try is due, when that was last logged */
   private refusals = { streak: 0, untilMs: 0, loggedMs: 0 };
   private stopped = false;
-  private readonly startedMs = Date.now();
+  private readonly startedMs: number;
   private readonly published = new Map<string, string>();
   /** commands being handled (each on its own: an export never holds up a hold or a reload) */
   private readonly pending = new Set<Promise<void>>();
@@ -72,6 +76,7 @@ export class MqttReporter {
     this.box = config.box.id;
     this.topics = new Topics(mqtt.topic_prefix ?? Topics.defaultPrefix(this.box));
     this.version = packageVersion();
+    this.startedMs = opts.startedMs ?? Date.now();
   }
 
   private get catalog() {
@@ -105,7 +110,7 @@ export class MqttReporter {
     this.outbox = new Outbox(this.catalog, this.topics.events, this.box, this.opts.outboxMaxRows ?? OUTBOX_MAX_ROWS);
     this.commands = new CommandProcessor(this.daemon, this.box, this.topics, {
       hmacSecret, allowedClients: c?.allowed_clients ?? [], maxPayloadBytes: c?.max_payload_bytes ?? 16384, replayWindowMs: (c?.replay_window_s ?? 300) * 1000,
-      maxExportMs: (c?.max_export_s ?? 3600) * 1000,
+      maxExportMs: (c?.max_export_s ?? 3600) * 1000, ...(this.opts.counts ? { counts: this.opts.counts } : {}),
     }, this.opts.handlers ?? {}, this.log);
     this.outbox.feed();
 

@@ -41,6 +41,9 @@ t.test('a reload that changes the mqtt section reconnects: answered first, and n
   t.match(reply.result, { changed: ['mqtt.health_interval_s'], applied: ['mqtt reconnects with the new settings'], restart_required: [] });
   await onlineOn(subOne, asked);
   t.notOk(subOne.on(`${PREFIX}/status`).some((m) => m.at >= asked && (m.json as { state: string }).state === 'offline'), 'no offline status in between');
+  // a reload is not a restart: the daemon's start time and its command counts carry over
+  const statuses = subOne.on(`${PREFIX}/status`).map((m) => (m.json as { started_ms: number }).started_ms);
+  t.equal(new Set(statuses).size, 1, `started_ms the same before and after the reload (${statuses.join(', ')})`);
 
   // broker 1 goes away; events queue in the outbox; a reload moves the box to broker 2
   await one.stop();
@@ -57,6 +60,9 @@ t.test('a reload that changes the mqtt section reconnects: answered first, and n
   t.equal(moved.code, 0, moved.stderr);
   t.match(JSON.parse(moved.stdout), { changed: ['mqtt.url'], applied: ['mqtt reconnects with the new settings'] });
   await onlineOn(subTwo, 0);
+  const health = await subTwo.waitFor((m) => m.topic === `${PREFIX}/health`, 30000, 'health on broker 2');
+  t.equal((health.json as { commands: { accepted: number } }).commands.accepted, 1, 'the MQTT reload before is still counted by the reporter two reloads later');
+  t.ok((health.json as { daemon_uptime_s: number }).daemon_uptime_s >= Math.floor((health.at - statuses[0]!) / 1000) - 1, 'uptime counts from the daemon\'s start, not the reload\'s');
   const events = await until(() => subTwo.on(`${PREFIX}/events`).filter((m) => (m.json as { type: string }).type === 'hold_added').length >= 3, 20000, 'the queued events on broker 2')
     .then(() => subTwo.on(`${PREFIX}/events`).filter((m) => (m.json as { type: string }).type === 'hold_added'));
   t.same(events.map((m) => (m.json as { data: { reason: string } }).data.reason), ['case 1', 'case 2', 'case 3'], 'every event queued while broker 1 was away arrives on broker 2, in order');
