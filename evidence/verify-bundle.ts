@@ -197,6 +197,8 @@ export async function verifyEvidenceBundle(dir: string, opts: VerifyOptions = {}
 
   // the segments: chain to the checkpoint, each file its row's hash, every row of the range accounted for
   const hashAt: Record<ChainName, Map<number, string>> = { segments: new Map(), ledger: new Map(), audit: new Map() };
+  /** the chained segment rows of the proof, by id: what a deletion's rule is checked against */
+  const chained = new Map<number, { end_ms: number; camera: string }>();
   const proof = readProof<Omit<SegmentsProof, 'checkpoint'>>(FILES.segmentsProof);
   let rowsShown = readJson<Array<Record<string, unknown> & { id: number }>>(FILES.segmentsRows) ?? [];
   if (!Array.isArray(rowsShown) || !rowsShown.every(isObject)) { bad(`${FILES.segmentsRows} is not a list of catalog rows`); rowsShown = []; }
@@ -207,6 +209,7 @@ export async function verifyEvidenceBundle(dir: string, opts: VerifyOptions = {}
       let head = proof.prev_hash;
       for (const r of proof.rows) { head = segmentHash(head, r, proof.v2_from); hashAt.segments.set(r.id, head); }
       const byId = new Map(proof.rows.map((r) => [r.id, r]));
+      for (const r of proof.rows) chained.set(r.id, r);
       let segsOk = v.ok;
       const seen = new Set<number>();
       for (const s of m.segments) {
@@ -282,6 +285,7 @@ export async function verifyEvidenceBundle(dir: string, opts: VerifyOptions = {}
         if (e.kind === 'deletion') {
           const del = d as unknown as DeletionData;
           report.deletions.push({ ledger_entry: e.id, at_ms: e.at_ms, rule: String(del.rule), note: String(del.note), segments: Array.isArray(del.segments) ? del.segments : [] });
+          for (const problem of deletionTooEarly(e, del, chained)) bad(problem);
         } else if (e.kind === 'gap_opened') {
           report.gaps.push({ ledger_entry: e.id, at_ms: e.at_ms, start_ms: Number(d.start_ms), end_ms: d.end_ms === null ? null : Number(d.end_ms), cause: String(d.cause) });
         }
@@ -334,6 +338,28 @@ export async function verifyEvidenceBundle(dir: string, opts: VerifyOptions = {}
 }
 
 /** Why a segment row of the range is not in the bundle, and the kind of ledger entry that must record it (null: the box's word only). */
+const DAY_MS = 86_400_000;
+
+/**
+ * An age deletion (max_days, or a removed camera's box max_days) of a segment that had not
+ * reached that age by the deletion's own time and rule: a deletion root wrote into the ledger to
+ * hide footage (an outside probe's, of footage 3 minutes old, verified, while `verify` on the box
+ * named it). The chain's end time is the one checked; a clock correction the bundle does not
+ * carry could only make the segment younger still, so what is too young here is too young.
+ */
+function deletionTooEarly(e: { id: number; at_ms: number }, d: DeletionData, chained: Map<number, { end_ms: number }>): string[] {
+  const maxDays = d.policy?.max_days;
+  if ((d.rule !== 'max_days' && d.rule !== 'removed_camera') || typeof maxDays !== 'number' || !Array.isArray(d.segments)) return [];
+  const out: string[] = [];
+  for (const id of d.segments) {
+    const row = chained.get(id);
+    if (row && row.end_ms >= e.at_ms - maxDays * DAY_MS) {
+      out.push(`ledger entry #${e.id} deletes segment #${id} by ${d.rule} ${maxDays} days, but it ended ${iso(row.end_ms)}, ${((e.at_ms - row.end_ms) / DAY_MS).toFixed(2)} days before: not due by its own rule`);
+    }
+  }
+  return out;
+}
+
 const SEGMENT_ABSENCE: Record<string, string | null> = { deleted: 'deletion', missing: 'segment_missing', altered_on_box: null };
 
 /**

@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { boxKey, boxPublicKey } from '../../common/box-key.js';
 import { signBody, type BundleManifest } from '../../evidence/bundle-format.js';
 import { checkpointLine, parseCheckpoint, signCheckpoint } from '../../recorder/catalog/checkpoint.js';
+import { Catalog } from '../../recorder/catalog/catalog.js';
 import { runCli } from '../support/cli.js';
 import { evidenceBox as box, evidenceRequest as request } from '../support/evidence-box.js';
 
@@ -214,4 +215,25 @@ t.test('anchors are compared chain by chain: entries past the newest anchor, and
     'rows 3-6, past the anchor, are named as the box\'s word alone (one of them could be another camera\'s file)');
   t.match(notProven, /That the audit chain \(#\d+-#\d+ in the bundle\) is the one the platform saw: none of the 1 anchor\(s\) falls inside its proof/,
     'the audit proof, which begins at the export\'s own entry, is said compared with nothing');
+});
+
+t.test('an age deletion written by root for footage younger than its own rule: the bundle names it', async (t) => {
+  const dir = t.testdir();
+  const { data, t0, segments } = await box(dir, 'box-d');
+  // root, with the box's own code: segment #2 (3 days old) "deleted by max_days 5"
+  const catalog = Catalog.open(data);
+  const victim = segments.find((s) => s.id === 2)!;
+  catalog.markDeleted('cam1', [victim], {
+    rule: 'max_days', note: 'retention: older than max_days 5', policy: { min_days: 1, max_days: 5 }, holds_checked: [], clock: null,
+  });
+  catalog.close();
+  rmSync(join(data, victim.path), { force: true });
+  const bundle = join(dir, 'bundle');
+  const made = await runCli(request(data, t0 - 30_000, t0 + 400_000, bundle));
+  t.equal(made.code, 0, made.stderr);
+  const r = await runCli(['verify-evidence', bundle]);
+  t.equal(r.code, 1, r.stdout.slice(-1200));
+  t.match(r.stdout, /ledger entry #\d+ deletes segment #2 by max_days 5 days, but it ended \S+, [\d.]+ days before: not due by its own rule/);
+  const verified = await runCli(['verify', '--data', data]);
+  t.equal(verified.code, 1, 'verify on the box names it too');
 });
