@@ -77,4 +77,15 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// A reader that went away (`edge-nvr audit | head -1`) makes the next write fail with EPIPE, and
+// an unhandled 'error' event on stdout killed the command with a stack trace and exit 1 (an
+// outside probe). Nobody is reading: later writes are dropped (the stream is destroyed) and the
+// command ends as it would have, with its own exit code, what it already did staying done.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') return;
+    throw err;
+  });
+}
+
 process.exitCode = await main(process.argv.slice(2));

@@ -13,7 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer as createHttp, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttps } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { isLoopback, parseListen } from '../config/listen.js';
 import type { Config } from '../config/schema.js';
@@ -33,6 +33,12 @@ const EVENTS_SHOWN = 15;
 const SNAPSHOTS_KEPT = 100;
 /** open connections per listener (a few site managers and a Prometheus scraper need a handful) */
 export const MAX_CONNECTIONS = 100;
+/**
+ * open connections per listener from one remote address: one client holding all 100 (slow
+ * headers, reopened as each timed out) kept every other browser and the scraper out (an outside
+ * probe). Many addresses, or everyone behind one NAT or proxy address, can still fill the total.
+ */
+export const MAX_CONNECTIONS_PER_ADDRESS = 16;
 /** failed logins before a user name must wait; an address (maybe a whole office behind NAT) gets more */
 const USER_LIMIT = { maxFailures: 5, windowMs: 15 * 60_000 };
 const ADDRESS_LIMIT = { maxFailures: 20, windowMs: 15 * 60_000 };
@@ -103,6 +109,32 @@ export async function startWeb(o: WebOptions): Promise<WebServers> {
       if (Date.now() - droppedLogged < 60_000) return;
       droppedLogged = Date.now();
       o.log.warn({ address: d?.remoteAddress, max: MAX_CONNECTIONS }, `http.${key}: ${MAX_CONNECTIONS} connections open; new ones are closed until some end (logged once a minute)`);
+    });
+    // The per-address cap, checked as each connection arrives (under TLS before its handshake):
+    // one over it is closed at once, counted and logged at most once a minute.
+    const perAddress = new Map<string, number>();
+    let overAddress = 0;
+    let overAddressLogged = 0;
+    server.on('connection', (socket: Socket) => {
+      const address = socket.remoteAddress;
+      if (address === undefined) return; // already gone
+      const held = perAddress.get(address) ?? 0;
+      if (held >= MAX_CONNECTIONS_PER_ADDRESS) {
+        socket.destroy();
+        overAddress++;
+        if (Date.now() - overAddressLogged >= 60_000) {
+          overAddressLogged = Date.now();
+          o.log.warn({ address, max: MAX_CONNECTIONS_PER_ADDRESS, closed: overAddress },
+            `http.${key}: ${MAX_CONNECTIONS_PER_ADDRESS} connections open from ${address}; its new ones are closed until some end (logged once a minute)`);
+        }
+        return;
+      }
+      perAddress.set(address, held + 1);
+      socket.once('close', () => {
+        const left = (perAddress.get(address) ?? 1) - 1;
+        if (left > 0) perAddress.set(address, left);
+        else perAddress.delete(address);
+      });
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err) => reject(new Error(`http.${key}: cannot listen on ${o.http[key]} (${(err as Error).message})`)));

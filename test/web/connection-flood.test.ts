@@ -22,8 +22,9 @@ t.test(`${FLOOD} idle connections to the page under a ${FD_LIMIT} descriptor lim
   const sockets: Socket[] = [];
   t.teardown(() => { for (const s of sockets) s.destroy(); });
   let refused = 0;
-  await Promise.all(Array.from({ length: FLOOD }, () => new Promise<void>((resolve) => {
-    const s = connect(Number(port), '127.0.0.1', () => resolve());
+  // from 20 loopback addresses, 15 each: under the per-address cap, so the total cap is what closes them
+  await Promise.all(Array.from({ length: FLOOD }, (_, i) => new Promise<void>((resolve) => {
+    const s = connect({ host: '127.0.0.1', port: Number(port), localAddress: `127.0.0.${10 + (i % 20)}` }, () => resolve());
     s.on('error', () => resolve());
     s.on('close', () => { refused++; });
     sockets.push(s);
