@@ -46,3 +46,20 @@ export function keyFingerprint(publicPem: string): string {
   const der = createPublicKey(publicPem).export({ type: 'spki', format: 'der' });
   return createHash('sha256').update(der).digest('hex').slice(0, 16);
 }
+
+/**
+ * Why a `--key` file is not the box's public key, or null when it is one. A private key was
+ * taken too (the public key derived from it, an outside probe): it verified, and taught that the
+ * box's signing secret may be handed to whoever checks a bundle. It is refused, saying why.
+ */
+export function publicKeyProblem(pem: string): string | null {
+  if (/-----BEGIN (?:[A-Z0-9]+ )?PRIVATE KEY-----/.test(pem)) {
+    return 'a PRIVATE key: give the box\'s public key (as the platform registered it, or the public_key of a checkpoint it received); the private key signs for the box and must not leave it';
+  }
+  try {
+    createPublicKey(pem);
+    return null;
+  } catch {
+    return 'not a public key (PEM), the box\'s public key is expected';
+  }
+}

@@ -4,13 +4,13 @@
  * It imports no npm package and nothing of the daemon, so a copy of the package's dist/ (and
  * package.json) on a laptop with Node 20 runs it; `edge-nvr verify-evidence` is the same code.
  */
-import { createPublicKey } from 'node:crypto';
 import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { terminalJson, terminalText } from '../common/human.js';
 import { MAX_KEY_FILE_BYTES, MAX_RECORD_FILE_BYTES, readRegularFile } from '../common/read-file.js';
+import { publicKeyProblem } from '../common/box-key.js';
 import { clerkReport } from './clerk-report.js';
 import { verifyEvidenceBundle } from './verify-bundle.js';
 
@@ -38,7 +38,8 @@ export async function verifyEvidenceMain(argv: string[], out: (s: string) => voi
     anchorsText = v.anchors ? read('anchors', v.anchors, MAX_RECORD_FILE_BYTES, 'not a file of checkpoints') : undefined;
   } catch (e) { err(`${(e as Error).message}\n`); return 2; }
   if (keyPem !== undefined) {
-    try { createPublicKey(keyPem); } catch { err(`--key ${v.key}: not a public key (PEM), the box's public key is expected\n`); return 2; }
+    const problem = publicKeyProblem(keyPem);
+    if (problem) { err(`--key ${v.key}: ${problem}\n`); return 2; }
   }
   let report, text;
   try {

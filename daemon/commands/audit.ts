@@ -1,4 +1,3 @@
-import { createPublicKey } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { auditEntries, verifyAudit } from '../../recorder/catalog/audit-log.js';
@@ -7,6 +6,7 @@ import { parseCheckpoint, signatureValid } from '../../recorder/catalog/checkpoi
 import { verifyManifest } from '../../redaction/manifest.js';
 import { isoTime } from '../../common/human.js';
 import { FileUnreadable, MAX_KEY_FILE_BYTES, readRegularFile } from '../../common/read-file.js';
+import { publicKeyProblem } from '../../common/box-key.js';
 import { EXIT, parseCommand, parseNumber, print, printJson, UsageError } from '../args.js';
 import { dataDirFrom, dataDirOptions, openCatalogReadOnly, parseTime } from './data-dir.js';
 
@@ -43,10 +43,11 @@ export async function run(argv: string[]): Promise<number> {
     if (v.key) {
       try {
         keyPem = readRegularFile(v.key, MAX_KEY_FILE_BYTES, 'not a key file').toString('utf8');
-        createPublicKey(keyPem);
       } catch (err) {
-        throw new UsageError(`--key ${v.key}: ${err instanceof FileUnreadable ? err.message : 'not a public key (PEM), the box\'s public key is expected'}`);
+        throw new UsageError(`--key ${v.key}: ${err instanceof FileUnreadable ? err.message : String(err)}`);
       }
+      const problem = publicKeyProblem(keyPem);
+      if (problem) throw new UsageError(`--key ${v.key}: ${problem}`);
     }
     let dataDir: string | undefined;
     if (!keyPem) {

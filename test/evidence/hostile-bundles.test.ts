@@ -225,4 +225,12 @@ t.test('a hostile bundle ends in a named failure: no hang, no stack trace, nothi
   t.match(badKey.stderr, /--key .*notes\.txt: not a public key/);
   t.equal(badKey.stderr.trim().split('\n').length, 1, 'in one line');
   t.equal(badKey.stdout, '', 'and no report');
+  // the box's private key: refused, not used to derive the public one
+  const privateKey = join(dir, 'private.pem');
+  writeFileSync(privateKey, boxKey(data).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string);
+  for (const argv of [['verify-evidence', bundle, '--key', privateKey], ['audit', '--data', data, '--manifest', join(bundle, 'manifest.json'), '--key', privateKey]]) {
+    const r = await runCli(argv);
+    t.equal(r.code, 2, `${argv[0]} --key PRIVATE: exit 2 (${r.stderr.trim()})`);
+    t.match(r.stderr, /--key \S+private\.pem: a PRIVATE key: give the box's public key/);
+  }
 });

@@ -2,6 +2,8 @@
  * Guesses sent all at once: each was checked against the limiter before any of them had failed
  * (the password check takes a tenth of a second), so 30 guesses at once were 30 guesses, and 30
  * scrypt computations, where docs/web.md promises 5 per user name and none once locked.
+ * The burst here is 12, under the 16 connections one address may hold (web/server.ts): 30 at once
+ * had some closed unanswered by that cap on a loaded machine (CI), which is the cap working.
  */
 import t from 'tap';
 import { mkdirSync } from 'node:fs';
@@ -48,10 +50,10 @@ t.test('guesses sent at once are limited like guesses sent one after another', a
   // sequential successful logins are not failures: the address is not charged for them
   for (let i = 0; i < 22; i++) t.equal((await login('ines', 'ines-password-one')).status, 303, `login ${i + 1} of ines`);
 
-  const guesses = await Promise.all(Array.from({ length: 30 }, (_, i) => login(i % 2 ? 'BOB' : 'bob', `guess-${i}-xxxxx`)));
+  const guesses = await Promise.all(Array.from({ length: 12 }, (_, i) => login(i % 2 ? 'BOB' : 'bob', `guess-${i}-xxxxx`)));
   const statuses = guesses.map((r) => r.status);
-  t.equal(statuses.filter((s) => s === 401).length, 5, `5 of 30 guesses at once are checked (${statuses.join(' ')})`);
-  t.equal(statuses.filter((s) => s === 429).length, 25, 'the others are refused unchecked');
+  t.equal(statuses.filter((s) => s === 401).length, 5, `5 of 12 guesses at once are checked (${statuses.join(' ')})`);
+  t.equal(statuses.filter((s) => s === 429).length, 7, 'the others are refused unchecked');
   t.equal((await login('bob', 'bob-password-one')).status, 429, 'then the right password waits too');
   t.equal((await login('ines', 'ines-password-one')).status, 303, 'another user of the same address still logs in');
 
