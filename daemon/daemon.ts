@@ -681,6 +681,7 @@ export class Daemon {
     await this.uploads?.stop();
     await this.verifier?.stop();
     await Promise.all([...this.recorders.values()].map((r) => r.stop()));
+    this.retention?.reportPending();
     this.storeEvents();
     await this.store?.close();
     await this.decoder.stop();

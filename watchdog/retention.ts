@@ -101,7 +101,8 @@ const BASELINE_HOURS = 24;
  *   period has passed); a camera removed from the config by the box's `max_days`. Age deletion
  *   pauses while the clock is not known synchronised and after a forward step until a
  *   synchronised reading confirms it: a clock set a year ahead must not make a year "old";
- * - space: while free space is under the floor, the oldest segments of any camera. Losing a
+ * - space: while free space is under the floor, the oldest segments already past their own
+ *   camera's `min_days`, any camera; only when none is left, the oldest of any camera. Losing a
  *   segment younger than its camera's `min_days` this way is an alarm (`retention_at_risk`),
  *   never silent; recording the present wins over keeping the past. When the shortage is bytes
  *   that are not the box's (something else filled the disk), `disk_filled_externally` names
@@ -115,6 +116,7 @@ const BASELINE_HOURS = 24;
  */
 export class Retention {
   private lastAlarm = new Map<string, number>();
+  /** live bytes retention may free (not held) */
   private liveBytesCache?: { atMs: number; bytes: number };
   /** deletions not yet reported, per camera and reason */
   private unreported = new Map<string, { camera: string; reason: string; segments: number; bytes: number; from: number; to: number; lastMs: number }>();
@@ -293,7 +295,11 @@ export class Retention {
     const atRisk = new Set<string>();
     for (let round = 0; round < SPACE_ROUNDS && result.disk.available_bytes < floor; round++) {
       const protectYoung = foreign && result.disk.available_bytes >= floor / 2;
-      const candidates = protectYoung ? this.oldestPastMinimum(now, minDays, corrections) : this.catalog.oldestDeletable(SPACE_BATCH, corrections);
+      // footage past its own minimum goes first, whichever camera's is oldest: oldest-first across
+      // cameras had deleted a 60-day camera's 45-day-old footage while another's 40-day-old
+      // footage, past its 30, stayed (an outside probe)
+      const past = this.oldestPastMinimum(now, minDays, corrections);
+      const candidates = past.length || protectYoung ? past : this.catalog.oldestDeletable(SPACE_BATCH, corrections);
       // no more than the shortfall: back to the floor, or (young footage, foreign bytes) to half of it
       const target = foreign && !protectYoung ? floor / 2 : floor;
       const rows = upTo(candidates, target - result.disk.available_bytes);
@@ -448,15 +454,26 @@ export class Retention {
     this.unreported.set(key, { ...u, segments: 0, bytes: 0, from: Infinity, to: -Infinity, lastMs: now });
   }
 
+  /** The totals not reported yet, reported now: a stop must not lose up to an hour of them. */
+  reportPending(): void {
+    for (const u of this.unreported.values()) {
+      if (u.segments) this.raise('retention_deletion', u.camera, { reason: u.reason, segments: u.segments, bytes: u.bytes, from_ms: u.from, to_ms: u.to });
+    }
+    this.unreported.clear();
+  }
+
   /** What the box holds against what it must hold. */
   status(disk: DiskSpace): RetentionStatus {
     const now = this.now();
     const cameras = this.policy.cameras.map((c) => {
-      const oldest = this.catalog.oldestLive(c.camera);
+      const oldest = this.catalog.oldestKept(c.camera);
       return { camera: c.camera, oldest_ms: oldest, days_held: oldest === null ? 0 : (now - oldest) / DAY_MS, min_days: c.minDays, max_days: c.maxDays };
     });
     // the forecast need not be exact by the minute; on an unmigrated catalog the sum is a full scan
-    if (!this.liveBytesCache || now - this.liveBytesCache.atMs > 60_000) this.liveBytesCache = { atMs: now, bytes: this.catalog.liveBytes() };
+    // held bytes are no room for new footage: a disk full of held clips forecast days it did not have
+    if (!this.liveBytesCache || now - this.liveBytesCache.atMs > 60_000) {
+      this.liveBytesCache = { atMs: now, bytes: this.catalog.liveBytes() - this.catalog.heldBytes([...this.policy.cameras.map((c) => c.camera), ...this.removedCameras]) };
+    }
     const liveBytes = this.liveBytesCache.bytes;
     const rate = this.catalog.recentRate(now - 3_600_000, this.policy.cameras.map((c) => c.camera));
     const bytesPerDay = rate.spanMs > 60_000 ? (rate.bytes / rate.spanMs) * DAY_MS : 0;

@@ -186,6 +186,8 @@ export class Catalog {
   readonly segmentsQuery: string;
   readonly recordedQuery: string;
   private readonly segmentsRaw: boolean;
+  /** IN_RANGE as this catalog's indexes allow */
+  private readonly inRange: string;
   private segmentsStmt?: Database.Statement;
   private recordedStmt?: Database.Statement;
 
@@ -213,6 +215,7 @@ export class Catalog {
     this.headStmt = this.db.prepare('SELECT id, chain_hash FROM segments ORDER BY id DESC LIMIT 1');
     const indexes = new Set(this.db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'segments'").pluck().all() as string[]);
     const inRange = IN_RANGE.replace('%LENGTH%', indexes.has('segments_camera_length') ? 'INDEXED BY segments_camera_length' : '');
+    this.inRange = inRange;
     // an older catalog opened read-only may lack columns: it is listed as SELECT * gives it
     const columns = (this.db.prepare('PRAGMA table_info(segments)').all() as Array<{ name: string }>).map((c) => c.name).join(', ');
     this.segmentsRaw = columns === SEGMENT_COLUMNS;
@@ -649,10 +652,40 @@ export class Catalog {
     return seg === null ? gap : gap === null ? seg : Math.min(seg, gap);
   }
 
-  /** The oldest live segment's start, through the (camera, state, end_ms) index. */
-  oldestLive(camera: string): number | null {
-    const r = this.db.prepare("SELECT start_ms FROM segments WHERE camera = ? AND state = 'ok' ORDER BY end_ms LIMIT 1").get(camera) as { start_ms: number } | undefined;
+  /**
+   * How far back a camera's footage goes unbroken by deletion: the start of its oldest live
+   * segment newer than every segment retention deleted. A held clip kept from long before is not
+   * days held: with it counted, a camera holding one 200-day-old clip and 2 days of footage read
+   * "200 of 30 days" (an outside probe). Two reads of the (camera, state, end_ms) index.
+   */
+  oldestKept(camera: string): number | null {
+    const deleted = this.cached("SELECT end_ms FROM segments WHERE camera = ? AND state = 'deleted' ORDER BY end_ms DESC LIMIT 1").get(camera) as { end_ms: number } | undefined;
+    const r = this.cached("SELECT start_ms FROM segments WHERE camera = ? AND state = 'ok' AND end_ms > ? ORDER BY end_ms LIMIT 1")
+      .get(camera, deleted?.end_ms ?? Number.MIN_SAFE_INTEGER) as { start_ms: number } | undefined;
     return r?.start_ms ?? null;
+  }
+
+  /**
+   * Bytes of live segments under an active hold: space retention cannot free. Per camera the
+   * holds' ranges are merged first, so overlapping holds count a segment once (one straddling two
+   * ranges that do not overlap is counted twice: a forecast need not be exact to the segment);
+   * each range is one read of the (camera, start_ms) index, bounded as IN_RANGE says.
+   */
+  heldBytes(cameras: readonly string[]): number {
+    const stmt = this.cached(`SELECT coalesce(sum(bytes), 0) AS b FROM segments WHERE camera = @camera AND state = 'ok' AND ${this.inRange}`);
+    const holds = this.holds();
+    let bytes = 0;
+    for (const camera of cameras) {
+      const ranges = holds.filter((h) => h.camera === null || h.camera === camera).map((h) => [h.from_ms, h.to_ms]).sort((a, b) => a[0] - b[0]);
+      const merged: number[][] = [];
+      for (const r of ranges) {
+        const last = merged[merged.length - 1];
+        if (last && r[0] <= last[1]) last[1] = Math.max(last[1], r[1]);
+        else merged.push([...r]);
+      }
+      for (const [from, to] of merged) bytes += (stmt.get({ camera, from, to }) as { b: number }).b;
+    }
+    return bytes;
   }
 
   /** Per camera: the oldest live segment's start and the live bytes. A full scan: for one-off
