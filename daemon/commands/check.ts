@@ -332,10 +332,18 @@ export async function diskLargeEnough({ config }: CheckContext): Promise<CheckRe
 }
 
 /** Recordings are evidence: their timestamps need a synchronised clock. */
-export async function clockSynced(): Promise<CheckResult> {
+export async function clockSynced({ config }: CheckContext): Promise<CheckResult> {
   const c = await readClockSync();
   if (c.synchronized === false) return { name: 'clock', ok: false, detail: `not synchronised (${c.source}); enable NTP (timedatectl set-ntp true) and check the network` };
-  if (c.synchronized === null) return { name: 'clock', ok: true, detail: 'synchronisation unknown (no timedatectl, chronyc or timesyncd answered); check NTP by hand' };
+  if (c.synchronized === null) {
+    const unknown = 'synchronisation unknown (no timedatectl, chronyc or timesyncd answered)';
+    // the daemon would then never delete by age: footage kept past max_days, a PASS had hidden it (an outside probe)
+    const maxDays = config.cameras.some((cam) => effectiveRetention(config, cam).maxDays !== null);
+    if (maxDays && config.integrity.age_deletion_needs_clock_sync) {
+      return { name: 'clock', ok: true, warn: true, detail: `${unknown}: deletion at max_days waits for a clock known synchronised, so recordings would be kept past max_days; run NTP through timedatectl, chrony or systemd-timesyncd, or set integrity.age_deletion_needs_clock_sync: false if the clock is kept right by other means` };
+    }
+    return { name: 'clock', ok: true, detail: `${unknown}; check NTP by hand` };
+  }
   return { name: 'clock', ok: true, detail: `synchronised (${c.source})` };
 }
 

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CameraSim } from '../support/camera-sim.js';
@@ -42,6 +42,27 @@ t.test('check pre-flight', async (t) => {
       t.match(r.stdout, new RegExp(`^PASS ${name} `, 'm'), `one line for ${name}`);
     }
     t.match(r.stdout, /^PASS redaction +blazeface \(face_detection_back_256x256_barracuda\.onnx@sha256:[0-9a-f]{16}\), ppocr-det \(ch_PP-OCRv4_det_infer\.folded\.onnx@/m, 'names the detectors and their model hashes');
+  });
+
+  t.test('a clock whose synchronisation is unknown warns where max_days would then never apply', async (t) => {
+    const dir = t.testdir();
+    // timedatectl and chronyc that answer nothing, ahead of any real ones
+    const bin = join(dir, 'bin');
+    mkdirSync(bin);
+    for (const tool of ['timedatectl', 'chronyc']) writeFileSync(join(bin, tool), '#!/bin/sh\nexit 1\n', { mode: 0o755 });
+    const env = { ...process.env, PATH: `${bin}:${process.env.PATH}` };
+    const path = config(dir, sim.url('lobby'));
+    const timesyncd = existsSync('/run/systemd/timesync/synchronized'); // the third source, a file
+    const noMax = await runCli(['check', '--config', path], { env });
+    t.match(noMax.stdout, timesyncd ? /^PASS clock +synchronised \(timesyncd\)/m : /^PASS clock +synchronisation unknown .*; check NTP by hand$/m, 'no max_days: nothing waits on the clock');
+    writeFileSync(path, readFileSync(path, 'utf8').replace('    min_days: 0.001\n', '    min_days: 0.001\n    max_days: 31\n'));
+    const withMax = await runCli(['check', '--config', path], { env });
+    t.equal(withMax.code, 0, withMax.stdout);
+    t.match(withMax.stdout, timesyncd ? /^PASS clock +synchronised \(timesyncd\)/m
+      : /^WARN clock +synchronisation unknown .*: deletion at max_days waits for a clock known synchronised, so recordings would be kept past max_days; .*integrity\.age_deletion_needs_clock_sync: false/m);
+    writeFileSync(path, readFileSync(path, 'utf8') + 'integrity:\n  age_deletion_needs_clock_sync: false\n');
+    const notNeeded = await runCli(['check', '--config', path], { env });
+    t.match(notNeeded.stdout, timesyncd ? /^PASS clock /m : /^PASS clock +synchronisation unknown .*; check NTP by hand$/m, 'not waited for: a pass');
   });
 
   t.test('a configured detector whose layout does not fit its model', async (t) => {
