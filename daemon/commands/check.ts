@@ -328,7 +328,8 @@ export async function diskLargeEnough({ config }: CheckContext): Promise<CheckRe
   if (needed > capacity) {
     return { name: 'disk size', ok: false, detail: `${path}: ${days} days need ${gb(needed)} at the probed bitrates, the disk holds ${gb(Math.max(0, capacity))} above the free-space floor${note}; use a larger disk or lower the bitrates` };
   }
-  return { name: 'disk size', ok: true, detail: `${days} days need ${gb(needed)}, the disk holds ${gb(capacity)} above the floor${note}` };
+  // a camera not probed counts nothing: a pass would say the disk is large enough without knowing (an outside probe)
+  return { name: 'disk size', ok: true, ...(unknown.length ? { warn: true } : {}), detail: `${days} days need ${gb(needed)}, the disk holds ${gb(capacity)} above the floor${note}` };
 }
 
 /** Recordings are evidence: their timestamps need a synchronised clock. */

@@ -82,6 +82,16 @@ t.test('check pre-flight', async (t) => {
     const r = await runCli(['check', '--config', config(dir, 'rtsp://127.0.0.1:9/nothing')]);
     t.equal(r.code, 1);
     t.match(r.stdout, /^FAIL cameras +lobby unreachable: rtsp:\/\/127\.0\.0\.1:9\/nothing: .*refused/m, 'names the camera and why');
+    t.match(r.stdout, /^WARN disk size +[\d.]+ days need 0\.00 GB, the disk holds [\d.]+ GB above the floor \(bitrate unknown for lobby\)$/m, 'the disk size not known to be enough: not a pass');
+  });
+
+  t.test('a free-space floor that leaves almost nothing, with the camera not probed', async (t) => {
+    const dir = t.testdir();
+    const small = tmpfs(t, 'size=8m');
+    const path = config(dir, 'rtsp://127.0.0.1:9/nothing', [`  path: ${small}/data`]);
+    writeFileSync(path, readFileSync(path, 'utf8').replace('free_space_floor_mb: 0', 'free_space_floor_mb: 7'));
+    const r = await runCli(['check', '--config', path]);
+    t.match(r.stdout, /^WARN disk size +[\d.]+ days need 0\.00 GB, the disk holds 0\.00 GB above the floor \(bitrate unknown for lobby\)$/m, 'a floor leaving 1 MB for recordings is no pass when the bitrate is unknown');
   });
 
   t.test('an unwritable data dir (read-only mount)', async (t) => {
