@@ -75,7 +75,7 @@ export function openCatalogForWriting(dataDir: string): Catalog {
   return Catalog.open(dataDir);
 }
 
-/** a date, or a date and time, with an optional offset (without one, a time is local, as Date.parse reads it) */
+/** a date, or a date and time, with an optional offset (without one, the box's local time) */
 const ISO_8601 = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/i;
 
 /** The date's day exists in its month, and its hours and minutes on a clock: Date.parse rolls
@@ -92,7 +92,12 @@ export function parseTime(option: string, value: string | undefined): number | u
   if (value === undefined) return undefined;
   // Date.parse alone reads nearly anything as some time ("camera 1" and "5" as 2001): only the two
   // documented forms are let through it
-  const ms = /^(0|\d{10,})$/.test(value) ? Number(value) : ISO_8601.test(value.trim()) && realDate(value.trim()) ? Date.parse(value.trim()) : NaN;
+  const text = value.trim();
+  // Date.parse reads a date alone as UTC but a date and time without an offset as local: a hold
+  // from 2026-10-20 to 2026-10-20T23:59 began at UTC midnight and ended at local midnight (an
+  // outside probe). Both are local: a date alone is local midnight
+  const local = /^\d{4}-\d{2}-\d{2}$/.test(text) ? `${text}T00:00` : text;
+  const ms = /^(0|\d{10,})$/.test(value) ? Number(value) : ISO_8601.test(text) && realDate(text) ? Date.parse(local) : NaN;
   // past what a Date holds (year 275760) a time cannot be printed or compared as one: a hold to
   // such a "time" was written and then the command failed printing it
   if (Number.isNaN(ms) || ms > MAX_TIME_MS) throw new UsageError(`--${option}: expected an ISO 8601 time (2026-11-23T08:00:00Z) or epoch milliseconds, got "${value}"`);

@@ -62,6 +62,18 @@ t.test('a time is ISO 8601 or epoch ms: anything else, or past what a Date holds
   }
 });
 
+t.test('a date alone and a time without an offset are both local time', async (t) => {
+  // Date.parse read a date alone as UTC and a time without an offset as local: with TZ in Los
+  // Angeles, a hold "from 2026-10-20 to 2026-10-20T23:59" began at UTC midnight, 7 hours early
+  const data = dataDir(t.testdir());
+  const env = { ...process.env, TZ: 'America/Los_Angeles' };
+  const r = await runCli(['hold', 'add', '--camera', 'gate', '--from', '2026-10-20', '--to', '2026-10-20T23:59', '--reason', 'case 43', '--data', data], { env });
+  t.equal(r.code, 0, r.stderr);
+  const [hold] = await holds(data) as Array<{ from_ms: number; to_ms: number }>;
+  t.equal(hold?.from_ms, Date.parse('2026-10-20T07:00:00Z'), 'local midnight (UTC-7 in October)');
+  t.equal(hold?.to_ms, Date.parse('2026-10-21T06:59:00Z'), 'and 23:59 local');
+});
+
 t.test('a hold a catalog holds past what a Date can (placed before times were bounded) is listed, not a crash', async (t) => {
   const data = dataDir(t.testdir());
   const r = await runCli([...HOLD, '--reason', 'case 42', '--data', data]);
