@@ -246,7 +246,7 @@ export class Daemon {
 
     // Before anything records: index what the last run left, set aside what cannot be read, flag what vanished.
     for (const cam of this.config.cameras) await recoverCamera(this.dataDir, cam.id, catalog, store, this.log, { onQuarantine: this.quarantined });
-    flagMissing(this.dataDir, catalog, this.log);
+    const missingAtStart = flagMissing(this.dataDir, catalog, this.log);
     openDaemonGaps(catalog, cameras.map((c) => c.id), this.log, this.raise);
     // a killed run's last sign of life: where the next start ends the gaps its cameras were in
     this.aliveTimer = setInterval(() => {
@@ -276,6 +276,7 @@ export class Daemon {
       readMbPerS: this.config.integrity.verify_read_mb_s, log: this.log,
       onViolation: (v) => this.raise('integrity_violation', v.camera, { what: v.what, segment: v.segment, path: v.path, detail: v.detail }),
     }).start();
+    this.verifier.missingAtStart(missingAtStart);
     this.uploads = new Uploader({
       catalog, dataDir: this.dataDir, config: () => this.config, raise: this.raise, log: this.log, registerSecret,
     }).start();

@@ -20,6 +20,7 @@ const PAGE = 50;
 const CHUNK = 256 * 1024;
 const SAVE_EVERY_MS = 15_000;
 const REPORTED_MAX = 1000;
+const MISSING_AT_START_EVENTS = 100;
 
 export interface VerifierProgress {
   rate_mb_s: number;
@@ -163,13 +164,30 @@ export class BackgroundVerifier {
     }
   }
 
-  private violation(v: Violation): void {
+  /**
+   * Files found gone at start-up (recovery flagged them missing): the same event and count as
+   * a file the pass finds gone. They had been a log line only, with status saying "0 violations"
+   * (an outside probe). At most MISSING_AT_START_EVENTS events: a whole directory removed is
+   * one log line and the count, not thousands of events.
+   */
+  missingAtStart(rows: SegmentRow[]): void {
+    for (const row of rows.slice(0, MISSING_AT_START_EVENTS)) {
+      this.violation({ what: 'missing', segment: row.id, camera: row.camera, path: row.path, detail: 'the file was gone at start-up' }, 'at start-up');
+    }
+    if (rows.length > MISSING_AT_START_EVENTS) {
+      this.progress.violations += rows.length - MISSING_AT_START_EVENTS;
+      this.opts.log.error({ missing: rows.length, events: MISSING_AT_START_EVENTS }, `${rows.length} catalogued segments were gone at start-up; events raised for the first ${MISSING_AT_START_EVENTS}`);
+      this.save(true);
+    }
+  }
+
+  private violation(v: Violation, found = 'by background verification'): void {
     const key = `${v.what}:${v.segment}`;
     if (this.reported.has(key)) return;
     this.reported.add(key);
     while (this.reported.size > REPORTED_MAX) this.reported.delete(this.reported.values().next().value!);
     this.progress.violations++;
-    this.opts.log.warn({ ...v }, 'integrity violation found by background verification');
+    this.opts.log.warn({ ...v }, `integrity violation found ${found}`);
     this.opts.onViolation(v);
     this.save(true);
   }

@@ -122,7 +122,7 @@ export const HealthPayload = obj(
       last_full_pass_ms: Type.Union([Ms, Type.Null()], { description: 'when the background re-hash last finished a pass over every stored segment; null before the first' }),
       last_full_pass_segments: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()]),
       pass_progress: Type.Union([Type.Number({ minimum: 0, maximum: 1 }), Type.Null()], { description: 'share of the segments chain the running pass has covered; null between passes' }),
-      violations: Type.Integer({ minimum: 0, description: 'integrity_violation events raised by the background re-hash, ever' }),
+      violations: Type.Integer({ minimum: 0, description: 'integrity_violation events raised by the background re-hash, and for files found gone at start-up, ever' }),
       last_checkpoint_ms: Type.Union([Ms, Type.Null()], { description: 'when the newest signed checkpoint (<prefix>/checkpoint) was taken' }),
     }, { description: 'background verification and checkpoints' }),
     outbox: obj({ queued: Type.Integer({ minimum: 0 }), dropped: Type.Integer({ minimum: 0, description: 'events dropped (oldest first) because the outbox was full, since the catalog was created' }) }),

@@ -25,7 +25,10 @@ t.test('a changed and a vanished segment are found by the rolling re-hash, read 
   const db = new Database(join(data, 'catalog.db'), { readonly: true });
   const rows = db.prepare("SELECT id, path, bytes FROM segments WHERE state = 'ok' ORDER BY id").all() as Array<{ id: number; path: string; bytes: number }>;
   db.close();
-  const [changed, vanished] = [rows[1]!, rows.at(-1)!];
+  const [changed, vanished, goneWhileDown] = [rows[1]!, rows.at(-1)!, rows[2]!];
+  // removed while the daemon was down: start-up flags it, and that is a violation too (it had
+  // been a log line, with status saying "0 violations")
+  rmSync(join(data, goneWhileDown.path));
   const bytes = readFileSync(join(data, changed.path));
   bytes[bytes.length >> 1] ^= 0xff;
   writeFileSync(join(data, changed.path), bytes);
@@ -42,24 +45,26 @@ t.test('a changed and a vanished segment are found by the rolling re-hash, read 
   const floor = done.bytes / (rate * 1e6);
   t.ok(done.seconds >= Math.floor(floor), `the pass read ${(done.bytes / 1e6).toFixed(2)} MB in ${done.seconds} s: no faster than ${rate} MB/s (${floor.toFixed(1)} s at least)`);
   const violations = second.output.split('\n').filter((l) => l.includes('"event":"integrity_violation"')).map((l) => JSON.parse(l) as { what: string; segment: number; path: string });
-  t.same(violations.map((v) => [v.what, v.segment, v.path]).sort(), [['missing', vanished.id, vanished.path], ['modified', changed.id, changed.path]].sort(),
+  t.same(violations.map((v) => [v.what, v.segment, v.path]).sort(),
+    [['missing', vanished.id, vanished.path], ['modified', changed.id, changed.path], ['missing', goneWhileDown.id, goneWhileDown.path]].sort(),
     'one integrity_violation each: what and where');
+  t.match(second.output, /"event":"integrity_violation".*"detail":"the file was gone at start-up"/, 'the one gone while the daemon was down, found at start-up');
 
   const status = await runCli(['status', '--data', data, '--json']);
   const integrity = (JSON.parse(status.stdout) as { integrity: { last_full_pass_ms: number; last_full_pass_segments: number; violations: number; verify_read_mb_s: number; last_checkpoint_ms: number } }).integrity;
   t.ok(integrity.last_full_pass_ms > Date.now() - 120_000, 'status shows when the last full pass ended');
-  t.equal(integrity.violations, 2, 'and how many violations it found');
+  t.equal(integrity.violations, 3, 'and how many violations it found');
   t.equal(integrity.verify_read_mb_s, rate);
   t.ok(integrity.last_checkpoint_ms > 0, 'and the newest checkpoint');
   const text = await runCli(['status', '--data', data]);
-  t.match(text.stdout, /integrity: background re-hash at 0\.25 MB\/s; last full pass \S+ \(\d+ segments\).*; 2 violations/);
+  t.match(text.stdout, /integrity: background re-hash at 0\.25 MB\/s; last full pass \S+ \(\d+ segments\).*; 3 violations/);
   t.equal((await second.stop()).code, 0);
 
   const check = new Database(join(data, 'catalog.db'), { readonly: true });
   t.teardown(() => check.close());
   t.equal((check.prepare('SELECT state FROM segments WHERE id = ?').get(vanished.id) as { state: string }).state, 'missing', 'the vanished file\'s row is flagged missing');
-  t.equal(check.prepare("SELECT count(*) AS n FROM ledger WHERE kind = 'segment_missing'").pluck().get(), 1, 'through the ledger');
+  t.equal(check.prepare("SELECT count(*) AS n FROM ledger WHERE kind = 'segment_missing'").pluck().get(), 2, 'through the ledger, both');
   const verified = await runCli(['verify', '--data', data, '--json']);
   const kinds = (JSON.parse(verified.stdout) as { findings: Array<{ kind: string }> }).findings.map((f) => f.kind).sort();
-  t.same(kinds, ['missing', 'modified'], 'verify agrees, with no inconsistency between the view and the ledger');
+  t.same(kinds, ['missing', 'missing', 'modified'], 'verify agrees, with no inconsistency between the view and the ledger');
 });
