@@ -15,7 +15,7 @@ import { FrameDecoder } from '../recorder/frame-decoder.js';
 import { longestViewInterval, viewBudget } from '../recorder/frame-sampler.js';
 import type { RecorderBackendOptions } from '../recorder/backends/backend.js';
 import { detectMaskEnforcement, maskProvenance, maskSetHash, type MaskEnforcement } from '../recorder/capture-masks.js';
-import { flagMissing, recoverCamera } from '../recorder/recovery.js';
+import { camerasOnDisk, flagMissing, recoverCamera } from '../recorder/recovery.js';
 import { SegmentStore, stagingDir } from '../recorder/segment-store.js';
 import { clockDrifts } from '../recorder/sources/onvif.js';
 import { resolveSource } from '../recorder/sources/resolve.js';
@@ -245,7 +245,12 @@ export class Daemon {
     const cameras = this.config.cameras.filter((c) => c.enabled);
 
     // Before anything records: index what the last run left, set aside what cannot be read, flag what vanished.
-    for (const cam of this.config.cameras) await recoverCamera(this.dataDir, cam.id, catalog, store, this.log, { onQuarantine: this.quarantined });
+    // the configured cameras, and any left on disk by a camera since removed from the config or
+    // renamed (its footage is then the box's, under the removed-camera retention rule)
+    const configured = this.config.cameras.map((c) => c.id);
+    for (const id of [...configured, ...camerasOnDisk(this.dataDir).filter((d) => !configured.includes(d))]) {
+      await recoverCamera(this.dataDir, id, catalog, store, this.log, { onQuarantine: this.quarantined });
+    }
     const missingAtStart = flagMissing(this.dataDir, catalog, this.log);
     openDaemonGaps(catalog, cameras.map((c) => c.id), this.log, this.raise);
     // a killed run's last sign of life: where the next start ends the gaps its cameras were in

@@ -21,6 +21,16 @@ export interface RecoveryResult {
 /** Told about each quarantined file (the daemon raises `segment_quarantined`). */
 export type QuarantineSink = (camera: string, q: { file: string; from: string; bytes: number; sha256: string; reason: string }) => void;
 
+/**
+ * The cameras with a directory under recordings/, by the config's camera id rule: a camera
+ * removed from the config (or renamed) after a killed run left its staged file, which only the
+ * configured cameras' recovery looked at (an outside probe: no row, no gap, no ledger entry,
+ * never deleted).
+ */
+export function camerasOnDisk(dataDir: string): string[] {
+  return listSorted(join(dataDir, RECORDINGS_DIR), (d) => /^[a-z0-9][a-z0-9_-]{0,62}$/.test(d));
+}
+
 function listSorted(dir: string, filter: (name: string) => boolean = () => true): string[] {
   try {
     return readdirSync(dir).filter(filter).sort();

@@ -63,3 +63,34 @@ t.test('kill -9 mid-recording (ffmpeg and gstreamer side by side): the restart i
   const verified = await runCli(['verify', '--config', config]);
   t.equal(verified.code, 0, `verify passes after the crash:\n${verified.stdout}`);
 });
+
+t.test('kill -9, then the camera renamed in the config: what it left in staging is still recovered, under its old id', async (t) => {
+  // only the configured cameras' staging was looked at: the file stayed there unindexed, with no
+  // row, gap or ledger entry, and retention never deleted it (an outside probe)
+  const sim = await new CameraSim({ mounts: ['door'] }).start();
+  t.teardown(() => sim.kill());
+  const dir = t.testdir();
+  const dataDir = join(dir, 'data');
+  const staging = join(dataDir, 'recordings', 'door', '.staging');
+  const first = new DaemonProcess(writeConfig(dir, [{ id: 'door', url: sim.url('door') }])).start();
+  t.teardown(() => { first.proc?.kill('SIGKILL'); });
+  await until(() => first.countLog(segmentIndexed('door')) >= 1, 30000, 'a segment');
+  await until(() => readdirSync(staging).some((f) => statSync(join(staging, f)).size > 50_000), 15000, 'a fragment in the open segment');
+  await first.stop('SIGKILL');
+  await sleep(1500);
+  const staged = readdirSync(staging).filter((f) => f.endsWith('.mp4'));
+  t.ok(staged.length >= 1, `the kill left ${staged.length} file(s) in staging`);
+
+  const second = new DaemonProcess(writeConfig(dir, [{ id: 'door2', url: sim.url('door') }])).start();
+  t.teardown(() => { second.proc?.kill('SIGKILL'); });
+  await second.waitForLog(/"camera":"door".*recovered segments left by an interrupted run/, 30000);
+  t.equal((await second.stop()).code, 0);
+  t.same(readdirSync(staging).filter((f) => f.endsWith('.mp4')), [], 'nothing left in the old camera\'s staging');
+  const db = new Database(join(dataDir, 'catalog.db'), { readonly: true });
+  t.teardown(() => db.close());
+  const recovered = db.prepare("SELECT path FROM segments WHERE camera = 'door' AND origin = 'recovered'").all() as Array<{ path: string }>;
+  t.ok(recovered.length >= 1, 'indexed as the old camera\'s, recovered');
+  for (const r of recovered) t.ok(probe(join(dataDir, r.path)).frames > 0, `${r.path} plays`);
+  const verify = await runCli(['verify', '--data', dataDir]);
+  t.equal(verify.code, 0, verify.stdout);
+});
