@@ -74,6 +74,19 @@ t.test('a date alone and a time without an offset are both local time', async (t
   t.equal(hold?.to_ms, Date.parse('2026-10-21T06:59:00Z'), 'and 23:59 local');
 });
 
+t.test('the audit listing shows the range of a hold on every camera, as of one on a camera', async (t) => {
+  // the text listing printed a range only beside a camera: an all-cameras hold had none (the JSON did)
+  const data = dataDir(t.testdir());
+  for (const who of [['--camera', 'gate'], ['--all-cameras']]) {
+    t.equal((await runCli(['hold', 'add', ...who, '--from', '2026-01-01T00:00:00Z', '--to', '2026-01-02T00:00:00Z', '--reason', 'case 44', '--data', data])).code, 0);
+  }
+  const text = (await runCli(['audit', '--data', data])).stdout;
+  const holdLines = text.split('\n').filter((l) => l.includes('case 44'));
+  t.equal(holdLines.length, 2, text);
+  t.match(holdLines.find((l) => l.includes('camera=gate')), / camera=gate 2026-01-01T00:00:00(\.000)?Z\.\.2026-01-02T00:00:00(\.000)?Z$/);
+  t.match(holdLines.find((l) => !l.includes('camera=')), / every camera 2026-01-01T00:00:00(\.000)?Z\.\.2026-01-02T00:00:00(\.000)?Z$/);
+});
+
 t.test('a hold a catalog holds past what a Date can (placed before times were bounded) is listed, not a crash', async (t) => {
   const data = dataDir(t.testdir());
   const r = await runCli([...HOLD, '--reason', 'case 42', '--data', data]);
