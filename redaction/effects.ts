@@ -116,7 +116,7 @@ function boxBlur(frame: Frame, r: { x0: number; y0: number; x1: number; y1: numb
 export function burnMasks(frame: Frame, masks: MaskShape[]): number {
   for (const m of masks) {
     if ('points' in m) {
-      polygonSpans(m, frame.width, frame.height, (y, x0, x1) => paint(frame, { x0, y0: y, x1, y1: y + 1 }, false));
+      polygonSpans(m, frame.width, frame.height, (y, x0, x1) => paint(frame, { x0, y0: y, x1, y1: y + 1 }, false), 'touched');
       continue;
     }
     const r = clampBox({ x: m.x * frame.width, y: m.y * frame.height, w: m.w * frame.width, h: m.h * frame.height }, frame.width, frame.height);

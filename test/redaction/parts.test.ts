@@ -101,6 +101,43 @@ t.test('privacy masks are solid black at their fraction of the frame', async (t)
   t.equal(f.data[(24 * 100 + 49) * 3], 200, 'outside untouched');
 });
 
+t.test('a polygon mask blanks every pixel it covers any part of, as the recording path paints it', async (t) => {
+  // pixels were blanked by their centres: one up to half inside a polygon's edge kept the scene,
+  // and a polygon under a pixel wide blanked nothing (an outside probe, from the code)
+  const W = 641, H = 361;
+  const at = (f: ReturnType<typeof blankFrame>, x: number, y: number) => f.data[(y * W + x) * 3];
+  const box = blankFrame(W, H);
+  box.data.fill(200);
+  const [x0, x1, y0, y1] = [64.7 / W, 192.3 / W, 36.7 / H, 180.3 / H]; // each edge pixel less than half inside
+  burnMasks(box, [{ points: [[x0, y0], [x1, y0], [x1, y1], [x0, y1]] }]);
+  t.same([at(box, 63, 100), at(box, 64, 100), at(box, 192, 100), at(box, 193, 100)], [200, 0, 0, 200], 'columns 64 and 192, partly inside, are blanked; 63 and 193 are not');
+  t.same([at(box, 100, 35), at(box, 100, 36), at(box, 100, 180), at(box, 100, 181)], [200, 0, 0, 200], 'rows 36 and 180 too');
+  const thin = blankFrame(W, H);
+  thin.data.fill(200);
+  burnMasks(thin, [{ points: [[0.6, 0.1], [0.6005, 0.1], [0.6005, 0.9], [0.6, 0.9]] }]); // 0.3 px wide at x 384.6
+  t.equal(at(thin, 384, 180), 0, 'a polygon a third of a pixel wide blanks its column');
+  // a triangle on a small odd frame: every pixel with any of 16x16 sample points inside it is blanked
+  const TW = 161, TH = 91;
+  const tri = blankFrame(TW, TH);
+  tri.data.fill(200);
+  const corners: Array<[number, number]> = [[0.05, 0.9], [0.47, 0.03], [0.93, 0.71]];
+  burnMasks(tri, [{ points: corners }]);
+  const p = corners.map(([x, y]) => [x * TW, y * TH] as const);
+  const inside = (px: number, py: number) => {
+    const side = (i: number) => { const [ax, ay] = p[i]!, [bx, by] = p[(i + 1) % 3]!; return (bx - ax) * (py - ay) - (by - ay) * (px - ax); };
+    const s = [side(0), side(1), side(2)];
+    return s.every((v) => v > 0) || s.every((v) => v < 0);
+  };
+  let missed = 0;
+  for (let y = 0; y < TH; y++) {
+    for (let x = 0; x < TW; x++) {
+      if (tri.data[(y * TW + x) * 3] === 0) continue;
+      for (let k = 0; k < 256; k++) if (inside(x + ((k % 16) + 0.5) / 16, y + (Math.floor(k / 16) + 0.5) / 16)) { missed++; break; }
+    }
+  }
+  t.equal(missed, 0, 'no pixel partly inside the triangle is left as it was');
+});
+
 t.test('watermark burns the text into the bottom-left corner', async (t) => {
   const f = blankFrame(640, 360);
   watermark(f, 'box-7 20261123-abc 2026-11-23T08:00:00Z');
