@@ -49,10 +49,12 @@ export function auditRedactionSwitches(catalog: Catalog, config: Config, actor: 
 
 const MASKS_META = 'privacy_masks.';
 
-/** Keeps each configured camera's privacy masks in the catalog (start and reload). */
+/** Keeps each configured camera's privacy and capture masks in the catalog (start and reload):
+ * what an export without the config burns. Privacy masks alone left recorded footage a camera
+ * did not mask in the clear in `export --data` (an outside probe). */
 export function rememberPrivacyMasks(catalog: Catalog, config: Config): void {
   for (const cam of config.cameras) {
-    const json = JSON.stringify(cam.privacy_masks);
+    const json = JSON.stringify([...cam.privacy_masks, ...cam.capture_masks]);
     if (catalog.getMeta(MASKS_META + cam.id) !== json) catalog.setMeta(MASKS_META + cam.id, json);
   }
 }
