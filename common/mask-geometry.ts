@@ -64,3 +64,74 @@ export function polygonSpans(m: MaskShape, width: number, height: number, span: 
     if (run) span(y, run[0], run[1]);
   }
 }
+
+/**
+ * The mask grown outward by `by` (a fraction of the frame) on every side, kept within the frame:
+ * a rectangle stays a rectangle; a polygon's corners move out along their bisectors (mitred, at
+ * most 4 x `by` at a sharp corner, which still keeps the corner inside). What the box asks a
+ * camera to hold, so that a camera rounding corners to its own grid still covers the mask.
+ */
+export function growMask(m: MaskShape, by: number): MaskShape {
+  const clamp = (v: number) => Math.min(1, Math.max(0, v));
+  if (!('points' in m)) {
+    const x0 = clamp(m.x - by), y0 = clamp(m.y - by), x1 = clamp(m.x + m.w + by), y1 = clamp(m.y + m.h + by);
+    return { x: x0, y: y0, w: x1 - x0, h: y1 - y0 };
+  }
+  const pts = maskPolygon(m);
+  const n = pts.length;
+  // the shoelace sum's sign says which way the polygon turns, so which side of each edge is out
+  let area = 0;
+  for (let i = 0; i < n; i++) area += pts[i]![0] * pts[(i + 1) % n]![1] - pts[(i + 1) % n]![0] * pts[i]![1];
+  const out = area >= 0 ? 1 : -1;
+  const normal = (a: readonly number[], b: readonly number[]): [number, number] | null => {
+    const dx = b[0]! - a[0]!, dy = b[1]! - a[1]!, len = Math.hypot(dx, dy);
+    return len > 0 ? [(out * dy) / len, (-out * dx) / len] : null;
+  };
+  const edgeNormal = (i: number, step: 1 | -1): [number, number] => {
+    // the nearest edge of non-zero length on that side (repeated corners have none of their own)
+    for (let k = 0; k < n; k++) {
+      const a = pts[(((i + step * k) % n) + n) % n]!, b = pts[(((i + step * (k + 1)) % n) + n) % n]!;
+      const nv = step === 1 ? normal(a, b) : normal(b, a);
+      if (nv) return nv;
+    }
+    return [0, 0];
+  };
+  return {
+    points: pts.map((p, i) => {
+      const [ax, ay] = edgeNormal(i, -1), [bx, by2] = edgeNormal(i, 1);
+      const sx = ax + bx, sy = ay + by2, dot = ax * bx + ay * by2;
+      // the mitre: the point `by` from both edges' lines; a corner turning back on itself goes along its edge
+      let mx = dot > -1 + 1e-9 ? sx / (1 + dot) : -out * ay, my = dot > -1 + 1e-9 ? sy / (1 + dot) : out * ax;
+      const len = Math.hypot(mx, my);
+      if (len > 4) { mx *= 4 / len; my *= 4 / len; }
+      return [clamp(p[0] + by * mx), clamp(p[1] + by * my)];
+    }),
+  };
+}
+
+/** The resolution (cells per side of the frame) at which `maskCovered` compares areas: under a quarter pixel of a 1080p frame. */
+const COVER_GRID = 4096;
+
+/**
+ * Whether the union of `covers` hides all of `m`: every cell of a fine grid over the frame that
+ * any part of `m` touches has its centre inside one of `covers`: a cover moved inward by a
+ * quarter of a 1080p pixel fails, one grown by a few thousandths of the frame passes.
+ */
+export function maskCovered(m: MaskShape, covers: MaskShape[]): boolean {
+  const rows: Array<Array<[number, number]>> = Array.from({ length: COVER_GRID }, () => []);
+  for (const c of covers) polygonSpans(c, COVER_GRID, COVER_GRID, (y, x0, x1) => { rows[y]!.push([x0, x1]); });
+  for (const r of rows) r.sort((a, b) => a[0] - b[0]);
+  let covered = true;
+  polygonSpans(m, COVER_GRID, COVER_GRID, (y, x0, x1) => {
+    if (!covered) return;
+    // walk the row's cover spans in order, extending `reach` while they touch
+    let reach = x0;
+    for (const [a, b] of rows[y]!) {
+      if (a > reach) break;
+      reach = Math.max(reach, b);
+      if (reach >= x1) return;
+    }
+    covered = false;
+  }, 'touched');
+  return covered;
+}

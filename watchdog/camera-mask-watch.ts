@@ -15,7 +15,11 @@ export interface MaskLoss {
   /** read_back: the camera no longer lists them; unreadable: it has not answered for two checks; frame: a recorded picture shows detail under them */
   detectedBy: 'read_back' | 'unreadable' | 'frame';
   reason: string;
-  /** when the masks were last read back intact: recordings after this may be unmasked */
+  /**
+   * when the masks were last known in force: recordings after this may be unmasked. The last
+   * read-back intact; for a loss seen on pictures, the last sampled picture that showed them blank
+   * when that is earlier (a camera that lies passes every read-back)
+   */
   verifiedMs: number;
 }
 
@@ -35,7 +39,10 @@ export interface CameraMaskWatchOptions {
 const FRAMES_TO_CONFIRM = 2;
 
 export class CameraMaskWatch {
+  /** the last read-back that found every mask held (at first: the push just before the recorder started) */
   verifiedMs = Date.now();
+  /** the last sampled picture that showed every mask blank with detail elsewhere (at first: the watch's start) */
+  private seenBlankMs = Date.now();
   private timer?: NodeJS.Timeout;
   private unreadable = 0;
   private visibleFrames = 0;
@@ -94,24 +101,24 @@ export class CameraMaskWatch {
   private readonly onFrame = (f: SampledFrame): void => {
     const analyzer = this.opts.analyzer;
     if (!analyzer) {
-      this.judge(this.regions.detail(f.data, f.width, f.height, f.channels));
+      this.judge(this.regions.detail(f.data, f.width, f.height, f.channels), f.atMs);
       return;
     }
     const job = { kind: 'masks', camera: this.camera, width: f.width, height: f.height, channels: f.channels, data: f.data, masks: this.opts.masks } as const;
     // in line while the analyzer says so (few cameras); the sampler counts the time against the budget
     const here = analyzer.inLine();
     if (here) {
-      this.judge(here.run(job).detail);
+      this.judge(here.run(job).detail, f.atMs);
       return;
     }
     void analyzer.run(job).then((done) => {
       if (!done || !this.watching) return;
       this.opts.sampler?.charge(done.cpuMs);
-      this.judge(done.answer.detail);
+      this.judge(done.answer.detail, f.atMs);
     });
   };
 
-  private judge(detail: MaskDetail): void {
+  private judge(detail: MaskDetail, atMs: number): void {
     const visible = visibleMasks(detail);
     const counting = this.visibleFrames > 0;
     this.visibleFrames = visible.length ? this.visibleFrames + 1 : 0;
@@ -121,13 +128,16 @@ export class CameraMaskWatch {
     if (sampler && visible.length && this.visibleFrames < FRAMES_TO_CONFIRM) sampler.hurry = true;
     else if (sampler && counting && !visible.length) sampler.hurry = false;
     this.opts.log?.debug({ camera: this.camera, inside: detail.inside.map((v) => Math.round(v * 10) / 10), outside: Math.round(detail.outside), visible }, 'capture masks checked on a recorded picture');
-    if (!visible.length && !this.seenBlank && detail.outside > DETAIL_STD) {
+    // blank under the masks proves something only where the rest of the picture has detail
+    const blank = !visible.length && detail.outside > DETAIL_STD;
+    if (blank) this.seenBlankMs = Math.max(this.seenBlankMs, atMs);
+    if (blank && !this.seenBlank) {
       this.seenBlank = true;
       this.opts.log?.info({ camera: this.camera, inside: detail.inside.map((v) => Math.round(v * 10) / 10), outside: Math.round(detail.outside) }, 'capture masks seen blank on a recorded picture');
     }
     if (this.visibleFrames < FRAMES_TO_CONFIRM) return;
     this.report({
-      detectedBy: 'frame', verifiedMs: this.verifiedMs,
+      detectedBy: 'frame', verifiedMs: Math.min(this.verifiedMs, this.seenBlankMs),
       reason: `a recorded picture shows detail under capture mask${visible.length > 1 ? 's' : ''} ${visible.map((i) => `#${i + 1}`).join(', ')}`,
     });
   }

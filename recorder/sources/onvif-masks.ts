@@ -7,7 +7,7 @@
  * Coordinates: a mask's polygon is in ONVIF's normalized frame, x and y from -1 to 1 with y up
  * ((-1, 1) the top-left corner); the config's masks are fractions of the frame with y down.
  */
-import { maskPolygon, type MaskShape } from '../../common/mask-geometry.js';
+import { growMask, maskCovered, maskPolygon, type MaskShape } from '../../common/mask-geometry.js';
 import { maskService, type OnvifTarget } from './onvif.js';
 import { soapRequest } from './onvif-soap.js';
 import { allOpeningAttrs, attr, openingAttrs, xmlElements, xmlTag } from './onvif-xml.js';
@@ -69,26 +69,21 @@ export function parseMasks(xml: string, element = 'Masks'): CameraMask[] {
   return out;
 }
 
-/** How far apart (fractions of the frame) a point read back may be from the one sent: cameras round to their own grid. */
-const TOLERANCE = 0.01;
+/**
+ * How far (a fraction of the frame) each mask the box creates reaches beyond the configured one
+ * on every side: cameras round corners to their own grid, and a mask rounded inward would leave
+ * a strip of the area in the picture. 1 % covers grids of 100 steps or finer.
+ */
+export const MASK_MARGIN = 0.01;
 
-/** The camera holds `wanted` when one of its enabled, solid-colour masks has the same corners (any starting corner, either direction). */
+/**
+ * The camera holds `wanted` when its enabled solid-colour masks, together, cover all of it
+ * (`maskCovered`): a mask rounded or moved inward by any visible amount does not count, one
+ * larger does, whoever set it.
+ */
 export function cameraHolds(wanted: MaskShape, onCamera: CameraMask[]): boolean {
-  const w = maskPolygon(wanted);
-  return onCamera.some((c) => {
-    if (!c.enabled || c.type !== 'Color' || c.points.length !== w.length) return false;
-    const n = w.length;
-    for (const dir of [1, -1]) {
-      for (let shift = 0; shift < n; shift++) {
-        const same = w.every(([x, y], i) => {
-          const p = c.points[(((shift + dir * i) % n) + n) % n]!;
-          return Math.abs(p[0] - x) <= TOLERANCE && Math.abs(p[1] - y) <= TOLERANCE;
-        });
-        if (same) return true;
-      }
-    }
-    return false;
-  });
+  const solid = onCamera.filter((c) => c.enabled && c.type === 'Color' && c.points.length >= 3);
+  return solid.length > 0 && maskCovered(wanted, solid.map((c) => ({ points: c.points })));
 }
 
 /** One camera's Media2 mask service, bound to the video source configuration of the recorded profile. */
@@ -134,7 +129,7 @@ export class CameraMaskService {
     return parseMasks(xml).filter((m) => !m.configurationToken || m.configurationToken === this.configurationToken);
   }
 
-  /** Creates one solid black mask; the camera's token for it. */
+  /** Creates one solid black mask, `mask` as given; the camera's token for it. */
   async create(mask: MaskShape): Promise<string> {
     const xml = await this.call('CreateMask', maskXml(this.configurationToken, maskPolygon(mask)));
     return xmlTag(xml, 'Token') ?? '';
@@ -147,9 +142,9 @@ export function missingMasks(wanted: MaskShape[], onCamera: CameraMask[]): MaskS
 }
 
 /**
- * Makes the camera hold `wanted`: creates the masks it lacks (after checking its options allow
- * them), then reads them back. Resolves with how many it created; rejects with why the camera
- * cannot hold them (the caller falls back to the box or does not record).
+ * Makes the camera hold `wanted`: creates the masks it lacks, each grown by `MASK_MARGIN` (after
+ * checking its options allow them), then reads them back. Resolves with how many it created;
+ * rejects with why the camera cannot hold them (the caller falls back to the box or does not record).
  */
 export async function pushMasks(svc: CameraMaskService, wanted: MaskShape[]): Promise<{ created: number }> {
   const host = svc.target.host;
@@ -166,7 +161,7 @@ export async function pushMasks(svc: CameraMaskService, wanted: MaskShape[]): Pr
       if (o.maxPoints !== null && pts.length > o.maxPoints) throw new Error(`ONVIF camera ${host}: a mask has ${pts.length} corners, the camera takes at most ${o.maxPoints}`);
       if (o.rectangleOnly && !('w' in m)) throw new Error(`ONVIF camera ${host}: it takes rectangles only, and a capture mask is a polygon`);
     }
-    for (const m of missing) await svc.create(m);
+    for (const m of missing) await svc.create(growMask(m, MASK_MARGIN));
   }
   const after = missingMasks(wanted, await svc.masks());
   if (after.length) throw new Error(`ONVIF camera ${host}: ${after.length} of ${wanted.length} masks not read back after CreateMask`);

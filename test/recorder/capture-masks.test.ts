@@ -1,9 +1,11 @@
 import t from 'tap';
 import Database from 'better-sqlite3';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { canonicalJson } from '../../common/canonical-json.js';
+import { polygonSpans } from '../../common/mask-geometry.js';
+import { maskSvg } from '../../recorder/capture-masks.js';
 import { createHash } from 'node:crypto';
 import { CameraSim } from '../support/camera-sim.js';
 import { runCli } from '../support/cli.js';
@@ -196,4 +198,24 @@ t.test('a camera whose capture masks cannot be enforced is not recorded, and che
   const masksCheck = (JSON.parse(checked.stdout) as Array<{ name: string; ok: boolean; detail: string }>).find((c) => c.name === 'capture masks');
   t.match(masksCheck, { ok: false, detail: /pinpad: capture masks cannot be enforced .*not recorded/ }, 'naming the camera and why');
   t.notMatch(masksCheck?.detail ?? '', /hall/, 'and only it');
+});
+
+t.test('the box paints every pixel any part of a mask covers, on pictures from 320x180 to 1920x1080', async (t) => {
+  // corners between pixels, a thin sliver and a sharp tip: where an outline under a pixel wide left pixels as they were
+  const masks = [{ x: 0.1013, y: 0.2017, w: 0.3031, h: 0.2983 }, { points: [[0.55, 0.1], [0.93, 0.17], [0.61, 0.83]] }, { points: [[0.2, 0.6], [0.2031, 0.9013], [0.21, 0.6]] }];
+  const dir = t.testdir();
+  const svg = join(dir, 'masks.svg');
+  writeFileSync(svg, maskSvg(masks));
+  for (const [w, h] of [[320, 180], [640, 360], [1920, 1080]] as const) {
+    const r = spawnSync('gst-launch-1.0', ['-q', 'videotestsrc', 'num-buffers=1', 'pattern=white', '!', `video/x-raw,width=${w},height=${h}`, '!', 'videoconvert', '!',
+      'rsvgoverlay', 'fit-to-frame=true', `location=${svg}`, '!', 'videoconvert', '!', 'video/x-raw,format=GRAY8', '!', 'fdsink', 'fd=1'], { maxBuffer: 1 << 24 });
+    t.equal(r.stdout?.length, w * h, `${w}x${h}: one grey frame painted by rsvgoverlay`);
+    let touched = 0, shown = 0;
+    for (const m of masks) {
+      polygonSpans(m, w, h, (y, x0, x1) => {
+        for (let x = x0; x < x1; x++, touched++) if (r.stdout[y * w + x]! >= 16) shown++;
+      }, 'touched');
+    }
+    t.equal(shown, 0, `${w}x${h}: all ${touched} pixels the masks touch are black`);
+  }
 });

@@ -66,3 +66,23 @@ t.test('read back from the camera: masks gone is a loss at the next check; a cam
   await until(() => silent.length > 0, 5000, 'the loss of an unreachable camera');
   t.match(silent, [{ detectedBy: 'unreadable', reason: /cannot be read back/ }], 'unreadable twice: lost');
 });
+
+t.test('a camera that lists its masks while its picture shows the area: the loss dates from the last picture seen blank, not the last read-back', async (t) => {
+  const cam = await startOnvifCamera(t, { username: 'admin', password: 'pw', streamUri: 'rtsp://127.0.0.1:1/x', media2: true });
+  const svc = await CameraMaskService.open({ host: cam.address, username: 'admin', password: 'pw' });
+  await pushMasks(svc, MASKS);
+  const frames = new EventEmitter() as unknown as FrameSampler;
+  const losses: MaskLoss[] = [];
+  const watch = new CameraMaskWatch('c', { masks: MASKS, service: svc, checkMs: 50, sampler: frames, onLost: (l) => losses.push(l) }).start();
+  t.teardown(() => watch.stop());
+  const blank = picture(true);
+  frames.emit('frame', blank);
+  const flat = picture(false);
+  flat.data.fill(40);
+  await until(() => watch.verifiedMs > blank.atMs + 100, 5000, 'read-backs after the last blank picture');
+  frames.emit('frame', { ...flat, atMs: Date.now() });
+  frames.emit('frame', picture(false));
+  frames.emit('frame', picture(false));
+  t.match(losses, [{ detectedBy: 'frame' }], 'detail under the mask on two pictures: lost');
+  t.equal(losses[0]!.verifiedMs, blank.atMs, 'unverified since the last picture that showed the mask blank (a flat one proves nothing), though every read-back passed');
+});
