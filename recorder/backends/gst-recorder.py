@@ -264,10 +264,50 @@ def main() -> int:
             GLib.timeout_add(int(req.get("stop_deadline_ms", 5000)), finish)
         return True
 
+    size = {"first": None, "changed": False}
+
+    def end_file():
+        progress.get_static_pad("sink").send_event(Gst.Event.new_eos())
+        GLib.timeout_add(2000, finish)
+        return False
+
+    def size_guard(_pad, info):
+        # mp4mux cannot change picture size inside a file: it wrote files of the new size with
+        # the old pictures' headers, which nothing could play (a camera reconfigured, or the box
+        # path's encoder following it). The file open is finished at the old size, nothing of the
+        # new size reaches the muxer, and the run ends with an error: the daemon starts a new one,
+        # whose files have the new size throughout.
+        if size["changed"]:
+            event = info.get_event()
+            return Gst.PadProbeReturn.OK if event is not None and event.type == Gst.EventType.EOS else Gst.PadProbeReturn.DROP
+        event = info.get_event()
+        if event is None or event.type != Gst.EventType.CAPS:
+            return Gst.PadProbeReturn.OK
+        st = event.parse_caps().get_structure(0)
+        ok_w, w = st.get_int("width")
+        ok_h, h = st.get_int("height")
+        if not (ok_w and ok_h):
+            return Gst.PadProbeReturn.OK
+        if size["first"] is None:
+            size["first"] = (w, h)
+            return Gst.PadProbeReturn.OK
+        if size["first"] == (w, h):
+            return Gst.PadProbeReturn.OK
+        size["changed"] = True
+        was = size["first"]
+        say("error", element="pipeline", path="", status=None, debug="",
+            message=f"the picture changed size mid-stream from {was[0]}x{was[1]} to {w}x{h}: the open file is finished and a new run starts")
+        state["status"] = 1
+        if not state["stopping"]:
+            state["stopping"] = True
+            GLib.idle_add(end_file)
+        return Gst.PadProbeReturn.DROP
+
     pipeline.connect("deep-element-added", on_element_added)
     progress = pipeline.get_by_name("progress")
     if progress is not None:
         progress.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, stamp)
+        progress.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER | Gst.PadProbeType.EVENT_DOWNSTREAM, size_guard)
 
     bus = pipeline.get_bus()
     bus.add_signal_watch()

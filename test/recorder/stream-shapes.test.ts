@@ -6,7 +6,7 @@
  */
 import t, { type Test } from 'tap';
 import Database from 'better-sqlite3';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
@@ -79,6 +79,36 @@ t.test('a picture size that changes mid-stream: both sizes are recorded, the cat
   const { dataDir } = await record(t, dir, url, (d) => d.countLog(segmentIndexed('cam')) >= 6, 'six segments');
   const shapes = sizes(dataDir);
   t.ok(shapes.includes('h264,640,360') && shapes.includes('h264,320,240'), `segments of both sizes: ${shapes.join(' ')}`);
+});
+
+t.test('GStreamer, by stream copy and masked on the box: a picture size change finishes the open file and starts a new run; every file plays', async (t) => {
+  const dir = t.testdir();
+  const file = join(dir, 'changing.ts');
+  writeFileSync(file, Buffer.concat([picture(join(dir, 'a.ts'), '640x360', 5), picture(join(dir, 'b.ts'), '320x240', 5)].map((p) => readFileSync(p))));
+  const url = await fileCamera(t, `filesrc location=${file} ! tsdemux ! h264parse config-interval=-1 ! rtph264pay name=pay0 pt=96`);
+  // the server starts the file over for each connection: each run sees 640x360, then the change
+  const config = writeConfig(dir, [{ id: 'copy', url, backend: 'gstreamer' }, { id: 'box', url, yaml: 'capture_masks:\n  - { x: 0.25, y: 0.25, w: 0.5, h: 0.5 }\n' }]);
+  const daemon = new DaemonProcess(config).start();
+  t.teardown(() => { daemon.proc?.kill('SIGKILL'); });
+  const changed = (camera: string) => new RegExp(`"camera":"${camera}".*the picture changed size mid-stream from 640x360 to 320x240: the open file is finished and a new run starts`);
+  await until(() => ['copy', 'box'].every((c) => daemon.countLog(changed(c)) >= 1 && daemon.countLog(segmentIndexed(c)) >= 3), 60_000, 'a size change on each path')
+    .catch((err: Error) => { throw new Error(`${err.message}; the log ends:\n${daemon.output.slice(-1500)}`); });
+  t.equal((await daemon.stop('SIGTERM')).code, 0, 'the daemon stops cleanly');
+  const verify = await runCli(['verify', '--config', config]);
+  t.equal(verify.code, 0, `verify passes: ${verify.stdout.split('\n').at(-2)}${verify.stderr}`);
+  const db = new Database(join(dir, 'data', 'catalog.db'), { readonly: true });
+  const rows = db.prepare('SELECT camera, path FROM segments ORDER BY start_ms').all() as Array<{ camera: string; path: string }>;
+  db.close();
+  for (const cam of ['copy', 'box']) {
+    const mine = rows.filter((r) => r.camera === cam);
+    // before: the file open at the change had the new size's header over the old size's pictures, and nothing played it
+    const unplayable = mine.filter((r) => {
+      const out = spawnSync('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=width,height,nb_read_frames', '-of', 'csv=p=0', join(dir, 'data', r.path)], { encoding: 'utf8' });
+      const [w, h, frames] = out.stdout.trim().split(',').map(Number);
+      return out.status !== 0 || !(w! > 0 && h! > 0 && frames! > 0);
+    });
+    t.same(unplayable.map((r) => r.path), [], `${cam}: each of its ${mine.length} files has pictures that decode`);
+  }
 });
 
 t.test('an audio-only camera: marked down with a reason a person can act on, and retried', async (t) => {
