@@ -108,6 +108,9 @@ export async function run(argv: string[]): Promise<number> {
         ? stored.cameras.filter((c) => c.enabled).map((c) => ({ camera: c.camera, minDays: c.min_days, maxDays: c.max_days, segmentSeconds: c.segment_seconds }))
         : catalog.liveSummary().map((l) => ({ camera: l.camera, minDays: 0, maxDays: null, segmentSeconds: 60 }));
     const policySource: 'config' | 'catalog' | 'none' = config ? 'config' : stored ? 'catalog' : 'none';
+    // cameras switched off in the config: not recorded, and said so (silence read as "no such camera")
+    const disabled = (config ? config.cameras.filter((c) => !c.enabled).map((c) => c.id) : stored?.cameras.filter((c) => !c.enabled).map((c) => c.camera) ?? [])
+      .map((id) => ({ camera: id, last_segment_end_ms: catalog.lastSegment(id)?.end_ms ?? null }));
     const cameraIds = cameras0.map((c) => c.camera);
     const policy = {
       floorBytes: config ? config.storage.free_space_floor_mb * 1024 * 1024 : stored?.floor_bytes ?? 0,
@@ -154,6 +157,7 @@ export async function run(argv: string[]): Promise<number> {
       daemon_pid: daemonPid,
       recording: cameras.length > 0 && cameras.every((c) => c.recording),
       cameras,
+      disabled,
       retention: { min_required_days: policySource === 'none' ? null : retention.min_required_days, forecast_days: retention.forecast_days, policy_from: policySource },
       disk: retention.disk,
       temperature_c: health.temperature_c,
@@ -221,7 +225,7 @@ function integrityStatus(catalog: Catalog) {
 }
 
 function format(s: {
-  daemon_pid: number | null; recording: boolean; cameras: CameraStatus[]; retention: { min_required_days: number | null; forecast_days: number | null; policy_from: string };
+  daemon_pid: number | null; recording: boolean; cameras: CameraStatus[]; disabled: Array<{ camera: string; last_segment_end_ms: number | null }>; retention: { min_required_days: number | null; forecast_days: number | null; policy_from: string };
   disk: { total_bytes: number; available_bytes: number; floor_bytes: number }; temperature_c: number | null; clock: { synchronized: boolean | null };
   events: Array<{ at_ms: number; type: string; camera: string | null; data: unknown }>; mqtt: { last_status: unknown; last_health: unknown }; data_dir: string;
   integrity: ReturnType<typeof integrityStatus>;
@@ -237,6 +241,9 @@ function format(s: {
     out.push(`${c.camera.padEnd(w)}  ${(c.recording ? 'yes' : 'NO').padEnd(9)}  ${isoTime(c.last_segment_end_ms).padEnd(20)}  ${held.padEnd(20)}  ${(c.capture_masks ?? '-').padEnd(6)}  ${c.gaps_24h} (${duration(c.gap_ms_24h)})${why}`);
   }
   if (!s.cameras.length) out.push('  no cameras');
+  if (s.disabled.length) {
+    out.push(`disabled in the config, not recorded: ${s.disabled.map((d) => `${d.camera} (${d.last_segment_end_ms === null ? 'no recordings' : `last segment ${isoTime(d.last_segment_end_ms)}`})`).join(', ')}`);
+  }
   out.push('');
   out.push(`${'camera'.padEnd(w)}  view`);
   for (const c of s.cameras) out.push(`${c.camera.padEnd(w)}  ${viewLine(c)}`);

@@ -10,6 +10,7 @@ import { DaemonProcess, segmentIndexed, sleep, writeConfig } from '../support/da
 
 interface Status {
   recording: boolean;
+  disabled: Array<{ camera: string; last_segment_end_ms: number | null }>;
   daemon_pid: number | null;
   cameras: Array<{ camera: string; recording: boolean; not_recording: string | null; open_gap: { cause: string } | null; gaps_24h: number; days_held: number; min_days: number | null; last_segment_end_ms: number | null }>;
   retention: { min_required_days: number };
@@ -24,7 +25,7 @@ t.test('status tells a site manager which cameras record, with or without the da
   const down = await new CameraSim({ mounts: ['down'] }).start();
   t.teardown(() => down.kill());
   const dir = t.testdir();
-  const config = writeConfig(dir, [{ id: 'up', url: up.url('up') }, { id: 'down', url: down.url('down') }]);
+  const config = writeConfig(dir, [{ id: 'up', url: up.url('up') }, { id: 'down', url: down.url('down') }, { id: 'off', url: up.url('up'), enabled: false }]);
   const daemon = new DaemonProcess(config).start();
   t.teardown(() => { daemon.proc?.kill('SIGKILL'); });
   await daemon.waitForLog(segmentIndexed('down'));
@@ -37,6 +38,8 @@ t.test('status tells a site manager which cameras record, with or without the da
   const s = JSON.parse(r.stdout) as Status;
   t.equal(s.daemon_pid, daemon.pid, 'the running daemon is named');
   const cam = (id: string) => s.cameras.find((c) => c.camera === id)!;
+  t.same(s.cameras.map((c) => c.camera), ['up', 'down'], 'the cameras recorded');
+  t.same(s.disabled, [{ camera: 'off', last_segment_end_ms: null }], 'and the one disabled in the config, named apart');
   t.equal(cam('up').recording, true, 'the live camera records');
   t.equal(cam('down').recording, false, 'the dead camera does not');
   t.equal(cam('down').open_gap?.cause, 'camera_unreachable', 'with its open gap and cause');
@@ -51,6 +54,7 @@ t.test('status tells a site manager which cameras record, with or without the da
   t.match(text.stdout, /^box: NOT RECORDING/m);
   t.match(text.stdout, /^up +yes /m);
   t.match(text.stdout, /^down +NO .*down since .*camera unreachable/m);
+  t.match(text.stdout, /^disabled in the config, not recorded: off \(no recordings\)$/m);
 
   await daemon.stop();
   const db = new Database(join(dir, 'data', 'catalog.db'));
@@ -67,6 +71,7 @@ t.test('status tells a site manager which cameras record, with or without the da
   const data = join(dir, 'data');
   const bare = JSON.parse((await runCli(['status', '--data', data, '--json'])).stdout) as Status & { retention: { policy_from: string } };
   t.same(bare.cameras.map((c) => [c.camera, c.min_days]), [['up', 30], ['down', 30]], 'status --data knows each camera and its days required');
+  t.same(bare.disabled, [{ camera: 'off', last_segment_end_ms: null }], 'and the disabled one');
   t.equal(bare.retention.min_required_days, 30);
   t.equal(bare.retention.policy_from, 'catalog');
   const human = (await runCli(['status', '--data', data])).stdout;
