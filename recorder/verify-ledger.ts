@@ -56,6 +56,8 @@ export function checkLedger(catalog: Catalog, segmentsLength: number, at: Iterab
   let policy: RetentionPolicyData | null = null;
   let paused = false;
   const stepped = new Map<number, ClockSteppedData>();
+  /** the cameras with segment rows, read once, when a space deletion first needs them */
+  let cameras: string[] | undefined;
   const corrections: ClockCorrection[] = [];
   const deletions = { rechecked: 0, notRecheckable: 0 };
 
@@ -107,7 +109,9 @@ export function checkLedger(catalog: Catalog, segmentsLength: number, at: Iterab
         case 'deletion': {
           const d = parse<DeletionData>(e);
           if (d.segments) setState(e, d.segments, STATE_DELETED, d.state_at_ms);
-          const problems = recheckDeletion(catalog, e, d, policy, paused, [...holds.values()].filter((h) => h.released_ms === null), corrections);
+          const active = [...holds.values()].filter((h) => h.released_ms === null);
+          const problems = recheckDeletion(catalog, e, d, policy, paused, active, corrections);
+          if (d.rule === 'space_floor' && policy) problems.push(...pastMinimumKept(catalog, e, d, policy, active, corrections, (id) => expectedState[id] === STATE_OK, () => (cameras ??= catalog.segmentCameras())));
           if (d.rule === 'before_ledger') deletions.notRecheckable++;
           else deletions.rechecked++;
           findings.push(...problems);
@@ -151,6 +155,37 @@ export function checkLedger(catalog: Catalog, segmentsLength: number, at: Iterab
   compareGaps(catalog, gaps, findings);
   compareHolds(catalog, holds, findings);
   return { walk: walker.result, started, findings, expectedState, expectedStateAt, quarantined, deletions };
+}
+
+/** How many of a camera's oldest rows past its minimum `pastMinimumKept` looks at, live now and deleted since. */
+const PAST_MINIMUM_SAMPLE = 64;
+
+/**
+ * A space deletion that took footage younger than its camera's minimum is due only when no
+ * footage past its own camera's minimum was left to take (retention takes that first, whichever
+ * camera it is from): names a row, unheld and not yet deleted at that point of the ledger, that
+ * was past its minimum then. It looks at each camera's oldest rows still live and its newest
+ * deleted ones under the cutoff (those deleted after the entry were there at its time): enough
+ * to catch oldest-first across cameras, not a proof that no such row existed.
+ */
+function pastMinimumKept(catalog: Catalog, e: LedgerRow, d: DeletionData, policy: RetentionPolicyData, activeHolds: HoldRow[], corrections: ClockCorrection[], live: (id: number) => boolean, cameras: () => string[]): LedgerFinding[] {
+  const minOf = (camera: string) => policy.cameras.find((c) => c.camera === camera)?.min_days ?? policy.box.min_days;
+  const young = catalog.segmentsById(d.segments ?? []).find((r) => r.start_ms + ageShift(r, corrections) > e.at_ms - minOf(r.camera) * DAY_MS);
+  if (!young) return [];
+  for (const camera of cameras()) {
+    const cutoff = e.at_ms - minOf(camera) * DAY_MS;
+    const kept = catalog.oldestBefore(camera, cutoff, e.at_ms, PAST_MINIMUM_SAMPLE).find((r) => live(r.id)
+      && r.end_ms + ageShift(r, corrections) < cutoff
+      && !activeHolds.some((h) => (h.camera === null || h.camera === r.camera) && h.from_ms < r.end_ms && h.to_ms > r.start_ms));
+    if (kept) {
+      return [{
+        kind: 'deletion', camera: e.camera ?? undefined, segment: young.id,
+        detail: `deletion #${e.id} at ${iso(e.at_ms)} (space_floor): segment #${young.id} of ${young.camera}, younger than its minimum of ${minOf(young.camera)} days, `
+          + `was deleted while segment #${kept.id} of ${kept.camera}, past its own minimum of ${minOf(camera)} days (it ended ${iso(kept.end_ms)}), was kept`,
+      }];
+    }
+  }
+  return [];
 }
 
 /** A deletion is judged by its own rule, the policy in force, the holds active and the clock. */

@@ -321,6 +321,23 @@ export class Catalog {
     return this.db.prepare('SELECT * FROM segments WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id').all(JSON.stringify(ids)) as SegmentRow[];
   }
 
+  /** The cameras that have segment rows, in any state. */
+  segmentCameras(): string[] {
+    return (this.cached('SELECT DISTINCT camera FROM segments ORDER BY camera').all() as Array<{ camera: string }>).map((r) => r.camera);
+  }
+
+  /**
+   * Rows of `camera` that ended before `beforeMs` and were there at `atMs`: its oldest live ones,
+   * and its newest deleted or missing ones whose state changed at `atMs` or after (each part at
+   * most `limit`, through the (camera, state, end_ms) index).
+   */
+  oldestBefore(camera: string, beforeMs: number, atMs: number, limit: number): SegmentRow[] {
+    const ok = this.cached("SELECT * FROM segments WHERE camera = ? AND state = 'ok' AND end_ms < ? ORDER BY end_ms LIMIT ?").all(camera, beforeMs, limit) as SegmentRow[];
+    const gone = this.cached(`SELECT * FROM (SELECT * FROM segments WHERE camera = ? AND state IN ('deleted', 'missing') AND end_ms < ? ORDER BY end_ms DESC LIMIT ?)
+      WHERE state_at_ms >= ?`).all(camera, beforeMs, limit, atMs) as SegmentRow[];
+    return [...ok, ...gone];
+  }
+
   lastSegment(camera: string): SegmentRow | undefined {
     return this.cached('SELECT * FROM segments WHERE camera = ? ORDER BY start_ms DESC, id DESC LIMIT 1').get(camera) as SegmentRow | undefined;
   }

@@ -9,8 +9,10 @@
  * A real catalog; the disk is the catalog's own bytes on a disk of fixed size.
  */
 import t from 'tap';
+import { join } from 'node:path';
 import pino from 'pino';
 import { Catalog } from '../../recorder/catalog/catalog.js';
+import { checkLedger } from '../../recorder/verify-ledger.js';
 import { DAY_MS, Retention, type ClockView } from '../../watchdog/retention.js';
 
 const MB = 1024 * 1024;
@@ -105,4 +107,38 @@ t.test('the deletion totals not reported yet are reported at a stop', async (t) 
   t.same(raised.map((r) => r.segments), [10, 4], 'a stop reports them');
   retention.reportPending();
   t.equal(raised.length, 2, 'once');
+});
+
+t.test('verify questions a space deletion of footage under its minimum while footage past its own minimum was kept', async (t) => {
+  const dir = t.testdir();
+  const catalog = Catalog.open(join(dir, 'good'));
+  t.teardown(() => catalog.close());
+  const now = Date.now();
+  segments(catalog, 'vault', now - 45 * DAY_MS, 8, 60_000, 10 * MB);
+  segments(catalog, 'yard', now - 40 * DAY_MS, 10, 60_000, 10 * MB);
+  const total = 200 * MB;
+  const disk = async () => ({ total_bytes: total, available_bytes: total - catalog.liveBytes() });
+  const policy = {
+    floorBytes: 150 * MB, box: { minDays: 30, maxDays: null },
+    cameras: [{ camera: 'vault', minDays: 60, maxDays: null }, { camera: 'yard', minDays: 30, maxDays: null }],
+  };
+  await new Retention(join(dir, 'good'), catalog, policy, disk, log, () => undefined, () => now, synced).sweep();
+  t.equal(live(catalog, 'vault'), 5, 'retention took vault\'s footage under its minimum only after all of yard\'s past its own');
+  const length = () => catalog.db.prepare('SELECT max(id) FROM segments').pluck().get() as number;
+  t.same(checkLedger(catalog, length()).findings, [], 'verify finds every deletion due');
+
+  // what oldest-first across cameras did: vault's oldest under its minimum, yard's past its minimum kept
+  const bad = Catalog.open(join(dir, 'bad'));
+  t.teardown(() => bad.close());
+  segments(bad, 'vault', now - 45 * DAY_MS, 8, 60_000, 10 * MB);
+  segments(bad, 'yard', now - 40 * DAY_MS, 10, 60_000, 10 * MB);
+  // the policy written to the ledger, no deletion (the disk reads empty)
+  await new Retention(join(dir, 'bad'), bad, policy, async () => ({ total_bytes: total, available_bytes: total }), log, () => undefined, () => now, synced).sweep();
+  const young = bad.db.prepare("SELECT id, end_ms FROM segments WHERE camera = 'vault' AND state = 'ok' ORDER BY start_ms LIMIT 1").get() as { id: number; end_ms: number };
+  bad.markDeleted('vault', [young], {
+    rule: 'space_floor', note: 'retention: free space under the floor', policy: { min_days: 60, max_days: null },
+    disk: { available_bytes: 10 * MB, floor_bytes: 150 * MB, unaccounted_bytes: 0 }, holds_checked: [], clock: { synchronized: true, source: 'test' },
+  }, now + 1000);
+  t.match(checkLedger(bad, 18).findings, [{ kind: 'deletion', camera: 'vault', segment: young.id, detail: /segment #\d+ of vault, younger than its minimum of 60 days, was deleted while segment #\d+ of yard, past its own minimum of 30 days .* was kept/ }],
+    'the deletion is named, with the footage that should have gone first');
 });
