@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { mkdir, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Logger } from 'pino';
@@ -20,6 +20,8 @@ export class EmptySegmentError extends Error {
 }
 
 const STAGING = '.staging';
+/** in a camera's staging dir: the provenance its recorder runs under (`setProvenance`) */
+const PROVENANCE_FILE = 'provenance.json';
 const STAGED_NAME = /^(\d{13})-(\d{6})\.mp4$/;
 
 /** Where a backend writes a camera's open segments; files move out of it once closed. */
@@ -154,7 +156,7 @@ export class SegmentStore {
       const file = await placed;
       const wanted: NewSegment = {
         camera: seg.camera, start_ms: Math.round(seg.startMs), end_ms: Math.round(seg.endMs), bytes: file.bytes, path: file.rel, sha256: file.sha256, origin,
-        clock_step_ms: seg.clockStepMs ?? null, provenance: this.provenance.get(seg.camera) ?? null,
+        clock_step_ms: seg.clockStepMs ?? null, provenance: this.provenanceOf(seg.camera),
       };
       try {
         this.indexUnindexed();
@@ -217,9 +219,32 @@ export class SegmentStore {
     return ready;
   }
 
-  /** What the camera's recorder writes from now on was recorded under this provenance (null: nothing to say). */
+  /**
+   * What the camera's recorder writes from now on was recorded under this provenance (null:
+   * nothing to say). Kept in its staging dir too, for recovery after a crash: what a killed run
+   * left there is indexed by the next daemon before any recorder of its own says anything.
+   */
   setProvenance(camera: string, provenance: string | null): void {
     this.provenance.set(camera, provenance);
+    const dir = stagingDir(this.dataDir, camera);
+    try {
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, `${PROVENANCE_FILE}.tmp`), JSON.stringify({ provenance }));
+      renameSync(join(dir, `${PROVENANCE_FILE}.tmp`), join(dir, PROVENANCE_FILE));
+    } catch (err) {
+      this.log.warn({ camera, err }, 'the provenance of this run could not be kept for recovery');
+    }
+  }
+
+  /** The provenance of what the camera records now, or, before this daemon started its recorder, of what its last run recorded. */
+  private provenanceOf(camera: string): string | null {
+    if (this.provenance.has(camera)) return this.provenance.get(camera) ?? null;
+    try {
+      const kept = (JSON.parse(readFileSync(join(stagingDir(this.dataDir, camera), PROVENANCE_FILE), 'utf8')) as { provenance?: unknown }).provenance;
+      return typeof kept === 'string' ? kept : null;
+    } catch {
+      return null;
+    }
   }
 
   /** Resolves once every commit queued so far is done. */
@@ -241,7 +266,7 @@ export class SegmentStore {
       const abs = join(this.dataDir, rel);
       const row = this.catalog.addSegment({
         camera, start_ms: startMs, end_ms: endMs, bytes: (await stat(abs)).size, path: rel, sha256: await sha256File(abs), origin: 'recovered',
-        provenance: this.provenance.get(camera) ?? null,
+        provenance: this.provenanceOf(camera),
       });
       this.log.info({ camera, path: rel }, 'unindexed segment found at its place and indexed');
       return row;

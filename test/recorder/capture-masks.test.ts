@@ -83,7 +83,7 @@ t.test('a camera with capture masks is recorded with the masked areas blank in e
   let copies = 0;
   const watcher = setInterval(() => {
     if (!existsSync(staging)) return;
-    for (const name of readdirSync(staging)) {
+    for (const name of readdirSync(staging).filter((n) => n.endsWith('.mp4'))) {
       try {
         if (statSync(join(staging, name)).size > 0) copyFileSync(join(staging, name), join(seen, `${copies++}-${name}`));
       } catch { /* closed and moved meanwhile */ }
