@@ -42,6 +42,8 @@ const DARK = 8;
 const UNIFORM = 0.3;
 /** the layout correlates at least this well with the reference's: the camera still looks where it did */
 const LAYOUT_MATCH = 0.6;
+/** at most this share of cells still matching, with the fine detail gone: covered, not moved */
+const BLANK_MATCHING = 0.1;
 /** small enough that one digit of a clock overlay changing fills much of a tile */
 const FROZEN_TILE = 8;
 
@@ -213,10 +215,15 @@ export function classify(c: ViewComparison, sensitivity: Sensitivity): { kind: V
   const t = THRESHOLDS[sensitivity];
   const dead = c.dead / c.cells, mismatch = (c.dead + c.foreign) / c.cells;
   if (dead >= t.mismatch) return { kind: 'covered', score: round(dead) };
-  // detail gone while the layout stays where it was: the lens, not the scene
-  if (c.blur >= t.blur && c.layoutMatch >= LAYOUT_MATCH && c.layout >= UNIFORM) return { kind: 'defocused', score: round(c.blur) };
+  // detail gone while the layout and the cells' coarse structure stay where they were: the lens,
+  // not the scene (a blurred lens keeps nearly every cell matching; a hand's shading over the lens
+  // matched the layout of one scene while almost no cell did)
+  if (c.blur >= t.blur && c.layoutMatch >= LAYOUT_MATCH && c.layout >= UNIFORM && mismatch < t.mismatch) return { kind: 'defocused', score: round(c.blur) };
   if (mismatch < t.mismatch) return null;
-  return { kind: c.dead >= c.foreign || c.layout < UNIFORM ? 'covered' : 'moved', score: round(mismatch) };
+  // next to no cell where it was and the fine detail gone too: something over the lens (a hand,
+  // faintly textured and shaded, left cells "foreign", not dead, and read as a turned camera)
+  const blank = c.matching <= BLANK_MATCHING * c.cells && c.blur >= t.blur;
+  return { kind: c.dead >= c.foreign || c.layout < UNIFORM || blank ? 'covered' : 'moved', score: round(mismatch) };
 }
 
 const round = (n: number) => Math.round(n * 1000) / 1000;

@@ -65,6 +65,16 @@ export type StillWriter = (frame: SampledFrame, kind: TamperKind) => { path: str
  * sample: 19 MB at 16 cameras after 45 s, and up to 200 MB a camera for an hour's `learn_s`.
  */
 export const LEARN_KEPT = 32;
+/**
+ * A reference is learned only from a view with texture in at least MIN_TEXTURED of its areas,
+ * an area's texture its mean gradient (grey levels a pixel of the coarse copy) at least
+ * LEARN_TEXTURE. A lens covered by a dark hand measured 0.55-0.82 in every area (its sensor
+ * noise, which the comparison's own floor of 0.5 still counts); the test scenes' middle areas
+ * 24. A tenth: more than a camera's clock overlay alone covers (a few areas of one row), while
+ * a mostly plain view with a few textured areas still learns (covering those is still seen).
+ */
+const MIN_TEXTURED = 0.1;
+const LEARN_TEXTURE = 2;
 
 /** how long a changed stream waits for a picture of itself before it is raised without a still (samples come every few seconds) */
 const CHANGED_STREAM_STILL_WAIT_MS = 30_000;
@@ -102,6 +112,8 @@ export class TamperMonitor {
   private readonly active = new Map<TamperKind, Active>();
   private state: ViewState = { state: 'learning', kinds: [], since_ms: null, reference_ms: null, detail: null };
   private problem: string | null = null;
+  /** why the last learning gave no reference (too little detail), said in the view's detail while it learns again */
+  private unlearnable: string | null = null;
   private stopped = false;
   private readonly writing = new Set<Promise<unknown>>();
   /** a changed stream, raised once a picture of the new stream is sampled (its still is of that
@@ -346,6 +358,19 @@ export class TamperMonitor {
       return;
     }
     const reference = learnReference(this.learning);
+    // a view with next to no texture (a lens covered while it learned, a dark featureless night)
+    // makes a reference with no cell to compare: nothing would ever be raised against it
+    const cells = prepareReference(reference).energy;
+    const textured = [...cells].filter((e) => e >= LEARN_TEXTURE).length;
+    if (textured < MIN_TEXTURED * cells.length) {
+      this.restartLearning();
+      const why = `the view has too little detail to learn from (${textured} of ${cells.length} areas): a covered lens or a dark, featureless scene; learning again`;
+      if (this.unlearnable !== why) this.opts.log?.warn({ camera: this.camera, textured, areas: cells.length }, 'view reference not learned: too little detail');
+      this.unlearnable = why;
+      this.update();
+      return;
+    }
+    this.unlearnable = null;
     const row = this.opts.catalog.addViewReference(this.camera, JSON.stringify(reference), sample.atMs);
     this.ref = { id: row.id, created_ms: row.created_ms, data: reference };
     this.restartLearning();
@@ -354,6 +379,7 @@ export class TamperMonitor {
 
   /** `tamper reset` retired the reference: what the analysis raised is cleared, and it learns again. */
   private reset(t: number): void {
+    this.unlearnable = null;
     for (const kind of [...VIEW_KINDS, 'frozen'] as const) this.deactivate(kind, t, 'tamper reset');
     this.ref = undefined;
     this.lost = undefined;
@@ -374,7 +400,7 @@ export class TamperMonitor {
       : !this.settings.enabled ? 'off'
       : this.problem ? 'unavailable'
       : this.ref ? 'ok' : 'learning';
-    const detail = state === 'off' ? (this.settings.reason ?? null) : state === 'unavailable' ? this.problem : null;
+    const detail = state === 'off' ? (this.settings.reason ?? null) : state === 'unavailable' ? this.problem : state === 'learning' ? this.unlearnable : null;
     const next: ViewState = {
       state, kinds, detail, reference_ms: this.ref?.created_ms ?? null,
       since_ms: state === this.state.state && kinds.join() === this.state.kinds.join() ? this.state.since_ms : Date.now(),

@@ -44,6 +44,7 @@ const CHANGES: Array<{ name: string; filter: string; expect: string | null }> = 
   // (the live test has people passing right in front of the lens); a third is a single sample.
   { name: 'someone passing, a third of the picture', filter: '[p]overlay=60:0,NOISE', expect: null },
   { name: 'a dark hand over the lens', filter: 'drawbox=x=0:y=0:w=iw:h=ih:color=0x3a2a22@1:t=fill,noise=alls=3:allf=t', expect: 'covered' },
+  { name: 'a skin-toned hand out of focus: faint moving texture and shading', filter: 'drawbox=x=0:y=0:w=iw:h=ih:color=0xc08a6a@1:t=fill,noise=alls=14:allf=t,boxblur=3,vignette=PI/3,NOISE', expect: 'covered' },
   { name: 'a black cap', filter: 'drawbox=x=0:y=0:w=iw:h=ih:color=black@1:t=fill,NOISE', expect: 'covered' },
   { name: 'sprayed: a grey veil the scene barely shows through', filter: 'gblur=sigma=3,eq=contrast=0.12:brightness=0.2,NOISE', expect: 'covered' },
   { name: 'sprayed: blotchy grey paint over most of it', filter: 'drawbox=x=0:y=0:w=iw*0.85:h=ih:color=0x8c8c88@0.97:t=fill,gblur=sigma=8,NOISE', expect: 'covered' },

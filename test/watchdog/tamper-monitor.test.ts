@@ -86,6 +86,32 @@ t.test('learning holds a bounded memory whatever learn_s: at most LEARN_KEPT sam
   await monitor.stop();
 });
 
+t.test('a view learned with the lens covered gives no reference: it says why and learns again, and a covered lens is raised once a real view was learned', async (t) => {
+  const catalog = Catalog.open(t.testdir());
+  t.teardown(() => catalog.close());
+  const raised: string[] = [];
+  const monitor = new TamperMonitor('cam', {
+    catalog, raise: (type, _camera, data) => raised.push(`${type} ${String(data.kind)}`),
+    settings: { enabled: true, sensitivity: 'medium', persistence_s: 10, learn_s: 5 },
+  }).start();
+  const { normal, covered } = tamperPictures(W, H);
+  const t0 = Date.now();
+  const feed = (s: number, data: Buffer) => void monitor.onFrame({ camera: 'cam', atMs: t0 + s * 1000, width: W, height: H, data });
+  // commissioned with something over the lens, the sensor's noise new in every picture: a
+  // reference of it could never see anything
+  const noisy = () => Buffer.from(covered.map((v) => Math.max(0, Math.min(255, v + Math.round((Math.random() - 0.5) * 8)))));
+  for (let s = 0; s <= 12; s++) feed(s, noisy());
+  t.equal(monitor.view.state, 'learning', 'no reference learned from a covered lens');
+  t.match(monitor.view.detail, /too little detail to learn from \(\d+ of \d+ areas\): a covered lens or a dark, featureless scene; learning again/, 'and the view says why');
+  t.equal(catalog.activeViewReference('cam'), undefined, 'nothing stored');
+  for (let s = 13; s <= 19; s++) feed(s, normal[s % normal.length]!);
+  t.equal(monitor.view.state, 'ok', 'the real view is learned once it shows');
+  t.equal(monitor.view.detail, null, 'the warning goes with it');
+  for (let s = 20; s <= 32; s++) feed(s, covered);
+  t.same(raised, ['tamper_suspected covered'], 'covering the lens now is raised');
+  await monitor.stop();
+});
+
 t.test('a changed stream is raised with the first picture of the new stream, or without a still once the wait runs out (docs/tamper.md)', async (t) => {
   const catalog = Catalog.open(t.testdir());
   t.teardown(() => catalog.close());
