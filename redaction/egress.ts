@@ -310,16 +310,23 @@ async function checkedSource(ctx: EgressContext, s: SegmentRow): Promise<string>
   return abs;
 }
 
-export interface ExportRequest { camera: string; fromMs: number; toMs: number; reason: string; requester: string; out: string }
-
-export async function exportClip(ctx: EgressContext, req: ExportRequest): Promise<EgressResult> {
-  // A refused export is registered too: a source that fails its hash is evidence of tampering,
-  // and a request for footage the box does not have is a request all the same.
-  const refused = (err: Error) => {
-    appendAudit(ctx.catalog, { actor: req.requester, action: 'export.refused', camera: req.camera, from_ms: req.fromMs, to_ms: req.toMs,
+/**
+ * A refused request is registered too (`<kind>.refused`): a source that fails its hash is
+ * evidence of tampering, and a request for footage the box does not have is a request all the
+ * same. Returns `err`, to be thrown.
+ */
+function refusal(ctx: EgressContext, kind: 'export' | 'snapshot', req: { requester: string; camera: string; reason: string; out: string }, range: { fromMs: number; toMs: number } | null) {
+  return (err: Error): Error => {
+    appendAudit(ctx.catalog, { actor: req.requester, action: `${kind}.refused`, camera: req.camera, from_ms: range?.fromMs ?? null, to_ms: range?.toMs ?? null,
       reason: req.reason, destination: resolve(req.out), details: { error: err.message } });
     return err;
   };
+}
+
+export interface ExportRequest { camera: string; fromMs: number; toMs: number; reason: string; requester: string; out: string }
+
+export async function exportClip(ctx: EgressContext, req: ExportRequest): Promise<EgressResult> {
+  const refused = refusal(ctx, 'export', req, req);
   const rows = ctx.catalog.segments(req.camera, req.fromMs, req.toMs);
   if (rows.length === 0) throw refused(new EgressRequestError(`no recordings of camera "${req.camera}" between ${new Date(req.fromMs).toISOString()} and ${new Date(req.toMs).toISOString()}`));
   const ranges: Array<DecodeRange & { row: SegmentRow }> = [];
@@ -360,9 +367,16 @@ export interface SnapshotRequest { camera: string; out: string; requester: strin
 /** The last keyframe of the newest catalogued segment: no running daemon needed. */
 export async function takeSnapshot(ctx: EgressContext, req: SnapshotRequest): Promise<EgressResult> {
   const row = ctx.catalog.lastSegment(req.camera);
-  if (!row) throw new EgressRequestError(`no recordings of camera "${req.camera}"`);
-  const path = await checkedSource(ctx, row);
-  const info = await videoInfo(path);
+  // refused before any picture was taken: registered all the same, as exports are
+  const refused = refusal(ctx, 'snapshot', req, row ? { fromMs: row.start_ms, toMs: row.end_ms } : null);
+  if (!row) throw refused(new EgressRequestError(`no recordings of camera "${req.camera}"`));
+  let path: string, info: Awaited<ReturnType<typeof videoInfo>>;
+  try {
+    path = await checkedSource(ctx, row);
+    info = await videoInfo(path);
+  } catch (err) {
+    throw refused(err as Error);
+  }
   return run(ctx, {
     kind: 'snapshot', out: req.out, requester: req.requester, reason: req.reason, camera: req.camera, fromMs: row.start_ms, toMs: row.end_ms,
     sources: [{ path: row.path, sha256: row.sha256, segment_id: row.id, start: new Date(row.start_ms).toISOString(), end: new Date(row.end_ms).toISOString() }],

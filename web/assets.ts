@@ -54,7 +54,17 @@ export const JS = `
       return r.ok ? r.text() : null;
     }).then(function (html) {
       var typing = document.activeElement && document.activeElement.tagName === 'INPUT' && box.contains(document.activeElement);
-      if (html !== null && html !== undefined && !typing) box.innerHTML = html;
+      if (html === null || html === undefined || typing) return;
+      // what a manager typed (a snapshot's reason) outlives the refresh, focused or not
+      var kept = {};
+      box.querySelectorAll('form input[type=text], form input:not([type])').forEach(function (i) {
+        if (i.value) kept[(i.form && i.form.getAttribute('action')) + ' ' + i.name] = i.value;
+      });
+      box.innerHTML = html;
+      box.querySelectorAll('form input[type=text], form input:not([type])').forEach(function (i) {
+        var v = kept[(i.form && i.form.getAttribute('action')) + ' ' + i.name];
+        if (v) i.value = v;
+      });
     }).catch(function () { /* the box is unreachable: keep what is shown, try again */ })
       .then(function () { setTimeout(tick, every); });
   }

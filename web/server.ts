@@ -343,7 +343,7 @@ class StatusPage {
     const shown = SHOW_SNAPSHOT.exec(path);
     if (method === 'GET' && path === '/') return send(res, 200, HTML, overviewPage(await this.overviewInput(viewer)));
     if (method === 'GET' && path === '/overview') return send(res, 200, HTML, overview(await this.overviewInput(viewer)).html);
-    if (method === 'GET' && shown) return this.showSnapshot(res, viewer, shown[1]!, !!shown[2]);
+    if (method === 'GET' && shown) return this.showSnapshot(req, res, viewer, shown[1]!, !!shown[2]);
     if (method === 'POST' && (path === '/logout' || snap)) {
       const form = await readForm(req);
       if (form === TOO_LARGE) return tooLarge(res);
@@ -408,17 +408,23 @@ class StatusPage {
       if (l === this.byUser) l.clear(k);
       else l.forgive(k, at);
     }
+    // fail closed: a login the audit log cannot register opens no session
+    if (!this.audit({ actor: user.name, action: 'web.login', details: { address, role: user.role } })) {
+      return this.loginForm(req, res, 503, 'The box cannot register a login now (its audit log cannot be written). Try again later.');
+    }
     const { token } = this.sessions.create(user.name, user.role, user.hash);
-    this.audit({ actor: user.name, action: 'web.login', details: { address, role: user.role } });
     this.o.log.info({ address, user: user.name, role: user.role }, 'status page: login');
     redirect(res, '/', { 'Set-Cookie': [this.cookie(this.cookieName, token), this.cookie(this.loginCookie, '', 0)] });
   }
 
-  private audit(entry: Parameters<BoxState['audit']>[0]): void {
+  /** Whether the entry is in the audit log: what must be registered (a login, a picture leaving) is refused when it is not. */
+  private audit(entry: Parameters<BoxState['audit']>[0]): boolean {
     try {
       this.o.state.audit(entry);
+      return true;
     } catch (err) {
       this.o.log.error({ err, action: entry.action }, 'cannot write the audit log');
+      return false;
     }
   }
 
@@ -461,7 +467,7 @@ class StatusPage {
   }
 
   /** Only the account that took a snapshot sees it (not a new one given the same name), and only what the egress gate wrote. */
-  private showSnapshot(res: ServerResponse, viewer: Viewer, id: string, image: boolean): void {
+  private showSnapshot(req: IncomingMessage, res: ServerResponse, viewer: Viewer, id: string, image: boolean): void {
     const s = this.snapshots.get(id);
     if (!s || s.user !== viewer.user || s.account !== this.account(viewer)) return send(res, 404, HTML, messagePage('Not found', 'No such snapshot of yours.', viewer, this.o.state.boxId));
     if (!image) return send(res, 200, HTML, snapshotPage(viewer, this.o.state.boxId, s));
@@ -473,6 +479,16 @@ class StatusPage {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
       this.snapshots.delete(id);
       return send(res, 410, HTML, messagePage('Gone', 'This snapshot\'s file has been removed from the box since it was taken.', viewer, this.o.state.boxId));
+    }
+    // each time the picture leaves the box, where to: taking it registered the file, not the browser that got it
+    // (a HEAD sends no picture)
+    const address = req.socket.remoteAddress ?? null;
+    if (req.method === 'HEAD') return send(res, 200, 'image/jpeg', jpeg);
+    if (!this.audit({
+      actor: viewer.user, action: 'web.snapshot.viewed', camera: s.camera, reason: 'status page: snapshot shown',
+      destination: `web ${address ?? 'unknown address'}`, details: { export_id: s.export_id, address, sha256: s.sha256 },
+    })) {
+      return send(res, 503, HTML, messagePage('Not now', 'The box cannot register this viewing now (its audit log cannot be written). Try again later.', viewer, this.o.state.boxId));
     }
     send(res, 200, 'image/jpeg', jpeg);
   }

@@ -142,6 +142,8 @@ t.test('usage errors exit 2', async (t) => {
   const r2 = await runCli(['snapshot', '--camera', 'nope', '--out', join(dir, 'n.jpg'), '--config', config]);
   t.equal(r2.code, 2);
   t.match(r2.stderr, /no recordings of camera "nope"/);
+  const audit = JSON.parse((await runCli(['audit', '--json', '--config', config])).stdout);
+  t.match(audit.entries.find((e: { destination: string }) => e.destination === join(dir, 'n.jpg')), { action: 'snapshot.refused', camera: 'nope', destination: join(dir, 'n.jpg'), details: { error: /no recordings of camera "nope"/ } }, 'a snapshot of footage the box does not have is registered, refused');
 });
 
 t.test('redact IN OUT works on files alone, with no config file at all', async (t) => {
@@ -187,4 +189,19 @@ for (const signal of ['SIGTERM', 'SIGHUP'] as const) t.test(`${signal} cancels a
   t.same(writers, [], 'no decoder or encoder left running');
   const audit = JSON.parse((await runCli(['audit', '--json', '--data', dataDir])).stdout) as { entries: Array<{ action: string; details: string }> };
   t.match(audit.entries[0], { action: 'redact.failed' });
+});
+
+t.test('a snapshot whose segment no longer matches its hash is refused, and registered', async (t) => {
+  const catalog = Catalog.open(dataDir);
+  const newest = catalog.lastSegment('cam1')!;
+  catalog.close();
+  appendFileSync(join(dataDir, newest.path), Buffer.from('tampered'));
+  const out = join(dir, 'tampered.jpg');
+  const r = await runCli(['snapshot', '--camera', 'cam1', '--out', out, '--config', config, '--requester', 'ops', '--reason', 'check the till']);
+  t.equal(r.code, 1);
+  t.match(r.stderr, /does not match its catalogued sha256/);
+  t.notOk(existsSync(out), 'nothing written');
+  const audit = JSON.parse((await runCli(['audit', '--json', '--config', config])).stdout);
+  t.match(audit.entries.find((e: { destination: string }) => e.destination === out), { action: 'snapshot.refused', actor: 'ops', camera: 'cam1', from_ms: newest.start_ms, destination: out, details: { error: /does not match its catalogued sha256/ } },
+    'the refusal, evidence of tampering, is in the audit log');
 });

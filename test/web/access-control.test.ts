@@ -128,6 +128,12 @@ t.test('HTTPS with the box certificate; rate-limited, audited logins; removing a
   t.equal(taken.status, 303, 'ines takes a snapshot');
   const shot = `${base}${String(taken.headers.location)}`;
   t.equal((await https(ca, `${shot}.jpg`, { cookie: session2 })).status, 200, 'and sees it');
+  t.equal((await https(ca, `${shot}.jpg`, { cookie: session2 })).status, 200, 'twice');
+  const viewed = (JSON.parse((await runCli(['audit', '--data', data, '--json', '--limit', '200'])).stdout) as typeof audit).entries.filter((e) => e.action === 'web.snapshot.viewed');
+  t.match(viewed, [
+    { actor: 'ines', camera: 'cam1', destination: 'web 127.0.0.1', details: { address: '127.0.0.1', export_id: String(taken.headers.location).split('/').pop() } },
+    { actor: 'ines', destination: 'web 127.0.0.1' },
+  ], 'each time the picture left the box, it is registered with where it went');
   t.equal((await runCli(['user', 'remove', 'ines', '--config', config])).code, 0);
   t.equal((await https(ca, `${base}/overview`, { cookie: session2 })).status, 401, 'a removed user\'s session ends at once');
   await addUser(['--config', config], 'ines', 'viewer', 'ines-password-new');

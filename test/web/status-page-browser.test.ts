@@ -102,6 +102,10 @@ t.test('a site manager follows the box in a real browser: login, every camera, o
   mark('a redacted snapshot');
   // --- a redacted snapshot, through the egress gate, audited with the logged-in user
   await page.fill('section.camera[data-camera="front"] input[name=reason]', 'checking the entrance');
+  // the manager looks away (focus elsewhere) while the overview refreshes (every 2 s): the reason stays
+  await page.evaluate(() => { (document.activeElement as HTMLElement | null)?.blur(); (document.querySelector('section.camera[data-camera="front"]') as HTMLElement).setAttribute('data-before-refresh', '1'); });
+  await page.waitForFunction(() => !document.querySelector('section.camera[data-camera="front"]')?.hasAttribute('data-before-refresh'), null, { timeout: 10000 });
+  t.equal(await page.inputValue('section.camera[data-camera="front"] input[name=reason]'), 'checking the entrance', 'a typed reason outlives the refresh of the overview');
   await Promise.all([page.waitForURL(/\/snapshots\/[A-Za-z0-9-]+$/, { timeout: 90000 }), page.click('section.camera[data-camera="front"] form.snap button')]);
   await page.waitForFunction(() => (document.querySelector('img.snapshot') as HTMLImageElement | null)?.naturalWidth === 640, null, { timeout: 10000 });
   const image = await ctx.request.get(`${page.url()}.jpg`);
