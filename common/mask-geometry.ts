@@ -109,29 +109,32 @@ export function growMask(m: MaskShape, by: number): MaskShape {
   };
 }
 
-/** The resolution (cells per side of the frame) at which `maskCovered` compares areas: under a quarter pixel of a 1080p frame. */
+/** The resolution (cells per side of the frame) at which `maskCoverage` compares areas: under a quarter pixel of a 1080p frame. */
 const COVER_GRID = 4096;
 
 /**
- * Whether the union of `covers` hides all of `m`: every cell of a fine grid over the frame that
- * any part of `m` touches has its centre inside one of `covers`: a cover moved inward by a
- * quarter of a 1080p pixel fails, one grown by a few thousandths of the frame passes.
+ * Whether the union of `covers` hides a mask: every cell of a fine grid over the frame that any
+ * part of the mask touches has its centre inside one of `covers`: a cover moved inward by a
+ * quarter of a 1080p pixel fails, one grown by a few thousandths of the frame passes. The covers
+ * are laid on the grid once, for every mask asked about.
  */
-export function maskCovered(m: MaskShape, covers: MaskShape[]): boolean {
+export function maskCoverage(covers: MaskShape[]): (m: MaskShape) => boolean {
   const rows: Array<Array<[number, number]>> = Array.from({ length: COVER_GRID }, () => []);
   for (const c of covers) polygonSpans(c, COVER_GRID, COVER_GRID, (y, x0, x1) => { rows[y]!.push([x0, x1]); });
   for (const r of rows) r.sort((a, b) => a[0] - b[0]);
-  let covered = true;
-  polygonSpans(m, COVER_GRID, COVER_GRID, (y, x0, x1) => {
-    if (!covered) return;
-    // walk the row's cover spans in order, extending `reach` while they touch
-    let reach = x0;
-    for (const [a, b] of rows[y]!) {
-      if (a > reach) break;
-      reach = Math.max(reach, b);
-      if (reach >= x1) return;
-    }
-    covered = false;
-  }, 'touched');
-  return covered;
+  return (m) => {
+    let covered = true;
+    polygonSpans(m, COVER_GRID, COVER_GRID, (y, x0, x1) => {
+      if (!covered) return;
+      // walk the row's cover spans in order, extending `reach` while they touch
+      let reach = x0;
+      for (const [a, b] of rows[y]!) {
+        if (a > reach) break;
+        reach = Math.max(reach, b);
+        if (reach >= x1) return;
+      }
+      covered = false;
+    }, 'touched');
+    return covered;
+  };
 }

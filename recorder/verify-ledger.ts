@@ -157,6 +157,10 @@ export function checkLedger(catalog: Catalog, segmentsLength: number, at: Iterab
   return { walk: walker.result, started, findings, expectedState, expectedStateAt, quarantined, deletions };
 }
 
+/** The active hold covering any of the segment's time, if one does. */
+const holdOver = (activeHolds: HoldRow[], r: { camera: string; start_ms: number; end_ms: number }): HoldRow | undefined =>
+  activeHolds.find((h) => (h.camera === null || h.camera === r.camera) && h.from_ms < r.end_ms && h.to_ms > r.start_ms);
+
 /** How many of a camera's oldest rows past its minimum `pastMinimumKept` looks at, live now and deleted since. */
 const PAST_MINIMUM_SAMPLE = 64;
 
@@ -176,7 +180,7 @@ function pastMinimumKept(catalog: Catalog, e: LedgerRow, d: DeletionData, policy
     const cutoff = e.at_ms - minOf(camera) * DAY_MS;
     const kept = catalog.oldestBefore(camera, cutoff, e.at_ms, PAST_MINIMUM_SAMPLE).find((r) => live(r.id)
       && r.end_ms + ageShift(r, corrections) < cutoff
-      && !activeHolds.some((h) => (h.camera === null || h.camera === r.camera) && h.from_ms < r.end_ms && h.to_ms > r.start_ms));
+      && !holdOver(activeHolds, r));
     if (kept) {
       return [{
         kind: 'deletion', camera: e.camera ?? undefined, segment: young.id,
@@ -243,7 +247,7 @@ function recheckDeletion(catalog: Catalog, e: LedgerRow, d: DeletionData, policy
       const behind = shift ? ` (recorded under a clock ${(shift / DAY_MS).toFixed(2)} days behind, as a confirmed clock step says: it ended ${iso(row.end_ms + shift)})` : '';
       bad(`segment #${id} ended ${iso(row.end_ms)}${behind}, ${((e.at_ms - row.end_ms - shift) / DAY_MS).toFixed(2)} days before: too young for max_days ${maxDays}`, id);
     }
-    const hold = activeHolds.find((h) => (h.camera === null || h.camera === row.camera) && h.from_ms < row.end_ms && h.to_ms > row.start_ms);
+    const hold = holdOver(activeHolds, row);
     if (hold) bad(`segment #${id} was under active hold #${hold.id} (${hold.reason})`, id);
   }
   return out;

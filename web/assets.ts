@@ -48,6 +48,12 @@ export const JS = `
   var box = document.getElementById('overview');
   if (!box) return;
   var every = Number(box.getAttribute('data-refresh-s')) * 1000 || 10000;
+  /** each text field of the overview's forms, with a key that finds it again after a refresh */
+  function eachField(fn) {
+    box.querySelectorAll('form input[type=text], form input:not([type])').forEach(function (i) {
+      fn(i, (i.form && i.form.getAttribute('action')) + ' ' + i.name);
+    });
+  }
   function tick() {
     fetch('/overview', { credentials: 'same-origin', cache: 'no-store' }).then(function (r) {
       if (r.status === 401) { location.href = '/login'; return null; }
@@ -57,14 +63,9 @@ export const JS = `
       if (html === null || html === undefined || typing) return;
       // what a manager typed (a snapshot's reason) outlives the refresh, focused or not
       var kept = {};
-      box.querySelectorAll('form input[type=text], form input:not([type])').forEach(function (i) {
-        if (i.value) kept[(i.form && i.form.getAttribute('action')) + ' ' + i.name] = i.value;
-      });
+      eachField(function (i, key) { if (i.value) kept[key] = i.value; });
       box.innerHTML = html;
-      box.querySelectorAll('form input[type=text], form input:not([type])').forEach(function (i) {
-        var v = kept[(i.form && i.form.getAttribute('action')) + ' ' + i.name];
-        if (v) i.value = v;
-      });
+      eachField(function (i, key) { if (kept[key]) i.value = kept[key]; });
     }).catch(function () { /* the box is unreachable: keep what is shown, try again */ })
       .then(function () { setTimeout(tick, every); });
   }

@@ -277,10 +277,9 @@ def main() -> int:
         # path's encoder following it). The file open is finished at the old size, nothing of the
         # new size reaches the muxer, and the run ends with an error: the daemon starts a new one,
         # whose files have the new size throughout.
-        if size["changed"]:
-            event = info.get_event()
-            return Gst.PadProbeReturn.OK if event is not None and event.type == Gst.EventType.EOS else Gst.PadProbeReturn.DROP
         event = info.get_event()
+        if size["changed"]:
+            return Gst.PadProbeReturn.OK if event is not None and event.type == Gst.EventType.EOS else Gst.PadProbeReturn.DROP
         if event is None or event.type != Gst.EventType.CAPS:
             return Gst.PadProbeReturn.OK
         st = event.parse_caps().get_structure(0)

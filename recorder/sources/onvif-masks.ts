@@ -7,7 +7,7 @@
  * Coordinates: a mask's polygon is in ONVIF's normalized frame, x and y from -1 to 1 with y up
  * ((-1, 1) the top-left corner); the config's masks are fractions of the frame with y down.
  */
-import { growMask, maskCovered, maskPolygon, type MaskShape } from '../../common/mask-geometry.js';
+import { growMask, maskCoverage, maskPolygon, type MaskShape } from '../../common/mask-geometry.js';
 import { maskService, type OnvifTarget } from './onvif.js';
 import { soapRequest } from './onvif-soap.js';
 import { allOpeningAttrs, attr, openingAttrs, xmlElements, xmlTag } from './onvif-xml.js';
@@ -77,13 +77,17 @@ export function parseMasks(xml: string, element = 'Masks'): CameraMask[] {
 export const MASK_MARGIN = 0.01;
 
 /**
- * The camera holds `wanted` when its enabled solid-colour masks, together, cover all of it
- * (`maskCovered`): a mask rounded or moved inward by any visible amount does not count, one
- * larger does, whoever set it.
+ * Whether the camera holds a mask: its enabled solid-colour masks, together, cover all of it
+ * (`maskCoverage`): a mask rounded or moved inward by any visible amount does not count, one
+ * larger does, whoever set it. The camera's masks are laid out once for every mask asked about.
  */
-export function cameraHolds(wanted: MaskShape, onCamera: CameraMask[]): boolean {
+function cameraCoverage(onCamera: CameraMask[]): (wanted: MaskShape) => boolean {
   const solid = onCamera.filter((c) => c.enabled && c.type === 'Color' && c.points.length >= 3);
-  return solid.length > 0 && maskCovered(wanted, solid.map((c) => ({ points: c.points })));
+  return solid.length ? maskCoverage(solid.map((c) => ({ points: c.points }))) : () => false;
+}
+
+export function cameraHolds(wanted: MaskShape, onCamera: CameraMask[]): boolean {
+  return cameraCoverage(onCamera)(wanted);
 }
 
 /** One camera's Media2 mask service, bound to the video source configuration of the recorded profile. */
@@ -138,7 +142,8 @@ export class CameraMaskService {
 
 /** The capture masks the camera does not hold (read back), in the config's order. */
 export function missingMasks(wanted: MaskShape[], onCamera: CameraMask[]): MaskShape[] {
-  return wanted.filter((m) => !cameraHolds(m, onCamera));
+  const holds = cameraCoverage(onCamera);
+  return wanted.filter((m) => !holds(m));
 }
 
 /**
