@@ -16,8 +16,8 @@
  *   proof/audit.json       audit entries from this export's own entry to the checkpoint's head
  *   HOW-TO-VERIFY.txt      the command that checks all of the above
  */
-import { createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
-import { canonicalJson } from '../common/canonical-json.js';
+import type { KeyObject } from 'node:crypto';
+import { jsonSignatureHolds, signJson } from '../common/signed-json.js';
 import { hasControl, idAsRead, visibleLength } from '../common/visible-text.js';
 
 export const BUNDLE_SCHEMA = 'edge-nvr/evidence@1';
@@ -89,16 +89,11 @@ export interface BundleManifest {
 }
 
 export function signBody<T extends { signature: string }>(body: Omit<T, 'signature'>, key: KeyObject): T {
-  const unsigned = { ...body, signature: undefined };
-  return { ...body, signature: sign(null, Buffer.from(canonicalJson(unsigned)), key).toString('base64') } as T;
+  return signJson(body, key) as unknown as T;
 }
 
 export function bodySignatureHolds(signed: { signature: string; public_key: string }): boolean {
-  try {
-    return verify(null, Buffer.from(canonicalJson({ ...signed, signature: undefined })), createPublicKey(signed.public_key), Buffer.from(signed.signature, 'base64'));
-  } catch {
-    return false;
-  }
+  return jsonSignatureHolds(signed, signed.public_key);
 }
 
 /** "NAME:ID" -> officer; the id is after the last colon (names may hold one). */

@@ -1,10 +1,9 @@
-import { createPublicKey, sign, verify } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { boxKey, KEY_FILE, keyFingerprint } from '../common/box-key.js';
-import { canonicalJson } from '../common/canonical-json.js';
 import { NotRegularFileError, openRegularFile, sha256Handle } from '../common/file-hash.js';
 import { MAX_RECORD_FILE_BYTES, readRegularFile } from '../common/read-file.js';
+import { jsonSignatureHolds, signJson } from '../common/signed-json.js';
 
 export interface Manifest {
   schema: 'edge-nvr/manifest/1';
@@ -37,8 +36,7 @@ export const manifestPath = (out: string) => `${out}.manifest.json`;
 
 export function signManifest(m: Manifest, dataDir: string): Manifest {
   const { privateKey, publicPem } = boxKey(dataDir);
-  const body = { ...m, public_key: publicPem, signature: undefined };
-  return { ...body, signature: sign(null, Buffer.from(canonicalJson(body)), privateKey).toString('base64') };
+  return signJson({ ...m, public_key: publicPem }, privateKey);
 }
 
 export interface ManifestCheck {
@@ -75,8 +73,7 @@ export async function verifyManifest(path: string, against: { dataDir?: string; 
   let signed = false;
   try {
     fingerprint = keyFingerprint(m.public_key);
-    const body = { ...m, signature: undefined };
-    signed = typeof m.signature === 'string' && verify(null, Buffer.from(canonicalJson(body)), createPublicKey(m.public_key), Buffer.from(m.signature, 'base64'));
+    signed = jsonSignatureHolds(m, m.public_key);
     if (!signed) problems.push('signature does not match the manifest (altered, or not signed by this key)');
   } catch (err) {
     problems.push(`signature cannot be checked: ${(err as Error).message}`);

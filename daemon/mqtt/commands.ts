@@ -1,11 +1,13 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual, type KeyObject } from 'node:crypto';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import type { Logger } from 'pino';
 import type { Catalog } from '../../recorder/catalog/catalog.js';
 import { appendAudit } from '../../recorder/catalog/audit-log.js';
 import { placeHold } from '../../recorder/catalog/holds.js';
 import { NonceStore } from '../../recorder/catalog/nonces.js';
+import { boxKey, keyFingerprint } from '../../common/box-key.js';
 import { canonicalJson } from '../../common/canonical-json.js';
+import { signJson } from '../../common/signed-json.js';
 import { hasLoneSurrogate } from '../../common/well-formed-text.js';
 import type { Daemon } from '../daemon.js';
 import type { ReloadResult } from '../reload-outcome.js';
@@ -134,6 +136,8 @@ export class CommandProcessor {
   private readonly cancel = new AbortController();
   private readonly inflight = new Set<Promise<unknown>>();
   private readonly summaryTimer: NodeJS.Timeout;
+  /** every reply is signed with the box key (the checkpoints' key): a broker client cannot forge one */
+  private readonly signer: { privateKey: KeyObject; keyId: string };
 
   constructor(
     private readonly daemon: Daemon,
@@ -146,6 +150,8 @@ export class CommandProcessor {
   ) {
     this.refusals = new RefusalLimiter(settings.counts);
     this.nonces = new NonceStore(this.catalog, MAX_NONCES);
+    const key = boxKey(daemon.dataDir);
+    this.signer = { privateKey: key.privateKey, keyId: keyFingerprint(key.publicPem) };
     this.summaryTimer = setInterval(() => {
       const dropped = this.refusals.takeDropped();
       if (dropped) this.log.warn({ dropped, refused_total: this.refusals.counts.refused }, `${dropped} refused commands dropped without a reply (rate limit)`);
@@ -188,6 +194,9 @@ export class CommandProcessor {
     if (parsed.kind === 'reply') return undefined;
     const name = parsed.kind === 'command' || parsed.kind === 'unknown' ? parsed.name : null;
     const replyTopic = this.topics.reply(name);
+    // the reply names the exact bytes it answers: a platform takes as its answer only a signed
+    // reply carrying the digest of what it sent (not a refusal of a copy someone altered)
+    const request = createHash('sha256').update(payload).digest('hex');
     let requestId: string | null = null;
     let req: CommandRequest;
     let cmd: CommandName;
@@ -227,14 +236,14 @@ export class CommandProcessor {
       const e = err instanceof CommandError ? err : new CommandError('unavailable', `cannot check the request now: ${(err as Error).message}`);
       if (!this.refusals.admit(e.code)) return undefined;
       this.log.warn({ topic: topic.slice(0, 200), code: e.code, error: e.message, request: requestId }, 'command refused');
-      return { replyTopic, reply: this.reply(name, requestId, false, { code: e.code, message: e.message }), signed: false };
+      return { replyTopic, reply: this.reply(request, name, requestId, false, { code: e.code, message: e.message }), signed: false };
     }
     // From here on the sender holds the secret: what happens is audited, ok or not.
     try {
       const result = await this.run(cmd, req);
       this.refusals.counts.accepted++;
       this.audit(`cmd.${cmd}`, req, cmd, { request_id: req.id, ok: true, result });
-      return { replyTopic, reply: this.reply(cmd, req.id, true, undefined, result), signed: true };
+      return { replyTopic, reply: this.reply(request, cmd, req.id, true, undefined, result), signed: true };
     } catch (err) {
       const e = err instanceof CommandError ? err : new CommandError('failed', (err as Error).message ?? String(err));
       this.refusals.counts.failed++;
@@ -244,7 +253,7 @@ export class CommandProcessor {
       } catch (auditErr) {
         this.log.error({ err: auditErr }, 'cannot audit a command');
       }
-      return { replyTopic, reply: this.reply(cmd, req.id, false, { code: e.code, message: e.message }), signed: true };
+      return { replyTopic, reply: this.reply(request, cmd, req.id, false, { code: e.code, message: e.message }), signed: true };
     }
   }
 
@@ -394,11 +403,11 @@ export class CommandProcessor {
     });
   }
 
-  private reply(command: string | null, id: string | null, ok: boolean, error?: { code: ErrorCode; message: string }, result?: Record<string, unknown>): CommandReply {
-    return {
-      schema: 'edge-nvr/cmd-reply@1', box: this.box, ts: this.now(), command, id, ok,
-      ...(error ? { error } : {}), ...(result ? { result } : {}),
-    };
+  private reply(requestSha256: string, command: string | null, id: string | null, ok: boolean, error?: { code: ErrorCode; message: string }, result?: Record<string, unknown>): CommandReply {
+    return signJson({
+      schema: 'edge-nvr/cmd-reply@2' as const, box: this.box, ts: this.now(), command, id, request_sha256: requestSha256, ok,
+      ...(error ? { error } : {}), ...(result ? { result } : {}), key_id: this.signer.keyId,
+    }, this.signer.privateKey);
   }
 }
 

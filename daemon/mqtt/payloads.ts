@@ -285,12 +285,15 @@ export const ERROR_CODES = [
 
 export const CommandReply = obj(
   {
-    ...envelope('cmd-reply'),
+    ...envelope('cmd-reply', 2),
     command: Type.Union([Type.String(), Type.Null()], { description: 'the command name, null when the topic named none valid' }),
     id: Type.Union([Type.String(), Type.Null()], { description: 'the request id, null when the request could not be read' }),
+    request_sha256: Type.String({ pattern: '^[0-9a-f]{64}$', description: 'hex sha256 of the request payload\'s bytes as the box received them: take as the answer to a request only a reply carrying the digest of what was sent' }),
     ok: Type.Boolean(),
     error: Type.Optional(obj({ code: Type.Union(ERROR_CODES.map((c) => Type.Literal(c))), message: Type.String() })),
     result: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    key_id: Type.String({ pattern: '^[0-9a-f]{16}$', description: 'the signing key\'s fingerprint: the first 16 hex digits of the sha256 of the box public key\'s DER (SPKI), the key of its checkpoints' }),
+    signature: Type.String({ description: 'base64 Ed25519 signature with the box key over the canonical JSON of the reply without signature (keys sorted at every level, no whitespace): as checkpoints are signed' }),
   },
   { $id: 'https://edge-nvr.org/schema/mqtt/cmd-reply.json', title: '<prefix>/cmd/<name>/reply (and the MQTT 5 response topic)' },
 );

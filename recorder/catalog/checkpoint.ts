@@ -12,9 +12,10 @@
  * published and printed. Signing, checking and the proofs are pure (node:crypto and common/;
  * the catalog is a type only), so an offline verifier imports this module alone.
  */
-import { createPublicKey, sign, verify as verifySignature, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { boxKey, keyFingerprint } from '../../common/box-key.js';
 import { canonicalJson } from '../../common/canonical-json.js';
+import { jsonSignatureHolds, signJson } from '../../common/signed-json.js';
 import { appendAudit } from './audit-log.js';
 import type { Catalog, ChainHead, CheckpointRow } from './catalog.js';
 import type { AuditRow } from './audit-log.js';
@@ -38,8 +39,7 @@ export interface Checkpoint {
 export type CheckpointReason = 'interval' | 'egress' | 'stop' | 'start' | 'cli';
 
 export function signCheckpoint(body: Omit<Checkpoint, 'signature'>, privateKey: KeyObject): Checkpoint {
-  const unsigned = { ...body, signature: undefined };
-  return { ...body, signature: sign(null, Buffer.from(canonicalJson(unsigned)), privateKey).toString('base64') };
+  return signJson(body, privateKey);
 }
 
 /** The exact bytes stored, published on MQTT and printed by `edge-nvr checkpoint`. */
@@ -48,11 +48,7 @@ export function checkpointLine(c: Checkpoint): string {
 }
 
 export function signatureValid(c: Checkpoint): boolean {
-  try {
-    return verifySignature(null, Buffer.from(canonicalJson({ ...c, signature: undefined })), createPublicKey(c.public_key), Buffer.from(c.signature, 'base64'));
-  } catch {
-    return false;
-  }
+  return jsonSignatureHolds(c, c.public_key);
 }
 
 const isHead = (h: unknown): h is ChainHead =>

@@ -9,6 +9,8 @@ import { mqttBox } from '../support/mqtt-box.js';
 import { Subscriber, SCHEMA_DIR } from './subscriber.js';
 import { PUBLISHED_SCHEMAS, schemaJson } from '../../daemon/mqtt/payloads.js';
 import { commandHmac } from '../../daemon/mqtt/commands.js';
+import { keyFingerprint } from '../../common/box-key.js';
+import { jsonSignatureHolds } from '../../common/signed-json.js';
 import { commandValidatorsModule, DEFAULT_OUT as COMMAND_VALIDATORS } from '../../daemon/mqtt/compile-command-validators.js';
 
 const PREFIX = 'edge-nvr/test-box';
@@ -201,6 +203,21 @@ t.test('health, status, camera state, events and commands over a real mosquitto'
 
   const invalid = sub.messages.filter((m) => m.errors);
   t.same(invalid.map((m) => `${m.topic}: ${m.errors}`), [], 'every published message validates against its schema');
+  // every reply is the box's word (docs/mqtt.md "Replies"): signed with the key of its checkpoints,
+  // and naming the exact bytes it answers; one altered by a broker client does not verify
+  const publicKey = (sub.on(`${PREFIX}/checkpoint`).at(-1)!.json as { public_key: string }).public_key;
+  const replies = sub.messages.filter((m) => m.schema === 'cmd-reply.schema.json').map((m) => m.json as Record<string, unknown>);
+  t.ok(replies.length >= bad.length + 4, `${replies.length} replies`);
+  t.same(replies.filter((r) => !jsonSignatureHolds(r, publicKey)).map((r) => r.id), [], 'each reply\'s signature holds under the checkpoints\' public key');
+  t.ok(replies.every((r) => r.key_id === keyFingerprint(publicKey)), 'and names that key');
+  const accepted = replies.find((r) => r.id === good.id && r.ok === true)!;
+  t.equal(accepted.request_sha256, createHash('sha256').update(JSON.stringify(good)).digest('hex'), 'the accepted hold\'s reply names the digest of the bytes sent');
+  const refusal = replies.find((r) => r.id === good.id && r.ok === false)!;
+  t.equal((refusal.error as { code: string }).code, 'replay');
+  const forged: Record<string, unknown> = { ...refusal, ok: true, result: { hold: 1 } };
+  delete forged.error;
+  t.notOk(jsonSignatureHolds(forged, publicKey), 'a refusal turned into "ok" by someone else does not verify');
+  t.notOk(jsonSignatureHolds({ ...accepted, request_sha256: createHash('sha256').update('another request').digest('hex') }, publicKey), 'nor one moved to another request');
   const kinds = new Set(sub.messages.map((m) => m.schema));
   for (const k of ['status.schema.json', 'health.schema.json', 'camera-state.schema.json', 'event.schema.json', 'cmd-reply.schema.json']) t.ok(kinds.has(k), `received ${k}`);
   const doc = parseYaml(readFileSync(join(SCHEMA_DIR, 'asyncapi.yaml'), 'utf8')) as { channels: Record<string, { address: string }> };

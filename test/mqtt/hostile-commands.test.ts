@@ -66,7 +66,7 @@ t.test('hostile commands: refused with a reason, never acted on unsigned, the ch
   await sub.client.publishAsync(`${PREFIX}/cmd/hold`, JSON.stringify(signedReflect), { qos: 1, properties: { responseTopic: `${PREFIX}/checkpoint` } });
   await until(() => platform.replies('hold').some((r) => r.id === signedReflect.id), 10000, 'the signed hold answered');
   await sleep(1500);
-  const misplaced = sub.messages.slice(before).filter((m) => m.topic !== `${PREFIX}/cmd/hold/reply` && (m.json as { schema?: string } | undefined)?.schema === 'edge-nvr/cmd-reply@1');
+  const misplaced = sub.messages.slice(before).filter((m) => m.topic !== `${PREFIX}/cmd/hold/reply` && (m.json as { schema?: string } | undefined)?.schema === 'edge-nvr/cmd-reply@2');
   t.same(misplaced.map((m) => m.topic), [], 'no reply lands on the box\'s own status, health, events, checkpoint or command topics, nor on another box\'s');
   t.equal(platform.replies('hold').find((r) => r.id === signedReflect.id)?.ok, true, 'the signed hold is still answered on its reply topic');
 
