@@ -114,7 +114,18 @@ function urlIssues(issues: Issue[], path: Segment[], url: string): void {
     issues.push({ path, text: 'holds an @ or a space past its host, where a password holding @, /, ?, # or a space typed unencoded ends up (its head would go to another host, its tail into logs); expected the password in password_file, or percent-encoded (%40 for @, %2F for /)' });
     return;
   }
+  const before = issues.length;
   portIssues(issues, path, urlHostPort(url));
+  if (issues.length > before) return;
+  // what the connection will parse it with: "mqtt://[::1" passed the pattern and crashed `run`
+  // (a restart loop), and a reload to it was accepted and left MQTT down (an outside probe)
+  let host = '';
+  try {
+    host = new URL(url).hostname;
+  } catch {
+    // named below, without echoing the URL (it may hold a password)
+  }
+  if (!host) issues.push({ path, text: 'names no host a connection can be made to (nothing after "//", or an IPv6 address without its closing "]"); expected scheme://host[:port], e.g. mqtt://192.168.1.10:1883 or rtsp://[fd00::5]:554/stream' });
 }
 
 /** `host:port` of a URL (`scheme://[user[:password]@]host[:port]/...`), its userinfo left out. */

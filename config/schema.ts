@@ -25,8 +25,11 @@ const LISTEN = '^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$';
 const UPLOAD_HOST = '^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$';
 
 
-/** MQTT topic levels the box publishes under: no wildcard (+, #) and not the broker's own $ topics */
-const TOPIC_PREFIX = '^[^$+#][^+#]*$';
+/**
+ * MQTT topic levels the box publishes under: no wildcard (+, #), not the broker's own $ topics,
+ * and no empty level ("a//b/" had the box publish on a//b//status, which `a/b/#` does not match)
+ */
+const TOPIC_PREFIX = '^[^$+#/](?:[^+#/]|/(?!/|$))*$';
 
 /** A secret given inline or, better, read from a file readable by the service only. */
 const Secret = {
@@ -263,7 +266,7 @@ export const Config = Type.Object(
           ca_file: Type.Optional(Type.String()),
           cert_file: Type.Optional(Type.String()),
           key_file: Type.Optional(Type.String()),
-          topic_prefix: Type.Optional(Type.String({ pattern: TOPIC_PREFIX, description: 'topic levels, e.g. site/edge-nvr/box1: no + or #, not starting with $' })),
+          topic_prefix: Type.Optional(Type.String({ pattern: TOPIC_PREFIX, description: 'topic levels, e.g. site/edge-nvr/box1: no + or #, no empty level, not starting with $' })),
           health_interval_s: Type.Integer({ minimum: 5, default: 60, description: 'seconds between health checks; a report is published when something changed since the last one' }),
           health_refresh_s: Type.Integer({ minimum: 5, default: 300, description: 'the longest the box goes without publishing a health report when nothing changed' }),
           keepalive_s: Type.Integer({ minimum: 2, maximum: 3600, default: 30, description: 'MQTT keepalive; the broker publishes the offline last will within 1.5 times this after the box vanishes' }),
@@ -282,7 +285,7 @@ export const Config = Type.Object(
           ),
           home_assistant: Type.Optional(
             Type.Object(
-              { discovery_prefix: Type.String({ pattern: TOPIC_PREFIX, default: 'homeassistant', description: 'topic levels, e.g. homeassistant: no + or #, not starting with $' }) },
+              { discovery_prefix: Type.String({ pattern: TOPIC_PREFIX, default: 'homeassistant', description: 'topic levels, e.g. homeassistant: no + or #, no empty level, not starting with $' }) },
               { ...strict, description: 'publish Home Assistant MQTT discovery for a few sensors (present = on)' },
             ),
           ),

@@ -24,7 +24,9 @@ import {
   type AuditProof, type ChainName, type Checkpoint, type LedgerProof, type SegmentsProof,
 } from '../recorder/catalog/checkpoint.js';
 import { GENESIS, segmentHash } from '../recorder/catalog/hash-chain.js';
-import type { DeletionData } from '../recorder/catalog/ledger.js';
+import { BACKFILL_KINDS, type DeletionData, type GapOpenedData, type HoldAddedData, type HoldReleasedData, type LedgerRow } from '../recorder/catalog/ledger.js';
+import { ChainTimeOrder, isClockBack, type ClockBack } from '../recorder/catalog/time-order.js';
+import { holdOver } from '../recorder/verify-ledger.js';
 import {
   BUNDLE_SCHEMA, CHECKPOINT_FILE, FILES, MANIFEST_FILE, SEGMENTS_DIR, bodySignatureHolds, type BundleManifest, type Unavailable,
 } from './bundle-format.js';
@@ -198,14 +200,21 @@ export async function verifyEvidenceBundle(dir: string, opts: VerifyOptions = {}
   // the segments: chain to the checkpoint, each file its row's hash, every row of the range accounted for
   const hashAt: Record<ChainName, Map<number, string>> = { segments: new Map(), ledger: new Map(), audit: new Map() };
   /** the chained segment rows of the proof, by id: what a deletion's rule is checked against */
-  const chained = new Map<number, { end_ms: number; camera: string }>();
+  const chained = new Map<number, { start_ms: number; end_ms: number; camera: string }>();
   const proof = readProof<Omit<SegmentsProof, 'checkpoint'>>(FILES.segmentsProof);
+  const ledger = readProof<LedgerProof>(FILES.ledgerProof);
   let rowsShown = readJson<Array<Record<string, unknown> & { id: number }>>(FILES.segmentsRows) ?? [];
   if (!Array.isArray(rowsShown) || !rowsShown.every(isObject)) { bad(`${FILES.segmentsRows} is not a list of catalog rows`); rowsShown = []; }
   if (proof) {
     try {
       const v = verifySegmentsProof({ ...proof, checkpoint });
-      for (const p of v.problems) bad(`segments chain: ${p}`);
+      // one line each for the first few: a proof file already known altered (its hash) could name a
+      // million missing rows, a report nobody can read (an outside probe's 77 MB)
+      for (const p of firstFew(v.problems)) bad(`segments chain: ${p}`);
+      // a camera's rows are chained in the order they were recorded: one appended afterwards with
+      // a time already past (root holding the key) is out of that order (time-order.ts)
+      const order = new ChainTimeOrder([], clockBacksOf(ledger?.rows ?? []));
+      for (const p of firstFew(proof.rows.flatMap((r) => order.step(r)))) { bad(`segments chain: ${p}`); v.ok = false; }
       let head = proof.prev_hash;
       for (const r of proof.rows) { head = segmentHash(head, r, proof.v2_from); hashAt.segments.set(r.id, head); }
       const byId = new Map(proof.rows.map((r) => [r.id, r]));
@@ -270,7 +279,6 @@ export async function verifyEvidenceBundle(dir: string, opts: VerifyOptions = {}
   }
 
   // the ledger: gaps, holds, deletions
-  const ledger = readProof<LedgerProof>(FILES.ledgerProof);
   if (!ledger) { if (!found.has(FILES.ledgerProof)) bad(`${FILES.ledgerProof} is missing`); }
   else {
     try {
@@ -285,7 +293,7 @@ export async function verifyEvidenceBundle(dir: string, opts: VerifyOptions = {}
         if (e.kind === 'deletion') {
           const del = d as unknown as DeletionData;
           report.deletions.push({ ledger_entry: e.id, at_ms: e.at_ms, rule: String(del.rule), note: String(del.note), segments: Array.isArray(del.segments) ? del.segments : [] });
-          for (const problem of deletionTooEarly(e, del, chained)) bad(problem);
+          for (const problem of [...deletionTooEarly(e, del, chained), ...deletionAgainstLedger(e, del, ledger.rows, chained)]) bad(problem);
         } else if (e.kind === 'gap_opened') {
           report.gaps.push({ ledger_entry: e.id, at_ms: e.at_ms, start_ms: Number(d.start_ms), end_ms: d.end_ms === null ? null : Number(d.end_ms), cause: String(d.cause) });
         }
@@ -335,6 +343,53 @@ export async function verifyEvidenceBundle(dir: string, opts: VerifyOptions = {}
     bad(`the signing key cannot be checked: ${(err as Error).message}`);
   }
   return finish();
+}
+
+/** The first problems of a list, and how many more: the verdict needs one, a reader a few. */
+function firstFew(problems: string[], n = 20): string[] {
+  return problems.length <= n ? problems : [...problems.slice(0, n), `and ${problems.length - n} more of the same kind`];
+}
+
+/** The steps of the clock back the ledger proof records (their `clock_jump` gaps), for the time order check. */
+function clockBacksOf(rows: LedgerRow[]): ClockBack[] {
+  return rows.filter((r) => r.kind === 'gap_opened').flatMap((r) => {
+    const g = JSON.parse(r.data) as GapOpenedData;
+    return isClockBack(g) ? [{ camera: r.camera, from_ms: g.start_ms, to_ms: g.end_ms ?? g.start_ms }] : [];
+  });
+}
+
+/**
+ * What the ledger proof itself says against a deletion, as `verify` says it on the box: a segment
+ * under a hold active at that point of the ledger (added before it, not released), and a
+ * `before_ledger` deletion anywhere but in the entries the ledger's start copied (an outside
+ * probe's re-signed bundles verified with both). Holds added before the proof's first entry are
+ * not seen here.
+ */
+function deletionAgainstLedger(e: LedgerRow, d: DeletionData, rows: LedgerRow[], chained: Map<number, { camera: string; start_ms: number; end_ms: number }>): string[] {
+  const out: string[] = [];
+  const holds = new Map<number, { id: number; camera: string | null; from_ms: number; to_ms: number }>();
+  for (const r of rows) {
+    if (r.id >= e.id) break;
+    if (r.kind === 'hold_added') { const h = JSON.parse(r.data) as HoldAddedData; holds.set(h.hold, { id: h.hold, camera: r.camera, from_ms: h.from_ms, to_ms: h.to_ms }); }
+    if (r.kind === 'hold_released') holds.delete((JSON.parse(r.data) as HoldReleasedData).hold);
+  }
+  for (const id of Array.isArray(d.segments) ? d.segments : []) {
+    const row = chained.get(id);
+    const hold = row ? holdOver([...holds.values()], row) : undefined;
+    if (hold) out.push(`ledger entry #${e.id} deletes segment #${id} (${d.rule}) while hold #${hold.id} covered it: no rule deletes held footage`);
+  }
+  if (d.rule === 'before_ledger') {
+    // the backfill: ledger_started (or the proof's first entry, if it begins inside it) and the
+    // entries at its time of the kinds it writes, unbroken
+    const first = rows[0];
+    let inBlock = !!first && (first.kind === 'ledger_started' || BACKFILL_KINDS.has(first.kind));
+    for (const r of rows) {
+      if (r.id === e.id) break;
+      if (r !== first && !(r.at_ms === first!.at_ms && BACKFILL_KINDS.has(r.kind))) inBlock = false;
+    }
+    if (!inBlock || e.at_ms !== first?.at_ms) out.push(`ledger entry #${e.id} deletes ${d.segments?.length ?? 0} segment(s) by rule before_ledger, which only the ledger's start writes, for rows deleted before it existed: this one comes after`);
+  }
+  return out;
 }
 
 /** Why a segment row of the range is not in the bundle, and the kind of ledger entry that must record it (null: the box's word only). */

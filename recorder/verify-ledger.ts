@@ -5,12 +5,12 @@
  * ledger, and compares the view with what it rebuilt, both ways.
  */
 import type { Catalog, GapRow, HoldRow } from './catalog/catalog.js';
-import { ageShift, confirmedCorrections, type ClockConfirmedData, type ClockCorrection, type ClockSteppedData } from './catalog/clock-corrections.js';
+import { ageShift, confirmedCorrections, trueStart, type ClockConfirmedData, type ClockCorrection, type ClockSteppedData } from './catalog/clock-corrections.js';
 import { ChainWalker, paged } from './catalog/chain.js';
 import { ledgerHash } from './catalog/hash-chain.js';
-import type {
-  DeletionData, GapClosedData, GapOpenedData, HoldAddedData, HoldReleasedData, LedgerRow, LedgerStartedData, QuarantinedData,
-  RetentionPolicyData, SegmentMissingData,
+import {
+  BACKFILL_KINDS, type DeletionData, type GapClosedData, type GapOpenedData, type HoldAddedData, type HoldReleasedData, type LedgerRow,
+  type LedgerStartedData, type QuarantinedData, type RetentionPolicyData, type SegmentMissingData,
 } from './catalog/ledger.js';
 
 const DAY_MS = 86_400_000;
@@ -53,6 +53,8 @@ export function checkLedger(catalog: Catalog, segmentsLength: number, at: Iterab
   const expectedStateAt = new Map<number, number>();
   const quarantined = new Map<string, QuarantinedData>();
   let started: LedgerStartedData | null = null;
+  /** while the entries right after ledger_started are its backfill (migrations.ts backfillLedger: same time, those kinds) */
+  let backfill: { atMs: number; deleted: number } | null = null;
   let policy: RetentionPolicyData | null = null;
   let paused = false;
   const stepped = new Map<number, ClockSteppedData>();
@@ -60,6 +62,21 @@ export function checkLedger(catalog: Catalog, segmentsLength: number, at: Iterab
   let cameras: string[] | undefined;
   const corrections: ClockCorrection[] = [];
   const deletions = { rechecked: 0, notRecheckable: 0 };
+  /**
+   * One sweep's space deletions (the same time, one after another: a batch split by camera),
+   * judged together once the last is read: until then the batch's rows of the next camera look
+   * kept (they are deleted by the entry after).
+   */
+  let sweep: { atMs: number; entries: Array<{ e: LedgerRow; d: DeletionData; holds: HoldRow[]; policy: RetentionPolicyData; corrections: ClockCorrection[] }> } | null = null;
+  const judgeSweep = () => {
+    for (const s of sweep?.entries ?? []) {
+      const live = (id: number) => expectedState[id] === STATE_OK;
+      const all = () => (cameras ??= catalog.segmentCameras());
+      findings.push(...pastMinimumKept(catalog, s.e, s.d, s.policy, s.holds, s.corrections, live, all));
+      findings.push(...olderYoungKept(catalog, s.e, s.d, s.policy, s.holds, s.corrections, live, all));
+    }
+    sweep = null;
+  };
 
   const setState = (e: LedgerRow, ids: number[], state: number, atMs: number) => {
     for (const id of ids) {
@@ -74,9 +91,16 @@ export function checkLedger(catalog: Catalog, segmentsLength: number, at: Iterab
 
   for (const e of paged((after, limit) => catalog.ledgerAfter(after, limit))) {
     for (const p of walker.step(e)) findings.push({ kind: 'ledger', detail: p.detail });
+    if (backfill && !(e.at_ms === backfill.atMs && BACKFILL_KINDS.has(e.kind))) backfill = null;
+    if (sweep && !(e.kind === 'deletion' && e.at_ms === sweep.atMs)) judgeSweep();
     try {
       switch (e.kind) {
-        case 'ledger_started': started ??= parse<LedgerStartedData>(e); break;
+        case 'ledger_started':
+          if (!started) {
+            started = parse<LedgerStartedData>(e);
+            backfill = { atMs: e.at_ms, deleted: started.backfilled.deleted };
+          }
+          break;
         case 'gap_opened': {
           const d = parse<GapOpenedData>(e);
           gaps.set(d.gap, { id: d.gap, camera: e.camera ?? '', start_ms: d.start_ms, end_ms: d.end_ms, cause: d.cause, detail: d.detail });
@@ -111,9 +135,24 @@ export function checkLedger(catalog: Catalog, segmentsLength: number, at: Iterab
           if (d.segments) setState(e, d.segments, STATE_DELETED, d.state_at_ms);
           const active = [...holds.values()].filter((h) => h.released_ms === null);
           const problems = recheckDeletion(catalog, e, d, policy, paused, active, corrections);
-          if (d.rule === 'space_floor' && policy) problems.push(...pastMinimumKept(catalog, e, d, policy, active, corrections, (id) => expectedState[id] === STATE_OK, () => (cameras ??= catalog.segmentCameras())));
-          if (d.rule === 'before_ledger') deletions.notRecheckable++;
-          else deletions.rechecked++;
+          if (d.rule === 'space_floor' && policy) {
+            sweep ??= { atMs: e.at_ms, entries: [] };
+            sweep.entries.push({ e, d, holds: active, policy, corrections: [...corrections] });
+          }
+          if (d.rule === 'before_ledger') {
+            // only the migration that starts the ledger writes these, for the rows deleted before it
+            // existed: anywhere else, or for more rows than it counted, one is a deletion that
+            // named a rule nothing re-checks (an outside probe deleted held footage so)
+            const n = d.segments?.length ?? 0;
+            if (!backfill || n > backfill.deleted) {
+              problems.push({
+                kind: 'deletion', camera: e.camera ?? undefined, segment: d.segments?.[0],
+                detail: `deletion #${e.id} at ${iso(e.at_ms)} (before_ledger): only the ledger's start copies deletions made before it, `
+                  + (backfill ? `and it counted ${started?.backfilled.deleted ?? 0} deleted rows` : 'in the entries written with ledger_started; this one comes after them'),
+              });
+            } else backfill.deleted -= n;
+            deletions.notRecheckable++;
+          } else deletions.rechecked++;
           findings.push(...problems);
           break;
         }
@@ -122,7 +161,16 @@ export function checkLedger(catalog: Catalog, segmentsLength: number, at: Iterab
           quarantined.set(d.file, d);
           break;
         }
-        case 'retention_policy': policy = parse<RetentionPolicyData>(e); break;
+        case 'retention_policy': {
+          policy = parse<RetentionPolicyData>(e);
+          // what no config can say (config/rules.ts): a forged policy that lets any deletion be due
+          for (const [who, p] of [['the box', policy.box] as const, ...policy.cameras.map((c) => [`camera ${c.camera}`, c] as const)]) {
+            if (!(p.min_days > 0) || (p.max_days !== null && !(p.max_days >= p.min_days))) {
+              findings.push({ kind: 'ledger', detail: `ledger entry #${e.id} records a retention policy no configuration allows for ${who} (min_days ${p.min_days}, max_days ${p.max_days ?? 'none'}: max_days may not be under min_days)` });
+            }
+          }
+          break;
+        }
         case 'retention_paused': paused = true; break;
         case 'retention_resumed': paused = false; break;
         // a mask set, named by its hash in segments' provenance: nothing in the view to compare
@@ -150,6 +198,7 @@ export function checkLedger(catalog: Catalog, segmentsLength: number, at: Iterab
       findings.push({ kind: 'ledger', detail: `ledger entry #${e.id} (${e.kind}) cannot be read: ${(err as Error).message}` });
     }
   }
+  judgeSweep();
   if (walker.result.entries && !started) findings.push({ kind: 'ledger', detail: 'the ledger has no ledger_started entry: its beginning was removed' });
 
   compareGaps(catalog, gaps, findings);
@@ -158,7 +207,7 @@ export function checkLedger(catalog: Catalog, segmentsLength: number, at: Iterab
 }
 
 /** The active hold covering any of the segment's time, if one does. */
-const holdOver = (activeHolds: HoldRow[], r: { camera: string; start_ms: number; end_ms: number }): HoldRow | undefined =>
+export const holdOver = <H extends Pick<HoldRow, 'camera' | 'from_ms' | 'to_ms'>>(activeHolds: H[], r: { camera: string; start_ms: number; end_ms: number }): H | undefined =>
   activeHolds.find((h) => (h.camera === null || h.camera === r.camera) && h.from_ms < r.end_ms && h.to_ms > r.start_ms);
 
 /** How many of a camera's oldest rows past its minimum `pastMinimumKept` looks at, live now and deleted since. */
@@ -186,6 +235,34 @@ function pastMinimumKept(catalog: Catalog, e: LedgerRow, d: DeletionData, policy
         kind: 'deletion', camera: e.camera ?? undefined, segment: young.id,
         detail: `deletion #${e.id} at ${iso(e.at_ms)} (space_floor): segment #${young.id} of ${young.camera}, younger than its minimum of ${minOf(young.camera)} days, `
           + `was deleted while segment #${kept.id} of ${kept.camera}, past its own minimum of ${minOf(camera)} days (it ended ${iso(kept.end_ms)}), was kept`,
+      }];
+    }
+  }
+  return [];
+}
+
+/**
+ * Young footage goes for space oldest first, whichever camera it is from (retention.ts: the
+ * oldest unheld rows, `oldestDeletable`): a space deletion of young footage is due only when no
+ * older row, unheld and not yet deleted at that point of the ledger, was there. Names one that was
+ * kept: a deletion that cut a chosen moment out of the recordings (an outside probe deleted a
+ * 3-minute-old segment "for space" while older ones stayed). Each camera's oldest rows are looked
+ * at, as pastMinimumKept does.
+ */
+function olderYoungKept(catalog: Catalog, e: LedgerRow, d: DeletionData, policy: RetentionPolicyData, activeHolds: HoldRow[], corrections: ClockCorrection[], live: (id: number) => boolean, cameras: () => string[]): LedgerFinding[] {
+  const minOf = (camera: string) => policy.cameras.find((c) => c.camera === camera)?.min_days ?? policy.box.min_days;
+  const young = catalog.segmentsById(d.segments ?? []).filter((r) => trueStart(r, corrections) > e.at_ms - minOf(r.camera) * DAY_MS);
+  if (!young.length) return [];
+  const newest = young.reduce((a, b) => (trueStart(b, corrections) > trueStart(a, corrections) ? b : a));
+  const bound = trueStart(newest, corrections);
+  for (const camera of cameras()) {
+    const kept = catalog.oldestBefore(camera, bound, e.at_ms, PAST_MINIMUM_SAMPLE).find((r) => live(r.id)
+      && r.indexed_ms <= e.at_ms && trueStart(r, corrections) < bound && !holdOver(activeHolds, r));
+    if (kept) {
+      return [{
+        kind: 'deletion', camera: e.camera ?? undefined, segment: newest.id,
+        detail: `deletion #${e.id} at ${iso(e.at_ms)} (space_floor): segment #${newest.id} of ${newest.camera} (from ${iso(newest.start_ms)}) was deleted for space while `
+          + `segment #${kept.id} of ${kept.camera}, older (from ${iso(kept.start_ms)}) and not held, was kept: space deletion takes the oldest first`,
       }];
     }
   }

@@ -3,7 +3,7 @@
 // ajv standalone code; test/mqtt/contract.test.ts fails when it no longer matches the schema.
 "use strict";
 export const request = validate10;
-const schema11 = {"additionalProperties":false,"$id":"request","title":"<prefix>/cmd/<name> (in)","type":"object","required":["id","client","nonce","ts","args"],"properties":{"id":{"minLength":1,"maxLength":128,"description":"request id, echoed in the reply","type":"string"},"client":{"pattern":"^[A-Za-z0-9._:@-]{1,128}$","description":"the sender's identity (checked against mqtt.commands.allowed_clients)","type":"string"},"nonce":{"pattern":"^[A-Za-z0-9_-]{16,128}$","description":"unique per command; a nonce seen before is a replay","type":"string"},"ts":{"minimum":0,"description":"when it was sent, ms since the epoch; must be within mqtt.commands.replay_window_s of the box clock (either way); the nonce is remembered until then","type":"integer"},"args":{"description":"per command: see the args schemas (hold, reload, snapshot, export, evidence)","type":"object","patternProperties":{"^(.*)$":{}}},"hmac":{"pattern":"^[0-9a-f]{64}$","description":"hex HMAC-SHA256 with the shared secret over \"edge-nvr-cmd\\n<box id>\\n<topic>\\n\" + canonical JSON of the request without hmac (keys sorted at every level, no whitespace); required: the box refuses unsigned commands","type":"string"}}};
+const schema11 = {"additionalProperties":false,"$id":"request","title":"<prefix>/cmd/<name> (in)","type":"object","required":["id","client","nonce","ts","args"],"properties":{"id":{"minLength":1,"maxLength":128,"pattern":"^[^\\u0000-\\u001f\\u007f]+$","description":"request id, echoed in the reply and written to the audit log: no control characters","type":"string"},"client":{"pattern":"^[A-Za-z0-9._:@-]{1,128}$","description":"the sender's identity (checked against mqtt.commands.allowed_clients)","type":"string"},"nonce":{"pattern":"^[A-Za-z0-9_-]{16,128}$","description":"unique per command; a nonce seen before is a replay","type":"string"},"ts":{"minimum":0,"description":"when it was sent, ms since the epoch; must be within mqtt.commands.replay_window_s of the box clock (either way); the nonce is remembered until then","type":"integer"},"args":{"description":"per command: see the args schemas (hold, reload, snapshot, export, evidence)","type":"object","patternProperties":{"^(.*)$":{}}},"hmac":{"pattern":"^[0-9a-f]{64}$","description":"hex HMAC-SHA256 with the shared secret over \"edge-nvr-cmd\\n<box id>\\n<topic>\\n\" + canonical JSON of the request without hmac (keys sorted at every level, no whitespace); required: the box refuses unsigned commands","type":"string"}}};
 const func2 = (function ucs2length(str) {
     const len = str.length;
     let length = 0;
@@ -21,9 +21,10 @@ const func2 = (function ucs2length(str) {
     }
     return length;
 });
-const pattern0 = new RegExp("^[A-Za-z0-9._:@-]{1,128}$", "u");
-const pattern1 = new RegExp("^[A-Za-z0-9_-]{16,128}$", "u");
-const pattern2 = new RegExp("^[0-9a-f]{64}$", "u");
+const pattern0 = new RegExp("^[^\\u0000-\\u001f\\u007f]+$", "u");
+const pattern1 = new RegExp("^[A-Za-z0-9._:@-]{1,128}$", "u");
+const pattern2 = new RegExp("^[A-Za-z0-9_-]{16,128}$", "u");
+const pattern3 = new RegExp("^[0-9a-f]{64}$", "u");
 
 function validate10(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="request" */;
@@ -60,6 +61,12 @@ if(func2(data0) < 1){
 validate10.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+if(!pattern0.test(data0)){
+validate10.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]+$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]+$"+"\""}];
+return false;
+}
+}
 }
 }
 else {
@@ -78,7 +85,7 @@ let data1 = data.client;
 const _errs4 = errors;
 if(errors === _errs4){
 if(typeof data1 === "string"){
-if(!pattern0.test(data1)){
+if(!pattern1.test(data1)){
 validate10.errors = [{instancePath:instancePath+"/client",schemaPath:"#/properties/client/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9._:@-]{1,128}$"},message:"must match pattern \""+"^[A-Za-z0-9._:@-]{1,128}$"+"\""}];
 return false;
 }
@@ -99,7 +106,7 @@ let data2 = data.nonce;
 const _errs6 = errors;
 if(errors === _errs6){
 if(typeof data2 === "string"){
-if(!pattern1.test(data2)){
+if(!pattern2.test(data2)){
 validate10.errors = [{instancePath:instancePath+"/nonce",schemaPath:"#/properties/nonce/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]{16,128}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]{16,128}$"+"\""}];
 return false;
 }
@@ -156,7 +163,7 @@ let data5 = data.hmac;
 const _errs12 = errors;
 if(errors === _errs12){
 if(typeof data5 === "string"){
-if(!pattern2.test(data5)){
+if(!pattern3.test(data5)){
 validate10.errors = [{instancePath:instancePath+"/hmac",schemaPath:"#/properties/hmac/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""}];
 return false;
 }
@@ -190,8 +197,8 @@ return errors === 0;
 
 export const snapshotArgs = validate11;
 const schema12 = {"additionalProperties":false,"type":"object","required":["camera","reason"],"properties":{"camera":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"a box or camera id","type":"string"},"at_ms":{"minimum":0,"maximum":8640000000000000,"description":"milliseconds since the Unix epoch","type":"integer"},"reason":{"minLength":3,"maxLength":500,"pattern":"\\S[\\s\\S]+\\S","description":"why (registered in the audit log): three characters or more, spaces around them not counted","type":"string"},"destination":{"minLength":1,"maxLength":500,"description":"where the result goes (registered in the audit log)","type":"string"},"upload_url":{"minLength":9,"maxLength":4096,"description":"optional: deliver the result by HTTPS PUT to this URL (a pre-signed PUT URL, or a host with a bearer token configured on the box); its host must be in the box's uploads.allowed_hosts. The reply names the queued upload (result.upload); upload_done or upload_failed follows","type":"string"}},"$id":"args/snapshot"};
-const pattern3 = new RegExp("^[a-z0-9][a-z0-9_-]{0,62}$", "u");
-const pattern4 = new RegExp("\\S[\\s\\S]+\\S", "u");
+const pattern4 = new RegExp("^[a-z0-9][a-z0-9_-]{0,62}$", "u");
+const pattern5 = new RegExp("\\S[\\s\\S]+\\S", "u");
 
 function validate11(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="args/snapshot" */;
@@ -219,7 +226,7 @@ let data0 = data.camera;
 const _errs2 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
-if(!pattern3.test(data0)){
+if(!pattern4.test(data0)){
 validate11.errors = [{instancePath:instancePath+"/camera",schemaPath:"#/properties/camera/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9][a-z0-9_-]{0,62}$"},message:"must match pattern \""+"^[a-z0-9][a-z0-9_-]{0,62}$"+"\""}];
 return false;
 }
@@ -277,7 +284,7 @@ validate11.errors = [{instancePath:instancePath+"/reason",schemaPath:"#/properti
 return false;
 }
 else {
-if(!pattern4.test(data2)){
+if(!pattern5.test(data2)){
 validate11.errors = [{instancePath:instancePath+"/reason",schemaPath:"#/properties/reason/pattern",keyword:"pattern",params:{pattern: "\\S[\\s\\S]+\\S"},message:"must match pattern \""+"\\S[\\s\\S]+\\S"+"\""}];
 return false;
 }
@@ -393,7 +400,7 @@ let data0 = data.camera;
 const _errs2 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
-if(!pattern3.test(data0)){
+if(!pattern4.test(data0)){
 validate12.errors = [{instancePath:instancePath+"/camera",schemaPath:"#/properties/camera/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9][a-z0-9_-]{0,62}$"},message:"must match pattern \""+"^[a-z0-9][a-z0-9_-]{0,62}$"+"\""}];
 return false;
 }
@@ -478,7 +485,7 @@ validate12.errors = [{instancePath:instancePath+"/reason",schemaPath:"#/properti
 return false;
 }
 else {
-if(!pattern4.test(data3)){
+if(!pattern5.test(data3)){
 validate12.errors = [{instancePath:instancePath+"/reason",schemaPath:"#/properties/reason/pattern",keyword:"pattern",params:{pattern: "\\S[\\s\\S]+\\S"},message:"must match pattern \""+"\\S[\\s\\S]+\\S"+"\""}];
 return false;
 }
@@ -598,7 +605,7 @@ let valid1 = false;
 const _errs4 = errors;
 if(errors === _errs4){
 if(typeof data0 === "string"){
-if(!pattern3.test(data0)){
+if(!pattern4.test(data0)){
 const err0 = {instancePath:instancePath+"/camera",schemaPath:"#/properties/camera/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9][a-z0-9_-]{0,62}$"},message:"must match pattern \""+"^[a-z0-9][a-z0-9_-]{0,62}$"+"\""};
 if(vErrors === null){
 vErrors = [err0];
@@ -735,7 +742,7 @@ validate13.errors = [{instancePath:instancePath+"/reason",schemaPath:"#/properti
 return false;
 }
 else {
-if(!pattern4.test(data3)){
+if(!pattern5.test(data3)){
 validate13.errors = [{instancePath:instancePath+"/reason",schemaPath:"#/properties/reason/pattern",keyword:"pattern",params:{pattern: "\\S[\\s\\S]+\\S"},message:"must match pattern \""+"\\S[\\s\\S]+\\S"+"\""}];
 return false;
 }
@@ -821,7 +828,7 @@ let data0 = data.camera;
 const _errs2 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
-if(!pattern3.test(data0)){
+if(!pattern4.test(data0)){
 validate15.errors = [{instancePath:instancePath+"/camera",schemaPath:"#/properties/camera/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9][a-z0-9_-]{0,62}$"},message:"must match pattern \""+"^[a-z0-9][a-z0-9_-]{0,62}$"+"\""}];
 return false;
 }
@@ -1078,7 +1085,7 @@ validate15.errors = [{instancePath:instancePath+"/reason",schemaPath:"#/properti
 return false;
 }
 else {
-if(!pattern4.test(data9)){
+if(!pattern5.test(data9)){
 validate15.errors = [{instancePath:instancePath+"/reason",schemaPath:"#/properties/reason/pattern",keyword:"pattern",params:{pattern: "\\S[\\s\\S]+\\S"},message:"must match pattern \""+"\\S[\\s\\S]+\\S"+"\""}];
 return false;
 }

@@ -213,7 +213,7 @@ export class CommandProcessor {
       }
       if (body !== null && typeof body === 'object' && !Array.isArray(body)) {
         const id = (body as Record<string, unknown>).id;
-        if (typeof id === 'string' && id.length <= 128 && !hasLoneSurrogate(id)) requestId = id;
+        if (typeof id === 'string' && id.length <= 128 && !hasLoneSurrogate(id) && !hasControl(id)) requestId = id;
       }
       // "\ud800" is valid JSON but no text: stored (SQLite, UTF-8) it would differ from what was
       // signed and hashed into the audit chain, which would read as altered from then on

@@ -268,7 +268,7 @@ export type EvidenceArgs = Static<typeof CommandArgs.evidence>;
 
 export const CommandRequest = obj(
   {
-    id: Type.String({ minLength: 1, maxLength: 128, description: 'request id, echoed in the reply' }),
+    id: Type.String({ minLength: 1, maxLength: 128, pattern: '^[^\\u0000-\\u001f\\u007f]+$', description: 'request id, echoed in the reply and written to the audit log: no control characters' }),
     client: Type.String({ pattern: '^[A-Za-z0-9._:@-]{1,128}$', description: 'the sender\'s identity (checked against mqtt.commands.allowed_clients)' }),
     nonce: Type.String({ pattern: '^[A-Za-z0-9_-]{16,128}$', description: 'unique per command; a nonce seen before is a replay' }),
     ts: Type.Integer({ minimum: 0, description: 'when it was sent, ms since the epoch; must be within mqtt.commands.replay_window_s of the box clock (either way); the nonce is remembered until then' }),

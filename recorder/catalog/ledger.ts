@@ -79,6 +79,13 @@ export interface LedgerStartedData {
   backfilled: { gaps: number; holds: number; deleted: number; missing: number };
 }
 
+/**
+ * What the migration that starts the ledger writes right after ledger_started, in the same
+ * transaction and at its time (migrations.ts backfillLedger): the only place a `before_ledger`
+ * deletion may stand.
+ */
+export const BACKFILL_KINDS: ReadonlySet<string> = new Set(['gap_opened', 'gap_closed', 'hold_added', 'hold_released', 'segment_missing', 'deletion']);
+
 const headSql = 'SELECT id, hash FROM ledger ORDER BY id DESC LIMIT 1';
 const insertSql = 'INSERT INTO ledger (id, at_ms, kind, camera, data, prev_hash, hash) VALUES (@id, @at_ms, @kind, @camera, @data, @prev_hash, @hash)';
 

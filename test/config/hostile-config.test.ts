@@ -119,6 +119,11 @@ t.test('ports that do not exist are refused at the setting', async (t) => {
   t.same(issuesOf(t, withSource('{ type: rtsp, url: "rtsp://10.0.0.5:0/ch1" }')), ['cameras[0].source.url: port 0 does not exist; expected a port from 1 to 65535']);
   t.same(issuesOf(t, withSource('{ type: onvif, host: "10.0.0.5:70000" }')), ['cameras[0].source.host: port 70000 does not exist; expected a port from 1 to 65535']);
   t.same(issuesOf(t, MINIMAL + 'mqtt: { url: "mqtts://broker:88830" }\n'), ['mqtt.url: port 88830 does not exist; expected a port from 1 to 65535']);
+  // a URL the connection cannot parse: `run` crashed with a stack trace, a reload to it left MQTT down (an outside probe)
+  for (const url of ['mqtt://[::1', 'mqtt://', 'mqtt://u:S3cretPW@']) {
+    const issues = issuesOf(t, MINIMAL + `mqtt: { url: "${url}" }\n`);
+    t.same(issues, ['mqtt.url: names no host a connection can be made to (nothing after "//", or an IPv6 address without its closing "]"); expected scheme://host[:port], e.g. mqtt://192.168.1.10:1883 or rtsp://[fd00::5]:554/stream'], url);
+  }
   t.same(issuesOf(t, MINIMAL + 'uploads: { allowed_hosts: ["store.example:65536"] }\n'), ['uploads.allowed_hosts[0]: port 65536 does not exist; expected a port from 1 to 65535']);
   for (const url of ['rtsp://10.0.0.5:554/ch1', 'rtsps://[fe80::1]:322/x', 'rtsp://u:p@10.0.0.5/ch1']) {
     t.ok(parseConfig(withSource(`{ type: rtsp, url: "${url}" }`), 'inline'), url);
@@ -127,11 +132,16 @@ t.test('ports that do not exist are refused at the setting', async (t) => {
 
 t.test('MQTT prefixes: no wildcard, not the broker\'s $ topics', async (t) => {
   t.same(issuesOf(t, MINIMAL + 'mqtt: { url: "mqtt://b", topic_prefix: "site/+/nvr" }\n'), [
-    'mqtt.topic_prefix: expected topic levels, e.g. site/edge-nvr/box1: no + or #, not starting with $, got "site/+/nvr"',
+    'mqtt.topic_prefix: expected topic levels, e.g. site/edge-nvr/box1: no + or #, no empty level, not starting with $, got "site/+/nvr"',
   ]);
   t.same(issuesOf(t, MINIMAL + 'mqtt: { url: "mqtt://b", home_assistant: { discovery_prefix: "$SYS" } }\n'), [
-    'mqtt.home_assistant.discovery_prefix: expected topic levels, e.g. homeassistant: no + or #, not starting with $, got "$SYS"',
+    'mqtt.home_assistant.discovery_prefix: expected topic levels, e.g. homeassistant: no + or #, no empty level, not starting with $, got "$SYS"',
   ]);
+  for (const prefix of ['a//b', 'site/nvr/', '/site']) {
+    t.same(issuesOf(t, MINIMAL + `mqtt: { url: "mqtt://b", topic_prefix: "${prefix}" }\n`), [
+      `mqtt.topic_prefix: expected topic levels, e.g. site/edge-nvr/box1: no + or #, no empty level, not starting with $, got "${prefix}"`,
+    ], `an empty level: ${prefix}`);
+  }
   t.equal(parseConfig(MINIMAL + 'mqtt: { url: "mqtt://b", topic_prefix: "shop-12/edge-nvr" }\n', 'inline').mqtt!.topic_prefix, 'shop-12/edge-nvr');
 });
 

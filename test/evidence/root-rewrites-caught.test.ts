@@ -237,3 +237,41 @@ t.test('an age deletion written by root for footage younger than its own rule: t
   const verified = await runCli(['verify', '--data', data]);
   t.equal(verified.code, 1, 'verify on the box names it too');
 });
+
+t.test('root\'s forgeries the bundle carries the proof against: a row slipped into time already recorded, held footage deleted, the migration\'s rule used afterwards', async (t) => {
+  const dir = t.testdir();
+  const { data, t0, segments } = await box(dir, 'box-f');
+  const first = segments.find((s) => s.id === 1)!;
+  const cases: Array<[string, (c: Catalog, copy: string) => void, RegExp]> = [
+    ['a row appended at the head with a time inside an earlier segment\'s', (c, copy) => {
+      const path = first.path.replace(/\.mp4$/, '-x.mp4');
+      cpSync(join(copy, first.path), join(copy, path));
+      c.addSegment({ camera: 'cam1', start_ms: first.start_ms + 1000, end_ms: first.end_ms, bytes: first.bytes, path, sha256: first.sha256, origin: 'recorded' });
+    }, /segment #7 of cam1 starts \S+, before segment #\d+ of the same camera, added to the chain earlier, ended \S+: a camera's segments are added as they close/],
+    ['held footage deleted "for space"', (c, copy) => {
+      c.addHold({ camera: 'cam1', from_ms: first.start_ms, to_ms: first.end_ms, reason: 'case 2026-77', created_by: 'unix:clerk' });
+      c.markDeleted('cam1', [first], { rule: 'space_floor', note: 'retention: free space under the floor', policy: { min_days: 30, max_days: null }, disk: { available_bytes: 1, floor_bytes: 10, unaccounted_bytes: 0 }, holds_checked: [], clock: null });
+      rmSync(join(copy, first.path));
+    }, /ledger entry #\d+ deletes segment #1 \(space_floor\) while hold #1 covered it/],
+    ['a deletion under the migration\'s rule, long after the ledger began', (c, copy) => {
+      c.markDeleted('cam1', [first], { rule: 'before_ledger', note: 'deleted before the ledger', policy: { min_days: null, max_days: null }, holds_checked: [], clock: null });
+      rmSync(join(copy, first.path));
+    }, /deletes 1 segment\(s\) by rule before_ledger, which only the ledger's start writes/],
+  ];
+  for (const [what, forge, says] of cases) {
+    const copy = join(dir, `${what.replace(/\W+/g, '-')}-data`);
+    cpSync(data, copy, { recursive: true });
+    const c = Catalog.open(copy);
+    try { forge(c, copy); } finally { c.close(); }
+    const bundle = join(dir, `${what.replace(/\W+/g, '-')}-bundle`);
+    const made = await runCli(request(copy, t0 - 30_000, t0 + 400_000, bundle));
+    t.equal(made.code, 0, `${what}: exported: ${made.stderr}`);
+    const r = await runCli(['verify-evidence', bundle]);
+    t.equal(r.code, 1, `${what}: not verified`);
+    t.match(r.stdout, says, `${what}: named\n${r.stdout.slice(-1500)}`);
+    t.equal((await runCli(['verify', '--data', copy])).code, 1, `${what}: verify on the box names it too`);
+  }
+  const honest = join(dir, 'honest-bundle');
+  t.equal((await runCli(request(data, t0 - 30_000, t0 + 400_000, honest))).code, 0);
+  t.equal((await runCli(['verify-evidence', honest])).code, 0, 'the untouched box\'s bundle still verifies');
+});

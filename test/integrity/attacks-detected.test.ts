@@ -205,6 +205,44 @@ t.test('every attack on a copy of a recorded data dir is named by verify --ancho
   forge('cam2', young.id, { rule: 'space_floor', note: 'retention: free space under the floor', policy: { min_days: 30, max_days: 60 }, disk: { available_bytes: 10 * 2 ** 30, floor_bytes: 0, unaccounted_bytes: 0 }, holds_checked: [], clock });
   await expectCaught('a space deletion with free space to spare', 'deletion', /a space deletion with no low-space reading/);
 
+  // rules nothing re-checks, policies no config allows, young footage cut out of its order, a row
+  // slipped into time already past: root's forgeries after the newest anchor (an outside probe)
+  fresh();
+  forge('cam1', held!.id, { rule: 'before_ledger', note: 'deleted before the ledger', policy: { min_days: null, max_days: null }, holds_checked: [], clock: null });
+  await expectCaught('held footage deleted under the migration\'s rule', 'deletion', /\(before_ledger\): only the ledger's start copies deletions made before it/);
+
+  fresh();
+  const later = live('cam2')[2]!;
+  forge('cam2', later.id, { rule: 'space_floor', note: 'retention: free space under the floor', policy: { min_days: 30, max_days: 60 }, disk: { available_bytes: 1, floor_bytes: 10, unaccounted_bytes: 0 }, holds_checked: [1], clock });
+  await expectCaught('a young segment deleted "for space" while older ones stay', 'deletion',
+    new RegExp(`segment #${later.id} of cam2 \\(from .*\\) was deleted for space while segment #\\d+ of cam\\d, older \\(from .*\\) and not held, was kept`));
+
+  fresh();
+  {
+    const c = Catalog.open(copy);
+    try {
+      c.ledgerEntry('retention_policy', null, { floor_bytes: 0, box: { min_days: 30, max_days: 60 }, cameras: [{ camera: 'cam2', min_days: 30, max_days: 0.0001 }], exports_max_days: 30, age_deletion_needs_clock_sync: false });
+    } finally {
+      c.close();
+    }
+  }
+  await expectCaught('a retention policy whose max_days is under its min_days', 'ledger', /records a retention policy no configuration allows for camera cam2 \(min_days 30, max_days 0.0001/);
+
+  fresh();
+  const overlapped = live('cam1')[1]!;
+  {
+    const c = Catalog.open(copy);
+    try {
+      const src = c.segment(live('cam2')[0]!.id)!;
+      const path = overlapped.path.replace(/\.mp4$/, '-x.mp4');
+      copyFileSync(join(copy, src.path), join(copy, path));
+      c.addSegment({ camera: 'cam1', start_ms: c.segment(overlapped.id)!.start_ms + 500, end_ms: c.segment(overlapped.id)!.end_ms, bytes: src.bytes, path, sha256: src.sha256, origin: 'recorded' });
+    } finally {
+      c.close();
+    }
+  }
+  await expectCaught('a row appended at the head with a time already recorded', 'inserted', /starts .*, before segment #\d+ of the same camera, added to the chain earlier, ended .*: slipped in afterwards/, { withoutAnchors: 'fails' });
+
   // anchors that are not this box's word
   fresh();
   const lie = { ...anchor, chains: { ...anchor.chains, segments: { ...anchor.chains.segments, length: anchor.chains.segments.length - 1 } } };
