@@ -17,6 +17,8 @@ import type { Config } from './schema.js';
 
 /** The shortest command secret accepted: 32 characters (`openssl rand -hex 32` writes 64). */
 export const MIN_HMAC_SECRET_LENGTH = 32;
+/** ...of at least this many different characters: 32 random hex digits hold 10 or more but once in millions */
+const MIN_HMAC_SECRET_DISTINCT = 8;
 
 export interface ConfigFile {
   /** where the config names it, e.g. `cameras[0].source.password_file` */
@@ -222,6 +224,11 @@ function contentProblem(f: ConfigFile, buf: Buffer): string | undefined {
     if (typeof secret !== 'string') return secret.problem;
     if (f.setting === 'mqtt.commands.hmac_secret_file' && secret.length < MIN_HMAC_SECRET_LENGTH) {
       return `is a secret of ${secret.length} characters; expected at least ${MIN_HMAC_SECRET_LENGTH} (e.g. openssl rand -hex 32 > ${f.path})`;
+    }
+    // 40 spaces were taken (an outside probe): long, and guessed at the first try
+    const distinct = new Set(secret.replace(/\s/g, '')).size;
+    if (f.setting === 'mqtt.commands.hmac_secret_file' && distinct < MIN_HMAC_SECRET_DISTINCT) {
+      return `is a secret of only ${distinct} different characters besides spaces; expected a random one (e.g. openssl rand -hex 32 > ${f.path})`;
     }
     return undefined;
   }

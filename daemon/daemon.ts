@@ -674,8 +674,12 @@ export class Daemon {
     return this.sweeping;
   }
 
-  /** Finalises every open segment, then signs a last checkpoint and closes the catalog. */
-  async stop(why = 'stop requested'): Promise<void> {
+  /**
+   * Finalises every open segment, then signs a last checkpoint and closes the catalog;
+   * `beforeClose` runs between the two (the MQTT reporter publishes that checkpoint and says
+   * offline).
+   */
+  async stop(why = 'stop requested', beforeClose?: () => Promise<unknown>): Promise<void> {
     clearInterval(this.sweepTimer);
     clearInterval(this.checkpointTimer);
     clearInterval(this.aliveTimer);
@@ -702,6 +706,7 @@ export class Daemon {
       }
       this.checkpoint('stop');
     }
+    await beforeClose?.().catch((err: unknown) => this.log.error({ err }, 'error while stopping'));
     try {
       const pidFile = join(this.dataDir, PID_FILE);
       if (readFileSync(pidFile, 'utf8').trim() === String(process.pid)) unlinkSync(pidFile);

@@ -61,12 +61,14 @@ export async function runDaemon(config: Config, log: Logger, { durationS, config
     pings?.stop();
     void notify.stopping();
     // A stop during start-up waits for it (recovery, the first sweep): never a half-started daemon
-    // stopped under its feet. The page first, then MQTT: it cancels running exports (their replies
-    // say so) and says offline; then the recorders finalise their open segments.
+    // stopped under its feet. The page first, then MQTT takes no more commands and cancels running
+    // exports (their replies say so); then the recorders finalise their open segments and the
+    // daemon signs its last checkpoint, which MQTT publishes before it says offline.
     stopping = (starting ?? Promise.resolve()).catch(() => undefined)
       .then(() => web?.close().catch((err) => log.error({ err }, 'http stop failed')))
-      .then(() => mqttSwap).then(() => mqtt?.stop()).catch((err) => log.error({ err }, 'mqtt stop failed'))
-      .then(() => daemon.stop(why)).then(resolveDone, (err) => { log.error({ err }, 'error while stopping'); resolveDone(); });
+      .then(() => mqttSwap).then(() => mqtt?.quiesce()).catch((err) => log.error({ err }, 'mqtt stop failed'))
+      .then(() => daemon.stop(why, async () => mqtt?.stop()))
+      .then(resolveDone, (err) => { log.error({ err }, 'error while stopping'); resolveDone(); });
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));

@@ -25,8 +25,8 @@ import {
 } from '../recorder/catalog/checkpoint.js';
 import { GENESIS, segmentHash } from '../recorder/catalog/hash-chain.js';
 import { BACKFILL_KINDS, type DeletionData, type GapOpenedData, type HoldAddedData, type HoldReleasedData, type LedgerRow } from '../recorder/catalog/ledger.js';
-import { ChainTimeOrder, isClockBack, type ClockBack } from '../recorder/catalog/time-order.js';
-import { holdOver } from '../recorder/verify-ledger.js';
+import { ChainTimeOrder, isClockBack, type ClockBack, type ClockForward } from '../recorder/catalog/time-order.js';
+import { holdOver } from '../recorder/catalog/holds.js';
 import {
   BUNDLE_SCHEMA, CHECKPOINT_FILE, FILES, MANIFEST_FILE, SEGMENTS_DIR, bodySignatureHolds, type BundleManifest, type Unavailable,
 } from './bundle-format.js';
@@ -213,7 +213,8 @@ export async function verifyEvidenceBundle(dir: string, opts: VerifyOptions = {}
       for (const p of firstFew(v.problems)) bad(`segments chain: ${p}`);
       // a camera's rows are chained in the order they were recorded: one appended afterwards with
       // a time already past (root holding the key) is out of that order (time-order.ts)
-      const order = new ChainTimeOrder([], clockBacksOf(ledger?.rows ?? []));
+      const order = new ChainTimeOrder([], clockBacksOf(ledger?.rows ?? []),
+        (ledger?.rows ?? []).filter((r) => r.kind === 'clock_stepped').map((r) => JSON.parse(r.data) as ClockForward));
       for (const p of firstFew(proof.rows.flatMap((r) => order.step(r)))) { bad(`segments chain: ${p}`); v.ok = false; }
       let head = proof.prev_hash;
       for (const r of proof.rows) { head = segmentHash(head, r, proof.v2_from); hashAt.segments.set(r.id, head); }

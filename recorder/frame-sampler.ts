@@ -158,6 +158,13 @@ export class FrameSampler extends EventEmitter<FrameSamplerEvents> {
   private costs: number[] = [];
   private fpsWindow: Array<{ samples: number; durationS: number }> = [];
   private track?: VideoTrack;
+  /**
+   * The pictures' own size where it is not the one their file's header says: ffmpeg's stream copy
+   * keeps the header of a run's first picture for the whole run, so a camera that changed its
+   * size mid-stream went on being reported at the old one, and no `stream_changed` was raised
+   * (an outside probe). Kept for as long as files come with that header.
+   */
+  private pictureSize: { header: string; width: number; height: number } | null = null;
   stream: StreamInfo | null = null;
   /** why no frame comes (decoder unavailable, codec not supported), null when they do */
   problem: string | null = null;
@@ -259,8 +266,24 @@ export class FrameSampler extends EventEmitter<FrameSamplerEvents> {
     const frames = this.fpsWindow.reduce((s, x) => s + x.samples, 0);
     const fps = seconds > 0 ? Math.round((frames / seconds) * 100) / 100 : null;
     const prev = this.stream;
-    this.stream = { codec: t.codec, width: t.width, height: t.height, fps };
+    const size = this.pictureSize?.header === headerOf(t) ? this.pictureSize : t;
+    this.stream = { codec: t.codec, width: size.width, height: size.height, fps };
     if (!prev || prev.codec !== t.codec || prev.width !== t.width || prev.height !== t.height || prev.fps !== fps) this.emit('stream', this.stream);
+  }
+
+  private checkPictureSize(track: VideoTrack, width: number, height: number): void {
+    const header = headerOf(track);
+    if (width > 0 && height > 0 && (width !== track.width || height !== track.height)) {
+      if (this.pictureSize?.width !== width || this.pictureSize.height !== height) {
+        this.opts.log?.warn({ camera: this.camera, header: `${track.width}x${track.height}`, pictures: `${width}x${height}` },
+          'the camera\'s pictures are not the size the recording\'s header says: it changed size mid-stream (reported at the pictures\' size)');
+      }
+      this.pictureSize = { header, width, height };
+      this.publishStream();
+    } else if (this.pictureSize?.header === header) {
+      this.pictureSize = null;
+      this.publishStream();
+    }
   }
 
   private async onKeyframe(k: TailKeyframe): Promise<void> {
@@ -277,13 +300,14 @@ export class FrameSampler extends EventEmitter<FrameSamplerEvents> {
       const pic = await this.opts.decoder.decode({ ...request, format: 'gray', into: () => SHARED_PICTURE.buffer });
       // a picture of another size came in a buffer of its own: the one reused from now
       SHARED_PICTURE.buffer = pic.data;
+      this.checkPictureSize(k.track, pic.srcWidth, pic.srcHeight);
       this.problem = null;
       this.samples++;
       const decoder = this.opts.decoder;
       const frame: SampledFrame = {
         camera: this.camera, atMs: k.atMs, width: pic.width, height: pic.height, channels: 1, data: pic.data,
         still: () => decoder.decode(request), // RGB24
-        source: { codec: k.track.codec, width: k.track.width, height: k.track.height },
+        source: { codec: k.track.codec, width: pic.srcWidth || k.track.width, height: pic.srcHeight || k.track.height },
       };
       // the listeners analyse the frame synchronously: their time counts against the budget too
       const before = process.cpuUsage();
@@ -299,3 +323,6 @@ export class FrameSampler extends EventEmitter<FrameSamplerEvents> {
     }
   }
 }
+
+/** A file header's description of its picture: what the pictures' own size is compared against. */
+const headerOf = (t: VideoTrack) => `${t.codec} ${t.width}x${t.height}`;

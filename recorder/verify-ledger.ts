@@ -7,6 +7,7 @@
 import type { Catalog, GapRow, HoldRow } from './catalog/catalog.js';
 import { ageShift, confirmedCorrections, trueStart, type ClockConfirmedData, type ClockCorrection, type ClockSteppedData } from './catalog/clock-corrections.js';
 import { ChainWalker, paged } from './catalog/chain.js';
+import { holdOver } from './catalog/holds.js';
 import { ledgerHash } from './catalog/hash-chain.js';
 import {
   BACKFILL_KINDS, type DeletionData, type GapClosedData, type GapOpenedData, type HoldAddedData, type HoldReleasedData, type LedgerRow,
@@ -205,10 +206,6 @@ export function checkLedger(catalog: Catalog, segmentsLength: number, at: Iterab
   compareHolds(catalog, holds, findings);
   return { walk: walker.result, started, findings, expectedState, expectedStateAt, quarantined, deletions };
 }
-
-/** The active hold covering any of the segment's time, if one does. */
-export const holdOver = <H extends Pick<HoldRow, 'camera' | 'from_ms' | 'to_ms'>>(activeHolds: H[], r: { camera: string; start_ms: number; end_ms: number }): H | undefined =>
-  activeHolds.find((h) => (h.camera === null || h.camera === r.camera) && h.from_ms < r.end_ms && h.to_ms > r.start_ms);
 
 /** How many of a camera's oldest rows past its minimum `pastMinimumKept` looks at, live now and deleted since. */
 const PAST_MINIMUM_SAMPLE = 64;

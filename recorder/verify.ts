@@ -7,7 +7,7 @@ import type { Catalog, SegmentRow } from './catalog/catalog.js';
 import { ChainWalker, paged } from './catalog/chain.js';
 import { checkAnchors, parseCheckpoint, type ChainName, type Checkpoint } from './catalog/checkpoint.js';
 import { segmentHash } from './catalog/hash-chain.js';
-import { ChainTimeOrder, isClockBack } from './catalog/time-order.js';
+import { ChainTimeOrder, isClockBack, type ClockForward } from './catalog/time-order.js';
 import type { QuarantinedData } from './catalog/ledger.js';
 import { QUARANTINE_DIR } from './recovery.js';
 import { RECORDINGS_DIR } from './segment-store.js';
@@ -117,7 +117,10 @@ export async function verifyRecordings(dataDir: string, catalog: Catalog, opts: 
     (r, prev) => segmentHash(prev, r, catalog.segmentsV2From), { noun: 'segment', at: wanted('segments') });
   const clockBacks = (catalog.db.prepare("SELECT camera, start_ms, end_ms, cause, detail FROM gaps WHERE cause = 'clock_jump'").all() as Array<{ camera: string; start_ms: number; end_ms: number | null; cause: string; detail: string | null }>)
     .filter(isClockBack).map((g) => ({ camera: g.camera, from_ms: g.start_ms, to_ms: g.end_ms ?? g.start_ms }));
-  const timeOrder = new ChainTimeOrder(anchors.map((a) => ({ label: a.label, at_ms: a.checkpoint.at_ms, segments: a.checkpoint.chains.segments.length })), clockBacks);
+  const clockForward = catalog.hasLedger
+    ? (catalog.db.prepare("SELECT data FROM ledger WHERE kind = 'clock_stepped'").all() as Array<{ data: string }>).map((r) => JSON.parse(r.data) as ClockForward)
+    : [];
+  const timeOrder = new ChainTimeOrder(anchors.map((a) => ({ label: a.label, at_ms: a.checkpoint.at_ms, segments: a.checkpoint.chains.segments.length })), clockBacks, clockForward);
   for (const row of paged((after, limit) => catalog.segmentsAfter(after, limit))) {
     if (files) known.add(row.path);
     for (const detail of timeOrder.step(row)) findings.push({ kind: 'inserted', segment: row.id, camera: row.camera, path: row.path, detail });

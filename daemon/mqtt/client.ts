@@ -120,6 +120,9 @@ export async function tryLogin(cfg: MqttConfig, clientId: string, timeoutMs = 50
  * with the log scrubber); reconnects forever with a stepped backoff. A refused login is logged
  * once per failure as an error naming the cause and retried, never fatal.
  */
+/** a connection up this long counts as held: the reconnect steps start over after it */
+const STABLE_CONNECTION_MS = 30_000;
+
 export function connectBroker(cfg: MqttConfig, clientId: string, will: Will, log: Logger): MqttClient {
   const options: IClientOptions = {
     ...loginOptions(cfg, clientId),
@@ -137,8 +140,9 @@ export function connectBroker(cfg: MqttConfig, clientId: string, will: Will, log
   guard();
   client.on('reconnect', () => process.nextTick(guard));
   let attempt = 0;
+  let connectedAt = 0;
   client.on('connect', () => {
-    attempt = 0;
+    connectedAt = Date.now();
     client.options.reconnectPeriod = RECONNECT_BACKOFF_S[0]! * 1000;
     log.info({ broker: safeUrl, protocol: client.options.protocolVersion === 5 ? 'MQTT 5' : 'MQTT 3.1.1' }, 'mqtt connected');
   });
@@ -146,6 +150,11 @@ export function connectBroker(cfg: MqttConfig, clientId: string, will: Will, log
   // the client was made, so a listener added after it would set the delay for the try after next
   // (measured: 1, 1, 2, 5 s instead of 1, 2, 5, 10)
   client.prependListener('close', () => {
+    // the steps start over only after a connection that held: one dropped at once (a retained
+    // message past the size limit on a command topic, sent again at every subscribe on MQTT
+    // 3.1.1) had the box reconnect every second for ever (an outside probe: 34 times in 30 s)
+    if (connectedAt && Date.now() - connectedAt >= STABLE_CONNECTION_MS) attempt = 0;
+    connectedAt = 0;
     attempt++;
     const delay = RECONNECT_BACKOFF_S[Math.min(attempt - 1, RECONNECT_BACKOFF_S.length - 1)]!;
     client.options.reconnectPeriod = delay * 1000;

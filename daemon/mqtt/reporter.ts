@@ -62,6 +62,8 @@ export class MqttReporter {
   /** events the broker refused in a row, when the next try is due, when that was last logged */
   private refusals = { streak: 0, untilMs: 0, loggedMs: 0 };
   private stopped = false;
+  /** a clean stop has begun (quiesce): no command is taken any more */
+  private closing = false;
   private readonly startedMs: number;
   private readonly published = new Map<string, string>();
   /** commands being handled (each on its own: an export never holds up a hold or a reload) */
@@ -293,7 +295,7 @@ export class MqttReporter {
   }
 
   private async onCommand(topic: string, payload: Buffer, packet: IPublishPacket): Promise<void> {
-    if (this.stopped || !this.daemon.catalog?.db.open) return;
+    if (this.stopped || this.closing || !this.daemon.catalog?.db.open) return;
     const outcome = await this.commands!.handle(topic, payload);
     if (!outcome || !this.client) return;
     const body = JSON.stringify(outcome.reply);
@@ -326,6 +328,19 @@ export class MqttReporter {
    * same broker and topic; when the box id, the prefix or the broker changes, this topic is left
    * offline (it had said online for ever, with no last will left to correct it: a ghost box).
    */
+  /**
+   * The first half of a clean stop, before the recorders stop: no more commands, running snapshots
+   * and exports cancelled (their replies say so). The connection stays up, so the checkpoint the
+   * daemon signs once every segment is finalised goes out with stop() (it never did: the
+   * reporter was gone before it existed, an outside probe).
+   */
+  async quiesce(): Promise<void> {
+    if (this.stopped || this.closing) return;
+    this.closing = true;
+    await this.commands?.stop();
+    await settleWithin(Promise.allSettled([...this.pending]), STOP_TIMEOUT_MS, undefined);
+  }
+
   async stop({ next }: { next?: Config } = {}): Promise<void> {
     const nextMqtt = next?.mqtt;
     const reconnecting = !!nextMqtt && nextMqtt.url === this.config.mqtt!.url
@@ -337,6 +352,7 @@ export class MqttReporter {
     await this.commands?.stop(next ? 'the MQTT settings were reloaded' : undefined);
     await settleWithin(Promise.allSettled([...this.pending]), STOP_TIMEOUT_MS, undefined);
     if (client.connected && !reconnecting) {
+      this.publishCheckpoint(false);
       const offline = JSON.stringify(this.status('offline', 'clean_stop'));
       await settleWithin(new Promise<void>((resolve) => client.publish(this.topics.status, offline, { qos: 1, retain: true }, (err) => {
         if (!err) this.remember(META_LAST_STATUS, offline);

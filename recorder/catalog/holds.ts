@@ -42,3 +42,7 @@ export function liftHold(catalog: Catalog, id: number, actor: string, raise: Hol
   raise('hold_released', hold.camera, { hold_id: id, camera: hold.camera, from_ms: hold.from_ms, to_ms: hold.to_ms, reason: hold.reason, by: actor, released_ms: hold.released_ms! });
   return hold;
 }
+
+/** The active hold covering any of the segment's time, if one does. */
+export const holdOver = <H extends Pick<HoldRow, 'camera' | 'from_ms' | 'to_ms'>>(activeHolds: H[], r: { camera: string; start_ms: number; end_ms: number }): H | undefined =>
+  activeHolds.find((h) => (h.camera === null || h.camera === r.camera) && h.from_ms < r.end_ms && h.to_ms > r.start_ms);

@@ -13,11 +13,15 @@
  *   row not in a checkpoint cannot have ended ANCHOR_GRACE_MS or more before the checkpoint was
  *   taken.
  *
- * The one honest exception is the wall clock stepping back: the rows after the step carry times
- * the rows before it already had. The box records each step as a `clock_jump` gap on every camera
- * (`[new time, old time]` for a step back); a row starting inside such a window is not called
- * out of order or late. Pure (rows in, problems out), for `verify` on the box and for
- * `verify-evidence` on a bundle's proof rows alike.
+ * The honest exceptions are the wall clock's: stepping back, the rows after the step carry times
+ * the rows before it already had (the box records each step as a `clock_jump` gap on every
+ * camera, `[new time, old time]` for a step back: a row starting inside that window is excused);
+ * running behind (a board without a clock booting offline), the rows until the forward step that
+ * corrects it carry times older than rows before them (the ledger's `clock_stepped` names the last
+ * segment before that clock, `after_segment`, and the wrong time it stepped from: a later row
+ * ending before that time is excused). A row inserted by root into such a window is not told
+ * apart: only the anchors bound it there. Pure (rows in, problems out), for `verify` on the box
+ * and for `verify-evidence` on a bundle's proof rows alike.
  */
 
 /** consecutive segments of one camera may overlap by a frame or two (true media times) */
@@ -31,6 +35,8 @@ export interface TimedRow { id: number; camera: string; start_ms: number; end_ms
 export interface TimeAnchor { label: string; at_ms: number; segments: number }
 /** a step of the wall clock back, as its `clock_jump` gap: [the new time, the old time] */
 export interface ClockBack { camera: string | null; from_ms: number; to_ms: number }
+/** a step forward (ledger `clock_stepped`): the rows after `after_segment` were dated by a clock behind, up to `from_ms` */
+export interface ClockForward { after_segment: number; from_ms: number }
 
 /** Whether a gap is a step back of the clock (health-monitor.ts writes "the clock stepped back by N ms"). */
 export const isClockBack = (g: { cause: string; detail: string | null }): boolean => g.cause === 'clock_jump' && /stepped back/.test(g.detail ?? '');
@@ -42,13 +48,14 @@ export class ChainTimeOrder {
   private next = 0;
   private latest: TimeAnchor | undefined;
 
-  constructor(anchors: TimeAnchor[], private readonly clockBacks: ClockBack[]) {
+  constructor(anchors: TimeAnchor[], private readonly clockBacks: ClockBack[], private readonly clockForward: ClockForward[] = []) {
     this.anchors = [...anchors].sort((a, b) => a.segments - b.segments);
   }
 
-  private steppedBack(row: TimedRow): boolean {
+  private clockExplains(row: TimedRow): boolean {
     return this.clockBacks.some((g) => (g.camera === null || g.camera === row.camera)
-      && g.from_ms - STEP_SLACK_MS <= row.start_ms && row.start_ms <= g.to_ms + STEP_SLACK_MS);
+      && g.from_ms - STEP_SLACK_MS <= row.start_ms && row.start_ms <= g.to_ms + STEP_SLACK_MS)
+      || this.clockForward.some((f) => row.id > f.after_segment && row.end_ms <= f.from_ms + STEP_SLACK_MS);
   }
 
   /** The problems of the next row of the chain (rows in id order). */
@@ -60,7 +67,7 @@ export class ChainTimeOrder {
     }
     const before = this.lastEnd.get(row.camera);
     const explained = (before && row.start_ms < before.end - ORDER_SLACK_MS) || (this.latest && row.end_ms < this.latest.at_ms - ANCHOR_GRACE_MS)
-      ? this.steppedBack(row) : true;
+      ? this.clockExplains(row) : true;
     if (!explained) {
       if (before && row.start_ms < before.end - ORDER_SLACK_MS) {
         out.push(`segment #${row.id} of ${row.camera} starts ${iso(row.start_ms)}, before segment #${before.id} of the same camera, added to the chain earlier, ended (${iso(before.end)}): `

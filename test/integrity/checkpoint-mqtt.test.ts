@@ -4,6 +4,7 @@
  * verify the box's catalog. Holds placed over MQTT and from the CLI raise one event shape.
  */
 import t from 'tap';
+import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -66,6 +67,13 @@ t.test('checkpoints on MQTT are the CLI\'s bytes and anchor verify; hold events 
   t.same(invalid.map((m) => `${m.topic}: ${m.errors}`), [], 'every message validates against its published schema (checkpoints and hold events included)');
   const anchors = sub.on(`${PREFIX}/checkpoint`).map((m) => m.text);
   t.ok(anchors.length >= 3, `${anchors.length} checkpoints received`);
+  // the one signed on the clean stop, over the last segments, reaches the platform (it never did:
+  // the reporter had stopped before it was signed)
+  const db = new Database(join(data, 'catalog.db'), { readonly: true });
+  const last = db.prepare('SELECT reason, payload FROM checkpoints ORDER BY id DESC LIMIT 1').get() as { reason: string; payload: string };
+  db.close();
+  t.equal(last.reason, 'stop', 'the box\'s last checkpoint is the stop\'s');
+  t.equal(anchors.at(-1), last.payload, 'and it is the last one published');
   writeFileSync(join(dir, 'anchors.jsonl'), anchors.join('\n') + '\n');
   const audit = await runCli(['audit', '--data', data, '--json']);
   const entries = (JSON.parse(audit.stdout) as { entries: Array<{ action: string; actor: string }> }).entries;

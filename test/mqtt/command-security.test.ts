@@ -142,6 +142,13 @@ t.test('secrets: a short command secret and loose permissions are refused at sta
   const short = await runCli(['run', '--config', config, '--duration', '5']);
   t.equal(short.code, 2, 'a 16-character secret: run refuses to start (bad config)');
   t.match(short.stderr, /mqtt\.commands\.hmac_secret_file: .* is a secret of 16 characters; expected at least 32/, short.stderr);
+  // long enough, guessed at the first try (an outside probe's 40 spaces were taken)
+  for (const weak of [' '.repeat(40), 'ab'.repeat(20)]) {
+    writeFileSync(secretFile, `${weak}\n`, { mode: 0o600 });
+    const r = await runCli(['run', '--config', config, '--duration', '5']);
+    t.equal(r.code, 2, `a secret of ${JSON.stringify(weak.slice(0, 4))}...: run refuses to start`);
+    t.match(r.stderr, /mqtt\.commands\.hmac_secret_file: .* is a secret of only [0-2] different characters besides spaces; expected a random one/, r.stderr);
+  }
 
   writeFileSync(secretFile, `${SECRET}\n`);
   chmodSync(secretFile, 0o644);

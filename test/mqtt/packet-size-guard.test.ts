@@ -60,3 +60,20 @@ t.test('on MQTT 3.1.1 a packet past 2 MiB closes the connection before its body 
   await until(() => lines.filter((l) => l.includes('more than the 2097152')).length === 2, 10_000, 'the reconnected stream is guarded too');
   t.equal(received.length, 2, 'and the second oversized message never reached the box');
 });
+
+t.test('a retained packet past 2 MiB on a command topic, sent again at every subscribe: the box backs off instead of reconnecting every second', async (t) => {
+  const broker = await startEmbeddedBroker(pino({ level: 'silent' }), 0);
+  t.teardown(() => broker.close());
+  const sender = await mqtt.connectAsync(broker.url, { protocolVersion: 4, reconnectPeriod: 0 });
+  t.teardown(() => sender.end(true));
+  await sender.publishAsync('edge-nvr/box/cmd/export', Buffer.alloc(MAX_INCOMING_PACKET_BYTES + 4096, 'r'), { qos: 0, retain: true });
+  const cfg = { url: broker.url, keepalive_s: 30 } as NonNullable<Config['mqtt']>;
+  const box = connectBroker(cfg, 'edge-nvr-retained-test', { topic: 'edge-nvr/box/status', payload: () => '{}' }, pino({ level: 'silent' }));
+  t.teardown(() => box.end(true));
+  const connects: number[] = [];
+  box.on('connect', () => { connects.push(Date.now()); void box.subscribeAsync('edge-nvr/box/cmd/#', { qos: 1 }).catch(() => undefined); });
+  await new Promise((r) => setTimeout(r, 12_000));
+  const waits = connects.slice(1).map((at, i) => at - connects[i]!);
+  t.ok(connects.length >= 3 && connects.length <= 5, `${connects.length} connections in 12 s (every second before: 12); waits ${waits.join(', ')} ms`);
+  t.ok(waits.every((w, i) => i === 0 || w > waits[i - 1]!), 'each wait longer than the one before');
+});

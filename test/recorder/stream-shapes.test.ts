@@ -81,6 +81,21 @@ t.test('a picture size that changes mid-stream: both sizes are recorded, the cat
   t.ok(shapes.includes('h264,640,360') && shapes.includes('h264,320,240'), `segments of both sizes: ${shapes.join(' ')}`);
 });
 
+t.test('ffmpeg, the size changing with the timestamps running on: the pictures\' own size is reported and raised', async (t) => {
+  const dir = t.testdir();
+  const list = join(dir, 'list.txt');
+  writeFileSync(list, `file '${picture(join(dir, 'a.ts'), '640x360', 10)}'\nfile '${picture(join(dir, 'b.ts'), '320x240', 20)}'\n`);
+  // the concat demuxer carries the timestamps on: ffmpeg's recorder does not end its run at the
+  // change (with timestamps starting over it did), and its stream copy keeps the run's first
+  // header (640x360) in every file of the run. The box went on reporting 640x360, raising nothing.
+  const file = join(dir, 'changing.ts');
+  execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'concat', '-safe', '0', '-i', list, '-c', 'copy', '-f', 'mpegts', file]);
+  const url = await fileCamera(t, `filesrc location=${file} ! tsdemux ! h264parse config-interval=-1 ! rtph264pay name=pay0 pt=96`);
+  const raised = /"event":"tamper_suspected","camera":"cam","kind":"stream_changed".*"seen":\{"codec":"h264","width":320,"height":240/;
+  const { daemon } = await record(t, dir, url, (d) => d.countLog(raised) >= 1, 'stream_changed');
+  t.match(daemon.output, /the camera's pictures are not the size the recording's header says/, 'the mismatch is logged');
+});
+
 t.test('GStreamer, by stream copy and masked on the box: a picture size change finishes the open file and starts a new run; every file plays', async (t) => {
   const dir = t.testdir();
   const file = join(dir, 'changing.ts');

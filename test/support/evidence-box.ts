@@ -13,8 +13,13 @@ export const evidenceRequest = (data: string, from: number, to: number, out: str
   '--out', out, '--json',
 ];
 
-/** a box with history: cam1 records 3 segments, a gap, 2 more (the last deleted by retention), cam2 in between */
-export async function evidenceBox(dir: string, boxId: string) {
+/**
+ * a box with history: cam1 records 3 segments, a gap, 2 more (the last deleted by retention), cam2
+ * in between; `newer`: more cam1 segments after those, starting these many ms after the first
+ * (recorded before the box's checkpoint, as a box records them: verify names a row added after a
+ * checkpoint with a time before it)
+ */
+export async function evidenceBox(dir: string, boxId: string, newer: number[] = []) {
   const data = join(dir, 'data');
   const clip = makeClip(join(dir, 'clip.mp4'));
   const t0 = Date.now() - 3 * DAY_MS;
@@ -29,7 +34,8 @@ export async function evidenceBox(dir: string, boxId: string) {
     rule: 'space_floor', note: 'retention: disk below the free-space floor', policy: { min_days: null, max_days: null }, holds_checked: [], clock: null,
   });
   rmSync(join(data, doomed.path));
+  const c = await backdate(data, catalog, clip, 'cam1', newer.map((ms) => t0 + ms));
   takeCheckpoint(catalog, data, boxId, 'interval');
   catalog.close();
-  return { data, t0, segments: [...a, ...b], doomed };
+  return { data, t0, segments: [...a, ...b, ...c], doomed };
 }
