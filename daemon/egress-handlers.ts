@@ -8,7 +8,7 @@ import { withParentDeathSignal } from '../recorder/backends/orphans.js';
 import { killGroup } from '../recorder/backends/process-group.js';
 import type { EgressResult } from '../redaction/egress.js';
 import { DAEMON_ACTOR } from '../watchdog/camera-identity.js';
-import type { StillWriter } from '../watchdog/tamper-monitor.js';
+import { STILLS_DIR, type StillWriter } from '../watchdog/tamper-monitor.js';
 import type { StillHeader } from './commands/still.js';
 import type { Daemon } from './daemon.js';
 import { writeEvidenceBundle } from '../evidence/write-bundle.js';
@@ -89,7 +89,7 @@ export class TamperStills {
   }
 
   readonly write: StillWriter = (frame, kind) => {
-    const out = join(this.daemon.dataDir, 'tamper', frame.camera, `${new Date(frame.atMs).toISOString().replace(/[:.]/g, '-')}-${kind}.jpg`);
+    const out = join(this.daemon.dataDir, STILLS_DIR, frame.camera, `${new Date(frame.atMs).toISOString().replace(/[:.]/g, '-')}-${kind}.jpg`);
     // A picture of its own: the sampler's frames decode their keyframe again (their `data` is
     // every camera's one buffer, written over by the next picture); a frame without one is copied
     // now, before anything can write over it.

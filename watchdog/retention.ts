@@ -11,6 +11,7 @@ import { groupBy } from '../common/group-by.js';
 import { EXPORTS_DIR, listExports } from '../evidence/exports-dir.js';
 import { dirBytes, fileBytes } from '../common/disk-usage.js';
 import { RESERVE_FILE } from './disk-reserve.js';
+import { STILLS_DIR } from './tamper-monitor.js';
 
 export const DAY_MS = 86_400_000;
 
@@ -93,6 +94,8 @@ const ALARM_REPEAT_MS = 10 * 60_000;
 const REPORT_EVERY_MS = 60 * 60_000;
 const EXPORTS_EVERY_MS = 60 * 60_000;
 const BASELINE_META = 'disk.unaccounted_per_hour';
+/** the least growth of bytes that are not the box's taken as something else filling the disk */
+const FOREIGN_MIN_BYTES = 16 * 2 ** 20;
 const BASELINE_HOURS = 24;
 
 /**
@@ -279,7 +282,11 @@ export class Retention {
   private async freeSpace(result: SweepResult, now: number, holds: number[], clock: ClockFacts, acc: { unaccounted: number; baseline: number; grown: number }, corrections: ClockCorrection[]): Promise<void> {
     const floor = this.policy.floorBytes;
     result.unaccountedBytes = acc.unaccounted;
-    const foreign = acc.grown > 0 && acc.grown >= floor - result.disk.available_bytes;
+    // the growth must be news, not the drift of what else the box writes (directories, keys, the
+    // catalog between checkpoints): 260 KB of it, against a 4 MB floor's 140 KB shortfall, was
+    // taken for a foreign file, young footage was kept, and the recorders filled the disk until
+    // the catalog could record no deletion (an outside probe)
+    const foreign = acc.grown >= Math.max(FOREIGN_MIN_BYTES, floor - result.disk.available_bytes);
     if (foreign) {
       this.alarm('disk_filled_externally', null, now, () => {
         this.log.error({ unaccountedBytes: acc.unaccounted, grownBytes: acc.grown, availableBytes: result.disk.available_bytes, floorBytes: floor },
@@ -350,7 +357,7 @@ export class Retention {
     const used = disk.total_bytes - (disk.free_bytes ?? disk.available_bytes);
     const own = this.catalog.liveBytes() + dirBytes(join(this.dataDir, EXPORTS_DIR)) + dirBytes(join(this.dataDir, QUARANTINE_DIR))
       + fileBytes(this.catalog.path) + fileBytes(`${this.catalog.path}-wal`) + fileBytes(`${this.catalog.path}-shm`) + this.stagingBytes()
-      + fileBytes(join(this.dataDir, RESERVE_FILE));
+      + fileBytes(join(this.dataDir, RESERVE_FILE)) + dirBytes(join(this.dataDir, STILLS_DIR));
     const unaccounted = Math.max(0, used - own);
     const hour = Math.floor(now / 3_600_000);
     let perHour: Record<string, number> = {};

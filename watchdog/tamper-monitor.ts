@@ -11,6 +11,9 @@ import { ViewAnalysis, type ViewAnswer, type ViewJob } from './view-analysis.js'
 import type { ViewAnalyzer } from './view-analyzer.js';
 import { settleWithin } from '../common/deadlines.js';
 
+/** `<data>/tamper/<camera>/`: the stills of tamper events (the box's own bytes on the data disk) */
+export const STILLS_DIR = 'tamper';
+
 export const TAMPER_KINDS = ['covered', 'defocused', 'moved', 'frozen', 'camera_reported', 'replaced', 'stream_changed'] as const;
 export type TamperKind = (typeof TAMPER_KINDS)[number];
 const VIEW_KINDS = ['covered', 'defocused', 'moved'] as const;

@@ -142,3 +142,30 @@ t.test('verify questions a space deletion of footage under its minimum while foo
   t.match(checkLedger(bad, 18).findings, [{ kind: 'deletion', camera: 'vault', segment: young.id, detail: /segment #\d+ of vault, younger than its minimum of 60 days, was deleted while segment #\d+ of yard, past its own minimum of 30 days .* was kept/ }],
     'the deletion is named, with the footage that should have gone first');
 });
+
+t.test('a small growth of bytes that are not recordings is not taken for a foreign file: young footage goes, oldest first', async (t) => {
+  // an outside probe: 260 KB of the box's own small files against a 4 MB floor's 140 KB
+  // shortfall read as "something else filled the disk"; young footage was kept, the recorders
+  // filled the disk, and the catalog could record no deletion any more
+  const catalog = Catalog.open(t.testdir());
+  t.teardown(() => catalog.close());
+  const now = Date.now();
+  segments(catalog, 'gate', now - 3 * DAY_MS, 10, 60_000, 1 * MB); // all under the 30-day minimum
+  const total = 64 * MB;
+  let extra = 0; // used bytes that are not the box's own
+  const disk = async () => ({ total_bytes: total, available_bytes: total - catalog.liveBytes() - extra - 50 * MB });
+  const raised: string[] = [];
+  const policy = { floorBytes: 4 * MB, box: { minDays: 30, maxDays: null }, cameras: [{ camera: 'gate', minDays: 30, maxDays: null }] };
+  const retention = new Retention(t.testdir(), catalog, policy, disk, log, (type) => { raised.push(type); }, () => now, synced);
+  await retention.sweep(); // 4 MB free: the floor, the baseline measured
+  t.equal(live(catalog, 'gate'), 10, 'at the floor: nothing deleted');
+  extra = 256 * 1024;
+  const swept = await retention.sweep();
+  t.equal(swept.youngKept, false, 'young footage is not kept back');
+  t.equal(swept.deletedForSpace, 1, 'the shortfall goes, oldest first');
+  t.notOk(raised.includes('disk_filled_externally'), 'and nothing is blamed on a foreign file');
+  extra = 20 * MB + 256 * 1024;
+  catalog.db.prepare("UPDATE segments SET state = 'ok', state_at_ms = NULL, state_note = NULL").run();
+  const blamed = await retention.sweep();
+  t.ok(raised.includes('disk_filled_externally'), `20 MB more that are not recordings are named (${JSON.stringify(blamed.unaccountedBytes)} bytes)`);
+});
