@@ -277,7 +277,9 @@ def main() -> int:
         # path's encoder following it). The file open is finished at the old size, nothing of the
         # new size reaches the muxer, and the run ends with an error: the daemon starts a new one,
         # whose files have the new size throughout.
-        event = info.get_event()
+        # only an event's info has one: asked of a buffer's, GStreamer printed a CRITICAL line on
+        # stderr for every picture, which the daemon read and logged at debug level
+        event = info.get_event() if info.type & Gst.PadProbeType.EVENT_DOWNSTREAM else None
         if size["changed"]:
             return Gst.PadProbeReturn.OK if event is not None and event.type == Gst.EventType.EOS else Gst.PadProbeReturn.DROP
         if event is None or event.type != Gst.EventType.CAPS:

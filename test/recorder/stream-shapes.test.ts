@@ -109,6 +109,7 @@ t.test('GStreamer, by stream copy and masked on the box: a picture size change f
   await until(() => ['copy', 'box'].every((c) => daemon.countLog(changed(c)) >= 1 && daemon.countLog(segmentIndexed(c)) >= 3), 60_000, 'a size change on each path')
     .catch((err: Error) => { throw new Error(`${err.message}; the log ends:\n${daemon.output.slice(-1500)}`); });
   t.equal((await daemon.stop('SIGTERM')).code, 0, 'the daemon stops cleanly');
+  t.notMatch(daemon.output, /GStreamer-CRITICAL/, 'the recording child says nothing of GStreamer misuse (it printed a line for every picture)');
   const verify = await runCli(['verify', '--config', config]);
   t.equal(verify.code, 0, `verify passes: ${verify.stdout.split('\n').at(-2)}${verify.stderr}`);
   const db = new Database(join(dir, 'data', 'catalog.db'), { readonly: true });
