@@ -39,7 +39,7 @@ export function describe(schema: unknown): string {
       if (typeof schema.pattern === 'string') return note ?? `text matching /${schema.pattern}/`;
       return withNote((Number(schema.minLength ?? 0) > 0 ? 'a non-empty string' : 'a string') + (typeof schema.maxLength === 'number' ? ` of at most ${schema.maxLength} characters` : ''));
     case 'integer':
-      return `an integer${range(schema)}`;
+      return `${schema.multipleOf === 2 ? 'an even integer' : 'an integer'}${range(schema)}`;
     case 'number':
       return `a number${range(schema)}`;
     case 'boolean':

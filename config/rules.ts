@@ -74,6 +74,16 @@ export function semanticIssues(data: unknown): Issue[] {
       issues.push({ path: ['mqtt', 'cert_file'], text: 'missing while key_file is set; expected both cert_file and key_file for a client certificate, or neither' });
     }
     if (isObject(mqtt.commands)) commandIssues(issues, mqtt.commands);
+    // health is checked every health_interval_s: a shorter refresh promised reports that never came
+    if (typeof mqtt.health_refresh_s === 'number' && typeof mqtt.health_interval_s === 'number' && mqtt.health_refresh_s < mqtt.health_interval_s) {
+      issues.push({ path: ['mqtt', 'health_refresh_s'], text: `${mqtt.health_refresh_s} s is less than health_interval_s (${mqtt.health_interval_s} s), how often health is checked; expected health_refresh_s >= health_interval_s` });
+    }
+    // the box's retained status on Home Assistant's own topics (homeassistant/status is its birth message)
+    const discovery = isObject(mqtt.home_assistant) && typeof mqtt.home_assistant.discovery_prefix === 'string' ? mqtt.home_assistant.discovery_prefix : undefined;
+    const prefix = typeof mqtt.topic_prefix === 'string' ? mqtt.topic_prefix : undefined;
+    if (discovery !== undefined && prefix !== undefined && (prefix === discovery || prefix.startsWith(`${discovery}/`) || discovery.startsWith(`${prefix}/`))) {
+      issues.push({ path: ['mqtt', 'topic_prefix'], text: `"${prefix}" overlaps home_assistant.discovery_prefix "${discovery}": the box's status, health and events would land among Home Assistant's own topics; expected topic levels of their own, e.g. edge-nvr/<box id>` });
+    }
   }
   if (isObject(data.http)) httpIssues(issues, data.http);
   if (isObject(data.uploads)) uploadIssues(issues, data.uploads);

@@ -66,8 +66,9 @@ export const OnvifSource = Type.Object(
 export const TestSource = Type.Object(
   {
     type: Type.Literal('test'),
-    width: Type.Integer({ minimum: 16, maximum: 3840, default: 640 }),
-    height: Type.Integer({ minimum: 16, maximum: 2160, default: 360 }),
+    // the simulated camera encodes 4:2:0 (x264): an odd size never recorded ("Server returned 5XX")
+    width: Type.Integer({ minimum: 16, maximum: 3840, multipleOf: 2, default: 640 }),
+    height: Type.Integer({ minimum: 16, maximum: 2160, multipleOf: 2, default: 360 }),
     fps: Type.Integer({ minimum: 1, maximum: 60, default: 15 }),
     bitrate_kbps: Type.Integer({ minimum: 50, maximum: 50000, default: 1000 }),
   },

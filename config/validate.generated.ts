@@ -4,7 +4,7 @@
 "use strict";
 export const validate = validate10;
 export default validate10;
-const schema11 = {"additionalProperties":false,"$id":"https://edge-nvr.org/schema/config.json","title":"edge-nvr configuration","type":"object","required":["box","storage","integrity","cameras","redaction","watchdog","log"],"properties":{"box":{"additionalProperties":false,"type":"object","required":["id","designated_site"],"properties":{"id":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"lower-case letters, digits, \"-\" and \"_\", starting with a letter or digit","type":"string"},"site":{"maxLength":200,"type":"string"},"location":{"maxLength":200,"type":"string"},"designated_site":{"default":false,"description":"a key counter-terrorism target: the legal minimum becomes 90 days","type":"boolean"}}},"storage":{"additionalProperties":false,"default":{},"type":"object","required":["path","free_space_floor_mb","retention","exports_max_days"],"properties":{"path":{"minLength":1,"default":"/var/lib/edge-nvr","type":"string"},"free_space_floor_mb":{"minimum":0,"default":1024,"type":"integer"},"retention":{"additionalProperties":false,"default":{},"type":"object","properties":{"min_days":{"exclusiveMinimum":0,"description":"days recordings are kept at least","type":"number"},"max_days":{"exclusiveMinimum":0,"description":"days after which recordings are deleted","type":"number"},"below_legal_minimum_reason":{"minLength":3,"maxLength":500,"pattern":"\\S[\\s\\S]+\\S","description":"the reason, 3 characters or more besides spaces, required to set min_days under the legal 30 (or 90) days","type":"string"}}},"exports_max_days":{"default":30,"description":"exports, redacted copies and evidence bundles in <storage.path>/exports are deleted after this many days, unless an active hold covers them (null keeps them)","anyOf":[{"exclusiveMinimum":0,"type":"number"},{"type":"null"}]}}},"integrity":{"additionalProperties":false,"default":{},"type":"object","required":["checkpoint_interval_s","verify_read_mb_s","age_deletion_needs_clock_sync"],"properties":{"checkpoint_interval_s":{"minimum":10,"maximum":86400,"default":300,"description":"a signed checkpoint of every chain this often (and on every egress and clean stop)","type":"integer"},"verify_read_mb_s":{"minimum":0,"maximum":1000,"default":2,"description":"background re-hash of stored segments, MB read per second (0 = off); keep it small on an SD card","type":"number"},"age_deletion_needs_clock_sync":{"default":true,"description":"age-based deletion waits while the clock is not known to be synchronised; false for a box that can never tell (it still pauses after a forward clock step)","type":"boolean"}}},"cameras":{"minItems":1,"type":"array","items":{"additionalProperties":false,"type":"object","required":["id","enabled","source","record","privacy_masks","capture_masks","capture_masks_on","tamper"],"properties":{"id":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"lower-case letters, digits, \"-\" and \"_\", starting with a letter or digit","type":"string"},"name":{"maxLength":200,"type":"string"},"enabled":{"default":true,"type":"boolean"},"source":{"description":"where the camera is: rtsp, onvif or test","type":"object","oneOf":[{"additionalProperties":false,"type":"object","required":["type","url"],"properties":{"type":{"const":"rtsp","type":"string"},"url":{"pattern":"^rtsps?://[^/\\s]+(/.*)?$","description":"rtsp://host[:port]/path","type":"string"},"username":{"maxLength":200,"type":"string"},"password":{"description":"inline secret; prefer password_file","type":"string"},"password_file":{"minLength":1,"description":"file holding the secret","type":"string"}}},{"additionalProperties":false,"type":"object","required":["type","host"],"properties":{"type":{"const":"onvif","type":"string"},"host":{"pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9._-]+)(:[0-9]{1,5})?$","description":"host or host:port of the ONVIF service (no scheme, no user:password@; an IPv6 address in brackets)","type":"string"},"username":{"maxLength":200,"type":"string"},"password":{"description":"inline secret; prefer password_file","type":"string"},"password_file":{"minLength":1,"description":"file holding the secret","type":"string"},"profile":{"description":"media profile token; the first one when absent","type":"string"},"allowed_stream_hosts":{"description":"other hosts the camera may name in its stream URI (a separate streaming server); by default only its own host is accepted","type":"array","items":{"pattern":"^[^\\s/@]+$","description":"a host name or address","type":"string"}}}},{"additionalProperties":false,"type":"object","required":["type","width","height","fps","bitrate_kbps"],"properties":{"type":{"const":"test","type":"string"},"width":{"minimum":16,"maximum":3840,"default":640,"type":"integer"},"height":{"minimum":16,"maximum":2160,"default":360,"type":"integer"},"fps":{"minimum":1,"maximum":60,"default":15,"type":"integer"},"bitrate_kbps":{"minimum":50,"maximum":50000,"default":1000,"type":"integer"}}}],"discriminator":{"propertyName":"type"}},"record":{"additionalProperties":false,"default":{},"type":"object","required":["backend","segment_seconds","timeout_seconds"],"properties":{"backend":{"default":"ffmpeg","enum":["ffmpeg","gstreamer"]},"segment_seconds":{"minimum":1,"maximum":600,"default":60,"type":"integer"},"timeout_seconds":{"minimum":1,"maximum":120,"default":5,"type":"integer"}}},"retention":{"additionalProperties":false,"type":"object","properties":{"min_days":{"exclusiveMinimum":0,"description":"days this camera's recordings are kept at least","type":"number"},"max_days":{"exclusiveMinimum":0,"description":"days after which this camera's recordings are deleted","type":"number"},"below_legal_minimum_reason":{"minLength":3,"maxLength":500,"pattern":"\\S[\\s\\S]+\\S","description":"the reason, 3 characters or more besides spaces, required to set min_days under the legal 30 (or 90) days","type":"string"}}},"privacy_masks":{"default":[],"description":"areas blanked in every export (the recordings keep them)","type":"array","items":{"description":"a rectangle {x, y, w, h} or a polygon {points: [[x, y], ...]} in fractions of the frame","anyOf":[{"additionalProperties":false,"description":"a rectangle in fractions of the frame","type":"object","required":["x","y","w","h"],"properties":{"x":{"minimum":0,"maximum":1,"type":"number"},"y":{"minimum":0,"maximum":1,"type":"number"},"w":{"exclusiveMinimum":0,"maximum":1,"type":"number"},"h":{"exclusiveMinimum":0,"maximum":1,"type":"number"}}},{"additionalProperties":false,"description":"a polygon in fractions of the frame","type":"object","required":["points"],"properties":{"points":{"minItems":3,"maxItems":64,"description":"the corners, in order","type":"array","items":{"minItems":2,"maxItems":2,"description":"[x, y] in fractions of the frame","type":"array","items":{"minimum":0,"maximum":1,"type":"number"}}}}}]}},"capture_masks":{"default":[],"maxItems":32,"description":"areas blanked before anything is written: the recordings never hold them; a camera whose masks cannot be enforced is not recorded","type":"array","items":{"description":"a rectangle {x, y, w, h} or a polygon {points: [[x, y], ...]} in fractions of the frame","anyOf":[{"additionalProperties":false,"description":"a rectangle in fractions of the frame","type":"object","required":["x","y","w","h"],"properties":{"x":{"minimum":0,"maximum":1,"type":"number"},"y":{"minimum":0,"maximum":1,"type":"number"},"w":{"exclusiveMinimum":0,"maximum":1,"type":"number"},"h":{"exclusiveMinimum":0,"maximum":1,"type":"number"}}},{"additionalProperties":false,"description":"a polygon in fractions of the frame","type":"object","required":["points"],"properties":{"points":{"minItems":3,"maxItems":64,"description":"the corners, in order","type":"array","items":{"minItems":2,"maxItems":2,"description":"[x, y] in fractions of the frame","type":"array","items":{"minimum":0,"maximum":1,"type":"number"}}}}}]}},"capture_masks_on":{"default":"auto","description":"where capture masks are enforced: camera (ONVIF Media2 privacy masks, read back; an onvif source only), box (decode, blank, encode on the box), auto (the camera when it holds them, else the box)","enum":["auto","camera","box"]},"tamper":{"additionalProperties":false,"default":{},"type":"object","required":["enabled","sensitivity","persistence_s","learn_s"],"properties":{"enabled":{"default":true,"description":"watch this camera's view for covering, spraying, defocus, moving and freezing","type":"boolean"},"reason":{"minLength":3,"maxLength":500,"description":"why the view is not watched (required when enabled is false), e.g. \"PTZ patrol tour\"","type":"string"},"sensitivity":{"default":"medium","description":"how much of the view must change before it counts","enum":["low","medium","high"]},"persistence_s":{"minimum":2,"maximum":600,"default":10,"description":"a change must last this long to be raised, and be gone this long to be cleared","type":"number"},"learn_s":{"minimum":5,"maximum":3600,"default":60,"description":"how long the normal view is watched to learn the reference, at commissioning and after tamper reset","type":"number"}}}}}},"mqtt":{"additionalProperties":false,"type":"object","required":["url","health_interval_s","health_refresh_s","keepalive_s"],"properties":{"url":{"pattern":"^(mqtts?|wss?|tcp|ssl)://","description":"mqtt://host:1883 or mqtts://host:8883","type":"string"},"username":{"maxLength":200,"type":"string"},"password":{"description":"inline secret; prefer password_file","type":"string"},"password_file":{"minLength":1,"description":"file holding the secret","type":"string"},"ca_file":{"type":"string"},"cert_file":{"type":"string"},"key_file":{"type":"string"},"topic_prefix":{"pattern":"^[^$+#/](?:[^+#/]|/(?!/|$))*$","description":"topic levels, e.g. site/edge-nvr/box1: no + or #, no empty level, not starting with $","type":"string"},"health_interval_s":{"minimum":5,"default":60,"description":"seconds between health checks; a report is published when something changed since the last one","type":"integer"},"health_refresh_s":{"minimum":5,"default":300,"description":"the longest the box goes without publishing a health report when nothing changed","type":"integer"},"keepalive_s":{"minimum":2,"maximum":3600,"default":30,"description":"MQTT keepalive; the broker publishes the offline last will within 1.5 times this after the box vanishes","type":"integer"},"client_id":{"minLength":1,"maxLength":128,"description":"MQTT client id (default edge-nvr-<box id>)","type":"string"},"commands":{"additionalProperties":false,"description":"commands on <prefix>/cmd/<name>; refused unless hmac_secret_file is set","type":"object","required":["allowed_clients","max_payload_bytes","replay_window_s","max_export_s"],"properties":{"hmac_secret_file":{"minLength":1,"description":"file holding the shared secret (at least 32 characters, mode 0600 or 0640 with the service group); every command must carry a valid HMAC-SHA256 over the box id, the topic and the request","type":"string"},"allowed_clients":{"default":[],"description":"client names (the signed \"client\" field) whose commands are accepted; needs hmac_secret_file","type":"array","items":{"minLength":1,"type":"string"}},"max_payload_bytes":{"minimum":256,"maximum":1048576,"default":16384,"description":"larger command payloads are refused unread","type":"integer"},"replay_window_s":{"minimum":10,"maximum":3600,"default":300,"description":"a command whose timestamp is further than this from the box clock is refused; its nonce is remembered until its timestamp is that old","type":"integer"},"max_export_s":{"minimum":1,"maximum":86400,"default":3600,"description":"the longest range one export command may ask for","type":"integer"}}},"home_assistant":{"additionalProperties":false,"description":"publish Home Assistant MQTT discovery for a few sensors (present = on)","type":"object","required":["discovery_prefix"],"properties":{"discovery_prefix":{"pattern":"^[^$+#/](?:[^+#/]|/(?!/|$))*$","default":"homeassistant","description":"topic levels, e.g. homeassistant: no + or #, no empty level, not starting with $","type":"string"}}}}},"http":{"additionalProperties":false,"description":"the status web page and the Prometheus endpoint (both off unless their listen is set)","type":"object","required":["session_idle_minutes","session_max_hours","refresh_seconds"],"properties":{"listen":{"pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$","description":"host:port of the status web page, e.g. 127.0.0.1:8080 (absent: no page)","type":"string"},"metrics_listen":{"pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$","description":"host:port of the Prometheus /metrics endpoint, e.g. 127.0.0.1:9464 (absent: no metrics)","type":"string"},"cert_file":{"minLength":1,"description":"the box's TLS certificate (PEM, chain included); with key_file, both endpoints speak HTTPS only","type":"string"},"key_file":{"minLength":1,"description":"its private key (PEM), readable by the service only","type":"string"},"plain_http_reason":{"minLength":3,"maxLength":500,"description":"required to serve plain HTTP on an address other than loopback: why that is acceptable here","type":"string"},"users_file":{"minLength":1,"description":"who may log in to the page (edge-nvr user add); default <storage.path>/users.json","type":"string"},"session_idle_minutes":{"minimum":1,"maximum":1440,"default":30,"description":"a session unused this long ends","type":"integer"},"session_max_hours":{"minimum":1,"maximum":168,"default":12,"description":"a session ends this long after its login, used or not","type":"integer"},"refresh_seconds":{"minimum":2,"maximum":600,"default":10,"description":"how often the open page reloads its overview","type":"integer"}}},"uploads":{"additionalProperties":false,"description":"delivery of exports, snapshots and evidence bundles to a platform by HTTPS PUT (docs/evidence.md#delivery-uploads); absent: upload targets are refused","type":"object","required":["allowed_hosts","bearer_tokens","retry_s","max_attempts","max_age_h","timeout_s"],"properties":{"allowed_hosts":{"minItems":1,"description":"the only hosts an upload target (MQTT upload_url) may name; every other target is refused before anything is written or sent","type":"array","items":{"pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$","description":"host or host:port (443 when left out), compared exactly with the target URL's","type":"string"}},"bearer_tokens":{"default":[],"description":"hosts that take a plain HTTPS PUT with a bearer token (pre-signed URLs need none: their signature is in the URL)","type":"array","items":{"additionalProperties":false,"type":"object","required":["host","token_file"],"properties":{"host":{"pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$","description":"one of allowed_hosts","type":"string"},"token_file":{"minLength":1,"description":"file holding the token (mode 0600, or 0640 with the service group); sent as Authorization: Bearer to this host only","type":"string"}}}},"ca_file":{"minLength":1,"description":"PEM file of a CA the platform's servers are trusted by, besides the system's; verification is never turned off","type":"string"},"retry_s":{"minItems":1,"default":[10,30,60,300,900,1800],"description":"waits after each failed attempt, with 20% jitter; the last one repeats","type":"array","items":{"exclusiveMinimum":0,"type":"number"}},"max_attempts":{"minimum":1,"maximum":1000,"default":30,"description":"an upload that failed this many times is given up (upload_failed)","type":"integer"},"max_age_h":{"exclusiveMinimum":0,"maximum":720,"default":48,"description":"an upload not delivered this many hours after it was asked for is given up (pre-signed URLs expire)","type":"number"},"timeout_s":{"minimum":5,"maximum":3600,"default":60,"description":"an attempt whose connection is silent this long fails","type":"integer"}}},"redaction":{"additionalProperties":false,"default":{},"type":"object","required":["faces","plates","method","fail_closed","detectors"],"properties":{"faces":{"default":true,"description":"hide faces (false needs faces_off_reason)","type":"boolean"},"faces_off_reason":{"minLength":3,"maxLength":500,"description":"required with faces: false: why faces may leave the box in the clear (audited, in every manifest)","type":"string"},"plates":{"default":true,"description":"hide licence plates and other text (false needs plates_off_reason)","type":"boolean"},"plates_off_reason":{"minLength":3,"maxLength":500,"description":"required with plates: false: why text may leave the box in the clear (audited, in every manifest)","type":"string"},"method":{"default":"pixelate","enum":["pixelate","blur","fill"]},"fail_closed":{"default":true,"description":"cannot be turned off","const":true,"type":"boolean"},"detectors":{"default":[],"description":"extra ONNX detectors, run beside the built-in face and text detectors","type":"array","items":{"additionalProperties":false,"description":"any ONNX detector, by path, with its input and output layout","type":"object","required":["name","model","label","threshold","every_n_frames","pad","tile","input","output"],"properties":{"name":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"lower-case letters, digits, \"-\" and \"_\", starting with a letter or digit (recorded in every manifest; not blazeface or ppocr-det)","type":"string"},"model":{"minLength":1,"description":"path of the .onnx file","type":"string"},"sha256":{"pattern":"^[0-9a-f]{64}$","description":"refuse a model file with any other hash","type":"string"},"label":{"minLength":1,"default":"object","description":"what the boxes are (face, plate, text, ...) when the output has no labels","type":"string"},"threshold":{"exclusiveMinimum":0,"exclusiveMaximum":1,"default":0.5,"description":"score (after sigmoid) above which a candidate or pixel counts","type":"number"},"every_n_frames":{"minimum":1,"default":1,"description":"run on every n-th frame and on scene changes; tracked in between","type":"integer"},"pad":{"minimum":0,"maximum":2,"default":0.1,"description":"share of a box's size added on each side before hiding it","type":"number"},"tile":{"minimum":0,"default":0,"description":"also run on overlapping square tiles of this many frame pixels (small objects); 0 = whole frame only","type":"integer"},"input":{"additionalProperties":false,"type":"object","required":["width","height","layout","channels","mean","std","resize","pad_value"],"properties":{"tensor":{"minLength":1,"description":"input name (default: the model's first input)","type":"string"},"width":{"minimum":8,"maximum":4096,"type":"integer"},"height":{"minimum":8,"maximum":4096,"type":"integer"},"layout":{"default":"nchw","enum":["nchw","nhwc"]},"channels":{"default":"rgb","enum":["rgb","bgr"]},"mean":{"minItems":3,"maxItems":3,"default":[0,0,0],"description":"subtracted from each channel scaled to 0..1","type":"array","items":{"type":"number"}},"std":{"minItems":3,"maxItems":3,"default":[1,1,1],"description":"then divided into it: value = (pixel / 255 - mean) / std","type":"array","items":{"type":"number"}},"resize":{"default":"letterbox","description":"letterbox keeps the aspect (padding right and bottom); stretch fills the input","enum":["letterbox","stretch"]},"pad_value":{"default":0,"description":"pixel value (0-255, or one per channel) of letterbox padding","anyOf":[{"minimum":0,"maximum":255,"type":"number"},{"minItems":3,"maxItems":3,"type":"array","items":{"minimum":0,"maximum":255,"type":"number"}}]}}},"output":{"type":"object","oneOf":[{"additionalProperties":false,"type":"object","required":["format","transposed","box","box_at","normalized","sigmoid","nms_iou"],"properties":{"format":{"const":"boxes","type":"string"},"tensor":{"minLength":1,"description":"output name (default: the first output)","type":"string"},"transposed":{"default":false,"description":"rows are the last axis ([1, values, candidates], as YOLOv8 writes them)","type":"boolean"},"box":{"default":"xyxy","enum":["xyxy","xywh","cxcywh"]},"box_at":{"minimum":0,"default":0,"description":"index of the first box value in a row","type":"integer"},"normalized":{"default":false,"description":"coordinates in 0..1 of the input instead of input pixels","type":"boolean"},"score_at":{"minimum":0,"description":"index of the (objectness) score in a row","type":"integer"},"classes_at":{"minimum":0,"description":"index of the first per-class score; a row's class is the best one","type":"integer"},"labels":{"minItems":1,"description":"what each class is called (face, plate, person, ...); classes without a label are not hidden","type":"array","items":{"minLength":1,"type":"string"}},"sigmoid":{"default":false,"description":"scores are logits","type":"boolean"},"nms_iou":{"exclusiveMinimum":0,"maximum":1,"default":0.45,"description":"overlapping boxes of one class above this IoU are merged","type":"number"}}},{"additionalProperties":false,"type":"object","required":["format","min_area","grow"],"properties":{"format":{"const":"heatmap","type":"string"},"tensor":{"minLength":1,"description":"output name (default: the first output)","type":"string"},"min_area":{"minimum":1,"default":6,"description":"smaller regions (map pixels) are ignored","type":"integer"},"grow":{"minimum":0,"default":1,"description":"each region grows by this many times its thinner side on every side (DBNet shrinks text)","type":"number"}}}],"discriminator":{"propertyName":"format"}}}}}}},"watchdog":{"additionalProperties":false,"default":{},"type":"object","required":["stall_timeout_s","backoff_s","camera_masks_check_s","view_cpu_percent"],"properties":{"stall_timeout_s":{"minimum":2,"default":10,"type":"integer"},"backoff_s":{"minItems":1,"default":[1,2,5,10,30,60],"type":"array","items":{"exclusiveMinimum":0,"type":"number"}},"camera_masks_check_s":{"minimum":1,"maximum":3600,"default":30,"description":"how often the privacy masks a camera enforces are read back from it (also at every reconnection)","type":"number"},"view_cpu_percent":{"minimum":0.5,"maximum":100,"default":12.8,"description":"share of one core, in percent, that watching every camera's view may take together (at most 0.8 a camera); lower frees CPU on a box with many cameras and makes tamper alarms later","type":"number"}}},"log":{"additionalProperties":false,"default":{},"type":"object","required":["level","format"],"properties":{"level":{"default":"info","enum":["trace","debug","info","warn","error"]},"format":{"default":"auto","description":"auto: readable lines on a terminal, JSON lines otherwise (journald); EDGE_NVR_LOG_FORMAT overrides it","enum":["auto","json","pretty"]}}}}};
+const schema11 = {"additionalProperties":false,"$id":"https://edge-nvr.org/schema/config.json","title":"edge-nvr configuration","type":"object","required":["box","storage","integrity","cameras","redaction","watchdog","log"],"properties":{"box":{"additionalProperties":false,"type":"object","required":["id","designated_site"],"properties":{"id":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"lower-case letters, digits, \"-\" and \"_\", starting with a letter or digit","type":"string"},"site":{"maxLength":200,"type":"string"},"location":{"maxLength":200,"type":"string"},"designated_site":{"default":false,"description":"a key counter-terrorism target: the legal minimum becomes 90 days","type":"boolean"}}},"storage":{"additionalProperties":false,"default":{},"type":"object","required":["path","free_space_floor_mb","retention","exports_max_days"],"properties":{"path":{"minLength":1,"default":"/var/lib/edge-nvr","type":"string"},"free_space_floor_mb":{"minimum":0,"default":1024,"type":"integer"},"retention":{"additionalProperties":false,"default":{},"type":"object","properties":{"min_days":{"exclusiveMinimum":0,"description":"days recordings are kept at least","type":"number"},"max_days":{"exclusiveMinimum":0,"description":"days after which recordings are deleted","type":"number"},"below_legal_minimum_reason":{"minLength":3,"maxLength":500,"pattern":"\\S[\\s\\S]+\\S","description":"the reason, 3 characters or more besides spaces, required to set min_days under the legal 30 (or 90) days","type":"string"}}},"exports_max_days":{"default":30,"description":"exports, redacted copies and evidence bundles in <storage.path>/exports are deleted after this many days, unless an active hold covers them (null keeps them)","anyOf":[{"exclusiveMinimum":0,"type":"number"},{"type":"null"}]}}},"integrity":{"additionalProperties":false,"default":{},"type":"object","required":["checkpoint_interval_s","verify_read_mb_s","age_deletion_needs_clock_sync"],"properties":{"checkpoint_interval_s":{"minimum":10,"maximum":86400,"default":300,"description":"a signed checkpoint of every chain this often (and on every egress and clean stop)","type":"integer"},"verify_read_mb_s":{"minimum":0,"maximum":1000,"default":2,"description":"background re-hash of stored segments, MB read per second (0 = off); keep it small on an SD card","type":"number"},"age_deletion_needs_clock_sync":{"default":true,"description":"age-based deletion waits while the clock is not known to be synchronised; false for a box that can never tell (it still pauses after a forward clock step)","type":"boolean"}}},"cameras":{"minItems":1,"type":"array","items":{"additionalProperties":false,"type":"object","required":["id","enabled","source","record","privacy_masks","capture_masks","capture_masks_on","tamper"],"properties":{"id":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"lower-case letters, digits, \"-\" and \"_\", starting with a letter or digit","type":"string"},"name":{"maxLength":200,"type":"string"},"enabled":{"default":true,"type":"boolean"},"source":{"description":"where the camera is: rtsp, onvif or test","type":"object","oneOf":[{"additionalProperties":false,"type":"object","required":["type","url"],"properties":{"type":{"const":"rtsp","type":"string"},"url":{"pattern":"^rtsps?://[^/\\s]+(/.*)?$","description":"rtsp://host[:port]/path","type":"string"},"username":{"maxLength":200,"type":"string"},"password":{"description":"inline secret; prefer password_file","type":"string"},"password_file":{"minLength":1,"description":"file holding the secret","type":"string"}}},{"additionalProperties":false,"type":"object","required":["type","host"],"properties":{"type":{"const":"onvif","type":"string"},"host":{"pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9._-]+)(:[0-9]{1,5})?$","description":"host or host:port of the ONVIF service (no scheme, no user:password@; an IPv6 address in brackets)","type":"string"},"username":{"maxLength":200,"type":"string"},"password":{"description":"inline secret; prefer password_file","type":"string"},"password_file":{"minLength":1,"description":"file holding the secret","type":"string"},"profile":{"description":"media profile token; the first one when absent","type":"string"},"allowed_stream_hosts":{"description":"other hosts the camera may name in its stream URI (a separate streaming server); by default only its own host is accepted","type":"array","items":{"pattern":"^[^\\s/@]+$","description":"a host name or address","type":"string"}}}},{"additionalProperties":false,"type":"object","required":["type","width","height","fps","bitrate_kbps"],"properties":{"type":{"const":"test","type":"string"},"width":{"minimum":16,"maximum":3840,"multipleOf":2,"default":640,"type":"integer"},"height":{"minimum":16,"maximum":2160,"multipleOf":2,"default":360,"type":"integer"},"fps":{"minimum":1,"maximum":60,"default":15,"type":"integer"},"bitrate_kbps":{"minimum":50,"maximum":50000,"default":1000,"type":"integer"}}}],"discriminator":{"propertyName":"type"}},"record":{"additionalProperties":false,"default":{},"type":"object","required":["backend","segment_seconds","timeout_seconds"],"properties":{"backend":{"default":"ffmpeg","enum":["ffmpeg","gstreamer"]},"segment_seconds":{"minimum":1,"maximum":600,"default":60,"type":"integer"},"timeout_seconds":{"minimum":1,"maximum":120,"default":5,"type":"integer"}}},"retention":{"additionalProperties":false,"type":"object","properties":{"min_days":{"exclusiveMinimum":0,"description":"days this camera's recordings are kept at least","type":"number"},"max_days":{"exclusiveMinimum":0,"description":"days after which this camera's recordings are deleted","type":"number"},"below_legal_minimum_reason":{"minLength":3,"maxLength":500,"pattern":"\\S[\\s\\S]+\\S","description":"the reason, 3 characters or more besides spaces, required to set min_days under the legal 30 (or 90) days","type":"string"}}},"privacy_masks":{"default":[],"description":"areas blanked in every export (the recordings keep them)","type":"array","items":{"description":"a rectangle {x, y, w, h} or a polygon {points: [[x, y], ...]} in fractions of the frame","anyOf":[{"additionalProperties":false,"description":"a rectangle in fractions of the frame","type":"object","required":["x","y","w","h"],"properties":{"x":{"minimum":0,"maximum":1,"type":"number"},"y":{"minimum":0,"maximum":1,"type":"number"},"w":{"exclusiveMinimum":0,"maximum":1,"type":"number"},"h":{"exclusiveMinimum":0,"maximum":1,"type":"number"}}},{"additionalProperties":false,"description":"a polygon in fractions of the frame","type":"object","required":["points"],"properties":{"points":{"minItems":3,"maxItems":64,"description":"the corners, in order","type":"array","items":{"minItems":2,"maxItems":2,"description":"[x, y] in fractions of the frame","type":"array","items":{"minimum":0,"maximum":1,"type":"number"}}}}}]}},"capture_masks":{"default":[],"maxItems":32,"description":"areas blanked before anything is written: the recordings never hold them; a camera whose masks cannot be enforced is not recorded","type":"array","items":{"description":"a rectangle {x, y, w, h} or a polygon {points: [[x, y], ...]} in fractions of the frame","anyOf":[{"additionalProperties":false,"description":"a rectangle in fractions of the frame","type":"object","required":["x","y","w","h"],"properties":{"x":{"minimum":0,"maximum":1,"type":"number"},"y":{"minimum":0,"maximum":1,"type":"number"},"w":{"exclusiveMinimum":0,"maximum":1,"type":"number"},"h":{"exclusiveMinimum":0,"maximum":1,"type":"number"}}},{"additionalProperties":false,"description":"a polygon in fractions of the frame","type":"object","required":["points"],"properties":{"points":{"minItems":3,"maxItems":64,"description":"the corners, in order","type":"array","items":{"minItems":2,"maxItems":2,"description":"[x, y] in fractions of the frame","type":"array","items":{"minimum":0,"maximum":1,"type":"number"}}}}}]}},"capture_masks_on":{"default":"auto","description":"where capture masks are enforced: camera (ONVIF Media2 privacy masks, read back; an onvif source only), box (decode, blank, encode on the box), auto (the camera when it holds them, else the box)","enum":["auto","camera","box"]},"tamper":{"additionalProperties":false,"default":{},"type":"object","required":["enabled","sensitivity","persistence_s","learn_s"],"properties":{"enabled":{"default":true,"description":"watch this camera's view for covering, spraying, defocus, moving and freezing","type":"boolean"},"reason":{"minLength":3,"maxLength":500,"description":"why the view is not watched (required when enabled is false), e.g. \"PTZ patrol tour\"","type":"string"},"sensitivity":{"default":"medium","description":"how much of the view must change before it counts","enum":["low","medium","high"]},"persistence_s":{"minimum":2,"maximum":600,"default":10,"description":"a change must last this long to be raised, and be gone this long to be cleared","type":"number"},"learn_s":{"minimum":5,"maximum":3600,"default":60,"description":"how long the normal view is watched to learn the reference, at commissioning and after tamper reset","type":"number"}}}}}},"mqtt":{"additionalProperties":false,"type":"object","required":["url","health_interval_s","health_refresh_s","keepalive_s"],"properties":{"url":{"pattern":"^(mqtts?|wss?|tcp|ssl)://","description":"mqtt://host:1883 or mqtts://host:8883","type":"string"},"username":{"maxLength":200,"type":"string"},"password":{"description":"inline secret; prefer password_file","type":"string"},"password_file":{"minLength":1,"description":"file holding the secret","type":"string"},"ca_file":{"type":"string"},"cert_file":{"type":"string"},"key_file":{"type":"string"},"topic_prefix":{"pattern":"^[^$+#/](?:[^+#/]|/(?!/|$))*$","description":"topic levels, e.g. site/edge-nvr/box1: no + or #, no empty level, not starting with $","type":"string"},"health_interval_s":{"minimum":5,"default":60,"description":"seconds between health checks; a report is published when something changed since the last one","type":"integer"},"health_refresh_s":{"minimum":5,"default":300,"description":"the longest the box goes without publishing a health report when nothing changed","type":"integer"},"keepalive_s":{"minimum":2,"maximum":3600,"default":30,"description":"MQTT keepalive; the broker publishes the offline last will within 1.5 times this after the box vanishes","type":"integer"},"client_id":{"minLength":1,"maxLength":128,"description":"MQTT client id (default edge-nvr-<box id>)","type":"string"},"commands":{"additionalProperties":false,"description":"commands on <prefix>/cmd/<name>; refused unless hmac_secret_file is set","type":"object","required":["allowed_clients","max_payload_bytes","replay_window_s","max_export_s"],"properties":{"hmac_secret_file":{"minLength":1,"description":"file holding the shared secret (at least 32 characters, mode 0600 or 0640 with the service group); every command must carry a valid HMAC-SHA256 over the box id, the topic and the request","type":"string"},"allowed_clients":{"default":[],"description":"client names (the signed \"client\" field) whose commands are accepted; needs hmac_secret_file","type":"array","items":{"minLength":1,"type":"string"}},"max_payload_bytes":{"minimum":256,"maximum":1048576,"default":16384,"description":"larger command payloads are refused unread","type":"integer"},"replay_window_s":{"minimum":10,"maximum":3600,"default":300,"description":"a command whose timestamp is further than this from the box clock is refused; its nonce is remembered until its timestamp is that old","type":"integer"},"max_export_s":{"minimum":1,"maximum":86400,"default":3600,"description":"the longest range one export command may ask for","type":"integer"}}},"home_assistant":{"additionalProperties":false,"description":"publish Home Assistant MQTT discovery for a few sensors (present = on)","type":"object","required":["discovery_prefix"],"properties":{"discovery_prefix":{"pattern":"^[^$+#/](?:[^+#/]|/(?!/|$))*$","default":"homeassistant","description":"topic levels, e.g. homeassistant: no + or #, no empty level, not starting with $","type":"string"}}}}},"http":{"additionalProperties":false,"description":"the status web page and the Prometheus endpoint (both off unless their listen is set)","type":"object","required":["session_idle_minutes","session_max_hours","refresh_seconds"],"properties":{"listen":{"pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$","description":"host:port of the status web page, e.g. 127.0.0.1:8080 (absent: no page)","type":"string"},"metrics_listen":{"pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$","description":"host:port of the Prometheus /metrics endpoint, e.g. 127.0.0.1:9464 (absent: no metrics)","type":"string"},"cert_file":{"minLength":1,"description":"the box's TLS certificate (PEM, chain included); with key_file, both endpoints speak HTTPS only","type":"string"},"key_file":{"minLength":1,"description":"its private key (PEM), readable by the service only","type":"string"},"plain_http_reason":{"minLength":3,"maxLength":500,"description":"required to serve plain HTTP on an address other than loopback: why that is acceptable here","type":"string"},"users_file":{"minLength":1,"description":"who may log in to the page (edge-nvr user add); default <storage.path>/users.json","type":"string"},"session_idle_minutes":{"minimum":1,"maximum":1440,"default":30,"description":"a session unused this long ends","type":"integer"},"session_max_hours":{"minimum":1,"maximum":168,"default":12,"description":"a session ends this long after its login, used or not","type":"integer"},"refresh_seconds":{"minimum":2,"maximum":600,"default":10,"description":"how often the open page reloads its overview","type":"integer"}}},"uploads":{"additionalProperties":false,"description":"delivery of exports, snapshots and evidence bundles to a platform by HTTPS PUT (docs/evidence.md#delivery-uploads); absent: upload targets are refused","type":"object","required":["allowed_hosts","bearer_tokens","retry_s","max_attempts","max_age_h","timeout_s"],"properties":{"allowed_hosts":{"minItems":1,"description":"the only hosts an upload target (MQTT upload_url) may name; every other target is refused before anything is written or sent","type":"array","items":{"pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$","description":"host or host:port (443 when left out), compared exactly with the target URL's","type":"string"}},"bearer_tokens":{"default":[],"description":"hosts that take a plain HTTPS PUT with a bearer token (pre-signed URLs need none: their signature is in the URL)","type":"array","items":{"additionalProperties":false,"type":"object","required":["host","token_file"],"properties":{"host":{"pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$","description":"one of allowed_hosts","type":"string"},"token_file":{"minLength":1,"description":"file holding the token (mode 0600, or 0640 with the service group); sent as Authorization: Bearer to this host only","type":"string"}}}},"ca_file":{"minLength":1,"description":"PEM file of a CA the platform's servers are trusted by, besides the system's; verification is never turned off","type":"string"},"retry_s":{"minItems":1,"default":[10,30,60,300,900,1800],"description":"waits after each failed attempt, with 20% jitter; the last one repeats","type":"array","items":{"exclusiveMinimum":0,"type":"number"}},"max_attempts":{"minimum":1,"maximum":1000,"default":30,"description":"an upload that failed this many times is given up (upload_failed)","type":"integer"},"max_age_h":{"exclusiveMinimum":0,"maximum":720,"default":48,"description":"an upload not delivered this many hours after it was asked for is given up (pre-signed URLs expire)","type":"number"},"timeout_s":{"minimum":5,"maximum":3600,"default":60,"description":"an attempt whose connection is silent this long fails","type":"integer"}}},"redaction":{"additionalProperties":false,"default":{},"type":"object","required":["faces","plates","method","fail_closed","detectors"],"properties":{"faces":{"default":true,"description":"hide faces (false needs faces_off_reason)","type":"boolean"},"faces_off_reason":{"minLength":3,"maxLength":500,"description":"required with faces: false: why faces may leave the box in the clear (audited, in every manifest)","type":"string"},"plates":{"default":true,"description":"hide licence plates and other text (false needs plates_off_reason)","type":"boolean"},"plates_off_reason":{"minLength":3,"maxLength":500,"description":"required with plates: false: why text may leave the box in the clear (audited, in every manifest)","type":"string"},"method":{"default":"pixelate","enum":["pixelate","blur","fill"]},"fail_closed":{"default":true,"description":"cannot be turned off","const":true,"type":"boolean"},"detectors":{"default":[],"description":"extra ONNX detectors, run beside the built-in face and text detectors","type":"array","items":{"additionalProperties":false,"description":"any ONNX detector, by path, with its input and output layout","type":"object","required":["name","model","label","threshold","every_n_frames","pad","tile","input","output"],"properties":{"name":{"pattern":"^[a-z0-9][a-z0-9_-]{0,62}$","description":"lower-case letters, digits, \"-\" and \"_\", starting with a letter or digit (recorded in every manifest; not blazeface or ppocr-det)","type":"string"},"model":{"minLength":1,"description":"path of the .onnx file","type":"string"},"sha256":{"pattern":"^[0-9a-f]{64}$","description":"refuse a model file with any other hash","type":"string"},"label":{"minLength":1,"default":"object","description":"what the boxes are (face, plate, text, ...) when the output has no labels","type":"string"},"threshold":{"exclusiveMinimum":0,"exclusiveMaximum":1,"default":0.5,"description":"score (after sigmoid) above which a candidate or pixel counts","type":"number"},"every_n_frames":{"minimum":1,"default":1,"description":"run on every n-th frame and on scene changes; tracked in between","type":"integer"},"pad":{"minimum":0,"maximum":2,"default":0.1,"description":"share of a box's size added on each side before hiding it","type":"number"},"tile":{"minimum":0,"default":0,"description":"also run on overlapping square tiles of this many frame pixels (small objects); 0 = whole frame only","type":"integer"},"input":{"additionalProperties":false,"type":"object","required":["width","height","layout","channels","mean","std","resize","pad_value"],"properties":{"tensor":{"minLength":1,"description":"input name (default: the model's first input)","type":"string"},"width":{"minimum":8,"maximum":4096,"type":"integer"},"height":{"minimum":8,"maximum":4096,"type":"integer"},"layout":{"default":"nchw","enum":["nchw","nhwc"]},"channels":{"default":"rgb","enum":["rgb","bgr"]},"mean":{"minItems":3,"maxItems":3,"default":[0,0,0],"description":"subtracted from each channel scaled to 0..1","type":"array","items":{"type":"number"}},"std":{"minItems":3,"maxItems":3,"default":[1,1,1],"description":"then divided into it: value = (pixel / 255 - mean) / std","type":"array","items":{"type":"number"}},"resize":{"default":"letterbox","description":"letterbox keeps the aspect (padding right and bottom); stretch fills the input","enum":["letterbox","stretch"]},"pad_value":{"default":0,"description":"pixel value (0-255, or one per channel) of letterbox padding","anyOf":[{"minimum":0,"maximum":255,"type":"number"},{"minItems":3,"maxItems":3,"type":"array","items":{"minimum":0,"maximum":255,"type":"number"}}]}}},"output":{"type":"object","oneOf":[{"additionalProperties":false,"type":"object","required":["format","transposed","box","box_at","normalized","sigmoid","nms_iou"],"properties":{"format":{"const":"boxes","type":"string"},"tensor":{"minLength":1,"description":"output name (default: the first output)","type":"string"},"transposed":{"default":false,"description":"rows are the last axis ([1, values, candidates], as YOLOv8 writes them)","type":"boolean"},"box":{"default":"xyxy","enum":["xyxy","xywh","cxcywh"]},"box_at":{"minimum":0,"default":0,"description":"index of the first box value in a row","type":"integer"},"normalized":{"default":false,"description":"coordinates in 0..1 of the input instead of input pixels","type":"boolean"},"score_at":{"minimum":0,"description":"index of the (objectness) score in a row","type":"integer"},"classes_at":{"minimum":0,"description":"index of the first per-class score; a row's class is the best one","type":"integer"},"labels":{"minItems":1,"description":"what each class is called (face, plate, person, ...); classes without a label are not hidden","type":"array","items":{"minLength":1,"type":"string"}},"sigmoid":{"default":false,"description":"scores are logits","type":"boolean"},"nms_iou":{"exclusiveMinimum":0,"maximum":1,"default":0.45,"description":"overlapping boxes of one class above this IoU are merged","type":"number"}}},{"additionalProperties":false,"type":"object","required":["format","min_area","grow"],"properties":{"format":{"const":"heatmap","type":"string"},"tensor":{"minLength":1,"description":"output name (default: the first output)","type":"string"},"min_area":{"minimum":1,"default":6,"description":"smaller regions (map pixels) are ignored","type":"integer"},"grow":{"minimum":0,"default":1,"description":"each region grows by this many times its thinner side on every side (DBNet shrinks text)","type":"number"}}}],"discriminator":{"propertyName":"format"}}}}}}},"watchdog":{"additionalProperties":false,"default":{},"type":"object","required":["stall_timeout_s","backoff_s","camera_masks_check_s","view_cpu_percent"],"properties":{"stall_timeout_s":{"minimum":2,"default":10,"type":"integer"},"backoff_s":{"minItems":1,"default":[1,2,5,10,30,60],"type":"array","items":{"exclusiveMinimum":0,"type":"number"}},"camera_masks_check_s":{"minimum":1,"maximum":3600,"default":30,"description":"how often the privacy masks a camera enforces are read back from it (also at every reconnection)","type":"number"},"view_cpu_percent":{"minimum":0.5,"maximum":100,"default":12.8,"description":"share of one core, in percent, that watching every camera's view may take together (at most 0.8 a camera); lower frees CPU on a box with many cameras and makes tamper alarms later","type":"number"}}},"log":{"additionalProperties":false,"default":{},"type":"object","required":["level","format"],"properties":{"level":{"default":"info","enum":["trace","debug","info","warn","error"]},"format":{"default":"auto","description":"auto: readable lines on a terminal, JSON lines otherwise (journald); EDGE_NVR_LOG_FORMAT overrides it","enum":["auto","json","pretty"]}}}}};
 const func2 = Object.prototype.hasOwnProperty;
 const func3 = (function ucs2length(str) {
     const len = str.length;
@@ -1412,10 +1412,9 @@ vErrors.push(err110);
 }
 errors++;
 }
-}
-let data38 = data22.height;
-if(!((typeof data38 == "number") && (!(data38 % 1) && !isNaN(data38)))){
-const err111 = {instancePath:instancePath+"/cameras/" + i0+"/source/height",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/properties/height/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.height.type,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.height,data:data38};
+let res0;
+if((2 === 0 || (res0 = data37/2, res0 !== parseInt(res0)))){
+const err111 = {instancePath:instancePath+"/cameras/" + i0+"/source/width",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/properties/width/multipleOf",keyword:"multipleOf",params:{multipleOf: 2},message:"must be multiple of 2",schema:2,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.width,data:data37};
 if(vErrors === null){
 vErrors = [err111];
 }
@@ -1424,9 +1423,10 @@ vErrors.push(err111);
 }
 errors++;
 }
-if(typeof data38 == "number"){
-if(data38 > 2160 || isNaN(data38)){
-const err112 = {instancePath:instancePath+"/cameras/" + i0+"/source/height",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/properties/height/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2160},message:"must be <= 2160",schema:2160,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.height,data:data38};
+}
+let data38 = data22.height;
+if(!((typeof data38 == "number") && (!(data38 % 1) && !isNaN(data38)))){
+const err112 = {instancePath:instancePath+"/cameras/" + i0+"/source/height",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/properties/height/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.height.type,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.height,data:data38};
 if(vErrors === null){
 vErrors = [err112];
 }
@@ -1435,8 +1435,9 @@ vErrors.push(err112);
 }
 errors++;
 }
-if(data38 < 16 || isNaN(data38)){
-const err113 = {instancePath:instancePath+"/cameras/" + i0+"/source/height",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/properties/height/minimum",keyword:"minimum",params:{comparison: ">=", limit: 16},message:"must be >= 16",schema:16,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.height,data:data38};
+if(typeof data38 == "number"){
+if(data38 > 2160 || isNaN(data38)){
+const err113 = {instancePath:instancePath+"/cameras/" + i0+"/source/height",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/properties/height/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2160},message:"must be <= 2160",schema:2160,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.height,data:data38};
 if(vErrors === null){
 vErrors = [err113];
 }
@@ -1445,10 +1446,8 @@ vErrors.push(err113);
 }
 errors++;
 }
-}
-let data39 = data22.fps;
-if(!((typeof data39 == "number") && (!(data39 % 1) && !isNaN(data39)))){
-const err114 = {instancePath:instancePath+"/cameras/" + i0+"/source/fps",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/properties/fps/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.fps.type,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.fps,data:data39};
+if(data38 < 16 || isNaN(data38)){
+const err114 = {instancePath:instancePath+"/cameras/" + i0+"/source/height",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/properties/height/minimum",keyword:"minimum",params:{comparison: ">=", limit: 16},message:"must be >= 16",schema:16,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.height,data:data38};
 if(vErrors === null){
 vErrors = [err114];
 }
@@ -1457,9 +1456,9 @@ vErrors.push(err114);
 }
 errors++;
 }
-if(typeof data39 == "number"){
-if(data39 > 60 || isNaN(data39)){
-const err115 = {instancePath:instancePath+"/cameras/" + i0+"/source/fps",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/properties/fps/maximum",keyword:"maximum",params:{comparison: "<=", limit: 60},message:"must be <= 60",schema:60,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.fps,data:data39};
+let res1;
+if((2 === 0 || (res1 = data38/2, res1 !== parseInt(res1)))){
+const err115 = {instancePath:instancePath+"/cameras/" + i0+"/source/height",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/properties/height/multipleOf",keyword:"multipleOf",params:{multipleOf: 2},message:"must be multiple of 2",schema:2,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.height,data:data38};
 if(vErrors === null){
 vErrors = [err115];
 }
@@ -1468,8 +1467,10 @@ vErrors.push(err115);
 }
 errors++;
 }
-if(data39 < 1 || isNaN(data39)){
-const err116 = {instancePath:instancePath+"/cameras/" + i0+"/source/fps",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/properties/fps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.fps,data:data39};
+}
+let data39 = data22.fps;
+if(!((typeof data39 == "number") && (!(data39 % 1) && !isNaN(data39)))){
+const err116 = {instancePath:instancePath+"/cameras/" + i0+"/source/fps",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/properties/fps/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.fps.type,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.fps,data:data39};
 if(vErrors === null){
 vErrors = [err116];
 }
@@ -1478,10 +1479,9 @@ vErrors.push(err116);
 }
 errors++;
 }
-}
-let data40 = data22.bitrate_kbps;
-if(!((typeof data40 == "number") && (!(data40 % 1) && !isNaN(data40)))){
-const err117 = {instancePath:instancePath+"/cameras/" + i0+"/source/bitrate_kbps",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/properties/bitrate_kbps/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.bitrate_kbps.type,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.bitrate_kbps,data:data40};
+if(typeof data39 == "number"){
+if(data39 > 60 || isNaN(data39)){
+const err117 = {instancePath:instancePath+"/cameras/" + i0+"/source/fps",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/properties/fps/maximum",keyword:"maximum",params:{comparison: "<=", limit: 60},message:"must be <= 60",schema:60,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.fps,data:data39};
 if(vErrors === null){
 vErrors = [err117];
 }
@@ -1490,9 +1490,8 @@ vErrors.push(err117);
 }
 errors++;
 }
-if(typeof data40 == "number"){
-if(data40 > 50000 || isNaN(data40)){
-const err118 = {instancePath:instancePath+"/cameras/" + i0+"/source/bitrate_kbps",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/properties/bitrate_kbps/maximum",keyword:"maximum",params:{comparison: "<=", limit: 50000},message:"must be <= 50000",schema:50000,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.bitrate_kbps,data:data40};
+if(data39 < 1 || isNaN(data39)){
+const err118 = {instancePath:instancePath+"/cameras/" + i0+"/source/fps",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/properties/fps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.fps,data:data39};
 if(vErrors === null){
 vErrors = [err118];
 }
@@ -1501,8 +1500,10 @@ vErrors.push(err118);
 }
 errors++;
 }
-if(data40 < 50 || isNaN(data40)){
-const err119 = {instancePath:instancePath+"/cameras/" + i0+"/source/bitrate_kbps",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/properties/bitrate_kbps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 50},message:"must be >= 50",schema:50,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.bitrate_kbps,data:data40};
+}
+let data40 = data22.bitrate_kbps;
+if(!((typeof data40 == "number") && (!(data40 % 1) && !isNaN(data40)))){
+const err119 = {instancePath:instancePath+"/cameras/" + i0+"/source/bitrate_kbps",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/properties/bitrate_kbps/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.bitrate_kbps.type,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.bitrate_kbps,data:data40};
 if(vErrors === null){
 vErrors = [err119];
 }
@@ -1511,10 +1512,9 @@ vErrors.push(err119);
 }
 errors++;
 }
-}
-}
-else {
-const err120 = {instancePath:instancePath+"/cameras/" + i0+"/source",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cameras.items.properties.source.oneOf[2].type,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2],data:data22};
+if(typeof data40 == "number"){
+if(data40 > 50000 || isNaN(data40)){
+const err120 = {instancePath:instancePath+"/cameras/" + i0+"/source/bitrate_kbps",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/properties/bitrate_kbps/maximum",keyword:"maximum",params:{comparison: "<=", limit: 50000},message:"must be <= 50000",schema:50000,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.bitrate_kbps,data:data40};
 if(vErrors === null){
 vErrors = [err120];
 }
@@ -1523,9 +1523,8 @@ vErrors.push(err120);
 }
 errors++;
 }
-}
-else {
-const err121 = {instancePath:instancePath+"/cameras/" + i0+"/source",schemaPath:"#/properties/cameras/items/properties/source/discriminator",keyword:"discriminator",params:{error: "mapping", tag: "type", tagValue: tag0},message:"value of tag \"type\" must be in oneOf",schema:schema11.properties.cameras.items.properties.source.discriminator,parentSchema:schema11.properties.cameras.items.properties.source,data:data22};
+if(data40 < 50 || isNaN(data40)){
+const err121 = {instancePath:instancePath+"/cameras/" + i0+"/source/bitrate_kbps",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/properties/bitrate_kbps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 50},message:"must be >= 50",schema:50,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2].properties.bitrate_kbps,data:data40};
 if(vErrors === null){
 vErrors = [err121];
 }
@@ -1535,8 +1534,9 @@ vErrors.push(err121);
 errors++;
 }
 }
+}
 else {
-const err122 = {instancePath:instancePath+"/cameras/" + i0+"/source",schemaPath:"#/properties/cameras/items/properties/source/discriminator",keyword:"discriminator",params:{error: "tag", tag: "type", tagValue: tag0},message:"tag \"type\" must be string",schema:schema11.properties.cameras.items.properties.source.discriminator,parentSchema:schema11.properties.cameras.items.properties.source,data:data22};
+const err122 = {instancePath:instancePath+"/cameras/" + i0+"/source",schemaPath:"#/properties/cameras/items/properties/source/oneOf/2/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cameras.items.properties.source.oneOf[2].type,parentSchema:schema11.properties.cameras.items.properties.source.oneOf[2],data:data22};
 if(vErrors === null){
 vErrors = [err122];
 }
@@ -1547,12 +1547,34 @@ errors++;
 }
 }
 else {
-const err123 = {instancePath:instancePath+"/cameras/" + i0+"/source",schemaPath:"#/properties/cameras/items/properties/source/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cameras.items.properties.source.type,parentSchema:schema11.properties.cameras.items.properties.source,data:data22};
+const err123 = {instancePath:instancePath+"/cameras/" + i0+"/source",schemaPath:"#/properties/cameras/items/properties/source/discriminator",keyword:"discriminator",params:{error: "mapping", tag: "type", tagValue: tag0},message:"value of tag \"type\" must be in oneOf",schema:schema11.properties.cameras.items.properties.source.discriminator,parentSchema:schema11.properties.cameras.items.properties.source,data:data22};
 if(vErrors === null){
 vErrors = [err123];
 }
 else {
 vErrors.push(err123);
+}
+errors++;
+}
+}
+else {
+const err124 = {instancePath:instancePath+"/cameras/" + i0+"/source",schemaPath:"#/properties/cameras/items/properties/source/discriminator",keyword:"discriminator",params:{error: "tag", tag: "type", tagValue: tag0},message:"tag \"type\" must be string",schema:schema11.properties.cameras.items.properties.source.discriminator,parentSchema:schema11.properties.cameras.items.properties.source,data:data22};
+if(vErrors === null){
+vErrors = [err124];
+}
+else {
+vErrors.push(err124);
+}
+errors++;
+}
+}
+else {
+const err125 = {instancePath:instancePath+"/cameras/" + i0+"/source",schemaPath:"#/properties/cameras/items/properties/source/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cameras.items.properties.source.type,parentSchema:schema11.properties.cameras.items.properties.source,data:data22};
+if(vErrors === null){
+vErrors = [err125];
+}
+else {
+vErrors.push(err125);
 }
 errors++;
 }
@@ -1569,27 +1591,7 @@ if(data41.timeout_seconds === undefined){
 data41.timeout_seconds = 5;
 }
 if(data41.backend === undefined){
-const err124 = {instancePath:instancePath+"/cameras/" + i0+"/record",schemaPath:"#/properties/cameras/items/properties/record/required",keyword:"required",params:{missingProperty: "backend"},message:"must have required property '"+"backend"+"'",schema:schema11.properties.cameras.items.properties.record.required,parentSchema:schema11.properties.cameras.items.properties.record,data:data41};
-if(vErrors === null){
-vErrors = [err124];
-}
-else {
-vErrors.push(err124);
-}
-errors++;
-}
-if(data41.segment_seconds === undefined){
-const err125 = {instancePath:instancePath+"/cameras/" + i0+"/record",schemaPath:"#/properties/cameras/items/properties/record/required",keyword:"required",params:{missingProperty: "segment_seconds"},message:"must have required property '"+"segment_seconds"+"'",schema:schema11.properties.cameras.items.properties.record.required,parentSchema:schema11.properties.cameras.items.properties.record,data:data41};
-if(vErrors === null){
-vErrors = [err125];
-}
-else {
-vErrors.push(err125);
-}
-errors++;
-}
-if(data41.timeout_seconds === undefined){
-const err126 = {instancePath:instancePath+"/cameras/" + i0+"/record",schemaPath:"#/properties/cameras/items/properties/record/required",keyword:"required",params:{missingProperty: "timeout_seconds"},message:"must have required property '"+"timeout_seconds"+"'",schema:schema11.properties.cameras.items.properties.record.required,parentSchema:schema11.properties.cameras.items.properties.record,data:data41};
+const err126 = {instancePath:instancePath+"/cameras/" + i0+"/record",schemaPath:"#/properties/cameras/items/properties/record/required",keyword:"required",params:{missingProperty: "backend"},message:"must have required property '"+"backend"+"'",schema:schema11.properties.cameras.items.properties.record.required,parentSchema:schema11.properties.cameras.items.properties.record,data:data41};
 if(vErrors === null){
 vErrors = [err126];
 }
@@ -1598,9 +1600,8 @@ vErrors.push(err126);
 }
 errors++;
 }
-for(const key9 in data41){
-if(!(((key9 === "backend") || (key9 === "segment_seconds")) || (key9 === "timeout_seconds"))){
-const err127 = {instancePath:instancePath+"/cameras/" + i0+"/record",schemaPath:"#/properties/cameras/items/properties/record/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.cameras.items.properties.record,data:data41};
+if(data41.segment_seconds === undefined){
+const err127 = {instancePath:instancePath+"/cameras/" + i0+"/record",schemaPath:"#/properties/cameras/items/properties/record/required",keyword:"required",params:{missingProperty: "segment_seconds"},message:"must have required property '"+"segment_seconds"+"'",schema:schema11.properties.cameras.items.properties.record.required,parentSchema:schema11.properties.cameras.items.properties.record,data:data41};
 if(vErrors === null){
 vErrors = [err127];
 }
@@ -1609,10 +1610,8 @@ vErrors.push(err127);
 }
 errors++;
 }
-}
-let data42 = data41.backend;
-if(!((data42 === "ffmpeg") || (data42 === "gstreamer"))){
-const err128 = {instancePath:instancePath+"/cameras/" + i0+"/record/backend",schemaPath:"#/properties/cameras/items/properties/record/properties/backend/enum",keyword:"enum",params:{allowedValues: schema11.properties.cameras.items.properties.record.properties.backend.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.cameras.items.properties.record.properties.backend.enum,parentSchema:schema11.properties.cameras.items.properties.record.properties.backend,data:data42};
+if(data41.timeout_seconds === undefined){
+const err128 = {instancePath:instancePath+"/cameras/" + i0+"/record",schemaPath:"#/properties/cameras/items/properties/record/required",keyword:"required",params:{missingProperty: "timeout_seconds"},message:"must have required property '"+"timeout_seconds"+"'",schema:schema11.properties.cameras.items.properties.record.required,parentSchema:schema11.properties.cameras.items.properties.record,data:data41};
 if(vErrors === null){
 vErrors = [err128];
 }
@@ -1621,9 +1620,9 @@ vErrors.push(err128);
 }
 errors++;
 }
-let data43 = data41.segment_seconds;
-if(!((typeof data43 == "number") && (!(data43 % 1) && !isNaN(data43)))){
-const err129 = {instancePath:instancePath+"/cameras/" + i0+"/record/segment_seconds",schemaPath:"#/properties/cameras/items/properties/record/properties/segment_seconds/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.cameras.items.properties.record.properties.segment_seconds.type,parentSchema:schema11.properties.cameras.items.properties.record.properties.segment_seconds,data:data43};
+for(const key9 in data41){
+if(!(((key9 === "backend") || (key9 === "segment_seconds")) || (key9 === "timeout_seconds"))){
+const err129 = {instancePath:instancePath+"/cameras/" + i0+"/record",schemaPath:"#/properties/cameras/items/properties/record/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.cameras.items.properties.record,data:data41};
 if(vErrors === null){
 vErrors = [err129];
 }
@@ -1632,9 +1631,10 @@ vErrors.push(err129);
 }
 errors++;
 }
-if(typeof data43 == "number"){
-if(data43 > 600 || isNaN(data43)){
-const err130 = {instancePath:instancePath+"/cameras/" + i0+"/record/segment_seconds",schemaPath:"#/properties/cameras/items/properties/record/properties/segment_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 600},message:"must be <= 600",schema:600,parentSchema:schema11.properties.cameras.items.properties.record.properties.segment_seconds,data:data43};
+}
+let data42 = data41.backend;
+if(!((data42 === "ffmpeg") || (data42 === "gstreamer"))){
+const err130 = {instancePath:instancePath+"/cameras/" + i0+"/record/backend",schemaPath:"#/properties/cameras/items/properties/record/properties/backend/enum",keyword:"enum",params:{allowedValues: schema11.properties.cameras.items.properties.record.properties.backend.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.cameras.items.properties.record.properties.backend.enum,parentSchema:schema11.properties.cameras.items.properties.record.properties.backend,data:data42};
 if(vErrors === null){
 vErrors = [err130];
 }
@@ -1643,8 +1643,9 @@ vErrors.push(err130);
 }
 errors++;
 }
-if(data43 < 1 || isNaN(data43)){
-const err131 = {instancePath:instancePath+"/cameras/" + i0+"/record/segment_seconds",schemaPath:"#/properties/cameras/items/properties/record/properties/segment_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.cameras.items.properties.record.properties.segment_seconds,data:data43};
+let data43 = data41.segment_seconds;
+if(!((typeof data43 == "number") && (!(data43 % 1) && !isNaN(data43)))){
+const err131 = {instancePath:instancePath+"/cameras/" + i0+"/record/segment_seconds",schemaPath:"#/properties/cameras/items/properties/record/properties/segment_seconds/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.cameras.items.properties.record.properties.segment_seconds.type,parentSchema:schema11.properties.cameras.items.properties.record.properties.segment_seconds,data:data43};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -1653,10 +1654,9 @@ vErrors.push(err131);
 }
 errors++;
 }
-}
-let data44 = data41.timeout_seconds;
-if(!((typeof data44 == "number") && (!(data44 % 1) && !isNaN(data44)))){
-const err132 = {instancePath:instancePath+"/cameras/" + i0+"/record/timeout_seconds",schemaPath:"#/properties/cameras/items/properties/record/properties/timeout_seconds/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.cameras.items.properties.record.properties.timeout_seconds.type,parentSchema:schema11.properties.cameras.items.properties.record.properties.timeout_seconds,data:data44};
+if(typeof data43 == "number"){
+if(data43 > 600 || isNaN(data43)){
+const err132 = {instancePath:instancePath+"/cameras/" + i0+"/record/segment_seconds",schemaPath:"#/properties/cameras/items/properties/record/properties/segment_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 600},message:"must be <= 600",schema:600,parentSchema:schema11.properties.cameras.items.properties.record.properties.segment_seconds,data:data43};
 if(vErrors === null){
 vErrors = [err132];
 }
@@ -1665,9 +1665,8 @@ vErrors.push(err132);
 }
 errors++;
 }
-if(typeof data44 == "number"){
-if(data44 > 120 || isNaN(data44)){
-const err133 = {instancePath:instancePath+"/cameras/" + i0+"/record/timeout_seconds",schemaPath:"#/properties/cameras/items/properties/record/properties/timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 120},message:"must be <= 120",schema:120,parentSchema:schema11.properties.cameras.items.properties.record.properties.timeout_seconds,data:data44};
+if(data43 < 1 || isNaN(data43)){
+const err133 = {instancePath:instancePath+"/cameras/" + i0+"/record/segment_seconds",schemaPath:"#/properties/cameras/items/properties/record/properties/segment_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.cameras.items.properties.record.properties.segment_seconds,data:data43};
 if(vErrors === null){
 vErrors = [err133];
 }
@@ -1676,8 +1675,10 @@ vErrors.push(err133);
 }
 errors++;
 }
-if(data44 < 1 || isNaN(data44)){
-const err134 = {instancePath:instancePath+"/cameras/" + i0+"/record/timeout_seconds",schemaPath:"#/properties/cameras/items/properties/record/properties/timeout_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.cameras.items.properties.record.properties.timeout_seconds,data:data44};
+}
+let data44 = data41.timeout_seconds;
+if(!((typeof data44 == "number") && (!(data44 % 1) && !isNaN(data44)))){
+const err134 = {instancePath:instancePath+"/cameras/" + i0+"/record/timeout_seconds",schemaPath:"#/properties/cameras/items/properties/record/properties/timeout_seconds/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.cameras.items.properties.record.properties.timeout_seconds.type,parentSchema:schema11.properties.cameras.items.properties.record.properties.timeout_seconds,data:data44};
 if(vErrors === null){
 vErrors = [err134];
 }
@@ -1686,10 +1687,9 @@ vErrors.push(err134);
 }
 errors++;
 }
-}
-}
-else {
-const err135 = {instancePath:instancePath+"/cameras/" + i0+"/record",schemaPath:"#/properties/cameras/items/properties/record/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cameras.items.properties.record.type,parentSchema:schema11.properties.cameras.items.properties.record,data:data41};
+if(typeof data44 == "number"){
+if(data44 > 120 || isNaN(data44)){
+const err135 = {instancePath:instancePath+"/cameras/" + i0+"/record/timeout_seconds",schemaPath:"#/properties/cameras/items/properties/record/properties/timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 120},message:"must be <= 120",schema:120,parentSchema:schema11.properties.cameras.items.properties.record.properties.timeout_seconds,data:data44};
 if(vErrors === null){
 vErrors = [err135];
 }
@@ -1698,12 +1698,8 @@ vErrors.push(err135);
 }
 errors++;
 }
-if(data18.retention !== undefined){
-let data45 = data18.retention;
-if(data45 && typeof data45 == "object" && !Array.isArray(data45)){
-for(const key10 in data45){
-if(!(((key10 === "min_days") || (key10 === "max_days")) || (key10 === "below_legal_minimum_reason"))){
-const err136 = {instancePath:instancePath+"/cameras/" + i0+"/retention",schemaPath:"#/properties/cameras/items/properties/retention/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.cameras.items.properties.retention,data:data45};
+if(data44 < 1 || isNaN(data44)){
+const err136 = {instancePath:instancePath+"/cameras/" + i0+"/record/timeout_seconds",schemaPath:"#/properties/cameras/items/properties/record/properties/timeout_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.cameras.items.properties.record.properties.timeout_seconds,data:data44};
 if(vErrors === null){
 vErrors = [err136];
 }
@@ -1713,11 +1709,9 @@ vErrors.push(err136);
 errors++;
 }
 }
-if(data45.min_days !== undefined){
-let data46 = data45.min_days;
-if(typeof data46 == "number"){
-if(data46 <= 0 || isNaN(data46)){
-const err137 = {instancePath:instancePath+"/cameras/" + i0+"/retention/min_days",schemaPath:"#/properties/cameras/items/properties/retention/properties/min_days/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.retention.properties.min_days,data:data46};
+}
+else {
+const err137 = {instancePath:instancePath+"/cameras/" + i0+"/record",schemaPath:"#/properties/cameras/items/properties/record/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cameras.items.properties.record.type,parentSchema:schema11.properties.cameras.items.properties.record,data:data41};
 if(vErrors === null){
 vErrors = [err137];
 }
@@ -1726,9 +1720,12 @@ vErrors.push(err137);
 }
 errors++;
 }
-}
-else {
-const err138 = {instancePath:instancePath+"/cameras/" + i0+"/retention/min_days",schemaPath:"#/properties/cameras/items/properties/retention/properties/min_days/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.retention.properties.min_days.type,parentSchema:schema11.properties.cameras.items.properties.retention.properties.min_days,data:data46};
+if(data18.retention !== undefined){
+let data45 = data18.retention;
+if(data45 && typeof data45 == "object" && !Array.isArray(data45)){
+for(const key10 in data45){
+if(!(((key10 === "min_days") || (key10 === "max_days")) || (key10 === "below_legal_minimum_reason"))){
+const err138 = {instancePath:instancePath+"/cameras/" + i0+"/retention",schemaPath:"#/properties/cameras/items/properties/retention/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.cameras.items.properties.retention,data:data45};
 if(vErrors === null){
 vErrors = [err138];
 }
@@ -1738,11 +1735,11 @@ vErrors.push(err138);
 errors++;
 }
 }
-if(data45.max_days !== undefined){
-let data47 = data45.max_days;
-if(typeof data47 == "number"){
-if(data47 <= 0 || isNaN(data47)){
-const err139 = {instancePath:instancePath+"/cameras/" + i0+"/retention/max_days",schemaPath:"#/properties/cameras/items/properties/retention/properties/max_days/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.retention.properties.max_days,data:data47};
+if(data45.min_days !== undefined){
+let data46 = data45.min_days;
+if(typeof data46 == "number"){
+if(data46 <= 0 || isNaN(data46)){
+const err139 = {instancePath:instancePath+"/cameras/" + i0+"/retention/min_days",schemaPath:"#/properties/cameras/items/properties/retention/properties/min_days/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.retention.properties.min_days,data:data46};
 if(vErrors === null){
 vErrors = [err139];
 }
@@ -1753,7 +1750,7 @@ errors++;
 }
 }
 else {
-const err140 = {instancePath:instancePath+"/cameras/" + i0+"/retention/max_days",schemaPath:"#/properties/cameras/items/properties/retention/properties/max_days/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.retention.properties.max_days.type,parentSchema:schema11.properties.cameras.items.properties.retention.properties.max_days,data:data47};
+const err140 = {instancePath:instancePath+"/cameras/" + i0+"/retention/min_days",schemaPath:"#/properties/cameras/items/properties/retention/properties/min_days/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.retention.properties.min_days.type,parentSchema:schema11.properties.cameras.items.properties.retention.properties.min_days,data:data46};
 if(vErrors === null){
 vErrors = [err140];
 }
@@ -1763,11 +1760,11 @@ vErrors.push(err140);
 errors++;
 }
 }
-if(data45.below_legal_minimum_reason !== undefined){
-let data48 = data45.below_legal_minimum_reason;
-if(typeof data48 === "string"){
-if(func3(data48) > 500){
-const err141 = {instancePath:instancePath+"/cameras/" + i0+"/retention/below_legal_minimum_reason",schemaPath:"#/properties/cameras/items/properties/retention/properties/below_legal_minimum_reason/maxLength",keyword:"maxLength",params:{limit: 500},message:"must NOT have more than 500 characters",schema:500,parentSchema:schema11.properties.cameras.items.properties.retention.properties.below_legal_minimum_reason,data:data48};
+if(data45.max_days !== undefined){
+let data47 = data45.max_days;
+if(typeof data47 == "number"){
+if(data47 <= 0 || isNaN(data47)){
+const err141 = {instancePath:instancePath+"/cameras/" + i0+"/retention/max_days",schemaPath:"#/properties/cameras/items/properties/retention/properties/max_days/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.retention.properties.max_days,data:data47};
 if(vErrors === null){
 vErrors = [err141];
 }
@@ -1776,8 +1773,9 @@ vErrors.push(err141);
 }
 errors++;
 }
-if(func3(data48) < 3){
-const err142 = {instancePath:instancePath+"/cameras/" + i0+"/retention/below_legal_minimum_reason",schemaPath:"#/properties/cameras/items/properties/retention/properties/below_legal_minimum_reason/minLength",keyword:"minLength",params:{limit: 3},message:"must NOT have fewer than 3 characters",schema:3,parentSchema:schema11.properties.cameras.items.properties.retention.properties.below_legal_minimum_reason,data:data48};
+}
+else {
+const err142 = {instancePath:instancePath+"/cameras/" + i0+"/retention/max_days",schemaPath:"#/properties/cameras/items/properties/retention/properties/max_days/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.retention.properties.max_days.type,parentSchema:schema11.properties.cameras.items.properties.retention.properties.max_days,data:data47};
 if(vErrors === null){
 vErrors = [err142];
 }
@@ -1786,8 +1784,12 @@ vErrors.push(err142);
 }
 errors++;
 }
-if(!pattern1.test(data48)){
-const err143 = {instancePath:instancePath+"/cameras/" + i0+"/retention/below_legal_minimum_reason",schemaPath:"#/properties/cameras/items/properties/retention/properties/below_legal_minimum_reason/pattern",keyword:"pattern",params:{pattern: "\\S[\\s\\S]+\\S"},message:"must match pattern \""+"\\S[\\s\\S]+\\S"+"\"",schema:"\\S[\\s\\S]+\\S",parentSchema:schema11.properties.cameras.items.properties.retention.properties.below_legal_minimum_reason,data:data48};
+}
+if(data45.below_legal_minimum_reason !== undefined){
+let data48 = data45.below_legal_minimum_reason;
+if(typeof data48 === "string"){
+if(func3(data48) > 500){
+const err143 = {instancePath:instancePath+"/cameras/" + i0+"/retention/below_legal_minimum_reason",schemaPath:"#/properties/cameras/items/properties/retention/properties/below_legal_minimum_reason/maxLength",keyword:"maxLength",params:{limit: 500},message:"must NOT have more than 500 characters",schema:500,parentSchema:schema11.properties.cameras.items.properties.retention.properties.below_legal_minimum_reason,data:data48};
 if(vErrors === null){
 vErrors = [err143];
 }
@@ -1796,9 +1798,8 @@ vErrors.push(err143);
 }
 errors++;
 }
-}
-else {
-const err144 = {instancePath:instancePath+"/cameras/" + i0+"/retention/below_legal_minimum_reason",schemaPath:"#/properties/cameras/items/properties/retention/properties/below_legal_minimum_reason/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.items.properties.retention.properties.below_legal_minimum_reason.type,parentSchema:schema11.properties.cameras.items.properties.retention.properties.below_legal_minimum_reason,data:data48};
+if(func3(data48) < 3){
+const err144 = {instancePath:instancePath+"/cameras/" + i0+"/retention/below_legal_minimum_reason",schemaPath:"#/properties/cameras/items/properties/retention/properties/below_legal_minimum_reason/minLength",keyword:"minLength",params:{limit: 3},message:"must NOT have fewer than 3 characters",schema:3,parentSchema:schema11.properties.cameras.items.properties.retention.properties.below_legal_minimum_reason,data:data48};
 if(vErrors === null){
 vErrors = [err144];
 }
@@ -1807,15 +1808,36 @@ vErrors.push(err144);
 }
 errors++;
 }
-}
-}
-else {
-const err145 = {instancePath:instancePath+"/cameras/" + i0+"/retention",schemaPath:"#/properties/cameras/items/properties/retention/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cameras.items.properties.retention.type,parentSchema:schema11.properties.cameras.items.properties.retention,data:data45};
+if(!pattern1.test(data48)){
+const err145 = {instancePath:instancePath+"/cameras/" + i0+"/retention/below_legal_minimum_reason",schemaPath:"#/properties/cameras/items/properties/retention/properties/below_legal_minimum_reason/pattern",keyword:"pattern",params:{pattern: "\\S[\\s\\S]+\\S"},message:"must match pattern \""+"\\S[\\s\\S]+\\S"+"\"",schema:"\\S[\\s\\S]+\\S",parentSchema:schema11.properties.cameras.items.properties.retention.properties.below_legal_minimum_reason,data:data48};
 if(vErrors === null){
 vErrors = [err145];
 }
 else {
 vErrors.push(err145);
+}
+errors++;
+}
+}
+else {
+const err146 = {instancePath:instancePath+"/cameras/" + i0+"/retention/below_legal_minimum_reason",schemaPath:"#/properties/cameras/items/properties/retention/properties/below_legal_minimum_reason/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.items.properties.retention.properties.below_legal_minimum_reason.type,parentSchema:schema11.properties.cameras.items.properties.retention.properties.below_legal_minimum_reason,data:data48};
+if(vErrors === null){
+vErrors = [err146];
+}
+else {
+vErrors.push(err146);
+}
+errors++;
+}
+}
+}
+else {
+const err147 = {instancePath:instancePath+"/cameras/" + i0+"/retention",schemaPath:"#/properties/cameras/items/properties/retention/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cameras.items.properties.retention.type,parentSchema:schema11.properties.cameras.items.properties.retention,data:data45};
+if(vErrors === null){
+vErrors = [err147];
+}
+else {
+vErrors.push(err147);
 }
 errors++;
 }
@@ -1830,27 +1852,7 @@ let valid22 = false;
 const _errs124 = errors;
 if(data50 && typeof data50 == "object" && !Array.isArray(data50)){
 if(data50.x === undefined){
-const err146 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/required",keyword:"required",params:{missingProperty: "x"},message:"must have required property '"+"x"+"'",schema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].required,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0],data:data50};
-if(vErrors === null){
-vErrors = [err146];
-}
-else {
-vErrors.push(err146);
-}
-errors++;
-}
-if(data50.y === undefined){
-const err147 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/required",keyword:"required",params:{missingProperty: "y"},message:"must have required property '"+"y"+"'",schema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].required,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0],data:data50};
-if(vErrors === null){
-vErrors = [err147];
-}
-else {
-vErrors.push(err147);
-}
-errors++;
-}
-if(data50.w === undefined){
-const err148 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/required",keyword:"required",params:{missingProperty: "w"},message:"must have required property '"+"w"+"'",schema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].required,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0],data:data50};
+const err148 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/required",keyword:"required",params:{missingProperty: "x"},message:"must have required property '"+"x"+"'",schema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].required,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0],data:data50};
 if(vErrors === null){
 vErrors = [err148];
 }
@@ -1859,8 +1861,8 @@ vErrors.push(err148);
 }
 errors++;
 }
-if(data50.h === undefined){
-const err149 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/required",keyword:"required",params:{missingProperty: "h"},message:"must have required property '"+"h"+"'",schema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].required,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0],data:data50};
+if(data50.y === undefined){
+const err149 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/required",keyword:"required",params:{missingProperty: "y"},message:"must have required property '"+"y"+"'",schema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].required,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0],data:data50};
 if(vErrors === null){
 vErrors = [err149];
 }
@@ -1869,9 +1871,8 @@ vErrors.push(err149);
 }
 errors++;
 }
-for(const key11 in data50){
-if(!((((key11 === "x") || (key11 === "y")) || (key11 === "w")) || (key11 === "h"))){
-const err150 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0],data:data50};
+if(data50.w === undefined){
+const err150 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/required",keyword:"required",params:{missingProperty: "w"},message:"must have required property '"+"w"+"'",schema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].required,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0],data:data50};
 if(vErrors === null){
 vErrors = [err150];
 }
@@ -1880,12 +1881,8 @@ vErrors.push(err150);
 }
 errors++;
 }
-}
-if(data50.x !== undefined){
-let data51 = data50.x;
-if(typeof data51 == "number"){
-if(data51 > 1 || isNaN(data51)){
-const err151 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/x",schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/properties/x/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.x,data:data51};
+if(data50.h === undefined){
+const err151 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/required",keyword:"required",params:{missingProperty: "h"},message:"must have required property '"+"h"+"'",schema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].required,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0],data:data50};
 if(vErrors === null){
 vErrors = [err151];
 }
@@ -1894,8 +1891,9 @@ vErrors.push(err151);
 }
 errors++;
 }
-if(data51 < 0 || isNaN(data51)){
-const err152 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/x",schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/properties/x/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.x,data:data51};
+for(const key11 in data50){
+if(!((((key11 === "x") || (key11 === "y")) || (key11 === "w")) || (key11 === "h"))){
+const err152 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0],data:data50};
 if(vErrors === null){
 vErrors = [err152];
 }
@@ -1905,8 +1903,11 @@ vErrors.push(err152);
 errors++;
 }
 }
-else {
-const err153 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/x",schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/properties/x/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.x.type,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.x,data:data51};
+if(data50.x !== undefined){
+let data51 = data50.x;
+if(typeof data51 == "number"){
+if(data51 > 1 || isNaN(data51)){
+const err153 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/x",schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/properties/x/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.x,data:data51};
 if(vErrors === null){
 vErrors = [err153];
 }
@@ -1915,12 +1916,8 @@ vErrors.push(err153);
 }
 errors++;
 }
-}
-if(data50.y !== undefined){
-let data52 = data50.y;
-if(typeof data52 == "number"){
-if(data52 > 1 || isNaN(data52)){
-const err154 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/y",schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/properties/y/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.y,data:data52};
+if(data51 < 0 || isNaN(data51)){
+const err154 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/x",schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/properties/x/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.x,data:data51};
 if(vErrors === null){
 vErrors = [err154];
 }
@@ -1929,8 +1926,9 @@ vErrors.push(err154);
 }
 errors++;
 }
-if(data52 < 0 || isNaN(data52)){
-const err155 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/y",schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/properties/y/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.y,data:data52};
+}
+else {
+const err155 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/x",schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/properties/x/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.x.type,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.x,data:data51};
 if(vErrors === null){
 vErrors = [err155];
 }
@@ -1940,8 +1938,11 @@ vErrors.push(err155);
 errors++;
 }
 }
-else {
-const err156 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/y",schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/properties/y/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.y.type,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.y,data:data52};
+if(data50.y !== undefined){
+let data52 = data50.y;
+if(typeof data52 == "number"){
+if(data52 > 1 || isNaN(data52)){
+const err156 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/y",schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/properties/y/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.y,data:data52};
 if(vErrors === null){
 vErrors = [err156];
 }
@@ -1950,12 +1951,8 @@ vErrors.push(err156);
 }
 errors++;
 }
-}
-if(data50.w !== undefined){
-let data53 = data50.w;
-if(typeof data53 == "number"){
-if(data53 > 1 || isNaN(data53)){
-const err157 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/w",schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/properties/w/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.w,data:data53};
+if(data52 < 0 || isNaN(data52)){
+const err157 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/y",schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/properties/y/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.y,data:data52};
 if(vErrors === null){
 vErrors = [err157];
 }
@@ -1964,8 +1961,9 @@ vErrors.push(err157);
 }
 errors++;
 }
-if(data53 <= 0 || isNaN(data53)){
-const err158 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/w",schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/properties/w/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.w,data:data53};
+}
+else {
+const err158 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/y",schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/properties/y/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.y.type,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.y,data:data52};
 if(vErrors === null){
 vErrors = [err158];
 }
@@ -1975,8 +1973,11 @@ vErrors.push(err158);
 errors++;
 }
 }
-else {
-const err159 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/w",schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/properties/w/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.w.type,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.w,data:data53};
+if(data50.w !== undefined){
+let data53 = data50.w;
+if(typeof data53 == "number"){
+if(data53 > 1 || isNaN(data53)){
+const err159 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/w",schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/properties/w/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.w,data:data53};
 if(vErrors === null){
 vErrors = [err159];
 }
@@ -1985,12 +1986,8 @@ vErrors.push(err159);
 }
 errors++;
 }
-}
-if(data50.h !== undefined){
-let data54 = data50.h;
-if(typeof data54 == "number"){
-if(data54 > 1 || isNaN(data54)){
-const err160 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/h",schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/properties/h/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.h,data:data54};
+if(data53 <= 0 || isNaN(data53)){
+const err160 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/w",schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/properties/w/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.w,data:data53};
 if(vErrors === null){
 vErrors = [err160];
 }
@@ -1999,8 +1996,9 @@ vErrors.push(err160);
 }
 errors++;
 }
-if(data54 <= 0 || isNaN(data54)){
-const err161 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/h",schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/properties/h/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.h,data:data54};
+}
+else {
+const err161 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/w",schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/properties/w/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.w.type,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.w,data:data53};
 if(vErrors === null){
 vErrors = [err161];
 }
@@ -2010,8 +2008,11 @@ vErrors.push(err161);
 errors++;
 }
 }
-else {
-const err162 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/h",schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/properties/h/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.h.type,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.h,data:data54};
+if(data50.h !== undefined){
+let data54 = data50.h;
+if(typeof data54 == "number"){
+if(data54 > 1 || isNaN(data54)){
+const err162 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/h",schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/properties/h/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.h,data:data54};
 if(vErrors === null){
 vErrors = [err162];
 }
@@ -2020,15 +2021,36 @@ vErrors.push(err162);
 }
 errors++;
 }
-}
-}
-else {
-const err163 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].type,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0],data:data50};
+if(data54 <= 0 || isNaN(data54)){
+const err163 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/h",schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/properties/h/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.h,data:data54};
 if(vErrors === null){
 vErrors = [err163];
 }
 else {
 vErrors.push(err163);
+}
+errors++;
+}
+}
+else {
+const err164 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/h",schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/properties/h/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.h.type,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].properties.h,data:data54};
+if(vErrors === null){
+vErrors = [err164];
+}
+else {
+vErrors.push(err164);
+}
+errors++;
+}
+}
+}
+else {
+const err165 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/0/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0].type,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[0],data:data50};
+if(vErrors === null){
+vErrors = [err165];
+}
+else {
+vErrors.push(err165);
 }
 errors++;
 }
@@ -2038,32 +2060,7 @@ if(!valid22){
 const _errs135 = errors;
 if(data50 && typeof data50 == "object" && !Array.isArray(data50)){
 if(data50.points === undefined){
-const err164 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/1/required",keyword:"required",params:{missingProperty: "points"},message:"must have required property '"+"points"+"'",schema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1].required,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1],data:data50};
-if(vErrors === null){
-vErrors = [err164];
-}
-else {
-vErrors.push(err164);
-}
-errors++;
-}
-for(const key12 in data50){
-if(!(key12 === "points")){
-const err165 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1],data:data50};
-if(vErrors === null){
-vErrors = [err165];
-}
-else {
-vErrors.push(err165);
-}
-errors++;
-}
-}
-if(data50.points !== undefined){
-let data55 = data50.points;
-if(Array.isArray(data55)){
-if(data55.length > 64){
-const err166 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/points",schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/1/properties/points/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items",schema:64,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1].properties.points,data:data55};
+const err166 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/1/required",keyword:"required",params:{missingProperty: "points"},message:"must have required property '"+"points"+"'",schema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1].required,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1],data:data50};
 if(vErrors === null){
 vErrors = [err166];
 }
@@ -2072,8 +2069,9 @@ vErrors.push(err166);
 }
 errors++;
 }
-if(data55.length < 3){
-const err167 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/points",schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/1/properties/points/minItems",keyword:"minItems",params:{limit: 3},message:"must NOT have fewer than 3 items",schema:3,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1].properties.points,data:data55};
+for(const key12 in data50){
+if(!(key12 === "points")){
+const err167 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1],data:data50};
 if(vErrors === null){
 vErrors = [err167];
 }
@@ -2082,12 +2080,12 @@ vErrors.push(err167);
 }
 errors++;
 }
-const len3 = data55.length;
-for(let i3=0; i3<len3; i3++){
-let data56 = data55[i3];
-if(Array.isArray(data56)){
-if(data56.length > 2){
-const err168 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/points/" + i3,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/1/properties/points/items/maxItems",keyword:"maxItems",params:{limit: 2},message:"must NOT have more than 2 items",schema:2,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1].properties.points.items,data:data56};
+}
+if(data50.points !== undefined){
+let data55 = data50.points;
+if(Array.isArray(data55)){
+if(data55.length > 64){
+const err168 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/points",schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/1/properties/points/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items",schema:64,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1].properties.points,data:data55};
 if(vErrors === null){
 vErrors = [err168];
 }
@@ -2096,8 +2094,8 @@ vErrors.push(err168);
 }
 errors++;
 }
-if(data56.length < 2){
-const err169 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/points/" + i3,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/1/properties/points/items/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items",schema:2,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1].properties.points.items,data:data56};
+if(data55.length < 3){
+const err169 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/points",schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/1/properties/points/minItems",keyword:"minItems",params:{limit: 3},message:"must NOT have fewer than 3 items",schema:3,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1].properties.points,data:data55};
 if(vErrors === null){
 vErrors = [err169];
 }
@@ -2106,12 +2104,12 @@ vErrors.push(err169);
 }
 errors++;
 }
-const len4 = data56.length;
-for(let i4=0; i4<len4; i4++){
-let data57 = data56[i4];
-if(typeof data57 == "number"){
-if(data57 > 1 || isNaN(data57)){
-const err170 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/points/" + i3+"/" + i4,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/1/properties/points/items/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1].properties.points.items.items,data:data57};
+const len3 = data55.length;
+for(let i3=0; i3<len3; i3++){
+let data56 = data55[i3];
+if(Array.isArray(data56)){
+if(data56.length > 2){
+const err170 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/points/" + i3,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/1/properties/points/items/maxItems",keyword:"maxItems",params:{limit: 2},message:"must NOT have more than 2 items",schema:2,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1].properties.points.items,data:data56};
 if(vErrors === null){
 vErrors = [err170];
 }
@@ -2120,8 +2118,8 @@ vErrors.push(err170);
 }
 errors++;
 }
-if(data57 < 0 || isNaN(data57)){
-const err171 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/points/" + i3+"/" + i4,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/1/properties/points/items/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1].properties.points.items.items,data:data57};
+if(data56.length < 2){
+const err171 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/points/" + i3,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/1/properties/points/items/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items",schema:2,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1].properties.points.items,data:data56};
 if(vErrors === null){
 vErrors = [err171];
 }
@@ -2130,9 +2128,12 @@ vErrors.push(err171);
 }
 errors++;
 }
-}
-else {
-const err172 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/points/" + i3+"/" + i4,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/1/properties/points/items/items/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1].properties.points.items.items.type,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1].properties.points.items.items,data:data57};
+const len4 = data56.length;
+for(let i4=0; i4<len4; i4++){
+let data57 = data56[i4];
+if(typeof data57 == "number"){
+if(data57 > 1 || isNaN(data57)){
+const err172 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/points/" + i3+"/" + i4,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/1/properties/points/items/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1].properties.points.items.items,data:data57};
 if(vErrors === null){
 vErrors = [err172];
 }
@@ -2141,10 +2142,8 @@ vErrors.push(err172);
 }
 errors++;
 }
-}
-}
-else {
-const err173 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/points/" + i3,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/1/properties/points/items/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1].properties.points.items.type,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1].properties.points.items,data:data56};
+if(data57 < 0 || isNaN(data57)){
+const err173 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/points/" + i3+"/" + i4,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/1/properties/points/items/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1].properties.points.items.items,data:data57};
 if(vErrors === null){
 vErrors = [err173];
 }
@@ -2154,9 +2153,8 @@ vErrors.push(err173);
 errors++;
 }
 }
-}
 else {
-const err174 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/points",schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/1/properties/points/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1].properties.points.type,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1].properties.points,data:data55};
+const err174 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/points/" + i3+"/" + i4,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/1/properties/points/items/items/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1].properties.points.items.items.type,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1].properties.points.items.items,data:data57};
 if(vErrors === null){
 vErrors = [err174];
 }
@@ -2168,7 +2166,7 @@ errors++;
 }
 }
 else {
-const err175 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/1/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1].type,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1],data:data50};
+const err175 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/points/" + i3,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/1/properties/points/items/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1].properties.points.items.type,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1].properties.points.items,data:data56};
 if(vErrors === null){
 vErrors = [err175];
 }
@@ -2177,16 +2175,40 @@ vErrors.push(err175);
 }
 errors++;
 }
-var _valid1 = _errs135 === errors;
-valid22 = valid22 || _valid1;
 }
-if(!valid22){
-const err176 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items,data:data50};
+}
+else {
+const err176 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2+"/points",schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/1/properties/points/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1].properties.points.type,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1].properties.points,data:data55};
 if(vErrors === null){
 vErrors = [err176];
 }
 else {
 vErrors.push(err176);
+}
+errors++;
+}
+}
+}
+else {
+const err177 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf/1/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1].type,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf[1],data:data50};
+if(vErrors === null){
+vErrors = [err177];
+}
+else {
+vErrors.push(err177);
+}
+errors++;
+}
+var _valid1 = _errs135 === errors;
+valid22 = valid22 || _valid1;
+}
+if(!valid22){
+const err178 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks/" + i2,schemaPath:"#/properties/cameras/items/properties/privacy_masks/items/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema11.properties.cameras.items.properties.privacy_masks.items.anyOf,parentSchema:schema11.properties.cameras.items.properties.privacy_masks.items,data:data50};
+if(vErrors === null){
+vErrors = [err178];
+}
+else {
+vErrors.push(err178);
 }
 errors++;
 }
@@ -2204,24 +2226,24 @@ vErrors = null;
 }
 }
 else {
-const err177 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks",schemaPath:"#/properties/cameras/items/properties/privacy_masks/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.cameras.items.properties.privacy_masks.type,parentSchema:schema11.properties.cameras.items.properties.privacy_masks,data:data49};
+const err179 = {instancePath:instancePath+"/cameras/" + i0+"/privacy_masks",schemaPath:"#/properties/cameras/items/properties/privacy_masks/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.cameras.items.properties.privacy_masks.type,parentSchema:schema11.properties.cameras.items.properties.privacy_masks,data:data49};
 if(vErrors === null){
-vErrors = [err177];
+vErrors = [err179];
 }
 else {
-vErrors.push(err177);
+vErrors.push(err179);
 }
 errors++;
 }
 let data58 = data18.capture_masks;
 if(Array.isArray(data58)){
 if(data58.length > 32){
-const err178 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks",schemaPath:"#/properties/cameras/items/properties/capture_masks/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items",schema:32,parentSchema:schema11.properties.cameras.items.properties.capture_masks,data:data58};
+const err180 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks",schemaPath:"#/properties/cameras/items/properties/capture_masks/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items",schema:32,parentSchema:schema11.properties.cameras.items.properties.capture_masks,data:data58};
 if(vErrors === null){
-vErrors = [err178];
+vErrors = [err180];
 }
 else {
-vErrors.push(err178);
+vErrors.push(err180);
 }
 errors++;
 }
@@ -2233,27 +2255,7 @@ let valid31 = false;
 const _errs148 = errors;
 if(data59 && typeof data59 == "object" && !Array.isArray(data59)){
 if(data59.x === undefined){
-const err179 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/required",keyword:"required",params:{missingProperty: "x"},message:"must have required property '"+"x"+"'",schema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].required,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0],data:data59};
-if(vErrors === null){
-vErrors = [err179];
-}
-else {
-vErrors.push(err179);
-}
-errors++;
-}
-if(data59.y === undefined){
-const err180 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/required",keyword:"required",params:{missingProperty: "y"},message:"must have required property '"+"y"+"'",schema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].required,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0],data:data59};
-if(vErrors === null){
-vErrors = [err180];
-}
-else {
-vErrors.push(err180);
-}
-errors++;
-}
-if(data59.w === undefined){
-const err181 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/required",keyword:"required",params:{missingProperty: "w"},message:"must have required property '"+"w"+"'",schema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].required,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0],data:data59};
+const err181 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/required",keyword:"required",params:{missingProperty: "x"},message:"must have required property '"+"x"+"'",schema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].required,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0],data:data59};
 if(vErrors === null){
 vErrors = [err181];
 }
@@ -2262,8 +2264,8 @@ vErrors.push(err181);
 }
 errors++;
 }
-if(data59.h === undefined){
-const err182 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/required",keyword:"required",params:{missingProperty: "h"},message:"must have required property '"+"h"+"'",schema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].required,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0],data:data59};
+if(data59.y === undefined){
+const err182 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/required",keyword:"required",params:{missingProperty: "y"},message:"must have required property '"+"y"+"'",schema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].required,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0],data:data59};
 if(vErrors === null){
 vErrors = [err182];
 }
@@ -2272,9 +2274,8 @@ vErrors.push(err182);
 }
 errors++;
 }
-for(const key13 in data59){
-if(!((((key13 === "x") || (key13 === "y")) || (key13 === "w")) || (key13 === "h"))){
-const err183 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0],data:data59};
+if(data59.w === undefined){
+const err183 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/required",keyword:"required",params:{missingProperty: "w"},message:"must have required property '"+"w"+"'",schema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].required,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0],data:data59};
 if(vErrors === null){
 vErrors = [err183];
 }
@@ -2283,12 +2284,8 @@ vErrors.push(err183);
 }
 errors++;
 }
-}
-if(data59.x !== undefined){
-let data60 = data59.x;
-if(typeof data60 == "number"){
-if(data60 > 1 || isNaN(data60)){
-const err184 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/x",schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/properties/x/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.x,data:data60};
+if(data59.h === undefined){
+const err184 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/required",keyword:"required",params:{missingProperty: "h"},message:"must have required property '"+"h"+"'",schema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].required,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0],data:data59};
 if(vErrors === null){
 vErrors = [err184];
 }
@@ -2297,8 +2294,9 @@ vErrors.push(err184);
 }
 errors++;
 }
-if(data60 < 0 || isNaN(data60)){
-const err185 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/x",schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/properties/x/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.x,data:data60};
+for(const key13 in data59){
+if(!((((key13 === "x") || (key13 === "y")) || (key13 === "w")) || (key13 === "h"))){
+const err185 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0],data:data59};
 if(vErrors === null){
 vErrors = [err185];
 }
@@ -2308,8 +2306,11 @@ vErrors.push(err185);
 errors++;
 }
 }
-else {
-const err186 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/x",schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/properties/x/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.x.type,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.x,data:data60};
+if(data59.x !== undefined){
+let data60 = data59.x;
+if(typeof data60 == "number"){
+if(data60 > 1 || isNaN(data60)){
+const err186 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/x",schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/properties/x/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.x,data:data60};
 if(vErrors === null){
 vErrors = [err186];
 }
@@ -2318,12 +2319,8 @@ vErrors.push(err186);
 }
 errors++;
 }
-}
-if(data59.y !== undefined){
-let data61 = data59.y;
-if(typeof data61 == "number"){
-if(data61 > 1 || isNaN(data61)){
-const err187 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/y",schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/properties/y/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.y,data:data61};
+if(data60 < 0 || isNaN(data60)){
+const err187 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/x",schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/properties/x/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.x,data:data60};
 if(vErrors === null){
 vErrors = [err187];
 }
@@ -2332,8 +2329,9 @@ vErrors.push(err187);
 }
 errors++;
 }
-if(data61 < 0 || isNaN(data61)){
-const err188 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/y",schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/properties/y/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.y,data:data61};
+}
+else {
+const err188 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/x",schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/properties/x/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.x.type,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.x,data:data60};
 if(vErrors === null){
 vErrors = [err188];
 }
@@ -2343,8 +2341,11 @@ vErrors.push(err188);
 errors++;
 }
 }
-else {
-const err189 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/y",schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/properties/y/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.y.type,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.y,data:data61};
+if(data59.y !== undefined){
+let data61 = data59.y;
+if(typeof data61 == "number"){
+if(data61 > 1 || isNaN(data61)){
+const err189 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/y",schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/properties/y/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.y,data:data61};
 if(vErrors === null){
 vErrors = [err189];
 }
@@ -2353,12 +2354,8 @@ vErrors.push(err189);
 }
 errors++;
 }
-}
-if(data59.w !== undefined){
-let data62 = data59.w;
-if(typeof data62 == "number"){
-if(data62 > 1 || isNaN(data62)){
-const err190 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/w",schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/properties/w/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.w,data:data62};
+if(data61 < 0 || isNaN(data61)){
+const err190 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/y",schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/properties/y/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.y,data:data61};
 if(vErrors === null){
 vErrors = [err190];
 }
@@ -2367,8 +2364,9 @@ vErrors.push(err190);
 }
 errors++;
 }
-if(data62 <= 0 || isNaN(data62)){
-const err191 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/w",schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/properties/w/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.w,data:data62};
+}
+else {
+const err191 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/y",schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/properties/y/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.y.type,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.y,data:data61};
 if(vErrors === null){
 vErrors = [err191];
 }
@@ -2378,8 +2376,11 @@ vErrors.push(err191);
 errors++;
 }
 }
-else {
-const err192 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/w",schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/properties/w/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.w.type,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.w,data:data62};
+if(data59.w !== undefined){
+let data62 = data59.w;
+if(typeof data62 == "number"){
+if(data62 > 1 || isNaN(data62)){
+const err192 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/w",schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/properties/w/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.w,data:data62};
 if(vErrors === null){
 vErrors = [err192];
 }
@@ -2388,12 +2389,8 @@ vErrors.push(err192);
 }
 errors++;
 }
-}
-if(data59.h !== undefined){
-let data63 = data59.h;
-if(typeof data63 == "number"){
-if(data63 > 1 || isNaN(data63)){
-const err193 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/h",schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/properties/h/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.h,data:data63};
+if(data62 <= 0 || isNaN(data62)){
+const err193 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/w",schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/properties/w/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.w,data:data62};
 if(vErrors === null){
 vErrors = [err193];
 }
@@ -2402,8 +2399,9 @@ vErrors.push(err193);
 }
 errors++;
 }
-if(data63 <= 0 || isNaN(data63)){
-const err194 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/h",schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/properties/h/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.h,data:data63};
+}
+else {
+const err194 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/w",schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/properties/w/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.w.type,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.w,data:data62};
 if(vErrors === null){
 vErrors = [err194];
 }
@@ -2413,8 +2411,11 @@ vErrors.push(err194);
 errors++;
 }
 }
-else {
-const err195 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/h",schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/properties/h/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.h.type,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.h,data:data63};
+if(data59.h !== undefined){
+let data63 = data59.h;
+if(typeof data63 == "number"){
+if(data63 > 1 || isNaN(data63)){
+const err195 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/h",schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/properties/h/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.h,data:data63};
 if(vErrors === null){
 vErrors = [err195];
 }
@@ -2423,15 +2424,36 @@ vErrors.push(err195);
 }
 errors++;
 }
-}
-}
-else {
-const err196 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].type,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0],data:data59};
+if(data63 <= 0 || isNaN(data63)){
+const err196 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/h",schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/properties/h/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.h,data:data63};
 if(vErrors === null){
 vErrors = [err196];
 }
 else {
 vErrors.push(err196);
+}
+errors++;
+}
+}
+else {
+const err197 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/h",schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/properties/h/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.h.type,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].properties.h,data:data63};
+if(vErrors === null){
+vErrors = [err197];
+}
+else {
+vErrors.push(err197);
+}
+errors++;
+}
+}
+}
+else {
+const err198 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/0/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0].type,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[0],data:data59};
+if(vErrors === null){
+vErrors = [err198];
+}
+else {
+vErrors.push(err198);
 }
 errors++;
 }
@@ -2441,32 +2463,7 @@ if(!valid31){
 const _errs159 = errors;
 if(data59 && typeof data59 == "object" && !Array.isArray(data59)){
 if(data59.points === undefined){
-const err197 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/1/required",keyword:"required",params:{missingProperty: "points"},message:"must have required property '"+"points"+"'",schema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1].required,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1],data:data59};
-if(vErrors === null){
-vErrors = [err197];
-}
-else {
-vErrors.push(err197);
-}
-errors++;
-}
-for(const key14 in data59){
-if(!(key14 === "points")){
-const err198 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1],data:data59};
-if(vErrors === null){
-vErrors = [err198];
-}
-else {
-vErrors.push(err198);
-}
-errors++;
-}
-}
-if(data59.points !== undefined){
-let data64 = data59.points;
-if(Array.isArray(data64)){
-if(data64.length > 64){
-const err199 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/points",schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/1/properties/points/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items",schema:64,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1].properties.points,data:data64};
+const err199 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/1/required",keyword:"required",params:{missingProperty: "points"},message:"must have required property '"+"points"+"'",schema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1].required,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1],data:data59};
 if(vErrors === null){
 vErrors = [err199];
 }
@@ -2475,8 +2472,9 @@ vErrors.push(err199);
 }
 errors++;
 }
-if(data64.length < 3){
-const err200 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/points",schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/1/properties/points/minItems",keyword:"minItems",params:{limit: 3},message:"must NOT have fewer than 3 items",schema:3,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1].properties.points,data:data64};
+for(const key14 in data59){
+if(!(key14 === "points")){
+const err200 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1],data:data59};
 if(vErrors === null){
 vErrors = [err200];
 }
@@ -2485,12 +2483,12 @@ vErrors.push(err200);
 }
 errors++;
 }
-const len6 = data64.length;
-for(let i6=0; i6<len6; i6++){
-let data65 = data64[i6];
-if(Array.isArray(data65)){
-if(data65.length > 2){
-const err201 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/points/" + i6,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/1/properties/points/items/maxItems",keyword:"maxItems",params:{limit: 2},message:"must NOT have more than 2 items",schema:2,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1].properties.points.items,data:data65};
+}
+if(data59.points !== undefined){
+let data64 = data59.points;
+if(Array.isArray(data64)){
+if(data64.length > 64){
+const err201 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/points",schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/1/properties/points/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items",schema:64,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1].properties.points,data:data64};
 if(vErrors === null){
 vErrors = [err201];
 }
@@ -2499,8 +2497,8 @@ vErrors.push(err201);
 }
 errors++;
 }
-if(data65.length < 2){
-const err202 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/points/" + i6,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/1/properties/points/items/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items",schema:2,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1].properties.points.items,data:data65};
+if(data64.length < 3){
+const err202 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/points",schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/1/properties/points/minItems",keyword:"minItems",params:{limit: 3},message:"must NOT have fewer than 3 items",schema:3,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1].properties.points,data:data64};
 if(vErrors === null){
 vErrors = [err202];
 }
@@ -2509,12 +2507,12 @@ vErrors.push(err202);
 }
 errors++;
 }
-const len7 = data65.length;
-for(let i7=0; i7<len7; i7++){
-let data66 = data65[i7];
-if(typeof data66 == "number"){
-if(data66 > 1 || isNaN(data66)){
-const err203 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/points/" + i6+"/" + i7,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/1/properties/points/items/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1].properties.points.items.items,data:data66};
+const len6 = data64.length;
+for(let i6=0; i6<len6; i6++){
+let data65 = data64[i6];
+if(Array.isArray(data65)){
+if(data65.length > 2){
+const err203 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/points/" + i6,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/1/properties/points/items/maxItems",keyword:"maxItems",params:{limit: 2},message:"must NOT have more than 2 items",schema:2,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1].properties.points.items,data:data65};
 if(vErrors === null){
 vErrors = [err203];
 }
@@ -2523,8 +2521,8 @@ vErrors.push(err203);
 }
 errors++;
 }
-if(data66 < 0 || isNaN(data66)){
-const err204 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/points/" + i6+"/" + i7,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/1/properties/points/items/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1].properties.points.items.items,data:data66};
+if(data65.length < 2){
+const err204 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/points/" + i6,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/1/properties/points/items/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items",schema:2,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1].properties.points.items,data:data65};
 if(vErrors === null){
 vErrors = [err204];
 }
@@ -2533,9 +2531,12 @@ vErrors.push(err204);
 }
 errors++;
 }
-}
-else {
-const err205 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/points/" + i6+"/" + i7,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/1/properties/points/items/items/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1].properties.points.items.items.type,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1].properties.points.items.items,data:data66};
+const len7 = data65.length;
+for(let i7=0; i7<len7; i7++){
+let data66 = data65[i7];
+if(typeof data66 == "number"){
+if(data66 > 1 || isNaN(data66)){
+const err205 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/points/" + i6+"/" + i7,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/1/properties/points/items/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1].properties.points.items.items,data:data66};
 if(vErrors === null){
 vErrors = [err205];
 }
@@ -2544,10 +2545,8 @@ vErrors.push(err205);
 }
 errors++;
 }
-}
-}
-else {
-const err206 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/points/" + i6,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/1/properties/points/items/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1].properties.points.items.type,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1].properties.points.items,data:data65};
+if(data66 < 0 || isNaN(data66)){
+const err206 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/points/" + i6+"/" + i7,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/1/properties/points/items/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1].properties.points.items.items,data:data66};
 if(vErrors === null){
 vErrors = [err206];
 }
@@ -2557,9 +2556,8 @@ vErrors.push(err206);
 errors++;
 }
 }
-}
 else {
-const err207 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/points",schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/1/properties/points/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1].properties.points.type,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1].properties.points,data:data64};
+const err207 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/points/" + i6+"/" + i7,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/1/properties/points/items/items/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1].properties.points.items.items.type,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1].properties.points.items.items,data:data66};
 if(vErrors === null){
 vErrors = [err207];
 }
@@ -2571,7 +2569,7 @@ errors++;
 }
 }
 else {
-const err208 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/1/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1].type,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1],data:data59};
+const err208 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/points/" + i6,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/1/properties/points/items/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1].properties.points.items.type,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1].properties.points.items,data:data65};
 if(vErrors === null){
 vErrors = [err208];
 }
@@ -2580,16 +2578,40 @@ vErrors.push(err208);
 }
 errors++;
 }
-var _valid2 = _errs159 === errors;
-valid31 = valid31 || _valid2;
 }
-if(!valid31){
-const err209 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items,data:data59};
+}
+else {
+const err209 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5+"/points",schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/1/properties/points/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1].properties.points.type,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1].properties.points,data:data64};
 if(vErrors === null){
 vErrors = [err209];
 }
 else {
 vErrors.push(err209);
+}
+errors++;
+}
+}
+}
+else {
+const err210 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf/1/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1].type,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf[1],data:data59};
+if(vErrors === null){
+vErrors = [err210];
+}
+else {
+vErrors.push(err210);
+}
+errors++;
+}
+var _valid2 = _errs159 === errors;
+valid31 = valid31 || _valid2;
+}
+if(!valid31){
+const err211 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks/" + i5,schemaPath:"#/properties/cameras/items/properties/capture_masks/items/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema11.properties.cameras.items.properties.capture_masks.items.anyOf,parentSchema:schema11.properties.cameras.items.properties.capture_masks.items,data:data59};
+if(vErrors === null){
+vErrors = [err211];
+}
+else {
+vErrors.push(err211);
 }
 errors++;
 }
@@ -2607,23 +2629,23 @@ vErrors = null;
 }
 }
 else {
-const err210 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks",schemaPath:"#/properties/cameras/items/properties/capture_masks/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.cameras.items.properties.capture_masks.type,parentSchema:schema11.properties.cameras.items.properties.capture_masks,data:data58};
+const err212 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks",schemaPath:"#/properties/cameras/items/properties/capture_masks/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.cameras.items.properties.capture_masks.type,parentSchema:schema11.properties.cameras.items.properties.capture_masks,data:data58};
 if(vErrors === null){
-vErrors = [err210];
+vErrors = [err212];
 }
 else {
-vErrors.push(err210);
+vErrors.push(err212);
 }
 errors++;
 }
 let data67 = data18.capture_masks_on;
 if(!(((data67 === "auto") || (data67 === "camera")) || (data67 === "box"))){
-const err211 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks_on",schemaPath:"#/properties/cameras/items/properties/capture_masks_on/enum",keyword:"enum",params:{allowedValues: schema11.properties.cameras.items.properties.capture_masks_on.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.cameras.items.properties.capture_masks_on.enum,parentSchema:schema11.properties.cameras.items.properties.capture_masks_on,data:data67};
+const err213 = {instancePath:instancePath+"/cameras/" + i0+"/capture_masks_on",schemaPath:"#/properties/cameras/items/properties/capture_masks_on/enum",keyword:"enum",params:{allowedValues: schema11.properties.cameras.items.properties.capture_masks_on.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.cameras.items.properties.capture_masks_on.enum,parentSchema:schema11.properties.cameras.items.properties.capture_masks_on,data:data67};
 if(vErrors === null){
-vErrors = [err211];
+vErrors = [err213];
 }
 else {
-vErrors.push(err211);
+vErrors.push(err213);
 }
 errors++;
 }
@@ -2642,27 +2664,7 @@ if(data68.learn_s === undefined){
 data68.learn_s = 60;
 }
 if(data68.enabled === undefined){
-const err212 = {instancePath:instancePath+"/cameras/" + i0+"/tamper",schemaPath:"#/properties/cameras/items/properties/tamper/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'",schema:schema11.properties.cameras.items.properties.tamper.required,parentSchema:schema11.properties.cameras.items.properties.tamper,data:data68};
-if(vErrors === null){
-vErrors = [err212];
-}
-else {
-vErrors.push(err212);
-}
-errors++;
-}
-if(data68.sensitivity === undefined){
-const err213 = {instancePath:instancePath+"/cameras/" + i0+"/tamper",schemaPath:"#/properties/cameras/items/properties/tamper/required",keyword:"required",params:{missingProperty: "sensitivity"},message:"must have required property '"+"sensitivity"+"'",schema:schema11.properties.cameras.items.properties.tamper.required,parentSchema:schema11.properties.cameras.items.properties.tamper,data:data68};
-if(vErrors === null){
-vErrors = [err213];
-}
-else {
-vErrors.push(err213);
-}
-errors++;
-}
-if(data68.persistence_s === undefined){
-const err214 = {instancePath:instancePath+"/cameras/" + i0+"/tamper",schemaPath:"#/properties/cameras/items/properties/tamper/required",keyword:"required",params:{missingProperty: "persistence_s"},message:"must have required property '"+"persistence_s"+"'",schema:schema11.properties.cameras.items.properties.tamper.required,parentSchema:schema11.properties.cameras.items.properties.tamper,data:data68};
+const err214 = {instancePath:instancePath+"/cameras/" + i0+"/tamper",schemaPath:"#/properties/cameras/items/properties/tamper/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'",schema:schema11.properties.cameras.items.properties.tamper.required,parentSchema:schema11.properties.cameras.items.properties.tamper,data:data68};
 if(vErrors === null){
 vErrors = [err214];
 }
@@ -2671,8 +2673,8 @@ vErrors.push(err214);
 }
 errors++;
 }
-if(data68.learn_s === undefined){
-const err215 = {instancePath:instancePath+"/cameras/" + i0+"/tamper",schemaPath:"#/properties/cameras/items/properties/tamper/required",keyword:"required",params:{missingProperty: "learn_s"},message:"must have required property '"+"learn_s"+"'",schema:schema11.properties.cameras.items.properties.tamper.required,parentSchema:schema11.properties.cameras.items.properties.tamper,data:data68};
+if(data68.sensitivity === undefined){
+const err215 = {instancePath:instancePath+"/cameras/" + i0+"/tamper",schemaPath:"#/properties/cameras/items/properties/tamper/required",keyword:"required",params:{missingProperty: "sensitivity"},message:"must have required property '"+"sensitivity"+"'",schema:schema11.properties.cameras.items.properties.tamper.required,parentSchema:schema11.properties.cameras.items.properties.tamper,data:data68};
 if(vErrors === null){
 vErrors = [err215];
 }
@@ -2681,9 +2683,8 @@ vErrors.push(err215);
 }
 errors++;
 }
-for(const key15 in data68){
-if(!(((((key15 === "enabled") || (key15 === "reason")) || (key15 === "sensitivity")) || (key15 === "persistence_s")) || (key15 === "learn_s"))){
-const err216 = {instancePath:instancePath+"/cameras/" + i0+"/tamper",schemaPath:"#/properties/cameras/items/properties/tamper/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.cameras.items.properties.tamper,data:data68};
+if(data68.persistence_s === undefined){
+const err216 = {instancePath:instancePath+"/cameras/" + i0+"/tamper",schemaPath:"#/properties/cameras/items/properties/tamper/required",keyword:"required",params:{missingProperty: "persistence_s"},message:"must have required property '"+"persistence_s"+"'",schema:schema11.properties.cameras.items.properties.tamper.required,parentSchema:schema11.properties.cameras.items.properties.tamper,data:data68};
 if(vErrors === null){
 vErrors = [err216];
 }
@@ -2692,10 +2693,8 @@ vErrors.push(err216);
 }
 errors++;
 }
-}
-let data69 = data68.enabled;
-if(typeof data69 !== "boolean"){
-const err217 = {instancePath:instancePath+"/cameras/" + i0+"/tamper/enabled",schemaPath:"#/properties/cameras/items/properties/tamper/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.cameras.items.properties.tamper.properties.enabled.type,parentSchema:schema11.properties.cameras.items.properties.tamper.properties.enabled,data:data69};
+if(data68.learn_s === undefined){
+const err217 = {instancePath:instancePath+"/cameras/" + i0+"/tamper",schemaPath:"#/properties/cameras/items/properties/tamper/required",keyword:"required",params:{missingProperty: "learn_s"},message:"must have required property '"+"learn_s"+"'",schema:schema11.properties.cameras.items.properties.tamper.required,parentSchema:schema11.properties.cameras.items.properties.tamper,data:data68};
 if(vErrors === null){
 vErrors = [err217];
 }
@@ -2704,11 +2703,9 @@ vErrors.push(err217);
 }
 errors++;
 }
-if(data68.reason !== undefined){
-let data70 = data68.reason;
-if(typeof data70 === "string"){
-if(func3(data70) > 500){
-const err218 = {instancePath:instancePath+"/cameras/" + i0+"/tamper/reason",schemaPath:"#/properties/cameras/items/properties/tamper/properties/reason/maxLength",keyword:"maxLength",params:{limit: 500},message:"must NOT have more than 500 characters",schema:500,parentSchema:schema11.properties.cameras.items.properties.tamper.properties.reason,data:data70};
+for(const key15 in data68){
+if(!(((((key15 === "enabled") || (key15 === "reason")) || (key15 === "sensitivity")) || (key15 === "persistence_s")) || (key15 === "learn_s"))){
+const err218 = {instancePath:instancePath+"/cameras/" + i0+"/tamper",schemaPath:"#/properties/cameras/items/properties/tamper/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.cameras.items.properties.tamper,data:data68};
 if(vErrors === null){
 vErrors = [err218];
 }
@@ -2717,8 +2714,10 @@ vErrors.push(err218);
 }
 errors++;
 }
-if(func3(data70) < 3){
-const err219 = {instancePath:instancePath+"/cameras/" + i0+"/tamper/reason",schemaPath:"#/properties/cameras/items/properties/tamper/properties/reason/minLength",keyword:"minLength",params:{limit: 3},message:"must NOT have fewer than 3 characters",schema:3,parentSchema:schema11.properties.cameras.items.properties.tamper.properties.reason,data:data70};
+}
+let data69 = data68.enabled;
+if(typeof data69 !== "boolean"){
+const err219 = {instancePath:instancePath+"/cameras/" + i0+"/tamper/enabled",schemaPath:"#/properties/cameras/items/properties/tamper/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.cameras.items.properties.tamper.properties.enabled.type,parentSchema:schema11.properties.cameras.items.properties.tamper.properties.enabled,data:data69};
 if(vErrors === null){
 vErrors = [err219];
 }
@@ -2727,9 +2726,11 @@ vErrors.push(err219);
 }
 errors++;
 }
-}
-else {
-const err220 = {instancePath:instancePath+"/cameras/" + i0+"/tamper/reason",schemaPath:"#/properties/cameras/items/properties/tamper/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.items.properties.tamper.properties.reason.type,parentSchema:schema11.properties.cameras.items.properties.tamper.properties.reason,data:data70};
+if(data68.reason !== undefined){
+let data70 = data68.reason;
+if(typeof data70 === "string"){
+if(func3(data70) > 500){
+const err220 = {instancePath:instancePath+"/cameras/" + i0+"/tamper/reason",schemaPath:"#/properties/cameras/items/properties/tamper/properties/reason/maxLength",keyword:"maxLength",params:{limit: 500},message:"must NOT have more than 500 characters",schema:500,parentSchema:schema11.properties.cameras.items.properties.tamper.properties.reason,data:data70};
 if(vErrors === null){
 vErrors = [err220];
 }
@@ -2738,10 +2739,8 @@ vErrors.push(err220);
 }
 errors++;
 }
-}
-let data71 = data68.sensitivity;
-if(!(((data71 === "low") || (data71 === "medium")) || (data71 === "high"))){
-const err221 = {instancePath:instancePath+"/cameras/" + i0+"/tamper/sensitivity",schemaPath:"#/properties/cameras/items/properties/tamper/properties/sensitivity/enum",keyword:"enum",params:{allowedValues: schema11.properties.cameras.items.properties.tamper.properties.sensitivity.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.cameras.items.properties.tamper.properties.sensitivity.enum,parentSchema:schema11.properties.cameras.items.properties.tamper.properties.sensitivity,data:data71};
+if(func3(data70) < 3){
+const err221 = {instancePath:instancePath+"/cameras/" + i0+"/tamper/reason",schemaPath:"#/properties/cameras/items/properties/tamper/properties/reason/minLength",keyword:"minLength",params:{limit: 3},message:"must NOT have fewer than 3 characters",schema:3,parentSchema:schema11.properties.cameras.items.properties.tamper.properties.reason,data:data70};
 if(vErrors === null){
 vErrors = [err221];
 }
@@ -2750,10 +2749,9 @@ vErrors.push(err221);
 }
 errors++;
 }
-let data72 = data68.persistence_s;
-if(typeof data72 == "number"){
-if(data72 > 600 || isNaN(data72)){
-const err222 = {instancePath:instancePath+"/cameras/" + i0+"/tamper/persistence_s",schemaPath:"#/properties/cameras/items/properties/tamper/properties/persistence_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 600},message:"must be <= 600",schema:600,parentSchema:schema11.properties.cameras.items.properties.tamper.properties.persistence_s,data:data72};
+}
+else {
+const err222 = {instancePath:instancePath+"/cameras/" + i0+"/tamper/reason",schemaPath:"#/properties/cameras/items/properties/tamper/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.items.properties.tamper.properties.reason.type,parentSchema:schema11.properties.cameras.items.properties.tamper.properties.reason,data:data70};
 if(vErrors === null){
 vErrors = [err222];
 }
@@ -2762,8 +2760,10 @@ vErrors.push(err222);
 }
 errors++;
 }
-if(data72 < 2 || isNaN(data72)){
-const err223 = {instancePath:instancePath+"/cameras/" + i0+"/tamper/persistence_s",schemaPath:"#/properties/cameras/items/properties/tamper/properties/persistence_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 2},message:"must be >= 2",schema:2,parentSchema:schema11.properties.cameras.items.properties.tamper.properties.persistence_s,data:data72};
+}
+let data71 = data68.sensitivity;
+if(!(((data71 === "low") || (data71 === "medium")) || (data71 === "high"))){
+const err223 = {instancePath:instancePath+"/cameras/" + i0+"/tamper/sensitivity",schemaPath:"#/properties/cameras/items/properties/tamper/properties/sensitivity/enum",keyword:"enum",params:{allowedValues: schema11.properties.cameras.items.properties.tamper.properties.sensitivity.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.cameras.items.properties.tamper.properties.sensitivity.enum,parentSchema:schema11.properties.cameras.items.properties.tamper.properties.sensitivity,data:data71};
 if(vErrors === null){
 vErrors = [err223];
 }
@@ -2772,9 +2772,10 @@ vErrors.push(err223);
 }
 errors++;
 }
-}
-else {
-const err224 = {instancePath:instancePath+"/cameras/" + i0+"/tamper/persistence_s",schemaPath:"#/properties/cameras/items/properties/tamper/properties/persistence_s/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.tamper.properties.persistence_s.type,parentSchema:schema11.properties.cameras.items.properties.tamper.properties.persistence_s,data:data72};
+let data72 = data68.persistence_s;
+if(typeof data72 == "number"){
+if(data72 > 600 || isNaN(data72)){
+const err224 = {instancePath:instancePath+"/cameras/" + i0+"/tamper/persistence_s",schemaPath:"#/properties/cameras/items/properties/tamper/properties/persistence_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 600},message:"must be <= 600",schema:600,parentSchema:schema11.properties.cameras.items.properties.tamper.properties.persistence_s,data:data72};
 if(vErrors === null){
 vErrors = [err224];
 }
@@ -2783,10 +2784,8 @@ vErrors.push(err224);
 }
 errors++;
 }
-let data73 = data68.learn_s;
-if(typeof data73 == "number"){
-if(data73 > 3600 || isNaN(data73)){
-const err225 = {instancePath:instancePath+"/cameras/" + i0+"/tamper/learn_s",schemaPath:"#/properties/cameras/items/properties/tamper/properties/learn_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.cameras.items.properties.tamper.properties.learn_s,data:data73};
+if(data72 < 2 || isNaN(data72)){
+const err225 = {instancePath:instancePath+"/cameras/" + i0+"/tamper/persistence_s",schemaPath:"#/properties/cameras/items/properties/tamper/properties/persistence_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 2},message:"must be >= 2",schema:2,parentSchema:schema11.properties.cameras.items.properties.tamper.properties.persistence_s,data:data72};
 if(vErrors === null){
 vErrors = [err225];
 }
@@ -2795,8 +2794,9 @@ vErrors.push(err225);
 }
 errors++;
 }
-if(data73 < 5 || isNaN(data73)){
-const err226 = {instancePath:instancePath+"/cameras/" + i0+"/tamper/learn_s",schemaPath:"#/properties/cameras/items/properties/tamper/properties/learn_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 5},message:"must be >= 5",schema:5,parentSchema:schema11.properties.cameras.items.properties.tamper.properties.learn_s,data:data73};
+}
+else {
+const err226 = {instancePath:instancePath+"/cameras/" + i0+"/tamper/persistence_s",schemaPath:"#/properties/cameras/items/properties/tamper/properties/persistence_s/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.tamper.properties.persistence_s.type,parentSchema:schema11.properties.cameras.items.properties.tamper.properties.persistence_s,data:data72};
 if(vErrors === null){
 vErrors = [err226];
 }
@@ -2805,9 +2805,10 @@ vErrors.push(err226);
 }
 errors++;
 }
-}
-else {
-const err227 = {instancePath:instancePath+"/cameras/" + i0+"/tamper/learn_s",schemaPath:"#/properties/cameras/items/properties/tamper/properties/learn_s/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.tamper.properties.learn_s.type,parentSchema:schema11.properties.cameras.items.properties.tamper.properties.learn_s,data:data73};
+let data73 = data68.learn_s;
+if(typeof data73 == "number"){
+if(data73 > 3600 || isNaN(data73)){
+const err227 = {instancePath:instancePath+"/cameras/" + i0+"/tamper/learn_s",schemaPath:"#/properties/cameras/items/properties/tamper/properties/learn_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.cameras.items.properties.tamper.properties.learn_s,data:data73};
 if(vErrors === null){
 vErrors = [err227];
 }
@@ -2816,9 +2817,8 @@ vErrors.push(err227);
 }
 errors++;
 }
-}
-else {
-const err228 = {instancePath:instancePath+"/cameras/" + i0+"/tamper",schemaPath:"#/properties/cameras/items/properties/tamper/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cameras.items.properties.tamper.type,parentSchema:schema11.properties.cameras.items.properties.tamper,data:data68};
+if(data73 < 5 || isNaN(data73)){
+const err228 = {instancePath:instancePath+"/cameras/" + i0+"/tamper/learn_s",schemaPath:"#/properties/cameras/items/properties/tamper/properties/learn_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 5},message:"must be >= 5",schema:5,parentSchema:schema11.properties.cameras.items.properties.tamper.properties.learn_s,data:data73};
 if(vErrors === null){
 vErrors = [err228];
 }
@@ -2829,7 +2829,7 @@ errors++;
 }
 }
 else {
-const err229 = {instancePath:instancePath+"/cameras/" + i0,schemaPath:"#/properties/cameras/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cameras.items.type,parentSchema:schema11.properties.cameras.items,data:data18};
+const err229 = {instancePath:instancePath+"/cameras/" + i0+"/tamper/learn_s",schemaPath:"#/properties/cameras/items/properties/tamper/properties/learn_s/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.tamper.properties.learn_s.type,parentSchema:schema11.properties.cameras.items.properties.tamper.properties.learn_s,data:data73};
 if(vErrors === null){
 vErrors = [err229];
 }
@@ -2839,14 +2839,36 @@ vErrors.push(err229);
 errors++;
 }
 }
-}
 else {
-const err230 = {instancePath:instancePath+"/cameras",schemaPath:"#/properties/cameras/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.cameras.type,parentSchema:schema11.properties.cameras,data:data17};
+const err230 = {instancePath:instancePath+"/cameras/" + i0+"/tamper",schemaPath:"#/properties/cameras/items/properties/tamper/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cameras.items.properties.tamper.type,parentSchema:schema11.properties.cameras.items.properties.tamper,data:data68};
 if(vErrors === null){
 vErrors = [err230];
 }
 else {
 vErrors.push(err230);
+}
+errors++;
+}
+}
+else {
+const err231 = {instancePath:instancePath+"/cameras/" + i0,schemaPath:"#/properties/cameras/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cameras.items.type,parentSchema:schema11.properties.cameras.items,data:data18};
+if(vErrors === null){
+vErrors = [err231];
+}
+else {
+vErrors.push(err231);
+}
+errors++;
+}
+}
+}
+else {
+const err232 = {instancePath:instancePath+"/cameras",schemaPath:"#/properties/cameras/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.cameras.type,parentSchema:schema11.properties.cameras,data:data17};
+if(vErrors === null){
+vErrors = [err232];
+}
+else {
+vErrors.push(err232);
 }
 errors++;
 }
@@ -2864,27 +2886,7 @@ if(data74.keepalive_s === undefined){
 data74.keepalive_s = 30;
 }
 if(data74.url === undefined){
-const err231 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "url"},message:"must have required property '"+"url"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data74};
-if(vErrors === null){
-vErrors = [err231];
-}
-else {
-vErrors.push(err231);
-}
-errors++;
-}
-if(data74.health_interval_s === undefined){
-const err232 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "health_interval_s"},message:"must have required property '"+"health_interval_s"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data74};
-if(vErrors === null){
-vErrors = [err232];
-}
-else {
-vErrors.push(err232);
-}
-errors++;
-}
-if(data74.health_refresh_s === undefined){
-const err233 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "health_refresh_s"},message:"must have required property '"+"health_refresh_s"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data74};
+const err233 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "url"},message:"must have required property '"+"url"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data74};
 if(vErrors === null){
 vErrors = [err233];
 }
@@ -2893,8 +2895,8 @@ vErrors.push(err233);
 }
 errors++;
 }
-if(data74.keepalive_s === undefined){
-const err234 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "keepalive_s"},message:"must have required property '"+"keepalive_s"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data74};
+if(data74.health_interval_s === undefined){
+const err234 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "health_interval_s"},message:"must have required property '"+"health_interval_s"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data74};
 if(vErrors === null){
 vErrors = [err234];
 }
@@ -2903,9 +2905,8 @@ vErrors.push(err234);
 }
 errors++;
 }
-for(const key16 in data74){
-if(!(func2.call(schema11.properties.mqtt.properties, key16))){
-const err235 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt,data:data74};
+if(data74.health_refresh_s === undefined){
+const err235 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "health_refresh_s"},message:"must have required property '"+"health_refresh_s"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data74};
 if(vErrors === null){
 vErrors = [err235];
 }
@@ -2914,12 +2915,8 @@ vErrors.push(err235);
 }
 errors++;
 }
-}
-if(data74.url !== undefined){
-let data75 = data74.url;
-if(typeof data75 === "string"){
-if(!pattern7.test(data75)){
-const err236 = {instancePath:instancePath+"/mqtt/url",schemaPath:"#/properties/mqtt/properties/url/pattern",keyword:"pattern",params:{pattern: "^(mqtts?|wss?|tcp|ssl)://"},message:"must match pattern \""+"^(mqtts?|wss?|tcp|ssl)://"+"\"",schema:"^(mqtts?|wss?|tcp|ssl)://",parentSchema:schema11.properties.mqtt.properties.url,data:data75};
+if(data74.keepalive_s === undefined){
+const err236 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "keepalive_s"},message:"must have required property '"+"keepalive_s"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data74};
 if(vErrors === null){
 vErrors = [err236];
 }
@@ -2928,9 +2925,9 @@ vErrors.push(err236);
 }
 errors++;
 }
-}
-else {
-const err237 = {instancePath:instancePath+"/mqtt/url",schemaPath:"#/properties/mqtt/properties/url/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.url.type,parentSchema:schema11.properties.mqtt.properties.url,data:data75};
+for(const key16 in data74){
+if(!(func2.call(schema11.properties.mqtt.properties, key16))){
+const err237 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt,data:data74};
 if(vErrors === null){
 vErrors = [err237];
 }
@@ -2940,11 +2937,11 @@ vErrors.push(err237);
 errors++;
 }
 }
-if(data74.username !== undefined){
-let data76 = data74.username;
-if(typeof data76 === "string"){
-if(func3(data76) > 200){
-const err238 = {instancePath:instancePath+"/mqtt/username",schemaPath:"#/properties/mqtt/properties/username/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters",schema:200,parentSchema:schema11.properties.mqtt.properties.username,data:data76};
+if(data74.url !== undefined){
+let data75 = data74.url;
+if(typeof data75 === "string"){
+if(!pattern7.test(data75)){
+const err238 = {instancePath:instancePath+"/mqtt/url",schemaPath:"#/properties/mqtt/properties/url/pattern",keyword:"pattern",params:{pattern: "^(mqtts?|wss?|tcp|ssl)://"},message:"must match pattern \""+"^(mqtts?|wss?|tcp|ssl)://"+"\"",schema:"^(mqtts?|wss?|tcp|ssl)://",parentSchema:schema11.properties.mqtt.properties.url,data:data75};
 if(vErrors === null){
 vErrors = [err238];
 }
@@ -2955,7 +2952,7 @@ errors++;
 }
 }
 else {
-const err239 = {instancePath:instancePath+"/mqtt/username",schemaPath:"#/properties/mqtt/properties/username/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.username.type,parentSchema:schema11.properties.mqtt.properties.username,data:data76};
+const err239 = {instancePath:instancePath+"/mqtt/url",schemaPath:"#/properties/mqtt/properties/url/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.url.type,parentSchema:schema11.properties.mqtt.properties.url,data:data75};
 if(vErrors === null){
 vErrors = [err239];
 }
@@ -2965,10 +2962,11 @@ vErrors.push(err239);
 errors++;
 }
 }
-if(data74.password !== undefined){
-let data77 = data74.password;
-if(typeof data77 !== "string"){
-const err240 = {instancePath:instancePath+"/mqtt/password",schemaPath:"#/properties/mqtt/properties/password/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.password.type,parentSchema:schema11.properties.mqtt.properties.password,data:data77};
+if(data74.username !== undefined){
+let data76 = data74.username;
+if(typeof data76 === "string"){
+if(func3(data76) > 200){
+const err240 = {instancePath:instancePath+"/mqtt/username",schemaPath:"#/properties/mqtt/properties/username/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters",schema:200,parentSchema:schema11.properties.mqtt.properties.username,data:data76};
 if(vErrors === null){
 vErrors = [err240];
 }
@@ -2978,11 +2976,8 @@ vErrors.push(err240);
 errors++;
 }
 }
-if(data74.password_file !== undefined){
-let data78 = data74.password_file;
-if(typeof data78 === "string"){
-if(func3(data78) < 1){
-const err241 = {instancePath:instancePath+"/mqtt/password_file",schemaPath:"#/properties/mqtt/properties/password_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.mqtt.properties.password_file,data:data78};
+else {
+const err241 = {instancePath:instancePath+"/mqtt/username",schemaPath:"#/properties/mqtt/properties/username/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.username.type,parentSchema:schema11.properties.mqtt.properties.username,data:data76};
 if(vErrors === null){
 vErrors = [err241];
 }
@@ -2992,8 +2987,10 @@ vErrors.push(err241);
 errors++;
 }
 }
-else {
-const err242 = {instancePath:instancePath+"/mqtt/password_file",schemaPath:"#/properties/mqtt/properties/password_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.password_file.type,parentSchema:schema11.properties.mqtt.properties.password_file,data:data78};
+if(data74.password !== undefined){
+let data77 = data74.password;
+if(typeof data77 !== "string"){
+const err242 = {instancePath:instancePath+"/mqtt/password",schemaPath:"#/properties/mqtt/properties/password/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.password.type,parentSchema:schema11.properties.mqtt.properties.password,data:data77};
 if(vErrors === null){
 vErrors = [err242];
 }
@@ -3003,10 +3000,11 @@ vErrors.push(err242);
 errors++;
 }
 }
-if(data74.ca_file !== undefined){
-let data79 = data74.ca_file;
-if(typeof data79 !== "string"){
-const err243 = {instancePath:instancePath+"/mqtt/ca_file",schemaPath:"#/properties/mqtt/properties/ca_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.ca_file.type,parentSchema:schema11.properties.mqtt.properties.ca_file,data:data79};
+if(data74.password_file !== undefined){
+let data78 = data74.password_file;
+if(typeof data78 === "string"){
+if(func3(data78) < 1){
+const err243 = {instancePath:instancePath+"/mqtt/password_file",schemaPath:"#/properties/mqtt/properties/password_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.mqtt.properties.password_file,data:data78};
 if(vErrors === null){
 vErrors = [err243];
 }
@@ -3016,10 +3014,8 @@ vErrors.push(err243);
 errors++;
 }
 }
-if(data74.cert_file !== undefined){
-let data80 = data74.cert_file;
-if(typeof data80 !== "string"){
-const err244 = {instancePath:instancePath+"/mqtt/cert_file",schemaPath:"#/properties/mqtt/properties/cert_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.cert_file.type,parentSchema:schema11.properties.mqtt.properties.cert_file,data:data80};
+else {
+const err244 = {instancePath:instancePath+"/mqtt/password_file",schemaPath:"#/properties/mqtt/properties/password_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.password_file.type,parentSchema:schema11.properties.mqtt.properties.password_file,data:data78};
 if(vErrors === null){
 vErrors = [err244];
 }
@@ -3029,10 +3025,10 @@ vErrors.push(err244);
 errors++;
 }
 }
-if(data74.key_file !== undefined){
-let data81 = data74.key_file;
-if(typeof data81 !== "string"){
-const err245 = {instancePath:instancePath+"/mqtt/key_file",schemaPath:"#/properties/mqtt/properties/key_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.key_file.type,parentSchema:schema11.properties.mqtt.properties.key_file,data:data81};
+if(data74.ca_file !== undefined){
+let data79 = data74.ca_file;
+if(typeof data79 !== "string"){
+const err245 = {instancePath:instancePath+"/mqtt/ca_file",schemaPath:"#/properties/mqtt/properties/ca_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.ca_file.type,parentSchema:schema11.properties.mqtt.properties.ca_file,data:data79};
 if(vErrors === null){
 vErrors = [err245];
 }
@@ -3042,11 +3038,10 @@ vErrors.push(err245);
 errors++;
 }
 }
-if(data74.topic_prefix !== undefined){
-let data82 = data74.topic_prefix;
-if(typeof data82 === "string"){
-if(!pattern8.test(data82)){
-const err246 = {instancePath:instancePath+"/mqtt/topic_prefix",schemaPath:"#/properties/mqtt/properties/topic_prefix/pattern",keyword:"pattern",params:{pattern: "^[^$+#/](?:[^+#/]|/(?!/|$))*$"},message:"must match pattern \""+"^[^$+#/](?:[^+#/]|/(?!/|$))*$"+"\"",schema:"^[^$+#/](?:[^+#/]|/(?!/|$))*$",parentSchema:schema11.properties.mqtt.properties.topic_prefix,data:data82};
+if(data74.cert_file !== undefined){
+let data80 = data74.cert_file;
+if(typeof data80 !== "string"){
+const err246 = {instancePath:instancePath+"/mqtt/cert_file",schemaPath:"#/properties/mqtt/properties/cert_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.cert_file.type,parentSchema:schema11.properties.mqtt.properties.cert_file,data:data80};
 if(vErrors === null){
 vErrors = [err246];
 }
@@ -3056,8 +3051,10 @@ vErrors.push(err246);
 errors++;
 }
 }
-else {
-const err247 = {instancePath:instancePath+"/mqtt/topic_prefix",schemaPath:"#/properties/mqtt/properties/topic_prefix/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.topic_prefix.type,parentSchema:schema11.properties.mqtt.properties.topic_prefix,data:data82};
+if(data74.key_file !== undefined){
+let data81 = data74.key_file;
+if(typeof data81 !== "string"){
+const err247 = {instancePath:instancePath+"/mqtt/key_file",schemaPath:"#/properties/mqtt/properties/key_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.key_file.type,parentSchema:schema11.properties.mqtt.properties.key_file,data:data81};
 if(vErrors === null){
 vErrors = [err247];
 }
@@ -3067,9 +3064,11 @@ vErrors.push(err247);
 errors++;
 }
 }
-let data83 = data74.health_interval_s;
-if(!((typeof data83 == "number") && (!(data83 % 1) && !isNaN(data83)))){
-const err248 = {instancePath:instancePath+"/mqtt/health_interval_s",schemaPath:"#/properties/mqtt/properties/health_interval_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.health_interval_s.type,parentSchema:schema11.properties.mqtt.properties.health_interval_s,data:data83};
+if(data74.topic_prefix !== undefined){
+let data82 = data74.topic_prefix;
+if(typeof data82 === "string"){
+if(!pattern8.test(data82)){
+const err248 = {instancePath:instancePath+"/mqtt/topic_prefix",schemaPath:"#/properties/mqtt/properties/topic_prefix/pattern",keyword:"pattern",params:{pattern: "^[^$+#/](?:[^+#/]|/(?!/|$))*$"},message:"must match pattern \""+"^[^$+#/](?:[^+#/]|/(?!/|$))*$"+"\"",schema:"^[^$+#/](?:[^+#/]|/(?!/|$))*$",parentSchema:schema11.properties.mqtt.properties.topic_prefix,data:data82};
 if(vErrors === null){
 vErrors = [err248];
 }
@@ -3078,9 +3077,9 @@ vErrors.push(err248);
 }
 errors++;
 }
-if(typeof data83 == "number"){
-if(data83 < 5 || isNaN(data83)){
-const err249 = {instancePath:instancePath+"/mqtt/health_interval_s",schemaPath:"#/properties/mqtt/properties/health_interval_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 5},message:"must be >= 5",schema:5,parentSchema:schema11.properties.mqtt.properties.health_interval_s,data:data83};
+}
+else {
+const err249 = {instancePath:instancePath+"/mqtt/topic_prefix",schemaPath:"#/properties/mqtt/properties/topic_prefix/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.topic_prefix.type,parentSchema:schema11.properties.mqtt.properties.topic_prefix,data:data82};
 if(vErrors === null){
 vErrors = [err249];
 }
@@ -3090,9 +3089,9 @@ vErrors.push(err249);
 errors++;
 }
 }
-let data84 = data74.health_refresh_s;
-if(!((typeof data84 == "number") && (!(data84 % 1) && !isNaN(data84)))){
-const err250 = {instancePath:instancePath+"/mqtt/health_refresh_s",schemaPath:"#/properties/mqtt/properties/health_refresh_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.health_refresh_s.type,parentSchema:schema11.properties.mqtt.properties.health_refresh_s,data:data84};
+let data83 = data74.health_interval_s;
+if(!((typeof data83 == "number") && (!(data83 % 1) && !isNaN(data83)))){
+const err250 = {instancePath:instancePath+"/mqtt/health_interval_s",schemaPath:"#/properties/mqtt/properties/health_interval_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.health_interval_s.type,parentSchema:schema11.properties.mqtt.properties.health_interval_s,data:data83};
 if(vErrors === null){
 vErrors = [err250];
 }
@@ -3101,9 +3100,9 @@ vErrors.push(err250);
 }
 errors++;
 }
-if(typeof data84 == "number"){
-if(data84 < 5 || isNaN(data84)){
-const err251 = {instancePath:instancePath+"/mqtt/health_refresh_s",schemaPath:"#/properties/mqtt/properties/health_refresh_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 5},message:"must be >= 5",schema:5,parentSchema:schema11.properties.mqtt.properties.health_refresh_s,data:data84};
+if(typeof data83 == "number"){
+if(data83 < 5 || isNaN(data83)){
+const err251 = {instancePath:instancePath+"/mqtt/health_interval_s",schemaPath:"#/properties/mqtt/properties/health_interval_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 5},message:"must be >= 5",schema:5,parentSchema:schema11.properties.mqtt.properties.health_interval_s,data:data83};
 if(vErrors === null){
 vErrors = [err251];
 }
@@ -3113,9 +3112,9 @@ vErrors.push(err251);
 errors++;
 }
 }
-let data85 = data74.keepalive_s;
-if(!((typeof data85 == "number") && (!(data85 % 1) && !isNaN(data85)))){
-const err252 = {instancePath:instancePath+"/mqtt/keepalive_s",schemaPath:"#/properties/mqtt/properties/keepalive_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.keepalive_s.type,parentSchema:schema11.properties.mqtt.properties.keepalive_s,data:data85};
+let data84 = data74.health_refresh_s;
+if(!((typeof data84 == "number") && (!(data84 % 1) && !isNaN(data84)))){
+const err252 = {instancePath:instancePath+"/mqtt/health_refresh_s",schemaPath:"#/properties/mqtt/properties/health_refresh_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.health_refresh_s.type,parentSchema:schema11.properties.mqtt.properties.health_refresh_s,data:data84};
 if(vErrors === null){
 vErrors = [err252];
 }
@@ -3124,9 +3123,9 @@ vErrors.push(err252);
 }
 errors++;
 }
-if(typeof data85 == "number"){
-if(data85 > 3600 || isNaN(data85)){
-const err253 = {instancePath:instancePath+"/mqtt/keepalive_s",schemaPath:"#/properties/mqtt/properties/keepalive_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.mqtt.properties.keepalive_s,data:data85};
+if(typeof data84 == "number"){
+if(data84 < 5 || isNaN(data84)){
+const err253 = {instancePath:instancePath+"/mqtt/health_refresh_s",schemaPath:"#/properties/mqtt/properties/health_refresh_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 5},message:"must be >= 5",schema:5,parentSchema:schema11.properties.mqtt.properties.health_refresh_s,data:data84};
 if(vErrors === null){
 vErrors = [err253];
 }
@@ -3135,8 +3134,10 @@ vErrors.push(err253);
 }
 errors++;
 }
-if(data85 < 2 || isNaN(data85)){
-const err254 = {instancePath:instancePath+"/mqtt/keepalive_s",schemaPath:"#/properties/mqtt/properties/keepalive_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 2},message:"must be >= 2",schema:2,parentSchema:schema11.properties.mqtt.properties.keepalive_s,data:data85};
+}
+let data85 = data74.keepalive_s;
+if(!((typeof data85 == "number") && (!(data85 % 1) && !isNaN(data85)))){
+const err254 = {instancePath:instancePath+"/mqtt/keepalive_s",schemaPath:"#/properties/mqtt/properties/keepalive_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.keepalive_s.type,parentSchema:schema11.properties.mqtt.properties.keepalive_s,data:data85};
 if(vErrors === null){
 vErrors = [err254];
 }
@@ -3145,12 +3146,9 @@ vErrors.push(err254);
 }
 errors++;
 }
-}
-if(data74.client_id !== undefined){
-let data86 = data74.client_id;
-if(typeof data86 === "string"){
-if(func3(data86) > 128){
-const err255 = {instancePath:instancePath+"/mqtt/client_id",schemaPath:"#/properties/mqtt/properties/client_id/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters",schema:128,parentSchema:schema11.properties.mqtt.properties.client_id,data:data86};
+if(typeof data85 == "number"){
+if(data85 > 3600 || isNaN(data85)){
+const err255 = {instancePath:instancePath+"/mqtt/keepalive_s",schemaPath:"#/properties/mqtt/properties/keepalive_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.mqtt.properties.keepalive_s,data:data85};
 if(vErrors === null){
 vErrors = [err255];
 }
@@ -3159,8 +3157,8 @@ vErrors.push(err255);
 }
 errors++;
 }
-if(func3(data86) < 1){
-const err256 = {instancePath:instancePath+"/mqtt/client_id",schemaPath:"#/properties/mqtt/properties/client_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.mqtt.properties.client_id,data:data86};
+if(data85 < 2 || isNaN(data85)){
+const err256 = {instancePath:instancePath+"/mqtt/keepalive_s",schemaPath:"#/properties/mqtt/properties/keepalive_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 2},message:"must be >= 2",schema:2,parentSchema:schema11.properties.mqtt.properties.keepalive_s,data:data85};
 if(vErrors === null){
 vErrors = [err256];
 }
@@ -3170,13 +3168,37 @@ vErrors.push(err256);
 errors++;
 }
 }
-else {
-const err257 = {instancePath:instancePath+"/mqtt/client_id",schemaPath:"#/properties/mqtt/properties/client_id/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.client_id.type,parentSchema:schema11.properties.mqtt.properties.client_id,data:data86};
+if(data74.client_id !== undefined){
+let data86 = data74.client_id;
+if(typeof data86 === "string"){
+if(func3(data86) > 128){
+const err257 = {instancePath:instancePath+"/mqtt/client_id",schemaPath:"#/properties/mqtt/properties/client_id/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters",schema:128,parentSchema:schema11.properties.mqtt.properties.client_id,data:data86};
 if(vErrors === null){
 vErrors = [err257];
 }
 else {
 vErrors.push(err257);
+}
+errors++;
+}
+if(func3(data86) < 1){
+const err258 = {instancePath:instancePath+"/mqtt/client_id",schemaPath:"#/properties/mqtt/properties/client_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.mqtt.properties.client_id,data:data86};
+if(vErrors === null){
+vErrors = [err258];
+}
+else {
+vErrors.push(err258);
+}
+errors++;
+}
+}
+else {
+const err259 = {instancePath:instancePath+"/mqtt/client_id",schemaPath:"#/properties/mqtt/properties/client_id/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.client_id.type,parentSchema:schema11.properties.mqtt.properties.client_id,data:data86};
+if(vErrors === null){
+vErrors = [err259];
+}
+else {
+vErrors.push(err259);
 }
 errors++;
 }
@@ -3197,27 +3219,7 @@ if(data87.max_export_s === undefined){
 data87.max_export_s = 3600;
 }
 if(data87.allowed_clients === undefined){
-const err258 = {instancePath:instancePath+"/mqtt/commands",schemaPath:"#/properties/mqtt/properties/commands/required",keyword:"required",params:{missingProperty: "allowed_clients"},message:"must have required property '"+"allowed_clients"+"'",schema:schema11.properties.mqtt.properties.commands.required,parentSchema:schema11.properties.mqtt.properties.commands,data:data87};
-if(vErrors === null){
-vErrors = [err258];
-}
-else {
-vErrors.push(err258);
-}
-errors++;
-}
-if(data87.max_payload_bytes === undefined){
-const err259 = {instancePath:instancePath+"/mqtt/commands",schemaPath:"#/properties/mqtt/properties/commands/required",keyword:"required",params:{missingProperty: "max_payload_bytes"},message:"must have required property '"+"max_payload_bytes"+"'",schema:schema11.properties.mqtt.properties.commands.required,parentSchema:schema11.properties.mqtt.properties.commands,data:data87};
-if(vErrors === null){
-vErrors = [err259];
-}
-else {
-vErrors.push(err259);
-}
-errors++;
-}
-if(data87.replay_window_s === undefined){
-const err260 = {instancePath:instancePath+"/mqtt/commands",schemaPath:"#/properties/mqtt/properties/commands/required",keyword:"required",params:{missingProperty: "replay_window_s"},message:"must have required property '"+"replay_window_s"+"'",schema:schema11.properties.mqtt.properties.commands.required,parentSchema:schema11.properties.mqtt.properties.commands,data:data87};
+const err260 = {instancePath:instancePath+"/mqtt/commands",schemaPath:"#/properties/mqtt/properties/commands/required",keyword:"required",params:{missingProperty: "allowed_clients"},message:"must have required property '"+"allowed_clients"+"'",schema:schema11.properties.mqtt.properties.commands.required,parentSchema:schema11.properties.mqtt.properties.commands,data:data87};
 if(vErrors === null){
 vErrors = [err260];
 }
@@ -3226,8 +3228,8 @@ vErrors.push(err260);
 }
 errors++;
 }
-if(data87.max_export_s === undefined){
-const err261 = {instancePath:instancePath+"/mqtt/commands",schemaPath:"#/properties/mqtt/properties/commands/required",keyword:"required",params:{missingProperty: "max_export_s"},message:"must have required property '"+"max_export_s"+"'",schema:schema11.properties.mqtt.properties.commands.required,parentSchema:schema11.properties.mqtt.properties.commands,data:data87};
+if(data87.max_payload_bytes === undefined){
+const err261 = {instancePath:instancePath+"/mqtt/commands",schemaPath:"#/properties/mqtt/properties/commands/required",keyword:"required",params:{missingProperty: "max_payload_bytes"},message:"must have required property '"+"max_payload_bytes"+"'",schema:schema11.properties.mqtt.properties.commands.required,parentSchema:schema11.properties.mqtt.properties.commands,data:data87};
 if(vErrors === null){
 vErrors = [err261];
 }
@@ -3236,9 +3238,8 @@ vErrors.push(err261);
 }
 errors++;
 }
-for(const key17 in data87){
-if(!(((((key17 === "hmac_secret_file") || (key17 === "allowed_clients")) || (key17 === "max_payload_bytes")) || (key17 === "replay_window_s")) || (key17 === "max_export_s"))){
-const err262 = {instancePath:instancePath+"/mqtt/commands",schemaPath:"#/properties/mqtt/properties/commands/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt.properties.commands,data:data87};
+if(data87.replay_window_s === undefined){
+const err262 = {instancePath:instancePath+"/mqtt/commands",schemaPath:"#/properties/mqtt/properties/commands/required",keyword:"required",params:{missingProperty: "replay_window_s"},message:"must have required property '"+"replay_window_s"+"'",schema:schema11.properties.mqtt.properties.commands.required,parentSchema:schema11.properties.mqtt.properties.commands,data:data87};
 if(vErrors === null){
 vErrors = [err262];
 }
@@ -3247,12 +3248,8 @@ vErrors.push(err262);
 }
 errors++;
 }
-}
-if(data87.hmac_secret_file !== undefined){
-let data88 = data87.hmac_secret_file;
-if(typeof data88 === "string"){
-if(func3(data88) < 1){
-const err263 = {instancePath:instancePath+"/mqtt/commands/hmac_secret_file",schemaPath:"#/properties/mqtt/properties/commands/properties/hmac_secret_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.mqtt.properties.commands.properties.hmac_secret_file,data:data88};
+if(data87.max_export_s === undefined){
+const err263 = {instancePath:instancePath+"/mqtt/commands",schemaPath:"#/properties/mqtt/properties/commands/required",keyword:"required",params:{missingProperty: "max_export_s"},message:"must have required property '"+"max_export_s"+"'",schema:schema11.properties.mqtt.properties.commands.required,parentSchema:schema11.properties.mqtt.properties.commands,data:data87};
 if(vErrors === null){
 vErrors = [err263];
 }
@@ -3261,14 +3258,39 @@ vErrors.push(err263);
 }
 errors++;
 }
-}
-else {
-const err264 = {instancePath:instancePath+"/mqtt/commands/hmac_secret_file",schemaPath:"#/properties/mqtt/properties/commands/properties/hmac_secret_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.commands.properties.hmac_secret_file.type,parentSchema:schema11.properties.mqtt.properties.commands.properties.hmac_secret_file,data:data88};
+for(const key17 in data87){
+if(!(((((key17 === "hmac_secret_file") || (key17 === "allowed_clients")) || (key17 === "max_payload_bytes")) || (key17 === "replay_window_s")) || (key17 === "max_export_s"))){
+const err264 = {instancePath:instancePath+"/mqtt/commands",schemaPath:"#/properties/mqtt/properties/commands/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt.properties.commands,data:data87};
 if(vErrors === null){
 vErrors = [err264];
 }
 else {
 vErrors.push(err264);
+}
+errors++;
+}
+}
+if(data87.hmac_secret_file !== undefined){
+let data88 = data87.hmac_secret_file;
+if(typeof data88 === "string"){
+if(func3(data88) < 1){
+const err265 = {instancePath:instancePath+"/mqtt/commands/hmac_secret_file",schemaPath:"#/properties/mqtt/properties/commands/properties/hmac_secret_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.mqtt.properties.commands.properties.hmac_secret_file,data:data88};
+if(vErrors === null){
+vErrors = [err265];
+}
+else {
+vErrors.push(err265);
+}
+errors++;
+}
+}
+else {
+const err266 = {instancePath:instancePath+"/mqtt/commands/hmac_secret_file",schemaPath:"#/properties/mqtt/properties/commands/properties/hmac_secret_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.commands.properties.hmac_secret_file.type,parentSchema:schema11.properties.mqtt.properties.commands.properties.hmac_secret_file,data:data88};
+if(vErrors === null){
+vErrors = [err266];
+}
+else {
+vErrors.push(err266);
 }
 errors++;
 }
@@ -3280,30 +3302,7 @@ for(let i8=0; i8<len8; i8++){
 let data90 = data89[i8];
 if(typeof data90 === "string"){
 if(func3(data90) < 1){
-const err265 = {instancePath:instancePath+"/mqtt/commands/allowed_clients/" + i8,schemaPath:"#/properties/mqtt/properties/commands/properties/allowed_clients/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.mqtt.properties.commands.properties.allowed_clients.items,data:data90};
-if(vErrors === null){
-vErrors = [err265];
-}
-else {
-vErrors.push(err265);
-}
-errors++;
-}
-}
-else {
-const err266 = {instancePath:instancePath+"/mqtt/commands/allowed_clients/" + i8,schemaPath:"#/properties/mqtt/properties/commands/properties/allowed_clients/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.commands.properties.allowed_clients.items.type,parentSchema:schema11.properties.mqtt.properties.commands.properties.allowed_clients.items,data:data90};
-if(vErrors === null){
-vErrors = [err266];
-}
-else {
-vErrors.push(err266);
-}
-errors++;
-}
-}
-}
-else {
-const err267 = {instancePath:instancePath+"/mqtt/commands/allowed_clients",schemaPath:"#/properties/mqtt/properties/commands/properties/allowed_clients/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.mqtt.properties.commands.properties.allowed_clients.type,parentSchema:schema11.properties.mqtt.properties.commands.properties.allowed_clients,data:data89};
+const err267 = {instancePath:instancePath+"/mqtt/commands/allowed_clients/" + i8,schemaPath:"#/properties/mqtt/properties/commands/properties/allowed_clients/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.mqtt.properties.commands.properties.allowed_clients.items,data:data90};
 if(vErrors === null){
 vErrors = [err267];
 }
@@ -3312,9 +3311,9 @@ vErrors.push(err267);
 }
 errors++;
 }
-let data91 = data87.max_payload_bytes;
-if(!((typeof data91 == "number") && (!(data91 % 1) && !isNaN(data91)))){
-const err268 = {instancePath:instancePath+"/mqtt/commands/max_payload_bytes",schemaPath:"#/properties/mqtt/properties/commands/properties/max_payload_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.commands.properties.max_payload_bytes.type,parentSchema:schema11.properties.mqtt.properties.commands.properties.max_payload_bytes,data:data91};
+}
+else {
+const err268 = {instancePath:instancePath+"/mqtt/commands/allowed_clients/" + i8,schemaPath:"#/properties/mqtt/properties/commands/properties/allowed_clients/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.commands.properties.allowed_clients.items.type,parentSchema:schema11.properties.mqtt.properties.commands.properties.allowed_clients.items,data:data90};
 if(vErrors === null){
 vErrors = [err268];
 }
@@ -3323,9 +3322,10 @@ vErrors.push(err268);
 }
 errors++;
 }
-if(typeof data91 == "number"){
-if(data91 > 1048576 || isNaN(data91)){
-const err269 = {instancePath:instancePath+"/mqtt/commands/max_payload_bytes",schemaPath:"#/properties/mqtt/properties/commands/properties/max_payload_bytes/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1048576},message:"must be <= 1048576",schema:1048576,parentSchema:schema11.properties.mqtt.properties.commands.properties.max_payload_bytes,data:data91};
+}
+}
+else {
+const err269 = {instancePath:instancePath+"/mqtt/commands/allowed_clients",schemaPath:"#/properties/mqtt/properties/commands/properties/allowed_clients/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.mqtt.properties.commands.properties.allowed_clients.type,parentSchema:schema11.properties.mqtt.properties.commands.properties.allowed_clients,data:data89};
 if(vErrors === null){
 vErrors = [err269];
 }
@@ -3334,8 +3334,9 @@ vErrors.push(err269);
 }
 errors++;
 }
-if(data91 < 256 || isNaN(data91)){
-const err270 = {instancePath:instancePath+"/mqtt/commands/max_payload_bytes",schemaPath:"#/properties/mqtt/properties/commands/properties/max_payload_bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 256},message:"must be >= 256",schema:256,parentSchema:schema11.properties.mqtt.properties.commands.properties.max_payload_bytes,data:data91};
+let data91 = data87.max_payload_bytes;
+if(!((typeof data91 == "number") && (!(data91 % 1) && !isNaN(data91)))){
+const err270 = {instancePath:instancePath+"/mqtt/commands/max_payload_bytes",schemaPath:"#/properties/mqtt/properties/commands/properties/max_payload_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.commands.properties.max_payload_bytes.type,parentSchema:schema11.properties.mqtt.properties.commands.properties.max_payload_bytes,data:data91};
 if(vErrors === null){
 vErrors = [err270];
 }
@@ -3344,10 +3345,9 @@ vErrors.push(err270);
 }
 errors++;
 }
-}
-let data92 = data87.replay_window_s;
-if(!((typeof data92 == "number") && (!(data92 % 1) && !isNaN(data92)))){
-const err271 = {instancePath:instancePath+"/mqtt/commands/replay_window_s",schemaPath:"#/properties/mqtt/properties/commands/properties/replay_window_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.commands.properties.replay_window_s.type,parentSchema:schema11.properties.mqtt.properties.commands.properties.replay_window_s,data:data92};
+if(typeof data91 == "number"){
+if(data91 > 1048576 || isNaN(data91)){
+const err271 = {instancePath:instancePath+"/mqtt/commands/max_payload_bytes",schemaPath:"#/properties/mqtt/properties/commands/properties/max_payload_bytes/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1048576},message:"must be <= 1048576",schema:1048576,parentSchema:schema11.properties.mqtt.properties.commands.properties.max_payload_bytes,data:data91};
 if(vErrors === null){
 vErrors = [err271];
 }
@@ -3356,9 +3356,8 @@ vErrors.push(err271);
 }
 errors++;
 }
-if(typeof data92 == "number"){
-if(data92 > 3600 || isNaN(data92)){
-const err272 = {instancePath:instancePath+"/mqtt/commands/replay_window_s",schemaPath:"#/properties/mqtt/properties/commands/properties/replay_window_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.mqtt.properties.commands.properties.replay_window_s,data:data92};
+if(data91 < 256 || isNaN(data91)){
+const err272 = {instancePath:instancePath+"/mqtt/commands/max_payload_bytes",schemaPath:"#/properties/mqtt/properties/commands/properties/max_payload_bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 256},message:"must be >= 256",schema:256,parentSchema:schema11.properties.mqtt.properties.commands.properties.max_payload_bytes,data:data91};
 if(vErrors === null){
 vErrors = [err272];
 }
@@ -3367,8 +3366,10 @@ vErrors.push(err272);
 }
 errors++;
 }
-if(data92 < 10 || isNaN(data92)){
-const err273 = {instancePath:instancePath+"/mqtt/commands/replay_window_s",schemaPath:"#/properties/mqtt/properties/commands/properties/replay_window_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 10},message:"must be >= 10",schema:10,parentSchema:schema11.properties.mqtt.properties.commands.properties.replay_window_s,data:data92};
+}
+let data92 = data87.replay_window_s;
+if(!((typeof data92 == "number") && (!(data92 % 1) && !isNaN(data92)))){
+const err273 = {instancePath:instancePath+"/mqtt/commands/replay_window_s",schemaPath:"#/properties/mqtt/properties/commands/properties/replay_window_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.commands.properties.replay_window_s.type,parentSchema:schema11.properties.mqtt.properties.commands.properties.replay_window_s,data:data92};
 if(vErrors === null){
 vErrors = [err273];
 }
@@ -3377,10 +3378,9 @@ vErrors.push(err273);
 }
 errors++;
 }
-}
-let data93 = data87.max_export_s;
-if(!((typeof data93 == "number") && (!(data93 % 1) && !isNaN(data93)))){
-const err274 = {instancePath:instancePath+"/mqtt/commands/max_export_s",schemaPath:"#/properties/mqtt/properties/commands/properties/max_export_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.commands.properties.max_export_s.type,parentSchema:schema11.properties.mqtt.properties.commands.properties.max_export_s,data:data93};
+if(typeof data92 == "number"){
+if(data92 > 3600 || isNaN(data92)){
+const err274 = {instancePath:instancePath+"/mqtt/commands/replay_window_s",schemaPath:"#/properties/mqtt/properties/commands/properties/replay_window_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.mqtt.properties.commands.properties.replay_window_s,data:data92};
 if(vErrors === null){
 vErrors = [err274];
 }
@@ -3389,9 +3389,8 @@ vErrors.push(err274);
 }
 errors++;
 }
-if(typeof data93 == "number"){
-if(data93 > 86400 || isNaN(data93)){
-const err275 = {instancePath:instancePath+"/mqtt/commands/max_export_s",schemaPath:"#/properties/mqtt/properties/commands/properties/max_export_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.mqtt.properties.commands.properties.max_export_s,data:data93};
+if(data92 < 10 || isNaN(data92)){
+const err275 = {instancePath:instancePath+"/mqtt/commands/replay_window_s",schemaPath:"#/properties/mqtt/properties/commands/properties/replay_window_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 10},message:"must be >= 10",schema:10,parentSchema:schema11.properties.mqtt.properties.commands.properties.replay_window_s,data:data92};
 if(vErrors === null){
 vErrors = [err275];
 }
@@ -3400,8 +3399,10 @@ vErrors.push(err275);
 }
 errors++;
 }
-if(data93 < 1 || isNaN(data93)){
-const err276 = {instancePath:instancePath+"/mqtt/commands/max_export_s",schemaPath:"#/properties/mqtt/properties/commands/properties/max_export_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.mqtt.properties.commands.properties.max_export_s,data:data93};
+}
+let data93 = data87.max_export_s;
+if(!((typeof data93 == "number") && (!(data93 % 1) && !isNaN(data93)))){
+const err276 = {instancePath:instancePath+"/mqtt/commands/max_export_s",schemaPath:"#/properties/mqtt/properties/commands/properties/max_export_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.commands.properties.max_export_s.type,parentSchema:schema11.properties.mqtt.properties.commands.properties.max_export_s,data:data93};
 if(vErrors === null){
 vErrors = [err276];
 }
@@ -3410,15 +3411,36 @@ vErrors.push(err276);
 }
 errors++;
 }
-}
-}
-else {
-const err277 = {instancePath:instancePath+"/mqtt/commands",schemaPath:"#/properties/mqtt/properties/commands/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.properties.commands.type,parentSchema:schema11.properties.mqtt.properties.commands,data:data87};
+if(typeof data93 == "number"){
+if(data93 > 86400 || isNaN(data93)){
+const err277 = {instancePath:instancePath+"/mqtt/commands/max_export_s",schemaPath:"#/properties/mqtt/properties/commands/properties/max_export_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.mqtt.properties.commands.properties.max_export_s,data:data93};
 if(vErrors === null){
 vErrors = [err277];
 }
 else {
 vErrors.push(err277);
+}
+errors++;
+}
+if(data93 < 1 || isNaN(data93)){
+const err278 = {instancePath:instancePath+"/mqtt/commands/max_export_s",schemaPath:"#/properties/mqtt/properties/commands/properties/max_export_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.mqtt.properties.commands.properties.max_export_s,data:data93};
+if(vErrors === null){
+vErrors = [err278];
+}
+else {
+vErrors.push(err278);
+}
+errors++;
+}
+}
+}
+else {
+const err279 = {instancePath:instancePath+"/mqtt/commands",schemaPath:"#/properties/mqtt/properties/commands/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.properties.commands.type,parentSchema:schema11.properties.mqtt.properties.commands,data:data87};
+if(vErrors === null){
+vErrors = [err279];
+}
+else {
+vErrors.push(err279);
 }
 errors++;
 }
@@ -3430,31 +3452,7 @@ if(data94.discovery_prefix === undefined){
 data94.discovery_prefix = "homeassistant";
 }
 if(data94.discovery_prefix === undefined){
-const err278 = {instancePath:instancePath+"/mqtt/home_assistant",schemaPath:"#/properties/mqtt/properties/home_assistant/required",keyword:"required",params:{missingProperty: "discovery_prefix"},message:"must have required property '"+"discovery_prefix"+"'",schema:schema11.properties.mqtt.properties.home_assistant.required,parentSchema:schema11.properties.mqtt.properties.home_assistant,data:data94};
-if(vErrors === null){
-vErrors = [err278];
-}
-else {
-vErrors.push(err278);
-}
-errors++;
-}
-for(const key18 in data94){
-if(!(key18 === "discovery_prefix")){
-const err279 = {instancePath:instancePath+"/mqtt/home_assistant",schemaPath:"#/properties/mqtt/properties/home_assistant/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt.properties.home_assistant,data:data94};
-if(vErrors === null){
-vErrors = [err279];
-}
-else {
-vErrors.push(err279);
-}
-errors++;
-}
-}
-let data95 = data94.discovery_prefix;
-if(typeof data95 === "string"){
-if(!pattern8.test(data95)){
-const err280 = {instancePath:instancePath+"/mqtt/home_assistant/discovery_prefix",schemaPath:"#/properties/mqtt/properties/home_assistant/properties/discovery_prefix/pattern",keyword:"pattern",params:{pattern: "^[^$+#/](?:[^+#/]|/(?!/|$))*$"},message:"must match pattern \""+"^[^$+#/](?:[^+#/]|/(?!/|$))*$"+"\"",schema:"^[^$+#/](?:[^+#/]|/(?!/|$))*$",parentSchema:schema11.properties.mqtt.properties.home_assistant.properties.discovery_prefix,data:data95};
+const err280 = {instancePath:instancePath+"/mqtt/home_assistant",schemaPath:"#/properties/mqtt/properties/home_assistant/required",keyword:"required",params:{missingProperty: "discovery_prefix"},message:"must have required property '"+"discovery_prefix"+"'",schema:schema11.properties.mqtt.properties.home_assistant.required,parentSchema:schema11.properties.mqtt.properties.home_assistant,data:data94};
 if(vErrors === null){
 vErrors = [err280];
 }
@@ -3463,9 +3461,9 @@ vErrors.push(err280);
 }
 errors++;
 }
-}
-else {
-const err281 = {instancePath:instancePath+"/mqtt/home_assistant/discovery_prefix",schemaPath:"#/properties/mqtt/properties/home_assistant/properties/discovery_prefix/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.home_assistant.properties.discovery_prefix.type,parentSchema:schema11.properties.mqtt.properties.home_assistant.properties.discovery_prefix,data:data95};
+for(const key18 in data94){
+if(!(key18 === "discovery_prefix")){
+const err281 = {instancePath:instancePath+"/mqtt/home_assistant",schemaPath:"#/properties/mqtt/properties/home_assistant/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt.properties.home_assistant,data:data94};
 if(vErrors === null){
 vErrors = [err281];
 }
@@ -3475,8 +3473,10 @@ vErrors.push(err281);
 errors++;
 }
 }
-else {
-const err282 = {instancePath:instancePath+"/mqtt/home_assistant",schemaPath:"#/properties/mqtt/properties/home_assistant/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.properties.home_assistant.type,parentSchema:schema11.properties.mqtt.properties.home_assistant,data:data94};
+let data95 = data94.discovery_prefix;
+if(typeof data95 === "string"){
+if(!pattern8.test(data95)){
+const err282 = {instancePath:instancePath+"/mqtt/home_assistant/discovery_prefix",schemaPath:"#/properties/mqtt/properties/home_assistant/properties/discovery_prefix/pattern",keyword:"pattern",params:{pattern: "^[^$+#/](?:[^+#/]|/(?!/|$))*$"},message:"must match pattern \""+"^[^$+#/](?:[^+#/]|/(?!/|$))*$"+"\"",schema:"^[^$+#/](?:[^+#/]|/(?!/|$))*$",parentSchema:schema11.properties.mqtt.properties.home_assistant.properties.discovery_prefix,data:data95};
 if(vErrors === null){
 vErrors = [err282];
 }
@@ -3486,14 +3486,36 @@ vErrors.push(err282);
 errors++;
 }
 }
-}
 else {
-const err283 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.type,parentSchema:schema11.properties.mqtt,data:data74};
+const err283 = {instancePath:instancePath+"/mqtt/home_assistant/discovery_prefix",schemaPath:"#/properties/mqtt/properties/home_assistant/properties/discovery_prefix/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.home_assistant.properties.discovery_prefix.type,parentSchema:schema11.properties.mqtt.properties.home_assistant.properties.discovery_prefix,data:data95};
 if(vErrors === null){
 vErrors = [err283];
 }
 else {
 vErrors.push(err283);
+}
+errors++;
+}
+}
+else {
+const err284 = {instancePath:instancePath+"/mqtt/home_assistant",schemaPath:"#/properties/mqtt/properties/home_assistant/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.properties.home_assistant.type,parentSchema:schema11.properties.mqtt.properties.home_assistant,data:data94};
+if(vErrors === null){
+vErrors = [err284];
+}
+else {
+vErrors.push(err284);
+}
+errors++;
+}
+}
+}
+else {
+const err285 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.type,parentSchema:schema11.properties.mqtt,data:data74};
+if(vErrors === null){
+vErrors = [err285];
+}
+else {
+vErrors.push(err285);
 }
 errors++;
 }
@@ -3511,27 +3533,7 @@ if(data96.refresh_seconds === undefined){
 data96.refresh_seconds = 10;
 }
 if(data96.session_idle_minutes === undefined){
-const err284 = {instancePath:instancePath+"/http",schemaPath:"#/properties/http/required",keyword:"required",params:{missingProperty: "session_idle_minutes"},message:"must have required property '"+"session_idle_minutes"+"'",schema:schema11.properties.http.required,parentSchema:schema11.properties.http,data:data96};
-if(vErrors === null){
-vErrors = [err284];
-}
-else {
-vErrors.push(err284);
-}
-errors++;
-}
-if(data96.session_max_hours === undefined){
-const err285 = {instancePath:instancePath+"/http",schemaPath:"#/properties/http/required",keyword:"required",params:{missingProperty: "session_max_hours"},message:"must have required property '"+"session_max_hours"+"'",schema:schema11.properties.http.required,parentSchema:schema11.properties.http,data:data96};
-if(vErrors === null){
-vErrors = [err285];
-}
-else {
-vErrors.push(err285);
-}
-errors++;
-}
-if(data96.refresh_seconds === undefined){
-const err286 = {instancePath:instancePath+"/http",schemaPath:"#/properties/http/required",keyword:"required",params:{missingProperty: "refresh_seconds"},message:"must have required property '"+"refresh_seconds"+"'",schema:schema11.properties.http.required,parentSchema:schema11.properties.http,data:data96};
+const err286 = {instancePath:instancePath+"/http",schemaPath:"#/properties/http/required",keyword:"required",params:{missingProperty: "session_idle_minutes"},message:"must have required property '"+"session_idle_minutes"+"'",schema:schema11.properties.http.required,parentSchema:schema11.properties.http,data:data96};
 if(vErrors === null){
 vErrors = [err286];
 }
@@ -3540,9 +3542,8 @@ vErrors.push(err286);
 }
 errors++;
 }
-for(const key19 in data96){
-if(!(func2.call(schema11.properties.http.properties, key19))){
-const err287 = {instancePath:instancePath+"/http",schemaPath:"#/properties/http/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key19},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.http,data:data96};
+if(data96.session_max_hours === undefined){
+const err287 = {instancePath:instancePath+"/http",schemaPath:"#/properties/http/required",keyword:"required",params:{missingProperty: "session_max_hours"},message:"must have required property '"+"session_max_hours"+"'",schema:schema11.properties.http.required,parentSchema:schema11.properties.http,data:data96};
 if(vErrors === null){
 vErrors = [err287];
 }
@@ -3551,12 +3552,8 @@ vErrors.push(err287);
 }
 errors++;
 }
-}
-if(data96.listen !== undefined){
-let data97 = data96.listen;
-if(typeof data97 === "string"){
-if(!pattern10.test(data97)){
-const err288 = {instancePath:instancePath+"/http/listen",schemaPath:"#/properties/http/properties/listen/pattern",keyword:"pattern",params:{pattern: "^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$"},message:"must match pattern \""+"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$"+"\"",schema:"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$",parentSchema:schema11.properties.http.properties.listen,data:data97};
+if(data96.refresh_seconds === undefined){
+const err288 = {instancePath:instancePath+"/http",schemaPath:"#/properties/http/required",keyword:"required",params:{missingProperty: "refresh_seconds"},message:"must have required property '"+"refresh_seconds"+"'",schema:schema11.properties.http.required,parentSchema:schema11.properties.http,data:data96};
 if(vErrors === null){
 vErrors = [err288];
 }
@@ -3565,9 +3562,9 @@ vErrors.push(err288);
 }
 errors++;
 }
-}
-else {
-const err289 = {instancePath:instancePath+"/http/listen",schemaPath:"#/properties/http/properties/listen/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.http.properties.listen.type,parentSchema:schema11.properties.http.properties.listen,data:data97};
+for(const key19 in data96){
+if(!(func2.call(schema11.properties.http.properties, key19))){
+const err289 = {instancePath:instancePath+"/http",schemaPath:"#/properties/http/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key19},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.http,data:data96};
 if(vErrors === null){
 vErrors = [err289];
 }
@@ -3577,11 +3574,11 @@ vErrors.push(err289);
 errors++;
 }
 }
-if(data96.metrics_listen !== undefined){
-let data98 = data96.metrics_listen;
-if(typeof data98 === "string"){
-if(!pattern10.test(data98)){
-const err290 = {instancePath:instancePath+"/http/metrics_listen",schemaPath:"#/properties/http/properties/metrics_listen/pattern",keyword:"pattern",params:{pattern: "^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$"},message:"must match pattern \""+"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$"+"\"",schema:"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$",parentSchema:schema11.properties.http.properties.metrics_listen,data:data98};
+if(data96.listen !== undefined){
+let data97 = data96.listen;
+if(typeof data97 === "string"){
+if(!pattern10.test(data97)){
+const err290 = {instancePath:instancePath+"/http/listen",schemaPath:"#/properties/http/properties/listen/pattern",keyword:"pattern",params:{pattern: "^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$"},message:"must match pattern \""+"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$"+"\"",schema:"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$",parentSchema:schema11.properties.http.properties.listen,data:data97};
 if(vErrors === null){
 vErrors = [err290];
 }
@@ -3592,7 +3589,7 @@ errors++;
 }
 }
 else {
-const err291 = {instancePath:instancePath+"/http/metrics_listen",schemaPath:"#/properties/http/properties/metrics_listen/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.http.properties.metrics_listen.type,parentSchema:schema11.properties.http.properties.metrics_listen,data:data98};
+const err291 = {instancePath:instancePath+"/http/listen",schemaPath:"#/properties/http/properties/listen/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.http.properties.listen.type,parentSchema:schema11.properties.http.properties.listen,data:data97};
 if(vErrors === null){
 vErrors = [err291];
 }
@@ -3602,11 +3599,11 @@ vErrors.push(err291);
 errors++;
 }
 }
-if(data96.cert_file !== undefined){
-let data99 = data96.cert_file;
-if(typeof data99 === "string"){
-if(func3(data99) < 1){
-const err292 = {instancePath:instancePath+"/http/cert_file",schemaPath:"#/properties/http/properties/cert_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.http.properties.cert_file,data:data99};
+if(data96.metrics_listen !== undefined){
+let data98 = data96.metrics_listen;
+if(typeof data98 === "string"){
+if(!pattern10.test(data98)){
+const err292 = {instancePath:instancePath+"/http/metrics_listen",schemaPath:"#/properties/http/properties/metrics_listen/pattern",keyword:"pattern",params:{pattern: "^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$"},message:"must match pattern \""+"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$"+"\"",schema:"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$",parentSchema:schema11.properties.http.properties.metrics_listen,data:data98};
 if(vErrors === null){
 vErrors = [err292];
 }
@@ -3617,7 +3614,7 @@ errors++;
 }
 }
 else {
-const err293 = {instancePath:instancePath+"/http/cert_file",schemaPath:"#/properties/http/properties/cert_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.http.properties.cert_file.type,parentSchema:schema11.properties.http.properties.cert_file,data:data99};
+const err293 = {instancePath:instancePath+"/http/metrics_listen",schemaPath:"#/properties/http/properties/metrics_listen/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.http.properties.metrics_listen.type,parentSchema:schema11.properties.http.properties.metrics_listen,data:data98};
 if(vErrors === null){
 vErrors = [err293];
 }
@@ -3627,11 +3624,11 @@ vErrors.push(err293);
 errors++;
 }
 }
-if(data96.key_file !== undefined){
-let data100 = data96.key_file;
-if(typeof data100 === "string"){
-if(func3(data100) < 1){
-const err294 = {instancePath:instancePath+"/http/key_file",schemaPath:"#/properties/http/properties/key_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.http.properties.key_file,data:data100};
+if(data96.cert_file !== undefined){
+let data99 = data96.cert_file;
+if(typeof data99 === "string"){
+if(func3(data99) < 1){
+const err294 = {instancePath:instancePath+"/http/cert_file",schemaPath:"#/properties/http/properties/cert_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.http.properties.cert_file,data:data99};
 if(vErrors === null){
 vErrors = [err294];
 }
@@ -3642,7 +3639,7 @@ errors++;
 }
 }
 else {
-const err295 = {instancePath:instancePath+"/http/key_file",schemaPath:"#/properties/http/properties/key_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.http.properties.key_file.type,parentSchema:schema11.properties.http.properties.key_file,data:data100};
+const err295 = {instancePath:instancePath+"/http/cert_file",schemaPath:"#/properties/http/properties/cert_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.http.properties.cert_file.type,parentSchema:schema11.properties.http.properties.cert_file,data:data99};
 if(vErrors === null){
 vErrors = [err295];
 }
@@ -3652,11 +3649,11 @@ vErrors.push(err295);
 errors++;
 }
 }
-if(data96.plain_http_reason !== undefined){
-let data101 = data96.plain_http_reason;
-if(typeof data101 === "string"){
-if(func3(data101) > 500){
-const err296 = {instancePath:instancePath+"/http/plain_http_reason",schemaPath:"#/properties/http/properties/plain_http_reason/maxLength",keyword:"maxLength",params:{limit: 500},message:"must NOT have more than 500 characters",schema:500,parentSchema:schema11.properties.http.properties.plain_http_reason,data:data101};
+if(data96.key_file !== undefined){
+let data100 = data96.key_file;
+if(typeof data100 === "string"){
+if(func3(data100) < 1){
+const err296 = {instancePath:instancePath+"/http/key_file",schemaPath:"#/properties/http/properties/key_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.http.properties.key_file,data:data100};
 if(vErrors === null){
 vErrors = [err296];
 }
@@ -3665,8 +3662,9 @@ vErrors.push(err296);
 }
 errors++;
 }
-if(func3(data101) < 3){
-const err297 = {instancePath:instancePath+"/http/plain_http_reason",schemaPath:"#/properties/http/properties/plain_http_reason/minLength",keyword:"minLength",params:{limit: 3},message:"must NOT have fewer than 3 characters",schema:3,parentSchema:schema11.properties.http.properties.plain_http_reason,data:data101};
+}
+else {
+const err297 = {instancePath:instancePath+"/http/key_file",schemaPath:"#/properties/http/properties/key_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.http.properties.key_file.type,parentSchema:schema11.properties.http.properties.key_file,data:data100};
 if(vErrors === null){
 vErrors = [err297];
 }
@@ -3676,8 +3674,11 @@ vErrors.push(err297);
 errors++;
 }
 }
-else {
-const err298 = {instancePath:instancePath+"/http/plain_http_reason",schemaPath:"#/properties/http/properties/plain_http_reason/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.http.properties.plain_http_reason.type,parentSchema:schema11.properties.http.properties.plain_http_reason,data:data101};
+if(data96.plain_http_reason !== undefined){
+let data101 = data96.plain_http_reason;
+if(typeof data101 === "string"){
+if(func3(data101) > 500){
+const err298 = {instancePath:instancePath+"/http/plain_http_reason",schemaPath:"#/properties/http/properties/plain_http_reason/maxLength",keyword:"maxLength",params:{limit: 500},message:"must NOT have more than 500 characters",schema:500,parentSchema:schema11.properties.http.properties.plain_http_reason,data:data101};
 if(vErrors === null){
 vErrors = [err298];
 }
@@ -3686,12 +3687,8 @@ vErrors.push(err298);
 }
 errors++;
 }
-}
-if(data96.users_file !== undefined){
-let data102 = data96.users_file;
-if(typeof data102 === "string"){
-if(func3(data102) < 1){
-const err299 = {instancePath:instancePath+"/http/users_file",schemaPath:"#/properties/http/properties/users_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.http.properties.users_file,data:data102};
+if(func3(data101) < 3){
+const err299 = {instancePath:instancePath+"/http/plain_http_reason",schemaPath:"#/properties/http/properties/plain_http_reason/minLength",keyword:"minLength",params:{limit: 3},message:"must NOT have fewer than 3 characters",schema:3,parentSchema:schema11.properties.http.properties.plain_http_reason,data:data101};
 if(vErrors === null){
 vErrors = [err299];
 }
@@ -3702,7 +3699,7 @@ errors++;
 }
 }
 else {
-const err300 = {instancePath:instancePath+"/http/users_file",schemaPath:"#/properties/http/properties/users_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.http.properties.users_file.type,parentSchema:schema11.properties.http.properties.users_file,data:data102};
+const err300 = {instancePath:instancePath+"/http/plain_http_reason",schemaPath:"#/properties/http/properties/plain_http_reason/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.http.properties.plain_http_reason.type,parentSchema:schema11.properties.http.properties.plain_http_reason,data:data101};
 if(vErrors === null){
 vErrors = [err300];
 }
@@ -3712,9 +3709,11 @@ vErrors.push(err300);
 errors++;
 }
 }
-let data103 = data96.session_idle_minutes;
-if(!((typeof data103 == "number") && (!(data103 % 1) && !isNaN(data103)))){
-const err301 = {instancePath:instancePath+"/http/session_idle_minutes",schemaPath:"#/properties/http/properties/session_idle_minutes/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.http.properties.session_idle_minutes.type,parentSchema:schema11.properties.http.properties.session_idle_minutes,data:data103};
+if(data96.users_file !== undefined){
+let data102 = data96.users_file;
+if(typeof data102 === "string"){
+if(func3(data102) < 1){
+const err301 = {instancePath:instancePath+"/http/users_file",schemaPath:"#/properties/http/properties/users_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.http.properties.users_file,data:data102};
 if(vErrors === null){
 vErrors = [err301];
 }
@@ -3723,9 +3722,9 @@ vErrors.push(err301);
 }
 errors++;
 }
-if(typeof data103 == "number"){
-if(data103 > 1440 || isNaN(data103)){
-const err302 = {instancePath:instancePath+"/http/session_idle_minutes",schemaPath:"#/properties/http/properties/session_idle_minutes/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1440},message:"must be <= 1440",schema:1440,parentSchema:schema11.properties.http.properties.session_idle_minutes,data:data103};
+}
+else {
+const err302 = {instancePath:instancePath+"/http/users_file",schemaPath:"#/properties/http/properties/users_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.http.properties.users_file.type,parentSchema:schema11.properties.http.properties.users_file,data:data102};
 if(vErrors === null){
 vErrors = [err302];
 }
@@ -3734,8 +3733,10 @@ vErrors.push(err302);
 }
 errors++;
 }
-if(data103 < 1 || isNaN(data103)){
-const err303 = {instancePath:instancePath+"/http/session_idle_minutes",schemaPath:"#/properties/http/properties/session_idle_minutes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.http.properties.session_idle_minutes,data:data103};
+}
+let data103 = data96.session_idle_minutes;
+if(!((typeof data103 == "number") && (!(data103 % 1) && !isNaN(data103)))){
+const err303 = {instancePath:instancePath+"/http/session_idle_minutes",schemaPath:"#/properties/http/properties/session_idle_minutes/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.http.properties.session_idle_minutes.type,parentSchema:schema11.properties.http.properties.session_idle_minutes,data:data103};
 if(vErrors === null){
 vErrors = [err303];
 }
@@ -3744,10 +3745,9 @@ vErrors.push(err303);
 }
 errors++;
 }
-}
-let data104 = data96.session_max_hours;
-if(!((typeof data104 == "number") && (!(data104 % 1) && !isNaN(data104)))){
-const err304 = {instancePath:instancePath+"/http/session_max_hours",schemaPath:"#/properties/http/properties/session_max_hours/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.http.properties.session_max_hours.type,parentSchema:schema11.properties.http.properties.session_max_hours,data:data104};
+if(typeof data103 == "number"){
+if(data103 > 1440 || isNaN(data103)){
+const err304 = {instancePath:instancePath+"/http/session_idle_minutes",schemaPath:"#/properties/http/properties/session_idle_minutes/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1440},message:"must be <= 1440",schema:1440,parentSchema:schema11.properties.http.properties.session_idle_minutes,data:data103};
 if(vErrors === null){
 vErrors = [err304];
 }
@@ -3756,9 +3756,8 @@ vErrors.push(err304);
 }
 errors++;
 }
-if(typeof data104 == "number"){
-if(data104 > 168 || isNaN(data104)){
-const err305 = {instancePath:instancePath+"/http/session_max_hours",schemaPath:"#/properties/http/properties/session_max_hours/maximum",keyword:"maximum",params:{comparison: "<=", limit: 168},message:"must be <= 168",schema:168,parentSchema:schema11.properties.http.properties.session_max_hours,data:data104};
+if(data103 < 1 || isNaN(data103)){
+const err305 = {instancePath:instancePath+"/http/session_idle_minutes",schemaPath:"#/properties/http/properties/session_idle_minutes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.http.properties.session_idle_minutes,data:data103};
 if(vErrors === null){
 vErrors = [err305];
 }
@@ -3767,8 +3766,10 @@ vErrors.push(err305);
 }
 errors++;
 }
-if(data104 < 1 || isNaN(data104)){
-const err306 = {instancePath:instancePath+"/http/session_max_hours",schemaPath:"#/properties/http/properties/session_max_hours/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.http.properties.session_max_hours,data:data104};
+}
+let data104 = data96.session_max_hours;
+if(!((typeof data104 == "number") && (!(data104 % 1) && !isNaN(data104)))){
+const err306 = {instancePath:instancePath+"/http/session_max_hours",schemaPath:"#/properties/http/properties/session_max_hours/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.http.properties.session_max_hours.type,parentSchema:schema11.properties.http.properties.session_max_hours,data:data104};
 if(vErrors === null){
 vErrors = [err306];
 }
@@ -3777,10 +3778,9 @@ vErrors.push(err306);
 }
 errors++;
 }
-}
-let data105 = data96.refresh_seconds;
-if(!((typeof data105 == "number") && (!(data105 % 1) && !isNaN(data105)))){
-const err307 = {instancePath:instancePath+"/http/refresh_seconds",schemaPath:"#/properties/http/properties/refresh_seconds/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.http.properties.refresh_seconds.type,parentSchema:schema11.properties.http.properties.refresh_seconds,data:data105};
+if(typeof data104 == "number"){
+if(data104 > 168 || isNaN(data104)){
+const err307 = {instancePath:instancePath+"/http/session_max_hours",schemaPath:"#/properties/http/properties/session_max_hours/maximum",keyword:"maximum",params:{comparison: "<=", limit: 168},message:"must be <= 168",schema:168,parentSchema:schema11.properties.http.properties.session_max_hours,data:data104};
 if(vErrors === null){
 vErrors = [err307];
 }
@@ -3789,9 +3789,8 @@ vErrors.push(err307);
 }
 errors++;
 }
-if(typeof data105 == "number"){
-if(data105 > 600 || isNaN(data105)){
-const err308 = {instancePath:instancePath+"/http/refresh_seconds",schemaPath:"#/properties/http/properties/refresh_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 600},message:"must be <= 600",schema:600,parentSchema:schema11.properties.http.properties.refresh_seconds,data:data105};
+if(data104 < 1 || isNaN(data104)){
+const err308 = {instancePath:instancePath+"/http/session_max_hours",schemaPath:"#/properties/http/properties/session_max_hours/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.http.properties.session_max_hours,data:data104};
 if(vErrors === null){
 vErrors = [err308];
 }
@@ -3800,8 +3799,10 @@ vErrors.push(err308);
 }
 errors++;
 }
-if(data105 < 2 || isNaN(data105)){
-const err309 = {instancePath:instancePath+"/http/refresh_seconds",schemaPath:"#/properties/http/properties/refresh_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 2},message:"must be >= 2",schema:2,parentSchema:schema11.properties.http.properties.refresh_seconds,data:data105};
+}
+let data105 = data96.refresh_seconds;
+if(!((typeof data105 == "number") && (!(data105 % 1) && !isNaN(data105)))){
+const err309 = {instancePath:instancePath+"/http/refresh_seconds",schemaPath:"#/properties/http/properties/refresh_seconds/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.http.properties.refresh_seconds.type,parentSchema:schema11.properties.http.properties.refresh_seconds,data:data105};
 if(vErrors === null){
 vErrors = [err309];
 }
@@ -3810,15 +3811,36 @@ vErrors.push(err309);
 }
 errors++;
 }
-}
-}
-else {
-const err310 = {instancePath:instancePath+"/http",schemaPath:"#/properties/http/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.http.type,parentSchema:schema11.properties.http,data:data96};
+if(typeof data105 == "number"){
+if(data105 > 600 || isNaN(data105)){
+const err310 = {instancePath:instancePath+"/http/refresh_seconds",schemaPath:"#/properties/http/properties/refresh_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 600},message:"must be <= 600",schema:600,parentSchema:schema11.properties.http.properties.refresh_seconds,data:data105};
 if(vErrors === null){
 vErrors = [err310];
 }
 else {
 vErrors.push(err310);
+}
+errors++;
+}
+if(data105 < 2 || isNaN(data105)){
+const err311 = {instancePath:instancePath+"/http/refresh_seconds",schemaPath:"#/properties/http/properties/refresh_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 2},message:"must be >= 2",schema:2,parentSchema:schema11.properties.http.properties.refresh_seconds,data:data105};
+if(vErrors === null){
+vErrors = [err311];
+}
+else {
+vErrors.push(err311);
+}
+errors++;
+}
+}
+}
+else {
+const err312 = {instancePath:instancePath+"/http",schemaPath:"#/properties/http/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.http.type,parentSchema:schema11.properties.http,data:data96};
+if(vErrors === null){
+vErrors = [err312];
+}
+else {
+vErrors.push(err312);
 }
 errors++;
 }
@@ -3842,27 +3864,7 @@ if(data106.timeout_s === undefined){
 data106.timeout_s = 60;
 }
 if(data106.allowed_hosts === undefined){
-const err311 = {instancePath:instancePath+"/uploads",schemaPath:"#/properties/uploads/required",keyword:"required",params:{missingProperty: "allowed_hosts"},message:"must have required property '"+"allowed_hosts"+"'",schema:schema11.properties.uploads.required,parentSchema:schema11.properties.uploads,data:data106};
-if(vErrors === null){
-vErrors = [err311];
-}
-else {
-vErrors.push(err311);
-}
-errors++;
-}
-if(data106.bearer_tokens === undefined){
-const err312 = {instancePath:instancePath+"/uploads",schemaPath:"#/properties/uploads/required",keyword:"required",params:{missingProperty: "bearer_tokens"},message:"must have required property '"+"bearer_tokens"+"'",schema:schema11.properties.uploads.required,parentSchema:schema11.properties.uploads,data:data106};
-if(vErrors === null){
-vErrors = [err312];
-}
-else {
-vErrors.push(err312);
-}
-errors++;
-}
-if(data106.retry_s === undefined){
-const err313 = {instancePath:instancePath+"/uploads",schemaPath:"#/properties/uploads/required",keyword:"required",params:{missingProperty: "retry_s"},message:"must have required property '"+"retry_s"+"'",schema:schema11.properties.uploads.required,parentSchema:schema11.properties.uploads,data:data106};
+const err313 = {instancePath:instancePath+"/uploads",schemaPath:"#/properties/uploads/required",keyword:"required",params:{missingProperty: "allowed_hosts"},message:"must have required property '"+"allowed_hosts"+"'",schema:schema11.properties.uploads.required,parentSchema:schema11.properties.uploads,data:data106};
 if(vErrors === null){
 vErrors = [err313];
 }
@@ -3871,8 +3873,8 @@ vErrors.push(err313);
 }
 errors++;
 }
-if(data106.max_attempts === undefined){
-const err314 = {instancePath:instancePath+"/uploads",schemaPath:"#/properties/uploads/required",keyword:"required",params:{missingProperty: "max_attempts"},message:"must have required property '"+"max_attempts"+"'",schema:schema11.properties.uploads.required,parentSchema:schema11.properties.uploads,data:data106};
+if(data106.bearer_tokens === undefined){
+const err314 = {instancePath:instancePath+"/uploads",schemaPath:"#/properties/uploads/required",keyword:"required",params:{missingProperty: "bearer_tokens"},message:"must have required property '"+"bearer_tokens"+"'",schema:schema11.properties.uploads.required,parentSchema:schema11.properties.uploads,data:data106};
 if(vErrors === null){
 vErrors = [err314];
 }
@@ -3881,8 +3883,8 @@ vErrors.push(err314);
 }
 errors++;
 }
-if(data106.max_age_h === undefined){
-const err315 = {instancePath:instancePath+"/uploads",schemaPath:"#/properties/uploads/required",keyword:"required",params:{missingProperty: "max_age_h"},message:"must have required property '"+"max_age_h"+"'",schema:schema11.properties.uploads.required,parentSchema:schema11.properties.uploads,data:data106};
+if(data106.retry_s === undefined){
+const err315 = {instancePath:instancePath+"/uploads",schemaPath:"#/properties/uploads/required",keyword:"required",params:{missingProperty: "retry_s"},message:"must have required property '"+"retry_s"+"'",schema:schema11.properties.uploads.required,parentSchema:schema11.properties.uploads,data:data106};
 if(vErrors === null){
 vErrors = [err315];
 }
@@ -3891,8 +3893,8 @@ vErrors.push(err315);
 }
 errors++;
 }
-if(data106.timeout_s === undefined){
-const err316 = {instancePath:instancePath+"/uploads",schemaPath:"#/properties/uploads/required",keyword:"required",params:{missingProperty: "timeout_s"},message:"must have required property '"+"timeout_s"+"'",schema:schema11.properties.uploads.required,parentSchema:schema11.properties.uploads,data:data106};
+if(data106.max_attempts === undefined){
+const err316 = {instancePath:instancePath+"/uploads",schemaPath:"#/properties/uploads/required",keyword:"required",params:{missingProperty: "max_attempts"},message:"must have required property '"+"max_attempts"+"'",schema:schema11.properties.uploads.required,parentSchema:schema11.properties.uploads,data:data106};
 if(vErrors === null){
 vErrors = [err316];
 }
@@ -3901,9 +3903,8 @@ vErrors.push(err316);
 }
 errors++;
 }
-for(const key20 in data106){
-if(!(((((((key20 === "allowed_hosts") || (key20 === "bearer_tokens")) || (key20 === "ca_file")) || (key20 === "retry_s")) || (key20 === "max_attempts")) || (key20 === "max_age_h")) || (key20 === "timeout_s"))){
-const err317 = {instancePath:instancePath+"/uploads",schemaPath:"#/properties/uploads/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key20},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.uploads,data:data106};
+if(data106.max_age_h === undefined){
+const err317 = {instancePath:instancePath+"/uploads",schemaPath:"#/properties/uploads/required",keyword:"required",params:{missingProperty: "max_age_h"},message:"must have required property '"+"max_age_h"+"'",schema:schema11.properties.uploads.required,parentSchema:schema11.properties.uploads,data:data106};
 if(vErrors === null){
 vErrors = [err317];
 }
@@ -3912,12 +3913,8 @@ vErrors.push(err317);
 }
 errors++;
 }
-}
-if(data106.allowed_hosts !== undefined){
-let data107 = data106.allowed_hosts;
-if(Array.isArray(data107)){
-if(data107.length < 1){
-const err318 = {instancePath:instancePath+"/uploads/allowed_hosts",schemaPath:"#/properties/uploads/properties/allowed_hosts/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.uploads.properties.allowed_hosts,data:data107};
+if(data106.timeout_s === undefined){
+const err318 = {instancePath:instancePath+"/uploads",schemaPath:"#/properties/uploads/required",keyword:"required",params:{missingProperty: "timeout_s"},message:"must have required property '"+"timeout_s"+"'",schema:schema11.properties.uploads.required,parentSchema:schema11.properties.uploads,data:data106};
 if(vErrors === null){
 vErrors = [err318];
 }
@@ -3926,12 +3923,9 @@ vErrors.push(err318);
 }
 errors++;
 }
-const len9 = data107.length;
-for(let i9=0; i9<len9; i9++){
-let data108 = data107[i9];
-if(typeof data108 === "string"){
-if(!pattern12.test(data108)){
-const err319 = {instancePath:instancePath+"/uploads/allowed_hosts/" + i9,schemaPath:"#/properties/uploads/properties/allowed_hosts/items/pattern",keyword:"pattern",params:{pattern: "^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$"},message:"must match pattern \""+"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$"+"\"",schema:"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$",parentSchema:schema11.properties.uploads.properties.allowed_hosts.items,data:data108};
+for(const key20 in data106){
+if(!(((((((key20 === "allowed_hosts") || (key20 === "bearer_tokens")) || (key20 === "ca_file")) || (key20 === "retry_s")) || (key20 === "max_attempts")) || (key20 === "max_age_h")) || (key20 === "timeout_s"))){
+const err319 = {instancePath:instancePath+"/uploads",schemaPath:"#/properties/uploads/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key20},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.uploads,data:data106};
 if(vErrors === null){
 vErrors = [err319];
 }
@@ -3941,8 +3935,11 @@ vErrors.push(err319);
 errors++;
 }
 }
-else {
-const err320 = {instancePath:instancePath+"/uploads/allowed_hosts/" + i9,schemaPath:"#/properties/uploads/properties/allowed_hosts/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.uploads.properties.allowed_hosts.items.type,parentSchema:schema11.properties.uploads.properties.allowed_hosts.items,data:data108};
+if(data106.allowed_hosts !== undefined){
+let data107 = data106.allowed_hosts;
+if(Array.isArray(data107)){
+if(data107.length < 1){
+const err320 = {instancePath:instancePath+"/uploads/allowed_hosts",schemaPath:"#/properties/uploads/properties/allowed_hosts/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.uploads.properties.allowed_hosts,data:data107};
 if(vErrors === null){
 vErrors = [err320];
 }
@@ -3951,15 +3948,40 @@ vErrors.push(err320);
 }
 errors++;
 }
-}
-}
-else {
-const err321 = {instancePath:instancePath+"/uploads/allowed_hosts",schemaPath:"#/properties/uploads/properties/allowed_hosts/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.uploads.properties.allowed_hosts.type,parentSchema:schema11.properties.uploads.properties.allowed_hosts,data:data107};
+const len9 = data107.length;
+for(let i9=0; i9<len9; i9++){
+let data108 = data107[i9];
+if(typeof data108 === "string"){
+if(!pattern12.test(data108)){
+const err321 = {instancePath:instancePath+"/uploads/allowed_hosts/" + i9,schemaPath:"#/properties/uploads/properties/allowed_hosts/items/pattern",keyword:"pattern",params:{pattern: "^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$"},message:"must match pattern \""+"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$"+"\"",schema:"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$",parentSchema:schema11.properties.uploads.properties.allowed_hosts.items,data:data108};
 if(vErrors === null){
 vErrors = [err321];
 }
 else {
 vErrors.push(err321);
+}
+errors++;
+}
+}
+else {
+const err322 = {instancePath:instancePath+"/uploads/allowed_hosts/" + i9,schemaPath:"#/properties/uploads/properties/allowed_hosts/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.uploads.properties.allowed_hosts.items.type,parentSchema:schema11.properties.uploads.properties.allowed_hosts.items,data:data108};
+if(vErrors === null){
+vErrors = [err322];
+}
+else {
+vErrors.push(err322);
+}
+errors++;
+}
+}
+}
+else {
+const err323 = {instancePath:instancePath+"/uploads/allowed_hosts",schemaPath:"#/properties/uploads/properties/allowed_hosts/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.uploads.properties.allowed_hosts.type,parentSchema:schema11.properties.uploads.properties.allowed_hosts,data:data107};
+if(vErrors === null){
+vErrors = [err323];
+}
+else {
+vErrors.push(err323);
 }
 errors++;
 }
@@ -3971,28 +3993,7 @@ for(let i10=0; i10<len10; i10++){
 let data110 = data109[i10];
 if(data110 && typeof data110 == "object" && !Array.isArray(data110)){
 if(data110.host === undefined){
-const err322 = {instancePath:instancePath+"/uploads/bearer_tokens/" + i10,schemaPath:"#/properties/uploads/properties/bearer_tokens/items/required",keyword:"required",params:{missingProperty: "host"},message:"must have required property '"+"host"+"'",schema:schema11.properties.uploads.properties.bearer_tokens.items.required,parentSchema:schema11.properties.uploads.properties.bearer_tokens.items,data:data110};
-if(vErrors === null){
-vErrors = [err322];
-}
-else {
-vErrors.push(err322);
-}
-errors++;
-}
-if(data110.token_file === undefined){
-const err323 = {instancePath:instancePath+"/uploads/bearer_tokens/" + i10,schemaPath:"#/properties/uploads/properties/bearer_tokens/items/required",keyword:"required",params:{missingProperty: "token_file"},message:"must have required property '"+"token_file"+"'",schema:schema11.properties.uploads.properties.bearer_tokens.items.required,parentSchema:schema11.properties.uploads.properties.bearer_tokens.items,data:data110};
-if(vErrors === null){
-vErrors = [err323];
-}
-else {
-vErrors.push(err323);
-}
-errors++;
-}
-for(const key21 in data110){
-if(!((key21 === "host") || (key21 === "token_file"))){
-const err324 = {instancePath:instancePath+"/uploads/bearer_tokens/" + i10,schemaPath:"#/properties/uploads/properties/bearer_tokens/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key21},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.uploads.properties.bearer_tokens.items,data:data110};
+const err324 = {instancePath:instancePath+"/uploads/bearer_tokens/" + i10,schemaPath:"#/properties/uploads/properties/bearer_tokens/items/required",keyword:"required",params:{missingProperty: "host"},message:"must have required property '"+"host"+"'",schema:schema11.properties.uploads.properties.bearer_tokens.items.required,parentSchema:schema11.properties.uploads.properties.bearer_tokens.items,data:data110};
 if(vErrors === null){
 vErrors = [err324];
 }
@@ -4001,12 +4002,8 @@ vErrors.push(err324);
 }
 errors++;
 }
-}
-if(data110.host !== undefined){
-let data111 = data110.host;
-if(typeof data111 === "string"){
-if(!pattern12.test(data111)){
-const err325 = {instancePath:instancePath+"/uploads/bearer_tokens/" + i10+"/host",schemaPath:"#/properties/uploads/properties/bearer_tokens/items/properties/host/pattern",keyword:"pattern",params:{pattern: "^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$"},message:"must match pattern \""+"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$"+"\"",schema:"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$",parentSchema:schema11.properties.uploads.properties.bearer_tokens.items.properties.host,data:data111};
+if(data110.token_file === undefined){
+const err325 = {instancePath:instancePath+"/uploads/bearer_tokens/" + i10,schemaPath:"#/properties/uploads/properties/bearer_tokens/items/required",keyword:"required",params:{missingProperty: "token_file"},message:"must have required property '"+"token_file"+"'",schema:schema11.properties.uploads.properties.bearer_tokens.items.required,parentSchema:schema11.properties.uploads.properties.bearer_tokens.items,data:data110};
 if(vErrors === null){
 vErrors = [err325];
 }
@@ -4015,9 +4012,9 @@ vErrors.push(err325);
 }
 errors++;
 }
-}
-else {
-const err326 = {instancePath:instancePath+"/uploads/bearer_tokens/" + i10+"/host",schemaPath:"#/properties/uploads/properties/bearer_tokens/items/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.uploads.properties.bearer_tokens.items.properties.host.type,parentSchema:schema11.properties.uploads.properties.bearer_tokens.items.properties.host,data:data111};
+for(const key21 in data110){
+if(!((key21 === "host") || (key21 === "token_file"))){
+const err326 = {instancePath:instancePath+"/uploads/bearer_tokens/" + i10,schemaPath:"#/properties/uploads/properties/bearer_tokens/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key21},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.uploads.properties.bearer_tokens.items,data:data110};
 if(vErrors === null){
 vErrors = [err326];
 }
@@ -4027,11 +4024,11 @@ vErrors.push(err326);
 errors++;
 }
 }
-if(data110.token_file !== undefined){
-let data112 = data110.token_file;
-if(typeof data112 === "string"){
-if(func3(data112) < 1){
-const err327 = {instancePath:instancePath+"/uploads/bearer_tokens/" + i10+"/token_file",schemaPath:"#/properties/uploads/properties/bearer_tokens/items/properties/token_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.uploads.properties.bearer_tokens.items.properties.token_file,data:data112};
+if(data110.host !== undefined){
+let data111 = data110.host;
+if(typeof data111 === "string"){
+if(!pattern12.test(data111)){
+const err327 = {instancePath:instancePath+"/uploads/bearer_tokens/" + i10+"/host",schemaPath:"#/properties/uploads/properties/bearer_tokens/items/properties/host/pattern",keyword:"pattern",params:{pattern: "^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$"},message:"must match pattern \""+"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$"+"\"",schema:"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$",parentSchema:schema11.properties.uploads.properties.bearer_tokens.items.properties.host,data:data111};
 if(vErrors === null){
 vErrors = [err327];
 }
@@ -4042,7 +4039,7 @@ errors++;
 }
 }
 else {
-const err328 = {instancePath:instancePath+"/uploads/bearer_tokens/" + i10+"/token_file",schemaPath:"#/properties/uploads/properties/bearer_tokens/items/properties/token_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.uploads.properties.bearer_tokens.items.properties.token_file.type,parentSchema:schema11.properties.uploads.properties.bearer_tokens.items.properties.token_file,data:data112};
+const err328 = {instancePath:instancePath+"/uploads/bearer_tokens/" + i10+"/host",schemaPath:"#/properties/uploads/properties/bearer_tokens/items/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.uploads.properties.bearer_tokens.items.properties.host.type,parentSchema:schema11.properties.uploads.properties.bearer_tokens.items.properties.host,data:data111};
 if(vErrors === null){
 vErrors = [err328];
 }
@@ -4052,9 +4049,11 @@ vErrors.push(err328);
 errors++;
 }
 }
-}
-else {
-const err329 = {instancePath:instancePath+"/uploads/bearer_tokens/" + i10,schemaPath:"#/properties/uploads/properties/bearer_tokens/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.uploads.properties.bearer_tokens.items.type,parentSchema:schema11.properties.uploads.properties.bearer_tokens.items,data:data110};
+if(data110.token_file !== undefined){
+let data112 = data110.token_file;
+if(typeof data112 === "string"){
+if(func3(data112) < 1){
+const err329 = {instancePath:instancePath+"/uploads/bearer_tokens/" + i10+"/token_file",schemaPath:"#/properties/uploads/properties/bearer_tokens/items/properties/token_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.uploads.properties.bearer_tokens.items.properties.token_file,data:data112};
 if(vErrors === null){
 vErrors = [err329];
 }
@@ -4064,9 +4063,8 @@ vErrors.push(err329);
 errors++;
 }
 }
-}
 else {
-const err330 = {instancePath:instancePath+"/uploads/bearer_tokens",schemaPath:"#/properties/uploads/properties/bearer_tokens/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.uploads.properties.bearer_tokens.type,parentSchema:schema11.properties.uploads.properties.bearer_tokens,data:data109};
+const err330 = {instancePath:instancePath+"/uploads/bearer_tokens/" + i10+"/token_file",schemaPath:"#/properties/uploads/properties/bearer_tokens/items/properties/token_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.uploads.properties.bearer_tokens.items.properties.token_file.type,parentSchema:schema11.properties.uploads.properties.bearer_tokens.items.properties.token_file,data:data112};
 if(vErrors === null){
 vErrors = [err330];
 }
@@ -4075,11 +4073,10 @@ vErrors.push(err330);
 }
 errors++;
 }
-if(data106.ca_file !== undefined){
-let data113 = data106.ca_file;
-if(typeof data113 === "string"){
-if(func3(data113) < 1){
-const err331 = {instancePath:instancePath+"/uploads/ca_file",schemaPath:"#/properties/uploads/properties/ca_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.uploads.properties.ca_file,data:data113};
+}
+}
+else {
+const err331 = {instancePath:instancePath+"/uploads/bearer_tokens/" + i10,schemaPath:"#/properties/uploads/properties/bearer_tokens/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.uploads.properties.bearer_tokens.items.type,parentSchema:schema11.properties.uploads.properties.bearer_tokens.items,data:data110};
 if(vErrors === null){
 vErrors = [err331];
 }
@@ -4089,8 +4086,9 @@ vErrors.push(err331);
 errors++;
 }
 }
+}
 else {
-const err332 = {instancePath:instancePath+"/uploads/ca_file",schemaPath:"#/properties/uploads/properties/ca_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.uploads.properties.ca_file.type,parentSchema:schema11.properties.uploads.properties.ca_file,data:data113};
+const err332 = {instancePath:instancePath+"/uploads/bearer_tokens",schemaPath:"#/properties/uploads/properties/bearer_tokens/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.uploads.properties.bearer_tokens.type,parentSchema:schema11.properties.uploads.properties.bearer_tokens,data:data109};
 if(vErrors === null){
 vErrors = [err332];
 }
@@ -4099,11 +4097,11 @@ vErrors.push(err332);
 }
 errors++;
 }
-}
-let data114 = data106.retry_s;
-if(Array.isArray(data114)){
-if(data114.length < 1){
-const err333 = {instancePath:instancePath+"/uploads/retry_s",schemaPath:"#/properties/uploads/properties/retry_s/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.uploads.properties.retry_s,data:data114};
+if(data106.ca_file !== undefined){
+let data113 = data106.ca_file;
+if(typeof data113 === "string"){
+if(func3(data113) < 1){
+const err333 = {instancePath:instancePath+"/uploads/ca_file",schemaPath:"#/properties/uploads/properties/ca_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.uploads.properties.ca_file,data:data113};
 if(vErrors === null){
 vErrors = [err333];
 }
@@ -4112,12 +4110,9 @@ vErrors.push(err333);
 }
 errors++;
 }
-const len11 = data114.length;
-for(let i11=0; i11<len11; i11++){
-let data115 = data114[i11];
-if(typeof data115 == "number"){
-if(data115 <= 0 || isNaN(data115)){
-const err334 = {instancePath:instancePath+"/uploads/retry_s/" + i11,schemaPath:"#/properties/uploads/properties/retry_s/items/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.uploads.properties.retry_s.items,data:data115};
+}
+else {
+const err334 = {instancePath:instancePath+"/uploads/ca_file",schemaPath:"#/properties/uploads/properties/ca_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.uploads.properties.ca_file.type,parentSchema:schema11.properties.uploads.properties.ca_file,data:data113};
 if(vErrors === null){
 vErrors = [err334];
 }
@@ -4127,8 +4122,10 @@ vErrors.push(err334);
 errors++;
 }
 }
-else {
-const err335 = {instancePath:instancePath+"/uploads/retry_s/" + i11,schemaPath:"#/properties/uploads/properties/retry_s/items/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.uploads.properties.retry_s.items.type,parentSchema:schema11.properties.uploads.properties.retry_s.items,data:data115};
+let data114 = data106.retry_s;
+if(Array.isArray(data114)){
+if(data114.length < 1){
+const err335 = {instancePath:instancePath+"/uploads/retry_s",schemaPath:"#/properties/uploads/properties/retry_s/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.uploads.properties.retry_s,data:data114};
 if(vErrors === null){
 vErrors = [err335];
 }
@@ -4137,10 +4134,12 @@ vErrors.push(err335);
 }
 errors++;
 }
-}
-}
-else {
-const err336 = {instancePath:instancePath+"/uploads/retry_s",schemaPath:"#/properties/uploads/properties/retry_s/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.uploads.properties.retry_s.type,parentSchema:schema11.properties.uploads.properties.retry_s,data:data114};
+const len11 = data114.length;
+for(let i11=0; i11<len11; i11++){
+let data115 = data114[i11];
+if(typeof data115 == "number"){
+if(data115 <= 0 || isNaN(data115)){
+const err336 = {instancePath:instancePath+"/uploads/retry_s/" + i11,schemaPath:"#/properties/uploads/properties/retry_s/items/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.uploads.properties.retry_s.items,data:data115};
 if(vErrors === null){
 vErrors = [err336];
 }
@@ -4149,9 +4148,9 @@ vErrors.push(err336);
 }
 errors++;
 }
-let data116 = data106.max_attempts;
-if(!((typeof data116 == "number") && (!(data116 % 1) && !isNaN(data116)))){
-const err337 = {instancePath:instancePath+"/uploads/max_attempts",schemaPath:"#/properties/uploads/properties/max_attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.uploads.properties.max_attempts.type,parentSchema:schema11.properties.uploads.properties.max_attempts,data:data116};
+}
+else {
+const err337 = {instancePath:instancePath+"/uploads/retry_s/" + i11,schemaPath:"#/properties/uploads/properties/retry_s/items/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.uploads.properties.retry_s.items.type,parentSchema:schema11.properties.uploads.properties.retry_s.items,data:data115};
 if(vErrors === null){
 vErrors = [err337];
 }
@@ -4160,9 +4159,10 @@ vErrors.push(err337);
 }
 errors++;
 }
-if(typeof data116 == "number"){
-if(data116 > 1000 || isNaN(data116)){
-const err338 = {instancePath:instancePath+"/uploads/max_attempts",schemaPath:"#/properties/uploads/properties/max_attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema11.properties.uploads.properties.max_attempts,data:data116};
+}
+}
+else {
+const err338 = {instancePath:instancePath+"/uploads/retry_s",schemaPath:"#/properties/uploads/properties/retry_s/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.uploads.properties.retry_s.type,parentSchema:schema11.properties.uploads.properties.retry_s,data:data114};
 if(vErrors === null){
 vErrors = [err338];
 }
@@ -4171,8 +4171,9 @@ vErrors.push(err338);
 }
 errors++;
 }
-if(data116 < 1 || isNaN(data116)){
-const err339 = {instancePath:instancePath+"/uploads/max_attempts",schemaPath:"#/properties/uploads/properties/max_attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.uploads.properties.max_attempts,data:data116};
+let data116 = data106.max_attempts;
+if(!((typeof data116 == "number") && (!(data116 % 1) && !isNaN(data116)))){
+const err339 = {instancePath:instancePath+"/uploads/max_attempts",schemaPath:"#/properties/uploads/properties/max_attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.uploads.properties.max_attempts.type,parentSchema:schema11.properties.uploads.properties.max_attempts,data:data116};
 if(vErrors === null){
 vErrors = [err339];
 }
@@ -4181,11 +4182,9 @@ vErrors.push(err339);
 }
 errors++;
 }
-}
-let data117 = data106.max_age_h;
-if(typeof data117 == "number"){
-if(data117 > 720 || isNaN(data117)){
-const err340 = {instancePath:instancePath+"/uploads/max_age_h",schemaPath:"#/properties/uploads/properties/max_age_h/maximum",keyword:"maximum",params:{comparison: "<=", limit: 720},message:"must be <= 720",schema:720,parentSchema:schema11.properties.uploads.properties.max_age_h,data:data117};
+if(typeof data116 == "number"){
+if(data116 > 1000 || isNaN(data116)){
+const err340 = {instancePath:instancePath+"/uploads/max_attempts",schemaPath:"#/properties/uploads/properties/max_attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema11.properties.uploads.properties.max_attempts,data:data116};
 if(vErrors === null){
 vErrors = [err340];
 }
@@ -4194,8 +4193,8 @@ vErrors.push(err340);
 }
 errors++;
 }
-if(data117 <= 0 || isNaN(data117)){
-const err341 = {instancePath:instancePath+"/uploads/max_age_h",schemaPath:"#/properties/uploads/properties/max_age_h/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.uploads.properties.max_age_h,data:data117};
+if(data116 < 1 || isNaN(data116)){
+const err341 = {instancePath:instancePath+"/uploads/max_attempts",schemaPath:"#/properties/uploads/properties/max_attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.uploads.properties.max_attempts,data:data116};
 if(vErrors === null){
 vErrors = [err341];
 }
@@ -4205,8 +4204,10 @@ vErrors.push(err341);
 errors++;
 }
 }
-else {
-const err342 = {instancePath:instancePath+"/uploads/max_age_h",schemaPath:"#/properties/uploads/properties/max_age_h/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.uploads.properties.max_age_h.type,parentSchema:schema11.properties.uploads.properties.max_age_h,data:data117};
+let data117 = data106.max_age_h;
+if(typeof data117 == "number"){
+if(data117 > 720 || isNaN(data117)){
+const err342 = {instancePath:instancePath+"/uploads/max_age_h",schemaPath:"#/properties/uploads/properties/max_age_h/maximum",keyword:"maximum",params:{comparison: "<=", limit: 720},message:"must be <= 720",schema:720,parentSchema:schema11.properties.uploads.properties.max_age_h,data:data117};
 if(vErrors === null){
 vErrors = [err342];
 }
@@ -4215,9 +4216,8 @@ vErrors.push(err342);
 }
 errors++;
 }
-let data118 = data106.timeout_s;
-if(!((typeof data118 == "number") && (!(data118 % 1) && !isNaN(data118)))){
-const err343 = {instancePath:instancePath+"/uploads/timeout_s",schemaPath:"#/properties/uploads/properties/timeout_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.uploads.properties.timeout_s.type,parentSchema:schema11.properties.uploads.properties.timeout_s,data:data118};
+if(data117 <= 0 || isNaN(data117)){
+const err343 = {instancePath:instancePath+"/uploads/max_age_h",schemaPath:"#/properties/uploads/properties/max_age_h/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.uploads.properties.max_age_h,data:data117};
 if(vErrors === null){
 vErrors = [err343];
 }
@@ -4226,9 +4226,9 @@ vErrors.push(err343);
 }
 errors++;
 }
-if(typeof data118 == "number"){
-if(data118 > 3600 || isNaN(data118)){
-const err344 = {instancePath:instancePath+"/uploads/timeout_s",schemaPath:"#/properties/uploads/properties/timeout_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.uploads.properties.timeout_s,data:data118};
+}
+else {
+const err344 = {instancePath:instancePath+"/uploads/max_age_h",schemaPath:"#/properties/uploads/properties/max_age_h/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.uploads.properties.max_age_h.type,parentSchema:schema11.properties.uploads.properties.max_age_h,data:data117};
 if(vErrors === null){
 vErrors = [err344];
 }
@@ -4237,8 +4237,9 @@ vErrors.push(err344);
 }
 errors++;
 }
-if(data118 < 5 || isNaN(data118)){
-const err345 = {instancePath:instancePath+"/uploads/timeout_s",schemaPath:"#/properties/uploads/properties/timeout_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 5},message:"must be >= 5",schema:5,parentSchema:schema11.properties.uploads.properties.timeout_s,data:data118};
+let data118 = data106.timeout_s;
+if(!((typeof data118 == "number") && (!(data118 % 1) && !isNaN(data118)))){
+const err345 = {instancePath:instancePath+"/uploads/timeout_s",schemaPath:"#/properties/uploads/properties/timeout_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.uploads.properties.timeout_s.type,parentSchema:schema11.properties.uploads.properties.timeout_s,data:data118};
 if(vErrors === null){
 vErrors = [err345];
 }
@@ -4247,15 +4248,36 @@ vErrors.push(err345);
 }
 errors++;
 }
-}
-}
-else {
-const err346 = {instancePath:instancePath+"/uploads",schemaPath:"#/properties/uploads/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.uploads.type,parentSchema:schema11.properties.uploads,data:data106};
+if(typeof data118 == "number"){
+if(data118 > 3600 || isNaN(data118)){
+const err346 = {instancePath:instancePath+"/uploads/timeout_s",schemaPath:"#/properties/uploads/properties/timeout_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.uploads.properties.timeout_s,data:data118};
 if(vErrors === null){
 vErrors = [err346];
 }
 else {
 vErrors.push(err346);
+}
+errors++;
+}
+if(data118 < 5 || isNaN(data118)){
+const err347 = {instancePath:instancePath+"/uploads/timeout_s",schemaPath:"#/properties/uploads/properties/timeout_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 5},message:"must be >= 5",schema:5,parentSchema:schema11.properties.uploads.properties.timeout_s,data:data118};
+if(vErrors === null){
+vErrors = [err347];
+}
+else {
+vErrors.push(err347);
+}
+errors++;
+}
+}
+}
+else {
+const err348 = {instancePath:instancePath+"/uploads",schemaPath:"#/properties/uploads/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.uploads.type,parentSchema:schema11.properties.uploads,data:data106};
+if(vErrors === null){
+vErrors = [err348];
+}
+else {
+vErrors.push(err348);
 }
 errors++;
 }
@@ -4278,27 +4300,7 @@ if(data119.detectors === undefined){
 data119.detectors = [];
 }
 if(data119.faces === undefined){
-const err347 = {instancePath:instancePath+"/redaction",schemaPath:"#/properties/redaction/required",keyword:"required",params:{missingProperty: "faces"},message:"must have required property '"+"faces"+"'",schema:schema11.properties.redaction.required,parentSchema:schema11.properties.redaction,data:data119};
-if(vErrors === null){
-vErrors = [err347];
-}
-else {
-vErrors.push(err347);
-}
-errors++;
-}
-if(data119.plates === undefined){
-const err348 = {instancePath:instancePath+"/redaction",schemaPath:"#/properties/redaction/required",keyword:"required",params:{missingProperty: "plates"},message:"must have required property '"+"plates"+"'",schema:schema11.properties.redaction.required,parentSchema:schema11.properties.redaction,data:data119};
-if(vErrors === null){
-vErrors = [err348];
-}
-else {
-vErrors.push(err348);
-}
-errors++;
-}
-if(data119.method === undefined){
-const err349 = {instancePath:instancePath+"/redaction",schemaPath:"#/properties/redaction/required",keyword:"required",params:{missingProperty: "method"},message:"must have required property '"+"method"+"'",schema:schema11.properties.redaction.required,parentSchema:schema11.properties.redaction,data:data119};
+const err349 = {instancePath:instancePath+"/redaction",schemaPath:"#/properties/redaction/required",keyword:"required",params:{missingProperty: "faces"},message:"must have required property '"+"faces"+"'",schema:schema11.properties.redaction.required,parentSchema:schema11.properties.redaction,data:data119};
 if(vErrors === null){
 vErrors = [err349];
 }
@@ -4307,8 +4309,8 @@ vErrors.push(err349);
 }
 errors++;
 }
-if(data119.fail_closed === undefined){
-const err350 = {instancePath:instancePath+"/redaction",schemaPath:"#/properties/redaction/required",keyword:"required",params:{missingProperty: "fail_closed"},message:"must have required property '"+"fail_closed"+"'",schema:schema11.properties.redaction.required,parentSchema:schema11.properties.redaction,data:data119};
+if(data119.plates === undefined){
+const err350 = {instancePath:instancePath+"/redaction",schemaPath:"#/properties/redaction/required",keyword:"required",params:{missingProperty: "plates"},message:"must have required property '"+"plates"+"'",schema:schema11.properties.redaction.required,parentSchema:schema11.properties.redaction,data:data119};
 if(vErrors === null){
 vErrors = [err350];
 }
@@ -4317,8 +4319,8 @@ vErrors.push(err350);
 }
 errors++;
 }
-if(data119.detectors === undefined){
-const err351 = {instancePath:instancePath+"/redaction",schemaPath:"#/properties/redaction/required",keyword:"required",params:{missingProperty: "detectors"},message:"must have required property '"+"detectors"+"'",schema:schema11.properties.redaction.required,parentSchema:schema11.properties.redaction,data:data119};
+if(data119.method === undefined){
+const err351 = {instancePath:instancePath+"/redaction",schemaPath:"#/properties/redaction/required",keyword:"required",params:{missingProperty: "method"},message:"must have required property '"+"method"+"'",schema:schema11.properties.redaction.required,parentSchema:schema11.properties.redaction,data:data119};
 if(vErrors === null){
 vErrors = [err351];
 }
@@ -4327,9 +4329,8 @@ vErrors.push(err351);
 }
 errors++;
 }
-for(const key22 in data119){
-if(!(((((((key22 === "faces") || (key22 === "faces_off_reason")) || (key22 === "plates")) || (key22 === "plates_off_reason")) || (key22 === "method")) || (key22 === "fail_closed")) || (key22 === "detectors"))){
-const err352 = {instancePath:instancePath+"/redaction",schemaPath:"#/properties/redaction/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key22},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.redaction,data:data119};
+if(data119.fail_closed === undefined){
+const err352 = {instancePath:instancePath+"/redaction",schemaPath:"#/properties/redaction/required",keyword:"required",params:{missingProperty: "fail_closed"},message:"must have required property '"+"fail_closed"+"'",schema:schema11.properties.redaction.required,parentSchema:schema11.properties.redaction,data:data119};
 if(vErrors === null){
 vErrors = [err352];
 }
@@ -4338,10 +4339,8 @@ vErrors.push(err352);
 }
 errors++;
 }
-}
-let data120 = data119.faces;
-if(typeof data120 !== "boolean"){
-const err353 = {instancePath:instancePath+"/redaction/faces",schemaPath:"#/properties/redaction/properties/faces/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.redaction.properties.faces.type,parentSchema:schema11.properties.redaction.properties.faces,data:data120};
+if(data119.detectors === undefined){
+const err353 = {instancePath:instancePath+"/redaction",schemaPath:"#/properties/redaction/required",keyword:"required",params:{missingProperty: "detectors"},message:"must have required property '"+"detectors"+"'",schema:schema11.properties.redaction.required,parentSchema:schema11.properties.redaction,data:data119};
 if(vErrors === null){
 vErrors = [err353];
 }
@@ -4350,11 +4349,9 @@ vErrors.push(err353);
 }
 errors++;
 }
-if(data119.faces_off_reason !== undefined){
-let data121 = data119.faces_off_reason;
-if(typeof data121 === "string"){
-if(func3(data121) > 500){
-const err354 = {instancePath:instancePath+"/redaction/faces_off_reason",schemaPath:"#/properties/redaction/properties/faces_off_reason/maxLength",keyword:"maxLength",params:{limit: 500},message:"must NOT have more than 500 characters",schema:500,parentSchema:schema11.properties.redaction.properties.faces_off_reason,data:data121};
+for(const key22 in data119){
+if(!(((((((key22 === "faces") || (key22 === "faces_off_reason")) || (key22 === "plates")) || (key22 === "plates_off_reason")) || (key22 === "method")) || (key22 === "fail_closed")) || (key22 === "detectors"))){
+const err354 = {instancePath:instancePath+"/redaction",schemaPath:"#/properties/redaction/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key22},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.redaction,data:data119};
 if(vErrors === null){
 vErrors = [err354];
 }
@@ -4363,8 +4360,10 @@ vErrors.push(err354);
 }
 errors++;
 }
-if(func3(data121) < 3){
-const err355 = {instancePath:instancePath+"/redaction/faces_off_reason",schemaPath:"#/properties/redaction/properties/faces_off_reason/minLength",keyword:"minLength",params:{limit: 3},message:"must NOT have fewer than 3 characters",schema:3,parentSchema:schema11.properties.redaction.properties.faces_off_reason,data:data121};
+}
+let data120 = data119.faces;
+if(typeof data120 !== "boolean"){
+const err355 = {instancePath:instancePath+"/redaction/faces",schemaPath:"#/properties/redaction/properties/faces/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.redaction.properties.faces.type,parentSchema:schema11.properties.redaction.properties.faces,data:data120};
 if(vErrors === null){
 vErrors = [err355];
 }
@@ -4373,9 +4372,11 @@ vErrors.push(err355);
 }
 errors++;
 }
-}
-else {
-const err356 = {instancePath:instancePath+"/redaction/faces_off_reason",schemaPath:"#/properties/redaction/properties/faces_off_reason/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.redaction.properties.faces_off_reason.type,parentSchema:schema11.properties.redaction.properties.faces_off_reason,data:data121};
+if(data119.faces_off_reason !== undefined){
+let data121 = data119.faces_off_reason;
+if(typeof data121 === "string"){
+if(func3(data121) > 500){
+const err356 = {instancePath:instancePath+"/redaction/faces_off_reason",schemaPath:"#/properties/redaction/properties/faces_off_reason/maxLength",keyword:"maxLength",params:{limit: 500},message:"must NOT have more than 500 characters",schema:500,parentSchema:schema11.properties.redaction.properties.faces_off_reason,data:data121};
 if(vErrors === null){
 vErrors = [err356];
 }
@@ -4384,10 +4385,8 @@ vErrors.push(err356);
 }
 errors++;
 }
-}
-let data122 = data119.plates;
-if(typeof data122 !== "boolean"){
-const err357 = {instancePath:instancePath+"/redaction/plates",schemaPath:"#/properties/redaction/properties/plates/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.redaction.properties.plates.type,parentSchema:schema11.properties.redaction.properties.plates,data:data122};
+if(func3(data121) < 3){
+const err357 = {instancePath:instancePath+"/redaction/faces_off_reason",schemaPath:"#/properties/redaction/properties/faces_off_reason/minLength",keyword:"minLength",params:{limit: 3},message:"must NOT have fewer than 3 characters",schema:3,parentSchema:schema11.properties.redaction.properties.faces_off_reason,data:data121};
 if(vErrors === null){
 vErrors = [err357];
 }
@@ -4396,11 +4395,9 @@ vErrors.push(err357);
 }
 errors++;
 }
-if(data119.plates_off_reason !== undefined){
-let data123 = data119.plates_off_reason;
-if(typeof data123 === "string"){
-if(func3(data123) > 500){
-const err358 = {instancePath:instancePath+"/redaction/plates_off_reason",schemaPath:"#/properties/redaction/properties/plates_off_reason/maxLength",keyword:"maxLength",params:{limit: 500},message:"must NOT have more than 500 characters",schema:500,parentSchema:schema11.properties.redaction.properties.plates_off_reason,data:data123};
+}
+else {
+const err358 = {instancePath:instancePath+"/redaction/faces_off_reason",schemaPath:"#/properties/redaction/properties/faces_off_reason/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.redaction.properties.faces_off_reason.type,parentSchema:schema11.properties.redaction.properties.faces_off_reason,data:data121};
 if(vErrors === null){
 vErrors = [err358];
 }
@@ -4409,8 +4406,10 @@ vErrors.push(err358);
 }
 errors++;
 }
-if(func3(data123) < 3){
-const err359 = {instancePath:instancePath+"/redaction/plates_off_reason",schemaPath:"#/properties/redaction/properties/plates_off_reason/minLength",keyword:"minLength",params:{limit: 3},message:"must NOT have fewer than 3 characters",schema:3,parentSchema:schema11.properties.redaction.properties.plates_off_reason,data:data123};
+}
+let data122 = data119.plates;
+if(typeof data122 !== "boolean"){
+const err359 = {instancePath:instancePath+"/redaction/plates",schemaPath:"#/properties/redaction/properties/plates/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.redaction.properties.plates.type,parentSchema:schema11.properties.redaction.properties.plates,data:data122};
 if(vErrors === null){
 vErrors = [err359];
 }
@@ -4419,9 +4418,11 @@ vErrors.push(err359);
 }
 errors++;
 }
-}
-else {
-const err360 = {instancePath:instancePath+"/redaction/plates_off_reason",schemaPath:"#/properties/redaction/properties/plates_off_reason/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.redaction.properties.plates_off_reason.type,parentSchema:schema11.properties.redaction.properties.plates_off_reason,data:data123};
+if(data119.plates_off_reason !== undefined){
+let data123 = data119.plates_off_reason;
+if(typeof data123 === "string"){
+if(func3(data123) > 500){
+const err360 = {instancePath:instancePath+"/redaction/plates_off_reason",schemaPath:"#/properties/redaction/properties/plates_off_reason/maxLength",keyword:"maxLength",params:{limit: 500},message:"must NOT have more than 500 characters",schema:500,parentSchema:schema11.properties.redaction.properties.plates_off_reason,data:data123};
 if(vErrors === null){
 vErrors = [err360];
 }
@@ -4430,10 +4431,8 @@ vErrors.push(err360);
 }
 errors++;
 }
-}
-let data124 = data119.method;
-if(!(((data124 === "pixelate") || (data124 === "blur")) || (data124 === "fill"))){
-const err361 = {instancePath:instancePath+"/redaction/method",schemaPath:"#/properties/redaction/properties/method/enum",keyword:"enum",params:{allowedValues: schema11.properties.redaction.properties.method.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.redaction.properties.method.enum,parentSchema:schema11.properties.redaction.properties.method,data:data124};
+if(func3(data123) < 3){
+const err361 = {instancePath:instancePath+"/redaction/plates_off_reason",schemaPath:"#/properties/redaction/properties/plates_off_reason/minLength",keyword:"minLength",params:{limit: 3},message:"must NOT have fewer than 3 characters",schema:3,parentSchema:schema11.properties.redaction.properties.plates_off_reason,data:data123};
 if(vErrors === null){
 vErrors = [err361];
 }
@@ -4442,9 +4441,9 @@ vErrors.push(err361);
 }
 errors++;
 }
-let data125 = data119.fail_closed;
-if(typeof data125 !== "boolean"){
-const err362 = {instancePath:instancePath+"/redaction/fail_closed",schemaPath:"#/properties/redaction/properties/fail_closed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.redaction.properties.fail_closed.type,parentSchema:schema11.properties.redaction.properties.fail_closed,data:data125};
+}
+else {
+const err362 = {instancePath:instancePath+"/redaction/plates_off_reason",schemaPath:"#/properties/redaction/properties/plates_off_reason/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.redaction.properties.plates_off_reason.type,parentSchema:schema11.properties.redaction.properties.plates_off_reason,data:data123};
 if(vErrors === null){
 vErrors = [err362];
 }
@@ -4453,13 +4452,36 @@ vErrors.push(err362);
 }
 errors++;
 }
-if(true !== data125){
-const err363 = {instancePath:instancePath+"/redaction/fail_closed",schemaPath:"#/properties/redaction/properties/fail_closed/const",keyword:"const",params:{allowedValue: true},message:"must be equal to constant",schema:true,parentSchema:schema11.properties.redaction.properties.fail_closed,data:data125};
+}
+let data124 = data119.method;
+if(!(((data124 === "pixelate") || (data124 === "blur")) || (data124 === "fill"))){
+const err363 = {instancePath:instancePath+"/redaction/method",schemaPath:"#/properties/redaction/properties/method/enum",keyword:"enum",params:{allowedValues: schema11.properties.redaction.properties.method.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.redaction.properties.method.enum,parentSchema:schema11.properties.redaction.properties.method,data:data124};
 if(vErrors === null){
 vErrors = [err363];
 }
 else {
 vErrors.push(err363);
+}
+errors++;
+}
+let data125 = data119.fail_closed;
+if(typeof data125 !== "boolean"){
+const err364 = {instancePath:instancePath+"/redaction/fail_closed",schemaPath:"#/properties/redaction/properties/fail_closed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.redaction.properties.fail_closed.type,parentSchema:schema11.properties.redaction.properties.fail_closed,data:data125};
+if(vErrors === null){
+vErrors = [err364];
+}
+else {
+vErrors.push(err364);
+}
+errors++;
+}
+if(true !== data125){
+const err365 = {instancePath:instancePath+"/redaction/fail_closed",schemaPath:"#/properties/redaction/properties/fail_closed/const",keyword:"const",params:{allowedValue: true},message:"must be equal to constant",schema:true,parentSchema:schema11.properties.redaction.properties.fail_closed,data:data125};
+if(vErrors === null){
+vErrors = [err365];
+}
+else {
+vErrors.push(err365);
 }
 errors++;
 }
@@ -4485,27 +4507,7 @@ if(data127.tile === undefined){
 data127.tile = 0;
 }
 if(data127.name === undefined){
-const err364 = {instancePath:instancePath+"/redaction/detectors/" + i12,schemaPath:"#/properties/redaction/properties/detectors/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'",schema:schema11.properties.redaction.properties.detectors.items.required,parentSchema:schema11.properties.redaction.properties.detectors.items,data:data127};
-if(vErrors === null){
-vErrors = [err364];
-}
-else {
-vErrors.push(err364);
-}
-errors++;
-}
-if(data127.model === undefined){
-const err365 = {instancePath:instancePath+"/redaction/detectors/" + i12,schemaPath:"#/properties/redaction/properties/detectors/items/required",keyword:"required",params:{missingProperty: "model"},message:"must have required property '"+"model"+"'",schema:schema11.properties.redaction.properties.detectors.items.required,parentSchema:schema11.properties.redaction.properties.detectors.items,data:data127};
-if(vErrors === null){
-vErrors = [err365];
-}
-else {
-vErrors.push(err365);
-}
-errors++;
-}
-if(data127.label === undefined){
-const err366 = {instancePath:instancePath+"/redaction/detectors/" + i12,schemaPath:"#/properties/redaction/properties/detectors/items/required",keyword:"required",params:{missingProperty: "label"},message:"must have required property '"+"label"+"'",schema:schema11.properties.redaction.properties.detectors.items.required,parentSchema:schema11.properties.redaction.properties.detectors.items,data:data127};
+const err366 = {instancePath:instancePath+"/redaction/detectors/" + i12,schemaPath:"#/properties/redaction/properties/detectors/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'",schema:schema11.properties.redaction.properties.detectors.items.required,parentSchema:schema11.properties.redaction.properties.detectors.items,data:data127};
 if(vErrors === null){
 vErrors = [err366];
 }
@@ -4514,8 +4516,8 @@ vErrors.push(err366);
 }
 errors++;
 }
-if(data127.threshold === undefined){
-const err367 = {instancePath:instancePath+"/redaction/detectors/" + i12,schemaPath:"#/properties/redaction/properties/detectors/items/required",keyword:"required",params:{missingProperty: "threshold"},message:"must have required property '"+"threshold"+"'",schema:schema11.properties.redaction.properties.detectors.items.required,parentSchema:schema11.properties.redaction.properties.detectors.items,data:data127};
+if(data127.model === undefined){
+const err367 = {instancePath:instancePath+"/redaction/detectors/" + i12,schemaPath:"#/properties/redaction/properties/detectors/items/required",keyword:"required",params:{missingProperty: "model"},message:"must have required property '"+"model"+"'",schema:schema11.properties.redaction.properties.detectors.items.required,parentSchema:schema11.properties.redaction.properties.detectors.items,data:data127};
 if(vErrors === null){
 vErrors = [err367];
 }
@@ -4524,8 +4526,8 @@ vErrors.push(err367);
 }
 errors++;
 }
-if(data127.every_n_frames === undefined){
-const err368 = {instancePath:instancePath+"/redaction/detectors/" + i12,schemaPath:"#/properties/redaction/properties/detectors/items/required",keyword:"required",params:{missingProperty: "every_n_frames"},message:"must have required property '"+"every_n_frames"+"'",schema:schema11.properties.redaction.properties.detectors.items.required,parentSchema:schema11.properties.redaction.properties.detectors.items,data:data127};
+if(data127.label === undefined){
+const err368 = {instancePath:instancePath+"/redaction/detectors/" + i12,schemaPath:"#/properties/redaction/properties/detectors/items/required",keyword:"required",params:{missingProperty: "label"},message:"must have required property '"+"label"+"'",schema:schema11.properties.redaction.properties.detectors.items.required,parentSchema:schema11.properties.redaction.properties.detectors.items,data:data127};
 if(vErrors === null){
 vErrors = [err368];
 }
@@ -4534,8 +4536,8 @@ vErrors.push(err368);
 }
 errors++;
 }
-if(data127.pad === undefined){
-const err369 = {instancePath:instancePath+"/redaction/detectors/" + i12,schemaPath:"#/properties/redaction/properties/detectors/items/required",keyword:"required",params:{missingProperty: "pad"},message:"must have required property '"+"pad"+"'",schema:schema11.properties.redaction.properties.detectors.items.required,parentSchema:schema11.properties.redaction.properties.detectors.items,data:data127};
+if(data127.threshold === undefined){
+const err369 = {instancePath:instancePath+"/redaction/detectors/" + i12,schemaPath:"#/properties/redaction/properties/detectors/items/required",keyword:"required",params:{missingProperty: "threshold"},message:"must have required property '"+"threshold"+"'",schema:schema11.properties.redaction.properties.detectors.items.required,parentSchema:schema11.properties.redaction.properties.detectors.items,data:data127};
 if(vErrors === null){
 vErrors = [err369];
 }
@@ -4544,8 +4546,8 @@ vErrors.push(err369);
 }
 errors++;
 }
-if(data127.tile === undefined){
-const err370 = {instancePath:instancePath+"/redaction/detectors/" + i12,schemaPath:"#/properties/redaction/properties/detectors/items/required",keyword:"required",params:{missingProperty: "tile"},message:"must have required property '"+"tile"+"'",schema:schema11.properties.redaction.properties.detectors.items.required,parentSchema:schema11.properties.redaction.properties.detectors.items,data:data127};
+if(data127.every_n_frames === undefined){
+const err370 = {instancePath:instancePath+"/redaction/detectors/" + i12,schemaPath:"#/properties/redaction/properties/detectors/items/required",keyword:"required",params:{missingProperty: "every_n_frames"},message:"must have required property '"+"every_n_frames"+"'",schema:schema11.properties.redaction.properties.detectors.items.required,parentSchema:schema11.properties.redaction.properties.detectors.items,data:data127};
 if(vErrors === null){
 vErrors = [err370];
 }
@@ -4554,8 +4556,8 @@ vErrors.push(err370);
 }
 errors++;
 }
-if(data127.input === undefined){
-const err371 = {instancePath:instancePath+"/redaction/detectors/" + i12,schemaPath:"#/properties/redaction/properties/detectors/items/required",keyword:"required",params:{missingProperty: "input"},message:"must have required property '"+"input"+"'",schema:schema11.properties.redaction.properties.detectors.items.required,parentSchema:schema11.properties.redaction.properties.detectors.items,data:data127};
+if(data127.pad === undefined){
+const err371 = {instancePath:instancePath+"/redaction/detectors/" + i12,schemaPath:"#/properties/redaction/properties/detectors/items/required",keyword:"required",params:{missingProperty: "pad"},message:"must have required property '"+"pad"+"'",schema:schema11.properties.redaction.properties.detectors.items.required,parentSchema:schema11.properties.redaction.properties.detectors.items,data:data127};
 if(vErrors === null){
 vErrors = [err371];
 }
@@ -4564,8 +4566,8 @@ vErrors.push(err371);
 }
 errors++;
 }
-if(data127.output === undefined){
-const err372 = {instancePath:instancePath+"/redaction/detectors/" + i12,schemaPath:"#/properties/redaction/properties/detectors/items/required",keyword:"required",params:{missingProperty: "output"},message:"must have required property '"+"output"+"'",schema:schema11.properties.redaction.properties.detectors.items.required,parentSchema:schema11.properties.redaction.properties.detectors.items,data:data127};
+if(data127.tile === undefined){
+const err372 = {instancePath:instancePath+"/redaction/detectors/" + i12,schemaPath:"#/properties/redaction/properties/detectors/items/required",keyword:"required",params:{missingProperty: "tile"},message:"must have required property '"+"tile"+"'",schema:schema11.properties.redaction.properties.detectors.items.required,parentSchema:schema11.properties.redaction.properties.detectors.items,data:data127};
 if(vErrors === null){
 vErrors = [err372];
 }
@@ -4574,9 +4576,8 @@ vErrors.push(err372);
 }
 errors++;
 }
-for(const key23 in data127){
-if(!(func2.call(schema11.properties.redaction.properties.detectors.items.properties, key23))){
-const err373 = {instancePath:instancePath+"/redaction/detectors/" + i12,schemaPath:"#/properties/redaction/properties/detectors/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key23},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.redaction.properties.detectors.items,data:data127};
+if(data127.input === undefined){
+const err373 = {instancePath:instancePath+"/redaction/detectors/" + i12,schemaPath:"#/properties/redaction/properties/detectors/items/required",keyword:"required",params:{missingProperty: "input"},message:"must have required property '"+"input"+"'",schema:schema11.properties.redaction.properties.detectors.items.required,parentSchema:schema11.properties.redaction.properties.detectors.items,data:data127};
 if(vErrors === null){
 vErrors = [err373];
 }
@@ -4585,12 +4586,8 @@ vErrors.push(err373);
 }
 errors++;
 }
-}
-if(data127.name !== undefined){
-let data128 = data127.name;
-if(typeof data128 === "string"){
-if(!pattern0.test(data128)){
-const err374 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/name",schemaPath:"#/properties/redaction/properties/detectors/items/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9][a-z0-9_-]{0,62}$"},message:"must match pattern \""+"^[a-z0-9][a-z0-9_-]{0,62}$"+"\"",schema:"^[a-z0-9][a-z0-9_-]{0,62}$",parentSchema:schema11.properties.redaction.properties.detectors.items.properties.name,data:data128};
+if(data127.output === undefined){
+const err374 = {instancePath:instancePath+"/redaction/detectors/" + i12,schemaPath:"#/properties/redaction/properties/detectors/items/required",keyword:"required",params:{missingProperty: "output"},message:"must have required property '"+"output"+"'",schema:schema11.properties.redaction.properties.detectors.items.required,parentSchema:schema11.properties.redaction.properties.detectors.items,data:data127};
 if(vErrors === null){
 vErrors = [err374];
 }
@@ -4599,9 +4596,9 @@ vErrors.push(err374);
 }
 errors++;
 }
-}
-else {
-const err375 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/name",schemaPath:"#/properties/redaction/properties/detectors/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.redaction.properties.detectors.items.properties.name.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.name,data:data128};
+for(const key23 in data127){
+if(!(func2.call(schema11.properties.redaction.properties.detectors.items.properties, key23))){
+const err375 = {instancePath:instancePath+"/redaction/detectors/" + i12,schemaPath:"#/properties/redaction/properties/detectors/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key23},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.redaction.properties.detectors.items,data:data127};
 if(vErrors === null){
 vErrors = [err375];
 }
@@ -4611,11 +4608,11 @@ vErrors.push(err375);
 errors++;
 }
 }
-if(data127.model !== undefined){
-let data129 = data127.model;
-if(typeof data129 === "string"){
-if(func3(data129) < 1){
-const err376 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/model",schemaPath:"#/properties/redaction/properties/detectors/items/properties/model/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.model,data:data129};
+if(data127.name !== undefined){
+let data128 = data127.name;
+if(typeof data128 === "string"){
+if(!pattern0.test(data128)){
+const err376 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/name",schemaPath:"#/properties/redaction/properties/detectors/items/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9][a-z0-9_-]{0,62}$"},message:"must match pattern \""+"^[a-z0-9][a-z0-9_-]{0,62}$"+"\"",schema:"^[a-z0-9][a-z0-9_-]{0,62}$",parentSchema:schema11.properties.redaction.properties.detectors.items.properties.name,data:data128};
 if(vErrors === null){
 vErrors = [err376];
 }
@@ -4626,7 +4623,7 @@ errors++;
 }
 }
 else {
-const err377 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/model",schemaPath:"#/properties/redaction/properties/detectors/items/properties/model/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.redaction.properties.detectors.items.properties.model.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.model,data:data129};
+const err377 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/name",schemaPath:"#/properties/redaction/properties/detectors/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.redaction.properties.detectors.items.properties.name.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.name,data:data128};
 if(vErrors === null){
 vErrors = [err377];
 }
@@ -4636,11 +4633,11 @@ vErrors.push(err377);
 errors++;
 }
 }
-if(data127.sha256 !== undefined){
-let data130 = data127.sha256;
-if(typeof data130 === "string"){
-if(!pattern15.test(data130)){
-const err378 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/sha256",schemaPath:"#/properties/redaction/properties/detectors/items/properties/sha256/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\"",schema:"^[0-9a-f]{64}$",parentSchema:schema11.properties.redaction.properties.detectors.items.properties.sha256,data:data130};
+if(data127.model !== undefined){
+let data129 = data127.model;
+if(typeof data129 === "string"){
+if(func3(data129) < 1){
+const err378 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/model",schemaPath:"#/properties/redaction/properties/detectors/items/properties/model/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.model,data:data129};
 if(vErrors === null){
 vErrors = [err378];
 }
@@ -4651,7 +4648,7 @@ errors++;
 }
 }
 else {
-const err379 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/sha256",schemaPath:"#/properties/redaction/properties/detectors/items/properties/sha256/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.redaction.properties.detectors.items.properties.sha256.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.sha256,data:data130};
+const err379 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/model",schemaPath:"#/properties/redaction/properties/detectors/items/properties/model/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.redaction.properties.detectors.items.properties.model.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.model,data:data129};
 if(vErrors === null){
 vErrors = [err379];
 }
@@ -4661,10 +4658,11 @@ vErrors.push(err379);
 errors++;
 }
 }
-let data131 = data127.label;
-if(typeof data131 === "string"){
-if(func3(data131) < 1){
-const err380 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/label",schemaPath:"#/properties/redaction/properties/detectors/items/properties/label/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.label,data:data131};
+if(data127.sha256 !== undefined){
+let data130 = data127.sha256;
+if(typeof data130 === "string"){
+if(!pattern15.test(data130)){
+const err380 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/sha256",schemaPath:"#/properties/redaction/properties/detectors/items/properties/sha256/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\"",schema:"^[0-9a-f]{64}$",parentSchema:schema11.properties.redaction.properties.detectors.items.properties.sha256,data:data130};
 if(vErrors === null){
 vErrors = [err380];
 }
@@ -4675,7 +4673,7 @@ errors++;
 }
 }
 else {
-const err381 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/label",schemaPath:"#/properties/redaction/properties/detectors/items/properties/label/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.redaction.properties.detectors.items.properties.label.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.label,data:data131};
+const err381 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/sha256",schemaPath:"#/properties/redaction/properties/detectors/items/properties/sha256/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.redaction.properties.detectors.items.properties.sha256.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.sha256,data:data130};
 if(vErrors === null){
 vErrors = [err381];
 }
@@ -4684,10 +4682,11 @@ vErrors.push(err381);
 }
 errors++;
 }
-let data132 = data127.threshold;
-if(typeof data132 == "number"){
-if(data132 >= 1 || isNaN(data132)){
-const err382 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/threshold",schemaPath:"#/properties/redaction/properties/detectors/items/properties/threshold/exclusiveMaximum",keyword:"exclusiveMaximum",params:{comparison: "<", limit: 1},message:"must be < 1",schema:1,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.threshold,data:data132};
+}
+let data131 = data127.label;
+if(typeof data131 === "string"){
+if(func3(data131) < 1){
+const err382 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/label",schemaPath:"#/properties/redaction/properties/detectors/items/properties/label/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.label,data:data131};
 if(vErrors === null){
 vErrors = [err382];
 }
@@ -4696,8 +4695,9 @@ vErrors.push(err382);
 }
 errors++;
 }
-if(data132 <= 0 || isNaN(data132)){
-const err383 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/threshold",schemaPath:"#/properties/redaction/properties/detectors/items/properties/threshold/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.threshold,data:data132};
+}
+else {
+const err383 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/label",schemaPath:"#/properties/redaction/properties/detectors/items/properties/label/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.redaction.properties.detectors.items.properties.label.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.label,data:data131};
 if(vErrors === null){
 vErrors = [err383];
 }
@@ -4706,9 +4706,10 @@ vErrors.push(err383);
 }
 errors++;
 }
-}
-else {
-const err384 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/threshold",schemaPath:"#/properties/redaction/properties/detectors/items/properties/threshold/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.redaction.properties.detectors.items.properties.threshold.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.threshold,data:data132};
+let data132 = data127.threshold;
+if(typeof data132 == "number"){
+if(data132 >= 1 || isNaN(data132)){
+const err384 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/threshold",schemaPath:"#/properties/redaction/properties/detectors/items/properties/threshold/exclusiveMaximum",keyword:"exclusiveMaximum",params:{comparison: "<", limit: 1},message:"must be < 1",schema:1,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.threshold,data:data132};
 if(vErrors === null){
 vErrors = [err384];
 }
@@ -4717,9 +4718,8 @@ vErrors.push(err384);
 }
 errors++;
 }
-let data133 = data127.every_n_frames;
-if(!((typeof data133 == "number") && (!(data133 % 1) && !isNaN(data133)))){
-const err385 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/every_n_frames",schemaPath:"#/properties/redaction/properties/detectors/items/properties/every_n_frames/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.redaction.properties.detectors.items.properties.every_n_frames.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.every_n_frames,data:data133};
+if(data132 <= 0 || isNaN(data132)){
+const err385 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/threshold",schemaPath:"#/properties/redaction/properties/detectors/items/properties/threshold/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.threshold,data:data132};
 if(vErrors === null){
 vErrors = [err385];
 }
@@ -4728,9 +4728,9 @@ vErrors.push(err385);
 }
 errors++;
 }
-if(typeof data133 == "number"){
-if(data133 < 1 || isNaN(data133)){
-const err386 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/every_n_frames",schemaPath:"#/properties/redaction/properties/detectors/items/properties/every_n_frames/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.every_n_frames,data:data133};
+}
+else {
+const err386 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/threshold",schemaPath:"#/properties/redaction/properties/detectors/items/properties/threshold/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.redaction.properties.detectors.items.properties.threshold.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.threshold,data:data132};
 if(vErrors === null){
 vErrors = [err386];
 }
@@ -4739,11 +4739,9 @@ vErrors.push(err386);
 }
 errors++;
 }
-}
-let data134 = data127.pad;
-if(typeof data134 == "number"){
-if(data134 > 2 || isNaN(data134)){
-const err387 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/pad",schemaPath:"#/properties/redaction/properties/detectors/items/properties/pad/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2},message:"must be <= 2",schema:2,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.pad,data:data134};
+let data133 = data127.every_n_frames;
+if(!((typeof data133 == "number") && (!(data133 % 1) && !isNaN(data133)))){
+const err387 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/every_n_frames",schemaPath:"#/properties/redaction/properties/detectors/items/properties/every_n_frames/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.redaction.properties.detectors.items.properties.every_n_frames.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.every_n_frames,data:data133};
 if(vErrors === null){
 vErrors = [err387];
 }
@@ -4752,8 +4750,9 @@ vErrors.push(err387);
 }
 errors++;
 }
-if(data134 < 0 || isNaN(data134)){
-const err388 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/pad",schemaPath:"#/properties/redaction/properties/detectors/items/properties/pad/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.pad,data:data134};
+if(typeof data133 == "number"){
+if(data133 < 1 || isNaN(data133)){
+const err388 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/every_n_frames",schemaPath:"#/properties/redaction/properties/detectors/items/properties/every_n_frames/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.every_n_frames,data:data133};
 if(vErrors === null){
 vErrors = [err388];
 }
@@ -4763,8 +4762,10 @@ vErrors.push(err388);
 errors++;
 }
 }
-else {
-const err389 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/pad",schemaPath:"#/properties/redaction/properties/detectors/items/properties/pad/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.redaction.properties.detectors.items.properties.pad.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.pad,data:data134};
+let data134 = data127.pad;
+if(typeof data134 == "number"){
+if(data134 > 2 || isNaN(data134)){
+const err389 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/pad",schemaPath:"#/properties/redaction/properties/detectors/items/properties/pad/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2},message:"must be <= 2",schema:2,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.pad,data:data134};
 if(vErrors === null){
 vErrors = [err389];
 }
@@ -4773,9 +4774,8 @@ vErrors.push(err389);
 }
 errors++;
 }
-let data135 = data127.tile;
-if(!((typeof data135 == "number") && (!(data135 % 1) && !isNaN(data135)))){
-const err390 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/tile",schemaPath:"#/properties/redaction/properties/detectors/items/properties/tile/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.redaction.properties.detectors.items.properties.tile.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.tile,data:data135};
+if(data134 < 0 || isNaN(data134)){
+const err390 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/pad",schemaPath:"#/properties/redaction/properties/detectors/items/properties/pad/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.pad,data:data134};
 if(vErrors === null){
 vErrors = [err390];
 }
@@ -4784,14 +4784,36 @@ vErrors.push(err390);
 }
 errors++;
 }
-if(typeof data135 == "number"){
-if(data135 < 0 || isNaN(data135)){
-const err391 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/tile",schemaPath:"#/properties/redaction/properties/detectors/items/properties/tile/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.tile,data:data135};
+}
+else {
+const err391 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/pad",schemaPath:"#/properties/redaction/properties/detectors/items/properties/pad/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.redaction.properties.detectors.items.properties.pad.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.pad,data:data134};
 if(vErrors === null){
 vErrors = [err391];
 }
 else {
 vErrors.push(err391);
+}
+errors++;
+}
+let data135 = data127.tile;
+if(!((typeof data135 == "number") && (!(data135 % 1) && !isNaN(data135)))){
+const err392 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/tile",schemaPath:"#/properties/redaction/properties/detectors/items/properties/tile/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.redaction.properties.detectors.items.properties.tile.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.tile,data:data135};
+if(vErrors === null){
+vErrors = [err392];
+}
+else {
+vErrors.push(err392);
+}
+errors++;
+}
+if(typeof data135 == "number"){
+if(data135 < 0 || isNaN(data135)){
+const err393 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/tile",schemaPath:"#/properties/redaction/properties/detectors/items/properties/tile/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.tile,data:data135};
+if(vErrors === null){
+vErrors = [err393];
+}
+else {
+vErrors.push(err393);
 }
 errors++;
 }
@@ -4818,27 +4840,7 @@ if(data136.pad_value === undefined){
 data136.pad_value = 0;
 }
 if(data136.width === undefined){
-const err392 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/required",keyword:"required",params:{missingProperty: "width"},message:"must have required property '"+"width"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.input.required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input,data:data136};
-if(vErrors === null){
-vErrors = [err392];
-}
-else {
-vErrors.push(err392);
-}
-errors++;
-}
-if(data136.height === undefined){
-const err393 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/required",keyword:"required",params:{missingProperty: "height"},message:"must have required property '"+"height"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.input.required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input,data:data136};
-if(vErrors === null){
-vErrors = [err393];
-}
-else {
-vErrors.push(err393);
-}
-errors++;
-}
-if(data136.layout === undefined){
-const err394 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/required",keyword:"required",params:{missingProperty: "layout"},message:"must have required property '"+"layout"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.input.required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input,data:data136};
+const err394 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/required",keyword:"required",params:{missingProperty: "width"},message:"must have required property '"+"width"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.input.required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input,data:data136};
 if(vErrors === null){
 vErrors = [err394];
 }
@@ -4847,8 +4849,8 @@ vErrors.push(err394);
 }
 errors++;
 }
-if(data136.channels === undefined){
-const err395 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/required",keyword:"required",params:{missingProperty: "channels"},message:"must have required property '"+"channels"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.input.required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input,data:data136};
+if(data136.height === undefined){
+const err395 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/required",keyword:"required",params:{missingProperty: "height"},message:"must have required property '"+"height"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.input.required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input,data:data136};
 if(vErrors === null){
 vErrors = [err395];
 }
@@ -4857,8 +4859,8 @@ vErrors.push(err395);
 }
 errors++;
 }
-if(data136.mean === undefined){
-const err396 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/required",keyword:"required",params:{missingProperty: "mean"},message:"must have required property '"+"mean"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.input.required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input,data:data136};
+if(data136.layout === undefined){
+const err396 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/required",keyword:"required",params:{missingProperty: "layout"},message:"must have required property '"+"layout"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.input.required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input,data:data136};
 if(vErrors === null){
 vErrors = [err396];
 }
@@ -4867,8 +4869,8 @@ vErrors.push(err396);
 }
 errors++;
 }
-if(data136.std === undefined){
-const err397 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/required",keyword:"required",params:{missingProperty: "std"},message:"must have required property '"+"std"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.input.required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input,data:data136};
+if(data136.channels === undefined){
+const err397 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/required",keyword:"required",params:{missingProperty: "channels"},message:"must have required property '"+"channels"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.input.required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input,data:data136};
 if(vErrors === null){
 vErrors = [err397];
 }
@@ -4877,8 +4879,8 @@ vErrors.push(err397);
 }
 errors++;
 }
-if(data136.resize === undefined){
-const err398 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/required",keyword:"required",params:{missingProperty: "resize"},message:"must have required property '"+"resize"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.input.required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input,data:data136};
+if(data136.mean === undefined){
+const err398 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/required",keyword:"required",params:{missingProperty: "mean"},message:"must have required property '"+"mean"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.input.required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input,data:data136};
 if(vErrors === null){
 vErrors = [err398];
 }
@@ -4887,8 +4889,8 @@ vErrors.push(err398);
 }
 errors++;
 }
-if(data136.pad_value === undefined){
-const err399 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/required",keyword:"required",params:{missingProperty: "pad_value"},message:"must have required property '"+"pad_value"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.input.required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input,data:data136};
+if(data136.std === undefined){
+const err399 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/required",keyword:"required",params:{missingProperty: "std"},message:"must have required property '"+"std"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.input.required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input,data:data136};
 if(vErrors === null){
 vErrors = [err399];
 }
@@ -4897,9 +4899,8 @@ vErrors.push(err399);
 }
 errors++;
 }
-for(const key24 in data136){
-if(!(func2.call(schema11.properties.redaction.properties.detectors.items.properties.input.properties, key24))){
-const err400 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key24},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input,data:data136};
+if(data136.resize === undefined){
+const err400 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/required",keyword:"required",params:{missingProperty: "resize"},message:"must have required property '"+"resize"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.input.required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input,data:data136};
 if(vErrors === null){
 vErrors = [err400];
 }
@@ -4908,12 +4909,8 @@ vErrors.push(err400);
 }
 errors++;
 }
-}
-if(data136.tensor !== undefined){
-let data137 = data136.tensor;
-if(typeof data137 === "string"){
-if(func3(data137) < 1){
-const err401 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/tensor",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/tensor/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.tensor,data:data137};
+if(data136.pad_value === undefined){
+const err401 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/required",keyword:"required",params:{missingProperty: "pad_value"},message:"must have required property '"+"pad_value"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.input.required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input,data:data136};
 if(vErrors === null){
 vErrors = [err401];
 }
@@ -4922,9 +4919,9 @@ vErrors.push(err401);
 }
 errors++;
 }
-}
-else {
-const err402 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/tensor",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/tensor/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.tensor.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.tensor,data:data137};
+for(const key24 in data136){
+if(!(func2.call(schema11.properties.redaction.properties.detectors.items.properties.input.properties, key24))){
+const err402 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key24},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input,data:data136};
 if(vErrors === null){
 vErrors = [err402];
 }
@@ -4934,10 +4931,11 @@ vErrors.push(err402);
 errors++;
 }
 }
-if(data136.width !== undefined){
-let data138 = data136.width;
-if(!((typeof data138 == "number") && (!(data138 % 1) && !isNaN(data138)))){
-const err403 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/width",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/width/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.width.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.width,data:data138};
+if(data136.tensor !== undefined){
+let data137 = data136.tensor;
+if(typeof data137 === "string"){
+if(func3(data137) < 1){
+const err403 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/tensor",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/tensor/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.tensor,data:data137};
 if(vErrors === null){
 vErrors = [err403];
 }
@@ -4946,9 +4944,9 @@ vErrors.push(err403);
 }
 errors++;
 }
-if(typeof data138 == "number"){
-if(data138 > 4096 || isNaN(data138)){
-const err404 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/width",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/width/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4096},message:"must be <= 4096",schema:4096,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.width,data:data138};
+}
+else {
+const err404 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/tensor",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/tensor/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.tensor.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.tensor,data:data137};
 if(vErrors === null){
 vErrors = [err404];
 }
@@ -4957,8 +4955,11 @@ vErrors.push(err404);
 }
 errors++;
 }
-if(data138 < 8 || isNaN(data138)){
-const err405 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/width",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/width/minimum",keyword:"minimum",params:{comparison: ">=", limit: 8},message:"must be >= 8",schema:8,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.width,data:data138};
+}
+if(data136.width !== undefined){
+let data138 = data136.width;
+if(!((typeof data138 == "number") && (!(data138 % 1) && !isNaN(data138)))){
+const err405 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/width",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/width/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.width.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.width,data:data138};
 if(vErrors === null){
 vErrors = [err405];
 }
@@ -4967,12 +4968,9 @@ vErrors.push(err405);
 }
 errors++;
 }
-}
-}
-if(data136.height !== undefined){
-let data139 = data136.height;
-if(!((typeof data139 == "number") && (!(data139 % 1) && !isNaN(data139)))){
-const err406 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/height",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/height/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.height.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.height,data:data139};
+if(typeof data138 == "number"){
+if(data138 > 4096 || isNaN(data138)){
+const err406 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/width",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/width/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4096},message:"must be <= 4096",schema:4096,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.width,data:data138};
 if(vErrors === null){
 vErrors = [err406];
 }
@@ -4981,9 +4979,8 @@ vErrors.push(err406);
 }
 errors++;
 }
-if(typeof data139 == "number"){
-if(data139 > 4096 || isNaN(data139)){
-const err407 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/height",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/height/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4096},message:"must be <= 4096",schema:4096,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.height,data:data139};
+if(data138 < 8 || isNaN(data138)){
+const err407 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/width",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/width/minimum",keyword:"minimum",params:{comparison: ">=", limit: 8},message:"must be >= 8",schema:8,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.width,data:data138};
 if(vErrors === null){
 vErrors = [err407];
 }
@@ -4992,8 +4989,12 @@ vErrors.push(err407);
 }
 errors++;
 }
-if(data139 < 8 || isNaN(data139)){
-const err408 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/height",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/height/minimum",keyword:"minimum",params:{comparison: ">=", limit: 8},message:"must be >= 8",schema:8,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.height,data:data139};
+}
+}
+if(data136.height !== undefined){
+let data139 = data136.height;
+if(!((typeof data139 == "number") && (!(data139 % 1) && !isNaN(data139)))){
+const err408 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/height",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/height/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.height.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.height,data:data139};
 if(vErrors === null){
 vErrors = [err408];
 }
@@ -5002,11 +5003,9 @@ vErrors.push(err408);
 }
 errors++;
 }
-}
-}
-let data140 = data136.layout;
-if(!((data140 === "nchw") || (data140 === "nhwc"))){
-const err409 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/layout",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/layout/enum",keyword:"enum",params:{allowedValues: schema11.properties.redaction.properties.detectors.items.properties.input.properties.layout.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.layout.enum,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.layout,data:data140};
+if(typeof data139 == "number"){
+if(data139 > 4096 || isNaN(data139)){
+const err409 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/height",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/height/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4096},message:"must be <= 4096",schema:4096,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.height,data:data139};
 if(vErrors === null){
 vErrors = [err409];
 }
@@ -5015,9 +5014,8 @@ vErrors.push(err409);
 }
 errors++;
 }
-let data141 = data136.channels;
-if(!((data141 === "rgb") || (data141 === "bgr"))){
-const err410 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/channels",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/channels/enum",keyword:"enum",params:{allowedValues: schema11.properties.redaction.properties.detectors.items.properties.input.properties.channels.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.channels.enum,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.channels,data:data141};
+if(data139 < 8 || isNaN(data139)){
+const err410 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/height",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/height/minimum",keyword:"minimum",params:{comparison: ">=", limit: 8},message:"must be >= 8",schema:8,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.height,data:data139};
 if(vErrors === null){
 vErrors = [err410];
 }
@@ -5026,10 +5024,11 @@ vErrors.push(err410);
 }
 errors++;
 }
-let data142 = data136.mean;
-if(Array.isArray(data142)){
-if(data142.length > 3){
-const err411 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/mean",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/mean/maxItems",keyword:"maxItems",params:{limit: 3},message:"must NOT have more than 3 items",schema:3,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.mean,data:data142};
+}
+}
+let data140 = data136.layout;
+if(!((data140 === "nchw") || (data140 === "nhwc"))){
+const err411 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/layout",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/layout/enum",keyword:"enum",params:{allowedValues: schema11.properties.redaction.properties.detectors.items.properties.input.properties.layout.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.layout.enum,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.layout,data:data140};
 if(vErrors === null){
 vErrors = [err411];
 }
@@ -5038,8 +5037,9 @@ vErrors.push(err411);
 }
 errors++;
 }
-if(data142.length < 3){
-const err412 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/mean",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/mean/minItems",keyword:"minItems",params:{limit: 3},message:"must NOT have fewer than 3 items",schema:3,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.mean,data:data142};
+let data141 = data136.channels;
+if(!((data141 === "rgb") || (data141 === "bgr"))){
+const err412 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/channels",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/channels/enum",keyword:"enum",params:{allowedValues: schema11.properties.redaction.properties.detectors.items.properties.input.properties.channels.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.channels.enum,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.channels,data:data141};
 if(vErrors === null){
 vErrors = [err412];
 }
@@ -5048,11 +5048,10 @@ vErrors.push(err412);
 }
 errors++;
 }
-const len13 = data142.length;
-for(let i13=0; i13<len13; i13++){
-let data143 = data142[i13];
-if(!(typeof data143 == "number")){
-const err413 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/mean/" + i13,schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/mean/items/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.mean.items.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.mean.items,data:data143};
+let data142 = data136.mean;
+if(Array.isArray(data142)){
+if(data142.length > 3){
+const err413 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/mean",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/mean/maxItems",keyword:"maxItems",params:{limit: 3},message:"must NOT have more than 3 items",schema:3,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.mean,data:data142};
 if(vErrors === null){
 vErrors = [err413];
 }
@@ -5061,10 +5060,8 @@ vErrors.push(err413);
 }
 errors++;
 }
-}
-}
-else {
-const err414 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/mean",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/mean/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.mean.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.mean,data:data142};
+if(data142.length < 3){
+const err414 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/mean",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/mean/minItems",keyword:"minItems",params:{limit: 3},message:"must NOT have fewer than 3 items",schema:3,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.mean,data:data142};
 if(vErrors === null){
 vErrors = [err414];
 }
@@ -5073,10 +5070,11 @@ vErrors.push(err414);
 }
 errors++;
 }
-let data144 = data136.std;
-if(Array.isArray(data144)){
-if(data144.length > 3){
-const err415 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/std",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/std/maxItems",keyword:"maxItems",params:{limit: 3},message:"must NOT have more than 3 items",schema:3,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.std,data:data144};
+const len13 = data142.length;
+for(let i13=0; i13<len13; i13++){
+let data143 = data142[i13];
+if(!(typeof data143 == "number")){
+const err415 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/mean/" + i13,schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/mean/items/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.mean.items.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.mean.items,data:data143};
 if(vErrors === null){
 vErrors = [err415];
 }
@@ -5085,8 +5083,10 @@ vErrors.push(err415);
 }
 errors++;
 }
-if(data144.length < 3){
-const err416 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/std",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/std/minItems",keyword:"minItems",params:{limit: 3},message:"must NOT have fewer than 3 items",schema:3,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.std,data:data144};
+}
+}
+else {
+const err416 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/mean",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/mean/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.mean.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.mean,data:data142};
 if(vErrors === null){
 vErrors = [err416];
 }
@@ -5095,11 +5095,10 @@ vErrors.push(err416);
 }
 errors++;
 }
-const len14 = data144.length;
-for(let i14=0; i14<len14; i14++){
-let data145 = data144[i14];
-if(!(typeof data145 == "number")){
-const err417 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/std/" + i14,schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/std/items/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.std.items.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.std.items,data:data145};
+let data144 = data136.std;
+if(Array.isArray(data144)){
+if(data144.length > 3){
+const err417 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/std",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/std/maxItems",keyword:"maxItems",params:{limit: 3},message:"must NOT have more than 3 items",schema:3,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.std,data:data144};
 if(vErrors === null){
 vErrors = [err417];
 }
@@ -5108,10 +5107,8 @@ vErrors.push(err417);
 }
 errors++;
 }
-}
-}
-else {
-const err418 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/std",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/std/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.std.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.std,data:data144};
+if(data144.length < 3){
+const err418 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/std",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/std/minItems",keyword:"minItems",params:{limit: 3},message:"must NOT have fewer than 3 items",schema:3,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.std,data:data144};
 if(vErrors === null){
 vErrors = [err418];
 }
@@ -5120,14 +5117,39 @@ vErrors.push(err418);
 }
 errors++;
 }
-let data146 = data136.resize;
-if(!((data146 === "letterbox") || (data146 === "stretch"))){
-const err419 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/resize",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/resize/enum",keyword:"enum",params:{allowedValues: schema11.properties.redaction.properties.detectors.items.properties.input.properties.resize.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.resize.enum,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.resize,data:data146};
+const len14 = data144.length;
+for(let i14=0; i14<len14; i14++){
+let data145 = data144[i14];
+if(!(typeof data145 == "number")){
+const err419 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/std/" + i14,schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/std/items/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.std.items.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.std.items,data:data145};
 if(vErrors === null){
 vErrors = [err419];
 }
 else {
 vErrors.push(err419);
+}
+errors++;
+}
+}
+}
+else {
+const err420 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/std",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/std/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.std.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.std,data:data144};
+if(vErrors === null){
+vErrors = [err420];
+}
+else {
+vErrors.push(err420);
+}
+errors++;
+}
+let data146 = data136.resize;
+if(!((data146 === "letterbox") || (data146 === "stretch"))){
+const err421 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/resize",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/resize/enum",keyword:"enum",params:{allowedValues: schema11.properties.redaction.properties.detectors.items.properties.input.properties.resize.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.resize.enum,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.resize,data:data146};
+if(vErrors === null){
+vErrors = [err421];
+}
+else {
+vErrors.push(err421);
 }
 errors++;
 }
@@ -5137,33 +5159,33 @@ let valid62 = false;
 const _errs334 = errors;
 if(typeof data147 == "number"){
 if(data147 > 255 || isNaN(data147)){
-const err420 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/pad_value",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/pad_value/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 255},message:"must be <= 255",schema:255,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.pad_value.anyOf[0],data:data147};
-if(vErrors === null){
-vErrors = [err420];
-}
-else {
-vErrors.push(err420);
-}
-errors++;
-}
-if(data147 < 0 || isNaN(data147)){
-const err421 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/pad_value",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/pad_value/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.pad_value.anyOf[0],data:data147};
-if(vErrors === null){
-vErrors = [err421];
-}
-else {
-vErrors.push(err421);
-}
-errors++;
-}
-}
-else {
-const err422 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/pad_value",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/pad_value/anyOf/0/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.pad_value.anyOf[0].type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.pad_value.anyOf[0],data:data147};
+const err422 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/pad_value",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/pad_value/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 255},message:"must be <= 255",schema:255,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.pad_value.anyOf[0],data:data147};
 if(vErrors === null){
 vErrors = [err422];
 }
 else {
 vErrors.push(err422);
+}
+errors++;
+}
+if(data147 < 0 || isNaN(data147)){
+const err423 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/pad_value",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/pad_value/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.pad_value.anyOf[0],data:data147};
+if(vErrors === null){
+vErrors = [err423];
+}
+else {
+vErrors.push(err423);
+}
+errors++;
+}
+}
+else {
+const err424 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/pad_value",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/pad_value/anyOf/0/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.pad_value.anyOf[0].type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.pad_value.anyOf[0],data:data147};
+if(vErrors === null){
+vErrors = [err424];
+}
+else {
+vErrors.push(err424);
 }
 errors++;
 }
@@ -5173,31 +5195,7 @@ if(!valid62){
 const _errs336 = errors;
 if(Array.isArray(data147)){
 if(data147.length > 3){
-const err423 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/pad_value",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/pad_value/anyOf/1/maxItems",keyword:"maxItems",params:{limit: 3},message:"must NOT have more than 3 items",schema:3,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.pad_value.anyOf[1],data:data147};
-if(vErrors === null){
-vErrors = [err423];
-}
-else {
-vErrors.push(err423);
-}
-errors++;
-}
-if(data147.length < 3){
-const err424 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/pad_value",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/pad_value/anyOf/1/minItems",keyword:"minItems",params:{limit: 3},message:"must NOT have fewer than 3 items",schema:3,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.pad_value.anyOf[1],data:data147};
-if(vErrors === null){
-vErrors = [err424];
-}
-else {
-vErrors.push(err424);
-}
-errors++;
-}
-const len15 = data147.length;
-for(let i15=0; i15<len15; i15++){
-let data148 = data147[i15];
-if(typeof data148 == "number"){
-if(data148 > 255 || isNaN(data148)){
-const err425 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/pad_value/" + i15,schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/pad_value/anyOf/1/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 255},message:"must be <= 255",schema:255,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.pad_value.anyOf[1].items,data:data148};
+const err425 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/pad_value",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/pad_value/anyOf/1/maxItems",keyword:"maxItems",params:{limit: 3},message:"must NOT have more than 3 items",schema:3,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.pad_value.anyOf[1],data:data147};
 if(vErrors === null){
 vErrors = [err425];
 }
@@ -5206,8 +5204,8 @@ vErrors.push(err425);
 }
 errors++;
 }
-if(data148 < 0 || isNaN(data148)){
-const err426 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/pad_value/" + i15,schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/pad_value/anyOf/1/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.pad_value.anyOf[1].items,data:data148};
+if(data147.length < 3){
+const err426 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/pad_value",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/pad_value/anyOf/1/minItems",keyword:"minItems",params:{limit: 3},message:"must NOT have fewer than 3 items",schema:3,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.pad_value.anyOf[1],data:data147};
 if(vErrors === null){
 vErrors = [err426];
 }
@@ -5216,9 +5214,12 @@ vErrors.push(err426);
 }
 errors++;
 }
-}
-else {
-const err427 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/pad_value/" + i15,schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/pad_value/anyOf/1/items/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.pad_value.anyOf[1].items.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.pad_value.anyOf[1].items,data:data148};
+const len15 = data147.length;
+for(let i15=0; i15<len15; i15++){
+let data148 = data147[i15];
+if(typeof data148 == "number"){
+if(data148 > 255 || isNaN(data148)){
+const err427 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/pad_value/" + i15,schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/pad_value/anyOf/1/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 255},message:"must be <= 255",schema:255,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.pad_value.anyOf[1].items,data:data148};
 if(vErrors === null){
 vErrors = [err427];
 }
@@ -5227,10 +5228,8 @@ vErrors.push(err427);
 }
 errors++;
 }
-}
-}
-else {
-const err428 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/pad_value",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/pad_value/anyOf/1/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.pad_value.anyOf[1].type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.pad_value.anyOf[1],data:data147};
+if(data148 < 0 || isNaN(data148)){
+const err428 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/pad_value/" + i15,schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/pad_value/anyOf/1/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.pad_value.anyOf[1].items,data:data148};
 if(vErrors === null){
 vErrors = [err428];
 }
@@ -5239,16 +5238,39 @@ vErrors.push(err428);
 }
 errors++;
 }
-var _valid3 = _errs336 === errors;
-valid62 = valid62 || _valid3;
 }
-if(!valid62){
-const err429 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/pad_value",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/pad_value/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.pad_value.anyOf,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.pad_value,data:data147};
+else {
+const err429 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/pad_value/" + i15,schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/pad_value/anyOf/1/items/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.pad_value.anyOf[1].items.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.pad_value.anyOf[1].items,data:data148};
 if(vErrors === null){
 vErrors = [err429];
 }
 else {
 vErrors.push(err429);
+}
+errors++;
+}
+}
+}
+else {
+const err430 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/pad_value",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/pad_value/anyOf/1/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.pad_value.anyOf[1].type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.pad_value.anyOf[1],data:data147};
+if(vErrors === null){
+vErrors = [err430];
+}
+else {
+vErrors.push(err430);
+}
+errors++;
+}
+var _valid3 = _errs336 === errors;
+valid62 = valid62 || _valid3;
+}
+if(!valid62){
+const err431 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input/pad_value",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/properties/pad_value/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.pad_value.anyOf,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input.properties.pad_value,data:data147};
+if(vErrors === null){
+vErrors = [err431];
+}
+else {
+vErrors.push(err431);
 }
 errors++;
 }
@@ -5265,12 +5287,12 @@ vErrors = null;
 }
 }
 else {
-const err430 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.redaction.properties.detectors.items.properties.input.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input,data:data136};
+const err432 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/input",schemaPath:"#/properties/redaction/properties/detectors/items/properties/input/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.redaction.properties.detectors.items.properties.input.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.input,data:data136};
 if(vErrors === null){
-vErrors = [err430];
+vErrors = [err432];
 }
 else {
-vErrors.push(err430);
+vErrors.push(err432);
 }
 errors++;
 }
@@ -5301,27 +5323,7 @@ if(data149.nms_iou === undefined){
 data149.nms_iou = 0.45;
 }
 if(data149.format === undefined){
-const err431 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/required",keyword:"required",params:{missingProperty: "format"},message:"must have required property '"+"format"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0],data:data149};
-if(vErrors === null){
-vErrors = [err431];
-}
-else {
-vErrors.push(err431);
-}
-errors++;
-}
-if(data149.transposed === undefined){
-const err432 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/required",keyword:"required",params:{missingProperty: "transposed"},message:"must have required property '"+"transposed"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0],data:data149};
-if(vErrors === null){
-vErrors = [err432];
-}
-else {
-vErrors.push(err432);
-}
-errors++;
-}
-if(data149.box === undefined){
-const err433 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/required",keyword:"required",params:{missingProperty: "box"},message:"must have required property '"+"box"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0],data:data149};
+const err433 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/required",keyword:"required",params:{missingProperty: "format"},message:"must have required property '"+"format"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0],data:data149};
 if(vErrors === null){
 vErrors = [err433];
 }
@@ -5330,8 +5332,8 @@ vErrors.push(err433);
 }
 errors++;
 }
-if(data149.box_at === undefined){
-const err434 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/required",keyword:"required",params:{missingProperty: "box_at"},message:"must have required property '"+"box_at"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0],data:data149};
+if(data149.transposed === undefined){
+const err434 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/required",keyword:"required",params:{missingProperty: "transposed"},message:"must have required property '"+"transposed"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0],data:data149};
 if(vErrors === null){
 vErrors = [err434];
 }
@@ -5340,8 +5342,8 @@ vErrors.push(err434);
 }
 errors++;
 }
-if(data149.normalized === undefined){
-const err435 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/required",keyword:"required",params:{missingProperty: "normalized"},message:"must have required property '"+"normalized"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0],data:data149};
+if(data149.box === undefined){
+const err435 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/required",keyword:"required",params:{missingProperty: "box"},message:"must have required property '"+"box"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0],data:data149};
 if(vErrors === null){
 vErrors = [err435];
 }
@@ -5350,8 +5352,8 @@ vErrors.push(err435);
 }
 errors++;
 }
-if(data149.sigmoid === undefined){
-const err436 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/required",keyword:"required",params:{missingProperty: "sigmoid"},message:"must have required property '"+"sigmoid"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0],data:data149};
+if(data149.box_at === undefined){
+const err436 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/required",keyword:"required",params:{missingProperty: "box_at"},message:"must have required property '"+"box_at"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0],data:data149};
 if(vErrors === null){
 vErrors = [err436];
 }
@@ -5360,8 +5362,8 @@ vErrors.push(err436);
 }
 errors++;
 }
-if(data149.nms_iou === undefined){
-const err437 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/required",keyword:"required",params:{missingProperty: "nms_iou"},message:"must have required property '"+"nms_iou"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0],data:data149};
+if(data149.normalized === undefined){
+const err437 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/required",keyword:"required",params:{missingProperty: "normalized"},message:"must have required property '"+"normalized"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0],data:data149};
 if(vErrors === null){
 vErrors = [err437];
 }
@@ -5370,9 +5372,8 @@ vErrors.push(err437);
 }
 errors++;
 }
-for(const key25 in data149){
-if(!(func2.call(schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties, key25))){
-const err438 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key25},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0],data:data149};
+if(data149.sigmoid === undefined){
+const err438 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/required",keyword:"required",params:{missingProperty: "sigmoid"},message:"must have required property '"+"sigmoid"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0],data:data149};
 if(vErrors === null){
 vErrors = [err438];
 }
@@ -5381,11 +5382,8 @@ vErrors.push(err438);
 }
 errors++;
 }
-}
-if(data149.format !== undefined){
-let data150 = data149.format;
-if(typeof data150 !== "string"){
-const err439 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/format",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/format/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.format.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.format,data:data150};
+if(data149.nms_iou === undefined){
+const err439 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/required",keyword:"required",params:{missingProperty: "nms_iou"},message:"must have required property '"+"nms_iou"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0],data:data149};
 if(vErrors === null){
 vErrors = [err439];
 }
@@ -5394,8 +5392,9 @@ vErrors.push(err439);
 }
 errors++;
 }
-if("boxes" !== data150){
-const err440 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/format",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/format/const",keyword:"const",params:{allowedValue: "boxes"},message:"must be equal to constant",schema:"boxes",parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.format,data:data150};
+for(const key25 in data149){
+if(!(func2.call(schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties, key25))){
+const err440 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key25},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0],data:data149};
 if(vErrors === null){
 vErrors = [err440];
 }
@@ -5405,11 +5404,10 @@ vErrors.push(err440);
 errors++;
 }
 }
-if(data149.tensor !== undefined){
-let data151 = data149.tensor;
-if(typeof data151 === "string"){
-if(func3(data151) < 1){
-const err441 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/tensor",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/tensor/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.tensor,data:data151};
+if(data149.format !== undefined){
+let data150 = data149.format;
+if(typeof data150 !== "string"){
+const err441 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/format",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/format/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.format.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.format,data:data150};
 if(vErrors === null){
 vErrors = [err441];
 }
@@ -5418,9 +5416,8 @@ vErrors.push(err441);
 }
 errors++;
 }
-}
-else {
-const err442 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/tensor",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/tensor/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.tensor.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.tensor,data:data151};
+if("boxes" !== data150){
+const err442 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/format",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/format/const",keyword:"const",params:{allowedValue: "boxes"},message:"must be equal to constant",schema:"boxes",parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.format,data:data150};
 if(vErrors === null){
 vErrors = [err442];
 }
@@ -5430,9 +5427,11 @@ vErrors.push(err442);
 errors++;
 }
 }
-let data152 = data149.transposed;
-if(typeof data152 !== "boolean"){
-const err443 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/transposed",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/transposed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.transposed.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.transposed,data:data152};
+if(data149.tensor !== undefined){
+let data151 = data149.tensor;
+if(typeof data151 === "string"){
+if(func3(data151) < 1){
+const err443 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/tensor",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/tensor/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.tensor,data:data151};
 if(vErrors === null){
 vErrors = [err443];
 }
@@ -5441,9 +5440,9 @@ vErrors.push(err443);
 }
 errors++;
 }
-let data153 = data149.box;
-if(!(((data153 === "xyxy") || (data153 === "xywh")) || (data153 === "cxcywh"))){
-const err444 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/box",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/box/enum",keyword:"enum",params:{allowedValues: schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.box.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.box.enum,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.box,data:data153};
+}
+else {
+const err444 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/tensor",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/tensor/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.tensor.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.tensor,data:data151};
 if(vErrors === null){
 vErrors = [err444];
 }
@@ -5452,9 +5451,10 @@ vErrors.push(err444);
 }
 errors++;
 }
-let data154 = data149.box_at;
-if(!((typeof data154 == "number") && (!(data154 % 1) && !isNaN(data154)))){
-const err445 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/box_at",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/box_at/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.box_at.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.box_at,data:data154};
+}
+let data152 = data149.transposed;
+if(typeof data152 !== "boolean"){
+const err445 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/transposed",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/transposed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.transposed.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.transposed,data:data152};
 if(vErrors === null){
 vErrors = [err445];
 }
@@ -5463,9 +5463,9 @@ vErrors.push(err445);
 }
 errors++;
 }
-if(typeof data154 == "number"){
-if(data154 < 0 || isNaN(data154)){
-const err446 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/box_at",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/box_at/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.box_at,data:data154};
+let data153 = data149.box;
+if(!(((data153 === "xyxy") || (data153 === "xywh")) || (data153 === "cxcywh"))){
+const err446 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/box",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/box/enum",keyword:"enum",params:{allowedValues: schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.box.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.box.enum,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.box,data:data153};
 if(vErrors === null){
 vErrors = [err446];
 }
@@ -5474,10 +5474,9 @@ vErrors.push(err446);
 }
 errors++;
 }
-}
-let data155 = data149.normalized;
-if(typeof data155 !== "boolean"){
-const err447 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/normalized",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/normalized/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.normalized.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.normalized,data:data155};
+let data154 = data149.box_at;
+if(!((typeof data154 == "number") && (!(data154 % 1) && !isNaN(data154)))){
+const err447 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/box_at",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/box_at/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.box_at.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.box_at,data:data154};
 if(vErrors === null){
 vErrors = [err447];
 }
@@ -5486,10 +5485,9 @@ vErrors.push(err447);
 }
 errors++;
 }
-if(data149.score_at !== undefined){
-let data156 = data149.score_at;
-if(!((typeof data156 == "number") && (!(data156 % 1) && !isNaN(data156)))){
-const err448 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/score_at",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/score_at/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.score_at.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.score_at,data:data156};
+if(typeof data154 == "number"){
+if(data154 < 0 || isNaN(data154)){
+const err448 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/box_at",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/box_at/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.box_at,data:data154};
 if(vErrors === null){
 vErrors = [err448];
 }
@@ -5498,9 +5496,10 @@ vErrors.push(err448);
 }
 errors++;
 }
-if(typeof data156 == "number"){
-if(data156 < 0 || isNaN(data156)){
-const err449 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/score_at",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/score_at/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.score_at,data:data156};
+}
+let data155 = data149.normalized;
+if(typeof data155 !== "boolean"){
+const err449 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/normalized",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/normalized/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.normalized.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.normalized,data:data155};
 if(vErrors === null){
 vErrors = [err449];
 }
@@ -5509,12 +5508,10 @@ vErrors.push(err449);
 }
 errors++;
 }
-}
-}
-if(data149.classes_at !== undefined){
-let data157 = data149.classes_at;
-if(!((typeof data157 == "number") && (!(data157 % 1) && !isNaN(data157)))){
-const err450 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/classes_at",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/classes_at/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.classes_at.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.classes_at,data:data157};
+if(data149.score_at !== undefined){
+let data156 = data149.score_at;
+if(!((typeof data156 == "number") && (!(data156 % 1) && !isNaN(data156)))){
+const err450 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/score_at",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/score_at/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.score_at.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.score_at,data:data156};
 if(vErrors === null){
 vErrors = [err450];
 }
@@ -5523,9 +5520,9 @@ vErrors.push(err450);
 }
 errors++;
 }
-if(typeof data157 == "number"){
-if(data157 < 0 || isNaN(data157)){
-const err451 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/classes_at",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/classes_at/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.classes_at,data:data157};
+if(typeof data156 == "number"){
+if(data156 < 0 || isNaN(data156)){
+const err451 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/score_at",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/score_at/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.score_at,data:data156};
 if(vErrors === null){
 vErrors = [err451];
 }
@@ -5536,11 +5533,10 @@ errors++;
 }
 }
 }
-if(data149.labels !== undefined){
-let data158 = data149.labels;
-if(Array.isArray(data158)){
-if(data158.length < 1){
-const err452 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/labels",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/labels/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.labels,data:data158};
+if(data149.classes_at !== undefined){
+let data157 = data149.classes_at;
+if(!((typeof data157 == "number") && (!(data157 % 1) && !isNaN(data157)))){
+const err452 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/classes_at",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/classes_at/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.classes_at.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.classes_at,data:data157};
 if(vErrors === null){
 vErrors = [err452];
 }
@@ -5549,12 +5545,9 @@ vErrors.push(err452);
 }
 errors++;
 }
-const len16 = data158.length;
-for(let i16=0; i16<len16; i16++){
-let data159 = data158[i16];
-if(typeof data159 === "string"){
-if(func3(data159) < 1){
-const err453 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/labels/" + i16,schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/labels/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.labels.items,data:data159};
+if(typeof data157 == "number"){
+if(data157 < 0 || isNaN(data157)){
+const err453 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/classes_at",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/classes_at/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.classes_at,data:data157};
 if(vErrors === null){
 vErrors = [err453];
 }
@@ -5564,8 +5557,12 @@ vErrors.push(err453);
 errors++;
 }
 }
-else {
-const err454 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/labels/" + i16,schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/labels/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.labels.items.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.labels.items,data:data159};
+}
+if(data149.labels !== undefined){
+let data158 = data149.labels;
+if(Array.isArray(data158)){
+if(data158.length < 1){
+const err454 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/labels",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/labels/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.labels,data:data158};
 if(vErrors === null){
 vErrors = [err454];
 }
@@ -5574,10 +5571,12 @@ vErrors.push(err454);
 }
 errors++;
 }
-}
-}
-else {
-const err455 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/labels",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/labels/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.labels.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.labels,data:data158};
+const len16 = data158.length;
+for(let i16=0; i16<len16; i16++){
+let data159 = data158[i16];
+if(typeof data159 === "string"){
+if(func3(data159) < 1){
+const err455 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/labels/" + i16,schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/labels/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.labels.items,data:data159};
 if(vErrors === null){
 vErrors = [err455];
 }
@@ -5587,9 +5586,8 @@ vErrors.push(err455);
 errors++;
 }
 }
-let data160 = data149.sigmoid;
-if(typeof data160 !== "boolean"){
-const err456 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/sigmoid",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/sigmoid/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.sigmoid.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.sigmoid,data:data160};
+else {
+const err456 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/labels/" + i16,schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/labels/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.labels.items.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.labels.items,data:data159};
 if(vErrors === null){
 vErrors = [err456];
 }
@@ -5598,10 +5596,10 @@ vErrors.push(err456);
 }
 errors++;
 }
-let data161 = data149.nms_iou;
-if(typeof data161 == "number"){
-if(data161 > 1 || isNaN(data161)){
-const err457 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/nms_iou",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/nms_iou/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.nms_iou,data:data161};
+}
+}
+else {
+const err457 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/labels",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/labels/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.labels.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.labels,data:data158};
 if(vErrors === null){
 vErrors = [err457];
 }
@@ -5610,8 +5608,10 @@ vErrors.push(err457);
 }
 errors++;
 }
-if(data161 <= 0 || isNaN(data161)){
-const err458 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/nms_iou",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/nms_iou/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.nms_iou,data:data161};
+}
+let data160 = data149.sigmoid;
+if(typeof data160 !== "boolean"){
+const err458 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/sigmoid",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/sigmoid/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.sigmoid.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.sigmoid,data:data160};
 if(vErrors === null){
 vErrors = [err458];
 }
@@ -5620,9 +5620,10 @@ vErrors.push(err458);
 }
 errors++;
 }
-}
-else {
-const err459 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/nms_iou",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/nms_iou/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.nms_iou.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.nms_iou,data:data161};
+let data161 = data149.nms_iou;
+if(typeof data161 == "number"){
+if(data161 > 1 || isNaN(data161)){
+const err459 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/nms_iou",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/nms_iou/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.nms_iou,data:data161};
 if(vErrors === null){
 vErrors = [err459];
 }
@@ -5631,14 +5632,35 @@ vErrors.push(err459);
 }
 errors++;
 }
-}
-else {
-const err460 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0],data:data149};
+if(data161 <= 0 || isNaN(data161)){
+const err460 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/nms_iou",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/nms_iou/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.nms_iou,data:data161};
 if(vErrors === null){
 vErrors = [err460];
 }
 else {
 vErrors.push(err460);
+}
+errors++;
+}
+}
+else {
+const err461 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/nms_iou",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/properties/nms_iou/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.nms_iou.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].properties.nms_iou,data:data161};
+if(vErrors === null){
+vErrors = [err461];
+}
+else {
+vErrors.push(err461);
+}
+errors++;
+}
+}
+else {
+const err462 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0].type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[0],data:data149};
+if(vErrors === null){
+vErrors = [err462];
+}
+else {
+vErrors.push(err462);
 }
 errors++;
 }
@@ -5652,27 +5674,7 @@ if(data149.grow === undefined){
 data149.grow = 1;
 }
 if(data149.format === undefined){
-const err461 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/1/required",keyword:"required",params:{missingProperty: "format"},message:"must have required property '"+"format"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1],data:data149};
-if(vErrors === null){
-vErrors = [err461];
-}
-else {
-vErrors.push(err461);
-}
-errors++;
-}
-if(data149.min_area === undefined){
-const err462 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/1/required",keyword:"required",params:{missingProperty: "min_area"},message:"must have required property '"+"min_area"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1],data:data149};
-if(vErrors === null){
-vErrors = [err462];
-}
-else {
-vErrors.push(err462);
-}
-errors++;
-}
-if(data149.grow === undefined){
-const err463 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/1/required",keyword:"required",params:{missingProperty: "grow"},message:"must have required property '"+"grow"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1],data:data149};
+const err463 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/1/required",keyword:"required",params:{missingProperty: "format"},message:"must have required property '"+"format"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1],data:data149};
 if(vErrors === null){
 vErrors = [err463];
 }
@@ -5681,9 +5683,8 @@ vErrors.push(err463);
 }
 errors++;
 }
-for(const key26 in data149){
-if(!((((key26 === "format") || (key26 === "tensor")) || (key26 === "min_area")) || (key26 === "grow"))){
-const err464 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key26},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1],data:data149};
+if(data149.min_area === undefined){
+const err464 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/1/required",keyword:"required",params:{missingProperty: "min_area"},message:"must have required property '"+"min_area"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1],data:data149};
 if(vErrors === null){
 vErrors = [err464];
 }
@@ -5692,11 +5693,8 @@ vErrors.push(err464);
 }
 errors++;
 }
-}
-if(data149.format !== undefined){
-let data162 = data149.format;
-if(typeof data162 !== "string"){
-const err465 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/format",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/1/properties/format/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].properties.format.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].properties.format,data:data162};
+if(data149.grow === undefined){
+const err465 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/1/required",keyword:"required",params:{missingProperty: "grow"},message:"must have required property '"+"grow"+"'",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].required,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1],data:data149};
 if(vErrors === null){
 vErrors = [err465];
 }
@@ -5705,8 +5703,9 @@ vErrors.push(err465);
 }
 errors++;
 }
-if("heatmap" !== data162){
-const err466 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/format",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/1/properties/format/const",keyword:"const",params:{allowedValue: "heatmap"},message:"must be equal to constant",schema:"heatmap",parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].properties.format,data:data162};
+for(const key26 in data149){
+if(!((((key26 === "format") || (key26 === "tensor")) || (key26 === "min_area")) || (key26 === "grow"))){
+const err466 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key26},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1],data:data149};
 if(vErrors === null){
 vErrors = [err466];
 }
@@ -5716,11 +5715,10 @@ vErrors.push(err466);
 errors++;
 }
 }
-if(data149.tensor !== undefined){
-let data163 = data149.tensor;
-if(typeof data163 === "string"){
-if(func3(data163) < 1){
-const err467 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/tensor",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/1/properties/tensor/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].properties.tensor,data:data163};
+if(data149.format !== undefined){
+let data162 = data149.format;
+if(typeof data162 !== "string"){
+const err467 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/format",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/1/properties/format/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].properties.format.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].properties.format,data:data162};
 if(vErrors === null){
 vErrors = [err467];
 }
@@ -5729,9 +5727,8 @@ vErrors.push(err467);
 }
 errors++;
 }
-}
-else {
-const err468 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/tensor",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/1/properties/tensor/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].properties.tensor.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].properties.tensor,data:data163};
+if("heatmap" !== data162){
+const err468 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/format",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/1/properties/format/const",keyword:"const",params:{allowedValue: "heatmap"},message:"must be equal to constant",schema:"heatmap",parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].properties.format,data:data162};
 if(vErrors === null){
 vErrors = [err468];
 }
@@ -5741,9 +5738,11 @@ vErrors.push(err468);
 errors++;
 }
 }
-let data164 = data149.min_area;
-if(!((typeof data164 == "number") && (!(data164 % 1) && !isNaN(data164)))){
-const err469 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/min_area",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/1/properties/min_area/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].properties.min_area.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].properties.min_area,data:data164};
+if(data149.tensor !== undefined){
+let data163 = data149.tensor;
+if(typeof data163 === "string"){
+if(func3(data163) < 1){
+const err469 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/tensor",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/1/properties/tensor/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].properties.tensor,data:data163};
 if(vErrors === null){
 vErrors = [err469];
 }
@@ -5752,9 +5751,9 @@ vErrors.push(err469);
 }
 errors++;
 }
-if(typeof data164 == "number"){
-if(data164 < 1 || isNaN(data164)){
-const err470 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/min_area",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/1/properties/min_area/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].properties.min_area,data:data164};
+}
+else {
+const err470 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/tensor",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/1/properties/tensor/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].properties.tensor.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].properties.tensor,data:data163};
 if(vErrors === null){
 vErrors = [err470];
 }
@@ -5764,10 +5763,9 @@ vErrors.push(err470);
 errors++;
 }
 }
-let data165 = data149.grow;
-if(typeof data165 == "number"){
-if(data165 < 0 || isNaN(data165)){
-const err471 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/grow",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/1/properties/grow/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].properties.grow,data:data165};
+let data164 = data149.min_area;
+if(!((typeof data164 == "number") && (!(data164 % 1) && !isNaN(data164)))){
+const err471 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/min_area",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/1/properties/min_area/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].properties.min_area.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].properties.min_area,data:data164};
 if(vErrors === null){
 vErrors = [err471];
 }
@@ -5776,9 +5774,9 @@ vErrors.push(err471);
 }
 errors++;
 }
-}
-else {
-const err472 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/grow",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/1/properties/grow/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].properties.grow.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].properties.grow,data:data165};
+if(typeof data164 == "number"){
+if(data164 < 1 || isNaN(data164)){
+const err472 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/min_area",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/1/properties/min_area/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].properties.min_area,data:data164};
 if(vErrors === null){
 vErrors = [err472];
 }
@@ -5788,8 +5786,10 @@ vErrors.push(err472);
 errors++;
 }
 }
-else {
-const err473 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1],data:data149};
+let data165 = data149.grow;
+if(typeof data165 == "number"){
+if(data165 < 0 || isNaN(data165)){
+const err473 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/grow",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/1/properties/grow/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].properties.grow,data:data165};
 if(vErrors === null){
 vErrors = [err473];
 }
@@ -5800,7 +5800,7 @@ errors++;
 }
 }
 else {
-const err474 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/discriminator",keyword:"discriminator",params:{error: "mapping", tag: "format", tagValue: tag1},message:"value of tag \"format\" must be in oneOf",schema:schema11.properties.redaction.properties.detectors.items.properties.output.discriminator,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output,data:data149};
+const err474 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output/grow",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/1/properties/grow/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].properties.grow.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].properties.grow,data:data165};
 if(vErrors === null){
 vErrors = [err474];
 }
@@ -5811,7 +5811,7 @@ errors++;
 }
 }
 else {
-const err475 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/discriminator",keyword:"discriminator",params:{error: "tag", tag: "format", tagValue: tag1},message:"tag \"format\" must be string",schema:schema11.properties.redaction.properties.detectors.items.properties.output.discriminator,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output,data:data149};
+const err475 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1].type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output.oneOf[1],data:data149};
 if(vErrors === null){
 vErrors = [err475];
 }
@@ -5822,7 +5822,7 @@ errors++;
 }
 }
 else {
-const err476 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.redaction.properties.detectors.items.properties.output.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output,data:data149};
+const err476 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/discriminator",keyword:"discriminator",params:{error: "mapping", tag: "format", tagValue: tag1},message:"value of tag \"format\" must be in oneOf",schema:schema11.properties.redaction.properties.detectors.items.properties.output.discriminator,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output,data:data149};
 if(vErrors === null){
 vErrors = [err476];
 }
@@ -5832,9 +5832,8 @@ vErrors.push(err476);
 errors++;
 }
 }
-}
 else {
-const err477 = {instancePath:instancePath+"/redaction/detectors/" + i12,schemaPath:"#/properties/redaction/properties/detectors/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.redaction.properties.detectors.items.type,parentSchema:schema11.properties.redaction.properties.detectors.items,data:data127};
+const err477 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/discriminator",keyword:"discriminator",params:{error: "tag", tag: "format", tagValue: tag1},message:"tag \"format\" must be string",schema:schema11.properties.redaction.properties.detectors.items.properties.output.discriminator,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output,data:data149};
 if(vErrors === null){
 vErrors = [err477];
 }
@@ -5844,9 +5843,8 @@ vErrors.push(err477);
 errors++;
 }
 }
-}
 else {
-const err478 = {instancePath:instancePath+"/redaction/detectors",schemaPath:"#/properties/redaction/properties/detectors/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.redaction.properties.detectors.type,parentSchema:schema11.properties.redaction.properties.detectors,data:data126};
+const err478 = {instancePath:instancePath+"/redaction/detectors/" + i12+"/output",schemaPath:"#/properties/redaction/properties/detectors/items/properties/output/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.redaction.properties.detectors.items.properties.output.type,parentSchema:schema11.properties.redaction.properties.detectors.items.properties.output,data:data149};
 if(vErrors === null){
 vErrors = [err478];
 }
@@ -5856,13 +5854,37 @@ vErrors.push(err478);
 errors++;
 }
 }
+}
 else {
-const err479 = {instancePath:instancePath+"/redaction",schemaPath:"#/properties/redaction/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.redaction.type,parentSchema:schema11.properties.redaction,data:data119};
+const err479 = {instancePath:instancePath+"/redaction/detectors/" + i12,schemaPath:"#/properties/redaction/properties/detectors/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.redaction.properties.detectors.items.type,parentSchema:schema11.properties.redaction.properties.detectors.items,data:data127};
 if(vErrors === null){
 vErrors = [err479];
 }
 else {
 vErrors.push(err479);
+}
+errors++;
+}
+}
+}
+else {
+const err480 = {instancePath:instancePath+"/redaction/detectors",schemaPath:"#/properties/redaction/properties/detectors/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.redaction.properties.detectors.type,parentSchema:schema11.properties.redaction.properties.detectors,data:data126};
+if(vErrors === null){
+vErrors = [err480];
+}
+else {
+vErrors.push(err480);
+}
+errors++;
+}
+}
+else {
+const err481 = {instancePath:instancePath+"/redaction",schemaPath:"#/properties/redaction/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.redaction.type,parentSchema:schema11.properties.redaction,data:data119};
+if(vErrors === null){
+vErrors = [err481];
+}
+else {
+vErrors.push(err481);
 }
 errors++;
 }
@@ -5881,27 +5903,7 @@ if(data166.view_cpu_percent === undefined){
 data166.view_cpu_percent = 12.8;
 }
 if(data166.stall_timeout_s === undefined){
-const err480 = {instancePath:instancePath+"/watchdog",schemaPath:"#/properties/watchdog/required",keyword:"required",params:{missingProperty: "stall_timeout_s"},message:"must have required property '"+"stall_timeout_s"+"'",schema:schema11.properties.watchdog.required,parentSchema:schema11.properties.watchdog,data:data166};
-if(vErrors === null){
-vErrors = [err480];
-}
-else {
-vErrors.push(err480);
-}
-errors++;
-}
-if(data166.backoff_s === undefined){
-const err481 = {instancePath:instancePath+"/watchdog",schemaPath:"#/properties/watchdog/required",keyword:"required",params:{missingProperty: "backoff_s"},message:"must have required property '"+"backoff_s"+"'",schema:schema11.properties.watchdog.required,parentSchema:schema11.properties.watchdog,data:data166};
-if(vErrors === null){
-vErrors = [err481];
-}
-else {
-vErrors.push(err481);
-}
-errors++;
-}
-if(data166.camera_masks_check_s === undefined){
-const err482 = {instancePath:instancePath+"/watchdog",schemaPath:"#/properties/watchdog/required",keyword:"required",params:{missingProperty: "camera_masks_check_s"},message:"must have required property '"+"camera_masks_check_s"+"'",schema:schema11.properties.watchdog.required,parentSchema:schema11.properties.watchdog,data:data166};
+const err482 = {instancePath:instancePath+"/watchdog",schemaPath:"#/properties/watchdog/required",keyword:"required",params:{missingProperty: "stall_timeout_s"},message:"must have required property '"+"stall_timeout_s"+"'",schema:schema11.properties.watchdog.required,parentSchema:schema11.properties.watchdog,data:data166};
 if(vErrors === null){
 vErrors = [err482];
 }
@@ -5910,8 +5912,8 @@ vErrors.push(err482);
 }
 errors++;
 }
-if(data166.view_cpu_percent === undefined){
-const err483 = {instancePath:instancePath+"/watchdog",schemaPath:"#/properties/watchdog/required",keyword:"required",params:{missingProperty: "view_cpu_percent"},message:"must have required property '"+"view_cpu_percent"+"'",schema:schema11.properties.watchdog.required,parentSchema:schema11.properties.watchdog,data:data166};
+if(data166.backoff_s === undefined){
+const err483 = {instancePath:instancePath+"/watchdog",schemaPath:"#/properties/watchdog/required",keyword:"required",params:{missingProperty: "backoff_s"},message:"must have required property '"+"backoff_s"+"'",schema:schema11.properties.watchdog.required,parentSchema:schema11.properties.watchdog,data:data166};
 if(vErrors === null){
 vErrors = [err483];
 }
@@ -5920,9 +5922,8 @@ vErrors.push(err483);
 }
 errors++;
 }
-for(const key27 in data166){
-if(!((((key27 === "stall_timeout_s") || (key27 === "backoff_s")) || (key27 === "camera_masks_check_s")) || (key27 === "view_cpu_percent"))){
-const err484 = {instancePath:instancePath+"/watchdog",schemaPath:"#/properties/watchdog/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key27},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.watchdog,data:data166};
+if(data166.camera_masks_check_s === undefined){
+const err484 = {instancePath:instancePath+"/watchdog",schemaPath:"#/properties/watchdog/required",keyword:"required",params:{missingProperty: "camera_masks_check_s"},message:"must have required property '"+"camera_masks_check_s"+"'",schema:schema11.properties.watchdog.required,parentSchema:schema11.properties.watchdog,data:data166};
 if(vErrors === null){
 vErrors = [err484];
 }
@@ -5931,10 +5932,8 @@ vErrors.push(err484);
 }
 errors++;
 }
-}
-let data167 = data166.stall_timeout_s;
-if(!((typeof data167 == "number") && (!(data167 % 1) && !isNaN(data167)))){
-const err485 = {instancePath:instancePath+"/watchdog/stall_timeout_s",schemaPath:"#/properties/watchdog/properties/stall_timeout_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.watchdog.properties.stall_timeout_s.type,parentSchema:schema11.properties.watchdog.properties.stall_timeout_s,data:data167};
+if(data166.view_cpu_percent === undefined){
+const err485 = {instancePath:instancePath+"/watchdog",schemaPath:"#/properties/watchdog/required",keyword:"required",params:{missingProperty: "view_cpu_percent"},message:"must have required property '"+"view_cpu_percent"+"'",schema:schema11.properties.watchdog.required,parentSchema:schema11.properties.watchdog,data:data166};
 if(vErrors === null){
 vErrors = [err485];
 }
@@ -5943,9 +5942,9 @@ vErrors.push(err485);
 }
 errors++;
 }
-if(typeof data167 == "number"){
-if(data167 < 2 || isNaN(data167)){
-const err486 = {instancePath:instancePath+"/watchdog/stall_timeout_s",schemaPath:"#/properties/watchdog/properties/stall_timeout_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 2},message:"must be >= 2",schema:2,parentSchema:schema11.properties.watchdog.properties.stall_timeout_s,data:data167};
+for(const key27 in data166){
+if(!((((key27 === "stall_timeout_s") || (key27 === "backoff_s")) || (key27 === "camera_masks_check_s")) || (key27 === "view_cpu_percent"))){
+const err486 = {instancePath:instancePath+"/watchdog",schemaPath:"#/properties/watchdog/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key27},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.watchdog,data:data166};
 if(vErrors === null){
 vErrors = [err486];
 }
@@ -5955,10 +5954,9 @@ vErrors.push(err486);
 errors++;
 }
 }
-let data168 = data166.backoff_s;
-if(Array.isArray(data168)){
-if(data168.length < 1){
-const err487 = {instancePath:instancePath+"/watchdog/backoff_s",schemaPath:"#/properties/watchdog/properties/backoff_s/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.watchdog.properties.backoff_s,data:data168};
+let data167 = data166.stall_timeout_s;
+if(!((typeof data167 == "number") && (!(data167 % 1) && !isNaN(data167)))){
+const err487 = {instancePath:instancePath+"/watchdog/stall_timeout_s",schemaPath:"#/properties/watchdog/properties/stall_timeout_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.watchdog.properties.stall_timeout_s.type,parentSchema:schema11.properties.watchdog.properties.stall_timeout_s,data:data167};
 if(vErrors === null){
 vErrors = [err487];
 }
@@ -5967,12 +5965,9 @@ vErrors.push(err487);
 }
 errors++;
 }
-const len17 = data168.length;
-for(let i17=0; i17<len17; i17++){
-let data169 = data168[i17];
-if(typeof data169 == "number"){
-if(data169 <= 0 || isNaN(data169)){
-const err488 = {instancePath:instancePath+"/watchdog/backoff_s/" + i17,schemaPath:"#/properties/watchdog/properties/backoff_s/items/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.watchdog.properties.backoff_s.items,data:data169};
+if(typeof data167 == "number"){
+if(data167 < 2 || isNaN(data167)){
+const err488 = {instancePath:instancePath+"/watchdog/stall_timeout_s",schemaPath:"#/properties/watchdog/properties/stall_timeout_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 2},message:"must be >= 2",schema:2,parentSchema:schema11.properties.watchdog.properties.stall_timeout_s,data:data167};
 if(vErrors === null){
 vErrors = [err488];
 }
@@ -5982,8 +5977,10 @@ vErrors.push(err488);
 errors++;
 }
 }
-else {
-const err489 = {instancePath:instancePath+"/watchdog/backoff_s/" + i17,schemaPath:"#/properties/watchdog/properties/backoff_s/items/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.watchdog.properties.backoff_s.items.type,parentSchema:schema11.properties.watchdog.properties.backoff_s.items,data:data169};
+let data168 = data166.backoff_s;
+if(Array.isArray(data168)){
+if(data168.length < 1){
+const err489 = {instancePath:instancePath+"/watchdog/backoff_s",schemaPath:"#/properties/watchdog/properties/backoff_s/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.watchdog.properties.backoff_s,data:data168};
 if(vErrors === null){
 vErrors = [err489];
 }
@@ -5992,10 +5989,12 @@ vErrors.push(err489);
 }
 errors++;
 }
-}
-}
-else {
-const err490 = {instancePath:instancePath+"/watchdog/backoff_s",schemaPath:"#/properties/watchdog/properties/backoff_s/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.watchdog.properties.backoff_s.type,parentSchema:schema11.properties.watchdog.properties.backoff_s,data:data168};
+const len17 = data168.length;
+for(let i17=0; i17<len17; i17++){
+let data169 = data168[i17];
+if(typeof data169 == "number"){
+if(data169 <= 0 || isNaN(data169)){
+const err490 = {instancePath:instancePath+"/watchdog/backoff_s/" + i17,schemaPath:"#/properties/watchdog/properties/backoff_s/items/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.watchdog.properties.backoff_s.items,data:data169};
 if(vErrors === null){
 vErrors = [err490];
 }
@@ -6004,10 +6003,9 @@ vErrors.push(err490);
 }
 errors++;
 }
-let data170 = data166.camera_masks_check_s;
-if(typeof data170 == "number"){
-if(data170 > 3600 || isNaN(data170)){
-const err491 = {instancePath:instancePath+"/watchdog/camera_masks_check_s",schemaPath:"#/properties/watchdog/properties/camera_masks_check_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.watchdog.properties.camera_masks_check_s,data:data170};
+}
+else {
+const err491 = {instancePath:instancePath+"/watchdog/backoff_s/" + i17,schemaPath:"#/properties/watchdog/properties/backoff_s/items/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.watchdog.properties.backoff_s.items.type,parentSchema:schema11.properties.watchdog.properties.backoff_s.items,data:data169};
 if(vErrors === null){
 vErrors = [err491];
 }
@@ -6016,8 +6014,10 @@ vErrors.push(err491);
 }
 errors++;
 }
-if(data170 < 1 || isNaN(data170)){
-const err492 = {instancePath:instancePath+"/watchdog/camera_masks_check_s",schemaPath:"#/properties/watchdog/properties/camera_masks_check_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.watchdog.properties.camera_masks_check_s,data:data170};
+}
+}
+else {
+const err492 = {instancePath:instancePath+"/watchdog/backoff_s",schemaPath:"#/properties/watchdog/properties/backoff_s/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.watchdog.properties.backoff_s.type,parentSchema:schema11.properties.watchdog.properties.backoff_s,data:data168};
 if(vErrors === null){
 vErrors = [err492];
 }
@@ -6026,9 +6026,10 @@ vErrors.push(err492);
 }
 errors++;
 }
-}
-else {
-const err493 = {instancePath:instancePath+"/watchdog/camera_masks_check_s",schemaPath:"#/properties/watchdog/properties/camera_masks_check_s/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.watchdog.properties.camera_masks_check_s.type,parentSchema:schema11.properties.watchdog.properties.camera_masks_check_s,data:data170};
+let data170 = data166.camera_masks_check_s;
+if(typeof data170 == "number"){
+if(data170 > 3600 || isNaN(data170)){
+const err493 = {instancePath:instancePath+"/watchdog/camera_masks_check_s",schemaPath:"#/properties/watchdog/properties/camera_masks_check_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.watchdog.properties.camera_masks_check_s,data:data170};
 if(vErrors === null){
 vErrors = [err493];
 }
@@ -6037,10 +6038,8 @@ vErrors.push(err493);
 }
 errors++;
 }
-let data171 = data166.view_cpu_percent;
-if(typeof data171 == "number"){
-if(data171 > 100 || isNaN(data171)){
-const err494 = {instancePath:instancePath+"/watchdog/view_cpu_percent",schemaPath:"#/properties/watchdog/properties/view_cpu_percent/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100",schema:100,parentSchema:schema11.properties.watchdog.properties.view_cpu_percent,data:data171};
+if(data170 < 1 || isNaN(data170)){
+const err494 = {instancePath:instancePath+"/watchdog/camera_masks_check_s",schemaPath:"#/properties/watchdog/properties/camera_masks_check_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.watchdog.properties.camera_masks_check_s,data:data170};
 if(vErrors === null){
 vErrors = [err494];
 }
@@ -6049,8 +6048,9 @@ vErrors.push(err494);
 }
 errors++;
 }
-if(data171 < 0.5 || isNaN(data171)){
-const err495 = {instancePath:instancePath+"/watchdog/view_cpu_percent",schemaPath:"#/properties/watchdog/properties/view_cpu_percent/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.5},message:"must be >= 0.5",schema:0.5,parentSchema:schema11.properties.watchdog.properties.view_cpu_percent,data:data171};
+}
+else {
+const err495 = {instancePath:instancePath+"/watchdog/camera_masks_check_s",schemaPath:"#/properties/watchdog/properties/camera_masks_check_s/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.watchdog.properties.camera_masks_check_s.type,parentSchema:schema11.properties.watchdog.properties.camera_masks_check_s,data:data170};
 if(vErrors === null){
 vErrors = [err495];
 }
@@ -6059,9 +6059,10 @@ vErrors.push(err495);
 }
 errors++;
 }
-}
-else {
-const err496 = {instancePath:instancePath+"/watchdog/view_cpu_percent",schemaPath:"#/properties/watchdog/properties/view_cpu_percent/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.watchdog.properties.view_cpu_percent.type,parentSchema:schema11.properties.watchdog.properties.view_cpu_percent,data:data171};
+let data171 = data166.view_cpu_percent;
+if(typeof data171 == "number"){
+if(data171 > 100 || isNaN(data171)){
+const err496 = {instancePath:instancePath+"/watchdog/view_cpu_percent",schemaPath:"#/properties/watchdog/properties/view_cpu_percent/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100",schema:100,parentSchema:schema11.properties.watchdog.properties.view_cpu_percent,data:data171};
 if(vErrors === null){
 vErrors = [err496];
 }
@@ -6070,14 +6071,35 @@ vErrors.push(err496);
 }
 errors++;
 }
-}
-else {
-const err497 = {instancePath:instancePath+"/watchdog",schemaPath:"#/properties/watchdog/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.watchdog.type,parentSchema:schema11.properties.watchdog,data:data166};
+if(data171 < 0.5 || isNaN(data171)){
+const err497 = {instancePath:instancePath+"/watchdog/view_cpu_percent",schemaPath:"#/properties/watchdog/properties/view_cpu_percent/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.5},message:"must be >= 0.5",schema:0.5,parentSchema:schema11.properties.watchdog.properties.view_cpu_percent,data:data171};
 if(vErrors === null){
 vErrors = [err497];
 }
 else {
 vErrors.push(err497);
+}
+errors++;
+}
+}
+else {
+const err498 = {instancePath:instancePath+"/watchdog/view_cpu_percent",schemaPath:"#/properties/watchdog/properties/view_cpu_percent/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.watchdog.properties.view_cpu_percent.type,parentSchema:schema11.properties.watchdog.properties.view_cpu_percent,data:data171};
+if(vErrors === null){
+vErrors = [err498];
+}
+else {
+vErrors.push(err498);
+}
+errors++;
+}
+}
+else {
+const err499 = {instancePath:instancePath+"/watchdog",schemaPath:"#/properties/watchdog/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.watchdog.type,parentSchema:schema11.properties.watchdog,data:data166};
+if(vErrors === null){
+vErrors = [err499];
+}
+else {
+vErrors.push(err499);
 }
 errors++;
 }
@@ -6090,28 +6112,7 @@ if(data172.format === undefined){
 data172.format = "auto";
 }
 if(data172.level === undefined){
-const err498 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: "level"},message:"must have required property '"+"level"+"'",schema:schema11.properties.log.required,parentSchema:schema11.properties.log,data:data172};
-if(vErrors === null){
-vErrors = [err498];
-}
-else {
-vErrors.push(err498);
-}
-errors++;
-}
-if(data172.format === undefined){
-const err499 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: "format"},message:"must have required property '"+"format"+"'",schema:schema11.properties.log.required,parentSchema:schema11.properties.log,data:data172};
-if(vErrors === null){
-vErrors = [err499];
-}
-else {
-vErrors.push(err499);
-}
-errors++;
-}
-for(const key28 in data172){
-if(!((key28 === "level") || (key28 === "format"))){
-const err500 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key28},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.log,data:data172};
+const err500 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: "level"},message:"must have required property '"+"level"+"'",schema:schema11.properties.log.required,parentSchema:schema11.properties.log,data:data172};
 if(vErrors === null){
 vErrors = [err500];
 }
@@ -6120,10 +6121,8 @@ vErrors.push(err500);
 }
 errors++;
 }
-}
-let data173 = data172.level;
-if(!(((((data173 === "trace") || (data173 === "debug")) || (data173 === "info")) || (data173 === "warn")) || (data173 === "error"))){
-const err501 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/enum",keyword:"enum",params:{allowedValues: schema11.properties.log.properties.level.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.log.properties.level.enum,parentSchema:schema11.properties.log.properties.level,data:data173};
+if(data172.format === undefined){
+const err501 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: "format"},message:"must have required property '"+"format"+"'",schema:schema11.properties.log.required,parentSchema:schema11.properties.log,data:data172};
 if(vErrors === null){
 vErrors = [err501];
 }
@@ -6132,9 +6131,9 @@ vErrors.push(err501);
 }
 errors++;
 }
-let data174 = data172.format;
-if(!(((data174 === "auto") || (data174 === "json")) || (data174 === "pretty"))){
-const err502 = {instancePath:instancePath+"/log/format",schemaPath:"#/properties/log/properties/format/enum",keyword:"enum",params:{allowedValues: schema11.properties.log.properties.format.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.log.properties.format.enum,parentSchema:schema11.properties.log.properties.format,data:data174};
+for(const key28 in data172){
+if(!((key28 === "level") || (key28 === "format"))){
+const err502 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key28},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.log,data:data172};
 if(vErrors === null){
 vErrors = [err502];
 }
@@ -6144,8 +6143,9 @@ vErrors.push(err502);
 errors++;
 }
 }
-else {
-const err503 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.log.type,parentSchema:schema11.properties.log,data:data172};
+let data173 = data172.level;
+if(!(((((data173 === "trace") || (data173 === "debug")) || (data173 === "info")) || (data173 === "warn")) || (data173 === "error"))){
+const err503 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/enum",keyword:"enum",params:{allowedValues: schema11.properties.log.properties.level.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.log.properties.level.enum,parentSchema:schema11.properties.log.properties.level,data:data173};
 if(vErrors === null){
 vErrors = [err503];
 }
@@ -6154,14 +6154,36 @@ vErrors.push(err503);
 }
 errors++;
 }
-}
-else {
-const err504 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.type,parentSchema:schema11,data};
+let data174 = data172.format;
+if(!(((data174 === "auto") || (data174 === "json")) || (data174 === "pretty"))){
+const err504 = {instancePath:instancePath+"/log/format",schemaPath:"#/properties/log/properties/format/enum",keyword:"enum",params:{allowedValues: schema11.properties.log.properties.format.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.log.properties.format.enum,parentSchema:schema11.properties.log.properties.format,data:data174};
 if(vErrors === null){
 vErrors = [err504];
 }
 else {
 vErrors.push(err504);
+}
+errors++;
+}
+}
+else {
+const err505 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.log.type,parentSchema:schema11.properties.log,data:data172};
+if(vErrors === null){
+vErrors = [err505];
+}
+else {
+vErrors.push(err505);
+}
+errors++;
+}
+}
+else {
+const err506 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.type,parentSchema:schema11,data};
+if(vErrors === null){
+vErrors = [err506];
+}
+else {
+vErrors.push(err506);
 }
 errors++;
 }

@@ -230,3 +230,21 @@ cameras:
     `${file}: cameras[1].source.url: port 65536 does not exist; expected a port from 1 to 65535`,
   ]);
 });
+
+t.test('settings that pass their own check but cannot work together are refused (an outside probe)', async (t) => {
+  // health is checked every health_interval_s: a refresh of 10 s under a 60 s interval never came
+  t.same(issuesOf(t, MINIMAL + 'mqtt: { url: "mqtt://b", health_interval_s: 60, health_refresh_s: 10 }\n'), [
+    'mqtt.health_refresh_s: 10 s is less than health_interval_s (60 s), how often health is checked; expected health_refresh_s >= health_interval_s',
+  ]);
+  // the box's retained status on Home Assistant's own birth topic
+  for (const prefix of ['homeassistant', 'homeassistant/edge-nvr']) {
+    t.same(issuesOf(t, MINIMAL + `mqtt: { url: "mqtt://b", topic_prefix: "${prefix}", home_assistant: {} }\n`), [
+      `mqtt.topic_prefix: "${prefix}" overlaps home_assistant.discovery_prefix "homeassistant": the box's status, health and events would land among Home Assistant's own topics; expected topic levels of their own, e.g. edge-nvr/<box id>`,
+    ], prefix);
+  }
+  t.ok(parseConfig(MINIMAL + 'mqtt: { url: "mqtt://b", topic_prefix: "site/nvr", home_assistant: {} }\n', 'inline'), 'a prefix of its own is fine');
+  // the simulated camera encodes 4:2:0: an odd size passed check and never recorded
+  const odd = issuesOf(t, withSource('{ type: test, width: 321, height: 240 }'));
+  t.equal(odd.length, 1, odd.join(' | '));
+  t.equal(odd[0], 'cameras[0].source.width: expected an even integer from 16 to 3840, got 321');
+});
