@@ -1,4 +1,4 @@
-import { readdirSync, rmSync, unlinkSync } from 'node:fs';
+import { readdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Catalog, Deletion, SegmentRow } from '../recorder/catalog/catalog.js';
@@ -412,7 +412,9 @@ export class Retention {
   /** Exports, redacted copies and evidence bundles past `exports_max_days` (by their signed
    * manifest's time, else the file's), unless an active hold covers their camera and range (an
    * evidence export holds its own range, so its bundle stays while the hold does). What an export
-   * is comes from evidence/exports-dir.ts, which `edge-nvr exports` lists. One ledger entry a sweep. */
+   * is comes from evidence/exports-dir.ts, which `edge-nvr exports` lists. The stills of tamper
+   * events go by the same rule (they were never deleted: a camera whose alarm came and went for
+   * months filled the disk with them). One ledger entry a sweep. */
   private sweepExports(now: number, holds: number[], clock: ClockFacts): number {
     const days = this.policy.exportsMaxDays ?? null;
     if (days === null) return 0;
@@ -425,8 +427,9 @@ export class Retention {
       files.push({ file: e.path, created_ms: e.created_ms, bytes: e.bytes - (e.manifest ? fileBytes(join(this.dataDir, e.manifest)) : 0) });
       if (e.manifest) files.push({ file: e.manifest, created_ms: e.created_ms, bytes: fileBytes(join(this.dataDir, e.manifest)) });
     }
+    files.push(...this.stillsBefore(now - days * DAY_MS, active));
     if (!files.length) return 0;
-    const note = `retention: export older than exports_max_days ${days}`;
+    const note = `retention: exports and tamper stills older than exports_max_days ${days}`;
     this.catalog.ledgerEntry('deletion', null, {
       rule: 'exports_max_days', files, state_at_ms: now, note, policy: { min_days: null, max_days: days }, holds_checked: holds, clock,
     }, now);
@@ -438,6 +441,23 @@ export class Retention {
     this.log.info({ files: files.map((f) => f.file) }, 'retention deleted exports');
     this.raise('retention_deletion', null, { reason: note, files: files.length, bytes: files.reduce((s, f) => s + f.bytes, 0) });
     return files.length;
+  }
+
+  /** `<data>/tamper/<camera>/*.jpg` written before `beforeMs` (their files' time), unless an active hold covers it. */
+  private stillsBefore(beforeMs: number, active: Array<{ camera: string | null; from_ms: number; to_ms: number }>): Array<{ file: string; created_ms: number; bytes: number }> {
+    const out: Array<{ file: string; created_ms: number; bytes: number }> = [];
+    for (const camera of safeReaddir(join(this.dataDir, STILLS_DIR))) {
+      for (const name of safeReaddir(join(this.dataDir, STILLS_DIR, camera))) {
+        const file = join(STILLS_DIR, camera, name);
+        let st;
+        try { st = statSync(join(this.dataDir, file)); } catch { continue; }
+        const at = Math.floor(st.mtimeMs);
+        if (!st.isFile() || at >= beforeMs) continue;
+        if (active.some((h) => (h.camera === null || h.camera === camera) && h.from_ms <= at && h.to_ms >= at)) continue;
+        out.push({ file, created_ms: at, bytes: st.size });
+      }
+    }
+    return out;
   }
 
   /**
