@@ -9,6 +9,7 @@ import { boxKey, keyFingerprint } from '../../common/box-key.js';
 import { canonicalJson } from '../../common/canonical-json.js';
 import { signJson } from '../../common/signed-json.js';
 import { hasLoneSurrogate } from '../../common/well-formed-text.js';
+import { duplicateKey } from '../../common/json-duplicate-key.js';
 import type { Daemon } from '../daemon.js';
 import type { ReloadResult } from '../reload-outcome.js';
 import type {
@@ -206,11 +207,15 @@ export class CommandProcessor {
       }
       if (parsed.kind === 'invalid') throw new CommandError('unknown_command', 'the topic names no valid command (one level of a-z, 0-9, "_", "-")');
       let body: unknown;
+      let text: string;
       try {
-        body = JSON.parse(UTF8.decode(payload));
+        text = UTF8.decode(payload);
+        body = JSON.parse(text);
       } catch (err) {
         throw new CommandError('bad_json', err instanceof TypeError ? 'the payload is not UTF-8' : 'the payload is not JSON');
       }
+      const repeated = duplicateKey(text);
+      if (repeated !== null) throw new CommandError('bad_json', `the payload repeats the key ${JSON.stringify(repeated.slice(0, 64))} in one object: which of its values was signed cannot be told`);
       if (body !== null && typeof body === 'object' && !Array.isArray(body)) {
         const id = (body as Record<string, unknown>).id;
         if (typeof id === 'string' && id.length <= 128 && !hasLoneSurrogate(id) && !hasControl(id)) requestId = id;
