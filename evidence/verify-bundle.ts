@@ -467,12 +467,19 @@ function unprovenAbsences(m: BundleManifest, ledger: Map<number, LedgerProof['ro
       }
     } else if (u.why === 'not_recorded') {
       if (u.segment !== undefined) problems.push(`${what} is listed as not recorded, but names a recorded segment`);
+      // the box lists as not recorded only time no segment of the range covers: a manifest
+      // re-signed with the box's key said so of footage the same bundle includes (an outside probe)
+      const included = m.segments.find((s) => s.start_ms < u.to_ms - NOT_RECORDED_SLACK_MS && s.end_ms > u.from_ms + NOT_RECORDED_SLACK_MS);
+      if (included) problems.push(`${what} is listed as not recorded, but the bundle includes segment #${included.id} of that time (${iso(included.start_ms)} to ${iso(included.end_ms)})`);
     } else {
       problems.push(`${what}: "${u.why}" is not a reason the box gives (deleted, missing, altered_on_box, gap, not_recorded)`);
     }
   }
   return { problems, onTheBoxWord };
 }
+
+/** a "not recorded" span may touch a segment's edge by this much (the times of one are not the other's to the millisecond) */
+const NOT_RECORDED_SLACK_MS = 1000;
 
 /** The audit entry must register what the manifest states. */
 function registrationMismatch(e: AuditRow, m: BundleManifest): string | null {

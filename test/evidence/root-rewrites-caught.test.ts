@@ -144,6 +144,13 @@ t.test('a bundle re-signed with the box\'s key: footage relabelled as absent, a 
     t.equal(r.code, 1, `recorded footage relabelled as ${what}: not verified`);
     t.match(r.stdout, says, `recorded footage relabelled as ${what}: named`);
   }
+  // footage the bundle includes, also listed as "nothing recorded": the report contradicted itself and verified
+  const contradicted = await verify(resigned((m) => {
+    const s = m.segments.find((x) => x.id === 2)!;
+    m.unavailable.push({ from_ms: s.start_ms + 1000, to_ms: s.end_ms - 1000, why: 'not_recorded', detail: 'nothing' });
+  }));
+  t.equal(contradicted.code, 1, 'included footage also listed as not recorded: not verified');
+  t.match(contradicted.stdout, /is listed as not recorded, but the bundle includes segment #2 of that time/);
   const altered = await verify(withheld('altered_on_box'));
   t.match(altered.stdout, /That segment #2 \(\S+\) was altered on the box: it is left out on the box's word/, 'left out as altered on the box: said to be the box\'s word');
 
