@@ -94,6 +94,15 @@ t.test('a hostile bundle ends in a named failure: no hang, no stack trace, nothi
   writeFileSync(join(copy, 'proof/segments.json'), '[' + '[],'.repeat(1_100_000) + '[]]');
   fails('a chain proof of a million empty arrays', /proof\/segments\.json (does not match its sha256|cannot be read: 1100002 objects and arrays)/);
 
+  // a chain proof of one row repeated: each repeat was a line of the report (an outside probe's was
+  // 1.46 million lines, 77 MB); 20 lines of a kind, then how many more
+  fresh();
+  const proofOf = JSON.parse(readFileSync(join(copy, 'proof/segments.json'), 'utf8')) as { rows: unknown[] };
+  writeFileSync(join(copy, 'proof/segments.json'), JSON.stringify({ ...proofOf, rows: Array.from({ length: 200 }, () => proofOf.rows[0]) }));
+  fails('a chain proof of one row 200 times', /and \d+ more of the same kind/);
+  const listed = verify([copy, '--key', pem]).stdout.split('\n').filter((l) => /is missing from the proof/.test(l)).length;
+  t.ok(listed <= 20, `${listed} lines name a missing row, not 199`);
+
   // JSON of the wrong shape: altered files are named, and nothing crashes on them
   for (const [file, text] of [['proof/segments.json', '{}'], ['proof/segments.json', '{"rows":[null]}'], ['proof/ledger.json', '{}'],
     ['proof/audit.json', '{"rows":5}'], ['catalog/segments.json', '{"a":1}'], ['catalog/segments.json', '[null]']] as const) {
