@@ -25,7 +25,7 @@ import {
 } from '../recorder/catalog/checkpoint.js';
 import { GENESIS, segmentHash } from '../recorder/catalog/hash-chain.js';
 import { BACKFILL_KINDS, type DeletionData, type GapOpenedData, type HoldAddedData, type HoldReleasedData, type LedgerRow } from '../recorder/catalog/ledger.js';
-import { ChainTimeOrder, isClockBack, type ClockBack, type ClockForward } from '../recorder/catalog/time-order.js';
+import { ChainTimeOrder, clockBacks, type ClockForward } from '../recorder/catalog/time-order.js';
 import { holdOver } from '../recorder/catalog/holds.js';
 import {
   BUNDLE_SCHEMA, CHECKPOINT_FILE, FILES, MANIFEST_FILE, SEGMENTS_DIR, bodySignatureHolds, type BundleManifest, type Unavailable,
@@ -213,8 +213,10 @@ export async function verifyEvidenceBundle(dir: string, opts: VerifyOptions = {}
       for (const p of firstFew(v.problems)) bad(`segments chain: ${p}`);
       // a camera's rows are chained in the order they were recorded: one appended afterwards with
       // a time already past (root holding the key) is out of that order (time-order.ts)
-      const order = new ChainTimeOrder([], clockBacksOf(ledger?.rows ?? []),
-        (ledger?.rows ?? []).filter((r) => r.kind === 'clock_stepped').map((r) => JSON.parse(r.data) as ClockForward));
+      const ledgerRows = ledger?.rows ?? [];
+      const gapsOpened = ledgerRows.filter((r) => r.kind === 'gap_opened').map((r) => ({ ...(JSON.parse(r.data) as GapOpenedData), camera: r.camera }));
+      const order = new ChainTimeOrder([], clockBacks(gapsOpened),
+        ledgerRows.filter((r) => r.kind === 'clock_stepped').map((r) => JSON.parse(r.data) as ClockForward));
       for (const p of firstFew(proof.rows.flatMap((r) => order.step(r)))) { bad(`segments chain: ${p}`); v.ok = false; }
       let head = proof.prev_hash;
       for (const r of proof.rows) { head = segmentHash(head, r, proof.v2_from); hashAt.segments.set(r.id, head); }
@@ -349,14 +351,6 @@ export async function verifyEvidenceBundle(dir: string, opts: VerifyOptions = {}
 /** The first problems of a list, and how many more: the verdict needs one, a reader a few. */
 function firstFew(problems: string[], n = 20): string[] {
   return problems.length <= n ? problems : [...problems.slice(0, n), `and ${problems.length - n} more of the same kind`];
-}
-
-/** The steps of the clock back the ledger proof records (their `clock_jump` gaps), for the time order check. */
-function clockBacksOf(rows: LedgerRow[]): ClockBack[] {
-  return rows.filter((r) => r.kind === 'gap_opened').flatMap((r) => {
-    const g = JSON.parse(r.data) as GapOpenedData;
-    return isClockBack(g) ? [{ camera: r.camera, from_ms: g.start_ms, to_ms: g.end_ms ?? g.start_ms }] : [];
-  });
 }
 
 /**

@@ -7,7 +7,7 @@ import type { Catalog, SegmentRow } from './catalog/catalog.js';
 import { ChainWalker, paged } from './catalog/chain.js';
 import { checkAnchors, parseCheckpoint, type ChainName, type Checkpoint } from './catalog/checkpoint.js';
 import { segmentHash } from './catalog/hash-chain.js';
-import { ChainTimeOrder, isClockBack, type ClockForward } from './catalog/time-order.js';
+import { ChainTimeOrder, clockBacks as clockBacksOf, type ClockForward } from './catalog/time-order.js';
 import type { QuarantinedData } from './catalog/ledger.js';
 import { QUARANTINE_DIR } from './recovery.js';
 import { RECORDINGS_DIR } from './segment-store.js';
@@ -115,8 +115,7 @@ export async function verifyRecordings(dataDir: string, catalog: Catalog, opts: 
 
   const seg = new ChainWalker<SegmentRow>((r) => ({ id: r.id, prev: r.prev_hash, hash: r.chain_hash }),
     (r, prev) => segmentHash(prev, r, catalog.segmentsV2From), { noun: 'segment', at: wanted('segments') });
-  const clockBacks = (catalog.db.prepare("SELECT camera, start_ms, end_ms, cause, detail FROM gaps WHERE cause = 'clock_jump'").all() as Array<{ camera: string; start_ms: number; end_ms: number | null; cause: string; detail: string | null }>)
-    .filter(isClockBack).map((g) => ({ camera: g.camera, from_ms: g.start_ms, to_ms: g.end_ms ?? g.start_ms }));
+  const clockBacks = clockBacksOf(catalog.db.prepare("SELECT camera, start_ms, end_ms, cause, detail FROM gaps WHERE cause = 'clock_jump'").all() as Array<{ camera: string; start_ms: number; end_ms: number | null; cause: string; detail: string | null }>);
   const clockForward = catalog.hasLedger
     ? (catalog.db.prepare("SELECT data FROM ledger WHERE kind = 'clock_stepped'").all() as Array<{ data: string }>).map((r) => JSON.parse(r.data) as ClockForward)
     : [];

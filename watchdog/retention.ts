@@ -2,6 +2,7 @@ import { readdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Catalog, Deletion, SegmentRow } from '../recorder/catalog/catalog.js';
+import { holdOver } from '../recorder/catalog/holds.js';
 import { canonicalJson } from '../common/canonical-json.js';
 import type { ClockFacts, DeletionRule, RetentionPauseData, RetentionPolicyData } from '../recorder/catalog/ledger.js';
 import { trueStart, type ClockCorrection } from '../recorder/catalog/clock-corrections.js';
@@ -422,7 +423,7 @@ export class Retention {
     const files: Array<{ file: string; created_ms: number; bytes: number }> = [];
     for (const e of listExports(this.dataDir)) {
       const covered = e.camera !== null && e.from_ms !== null && e.to_ms !== null
-        && active.some((h) => (h.camera === null || h.camera === e.camera) && h.from_ms < e.to_ms! && h.to_ms > e.from_ms!);
+        && holdOver(active, { camera: e.camera, start_ms: e.from_ms, end_ms: e.to_ms }) !== undefined;
       if (covered || e.created_ms >= now - days * DAY_MS) continue;
       files.push({ file: e.path, created_ms: e.created_ms, bytes: e.bytes - (e.manifest ? fileBytes(join(this.dataDir, e.manifest)) : 0) });
       if (e.manifest) files.push({ file: e.manifest, created_ms: e.created_ms, bytes: fileBytes(join(this.dataDir, e.manifest)) });
@@ -453,7 +454,8 @@ export class Retention {
         try { st = statSync(join(this.dataDir, file)); } catch { continue; }
         const at = Math.floor(st.mtimeMs);
         if (!st.isFile() || at >= beforeMs) continue;
-        if (active.some((h) => (h.camera === null || h.camera === camera) && h.from_ms <= at && h.to_ms >= at)) continue;
+        // the millisecond either side: a hold that begins or ends at the still's very moment keeps it
+        if (holdOver(active, { camera, start_ms: at - 1, end_ms: at + 1 })) continue;
         out.push({ file, created_ms: at, bytes: st.size });
       }
     }

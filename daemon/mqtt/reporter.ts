@@ -322,25 +322,25 @@ export class MqttReporter {
   }
 
   /**
+   * The first half of a clean stop, before the recorders stop: no more commands, running snapshots
+   * and exports cancelled (their replies say so). The connection stays up, so the checkpoint the
+   * daemon signs once every segment is finalised goes out with stop() (it never did: the
+   * reporter was gone before it existed, an outside probe).
+   */
+  async quiesce(why?: string): Promise<void> {
+    if (this.stopped || this.closing) return;
+    this.closing = true;
+    await this.commands?.stop(why);
+    await settleWithin(Promise.allSettled([...this.pending]), STOP_TIMEOUT_MS, undefined);
+  }
+
+  /**
    * Clean stop: running snapshots and exports are cancelled and answered, the retained status
    * says offline (clean_stop), then the connection closes. `next` (a reload replaces this
    * reporter with one for that config): no offline status when the next one says online on the
    * same broker and topic; when the box id, the prefix or the broker changes, this topic is left
    * offline (it had said online for ever, with no last will left to correct it: a ghost box).
    */
-  /**
-   * The first half of a clean stop, before the recorders stop: no more commands, running snapshots
-   * and exports cancelled (their replies say so). The connection stays up, so the checkpoint the
-   * daemon signs once every segment is finalised goes out with stop() (it never did: the
-   * reporter was gone before it existed, an outside probe).
-   */
-  async quiesce(): Promise<void> {
-    if (this.stopped || this.closing) return;
-    this.closing = true;
-    await this.commands?.stop();
-    await settleWithin(Promise.allSettled([...this.pending]), STOP_TIMEOUT_MS, undefined);
-  }
-
   async stop({ next }: { next?: Config } = {}): Promise<void> {
     const nextMqtt = next?.mqtt;
     const reconnecting = !!nextMqtt && nextMqtt.url === this.config.mqtt!.url
@@ -349,8 +349,8 @@ export class MqttReporter {
     for (const t of this.timers) clearInterval(t);
     const client = this.client;
     if (!client) { this.stopped = true; return; }
-    await this.commands?.stop(next ? 'the MQTT settings were reloaded' : undefined);
-    await settleWithin(Promise.allSettled([...this.pending]), STOP_TIMEOUT_MS, undefined);
+    // done already when the daemon quiesced this reporter before stopping the recorders
+    await this.quiesce(next ? 'the MQTT settings were reloaded' : undefined);
     if (client.connected && !reconnecting) {
       this.publishCheckpoint(false);
       const offline = JSON.stringify(this.status('offline', 'clean_stop'));

@@ -39,7 +39,12 @@ export interface ClockBack { camera: string | null; from_ms: number; to_ms: numb
 export interface ClockForward { after_segment: number; from_ms: number }
 
 /** Whether a gap is a step back of the clock (health-monitor.ts writes "the clock stepped back by N ms"). */
-export const isClockBack = (g: { cause: string; detail: string | null }): boolean => g.cause === 'clock_jump' && /stepped back/.test(g.detail ?? '');
+const isClockBack = (g: { cause: string; detail: string | null }): boolean => g.cause === 'clock_jump' && /stepped back/.test(g.detail ?? '');
+
+/** The steps of the clock back among a camera's gaps (the catalog's, or the ledger's `gap_opened` entries). */
+export function clockBacks(gaps: Array<{ camera: string | null; start_ms: number; end_ms: number | null; cause: string; detail: string | null }>): ClockBack[] {
+  return gaps.filter(isClockBack).map((g) => ({ camera: g.camera, from_ms: g.start_ms, to_ms: g.end_ms ?? g.start_ms }));
+}
 
 export class ChainTimeOrder {
   private readonly lastEnd = new Map<string, { end: number; id: number }>();
@@ -66,15 +71,15 @@ export class ChainTimeOrder {
       if (!this.latest || a.at_ms > this.latest.at_ms) this.latest = a;
     }
     const before = this.lastEnd.get(row.camera);
-    const explained = (before && row.start_ms < before.end - ORDER_SLACK_MS) || (this.latest && row.end_ms < this.latest.at_ms - ANCHOR_GRACE_MS)
-      ? this.clockExplains(row) : true;
-    if (!explained) {
-      if (before && row.start_ms < before.end - ORDER_SLACK_MS) {
+    const outOfOrder = before !== undefined && row.start_ms < before.end - ORDER_SLACK_MS;
+    const missedBy = this.latest && row.end_ms < this.latest.at_ms - ANCHOR_GRACE_MS ? this.latest : undefined;
+    if ((outOfOrder || missedBy) && !this.clockExplains(row)) {
+      if (outOfOrder) {
         out.push(`segment #${row.id} of ${row.camera} starts ${iso(row.start_ms)}, before segment #${before.id} of the same camera, added to the chain earlier, ended (${iso(before.end)}): `
           + 'a camera\'s segments are added as they close, in time order, and no step of the clock back explains it: slipped in afterwards');
       }
-      if (this.latest && row.end_ms < this.latest.at_ms - ANCHOR_GRACE_MS) {
-        out.push(`segment #${row.id} of ${row.camera} ended ${iso(row.end_ms)}, but ${this.latest.label} of ${iso(this.latest.at_ms)} (${this.latest.segments} segments) does not hold it: `
+      if (missedBy) {
+        out.push(`segment #${row.id} of ${row.camera} ended ${iso(row.end_ms)}, but ${missedBy.label} of ${iso(missedBy.at_ms)} (${missedBy.segments} segments) does not hold it: `
           + 'a segment is in the catalog seconds after it closes: added after that checkpoint with a time before it');
       }
     }
