@@ -25,6 +25,10 @@ export function classifyExit(exit: BackendExit, run: { hadMedia: boolean; msSinc
   // network or the recorder (read as a crash before, which sent an installer to the wrong place)
   if (/stream has no video|not currently supported in container|timestamps went back/i.test(r)) return 'stream_unusable';
   if (/refused|unreachable|No route|Unauthorized|401|404|Not Found|resolve/i.test(r)) return 'camera_unreachable';
+  // the camera answered RTSP with an error status (busy, out of sessions, forbidden): the camera
+  // turned the box away, nothing crashed (ffmpeg: "Server returned 5XX Server Error reply", read
+  // as recorder_crashed before: an outside probe)
+  if (/Server returned|method [A-Z_]+ failed|Forbidden|Service Unavailable/i.test(r)) return 'camera_unreachable';
   // a server that took the connection and answered nothing RTSP can read never sent media (ffmpeg:
   // "Invalid data found when processing input"): the camera is not reached, the recorder did not crash
   if (!run.hadMedia && /Invalid data found/i.test(r)) return 'camera_unreachable';

@@ -23,6 +23,10 @@ t.test('what ffmpeg and GStreamer say on the way out maps to a cause', async (t)
     ['a camera that answered RTSP and sent no picture to start on', exit('ffmpeg exited with status 1: Error initializing output stream 0:0 -- '), never, 'stream_unusable'],
     ['video without its parameters (no SPS)', exit('ffmpeg exited with status 1: Could not find codec parameters for stream 0 (Video: h264, none): unspecified size'), never, 'stream_unusable'],
     ['invalid data after media flowed: still the recorder', exit('ffmpeg exited with status 1: Invalid data found when processing input'), live, 'recorder_crashed'],
+    ['the camera answered 503 (busy, out of sessions)', exit('ffmpeg exited with status 1: rtsp://h/x: Server returned 5XX Server Error reply'), never, 'camera_unreachable'],
+    ['the camera answered 403', exit('ffmpeg exited with status 1: rtsp://h/x: Server returned 403 Forbidden (access denied)'), never, 'camera_unreachable'],
+    ['the camera answered another 4xx', exit('ffmpeg exited with status 1: rtsp://h/x: Server returned 4XX Client Error, but not one of 40{0,1,3,4}'), never, 'camera_unreachable'],
+    ['GStreamer: the camera answered 503', exit('gstreamer error: Could not open resource for reading and writing. (Service Unavailable (503))'), live, 'camera_unreachable'],
     ['killed by a signal nobody sent', { ...exit('ffmpeg was killed by SIGSEGV', null), signal: 'SIGSEGV' }, live, 'recorder_crashed'],
   ];
   for (const [what, e, run, cause] of cases) t.equal(classifyExit(e, run), cause, what);
