@@ -6,7 +6,7 @@
  * the loaded config and returns {name, ok, detail}.
  */
 import { execFile } from 'node:child_process';
-import { constants } from 'node:fs';
+import { constants, existsSync } from 'node:fs';
 import { access, stat, statfs, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { availableParallelism, userInfo } from 'node:os';
@@ -15,6 +15,7 @@ import { CameraMaskService, missingMasks } from '../../recorder/sources/onvif-ma
 import { Catalog } from '../../recorder/catalog/catalog.js';
 import { FrameDecoder } from '../../recorder/frame-decoder.js';
 import { checkGstreamer } from '../../recorder/backends/gstreamer.js';
+import { SPAWNER_SCRIPT } from '../../recorder/backends/spawner.js';
 import { detectMaskEnforcement, maskedCores, type MaskEncoder } from '../../recorder/capture-masks.js';
 import { clockDrifts } from '../../recorder/sources/onvif.js';
 import { resolveSource } from '../../recorder/sources/resolve.js';
@@ -121,6 +122,12 @@ export async function ffmpegPresent(): Promise<CheckResult> {
           ? 'ffmpeg not found on PATH; install it (apt install ffmpeg)'
           : `ffmpeg -version failed (${err.message.split('\n')[0]})`;
         done({ name: 'ffmpeg', ok: false, detail });
+        return;
+      }
+      // the recorders are started through the spawner: without it, nothing records (a package
+      // installed without it passed every check: an outside probe)
+      if (!existsSync(SPAWNER_SCRIPT)) {
+        done({ name: 'ffmpeg', ok: false, detail: `the recorders' spawner ${SPAWNER_SCRIPT} is missing: the package is incomplete; install it again (scripts/install)` });
         return;
       }
       const first = stdout.split('\n')[0] ?? '';

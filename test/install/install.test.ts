@@ -133,20 +133,29 @@ t.test('scripts/provision applies a boot-partition config once, and refuses an i
  * nice, ffmpeg, ffprobe, setpriv and sh bound in, and /proc, /dev and a fresh /tmp. What runs is the
  * installed /usr/bin/edge-nvr wrapper, /usr/bin/node and /usr/lib/edge-nvr, nothing of this repo.
  */
-function asServiceUser(root: string, uid: number, gid: number, commands: string[][], files: Record<string, string> = {}) {
+/** Runs `edge-nvr` commands as the service user in `root`; a command given with `stopAfterS` is stopped then (SIGTERM, `timeout`'s exit 124). */
+function asServiceUser(root: string, uid: number, gid: number, commands: Array<string[] | { args: string[]; stopAfterS: number }>, files: Record<string, string> = {}) {
   const results = mkdtempSync(join(tmpdir(), 'edge-nvr-ran-'));
   const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  const pythonLibs = readdirSync('/usr/lib').filter((d) => /^python3/.test(d)).map((d) => `/usr/lib/${d}`);
   const libs = ['/usr/lib64', '/etc/alternatives', ...readdirSync('/usr/lib').filter((d) => /-linux-gnu/.test(d)).map((d) => `/usr/lib/${d}`)].filter(existsSync);
   const script = [
     'set -e', `R=${q(root)}`,
     'mkdir -p "$R/proc" "$R/dev" "$R/tmp"', 'mount -t proc proc "$R/proc"', 'mount --rbind /dev "$R/dev"', 'mount -t tmpfs -o mode=1777 tmpfs "$R/tmp"',
     ...libs.flatMap((d) => [`mkdir -p "$R${d}"`, `mount --bind ${q(d)} "$R${d}"`]),
-    ...['sh', 'nice', 'ffmpeg', 'ffprobe', 'setpriv'].flatMap((b) => [`touch "$R/usr/bin/${b}"`, `mount --bind "$(readlink -f "$(command -v ${b})")" "$R/usr/bin/${b}"`]),
+    ...['sh', 'nice', 'ffmpeg', 'ffprobe', 'setpriv', 'timeout'].flatMap((b) => [`touch "$R/usr/bin/${b}"`, `mount --bind "$(readlink -f "$(command -v ${b})")" "$R/usr/bin/${b}"`]),
+    // Debian's python3 and its modules (python3-gi, python3-av), which the recorders' spawner, the
+    // GStreamer backend and the test camera run on
+    'touch "$R/usr/bin/python3"', 'mount --bind "$(readlink -f /usr/bin/python3)" "$R/usr/bin/python3"',
+    ...pythonLibs.flatMap((d) => [`mkdir -p "$R${d}"`, `mount --bind ${q(d)} "$R${d}"`]),
     'for l in bin lib lib64; do [ -e "$R/$l" ] || ln -s "usr/$l" "$R/$l"; done',
     ...Object.entries(files).map(([name, from]) => `cp ${q(from)} "$R/tmp/${name}" && chmod 0644 "$R/tmp/${name}"`),
     'CHROOT="$(command -v chroot)"', 'set +e',
-    ...commands.map((args, i) => `env -i PATH=/usr/bin:/bin HOME=/var/lib/edge-nvr "$CHROOT" --userspec=${uid}:${gid} --groups=${gid} "$R" /usr/bin/edge-nvr `
-      + `${args.map(q).join(' ')} >${q(join(results, `${i}.out`))} 2>&1; echo $? >${q(join(results, `${i}.code`))}`),
+    ...commands.map((c, i) => {
+      const [args, stop] = Array.isArray(c) ? [c, ''] : [c.args, `/usr/bin/timeout -s TERM ${c.stopAfterS} `];
+      return `env -i PATH=/usr/bin:/bin HOME=/var/lib/edge-nvr "$CHROOT" --userspec=${uid}:${gid} --groups=${gid} "$R" ${stop}/usr/bin/edge-nvr `
+        + `${args.map(q).join(' ')} >${q(join(results, `${i}.out`))} 2>&1; echo $? >${q(join(results, `${i}.code`))}`;
+    }),
   ].join('\n');
   const r = spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script], { encoding: 'utf8', timeout: 300_000 });
   const read = (f: string) => { try { return readFileSync(join(results, f), 'utf8'); } catch { return ''; } };
@@ -208,4 +217,39 @@ t.test('the installed box redacts, snapshots and exports as the service user, wi
   t.equal(swapped.results[0]?.code, 1, 'a swapped model: redact fails');
   t.match(swapped.results[0]?.output ?? '', /face_detection_back_256x256_barracuda\.onnx has sha256 [0-9a-f]{64}, not the pinned 427cbbe0/, 'naming the model and its pin');
   t.notOk(existsSync(join(data, 'exports/after-swap.jpg')), 'and nothing left the box');
+});
+
+t.test('the installed box records: a camera\'s segments are indexed and verify, from the installed files only', async (t) => {
+  // every file the daemon starts from the package (the recorders' spawner among them) must be
+  // installed: one left out made every recorder fail while `check` passed (an outside probe)
+  const root = throwawayRoot(t);
+  const inst = run(INSTALL, ['--root', root, '--link']);
+  t.equal(inst.status, 0, `install exits 0:\n${inst.stdout}${inst.stderr}`);
+  const uid = idOf(root, 'passwd', 'edge-nvr');
+  const gid = idOf(root, 'group', 'edge-nvr');
+  const config = join(root, 'etc/edge-nvr/config.yaml');
+  writeFileSync(config, ['box:', '  id: recording-box', 'storage:', '  path: /var/lib/edge-nvr', '  free_space_floor_mb: 0',
+    '  retention:', '    min_days: 0.001', '    below_legal_minimum_reason: test bench',
+    'cameras:', '  - id: yard', '    source:', '      type: test', '      width: 320', '      height: 180', '      fps: 10',
+    '    record:', '      backend: ffmpeg', '      segment_seconds: 2', ''].join('\n'));
+  chownSync(config, 0, gid);
+  chmodSync(config, 0o640);
+  const cfg = ['--config', '/etc/edge-nvr/config.yaml'];
+  // the daemon for 14 s, then SIGTERM (a clean stop), then verify
+  const ran = asServiceUser(root, uid, gid, [{ args: ['run', ...cfg], stopAfterS: 14 }, ['verify', ...cfg]]);
+  t.equal(ran.status, 0, `the sandbox ran: ${ran.stderr}`);
+  const [daemon, verify] = ran.results;
+  t.equal(daemon?.code, 124, `the installed daemon ran until stopped: ${daemon?.output.slice(-2000)}`);
+  t.notMatch(daemon?.output ?? '', /can't open file|cannot start ffmpeg/, 'every recorder started');
+  const catalog = Catalog.openReadOnly(join(root, 'var/lib/edge-nvr'));
+  t.teardown(() => catalog.close());
+  const segments = catalog.db.prepare("SELECT COUNT(*) AS n FROM segments WHERE camera = 'yard'").get() as { n: number };
+  t.ok(segments.n >= 2, `segments of the camera were indexed (${segments.n})`);
+  t.equal(verify?.code, 0, `verify passes on them: ${verify?.output}`);
+
+  // and `check` says so when the spawner is missing, rather than passing a box that cannot record
+  rmSync(join(root, 'usr/lib/edge-nvr/recorder/backends/spawner.py'));
+  const checked = asServiceUser(root, uid, gid, [['check', ...cfg]]).results[0];
+  t.not(checked?.code, 0, 'check fails');
+  t.match(checked?.output ?? '', /FAIL\s+ffmpeg\s+the recorders' spawner \S+spawner\.py is missing/, `naming the missing spawner: ${checked?.output}`);
 });
