@@ -4,7 +4,7 @@
  * against its own rule with the facts, the policy and the holds in force at that point of the
  * ledger, and compares the view with what it rebuilt, both ways.
  */
-import type { Catalog, GapRow, HoldRow } from './catalog/catalog.js';
+import type { Catalog, GapRow, HoldRow, SegmentRow } from './catalog/catalog.js';
 import { ageShift, confirmedCorrections, trueStart, type ClockConfirmedData, type ClockCorrection, type ClockSteppedData } from './catalog/clock-corrections.js';
 import { ChainWalker, paged } from './catalog/chain.js';
 import { holdOver } from './catalog/holds.js';
@@ -63,6 +63,8 @@ export function checkLedger(catalog: Catalog, segmentsLength: number, at: Iterab
   let cameras: string[] | undefined;
   const corrections: ClockCorrection[] = [];
   const deletions = { rechecked: 0, notRecheckable: 0 };
+  /** the newest segment row an earlier deletion said existed (DeletionData.last_segment) */
+  let lastSegment = 0;
   /**
    * One sweep's space deletions (the same time, one after another: a batch split by camera),
    * judged together once the last is read: until then the batch's rows of the next camera look
@@ -136,6 +138,14 @@ export function checkLedger(catalog: Catalog, segmentsLength: number, at: Iterab
           if (d.segments) setState(e, d.segments, STATE_DELETED, d.state_at_ms);
           const active = [...holds.values()].filter((h) => h.released_ms === null);
           const problems = recheckDeletion(catalog, e, d, policy, paused, active, corrections);
+          if (d.last_segment !== undefined) {
+            // what says which rows existed then (existedAt) must be true: at least the rows it
+            // deleted, never fewer than an earlier entry said (ids only grow), at most the chain
+            if (!Number.isInteger(d.last_segment) || d.last_segment < Math.max(0, ...(d.segments ?? [])) || d.last_segment < lastSegment || d.last_segment > segmentsLength) {
+              problems.push({ kind: 'deletion', camera: e.camera ?? undefined, segment: d.segments?.[0],
+                detail: `deletion #${e.id} at ${iso(e.at_ms)} (${d.rule}): says segment #${d.last_segment} was the newest then, which the rows it deleted, an earlier deletion (#${lastSegment}) or the chain (${segmentsLength} rows) contradict` });
+            } else lastSegment = d.last_segment;
+          }
           if (d.rule === 'space_floor' && policy) {
             sweep ??= { atMs: e.at_ms, entries: [] };
             sweep.entries.push({ e, d, holds: active, policy, corrections: [...corrections] });
@@ -254,7 +264,7 @@ function olderYoungKept(catalog: Catalog, e: LedgerRow, d: DeletionData, policy:
   const bound = trueStart(newest, corrections);
   for (const camera of cameras()) {
     const kept = catalog.oldestBefore(camera, bound, e.at_ms, PAST_MINIMUM_SAMPLE).find((r) => live(r.id)
-      && r.indexed_ms <= e.at_ms && trueStart(r, corrections) < bound && !holdOver(activeHolds, r));
+      && existedAt(r, e, d) && trueStart(r, corrections) < bound && !holdOver(activeHolds, r));
     if (kept) {
       return [{
         kind: 'deletion', camera: e.camera ?? undefined, segment: newest.id,
@@ -265,6 +275,15 @@ function olderYoungKept(catalog: Catalog, e: LedgerRow, d: DeletionData, policy:
   }
   return [];
 }
+
+/**
+ * Whether a row was in the catalog when deletion `e` was written: by its id where the entry names
+ * the newest row then, since a clock stepped back dates rows indexed later before the deletion
+ * (an outside probe: 14 deletions of an untouched box read as not due); by the wall clock for
+ * the entries written before `last_segment` was.
+ */
+const existedAt = (r: SegmentRow, e: LedgerRow, d: DeletionData): boolean =>
+  d.last_segment !== undefined ? r.id <= d.last_segment : r.indexed_ms <= e.at_ms;
 
 /** A deletion is judged by its own rule, the policy in force, the holds active and the clock. */
 function recheckDeletion(catalog: Catalog, e: LedgerRow, d: DeletionData, policy: RetentionPolicyData | null, paused: boolean, activeHolds: HoldRow[], corrections: ClockCorrection[]): LedgerFinding[] {

@@ -122,7 +122,7 @@ export interface CheckpointRow {
 }
 
 /** A deletion as retention decides it; the catalog adds the state time and writes the entry. */
-export type Deletion = Omit<DeletionData, 'segments' | 'ends_ms' | 'state_at_ms'>;
+export type Deletion = Omit<DeletionData, 'segments' | 'ends_ms' | 'state_at_ms' | 'last_segment'>;
 
 /**
  * A segment of @camera overlapping [@from, @to). The lower bound on start_ms (@from minus the
@@ -573,7 +573,7 @@ export class Catalog {
       });
       this.addLiveBytes(-freed);
       if (done.length) {
-        const data: DeletionData = { ...why, segments: done.map((r) => r.id), ends_ms: done.map((r) => r.end_ms), state_at_ms: atMs };
+        const data: DeletionData = { ...why, segments: done.map((r) => r.id), ends_ms: done.map((r) => r.end_ms), state_at_ms: atMs, last_segment: this.lastSegmentId() };
         appendLedger(this.db, 'deletion', camera, data, atMs);
       }
       return done.map((r) => r.id);

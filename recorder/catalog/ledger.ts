@@ -44,6 +44,12 @@ export interface DeletionData {
   files?: Array<{ file: string; created_ms: number; bytes: number }>;
   /** written into each row's `state_at_ms` */
   state_at_ms: number;
+  /**
+   * the newest segment row when the batch was deleted (segment rules; absent before it was
+   * written): the rows that existed then are those up to it, since ids only grow while the wall
+   * clock may step back and date later rows earlier
+   */
+  last_segment?: number;
   /** written into each row's `state_note` */
   note: string;
   /** the policy in force for these segments: days, or null for none */
