@@ -4,7 +4,7 @@ import { auditEntries, verifyAudit } from '../../recorder/catalog/audit-log.js';
 import { CATALOG_FILE } from '../../recorder/catalog/catalog.js';
 import { parseCheckpoint, signatureValid } from '../../recorder/catalog/checkpoint.js';
 import { verifyManifest } from '../../redaction/manifest.js';
-import { isoTime } from '../../common/human.js';
+import { isoTime, printable } from '../../common/human.js';
 import { FileUnreadable, MAX_KEY_FILE_BYTES, readRegularFile } from '../../common/read-file.js';
 import { publicKeyProblem } from '../../common/box-key.js';
 import { EXIT, parseCommand, parseNumber, print, printJson, UsageError } from '../args.js';
@@ -89,7 +89,7 @@ export async function run(argv: string[]): Promise<number> {
       void _at;
       printJson({ chain, entries: rows.map((r) => ({ ...r, at: isoTime(r.at_ms), details: readDetails(r.details) })) }, 2);
     } else {
-      const lines = rows.map((r) => `#${r.id}  ${isoTime(r.at_ms)}  ${r.action.padEnd(14)} who=${r.actor}  why=${JSON.stringify(r.reason ?? '')}  to=${r.destination ?? ''}${r.camera ? `  camera=${r.camera}` : r.from_ms !== null ? '  every camera' : ''}${r.from_ms !== null ? ` ${isoTime(r.from_ms)}..${isoTime(r.to_ms)}` : ''}`);
+      const lines = rows.map((r) => `#${r.id}  ${isoTime(r.at_ms)}  ${r.action.padEnd(14)} who=${printable(r.actor)}  why=${JSON.stringify(r.reason ?? '')}  to=${printable(r.destination ?? '')}${r.camera ? `  camera=${printable(r.camera)}` : r.from_ms !== null ? '  every camera' : ''}${r.from_ms !== null ? ` ${isoTime(r.from_ms)}..${isoTime(r.to_ms)}` : ''}`);
       // a log with entries, none since --since, is not empty (it said so of a time in the future)
       const none = check.entries > 0 && sinceMs !== undefined ? `no audit entry since ${isoTime(sinceMs)} (${check.entries} in all)` : 'the audit log is empty';
       print([rows.length ? 'audit log, newest first:' : none, ...lines,

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { isControl } from '../../common/human.js';
 import { Catalog } from '../../recorder/catalog/catalog.js';
 import { catalogEvents, placeHold } from '../../recorder/catalog/holds.js';
+import { appendAudit } from '../../recorder/catalog/audit-log.js';
 import { runCli } from '../support/cli.js';
 
 /** clears the screen, paints red, a one-byte CSI, sets the title, and a carriage return to overwrite the line */
@@ -50,4 +51,18 @@ t.test('a failure quoting outside text is escaped on stderr too', async (t) => {
   t.not(r.code, 0, r.stderr);
   t.same(controls(r.stdout + r.stderr), [], 'the path is escaped in the message');
   t.match(r.stderr, '\\x9b2Jsuch\\x0ddir', 'and shown');
+});
+
+t.test('an output path with a newline cannot add a line of its own to the audit listing', async (t) => {
+  // a local user chooses the output path of a `redact`: a newline in it read as a second,
+  // forged entry under the real one (an outside probe)
+  const data = join(t.testdir(), 'data');
+  const catalog = Catalog.open(data);
+  const forged = '#99  2026-12-05T21:00:00.000Z  export         who=unix:chief';
+  appendAudit(catalog, { actor: 'unix:mallory', action: 'redact', reason: 'test', destination: `/tmp/a\n${forged}\n.mp4` });
+  catalog.close();
+  const r = await runCli(['audit', '--data', data]);
+  t.equal(r.code, 0, r.stderr);
+  t.notOk(r.stdout.split('\n').some((line) => line.startsWith('#99')), 'no line starts like an entry of its own');
+  t.match(r.stdout, `to=/tmp/a\\x0a${forged}`, 'the path is shown, its newline escaped');
 });
