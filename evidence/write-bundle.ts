@@ -64,9 +64,15 @@ export interface EvidenceResult {
 /** Parts of the range shorter than this between segments are the recorder's seams, not losses. */
 const SEAM_MS = 1000;
 
+/** how far past the box's clock a range may end (a requester's clock a little ahead) */
+const FUTURE_SLACK_MS = 60_000;
+
 export async function writeEvidenceBundle(catalog: Catalog, dataDir: string, job: EvidenceJob, raise: HoldEventSink = catalogEvents(catalog)): Promise<EvidenceResult> {
   const problems = requestProblems(job.request);
   if (!Number.isSafeInteger(job.fromMs) || !Number.isSafeInteger(job.toMs) || job.toMs <= job.fromMs) problems.push('to must be after from');
+  // the bundle's hold covers the whole range: one reaching into the future held footage nobody
+  // had exported yet, for as long as the hold stands (a mistyped year, a year's hold: an outside probe)
+  else if (job.toMs > Date.now() + FUTURE_SLACK_MS) problems.push(`the range ends in the future (${new Date(job.toMs).toISOString()}): nothing is recorded there yet; end it at most now`);
   if (problems.length) throw new EvidenceRequestError(problems.join('; '));
   const request: EvidenceRequest = {
     agency: job.request.agency.trim(), approval: job.request.approval.trim(), reason: job.request.reason.trim(), destination: job.request.destination.trim(),

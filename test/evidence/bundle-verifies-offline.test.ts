@@ -43,6 +43,8 @@ t.test('an evidence bundle of originals verifies offline; each tampering is name
     [request(data, from, to, join(dir, 'x')).map((a) => (a === 'Jonas Ek:PB-2210' ? 'Jonas Ek:PB\u20111041' : a)), /two officers with different ID numbers/],
     [request(data, from, to, join(dir, 'x')).map((a) => (a === 'Jonas Ek:PB-2210' ? '\u200b\u200b:PB-2210' : a)), /--officer #2: .*the name needs 2 characters or more \(spaces and invisible characters not counted\)/],
     [request(data, from, to, join(dir, 'x')).map((a) => (a === 'Jonas Ek:PB-2210' ? ':PB-2210' : a)), /--officer #2: .*: the name needs 2 characters or more/],
+    // a range reaching into the future: its hold would have held footage nobody exported (an outside probe)
+    [request(data, from, Date.now() + 4 * 86_400_000, join(dir, 'x')), /the range ends in the future \(.*\): nothing is recorded there yet/],
   ] as const) {
     const r = await runCli([...args]);
     t.equal(r.code, 2, `refused: ${r.stderr.trim()}`);
