@@ -46,7 +46,10 @@ export function semanticIssues(data: unknown): Issue[] {
     if (isObject(camera.source)) {
       secretIssues(issues, ['cameras', i, 'source'], camera.source);
       const src = camera.source;
-      if (src.type === 'rtsp' && typeof src.url === 'string' && /^rtsps?:\/\/[^/\s]+(\/.*)?$/.test(src.url)) urlIssues(issues, ['cameras', i, 'source', 'url'], src.url);
+      if (src.type === 'rtsp' && typeof src.url === 'string' && /^rtsps?:\/\/[^/\s]+(\/.*)?$/.test(src.url)) {
+        urlIssues(issues, ['cameras', i, 'source', 'url'], src.url);
+        passwordInPath(issues, ['cameras', i, 'source', 'url'], src.url);
+      }
       if (src.type === 'onvif' && typeof src.host === 'string') portIssues(issues, ['cameras', i, 'source', 'host'], src.host, true);
     }
     if (camera.capture_masks_on === 'camera' && isObject(camera.source) && camera.source.type !== 'onvif') {
@@ -136,6 +139,19 @@ function urlIssues(issues: Issue[], path: Segment[], url: string): void {
     // named below, without echoing the URL (it may hold a password)
   }
   if (!host) issues.push({ path, text: 'names no host a connection can be made to (nothing after "//", or an IPv6 address without its closing "]"); expected scheme://host[:port], e.g. mqtt://192.168.1.10:1883 or rtsp://[fd00::5]:554/stream' });
+}
+
+/**
+ * A password in the path, query or fragment (`?user=admin&password=...`, XMeye's
+ * `/user=admin&password=...&channel=1`) is no userinfo: nothing knows it is a secret, and it went
+ * to `check`'s output, the log and the recorder's command line (an outside probe). Refused, the
+ * value never echoed: the credentials belong in username and password_file.
+ */
+function passwordInPath(issues: Issue[], path: Segment[], url: string): void {
+  const rest = url.replace(/^rtsps?:\/\/[^/?#]*/i, '');
+  const param = /(?:^|[/?&;#])(pass(?:word|wd)?|pwd|token|auth|secret)=([^&;#/]*)/i.exec(rest);
+  if (!param || param[2] === '') return;
+  issues.push({ path, text: `holds a password in its path or query ("${param[1]}="): it would reach the log and the recorder's command line; give it as source.username and source.password_file instead (a camera that takes its password only in the URL is not supported)` });
 }
 
 /** `host:port` of a URL (`scheme://[user[:password]@]host[:port]/...`), its userinfo left out. */

@@ -114,6 +114,22 @@ t.test('an ONVIF host is a host: a URL or credentials there would reach every lo
   }
 });
 
+t.test('a password in a camera URL\'s path or query is refused, never echoed', async (t) => {
+  // no userinfo: nothing knew it was a secret, and it reached check's output, the log and
+  // ffmpeg's command line (an outside probe)
+  for (const url of ['rtsp://10.0.0.5/cam/realmonitor?channel=1&user=admin&password=QuerySecret9', 'rtsp://10.0.0.5:554/user=admin&password=QuerySecret9&channel=1&stream=0.sdp',
+    'rtsp://10.0.0.5/live#pwd=QuerySecret9', 'rtsp://10.0.0.5/live?TOKEN=QuerySecret9']) {
+    const issues = issuesOf(t, withSource(`{ type: rtsp, url: "${url}" }`));
+    t.equal(issues.length, 1, url);
+    t.match(issues[0], /^cameras\[0\]\.source\.url: holds a password in its path or query \("(password|pwd|TOKEN)="\): .* give it as source\.username and source\.password_file/, url);
+    t.notMatch(issues.join('\n'), 'QuerySecret9', 'the password is not echoed');
+  }
+  // a parameter with an empty value holds no secret (XMeye's default "password="), and other parameters are no password
+  for (const url of ['rtsp://10.0.0.5/user=admin&password=&channel=1&stream=0.sdp', 'rtsp://10.0.0.5/cam/realmonitor?channel=1&subtype=0']) {
+    t.ok(parseConfig(withSource(`{ type: rtsp, url: "${url}" }`), 'inline'), `${url} is accepted`);
+  }
+});
+
 t.test('ports that do not exist are refused at the setting', async (t) => {
   t.same(issuesOf(t, withSource('{ type: rtsp, url: "rtsp://admin:S3cretPW@10.0.0.5:99999/ch1" }')), ['cameras[0].source.url: port 99999 does not exist; expected a port from 1 to 65535']);
   t.same(issuesOf(t, withSource('{ type: rtsp, url: "rtsp://10.0.0.5:0/ch1" }')), ['cameras[0].source.url: port 0 does not exist; expected a port from 1 to 65535']);
