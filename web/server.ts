@@ -42,6 +42,19 @@ export const MAX_CONNECTIONS_PER_ADDRESS = 16;
 /** failed logins before a user name must wait; an address (maybe a whole office behind NAT) gets more */
 const USER_LIMIT = { maxFailures: 5, windowMs: 15 * 60_000 };
 const ADDRESS_LIMIT = { maxFailures: 20, windowMs: 15 * 60_000 };
+/**
+ * Successful logins a client may make a minute. Each is a password check (32 MiB of scrypt) and a
+ * hash-chained audit entry: a viewer logging in over and over from 16 connections made 131 a
+ * minute, filled the audit log and took every thread of libuv's pool (an outside probe).
+ */
+const LOGINS_LIMIT = { maxFailures: 30, windowMs: 60_000 };
+/**
+ * Password checks run one at a time, at most this many waiting (the connections one client may
+ * hold), the rest answered 503: four at once took all four threads of libuv's pool, and the
+ * watchdog's disk probe, queued behind them past its 10 s, raised a false "data disk is not
+ * writable" alarm (an outside probe).
+ */
+const MAX_WAITING_CHECKS = 16;
 
 export interface WebOptions {
   http: HttpConfig;
@@ -187,14 +200,26 @@ function securityHeaders(res: ServerResponse, tls: boolean): void {
 }
 
 function send(res: ServerResponse, status: number, type: string, body: string | Buffer, headers: Record<string, string | string[]> = {}): void {
-  res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), ...headers });
+  res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), ...headers, ...unreadBody(res) });
   res.end(body);
+}
+
+/**
+ * An answer given before the request's body was read (a 401, 403 or 404 to a POST) closes the
+ * connection: Node reads a body nobody took to its end to keep the connection for the next
+ * request, and read 950 MB announced to a path with no form, 7.5 GiB from 15 clients in 25 s,
+ * without a login (an outside probe).
+ */
+function unreadBody(res: ServerResponse): Record<string, string> {
+  const req = res.req;
+  const body = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+  return body && !req.complete ? { Connection: 'close' } : {};
 }
 
 const HTML = 'text/html; charset=utf-8';
 
 function redirect(res: ServerResponse, to: string, headers: Record<string, string | string[]> = {}): void {
-  res.writeHead(303, { Location: to, 'Content-Length': 0, ...headers });
+  res.writeHead(303, { Location: to, 'Content-Length': 0, ...headers, ...unreadBody(res) });
   res.end();
 }
 
@@ -276,6 +301,12 @@ class StatusPage {
   private readonly sessions: Sessions;
   private readonly byUser = new LoginLimiter(USER_LIMIT);
   private readonly byAddress = new LoginLimiter(ADDRESS_LIMIT);
+  /** successful logins by client (a LoginLimiter counting successes) */
+  private readonly logins = new LoginLimiter(LOGINS_LIMIT);
+  /** the password check running, and those waiting behind it */
+  private checks: Promise<unknown> = Promise.resolve();
+  private waitingChecks = 0;
+  private busyLogged = 0;
   /** keys whose lock-out is already in the audit log (one entry per lock-out, not per refused try) */
   private readonly lockedAudited = new Map<string, number>();
   private readonly snapshots = new Map<string, Snapshot>();
@@ -394,11 +425,21 @@ class StatusPage {
       if (this.lockedAudited.size > 10_000) this.lockedAudited.clear();
       return this.loginForm(req, res, 429, `Too many failed logins. Try again in ${Math.ceil(waitMs / 60_000)} min.`, { 'Retry-After': String(Math.ceil(waitMs / 1000)) });
     }
+    const client = clientKey(req.socket.remoteAddress);
+    const loginsWaitMs = this.logins.retryAfterMs(client);
+    if (loginsWaitMs > 0 || this.waitingChecks >= MAX_WAITING_CHECKS) {
+      if (Date.now() - this.busyLogged >= 60_000) {
+        this.busyLogged = Date.now();
+        this.o.log.warn({ address, loginsPerMinute: LOGINS_LIMIT.maxFailures, waiting: this.waitingChecks }, 'status page: logins refused unchecked (too many from one client, or too many waiting; logged once a minute)');
+      }
+      const retryS = loginsWaitMs > 0 ? Math.ceil(loginsWaitMs / 1000) : 1;
+      return this.loginForm(req, res, loginsWaitMs > 0 ? 429 : 503, loginsWaitMs > 0 ? `Too many logins from this address. Try again in ${retryS} s.` : 'The box is busy checking other logins. Try again in a moment.', { 'Retry-After': String(retryS) });
+    }
     // counted as failed while the password is checked: tries sent at once all passed the check
     // above before the first of them had failed, and each got its guess (and its scrypt)
     const pending = limits.map(([l, k]) => [l, k, l.fail(k)] as const);
     const user = name ? this.users.get(name) : undefined;
-    const ok = await verifyPassword(password, user?.hash);
+    const ok = await this.checkPassword(password, user?.hash);
     if (!ok || !user) {
       this.audit({ actor, action: 'web.login.failed', details: { address, why: user ? 'wrong password' : 'no such user' } });
       this.o.log.warn({ address, user: actor }, 'status page: failed login');
@@ -412,9 +453,22 @@ class StatusPage {
     if (!this.audit({ actor: user.name, action: 'web.login', details: { address, role: user.role } })) {
       return this.loginForm(req, res, 503, 'The box cannot register a login now (its audit log cannot be written). Try again later.');
     }
+    this.logins.fail(client); // a success, counted
     const { token } = this.sessions.create(user.name, user.role, user.hash);
     this.o.log.info({ address, user: user.name, role: user.role }, 'status page: login');
     redirect(res, '/', { 'Set-Cookie': [this.cookie(this.cookieName, token), this.cookie(this.loginCookie, '', 0)] });
+  }
+
+  /** verifyPassword, one at a time (MAX_WAITING_CHECKS). */
+  private async checkPassword(password: string, hash: string | undefined): Promise<boolean> {
+    this.waitingChecks++;
+    const run = this.checks.then(() => verifyPassword(password, hash));
+    this.checks = run.catch(() => undefined);
+    try {
+      return await run;
+    } finally {
+      this.waitingChecks--;
+    }
   }
 
   /** Whether the entry is in the audit log: what must be registered (a login, a picture leaving) is refused when it is not. */

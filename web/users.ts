@@ -109,6 +109,36 @@ export class UsersFile {
     }
   }
 
+  /**
+   * Why the file cannot be trusted to say who may log in, if it cannot: whoever may write it, or
+   * replace it in its folder, can make themselves manager, and whoever may read it can try the
+   * hashes offline. A users file outside the data dir (`http.users_file`) at 0666 let a local user
+   * add a manager of their own (an outside probe). Refused: writable by its group or others,
+   * readable by others, owned by another user than this process's (or root), or in a folder that
+   * others may write to without the sticky bit or that another user owns. Root, who reads every
+   * user's file, is not held to the owner rule.
+   */
+  private looseness(): string | undefined {
+    const uid = process.getuid?.() ?? 0;
+    const mine = (owner: number) => uid === 0 || owner === uid || owner === 0;
+    let file, dir;
+    try {
+      file = statSync(this.path);
+      dir = statSync(dirname(this.path));
+    } catch {
+      return undefined; // gone since it was read: the next read says so
+    }
+    const mode = file.mode & 0o777;
+    const octal = `0${mode.toString(8).padStart(3, '0')}`;
+    const fix = `chmod 0600 ${this.path}, owned by the service user, in a folder only it (or root) may write to`;
+    if (mode & 0o027) return `${this.path}: the users file may be ${mode & 0o022 ? 'changed' : 'read'} by other users (mode ${octal}): nobody can log in until it is fixed; ${fix}`;
+    if (!mine(file.uid)) return `${this.path}: the users file belongs to user ${file.uid}, not to this service: nobody can log in until it is fixed; ${fix}`;
+    if (!mine(dir.uid) || ((dir.mode & 0o022) && !(dir.mode & 0o1000))) {
+      return `${this.path}: its folder ${dirname(this.path)} may be written by other users (owner ${dir.uid}, mode 0${(dir.mode & 0o7777).toString(8)}): they could replace the users file; nobody can log in until it is fixed; ${fix}`;
+    }
+    return undefined;
+  }
+
   /** This user may not look into the file's directory (else what was denied is the file, or writing beside it). */
   private dirHidden(): boolean {
     try {
@@ -122,6 +152,8 @@ export class UsersFile {
   read(): UserRecord[] {
     const text = this.readText();
     if (text === undefined) return [];
+    const loose = this.looseness();
+    if (loose) throw new Error(loose);
     let data: unknown;
     try {
       data = JSON.parse(text);
@@ -204,7 +236,8 @@ export class UserDirectory {
     let stamp = 'absent';
     try {
       const s = statSync(this.file.path);
-      stamp = `${s.mtimeMs}/${s.size}/${s.ino}`;
+      // the mode too: a chmod that loosens the file (or fixes it) changes nothing else
+      stamp = `${s.mtimeMs}/${s.size}/${s.ino}/${s.mode}/${s.uid}`;
     } catch { /* no file: no users */ }
     if (stamp === this.stamp) return;
     this.stamp = stamp;

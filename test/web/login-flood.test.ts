@@ -78,6 +78,35 @@ t.test('guesses sent at once are limited like guesses sent one after another', a
   t.equal((await daemon.stop()).code, 0);
 });
 
+t.test('successful logins are limited too: 30 a minute from one client, the password checks one at a time', async (t) => {
+  // a viewer logging in over and over from 16 connections: 131 logins a minute, each a scrypt and
+  // an audit entry, libuv's pool full and a false disk alarm (an outside probe)
+  const dir = t.testdir();
+  const config = writeConfig(dir, [{ id: 'cam1', url: 'rtsp://127.0.0.1:9/none', enabled: false }], { extraYaml: 'http:\n  listen: 127.0.0.1:0\n' });
+  const data = join(dir, 'data');
+  mkdirSync(data, { recursive: true });
+  await addUser(['--config', config], 'ines', 'viewer', 'ines-password-one');
+  const daemon = new DaemonProcess(config).start();
+  t.teardown(() => { daemon.proc?.kill('SIGKILL'); });
+  const base = await servedUrl(daemon, 'page');
+  const login = () => http(`${base}/login`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded', Cookie: 'edge-nvr-login=chosen', Origin: base },
+    body: new URLSearchParams({ csrf: 'chosen', user: 'ines', password: 'ines-password-one' }).toString(),
+  });
+  // at once, as many as the user's limit lets be checked together (5)
+  const burst = await Promise.all(Array.from({ length: 5 }, () => login()));
+  t.same(burst.map((r) => r.status), Array(5).fill(303), '5 right logins at once: each checked in turn and let in');
+  for (let i = 5; i < 30; i++) t.equal((await login()).status, 303, `login ${i + 1}`);
+  const over = await login();
+  t.equal(over.status, 429, 'the 31st within the minute is refused unchecked');
+  t.match(over.body, /Too many logins from this address\. Try again in \d+ s\./);
+  t.ok(Number(over.headers['retry-after']) > 0, 'with Retry-After');
+  const audit = JSON.parse((await runCli(['audit', '--data', data, '--json', '--limit', '200'])).stdout) as { entries: Array<{ action: string }> };
+  t.equal(audit.entries.filter((e) => e.action === 'web.login').length, 30, '30 logins in the audit log, the refused one not');
+  t.equal((await daemon.stop()).code, 0);
+});
+
 t.test('an IPv6 client is counted by its /64: a host on the LAN takes as many addresses there as it likes', async (t) => {
   const key = (a: string) => clientKey(a);
   t.equal(key('2001:db8:1:2::10'), key('2001:db8:1:2:aaaa:bbbb:cccc:dddd'), 'two addresses of one /64: one client');

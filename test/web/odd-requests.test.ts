@@ -118,3 +118,32 @@ t.test('a client trickling its headers, a header line every 2 s, is answered 408
   // Node sweeps for it: every 30 s by default, so such a client was held 10-40 s (23 s measured)
   t.ok(heldMs >= 9_000 && heldMs < 15_000, `closed after ${heldMs} ms (the headers are given 10 s)`);
 });
+
+t.test('a body nobody reads (a POST answered 404, 403 or 401) is not read to its end: the connection closes', async (t) => {
+  // Node read such a body to its end to keep the connection: 950 MB a request, without a login (an outside probe)
+  const { base } = await pageBox(t);
+  const { hostname, port } = new URL(base);
+  for (const [path, type] of [['/nothing', 'text/plain'], ['/login', 'text/plain'], ['/logout', 'application/x-www-form-urlencoded']] as const) {
+    const socket = connect(Number(port), hostname);
+    await once(socket, 'connect');
+    let answer = '';
+    socket.on('data', (d) => { answer += String(d); });
+    socket.on('error', () => undefined); // a reset while writing is the server closing: counted below
+    const closed = new Promise<void>((r) => socket.once('close', () => r()));
+    socket.write(`POST ${path} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nContent-Type: ${type}\r\nContent-Length: 999999999\r\n\r\n`);
+    // keep sending for up to 10 s (64 KiB every 10 ms, 65 MB at most) or until the server closes
+    let sent = 0;
+    const chunk = Buffer.alloc(65_536, 0x61);
+    const until = Date.now() + 10_000;
+    let isClosed = false;
+    void closed.then(() => { isClosed = true; });
+    while (!isClosed && Date.now() < until) {
+      if (socket.writable) { socket.write(chunk); sent += chunk.length; }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    socket.destroy();
+    t.ok(isClosed, `POST ${path} (${type}): the server closed the connection after ${(sent / 2 ** 20).toFixed(1)} MiB`);
+    t.match(answer, /^HTTP\/1\.1 (401|403|404|405) /, `and answered first: ${answer.split('\r\n')[0]}`);
+    t.match(answer, /\r\nConnection: close\r\n/i, 'saying it closes');
+  }
+});
