@@ -20,12 +20,15 @@ const MAX_KEYS = 10_000;
  * The client a login is counted against: its address, every loopback address one client (a
  * local user, or whoever comes through an SSH tunnel, may connect from any of 127.0.0.0/8 and
  * had 20 guesses from each), an IPv6 address by its /64 (one host on a LAN takes as many
- * addresses in its /64 as it likes: 20 guesses from each).
+ * addresses in its /64 as it likes: 20 guesses from each). `loopbackAsOne` false: each loopback
+ * address apart (the connection cap: every SSH-tunnelled user comes from 127.0.0.1, and one
+ * cap for all of loopback would let one local client keep them all off the page).
  */
-export function clientKey(address: string | undefined): string {
+export function clientKey(address: string | undefined, loopbackAsOne = true): string {
   if (address === undefined) return 'address unknown';
   const v4 = address.replace(/^::ffff:(?=\d+\.)/i, '');
-  if (isLoopback(v4)) return 'address loopback';
+  if (loopbackAsOne && isLoopback(v4)) return 'address loopback';
+  if (!loopbackAsOne && isLoopback(v4)) return `address ${v4}`;
   if (!isIP(v4) || v4.includes('.')) return `address ${v4}`;
   return `address ${ipv6Prefix64(v4)}::/64`;
 }

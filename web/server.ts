@@ -129,8 +129,10 @@ export async function startWeb(o: WebOptions): Promise<WebServers> {
     let overAddress = 0;
     let overAddressLogged = 0;
     server.on('connection', (socket: Socket) => {
-      const address = socket.remoteAddress;
-      if (address === undefined) return; // already gone
+      if (socket.remoteAddress === undefined) return; // already gone
+      // an IPv6 client by its /64: one host on the LAN takes as many addresses there as it likes,
+      // and 7 of them, 16 connections each, kept everyone else off the page (an outside probe)
+      const address = clientKey(socket.remoteAddress, false).replace(/^address /, '');
       const held = perAddress.get(address) ?? 0;
       if (held >= MAX_CONNECTIONS_PER_ADDRESS) {
         socket.destroy();

@@ -116,4 +116,9 @@ t.test('an IPv6 client is counted by its /64: a host on the LAN takes as many ad
   t.not(key('192.0.2.1'), key('192.0.2.2'), 'IPv4: each address');
   t.equal(key('::ffff:192.0.2.1'), key('192.0.2.1'), 'an IPv4 client on a dual-stack listener: its IPv4 address');
   t.equal(key('::1'), key('127.0.0.5'), 'loopback: one client');
+  // the page's connection cap (web/server.ts) counts the same way, but each loopback address apart
+  const conn = (a: string) => clientKey(a, false);
+  t.equal(conn('fd77::10'), conn('fd77::16'), 'connections: two addresses of one /64 are one client (7 of them had kept everyone off the page)');
+  t.not(conn('127.0.0.1'), conn('127.0.0.2'), 'connections: each loopback address apart (every tunnelled user comes from 127.0.0.1)');
+  t.equal(conn('::ffff:192.0.2.1'), conn('192.0.2.1'), 'connections: IPv4 by its address');
 });
