@@ -533,7 +533,7 @@ export class Daemon {
         const lines = err instanceof ConfigError ? err.issues.map((i) => `${err.source}: ${i}`) : [(err as Error).message];
         // one log line per issue; an issue itself may hold "; " (what is wrong; what to do)
         for (const line of lines) this.log.error({ path }, `config reload refused: ${line}`);
-        return this.reloaded(reloadOutcome({ ok: false, error: lines.join('; ') }), actor, false);
+        return this.reloaded(reloadOutcome({ ok: false, error: lines.join('; '), config_issues: lines }), actor, false);
       }
       return this.reload(next, actor);
     });

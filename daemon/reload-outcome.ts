@@ -9,6 +9,8 @@ export interface ReloadResult {
   at_ms: number;
   /** why it was refused (the running config stays) */
   error?: string;
+  /** refused because the new config is invalid: each problem, one per line (what `reload` prints, exit 2) */
+  config_issues?: string[];
   added: string[];
   removed: string[];
   restarted: string[];

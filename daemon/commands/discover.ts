@@ -14,7 +14,7 @@ import { EXIT, parseCommand, parseNumber, UsageError, print, printError, printJs
 
 const spec = {
   name: 'discover',
-  summary: 'Find ONVIF cameras (WS-Discovery), read their profiles, stream URIs and clocks. Exit 0 found at least one, 1 none.',
+  summary: 'Find ONVIF cameras (WS-Discovery), read their profiles, stream URIs and clocks. Exit 0 found and read at least one, 1 none.',
   usage: 'discover [--user U --password-file F --host HOST...] [--interface IF] [--timeout S] [--target HOST:PORT] [--yaml [--segment-seconds S] | --json]',
   options: {
     user: { type: 'string' }, 'password-file': { type: 'string' }, host: { type: 'string', multiple: true }, interface: { type: 'string' }, timeout: { type: 'string' },
@@ -97,7 +97,8 @@ export async function run(argv: string[]): Promise<number> {
     print(snippet(found, v.user, passwordFile, seg));
   }
   else print(table(found));
-  return EXIT.ok;
+  // "found at least one": a device none of whose answers could be read found nothing usable
+  return found.some((f) => f.info) ? EXIT.ok : EXIT.failure;
 }
 
 /**

@@ -61,7 +61,7 @@ export async function probeStream(url: string, seconds = 5, timeoutS = 5): Promi
 
 const rate = (r?: string) => { const f = frameRate(r); return f === null ? null : Math.round(f * 100) / 100; };
 
-function summarise(url: string, out: Probe): StreamProbe {
+export function summarise(url: string, out: Probe): StreamProbe {
   const { streams, packets } = out;
   const v = streams.find((s) => s.codec_type === 'video');
   const a = streams.find((s) => s.codec_type === 'audio');
@@ -81,9 +81,12 @@ function summarise(url: string, out: Probe): StreamProbe {
     if (vspan > 0 && vt.length > 2) fps = Math.round(((vt.length - 1) / vspan) * 100) / 100;
     video = {
       codec: v.codec_name ?? 'unknown', width: v.width ?? 0, height: v.height ?? 0, fps,
-      // one keyframe seen: the interval is at least the longer stretch of video around it
+      // one keyframe seen: the interval is at least the longer stretch of video around it; none
+      // seen: at least the whole stretch read (said "every ? s" with no warning, the worst case:
+      // an outside probe's camera sent one keyframe in 200 s)
       keyframe_interval_s: intervals.length ? Math.round(Math.max(...intervals) * 100) / 100
-        : keys.length === 1 && vspan > 0 ? Math.round(Math.max(keys[0]! - Math.min(...vt), Math.max(...vt) - keys[0]!) * 100) / 100 : null,
+        : keys.length === 1 && vspan > 0 ? Math.round(Math.max(keys[0]! - Math.min(...vt), Math.max(...vt) - keys[0]!) * 100) / 100
+          : keys.length === 0 && vspan > 0 ? Math.round(vspan * 100) / 100 : null,
       keyframe_interval_is_lower_bound: intervals.length === 0,
       bitrate_kbps: vspan > 0 ? Math.round((vbytes * 8) / vspan / 1000) : null,
     };

@@ -14,7 +14,7 @@ import { dataDirFrom, dataDirOptions, openCatalogReadOnly } from './data-dir.js'
 
 const spec = {
   name: 'reload',
-  summary: 'Make the running daemon apply its config file again (SIGHUP) and report whether it was accepted. Exit 0 accepted, 1 refused or no answer.',
+  summary: 'Make the running daemon apply its config file again (SIGHUP) and report whether it was accepted. Exit 0 accepted, 2 refused as an invalid config, 1 refused otherwise or no answer.',
   usage: 'reload [--config F | --data DIR] [--timeout S] [--json]',
   options: { ...dataDirOptions.options, timeout: { type: 'string' }, json: { type: 'boolean' } },
   help: { ...dataDirOptions.help, timeout: 'seconds to wait for the daemon to answer (default 30, at most 3600)', json: 'print the outcome as JSON' },
@@ -83,8 +83,11 @@ export async function run(argv: string[]): Promise<number> {
       const list = (k: string, v?: string[]) => (v?.length ? ` ${k}: ${v.join(', ')};` : '');
       print(`reload accepted:${list('restarted', r.restarted)}${list('added', r.added)}${list('removed', r.removed)}${list('unchanged', r.unchanged)}${list('changed', r.changed)}${list('applied', r.applied)}\n`.replace(/;\n$/, '\n'));
       for (const why of r.restart_required ?? []) printError(`edge-nvr reload: not applied until the service restarts: ${why}\n`);
+    } else if (r.config_issues?.length) {
+      printError(`reload refused, the running config stays: the config is invalid:\n${r.config_issues.map((i) => `  ${i}\n`).join('')}`);
     } else printError(`reload refused, the running config stays: ${r.error}\n`);
-    return r.ok ? EXIT.ok : EXIT.failure;
+    // an invalid config is a bad config, as for check and run (exit 2); anything else a failure
+    return r.ok ? EXIT.ok : r.config_issues?.length ? EXIT.usage : EXIT.failure;
   }
   printError(`edge-nvr reload: the daemon (pid ${pid}) did not answer within ${timeoutS} s; see its log\n`);
   return EXIT.failure;

@@ -184,6 +184,9 @@ function onvifError(host: string, err: unknown): Error {
   const raw = (err as Error)?.message ?? String(err);
   // our own refusal (onvif-bounds.ts), handed to the package as a fault: said as ours
   if (raw.endsWith(NAMESPACE_REFUSAL)) return new Error(`ONVIF camera ${host}: ${NAMESPACE_REFUSAL}`);
+  // the package reading an answer that lacks what ONVIF puts there (a body in another namespace):
+  // its TypeError ("Cannot read properties of undefined (reading 'year')") told an installer nothing
+  if (err instanceof TypeError) return new Error(`ONVIF camera ${host}: its answer is not the ONVIF one expected (${foreignText(raw)}); is this an ONVIF device service?`);
   const msg = foreignText(raw);
   if (/NotAuthorized|not authorized|Unauthorized|401|Digest authentication failed/i.test(msg)) {
     return new Error(`ONVIF camera ${host}: authentication failed (wrong username or password)`);

@@ -337,7 +337,7 @@ t.test('a free-space floor the size of the data disk or more is refused by run, 
   await daemon.waitForLog(/"camera":"c1","state":"recording"/);
   write(100_000_000_000);
   const reload = await runCli(['reload', '--config', config]);
-  t.equal(reload.code, 1, 'reload refused');
+  t.equal(reload.code, 2, 'reload refused as an invalid config');
   t.match(reload.stdout + reload.stderr, says, 'naming the field');
   t.match(daemon.output, /"msg":"config reload refused: \S+c\.yaml: storage\.free_space_floor_mb: 100000000000 MB/, 'the running floor stays, the refusal logged');
   const { code } = await daemon.stop();

@@ -62,10 +62,10 @@ t.test('reload restarts only the changed camera; an invalid config is refused an
   t.not(after.b2, before.b, 'camera b has a new recorder process');
 
   // an invalid config is refused; nothing restarts, recording goes on
-  writeFileSync(config, readFileSync(config, 'utf8').replace('segment_seconds: 2', 'segment_seconds: -5'));
+  writeFileSync(config, readFileSync(config, 'utf8').replaceAll('segment_seconds: 2', 'segment_seconds: -5'));
   const bad = await runCli(['reload', '--config', config]);
-  t.equal(bad.code, 1, 'an invalid reload fails');
-  t.match(bad.stderr, /reload refused, the running config stays: .*cameras\[0\]\.record\.segment_seconds/, 'naming the bad setting');
+  t.equal(bad.code, 2, 'an invalid reload fails as a bad config does (exit 2)');
+  t.match(bad.stderr, /^reload refused, the running config stays: the config is invalid:\n {2}\S+: cameras\[0\]\.record\.segment_seconds.*\n {2}\S+: cameras\[1\]\.record\.segment_seconds/, 'naming each bad setting on a line of its own');
   t.match(daemon.output, /config reload refused: .*cameras\[0\]\.record\.segment_seconds/, 'the daemon logs the one-line error');
   const db = new Database(join(dir, 'data', 'catalog.db'), { readonly: true });
   t.teardown(() => db.close());

@@ -4,6 +4,7 @@ import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { CameraSim } from '../support/camera-sim.js';
 import { runCli } from '../support/cli.js';
+import { keyframeWarning, summarise } from '../../daemon/commands/probe.js';
 
 t.test('probe reads codec, resolution, frame rate, bitrate and keyframe interval, never credentials', async (t) => {
   const PASSWORD = 'probe-Secret-42';
@@ -103,4 +104,13 @@ t.test('probe refuses a --seconds past its bound and a --password-file without -
   const alone = await runCli(['probe', '--password-file', pw, 'rtsp://127.0.0.1:1/x']);
   t.equal(alone.code, 2);
   t.match(alone.stderr, '--password-file needs --user');
+});
+
+t.test('no keyframe at all in what was read: the interval is at least that long, and the warning says so', async (t) => {
+  // said "every ? s" with no warning, the worst case (an outside probe's camera sent one keyframe in 200 s)
+  const packets = Array.from({ length: 150 }, (_, i) => ({ stream_index: 0, pts_time: String(100 + i / 10), size: '900', flags: '__' }));
+  const p = summarise('rtsp://10.0.0.5/x', { streams: [{ index: 0, codec_type: 'video', codec_name: 'h264', width: 640, height: 360 }], packets });
+  t.equal(p.video?.keyframe_interval_s, 14.9, 'at least the 14.9 s read');
+  t.equal(p.video?.keyframe_interval_is_lower_bound, true, 'a lower bound');
+  t.match(keyframeWarning(p, 10) ?? '', /keyframe interval 14\.9 s is too long for 10 s segments/, 'warned');
 });

@@ -112,7 +112,7 @@ t.test('a flood of WS-Discovery answers: at most 64 devices are asked, and disco
   // 300 endpoint names, each at its own (closed) port: each kept one would be a device to ask
   const flood = await hostileDiscovery(t, (id) => Array.from({ length: 300 }, (_, i) => probeMatch(id, `urn:uuid:flood-${i}`, `http://127.0.0.1:${1 + i}/onvif`)));
   const out = await runCli(['discover', '--target', flood, '--timeout', '2'], { timeoutMs: 30000 });
-  t.equal(out.code, 0, 'it still lists what it kept');
+  t.equal(out.code, 1, 'it still lists what it kept, and exits 1: none of them could be read');
   t.match(out.stderr, /more than 64 devices answered; \d+ further answers ignored/, 'the flood is named');
   const asked = out.stdout.split('\n').filter((l) => /^127\.0\.0\.1:\d+ /.test(l)).length;
   t.equal(asked, 64, 'exactly 64 devices listed (and asked), not 300');
@@ -154,6 +154,23 @@ t.test('a camera whose answer never ends is cut off at 2 MB', async (t) => {
   sent = 0;
   await t.rejects(soapRequest({ host: endless.address }, { url: `http://${endless.address}/onvif/events`, action: 'x', body: '', timeoutMs: 10000 }),
     /ONVIF camera 127\.0\.0\.1:\d+: an answer larger than 2 MB; refusing it/, 'our own SOAP requests (events, masks)');
+});
+
+t.test('a device whose answers are not ONVIF\'s (another namespace): a message an installer can read, and discover exits 1', async (t) => {
+  // the package's TypeError ("Cannot read properties of undefined (reading 'year')") was printed
+  // as it was, and discover exited 0 with no camera read (an outside probe)
+  const odd = await hostileHttp(t, (res) => {
+    res.writeHead(200, { 'Content-Type': 'application/soap+xml' });
+    res.end('<?xml version="1.0"?><s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:e="urn:evil"><s:Body>'
+      + '<e:GetSystemDateAndTimeResponse><e:SystemDateAndTime><e:UTCDateTime><e:Time><e:Hour>99</e:Hour></e:Time></e:UTCDateTime></e:SystemDateAndTime>'
+      + '</e:GetSystemDateAndTimeResponse></s:Body></s:Envelope>');
+  });
+  const message = await resolveOnvifStream({ host: odd.address, timeoutMs: 3000 }).then(() => 'resolved', (err: Error) => err.message);
+  t.match(message, new RegExp(`^ONVIF camera ${odd.address}: its answer is not the ONVIF one expected \\(.*\\); is this an ONVIF device service\\?`), 'said so');
+  const discovery = await hostileDiscovery(t, (id) => [probeMatch(id, 'urn:uuid:odd', `http://${odd.address}/onvif/device_service`)]);
+  const out = await runCli(['discover', '--target', discovery, '--timeout', '1']);
+  t.equal(out.code, 1, `discover exits 1: nothing could be read (${out.stderr.trim()})`);
+  t.match(out.stderr, 'its answer is not the ONVIF one expected');
 });
 
 t.test('a SOAP fault whose reason carries escape sequences and newlines reads as one escaped line', async (t) => {
