@@ -496,7 +496,8 @@ export class Retention {
     const now = this.now();
     const cameras = this.policy.cameras.map((c) => {
       const oldest = this.catalog.oldestKept(c.camera);
-      return { camera: c.camera, oldest_ms: oldest, days_held: oldest === null ? 0 : (now - oldest) / DAY_MS, min_days: c.minDays, max_days: c.maxDays };
+      // never below 0: a clock stepped back dates the oldest footage after "now" (status read -0.04 days)
+      return { camera: c.camera, oldest_ms: oldest, days_held: oldest === null ? 0 : Math.max(0, (now - oldest) / DAY_MS), min_days: c.minDays, max_days: c.maxDays };
     });
     // the forecast need not be exact by the minute; on an unmigrated catalog the sum is a full scan
     // held bytes are no room for new footage: a disk full of held clips forecast days it did not have
