@@ -95,6 +95,8 @@ t.test('a misspelt field gets a suggestion', async (t) => {
   t.same(issues, [
     'cameras[0].record.segment_second: unknown field (did you mean segment_seconds?); allowed: backend, segment_seconds, timeout_seconds',
   ]);
+  // two letters swapped are one slip (an outside probe's "recrod" got no suggestion)
+  t.match(issuesOf(t, MINIMAL + '    recrod: { segment_seconds: 10 }\n')[0], /^cameras\[0\]\.recrod: unknown field \(did you mean record\?\)/);
 });
 
 t.test('camera sources: only the branch named by type is reported', async (t) => {
