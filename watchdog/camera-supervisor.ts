@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { statfsSync } from 'node:fs';
+import { readFileSync, statfsSync } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { BackendExit, ClosedSegment, RecorderBackend, RecorderBackendOptions } from '../recorder/backends/backend.js';
@@ -354,6 +354,14 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
     if (silentMs >= this.opts.stallTimeoutMs) {
       // a stall is media that stopped: a run that never had any did not reach a usable camera
       const hadMedia = this.hadMediaThisRun;
+      // a recorder stopped by a signal (SIGSTOP, a debugger) sends nothing either, the camera
+      // being fine: the recorder's fault, said as such (it read "no media from the camera": an outside probe)
+      if (processStopped(this.backend.pid)) {
+        this.stopFor('recorder_crashed', `the recorder process was stopped (state T: a SIGSTOP or a debugger) and sent nothing for ${Math.round(silentMs / 1000)} s: it was killed and is restarted`);
+        this.opts.log.warn({ camera: this.camera, silentMs, pid: this.backend.pid }, 'recorder process stopped: restarting it');
+        this.opts.raise('stall_detected', this.camera, { silent_ms: silentMs });
+        return;
+      }
       this.stopFor(hadMedia ? 'stalled' : 'camera_unreachable', `no media from the camera for ${Math.round(silentMs / 1000)} s${hadMedia ? '' : ' since the recorder started'} (stall timeout ${Math.round(this.opts.stallTimeoutMs / 1000)} s): the recorder was stopped and is restarted`);
       this.opts.log.warn({ camera: this.camera, silentMs, pid: this.backend.pid }, 'recorder stalled: no media; restarting it');
       this.opts.raise('stall_detected', this.camera, { silent_ms: silentMs });
@@ -451,5 +459,17 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
     if (state === this.state) return;
     this.state = state;
     this.emit('state', state, why);
+  }
+}
+
+/** Whether a process is stopped (state T or t in /proc/PID/stat); false when it cannot be read. */
+function processStopped(pid: number | undefined): boolean {
+  if (pid === undefined) return false;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // the state follows the command name in parentheses, which may itself hold spaces or ")"
+    return /^[Tt]$/.test(stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3));
+  } catch {
+    return false;
   }
 }
