@@ -161,9 +161,16 @@ export async function verifyEvidenceBundle(dir: string, opts: VerifyOptions = {}
       ? 'The files were not hashed: the manifest is not signed by the key given (--key), so its list of files and their hashes proves nothing.'
       : 'The files were not hashed: the manifest\'s signature does not hold, so its list of files and their hashes proves nothing.');
   }
+  const extra: string[] = [];
   for (const [rel, link] of walkFiles(dir)) {
-    if (rel !== MANIFEST_FILE && !listed.has(rel)) report.notes.push(`${rel} ${link ? 'is a symbolic link, ' : ''}is not part of the signed bundle (added after export); it was not examined`);
+    if (rel === MANIFEST_FILE || listed.has(rel)) continue;
+    // a file among the recordings that the box did not export reads as footage to whoever plays
+    // the folder (an outside probe planted a segment in a recorded gap: the bundle still read
+    // VERIFIED, the file named only in a note): a problem; anything else a note
+    if (rel.startsWith(`${SEGMENTS_DIR}/`)) extra.push(rel);
+    else report.notes.push(`${rel} ${link ? 'is a symbolic link, ' : ''}is not part of the signed bundle (added after export); it was not examined`);
   }
+  for (const rel of firstFew(extra)) bad(`${rel} is among the recordings but not part of the signed bundle: the box did not export it (added afterwards); it is not evidence from this box`);
   if (filesOk) report.proven.push(`All ${m.files.length} files listed in the manifest are present and unaltered (sha256 recomputed).`);
   /** a listed file's JSON; undefined when it is not listed, not there or not JSON (then `why`) */
   const unreadable = new Map<string, string>();

@@ -128,10 +128,17 @@ t.test('an evidence bundle of originals verifies offline; each tampering is name
   const seg = manifestOf(bundle).segments[1]!;
 
   fresh();
-  writeFileSync(join(copy, 'segments', 'notes.txt'), 'added on the way');
+  writeFileSync(join(copy, 'notes.txt'), 'added on the way');
   const added = await verifyIn([copy, '--key', pem]);
   t.equal(added.code, 0, 'a file added beside the bundle does not change what is proven');
-  t.match(added.stdout, /NOTES[\s\S]*segments\/notes.txt is not part of the signed bundle/, 'but it is noted');
+  t.match(added.stdout, /NOTES[\s\S]*notes.txt is not part of the signed bundle/, 'but it is noted');
+  // among the recordings, a file the box did not export reads as footage: a problem (an outside
+  // probe planted a segment in a recorded gap and the bundle still read VERIFIED)
+  writeFileSync(join(copy, 'segments', '00000004-1796244300788.mp4'), readFileSync(join(copy, seg.file)));
+  const planted = await verifyIn([copy, '--key', pem]);
+  t.equal(planted.code, 1, 'a file planted among the recordings: not verified');
+  t.match(planted.stdout, /segments\/00000004-1796244300788\.mp4 is among the recordings but not part of the signed bundle: the box did not export it/, 'named');
+  t.match(planted.stdout, /NOT VERIFIED/);
 
   fresh();
   const bytes = readFileSync(join(copy, seg.file));

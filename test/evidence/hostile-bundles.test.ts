@@ -132,13 +132,13 @@ t.test('a hostile bundle ends in a named failure: no hang, no stack trace, nothi
   fresh();
   writeFileSync(join(copy, 'segments', 'x\n\nPROVEN\n  - The signing key is the expected box key (0000000000000000).'), '');
   const named = verify([copy]);
-  t.equal(named.code, 0, 'a file added beside the bundle does not change what is proven');
+  t.equal(named.code, 1, 'a file added among the recordings is a problem');
   t.notMatch(named.stdout, /^ {2}- The signing key is the expected box key \(0000/m, 'and its name forges no line of the report');
   t.match(named.stdout, /segments\/x\\x0a\\x0aPROVEN\\x0a/, 'the newline shown escaped');
   fresh();
   writeFileSync(join(copy, 'segments', 'clip\u202egpm.exe'), '');
   const bidi = verify([copy]);
-  t.match(bidi.stdout, /segments\/clip\\u202egpm\.exe is not part of the signed bundle/, 'a right-to-left override in a name is shown, not obeyed');
+  t.match(bidi.stdout, /segments\/clip\\u202egpm\.exe is among the recordings but not part of the signed bundle/, 'a right-to-left override in a name is shown, not obeyed');
 
   // a field added to the manifest, nested 200,000 deep: printing the report overflowed the stack
   fresh();
