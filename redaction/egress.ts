@@ -442,6 +442,11 @@ export async function redactFile(ctx: EgressContext, req: RedactRequest): Promis
   let probed: VideoInfo, sha: string;
   try {
     probed = await videoInfo(input);
+    // a 16000x16000 PNG of 1.8 MB kept a core busy for minutes (an outside probe): what no camera
+    // makes is refused before a pixel is decoded
+    if (probed.width > STILL_MAX_SIDE || probed.height > STILL_MAX_SIDE) {
+      throw new EgressRequestError(`${input} is ${probed.width}x${probed.height}: at most ${STILL_MAX_SIDE} pixels a side are redacted (8K is 7680); scale it down first`);
+    }
     sha = await sha256File(input);
   } catch (err) {
     // a file that cannot be read is a failed attempt like any other: on record

@@ -205,3 +205,17 @@ t.test('a snapshot whose segment no longer matches its hash is refused, and regi
   t.match(audit.entries.find((e: { destination: string }) => e.destination === out), { action: 'snapshot.refused', actor: 'ops', camera: 'cam1', from_ms: newest.start_ms, destination: out, details: { error: /does not match its catalogued sha256/ } },
     'the refusal, evidence of tampering, is in the audit log');
 });
+
+t.test('an input larger than any camera makes is refused before a pixel is decoded, and registered', async (t) => {
+  // a 16000x16000 PNG of 1.8 MB kept a core busy for minutes (an outside probe); one colour keeps this one small
+  const big = join(dir, 'huge.png');
+  execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'color=c=gray:s=9000x64', '-frames:v', '1', big]);
+  const out = join(dir, 'huge-redacted.png');
+  const r = await runCli(['redact', big, out, '--data', dataDir]);
+  t.equal(r.code, 2, r.stderr);
+  t.match(r.stderr, /huge\.png is 9000x64: at most 8192 pixels a side are redacted/);
+  t.notOk(existsSync(out), 'nothing written');
+  const audit = JSON.parse((await runCli(['audit', '--json', '--data', dataDir])).stdout) as { entries: Array<{ action: string; details: { error?: string } }> };
+  t.match(audit.entries[0], { action: 'redact.failed' }, 'the refused attempt is on record');
+  t.match(audit.entries[0]?.details.error ?? '', '9000x64');
+});
