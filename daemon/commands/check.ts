@@ -32,6 +32,7 @@ import { loadConfig } from '../../config/load.js';
 import type { Config } from '../../config/schema.js';
 import { UsersFile, usersFilePath } from '../../web/users.js';
 import { loadTls } from '../../web/tls-files.js';
+import { isLoopback, parseListen } from '../../config/listen.js';
 
 export interface CheckResult {
   name: string;
@@ -407,7 +408,12 @@ export async function httpReady({ config }: CheckContext): Promise<CheckResult> 
   }
   const scheme = http.cert_file ? 'https' : 'http';
   const parts = [http.listen ? `page ${scheme}://${http.listen}` : '', http.metrics_listen ? `metrics ${scheme}://${http.metrics_listen}/metrics` : ''].filter(Boolean);
-  if (!http.listen) return { name: 'http', ok: true, detail: parts.join(', ') + validTo };
+  // metrics have no login: under TLS any address is allowed, and anyone who reaches it reads the
+  // box id, the cameras and which are down (an outside probe: nothing said so)
+  const openMetrics = http.metrics_listen && !isLoopback(parseListen(http.metrics_listen).host)
+    ? `; the metrics have no login and listen on ${http.metrics_listen}: anyone who reaches it reads the box id, its cameras and which are down; keep it on loopback or behind a firewall that lets only the scraper in` : '';
+  const done = (result: CheckResult): CheckResult => (openMetrics && result.ok ? { ...result, warn: true, detail: result.detail + openMetrics } : result);
+  if (!http.listen) return done({ name: 'http', ok: true, detail: parts.join(', ') + validTo });
   const file = new UsersFile(resolve(usersFilePath(http, resolve(config.storage.path))));
   let users: number;
   try {
@@ -416,7 +422,7 @@ export async function httpReady({ config }: CheckContext): Promise<CheckResult> 
     return { name: 'http', ok: false, detail: (err as Error).message };
   }
   if (users === 0) return { name: 'http', ok: false, detail: `${parts.join(', ')}: nobody can log in to the page; add a user: edge-nvr user add NAME --role viewer` };
-  return { name: 'http', ok: true, detail: `${parts.join(', ')}; ${plural(users, 'user')} in ${file.path}${validTo}` };
+  return done({ name: 'http', ok: true, detail: `${parts.join(', ')}; ${plural(users, 'user')} in ${file.path}${validTo}` });
 }
 
 /** The keyframe decoder of view analysis runs (python3-av), unless no camera is watched. */

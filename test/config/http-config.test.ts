@@ -54,6 +54,10 @@ t.test('check: the page needs a readable certificate and a user who can log in',
   const tlsYaml = (cert: string, key: string) => `http:\n  listen: 0.0.0.0:8443\n  cert_file: ${cert}\n  key_file: ${key}\n`;
   const good = await httpReady(ctx(tlsYaml(certs.serverCert, certs.serverKey)));
   t.match(good, { ok: true, detail: /^page https:\/\/0\.0\.0\.0:8443; 1 user in .*users\.json; certificate valid until \d{4}-\d\d-\d\d$/ }, 'the server\'s own pair passes');
+  t.notOk(good.warn, 'no metrics: nothing to warn of');
+  // the metrics have no login: on the network (allowed under TLS) a warning says who can read them (an outside probe: nothing did)
+  const metricsOut = await httpReady(ctx(`${tlsYaml(certs.serverCert, certs.serverKey)}  metrics_listen: 0.0.0.0:9464\n`));
+  t.match(metricsOut, { ok: true, warn: true, detail: /the metrics have no login and listen on 0\.0\.0\.0:9464: anyone who reaches it reads the box id, its cameras and which are down/ }, 'metrics on the network: a warning');
   t.match(await httpReady(ctx(tlsYaml(certs.serverCert, certs.clientKey))), { ok: false, detail: /^http\.key_file: .*client\.key is not the key of the certificate in http\.cert_file \(.*key values mismatch\); give the key that certificate was made for$/ }, 'another certificate\'s key');
   const garbage = join(dir, 'garbage.pem');
   writeFileSync(garbage, 'not a pem\n');
