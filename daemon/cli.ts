@@ -71,8 +71,12 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(terminalText(`edge-nvr ${name}: ${err.message}`) + '\n');
       return EXIT.usage;
     }
+    // SQLite's own words name neither the disk nor what was not done (an outside probe filled the
+    // data disk: "database or disk is full" was all export said)
+    const full = (err as { code?: string }).code === 'SQLITE_FULL'
+      ? ': the data disk, where the catalog is, is full: the command stopped at the first thing it could not register; free space there (edge-nvr status shows it)' : '';
     // a failure's message may quote a camera, a file or a server: escaped like every output
-    process.stderr.write(terminalText(`edge-nvr ${name}: ${(err as Error).message}`) + '\n');
+    process.stderr.write(terminalText(`edge-nvr ${name}: ${(err as Error).message}${full}`) + '\n');
     return EXIT.failure;
   }
 }
