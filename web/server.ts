@@ -19,7 +19,7 @@ import { isLoopback, parseListen } from '../config/listen.js';
 import type { Config } from '../config/schema.js';
 import type { BoxState } from './box-state.js';
 import { CSS, JS } from './assets.js';
-import { clientKey, LoginLimiter } from './login-limiter.js';
+import { AttemptLimiter, clientKey } from './attempt-limiter.js';
 import { BoxMetrics } from './metrics.js';
 import { loginPage, messagePage, overview, overviewPage, snapshotPage, type OverviewInput, type Viewer } from './pages.js';
 import { randomToken, sameToken, Sessions, type Session } from './sessions.js';
@@ -40,14 +40,14 @@ export const MAX_CONNECTIONS = 100;
  */
 export const MAX_CONNECTIONS_PER_ADDRESS = 16;
 /** failed logins before a user name must wait; an address (maybe a whole office behind NAT) gets more */
-const USER_LIMIT = { maxFailures: 5, windowMs: 15 * 60_000 };
-const ADDRESS_LIMIT = { maxFailures: 20, windowMs: 15 * 60_000 };
+const USER_LIMIT = { maxAttempts: 5, windowMs: 15 * 60_000 };
+const ADDRESS_LIMIT = { maxAttempts: 20, windowMs: 15 * 60_000 };
 /**
  * Successful logins a client may make a minute. Each is a password check (32 MiB of scrypt) and a
  * hash-chained audit entry: a viewer logging in over and over from 16 connections made 131 a
  * minute, filled the audit log and took every thread of libuv's pool (an outside probe).
  */
-const LOGINS_LIMIT = { maxFailures: 30, windowMs: 60_000 };
+const LOGINS_LIMIT = { maxAttempts: 30, windowMs: 60_000 };
 /**
  * Password checks run one at a time, at most this many waiting (the connections one client may
  * hold), the rest answered 503: four at once took all four threads of libuv's pool, and the
@@ -132,7 +132,7 @@ export async function startWeb(o: WebOptions): Promise<WebServers> {
       if (socket.remoteAddress === undefined) return; // already gone
       // an IPv6 client by its /64: one host on the LAN takes as many addresses there as it likes,
       // and 7 of them, 16 connections each, kept everyone else off the page (an outside probe)
-      const address = clientKey(socket.remoteAddress, false).replace(/^address /, '');
+      const address = clientKey(socket.remoteAddress, false);
       const held = perAddress.get(address) ?? 0;
       if (held >= MAX_CONNECTIONS_PER_ADDRESS) {
         socket.destroy();
@@ -301,10 +301,10 @@ interface Snapshot { camera: string; user: string; account: number; out: string;
 class StatusPage {
   private readonly users: UserDirectory;
   private readonly sessions: Sessions;
-  private readonly byUser = new LoginLimiter(USER_LIMIT);
-  private readonly byAddress = new LoginLimiter(ADDRESS_LIMIT);
-  /** successful logins by client (a LoginLimiter counting successes) */
-  private readonly logins = new LoginLimiter(LOGINS_LIMIT);
+  private readonly byUser = new AttemptLimiter(USER_LIMIT);
+  private readonly byAddress = new AttemptLimiter(ADDRESS_LIMIT);
+  /** successful logins by client */
+  private readonly logins = new AttemptLimiter(LOGINS_LIMIT);
   /** the password check running, and those waiting behind it */
   private checks: Promise<unknown> = Promise.resolve();
   private waitingChecks = 0;
@@ -414,7 +414,7 @@ class StatusPage {
     // nor is a name that is no user's: a password of lower-case letters and digits looks like one
     const actor = name === undefined ? '(not a user name)' : this.users.get(name) ? name : '(no such user)';
     const password = form.get('password') ?? '';
-    const limits: Array<[LoginLimiter, string]> = [[this.byAddress, clientKey(req.socket.remoteAddress)], ...(name ? [[this.byUser, `user ${name}`] as [LoginLimiter, string]] : [])];
+    const limits: Array<[AttemptLimiter, string]> = [[this.byAddress, `address ${clientKey(req.socket.remoteAddress)}`], ...(name ? [[this.byUser, `user ${name}`] as [AttemptLimiter, string]] : [])];
     const waitMs = Math.max(...limits.map(([l, k]) => l.retryAfterMs(k)));
     if (waitMs > 0) {
       // one audit entry per lock-out, not one per refused try (a flood must not fill the log)
@@ -432,14 +432,14 @@ class StatusPage {
     if (loginsWaitMs > 0 || this.waitingChecks >= MAX_WAITING_CHECKS) {
       if (Date.now() - this.busyLogged >= 60_000) {
         this.busyLogged = Date.now();
-        this.o.log.warn({ address, loginsPerMinute: LOGINS_LIMIT.maxFailures, waiting: this.waitingChecks }, 'status page: logins refused unchecked (too many from one client, or too many waiting; logged once a minute)');
+        this.o.log.warn({ address, loginsPerMinute: LOGINS_LIMIT.maxAttempts, waiting: this.waitingChecks }, 'status page: logins refused unchecked (too many from one client, or too many waiting; logged once a minute)');
       }
       const retryS = loginsWaitMs > 0 ? Math.ceil(loginsWaitMs / 1000) : 1;
       return this.loginForm(req, res, loginsWaitMs > 0 ? 429 : 503, loginsWaitMs > 0 ? `Too many logins from this address. Try again in ${retryS} s.` : 'The box is busy checking other logins. Try again in a moment.', { 'Retry-After': String(retryS) });
     }
     // counted as failed while the password is checked: tries sent at once all passed the check
     // above before the first of them had failed, and each got its guess (and its scrypt)
-    const pending = limits.map(([l, k]) => [l, k, l.fail(k)] as const);
+    const pending = limits.map(([l, k]) => [l, k, l.count(k)] as const);
     const user = name ? this.users.get(name) : undefined;
     const ok = await this.checkPassword(password, user?.hash);
     if (!ok || !user) {
@@ -455,7 +455,7 @@ class StatusPage {
     if (!this.audit({ actor: user.name, action: 'web.login', details: { address, role: user.role } })) {
       return this.loginForm(req, res, 503, 'The box cannot register a login now (its audit log cannot be written). Try again later.');
     }
-    this.logins.fail(client); // a success, counted
+    this.logins.count(client); // a success, counted
     const { token } = this.sessions.create(user.name, user.role, user.hash);
     this.o.log.info({ address, user: user.name, role: user.role }, 'status page: login');
     redirect(res, '/', { 'Set-Cookie': [this.cookie(this.cookieName, token), this.cookie(this.loginCookie, '', 0)] });

@@ -49,6 +49,10 @@ t.test('check: the page needs a readable certificate and a user who can log in',
   mkdirSync(join(dir, 'data'), { recursive: true });
   t.equal((await runCli(['user', 'add', 'ana', '--role', 'viewer', '--data', join(dir, 'data')], { input: 'a-long-password\n' })).code, 0);
   t.match(await httpReady(ctx('http:\n  listen: 127.0.0.1:8080\n')), { ok: true, detail: /^page http:\/\/127\.0\.0\.1:8080; 1 user in .*users\.json$/ });
+  // a users file others may read: the daemon lets nobody log in, and check says so before it starts
+  chmodSync(join(dir, 'data', 'users.json'), 0o644);
+  t.match(await httpReady(ctx('http:\n  listen: 127.0.0.1:8080\n')), { ok: false, detail: /users\.json: the users file may be read by other users \(mode 0644\): nobody can log in until it is fixed; chmod 0600/ }, 'a users file others may read fails the check');
+  chmodSync(join(dir, 'data', 'users.json'), 0o600);
   // a pair the daemon could not serve with fails here too (the page and metrics never came up, check said ok)
   const certs = makeCerts(join(dir, 'certs'));
   const tlsYaml = (cert: string, key: string) => `http:\n  listen: 0.0.0.0:8443\n  cert_file: ${cert}\n  key_file: ${key}\n`;

@@ -1,4 +1,4 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, cpSync, existsSync, lstatSync, mkdirSync, readlinkSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,6 +26,23 @@ const run = (cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env) 
 const idOf = (root: string, file: 'passwd' | 'group', name: string) =>
   Number(readFileSync(join(root, 'etc', file), 'utf8').split('\n').find((l) => l.startsWith(`${name}:`))?.split(':')[2]);
 const mode = (p: string) => (statSync(p).mode & 0o777).toString(8);
+
+/** scripts/install --link into a throwaway root; the root and the service user's ids. */
+function installedRoot(t: Test) {
+  const root = throwawayRoot(t);
+  const inst = run(INSTALL, ['--root', root, '--link']);
+  t.equal(inst.status, 0, `install exits 0:\n${inst.stdout}${inst.stderr}`);
+  return { root, uid: idOf(root, 'passwd', 'edge-nvr'), gid: idOf(root, 'group', 'edge-nvr') };
+}
+
+/** The installed box's config (root:edge-nvr 0640, as an installer leaves it) with these cameras' lines. */
+function writeInstalledConfig(root: string, gid: number, boxId: string, cameraLines: string[]): void {
+  const config = join(root, 'etc/edge-nvr/config.yaml');
+  writeFileSync(config, ['box:', `  id: ${boxId}`, 'storage:', '  path: /var/lib/edge-nvr', '  free_space_floor_mb: 0',
+    '  retention:', '    min_days: 0.001', '    below_legal_minimum_reason: test bench', 'cameras:', ...cameraLines, ''].join('\n'));
+  chownSync(config, 0, gid);
+  chmodSync(config, 0o640);
+}
 
 t.test('scripts/install into a throwaway root, twice, then --uninstall', async (t) => {
   const root = throwawayRoot(t);
@@ -163,11 +180,7 @@ function asServiceUser(root: string, uid: number, gid: number, commands: Array<s
 }
 
 t.test('the installed box redacts, snapshots and exports as the service user, with models checked against their pins', async (t) => {
-  const root = throwawayRoot(t);
-  const inst = run(INSTALL, ['--root', root, '--link']);
-  t.equal(inst.status, 0, `install exits 0:\n${inst.stdout}${inst.stderr}`);
-  const uid = idOf(root, 'passwd', 'edge-nvr');
-  const gid = idOf(root, 'group', 'edge-nvr');
+  const { root, uid, gid } = installedRoot(t);
   const data = join(root, 'var/lib/edge-nvr');
 
   // recordings of camera "gate", as the daemon would have left them
@@ -179,12 +192,7 @@ t.test('the installed box redacts, snapshots and exports as the service user, wi
   await backdate(data, catalog, clip, 'gate', [t0, t0 + 2000], 2000);
   catalog.close();
   spawnSync('chown', ['-R', `${uid}:${gid}`, data]);
-  const config = join(root, 'etc/edge-nvr/config.yaml');
-  writeFileSync(config, ['box:', '  id: installed-box', 'storage:', '  path: /var/lib/edge-nvr', '  free_space_floor_mb: 0',
-    '  retention:', '    min_days: 0.001', '    below_legal_minimum_reason: test bench',
-    'cameras:', '  - id: gate', '    source:', '      type: rtsp', '      url: rtsp://127.0.0.1:1/never-contacted', ''].join('\n'));
-  chownSync(config, 0, gid);
-  chmodSync(config, 0o640);
+  writeInstalledConfig(root, gid, 'installed-box', ['  - id: gate', '    source:', '      type: rtsp', '      url: rtsp://127.0.0.1:1/never-contacted']);
 
   const cfg = ['--config', '/etc/edge-nvr/config.yaml', '--json'];
   const out = '/var/lib/edge-nvr/exports';
@@ -222,18 +230,9 @@ t.test('the installed box redacts, snapshots and exports as the service user, wi
 t.test('the installed box records: a camera\'s segments are indexed and verify, from the installed files only', async (t) => {
   // every file the daemon starts from the package (the recorders' spawner among them) must be
   // installed: one left out made every recorder fail while `check` passed (an outside probe)
-  const root = throwawayRoot(t);
-  const inst = run(INSTALL, ['--root', root, '--link']);
-  t.equal(inst.status, 0, `install exits 0:\n${inst.stdout}${inst.stderr}`);
-  const uid = idOf(root, 'passwd', 'edge-nvr');
-  const gid = idOf(root, 'group', 'edge-nvr');
-  const config = join(root, 'etc/edge-nvr/config.yaml');
-  writeFileSync(config, ['box:', '  id: recording-box', 'storage:', '  path: /var/lib/edge-nvr', '  free_space_floor_mb: 0',
-    '  retention:', '    min_days: 0.001', '    below_legal_minimum_reason: test bench',
-    'cameras:', '  - id: yard', '    source:', '      type: test', '      width: 320', '      height: 180', '      fps: 10',
-    '    record:', '      backend: ffmpeg', '      segment_seconds: 2', ''].join('\n'));
-  chownSync(config, 0, gid);
-  chmodSync(config, 0o640);
+  const { root, uid, gid } = installedRoot(t);
+  writeInstalledConfig(root, gid, 'recording-box', ['  - id: yard', '    source:', '      type: test', '      width: 320', '      height: 180', '      fps: 10',
+    '    record:', '      backend: ffmpeg', '      segment_seconds: 2']);
   const cfg = ['--config', '/etc/edge-nvr/config.yaml'];
   // the daemon for 14 s, then SIGTERM (a clean stop), then verify
   const ran = asServiceUser(root, uid, gid, [{ args: ['run', ...cfg], stopAfterS: 14 }, ['verify', ...cfg]]);

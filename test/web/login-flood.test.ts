@@ -5,14 +5,14 @@
  * The burst here is 12, under the 16 connections one address may hold (web/server.ts): 30 at once
  * had some closed unanswered by that cap on a loaded machine (CI), which is the cap working.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { mkdirSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { runCli } from '../support/cli.js';
 import { DaemonProcess, writeConfig } from '../support/daemon.js';
 import { addUser, servedUrl } from '../support/web.js';
-import { clientKey } from '../../web/login-limiter.js';
+import { clientKey } from '../../web/attempt-limiter.js';
 
 interface Reply { status: number; headers: Record<string, string | string[] | undefined>; body: string }
 
@@ -28,24 +28,27 @@ function http(url: string, opts: { method?: string; headers?: Record<string, str
   });
 }
 
-t.test('guesses sent at once are limited like guesses sent one after another', async (t) => {
+/** A daemon with no camera recording, only its page, and these viewers (name, password). */
+async function loginBox(t: Test, users: Array<[string, string]>) {
   const dir = t.testdir();
-  // no camera recording: the page alone
   const config = writeConfig(dir, [{ id: 'cam1', url: 'rtsp://127.0.0.1:9/none', enabled: false }], { extraYaml: 'http:\n  listen: 127.0.0.1:0\n' });
   const data = join(dir, 'data');
   mkdirSync(data, { recursive: true });
-  await addUser(['--config', config], 'bob', 'viewer', 'bob-password-one');
-  await addUser(['--config', config], 'ines', 'viewer', 'ines-password-one');
+  for (const [name, password] of users) await addUser(['--config', config], name, 'viewer', password);
   const daemon = new DaemonProcess(config).start();
   t.teardown(() => { daemon.proc?.kill('SIGKILL'); });
   const base = await servedUrl(daemon, 'page');
-
   // a script needs no form: it sends a login cookie and the same value as the form's token
   const login = (user: string, password: string, localAddress?: string) => http(`${base}/login`, {
     method: 'POST', localAddress,
     headers: { 'Content-Type': 'application/x-www-form-urlencoded', Cookie: 'edge-nvr-login=chosen', Origin: base },
     body: new URLSearchParams({ csrf: 'chosen', user, password }).toString(),
   });
+  return { daemon, data, login };
+}
+
+t.test('guesses sent at once are limited like guesses sent one after another', async (t) => {
+  const { daemon, data, login } = await loginBox(t, [['bob', 'bob-password-one'], ['ines', 'ines-password-one']]);
 
   // sequential successful logins are not failures: the address is not charged for them
   for (let i = 0; i < 22; i++) t.equal((await login('ines', 'ines-password-one')).status, 303, `login ${i + 1} of ines`);
@@ -81,19 +84,8 @@ t.test('guesses sent at once are limited like guesses sent one after another', a
 t.test('successful logins are limited too: 30 a minute from one client, the password checks one at a time', async (t) => {
   // a viewer logging in over and over from 16 connections: 131 logins a minute, each a scrypt and
   // an audit entry, libuv's pool full and a false disk alarm (an outside probe)
-  const dir = t.testdir();
-  const config = writeConfig(dir, [{ id: 'cam1', url: 'rtsp://127.0.0.1:9/none', enabled: false }], { extraYaml: 'http:\n  listen: 127.0.0.1:0\n' });
-  const data = join(dir, 'data');
-  mkdirSync(data, { recursive: true });
-  await addUser(['--config', config], 'ines', 'viewer', 'ines-password-one');
-  const daemon = new DaemonProcess(config).start();
-  t.teardown(() => { daemon.proc?.kill('SIGKILL'); });
-  const base = await servedUrl(daemon, 'page');
-  const login = () => http(`${base}/login`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/x-www-form-urlencoded', Cookie: 'edge-nvr-login=chosen', Origin: base },
-    body: new URLSearchParams({ csrf: 'chosen', user: 'ines', password: 'ines-password-one' }).toString(),
-  });
+  const { daemon, data, login: loginAs } = await loginBox(t, [['ines', 'ines-password-one']]);
+  const login = () => loginAs('ines', 'ines-password-one');
   // at once, as many as the user's limit lets be checked together (5)
   const burst = await Promise.all(Array.from({ length: 5 }, () => login()));
   t.same(burst.map((r) => r.status), Array(5).fill(303), '5 right logins at once: each checked in turn and let in');

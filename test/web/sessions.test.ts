@@ -1,5 +1,5 @@
 import t from 'tap';
-import { LoginLimiter } from '../../web/login-limiter.js';
+import { AttemptLimiter } from '../../web/attempt-limiter.js';
 import { MAX_SESSIONS_PER_USER, Sessions } from '../../web/sessions.js';
 import { hashPassword, verifyPassword } from '../../web/users.js';
 import { isUse } from '../../web/server.js';
@@ -62,21 +62,21 @@ t.test('one user logging in again and again ends their own oldest sessions, neve
 
 t.test('failed logins lock a key for the rest of the window, then free it', async (t) => {
   let now = 0;
-  const l = new LoginLimiter({ maxFailures: 3, windowMs: 60_000 }, () => now);
-  for (let i = 0; i < 3; i++) { t.equal(l.retryAfterMs('k'), 0); l.fail('k'); now += 1000; }
+  const l = new AttemptLimiter({ maxAttempts: 3, windowMs: 60_000 }, () => now);
+  for (let i = 0; i < 3; i++) { t.equal(l.retryAfterMs('k'), 0); l.count('k'); now += 1000; }
   t.equal(l.retryAfterMs('k'), 57_000, 'locked until the first failure leaves the window');
   t.equal(l.retryAfterMs('other'), 0, 'other keys are not');
   now += 57_000;
   t.equal(l.retryAfterMs('k'), 0, 'then free again');
-  l.fail('k');
+  l.count('k');
   l.clear('k');
   t.equal(l.retryAfterMs('k'), 0, 'a success clears it');
 });
 
 t.test('an attempt counts as a failure while it is checked, and is taken back when it was right', async (t) => {
   let now = 0;
-  const l = new LoginLimiter({ maxFailures: 3, windowMs: 60_000 }, () => now);
-  const pending = [l.fail('k'), l.fail('k'), l.fail('k')];
+  const l = new AttemptLimiter({ maxAttempts: 3, windowMs: 60_000 }, () => now);
+  const pending = [l.count('k'), l.count('k'), l.count('k')];
   t.ok(l.retryAfterMs('k') > 0, 'three attempts still being checked lock a fourth out');
   l.forgive('k', pending[1]!);
   t.equal(l.retryAfterMs('k'), 0, 'one of them was right: taken back');
@@ -84,7 +84,7 @@ t.test('an attempt counts as a failure while it is checked, and is taken back wh
   l.forgive('k', 12345);
   l.forgive('other', 0);
   t.equal(l.retryAfterMs('k'), 0, 'taking back what was never counted changes nothing');
-  l.fail('k');
+  l.count('k');
   t.ok(l.retryAfterMs('k') > 0, 'the two wrong ones still count');
 });
 
