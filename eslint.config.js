@@ -11,8 +11,8 @@ export default tseslint.config(
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
-      // test/support/tsx.mjs: the loader tap imports before any TypeScript can load (not in tsconfig.json)
-      parserOptions: { projectService: { allowDefaultProject: ['test/support/tsx.mjs'] }, tsconfigRootDir: import.meta.dirname },
+      // test/support/*.mjs: what tap imports into each test process before any TypeScript can load (not in tsconfig.json)
+      parserOptions: { projectService: { allowDefaultProject: ['test/support/tsx.mjs', 'test/support/untracked-children.mjs'] }, tsconfigRootDir: import.meta.dirname },
     },
     linterOptions: { reportUnusedDisableDirectives: 'error' },
     rules: {
