@@ -55,6 +55,10 @@ t.test('defaults are filled in', async (t) => {
   }
   t.equal(c.log.level, 'info');
   t.equal(c.mqtt, undefined);
+  // README's promises that rest on defaults: a tamper change raised after 10 s, health at least every 5 minutes
+  t.equal(cam.tamper.persistence_s, 10, 'tamper: a change must last 10 s');
+  const withMqtt = parseConfig(MINIMAL + 'mqtt:\n  url: mqtt://127.0.0.1:1883\n', 'inline');
+  t.equal(withMqtt.mqtt?.health_refresh_s, 300, 'health: published at least every 5 minutes when nothing changed');
 });
 
 t.test('schema errors name the path and what is expected, one line each', async (t) => {

@@ -46,7 +46,8 @@ t.test('the daemon records two real RTSP cameras with the ffmpeg backend and two
       const bytes = readFileSync(file);
       t.equal(createHash('sha256').update(bytes).digest('hex'), row.sha256, `${row.path}: the file hashes to its row`);
       t.equal(bytes.length, row.bytes, `${row.path}: size matches`);
-      t.match(row.path, new RegExp(`^recordings/${camera}/\\d{4}-\\d{2}-\\d{2}/\\d{2}/\\d{13}\\.mp4$`), 'laid out as DESIGN.md says');
+      const utc = new Date(row.start_ms).toISOString();
+      t.equal(row.path, `recordings/${camera}/${utc.slice(0, 10)}/${utc.slice(11, 13)}/${row.start_ms}.mp4`, 'laid out as README.md says: its start\'s UTC day and hour, named by its start in ms');
       const media = probe(file);
       t.equal(media.codec, 'h264', `${row.path} is H.264, stream-copied`);
       t.ok(media.frames > 0, `${row.path} plays: ${media.frames} frames`);

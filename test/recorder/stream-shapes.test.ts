@@ -127,6 +127,27 @@ t.test('GStreamer, by stream copy and masked on the box: a picture size change f
   }
 });
 
+t.test('a camera that sends sound with its pictures: both backends record the pictures only (README: recordings carry no audio)', async (t) => {
+  const dir = t.testdir();
+  const file = join(dir, 'av.ts');
+  execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=15', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
+    '-t', '14', '-c:v', 'libx264', '-g', '15', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-f', 'mpegts', file]);
+  const url = await fileCamera(t, `filesrc location=${file} ! tsdemux name=d d. ! queue ! h264parse config-interval=-1 ! rtph264pay name=pay0 pt=96 d. ! queue ! aacparse ! rtpmp4apay name=pay1 pt=97`);
+  const config = writeConfig(dir, [{ id: 'ff', url, backend: 'ffmpeg' }, { id: 'gst', url, backend: 'gstreamer' }]);
+  const daemon = new DaemonProcess(config).start();
+  t.teardown(() => { daemon.proc?.kill('SIGKILL'); });
+  await until(() => daemon.countLog(segmentIndexed('ff')) >= 2 && daemon.countLog(segmentIndexed('gst')) >= 2, 40_000, 'two segments of each camera');
+  t.equal((await daemon.stop('SIGTERM')).code, 0, 'the daemon stops cleanly');
+  const db = new Database(join(dir, 'data', 'catalog.db'), { readonly: true });
+  t.teardown(() => db.close());
+  for (const camera of ['ff', 'gst']) {
+    const paths = (db.prepare('SELECT path FROM segments WHERE camera = ?').all(camera) as Array<{ path: string }>).map((r) => r.path);
+    const streams = paths.map((p) => execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_type', '-of', 'csv=p=0', join(dir, 'data', p)], { encoding: 'utf8' }).trim());
+    t.ok(paths.length >= 2, `${camera}: ${paths.length} segments`);
+    t.same([...new Set(streams)], ['video'], `${camera}: every segment holds one stream, the video`);
+  }
+});
+
 t.test('an audio-only camera: marked down with a reason a person can act on, and retried', async (t) => {
   const dir = t.testdir();
   const file = join(dir, 'audio.ts');

@@ -29,6 +29,11 @@ function uncovered(inputs: Input[], W: number, H: number, w: number, h: number, 
 const face = await BlazeFace.create();
 const text = await TextDetector.create();
 
+t.test('the smallest sizes promised are the ones README.md and docs/redaction.md state', async (t) => {
+  t.same(MIN_FACE, { video: 32, still: 20 }, 'faces from 32 px wide in video, 20 px in stills');
+  t.same(MIN_TEXT, { video: 12, still: 8 }, 'capitals from 12 px tall in video, 8 px in stills');
+});
+
 for (const still of [false, true]) {
   t.test(`faces (${still ? 'stills' : 'video'}): from ${still ? MIN_FACE.still : MIN_FACE.video} px to half the frame, in every frame size and orientation`, async (t) => {
     for (const [W, H] of SIZES) {

@@ -23,6 +23,8 @@ t.test('a camera that sends no keyframe after the first: its footage is written 
     { id: 'gst', url: sim.url('gst'), backend: 'gstreamer' },
   ], { segmentSeconds: 2 });
   const overdueMs = segmentOverdueMs(2);
+  // README and docs/watchdog.md: three times the segment length, at least 30 s
+  t.same([overdueMs, segmentOverdueMs(20), segmentOverdueMs(60)], [30_000, 60_000, 180_000], 'overdue at three times the length, at least 30 s');
   const daemon = new DaemonProcess(config).start();
   t.teardown(() => { daemon.proc?.kill('SIGKILL'); });
   const startedAt = Date.now();

@@ -64,6 +64,11 @@ t.test('Prometheus scrapes real values that move while a camera dies and comes b
   const lastEnd = v1('edge_nvr_camera_last_segment_end_timestamp_seconds{camera="gate"}')!;
   t.ok(Math.abs(Date.now() / 1000 - lastEnd) < 30, 'the last segment ended moments ago (seconds since the epoch)');
   t.equal(v1('edge_nvr_camera_retention_required_seconds{camera="gate"}'), 30 * 86400, 'required: 30 days, in seconds');
+  // days held (README: "days held against the days required", from the health report's days to
+  // a thousandth): the oldest recording kept is seconds old here, never negative
+  const held = v1('edge_nvr_camera_retention_held_seconds{camera="gate"}')!;
+  t.ok(held >= 0 && held < 600, `held: the oldest recording kept is ${held} s old`);
+  t.equal(v1('edge_nvr_camera_tamper_events_total{camera="gate"}'), 0, 'tamper events: counted per camera from 0');
   t.ok(v1('edge_nvr_storage_size_bytes')! > 0 && v1('edge_nvr_storage_free_bytes')! > 0, 'storage');
   t.equal(v1('edge_nvr_holds_active'), 0, 'no holds');
   // the background verifier's pass: what it re-hashed of what it will reach, and what it found
