@@ -560,8 +560,12 @@ export class Daemon {
     for (const r of RESTART_ONLY) {
       if (r.needed(result.changed, this.config, next)) result.restart_required.push(`${r.setting}: ${r.why}; restart the service`);
     }
-    // the running data dir stays (and so does everything derived from it)
-    next = { ...next, storage: { ...next.storage, path: this.config.storage.path } };
+    // what only a restart applies stays as it runs (the data dir and everything derived from it,
+    // the log's format, the page and metrics with their files), so that every later reload still
+    // names it until the restart: taken over, it read as applied from the second reload on
+    next = { ...next, storage: { ...next.storage, path: this.config.storage.path }, log: { ...next.log, format: this.config.log.format }, http: this.config.http };
+    for (const setting of files.keys()) if (setting.startsWith('http.')) files.delete(setting);
+    for (const [setting, digest] of this.files) if (setting.startsWith('http.')) files.set(setting, digest);
     const keyOf = (config: Config, digests: Map<string, string>) => new Map(config.cameras.map((c) => [c.id, cameraKey(c, config.watchdog, digests.get(`cameras[${c.id}].source.password_file`))]));
     const before = keyOf(this.config, this.files);
     const after = keyOf(next, files);

@@ -101,16 +101,21 @@ t.test('a reload applies egress settings, cameras, mqtt and the log level at onc
   t.same(rotated.changed, ['cameras[a].source.password_file (contents)'], 'because its password file changed');
 
   // a new data dir cannot be applied running: the rest is, and the outcome says so
-  write([{ ...camA, privacyMasks: MASK_A }], [...mqtt(30)], { dataDir: join(dir, 'elsewhere') });
-  writeFileSync(config, readFileSync(config, 'utf8').replace('level: debug', 'level: info'));
+  // and so can neither the log's format nor the page and metrics (README: reload names them)
+  write([{ ...camA, privacyMasks: MASK_A }], [...mqtt(30), 'http:', '  metrics_listen: 127.0.0.1:0'], { dataDir: join(dir, 'elsewhere') });
+  writeFileSync(config, readFileSync(config, 'utf8').replace('level: debug', 'level: info\n  format: json'));
   // the new config names another data dir: find the running daemon by the one it uses
   const moved = await runCli(['reload', '--data', join(dir, 'data'), '--json']);
   t.equal(moved.code, 0, 'accepted');
   const m = JSON.parse(moved.stdout) as { ok: boolean; restart_required: string[]; changed: string[] };
-  t.same(m.restart_required, ['storage.path: the data dir cannot move under a running daemon; restart the service'], 'storage.path needs a restart');
+  t.same(m.restart_required, [
+    'storage.path: the data dir cannot move under a running daemon; restart the service',
+    'log.format: the log destination is set up once, at start; restart the service',
+    'http: the status page and metrics keep the settings and files they started with; restart the service',
+  ], 'storage.path, log.format and http need a restart');
   t.ok(m.changed.includes('redaction.plates'), 'plates back on is applied');
   const text = await runCli(['reload', '--data', join(dir, 'data')]);
-  t.match(text.stderr, /not applied until the service restarts: storage\.path/, 'the CLI says so too');
+  t.match(text.stderr, /not applied until the service restarts: storage\.path.*log\.format.*http/s, 'the CLI says so too, on a later reload as well: they stay unapplied until the restart (the second reload had forgotten log.format and http)');
   const back = await snapshot('a');
   t.same(back.switched_off, [], 'plates are hidden again from the next snapshot on');
   t.same(back.detectors.map((d) => d.name), ['blazeface', 'ppocr-det'], 'by the text detector');
