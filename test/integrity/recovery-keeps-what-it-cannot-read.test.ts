@@ -5,11 +5,12 @@
  */
 import t from 'tap';
 import { chmodSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { sha256File } from '../../common/file-hash.js';
 import { RECORDED_PROBE_TIMEOUT_MS as PROBE_TIMEOUT_MS } from '../../common/media-probe.js';
-import { recordingCamera, until, sleep } from '../support/daemon.js';
+import { recordingCamera, until, sleep, writeConfig } from '../support/daemon.js';
 import { DaemonProcess } from '../support/daemon.js';
 import { runCli } from '../support/cli.js';
 
@@ -57,4 +58,25 @@ t.test('a probe that hangs during recovery quarantines the staged segment instea
   const tampered = await runCli(['verify', '--data', dataDir]);
   t.equal(tampered.code, 1, 'a quarantined file changed afterwards fails verify');
   t.match(tampered.stdout, /QUARANTINE quarantine\/cam1\/.*changed since recovery set it aside/);
+});
+
+t.test('a staged file ffprobe fails on (bytes that are no media) is quarantined with ffprobe\'s words, not deleted', async (t) => {
+  const dir = t.testdir();
+  // the camera is never reached: only recovery, at start, looks at its staging dir
+  const config = writeConfig(dir, [{ id: 'cam1', url: 'rtsp://127.0.0.1:9/none' }]);
+  const staging = join(dir, 'data/recordings/cam1/.staging');
+  mkdirSync(staging, { recursive: true });
+  const name = `${Date.now() - 60_000}-000000.mp4`;
+  writeFileSync(join(staging, name), randomBytes(100_000));
+  const hash = await sha256File(join(staging, name));
+  const daemon = new DaemonProcess(config).start();
+  t.teardown(() => { daemon.proc?.kill('SIGKILL'); });
+  await daemon.waitForLog(/kept in quarantine, not deleted/, 30000);
+  t.equal((await daemon.stop()).code, 0);
+  t.equal(await sha256File(join(dir, 'data/quarantine/cam1', name)), hash, 'in quarantine/, byte for byte');
+  const db = new Database(join(dir, 'data', 'catalog.db'), { readonly: true });
+  t.teardown(() => db.close());
+  const entries = (db.prepare("SELECT data FROM ledger WHERE kind = 'quarantined'").all() as Array<{ data: string }>).map((r) => JSON.parse(r.data) as { file: string; reason: string });
+  t.same(entries.map((e) => e.file), [`quarantine/cam1/${name}`], 'chained in the ledger');
+  t.match(entries[0]!.reason, /Invalid data found when processing input/, 'with why: what ffprobe said');
 });
