@@ -16,6 +16,22 @@ t.test('a mistyped option is answered with the options the command takes', async
   t.same(parseCommand(spec, ['--data', '/d', '--json'])?.values, { data: '/d', json: true }, 'the right options still parse');
 });
 
+t.test('--help shows every option with its line (README: each command\'s --help shows every option), and runs nothing else', async (t) => {
+  // CommandSpec's help is typed as one line per option, so no command can leave one out
+  const out: string[] = [];
+  const write = process.stdout.write.bind(process.stdout);
+  process.stdout.write = ((chunk: string) => { out.push(chunk); return true; }) as typeof process.stdout.write;
+  let parsed;
+  try {
+    parsed = parseCommand(spec, ['--help']);
+  } finally {
+    process.stdout.write = write;
+  }
+  t.equal(parsed, null, 'the command is told to stop');
+  t.same(out.join('').split('\n').filter((l) => l.startsWith('  --')).map((l) => l.trim().replace(/\s+/, ' ')),
+    ['--data the data directory', '--json print JSON', '--help this text'], 'each option, then --help');
+});
+
 t.test('an option given an empty value is refused, naming it and what it wants (never read as "not given" or as the current directory)', async (t) => {
   for (const argv of [['--data', ''], ['--data='], ['--data', '  ']]) {
     t.throws(() => parseCommand(spec, argv), new UsageError('--data is empty: give the data directory\nusage: edge-nvr status [--data DIR] [--json]'), JSON.stringify(argv));

@@ -106,6 +106,17 @@ t.test('a mistyped hold action is answered as such, even with no config at the d
   t.equal(r.stderr, 'edge-nvr hold: unknown action "lsit"; expected add, list or release\n');
 });
 
+t.test('run reads $EDGE_NVR_CONFIG when set, else /etc/edge-nvr/config.yaml (README), and names the one it could not read', async (t) => {
+  const set = join(t.testdir(), 'site.yaml');
+  const fromEnv = await runCli(['run'], { env: { ...process.env, EDGE_NVR_CONFIG: set } });
+  t.equal(fromEnv.code, 2);
+  t.equal(fromEnv.stderr, `${set}: cannot read the config file (ENOENT: no such file); expected a readable YAML file\n`, 'the file $EDGE_NVR_CONFIG names');
+  const env = { ...process.env };
+  delete env.EDGE_NVR_CONFIG;
+  // the default itself is shown rather than run: a machine with an installed box would start it
+  t.match((await runCli(['run', '--help'], { env })).stdout, /--config\s+config file \(default \/etc\/edge-nvr\/config\.yaml\)/, 'else the installed path');
+});
+
 t.test('verify --camera with a camera the box never knew fails, rather than checking nothing and printing OK', async (t) => {
   const data = dataDir(t.testdir());
   const r = await runCli(['verify', '--camera', 'gaet', '--data', data]);
