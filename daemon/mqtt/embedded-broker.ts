@@ -1,4 +1,4 @@
-import { createServer, type AddressInfo, type Server } from 'node:net';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createRequire } from 'node:module';
 import type { Logger } from 'pino';
 
@@ -16,8 +16,15 @@ export interface EmbeddedBroker {
 export async function startEmbeddedBroker(log: Logger, port = 1883): Promise<EmbeddedBroker> {
   const Aedes = require('aedes') as () => { handle: (socket: unknown) => void; close(cb: () => void): void };
   const broker = Aedes();
+  // the clients' sockets, ended by close(): a subscriber left open (the mosquitto_sub the demo
+  // suggests) kept the process alive after "edge-nvr stopped" until it went away
+  const clients = new Set<Socket>();
   const listen = (p: number) => new Promise<Server>((resolve, reject) => {
-    const server = createServer(broker.handle as never);
+    const server = createServer((socket) => {
+      clients.add(socket);
+      socket.once('close', () => clients.delete(socket));
+      broker.handle(socket);
+    });
     server.once('error', reject);
     server.listen(p, '127.0.0.1', () => resolve(server));
   });
@@ -33,8 +40,7 @@ export async function startEmbeddedBroker(log: Logger, port = 1883): Promise<Emb
     url,
     close: () => new Promise<void>((resolve) => {
       server.close(() => broker.close(() => resolve()));
-      // open client sockets would keep server.close waiting
-      setTimeout(resolve, 1000).unref();
+      for (const socket of clients) socket.destroy();
     }),
   };
 }

@@ -1,4 +1,5 @@
 import t from 'tap';
+import mqtt from 'mqtt';
 import { join } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
@@ -25,6 +26,17 @@ t.test('`edge-nvr demo` on a terminal: readable logs, what to try next, the page
   const commands = [...text.matchAll(/^ {2}([a-z_]+) .*$/gm)].map((m) => m[1]!);
   t.ok(commands.includes('mosquitto_sub') && commands.includes('curl'), `tools suggested: ${[...new Set(commands)].join(', ')}`);
   for (const tool of new Set(commands)) t.equal(spawnSync('sh', ['-c', `command -v ${tool}`]).status, 0, `${tool} is installed (scripts/setup)`);
+
+  // the demo brings its own broker (README): what the suggested mosquitto_sub would show; the
+  // subscriber stays connected to the end (one left open had kept the demo from exiting)
+  const [, host, port] = /mosquitto_sub -h (\S+) -p (\d+) -t 'edge-nvr\/#'/.exec(text)!;
+  const client = await mqtt.connectAsync(`mqtt://${host}:${port}`, { reconnectPeriod: 0 });
+  t.teardown(() => client.end(true));
+  const topics: string[] = [];
+  client.on('message', (topic) => topics.push(topic));
+  await client.subscribeAsync('edge-nvr/#');
+  await until(() => topics.some((x) => x.endsWith('/health')), 15000, 'a health report on the demo\'s broker');
+  t.ok(topics.some((x) => /^edge-nvr\/[^/]+\/health$/.test(x)), `the box publishes on the demo's own broker (${[...new Set(topics)].join(', ')})`);
 
   const metricsUrl = /curl -s (http:\/\/\S+\/metrics)/.exec(text)![1]!;
   const metrics = await (await fetch(metricsUrl)).text();
