@@ -1,6 +1,7 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { fsyncDir, writeFileDurably } from './durable-write.js';
 
 /** `<data>/keys/box-ed25519.pem`: the box's signing key (manifests, checkpoints, evidence). */
 export const KEY_FILE = join('keys', 'box-ed25519.pem');
@@ -10,11 +11,14 @@ export function boxKey(dataDir: string): { privateKey: KeyObject; publicPem: str
   const path = join(dataDir, KEY_FILE);
   let created = false;
   if (!existsSync(path)) {
-    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    const made = mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    // the keys/ folder's own entry must survive a power cut too
+    if (made) fsyncDir(dataDir);
     const { privateKey } = generateKeyPairSync('ed25519');
-    // wx: two processes creating the key at once must not overwrite each other's
+    // exclusive: two processes creating the key at once must not overwrite each other's; durable:
+    // the key cannot be made again, and every checkpoint and manifest is signed with it
     try {
-      writeFileSync(path, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600, flag: 'wx' });
+      writeFileDurably(path, privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, { mode: 0o600, exclusive: true });
       created = true;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;

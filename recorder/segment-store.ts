@@ -1,10 +1,11 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { mkdir, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import type { ClosedSegment } from './backends/backend.js';
 import type { Catalog, NewSegment, SegmentRow } from './catalog/catalog.js';
 import { sha256File, sha256Handle } from '../common/file-hash.js';
+import { writeFileDurably } from '../common/durable-write.js';
 
 export const RECORDINGS_DIR = 'recordings';
 
@@ -229,8 +230,10 @@ export class SegmentStore {
     const dir = stagingDir(this.dataDir, camera);
     try {
       mkdirSync(dir, { recursive: true });
-      writeFileSync(join(dir, `${PROVENANCE_FILE}.tmp`), JSON.stringify({ provenance }));
-      renameSync(join(dir, `${PROVENANCE_FILE}.tmp`), join(dir, PROVENANCE_FILE));
+      // recovery reads it after a crash: created and lost to a power cut, it was empty (an outside
+      // probe), and an older one left in place would claim masks a run no longer had. Two fsyncs
+      // at each recorder start, on the event loop: a start is seconds apart at the least
+      writeFileDurably(join(dir, PROVENANCE_FILE), JSON.stringify({ provenance }));
     } catch (err) {
       this.log.warn({ camera, err }, 'the provenance of this run could not be kept for recovery');
     }

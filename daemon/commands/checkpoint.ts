@@ -3,7 +3,7 @@
  * payload the box publishes on `<prefix>/checkpoint`. When the chains moved since the newest
  * stored one, a new one is signed first (that needs write access to the catalog and the key:
  * run it as the service user or root); without it, the newest stored one is printed with a
- * warning that it is older than the chains.
+ * warning that it is older than the chains, and the exit code is 1.
  */
 import { Catalog } from '../../recorder/catalog/catalog.js';
 import { CHAINS, parseCheckpoint, signatureValid, takeCheckpoint, type Checkpoint } from '../../recorder/catalog/checkpoint.js';
@@ -66,7 +66,10 @@ function printStored(dataDir: string, why: string): number {
     const behind = CHAINS.filter((n) => c.chains[n].length !== heads[n].length || c.chains[n].head !== heads[n].head);
     if (behind.length) printError(`edge-nvr checkpoint: ${why}; printing the newest stored one (${isoTime(c.at_ms)}), which the ${behind.join(', ')} chain(s) moved past\n`);
     print(newest.payload + '\n');
-    return EXIT.ok;
+    // still an anchor of what the chains were then, but not of now: a platform's script that
+    // keeps what this prints must hear it (it exited 0, and a stale head was anchored for ever
+    // while the key could not be read: an outside probe)
+    return behind.length ? EXIT.failure : EXIT.ok;
   } finally {
     catalog.close();
   }
