@@ -17,11 +17,12 @@ export const ALIVE_INTERVAL_MS = 10_000;
  * cause until the daemon's last sign of life; from there the daemon's absence is the cause: its
  * gap is handed over to one of the daemon's (it had spanned the downtime as the camera's fault).
  */
-export function openDaemonGaps(catalog: Catalog, cameras: string[], log: Logger, raise: RaiseEvent): void {
+export function openDaemonGaps(catalog: Catalog, cameras: string[], log: Logger, raise: RaiseEvent, nowMs = Date.now()): void {
   const previous = catalog.getMeta(RUN_STATE);
   const cause = previous === 'stopped' ? 'daemon_stopped' : 'daemon_down';
   const detail = previous === 'stopped' ? 'the daemon was stopped' : KILLED;
   const aliveMs = Number(catalog.getMeta(ALIVE));
+  const stepBack = clockBehindAtStart(catalog, cameras, aliveMs, nowMs, log, raise);
   for (const camera of cameras) {
     placeRecovered(catalog, camera, log, raise);
     const open = catalog.openGapOf(camera);
@@ -32,12 +33,38 @@ export function openDaemonGaps(catalog: Catalog, cameras: string[], log: Logger,
     }
     const last = catalog.lastSegment(camera);
     if (!last) continue;
-    catalog.openGap(camera, last.end_ms, cause, detail);
-    log.warn({ camera, cause, since: new Date(last.end_ms).toISOString() }, 'recording was interrupted while the daemon was not running');
-    raise('camera_offline', camera, { cause, since_ms: last.end_ms });
+    // a clock behind the last recording: the downtime's length is unknown, and this run's footage
+    // starts (by the clock) before the last run's ended; the gap runs from now, where it can close
+    const since = stepBack ? Math.min(last.end_ms, nowMs) : last.end_ms;
+    catalog.openGap(camera, since, cause, stepBack ? `${detail}; how long is not known: the clock stepped back meanwhile` : detail);
+    log.warn({ camera, cause, since: new Date(since).toISOString() }, 'recording was interrupted while the daemon was not running');
+    raise('camera_offline', camera, { cause, since_ms: since });
   }
   catalog.setMeta(RUN_STATE, 'running');
-  markAlive(catalog);
+  markAlive(catalog, nowMs);
+}
+
+/** Below this, a start before the last sign of life is the alive mark's own lag, not a step. */
+const START_STEP_BACK_MS = 2_000;
+
+/**
+ * A step of the clock back while the daemon was not running: it starts before the last run's
+ * recordings ended, or before its last sign of life (a board without a clock booting offline
+ * after a power cut, its time restored from the last save; someone setting the date). Recorded
+ * as a running step back is, a `clock_jump` gap on every camera over [now, the latest time the
+ * box had reached] and an event, so that `verify` reads this run's footage, dated before the
+ * last run's, as the clock's doing: it had called every such segment inserted afterwards (an
+ * outside probe). Returns the step in ms, 0 when there was none.
+ */
+function clockBehindAtStart(catalog: Catalog, cameras: string[], aliveMs: number, nowMs: number, log: Logger, raise: RaiseEvent): number {
+  const reached = Math.max(Number.isFinite(aliveMs) ? aliveMs : 0, ...cameras.map((c) => catalog.lastSegment(c)?.end_ms ?? 0));
+  const stepMs = reached - nowMs;
+  if (stepMs < START_STEP_BACK_MS) return 0;
+  const detail = `the clock stepped back by ${stepMs} ms while the daemon was not running: it started at ${new Date(nowMs).toISOString()}, before the box's last recording or sign of life (${new Date(reached).toISOString()})`;
+  for (const camera of cameras) catalog.addGap(camera, nowMs, reached, 'clock_jump', detail);
+  log.warn({ stepMs, reached: new Date(reached).toISOString() }, 'the clock is behind the last recording: it stepped back while the daemon was not running');
+  raise('clock_jump', null, { step_ms: -stepMs });
+  return stepMs;
 }
 
 /**
