@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { appendAudit } from '../recorder/catalog/audit-log.js';
+import { appendAudit, lastAuditOf } from '../recorder/catalog/audit-log.js';
 import type { Catalog, CameraIdentityRow } from '../recorder/catalog/catalog.js';
 import type { OnvifDevice } from '../recorder/sources/onvif.js';
 import type { TamperKind } from './tamper-monitor.js';
@@ -85,11 +85,31 @@ export class IdentityWatch {
     const differs = !sameShape(was, now);
     if (differs && !this.changed) {
       this.changed = true;
+      // the same change an earlier run (or this camera before a reload restarted it) raised and
+      // nobody reset: it goes on, from when it began; raised again, each restart had announced it
+      // anew, with no still and a new onset, and audited it once more (an outside probe)
+      const known = this.knownChange(pinned.pinned_ms, now);
+      if (known !== undefined) {
+        this.opts.report('stream_changed', true, { pinned: was, seen: now, since_ms: known, continued: true });
+        return;
+      }
       this.audit('tamper.stream_changed', 'the recorded stream changed codec or resolution', { pinned: was, seen: now });
       this.opts.report('stream_changed', true, { pinned: was, seen: now });
     } else if (!differs && this.changed) {
       this.changed = false;
       this.opts.report('stream_changed', false, { reason: 'the stream is as pinned again', seen: now });
+    }
+  }
+
+  /** When the change to `seen` was audited, since the stream was pinned: undefined if it was not. */
+  private knownChange(pinnedMs: number, seen: StreamShape): number | undefined {
+    try {
+      const row = lastAuditOf(this.opts.catalog, 'tamper.stream_changed', this.camera, pinnedMs);
+      const audited = row ? (JSON.parse(row.details) as { seen?: StreamShape }).seen : undefined;
+      return row && audited && sameShape(audited, seen) ? row.at_ms : undefined;
+    } catch (err) {
+      this.opts.log?.error({ camera: this.camera, err }, 'cannot read the audit log for an earlier stream change');
+      return undefined;
     }
   }
 

@@ -268,6 +268,14 @@ export class TamperMonitor {
   report(kind: TamperKind, on: boolean, data: Record<string, unknown> = {}): void {
     if (this.stopped) return;
     const now = Date.now();
+    // a suspicion raised before a restart and never cleared (`continued`): active again from its
+    // onset, without another event (the platform had it, and the retained state shows it)
+    if (on && data.continued === true && typeof data.since_ms === 'number' && !this.active.has(kind)) {
+      this.active.set(kind, { since_ms: data.since_ms, kind });
+      this.opts.log?.info({ camera: this.camera, kind, sinceMs: data.since_ms }, 'tamper suspected since before this run: it goes on');
+      this.update();
+      return;
+    }
     const seen = kind === 'stream_changed' ? data.seen as StreamShape | undefined : undefined;
     // only where pictures are sampled (a camera opted out of view analysis has none: raised at once)
     if (on && seen && this.settings.enabled && this.lastFrame && !this.active.has(kind) && !sameShape(this.lastFrame.source, seen)) {

@@ -47,6 +47,12 @@ export function auditEntries(catalog: Catalog, opts: { sinceMs?: number; limit?:
     .all(opts.sinceMs ?? 0, opts.limit ?? 1000) as AuditRow[];
 }
 
+/** The newest entry of `action` for `camera` made at or after `sinceMs`, if any. */
+export function lastAuditOf(catalog: Catalog, action: string, camera: string, sinceMs: number): AuditRow | undefined {
+  return catalog.db.prepare('SELECT * FROM audit_log WHERE action = ? AND camera = ? AND at_ms >= ? ORDER BY id DESC LIMIT 1')
+    .get(action, camera, sinceMs) as AuditRow | undefined;
+}
+
 /** Entries per action after `afterId` (a caller keeping running totals reads only what is new). */
 export function auditTally(catalog: Catalog, afterId: number): { lastId: number; rows: Array<{ action: string; count: number }> } {
   const rows = catalog.db.prepare('SELECT action, count(*) AS count, max(id) AS last FROM audit_log WHERE id > ? GROUP BY action')

@@ -64,6 +64,22 @@ t.test('a stream that changes resolution raises stream_changed, audited; a camer
 
   const { code } = await daemon.stop();
   t.equal(code, 0);
+
+  // a restart with the change still there, unacknowledged: it goes on from when it began; it is
+  // not announced anew (each restart and each reload that restarted the camera had raised it
+  // again, with no still and a new onset, and audited it once more: an outside probe)
+  const onset = (JSON.parse(event) as Json).since_ms as number;
+  const again = new DaemonProcess(config).start();
+  t.teardown(() => { again.proc?.kill('SIGKILL'); });
+  await again.waitForLog(/"camera":"door".*tamper suspected since before this run: it goes on/, 60_000);
+  const goesOn = again.output.split('\n').find((l) => /"camera":"door".*it goes on/.test(l))!;
+  const since = (JSON.parse(goesOn) as Json).sinceMs as number;
+  t.ok(Math.abs(since - onset) < 1000, `from its first onset (when it was audited: ${since - onset} ms from the event's)`);
+  const shown = JSON.parse((await runCli(['status', '--json', '--config', config])).stdout) as Json;
+  t.ok((shown.cameras as Json[]).find((c) => c.camera === 'door')!.view.kinds.includes('stream_changed'), 'status still shows it');
+  t.notMatch(again.output, changed('door'), 'no new event');
+  t.equal((await again.stop()).code, 0);
+
   const db = new Database(join(dir, 'data', 'catalog.db'), { readonly: true });
   t.teardown(() => db.close());
   const audits = db.prepare("SELECT camera, details FROM audit_log WHERE action = 'tamper.stream_changed' ORDER BY id").all() as Array<{ camera: string; details: string }>;
