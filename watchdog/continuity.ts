@@ -2,11 +2,16 @@ import type { Logger } from 'pino';
 import type { Catalog, GapRow } from '../recorder/catalog/catalog.js';
 import type { RaiseEvent } from './events.js';
 import { isDaemonGap } from './gap-cause.js';
+import { readBootId } from './system-health.js';
 
 const RUN_STATE = 'run_state';
 /** the last time the daemon is known to have run (ms): written every ALIVE_INTERVAL_MS and at a clean stop */
 const ALIVE = 'alive_ms';
+/** the same moment on the monotonic clock, and the boot: {boot, wall_ms, mono_ms} */
+const ALIVE_CLOCK = 'alive_clock';
 export const ALIVE_INTERVAL_MS = 10_000;
+/** meta: the last segment indexed while the clock was trusted, and in which boot ({boot, segment}) */
+export const TRUSTED_META = 'clock.trusted_through';
 
 /**
  * The daemon's own interruptions. At start-up, each camera's time since its last segment is a
@@ -22,7 +27,7 @@ export function openDaemonGaps(catalog: Catalog, cameras: string[], log: Logger,
   const cause = previous === 'stopped' ? 'daemon_stopped' : 'daemon_down';
   const detail = previous === 'stopped' ? 'the daemon was stopped' : KILLED;
   const aliveMs = Number(catalog.getMeta(ALIVE));
-  const stepBack = clockBehindAtStart(catalog, cameras, aliveMs, nowMs, log, raise);
+  const stepBack = clockStepWhileDown(catalog, cameras, nowMs, log, raise) ?? clockBehindAtStart(catalog, cameras, aliveMs, nowMs, log, raise);
   for (const camera of cameras) {
     placeRecovered(catalog, camera, log, raise);
     const open = catalog.openGapOf(camera);
@@ -48,6 +53,54 @@ export function openDaemonGaps(catalog: Catalog, cameras: string[], log: Logger,
 const START_STEP_BACK_MS = 2_000;
 
 /**
+ * A step of the wall clock as a `clock_jump` gap on every camera, [old, new] forward and [new,
+ * old] back (a hole or an overlap no camera caused), and an event. `note` says when it was seen.
+ */
+export function recordClockJump(catalog: Catalog, cameras: string[], step: { stepMs: number; fromWall: number; toWall: number }, log: Logger, raise: RaiseEvent, note = ''): void {
+  const [from, to] = step.stepMs > 0 ? [step.fromWall, step.toWall] : [step.toWall, step.fromWall];
+  for (const camera of cameras) {
+    try {
+      catalog.addGap(camera, from, to, 'clock_jump', `the clock stepped ${step.stepMs > 0 ? 'forward' : 'back'} by ${Math.abs(step.stepMs)} ms${note}`);
+    } catch (err) {
+      log.error({ err, camera }, 'cannot record the clock jump');
+    }
+  }
+  raise('clock_jump', null, { step_ms: step.stepMs });
+}
+
+/**
+ * A step of the clock while the daemon was not running, in the same boot: the last run's last
+ * sign of life holds the wall clock and the monotonic clock (which no one sets, and which runs
+ * from the boot) at one moment, so the wall clock expected now is known. A step forward then is
+ * recorded as a running one is (a `clock_stepped` ledger entry the health monitor reads back as
+ * unconfirmed: age deletion pauses until a synchronised reading, and the footage before it is aged
+ * from when it was recorded); footage recorded 70 days behind and minutes old had been deleted
+ * "for age" at the next start (an outside probe). null: another boot, or no sign of life.
+ */
+function clockStepWhileDown(catalog: Catalog, cameras: string[], nowMs: number, log: Logger, raise: RaiseEvent): number | null {
+  let mark: { boot?: unknown; wall_ms?: unknown; mono_ms?: unknown } | null;
+  try { mark = JSON.parse(catalog.getMeta(ALIVE_CLOCK) ?? 'null') as typeof mark; } catch { mark = null; }
+  if (!mark || mark.boot !== readBootId() || typeof mark.wall_ms !== 'number' || typeof mark.mono_ms !== 'number') return null;
+  const expected = mark.wall_ms + (monoMs() - mark.mono_ms);
+  const stepMs = Math.round(nowMs - expected);
+  if (Math.abs(stepMs) < START_STEP_BACK_MS) return 0;
+  const note = ' while the daemon was not running';
+  if (stepMs > 0) {
+    let trusted: { boot?: unknown; segment?: unknown } | null;
+    try { trusted = JSON.parse(catalog.getMeta(TRUSTED_META) ?? 'null') as typeof trusted; } catch { trusted = null; }
+    // the footage after the last segment a trusted clock dated (this boot's mark), else all of it: aged later, never early
+    const after = trusted?.boot === mark.boot && Number.isSafeInteger(trusted.segment) ? trusted.segment as number : 0;
+    catalog.ledgerEntry('clock_stepped', null, { step_ms: stepMs, from_ms: Math.round(expected), to_ms: nowMs, after_segment: after }, nowMs);
+  }
+  log.warn({ stepMs }, `the wall clock stepped ${stepMs > 0 ? 'forward' : 'back'} while the daemon was not running`);
+  recordClockJump(catalog, cameras, { stepMs, fromWall: Math.round(expected), toWall: nowMs }, log, raise, note);
+  return stepMs < 0 ? -stepMs : 0;
+}
+
+/** The monotonic clock (CLOCK_MONOTONIC: since boot, the same for every process of the boot), in ms. */
+const monoMs = (): number => Number(process.hrtime.bigint() / 1_000_000n);
+
+/**
  * A step of the clock back while the daemon was not running: it starts before the last run's
  * recordings ended, or before its last sign of life (a board without a clock booting offline
  * after a power cut, its time restored from the last save; someone setting the date). Recorded
@@ -60,10 +113,9 @@ function clockBehindAtStart(catalog: Catalog, cameras: string[], aliveMs: number
   const reached = Math.max(Number.isFinite(aliveMs) ? aliveMs : 0, ...cameras.map((c) => catalog.lastSegment(c)?.end_ms ?? 0));
   const stepMs = reached - nowMs;
   if (stepMs < START_STEP_BACK_MS) return 0;
-  const detail = `the clock stepped back by ${stepMs} ms while the daemon was not running: it started at ${new Date(nowMs).toISOString()}, before the box's last recording or sign of life (${new Date(reached).toISOString()})`;
-  for (const camera of cameras) catalog.addGap(camera, nowMs, reached, 'clock_jump', detail);
   log.warn({ stepMs, reached: new Date(reached).toISOString() }, 'the clock is behind the last recording: it stepped back while the daemon was not running');
-  raise('clock_jump', null, { step_ms: -stepMs });
+  recordClockJump(catalog, cameras, { stepMs: -stepMs, fromWall: reached, toWall: nowMs }, log, raise,
+    ` while the daemon was not running: it started at ${new Date(nowMs).toISOString()}, before the box's last recording or sign of life (${new Date(reached).toISOString()})`);
   return stepMs;
 }
 
@@ -135,6 +187,7 @@ export function handOver(catalog: Catalog, open: GapRow, atMs: number, cause: st
 /** The daemon's sign of life, for the next start to know when a run that was killed ended (within ALIVE_INTERVAL_MS). */
 export function markAlive(catalog: Catalog, nowMs = Date.now()): void {
   catalog.setMeta(ALIVE, String(nowMs));
+  catalog.setMeta(ALIVE_CLOCK, JSON.stringify({ boot: readBootId(), wall_ms: nowMs, mono_ms: monoMs() }));
 }
 
 export function markCleanStop(catalog: Catalog): void {

@@ -5,6 +5,7 @@ import type { ClockSteppedData } from '../recorder/catalog/clock-corrections.js'
 import type { RaiseEvent } from './events.js';
 import type { ClockView } from './retention.js';
 import { probeWritable, readBootId, readClockSync } from './system-health.js';
+import { recordClockJump, TRUSTED_META } from './continuity.js';
 
 export interface HealthMonitorOptions {
   dataDir: string;
@@ -22,8 +23,6 @@ export interface HealthMonitorOptions {
   bootId?: string;
 }
 
-/** meta: the last segment indexed while the clock was trusted, and in which boot ({boot, segment}) */
-const TRUSTED_META = 'clock.trusted_through';
 
 /**
  * Watches what the recordings' worth depends on besides the cameras:
@@ -150,18 +149,10 @@ export class HealthMonitor {
   }
 
   /** A step is a `clock_jump` gap on every camera (whoever's check() found it) and an event. */
-  private recordStep({ stepMs, fromWall, toWall }: ClockStep): void {
-    const [from, to] = stepMs > 0 ? [fromWall, toWall] : [toWall, fromWall];
-    this.opts.log.warn({ stepMs }, 'the wall clock stepped');
-    if (stepMs > 0) this.recordForwardStep({ step_ms: stepMs, from_ms: fromWall, to_ms: toWall, after_segment: this.trustedThrough });
-    for (const camera of this.opts.cameras()) {
-      try {
-        this.opts.catalog.addGap(camera, from, to, 'clock_jump', `the clock stepped ${stepMs > 0 ? 'forward' : 'back'} by ${Math.abs(stepMs)} ms`);
-      } catch (err) {
-        this.opts.log.error({ err, camera }, 'cannot record the clock jump');
-      }
-    }
-    this.opts.raise('clock_jump', null, { step_ms: stepMs });
+  private recordStep(step: ClockStep): void {
+    this.opts.log.warn({ stepMs: step.stepMs }, 'the wall clock stepped');
+    if (step.stepMs > 0) this.recordForwardStep({ step_ms: step.stepMs, from_ms: step.fromWall, to_ms: step.toWall, after_segment: this.trustedThrough });
+    recordClockJump(this.opts.catalog, this.opts.cameras(), step, this.opts.log, this.opts.raise);
   }
 
   /** Kept unconfirmed in memory even when the catalog cannot take its entry (age deletion pauses all the same). */

@@ -94,11 +94,14 @@ async function fakeClockBox(t: Test, lib: string, startsMs: number[], clock: str
   chmodSync(join(bin, 'timedatectl'), 0o755);
   const offset = join(dir, 'faketime.rc');
   writeFileSync(offset, `${clock}\n`);
-  const daemon = new DaemonProcess(config, ['run'], {
-    PATH: `${bin}:${process.env.PATH}`, LD_PRELOAD: lib, FAKETIME_TIMESTAMP_FILE: offset, FAKETIME_DONT_FAKE_MONOTONIC: '1', FAKETIME_CACHE_DURATION: '1',
-  }).start();
-  t.teardown(() => { daemon.proc?.kill('SIGKILL'); });
-  return { data, past, daemon, offset, sync };
+  const start = () => {
+    const d = new DaemonProcess(config, ['run'], {
+      PATH: `${bin}:${process.env.PATH}`, LD_PRELOAD: lib, FAKETIME_TIMESTAMP_FILE: offset, FAKETIME_DONT_FAKE_MONOTONIC: '1', FAKETIME_CACHE_DURATION: '1',
+    }).start();
+    t.teardown(() => { d.proc?.kill('SIGKILL'); });
+    return d;
+  };
+  return { data, past, daemon: start(), offset, sync, start };
 }
 
 t.test('a daemon whose clock steps 400 days forward deletes nothing it made "old" until a synchronised clock confirms it', async (t) => {
@@ -158,6 +161,39 @@ t.test('a daemon that starts with its clock 70 days behind keeps what it recorde
   t.ok(recorded.length >= 2, `${recorded.length} segments dated 70 days ago by the clock that was behind`);
   t.same(recorded.filter((r) => r.state !== 'ok').map((r) => r.id), [], 'none of them is deleted as older than max_days 60: they are minutes old');
   t.equal((await daemon.stop()).code, 0);
+  const verified = await runCli(['verify', '--data', data]);
+  t.equal(verified.code, 0, verified.stdout.slice(-1500));
+});
+
+t.test('the clock set right while the daemon was stopped (same boot): what it recorded 70 days behind is kept', async (t) => {
+  const lib = libfaketime();
+  t.ok(lib, 'libfaketime is installed (scripts/setup installs the faketime package)');
+  if (!lib) return;
+  // the same Pi, but NTP sets the clock while the service is stopped: nothing running saw the
+  // step, and the next start deleted the minutes-old footage as 70 days old (an outside probe)
+  const { data, past: [expired], daemon, offset, sync, start } = await fakeClockBox(t, lib, [Date.now() - 100 * DAY_MS], '-70d', 'no');
+  const rows = () => {
+    const db = new Database(join(data, 'catalog.db'), { readonly: true });
+    try { return db.prepare('SELECT id, state, end_ms FROM segments ORDER BY id').all() as Array<{ id: number; state: string; end_ms: number }>; } finally { db.close(); }
+  };
+  const behind = () => rows().filter((r) => r.id > expired!.id && r.end_ms < Date.now() - 65 * DAY_MS);
+  await until(() => behind().length >= 2, 40000, 'two segments recorded under the clock that is behind');
+  t.equal((await daemon.stop()).code, 0);
+  writeFileSync(offset, '+0\n');
+  writeFileSync(sync, 'yes\n');
+  const next = start();
+  await next.waitForLog(/the wall clock stepped forward while the daemon was not running/, 30000);
+  await next.waitForLog(/age deletion resumed/, 45000);
+  await until(() => rows().find((r) => r.id === expired!.id)?.state === 'deleted', 15000, 'the segment 100 days old deleted');
+  await sleep(6000); // another sweep
+  const recorded = behind();
+  t.ok(recorded.length >= 2, `${recorded.length} segments dated 70 days ago by the clock that was behind`);
+  t.same(recorded.filter((r) => r.state !== 'ok').map((r) => r.id), [], 'none of them is deleted as older than max_days 60: they are minutes old');
+  t.equal((await next.stop()).code, 0);
+  const db = new Database(join(data, 'catalog.db'), { readonly: true });
+  t.teardown(() => db.close());
+  t.match(db.prepare("SELECT detail FROM gaps WHERE cause = 'clock_jump'").all(), [{ detail: /the clock stepped forward by \d+ ms while the daemon was not running/ }], 'the step is a clock_jump gap');
+  t.ok(db.prepare("SELECT 1 FROM ledger WHERE kind = 'clock_stepped'").get(), 'and a clock_stepped ledger entry');
   const verified = await runCli(['verify', '--data', data]);
   t.equal(verified.code, 0, verified.stdout.slice(-1500));
 });
