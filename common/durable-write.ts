@@ -19,9 +19,12 @@ export function writeFileDurably(path: string, data: string | Buffer, opts: { mo
   try {
     writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
     fsyncSync(fd);
-  } finally {
+  } catch (err) {
     closeSync(fd);
+    try { unlinkSync(tmp); } catch { /* gone already */ }
+    throw err;
   }
+  closeSync(fd);
   try {
     // link() never replaces: the exclusive creation; rename() replaces atomically
     if (opts.exclusive) linkSync(tmp, path);

@@ -46,7 +46,8 @@ t.test('a commit fsyncs the two directories its rename changed, and a parent onl
   const hour = hourOf(first!);
   t.same(first!.dirs.sort(), [hour, 'recordings/cam1/.staging'].sort(), 'the first commit: the hour and staging directories');
   // (the data dir itself is fsynced at start-up for the daemon's own files too)
-  t.same(readied.filter((d) => d.startsWith('recordings')).sort(), [dirname(hour), dirname(dirname(hour)), 'recordings'].sort(),
+  // and the staging dir, once the run's provenance.json is in it (written durably as the recorder starts)
+  t.same(readied.filter((d) => d.startsWith('recordings')).sort(), [dirname(hour), dirname(dirname(hour)), 'recordings', 'recordings/cam1/.staging'].sort(),
     'each directory on the way to the data dir once, before the first rename (readied as the recorder started): before its row too');
   t.ok(readied.includes('.'), 'the data dir too (the recordings dir\'s entry)');
   for (const c of rest) {
