@@ -16,6 +16,7 @@ import { lockHolder } from '../instance-lock.js';
 import { gapTimeWithin } from '../../watchdog/continuity.js';
 import { openCatalogReadOnly } from './data-dir.js';
 import type { Catalog } from '../../recorder/catalog/catalog.js';
+import type { RetentionPauseData } from '../../recorder/catalog/ledger.js';
 import { readProgress } from '../../recorder/background-verify.js';
 import { maskSetHash } from '../../recorder/capture-masks.js';
 
@@ -56,6 +57,20 @@ export interface CameraStatus {
    * segment predates them), null (no capture masks).
    */
   capture_masks: 'camera' | 'box' | 'none' | null;
+}
+
+interface AgePause { since_ms: number; reason: string }
+
+const PAUSE_WHY: Record<string, string> = {
+  clock_unsynced: 'the clock is not known to be synchronised',
+  clock_step: 'the clock stepped forward and no synchronised reading has confirmed it yet',
+};
+
+/** Age deletion paused for the clock, as retention's ledger says (its last pause not yet resumed): a site manager saw footage past max_days and no word why (an outside probe). */
+function agePause(catalog: Catalog): AgePause | null {
+  const last = [catalog.lastLedger('retention_paused'), catalog.lastLedger('retention_resumed')].filter((e) => e !== undefined).sort((a, b) => b.id - a.id)[0];
+  if (last?.kind !== 'retention_paused') return null;
+  return { since_ms: last.at_ms, reason: (JSON.parse(last.data) as RetentionPauseData).reason };
 }
 
 /**
@@ -158,7 +173,10 @@ export async function run(argv: string[]): Promise<number> {
       recording: cameras.length > 0 && cameras.every((c) => c.recording),
       cameras,
       disabled,
-      retention: { min_required_days: policySource === 'none' ? null : retention.min_required_days, forecast_days: retention.forecast_days, policy_from: policySource },
+      retention: {
+        min_required_days: policySource === 'none' ? null : retention.min_required_days, forecast_days: retention.forecast_days, policy_from: policySource,
+        age_deletion_paused: agePause(catalog),
+      },
       disk: retention.disk,
       temperature_c: health.temperature_c,
       clock: health.clock,
@@ -225,7 +243,7 @@ function integrityStatus(catalog: Catalog) {
 }
 
 function format(s: {
-  daemon_pid: number | null; recording: boolean; cameras: CameraStatus[]; disabled: Array<{ camera: string; last_segment_end_ms: number | null }>; retention: { min_required_days: number | null; forecast_days: number | null; policy_from: string };
+  daemon_pid: number | null; recording: boolean; cameras: CameraStatus[]; disabled: Array<{ camera: string; last_segment_end_ms: number | null }>; retention: { min_required_days: number | null; forecast_days: number | null; policy_from: string; age_deletion_paused: AgePause | null };
   disk: { total_bytes: number; available_bytes: number; floor_bytes: number }; temperature_c: number | null; clock: { synchronized: boolean | null };
   events: Array<{ at_ms: number; type: string; camera: string | null; data: unknown }>; mqtt: { last_status: unknown; last_health: unknown }; data_dir: string;
   integrity: ReturnType<typeof integrityStatus>;
@@ -249,7 +267,9 @@ function format(s: {
   for (const c of s.cameras) out.push(`${c.camera.padEnd(w)}  ${viewLine(c)}`);
   out.push('');
   const required = s.retention.min_required_days === null ? 'days required unknown (the daemon has not run on this catalog; pass --config)' : `${s.retention.min_required_days} days required`;
-  out.push(`retention: ${required}; ${s.retention.forecast_days === null ? 'the disk forecast is not known yet (no recording rate)' : `the disk holds ${days(s.retention.forecast_days)} at the current rate`}`);
+  const paused = s.retention.age_deletion_paused;
+  out.push(`retention: ${required}; ${s.retention.forecast_days === null ? 'the disk forecast is not known yet (no recording rate)' : `the disk holds ${days(s.retention.forecast_days)} at the current rate`}`
+    + (paused ? `; age deletion PAUSED since ${isoTime(paused.since_ms)} (${PAUSE_WHY[paused.reason] ?? paused.reason}): nothing is deleted for age meanwhile, past max_days or not` : ''));
   out.push(`disk: ${bytes(s.disk.available_bytes)} free of ${bytes(s.disk.total_bytes)} (floor ${bytes(s.disk.floor_bytes)})`);
   out.push(`temperature: ${s.temperature_c === null ? 'no sensor' : `${s.temperature_c.toFixed(1)} °C`}; clock ${s.clock.synchronized === null ? 'sync unknown' : s.clock.synchronized ? 'synchronised' : 'NOT synchronised'}`);
   const i = s.integrity;

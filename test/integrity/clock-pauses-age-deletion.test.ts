@@ -38,6 +38,9 @@ t.test('while the clock is not known synchronised, nothing expires; once it is, 
   t.equal(swept.paused, 'clock_unsynced', 'an unknown sync state pauses age deletion');
   t.equal(swept.deletedForAge, 0, 'the expired segment stays meanwhile');
   t.ok(existsSync(join(data, old!.path)));
+  // status says so: footage past max_days with no word why had read as a retention failure (an outside probe)
+  const pausedStatus = await runCli(['status', '--data', data]);
+  t.match(pausedStatus.stdout, /age deletion PAUSED since \S+ \(the clock is not known to be synchronised\): nothing is deleted for age meanwhile/, 'status says age deletion is paused, and why');
   synchronized = false;
   await health.probe();
   t.equal((await retention.sweep()).deletedForAge, 0, 'so does a clock known not to be synchronised');
@@ -46,6 +49,7 @@ t.test('while the clock is not known synchronised, nothing expires; once it is, 
   await health.probe();
   swept = await retention.sweep();
   t.equal(swept.paused, null, 'a synchronised clock resumes it');
+  t.equal((JSON.parse((await runCli(['status', '--data', data, '--json'])).stdout) as { retention: { age_deletion_paused: unknown } }).retention.age_deletion_paused, null, 'and status no longer says it is paused');
   t.equal(swept.deletedForAge, 1, 'and what is due goes');
   t.same(events.filter((e) => e.startsWith('retention_')), ['retention_paused', 'retention_resumed', 'retention_deletion'], 'one event for the pause, one for the resume');
   const kinds = (catalog.db.prepare("SELECT kind FROM ledger WHERE kind LIKE 'retention_%' ORDER BY id").all() as Array<{ kind: string }>).map((r) => r.kind);
