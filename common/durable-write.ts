@@ -5,20 +5,31 @@
  * before its data, and a crash soon after leaves a file of 0 bytes (an outside probe: the box's
  * signing key, empty after a disk fault 12 s after the first start, and verify failed for ever).
  */
-import { closeSync, fsyncSync, linkSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, fchownSync, fsyncSync, linkSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
-/**
- * `exclusive`: fails with EEXIST when `path` exists (two processes creating it at once keep the
- * first one's), as writeFileSync's 'wx' does; otherwise `path` is replaced whole.
- */
-export function writeFileDurably(path: string, data: string | Buffer, opts: { mode?: number; exclusive?: boolean } = {}): void {
+export interface DurableWriteOptions {
+  mode?: number;
+  /** fail with EEXIST when the file exists (two processes creating it at once keep the first one's), as writeFileSync's 'wx' does; else it is replaced whole */
+  exclusive?: boolean;
+  /** the file's owner (root writing a file the service must read) */
+  owner?: { uid: number; gid: number };
+}
+
+export function writeFileDurably(path: string, data: string | Buffer, opts: DurableWriteOptions = {}): void {
   const dir = dirname(path);
   const tmp = join(dir, `.${basename(path)}.${process.pid}.tmp`);
-  const fd = openSync(tmp, 'w', opts.mode ?? 0o644);
+  // a file left there (by a write that died, or planted by the directory's owner) is removed, and
+  // the new one created exclusively: opening it as it was kept its mode (a 0644 file left the users'
+  // hashes readable by all) and followed a symbolic link (root wrote whatever file the link named)
+  try { unlinkSync(tmp); } catch { /* none: as it should be */ }
+  const mode = opts.mode ?? 0o644;
+  const fd = openSync(tmp, 'wx', mode);
   try {
+    fchmodSync(fd, mode); // whatever the umask
     writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
     fsyncSync(fd);
+    if (opts.owner) fchownSync(fd, opts.owner.uid, opts.owner.gid);
   } catch (err) {
     closeSync(fd);
     try { unlinkSync(tmp); } catch { /* gone already */ }

@@ -5,8 +5,9 @@
  * so that timing does not tell which names exist.
  */
 import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
-import { closeSync, fchmodSync, fchownSync, fsyncSync, openSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { writeFileDurably } from '../common/durable-write.js';
 import { withFileLock } from '../common/file-lock.js';
 import { FileUnreadable, PermissionDenied, permissionDenied, readRegularFile } from '../common/read-file.js';
 
@@ -185,38 +186,12 @@ export class UsersFile {
   }
 
   /**
-   * Replaces the file atomically (temporary file, fsync, rename), mode 0600. Run as root, the file
+   * Replaces the file atomically (temporary file, fsync, rename, folder fsync), mode 0600. Run as root, the file
    * takes the owner of its directory, so the daemon (user edge-nvr, owner of the data dir) reads it.
    */
   write(users: UserRecord[]): void {
-    const dir = dirname(this.path);
-    const tmp = join(dir, `.${basename(this.path)}.${process.pid}.tmp`);
-    // a file left there (by a write that died, or planted by the directory's owner) is removed,
-    // and the new one created exclusively: opening it as it was kept its mode (a 0644 file left
-    // the hashes readable by all) and followed a symbolic link (root, run by `edge-nvr user`,
-    // wrote and chowned whatever file the link named)
-    try { unlinkSync(tmp); } catch { /* none: as it should be */ }
-    const fd = openSync(tmp, 'wx', 0o600);
-    try {
-      fchmodSync(fd, 0o600);
-      writeSync(fd, JSON.stringify({ version: 1, users }, null, 2) + '\n');
-      fsyncSync(fd);
-      if (process.getuid?.() === 0) {
-        const owner = statSync(dir);
-        fchownSync(fd, owner.uid, owner.gid);
-      }
-    } catch (err) {
-      closeSync(fd);
-      try { unlinkSync(tmp); } catch { /* gone already */ }
-      throw err;
-    }
-    closeSync(fd);
-    try {
-      renameSync(tmp, this.path);
-    } catch (err) {
-      try { unlinkSync(tmp); } catch { /* gone already */ }
-      throw err;
-    }
+    const owner = process.getuid?.() === 0 ? statSync(dirname(this.path)) : undefined;
+    writeFileDurably(this.path, JSON.stringify({ version: 1, users }, null, 2) + '\n', { mode: 0o600, owner });
   }
 }
 
