@@ -80,7 +80,7 @@ export function recordClockJump(catalog: Catalog, cameras: string[], step: { ste
 function clockStepWhileDown(catalog: Catalog, cameras: string[], nowMs: number, log: Logger, raise: RaiseEvent): number | null {
   let mark: { boot?: unknown; wall_ms?: unknown; mono_ms?: unknown } | null;
   try { mark = JSON.parse(catalog.getMeta(ALIVE_CLOCK) ?? 'null') as typeof mark; } catch { mark = null; }
-  if (!mark || mark.boot !== readBootId() || typeof mark.wall_ms !== 'number' || typeof mark.mono_ms !== 'number') return null;
+  if (!mark || mark.boot !== thisBoot() || typeof mark.wall_ms !== 'number' || typeof mark.mono_ms !== 'number') return null;
   const expected = mark.wall_ms + (monoMs() - mark.mono_ms);
   const stepMs = Math.round(nowMs - expected);
   if (Math.abs(stepMs) < START_STEP_BACK_MS) return 0;
@@ -96,6 +96,10 @@ function clockStepWhileDown(catalog: Catalog, cameras: string[], nowMs: number, 
   recordClockJump(catalog, cameras, { stepMs, fromWall: Math.round(expected), toWall: nowMs }, log, raise, note);
   return stepMs < 0 ? -stepMs : 0;
 }
+
+/** This boot's id, read once (a sign of life every 10 s read it again; off Linux each read is another id). */
+let boot: string | undefined;
+const thisBoot = (): string => (boot ??= readBootId());
 
 /** The monotonic clock (CLOCK_MONOTONIC: since boot, the same for every process of the boot), in ms. */
 const monoMs = (): number => Number(process.hrtime.bigint() / 1_000_000n);
@@ -187,7 +191,7 @@ export function handOver(catalog: Catalog, open: GapRow, atMs: number, cause: st
 /** The daemon's sign of life, for the next start to know when a run that was killed ended (within ALIVE_INTERVAL_MS). */
 export function markAlive(catalog: Catalog, nowMs = Date.now()): void {
   catalog.setMeta(ALIVE, String(nowMs));
-  catalog.setMeta(ALIVE_CLOCK, JSON.stringify({ boot: readBootId(), wall_ms: nowMs, mono_ms: monoMs() }));
+  catalog.setMeta(ALIVE_CLOCK, JSON.stringify({ boot: thisBoot(), wall_ms: nowMs, mono_ms: monoMs() }));
 }
 
 export function markCleanStop(catalog: Catalog): void {

@@ -99,6 +99,13 @@ const BASELINE_META = 'disk.unaccounted_per_hour';
 const FOREIGN_MIN_BYTES = 16 * 2 ** 20;
 const BASELINE_HOURS = 24;
 
+/** Age deletion's pause on record: the ledger's last pause, when no resume came after it. */
+export function agePauseInForce(catalog: Catalog): { since_ms: number; reason: RetentionPauseData['reason'] } | null {
+  const last = [catalog.lastLedger('retention_paused'), catalog.lastLedger('retention_resumed')]
+    .filter((e) => e !== undefined).sort((a, b) => b.id - a.id)[0];
+  return last?.kind === 'retention_paused' ? { since_ms: last.at_ms, reason: (JSON.parse(last.data) as RetentionPauseData).reason } : null;
+}
+
 /**
  * Deletes what the law lets go and nothing it protects, and writes down why:
  * - age: a camera's segments older than its `max_days` (personal images must go once the
@@ -138,9 +145,7 @@ export class Retention {
     private readonly now: () => number = Date.now,
     private readonly clock: () => ClockView = () => UNKNOWN_CLOCK,
   ) {
-    const last = catalog.readonly ? undefined : [catalog.lastLedger('retention_paused'), catalog.lastLedger('retention_resumed')]
-      .filter((e) => e !== undefined).sort((a, b) => b.id - a.id)[0];
-    this.paused = last?.kind === 'retention_paused' ? (JSON.parse(last.data) as RetentionPauseData).reason : null;
+    this.paused = catalog.readonly ? null : agePauseInForce(catalog)?.reason ?? null;
     if (!catalog.readonly) {
       this.finishInterrupted();
       this.applyPolicy();

@@ -7,7 +7,7 @@
 import { resolve } from 'node:path';
 import { pino } from 'pino';
 import type { Config } from '../../config/schema.js';
-import { DAY_MS, Retention, type DiskSpace, type RetentionStatus } from '../../watchdog/retention.js';
+import { agePauseInForce, DAY_MS, Retention, type DiskSpace, type RetentionStatus } from '../../watchdog/retention.js';
 import { diskSpace, readSystemHealth } from '../../watchdog/system-health.js';
 import { DEFAULT_CONFIG, EXIT, parseCommand, print, printJson } from '../args.js';
 import { META_POLICY, type StoredPolicy } from '../catalog-meta.js';
@@ -16,7 +16,6 @@ import { lockHolder } from '../instance-lock.js';
 import { gapTimeWithin } from '../../watchdog/continuity.js';
 import { openCatalogReadOnly } from './data-dir.js';
 import type { Catalog } from '../../recorder/catalog/catalog.js';
-import type { RetentionPauseData } from '../../recorder/catalog/ledger.js';
 import { readProgress } from '../../recorder/background-verify.js';
 import { maskSetHash } from '../../recorder/capture-masks.js';
 
@@ -59,19 +58,12 @@ export interface CameraStatus {
   capture_masks: 'camera' | 'box' | 'none' | null;
 }
 
-interface AgePause { since_ms: number; reason: string }
+type AgePause = NonNullable<ReturnType<typeof agePauseInForce>>;
 
 const PAUSE_WHY: Record<string, string> = {
   clock_unsynced: 'the clock is not known to be synchronised',
   clock_step: 'the clock stepped forward and no synchronised reading has confirmed it yet',
 };
-
-/** Age deletion paused for the clock, as retention's ledger says (its last pause not yet resumed): a site manager saw footage past max_days and no word why (an outside probe). */
-function agePause(catalog: Catalog): AgePause | null {
-  const last = [catalog.lastLedger('retention_paused'), catalog.lastLedger('retention_resumed')].filter((e) => e !== undefined).sort((a, b) => b.id - a.id)[0];
-  if (last?.kind !== 'retention_paused') return null;
-  return { since_ms: last.at_ms, reason: (JSON.parse(last.data) as RetentionPauseData).reason };
-}
 
 /**
  * Why a camera is not recording, in words. A full disk said nothing until the recorder's failed
@@ -175,7 +167,8 @@ export async function run(argv: string[]): Promise<number> {
       disabled,
       retention: {
         min_required_days: policySource === 'none' ? null : retention.min_required_days, forecast_days: retention.forecast_days, policy_from: policySource,
-        age_deletion_paused: agePause(catalog),
+        // a site manager saw footage past max_days and no word why (an outside probe)
+        age_deletion_paused: agePauseInForce(catalog),
       },
       disk: retention.disk,
       temperature_c: health.temperature_c,

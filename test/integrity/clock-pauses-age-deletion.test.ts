@@ -140,41 +140,17 @@ t.test('a daemon whose clock steps 400 days forward deletes nothing it made "old
   t.equal(verified.code, 0, `verify re-checks each deletion against the clock and the pauses:\n${verified.stdout.slice(-1500)}`);
 });
 
-t.test('a daemon that starts with its clock 70 days behind keeps what it recorded once NTP sets the clock right', async (t) => {
+/**
+ * Recorded 100 days ago by a clock that was right; then a Pi without a real-time clock, booted
+ * offline: its clock 70 days behind and not synchronised. NTP then sets it right, while the daemon
+ * runs, or while it is stopped in the same boot (nothing running saw that step, and the next start
+ * deleted the minutes-old footage as 70 days old: an outside probe). Either way what was recorded
+ * behind is kept, and the segment 100 days old goes.
+ */
+async function keptAfterTheClockIsSetRight(t: Test, whileStopped: boolean) {
   const lib = libfaketime();
   t.ok(lib, 'libfaketime is installed (scripts/setup installs the faketime package)');
   if (!lib) return;
-  // recorded 100 days ago by a clock that was right; then a Pi without a real-time clock, booted
-  // offline: its clock is 70 days behind and not synchronised
-  const { data, past: [expired], daemon, offset, sync } = await fakeClockBox(t, lib, [Date.now() - 100 * DAY_MS], '-70d', 'no');
-  const rows = () => {
-    const db = new Database(join(data, 'catalog.db'), { readonly: true });
-    try { return db.prepare('SELECT id, state, start_ms, end_ms FROM segments ORDER BY id').all() as Array<{ id: number; state: string; start_ms: number; end_ms: number }>; } finally { db.close(); }
-  };
-  const behind = () => rows().filter((r) => r.id > expired!.id && r.end_ms < Date.now() - 65 * DAY_MS);
-  await until(() => behind().length >= 2, 40000, 'two segments recorded under the clock that is behind');
-
-  // the network comes: NTP steps the clock 70 days forward and says it is synchronised
-  writeFileSync(offset, '+0\n');
-  writeFileSync(sync, 'yes\n');
-  await daemon.waitForLog(/the wall clock stepped/, 20000);
-  await daemon.waitForLog(/age deletion resumed/, 45000);
-  await until(() => rows().find((r) => r.id === expired!.id)?.state === 'deleted', 15000, 'the segment 100 days old deleted');
-  await sleep(6000); // another sweep
-  const recorded = behind();
-  t.ok(recorded.length >= 2, `${recorded.length} segments dated 70 days ago by the clock that was behind`);
-  t.same(recorded.filter((r) => r.state !== 'ok').map((r) => r.id), [], 'none of them is deleted as older than max_days 60: they are minutes old');
-  t.equal((await daemon.stop()).code, 0);
-  const verified = await runCli(['verify', '--data', data]);
-  t.equal(verified.code, 0, verified.stdout.slice(-1500));
-});
-
-t.test('the clock set right while the daemon was stopped (same boot): what it recorded 70 days behind is kept', async (t) => {
-  const lib = libfaketime();
-  t.ok(lib, 'libfaketime is installed (scripts/setup installs the faketime package)');
-  if (!lib) return;
-  // the same Pi, but NTP sets the clock while the service is stopped: nothing running saw the
-  // step, and the next start deleted the minutes-old footage as 70 days old (an outside probe)
   const { data, past: [expired], daemon, offset, sync, start } = await fakeClockBox(t, lib, [Date.now() - 100 * DAY_MS], '-70d', 'no');
   const rows = () => {
     const db = new Database(join(data, 'catalog.db'), { readonly: true });
@@ -182,22 +158,30 @@ t.test('the clock set right while the daemon was stopped (same boot): what it re
   };
   const behind = () => rows().filter((r) => r.id > expired!.id && r.end_ms < Date.now() - 65 * DAY_MS);
   await until(() => behind().length >= 2, 40000, 'two segments recorded under the clock that is behind');
-  t.equal((await daemon.stop()).code, 0);
+
+  // the network comes: NTP steps the clock 70 days forward and says it is synchronised
+  if (whileStopped) t.equal((await daemon.stop()).code, 0);
   writeFileSync(offset, '+0\n');
   writeFileSync(sync, 'yes\n');
-  const next = start();
-  await next.waitForLog(/the wall clock stepped forward while the daemon was not running/, 30000);
-  await next.waitForLog(/age deletion resumed/, 45000);
+  const running = whileStopped ? start() : daemon;
+  await running.waitForLog(whileStopped ? /the wall clock stepped forward while the daemon was not running/ : /the wall clock stepped/, whileStopped ? 30000 : 20000);
+  await running.waitForLog(/age deletion resumed/, 45000);
   await until(() => rows().find((r) => r.id === expired!.id)?.state === 'deleted', 15000, 'the segment 100 days old deleted');
   await sleep(6000); // another sweep
   const recorded = behind();
   t.ok(recorded.length >= 2, `${recorded.length} segments dated 70 days ago by the clock that was behind`);
   t.same(recorded.filter((r) => r.state !== 'ok').map((r) => r.id), [], 'none of them is deleted as older than max_days 60: they are minutes old');
-  t.equal((await next.stop()).code, 0);
-  const db = new Database(join(data, 'catalog.db'), { readonly: true });
-  t.teardown(() => db.close());
-  t.match(db.prepare("SELECT detail FROM gaps WHERE cause = 'clock_jump'").all(), [{ detail: /the clock stepped forward by \d+ ms while the daemon was not running/ }], 'the step is a clock_jump gap');
-  t.ok(db.prepare("SELECT 1 FROM ledger WHERE kind = 'clock_stepped'").get(), 'and a clock_stepped ledger entry');
+  t.equal((await running.stop()).code, 0);
+  if (whileStopped) {
+    const db = new Database(join(data, 'catalog.db'), { readonly: true });
+    t.teardown(() => db.close());
+    t.match(db.prepare("SELECT detail FROM gaps WHERE cause = 'clock_jump'").all(), [{ detail: /the clock stepped forward by \d+ ms while the daemon was not running/ }], 'the step is a clock_jump gap');
+    t.ok(db.prepare("SELECT 1 FROM ledger WHERE kind = 'clock_stepped'").get(), 'and a clock_stepped ledger entry');
+  }
   const verified = await runCli(['verify', '--data', data]);
   t.equal(verified.code, 0, verified.stdout.slice(-1500));
-});
+}
+
+t.test('a daemon that starts with its clock 70 days behind keeps what it recorded once NTP sets the clock right', (t) => keptAfterTheClockIsSetRight(t, false));
+
+t.test('the clock set right while the daemon was stopped (same boot): what it recorded 70 days behind is kept', (t) => keptAfterTheClockIsSetRight(t, true));
