@@ -308,7 +308,14 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
     this.indexedThisRun = true;
     this.lastSegmentEndMs = Math.max(this.lastSegmentEndMs ?? 0, row.end_ms);
     const open = this.unwrittenGap ?? this.opts.catalog.openGapOf(this.camera);
-    if (open && row.start_ms >= open.start_ms - 1000) {
+    if (this.unwrittenGap && row.start_ms <= this.unwrittenGap.start_ms && row.end_ms > this.unwrittenGap.start_ms) {
+      // a row the full disk held back, recorded before the gap the catalog could not take began:
+      // the gap begins after it (it closed the gap at its own start, a gap of no time, and the
+      // next empty segment opened another)
+      this.unwrittenGap = { ...this.unwrittenGap, start_ms: row.end_ms };
+    } else if (open && row.end_ms > row.start_ms && row.start_ms >= open.start_ms - 1000) {
+      // (a row of no time, one part picture a full disk let through, recorded nothing after the
+      // gap began: it closed a disk_full gap at its own start too)
       const gap = this.unwrittenGap ? this.afterHeldBack(this.unwrittenGap, row) : open;
       if (this.unwrittenGap) this.opts.catalog.addGap(this.camera, gap.start_ms, row.start_ms, gap.cause, gap.detail ?? undefined);
       else this.opts.catalog.closeGap(gap.id, row.start_ms);

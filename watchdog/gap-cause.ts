@@ -17,21 +17,24 @@ export function isDaemonGap(cause: string): boolean {
  * as it gives up, so silence alone cannot be measured to the end.)
  */
 export function classifyExit(exit: BackendExit, run: { hadMedia: boolean; msSinceMedia: number; stallMs: number; diskFull?: boolean }): GapCause {
-  const r = exit.reason;
+  // The camera's address is not why: a port like 40421 read as "404", a path with "refused" or
+  // "timeout" in it as the network (a stall on port 40421 was a camera_unreachable gap in CI).
+  const r = exit.reason.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s'"]*/gi, '<url>');
   // ffmpeg 5.1 may die of SIGSEGV on ENOSPC without saying so: the disk itself is asked too
   if (run.diskFull || /No space left|ENOSPC/i.test(r)) return 'disk_full';
   if (/Read-only file system|EROFS|Input\/output error|EIO|Permission denied|EACCES/i.test(r)) return 'disk_unwritable';
   // the camera answers but sends nothing the box can record: its settings are the fix, not the
   // network or the recorder (read as a crash before, which sent an installer to the wrong place)
   if (/stream has no video|not currently supported in container|timestamps went back/i.test(r)) return 'stream_unusable';
-  if (/refused|unreachable|No route|Unauthorized|401|404|Not Found|resolve/i.test(r)) return 'camera_unreachable';
+  if (/refused|unreachable|No route|Unauthorized|\b40[14]\b|Not Found|resolve/i.test(r)) return 'camera_unreachable';
   // the camera answered RTSP with an error status (busy, out of sessions, forbidden): the camera
   // turned the box away, nothing crashed (ffmpeg: "Server returned 5XX Server Error reply", read
   // as recorder_crashed before: an outside probe)
   if (/Server returned|method [A-Z_]+ failed|Forbidden|Service Unavailable/i.test(r)) return 'camera_unreachable';
   // a server that took the connection and answered nothing RTSP can read never sent media (ffmpeg:
-  // "Invalid data found when processing input"): the camera is not reached, the recorder did not crash
-  if (!run.hadMedia && /Invalid data found/i.test(r)) return 'camera_unreachable';
+  // "Invalid data found when processing input"; GStreamer: "Could not receive message. (Parse
+  // error)"): the camera is not reached, the recorder did not crash
+  if (!run.hadMedia && /Invalid data found|Parse error/i.test(r)) return 'camera_unreachable';
   // the camera answered RTSP, but what it sent gave the recorder no picture to start on (nothing
   // at all, or video without its parameters, SPS/PPS): its settings, not the network or the
   // recorder (read as a crash, which sent the site manager to the wrong place: an outside probe)
