@@ -23,6 +23,8 @@ export function classifyExit(exit: BackendExit, run: { hadMedia: boolean; msSinc
   // ffmpeg 5.1 may die of SIGSEGV on ENOSPC without saying so: the disk itself is asked too
   if (run.diskFull || /No space left|ENOSPC/i.test(r)) return 'disk_full';
   if (/Read-only file system|EROFS|Input\/output error|EIO|Permission denied|EACCES/i.test(r)) return 'disk_unwritable';
+  // the box's own helper that starts the recorders died, and they with it (recorder/backends/spawner.ts)
+  if (/^the recorder spawner /.test(r)) return 'recorder_crashed';
   // the camera answers but sends nothing the box can record: its settings are the fix, not the
   // network or the recorder (read as a crash before, which sent an installer to the wrong place)
   if (/stream has no video|not currently supported in container|timestamps went back/i.test(r)) return 'stream_unusable';

@@ -113,7 +113,7 @@ export class FfmpegBackend extends EventEmitter<BackendEvents> implements Record
     const { exited, streamClosed } = watchChildEnd(proc, 3, ({ code, signal, spawnError }) => {
       this.reportPending();
       this.relayed?.close();
-      const reason = spawnError ? `cannot start ${this.binary}: ${spawnError.message}` : this.describeExit(code, signal);
+      const reason = spawnError ? `cannot start ${this.binary}: ${spawnError.message}` : proc.lostWith ?? this.describeExit(code, signal);
       this.emit('exit', { camera: this.opts.camera, requested: this.stopRequested, reason, code, signal });
     });
     this.exited = exited;

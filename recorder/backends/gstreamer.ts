@@ -237,7 +237,7 @@ export class GstreamerBackend extends EventEmitter<BackendEvents> implements Rec
       this.reportClosed(true);
       const reason = spawnError
         ? `GStreamer backend not available here: cannot run ${PYTHON}: ${spawnError.message}`
-        : this.describeExit(code, signal);
+        : proc.lostWith ?? this.describeExit(code, signal);
       const requested = this.stopRequested && this.endReason === undefined;
       if (requested) this.log?.info({ camera }, 'gstreamer recorder stopped');
       else this.log?.warn({ camera, reason }, 'gstreamer recorder ended');

@@ -30,6 +30,12 @@ export class SpawnedChild extends EventEmitter {
   readonly stdio: Array<Socket | null>;
   /** resolves once the child has started or could not start ('spawn' or 'error') */
   readonly started: Promise<void>;
+  /**
+   * Set when the spawner died under a started child: why it ended, whatever it said on its way
+   * out (its parent-death signal makes a GStreamer child end with EOS, which read as the camera
+   * closing the stream, and an ffmpeg child starting up say its output failed: the camera's fault)
+   */
+  lostWith?: string;
   private pending: number;
   private openOutputs = 0;
   private exit?: [number | null, NodeJS.Signals | null];
@@ -219,6 +225,7 @@ export class Spawner {
         } catch {
           // already gone
         }
+        child.lostWith = `the recorder spawner ${err.message}, and its recorders with it`;
         child.exited(null, 'SIGKILL');
       }
     }

@@ -155,6 +155,7 @@ t.test('when the spawner dies, its children die and are reported killed; the nex
   process.kill(spawner[0]!.pid, 'SIGKILL');
   const end = await r.ended;
   t.equal(end.signal, 'SIGKILL', 'reported killed');
+  t.equal(r.child.lostWith, 'the recorder spawner was killed by SIGKILL, and its recorders with it', 'and why, whatever the child said');
   t.ok(await waitFor(() => !alive(r.child.pid!), 5000), 'the child is gone');
   const again = run('sh', ['-c', 'echo again']);
   t.equal((await again.ended).code, 0);

@@ -32,6 +32,7 @@ t.test('what ffmpeg and GStreamer say on the way out maps to a cause', async (t)
     ['a stall on a camera whose port holds "404"', exit('ffmpeg exited with status 0: rtsp://127.0.0.1:40421/ffmpeg: Connection timed out', 0), { ...live, msSinceMedia: 100 }, 'stalled'],
     ['a crash on a camera whose port holds "401"', exit('ffmpeg exited with status 1: rtsp://cam:4401/refused/timeout/x: Invalid data found when processing input'), live, 'recorder_crashed'],
     ['GStreamer names the location it could not read', exit("gstreamer error: Internal data stream error. (location 'rtsp://h:4040/Not Found')"), live, 'recorder_crashed'],
+    ['the spawner died, and the recorder with it, after saying EOS', exit('the recorder spawner was killed by SIGKILL, and its recorders with it', null), live, 'recorder_crashed'],
     ['killed by a signal nobody sent', { ...exit('ffmpeg was killed by SIGSEGV', null), signal: 'SIGSEGV' }, live, 'recorder_crashed'],
   ];
   for (const [what, e, run, cause] of cases) t.equal(classifyExit(e, run), cause, what);
