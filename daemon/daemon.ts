@@ -30,6 +30,7 @@ import { HealthMonitor } from '../watchdog/health-monitor.js';
 import { ClockSteps } from '../common/clock-steps.js';
 import { diskSpace, floorIssue } from '../watchdog/system-health.js';
 import { keepReserve, releaseReserveIfFull } from '../watchdog/disk-reserve.js';
+import { HeldWhileFull } from '../watchdog/held-while-full.js';
 import { ViewAnalyzer } from '../watchdog/view-analyzer.js';
 import { ViewWatch } from '../watchdog/view-watch.js';
 import { Uploader } from '../uploads/uploader.js';
@@ -151,6 +152,8 @@ export class Daemon {
   private sweepTimer?: NodeJS.Timeout;
   private checkpointTimer?: NodeJS.Timeout;
   private aliveTimer?: NodeJS.Timeout;
+  /** what the catalog cannot take on a full disk, kept for the next start */
+  private held?: HeldWhileFull;
   private sweeping?: Promise<unknown>;
   private lock?: InstanceLock;
   /** digests of the files the running config names (what a reload compares) */
@@ -252,13 +255,17 @@ export class Daemon {
       await recoverCamera(this.dataDir, id, catalog, store, this.log, { onQuarantine: this.quarantined });
     }
     const missingAtStart = flagMissing(this.dataDir, catalog, this.log);
-    openDaemonGaps(catalog, cameras.map((c) => c.id), this.log, this.raise);
+    openDaemonGaps(catalog, cameras.map((c) => c.id), this.log, this.raise, Date.now(), HeldWhileFull.read(this.dataDir));
+    const held = new HeldWhileFull(this.dataDir, this.log);
+    held.prepare(); // what the last run held is in the catalog now
+    this.held = held;
     // a killed run's last sign of life: where the next start ends the gaps its cameras were in
     this.aliveTimer = setInterval(() => {
       try {
         markAlive(catalog);
       } catch {
-        // a full or failed disk: the catalog's other writes report it
+        // a full or failed disk: the catalog's other writes report it; the sign of life is kept beside it
+        held.alive(Date.now());
       }
       this.storeEvents(); // those that waited for a full disk go in once it has room, new events or not
     }, ALIVE_INTERVAL_MS);
@@ -363,7 +370,7 @@ export class Daemon {
       },
       dataDir: this.dataDir, catalog, store: this.store!, log: this.log, raise: this.raise,
       backoffSeconds: this.config.watchdog.backoff_s, stallTimeoutMs: this.config.watchdog.stall_timeout_s * 1000,
-      resolveUrl: source.resolveUrl, clockSteps: this.clockSteps,
+      resolveUrl: source.resolveUrl, clockSteps: this.clockSteps, held: this.held,
     });
     recorder.on('state', (state, why) => this.log.info({ camera: cam.id, state, why }, 'camera state'));
     // a recorder that failed on the disk: probe it now rather than at the next interval
@@ -702,7 +709,13 @@ export class Daemon {
     await this.analyzer.stop();
     await Promise.all([...this.testCameras.values()].map((c) => c.stop()));
     if (this.catalog?.db.open) {
-      markCleanStop(this.catalog);
+      try {
+        markCleanStop(this.catalog);
+      } catch (err) {
+        // a full disk: the next start still knows this stop was clean, and when
+        this.held?.stopped(Date.now());
+        this.log.error({ err }, 'cannot record the clean stop in the catalog');
+      }
       try {
         auditStop(this.catalog, why);
       } catch (err) {

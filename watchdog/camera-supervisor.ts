@@ -13,6 +13,7 @@ import { ClockSteps } from '../common/clock-steps.js';
 import type { RaiseEvent } from './events.js';
 import { classifyExit, isDaemonGap, type GapCause } from './gap-cause.js';
 import { handOver } from './continuity.js';
+import type { HeldWhileFull } from './held-while-full.js';
 
 export interface CameraSupervisorOptions {
   backend: BackendName;
@@ -35,6 +36,8 @@ export interface CameraSupervisorOptions {
   resolveUrl?: () => Promise<{ url: string; safeUrl: string }>;
   /** the daemon's clock watcher: segment times follow a step of the wall clock */
   clockSteps?: ClockSteps;
+  /** where a gap the catalog could not take is kept for the next start, should the daemon go first */
+  held?: HeldWhileFull;
 }
 
 /** Under a megabyte free: not even one more fragment fits. */
@@ -130,7 +133,13 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
   /** why the supervisor itself stopped the running recorder (a stall, a segment overdue): its exit is a failure with this cause */
   private stoppedFor?: { cause: GapCause; reason: string };
   /** a gap the catalog could not take (read-only or full disk); written when a segment is */
-  private unwrittenGap?: { id: number; start_ms: number; cause: string; detail: string | null };
+  private unwritten?: { id: number; start_ms: number; cause: string; detail: string | null };
+  private get unwrittenGap() { return this.unwritten; }
+  /** kept beside the catalog too (opts.held), for a start after a daemon that went before it had room */
+  private set unwrittenGap(gap) {
+    this.unwritten = gap;
+    this.opts.held?.gap(this.camera, gap && { start_ms: gap.start_ms, cause: gap.cause, detail: gap.detail });
+  }
   state: CameraState = 'stopped';
   lastSegmentEndMs?: number;
   /** the supervisor's own heartbeat for the systemd watchdog, on the monotonic clock (NTP

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Catalog, GapRow } from '../recorder/catalog/catalog.js';
 import type { RaiseEvent } from './events.js';
 import { isDaemonGap } from './gap-cause.js';
+import type { HeldState } from './held-while-full.js';
 import { readBootId } from './system-health.js';
 
 const RUN_STATE = 'run_state';
@@ -22,12 +23,13 @@ export const TRUSTED_META = 'clock.trusted_through';
  * cause until the daemon's last sign of life; from there the daemon's absence is the cause: its
  * gap is handed over to one of the daemon's (it had spanned the downtime as the camera's fault).
  */
-export function openDaemonGaps(catalog: Catalog, cameras: string[], log: Logger, raise: RaiseEvent, nowMs = Date.now()): void {
-  const previous = catalog.getMeta(RUN_STATE);
+export function openDaemonGaps(catalog: Catalog, cameras: string[], log: Logger, raise: RaiseEvent, nowMs = Date.now(), held: HeldState = { gaps: {} }): void {
+  const previous = held.stopped ? 'stopped' : catalog.getMeta(RUN_STATE);
   const cause = previous === 'stopped' ? 'daemon_stopped' : 'daemon_down';
   const detail = previous === 'stopped' ? 'the daemon was stopped' : KILLED;
-  const aliveMs = Number(catalog.getMeta(ALIVE));
+  const aliveMs = Math.max(Number(catalog.getMeta(ALIVE)) || 0, held.alive_ms ?? 0);
   const stepBack = clockStepWhileDown(catalog, cameras, nowMs, log, raise) ?? clockBehindAtStart(catalog, cameras, aliveMs, nowMs, log, raise);
+  writeHeldGaps(catalog, cameras, held, aliveMs, log);
   for (const camera of cameras) {
     placeRecovered(catalog, camera, log, raise);
     const open = catalog.openGapOf(camera);
@@ -47,6 +49,22 @@ export function openDaemonGaps(catalog: Catalog, cameras: string[], log: Logger,
   }
   catalog.setMeta(RUN_STATE, 'running');
   markAlive(catalog, nowMs);
+}
+
+/**
+ * The gaps a full disk kept out of the catalog until the daemon went (watchdog/held-while-full.ts):
+ * each opens where it began, after what the camera has on record, and the loop above hands it over
+ * to the daemon's own gap at the last sign of life, as for any camera out when the daemon went.
+ * One the catalog took after all (the run went before it could empty the file) is not written again.
+ */
+function writeHeldGaps(catalog: Catalog, cameras: string[], held: HeldState, aliveMs: number, log: Logger): void {
+  for (const [camera, gap] of Object.entries(held.gaps)) {
+    if (!cameras.includes(camera) || catalog.openGapOf(camera)) continue;
+    const startMs = Math.max(gap.start_ms, catalog.lastSegment(camera)?.end_ms ?? 0);
+    if (startMs >= aliveMs || catalog.gaps(camera, startMs - 1000).some((g) => g.start_ms >= startMs - 1000)) continue;
+    catalog.openGap(camera, startMs, gap.cause, gap.detail ?? undefined);
+    log.warn({ camera, cause: gap.cause, since: new Date(startMs).toISOString() }, 'a gap the full disk held back is recorded');
+  }
 }
 
 /** Below this, a start before the last sign of life is the alive mark's own lag, not a step. */

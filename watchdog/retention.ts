@@ -12,6 +12,7 @@ import { groupBy } from '../common/group-by.js';
 import { EXPORTS_DIR, listExports } from '../evidence/exports-dir.js';
 import { dirBytes, fileBytes } from '../common/disk-usage.js';
 import { RESERVE_FILE } from './disk-reserve.js';
+import { HELD_FILE } from './held-while-full.js';
 import { STILLS_DIR } from './tamper-monitor.js';
 
 export const DAY_MS = 86_400_000;
@@ -363,7 +364,7 @@ export class Retention {
     const used = disk.total_bytes - (disk.free_bytes ?? disk.available_bytes);
     const own = this.catalog.liveBytes() + dirBytes(join(this.dataDir, EXPORTS_DIR)) + dirBytes(join(this.dataDir, QUARANTINE_DIR))
       + fileBytes(this.catalog.path) + fileBytes(`${this.catalog.path}-wal`) + fileBytes(`${this.catalog.path}-shm`) + this.stagingBytes()
-      + fileBytes(join(this.dataDir, RESERVE_FILE)) + dirBytes(join(this.dataDir, STILLS_DIR));
+      + fileBytes(join(this.dataDir, RESERVE_FILE)) + fileBytes(join(this.dataDir, HELD_FILE)) + dirBytes(join(this.dataDir, STILLS_DIR));
     const unaccounted = Math.max(0, used - own);
     const hour = Math.floor(now / 3_600_000);
     let perHour: Record<string, number> = {};

@@ -1,0 +1,82 @@
+/**
+ * A daemon that goes while its data disk is full: the cameras' `disk_full` gaps and its own sign
+ * of life could not be written to the catalog, and the next start called the whole time
+ * `daemon_down` from the last sign of life before the disk filled (an outside probe). They are
+ * kept in a file written over in place (watchdog/held-while-full.ts) and recorded at the next
+ * start: the full disk's time is `disk_full`, the daemon's absence after it the daemon's. Killed
+ * once (`daemon_down`), stopped once (`daemon_stopped`: the clean stop the catalog refused).
+ */
+import t from 'tap';
+import Database from 'better-sqlite3';
+import { closeSync, openSync, unlinkSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { CameraSim } from '../support/camera-sim.js';
+import { DaemonProcess, segmentIndexed, sleep, until, writeConfig } from '../support/daemon.js';
+import { fillUntil, NEEDS_ROOT, tmpfsDataDir } from '../support/tmpfs.js';
+
+const BACKENDS = ['ffmpeg', 'gstreamer'] as const;
+
+/** Fills the disk to its last byte: fillUntil's megabytes, then pages until the file system refuses. */
+async function fillUp(data: string, file: string): Promise<void> {
+  await fillUntil(data, file, 0);
+  const fd = openSync(file, 'a');
+  try {
+    for (;;) writeSync(fd, Buffer.alloc(4096, 7));
+  } catch {
+    // ENOSPC: full
+  } finally {
+    closeSync(fd);
+  }
+}
+
+interface Gap { cause: string; start_ms: number; end_ms: number | null; detail: string | null }
+
+t.test('a daemon gone while the disk is full: the full disk\'s time stays disk_full, the absence after it the daemon\'s', { skip: NEEDS_ROOT }, async (t) => {
+  const { dir, data } = tmpfsDataDir(t, 48, 'held-gap');
+  const sim = await new CameraSim({ mounts: [...BACKENDS], width: 320, height: 180, fps: 10, bitrate: 800, pattern: 'snow' }).start();
+  t.teardown(() => sim.kill());
+  const config = writeConfig(dir, BACKENDS.map((b) => ({ id: b, url: sim.url(b), backend: b })), { segmentSeconds: 1 });
+  const filler = join(data, 'not-a-recording.bin');
+  t.teardown(() => { try { unlinkSync(filler); } catch { /* gone */ } });
+  const gapsOf = (camera: string) => {
+    const db = new Database(join(data, 'catalog.db'), { readonly: true });
+    try {
+      return db.prepare("SELECT cause, start_ms, end_ms, detail FROM gaps WHERE camera = ? ORDER BY start_ms, id").all(camera) as Gap[];
+    } finally {
+      db.close();
+    }
+  };
+
+  for (const [how, cause] of [['SIGKILL', 'daemon_down'], ['SIGTERM', 'daemon_stopped']] as const) {
+    const daemon = new DaemonProcess(config).start();
+    t.teardown(() => { daemon.proc?.kill('SIGKILL'); });
+    await until(() => BACKENDS.every((b) => daemon.countLog(segmentIndexed(b)) >= 2), 40000, 'segments of both');
+    const before = Object.fromEntries(BACKENDS.map((b) => [b, gapsOf(b).length]));
+    await fillUp(data, filler);
+    const fullAt = Date.now();
+    await until(() => BACKENDS.every((b) => daemon.countLog(new RegExp(`"camera":"${b}".*cannot record the gap in the catalog`)) >= 1), 20000, 'each camera\'s gap refused by the catalog');
+    await sleep(11000); // a sign of life refused too
+    const goneAt = Date.now();
+    if (how === 'SIGKILL') daemon.proc!.kill('SIGKILL');
+    else process.kill(daemon.pid, 'SIGTERM');
+    const exit = await daemon.exit();
+    const exitedAt = Date.now();
+    if (how === 'SIGTERM') t.equal(exit.code, 0, 'a stop on a full disk is still a clean exit');
+    unlinkSync(filler);
+
+    const again = new DaemonProcess(config).start();
+    t.teardown(() => { again.proc?.kill('SIGKILL'); });
+    await until(() => BACKENDS.every((b) => again.countLog(new RegExp(`"camera":"${b}".*"gap closed"`)) >= 1), 40000, 'recording again after the start');
+    t.equal((await again.stop()).code, 0);
+    for (const backend of BACKENDS) {
+      const gaps = gapsOf(backend).slice(before[backend]);
+      t.same(gaps.map((g) => g.cause), ['disk_full', cause], `${how}, ${backend}: ${JSON.stringify(gaps)}`);
+      const [full, daemonGap] = gaps as [Gap, Gap];
+      t.ok(full.start_ms <= fullAt + 2000, `${how}, ${backend}: the full disk's gap starts ${full.start_ms - fullAt} ms from the fill`);
+      // ends at the last sign of life (every 10 s; the 11 s on the full disk hold one), which the
+      // full disk refused, or at the clean stop it refused
+      t.ok(full.end_ms! > fullAt && full.end_ms! >= goneAt - 10_500 && full.end_ms! <= exitedAt, `${how}, ${backend}: and ends ${goneAt - full.end_ms!} ms before the daemon was told to go`);
+      t.equal(daemonGap.start_ms, full.end_ms, `${how}, ${backend}: the daemon's gap takes over there`);
+    }
+  }
+});
