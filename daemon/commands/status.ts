@@ -118,6 +118,11 @@ export async function run(argv: string[]): Promise<number> {
     // cameras switched off in the config: not recorded, and said so (silence read as "no such camera")
     const disabled = (config ? config.cameras.filter((c) => !c.enabled).map((c) => c.id) : stored?.cameras.filter((c) => !c.enabled).map((c) => c.camera) ?? [])
       .map((id) => ({ camera: id, last_segment_end_ms: catalog.lastSegment(id)?.end_ms ?? null }));
+    // cameras the config no longer names whose recordings are still on the box (they follow the
+    // box's retention): once absent from every list, as if never there (an outside probe)
+    const named = config ? config.cameras.map((c) => c.id) : stored?.cameras.map((c) => c.camera);
+    const removed = (named ? catalog.camerasWithLiveSegmentsBesides(named) : [])
+      .map((id) => ({ camera: id, last_segment_end_ms: catalog.lastSegment(id)?.end_ms ?? null }));
     const cameraIds = cameras0.map((c) => c.camera);
     const policy = {
       floorBytes: config ? config.storage.free_space_floor_mb * 1024 * 1024 : stored?.floor_bytes ?? 0,
@@ -165,6 +170,7 @@ export async function run(argv: string[]): Promise<number> {
       recording: cameras.length > 0 && cameras.every((c) => c.recording),
       cameras,
       disabled,
+      removed,
       retention: {
         min_required_days: policySource === 'none' ? null : retention.min_required_days, forecast_days: retention.forecast_days, policy_from: policySource,
         // a site manager saw footage past max_days and no word why (an outside probe)
@@ -236,7 +242,7 @@ function integrityStatus(catalog: Catalog) {
 }
 
 function format(s: {
-  daemon_pid: number | null; recording: boolean; cameras: CameraStatus[]; disabled: Array<{ camera: string; last_segment_end_ms: number | null }>; retention: { min_required_days: number | null; forecast_days: number | null; policy_from: string; age_deletion_paused: AgePause | null };
+  daemon_pid: number | null; recording: boolean; cameras: CameraStatus[]; disabled: Array<{ camera: string; last_segment_end_ms: number | null }>; removed: Array<{ camera: string; last_segment_end_ms: number | null }>; retention: { min_required_days: number | null; forecast_days: number | null; policy_from: string; age_deletion_paused: AgePause | null };
   disk: { total_bytes: number; available_bytes: number; floor_bytes: number }; temperature_c: number | null; clock: { synchronized: boolean | null };
   events: Array<{ at_ms: number; type: string; camera: string | null; data: unknown }>; mqtt: { last_status: unknown; last_health: unknown }; data_dir: string;
   integrity: ReturnType<typeof integrityStatus>;
@@ -254,6 +260,9 @@ function format(s: {
   if (!s.cameras.length) out.push('  no cameras');
   if (s.disabled.length) {
     out.push(`disabled in the config, not recorded: ${s.disabled.map((d) => `${d.camera} (${d.last_segment_end_ms === null ? 'no recordings' : `last segment ${isoTime(d.last_segment_end_ms)}`})`).join(', ')}`);
+  }
+  if (s.removed.length) {
+    out.push(`removed from the config, recordings kept under the box's retention: ${s.removed.map((d) => `${d.camera} (last segment ${isoTime(d.last_segment_end_ms)})`).join(', ')}`);
   }
   out.push('');
   out.push(`${'camera'.padEnd(w)}  view`);

@@ -1,5 +1,6 @@
 import t from 'tap';
 import Database from 'better-sqlite3';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Catalog } from '../../recorder/catalog/catalog.js';
 import { InstanceLock } from '../../daemon/instance-lock.js';
@@ -11,6 +12,7 @@ import { DaemonProcess, segmentIndexed, sleep, writeConfig } from '../support/da
 interface Status {
   recording: boolean;
   disabled: Array<{ camera: string; last_segment_end_ms: number | null }>;
+  removed: Array<{ camera: string; last_segment_end_ms: number | null }>;
   daemon_pid: number | null;
   cameras: Array<{ camera: string; recording: boolean; not_recording: string | null; open_gap: { cause: string } | null; gaps_24h: number; days_held: number; min_days: number | null; last_segment_end_ms: number | null }>;
   retention: { min_required_days: number };
@@ -66,6 +68,17 @@ t.test('status tells a site manager which cameras record, with or without the da
   t.match(after.cameras.find((c) => c.camera === 'up')!.not_recording, /daemon/, 'said why');
   t.equal(cam('up').not_recording, null, 'nothing to say while it recorded');
   t.same(after.mqtt.last_status, { state: 'online', at_ms: 1 }, 'what the box last published is shown');
+  t.same(after.removed, [], 'no camera removed from the config');
+
+  // a camera taken out of the config: its recordings stay, and status says whose they are
+  const fewer = writeConfig(join(dir, 'fewer'), [{ id: 'up', url: up.url('up') }]);
+  const dataLine = `  path: ${join(dir, 'data')}`;
+  writeFileSync(fewer, readFileSync(fewer, 'utf8').replace(/^ {2}path: .*$/m, dataLine));
+  const lastDown = after.cameras.find((c) => c.camera === 'down')!.last_segment_end_ms;
+  const trimmed = JSON.parse((await runCli(['status', '--config', fewer, '--json'])).stdout) as Status;
+  t.same(trimmed.cameras.map((c) => c.camera), ['up']);
+  t.same(trimmed.removed, [{ camera: 'down', last_segment_end_ms: lastDown }], 'the removed camera, with its last recording');
+  t.match((await runCli(['status', '--config', fewer])).stdout, /^removed from the config, recordings kept under the box's retention: down \(last segment \S+Z\)$/m);
 
   // without the config: the days required come from what the daemon stored in the catalog
   const data = join(dir, 'data');
