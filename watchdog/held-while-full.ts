@@ -36,6 +36,7 @@ const empty = (): HeldState => ({ gaps: {} });
 export class HeldWhileFull {
   private state: HeldState = empty();
   private readonly path: string;
+  private failing = false;
 
   constructor(dataDir: string, private readonly log?: Logger) {
     this.path = join(dataDir, HELD_FILE);
@@ -100,8 +101,11 @@ export class HeldWhileFull {
       buf.write(text);
       writeSync(fd, buf, 0, HELD_BYTES, 0);
       fdatasyncSync(fd);
+      this.failing = false;
     } catch (err) {
-      this.log?.warn({ err, path: this.path }, 'cannot keep what the full disk holds back');
+      // once per run of failures: a read-only disk refuses this too, at every sign of life
+      if (!this.failing) this.log?.warn({ err, path: this.path }, 'cannot keep what the full disk holds back');
+      this.failing = true;
     } finally {
       if (fd !== undefined) closeSync(fd);
     }
