@@ -17,7 +17,8 @@ t.test('a server that answers no RTSP: a camera_unreachable gap for each backend
   const server = createServer((s) => {
     sockets.add(s);
     s.on('error', () => undefined);
-    s.once('data', () => s.end(Buffer.from('\x00\x01SSH-2.0-not-a-camera\r\n\r\n\xff\xfe garbage')));
+    // answered, and left open: the recorder reads what it got, not a closed connection
+    s.once('data', () => s.write(Buffer.from('\x00\x01SSH-2.0-not-a-camera\r\n\r\n\xff\xfe garbage')));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   t.teardown(() => { for (const s of sockets) s.destroy(); server.close(); });
