@@ -404,7 +404,7 @@ export class Daemon {
     const share = () => this.config.watchdog.view_cpu_percent / 100;
     const watch = new ViewWatch(cam.id, {
       dataDir: this.dataDir, catalog: this.catalog!, decoder: this.decoder, raise: this.raise, log: this.log,
-      tamper: cam.tamper, onvif, still: this.stills.write, feed: recorder, analyzer: this.analyzer,
+      tamper: cam.tamper, onvif, still: this.stills.write, feed: recorder, analyzer: this.analyzer, painted: cam.capture_masks,
       // past 16 cameras they share what 16 would take, or the configured share (asked each time:
       // cameras come and go, and the share changes, on reload)
       sampler: {

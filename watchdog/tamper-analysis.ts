@@ -25,6 +25,7 @@
  *   clock overlay always changes somewhere. A scene where truly nothing moves and no overlay
  *   ticks is static too: that is why frozen needs persistence like every other kind.
  */
+import { growMask, polygonSpans, type MaskShape } from '../common/mask-geometry.js';
 import { cellCorrelation, cellGrid, cellMeans, gradientMagnitude, maxBlockDifference, mean, medianImage, shrink, stats, toGray, type CellGrid, type Gray, type GrayBytes, type Scratch } from './tamper-image.js';
 
 export const COARSE_WIDTH = 160;
@@ -44,6 +45,8 @@ const UNIFORM = 0.3;
 const LAYOUT_MATCH = 0.6;
 /** at most this share of cells still matching, with the fine detail gone: covered, not moved */
 const BLANK_MATCHING = 0.1;
+/** a capture mask grown by this share of the frame: the edge along it, and a camera's rounding */
+const PAINT_MARGIN = 0.02;
 /** small enough that one digit of a clock overlay changing fills much of a tile */
 const FROZEN_TILE = 8;
 
@@ -116,6 +119,10 @@ export interface PreparedReference {
   brightness: Float32Array;
   informative: boolean[];
   thumb: Gray;
+  /** the thumbnail's painted pixels (capture masks); null without masks */
+  thumbPaint: Uint8Array | null;
+  /** the cells a capture mask touches: never informative */
+  painted: boolean[];
   spread: number;
 }
 
@@ -141,7 +148,41 @@ export function learnReference(samples: LearnSample[]): ViewReference {
   };
 }
 
-export function prepareReference(ref: ViewReference): PreparedReference {
+/**
+ * The cells a capture mask paints over (the box's or the camera's own, grown by a little for a
+ * camera that rounds it to its grid): the painted area is one flat colour in every picture, so
+ * the edges along it match the reference whatever covers the lens. A hand over a masked camera
+ * left a third of its cells "matching" and raised nothing.
+ */
+function paintedCells(grid: CellGrid, width: number, height: number, painted: readonly MaskShape[]): boolean[] {
+  const paint = paintedPixels(width, height, painted);
+  return grid.bounds.map((b) => {
+    for (let y = b.y0; y < b.y1; y++) for (let x = b.x0; x < b.x1; x++) if (paint[y * width + x]) return true;
+    return false;
+  });
+}
+
+/** 1 where a capture mask (grown by PAINT_MARGIN) touches the pixel. */
+function paintedPixels(width: number, height: number, painted: readonly MaskShape[]): Uint8Array {
+  const paint = new Uint8Array(width * height);
+  for (const m of painted) polygonSpans(growMask(m, PAINT_MARGIN), width, height, (y, x0, x1) => paint.fill(1, y * width + x0, y * width + x1), 'touched');
+  return paint;
+}
+
+/** The spread of a thumbnail's grey levels where nothing is painted: the flat mask and its edge make a layout of their own. */
+function spreadOf(thumb: Gray, paint: Uint8Array | null): number {
+  if (!paint) return stats(thumb.data).std;
+  let n = 0, sum = 0, squares = 0;
+  for (let i = 0; i < thumb.data.length; i++) {
+    if (paint[i]) continue;
+    n++;
+    sum += thumb.data[i]!;
+    squares += thumb.data[i]! ** 2;
+  }
+  return n ? Math.sqrt(Math.max(0, squares / n - (sum / n) ** 2)) : 0;
+}
+
+export function prepareReference(ref: ViewReference, painted: readonly MaskShape[] = []): PreparedReference {
   const bytes = Buffer.from(ref.coarse, 'base64');
   if (bytes.length !== ref.width * ref.height) throw new Error(`view reference: ${bytes.length} bytes for ${ref.width}x${ref.height}`);
   const coarse: Gray = { width: ref.width, height: ref.height, data: Float32Array.from(bytes) };
@@ -151,9 +192,11 @@ export function prepareReference(ref: ViewReference): PreparedReference {
   const sorted = [...energy].sort((a, b) => a - b);
   const typical = sorted[sorted.length >> 1]!;
   // cells with little texture in the normal view (sky, a white wall) cannot tell anything
-  const informative = [...energy].map((e) => e >= Math.max(0.5, typical * 0.3));
+  const covered = paintedCells(grid, ref.width, ref.height, painted);
+  const informative = [...energy].map((e, i) => e >= Math.max(0.5, typical * 0.3) && !covered[i]);
   const thumb = thumbnail(coarse);
-  return { ref, coarse, grad, grid, energy, brightness: cellMeans(coarse, grid), informative, thumb, spread: stats(thumb.data).std };
+  const thumbPaint = painted.length ? paintedPixels(thumb.width, thumb.height, painted) : null;
+  return { ref, coarse, grad, grid, energy, brightness: cellMeans(coarse, grid), informative, thumb, thumbPaint, painted: covered, spread: spreadOf(thumb, thumbPaint) };
 }
 
 export interface ViewComparison {
@@ -193,7 +236,7 @@ export function compare(p: PreparedReference, s: ViewSample, scratch?: Scratch):
   const whole = { x0: 0, x1: thumb.width, y0: 0, y1: thumb.height };
   return {
     cells, dead, foreign, matching, blur, sharpness: s.sharpness,
-    layout: stats(thumb.data).std / Math.max(p.spread, 1), layoutMatch: cellCorrelation(p.thumb, thumb, whole, 1),
+    layout: spreadOf(thumb, p.thumbPaint?.length === thumb.data.length ? p.thumbPaint : null) / Math.max(p.spread, 1), layoutMatch: cellCorrelation(p.thumb, thumb, whole, 1),
   };
 }
 

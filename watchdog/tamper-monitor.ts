@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { MaskShape } from '../common/mask-geometry.js';
 import type { TamperConfig } from '../config/schema.js';
 import type { Catalog } from '../recorder/catalog/catalog.js';
 import type { SampledFrame } from '../recorder/frame-sampler.js';
@@ -48,6 +49,8 @@ export interface TamperMonitorOptions {
   charge?: (cpuMs: number) => void;
   /** how long a changed stream waits for a picture of itself (tests; CHANGED_STREAM_STILL_WAIT_MS) */
   changedStreamWaitMs?: number;
+  /** the camera's capture masks (painted flat by the box or the camera): left out of the analysis */
+  painted?: MaskShape[];
 }
 
 interface Active { since_ms: number; kind: TamperKind }
@@ -189,6 +192,7 @@ export class TamperMonitor {
     const job: ViewJob = {
       kind: 'view', camera: this.camera, width: frame.width, height: frame.height, channels: frame.channels, data: frame.data,
       reference: this.ref ? { id: this.ref.id, data: this.ref.data } : null,
+      ...(this.opts.painted?.length ? { painted: this.opts.painted } : {}),
     };
     const analyzer = this.opts.analyzer;
     // in line (the sampler counts the time against the budget): without an analyzer, or while it says so (few cameras)
@@ -371,12 +375,16 @@ export class TamperMonitor {
     const reference = learnReference(this.learning);
     // a view with next to no texture (a lens covered while it learned, a dark featureless night)
     // makes a reference with no cell to compare: nothing would ever be raised against it
-    const cells = prepareReference(reference).energy;
-    const textured = [...cells].filter((e) => e >= LEARN_TEXTURE).length;
-    if (textured < MIN_TEXTURED * cells.length) {
+    // (capture masks are left out: their painted edges are texture of the box's, not the scene's)
+    const prepared = prepareReference(reference, this.opts.painted);
+    const areas = prepared.painted.filter((p) => !p).length;
+    const textured = [...prepared.energy].filter((e, i) => e >= LEARN_TEXTURE && !prepared.painted[i]).length;
+    if (areas === 0 || textured < MIN_TEXTURED * areas) {
       this.restartLearning();
-      const why = `the view has too little detail to learn from (${textured} of ${cells.length} areas): a covered lens or a dark, featureless scene; learning again`;
-      if (this.unlearnable !== why) this.opts.log?.warn({ camera: this.camera, textured, areas: cells.length }, 'view reference not learned: too little detail');
+      const why = areas === 0
+        ? 'the capture masks cover every area of the view: there is nothing to learn it from; learning again'
+        : `the view has too little detail to learn from (${textured} of ${areas} areas${areas < prepared.painted.length ? ' outside the capture masks' : ''}): a covered lens or a dark, featureless scene; learning again`;
+      if (this.unlearnable !== why) this.opts.log?.warn({ camera: this.camera, textured, areas }, 'view reference not learned: too little detail');
       this.unlearnable = why;
       this.update();
       return;

@@ -28,6 +28,8 @@ export interface ViewJob extends Picture {
   kind: 'view';
   /** `data` may be left out (null) once the analysis was given this reference for the camera */
   reference: { id: number; data: ViewReference | null } | null;
+  /** the camera's capture masks: areas painted flat in every picture, left out of the comparison */
+  painted?: MaskShape[];
 }
 
 /** The capture mask watch's question: how much detail under each mask and outside them. */
@@ -97,7 +99,7 @@ export class ViewAnalysis {
       let ref = this.refs.get(job.camera);
       if (ref?.id !== job.reference.id) {
         if (!job.reference.data) throw new Error(`view reference ${job.reference.id} of ${job.camera} is not known here`);
-        ref = { id: job.reference.id, prepared: prepareReference(job.reference.data) };
+        ref = { id: job.reference.id, prepared: prepareReference(job.reference.data, job.painted) };
         this.refs.set(job.camera, ref);
       }
       comparison = compare(ref.prepared, sample, this.temp);

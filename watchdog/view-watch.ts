@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { MaskShape } from '../common/mask-geometry.js';
 import type { TamperConfig } from '../config/schema.js';
 import type { Catalog } from '../recorder/catalog/catalog.js';
 import type { FrameDecoder } from '../recorder/frame-decoder.js';
@@ -28,6 +29,8 @@ export interface ViewWatchOptions {
   behind?: () => boolean;
   /** the thread the pixels are analysed in (one for every camera); without one, in line */
   analyzer?: ViewAnalyzer;
+  /** the camera's capture masks, painted flat in its pictures: the view analysis leaves them out */
+  painted?: MaskShape[];
 }
 
 /** how often the stream as recorded is written to the catalog for `status`, when only its fps moved */
@@ -55,7 +58,7 @@ export class ViewWatch {
     });
     this.monitor = new TamperMonitor(camera, {
       catalog: opts.catalog, raise: opts.raise, log: opts.log, settings: opts.tamper, still: opts.still, onChange: () => this.persist(),
-      analyzer: opts.analyzer, charge: (ms) => this.sampler.charge(ms),
+      analyzer: opts.analyzer, charge: (ms) => this.sampler.charge(ms), painted: opts.painted,
     });
     this.identity = new IdentityWatch(camera, { catalog: opts.catalog, log: opts.log, report: (kind, on, data) => this.monitor.report(kind, on, data) });
     this.sampler.on('stream', (s) => this.onStream(s));

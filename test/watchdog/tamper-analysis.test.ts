@@ -69,6 +69,31 @@ t.test('each change to the view is told apart; normal life is not a change', asy
   t.equal(outcomes.length, SCENES.length * CHANGES.length);
 });
 
+t.test('a camera with capture masks: the painted areas are left out, so a hand over the lens is still covered', async (t) => {
+  // painted after every change, as the box paints them (the camera's own masks alike): flat black
+  const masks = [{ x: 0.5, y: 0.3, w: 0.3, h: 0.4 }, { x: 0.1, y: 0.1, w: 0.2, h: 0.2 }, { points: [[0.05, 0.6], [0.3, 0.95], [0.05, 0.95]] }];
+  const paint = 'drawbox=x=iw*0.5:y=ih*0.3:w=iw*0.3:h=ih*0.4:color=black:t=fill,drawbox=x=iw*0.1:y=ih*0.1:w=iw*0.2:h=ih*0.2:color=black:t=fill,'
+    + "geq=lum='if(between(Y/H,0.6,0.95)*between(X/W,0.05,0.05+(Y/H-0.6)/0.35*0.25),0,lum(X,Y))':cb='cb(X,Y)':cr='cr(X,Y)'";
+  const cases: Array<{ name: string; filter: string; expect: string | null }> = [
+    { name: 'untouched (new noise)', filter: 'NOISE', expect: null },
+    { name: 'lights dimmed to a third', filter: 'lutrgb=r=val*0.33:g=val*0.33:b=val*0.33,NOISE', expect: null },
+    { name: 'a dark hand over the lens', filter: 'drawbox=x=0:y=0:w=iw:h=ih:color=0x3a2a22@1:t=fill,noise=alls=3:allf=t', expect: 'covered' },
+    // an outside probe's hand: the scene blurred away, a seventh of its light, a skin tone
+    { name: 'a hand right on the lens: blurred, dim, skin-toned', filter: 'gblur=sigma=25,lutrgb=r=val*0.15+60:g=val*0.15+35:b=val*0.15+25,NOISE', expect: 'covered' },
+    { name: 'turned sideways by a fifth', filter: 'crop=iw*0.8:ih:iw*0.2:0,pad=480:360:0:0:color=0x707070,NOISE', expect: 'moved' },
+  ];
+  for (const scene of SCENES) {
+    const all = frames(scene, [...[1, 2, 3, 4, 5].map(() => noise()), ...cases.map((c) => c.filter.replace(/NOISE/g, noise()))].map((f) => `${f},${paint}`));
+    const learned = learnReference(all.slice(0, 5).map((f, i) => sample(f, i * 1000)));
+    const ref = prepareReference(learned, masks);
+    t.ok(ref.informative.filter(Boolean).length < prepareReference(learned).informative.filter(Boolean).length, `${scene}: the cells along the masks are left out`);
+    for (const [i, c] of cases.entries()) {
+      const verdict = classify(compare(ref, sample(all[5 + i]!)), 'medium');
+      t.equal(verdict?.kind ?? null, c.expect, `${scene.split('/').pop()} with masks, ${c.name}: ${c.expect ?? 'nothing'} (${JSON.stringify(verdict)})`);
+    }
+  }
+});
+
 t.test('an encoder re-quantising one stuck picture reads static; a ticking clock overlay does not', async (t) => {
   const threshold = THRESHOLDS.medium.frozen;
   const dir = t.testdir();

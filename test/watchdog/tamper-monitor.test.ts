@@ -148,3 +148,43 @@ t.test('a changed stream is raised with the first picture of the new stream, or 
   await run(true);
   await run(false);
 });
+
+t.test('a camera with capture masks: the monitor has the analysis leave the painted areas out, and a hand over the lens is raised as covered', async (t) => {
+  const masks = [{ x: 0.5, y: 0.3, w: 0.3, h: 0.4 }, { x: 0.1, y: 0.1, w: 0.2, h: 0.2 }, { x: 0.05, y: 0.6, w: 0.3, h: 0.35 }];
+  // painted flat black, as the box paints them into what it records
+  const paint = (rgb: Buffer) => {
+    const out = Buffer.from(rgb);
+    for (const m of masks) {
+      for (let y = Math.floor(m.y * H); y < Math.ceil((m.y + m.h) * H); y++) out.fill(0, (y * W + Math.floor(m.x * W)) * 3, (y * W + Math.ceil((m.x + m.w) * W)) * 3);
+    }
+    return out;
+  };
+  const { normal, covered } = tamperPictures(W, H);
+  const run = async (painted: typeof masks) => {
+    const catalog = Catalog.open(t.testdir());
+    t.teardown(() => catalog.close());
+    const raised: unknown[] = [];
+    const monitor = new TamperMonitor('cam', {
+      catalog, raise: (type, _camera, data) => { if (type === 'tamper_suspected') raised.push(data.kind); },
+      settings: { enabled: true, sensitivity: 'medium', persistence_s: 10, learn_s: 5 }, painted,
+    }).start();
+    const t0 = Date.now();
+    const feed = (s: number, data: Buffer) => void monitor.onFrame({ camera: 'cam', atMs: t0 + s * 1000, width: W, height: H, data });
+    for (let s = 0; s <= 6; s++) feed(s, paint(normal[s % normal.length]!));
+    for (const s of [8, 9, 14, 19]) feed(s, paint(covered));
+    await monitor.stop();
+    return raised;
+  };
+  // (without them, the painted areas' edges match the reference whatever covers the lens: on
+  // photographs with less texture than this one the hand went unseen, tamper-analysis.test.ts)
+  t.same(await run(masks), ['covered'], 'masks given: the hand is raised as covered');
+
+  // learning with the lens covered: the masks' painted edges are not the scene's detail
+  const catalog = Catalog.open(t.testdir());
+  t.teardown(() => catalog.close());
+  const monitor = new TamperMonitor('cam', { catalog, raise: () => undefined, settings: { enabled: true, sensitivity: 'medium', persistence_s: 10, learn_s: 5 }, painted: masks }).start();
+  const t0 = Date.now();
+  for (let s = 0; s <= 6; s++) void monitor.onFrame({ camera: 'cam', atMs: t0 + s * 1000, width: W, height: H, data: paint(covered) });
+  t.match(monitor.view.detail, /too little detail to learn from \(\d+ of \d+ areas outside the capture masks\)/, 'a lens covered while it learns is refused, masks or not');
+  await monitor.stop();
+});
