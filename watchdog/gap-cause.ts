@@ -35,8 +35,9 @@ export function classifyExit(exit: BackendExit, run: { hadMedia: boolean; msSinc
   if (/Server returned|method [A-Z_]+ failed|Forbidden|Service Unavailable/i.test(r)) return 'camera_unreachable';
   // a server that took the connection and answered nothing RTSP can read never sent media (ffmpeg:
   // "Invalid data found when processing input"; GStreamer: "Could not receive message. (Parse
-  // error)"): the camera is not reached, the recorder did not crash
-  if (!run.hadMedia && /Invalid data found|Parse error/i.test(r)) return 'camera_unreachable';
+  // error)", or "(Received end-of-file)" from one that said nothing and closed): the camera is not
+  // reached, the recorder did not crash
+  if (!run.hadMedia && /Invalid data found|Parse error|end-of-file/i.test(r)) return 'camera_unreachable';
   // the camera answered RTSP, but what it sent gave the recorder no picture to start on (nothing
   // at all, or video without its parameters, SPS/PPS): its settings, not the network or the
   // recorder (read as a crash, which sent the site manager to the wrong place: an outside probe)

@@ -72,8 +72,12 @@ export class HeldWhileFull {
   }
 
   gap(camera: string, gap: HeldGap | undefined): void {
-    if (gap) this.state.gaps[camera] = { ...gap, detail: gap.detail?.slice(0, DETAIL_CHARS) ?? null };
-    else if (this.state.gaps[camera]) delete this.state.gaps[camera];
+    if (gap) {
+      this.state.gaps[camera] = { ...gap, detail: gap.detail?.slice(0, DETAIL_CHARS) ?? null };
+      // a sign of life too: a kill before the next one (every 10 s) left the gap ending where
+      // the last one the catalog took was, before the disk filled, and it was dropped (an outside probe)
+      this.state.alive_ms = Math.max(this.state.alive_ms ?? 0, Date.now());
+    } else if (this.state.gaps[camera]) delete this.state.gaps[camera];
     else return;
     this.write();
   }

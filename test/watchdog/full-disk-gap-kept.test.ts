@@ -47,7 +47,8 @@ t.test('a daemon gone while the disk is full: the full disk\'s time stays disk_f
     }
   };
 
-  for (const [how, cause] of [['SIGKILL', 'daemon_down'], ['SIGTERM', 'daemon_stopped']] as const) {
+  // killed at once (the gap is the only sign of life kept), killed after a refused sign of life, stopped
+  for (const [how, cause, waitMs] of [['SIGKILL', 'daemon_down', 0], ['SIGKILL', 'daemon_down', 11000], ['SIGTERM', 'daemon_stopped', 0]] as const) {
     const daemon = new DaemonProcess(config).start();
     t.teardown(() => { daemon.proc?.kill('SIGKILL'); });
     await until(() => BACKENDS.every((b) => daemon.countLog(segmentIndexed(b)) >= 2), 40000, 'segments of both');
@@ -55,7 +56,8 @@ t.test('a daemon gone while the disk is full: the full disk\'s time stays disk_f
     await fillUp(data, filler);
     const fullAt = Date.now();
     await until(() => BACKENDS.every((b) => daemon.countLog(new RegExp(`"camera":"${b}".*cannot record the gap in the catalog`)) >= 1), 20000, 'each camera\'s gap refused by the catalog');
-    await sleep(11000); // a sign of life refused too
+    const refusedAt = Date.now();
+    await sleep(waitMs); // 11 s: a sign of life refused too
     const goneAt = Date.now();
     if (how === 'SIGKILL') daemon.proc!.kill('SIGKILL');
     else process.kill(daemon.pid, 'SIGTERM');
@@ -75,12 +77,12 @@ t.test('a daemon gone while the disk is full: the full disk\'s time stays disk_f
     t.equal((await again.stop()).code, 0);
     for (const backend of BACKENDS) {
       const gaps = gapsOf(backend).slice(before[backend]);
-      t.same(gaps.map((g) => g.cause), ['disk_full', cause], `${how}, ${backend}: ${JSON.stringify(gaps)}`);
+      t.same(gaps.map((g) => g.cause), ['disk_full', cause], `${how} after ${waitMs} ms, ${backend}: ${JSON.stringify(gaps)}`);
       const [full, daemonGap] = gaps as [Gap, Gap];
       t.ok(full.start_ms <= fullAt + 2000, `${how}, ${backend}: the full disk's gap starts ${full.start_ms - fullAt} ms from the fill`);
-      // ends at the last sign of life (every 10 s; the 11 s on the full disk hold one), which the
-      // full disk refused, or at the clean stop it refused
-      t.ok(full.end_ms! > fullAt && full.end_ms! >= goneAt - 10_500 && full.end_ms! <= exitedAt, `${how}, ${backend}: and ends ${goneAt - full.end_ms!} ms before the daemon was told to go`);
+      // ends at the last sign of life the full disk refused: the gap's own (kept when it was), one
+      // of every 10 s, or the clean stop
+      t.ok(full.end_ms! > full.start_ms && full.end_ms! >= Math.min(refusedAt, goneAt - 10_500) && full.end_ms! <= exitedAt, `${how} after ${waitMs} ms, ${backend}: and ends ${goneAt - full.end_ms!} ms before the daemon was told to go`);
       t.equal(daemonGap.start_ms, full.end_ms, `${how}, ${backend}: the daemon's gap takes over there`);
     }
   }

@@ -21,6 +21,7 @@ t.test('what ffmpeg and GStreamer say on the way out maps to a cause', async (t)
     ['the camera\'s timestamps went back: restarted, the camera\'s stream', exit('ffmpeg was stopped: the camera\'s timestamps went back (its stream clock was reset), which a stream copy cannot record on; restarted on a new timeline', 255), live, 'stream_unusable'],
     ['a server that answered nothing RTSP can read, never any media: not reached', exit('ffmpeg exited with status 1: rtsp://127.0.0.1:1/x: Invalid data found when processing input'), never, 'camera_unreachable'],
     ['GStreamer: the same server, never any media', exit('camera rtsp://127.0.0.1:1/x: Could not read from resource. (Could not receive message. (Parse error))'), never, 'camera_unreachable'],
+    ['GStreamer: a server that took the connection, said nothing and closed it', exit('camera rtsp://h/x: Could not read from resource. (Could not receive message. (Received end-of-file))'), never, 'camera_unreachable'],
     ['a camera that answered RTSP and sent no picture to start on', exit('ffmpeg exited with status 1: Error initializing output stream 0:0 -- '), never, 'stream_unusable'],
     ['video without its parameters (no SPS)', exit('ffmpeg exited with status 1: Could not find codec parameters for stream 0 (Video: h264, none): unspecified size'), never, 'stream_unusable'],
     ['invalid data after media flowed: still the recorder', exit('ffmpeg exited with status 1: Invalid data found when processing input'), live, 'recorder_crashed'],
