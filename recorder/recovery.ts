@@ -122,6 +122,9 @@ export async function recoverCamera(dataDir: string, camera: string, catalog: Ca
 /**
  * Moves a file to `quarantine/<camera>/` (a name never reused) with a ledger entry saying where
  * it came from, its hash and why, so `verify` accounts for it; the move is fsynced like a commit.
+ * The entry comes first: on a full disk the catalog refused it after the move, and `verify`
+ * failed for good on a file the box had set aside itself (an outside probe). Refused now, the
+ * file stays where it was and the next recovery tries again.
  */
 async function quarantine(dataDir: string, camera: string, abs: string, reason: string, catalog: Catalog) {
   const dir = join(dataDir, QUARANTINE_DIR, camera);
@@ -130,13 +133,13 @@ async function quarantine(dataDir: string, camera: string, abs: string, reason: 
   for (let n = 1; existsSync(target); n++) target = join(dir, `${n}-${basename(abs)}`);
   const sha256 = await sha256File(abs);
   const bytes = statSync(abs).size;
+  const q = { file: relative(dataDir, target), from: relative(dataDir, abs), bytes, sha256, reason };
+  catalog.recordQuarantine(camera, q);
   renameSync(abs, target);
   for (const d of [dir, dirname(abs)]) {
     const fd = openSync(d, 'r');
     try { fsyncSync(fd); } finally { closeSync(fd); }
   }
-  const q = { file: relative(dataDir, target), from: relative(dataDir, abs), bytes, sha256, reason };
-  catalog.recordQuarantine(camera, q);
   return q;
 }
 
