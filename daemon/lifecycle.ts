@@ -113,6 +113,12 @@ export async function runDaemon(config: Config, log: Logger, { durationS, config
       await done;
       return EXIT.ok;
     }
+    // a data disk full to the last byte with its reserve spent (disk-reserve.ts): the start's own
+    // writes fail before retention could free anything; say what gives the box room again
+    if ((err as { code?: string }).code === 'SQLITE_FULL') {
+      err = new Error(`the data disk ${config.storage.path} is full and the catalog cannot record this start (its reserve is spent): free space on it by hand`
+        + `${config.storage.free_space_floor_mb === 0 ? ', or give storage.free_space_floor_mb a value so that retention deletes the oldest recordings for room' : ''}`);
+    }
     await notify.status(`cannot start: ${(err as Error).message}`);
     // a setting the box cannot use (storage.path a file) is a bad config: one line, exit 2, as
     // for the config's own errors, not a fatal log line with a stack trace
