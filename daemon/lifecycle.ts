@@ -108,11 +108,12 @@ export async function runDaemon(config: Config, log: Logger, { durationS, config
     // MQTT.js costs the daemon about 15 MB: loaded only for a box that talks to a broker
     mqtt = config.mqtt ? (await import('./mqtt/reporter.js')).startMqtt(daemon, config, log, mqttOptions) : undefined;
     web = await startHttp(daemon, config, log, () => mqtt);
-  } catch (err) {
+  } catch (caught) {
     if (stopping) {
       await done;
       return EXIT.ok;
     }
+    let err = caught;
     // a data disk full to the last byte with its reserve spent (disk-reserve.ts): the start's own
     // writes fail before retention could free anything; say what gives the box room again
     if ((err as { code?: string }).code === 'SQLITE_FULL') {
