@@ -13,29 +13,11 @@
  */
 import t from 'tap';
 import Database from 'better-sqlite3';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createInterface } from 'node:readline';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { DaemonProcess, segmentIndexed, until, writeConfig } from '../support/daemon.js';
-import { killDetached } from '../support/processes.js';
-
-const SERVER = fileURLToPath(new URL('../support/file-rtsp.py', import.meta.url));
-
-/** A camera serving `file` (MPEG-TS, H.264) as it is, once per viewer from its start, in real time. */
-async function fileCamera(t: { teardown(fn: () => unknown): void }, file: string): Promise<string> {
-  const launch = `filesrc location=${file} ! tsdemux ! h264parse config-interval=-1 ! rtph264pay name=pay0 pt=96`;
-  const proc = spawn('/usr/bin/python3', [SERVER, launch], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  t.teardown(() => killDetached(proc));
-  let stderr = '';
-  proc.stderr!.on('data', (d) => { stderr += String(d); });
-  const port = await new Promise<number>((resolve, reject) => {
-    proc.once('exit', (code) => reject(new Error(`file-rtsp.py exited ${code}: ${stderr}`)));
-    createInterface({ input: proc.stdout! }).on('line', (l) => { const m = /^READY (\d+)/.exec(l); if (m) resolve(Number(m[1])); });
-  });
-  return `rtsp://127.0.0.1:${port}/x`;
-}
+import { fileCamera } from '../support/file-camera.js';
 
 /**
  * The sha256 of each slice NAL unit (types 1 and 5: the coded pictures) of a file's first video
@@ -75,7 +57,7 @@ t.test('ffmpeg and GStreamer record the camera\'s own coded pictures, byte for b
   t.equal(source.length, 180, 'the camera\'s file: 12 s at 15 fps, one slice a picture');
   t.equal(new Set(source).size, source.length, 'no two of its pictures are coded alike (a run is found in one place only)');
 
-  const url = await fileCamera(t, file);
+  const url = await fileCamera(t, `filesrc location=${file} ! tsdemux ! h264parse config-interval=-1 ! rtph264pay name=pay0 pt=96`);
   const config = writeConfig(dir, [{ id: 'camf', url, backend: 'ffmpeg' }, { id: 'camg', url, backend: 'gstreamer' }], { segmentSeconds: 2 });
   const daemon = new DaemonProcess(config).start();
   t.teardown(() => { daemon.proc?.kill('SIGKILL'); });

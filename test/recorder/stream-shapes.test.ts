@@ -6,29 +6,12 @@
  */
 import t, { type Test } from 'tap';
 import Database from 'better-sqlite3';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { runCli } from '../support/cli.js';
 import { DaemonProcess, segmentIndexed, until, writeConfig } from '../support/daemon.js';
-import { killDetached } from '../support/processes.js';
-
-const SERVER = fileURLToPath(new URL('../support/file-rtsp.py', import.meta.url));
-
-/** A camera serving `launch` (a GStreamer pipeline ending in pay0) once per viewer. */
-async function fileCamera(t: { teardown(fn: () => unknown): void }, launch: string): Promise<string> {
-  const proc = spawn('/usr/bin/python3', [SERVER, launch], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  t.teardown(() => killDetached(proc));
-  let stderr = '';
-  proc.stderr!.on('data', (d) => { stderr += String(d); });
-  const port = await new Promise<number>((resolve, reject) => {
-    proc.once('exit', (code) => reject(new Error(`file-rtsp.py exited ${code}: ${stderr}`)));
-    createInterface({ input: proc.stdout! }).on('line', (l) => { const m = /^READY (\d+)/.exec(l); if (m) resolve(Number(m[1])); });
-  });
-  return `rtsp://127.0.0.1:${port}/x`;
-}
+import { fileCamera } from '../support/file-camera.js';
 
 /** `seconds` of a test picture as MPEG-TS, encoded with `codec` at `size`. */
 function picture(path: string, size: string, seconds: number, codec: 'libx264' | 'libx265' = 'libx264'): string {
