@@ -27,7 +27,7 @@ export function openDaemonGaps(catalog: Catalog, cameras: string[], log: Logger,
   const previous = held.stopped ? 'stopped' : catalog.getMeta(RUN_STATE);
   const cause = previous === 'stopped' ? 'daemon_stopped' : 'daemon_down';
   const detail = previous === 'stopped' ? 'the daemon was stopped' : KILLED;
-  const aliveMs = Math.max(Number(catalog.getMeta(ALIVE)) || 0, held.alive_ms ?? 0);
+  const aliveMs = Math.max(Number(catalog.getMeta(ALIVE)) || 0, Number(held.alive_ms) || 0);
   const stepBack = clockStepWhileDown(catalog, cameras, nowMs, log, raise) ?? clockBehindAtStart(catalog, cameras, aliveMs, nowMs, log, raise);
   writeHeldGaps(catalog, cameras, held, aliveMs, log);
   for (const camera of cameras) {
@@ -132,7 +132,7 @@ const monoMs = (): number => Number(process.hrtime.bigint() / 1_000_000n);
  * outside probe). Returns the step in ms, 0 when there was none.
  */
 function clockBehindAtStart(catalog: Catalog, cameras: string[], aliveMs: number, nowMs: number, log: Logger, raise: RaiseEvent): number {
-  const reached = Math.max(Number.isFinite(aliveMs) ? aliveMs : 0, ...cameras.map((c) => catalog.lastSegment(c)?.end_ms ?? 0));
+  const reached = Math.max(aliveMs, ...cameras.map((c) => catalog.lastSegment(c)?.end_ms ?? 0));
   const stepMs = reached - nowMs;
   if (stepMs < START_STEP_BACK_MS) return 0;
   log.warn({ stepMs, reached: new Date(reached).toISOString() }, 'the clock is behind the last recording: it stepped back while the daemon was not running');

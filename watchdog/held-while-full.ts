@@ -13,9 +13,10 @@
  * the clean stop could not be recorded; `openDaemonGaps` puts them into the catalog at the next
  * start and empties it.
  */
-import { closeSync, existsSync, fdatasyncSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fdatasyncSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { writeFileDurably } from '../common/durable-write.js';
 
 export const HELD_FILE = 'catalog.held';
 /** 64 cameras with a gap each, their details cut to DETAIL_CHARS, fit with room to spare */
@@ -57,15 +58,8 @@ export class HeldWhileFull {
   /** Makes the file its full size while there is room (emptied when it exists). Never throws. */
   prepare(): void {
     try {
-      if (existsSync(this.path) && statSync(this.path).size === HELD_BYTES) return this.write();
-      if (existsSync(this.path)) unlinkSync(this.path);
-      const fd = openSync(this.path, 'wx', 0o600);
-      try {
-        writeSync(fd, Buffer.alloc(HELD_BYTES, 0x20));
-        fdatasyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
+      if (statSync(this.path, { throwIfNoEntry: false })?.size === HELD_BYTES) return this.write();
+      writeFileDurably(this.path, Buffer.alloc(HELD_BYTES, 0x20), { mode: 0o600 });
     } catch (err) {
       this.log?.warn({ err, path: this.path }, 'cannot make the file that keeps what a full disk holds back; a full disk\'s gaps may read as the daemon\'s');
     }
