@@ -16,9 +16,14 @@ import { fillUntil, NEEDS_ROOT, tmpfsDataDir } from '../support/tmpfs.js';
 
 const BACKENDS = ['ffmpeg', 'gstreamer'] as const;
 
-/** Fills the disk to its last byte: fillUntil's megabytes, then pages until the file system refuses. */
+/** Fills the disk to its last byte: fillUntil's megabytes, then `topUp`. */
 async function fillUp(data: string, file: string): Promise<void> {
   await fillUntil(data, file, 0);
+  topUp(file);
+}
+
+/** Pages onto `file` until the file system refuses. */
+function topUp(file: string): void {
   const fd = openSync(file, 'a');
   try {
     for (;;) writeSync(fd, Buffer.alloc(4096, 7));
@@ -55,6 +60,10 @@ t.test('a daemon gone while the disk is full: the full disk\'s time stays disk_f
     const before = Object.fromEntries(BACKENDS.map((b) => [b, gapsOf(b).length]));
     await fillUp(data, filler);
     const fullAt = Date.now();
+    // and full it stays: the box removes the empty and cut-short files its recorders leave, and the
+    // room that frees let a camera record on until just before the kill (its time then rightly the daemon's)
+    const keepFull = setInterval(() => topUp(filler), 100);
+    t.teardown(() => clearInterval(keepFull));
     await until(() => BACKENDS.every((b) => daemon.countLog(new RegExp(`"camera":"${b}".*cannot record the gap in the catalog`)) >= 1), 20000, 'each camera\'s gap refused by the catalog');
     const refusedAt = Date.now();
     await sleep(waitMs); // 11 s: a sign of life refused too
@@ -69,6 +78,7 @@ t.test('a daemon gone while the disk is full: the full disk\'s time stays disk_f
       t.notMatch(daemon.output, /error while stopping/, 'and the stop went to its end');
       t.match(daemon.output, /edge-nvr stopped/);
     }
+    clearInterval(keepFull);
     unlinkSync(filler);
 
     const again = new DaemonProcess(config).start();
