@@ -43,6 +43,14 @@ t.test('a daemon gone while the disk is full: the full disk\'s time stays disk_f
   const config = writeConfig(dir, BACKENDS.map((b) => ({ id: b, url: sim.url(b), backend: b })), { segmentSeconds: 1 });
   const filler = join(data, 'not-a-recording.bin');
   t.teardown(() => { try { unlinkSync(filler); } catch { /* gone */ } });
+  const lastMediaEnd = (camera: string, beforeMs: number) => {
+    const db = new Database(join(data, 'catalog.db'), { readonly: true });
+    try {
+      return (db.prepare('SELECT MAX(end_ms) AS end FROM segments WHERE camera = ? AND start_ms < ?').get(camera, beforeMs) as { end: number }).end;
+    } finally {
+      db.close();
+    }
+  };
   const gapsOf = (camera: string) => {
     const db = new Database(join(data, 'catalog.db'), { readonly: true });
     try {
@@ -81,19 +89,39 @@ t.test('a daemon gone while the disk is full: the full disk\'s time stays disk_f
     clearInterval(keepFull);
     unlinkSync(filler);
 
+    const restartedAt = Date.now();
     const again = new DaemonProcess(config).start();
     t.teardown(() => { again.proc?.kill('SIGKILL'); });
     await until(() => BACKENDS.every((b) => again.countLog(new RegExp(`"camera":"${b}".*"gap closed"`)) >= 1), 40000, 'recording again after the start');
     t.equal((await again.stop()).code, 0);
+    let keptFull = 0;
     for (const backend of BACKENDS) {
       const gaps = gapsOf(backend).slice(before[backend]);
-      t.same(gaps.map((g) => g.cause), ['disk_full', cause], `${how} after ${waitMs} ms, ${backend}: ${JSON.stringify(gaps)}`);
-      const [full, daemonGap] = gaps as [Gap, Gap];
-      t.ok(full.start_ms <= fullAt + 2000, `${how}, ${backend}: the full disk's gap starts ${full.start_ms - fullAt} ms from the fill`);
+      // the camera's last media before the start (a file its recorder finished as the daemon died is indexed at it)
+      const lastEnd = lastMediaEnd(backend, restartedAt);
+      const daemonGap = gaps.at(-1);
+      t.equal(daemonGap?.cause, cause, `${how} after ${waitMs} ms, ${backend}: the daemon's gap last`);
+      // Keeping a disk full races the box: the empty and cut-short files it removes free pages a
+      // recorder may take before the filler does (seen under load). A camera whose media went on
+      // past its refused gap recorded; where it did until the daemon went, no time of it was the
+      // full disk's, and the daemon's gap starts at its media.
+      const recordedOn = lastEnd > refusedAt + 1500;
+      const full = gaps.at(-2);
+      if (recordedOn && !(full?.cause === 'disk_full' && full.start_ms >= lastEnd - 50)) {
+        t.ok(daemonGap!.start_ms >= lastEnd - 50 && daemonGap!.start_ms <= exitedAt, `${how} after ${waitMs} ms, ${backend}: recorded on until the daemon went (media to ${lastEnd - goneAt} ms from it), and the daemon's gap starts there: ${JSON.stringify(gaps)}`);
+        continue;
+      }
+      keptFull++;
+      if (!recordedOn) t.same(gaps.map((g) => g.cause), ['disk_full', cause], `${how} after ${waitMs} ms, ${backend}: ${JSON.stringify(gaps)}`);
+      t.equal(full?.cause, 'disk_full', `${how} after ${waitMs} ms, ${backend}: the full disk's time before the daemon's`);
+      if (full?.cause !== 'disk_full') continue;
+      t.ok(full.start_ms <= (recordedOn ? lastEnd : fullAt) + 2000, `${how}, ${backend}: the full disk's gap starts ${full.start_ms - fullAt} ms from the fill, ${full.start_ms - lastEnd} ms from the last media`);
       // ends at the last sign of life the full disk refused: the gap's own (kept when it was), one
       // of every 10 s, or the clean stop
       t.ok(full.end_ms! > full.start_ms && full.end_ms! >= Math.min(refusedAt, goneAt - 10_500) && full.end_ms! <= exitedAt, `${how} after ${waitMs} ms, ${backend}: and ends ${goneAt - full.end_ms!} ms before the daemon was told to go`);
-      t.equal(daemonGap.start_ms, full.end_ms, `${how}, ${backend}: the daemon's gap takes over there`);
+      t.equal(daemonGap!.start_ms, full.end_ms, `${how}, ${backend}: the daemon's gap takes over there`);
     }
+    // the race is rare: a case where no camera stayed without room would test nothing
+    t.ok(keptFull >= 1, `${how} after ${waitMs} ms: ${keptFull} of ${BACKENDS.length} cameras without room until the daemon went`);
   }
 });
