@@ -39,9 +39,12 @@ export function withFileLock<T>(lockPath: string, waitMs: number, change: () => 
   makeLockFile(lockPath);
   const db = new Database(lockPath, { timeout: waitMs });
   try {
-    db.pragma('locking_mode = EXCLUSIVE');
     try {
-      // an exclusive transaction takes the write lock; nothing is written to the file
+      // an exclusive transaction takes the write lock and ROLLBACK gives it back; nothing is written
+      // to the file. Not `locking_mode = EXCLUSIVE`: that mode keeps every lock it took, so a
+      // waiter that had its read lock before a holder asked for the write lock kept it while it
+      // waited, and the two waited on each other until one gave up ("held for more than 30 s"
+      // with every change taking milliseconds: six `user add` at once on a loaded machine)
       db.exec('BEGIN EXCLUSIVE');
     } catch (err) {
       if ((err as { code?: string }).code === 'SQLITE_BUSY') throw new FileLockBusy(`another process holds ${lockPath} for more than ${waitMs / 1000} s; nothing changed, try again`);
