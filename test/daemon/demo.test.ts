@@ -51,7 +51,9 @@ t.test('`edge-nvr demo` on a terminal: readable logs, what to try next, the page
     method: 'POST', redirect: 'manual', body: new URLSearchParams({ csrf, user: 'demo', password }),
     headers: { Cookie: String(form.headers.get('set-cookie')).split(';')[0]!, Origin: page[1]!, 'Content-Type': 'application/x-www-form-urlencoded' },
   });
-  t.equal(login.status, 303, 'the status page lets the demo user in');
+  // (refused once on CI, not reproduced: what the page and the demo said are what tell why)
+  const answered = (await login.text()).replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').slice(0, 400);
+  t.equal(login.status, 303, 'the status page lets the demo user in', login.status === 303 ? {} : { answered, said: out.replace(/\r/g, '').split('\n').filter((l) => /WARN|ERROR|users|login/i.test(l)).slice(-12) });
 
   const code = await exited;
   t.equal(code, 0, 'demo exits 0 after --duration');
