@@ -211,8 +211,10 @@ export class UserDirectory {
     let stamp = 'absent';
     try {
       const s = statSync(this.file.path);
-      // the mode too: a chmod that loosens the file (or fixes it) changes nothing else
-      stamp = `${s.mtimeMs}/${s.size}/${s.ino}/${s.mode}/${s.uid}`;
+      // the mode too: a chmod that loosens the file (or fixes it) changes nothing else; and its
+      // folder's, which the file is refused for as well (fixed, nobody could log in until the file changed)
+      const d = statSync(dirname(this.file.path));
+      stamp = `${s.mtimeMs}/${s.size}/${s.ino}/${s.mode}/${s.uid}/${d.mode}/${d.uid}`;
     } catch { /* no file: no users */ }
     if (stamp === this.stamp) return;
     this.stamp = stamp;

@@ -57,6 +57,12 @@ t.test('a users file others may change or read, or that another user holds, lets
   t.equal(seen.length, 1, 'logged once');
   chmodSync(file.path, 0o600);
   t.equal(users.get('ana')?.role, 'viewer', 'fixed with chmod alone: read again');
+  // the folder too: its fix changes nothing of the file, and nobody could log in until the file changed
+  chmodSync(dirname(file.path), 0o777);
+  t.equal(users.get('ana'), undefined, 'a folder others may write to: nobody can log in');
+  t.match(users.problem() ?? '', /its folder .* may be written by other users/, 'and the page says why');
+  chmodSync(dirname(file.path), 0o755);
+  t.equal(users.get('ana')?.role, 'viewer', 'the folder fixed with chmod alone: read again');
 
   // readable by the service through its group (0640): what is wrong is only who holds it
   chownSync(file.path, 12345, 65534);
