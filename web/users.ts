@@ -212,7 +212,8 @@ export class UserDirectory {
     try {
       const s = statSync(this.file.path);
       // the mode too: a chmod that loosens the file (or fixes it) changes nothing else; and its
-      // folder's, which the file is refused for as well (fixed, nobody could log in until the file changed)
+      // folder's, which the file is refused for as well (a folder opened to all after the file was
+      // read went unnoticed, and logins went on, until the file itself changed)
       const d = statSync(dirname(this.file.path));
       stamp = `${s.mtimeMs}/${s.size}/${s.ino}/${s.mode}/${s.uid}/${d.mode}/${d.uid}`;
     } catch { /* no file: no users */ }
