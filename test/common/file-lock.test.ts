@@ -1,8 +1,8 @@
 import t from 'tap';
-import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runNode } from '../support/cli.js';
 
 const LOCK = fileURLToPath(new URL('../../dist/common/file-lock.js', import.meta.url)).replace('/dist/dist/', '/dist/');
 
@@ -34,15 +34,8 @@ t.test('six processes changing one file under the lock: every change kept, none 
   const counter = join(dir, 'counter');
   writeFileSync(counter, '0');
   const [processes, rounds, waitMs] = [6, 200, 5000];
-  const results = await Promise.all(Array.from({ length: processes }, () => new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', WORKER, LOCK, counter, String(rounds), String(waitMs)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => { out += String(d); });
-    child.stderr.on('data', (d) => { err += String(d); });
-    child.on('exit', (code) => resolve({ code, out, err }));
-  })));
-  for (const r of results) t.equal(r.code, 0, r.err);
-  t.same(results.map((r) => Number(r.out.trim())), Array(processes).fill(0), `no process gave up after ${waitMs / 1000} s`);
+  const results = await Promise.all(Array.from({ length: processes }, () => runNode(['--input-type=module', '-e', WORKER, LOCK, counter, String(rounds), String(waitMs)])));
+  for (const r of results) t.equal(r.code, 0, r.stderr);
+  t.same(results.map((r) => Number(r.stdout.trim())), Array(processes).fill(0), `no process gave up after ${waitMs / 1000} s`);
   t.equal(Number(readFileSync(counter, 'utf8')), processes * rounds, 'every change kept: the lock excluded');
 });

@@ -11,10 +11,17 @@ export interface CliResult {
   stderr: string;
 }
 
+type RunOptions = SpawnOptions & { timeoutMs?: number; input?: string | Buffer };
+
 /** `input`: written to the command's stdin (piped passwords), which is closed otherwise. */
-export function runCli(args: string[], opts: SpawnOptions & { timeoutMs?: number; input?: string | Buffer } = {}): Promise<CliResult> {
+export function runCli(args: string[], opts: RunOptions = {}): Promise<CliResult> {
+  return runNode([CLI, ...args], opts);
+}
+
+/** This Node with `args` (a script of a test's own), as `runCli` runs the CLI. */
+export function runNode(args: string[], opts: RunOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { ...opts, stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, args, { ...opts, stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     if (opts.input !== undefined) child.stdin!.end(opts.input);
     let stdout = '';
     let stderr = '';
