@@ -43,22 +43,18 @@ t.test('a daemon gone while the disk is full: the full disk\'s time stays disk_f
   const config = writeConfig(dir, BACKENDS.map((b) => ({ id: b, url: sim.url(b), backend: b })), { segmentSeconds: 1 });
   const filler = join(data, 'not-a-recording.bin');
   t.teardown(() => { try { unlinkSync(filler); } catch { /* gone */ } });
-  const lastMediaEnd = (camera: string, beforeMs: number) => {
+  const inCatalog = <T>(read: (db: Database.Database) => T): T => {
     const db = new Database(join(data, 'catalog.db'), { readonly: true });
     try {
-      return (db.prepare('SELECT MAX(end_ms) AS end FROM segments WHERE camera = ? AND start_ms < ?').get(camera, beforeMs) as { end: number }).end;
+      return read(db);
     } finally {
       db.close();
     }
   };
-  const gapsOf = (camera: string) => {
-    const db = new Database(join(data, 'catalog.db'), { readonly: true });
-    try {
-      return db.prepare("SELECT cause, start_ms, end_ms, detail FROM gaps WHERE camera = ? ORDER BY start_ms, id").all(camera) as Gap[];
-    } finally {
-      db.close();
-    }
-  };
+  const lastMediaEnd = (camera: string, beforeMs: number) =>
+    inCatalog((db) => (db.prepare('SELECT MAX(end_ms) AS end FROM segments WHERE camera = ? AND start_ms < ?').get(camera, beforeMs) as { end: number }).end);
+  const gapsOf = (camera: string) =>
+    inCatalog((db) => db.prepare('SELECT cause, start_ms, end_ms, detail FROM gaps WHERE camera = ? ORDER BY start_ms, id').all(camera) as Gap[]);
 
   // killed at once (the gap is the only sign of life kept), killed after a refused sign of life, stopped
   for (const [how, cause, waitMs] of [['SIGKILL', 'daemon_down', 0], ['SIGKILL', 'daemon_down', 11000], ['SIGTERM', 'daemon_stopped', 0]] as const) {
