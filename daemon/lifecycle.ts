@@ -28,11 +28,13 @@ export interface RunOptions {
   durationS?: number;
   /** the file SIGHUP re-reads; without one (the demo) a reload is refused */
   configPath?: string;
-  /** called once recording has started (the demo prints what to try next) */
-  onReady?: () => void;
+  /** called once recording has started, with where the page and metrics are (the demo prints what to try next) */
+  onReady?: (web: { pageUrl?: string; metricsUrl?: string }) => void;
+  /** a configured http port another process holds is replaced by a free one (the demo) */
+  anyHttpPortIfTaken?: boolean;
 }
 
-export async function runDaemon(config: Config, log: Logger, { durationS, configPath, onReady }: RunOptions = {}): Promise<number> {
+export async function runDaemon(config: Config, log: Logger, { durationS, configPath, onReady, anyHttpPortIfTaken }: RunOptions = {}): Promise<number> {
   exitOnUnhandledErrors(log);
   // The recordings, the catalog (with the audit log) and the box key are the service's alone, run
   // by hand as by the unit (UMask=0077): started from a shell with umask 022 they were 0644 (an
@@ -107,7 +109,7 @@ export async function runDaemon(config: Config, log: Logger, { durationS, config
     }
     // MQTT.js costs the daemon about 15 MB: loaded only for a box that talks to a broker
     mqtt = config.mqtt ? (await import('./mqtt/reporter.js')).startMqtt(daemon, config, log, mqttOptions) : undefined;
-    web = await startHttp(daemon, config, log, () => mqtt);
+    web = await startHttp(daemon, config, log, () => mqtt, anyHttpPortIfTaken);
   } catch (caught) {
     if (stopping) {
       await done;
@@ -132,7 +134,7 @@ export async function runDaemon(config: Config, log: Logger, { durationS, config
     return EXIT.failure;
   }
   void notify.ready(`recording ${daemon.recorders.size} cameras`);
-  onReady?.();
+  onReady?.({ pageUrl: web?.pageUrl, metricsUrl: web?.metricsUrl });
   pings = startWatchdogPings({
     notify,
     log,
@@ -153,14 +155,14 @@ export async function runDaemon(config: Config, log: Logger, { durationS, config
  * The status page and /metrics, when configured. Recording matters more than either: one that
  * cannot start (port taken, certificate unreadable) is logged and the daemon records on.
  */
-async function startHttp(daemon: Daemon, config: Config, log: Logger, mqtt: () => MqttReporter | undefined): Promise<WebServers | undefined> {
+async function startHttp(daemon: Daemon, config: Config, log: Logger, mqtt: () => MqttReporter | undefined, anyPortIfTaken?: boolean): Promise<WebServers | undefined> {
   const http = config.http;
   if (!http?.listen && !http?.metrics_listen) return undefined;
   try {
     // loaded only when configured: the page, its users and prom-client are a few MB the
     // daemon does not carry otherwise (bench/README.md, "Node RSS at 16 cameras: the floor")
     const [{ startWeb }, { DaemonBoxState }] = await Promise.all([import('../web/server.js'), import('./box-state.js')]);
-    return await startWeb({ http, dataDir: daemon.dataDir, state: new DaemonBoxState(daemon, config, log, mqtt), log });
+    return await startWeb({ http, dataDir: daemon.dataDir, state: new DaemonBoxState(daemon, config, log, mqtt), log, anyPortIfTaken });
   } catch (err) {
     log.error({ err }, `status page and metrics not started: ${(err as Error).message}`);
     return undefined;

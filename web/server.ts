@@ -62,6 +62,12 @@ export interface WebOptions {
   dataDir: string;
   state: BoxState;
   log: Logger;
+  /**
+   * A configured port another process holds is replaced by a free one on the same host, taken at
+   * bind time (the demo, which may run beside another: a port found free and bound a moment later
+   * was taken in between, and the page a user was sent to was another demo's)
+   */
+  anyPortIfTaken?: boolean;
 }
 
 export interface WebServers {
@@ -151,10 +157,15 @@ export async function startWeb(o: WebOptions): Promise<WebServers> {
         else perAddress.delete(address);
       });
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (err) => reject(new Error(`http.${key}: cannot listen on ${o.http[key]} (${(err as Error).message})`)));
-      server.listen(at.port, at.host, () => resolve());
+    const listen = (port: number) => new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, at.host, () => { server.off('error', reject); resolve(); });
     });
+    await listen(at.port).catch(async (err: NodeJS.ErrnoException) => {
+      if (!(o.anyPortIfTaken && err.code === 'EADDRINUSE')) throw err;
+      await listen(0);
+      o.log.info({ taken: o.http[key] }, `http.${key}: ${o.http[key]} is taken; a free port instead`);
+    }).catch((err: Error) => { throw new Error(`http.${key}: cannot listen on ${o.http[key]} (${err.message})`); });
     const port = (server.address() as AddressInfo).port;
     const host = at.host.includes(':') ? `[${at.host}]` : at.host;
     const url = `${tls ? 'https' : 'http'}://${host}:${port}`;

@@ -1,9 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join, relative, resolve } from 'node:path';
 import { loadConfig } from '../../config/load.js';
-import { parseListen } from '../../config/listen.js';
 import { hashPassword, UsersFile, usersFilePath } from '../../web/users.js';
 import { parseCommand, print } from '../args.js';
 import { createLogger } from '../log.js';
@@ -34,31 +32,18 @@ export async function run(argv: string[]): Promise<number> {
   // no broker configured: an embedded one (aedes, MQTT 3.1.1) on 127.0.0.1:1883 or a free port
   const broker = config.mqtt ? undefined : await startEmbeddedBroker(log);
   if (broker) config.mqtt = { url: broker.url, health_interval_s: 60, health_refresh_s: 300, keepalive_s: 30 };
-  const http = config.http!;
-  http.listen = await freeAddress(http.listen!);
-  http.metrics_listen = await freeAddress(http.metrics_listen!);
   mkdirSync(dataDir, { recursive: true });
   const passwordFile = await demoUser(dataDir);
   try {
     return await runDaemon(config, log, {
       durationS: parseDuration(args.values.duration),
-      onReady: () => print(nextSteps(dataDir, broker?.url, http.listen!, http.metrics_listen!, passwordFile)),
+      // another demo (or anything) on 8080 or 9464: the page and metrics move to free ports
+      anyHttpPortIfTaken: true,
+      onReady: (web) => print(nextSteps(dataDir, broker?.url, web.pageUrl, web.metricsUrl, passwordFile)),
     });
   } finally {
     await broker?.close();
   }
-}
-
-/** The configured address, or the same host on a free port when that one is taken. */
-async function freeAddress(listen: string): Promise<string> {
-  const { host, port } = parseListen(listen);
-  const tryPort = (p: number) => new Promise<number>((ok, fail) => {
-    const s = createServer();
-    s.once('error', fail);
-    s.listen(p, host, () => { const got = (s.address() as { port: number }).port; s.close(() => ok(got)); });
-  });
-  const free = await tryPort(port).catch(() => tryPort(0));
-  return `${host}:${free}`;
 }
 
 /** The page's user `demo` (a manager, so snapshots can be tried), created once per data dir. */
@@ -83,7 +68,7 @@ function cliName(): string {
 }
 
 /** What to try next, once the demo records: every tool named here is installed by scripts/setup. */
-export function nextSteps(dataDir: string, brokerUrl: string | undefined, page: string, metrics: string, passwordFile: string): string {
+export function nextSteps(dataDir: string, brokerUrl: string | undefined, pageUrl: string | undefined, metricsUrl: string | undefined, passwordFile: string): string {
   const cli = cliName();
   const rel = relative(process.cwd(), dataDir);
   const data = rel && !rel.startsWith('..') ? rel : dataDir;
@@ -95,14 +80,14 @@ export function nextSteps(dataDir: string, brokerUrl: string | undefined, page: 
     [`${cli} verify --data ${data}`, 're-hash every segment and walk the hash chain'],
     [`${cli} snapshot --data ${data} --camera demo-1 --out ${join(data, 'snapshot.jpg')}`, 'a redacted, watermarked, signed still'],
     ...(mqtt ? [[`mosquitto_sub -h ${mqtt.hostname} -p ${mqtt.port} -t 'edge-nvr/#' -v`, 'what the box publishes over MQTT'] as [string, string]] : []),
-    [`curl -s http://${metrics}/metrics | grep '^edge_nvr_camera'`, 'the Prometheus metrics'],
+    ...(metricsUrl ? [[`curl -s ${metricsUrl}/metrics | grep '^edge_nvr_camera'`, 'the Prometheus metrics'] as [string, string]] : []),
   ];
   const passwordNote = existsSync(passwordFile) ? `user ${DEMO_USER}, password in ${pw}` : `user ${DEMO_USER}`;
   return [
     '',
     `The demo is recording demo-1 (ffmpeg) and demo-2 (GStreamer) into ${data}. Try, in another terminal:`,
     ...rows.flatMap(([c, why]) => [`  # ${why}`, `  ${c}`]),
-    `The status page: http://${page} (${passwordNote}).`,
+    pageUrl ? `The status page: ${pageUrl} (${passwordNote}).` : 'The status page did not start: the log above says why.',
     'Ctrl-C stops the demo.',
     '',
     '',

@@ -1,13 +1,32 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import mqtt from 'mqtt';
 import { join } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { loadConfig } from '../../config/load.js';
+import { parseListen } from '../../config/listen.js';
 import { CLI, runCli } from '../support/cli.js';
 import { until } from '../support/daemon.js';
 import { probe } from '../support/media.js';
 
+/** Holds host:port until the test ends; taken already (another demo) does as well: either way the demo cannot have it. */
+async function hold(t: Test, port: number): Promise<void> {
+  const server = createServer();
+  const held = await new Promise<boolean>((resolve) => {
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => resolve(true));
+  });
+  if (held) t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+}
+
 t.test('`edge-nvr demo` on a terminal: readable logs, what to try next, the page and metrics on; it records both cameras and verifies', async (t) => {
+  // the demo's configured page and metrics ports (config/examples/demo.yaml) held by another
+  // process: both move to free ports, and the guidance names those (two demos at once had sent
+  // a user to the other demo's page: a port found free was taken before the demo bound it)
+  const { http } = loadConfig('config/examples/demo.yaml');
+  const ports = [http!.listen!, http!.metrics_listen!].map((at) => parseListen(at).port);
+  for (const port of ports) await hold(t, port);
   const dir = t.testdir();
   const data = join(dir, 'demo-data');
   // a real pseudo-terminal (util-linux script), as a person running npm run demo has
@@ -39,9 +58,11 @@ t.test('`edge-nvr demo` on a terminal: readable logs, what to try next, the page
   t.ok(topics.some((x) => /^edge-nvr\/[^/]+\/health$/.test(x)), `the box publishes on the demo's own broker (${[...new Set(topics)].join(', ')})`);
 
   const metricsUrl = /curl -s (http:\/\/\S+\/metrics)/.exec(text)![1]!;
+  const page = /The status page: (http:\/\/\S+) \(user demo, password in (\S+)\)/.exec(text)!;
+  t.match(text, /http\.listen: \S+ is taken; a free port instead/, 'the log says the page moved');
+  t.same([new URL(page[1]!).port, new URL(metricsUrl).port].map(Number).filter((p) => ports.includes(p)), [], `the page and metrics on free ports, not the taken ${ports.join(' and ')}`);
   const metrics = await (await fetch(metricsUrl)).text();
   t.match(metrics, /^edge_nvr_camera_up\{camera="demo-1"\} [01]$/m, 'the metrics the guidance names are served');
-  const page = /The status page: (http:\/\/\S+) \(user demo, password in (\S+)\)/.exec(text)!;
   const password = readFileSync(join(dir, page[2]!), 'utf8').trim();
   t.equal(statSync(join(dir, page[2]!)).mode & 0o777, 0o600, 'the demo password file is private');
   t.notMatch(text, new RegExp(password), 'the password itself is never printed');
