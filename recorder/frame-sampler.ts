@@ -130,7 +130,7 @@ const FPS_WINDOW_S = 10;
  * once a second with some jitter, so a keyframe a second after the last sample is often read a
  * little under a second after it; without slack every other one would be missed.
  */
-const EARLY_MS = 250;
+export const EARLY_MS = 250;
 /**
  * How long before a keyframe is due the growing file is read at every progress report again
  * (between samples it is read only every few seconds, SegmentTail `mayWait`): two reports, so the

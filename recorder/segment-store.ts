@@ -180,6 +180,16 @@ export class SegmentStore {
     return next;
   }
 
+  /**
+   * Where the camera's rows the full disk held back end (undefined when none waits): they go in
+   * later, with no word to the camera's supervisor, so a gap it opens meanwhile starts after them
+   * (one that began at the last row in the catalog had them inside it once they went in).
+   */
+  heldBackEndMs(camera: string): number | undefined {
+    const ends = this.unindexed.filter((s) => s.camera === camera).map((s) => s.end_ms);
+    return ends.length ? Math.max(...ends) : undefined;
+  }
+
   /** The rows a full disk held back, oldest first; throws (keeping them) while it still cannot write. */
   private indexUnindexed(): void {
     while (this.unindexed.length) {

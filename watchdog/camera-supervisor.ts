@@ -447,7 +447,7 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
 
   private openGap(cause: GapCause, reason: string): void {
     if (this.unwrittenGap) return;
-    const startMs = this.lastSegmentEndMs ?? this.launchedAtMs;
+    const startMs = Math.max(this.lastSegmentEndMs ?? this.launchedAtMs, this.opts.store.heldBackEndMs(this.camera) ?? -Infinity);
     try {
       const open = this.opts.catalog.openGapOf(this.camera);
       // The daemon's own gap (the time it was not running) ends where this camera's watch began:

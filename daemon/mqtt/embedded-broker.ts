@@ -13,7 +13,9 @@ export interface EmbeddedBroker {
  * An in-process broker (aedes, MQTT 3.1.1 only) for `edge-nvr demo` when no broker is
  * configured: 127.0.0.1:1883, or a free port when 1883 is taken.
  */
-export async function startEmbeddedBroker(log: Logger, port = 1883): Promise<EmbeddedBroker> {
+export const EMBEDDED_BROKER_PORT = 1883;
+
+export async function startEmbeddedBroker(log: Logger, port = EMBEDDED_BROKER_PORT): Promise<EmbeddedBroker> {
   const Aedes = require('aedes') as () => { handle: (socket: unknown) => void; close(cb: () => void): void };
   const broker = Aedes();
   // the clients' sockets, ended by close(): a subscriber left open (the mosquitto_sub the demo

@@ -6,6 +6,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { loadConfig } from '../../config/load.js';
 import { parseListen } from '../../config/listen.js';
+import { EMBEDDED_BROKER_PORT } from '../../daemon/mqtt/embedded-broker.js';
 import { CLI, runCli } from '../support/cli.js';
 import { until } from '../support/daemon.js';
 import { probe } from '../support/media.js';
@@ -21,11 +22,11 @@ async function hold(t: Test, port: number): Promise<void> {
 }
 
 t.test('`edge-nvr demo` on a terminal: readable logs, what to try next, the page and metrics on; it records both cameras and verifies', async (t) => {
-  // the demo's configured page and metrics ports (config/examples/demo.yaml) held by another
-  // process: both move to free ports, and the guidance names those (two demos at once had sent
+  // the demo's page and metrics ports (config/examples/demo.yaml) and its broker's held by another
+  // process: each moves to a free port, and the guidance names those (two demos at once had sent
   // a user to the other demo's page: a port found free was taken before the demo bound it)
   const { http } = loadConfig('config/examples/demo.yaml');
-  const ports = [http!.listen!, http!.metrics_listen!].map((at) => parseListen(at).port);
+  const ports = [...[http!.listen!, http!.metrics_listen!].map((at) => parseListen(at).port), EMBEDDED_BROKER_PORT];
   for (const port of ports) await hold(t, port);
   const dir = t.testdir();
   const data = join(dir, 'demo-data');
@@ -60,7 +61,7 @@ t.test('`edge-nvr demo` on a terminal: readable logs, what to try next, the page
   const metricsUrl = /curl -s (http:\/\/\S+\/metrics)/.exec(text)![1]!;
   const page = /The status page: (http:\/\/\S+) \(user demo, password in (\S+)\)/.exec(text)!;
   t.match(text, /http\.listen: \S+ is taken; a free port instead/, 'the log says the page moved');
-  t.same([new URL(page[1]!).port, new URL(metricsUrl).port].map(Number).filter((p) => ports.includes(p)), [], `the page and metrics on free ports, not the taken ${ports.join(' and ')}`);
+  t.same([new URL(page[1]!).port, new URL(metricsUrl).port, port].map(Number).filter((p) => ports.includes(p)), [], `the page, metrics and broker on free ports, not the taken ${ports.join(', ')}`);
   const metrics = await (await fetch(metricsUrl)).text();
   t.match(metrics, /^edge_nvr_camera_up\{camera="demo-1"\} [01]$/m, 'the metrics the guidance names are served');
   const password = readFileSync(join(dir, page[2]!), 'utf8').trim();

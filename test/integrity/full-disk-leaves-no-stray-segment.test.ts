@@ -59,11 +59,14 @@ t.test('a row refused by a full disk goes in before the next one, once there is 
   fillCatalog(catalog, store);
   await t.rejects(store.commit({ camera: 'cam1', stagedPath: staged(data, clip, t0, 1), startMs: t0 + 1000, endMs: t0 + 2000 }), { code: 'SQLITE_FULL' }, 'the catalog is full');
   t.ok(existsSync(join(data, segmentPath('cam1', t0 + 1000))), 'the file is at its final path, without a row');
+  // what a gap the camera opens meanwhile starts after (camera-supervisor.ts openGap)
+  t.same([store.heldBackEndMs('cam1'), store.heldBackEndMs('cam2')], [t0 + 2000, undefined], 'the store says where the held-back row ends, for its camera only');
   freeCatalog(catalog);
 
   await store.commit({ camera: 'cam1', stagedPath: staged(data, clip, t0, 2), startMs: t0 + 2000, endMs: t0 + 3000 });
   const rows = catalog.segments('cam1', 0, Date.now()).map((r) => r.start_ms);
   t.same(rows, [t0, t0 + 1000, t0 + 2000], 'every segment has its row, in order');
+  t.equal(store.heldBackEndMs('cam1'), undefined, 'and nothing is held back any more');
   t.same(await problems(data, catalog), [], 'verify finds nothing inserted');
 });
 

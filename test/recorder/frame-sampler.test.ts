@@ -8,7 +8,7 @@ import { parseConfig } from '../../config/load.js';
 import { createBackend } from '../../recorder/backends/create.js';
 import type { RecorderBackend } from '../../recorder/backends/backend.js';
 import { FrameDecoder } from '../../recorder/frame-decoder.js';
-import { CAMERA_VIEW_BUDGET, FrameSampler, longestViewInterval, VIEW_SHARE, viewBudget, type RecordingFeed, type SampledFrame, type StreamInfo } from '../../recorder/frame-sampler.js';
+import { CAMERA_VIEW_BUDGET, EARLY_MS, FrameSampler, longestViewInterval, VIEW_SHARE, viewBudget, type RecordingFeed, type SampledFrame, type StreamInfo } from '../../recorder/frame-sampler.js';
 import { boxHeader, parseMoof, parseMoov, type FragmentSample } from '../../recorder/mp4-fragments.js';
 import { stagingDir } from '../../recorder/segment-store.js';
 import { CameraSim } from '../support/camera-sim.js';
@@ -106,7 +106,9 @@ t.test('keyframes of the growing recording, decoded and downscaled, and the stre
     for (let i = 0; i < grey.length; i += 97) { lo = Math.min(lo, grey[i]!); hi = Math.max(hi, grey[i]!); }
     t.ok(hi - lo > 100, `${backend}: a real picture, not a blank one (values ${lo}..${hi})`);
     const gaps = frames.slice(1).map((x, i) => x.atMs - frames[i]!.atMs);
-    t.ok(gaps.every((g) => g >= 800), `${backend}: no faster than the interval (gaps ${gaps.join(', ')} ms)`);
+    // the interval less the slack the sampler gives a keyframe read early (EARLY_MS): 771 ms
+    // between two samples' picture times was seen on a loaded machine
+    t.ok(gaps.every((g) => g >= 1000 - EARLY_MS), `${backend}: no faster than the interval (gaps ${gaps.join(', ')} ms)`);
 
     const s = sampler.stream!;
     t.equal(s.codec, 'h264');
