@@ -322,9 +322,11 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
       // the gap begins after it (it closed the gap at its own start, a gap of no time, and the
       // next empty segment opened another)
       this.unwrittenGap = { ...this.unwrittenGap, start_ms: row.end_ms };
-    } else if (open && row.end_ms > row.start_ms && row.start_ms >= open.start_ms - 1000) {
+    } else if (open && row.end_ms > row.start_ms && row.end_ms > open.start_ms && row.start_ms >= open.start_ms - 1000) {
       // (a row of no time, one part picture a full disk let through, recorded nothing after the
-      // gap began: it closed a disk_full gap at its own start too)
+      // gap began: it closed a disk_full gap at its own start too; nor did a row the full disk
+      // held back, found by recovery, that ends where the gap begins (openGap): it closed the gap
+      // at no time, and the next empty segment opened another at the same start)
       const gap = this.unwrittenGap ? this.afterHeldBack(this.unwrittenGap, row) : open;
       if (this.unwrittenGap) this.opts.catalog.addGap(this.camera, gap.start_ms, row.start_ms, gap.cause, gap.detail ?? undefined);
       else this.opts.catalog.closeGap(gap.id, row.start_ms);
