@@ -23,7 +23,7 @@ import { CameraMaskService, pushMasks } from '../recorder/sources/onvif-masks.js
 import { CameraMaskWatch, type MaskLoss } from '../watchdog/camera-mask-watch.js';
 import { TestCamera } from '../recorder/sources/test-camera.js';
 import { CameraSupervisor } from '../watchdog/camera-supervisor.js';
-import { ALIVE_INTERVAL_MS, markAlive, markCleanStop, openDaemonGaps } from '../watchdog/continuity.js';
+import { ALIVE_INTERVAL_MS, markAlive, markCleanStop, openDaemonGaps, openDisabledGaps } from '../watchdog/continuity.js';
 import type { EventType } from '../watchdog/events.js';
 import { Retention, type RetentionPolicy } from '../watchdog/retention.js';
 import { HealthMonitor } from '../watchdog/health-monitor.js';
@@ -255,7 +255,14 @@ export class Daemon {
       await recoverCamera(this.dataDir, id, catalog, store, this.log, { onQuarantine: this.quarantined });
     }
     const missingAtStart = flagMissing(this.dataDir, catalog, this.log);
-    openDaemonGaps(catalog, cameras.map((c) => c.id), this.log, this.raise, Date.now(), HeldWhileFull.read(this.dataDir));
+    // Cameras the config does not record: one already in its camera_disabled gap stays in it,
+    // downtime included (nothing was to record it either way); one that left the config while
+    // the daemon was down had the daemon's gap until now, and its own from here.
+    const notRecorded = notRecordedCameras(catalog, this.config, 'seen at start-up');
+    const leftMeanwhile = notRecorded.filter(({ camera }) => catalog.openGapOf(camera)?.cause !== 'camera_disabled').map(({ camera }) => camera);
+    const startedAtMs = Date.now();
+    openDaemonGaps(catalog, [...cameras.map((c) => c.id), ...leftMeanwhile], this.log, this.raise, startedAtMs, HeldWhileFull.read(this.dataDir));
+    openDisabledGaps(catalog, notRecorded, this.log, this.raise, startedAtMs);
     const held = new HeldWhileFull(this.dataDir, this.log);
     held.prepare(); // what the last run held is in the catalog now
     this.held = held;
@@ -586,6 +593,13 @@ export class Daemon {
     this.config = next;
     try {
       await Promise.all([...result.removed, ...result.restarted].map((id) => this.stopCamera(id)));
+      try {
+        const stopped = new Set([...result.removed, ...result.restarted]);
+        openDisabledGaps(this.catalog!, notRecordedCameras(this.catalog!, next, `by a reload (${actor})`).filter(({ camera }) => stopped.has(camera)), this.log, this.raise);
+      } catch (err) {
+        // the cameras are stopped as asked; the next start writes the gap
+        this.log.error({ err }, 'cannot record the gap of a camera the reload took out of recording');
+      }
       for (const [i, cam] of next.cameras.entries()) {
         if (cam.enabled && (result.added.includes(cam.id) || result.restarted.includes(cam.id))) await this.startCamera(cam, i);
       }
@@ -752,4 +766,13 @@ function openCatalog(dataDir: string): Catalog {
     }
     throw err;
   }
+}
+
+/** The cameras with recordings that `config` does not record, each with why (the detail of its camera_disabled gap). */
+function notRecordedCameras(catalog: Catalog, config: Config, when: string): Array<{ camera: string; why: string }> {
+  const configured = config.cameras.map((c) => c.id);
+  return [
+    ...config.cameras.filter((c) => !c.enabled).map((c) => ({ camera: c.id, why: `disabled in the config (enabled: false), ${when}` })),
+    ...catalog.camerasWithLiveSegmentsBesides(configured).map((camera) => ({ camera, why: `removed from the config, ${when}` })),
+  ];
 }

@@ -11,7 +11,7 @@ import { EmptySegmentError, type SegmentStore } from '../recorder/segment-store.
 import { Backoff } from '../common/backoff.js';
 import { ClockSteps } from '../common/clock-steps.js';
 import type { RaiseEvent } from './events.js';
-import { classifyExit, isDaemonGap, type GapCause } from './gap-cause.js';
+import { classifyExit, isBoxGap, type GapCause } from './gap-cause.js';
 import { handOver } from './continuity.js';
 import type { HeldWhileFull } from './held-while-full.js';
 
@@ -452,11 +452,11 @@ export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
     const startMs = Math.max(this.lastSegmentEndMs ?? this.launchedAtMs, this.opts.store.heldBackEndMs(this.camera) ?? -Infinity);
     try {
       const open = this.opts.catalog.openGapOf(this.camera);
-      // The daemon's own gap (the time it was not running) ends where this camera's watch began:
-      // from there it is the camera that keeps it from recording, and the gap says so.
-      // A catalog that cannot take that leaves the daemon's gap open (it still closes at the next
-      // segment), rather than a gap kept in memory beside it.
-      if (open && isDaemonGap(open.cause)) {
+      // The daemon's own gap (the time it was not running), or the camera's time out of the
+      // config, ends where this camera's watch began: from there it is the camera that keeps it
+      // from recording, and the gap says so. A catalog that cannot take that leaves the box's gap
+      // open (it still closes at the next segment), rather than a gap kept in memory beside it.
+      if (open && isBoxGap(open.cause)) {
         try {
           handOver(this.opts.catalog, open, this.startedAtMs, cause, reason, this.opts.log, this.opts.raise);
         } catch (err) {

@@ -52,6 +52,29 @@ export function openDaemonGaps(catalog: Catalog, cameras: string[], log: Logger,
 }
 
 /**
+ * Cameras the config no longer records (removed from it, or `enabled: false`), each with why: the
+ * time from where each stopped is a `camera_disabled` gap, kept open until it records again. A
+ * camera taken out by a reload and put back had a hole no gap explained; put back after a
+ * restart, its time out was the daemon's (`daemon_stopped`), though the daemon ran. A gap of
+ * another cause open then (the camera was out, or the daemon was) ends at `nowMs`.
+ */
+export function openDisabledGaps(catalog: Catalog, cameras: Array<{ camera: string; why: string }>, log: Logger, raise: RaiseEvent, nowMs = Date.now()): void {
+  for (const { camera, why } of cameras) {
+    const open = catalog.openGapOf(camera);
+    if (open?.cause === 'camera_disabled') continue;
+    if (open) {
+      handOver(catalog, open, nowMs, 'camera_disabled', why, log, raise);
+      continue;
+    }
+    const last = catalog.lastSegment(camera);
+    if (!last) continue; // never recorded: no time of its is missing
+    catalog.openGap(camera, last.end_ms, 'camera_disabled', why);
+    log.info({ camera, since: new Date(last.end_ms).toISOString(), why }, 'camera not recorded by the config: its time from here is a gap');
+    raise('camera_offline', camera, { cause: 'camera_disabled', reason: why, since_ms: last.end_ms });
+  }
+}
+
+/**
  * The gaps a full disk kept out of the catalog until the daemon went (watchdog/held-while-full.ts):
  * each opens where it began, after what the camera has on record, and the loop above hands it over
  * to the daemon's own gap at the last sign of life, as for any camera out when the daemon went.

@@ -2,11 +2,20 @@ import type { BackendExit } from '../recorder/backends/backend.js';
 
 export type GapCause =
   | 'camera_unreachable' | 'stalled' | 'recorder_crashed' | 'stream_unusable' | 'disk_full' | 'disk_unwritable'
-  | 'daemon_down' | 'daemon_stopped' | 'clock_jump';
+  | 'daemon_down' | 'daemon_stopped' | 'clock_jump' | 'camera_disabled';
 
 /** The daemon's own interruptions: the time it was not running, whatever its cameras did then. */
 export function isDaemonGap(cause: string): boolean {
   return cause === 'daemon_down' || cause === 'daemon_stopped';
+}
+
+/**
+ * Gaps the box decided, not the camera: the daemon not running, or the camera taken out of the
+ * config (removed, or `enabled: false`). Each ends where the camera's watch begins again: from
+ * there the camera's own state is the cause.
+ */
+export function isBoxGap(cause: string): boolean {
+  return isDaemonGap(cause) || cause === 'camera_disabled';
 }
 
 /**
