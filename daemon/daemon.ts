@@ -759,13 +759,20 @@ function openCatalog(dataDir: string): Catalog {
   try {
     return Catalog.open(dataDir);
   } catch (err) {
-    if (unreadableCatalog(err)) {
-      throw new Error(`${join(dataDir, CATALOG_FILE)} is not a readable edge-nvr catalog (${(err as Error).message}); nothing was changed, and nothing `
-        + 'is recorded until it is dealt with: keep the file for an investigation, then restore the catalog from a backup, or move the file '
-        + 'aside to start a new catalog (a new chain, which the platform\'s anchors will show as such)');
-    }
+    if (unreadableCatalog(err)) throw catalogNotReadable(dataDir, err as Error, 'nothing was changed');
     throw err;
   }
+}
+
+/**
+ * What to do about a catalog SQLite cannot read: found as it opens, or deeper in the file by the
+ * start's first reads (a damaged page of the segments; it read "cannot start: database disk image
+ * is malformed" with a stack trace, and nothing said what to do).
+ */
+export function catalogNotReadable(dataDir: string, err: Error, changed: string): Error {
+  return new Error(`${join(dataDir, CATALOG_FILE)} is not a readable edge-nvr catalog (${err.message}); ${changed}, and nothing `
+    + 'is recorded until it is dealt with: keep the file for an investigation (edge-nvr verify names what is damaged), then restore the catalog '
+    + 'from a backup, or move the file aside to start a new catalog (a new chain, which the platform\'s anchors will show as such)');
 }
 
 /** The cameras with recordings that `config` does not record, each with why (the detail of its camera_disabled gap). */

@@ -2,7 +2,8 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { SdNotify } from '../watchdog/sd-notify.js';
 import { startWatchdogPings } from '../watchdog/watchdog-pings.js';
-import { Daemon } from './daemon.js';
+import { catalogNotReadable, Daemon } from './daemon.js';
+import { unreadableCatalog } from '../recorder/catalog/catalog.js';
 import { egressHandlers } from './egress-handlers.js';
 import type { MqttReporter, ReporterOptions } from './mqtt/reporter.js';
 import { newCommandCounts } from './mqtt/refusals.js';
@@ -122,6 +123,8 @@ export async function runDaemon(config: Config, log: Logger, { durationS, config
       err = new Error(`the data disk ${config.storage.path} is full and the catalog cannot record this start (its reserve is spent): free space on it by hand`
         + `${config.storage.free_space_floor_mb === 0 ? ', or give storage.free_space_floor_mb a value so that retention deletes the oldest recordings for room' : ''}`);
     }
+    // damage deeper in the catalog than its opening reads, met by the start's first reads
+    if (unreadableCatalog(err)) err = catalogNotReadable(daemon.dataDir, err as Error, 'the start had written its own entries before it met the damage');
     await notify.status(`cannot start: ${(err as Error).message}`);
     // a setting the box cannot use (storage.path a file) is a bad config: one line, exit 2, as
     // for the config's own errors, not a fatal log line with a stack trace

@@ -166,6 +166,15 @@ export async function startWeb(o: WebOptions): Promise<WebServers> {
       await listen(0);
       o.log.info({ taken: o.http[key] }, `http.${key}: ${o.http[key]} is taken; a free port instead`);
     }).catch((err: Error) => { throw new Error(`http.${key}: cannot listen on ${o.http[key]} (${err.message})`); });
+    // once listening, an error of the server's own is an accept that failed (libuv absorbs EMFILE
+    // itself): logged, at most once a minute; with no listener Node would throw it and end the
+    // daemon (the listen's own handler, left attached, had caught only the first)
+    let errorLogged = 0;
+    server.on('error', (err) => {
+      if (Date.now() - errorLogged < 60_000) return;
+      errorLogged = Date.now();
+      o.log.error({ err }, `http.${key}: a connection could not be accepted (logged once a minute)`);
+    });
     const port = (server.address() as AddressInfo).port;
     const host = at.host.includes(':') ? `[${at.host}]` : at.host;
     const url = `${tls ? 'https' : 'http'}://${host}:${port}`;

@@ -8,11 +8,13 @@
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Catalog, CATALOG_FILE } from '../../recorder/catalog/catalog.js';
 import { CLI, runCli } from '../support/cli.js';
 import { DaemonProcess, writeConfig } from '../support/daemon.js';
+import { makeClip } from '../support/backdate.js';
+import { segmentPath } from '../../recorder/segment-store.js';
 
 const HOLD = ['hold', 'add', '--camera', 'gate', '--from', '2026-01-01T00:00:00Z', '--to', '2026-01-02T00:00:00Z'];
 
@@ -151,6 +153,30 @@ t.test('verify fails on a damaged page that none of the chains covers (the event
   t.equal(r.code, 1, r.stdout);
   t.match(r.stdout, /^CATALOG +the catalog file is damaged: /m);
   t.match(r.stdout, /^FAILED: /m);
+});
+
+t.test('a catalog damaged deeper than its opening reads: the daemon says what to do, as for one it cannot open (it said "cannot start: database disk image is malformed")', async (t) => {
+  const dir = t.testdir();
+  const data = dataDir(dir);
+  const file = join(data, CATALOG_FILE);
+  const db = new Database(file, { readonly: true });
+  // the index of segment paths: read first by recovery, after the catalog opened
+  const rootpage = db.prepare("SELECT rootpage FROM sqlite_master WHERE type = 'index' AND tbl_name = 'segments' AND sql IS NULL").pluck().get() as number;
+  const pageSize = db.pragma('page_size', { simple: true }) as number;
+  db.close();
+  const fd = openSync(file, 'r+');
+  writeSync(fd, Buffer.alloc(pageSize, 0xde), 0, pageSize, (rootpage - 1) * pageSize);
+  closeSync(fd);
+  // a recording at its place without a row (a full disk held it back): recovery looks it up
+  const clip = join(data, segmentPath('cam1', Date.now() - 60_000));
+  mkdirSync(dirname(clip), { recursive: true });
+  makeClip(clip, 1);
+  const config = writeConfig(dir, [{ id: 'cam1', url: 'rtsp://127.0.0.1:1/x' }]);
+  const r = await runCli(['run', '--config', config, '--duration', '5']);
+  const said = r.stdout + r.stderr;
+  t.equal(r.code, 1, 'exit 1', r.code === 1 ? {} : { said: said.slice(-2000) });
+  t.match(said, `${file} is not a readable edge-nvr catalog (database disk image is malformed)`, 'names the file and what SQLite said');
+  t.match(said, /nothing is recorded until it is dealt with: keep the file for an investigation \(edge-nvr verify names what is damaged\), then restore the catalog from a backup, or move the file aside/, 'and what to do');
 });
 
 /** root reads and writes anywhere: as root, the CLI runs as nobody (65534); otherwise as this user */
