@@ -42,7 +42,7 @@ export interface Probe {
   packets: ProbedPacket[];
   /** seconds, when the container says */
   durationS?: number;
-  /** ffmpeg's demuxer ("image2" for a still read by its name), with `picture` */
+  /** ffmpeg's demuxer ("image2" for a still read by its name, "mov,mp4,m4a,3gp,3g2,mj2" for an MP4) */
   formatName?: string;
   /** the first frame's display matrix (with `picture`): how ffmpeg 5.1 reports a JPEG's EXIF orientation */
   firstFrameMatrix?: string;
@@ -80,7 +80,7 @@ export class ProbeError extends Error {
 export async function probe(input: string, opts: ProbeOptions = {}): Promise<Probe> {
   const streamEntries = 'stream=index,codec_type,codec_name,width,height,avg_frame_rate,r_frame_rate,sample_rate,channels'
     + (opts.countPackets ? ',nb_read_packets' : '') + (opts.picture ? ',sample_aspect_ratio,pix_fmt' : '');
-  const entries = [streamEntries, opts.picture ? 'format=duration,format_name' : 'format=duration',
+  const entries = [streamEntries, 'format=duration,format_name',
     ...(opts.picture ? ['stream_side_data=displaymatrix', 'frame=media_type', 'frame_side_data=displaymatrix'] : []),
     ...(opts.packets ? ['packet=stream_index,pts_time,dts_time,duration_time,size,flags'] : [])].join(':');
   const args = ['-v', 'error'];
@@ -136,7 +136,8 @@ export interface RecordedMedia {
  *   complete fragment), `durationMs` what the packets read play;
  * - `empty`: proven to hold none: zero bytes, or ffprobe read it and found no video packet (an
  *   ftyp-only file from a run that died before its first keyframe);
- * - `unknown`: ffprobe failed, crashed or timed out: nothing is proven, the file may be evidence.
+ * - `unknown`: ffprobe failed, crashed or timed out, or read it as something other than an MP4:
+ *   nothing is proven, the file may be evidence.
  */
 export type RecordedProbe = { kind: 'media'; info: RecordedMedia } | { kind: 'empty'; why: string } | { kind: 'unknown'; why: string };
 
@@ -154,6 +155,10 @@ export async function recordedMedia(path: string, timeoutMs = RECORDED_PROBE_TIM
   } catch (err) {
     return { kind: 'unknown', why: (err as Error).message };
   }
+  // The recorders write MP4 and nothing else. Bytes ffprobe reads as something else (random bytes
+  // read as raw H.263 video or as text, one run in about 70) are not a recording of the box's: a
+  // "video" was indexed as a segment, a "text" one deleted as empty. Kept, they are set aside.
+  if (!/(^|,)mp4(,|$)/.test(p.formatName ?? '')) return { kind: 'unknown', why: `not an MP4 as the recorders write (ffprobe reads it as ${p.formatName ?? 'no format'})` };
   const stream = p.streams[0];
   const videoPackets = Number(stream?.nb_read_packets ?? 0);
   if (!stream || videoPackets === 0) return { kind: 'empty', why: stream ? 'no video packet' : 'no video stream' };

@@ -5,7 +5,8 @@
  */
 import t from 'tap';
 import { chmodSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { sha256File } from '../../common/file-hash.js';
@@ -13,6 +14,13 @@ import { RECORDED_PROBE_TIMEOUT_MS as PROBE_TIMEOUT_MS } from '../../common/medi
 import { recordingCamera, until, sleep, writeConfig } from '../support/daemon.js';
 import { DaemonProcess } from '../support/daemon.js';
 import { runCli } from '../support/cli.js';
+
+/** Pseudo-random bytes from a fixed seed: no container ffprobe knows. */
+function notMedia(bytes: number): Buffer {
+  const parts: Buffer[] = [];
+  for (let i = 0; parts.length * 32 < bytes; i++) parts.push(createHash('sha256').update(`edge-nvr not media ${i}`).digest());
+  return Buffer.concat(parts).subarray(0, bytes);
+}
 
 t.test('a probe that hangs during recovery quarantines the staged segment instead of deleting it', async (t) => {
   const { daemon, dir, config, dataDir } = await recordingCamera(t);
@@ -67,7 +75,9 @@ t.test('a staged file ffprobe fails on (bytes that are no media) is quarantined 
   const staging = join(dir, 'data/recordings/cam1/.staging');
   mkdirSync(staging, { recursive: true });
   const name = `${Date.now() - 60_000}-000000.mp4`;
-  writeFileSync(join(staging, name), randomBytes(100_000));
+  // bytes ffprobe fails on, the same every run (random ones it read as H.263 video or as text,
+  // one run in about 70: the next test)
+  writeFileSync(join(staging, name), notMedia(100_000));
   const hash = await sha256File(join(staging, name));
   const daemon = new DaemonProcess(config).start();
   t.teardown(() => { daemon.proc?.kill('SIGKILL'); });
@@ -79,4 +89,26 @@ t.test('a staged file ffprobe fails on (bytes that are no media) is quarantined 
   const entries = (db.prepare("SELECT data FROM ledger WHERE kind = 'quarantined'").all() as Array<{ data: string }>).map((r) => JSON.parse(r.data) as { file: string; reason: string });
   t.same(entries.map((e) => e.file), [`quarantine/cam1/${name}`], 'chained in the ledger');
   t.match(entries[0]!.reason, /Invalid data found when processing input/, 'with why: what ffprobe said');
+});
+
+t.test('a staged file ffprobe reads as something other than an MP4 (a video in MPEG-TS) is quarantined, neither indexed as a recording nor deleted', async (t) => {
+  const dir = t.testdir();
+  const config = writeConfig(dir, [{ id: 'cam1', url: 'rtsp://127.0.0.1:9/none' }]);
+  const staging = join(dir, 'data/recordings/cam1/.staging');
+  mkdirSync(staging, { recursive: true });
+  const name = `${Date.now() - 60_000}-000000.mp4`;
+  // H.264 video ffprobe reads fine, in a container the recorders never write; random bytes
+  // ffprobe read as raw H.263 "video" were indexed the same way, and ones it read as text deleted
+  execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=320x180:rate=10', '-t', '2', '-c:v', 'libx264', '-f', 'mpegts', join(staging, name)]);
+  const hash = await sha256File(join(staging, name));
+  const daemon = new DaemonProcess(config).start();
+  t.teardown(() => { daemon.proc?.kill('SIGKILL'); });
+  await daemon.waitForLog(/kept in quarantine, not deleted/, 30000);
+  t.equal((await daemon.stop()).code, 0);
+  t.equal(await sha256File(join(dir, 'data/quarantine/cam1', name)), hash, 'in quarantine/, byte for byte');
+  const db = new Database(join(dir, 'data', 'catalog.db'), { readonly: true });
+  t.teardown(() => db.close());
+  t.equal((db.prepare("SELECT count(*) FROM segments WHERE camera = 'cam1'").pluck().get() as number), 0, 'no segment row for it');
+  const entries = (db.prepare("SELECT data FROM ledger WHERE kind = 'quarantined'").all() as Array<{ data: string }>).map((r) => JSON.parse(r.data) as { reason: string });
+  t.match(entries.map((e) => e.reason), [/^not an MP4 as the recorders write \(ffprobe reads it as mpegts\)$/], 'chained in the ledger, with why');
 });
