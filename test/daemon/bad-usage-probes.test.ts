@@ -139,16 +139,20 @@ t.test('a damaged catalog is a runtime failure that says so (exit 1), not "no ed
   }
 });
 
-t.test('verify fails on a damaged page that none of the chains covers (the events table): it printed OK', async (t) => {
-  const data = dataDir(t.testdir());
-  const file = join(data, CATALOG_FILE);
+/** Overwrites the root page of the catalog object `where` picks (a sqlite_master condition) with garbage. */
+function damageRootPage(file: string, where: string): void {
   const db = new Database(file, { readonly: true });
-  const rootpage = db.prepare("SELECT rootpage FROM sqlite_master WHERE name = 'events'").pluck().get() as number;
+  const rootpage = db.prepare(`SELECT rootpage FROM sqlite_master WHERE ${where}`).pluck().get() as number;
   const pageSize = db.pragma('page_size', { simple: true }) as number;
   db.close();
   const fd = openSync(file, 'r+');
   writeSync(fd, Buffer.alloc(pageSize, 0xde), 0, pageSize, (rootpage - 1) * pageSize);
   closeSync(fd);
+}
+
+t.test('verify fails on a damaged page that none of the chains covers (the events table): it printed OK', async (t) => {
+  const data = dataDir(t.testdir());
+  damageRootPage(join(data, CATALOG_FILE), "name = 'events'");
   const r = await runCli(['verify', '--data', data]);
   t.equal(r.code, 1, r.stdout);
   t.match(r.stdout, /^CATALOG +the catalog file is damaged: /m);
@@ -159,14 +163,8 @@ t.test('a catalog damaged deeper than its opening reads: the daemon says what to
   const dir = t.testdir();
   const data = dataDir(dir);
   const file = join(data, CATALOG_FILE);
-  const db = new Database(file, { readonly: true });
   // the index of segment paths: read first by recovery, after the catalog opened
-  const rootpage = db.prepare("SELECT rootpage FROM sqlite_master WHERE type = 'index' AND tbl_name = 'segments' AND sql IS NULL").pluck().get() as number;
-  const pageSize = db.pragma('page_size', { simple: true }) as number;
-  db.close();
-  const fd = openSync(file, 'r+');
-  writeSync(fd, Buffer.alloc(pageSize, 0xde), 0, pageSize, (rootpage - 1) * pageSize);
-  closeSync(fd);
+  damageRootPage(file, "type = 'index' AND tbl_name = 'segments' AND sql IS NULL");
   // a recording at its place without a row (a full disk held it back): recovery looks it up
   const clip = join(data, segmentPath('cam1', Date.now() - 60_000));
   mkdirSync(dirname(clip), { recursive: true });

@@ -3,7 +3,7 @@
  * hangs, the segment a kill -9 left in staging is moved to quarantine/ with its hash, chained in
  * the ledger and reported; only a file proven empty goes. Nothing recorded is lost.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { chmodSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
@@ -68,16 +68,19 @@ t.test('a probe that hangs during recovery quarantines the staged segment instea
   t.match(tampered.stdout, /QUARANTINE quarantine\/cam1\/.*changed since recovery set it aside/);
 });
 
-t.test('a staged file ffprobe fails on (bytes that are no media) is quarantined with ffprobe\'s words, not deleted', async (t) => {
+/**
+ * A daemon started on a camera it never reaches, with `write` putting one file in its staging
+ * dir: recovery alone looks at it. Waits until it is set aside, stops the daemon, and checks the
+ * quarantined copy byte for byte; returns the file's name, the catalog and the quarantine
+ * entries' reasons and files.
+ */
+async function quarantinedAtStart(t: Test, write: (path: string) => void) {
   const dir = t.testdir();
-  // the camera is never reached: only recovery, at start, looks at its staging dir
   const config = writeConfig(dir, [{ id: 'cam1', url: 'rtsp://127.0.0.1:9/none' }]);
   const staging = join(dir, 'data/recordings/cam1/.staging');
   mkdirSync(staging, { recursive: true });
   const name = `${Date.now() - 60_000}-000000.mp4`;
-  // bytes ffprobe fails on, the same every run (random ones it read as H.263 video or as text,
-  // one run in about 70: the next test)
-  writeFileSync(join(staging, name), notMedia(100_000));
+  write(join(staging, name));
   const hash = await sha256File(join(staging, name));
   const daemon = new DaemonProcess(config).start();
   t.teardown(() => { daemon.proc?.kill('SIGKILL'); });
@@ -87,28 +90,23 @@ t.test('a staged file ffprobe fails on (bytes that are no media) is quarantined 
   const db = new Database(join(dir, 'data', 'catalog.db'), { readonly: true });
   t.teardown(() => db.close());
   const entries = (db.prepare("SELECT data FROM ledger WHERE kind = 'quarantined'").all() as Array<{ data: string }>).map((r) => JSON.parse(r.data) as { file: string; reason: string });
+  return { name, db, entries };
+}
+
+t.test('a staged file ffprobe fails on (bytes that are no media) is quarantined with ffprobe\'s words, not deleted', async (t) => {
+  // bytes ffprobe fails on, the same every run (random ones it read as H.263 video or as text,
+  // one run in about 70: the next test)
+  const { name, entries } = await quarantinedAtStart(t, (path) => writeFileSync(path, notMedia(100_000)));
   t.same(entries.map((e) => e.file), [`quarantine/cam1/${name}`], 'chained in the ledger');
   t.match(entries[0]!.reason, /Invalid data found when processing input/, 'with why: what ffprobe said');
 });
 
 t.test('a staged file ffprobe reads as something other than an MP4 (a video in MPEG-TS) is quarantined, neither indexed as a recording nor deleted', async (t) => {
-  const dir = t.testdir();
-  const config = writeConfig(dir, [{ id: 'cam1', url: 'rtsp://127.0.0.1:9/none' }]);
-  const staging = join(dir, 'data/recordings/cam1/.staging');
-  mkdirSync(staging, { recursive: true });
-  const name = `${Date.now() - 60_000}-000000.mp4`;
   // H.264 video ffprobe reads fine, in a container the recorders never write; random bytes
   // ffprobe read as raw H.263 "video" were indexed the same way, and ones it read as text deleted
-  execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=320x180:rate=10', '-t', '2', '-c:v', 'libx264', '-f', 'mpegts', join(staging, name)]);
-  const hash = await sha256File(join(staging, name));
-  const daemon = new DaemonProcess(config).start();
-  t.teardown(() => { daemon.proc?.kill('SIGKILL'); });
-  await daemon.waitForLog(/kept in quarantine, not deleted/, 30000);
-  t.equal((await daemon.stop()).code, 0);
-  t.equal(await sha256File(join(dir, 'data/quarantine/cam1', name)), hash, 'in quarantine/, byte for byte');
-  const db = new Database(join(dir, 'data', 'catalog.db'), { readonly: true });
-  t.teardown(() => db.close());
+  const { db, entries } = await quarantinedAtStart(t, (path) => {
+    execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=320x180:rate=10', '-t', '2', '-c:v', 'libx264', '-f', 'mpegts', path]);
+  });
   t.equal((db.prepare("SELECT count(*) FROM segments WHERE camera = 'cam1'").pluck().get() as number), 0, 'no segment row for it');
-  const entries = (db.prepare("SELECT data FROM ledger WHERE kind = 'quarantined'").all() as Array<{ data: string }>).map((r) => JSON.parse(r.data) as { reason: string });
   t.match(entries.map((e) => e.reason), [/^not an MP4 as the recorders write \(ffprobe reads it as mpegts\)$/], 'chained in the ledger, with why');
 });
