@@ -39,10 +39,10 @@ t.test('a camera removed or disabled by a reload, or left disabled across a rest
     const r = await runCli(['reload', '--config', config]);
     t.equal(r.code, 0, `reload accepted: ${r.stdout}${r.stderr}`);
   };
-  /** waits for b's next segment after the ones it has */
+  /** waits for b's next segment after the ones it has, and for the gap it closes (its row goes in first) */
   const recordsAgain = async () => {
     const had = segments().length;
-    await until(() => segments().length > had, 30_000, 'a new segment of b');
+    await until(() => segments().length > had && gaps().every((g) => g.end_ms !== null), 30_000, 'a new segment of b, and no gap of b open');
   };
 
   let daemon = new DaemonProcess(config).start();
@@ -80,6 +80,15 @@ t.test('a camera removed or disabled by a reload, or left disabled across a rest
   t.match(wasDisabled, { cause: 'camera_disabled' }, 'the camera_disabled gap is closed');
   t.match(daemonGap, { cause: 'daemon_stopped', start_ms: wasDisabled!.end_ms }, 'and the daemon_stopped gap starts where it ended');
   t.ok(daemonGap!.end_ms !== null, 'which the new segment closed');
+
+  // removed from the config while the daemon was stopped: the daemon's gap until the start, the config's from there
+  t.equal((await daemon.stop()).code, 0);
+  writeConfig(dir, [a]);
+  daemon = new DaemonProcess(config).start();
+  await daemon.waitForLog(segmentIndexed('a'));
+  const [whileDown, removedMeanwhile] = gaps().filter((g) => g.id > daemonGap!.id);
+  t.match(whileDown, { cause: 'daemon_stopped', start_ms: segments().at(-1)!.end_ms }, 'removed while down: the daemon_stopped gap from its last segment');
+  t.match(removedMeanwhile, { cause: 'camera_disabled', start_ms: whileDown!.end_ms, end_ms: null, detail: 'removed from the config, seen at start-up' }, 'then camera_disabled from the start, open');
 
   // every hole between b's segments is a gap's, and no segment lies in one
   const rows = segments();
