@@ -9,7 +9,12 @@ export class UsageError extends Error {
   readonly exitCode = 2;
 }
 
-export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+/**
+ * `catalog`: the daemon cannot read its catalog (daemon.ts `CatalogUnreadable`). systemd does
+ * not restart on it (`RestartPreventExitStatus=3` in edge-nvr.service): the file does not mend
+ * itself, and each start would write its entries into it again, every 2 s.
+ */
+export const EXIT = { ok: 0, failure: 1, usage: 2, catalog: 3 } as const;
 
 /** The longest wait a Node timer holds, in whole seconds (2^31 - 1 ms): a longer one fires at once. */
 export const MAX_TIMER_S = Math.floor((2 ** 31 - 1) / 1000);

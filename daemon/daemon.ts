@@ -195,10 +195,12 @@ export class Daemon {
   /** events not kept, past MAX_UNSTORED_EVENTS, and since when the catalog refuses them (undefined: it takes them) */
   private unstoredDropped = 0;
   private unstoredSince?: number;
+  /** the start met damage in the catalog: stopping writes nothing more into it (leftForInvestigation) */
+  private catalogDamaged = false;
 
   /** Stores what waits, in order; stops at the first the catalog refuses (the rest wait with it). */
   private storeEvents(): void {
-    if (!this.catalog) return;
+    if (!this.catalog || this.catalogDamaged) return;
     while (this.unstored.length) {
       const e = this.unstored[0]!;
       try {
@@ -700,6 +702,14 @@ export class Daemon {
   }
 
   /**
+   * The start met damage deeper in the catalog than its opening reads: the file is kept for an
+   * investigation, so stopping adds no stop entry, clean-stop mark, event or checkpoint to it.
+   */
+  leaveCatalogAlone(): void {
+    this.catalogDamaged = true;
+  }
+
+  /**
    * Finalises every open segment, then signs a last checkpoint and closes the catalog;
    * `beforeClose` runs between the two (the MQTT reporter publishes that checkpoint and says
    * offline).
@@ -722,7 +732,7 @@ export class Daemon {
     await this.decoder.stop();
     await this.analyzer.stop();
     await Promise.all([...this.testCameras.values()].map((c) => c.stop()));
-    if (this.catalog?.db.open) {
+    if (this.catalog?.db.open && !this.catalogDamaged) {
       try {
         markCleanStop(this.catalog);
       } catch (err) {
@@ -764,13 +774,16 @@ function openCatalog(dataDir: string): Catalog {
   }
 }
 
+/** The daemon's catalog cannot be read: `run` exits with EXIT.catalog, which systemd does not restart. */
+export class CatalogUnreadable extends Error {}
+
 /**
  * What to do about a catalog SQLite cannot read: found as it opens, or deeper in the file by the
  * start's first reads (a damaged page of the segments; it read "cannot start: database disk image
  * is malformed" with a stack trace, and nothing said what to do).
  */
-export function catalogNotReadable(dataDir: string, err: Error, changed: string): Error {
-  return new Error(`${join(dataDir, CATALOG_FILE)} is not a readable edge-nvr catalog (${err.message}); ${changed}, and nothing `
+export function catalogNotReadable(dataDir: string, err: Error, changed: string): CatalogUnreadable {
+  return new CatalogUnreadable(`${join(dataDir, CATALOG_FILE)} is not a readable edge-nvr catalog (${err.message}); ${changed}, and nothing `
     + 'is recorded until it is dealt with: keep the file for an investigation (edge-nvr verify names what is damaged), then restore the catalog '
     + 'from a backup, or move the file aside to start a new catalog (a new chain, which the platform\'s anchors will show as such)');
 }

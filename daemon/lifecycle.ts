@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { SdNotify } from '../watchdog/sd-notify.js';
 import { startWatchdogPings } from '../watchdog/watchdog-pings.js';
-import { catalogNotReadable, Daemon } from './daemon.js';
+import { CatalogUnreadable, catalogNotReadable, Daemon } from './daemon.js';
 import { unreadableCatalog } from '../recorder/catalog/catalog.js';
 import { egressHandlers } from './egress-handlers.js';
 import type { MqttReporter, ReporterOptions } from './mqtt/reporter.js';
@@ -131,6 +131,13 @@ export async function runDaemon(config: Config, log: Logger, { durationS, config
     if (err instanceof ConfigError) {
       await daemon.stop('start failed').catch(() => undefined);
       throw err;
+    }
+    // what to do is the message: no stack; and no restart by systemd (EXIT.catalog)
+    if (err instanceof CatalogUnreadable) {
+      log.fatal(`cannot start: ${err.message}`);
+      daemon.leaveCatalogAlone();
+      await daemon.stop('start failed').catch(() => undefined);
+      return EXIT.catalog;
     }
     log.fatal({ err }, 'cannot start');
     await daemon.stop('start failed').catch(() => undefined);

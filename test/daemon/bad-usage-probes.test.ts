@@ -11,6 +11,7 @@ import { chmodSync, chownSync, closeSync, copyFileSync, existsSync, mkdirSync, o
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Catalog, CATALOG_FILE } from '../../recorder/catalog/catalog.js';
+import { EXIT } from '../../daemon/args.js';
 import { CLI, runCli } from '../support/cli.js';
 import { DaemonProcess, writeConfig } from '../support/daemon.js';
 import { makeClip } from '../support/backdate.js';
@@ -172,9 +173,16 @@ t.test('a catalog damaged deeper than its opening reads: the daemon says what to
   const config = writeConfig(dir, [{ id: 'cam1', url: 'rtsp://127.0.0.1:1/x' }]);
   const r = await runCli(['run', '--config', config, '--duration', '5']);
   const said = r.stdout + r.stderr;
-  t.equal(r.code, 1, 'exit 1', r.code === 1 ? {} : { said: said.slice(-2000) });
+  t.equal(r.code, EXIT.catalog, 'exit 3, which systemd does not restart', r.code === EXIT.catalog ? {} : { said: said.slice(-2000) });
   t.match(said, `${file} is not a readable edge-nvr catalog (database disk image is malformed)`, 'names the file and what SQLite said');
   t.match(said, /nothing is recorded until it is dealt with: keep the file for an investigation \(edge-nvr verify names what is damaged\), then restore the catalog from a backup, or move the file aside/, 'and what to do');
+  t.notMatch(said, /SqliteError|\n {4}at /, 'the message, not a stack trace');
+  // the audit table is intact: the start's entry is there, and the stop wrote none into the damaged file
+  const db = new Database(file, { readonly: true });
+  const actions = db.prepare('SELECT action FROM audit_log ORDER BY id').pluck().all() as string[];
+  db.close();
+  t.ok(actions.includes('daemon.start'), 'the start\'s entry, written before it met the damage', { actions });
+  t.notOk(actions.includes('daemon.stop'), 'no stop entry written into the damaged file', { actions });
 });
 
 /** root reads and writes anywhere: as root, the CLI runs as nobody (65534); otherwise as this user */

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
+import { EXIT } from '../../daemon/args.js';
 import { CLI } from '../support/cli.js';
 import { parseUnit } from '../support/unit-file.js';
 
@@ -48,6 +49,7 @@ t.test('the unit has what the watchdog issue requires', async (t) => {
     WatchdogSec: '30',
     Restart: 'always',
     RestartSec: '2',
+    RestartPreventExitStatus: String(EXIT.catalog),
     User: 'edge-nvr',
     Group: 'edge-nvr',
     ProtectSystem: 'strict',
