@@ -36,15 +36,29 @@ export function giveToDataOwner(dataDir: string, paths: Array<string | undefined
  */
 export function untrustedDataDir(dir: string, owner = process.geteuid?.() ?? 0): string | undefined {
   const me = owner;
-  const st = statSync(dir);
-  const fix = `make it the service user's alone (install -d -o edge-nvr -m 0750 ${dir}), or choose another folder`;
-  if (st.uid !== me) return `${dir} belongs to uid ${st.uid}, not to the user the daemon runs as (uid ${me}): its owner could read the box's key and recordings; ${fix}`;
-  // its group may write (a shared umask 002 makes 0775): the group is the owner's to choose
-  if (st.mode & 0o002) return `${dir} is writable by every local user (mode 0${(st.mode & 0o7777).toString(8)}): they could replace the key and move recordings; ${fix}`;
-  for (let above = resolve(dir, '..'), last = resolve(dir); above !== last; last = above, above = resolve(above, '..')) {
-    const a = statSync(above);
-    if (a.uid !== 0 && a.uid !== me && a.uid !== process.geteuid?.()) return `${above}, a folder above ${dir}, belongs to uid ${a.uid}: its owner could move the data dir away and put another in its place; choose a folder under ones root or the service user owns`;
-    if ((a.mode & 0o002) && !(a.mode & 0o1000)) return `${above}, a folder above ${dir}, is writable by every local user without the sticky bit: anyone could move the data dir away; choose another folder`;
+  const trusted = (uid: number) => uid === 0 || uid === me || uid === process.geteuid?.();
+  // A link on the way is followed by every open of a recording: one another user owns (in /tmp,
+  // theirs to replace) was pointed at a folder of theirs while the box recorded, and ffmpeg, as
+  // root, wrote the camera's video into files they had made there (an outside probe).
+  const real = realpathSync(dir);
+  for (let p = resolve(dir), last = ''; p !== last; last = p, p = dirname(p)) {
+    const l = lstatSync(p);
+    if (l.isSymbolicLink() && !trusted(l.uid)) {
+      return `${p} is a link that belongs to uid ${l.uid}: its owner could point it at a folder of theirs while the box records; give storage.path as the folder's own path (${real}), under folders root or the service user owns`;
+    }
+  }
+  // the folder as named and where it really is: a folder above either could be moved
+  for (const at of new Set([resolve(dir), real])) {
+    const st = statSync(at);
+    const fix = `make it the service user's alone (install -d -o edge-nvr -m 0750 ${at}), or choose another folder`;
+    if (st.uid !== me) return `${at} belongs to uid ${st.uid}, not to the user the daemon runs as (uid ${me}): its owner could read the box's key and recordings; ${fix}`;
+    // its group may write (a shared umask 002 makes 0775): the group is the owner's to choose
+    if (st.mode & 0o002) return `${at} is writable by every local user (mode 0${(st.mode & 0o7777).toString(8)}): they could replace the key and move recordings; ${fix}`;
+    for (let above = dirname(at), last = at; above !== last; last = above, above = dirname(above)) {
+      const a = statSync(above);
+      if (!trusted(a.uid)) return `${above}, a folder above ${at}, belongs to uid ${a.uid}: its owner could move the data dir away and put another in its place; choose a folder under ones root or the service user owns`;
+      if ((a.mode & 0o002) && !(a.mode & 0o1000)) return `${above}, a folder above ${at}, is writable by every local user without the sticky bit: anyone could move the data dir away; choose another folder`;
+    }
   }
   return undefined;
 }

@@ -7,7 +7,7 @@
  */
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, copyFileSync, existsSync, lchownSync, mkdirSync, openSync, readFileSync, realpathSync, renameSync, statSync, symlinkSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Catalog, CATALOG_FILE } from '../../recorder/catalog/catalog.js';
@@ -324,16 +324,39 @@ t.test('a data dir another local user made first, or may write: run refuses it b
   // an outside probe: a folder "nobody" had made (0777, or 0700 theirs) was used as it was, and
   // the box's signing key was given to them
   const dir = t.testdir();
-  const cases: Array<[string, (p: string) => void, RegExp]> = [
-    ['writable by every local user', (p) => chmodSync(p, 0o777), /storage\.path: \S+ is writable by every local user \(mode 0777\)/],
-    ['another user\'s', (p) => { chmodSync(p, 0o700); chownSync(p, 65534, 65534); }, /storage\.path: \S+ belongs to uid 65534, not to the user the daemon runs as \(uid 0\)/],
+  // each case makes `data` (root's, 0700) and returns the storage.path to give
+  const cases: Array<[string, (data: string) => string, RegExp]> = [
+    ['writable by every local user', (p) => { chmodSync(p, 0o777); return p; }, /storage\.path: \S+ is writable by every local user \(mode 0777\)/],
+    ['another user\'s', (p) => { chmodSync(p, 0o700); chownSync(p, 65534, 65534); return p; }, /storage\.path: \S+ belongs to uid 65534, not to the user the daemon runs as \(uid 0\)/],
+    // an outside probe: nobody's link in /tmp (sticky: theirs alone to replace), pointed at a folder
+    // of theirs while the box recorded, had ffmpeg write the camera's video into files they owned
+    ['reached through another user\'s link in a sticky folder', (p) => {
+      const sticky = join(dir, 'sticky');
+      mkdirSync(sticky, { mode: 0o1777 });
+      chmodSync(sticky, 0o1777);
+      const link = join(sticky, 'data-link');
+      symlinkSync(p, link);
+      lchownSync(link, 65534, 65534);
+      return link;
+    }, /storage\.path: \S+data-link is a link that belongs to uid 65534: its owner could point it at a folder of theirs while the box records; give storage\.path as the folder's own path/],
+    // root's link, to a folder whose parent another user owns: they could move the folder away
+    ['a link to a folder under another user\'s', (p) => {
+      const theirs = join(dir, 'theirs');
+      mkdirSync(theirs, { mode: 0o755 });
+      const inside = join(theirs, 'data');
+      renameSync(p, inside);
+      chownSync(theirs, 65534, 65534);
+      symlinkSync(inside, p);
+      return p;
+    }, /storage\.path: \S+theirs, a folder above \S+theirs\/data, belongs to uid 65534/],
   ];
   for (const [what, make, says] of cases) {
-    const data = join(dir, what.replace(/\W+/g, '-'));
-    mkdirSync(data);
-    make(data);
+    const made = join(dir, what.replace(/\W+/g, '-'));
+    mkdirSync(made, { mode: 0o700 });
+    const path = make(made);
+    const data = realpathSync(path);
     const config = join(dir, 'c.yaml');
-    writeFileSync(config, `box: { id: b1 }\nstorage: { path: ${data} }\ncameras: [{ id: c1, source: { type: test } }]\n`);
+    writeFileSync(config, `box: { id: b1 }\nstorage: { path: ${path} }\ncameras: [{ id: c1, source: { type: test } }]\n`);
     const r = await runCli(['run', '--config', config]);
     t.equal(r.code, 2, `${what}: exit 2`);
     t.match(r.stderr, says, `${what}: named, with the fix`);
