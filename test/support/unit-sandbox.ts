@@ -34,7 +34,7 @@ const REPRODUCED = new Set([
 ]);
 /** what happens around a run, not to it: nothing to reproduce */
 const LIFECYCLE = new Set([
-  'Type', 'NotifyAccess', 'WatchdogSec', 'TimeoutStartSec', 'TimeoutStopSec', 'Restart', 'RestartSec', 'KillMode', 'ExecStart', 'ExecReload',
+  'Type', 'NotifyAccess', 'WatchdogSec', 'TimeoutStartSec', 'TimeoutStopSec', 'Restart', 'RestartSec', 'RestartPreventExitStatus', 'KillMode', 'ExecStart', 'ExecReload',
   // removes the user's SysV IPC objects after the service stops
   'RemoveIPC',
 ]);
