@@ -32,7 +32,8 @@ export async function run(argv: string[]): Promise<number> {
   // no broker configured: an embedded one (aedes, MQTT 3.1.1) on 127.0.0.1:1883 or a free port
   const broker = config.mqtt ? undefined : await startEmbeddedBroker(log);
   if (broker) config.mqtt = { url: broker.url, health_interval_s: 60, health_refresh_s: 300, keepalive_s: 30 };
-  mkdirSync(dataDir, { recursive: true });
+  // the user's alone, whatever the shell's umask (the daemon sets 077 only later: it was 0755)
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const passwordFile = await demoUser(dataDir);
   try {
     return await runDaemon(config, log, {

@@ -40,6 +40,7 @@ t.test('`edge-nvr demo` on a terminal: readable logs, what to try next, the page
   await until(() => /Ctrl-C stops the demo/.test(out), 60000, 'the demo\'s guidance');
 
   const text = out.replace(/\r/g, '');
+  t.equal(statSync(data).mode & 0o777, 0o700, 'the data dir is the user\'s alone (an outside probe: 0755 from a shell with umask 022, every name in it listed by any user)');
   t.notMatch(text, /^\{"level"/m, 'no JSON log lines on a terminal');
   t.match(text, /^\d\d:\d\d:\d\d +INFO +edge-nvr running/m, 'readable log lines instead');
   t.match(text, /^ {2}node \S*cli\.js status --data demo-data$/m, 'it says what to try next, as commands that work from here');
