@@ -1,6 +1,7 @@
-import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
+import { makeDirs } from '../common/make-dirs.js';
 import type { Logger } from 'pino';
 import { effectiveRetention, loadConfig, readSecret } from '../config/load.js';
 import { keepToOwner, untrustedDataDir } from '../common/data-owner.js';
@@ -110,7 +111,7 @@ const RESTART_ONLY: Array<{ setting: string; why: string; needed: (changed: stri
  */
 function makeDataDir(dir: string, configPath = 'config'): void {
   try {
-    mkdirSync(dir, { recursive: true });
+    makeDirs(dir);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === 'EEXIST' || code === 'ENOTDIR' ? `${dir} or a folder above it is a file, not a folder`

@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { makeDirs } from '../common/make-dirs.js';
 import type { Logger } from 'pino';
 import { withParentDeathSignal } from '../recorder/backends/orphans.js';
 import { killGroup } from '../recorder/backends/process-group.js';
@@ -18,7 +18,7 @@ import type { EgressHandlers } from './mqtt/commands.js';
 /** Request ids come from outside: only a safe slice of one goes into a file name. */
 export function exportPath(dataDir: string, kind: string, requestId: string, ext: string): string {
   const dir = exportsDir(dataDir);
-  mkdirSync(dir, { recursive: true });
+  makeDirs(dir);
   const safeId = requestId.replace(/[^A-Za-z0-9_-]/g, '').slice(0, 48) || 'request';
   return join(dir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${kind}-${safeId}.${ext}`);
 }
@@ -129,7 +129,7 @@ class StillWorker {
 
   write(header: StillHeader, pixels: Buffer): Promise<void> {
     if (this.stopped) return Promise.reject(new Error('the daemon is stopping'));
-    mkdirSync(dirname(header.out), { recursive: true });
+    makeDirs(dirname(header.out));
     const { child, pending } = this.current ?? this.spawn();
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => { killGroup(child, 'SIGKILL'); }, STILL_DEADLINE_MS);

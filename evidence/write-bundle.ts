@@ -18,6 +18,7 @@ import { createWriteStream, mkdirSync, mkdtempSync, renameSync, rmSync, writeFil
 import { open } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { makeDirs } from '../common/make-dirs.js';
 import { boxKey } from '../common/box-key.js';
 import { giveToDataOwner, nameTaken, trustedOutputPath } from '../common/data-owner.js';
 import { NotRegularFileError, openRegularFile, sha256File } from '../common/file-hash.js';
@@ -84,7 +85,7 @@ export async function writeEvidenceBundle(catalog: Catalog, dataDir: string, job
 
   const bundleId = `${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}-${randomUUID().slice(0, 8)}`;
   const audit = { actor: job.actor, camera: job.camera, from_ms: job.fromMs, to_ms: job.toMs, reason: request.reason, destination: request.destination };
-  const madeParent = mkdirSync(dirname(out), { recursive: true });
+  const madeParent = makeDirs(dirname(out));
   const trusted = trustedOutputPath(out, dataDir);
   if ('problem' in trusted) throw new EvidenceRequestError(`${out}: ${trusted.problem}`);
   out = trusted.path;

@@ -4,8 +4,9 @@
  * failure leaves no output behind. Usable in-process (CLI today, MQTT commands later).
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
+import { makeDirs } from '../common/make-dirs.js';
 import type { Config } from '../config/schema.js';
 import type { Catalog, SegmentRow } from '../recorder/catalog/catalog.js';
 import { appendAudit } from '../recorder/catalog/audit-log.js';
@@ -100,7 +101,7 @@ async function run(ctx: EgressContext, job: Job): Promise<EgressResult> {
   try {
     if (nameTaken(out)) throw new EgressRequestError(`${out} exists; refusing to overwrite it`);
     if (nameTaken(manifestPath(out))) throw new EgressRequestError(`${manifestPath(out)} exists; refusing to overwrite it (give another name)`);
-    const madeParent = mkdirSync(dirname(out), { recursive: true });
+    const madeParent = makeDirs(dirname(out));
     const trusted = trustedOutputPath(out, ctx.dataDir);
     if ('problem' in trusted) throw new EgressRequestError(`${out}: ${trusted.problem}`);
     out = audit.destination = trusted.path;

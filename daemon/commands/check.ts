@@ -163,6 +163,9 @@ export async function storageWritable({ config }: CheckContext): Promise<CheckRe
   }
   let parent = dirname(path);
   while (!(await stat(parent).catch(() => undefined)) && dirname(parent) !== parent) parent = dirname(parent);
+  // root may "write" /proc and /sys, yet no folder can be made there (an outside probe: PASS, then `run` failed)
+  const kernel = KERNEL_FILESYSTEMS.get(Number((await statfs(parent).catch(() => undefined))?.type));
+  if (kernel) return { name: 'storage', ok: false, detail: `${path} would be in ${parent}, on the kernel's ${kernel} filesystem, not a disk: nothing can be stored there; set storage.path to a folder on the data disk` };
   try {
     await access(parent, constants.W_OK | constants.X_OK);
   } catch {
@@ -174,6 +177,12 @@ export async function storageWritable({ config }: CheckContext): Promise<CheckRe
   }
   return { name: 'storage', ok: true, detail: `${path} does not exist yet; ${user} can create it in ${parent}${await freeSpace(parent)}` };
 }
+
+/** statfs(2) magic numbers of the kernel's own filesystems (linux/magic.h): no folder of data can be made on them */
+const KERNEL_FILESYSTEMS = new Map([
+  [0x9fa0, 'proc'], [0x62656572, 'sysfs'], [0x27e0eb, 'cgroup'], [0x63677270, 'cgroup2'], [0x1cd1, 'devpts'], [0x64626720, 'debugfs'],
+  [0x73636673, 'securityfs'], [0x74726163, 'tracefs'], [0xcafe4a11, 'bpf'], [0x62656570, 'configfs'], [0x6165676c, 'pstore'], [0xde5e81e4, 'efivarfs'],
+]);
 
 async function freeSpace(path: string): Promise<string> {
   try {

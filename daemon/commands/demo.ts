@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
+import { makeDirs } from '../../common/make-dirs.js';
 import { loadConfig } from '../../config/load.js';
 import { hashPassword, UsersFile, usersFilePath } from '../../web/users.js';
 import { parseCommand, print } from '../args.js';
@@ -33,7 +34,7 @@ export async function run(argv: string[]): Promise<number> {
   const broker = config.mqtt ? undefined : await startEmbeddedBroker(log);
   if (broker) config.mqtt = { url: broker.url, health_interval_s: 60, health_refresh_s: 300, keepalive_s: 30 };
   // the user's alone, whatever the shell's umask (the daemon sets 077 only later: it was 0755)
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  makeDirs(dataDir, 0o700);
   const passwordFile = await demoUser(dataDir);
   try {
     return await runDaemon(config, log, {

@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { makeDirs } from '../../common/make-dirs.js';
 import { GENESIS, segmentHash, type ChainedFields } from './hash-chain.js';
 import { appendLedger, type DeletionData, type LedgerKind, type LedgerRow, type QuarantinedData } from './ledger.js';
 import { migrate, schemaVersion } from './migrations.js';
@@ -237,7 +237,7 @@ export class Catalog {
 
   /** Opens (and creates or migrates) the catalog in a data dir. */
   static open(dataDir: string): Catalog {
-    mkdirSync(dataDir, { recursive: true });
+    makeDirs(dataDir);
     return new Catalog(join(dataDir, CATALOG_FILE), false);
   }
 
