@@ -355,7 +355,9 @@ export class CommandProcessor {
   /** Snapshots, exports and evidence bundles: one at a time (each takes the CPU or the disk), a few waiting, cancelled by stop(). */
   private egress(job: (signal: AbortSignal) => Promise<Record<string, unknown>>): Promise<Record<string, unknown>> {
     if (this.cancel.signal.aborted) throw new CommandError('unavailable', (this.cancel.signal.reason as Error).message);
-    if (this.egressQueued >= MAX_QUEUED_EGRESS) throw new CommandError('unavailable', `${this.egressQueued} snapshots, exports or evidence bundles are waiting already; send again later`);
+    // the one about to start counts as running, not waiting: a burst had 4 places, not 1 + 4 (an outside probe)
+    const waiting = this.egressQueued + this.egressRunning - 1;
+    if (waiting >= MAX_QUEUED_EGRESS) throw new CommandError('unavailable', `one snapshot, export or evidence bundle is running and ${waiting} are waiting already; send again later`);
     this.egressQueued++;
     const run = this.egressTail.then(async () => {
       this.egressQueued--;

@@ -77,8 +77,8 @@ t.test('cmd/evidence from an authenticated platform writes a bundle that verifie
   // start any number of copies of the originals at the same time)
   const burst = await Promise.all(Array.from({ length: 8 }, () => send('platform', args)));
   const refused = burst.filter((r) => !r.ok);
-  t.ok(burst.filter((r) => r.ok).length <= 5, `at most one running and four waiting: ${burst.filter((r) => r.ok).length} written`);
-  t.ok(refused.length >= 3, `the rest refused: ${refused.length}`);
+  t.equal(burst.filter((r) => r.ok).length, 5, 'one running and four waiting (a burst had four places in all: the first counted as waiting until it started)');
+  t.equal(refused.length, 3, 'the rest refused');
   t.same([...new Set(refused.map((r) => r.error?.code))], ['unavailable'], 'refused as unavailable, to send again later');
   t.match(refused[0]?.error?.message, /waiting already/);
   t.equal((await daemon.stop()).code, 0);
