@@ -21,7 +21,11 @@ export function idAsRead(id: string): string {
   return id.normalize('NFKC').replace(UNSEEN, '').replace(/\p{Pd}/gu, '-').toLowerCase();
 }
 
-/** Whether `text` holds a control character (a line break, an escape): required fields are one line. */
+/**
+ * Whether `text` holds a control character (a line break, an escape, C1's CSI included) or
+ * Unicode's line or paragraph separator: required fields are one line (U+2028 in a hold's reason
+ * broke its line in the log's JSON readers; an outside probe).
+ */
 export function hasControl(text: string): boolean {
-  return /\p{Cc}/u.test(text);
+  return /[\p{Cc}\p{Zl}\p{Zp}]/u.test(text);
 }

@@ -234,6 +234,11 @@ export class CommandProcessor {
       if (typeof reason === 'string' && (hasControl(reason) || visibleLength(reason) < 3)) {
         throw new CommandError('invalid', 'args.reason: one line of text with 3 characters or more that show (no control characters; spaces and invisible characters not counted)');
       }
+      // what the schema's patterns do not say (C1 controls, U+2028): the id is echoed in replies
+      // and the audit log, the destination registered there (an outside probe sent both)
+      if (hasControl(req.id)) throw new CommandError('invalid', 'request.id: one line of text, without control characters');
+      const destination = (req.args as { destination?: unknown }).destination;
+      if (typeof destination === 'string' && hasControl(destination)) throw new CommandError('invalid', 'args.destination: one line of text, without control characters');
       this.authorize(topic, req);
       this.checkReplay(req);
     } catch (err) {

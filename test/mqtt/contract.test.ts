@@ -113,6 +113,12 @@ t.test('health, status, camera state, events and commands over a real mosquitto'
     // the CLI's --reason rule: one line (a line break forged a row of `hold list`), characters that show
     ['a reason with a line break', signed('hold', { ...holdArgs, reason: 'case 5\r\n#99 fake hold row' }), 'hold', 'invalid'],
     ['a reason of zero-width spaces', signed('hold', { ...holdArgs, reason: '\u200b\u200b\u200b\u200b' }), 'hold', 'invalid'],
+    // what the schema's pattern let through (an outside probe): C1's CSI in an id, Unicode's line
+    // separator in a reason, a line break and an escape in an export's destination
+    ['an id with a C1 control (CSI)', signed('hold', holdArgs, { id: 'a\u009b31mb' }), 'hold', 'invalid'],
+    ['a reason with a line separator', signed('hold', { ...holdArgs, reason: 'line one\u2028#77 forged' }), 'hold', 'invalid'],
+    ['a destination with a line break', signed('export', { camera: 'cam1', from_ms: now - hour, to_ms: now, reason: 'check the gate', destination: 'court\n#9999 hold.release' }), 'export', 'invalid'],
+    ['a destination with an escape', signed('snapshot', { camera: 'cam1', reason: 'check the gate', destination: '\u001b[2J\u001b[31mCLEARED' }), 'snapshot', 'invalid'],
     ['officers of invisible names', signed('evidence', {
       camera: 'cam1', from_ms: now - hour, to_ms: now, agency: 'City Police', approval: 'order 7', reason: 'case 12', destination: 'court',
       officers: [{ name: '\u200b\u200b', id: '\u200b1' }, { name: '   ', id: '2' }],
