@@ -117,6 +117,13 @@ export interface CommandStats {
   egress_queued: number;
 }
 
+/** A request's id, where it can be echoed in the reply as it was sent (a string of one line); else null. */
+function echoableId(body: unknown): string | null {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return null;
+  const id = (body as Record<string, unknown>).id;
+  return typeof id === 'string' && id.length <= 128 && !hasLoneSurrogate(id) && !hasControl(id) ? id : null;
+}
+
 /**
  * Checks and runs commands (docs/mqtt.md#commands). First what says nothing about the sender,
  * each failure a refusal: size, topic name, JSON, request schema, the command's argument schema,
@@ -205,7 +212,11 @@ export class CommandProcessor {
       if (payload.length > this.settings.maxPayloadBytes) {
         throw new CommandError('too_large', `payload of ${payload.length} bytes; at most ${this.settings.maxPayloadBytes}`);
       }
-      if (parsed.kind === 'invalid') throw new CommandError('unknown_command', 'the topic names no valid command (one level of a-z, 0-9, "_", "-")');
+      if (parsed.kind === 'invalid') {
+        // the topic is checked first, but a readable request still gets its id back (it was null)
+        try { requestId = echoableId(JSON.parse(UTF8.decode(payload))); } catch { /* not readable: null, as documented */ }
+        throw new CommandError('unknown_command', 'the topic names no valid command (one level of a-z, 0-9, "_", "-")');
+      }
       let body: unknown;
       let text: string;
       try {
@@ -216,10 +227,7 @@ export class CommandProcessor {
       }
       const repeated = duplicateKey(text);
       if (repeated !== null) throw new CommandError('bad_json', `the payload repeats the key ${JSON.stringify(repeated.slice(0, 64))} in one object: which of its values was signed cannot be told`);
-      if (body !== null && typeof body === 'object' && !Array.isArray(body)) {
-        const id = (body as Record<string, unknown>).id;
-        if (typeof id === 'string' && id.length <= 128 && !hasLoneSurrogate(id) && !hasControl(id)) requestId = id;
-      }
+      requestId = echoableId(body);
       // "\ud800" is valid JSON but no text: stored (SQLite, UTF-8) it would differ from what was
       // signed and hashed into the audit chain, which would read as altered from then on
       if (holdsLoneSurrogate(body)) throw new CommandError('bad_json', 'the payload holds a lone UTF-16 surrogate escape (\\ud800-\\udfff unpaired): not text');

@@ -145,6 +145,8 @@ t.test('health, status, camera state, events and commands over a real mosquitto'
     const reply = await send(topicName, body, replyName);
     t.equal(reply.ok, false, `${what}: refused`);
     t.equal(reply.error?.code, code, `${what}: ${reply.error?.message}`);
+    // a readable request on a topic naming no command still gets its id back (it got null)
+    if (replyName === '_invalid') t.equal(reply.id, (body as { id: string }).id, `${what}: the request's id echoed`);
   }
 
   const ok = await send('hold', good, 'hold', { responseTopic: 'resp/platform/1', correlationData: Buffer.from('corr-1') });
