@@ -272,7 +272,8 @@ export class MqttReporter {
    * refusal is logged at most once a minute. Before, the rows went out again at every 250 ms feed,
    * 64 at a time, with no log line (an outside probe counted 2560 refused publishes in 10 s).
    */
-  private refusedByBroker(id: number, topic: string, code: number, message: string): void {
+  /** `outboxRow`: the outbox's row id, not the event's id (the log said `event` for it). */
+  private refusedByBroker(outboxRow: number, topic: string, code: number, message: string): void {
     const now = Date.now();
     if (now < this.refusals.untilMs) return; // the rest of the same window
     const waitS = REFUSED_BACKOFF_S[Math.min(this.refusals.streak, REFUSED_BACKOFF_S.length - 1)]!;
@@ -280,7 +281,7 @@ export class MqttReporter {
     this.refusals.untilMs = now + waitS * 1000;
     if (now - this.refusals.loggedMs < REFUSED_LOG_EVERY_MS) return;
     this.refusals.loggedMs = now;
-    this.log.error({ event: id, topic, code }, `the broker refused an event (reason ${code}: ${message}): check that the broker's ACL lets the box publish on ${topic}; the events stay in the outbox, next try in ${waitS} s`);
+    this.log.error({ outbox_row: outboxRow, topic, code }, `the broker refused an event (reason ${code}: ${message}): check that the broker's ACL lets the box publish on ${topic}; the events stay in the outbox, next try in ${waitS} s`);
   }
 
   /** See ACK_TIMEOUT_MS. */
