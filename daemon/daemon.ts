@@ -1,4 +1,4 @@
-import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { makeDirs } from '../common/make-dirs.js';
@@ -118,6 +118,15 @@ function makeDataDir(dir: string, configPath = 'config'): void {
       : code === 'EACCES' || code === 'EPERM' ? `this user (${userInfo().username}) may not create ${dir}`
         : `${dir} cannot be created (${(err as Error).message})`;
     throw new ConfigError(configPath, [`storage.path: ${why}; set storage.path to a folder the service user can write (install -d -o edge-nvr DIR), then run edge-nvr check`]);
+  }
+  // before its mode is judged: a read-only mount was refused as "writable by every local user"
+  // (a tmpfs's 1777), with a fix that could not work (an outside probe)
+  try {
+    accessSync(dir, constants.W_OK);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EROFS') {
+      throw new ConfigError(configPath, [`storage.path: ${dir} is on a read-only filesystem; mount it read-write, or set storage.path to a folder on a writable disk, then run edge-nvr check`]);
+    }
   }
 }
 

@@ -117,9 +117,13 @@ export async function runDaemon(config: Config, log: Logger, { durationS, config
       return EXIT.ok;
     }
     let err = caught;
+    // a cause this code names with what to do: the message alone is logged, no stack (journald
+    // got one in a JSON log line; an outside probe)
+    let named = false;
     // a data disk full to the last byte with its reserve spent (disk-reserve.ts): the start's own
     // writes fail before retention could free anything; say what gives the box room again
     if ((err as { code?: string }).code === 'SQLITE_FULL') {
+      named = true;
       err = new Error(`the data disk ${config.storage.path} is full and the catalog cannot record this start (its reserve is spent): free space on it by hand`
         + `${config.storage.free_space_floor_mb === 0 ? ', or give storage.free_space_floor_mb a value so that retention deletes the oldest recordings for room' : ''}`);
     }
@@ -139,7 +143,8 @@ export async function runDaemon(config: Config, log: Logger, { durationS, config
       await daemon.stop('start failed').catch(() => undefined);
       return EXIT.catalog;
     }
-    log.fatal({ err }, 'cannot start');
+    if (named) log.fatal(`cannot start: ${(err as Error).message}`);
+    else log.fatal({ err }, 'cannot start');
     await daemon.stop('start failed').catch(() => undefined);
     return EXIT.failure;
   }

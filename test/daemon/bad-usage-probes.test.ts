@@ -7,7 +7,8 @@
  */
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, closeSync, copyFileSync, existsSync, lchownSync, mkdirSync, openSync, readFileSync, realpathSync, renameSync, statSync, symlinkSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, copyFileSync, existsSync, lchownSync, mkdirSync, mkdtempSync, openSync, readFileSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Catalog, CATALOG_FILE } from '../../recorder/catalog/catalog.js';
@@ -363,6 +364,20 @@ t.test('a data dir another local user made first, or may write: run refuses it b
     t.notOk(existsSync(join(data, 'keys')), `${what}: no key made there`);
     t.notOk(existsSync(join(data, 'catalog.db')), `${what}: nothing written`);
   }
+});
+
+t.test('a data dir on a read-only mount: run says so (it said "writable by every local user (mode 01777)", with a fix that could not work)', { skip: process.getuid?.() !== 0 && 'needs root to mount' }, async (t) => {
+  const dir = t.testdir();
+  // outside the test's folder: tap removes that before the teardown could unmount
+  const ro = mkdtempSync(join(tmpdir(), 'edge-nvr-ro-'));
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=1m', 'tmpfs', ro]);
+  t.teardown(() => { execFileSync('umount', [ro]); rmSync(ro, { recursive: true }); });
+  const config = join(dir, 'c.yaml');
+  writeFileSync(config, `box: { id: b1 }\nstorage: { path: ${ro} }\ncameras: [{ id: c1, source: { type: test } }]\n`);
+  const r = await runCli(['run', '--config', config]);
+  t.equal(r.code, 2, 'exit 2, a bad config');
+  t.match(r.stderr, `storage.path: ${ro} is on a read-only filesystem; mount it read-write, or set storage.path to a folder on a writable disk`);
+  t.notMatch(r.stderr, 'writable by every local user');
 });
 
 t.test('storage.path naming a file: run fails naming the setting and the fix, exit 2 in one line (it printed Node\'s "EEXIST: file already exists, mkdir")', async (t) => {
