@@ -205,7 +205,7 @@ export class Daemon {
   /** events not kept, past MAX_UNSTORED_EVENTS, and since when the catalog refuses them (undefined: it takes them) */
   private unstoredDropped = 0;
   private unstoredSince?: number;
-  /** the start met damage in the catalog: stopping writes nothing more into it (leftForInvestigation) */
+  /** the start met damage in the catalog: stopping writes nothing more into it (leaveCatalogAlone) */
   private catalogDamaged = false;
 
   /** Stores what waits, in order; stops at the first the catalog refuses (the rest wait with it). */
