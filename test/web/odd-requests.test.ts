@@ -38,6 +38,10 @@ const FORM = { 'Content-Type': 'application/x-www-form-urlencoded' };
 t.test('a stray "%" in a cookie, an oversized form and a badly encoded path are answered, never a 500', async (t) => {
   const { daemon, base } = await pageBox(t);
 
+  // before login, a path that does not exist is answered as one that does: 401, not 404
+  // (docs/web.md; an outside probe read the docs' "every other path is a 404" as unconditional)
+  for (const path of ['/recordings', '/data/catalog.db', '/overview']) t.equal((await http(`${base}${path}`)).status, 401, `${path} before login: 401`);
+
   const foreign = await http(`${base}/login`, { headers: { Cookie: 'other-app=50%; theme=%E0%A4%A' } });
   t.equal(foreign.status, 200, 'the login form, beside another application\'s badly encoded cookies');
   const badSession = await http(`${base}/`, { headers: { Cookie: 'edge-nvr-session=%zz' } });
