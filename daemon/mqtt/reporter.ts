@@ -271,8 +271,8 @@ export class MqttReporter {
    * on its events topic, a quota). The row stays; the next try waits, longer each time, and the
    * refusal is logged at most once a minute. Before, the rows went out again at every 250 ms feed,
    * 64 at a time, with no log line (an outside probe counted 2560 refused publishes in 10 s).
+   * `outboxRow` is the outbox's row id, not the event's id (the log called it `event`).
    */
-  /** `outboxRow`: the outbox's row id, not the event's id (the log said `event` for it). */
   private refusedByBroker(outboxRow: number, topic: string, code: number, message: string): void {
     const now = Date.now();
     if (now < this.refusals.untilMs) return; // the rest of the same window
